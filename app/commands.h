@@ -1,0 +1,25 @@
+/*
+ * commands.h - the subcommands of the cxpulse binary. Each takes the
+ * arguments after its name (argv[0] is the subcommand name) and returns the
+ * process exit status: 0 success, 1 runtime failure, 2 bad usage/configuration.
+ */
+#ifndef CX_COMMANDS_H
+#define CX_COMMANDS_H
+
+#define CX_EXIT_OK 0
+#define CX_EXIT_RUNTIME 1
+#define CX_EXIT_USAGE 2
+
+int cx_cmd_run(int argc, char **argv);
+int cx_cmd_classify(int argc, char **argv);
+int cx_cmd_migrate(int argc, char **argv);
+int cx_cmd_mock_kafka(int argc, char **argv);
+int cx_cmd_replay(int argc, char **argv);
+int cx_cmd_tickets(int argc, char **argv);
+int cx_cmd_config(int argc, char **argv);
+int cx_cmd_demo(int argc, char **argv);
+
+/* True when argv holds "--help" or "-h"; used by every subcommand. */
+int cx_cmd_wants_help(int argc, char **argv);
+
+#endif /* CX_COMMANDS_H */

@@ -1,0 +1,64 @@
+/*
+ * main.c - the cxpulse entry point: dispatches to subcommands (see cli.md).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", cx_cmd_run, "consume, classify, aggregate and write to PostgreSQL until SIGTERM"},
+    {"classify", cx_cmd_classify, "classify event JSON lines offline (file or stdin)"},
+    {"migrate", cx_cmd_migrate, "create or upgrade the cx schema in PostgreSQL"},
+    {"mock-kafka", cx_cmd_mock_kafka, "start a local Kafka-protocol broker on loopback"},
+    {"replay", cx_cmd_replay, "produce a JSON-lines file to Kafka"},
+    {"tickets", cx_cmd_tickets, "list, acknowledge and resolve improvement tickets"},
+    {"config", cx_cmd_config, "check or print the effective configuration"},
+    {"demo", cx_cmd_demo, "run the whole pipeline on one machine with sample data"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: cxpulse <command> [options]\n"
+                 "       cxpulse --version | --help\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'cxpulse <command> --help' for a command's options.\n");
+}
+
+int cx_cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CX_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CX_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("cxpulse %s\n", CX_VERSION);
+        return CX_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cxpulse: unknown command \"%s\" (see cxpulse --help)\n", argv[1]);
+    return CX_EXIT_USAGE;
+}

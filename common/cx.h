@@ -1,0 +1,85 @@
+/*
+ * cx.h - what every cxpulse module shares: status codes, the error-buffer
+ * convention and the logger.
+ *
+ * Convention: a function that can fail returns a cx_status and, on failure,
+ * writes one readable line (lower-case, no final period, naming the place and
+ * the reason) into a caller-supplied buffer `err` of `errlen` bytes.
+ */
+#ifndef CX_COMMON_H
+#define CX_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One list gives the enum, the names and the messages (libuv's UV_ERRNO_MAP). */
+#define CX_STATUS_MAP(XX)                                                          \
+    XX(OK, "success")                                                              \
+    XX(ERR_INVALID, "invalid input")                                               \
+    XX(ERR_NOMEM, "out of memory")                                                 \
+    XX(ERR_IO, "input/output error")                                               \
+    XX(ERR_CONFIG, "bad configuration")                                            \
+    XX(ERR_USAGE, "bad usage")                                                     \
+    XX(ERR_TRANSIENT, "temporary failure, retry later")                            \
+    XX(ERR_FATAL, "permanent failure")                                             \
+    XX(ERR_CONFLICT, "conflicting update")                                         \
+    XX(ERR_NOTFOUND, "not found")
+
+typedef enum cx_status {
+#define CX__STATUS_ENUM(name, msg) CX_##name,
+    CX_STATUS_MAP(CX__STATUS_ENUM)
+#undef CX__STATUS_ENUM
+} cx_status;
+
+/* Returns a static, human-readable message for `st` (never NULL). */
+const char *cx_strerror(cx_status st);
+
+/* Returns the static symbolic name of `st`, e.g. "ERR_INVALID" (never NULL). */
+const char *cx_status_name(cx_status st);
+
+/*
+ * Formats a message into err[errlen] (truncating safely; err may be NULL or
+ * errlen 0) and returns `st`, so callers can write `return cx_errf(...)`.
+ */
+cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- Logging (logfmt on stderr) ---------------------------------------- */
+
+typedef enum cx_log_level {
+    CX_LOG_DEBUG = 0,
+    CX_LOG_INFO,
+    CX_LOG_WARN,
+    CX_LOG_ERROR,
+    CX_LOG_OFF
+} cx_log_level;
+
+/* The current threshold; messages below it cost one comparison. */
+extern cx_log_level cx_log_threshold;
+
+/* Sets the threshold from "debug", "info", "warn", "error" or "off"; returns
+ * CX_ERR_USAGE (and leaves the threshold) for anything else. */
+cx_status cx_log_set_level(const char *name);
+
+/* Writes one logfmt line: ts=... level=... component=... msg="...". */
+void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define cx_log(lvl, component, ...)                                                \
+    do {                                                                           \
+        if ((lvl) >= cx_log_threshold)                                             \
+            cx_log_write((lvl), (component), __VA_ARGS__);                         \
+    } while (0)
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+/* Monotonic clock in microseconds. */
+int64_t cx_now_mono_us(void);
+
+/* Wall clock in microseconds since the Unix epoch. */
+int64_t cx_now_wall_us(void);
+
+#define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* CX_COMMON_H */

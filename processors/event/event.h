@@ -1,0 +1,82 @@
+/*
+ * event.h - the customer-contact event (event.v1) as a plain struct, and the
+ * parser that turns one Kafka message value into it.
+ *
+ * Pure: no Kafka, no PostgreSQL. The parser enforces the input contract
+ * (shared spec event.v1.schema.json) plus everything PostgreSQL would later
+ * reject (NUL bytes, invalid UTF-8, timestamps outside its range), so an event
+ * that parses can always be stored.
+ */
+#ifndef CX_EVENT_H
+#define CX_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx.h"
+
+typedef enum cx_rating_scale {
+    CX_RATING_NONE = 0, /* no rating in the event */
+    CX_RATING_CSAT,     /* 1..5, higher is better */
+    CX_RATING_NPS,      /* 0..10, higher is better */
+    CX_RATING_CES,      /* 1..7, higher is MORE effort (worse) */
+    CX_RATING_STARS     /* 1..5, higher is better */
+} cx_rating_scale;
+
+/* Largest accepted message value; larger ones are rejected before parsing. */
+#define CX_EVENT_MAX_BYTES (1024 * 1024)
+/* Deepest accepted JSON nesting (objects and arrays). */
+#define CX_EVENT_MAX_DEPTH 32
+
+/*
+ * One parsed event. Every string points into `root` (borrowed), so it lives
+ * exactly as long as the event; absent optional strings are NULL.
+ */
+typedef struct cx_event {
+    const char *event_id;
+    int64_t occurred_at_us;     /* microseconds since the Unix epoch, UTC */
+    const char *occurred_at;    /* the timestamp as written in the event */
+    const char *customer_id;
+    const char *channel;
+    const char *touchpoint;
+    const char *language;
+    const char *text;           /* free text, NULL when absent */
+    size_t text_len;
+    cx_rating_scale rating_scale;
+    double rating_value;        /* meaningful when rating_scale != CX_RATING_NONE */
+    const json_t *attributes;   /* borrowed JSON object, NULL when absent */
+    json_t *root;               /* owned: the whole parsed document */
+} cx_event;
+
+/*
+ * Parses and validates one message value (data[len], need not be
+ * NUL-terminated) into *ev. On success returns CX_OK and *ev owns a document
+ * that cx_event_clear() releases. On failure returns CX_ERR_INVALID, leaves
+ * *ev cleared, and writes a reason naming the field, e.g.
+ *   field "rating.value": 9 is out of range 1..5 for scale "csat"
+ * Never crashes, hangs or allocates without bound on any input.
+ */
+cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen);
+
+/* Releases what cx_event_parse() acquired and zeroes *ev; NULL-safe, idempotent. */
+void cx_event_clear(cx_event *ev);
+
+/* Returns "csat", "nps", "ces", "stars", or NULL for CX_RATING_NONE. */
+const char *cx_rating_scale_name(cx_rating_scale scale);
+
+/*
+ * Parses an RFC 3339 date-time ("2024-05-01T10:00:00Z", "…T10:00:00.123+02:00")
+ * into microseconds since the epoch, UTC. Returns CX_ERR_INVALID for anything
+ * else, including impossible dates and years outside 0001..9999.
+ */
+cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us);
+
+/*
+ * Like cx_time_parse_rfc3339(), but also accepts a bare RFC 3339 full-date
+ * ("2024-05-01", read as midnight UTC), as attributes such as promised_date use.
+ */
+cx_status cx_time_parse_date(const char *s, int64_t *out_us);
+
+#endif /* CX_EVENT_H */

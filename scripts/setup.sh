@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that cxpulse's build, tests, benchmarks and
+# demo need. Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config          # toolchain
+    librdkafka-dev libjansson-dev libpq-dev   # runtime libraries
+    libcriterion-dev                          # unit tests
+    postgresql-15 postgresql-client-15        # throwaway test/demo server
+    kcat                                      # interoperability tests, benchmarks
+    clang libclang-rt-14-dev                  # libFuzzer target
+    procps                                    # ps/pkill in tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

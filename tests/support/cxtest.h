@@ -1,0 +1,40 @@
+/*
+ * cxtest.h - helpers shared by the test suites: fresh PostgreSQL databases on
+ * the throwaway server started by deploy/local/pg-start.sh, control of that
+ * server for outage tests, and running the cxpulse binary.
+ */
+#ifndef CX_TEST_H
+#define CX_TEST_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Creates a new, empty database with a unique name on the test server and
+ * writes its URL into url[urllen]. Aborts the test (cr_assert) when the test
+ * server is not running.
+ */
+void cx_test_pg_new_db(char *url, size_t urllen);
+
+/* Connects to url or fails the test. Returns new: PQfinish() it. */
+PGconn *cx_test_pg_connect(const char *url);
+
+/* Runs one SQL statement expected to return one row, one column; returns it
+ * as a long long (fails the test on error or NULL). */
+long long cx_test_pg_scalar(PGconn *conn, const char *sql);
+
+/* Runs one SQL statement expected to succeed (fails the test otherwise). */
+void cx_test_pg_exec(PGconn *conn, const char *sql);
+
+/* Stops ("stop fast", "stop immediate") or starts ("start") the test server
+ * through deploy/local/pg-ctl.sh. Returns the script's exit status. */
+int cx_test_pg_ctl(const char *action);
+
+/* Path of a file under the source tree, e.g. "tests/data/x.json". */
+const char *cx_test_source_path(const char *rel, char *buf, size_t buflen);
+
+/* Path of the cxpulse binary built alongside the tests. */
+const char *cx_test_bin(void);
+
+#endif /* CX_TEST_H */
