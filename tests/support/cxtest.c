@@ -3,7 +3,13 @@
  */
 #include "cxtest.h"
 
+#include "cx.h"
+
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +99,68 @@ const char *cx_test_source_path(const char *rel, char *buf, size_t buflen)
 const char *cx_test_bin(void)
 {
     return CX_BIN;
+}
+
+pid_t cx_test_spawn(char *const argv[], int *out_fd)
+{
+    int fds[2];
+    cr_assert(pipe(fds) == 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    *out_fd = fds[0];
+    return pid;
+}
+
+void cx_test_read_line(int fd, char *buf, size_t buflen, int timeout_ms)
+{
+    size_t n = 0;
+    int64_t deadline = cx_now_mono_us() + (int64_t)timeout_ms * 1000;
+    while (n + 1 < buflen) {
+        int left = (int)((deadline - cx_now_mono_us()) / 1000);
+        struct pollfd pfd = {fd, POLLIN, 0};
+        cr_assert(left > 0 && poll(&pfd, 1, left) == 1, "no line within %d ms", timeout_ms);
+        char c;
+        cr_assert(read(fd, &c, 1) == 1, "the process closed its output");
+        if (c == '\n')
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+}
+
+int cx_test_stop(pid_t pid, int sig, int timeout_ms)
+{
+    int status;
+    if (sig != 0)
+        kill(pid, sig);
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    cr_assert_fail("process %d did not exit within %d ms of signal %d", (int)pid, timeout_ms, sig);
+    return -1;
+}
+
+int cx_test_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -37,4 +37,18 @@ const char *cx_test_source_path(const char *rel, char *buf, size_t buflen);
 /* Path of the cxpulse binary built alongside the tests. */
 const char *cx_test_bin(void);
 
+/* Starts argv[0] with argv (NULL-terminated) in a child process whose stdout
+ * is a pipe; returns its pid and the pipe's read end in *out_fd. */
+pid_t cx_test_spawn(char *const argv[], int *out_fd);
+
+/* Reads one line (without the newline) from fd within timeout_ms; fails the test otherwise. */
+void cx_test_read_line(int fd, char *buf, size_t buflen, int timeout_ms);
+
+/* Sends sig to pid and waits up to timeout_ms for it to exit; returns its exit
+ * status (128+signal if killed), or fails the test on time-out. */
+int cx_test_stop(pid_t pid, int sig, int timeout_ms);
+
+/* Runs a shell command and returns its exit status. */
+int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* CX_TEST_H */

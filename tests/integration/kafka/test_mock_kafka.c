@@ -1,0 +1,152 @@
+/*
+ * test_mock_kafka.c - `cxpulse mock-kafka` is a real Kafka-protocol broker:
+ * kcat produces and consumes through it, a consumer group commits offsets on
+ * it, `cxpulse replay` feeds it, and SIGTERM stops it cleanly.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "ingest.h"
+
+static pid_t broker_pid;
+static int broker_fd;
+static char bootstraps[256];
+static char tmpdir[] = "/tmp/cxpulse-kafka-test.XXXXXX";
+
+static void start_broker(void)
+{
+    char *argv[] = {(char *)cx_test_bin(), "mock-kafka", "--topic", "roundtrip",
+                    "--partitions", "4", "--topic", "replayed", "--partitions", "2",
+                    "--topic", "grouped",   "--partitions", "3", NULL};
+    broker_pid = cx_test_spawn(argv, &broker_fd);
+    cx_test_read_line(broker_fd, bootstraps, sizeof bootstraps, 10000);
+    cr_assert(strncmp(bootstraps, "127.0.0.1:", 10) == 0, "first line: \"%s\"", bootstraps);
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void stop_broker(void)
+{
+    if (broker_pid > 0)
+        cx_test_stop(broker_pid, SIGTERM, 10000);
+    close(broker_fd);
+    cx_test_sh("rm -rf '%s'", tmpdir);
+}
+
+TestSuite(mock_kafka, .init = start_broker, .fini = stop_broker);
+
+Test(mock_kafka, kcat_round_trip_keeps_every_message)
+{
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/in.txt", tmpdir);
+    snprintf(out, sizeof out, "%s/out.txt", tmpdir);
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < 1000; i++)
+        fprintf(f, "k%d:{\"n\":%d,\"text\":\"message %d\"}\n", i % 17, i, i);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("kcat -P -b %s -t roundtrip -K: -l %s", bootstraps, in), 0);
+    cr_assert_eq(cx_test_sh("kcat -C -b %s -t roundtrip -o beginning -e -q -f '%%k:%%s\\n' > %s",
+                            bootstraps, out),
+                 0);
+    /* Same multiset of lines: sort both and compare. */
+    cr_assert_eq(cx_test_sh("sort %s > %s.a && sort %s > %s.b && cmp -s %s.a %s.b", in, in, out,
+                            out, in, out),
+                 0, "consumed messages differ from produced ones");
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 1000", out), 0);
+}
+
+Test(mock_kafka, consumer_group_commits_offsets)
+{
+    char err[512], errstr[512];
+    cx_producer *p = NULL;
+    cr_assert_eq(cx_producer_new(&p, bootstraps, err, sizeof err), CX_OK, "%s", err);
+    for (int i = 0; i < 200; i++) {
+        char v[32];
+        int n = snprintf(v, sizeof v, "v%d", i);
+        cr_assert_eq(cx_producer_send(p, "grouped", NULL, 0, v, (size_t)n, err, sizeof err),
+                     CX_OK);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(p, 10000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(delivered, 200);
+    cx_producer_free(p);
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "test-group", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    cr_assert_not_null(rk, "%s", errstr);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, "grouped", RD_KAFKA_PARTITION_UA);
+    cr_assert_eq(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(topics);
+
+    int got = 0;
+    for (int polls = 0; got < 200 && polls < 300; polls++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == NULL)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            got++;
+        rd_kafka_message_destroy(m);
+    }
+    cr_assert_eq(got, 200);
+    cr_assert_eq(rd_kafka_commit(rk, NULL, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    /* A second handle in the same group sees the committed offsets: 200 in all. */
+    rd_kafka_conf_t *conf2 = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf2, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf2, "group.id", "test-group", errstr, sizeof errstr);
+    rd_kafka_t *rk2 = rd_kafka_new(RD_KAFKA_CONSUMER, conf2, errstr, sizeof errstr);
+    cr_assert_not_null(rk2, "%s", errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
+    for (int i = 0; i < 3; i++)
+        rd_kafka_topic_partition_list_add(parts, "grouped", i);
+    cr_assert_eq(rd_kafka_committed(rk2, parts, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    long long sum = 0;
+    for (int i = 0; i < 3; i++)
+        sum += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;
+    cr_assert_eq(sum, 200, "committed offsets add up to %lld", sum);
+    rd_kafka_destroy(rk2);
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+Test(mock_kafka, replay_produces_lines_keyed_by_customer)
+{
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/events.jsonl", tmpdir);
+    snprintf(out, sizeof out, "%s/replayed.txt", tmpdir);
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < 50; i++)
+        fprintf(f, "{\"event_id\":\"e%d\",\"customer_id\":\"cust-%d\",\"text\":\"hi\"}\n", i, i % 5);
+    fprintf(f, "this line is not JSON\n");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic replayed %s > %s.stdout 2>/dev/null",
+                            cx_test_bin(), bootstraps, in, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'produced 51 messages to replayed' %s.stdout", out), 0);
+    cr_assert_eq(cx_test_sh("kcat -C -b %s -t replayed -o beginning -e -q -f '%%k|%%s\\n' > %s",
+                            bootstraps, out),
+                 0);
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 51", out), 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cust-3|{\"event_id\":\"e8\",\"customer_id\":\"cust-3\","
+                            "\"text\":\"hi\"}' %s",
+                            out),
+                 0, "a line lost its key or content");
+    cr_assert_eq(cx_test_sh("grep -qx '|this line is not JSON' %s", out), 0);
+}
+
+Test(mock_kafka, sigterm_exits_zero)
+{
+    cr_assert_eq(cx_test_stop(broker_pid, SIGTERM, 10000), 0);
+    broker_pid = 0;
+}

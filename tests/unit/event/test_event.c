@@ -1,0 +1,332 @@
+/*
+ * test_event.c - the event.v1 parser: every schema rule, every hostile input,
+ * and the mapping of a valid event into cx_event.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+#define VALID_HEAD "{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\""
+
+/* Parses s; asserts rejection with an error containing `expect`. */
+static void expect_reject_len(const char *s, size_t len, const char *expect)
+{
+    cx_event ev;
+    char err[512] = "";
+    cx_status st = cx_event_parse(&ev, s, len, err, sizeof err);
+    cr_assert_eq(st, CX_ERR_INVALID, "accepted: %.80s", s);
+    cr_assert(strstr(err, expect) != NULL, "error \"%s\" does not contain \"%s\"", err, expect);
+    cr_assert_null(ev.root, "a rejected event must own nothing");
+}
+
+static void expect_reject(const char *s, const char *expect)
+{
+    expect_reject_len(s, strlen(s), expect);
+}
+
+static void expect_accept(const char *s, cx_event *ev)
+{
+    char err[512] = "";
+    cx_status st = cx_event_parse(ev, s, strlen(s), err, sizeof err);
+    cr_assert_eq(st, CX_OK, "rejected (%s): %.120s", err, s);
+}
+
+Test(cx_event, maps_every_field_of_a_full_event)
+{
+    const char *s = "{\"schema_version\":\"1\",\"event_id\":\"ev-42\","
+                    "\"occurred_at\":\"2024-05-01T12:30:15.250+02:00\",\"customer_id\":\"c9\","
+                    "\"channel\":\"phone\",\"touchpoint\":\"billing\",\"language\":\"en-GB\","
+                    "\"text\":\"charged twice\",\"rating\":{\"scale\":\"csat\",\"value\":2},"
+                    "\"attributes\":{\"order_id\":\"o1\",\"qty_ordered\":5},\"extra\":[1,2]}";
+    cx_event ev;
+    expect_accept(s, &ev);
+    cr_assert_str_eq(ev.event_id, "ev-42");
+    /* 2024-05-01T10:30:15.25Z = 1714559415.25 s */
+    cr_assert_eq(ev.occurred_at_us, 1714559415250000LL);
+    cr_assert_str_eq(ev.occurred_at, "2024-05-01T12:30:15.250+02:00");
+    cr_assert_str_eq(ev.customer_id, "c9");
+    cr_assert_str_eq(ev.channel, "phone");
+    cr_assert_str_eq(ev.touchpoint, "billing");
+    cr_assert_str_eq(ev.language, "en-GB");
+    cr_assert_str_eq(ev.text, "charged twice");
+    cr_assert_eq(ev.text_len, 13);
+    cr_assert_eq(ev.rating_scale, CX_RATING_CSAT);
+    cr_assert_float_eq(ev.rating_value, 2.0, 1e-9);
+    cr_assert_not_null(ev.attributes);
+    cr_assert_str_eq(json_string_value(json_object_get(ev.attributes, "order_id")), "o1");
+    cr_assert_not_null(json_object_get(ev.root, "extra"), "unknown fields are kept");
+    cx_event_clear(&ev);
+    cr_assert_null(ev.root);
+    cx_event_clear(&ev); /* idempotent */
+}
+
+Test(cx_event, accepts_text_only_and_rating_only)
+{
+    cx_event ev;
+    expect_accept(VALID_HEAD ",\"text\":\"fine\"}", &ev);
+    cr_assert_eq(ev.rating_scale, CX_RATING_NONE);
+    cr_assert_null(ev.channel);
+    cr_assert_null(ev.attributes);
+    cx_event_clear(&ev);
+    expect_accept(VALID_HEAD ",\"rating\":{\"scale\":\"nps\",\"value\":0}}", &ev);
+    cr_assert_null(ev.text);
+    cr_assert_eq(ev.rating_scale, CX_RATING_NPS);
+    cx_event_clear(&ev);
+}
+
+Test(cx_event, accepts_rating_bounds_of_every_scale)
+{
+    static const char *ok[] = {
+        "{\"scale\":\"csat\",\"value\":1}", "{\"scale\":\"csat\",\"value\":5}",
+        "{\"scale\":\"nps\",\"value\":10}", "{\"scale\":\"ces\",\"value\":7}",
+        "{\"scale\":\"stars\",\"value\":4.5}",
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(ok); i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, VALID_HEAD ",\"rating\":%s}", ok[i]);
+        cx_event ev;
+        expect_accept(buf, &ev);
+        cx_event_clear(&ev);
+    }
+}
+
+Test(cx_event, parses_rfc3339_variants)
+{
+    static const struct {
+        const char *ts;
+        long long us;
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"1970-01-01t00:00:01z", 1000000},
+        {"1970-01-01T01:00:00+01:00", 0},
+        {"1969-12-31T23:00:00-01:00", 0},
+        {"2000-02-29T00:00:00.5Z", 951782400500000LL},
+        {"2024-05-01T10:00:00.123456789Z", 1714557600123456LL},
+        {"0001-01-01T00:00:00Z", -62135596800000000LL},
+        {"9999-12-31T23:59:59Z", 253402300799000000LL},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        int64_t us;
+        cr_assert_eq(cx_time_parse_rfc3339(cases[i].ts, &us), CX_OK, "%s", cases[i].ts);
+        cr_assert_eq(us, cases[i].us, "%s: %lld", cases[i].ts, (long long)us);
+    }
+}
+
+Test(cx_event, rejects_impossible_or_malformed_timestamps)
+{
+    static const char *bad[] = {
+        "2024-02-30T10:00:00Z", "2023-02-29T10:00:00Z", "1900-02-29T00:00:00Z",
+        "2024-13-01T10:00:00Z", "2024-00-10T10:00:00Z", "2024-05-01T24:00:00Z",
+        "2024-05-01T10:60:00Z", "2024-05-01T10:00:60Z", "2024-05-01T10:00:00",
+        "2024-05-01 10:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00+0200",
+        "2024-05-01T10:00:00+24:00", "0000-01-01T00:00:00Z", "10000-01-01T00:00:00Z",
+        "2024-05-01", "yesterday", "", "2024-05-01T10:00:00Zjunk",
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(bad); i++) {
+        int64_t us;
+        cr_assert_eq(cx_time_parse_rfc3339(bad[i], &us), CX_ERR_INVALID, "%s", bad[i]);
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "{\"event_id\":\"e\",\"occurred_at\":\"%s\",\"text\":\"x\"}", bad[i]);
+        expect_reject(buf, "field \"occurred_at\"");
+    }
+}
+
+Test(cx_event, parses_bare_dates_for_attributes)
+{
+    int64_t us;
+    cr_assert_eq(cx_time_parse_date("2024-05-02", &us), CX_OK);
+    cr_assert_eq(us, 1714608000000000LL);
+    cr_assert_eq(cx_time_parse_date("2024-05-02T00:00:00Z", &us), CX_OK);
+    cr_assert_eq(us, 1714608000000000LL);
+    cr_assert_eq(cx_time_parse_date("2024-02-31", &us), CX_ERR_INVALID);
+    cr_assert_eq(cx_time_parse_date("02/05/2024", &us), CX_ERR_INVALID);
+}
+
+/* Schema rules, each with the text the error must contain. */
+Test(cx_event, enforces_each_schema_rule_naming_the_field)
+{
+    static const struct {
+        const char *json, *expect;
+    } cases[] = {
+        {"{\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"}",
+         "missing required field \"event_id\""},
+        {"{\"event_id\":\"e\",\"text\":\"x\"}", "missing required field \"occurred_at\""},
+        {"{\"event_id\":\"\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"}",
+         "field \"event_id\": must not be empty"},
+        {"{\"event_id\":7,\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"}",
+         "field \"event_id\": must be a string, got a number"},
+        {"{\"event_id\":\"e\",\"occurred_at\":1714557600,\"text\":\"x\"}",
+         "field \"occurred_at\": must be a string"},
+        {VALID_HEAD "}", "neither \"text\" nor \"rating\""},
+        {VALID_HEAD ",\"text\":null}", "field \"text\": must be a string, got null"},
+        {VALID_HEAD ",\"text\":\"x\",\"channel\":[]}", "field \"channel\": must be a string"},
+        {VALID_HEAD ",\"text\":\"x\",\"touchpoint\":{}}", "field \"touchpoint\""},
+        {VALID_HEAD ",\"text\":\"x\",\"language\":true}", "field \"language\""},
+        {VALID_HEAD ",\"text\":\"x\",\"customer_id\":1}", "field \"customer_id\""},
+        {VALID_HEAD ",\"text\":\"x\",\"schema_version\":\"2\"}",
+         "field \"schema_version\": \"2\" is not supported"},
+        {VALID_HEAD ",\"text\":\"x\",\"schema_version\":1}", "field \"schema_version\""},
+        {VALID_HEAD ",\"rating\":5}", "field \"rating\": must be an object"},
+        {VALID_HEAD ",\"rating\":{\"value\":5}}", "missing required field \"rating.scale\""},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\"}}", "missing required field \"rating.value\""},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"likert\",\"value\":3}}",
+         "field \"rating.scale\": \"likert\" is not one of"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":\"5\"}}",
+         "field \"rating.value\": must be a number"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":9}}",
+         "field \"rating.value\": 9 is out of range 1..5 for scale \"csat\""},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":0}}", "out of range 1..5"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"nps\",\"value\":11}}", "out of range 0..10"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"nps\",\"value\":-1}}", "out of range 0..10"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"ces\",\"value\":8}}", "out of range 1..7"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"stars\",\"value\":5.5}}", "out of range 1..5"},
+        {VALID_HEAD ",\"text\":\"x\",\"attributes\":[1]}",
+         "field \"attributes\": must be an object, got an array"},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
+        expect_reject(cases[i].json, cases[i].expect);
+}
+
+/* Builds {"event_id":"e","occurred_at":…,"text":"x","<field>":"<n × ch>"} in a new buffer. */
+static char *with_long_field(const char *field, size_t n, const char *ch)
+{
+    size_t chlen = strlen(ch);
+    size_t cap = n * chlen + 256;
+    char *s = malloc(cap);
+    int k = snprintf(s, cap, VALID_HEAD ",\"text\":\"x\",\"%s\":\"", field);
+    for (size_t i = 0; i < n; i++, k += (int)chlen)
+        memcpy(s + k, ch, chlen);
+    memcpy(s + k, "\"}", 3);
+    return s;
+}
+
+Test(cx_event, enforces_max_lengths_in_characters_not_bytes)
+{
+    static const struct {
+        const char *field;
+        size_t max;
+    } limits[] = {{"event_id", 128}, {"customer_id", 128}, {"channel", 64},
+                  {"touchpoint", 64}, {"language", 35}, {"text", 16384}};
+    for (size_t i = 0; i < CX_ARRAY_LEN(limits); i++) {
+        /* "é" is 2 bytes, 1 character: max characters pass, one more fails. */
+        char *ok = with_long_field(limits[i].field, limits[i].max, "\xc3\xa9");
+        cx_event ev;
+        /* event_id/text appear twice in the object built above for those fields:
+         * use a field-only document for them. */
+        if (strcmp(limits[i].field, "event_id") != 0 && strcmp(limits[i].field, "text") != 0) {
+            expect_accept(ok, &ev);
+            cx_event_clear(&ev);
+            char *bad = with_long_field(limits[i].field, limits[i].max + 1, "\xc3\xa9");
+            char want[64];
+            snprintf(want, sizeof want, "field \"%s\": %zu characters", limits[i].field,
+                     limits[i].max + 1);
+            expect_reject(bad, want);
+            free(bad);
+        } else {
+            /* duplicate key: rejected as such, which is also a rule worth keeping */
+            expect_reject(ok, "duplicate");
+        }
+        free(ok);
+    }
+}
+
+Test(cx_event, rejects_event_id_and_text_over_their_limits)
+{
+    char *s = malloc(40000);
+    int k = snprintf(s, 40000,
+                     "{\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\",\"event_id\":\"");
+    memset(s + k, 'a', 129);
+    memcpy(s + k + 129, "\"}", 3);
+    expect_reject(s, "field \"event_id\": 129 characters, longer than the 128 allowed");
+    k = snprintf(s, 40000, "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"");
+    memset(s + k, 'a', 16385);
+    memcpy(s + k + 16385, "\"}", 3);
+    expect_reject(s, "field \"text\": 16385 characters");
+    free(s);
+}
+
+Test(cx_event, rejects_hostile_input_without_crashing)
+{
+    static const struct {
+        const char *json;
+        const char *expect;
+    } cases[] = {
+        {"", "message is empty"},
+        {"not json", "invalid JSON at line 1"},
+        {"{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"",
+         "invalid JSON"},
+        {"[1,2,3]", "message must be a JSON object, got an array"},
+        {"\"just a string\"", "must be a JSON object"},
+        {"42", "must be a JSON object"},
+        {"null", "must be a JSON object"},
+        {VALID_HEAD ",\"text\":\"a\\u0000b\"}", "invalid JSON"},
+        {VALID_HEAD ",\"text\":\"\\ud800\"}", "invalid JSON"},
+        {VALID_HEAD ",\"text\":\"x\",\"big\":1e400}", "invalid JSON"},
+        {VALID_HEAD ",\"text\":\"x\",\"text\":\"y\"}", "duplicate object key"},
+        {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
+        expect_reject(cases[i].json, cases[i].expect);
+}
+
+Test(cx_event, rejects_invalid_utf8_with_a_printable_message)
+{
+    const char s[] = "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                     "\"text\":\"caf\xff\xfe\"}";
+    cx_event ev;
+    char err[512];
+    cr_assert_eq(cx_event_parse(&ev, s, sizeof s - 1, err, sizeof err), CX_ERR_INVALID);
+    cr_assert(strstr(err, "invalid JSON") != NULL, "%s", err);
+    for (const char *c = err; *c; c++)
+        cr_assert((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f,
+                  "error text must be printable ASCII: %s", err);
+}
+
+Test(cx_event, rejects_raw_nul_bytes)
+{
+    const char s[] = "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"a\0b\"}";
+    expect_reject_len(s, sizeof s - 1, "invalid JSON");
+}
+
+Test(cx_event, bounds_nesting_depth_and_size)
+{
+    size_t n = 100000;
+    char *s = malloc(2 * n + 256);
+    size_t k = (size_t)snprintf(s, 256, VALID_HEAD ",\"text\":\"x\",\"deep\":");
+    memset(s + k, '[', n);
+    memset(s + k + n, ']', n);
+    memcpy(s + k + 2 * n, "}", 2);
+    expect_reject(s, "JSON nesting deeper than 32 levels");
+    /* brackets inside strings do not count */
+    cx_event ev;
+    expect_accept(VALID_HEAD ",\"text\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", &ev);
+    cx_event_clear(&ev);
+    free(s);
+
+    size_t big = CX_EVENT_MAX_BYTES + 1;
+    char *huge = malloc(big);
+    memset(huge, ' ', big);
+    expect_reject_len(huge, big, "larger than the 1048576-byte limit");
+    free(huge);
+}
+
+Test(cx_event, quotes_long_bad_values_shortened)
+{
+    char s[512];
+    snprintf(s, sizeof s, VALID_HEAD ",\"rating\":{\"scale\":\"%0200d\",\"value\":1}}", 0);
+    cx_event ev;
+    char err[512];
+    cr_assert_eq(cx_event_parse(&ev, s, strlen(s), err, sizeof err), CX_ERR_INVALID);
+    cr_assert(strlen(err) < 160, "error too long: %s", err);
+    cr_assert(strstr(err, "...") != NULL, "%s", err);
+}
+
+Test(cx_event, names_rating_scales)
+{
+    cr_assert_str_eq(cx_rating_scale_name(CX_RATING_CSAT), "csat");
+    cr_assert_str_eq(cx_rating_scale_name(CX_RATING_CES), "ces");
+    cr_assert_null(cx_rating_scale_name(CX_RATING_NONE));
+}
