@@ -30,6 +30,9 @@ typedef enum cx_sentiment {
     CX_SENT_COUNT
 } cx_sentiment;
 
+/* Confidence at or above which a category is assigned. */
+#define CX_CLASSIFY_THRESHOLD 0.5f
+
 /* Most evidence items kept per category (matched phrases and field rules). */
 #define CX_EVIDENCE_MAX 8
 
@@ -69,7 +72,8 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
 /* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
 
-/* A stable version of the loaded rule set (content hash or declared version). */
+/* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>";
+ * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);
 
 /* NULL-safe. */

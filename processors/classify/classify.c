@@ -1,0 +1,830 @@
+/*
+ * classify.c - rule loading and scoring: phrase lexicons and field conditions
+ * become per-category confidences, evidence and a sentiment (format in
+ * docs/rules.md).
+ *
+ * Scoring: each distinct phrase or condition that matches adds its weight to
+ * its category; confidence = 1 - exp(-sum). A complaint phrase (polarity -1)
+ * under negation ("not rude") adds nothing to its category and counts for
+ * sentiment with its sign flipped and halved. Sentiment comes from the rating
+ * when there is one (scale-aware), blended with the text's lexicon score.
+ */
+#include "classify.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexicon.h"
+
+/* Negation reaches this many words forward, within a clause. */
+#define NEGATION_WINDOW 3
+/* Most words read from one text: the schema caps text at 16384 characters. */
+#define MAX_TOKENS 8192
+/* Distinct phrase matches tracked per event (for "count once"). */
+#define MAX_SEEN 128
+
+typedef enum payload_kind { P_CATEGORY, P_SENTIMENT } payload_kind;
+
+/* What a trie node means; a node can carry several (a chain through next). */
+typedef struct payload {
+    int32_t next;       /* index of the next payload of the same node, -1 = end */
+    payload_kind kind;
+    cx_category cat;    /* P_CATEGORY */
+    float weight;       /* category weight, or sentiment magnitude */
+    int polarity;       /* -1 complaint/negative, 0 neutral mention, +1 praise/positive */
+    const char *evidence; /* "phrase:<text>" (P_CATEGORY) */
+} payload;
+
+typedef enum cond_op {
+    OP_PRESENT, OP_ABSENT, OP_EQ, OP_NE, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_BEFORE, OP_AFTER
+} cond_op;
+
+typedef struct clause {
+    char *field;  /* "channel", "touchpoint", "rating.value", "attributes.<key>", ... */
+    cond_op op;
+    char *other;  /* compare with this field instead of value */
+    json_t *value;
+} clause;
+
+typedef struct condition {
+    cx_category cat;
+    float weight;
+    char *evidence; /* "field:<name>" */
+    clause *clauses;
+    size_t n_clauses;
+} condition;
+
+struct cx_classifier {
+    cx_lexicon *lex;
+    int32_t *node_payload; /* per trie node: first payload index or -1 */
+    size_t node_payload_cap;
+    payload *payloads;
+    size_t n_payloads, payloads_cap;
+    condition *conds;
+    size_t n_conds, conds_cap;
+    char **strings; /* owned evidence strings */
+    size_t n_strings, strings_cap;
+    char version[96];
+};
+
+static const char *const category_names[CX_CAT_COUNT] = {"facing", "collaborative", "external",
+                                                         "performance"};
+static const char *const sentiment_names[CX_SENT_COUNT] = {"negative", "neutral", "positive"};
+
+const char *cx_category_name(cx_category cat)
+{
+    return (unsigned)cat < CX_CAT_COUNT ? category_names[cat] : NULL;
+}
+
+cx_status cx_category_from_name(const char *name, cx_category *out)
+{
+    for (int i = 0; i < CX_CAT_COUNT; i++)
+        if (strcmp(name, category_names[i]) == 0) {
+            *out = (cx_category)i;
+            return CX_OK;
+        }
+    return CX_ERR_NOTFOUND;
+}
+
+const char *cx_sentiment_name(cx_sentiment s)
+{
+    return (unsigned)s < CX_SENT_COUNT ? sentiment_names[s] : NULL;
+}
+
+/* ---- Building ------------------------------------------------------------ */
+
+/* Grows *arr (of elem bytes) so that index n fits; 0 on success. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c <= n)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (p == NULL)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static char *keep_string(cx_classifier *clf, const char *prefix, const char *s)
+{
+    if (reserve((void **)&clf->strings, &clf->strings_cap, clf->n_strings, sizeof(char *)))
+        return NULL;
+    size_t n = strlen(prefix) + strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy == NULL)
+        return NULL;
+    snprintf(copy, n, "%s%s", prefix, s);
+    clf->strings[clf->n_strings++] = copy;
+    return copy;
+}
+
+static cx_status add_payload(cx_classifier *clf, int32_t node, payload p)
+{
+    size_t old = clf->node_payload_cap;
+    if (reserve((void **)&clf->node_payload, &clf->node_payload_cap, (size_t)node,
+                sizeof(int32_t)) ||
+        reserve((void **)&clf->payloads, &clf->payloads_cap, clf->n_payloads, sizeof(payload)))
+        return CX_ERR_NOMEM;
+    for (size_t i = old; i < clf->node_payload_cap; i++)
+        clf->node_payload[i] = -1;
+    /* The same phrase listed twice for the same meaning keeps the larger weight. */
+    for (int32_t i = clf->node_payload[node]; i >= 0; i = clf->payloads[i].next) {
+        payload *q = &clf->payloads[i];
+        if (q->kind == p.kind && q->cat == p.cat && q->polarity == p.polarity) {
+            q->weight = fmaxf(q->weight, p.weight);
+            return CX_OK;
+        }
+    }
+    p.next = clf->node_payload[node];
+    clf->payloads[clf->n_payloads] = p;
+    clf->node_payload[node] = (int32_t)clf->n_payloads++;
+    return CX_OK;
+}
+
+typedef struct loader {
+    cx_classifier *clf;
+    const char *file;
+    char *err;
+    size_t errlen;
+} loader;
+
+static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reports `file: rule "name": reason` and returns CX_ERR_CONFIG. */
+static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return cx_errf(ld->err, ld->errlen, CX_ERR_CONFIG, "%s: rule \"%s\": %s", ld->file, rule,
+                   reason);
+}
+
+/* Reads a weight in (0, 3] from obj["weight"] (default dflt). */
+static cx_status read_weight(const loader *ld, const char *rule, const json_t *obj, float dflt,
+                             float *out)
+{
+    const json_t *w = json_object_get(obj, "weight");
+    if (w == NULL) {
+        *out = dflt;
+        return CX_OK;
+    }
+    if (!json_is_number(w) || json_number_value(w) <= 0 || json_number_value(w) > 3)
+        return rule_err(ld, rule, "%s", "\"weight\" must be a number in (0, 3]");
+    *out = (float)json_number_value(w);
+    return CX_OK;
+}
+
+/*
+ * Loads a list of phrase groups: [{"weight": w, "polarity": p, "terms": [...]}, ...].
+ * kind/cat say what they mean; rule names are "<section>[i]".
+ */
+static cx_status load_groups(const loader *ld, const json_t *groups, const char *section,
+                             payload_kind kind, cx_category cat, int fixed_polarity)
+{
+    char rule[96];
+    if (!json_is_array(groups)) {
+        snprintf(rule, sizeof rule, "%s", section);
+        return rule_err(ld, rule, "%s", "must be an array of phrase groups");
+    }
+    size_t i;
+    const json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        snprintf(rule, sizeof rule, "%s[%zu]", section, i);
+        if (!json_is_object(g))
+            return rule_err(ld, rule, "%s", "a phrase group must be an object");
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)g, key, v)
+        {
+            if (strcmp(key, "weight") && strcmp(key, "polarity") && strcmp(key, "terms") &&
+                strcmp(key, "comment"))
+                return rule_err(ld, rule, "unknown key \"%s\"", key);
+        }
+        float weight = 1.0f;
+        cx_status st = read_weight(ld, rule, g, 1.0f, &weight);
+        if (st != CX_OK)
+            return st;
+        int polarity = fixed_polarity;
+        const json_t *pol = json_object_get(g, "polarity");
+        if (pol != NULL) {
+            if (kind != P_CATEGORY || !json_is_integer(pol) || json_integer_value(pol) < -1 ||
+                json_integer_value(pol) > 1)
+                return rule_err(ld, rule, "%s", "\"polarity\" must be -1, 0 or 1 (phrases only)");
+            polarity = (int)json_integer_value(pol);
+        }
+        const json_t *terms = json_object_get(g, "terms");
+        if (!json_is_array(terms) || json_array_size(terms) == 0)
+            return rule_err(ld, rule, "%s", "\"terms\" must be a non-empty array of strings");
+        size_t j;
+        const json_t *t;
+        json_array_foreach(terms, j, t)
+        {
+            int32_t node;
+            if (!json_is_string(t))
+                return rule_err(ld, rule, "%s", "every term must be a string");
+            st = cx__lex_add_phrase(ld->clf->lex, json_string_value(t), &node);
+            if (st == CX_ERR_NOMEM)
+                return cx_errf(ld->err, ld->errlen, st, "%s: out of memory", ld->file);
+            if (st != CX_OK)
+                return rule_err(ld, rule,
+                                "term \"%s\" is empty, has sentence punctuation, or is longer "
+                                "than 8 words",
+                                json_string_value(t));
+            payload p = {.kind = kind, .cat = cat, .weight = weight, .polarity = polarity};
+            if (kind == P_CATEGORY &&
+                (p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)
+                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+            if (add_payload(ld->clf, node, p) != CX_OK)
+                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        }
+    }
+    return CX_OK;
+}
+
+static cx_status load_words(const loader *ld, const json_t *words, const char *section,
+                            unsigned flag)
+{
+    size_t i;
+    const json_t *w;
+    if (!json_is_array(words))
+        return rule_err(ld, section, "%s", "must be an array of single words");
+    json_array_foreach(words, i, w)
+    {
+        if (!json_is_string(w) ||
+            cx__lex_flag_word(ld->clf->lex, json_string_value(w), flag) != CX_OK)
+            return rule_err(ld, section, "entry %s is not a single word",
+                            json_is_string(w) ? json_string_value(w) : "(not a string)");
+    }
+    return CX_OK;
+}
+
+static const struct {
+    const char *name;
+    cond_op op;
+} op_names[] = {
+    {"present", OP_PRESENT}, {"absent", OP_ABSENT}, {"eq", OP_EQ},        {"ne", OP_NE},
+    {"in", OP_IN},           {"lt", OP_LT},         {"le", OP_LE},        {"gt", OP_GT},
+    {"ge", OP_GE},           {"before", OP_BEFORE}, {"after", OP_AFTER},
+};
+
+static int field_path_ok(const char *f)
+{
+    static const char *const plain[] = {"channel", "touchpoint", "language", "customer_id",
+                                        "rating.scale", "rating.value"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(plain); i++)
+        if (strcmp(f, plain[i]) == 0)
+            return 1;
+    return strncmp(f, "attributes.", 11) == 0 && f[11] != '\0';
+}
+
+static cx_status load_clause(const loader *ld, const char *rule, const json_t *c, clause *out)
+{
+    const char *field = json_string_value(json_object_get(c, "field"));
+    const char *op = json_string_value(json_object_get(c, "op"));
+    const json_t *value = json_object_get(c, "value");
+    const char *other = json_string_value(json_object_get(c, "other"));
+    if (field == NULL || !field_path_ok(field))
+        return rule_err(ld, rule, "bad field path \"%s\" (use channel, touchpoint, language, "
+                                  "customer_id, rating.scale, rating.value or attributes.<key>)",
+                        field ? field : "(missing)");
+    if (op == NULL)
+        return rule_err(ld, rule, "%s", "missing \"op\"");
+    size_t i;
+    for (i = 0; i < CX_ARRAY_LEN(op_names); i++)
+        if (strcmp(op, op_names[i].name) == 0)
+            break;
+    if (i == CX_ARRAY_LEN(op_names))
+        return rule_err(ld, rule, "unknown operator \"%s\"", op);
+    out->op = op_names[i].op;
+    if (other != NULL && !field_path_ok(other))
+        return rule_err(ld, rule, "bad field path \"%s\" in \"other\"", other);
+    switch (out->op) {
+    case OP_PRESENT:
+    case OP_ABSENT:
+        break;
+    case OP_IN:
+        if (!json_is_array(value) || json_array_size(value) == 0)
+            return rule_err(ld, rule, "operator \"%s\" needs a non-empty array \"value\"", op);
+        break;
+    case OP_EQ:
+    case OP_NE:
+        if (value == NULL && other == NULL)
+            return rule_err(ld, rule, "operator \"%s\" needs \"value\" or \"other\"", op);
+        break;
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+        if (other == NULL && !json_is_number(value))
+            return rule_err(ld, rule, "operator \"%s\" needs a number \"value\" or \"other\"", op);
+        break;
+    case OP_BEFORE:
+    case OP_AFTER: {
+        int64_t us;
+        if (other == NULL && (!json_is_string(value) ||
+                              cx_time_parse_date(json_string_value(value), &us) != CX_OK))
+            return rule_err(ld, rule, "operator \"%s\" needs a date \"value\" or \"other\"", op);
+        break;
+    }
+    }
+    out->field = strdup(field);
+    out->other = other ? strdup(other) : NULL;
+    out->value = value ? json_incref((json_t *)value) : NULL;
+    if (out->field == NULL || (other != NULL && out->other == NULL))
+        return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    return CX_OK;
+}
+
+static cx_status load_conditions(const loader *ld, const json_t *conds, cx_category cat)
+{
+    cx_classifier *clf = ld->clf;
+    size_t i;
+    const json_t *c;
+    if (!json_is_array(conds))
+        return rule_err(ld, "conditions", "%s", "must be an array");
+    json_array_foreach(conds, i, c)
+    {
+        char rule[96];
+        const char *name = json_string_value(json_object_get(c, "name"));
+        snprintf(rule, sizeof rule, "%s", name ? name : "conditions[?]");
+        if (name == NULL || name[0] == '\0')
+            return rule_err(ld, rule, "%s", "every condition needs a \"name\"");
+        const json_t *all = json_object_get(c, "all");
+        if (!json_is_array(all) || json_array_size(all) == 0)
+            return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
+        if (reserve((void **)&clf->conds, &clf->conds_cap, clf->n_conds, sizeof(condition)))
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        condition *cd = &clf->conds[clf->n_conds++];
+        memset(cd, 0, sizeof *cd);
+        cd->cat = cat;
+        cx_status st = read_weight(ld, rule, c, 1.0f, &cd->weight);
+        if (st != CX_OK)
+            return st;
+        cd->clauses = calloc(json_array_size(all), sizeof(clause));
+        cd->evidence = keep_string(clf, "field:", name);
+        if (cd->clauses == NULL || cd->evidence == NULL)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        size_t j;
+        const json_t *cl;
+        json_array_foreach(all, j, cl)
+        {
+            if ((st = load_clause(ld, rule, cl, &cd->clauses[j])) != CX_OK)
+                return st;
+            cd->n_clauses++;
+        }
+    }
+    return CX_OK;
+}
+
+static cx_status load_sentiment(const loader *ld, const json_t *s)
+{
+    static const char *const keys[] = {"positive", "negative", "negators", "intensifiers",
+                                       "clause_breaks"};
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)s, key, v)
+    {
+        size_t i;
+        for (i = 0; i < CX_ARRAY_LEN(keys); i++)
+            if (strcmp(key, keys[i]) == 0)
+                break;
+        if (i == CX_ARRAY_LEN(keys))
+            return rule_err(ld, "sentiment", "unknown key \"%s\"", key);
+    }
+    cx_status st;
+    const json_t *g;
+    if ((g = json_object_get(s, "positive")) &&
+        (st = load_groups(ld, g, "sentiment.positive", P_SENTIMENT, CX_CAT_COUNT, 1)))
+        return st;
+    if ((g = json_object_get(s, "negative")) &&
+        (st = load_groups(ld, g, "sentiment.negative", P_SENTIMENT, CX_CAT_COUNT, -1)))
+        return st;
+    if ((g = json_object_get(s, "negators")) &&
+        (st = load_words(ld, g, "sentiment.negators", CX_LEX_NEGATOR)))
+        return st;
+    if ((g = json_object_get(s, "clause_breaks")) &&
+        (st = load_words(ld, g, "sentiment.clause_breaks", CX_LEX_CLAUSE_BREAK)))
+        return st;
+    /* Intensifiers: words that multiply the next phrase's weight. */
+    if ((g = json_object_get(s, "intensifiers")) &&
+        (st = load_words(ld, g, "sentiment.intensifiers", CX_LEX_INTENSIFIER)))
+        return st;
+    return CX_OK;
+}
+
+static cx_status load_document(cx_classifier *clf, const char *file, const char *text,
+                               size_t len, uint64_t *hash, char *declared, size_t declen,
+                               char *err, size_t errlen)
+{
+    loader ld = {clf, file, err, errlen};
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    cx_status st = CX_OK;
+    if (root == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", file, jerr.line, jerr.column,
+                       jerr.text);
+    for (size_t i = 0; i < len; i++)
+        *hash = (*hash ^ (unsigned char)text[i]) * 1099511628211ULL;
+    if (!json_is_object(root)) {
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: a rule file must be a JSON object", file);
+        goto done;
+    }
+    const char *key;
+    const json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "version") && strcmp(key, "category") && strcmp(key, "phrases") &&
+            strcmp(key, "conditions") && strcmp(key, "sentiment") && strcmp(key, "comment")) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: unknown top-level key \"%s\"", file,
+                         key);
+            goto done;
+        }
+    }
+    const char *version = json_string_value(json_object_get(root, "version"));
+    if (version != NULL && declared[0] == '\0')
+        snprintf(declared, declen, "%s", version);
+    const json_t *phrases = json_object_get(root, "phrases");
+    const json_t *conds = json_object_get(root, "conditions");
+    const json_t *catv = json_object_get(root, "category");
+    if (phrases != NULL || conds != NULL) {
+        cx_category cat;
+        if (!json_is_string(catv) || cx_category_from_name(json_string_value(catv), &cat)) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                         "%s: \"category\" must be one of facing, collaborative, external, "
+                         "performance",
+                         file);
+            goto done;
+        }
+        if (phrases != NULL && (st = load_groups(&ld, phrases, "phrases", P_CATEGORY, cat, 0)))
+            goto done;
+        if (conds != NULL && (st = load_conditions(&ld, conds, cat)))
+            goto done;
+    }
+    const json_t *sent = json_object_get(root, "sentiment");
+    if (sent != NULL) {
+        if (!json_is_object(sent)) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"sentiment\" must be an object", file);
+            goto done;
+        }
+        st = load_sentiment(&ld, sent);
+    }
+done:
+    json_decref(root);
+    return st;
+}
+
+/* Built-in rule files (generated from config/rules/ at build time). */
+extern const struct cx_builtin_rule {
+    const char *name;
+    const char *text;
+    size_t len;
+} cx_builtin_rules[];
+extern const size_t cx_builtin_rules_count;
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    if (f == NULL) {
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file", path);
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && n < 64L * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 &&
+            (buf = malloc((size_t)n + 1)) != NULL) {
+            *len = fread(buf, 1, (size_t)n, f);
+            if (*len != (size_t)n) {
+                free(buf);
+                buf = NULL;
+            }
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file", path);
+    return buf;
+}
+
+cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_t n_files,
+                            char *err, size_t errlen)
+{
+    cx_classifier *clf = calloc(1, sizeof *clf);
+    uint64_t hash = 1469598103934665603ULL;
+    char declared[48] = "";
+    cx_status st = CX_ERR_NOMEM;
+    if (clf == NULL || cx__lex_new(&clf->lex) != CX_OK) {
+        cx_errf(err, errlen, st, "classifier: out of memory");
+        goto fail;
+    }
+    if (n_files == 0) {
+        for (size_t i = 0; i < cx_builtin_rules_count; i++)
+            if ((st = load_document(clf, cx_builtin_rules[i].name, cx_builtin_rules[i].text,
+                                    cx_builtin_rules[i].len, &hash, declared, sizeof declared,
+                                    err, errlen)))
+                goto fail;
+    }
+    for (size_t i = 0; i < n_files; i++) {
+        size_t len;
+        char *text = read_file(files[i], &len, err, errlen);
+        if (text == NULL) {
+            st = CX_ERR_CONFIG;
+            goto fail;
+        }
+        st = load_document(clf, files[i], text, len, &hash, declared, sizeof declared, err,
+                           errlen);
+        free(text);
+        if (st != CX_OK)
+            goto fail;
+    }
+    snprintf(clf->version, sizeof clf->version, "%s+%016llx", declared[0] ? declared : "0",
+             (unsigned long long)hash);
+    *out = clf;
+    return CX_OK;
+fail:
+    cx_classifier_free(clf);
+    return st;
+}
+
+const char *cx_classifier_version(const cx_classifier *clf)
+{
+    return clf->version;
+}
+
+void cx_classifier_free(cx_classifier *clf)
+{
+    if (clf == NULL)
+        return;
+    for (size_t i = 0; i < clf->n_conds; i++) {
+        for (size_t j = 0; j < clf->conds[i].n_clauses; j++) {
+            free(clf->conds[i].clauses[j].field);
+            free(clf->conds[i].clauses[j].other);
+            json_decref(clf->conds[i].clauses[j].value);
+        }
+        free(clf->conds[i].clauses);
+    }
+    for (size_t i = 0; i < clf->n_strings; i++)
+        free(clf->strings[i]);
+    free(clf->strings);
+    free(clf->conds);
+    free(clf->payloads);
+    free(clf->node_payload);
+    cx__lex_free(clf->lex);
+    free(clf);
+}
+
+/* ---- Field conditions --------------------------------------------------- */
+
+/* The value of a field path in ev, as a borrowed JSON value or a string. */
+typedef struct fval {
+    const char *str;
+    double num;
+    int is_num, present;
+} fval;
+
+static fval field_value(const cx_event *ev, const char *path)
+{
+    fval v = {0};
+    const char *s = NULL;
+    if (strcmp(path, "channel") == 0)
+        s = ev->channel;
+    else if (strcmp(path, "touchpoint") == 0)
+        s = ev->touchpoint;
+    else if (strcmp(path, "language") == 0)
+        s = ev->language;
+    else if (strcmp(path, "customer_id") == 0)
+        s = ev->customer_id;
+    else if (strcmp(path, "rating.scale") == 0)
+        s = cx_rating_scale_name(ev->rating_scale);
+    else if (strcmp(path, "rating.value") == 0) {
+        if (ev->rating_scale != CX_RATING_NONE) {
+            v.present = v.is_num = 1;
+            v.num = ev->rating_value;
+        }
+        return v;
+    } else if (ev->attributes != NULL) {
+        const json_t *j = json_object_get(ev->attributes, path + 11);
+        if (json_is_number(j)) {
+            v.present = v.is_num = 1;
+            v.num = json_number_value(j);
+            return v;
+        }
+        if (json_is_true(j) || json_is_false(j)) {
+            v.present = 1;
+            v.str = json_is_true(j) ? "true" : "false";
+            return v;
+        }
+        s = json_string_value(j);
+    }
+    if (s != NULL && s[0] != '\0') {
+        v.present = 1;
+        v.str = s;
+        char *end;
+        double d = strtod(s, &end);
+        if (end != s && *end == '\0' && isfinite(d)) {
+            v.is_num = 1;
+            v.num = d;
+        }
+    }
+    return v;
+}
+
+static fval json_fval(const json_t *j)
+{
+    fval v = {0};
+    if (json_is_number(j)) {
+        v.present = v.is_num = 1;
+        v.num = json_number_value(j);
+    } else if (json_is_string(j)) {
+        v.present = 1;
+        v.str = json_string_value(j);
+    }
+    return v;
+}
+
+static int fval_equal(fval a, fval b)
+{
+    if (a.is_num && b.is_num)
+        return a.num == b.num;
+    return a.str != NULL && b.str != NULL && strcasecmp(a.str, b.str) == 0;
+}
+
+static int clause_holds(const cx_event *ev, const clause *c)
+{
+    fval a = field_value(ev, c->field);
+    fval b = c->other ? field_value(ev, c->other) : json_fval(c->value);
+    switch (c->op) {
+    case OP_PRESENT:
+        return a.present;
+    case OP_ABSENT:
+        return !a.present;
+    case OP_EQ:
+        return a.present && b.present && fval_equal(a, b);
+    case OP_NE:
+        return a.present && b.present && !fval_equal(a, b);
+    case OP_IN: {
+        size_t i;
+        const json_t *x;
+        if (!a.present)
+            return 0;
+        json_array_foreach(c->value, i, x) if (fval_equal(a, json_fval(x))) return 1;
+        return 0;
+    }
+    case OP_LT:
+        return a.is_num && b.is_num && a.num < b.num;
+    case OP_LE:
+        return a.is_num && b.is_num && a.num <= b.num;
+    case OP_GT:
+        return a.is_num && b.is_num && a.num > b.num;
+    case OP_GE:
+        return a.is_num && b.is_num && a.num >= b.num;
+    case OP_BEFORE:
+    case OP_AFTER: {
+        int64_t ta, tb;
+        if (a.str == NULL || b.str == NULL || cx_time_parse_date(a.str, &ta) != CX_OK ||
+            cx_time_parse_date(b.str, &tb) != CX_OK)
+            return 0;
+        return c->op == OP_BEFORE ? ta < tb : ta > tb;
+    }
+    }
+    return 0;
+}
+
+/* ---- Classification ---------------------------------------------------- */
+
+static void add_evidence(cx_tags *tags, cx_category cat, const char *ev)
+{
+    int n = tags->n_evidence[cat];
+    for (int i = 0; i < n; i++)
+        if (tags->evidence[cat][i] == ev)
+            return;
+    if (n < CX_EVIDENCE_MAX)
+        tags->evidence[cat][tags->n_evidence[cat]++] = ev;
+}
+
+/* Maps a rating onto [-1, 1] by its scale (CES: high effort is bad). */
+static float rating_score(const cx_event *ev)
+{
+    double v = ev->rating_value;
+    switch (ev->rating_scale) {
+    case CX_RATING_CSAT:
+    case CX_RATING_STARS:
+        return (float)((v - 3.0) / 2.0);
+    case CX_RATING_NPS:
+        if (v <= 6)
+            return (float)(-1.0 + v / 6.0 * 0.7); /* detractor: -1 .. -0.3 */
+        if (v < 9)
+            return 0.0f;                         /* passive */
+        return (float)(0.6 + (v - 9.0) * 0.4);   /* promoter: 0.6 .. 1 */
+    case CX_RATING_CES:
+        return (float)((4.0 - v) / 3.0);
+    case CX_RATING_NONE:
+        break;
+    }
+    return 0.0f;
+}
+
+void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
+{
+    int32_t ids[MAX_TOKENS];
+    int32_t seen[MAX_SEEN];
+    size_t n_seen = 0;
+    float score[CX_CAT_COUNT] = {0};
+    float sent = 0.0f;
+    int sent_hits = 0;
+
+    memset(tags, 0, sizeof *tags);
+    size_t n = ev->text ? cx__lex_scan(clf->lex, ev->text, ev->text_len, ids, MAX_TOKENS) : 0;
+
+    int last_negator = -100; /* token index of the last negator in this clause */
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == CX_LEX_BREAK ||
+            (cx__lex_word_flags(clf->lex, ids[i]) & CX_LEX_CLAUSE_BREAK)) {
+            last_negator = -100;
+            continue;
+        }
+        if (cx__lex_word_flags(clf->lex, ids[i]) & CX_LEX_NEGATOR)
+            last_negator = (int)i;
+        int negated = (int)i - last_negator <= NEGATION_WINDOW && (int)i != last_negator;
+        float boost = i > 0 && (cx__lex_word_flags(clf->lex, ids[i - 1]) & CX_LEX_INTENSIFIER)
+                          ? 1.5f
+                          : 1.0f;
+        /* Longest match first would hide nested phrases: take every phrase ending
+         * along the path from i ("charged twice" and "charged"). */
+        int32_t node = 0;
+        for (size_t j = i; j < n && j < i + CX_LEX_MAX_PHRASE_WORDS; j++) {
+            node = cx__lex_step(clf->lex, node, ids[j]);
+            if (node < 0)
+                break;
+            if ((size_t)node >= clf->node_payload_cap || clf->node_payload[node] < 0)
+                continue;
+            size_t k;
+            for (k = 0; k < n_seen && seen[k] != node; k++)
+                ;
+            if (k < n_seen)
+                continue; /* each distinct phrase counts once */
+            if (n_seen < MAX_SEEN)
+                seen[n_seen++] = node;
+            for (int32_t p = clf->node_payload[node]; p >= 0; p = clf->payloads[p].next) {
+                const payload *pl = &clf->payloads[p];
+                float w = pl->weight * boost;
+                if (pl->kind == P_CATEGORY) {
+                    if (!(negated && pl->polarity < 0)) {
+                        score[pl->cat] += pl->weight;
+                        add_evidence(tags, pl->cat, pl->evidence);
+                    }
+                    if (pl->polarity != 0) {
+                        sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * 0.7f * w;
+                        sent_hits++;
+                    }
+                } else {
+                    sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * w;
+                    sent_hits++;
+                }
+            }
+        }
+    }
+
+    for (size_t c = 0; c < clf->n_conds; c++) {
+        const condition *cd = &clf->conds[c];
+        size_t k;
+        for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k]); k++)
+            ;
+        if (k == cd->n_clauses) {
+            score[cd->cat] += cd->weight;
+            add_evidence(tags, cd->cat, cd->evidence);
+        }
+    }
+
+    /* Confidence and order (insertion sort of at most four). */
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        tags->confidence[c] = 1.0f - expf(-score[c]);
+        if (tags->confidence[c] < CX_CLASSIFY_THRESHOLD)
+            continue;
+        int k = tags->n_assigned++;
+        while (k > 0 && tags->confidence[tags->order[k - 1]] < tags->confidence[c]) {
+            tags->order[k] = tags->order[k - 1];
+            k--;
+        }
+        tags->order[k] = (cx_category)c;
+    }
+
+    float text_score = sent / (fabsf(sent) + 1.5f);
+    float s = text_score;
+    if (ev->rating_scale != CX_RATING_NONE)
+        s = sent_hits ? 0.7f * rating_score(ev) + 0.3f * text_score : rating_score(ev);
+    tags->sentiment_score = s;
+    tags->sentiment = s <= -0.15f ? CX_SENT_NEGATIVE : s >= 0.15f ? CX_SENT_POSITIVE : CX_SENT_NEUTRAL;
+}

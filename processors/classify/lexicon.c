@@ -1,0 +1,342 @@
+/*
+ * lexicon.c - word normalisation, the word table and the phrase trie (see lexicon.h).
+ */
+#include "lexicon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct word_slot {
+    uint64_t hash; /* 0 = empty */
+    uint32_t off;  /* into strings */
+    int32_t id;
+} word_slot;
+
+typedef struct edge_slot {
+    uint64_t key; /* (node << 32 | word) + 1; 0 = empty */
+    int32_t child;
+} edge_slot;
+
+struct cx_lexicon {
+    word_slot *words;
+    size_t words_cap, n_words;
+    char *strings;
+    size_t strings_len, strings_cap;
+    unsigned *flags; /* per word id */
+    edge_slot *edges;
+    size_t edges_cap, n_edges;
+    int32_t n_nodes;
+};
+
+/* ---- Normalisation ------------------------------------------------------ */
+
+/* Folds the Latin-1 letter U+00C0..U+00FF (second UTF-8 byte b after 0xC3) to ASCII, or 0. */
+static char fold_latin1(unsigned char b)
+{
+    static const char map[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyts"
+                                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
+    if (b < 0x80 || b > 0xBF)
+        return 0;
+    char c = map[b - 0x80];
+    return c == '/' ? 0 : c;
+}
+
+static int is_consonant(char c)
+{
+    return c >= 'a' && c <= 'z' && strchr("aeiouy", c) == NULL;
+}
+
+/* Light suffix stemmer: the same on phrases and text, so only consistency matters. */
+static size_t stem(char *w, size_t n)
+{
+    if (n >= 5 && memcmp(w + n - 3, "ies", 3) == 0) {
+        w[n - 3] = 'y';
+        return n - 2;
+    }
+    if (n >= 4 && w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i')
+        n--;
+    else if (n >= 5 && memcmp(w + n - 4, "sses", 4) == 0)
+        n -= 2;
+    if (n >= 6 && memcmp(w + n - 3, "ing", 3) == 0)
+        n -= 3;
+    else if (n >= 5 && memcmp(w + n - 2, "ed", 2) == 0)
+        n -= 2;
+    else if (n >= 5 && w[n - 1] == 'e')
+        n--;
+    /* "stopp" -> "stop", but keep "ll", "ss", "zz" ("bill", "miss") */
+    if (n >= 4 && w[n - 1] == w[n - 2] && is_consonant(w[n - 1]) && strchr("lsz", w[n - 1]) == NULL)
+        n--;
+    return n;
+}
+
+/*
+ * Reads the next token of text from *pos. Returns 1 with the normalised word
+ * in word[] (*wlen bytes; 0 if it was too long to keep), 2 for a clause break,
+ * 0 at the end.
+ */
+static int next_token(const char *text, size_t len, size_t *pos, char *word, size_t *wlen)
+{
+    size_t i = *pos, n = 0;
+    int in_word = 0, overflow = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)text[i];
+        char out = 0;
+        size_t adv = 1;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out = (char)c;
+        else if (c >= 'A' && c <= 'Z')
+            out = (char)(c - 'A' + 'a');
+        else if (c == '\'' && in_word)
+            out = 0; /* "didn't" -> "didnt" */
+        else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+                 (unsigned char)text[i + 2] == 0x99 && in_word)
+            adv = 3; /* U+2019 right single quotation mark */
+        else if (c == 0xC3 && i + 1 < len && (out = fold_latin1((unsigned char)text[i + 1])))
+            adv = 2;
+        else {
+            if (in_word)
+                break;
+            i++;
+            if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n') {
+                *pos = i;
+                return 2;
+            }
+            continue;
+        }
+        in_word = 1;
+        if (out != 0) {
+            if (n < CX_LEX_MAX_WORD)
+                word[n++] = out;
+            else
+                overflow = 1;
+        }
+        i += adv;
+    }
+    *pos = i;
+    if (!in_word)
+        return 0;
+    *wlen = overflow ? 0 : stem(word, n);
+    return 1;
+}
+
+/* ---- Word table --------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
+{
+    if (lex->words_cap == 0)
+        return CX_LEX_UNKNOWN;
+    uint64_t h = hash_bytes(w, n);
+    for (size_t i = h & (lex->words_cap - 1);; i = (i + 1) & (lex->words_cap - 1)) {
+        const word_slot *s = &lex->words[i];
+        if (s->hash == 0)
+            return CX_LEX_UNKNOWN;
+        if (s->hash == h && strncmp(lex->strings + s->off, w, n) == 0 &&
+            lex->strings[s->off + n] == '\0')
+            return s->id;
+    }
+}
+
+static cx_status grow_words(cx_lexicon *lex)
+{
+    size_t cap = lex->words_cap ? lex->words_cap * 2 : 1024;
+    word_slot *t = calloc(cap, sizeof *t);
+    unsigned *flags = realloc(lex->flags, cap / 2 * sizeof *flags);
+    if (t == NULL || flags == NULL) {
+        free(t);
+        if (flags != NULL)
+            lex->flags = flags;
+        return CX_ERR_NOMEM;
+    }
+    lex->flags = flags;
+    memset(flags + lex->n_words, 0, (cap / 2 - lex->n_words) * sizeof *flags);
+    for (size_t i = 0; i < lex->words_cap; i++) {
+        word_slot s = lex->words[i];
+        if (s.hash == 0)
+            continue;
+        size_t j = s.hash & (cap - 1);
+        while (t[j].hash != 0)
+            j = (j + 1) & (cap - 1);
+        t[j] = s;
+    }
+    free(lex->words);
+    lex->words = t;
+    lex->words_cap = cap;
+    return CX_OK;
+}
+
+static cx_status word_intern(cx_lexicon *lex, const char *w, size_t n, int32_t *id)
+{
+    *id = word_find(lex, w, n);
+    if (*id >= 0)
+        return CX_OK;
+    if ((lex->n_words + 1) * 2 > lex->words_cap && grow_words(lex) != CX_OK)
+        return CX_ERR_NOMEM;
+    if (lex->strings_len + n + 1 > lex->strings_cap) {
+        size_t cap = lex->strings_cap ? lex->strings_cap * 2 : 16384;
+        while (cap < lex->strings_len + n + 1)
+            cap *= 2;
+        char *s = realloc(lex->strings, cap);
+        if (s == NULL)
+            return CX_ERR_NOMEM;
+        lex->strings = s;
+        lex->strings_cap = cap;
+    }
+    uint64_t h = hash_bytes(w, n);
+    size_t i = h & (lex->words_cap - 1);
+    while (lex->words[i].hash != 0)
+        i = (i + 1) & (lex->words_cap - 1);
+    lex->words[i] = (word_slot){h, (uint32_t)lex->strings_len, (int32_t)lex->n_words};
+    memcpy(lex->strings + lex->strings_len, w, n);
+    lex->strings[lex->strings_len + n] = '\0';
+    lex->strings_len += n + 1;
+    *id = (int32_t)lex->n_words++;
+    return CX_OK;
+}
+
+/* ---- Trie ------------------------------------------------------------------ */
+
+static uint64_t edge_key(int32_t node, int32_t word)
+{
+    return (((uint64_t)(uint32_t)node << 32) | (uint32_t)word) + 1;
+}
+
+static size_t edge_slot_of(uint64_t key, size_t cap)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+}
+
+int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word)
+{
+    if (word < 0 || lex->edges_cap == 0)
+        return -1;
+    uint64_t key = edge_key(node, word);
+    for (size_t i = edge_slot_of(key, lex->edges_cap);; i = (i + 1) & (lex->edges_cap - 1)) {
+        if (lex->edges[i].key == key)
+            return lex->edges[i].child;
+        if (lex->edges[i].key == 0)
+            return -1;
+    }
+}
+
+static cx_status edge_add(cx_lexicon *lex, int32_t node, int32_t word, int32_t *child)
+{
+    if ((lex->n_edges + 1) * 2 > lex->edges_cap) {
+        size_t cap = lex->edges_cap ? lex->edges_cap * 2 : 4096;
+        edge_slot *t = calloc(cap, sizeof *t);
+        if (t == NULL)
+            return CX_ERR_NOMEM;
+        for (size_t i = 0; i < lex->edges_cap; i++) {
+            if (lex->edges[i].key == 0)
+                continue;
+            size_t j = edge_slot_of(lex->edges[i].key, cap);
+            while (t[j].key != 0)
+                j = (j + 1) & (cap - 1);
+            t[j] = lex->edges[i];
+        }
+        free(lex->edges);
+        lex->edges = t;
+        lex->edges_cap = cap;
+    }
+    uint64_t key = edge_key(node, word);
+    size_t i = edge_slot_of(key, lex->edges_cap);
+    while (lex->edges[i].key != 0)
+        i = (i + 1) & (lex->edges_cap - 1);
+    lex->edges[i] = (edge_slot){key, lex->n_nodes};
+    *child = lex->n_nodes++;
+    lex->n_edges++;
+    return CX_OK;
+}
+
+/* ---- Public (module-private) API ----------------------------------------- */
+
+cx_status cx__lex_new(cx_lexicon **out)
+{
+    cx_lexicon *lex = calloc(1, sizeof *lex);
+    if (lex == NULL)
+        return CX_ERR_NOMEM;
+    lex->n_nodes = 1; /* the root */
+    *out = lex;
+    return CX_OK;
+}
+
+void cx__lex_free(cx_lexicon *lex)
+{
+    if (lex == NULL)
+        return;
+    free(lex->words);
+    free(lex->strings);
+    free(lex->flags);
+    free(lex->edges);
+    free(lex);
+}
+
+cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node)
+{
+    size_t pos = 0, len = strlen(phrase), wlen, n_words = 0;
+    char word[CX_LEX_MAX_WORD];
+    int32_t cur = 0;
+    int kind;
+    while ((kind = next_token(phrase, len, &pos, word, &wlen)) != 0) {
+        if (kind == 2)
+            return CX_ERR_INVALID; /* sentence punctuation inside a phrase */
+        if (wlen == 0 || ++n_words > CX_LEX_MAX_PHRASE_WORDS)
+            return CX_ERR_INVALID;
+        int32_t id, child;
+        if (word_intern(lex, word, wlen, &id) != CX_OK)
+            return CX_ERR_NOMEM;
+        child = cx__lex_step(lex, cur, id);
+        if (child < 0 && edge_add(lex, cur, id, &child) != CX_OK)
+            return CX_ERR_NOMEM;
+        cur = child;
+    }
+    if (n_words == 0)
+        return CX_ERR_INVALID;
+    *node = cur;
+    return CX_OK;
+}
+
+cx_status cx__lex_flag_word(cx_lexicon *lex, const char *word, unsigned flags)
+{
+    size_t pos = 0, wlen;
+    char w[CX_LEX_MAX_WORD];
+    int32_t id;
+    if (next_token(word, strlen(word), &pos, w, &wlen) != 1 || wlen == 0)
+        return CX_ERR_INVALID;
+    size_t rest = pos;
+    char extra[CX_LEX_MAX_WORD];
+    size_t elen;
+    if (next_token(word, strlen(word), &rest, extra, &elen) != 0)
+        return CX_ERR_INVALID; /* one word only */
+    if (word_intern(lex, w, wlen, &id) != CX_OK)
+        return CX_ERR_NOMEM;
+    lex->flags[id] |= flags;
+    return CX_OK;
+}
+
+unsigned cx__lex_word_flags(const cx_lexicon *lex, int32_t id)
+{
+    return id >= 0 && (size_t)id < lex->n_words ? lex->flags[id] : 0;
+}
+
+size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t *ids,
+                    size_t cap)
+{
+    size_t pos = 0, n = 0, wlen;
+    char word[CX_LEX_MAX_WORD];
+    int kind;
+    while (n < cap && (kind = next_token(text, len, &pos, word, &wlen)) != 0) {
+        if (kind == 2)
+            ids[n++] = CX_LEX_BREAK;
+        else
+            ids[n++] = wlen == 0 ? CX_LEX_UNKNOWN : word_find(lex, word, wlen);
+    }
+    return n;
+}

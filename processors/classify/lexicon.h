@@ -1,0 +1,61 @@
+/*
+ * lexicon.h - private to processors/classify: the phrase matcher.
+ *
+ * Text and phrases go through the same normaliser: case folding (ASCII and
+ * Latin-1 letters), apostrophes dropped ("didn't" -> "didnt"), every other
+ * punctuation a word boundary, a light suffix stemmer ("charged", "charges",
+ * "charging" -> "charg"). Words become ids through one hash table, and phrases
+ * are paths in a trie over word ids, so matching costs O(words x longest
+ * phrase) whatever the number of phrases, and allocates nothing.
+ */
+#ifndef CX_LEXICON_H
+#define CX_LEXICON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx.h"
+
+/* Longest phrase, in words. */
+#define CX_LEX_MAX_PHRASE_WORDS 8
+/* Longest word kept (longer words never match). */
+#define CX_LEX_MAX_WORD 48
+/* Token ids for the scan: a word not in any phrase, and a clause break. */
+#define CX_LEX_UNKNOWN (-1)
+#define CX_LEX_BREAK (-2)
+
+/* Word flags (set on single words by the rule loader). */
+#define CX_LEX_NEGATOR 0x1u
+#define CX_LEX_INTENSIFIER 0x2u
+#define CX_LEX_CLAUSE_BREAK 0x4u /* "but", "however": ends a negation's scope */
+
+typedef struct cx_lexicon cx_lexicon;
+
+cx_status cx__lex_new(cx_lexicon **out);
+void cx__lex_free(cx_lexicon *lex);
+
+/*
+ * Adds a phrase (normalised here) and returns its trie node in *node, the
+ * same node for phrases that normalise alike. CX_ERR_INVALID if the phrase
+ * has no word or more than CX_LEX_MAX_PHRASE_WORDS.
+ */
+cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node);
+
+/* Sets flags on a single word (normalised here). */
+cx_status cx__lex_flag_word(cx_lexicon *lex, const char *word, unsigned flags);
+
+/* Flags of word id (0 for unknown ids). */
+unsigned cx__lex_word_flags(const cx_lexicon *lex, int32_t id);
+
+/*
+ * Turns text[len] into word ids (CX_LEX_UNKNOWN for words in no phrase,
+ * CX_LEX_BREAK at sentence punctuation). Writes at most cap ids; returns how
+ * many were written. Stops early, without error, when ids[] is full.
+ */
+size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t *ids,
+                    size_t cap);
+
+/* Follows the trie edge node --word--> child; returns the child or -1. */
+int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);
+
+#endif /* CX_LEXICON_H */

@@ -1,0 +1,97 @@
+/*
+ * test_cli.c - the cxpulse binary as users call it: --help, --version, exit
+ * codes, and `cxpulse classify` on a file with good and bad lines.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+
+static char dir[] = "/tmp/cxpulse-cli.XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    cx_test_sh("rm -rf '%s'", dir);
+}
+
+TestSuite(cli, .init = make_dir, .fini = remove_dir);
+
+Test(cli, version_and_help)
+{
+    cr_assert_eq(cx_test_sh("%s --version | grep -Eq '^cxpulse [0-9]+\\.[0-9]+\\.[0-9]+$'",
+                            cx_test_bin()),
+                 0);
+    cr_assert_eq(cx_test_sh("%s --help | grep -q classify", cx_test_bin()), 0);
+    static const char *cmds[] = {"run", "classify", "migrate", "mock-kafka", "replay",
+                                 "tickets", "config", "demo"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        cr_assert_eq(cx_test_sh("%s %s --help | grep -q usage", cx_test_bin(), cmds[i]), 0, "%s",
+                     cmds[i]);
+    cr_assert_eq(cx_test_sh("%s frobnicate 2>/dev/null", cx_test_bin()), 2);
+    cr_assert_eq(cx_test_sh("%s 2>/dev/null", cx_test_bin()), 2);
+}
+
+Test(cli, classify_writes_one_line_per_input_line)
+{
+    char in[300], out[300], errf[300];
+    snprintf(in, sizeof in, "%s/in.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    snprintf(errf, sizeof errf, "%s/err.txt", dir);
+    FILE *f = fopen(in, "w");
+    fputs("{\"event_id\":\"a\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+          "\"text\":\"I was charged twice and the agent was rude\"}\n"
+          "not json at all\n"
+          "{\"event_id\":\"b\\\"\\\\x\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"ok\"}\n"
+          "{\"event_id\":\"c\",\"occurred_at\":\"2024-02-30T10:00:00Z\",\"text\":\"x\"}\n",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s classify %s > %s 2> %s", cx_test_bin(), in, out, errf), 0);
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 4", out), 0);
+    /* line 1: both categories, collaborative first (more evidence), negative */
+    cr_assert_eq(cx_test_sh("sed -n 1p %s | grep -q '\"event_id\":\"a\",\"categories\":"
+                            "\\[\"collaborative\",\"facing\"\\]'",
+                            out),
+                 0);
+    cr_assert_eq(cx_test_sh("sed -n 1p %s | grep -q '\"sentiment\":\"negative\"'", out), 0);
+    cr_assert_eq(cx_test_sh("sed -n 1p %s | grep -q 'phrase:charged twice'", out), 0);
+    /* bad lines: numbered errors on stdout and stderr, processing continued */
+    cr_assert_eq(cx_test_sh("sed -n 2p %s | grep -q '^{\"line\":2,\"error\":\"invalid JSON'", out),
+                 0);
+    cr_assert_eq(cx_test_sh("sed -n 4p %s | grep -q '\"line\":4,\"error\":\"field "
+                            "\\\\\"occurred_at\\\\\"'",
+                            out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'line 2' %s && grep -q 'line 4' %s", errf, errf), 0);
+    /* a hostile event_id is escaped: the output line is still JSON */
+    cr_assert_eq(cx_test_sh("sed -n 3p %s | grep -qF '\"event_id\":\"b\\\"\\\\x\"'", out), 0);
+}
+
+Test(cli, classify_reads_stdin_and_rejects_bad_rules)
+{
+    cr_assert_eq(cx_test_sh("echo '{\"event_id\":\"s\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                            "\"text\":\"the courier lost my parcel\"}' | %s classify | "
+                            "grep -q '\"categories\":\\[\"external\"'",
+                            cx_test_bin()),
+                 0);
+    char rules[300];
+    snprintf(rules, sizeof rules, "%s/bad.json", dir);
+    FILE *f = fopen(rules, "w");
+    fputs("{\"category\":\"facing\",\"conditions\":[{\"name\":\"x\",\"all\":[{\"field\":"
+          "\"channel\",\"op\":\"like\"}]}]}",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s classify --rules %s </dev/null 2>%s.err", cx_test_bin(), rules,
+                            rules),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'bad.json: rule \"x\": unknown operator \"like\"' %s.err",
+                            rules),
+                 0);
+}

@@ -1,0 +1,363 @@
+/*
+ * test_classify.c - the classifier: field conditions of every kind, negation,
+ * sentiment per rating scale, multi-label ordering and evidence, rule-file
+ * errors, and the default rules on typical contacts.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+
+static char dir[] = "/tmp/cxpulse-rules.XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Writes a rule file into the test folder; returns its path (static buffer per slot). */
+static const char *rule_file(int slot, const char *json)
+{
+    static char paths[4][256];
+    snprintf(paths[slot], sizeof paths[slot], "%s/rules%d.json", dir, slot);
+    FILE *f = fopen(paths[slot], "w");
+    cr_assert_not_null(f);
+    fputs(json, f);
+    fclose(f);
+    return paths[slot];
+}
+
+static cx_classifier *build(const char *json)
+{
+    const char *files[] = {rule_file(0, json)};
+    char err[512];
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_OK, "%s", err);
+    return clf;
+}
+
+/* Classifies one event given as JSON. */
+static void run(const cx_classifier *clf, const char *json, cx_tags *tags)
+{
+    cx_event ev;
+    char err[512];
+    cr_assert_eq(cx_event_parse(&ev, json, strlen(json), err, sizeof err), CX_OK, "%s", err);
+    cx_classifier_classify(clf, &ev, tags);
+    cx_event_clear(&ev);
+}
+
+static int assigned(const cx_tags *t, cx_category c)
+{
+    for (int i = 0; i < t->n_assigned; i++)
+        if (t->order[i] == c)
+            return 1;
+    return 0;
+}
+
+static int has_evidence(const cx_tags *t, cx_category c, const char *ev)
+{
+    for (int i = 0; i < t->n_evidence[c]; i++)
+        if (strcmp(t->evidence[c][i], ev) == 0)
+            return 1;
+    return 0;
+}
+
+TestSuite(cx_classify, .init = make_dir, .fini = remove_dir);
+
+#define EV(extra) "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\"," extra "}"
+
+/* ---- Field conditions ---------------------------------------------------- */
+
+static const char *cond_rules(const char *clauses)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"category\":\"performance\",\"conditions\":[{\"name\":\"c\",\"weight\":2,"
+             "\"all\":[%s]}]}",
+             clauses);
+    return buf;
+}
+
+/* Asserts that the condition holds for `yes` and not for `no`. */
+static void check_condition(const char *clauses, const char *yes, const char *no)
+{
+    cx_classifier *clf = build(cond_rules(clauses));
+    cx_tags t;
+    run(clf, yes, &t);
+    cr_assert(assigned(&t, CX_CAT_PERFORMANCE), "%s should hold for %s", clauses, yes);
+    cr_assert(has_evidence(&t, CX_CAT_PERFORMANCE, "field:c"));
+    run(clf, no, &t);
+    cr_assert(!assigned(&t, CX_CAT_PERFORMANCE), "%s should not hold for %s", clauses, no);
+    cx_classifier_free(clf);
+}
+
+Test(cx_classify, condition_eq_and_ne)
+{
+    check_condition("{\"field\":\"channel\",\"op\":\"eq\",\"value\":\"phone\"}",
+                    EV("\"text\":\"x\",\"channel\":\"Phone\""),
+                    EV("\"text\":\"x\",\"channel\":\"chat\""));
+    check_condition("{\"field\":\"channel\",\"op\":\"ne\",\"value\":\"phone\"}",
+                    EV("\"text\":\"x\",\"channel\":\"chat\""), EV("\"text\":\"x\""));
+}
+
+Test(cx_classify, condition_in_set)
+{
+    check_condition("{\"field\":\"touchpoint\",\"op\":\"in\",\"value\":[\"delivery\",\"returns\"]}",
+                    EV("\"text\":\"x\",\"touchpoint\":\"returns\""),
+                    EV("\"text\":\"x\",\"touchpoint\":\"billing\""));
+}
+
+Test(cx_classify, condition_presence_and_absence)
+{
+    check_condition("{\"field\":\"attributes.carrier\",\"op\":\"present\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"DPD\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"\"}"));
+    check_condition("{\"field\":\"attributes.vendor\",\"op\":\"absent\"}", EV("\"text\":\"x\""),
+                    EV("\"text\":\"x\",\"attributes\":{\"vendor\":\"Acme\"}"));
+}
+
+Test(cx_classify, condition_numbers_against_constant_and_field)
+{
+    check_condition("{\"field\":\"attributes.qty_delivered\",\"op\":\"lt\","
+                    "\"other\":\"attributes.qty_ordered\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"qty_ordered\":5,\"qty_delivered\":\"3\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"qty_ordered\":5,\"qty_delivered\":5}"));
+    check_condition("{\"field\":\"rating.value\",\"op\":\"le\",\"value\":2}",
+                    EV("\"rating\":{\"scale\":\"csat\",\"value\":2}"),
+                    EV("\"rating\":{\"scale\":\"csat\",\"value\":3}"));
+    check_condition("{\"field\":\"attributes.days_late\",\"op\":\"gt\",\"value\":3}",
+                    EV("\"text\":\"x\",\"attributes\":{\"days_late\":4}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"days_late\":\"soon\"}"));
+    check_condition("{\"field\":\"attributes.days_late\",\"op\":\"ge\",\"value\":3}",
+                    EV("\"text\":\"x\",\"attributes\":{\"days_late\":3}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"days_late\":2.5}"));
+}
+
+Test(cx_classify, condition_dates_against_field_and_constant)
+{
+    check_condition("{\"field\":\"attributes.delivered_date\",\"op\":\"after\","
+                    "\"other\":\"attributes.promised_date\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+                       "\"delivered_date\":\"2024-05-01T09:00:00Z\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+                       "\"delivered_date\":\"2024-04-28\"}"));
+    check_condition("{\"field\":\"attributes.shipped\",\"op\":\"before\",\"value\":\"2024-01-01\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"shipped\":\"2023-12-31\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"shipped\":\"not a date\"}"));
+}
+
+Test(cx_classify, condition_needs_every_clause)
+{
+    check_condition("{\"field\":\"channel\",\"op\":\"eq\",\"value\":\"web\"},"
+                    "{\"field\":\"attributes.carrier\",\"op\":\"present\"}",
+                    EV("\"text\":\"x\",\"channel\":\"web\",\"attributes\":{\"carrier\":\"UPS\"}"),
+                    EV("\"text\":\"x\",\"channel\":\"web\""));
+}
+
+/* ---- Phrases, negation, multi-label ------------------------------------- */
+
+static const char *phrase_rules =
+    "{\"category\":\"facing\",\"phrases\":["
+    "{\"weight\":0.9,\"terms\":[\"agent\"]},"
+    "{\"weight\":1.0,\"polarity\":-1,\"terms\":[\"rude\",\"on hold\"]}]}";
+
+Test(cx_classify, negation_keeps_a_complaint_from_counting)
+{
+    const char *files[] = {rule_file(0, phrase_rules),
+                           rule_file(1, "{\"sentiment\":{\"negators\":[\"not\",\"no\",\"never\"],"
+                                        "\"clause_breaks\":[\"but\"]}}")};
+    char err[512];
+    cx_classifier *clf;
+    cr_assert_eq(cx_classifier_new(&clf, files, 2, err, sizeof err), CX_OK, "%s", err);
+    cx_tags t;
+    run(clf, EV("\"text\":\"They were rude\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"));
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
+    run(clf, EV("\"text\":\"They were not rude at all\""), &t);
+    cr_assert(!has_evidence(&t, CX_CAT_FACING, "phrase:rude"), "negated complaint counted");
+    cr_assert_neq(t.sentiment, CX_SENT_NEGATIVE);
+    /* a clause break ends the negation */
+    run(clf, EV("\"text\":\"not great but rude\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"));
+    /* a negator too far away does not reach */
+    run(clf, EV("\"text\":\"no idea why they were so very rude\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"));
+    cx_classifier_free(clf);
+}
+
+Test(cx_classify, confidence_grows_with_evidence_and_orders_categories)
+{
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cx_tags t;
+    run(clf, EV("\"text\":\"The agent was rude. Also the courier lost my parcel.\""), &t);
+    cr_assert(assigned(&t, CX_CAT_FACING) && assigned(&t, CX_CAT_EXTERNAL));
+    cr_assert_eq(t.n_assigned, 2);
+    for (int i = 1; i < t.n_assigned; i++)
+        cr_assert(t.confidence[t.order[i - 1]] >= t.confidence[t.order[i]]);
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        cr_assert(t.confidence[c] >= 0 && t.confidence[c] <= 1);
+    run(clf, EV("\"text\":\"ok\""), &t);
+    cr_assert_eq(t.n_assigned, 0, "no category for a contact that names no operation");
+    cx_classifier_free(clf);
+}
+
+/* ---- Default rules on typical contacts -------------------------------------- */
+
+Test(cx_classify, default_rules_tag_the_four_groups)
+{
+    static const struct {
+        const char *json;
+        cx_category cat;
+    } cases[] = {
+        {EV("\"text\":\"Waited 40 minutes in the queue and the cashier was rude\""), CX_CAT_FACING},
+        {EV("\"text\":\"I was charged twice and the refund never came\""), CX_CAT_COLLABORATIVE},
+        {EV("\"text\":\"The website crashed at checkout\""), CX_CAT_COLLABORATIVE},
+        {EV("\"text\":\"Sales promised a date the factory could not meet\""), CX_CAT_COLLABORATIVE},
+        {EV("\"text\":\"The courier left it in the rain\""), CX_CAT_EXTERNAL},
+        {EV("\"text\":\"The supplier part was defective\""), CX_CAT_EXTERNAL},
+        {EV("\"text\":\"Arrived a week late\""), CX_CAT_PERFORMANCE},
+        {EV("\"text\":\"Only 3 of 5 items delivered\""), CX_CAT_PERFORMANCE},
+        {EV("\"rating\":{\"scale\":\"csat\",\"value\":1},\"attributes\":{"
+            "\"promised_date\":\"2024-04-20\",\"delivered_date\":\"2024-04-25\"}"),
+         CX_CAT_PERFORMANCE},
+    };
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cx_tags t;
+        run(clf, cases[i].json, &t);
+        cr_assert(assigned(&t, cases[i].cat), "%s: not tagged %s", cases[i].json,
+                  cx_category_name(cases[i].cat));
+        cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s", cases[i].json);
+    }
+    cr_assert(strchr(cx_classifier_version(clf), '+') != NULL);
+    cx_classifier_free(clf);
+}
+
+/* ---- Sentiment per rating scale ------------------------------------------- */
+
+Test(cx_classify, sentiment_follows_each_rating_scale)
+{
+    static const struct {
+        const char *scale;
+        int value;
+        cx_sentiment want;
+    } cases[] = {
+        {"csat", 1, CX_SENT_NEGATIVE},  {"csat", 2, CX_SENT_NEGATIVE},
+        {"csat", 3, CX_SENT_NEUTRAL},   {"csat", 4, CX_SENT_POSITIVE},
+        {"csat", 5, CX_SENT_POSITIVE},  {"stars", 1, CX_SENT_NEGATIVE},
+        {"stars", 3, CX_SENT_NEUTRAL},  {"stars", 5, CX_SENT_POSITIVE},
+        {"nps", 0, CX_SENT_NEGATIVE},   {"nps", 6, CX_SENT_NEGATIVE},
+        {"nps", 7, CX_SENT_NEUTRAL},    {"nps", 8, CX_SENT_NEUTRAL},
+        {"nps", 9, CX_SENT_POSITIVE},   {"nps", 10, CX_SENT_POSITIVE},
+        {"ces", 1, CX_SENT_POSITIVE},   {"ces", 3, CX_SENT_POSITIVE},
+        {"ces", 4, CX_SENT_NEUTRAL},    {"ces", 5, CX_SENT_NEGATIVE},
+        {"ces", 7, CX_SENT_NEGATIVE},
+    };
+    cx_classifier *clf = NULL;
+    char err[512], json[256];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(json, sizeof json, EV("\"rating\":{\"scale\":\"%s\",\"value\":%d}"),
+                 cases[i].scale, cases[i].value);
+        cx_tags t;
+        run(clf, json, &t);
+        cr_assert_eq(t.sentiment, cases[i].want, "%s %d: got %s", cases[i].scale,
+                     cases[i].value, cx_sentiment_name(t.sentiment));
+    }
+    cx_classifier_free(clf);
+}
+
+Test(cx_classify, sentiment_from_text_with_negation_and_intensifiers)
+{
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cx_tags t, u;
+    run(clf, EV("\"text\":\"Great service, thank you\""), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_POSITIVE);
+    run(clf, EV("\"text\":\"The service was not good\""), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
+    run(clf, EV("\"text\":\"I have a question about opening hours\""), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL);
+    run(clf, EV("\"text\":\"bad\""), &t);
+    run(clf, EV("\"text\":\"very bad\""), &u);
+    cr_assert(u.sentiment_score < t.sentiment_score, "an intensifier strengthens");
+    /* text and rating blend: a glowing text does not hide a csat of 1 */
+    run(clf, EV("\"text\":\"great\",\"rating\":{\"scale\":\"csat\",\"value\":1}"), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
+    cx_classifier_free(clf);
+}
+
+/* ---- Rule-file errors ------------------------------------------------------- */
+
+static void expect_rule_error(const char *json, const char *want)
+{
+    const char *files[] = {rule_file(2, json)};
+    char err[512] = "";
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_ERR_CONFIG, "%s", json);
+    cr_assert_null(clf);
+    cr_assert(strstr(err, files[0]) != NULL, "error names no file: %s", err);
+    cr_assert(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
+}
+
+Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
+{
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[]}]}",
+                      "rule \"phrases[0]\": \"terms\" must be a non-empty array");
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"weight\":9,\"terms\":[\"x\"]}]}",
+                      "rule \"phrases[0]\": \"weight\" must be a number in (0, 3]");
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"ok\",\"  \"]}]}",
+                      "term \"  \" is empty");
+    expect_rule_error("{\"category\":\"billing\",\"phrases\":[{\"terms\":[\"x\"]}]}",
+                      "\"category\" must be one of");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"late\",\"all\":["
+                      "{\"field\":\"attributes.d\",\"op\":\"later\",\"value\":1}]}]}",
+                      "rule \"late\": unknown operator \"later\"");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"p\",\"all\":["
+                      "{\"field\":\"payload.x\",\"op\":\"present\"}]}]}",
+                      "rule \"p\": bad field path \"payload.x\"");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"n\",\"all\":["
+                      "{\"field\":\"attributes.q\",\"op\":\"lt\",\"value\":\"five\"}]}]}",
+                      "rule \"n\": operator \"lt\" needs a number");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"all\":[]}]}",
+                      "needs a \"name\"");
+    expect_rule_error("{\"sentiment\":{\"negators\":[\"not at all\"]}}",
+                      "rule \"sentiment.negators\": entry not at all is not a single word");
+    expect_rule_error("{\"category\":\"facing\",\"phrasez\":[]}", "unknown top-level key \"phrasez\"");
+    expect_rule_error("{\"category\": \"facing\",\n \"phrases\": [,]}", ":2:");
+}
+
+Test(cx_classify, missing_rule_file_is_reported)
+{
+    const char *files[] = {"/nonexistent/rules.json"};
+    char err[512];
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "/nonexistent/rules.json: cannot open") != NULL, "%s", err);
+}
+
+Test(cx_classify, names_categories_and_sentiments)
+{
+    cx_category c;
+    cr_assert_eq(cx_category_from_name("external", &c), CX_OK);
+    cr_assert_eq(c, CX_CAT_EXTERNAL);
+    cr_assert_eq(cx_category_from_name("none", &c), CX_ERR_NOTFOUND);
+    cr_assert_str_eq(cx_category_name(CX_CAT_COLLABORATIVE), "collaborative");
+    cr_assert_null(cx_category_name(CX_CAT_COUNT));
+    cr_assert_str_eq(cx_sentiment_name(CX_SENT_NEUTRAL), "neutral");
+}
