@@ -1,17 +1,43 @@
 /*
- * cmd_migrate.c - `cxpulse migrate` (see cli.md). Not built yet: it says so and
- * exits 1 rather than pretending to work.
+ * cmd_migrate.c - `cxpulse migrate --pg URL`: creates or upgrades the cx
+ * schema; safe to run again (and from several processes at once).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "pg.h"
 
 int cx_cmd_migrate(int argc, char **argv)
 {
+    const char *url = getenv("CXPULSE_PG_URL");
     if (cx_cmd_wants_help(argc, argv)) {
-        printf("usage: cxpulse migrate (not available in this version yet)\n");
+        printf("usage: cxpulse migrate [--pg URL]\n\n"
+               "Creates or upgrades the cx schema (version %d). Without --pg, uses\n"
+               "CXPULSE_PG_URL, then libpq's environment (PGHOST, PGDATABASE, ...).\n",
+               cx_pg_schema_version());
         return CX_EXIT_OK;
     }
-    fprintf(stderr, "cxpulse migrate: not available in this version yet\n");
-    return CX_EXIT_RUNTIME;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc) {
+            url = argv[++i];
+        } else {
+            fprintf(stderr, "cxpulse migrate: unexpected argument \"%s\"\n", argv[i]);
+            return CX_EXIT_USAGE;
+        }
+    }
+    char err[1024];
+    int applied, version;
+    cx_status st = cx_pg_migrate(url, &applied, &version, err, sizeof err);
+    if (st != CX_OK) {
+        fprintf(stderr, "cxpulse migrate: %s\n", err);
+        return CX_EXIT_RUNTIME;
+    }
+    if (applied == 0)
+        printf("schema is up to date (version %d)\n", version);
+    else
+        printf("applied %d migration%s: schema is at version %d\n", applied,
+               applied == 1 ? "" : "s", version);
+    return CX_EXIT_OK;
 }

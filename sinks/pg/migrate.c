@@ -1,0 +1,189 @@
+/*
+ * migrate.c - the cx schema (postgres-contract.md) as ordered migrations
+ * compiled into the binary. Each runs in its own transaction under an
+ * advisory lock and is recorded in cx.schema_migrations, so migrating is
+ * idempotent and safe from several processes at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+typedef struct migration {
+    int version;
+    const char *description;
+    const char *sql;
+} migration;
+
+static const migration migrations[] = {
+    {1, "contract tables, indexes and views",
+     "CREATE SCHEMA IF NOT EXISTS cx;\n"
+     "CREATE TABLE cx.events (\n"
+     "  event_id text PRIMARY KEY,\n"
+     "  occurred_at timestamptz NOT NULL,\n"
+     "  ingested_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  customer_id text, channel text, touchpoint text, language text,\n"
+     "  body text,\n"
+     "  rating_scale text CHECK (rating_scale IN ('csat','nps','ces','stars')),\n"
+     "  rating_value numeric,\n"
+     "  sentiment text NOT NULL CHECK (sentiment IN ('negative','neutral','positive')),\n"
+     "  primary_category text\n"
+     "    CHECK (primary_category IN ('facing','collaborative','external','performance')),\n"
+     "  payload jsonb NOT NULL,\n"
+     "  kafka_topic text, kafka_partition int, kafka_offset bigint\n"
+     ");\n"
+     "CREATE INDEX events_occurred_at_idx ON cx.events (occurred_at);\n"
+     "CREATE INDEX events_category_time_idx ON cx.events (primary_category, occurred_at);\n"
+     "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);\n"
+     "CREATE TABLE cx.event_tags (\n"
+     "  event_id text NOT NULL REFERENCES cx.events ON DELETE CASCADE,\n"
+     "  category text NOT NULL\n"
+     "    CHECK (category IN ('facing','collaborative','external','performance')),\n"
+     "  confidence real NOT NULL CHECK (confidence >= 0 AND confidence <= 1),\n"
+     "  evidence text[] NOT NULL DEFAULT '{}',\n"
+     "  PRIMARY KEY (event_id, category)\n"
+     ");\n"
+     "CREATE INDEX event_tags_category_idx ON cx.event_tags (category);\n"
+     "CREATE TABLE cx.signals (\n"
+     "  window_start timestamptz NOT NULL,\n"
+     "  window_seconds int NOT NULL,\n"
+     "  category text NOT NULL,\n"
+     "  channel text NOT NULL DEFAULT '',\n"
+     "  events int NOT NULL DEFAULT 0,\n"
+     "  negative int NOT NULL DEFAULT 0,\n"
+     "  neutral int NOT NULL DEFAULT 0,\n"
+     "  positive int NOT NULL DEFAULT 0,\n"
+     "  rating_count int NOT NULL DEFAULT 0,\n"
+     "  rating_sum numeric NOT NULL DEFAULT 0,\n"
+     "  PRIMARY KEY (window_start, window_seconds, category, channel)\n"
+     ");\n"
+     "CREATE INDEX signals_category_time_idx ON cx.signals (category, window_seconds, window_start);\n"
+     "CREATE TABLE cx.tickets (\n"
+     "  ticket_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+     "  rule text NOT NULL, category text NOT NULL, scope text NOT NULL DEFAULT '',\n"
+     "  owner text NOT NULL,\n"
+     "  status text NOT NULL DEFAULT 'open'\n"
+     "    CHECK (status IN ('open','acknowledged','resolved')),\n"
+     "  opened_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  updated_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  resolved_at timestamptz,\n"
+     "  reason text NOT NULL DEFAULT '',\n"
+     "  event_count int NOT NULL DEFAULT 0,\n"
+     "  sample_event_ids text[] NOT NULL DEFAULT '{}'\n"
+     ");\n"
+     "CREATE UNIQUE INDEX tickets_one_unresolved_idx ON cx.tickets (rule, category, scope, owner)\n"
+     "  WHERE status <> 'resolved';\n"
+     "CREATE INDEX tickets_owner_status_idx ON cx.tickets (owner, status);\n"
+     "CREATE TABLE cx.dead_letters (\n"
+     "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+     "  received_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  kafka_topic text, kafka_partition int, kafka_offset bigint,\n"
+     "  error text NOT NULL,\n"
+     "  raw bytea NOT NULL\n"
+     ");\n"
+     /* A guard: one message is dead-lettered at most once. */
+     "CREATE UNIQUE INDEX dead_letters_coordinates_idx\n"
+     "  ON cx.dead_letters (kafka_topic, kafka_partition, kafka_offset);\n"
+     "CREATE INDEX dead_letters_received_idx ON cx.dead_letters (received_at);\n"
+     "CREATE TABLE cx.consumer_offsets (\n"
+     "  consumer_group text NOT NULL, topic text NOT NULL, partition int NOT NULL,\n"
+     "  next_offset bigint NOT NULL,\n"
+     "  updated_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  PRIMARY KEY (consumer_group, topic, partition)\n"
+     ");\n"
+     /* Per hour, category (or 'none') and channel. negative_share is the share of
+      * negative events; csat is the share of csat ratings that are 4 or 5, and
+      * avg_csat their mean (other scales are not averaged together: a mean over
+      * mixed scales means nothing); nps is promoters minus detractors in percent. */
+     "CREATE VIEW cx.satisfaction_hourly AS\n"
+     "SELECT date_trunc('hour', e.occurred_at) AS hour,\n"
+     "       coalesce(t.category, 'none') AS category,\n"
+     "       coalesce(e.channel, '') AS channel,\n"
+     "       count(*) AS events,\n"
+     "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"
+     "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"
+     "         AS csat,\n"
+     "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"
+     "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"
+     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"
+     "         AS nps,\n"
+     "       count(e.rating_value) AS ratings\n"
+     "FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id)\n"
+     "GROUP BY 1, 2, 3;\n"
+     "CREATE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
+    {2, "rule version of each stored event",
+     "ALTER TABLE cx.events ADD COLUMN rule_version text;\n"},
+};
+
+int cx_pg_schema_version(void)
+{
+    return migrations[CX_ARRAY_LEN(migrations) - 1].version;
+}
+
+/* Runs sql (no parameters); on failure fills err and returns a status by SQLSTATE. */
+static cx_status exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    cx_status st = cx__pg_check(conn, res, what, err, errlen);
+    PQclear(res);
+    return st;
+}
+
+cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *err,
+                        size_t errlen)
+{
+    PGconn *conn = NULL;
+    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    *applied = 0;
+    *version = 0;
+    if (st != CX_OK)
+        return st;
+    if ((st = exec(conn,
+                   "SET client_min_messages = warning;"
+                   "CREATE SCHEMA IF NOT EXISTS cx;"
+                   "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
+                   " version int PRIMARY KEY, description text NOT NULL,"
+                   " applied_at timestamptz NOT NULL DEFAULT now())",
+                   "creating cx.schema_migrations", err, errlen)) != CX_OK)
+        goto done;
+    for (size_t i = 0; i < CX_ARRAY_LEN(migrations); i++) {
+        const migration *m = &migrations[i];
+        char version_s[16], what[128];
+        const char *params[2] = {version_s, m->description};
+        snprintf(version_s, sizeof version_s, "%d", m->version);
+        snprintf(what, sizeof what, "migration %d (%s)", m->version, m->description);
+        /* The advisory lock makes a concurrent migrate wait, then see the row. */
+        if ((st = exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7242837001)", what, err,
+                       errlen)) != CX_OK)
+            goto done;
+        PGresult *res = PQexecParams(conn, "SELECT 1 FROM cx.schema_migrations WHERE version = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, res, what, err, errlen);
+        int done_already = st == CX_OK && PQntuples(res) == 1;
+        PQclear(res);
+        if (st == CX_OK && !done_already) {
+            if ((st = exec(conn, m->sql, what, err, errlen)) == CX_OK) {
+                res = PQexecParams(conn,
+                                   "INSERT INTO cx.schema_migrations (version, description) "
+                                   "VALUES ($1, $2)",
+                                   2, NULL, params, NULL, NULL, 0);
+                st = cx__pg_check(conn, res, what, err, errlen);
+                PQclear(res);
+            }
+        }
+        if (st != CX_OK) {
+            PQclear(PQexec(conn, "ROLLBACK"));
+            goto done;
+        }
+        if ((st = exec(conn, "COMMIT", what, err, errlen)) != CX_OK)
+            goto done;
+        *applied += !done_already;
+        *version = m->version;
+    }
+done:
+    PQfinish(conn);
+    return st;
+}

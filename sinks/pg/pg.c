@@ -1,0 +1,639 @@
+/*
+ * pg.c - the PostgreSQL sink's write path (see pg.h for the contract).
+ *
+ * One transaction per batch, about ten round trips whatever its size:
+ *   BEGIN
+ *   lock the batch's rows in cx.consumer_offsets (created at 0 if missing)
+ *   -- records below the stored next offset are dropped here, in C --
+ *   SAVEPOINT; COPY events and tags into session TEMP staging tables;
+ *   one statement: INSERT events ON CONFLICT DO NOTHING RETURNING, and for
+ *   the returned (new) events only, their tags and signal increments
+ *   RELEASE (or, on a data error, ROLLBACK TO and bisect the rows)
+ *   COPY dead letters; UPDATE offsets past the batch; COMMIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+
+struct cx_pg {
+    PGconn *conn; /* NULL while disconnected */
+    char *conninfo, *group, *rule_version;
+    char windows[256]; /* int[] literal, e.g. "{60,3600}" */
+    int sync_commit;
+    int failures; /* consecutive transient failures, for the backoff */
+    unsigned seed;
+};
+
+/* Per-batch scratch: what happens to each record. */
+enum fate { F_SKIP, F_EVENT, F_DUPLICATE, F_DEAD };
+
+typedef struct dead {
+    size_t rec;
+    char *reason; /* owned when not the record's own error */
+} dead;
+
+typedef struct batch {
+    const cx_record *recs;
+    size_t n;
+    unsigned char *fate;
+    size_t *events; /* indices of F_EVENT records */
+    size_t n_events;
+    dead *dead;
+    size_t n_dead;
+    cx_pg_result *res;
+} batch;
+
+/* ---- Session ------------------------------------------------------------- */
+
+static const char *const stage_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n"
+    "  event_id text, occurred_us bigint, customer_id text, channel text, touchpoint text,\n"
+    "  language text, body text, rating_scale text, rating_value numeric, sentiment text,\n"
+    "  primary_category text, payload jsonb, kafka_topic text, kafka_partition int,\n"
+    "  kafka_offset bigint) ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_tags (\n"
+    "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS";
+
+static void disconnect(cx_pg *pg)
+{
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+}
+
+static cx_status exec(cx_pg *pg, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(pg->conn, sql);
+    cx_status st = cx__pg_check(pg->conn, res, what, err, errlen);
+    PQclear(res);
+    return st;
+}
+
+/* Connects if needed and prepares the session (schema check, staging tables). */
+static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
+{
+    if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
+        return CX_OK;
+    disconnect(pg);
+    cx_status st = cx__pg_connect(pg->conninfo, &pg->conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    PGresult *res = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM cx.schema_migrations");
+    st = cx__pg_check(pg->conn, res, "reading the schema version", err, errlen);
+    int version = st == CX_OK ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    int missing = state != NULL && (!strcmp(state, "42P01") || !strcmp(state, "3F000"));
+    PQclear(res);
+    if (st != CX_OK && missing)
+        st = cx_errf(err, errlen, CX_ERR_FATAL,
+                     "the cx schema is missing in this database: run cxpulse migrate");
+    else if (st == CX_OK && version < cx_pg_schema_version())
+        st = cx_errf(err, errlen, CX_ERR_FATAL,
+                     "the cx schema is at version %d, this cxpulse needs %d: run cxpulse migrate",
+                     version, cx_pg_schema_version());
+    if (st == CX_OK)
+        st = exec(pg, pg->sync_commit ? "SET synchronous_commit = on"
+                                      : "SET synchronous_commit = off",
+                  "configuring the session", err, errlen);
+    if (st == CX_OK)
+        st = exec(pg, "SET client_min_messages = warning", "configuring the session", err, errlen);
+    if (st == CX_OK)
+        st = exec(pg, stage_sql, "creating staging tables", err, errlen);
+    if (st != CX_OK)
+        disconnect(pg);
+    return st;
+}
+
+cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen)
+{
+    cx_pg *pg = calloc(1, sizeof *pg);
+    if (pg == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    pg->conninfo = strdup(opts->conninfo ? opts->conninfo : "");
+    pg->group = strdup(opts->group ? opts->group : "cxpulse");
+    pg->rule_version = opts->rule_version ? strdup(opts->rule_version) : NULL;
+    pg->sync_commit = opts->synchronous_commit;
+    pg->seed = (unsigned)cx_now_mono_us();
+    if (pg->conninfo == NULL || pg->group == NULL ||
+        (opts->rule_version != NULL && pg->rule_version == NULL)) {
+        cx_pg_free(pg);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    }
+    size_t len = 0;
+    len += (size_t)snprintf(pg->windows, sizeof pg->windows, "{");
+    for (size_t i = 0; i < (opts->n_windows ? opts->n_windows : 1); i++) {
+        int w = opts->n_windows ? opts->window_seconds[i] : 60;
+        if (w <= 0 || len + 16 >= sizeof pg->windows) {
+            cx_pg_free(pg);
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "postgresql sink: window sizes must be positive (at most 16 of them)");
+        }
+        len += (size_t)snprintf(pg->windows + len, sizeof pg->windows - len, "%s%d",
+                                i ? "," : "", w);
+    }
+    snprintf(pg->windows + len, sizeof pg->windows - len, "}");
+    *out = pg;
+    cx_status st = ensure_session(pg, err, errlen);
+    if (st == CX_ERR_FATAL || st == CX_ERR_NOMEM) {
+        cx_pg_free(pg);
+        *out = NULL;
+    }
+    return st;
+}
+
+void cx_pg_free(cx_pg *pg)
+{
+    if (pg == NULL)
+        return;
+    disconnect(pg);
+    free(pg->conninfo);
+    free(pg->group);
+    free(pg->rule_version);
+    free(pg);
+}
+
+int cx_pg_backoff_ms(const cx_pg *pg)
+{
+    if (pg->failures == 0)
+        return 0;
+    long ms = BACKOFF_MIN_MS;
+    for (int i = 1; i < pg->failures && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    /* +-20% jitter so that many consumers do not retry in step */
+    unsigned r = ((cx_pg *)pg)->seed = pg->seed * 1103515245u + 12345u;
+    return (int)(ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1));
+}
+
+/* ---- Offsets --------------------------------------------------------------- */
+
+/* Distinct (topic, partition)s of a batch with the highest offset of each. */
+typedef struct part {
+    const char *topic;
+    int32_t partition;
+    int64_t max_offset, stored;
+} part;
+
+static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        for (k = 0; k < np; k++)
+            if (parts[k].partition == recs[i].partition && !strcmp(parts[k].topic, recs[i].topic))
+                break;
+        if (k == np)
+            parts[np++] = (part){recs[i].topic, recs[i].partition, recs[i].offset, 0};
+        else if (recs[i].offset > parts[k].max_offset)
+            parts[k].max_offset = recs[i].offset;
+    }
+    return np;
+}
+
+/* Builds the text[], int[] and (optionally) bigint[] literals of parts. */
+static void part_arrays(const part *parts, size_t np, int next, cx_buf *topics, cx_buf *ids,
+                        cx_buf *offsets)
+{
+    cx__buf_put(topics, "{", 1);
+    cx__buf_put(ids, "{", 1);
+    cx__buf_put(offsets, "{", 1);
+    for (size_t i = 0; i < np; i++) {
+        const char *sep = i ? "," : "";
+        /* Kafka topic names are [A-Za-z0-9._-]; quote them anyway. */
+        cx__buf_printf(topics, "%s\"", sep);
+        for (const char *p = parts[i].topic; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                cx__buf_put(topics, "\\", 1);
+            cx__buf_put(topics, p, 1);
+        }
+        cx__buf_put(topics, "\"", 1);
+        cx__buf_printf(ids, "%s%d", sep, parts[i].partition);
+        if (next)
+            cx__buf_printf(offsets, "%s%lld", sep, (long long)parts[i].max_offset + 1);
+    }
+    cx__buf_put(topics, "}", 2);
+    cx__buf_put(ids, "}", 2);
+    cx__buf_put(offsets, "}", 2);
+}
+
+cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
+                             int64_t *next, char *err, size_t errlen)
+{
+    cx_status st = ensure_session(pg, err, errlen);
+    if (st != CX_OK) {
+        pg->failures += st == CX_ERR_TRANSIENT;
+        return st;
+    }
+    cx_buf ids = {0};
+    cx__buf_put(&ids, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        cx__buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
+    cx__buf_put(&ids, "}", 2);
+    const char *params[] = {pg->group, topic, ids.data};
+    PGresult *res = ids.failed ? NULL
+                               : PQexecParams(pg->conn,
+                                              "SELECT partition, next_offset FROM cx.consumer_offsets"
+                                              " WHERE consumer_group = $1 AND topic = $2"
+                                              " AND partition = ANY ($3::int[])",
+                                              3, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(pg->conn, res, "reading consumer offsets", err, errlen);
+    for (size_t i = 0; i < n; i++)
+        next[i] = -1;
+    for (int r = 0; st == CX_OK && r < PQntuples(res); r++) {
+        int32_t p = (int32_t)strtol(PQgetvalue(res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (parts[i] == p)
+                next[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
+    PQclear(res);
+    cx__buf_free(&ids);
+    if (st == CX_ERR_TRANSIENT) {
+        disconnect(pg);
+        pg->failures++;
+    }
+    return st;
+}
+
+/* Creates missing offset rows, locks them all, and reads the stored next offsets. */
+static cx_status lock_offsets(cx_pg *pg, part *parts, size_t np, char *err, size_t errlen)
+{
+    cx_buf topics = {0}, ids = {0}, unused = {0};
+    part_arrays(parts, np, 0, &topics, &ids, &unused);
+    const char *params[] = {pg->group, topics.data, ids.data};
+    cx_status st = CX_ERR_NOMEM;
+    PGresult *res = NULL;
+    if (topics.failed || ids.failed)
+        goto done;
+    res = PQexecParams(pg->conn,
+                       "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
+                       "next_offset) SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) "
+                       "AS u(t, p) ON CONFLICT DO NOTHING",
+                       3, NULL, params, NULL, NULL, 0);
+    if ((st = cx__pg_check(pg->conn, res, "creating consumer offsets", err, errlen)) != CX_OK)
+        goto done;
+    PQclear(res);
+    res = PQexecParams(pg->conn,
+                       "SELECT topic, partition, next_offset FROM cx.consumer_offsets"
+                       " WHERE consumer_group = $1 AND (topic, partition) IN"
+                       " (SELECT * FROM unnest($2::text[], $3::int[])) FOR UPDATE",
+                       3, NULL, params, NULL, NULL, 0);
+    if ((st = cx__pg_check(pg->conn, res, "locking consumer offsets", err, errlen)) != CX_OK)
+        goto done;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int32_t p = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
+        for (size_t i = 0; i < np; i++)
+            if (parts[i].partition == p && !strcmp(parts[i].topic, PQgetvalue(res, r, 0)))
+                parts[i].stored = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+    }
+done:
+    PQclear(res);
+    cx__buf_free(&topics);
+    cx__buf_free(&ids);
+    cx__buf_free(&unused);
+    if (st == CX_ERR_NOMEM)
+        cx_errf(err, errlen, st, "postgresql sink: out of memory");
+    return st;
+}
+
+static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *err,
+                                 size_t errlen)
+{
+    cx_buf topics = {0}, ids = {0}, next = {0};
+    part_arrays(parts, np, 1, &topics, &ids, &next);
+    const char *params[] = {pg->group, topics.data, ids.data, next.data};
+    cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    if (!topics.failed && !ids.failed && !next.failed) {
+        PGresult *res = PQexecParams(
+            pg->conn,
+            "UPDATE cx.consumer_offsets o SET next_offset = greatest(o.next_offset, u.n),"
+            " updated_at = now() FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)"
+            " WHERE o.consumer_group = $1 AND o.topic = u.t AND o.partition = u.p",
+            4, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(pg->conn, res, "advancing consumer offsets", err, errlen);
+        PQclear(res);
+    }
+    cx__buf_free(&topics);
+    cx__buf_free(&ids);
+    cx__buf_free(&next);
+    return st;
+}
+
+/* ---- Rows -------------------------------------------------------------------- */
+
+/* Sends buf as the data of `copy_sql`. */
+static cx_status copy_in(cx_pg *pg, const char *copy_sql, const cx_buf *buf, const char *what,
+                         char *err, size_t errlen)
+{
+    if (buf->failed)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", what);
+    PGresult *res = PQexec(pg->conn, copy_sql);
+    cx_status st = cx__pg_check(pg->conn, res, what, err, errlen);
+    PQclear(res);
+    if (st != CX_OK)
+        return st;
+    /* PQputCopyData is blocking on a blocking connection: one call per MB. */
+    size_t off = 0;
+    while (off < buf->len) {
+        size_t chunk = buf->len - off > (1u << 20) ? (1u << 20) : buf->len - off;
+        if (PQputCopyData(pg->conn, buf->data + off, (int)chunk) != 1)
+            break;
+        off += chunk;
+    }
+    PQputCopyEnd(pg->conn, off < buf->len ? "client could not send the data" : NULL);
+    /* Read every result until NULL, so the connection is ready for the next query. */
+    st = CX_OK;
+    while ((res = PQgetResult(pg->conn)) != NULL) {
+        cx_status s = cx__pg_check(pg->conn, res, what, err, errlen);
+        if (st == CX_OK)
+            st = s;
+        PQclear(res);
+    }
+    if (st == CX_OK && PQstatus(pg->conn) != CONNECTION_OK)
+        st = cx__pg_check(pg->conn, NULL, what, err, errlen);
+    return st;
+}
+
+static void event_row(cx_buf *b, const cx_record *r)
+{
+    const cx_event *ev = r->ev;
+    const cx_tags *t = r->tags;
+    cx__buf_field(b, ev->event_id, 0);
+    cx__buf_printf(b, "%lld\t", (long long)ev->occurred_at_us);
+    cx__buf_field(b, ev->customer_id, 0);
+    cx__buf_field(b, ev->channel, 0);
+    cx__buf_field(b, ev->touchpoint, 0);
+    cx__buf_field(b, ev->language, 0);
+    if (ev->text != NULL) {
+        cx__buf_copy_text(b, ev->text, ev->text_len);
+        cx__buf_put(b, "\t", 1);
+    } else {
+        cx__buf_field(b, NULL, 0);
+    }
+    cx__buf_field(b, cx_rating_scale_name(ev->rating_scale), 0);
+    if (ev->rating_scale != CX_RATING_NONE)
+        cx__buf_printf(b, "%.17g\t", ev->rating_value);
+    else
+        cx__buf_field(b, NULL, 0);
+    cx__buf_field(b, cx_sentiment_name(t->sentiment), 0);
+    cx__buf_field(b, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 0);
+    cx__buf_copy_text(b, r->raw, r->raw_len);
+    cx__buf_put(b, "\t", 1);
+    cx__buf_field(b, r->topic, 0);
+    cx__buf_printf(b, "%d\t%lld\n", r->partition, (long long)r->offset);
+}
+
+static void tag_rows(cx_buf *b, const cx_record *r)
+{
+    const cx_tags *t = r->tags;
+    for (int i = 0; i < t->n_assigned; i++) {
+        cx_category c = t->order[i];
+        cx__buf_field(b, r->ev->event_id, 0);
+        cx__buf_field(b, cx_category_name(c), 0);
+        cx__buf_printf(b, "%.6f\t", (double)t->confidence[c]);
+        cx__buf_text_array(b, t->evidence[c], t->n_evidence[c], 1);
+    }
+}
+
+static const char *const insert_sql =
+    "WITH ins AS (\n"
+    "  INSERT INTO cx.events (event_id, occurred_at, customer_id, channel, touchpoint,\n"
+    "    language, body, rating_scale, rating_value, sentiment, primary_category, payload,\n"
+    "    kafka_topic, kafka_partition, kafka_offset, rule_version)\n"
+    "  SELECT event_id, timestamptz 'epoch' + occurred_us * interval '1 microsecond',\n"
+    "    customer_id, channel, touchpoint, language, body, rating_scale, rating_value,\n"
+    "    sentiment, primary_category, payload, kafka_topic, kafka_partition, kafka_offset, $2\n"
+    "  FROM cx_stage_events\n"
+    "  ON CONFLICT (event_id) DO NOTHING\n"
+    "  RETURNING event_id, occurred_at, channel, sentiment, rating_value\n"
+    "), tags AS (\n"
+    "  INSERT INTO cx.event_tags (event_id, category, confidence, evidence)\n"
+    "  SELECT t.event_id, t.category, t.confidence, t.evidence\n"
+    "  FROM cx_stage_tags t JOIN ins USING (event_id)\n"
+    "), sig AS (\n"
+    "  INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
+    "    negative, neutral, positive, rating_count, rating_sum)\n"
+    "  SELECT to_timestamp((floor(extract(epoch FROM ins.occurred_at) / w) * w)::float8), w,\n"
+    "    coalesce(t.category, 'none'), coalesce(ins.channel, ''), count(*),\n"
+    "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"
+    "    count(*) FILTER (WHERE ins.sentiment = 'neutral'),\n"
+    "    count(*) FILTER (WHERE ins.sentiment = 'positive'),\n"
+    "    count(ins.rating_value), coalesce(sum(ins.rating_value), 0)\n"
+    "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
+    "  GROUP BY 1, 2, 3, 4\n"
+    "  ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
+    "    events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
+    "    neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
+    "    rating_count = s.rating_count + excluded.rating_count,\n"
+    "    rating_sum = s.rating_sum + excluded.rating_sum\n"
+    ")\n"
+    "SELECT count(*) FROM ins";
+
+/* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
+static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                              size_t errlen)
+{
+    cx_buf ev = {0}, tags = {0};
+    for (size_t i = 0; i < m; i++) {
+        event_row(&ev, &b->recs[idx[i]]);
+        tag_rows(&tags, &b->recs[idx[i]]);
+    }
+    cx_status st = exec(pg, "TRUNCATE cx_stage_events, cx_stage_tags", "clearing staging", err,
+                        errlen);
+    if (st == CX_OK)
+        st = copy_in(pg, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
+    if (st == CX_OK && tags.len > 0)
+        st = copy_in(pg, "COPY cx_stage_tags FROM STDIN", &tags, "copying tags", err, errlen);
+    if (st == CX_OK) {
+        const char *params[] = {pg->windows, pg->rule_version};
+        PGresult *res = PQexecParams(pg->conn, insert_sql, 2, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
+        if (st == CX_OK) {
+            size_t stored = strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+            b->res->stored += stored;
+            b->res->duplicates += m - stored;
+        }
+        PQclear(res);
+    }
+    cx__buf_free(&ev);
+    cx__buf_free(&tags);
+    return st;
+}
+
+/*
+ * Writes idx[0..m) inside a savepoint. A row-level error (CX_ERR_INVALID)
+ * rolls back to the savepoint and bisects, so that only the rows PostgreSQL
+ * rejects become dead letters. Other errors are returned as they are.
+ */
+static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                                 size_t errlen)
+{
+    if (m == 0)
+        return CX_OK;
+    cx_status st = exec(pg, "SAVEPOINT cx_rows", "savepoint", err, errlen);
+    if (st != CX_OK)
+        return st;
+    size_t stored = b->res->stored, dups = b->res->duplicates;
+    st = write_events(pg, b, idx, m, err, errlen);
+    if (st == CX_OK)
+        return exec(pg, "RELEASE SAVEPOINT cx_rows", "savepoint", err, errlen);
+    if (st != CX_ERR_INVALID)
+        return st;
+    b->res->stored = stored;
+    b->res->duplicates = dups;
+    if ((st = exec(pg, "ROLLBACK TO SAVEPOINT cx_rows", "savepoint", err, errlen)) != CX_OK)
+        return st;
+    if (m == 1) {
+        char *reason = malloc(strlen(err) + 40);
+        if (reason == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+        snprintf(reason, strlen(err) + 40, "postgresql rejected the event: %s", err);
+        b->dead[b->n_dead++] = (dead){idx[0], reason};
+        cx_log(CX_LOG_WARN, "sink.pg", "dead-lettering %s[%d]@%lld: %s", b->recs[idx[0]].topic,
+               b->recs[idx[0]].partition, (long long)b->recs[idx[0]].offset, err);
+        return CX_OK;
+    }
+    if ((st = write_isolating(pg, b, idx, m / 2, err, errlen)) != CX_OK)
+        return st;
+    return write_isolating(pg, b, idx + m / 2, m - m / 2, err, errlen);
+}
+
+static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errlen)
+{
+    if (b->n_dead == 0)
+        return CX_OK;
+    cx_buf buf = {0};
+    for (size_t i = 0; i < b->n_dead; i++) {
+        const cx_record *r = &b->recs[b->dead[i].rec];
+        cx__buf_field(&buf, r->topic, 0);
+        cx__buf_printf(&buf, "%d\t%lld\t", r->partition, (long long)r->offset);
+        cx__buf_field(&buf, b->dead[i].reason ? b->dead[i].reason
+                            : r->error           ? r->error
+                                                 : "invalid message",
+                      0);
+        cx__buf_bytea(&buf, r->raw, r->raw_len, 1);
+    }
+    cx_status st = copy_in(pg,
+                           "COPY cx.dead_letters (kafka_topic, kafka_partition, kafka_offset, "
+                           "error, raw) FROM STDIN",
+                           &buf, "storing dead letters", err, errlen);
+    cx__buf_free(&buf);
+    /* A dead letter that cannot be stored would be lost: never a row-level matter. */
+    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+}
+
+/* Open-addressing set of event_ids over record indices, for in-batch duplicates. */
+static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t i)
+{
+    const char *id = recs[i].ev->event_id;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (size_t s = h & (cap - 1);; s = (s + 1) & (cap - 1)) {
+        if (slots[s] == 0) {
+            slots[s] = i + 1;
+            return 0;
+        }
+        if (!strcmp(recs[slots[s] - 1].ev->event_id, id))
+            return 1;
+    }
+}
+
+static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
+                                size_t errlen)
+{
+    cx_status st = exec(pg, "BEGIN", "beginning the batch", err, errlen);
+    if (st == CX_OK)
+        st = lock_offsets(pg, parts, np, err, errlen);
+    if (st != CX_OK)
+        return st;
+
+    size_t cap = 16;
+    while (cap < b->n * 2)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    for (size_t i = 0; i < b->n; i++) {
+        const cx_record *r = &b->recs[i];
+        size_t k;
+        for (k = 0; k < np; k++)
+            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic))
+                break;
+        if (r->offset < parts[k].stored) {
+            b->fate[i] = F_SKIP;
+            b->res->skipped++;
+        } else if (r->ev == NULL || r->tags == NULL) {
+            b->fate[i] = F_DEAD;
+            b->dead[b->n_dead++] = (dead){i, NULL};
+        } else if (seen_before(b->recs, slots, cap, i)) {
+            b->fate[i] = F_DUPLICATE;
+            b->res->duplicates++;
+        } else {
+            b->fate[i] = F_EVENT;
+            b->events[b->n_events++] = i;
+        }
+    }
+    free(slots);
+
+    st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
+    if (st == CX_OK)
+        st = write_dead_letters(pg, b, err, errlen);
+    if (st == CX_OK)
+        st = advance_offsets(pg, parts, np, err, errlen);
+    if (st == CX_OK)
+        st = exec(pg, "COMMIT", "committing the batch", err, errlen);
+    if (st == CX_OK)
+        b->res->dead_lettered = b->n_dead;
+    return st;
+}
+
+cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
+                            char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (n == 0)
+        return CX_OK;
+    cx_status st = ensure_session(pg, err, errlen);
+    if (st != CX_OK) {
+        pg->failures += st == CX_ERR_TRANSIENT;
+        return st;
+    }
+    batch b = {.recs = recs, .n = n, .res = res};
+    part *parts = malloc(n * sizeof *parts);
+    b.fate = malloc(n);
+    b.events = malloc(n * sizeof *b.events);
+    b.dead = malloc(n * sizeof *b.dead);
+    if (parts == NULL || b.fate == NULL || b.events == NULL || b.dead == NULL) {
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    } else {
+        size_t np = collect_parts(recs, n, parts);
+        st = write_batch_tx(pg, &b, parts, np, err, errlen);
+    }
+    if (st != CX_OK) {
+        memset(res, 0, sizeof *res);
+        if (pg->conn != NULL && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+            PQclear(PQexec(pg->conn, "ROLLBACK"));
+        if (st == CX_ERR_INVALID) /* a row error outside the rows: not the data's fault */
+            st = CX_ERR_FATAL;
+        if (st == CX_ERR_TRANSIENT) {
+            /* Also an unknown COMMIT outcome: the retry's offset check settles it. */
+            disconnect(pg);
+            pg->failures++;
+        }
+    } else {
+        pg->failures = 0;
+    }
+    for (size_t i = 0; b.dead != NULL && i < b.n_dead; i++)
+        free(b.dead[i].reason);
+    free(parts);
+    free(b.fate);
+    free(b.events);
+    free(b.dead);
+    return st;
+}

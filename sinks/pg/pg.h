@@ -1,0 +1,101 @@
+/*
+ * pg.h - the PostgreSQL sink: schema migrations, and batches written with
+ * exactly-once effect (events, tags, signals, dead letters and consumer
+ * offsets in one transaction per batch).
+ *
+ * Exactly-once: inside the batch's transaction the sink locks the stored
+ * next offset of every (group, topic, partition) in the batch, skips every
+ * record below it (already applied: a replay, a lost COMMIT acknowledgement,
+ * or a zombie consumer still holding a revoked partition), writes the rest
+ * and moves the next offset past the batch. Events are keyed by event_id, and
+ * signals are incremented only for events that were new, so signals always
+ * equal the sum over cx.events and cx.event_tags.
+ */
+#ifndef CX_PG_H
+#define CX_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "cx.h"
+#include "event.h"
+
+/* One consumed message, parsed and classified or not. Borrowed pointers. */
+typedef struct cx_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *raw; /* the message value, byte for byte */
+    size_t raw_len;
+    const cx_event *ev;   /* parsed event, or NULL for a dead letter */
+    const cx_tags *tags;  /* classification of ev (non-NULL iff ev) */
+    const char *error;    /* readable reason when ev == NULL */
+} cx_record;
+
+typedef struct cx_pg_options {
+    const char *conninfo;        /* URL or key=value; NULL or "" = libpq's environment */
+    const char *group;           /* consumer group the offsets belong to */
+    const int *window_seconds;   /* signal window sizes; NULL/0 = {60} */
+    size_t n_windows;
+    const char *rule_version;    /* stored with every event (cx_classifier_version) */
+    int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once) */
+} cx_pg_options;
+
+/* What one write did. */
+typedef struct cx_pg_result {
+    size_t stored;        /* new events */
+    size_t duplicates;    /* events whose event_id was already stored (or repeated in the batch) */
+    size_t skipped;       /* records below the stored next offset (already applied) */
+    size_t dead_lettered; /* invalid messages and rows PostgreSQL rejected */
+} cx_pg_result;
+
+typedef struct cx_pg cx_pg;
+
+/*
+ * Creates or upgrades the cx schema (migrations compiled in, recorded in
+ * cx.schema_migrations, serialised by an advisory lock). *applied counts the
+ * migrations applied now (0: already up to date); *version is the schema
+ * version afterwards. Safe to run any number of times, concurrently.
+ */
+cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *err,
+                        size_t errlen);
+
+/* The schema version this build writes. */
+int cx_pg_schema_version(void);
+
+/*
+ * Creates a sink (options are copied). Connects now: CX_ERR_TRANSIENT if the
+ * server cannot be reached (the sink is still returned in *out and reconnects
+ * on the next write), CX_ERR_FATAL if the schema is missing or older than this
+ * build, or the credentials are refused. Returns new: cx_pg_free().
+ */
+cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen);
+
+/*
+ * Reads the stored next offsets of `topic`'s partitions parts[0..n) for the
+ * sink's group into next[] (-1 where none is stored).
+ */
+cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
+                             int64_t *next, char *err, size_t errlen);
+
+/*
+ * Writes recs[0..n) in one transaction (see the top of this file); records
+ * may come from several partitions, in offset order per partition. One
+ * attempt: on CX_ERR_TRANSIENT (connection lost, server restarting,
+ * serialization failure, ...) nothing was written, the sink will reconnect,
+ * and the caller retries the same batch after cx_pg_backoff_ms(). Rows that
+ * PostgreSQL rejects (SQLSTATE classes 22, 23) are isolated by bisection and
+ * dead-lettered; the rest commits. CX_ERR_FATAL: retrying cannot help.
+ */
+cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
+                            char *err, size_t errlen);
+
+/* Milliseconds to wait before retrying after a transient failure: capped
+ * exponential backoff with jitter (100 ms doubling to 30 s); 0 after a success. */
+int cx_pg_backoff_ms(const cx_pg *pg);
+
+/* NULL-safe. */
+void cx_pg_free(cx_pg *pg);
+
+#endif /* CX_PG_H */

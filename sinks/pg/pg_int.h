@@ -1,0 +1,47 @@
+/*
+ * pg_int.h - private to sinks/pg: connecting, telling errors apart by
+ * SQLSTATE, and building COPY text-format data.
+ */
+#ifndef CX_PG_INT_H
+#define CX_PG_INT_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx.h"
+
+/* Connects with keepalives and a TCP user timeout, so a dead server is noticed in
+ * seconds. CX_ERR_TRANSIENT if unreachable, CX_ERR_FATAL if refused (auth, no database). */
+cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen);
+
+/*
+ * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>
+ * (SQLSTATE xxxxx)" and returns, by SQLSTATE class, CX_ERR_TRANSIENT
+ * (connection, server state, resources, serialization, deadlock),
+ * CX_ERR_INVALID (data and integrity: 22, 23: the row is at fault) or
+ * CX_ERR_FATAL (privileges, missing objects, syntax, anything else).
+ */
+cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
+                       size_t errlen);
+
+/* A growable byte buffer for COPY data. */
+typedef struct cx_buf {
+    char *data;
+    size_t len, cap;
+    int failed; /* an allocation failed: contents are incomplete */
+} cx_buf;
+
+void cx__buf_put(cx_buf *b, const void *p, size_t n);
+void cx__buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
+void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
+/* Appends a COPY field: the string escaped, or \N for NULL; then tab or newline. */
+void cx__buf_field(cx_buf *b, const char *s, int last);
+/* Appends a text[] literal of n strings as a COPY field. */
+void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
+/* Appends bytes as a bytea hex COPY field. */
+void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
+void cx__buf_free(cx_buf *b);
+
+#endif /* CX_PG_INT_H */

@@ -1,0 +1,188 @@
+/*
+ * pgutil.c - connection set-up, SQLSTATE classes, and COPY text encoding
+ * (see pg_int.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+{
+    /* Our defaults first: the user's conninfo ("dbname", expanded) comes last,
+     * so anything it says wins. */
+    const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", "connect_timeout",
+                          "application_name", "dbname", NULL};
+    const char *vals[] = {"1", "10", "5", "3", "15000", "10", "cxpulse",
+                          conninfo ? conninfo : "", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql: out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        /* libpq gives no SQLSTATE for a failed connection: refused credentials and
+         * a missing database or role are recognised by libpq's own wording, and
+         * will not fix themselves; anything else (refused, timed out, starting
+         * up) is worth retrying. */
+        int fatal = PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") ||
+                    strstr(msg, "does not exist") != NULL;
+        PQfinish(conn);
+        return cx_errf(err, errlen, fatal ? CX_ERR_FATAL : CX_ERR_TRANSIENT,
+                       "cannot connect to postgresql: %s", msg);
+    }
+    PQsetNoticeProcessor(conn, NULL, NULL);
+    *out = conn;
+    return CX_OK;
+}
+
+cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
+                       size_t errlen)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN)
+        return CX_OK;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    if (msg[0] == '\0')
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+    msg[strcspn(msg, "\n")] = '\0';
+    cx_status kind;
+    if (PQstatus(conn) != CONNECTION_OK || state == NULL)
+        kind = CX_ERR_TRANSIENT; /* connection lost: no SQLSTATE from the server */
+    else if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+             strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 ||
+             strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+             strcmp(state, "55P03") == 0 || strcmp(state, "25P03") == 0)
+        kind = CX_ERR_TRANSIENT;
+    else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        kind = CX_ERR_INVALID;
+    else
+        kind = CX_ERR_FATAL;
+    return cx_errf(err, errlen, kind, "%s: %s (SQLSTATE %s)", what, msg,
+                   state ? state : "none: connection lost");
+}
+
+void cx__buf_put(cx_buf *b, const void *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void cx__buf_printf(cx_buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        b->failed = 1;
+    else
+        cx__buf_put(b, tmp, (size_t)n);
+}
+
+void cx__buf_copy_text(cx_buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
+        }
+        cx__buf_put(b, s + start, i - start);
+        cx__buf_put(b, esc, 2);
+        start = i + 1;
+    }
+    cx__buf_put(b, s + start, n - start);
+}
+
+static void end_field(cx_buf *b, int last)
+{
+    cx__buf_put(b, last ? "\n" : "\t", 1);
+}
+
+void cx__buf_field(cx_buf *b, const char *s, int last)
+{
+    if (s == NULL)
+        cx__buf_put(b, "\\N", 2);
+    else
+        cx__buf_copy_text(b, s, strlen(s));
+    end_field(b, last);
+}
+
+void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last)
+{
+    /* Array literal {"a","b\"c"}: quote every element, backslash-escape \ and ",
+     * then the whole literal is COPY-escaped (so \ doubles once more). */
+    cx_buf lit = {0};
+    cx__buf_put(&lit, "{", 1);
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            cx__buf_put(&lit, ",", 1);
+        cx__buf_put(&lit, "\"", 1);
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                cx__buf_put(&lit, "\\", 1);
+            cx__buf_put(&lit, p, 1);
+        }
+        cx__buf_put(&lit, "\"", 1);
+    }
+    cx__buf_put(&lit, "}", 1);
+    if (lit.failed)
+        b->failed = 1;
+    else
+        cx__buf_copy_text(b, lit.data, lit.len);
+    cx__buf_free(&lit);
+    end_field(b, last);
+}
+
+void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = p;
+    cx__buf_put(b, "\\\\x", 3); /* COPY-escaped "\x" */
+    for (size_t i = 0; i < n; i++) {
+        char h[2] = {hex[s[i] >> 4], hex[s[i] & 15]};
+        cx__buf_put(b, h, 2);
+    }
+    end_field(b, last);
+}
+
+void cx__buf_free(cx_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}

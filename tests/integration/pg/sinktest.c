@@ -1,0 +1,108 @@
+/*
+ * sinktest.c - see sinktest.h.
+ */
+#include "sinktest.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cxtest.h"
+
+static cx_classifier *classifier(void)
+{
+    static cx_classifier *clf;
+    char err[512];
+    if (clf == NULL)
+        cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    return clf;
+}
+
+void sinktest_add(sinktest_batch *b, const char *topic, int partition, long long offset,
+                  const char *raw, size_t len)
+{
+    cr_assert(b->n < SINKTEST_MAX);
+    size_t i = b->n++;
+    b->raws[i] = malloc(len + 1);
+    memcpy(b->raws[i], raw, len);
+    b->raws[i][len] = '\0';
+    cx_record *r = &b->recs[i];
+    memset(r, 0, sizeof *r);
+    r->topic = topic;
+    r->partition = partition;
+    r->offset = offset;
+    r->raw = b->raws[i];
+    r->raw_len = len;
+    if (cx_event_parse(&b->evs[i], b->raws[i], len, b->errs[i], sizeof b->errs[i]) == CX_OK) {
+        cx_classifier_classify(classifier(), &b->evs[i], &b->tags[i]);
+        r->ev = &b->evs[i];
+        r->tags = &b->tags[i];
+    } else {
+        r->error = b->errs[i];
+    }
+}
+
+void sinktest_add_event(sinktest_batch *b, const char *topic, int partition, long long offset,
+                        long id)
+{
+    static const char *const texts[] = {
+        "the agent was rude and kept me on hold", "charged twice for one order",
+        "the courier left it in the rain", "arrived a week late", "thanks, all good",
+        "just a question about my contract"};
+    static const char *const channels[] = {"phone", "web", "store", "chat"};
+    char raw[512];
+    int n = snprintf(raw, sizeof raw,
+                     "{\"event_id\":\"ev-%ld\",\"occurred_at\":\"2026-11-0%ldT%02ld:%02ld:%02ldZ\","
+                     "\"channel\":\"%s\",\"text\":\"%s\"%s}",
+                     id, 1 + id % 3, id % 24, id % 60, (id * 7) % 60, channels[id % 4],
+                     texts[id % 6], id % 3 == 0 ? ",\"rating\":{\"scale\":\"csat\",\"value\":2}" : "");
+    sinktest_add(b, topic, partition, offset, raw, (size_t)n);
+}
+
+void sinktest_clear(sinktest_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        cx_event_clear(&b->evs[i]);
+        free(b->raws[i]);
+    }
+    b->n = 0;
+}
+
+void sinktest_fresh_db(char *url, size_t urllen)
+{
+    char err[512];
+    int applied, version;
+    cx_test_pg_new_db(url, urllen);
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+}
+
+cx_pg *sinktest_sink(const char *url)
+{
+    static const int windows[] = {60};
+    cx_pg_options o = {.conninfo = url, .group = "g", .window_seconds = windows, .n_windows = 1,
+                       .rule_version = "test+1", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    char err[512];
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    return pg;
+}
+
+void sinktest_assert_signals_exact(PGconn *conn)
+{
+    const char *recomputed =
+        "SELECT to_timestamp((floor(extract(epoch FROM e.occurred_at) / 60) * 60)::float8),"
+        " 60, coalesce(t.category, 'none'), coalesce(e.channel, ''), count(*)::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'negative'))::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'neutral'))::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'positive'))::int,"
+        " count(e.rating_value)::int, coalesce(sum(e.rating_value), 0)"
+        " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id) GROUP BY 1, 2, 3, 4";
+    const char *stored = "SELECT window_start, window_seconds, category, channel, events,"
+                         " negative, neutral, positive, rating_count, rating_sum FROM cx.signals";
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d",
+             recomputed, stored, stored, recomputed);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 0, "cx.signals differ from the sum over events");
+}

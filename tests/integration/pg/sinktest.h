@@ -1,0 +1,43 @@
+/*
+ * sinktest.h - builds batches of records from JSON lines (real parser, real
+ * classifier) and checks the invariants users rely on in the cx schema.
+ */
+#ifndef CX_SINKTEST_H
+#define CX_SINKTEST_H
+
+#include <libpq-fe.h>
+
+#include "pg.h"
+
+#define SINKTEST_MAX 4096
+
+typedef struct sinktest_batch {
+    cx_record recs[SINKTEST_MAX];
+    cx_event evs[SINKTEST_MAX];
+    cx_tags tags[SINKTEST_MAX];
+    char errs[SINKTEST_MAX][256];
+    char *raws[SINKTEST_MAX];
+    size_t n;
+} sinktest_batch;
+
+/* Appends one message (raw bytes) at topic/partition/offset: parsed and
+ * classified, or a dead letter with the parser's reason. */
+void sinktest_add(sinktest_batch *b, const char *topic, int partition, long long offset,
+                  const char *raw, size_t len);
+
+/* Appends a generated valid event "ev-<id>" with varied text, channel and rating. */
+void sinktest_add_event(sinktest_batch *b, const char *topic, int partition, long long offset,
+                        long id);
+
+void sinktest_clear(sinktest_batch *b);
+
+/* A fresh migrated database; url receives its URL. */
+void sinktest_fresh_db(char *url, size_t urllen);
+
+/* A sink on url for group "g" with 60 s windows. */
+cx_pg *sinktest_sink(const char *url);
+
+/* Asserts that cx.signals equals its recomputation from cx.events and cx.event_tags. */
+void sinktest_assert_signals_exact(PGconn *conn);
+
+#endif

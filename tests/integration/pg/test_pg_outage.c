@@ -1,0 +1,89 @@
+/*
+ * test_pg_outage.c - the server stops in the middle of a run (immediate
+ * shutdown: in-flight transactions are lost) and comes back: the sink
+ * reports transient failures, never dead-letters because of them, and once
+ * the server is back every event is stored exactly once.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cxtest.h"
+#include "sinktest.h"
+
+static sinktest_batch batch;
+
+Test(pg_outage, server_restart_mid_run_loses_and_doubles_nothing, .timeout = 240)
+{
+    char url[1024], err[1024];
+    sinktest_fresh_db(url, sizeof url);
+    cx_pg *pg = sinktest_sink(url);
+    const int batches = 20, per_batch = 200;
+    int transient = 0;
+    for (int k = 0; k < batches; k++) {
+        sinktest_clear(&batch);
+        for (int i = 0; i < per_batch; i++) {
+            long id = (long)k * per_batch + i;
+            sinktest_add_event(&batch, "t", (int)(id % 4), id / 4, id);
+        }
+        if (k == 5)
+            cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+        cx_pg_result res;
+        int tries = 0;
+        cx_status st;
+        while ((st = cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err)) ==
+               CX_ERR_TRANSIENT) {
+            transient++;
+            cr_assert(++tries < 100, "still failing: %s", err);
+            if (tries == 3)
+                cr_assert_eq(cx_test_pg_ctl("start"), 0);
+            int ms = cx_pg_backoff_ms(pg);
+            cr_assert(ms > 0 && ms <= 36000);
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        cr_assert_eq(st, CX_OK, "%s", err);
+        cr_assert_eq(res.stored, (size_t)per_batch);
+        cr_assert_eq(cx_pg_backoff_ms(pg), 0, "a success resets the backoff");
+    }
+    cr_assert(transient >= 3, "the outage was not noticed");
+    PGconn *conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), batches * per_batch);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events"),
+                 batches * per_batch);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"),
+                 batches * per_batch);
+    sinktest_assert_signals_exact(conn);
+    PQfinish(conn);
+    cx_pg_free(pg);
+    sinktest_clear(&batch);
+}
+
+Test(pg_outage, a_connection_killed_mid_batch_is_retried_without_loss, .timeout = 60)
+{
+    char url[1024], err[1024];
+    sinktest_fresh_db(url, sizeof url);
+    cx_pg *pg = sinktest_sink(url);
+    PGconn *conn = cx_test_pg_connect(url);
+    for (long i = 0; i < 500; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, 250, &res, err, sizeof err), CX_OK, "%s", err);
+    /* pg_terminate_backend on the sink's session, as an operator might */
+    cx_test_pg_exec(conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = 'cxpulse'");
+    cx_status st = cx_pg_write_batch(pg, batch.recs, 500, &res, err, sizeof err);
+    cr_assert_eq(st, CX_ERR_TRANSIENT, "%s", err);
+    st = cx_pg_write_batch(pg, batch.recs, 500, &res, err, sizeof err);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_eq(res.skipped, 250);
+    cr_assert_eq(res.stored, 250);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 500);
+    sinktest_assert_signals_exact(conn);
+    PQfinish(conn);
+    cx_pg_free(pg);
+    sinktest_clear(&batch);
+}

@@ -1,0 +1,264 @@
+/*
+ * test_pg_sink.c - the PostgreSQL sink against a real server: migrations,
+ * contract columns, exactly-once replays, duplicates, poison rows, dead
+ * letters byte for byte, offsets, and errors by kind.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cxtest.h"
+#include "sinktest.h"
+
+static sinktest_batch batch;
+static char url[1024];
+static PGconn *conn;
+
+static void setup(void)
+{
+    sinktest_fresh_db(url, sizeof url);
+    conn = cx_test_pg_connect(url);
+}
+
+static void teardown(void)
+{
+    sinktest_clear(&batch);
+    PQfinish(conn);
+}
+
+TestSuite(pg_sink, .init = setup, .fini = teardown, .timeout = 60);
+
+static cx_status write(cx_pg *pg, cx_pg_result *res)
+{
+    char err[1024];
+    cx_status st = cx_pg_write_batch(pg, batch.recs, batch.n, res, err, sizeof err);
+    cr_assert(st == CX_OK || st == CX_ERR_FATAL || st == CX_ERR_TRANSIENT, "%s", err);
+    return st;
+}
+
+Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
+{
+    char err[512];
+    int applied, version;
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(applied, 0);
+    cr_assert_eq(version, cx_pg_schema_version());
+    /* Make it look like a version-1 database, then upgrade it. */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP COLUMN rule_version;"
+                          "DELETE FROM cx.schema_migrations WHERE version = 2");
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(applied, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM information_schema.columns "
+                                         "WHERE table_schema = 'cx' AND table_name = 'events' "
+                                         "AND column_name = 'rule_version'"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"), 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_views WHERE schemaname = 'cx' "
+                                         "AND viewname IN ('satisfaction_hourly', 'open_tickets')"),
+                 2);
+}
+
+Test(pg_sink, fills_every_contract_column)
+{
+    const char *ev = "{\"event_id\":\"full-1\",\"occurred_at\":\"2026-11-01T10:00:30.5+01:00\","
+                     "\"customer_id\":\"c7\",\"channel\":\"phone\",\"touchpoint\":\"billing\","
+                     "\"language\":\"en\",\"text\":\"I was charged twice\\tand the agent was rude "
+                     "\\\\ sigh\",\"rating\":{\"scale\":\"csat\",\"value\":1},\"extra\":{\"k\":[1]}}";
+    sinktest_add(&batch, "cx.events", 3, 41, ev, strlen(ev));
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1);
+    PGresult *r = PQexec(conn,
+                         "SELECT event_id, occurred_at = '2026-11-01T09:00:30.5Z', "
+                         "ingested_at > now() - interval '1 minute', customer_id, channel, "
+                         "touchpoint, language, body, rating_scale, rating_value, sentiment, "
+                         "primary_category, payload->'extra'->'k'->>0, kafka_topic, "
+                         "kafka_partition, kafka_offset, rule_version FROM cx.events");
+    cr_assert_eq(PQntuples(r), 1);
+    const char *want[] = {"full-1", "t", "t", "c7", "phone", "billing", "en",
+                          "I was charged twice\tand the agent was rude \\ sigh", "csat", "1",
+                          "negative", "collaborative", "1", "cx.events", "3", "41", "test+1"};
+    for (int i = 0; i < 17; i++)
+        cr_assert_str_eq(PQgetvalue(r, 0, i), want[i], "column %d (%s)", i, PQfname(r, i));
+    PQclear(r);
+    r = PQexec(conn, "SELECT category, confidence > 0.5 AND confidence <= 1, "
+                     "'phrase:charged twice' = ANY (evidence) OR 'phrase:agent' = ANY (evidence)"
+                     " FROM cx.event_tags ORDER BY confidence DESC");
+    cr_assert_eq(PQntuples(r), 2);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "collaborative");
+    cr_assert_str_eq(PQgetvalue(r, 1, 0), "facing");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_str_eq(PQgetvalue(r, i, 1), "t");
+        cr_assert_str_eq(PQgetvalue(r, i, 2), "t");
+    }
+    PQclear(r);
+    /* signals: one row per category in the 60 s window of 09:00:30Z */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals WHERE window_start = "
+                                         "'2026-11-01T09:00:00Z' AND window_seconds = 60 AND "
+                                         "channel = 'phone' AND events = 1 AND negative = 1 AND "
+                                         "rating_count = 1 AND rating_sum = 1"),
+                 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets WHERE "
+                                         "consumer_group = 'g' AND topic = 'cx.events' AND "
+                                         "partition = 3"),
+                 42);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.satisfaction_hourly WHERE "
+                                         "events = 1 AND negative_share = 1 AND csat = 0"),
+                 2);
+    sinktest_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
+Test(pg_sink, a_batch_applied_twice_changes_nothing)
+{
+    for (long i = 0; i < 300; i++)
+        sinktest_add_event(&batch, "t", (int)(i % 3), i / 3, i);
+    sinktest_add(&batch, "t", 0, 100, "not json", 8);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 300);
+    cr_assert_eq(res.dead_lettered, 1);
+    long long signals = cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals");
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 0);
+    cr_assert_eq(res.skipped, 301, "a replayed batch is recognised by its offsets");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 300);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals"), signals);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"),
+                 101 + 100 + 100);
+    sinktest_assert_signals_exact(conn);
+
+    /* A second sink (another consumer still holding the partitions) is refused too. */
+    cx_pg *zombie = sinktest_sink(url);
+    cr_assert_eq(write(zombie, &res), CX_OK);
+    cr_assert_eq(res.skipped, 301);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 300);
+    cx_pg_free(zombie);
+
+    int32_t parts[] = {0, 1, 2, 7};
+    int64_t next[4];
+    char err[512];
+    cr_assert_eq(cx_pg_read_offsets(pg, "t", parts, 4, next, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(next[0], 101);
+    cr_assert_eq(next[1], 100);
+    cr_assert_eq(next[3], -1, "no stored offset for an unseen partition");
+    cx_pg_free(pg);
+}
+
+Test(pg_sink, duplicate_event_ids_are_stored_and_counted_once)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    /* twice in one batch (a producer retry), then again in a later batch */
+    sinktest_add_event(&batch, "t", 0, 0, 1);
+    sinktest_add_event(&batch, "t", 0, 1, 2);
+    sinktest_add_event(&batch, "t", 0, 2, 1);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 2);
+    cr_assert_eq(res.duplicates, 1);
+    sinktest_clear(&batch);
+    sinktest_add_event(&batch, "t", 1, 0, 2);
+    sinktest_add_event(&batch, "t", 1, 1, 3);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.duplicates, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 3);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events e LEFT JOIN "
+                                         "cx.event_tags t USING (event_id)"));
+    sinktest_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
+Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
+{
+    /* A rule the parser cannot know about: the database rejects one event. */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT no_poison "
+                          "CHECK (event_id <> 'ev-13')");
+    for (long i = 0; i < 40; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 39);
+    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 39);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "kafka_offset = 13 AND error LIKE "
+                                         "'postgresql rejected the event:%no_poison%23514%'"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "convert_from(raw, 'UTF8')::jsonb->>'event_id' = 'ev-13'"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 40);
+    sinktest_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
+Test(pg_sink, dead_letters_keep_the_raw_bytes_and_a_readable_reason)
+{
+    static const char raw1[] = "{\"event_id\":\"x\",\"text\":\"tab\\there \\\\\"}";
+    static const char raw2[] = "\xff\xfe\x00\x01 not utf-8 \\ \t\n\r";
+    sinktest_add(&batch, "t", 0, 5, raw1, sizeof raw1 - 1);
+    sinktest_add(&batch, "t", 0, 6, raw2, sizeof raw2 - 1);
+    sinktest_add(&batch, "t", 0, 7, "", 0);
+    sinktest_add_event(&batch, "t", 0, 8, 99);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.dead_lettered, 3);
+    cr_assert_eq(res.stored, 1);
+    PGresult *r = PQexecParams(conn,
+                               "SELECT kafka_offset, error, raw FROM cx.dead_letters "
+                               "ORDER BY kafka_offset",
+                               0, NULL, NULL, NULL, NULL, 1 /* binary: raw bytes */);
+    cr_assert_eq(PQntuples(r), 3);
+    cr_assert(strstr(PQgetvalue(r, 0, 1), "missing required field \"occurred_at\"") != NULL);
+    cr_assert_eq(PQgetlength(r, 0, 2), (int)sizeof raw1 - 1);
+    cr_assert(memcmp(PQgetvalue(r, 0, 2), raw1, sizeof raw1 - 1) == 0);
+    cr_assert_eq(PQgetlength(r, 1, 2), (int)sizeof raw2 - 1);
+    cr_assert(memcmp(PQgetvalue(r, 1, 2), raw2, sizeof raw2 - 1) == 0, "raw bytes differ");
+    cr_assert(strstr(PQgetvalue(r, 2, 1), "message is empty") != NULL);
+    cr_assert_eq(PQgetlength(r, 2, 2), 0);
+    PQclear(r);
+    cx_pg_free(pg);
+}
+
+Test(pg_sink, a_missing_schema_is_fatal_with_advice)
+{
+    char fresh[1024], err[512];
+    cx_test_pg_new_db(fresh, sizeof fresh);
+    cx_pg_options o = {.conninfo = fresh, .group = "g", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_ERR_FATAL);
+    cr_assert_null(pg);
+    cr_assert(strstr(err, "run cxpulse migrate") != NULL, "%s", err);
+}
+
+Test(pg_sink, missing_privileges_are_fatal_not_retried)
+{
+    cx_test_pg_exec(conn, "DROP ROLE IF EXISTS cx_reader; CREATE ROLE cx_reader LOGIN;"
+                          "GRANT USAGE ON SCHEMA cx TO cx_reader;"
+                          "GRANT SELECT ON ALL TABLES IN SCHEMA cx TO cx_reader");
+    char reader[1100];
+    snprintf(reader, sizeof reader, "%s", url);
+    char *at = strstr(reader, "postgres@");
+    cr_assert_not_null(at);
+    memmove(at + 9, at + 8, strlen(at + 8) + 1); /* make room: "postgres" -> "cx_reader" */
+    memcpy(at, "cx_reader", 9);
+    cx_pg_options o = {.conninfo = reader, .group = "g", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    char err[512];
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    sinktest_add_event(&batch, "t", 0, 0, 1);
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_ERR_FATAL);
+    cr_assert(strstr(err, "permission denied") != NULL && strstr(err, "42501") != NULL, "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0,
+                 "a fatal error must not dead-letter the batch");
+    cx_pg_free(pg);
+}
