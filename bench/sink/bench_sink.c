@@ -1,0 +1,195 @@
+/*
+ * bench_sink.c - the PostgreSQL sink's rows/s against a plain COPY of the
+ * same rows into the same tables, measured in the same run.
+ *
+ * usage: bench_sink URL [N_EVENTS] [BATCH]   (defaults 500000, 10000)
+ * URL must name a database migrated with `cxpulse migrate`; its cx tables
+ * are truncated. The plain COPY writes events and tags only; the sink also
+ * deduplicates, maintains signals and offsets, all in one transaction per
+ * batch. Each method runs twice, alternating; the best run counts.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+static const char *const texts[] = {
+    "The agent on the phone was rude and kept me on hold for forty minutes before hanging up.",
+    "I was charged twice for my order and the refund still has not arrived after two weeks.",
+    "The courier left the parcel in the rain and the box was crushed when I found it.",
+    "Order arrived a week late and only 3 of the 5 items were in the box, very disappointed.",
+    "Lovely staff at the store, very helpful and friendly, thank you so much!",
+    "Website crashed at checkout twice, then the password reset link never came through.",
+    "No problems with the delivery this time, driver was polite and it came on time.",
+    "Just a question about my contract renewal date, nothing urgent.",
+};
+static const char *const channels[] = {"store", "phone", "chat", "email", "web", "app"};
+
+static void die(const char *what, const char *err)
+{
+    fprintf(stderr, "bench_sink: %s: %s\n", what, err);
+    exit(1);
+}
+
+static void sql(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(q, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static void copy(PGconn *c, const char *q, const cx_buf *b)
+{
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        die(q, PQerrorMessage(c));
+    PQclear(r);
+    if (PQputCopyData(c, b->data, (int)b->len) != 1 || PQputCopyEnd(c, NULL) != 1)
+        die("copy", PQerrorMessage(c));
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die(q, PQerrorMessage(c));
+        PQclear(r);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_sink URL [N_EVENTS] [BATCH]\n");
+        return 2;
+    }
+    const char *url = argv[1];
+    size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 500000;
+    size_t batch = argc > 3 ? strtoul(argv[3], NULL, 10) : 10000;
+    char err[1024];
+
+    /* Events: parsed and classified once, up front (the sink's input). */
+    cx_classifier *clf;
+    if (cx_classifier_new(&clf, NULL, 0, err, sizeof err) != CX_OK)
+        die("classifier", err);
+    cx_event *evs = calloc(n, sizeof *evs);
+    cx_tags *tags = calloc(n, sizeof *tags);
+    cx_record *recs = calloc(n, sizeof *recs);
+    char **raws = calloc(n, sizeof *raws);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        char raw[640];
+        int k = snprintf(raw, sizeof raw,
+                         "{\"event_id\":\"ev-%zu\",\"occurred_at\":\"2026-10-%02zuT%02zu:%02zu:%02zuZ\","
+                         "\"customer_id\":\"c%zu\",\"channel\":\"%s\",\"touchpoint\":\"delivery\","
+                         "\"text\":\"%s\",\"rating\":{\"scale\":\"csat\",\"value\":%zu}}",
+                         i, 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 9973,
+                         channels[i % 6], texts[i % 8], 1 + i % 5);
+        raws[i] = strdup(raw);
+        bytes += (size_t)k;
+        if (cx_event_parse(&evs[i], raws[i], (size_t)k, err, sizeof err) != CX_OK)
+            die("parse", err);
+        cx_classifier_classify(clf, &evs[i], &tags[i]);
+        recs[i] = (cx_record){"bench", (int32_t)(i % 8), (int64_t)(i / 8), raws[i], (size_t)k,
+                              &evs[i], &tags[i], NULL};
+    }
+    size_t n_tags = 0;
+    for (size_t i = 0; i < n; i++)
+        n_tags += (size_t)tags[i].n_assigned;
+
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("connect", PQerrorMessage(c));
+    const char *truncate = "TRUNCATE cx.events, cx.event_tags, cx.signals, cx.dead_letters, "
+                           "cx.consumer_offsets";
+    double best_copy = 1e9, best_sink = 1e9;
+    for (int round = 0; round < 2; round++) {
+        /* Plain COPY: the same rows, straight into cx.events and cx.event_tags. */
+        sql(c, truncate);
+        sql(c, "CHECKPOINT");
+        int64_t t0 = cx_now_mono_us();
+        for (size_t start = 0; start < n; start += batch) {
+            size_t end = start + batch < n ? start + batch : n;
+            cx_buf ev = {0}, tg = {0};
+            for (size_t i = start; i < end; i++) {
+                const cx_event *e = &evs[i];
+                cx__buf_field(&ev, e->event_id, 0);
+                cx__buf_printf(&ev, "%s\t", e->occurred_at);
+                cx__buf_field(&ev, e->customer_id, 0);
+                cx__buf_field(&ev, e->channel, 0);
+                cx__buf_field(&ev, e->touchpoint, 0);
+                cx__buf_field(&ev, e->language, 0);
+                cx__buf_field(&ev, e->text, 0);
+                cx__buf_printf(&ev, "csat\t%g\t", e->rating_value);
+                cx__buf_field(&ev, cx_sentiment_name(tags[i].sentiment), 0);
+                cx__buf_field(&ev, tags[i].n_assigned ? cx_category_name(tags[i].order[0]) : NULL,
+                              0);
+                cx__buf_field(&ev, raws[i], 0);
+                cx__buf_printf(&ev, "bench\t%d\t%lld\n", recs[i].partition,
+                               (long long)recs[i].offset);
+                for (int k = 0; k < tags[i].n_assigned; k++) {
+                    cx_category cat = tags[i].order[k];
+                    cx__buf_field(&tg, e->event_id, 0);
+                    cx__buf_field(&tg, cx_category_name(cat), 0);
+                    cx__buf_printf(&tg, "%.6f\t", (double)tags[i].confidence[cat]);
+                    cx__buf_text_array(&tg, tags[i].evidence[cat], tags[i].n_evidence[cat], 1);
+                }
+            }
+            sql(c, "BEGIN");
+            copy(c, "COPY cx.events (event_id, occurred_at, customer_id, channel, touchpoint, "
+                    "language, body, rating_scale, rating_value, sentiment, primary_category, "
+                    "payload, kafka_topic, kafka_partition, kafka_offset) FROM STDIN",
+                 &ev);
+            copy(c, "COPY cx.event_tags FROM STDIN", &tg);
+            sql(c, "COMMIT");
+            cx__buf_free(&ev);
+            cx__buf_free(&tg);
+        }
+        double t_copy = (double)(cx_now_mono_us() - t0) / 1e6;
+        if (t_copy < best_copy)
+            best_copy = t_copy;
+
+        /* The sink. */
+        sql(c, truncate);
+        sql(c, "CHECKPOINT");
+        static const int windows[] = {60};
+        cx_pg_options o = {.conninfo = url, .group = "bench", .window_seconds = windows,
+                           .n_windows = 1, .rule_version = cx_classifier_version(clf),
+                           .synchronous_commit = 1};
+        cx_pg *pg;
+        if (cx_pg_new(&pg, &o, err, sizeof err) != CX_OK)
+            die("sink", err);
+        t0 = cx_now_mono_us();
+        size_t stored = 0;
+        for (size_t start = 0; start < n; start += batch) {
+            size_t m = start + batch < n ? batch : n - start;
+            cx_pg_result res;
+            if (cx_pg_write_batch(pg, recs + start, m, &res, err, sizeof err) != CX_OK)
+                die("write", err);
+            stored += res.stored;
+        }
+        double t_sink = (double)(cx_now_mono_us() - t0) / 1e6;
+        cx_pg_free(pg);
+        if (stored != n)
+            die("sink", "not every event was stored");
+        if (t_sink < best_sink)
+            best_sink = t_sink;
+        printf("round %d: plain COPY %.2f s, sink %.2f s\n", round + 1, t_copy, t_sink);
+    }
+    printf("events: %zu (%.0f bytes each), tags: %zu, batch %zu, synchronous_commit on\n", n,
+           (double)bytes / (double)n, n_tags, batch);
+    printf("plain COPY (events + tags)          : %9.0f events/s\n", (double)n / best_copy);
+    printf("sink (+ dedup, signals, offsets, tx) : %9.0f events/s\n", (double)n / best_sink);
+    printf("ratio sink / plain COPY: %.2f\n", best_copy / best_sink);
+    PQfinish(c);
+    for (size_t i = 0; i < n; i++) {
+        cx_event_clear(&evs[i]);
+        free(raws[i]);
+    }
+    free(evs);
+    free(tags);
+    free(recs);
+    free(raws);
+    cx_classifier_free(clf);
+    return 0;
+}
