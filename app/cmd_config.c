@@ -1,17 +1,84 @@
 /*
- * cmd_config.c - `cxpulse config` (see cli.md). Not built yet: it says so and
- * exits 1 rather than pretending to work.
+ * cmd_config.c - `cxpulse config --check | --print [--config FILE] [flags]`:
+ * validates a configuration and its rule files, or prints the effective
+ * configuration (file, then environment, then flags) with secrets masked.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "classify.h"
 #include "commands.h"
+#include "config.h"
+
+static int usage(FILE *out, int rc)
+{
+    fprintf(out, "usage: cxpulse config --check [--config FILE] [flags]\n"
+                 "       cxpulse config --print [--config FILE] [flags]\n"
+                 "       cxpulse config --reference\n\n"
+                 "--check validates the configuration and its rule files (exit 0 or 2);\n"
+                 "--print writes the effective configuration as JSON, secrets masked;\n"
+                 "--reference writes the table of settings (Markdown).\n"
+                 "Flags as for cxpulse run: --brokers --topic --group --pg --http\n"
+                 "--log-level --rules.\n");
+    return rc;
+}
 
 int cx_cmd_config(int argc, char **argv)
 {
-    if (cx_cmd_wants_help(argc, argv)) {
-        printf("usage: cxpulse config (not available in this version yet)\n");
-        return CX_EXIT_OK;
+    if (cx_cmd_wants_help(argc, argv))
+        return usage(stdout, CX_EXIT_OK);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0, check = 0, print = 0, reference = 0;
+    char err[1024];
+    cx_config *cfg = cx_config_new();
+    int rc = CX_EXIT_USAGE;
+    if (cfg == NULL || rest == NULL)
+        goto done;
+    if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse config: %s\n", err);
+        goto done;
     }
-    fprintf(stderr, "cxpulse config: not available in this version yet\n");
-    return CX_EXIT_RUNTIME;
+    for (int i = 0; i < n_rest; i++) {
+        if (strcmp(rest[i], "--check") == 0)
+            check = 1;
+        else if (strcmp(rest[i], "--print") == 0)
+            print = 1;
+        else if (strcmp(rest[i], "--reference") == 0)
+            reference = 1;
+        else {
+            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"\n", rest[i]);
+            usage(stderr, 0);
+            goto done;
+        }
+    }
+    if (check + print + reference != 1) {
+        usage(stderr, 0);
+        goto done;
+    }
+    if (reference) {
+        cx_config_print_reference(stdout);
+    } else if (print) {
+        cx_config_print(cfg, stdout);
+    } else {
+        cx_classifier *clf = NULL;
+        if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
+                              sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse config: %s\n", err);
+            goto done;
+        }
+        if (cx_config_validate_run(cfg, err, sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse config: %s\n", err);
+            cx_classifier_free(clf);
+            goto done;
+        }
+        printf("configuration OK: brokers %s, %zu topic(s), group %s, rules %s\n", cfg->brokers,
+               cfg->n_topics, cfg->group, cx_classifier_version(clf));
+        cx_classifier_free(clf);
+    }
+    rc = CX_EXIT_OK;
+done:
+    cx_config_free(cfg);
+    free(rest);
+    return rc;
 }

@@ -55,4 +55,74 @@ cx_status cx_producer_flush(cx_producer *p, int timeout_ms, uint64_t *delivered,
 /* NULL-safe; does not flush. */
 void cx_producer_free(cx_producer *p);
 
+/* ---- Consumer-group member ------------------------------------------------ */
+
+/* One consumed message; borrowed, valid during the deliver callback only. */
+typedef struct cx_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *value;
+    size_t len;
+} cx_msg;
+
+typedef struct cx_consumer_config {
+    const char *brokers;
+    const char *const *topics;
+    size_t n_topics;
+    const char *group;
+    int batch_max_messages;      /* deliver at most this many at once */
+    int batch_max_ms;            /* ... or what arrived within this time of the first */
+    const char *auto_offset_reset; /* "earliest" or "latest": partitions with no stored offset */
+    const char *const *props;    /* librdkafka properties: key, value, key, value, ... */
+    size_t n_props;              /* number of pairs */
+} cx_consumer_config;
+
+/* What the application does with batches; callbacks run on the run() thread. */
+typedef struct cx_consumer_handler {
+    void *ctx;
+    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none stored). */
+    cx_status (*load_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                              int64_t *next, char *err, size_t errlen);
+    /* Stores a batch: CX_OK; CX_ERR_TRANSIENT to be called again with the same
+     * batch after *retry_ms (partitions stay paused meanwhile); CX_ERR_FATAL to stop. */
+    cx_status (*deliver)(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
+                         size_t errlen);
+} cx_consumer_handler;
+
+typedef struct cx_consumer cx_consumer;
+
+/*
+ * Creates a consumer-group member (auto commit off). Starting offsets come
+ * from handler->load_offsets on every assignment, never from Kafka; after
+ * each delivered batch the same offsets are committed to Kafka asynchronously
+ * so lag tools work. Returns new: cx_consumer_free().
+ */
+cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
+                          const cx_consumer_handler *handler, char *err, size_t errlen);
+
+/*
+ * Consumes until cx_consumer_stop() or a fatal delivery error: batches by
+ * count and time; pauses all partitions while deliveries fail transiently
+ * (and keeps polling, so the member stays in the group); on revocation
+ * delivers the batch in hand first. On stop: delivers the batch in hand,
+ * commits, leaves the group.
+ */
+cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen);
+
+/* Asks run() to finish; async-signal-safe. */
+void cx_consumer_stop(cx_consumer *c);
+
+/* Counters for metrics and tests. */
+typedef struct cx_consumer_stats {
+    uint64_t messages, batches, transient_failures, pauses;
+    int paused;
+    int assigned; /* partitions currently assigned */
+} cx_consumer_stats;
+
+void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out);
+
+/* NULL-safe. */
+void cx_consumer_free(cx_consumer *c);
+
 #endif /* CX_INGEST_H */

@@ -1,0 +1,542 @@
+/*
+ * config.c - the settings table and everything it drives (see config.h).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum kind { T_STRING, T_INT, T_BOOL, T_STRINGS, T_INTS, T_PROPS, T_OBJECTS } kind;
+
+typedef struct setting {
+    const char *key;     /* dotted path in the JSON file */
+    kind type;
+    size_t off;          /* field in cx_config */
+    size_t count_off;    /* list length field (T_STRINGS, T_INTS) */
+    long min, max;       /* T_INT and T_INTS elements */
+    const char *choices; /* "a|b|c" for T_STRING, or NULL */
+    const char *env;     /* environment variable, or NULL */
+    const char *flag;    /* command-line flag, or NULL */
+    int secret;          /* masked when printed */
+    const char *dflt;    /* default, as a flag would give it */
+    const char *help;
+} setting;
+
+#define F(field) offsetof(cx_config, field)
+
+static const setting settings[] = {
+    {"kafka.brokers", T_STRING, F(brokers), 0, 0, 0, NULL, "CXPULSE_BROKERS", "--brokers", 0,
+     NULL, "bootstrap servers, host:port[,host:port...]"},
+    {"kafka.topics", T_STRINGS, F(topics), F(n_topics), 0, 0, NULL, "CXPULSE_TOPICS", "--topic",
+     0, NULL, "topics to consume (comma-separated in the environment; --topic repeats)"},
+    {"kafka.group", T_STRING, F(group), 0, 0, 0, NULL, "CXPULSE_GROUP", "--group", 0, "cxpulse",
+     "consumer group id: processes with the same group share the partitions"},
+    {"kafka.auto_offset_reset", T_STRING, F(auto_offset_reset), 0, 0, 0, "earliest|latest",
+     "CXPULSE_AUTO_OFFSET_RESET", NULL, 0, "earliest",
+     "where a partition with no offset stored in PostgreSQL starts"},
+    {"kafka.properties", T_PROPS, F(kafka_properties), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
+     "librdkafka properties passed through as they are (TLS, SASL, timeouts)"},
+    {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
+     "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, "10000", "most messages in one batch (transaction)"},
+    {"batch.max_ms", T_INT, F(batch_max_ms), 0, 1, 60000, NULL, "CXPULSE_BATCH_MAX_MS", NULL, 0,
+     "200", "longest wait for a batch to fill, in milliseconds"},
+    {"postgres.url", T_STRING, F(pg_url), 0, 0, 0, NULL, "CXPULSE_PG_URL", "--pg", 1, NULL,
+     "PostgreSQL URL or conninfo; empty: libpq's environment (PGHOST, ...)"},
+    {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,
+     "CXPULSE_PG_SYNCHRONOUS_COMMIT", NULL, 0, "true",
+     "false trades the last ~0.6 s of commits on a server crash for speed; still exactly-once"},
+    {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
+     "--rules", 0, NULL, "rule files replacing the built-in rules (docs/rules.md)"},
+    {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
+     "CXPULSE_WINDOW_SECONDS", NULL, 0, "60", "tumbling window sizes of cx.signals, in seconds"},
+    {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
+     "ticket rules (array of objects)"},
+    {"tickets.kafka_topic", T_STRING, F(tickets_kafka_topic), 0, 0, 0, NULL, NULL, NULL, 0,
+     NULL, "also publish ticket events to this topic"},
+    {"http.listen", T_STRING, F(http_listen), 0, 0, 0, NULL, "CXPULSE_HTTP", "--http", 0,
+     "127.0.0.1:9464", "metrics, health and live page address, or off"},
+    {"log.level", T_STRING, F(log_level), 0, 0, 0, "debug|info|warn|error", "CXPULSE_LOG_LEVEL",
+     "--log-level", 0, "info", "least severe level logged"},
+};
+
+#define FIELD(cfg, off, type) ((type *)((char *)(cfg) + (off)))
+
+static const setting *find(const char *key)
+{
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void cx_config_free(cx_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+        const setting *s = &settings[i];
+        switch (s->type) {
+        case T_STRING:
+            free(*FIELD(cfg, s->off, char *));
+            break;
+        case T_STRINGS:
+            free_list(*FIELD(cfg, s->off, char **), *FIELD(cfg, s->count_off, size_t));
+            break;
+        case T_INTS:
+            free(*FIELD(cfg, s->off, int *));
+            break;
+        case T_PROPS:
+        case T_OBJECTS:
+            json_decref(*FIELD(cfg, s->off, json_t *));
+            break;
+        case T_INT:
+        case T_BOOL:
+            break;
+        }
+    }
+    free(cfg);
+}
+
+/* Sets s from a JSON value; `where` prefixes errors (file name or "flag --x"). */
+static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, const char *where,
+                          int append, char *err, size_t errlen)
+{
+#define BAD(...)                                                                               \
+    do {                                                                                       \
+        char why_[256];                                                                        \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                              \
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": %s", where, s->key, why_);     \
+    } while (0)
+    switch (s->type) {
+    case T_STRING: {
+        if (!json_is_string(v))
+            BAD("must be a string");
+        const char *str = json_string_value(v);
+        if (s->choices != NULL) {
+            size_t n = strlen(str);
+            const char *c = strstr(s->choices, str);
+            if (n == 0 || c == NULL || (c != s->choices && c[-1] != '|') ||
+                (c[n] != '\0' && c[n] != '|'))
+                BAD("\"%s\" is not one of %s", str, s->choices);
+        }
+        char *copy = strdup(str);
+        if (copy == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        free(*FIELD(cfg, s->off, char *));
+        *FIELD(cfg, s->off, char *) = copy;
+        return CX_OK;
+    }
+    case T_INT:
+        if (!json_is_integer(v))
+            BAD("must be a whole number");
+        if (json_integer_value(v) < s->min)
+            BAD("%lld is below the minimum %ld", (long long)json_integer_value(v), s->min);
+        if (json_integer_value(v) > s->max)
+            BAD("%lld is above the maximum %ld", (long long)json_integer_value(v), s->max);
+        *FIELD(cfg, s->off, int) = (int)json_integer_value(v);
+        return CX_OK;
+    case T_BOOL:
+        if (!json_is_boolean(v))
+            BAD("must be true or false");
+        *FIELD(cfg, s->off, int) = json_is_true(v);
+        return CX_OK;
+    case T_STRINGS: {
+        char ***list = FIELD(cfg, s->off, char **);
+        size_t *n = FIELD(cfg, s->count_off, size_t);
+        if (!json_is_array(v))
+            BAD("must be an array of strings");
+        if (!append) {
+            free_list(*list, *n);
+            *list = NULL;
+            *n = 0;
+        }
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_string(e) || json_string_length(e) == 0)
+                BAD("element %zu must be a non-empty string", i);
+            char **grown = realloc(*list, (*n + 1) * sizeof **list);
+            if (grown == NULL || (grown[*n] = strdup(json_string_value(e))) == NULL) {
+                if (grown != NULL)
+                    *list = grown;
+                return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+            }
+            *list = grown;
+            (*n)++;
+        }
+        return CX_OK;
+    }
+    case T_INTS: {
+        if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 16)
+            BAD("must be an array of 1 to 16 whole numbers");
+        int *vals = calloc(json_array_size(v), sizeof *vals);
+        if (vals == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            long long x = json_integer_value(e);
+            const char *why = !json_is_integer(e) ? "is not a whole number"
+                              : x < s->min || x > s->max ? "is out of range"
+                                                         : NULL;
+            for (size_t j = 0; why == NULL && j < i; j++)
+                if (vals[j] == x)
+                    why = "is listed twice";
+            if (why != NULL) {
+                free(vals);
+                BAD("element %zu %s (allowed %ld..%ld, each once)", i, why, s->min, s->max);
+            }
+            vals[i] = (int)x;
+        }
+        free(*FIELD(cfg, s->off, int *));
+        *FIELD(cfg, s->off, int *) = vals;
+        *FIELD(cfg, s->count_off, size_t) = json_array_size(v);
+        return CX_OK;
+    }
+    case T_PROPS: {
+        if (!json_is_object(v))
+            BAD("must be an object of librdkafka properties");
+        json_t *props = json_object();
+        const char *k;
+        const json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            char buf[64];
+            const char *val = json_string_value(e);
+            if (json_is_integer(e)) {
+                snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(e));
+                val = buf;
+            } else if (json_is_boolean(e)) {
+                val = json_is_true(e) ? "true" : "false";
+            }
+            if (val == NULL) {
+                json_decref(props);
+                BAD("property \"%s\" must be a string, number or boolean", k);
+            }
+            json_object_set_new(props, k, json_string(val));
+        }
+        json_decref(*FIELD(cfg, s->off, json_t *));
+        *FIELD(cfg, s->off, json_t *) = props;
+        return CX_OK;
+    }
+    case T_OBJECTS: {
+        size_t i;
+        const json_t *e;
+        if (!json_is_array(v))
+            BAD("must be an array of objects");
+        json_array_foreach(v, i, e) if (!json_is_object(e)) BAD("element %zu must be an object", i);
+        json_decref(*FIELD(cfg, s->off, json_t *));
+        *FIELD(cfg, s->off, json_t *) = json_deep_copy(v);
+        return CX_OK;
+    }
+    }
+#undef BAD
+    return CX_OK;
+}
+
+cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char *err,
+                        size_t errlen)
+{
+    const setting *s = find(key);
+    if (s == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"", key);
+    json_t *v = NULL;
+    char where[96];
+    snprintf(where, sizeof where, "%s", s->flag ? s->flag : key);
+    switch (s->type) {
+    case T_STRING:
+        v = json_string(value);
+        break;
+    case T_INT:
+    case T_BOOL:
+    case T_PROPS:
+    case T_OBJECTS: {
+        json_error_t jerr;
+        v = json_loads(value, JSON_DECODE_ANY, &jerr);
+        if (v == NULL)
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": \"%s\" is not a valid value",
+                           where, key, value);
+        break;
+    }
+    case T_STRINGS:
+    case T_INTS: {
+        v = json_array();
+        char *copy = strdup(value), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            if (s->type == T_INTS) {
+                char *end;
+                long long x = strtoll(tok, &end, 10);
+                json_array_append_new(v, *end == '\0' && end != tok ? json_integer(x)
+                                                                    : json_string(tok));
+            } else {
+                json_array_append_new(v, json_string(tok));
+            }
+        }
+        free(copy);
+        break;
+    }
+    }
+    cx_status st = set_json(cfg, s, v, where, 0, err, errlen);
+    json_decref(v);
+    return st;
+}
+
+cx_config *cx_config_new(void)
+{
+    cx_config *cfg = calloc(1, sizeof *cfg);
+    char err[256];
+    if (cfg == NULL)
+        return NULL;
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+        if (settings[i].dflt != NULL &&
+            cx_config_set(cfg, settings[i].key, settings[i].dflt, err, sizeof err) != CX_OK) {
+            cx_config_free(cfg);
+            return NULL;
+        }
+    return cfg;
+}
+
+/* Walks a JSON object, matching dotted paths against the table. */
+static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *prefix,
+                              const char *file, char *err, size_t errlen)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char key[128];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", k);
+        const setting *s = find(key);
+        if (s != NULL) {
+            cx_status st = set_json(cfg, s, v, file, 0, err, errlen);
+            if (st != CX_OK)
+                return st;
+            continue;
+        }
+        size_t n = strlen(key);
+        int is_prefix = 0;
+        for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+            is_prefix |= strncmp(settings[i].key, key, n) == 0 && settings[i].key[n] == '.';
+        if (!is_prefix || !json_is_object(v))
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": unknown setting", file, key);
+        cx_status st = apply_object(cfg, v, key, file, err, errlen);
+        if (st != CX_OK)
+            return st;
+    }
+    return CX_OK;
+}
+
+cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
+                       jerr.text);
+    cx_status st = json_is_object(root)
+                       ? apply_object(cfg, root, "", path, err, errlen)
+                       : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: must be a JSON object", path);
+    json_decref(root);
+    /* Rule files are relative to the configuration file's folder. */
+    const char *slash = strrchr(path, '/');
+    for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++) {
+        if (cfg->rule_files[i][0] == '/')
+            continue;
+        size_t n = (size_t)(slash - path) + strlen(cfg->rule_files[i]) + 2;
+        char *full = malloc(n);
+        if (full == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        snprintf(full, n, "%.*s/%s", (int)(slash - path), path, cfg->rule_files[i]);
+        free(cfg->rule_files[i]);
+        cfg->rule_files[i] = full;
+    }
+    return st;
+}
+
+cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+        const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
+        if (v == NULL)
+            continue;
+        cx_status st = cx_config_set(cfg, settings[i].key, v, err, errlen);
+        if (st != CX_OK) {
+            char inner[512];
+            snprintf(inner, sizeof inner, "%s", err);
+            return cx_errf(err, errlen, st, "environment %s: %s", settings[i].env, inner);
+        }
+    }
+    return CX_OK;
+}
+
+cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest,
+                              int *n_rest, char *err, size_t errlen)
+{
+    cx_status st;
+    *n_rest = 0;
+    /* The file first, then the environment, then the flags. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc)
+                return cx_errf(err, errlen, CX_ERR_USAGE, "--config needs a file");
+            if ((st = cx_config_load_file(cfg, argv[i + 1], err, errlen)) != CX_OK)
+                return st;
+        }
+    if ((st = cx_config_apply_env(cfg, err, errlen)) != CX_OK)
+        return st;
+    int seen_topic = 0, seen_rules = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            i++;
+            continue;
+        }
+        const setting *s = NULL;
+        for (size_t k = 0; k < CX_ARRAY_LEN(settings); k++)
+            if (settings[k].flag && strcmp(argv[i], settings[k].flag) == 0)
+                s = &settings[k];
+        if (s == NULL) {
+            rest[(*n_rest)++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cx_errf(err, errlen, CX_ERR_USAGE, "%s needs a value", argv[i]);
+        const char *value = argv[++i];
+        if (s->type == T_STRINGS) {
+            /* Repeated list flags add up; the first replaces file and environment. */
+            int *seen = s->off == F(topics) ? &seen_topic : &seen_rules;
+            json_t *one = json_pack("[s]", value);
+            st = set_json(cfg, s, one, s->flag, (*seen)++ > 0, err, errlen);
+            json_decref(one);
+        } else {
+            st = cx_config_set(cfg, s->key, value, err, errlen);
+        }
+        if (st != CX_OK)
+            return st;
+    }
+    return CX_OK;
+}
+
+cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "\"kafka.brokers\" is not set (--brokers or CXPULSE_BROKERS)");
+    if (cfg->n_topics == 0)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
+    if (cfg->group == NULL || cfg->group[0] == '\0')
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
+    return CX_OK;
+}
+
+void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", conninfo ? conninfo : "");
+    /* URL: scheme://user:password@host */
+    char *scheme = strstr(out, "://");
+    if (scheme != NULL) {
+        char *at = strchr(scheme + 3, '@');
+        char *colon = strchr(scheme + 3, ':');
+        if (at != NULL && colon != NULL && colon < at) {
+            char tail[1024];
+            snprintf(tail, sizeof tail, "%s", at);
+            snprintf(colon, outlen - (size_t)(colon - out), ":****%s", tail);
+        }
+    }
+    /* key=value form, and URL query parameters: password=... */
+    char *p = strstr(out, "password=");
+    if (p != NULL) {
+        char *end = p + 9;
+        while (*end && *end != ' ' && *end != '&')
+            end++;
+        char tail[1024];
+        snprintf(tail, sizeof tail, "%s", end);
+        snprintf(p + 9, outlen - (size_t)(p + 9 - out), "****%s", tail);
+    }
+}
+
+static int secret_property(const char *k)
+{
+    return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
+           strstr(k, "ssl.key.pem") || strstr(k, "ssl_key");
+}
+
+void cx_config_print(const cx_config *cfg, FILE *out)
+{
+    json_t *root = json_object();
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+        const setting *s = &settings[i];
+        json_t *v = NULL;
+        switch (s->type) {
+        case T_STRING: {
+            const char *str = *FIELD(cfg, s->off, char *);
+            char masked[1024];
+            if (str != NULL && s->secret) {
+                cx_config_mask_conninfo(str, masked, sizeof masked);
+                str = masked;
+            }
+            v = str ? json_string(str) : json_null();
+            break;
+        }
+        case T_INT:
+            v = json_integer(*FIELD(cfg, s->off, int));
+            break;
+        case T_BOOL:
+            v = json_boolean(*FIELD(cfg, s->off, int));
+            break;
+        case T_STRINGS:
+            v = json_array();
+            for (size_t k = 0; k < *FIELD(cfg, s->count_off, size_t); k++)
+                json_array_append_new(v, json_string((*FIELD(cfg, s->off, char **))[k]));
+            break;
+        case T_INTS:
+            v = json_array();
+            for (size_t k = 0; k < *FIELD(cfg, s->count_off, size_t); k++)
+                json_array_append_new(v, json_integer((*FIELD(cfg, s->off, int *))[k]));
+            break;
+        case T_PROPS: {
+            v = json_object();
+            const char *k;
+            json_t *e;
+            json_object_foreach(*FIELD(cfg, s->off, json_t *), k, e)
+                json_object_set_new(v, k, secret_property(k) ? json_string("****")
+                                                             : json_copy(e));
+            break;
+        }
+        case T_OBJECTS: {
+            json_t *o = *FIELD(cfg, s->off, json_t *);
+            v = o ? json_deep_copy(o) : json_array();
+            break;
+        }
+        }
+        json_object_set_new(root, s->key, v);
+    }
+    json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', out);
+    json_decref(root);
+}
+
+void cx_config_print_reference(FILE *out)
+{
+    fprintf(out, "| key | environment | flag | default | meaning |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+        const setting *s = &settings[i];
+        fprintf(out, "| `%s` | %s%s%s | %s%s%s | %s%s%s | %s%s%s |\n", s->key,
+                s->env ? "`" : "", s->env ? s->env : "", s->env ? "`" : "", s->flag ? "`" : "",
+                s->flag ? s->flag : "", s->flag ? "`" : "", s->dflt ? "`" : "",
+                s->dflt ? s->dflt : "", s->dflt ? "`" : "", s->help,
+                s->choices ? ": " : "", s->choices ? s->choices : "");
+    }
+}

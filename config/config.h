@@ -1,0 +1,80 @@
+/*
+ * config.h - cxpulse's configuration: one declarative table of settings
+ * (key, type, default, range, environment variable, flag, secret?) drives
+ * the JSON file, the environment, the flags, validation and printing.
+ *
+ * Precedence: defaults < file (--config) < environment (CXPULSE_*) < flags.
+ * libpq's own environment (PGHOST, PGPASSWORD, ...) keeps working: an empty
+ * postgres.url means "libpq defaults".
+ */
+#ifndef CX_CONFIG_H
+#define CX_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cx.h"
+
+/* The effective settings: plain data, owned by the cx_config that holds them. */
+typedef struct cx_config {
+    char *brokers;
+    char **topics;
+    size_t n_topics;
+    char *group;
+    char *auto_offset_reset;   /* "earliest" or "latest" */
+    json_t *kafka_properties;  /* object of string -> string, passed to librdkafka */
+    int batch_max_messages;
+    int batch_max_ms;
+    char *pg_url;
+    int synchronous_commit;
+    char **rule_files;
+    size_t n_rule_files;
+    int *window_seconds;
+    size_t n_window_seconds;
+    json_t *ticket_rules;      /* array of objects, interpreted by the tickets module */
+    char *tickets_kafka_topic;
+    char *http_listen;         /* "ADDR:PORT" or "off" */
+    char *log_level;
+} cx_config;
+
+/* Returns new defaults (free with cx_config_free), or NULL when out of memory. */
+cx_config *cx_config_new(void);
+
+/* NULL-safe. */
+void cx_config_free(cx_config *cfg);
+
+/* Applies a JSON configuration file. Errors name the file, the key and the reason;
+ * relative rule file paths are taken relative to the file's folder. */
+cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies CXPULSE_* environment variables (getenv). */
+cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
+
+/* Sets one setting by its dotted key from a string (as flags and the environment give it). */
+cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char *err,
+                        size_t errlen);
+
+/*
+ * Parses the shared flags of run, demo and config: --config FILE, --brokers,
+ * --topic (repeatable), --group, --pg, --http, --log-level, --rules
+ * (repeatable). Loads the file first and the environment next, whatever the
+ * flags' order, then the flags. Arguments it does not know are left for the
+ * caller in rest[0..*n_rest) (rest must hold argc entries).
+ */
+cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest,
+                              int *n_rest, char *err, size_t errlen);
+
+/* Checks what `run` needs (brokers, topics, group). */
+cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
+
+/* Writes the effective configuration as JSON, secrets masked ("****"). */
+void cx_config_print(const cx_config *cfg, FILE *out);
+
+/* Writes the table of settings (key, env, flag, default, meaning) as Markdown. */
+void cx_config_print_reference(FILE *out);
+
+/* Copies conninfo (URL or key=value) with any password replaced by "****". */
+void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen);
+
+#endif /* CX_CONFIG_H */

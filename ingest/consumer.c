@@ -1,0 +1,398 @@
+/*
+ * consumer.c - the consumer-group member (see ingest.h).
+ *
+ * One thread. Batches are accumulated over rd_kafka_consumer_poll() (not
+ * rd_kafka_consume_batch_queue(), which librdkafka 2.0 documents as unsafe
+ * against concurrent rebalances). Offsets come from the application (which
+ * keeps them in PostgreSQL with the data); Kafka commits follow each stored
+ * batch for lag tools only.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest.h"
+
+/* How long an assignment waits for the application's offsets before giving up. */
+#define LOAD_OFFSETS_PATIENCE_MS 60000
+
+struct cx_consumer {
+    rd_kafka_t *rk;
+    cx_consumer_handler h;
+    int batch_max, linger_ms;
+    int64_t reset; /* RD_KAFKA_OFFSET_BEGINNING or _END */
+    rd_kafka_message_t **batch;
+    size_t n, cap;
+    int64_t first_us; /* when the batch's first message arrived */
+    volatile sig_atomic_t stop;
+    int paused, retrying, fatal;
+    char fatal_err[1024];
+    cx_consumer_stats stats;
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void drop_batch(cx_consumer *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        rd_kafka_message_destroy(c->batch[i]);
+    c->n = 0;
+}
+
+static void set_paused(cx_consumer *c, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != NULL) {
+        if (pause)
+            rd_kafka_pause_partitions(c->rk, parts);
+        else
+            rd_kafka_resume_partitions(c->rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    if (pause && !c->paused)
+        c->stats.pauses++;
+    c->paused = c->stats.paused = pause;
+}
+
+/* Commits the batch's next offsets to Kafka, asynchronously, for lag tools. */
+static void commit_to_kafka(cx_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    for (size_t i = 0; i < c->n; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(list, topic, m->partition);
+        if (p == NULL)
+            p = rd_kafka_topic_partition_list_add(list, topic, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
+    if (list->cnt > 0)
+        rd_kafka_commit(c->rk, list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Calls the application's deliver on the batch in hand. */
+static cx_status deliver_once(cx_consumer *c, int *retry_ms, char *err, size_t errlen)
+{
+    cx_msg stack[256];
+    cx_msg *msgs = c->n <= 256 ? stack : malloc(c->n * sizeof *msgs);
+    if (msgs == NULL)
+        return cx_errf(err, errlen, CX_ERR_TRANSIENT, "consumer: out of memory");
+    for (size_t i = 0; i < c->n; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        msgs[i] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
+                           m->len};
+    }
+    *retry_ms = 1000;
+    cx_status st = c->h.deliver(c->h.ctx, msgs, c->n, retry_ms, err, errlen);
+    if (msgs != stack)
+        free(msgs);
+    return st;
+}
+
+static void accept_message(cx_consumer *c, rd_kafka_message_t *m);
+
+/*
+ * Delivers the batch in hand until it is stored. While deliveries fail
+ * transiently, all partitions are paused and polling goes on (rebalances are
+ * served; a revocation meanwhile drops the batch, which is safe: nothing of
+ * it was stored, and its new owner starts from the stored offsets). With
+ * `patient` 0 (revocation, shutdown) a transient failure drops the batch.
+ */
+static cx_status flush(cx_consumer *c, int patient, char *err, size_t errlen)
+{
+    while (c->n > 0) {
+        int retry_ms;
+        cx_status st = deliver_once(c, &retry_ms, err, errlen);
+        if (st == CX_OK) {
+            c->stats.batches++;
+            commit_to_kafka(c);
+            drop_batch(c);
+            if (c->paused)
+                set_paused(c, 0);
+            return CX_OK;
+        }
+        if (st != CX_ERR_TRANSIENT) {
+            drop_batch(c);
+            return st;
+        }
+        c->stats.transient_failures++;
+        if (!patient || c->stop) {
+            cx_log(CX_LOG_WARN, "ingest", "dropping a batch of %zu unstored messages (%s): "
+                   "they will be read again from the stored offsets", c->n, err);
+            drop_batch(c);
+            return CX_OK;
+        }
+        if (!c->paused) {
+            cx_log(CX_LOG_WARN, "ingest", "pausing consumption: %s", err);
+            set_paused(c, 1);
+        }
+        int64_t until = cx_now_mono_us() + (int64_t)retry_ms * 1000;
+        c->retrying = 1;
+        while (!c->stop && c->n > 0 && cx_now_mono_us() < until) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+            if (m != NULL)
+                accept_message(c, m);
+        }
+        c->retrying = 0;
+    }
+    return CX_OK;
+}
+
+/* Adds a message to the batch (or handles a consumer error). */
+static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Consumer errors are informational: librdkafka retries by itself. */
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            cx_log(CX_LOG_WARN, "ingest", "kafka: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (c->n == c->cap) {
+        /* Only while paused can more arrive than a batch holds (a partition
+         * assigned mid-pause): put it back to be fetched again later. */
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+            m->offset;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 1000);
+        if (e != NULL)
+            rd_kafka_error_destroy(e);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (c->n == 0)
+        c->first_us = cx_now_mono_us();
+    c->batch[c->n++] = m;
+    c->stats.messages++;
+}
+
+/* Sets each partition's starting offset from the application's store. */
+static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    int32_t *ids = malloc((size_t)parts->cnt * sizeof *ids);
+    int64_t *next = malloc((size_t)parts->cnt * sizeof *next);
+    int ok = ids != NULL && next != NULL;
+    for (int i = 0; ok && i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        int done = 0;
+        for (int j = 0; j < i; j++)
+            done |= strcmp(parts->elems[j].topic, topic) == 0;
+        if (done)
+            continue;
+        size_t n = 0;
+        for (int j = i; j < parts->cnt; j++)
+            if (strcmp(parts->elems[j].topic, topic) == 0)
+                ids[n++] = parts->elems[j].partition;
+        char err[512];
+        cx_status st;
+        int waited = 0, delay = 100;
+        while ((st = c->h.load_offsets(c->h.ctx, topic, ids, n, next, err, sizeof err)) ==
+                   CX_ERR_TRANSIENT &&
+               waited < LOAD_OFFSETS_PATIENCE_MS && !c->stop) {
+            cx_log(CX_LOG_WARN, "ingest", "reading stored offsets: %s (retrying)", err);
+            sleep_ms(delay);
+            waited += delay;
+            delay = delay * 2 > 5000 ? 5000 : delay * 2;
+        }
+        if (st != CX_OK) {
+            snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: %s", err);
+            ok = 0;
+            break;
+        }
+        size_t k = 0;
+        for (int j = i; j < parts->cnt; j++)
+            if (strcmp(parts->elems[j].topic, topic) == 0) {
+                parts->elems[j].offset = next[k] >= 0 ? next[k] : c->reset;
+                cx_log(CX_LOG_INFO, "ingest", "assigned %s[%d] from offset %lld%s", topic,
+                       parts->elems[j].partition, (long long)next[k],
+                       next[k] >= 0 ? "" : " (none stored: reset)");
+                k++;
+            }
+    }
+    free(ids);
+    free(next);
+    return ok;
+}
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    cx_consumer *c = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
+        if (!load_offsets(c, copy)) {
+            c->fatal = 1;
+            c->stop = 1;
+            rd_kafka_topic_partition_list_destroy(copy);
+            if (!cooperative)
+                rd_kafka_assign(rk, NULL);
+            return;
+        }
+        rd_kafka_error_t *e = NULL;
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, copy);
+        else
+            rd_kafka_assign(rk, copy);
+        if (e != NULL)
+            rd_kafka_error_destroy(e);
+        if (c->paused)
+            rd_kafka_pause_partitions(rk, copy);
+        c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
+        rd_kafka_topic_partition_list_destroy(copy);
+        return;
+    }
+    /* Revoked (or lost): store the batch in hand first, then let go. */
+    char e[512];
+    if (c->retrying) {
+        drop_batch(c); /* its store is failing now; the next owner reads it again */
+    } else if (flush(c, 0, e, sizeof e) != CX_OK) {
+        c->fatal = 1;
+        c->stop = 1;
+        snprintf(c->fatal_err, sizeof c->fatal_err, "%s", e);
+    }
+    if (cooperative) {
+        rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
+        if (x != NULL)
+            rd_kafka_error_destroy(x);
+        c->stats.assigned -= parts->cnt;
+    } else {
+        rd_kafka_assign(rk, NULL);
+        c->stats.assigned = 0;
+    }
+    cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
+}
+
+cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
+                          const cx_consumer_handler *handler, char *err, size_t errlen)
+{
+    static const char *const defaults[][2] = {
+        {"enable.auto.commit", "false"},       /* PostgreSQL holds the offsets */
+        {"enable.auto.offset.store", "false"}, /* nothing is stored before PG has it */
+        {"enable.partition.eof", "false"},
+        /* Bounded memory: at most 16 MB prefetched whatever the backlog; at
+         * ~350 B per event that is still over a second of consumption. */
+        {"queued.max.messages.kbytes", "16384"},
+        {"log_level", "4"},
+    };
+    char errstr[512];
+    cx_consumer *c = calloc(1, sizeof *c);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "consumer: out of memory");
+    if (c == NULL || conf == NULL)
+        goto fail;
+    c->h = *handler;
+    c->batch_max = cfg->batch_max_messages > 0 ? cfg->batch_max_messages : 10000;
+    c->linger_ms = cfg->batch_max_ms > 0 ? cfg->batch_max_ms : 200;
+    c->reset = cfg->auto_offset_reset && !strcmp(cfg->auto_offset_reset, "latest")
+                   ? RD_KAFKA_OFFSET_END
+                   : RD_KAFKA_OFFSET_BEGINNING;
+    c->cap = (size_t)c->batch_max;
+    if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL)
+        goto fail;
+    const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
+                             {"group.id", cfg->group},
+                             {"auto.offset.reset", c->reset == RD_KAFKA_OFFSET_END ? "latest"
+                                                                                    : "earliest"}};
+    for (size_t i = 0; i < CX_ARRAY_LEN(base) + CX_ARRAY_LEN(defaults) + cfg->n_props; i++) {
+        const char *k, *v;
+        if (i < CX_ARRAY_LEN(base)) {
+            k = base[i][0];
+            v = base[i][1];
+        } else if (i < CX_ARRAY_LEN(base) + CX_ARRAY_LEN(defaults)) {
+            k = defaults[i - CX_ARRAY_LEN(base)][0];
+            v = defaults[i - CX_ARRAY_LEN(base)][1];
+        } else {
+            size_t p = i - CX_ARRAY_LEN(base) - CX_ARRAY_LEN(defaults);
+            k = cfg->props[2 * p];
+            v = cfg->props[2 * p + 1];
+        }
+        if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", k, errstr);
+            goto fail;
+        }
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (c->rk == NULL) {
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka consumer: %s", errstr);
+        goto fail;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new((int)cfg->n_topics);
+    for (size_t i = 0; i < cfg->n_topics; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "subscribing: %s", rd_kafka_err2str(e));
+        goto fail;
+    }
+    *out = c;
+    return CX_OK;
+fail:
+    if (conf != NULL)
+        rd_kafka_conf_destroy(conf);
+    cx_consumer_free(c);
+    return st;
+}
+
+cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
+{
+    cx_status st = CX_OK;
+    while (!c->stop) {
+        int wait = 100;
+        if (c->n > 0) {
+            int64_t left = c->first_us + (int64_t)c->linger_ms * 1000 - cx_now_mono_us();
+            wait = left <= 0 ? 0 : (int)(left / 1000) + 1;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
+        if (m != NULL)
+            accept_message(c, m);
+        if (c->n > 0 && ((int)c->n >= c->batch_max ||
+                         cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
+            if ((st = flush(c, 1, err, errlen)) != CX_OK)
+                break;
+        }
+    }
+    if (st == CX_OK && !c->fatal)
+        st = flush(c, 0, err, errlen); /* the batch in hand, then leave */
+    if (c->fatal && st == CX_OK)
+        st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", c->fatal_err);
+    rd_kafka_consumer_close(c->rk);
+    return st;
+}
+
+void cx_consumer_stop(cx_consumer *c)
+{
+    c->stop = 1;
+}
+
+void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out)
+{
+    *out = c->stats;
+}
+
+void cx_consumer_free(cx_consumer *c)
+{
+    if (c == NULL)
+        return;
+    drop_batch(c);
+    if (c->rk != NULL)
+        rd_kafka_destroy(c->rk);
+    free(c->batch);
+    free(c);
+}
