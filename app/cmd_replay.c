@@ -36,10 +36,66 @@ static size_t customer_key(const char *line, size_t len, char *key, size_t keyle
     return n;
 }
 
+int cx_replay_file(const char *brokers, const char *topic, const char *path, int progress,
+                   uint64_t *delivered)
+{
+    char err[512];
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    *delivered = 0;
+    if (in == NULL) {
+        fprintf(stderr, "cxpulse replay: %s: cannot open\n", path);
+        return CX_EXIT_RUNTIME;
+    }
+    cx_producer *p = NULL;
+    if (cx_producer_new(&p, brokers, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse replay: %s\n", err);
+        if (in != stdin)
+            fclose(in);
+        return CX_EXIT_USAGE;
+    }
+    int rc = CX_EXIT_OK;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t sent = 0;
+    int64_t last_report = cx_now_mono_us();
+    while ((n = getline(&line, &cap, in)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            continue;
+        char key[129];
+        size_t key_len = customer_key(line, (size_t)n, key, sizeof key);
+        if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, err,
+                             sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)sent + 1, err);
+            rc = CX_EXIT_RUNTIME;
+            break;
+        }
+        sent++;
+        if (progress && cx_now_mono_us() - last_report > 1000000) {
+            fprintf(stderr, "replay: %llu messages queued\n", (unsigned long long)sent);
+            last_report = cx_now_mono_us();
+        }
+    }
+    free(line);
+    if (ferror(in)) {
+        fprintf(stderr, "cxpulse replay: %s: read error\n", path);
+        rc = CX_EXIT_RUNTIME;
+    }
+    if (in != stdin)
+        fclose(in);
+    if (cx_producer_flush(p, 60000, delivered, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse replay: %s\n", err);
+        rc = CX_EXIT_RUNTIME;
+    }
+    cx_producer_free(p);
+    return rc;
+}
+
 int cx_cmd_replay(int argc, char **argv)
 {
     const char *brokers = NULL, *topic = NULL, *path = NULL;
-    char err[512];
 
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
@@ -61,57 +117,8 @@ int cx_cmd_replay(int argc, char **argv)
         fprintf(stderr, "cxpulse replay: --brokers, --topic and FILE are required\n");
         return usage(stderr, CX_EXIT_USAGE);
     }
-
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (in == NULL) {
-        perror(path);
-        return CX_EXIT_RUNTIME;
-    }
-    cx_producer *p = NULL;
-    if (cx_producer_new(&p, brokers, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse replay: %s\n", err);
-        if (in != stdin)
-            fclose(in);
-        return CX_EXIT_USAGE;
-    }
-
-    int rc = CX_EXIT_OK;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t sent = 0, delivered = 0;
-    int64_t last_report = cx_now_mono_us();
-    while ((n = getline(&line, &cap, in)) > 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (n == 0)
-            continue;
-        char key[129];
-        size_t key_len = customer_key(line, (size_t)n, key, sizeof key);
-        if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, err,
-                             sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)sent + 1, err);
-            rc = CX_EXIT_RUNTIME;
-            break;
-        }
-        sent++;
-        if (cx_now_mono_us() - last_report > 1000000) {
-            fprintf(stderr, "replay: %llu messages queued\n", (unsigned long long)sent);
-            last_report = cx_now_mono_us();
-        }
-    }
-    free(line);
-    if (ferror(in)) {
-        perror(path);
-        rc = CX_EXIT_RUNTIME;
-    }
-    if (in != stdin)
-        fclose(in);
-    if (cx_producer_flush(p, 60000, &delivered, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse replay: %s\n", err);
-        rc = CX_EXIT_RUNTIME;
-    }
-    cx_producer_free(p);
+    uint64_t delivered;
+    int rc = cx_replay_file(brokers, topic, path, 1, &delivered);
     printf("produced %llu messages to %s\n", (unsigned long long)delivered, topic);
     return rc;
 }

@@ -6,6 +6,8 @@
 #ifndef CX_COMMANDS_H
 #define CX_COMMANDS_H
 
+#include <stdint.h>
+
 #define CX_EXIT_OK 0
 #define CX_EXIT_RUNTIME 1
 #define CX_EXIT_USAGE 2
@@ -18,6 +20,12 @@ int cx_cmd_replay(int argc, char **argv);
 int cx_cmd_tickets(int argc, char **argv);
 int cx_cmd_config(int argc, char **argv);
 int cx_cmd_demo(int argc, char **argv);
+
+/* Produces each line of path ("-" = stdin) to topic, keyed by customer_id;
+ * progress on stderr when asked. Returns an exit status; *delivered counts
+ * acknowledged messages. */
+int cx_replay_file(const char *brokers, const char *topic, const char *path, int progress,
+                   uint64_t *delivered);
 
 /* True when argv holds "--help" or "-h"; used by every subcommand. */
 int cx_cmd_wants_help(int argc, char **argv);
