@@ -164,3 +164,22 @@ int cx_test_sh(const char *fmt, ...)
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+void cx_test_assert_signals_exact(PGconn *conn)
+{
+    const char *recomputed =
+        "SELECT to_timestamp((floor(extract(epoch FROM e.occurred_at) / 60) * 60)::float8),"
+        " 60, coalesce(t.category, 'none'), coalesce(e.channel, ''), count(*)::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'negative'))::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'neutral'))::int,"
+        " (count(*) FILTER (WHERE e.sentiment = 'positive'))::int,"
+        " count(e.rating_value)::int, coalesce(sum(e.rating_value), 0)"
+        " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id) GROUP BY 1, 2, 3, 4";
+    const char *stored = "SELECT window_start, window_seconds, category, channel, events,"
+                         " negative, neutral, positive, rating_count, rating_sum FROM cx.signals";
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d",
+             recomputed, stored, stored, recomputed);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 0, "cx.signals differ from the sum over events");
+}

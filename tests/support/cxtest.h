@@ -27,6 +27,10 @@ long long cx_test_pg_scalar(PGconn *conn, const char *sql);
 /* Runs one SQL statement expected to succeed (fails the test otherwise). */
 void cx_test_pg_exec(PGconn *conn, const char *sql);
 
+/* Asserts that cx.signals (60 s windows) equals its recomputation from
+ * cx.events and cx.event_tags: the invariant analysts rely on. */
+void cx_test_assert_signals_exact(PGconn *conn);
+
 /* Stops ("stop fast", "stop immediate") or starts ("start") the test server
  * through deploy/local/pg-ctl.sh. Returns the script's exit status. */
 int cx_test_pg_ctl(const char *action);

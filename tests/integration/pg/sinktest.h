@@ -37,7 +37,5 @@ void sinktest_fresh_db(char *url, size_t urllen);
 /* A sink on url for group "g" with 60 s windows. */
 cx_pg *sinktest_sink(const char *url);
 
-/* Asserts that cx.signals equals its recomputation from cx.events and cx.event_tags. */
-void sinktest_assert_signals_exact(PGconn *conn);
 
 #endif

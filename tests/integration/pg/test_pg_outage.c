@@ -56,7 +56,7 @@ Test(pg_outage, server_restart_mid_run_loses_and_doubles_nothing, .timeout = 240
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"),
                  batches * per_batch);
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
     PQfinish(conn);
     cx_pg_free(pg);
     sinktest_clear(&batch);
@@ -82,7 +82,7 @@ Test(pg_outage, a_connection_killed_mid_batch_is_retried_without_loss, .timeout 
     cr_assert_eq(res.skipped, 250);
     cr_assert_eq(res.stored, 250);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 500);
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
     PQfinish(conn);
     cx_pg_free(pg);
     sinktest_clear(&batch);

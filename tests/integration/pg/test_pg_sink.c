@@ -107,7 +107,7 @@ Test(pg_sink, fills_every_contract_column)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.satisfaction_hourly WHERE "
                                          "events = 1 AND negative_share = 1 AND csat = 0"),
                  2);
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
 }
 
@@ -130,7 +130,7 @@ Test(pg_sink, a_batch_applied_twice_changes_nothing)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals"), signals);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"),
                  101 + 100 + 100);
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
 
     /* A second sink (another consumer still holding the partitions) is refused too. */
     cx_pg *zombie = sinktest_sink(url);
@@ -170,7 +170,7 @@ Test(pg_sink, duplicate_event_ids_are_stored_and_counted_once)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events e LEFT JOIN "
                                          "cx.event_tags t USING (event_id)"));
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
 }
 
@@ -195,7 +195,7 @@ Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
                                          "convert_from(raw, 'UTF8')::jsonb->>'event_id' = 'ev-13'"),
                  1);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 40);
-    sinktest_assert_signals_exact(conn);
+    cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
 }
 

@@ -1,0 +1,235 @@
+/*
+ * test_run.c - `cxpulse run` processes against librdkafka's mock cluster and
+ * a real PostgreSQL. After every scenario, every produced message is stored
+ * exactly once or dead-lettered, nothing else: the event_ids stored are the
+ * valid ones produced, the dead letters are the bad offsets, offsets reach
+ * the end of every partition, and signals equal the sum over events.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "ingest.h"
+
+#define PARTITIONS 4
+
+static cx_mock *mock;
+static char url[1024], cfgfile[256];
+static PGconn *conn;
+static cx_producer *producer;
+static long produced, bad;
+static pid_t children[8];
+static int n_children;
+
+static void setup(void)
+{
+    char err[512];
+    cx_test_pg_new_db(url, sizeof url);
+    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
+    conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", PARTITIONS, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    /* Short sessions so a killed member's partitions move on quickly. */
+    snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
+    FILE *f = fopen(cfgfile, "w");
+    fputs("{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
+          " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"}},"
+          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100}}",
+          f);
+    fclose(f);
+    produced = bad = 0;
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < n_children; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGKILL); /* left running by a failed test */
+    cx_producer_free(producer);
+    cx_mock_free(mock);
+    PQfinish(conn);
+    unlink(cfgfile);
+}
+
+TestSuite(run, .init = setup, .fini = teardown, .timeout = 240);
+
+/* Produces n messages; every 50th is malformed. */
+static void produce(long n)
+{
+    char err[512], v[400];
+    for (long i = 0; i < n; i++, produced++) {
+        int len;
+        if (produced % 50 == 49) {
+            len = snprintf(v, sizeof v, "{\"event_id\":\"bad-%ld\",\"text\":\"no timestamp\"}",
+                           produced);
+            bad++;
+        } else {
+            len = snprintf(v, sizeof v,
+                           "{\"event_id\":\"run-%ld\",\"occurred_at\":\"2026-11-01T10:%02ld:%02ldZ\","
+                           "\"customer_id\":\"c%ld\",\"channel\":\"chat\",\"text\":\"%s\"}",
+                           produced, produced % 60, (produced / 60) % 60, produced % 97,
+                           produced % 3 ? "the courier was late again" : "great agent, thanks");
+        }
+        char key[16];
+        int klen = snprintf(key, sizeof key, "k%ld", produced % 13);
+        cr_assert_eq(cx_producer_send(producer, "cx.events", key, (size_t)klen, v, (size_t)len, err,
+                                      sizeof err),
+                     CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+}
+
+static pid_t start_run(const char *group)
+{
+    int fd;
+    char *argv[] = {(char *)cx_test_bin(), "run", "--config", cfgfile, "--brokers",
+                    (char *)cx_mock_bootstraps(mock), "--topic", "cx.events", "--group",
+                    (char *)group, "--pg", url, "--http", "off", "--log-level", "warn", NULL};
+    pid_t pid = cx_test_spawn(argv, &fd);
+    close(fd);
+    if (n_children < 8)
+        children[n_children++] = pid;
+    return pid;
+}
+
+/* Stops a member (and forgets it: its pid may be reused once reaped). */
+static int stop(pid_t pid, int sig, int timeout_ms)
+{
+    for (int i = 0; i < n_children; i++)
+        if (children[i] == pid)
+            children[i] = 0;
+    return cx_test_stop(pid, sig, timeout_ms);
+}
+
+static long long handled(const char *group)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(next_offset), 0) FROM cx.consumer_offsets "
+             "WHERE consumer_group = '%s'",
+             group);
+    PGresult *r = PQexec(conn, sql);
+    long long v = PQresultStatus(r) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                                        : -1;
+    PQclear(r);
+    return v;
+}
+
+/* Waits until the group's stored offsets reach `target` messages. */
+static void wait_handled(const char *group, long long target, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (handled(group) >= target)
+            return;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("group %s handled %lld of %lld messages within %d s", group, handled(group),
+                   target, timeout_s);
+}
+
+static void assert_exactly_once(const char *group)
+{
+    cr_assert_eq(handled(group), produced, "offsets do not reach the end of the topic");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events "
+                                         "WHERE event_id LIKE 'run-%'"),
+                 produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "convert_from(raw, 'UTF8') LIKE '%bad-%' AND "
+                                         "error LIKE '%occurred_at%'"),
+                 bad);
+    cx_test_assert_signals_exact(conn);
+}
+
+Test(run, stores_every_message_once_over_several_partitions)
+{
+    produce(1000);
+    pid_t p = start_run("g1");
+    wait_handled("g1", produced, 60);
+    produce(500); /* while running */
+    wait_handled("g1", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0, "SIGTERM must exit 0");
+    assert_exactly_once("g1");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT kafka_partition) FROM cx.events"),
+                 PARTITIONS);
+}
+
+Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
+{
+    produce(600);
+    pid_t a = start_run("g2");
+    wait_handled("g2", 1, 60);
+    pid_t b = start_run("g2");
+    produce(1500);
+    wait_handled("g2", produced / 2, 60);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0, "the leaving member exits 0");
+    produce(600);
+    wait_handled("g2", produced, 90);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    assert_exactly_once("g2");
+}
+
+Test(run, a_member_killed_mid_stream_and_restarted_loses_and_doubles_nothing)
+{
+    produce(3000);
+    pid_t p = start_run("g3");
+    wait_handled("g3", 500, 60);
+    cr_assert_eq(stop(p, SIGKILL, 5000), 128 + SIGKILL);
+    long long at_kill = handled("g3");
+    p = start_run("g3");
+    wait_handled("g3", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert(at_kill < produced, "the kill came too late to test anything");
+    assert_exactly_once("g3");
+}
+
+Test(run, postgresql_stopped_mid_stream_and_started_again)
+{
+    produce(2000);
+    pid_t p = start_run("g4");
+    wait_handled("g4", 300, 60);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    produce(500);
+    sleep(3); /* the service keeps running, paused, retrying */
+    cr_assert_eq(kill(p, 0), 0, "the service must survive a database outage");
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    wait_handled("g4", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g4");
+}
+
+Test(run, broker_down_and_back_up)
+{
+    produce(1500);
+    /* The service starts while the broker is down, and must wait for it. */
+    rd_kafka_mock_broker_set_down(cx_mock_cluster(mock), 1);
+    pid_t p = start_run("g5");
+    sleep(3);
+    cr_assert_eq(kill(p, 0), 0, "the service must survive a broker outage");
+    cr_assert_eq(handled("g5"), 0);
+    rd_kafka_mock_broker_set_up(cx_mock_cluster(mock), 1);
+    wait_handled("g5", produced, 90);
+    /* Mid-stream: fetches fail with leader changes and dropped connections. */
+    rd_kafka_mock_push_request_errors(cx_mock_cluster(mock), 1 /* Fetch */, 6,
+                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR__TRANSPORT,
+                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR__TRANSPORT,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR__TRANSPORT);
+    produce(1000);
+    wait_handled("g5", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g5");
+}
