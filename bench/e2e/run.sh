@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End-to-end benchmark, Kafka -> cxpulse run -> PostgreSQL, on loopback.
+#  1. N events (default 1,000,000) are loaded into a mock cluster running in
+#     its own process (64 lz4-compressed partitions: the mock keeps only 5 MB /
+#     100k messages per partition) and counted with kcat before timing.
+#  2. Baselines in the same run: kcat -C reading the topic to /dev/null, and a
+#     plain COPY of the same rows (exported after the run) into the same tables.
+#  3. cxpulse run consumes it all: events/s and peak RSS (GNU time).
+#  4. Latency: 5,000 events/s offered for 20 s; produce -> stored time per event
+#     (ingested_at, the transaction's time, minus the producer's send time).
+# usage: bench/e2e/run.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-1000000}
+PARTS=64
+for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
+cmake --build build-bench -j2 --target cxpulse e2e_tool >/dev/null
+bin=build-bench/app/cxpulse
+tool=build-bench/bench/e2e/e2e_tool
+work=$(mktemp -d "${TMPDIR:-/tmp}/cxpulse-e2e.XXXXXX")
+state=$work/pg.state
+cleanup() {
+    [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null || true
+    [ -n "${run_pid:-}" ] && kill "$run_pid" 2>/dev/null || true
+    deploy/local/pg-stop.sh --state "$state"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+url=$(deploy/local/pg-start.sh --durable --state "$state")
+$bin migrate --pg "$url" >/dev/null
+now() { date +%s.%N; }
+psqlq() { psql -qtAX "$url" -c "$1"; }
+
+$bin mock-kafka --topic cx.events --partitions $PARTS >"$work/mock.out" 2>/dev/null &
+mock_pid=$!
+for _ in $(seq 50); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
+brokers=$(head -1 "$work/mock.out")
+
+echo "generating and loading $N events into $PARTS partitions ..."
+$tool gen "$N" >"$work/events.jsonl"
+$bin replay --brokers "$brokers" --topic cx.events "$work/events.jsonl" 2>/dev/null
+t0=$(now)
+count=$(kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
+t1=$(now)
+[ "$count" -eq "$N" ] || { echo "topic holds $count of $N messages: the mock dropped some" >&2; exit 1; }
+kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
+
+echo "running cxpulse ..."
+t0=$(now)
+/usr/bin/time -f '%M' -o "$work/rss" $bin run --brokers "$brokers" --topic cx.events \
+    --group bench --pg "$url" --http off --log-level warn &
+run_pid=$!
+for _ in $(seq 6000); do
+    done_n=$(psqlq "SELECT coalesce(sum(next_offset),0) FROM cx.consumer_offsets WHERE consumer_group='bench'")
+    [ "$done_n" -ge "$N" ] && break
+    sleep 0.1
+done
+t1=$(now)
+run_rate=$(echo "$N / ($t1 - $t0)" | bc)
+stored=$(psqlq "SELECT count(*) FROM cx.events")
+
+echo "latency at 5000 events/s for 20 s ..."
+$tool paced "$brokers" cx.events 5000 20
+want=$((N + 100000))
+for _ in $(seq 600); do
+    done_n=$(psqlq "SELECT coalesce(sum(next_offset),0) FROM cx.consumer_offsets WHERE consumer_group='bench'")
+    [ "$done_n" -ge "$want" ] && break
+    sleep 0.1
+done
+lat=$(psqlq "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' ||
+                    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' || count(*)
+             FROM (SELECT extract(epoch FROM ingested_at) * 1000
+                          - (payload->'attributes'->>'sent_us')::bigint / 1000.0 AS d
+                   FROM cx.events WHERE event_id LIKE 'paced-%') x")
+kill -TERM "$run_pid"; wait "$run_pid" || true; run_pid=
+rss_kb=$(cat "$work/rss")
+
+echo "plain COPY of the same rows ..."
+psqlq "COPY (SELECT * FROM cx.events WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/events.copy"
+psqlq "COPY (SELECT t.* FROM cx.event_tags t WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/tags.copy"
+psqlq "TRUNCATE cx.events, cx.event_tags, cx.signals; CHECKPOINT"
+t0=$(now)
+psql -qX "$url" -c "BEGIN" -c "\\copy cx.events FROM '$work/events.copy'" \
+    -c "\\copy cx.event_tags FROM '$work/tags.copy'" -c "COMMIT"
+t1=$(now)
+copy_rate=$(echo "$N / ($t1 - $t0)" | bc)
+
+read -r p50 p99 nlat <<<"$lat"
+echo
+echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each), stored: $stored"
+echo "kcat -C to /dev/null     : $kcat_rate events/s"
+echo "plain COPY (events+tags) : $copy_rate events/s (one transaction)"
+echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"
+echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
+echo "produce -> stored at 5000/s: p50 ${p50} ms, p99 ${p99} ms over $nlat events"

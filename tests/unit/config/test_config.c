@@ -1,0 +1,166 @@
+/*
+ * test_config.c - configuration: file, environment and flag precedence,
+ * errors that name the key, secrets masked when printed.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/cxpulse-config.XXXXXX";
+static char path[300];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/cxpulse.json", dir);
+    unsetenv("CXPULSE_BROKERS");
+    unsetenv("CXPULSE_GROUP");
+    unsetenv("CXPULSE_TOPICS");
+}
+
+static void teardown(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+TestSuite(cx_config, .init = setup, .fini = teardown);
+
+static void write_file(const char *json)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
+static void expect_file_error(const char *json, const char *want)
+{
+    write_file(json);
+    cx_config *cfg = cx_config_new();
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_ERR_CONFIG, "%s", json);
+    cr_assert(strstr(err, path) != NULL && strstr(err, want) != NULL, "\"%s\" lacks \"%s\"", err,
+              want);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, defaults)
+{
+    cx_config *cfg = cx_config_new();
+    cr_assert_str_eq(cfg->group, "cxpulse");
+    cr_assert_eq(cfg->batch_max_messages, 10000);
+    cr_assert_eq(cfg->n_window_seconds, 1);
+    cr_assert_eq(cfg->window_seconds[0], 60);
+    cr_assert_str_eq(cfg->http_listen, "127.0.0.1:9464");
+    cr_assert(cfg->synchronous_commit);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, reads_a_file_with_every_kind_of_setting)
+{
+    write_file("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
+               " \"properties\": {\"security.protocol\": \"SASL_SSL\", \"sasl.password\": \"pw\","
+               " \"fetch.min.bytes\": 1024}},"
+               " \"batch\": {\"max_messages\": 500}, \"postgres\": {\"synchronous_commit\": false},"
+               " \"rules\": {\"files\": [\"rules/x.json\", \"/abs/y.json\"]},"
+               " \"signals\": {\"window_seconds\": [60, 3600]},"
+               " \"tickets\": {\"rules\": [{\"name\": \"r\"}]}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(cfg->brokers, "k:9092");
+    cr_assert_eq(cfg->n_topics, 2);
+    cr_assert_str_eq(cfg->topics[1], "b");
+    cr_assert_str_eq(json_string_value(json_object_get(cfg->kafka_properties, "fetch.min.bytes")),
+                     "1024");
+    cr_assert_eq(cfg->batch_max_messages, 500);
+    cr_assert_eq(cfg->synchronous_commit, 0);
+    char want[400];
+    snprintf(want, sizeof want, "%s/rules/x.json", dir);
+    cr_assert_str_eq(cfg->rule_files[0], want, "relative to the file's folder");
+    cr_assert_str_eq(cfg->rule_files[1], "/abs/y.json");
+    cr_assert_eq(cfg->n_window_seconds, 2);
+    cr_assert_eq(cfg->window_seconds[1], 3600);
+    cr_assert_eq(json_array_size(cfg->ticket_rules), 1);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, errors_name_the_file_and_key)
+{
+    expect_file_error("{\"batch\": {\"max_ms\": 0}}", "\"batch.max_ms\": 0 is below the minimum 1");
+    expect_file_error("{\"batch\": {\"max_messages\": \"many\"}}",
+                      "\"batch.max_messages\": must be a whole number");
+    expect_file_error("{\"kafka\": {\"gruop\": \"g\"}}", "\"kafka.gruop\": unknown setting");
+    expect_file_error("{\"kafka\": {\"auto_offset_reset\": \"middle\"}}",
+                      "\"middle\" is not one of earliest|latest");
+    expect_file_error("{\"signals\": {\"window_seconds\": [60, 60]}}", "is listed twice");
+    expect_file_error("{\"kafka\": {\"topics\": \"t\"}}", "must be an array of strings");
+    expect_file_error("{\"log\": {\"level\": \"loud\"}}", "is not one of");
+    expect_file_error("{\"kafka\": {\"brokers\": \"x\",}}", ":1:");
+}
+
+Test(cx_config, environment_beats_file_and_flags_beat_environment)
+{
+    write_file("{\"kafka\": {\"brokers\": \"file:1\", \"group\": \"file-group\","
+               " \"topics\": [\"file-topic\"]}}");
+    setenv("CXPULSE_BROKERS", "env:1", 1);
+    setenv("CXPULSE_GROUP", "env-group", 1);
+    char *argv[] = {"run", "--group", "flag-group", "--config", path, "--topic", "t1", "--topic",
+                    "t2", "--extra", NULL};
+    char *rest[11];
+    int n_rest;
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    cr_assert_eq(cx_config_parse_cli(cfg, 10, argv, rest, &n_rest, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_str_eq(cfg->brokers, "env:1");
+    cr_assert_str_eq(cfg->group, "flag-group");
+    cr_assert_eq(cfg->n_topics, 2, "repeated --topic adds up and replaces the file's list");
+    cr_assert_str_eq(cfg->topics[0], "t1");
+    cr_assert_eq(n_rest, 1);
+    cr_assert_str_eq(rest[0], "--extra");
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, validation_says_what_run_is_missing)
+{
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "kafka.brokers") != NULL, "%s", err);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, secrets_are_masked_when_printed)
+{
+    char out[256];
+    cx_config_mask_conninfo("postgresql://app:s3cret@db:5432/cx", out, sizeof out);
+    cr_assert_str_eq(out, "postgresql://app:****@db:5432/cx");
+    cx_config_mask_conninfo("host=db user=app password=s3cret dbname=cx", out, sizeof out);
+    cr_assert_str_eq(out, "host=db user=app password=**** dbname=cx");
+    cx_config_mask_conninfo("postgresql://app@db/cx?password=s3cret&sslmode=require", out,
+                            sizeof out);
+    cr_assert_str_eq(out, "postgresql://app@db/cx?password=****&sslmode=require");
+
+    write_file("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
+               " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
+               " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\"}}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cx_config_print(cfg, f);
+    fclose(f);
+    cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
+    cr_assert(strstr(buf, "SASL_SSL") != NULL);
+    free(buf);
+    cx_config_free(cfg);
+}
