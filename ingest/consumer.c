@@ -24,6 +24,7 @@ struct cx_consumer {
     int batch_max, linger_ms;
     int64_t reset; /* RD_KAFKA_OFFSET_BEGINNING or _END */
     rd_kafka_message_t **batch;
+    cx_msg *msgs; /* the batch as the application sees it */
     size_t n, cap;
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
@@ -82,20 +83,13 @@ static void commit_to_kafka(cx_consumer *c)
 /* Calls the application's deliver on the batch in hand. */
 static cx_status deliver_once(cx_consumer *c, int *retry_ms, char *err, size_t errlen)
 {
-    cx_msg stack[256];
-    cx_msg *msgs = c->n <= 256 ? stack : malloc(c->n * sizeof *msgs);
-    if (msgs == NULL)
-        return cx_errf(err, errlen, CX_ERR_TRANSIENT, "consumer: out of memory");
     for (size_t i = 0; i < c->n; i++) {
         rd_kafka_message_t *m = c->batch[i];
-        msgs[i] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                           m->len};
+        c->msgs[i] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
+                              m->len};
     }
     *retry_ms = 1000;
-    cx_status st = c->h.deliver(c->h.ctx, msgs, c->n, retry_ms, err, errlen);
-    if (msgs != stack)
-        free(msgs);
-    return st;
+    return c->h.deliver(c->h.ctx, c->msgs, c->n, retry_ms, err, errlen);
 }
 
 static void accept_message(cx_consumer *c, rd_kafka_message_t *m);
@@ -299,7 +293,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                    ? RD_KAFKA_OFFSET_END
                    : RD_KAFKA_OFFSET_BEGINNING;
     c->cap = (size_t)c->batch_max;
-    if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL)
+    if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL ||
+        (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL)
         goto fail;
     const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
                              {"group.id", cfg->group},
@@ -394,5 +389,6 @@ void cx_consumer_free(cx_consumer *c)
     if (c->rk != NULL)
         rd_kafka_destroy(c->rk);
     free(c->batch);
+    free(c->msgs);
     free(c);
 }

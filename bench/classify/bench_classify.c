@@ -3,13 +3,14 @@
  * measured in the same run on one core, and allocations per event for both.
  *
  * usage: bench_classify [N_EVENTS]   (default 1000000)
- * Events are generated in memory from templates (~300 bytes each, varied
+ * Events are generated in memory (bench/common: ~300 bytes each, varied
  * text, ratings and attributes), so the figures measure CPU only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_events.h"
 #include "classify.h"
 
 /* Counting allocator: interposes malloc for the whole process (jansson too). */
@@ -36,18 +37,6 @@ void *realloc(void *p, size_t n)
     return __libc_realloc(p, n);
 }
 
-static const char *const texts[] = {
-    "The agent on the phone was rude and kept me on hold for forty minutes before hanging up.",
-    "I was charged twice for my order and the refund still has not arrived after two weeks.",
-    "The courier left the parcel in the rain and the box was crushed when I found it.",
-    "Order arrived a week late and only 3 of the 5 items were in the box, very disappointed.",
-    "Lovely staff at the store, very helpful and friendly, thank you so much!",
-    "Website crashed at checkout twice, then the password reset link never came through.",
-    "No problems with the delivery this time, driver was polite and it came on time.",
-    "Just a question about my contract renewal date, nothing urgent.",
-};
-static const char *const channels[] = {"store", "phone", "chat", "email", "web", "app"};
-static const char *const scales[] = {"csat", "nps", "ces", "stars"};
 
 static double now_s(void)
 {
@@ -65,15 +54,7 @@ int main(int argc, char **argv)
         return 1;
     for (size_t i = 0; i < n; i++) {
         off[i] = used;
-        int k = snprintf(buf + used, cap - used,
-                         "{\"event_id\":\"ev-%zu\",\"occurred_at\":\"2026-10-%02zuT%02zu:%02zu:00Z\","
-                         "\"customer_id\":\"c%zu\",\"channel\":\"%s\",\"text\":\"%s\","
-                         "\"rating\":{\"scale\":\"%s\",\"value\":%zu},\"attributes\":{"
-                         "\"order_id\":\"o%zu\",\"promised_date\":\"2026-10-10\","
-                         "\"delivered_date\":\"2026-10-%02zu\",\"qty_ordered\":5,"
-                         "\"qty_delivered\":%zu}}",
-                         i, 1 + i % 28, i % 24, i % 60, i % 9973, channels[i % 6],
-                         texts[i % 8], scales[i % 4], 1 + i % 5, i, 8 + i % 5, 3 + i % 3);
+        int k = cx_bench_event(buf + used, cap - used, "ev", (long)i, 0);
         used += (size_t)k;
     }
     off[n] = used;

@@ -9,30 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_events.h"
 #include "ingest.h"
 
-static const char *const texts[] = {
-    "The agent on the phone was rude and kept me on hold for forty minutes before hanging up.",
-    "I was charged twice for my order and the refund still has not arrived after two weeks.",
-    "The courier left the parcel in the rain and the box was crushed when I found it.",
-    "Order arrived a week late and only 3 of the 5 items were in the box, very disappointed.",
-    "Lovely staff at the store, very helpful and friendly, thank you so much!",
-    "Website crashed at checkout twice, then the password reset link never came through.",
-    "No problems with the delivery this time, driver was polite and it came on time.",
-    "Just a question about my contract renewal date, nothing urgent.",
-};
-static const char *const channels[] = {"store", "phone", "chat", "email", "web", "app"};
-
-static int line(char *buf, size_t cap, const char *prefix, long i, long long sent_us)
-{
-    return snprintf(buf, cap,
-                    "{\"event_id\":\"%s-%ld\",\"occurred_at\":\"2026-10-%02ldT%02ld:%02ld:%02ldZ\","
-                    "\"customer_id\":\"c%ld\",\"channel\":\"%s\",\"touchpoint\":\"delivery\","
-                    "\"text\":\"%s\",\"rating\":{\"scale\":\"csat\",\"value\":%ld},"
-                    "\"attributes\":{\"order_id\":\"o%ld\",\"sent_us\":%lld}}",
-                    prefix, i, 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 9973,
-                    channels[i % 6], texts[i % 8], 1 + i % 5, i, sent_us);
-}
 
 int main(int argc, char **argv)
 {
@@ -40,7 +19,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {
         long n = strtol(argv[2], NULL, 10);
         for (long i = 0; i < n; i++) {
-            line(buf, sizeof buf, "bulk", i, 0);
+            cx_bench_event(buf, sizeof buf, "bulk", i, 0);
             puts(buf);
         }
         return 0;
@@ -59,7 +38,7 @@ int main(int argc, char **argv)
                 struct timespec ts = {0, 200000};
                 nanosleep(&ts, NULL);
             }
-            int n = line(buf, sizeof buf, "paced", i, (long long)cx_now_wall_us());
+            int n = cx_bench_event(buf, sizeof buf, "paced", i, (long long)cx_now_wall_us());
             if (cx_producer_send(p, argv[3], NULL, 0, buf, (size_t)n, err, sizeof err) != CX_OK) {
                 fprintf(stderr, "%s\n", err);
                 return 1;

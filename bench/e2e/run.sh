@@ -21,8 +21,8 @@ tool=build-bench/bench/e2e/e2e_tool
 work=$(mktemp -d "${TMPDIR:-/tmp}/cxpulse-e2e.XXXXXX")
 state=$work/pg.state
 cleanup() {
+    [ -n "${run_pid:-}" ] && pkill -TERM -P "$run_pid" 2>/dev/null || true
     [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null || true
-    [ -n "${run_pid:-}" ] && kill "$run_pid" 2>/dev/null || true
     deploy/local/pg-stop.sh --state "$state"
     rm -rf "$work"
 }
@@ -46,7 +46,7 @@ t1=$(now)
 [ "$count" -eq "$N" ] || { echo "topic holds $count of $N messages: the mock dropped some" >&2; exit 1; }
 kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
 
-echo "running cxpulse ..."
+echo "running cxpulse (the first group join takes ~3 s of the time) ..."
 t0=$(now)
 /usr/bin/time -f '%M' -o "$work/rss" $bin run --brokers "$brokers" --topic cx.events \
     --group bench --pg "$url" --http off --log-level warn &
@@ -73,7 +73,7 @@ lat=$(psqlq "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeri
              FROM (SELECT extract(epoch FROM ingested_at) * 1000
                           - (payload->'attributes'->>'sent_us')::bigint / 1000.0 AS d
                    FROM cx.events WHERE event_id LIKE 'paced-%') x")
-kill -TERM "$run_pid"; wait "$run_pid" || true; run_pid=
+pkill -TERM -P "$run_pid"; wait "$run_pid" || true; run_pid=   # TERM cxpulse, not time(1)
 rss_kb=$(cat "$work/rss")
 
 echo "plain COPY of the same rows ..."

@@ -13,20 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_events.h"
 #include "pg.h"
 #include "pg_int.h"
 
-static const char *const texts[] = {
-    "The agent on the phone was rude and kept me on hold for forty minutes before hanging up.",
-    "I was charged twice for my order and the refund still has not arrived after two weeks.",
-    "The courier left the parcel in the rain and the box was crushed when I found it.",
-    "Order arrived a week late and only 3 of the 5 items were in the box, very disappointed.",
-    "Lovely staff at the store, very helpful and friendly, thank you so much!",
-    "Website crashed at checkout twice, then the password reset link never came through.",
-    "No problems with the delivery this time, driver was polite and it came on time.",
-    "Just a question about my contract renewal date, nothing urgent.",
-};
-static const char *const channels[] = {"store", "phone", "chat", "email", "web", "app"};
 
 static void die(const char *what, const char *err)
 {
@@ -79,12 +69,7 @@ int main(int argc, char **argv)
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         char raw[640];
-        int k = snprintf(raw, sizeof raw,
-                         "{\"event_id\":\"ev-%zu\",\"occurred_at\":\"2026-10-%02zuT%02zu:%02zu:%02zuZ\","
-                         "\"customer_id\":\"c%zu\",\"channel\":\"%s\",\"touchpoint\":\"delivery\","
-                         "\"text\":\"%s\",\"rating\":{\"scale\":\"csat\",\"value\":%zu}}",
-                         i, 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 9973,
-                         channels[i % 6], texts[i % 8], 1 + i % 5);
+        int k = cx_bench_event(raw, sizeof raw, "ev", (long)i, 0);
         raws[i] = strdup(raw);
         bytes += (size_t)k;
         if (cx_event_parse(&evs[i], raws[i], (size_t)k, err, sizeof err) != CX_OK)
