@@ -274,9 +274,11 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         {"enable.auto.commit", "false"},       /* PostgreSQL holds the offsets */
         {"enable.auto.offset.store", "false"}, /* nothing is stored before PG has it */
         {"enable.partition.eof", "false"},
-        /* Bounded memory: at most 16 MB prefetched whatever the backlog; at
-         * ~350 B per event that is still over a second of consumption. */
-        {"queued.max.messages.kbytes", "16384"},
+        /* Bounded memory whatever the backlog: at most 8 MB queued ahead and
+         * 4 MB per fetch response (the default allows 50 MB); at ~300 B per
+         * event that is still over a second of consumption. */
+        {"queued.max.messages.kbytes", "8192"},
+        {"fetch.max.bytes", "4194304"},
         {"log_level", "4"},
     };
     char errstr[512];
