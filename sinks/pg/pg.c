@@ -46,6 +46,7 @@ typedef struct batch {
     size_t n_events;
     dead *dead;
     size_t n_dead;
+    int staged; /* staging tables may hold rows of an earlier sub-batch (bisection) */
     cx_pg_result *res;
 } batch;
 
@@ -443,8 +444,13 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
         event_row(&ev, &b->recs[idx[i]]);
         tag_rows(&tags, &b->recs[idx[i]]);
     }
-    cx_status st = exec(pg, "TRUNCATE cx_stage_events, cx_stage_tags", "clearing staging", err,
-                        errlen);
+    /* Staging is empty at the start of a transaction (ON COMMIT DELETE ROWS) and a
+     * failed attempt's rows go with its savepoint; only a bisection that stored a
+     * first half leaves rows behind. (No TRUNCATE: it would churn the catalog.) */
+    cx_status st = CX_OK;
+    if (b->staged)
+        st = exec(pg, "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags",
+                  "clearing staging", err, errlen);
     if (st == CX_OK)
         st = copy_in(pg, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
     if (st == CX_OK && tags.len > 0)
@@ -454,6 +460,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
         PGresult *res = PQexecParams(pg->conn, insert_sql, 2, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
         if (st == CX_OK) {
+            b->staged = 1;
             size_t stored = strtoul(PQgetvalue(res, 0, 0), NULL, 10);
             b->res->stored += stored;
             b->res->duplicates += m - stored;
