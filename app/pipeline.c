@@ -2,9 +2,11 @@
  * pipeline.c - joins ingest, processors and sinks (see pipeline.h). The
  * consumer hands over a batch; each message is parsed and classified into a
  * record (or a dead letter with the parser's reason) and the batch is written
- * in one transaction. A transient sink failure pauses consumption; a fatal
+ * in one transaction per writer connection (postgres.writers, partitions
+ * split between them; parse, classify and write run in parallel per writer). A transient sink failure pauses consumption; a fatal
  * one stops the service with a clear message.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,24 @@
 #include "pg.h"
 #include "pipeline.h"
 
+#define MAX_WRITERS 16
+
+/* One writer's share of a batch: the messages of its partitions. */
+typedef struct shard {
+    struct pipeline *p;
+    int w;                /* writer index */
+    const cx_msg *msgs;
+    const size_t *idx;    /* message indices, in batch order */
+    size_t n;
+    cx_record *recs;      /* n records, filled here */
+    cx_pg_result res;
+    cx_status st;
+    char err[1024];
+} shard;
+
 typedef struct pipeline {
-    cx_pg *pg;
+    cx_pg *pg[MAX_WRITERS];
+    int writers;
     cx_classifier *clf;
     cx_consumer *consumer;
     size_t cap;
@@ -25,6 +43,7 @@ typedef struct pipeline {
     cx_tags *tags;
     cx_record *recs;
     char (*errs)[256];
+    size_t *order; /* message indices grouped by writer */
     uint64_t stop_after;
     cx_pipeline_totals totals;
     int64_t last_report_us;
@@ -43,22 +62,32 @@ static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts
                               int64_t *next, char *err, size_t errlen)
 {
     pipeline *p = ctx;
-    return cx_pg_read_offsets(p->pg, topic, parts, n, next, err, errlen);
+    return cx_pg_read_offsets(p->pg[0], topic, parts, n, next, err, errlen);
 }
 
-static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
-                         size_t errlen)
+/* The writer of a partition: every batch of a partition goes through the same
+ * connection, so each partition's offsets still advance in order. */
+static int writer_of(const pipeline *p, const cx_msg *m)
 {
-    pipeline *p = ctx;
-    if (n > p->cap)
-        return cx_errf(err, errlen, CX_ERR_FATAL, "batch of %zu is over the %zu planned", n,
-                       p->cap);
-    for (size_t i = 0; i < n; i++) {
-        cx_record *r = &p->recs[i];
-        *r = (cx_record){msgs[i].topic, msgs[i].partition, msgs[i].offset, msgs[i].value,
-                         msgs[i].len, NULL, NULL, NULL};
-        if (cx_event_parse(&p->evs[i], msgs[i].value, msgs[i].len, p->errs[i],
-                           sizeof p->errs[i]) == CX_OK) {
+    uint32_t h = 2166136261u; /* FNV-1a over the topic, then the partition */
+    for (const char *c = m->topic; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    h = (h ^ (uint32_t)m->partition) * 16777619u;
+    return (int)(h % (uint32_t)p->writers);
+}
+
+/* Parses, classifies and writes one writer's share; runs on its own thread. */
+static void *write_shard(void *arg)
+{
+    shard *s = arg;
+    pipeline *p = s->p;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->idx[k];
+        const cx_msg *m = &s->msgs[i];
+        cx_record *r = &s->recs[k];
+        *r = (cx_record){m->topic, m->partition, m->offset, m->value, m->len, NULL, NULL, NULL};
+        if (cx_event_parse(&p->evs[i], m->value, m->len, p->errs[i], sizeof p->errs[i]) ==
+            CX_OK) {
             cx_classifier_classify(p->clf, &p->evs[i], &p->tags[i]);
             r->ev = &p->evs[i];
             r->tags = &p->tags[i];
@@ -68,12 +97,73 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
                    r->partition, (long long)r->offset, r->error);
         }
     }
-    cx_pg_result res;
-    cx_status st = cx_pg_write_batch(p->pg, p->recs, n, &res, err, errlen);
+    memset(&s->res, 0, sizeof s->res);
+    s->st = cx_pg_write_batch(p->pg[s->w], s->recs, s->n, &s->res, s->err, sizeof s->err);
+    for (size_t k = 0; k < s->n; k++)
+        cx_event_clear(&p->evs[s->idx[k]]);
+    return NULL;
+}
+
+/*
+ * Stores a batch: its partitions are split between the writers, which parse,
+ * classify and write their shares in parallel, each in its own transaction.
+ * When one share fails the whole batch is retried; the shares already stored
+ * are then skipped by their stored offsets, so nothing is written twice.
+ */
+static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
+                         size_t errlen)
+{
+    pipeline *p = ctx;
+    if (n > p->cap)
+        return cx_errf(err, errlen, CX_ERR_FATAL, "batch of %zu is over the %zu planned", n,
+                       p->cap);
+    shard sh[MAX_WRITERS];
+    size_t count[MAX_WRITERS] = {0}, at = 0;
     for (size_t i = 0; i < n; i++)
-        cx_event_clear(&p->evs[i]);
+        count[writer_of(p, &msgs[i])]++;
+    for (int w = 0; w < p->writers; w++) {
+        sh[w] = (shard){.p = p, .w = w, .msgs = msgs, .idx = p->order + at, .recs = p->recs + at};
+        at += count[w];
+    }
+    for (size_t i = 0; i < n; i++) {
+        shard *s = &sh[writer_of(p, &msgs[i])];
+        p->order[(size_t)(s->idx - p->order) + s->n++] = i;
+    }
+    pthread_t th[MAX_WRITERS];
+    int started[MAX_WRITERS] = {0};
+    for (int w = 1; w < p->writers; w++)
+        if (sh[w].n > 0)
+            started[w] = pthread_create(&th[w], NULL, write_shard, &sh[w]) == 0;
+    for (int w = 0; w < p->writers; w++)
+        if (sh[w].n > 0 && (w == 0 || !started[w]))
+            write_shard(&sh[w]); /* writer 0, or a thread that could not start */
+    for (int w = 1; w < p->writers; w++)
+        if (started[w])
+            pthread_join(th[w], NULL);
+
+    cx_status st = CX_OK;
+    cx_pg_result res = {0};
+    *retry_ms = 0;
+    for (int w = 0; w < p->writers; w++) {
+        if (sh[w].n == 0)
+            continue;
+        if (sh[w].st == CX_ERR_TRANSIENT) {
+            int ms = cx_pg_backoff_ms(p->pg[w]);
+            if (ms > *retry_ms)
+                *retry_ms = ms;
+        }
+        /* The first fatal error wins over transient ones; otherwise the first error. */
+        if (sh[w].st != CX_OK && (st == CX_OK || (st == CX_ERR_TRANSIENT &&
+                                                   sh[w].st != CX_ERR_TRANSIENT))) {
+            st = sh[w].st;
+            snprintf(err, errlen, "%s", sh[w].err);
+        }
+        res.stored += sh[w].res.stored;
+        res.duplicates += sh[w].res.duplicates;
+        res.skipped += sh[w].res.skipped;
+        res.dead_lettered += sh[w].res.dead_lettered;
+    }
     if (st == CX_ERR_TRANSIENT) {
-        *retry_ms = cx_pg_backoff_ms(p->pg);
         cx_log(CX_LOG_WARN, "sink.pg", "batch not stored, retrying in %d ms: %s", *retry_ms, err);
         return st;
     }
@@ -118,9 +208,13 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     p.tags = calloc(p.cap, sizeof *p.tags);
     p.recs = calloc(p.cap, sizeof *p.recs);
     p.errs = calloc(p.cap, sizeof *p.errs);
+    p.order = calloc(p.cap, sizeof *p.order);
+    p.writers = cfg->pg_writers < 1 ? 1 : cfg->pg_writers > MAX_WRITERS ? MAX_WRITERS
+                                                                         : cfg->pg_writers;
     size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
     props = calloc(2 * n_props + 1, sizeof *props);
-    if (p.evs == NULL || p.tags == NULL || p.recs == NULL || p.errs == NULL || props == NULL) {
+    if (p.evs == NULL || p.tags == NULL || p.recs == NULL || p.errs == NULL || p.order == NULL ||
+        props == NULL) {
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
@@ -137,12 +231,14 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(p.clf),
                         .synchronous_commit = cfg->synchronous_commit};
-    st = cx_pg_new(&p.pg, &po, err, sizeof err);
-    if (st == CX_ERR_TRANSIENT) {
-        cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
-    } else if (st != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
-        goto done;
+    for (int w = 0; w < p.writers; w++) {
+        st = cx_pg_new(&p.pg[w], &po, err, sizeof err);
+        if (st == CX_ERR_TRANSIENT && w == 0) {
+            cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
+        } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
+            fprintf(stderr, "cxpulse: %s\n", err);
+            goto done;
+        }
     }
     cx_consumer_config cc = {.brokers = cfg->brokers,
                              .topics = (const char *const *)cfg->topics,
@@ -181,12 +277,14 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
 done:
     *totals = p.totals;
     cx_consumer_free(p.consumer);
-    cx_pg_free(p.pg);
+    for (int w = 0; w < p.writers; w++)
+        cx_pg_free(p.pg[w]);
     cx_classifier_free(p.clf);
     free(p.evs);
     free(p.tags);
     free(p.recs);
     free(p.errs);
+    free(p.order);
     free(props);
     return rc;
 }

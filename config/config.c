@@ -45,6 +45,8 @@ static const setting settings[] = {
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,
      "CXPULSE_PG_SYNCHRONOUS_COMMIT", NULL, 0, "true",
      "false trades the last ~0.6 s of commits on a server crash for speed; still exactly-once"},
+    {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0,
+     "2", "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
      "--rules", 0, NULL, "rule files replacing the built-in rules (docs/rules.md)"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,

@@ -28,6 +28,7 @@ typedef struct cx_config {
     int batch_max_ms;
     char *pg_url;
     int synchronous_commit;
+    int pg_writers;
     char **rule_files;
     size_t n_rule_files;
     int *window_seconds;

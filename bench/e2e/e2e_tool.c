@@ -3,6 +3,9 @@
  *   e2e_tool gen N                        N event lines (~350 B) on stdout
  *   e2e_tool paced BROKERS TOPIC RATE S   produce RATE events/s for S seconds, each
  *                                         carrying attributes.sent_us (wall clock at send)
+ *   e2e_tool wait PGURL GROUP N           block until GROUP's stored offsets sum to N
+ *                                         (one connection polled every 20 ms, so the
+ *                                         waiting costs the measured run nothing)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +14,7 @@
 
 #include "bench_events.h"
 #include "ingest.h"
-
+#include <libpq-fe.h>
 
 int main(int argc, char **argv)
 {
@@ -50,6 +53,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "paced: %llu delivered\n", (unsigned long long)delivered);
         return st == CX_OK ? 0 : 1;
     }
-    fprintf(stderr, "usage: e2e_tool gen N | e2e_tool paced BROKERS TOPIC RATE SECONDS\n");
+    if (argc == 5 && strcmp(argv[1], "wait") == 0) {
+        long long want = strtoll(argv[4], NULL, 10);
+        PGconn *c = PQconnectdb(argv[2]);
+        if (PQstatus(c) != CONNECTION_OK) {
+            fprintf(stderr, "wait: %s", PQerrorMessage(c));
+            PQfinish(c);
+            return 1;
+        }
+        const char *params[1] = {argv[3]};
+        long long have = 0;
+        for (int i = 0; i < 30000 && have < want; i++) { /* at most 10 minutes */
+            PGresult *r = PQexecParams(c,
+                                       "SELECT coalesce(sum(next_offset), 0) FROM "
+                                       "cx.consumer_offsets WHERE consumer_group = $1",
+                                       1, NULL, params, NULL, NULL, 0);
+            if (PQresultStatus(r) == PGRES_TUPLES_OK)
+                have = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            PQclear(r);
+            if (have < want) {
+                struct timespec ts = {0, 20 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        PQfinish(c);
+        if (have < want) {
+            fprintf(stderr, "wait: %lld of %lld stored after 10 minutes\n", have, want);
+            return 1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "usage: e2e_tool gen N | paced BROKERS TOPIC RATE SECONDS | "
+                    "wait PGURL GROUP N\n");
     return 2;
 }

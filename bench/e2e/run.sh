@@ -51,11 +51,7 @@ t0=$(now)
 /usr/bin/time -f '%M' -o "$work/rss" $bin run --brokers "$brokers" --topic cx.events \
     --group bench --pg "$url" --http off --log-level warn &
 run_pid=$!
-for _ in $(seq 6000); do
-    done_n=$(psqlq "SELECT coalesce(sum(next_offset),0) FROM cx.consumer_offsets WHERE consumer_group='bench'")
-    [ "$done_n" -ge "$N" ] && break
-    sleep 0.1
-done
+$tool wait "$url" bench "$N"
 t1=$(now)
 run_rate=$(echo "$N / ($t1 - $t0)" | bc)
 stored=$(psqlq "SELECT count(*) FROM cx.events")
@@ -63,11 +59,7 @@ stored=$(psqlq "SELECT count(*) FROM cx.events")
 echo "latency at 5000 events/s for 20 s ..."
 $tool paced "$brokers" cx.events 5000 20
 want=$((N + 100000))
-for _ in $(seq 600); do
-    done_n=$(psqlq "SELECT coalesce(sum(next_offset),0) FROM cx.consumer_offsets WHERE consumer_group='bench'")
-    [ "$done_n" -ge "$want" ] && break
-    sleep 0.1
-done
+$tool wait "$url" bench "$want"
 lat=$(psqlq "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' ||
                     round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' || count(*)
              FROM (SELECT extract(epoch FROM ingested_at) * 1000

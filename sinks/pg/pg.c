@@ -103,6 +103,8 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
                   "configuring the session", err, errlen);
     if (st == CX_OK)
         st = exec(pg, "SET client_min_messages = warning", "configuring the session", err, errlen);
+    if (st == CX_OK) /* compiling these short statements costs more than it saves */
+        st = exec(pg, "SET jit = off", "configuring the session", err, errlen);
     if (st == CX_OK)
         st = exec(pg, stage_sql, "creating staging tables", err, errlen);
     if (st != CX_OK)
@@ -426,7 +428,7 @@ static const char *const insert_sql =
     "    count(*) FILTER (WHERE ins.sentiment = 'positive'),\n"
     "    count(ins.rating_value), coalesce(sum(ins.rating_value), 0)\n"
     "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
-    "  GROUP BY 1, 2, 3, 4\n"
+    "  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
     "  ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
     "    events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
     "    neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
