@@ -1,17 +1,149 @@
 /*
- * cmd_tickets.c - `cxpulse tickets` (see cli.md). Not built yet: it says so and
- * exits 1 rather than pretending to work.
+ * cmd_tickets.c - `cxpulse tickets list|ack ID|resolve ID [--pg URL]`: the
+ * owners' view of improvement tickets, as a table or as JSON.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "pg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cxpulse tickets list [--owner TEAM] [--status S] [--json] [--pg URL]\n"
+            "       cxpulse tickets ack ID [--json] [--pg URL]\n"
+            "       cxpulse tickets resolve ID [--json] [--pg URL]\n\n"
+            "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
+            "open, acknowledged, resolved, unresolved or all. ack and resolve move a ticket\n"
+            "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
+            "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then libpq's\n"
+            "environment.\n");
+}
+
+/* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole). */
+static void cell(const char *s, int width)
+{
+    int n = 0, bytes = 0;
+    while (s[bytes] != '\0' && n < width) {
+        bytes++;
+        while ((s[bytes] & 0xC0) == 0x80)
+            bytes++;
+        n++;
+    }
+    printf("%.*s%*s", bytes, s, width - n + 2, "");
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void print_table(const json_t *tickets)
+{
+    if (json_array_size(tickets) == 0) {
+        printf("no tickets\n");
+        return;
+    }
+    printf("%-6s  %-12s  %-20s  %-28s  %-13s  %-20s  %6s  %s\n", "ID", "STATUS", "OWNER", "RULE",
+           "CATEGORY", "OPENED (UTC)", "EVENTS", "REASON");
+    size_t i;
+    json_t *t;
+    json_array_foreach(tickets, i, t)
+    {
+        printf("%-6lld  ", (long long)json_integer_value(json_object_get(t, "ticket_id")));
+        cell(str(t, "status"), 12);
+        cell(str(t, "owner"), 20);
+        cell(str(t, "rule"), 28);
+        char cat[64];
+        snprintf(cat, sizeof cat, "%s%s%s", str(t, "category"), str(t, "scope")[0] ? " " : "",
+                 str(t, "scope"));
+        cell(cat, 13);
+        cell(str(t, "opened_at"), 20);
+        printf("%6lld  %s\n", (long long)json_integer_value(json_object_get(t, "event_count")),
+               str(t, "reason"));
+    }
+}
 
 int cx_cmd_tickets(int argc, char **argv)
 {
     if (cx_cmd_wants_help(argc, argv)) {
-        printf("usage: cxpulse tickets (not available in this version yet)\n");
+        usage(stdout);
         return CX_EXIT_OK;
     }
-    fprintf(stderr, "cxpulse tickets: not available in this version yet\n");
-    return CX_EXIT_RUNTIME;
+    const char *url = getenv("CXPULSE_PG_URL"), *owner = NULL, *status = NULL, *verb = NULL,
+               *id_s = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else if (strcmp(a, "--owner") == 0 && i + 1 < argc)
+            owner = argv[++i];
+        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
+            status = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            as_json = 1;
+        else if (verb == NULL && a[0] != '-')
+            verb = a;
+        else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "list") != 0)
+            id_s = a;
+        else {
+            fprintf(stderr, "cxpulse tickets: unexpected argument \"%s\"\n", a);
+            return CX_EXIT_USAGE;
+        }
+    }
+    static const char *const statuses[] = {"open", "acknowledged", "resolved", "unresolved",
+                                           "all"};
+    int known = status == NULL;
+    for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
+        known = strcmp(status, statuses[k]) == 0;
+    if (!known) {
+        fprintf(stderr, "cxpulse tickets: --status \"%s\": expected open, acknowledged, "
+                        "resolved, unresolved or all\n", status);
+        return CX_EXIT_USAGE;
+    }
+    char err[1024];
+    json_t *out = NULL;
+    cx_status st;
+    if (verb != NULL && strcmp(verb, "list") == 0) {
+        st = cx_pg_tickets_list(url, owner, status, &out, err, sizeof err);
+    } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0)) {
+        char *end = NULL;
+        long long id = id_s ? strtoll(id_s, &end, 10) : 0;
+        if (id_s == NULL || *end != '\0' || id <= 0) {
+            fprintf(stderr, "cxpulse tickets %s: expected a ticket id, got \"%s\"\n", verb,
+                    id_s ? id_s : "");
+            return CX_EXIT_USAGE;
+        }
+        if (owner != NULL || status != NULL) {
+            fprintf(stderr, "cxpulse tickets %s: --owner and --status are for list\n", verb);
+            return CX_EXIT_USAGE;
+        }
+        st = cx_pg_ticket_set_status(url, id, verb[0] == 'a' ? "acknowledged" : "resolved", &out,
+                                     err, sizeof err);
+    } else {
+        usage(stderr);
+        return CX_EXIT_USAGE;
+    }
+    if (st != CX_OK) {
+        fprintf(stderr, "cxpulse tickets: %s\n", err);
+        return st == CX_ERR_USAGE ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+    }
+    if (as_json) {
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+    } else if (json_is_array(out)) {
+        print_table(out);
+    } else {
+        printf("ticket %lld is %s%s\n", (long long)json_integer_value(json_object_get(out, "ticket_id")),
+               str(out, "status"),
+               json_is_true(json_object_get(out, "changed")) ? "" : " (unchanged)");
+    }
+    json_decref(out);
+    return CX_EXIT_OK;
 }

@@ -17,8 +17,10 @@
 #include "ingest.h"
 #include "pg.h"
 #include "pipeline.h"
+#include "tickets.h"
 
 #define MAX_WRITERS 16
+#define MAX_HITS 8 /* event-level ticket rules one event can fire */
 
 /* One writer's share of a batch: the messages of its partitions. */
 typedef struct shard {
@@ -37,6 +39,8 @@ typedef struct pipeline {
     cx_pg *pg[MAX_WRITERS];
     int writers;
     cx_classifier *clf;
+    cx_ticket_rules *rules;
+    uint16_t (*hits)[MAX_HITS];
     cx_consumer *consumer;
     size_t cap;
     cx_event *evs;
@@ -85,12 +89,15 @@ static void *write_shard(void *arg)
         size_t i = s->idx[k];
         const cx_msg *m = &s->msgs[i];
         cx_record *r = &s->recs[k];
-        *r = (cx_record){m->topic, m->partition, m->offset, m->value, m->len, NULL, NULL, NULL};
+        *r = (cx_record){.topic = m->topic, .partition = m->partition, .offset = m->offset,
+                         .raw = m->value, .raw_len = m->len};
         if (cx_event_parse(&p->evs[i], m->value, m->len, p->errs[i], sizeof p->errs[i]) ==
             CX_OK) {
             cx_classifier_classify(p->clf, &p->evs[i], &p->tags[i]);
             r->ev = &p->evs[i];
             r->tags = &p->tags[i];
+            r->hits = p->hits[i];
+            r->n_hits = cx_ticket_rules_match(p->rules, r->ev, r->tags, p->hits[i], MAX_HITS);
         } else {
             r->error = p->errs[i];
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
@@ -162,6 +169,8 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
         res.duplicates += sh[w].res.duplicates;
         res.skipped += sh[w].res.skipped;
         res.dead_lettered += sh[w].res.dead_lettered;
+        res.tickets_opened += sh[w].res.tickets_opened;
+        res.tickets_updated += sh[w].res.tickets_updated;
     }
     if (st == CX_ERR_TRANSIENT) {
         cx_log(CX_LOG_WARN, "sink.pg", "batch not stored, retrying in %d ms: %s", *retry_ms, err);
@@ -175,6 +184,8 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
     t->duplicates += res.duplicates;
     t->skipped += res.skipped;
     t->dead_lettered += res.dead_lettered;
+    t->tickets_opened += res.tickets_opened;
+    t->tickets_updated += res.tickets_updated;
     t->batches++;
     if (cx_now_mono_us() - p->last_report_us > 10 * 1000000LL) {
         cx_log(CX_LOG_INFO, "pipeline",
@@ -187,6 +198,15 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
     if (p->stop_after > 0 && t->messages >= p->stop_after)
         cx_consumer_stop(p->consumer);
     return CX_OK;
+}
+
+static int min_window(const cx_config *cfg)
+{
+    int w = 0;
+    for (size_t i = 0; i < cfg->n_window_seconds; i++)
+        if (w == 0 || cfg->window_seconds[i] < w)
+            w = cfg->window_seconds[i];
+    return w;
 }
 
 int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
@@ -209,11 +229,12 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     p.recs = calloc(p.cap, sizeof *p.recs);
     p.errs = calloc(p.cap, sizeof *p.errs);
     p.order = calloc(p.cap, sizeof *p.order);
+    p.hits = calloc(p.cap, sizeof *p.hits);
     p.writers = cfg->pg_writers < 1 ? 1 : cfg->pg_writers > MAX_WRITERS ? MAX_WRITERS
                                                                          : cfg->pg_writers;
     size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
     props = calloc(2 * n_props + 1, sizeof *props);
-    if (p.evs == NULL || p.tags == NULL || p.recs == NULL || p.errs == NULL || p.order == NULL ||
+    if (p.evs == NULL || p.tags == NULL || p.recs == NULL || p.errs == NULL || p.order == NULL || p.hits == NULL ||
         props == NULL) {
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
@@ -227,7 +248,13 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         props[k++] = json_string_value(val);
     }
 
-    cx_pg_options po = {.conninfo = cfg->pg_url, .group = cfg->group,
+    if (cx_ticket_rules_new(&p.rules, cfg->ticket_rules, min_window(cfg), err, sizeof err) !=
+        CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = CX_EXIT_USAGE;
+        goto done;
+    }
+    cx_pg_options po = {.ticket_rules = p.rules, .conninfo = cfg->pg_url, .group = cfg->group,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(p.clf),
                         .synchronous_commit = cfg->synchronous_commit};
@@ -285,6 +312,8 @@ done:
     free(p.recs);
     free(p.errs);
     free(p.order);
+    free(p.hits);
+    cx_ticket_rules_free(p.rules);
     free(props);
     return rc;
 }

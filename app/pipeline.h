@@ -11,6 +11,7 @@
 
 typedef struct cx_pipeline_totals {
     uint64_t messages, stored, duplicates, skipped, dead_lettered, batches;
+    uint64_t tickets_opened, tickets_updated;
 } cx_pipeline_totals;
 
 /*

@@ -2,6 +2,7 @@
  * config.c - the settings table and everything it drives (see config.h).
  */
 #include "config.h"
+#include "tickets.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -440,7 +441,14 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
-    return CX_OK;
+    int base = 0;
+    for (size_t i = 0; i < cfg->n_window_seconds; i++)
+        if (base == 0 || cfg->window_seconds[i] < base)
+            base = cfg->window_seconds[i];
+    cx_ticket_rules *rules;
+    cx_status st = cx_ticket_rules_new(&rules, cfg->ticket_rules, base, err, errlen);
+    cx_ticket_rules_free(rules);
+    return st;
 }
 
 void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen)

@@ -66,7 +66,7 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
 cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest,
                               int *n_rest, char *err, size_t errlen);
 
-/* Checks what `run` needs (brokers, topics, group). */
+/* Checks what `run` needs (brokers, topics, group) and the ticket rules. */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
 
 /* Writes the effective configuration as JSON, secrets masked ("****"). */

@@ -75,8 +75,9 @@ int main(int argc, char **argv)
         if (cx_event_parse(&evs[i], raws[i], (size_t)k, err, sizeof err) != CX_OK)
             die("parse", err);
         cx_classifier_classify(clf, &evs[i], &tags[i]);
-        recs[i] = (cx_record){"bench", (int32_t)(i % 8), (int64_t)(i / 8), raws[i], (size_t)k,
-                              &evs[i], &tags[i], NULL};
+        recs[i] = (cx_record){.topic = "bench", .partition = (int32_t)(i % 8),
+                              .offset = (int64_t)(i / 8), .raw = raws[i], .raw_len = (size_t)k,
+                              .ev = &evs[i], .tags = &tags[i]};
     }
     size_t n_tags = 0;
     for (size_t i = 0; i < n; i++)

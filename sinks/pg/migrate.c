@@ -116,6 +116,33 @@ static const migration migrations[] = {
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
     {2, "rule version of each stored event",
      "ALTER TABLE cx.events ADD COLUMN rule_version text;\n"},
+    /* rating_count/rating_sum mix scales; average-rating ticket rules (and
+     * analysts) need them per scale. Existing rows are recomputed from events. */
+    {3, "per-scale rating sums in cx.signals",
+     "ALTER TABLE cx.signals\n"
+     "  ADD COLUMN csat_count int NOT NULL DEFAULT 0, ADD COLUMN csat_sum numeric NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN nps_count int NOT NULL DEFAULT 0, ADD COLUMN nps_sum numeric NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN ces_count int NOT NULL DEFAULT 0, ADD COLUMN ces_sum numeric NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN stars_count int NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN stars_sum numeric NOT NULL DEFAULT 0;\n"
+     "UPDATE cx.signals s SET csat_count = x.cc, csat_sum = x.cs, nps_count = x.nc,\n"
+     "  nps_sum = x.ns, ces_count = x.ec, ces_sum = x.es, stars_count = x.sc, stars_sum = x.ss\n"
+     "FROM (SELECT to_timestamp((floor(extract(epoch FROM e.occurred_at) / w.w) * w.w)::float8)\n"
+     "         AS ws, w.w, coalesce(t.category, 'none') AS category,\n"
+     "         coalesce(e.channel, '') AS channel,\n"
+     "         count(*) FILTER (WHERE e.rating_scale = 'csat') AS cc,\n"
+     "         coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 0) AS cs,\n"
+     "         count(*) FILTER (WHERE e.rating_scale = 'nps') AS nc,\n"
+     "         coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'nps'), 0) AS ns,\n"
+     "         count(*) FILTER (WHERE e.rating_scale = 'ces') AS ec,\n"
+     "         coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'ces'), 0) AS es,\n"
+     "         count(*) FILTER (WHERE e.rating_scale = 'stars') AS sc,\n"
+     "         coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'stars'), 0) AS ss\n"
+     "      FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id)\n"
+     "      CROSS JOIN (SELECT DISTINCT window_seconds AS w FROM cx.signals) w\n"
+     "      GROUP BY 1, 2, 3, 4) x\n"
+     "WHERE s.window_start = x.ws AND s.window_seconds = x.w AND s.category = x.category\n"
+     "  AND s.channel = x.channel;\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -9,6 +9,7 @@
  *   one statement: INSERT events ON CONFLICT DO NOTHING RETURNING, and for
  *   the returned (new) events only, their tags and signal increments
  *   RELEASE (or, on a data error, ROLLBACK TO and bisect the rows)
+ *   evaluate ticket rules on what the new events touched (tickets.c)
  *   COPY dead letters; UPDATE offsets past the batch; COMMIT
  */
 #include <stdio.h>
@@ -25,6 +26,10 @@ struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
     char *conninfo, *group, *rule_version;
     char windows[256]; /* int[] literal, e.g. "{60,3600}" */
+    int base_window;   /* the smallest: ticket rules roll over it */
+    char *insert_sql;  /* insert_head + the ticket parts the rules need + insert_tail */
+    char *rules_json;  /* ticket rules for the evaluation; NULL: no tickets */
+    int event_rules;   /* some rules are event-level: stage the hits */
     int sync_commit;
     int failures; /* consecutive transient failures, for the backoff */
     unsigned seed;
@@ -49,6 +54,8 @@ typedef struct batch {
     int staged; /* staging tables may hold rows of an earlier sub-batch (bisection) */
     cx_pg_result *res;
 } batch;
+
+static char *build_insert_sql(int base_window, int window_rules, int event_rules);
 
 /* ---- Session ------------------------------------------------------------- */
 
@@ -107,6 +114,8 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = exec(pg, "SET jit = off", "configuring the session", err, errlen);
     if (st == CX_OK)
         st = exec(pg, stage_sql, "creating staging tables", err, errlen);
+    if (st == CX_OK && pg->rules_json != NULL)
+        st = exec(pg, cx__pg_tickets_stage_sql, "creating staging tables", err, errlen);
     if (st != CX_OK)
         disconnect(pg);
     return st;
@@ -138,8 +147,32 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         }
         len += (size_t)snprintf(pg->windows + len, sizeof pg->windows - len, "%s%d",
                                 i ? "," : "", w);
+        if (pg->base_window == 0 || w < pg->base_window)
+            pg->base_window = w;
     }
     snprintf(pg->windows + len, sizeof pg->windows - len, "}");
+    int window_rules = 0;
+    for (size_t i = 0; i < cx_ticket_rules_count(opts->ticket_rules); i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
+        pg->event_rules |= r->kind == CX_TICKET_EVENT;
+        window_rules |= r->kind != CX_TICKET_EVENT;
+        if (r->kind != CX_TICKET_EVENT && r->window_seconds % pg->base_window != 0) {
+            cx_pg_free(pg);
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "ticket rule \"%s\": its window must be a multiple of %d s",
+                           r->name, pg->base_window);
+        }
+    }
+    if (cx_ticket_rules_count(opts->ticket_rules) > 0 &&
+        (pg->rules_json = cx__pg_tickets_rules_json(opts->ticket_rules)) == NULL) {
+        cx_pg_free(pg);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    }
+    if ((pg->insert_sql = build_insert_sql(pg->base_window, window_rules, pg->event_rules)) ==
+        NULL) {
+        cx_pg_free(pg);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    }
     *out = pg;
     cx_status st = ensure_session(pg, err, errlen);
     if (st == CX_ERR_FATAL || st == CX_ERR_NOMEM) {
@@ -157,6 +190,8 @@ void cx_pg_free(cx_pg *pg)
     free(pg->conninfo);
     free(pg->group);
     free(pg->rule_version);
+    free(pg->insert_sql);
+    free(pg->rules_json);
     free(pg);
 }
 
@@ -403,7 +438,8 @@ static void tag_rows(cx_buf *b, const cx_record *r)
     }
 }
 
-static const char *const insert_sql =
+/* $1: window sizes (int[]), $2: rule version. */
+static const char *const insert_head =
     "WITH ins AS (\n"
     "  INSERT INTO cx.events (event_id, occurred_at, customer_id, channel, touchpoint,\n"
     "    language, body, rating_scale, rating_value, sentiment, primary_category, payload,\n"
@@ -413,53 +449,122 @@ static const char *const insert_sql =
     "    sentiment, primary_category, payload, kafka_topic, kafka_partition, kafka_offset, $2\n"
     "  FROM cx_stage_events\n"
     "  ON CONFLICT (event_id) DO NOTHING\n"
-    "  RETURNING event_id, occurred_at, channel, sentiment, rating_value\n"
+    "  RETURNING event_id, occurred_at, channel, sentiment, rating_scale, rating_value\n"
     "), tags AS (\n"
     "  INSERT INTO cx.event_tags (event_id, category, confidence, evidence)\n"
     "  SELECT t.event_id, t.category, t.confidence, t.evidence\n"
     "  FROM cx_stage_tags t JOIN ins USING (event_id)\n"
     "), sig AS (\n"
     "  INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
-    "    negative, neutral, positive, rating_count, rating_sum)\n"
+    "    negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"
+    "    nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
     "  SELECT to_timestamp((floor(extract(epoch FROM ins.occurred_at) / w) * w)::float8), w,\n"
     "    coalesce(t.category, 'none'), coalesce(ins.channel, ''), count(*),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'neutral'),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'positive'),\n"
-    "    count(ins.rating_value), coalesce(sum(ins.rating_value), 0)\n"
+    "    count(ins.rating_value), coalesce(sum(ins.rating_value), 0),\n"
+    "    count(*) FILTER (WHERE ins.rating_scale = 'csat'),\n"
+    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'csat'), 0),\n"
+    "    count(*) FILTER (WHERE ins.rating_scale = 'nps'),\n"
+    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'nps'), 0),\n"
+    "    count(*) FILTER (WHERE ins.rating_scale = 'ces'),\n"
+    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'ces'), 0),\n"
+    "    count(*) FILTER (WHERE ins.rating_scale = 'stars'),\n"
+    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'stars'), 0)\n"
     "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
     "  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
     "  ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
     "    events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
     "    neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
     "    rating_count = s.rating_count + excluded.rating_count,\n"
-    "    rating_sum = s.rating_sum + excluded.rating_sum\n"
-    ")\n"
-    "SELECT count(*) FROM ins";
+    "    rating_sum = s.rating_sum + excluded.rating_sum,\n"
+    "    csat_count = s.csat_count + excluded.csat_count,\n"
+    "    csat_sum = s.csat_sum + excluded.csat_sum,\n"
+    "    nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
+    "    ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
+    "    stars_count = s.stars_count + excluded.stars_count,\n"
+    "    stars_sum = s.stars_sum + excluded.stars_sum\n"
+    ")";
+
+/* For window rules: what the new events touched, per smallest window (%d). */
+#define INSERT_TOUCHED                                                                        \
+    ", touched AS (\n"                                                                        \
+    "  INSERT INTO cx_stage_touched\n"                                                        \
+    "  SELECT t.category, coalesce(ins.channel, ''),\n"                                       \
+    "    to_timestamp((floor(extract(epoch FROM ins.occurred_at) / %d) * %d)::float8),\n"     \
+    "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"                               \
+    "    count(*) FILTER (WHERE ins.rating_scale = 'csat'),\n"                                \
+    "    count(*) FILTER (WHERE ins.rating_scale = 'nps'),\n"                                 \
+    "    count(*) FILTER (WHERE ins.rating_scale = 'ces'),\n"                                 \
+    "    count(*) FILTER (WHERE ins.rating_scale = 'stars'),\n"                               \
+    "    coalesce((array_agg(ins.event_id) FILTER (WHERE ins.sentiment = 'negative'))[1:5],\n"\
+    "             '{}')\n"                                                                    \
+    "  FROM ins JOIN cx_stage_tags t USING (event_id)\n"                                      \
+    "  GROUP BY 1, 2, 3\n"                                                                    \
+    ")"
+
+/* For event rules: the new events among those that matched one. */
+static const char *const insert_fired =
+    ", fired AS (\n"
+    "  INSERT INTO cx_stage_fired\n"
+    "  SELECT h.rule, count(*), (array_agg(h.event_id))[1:10]\n"
+    "  FROM cx_stage_hits h JOIN ins USING (event_id)\n"
+    "  GROUP BY h.rule\n"
+    ")";
+
+static const char *const insert_tail = "\nSELECT count(*) FROM ins";
+
+/* Puts together the insert statement for the rules in use. */
+static char *build_insert_sql(int base_window, int window_rules, int event_rules)
+{
+    size_t cap = strlen(insert_head) + strlen(INSERT_TOUCHED) + strlen(insert_fired) +
+                 strlen(insert_tail) + 64;
+    char *sql = malloc(cap);
+    if (sql == NULL)
+        return NULL;
+    size_t len = (size_t)snprintf(sql, cap, "%s", insert_head);
+    if (window_rules)
+        len += (size_t)snprintf(sql + len, cap - len, INSERT_TOUCHED, base_window, base_window);
+    if (event_rules)
+        len += (size_t)snprintf(sql + len, cap - len, "%s", insert_fired);
+    snprintf(sql + len, cap - len, "%s", insert_tail);
+    return sql;
+}
 
 /* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
 static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                               size_t errlen)
 {
-    cx_buf ev = {0}, tags = {0};
+    cx_buf ev = {0}, tags = {0}, hits = {0};
     for (size_t i = 0; i < m; i++) {
-        event_row(&ev, &b->recs[idx[i]]);
-        tag_rows(&tags, &b->recs[idx[i]]);
+        const cx_record *r = &b->recs[idx[i]];
+        event_row(&ev, r);
+        tag_rows(&tags, r);
+        for (size_t k = 0; pg->event_rules && k < r->n_hits; k++) {
+            cx__buf_field(&hits, r->ev->event_id, 0);
+            cx__buf_printf(&hits, "%u\n", (unsigned)r->hits[k]);
+        }
     }
     /* Staging is empty at the start of a transaction (ON COMMIT DELETE ROWS) and a
      * failed attempt's rows go with its savepoint; only a bisection that stored a
      * first half leaves rows behind. (No TRUNCATE: it would churn the catalog.) */
     cx_status st = CX_OK;
     if (b->staged)
-        st = exec(pg, "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags",
+        st = exec(pg, pg->event_rules ? "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags;"
+                                        " DELETE FROM cx_stage_hits"
+                                      : "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags",
                   "clearing staging", err, errlen);
     if (st == CX_OK)
         st = copy_in(pg, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
     if (st == CX_OK && tags.len > 0)
         st = copy_in(pg, "COPY cx_stage_tags FROM STDIN", &tags, "copying tags", err, errlen);
+    if (st == CX_OK && hits.len > 0)
+        st = copy_in(pg, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
+                     errlen);
     if (st == CX_OK) {
         const char *params[] = {pg->windows, pg->rule_version};
-        PGresult *res = PQexecParams(pg->conn, insert_sql, 2, NULL, params, NULL, NULL, 0);
+        PGresult *res = PQexecParams(pg->conn, pg->insert_sql, 2, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
         if (st == CX_OK) {
             b->staged = 1;
@@ -471,6 +576,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     }
     cx__buf_free(&ev);
     cx__buf_free(&tags);
+    cx__buf_free(&hits);
     return st;
 }
 
@@ -591,6 +697,9 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     free(slots);
 
     st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
+    if (st == CX_OK && pg->rules_json != NULL && b->res->stored > 0)
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules_json, pg->base_window, b->res, err,
+                                     errlen);
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK)

@@ -17,9 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "classify.h"
 #include "cx.h"
 #include "event.h"
+#include "tickets.h"
 
 /* One consumed message, parsed and classified or not. Borrowed pointers. */
 typedef struct cx_record {
@@ -31,6 +34,8 @@ typedef struct cx_record {
     const cx_event *ev;   /* parsed event, or NULL for a dead letter */
     const cx_tags *tags;  /* classification of ev (non-NULL iff ev) */
     const char *error;    /* readable reason when ev == NULL */
+    const uint16_t *hits; /* event-level ticket rules the event matched (indices) */
+    size_t n_hits;
 } cx_record;
 
 typedef struct cx_pg_options {
@@ -40,6 +45,7 @@ typedef struct cx_pg_options {
     size_t n_windows;
     const char *rule_version;    /* stored with every event (cx_classifier_version) */
     int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once) */
+    const cx_ticket_rules *ticket_rules; /* borrowed, outlives the sink; NULL = no tickets */
 } cx_pg_options;
 
 /* What one write did. */
@@ -48,6 +54,8 @@ typedef struct cx_pg_result {
     size_t duplicates;    /* events whose event_id was already stored (or repeated in the batch) */
     size_t skipped;       /* records below the stored next offset (already applied) */
     size_t dead_lettered; /* invalid messages and rows PostgreSQL rejected */
+    size_t tickets_opened;  /* new tickets (each also sent as NOTIFY cx_tickets) */
+    size_t tickets_updated; /* unresolved tickets that fired again */
 } cx_pg_result;
 
 typedef struct cx_pg cx_pg;
@@ -97,5 +105,26 @@ int cx_pg_backoff_ms(const cx_pg *pg);
 
 /* NULL-safe. */
 void cx_pg_free(cx_pg *pg);
+
+/* ---- Owners' commands on cx.tickets ---- */
+
+/*
+ * Lists tickets as a JSON array of objects (ticket_id, rule, category, scope,
+ * owner, status, opened_at, updated_at, resolved_at, reason, event_count,
+ * sample_event_ids), unresolved first, newest first, at most 1000. owner NULL:
+ * every owner. status: "open", "acknowledged", "resolved", "unresolved" (NULL,
+ * the default: open or acknowledged) or "all". Returns new: json_decref().
+ */
+cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
+                             json_t **out, char *err, size_t errlen);
+
+/*
+ * Moves ticket `id` to "acknowledged" or "resolved" (resolved_at = now) and
+ * returns it as a JSON object with "changed": false when it already was
+ * (a resolved ticket stays resolved). CX_ERR_NOTFOUND if there is no such
+ * ticket. Returns new: json_decref().
+ */
+cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char *status,
+                                  json_t **out, char *err, size_t errlen);
 
 #endif /* CX_PG_H */

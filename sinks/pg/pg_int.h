@@ -44,4 +44,20 @@ void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);
 
+/* ---- Tickets (tickets.c) ---- */
+
+struct cx_pg_result;
+struct cx_ticket_rules;
+
+/* Creates the session's ticket staging tables (cx_stage_hits, _touched, _fired). */
+extern const char *const cx__pg_tickets_stage_sql;
+
+/* The rules as the JSON the evaluation reads; malloc'd, NULL on no memory. */
+char *cx__pg_tickets_rules_json(const struct cx_ticket_rules *rules);
+
+/* Evaluates every rule on what the batch's statements staged, opening or
+ * updating tickets; counts them in res. Runs inside the batch's transaction. */
+cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base_window,
+                                  struct cx_pg_result *res, char *err, size_t errlen);
+
 #endif /* CX_PG_INT_H */

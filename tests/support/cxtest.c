@@ -173,11 +173,21 @@ void cx_test_assert_signals_exact(PGconn *conn)
         " (count(*) FILTER (WHERE e.sentiment = 'negative'))::int,"
         " (count(*) FILTER (WHERE e.sentiment = 'neutral'))::int,"
         " (count(*) FILTER (WHERE e.sentiment = 'positive'))::int,"
-        " count(e.rating_value)::int, coalesce(sum(e.rating_value), 0)"
+        " count(e.rating_value)::int, coalesce(sum(e.rating_value), 0),"
+        " (count(*) FILTER (WHERE e.rating_scale = 'csat'))::int,"
+        " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 0),"
+        " (count(*) FILTER (WHERE e.rating_scale = 'nps'))::int,"
+        " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'nps'), 0),"
+        " (count(*) FILTER (WHERE e.rating_scale = 'ces'))::int,"
+        " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'ces'), 0),"
+        " (count(*) FILTER (WHERE e.rating_scale = 'stars'))::int,"
+        " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'stars'), 0)"
         " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id) GROUP BY 1, 2, 3, 4";
     const char *stored = "SELECT window_start, window_seconds, category, channel, events,"
-                         " negative, neutral, positive, rating_count, rating_sum FROM cx.signals";
-    char sql[2048];
+                         " negative, neutral, positive, rating_count, rating_sum, csat_count,"
+                         " csat_sum, nps_count, nps_sum, ces_count, ces_sum, stars_count,"
+                         " stars_sum FROM cx.signals";
+    char sql[4096];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d",
              recomputed, stored, stored, recomputed);

@@ -79,9 +79,15 @@ void sinktest_fresh_db(char *url, size_t urllen)
 
 cx_pg *sinktest_sink(const char *url)
 {
+    return sinktest_sink_rules(url, NULL);
+}
+
+cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules)
+{
     static const int windows[] = {60};
     cx_pg_options o = {.conninfo = url, .group = "g", .window_seconds = windows, .n_windows = 1,
-                       .rule_version = "test+1", .synchronous_commit = 1};
+                       .rule_version = "test+1", .synchronous_commit = 1,
+                       .ticket_rules = rules};
     cx_pg *pg = NULL;
     char err[512];
     cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);

@@ -37,5 +37,8 @@ void sinktest_fresh_db(char *url, size_t urllen);
 /* A sink on url for group "g" with 60 s windows. */
 cx_pg *sinktest_sink(const char *url);
 
+/* The same with ticket rules (borrowed: they must outlive the sink). */
+cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules);
+
 
 #endif

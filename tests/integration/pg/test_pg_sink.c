@@ -44,16 +44,28 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(applied, 0);
     cr_assert_eq(version, cx_pg_schema_version());
-    /* Make it look like a version-1 database, then upgrade it. */
+    /* Store events, then make it look like a version-1 database and upgrade it:
+     * the per-scale rating sums of version 3 are recomputed from the events. */
+    cx_pg *pg = sinktest_sink(url);
+    for (long i = 0; i < 60; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
     cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP COLUMN rule_version;"
-                          "DELETE FROM cx.schema_migrations WHERE version = 2");
+                          "ALTER TABLE cx.signals DROP COLUMN csat_count, DROP COLUMN csat_sum,"
+                          " DROP COLUMN nps_count, DROP COLUMN nps_sum, DROP COLUMN ces_count,"
+                          " DROP COLUMN ces_sum, DROP COLUMN stars_count, DROP COLUMN stars_sum;"
+                          "DELETE FROM cx.schema_migrations WHERE version >= 2");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(applied, 1);
+    cr_assert_eq(applied, 2);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM information_schema.columns "
                                          "WHERE table_schema = 'cx' AND table_name = 'events' "
                                          "AND column_name = 'rule_version'"),
                  1);
-    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"), 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"), 3);
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT sum(csat_count) FROM cx.signals"), 0);
+    cx_test_assert_signals_exact(conn);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_views WHERE schemaname = 'cx' "
                                          "AND viewname IN ('satisfaction_hourly', 'open_tickets')"),
                  2);

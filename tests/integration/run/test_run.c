@@ -3,7 +3,8 @@
  * a real PostgreSQL. After every scenario, every produced message is stored
  * exactly once or dead-lettered, nothing else: the event_ids stored are the
  * valid ones produced, the dead letters are the bad offsets, offsets reach
- * the end of every partition, and signals equal the sum over events.
+ * the end of every partition, signals equal the sum over events, and each
+ * ticket rule has exactly one ticket, whose count of matching events is exact.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -40,7 +41,12 @@ static void setup(void)
     FILE *f = fopen(cfgfile, "w");
     fputs("{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
           " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"}},"
-          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100}}",
+          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
+          " \"tickets\": {\"rules\": ["
+          "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
+          "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
+          "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
+          "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]}}",
           f);
     fclose(f);
     produced = bad = 0;
@@ -148,6 +154,17 @@ static void assert_exactly_once(const char *group)
                                          "error LIKE '%occurred_at%'"),
                  bad);
     cx_test_assert_signals_exact(conn);
+    /* Tickets are written in the batches' transactions: however the run was
+     * interrupted, one ticket per rule, and every matching event counted once. */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.tickets"), 2);
+    long long matching =
+        cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events e JOIN cx.event_tags t"
+                                " USING (event_id) WHERE t.category = 'external'"
+                                " AND e.sentiment = 'negative'");
+    cr_assert_gt(matching, 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT event_count FROM cx.tickets"
+                                         " WHERE rule = 'courier-complaints'"),
+                 matching);
 }
 
 Test(run, stores_every_message_once_over_several_partitions)

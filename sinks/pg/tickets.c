@@ -1,0 +1,293 @@
+/*
+ * tickets.c - improvement tickets in PostgreSQL: the per-batch evaluation
+ * (inside the batch's transaction, so a crash can neither lose a ticket nor
+ * open it twice) and the owners' commands (list, acknowledge, resolve).
+ *
+ * During a batch the insert statement leaves, in session TEMP tables, what its
+ * new events touched: per (category, channel, smallest signal window) the
+ * counts and a few negative event ids (cx_stage_touched), and per event rule
+ * the matching new events (cx_stage_fired). One statement then, for each
+ * threshold rule, rolls its window over cx.signals ending at every touched
+ * window and keeps the latest point over the threshold; it upserts one
+ * ticket per firing rule into the partial unique index (one unresolved
+ * ticket per rule, category, scope and owner), honours cooldowns, and sends
+ * NOTIFY cx_tickets for the tickets it opened (delivered at COMMIT only).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+const char *const cx__pg_tickets_stage_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_hits (event_id text, rule int)"
+    " ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_touched (category text, channel text,"
+    " bucket timestamptz, negative int, csat int, nps int, ces int, stars int, samples text[])"
+    " ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_fired (rule int, events int, samples text[])"
+    " ON COMMIT DELETE ROWS";
+
+/* $1: the rules as JSON (see rules_json); $2: the smallest signal window, seconds. */
+static const char *const evaluate_sql =
+    "WITH r AS (\n"
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(idx int, name text, kind text,\n"
+    "    category text, channel text, scope text, owner text, window_s int, min_events int,\n"
+    "    threshold float8, scale text, cooldown_s int, description text, baseline_s int)\n"
+    "), pts AS (\n" /* each touched window of each threshold rule, and its new events */
+    "  SELECT r.idx, t.bucket, sum(CASE WHEN r.kind <> 'avg_rating' THEN t.negative\n"
+    "    ELSE CASE r.scale WHEN 'csat' THEN t.csat WHEN 'nps' THEN t.nps WHEN 'ces' THEN t.ces\n"
+    "    ELSE t.stars END END) AS new_events\n"
+    "  FROM r JOIN cx_stage_touched t ON t.category = r.category\n"
+    "    AND (r.channel IS NULL OR t.channel = r.channel)\n"
+    "  WHERE r.kind <> 'event'\n"
+    "  GROUP BY r.idx, t.bucket\n"
+    "), val AS (\n" /* the rule's window ending with each such window, and before it */
+    "  SELECT p.idx, p.bucket,\n"
+    "    sum(s.events) FILTER (WHERE w) AS events, sum(s.negative) FILTER (WHERE w) AS negative,\n"
+    "    sum(CASE r.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
+    "      WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) FILTER (WHERE w)\n"
+    "      AS ratings,\n"
+    "    sum(CASE r.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
+    "      WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) FILTER (WHERE w)\n"
+    "      AS rating_sum,\n"
+    "    coalesce(sum(s.negative) FILTER (WHERE NOT w), 0) AS base_negative,\n"
+    "    coalesce(extract(epoch FROM p.bucket - make_interval(secs => r.window_s - $2::int)\n"
+    "      - min(s.window_start) FILTER (WHERE NOT w)), 0) AS base_s\n"
+    "  FROM pts p JOIN r USING (idx)\n"
+    "  JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
+    "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
+    "    AND s.window_start <= p.bucket\n"
+    "    AND s.window_start > p.bucket - make_interval(secs => r.window_s + r.baseline_s)\n"
+    "  CROSS JOIN LATERAL (SELECT s.window_start > p.bucket - make_interval(secs => r.window_s)\n"
+    "                      AS w) x\n"
+    "  GROUP BY p.idx, p.bucket, r.window_s\n"
+    "), hit AS (\n" /* the latest window over the threshold, per rule */
+    "  SELECT DISTINCT ON (v.idx) v.idx,\n"
+    "    CASE WHEN r.kind = 'negative_share' THEN\n"
+    "      format('negative share %s%% (%s of %s events) in the %s minutes to %s UTC,'\n"
+    "             ' above %s%%', round(100.0 * v.negative / v.events, 1), v.negative,\n"
+    "             v.events, r.window_s / 60, to_char((v.bucket + make_interval(secs => $2::int))\n"
+    "             AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), round(100 * r.threshold::numeric, 1))\n"
+    "    WHEN r.kind = 'negative_spike' THEN\n"
+    "      format('%s negative events in the %s minutes to %s UTC, %s times the usual %s'\n"
+    "             ' (the %s hours before)', v.negative, r.window_s / 60,\n"
+    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
+    "             'YYYY-MM-DD HH24:MI'),\n"
+    "             CASE WHEN v.base_negative = 0 THEN 'many' ELSE round(v.negative * v.base_s\n"
+    "               / (v.base_negative * r.window_s)::numeric, 1)::text END,\n"
+    "             round((v.base_negative * r.window_s / v.base_s)::numeric, 1),\n"
+    "             round((v.base_s / 3600)::numeric, 1))\n"
+    "    ELSE\n"
+    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
+    "             r.scale, round(v.rating_sum / v.ratings, 2), v.ratings, r.window_s / 60,\n"
+    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
+    "             'YYYY-MM-DD HH24:MI'), r.threshold)\n"
+    "    END AS reason\n"
+    "  FROM val v JOIN r USING (idx)\n"
+    "  WHERE (r.kind = 'negative_share' AND v.events >= r.min_events\n"
+    "         AND v.negative > r.threshold * v.events)\n"
+    "     OR (r.kind = 'avg_rating' AND v.ratings >= r.min_events\n"
+    "         AND v.rating_sum < r.threshold * v.ratings)\n"
+    /* a spike needs four windows of history to compare with */
+    "     OR (r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
+    "         AND v.base_s >= 4 * r.window_s\n"
+    "         AND v.negative * v.base_s > r.threshold * v.base_negative * r.window_s)\n"
+    "  ORDER BY v.idx, v.bucket DESC\n"
+    "), cand AS (\n"
+    "  SELECT r.name, r.category, r.scope, r.owner, h.reason, r.cooldown_s,\n"
+    "    (SELECT coalesce(sum(p.new_events), 0) FROM pts p WHERE p.idx = h.idx)::int AS events,\n"
+    "    coalesce((SELECT (array_agg(u.id))[1:10] FROM cx_stage_touched t,\n"
+    "                unnest(t.samples) AS u(id) WHERE t.category = r.category\n"
+    "                AND (r.channel IS NULL OR t.channel = r.channel)), '{}') AS samples\n"
+    "  FROM hit h JOIN r USING (idx)\n"
+    "  UNION ALL\n"
+    "  SELECT r.name, r.category, r.scope, r.owner,\n"
+    "    format('%s: %s matching event(s) in the latest batch', r.description, f.events),\n"
+    "    r.cooldown_s, f.events,\n"
+    "    (SELECT (array_agg(u.id))[1:10] FROM cx_stage_fired g, unnest(g.samples) AS u(id)\n"
+    "      WHERE g.rule = f.rule)\n"
+    "  FROM (SELECT rule, sum(events)::int AS events FROM cx_stage_fired GROUP BY rule) f\n"
+    "  JOIN r ON r.idx = f.rule\n"
+    "), up AS (\n"
+    "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
+    "    sample_event_ids)\n"
+    "  SELECT c.name, c.category, c.scope, c.owner, c.reason, c.events, c.samples FROM cand c\n"
+    "  WHERE c.cooldown_s = 0\n"
+    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
+    "                AND o.status <> 'resolved')\n"
+    "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
+    "                AND o.status = 'resolved'\n"
+    "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
+    "  ORDER BY 1, 2, 3, 4\n" /* one lock order for parallel writers */
+    "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
+    "    updated_at = now(), reason = excluded.reason,\n"
+    "    event_count = t.event_count + excluded.event_count,\n"
+    "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
+    "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
+    "    t.scope\n"
+    ")\n"
+    "SELECT ticket_id, rule, owner, reason, opened,\n"
+    "  CASE WHEN opened THEN pg_notify('cx_tickets', json_build_object('ticket_id', ticket_id,\n"
+    "    'rule', rule, 'category', category, 'scope', scope, 'owner', owner,\n"
+    "    'reason', reason)::text) END\n"
+    "FROM up";
+
+char *cx__pg_tickets_rules_json(const cx_ticket_rules *rules)
+{
+    static const char *const kinds[] = {"negative_share", "avg_rating", "negative_spike",
+                                        "event"};
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < cx_ticket_rules_count(rules); i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        json_t *o = json_pack(
+            "{s:i, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:f, s:o, s:i, s:s, s:i}", "idx", (int)i,
+            "name", r->name, "kind", kinds[r->kind], "category",
+            cx_category_name((cx_category)r->category), "channel",
+            r->channel ? json_string(r->channel) : json_null(), "scope", r->scope, "owner",
+            r->owner, "window_s", r->window_seconds, "min_events", r->min_events, "threshold",
+            r->threshold, "scale",
+            r->scale != CX_RATING_NONE ? json_string(cx_rating_scale_name(r->scale))
+                                       : json_null(),
+            "cooldown_s", r->cooldown_seconds, "description", r->description, "baseline_s",
+            r->baseline_seconds);
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return s;
+}
+
+cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base_window,
+                                  cx_pg_result *res, char *err, size_t errlen)
+{
+    char base[16];
+    snprintf(base, sizeof base, "%d", base_window);
+    const char *params[] = {rules_json, base};
+    PGresult *r = PQexecParams(conn, evaluate_sql, 2, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, r, "evaluating ticket rules", err, errlen);
+    for (int i = 0; st == CX_OK && i < PQntuples(r); i++) {
+        int opened = PQgetvalue(r, i, 4)[0] == 't';
+        if (opened) {
+            res->tickets_opened++;
+            cx_log(CX_LOG_INFO, "tickets", "ticket %s for %s (rule %s): %s",
+                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
+                   PQgetvalue(r, i, 3));
+        } else {
+            res->tickets_updated++;
+        }
+    }
+    PQclear(r);
+    /* A statement over our own rules and tables: no row of the data is at fault. */
+    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+}
+
+/* ---- Owners' commands ------------------------------------------------------- */
+
+/* The columns the commands show; timestamps in UTC, samples as a JSON array. */
+#define TICKET_COLUMNS                                                                        \
+    "ticket_id, rule, category, scope, owner, status,"                                        \
+    " to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS opened_at,"    \
+    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"  \
+    " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at," \
+    " reason, event_count, to_json(sample_event_ids)::text AS sample_event_ids"
+
+/* Turns result rows into a JSON array of ticket objects. */
+static json_t *tickets_json(const PGresult *r)
+{
+    json_t *a = json_array();
+    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
+        json_t *o = json_object();
+        for (int c = 0; o != NULL && c < PQnfields(r); c++) {
+            const char *name = PQfname(r, c), *v = PQgetvalue(r, i, c);
+            json_t *jv;
+            if (PQgetisnull(r, i, c))
+                jv = json_null();
+            else if (!strcmp(name, "ticket_id") || !strcmp(name, "event_count"))
+                jv = json_integer(strtoll(v, NULL, 10));
+            else if (!strcmp(name, "sample_event_ids"))
+                jv = json_loads(v, 0, NULL);
+            else if (!strcmp(name, "changed"))
+                jv = json_boolean(v[0] == 't');
+            else
+                jv = json_string(v);
+            json_object_set_new(o, name, jv ? jv : json_null());
+        }
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
+                             json_t **out, char *err, size_t errlen)
+{
+    PGconn *conn;
+    *out = NULL;
+    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    const char *params[] = {owner, status ? status : "unresolved"};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT " TICKET_COLUMNS " FROM cx.tickets"
+                               " WHERE ($1::text IS NULL OR owner = $1) AND CASE $2::text"
+                               " WHEN 'all' THEN true WHEN 'unresolved' THEN status <> 'resolved'"
+                               " ELSE status = $2 END"
+                               " ORDER BY status = 'resolved', cx.tickets.opened_at DESC,"
+                               " ticket_id DESC LIMIT 1000",
+                               2, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, "listing tickets", err, errlen);
+    if (st == CX_OK && (*out = tickets_json(r)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing tickets: out of memory");
+    PQclear(r);
+    PQfinish(conn);
+    return st;
+}
+
+cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char *status,
+                                  json_t **out, char *err, size_t errlen)
+{
+    PGconn *conn;
+    *out = NULL;
+    if (strcmp(status, "acknowledged") != 0 && strcmp(status, "resolved") != 0)
+        return cx_errf(err, errlen, CX_ERR_USAGE, "a ticket can be acknowledged or resolved");
+    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    char id_s[32];
+    snprintf(id_s, sizeof id_s, "%lld", id);
+    const char *params[] = {id_s, status};
+    /* A resolved ticket stays resolved; acknowledging twice changes nothing. */
+    PGresult *r = PQexecParams(
+        conn,
+        "WITH u AS (UPDATE cx.tickets SET status = $2, updated_at = now(),"
+        " resolved_at = CASE WHEN $2 = 'resolved' THEN now() END"
+        " WHERE ticket_id = $1 AND status <> 'resolved' AND status <> $2 RETURNING *)"
+        " SELECT " TICKET_COLUMNS ", true AS changed FROM u"
+        " UNION ALL SELECT " TICKET_COLUMNS ", false FROM cx.tickets"
+        " WHERE ticket_id = $1 AND NOT EXISTS (SELECT 1 FROM u)",
+        2, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, "updating the ticket", err, errlen);
+    if (st == CX_OK && PQntuples(r) == 0) {
+        st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no ticket %lld", id);
+    } else if (st == CX_OK) {
+        json_t *a = tickets_json(r);
+        *out = json_incref(json_array_get(a, 0));
+        json_decref(a);
+        if (*out == NULL)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "updating the ticket: out of memory");
+    }
+    PQclear(r);
+    PQfinish(conn);
+    return st;
+}

@@ -1,0 +1,420 @@
+/*
+ * test_pg_tickets.c - improvement tickets against a real PostgreSQL: a spike
+ * opens exactly one ticket for the rule's owner and further batches update
+ * it; too little volume opens nothing; resolve, cooldown and a second
+ * ticket; NOTIFY after commit; event-level rules; replays count nothing
+ * twice; and the owners' `cxpulse tickets` commands.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+
+#include "cxtest.h"
+#include "sinktest.h"
+
+static sinktest_batch batch;
+static uint16_t hits[SINKTEST_MAX][8];
+static char url[1024];
+static PGconn *conn;
+static cx_ticket_rules *rules;
+static cx_pg *pg;
+static long long next_offset;
+
+static void setup(void)
+{
+    sinktest_fresh_db(url, sizeof url);
+    conn = cx_test_pg_connect(url);
+    next_offset = 0;
+}
+
+static void teardown(void)
+{
+    sinktest_clear(&batch);
+    cx_pg_free(pg);
+    cx_ticket_rules_free(rules);
+    pg = NULL;
+    rules = NULL;
+    PQfinish(conn);
+}
+
+TestSuite(pg_tickets, .init = setup, .fini = teardown, .timeout = 60);
+
+static void use_rules(const char *json)
+{
+    char err[512];
+    json_t *j = json_loads(json, 0, NULL);
+    cr_assert_not_null(j, "test rules are not JSON");
+    cr_assert_eq(cx_ticket_rules_new(&rules, j, 60, err, sizeof err), CX_OK, "%s", err);
+    json_decref(j);
+    pg = sinktest_sink_rules(url, rules);
+}
+
+/* Appends an event at 2026-11-01 10:00 + `minute` with the given channel, text and rating. */
+static void add(const char *id, int minute, const char *channel, const char *text,
+                const char *rating)
+{
+    char raw[512];
+    int n = snprintf(raw, sizeof raw,
+                     "{\"event_id\":\"%s\",\"occurred_at\":\"2026-11-01T%02d:%02d:00Z\","
+                     "\"channel\":\"%s\",\"text\":\"%s\"%s%s}",
+                     id, 10 + minute / 60, minute % 60, channel, text, rating ? ",\"rating\":" : "",
+                     rating ? rating : "");
+    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+    size_t i = batch.n - 1;
+    if (batch.recs[i].ev != NULL) {
+        batch.recs[i].hits = hits[i];
+        batch.recs[i].n_hits =
+            cx_ticket_rules_match(rules, batch.recs[i].ev, batch.recs[i].tags, hits[i], 8);
+    }
+}
+
+/* n complaints about the carrier (external, negative), ids prefix-0.. */
+static void spike(const char *prefix, int n, int minute, const char *channel)
+{
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        add(id, minute + i % 5, channel, "the courier lost my parcel, terrible service", NULL);
+    }
+}
+
+static cx_pg_result write_batch(void)
+{
+    char err[1024];
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK, "%s",
+                 err);
+    sinktest_clear(&batch);
+    return res;
+}
+
+static long long q(const char *sql)
+{
+    return cx_test_pg_scalar(conn, sql);
+}
+
+static const char *const carrier_rule =
+    "[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+    "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]";
+
+Test(pg_tickets, a_spike_opens_one_ticket_for_the_owner_and_more_of_it_updates_it)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike' AND"
+                   " category = 'external' AND scope = '' AND owner = 'carriers' AND"
+                   " status = 'open' AND event_count = 12 AND reason LIKE"
+                   " 'negative share 100.0% (12 of 12 events) in the 15 minutes to%'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets t, unnest(t.sample_event_ids) s"
+                   " WHERE s LIKE 'a-%'"),
+                 10, "the batch's negative events are the evidence, at most 10");
+    cr_assert_eq(q("SELECT count(*) FROM cx.open_tickets"), 1);
+
+    spike("b", 8, 5, "chat");
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 0);
+    cr_assert_eq(res.tickets_updated, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1, "one unresolved ticket per rule");
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets"), 20);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
+                   " 'negative share 100.0% (20 of 20 events)%' AND updated_at >= opened_at"),
+                 1);
+    cr_assert_eq(q("SELECT cardinality(sample_event_ids) FROM cx.tickets"), 10, "bounded");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets t, unnest(t.sample_event_ids[1:5]) s"
+                   " WHERE s LIKE 'b-%'"),
+                 5, "the newest samples come first");
+}
+
+Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
+{
+    use_rules(carrier_rule);
+    spike("a", 9, 0, "chat");
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 0);
+    /* Now 30 events, but most of them happy: share 9/30. */
+    for (int i = 0; i < 21; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "happy-%d", i);
+        add(id, 3, "chat", "the courier was friendly and quick, great service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 30);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
+}
+
+Test(pg_tickets, a_spike_outside_the_window_does_not_add_up)
+{
+    use_rules(carrier_rule);
+    spike("early", 6, 0, "chat");  /* 10:00-10:04 */
+    write_batch();
+    spike("late", 6, 30, "chat");  /* 10:30-10:34: more than 15 minutes later */
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
+    spike("late2", 6, 31, "chat"); /* now 12 within 15 minutes */
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+}
+
+Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    write_batch();
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    spike("b", 12, 0, "chat");
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 12"),
+                 1);
+}
+
+Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
+              "  \"negative_share_above\": 0.5, \"owner\": \"carriers\","
+              "  \"cooldown_minutes\": 60}]");
+    spike("a", 12, 0, "chat");
+    write_batch();
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    spike("b", 12, 0, "chat");
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1, "within the cooldown");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET resolved_at = now() - interval '61 minutes'");
+    spike("c", 12, 0, "chat");
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open'"), 1,
+                 "after the cooldown");
+}
+
+Test(pg_tickets, a_channel_scope_counts_only_that_channel)
+{
+    use_rules("[{\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
+              "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]");
+    spike("phone", 20, 0, "phone");
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
+    spike("chat", 10, 0, "chat");
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE scope = 'channel=chat'"
+                   " AND event_count = 10"),
+                 1);
+}
+
+Test(pg_tickets, an_average_rating_rule_fires_on_its_scale_only)
+{
+    use_rules("[{\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 5,"
+              "  \"avg_rating_below\": 3, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
+    for (int i = 0; i < 6; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "nps-%d", i);
+        add(id, 1, "store", "the agent was rude", "{\"scale\":\"nps\",\"value\":1}");
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "nps ratings are not csat");
+    for (int i = 0; i < 6; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "csat-%d", i);
+        add(id, 2, "store", "the agent was rude", i < 4 ? "{\"scale\":\"csat\",\"value\":1}"
+                                                        : "{\"scale\":\"csat\",\"value\":5}");
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'stores' AND"
+                   " reason LIKE 'average csat rating 2.33 over 6 ratings%'"),
+                 1);
+}
+
+Test(pg_tickets, an_event_rule_opens_one_ticket_per_stream_not_per_event)
+{
+    use_rules("[{\"name\": \"detractor-carrier\", \"on\": \"event\", \"category\": \"external\","
+              "  \"rating_scale\": \"nps\", \"rating_below\": 7, \"owner\": \"vendors\"}]");
+    const char *detractor = "{\"scale\":\"nps\",\"value\":2}";
+    add("d1", 0, "survey", "the courier lost my parcel", detractor);
+    add("d2", 0, "survey", "the courier lost my parcel", detractor);
+    add("ok", 0, "survey", "the courier lost my parcel", "{\"scale\":\"nps\",\"value\":9}");
+    add("other", 0, "survey", "the agent was rude", detractor);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    add("none", 1, "survey", "fine", NULL);
+    write_batch();
+    add("d3", 2, "survey", "the carrier damaged the box", detractor);
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets"), 3);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{d3,d1,d2}'"
+                   " OR sample_event_ids = '{d3,d2,d1}'"),
+                 1);
+}
+
+Test(pg_tickets, a_replayed_batch_counts_nothing_twice)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    write_batch();
+    next_offset = 0; /* the same messages again, e.g. after a lost COMMIT acknowledgement */
+    spike("a", 12, 0, "chat");
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.skipped, 12);
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets"), 12);
+    /* The same event_ids at new offsets (a producer retry): duplicates, not news. */
+    spike("a", 12, 0, "chat");
+    res = write_batch();
+    cr_assert_eq(res.duplicates, 12);
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets"), 12);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+}
+
+Test(pg_tickets, listeners_get_the_opened_ticket_after_commit)
+{
+    use_rules(carrier_rule);
+    PGconn *listener = cx_test_pg_connect(url);
+    cx_test_pg_exec(listener, "LISTEN cx_tickets");
+    spike("a", 12, 0, "chat");
+    write_batch();
+    PGnotify *n = NULL;
+    for (int i = 0; i < 50 && n == NULL; i++) {
+        int fd = PQsocket(listener);
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        struct timeval tv = {0, 100000};
+        select(fd + 1, &fds, NULL, NULL, &tv);
+        PQconsumeInput(listener);
+        n = PQnotifies(listener);
+    }
+    cr_assert_not_null(n, "no notification within 5 s");
+    cr_assert_str_eq(n->relname, "cx_tickets");
+    json_t *j = json_loads(n->extra, 0, NULL);
+    cr_assert_not_null(j, "payload is not JSON: %s", n->extra);
+    cr_assert_eq(json_integer_value(json_object_get(j, "ticket_id")),
+                 q("SELECT ticket_id FROM cx.tickets"));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "rule")), "carrier-spike");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")), "external");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "scope")), "");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner")), "carriers");
+    cr_assert(strstr(json_string_value(json_object_get(j, "reason")), "negative share") != NULL);
+    json_decref(j);
+    PQfreemem(n);
+    /* An update is not news: no second notification. */
+    spike("b", 3, 1, "chat");
+    write_batch();
+    PQconsumeInput(listener);
+    cr_assert_null(PQnotifies(listener));
+    PQfinish(listener);
+}
+
+/* Runs `cxpulse tickets ARGS --pg URL` and returns its stdout (static buffer) and status. */
+static const char *tickets_cmd(const char *args, int *status)
+{
+    static char out[8192];
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s tickets %s --pg '%s' 2>&1", cx_test_bin(), args, url);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
+              "  \"negative_share_above\": 0.5, \"owner\": \"carriers\"},"
+              " {\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
+              "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"chat-team\"}]");
+    spike("a", 12, 0, "chat");
+    write_batch();
+    long long id = q("SELECT ticket_id FROM cx.tickets WHERE owner = 'carriers'");
+    int st;
+    const char *out = tickets_cmd("list", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "carriers") && strstr(out, "chat-team") && strstr(out, "open"), "%s",
+              out);
+    out = tickets_cmd("list --owner carriers --json", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    json_t *a = json_loads(out, 0, NULL);
+    cr_assert(json_is_array(a) && json_array_size(a) == 1, "%s", out);
+    json_t *t = json_array_get(a, 0);
+    cr_assert_eq(json_integer_value(json_object_get(t, "ticket_id")), id);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "status")), "open");
+    cr_assert_eq(json_integer_value(json_object_get(t, "event_count")), 12);
+    cr_assert_eq(json_array_size(json_object_get(t, "sample_event_ids")), 10);
+    json_decref(a);
+
+    char args[64];
+    snprintf(args, sizeof args, "ack %lld", id);
+    out = tickets_cmd(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'acknowledged'"), 1);
+    out = tickets_cmd("list --status acknowledged --json", &st);
+    a = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(a), 1, "%s", out);
+    json_decref(a);
+
+    snprintf(args, sizeof args, "resolve %lld", id);
+    out = tickets_cmd(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'resolved'"
+                   " AND resolved_at IS NOT NULL"),
+                 1);
+    out = tickets_cmd("list --owner carriers --json", &st);
+    a = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(a), 0, "resolved tickets are not listed by default: %s", out);
+    json_decref(a);
+    out = tickets_cmd("list --status all --json", &st);
+    a = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(a), 2, "%s", out);
+    json_decref(a);
+
+    out = tickets_cmd("resolve 999999", &st);
+    cr_assert_eq(st, 1);
+    cr_assert(strstr(out, "no ticket 999999") != NULL, "%s", out);
+    out = tickets_cmd("ack nope", &st);
+    cr_assert_eq(st, 2, "%s", out);
+}
+
+Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
+              "  \"negative_spike_ratio\": 3, \"baseline_hours\": 2, \"owner\": \"carriers\"}]");
+    /* 10:00-11:14: three complaints a minute is the usual (45 per 15 minutes) ... */
+    for (int m = 0; m < 75; m++)
+        for (int k = 0; k < 3; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "usual-%d-%d", m, k);
+            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0,
+                 "a steady level, however negative, is not a spike");
+    /* ... then 11:15-11:19: thirty a minute. */
+    for (int m = 75; m < 80; m++)
+        for (int k = 0; k < 30; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "spike-%d-%d", m, k);
+            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        }
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
+                   " '180 negative events in the 15 minutes to 2026-11-01 11:20 UTC, 4.0 times"
+                   " the usual 45.0 (the 1.1 hours before)' AND event_count = 150"),
+                 1);
+}
+
+Test(pg_tickets, a_spike_rule_needs_four_windows_of_history)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
+              "  \"negative_spike_ratio\": 3, \"owner\": \"carriers\"}]");
+    spike("quiet", 5, 0, "chat");      /* 10:00-10:04 */
+    spike("burst", 100, 40, "chat");   /* 10:40-10:44: only 40 minutes later */
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
+}

@@ -1,0 +1,238 @@
+/*
+ * test_tickets.c - ticket rules without services: the defaults, validation
+ * messages that name the rule and key, and event-level matching.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tickets.h"
+
+static cx_classifier *clf;
+
+static void setup(void)
+{
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+    cx_classifier_free(clf);
+}
+
+TestSuite(tickets, .init = setup, .fini = teardown);
+
+static cx_ticket_rules *rules_from(const char *json, char *err, size_t errlen, cx_status *st)
+{
+    json_error_t je;
+    json_t *j = json_loads(json, 0, &je);
+    cr_assert_not_null(j, "test JSON: %s", je.text);
+    cx_ticket_rules *rs = NULL;
+    *st = cx_ticket_rules_new(&rs, j, 60, err, errlen);
+    json_decref(j);
+    return rs;
+}
+
+static void assert_rejected(const char *json, const char *expected)
+{
+    char err[512] = "";
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
+    cr_assert_eq(st, CX_ERR_CONFIG, "accepted: %s", json);
+    cr_assert_null(rs);
+    cr_assert(strstr(err, expected) != NULL, "message \"%s\" lacks \"%s\"", err, expected);
+}
+
+Test(tickets, defaults_cover_every_category_with_an_owner)
+{
+    char err[512];
+    cx_ticket_rules *rs;
+    cr_assert_eq(cx_ticket_rules_new(&rs, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+    int window[CX_CAT_COUNT] = {0}, events = 0;
+    for (size_t i = 0; i < cx_ticket_rules_count(rs); i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rs, i);
+        cr_assert(r->owner != NULL && r->owner[0] != '\0');
+        if (r->kind == CX_TICKET_EVENT)
+            events++;
+        else
+            window[r->category]++;
+    }
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        cr_assert_gt(window[c], 0, "no default window rule for %s", cx_category_name(c));
+    cr_assert_gt(events, 0);
+    cr_assert_null(cx_ticket_rules_get(rs, cx_ticket_rules_count(rs)));
+    cx_ticket_rules_free(rs);
+}
+
+Test(tickets, a_window_rule_parses_into_plain_fields)
+{
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(
+        "[{\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
+        "  \"window_minutes\": 30, \"min_events\": 12, \"negative_share_above\": 0.4,"
+        "  \"owner\": \"carriers\", \"cooldown_minutes\": 90},"
+        " {\"name\": \"csat\", \"category\": \"facing\", \"avg_rating_below\": 3.5,"
+        "  \"rating_scale\": \"csat\", \"owner\": \"stores\"}]",
+        err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
+    cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SHARE);
+    cr_assert_eq(r->category, CX_CAT_EXTERNAL);
+    cr_assert_str_eq(r->scope, "channel=chat");
+    cr_assert_eq(r->window_seconds, 1800);
+    cr_assert_eq(r->min_events, 12);
+    cr_assert_float_eq(r->threshold, 0.4, 1e-9);
+    cr_assert_eq(r->cooldown_seconds, 5400);
+    r = cx_ticket_rules_get(rs, 1);
+    cr_assert_eq(r->kind, CX_TICKET_AVG_RATING);
+    cr_assert_eq(r->scale, CX_RATING_CSAT);
+    cr_assert_str_eq(r->scope, "");
+    cr_assert_eq(r->window_seconds, 900, "the window defaults to 15 minutes");
+    cx_ticket_rules_free(rs);
+}
+
+Test(tickets, mistakes_are_named_by_rule_and_key)
+{
+    assert_rejected("{}", "tickets.rules: must be an array");
+    assert_rejected("[{\"category\": \"external\"}]", "tickets.rules[0]: \"name\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"billing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5}]",
+                    "tickets.rules[0] (\"a\"): \"category\" must be");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"negative_share_above\": 0.5}]",
+                    "\"owner\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\"}]",
+                    "give one threshold");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 1.5}]",
+                    "\"negative_share_above\" must be");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"avg_rating_below\": 3}]",
+                    "needs \"rating_scale\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"window_minutes\": 0}]",
+                    "\"window_minutes\" must be an integer 1..1440");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"treshold\": 1}]",
+                    "unknown key \"treshold\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"touchpoint\": \"checkout\"}]",
+                    "\"touchpoint\" is for event rules");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5},"
+                    " {\"name\": \"a\", \"category\": \"facing\", \"owner\": \"y\","
+                    " \"negative_share_above\": 0.7}]",
+                    "tickets.rules[1] (\"a\"): the name is used by rule 0");
+    assert_rejected("[{\"name\": \"e\", \"on\": \"event\", \"category\": \"facing\","
+                    " \"owner\": \"x\", \"min_events\": 3}]",
+                    "\"min_events\" is for window rules");
+    assert_rejected("[{\"name\": \"e\", \"on\": \"event\", \"category\": \"facing\","
+                    " \"tagged\": false, \"owner\": \"x\"}]",
+                    "needs at least one condition");
+    assert_rejected("[{\"name\": \"e\", \"on\": \"event\", \"category\": \"facing\","
+                    " \"owner\": \"x\", \"rating_below\": 3}]",
+                    "a rating condition needs \"rating_scale\"");
+}
+
+Test(tickets, window_must_be_a_multiple_of_the_smallest_signal_window)
+{
+    char err[512];
+    cx_ticket_rules *rs;
+    json_t *j = json_loads("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                           " \"negative_share_above\": 0.5, \"window_minutes\": 5}]",
+                           0, NULL);
+    cr_assert_eq(cx_ticket_rules_new(&rs, j, 3600, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "multiple of the smallest signal window (3600 s)") != NULL, "%s", err);
+    cr_assert_eq(cx_ticket_rules_new(&rs, j, 300, err, sizeof err), CX_OK, "%s", err);
+    cx_ticket_rules_free(rs);
+    json_decref(j);
+}
+
+/* Parses and classifies one event, and returns how many rules it matched. */
+static size_t match(const cx_ticket_rules *rs, const char *json, uint16_t *hits)
+{
+    char err[512];
+    cx_event ev;
+    cx_tags tags;
+    cr_assert_eq(cx_event_parse(&ev, json, strlen(json), err, sizeof err), CX_OK, "%s", err);
+    cx_classifier_classify(clf, &ev, &tags);
+    size_t n = cx_ticket_rules_match(rs, &ev, &tags, hits, 8);
+    cx_event_clear(&ev);
+    return n;
+}
+
+Test(tickets, event_rules_match_all_their_conditions_and_nothing_else)
+{
+    char err[512];
+    cx_ticket_rules *rs;
+    cr_assert_eq(cx_ticket_rules_new(&rs, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+    size_t detractor = 0, late = 0;
+    for (size_t i = 0; i < cx_ticket_rules_count(rs); i++) {
+        if (!strcmp(cx_ticket_rules_get(rs, i)->name, "external-nps-detractor"))
+            detractor = i;
+        if (!strcmp(cx_ticket_rules_get(rs, i)->name, "late-delivery"))
+            late = i;
+    }
+    uint16_t hits[8];
+    /* An NPS detractor blaming the carrier. */
+    cr_assert_eq(match(rs, "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"the courier lost my parcel\","
+                           "\"rating\":{\"scale\":\"nps\",\"value\":2}}",
+                       hits),
+                 1);
+    cr_assert_eq(hits[0], detractor);
+    /* The same text from a promoter, and a detractor about something else: no. */
+    cr_assert_eq(match(rs, "{\"event_id\":\"b\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"the courier lost my parcel\","
+                           "\"rating\":{\"scale\":\"nps\",\"value\":9}}",
+                       hits),
+                 0);
+    cr_assert_eq(match(rs, "{\"event_id\":\"c\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"hello\",\"rating\":{\"scale\":\"nps\",\"value\":2}}",
+                       hits),
+                 0);
+    /* Delivered five days after the promised date; two days is within the rule. */
+    cr_assert_eq(match(rs, "{\"event_id\":\"d\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"where is it\",\"attributes\":{\"promised_date\":\"2026-10-20\","
+                           "\"delivered_date\":\"2026-10-25\"}}",
+                       hits),
+                 1);
+    cr_assert_eq(hits[0], late);
+    cr_assert_eq(match(rs, "{\"event_id\":\"e\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"where is it\",\"attributes\":{\"promised_date\":\"2026-10-20\","
+                           "\"delivered_date\":\"2026-10-22T18:00:00Z\"}}",
+                       hits),
+                 0);
+    cr_assert_eq(match(rs, "{\"event_id\":\"f\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"text\":\"where is it\",\"attributes\":{\"promised_date\":\"2026-10-20\"}}",
+                       hits),
+                 0, "not delivered yet: lateness unknown");
+    cx_ticket_rules_free(rs);
+}
+
+Test(tickets, scope_conditions_restrict_event_rules)
+{
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(
+        "[{\"name\": \"checkout-anger\", \"on\": \"event\", \"category\": \"collaborative\","
+        "  \"tagged\": false, \"touchpoint\": \"checkout\", \"sentiment\": \"negative\","
+        "  \"owner\": \"web-team\"}]",
+        err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_str_eq(cx_ticket_rules_get(rs, 0)->scope, "touchpoint=checkout");
+    uint16_t hits[8];
+    cr_assert_eq(match(rs, "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"touchpoint\":\"checkout\",\"text\":\"terrible, awful, it crashed\"}",
+                       hits),
+                 1);
+    cr_assert_eq(match(rs, "{\"event_id\":\"b\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"touchpoint\":\"delivery\",\"text\":\"terrible, awful, it crashed\"}",
+                       hits),
+                 0);
+    cr_assert_eq(match(rs, "{\"event_id\":\"c\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                           "\"touchpoint\":\"checkout\",\"text\":\"lovely, thanks\"}",
+                       hits),
+                 0);
+    cx_ticket_rules_free(rs);
+}
