@@ -34,7 +34,6 @@ typedef struct cx_config {
     int *window_seconds;
     size_t n_window_seconds;
     json_t *ticket_rules;      /* array of objects, interpreted by the tickets module */
-    char *tickets_kafka_topic;
     char *http_listen;         /* "ADDR:PORT" or "off" */
     char *log_level;
 } cx_config;

@@ -418,3 +418,29 @@ Test(pg_tickets, a_spike_rule_needs_four_windows_of_history)
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
+
+Test(pg_tickets, the_analyst_queries_in_the_docs_run)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    write_batch();
+    char path[1024];
+    FILE *f = fopen(cx_test_source_path("docs/queries.md", path, sizeof path), "r");
+    cr_assert_not_null(f, "%s", path);
+    static char doc[65536];
+    doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
+    fclose(f);
+    int n = 0;
+    for (char *p = strstr(doc, "```sql\n"); p != NULL; p = strstr(p, "```sql\n")) {
+        p += 7;
+        char *end = strstr(p, "```");
+        cr_assert_not_null(end);
+        *end = '\0';
+        PGresult *r = PQexec(conn, p);
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s\n%s", p, PQerrorMessage(conn));
+        PQclear(r);
+        p = end + 3;
+        n++;
+    }
+    cr_assert_geq(n, 6);
+}

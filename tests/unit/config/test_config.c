@@ -137,6 +137,20 @@ Test(cx_config, validation_says_what_run_is_missing)
     cx_config_free(cfg);
 }
 
+Test(cx_config, validation_checks_the_ticket_rules)
+{
+    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
+               " \"signals\": {\"window_seconds\": [300]},"
+               " \"tickets\": {\"rules\": [{\"name\": \"fast\", \"category\": \"external\","
+               " \"owner\": \"o\", \"negative_share_above\": 0.5, \"window_minutes\": 7}]}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "tickets.rules[0] (\"fast\")") && strstr(err, "(300 s)"), "%s", err);
+    cx_config_free(cfg);
+}
+
 Test(cx_config, secrets_are_masked_when_printed)
 {
     char out[256];
