@@ -16,7 +16,9 @@
 #include "commands.h"
 #include "ingest.h"
 #include "pg.h"
+#include "metrics.h"
 #include "pipeline.h"
+#include "service_http.h"
 #include "tickets.h"
 
 #define MAX_WRITERS 16
@@ -33,6 +35,7 @@ typedef struct shard {
     cx_pg_result res;
     cx_status st;
     char err[1024];
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
 } shard;
 
 typedef struct pipeline {
@@ -49,6 +52,7 @@ typedef struct pipeline {
     char (*errs)[256];
     size_t *order; /* message indices grouped by writer */
     uint64_t stop_after;
+    cx_metrics *metrics;
     cx_pipeline_totals totals;
     int64_t last_report_us;
 } pipeline;
@@ -98,6 +102,8 @@ static void *write_shard(void *arg)
             r->tags = &p->tags[i];
             r->hits = p->hits[i];
             r->n_hits = cx_ticket_rules_match(p->rules, r->ev, r->tags, p->hits[i], MAX_HITS);
+            const cx_tags *t = r->tags;
+            s->classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
         } else {
             r->error = p->errs[i];
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
@@ -136,6 +142,7 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
         shard *s = &sh[writer_of(p, &msgs[i])];
         p->order[(size_t)(s->idx - p->order) + s->n++] = i;
     }
+    int64_t t0 = cx_now_mono_us();
     pthread_t th[MAX_WRITERS];
     int started[MAX_WRITERS] = {0};
     for (int w = 1; w < p->writers; w++)
@@ -174,10 +181,31 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
     }
     if (st == CX_ERR_TRANSIENT) {
         cx_log(CX_LOG_WARN, "sink.pg", "batch not stored, retrying in %d ms: %s", *retry_ms, err);
+        cx_metrics_add(p->metrics, CX_M_PG_RETRIES, 1);
+        cx_metrics_set(p->metrics, CX_G_PG_UP, 0);
+        cx_metrics_set(p->metrics, CX_G_PAUSED, 1);
         return st;
     }
     if (st != CX_OK)
         return st;
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}};
+    for (int w = 0; w < p->writers; w++)
+        for (int c = 0; c <= CX_CAT_COUNT; c++)
+            for (int k = 0; k < CX_SENT_COUNT; k++)
+                classified[c][k] += sh[w].classified[c][k];
+    cx_metrics *m = p->metrics;
+    cx_metrics_add(m, CX_M_CONSUMED, n);
+    cx_metrics_add(m, CX_M_STORED, res.stored);
+    cx_metrics_add(m, CX_M_DUPLICATES, res.duplicates);
+    cx_metrics_add(m, CX_M_SKIPPED, res.skipped);
+    cx_metrics_add(m, CX_M_DEAD_LETTERS, res.dead_lettered);
+    cx_metrics_add(m, CX_M_TICKETS_OPENED, res.tickets_opened);
+    cx_metrics_add(m, CX_M_TICKETS_UPDATED, res.tickets_updated);
+    cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
+    cx_metrics_observe_batch(m, n, (double)(cx_now_mono_us() - t0) / 1e6);
+    cx_metrics_set(m, CX_G_PG_UP, 1);
+    cx_metrics_set(m, CX_G_PAUSED, 0);
+    cx_metrics_set(m, CX_G_ASSIGNED, cx_consumer_assigned(p->consumer));
     cx_pipeline_totals *t = &p->totals;
     t->messages += n;
     t->stored += res.stored;
@@ -215,6 +243,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     char err[1024];
     pipeline p = {.stop_after = stop_after_messages, .cap = (size_t)cfg->batch_max_messages};
     const char **props = NULL;
+    cx_service_http *http = NULL;
     int rc = CX_EXIT_RUNTIME;
     cx_status st;
 
@@ -267,6 +296,16 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
             goto done;
         }
     }
+    if ((p.metrics = cx_metrics_new()) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    cx_metrics_set(p.metrics, CX_G_PG_UP, st == CX_OK);
+    if ((st = cx_service_http_start(&http, cfg, p.metrics, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        goto done;
+    }
     cx_consumer_config cc = {.brokers = cfg->brokers,
                              .topics = (const char *const *)cfg->topics,
                              .n_topics = cfg->n_topics,
@@ -282,6 +321,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         rc = CX_EXIT_USAGE;
         goto done;
     }
+    cx_service_http_set_consumer(http, p.consumer);
     running = p.consumer;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -303,7 +343,9 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     }
 done:
     *totals = p.totals;
+    cx_service_http_stop(http); /* before the consumer and metrics it reads */
     cx_consumer_free(p.consumer);
+    cx_metrics_free(p.metrics);
     for (int w = 0; w < p.writers; w++)
         cx_pg_free(p.pg[w]);
     cx_classifier_free(p.clf);

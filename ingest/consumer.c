@@ -31,6 +31,7 @@ struct cx_consumer {
     int paused, retrying, fatal;
     char fatal_err[1024];
     cx_consumer_stats stats;
+    _Atomic int assigned; /* stats.assigned, for other threads */
 };
 
 static void sleep_ms(int ms)
@@ -243,6 +244,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (c->paused)
             rd_kafka_pause_partitions(rk, copy);
         c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
+        c->assigned = c->stats.assigned;
         rd_kafka_topic_partition_list_destroy(copy);
         return;
     }
@@ -264,6 +266,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
         c->stats.assigned = 0;
     }
+    c->assigned = c->stats.assigned;
     cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
 }
 
@@ -381,6 +384,34 @@ void cx_consumer_stop(cx_consumer *c)
 void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out)
 {
     *out = c->stats;
+}
+
+int cx_consumer_assigned(const cx_consumer *c)
+{
+    return c->assigned;
+}
+
+size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    size_t n = 0;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+        return 0;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt && n < max; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo, hi;
+        if (p->offset < 0 || rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
+                                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue;
+        snprintf(out[n].topic, sizeof out[n].topic, "%s", p->topic);
+        out[n].partition = p->partition;
+        out[n].lag = hi > p->offset ? hi - p->offset : 0;
+        n++;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return n;
 }
 
 void cx_consumer_free(cx_consumer *c)

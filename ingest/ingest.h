@@ -122,6 +122,23 @@ typedef struct cx_consumer_stats {
 
 void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out);
 
+/* Partitions assigned now; safe to call from another thread than run()'s. */
+int cx_consumer_assigned(const cx_consumer *c);
+
+/* Lag of one assigned partition: high watermark minus consumed position. */
+typedef struct cx_partition_lag {
+    char topic[256];
+    int32_t partition;
+    int64_t lag;
+} cx_partition_lag;
+
+/*
+ * Fills out[0..max) with the lag of the assigned partitions whose position
+ * and high watermark are known (from the last fetch; no network call) and
+ * returns how many. Safe to call from another thread than run()'s.
+ */
+size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max);
+
 /* NULL-safe. */
 void cx_consumer_free(cx_consumer *c);
 

@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config          # toolchain
     librdkafka-dev libjansson-dev libpq-dev   # runtime libraries
+    libmicrohttpd-dev                         # HTTP: metrics, health, live page
     libcriterion-dev                          # unit tests
     postgresql-15 postgresql-client-15        # throwaway test/demo server
     kcat                                      # interoperability tests, benchmarks
     clang libclang-rt-14-dev                  # libFuzzer target
     procps                                    # ps/pkill in tests
+    chromium fonts-dejavu-core                # the live page's browser test
 )
 
 missing=()

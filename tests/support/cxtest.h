@@ -52,6 +52,13 @@ void cx_test_read_line(int fd, char *buf, size_t buflen, int timeout_ms);
  * status (128+signal if killed), or fails the test on time-out. */
 int cx_test_stop(pid_t pid, int sig, int timeout_ms);
 
+/* GETs http://127.0.0.1:port/path; returns the status code (-1 if unreachable)
+ * and the body, NUL-terminated, in body[bodylen] (cut if longer). */
+int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
+
+/* A TCP port that was free a moment ago on 127.0.0.1. */
+int cx_test_free_port(void);
+
 /* Runs a shell command and returns its exit status. */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

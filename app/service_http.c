@@ -1,0 +1,153 @@
+/*
+ * service_http.c - the routes of `cxpulse run`'s HTTP listener (see
+ * service_http.h). Readiness: partitions assigned (so the member has joined
+ * its group through a reachable broker), PostgreSQL answering now, and the
+ * last batch write not failing.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "pg.h"
+#include "service_http.h"
+
+extern const char cx_live_page[];
+extern const size_t cx_live_page_len;
+
+#define MAX_LAG_PARTITIONS 4096
+
+struct cx_service_http {
+    cx_http *http;
+    cx_metrics *metrics;
+    cx_consumer *_Atomic consumer;
+    cx_pg_reader *reader;
+    int window_seconds;
+    cx_metrics_lag *lags; /* scratch of the server's thread */
+    cx_partition_lag *plags;
+};
+
+/* Answers with the text a followed by b (NULL: nothing). */
+static void text(cx_http_response *r, int status, const char *a, const char *b)
+{
+    size_t n = strlen(a) + (b ? strlen(b) : 0) + 1;
+    r->status = status;
+    r->body = malloc(n);
+    if (r->body != NULL)
+        snprintf(r->body, n, "%s%s", a, b ? b : "");
+}
+
+static void metrics_route(cx_service_http *s, cx_http_response *r)
+{
+    cx_consumer *c = atomic_load(&s->consumer);
+    size_t n = c ? cx_consumer_lag(c, s->plags, MAX_LAG_PARTITIONS) : 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(s->lags[i].topic, s->plags[i].topic, sizeof s->lags[i].topic);
+        s->lags[i].partition = s->plags[i].partition;
+        s->lags[i].lag = s->plags[i].lag;
+    }
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = cx_metrics_render(s->metrics, s->lags, n);
+    if (r->body == NULL)
+        text(r, 500, "out of memory\n", NULL);
+}
+
+static void ready_route(cx_service_http *s, cx_http_response *r)
+{
+    char err[512], why[1024] = "";
+    cx_consumer *c = atomic_load(&s->consumer);
+    if (c == NULL || cx_consumer_assigned(c) == 0)
+        snprintf(why, sizeof why, "no kafka partitions assigned yet\n");
+    if (cx_pg_reader_ping(s->reader, err, sizeof err) != CX_OK)
+        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n", err);
+    else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
+        snprintf(why + strlen(why), sizeof why - strlen(why),
+                 "postgresql: the last batch write failed\n");
+    if (why[0] == '\0')
+        text(r, 200, "ready\n", NULL);
+    else
+        text(r, 503, "not ready: ", why);
+}
+
+static void live_route(cx_service_http *s, cx_http_response *r)
+{
+    char err[512];
+    char *json;
+    if (cx_pg_live(s->reader, s->window_seconds, &json, err, sizeof err) != CX_OK) {
+        cx_log(CX_LOG_WARN, "http", "live data: %s", err);
+        text(r, 503, "{\"error\":\"postgresql unavailable\"}", NULL);
+    } else {
+        r->body = json;
+    }
+    r->content_type = "application/json";
+}
+
+static void route(void *ctx, const char *path, cx_http_response *r)
+{
+    cx_service_http *s = ctx;
+    if (strcmp(path, "/metrics") == 0) {
+        metrics_route(s, r);
+    } else if (strcmp(path, "/healthz") == 0) {
+        text(r, 200, "ok\n", NULL);
+    } else if (strcmp(path, "/readyz") == 0) {
+        ready_route(s, r);
+    } else if (strcmp(path, "/api/live") == 0) {
+        live_route(s, r);
+    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        r->content_type = "text/html; charset=utf-8";
+        r->body = malloc(cx_live_page_len + 1);
+        if (r->body != NULL) {
+            memcpy(r->body, cx_live_page, cx_live_page_len + 1);
+            r->len = cx_live_page_len;
+        }
+    } else {
+        text(r, 404, "not found (try /, /metrics, /healthz, /readyz, /api/live): ", path);
+    }
+}
+
+cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_metrics *m,
+                                 char *err, size_t errlen)
+{
+    *out = NULL;
+    if (cfg->http_listen == NULL || strcmp(cfg->http_listen, "off") == 0)
+        return CX_OK;
+    cx_service_http *s = calloc(1, sizeof *s);
+    cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
+    if (s == NULL || (s->lags = calloc(MAX_LAG_PARTITIONS, sizeof *s->lags)) == NULL ||
+        (s->plags = calloc(MAX_LAG_PARTITIONS, sizeof *s->plags)) == NULL)
+        goto fail;
+    s->metrics = m;
+    s->window_seconds = 0;
+    for (size_t i = 0; i < cfg->n_window_seconds; i++)
+        if (s->window_seconds == 0 || cfg->window_seconds[i] < s->window_seconds)
+            s->window_seconds = cfg->window_seconds[i];
+    if ((st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK ||
+        (st = cx_http_new(&s->http, cfg->http_listen, route, s, err, errlen)) != CX_OK)
+        goto fail;
+    cx_log(CX_LOG_INFO, "http", "serving metrics, health and the live page on http://%.*s:%d/",
+           (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
+           cx_http_port(s->http));
+    *out = s;
+    return CX_OK;
+fail:
+    cx_service_http_stop(s);
+    return st;
+}
+
+void cx_service_http_set_consumer(cx_service_http *s, cx_consumer *c)
+{
+    if (s != NULL)
+        atomic_store(&s->consumer, c);
+}
+
+void cx_service_http_stop(cx_service_http *s)
+{
+    if (s == NULL)
+        return;
+    cx_http_free(s->http); /* first: no request runs after this */
+    cx_pg_reader_free(s->reader);
+    free(s->lags);
+    free(s->plags);
+    free(s);
+}

@@ -1,0 +1,105 @@
+/*
+ * http.c - the HTTP server (see http.h) on libmicrohttpd's internal polling
+ * thread: requests are answered one at a time, which suits scrapes, probes
+ * and a few browsers, and keeps handlers free of locking among themselves.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+struct cx_http {
+    struct MHD_Daemon *daemon;
+    cx_http_handler handler;
+    void *ctx;
+    int port;
+};
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_len, void **state)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_len;
+    (void)state;
+    cx_http *h = cls;
+    cx_http_response r = {.status = 200, .content_type = "text/plain; charset=utf-8"};
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        r.status = 405;
+        r.body = strdup("only GET and HEAD\n");
+    } else {
+        h->handler(h->ctx, url, &r);
+    }
+    if (r.body == NULL && r.len == 0)
+        r.body = strdup("");
+    if (r.body != NULL && r.len == 0)
+        r.len = strlen(r.body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(r.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r.content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler, void *ctx,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    char host[64];
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host || end == colon + 1 ||
+        *end != '\0' || port < 0 || port > 65535)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "http.listen \"%s\": expected ADDR:PORT, e.g. 127.0.0.1:9464",
+                       listen ? listen : "");
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "http.listen \"%s\": \"%s\" is not an IPv4 address", listen, host);
+    sa.sin_port = htons((uint16_t)port);
+    cx_http *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
+    h->handler = handler;
+    h->ctx = ctx;
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
+                                 answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                 MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+    if (h->daemon == NULL) {
+        free(h);
+        return cx_errf(err, errlen, CX_ERR_IO, "http: cannot listen on %s (in use?)", listen);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : (int)port;
+    *out = h;
+    return CX_OK;
+}
+
+int cx_http_port(const cx_http *h)
+{
+    return h->port;
+}
+
+void cx_http_free(cx_http *h)
+{
+    if (h == NULL)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

@@ -1,0 +1,229 @@
+/*
+ * metrics.c - counters, gauges and histograms behind one mutex (updated per
+ * batch, not per event, so contention is nil), and their Prometheus text.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static const double size_bounds[] = {1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000};
+static const double seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,    2.5,   5,    10};
+
+typedef struct histogram {
+    uint64_t buckets[16]; /* cumulative counts are computed when rendering */
+    uint64_t count;
+    double sum;
+} histogram;
+
+struct cx_metrics {
+    pthread_mutex_t lock;
+    uint64_t counters[CX_M_COUNTER_COUNT];
+    double gauges[CX_G_GAUGE_COUNT];
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
+    histogram batch_size, batch_seconds;
+};
+
+static const struct {
+    const char *name, *help;
+} counter_info[CX_M_COUNTER_COUNT] = {
+    [CX_M_CONSUMED] = {"cxpulse_messages_consumed_total",
+                       "Kafka messages handled in stored batches."},
+    [CX_M_STORED] = {"cxpulse_events_stored_total", "New events stored in PostgreSQL."},
+    [CX_M_DUPLICATES] = {"cxpulse_duplicates_skipped_total",
+                         "Events not stored again: their event_id was already stored."},
+    [CX_M_SKIPPED] = {"cxpulse_replayed_skipped_total",
+                      "Messages below the stored offset, already applied (replays)."},
+    [CX_M_DEAD_LETTERS] = {"cxpulse_dead_letters_total",
+                           "Messages stored in cx.dead_letters instead of cx.events."},
+    [CX_M_PG_RETRIES] = {"cxpulse_pg_retries_total",
+                         "Batch writes that failed transiently and were retried."},
+    [CX_M_TICKETS_OPENED] = {"cxpulse_tickets_opened_total", "Improvement tickets opened."},
+    [CX_M_TICKETS_UPDATED] = {"cxpulse_tickets_updated_total",
+                              "Firings that updated an unresolved ticket."},
+};
+
+static const struct {
+    const char *name, *help;
+} gauge_info[CX_G_GAUGE_COUNT] = {
+    [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned", "Kafka partitions assigned to this member."},
+    [CX_G_PAUSED] = {"cxpulse_consumption_paused", "1 while consumption is paused."},
+    [CX_G_PG_UP] = {"cxpulse_postgresql_up", "1 while the last PostgreSQL write succeeded."},
+};
+
+cx_metrics *cx_metrics_new(void)
+{
+    cx_metrics *m = calloc(1, sizeof *m);
+    if (m != NULL && pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n)
+{
+    pthread_mutex_lock(&m->lock);
+    m->counters[c] += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
+{
+    pthread_mutex_lock(&m->lock);
+    m->gauges[g] = v;
+    pthread_mutex_unlock(&m->lock);
+}
+
+uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&m->lock);
+    uint64_t v = m->counters[c];
+    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
+    return v;
+}
+
+double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&m->lock);
+    double v = m->gauges[g];
+    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
+    return v;
+}
+
+void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
+{
+    pthread_mutex_lock(&m->lock);
+    for (int c = 0; c <= CX_CAT_COUNT; c++)
+        for (int s = 0; s < CX_SENT_COUNT; s++)
+            m->classified[c][s] += by[c][s];
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void observe(histogram *h, const double *bounds, size_t nb, double v)
+{
+    size_t i = 0;
+    while (i < nb && v > bounds[i])
+        i++;
+    h->buckets[i]++; /* i == nb: only in +Inf */
+    h->count++;
+    h->sum += v;
+}
+
+void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds)
+{
+    pthread_mutex_lock(&m->lock);
+    observe(&m->batch_size, size_bounds, CX_ARRAY_LEN(size_bounds), (double)messages);
+    observe(&m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds), seconds);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* A growable string; on no memory `failed` is set and output stops. */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(text *t, const char *fmt, ...)
+{
+    for (int tries = 0; !t->failed && tries < 2; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+        } else if (t->s != NULL && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        } else {
+            size_t cap = (t->cap ? t->cap : 4096) * 2 + (size_t)n;
+            char *s = realloc(t->s, cap);
+            if (s == NULL)
+                t->failed = 1;
+            else {
+                t->s = s;
+                t->cap = cap;
+            }
+        }
+    }
+}
+
+static void put_histogram(text *t, const char *name, const char *help, const histogram *h,
+                          const double *bounds, size_t nb)
+{
+    put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < nb; i++) {
+        cum += h->buckets[i];
+        put(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+    }
+    put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+    put(t, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+}
+
+/* Label values escaped as the format requires (backslash, quote, newline). */
+static void put_label(text *t, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            put(t, "\\%c", *v);
+        else if (*v == '\n')
+            put(t, "\\n");
+        else
+            put(t, "%c", *v);
+    }
+}
+
+char *cx_metrics_render(cx_metrics *m, const cx_metrics_lag *lags, size_t n)
+{
+    text t = {0};
+    pthread_mutex_lock(&m->lock);
+    for (int c = 0; c < CX_M_COUNTER_COUNT; c++)
+        put(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
+            counter_info[c].help, counter_info[c].name, counter_info[c].name,
+            (unsigned long long)m->counters[c]);
+    put(&t, "# HELP cxpulse_events_classified_total Valid events in stored batches, by primary "
+            "category and sentiment.\n# TYPE cxpulse_events_classified_total counter\n");
+    for (int c = 0; c <= CX_CAT_COUNT; c++)
+        for (int s = 0; s < CX_SENT_COUNT; s++)
+            put(&t, "cxpulse_events_classified_total{category=\"%s\",sentiment=\"%s\"} %llu\n",
+                c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
+                cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
+    for (int g = 0; g < CX_G_GAUGE_COUNT; g++)
+        put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", gauge_info[g].name, gauge_info[g].help,
+            gauge_info[g].name, gauge_info[g].name, m->gauges[g]);
+    put_histogram(&t, "cxpulse_batch_messages", "Messages per stored batch.", &m->batch_size,
+                  size_bounds, CX_ARRAY_LEN(size_bounds));
+    put_histogram(&t, "cxpulse_batch_commit_seconds",
+                  "Time to write and commit a batch (parse, classify and PostgreSQL).",
+                  &m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds));
+    pthread_mutex_unlock(&m->lock);
+    put(&t, "# HELP cxpulse_consumer_lag Messages behind the partition's high watermark.\n"
+            "# TYPE cxpulse_consumer_lag gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        put(&t, "cxpulse_consumer_lag{topic=\"");
+        put_label(&t, lags[i].topic);
+        put(&t, "\",partition=\"%d\"} %lld\n", lags[i].partition, (long long)lags[i].lag);
+    }
+    if (t.failed) {
+        free(t.s);
+        return NULL;
+    }
+    return t.s;
+}
+
+void cx_metrics_free(cx_metrics *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}

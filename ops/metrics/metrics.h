@@ -1,0 +1,69 @@
+/*
+ * metrics.h - the service's counters, gauges and histograms, rendered in the
+ * Prometheus text exposition format (version 0.0.4). Thread-safe: the
+ * pipeline adds after each stored batch, the HTTP thread renders.
+ */
+#ifndef CX_METRICS_H
+#define CX_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "cx.h"
+
+typedef enum cx_counter {
+    CX_M_CONSUMED,        /* messages handed to the pipeline in stored batches */
+    CX_M_STORED,          /* new events stored */
+    CX_M_DUPLICATES,      /* events whose event_id was already stored */
+    CX_M_SKIPPED,         /* messages below the stored offset (already applied) */
+    CX_M_DEAD_LETTERS,    /* invalid messages and rows PostgreSQL rejected */
+    CX_M_PG_RETRIES,      /* batches that failed transiently and were retried */
+    CX_M_TICKETS_OPENED,
+    CX_M_TICKETS_UPDATED,
+    CX_M_COUNTER_COUNT
+} cx_counter;
+
+typedef enum cx_gauge {
+    CX_G_ASSIGNED,        /* partitions assigned to this member */
+    CX_G_PAUSED,          /* 1 while consumption is paused (sink retrying) */
+    CX_G_PG_UP,           /* 1 while the last PostgreSQL write succeeded */
+    CX_G_GAUGE_COUNT
+} cx_gauge;
+
+/* Consumer lag of one partition: the high watermark minus the position. */
+typedef struct cx_metrics_lag {
+    char topic[256];
+    int32_t partition;
+    int64_t lag;
+} cx_metrics_lag;
+
+typedef struct cx_metrics cx_metrics;
+
+/* Returns new (NULL on no memory): cx_metrics_free(). */
+cx_metrics *cx_metrics_new(void);
+
+void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n);
+
+void cx_metrics_set(cx_metrics *m, cx_gauge g, double v);
+
+/* Adds classified events: by[category][sentiment], category CX_CAT_COUNT = none. */
+void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT]);
+
+/* Records one stored batch: its size and the seconds its write took. */
+void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds);
+
+/* Reads a counter or gauge (tests, logs, readiness). */
+uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c);
+double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g);
+
+/*
+ * Renders every metric, plus the lag of lags[0..n), as Prometheus text.
+ * Returns a malloc'd NUL-terminated string (NULL on no memory).
+ */
+char *cx_metrics_render(cx_metrics *m, const cx_metrics_lag *lags, size_t n);
+
+/* NULL-safe. */
+void cx_metrics_free(cx_metrics *m);
+
+#endif /* CX_METRICS_H */

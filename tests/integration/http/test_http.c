@@ -1,0 +1,373 @@
+/*
+ * test_http.c - what operations teams see of a running `cxpulse run`:
+ * /metrics parses as Prometheus text and its counters match what was stored;
+ * /readyz turns not-ready while PostgreSQL is down; the live page, opened in
+ * headless Chromium, shows the four categories and updates in place when new
+ * events arrive (a screenshot is kept as a test artifact).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "ingest.h"
+
+static cx_mock *mock;
+static cx_producer *producer;
+static char url[1024];
+static PGconn *conn;
+static pid_t run_pid;
+static int port;
+static long produced;
+static char body[1 << 20];
+
+static void setup(void)
+{
+    char err[512];
+    cx_test_pg_new_db(url, sizeof url);
+    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
+    conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", 3, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    port = cx_test_free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    char *argv[] = {(char *)cx_test_bin(), "run", "--brokers", (char *)cx_mock_bootstraps(mock),
+                    "--topic", "cx.events", "--group", "ops", "--pg", url, "--http", listen,
+                    "--log-level", "warn", NULL};
+    int fd;
+    run_pid = cx_test_spawn(argv, &fd);
+    close(fd);
+    produced = 0;
+}
+
+static void teardown(void)
+{
+    if (run_pid > 0)
+        cx_test_stop(run_pid, SIGKILL, 5000);
+    cx_producer_free(producer);
+    cx_mock_free(mock);
+    PQfinish(conn);
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Produces n events at the current minute (so the live page is live), every
+ * tenth one malformed; mostly complaints about carriers and billing. */
+static long produce(long n)
+{
+    static const char *const texts[] = {"the courier lost my parcel", "charged twice, awful",
+                                        "the agent was rude", "the delivery was late again",
+                                        "great service, thanks"};
+    char err[512], v[512], when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    long bad = 0;
+    for (long i = 0; i < n; i++, produced++) {
+        int len;
+        if (produced % 10 == 9) {
+            len = snprintf(v, sizeof v, "{\"event_id\":\"bad-%ld\"}", produced);
+            bad++;
+        } else {
+            len = snprintf(v, sizeof v,
+                           "{\"event_id\":\"ops-%ld\",\"occurred_at\":\"%s\",\"channel\":\"chat\","
+                           "\"text\":\"%s\"}",
+                           produced, when, texts[produced % 5]);
+        }
+        cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err,
+                                      sizeof err),
+                     CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    return bad;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void wait_handled(long long target)
+{
+    for (int i = 0; i < 600; i++) {
+        if (cx_test_pg_scalar(conn, "SELECT coalesce(sum(next_offset), 0) FROM "
+                                    "cx.consumer_offsets WHERE consumer_group = 'ops'") >= target)
+            return;
+        sleep_ms(100);
+    }
+    cr_assert_fail("not all %lld messages handled within 60 s", target);
+}
+
+/* The value of the sample `name` (with its labels, exactly) in Prometheus text. */
+static double sample(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    cr_assert_fail("no sample %s in /metrics", name);
+    return -1;
+}
+
+Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
+{
+    long bad = produce(300);
+    wait_handled(produced);
+    cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+
+    /* Every line is a comment (HELP/TYPE) or `name{labels} value`, and every
+     * sample's metric has a TYPE line before it. */
+    regex_t line;
+    cr_assert_eq(regcomp(&line,
+                         "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\""
+                         "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*\\})? "
+                         "(-?[0-9.e+-]+|\\+Inf|NaN)$",
+                         REG_EXTENDED),
+                 0);
+    char *copy = strdup(body), *save = NULL;
+    int samples = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "# HELP ", 7) == 0 || strncmp(l, "# TYPE ", 7) == 0)
+            continue;
+        regmatch_t m[2];
+        cr_assert_eq(regexec(&line, l, 2, m, 0), 0, "not Prometheus text: \"%s\"", l);
+        char name[128], type_line[160];
+        snprintf(name, sizeof name, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), l);
+        char *cut = NULL;
+        if ((cut = strstr(name, "_bucket")) || (cut = strstr(name, "_sum")) ||
+            (cut = strstr(name, "_count")))
+            if (strstr(name, "cxpulse_batch_") == name)
+                *cut = '\0';
+        snprintf(type_line, sizeof type_line, "# TYPE %s ", name);
+        const char *at = body + (l - copy); /* the same line in the original text */
+        cr_assert(strstr(body, type_line) != NULL && strstr(body, type_line) < at,
+                  "no TYPE before %s", l);
+        samples++;
+    }
+    regfree(&line);
+    free(copy);
+    cr_assert_gt(samples, 30);
+
+    long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
+    cr_assert_eq(stored, produced - bad);
+    cr_assert_eq(sample(body, "cxpulse_messages_consumed_total"), produced);
+    cr_assert_eq(sample(body, "cxpulse_events_stored_total"), stored);
+    cr_assert_eq(sample(body, "cxpulse_dead_letters_total"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"));
+    cr_assert_eq(sample(body, "cxpulse_tickets_opened_total"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.tickets"));
+    cr_assert_eq(sample(body, "cxpulse_duplicates_skipped_total"), 0);
+    cr_assert_eq(sample(body, "cxpulse_events_classified_total{category=\"external\","
+                              "sentiment=\"negative\"}"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE primary_category"
+                                         " = 'external' AND sentiment = 'negative'"));
+    double classified = 0;
+    for (const char *p = strstr(body, "\ncxpulse_events_classified_total{"); p != NULL;
+         p = strstr(p + 1, "\ncxpulse_events_classified_total{"))
+        classified += strtod(strchr(p + 1, ' ') + 1, NULL);
+    cr_assert_eq(classified, stored);
+    cr_assert_geq(sample(body, "cxpulse_batch_messages_count"), 1);
+    cr_assert_eq(sample(body, "cxpulse_batch_messages_sum"), produced);
+    cr_assert_eq(sample(body, "cxpulse_partitions_assigned"), 3);
+    cr_assert_eq(sample(body, "cxpulse_postgresql_up"), 1);
+    for (int p = 0; p < 3; p++) {
+        char name[96];
+        snprintf(name, sizeof name, "cxpulse_consumer_lag{topic=\"cx.events\",partition=\"%d\"}",
+                 p);
+        cr_assert_eq(sample(body, name), 0, "partition %d is fully consumed", p);
+    }
+}
+
+Test(http, health_and_readiness_follow_postgresql)
+{
+    produce(20);
+    wait_handled(produced);
+    cr_assert_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200);
+    cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 200, "%s", body);
+    cr_assert_str_eq(body, "ready\n");
+
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    conn = NULL;
+    int status = cx_test_http_get(port, "/readyz", body, sizeof body);
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    cr_assert_eq(status, 503, "ready while PostgreSQL is down: %s", body);
+    cr_assert(strstr(body, "postgresql") != NULL, "%s", body);
+    cr_assert_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200, "alive all along");
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++, sleep_ms(100))
+        ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
+    cr_assert(ready, "not ready again after PostgreSQL came back: %s", body);
+    cr_assert_eq(cx_test_http_get(port, "/nope", body, sizeof body), 404);
+}
+
+/* ---- A slow proxy, so that the browser's page lives long enough ---------- */
+
+/* Headless Chromium runs page timers in virtual time, which only waits for
+ * the network. Delaying each request through this proxy stretches a page
+ * that polls every 2 s over seconds of real time, during which the test adds
+ * events. */
+typedef struct proxy {
+    int listen_fd, port, upstream, delay_ms;
+    volatile int stop;
+    pthread_t thread;
+} proxy;
+
+typedef struct pipe_job {
+    int client;
+    proxy *px;
+} pipe_job;
+
+static void *pipe_conn(void *arg)
+{
+    pipe_job job = *(pipe_job *)arg;
+    free(arg);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)job.px->upstream)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    if (up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        struct pollfd fds[2] = {{job.client, POLLIN, 0}, {up, POLLIN, 0}};
+        char buf[16384];
+        for (int open = 1; open && poll(fds, 2, 10000) > 0;) {
+            for (int k = 0; k < 2 && open; k++) {
+                if (!(fds[k].revents & (POLLIN | POLLHUP)))
+                    continue;
+                ssize_t n = read(fds[k].fd, buf, sizeof buf);
+                if (k == 0 && n > 0)
+                    sleep_ms(job.px->delay_ms); /* every request, kept-alive or not */
+                open = n > 0 && write(fds[1 - k].fd, buf, (size_t)n) == n;
+            }
+        }
+    }
+    if (up >= 0)
+        close(up);
+    close(job.client);
+    return NULL;
+}
+
+static void *proxy_loop(void *arg)
+{
+    proxy *px = arg;
+    while (!px->stop) {
+        struct pollfd pfd = {px->listen_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int c = accept(px->listen_fd, NULL, NULL);
+        pipe_job *job = malloc(sizeof *job);
+        if (c < 0 || job == NULL) {
+            free(job);
+            continue;
+        }
+        *job = (pipe_job){c, px};
+        pthread_t t;
+        if (pthread_create(&t, NULL, pipe_conn, job) == 0)
+            pthread_detach(t);
+    }
+    return NULL;
+}
+
+static void proxy_start(proxy *px, int upstream, int delay_ms)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    *px = (proxy){.upstream = upstream, .delay_ms = delay_ms};
+    px->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(bind(px->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              listen(px->listen_fd, 16) == 0 &&
+              getsockname(px->listen_fd, (struct sockaddr *)&sa, &len) == 0);
+    px->port = ntohs(sa.sin_port);
+    cr_assert_eq(pthread_create(&px->thread, NULL, proxy_loop, px), 0);
+}
+
+static void proxy_stop(proxy *px)
+{
+    px->stop = 1;
+    pthread_join(px->thread, NULL);
+    close(px->listen_fd);
+}
+
+/* Reads the integer after `marker` in the page's DOM, or -1. */
+static long dom_number(const char *dom, const char *marker)
+{
+    const char *p = strstr(dom, marker);
+    return p ? strtol(p + strlen(marker), NULL, 10) : -1;
+}
+
+Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
+{
+    cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
+    produce(100);
+    wait_handled(produced);
+
+    proxy px;
+    proxy_start(&px, port, 400);
+    char dom_path[512], cmd[2048];
+    snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page.html", CX_BINARY_DIR);
+    cx_test_sh("mkdir -p '%s/artifacts'", CX_BINARY_DIR);
+    /* One page load, several polls: the DOM is dumped after ~30 polls. */
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 chromium --headless --no-sandbox --disable-gpu "
+             "--user-data-dir=$(mktemp -d) --virtual-time-budget=60000 --dump-dom "
+             "http://127.0.0.1:%d/ >'%s' 2>/dev/null",
+             px.port, dom_path);
+    FILE *browser = popen(cmd, "r");
+    cr_assert_not_null(browser);
+    sleep_ms(3000); /* the page has loaded and polled a few times */
+    produce(200);
+    wait_handled(produced);
+    int rc = pclose(browser);
+    proxy_stop(&px);
+    cr_assert_eq(rc, 0, "chromium failed");
+
+    FILE *f = fopen(dom_path, "r");
+    cr_assert_not_null(f);
+    static char dom[1 << 20];
+    dom[fread(dom, 1, sizeof dom - 1, f)] = '\0';
+    fclose(f);
+    for (const char *const *c = (const char *const[]){"facing", "collaborative", "external",
+                                                      "performance", NULL};
+         *c; c++) {
+        char card[64];
+        snprintf(card, sizeof card, "data-category=\"%s\"", *c);
+        cr_assert(strstr(dom, card) != NULL, "no card for %s", *c);
+    }
+    cr_assert(strstr(dom, "Front line") && strstr(dom, "Back office") && strstr(dom, "External") &&
+              strstr(dom, "Performance"));
+    cr_assert(strstr(dom, ">live<") != NULL, "events of this minute: the page is live");
+    long first = dom_number(dom, "data-first-total=\""), last = dom_number(dom, "id=\"total-events\">");
+    long polls = dom_number(dom, "id=\"updates\">");
+    cr_assert_gt(first, 0, "the first poll showed the first events");
+    cr_assert_gt(last, first, "the page did not update in place (first %ld, last %ld, %ld polls)",
+                 first, last, polls);
+    cr_assert_eq(last, cx_test_pg_scalar(conn, "SELECT coalesce(sum(events), 0) FROM cx.signals"
+                                               " WHERE window_seconds = 60"
+                                               " AND category <> 'none'"));
+
+    char png[512];
+    snprintf(png, sizeof png, "%s/artifacts/live-page.png", CX_BINARY_DIR);
+    unlink(png);
+    cr_assert_eq(cx_test_sh("timeout 120 chromium --headless --no-sandbox --disable-gpu "
+                            "--user-data-dir=$(mktemp -d) --hide-scrollbars "
+                            "--window-size=1280,1000 --virtual-time-budget=5000 "
+                            "--screenshot='%s' http://127.0.0.1:%d/ >/dev/null 2>&1",
+                            png, port),
+                 0);
+    struct stat st;
+    cr_assert(stat(png, &st) == 0 && st.st_size > 10000, "no screenshot at %s", png);
+}
