@@ -21,10 +21,14 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out, "usage: cxpulse demo [--pg URL] [--data FILE] [--log-level LEVEL]\n\n"
+    fprintf(out, "usage: cxpulse demo [--pg URL] [--data FILE] [--http ADDR:PORT] [--serve]\n"
+                 "                    [--log-level LEVEL]\n\n"
                  "Runs the whole pipeline on sample data: an in-process mock Kafka, the\n"
                  "bundled data set (default config/sample/events.jsonl), the PostgreSQL of\n"
-                 "--pg, CXPULSE_PG_URL or libpq's environment; then prints a summary.\n");
+                 "--pg, CXPULSE_PG_URL or libpq's environment; then prints a summary.\n"
+                 "The live page is at http://127.0.0.1:9464/ while it runs; --serve keeps\n"
+                 "the service (and the page) running after the summary, until Ctrl-C, and\n"
+                 "prints the mock broker's address for `cxpulse replay`.\n");
     return rc;
 }
 
@@ -55,6 +59,7 @@ int cx_cmd_demo(int argc, char **argv)
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
     const char *data = "config/sample/events.jsonl";
+    int serve = 0;
     char err[1024], group[64];
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0, rc = CX_EXIT_USAGE;
@@ -70,6 +75,8 @@ int cx_cmd_demo(int argc, char **argv)
     for (int i = 0; i < n_rest; i++) {
         if (strcmp(rest[i], "--data") == 0 && i + 1 < n_rest) {
             data = rest[++i];
+        } else if (strcmp(rest[i], "--serve") == 0) {
+            serve = 1;
         } else {
             fprintf(stderr, "cxpulse demo: unexpected argument \"%s\"\n", rest[i]);
             goto done;
@@ -147,7 +154,15 @@ int cx_cmd_demo(int argc, char **argv)
     show(conn, "Open tickets", "SELECT owner, category, scope, event_count, reason"
                                " FROM cx.open_tickets LIMIT 10");
     printf("\nQuery it yourself: psql \"<the --pg URL>\" -c 'SELECT * FROM cx.satisfaction_hourly'\n");
+    printf("Owners' view: cxpulse tickets list --pg \"<the --pg URL>\"\n");
     rc = CX_EXIT_OK;
+    if (serve && strcmp(cfg->http_listen, "off") != 0) {
+        printf("\nServing the live page on http://%s/ until Ctrl-C; add events with\n"
+               "  cxpulse replay --brokers %s --topic %s FILE\n",
+               cfg->http_listen, cx_mock_bootstraps(mock), DEMO_TOPIC);
+        fflush(stdout);
+        rc = cx_pipeline_run(cfg, 0, &t);
+    }
 done:
     PQfinish(conn);
     cx_mock_free(mock);

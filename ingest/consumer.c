@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "ingest_int.h"
 
 /* How long an assignment waits for the application's offsets before giving up. */
 #define LOAD_OFFSETS_PATIENCE_MS 60000
@@ -287,6 +288,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     char errstr[512];
     cx_consumer *c = calloc(1, sizeof *c);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf != NULL)
+        cx__kafka_log_to_cx(conf);
     rd_kafka_topic_partition_list_t *topics = NULL;
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "consumer: out of memory");
     if (c == NULL || conf == NULL)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ingest.h"
+#include "ingest_int.h"
 
 struct cx_mock {
     rd_kafka_t *rk; /* owns the cluster */
@@ -17,6 +18,8 @@ cx_status cx_mock_new(cx_mock **out, int n_brokers, char *err, size_t errlen)
     char errstr[512];
     cx_mock *mock = calloc(1, sizeof *mock);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf != NULL)
+        cx__kafka_log_to_cx(conf);
     cx_status st = CX_ERR_NOMEM;
     if (mock == NULL || conf == NULL)
         goto fail;

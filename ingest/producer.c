@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ingest.h"
+#include "ingest_int.h"
 
 struct cx_producer {
     rd_kafka_t *rk;
@@ -36,6 +37,8 @@ cx_status cx_producer_new(cx_producer **out, const char *brokers, char *err, siz
     char errstr[512];
     cx_producer *p = calloc(1, sizeof *p);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf != NULL)
+        cx__kafka_log_to_cx(conf);
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "producer: out of memory");
     if (p == NULL || conf == NULL)
         goto fail;

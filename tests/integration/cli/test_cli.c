@@ -95,3 +95,17 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                             rules),
                  0);
 }
+
+Test(cli, secrets_never_reach_the_logs)
+{
+    /* Debug logging, a password in the URL and in a Kafka property, and both
+     * services unreachable, so the errors (which name what failed) are logged. */
+    char log[512];
+    snprintf(log, sizeof log, "%s/run.log", dir);
+    cx_test_sh("CXPULSE_LOG_LEVEL=debug timeout -s INT 4 %s run --brokers 127.0.0.1:1 --topic t"
+               " --pg 'postgresql://cx:pg-s3cret@127.0.0.1:1/cx?connect_timeout=1' --http off"
+               " >'%s' 2>&1",
+               cx_test_bin(), log);
+    cr_assert_eq(cx_test_sh("grep -q 'level=' '%s'", log), 0, "nothing was logged");
+    cr_assert_eq(cx_test_sh("grep -q 'pg-s3cret' '%s'", log), 1, "the password was logged");
+}

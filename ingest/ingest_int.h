@@ -1,0 +1,14 @@
+/*
+ * ingest_int.h - private to ingest/: what the consumer, producer and mock
+ * cluster share.
+ */
+#ifndef CX_INGEST_INT_H
+#define CX_INGEST_INT_H
+
+#include <librdkafka/rdkafka.h>
+
+/* Sends librdkafka's own log lines through cx_log (logfmt, component "kafka",
+ * the level mapped from syslog's), instead of librdkafka's stderr format. */
+void cx__kafka_log_to_cx(rd_kafka_conf_t *conf);
+
+#endif /* CX_INGEST_INT_H */
