@@ -13,6 +13,7 @@ packages=(
     clang libclang-rt-14-dev                  # libFuzzer target
     procps                                    # ps/pkill in tests
     chromium fonts-dejavu-core                # the live page's browser test
+    python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
 )
 
 missing=()

@@ -444,3 +444,56 @@ Test(pg_tickets, the_analyst_queries_in_the_docs_run)
     }
     cr_assert_geq(n, 6);
 }
+
+Test(pg_tickets, the_grafana_dashboard_queries_run)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    write_batch();
+    char path[1024];
+    json_error_t je;
+    json_t *dash = json_load_file(cx_test_source_path("deploy/grafana/cxpulse-dashboard.json",
+                                                      path, sizeof path),
+                                  0, &je);
+    cr_assert_not_null(dash, "%s: %s", path, je.text);
+    size_t i, k;
+    json_t *panel, *target;
+    int n = 0;
+    json_array_foreach(json_object_get(dash, "panels"), i, panel)
+    {
+        json_array_foreach(json_object_get(panel, "targets"), k, target)
+        {
+            /* Grafana's macros, expanded the way Grafana does for PostgreSQL. */
+            char sql[4096];
+            snprintf(sql, sizeof sql, "%s", json_string_value(json_object_get(target, "rawSql")));
+            static const char *const macros[][2] = {
+                {"$__timeFilter(", "now() - interval '1 day' <= ("},
+                {"$__timeGroupAlias(", "date_trunc('hour', "}};
+            for (size_t m = 0; m < 2; m++) {
+                char *at;
+                while ((at = strstr(sql, macros[m][0])) != NULL) {
+                    char rest[4096];
+                    char *close = strchr(at, ')');
+                    cr_assert_not_null(close);
+                    /* keep only the macro's first argument (the column) */
+                    char *comma = strchr(at, ',');
+                    const char *end = comma && comma < close ? comma : close;
+                    char arg[256];
+                    size_t start = strlen(macros[m][0]);
+                    snprintf(arg, sizeof arg, "%.*s", (int)(end - at - (long)start), at + start);
+                    snprintf(rest, sizeof rest, "%s", close + 1);
+                    snprintf(at, sizeof sql - (size_t)(at - sql), "%s%s)%s%s", macros[m][1], arg,
+                             m == 1 ? " AS time" : "", rest);
+                }
+            }
+            PGresult *r = PQexec(conn, sql);
+            cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "panel \"%s\": %s\n%s",
+                         json_string_value(json_object_get(panel, "title")),
+                         PQerrorMessage(conn), sql);
+            PQclear(r);
+            n++;
+        }
+    }
+    json_decref(dash);
+    cr_assert_geq(n, 6);
+}
