@@ -287,8 +287,10 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(p.clf),
                         .synchronous_commit = cfg->synchronous_commit};
+    int pg_up = 1;
     for (int w = 0; w < p.writers; w++) {
         st = cx_pg_new(&p.pg[w], &po, err, sizeof err);
+        pg_up &= st == CX_OK;
         if (st == CX_ERR_TRANSIENT && w == 0) {
             cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
         } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
@@ -300,7 +302,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
-    cx_metrics_set(p.metrics, CX_G_PG_UP, st == CX_OK);
+    cx_metrics_set(p.metrics, CX_G_PG_UP, pg_up);
     if ((st = cx_service_http_start(&http, cfg, p.metrics, err, sizeof err)) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;

@@ -68,6 +68,7 @@ struct cx_classifier {
     char **strings; /* owned evidence strings */
     size_t n_strings, strings_cap;
     char version[96];
+    json_t *documents; /* [{"file": name, "rules": document}, ...] */
 };
 
 static const char *const category_names[CX_CAT_COUNT] = {"facing", "collaborative", "external",
@@ -480,6 +481,10 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
         }
         st = load_sentiment(&ld, sent);
     }
+    /* Kept as loaded, for cx_classifier_rules_json(). */
+    if (st == CX_OK && json_array_append_new(clf->documents, json_pack("{s:s, s:O}", "file",
+                                                                        file, "rules", root)))
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
 done:
     json_decref(root);
     return st;
@@ -525,7 +530,8 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
     uint64_t hash = 1469598103934665603ULL;
     char declared[48] = "";
     cx_status st = CX_ERR_NOMEM;
-    if (clf == NULL || cx__lex_new(&clf->lex) != CX_OK) {
+    if (clf == NULL || cx__lex_new(&clf->lex) != CX_OK ||
+        (clf->documents = json_array()) == NULL) {
         cx_errf(err, errlen, st, "classifier: out of memory");
         goto fail;
     }
@@ -563,10 +569,16 @@ const char *cx_classifier_version(const cx_classifier *clf)
     return clf->version;
 }
 
+char *cx_classifier_rules_json(const cx_classifier *clf)
+{
+    return json_dumps(clf->documents, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
 void cx_classifier_free(cx_classifier *clf)
 {
     if (clf == NULL)
         return;
+    json_decref(clf->documents);
     for (size_t i = 0; i < clf->n_conds; i++) {
         for (size_t j = 0; j < clf->conds[i].n_clauses; j++) {
             free(clf->conds[i].clauses[j].field);

@@ -76,6 +76,10 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
  * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);
 
+/* The rule files as loaded, a JSON array of {"file": name, "rules": document}
+ * (what cx.rule_sets keeps). Returns new (malloc'd; NULL on no memory). */
+char *cx_classifier_rules_json(const cx_classifier *clf);
+
 /* NULL-safe. */
 void cx_classifier_free(cx_classifier *clf);
 

@@ -143,6 +143,17 @@ static const migration migrations[] = {
      "      GROUP BY 1, 2, 3, 4) x\n"
      "WHERE s.window_start = x.ws AND s.window_seconds = x.w AND s.category = x.category\n"
      "  AND s.channel = x.channel;\n"},
+    {4, "rule sets, and the replay history of dead letters",
+     "CREATE TABLE cx.rule_sets (\n"
+     "  version text PRIMARY KEY,\n"
+     "  loaded_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  rules jsonb NOT NULL\n"
+     ");\n"
+     "ALTER TABLE cx.dead_letters\n"
+     "  ADD COLUMN original_error text,\n"
+     "  ADD COLUMN replayed_at timestamptz,\n"
+     "  ADD COLUMN replay_count int NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN replay_result text;\n"},
 };
 
 int cx_pg_schema_version(void)

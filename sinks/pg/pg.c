@@ -157,10 +157,11 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         pg->event_rules |= r->kind == CX_TICKET_EVENT;
         window_rules |= r->kind != CX_TICKET_EVENT;
         if (r->kind != CX_TICKET_EVENT && r->window_seconds % pg->base_window != 0) {
+            cx_errf(err, errlen, CX_ERR_CONFIG,
+                    "ticket rule \"%s\": its window must be a multiple of %d s", r->name,
+                    pg->base_window);
             cx_pg_free(pg);
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "ticket rule \"%s\": its window must be a multiple of %d s",
-                           r->name, pg->base_window);
+            return CX_ERR_CONFIG;
         }
     }
     if (cx_ticket_rules_count(opts->ticket_rules) > 0 &&
