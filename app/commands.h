@@ -18,6 +18,8 @@ int cx_cmd_migrate(int argc, char **argv);
 int cx_cmd_mock_kafka(int argc, char **argv);
 int cx_cmd_replay(int argc, char **argv);
 int cx_cmd_tickets(int argc, char **argv);
+int cx_cmd_reclassify(int argc, char **argv);
+int cx_cmd_dead_letters(int argc, char **argv);
 int cx_cmd_config(int argc, char **argv);
 int cx_cmd_demo(int argc, char **argv);
 

@@ -19,6 +19,8 @@ static const command commands[] = {
     {"mock-kafka", cx_cmd_mock_kafka, "start a local Kafka-protocol broker on loopback"},
     {"replay", cx_cmd_replay, "produce a JSON-lines file to Kafka"},
     {"tickets", cx_cmd_tickets, "list, acknowledge and resolve improvement tickets"},
+    {"reclassify", cx_cmd_reclassify, "re-tag stored events with the current rules"},
+    {"dead-letters", cx_cmd_dead_letters, "list, show and replay dead letters"},
     {"config", cx_cmd_config, "check or print the effective configuration"},
     {"demo", cx_cmd_demo, "run the whole pipeline on one machine with sample data"},
 };

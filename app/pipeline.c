@@ -244,6 +244,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     pipeline p = {.stop_after = stop_after_messages, .cap = (size_t)cfg->batch_max_messages};
     const char **props = NULL;
     cx_service_http *http = NULL;
+    char *rules_json = NULL;
     int rc = CX_EXIT_RUNTIME;
     cx_status st;
 
@@ -283,7 +284,11 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         rc = CX_EXIT_USAGE;
         goto done;
     }
-    cx_pg_options po = {.ticket_rules = p.rules, .conninfo = cfg->pg_url, .group = cfg->group,
+    if ((rules_json = cx_classifier_rules_json(p.clf)) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    cx_pg_options po = {.ticket_rules = p.rules, .rule_set_json = rules_json, .conninfo = cfg->pg_url, .group = cfg->group,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(p.clf),
                         .synchronous_commit = cfg->synchronous_commit};
@@ -357,6 +362,7 @@ done:
     free(p.errs);
     free(p.order);
     free(p.hits);
+    free(rules_json);
     cx_ticket_rules_free(p.rules);
     free(props);
     return rc;

@@ -404,13 +404,14 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
     for (int i = 0; i < parts->cnt && n < max; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t lo, hi;
-        if (p->offset < 0 || rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
-                                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            hi < 0)
-            continue;
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0 || (p->offset < 0 && hi != lo))
+            continue; /* not known yet */
         snprintf(out[n].topic, sizeof out[n].topic, "%s", p->topic);
         out[n].partition = p->partition;
-        out[n].lag = hi > p->offset ? hi - p->offset : 0;
+        /* nothing consumed from an empty partition: no lag */
+        out[n].lag = p->offset < 0 ? 0 : hi > p->offset ? hi - p->offset : 0;
         n++;
     }
     rd_kafka_topic_partition_list_destroy(parts);

@@ -30,6 +30,8 @@ struct cx_pg {
     char *insert_sql;  /* insert_head + the ticket parts the rules need + insert_tail */
     char *rules_json;  /* ticket rules for the evaluation; NULL: no tickets */
     int event_rules;   /* some rules are event-level: stage the hits */
+    char *rule_set_json;
+    int replay;
     int sync_commit;
     int failures; /* consecutive transient failures, for the backoff */
     unsigned seed;
@@ -66,7 +68,10 @@ static const char *const stage_sql =
     "  primary_category text, payload jsonb, kafka_topic text, kafka_partition int,\n"
     "  kafka_offset bigint) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_tags (\n"
-    "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS";
+    "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_dead (\n"
+    "  kafka_topic text, kafka_partition int, kafka_offset bigint, error text, raw bytea)\n"
+    "  ON COMMIT DELETE ROWS";
 
 static void disconnect(cx_pg *pg)
 {
@@ -116,6 +121,15 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = exec(pg, stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK && pg->rules_json != NULL)
         st = exec(pg, cx__pg_tickets_stage_sql, "creating staging tables", err, errlen);
+    if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
+        const char *params[] = {pg->rule_version, pg->rule_set_json};
+        res = PQexecParams(pg->conn,
+                           "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
+                           " ON CONFLICT (version) DO NOTHING",
+                           2, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(pg->conn, res, "recording the rule set", err, errlen);
+        PQclear(res);
+    }
     if (st != CX_OK)
         disconnect(pg);
     return st;
@@ -130,9 +144,12 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     pg->group = strdup(opts->group ? opts->group : "cxpulse");
     pg->rule_version = opts->rule_version ? strdup(opts->rule_version) : NULL;
     pg->sync_commit = opts->synchronous_commit;
+    pg->replay = opts->replay;
+    pg->rule_set_json = opts->rule_set_json ? strdup(opts->rule_set_json) : NULL;
     pg->seed = (unsigned)cx_now_mono_us();
     if (pg->conninfo == NULL || pg->group == NULL ||
-        (opts->rule_version != NULL && pg->rule_version == NULL)) {
+        (opts->rule_version != NULL && pg->rule_version == NULL) ||
+        (opts->rule_set_json != NULL && pg->rule_set_json == NULL)) {
         cx_pg_free(pg);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
@@ -193,6 +210,7 @@ void cx_pg_free(cx_pg *pg)
     free(pg->rule_version);
     free(pg->insert_sql);
     free(pg->rules_json);
+    free(pg->rule_set_json);
     free(pg);
 }
 
@@ -365,39 +383,6 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
 
 /* ---- Rows -------------------------------------------------------------------- */
 
-/* Sends buf as the data of `copy_sql`. */
-static cx_status copy_in(cx_pg *pg, const char *copy_sql, const cx_buf *buf, const char *what,
-                         char *err, size_t errlen)
-{
-    if (buf->failed)
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", what);
-    PGresult *res = PQexec(pg->conn, copy_sql);
-    cx_status st = cx__pg_check(pg->conn, res, what, err, errlen);
-    PQclear(res);
-    if (st != CX_OK)
-        return st;
-    /* PQputCopyData is blocking on a blocking connection: one call per MB. */
-    size_t off = 0;
-    while (off < buf->len) {
-        size_t chunk = buf->len - off > (1u << 20) ? (1u << 20) : buf->len - off;
-        if (PQputCopyData(pg->conn, buf->data + off, (int)chunk) != 1)
-            break;
-        off += chunk;
-    }
-    PQputCopyEnd(pg->conn, off < buf->len ? "client could not send the data" : NULL);
-    /* Read every result until NULL, so the connection is ready for the next query. */
-    st = CX_OK;
-    while ((res = PQgetResult(pg->conn)) != NULL) {
-        cx_status s = cx__pg_check(pg->conn, res, what, err, errlen);
-        if (st == CX_OK)
-            st = s;
-        PQclear(res);
-    }
-    if (st == CX_OK && PQstatus(pg->conn) != CONNECTION_OK)
-        st = cx__pg_check(pg->conn, NULL, what, err, errlen);
-    return st;
-}
-
 static void event_row(cx_buf *b, const cx_record *r)
 {
     const cx_event *ev = r->ev;
@@ -557,11 +542,11 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
                                       : "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags",
                   "clearing staging", err, errlen);
     if (st == CX_OK)
-        st = copy_in(pg, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
     if (st == CX_OK && tags.len > 0)
-        st = copy_in(pg, "COPY cx_stage_tags FROM STDIN", &tags, "copying tags", err, errlen);
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_tags FROM STDIN", &tags, "copying tags", err, errlen);
     if (st == CX_OK && hits.len > 0)
-        st = copy_in(pg, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
                      errlen);
     if (st == CX_OK) {
         const char *params[] = {pg->windows, pg->rule_version};
@@ -634,10 +619,29 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
                       0);
         cx__buf_bytea(&buf, r->raw, r->raw_len, 1);
     }
-    cx_status st = copy_in(pg,
-                           "COPY cx.dead_letters (kafka_topic, kafka_partition, kafka_offset, "
-                           "error, raw) FROM STDIN",
-                           &buf, "storing dead letters", err, errlen);
+    cx_status st;
+    if (!pg->replay) {
+        st = cx__pg_copy(pg->conn,
+                     "COPY cx.dead_letters (kafka_topic, kafka_partition, kafka_offset, "
+                     "error, raw) FROM STDIN",
+                     &buf, "storing dead letters", err, errlen);
+    } else {
+        /* A replayed message that is still bad keeps its row, with the new reason. */
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_dead FROM STDIN", &buf, "storing dead letters", err,
+                     errlen);
+        if (st == CX_OK)
+            st = exec(pg,
+                      "INSERT INTO cx.dead_letters AS d (kafka_topic, kafka_partition,"
+                      " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
+                      " SELECT kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
+                      " 'failed again: ' || error FROM cx_stage_dead"
+                      " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+                      " original_error = coalesce(d.original_error, d.error),"
+                      " error = excluded.error, replayed_at = now(),"
+                      " replay_count = d.replay_count + 1,"
+                      " replay_result = excluded.replay_result",
+                      "updating dead letters", err, errlen);
+    }
     cx__buf_free(&buf);
     /* A dead letter that cannot be stored would be lost: never a row-level matter. */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
@@ -664,7 +668,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
                                 size_t errlen)
 {
     cx_status st = exec(pg, "BEGIN", "beginning the batch", err, errlen);
-    if (st == CX_OK)
+    if (st == CX_OK && !pg->replay)
         st = lock_offsets(pg, parts, np, err, errlen);
     if (st != CX_OK)
         return st;
@@ -681,7 +685,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         for (k = 0; k < np; k++)
             if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic))
                 break;
-        if (r->offset < parts[k].stored) {
+        if (!pg->replay && r->offset < parts[k].stored) {
             b->fate[i] = F_SKIP;
             b->res->skipped++;
         } else if (r->ev == NULL || r->tags == NULL) {
@@ -703,7 +707,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
                                      errlen);
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
-    if (st == CX_OK)
+    if (st == CX_OK && !pg->replay)
         st = advance_offsets(pg, parts, np, err, errlen);
     if (st == CX_OK)
         st = exec(pg, "COMMIT", "committing the batch", err, errlen);

@@ -44,6 +44,10 @@ void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);
 
+/* Runs `copy_sql` (COPY ... FROM STDIN) with buf as its data; reads every result. */
+cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, const char *what,
+                      char *err, size_t errlen);
+
 /* ---- Tickets (tickets.c) ---- */
 
 struct cx_pg_result;

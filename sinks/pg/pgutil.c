@@ -186,3 +186,37 @@ void cx__buf_free(cx_buf *b)
     free(b->data);
     memset(b, 0, sizeof *b);
 }
+
+/* Sends buf as the data of `copy_sql`. */
+cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, const char *what,
+                      char *err, size_t errlen)
+{
+    if (buf->failed)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", what);
+    PGresult *res = PQexec(conn, copy_sql);
+    cx_status st = cx__pg_check(conn, res, what, err, errlen);
+    PQclear(res);
+    if (st != CX_OK)
+        return st;
+    /* PQputCopyData is blocking on a blocking connection: one call per MB. */
+    size_t off = 0;
+    while (off < buf->len) {
+        size_t chunk = buf->len - off > (1u << 20) ? (1u << 20) : buf->len - off;
+        if (PQputCopyData(conn, buf->data + off, (int)chunk) != 1)
+            break;
+        off += chunk;
+    }
+    PQputCopyEnd(conn, off < buf->len ? "client could not send the data" : NULL);
+    /* Read every result until NULL, so the connection is ready for the next query. */
+    st = CX_OK;
+    while ((res = PQgetResult(conn)) != NULL) {
+        cx_status s = cx__pg_check(conn, res, what, err, errlen);
+        if (st == CX_OK)
+            st = s;
+        PQclear(res);
+    }
+    if (st == CX_OK && PQstatus(conn) != CONNECTION_OK)
+        st = cx__pg_check(conn, NULL, what, err, errlen);
+    return st;
+}
+

@@ -31,7 +31,8 @@ Test(cli, version_and_help)
                  0);
     cr_assert_eq(cx_test_sh("%s --help | grep -q classify", cx_test_bin()), 0);
     static const char *cmds[] = {"run", "classify", "migrate", "mock-kafka", "replay",
-                                 "tickets", "config", "demo"};
+                                 "tickets", "config", "demo", "reclassify",
+                                 "dead-letters"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         cr_assert_eq(cx_test_sh("%s %s --help | grep -q usage", cx_test_bin(), cmds[i]), 0, "%s",
                      cmds[i]);

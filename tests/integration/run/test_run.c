@@ -250,3 +250,45 @@ Test(run, broker_down_and_back_up)
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g5");
 }
+
+Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
+{
+    char rules[256];
+    snprintf(rules, sizeof rules, "/tmp/cxpulse-run-rules-%ld.json", (long)getpid());
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": \"test-2\", \"category\": \"facing\","
+          " \"phrases\": [{\"weight\": 2, \"polarity\": -1, \"terms\": [\"courier\"]}]}",
+          f);
+    fclose(f);
+    produce(3000);
+    pid_t p = start_run("g6");
+    wait_handled("g6", 300, 60);
+    /* Rounds of reclassification while the service works through the backlog and
+     * new messages keep arriving: both change the same signal rows. */
+    for (int round = 0; round < 4; round++) {
+        produce(400);
+        cr_assert_eq(cx_test_sh("%s reclassify --pg '%s' --rules '%s' --batch 100 >/dev/null 2>&1",
+                                cx_test_bin(), url, rules),
+                     0);
+    }
+    wait_handled("g6", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_sh("%s reclassify --pg '%s' --rules '%s' >/dev/null 2>&1", cx_test_bin(),
+                            url, rules),
+                 0);
+    unlink(rules);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events"),
+                 produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                         " WHERE rule_version NOT LIKE 'test-2+%'"),
+                 0);
+    /* Every courier complaint moved to facing; the rest has no category now. */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE body LIKE"
+                                         " '%courier%' AND primary_category IS DISTINCT FROM"
+                                         " 'facing'"),
+                 0);
+    cx_test_assert_signals_exact(conn);
+}

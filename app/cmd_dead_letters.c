@@ -1,0 +1,250 @@
+/*
+ * cmd_dead_letters.c - `cxpulse dead-letters list|show ID|replay`: read why
+ * messages were not stored, and send them through parse, classify and the
+ * sink again once the cause is gone. A replayed message that is stored is
+ * marked with the event it became; one that fails again keeps its row with
+ * the new reason; replaying twice stores nothing twice (events are keyed by
+ * event_id, and stored rows are not selected again).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "commands.h"
+#include "config.h"
+#include "event.h"
+#include "pg.h"
+
+#define REPLAY_BATCH 500
+
+static int usage(FILE *out, int rc)
+{
+    fprintf(out,
+            "usage: cxpulse dead-letters list [--since T] [--limit N] [--json] [--pg URL]\n"
+            "       cxpulse dead-letters show ID [--json] [--pg URL]\n"
+            "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
+            "                                   [--pg URL] [--config FILE]\n\n"
+            "list: newest first (default 50). show: one row with its raw bytes. replay:\n"
+            "parse, classify and store again the dead letters not stored yet; each row\n"
+            "records when it was replayed and the event it became, or the new reason.\n");
+    return rc;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void print_list(const json_t *rows)
+{
+    if (json_array_size(rows) == 0) {
+        printf("no dead letters\n");
+        return;
+    }
+    printf("%-7s  %-20s  %-24s  %-7s  %s\n", "ID", "RECEIVED (UTC)", "MESSAGE", "REPLAYS",
+           "REASON");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        char where[128];
+        snprintf(where, sizeof where, "%s[%lld]@%lld", str(r, "kafka_topic"),
+                 (long long)json_integer_value(json_object_get(r, "kafka_partition")),
+                 (long long)json_integer_value(json_object_get(r, "kafka_offset")));
+        const char *result = str(r, "replay_result");
+        printf("%-7lld  %-20s  %-24s  %-7lld  %.100s%s%s\n",
+               (long long)json_integer_value(json_object_get(r, "id")), str(r, "received_at"),
+               where, (long long)json_integer_value(json_object_get(r, "replay_count")),
+               str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
+               result[0] && strncmp(result, "failed", 6) ? result : "");
+    }
+}
+
+/* Replays the selected dead letters in batches; prints what became of them. */
+static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const char *since)
+{
+    char err[1024];
+    cx_classifier *clf = NULL;
+    cx_pg *sink = NULL;
+    char *rules_json = NULL;
+    int rc = CX_EXIT_RUNTIME;
+    cx_record recs[REPLAY_BATCH];
+    cx_event evs[REPLAY_BATCH];
+    cx_tags tags[REPLAY_BATCH];
+    char errs[REPLAY_BATCH][256];
+    long long ids[REPLAY_BATCH];
+    const char *event_ids[REPLAY_BATCH];
+    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
+                          sizeof err) != CX_OK ||
+        (rules_json = cx_classifier_rules_json(clf)) == NULL) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", clf ? "out of memory" : err);
+        rc = CX_EXIT_USAGE;
+        goto done;
+    }
+    cx_pg_options po = {.conninfo = cfg->pg_url, .group = cfg->group,
+                        .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
+                        .rule_version = cx_classifier_version(clf),
+                        .rule_set_json = rules_json, .synchronous_commit = 1, .replay = 1};
+    if (cx_pg_new(&sink, &po, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
+    long long after = 0, stored = 0, duplicates = 0, failed = 0;
+    for (;;) {
+        cx_dead_letter *d;
+        size_t n, m = 0;
+        if (cx_pg_dead_letters_select(h, id, since, after, REPLAY_BATCH, &d, &n, err,
+                                      sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            recs[i] = (cx_record){.topic = d[i].topic, .partition = d[i].partition,
+                                  .offset = d[i].offset, .raw = d[i].raw, .raw_len = d[i].len};
+            if (cx_event_parse(&evs[i], d[i].raw, d[i].len, errs[i], sizeof errs[i]) == CX_OK) {
+                cx_classifier_classify(clf, &evs[i], &tags[i]);
+                recs[i].ev = &evs[i];
+                recs[i].tags = &tags[i];
+                ids[m] = d[i].id;
+                event_ids[m++] = evs[i].event_id;
+            } else {
+                recs[i].error = errs[i];
+            }
+        }
+        cx_pg_result res;
+        cx_status st = cx_pg_write_batch(sink, recs, n, &res, err, sizeof err);
+        if (st == CX_OK)
+            st = cx_pg_dead_letters_mark(h, ids, event_ids, m, err, sizeof err);
+        for (size_t i = 0; i < n; i++)
+            if (recs[i].ev != NULL)
+                cx_event_clear(&evs[i]);
+        after = d[n - 1].id;
+        cx_pg_dead_letters_free(d, n);
+        if (st != CX_OK) {
+            fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+            goto done;
+        }
+        stored += (long long)res.stored;
+        duplicates += (long long)res.duplicates;
+        failed += (long long)res.dead_lettered;
+        fprintf(stderr, "replay: %lld stored, %lld already stored, %lld still failing\n", stored,
+                duplicates, failed);
+    }
+    if (stored + duplicates + failed == 0)
+        printf("nothing to replay%s\n", id > 0 ? " (no such dead letter, or already stored)" : "");
+    else
+        printf("replayed %lld dead letters: %lld stored as events, %lld were already stored, "
+               "%lld still failing (see cxpulse dead-letters list)\n",
+               stored + duplicates + failed, stored, duplicates, failed);
+    rc = CX_EXIT_OK;
+done:
+    cx_pg_free(sink);
+    cx_classifier_free(clf);
+    free(rules_json);
+    return rc;
+}
+
+int cx_cmd_dead_letters(int argc, char **argv)
+{
+    if (cx_cmd_wants_help(argc, argv))
+        return usage(stdout, CX_EXIT_OK);
+    char err[1024];
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0, rc = CX_EXIT_USAGE, as_json = 0, limit = 50, all = 0;
+    const char *verb = NULL, *since = NULL;
+    long long id = 0;
+    cx_config *cfg = cx_config_new();
+    cx_pg_history *h = NULL;
+    json_t *out = NULL;
+    if (cfg == NULL || rest == NULL)
+        goto done;
+    if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
+    for (int i = 0; i < n_rest; i++) {
+        const char *a = rest[i];
+        char *end = NULL;
+        if (strcmp(a, "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(a, "--all") == 0) {
+            all = 1;
+        } else if (strcmp(a, "--since") == 0 && i + 1 < n_rest) {
+            int64_t us;
+            since = rest[++i];
+            if (cx_time_parse_date(since, &us) != CX_OK) {
+                fprintf(stderr, "cxpulse dead-letters: --since \"%s\": expected an RFC 3339 "
+                                "date-time or a date\n", since);
+                goto done;
+            }
+        } else if (strcmp(a, "--limit") == 0 && i + 1 < n_rest) {
+            limit = atoi(rest[++i]);
+        } else if (strcmp(a, "--id") == 0 && i + 1 < n_rest) {
+            id = strtoll(rest[++i], &end, 10);
+            if (*end != '\0' || id <= 0) {
+                fprintf(stderr, "cxpulse dead-letters: --id \"%s\": expected an id\n", rest[i]);
+                goto done;
+            }
+        } else if (verb == NULL && a[0] != '-') {
+            verb = a;
+        } else if (verb != NULL && strcmp(verb, "show") == 0 && id == 0 && a[0] != '-') {
+            id = strtoll(a, &end, 10);
+            if (*end != '\0' || id <= 0) {
+                fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n", a);
+                goto done;
+            }
+        } else {
+            fprintf(stderr, "cxpulse dead-letters: unexpected argument \"%s\"\n", a);
+            goto done;
+        }
+    }
+    if (verb == NULL || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "replay")))
+        return usage(stderr, CX_EXIT_USAGE);
+    if (strcmp(verb, "show") == 0 && id == 0) {
+        fprintf(stderr, "cxpulse dead-letters show: expected an id\n");
+        goto done;
+    }
+    if (strcmp(verb, "replay") == 0 && (id > 0) + (since != NULL) + all != 1) {
+        fprintf(stderr, "cxpulse dead-letters replay: give one of --id ID, --since T, --all\n");
+        goto done;
+    }
+    cx_log_set_level(cfg->log_level);
+    rc = CX_EXIT_RUNTIME;
+    if (cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
+                          sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
+    cx_status st;
+    if (strcmp(verb, "replay") == 0) {
+        rc = replay(cfg, h, id, since);
+        goto done;
+    } else if (strcmp(verb, "list") == 0) {
+        st = cx_pg_dead_letters_list(h, since, limit, &out, err, sizeof err);
+    } else {
+        st = cx_pg_dead_letter_show(h, id, &out, err, sizeof err);
+    }
+    if (st != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
+    if (as_json || json_is_object(out)) {
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+    } else {
+        print_list(out);
+    }
+    rc = CX_EXIT_OK;
+done:
+    json_decref(out);
+    cx_pg_history_free(h);
+    cx_config_free(cfg);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,472 @@
+/*
+ * history.c - changing what is stored: reclassifying events with newer rules
+ * (tags, primary category, sentiment and rule version, with cx.signals
+ * corrected by the difference in the same transaction), and reading and
+ * marking dead letters for inspection and replay (pg.h).
+ *
+ * Reclassification and `cxpulse run` may write at the same time: run only
+ * adds new events, reclassify only changes existing ones (locked FOR UPDATE),
+ * and both change signals by increments under row locks taken in the same
+ * key order, so no count is lost or doubled.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+struct cx_pg_history {
+    PGconn *conn;
+    char windows[256];
+    char *version;
+    /* the batch in hand (cx_pg_reclassify_next) */
+    PGresult *batch;
+    char last_at[64], last_id[512];
+};
+
+static cx_status exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(conn, sql);
+    cx_status st = cx__pg_check(conn, r, what, err, errlen);
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
+                            const int *window_seconds, size_t n_windows, char *err,
+                            size_t errlen)
+{
+    cx_pg_history *h = calloc(1, sizeof *h);
+    *out = NULL;
+    if (h == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    size_t len = (size_t)snprintf(h->windows, sizeof h->windows, "{");
+    for (size_t i = 0; i < (n_windows ? n_windows : 1) && len + 16 < sizeof h->windows; i++)
+        len += (size_t)snprintf(h->windows + len, sizeof h->windows - len, "%s%d", i ? "," : "",
+                                n_windows ? window_seconds[i] : 60);
+    snprintf(h->windows + len, sizeof h->windows - len, "}");
+    cx_status st = cx__pg_connect(conninfo, &h->conn, err, errlen);
+    if (st == CX_OK)
+        st = exec(h->conn,
+                  "SET client_min_messages = warning; SET jit = off;"
+                  "CREATE TEMP TABLE cx_re_events (event_id text, sentiment text,"
+                  " primary_category text) ON COMMIT DELETE ROWS;"
+                  "CREATE TEMP TABLE cx_re_tags (event_id text, category text, confidence real,"
+                  " evidence text[]) ON COMMIT DELETE ROWS",
+                  "preparing the session", err, errlen);
+    if (st != CX_OK) {
+        cx_pg_history_free(h);
+        return st;
+    }
+    *out = h;
+    return CX_OK;
+}
+
+/* ---- Reclassification ------------------------------------------------------ */
+
+cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const char *rules_json,
+                                 char *err, size_t errlen)
+{
+    free(h->version);
+    if ((h->version = strdup(version)) == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    h->last_at[0] = h->last_id[0] = '\0';
+    const char *params[] = {version, rules_json};
+    PGresult *r = PQexecParams(h->conn,
+                               "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
+                               " ON CONFLICT (version) DO NOTHING",
+                               2, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(h->conn, r, "recording the rule set", err, errlen);
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char *until,
+                                 long long *todo, char *err, size_t errlen)
+{
+    const char *params[] = {since, until, h->version};
+    PGresult *r = PQexecParams(h->conn,
+                               "SELECT count(*) FROM cx.events WHERE ($1::timestamptz IS NULL"
+                               " OR occurred_at >= $1) AND ($2::timestamptz IS NULL OR"
+                               " occurred_at < $2) AND rule_version IS DISTINCT FROM $3",
+                               3, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(h->conn, r, "counting events", err, errlen);
+    *todo = st == CX_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
+                                int limit, size_t *n, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    PQclear(h->batch);
+    h->batch = NULL;
+    *n = 0;
+    cx_status st = exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
+    if (st != CX_OK)
+        return st;
+    /* Keyset order, so a long history is read once; rows already on this
+     * version are skipped, which makes an interrupted run resumable. */
+    const char *params[] = {since, until, h->version, h->last_at[0] ? h->last_at : NULL,
+                            h->last_id, lim};
+    h->batch = PQexecParams(
+        h->conn,
+        "SELECT event_id, payload::text, occurred_at::text FROM cx.events"
+        " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
+        " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
+        " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
+        " AND rule_version IS DISTINCT FROM $3"
+        " ORDER BY occurred_at, event_id LIMIT $6::int FOR UPDATE",
+        6, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(h->conn, h->batch, "reading events", err, errlen);
+    if (st != CX_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+        return st;
+    }
+    *n = (size_t)PQntuples(h->batch);
+    if (*n > 0) {
+        snprintf(h->last_at, sizeof h->last_at, "%s", PQgetvalue(h->batch, (int)*n - 1, 2));
+        snprintf(h->last_id, sizeof h->last_id, "%s", PQgetvalue(h->batch, (int)*n - 1, 0));
+    } else {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return CX_OK;
+}
+
+const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len)
+{
+    *len = (size_t)PQgetlength(h->batch, (int)i, 1);
+    return PQgetvalue(h->batch, (int)i, 1);
+}
+
+/* Signal rows as contributions of the batch's events: old (from the stored
+ * tags, sign -1) and new (from cx_re_*, sign +1); $1 window sizes. */
+static const char *const signals_delta_sql =
+    "WITH c AS (\n"
+    "  SELECT w, e.occurred_at, coalesce(t.category, 'none') AS category,\n"
+    "    coalesce(e.channel, '') AS channel, -1 AS sign, e.sentiment, e.rating_scale,\n"
+    "    e.rating_value\n"
+    "  FROM cx_re_events r JOIN cx.events e USING (event_id)\n"
+    "  LEFT JOIN cx.event_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
+    "  UNION ALL\n"
+    "  SELECT w, e.occurred_at, coalesce(t.category, 'none'), coalesce(e.channel, ''), 1,\n"
+    "    r.sentiment, e.rating_scale, e.rating_value\n"
+    "  FROM cx_re_events r JOIN cx.events e USING (event_id)\n"
+    "  LEFT JOIN cx_re_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
+    "), d AS (\n"
+    "  SELECT to_timestamp((floor(extract(epoch FROM occurred_at) / w) * w)::float8) AS ws, w,\n"
+    "    category, channel, sum(sign) AS events,\n"
+    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'negative'), 0) AS negative,\n"
+    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'neutral'), 0) AS neutral,\n"
+    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'positive'), 0) AS positive,\n"
+    "    coalesce(sum(sign) FILTER (WHERE rating_value IS NOT NULL), 0) AS rc,\n"
+    "    coalesce(sum(sign * rating_value), 0) AS rs,\n"
+    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'csat'), 0) AS cc,\n"
+    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'csat'), 0) AS cs,\n"
+    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'nps'), 0) AS nc,\n"
+    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'nps'), 0) AS ns,\n"
+    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'ces'), 0) AS ec,\n"
+    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'ces'), 0) AS es,\n"
+    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'stars'), 0) AS sc,\n"
+    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'stars'), 0) AS ss\n"
+    "  FROM c GROUP BY 1, 2, 3, 4\n"
+    ")\n"
+    "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
+    "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum, nps_count,\n"
+    "  nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
+    "SELECT * FROM d\n"
+    "WHERE events <> 0 OR negative <> 0 OR neutral <> 0 OR positive <> 0\n"
+    "ORDER BY 1, 2, 3, 4\n" /* the lock order of the run's upserts */
+    "ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
+    "  events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
+    "  neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
+    "  rating_count = s.rating_count + excluded.rating_count,\n"
+    "  rating_sum = s.rating_sum + excluded.rating_sum,\n"
+    "  csat_count = s.csat_count + excluded.csat_count, csat_sum = s.csat_sum + excluded.csat_sum,\n"
+    "  nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
+    "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
+    "  stars_count = s.stars_count + excluded.stars_count,\n"
+    "  stars_sum = s.stars_sum + excluded.stars_sum";
+
+cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
+                                 const cx_tags *const *tags, size_t n, size_t *moved,
+                                 char *err, size_t errlen)
+{
+    cx_buf ev = {0}, tg = {0};
+    *moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cx_tags *t = tags[i];
+        cx__buf_field(&ev, evs[i]->event_id, 0);
+        cx__buf_field(&ev, cx_sentiment_name(t->sentiment), 0);
+        cx__buf_field(&ev, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 1);
+        for (int k = 0; k < t->n_assigned; k++) {
+            cx_category c = t->order[k];
+            cx__buf_field(&tg, evs[i]->event_id, 0);
+            cx__buf_field(&tg, cx_category_name(c), 0);
+            cx__buf_printf(&tg, "%.6f\t", (double)t->confidence[c]);
+            cx__buf_text_array(&tg, t->evidence[c], t->n_evidence[c], 1);
+        }
+    }
+    cx_status st = ev.failed || tg.failed
+                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory")
+                       : CX_OK;
+    if (st == CX_OK)
+        st = cx__pg_copy(h->conn, "COPY cx_re_events FROM STDIN", &ev, "staging events", err,
+                         errlen);
+    if (st == CX_OK && tg.len > 0)
+        st = cx__pg_copy(h->conn, "COPY cx_re_tags FROM STDIN", &tg, "staging tags", err,
+                         errlen);
+    PGresult *r = NULL;
+    if (st == CX_OK) {
+        r = PQexec(h->conn, "SELECT count(*) FROM cx_re_events r JOIN cx.events e USING"
+                            " (event_id) WHERE e.primary_category IS DISTINCT FROM"
+                            " r.primary_category");
+        st = cx__pg_check(h->conn, r, "comparing categories", err, errlen);
+        if (st == CX_OK)
+            *moved = strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    if (st == CX_OK) {
+        const char *params[] = {h->windows};
+        r = PQexecParams(h->conn, signals_delta_sql, 1, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(h->conn, r, "correcting signals", err, errlen);
+        PQclear(r);
+    }
+    if (st == CX_OK)
+        /* Windows left empty by the move; the range keeps it to the batch's windows. */
+        st = exec(h->conn,
+                  "DELETE FROM cx.signals WHERE events = 0 AND window_start BETWEEN"
+                  " (SELECT min(e.occurred_at) - interval '1 day' FROM cx_re_events r"
+                  "  JOIN cx.events e USING (event_id)) AND"
+                  " (SELECT max(e.occurred_at) FROM cx_re_events r JOIN cx.events e"
+                  "  USING (event_id));"
+                  "DELETE FROM cx.event_tags WHERE event_id IN (SELECT event_id FROM cx_re_events);"
+                  "INSERT INTO cx.event_tags (event_id, category, confidence, evidence)"
+                  " SELECT event_id, category, confidence, evidence FROM cx_re_tags",
+                  "replacing tags", err, errlen);
+    if (st == CX_OK) {
+        const char *params[] = {h->version};
+        r = PQexecParams(h->conn,
+                         "UPDATE cx.events e SET sentiment = r.sentiment,"
+                         " primary_category = r.primary_category, rule_version = $1"
+                         " FROM cx_re_events r WHERE e.event_id = r.event_id",
+                         1, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(h->conn, r, "updating events", err, errlen);
+        PQclear(r);
+    }
+    if (st == CX_OK)
+        st = exec(h->conn, "COMMIT", "committing the batch", err, errlen);
+    else
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    cx__buf_free(&ev);
+    cx__buf_free(&tg);
+    return st;
+}
+
+/* ---- Dead letters ------------------------------------------------------------ */
+
+#define DEAD_COLUMNS                                                                          \
+    "id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS received_at," \
+    " kafka_topic, kafka_partition, kafka_offset, error, original_error,"                    \
+    " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
+    " replay_count, replay_result, length(raw) AS bytes"
+
+static json_t *rows_json(const PGresult *r, int with_raw)
+{
+    json_t *a = json_array();
+    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
+        json_t *o = json_object();
+        for (int c = 0; o != NULL && c < PQnfields(r); c++) {
+            const char *name = PQfname(r, c), *v = PQgetvalue(r, i, c);
+            json_t *jv;
+            if (PQgetisnull(r, i, c))
+                jv = json_null();
+            else if (!strcmp(name, "id") || !strcmp(name, "kafka_partition") ||
+                     !strcmp(name, "kafka_offset") || !strcmp(name, "replay_count") ||
+                     !strcmp(name, "bytes"))
+                jv = json_integer(strtoll(v, NULL, 10));
+            else if (!strcmp(name, "raw") && with_raw)
+                jv = json_stringn_nocheck(v, (size_t)PQgetlength(r, i, c));
+            else
+                jv = json_string(v);
+            json_object_set_new(o, name, jv ? jv : json_null());
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
+                                  char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 50);
+    const char *params[] = {since, lim};
+    PGresult *r = PQexecParams(h->conn,
+                               "SELECT " DEAD_COLUMNS " FROM cx.dead_letters"
+                               " WHERE $1::timestamptz IS NULL OR received_at >= $1"
+                               " ORDER BY id DESC LIMIT $2::int",
+                               2, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(h->conn, r, "listing dead letters", err, errlen);
+    *out = st == CX_OK ? rows_json(r, 0) : NULL;
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, char *err,
+                                 size_t errlen)
+{
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *params[] = {ids};
+    /* The raw bytes as text when they are UTF-8 (the usual case), else as hex. */
+    PGresult *r = PQexecParams(h->conn,
+                               "SELECT " DEAD_COLUMNS ", convert_from(raw, 'UTF8') AS raw"
+                               " FROM cx.dead_letters WHERE id = $1::bigint",
+                               1, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(h->conn, r, "reading the dead letter", err, errlen);
+    if (st != CX_OK) {
+        /* raw that is not UTF-8 (or holds NUL) makes convert_from fail: show it as hex */
+        PQclear(r);
+        r = PQexecParams(h->conn,
+                         "SELECT " DEAD_COLUMNS ", '\\x' || encode(raw, 'hex') AS raw"
+                         " FROM cx.dead_letters WHERE id = $1::bigint",
+                         1, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(h->conn, r, "reading the dead letter", err, errlen);
+    }
+    *out = NULL;
+    if (st == CX_OK && PQntuples(r) == 0)
+        st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no dead letter %lld", id);
+    else if (st == CX_OK) {
+        json_t *a = rows_json(r, 1);
+        *out = json_incref(json_array_get(a, 0));
+        json_decref(a);
+    }
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *since,
+                                    long long after_id, int limit, cx_dead_letter **out,
+                                    size_t *n, char *err, size_t errlen)
+{
+    char ids[32], after[32], lim[16];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(after, sizeof after, "%lld", after_id);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {id > 0 ? ids : NULL, since, after, lim};
+    *out = NULL;
+    *n = 0;
+    /* Rows already stored by an earlier replay are left alone. Binary results:
+     * raw comes back byte for byte. */
+    PGresult *r = PQexecParams(h->conn,
+                               "SELECT id::text, kafka_topic, kafka_partition::text,"
+                               " kafka_offset::text, raw FROM cx.dead_letters"
+                               " WHERE ($1::bigint IS NULL OR id = $1::bigint)"
+                               " AND ($2::timestamptz IS NULL OR received_at >= $2)"
+                               " AND id > $3::bigint"
+                               " AND (replay_result IS NULL OR replay_result LIKE 'failed again%')"
+                               " ORDER BY id LIMIT $4::int",
+                               4, NULL, params, NULL, NULL, 1);
+    cx_status st = cx__pg_check(h->conn, r, "reading dead letters", err, errlen);
+    int rows = st == CX_OK ? PQntuples(r) : 0;
+    cx_dead_letter *d = rows ? calloc((size_t)rows, sizeof *d) : NULL;
+    if (rows > 0 && d == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == CX_OK && i < rows; i++) {
+        /* Binary text columns are the bytes themselves, without a NUL: copy with lengths. */
+        char num[32];
+        snprintf(num, sizeof num, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+        d[i].id = strtoll(num, NULL, 10);
+        snprintf(num, sizeof num, "%.*s", PQgetlength(r, i, 2), PQgetvalue(r, i, 2));
+        d[i].partition = PQgetisnull(r, i, 2) ? -1 : (int32_t)strtol(num, NULL, 10);
+        snprintf(num, sizeof num, "%.*s", PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
+        d[i].offset = PQgetisnull(r, i, 3) ? -1 : strtoll(num, NULL, 10);
+        d[i].topic = strndup(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
+        d[i].len = (size_t)PQgetlength(r, i, 4);
+        d[i].raw = malloc(d[i].len + 1);
+        if (d[i].topic == NULL || d[i].raw == NULL) {
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+            *n = (size_t)i + 1;
+            break;
+        }
+        memcpy(d[i].raw, PQgetvalue(r, i, 4), d[i].len);
+        d[i].raw[d[i].len] = '\0';
+        *n = (size_t)i + 1;
+    }
+    PQclear(r);
+    if (st != CX_OK) {
+        cx_pg_dead_letters_free(d, *n);
+        *n = 0;
+        return st;
+    }
+    *out = d;
+    return CX_OK;
+}
+
+void cx_pg_dead_letters_free(cx_dead_letter *d, size_t n)
+{
+    for (size_t i = 0; d != NULL && i < n; i++) {
+        free(d[i].topic);
+        free(d[i].raw);
+    }
+    free(d);
+}
+
+cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
+                                  const char *const *event_ids, size_t n, char *err,
+                                  size_t errlen)
+{
+    cx_buf a = {0}, b = {0};
+    cx__buf_put(&a, "{", 1);
+    cx__buf_put(&b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        cx__buf_printf(&a, "%s%lld", i ? "," : "", ids[i]);
+        cx__buf_put(&b, i ? ",\"" : "\"", i ? 2 : 1);
+        for (const char *p = event_ids[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                cx__buf_put(&b, "\\", 1);
+            cx__buf_put(&b, p, 1);
+        }
+        cx__buf_put(&b, "\"", 1);
+    }
+    cx__buf_put(&a, "}", 2);
+    cx__buf_put(&b, "}", 2);
+    const char *params[] = {a.data, b.data};
+    /* Where each went: stored now (the event carries this message's coordinates),
+     * or a duplicate of an event that was already stored. */
+    PGresult *r = a.failed || b.failed
+                      ? NULL
+                      : PQexecParams(h->conn,
+                                     "UPDATE cx.dead_letters d SET replayed_at = now(),"
+                                     " replay_count = d.replay_count + 1,"
+                                     " original_error = coalesce(d.original_error, d.error),"
+                                     " replay_result = CASE WHEN e.kafka_topic IS NOT DISTINCT FROM"
+                                     " d.kafka_topic AND e.kafka_partition IS NOT DISTINCT FROM"
+                                     " d.kafka_partition AND e.kafka_offset IS NOT DISTINCT FROM"
+                                     " d.kafka_offset THEN 'stored as event ' || u.ev"
+                                     " ELSE 'duplicate of stored event ' || u.ev END"
+                                     " FROM unnest($1::bigint[], $2::text[]) AS u(id, ev)"
+                                     " JOIN cx.events e ON e.event_id = u.ev"
+                                     " WHERE d.id = u.id",
+                                     2, NULL, params, NULL, NULL, 0);
+    cx_status st = r == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory")
+                             : cx__pg_check(h->conn, r, "marking dead letters", err, errlen);
+    PQclear(r);
+    cx__buf_free(&a);
+    cx__buf_free(&b);
+    return st;
+}
+
+void cx_pg_history_free(cx_pg_history *h)
+{
+    if (h == NULL)
+        return;
+    PQclear(h->batch);
+    PQfinish(h->conn);
+    free(h->version);
+    free(h);
+}

@@ -1,0 +1,249 @@
+/*
+ * test_pg_history.c - changing what is stored, against a real PostgreSQL:
+ * `cxpulse reclassify` after a rule change moves the right events between
+ * categories and keeps cx.signals equal to the sum over events; `cxpulse
+ * dead-letters replay` stores a dead letter whose cause is gone exactly once
+ * and keeps a still-bad one with its new reason.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "sinktest.h"
+
+static sinktest_batch batch;
+static char url[1024], rules[300], out[300];
+static PGconn *conn;
+static long long next_offset;
+
+static void setup(void)
+{
+    sinktest_fresh_db(url, sizeof url);
+    conn = cx_test_pg_connect(url);
+    next_offset = 0;
+    snprintf(rules, sizeof rules, "%s/history-rules-%d.json", CX_BINARY_DIR, (int)getpid());
+    snprintf(out, sizeof out, "%s/history-out-%d.txt", CX_BINARY_DIR, (int)getpid());
+}
+
+static void teardown(void)
+{
+    sinktest_clear(&batch);
+    PQfinish(conn);
+    unlink(rules);
+    unlink(out);
+}
+
+TestSuite(pg_history, .init = setup, .fini = teardown, .timeout = 120);
+
+static void add(const char *id, int minute, const char *channel, const char *text)
+{
+    char raw[512];
+    int n = snprintf(raw, sizeof raw,
+                     "{\"event_id\":\"%s\",\"occurred_at\":\"2026-11-01T10:%02d:00Z\","
+                     "\"channel\":\"%s\",\"text\":\"%s\",\"rating\":{\"scale\":\"csat\","
+                     "\"value\":%d}}",
+                     id, minute, channel, text, 1 + minute % 5);
+    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+}
+
+static cx_pg_result store(void)
+{
+    char err[1024];
+    cx_pg_result res;
+    cx_pg *pg = sinktest_sink(url);
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK, "%s",
+                 err);
+    cx_pg_free(pg);
+    sinktest_clear(&batch);
+    return res;
+}
+
+static long long q(const char *sql)
+{
+    return cx_test_pg_scalar(conn, sql);
+}
+
+static void write_rules(const char *json)
+{
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
+/* Runs cxpulse with args (the URL appended); returns the exit status, output in `out`. */
+static int cxpulse(const char *args)
+{
+    return cx_test_sh("%s %s --pg '%s' >'%s' 2>&1", cx_test_bin(), args, url, out);
+}
+
+static int output_has(const char *text)
+{
+    return cx_test_sh("grep -qF -e '%s' '%s'", text, out) == 0;
+}
+
+/* A rule set in which agents are the carriers' fault and couriers nobody's. */
+static const char *const new_rules =
+    "{\"version\": \"test-2\", \"category\": \"external\","
+    " \"phrases\": [{\"weight\": 2, \"polarity\": -1, \"terms\": [\"agent\"]}],"
+    " \"sentiment\": {\"negative\": [{\"terms\": [\"rude\", \"lost\"]}]}}";
+
+Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
+{
+    for (int i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "e-%02d", i);
+        add(id, i % 30, i % 2 ? "chat" : "phone",
+            i % 4 == 0   ? "the courier lost my parcel"
+            : i % 4 == 1 ? "the agent was rude"
+            : i % 4 == 2 ? "charged twice for one order"
+                         : "thanks, all fine");
+    }
+    store();
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"), 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 10);
+    cx_test_assert_signals_exact(conn);
+
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 7", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("reclassified 40 events"), "see %s", out);
+    /* The agent complaints moved to external, the courier ones lost their tag. */
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"
+                   " AND body LIKE '%agent%'"),
+                 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category IS NOT NULL"), 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.event_tags WHERE category <> 'external'"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 40);
+    cr_assert_eq(q("SELECT count(*) FROM cx.rule_sets WHERE version LIKE 'test-2+%'"
+                   " AND rules->0->'rules'->>'version' = 'test-2'"),
+                 1);
+    cx_test_assert_signals_exact(conn);
+    cr_assert_eq(q("SELECT count(*) FROM cx.signals WHERE events <= 0"), 0);
+
+    /* Again: nothing left to do; and back to the built-in rules restores the start. */
+    cr_assert_eq(cxpulse(args), 0);
+    cr_assert(output_has("reclassified 0 events"), "see %s", out);
+    cr_assert_eq(cxpulse("reclassify"), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"), 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 10);
+    cx_test_assert_signals_exact(conn);
+}
+
+Test(pg_history, reclassify_keeps_to_the_time_range)
+{
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%02d", i);
+        add(id, i, "chat", "the agent was rude");
+    }
+    store();
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args,
+             "reclassify --rules '%s' --since 2026-11-01T10:05:00Z --until 2026-11-01T10:10:00Z",
+             rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 5);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"
+                   " AND occurred_at >= '2026-11-01T10:05:00Z'"
+                   " AND occurred_at < '2026-11-01T10:10:00Z'"),
+                 5);
+    cx_test_assert_signals_exact(conn);
+    cr_assert_eq(cxpulse("reclassify --since yesterday"), 2);
+    cr_assert(output_has("--since \"yesterday\""), "see %s", out);
+}
+
+Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
+{
+    /* The database rejects long channel names... */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT channel_short"
+                          " CHECK (length(channel) <= 5)");
+    add("ok-1", 1, "chat", "the agent was rude");
+    add("long-1", 2, "telephone", "the agent was rude");
+    add("ok-2", 3, "chat", "charged twice");
+    cx_pg_result res = store();
+    cr_assert_eq(res.stored, 2);
+    cr_assert_eq(res.dead_lettered, 1);
+    long long id = q("SELECT id FROM cx.dead_letters");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE error LIKE"
+                   " '%postgresql rejected the event%channel_short%'"),
+                 1);
+    /* ... until a migration widens it. */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    char args[128];
+    snprintf(args, sizeof args, "dead-letters replay --id %lld", id);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'long-1'"
+                   " AND channel = 'telephone' AND kafka_offset = 1"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_count = 1"
+                   " AND replayed_at IS NOT NULL AND replay_result = 'stored as event long-1'"
+                   " AND original_error LIKE '%channel_short%'"),
+                 1);
+    cx_test_assert_signals_exact(conn);
+    /* Replaying twice stores nothing twice. */
+    cr_assert_eq(cxpulse(args), 0);
+    cr_assert(output_has("nothing to replay"), "see %s", out);
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
+    cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 1);
+}
+
+Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_bad_one)
+{
+    add("there-1", 1, "chat", "the agent was rude");
+    store();
+    /* An older build rejected a valid event; a retry of a stored one; and junk. */
+    cx_test_pg_exec(conn,
+                    "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition, kafka_offset,"
+                    " error, raw) VALUES"
+                    " ('cx.events', 1, 10, 'older build: unknown field \"touchpoint\"',"
+                    "  convert_to('{\"event_id\":\"old-1\",\"occurred_at\":"
+                    "\"2026-11-01T10:04:00Z\",\"touchpoint\":\"checkout\",\"text\":"
+                    "\"charged twice\"}', 'UTF8')),"
+                    " ('cx.events', 1, 11, 'older build: timeout',"
+                    "  convert_to('{\"event_id\":\"there-1\",\"occurred_at\":"
+                    "\"2026-11-01T10:01:00Z\",\"text\":\"the agent was rude\"}', 'UTF8')),"
+                    " ('cx.events', 1, 12, 'invalid JSON', '\\x7b6e6f7065')");
+    cr_assert_eq(cxpulse("dead-letters replay --since 2000-01-01"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events, 1 were already stored, 1 still failing"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'old-1'"
+                   " AND touchpoint = 'checkout' AND primary_category = 'collaborative'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 11"
+                   " AND replay_result = 'duplicate of stored event there-1'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 12"
+                   " AND replay_count = 1 AND original_error = 'invalid JSON'"
+                   " AND error LIKE 'invalid JSON at line 1%'"
+                   " AND replay_result LIKE 'failed again: invalid JSON at line 1%'"),
+                 1);
+    cx_test_assert_signals_exact(conn);
+    /* The still-bad one is tried again (and counted); the others are left alone. */
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("0 stored as events, 0 were already stored, 1 still failing"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters WHERE kafka_offset = 12"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
+
+    /* Reading them. */
+    cr_assert_eq(cxpulse("dead-letters list"), 0);
+    cr_assert(output_has("cx.events[1]@12") && output_has("stored as event old-1"), "see %s",
+              out);
+    char args[64];
+    snprintf(args, sizeof args, "dead-letters show %lld",
+             q("SELECT id FROM cx.dead_letters WHERE kafka_offset = 10"));
+    cr_assert_eq(cxpulse(args), 0);
+    cr_assert(output_has("\"raw\": \"{\\\"event_id\\\":\\\"old-1\\\""), "see %s", out);
+    cr_assert_eq(cxpulse("dead-letters show 999999"), 1);
+    cr_assert(output_has("no dead letter 999999"), "see %s", out);
+    cr_assert_eq(cxpulse("dead-letters replay"), 2, "replay needs --id, --since or --all");
+}
