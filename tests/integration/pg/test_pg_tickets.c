@@ -424,25 +424,30 @@ Test(pg_tickets, the_analyst_queries_in_the_docs_run)
     use_rules(carrier_rule);
     spike("a", 12, 0, "chat");
     write_batch();
-    char path[1024];
-    FILE *f = fopen(cx_test_source_path("docs/queries.md", path, sizeof path), "r");
-    cr_assert_not_null(f, "%s", path);
-    static char doc[65536];
-    doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
-    fclose(f);
     int n = 0;
-    for (char *p = strstr(doc, "```sql\n"); p != NULL; p = strstr(p, "```sql\n")) {
-        p += 7;
-        char *end = strstr(p, "```");
-        cr_assert_not_null(end);
-        *end = '\0';
-        PGresult *r = PQexec(conn, p);
-        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s\n%s", p, PQerrorMessage(conn));
-        PQclear(r);
-        p = end + 3;
-        n++;
+    for (const char *const *doc_name = (const char *const[]){"docs/queries.md",
+                                                             "docs/history.md", NULL};
+         *doc_name; doc_name++) {
+        char path[1024];
+        FILE *f = fopen(cx_test_source_path(*doc_name, path, sizeof path), "r");
+        cr_assert_not_null(f, "%s", path);
+        static char doc[65536];
+        doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
+        fclose(f);
+        for (char *p = strstr(doc, "```sql\n"); p != NULL; p = strstr(p, "```sql\n")) {
+            p += 7;
+            char *end = strstr(p, "```");
+            cr_assert_not_null(end);
+            *end = '\0';
+            PGresult *r = PQexec(conn, p);
+            cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s:\n%s\n%s", *doc_name, p,
+                         PQerrorMessage(conn));
+            PQclear(r);
+            p = end + 3;
+            n++;
+        }
     }
-    cr_assert_geq(n, 6);
+    cr_assert_geq(n, 10);
 }
 
 Test(pg_tickets, the_grafana_dashboard_queries_run)
