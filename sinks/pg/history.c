@@ -274,31 +274,6 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
     " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
     " replay_count, replay_result, length(raw) AS bytes"
 
-static json_t *rows_json(const PGresult *r, int with_raw)
-{
-    json_t *a = json_array();
-    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
-        json_t *o = json_object();
-        for (int c = 0; o != NULL && c < PQnfields(r); c++) {
-            const char *name = PQfname(r, c), *v = PQgetvalue(r, i, c);
-            json_t *jv;
-            if (PQgetisnull(r, i, c))
-                jv = json_null();
-            else if (!strcmp(name, "id") || !strcmp(name, "kafka_partition") ||
-                     !strcmp(name, "kafka_offset") || !strcmp(name, "replay_count") ||
-                     !strcmp(name, "bytes"))
-                jv = json_integer(strtoll(v, NULL, 10));
-            else if (!strcmp(name, "raw") && with_raw)
-                jv = json_stringn_nocheck(v, (size_t)PQgetlength(r, i, c));
-            else
-                jv = json_string(v);
-            json_object_set_new(o, name, jv ? jv : json_null());
-        }
-        json_array_append_new(a, o);
-    }
-    return a;
-}
-
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
                                   char *err, size_t errlen)
 {
@@ -311,7 +286,7 @@ cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit
                                " ORDER BY id DESC LIMIT $2::int",
                                2, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(h->conn, r, "listing dead letters", err, errlen);
-    *out = st == CX_OK ? rows_json(r, 0) : NULL;
+    *out = st == CX_OK ? cx__pg_rows_json(r) : NULL;
     PQclear(r);
     return st;
 }
@@ -341,7 +316,7 @@ cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, c
     if (st == CX_OK && PQntuples(r) == 0)
         st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no dead letter %lld", id);
     else if (st == CX_OK) {
-        json_t *a = rows_json(r, 1);
+        json_t *a = cx__pg_rows_json(r);
         *out = json_incref(json_array_get(a, 0));
         json_decref(a);
     }

@@ -5,6 +5,7 @@
 #ifndef CX_PG_INT_H
 #define CX_PG_INT_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,10 @@ void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
 /* Appends bytes as a bytea hex COPY field. */
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);
+
+/* Result rows as a JSON array of objects keyed by column: integers and booleans
+ * as such, json columns parsed, the rest as strings. NULL on no memory. */
+json_t *cx__pg_rows_json(const PGresult *r);
 
 /* Runs `copy_sql` (COPY ... FROM STDIN) with buf as its data; reads every result. */
 cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, const char *what,

@@ -198,36 +198,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base
     " to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS opened_at,"    \
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"  \
     " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at," \
-    " reason, event_count, to_json(sample_event_ids)::text AS sample_event_ids"
-
-/* Turns result rows into a JSON array of ticket objects. */
-static json_t *tickets_json(const PGresult *r)
-{
-    json_t *a = json_array();
-    for (int i = 0; a != NULL && i < PQntuples(r); i++) {
-        json_t *o = json_object();
-        for (int c = 0; o != NULL && c < PQnfields(r); c++) {
-            const char *name = PQfname(r, c), *v = PQgetvalue(r, i, c);
-            json_t *jv;
-            if (PQgetisnull(r, i, c))
-                jv = json_null();
-            else if (!strcmp(name, "ticket_id") || !strcmp(name, "event_count"))
-                jv = json_integer(strtoll(v, NULL, 10));
-            else if (!strcmp(name, "sample_event_ids"))
-                jv = json_loads(v, 0, NULL);
-            else if (!strcmp(name, "changed"))
-                jv = json_boolean(v[0] == 't');
-            else
-                jv = json_string(v);
-            json_object_set_new(o, name, jv ? jv : json_null());
-        }
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
+    " reason, event_count, to_json(sample_event_ids) AS sample_event_ids"
 
 cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
                              json_t **out, char *err, size_t errlen)
@@ -247,7 +218,7 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
                                " ticket_id DESC LIMIT 1000",
                                2, NULL, params, NULL, NULL, 0);
     st = cx__pg_check(conn, r, "listing tickets", err, errlen);
-    if (st == CX_OK && (*out = tickets_json(r)) == NULL)
+    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing tickets: out of memory");
     PQclear(r);
     PQfinish(conn);
@@ -281,7 +252,7 @@ cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char
     if (st == CX_OK && PQntuples(r) == 0) {
         st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no ticket %lld", id);
     } else if (st == CX_OK) {
-        json_t *a = tickets_json(r);
+        json_t *a = cx__pg_rows_json(r);
         *out = json_incref(json_array_get(a, 0));
         json_decref(a);
         if (*out == NULL)
