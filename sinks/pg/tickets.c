@@ -7,8 +7,11 @@
  * new events touched: per (category, channel, smallest signal window) the
  * counts and a few negative event ids (cx_stage_touched), and per event rule
  * the matching new events (cx_stage_fired). One statement then, for each
- * threshold rule, rolls its window over cx.signals ending at every touched
- * window and keeps the latest point over the threshold; it upserts one
+ * threshold rule, rolls its window over cx.signals ending at each of the
+ * latest 120 windows the batch touched (all of them in live traffic; a batch
+ * spread over weeks of event time would otherwise cost a scan per window) and
+ * keeps the latest point over the threshold. Spike rules compare with the
+ * usual level of the hours before the earliest of those windows. It upserts one
  * ticket per firing rule into the partial unique index (one unresolved
  * ticket per rule, category, scope and owner), honours cooldowns, and sends
  * NOTIFY cx_tickets for the tickets it opened (delivered at COMMIT only).
@@ -37,34 +40,41 @@ static const char *const evaluate_sql =
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(idx int, name text, kind text,\n"
     "    category text, channel text, scope text, owner text, window_s int, min_events int,\n"
     "    threshold float8, scale text, cooldown_s int, description text, baseline_s int)\n"
-    "), pts AS (\n" /* each touched window of each threshold rule, and its new events */
-    "  SELECT r.idx, t.bucket, sum(CASE WHEN r.kind <> 'avg_rating' THEN t.negative\n"
-    "    ELSE CASE r.scale WHEN 'csat' THEN t.csat WHEN 'nps' THEN t.nps WHEN 'ces' THEN t.ces\n"
-    "    ELSE t.stars END END) AS new_events\n"
-    "  FROM r JOIN cx_stage_touched t ON t.category = r.category\n"
-    "    AND (r.channel IS NULL OR t.channel = r.channel)\n"
-    "  WHERE r.kind <> 'event'\n"
-    "  GROUP BY r.idx, t.bucket\n"
-    "), val AS (\n" /* the rule's window ending with each such window, and before it */
-    "  SELECT p.idx, p.bucket,\n"
-    "    sum(s.events) FILTER (WHERE w) AS events, sum(s.negative) FILTER (WHERE w) AS negative,\n"
+    "), pts AS (\n" /* the latest 120 touched windows of each threshold rule, and their news */
+    "  SELECT idx, bucket, new_events FROM (\n"
+    "    SELECT r.idx, t.bucket, sum(CASE WHEN r.kind <> 'avg_rating' THEN t.negative\n"
+    "      ELSE CASE r.scale WHEN 'csat' THEN t.csat WHEN 'nps' THEN t.nps\n"
+    "      WHEN 'ces' THEN t.ces ELSE t.stars END END) AS new_events,\n"
+    "      row_number() OVER (PARTITION BY r.idx ORDER BY t.bucket DESC) AS latest\n"
+    "    FROM r JOIN cx_stage_touched t ON t.category = r.category\n"
+    "      AND (r.channel IS NULL OR t.channel = r.channel)\n"
+    "    WHERE r.kind <> 'event'\n"
+    "    GROUP BY r.idx, t.bucket) x\n"
+    "  WHERE latest <= 120\n"
+    "), base AS (\n" /* spike rules: the usual level, from the hours before the earliest window */
+    "  SELECT p.idx, coalesce(sum(s.negative), 0) AS base_negative,\n"
+    "    coalesce(extract(epoch FROM p.first - make_interval(secs => r.window_s - $2::int)\n"
+    "      - min(s.window_start)), 0) AS base_s\n"
+    "  FROM (SELECT idx, min(bucket) AS first FROM pts GROUP BY idx) p JOIN r USING (idx)\n"
+    "  LEFT JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
+    "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
+    "    AND s.window_start <= p.first - make_interval(secs => r.window_s)\n"
+    "    AND s.window_start > p.first - make_interval(secs => r.window_s + r.baseline_s)\n"
+    "  WHERE r.kind = 'negative_spike'\n"
+    "  GROUP BY p.idx, p.first, r.window_s\n"
+    "), val AS (\n" /* the rule's window ending with each touched one */
+    "  SELECT p.idx, p.bucket, sum(s.events) AS events, sum(s.negative) AS negative,\n"
     "    sum(CASE r.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
-    "      WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) FILTER (WHERE w)\n"
-    "      AS ratings,\n"
+    "      WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) AS ratings,\n"
     "    sum(CASE r.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
-    "      WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) FILTER (WHERE w)\n"
-    "      AS rating_sum,\n"
-    "    coalesce(sum(s.negative) FILTER (WHERE NOT w), 0) AS base_negative,\n"
-    "    coalesce(extract(epoch FROM p.bucket - make_interval(secs => r.window_s - $2::int)\n"
-    "      - min(s.window_start) FILTER (WHERE NOT w)), 0) AS base_s\n"
-    "  FROM pts p JOIN r USING (idx)\n"
+    "      WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum,\n"
+    "    min(b.base_negative) AS base_negative, min(b.base_s) AS base_s\n"
+    "  FROM pts p JOIN r USING (idx) LEFT JOIN base b USING (idx)\n"
     "  JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
     "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
     "    AND s.window_start <= p.bucket\n"
-    "    AND s.window_start > p.bucket - make_interval(secs => r.window_s + r.baseline_s)\n"
-    "  CROSS JOIN LATERAL (SELECT s.window_start > p.bucket - make_interval(secs => r.window_s)\n"
-    "                      AS w) x\n"
-    "  GROUP BY p.idx, p.bucket, r.window_s\n"
+    "    AND s.window_start > p.bucket - make_interval(secs => r.window_s)\n"
+    "  GROUP BY p.idx, p.bucket\n"
     "), hit AS (\n" /* the latest window over the threshold, per rule */
     "  SELECT DISTINCT ON (v.idx) v.idx,\n"
     "    CASE WHEN r.kind = 'negative_share' THEN\n"

@@ -405,7 +405,7 @@ Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only
     cr_assert_eq(res.tickets_opened, 1);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
                    " '180 negative events in the 15 minutes to 2026-11-01 11:20 UTC, 4.0 times"
-                   " the usual 45.0 (the 1.1 hours before)' AND event_count = 150"),
+                   " the usual 45.0 (the 1.0 hours before)' AND event_count = 150"),
                  1);
 }
 
