@@ -524,8 +524,11 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             break;
         }
         case T_OBJECTS: {
+            /* Unset ticket rules are the built-in ones: print what is in effect. */
             json_t *o = *FIELD(cfg, s->off, json_t *);
-            v = o ? json_deep_copy(o) : json_array();
+            v = o ? json_deep_copy(o) : json_loads(cx_ticket_rules_default_json(), 0, NULL);
+            if (v == NULL)
+                v = json_array();
             break;
         }
         }

@@ -1,50 +1,204 @@
 #!/usr/bin/env bash
-# Validates what can be validated here of deploy/: every YAML and JSON file
-# parses, and the systemd unit passes `systemd-analyze verify`. Docker builds,
-# compose and Kubernetes are not exercised (see README.md in this folder).
-# usage: deploy/check.sh [CXPULSE_BINARY]   (with a binary: the ConfigMap's
-# configuration also passes `cxpulse config --check`)
+# Validates what can be validated of deploy/ without Docker, a cluster or
+# Grafana: every YAML file parses (PyYAML), every JSON file parses, the
+# manifests and provisioning files agree with each other, the systemd unit
+# passes `systemd-analyze verify`, and the compose file passes `docker compose
+# config` when a compose client is installed. With a cxpulse binary, the
+# ConfigMap's configuration also passes `cxpulse config --check`.
+# A check whose tool is missing is skipped with a message, not failed.
+#
+# usage: deploy/check.sh [CXPULSE_BINARY]
+# Exit status: 0 when nothing failed, 1 otherwise.
 set -euo pipefail
-bin=${1:+$(realpath "$1")}
-cd "$(dirname "$0")"
-fail=0
 
+bin=
+if [ $# -gt 0 ]; then
+    bin=$(realpath "$1")
+    [ -x "$bin" ] || { echo "check.sh: $1 is not an executable" >&2; exit 2; }
+fi
+cd "$(dirname "$0")"
+
+passed=0 failed=0 skipped=0
+ok()   { echo "ok    $*"; passed=$((passed + 1)); }
+bad()  { echo "FAIL  $*"; failed=$((failed + 1)); }
+skip() { echo "skip  $*"; skipped=$((skipped + 1)); }
+detail() { local line; while IFS= read -r line; do echo "      $line"; done <<<"$1"; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Every file of deploy/ except local/ (the test suite's PostgreSQL scripts).
+mapfile -t yaml_files < <(find . -path ./local -prune -o -type f \( -name '*.yaml' -o -name '*.yml' \) -print | sort)
+mapfile -t json_files < <(find . -path ./local -prune -o -type f -name '*.json' -print | sort)
+
+# --- YAML: every document of every file parses ---------------------------
+have_yaml=0
 if python3 -c 'import yaml' 2>/dev/null; then
-    for f in $(find . -name '*.yaml' -o -name '*.yml'); do
-        python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$f" \
-            && echo "yaml ok: $f" || { echo "yaml BAD: $f"; fail=1; }
+    have_yaml=1
+    for f in "${yaml_files[@]}"; do
+        if out=$(python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$f" 2>&1); then
+            ok "yaml parses: $f"
+        else
+            bad "yaml parses: $f"; detail "$out"
+        fi
     done
 else
-    echo "python3-yaml missing: YAML not checked (apt-get install python3-yaml)"; fail=1
+    skip "yaml: python3 cannot import yaml (apt-get install python3-yaml)"
 fi
 
-for f in $(find . -name '*.json'); do
-    python3 -m json.tool "$f" >/dev/null && echo "json ok: $f" || { echo "json BAD: $f"; fail=1; }
+# --- JSON: every file parses ----------------------------------------------
+for f in "${json_files[@]}"; do
+    if out=$(python3 -m json.tool "$f" 2>&1 >/dev/null); then
+        ok "json parses: $f"
+    else
+        bad "json parses: $f"; detail "$out"
+    fi
 done
 
-if command -v systemd-analyze >/dev/null; then
-    # verify wants the binary the unit names; a stand-in when it is not installed.
-    tmp=$(mktemp -d)
-    sed "s|/usr/local/bin/cxpulse|$tmp/cxpulse|g" systemd/cxpulse.service >"$tmp/cxpulse.service"
-    printf '#!/bin/sh\n' >"$tmp/cxpulse" && chmod +x "$tmp/cxpulse"
-    if out=$(systemd-analyze verify "$tmp/cxpulse.service" 2>&1) && [ -z "$out" ]; then
-        echo "systemd ok: systemd/cxpulse.service"
+# --- Consistency between the files (needs PyYAML) --------------------------
+if [ "$have_yaml" = 1 ]; then
+    if out=$(python3 - <<'EOF' 2>&1
+import json, os, yaml
+
+problems = []
+
+# Kubernetes manifests: kind, apiVersion and a name; the Deployment and the
+# Service agree on the port; the ConfigMap listens where the probes look.
+docs = {}
+for name in sorted(os.listdir("k8s")):
+    for d in yaml.safe_load_all(open(os.path.join("k8s", name))):
+        for key in ("apiVersion", "kind"):
+            if not d.get(key):
+                problems.append(f"k8s/{name}: no {key}")
+        if not (d.get("metadata") or {}).get("name"):
+            problems.append(f"k8s/{name}: no metadata.name")
+        docs[d.get("kind")] = d
+for kind in ("ConfigMap", "Deployment", "Service", "Job"):
+    if kind not in docs:
+        problems.append(f"k8s/: no {kind}")
+if not problems:
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    svc_ports = docs["Service"]["spec"]["ports"]
+    if not any(p.get("name") == "metrics" and p.get("port") == 9464 for p in svc_ports):
+        problems.append("k8s/service.yaml: no port 9464 named metrics")
+    for p in svc_ports:
+        if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
+            problems.append(f"k8s/service.yaml: targetPort {p.get('targetPort')} is no container port")
+    if not docs["Service"]["spec"]["selector"].items() <= docs["Deployment"]["spec"]["template"]["metadata"]["labels"].items():
+        problems.append("k8s/service.yaml: selector does not match the Deployment's pods")
+    for probe in ("livenessProbe", "readinessProbe"):
+        port = c[probe]["httpGet"]["port"]
+        if port not in ports and port not in ports.values():
+            problems.append(f"k8s/deployment.yaml: {probe} port {port} is no container port")
+    cfg = json.loads(docs["ConfigMap"]["data"]["cxpulse.json"])
+    listen_port = int(cfg["http"]["listen"].rsplit(":", 1)[1])
+    if listen_port not in ports.values():
+        problems.append(f"k8s/configmap.yaml: http.listen port {listen_port} is not the container port")
+    if "url" in cfg.get("postgres", {}):
+        problems.append("k8s/configmap.yaml: postgres.url belongs in the Secret, not the ConfigMap")
+
+# Grafana: every panel's datasource is the provisioned one.
+ds = yaml.safe_load(open("grafana/provisioning/datasources/cxpulse.yaml"))["datasources"]
+uids = {d["uid"]: d["type"] for d in ds}
+dash = json.load(open("grafana/cxpulse-dashboard.json"))
+if dash.get("schemaVersion") != 39:
+    problems.append("grafana/cxpulse-dashboard.json: schemaVersion is not 39")
+for p in dash["panels"]:
+    for d in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
+        if d and uids.get(d.get("uid")) != d.get("type"):
+            problems.append(f"dashboard panel {p['title']!r}: datasource {d} is not provisioned")
+    if not p.get("targets"):
+        problems.append(f"dashboard panel {p['title']!r}: no query")
+
+# Compose: what it mounts and builds exists.
+base = "compose"
+compose = yaml.safe_load(open(os.path.join(base, "compose.yaml")))
+for name, svc in compose["services"].items():
+    b = svc.get("build")
+    if b:
+        ctx = os.path.normpath(os.path.join(base, b["context"]))
+        if not os.path.isfile(os.path.join(ctx, b["dockerfile"])):
+            problems.append(f"compose service {name}: no {b['dockerfile']} in {ctx}")
+    for v in svc.get("volumes", []):
+        src = v.split(":")[0]
+        if src.startswith((".", "/")) and not os.path.exists(os.path.join(base, src)):
+            problems.append(f"compose service {name}: mounts missing {src}")
+
+# Grafana in compose: the dashboard lands where the provider looks, and the
+# datasource names the compose PostgreSQL.
+grafana = compose["services"].get("grafana", {})
+provider = yaml.safe_load(open("grafana/provisioning/dashboards/cxpulse.yaml"))["providers"][0]
+mounted = [v.split(":")[1] for v in grafana.get("volumes", []) if "cxpulse-dashboard.json" in v]
+if not mounted or os.path.dirname(mounted[0]) != provider["options"]["path"]:
+    problems.append("compose grafana: the dashboard is not mounted in the provider's path")
+if ds[0]["url"].split(":")[0] not in compose["services"]:
+    problems.append(f"datasource url {ds[0]['url']} is no compose service")
+
+for p in problems:
+    print(p)
+raise SystemExit(1 if problems else 0)
+EOF
+    ); then
+        ok "consistency: k8s ports, probes and selector; dashboard datasource; compose paths and Grafana mounts"
     else
-        echo "systemd-analyze verify systemd/cxpulse.service:"; echo "$out"; fail=1
+        bad "consistency"; detail "$out"
     fi
-    rm -rf "$tmp"
 else
-    echo "systemd-analyze missing: unit not checked (apt-get install systemd)"; fail=1
+    skip "consistency: needs python3-yaml"
 fi
-if [ -n "$bin" ]; then
-    tmp=$(mktemp)
-    python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["cxpulse.json"])' \
-        k8s/configmap.yaml >"$tmp"
-    if CXPULSE_PG_URL=postgresql://x@db/cx "$bin" config --check --config "$tmp"; then
-        echo "config ok: k8s/configmap.yaml"
+
+# --- systemd unit ------------------------------------------------------------
+# verify checks that ExecStart's binary exists: point a copy of the unit at a
+# stand-in (the given binary, or an empty script) instead of /usr/local/bin.
+if command -v systemd-analyze >/dev/null; then
+    if [ -n "$bin" ]; then cp "$bin" "$tmp/cxpulse"; else printf '#!/bin/sh\n' >"$tmp/cxpulse"; fi
+    chmod +x "$tmp/cxpulse"
+    sed "s|/usr/local/bin/cxpulse|$tmp/cxpulse|g" systemd/cxpulse.service >"$tmp/cxpulse.service"
+    if out=$(systemd-analyze verify "$tmp/cxpulse.service" 2>&1) && [ -z "$out" ]; then
+        ok "systemd-analyze verify: systemd/cxpulse.service"
     else
-        fail=1
+        bad "systemd-analyze verify: systemd/cxpulse.service"; detail "$out"
     fi
-    rm -f "$tmp"
+else
+    skip "systemd: systemd-analyze not installed (apt-get install systemd)"
 fi
-exit $fail
+
+# --- compose file ------------------------------------------------------------
+if docker compose version >/dev/null 2>&1; then
+    if out=$(docker compose -f compose/compose.yaml config -q 2>&1); then
+        ok "docker compose config: compose/compose.yaml"
+    else
+        bad "docker compose config: compose/compose.yaml"; detail "$out"
+    fi
+elif command -v docker-compose >/dev/null; then
+    # Compose v1 predates the top-level "name:" key; check the rest.
+    if out=$(grep -v '^name:' compose/compose.yaml |
+        docker-compose --project-directory compose -f - config -q 2>&1); then
+        ok "docker-compose (v1) config: compose/compose.yaml, top-level name aside"
+    else
+        bad "docker-compose (v1) config: compose/compose.yaml"; detail "$out"
+    fi
+else
+    skip "compose: no docker compose or docker-compose client installed"
+fi
+
+# --- the ConfigMap's configuration, checked by cxpulse itself -------------------
+if [ -n "$bin" ] && [ "$have_yaml" = 1 ]; then
+    python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["cxpulse.json"])' \
+        k8s/configmap.yaml >"$tmp/cxpulse.json"
+    # The URL comes from the Secret at run time; any URL does for the check.
+    if out=$(CXPULSE_PG_URL=postgresql://cxpulse@db/cx "$bin" config --check --config "$tmp/cxpulse.json" 2>&1); then
+        ok "cxpulse config --check: k8s/configmap.yaml"
+    else
+        bad "cxpulse config --check: k8s/configmap.yaml"; detail "$out"
+    fi
+elif [ -n "$bin" ]; then
+    skip "cxpulse config --check: needs python3-yaml to extract the configuration"
+else
+    skip "cxpulse config --check: no binary given (deploy/check.sh build/app/cxpulse)"
+fi
+
+echo "check.sh: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
