@@ -473,7 +473,10 @@ static const char *const insert_head =
     "    stars_sum = s.stars_sum + excluded.stars_sum\n"
     ")";
 
-/* For window rules: what the new events touched, per smallest window (%d). */
+/* For window rules: what the new events touched, per smallest window (%d), in
+ * the two hours up to the batch's latest event (tickets are about what is
+ * happening; a batch scattered over weeks of event time would otherwise make
+ * a group, and an evaluation, per window). */
 #define INSERT_TOUCHED                                                                        \
     ", touched AS (\n"                                                                        \
     "  INSERT INTO cx_stage_touched\n"                                                        \
@@ -487,6 +490,7 @@ static const char *const insert_head =
     "    coalesce((array_agg(ins.event_id) FILTER (WHERE ins.sentiment = 'negative'))[1:5],\n"\
     "             '{}')\n"                                                                    \
     "  FROM ins JOIN cx_stage_tags t USING (event_id)\n"                                      \
+    "  WHERE ins.occurred_at > (SELECT max(occurred_at) FROM ins) - interval '2 hours'\n"     \
     "  GROUP BY 1, 2, 3\n"                                                                    \
     ")"
 
