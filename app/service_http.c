@@ -42,6 +42,8 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
 {
     cx_consumer *c = atomic_load(&s->consumer);
     size_t n = c ? cx_consumer_lag(c, s->plags, MAX_LAG_PARTITIONS) : 0;
+    if (c != NULL) /* now, not as of the last batch */
+        cx_metrics_set(s->metrics, CX_G_ASSIGNED, cx_consumer_assigned(c));
     for (size_t i = 0; i < n; i++) {
         memcpy(s->lags[i].topic, s->plags[i].topic, sizeof s->lags[i].topic);
         s->lags[i].partition = s->plags[i].partition;

@@ -11,7 +11,8 @@
  * latest 120 windows the batch touched (all of them in live traffic; a batch
  * spread over weeks of event time would otherwise cost a scan per window) and
  * keeps the latest point over the threshold. Spike rules compare with the
- * usual level of the hours before the earliest of those windows. It upserts one
+ * usual level of the hours before the earliest of those windows that holds
+ * enough negative events. It upserts one
  * ticket per firing rule into the partial unique index (one unresolved
  * ticket per rule, category, scope and owner), honours cooldowns, and sends
  * NOTIFY cx_tickets for the tickets it opened (delivered at COMMIT only).
@@ -51,30 +52,33 @@ static const char *const evaluate_sql =
     "    WHERE r.kind <> 'event'\n"
     "    GROUP BY r.idx, t.bucket) x\n"
     "  WHERE latest <= 120\n"
-    "), base AS (\n" /* spike rules: the usual level, from the hours before the earliest window */
-    "  SELECT p.idx, coalesce(sum(s.negative), 0) AS base_negative,\n"
-    "    coalesce(extract(epoch FROM p.first - make_interval(secs => r.window_s - $2::int)\n"
-    "      - min(s.window_start)), 0) AS base_s\n"
-    "  FROM (SELECT idx, min(bucket) AS first FROM pts GROUP BY idx) p JOIN r USING (idx)\n"
-    "  LEFT JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
-    "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
-    "    AND s.window_start <= p.first - make_interval(secs => r.window_s)\n"
-    "    AND s.window_start > p.first - make_interval(secs => r.window_s + r.baseline_s)\n"
-    "  WHERE r.kind = 'negative_spike'\n"
-    "  GROUP BY p.idx, p.first, r.window_s\n"
     "), val AS (\n" /* the rule's window ending with each touched one */
     "  SELECT p.idx, p.bucket, sum(s.events) AS events, sum(s.negative) AS negative,\n"
     "    sum(CASE r.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
     "      WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) AS ratings,\n"
     "    sum(CASE r.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
-    "      WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum,\n"
-    "    min(b.base_negative) AS base_negative, min(b.base_s) AS base_s\n"
-    "  FROM pts p JOIN r USING (idx) LEFT JOIN base b USING (idx)\n"
+    "      WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum\n"
+    "  FROM pts p JOIN r USING (idx)\n"
     "  JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
     "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
     "    AND s.window_start <= p.bucket\n"
     "    AND s.window_start > p.bucket - make_interval(secs => r.window_s)\n"
     "  GROUP BY p.idx, p.bucket\n"
+    /* spike rules with enough negative events somewhere: the usual level, from
+     * the hours before the earliest such window (read only when it can matter) */
+    "), base AS (\n"
+    "  SELECT p.idx, coalesce(sum(s.negative), 0) AS base_negative,\n"
+    "    coalesce(extract(epoch FROM p.first - make_interval(secs => r.window_s - $2::int)\n"
+    "      - min(s.window_start)), 0) AS base_s\n"
+    "  FROM (SELECT v.idx, min(v.bucket) AS first FROM val v JOIN r USING (idx)\n"
+    "        WHERE r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
+    "        GROUP BY v.idx) p\n"
+    "  JOIN r USING (idx)\n"
+    "  LEFT JOIN cx.signals s ON s.category = r.category AND s.window_seconds = $2::int\n"
+    "    AND (r.channel IS NULL OR s.channel = r.channel)\n"
+    "    AND s.window_start <= p.first - make_interval(secs => r.window_s)\n"
+    "    AND s.window_start > p.first - make_interval(secs => r.window_s + r.baseline_s)\n"
+    "  GROUP BY p.idx, p.first, r.window_s\n"
     "), hit AS (\n" /* the latest window over the threshold, per rule */
     "  SELECT DISTINCT ON (v.idx) v.idx,\n"
     "    CASE WHEN r.kind = 'negative_share' THEN\n"
@@ -87,25 +91,25 @@ static const char *const evaluate_sql =
     "             ' (the %s hours before)', v.negative, r.window_s / 60,\n"
     "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
     "             'YYYY-MM-DD HH24:MI'),\n"
-    "             CASE WHEN v.base_negative = 0 THEN 'many' ELSE round(v.negative * v.base_s\n"
-    "               / (v.base_negative * r.window_s)::numeric, 1)::text END,\n"
-    "             round((v.base_negative * r.window_s / v.base_s)::numeric, 1),\n"
-    "             round((v.base_s / 3600)::numeric, 1))\n"
+    "             CASE WHEN b.base_negative = 0 THEN 'many' ELSE round(v.negative * b.base_s\n"
+    "               / (b.base_negative * r.window_s)::numeric, 1)::text END,\n"
+    "             round((b.base_negative * r.window_s / b.base_s)::numeric, 1),\n"
+    "             round((b.base_s / 3600)::numeric, 1))\n"
     "    ELSE\n"
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
     "             r.scale, round(v.rating_sum / v.ratings, 2), v.ratings, r.window_s / 60,\n"
     "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
     "             'YYYY-MM-DD HH24:MI'), r.threshold)\n"
     "    END AS reason\n"
-    "  FROM val v JOIN r USING (idx)\n"
+    "  FROM val v JOIN r USING (idx) LEFT JOIN base b USING (idx)\n"
     "  WHERE (r.kind = 'negative_share' AND v.events >= r.min_events\n"
     "         AND v.negative > r.threshold * v.events)\n"
     "     OR (r.kind = 'avg_rating' AND v.ratings >= r.min_events\n"
     "         AND v.rating_sum < r.threshold * v.ratings)\n"
     /* a spike needs four windows of history to compare with */
     "     OR (r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
-    "         AND v.base_s >= 4 * r.window_s\n"
-    "         AND v.negative * v.base_s > r.threshold * v.base_negative * r.window_s)\n"
+    "         AND b.base_s >= 4 * r.window_s\n"
+    "         AND v.negative * b.base_s > r.threshold * b.base_negative * r.window_s)\n"
     "  ORDER BY v.idx, v.bucket DESC\n"
     "), cand AS (\n"
     "  SELECT r.name, r.category, r.scope, r.owner, h.reason, r.cooldown_s,\n"
