@@ -40,7 +40,7 @@ static const setting settings[] = {
     {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
      "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, "10000", "most messages in one batch (transaction)"},
     {"batch.max_ms", T_INT, F(batch_max_ms), 0, 1, 60000, NULL, "CXPULSE_BATCH_MAX_MS", NULL, 0,
-     "200", "longest wait for a batch to fill, in milliseconds"},
+     "100", "longest wait for a batch to fill, in milliseconds"},
     {"postgres.url", T_STRING, F(pg_url), 0, 0, 0, NULL, "CXPULSE_PG_URL", "--pg", 1, NULL,
      "PostgreSQL URL or conninfo; empty: libpq's environment (PGHOST, ...)"},
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,

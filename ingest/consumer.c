@@ -296,7 +296,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         goto fail;
     c->h = *handler;
     c->batch_max = cfg->batch_max_messages > 0 ? cfg->batch_max_messages : 10000;
-    c->linger_ms = cfg->batch_max_ms > 0 ? cfg->batch_max_ms : 200;
+    c->linger_ms = cfg->batch_max_ms > 0 ? cfg->batch_max_ms : 100;
     c->reset = cfg->auto_offset_reset && !strcmp(cfg->auto_offset_reset, "latest")
                    ? RD_KAFKA_OFFSET_END
                    : RD_KAFKA_OFFSET_BEGINNING;
