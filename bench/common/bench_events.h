@@ -9,7 +9,12 @@
 #include <stddef.h>
 
 /* Writes event number i (event_id "<prefix>-<i>", attributes.sent_us = sent_us)
- * into buf[cap]; returns its length. */
+ * into buf[cap]; returns its length. Its occurred_at is scattered over October
+ * (consecutive events a day, an hour and a minute apart). */
 int cx_bench_event(char *buf, size_t cap, const char *prefix, long i, long long sent_us);
+
+/* The same event, occurring at occurred_us (microseconds since the epoch). */
+int cx_bench_event_at(char *buf, size_t cap, const char *prefix, long i, long long sent_us,
+                      long long occurred_us);
 
 #endif

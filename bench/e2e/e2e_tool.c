@@ -1,8 +1,13 @@
 /*
  * e2e_tool.c - helpers of bench/e2e/run.sh.
- *   e2e_tool gen N                        N event lines (~350 B) on stdout
- *   e2e_tool paced BROKERS TOPIC RATE S   produce RATE events/s for S seconds, each
+ *   e2e_tool gen N [scattered]            N event lines (~300 B) on stdout, in event-time
+ *                                         order over October 2026 (as a topic carries
+ *                                         them), or scattered: consecutive events days
+ *                                         apart, the worst case for signals and tickets
+ *   e2e_tool paced BROKERS TOPIC RATE S [scattered]
+ *                                         produce RATE events/s for S seconds, each
  *                                         carrying attributes.sent_us (wall clock at send)
+ *                                         and occurring now (or scattered)
  *   e2e_tool wait PGURL GROUP N           block until GROUP's stored offsets sum to N
  *                                         (one connection polled every 20 ms, so the
  *                                         waiting costs the measured run nothing)
@@ -19,10 +24,16 @@
 int main(int argc, char **argv)
 {
     char buf[1024], err[512];
+    int scattered = argc > 1 && strcmp(argv[argc - 1], "scattered") == 0;
+    argc -= scattered;
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {
         long n = strtol(argv[2], NULL, 10);
+        const long long start = 1790812800LL * 1000000, month = 31LL * 86400 * 1000000;
         for (long i = 0; i < n; i++) {
-            cx_bench_event(buf, sizeof buf, "bulk", i, 0);
+            if (scattered)
+                cx_bench_event(buf, sizeof buf, "bulk", i, 0);
+            else
+                cx_bench_event_at(buf, sizeof buf, "bulk", i, 0, start + month / n * i);
             puts(buf);
         }
         return 0;
@@ -41,7 +52,9 @@ int main(int argc, char **argv)
                 struct timespec ts = {0, 200000};
                 nanosleep(&ts, NULL);
             }
-            int n = cx_bench_event(buf, sizeof buf, "paced", i, (long long)cx_now_wall_us());
+            long long now = (long long)cx_now_wall_us();
+            int n = scattered ? cx_bench_event(buf, sizeof buf, "paced", i, now)
+                              : cx_bench_event_at(buf, sizeof buf, "paced", i, now, now);
             if (cx_producer_send(p, argv[3], NULL, 0, buf, (size_t)n, err, sizeof err) != CX_OK) {
                 fprintf(stderr, "%s\n", err);
                 return 1;
@@ -83,7 +96,7 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: e2e_tool gen N | paced BROKERS TOPIC RATE SECONDS | "
-                    "wait PGURL GROUP N\n");
+    fprintf(stderr, "usage: e2e_tool gen N [scattered] | paced BROKERS TOPIC RATE SECONDS "
+                    "[scattered] | wait PGURL GROUP N\n");
     return 2;
 }

@@ -8,10 +8,15 @@
 #  3. cxpulse run consumes it all: events/s and peak RSS (GNU time).
 #  4. Latency: 5,000 events/s offered for 20 s; produce -> stored time per event
 #     (ingested_at, the transaction's time, minus the producer's send time).
-# usage: bench/e2e/run.sh [N]
+# Events arrive in event-time order (1M over a month), as a topic carries them;
+# SCATTER=1 scatters event time instead (consecutive events days apart: every
+# batch touches thousands of signal windows), the worst case for signals and
+# ticket evaluation.
+# usage: [SCATTER=1] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
+mode=${SCATTER:+scattered}
 PARTS=64
 for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
@@ -38,7 +43,7 @@ for _ in $(seq 50); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
 brokers=$(head -1 "$work/mock.out")
 
 echo "generating and loading $N events into $PARTS partitions ..."
-$tool gen "$N" >"$work/events.jsonl"
+$tool gen "$N" $mode >"$work/events.jsonl"
 $bin replay --brokers "$brokers" --topic cx.events "$work/events.jsonl" 2>/dev/null
 t0=$(now)
 count=$(kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
@@ -57,7 +62,7 @@ run_rate=$(echo "$N / ($t1 - $t0)" | bc)
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 
 echo "latency at 5000 events/s for 20 s ..."
-$tool paced "$brokers" cx.events 5000 20
+$tool paced "$brokers" cx.events 5000 20 $mode
 want=$((N + 100000))
 $tool wait "$url" bench "$want"
 lat=$(psqlq "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' ||
@@ -80,7 +85,7 @@ copy_rate=$(echo "$N / ($t1 - $t0)" | bc)
 
 read -r p50 p99 nlat <<<"$lat"
 echo
-echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each), stored: $stored"
+echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, event time ${mode:-in order}), stored: $stored"
 echo "kcat -C to /dev/null     : $kcat_rate events/s"
 echo "plain COPY (events+tags) : $copy_rate events/s (one transaction)"
 echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"
