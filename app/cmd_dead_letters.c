@@ -31,12 +31,6 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static void print_list(const json_t *rows)
 {
     if (json_array_size(rows) == 0) {
@@ -50,14 +44,14 @@ static void print_list(const json_t *rows)
     json_array_foreach(rows, i, r)
     {
         char where[128];
-        snprintf(where, sizeof where, "%s[%lld]@%lld", str(r, "kafka_topic"),
+        snprintf(where, sizeof where, "%s[%lld]@%lld", cx_cmd_json_str(r, "kafka_topic"),
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
-        const char *result = str(r, "replay_result");
+        const char *result = cx_cmd_json_str(r, "replay_result");
         printf("%-7lld  %-20s  %-24s  %-7lld  %.100s%s%s\n",
-               (long long)json_integer_value(json_object_get(r, "id")), str(r, "received_at"),
+               (long long)json_integer_value(json_object_get(r, "id")), cx_cmd_json_str(r, "received_at"),
                where, (long long)json_integer_value(json_object_get(r, "replay_count")),
-               str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
+               cx_cmd_json_str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }
 }

@@ -35,12 +35,6 @@ static void cell(const char *s, int width)
     printf("%.*s%*s", bytes, s, width - n + 2, "");
 }
 
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static void print_table(const json_t *tickets)
 {
     if (json_array_size(tickets) == 0) {
@@ -54,16 +48,16 @@ static void print_table(const json_t *tickets)
     json_array_foreach(tickets, i, t)
     {
         printf("%-6lld  ", (long long)json_integer_value(json_object_get(t, "ticket_id")));
-        cell(str(t, "status"), 12);
-        cell(str(t, "owner"), 20);
-        cell(str(t, "rule"), 28);
+        cell(cx_cmd_json_str(t, "status"), 12);
+        cell(cx_cmd_json_str(t, "owner"), 20);
+        cell(cx_cmd_json_str(t, "rule"), 28);
         char cat[64];
-        snprintf(cat, sizeof cat, "%s%s%s", str(t, "category"), str(t, "scope")[0] ? " " : "",
-                 str(t, "scope"));
+        snprintf(cat, sizeof cat, "%s%s%s", cx_cmd_json_str(t, "category"), cx_cmd_json_str(t, "scope")[0] ? " " : "",
+                 cx_cmd_json_str(t, "scope"));
         cell(cat, 13);
-        cell(str(t, "opened_at"), 20);
+        cell(cx_cmd_json_str(t, "opened_at"), 20);
         printf("%6lld  %s\n", (long long)json_integer_value(json_object_get(t, "event_count")),
-               str(t, "reason"));
+               cx_cmd_json_str(t, "reason"));
     }
 }
 
@@ -141,7 +135,7 @@ int cx_cmd_tickets(int argc, char **argv)
         print_table(out);
     } else {
         printf("ticket %lld is %s%s\n", (long long)json_integer_value(json_object_get(out, "ticket_id")),
-               str(out, "status"),
+               cx_cmd_json_str(out, "status"),
                json_is_true(json_object_get(out, "changed")) ? "" : " (unchanged)");
     }
     json_decref(out);

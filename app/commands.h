@@ -6,6 +6,7 @@
 #ifndef CX_COMMANDS_H
 #define CX_COMMANDS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #define CX_EXIT_OK 0
@@ -31,5 +32,8 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
 
 /* True when argv holds "--help" or "-h"; used by every subcommand. */
 int cx_cmd_wants_help(int argc, char **argv);
+
+/* The string at key of a JSON object, or "" (for printing tables). */
+const char *cx_cmd_json_str(const json_t *o, const char *key);
 
 #endif /* CX_COMMANDS_H */

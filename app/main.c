@@ -35,6 +35,12 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'cxpulse <command> --help' for a command's options.\n");
 }
 
+const char *cx_cmd_json_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
 int cx_cmd_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

@@ -205,7 +205,6 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
     cx_metrics_observe_batch(m, n, (double)(cx_now_mono_us() - t0) / 1e6);
     cx_metrics_set(m, CX_G_PG_UP, 1);
     cx_metrics_set(m, CX_G_PAUSED, 0);
-    cx_metrics_set(m, CX_G_ASSIGNED, cx_consumer_assigned(p->consumer));
     cx_pipeline_totals *t = &p->totals;
     t->messages += n;
     t->stored += res.stored;
@@ -226,15 +225,6 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
     if (p->stop_after > 0 && t->messages >= p->stop_after)
         cx_consumer_stop(p->consumer);
     return CX_OK;
-}
-
-static int min_window(const cx_config *cfg)
-{
-    int w = 0;
-    for (size_t i = 0; i < cfg->n_window_seconds; i++)
-        if (w == 0 || cfg->window_seconds[i] < w)
-            w = cfg->window_seconds[i];
-    return w;
 }
 
 int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
@@ -278,7 +268,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         props[k++] = json_string_value(val);
     }
 
-    if (cx_ticket_rules_new(&p.rules, cfg->ticket_rules, min_window(cfg), err, sizeof err) !=
+    if (cx_ticket_rules_new(&p.rules, cfg->ticket_rules, cx_config_base_window(cfg), err, sizeof err) !=
         CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         rc = CX_EXIT_USAGE;

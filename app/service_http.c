@@ -120,10 +120,7 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
         (s->plags = calloc(MAX_LAG_PARTITIONS, sizeof *s->plags)) == NULL)
         goto fail;
     s->metrics = m;
-    s->window_seconds = 0;
-    for (size_t i = 0; i < cfg->n_window_seconds; i++)
-        if (s->window_seconds == 0 || cfg->window_seconds[i] < s->window_seconds)
-            s->window_seconds = cfg->window_seconds[i];
+    s->window_seconds = cx_config_base_window(cfg);
     if ((st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK ||
         (st = cx_http_new(&s->http, cfg->http_listen, route, s, err, errlen)) != CX_OK)
         goto fail;

@@ -429,6 +429,15 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
     return CX_OK;
 }
 
+int cx_config_base_window(const cx_config *cfg)
+{
+    int w = 0;
+    for (size_t i = 0; i < cfg->n_window_seconds; i++)
+        if (w == 0 || cfg->window_seconds[i] < w)
+            w = cfg->window_seconds[i];
+    return w > 0 ? w : 60;
+}
+
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
 {
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
@@ -439,12 +448,9 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
-    int base = 0;
-    for (size_t i = 0; i < cfg->n_window_seconds; i++)
-        if (base == 0 || cfg->window_seconds[i] < base)
-            base = cfg->window_seconds[i];
     cx_ticket_rules *rules;
-    cx_status st = cx_ticket_rules_new(&rules, cfg->ticket_rules, base, err, errlen);
+    cx_status st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
+                                       errlen);
     cx_ticket_rules_free(rules);
     return st;
 }

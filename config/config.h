@@ -65,6 +65,10 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
 cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest,
                               int *n_rest, char *err, size_t errlen);
 
+/* The smallest of signals.window_seconds (60 when none is set): ticket rules and
+ * the live page work on windows of this size. */
+int cx_config_base_window(const cx_config *cfg);
+
 /* Checks what `run` needs (brokers, topics, group) and the ticket rules. */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
 

@@ -38,7 +38,6 @@ static const char default_rules[] =
 struct cx_ticket_rules {
     cx_ticket_rule *rules;
     size_t n;
-    int *tagged; /* event rules: the event must carry the rule's category */
     char **strings;
     size_t n_strings;
 };
@@ -108,7 +107,6 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                             char *err, size_t errlen)
 {
     cx_ticket_rule *r = &rs->rules[i];
-    int *tagged = &rs->tagged[i];
     if (!json_is_object(o))
         return rule_err(err, errlen, i, NULL, "must be an object");
     const char *name = json_string_value(json_object_get(o, "name"));
@@ -153,7 +151,7 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
         return rule_err(err, errlen, i, name, "\"tagged\" must be true or false");
     if (tg != NULL && !event)
         return rule_err(err, errlen, i, name, "\"tagged\" is for event rules (\"on\": \"event\")");
-    *tagged = tg == NULL || json_is_true(tg);
+    r->tagged = event && (tg == NULL || json_is_true(tg));
 
     char scope[256] = "";
     const json_t *ch = json_object_get(o, "channel"), *tp = json_object_get(o, "touchpoint");
@@ -264,8 +262,8 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                                 "\"%s\" is for window rules, not \"on\": \"event\"",
                                 window_only[m]);
         r->kind = CX_TICKET_EVENT;
-        size_t used = (size_t)snprintf(desc, sizeof desc, "%s", *tagged ? "tagged " : "");
-        if (*tagged)
+        size_t used = (size_t)snprintf(desc, sizeof desc, "%s", r->tagged ? "tagged " : "");
+        if (r->tagged)
             used += (size_t)snprintf(desc + used, sizeof desc - used, "%s", cat);
         int h;
         if ((h = number(o, "rating_below", &r->rating_below)) < 0 ||
@@ -301,7 +299,7 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                                      r->late_days_above);
         if (r->channel || r->touchpoint)
             snprintf(desc + used, sizeof desc - used, "%s%s", used ? ", " : "", scope);
-        if (!*tagged && !r->has_rating_below && !r->has_rating_above && r->sentiment < 0 &&
+        if (!r->tagged && !r->has_rating_below && !r->has_rating_above && r->sentiment < 0 &&
             r->late_days_above < 0 && r->channel == NULL && r->touchpoint == NULL)
             return rule_err(err, errlen, i, name, "an event rule needs at least one condition");
     }
@@ -334,9 +332,8 @@ cx_status cx_ticket_rules_new(cx_ticket_rules **out, const json_t *rules,
     if (rs == NULL)
         goto done;
     rs->rules = calloc(n + 1, sizeof *rs->rules);
-    rs->tagged = calloc(n + 1, sizeof *rs->tagged);
     rs->strings = calloc(8 * n + 1, sizeof *rs->strings); /* at most 8 kept per rule */
-    if (rs->rules == NULL || rs->tagged == NULL || rs->strings == NULL)
+    if (rs->rules == NULL || rs->strings == NULL)
         goto done;
     if (n > UINT16_MAX) {
         st = cx_errf(err, errlen, CX_ERR_CONFIG, "tickets.rules: at most %d rules", UINT16_MAX);
@@ -393,7 +390,7 @@ size_t cx_ticket_rules_match(const cx_ticket_rules *rs, const cx_event *ev, cons
         const cx_ticket_rule *r = &rs->rules[i];
         if (r->kind != CX_TICKET_EVENT)
             continue;
-        if (rs->tagged[i] && !has_tag(tags, r->category))
+        if (r->tagged && !has_tag(tags, r->category))
             continue;
         if (r->sentiment >= 0 && (int)tags->sentiment != r->sentiment)
             continue;
@@ -422,6 +419,5 @@ void cx_ticket_rules_free(cx_ticket_rules *rs)
         free(rs->strings[i]);
     free(rs->strings);
     free(rs->rules);
-    free(rs->tagged);
     free(rs);
 }

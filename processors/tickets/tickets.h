@@ -52,6 +52,7 @@ typedef struct cx_ticket_rule {
     cx_rating_scale scale;  /* avg-rating rules, and event rules' rating conditions */
     int cooldown_seconds;   /* after a resolve, no new ticket for this long */
     /* event conditions; unset ones are not tested */
+    int tagged;             /* the event must carry `category` among its tags */
     int sentiment;          /* cx_sentiment or -1 */
     int has_rating_below, has_rating_above;
     double rating_below, rating_above;
