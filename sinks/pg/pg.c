@@ -7,10 +7,14 @@
  *   -- records below the stored next offset are dropped here, in C --
  *   SAVEPOINT; COPY events and tags into session TEMP staging tables;
  *   one statement: INSERT events ON CONFLICT DO NOTHING RETURNING, and for
- *   the returned (new) events only, their tags and signal increments
+ *   the returned (new) events only, their tags, and their signal increments
+ *   into a staging table
  *   RELEASE (or, on a data error, ROLLBACK TO and bisect the rows)
+ *   COPY dead letters; UPDATE offsets past the batch
  *   evaluate ticket rules on what the new events touched (tickets.c)
- *   COPY dead letters; UPDATE offsets past the batch; COMMIT
+ *   add the staged increments to cx.signals; COMMIT
+ * Parallel writers (postgres.writers) share ticket and signal rows: those are
+ * updated last, in key order, so that each holds their locks only briefly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,7 @@ struct cx_pg {
     char *conninfo, *group, *rule_version;
     char windows[256]; /* int[] literal, e.g. "{60,3600}" */
     int base_window;   /* the smallest: ticket rules roll over it */
+    char grain[16];    /* their greatest common divisor: increments are staged per grain */
     char *insert_sql;  /* insert_head + the ticket parts the rules need + insert_tail */
     char *rules_json;  /* ticket rules for the evaluation; NULL: no tickets */
     int event_rules;   /* some rules are event-level: stage the hits */
@@ -69,6 +74,11 @@ static const char *const stage_sql =
     "  kafka_offset bigint) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_tags (\n"
     "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_sig (\n"
+    "  bucket timestamptz, category text, channel text, events int, negative int,\n"
+    "  neutral int, positive int, rating_count int, rating_sum numeric, csat_count int,\n"
+    "  csat_sum numeric, nps_count int, nps_sum numeric, ces_count int, ces_sum numeric,\n"
+    "  stars_count int, stars_sum numeric) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_dead (\n"
     "  kafka_topic text, kafka_partition int, kafka_offset bigint, error text, raw bytea)\n"
     "  ON COMMIT DELETE ROWS";
@@ -168,6 +178,11 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
             pg->base_window = w;
     }
     snprintf(pg->windows + len, sizeof pg->windows - len, "}");
+    int grain = 0;
+    for (size_t i = 0; i < (opts->n_windows ? opts->n_windows : 1); i++)
+        for (int a = opts->n_windows ? opts->window_seconds[i] : 60, t; a != 0; a = t)
+            t = grain % a, grain = a;
+    snprintf(pg->grain, sizeof pg->grain, "%d", grain);
     int window_rules = 0;
     for (size_t i = 0; i < cx_ticket_rules_count(opts->ticket_rules); i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
@@ -424,7 +439,8 @@ static void tag_rows(cx_buf *b, const cx_record *r)
     }
 }
 
-/* $1: window sizes (int[]), $2: rule version. */
+/* $1: the greatest common divisor of the window sizes, $2: rule version. New events
+ * only: their tags, and their signal increments per $1 seconds (staged). */
 static const char *const insert_head =
     "WITH ins AS (\n"
     "  INSERT INTO cx.events (event_id, occurred_at, customer_id, channel, touchpoint,\n"
@@ -440,11 +456,9 @@ static const char *const insert_head =
     "  INSERT INTO cx.event_tags (event_id, category, confidence, evidence)\n"
     "  SELECT t.event_id, t.category, t.confidence, t.evidence\n"
     "  FROM cx_stage_tags t JOIN ins USING (event_id)\n"
-    "), sig AS (\n"
-    "  INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
-    "    negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"
-    "    nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
-    "  SELECT to_timestamp((floor(extract(epoch FROM ins.occurred_at) / w) * w)::float8), w,\n"
+    "), sig AS (\n" /* applied to cx.signals at the end of the transaction (apply_sql) */
+    "  INSERT INTO cx_stage_sig\n"
+    "  SELECT to_timestamp((floor(extract(epoch FROM ins.occurred_at) / $1::int) * $1::int)::float8),\n"
     "    coalesce(t.category, 'none'), coalesce(ins.channel, ''), count(*),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'neutral'),\n"
@@ -458,20 +472,33 @@ static const char *const insert_head =
     "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'ces'), 0),\n"
     "    count(*) FILTER (WHERE ins.rating_scale = 'stars'),\n"
     "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'stars'), 0)\n"
-    "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
-    "  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
-    "  ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
-    "    events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
-    "    neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
-    "    rating_count = s.rating_count + excluded.rating_count,\n"
-    "    rating_sum = s.rating_sum + excluded.rating_sum,\n"
-    "    csat_count = s.csat_count + excluded.csat_count,\n"
-    "    csat_sum = s.csat_sum + excluded.csat_sum,\n"
-    "    nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
-    "    ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
-    "    stars_count = s.stars_count + excluded.stars_count,\n"
-    "    stars_sum = s.stars_sum + excluded.stars_sum\n"
+    "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id)\n"
+    "  GROUP BY 1, 2, 3\n"
     ")";
+
+/* $1: the window sizes (int[]). The staged increments, regrouped per window:
+ * the last statement before COMMIT, so that parallel writers, which upsert the
+ * same rows, wait on each other's row locks for as short as can be. */
+static const char *const apply_sql =
+    "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
+    "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"
+    "  nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
+    "SELECT to_timestamp((floor(extract(epoch FROM bucket) / w) * w)::float8), w, category,\n"
+    "  channel, sum(events), sum(negative), sum(neutral), sum(positive), sum(rating_count),\n"
+    "  sum(rating_sum), sum(csat_count), sum(csat_sum), sum(nps_count), sum(nps_sum),\n"
+    "  sum(ces_count), sum(ces_sum), sum(stars_count), sum(stars_sum)\n"
+    "FROM cx_stage_sig CROSS JOIN unnest($1::int[]) AS w\n"
+    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
+    "ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
+    "  events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
+    "  neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
+    "  rating_count = s.rating_count + excluded.rating_count,\n"
+    "  rating_sum = s.rating_sum + excluded.rating_sum,\n"
+    "  csat_count = s.csat_count + excluded.csat_count, csat_sum = s.csat_sum + excluded.csat_sum,\n"
+    "  nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
+    "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
+    "  stars_count = s.stars_count + excluded.stars_count,\n"
+    "  stars_sum = s.stars_sum + excluded.stars_sum";
 
 /* For window rules: what the new events touched, per smallest window (%d), in
  * the two hours up to the batch's latest event (tickets are about what is
@@ -553,7 +580,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
         st = cx__pg_copy(pg->conn, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
                      errlen);
     if (st == CX_OK) {
-        const char *params[] = {pg->windows, pg->rule_version};
+        const char *params[] = {pg->grain, pg->rule_version};
         PGresult *res = PQexecParams(pg->conn, pg->insert_sql, 2, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
         if (st == CX_OK) {
@@ -651,6 +678,17 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
+/* Adds the batch's staged signal increments to cx.signals. */
+static cx_status apply_signals(cx_pg *pg, char *err, size_t errlen)
+{
+    const char *params[] = {pg->windows};
+    PGresult *res = PQexecParams(pg->conn, apply_sql, 1, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(pg->conn, res, "updating signals", err, errlen);
+    PQclear(res);
+    /* sums of rows PostgreSQL has accepted: no row of the data is at fault */
+    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+}
+
 /* Open-addressing set of event_ids over record indices, for in-batch duplicates. */
 static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t i)
 {
@@ -706,13 +744,17 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     free(slots);
 
     st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
-    if (st == CX_OK && pg->rules_json != NULL && b->res->stored > 0)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules_json, pg->base_window, b->res, err,
-                                     errlen);
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK && !pg->replay)
         st = advance_offsets(pg, parts, np, err, errlen);
+    /* Last, the rows other writers update too: tickets, then signals (each in key
+     * order), so that their locks are held from here to COMMIT only. */
+    if (st == CX_OK && pg->rules_json != NULL && b->res->stored > 0)
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules_json, pg->base_window, b->res, err,
+                                     errlen);
+    if (st == CX_OK && b->res->stored > 0)
+        st = apply_signals(pg, err, errlen);
     if (st == CX_OK)
         st = exec(pg, "COMMIT", "committing the batch", err, errlen);
     if (st == CX_OK)

@@ -6,16 +6,18 @@
  * During a batch the insert statement leaves, in session TEMP tables, what its
  * new events touched: per (category, channel, smallest signal window) the
  * counts and a few negative event ids (cx_stage_touched), and per event rule
- * the matching new events (cx_stage_fired). One statement then, for each
- * threshold rule, rolls its window over cx.signals ending at each of the
- * latest 120 windows the batch touched (all of them in live traffic; a batch
- * spread over weeks of event time would otherwise cost a scan per window) and
+ * the matching new events (cx_stage_fired). The batch's signal increments wait
+ * in cx_stage_sig: pg.c applies them after this evaluation, which adds them
+ * itself. One statement then, for each threshold rule, reads the signals of
+ * the span it needs in one range scan and rolls its window, as running sums,
+ * to end at each of the latest 120 windows the batch touched (all of them in
+ * live traffic; a batch spread over weeks of event time is cut there), and
  * keeps the latest point over the threshold. Spike rules compare with the
  * usual level of the hours before the earliest of those windows that holds
- * enough negative events. It upserts one
- * ticket per firing rule into the partial unique index (one unresolved
- * ticket per rule, category, scope and owner), honours cooldowns, and sends
- * NOTIFY cx_tickets for the tickets it opened (delivered at COMMIT only).
+ * enough negative events. It upserts one ticket per firing rule into the
+ * partial unique index (one unresolved ticket per rule, category, scope and
+ * owner), honours cooldowns, and sends NOTIFY cx_tickets for the tickets it
+ * opened (delivered at COMMIT only).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,11 @@ const char *const cx__pg_tickets_stage_sql =
     " ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_fired (rule int, events int, samples text[])"
     " ON COMMIT DELETE ROWS";
+
+/* The columns of a signal row the evaluation reads. */
+#define SIG_COLS                                                                              \
+    "channel, events, negative, csat_count, csat_sum, nps_count, nps_sum, ces_count,"         \
+    " ces_sum, stars_count, stars_sum"
 
 /* $1: the rules as JSON (see rules_json); $2: the smallest signal window, seconds. */
 static const char *const evaluate_sql =
@@ -56,19 +63,48 @@ static const char *const evaluate_sql =
     "    WHERE r.kind <> 'event'\n"
     "    GROUP BY r.idx, r.category, r.channel, r.scale, r.window_s, t.bucket) x\n"
     "  WHERE latest <= 120\n"
-    /* LATERAL: one index range scan per window, whatever the statistics say (a
-     * join let the planner scan a category's whole history per window) */
-    "), val AS (\n" /* the rule's window ending with each touched one */
-    "  SELECT p.idx, p.bucket, w.*\n"
-    "  FROM pts p CROSS JOIN LATERAL (\n"
-    "    SELECT sum(s.events) AS events, sum(s.negative) AS negative,\n"
-    "      sum(CASE p.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
+    /* this batch's increments, applied to cx.signals only after the evaluation (so
+     * that parallel writers hold the signal rows' locks for as short as can be),
+     * per smallest window */
+    "), pend AS (\n"
+    "  SELECT to_timestamp((floor(extract(epoch FROM bucket) / $2::int) * $2::int)::float8)\n"
+    "    AS window_start, " SIG_COLS ", category\n"
+    "  FROM cx_stage_sig\n"
+    "), span AS (\n" /* per rule: from the start of its first window to its latest */
+    "  SELECT idx, min(category) AS category, min(channel) AS channel, min(scale) AS scale,\n"
+    "    min(lo) AS lo, max(bucket) AS hi FROM pts GROUP BY idx\n"
+    /* per rule and smallest window, summed over channels: one index range scan */
+    "), g AS (\n"
+    "  SELECT sp.idx, w.* FROM span sp CROSS JOIN LATERAL (\n"
+    "    SELECT s.window_start, sum(s.events) AS events, sum(s.negative) AS negative,\n"
+    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
     "        WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) AS ratings,\n"
-    "      sum(CASE p.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
+    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
     "        WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum\n"
-    "    FROM cx.signals s WHERE s.category = p.category AND s.window_seconds = $2::int\n"
-    "      AND (p.channel IS NULL OR s.channel = p.channel)\n"
-    "      AND s.window_start <= p.bucket AND s.window_start > p.lo) w\n"
+    "    FROM (SELECT window_start, " SIG_COLS " FROM cx.signals\n"
+    "          WHERE category = sp.category AND window_seconds = $2::int\n"
+    "            AND window_start > sp.lo AND window_start <= sp.hi\n"
+    "          UNION ALL SELECT window_start, " SIG_COLS " FROM pend\n"
+    "          WHERE category = sp.category AND window_start > sp.lo\n"
+    "            AND window_start <= sp.hi) s\n"
+    "    WHERE sp.channel IS NULL OR s.channel = sp.channel\n"
+    "    GROUP BY s.window_start) w\n"
+    "), cum AS (\n" /* running sums over every smallest window of the span */
+    "  SELECT sp.idx, k.ws AS window_start,\n"
+    "    sum(coalesce(g.events, 0)) OVER w AS events,\n"
+    "    sum(coalesce(g.negative, 0)) OVER w AS negative,\n"
+    "    sum(coalesce(g.ratings, 0)) OVER w AS ratings,\n"
+    "    sum(coalesce(g.rating_sum, 0)) OVER w AS rating_sum\n"
+    "  FROM span sp\n"
+    "  CROSS JOIN LATERAL generate_series(sp.lo, sp.hi, make_interval(secs => $2::int)) AS k(ws)\n"
+    "  LEFT JOIN g ON g.idx = sp.idx AND g.window_start = k.ws\n"
+    "  WINDOW w AS (PARTITION BY sp.idx ORDER BY k.ws)\n"
+    "), val AS (\n" /* the rule's window ending with each touched one: (lo, bucket] */
+    "  SELECT p.idx, p.bucket, c.events - l.events AS events,\n"
+    "    c.negative - l.negative AS negative, c.ratings - l.ratings AS ratings,\n"
+    "    c.rating_sum - l.rating_sum AS rating_sum\n"
+    "  FROM pts p JOIN cum c ON c.idx = p.idx AND c.window_start = p.bucket\n"
+    "  JOIN cum l ON l.idx = p.idx AND l.window_start = p.lo\n"
     /* spike rules with enough negative events somewhere: the usual level, from
      * the hours before the earliest such window (read only when it can matter) */
     "), base AS (\n"
@@ -85,9 +121,13 @@ static const char *const evaluate_sql =
     "              GROUP BY v.idx) f) p\n"
     "  CROSS JOIN LATERAL (\n"
     "    SELECT sum(s.negative) AS negative, min(s.window_start) AS first\n"
-    "    FROM cx.signals s WHERE s.category = p.category AND s.window_seconds = $2::int\n"
-    "      AND (p.channel IS NULL OR s.channel = p.channel)\n"
-    "      AND s.window_start <= p.hi AND s.window_start > p.lo) b\n"
+    "    FROM (SELECT window_start, channel, negative FROM cx.signals\n"
+    "          WHERE category = p.category AND window_seconds = $2::int\n"
+    "            AND window_start > p.lo AND window_start <= p.hi\n"
+    "          UNION ALL SELECT window_start, channel, negative FROM pend\n"
+    "          WHERE category = p.category AND window_start > p.lo\n"
+    "            AND window_start <= p.hi) s\n"
+    "    WHERE p.channel IS NULL OR s.channel = p.channel) b\n"
     "), hit AS (\n" /* the latest window over the threshold, per rule */
     "  SELECT DISTINCT ON (v.idx) v.idx,\n"
     "    CASE WHEN r.kind = 'negative_share' THEN\n"
