@@ -74,14 +74,14 @@ static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts
 }
 
 /* The writer of a partition: every batch of a partition goes through the same
- * connection, so each partition's offsets still advance in order. */
+ * connection, so each partition's offsets still advance in order. Consecutive
+ * partitions go to consecutive writers, so that a topic's load is split evenly. */
 static int writer_of(const pipeline *p, const cx_msg *m)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the topic, then the partition */
+    uint32_t h = 2166136261u; /* FNV-1a over the topic */
     for (const char *c = m->topic; *c; c++)
         h = (h ^ (unsigned char)*c) * 16777619u;
-    h = (h ^ (uint32_t)m->partition) * 16777619u;
-    return (int)(h % (uint32_t)p->writers);
+    return (int)((h + (uint32_t)m->partition) % (uint32_t)p->writers);
 }
 
 /* Parses, classifies and writes one writer's share; runs on its own thread. */

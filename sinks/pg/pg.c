@@ -5,11 +5,14 @@
  *   BEGIN
  *   lock the batch's rows in cx.consumer_offsets (created at 0 if missing)
  *   -- records below the stored next offset are dropped here, in C --
- *   SAVEPOINT; COPY events and tags into session TEMP staging tables;
- *   one statement: INSERT events ON CONFLICT DO NOTHING RETURNING, and for
- *   the returned (new) events only, their tags, and their signal increments
- *   into a staging table
- *   RELEASE (or, on a data error, ROLLBACK TO and bisect the rows)
+ *   direct path (the usual case): SAVEPOINT; COPY events and tags straight
+ *   into their tables; COPY the signal increments, computed here (processors/
+ *   window), into a TEMP staging table; RELEASE
+ *   staged path, when PostgreSQL refused a row of the direct path (an event_id
+ *   stored before, a value it rejects): ROLLBACK TO the savepoint; COPY events
+ *   and tags into TEMP staging tables; one statement inserts the events ON
+ *   CONFLICT DO NOTHING RETURNING and, for the new ones only, their tags and
+ *   staged increments (on a data error: ROLLBACK TO and bisect the rows)
  *   COPY dead letters; UPDATE offsets past the batch
  *   evaluate ticket rules on what the new events touched (tickets.c)
  *   add the staged increments to cx.signals; COMMIT
@@ -22,6 +25,7 @@
 
 #include "pg.h"
 #include "pg_int.h"
+#include "window.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -39,6 +43,9 @@ struct cx_pg {
     int replay;
     int sync_commit;
     int failures; /* consecutive transient failures, for the backoff */
+    int window_rules;
+    cx_window *sig, *touched; /* a batch's increments, per grain and per base window */
+    int direct_skip;          /* batches to stage before trying the direct path again */
     unsigned seed;
 };
 
@@ -67,11 +74,11 @@ static char *build_insert_sql(int base_window, int window_rules, int event_rules
 /* ---- Session ------------------------------------------------------------- */
 
 static const char *const stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n"
-    "  event_id text, occurred_us bigint, customer_id text, channel text, touchpoint text,\n"
-    "  language text, body text, rating_scale text, rating_value numeric, sentiment text,\n"
-    "  primary_category text, payload jsonb, kafka_topic text, kafka_partition int,\n"
-    "  kafka_offset bigint) ON COMMIT DELETE ROWS;\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n" /* rows as COPY into cx.events takes them */
+    "  event_id text, occurred_at timestamptz, customer_id text, channel text,\n"
+    "  touchpoint text, language text, body text, rating_scale text, rating_value numeric,\n"
+    "  sentiment text, primary_category text, payload jsonb, kafka_topic text,\n"
+    "  kafka_partition int, kafka_offset bigint, rule_version text) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_tags (\n"
     "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_sig (\n"
@@ -188,6 +195,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
         pg->event_rules |= r->kind == CX_TICKET_EVENT;
         window_rules |= r->kind != CX_TICKET_EVENT;
+        pg->window_rules = window_rules;
         if (r->kind != CX_TICKET_EVENT && r->window_seconds % pg->base_window != 0) {
             cx_errf(err, errlen, CX_ERR_CONFIG,
                     "ticket rule \"%s\": its window must be a multiple of %d s", r->name,
@@ -202,7 +210,9 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
     if ((pg->insert_sql = build_insert_sql(pg->base_window, window_rules, pg->event_rules)) ==
-        NULL) {
+            NULL ||
+        cx_window_new(&pg->sig, grain, err, errlen) != CX_OK ||
+        cx_window_new(&pg->touched, pg->base_window, err, errlen) != CX_OK) {
         cx_pg_free(pg);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
@@ -224,6 +234,8 @@ void cx_pg_free(cx_pg *pg)
     free(pg->group);
     free(pg->rule_version);
     free(pg->insert_sql);
+    cx_window_free(pg->sig);
+    cx_window_free(pg->touched);
     free(pg->rules_json);
     free(pg->rule_set_json);
     free(pg);
@@ -398,12 +410,18 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
 
 /* ---- Rows -------------------------------------------------------------------- */
 
-static void event_row(cx_buf *b, const cx_record *r)
+/* The columns of cx.events a batch writes, in the order of event_row(). */
+#define EVENT_COLUMNS                                                                         \
+    "event_id, occurred_at, customer_id, channel, touchpoint, language, body, rating_scale,"  \
+    " rating_value, sentiment, primary_category, payload, kafka_topic, kafka_partition,"       \
+    " kafka_offset, rule_version"
+
+static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
 {
     const cx_event *ev = r->ev;
     const cx_tags *t = r->tags;
     cx__buf_field(b, ev->event_id, 0);
-    cx__buf_printf(b, "%lld\t", (long long)ev->occurred_at_us);
+    cx__buf_timestamp(b, ev->occurred_at_us, 0);
     cx__buf_field(b, ev->customer_id, 0);
     cx__buf_field(b, ev->channel, 0);
     cx__buf_field(b, ev->touchpoint, 0);
@@ -415,16 +433,17 @@ static void event_row(cx_buf *b, const cx_record *r)
         cx__buf_field(b, NULL, 0);
     }
     cx__buf_field(b, cx_rating_scale_name(ev->rating_scale), 0);
+    char rating[40];
     if (ev->rating_scale != CX_RATING_NONE)
-        cx__buf_printf(b, "%.17g\t", ev->rating_value);
-    else
-        cx__buf_field(b, NULL, 0);
+        cx_window_rating_text(ev->rating_value, rating, sizeof rating);
+    cx__buf_field(b, ev->rating_scale != CX_RATING_NONE ? rating : NULL, 0);
     cx__buf_field(b, cx_sentiment_name(t->sentiment), 0);
     cx__buf_field(b, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 0);
     cx__buf_copy_text(b, r->raw, r->raw_len);
     cx__buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
-    cx__buf_printf(b, "%d\t%lld\n", r->partition, (long long)r->offset);
+    cx__buf_printf(b, "%d\t%lld\t", r->partition, (long long)r->offset);
+    cx__buf_field(b, rule_version, 1);
 }
 
 static void tag_rows(cx_buf *b, const cx_record *r)
@@ -439,17 +458,12 @@ static void tag_rows(cx_buf *b, const cx_record *r)
     }
 }
 
-/* $1: the greatest common divisor of the window sizes, $2: rule version. New events
- * only: their tags, and their signal increments per $1 seconds (staged). */
+/* $1: the greatest common divisor of the window sizes. New events only: their
+ * tags, and their signal increments per $1 seconds (staged). */
 static const char *const insert_head =
     "WITH ins AS (\n"
-    "  INSERT INTO cx.events (event_id, occurred_at, customer_id, channel, touchpoint,\n"
-    "    language, body, rating_scale, rating_value, sentiment, primary_category, payload,\n"
-    "    kafka_topic, kafka_partition, kafka_offset, rule_version)\n"
-    "  SELECT event_id, timestamptz 'epoch' + occurred_us * interval '1 microsecond',\n"
-    "    customer_id, channel, touchpoint, language, body, rating_scale, rating_value,\n"
-    "    sentiment, primary_category, payload, kafka_topic, kafka_partition, kafka_offset, $2\n"
-    "  FROM cx_stage_events\n"
+    "  INSERT INTO cx.events (" EVENT_COLUMNS ")\n"
+    "  SELECT " EVENT_COLUMNS " FROM cx_stage_events\n"
     "  ON CONFLICT (event_id) DO NOTHING\n"
     "  RETURNING event_id, occurred_at, channel, sentiment, rating_scale, rating_value\n"
     "), tags AS (\n"
@@ -458,7 +472,8 @@ static const char *const insert_head =
     "  FROM cx_stage_tags t JOIN ins USING (event_id)\n"
     "), sig AS (\n" /* applied to cx.signals at the end of the transaction (apply_sql) */
     "  INSERT INTO cx_stage_sig\n"
-    "  SELECT to_timestamp((floor(extract(epoch FROM ins.occurred_at) / $1::int) * $1::int)::float8),\n"
+    "  SELECT date_bin(make_interval(secs => $1::int), ins.occurred_at,\n"
+    "    timestamptz 'epoch'),\n"
     "    coalesce(t.category, 'none'), coalesce(ins.channel, ''), count(*),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"
     "    count(*) FILTER (WHERE ins.sentiment = 'neutral'),\n"
@@ -483,7 +498,7 @@ static const char *const apply_sql =
     "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
     "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"
     "  nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
-    "SELECT to_timestamp((floor(extract(epoch FROM bucket) / w) * w)::float8), w, category,\n"
+    "SELECT date_bin(make_interval(secs => w), bucket, timestamptz 'epoch'), w, category,\n"
     "  channel, sum(events), sum(negative), sum(neutral), sum(positive), sum(rating_count),\n"
     "  sum(rating_sum), sum(csat_count), sum(csat_sum), sum(nps_count), sum(nps_sum),\n"
     "  sum(ces_count), sum(ces_sum), sum(stars_count), sum(stars_sum)\n"
@@ -508,7 +523,7 @@ static const char *const apply_sql =
     ", touched AS (\n"                                                                        \
     "  INSERT INTO cx_stage_touched\n"                                                        \
     "  SELECT t.category, coalesce(ins.channel, ''),\n"                                       \
-    "    to_timestamp((floor(extract(epoch FROM ins.occurred_at) / %d) * %d)::float8),\n"     \
+    "    date_bin(make_interval(secs => %d), ins.occurred_at, timestamptz 'epoch'),\n"     \
     "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"                               \
     "    count(*) FILTER (WHERE ins.rating_scale = 'csat'),\n"                                \
     "    count(*) FILTER (WHERE ins.rating_scale = 'nps'),\n"                                 \
@@ -542,7 +557,7 @@ static char *build_insert_sql(int base_window, int window_rules, int event_rules
         return NULL;
     size_t len = (size_t)snprintf(sql, cap, "%s", insert_head);
     if (window_rules)
-        len += (size_t)snprintf(sql + len, cap - len, INSERT_TOUCHED, base_window, base_window);
+        len += (size_t)snprintf(sql + len, cap - len, INSERT_TOUCHED, base_window);
     if (event_rules)
         len += (size_t)snprintf(sql + len, cap - len, "%s", insert_fired);
     snprintf(sql + len, cap - len, "%s", insert_tail);
@@ -556,7 +571,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     cx_buf ev = {0}, tags = {0}, hits = {0};
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
-        event_row(&ev, r);
+        event_row(&ev, r, pg->rule_version);
         tag_rows(&tags, r);
         for (size_t k = 0; pg->event_rules && k < r->n_hits; k++) {
             cx__buf_field(&hits, r->ev->event_id, 0);
@@ -580,8 +595,8 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
         st = cx__pg_copy(pg->conn, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
                      errlen);
     if (st == CX_OK) {
-        const char *params[] = {pg->grain, pg->rule_version};
-        PGresult *res = PQexecParams(pg->conn, pg->insert_sql, 2, NULL, params, NULL, NULL, 0);
+        const char *params[] = {pg->grain};
+        PGresult *res = PQexecParams(pg->conn, pg->insert_sql, 1, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
         if (st == CX_OK) {
             b->staged = 1;
@@ -594,6 +609,147 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     cx__buf_free(&ev);
     cx__buf_free(&tags);
     cx__buf_free(&hits);
+    return st;
+}
+
+/* Stages what the events idx[0..m) add to the signals (cx_stage_sig), and for
+ * ticket rules what they touched and fired, computed here: the same rows the
+ * staged statement's sig, touched and fired parts produce. CX_ERR_INVALID when
+ * a rating cannot be summed exactly here (the staged path then does it). */
+static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                                  size_t errlen)
+{
+    cx_window_reset(pg->sig);
+    cx_window_reset(pg->touched);
+    int64_t latest = INT64_MIN;
+    for (size_t i = 0; i < m; i++) {
+        const cx_record *r = &b->recs[idx[i]];
+        cx_status st = cx_window_add(pg->sig, r->ev, r->tags);
+        if (st != CX_OK)
+            return st == CX_ERR_NOMEM ? cx_errf(err, errlen, st, "postgresql sink: out of memory")
+                                      : st;
+        if (r->ev->occurred_at_us > latest)
+            latest = r->ev->occurred_at_us;
+    }
+    /* tickets look at the two hours up to the latest event (see INSERT_TOUCHED) */
+    for (size_t i = 0; pg->window_rules && i < m; i++) {
+        const cx_record *r = &b->recs[idx[i]];
+        if (r->tags->n_assigned > 0 && r->ev->occurred_at_us > latest - 7200 * 1000000LL &&
+            cx_window_add(pg->touched, r->ev, r->tags) != CX_OK)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    }
+    cx_buf sig = {0}, touched = {0}, fired = {0};
+    char sum[48];
+    for (size_t i = 0; i < cx_window_count(pg->sig); i++) {
+        const cx_window_cell *c = cx_window_get(pg->sig, i);
+        cx__buf_timestamp(&sig, c->start_us, 0);
+        cx__buf_field(&sig, c->category < CX_CAT_COUNT ? cx_category_name(c->category) : "none", 0);
+        cx__buf_field(&sig, c->channel, 0);
+        cx__buf_printf(&sig, "%lld\t%lld\t%lld\t%lld", (long long)c->events,
+                       (long long)c->sentiment[CX_SENT_NEGATIVE],
+                       (long long)c->sentiment[CX_SENT_NEUTRAL],
+                       (long long)c->sentiment[CX_SENT_POSITIVE]);
+        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+            cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
+            cx__buf_printf(&sig, "\t%lld\t%s", (long long)c->ratings[k], sum);
+        }
+        cx__buf_put(&sig, "\n", 1);
+    }
+    for (size_t i = 0; i < cx_window_count(pg->touched); i++) {
+        const cx_window_cell *c = cx_window_get(pg->touched, i);
+        cx__buf_field(&touched, cx_category_name(c->category), 0);
+        cx__buf_field(&touched, c->channel, 0);
+        cx__buf_timestamp(&touched, c->start_us, 0);
+        cx__buf_printf(&touched, "%lld\t%lld\t%lld\t%lld\t%lld\t",
+                       (long long)c->sentiment[CX_SENT_NEGATIVE],
+                       (long long)c->ratings[CX_RATING_CSAT], (long long)c->ratings[CX_RATING_NPS],
+                       (long long)c->ratings[CX_RATING_CES],
+                       (long long)c->ratings[CX_RATING_STARS]);
+        cx__buf_text_array(&touched, c->samples, c->n_samples, 1);
+    }
+    /* event rules: a row per rule with its matches (samples: the first ten) */
+    size_t n_rules = 0;
+    for (size_t i = 0; pg->event_rules && i < m; i++)
+        for (size_t k = 0; k < b->recs[idx[i]].n_hits; k++)
+            if ((size_t)b->recs[idx[i]].hits[k] + 1 > n_rules)
+                n_rules = (size_t)b->recs[idx[i]].hits[k] + 1;
+    struct { long long events; const char *samples[10]; } *per = NULL;
+    if (n_rules > 0 && (per = calloc(n_rules, sizeof *per)) == NULL)
+        fired.failed = 1;
+    for (size_t i = 0; per != NULL && i < m; i++) {
+        const cx_record *r = &b->recs[idx[i]];
+        for (size_t k = 0; k < r->n_hits; k++)
+            if (per[r->hits[k]].events++ < 10)
+                per[r->hits[k]].samples[per[r->hits[k]].events - 1] = r->ev->event_id;
+    }
+    for (size_t j = 0; per != NULL && j < n_rules; j++) {
+        if (per[j].events == 0)
+            continue;
+        cx__buf_printf(&fired, "%zu\t%lld\t", j, per[j].events);
+        cx__buf_text_array(&fired, per[j].samples, per[j].events < 10 ? (int)per[j].events : 10, 1);
+    }
+    free(per);
+    cx_status st = sig.failed || touched.failed || fired.failed
+                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                       : CX_OK;
+    if (st == CX_OK && sig.len > 0)
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
+                         errlen);
+    if (st == CX_OK && touched.len > 0)
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_touched FROM STDIN", &touched,
+                         "staging ticket windows", err, errlen);
+    if (st == CX_OK && fired.len > 0)
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_fired FROM STDIN", &fired,
+                         "staging ticket matches", err, errlen);
+    cx__buf_free(&sig);
+    cx__buf_free(&touched);
+    cx__buf_free(&fired);
+    /* rows built here from accepted events: none of them is at fault */
+    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+}
+
+/*
+ * The usual case, every event new and every row acceptable: COPY the events
+ * and tags straight into their tables and stage the increments computed here,
+ * inside a savepoint. CX_ERR_INVALID, with nothing left behind, when
+ * PostgreSQL refuses a row (a duplicate event_id, a value it rejects) or an
+ * increment cannot be computed here: the caller then takes the staged path,
+ * which sorts such rows out.
+ */
+static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
+{
+    if (b->n_events == 0)
+        return CX_OK;
+    cx_buf ev = {0}, tags = {0};
+    for (size_t i = 0; i < b->n_events; i++) {
+        event_row(&ev, &b->recs[b->events[i]], pg->rule_version);
+        tag_rows(&tags, &b->recs[b->events[i]]);
+    }
+    cx_status st = ev.failed || tags.failed
+                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                       : exec(pg, "SAVEPOINT cx_direct", "savepoint", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", &ev,
+                         "copying events", err, errlen);
+    if (st == CX_OK && tags.len > 0)
+        st = cx__pg_copy(pg->conn, "COPY cx.event_tags (event_id, category, confidence, evidence)"
+                         " FROM STDIN", &tags, "copying tags", err, errlen);
+    cx__buf_free(&ev);
+    cx__buf_free(&tags);
+    if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
+        pg->direct_skip = 16;
+    if (st == CX_OK)
+        st = stage_increments(pg, b, b->events, b->n_events, err, errlen);
+    if (st == CX_OK) {
+        b->res->stored += b->n_events;
+        return exec(pg, "RELEASE SAVEPOINT cx_direct", "savepoint", err, errlen);
+    }
+    if (st == CX_ERR_INVALID) {
+        cx_log(CX_LOG_DEBUG, "sink.pg", "batch takes the staged path: %s", err);
+        cx_status rb = exec(pg, "ROLLBACK TO SAVEPOINT cx_direct", "savepoint", err, errlen);
+        if (rb != CX_OK)
+            return rb;
+    }
     return st;
 }
 
@@ -743,7 +899,13 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     }
     free(slots);
 
-    st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
+    st = CX_ERR_INVALID;
+    if (pg->direct_skip > 0)
+        pg->direct_skip--;
+    else
+        st = write_direct(pg, b, err, errlen);
+    if (st == CX_ERR_INVALID)
+        st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK && !pg->replay)

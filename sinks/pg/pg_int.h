@@ -41,6 +41,9 @@ void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
 void cx__buf_field(cx_buf *b, const char *s, int last);
 /* Appends a text[] literal of n strings as a COPY field. */
 void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
+/* Appends a timestamptz COPY field, UTC with microseconds, from microseconds since
+ * the epoch (years 0001..9999, as the event parser accepts). */
+void cx__buf_timestamp(cx_buf *b, int64_t us, int last);
 /* Appends bytes as a bytea hex COPY field. */
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_int.h"
 
@@ -140,6 +141,21 @@ void cx__buf_field(cx_buf *b, const char *s, int last)
         cx__buf_put(b, "\\N", 2);
     else
         cx__buf_copy_text(b, s, strlen(s));
+    end_field(b, last);
+}
+
+void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
+{
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    cx__buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)frac);
     end_field(b, last);
 }
 

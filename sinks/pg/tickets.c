@@ -67,7 +67,7 @@ static const char *const evaluate_sql =
      * that parallel writers hold the signal rows' locks for as short as can be),
      * per smallest window */
     "), pend AS (\n"
-    "  SELECT to_timestamp((floor(extract(epoch FROM bucket) / $2::int) * $2::int)::float8)\n"
+    "  SELECT date_bin(make_interval(secs => $2::int), bucket, timestamptz 'epoch')\n"
     "    AS window_start, " SIG_COLS ", category\n"
     "  FROM cx_stage_sig\n"
     "), span AS (\n" /* per rule: from the start of its first window to its latest */

@@ -191,6 +191,55 @@ Test(pg_sink, duplicate_event_ids_are_stored_and_counted_once)
     cx_pg_free(pg);
 }
 
+/* 12 rated events in one minute (ids prefix-0..11): ten nps 0.1, csat 4.3 and 4.2. */
+static void add_rated_minute(const char *prefix, int minute, int32_t partition)
+{
+    for (int i = 0; i < 12; i++) {
+        char ev[512];
+        int n = snprintf(ev, sizeof ev,
+                         "{\"event_id\":\"%s-%d\",\"occurred_at\":\"2026-11-01T10:%02d:%02dZ\","
+                         "\"channel\":\"app\",\"text\":\"the courier was late\","
+                         "\"rating\":{\"scale\":\"%s\",\"value\":%s}}",
+                         prefix, i, minute, i, i < 10 ? "nps" : "csat",
+                         i < 10 ? "0.1" : i == 10 ? "4.3" : "4.2");
+        sinktest_add(&batch, "t", partition, i, ev, (size_t)n);
+    }
+}
+
+Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    /* new events only: copied straight into the tables, increments summed in C */
+    add_rated_minute("a", 1, 0);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 12);
+    /* the same with one event stored before: the staged statement sums in SQL */
+    const char *dup = "{\"event_id\":\"a-0\",\"occurred_at\":\"2026-11-01T10:01:00Z\","
+                      "\"channel\":\"app\",\"text\":\"the courier was late\","
+                      "\"rating\":{\"scale\":\"nps\",\"value\":0.1}}";
+    sinktest_clear(&batch);
+    add_rated_minute("b", 2, 1);
+    sinktest_add(&batch, "t", 1, 12, dup, strlen(dup));
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 12);
+    cr_assert_eq(res.duplicates, 1);
+    for (int minute = 1; minute <= 2; minute++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM cx.signals WHERE window_start = '2026-11-01T10:%02d:00Z'"
+                 " AND channel = 'app' AND events = 12 AND nps_count = 10 AND nps_sum = 1"
+                 " AND csat_count = 2 AND csat_sum = 8.5 AND rating_sum = 9.5",
+                 minute);
+        cr_assert_gt(cx_test_pg_scalar(conn, sql), 0, "minute %d: sums not exact", minute);
+    }
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                         " WHERE rating_value::text = '4.3'"),
+                 2, "a rating is stored as written, not as 4.2999999999999998");
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
 {
     /* A rule the parser cannot know about: the database rejects one event. */

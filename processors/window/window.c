@@ -1,0 +1,217 @@
+/*
+ * window.c - event-time tumbling windows (see window.h): an open-addressing
+ * table of cells keyed by (window start, category, channel), and exact
+ * decimal sums of ratings in 128-bit fixed point.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "window.h"
+
+typedef unsigned __int128 u128;
+
+struct cx_window {
+    int64_t width_us;
+    cx_window_cell *cells;
+    size_t n, cap;   /* cells */
+    size_t *slots;   /* cell index + 1, 0 when free */
+    size_t n_slots;  /* a power of two, at least twice the cells' capacity */
+};
+
+static u128 sum_get(cx_window_sum s)
+{
+    return ((u128)s.hi << 64) | s.lo;
+}
+
+static cx_window_sum sum_make(u128 v)
+{
+    return (cx_window_sum){(uint64_t)(v >> 64), (uint64_t)v};
+}
+
+void cx_window_rating_text(double v, char *buf, size_t len)
+{
+    /* from 2 digits: 10 is "10", not "1e+01" (ratings are 0..10) */
+    for (int p = 2; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* The rating as the sink writes it, scaled to CX_WINDOW_SCALE decimals;
+ * 0 when that is not exact (too many decimals, or too large). */
+static int rating_scaled(double v, u128 *out)
+{
+    char buf[40];
+    cx_window_rating_text(v, buf, sizeof buf);
+    uint64_t digits = 0;
+    int n_digits = 0, frac = 0, seen_point = 0;
+    const char *p = buf;
+    for (; *p && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.') {
+            seen_point = 1;
+        } else if (*p >= '0' && *p <= '9') {
+            if (++n_digits > 18)
+                return 0;
+            digits = digits * 10 + (uint64_t)(*p - '0');
+            frac += seen_point;
+        } else {
+            return 0; /* a sign, inf or nan: not a rating the parser lets through */
+        }
+    }
+    if (*p)
+        frac -= (int)strtol(p + 1, NULL, 10);
+    if (frac > CX_WINDOW_SCALE || n_digits + (CX_WINDOW_SCALE - frac) > 38)
+        return 0; /* below the scale, or beyond 128 bits */
+    u128 x = digits;
+    for (int i = frac; i < CX_WINDOW_SCALE; i++)
+        x *= 10;
+    *out = x;
+    return 1;
+}
+
+void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
+{
+    u128 v = sum_get(s);
+    char digits[48];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v != 0 || n <= CX_WINDOW_SCALE);
+    /* digits[] is reversed: [0, SCALE) the fraction, the rest the integer part */
+    int lo = 0;
+    while (lo < CX_WINDOW_SCALE && digits[lo] == '0')
+        lo++;
+    size_t k = 0;
+    for (int i = n - 1; i >= CX_WINDOW_SCALE && k + 1 < len; i--)
+        buf[k++] = digits[i];
+    if (lo < CX_WINDOW_SCALE && k + 1 < len)
+        buf[k++] = '.';
+    for (int i = CX_WINDOW_SCALE - 1; i >= lo && k + 1 < len; i--)
+        buf[k++] = digits[i];
+    if (len > 0)
+        buf[k] = '\0';
+}
+
+cx_status cx_window_new(cx_window **out, int width_seconds, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (width_seconds <= 0)
+        return cx_errf(err, errlen, CX_ERR_USAGE, "window width must be positive, got %d",
+                       width_seconds);
+    cx_window *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "windows: out of memory");
+    w->width_us = (int64_t)width_seconds * 1000000;
+    *out = w;
+    return CX_OK;
+}
+
+void cx_window_free(cx_window *w)
+{
+    if (w == NULL)
+        return;
+    free(w->cells);
+    free(w->slots);
+    free(w);
+}
+
+void cx_window_reset(cx_window *w)
+{
+    w->n = 0;
+    if (w->slots != NULL)
+        memset(w->slots, 0, w->n_slots * sizeof *w->slots);
+}
+
+static size_t hash(int64_t start, int category, const char *channel)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)start;
+    h = (h ^ (uint64_t)category) * 1099511628211ULL;
+    for (const char *p = channel; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int grow(cx_window *w)
+{
+    size_t cap = w->cap ? w->cap * 2 : 256;
+    cx_window_cell *cells = realloc(w->cells, cap * sizeof *cells);
+    if (cells == NULL)
+        return 0;
+    w->cells = cells;
+    size_t *slots = calloc(cap * 2, sizeof *slots);
+    if (slots == NULL)
+        return 0;
+    free(w->slots);
+    w->slots = slots;
+    w->cap = cap;
+    w->n_slots = cap * 2;
+    for (size_t i = 0; i < w->n; i++) {
+        const cx_window_cell *c = &w->cells[i];
+        size_t s = hash(c->start_us, c->category, c->channel) & (w->n_slots - 1);
+        while (w->slots[s] != 0)
+            s = (s + 1) & (w->n_slots - 1);
+        w->slots[s] = i + 1;
+    }
+    return 1;
+}
+
+static cx_window_cell *cell(cx_window *w, int64_t start, int category, const char *channel)
+{
+    if (w->n == w->cap && !grow(w))
+        return NULL;
+    size_t s = hash(start, category, channel) & (w->n_slots - 1);
+    for (; w->slots[s] != 0; s = (s + 1) & (w->n_slots - 1)) {
+        cx_window_cell *c = &w->cells[w->slots[s] - 1];
+        if (c->start_us == start && c->category == category && !strcmp(c->channel, channel))
+            return c;
+    }
+    cx_window_cell *c = &w->cells[w->n++];
+    memset(c, 0, sizeof *c);
+    c->start_us = start;
+    c->category = category;
+    c->channel = channel;
+    w->slots[s] = w->n;
+    return c;
+}
+
+cx_status cx_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags)
+{
+    u128 rating = 0;
+    int rated = ev->rating_scale != CX_RATING_NONE;
+    if (rated && !rating_scaled(ev->rating_value, &rating))
+        return CX_ERR_INVALID;
+    int64_t t = ev->occurred_at_us;
+    int64_t start = t - ((t % w->width_us) + w->width_us) % w->width_us; /* floor */
+    const char *channel = ev->channel ? ev->channel : "";
+    int n = tags->n_assigned > 0 ? tags->n_assigned : 1;
+    for (int i = 0; i < n; i++) {
+        int category = tags->n_assigned > 0 ? (int)tags->order[i] : CX_CAT_COUNT;
+        cx_window_cell *c = cell(w, start, category, channel);
+        if (c == NULL)
+            return CX_ERR_NOMEM;
+        c->events++;
+        c->sentiment[tags->sentiment]++;
+        if (rated) {
+            c->ratings[CX_RATING_NONE]++;
+            c->ratings[ev->rating_scale]++;
+            c->rating_sum[CX_RATING_NONE] = sum_make(sum_get(c->rating_sum[CX_RATING_NONE]) + rating);
+            c->rating_sum[ev->rating_scale] = sum_make(sum_get(c->rating_sum[ev->rating_scale]) + rating);
+        }
+        if (tags->sentiment == CX_SENT_NEGATIVE && c->n_samples < CX_WINDOW_SAMPLES)
+            c->samples[c->n_samples++] = ev->event_id;
+    }
+    return CX_OK;
+}
+
+size_t cx_window_count(const cx_window *w)
+{
+    return w->n;
+}
+
+const cx_window_cell *cx_window_get(const cx_window *w, size_t i)
+{
+    return i < w->n ? &w->cells[i] : NULL;
+}
