@@ -73,26 +73,25 @@ static int rating_scaled(double v, u128 *out)
 
 void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
 {
+    if (s.hi == 0 && s.lo == 0) { /* most cells have no ratings of most scales */
+        snprintf(buf, len, "0");
+        return;
+    }
+    /* three 128-bit divisions: integer part, and the fraction's two halves */
+    _Static_assert(CX_WINDOW_SCALE == 20, "the fraction is printed as two 10-digit halves");
+    const u128 scale = (u128)10000000000ULL * 10000000000ULL; /* 10^CX_WINDOW_SCALE */
     u128 v = sum_get(s);
-    char digits[48];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v != 0 || n <= CX_WINDOW_SCALE);
-    /* digits[] is reversed: [0, SCALE) the fraction, the rest the integer part */
-    int lo = 0;
-    while (lo < CX_WINDOW_SCALE && digits[lo] == '0')
-        lo++;
-    size_t k = 0;
-    for (int i = n - 1; i >= CX_WINDOW_SCALE && k + 1 < len; i--)
-        buf[k++] = digits[i];
-    if (lo < CX_WINDOW_SCALE && k + 1 < len)
-        buf[k++] = '.';
-    for (int i = CX_WINDOW_SCALE - 1; i >= lo && k + 1 < len; i--)
-        buf[k++] = digits[i];
-    if (len > 0)
-        buf[k] = '\0';
+    u128 frac = v % scale;
+    unsigned long long whole = (unsigned long long)(v / scale); /* sums of ratings: small */
+    unsigned long long f_hi = (unsigned long long)(frac / 10000000000ULL);
+    unsigned long long f_lo = (unsigned long long)(frac % 10000000000ULL);
+    int n = snprintf(buf, len, "%llu.%010llu%010llu", whole, f_hi, f_lo);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    while (buf[n - 1] == '0') /* trailing zeros of the fraction, and a bare point */
+        buf[--n] = '\0';
+    if (buf[n - 1] == '.')
+        buf[--n] = '\0';
 }
 
 cx_status cx_window_new(cx_window **out, int width_seconds, char *err, size_t errlen)

@@ -46,6 +46,7 @@ struct cx_pg {
     int window_rules;
     cx_window *sig, *touched; /* a batch's increments, per grain and per base window */
     int direct_skip;          /* batches to stage before trying the direct path again */
+    cx_buf rows, tags;        /* COPY data of the direct path, kept between batches */
     unsigned seed;
 };
 
@@ -236,6 +237,8 @@ void cx_pg_free(cx_pg *pg)
     free(pg->insert_sql);
     cx_window_free(pg->sig);
     cx_window_free(pg->touched);
+    cx__buf_free(&pg->rows);
+    cx__buf_free(&pg->tags);
     free(pg->rules_json);
     free(pg->rule_set_json);
     free(pg);
@@ -720,22 +723,22 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
     if (b->n_events == 0)
         return CX_OK;
-    cx_buf ev = {0}, tags = {0};
+    cx_buf *ev = &pg->rows, *tags = &pg->tags;
+    ev->len = tags->len = 0;
+    ev->failed = tags->failed = 0;
     for (size_t i = 0; i < b->n_events; i++) {
-        event_row(&ev, &b->recs[b->events[i]], pg->rule_version);
-        tag_rows(&tags, &b->recs[b->events[i]]);
+        event_row(ev, &b->recs[b->events[i]], pg->rule_version);
+        tag_rows(tags, &b->recs[b->events[i]]);
     }
-    cx_status st = ev.failed || tags.failed
+    cx_status st = ev->failed || tags->failed
                        ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
                        : exec(pg, "SAVEPOINT cx_direct", "savepoint", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", &ev,
+        st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", ev,
                          "copying events", err, errlen);
-    if (st == CX_OK && tags.len > 0)
+    if (st == CX_OK && tags->len > 0)
         st = cx__pg_copy(pg->conn, "COPY cx.event_tags (event_id, category, confidence, evidence)"
-                         " FROM STDIN", &tags, "copying tags", err, errlen);
-    cx__buf_free(&ev);
-    cx__buf_free(&tags);
+                         " FROM STDIN", tags, "copying tags", err, errlen);
     if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
         pg->direct_skip = 16;
     if (st == CX_OK)

@@ -104,26 +104,15 @@ void cx__buf_printf(cx_buf *b, const char *fmt, ...)
 
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n)
 {
+    /* the escape's second character, for the four bytes COPY text must escape */
+    static const char escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *esc = NULL;
-        switch (s[i]) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        default:
+        char e = escape[(unsigned char)s[i]];
+        if (e == 0)
             continue;
-        }
         cx__buf_put(b, s + start, i - start);
+        char esc[2] = {'\\', e};
         cx__buf_put(b, esc, 2);
         start = i + 1;
     }
