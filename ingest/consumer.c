@@ -4,7 +4,7 @@
  * One thread. Batches are accumulated over rd_kafka_consumer_poll() (not
  * rd_kafka_consume_batch_queue(), which librdkafka 2.0 documents as unsafe
  * against concurrent rebalances). Offsets come from the application (which
- * keeps them in PostgreSQL with the data); Kafka commits follow each stored
+ * keeps them in PostgreSQL with the data); Kafka commits follow each accepted
  * batch for lag tools only.
  */
 #include <signal.h>
@@ -95,6 +95,12 @@ static cx_status deliver_once(cx_consumer *c, int *retry_ms, char *err, size_t e
 }
 
 static void accept_message(cx_consumer *c, rd_kafka_message_t *m);
+
+/* Waits until the application has stored (or given up on) what it accepted. */
+static cx_status drain(cx_consumer *c, char *err, size_t errlen)
+{
+    return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
+}
 
 /*
  * Delivers the batch in hand until it is stored. While deliveries fail
@@ -258,6 +264,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->stop = 1;
         snprintf(c->fatal_err, sizeof c->fatal_err, "%s", e);
     }
+    if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
+        c->fatal = 1;
+        c->stop = 1;
+        snprintf(c->fatal_err, sizeof c->fatal_err, "%s", e);
+    }
     if (cooperative) {
         rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
         if (x != NULL)
@@ -278,10 +289,11 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         {"enable.auto.commit", "false"},       /* PostgreSQL holds the offsets */
         {"enable.auto.offset.store", "false"}, /* nothing is stored before PG has it */
         {"enable.partition.eof", "false"},
-        /* Bounded memory whatever the backlog: at most 8 MB queued ahead and
+        /* Bounded memory whatever the backlog: at most 4 MB queued ahead and
          * 4 MB per fetch response (the default allows 50 MB); at ~300 B per
-         * event that is still over a second of consumption. */
-        {"queued.max.messages.kbytes", "8192"},
+         * event that is half a second of consumption, and the application
+         * polls on while it stores. */
+        {"queued.max.messages.kbytes", "4096"},
         {"fetch.max.bytes", "4194304"},
         {"log_level", "4"},
     };
@@ -373,6 +385,10 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
     }
     if (st == CX_OK && !c->fatal)
         st = flush(c, 0, err, errlen); /* the batch in hand, then leave */
+    char e[512];
+    cx_status ds = drain(c, e, sizeof e);
+    if (st == CX_OK && !c->fatal && ds != CX_OK)
+        st = cx_errf(err, errlen, ds, "%s", e);
     if (c->fatal && st == CX_OK)
         st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", c->fatal_err);
     rd_kafka_consumer_close(c->rk);

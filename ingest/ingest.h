@@ -88,6 +88,10 @@ typedef struct cx_consumer_handler {
      * batch after *retry_ms (partitions stay paused meanwhile); CX_ERR_FATAL to stop. */
     cx_status (*deliver)(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
                          size_t errlen);
+    /* Optional: a deliver that returns CX_OK may still be storing the batch (it
+     * reports a failure on a later call); drain waits until nothing is being
+     * stored. Called before partitions are let go and before leaving. */
+    cx_status (*drain)(void *ctx, char *err, size_t errlen);
 } cx_consumer_handler;
 
 typedef struct cx_consumer cx_consumer;
