@@ -362,10 +362,12 @@ static cx_status failed(pipeline *p, cx_status st, int retry_ms, const char *err
 /*
  * Takes a batch over: copies it and hands it to the writers, then waits for
  * the batch before it to be stored, so at most two are in the writers' hands.
- * When a batch fails transiently, the batches in the slots are then stored
- * again in order, one at a time, on each following call (the consumer keeps
- * calling with the same batch meanwhile); the shares already stored are
- * skipped by their stored offsets, so nothing is written twice.
+ * An empty batch (the consumer is idle) waits for the one in the writers'
+ * hands. When a batch fails transiently, the batches in the slots are stored
+ * again in order, one at a time, at the start of each following call, before
+ * the batch given (the consumer calls again after a pause); the shares
+ * already stored are skipped by their stored offsets, so nothing is written
+ * twice.
  */
 static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
                          size_t errlen)
@@ -391,7 +393,15 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
         }
         p->recovering = 0;
         p->inflight = NULL;
-        return CX_OK; /* this batch was in a slot: stored above */
+        /* the batch given may be one of those (then its records are all skipped) */
+    }
+    if (n == 0) {
+        slot *prev = p->inflight;
+        p->inflight = NULL;
+        if (prev == NULL || (st = collect(p, prev, retry_ms, err, errlen)) == CX_OK)
+            return CX_OK;
+        p->recovering = st == CX_ERR_TRANSIENT;
+        return failed(p, st, *retry_ms, err);
     }
     slot *cur = &p->slots[p->next], *prev = p->inflight;
     cur->st = CX_ERR_TRANSIENT; /* until done */

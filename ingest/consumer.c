@@ -30,6 +30,7 @@ struct cx_consumer {
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
     int paused, retrying, fatal;
+    int unsettled; /* the application may still be storing an accepted batch */
     char fatal_err[1024];
     cx_consumer_stats stats;
     _Atomic int assigned; /* stats.assigned, for other threads */
@@ -99,25 +100,32 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m);
 /* Waits until the application has stored (or given up on) what it accepted. */
 static cx_status drain(cx_consumer *c, char *err, size_t errlen)
 {
+    c->unsettled = 0;
     return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
 /*
- * Delivers the batch in hand until it is stored. While deliveries fail
- * transiently, all partitions are paused and polling goes on (rebalances are
- * served; a revocation meanwhile drops the batch, which is safe: nothing of
- * it was stored, and its new owner starts from the stored offsets). With
- * `patient` 0 (revocation, shutdown) a transient failure drops the batch.
+ * Delivers the batch in hand until it is accepted (or, with nothing in hand,
+ * until what was accepted is stored). While deliveries fail transiently, all
+ * partitions are paused and polling goes on (rebalances are served; a
+ * revocation meanwhile drops the batch, which is safe: nothing of it was
+ * stored, and its new owner starts from the stored offsets). With `patient` 0
+ * (revocation, shutdown) a transient failure drops the batch.
  */
 static cx_status flush(cx_consumer *c, int patient, char *err, size_t errlen)
 {
-    while (c->n > 0) {
+    while (c->n > 0 || c->unsettled) {
         int retry_ms;
         cx_status st = deliver_once(c, &retry_ms, err, errlen);
         if (st == CX_OK) {
-            c->stats.batches++;
-            commit_to_kafka(c);
-            drop_batch(c);
+            if (c->n > 0) {
+                c->stats.batches++;
+                commit_to_kafka(c);
+                drop_batch(c);
+                c->unsettled = c->h.drain != NULL;
+            } else {
+                c->unsettled = 0;
+            }
             if (c->paused)
                 set_paused(c, 0);
             return CX_OK;
@@ -128,9 +136,10 @@ static cx_status flush(cx_consumer *c, int patient, char *err, size_t errlen)
         }
         c->stats.transient_failures++;
         if (!patient || c->stop) {
-            cx_log(CX_LOG_WARN, "ingest", "dropping a batch of %zu unstored messages (%s): "
+            cx_log(CX_LOG_WARN, "ingest", "dropping %zu unstored messages (%s): "
                    "they will be read again from the stored offsets", c->n, err);
             drop_batch(c);
+            c->unsettled = 0;
             return CX_OK;
         }
         if (!c->paused) {
@@ -139,7 +148,7 @@ static cx_status flush(cx_consumer *c, int patient, char *err, size_t errlen)
         }
         int64_t until = cx_now_mono_us() + (int64_t)retry_ms * 1000;
         c->retrying = 1;
-        while (!c->stop && c->n > 0 && cx_now_mono_us() < until) {
+        while (!c->stop && (c->n > 0 || c->unsettled) && cx_now_mono_us() < until) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
             if (m != NULL)
                 accept_message(c, m);
@@ -377,8 +386,9 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
         if (m != NULL)
             accept_message(c, m);
-        if (c->n > 0 && ((int)c->n >= c->batch_max ||
-                         cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
+        if ((c->n > 0 && ((int)c->n >= c->batch_max ||
+                          cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) ||
+            (c->n == 0 && m == NULL && c->unsettled)) { /* idle: see the last batch stored */
             if ((st = flush(c, 1, err, errlen)) != CX_OK)
                 break;
         }

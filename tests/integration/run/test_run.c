@@ -226,6 +226,24 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
     assert_exactly_once("g4");
 }
 
+Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
+{
+    produce(400);
+    pid_t p = start_run("g6");
+    wait_handled("g6", produced, 60);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    produce(300); /* taken over while PostgreSQL is down; then nothing more arrives */
+    sleep(3);
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    wait_handled("g6", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(run, broker_down_and_back_up)
 {
     produce(1500);
