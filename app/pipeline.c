@@ -34,6 +34,7 @@ typedef struct shard {
     cx_record *recs;      /* n records, filled here */
     cx_pg_result res;
     cx_status st;
+    int retry_ms; /* after a transient failure: the writer's backoff */
     char err[1024];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     struct shard *next;   /* the writer's queue */
@@ -164,6 +165,7 @@ static void write_shard(shard *s)
     }
     memset(&s->res, 0, sizeof s->res);
     s->st = cx_pg_write_batch(p->pg[s->w], s->recs, s->n, &s->res, s->err, sizeof s->err);
+    s->retry_ms = s->st == CX_ERR_TRANSIENT ? cx_pg_backoff_ms(p->pg[s->w]) : 0;
     for (size_t k = 0; k < s->n; k++)
         cx_event_clear(&b->evs[s->idx[k]]);
 }
@@ -227,11 +229,8 @@ static void finish(pipeline *p, slot *b)
         const shard *s = &b->sh[w];
         if (s->n == 0 || s->st == CX_OK)
             continue;
-        if (s->st == CX_ERR_TRANSIENT) {
-            int ms = cx_pg_backoff_ms(p->pg[w]);
-            if (ms > b->retry_ms)
-                b->retry_ms = ms;
-        }
+        if (s->retry_ms > b->retry_ms)
+            b->retry_ms = s->retry_ms;
         /* The first fatal error wins over transient ones; otherwise the first error. */
         if (b->st == CX_OK || (b->st == CX_ERR_TRANSIENT && s->st != CX_ERR_TRANSIENT)) {
             b->st = s->st;
@@ -259,6 +258,7 @@ static void *writer_main(void *arg)
             memset(&s->res, 0, sizeof s->res);
             s->st = cx_errf(s->err, sizeof s->err, CX_ERR_TRANSIENT,
                             "not attempted: an earlier batch is not stored yet");
+            s->retry_ms = 0;
         } else {
             write_shard(s);
         }
