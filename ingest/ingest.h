@@ -99,7 +99,7 @@ typedef struct cx_consumer cx_consumer;
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
  * from handler->load_offsets on every assignment, never from Kafka; after
- * each delivered batch the same offsets are committed to Kafka asynchronously
+ * each accepted batch the same offsets are committed to Kafka asynchronously
  * so lag tools work. Returns new: cx_consumer_free().
  */
 cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
