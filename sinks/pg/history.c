@@ -174,22 +174,11 @@ static const char *const signals_delta_sql =
     "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'stars'), 0) AS ss\n"
     "  FROM c GROUP BY 1, 2, 3, 4\n"
     ")\n"
-    "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
-    "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum, nps_count,\n"
-    "  nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
+    CX__PG_SIGNALS_INSERT
     "SELECT * FROM d\n"
     "WHERE events <> 0 OR negative <> 0 OR neutral <> 0 OR positive <> 0\n"
     "ORDER BY 1, 2, 3, 4\n" /* the lock order of the run's upserts */
-    "ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
-    "  events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
-    "  neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
-    "  rating_count = s.rating_count + excluded.rating_count,\n"
-    "  rating_sum = s.rating_sum + excluded.rating_sum,\n"
-    "  csat_count = s.csat_count + excluded.csat_count, csat_sum = s.csat_sum + excluded.csat_sum,\n"
-    "  nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
-    "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
-    "  stars_count = s.stars_count + excluded.stars_count,\n"
-    "  stars_sum = s.stars_sum + excluded.stars_sum";
+    CX__PG_SIGNALS_ADD;
 
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
                                  const cx_tags *const *tags, size_t n, size_t *moved,

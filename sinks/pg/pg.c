@@ -498,25 +498,14 @@ static const char *const insert_head =
  * the last statement before COMMIT, so that parallel writers, which upsert the
  * same rows, wait on each other's row locks for as short as can be. */
 static const char *const apply_sql =
-    "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n"
-    "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"
-    "  nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
+    CX__PG_SIGNALS_INSERT
     "SELECT date_bin(make_interval(secs => w), bucket, timestamptz 'epoch'), w, category,\n"
     "  channel, sum(events), sum(negative), sum(neutral), sum(positive), sum(rating_count),\n"
     "  sum(rating_sum), sum(csat_count), sum(csat_sum), sum(nps_count), sum(nps_sum),\n"
     "  sum(ces_count), sum(ces_sum), sum(stars_count), sum(stars_sum)\n"
     "FROM cx_stage_sig CROSS JOIN unnest($1::int[]) AS w\n"
     "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
-    "ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"
-    "  events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"
-    "  neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"
-    "  rating_count = s.rating_count + excluded.rating_count,\n"
-    "  rating_sum = s.rating_sum + excluded.rating_sum,\n"
-    "  csat_count = s.csat_count + excluded.csat_count, csat_sum = s.csat_sum + excluded.csat_sum,\n"
-    "  nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n"
-    "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n"
-    "  stars_count = s.stars_count + excluded.stars_count,\n"
-    "  stars_sum = s.stars_sum + excluded.stars_sum";
+    CX__PG_SIGNALS_ADD;
 
 /* For window rules: what the new events touched, per smallest window (%d), in
  * the two hours up to the batch's latest event (tickets are about what is

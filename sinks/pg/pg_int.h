@@ -56,6 +56,24 @@ json_t *cx__pg_rows_json(const PGresult *r);
 cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, const char *what,
                       char *err, size_t errlen);
 
+/* The head of an upsert into cx.signals (rows in its column order follow) and
+ * its conflict clause: increments add up to what is stored. */
+#define CX__PG_SIGNALS_INSERT                                                                  \
+    "INSERT INTO cx.signals AS s (window_start, window_seconds, category, channel, events,\n" \
+    "  negative, neutral, positive, rating_count, rating_sum, csat_count, csat_sum,\n"          \
+    "  nps_count, nps_sum, ces_count, ces_sum, stars_count, stars_sum)\n"
+#define CX__PG_SIGNALS_ADD                                                                     \
+    "ON CONFLICT (window_start, window_seconds, category, channel) DO UPDATE SET\n"            \
+    "  events = s.events + excluded.events, negative = s.negative + excluded.negative,\n"     \
+    "  neutral = s.neutral + excluded.neutral, positive = s.positive + excluded.positive,\n"   \
+    "  rating_count = s.rating_count + excluded.rating_count,\n"                              \
+    "  rating_sum = s.rating_sum + excluded.rating_sum,\n"                                    \
+    "  csat_count = s.csat_count + excluded.csat_count, csat_sum = s.csat_sum + excluded.csat_sum,\n" \
+    "  nps_count = s.nps_count + excluded.nps_count, nps_sum = s.nps_sum + excluded.nps_sum,\n" \
+    "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n" \
+    "  stars_count = s.stars_count + excluded.stars_count,\n"                                \
+    "  stars_sum = s.stars_sum + excluded.stars_sum"
+
 /* ---- Tickets (tickets.c) ---- */
 
 struct cx_pg_result;
