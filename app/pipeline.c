@@ -359,6 +359,18 @@ static cx_status failed(pipeline *p, cx_status st, int retry_ms, const char *err
     return st;
 }
 
+/* Whether msgs[0..n) are the messages of the batch in slot b. */
+static int same_batch(const slot *b, const cx_msg *msgs, size_t n)
+{
+    if (b->n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->msgs[i].offset != msgs[i].offset || b->msgs[i].partition != msgs[i].partition ||
+            strcmp(b->msgs[i].topic, msgs[i].topic) != 0)
+            return 0;
+    return 1;
+}
+
 /*
  * Takes a batch over: copies it and hands it to the writers, then waits for
  * the batch before it to be stored, so at most two are in the writers' hands.
@@ -393,7 +405,11 @@ static cx_status deliver(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms,
         }
         p->recovering = 0;
         p->inflight = NULL;
-        /* the batch given may be one of those (then its records are all skipped) */
+        /* the usual retry gives one of those batches again; when more arrived
+         * meanwhile it is stored as usual (what of it is stored is skipped) */
+        for (int k = 0; n > 0 && k < 2; k++)
+            if (same_batch(&p->slots[k], msgs, n))
+                return CX_OK;
     }
     if (n == 0) {
         slot *prev = p->inflight;
