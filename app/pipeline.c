@@ -55,7 +55,6 @@ typedef struct slot {
     size_t *order; /* message indices grouped by writer */
     shard sh[MAX_WRITERS];
     int pending;   /* shards not finished; 0: the batch is done */
-    int busy;      /* handed to the writers and not yet collected */
     cx_status st;  /* when done: CX_OK, or the first fatal error, or a transient one */
     int retry_ms;
     char err[1024];
@@ -311,7 +310,6 @@ static cx_status hand_over(pipeline *p, slot *b, const cx_msg *msgs, size_t n, c
     }
     b->t0 = cx_now_mono_us();
     pthread_mutex_lock(&p->lock);
-    b->busy = 1;
     b->pending = 0;
     for (int w = 0; w < p->writers; w++) {
         shard *s = &b->sh[w];
@@ -338,7 +336,6 @@ static cx_status collect(pipeline *p, slot *b, int *retry_ms, char *err, size_t 
     pthread_mutex_lock(&p->lock);
     while (b->pending > 0)
         pthread_cond_wait(&p->cond, &p->lock);
-    b->busy = 0;
     cx_status st = b->st;
     if (retry_ms != NULL && b->retry_ms > *retry_ms)
         *retry_ms = b->retry_ms;

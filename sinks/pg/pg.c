@@ -191,12 +191,10 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         for (int a = opts->n_windows ? opts->window_seconds[i] : 60, t; a != 0; a = t)
             t = grain % a, grain = a;
     snprintf(pg->grain, sizeof pg->grain, "%d", grain);
-    int window_rules = 0;
     for (size_t i = 0; i < cx_ticket_rules_count(opts->ticket_rules); i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
         pg->event_rules |= r->kind == CX_TICKET_EVENT;
-        window_rules |= r->kind != CX_TICKET_EVENT;
-        pg->window_rules = window_rules;
+        pg->window_rules |= r->kind != CX_TICKET_EVENT;
         if (r->kind != CX_TICKET_EVENT && r->window_seconds % pg->base_window != 0) {
             cx_errf(err, errlen, CX_ERR_CONFIG,
                     "ticket rule \"%s\": its window must be a multiple of %d s", r->name,
@@ -210,7 +208,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         cx_pg_free(pg);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
-    if ((pg->insert_sql = build_insert_sql(pg->base_window, window_rules, pg->event_rules)) ==
+    if ((pg->insert_sql = build_insert_sql(pg->base_window, pg->window_rules, pg->event_rules)) ==
             NULL ||
         cx_window_new(&pg->sig, grain, err, errlen) != CX_OK ||
         cx_window_new(&pg->touched, pg->base_window, err, errlen) != CX_OK) {
