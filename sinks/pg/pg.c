@@ -29,6 +29,9 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
+/* After PostgreSQL refused a row of the direct path (most often an event_id
+ * stored before: a stream replayed), batches take the staged path this long. */
+#define DIRECT_SKIP_BATCHES 16
 
 struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
@@ -46,7 +49,7 @@ struct cx_pg {
     int window_rules;
     cx_window *sig, *touched; /* a batch's increments, per grain and per base window */
     int direct_skip;          /* batches to stage before trying the direct path again */
-    cx_buf rows, tags;        /* COPY data of the direct path, kept between batches */
+    cx_buf rows, tags, stage; /* COPY data of the direct path, kept between batches */
     unsigned seed;
 };
 
@@ -237,6 +240,7 @@ void cx_pg_free(cx_pg *pg)
     cx_window_free(pg->touched);
     cx__buf_free(&pg->rows);
     cx__buf_free(&pg->tags);
+    cx__buf_free(&pg->stage);
     free(pg->rules_json);
     free(pg->rule_set_json);
     free(pg);
@@ -602,11 +606,24 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     return st;
 }
 
-/* Stages what the events idx[0..m) add to the signals (cx_stage_sig), and for
- * ticket rules what they touched and fired, computed here: the same rows the
- * staged statement's sig, touched and fired parts produce. CX_ERR_INVALID when
- * a rating cannot be summed exactly here (the staged path then does it). */
-static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+/* COPYs pg->stage (when it holds rows) with copy_sql, and empties it. */
+static cx_status stage_copy(cx_pg *pg, const char *copy_sql, const char *what, char *err,
+                            size_t errlen)
+{
+    cx_buf *buf = &pg->stage;
+    cx_status st = buf->failed ? cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", what)
+                   : buf->len > 0 ? cx__pg_copy(pg->conn, copy_sql, buf, what, err, errlen)
+                                  : CX_OK;
+    buf->len = 0;
+    return st;
+}
+
+/* Counts what the events idx[0..m) add to the signals (pg->sig) and, for
+ * ticket rules, what they touched (pg->touched): the same rows the staged
+ * statement's sig and touched parts produce. No I/O. CX_ERR_INVALID, with the
+ * reason, when a rating cannot be summed exactly here (the staged path then
+ * sums in SQL). */
+static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                   size_t errlen)
 {
     cx_window_reset(pg->sig);
@@ -615,9 +632,12 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
         cx_status st = cx_window_add(pg->sig, r->ev, r->tags);
+        if (st == CX_ERR_INVALID)
+            return cx_errf(err, errlen, st, "event %s: rating %.17g has more decimals than"
+                           " signal sums are kept with here", r->ev->event_id,
+                           r->ev->rating_value);
         if (st != CX_OK)
-            return st == CX_ERR_NOMEM ? cx_errf(err, errlen, st, "postgresql sink: out of memory")
-                                      : st;
+            return cx_errf(err, errlen, st, "postgresql sink: out of memory");
         if (r->ev->occurred_at_us > latest)
             latest = r->ev->occurred_at_us;
     }
@@ -628,35 +648,49 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
             cx_window_add(pg->touched, r->ev, r->tags) != CX_OK)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
-    cx_buf sig = {0}, touched = {0}, fired = {0};
+    return CX_OK;
+}
+
+/* COPYs what count_increments() counted into cx_stage_sig and cx_stage_touched,
+ * and the event rules the events idx[0..m) matched into cx_stage_fired. */
+static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                                  size_t errlen)
+{
+    cx_buf *buf = &pg->stage;
     char sum[48];
+    buf->len = 0;
+    buf->failed = 0;
     for (size_t i = 0; i < cx_window_count(pg->sig); i++) {
         const cx_window_cell *c = cx_window_get(pg->sig, i);
-        cx__buf_timestamp(&sig, c->start_us, 0);
-        cx__buf_field(&sig, c->category < CX_CAT_COUNT ? cx_category_name(c->category) : "none", 0);
-        cx__buf_field(&sig, c->channel, 0);
-        cx__buf_printf(&sig, "%lld\t%lld\t%lld\t%lld", (long long)c->events,
+        cx__buf_timestamp(buf, c->start_us, 0);
+        cx__buf_field(buf, c->category < CX_CAT_COUNT ? cx_category_name(c->category) : "none", 0);
+        cx__buf_field(buf, c->channel, 0);
+        cx__buf_printf(buf, "%lld\t%lld\t%lld\t%lld", (long long)c->events,
                        (long long)c->sentiment[CX_SENT_NEGATIVE],
                        (long long)c->sentiment[CX_SENT_NEUTRAL],
                        (long long)c->sentiment[CX_SENT_POSITIVE]);
         for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
             cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
-            cx__buf_printf(&sig, "\t%lld\t%s", (long long)c->ratings[k], sum);
+            cx__buf_printf(buf, "\t%lld\t%s", (long long)c->ratings[k], sum);
         }
-        cx__buf_put(&sig, "\n", 1);
+        cx__buf_put(buf, "\n", 1);
     }
-    for (size_t i = 0; i < cx_window_count(pg->touched); i++) {
+    cx_status st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
+    for (size_t i = 0; st == CX_OK && i < cx_window_count(pg->touched); i++) {
         const cx_window_cell *c = cx_window_get(pg->touched, i);
-        cx__buf_field(&touched, cx_category_name(c->category), 0);
-        cx__buf_field(&touched, c->channel, 0);
-        cx__buf_timestamp(&touched, c->start_us, 0);
-        cx__buf_printf(&touched, "%lld\t%lld\t%lld\t%lld\t%lld\t",
+        cx__buf_field(buf, cx_category_name(c->category), 0);
+        cx__buf_field(buf, c->channel, 0);
+        cx__buf_timestamp(buf, c->start_us, 0);
+        cx__buf_printf(buf, "%lld\t%lld\t%lld\t%lld\t%lld\t",
                        (long long)c->sentiment[CX_SENT_NEGATIVE],
                        (long long)c->ratings[CX_RATING_CSAT], (long long)c->ratings[CX_RATING_NPS],
                        (long long)c->ratings[CX_RATING_CES],
                        (long long)c->ratings[CX_RATING_STARS]);
-        cx__buf_text_array(&touched, c->samples, c->n_samples, 1);
+        cx__buf_text_array(buf, c->samples, c->n_samples, 1);
     }
+    if (st == CX_OK)
+        st = stage_copy(pg, "COPY cx_stage_touched FROM STDIN", "staging ticket windows", err,
+                        errlen);
     /* event rules: a row per rule with its matches (samples: the first ten) */
     size_t n_rules = 0;
     for (size_t i = 0; pg->event_rules && i < m; i++)
@@ -664,8 +698,8 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
             if ((size_t)b->recs[idx[i]].hits[k] + 1 > n_rules)
                 n_rules = (size_t)b->recs[idx[i]].hits[k] + 1;
     struct { long long events; const char *samples[10]; } *per = NULL;
-    if (n_rules > 0 && (per = calloc(n_rules, sizeof *per)) == NULL)
-        fired.failed = 1;
+    if (st == CX_OK && n_rules > 0 && (per = calloc(n_rules, sizeof *per)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     for (size_t i = 0; per != NULL && i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
         for (size_t k = 0; k < r->n_hits; k++)
@@ -675,41 +709,35 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     for (size_t j = 0; per != NULL && j < n_rules; j++) {
         if (per[j].events == 0)
             continue;
-        cx__buf_printf(&fired, "%zu\t%lld\t", j, per[j].events);
-        cx__buf_text_array(&fired, per[j].samples, per[j].events < 10 ? (int)per[j].events : 10, 1);
+        cx__buf_printf(buf, "%zu\t%lld\t", j, per[j].events);
+        cx__buf_text_array(buf, per[j].samples, per[j].events < 10 ? (int)per[j].events : 10, 1);
     }
     free(per);
-    cx_status st = sig.failed || touched.failed || fired.failed
-                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
-                       : CX_OK;
-    if (st == CX_OK && sig.len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
-                         errlen);
-    if (st == CX_OK && touched.len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_touched FROM STDIN", &touched,
-                         "staging ticket windows", err, errlen);
-    if (st == CX_OK && fired.len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_fired FROM STDIN", &fired,
-                         "staging ticket matches", err, errlen);
-    cx__buf_free(&sig);
-    cx__buf_free(&touched);
-    cx__buf_free(&fired);
+    if (st == CX_OK)
+        st = stage_copy(pg, "COPY cx_stage_fired FROM STDIN", "staging ticket matches", err,
+                        errlen);
     /* rows built here from accepted events: none of them is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
 /*
- * The usual case, every event new and every row acceptable: COPY the events
- * and tags straight into their tables and stage the increments computed here,
- * inside a savepoint. CX_ERR_INVALID, with nothing left behind, when
- * PostgreSQL refuses a row (a duplicate event_id, a value it rejects) or an
- * increment cannot be computed here: the caller then takes the staged path,
- * which sorts such rows out.
+ * The usual case, every event new and every row acceptable: count the
+ * increments here, then COPY the events and tags straight into their tables
+ * and stage the increments, inside a savepoint. CX_ERR_INVALID, with nothing
+ * left behind, when an increment cannot be counted here or PostgreSQL refuses
+ * a row (a duplicate event_id, a value it rejects): the caller then takes the
+ * staged path, which sorts such rows out.
  */
 static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
     if (b->n_events == 0)
         return CX_OK;
+    cx_status st = count_increments(pg, b, b->events, b->n_events, err, errlen);
+    if (st != CX_OK) {
+        if (st == CX_ERR_INVALID)
+            cx_log(CX_LOG_DEBUG, "sink.pg", "batch takes the staged path: %s", err);
+        return st;
+    }
     cx_buf *ev = &pg->rows, *tags = &pg->tags;
     ev->len = tags->len = 0;
     ev->failed = tags->failed = 0;
@@ -717,9 +745,9 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
         event_row(ev, &b->recs[b->events[i]], pg->rule_version);
         tag_rows(tags, &b->recs[b->events[i]]);
     }
-    cx_status st = ev->failed || tags->failed
-                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
-                       : exec(pg, "SAVEPOINT cx_direct", "savepoint", err, errlen);
+    st = ev->failed || tags->failed
+             ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+             : exec(pg, "SAVEPOINT cx_direct", "savepoint", err, errlen);
     if (st == CX_OK)
         st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", ev,
                          "copying events", err, errlen);
@@ -727,7 +755,7 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
         st = cx__pg_copy(pg->conn, "COPY cx.event_tags (event_id, category, confidence, evidence)"
                          " FROM STDIN", tags, "copying tags", err, errlen);
     if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
-        pg->direct_skip = 16;
+        pg->direct_skip = DIRECT_SKIP_BATCHES;
     if (st == CX_OK)
         st = stage_increments(pg, b, b->events, b->n_events, err, errlen);
     if (st == CX_OK) {

@@ -240,6 +240,29 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
     cx_pg_free(pg);
 }
 
+Test(pg_sink, a_rating_too_fine_for_exact_sums_here_is_summed_by_postgresql)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    add_rated_minute("c", 3, 2);
+    const char *fine = "{\"event_id\":\"fine-1\",\"occurred_at\":\"2026-11-01T10:03:30Z\","
+                       "\"channel\":\"app\",\"text\":\"the courier was late\","
+                       "\"rating\":{\"scale\":\"nps\",\"value\":1.2345678901234567e-05}}";
+    sinktest_add(&batch, "t", 2, 12, fine, strlen(fine));
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 13);
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals"
+                                         " WHERE window_start = '2026-11-01T10:03:00Z'"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals"
+                                         " WHERE window_start = '2026-11-01T10:03:00Z'"
+                                         " AND nps_count = 11 AND nps_sum > 1 AND nps_sum < 1.0001"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals"
+                                         " WHERE window_start = '2026-11-01T10:03:00Z'"),
+                 "every row of the minute counts the fine rating once");
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
 {
     /* A rule the parser cannot know about: the database rejects one event. */
