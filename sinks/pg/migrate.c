@@ -1,5 +1,5 @@
 /*
- * migrate.c - the cx schema (postgres-contract.md) as ordered migrations
+ * migrate.c - the cx schema (docs/schema.md) as ordered migrations
  * compiled into the binary. Each runs in its own transaction under an
  * advisory lock and is recorded in cx.schema_migrations, so migrating is
  * idempotent and safe from several processes at once.
