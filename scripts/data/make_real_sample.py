@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Builds the real-text sample (unlabeled events) from published customer feedback.
+
+usage: make_real_sample.py RAWDIR > sample.jsonl
+RAWDIR holds the source files named in tests/data/SOURCES.md. Selection is
+deterministic (seeded), so the same sources give the same sample.
+"""
+import csv, json, random, sys, hashlib, re, os
+
+raw = sys.argv[1]
+rng = random.Random(20261130)
+out = []
+
+def add(src, ident, text, industry, channel, when, touchpoint=None):
+    text = re.sub(r'\s+', ' ', text).strip()
+    if not text:
+        return
+    ev = {"event_id": f"{src}-{ident}", "occurred_at": when, "channel": channel,
+          "language": "en", "text": text}
+    if touchpoint:
+        ev["touchpoint"] = touchpoint
+    out.append({"event": ev, "source": src, "industry": industry})
+
+# CFPB consumer complaints (narratives), both copies, deduplicated by Complaint ID.
+seen, cf = set(), []
+for name, col, idc in (("cfpb.csv", "Consumer_complaint_narrative", "Complaint_ID"),
+                       ("cfpb2.csv", "Consumer complaint narrative", "Complaint ID")):
+    with open(os.path.join(raw, name), encoding="utf-8", errors="replace") as f:
+        for r in csv.DictReader(f):
+            t, i = (r.get(col) or "").strip(), (r.get(idc) or "").strip()
+            if t and i and i not in seen and len(t) < 2500 and i.isdigit():
+                seen.add(i); cf.append((i, t, r.get("Product") or ""))
+credit = [c for c in cf if c[2].startswith("Credit reporting")]
+other = [c for c in cf if not c[2].startswith("Credit reporting")]
+rng.shuffle(credit)
+for i, t, _ in sorted(credit[:60] + other):
+    add("cfpb", i, t, "banking", "web", "2023-08-01T12:00:00Z")
+
+# Comcast complaints to the FCC (complaint titles).
+with open(os.path.join(raw, "comcast.csv"), encoding="utf-8-sig") as f:
+    rows = [r for r in csv.DictReader(f)]
+rng.shuffle(rows)
+for r in rows[:250]:
+    ch = "phone" if "Call" in r["Received Via"] else "web"
+    add("comcast", r["Ticket #"], r["Customer Complaint"], "telecom", ch, "2015-06-01T12:00:00Z")
+
+# Booking.com hotel reviews (Europe): the disliked and liked parts, as shown on the site.
+with open(os.path.join(raw, "hotel.csv"), encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+rng.shuffle(rows)
+n = 0
+for idx, r in enumerate(rows):
+    neg, pos = r["Negative_Review"].strip(), r["Positive_Review"].strip()
+    parts = []
+    if pos and pos.lower() not in ("no positive", "nothing"):
+        parts.append("Liked: " + pos)
+    if neg and neg.lower() not in ("no negative", "nothing"):
+        parts.append("Disliked: " + neg)
+    if not parts or len(" ".join(parts)) < 40:
+        continue
+    h = hashlib.sha1((r["Hotel_Name"] + r["Review_Date"] + neg + pos).encode()).hexdigest()[:10]
+    add("hotel", h, " ".join(parts), "hotel", "web", "2017-08-01T12:00:00Z")
+    n += 1
+    if n == 300:
+        break
+
+# UCI Sentiment Labelled Sentences: Yelp (restaurants) and Amazon (phones and accessories).
+for name, src, ind, k in (("yelp.txt", "yelp", "restaurant", 250), ("amazon.txt", "amazon", "ecommerce", 150)):
+    with open(os.path.join(raw, name), encoding="utf-8", errors="replace") as f:
+        lines = [l.rsplit("\t", 1)[0] for l in f if "\t" in l]
+    idx = list(range(len(lines)))
+    rng.shuffle(idx)
+    for i in sorted(idx[:k]):
+        add(src, f"{i:04d}", lines[i], ind, "web", "2015-01-01T12:00:00Z")
+
+for o in out:
+    print(json.dumps(o, ensure_ascii=False))
