@@ -4,6 +4,7 @@ JSON line, checks the X-Cxpulse-Signature over timestamp "." body, and fails on
 command (503 for the first N requests, or one status for every request).
 
 usage: webhook_receiver.py --port P --log FILE [--secret S] [--refuse N] [--status CODE]
+                           [--delay-ms MS]
 Prints "ready" on stdout once it listens on 127.0.0.1:P.
 """
 import argparse
@@ -23,6 +24,7 @@ def main():
     ap.add_argument("--secret")
     ap.add_argument("--refuse", type=int, default=0)
     ap.add_argument("--status", type=int, default=200)
+    ap.add_argument("--delay-ms", type=int, default=0)
     args = ap.parse_args()
     lock = threading.Lock()
     seen = {"n": 0}
@@ -47,6 +49,7 @@ def main():
                        "body": json.loads(body)}
                 with open(args.log, "a") as f:
                     f.write(json.dumps(rec) + "\n")
+            time.sleep(args.delay_ms / 1000)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()
