@@ -84,7 +84,8 @@ typedef struct cx_alerts_sender cx_alerts_sender;
 cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, cx_metrics *m,
                                  char *err, size_t errlen);
 
-/* Stops the thread (a post in progress ends within alerts.timeout_ms); NULL-safe. */
+/* Stops the thread: rows due now are still delivered, for 5 s at most (plus a post
+ * in progress, alerts.timeout_ms); the rest stays pending. NULL-safe. */
 void cx_alerts_sender_stop(cx_alerts_sender *s);
 
 #endif /* CX_ALERTS_H */

@@ -313,6 +313,16 @@ static void *sender_main(void *arg)
         deliver(s, row);
         json_decref(row);
     }
+    /* Stopping: what is due now goes out first (the last batch's tickets, say),
+     * for a few seconds at most; the rest waits for the next sender. */
+    int64_t deadline = cx_now_mono_us() + 5000000;
+    while (cx_now_mono_us() < deadline) {
+        json_t *row = NULL;
+        if (cx_pg_outbox_claim(s->outbox, &row, err, sizeof err) != CX_OK || row == NULL)
+            break;
+        deliver(s, row);
+        json_decref(row);
+    }
     cx_pg_outbox_rollback(s->outbox);
     return NULL;
 }

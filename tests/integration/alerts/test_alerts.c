@@ -526,3 +526,36 @@ Test(alerts, two_instances_deliver_each_row_once)
     cr_assert(s1 > 0 && s2 > 0, "one instance sent everything (%g, %g)", s1, s2);
     cr_assert_eq(s1 + s2, (double)rows);
 }
+
+Test(alerts, the_demos_spike_reaches_a_webhook)
+{
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char hook[128], src[1024], out[400];
+    hook_url(port, hook, sizeof hook);
+    cx_test_source_path("", src, sizeof src);
+    snprintf(out, sizeof out, "%s/demo-output.txt", dir);
+    cr_assert_eq(cx_test_sh("cd '%s' && CXPULSE_WEBHOOK_SECRET='%s' %s demo --pg '%s' --http off"
+                            " --log-level warn --webhook '%s' >'%s' 2>&1",
+                            src, SECRET, cx_test_bin(), url, hook, out),
+                 0, "see %s", out);
+    /* The carrier incident's ticket reached the receiver, signed, when it opened. */
+    json_t *recs = hook_records();
+    size_t i;
+    json_t *r;
+    int spike = 0;
+    json_array_foreach(recs, i, r)
+    {
+        json_t *body = json_object_get(r, "body"), *t = json_object_get(body, "ticket");
+        spike |= strcmp(json_string_value(json_object_get(body, "transition")), "opened") == 0 &&
+                 strcmp(json_string_value(json_object_get(t, "rule")),
+                        "external-negative-spike") == 0 &&
+                 strcmp(json_string_value(json_object_get(t, "owner")), "vendor-management") == 0;
+    }
+    json_decref(recs);
+    cr_assert(spike, "the spike's ticket did not reach the webhook");
+    wait_all_sent(1);
+    assert_each_transition_once();
+    cr_assert_eq(cx_test_sh("grep -A4 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),
+                 0, "the summary does not show the deliveries (%s)", out);
+}
