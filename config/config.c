@@ -530,7 +530,9 @@ static void mask_objects(json_t *list)
             const char *str = json_string_value(e);
             if (str == NULL)
                 continue;
-            if (secret_property(k) || strstr(k, "token")) {
+            size_t klen = strlen(k);
+            int names_a_variable = klen > 4 && strcmp(k + klen - 4, "_env") == 0;
+            if (!names_a_variable && (secret_property(k) || strstr(k, "token"))) {
                 json_string_set(e, "****");
             } else if (strcmp(k, "url") == 0) {
                 char masked[1024];
