@@ -559,3 +559,34 @@ Test(alerts, the_demos_spike_reaches_a_webhook)
     cr_assert_eq(cx_test_sh("grep -A4 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),
                  0, "the summary does not show the deliveries (%s)", out);
 }
+
+Test(alerts, the_outbox_row_shares_the_transition_s_transaction)
+{
+    /* Rolled back: neither ticket nor notification. */
+    cx_test_pg_exec(conn, "BEGIN");
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('r', 'external', 'carriers', 'x')");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'opened'"), 1);
+    cx_test_pg_exec(conn, "ROLLBACK");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 0);
+    /* Committed: one row per transition, numbered; an update that changes
+     * nothing an owner sees is no transition. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('r', 'external', 'carriers', 'x')");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET updated_at = now()");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET event_count = 5");
+    long long id = q("SELECT ticket_id FROM cx.tickets");
+    cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),
+                 0);
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id,
+                            url),
+                 0);
+    PGresult *r = PQexec(conn, "SELECT string_agg(seq || ':' || transition || ':' ||"
+                               " (ticket->>'status'), ' ' ORDER BY seq) FROM cx.notifications");
+    cr_assert_str_eq(PQgetvalue(r, 0, 0),
+                     "1:opened:open 2:updated:open 3:acknowledged:acknowledged"
+                     " 4:resolved:resolved");
+    PQclear(r);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 4,
+                 "waiting for a sender");
+}
