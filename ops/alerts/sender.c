@@ -146,6 +146,15 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             failed |= strcmp(done, "failed") == 0;
             continue;
         }
+        if (done != NULL && strcmp(done, "skipped") == 0)
+            continue;
+        /* Chat gets what a person acts on, not every batch that adds events. */
+        if (r->kind == CX__ALERTS_SLACK &&
+            strcmp(json_string_value(json_object_get(row, "transition")), "updated") == 0) {
+            set_delivery(deliveries, r->name, "skipped", 0,
+                         "chat receivers get opened, acknowledged and resolved");
+            continue;
+        }
         int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;
         /* Posts to an Alertmanager go one at a time across senders, so that a
          * re-post of a firing ticket cannot overtake its resolution. */

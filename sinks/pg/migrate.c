@@ -177,6 +177,7 @@ static const migration migrations[] = {
      "  UNIQUE (ticket_id, seq)\n"
      ");\n"
      "CREATE INDEX notifications_pending_idx ON cx.notifications (id) WHERE status = 'pending';\n"
+     "CREATE INDEX notifications_failed_idx ON cx.notifications (id) WHERE status = 'failed';\n"
      "CREATE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
      "DECLARE tr text;\n"
      "BEGIN\n"

@@ -237,7 +237,7 @@ void cx_pg_reader_free(cx_pg_reader *r);
 typedef struct cx_pg_outbox cx_pg_outbox;
 
 typedef struct cx_pg_outbox_counts {
-    long long pending, failed, sent;
+    long long pending, failed;
     double oldest_pending_seconds; /* age of the oldest pending row; 0 when none */
 } cx_pg_outbox_counts;
 
