@@ -433,7 +433,7 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
 {
     int port = cx_test_free_port(), http_port = cx_test_free_port();
     const char *extra[] = {"--status", "400", NULL};
-    start_hook(port, extra);
+    pid_t hook_pid = start_hook(port, extra);
     char hook[128];
     hook_url(port, hook, sizeof hook);
     setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
@@ -468,6 +468,15 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
                             " | grep -q 'HTTP 400: refused on purpose'",
                             cx_test_bin(), url),
                  0);
+    /* Fixed on the receiver's side: `notifications retry --failed` sends them again. */
+    stop_kid(hook_pid, SIGTERM);
+    start_hook(port, NULL);
+    cr_assert_eq(cx_test_sh("%s notifications retry --failed --pg '%s' | grep -q '^%lld "
+                            "notification(s) queued again'",
+                            cx_test_bin(), url, rows),
+                 0);
+    wait_all_sent(20);
+    assert_each_transition_once();
 }
 
 Test(alerts, a_run_killed_between_the_tickets_commit_and_its_delivery_delivers_it_after_restart)
