@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "classify.h"
 #include "commands.h"
 #include "config.h"
@@ -20,7 +21,7 @@ static int usage(FILE *out, int rc)
                  "--print writes the effective configuration as JSON, secrets masked;\n"
                  "--reference writes the table of settings (Markdown).\n"
                  "Flags as for cxpulse run: --brokers --topic --group --pg --http\n"
-                 "--log-level --rules.\n");
+                 "--log-level --rules --alertmanager --webhook.\n");
     return rc;
 }
 
@@ -72,8 +73,17 @@ int cx_cmd_config(int argc, char **argv)
             cx_classifier_free(clf);
             goto done;
         }
-        printf("configuration OK: brokers %s, %zu topic(s), group %s, rules %s\n", cfg->brokers,
-               cfg->n_topics, cfg->group, cx_classifier_version(clf));
+        cx_alerts *alerts = NULL;
+        if (cx_alerts_new(&alerts, cfg, err, sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse config: %s\n", err);
+            cx_classifier_free(clf);
+            goto done;
+        }
+        printf("configuration OK: brokers %s, %zu topic(s), group %s, rules %s, %zu alert "
+               "receiver(s)\n",
+               cfg->brokers, cfg->n_topics, cfg->group, cx_classifier_version(clf),
+               cx_alerts_receiver_count(alerts));
+        cx_alerts_free(alerts);
         cx_classifier_free(clf);
     }
     rc = CX_EXIT_OK;

@@ -22,13 +22,14 @@
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse demo [--pg URL] [--data FILE] [--http ADDR:PORT] [--serve]\n"
-                 "                    [--log-level LEVEL]\n\n"
+                 "                    [--log-level LEVEL] [--webhook URL] [--alertmanager URL]\n\n"
                  "Runs the whole pipeline on sample data: an in-process mock Kafka, the\n"
                  "bundled data set (default config/sample/events.jsonl), the PostgreSQL of\n"
                  "--pg, CXPULSE_PG_URL or libpq's environment; then prints a summary.\n"
                  "The live page is at http://127.0.0.1:9464/ while it runs; --serve keeps\n"
                  "the service (and the page) running after the summary, until Ctrl-C, and\n"
-                 "prints the mock broker's address for `cxpulse replay`.\n");
+                 "prints the mock broker's address for `cxpulse replay`. With --webhook or\n"
+                 "--alertmanager (or alerts.* in --config) the tickets are delivered there.\n");
     return rc;
 }
 
@@ -159,6 +160,11 @@ int cx_cmd_demo(int argc, char **argv)
          " FROM cx.dead_letters ORDER BY received_at DESC, id DESC LIMIT 12");
     show(conn, "Open tickets", "SELECT owner, category, scope, event_count, reason"
                                " FROM cx.open_tickets LIMIT 10");
+    if (cfg->alert_receivers != NULL || (cfg->alerts_webhook && cfg->alerts_webhook[0]) ||
+        (cfg->alerts_alertmanager && cfg->alerts_alertmanager[0]))
+        show(conn, "Ticket notifications (cxpulse notifications list)",
+             "SELECT transition, status, count(*) AS notifications FROM cx.notifications"
+             " GROUP BY 1, 2 ORDER BY 1, 2");
     printf("\nQuery it yourself: psql \"<the --pg URL>\" -c 'SELECT * FROM cx.satisfaction_hourly'\n");
     printf("Owners' view: cxpulse tickets list --pg \"<the --pg URL>\"\n");
     rc = CX_EXIT_OK;

@@ -15,10 +15,12 @@ static int usage(FILE *out, int rc)
     fprintf(out,
             "usage: cxpulse run [--config FILE] [--brokers B] [--topic T]... [--group G]\n"
             "                   [--pg URL] [--rules FILE]... [--http ADDR:PORT|off]\n"
-            "                   [--log-level debug|info|warn|error]\n\n"
+            "                   [--log-level debug|info|warn|error]\n"
+            "                   [--alertmanager URL] [--webhook URL]\n\n"
             "Consumes the topics as a member of the consumer group, classifies every\n"
             "event and writes events, tags, signals, dead letters and offsets to\n"
-            "PostgreSQL in one transaction per batch. Environment: CXPULSE_BROKERS,\n"
+            "PostgreSQL in one transaction per batch, and delivers ticket transitions\n"
+            "to the configured receivers (docs/alerts.md). Environment: CXPULSE_BROKERS,\n"
             "CXPULSE_TOPICS, CXPULSE_GROUP, CXPULSE_PG_URL, ... (cxpulse config --reference).\n");
     return rc;
 }

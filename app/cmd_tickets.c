@@ -41,8 +41,8 @@ static void print_table(const json_t *tickets)
         printf("no tickets\n");
         return;
     }
-    printf("%-6s  %-12s  %-20s  %-28s  %-13s  %-20s  %6s  %s\n", "ID", "STATUS", "OWNER", "RULE",
-           "CATEGORY", "OPENED (UTC)", "EVENTS", "REASON");
+    printf("%-6s  %-12s  %-20s  %-28s  %-13s  %-20s  %6s  %-24s  %s\n", "ID", "STATUS", "OWNER",
+           "RULE", "CATEGORY", "OPENED (UTC)", "EVENTS", "DELIVERED", "REASON");
     size_t i;
     json_t *t;
     json_array_foreach(tickets, i, t)
@@ -56,8 +56,26 @@ static void print_table(const json_t *tickets)
                  cx_cmd_json_str(t, "scope"));
         cell(cat, 13);
         cell(cx_cmd_json_str(t, "opened_at"), 20);
-        printf("%6lld  %s\n", (long long)json_integer_value(json_object_get(t, "event_count")),
-               cx_cmd_json_str(t, "reason"));
+        printf("%6lld  ", (long long)json_integer_value(json_object_get(t, "event_count")));
+        /* Per receiver of the latest transition: name=sent|pending|failed. */
+        char delivered[256] = "-";
+        const json_t *d = json_object_get(json_object_get(t, "delivery"), "receivers");
+        const char *name;
+        json_t *v;
+        size_t used = 0;
+        json_object_foreach((json_t *)d, name, v)
+        {
+            int n = snprintf(delivered + used, sizeof delivered - used, "%s%s=%s",
+                             used ? " " : "", name, json_string_value(v));
+            if (n < 0 || (size_t)n >= sizeof delivered - used)
+                break;
+            used += (size_t)n;
+        }
+        if (used == 0 && json_is_object(json_object_get(t, "delivery")))
+            snprintf(delivered, sizeof delivered, "%s",
+                     cx_cmd_json_str(json_object_get(t, "delivery"), "status"));
+        cell(delivered, 24);
+        printf("%s\n", cx_cmd_json_str(t, "reason"));
     }
 }
 

@@ -21,6 +21,7 @@ int cx_cmd_replay(int argc, char **argv);
 int cx_cmd_tickets(int argc, char **argv);
 int cx_cmd_reclassify(int argc, char **argv);
 int cx_cmd_dead_letters(int argc, char **argv);
+int cx_cmd_notifications(int argc, char **argv);
 int cx_cmd_config(int argc, char **argv);
 int cx_cmd_demo(int argc, char **argv);
 

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"tickets", cx_cmd_tickets, "list, acknowledge and resolve improvement tickets"},
     {"reclassify", cx_cmd_reclassify, "re-tag stored events with the current rules"},
     {"dead-letters", cx_cmd_dead_letters, "list, show and replay dead letters"},
+    {"notifications", cx_cmd_notifications, "list ticket deliveries; retry failed ones"},
     {"config", cx_cmd_config, "check or print the effective configuration"},
     {"demo", cx_cmd_demo, "run the whole pipeline on one machine with sample data"},
 };
@@ -31,7 +32,7 @@ static void usage(FILE *out)
                  "       cxpulse --version | --help\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'cxpulse <command> --help' for a command's options.\n");
 }
 

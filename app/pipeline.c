@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "ingest.h"
 #include "pg.h"
+#include "alerts.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "service_http.h"
@@ -488,6 +489,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     pipeline p = {.stop_after = stop_after_messages, .cap = (size_t)cfg->batch_max_messages};
     const char **props = NULL;
     cx_service_http *http = NULL;
+    cx_alerts_sender *sender = NULL;
     char *rules_json = NULL;
     int rc = CX_EXIT_RUNTIME;
     cx_status st;
@@ -556,6 +558,11 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         }
         p.wr[w].started = 1;
     }
+    if ((st = cx_alerts_sender_start(&sender, cfg, p.metrics, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        goto done;
+    }
     if ((st = cx_service_http_start(&http, cfg, p.metrics, err, sizeof err)) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
@@ -599,6 +606,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     }
 done:
     cx_service_http_stop(http); /* before the consumer and metrics it reads */
+    cx_alerts_sender_stop(sender);
     pthread_mutex_lock(&p.lock);
     p.quit = 1; /* the writers finish what they hold (drained by the consumer) */
     pthread_cond_broadcast(&p.cond);

@@ -58,6 +58,32 @@ static const setting settings[] = {
      "127.0.0.1:9464", "metrics, health and live page address, or off"},
     {"log.level", T_STRING, F(log_level), 0, 0, 0, "debug|info|warn|error", "CXPULSE_LOG_LEVEL",
      "--log-level", 0, "info", "least severe level logged"},
+    {"alerts.receivers", T_OBJECTS, F(alert_receivers), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
+     "where tickets are delivered: {name, kind: alertmanager|webhook|slack, url, secret} "
+     "(docs/alerts.md)"},
+    {"alerts.routes", T_OBJECTS, F(alert_routes), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
+     "which receivers get a ticket: {owner, category, rule, receivers}, the first match wins; "
+     "none: every receiver"},
+    {"alerts.page_url", T_STRING, F(alerts_page_url), 0, 0, 0, NULL, "CXPULSE_PAGE_URL", NULL, 0,
+     NULL, "the live page's public address, linked from alerts and messages"},
+    {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL,
+     "CXPULSE_ALERTMANAGER", "--alertmanager", 1, NULL,
+     "shortcut: every ticket goes to this Alertmanager (base URL)"},
+    {"alerts.webhook", T_STRING, F(alerts_webhook), 0, 0, 0, NULL, "CXPULSE_WEBHOOK",
+     "--webhook", 1, NULL, "shortcut: every ticket transition is posted to this URL"},
+    {"alerts.webhook_secret", T_STRING, F(alerts_webhook_secret), 0, 0, 0, NULL,
+     "CXPULSE_WEBHOOK_SECRET", NULL, 2, NULL,
+     "HMAC-SHA256 key signing the shortcut webhook's requests"},
+    {"alerts.timeout_ms", T_INT, F(alerts_timeout_ms), 0, 100, 120000, NULL, NULL, NULL, 0,
+     "5000", "longest time one delivery may take (connecting included), in milliseconds"},
+    {"alerts.retry_min_ms", T_INT, F(alerts_retry_min_ms), 0, 10, 3600000, NULL, NULL, NULL, 0,
+     "1000", "first retry delay after a failed delivery; doubles with each attempt"},
+    {"alerts.retry_max_ms", T_INT, F(alerts_retry_max_ms), 0, 10, 86400000, NULL, NULL, NULL, 0,
+     "300000", "longest retry delay"},
+    {"alerts.resend_seconds", T_INT, F(alerts_resend_seconds), 0, 1, 3600, NULL, NULL, NULL, 0,
+     "60", "how often unresolved tickets are posted to Alertmanager again"},
+    {"alerts.poll_ms", T_INT, F(alerts_poll_ms), 0, 10, 60000, NULL, NULL, NULL, 0, "1000",
+     "how often the sender looks for new notifications when idle"},
 };
 
 #define FIELD(cfg, off, type) ((type *)((char *)(cfg) + (off)))
@@ -487,6 +513,39 @@ static int secret_property(const char *k)
            strstr(k, "ssl.key.pem") || strstr(k, "ssl_key");
 }
 
+/* Receivers' secrets, passwords in URLs, and chat webhook URLs (whose path is the
+ * token) are masked in place. */
+static void mask_objects(json_t *list)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o)
+    {
+        const char *k;
+        json_t *e;
+        const char *recv_kind = json_string_value(json_object_get(o, "kind"));
+        int chat = recv_kind != NULL && strcmp(recv_kind, "slack") == 0;
+        json_object_foreach(o, k, e)
+        {
+            const char *str = json_string_value(e);
+            if (str == NULL)
+                continue;
+            size_t klen = strlen(k);
+            int names_a_variable = klen > 4 && strcmp(k + klen - 4, "_env") == 0;
+            if (!names_a_variable && (secret_property(k) || strstr(k, "token"))) {
+                json_string_set(e, "****");
+            } else if (strcmp(k, "url") == 0) {
+                char masked[1024];
+                cx_config_mask_conninfo(str, masked, sizeof masked);
+                char *path = strstr(masked, "://") ? strchr(strstr(masked, "://") + 3, '/') : NULL;
+                if (chat && path != NULL)
+                    snprintf(path, sizeof masked - (size_t)(path - masked), "/****");
+                json_string_set(e, masked);
+            }
+        }
+    }
+}
+
 void cx_config_print(const cx_config *cfg, FILE *out)
 {
     json_t *root = json_object();
@@ -497,7 +556,9 @@ void cx_config_print(const cx_config *cfg, FILE *out)
         case T_STRING: {
             const char *str = *FIELD(cfg, s->off, char *);
             char masked[1024];
-            if (str != NULL && s->secret) {
+            if (str != NULL && s->secret == 2) {
+                str = str[0] ? "****" : "";
+            } else if (str != NULL && s->secret) {
                 cx_config_mask_conninfo(str, masked, sizeof masked);
                 str = masked;
             }
@@ -532,9 +593,12 @@ void cx_config_print(const cx_config *cfg, FILE *out)
         case T_OBJECTS: {
             /* Unset ticket rules are the built-in ones: print what is in effect. */
             json_t *o = *FIELD(cfg, s->off, json_t *);
-            v = o ? json_deep_copy(o) : json_loads(cx_ticket_rules_default_json(), 0, NULL);
+            v = o                           ? json_deep_copy(o)
+                : s->off == F(ticket_rules) ? json_loads(cx_ticket_rules_default_json(), 0, NULL)
+                                            : NULL;
             if (v == NULL)
                 v = json_array();
+            mask_objects(v);
             break;
         }
         }

@@ -36,6 +36,17 @@ typedef struct cx_config {
     json_t *ticket_rules;      /* array of objects, interpreted by the tickets module */
     char *http_listen;         /* "ADDR:PORT" or "off" */
     char *log_level;
+    json_t *alert_receivers;   /* array of objects, interpreted by ops/alerts */
+    json_t *alert_routes;      /* array of objects, interpreted by ops/alerts */
+    char *alerts_page_url;
+    char *alerts_alertmanager; /* shortcut: every ticket to this Alertmanager */
+    char *alerts_webhook;      /* shortcut: every ticket to this webhook */
+    char *alerts_webhook_secret;
+    int alerts_timeout_ms;
+    int alerts_retry_min_ms;
+    int alerts_retry_max_ms;
+    int alerts_resend_seconds;
+    int alerts_poll_ms;
 } cx_config;
 
 /* Returns new defaults (free with cx_config_free), or NULL when out of memory. */
@@ -58,7 +69,7 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
 /*
  * Parses the shared flags of run, demo and config: --config FILE, --brokers,
  * --topic (repeatable), --group, --pg, --http, --log-level, --rules
- * (repeatable). Loads the file first and the environment next, whatever the
+ * (repeatable), --alertmanager, --webhook. Loads the file first and the environment next, whatever the
  * flags' order, then the flags. Arguments it does not know are left for the
  * caller in rest[0..*n_rest) (rest must hold argc entries).
  */

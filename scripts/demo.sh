@@ -4,6 +4,7 @@
 # Kafka, bundled sample data, full pipeline, summary), then removes the server.
 #
 # usage: scripts/demo.sh [extra cxpulse demo flags]
+#   e.g. scripts/demo.sh --webhook URL   (tickets posted there; CXPULSE_WEBHOOK_SECRET signs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

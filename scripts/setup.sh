@@ -7,6 +7,8 @@ packages=(
     build-essential cmake pkg-config          # toolchain
     librdkafka-dev libjansson-dev libpq-dev   # runtime libraries
     libmicrohttpd-dev                         # HTTP: metrics, health, live page
+    libcurl4-openssl-dev libssl-dev           # ticket delivery: HTTP client, HMAC signatures
+    prometheus-alertmanager                   # the alert tests' real Alertmanager
     libcriterion-dev                          # unit tests
     postgresql-15 postgresql-client-15        # throwaway test/demo server
     kcat                                      # interoperability tests, benchmarks

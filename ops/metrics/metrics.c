@@ -45,6 +45,12 @@ static const struct {
     [CX_M_TICKETS_OPENED] = {"cxpulse_tickets_opened_total", "Improvement tickets opened."},
     [CX_M_TICKETS_UPDATED] = {"cxpulse_tickets_updated_total",
                               "Firings that updated an unresolved ticket."},
+    [CX_M_NOTIFY_SENT] = {"cxpulse_notifications_sent_total",
+                          "Ticket notifications a receiver accepted (this process)."},
+    [CX_M_NOTIFY_FAILED] = {"cxpulse_notifications_failed_total",
+                            "Ticket notifications a receiver refused for good (this process)."},
+    [CX_M_NOTIFY_RETRIES] = {"cxpulse_notifications_retries_total",
+                             "Deliveries that failed transiently and wait for a retry."},
 };
 
 static const struct {
@@ -53,6 +59,12 @@ static const struct {
     [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned", "Kafka partitions assigned to this member."},
     [CX_G_PAUSED] = {"cxpulse_consumption_paused", "1 while consumption is paused."},
     [CX_G_PG_UP] = {"cxpulse_postgresql_up", "1 while the last PostgreSQL write succeeded."},
+    [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
+                             "Rows of cx.notifications waiting for delivery (every instance)."},
+    [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
+                                 "Rows of cx.notifications marked failed (every instance)."},
+    [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
+                                    "Age of the oldest pending row of cx.notifications."},
 };
 
 cx_metrics *cx_metrics_new(void)

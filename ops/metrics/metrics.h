@@ -21,6 +21,9 @@ typedef enum cx_counter {
     CX_M_PG_RETRIES,      /* batches that failed transiently and were retried */
     CX_M_TICKETS_OPENED,
     CX_M_TICKETS_UPDATED,
+    CX_M_NOTIFY_SENT,     /* ticket notifications a receiver took */
+    CX_M_NOTIFY_FAILED,   /* deliveries refused for good (kept as failed) */
+    CX_M_NOTIFY_RETRIES,  /* deliveries that failed transiently, to be retried */
     CX_M_COUNTER_COUNT
 } cx_counter;
 
@@ -28,6 +31,9 @@ typedef enum cx_gauge {
     CX_G_ASSIGNED,        /* partitions assigned to this member */
     CX_G_PAUSED,          /* 1 while consumption is paused (sink retrying) */
     CX_G_PG_UP,           /* 1 while the last PostgreSQL write succeeded */
+    CX_G_NOTIFY_PENDING,  /* rows of cx.notifications waiting for delivery */
+    CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
+    CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
     CX_G_GAUGE_COUNT
 } cx_gauge;
 

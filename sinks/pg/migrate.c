@@ -154,6 +154,47 @@ static const migration migrations[] = {
      "  ADD COLUMN replayed_at timestamptz,\n"
      "  ADD COLUMN replay_count int NOT NULL DEFAULT 0,\n"
      "  ADD COLUMN replay_result text;\n"},
+    /* The transactional outbox: a trigger writes one row per ticket transition in
+     * the transaction that makes it (the batch's, or `tickets ack|resolve`); the
+     * sender of `cxpulse run` delivers the rows and records the outcome. The
+     * ticket row's lock serialises transitions, so seq is gap-free per ticket. */
+    {5, "notification outbox of ticket transitions",
+     "CREATE TABLE cx.notifications (\n"
+     "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+     "  ticket_id bigint NOT NULL REFERENCES cx.tickets ON DELETE CASCADE,\n"
+     "  seq int NOT NULL,\n"
+     "  transition text NOT NULL\n"
+     "    CHECK (transition IN ('opened','updated','acknowledged','resolved')),\n"
+     "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  ticket jsonb NOT NULL,\n"
+     "  status text NOT NULL DEFAULT 'pending'\n"
+     "    CHECK (status IN ('pending','sent','failed','unrouted')),\n"
+     "  attempts int NOT NULL DEFAULT 0,\n"
+     "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  sent_at timestamptz,\n"
+     "  last_error text,\n"
+     "  deliveries jsonb NOT NULL DEFAULT '{}',\n"
+     "  UNIQUE (ticket_id, seq)\n"
+     ");\n"
+     "CREATE INDEX notifications_pending_idx ON cx.notifications (id) WHERE status = 'pending';\n"
+     "CREATE INDEX notifications_failed_idx ON cx.notifications (id) WHERE status = 'failed';\n"
+     "CREATE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "DECLARE tr text;\n"
+     "BEGIN\n"
+     "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"
+     "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"
+     "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
+     "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"
+     "  ELSE RETURN NULL;\n"
+     "  END IF;\n"
+     "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
+     "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)\n"
+     "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW)\n"
+     "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
+     "  RETURN NULL;\n"
+     "END $$;\n"
+     "CREATE TRIGGER tickets_notify AFTER INSERT OR UPDATE ON cx.tickets\n"
+     "  FOR EACH ROW EXECUTE FUNCTION cx.ticket_notify();\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -263,6 +263,15 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base
     " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at," \
     " reason, event_count, to_json(sample_event_ids) AS sample_event_ids"
 
+/* The delivery of the ticket's latest transition (cx.notifications): its status
+ * and, per receiver, whether it took it. */
+#define TICKET_DELIVERY                                                                       \
+    "(SELECT json_build_object('transition', n.transition, 'status', n.status,"              \
+    " 'receivers', (SELECT coalesce(json_object_agg(d.k, d.v->>'status'), '{}')"              \
+    "  FROM jsonb_each(n.deliveries) AS d(k, v)))"                                            \
+    " FROM cx.notifications n WHERE n.ticket_id = cx.tickets.ticket_id"                       \
+    " ORDER BY n.seq DESC LIMIT 1) AS delivery"
+
 cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
                              json_t **out, char *err, size_t errlen)
 {
@@ -273,7 +282,7 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
         return st;
     const char *params[] = {owner, status ? status : "unresolved"};
     PGresult *r = PQexecParams(conn,
-                               "SELECT " TICKET_COLUMNS " FROM cx.tickets"
+                               "SELECT " TICKET_COLUMNS ", " TICKET_DELIVERY " FROM cx.tickets"
                                " WHERE ($1::text IS NULL OR owner = $1) AND CASE $2::text"
                                " WHEN 'all' THEN true WHEN 'unresolved' THEN status <> 'resolved'"
                                " ELSE status = $2 END"

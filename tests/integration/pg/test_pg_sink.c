@@ -60,6 +60,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "ALTER TABLE cx.dead_letters DROP COLUMN original_error,"
                           " DROP COLUMN replayed_at, DROP COLUMN replay_count,"
                           " DROP COLUMN replay_result;"
+                          "DROP TABLE cx.notifications;"
+                          "DROP FUNCTION cx.ticket_notify() CASCADE;"
                           "DELETE FROM cx.schema_migrations WHERE version >= 2");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(applied, cx_pg_schema_version() - 1);

@@ -1,0 +1,142 @@
+/*
+ * cmd_notifications.c - `cxpulse notifications list|retry`: the outbox of
+ * ticket transitions (cx.notifications) and what became of each delivery;
+ * failed rows put back for another try.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "pg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cxpulse notifications list [--status S] [--ticket ID] [--limit N] [--json]\n"
+            "                                  [--pg URL]\n"
+            "       cxpulse notifications retry ID|--failed [--pg URL]\n\n"
+            "list shows ticket transitions, newest first, and per receiver whether it took\n"
+            "them; --status pending, sent, failed or unrouted. retry puts a failed\n"
+            "notification (or, with --failed, every failed one) back in the queue for the\n"
+            "receivers that refused it. Without --pg: CXPULSE_PG_URL, then libpq's\n"
+            "environment.\n");
+}
+
+static void print_table(const json_t *rows)
+{
+    if (json_array_size(rows) == 0) {
+        printf("no notifications\n");
+        return;
+    }
+    printf("%-7s  %-7s  %-13s  %-9s  %-20s  %8s  %s\n", "ID", "TICKET", "TRANSITION", "STATUS",
+           "CREATED (UTC)", "ATTEMPTS", "RECEIVERS");
+    size_t i;
+    json_t *n;
+    json_array_foreach(rows, i, n)
+    {
+        printf("%-7lld  %-7lld  %-13s  %-9s  %-20s  %8lld  ",
+               (long long)json_integer_value(json_object_get(n, "id")),
+               (long long)json_integer_value(json_object_get(n, "ticket_id")),
+               cx_cmd_json_str(n, "transition"), cx_cmd_json_str(n, "status"),
+               cx_cmd_json_str(n, "created_at"),
+               (long long)json_integer_value(json_object_get(n, "attempts")));
+        const char *name;
+        json_t *d;
+        int first = 1;
+        json_object_foreach(json_object_get(n, "deliveries"), name, d)
+        {
+            const char *st = cx_cmd_json_str(d, "status");
+            printf("%s%s=%s", first ? "" : " ", name, st);
+            if (strcmp(st, "sent") != 0)
+                printf(" (%s)", cx_cmd_json_str(d, "answer"));
+            first = 0;
+        }
+        printf("%s\n", first ? "-" : "");
+    }
+}
+
+int cx_cmd_notifications(int argc, char **argv)
+{
+    if (cx_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return CX_EXIT_OK;
+    }
+    const char *url = getenv("CXPULSE_PG_URL"), *status = NULL, *verb = NULL, *id_s = NULL,
+               *ticket_s = NULL, *limit_s = NULL;
+    int as_json = 0, all_failed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
+            status = argv[++i];
+        else if (strcmp(a, "--ticket") == 0 && i + 1 < argc)
+            ticket_s = argv[++i];
+        else if (strcmp(a, "--limit") == 0 && i + 1 < argc)
+            limit_s = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            as_json = 1;
+        else if (strcmp(a, "--failed") == 0)
+            all_failed = 1;
+        else if (verb == NULL && a[0] != '-')
+            verb = a;
+        else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
+            id_s = a;
+        else {
+            fprintf(stderr, "cxpulse notifications: unexpected argument \"%s\"\n", a);
+            return CX_EXIT_USAGE;
+        }
+    }
+    char err[1024], *end = NULL;
+    cx_status st;
+    if (verb != NULL && strcmp(verb, "list") == 0) {
+        static const char *const statuses[] = {"pending", "sent", "failed", "unrouted"};
+        int known = status == NULL;
+        for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
+            known = strcmp(status, statuses[k]) == 0;
+        long long ticket = ticket_s ? strtoll(ticket_s, &end, 10) : 0;
+        int bad_ticket = ticket_s != NULL && (*end != '\0' || ticket <= 0);
+        long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
+        int bad_limit = limit_s != NULL && (*end != '\0' || limit < 1 || limit > 100000);
+        if (!known || bad_ticket || bad_limit || all_failed) {
+            fprintf(stderr, "cxpulse notifications list: %s\n",
+                    !known       ? "--status: expected pending, sent, failed or unrouted"
+                    : bad_ticket ? "--ticket: expected a ticket id"
+                    : bad_limit  ? "--limit: expected a number from 1 to 100000"
+                                 : "--failed is for retry");
+            return CX_EXIT_USAGE;
+        }
+        json_t *out = NULL;
+        st = cx_pg_notifications_list(url, status, ticket, (int)limit, &out, err, sizeof err);
+        if (st == CX_OK && as_json) {
+            char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            if (s != NULL)
+                puts(s);
+            free(s);
+        } else if (st == CX_OK) {
+            print_table(out);
+        }
+        json_decref(out);
+    } else if (verb != NULL && strcmp(verb, "retry") == 0) {
+        long long id = id_s ? strtoll(id_s, &end, 10) : 0;
+        if ((id_s == NULL) == !all_failed || (id_s != NULL && (*end != '\0' || id <= 0)) ||
+            status != NULL || ticket_s != NULL || limit_s != NULL) {
+            fprintf(stderr, "cxpulse notifications retry: expected a notification id or "
+                            "--failed\n");
+            return CX_EXIT_USAGE;
+        }
+        long long n = 0;
+        st = cx_pg_notifications_retry(url, id, &n, err, sizeof err);
+        if (st == CX_OK)
+            printf("%lld notification(s) queued again\n", n);
+    } else {
+        usage(stderr);
+        return CX_EXIT_USAGE;
+    }
+    if (st != CX_OK) {
+        fprintf(stderr, "cxpulse notifications: %s\n", err);
+        return st == CX_ERR_USAGE ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+    }
+    return CX_EXIT_OK;
+}

@@ -1,0 +1,426 @@
+/*
+ * alerts.c - receivers and routes read from the configuration, the bodies
+ * posted to each kind of receiver, signatures, and the outcome of an answer
+ * (see alerts.h). The sender thread is in sender.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "alerts.h"
+#include "alerts_int.h"
+
+static void receiver_clear(cx__alerts_receiver *r)
+{
+    free(r->name);
+    free(r->url);
+    free(r->secret);
+}
+
+void cx_alerts_free(cx_alerts *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n_receivers; i++)
+        receiver_clear(&a->receivers[i]);
+    for (size_t i = 0; i < a->n_routes; i++) {
+        free(a->routes[i].owner);
+        free(a->routes[i].category);
+        free(a->routes[i].rule);
+        free(a->routes[i].receivers);
+    }
+    free(a->receivers);
+    free(a->routes);
+    free(a->page_url);
+    free(a);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static int is_http_url(const char *u)
+{
+    return u != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
+           strlen(u) > 8;
+}
+
+/* Adds a receiver; the caller checked the kind. */
+static cx_status add_receiver(cx_alerts *a, const char *name, cx__alerts_kind kind,
+                              const char *url, const char *secret, int shortcut,
+                              const char *where, char *err, size_t errlen)
+{
+    if (name == NULL || name[0] == '\0')
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"name\" must be a non-empty string",
+                       where);
+    for (size_t i = 0; i < a->n_receivers; i++)
+        if (strcmp(a->receivers[i].name, name) == 0)
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: receiver \"%s\" is defined twice",
+                           where, name);
+    if (!is_http_url(url))
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "%s: receiver \"%s\": \"url\" must be an http:// or https:// URL", where,
+                       name);
+    cx__alerts_receiver *grown =
+        realloc(a->receivers, (a->n_receivers + 1) * sizeof *a->receivers);
+    if (grown == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    a->receivers = grown;
+    cx__alerts_receiver *r = &a->receivers[a->n_receivers];
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->shortcut = shortcut;
+    r->name = strdup(name);
+    if (kind == CX__ALERTS_AM) {
+        /* The base URL: POST /api/v2/alerts under it. */
+        size_t n = strlen(url);
+        while (n > 0 && url[n - 1] == '/')
+            n--;
+        if ((r->url = malloc(n + 16)) != NULL)
+            snprintf(r->url, n + 16, "%.*s/api/v2/alerts", (int)n, url);
+    } else {
+        r->url = strdup(url);
+    }
+    r->secret = secret != NULL && secret[0] != '\0' ? strdup(secret) : NULL;
+    a->n_receivers++;
+    if (r->name == NULL || r->url == NULL || (secret != NULL && secret[0] && r->secret == NULL))
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    return CX_OK;
+}
+
+static const char *const kind_names[] = {"alertmanager", "webhook", "slack"};
+
+static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, size_t errlen)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(list, i, o)
+    {
+        char where[64];
+        snprintf(where, sizeof where, "alerts.receivers[%zu]", i);
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)o, k, v)
+        {
+            if (strcmp(k, "name") != 0 && strcmp(k, "kind") != 0 && strcmp(k, "url") != 0 &&
+                strcmp(k, "secret") != 0 && strcmp(k, "secret_env") != 0)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: unknown key \"%s\" (name, kind, url, secret, secret_env)",
+                               where, k);
+            if (!json_is_string(v))
+                return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\" must be a string", where,
+                               k);
+        }
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *secret = json_string_value(json_object_get(o, "secret"));
+        const char *secret_env = json_string_value(json_object_get(o, "secret_env"));
+        int kind_i = -1;
+        for (int kk = 0; kind != NULL && kk < 3; kk++)
+            if (strcmp(kind, kind_names[kk]) == 0)
+                kind_i = kk;
+        if (kind_i < 0)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: \"kind\" must be alertmanager, webhook or slack", where);
+        if ((secret || secret_env) && kind_i != CX__ALERTS_WEBHOOK)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: only a webhook receiver is signed with a secret", where);
+        if (secret && secret_env)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: give \"secret\" or \"secret_env\", not both", where);
+        if (secret_env != NULL && (secret = getenv(secret_env)) == NULL)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: environment variable %s (secret_env) is not set", where,
+                           secret_env);
+        cx_status st = add_receiver(a, name, (cx__alerts_kind)kind_i,
+                                    json_string_value(json_object_get(o, "url")), secret, 0,
+                                    where, err, errlen);
+        if (st != CX_OK)
+            return st;
+    }
+    return CX_OK;
+}
+
+static cx_status read_routes(cx_alerts *a, const json_t *list, char *err, size_t errlen)
+{
+    size_t n = json_array_size(list);
+    if (n == 0)
+        return CX_OK;
+    if ((a->routes = calloc(n, sizeof *a->routes)) == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    size_t i;
+    const json_t *o;
+    json_array_foreach(list, i, o)
+    {
+        cx__alerts_route *rt = &a->routes[i];
+        a->n_routes++;
+        char where[64];
+        snprintf(where, sizeof where, "alerts.routes[%zu]", i);
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)o, k, v)
+        {
+            if (strcmp(k, "receivers") == 0)
+                continue;
+            if (strcmp(k, "owner") != 0 && strcmp(k, "category") != 0 && strcmp(k, "rule") != 0)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: unknown key \"%s\" (owner, category, rule, receivers)", where,
+                               k);
+            if (!json_is_string(v) || json_string_length(v) == 0)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: \"%s\" must be a non-empty string", where, k);
+        }
+        rt->owner = dup_or_null(json_string_value(json_object_get(o, "owner")));
+        rt->category = dup_or_null(json_string_value(json_object_get(o, "category")));
+        rt->rule = dup_or_null(json_string_value(json_object_get(o, "rule")));
+        const json_t *recv = json_object_get(o, "receivers");
+        if (!json_is_array(recv) || json_array_size(recv) == 0)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: \"receivers\" must be a non-empty array of receiver names",
+                           where);
+        if ((rt->receivers = calloc(json_array_size(recv), sizeof *rt->receivers)) == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        size_t j;
+        const json_t *e;
+        json_array_foreach(recv, j, e)
+        {
+            const char *name = json_string_value(e);
+            size_t r = 0;
+            while (name != NULL && r < a->n_receivers && strcmp(a->receivers[r].name, name) != 0)
+                r++;
+            if (name == NULL || r == a->n_receivers)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: receivers[%zu]: no receiver named \"%s\" in alerts.receivers",
+                               where, j, name ? name : "(not a string)");
+            rt->receivers[rt->n_receivers++] = r;
+        }
+    }
+    return CX_OK;
+}
+
+cx_status cx_alerts_new(cx_alerts **out, const cx_config *cfg, char *err, size_t errlen)
+{
+    *out = NULL;
+    cx_alerts *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    a->timeout_ms = cfg->alerts_timeout_ms;
+    a->retry_min_ms = cfg->alerts_retry_min_ms;
+    a->retry_max_ms = cfg->alerts_retry_max_ms;
+    a->resend_seconds = cfg->alerts_resend_seconds;
+    a->poll_ms = cfg->alerts_poll_ms;
+    cx_status st = CX_OK;
+    if (cfg->alerts_page_url != NULL && cfg->alerts_page_url[0] != '\0') {
+        if (!is_http_url(cfg->alerts_page_url))
+            st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                         "alerts.page_url: must be an http:// or https:// URL");
+        else if ((a->page_url = strdup(cfg->alerts_page_url)) == NULL)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    }
+    if (st == CX_OK && cfg->alert_receivers != NULL)
+        st = read_receivers(a, cfg->alert_receivers, err, errlen);
+    if (st == CX_OK && cfg->alert_routes != NULL)
+        st = read_routes(a, cfg->alert_routes, err, errlen);
+    if (st == CX_OK && a->n_routes > 0 && a->n_receivers == 0)
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "alerts.routes: no receivers are configured");
+    if (st == CX_OK && cfg->alerts_alertmanager != NULL && cfg->alerts_alertmanager[0] != '\0')
+        st = add_receiver(a, "alertmanager", CX__ALERTS_AM, cfg->alerts_alertmanager, NULL, 1,
+                          "alerts.alertmanager (--alertmanager, CXPULSE_ALERTMANAGER)", err,
+                          errlen);
+    if (st == CX_OK && cfg->alerts_webhook != NULL && cfg->alerts_webhook[0] != '\0')
+        st = add_receiver(a, "webhook", CX__ALERTS_WEBHOOK, cfg->alerts_webhook,
+                          cfg->alerts_webhook_secret, 1,
+                          "alerts.webhook (--webhook, CXPULSE_WEBHOOK)", err, errlen);
+    if (st == CX_OK && cfg->alerts_webhook_secret != NULL && cfg->alerts_webhook_secret[0] &&
+        (cfg->alerts_webhook == NULL || cfg->alerts_webhook[0] == '\0'))
+        st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                     "alerts.webhook_secret (CXPULSE_WEBHOOK_SECRET) is set but alerts.webhook "
+                     "(--webhook, CXPULSE_WEBHOOK) is not");
+    if (st == CX_OK && a->retry_max_ms < a->retry_min_ms)
+        st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                     "alerts.retry_max_ms (%d) is below alerts.retry_min_ms (%d)",
+                     a->retry_max_ms, a->retry_min_ms);
+    if (st != CX_OK) {
+        cx_alerts_free(a);
+        return st;
+    }
+    *out = a;
+    return CX_OK;
+}
+
+size_t cx_alerts_receiver_count(const cx_alerts *a)
+{
+    return a->n_receivers;
+}
+
+const char *cx_alerts_receiver_name(const cx_alerts *a, size_t i)
+{
+    return a->receivers[i].name;
+}
+
+static int field_matches(const char *want, const char *have)
+{
+    return want == NULL || (have != NULL && strcmp(want, have) == 0);
+}
+
+size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *category,
+                       const char *rule, size_t *idx, size_t max)
+{
+    size_t n = 0;
+    int routed = 0;
+    for (size_t i = 0; i < a->n_routes && !routed; i++) {
+        const cx__alerts_route *rt = &a->routes[i];
+        if (!field_matches(rt->owner, owner) || !field_matches(rt->category, category) ||
+            !field_matches(rt->rule, rule))
+            continue;
+        routed = 1;
+        for (size_t j = 0; j < rt->n_receivers && n < max; j++)
+            idx[n++] = rt->receivers[j];
+    }
+    for (size_t i = 0; i < a->n_receivers && n < max; i++) {
+        int take = a->receivers[i].shortcut || a->n_routes == 0;
+        for (size_t j = 0; take && j < n; j++)
+            take = idx[j] != i;
+        if (take)
+            idx[n++] = i;
+    }
+    return n;
+}
+
+void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%lld-%s-%lld",
+             (long long)json_integer_value(json_object_get(row, "ticket_id")),
+             json_string_value(json_object_get(row, "transition")),
+             (long long)json_integer_value(json_object_get(row, "seq")));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+static void rfc3339(time_t t, char *out, size_t outlen)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The sample event ids, comma-separated. */
+static void samples_text(const json_t *ticket, char *out, size_t outlen)
+{
+    size_t i, used = 0;
+    const json_t *e;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(ticket, "sample_event_ids"), i, e)
+    {
+        int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", json_string_value(e));
+        if (n < 0 || (size_t)n >= outlen - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
+{
+    const json_t *t = json_object_get(row, "ticket");
+    char samples[1024], ends[32], id[32];
+    samples_text(t, samples, sizeof samples);
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
+    int resolved = strcmp(str(row, "transition"), "resolved") == 0;
+    /* Firing: valid for a few re-posting intervals; resolved: ended now. */
+    rfc3339(resolved ? now : now + 4 * (time_t)a->resend_seconds, ends, sizeof ends);
+    json_t *annotations = json_pack("{s:s, s:s, s:s, s:s, s:s}", "summary", str(t, "reason"),
+                                    "description", str(t, "reason"), "sample_event_ids", samples,
+                                    "ticket_id", id, "ticket_status", str(t, "status"));
+    json_t *alert = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:o, s:s, s:s}", "labels",
+                              "alertname", str(t, "rule"), "owner", str(t, "owner"), "category",
+                              str(t, "category"), "scope", str(t, "scope"), "severity", "warning",
+                              "service", "cxpulse", "annotations", annotations, "startsAt",
+                              str(t, "opened_at"), "endsAt", ends);
+    if (alert != NULL && a->page_url != NULL) {
+        json_object_set_new(annotations, "page_url", json_string(a->page_url));
+        json_object_set_new(alert, "generatorURL", json_string(a->page_url));
+    }
+    return alert;
+}
+
+char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now)
+{
+    const cx__alerts_receiver *r = &a->receivers[i];
+    const json_t *t = json_object_get(row, "ticket");
+    json_t *doc = NULL;
+    if (r->kind == CX__ALERTS_AM) {
+        doc = json_array();
+        json_array_append_new(doc, cx__alerts_am_alert(a, row, now));
+    } else if (r->kind == CX__ALERTS_WEBHOOK) {
+        char key[96];
+        cx_alerts_idempotency_key(row, key, sizeof key);
+        doc = json_pack("{s:s, s:s, s:I, s:I, s:s, s:O, s:o}", "idempotency_key", key,
+                        "transition", str(row, "transition"), "seq",
+                        json_integer_value(json_object_get(row, "seq")), "notification_id",
+                        json_integer_value(json_object_get(row, "id")), "created_at",
+                        str(row, "created_at"), "ticket", t, "page_url",
+                        a->page_url ? json_string(a->page_url) : json_null());
+    } else {
+        char text[2048], link[600] = "";
+        if (a->page_url != NULL)
+            snprintf(link, sizeof link, " <%s|live page>", a->page_url);
+        snprintf(text, sizeof text, "cxpulse: ticket %lld %s for *%s* (rule %s, %s%s%s): %s%s",
+                 (long long)json_integer_value(json_object_get(t, "ticket_id")),
+                 str(row, "transition"), str(t, "owner"), str(t, "rule"), str(t, "category"),
+                 str(t, "scope")[0] ? " " : "", str(t, "scope"), str(t, "reason"), link);
+        doc = json_pack("{s:s}", "text", text);
+    }
+    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    return body;
+}
+
+void cx_alerts_sign(const char *secret, const char *timestamp, const char *body, size_t len,
+                    char out[72])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    size_t tlen = strlen(timestamp);
+    unsigned char *msg = malloc(tlen + 1 + len);
+    out[0] = '\0';
+    if (msg == NULL)
+        return;
+    memcpy(msg, timestamp, tlen);
+    msg[tlen] = '.';
+    memcpy(msg + tlen + 1, body, len);
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, tlen + 1 + len, mac, &mac_len) !=
+        NULL) {
+        memcpy(out, "sha256=", 7);
+        for (unsigned int k = 0; k < mac_len && k < 32; k++)
+            snprintf(out + 7 + 2 * k, 3, "%02x", mac[k]);
+    }
+    free(msg);
+}
+
+cx_alerts_outcome cx_alerts_classify(long http_status)
+{
+    if (http_status >= 200 && http_status < 300)
+        return CX_ALERTS_SENT;
+    if (http_status == 0 || http_status == 408 || http_status == 429 || http_status >= 500)
+        return CX_ALERTS_RETRY;
+    return CX_ALERTS_PERMANENT;
+}
+
+int cx_alerts_backoff_ms(const cx_alerts *a, int attempts)
+{
+    double d = a->retry_min_ms;
+    for (int i = 0; i < attempts && d < a->retry_max_ms; i++)
+        d *= 2;
+    if (d > a->retry_max_ms)
+        d = a->retry_max_ms;
+    /* Jitter: half to all of it, so senders that failed together spread out. */
+    return (int)(d / 2 + (d / 2) * ((double)rand() / RAND_MAX));
+}

@@ -1,0 +1,406 @@
+/*
+ * sender.c - the notification sender of `cxpulse run`: one thread and one
+ * PostgreSQL connection that claim the outbox's rows one at a time (FOR UPDATE
+ * SKIP LOCKED, so several instances share the work and each row goes to one of
+ * them), post them to their routed receivers with libcurl, and record the
+ * outcome in the same transaction; transient failures come back after an
+ * exponential backoff with jitter. Every alerts.resend_seconds it also posts
+ * the unresolved tickets to each Alertmanager again, before their endsAt.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "alerts.h"
+#include "alerts_int.h"
+#include "pg.h"
+
+#define MAX_ROUTED 32
+
+struct cx_alerts_sender {
+    cx_alerts *alerts;
+    cx_pg_outbox *outbox;
+    cx_metrics *metrics;
+    CURL *curl;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop;
+};
+
+/* The first bytes of an answer's body, for the record. */
+typedef struct answer {
+    char text[256];
+    size_t len;
+} answer;
+
+static size_t keep_answer(char *p, size_t size, size_t n, void *ctx)
+{
+    answer *a = ctx;
+    size_t take = size * n;
+    if (take > sizeof a->text - 1 - a->len)
+        take = sizeof a->text - 1 - a->len;
+    memcpy(a->text + a->len, p, take);
+    a->len += take;
+    a->text[a->len] = '\0';
+    return size * n;
+}
+
+/*
+ * Posts body to receiver r; returns the outcome and writes what happened
+ * (the status and the start of the answer, or curl's reason) into why.
+ */
+static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
+                              const char *body, const char *idem_key, char *why, size_t whylen)
+{
+    CURL *c = s->curl;
+    struct curl_slist *h = NULL;
+    char line[256], ts[32], sig[72];
+    answer ans = {.len = 0};
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "User-Agent: cxpulse/" CX_VERSION);
+    if (idem_key != NULL) {
+        snprintf(line, sizeof line, "Idempotency-Key: %s", idem_key);
+        h = curl_slist_append(h, line);
+    }
+    if (r->kind == CX__ALERTS_WEBHOOK) {
+        snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+        snprintf(line, sizeof line, "X-Cxpulse-Timestamp: %s", ts);
+        h = curl_slist_append(h, line);
+        if (r->secret != NULL) {
+            cx_alerts_sign(r->secret, ts, body, strlen(body), sig);
+            snprintf(line, sizeof line, "X-Cxpulse-Signature: %s", sig);
+            h = curl_slist_append(h, line);
+        }
+    }
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, r->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->alerts->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->alerts->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_answer);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    for (char *p = ans.text; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
+        ans.text[--ans.len] = '\0';
+    if (rc != CURLE_OK)
+        snprintf(why, whylen, "no answer: %s", curl_easy_strerror(rc));
+    else
+        snprintf(why, whylen, "HTTP %ld%s%s", status, ans.len ? ": " : "", ans.text);
+    return cx_alerts_classify(status);
+}
+
+static void set_delivery(json_t *deliveries, const char *name, const char *status, int attempts,
+                         const char *answer_text)
+{
+    char at[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(deliveries, name,
+                        json_pack("{s:s, s:i, s:s, s:s}", "status", status, "attempts", attempts,
+                                  "answer", answer_text, "at", at));
+}
+
+/* Delivers the claimed row to each receiver routed to that has not taken it yet,
+ * and records the outcome. */
+static void deliver(cx_alerts_sender *s, json_t *row)
+{
+    char err[1024], key[96];
+    const json_t *t = json_object_get(row, "ticket");
+    long long id = json_integer_value(json_object_get(row, "id"));
+    int attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+    json_t *deliveries = json_deep_copy(json_object_get(row, "deliveries"));
+    if (!json_is_object(deliveries)) {
+        json_decref(deliveries);
+        deliveries = json_object();
+    }
+    size_t idx[MAX_ROUTED];
+    size_t n = cx_alerts_route(s->alerts, json_string_value(json_object_get(t, "owner")),
+                               json_string_value(json_object_get(t, "category")),
+                               json_string_value(json_object_get(t, "rule")), idx, MAX_ROUTED);
+    int pending = 0, failed = 0, lost = 0;
+    char last[320] = "";
+    cx_alerts_idempotency_key(row, key, sizeof key);
+    for (size_t k = 0; k < n && !lost; k++) {
+        const cx__alerts_receiver *r = &s->alerts->receivers[idx[k]];
+        const json_t *d = json_object_get(deliveries, r->name);
+        const char *done = json_string_value(json_object_get(d, "status"));
+        if (done != NULL && (strcmp(done, "sent") == 0 || strcmp(done, "failed") == 0)) {
+            failed |= strcmp(done, "failed") == 0;
+            continue;
+        }
+        if (done != NULL && strcmp(done, "skipped") == 0)
+            continue;
+        /* Chat gets what a person acts on, not every batch that adds events. */
+        if (r->kind == CX__ALERTS_SLACK &&
+            strcmp(json_string_value(json_object_get(row, "transition")), "updated") == 0) {
+            set_delivery(deliveries, r->name, "skipped", 0,
+                         "chat receivers get opened, acknowledged and resolved");
+            continue;
+        }
+        int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;
+        /* Posts to an Alertmanager go one at a time across senders, so that a
+         * re-post of a firing ticket cannot overtake its resolution. */
+        if (r->kind == CX__ALERTS_AM &&
+            cx_pg_outbox_lock(s->outbox, r->name, err, sizeof err) != CX_OK) {
+            cx_log(CX_LOG_WARN, "alerts", "notification %lld: %s", id, err);
+            lost = 1;
+            break;
+        }
+        char *body = cx_alerts_render(s->alerts, idx[k], row, time(NULL));
+        char why[300];
+        cx_alerts_outcome oc = CX_ALERTS_RETRY;
+        if (body == NULL)
+            snprintf(why, sizeof why, "out of memory");
+        else
+            oc = post(s, r, body, key, why, sizeof why);
+        free(body);
+        const char *status = oc == CX_ALERTS_SENT ? "sent"
+                             : oc == CX_ALERTS_RETRY ? "pending"
+                                                     : "failed";
+        set_delivery(deliveries, r->name, status, tries, why);
+        if (oc == CX_ALERTS_SENT) {
+            cx_metrics_add(s->metrics, CX_M_NOTIFY_SENT, 1);
+            cx_log(CX_LOG_INFO, "alerts", "notification %s sent to %s", key, r->name);
+        } else {
+            snprintf(last, sizeof last, "%s: %s", r->name, why);
+            if (oc == CX_ALERTS_RETRY) {
+                pending = 1;
+                cx_metrics_add(s->metrics, CX_M_NOTIFY_RETRIES, 1);
+                cx_log(CX_LOG_WARN, "alerts", "notification %s to %s will be retried: %s", key,
+                       r->name, why);
+            } else {
+                failed = 1;
+                cx_metrics_add(s->metrics, CX_M_NOTIFY_FAILED, 1);
+                cx_log(CX_LOG_ERROR, "alerts", "notification %s to %s failed for good: %s", key,
+                       r->name, why);
+            }
+        }
+    }
+    if (!lost) {
+        const char *status = pending ? "pending" : failed ? "failed" : n == 0 ? "unrouted" : "sent";
+        int retry = pending ? cx_alerts_backoff_ms(s->alerts, attempts) : 0;
+        if (cx_pg_outbox_finish(s->outbox, id, status, deliveries, retry,
+                                last[0] ? last : NULL, err, sizeof err) != CX_OK)
+            cx_log(CX_LOG_WARN, "alerts", "notification %s: %s (it will be sent again)", key,
+                   err);
+    }
+    cx_pg_outbox_rollback(s->outbox);
+    json_decref(deliveries);
+}
+
+/* Posts every unresolved ticket routed to Alertmanager receiver i again. */
+static void refresh(cx_alerts_sender *s, size_t i)
+{
+    const cx__alerts_receiver *r = &s->alerts->receivers[i];
+    char err[1024], why[300];
+    json_t *rows = NULL;
+    if (cx_pg_outbox_firing(s->outbox, r->name, &rows, err, sizeof err) != CX_OK) {
+        cx_log(CX_LOG_WARN, "alerts", "re-posting to %s: %s", r->name, err);
+        cx_pg_outbox_rollback(s->outbox);
+        return;
+    }
+    json_t *alerts = json_array();
+    size_t k;
+    json_t *row;
+    time_t now = time(NULL);
+    json_array_foreach(rows, k, row)
+    {
+        const json_t *t = json_object_get(row, "ticket");
+        size_t idx[MAX_ROUTED];
+        size_t n = cx_alerts_route(s->alerts, json_string_value(json_object_get(t, "owner")),
+                                   json_string_value(json_object_get(t, "category")),
+                                   json_string_value(json_object_get(t, "rule")), idx, MAX_ROUTED);
+        int routed = 0;
+        for (size_t j = 0; j < n; j++)
+            routed |= idx[j] == i;
+        const char *done = json_string_value(
+            json_object_get(json_object_get(json_object_get(row, "deliveries"), r->name), "status"));
+        if (routed && done != NULL && strcmp(done, "sent") == 0)
+            json_array_append_new(alerts, cx__alerts_am_alert(s->alerts, row, now));
+    }
+    if (json_array_size(alerts) > 0) {
+        char *body = json_dumps(alerts, JSON_COMPACT);
+        if (body != NULL && post(s, r, body, NULL, why, sizeof why) != CX_ALERTS_SENT)
+            cx_log(CX_LOG_WARN, "alerts", "re-posting %zu alert(s) to %s: %s",
+                   json_array_size(alerts), r->name, why);
+        free(body);
+    }
+    cx_pg_outbox_rollback(s->outbox);
+    json_decref(alerts);
+    json_decref(rows);
+}
+
+static void update_gauges(cx_alerts_sender *s)
+{
+    char err[1024];
+    cx_pg_outbox_counts c;
+    if (cx_pg_outbox_stats(s->outbox, &c, err, sizeof err) != CX_OK)
+        return;
+    cx_metrics_set(s->metrics, CX_G_NOTIFY_PENDING, (double)c.pending);
+    cx_metrics_set(s->metrics, CX_G_NOTIFY_FAILED_ROWS, (double)c.failed);
+    cx_metrics_set(s->metrics, CX_G_NOTIFY_OLDEST_SECONDS, c.oldest_pending_seconds);
+}
+
+/* Waits ms or until stopped; returns 1 when stopped. */
+static int pause_ms(cx_alerts_sender *s, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
+        ;
+    int stop = s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return stop;
+}
+
+static int stopping(cx_alerts_sender *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int stop = s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return stop;
+}
+
+static void *sender_main(void *arg)
+{
+    cx_alerts_sender *s = arg;
+    char err[1024];
+    int64_t next_gauges = 0, next_refresh = cx_now_mono_us();
+    int warned = 0;
+    while (!stopping(s)) {
+        int64_t now = cx_now_mono_us();
+        if (now >= next_gauges) {
+            update_gauges(s);
+            next_gauges = now + 1000000;
+        }
+        if (now >= next_refresh) {
+            for (size_t i = 0; i < s->alerts->n_receivers; i++)
+                if (s->alerts->receivers[i].kind == CX__ALERTS_AM)
+                    refresh(s, i);
+            next_refresh = now + (int64_t)s->alerts->resend_seconds * 1000000;
+        }
+        json_t *row = NULL;
+        cx_status st = cx_pg_outbox_claim(s->outbox, &row, err, sizeof err);
+        if (st != CX_OK) {
+            if (!warned++)
+                cx_log(CX_LOG_WARN, "alerts", "notifications wait: %s", err);
+            if (pause_ms(s, s->alerts->poll_ms))
+                break;
+            continue;
+        }
+        warned = 0;
+        if (row == NULL) {
+            if (pause_ms(s, s->alerts->poll_ms))
+                break;
+            continue;
+        }
+        deliver(s, row);
+        json_decref(row);
+    }
+    /* Stopping: what is due now goes out first (the last batch's tickets, say),
+     * for a few seconds at most; the rest waits for the next sender. */
+    int64_t deadline = cx_now_mono_us() + 5000000;
+    while (cx_now_mono_us() < deadline) {
+        json_t *row = NULL;
+        if (cx_pg_outbox_claim(s->outbox, &row, err, sizeof err) != CX_OK || row == NULL)
+            break;
+        deliver(s, row);
+        json_decref(row);
+    }
+    cx_pg_outbox_rollback(s->outbox);
+    return NULL;
+}
+
+cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, cx_metrics *m,
+                                 char *err, size_t errlen)
+{
+    *out = NULL;
+    cx_alerts *a = NULL;
+    cx_status st = cx_alerts_new(&a, cfg, err, errlen);
+    if (st != CX_OK)
+        return st;
+    if (a->n_receivers == 0) {
+        cx_alerts_free(a);
+        return CX_OK;
+    }
+    cx_alerts_sender *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        cx_alerts_free(a);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    }
+    s->alerts = a;
+    s->metrics = m;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if ((st = cx_pg_outbox_new(&s->outbox, cfg->pg_url, err, errlen)) != CX_OK)
+        goto fail;
+    if ((s->curl = curl_easy_init()) == NULL) {
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "cannot start libcurl");
+        goto fail;
+    }
+    srand((unsigned)cx_now_mono_us());
+    if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+        st = cx_errf(err, errlen, CX_ERR_IO, "cannot start the notification sender thread");
+        goto fail;
+    }
+    for (size_t i = 0; i < a->n_receivers; i++)
+        cx_log(CX_LOG_INFO, "alerts", "delivering tickets to %s (%s)", a->receivers[i].name,
+               a->receivers[i].kind == CX__ALERTS_AM        ? "alertmanager"
+               : a->receivers[i].kind == CX__ALERTS_WEBHOOK ? "webhook"
+                                                            : "slack");
+    *out = s;
+    return CX_OK;
+fail:
+    curl_easy_cleanup(s->curl);
+    cx_pg_outbox_free(s->outbox);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    curl_global_cleanup();
+    cx_alerts_free(a);
+    free(s);
+    return st;
+}
+
+void cx_alerts_sender_stop(cx_alerts_sender *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    curl_easy_cleanup(s->curl);
+    cx_pg_outbox_free(s->outbox);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    curl_global_cleanup();
+    cx_alerts_free(s->alerts);
+    free(s);
+}

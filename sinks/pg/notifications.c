@@ -1,0 +1,285 @@
+/*
+ * notifications.c - the outbox of ticket transitions (cx.notifications, written
+ * by a trigger on cx.tickets in the transaction of each transition): claiming
+ * rows for delivery one at a time under FOR UPDATE SKIP LOCKED, recording the
+ * outcome, the counts behind /metrics, and the `notifications` command.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+struct cx_pg_outbox {
+    char *conninfo;
+    PGconn *conn;
+    int in_tx; /* a claimed row or a receiver lock holds a transaction open */
+};
+
+/* The columns a claimed or listed row shows; timestamps in UTC. */
+#define NOTIFICATION_COLUMNS                                                                  \
+    "n.id, n.ticket_id, n.seq, n.transition, n.status, n.attempts,"                          \
+    " to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at," \
+    " to_char(n.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS sent_at,"      \
+    " to_char(n.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"          \
+    " AS next_attempt_at, n.last_error, n.deliveries::json AS deliveries,"                     \
+    " (n.ticket || jsonb_build_object("                                                         \
+    "  'opened_at', to_char((n.ticket->>'opened_at')::timestamptz AT TIME ZONE 'UTC',"         \
+    "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                                      \
+    "  'updated_at', to_char((n.ticket->>'updated_at')::timestamptz AT TIME ZONE 'UTC',"       \
+    "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                                      \
+    "  'resolved_at', to_char((n.ticket->>'resolved_at')::timestamptz AT TIME ZONE 'UTC',"     \
+    "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::json AS ticket"
+
+cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, size_t errlen)
+{
+    cx_pg_outbox *o = calloc(1, sizeof *o);
+    if (o == NULL || (o->conninfo = strdup(conninfo ? conninfo : "")) == NULL) {
+        free(o);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "notification outbox: out of memory");
+    }
+    *out = o;
+    return CX_OK;
+}
+
+void cx_pg_outbox_free(cx_pg_outbox *o)
+{
+    if (o == NULL)
+        return;
+    PQfinish(o->conn);
+    free(o->conninfo);
+    free(o);
+}
+
+/* Runs sql on a (re)connected session; a lost connection is dropped, so the next
+ * call reconnects (and whatever transaction it held is gone). */
+static PGresult *run(cx_pg_outbox *o, const char *sql, int n, const char *const *params,
+                     const char *what, cx_status *st, char *err, size_t errlen)
+{
+    if (o->conn == NULL || PQstatus(o->conn) != CONNECTION_OK) {
+        PQfinish(o->conn);
+        o->conn = NULL;
+        o->in_tx = 0;
+        if ((*st = cx__pg_connect(o->conninfo, &o->conn, err, errlen)) != CX_OK)
+            return NULL;
+    }
+    PGresult *res = PQexecParams(o->conn, sql, n, NULL, params, NULL, NULL, 0);
+    *st = cx__pg_check(o->conn, res, what, err, errlen);
+    if (*st != CX_OK) {
+        PQclear(res);
+        if (o->in_tx && PQstatus(o->conn) == CONNECTION_OK)
+            PQclear(PQexec(o->conn, "ROLLBACK"));
+        o->in_tx = 0;
+        return NULL;
+    }
+    return res;
+}
+
+static cx_status exec(cx_pg_outbox *o, const char *sql, int n, const char *const *params,
+                      const char *what, char *err, size_t errlen)
+{
+    cx_status st;
+    PQclear(run(o, sql, n, params, what, &st, err, errlen));
+    return st;
+}
+
+void cx_pg_outbox_rollback(cx_pg_outbox *o)
+{
+    if (o != NULL && o->in_tx && o->conn != NULL && PQstatus(o->conn) == CONNECTION_OK)
+        PQclear(PQexec(o->conn, "ROLLBACK"));
+    if (o != NULL)
+        o->in_tx = 0;
+}
+
+cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen)
+{
+    *row = NULL;
+    cx_pg_outbox_rollback(o);
+    cx_status st = exec(o, "BEGIN", 0, NULL, "claiming a notification", err, errlen);
+    if (st != CX_OK)
+        return st;
+    o->in_tx = 1;
+    /* The oldest due row whose ticket has no older row still pending (in order per
+     * ticket); a row another sender holds is skipped, and so is, through the
+     * NOT EXISTS, every later row of its ticket. */
+    PGresult *r = run(o,
+                      "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
+                      " WHERE n.status = 'pending' AND n.next_attempt_at <= now()"
+                      " AND NOT EXISTS (SELECT 1 FROM cx.notifications p"
+                      "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'"
+                      "  AND p.seq < n.seq)"
+                      " ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED",
+                      0, NULL, "claiming a notification", &st, err, errlen);
+    if (r == NULL)
+        return st;
+    if (PQntuples(r) == 1) {
+        json_t *a = cx__pg_rows_json(r);
+        *row = json_incref(json_array_get(a, 0));
+        json_decref(a);
+        if (*row == NULL)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "claiming a notification: out of memory");
+    }
+    PQclear(r);
+    if (*row == NULL)
+        cx_pg_outbox_rollback(o);
+    return st;
+}
+
+cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,
+                              const json_t *deliveries, int retry_ms, const char *last_error,
+                              char *err, size_t errlen)
+{
+    if (!o->in_tx)
+        return cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                       "recording notification %lld: its claim was lost", id);
+    char id_s[32], retry_s[32];
+    snprintf(id_s, sizeof id_s, "%lld", id);
+    snprintf(retry_s, sizeof retry_s, "%d", retry_ms);
+    char *d = json_dumps(deliveries, JSON_COMPACT);
+    if (d == NULL) {
+        cx_pg_outbox_rollback(o);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "recording notification %lld: out of memory",
+                       id);
+    }
+    const char *params[] = {id_s, status, d, retry_s, last_error};
+    cx_status st = exec(o,
+                        "UPDATE cx.notifications SET status = $2, deliveries = $3::jsonb,"
+                        " attempts = attempts + 1, last_error = $5,"
+                        " sent_at = CASE WHEN $2 <> 'pending' THEN now() END,"
+                        " next_attempt_at = now() + make_interval(secs => $4::int / 1000.0)"
+                        " WHERE id = $1",
+                        5, params, "recording a notification", err, errlen);
+    free(d);
+    if (st == CX_OK)
+        st = exec(o, "COMMIT", 0, NULL, "recording a notification", err, errlen);
+    o->in_tx = 0;
+    return st;
+}
+
+cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **tickets,
+                              char *err, size_t errlen)
+{
+    *tickets = NULL;
+    cx_pg_outbox_rollback(o);
+    cx_status st = exec(o, "BEGIN", 0, NULL, "reading unresolved tickets", err, errlen);
+    if (st != CX_OK)
+        return st;
+    o->in_tx = 1;
+    const char *params[] = {lock_name};
+    if ((st = exec(o, "SELECT pg_advisory_xact_lock(72428370, hashtext($1))", 1, params,
+                   "locking a receiver", err, errlen)) != CX_OK)
+        return st;
+    /* Tickets whose every transition was handled: a pending one (a resolution on
+     * its way, say) is posted by its own delivery, in order. */
+    PGresult *r = run(o,
+                      "SELECT " NOTIFICATION_COLUMNS " FROM cx.tickets t"
+                      " CROSS JOIN LATERAL (SELECT * FROM cx.notifications l"
+                      "  WHERE l.ticket_id = t.ticket_id ORDER BY l.seq DESC LIMIT 1) n"
+                      " WHERE t.status <> 'resolved' AND n.status <> 'pending'"
+                      " AND n.transition <> 'resolved'"
+                      " ORDER BY t.ticket_id LIMIT 1000",
+                      0, NULL, "reading unresolved tickets", &st, err, errlen);
+    if (r == NULL)
+        return st;
+    if ((*tickets = cx__pg_rows_json(r)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading unresolved tickets: out of memory");
+    PQclear(r);
+    return st;
+}
+
+cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, char *err, size_t errlen)
+{
+    if (!o->in_tx)
+        return cx_errf(err, errlen, CX_ERR_TRANSIENT, "locking a receiver: no claim is held");
+    const char *params[] = {lock_name};
+    return exec(o, "SELECT pg_advisory_xact_lock(72428370, hashtext($1))", 1, params,
+                "locking a receiver", err, errlen);
+}
+
+cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err, size_t errlen)
+{
+    cx_status st;
+    memset(c, 0, sizeof *c);
+    if (o->in_tx)
+        return cx_errf(err, errlen, CX_ERR_USAGE, "counting notifications: a claim is held");
+    /* Through the partial indexes: settled rows, however many, are not read. */
+    PGresult *r = run(o,
+                      "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0),"
+                      " (SELECT count(*) FROM cx.notifications WHERE status = 'failed')"
+                      " FROM cx.notifications WHERE status = 'pending'",
+                      0, NULL, "counting notifications", &st, err, errlen);
+    if (r == NULL)
+        return st;
+    c->pending = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    c->oldest_pending_seconds = strtod(PQgetvalue(r, 0, 1), NULL);
+    c->failed = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    PQclear(r);
+    return CX_OK;
+}
+
+cx_status cx_pg_notifications_list(const char *conninfo, const char *status, long long ticket_id,
+                                   int limit, json_t **out, char *err, size_t errlen)
+{
+    PGconn *conn;
+    *out = NULL;
+    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    char ticket_s[32], limit_s[32];
+    snprintf(ticket_s, sizeof ticket_s, "%lld", ticket_id);
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    const char *params[] = {status, ticket_id > 0 ? ticket_s : NULL, limit_s};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
+                               " WHERE ($1::text IS NULL OR n.status = $1)"
+                               " AND ($2::bigint IS NULL OR n.ticket_id = $2)"
+                               " ORDER BY n.id DESC LIMIT $3::int",
+                               3, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, "listing notifications", err, errlen);
+    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing notifications: out of memory");
+    PQclear(r);
+    PQfinish(conn);
+    return st;
+}
+
+cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n, char *err,
+                                    size_t errlen)
+{
+    PGconn *conn;
+    *n = 0;
+    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    char id_s[32];
+    snprintf(id_s, sizeof id_s, "%lld", id);
+    const char *params[] = {id > 0 ? id_s : NULL};
+    /* Receivers that failed are tried again; those that took the row are not. */
+    PGresult *r = PQexecParams(
+        conn,
+        "UPDATE cx.notifications SET status = 'pending', next_attempt_at = now(),"
+        " attempts = 0, sent_at = NULL,"
+        " deliveries = coalesce((SELECT jsonb_object_agg(k, v) FROM jsonb_each(deliveries)"
+        "  AS d(k, v) WHERE v->>'status' = 'sent'), '{}')"
+        " WHERE status = 'failed' AND ($1::bigint IS NULL OR id = $1)",
+        1, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
+    if (st == CX_OK)
+        *n = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (st == CX_OK && id > 0 && *n == 0) {
+        r = PQexecParams(conn, "SELECT status FROM cx.notifications WHERE id = $1", 1, NULL,
+                         params, NULL, NULL, 0);
+        st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
+        if (st == CX_OK && PQntuples(r) == 0)
+            st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no notification %lld", id);
+        else if (st == CX_OK)
+            st = cx_errf(err, errlen, CX_ERR_USAGE,
+                         "notification %lld is %s: only failed ones are retried", id,
+                         PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    PQfinish(conn);
+    return st;
+}

@@ -1,0 +1,667 @@
+/*
+ * test_alerts.c - tickets delivered from the outbox by real `cxpulse run`
+ * processes (librdkafka's mock cluster, a real PostgreSQL) to a real
+ * Alertmanager and to a local webhook receiver (tests/support/webhook_receiver.py)
+ * that records every request, checks its signature and fails on command. In
+ * every case each ticket transition reaches the receiver exactly once after
+ * deduplicating by Idempotency-Key, in order per ticket.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "ingest.h"
+
+#define SECRET "t0p-s3cret"
+
+static cx_mock *mock;
+static cx_producer *producer;
+static PGconn *conn;
+static char url[1024], dir[256], cfgfile[320], hooklog[320];
+static pid_t kids[8];
+static int n_kids;
+static long produced;
+
+static void setup(void)
+{
+    char err[512];
+    cx_test_pg_new_db(url, sizeof url);
+    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
+    conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", 1, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    snprintf(dir, sizeof dir, "/tmp/cxpulse-alerts-test.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cfgfile, sizeof cfgfile, "%s/cxpulse.json", dir);
+    snprintf(hooklog, sizeof hooklog, "%s/hook.jsonl", dir);
+    /* Short backoff, polling and re-posting, so that the tests take seconds. */
+    FILE *f = fopen(cfgfile, "w");
+    fputs("{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
+          " \"heartbeat.interval.ms\": \"500\"}},"
+          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
+          " \"tickets\": {\"rules\": ["
+          "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
+          "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
+          "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
+          "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
+          " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
+          "   \"resend_seconds\": 2, \"timeout_ms\": 3000,"
+          "   \"page_url\": \"http://cx.example/live\"}}",
+          f);
+    fclose(f);
+    produced = 0;
+    n_kids = 0;
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < n_kids; i++)
+        if (kids[i] > 0)
+            cx_test_stop(kids[i], SIGKILL, 5000);
+    cx_producer_free(producer);
+    cx_mock_free(mock);
+    PQfinish(conn);
+    cx_test_sh("rm -rf '%s'", dir);
+}
+
+TestSuite(alerts, .init = setup, .fini = teardown, .timeout = 120);
+
+static pid_t track(pid_t pid)
+{
+    cr_assert_lt(n_kids, 8);
+    kids[n_kids++] = pid;
+    return pid;
+}
+
+static int stop_kid(pid_t pid, int sig)
+{
+    for (int i = 0; i < n_kids; i++)
+        if (kids[i] == pid)
+            kids[i] = 0;
+    return cx_test_stop(pid, sig, 15000);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts the test receiver on port; extra: NULL-terminated further arguments. */
+static pid_t start_hook(int port, const char *const *extra)
+{
+    char port_s[16], script[512], line[64];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char *argv[16] = {"/usr/bin/python3",
+                      (char *)cx_test_source_path("tests/support/webhook_receiver.py", script,
+                                                  sizeof script),
+                      "--port", port_s, "--log", hooklog, "--secret", SECRET};
+    int n = 8;
+    for (int i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    int fd;
+    pid_t pid = track(cx_test_spawn(argv, &fd));
+    cx_test_read_line(fd, line, sizeof line, 15000);
+    close(fd);
+    cr_assert_str_eq(line, "ready");
+    return pid;
+}
+
+/* Starts `cxpulse run`; http_port 0: no HTTP listener; receiver flags in flags[]. */
+static pid_t start_run(int http_port, const char *flag, const char *value)
+{
+    char http[64];
+    if (http_port > 0)
+        snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+    else
+        snprintf(http, sizeof http, "off");
+    char *argv[] = {(char *)cx_test_bin(), "run", "--config", cfgfile, "--brokers",
+                    (char *)cx_mock_bootstraps(mock), "--topic", "cx.events", "--group", "alerts",
+                    "--pg", url, "--http", http, "--log-level", "warn", (char *)flag,
+                    (char *)value, NULL};
+    int fd;
+    pid_t pid = track(cx_test_spawn(argv, &fd));
+    close(fd);
+    return pid;
+}
+
+static void hook_url(int port, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "http://127.0.0.1:%d/hooks/cx", port);
+}
+
+/* n complaints about the carrier: external, negative. */
+static void complaints(int n)
+{
+    char err[512], v[400];
+    for (int i = 0; i < n; i++, produced++) {
+        int len = snprintf(v, sizeof v,
+                           "{\"event_id\":\"al-%ld\",\"occurred_at\":\"2026-11-01T10:%02ld:00Z\","
+                           "\"channel\":\"chat\",\"text\":\"the courier lost my parcel, terrible"
+                           " service\"}",
+                           produced, (produced / 10) % 60);
+        cr_assert_eq(cx_producer_send(producer, "cx.events", "k", 1, v, (size_t)len, err,
+                                      sizeof err),
+                     CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s",
+                 err);
+}
+
+static long long q(const char *sql)
+{
+    return cx_test_pg_scalar(conn, sql);
+}
+
+/* Waits until sql gives at least want. */
+static void wait_for(const char *sql, long long want, int timeout_s, const char *what)
+{
+    long long got = -1;
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if ((got = q(sql)) >= want)
+            return;
+        sleep_ms(100);
+    }
+    cr_assert_fail("%s: %lld, not %lld, within %d s", what, got, want, timeout_s);
+}
+
+static void wait_all_sent(int timeout_s)
+{
+    long long n = q("SELECT count(*) FROM cx.notifications");
+    cr_assert_gt(n, 0);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'sent'", n, timeout_s,
+             "notifications sent");
+}
+
+/* The receiver's records (one JSON object per request). Returns new. */
+static json_t *hook_records(void)
+{
+    json_t *a = json_array();
+    FILE *f = fopen(hooklog, "r");
+    char line[65536];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "the receiver's log has a bad line: %s", line);
+        json_array_append_new(a, o);
+    }
+    if (f != NULL)
+        fclose(f);
+    return a;
+}
+
+/*
+ * Every request was signed right; the keys the receiver accepted (2xx), once each
+ * after deduplication, are exactly the outbox's rows, and per ticket they came in
+ * sequence order. Returns how many requests were accepted (duplicates included).
+ */
+static size_t assert_each_transition_once(void)
+{
+    json_t *recs = hook_records(), *keys = json_object(), *last_seq = json_object();
+    size_t i, accepted = 0;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (strncmp(json_string_value(json_object_get(r, "path")), "/chat", 5) == 0)
+            continue; /* chat messages: see routes_pick_receivers_and_chat_gets_what_people_act_on */
+        cr_assert(json_is_true(json_object_get(r, "signature_ok")), "a request was not signed");
+        if (json_integer_value(json_object_get(r, "status")) != 200)
+            continue;
+        accepted++;
+        const char *key = json_string_value(json_object_get(r, "key"));
+        json_t *body = json_object_get(r, "body");
+        cr_assert_not_null(key);
+        cr_assert_str_eq(key, json_string_value(json_object_get(body, "idempotency_key")));
+        if (json_object_get(keys, key) != NULL)
+            continue; /* a duplicate: the receiver deduplicates it */
+        json_object_set_new(keys, key, json_true());
+        char ticket[32];
+        snprintf(ticket, sizeof ticket, "%lld",
+                 (long long)json_integer_value(
+                     json_object_get(json_object_get(body, "ticket"), "ticket_id")));
+        long long seq = json_integer_value(json_object_get(body, "seq"));
+        cr_assert_gt(seq, json_integer_value(json_object_get(last_seq, ticket)),
+                     "ticket %s: transition %lld arrived out of order", ticket, seq);
+        json_object_set_new(last_seq, ticket, json_integer(seq));
+    }
+    PGresult *res = PQexec(conn, "SELECT ticket_id || '-' || transition || '-' || seq"
+                                 " FROM cx.notifications");
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    for (int k = 0; k < PQntuples(res); k++)
+        cr_assert_not_null(json_object_get(keys, PQgetvalue(res, k, 0)),
+                           "transition %s never reached the receiver", PQgetvalue(res, k, 0));
+    cr_assert_eq(json_object_size(keys), (size_t)PQntuples(res),
+                 "the receiver got transitions that are not in the outbox");
+    PQclear(res);
+    json_decref(recs);
+    json_decref(keys);
+    json_decref(last_seq);
+    return accepted;
+}
+
+static long long ticket_id(const char *rule)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT ticket_id FROM cx.tickets WHERE rule = '%s'", rule);
+    return q(sql);
+}
+
+/* A sample of /metrics on port, or -1. */
+static double metric(int port, const char *name)
+{
+    static char body[1 << 16];
+    if (cx_test_http_get(port, "/metrics", body, sizeof body) != 200)
+        return -1;
+    char want[128];
+    snprintf(want, sizeof want, "\n%s ", name);
+    const char *p = strstr(body, want);
+    return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
+Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_ends_it)
+{
+    /* A throwaway Alertmanager: its own config and data folder, loopback only,
+     * no cluster listener. */
+    char amcfg[400], amdata[400], listen[64], body[1 << 16];
+    snprintf(amcfg, sizeof amcfg, "%s/alertmanager.yml", dir);
+    snprintf(amdata, sizeof amdata, "--storage.path=%s/am-data", dir);
+    FILE *f = fopen(amcfg, "w");
+    fputs("route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n", f);
+    fclose(f);
+    int am_port = cx_test_free_port();
+    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", am_port);
+    char cfg_arg[420];
+    snprintf(cfg_arg, sizeof cfg_arg, "--config.file=%s", amcfg);
+    char *argv[] = {"/usr/bin/prometheus-alertmanager", cfg_arg, amdata, listen,
+                    "--cluster.listen-address=", "--log.level=warn", NULL};
+    int fd;
+    track(cx_test_spawn(argv, &fd));
+    close(fd);
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
+        up = cx_test_http_get(am_port, "/api/v2/status", body, sizeof body) == 200;
+        if (!up)
+            sleep_ms(100);
+    }
+    cr_assert(up, "alertmanager did not start on port %d", am_port);
+
+    char am_url[64];
+    snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d/", am_port);
+    start_run(0, "--alertmanager", am_url);
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets WHERE rule = 'courier-share'", 1, 30,
+             "tickets opened");
+
+    /* The alert appears with the ticket's labels and reason. */
+    json_t *alert = NULL;
+    for (int i = 0; i < 200 && alert == NULL; i++) {
+        cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts", body, sizeof body), 200);
+        json_t *list = json_loads(body, 0, NULL);
+        size_t k;
+        json_t *a;
+        json_array_foreach(list, k, a)
+        {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(a, "labels"), "alertname"));
+            if (name != NULL && strcmp(name, "courier-share") == 0)
+                alert = json_incref(a);
+        }
+        json_decref(list);
+        if (alert == NULL)
+            sleep_ms(100);
+    }
+    cr_assert_not_null(alert, "the ticket never reached alertmanager");
+    json_t *labels = json_object_get(alert, "labels");
+    cr_assert_str_eq(json_string_value(json_object_get(labels, "owner")), "carriers");
+    cr_assert_str_eq(json_string_value(json_object_get(labels, "category")), "external");
+    cr_assert_str_eq(json_string_value(json_object_get(labels, "service")), "cxpulse");
+    cr_assert_str_eq(json_string_value(json_object_get(labels, "severity")), "warning");
+    const char *summary =
+        json_string_value(json_object_get(json_object_get(alert, "annotations"), "summary"));
+    cr_assert(summary != NULL && strstr(summary, "negative share") == summary, "%s", summary);
+    cr_assert_str_eq(json_string_value(json_object_get(alert, "generatorURL")),
+                     "http://cx.example/live");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(alert, "status"), "state")),
+                     "active");
+    const char *ends0 = json_string_value(json_object_get(alert, "endsAt"));
+    char first_end[64];
+    snprintf(first_end, sizeof first_end, "%s", ends0 ? ends0 : "");
+    json_decref(alert);
+
+    /* Re-posted before its endsAt (8 s with a 2 s interval): still active after 10 s. */
+    sleep_ms(10000);
+    cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
+                                  body, sizeof body),
+                 200);
+    json_t *list = json_loads(body, 0, NULL);
+    cr_assert_eq(json_array_size(list), 1, "the alert lapsed: %s", body);
+    const char *ends1 = json_string_value(json_object_get(json_array_get(list, 0), "endsAt"));
+    cr_assert(ends1 != NULL && strcmp(ends1, first_end) > 0, "endsAt did not move: %s", body);
+    json_decref(list);
+
+    /* Resolving the ticket ends the alert. */
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(),
+                            ticket_id("courier-share"), url),
+                 0);
+    int gone = 0;
+    for (int i = 0; i < 200 && !gone; i++) {
+        cr_assert_eq(cx_test_http_get(am_port,
+                                      "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
+                                      body, sizeof body),
+                     200);
+        json_t *l = json_loads(body, 0, NULL);
+        gone = json_array_size(l) == 0;
+        json_decref(l);
+        if (!gone)
+            sleep_ms(100);
+    }
+    cr_assert(gone, "the alert is still active after the ticket was resolved: %s", body);
+    wait_all_sent(10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'resolved'"
+                   " AND deliveries->'alertmanager'->>'status' = 'sent'"),
+                 1);
+}
+
+Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
+{
+    int port = cx_test_free_port();
+    const char *extra[] = {"--refuse", "3", NULL};
+    start_hook(port, extra);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1); /* the secret from the environment */
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    complaints(3);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'", 2, 30,
+             "tickets updated");
+    long long id = ticket_id("courier-share");
+    cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),
+                 0);
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id,
+                            url),
+                 0);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'resolved'", 1, 10,
+             "resolution written");
+    wait_all_sent(30);
+    size_t accepted = assert_each_transition_once();
+    json_t *recs = hook_records();
+    cr_assert_eq(json_array_size(recs), accepted + 3, "the first 3 were refused, then retried");
+    json_decref(recs);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.notifications WHERE ticket_id = %lld AND transition IN"
+             " ('opened', 'acknowledged', 'resolved')",
+             id);
+    cr_assert_eq(q(sql), 3, "opened, acknowledged and resolved, each once");
+    cr_assert_gt(q("SELECT max(attempts) FROM cx.notifications"), 1);
+}
+
+Test(alerts, a_receiver_down_for_20_seconds_gets_every_transition_once_when_back)
+{
+    int port = cx_test_free_port();
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE attempts > 0"
+             " AND last_error LIKE 'webhook: no answer%'",
+             1, 30, "failed attempts while the receiver is down");
+    sleep_ms(20000);
+    cr_assert_gt(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0);
+    cr_assert_gt(q("SELECT max(attempts) FROM cx.notifications"), 3, "retried meanwhile");
+    start_hook(port, NULL);
+    wait_all_sent(20);
+    assert_each_transition_once();
+}
+
+Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
+{
+    int port = cx_test_free_port(), http_port = cx_test_free_port();
+    const char *extra[] = {"--status", "400", NULL};
+    pid_t hook_pid = start_hook(port, extra);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(http_port, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    long long rows = q("SELECT count(*) FROM cx.notifications");
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'failed'", rows, 20,
+             "notifications failed");
+    sleep_ms(3000); /* well past retry_min_ms: nothing is retried */
+    json_t *recs = hook_records();
+    cr_assert_eq(json_array_size(recs), (size_t)rows, "a refused notification was retried");
+    json_decref(recs);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE attempts = 1 AND"
+                   " last_error = 'webhook: HTTP 400: refused on purpose'"),
+                 rows);
+    cr_assert_eq(metric(http_port, "cxpulse_notifications_failed_total"), (double)rows);
+    int ok = 0;
+    for (int i = 0; i < 30 && !ok; i++) { /* the gauge is refreshed every second */
+        ok = metric(http_port, "cxpulse_notifications_failed") == (double)rows &&
+             metric(http_port, "cxpulse_notifications_pending") == 0;
+        if (!ok)
+            sleep_ms(100);
+    }
+    cr_assert(ok, "/metrics does not count the failed rows");
+    /* The owners' view and the notifications command show it. */
+    cr_assert_eq(cx_test_sh("%s tickets list --pg '%s' | grep -q 'webhook=failed'", cx_test_bin(),
+                            url),
+                 0);
+    cr_assert_eq(cx_test_sh("%s notifications list --status failed --pg '%s'"
+                            " | grep -q 'HTTP 400: refused on purpose'",
+                            cx_test_bin(), url),
+                 0);
+    /* Fixed on the receiver's side: `notifications retry --failed` sends them again. */
+    stop_kid(hook_pid, SIGTERM);
+    start_hook(port, NULL);
+    cr_assert_eq(cx_test_sh("%s notifications retry --failed --pg '%s' | grep -q '^%lld "
+                            "notification(s) queued again'",
+                            cx_test_bin(), url, rows),
+                 0);
+    wait_all_sent(20);
+    assert_each_transition_once();
+}
+
+Test(alerts, a_run_killed_between_the_tickets_commit_and_its_delivery_delivers_it_after_restart)
+{
+    int port = cx_test_free_port();
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    pid_t run = start_run(0, "--webhook", hook);
+    complaints(12);
+    /* Committed, not delivered: nothing listens on the receiver's port yet. */
+    wait_for("SELECT count(*) FROM cx.notifications WHERE attempts > 0", 1, 30,
+             "a failed first attempt");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'sent'"), 0);
+    cr_assert_eq(stop_kid(run, SIGKILL), 128 + SIGKILL);
+    start_hook(port, NULL);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    wait_all_sent(30);
+    assert_each_transition_once();
+}
+
+Test(alerts, two_instances_deliver_each_row_once)
+{
+    int port = cx_test_free_port(), http1 = cx_test_free_port(), http2 = cx_test_free_port();
+    const char *extra[] = {"--delay-ms", "40", NULL}; /* so that both senders get work */
+    start_hook(port, extra);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(http1, "--webhook", hook);
+    start_run(http2, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    for (int b = 0; b < 4; b++) {
+        complaints(12);
+        sleep_ms(300);
+    }
+    wait_for("SELECT count(*) FROM cx.events", produced, 60, "events stored");
+    /* Many tickets at once, and owners acknowledging them. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " SELECT 'bulk-' || g, 'external', 'carriers', 'bulk test'"
+                          " FROM generate_series(1, 40) g");
+    for (int i = 1; i <= 5; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT ticket_id FROM cx.tickets WHERE rule = 'bulk-%d'", i);
+        cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), q(sql),
+                                url),
+                     0);
+    }
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'acknowledged'"), 5);
+    wait_all_sent(60);
+    long long rows = q("SELECT count(*) FROM cx.notifications");
+    cr_assert_geq(rows, 47);
+    size_t accepted = assert_each_transition_once();
+    cr_assert_eq(accepted, (size_t)rows, "a row was delivered twice");
+    double s1 = metric(http1, "cxpulse_notifications_sent_total");
+    double s2 = metric(http2, "cxpulse_notifications_sent_total");
+    cr_assert(s1 > 0 && s2 > 0, "one instance sent everything (%g, %g)", s1, s2);
+    cr_assert_eq(s1 + s2, (double)rows);
+}
+
+Test(alerts, the_demos_spike_reaches_a_webhook)
+{
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char hook[128], src[1024], out[400];
+    hook_url(port, hook, sizeof hook);
+    cx_test_source_path("", src, sizeof src);
+    snprintf(out, sizeof out, "%s/demo-output.txt", dir);
+    cr_assert_eq(cx_test_sh("cd '%s' && CXPULSE_WEBHOOK_SECRET='%s' %s demo --pg '%s' --http off"
+                            " --log-level warn --webhook '%s' >'%s' 2>&1",
+                            src, SECRET, cx_test_bin(), url, hook, out),
+                 0, "see %s", out);
+    /* The carrier incident's ticket reached the receiver, signed, when it opened. */
+    json_t *recs = hook_records();
+    size_t i;
+    json_t *r;
+    int spike = 0;
+    json_array_foreach(recs, i, r)
+    {
+        json_t *body = json_object_get(r, "body"), *t = json_object_get(body, "ticket");
+        spike |= strcmp(json_string_value(json_object_get(body, "transition")), "opened") == 0 &&
+                 strcmp(json_string_value(json_object_get(t, "rule")),
+                        "external-negative-spike") == 0 &&
+                 strcmp(json_string_value(json_object_get(t, "owner")), "vendor-management") == 0;
+    }
+    json_decref(recs);
+    cr_assert(spike, "the spike's ticket did not reach the webhook");
+    wait_all_sent(1);
+    assert_each_transition_once();
+    cr_assert_eq(cx_test_sh("grep -A4 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),
+                 0, "the summary does not show the deliveries (%s)", out);
+}
+
+Test(alerts, the_outbox_row_shares_the_transition_s_transaction)
+{
+    /* Rolled back: neither ticket nor notification. */
+    cx_test_pg_exec(conn, "BEGIN");
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('r', 'external', 'carriers', 'x')");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'opened'"), 1);
+    cx_test_pg_exec(conn, "ROLLBACK");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 0);
+    /* Committed: one row per transition, numbered; an update that changes
+     * nothing an owner sees is no transition. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('r', 'external', 'carriers', 'x')");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET updated_at = now()");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET event_count = 5");
+    long long id = q("SELECT ticket_id FROM cx.tickets");
+    cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),
+                 0);
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id,
+                            url),
+                 0);
+    PGresult *r = PQexec(conn, "SELECT string_agg(seq || ':' || transition || ':' ||"
+                               " (ticket->>'status'), ' ' ORDER BY seq) FROM cx.notifications");
+    cr_assert_str_eq(PQgetvalue(r, 0, 0),
+                     "1:opened:open 2:updated:open 3:acknowledged:acknowledged"
+                     " 4:resolved:resolved");
+    PQclear(r);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 4,
+                 "waiting for a sender");
+}
+
+Test(alerts, routes_pick_receivers_and_chat_gets_what_people_act_on)
+{
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char routes[400];
+    snprintf(routes, sizeof routes, "%s/routes.json", dir);
+    FILE *f = fopen(routes, "w");
+    fprintf(f,
+            "{\"alerts\": {\"receivers\": ["
+            " {\"name\": \"crm\", \"kind\": \"webhook\","
+            "  \"url\": \"http://127.0.0.1:%d/hooks/crm\", \"secret\": \"%s\"},"
+            " {\"name\": \"chat\", \"kind\": \"slack\", \"url\": \"http://127.0.0.1:%d/chat/T0\"}],"
+            " \"routes\": ["
+            " {\"owner\": \"carriers\", \"rule\": \"courier-share\", \"receivers\": [\"chat\", \"crm\"]},"
+            " {\"owner\": \"carriers\", \"receivers\": [\"crm\"]}]}}",
+            port, SECRET, port);
+    fclose(f);
+    start_run(0, "--config", routes);
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    complaints(3);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'", 2, 30,
+             "tickets updated");
+    long long id = ticket_id("courier-share");
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id,
+                            url),
+                 0);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'resolved'", 1, 10,
+             "resolution written");
+    wait_all_sent(30);
+    assert_each_transition_once(); /* crm: every transition of both tickets */
+    /* chat: the share ticket's opening and resolution, as text; no updates, and
+     * nothing of the ticket its route does not send there. */
+    json_t *recs = hook_records();
+    size_t i;
+    json_t *r;
+    char texts[2048] = "";
+    json_array_foreach(recs, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "path")), "/chat/T0") != 0)
+            continue;
+        const char *text = json_string_value(json_object_get(json_object_get(r, "body"), "text"));
+        cr_assert_not_null(text);
+        cr_assert(strstr(text, "for *carriers* (rule courier-share, external): negative share") !=
+                      NULL,
+                  "%s", text);
+        cr_assert(strstr(text, "<http://cx.example/live|live page>") != NULL, "%s", text);
+        snprintf(texts + strlen(texts), sizeof texts - strlen(texts), "%s%s", texts[0] ? "|" : "",
+                 strstr(text, " opened ") ? "opened" : strstr(text, " resolved ") ? "resolved" : text);
+    }
+    json_decref(recs);
+    cr_assert_str_eq(texts, "opened|resolved");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.notifications WHERE ticket_id = %lld AND"
+             " transition = 'updated' AND deliveries->'chat'->>'status' = 'skipped'"
+             " AND deliveries->'crm'->>'status' = 'sent'",
+             id);
+    cr_assert_geq(q(sql), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE deliveries ? 'chat'"
+                   " AND ticket->>'rule' = 'courier-complaints'"),
+                 0, "the route sends courier-complaints to crm only");
+}

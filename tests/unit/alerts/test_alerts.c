@@ -1,0 +1,337 @@
+/*
+ * test_alerts.c - receivers and routes from the configuration (errors name the
+ * place), routing, the bodies each kind of receiver gets, the webhook
+ * signature, what an HTTP answer means, the backoff, and secrets masked when
+ * the configuration is printed.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts.h"
+#include "config.h"
+
+static cx_config *cfg;
+static cx_alerts *alerts;
+
+static void setup(void)
+{
+    cfg = cx_config_new();
+    cr_assert_not_null(cfg);
+    alerts = NULL;
+}
+
+static void teardown(void)
+{
+    cx_alerts_free(alerts);
+    cx_config_free(cfg);
+}
+
+TestSuite(alerts, .init = setup, .fini = teardown);
+
+static void set(const char *key, const char *value)
+{
+    char err[512];
+    cr_assert_eq(cx_config_set(cfg, key, value, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void load(void)
+{
+    char err[512];
+    cr_assert_eq(cx_alerts_new(&alerts, cfg, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void refused(const char *receivers, const char *routes, const char *want)
+{
+    char err[512] = "";
+    if (receivers != NULL)
+        set("alerts.receivers", receivers);
+    if (routes != NULL)
+        set("alerts.routes", routes);
+    cr_assert_eq(cx_alerts_new(&alerts, cfg, err, sizeof err), CX_ERR_CONFIG,
+                 "accepted, expected: %s", want);
+    cr_assert(strstr(err, want) != NULL, "error \"%s\" does not say \"%s\"", err, want);
+}
+
+static const char *const receivers =
+    "[{\"name\": \"ops\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093/\"},"
+    " {\"name\": \"billing-chat\", \"kind\": \"slack\","
+    "  \"url\": \"https://hooks.slack.example/services/T0/B0/XYZ\"},"
+    " {\"name\": \"crm\", \"kind\": \"webhook\", \"url\": \"https://crm.example/hook\","
+    "  \"secret\": \"k3y\"}]";
+
+Test(alerts, bad_receivers_and_routes_are_refused_naming_the_place)
+{
+    refused("[{\"name\": \"x\", \"kind\": \"pager\", \"url\": \"http://a/\"}]", NULL,
+            "alerts.receivers[0]: \"kind\" must be alertmanager, webhook or slack");
+}
+
+Test(alerts, a_receiver_without_an_http_url_is_refused)
+{
+    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"ftp://a/\"}]", NULL,
+            "alerts.receivers[0]: receiver \"x\": \"url\" must be an http:// or https:// URL");
+}
+
+Test(alerts, a_receiver_defined_twice_is_refused)
+{
+    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"http://a/\"},"
+            " {\"name\": \"x\", \"kind\": \"slack\", \"url\": \"http://b/\"}]",
+            NULL, "alerts.receivers[1]: receiver \"x\" is defined twice");
+}
+
+Test(alerts, only_webhooks_have_secrets)
+{
+    refused("[{\"name\": \"x\", \"kind\": \"slack\", \"url\": \"http://a/\", \"secret\": \"s\"}]",
+            NULL, "only a webhook receiver is signed with a secret");
+}
+
+Test(alerts, a_secret_env_that_is_not_set_is_refused)
+{
+    unsetenv("CXPULSE_TEST_NO_SUCH_SECRET");
+    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"http://a/\","
+            " \"secret_env\": \"CXPULSE_TEST_NO_SUCH_SECRET\"}]",
+            NULL, "environment variable CXPULSE_TEST_NO_SUCH_SECRET (secret_env) is not set");
+}
+
+Test(alerts, a_route_to_an_unknown_receiver_is_refused)
+{
+    refused(receivers, "[{\"owner\": \"billing\", \"receivers\": [\"pagerduty\"]}]",
+            "alerts.routes[0]: receivers[0]: no receiver named \"pagerduty\"");
+}
+
+Test(alerts, a_route_with_an_unknown_key_is_refused)
+{
+    refused(receivers, "[{\"team\": \"billing\", \"receivers\": [\"ops\"]}]",
+            "alerts.routes[0]: unknown key \"team\"");
+}
+
+Test(alerts, a_webhook_secret_without_a_webhook_is_refused)
+{
+    set("alerts.webhook_secret", "s");
+    refused(NULL, NULL, "alerts.webhook_secret (CXPULSE_WEBHOOK_SECRET) is set");
+}
+
+Test(alerts, no_receivers_is_valid_and_delivers_nowhere)
+{
+    load();
+    cr_assert_eq(cx_alerts_receiver_count(alerts), 0);
+}
+
+static size_t route(const char *owner, const char *category, const char *rule, char *names,
+                    size_t len)
+{
+    size_t idx[8];
+    size_t n = cx_alerts_route(alerts, owner, category, rule, idx, 8);
+    names[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(names + strlen(names), len - strlen(names), "%s%s", i ? "," : "",
+                 cx_alerts_receiver_name(alerts, idx[i]));
+    return n;
+}
+
+Test(alerts, the_first_matching_route_wins_and_shortcuts_get_every_ticket)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.routes", "[{\"owner\": \"billing\", \"category\": \"collaborative\","
+                         "   \"receivers\": [\"billing-chat\", \"ops\"]},"
+                         " {\"owner\": \"billing\", \"receivers\": [\"crm\"]},"
+                         " {\"rule\": \"carrier-spike\", \"receivers\": [\"ops\"]}]");
+    set("alerts.webhook", "http://127.0.0.1:9/all");
+    load();
+    char names[256];
+    route("billing", "collaborative", "chat-billing-share", names, sizeof names);
+    cr_assert_str_eq(names, "billing-chat,ops,webhook");
+    route("billing", "external", "x", names, sizeof names);
+    cr_assert_str_eq(names, "crm,webhook");
+    route("vendor-management", "external", "carrier-spike", names, sizeof names);
+    cr_assert_str_eq(names, "ops,webhook");
+    route("logistics", "performance", "late-delivery", names, sizeof names);
+    cr_assert_str_eq(names, "webhook", "no route matches: the shortcut alone");
+}
+
+Test(alerts, a_route_without_conditions_is_the_default)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.routes", "[{\"owner\": \"billing\", \"receivers\": [\"billing-chat\"]},"
+                         " {\"receivers\": [\"ops\"]}]");
+    load();
+    char names[256];
+    route("logistics", "performance", "late-delivery", names, sizeof names);
+    cr_assert_str_eq(names, "ops");
+}
+
+Test(alerts, without_routes_every_receiver_gets_every_ticket)
+{
+    set("alerts.receivers", receivers);
+    load();
+    char names[256];
+    route("anyone", "facing", "r", names, sizeof names);
+    cr_assert_str_eq(names, "ops,billing-chat,crm");
+}
+
+static json_t *row(const char *transition, const char *status)
+{
+    json_t *r = json_pack(
+        "{s:i, s:i, s:i, s:s, s:s, s:i, s:{}, s:{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+        " s:i, s:[s, s]}}",
+        "id", 7, "ticket_id", 42, "seq", 3, "transition", transition, "created_at",
+        "2026-11-01T10:05:00Z", "attempts", 0, "deliveries", "ticket", "ticket_id", 42, "rule",
+        "carrier-spike", "category", "external", "scope", "", "owner", "vendor-management",
+        "status", status, "reason", "25 negative events in the 15 minutes to 10:15 UTC",
+        "opened_at", "2026-11-01T10:00:00Z", "updated_at", "2026-11-01T10:05:00Z", "event_count",
+        25, "sample_event_ids", "e-1", "e-2");
+    cr_assert_not_null(r);
+    return r;
+}
+
+static size_t receiver(const char *name)
+{
+    for (size_t i = 0; i < cx_alerts_receiver_count(alerts); i++)
+        if (strcmp(cx_alerts_receiver_name(alerts, i), name) == 0)
+            return i;
+    cr_assert_fail("no receiver %s", name);
+    return 0;
+}
+
+static json_t *render(const char *name, const json_t *r, time_t now)
+{
+    char *body = cx_alerts_render(alerts, receiver(name), r, now);
+    cr_assert_not_null(body);
+    json_t *doc = json_loads(body, 0, NULL);
+    cr_assert_not_null(doc, "not JSON: %s", body);
+    free(body);
+    return doc;
+}
+
+Test(alerts, alertmanager_gets_the_labels_annotations_and_an_end_ahead)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.page_url", "https://cx.example/live");
+    set("alerts.resend_seconds", "60");
+    load();
+    json_t *r = row("opened", "open");
+    time_t now = 1796119200; /* 2026-12-01T10:00:00Z */
+    json_t *doc = render("ops", r, now);
+    cr_assert_eq(json_array_size(doc), 1);
+    json_t *a = json_array_get(doc, 0), *l = json_object_get(a, "labels");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "alertname")), "carrier-spike");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "owner")), "vendor-management");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "category")), "external");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "scope")), "");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "severity")), "warning");
+    cr_assert_str_eq(json_string_value(json_object_get(l, "service")), "cxpulse");
+    json_t *an = json_object_get(a, "annotations");
+    cr_assert_str_eq(json_string_value(json_object_get(an, "summary")),
+                     "25 negative events in the 15 minutes to 10:15 UTC");
+    cr_assert_str_eq(json_string_value(json_object_get(an, "sample_event_ids")), "e-1, e-2");
+    cr_assert_str_eq(json_string_value(json_object_get(an, "page_url")), "https://cx.example/live");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "generatorURL")),
+                     "https://cx.example/live");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "startsAt")), "2026-11-01T10:00:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "endsAt")), "2026-12-01T10:04:00Z",
+                     "four re-posting intervals ahead");
+    json_decref(doc);
+    json_decref(r);
+    r = row("resolved", "resolved");
+    doc = render("ops", r, now);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(doc, 0), "endsAt")),
+                     "2026-12-01T10:00:00Z", "a resolved ticket ends now");
+    json_decref(doc);
+    json_decref(r);
+}
+
+Test(alerts, a_webhook_gets_the_transition_and_the_ticket)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *r = row("acknowledged", "acknowledged");
+    json_t *doc = render("crm", r, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "idempotency_key")),
+                     "42-acknowledged-3");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "transition")), "acknowledged");
+    cr_assert_eq(json_integer_value(json_object_get(doc, "seq")), 3);
+    cr_assert(json_equal(json_object_get(doc, "ticket"), json_object_get(r, "ticket")));
+    cr_assert(json_is_null(json_object_get(doc, "page_url")));
+    char key[64];
+    cx_alerts_idempotency_key(r, key, sizeof key);
+    cr_assert_str_eq(key, "42-acknowledged-3");
+    json_decref(doc);
+    json_decref(r);
+}
+
+Test(alerts, chat_gets_a_short_text_with_owner_reason_and_link)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.page_url", "https://cx.example/live");
+    load();
+    json_t *r = row("opened", "open");
+    json_t *doc = render("billing-chat", r, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "text")),
+                     "cxpulse: ticket 42 opened for *vendor-management* (rule carrier-spike,"
+                     " external): 25 negative events in the 15 minutes to 10:15 UTC"
+                     " <https://cx.example/live|live page>");
+    json_decref(doc);
+    json_decref(r);
+}
+
+Test(alerts, the_signature_is_the_hmac_sha256_of_timestamp_dot_body)
+{
+    char sig[72];
+    /* The value Python's hmac module gives for the same key and message. */
+    cx_alerts_sign("s3cr3t", "1700000000", "{\"a\":1}", 7, sig);
+    cr_assert_str_eq(sig,
+                     "sha256=8dbbbbf4523b10bbb793e74d854144c45acccc2d233667b1c06b805b6ded8a84");
+}
+
+Test(alerts, answers_other_than_408_429_and_5xx_are_permanent)
+{
+    cr_assert_eq(cx_alerts_classify(200), CX_ALERTS_SENT);
+    cr_assert_eq(cx_alerts_classify(204), CX_ALERTS_SENT);
+    cr_assert_eq(cx_alerts_classify(0), CX_ALERTS_RETRY);
+    cr_assert_eq(cx_alerts_classify(408), CX_ALERTS_RETRY);
+    cr_assert_eq(cx_alerts_classify(429), CX_ALERTS_RETRY);
+    cr_assert_eq(cx_alerts_classify(500), CX_ALERTS_RETRY);
+    cr_assert_eq(cx_alerts_classify(503), CX_ALERTS_RETRY);
+    cr_assert_eq(cx_alerts_classify(400), CX_ALERTS_PERMANENT);
+    cr_assert_eq(cx_alerts_classify(401), CX_ALERTS_PERMANENT);
+    cr_assert_eq(cx_alerts_classify(404), CX_ALERTS_PERMANENT);
+    cr_assert_eq(cx_alerts_classify(301), CX_ALERTS_PERMANENT);
+}
+
+Test(alerts, backoff_doubles_with_jitter_up_to_the_cap)
+{
+    set("alerts.retry_min_ms", "100");
+    set("alerts.retry_max_ms", "1000");
+    load();
+    for (int i = 0; i < 200; i++) {
+        int first = cx_alerts_backoff_ms(alerts, 0), third = cx_alerts_backoff_ms(alerts, 2),
+            late = cx_alerts_backoff_ms(alerts, 30);
+        cr_assert(first >= 50 && first <= 100, "%d", first);
+        cr_assert(third >= 200 && third <= 400, "%d", third);
+        cr_assert(late >= 500 && late <= 1000, "%d", late);
+    }
+}
+
+Test(alerts, secrets_are_masked_when_the_configuration_is_printed)
+{
+    set("alerts.receivers",
+        "[{\"name\": \"chat\", \"kind\": \"slack\","
+        "  \"url\": \"https://hooks.slack.example/services/T0/B0/SLACKTOKEN\"},"
+        " {\"name\": \"crm\", \"kind\": \"webhook\", \"url\": \"https://u:PASSWD@crm.example/\","
+        "  \"secret\": \"HOOKSECRET\"}]");
+    set("alerts.webhook", "https://user:URLPASS@hooks.example/x");
+    set("alerts.webhook_secret", "ENVSECRET");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cx_config_print(cfg, f);
+    fclose(f);
+    for (const char *const *s = (const char *const[]){"SLACKTOKEN", "PASSWD", "HOOKSECRET",
+                                                      "URLPASS", "ENVSECRET", NULL};
+         *s != NULL; s++)
+        cr_assert(strstr(buf, *s) == NULL, "%s was printed:\n%s", *s, buf);
+    cr_assert(strstr(buf, "https://hooks.slack.example/****") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"alerts.webhook_secret\": \"****\"") != NULL, "%s", buf);
+    free(buf);
+}
