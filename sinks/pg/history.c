@@ -22,7 +22,8 @@ struct cx_pg_history {
     char *version;
     /* the batch in hand (cx_pg_reclassify_next) */
     PGresult *batch;
-    char last_at[64], last_id[512];
+    char last_at[64]; /* the key of the batch's last event, for the next one */
+    char *last_id;
 };
 
 static cx_status exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
@@ -71,7 +72,7 @@ cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const ch
     free(h->version);
     if ((h->version = strdup(version)) == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    h->last_at[0] = h->last_id[0] = '\0';
+    h->last_at[0] = '\0';
     const char *params[] = {version, rules_json};
     PGresult *r = PQexecParams(h->conn,
                                "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
@@ -109,12 +110,13 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     if (st != CX_OK)
         return st;
     /* Keyset order, so a long history is read once; rows already on this
-     * version are skipped, which makes an interrupted run resumable. */
+     * version are skipped, which makes an interrupted run resumable. The
+     * order is the one the paging condition compares: the instant, not its text. */
     const char *params[] = {since, until, h->version, h->last_at[0] ? h->last_at : NULL,
                             h->last_id, lim};
     h->batch = PQexecParams(
         h->conn,
-        "SELECT event_id, payload::text, occurred_at::text FROM cx.events"
+        "SELECT event_id, payload::text, occurred_at::text AS last_at FROM cx.events"
         " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
         " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
         " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
@@ -129,7 +131,11 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     *n = (size_t)PQntuples(h->batch);
     if (*n > 0) {
         snprintf(h->last_at, sizeof h->last_at, "%s", PQgetvalue(h->batch, (int)*n - 1, 2));
-        snprintf(h->last_id, sizeof h->last_id, "%s", PQgetvalue(h->batch, (int)*n - 1, 0));
+        free(h->last_id);
+        if ((h->last_id = strdup(PQgetvalue(h->batch, (int)*n - 1, 0))) == NULL) {
+            PQclear(PQexec(h->conn, "ROLLBACK"));
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        }
     } else {
         PQclear(PQexec(h->conn, "ROLLBACK"));
     }
@@ -432,5 +438,6 @@ void cx_pg_history_free(cx_pg_history *h)
     PQclear(h->batch);
     PQfinish(h->conn);
     free(h->version);
+    free(h->last_id);
     free(h);
 }

@@ -247,3 +247,76 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
     cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(cxpulse("dead-letters replay"), 2, "replay needs --id, --since or --all");
 }
+
+/* Stores one event with the given id, time and text. */
+static void add_at(const char *id, const char *occurred_at, const char *text)
+{
+    char raw[1024];
+    int n = snprintf(raw, sizeof raw,
+                     "{\"event_id\":\"%s\",\"occurred_at\":\"%s\",\"text\":\"%s\"}", id,
+                     occurred_at, text);
+    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+}
+
+Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
+{
+    /* In New York the clocks go back at 06:00Z that day: as text, 06:10Z
+     * ("01:10-05") sorts before 05:30Z ("01:30-04"). */
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
+                          " current_database(), 'America/New_York'); END $$");
+    add_at("tz-1", "2026-11-01T05:00:00Z", "the agent was rude");
+    add_at("tz-2", "2026-11-01T05:30:00Z", "the agent was rude");
+    add_at("tz-3", "2026-11-01T06:10:00Z", "the agent was rude");
+    add_at("tz-4", "2026-11-01T07:00:00Z", "the agent was rude");
+    store();
+    /* Stored by an older build: an instant in year 10000 ("10000-..." sorts before "2026-..."). */
+    cx_test_pg_exec(conn, "INSERT INTO cx.events (event_id, occurred_at, body, sentiment, payload)"
+                          " VALUES ('tz-5', '10000-01-01 23:58:59+00', 'the agent was rude',"
+                          " 'negative', '{\"event_id\":\"tz-5\",\"occurred_at\":"
+                          "\"9999-12-31T23:59:59-23:59\",\"text\":\"the agent was rude\"}')");
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4,
+                 "every event the parser accepts is on the new version");
+    cr_assert(output_has("reclassified 5 events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version IS DISTINCT FROM"
+                   " (SELECT rule_version FROM cx.events WHERE event_id = 'tz-1')"
+                   " AND event_id <> 'tz-5'"),
+                 0);
+}
+
+Test(pg_history, reclassify_pages_past_an_event_id_of_128_emoji)
+{
+    char id[4 * 128 + 1] = "";
+    for (int i = 0; i < 128; i++)
+        strcat(id, "\xF0\x9F\x98\x80"); /* U+1F600, four bytes */
+    add_at(id, "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("after-emoji", "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("later", "2026-11-01T10:01:00Z", "the agent was rude");
+    store();
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("reclassified 3 events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 3);
+}
+
+Test(pg_history, an_event_id_that_needs_escaping_first_is_stored_and_reclassified)
+{
+    /* "\N" is COPY's NULL marker: the id's first byte is escaped. */
+    add_at("\\\\N", "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("\\\\tab", "2026-11-01T10:01:00Z", "the agent was rude");
+    cx_pg_result res = store();
+    cr_assert_eq(res.stored, 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id IN ('\\N', '\\tab')"), 2);
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 2);
+    cx_test_assert_signals_exact(conn);
+}
