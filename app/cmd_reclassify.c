@@ -117,6 +117,13 @@ int cx_cmd_reclassify(int argc, char **argv)
             size_t len;
             const char *payload = cx_pg_reclassify_payload(h, i, &len);
             char perr[256];
+            if (payload == NULL) {
+                cx_log(CX_LOG_WARN, "reclassify", "left as it was: its payload holds a number "
+                       "with more than %d digits in decimal form, not read",
+                       CX_EVENT_MAX_NUMBER_DIGITS);
+                unparsed++;
+                continue;
+            }
             if (cx_event_parse(&evs[m], payload, len, perr, sizeof perr) != CX_OK) {
                 /* Stored under an older, laxer parser: its tags stay as they are. */
                 cx_log(CX_LOG_WARN, "reclassify", "left as it was: %s", perr);

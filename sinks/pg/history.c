@@ -98,6 +98,12 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
     return st;
 }
 
+/* A jsonb number whose text (plain decimal) would take more than about 40
+ * digits: an older build stored such payloads, and 1e-16000 prints as 16 KB. */
+#define EXPANDING_NUMBER                                                                      \
+    "'strict $.** ? (@.type() == \"number\" && @ != 0"                                       \
+    " && (@.abs() >= 1e40 || @.abs() < 1e-40))'"
+
 cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
                                 int limit, size_t *n, char *err, size_t errlen)
 {
@@ -116,7 +122,8 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
                             h->last_id, lim};
     h->batch = PQexecParams(
         h->conn,
-        "SELECT event_id, payload::text, occurred_at::text AS last_at FROM cx.events"
+        "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"
+        " THEN NULL ELSE payload::text END, occurred_at::text AS last_at FROM cx.events"
         " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
         " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
         " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
@@ -144,6 +151,10 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
 
 const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len)
 {
+    if (PQgetisnull(h->batch, (int)i, 1)) {
+        *len = 0;
+        return NULL;
+    }
     *len = (size_t)PQgetlength(h->batch, (int)i, 1);
     return PQgetvalue(h->batch, (int)i, 1);
 }

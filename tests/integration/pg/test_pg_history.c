@@ -320,3 +320,23 @@ Test(pg_history, an_event_id_that_needs_escaping_first_is_stored_and_reclassifie
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 2);
     cx_test_assert_signals_exact(conn);
 }
+
+Test(pg_history, reclassify_does_not_read_a_payload_whose_numbers_expand)
+{
+    add_at("plain", "2026-11-01T10:00:00Z", "the agent was rude");
+    store();
+    /* Stored by an older build: small as jsonb, 16 KB per number as text. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.events (event_id, occurred_at, body, sentiment, payload)"
+                          " SELECT 'expands', '2026-11-01T10:01:00Z', 'the agent was rude',"
+                          " 'negative', jsonb_build_object('event_id', 'expands', 'occurred_at',"
+                          " '2026-11-01T10:01:00Z', 'text', 'the agent was rude', 'attributes',"
+                          " jsonb_build_object('w', (SELECT jsonb_agg('1e-16000'::numeric)"
+                          " FROM generate_series(1, 1000))))");
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("left as it was: its payload holds a number with more than 40 digits"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
+}
