@@ -37,8 +37,8 @@ static void print_list(const json_t *rows)
         printf("no dead letters\n");
         return;
     }
-    printf("%-7s  %-20s  %-24s  %-7s  %s\n", "ID", "RECEIVED (UTC)", "MESSAGE", "REPLAYS",
-           "REASON");
+    printf("%-7s  %-20s  %-12s  %-24s  %-7s  %s\n", "ID", "RECEIVED (UTC)", "GROUP", "MESSAGE",
+           "REPLAYS", "REASON");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -48,9 +48,9 @@ static void print_list(const json_t *rows)
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
         const char *result = cx_cmd_json_str(r, "replay_result");
-        printf("%-7lld  %-20s  %-24s  %-7lld  %.100s%s%s\n",
+        printf("%-7lld  %-20s  %-12s  %-24s  %-7lld  %.100s%s%s\n",
                (long long)json_integer_value(json_object_get(r, "id")), cx_cmd_json_str(r, "received_at"),
-               where, (long long)json_integer_value(json_object_get(r, "replay_count")),
+               cx_cmd_json_str(r, "consumer_group"), where, (long long)json_integer_value(json_object_get(r, "replay_count")),
                cx_cmd_json_str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }

@@ -276,7 +276,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
 
 #define DEAD_COLUMNS                                                                          \
     "id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS received_at," \
-    " kafka_topic, kafka_partition, kafka_offset, error, original_error,"                    \
+    " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, original_error,"    \
     " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
     " replay_count, replay_result, length(raw) AS bytes"
 
@@ -341,15 +341,24 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
     const char *params[] = {id > 0 ? ids : NULL, since, after, lim};
     *out = NULL;
     *n = 0;
-    /* Rows already stored by an earlier replay are left alone. Binary results:
-     * raw comes back byte for byte. */
+    /* Rows already stored by an earlier replay are left alone. A message that
+     * several consumer groups dead-lettered is selected once (its first row):
+     * replaying it settles every group's row. Binary results: raw comes back
+     * byte for byte. */
     PGresult *r = PQexecParams(h->conn,
                                "SELECT id::text, kafka_topic, kafka_partition::text,"
-                               " kafka_offset::text, raw FROM cx.dead_letters"
+                               " kafka_offset::text, raw FROM cx.dead_letters d"
                                " WHERE ($1::bigint IS NULL OR id = $1::bigint)"
                                " AND ($2::timestamptz IS NULL OR received_at >= $2)"
                                " AND id > $3::bigint"
                                " AND (replay_result IS NULL OR replay_result LIKE 'failed again%')"
+                               " AND ($1::bigint IS NOT NULL OR NOT EXISTS (SELECT 1"
+                               "  FROM cx.dead_letters o WHERE o.kafka_topic = d.kafka_topic"
+                               "  AND o.kafka_partition = d.kafka_partition"
+                               "  AND o.kafka_offset = d.kafka_offset AND o.id < d.id"
+                               "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)"
+                               "  AND (o.replay_result IS NULL"
+                               "   OR o.replay_result LIKE 'failed again%')))"
                                " ORDER BY id LIMIT $4::int",
                                4, NULL, params, NULL, NULL, 1);
     cx_status st = cx__pg_check(h->conn, r, "reading dead letters", err, errlen);
@@ -431,8 +440,13 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                      " d.kafka_offset THEN 'stored as event ' || u.ev"
                                      " ELSE 'duplicate of stored event ' || u.ev END"
                                      " FROM unnest($1::bigint[], $2::text[]) AS u(id, ev)"
+                                     " JOIN cx.dead_letters m ON m.id = u.id"
                                      " JOIN cx.events e ON e.event_id = u.ev"
-                                     " WHERE d.id = u.id",
+                                     " WHERE (d.id = u.id OR (d.kafka_topic = m.kafka_topic"
+                                     " AND d.kafka_partition = m.kafka_partition"
+                                     " AND d.kafka_offset = m.kafka_offset"
+                                     " AND (d.replay_result IS NULL"
+                                     " OR d.replay_result LIKE 'failed again%')))",
                                      2, NULL, params, NULL, NULL, 0);
     cx_status st = r == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory")
                              : cx__pg_check(h->conn, r, "marking dead letters", err, errlen);

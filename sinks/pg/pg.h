@@ -50,7 +50,8 @@ typedef struct cx_pg_options {
                                     in cx.rule_sets; NULL: not recorded */
     int replay;                  /* dead-letter replay: records keep their original Kafka
                                     coordinates, offsets are neither checked nor moved, and
-                                    a still-bad record updates its dead-letter row */
+                                    a still-bad record updates its dead-letter rows (every
+                            group's row of the message not stored yet) */
 } cx_pg_options;
 
 /* What one write did. */
@@ -194,7 +195,8 @@ typedef struct cx_dead_letter {
 /*
  * The next `limit` dead letters with id > after_id that are not stored yet
  * (never replayed, or failed again): only `id` when id > 0, else those
- * received since `since` (NULL: all). Returns new: cx_pg_dead_letters_free().
+ * received since `since` (NULL: all), one row per message when several
+ * consumer groups dead-lettered it. Returns new: cx_pg_dead_letters_free().
  */
 cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *since,
                                     long long after_id, int limit, cx_dead_letter **out,
@@ -204,7 +206,8 @@ void cx_pg_dead_letters_free(cx_dead_letter *d, size_t n);
 
 /* Records that dead letters ids[i] were replayed as event_ids[i]: "stored as
  * event X" when the event holds their coordinates, else "duplicate of stored
- * event X". Idempotent. */
+ * event X"; so are the other groups' rows of the same message that are not
+ * stored yet. Idempotent. */
 cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                   const char *const *event_ids, size_t n, char *err,
                                   size_t errlen);

@@ -340,3 +340,59 @@ Test(pg_history, reclassify_does_not_read_a_payload_whose_numbers_expand)
               "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
 }
+
+/* Writes the batch as consumer group `group` (the batch is kept). */
+static cx_pg_result store_as(const char *group)
+{
+    static const int windows[] = {60};
+    cx_pg_options o = {.conninfo = url, .group = group, .window_seconds = windows,
+                       .n_windows = 1, .rule_version = "test+1", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    char err[1024];
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK,
+                 "group %s: %s", group, err);
+    cx_pg_free(pg);
+    return res;
+}
+
+Test(pg_history, two_groups_on_one_topic_keep_a_dead_letter_each_and_replay_them_together)
+{
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT channel_short"
+                          " CHECK (length(channel) <= 5)");
+    add("ok-1", 1, "chat", "the agent was rude");
+    add("long-1", 2, "telephone", "the agent was rude");
+    sinktest_add(&batch, "cx.events", 0, next_offset++, "{bad", 4);
+    cx_pg_result r1 = store_as("g1"), r5 = store_as("g5");
+    cr_assert_eq(r1.stored, 1);
+    cr_assert_eq(r1.dead_lettered, 2);
+    cr_assert_eq(r5.duplicates, 1, "the event is stored once, whichever group reads it");
+    cr_assert_eq(r5.dead_lettered, 2, "g5 keeps its own dead letters");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g1'"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g5'"), 2);
+    /* Restarted, g5 reads the same messages again: nothing doubles. */
+    r5 = store_as("g5");
+    cr_assert_eq(r5.skipped, 3);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 4);
+
+    cr_assert_eq(cxpulse("dead-letters list"), 0, "see %s", out);
+    cr_assert(output_has("g5") && output_has("g1"), "see %s", out);
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events, 0 were already stored, 1 still failing"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 1"
+                   " AND replay_result = 'stored as event long-1'"),
+                 2, "each group's row of the message records what became of it");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 2"
+                   " AND replay_count = 1 AND replay_result LIKE 'failed again: invalid JSON%'"),
+                 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
+    char args[64];
+    snprintf(args, sizeof args, "dead-letters show %lld",
+             q("SELECT id FROM cx.dead_letters WHERE consumer_group = 'g5' AND kafka_offset = 2"));
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("\"consumer_group\": \"g5\""), "see %s", out);
+    cx_test_assert_signals_exact(conn);
+}
