@@ -631,7 +631,7 @@ static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     int64_t latest = INT64_MIN;
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
-        cx_status st = cx_window_add(pg->sig, r->ev, r->tags);
+        cx_status st = cx_record_add_to_window(pg->sig, r);
         if (st == CX_ERR_INVALID)
             return cx_errf(err, errlen, st, "event %s: rating %.17g has more decimals than"
                            " signal sums are kept with here", r->ev->event_id,
@@ -645,7 +645,7 @@ static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     for (size_t i = 0; pg->window_rules && i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
         if (r->tags->n_assigned > 0 && r->ev->occurred_at_us > latest - 7200 * 1000000LL &&
-            cx_window_add(pg->touched, r->ev, r->tags) != CX_OK)
+            cx_record_add_to_window(pg->touched, r) != CX_OK)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
     return CX_OK;

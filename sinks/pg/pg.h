@@ -22,21 +22,8 @@
 #include "classify.h"
 #include "cx.h"
 #include "event.h"
+#include "record.h" /* cx_record: one consumed message, as the sink stores it */
 #include "tickets.h"
-
-/* One consumed message, parsed and classified or not. Borrowed pointers. */
-typedef struct cx_record {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    const void *raw; /* the message value, byte for byte */
-    size_t raw_len;
-    const cx_event *ev;   /* parsed event, or NULL for a dead letter */
-    const cx_tags *tags;  /* classification of ev (non-NULL iff ev) */
-    const char *error;    /* readable reason when ev == NULL */
-    const uint16_t *hits; /* event-level ticket rules the event matched (indices) */
-    size_t n_hits;
-} cx_record;
 
 typedef struct cx_pg_options {
     const char *conninfo;        /* URL or key=value; NULL or "" = libpq's environment */

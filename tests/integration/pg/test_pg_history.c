@@ -396,3 +396,21 @@ Test(pg_history, two_groups_on_one_topic_keep_a_dead_letter_each_and_replay_them
     cr_assert(output_has("\"consumer_group\": \"g5\""), "see %s", out);
     cx_test_assert_signals_exact(conn);
 }
+
+Test(pg_history, replay_evaluates_event_level_ticket_rules_as_run_does)
+{
+    /* An NPS detractor blaming the carrier, which an older build rejected: the
+     * built-in rule external-nps-detractor opens a ticket for it when `run`
+     * stores such an event, and so it must when the replay does. */
+    cx_test_pg_exec(conn,
+                    "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+                    " kafka_offset, error, raw) VALUES ('g', 'cx.events', 0, 7,"
+                    " 'older build: unknown scale', convert_to('{\"event_id\":\"nps-1\","
+                    "\"occurred_at\":\"2026-11-01T10:00:00Z\",\"text\":\"the courier lost my"
+                    " parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}', 'UTF8'))");
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'external-nps-detractor'"
+                   " AND owner = 'vendor-management' AND sample_event_ids = '{nps-1}'"),
+                 1);
+}
