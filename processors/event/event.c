@@ -4,8 +4,8 @@
  * The checks follow event.v1.schema.json, plus what PostgreSQL would reject
  * later (NUL characters, invalid UTF-8, instants outside 0001..9999 in UTC), so a
  * parsed event can always be stored. Hostile input is bounded before jansson
- * sees it (a size cap and a nesting-depth pre-scan), and numbers whose decimal
- * form would blow up when PostgreSQL prints them are refused.
+ * sees it: a size cap, and a pre-scan for nesting depth and for numbers whose
+ * decimal form would blow up when PostgreSQL prints them.
  */
 #include "event.h"
 
@@ -228,40 +228,19 @@ static cx_status get_string(const json_t *obj, const char *name, size_t min_char
     return CX_OK;
 }
 
-/*
- * Bounds nesting before jansson allocates anything: counts bracket depth
- * outside strings. Returns 0 when depth <= max.
- */
-static int depth_exceeds(const unsigned char *p, size_t len, int max)
-{
-    int depth = 0, in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
+/* What the pre-scan found (prescan()). */
+enum { SCAN_OK, SCAN_TOO_DEEP, SCAN_NUMBER_TOO_LONG };
 
 /*
- * Finds the first number of a valid JSON text whose plain decimal form (as
- * PostgreSQL prints a jsonb number: no exponent) would have more than
- * CX_EVENT_MAX_NUMBER_DIGITS digits; returns its offset and length, or 0.
+ * Bounds hostile input before jansson allocates anything, in one pass outside
+ * strings: nesting deeper than CX_EVENT_MAX_DEPTH, and the first number whose
+ * plain decimal form (as PostgreSQL prints a jsonb number: no exponent) would
+ * have more than CX_EVENT_MAX_NUMBER_DIGITS digits (its offset and length in
+ * *at, *n).
  */
-static int number_too_long(const char *p, size_t len, size_t *at, size_t *n)
+static int prescan(const char *p, size_t len, size_t *at, size_t *n)
 {
-    int in_string = 0;
+    int depth = 0, in_string = 0;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (in_string) {
@@ -273,40 +252,43 @@ static int number_too_long(const char *p, size_t len, size_t *at, size_t *n)
         }
         if (c == '"') {
             in_string = 1;
-            continue;
-        }
-        if (c != '-' && (c < '0' || c > '9'))
-            continue;
-        size_t start = i, int_digits = 0, frac_digits = 0;
-        if (p[i] == '-')
-            i++;
-        for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
-            int_digits++;
-        if (i < len && p[i] == '.')
-            for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++)
-                frac_digits++;
-        int64_t exp = 0;
-        if (i < len && (p[i] == 'e' || p[i] == 'E')) {
-            int neg = 0;
-            i++;
-            if (i < len && (p[i] == '+' || p[i] == '-'))
-                neg = p[i++] == '-';
+        } else if (c == '{' || c == '[') {
+            if (++depth > CX_EVENT_MAX_DEPTH)
+                return SCAN_TOO_DEEP;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i, int_digits = 0, frac_digits = 0;
+            if (p[i] == '-')
+                i++;
             for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
-                if (exp < 1000000000)
-                    exp = exp * 10 + (p[i] - '0');
-            if (neg)
-                exp = -exp;
+                int_digits++;
+            if (i < len && p[i] == '.')
+                for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+                    frac_digits++;
+            int64_t exp = 0;
+            if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+                int neg = 0;
+                i++;
+                if (i < len && (p[i] == '+' || p[i] == '-'))
+                    neg = p[i++] == '-';
+                for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+                    if (exp < 1000000000)
+                        exp = exp * 10 + (p[i] - '0');
+                if (neg)
+                    exp = -exp;
+            }
+            /* digits before the point (at least one) and after it, once the exponent moved it */
+            int64_t before = (int64_t)int_digits + exp, after = (int64_t)frac_digits - exp;
+            if ((before > 1 ? before : 1) + (after > 0 ? after : 0) > CX_EVENT_MAX_NUMBER_DIGITS) {
+                *at = start;
+                *n = i - start;
+                return SCAN_NUMBER_TOO_LONG;
+            }
+            i--; /* the loop steps past the number's last byte */
         }
-        /* digits before the point (at least one) and after it, once the exponent moved it */
-        int64_t before = (int64_t)int_digits + exp, after = (int64_t)frac_digits - exp;
-        if ((before > 1 ? before : 1) + (after > 0 ? after : 0) > CX_EVENT_MAX_NUMBER_DIGITS) {
-            *at = start;
-            *n = i - start;
-            return 1;
-        }
-        i--; /* the loop steps past the number's last byte */
     }
-    return 0;
+    return SCAN_OK;
 }
 
 static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, size_t errlen)
@@ -412,9 +394,20 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "message is %zu bytes, larger than the %d-byte limit", len,
                        CX_EVENT_MAX_BYTES);
-    if (depth_exceeds(data, len, CX_EVENT_MAX_DEPTH))
+    size_t at = 0, n = 0;
+    int scan = prescan(data, len, &at, &n);
+    if (scan == SCAN_TOO_DEEP)
         return cx_errf(err, errlen, CX_ERR_INVALID, "JSON nesting deeper than %d levels",
                        CX_EVENT_MAX_DEPTH);
+    if (scan == SCAN_NUMBER_TOO_LONG) {
+        char q[QUOTE_MAX + 8];
+        snprintf(q, sizeof q, "%.*s%s", (int)(n > QUOTE_MAX ? QUOTE_MAX : n),
+                 (const char *)data + at, n > QUOTE_MAX ? "..." : "");
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "number %s at byte %zu has more than %d digits in decimal form (the "
+                       "form in which it would be stored and read back)",
+                       q, at + 1, CX_EVENT_MAX_NUMBER_DIGITS);
+    }
 
     /*
      * JSON_REJECT_DUPLICATES: a duplicate key is ambiguous, reject it.
@@ -434,17 +427,6 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
                 *c = '?';
         return cx_errf(err, errlen, CX_ERR_INVALID, "invalid JSON at line %d, column %d: %s",
                        jerr.line, jerr.column, jerr.text);
-    }
-    size_t at, n;
-    if (number_too_long(data, len, &at, &n)) {
-        char q[QUOTE_MAX + 8];
-        snprintf(q, sizeof q, "%.*s%s", (int)(n > QUOTE_MAX ? QUOTE_MAX : n), (const char *)data + at,
-                 n > QUOTE_MAX ? "..." : "");
-        cx_event_clear(ev);
-        return cx_errf(err, errlen, CX_ERR_INVALID,
-                       "number %s at byte %zu has more than %d digits in decimal form (the "
-                       "form in which it would be stored and read back)",
-                       q, at + 1, CX_EVENT_MAX_NUMBER_DIGITS);
     }
     if (!json_is_object(ev->root)) {
         cx_status st = cx_errf(err, errlen, CX_ERR_INVALID,
