@@ -28,9 +28,10 @@ static int usage(FILE *out, int rc)
             "       cxpulse dead-letters show ID [--json] [--pg URL]\n"
             "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
             "                                   [--pg URL] [--config FILE]\n\n"
-            "list: newest first (default 50). show: one row with its raw bytes. replay:\n"
-            "parse, classify and store again the dead letters not stored yet; each row\n"
-            "records when it was replayed and the event it became, or the new reason.\n");
+            "list: newest first (default 50), with the consumer group that read each.\n"
+            "show: one row with its raw bytes. replay: parse, classify and store again\n"
+            "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
+            "row records when it was replayed and the event it became, or the new reason.\n");
     return rc;
 }
 
