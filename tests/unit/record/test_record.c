@@ -48,9 +48,9 @@ Test(cx_record, an_event_is_parsed_classified_and_matched_against_event_rules)
 {
     cx_record r;
     cx_record_rules rules = {.classifier = clf, .tickets = tickets};
-    cr_assert_eq(cx_record_make(&r, &store, &rules, "cx.events", 3, 42, detractor,
-                                strlen(detractor)),
-                 CX_OK);
+    cr_assert_eq(
+        cx_record_make(&r, &store, &rules, "cx.events", 3, 42, detractor, strlen(detractor)),
+        CX_OK);
     cr_assert_str_eq(r.topic, "cx.events");
     cr_assert_eq(r.partition, 3);
     cr_assert_eq(r.offset, 42);
@@ -80,8 +80,7 @@ Test(cx_record, an_invalid_message_is_a_dead_letter_with_the_parsers_reason)
     cx_record_rules rules = {.classifier = clf, .tickets = tickets};
     const char bad[] = "{\"event_id\":\"x\",\"occurred_at\":\"0001-01-01T00:00:00+23:59\","
                        "\"text\":\"hi\"}";
-    cr_assert_eq(cx_record_make(&r, &store, &rules, "t", 0, 7, bad, strlen(bad)),
-                 CX_ERR_INVALID);
+    cr_assert_eq(cx_record_make(&r, &store, &rules, "t", 0, 7, bad, strlen(bad)), CX_ERR_INVALID);
     cr_assert_null(r.ev);
     cr_assert_null(r.tags);
     cr_assert_eq(r.n_hits, 0);
