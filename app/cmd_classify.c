@@ -103,7 +103,7 @@ int cx_cmd_classify(int argc, char **argv)
         cx_tags tags;
         if (cx_event_parse(&ev, line, (size_t)n, err, sizeof err) != CX_OK) {
             fprintf(stderr, "cxpulse classify: line %lu: %s\n", lineno, err);
-            emit(json_pack("{s:i, s:s}", "line", (json_int_t)lineno, "error", err));
+            emit(json_pack("{s:I, s:s}", "line", (json_int_t)lineno, "error", err));
             continue;
         }
         cx_classifier_classify(clf, &ev, &tags);

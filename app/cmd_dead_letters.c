@@ -1,7 +1,8 @@
 /*
  * cmd_dead_letters.c - `cxpulse dead-letters list|show ID|replay`: read why
- * messages were not stored, and send them through parse, classify and the
- * sink again once the cause is gone. A replayed message that is stored is
+ * messages were not stored, and send them through the run's record path
+ * (parse, classify, event-level ticket rules) and the sink again once the
+ * cause is gone. A replayed message that is stored is
  * marked with the event it became; one that fails again keeps its row with
  * the new reason; replaying twice stores nothing twice (events are keyed by
  * event_id, and stored rows are not selected again).
@@ -15,6 +16,8 @@
 #include "config.h"
 #include "event.h"
 #include "pg.h"
+#include "record.h"
+#include "tickets.h"
 
 #define REPLAY_BATCH 500
 
@@ -25,9 +28,10 @@ static int usage(FILE *out, int rc)
             "       cxpulse dead-letters show ID [--json] [--pg URL]\n"
             "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
             "                                   [--pg URL] [--config FILE]\n\n"
-            "list: newest first (default 50). show: one row with its raw bytes. replay:\n"
-            "parse, classify and store again the dead letters not stored yet; each row\n"
-            "records when it was replayed and the event it became, or the new reason.\n");
+            "list: newest first (default 50), with the consumer group that read each.\n"
+            "show: one row with its raw bytes. replay: parse, classify and store again\n"
+            "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
+            "row records when it was replayed and the event it became, or the new reason.\n");
     return rc;
 }
 
@@ -37,8 +41,8 @@ static void print_list(const json_t *rows)
         printf("no dead letters\n");
         return;
     }
-    printf("%-7s  %-20s  %-24s  %-7s  %s\n", "ID", "RECEIVED (UTC)", "MESSAGE", "REPLAYS",
-           "REASON");
+    printf("%-7s  %-20s  %-12s  %-24s  %-7s  %s\n", "ID", "RECEIVED (UTC)", "GROUP", "MESSAGE",
+           "REPLAYS", "REASON");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -48,9 +52,9 @@ static void print_list(const json_t *rows)
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
         const char *result = cx_cmd_json_str(r, "replay_result");
-        printf("%-7lld  %-20s  %-24s  %-7lld  %.100s%s%s\n",
+        printf("%-7lld  %-20s  %-12s  %-24s  %-7lld  %.100s%s%s\n",
                (long long)json_integer_value(json_object_get(r, "id")), cx_cmd_json_str(r, "received_at"),
-               where, (long long)json_integer_value(json_object_get(r, "replay_count")),
+               cx_cmd_json_str(r, "consumer_group"), where, (long long)json_integer_value(json_object_get(r, "replay_count")),
                cx_cmd_json_str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }
@@ -61,23 +65,30 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
 {
     char err[1024];
     cx_classifier *clf = NULL;
+    cx_ticket_rules *tickets = NULL;
     cx_pg *sink = NULL;
     char *rules_json = NULL;
     int rc = CX_EXIT_RUNTIME;
     cx_record recs[REPLAY_BATCH];
-    cx_event evs[REPLAY_BATCH];
-    cx_tags tags[REPLAY_BATCH];
-    char errs[REPLAY_BATCH][256];
+    cx_record_store *stores = calloc(REPLAY_BATCH, sizeof *stores);
     long long ids[REPLAY_BATCH];
     const char *event_ids[REPLAY_BATCH];
+    if (stores == NULL) {
+        fprintf(stderr, "cxpulse dead-letters: out of memory\n");
+        goto done;
+    }
     if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
                           sizeof err) != CX_OK ||
-        (rules_json = cx_classifier_rules_json(clf)) == NULL) {
-        fprintf(stderr, "cxpulse dead-letters: %s\n", clf ? "out of memory" : err);
+        (rules_json = cx_classifier_rules_json(clf)) == NULL ||
+        cx_ticket_rules_new(&tickets, cfg->ticket_rules, cx_config_base_window(cfg), err,
+                            sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", clf && !rules_json ? "out of memory" : err);
         rc = CX_EXIT_USAGE;
         goto done;
     }
-    cx_pg_options po = {.conninfo = cfg->pg_url, .group = cfg->group,
+    /* Records are made as `cxpulse run` makes them, and tickets evaluated as it does. */
+    const cx_record_rules rr = {.classifier = clf, .tickets = tickets};
+    cx_pg_options po = {.ticket_rules = tickets, .conninfo = cfg->pg_url, .group = cfg->group,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(clf),
                         .rule_set_json = rules_json, .synchronous_commit = 1, .replay = 1};
@@ -97,16 +108,10 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
-            recs[i] = (cx_record){.topic = d[i].topic, .partition = d[i].partition,
-                                  .offset = d[i].offset, .raw = d[i].raw, .raw_len = d[i].len};
-            if (cx_event_parse(&evs[i], d[i].raw, d[i].len, errs[i], sizeof errs[i]) == CX_OK) {
-                cx_classifier_classify(clf, &evs[i], &tags[i]);
-                recs[i].ev = &evs[i];
-                recs[i].tags = &tags[i];
+            if (cx_record_make(&recs[i], &stores[i], &rr, d[i].topic, d[i].partition,
+                               d[i].offset, d[i].raw, d[i].len) == CX_OK) {
                 ids[m] = d[i].id;
-                event_ids[m++] = evs[i].event_id;
-            } else {
-                recs[i].error = errs[i];
+                event_ids[m++] = recs[i].ev->event_id;
             }
         }
         cx_pg_result res;
@@ -114,8 +119,7 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         if (st == CX_OK)
             st = cx_pg_dead_letters_mark(h, ids, event_ids, m, err, sizeof err);
         for (size_t i = 0; i < n; i++)
-            if (recs[i].ev != NULL)
-                cx_event_clear(&evs[i]);
+            cx_record_release(&stores[i]);
         after = d[n - 1].id;
         cx_pg_dead_letters_free(d, n);
         if (st != CX_OK) {
@@ -137,8 +141,10 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
     rc = CX_EXIT_OK;
 done:
     cx_pg_free(sink);
+    cx_ticket_rules_free(tickets);
     cx_classifier_free(clf);
     free(rules_json);
+    free(stores);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "event.h"
 #include "pg.h"
+#include "record.h"
 
 static int usage(FILE *out, int rc)
 {
@@ -51,8 +52,7 @@ int cx_cmd_reclassify(int argc, char **argv)
     cx_config *cfg = cx_config_new();
     cx_classifier *clf = NULL;
     cx_pg_history *h = NULL;
-    cx_event *evs = NULL;
-    cx_tags *tags = NULL;
+    cx_record_store *stores = NULL;
     const cx_event **ev_ptrs = NULL;
     const cx_tags **tag_ptrs = NULL;
     char *rules_json = NULL;
@@ -85,16 +85,17 @@ int cx_cmd_reclassify(int argc, char **argv)
         goto done;
     }
     rc = CX_EXIT_RUNTIME;
-    evs = calloc((size_t)batch, sizeof *evs);
-    tags = calloc((size_t)batch, sizeof *tags);
+    stores = calloc((size_t)batch, sizeof *stores);
     ev_ptrs = calloc((size_t)batch, sizeof *ev_ptrs);
     tag_ptrs = calloc((size_t)batch, sizeof *tag_ptrs);
     rules_json = cx_classifier_rules_json(clf);
-    if (evs == NULL || tags == NULL || ev_ptrs == NULL || tag_ptrs == NULL || rules_json == NULL) {
+    if (stores == NULL || ev_ptrs == NULL || tag_ptrs == NULL || rules_json == NULL) {
         fprintf(stderr, "cxpulse reclassify: out of memory\n");
         goto done;
     }
     const char *version = cx_classifier_version(clf);
+    /* Events are re-made as `cxpulse run` makes them; tickets are not re-evaluated. */
+    const cx_record_rules rr = {.classifier = clf, .tickets = NULL};
     long long todo;
     if (cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
                           sizeof err) != CX_OK ||
@@ -116,21 +117,27 @@ int cx_cmd_reclassify(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             size_t len;
             const char *payload = cx_pg_reclassify_payload(h, i, &len);
-            char perr[256];
-            if (cx_event_parse(&evs[m], payload, len, perr, sizeof perr) != CX_OK) {
-                /* Stored under an older, laxer parser: its tags stay as they are. */
-                cx_log(CX_LOG_WARN, "reclassify", "left as it was: %s", perr);
+            cx_record rec;
+            if (payload == NULL) {
+                cx_log(CX_LOG_WARN, "reclassify", "left as it was: its payload holds a number "
+                       "with more than %d digits in decimal form, not read",
+                       CX_EVENT_MAX_NUMBER_DIGITS);
                 unparsed++;
                 continue;
             }
-            cx_classifier_classify(clf, &evs[m], &tags[m]);
-            ev_ptrs[m] = &evs[m];
-            tag_ptrs[m] = &tags[m];
+            if (cx_record_make(&rec, &stores[m], &rr, NULL, -1, -1, payload, len) != CX_OK) {
+                /* Stored under an older, laxer parser: its tags stay as they are. */
+                cx_log(CX_LOG_WARN, "reclassify", "left as it was: %s", rec.error);
+                unparsed++;
+                continue;
+            }
+            ev_ptrs[m] = rec.ev;
+            tag_ptrs[m] = rec.tags;
             m++;
         }
         cx_status st = cx_pg_reclassify_apply(h, ev_ptrs, tag_ptrs, m, &moved, err, sizeof err);
         for (size_t i = 0; i < m; i++)
-            cx_event_clear(&evs[i]);
+            cx_record_release(&stores[i]);
         if (st != CX_OK) {
             fprintf(stderr, "cxpulse reclassify: %s\n", err);
             goto done;
@@ -148,8 +155,7 @@ done:
     cx_classifier_free(clf);
     cx_config_free(cfg);
     free(rules_json);
-    free(evs);
-    free(tags);
+    free(stores);
     free(ev_ptrs);
     free(tag_ptrs);
     free(rest);

@@ -1,7 +1,8 @@
 /*
  * pipeline.c - joins ingest, processors and sinks (see pipeline.h). The
- * consumer hands over a batch; each message is parsed and classified into a
- * record (or a dead letter with the parser's reason) and the batch is written
+ * consumer hands over a batch; each message is made into a record (processors/
+ * record: parsed, classified, matched against event-level ticket rules, or a
+ * dead letter with the parser's reason) and the batch is written
  * in one transaction per writer connection (postgres.writers, partitions
  * split between them), each writer on its own thread. While the writers store
  * a batch the consumer polls the next one. A transient sink failure pauses
@@ -20,11 +21,11 @@
 #include "alerts.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "record.h"
 #include "service_http.h"
 #include "tickets.h"
 
 #define MAX_WRITERS 16
-#define MAX_HITS 8 /* event-level ticket rules one event can fire */
 
 /* One writer's share of a batch: the messages of its partitions. */
 typedef struct shard {
@@ -48,11 +49,8 @@ typedef struct slot {
     cx_msg *msgs;
     char *data; /* the message values */
     size_t n, data_len, data_cap;
-    cx_event *evs;
-    cx_tags *tags;
+    cx_record_store *stores; /* per message: what its record points into */
     cx_record *recs;
-    char (*errs)[256];
-    uint16_t (*hits)[MAX_HITS];
     size_t *order; /* message indices grouped by writer */
     shard sh[MAX_WRITERS];
     int pending;   /* shards not finished; 0: the batch is done */
@@ -85,6 +83,7 @@ typedef struct pipeline {
     int writers;
     cx_classifier *clf;
     cx_ticket_rules *rules;
+    cx_record_rules record_rules; /* clf and rules, as records are made with them */
     cx_consumer *consumer;
     size_t cap;
     slot slots[2];
@@ -146,19 +145,11 @@ static void write_shard(shard *s)
         size_t i = s->idx[k];
         const cx_msg *m = &b->msgs[i];
         cx_record *r = &s->recs[k];
-        *r = (cx_record){.topic = m->topic, .partition = m->partition, .offset = m->offset,
-                         .raw = m->value, .raw_len = m->len};
-        if (cx_event_parse(&b->evs[i], m->value, m->len, b->errs[i], sizeof b->errs[i]) ==
-            CX_OK) {
-            cx_classifier_classify(p->clf, &b->evs[i], &b->tags[i]);
-            r->ev = &b->evs[i];
-            r->tags = &b->tags[i];
-            r->hits = b->hits[i];
-            r->n_hits = cx_ticket_rules_match(p->rules, r->ev, r->tags, b->hits[i], MAX_HITS);
+        if (cx_record_make(r, &b->stores[i], &p->record_rules, m->topic, m->partition,
+                           m->offset, m->value, m->len) == CX_OK) {
             const cx_tags *t = r->tags;
             s->classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
         } else {
-            r->error = b->errs[i];
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
                    r->partition, (long long)r->offset, r->error);
         }
@@ -167,7 +158,7 @@ static void write_shard(shard *s)
     s->st = cx_pg_write_batch(p->pg[s->w], s->recs, s->n, &s->res, s->err, sizeof s->err);
     s->retry_ms = s->st == CX_ERR_TRANSIENT ? cx_pg_backoff_ms(p->pg[s->w]) : 0;
     for (size_t k = 0; k < s->n; k++)
-        cx_event_clear(&b->evs[s->idx[k]]);
+        cx_record_release(&b->stores[s->idx[k]]);
 }
 
 /* Counts a stored batch; called (under the lock) by the writer that finished it last. */
@@ -461,24 +452,18 @@ static int slot_init(slot *b, pipeline *p, size_t cap)
 {
     b->p = p;
     b->msgs = calloc(cap, sizeof *b->msgs);
-    b->evs = calloc(cap, sizeof *b->evs);
-    b->tags = calloc(cap, sizeof *b->tags);
+    b->stores = calloc(cap, sizeof *b->stores);
     b->recs = calloc(cap, sizeof *b->recs);
-    b->errs = calloc(cap, sizeof *b->errs);
-    b->hits = calloc(cap, sizeof *b->hits);
     b->order = calloc(cap, sizeof *b->order);
-    return b->msgs && b->evs && b->tags && b->recs && b->errs && b->hits && b->order;
+    return b->msgs && b->stores && b->recs && b->order;
 }
 
 static void slot_free(slot *b)
 {
     free(b->msgs);
     free(b->data);
-    free(b->evs);
-    free(b->tags);
+    free(b->stores);
     free(b->recs);
-    free(b->errs);
-    free(b->hits);
     free(b->order);
 }
 
@@ -526,6 +511,7 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         rc = CX_EXIT_USAGE;
         goto done;
     }
+    p.record_rules = (cx_record_rules){.classifier = p.clf, .tickets = p.rules};
     if ((rules_json = cx_classifier_rules_json(p.clf)) == NULL) {
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;

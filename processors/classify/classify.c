@@ -67,7 +67,7 @@ struct cx_classifier {
     size_t n_conds, conds_cap;
     char **strings; /* owned evidence strings */
     size_t n_strings, strings_cap;
-    char version[96];
+    char version[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 32]; /* declared (UTF-8) + "+" + hash */
     json_t *documents; /* [{"file": name, "rules": document}, ...] */
 };
 
@@ -453,9 +453,21 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
             goto done;
         }
     }
-    const char *version = json_string_value(json_object_get(root, "version"));
-    if (version != NULL && declared[0] == '\0')
-        snprintf(declared, declen, "%s", version);
+    const json_t *vv = json_object_get(root, "version");
+    if (vv != NULL) {
+        const char *version = json_string_value(vv);
+        size_t chars = 0;
+        for (const char *c = version; c != NULL && *c; c++)
+            chars += ((unsigned char)*c & 0xC0) != 0x80;
+        if (version == NULL || chars < 1 || chars > CX_CLASSIFIER_VERSION_MAX_CHARS) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                         "%s: \"version\" must be a string of 1..%d characters", file,
+                         CX_CLASSIFIER_VERSION_MAX_CHARS);
+            goto done;
+        }
+        if (declared[0] == '\0') /* declen holds the longest (4 bytes a character) */
+            snprintf(declared, declen, "%s", version);
+    }
     const json_t *phrases = json_object_get(root, "phrases");
     const json_t *conds = json_object_get(root, "conditions");
     const json_t *catv = json_object_get(root, "category");
@@ -528,7 +540,7 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
 {
     cx_classifier *clf = calloc(1, sizeof *clf);
     uint64_t hash = 1469598103934665603ULL;
-    char declared[48] = "";
+    char declared[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 1] = "";
     cx_status st = CX_ERR_NOMEM;
     if (clf == NULL || cx__lex_new(&clf->lex) != CX_OK ||
         (clf->documents = json_array()) == NULL) {

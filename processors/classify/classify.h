@@ -72,6 +72,9 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
 /* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
 
+/* Longest declared rule-set "version", in characters (rule files reject longer ones). */
+#define CX_CLASSIFIER_VERSION_MAX_CHARS 64
+
 /* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>";
  * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);

@@ -2,9 +2,10 @@
  * event.c - parses and validates one event.v1 message value into a cx_event.
  *
  * The checks follow event.v1.schema.json, plus what PostgreSQL would reject
- * later (NUL characters, invalid UTF-8, timestamps outside 0001..9999), so a
+ * later (NUL characters, invalid UTF-8, instants outside 0001..9999 in UTC), so a
  * parsed event can always be stored. Hostile input is bounded before jansson
- * sees it: a size cap and a nesting-depth pre-scan.
+ * sees it: a size cap, and a pre-scan for nesting depth and for numbers whose
+ * decimal form would blow up when PostgreSQL prints them.
  */
 #include "event.h"
 
@@ -80,7 +81,13 @@ static int parse_full_date(const char *s, int64_t *days)
     return 0;
 }
 
-cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us)
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the instants the sink
+ * can write with four-digit years, which is what PostgreSQL reads back. */
+#define MIN_US (-62135596800000000LL)
+#define MAX_US (253402300799999999LL)
+
+/* Parses an RFC 3339 date-time without the UTC range check. */
+static cx_status parse_rfc3339(const char *s, int64_t *out_us)
 {
     int64_t days;
     int hh, mi, ss;
@@ -123,6 +130,15 @@ cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us)
         return CX_ERR_INVALID;
     int64_t secs = days * 86400 + hh * 3600 + mi * 60 + ss - offset_s;
     *out_us = secs * 1000000 + frac_us;
+    return CX_OK;
+}
+
+cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us)
+{
+    int64_t us;
+    if (parse_rfc3339(s, &us) != CX_OK || us < MIN_US || us > MAX_US)
+        return CX_ERR_INVALID;
+    *out_us = us;
     return CX_OK;
 }
 
@@ -212,30 +228,67 @@ static cx_status get_string(const json_t *obj, const char *name, size_t min_char
     return CX_OK;
 }
 
+/* What the pre-scan found (prescan()). */
+enum { SCAN_OK, SCAN_TOO_DEEP, SCAN_NUMBER_TOO_LONG };
+
 /*
- * Bounds nesting before jansson allocates anything: counts bracket depth
- * outside strings. Returns 0 when depth <= max.
+ * Bounds hostile input before jansson allocates anything, in one pass outside
+ * strings: nesting deeper than CX_EVENT_MAX_DEPTH, and the first number whose
+ * plain decimal form (as PostgreSQL prints a jsonb number: no exponent) would
+ * have more than CX_EVENT_MAX_NUMBER_DIGITS digits (its offset and length in
+ * *at, *n).
  */
-static int depth_exceeds(const unsigned char *p, size_t len, int max)
+static int prescan(const char *p, size_t len, size_t *at, size_t *n)
 {
     int depth = 0, in_string = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
+        char c = p[i];
         if (in_string) {
             if (c == '\\')
                 i++;
             else if (c == '"')
                 in_string = 0;
-        } else if (c == '"') {
+            continue;
+        }
+        if (c == '"') {
             in_string = 1;
         } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 1;
+            if (++depth > CX_EVENT_MAX_DEPTH)
+                return SCAN_TOO_DEEP;
         } else if (c == '}' || c == ']') {
             depth--;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i, int_digits = 0, frac_digits = 0;
+            if (p[i] == '-')
+                i++;
+            for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+                int_digits++;
+            if (i < len && p[i] == '.')
+                for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+                    frac_digits++;
+            int64_t exp = 0;
+            if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+                int neg = 0;
+                i++;
+                if (i < len && (p[i] == '+' || p[i] == '-'))
+                    neg = p[i++] == '-';
+                for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+                    if (exp < 1000000000)
+                        exp = exp * 10 + (p[i] - '0');
+                if (neg)
+                    exp = -exp;
+            }
+            /* digits before the point (at least one) and after it, once the exponent moved it */
+            int64_t before = (int64_t)int_digits + exp, after = (int64_t)frac_digits - exp;
+            if ((before > 1 ? before : 1) + (after > 0 ? after : 0) > CX_EVENT_MAX_NUMBER_DIGITS) {
+                *at = start;
+                *n = i - start;
+                return SCAN_NUMBER_TOO_LONG;
+            }
+            i--; /* the loop steps past the number's last byte */
         }
     }
-    return 0;
+    return SCAN_OK;
 }
 
 static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, size_t errlen)
@@ -297,11 +350,18 @@ static cx_status validate(cx_event *ev, char *err, size_t errlen)
         return cx_errf(err, errlen, CX_ERR_INVALID, "missing required field \"occurred_at\"");
     if ((st = get_string(root, "occurred_at", 0, 64, &ev->occurred_at, NULL, err, errlen)))
         return st;
-    if (cx_time_parse_rfc3339(ev->occurred_at, &ev->occurred_at_us) != CX_OK) {
+    if (parse_rfc3339(ev->occurred_at, &ev->occurred_at_us) != CX_OK) {
         char q[QUOTE_MAX + 8];
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "field \"occurred_at\": \"%s\" is not a valid RFC 3339 date-time",
                        excerpt(ev->occurred_at, q, sizeof q));
+    }
+    if (ev->occurred_at_us < MIN_US || ev->occurred_at_us > MAX_US) {
+        char q[QUOTE_MAX + 8];
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "field \"occurred_at\": \"%s\" is outside "
+                       "0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z in UTC, the range "
+                       "stored", excerpt(ev->occurred_at, q, sizeof q));
     }
     if ((st = get_string(root, "customer_id", 0, 128, &ev->customer_id, NULL, err, errlen)) ||
         (st = get_string(root, "channel", 0, 64, &ev->channel, NULL, err, errlen)) ||
@@ -334,9 +394,20 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "message is %zu bytes, larger than the %d-byte limit", len,
                        CX_EVENT_MAX_BYTES);
-    if (depth_exceeds(data, len, CX_EVENT_MAX_DEPTH))
+    size_t at = 0, n = 0;
+    int scan = prescan(data, len, &at, &n);
+    if (scan == SCAN_TOO_DEEP)
         return cx_errf(err, errlen, CX_ERR_INVALID, "JSON nesting deeper than %d levels",
                        CX_EVENT_MAX_DEPTH);
+    if (scan == SCAN_NUMBER_TOO_LONG) {
+        char q[QUOTE_MAX + 8];
+        snprintf(q, sizeof q, "%.*s%s", (int)(n > QUOTE_MAX ? QUOTE_MAX : n),
+                 (const char *)data + at, n > QUOTE_MAX ? "..." : "");
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "number %s at byte %zu has more than %d digits in decimal form (the "
+                       "form in which it would be stored and read back)",
+                       q, at + 1, CX_EVENT_MAX_NUMBER_DIGITS);
+    }
 
     /*
      * JSON_REJECT_DUPLICATES: a duplicate key is ambiguous, reject it.

@@ -4,8 +4,9 @@
  *
  * Pure: no Kafka, no PostgreSQL. The parser enforces the input contract
  * (shared spec event.v1.schema.json) plus everything PostgreSQL would later
- * reject (NUL bytes, invalid UTF-8, timestamps outside its range), so an event
- * that parses can always be stored.
+ * reject (NUL bytes, invalid UTF-8, instants outside 0001..9999 in UTC), and
+ * numbers whose decimal form expands (CX_EVENT_MAX_NUMBER_DIGITS), so an event
+ * that parses can always be stored and read back.
  */
 #ifndef CX_EVENT_H
 #define CX_EVENT_H
@@ -29,6 +30,9 @@ typedef enum cx_rating_scale {
 #define CX_EVENT_MAX_BYTES (1024 * 1024)
 /* Deepest accepted JSON nesting (objects and arrays). */
 #define CX_EVENT_MAX_DEPTH 32
+/* Most digits a number may have in plain decimal form (PostgreSQL prints jsonb
+ * numbers that way: 1e-16000 would take 16,001 digits). */
+#define CX_EVENT_MAX_NUMBER_DIGITS 40
 
 /*
  * One parsed event. Every string points into `root` (borrowed), so it lives
@@ -69,7 +73,8 @@ const char *cx_rating_scale_name(cx_rating_scale scale);
 /*
  * Parses an RFC 3339 date-time ("2024-05-01T10:00:00Z", "…T10:00:00.123+02:00")
  * into microseconds since the epoch, UTC. Returns CX_ERR_INVALID for anything
- * else, including impossible dates and years outside 0001..9999.
+ * else, including impossible dates and instants outside 0001-01-01T00:00:00Z..
+ * 9999-12-31T23:59:59.999999Z (four-digit years in UTC, as they are stored).
  */
 cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us);
 

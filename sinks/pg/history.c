@@ -22,7 +22,8 @@ struct cx_pg_history {
     char *version;
     /* the batch in hand (cx_pg_reclassify_next) */
     PGresult *batch;
-    char last_at[64], last_id[512];
+    char last_at[64]; /* the key of the batch's last event, for the next one */
+    char *last_id;
 };
 
 static cx_status exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
@@ -71,7 +72,7 @@ cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const ch
     free(h->version);
     if ((h->version = strdup(version)) == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    h->last_at[0] = h->last_id[0] = '\0';
+    h->last_at[0] = '\0';
     const char *params[] = {version, rules_json};
     PGresult *r = PQexecParams(h->conn,
                                "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
@@ -97,6 +98,12 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
     return st;
 }
 
+/* A jsonb number whose text (plain decimal) would take more than about 40
+ * digits: an older build stored such payloads, and 1e-16000 prints as 16 KB. */
+#define EXPANDING_NUMBER                                                                      \
+    "'strict $.** ? (@.type() == \"number\" && @ != 0"                                       \
+    " && (@.abs() >= 1e40 || @.abs() < 1e-40))'"
+
 cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
                                 int limit, size_t *n, char *err, size_t errlen)
 {
@@ -109,12 +116,14 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     if (st != CX_OK)
         return st;
     /* Keyset order, so a long history is read once; rows already on this
-     * version are skipped, which makes an interrupted run resumable. */
+     * version are skipped, which makes an interrupted run resumable. The
+     * order is the one the paging condition compares: the instant, not its text. */
     const char *params[] = {since, until, h->version, h->last_at[0] ? h->last_at : NULL,
                             h->last_id, lim};
     h->batch = PQexecParams(
         h->conn,
-        "SELECT event_id, payload::text, occurred_at::text FROM cx.events"
+        "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"
+        " THEN NULL ELSE payload::text END, occurred_at::text AS last_at FROM cx.events"
         " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
         " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
         " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
@@ -129,7 +138,11 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     *n = (size_t)PQntuples(h->batch);
     if (*n > 0) {
         snprintf(h->last_at, sizeof h->last_at, "%s", PQgetvalue(h->batch, (int)*n - 1, 2));
-        snprintf(h->last_id, sizeof h->last_id, "%s", PQgetvalue(h->batch, (int)*n - 1, 0));
+        free(h->last_id);
+        if ((h->last_id = strdup(PQgetvalue(h->batch, (int)*n - 1, 0))) == NULL) {
+            PQclear(PQexec(h->conn, "ROLLBACK"));
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        }
     } else {
         PQclear(PQexec(h->conn, "ROLLBACK"));
     }
@@ -138,6 +151,10 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
 
 const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len)
 {
+    if (PQgetisnull(h->batch, (int)i, 1)) {
+        *len = 0;
+        return NULL;
+    }
     *len = (size_t)PQgetlength(h->batch, (int)i, 1);
     return PQgetvalue(h->batch, (int)i, 1);
 }
@@ -259,7 +276,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
 
 #define DEAD_COLUMNS                                                                          \
     "id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS received_at," \
-    " kafka_topic, kafka_partition, kafka_offset, error, original_error,"                    \
+    " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, original_error,"    \
     " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
     " replay_count, replay_result, length(raw) AS bytes"
 
@@ -324,15 +341,24 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
     const char *params[] = {id > 0 ? ids : NULL, since, after, lim};
     *out = NULL;
     *n = 0;
-    /* Rows already stored by an earlier replay are left alone. Binary results:
-     * raw comes back byte for byte. */
+    /* Rows already stored by an earlier replay are left alone. A message that
+     * several consumer groups dead-lettered is selected once (its first row):
+     * replaying it settles every group's row. Binary results: raw comes back
+     * byte for byte. */
     PGresult *r = PQexecParams(h->conn,
                                "SELECT id::text, kafka_topic, kafka_partition::text,"
-                               " kafka_offset::text, raw FROM cx.dead_letters"
+                               " kafka_offset::text, raw FROM cx.dead_letters d"
                                " WHERE ($1::bigint IS NULL OR id = $1::bigint)"
                                " AND ($2::timestamptz IS NULL OR received_at >= $2)"
                                " AND id > $3::bigint"
                                " AND (replay_result IS NULL OR replay_result LIKE 'failed again%')"
+                               " AND ($1::bigint IS NOT NULL OR NOT EXISTS (SELECT 1"
+                               "  FROM cx.dead_letters o WHERE o.kafka_topic = d.kafka_topic"
+                               "  AND o.kafka_partition = d.kafka_partition"
+                               "  AND o.kafka_offset = d.kafka_offset AND o.id < d.id"
+                               "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)"
+                               "  AND (o.replay_result IS NULL"
+                               "   OR o.replay_result LIKE 'failed again%')))"
                                " ORDER BY id LIMIT $4::int",
                                4, NULL, params, NULL, NULL, 1);
     cx_status st = cx__pg_check(h->conn, r, "reading dead letters", err, errlen);
@@ -414,8 +440,13 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                      " d.kafka_offset THEN 'stored as event ' || u.ev"
                                      " ELSE 'duplicate of stored event ' || u.ev END"
                                      " FROM unnest($1::bigint[], $2::text[]) AS u(id, ev)"
+                                     " JOIN cx.dead_letters m ON m.id = u.id"
                                      " JOIN cx.events e ON e.event_id = u.ev"
-                                     " WHERE d.id = u.id",
+                                     " WHERE (d.id = u.id OR (d.kafka_topic = m.kafka_topic"
+                                     " AND d.kafka_partition = m.kafka_partition"
+                                     " AND d.kafka_offset = m.kafka_offset"
+                                     " AND (d.replay_result IS NULL"
+                                     " OR d.replay_result LIKE 'failed again%')))",
                                      2, NULL, params, NULL, NULL, 0);
     cx_status st = r == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory")
                              : cx__pg_check(h->conn, r, "marking dead letters", err, errlen);
@@ -432,5 +463,6 @@ void cx_pg_history_free(cx_pg_history *h)
     PQclear(h->batch);
     PQfinish(h->conn);
     free(h->version);
+    free(h->last_id);
     free(h);
 }

@@ -83,7 +83,7 @@ static const migration migrations[] = {
      "  error text NOT NULL,\n"
      "  raw bytea NOT NULL\n"
      ");\n"
-     /* A guard: one message is dead-lettered at most once. */
+     /* A guard: one message is dead-lettered at most once (per group since 5). */
      "CREATE UNIQUE INDEX dead_letters_coordinates_idx\n"
      "  ON cx.dead_letters (kafka_topic, kafka_partition, kafka_offset);\n"
      "CREATE INDEX dead_letters_received_idx ON cx.dead_letters (received_at);\n"
@@ -195,6 +195,20 @@ static const migration migrations[] = {
      "END $$;\n"
      "CREATE TRIGGER tickets_notify AFTER INSERT OR UPDATE ON cx.tickets\n"
      "  FOR EACH ROW EXECUTE FUNCTION cx.ticket_notify();\n"},
+    /* Consumer groups are independent: each keeps the dead letters of the
+     * messages it read. Older rows get the topic's only group, or '' when
+     * several groups read it. */
+    {6, "dead letters per consumer group",
+     "ALTER TABLE cx.dead_letters ADD COLUMN consumer_group text NOT NULL DEFAULT '';\n"
+     "UPDATE cx.dead_letters d SET consumer_group = o.g\n"
+     "FROM (SELECT topic, min(consumer_group) AS g FROM cx.consumer_offsets GROUP BY topic\n"
+     "      HAVING count(DISTINCT consumer_group) = 1) o\n"
+     "WHERE o.topic = d.kafka_topic;\n"
+     "DROP INDEX cx.dead_letters_coordinates_idx;\n"
+     "CREATE UNIQUE INDEX dead_letters_coordinates_idx\n"
+     "  ON cx.dead_letters (consumer_group, kafka_topic, kafka_partition, kafka_offset);\n"
+     "CREATE INDEX dead_letters_message_idx\n"
+     "  ON cx.dead_letters (kafka_topic, kafka_partition, kafka_offset);\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -631,7 +631,7 @@ static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     int64_t latest = INT64_MIN;
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
-        cx_status st = cx_window_add(pg->sig, r->ev, r->tags);
+        cx_status st = cx_record_add_to_window(pg->sig, r);
         if (st == CX_ERR_INVALID)
             return cx_errf(err, errlen, st, "event %s: rating %.17g has more decimals than"
                            " signal sums are kept with here", r->ev->event_id,
@@ -645,7 +645,7 @@ static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     for (size_t i = 0; pg->window_rules && i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
         if (r->tags->n_assigned > 0 && r->ev->occurred_at_us > latest - 7200 * 1000000LL &&
-            cx_window_add(pg->touched, r->ev, r->tags) != CX_OK)
+            cx_record_add_to_window(pg->touched, r) != CX_OK)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
     return CX_OK;
@@ -816,6 +816,8 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     cx_buf buf = {0};
     for (size_t i = 0; i < b->n_dead; i++) {
         const cx_record *r = &b->recs[b->dead[i].rec];
+        if (!pg->replay)
+            cx__buf_field(&buf, pg->group, 0);
         cx__buf_field(&buf, r->topic, 0);
         cx__buf_printf(&buf, "%d\t%lld\t", r->partition, (long long)r->offset);
         cx__buf_field(&buf, b->dead[i].reason ? b->dead[i].reason
@@ -827,25 +829,35 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     cx_status st;
     if (!pg->replay) {
         st = cx__pg_copy(pg->conn,
-                     "COPY cx.dead_letters (kafka_topic, kafka_partition, kafka_offset, "
-                     "error, raw) FROM STDIN",
+                     "COPY cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+                     " kafka_offset, error, raw) FROM STDIN",
                      &buf, "storing dead letters", err, errlen);
     } else {
-        /* A replayed message that is still bad keeps its row, with the new reason. */
+        /* A replayed message that is still bad keeps its rows (one per group that
+         * dead-lettered it, those not stored yet), with the new reason; a message
+         * with no row at all gets one for the sink's group. */
         st = cx__pg_copy(pg->conn, "COPY cx_stage_dead FROM STDIN", &buf, "storing dead letters", err,
                      errlen);
-        if (st == CX_OK)
-            st = exec(pg,
-                      "INSERT INTO cx.dead_letters AS d (kafka_topic, kafka_partition,"
-                      " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
-                      " SELECT kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
-                      " 'failed again: ' || error FROM cx_stage_dead"
-                      " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+        const char *params[] = {pg->group};
+        PGresult *res = st != CX_OK ? NULL : PQexecParams(pg->conn,
+                      "WITH u AS (UPDATE cx.dead_letters d SET"
                       " original_error = coalesce(d.original_error, d.error),"
-                      " error = excluded.error, replayed_at = now(),"
-                      " replay_count = d.replay_count + 1,"
-                      " replay_result = excluded.replay_result",
-                      "updating dead letters", err, errlen);
+                      " error = s.error, replayed_at = now(), replay_count = d.replay_count + 1,"
+                      " replay_result = 'failed again: ' || s.error FROM cx_stage_dead s"
+                      " WHERE d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
+                      " AND d.kafka_offset = s.kafka_offset AND (d.replay_result IS NULL"
+                      " OR d.replay_result LIKE 'failed again%') RETURNING d.id)"
+                      " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+                      " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
+                      " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
+                      " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
+                      " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
+                      " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset)"
+                      " ON CONFLICT DO NOTHING",
+                      1, NULL, params, NULL, NULL, 0);
+        if (st == CX_OK)
+            st = cx__pg_check(pg->conn, res, "updating dead letters", err, errlen);
+        PQclear(res);
     }
     cx__buf_free(&buf);
     /* A dead letter that cannot be stored would be lost: never a row-level matter. */

@@ -22,21 +22,8 @@
 #include "classify.h"
 #include "cx.h"
 #include "event.h"
+#include "record.h" /* cx_record: one consumed message, as the sink stores it */
 #include "tickets.h"
-
-/* One consumed message, parsed and classified or not. Borrowed pointers. */
-typedef struct cx_record {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    const void *raw; /* the message value, byte for byte */
-    size_t raw_len;
-    const cx_event *ev;   /* parsed event, or NULL for a dead letter */
-    const cx_tags *tags;  /* classification of ev (non-NULL iff ev) */
-    const char *error;    /* readable reason when ev == NULL */
-    const uint16_t *hits; /* event-level ticket rules the event matched (indices) */
-    size_t n_hits;
-} cx_record;
 
 typedef struct cx_pg_options {
     const char *conninfo;        /* URL or key=value; NULL or "" = libpq's environment */
@@ -50,7 +37,8 @@ typedef struct cx_pg_options {
                                     in cx.rule_sets; NULL: not recorded */
     int replay;                  /* dead-letter replay: records keep their original Kafka
                                     coordinates, offsets are neither checked nor moved, and
-                                    a still-bad record updates its dead-letter row */
+                                    a still-bad record updates its dead-letter rows (every
+                            group's row of the message not stored yet) */
 } cx_pg_options;
 
 /* What one write did. */
@@ -158,6 +146,9 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
 cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
                                 int limit, size_t *n, char *err, size_t errlen);
 
+/* Event i's payload as JSON text; NULL when it holds a number whose text form
+ * would expand (more than about 40 digits: stored by an older build), which is
+ * then not read. */
 const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len);
 
 /*
@@ -192,7 +183,8 @@ typedef struct cx_dead_letter {
 /*
  * The next `limit` dead letters with id > after_id that are not stored yet
  * (never replayed, or failed again): only `id` when id > 0, else those
- * received since `since` (NULL: all). Returns new: cx_pg_dead_letters_free().
+ * received since `since` (NULL: all), one row per message when several
+ * consumer groups dead-lettered it. Returns new: cx_pg_dead_letters_free().
  */
 cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *since,
                                     long long after_id, int limit, cx_dead_letter **out,
@@ -202,7 +194,8 @@ void cx_pg_dead_letters_free(cx_dead_letter *d, size_t n);
 
 /* Records that dead letters ids[i] were replayed as event_ids[i]: "stored as
  * event X" when the event holds their coordinates, else "duplicate of stored
- * event X". Idempotent. */
+ * event X"; so are the other groups' rows of the same message that are not
+ * stored yet. Idempotent. */
 cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                   const char *const *event_ids, size_t n, char *err,
                                   size_t errlen);

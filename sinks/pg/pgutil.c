@@ -71,7 +71,7 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
 
 void cx__buf_put(cx_buf *b, const void *p, size_t n)
 {
-    if (b->failed)
+    if (b->failed || n == 0) /* (an empty buffer has no data pointer to copy to) */
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;

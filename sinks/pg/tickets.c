@@ -14,7 +14,7 @@
  * live traffic; a batch spread over weeks of event time is cut there), and
  * keeps the latest point over the threshold. Spike rules compare with the
  * usual level of the hours before the earliest of those windows that holds
- * enough negative events. It upserts one ticket per firing rule into the
+ * enough negative events (the stream, any category, must have history there). It upserts one ticket per firing rule into the
  * partial unique index (one unresolved ticket per rule, category, scope and
  * owner), honours cooldowns, and sends NOTIFY cx_tickets for the tickets it
  * opened (delivered at COMMIT only).
@@ -106,11 +106,16 @@ static const char *const evaluate_sql =
     "  FROM pts p JOIN cum c ON c.idx = p.idx AND c.window_start = p.bucket\n"
     "  JOIN cum l ON l.idx = p.idx AND l.window_start = p.lo\n"
     /* spike rules with enough negative events somewhere: the usual level, from
-     * the hours before the earliest such window (read only when it can matter) */
+     * the hours before the earliest such window (read only when it can matter).
+     * The history is the stream's, from its first signal of any category in
+     * those hours: a category that was quiet there has a usual level of 0. */
     "), base AS (\n"
     "  SELECT p.idx, coalesce(b.negative, 0) AS base_negative,\n"
-    "    coalesce(extract(epoch FROM p.hi + make_interval(secs => $2::int) - b.first), 0)\n"
-    "      AS base_s\n"
+    "    coalesce(extract(epoch FROM p.hi + make_interval(secs => $2::int)\n"
+    "      - least((SELECT min(window_start) FROM cx.signals WHERE window_seconds = $2::int\n"
+    "                 AND window_start > p.lo AND window_start <= p.hi),\n"
+    "              (SELECT min(window_start) FROM pend WHERE window_start > p.lo\n"
+    "                 AND window_start <= p.hi))), 0) AS base_s\n"
     "  FROM (SELECT idx, category, channel, first - make_interval(secs => window_s) AS hi,\n"
     "          first - make_interval(secs => window_s + baseline_s) AS lo\n"
     "        FROM (SELECT v.idx, min(r.category) AS category, min(r.channel) AS channel,\n"
@@ -120,7 +125,7 @@ static const char *const evaluate_sql =
     "              WHERE r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
     "              GROUP BY v.idx) f) p\n"
     "  CROSS JOIN LATERAL (\n"
-    "    SELECT sum(s.negative) AS negative, min(s.window_start) AS first\n"
+    "    SELECT sum(s.negative) AS negative\n"
     "    FROM (SELECT window_start, channel, negative FROM cx.signals\n"
     "          WHERE category = p.category AND window_seconds = $2::int\n"
     "            AND window_start > p.lo AND window_start <= p.hi\n"

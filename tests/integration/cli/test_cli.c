@@ -110,3 +110,21 @@ Test(cli, secrets_never_reach_the_logs)
     cr_assert_eq(cx_test_sh("grep -q 'level=' '%s'", log), 0, "nothing was logged");
     cr_assert_eq(cx_test_sh("grep -q 'pg-s3cret' '%s'", log), 1, "the password was logged");
 }
+
+Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
+{
+    char rules[300];
+    snprintf(rules, sizeof rules, "%s/version.json", dir);
+    FILE *f = fopen(rules, "w");
+    fputs("{\"version\":\"", f);
+    for (int i = 0; i < 65; i++) /* 65 characters, 130 bytes */
+        fputs("\xC3\xA9", f);
+    fputs("\",\"category\":\"facing\",\"phrases\":[{\"terms\":[\"rude\"]}]}", f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --rules %s"
+                            " 2>%s.err >/dev/null", cx_test_bin(), rules, rules),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'version.json: \"version\" must be a string of 1..64"
+                            " characters' %s.err", rules),
+                 0);
+}

@@ -27,20 +27,8 @@ void sinktest_add(sinktest_batch *b, const char *topic, int partition, long long
     b->raws[i] = malloc(len + 1);
     memcpy(b->raws[i], raw, len);
     b->raws[i][len] = '\0';
-    cx_record *r = &b->recs[i];
-    memset(r, 0, sizeof *r);
-    r->topic = topic;
-    r->partition = partition;
-    r->offset = offset;
-    r->raw = b->raws[i];
-    r->raw_len = len;
-    if (cx_event_parse(&b->evs[i], b->raws[i], len, b->errs[i], sizeof b->errs[i]) == CX_OK) {
-        cx_classifier_classify(classifier(), &b->evs[i], &b->tags[i]);
-        r->ev = &b->evs[i];
-        r->tags = &b->tags[i];
-    } else {
-        r->error = b->errs[i];
-    }
+    const cx_record_rules rules = {.classifier = classifier()};
+    cx_record_make(&b->recs[i], &b->stores[i], &rules, topic, partition, offset, b->raws[i], len);
 }
 
 void sinktest_add_event(sinktest_batch *b, const char *topic, int partition, long long offset,
@@ -63,7 +51,7 @@ void sinktest_add_event(sinktest_batch *b, const char *topic, int partition, lon
 void sinktest_clear(sinktest_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        cx_event_clear(&b->evs[i]);
+        cx_record_release(&b->stores[i]);
         free(b->raws[i]);
     }
     b->n = 0;

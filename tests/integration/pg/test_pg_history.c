@@ -247,3 +247,170 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
     cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(cxpulse("dead-letters replay"), 2, "replay needs --id, --since or --all");
 }
+
+/* Stores one event with the given id, time and text. */
+static void add_at(const char *id, const char *occurred_at, const char *text)
+{
+    char raw[1024];
+    int n = snprintf(raw, sizeof raw,
+                     "{\"event_id\":\"%s\",\"occurred_at\":\"%s\",\"text\":\"%s\"}", id,
+                     occurred_at, text);
+    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+}
+
+Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
+{
+    /* In New York the clocks go back at 06:00Z that day: as text, 06:10Z
+     * ("01:10-05") sorts before 05:30Z ("01:30-04"). */
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
+                          " current_database(), 'America/New_York'); END $$");
+    add_at("tz-1", "2026-11-01T05:00:00Z", "the agent was rude");
+    add_at("tz-2", "2026-11-01T05:30:00Z", "the agent was rude");
+    add_at("tz-3", "2026-11-01T06:10:00Z", "the agent was rude");
+    add_at("tz-4", "2026-11-01T07:00:00Z", "the agent was rude");
+    store();
+    /* Stored by an older build: an instant in year 10000 ("10000-..." sorts before "2026-..."). */
+    cx_test_pg_exec(conn, "INSERT INTO cx.events (event_id, occurred_at, body, sentiment, payload)"
+                          " VALUES ('tz-5', '10000-01-01 23:58:59+00', 'the agent was rude',"
+                          " 'negative', '{\"event_id\":\"tz-5\",\"occurred_at\":"
+                          "\"9999-12-31T23:59:59-23:59\",\"text\":\"the agent was rude\"}')");
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4,
+                 "every event the parser accepts is on the new version");
+    cr_assert(output_has("reclassified 5 events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version IS DISTINCT FROM"
+                   " (SELECT rule_version FROM cx.events WHERE event_id = 'tz-1')"
+                   " AND event_id <> 'tz-5'"),
+                 0);
+}
+
+Test(pg_history, reclassify_pages_past_an_event_id_of_128_emoji)
+{
+    char id[4 * 128 + 1] = "";
+    for (int i = 0; i < 128; i++)
+        strcat(id, "\xF0\x9F\x98\x80"); /* U+1F600, four bytes */
+    add_at(id, "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("after-emoji", "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("later", "2026-11-01T10:01:00Z", "the agent was rude");
+    store();
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("reclassified 3 events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 3);
+}
+
+Test(pg_history, an_event_id_that_needs_escaping_first_is_stored_and_reclassified)
+{
+    /* "\N" is COPY's NULL marker: the id's first byte is escaped. */
+    add_at("\\\\N", "2026-11-01T10:00:00Z", "the agent was rude");
+    add_at("\\\\tab", "2026-11-01T10:01:00Z", "the agent was rude");
+    cx_pg_result res = store();
+    cr_assert_eq(res.stored, 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id IN ('\\N', '\\tab')"), 2);
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 2);
+    cx_test_assert_signals_exact(conn);
+}
+
+Test(pg_history, reclassify_does_not_read_a_payload_whose_numbers_expand)
+{
+    add_at("plain", "2026-11-01T10:00:00Z", "the agent was rude");
+    store();
+    /* Stored by an older build: small as jsonb, 16 KB per number as text. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.events (event_id, occurred_at, body, sentiment, payload)"
+                          " SELECT 'expands', '2026-11-01T10:01:00Z', 'the agent was rude',"
+                          " 'negative', jsonb_build_object('event_id', 'expands', 'occurred_at',"
+                          " '2026-11-01T10:01:00Z', 'text', 'the agent was rude', 'attributes',"
+                          " jsonb_build_object('w', (SELECT jsonb_agg('1e-16000'::numeric)"
+                          " FROM generate_series(1, 1000))))");
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("left as it was: its payload holds a number with more than 40 digits"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
+}
+
+/* Writes the batch as consumer group `group` (the batch is kept). */
+static cx_pg_result store_as(const char *group)
+{
+    static const int windows[] = {60};
+    cx_pg_options o = {.conninfo = url, .group = group, .window_seconds = windows,
+                       .n_windows = 1, .rule_version = "test+1", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    char err[1024];
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK,
+                 "group %s: %s", group, err);
+    cx_pg_free(pg);
+    return res;
+}
+
+Test(pg_history, two_groups_on_one_topic_keep_a_dead_letter_each_and_replay_them_together)
+{
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT channel_short"
+                          " CHECK (length(channel) <= 5)");
+    add("ok-1", 1, "chat", "the agent was rude");
+    add("long-1", 2, "telephone", "the agent was rude");
+    sinktest_add(&batch, "cx.events", 0, next_offset++, "{bad", 4);
+    cx_pg_result r1 = store_as("g1"), r5 = store_as("g5");
+    cr_assert_eq(r1.stored, 1);
+    cr_assert_eq(r1.dead_lettered, 2);
+    cr_assert_eq(r5.duplicates, 1, "the event is stored once, whichever group reads it");
+    cr_assert_eq(r5.dead_lettered, 2, "g5 keeps its own dead letters");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g1'"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g5'"), 2);
+    /* Restarted, g5 reads the same messages again: nothing doubles. */
+    r5 = store_as("g5");
+    cr_assert_eq(r5.skipped, 3);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 4);
+
+    cr_assert_eq(cxpulse("dead-letters list"), 0, "see %s", out);
+    cr_assert(output_has("g5") && output_has("g1"), "see %s", out);
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events, 0 were already stored, 1 still failing"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 1"
+                   " AND replay_result = 'stored as event long-1'"),
+                 2, "each group's row of the message records what became of it");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 2"
+                   " AND replay_count = 1 AND replay_result LIKE 'failed again: invalid JSON%'"),
+                 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
+    char args[64];
+    snprintf(args, sizeof args, "dead-letters show %lld",
+             q("SELECT id FROM cx.dead_letters WHERE consumer_group = 'g5' AND kafka_offset = 2"));
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("\"consumer_group\": \"g5\""), "see %s", out);
+    cx_test_assert_signals_exact(conn);
+}
+
+Test(pg_history, replay_evaluates_event_level_ticket_rules_as_run_does)
+{
+    /* An NPS detractor blaming the carrier, which an older build rejected: the
+     * built-in rule external-nps-detractor opens a ticket for it when `run`
+     * stores such an event, and so it must when the replay does. */
+    cx_test_pg_exec(conn,
+                    "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+                    " kafka_offset, error, raw) VALUES ('g', 'cx.events', 0, 7,"
+                    " 'older build: unknown scale', convert_to('{\"event_id\":\"nps-1\","
+                    "\"occurred_at\":\"2026-11-01T10:00:00Z\",\"text\":\"the courier lost my"
+                    " parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}', 'UTF8'))");
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'external-nps-detractor'"
+                   " AND owner = 'vendor-management' AND sample_event_ids = '{nps-1}'"),
+                 1);
+}

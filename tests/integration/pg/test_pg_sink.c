@@ -62,6 +62,12 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           " DROP COLUMN replay_result;"
                           "DROP TABLE cx.notifications;"
                           "DROP FUNCTION cx.ticket_notify() CASCADE;"
+                          "DROP INDEX cx.dead_letters_message_idx;"
+                          "ALTER TABLE cx.dead_letters DROP COLUMN consumer_group;"
+                          "CREATE UNIQUE INDEX dead_letters_coordinates_idx"
+                          " ON cx.dead_letters (kafka_topic, kafka_partition, kafka_offset);"
+                          "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition,"
+                          " kafka_offset, error, raw) VALUES ('t', 0, 99, 'x', '\\x00');"
                           "DELETE FROM cx.schema_migrations WHERE version >= 2");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(applied, cx_pg_schema_version() - 1);
@@ -72,6 +78,9 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"),
                  cx_pg_schema_version());
     cr_assert_gt(cx_test_pg_scalar(conn, "SELECT sum(csat_count) FROM cx.signals"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
+                                         " WHERE consumer_group = 'g'"),
+                 1, "an older dead letter belongs to the only group that read its topic");
     cx_test_assert_signals_exact(conn);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_views WHERE schemaname = 'cx' "
                                          "AND viewname IN ('satisfaction_hourly', 'open_tickets')"),

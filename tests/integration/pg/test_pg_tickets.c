@@ -419,6 +419,31 @@ Test(pg_tickets, a_spike_rule_needs_four_windows_of_history)
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
 
+Test(pg_tickets, a_spike_from_silence_fires_once_the_stream_has_history)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 20,"
+              "  \"negative_spike_ratio\": 2.5, \"owner\": \"carriers\"}]");
+    /* 10:00-11:59: two hours of other traffic, not one external event ... */
+    for (int m = 0; m < 120; m++) {
+        char id[32];
+        snprintf(id, sizeof id, "other-%d", m);
+        add(id, m, "chat", "the agent was rude", NULL);
+    }
+    write_batch();
+    /* ... then 12:00-12:14: 350 complaints about the carrier. */
+    for (int i = 0; i < 350; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "carrier-%d", i);
+        add(id, 120 + i % 15, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1, "a category that was quiet spikes from a usual 0");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason LIKE"
+                   " '350 negative events in the 15 minutes to 2026-11-01 12:15 UTC, many times"
+                   " the usual 0.0 (the % hours before)'"),
+                 1);
+}
+
 Test(pg_tickets, the_analyst_queries_in_the_docs_run)
 {
     use_rules(carrier_rule);

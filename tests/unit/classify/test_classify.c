@@ -361,3 +361,26 @@ Test(cx_classify, names_categories_and_sentiments)
     cr_assert_null(cx_category_name(CX_CAT_COUNT));
     cr_assert_str_eq(cx_sentiment_name(CX_SENT_NEUTRAL), "neutral");
 }
+
+Test(cx_classify, keeps_a_declared_version_whole_or_rejects_it)
+{
+    /* 30 two-byte characters: 60 bytes, kept whole (it is stored as text). */
+    char version[128] = "", json[512];
+    for (int i = 0; i < 30; i++)
+        strcat(version, "\xC3\xA9");
+    snprintf(json, sizeof json, "{\"version\":\"%s\",\"category\":\"facing\","
+             "\"phrases\":[{\"terms\":[\"rude\"]}]}", version);
+    cx_classifier *clf = build(json);
+    const char *v = cx_classifier_version(clf);
+    cr_assert(strncmp(v, version, strlen(version)) == 0 && v[strlen(version)] == '+',
+              "version \"%s\" does not start with the declared one", v);
+    cx_classifier_free(clf);
+    /* Longer than the limit, or not a string: an error, as `config --check` shows it. */
+    char longer[256] = "";
+    for (int i = 0; i < CX_CLASSIFIER_VERSION_MAX_CHARS + 1; i++)
+        strcat(longer, "\xC3\xA9");
+    snprintf(json, sizeof json, "{\"version\":\"%s\",\"category\":\"facing\"}", longer);
+    expect_rule_error(json, "\"version\" must be a string of 1..64 characters");
+    expect_rule_error("{\"version\":2,\"category\":\"facing\"}",
+                      "\"version\" must be a string of 1..64 characters");
+}

@@ -9,6 +9,7 @@
 #include "event.h"
 
 #define VALID_HEAD "{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\""
+#define VALID_HEAD_AT(ts) "{\"event_id\":\"e1\",\"occurred_at\":\"" ts "\",\"text\":\"x\"}"
 
 /* Parses s; asserts rejection with an error containing `expect`. */
 static void expect_reject_len(const char *s, size_t len, const char *expect)
@@ -264,7 +265,7 @@ Test(cx_event, rejects_hostile_input_without_crashing)
         {"null", "must be a JSON object"},
         {VALID_HEAD ",\"text\":\"a\\u0000b\"}", "invalid JSON"},
         {VALID_HEAD ",\"text\":\"\\ud800\"}", "invalid JSON"},
-        {VALID_HEAD ",\"text\":\"x\",\"big\":1e400}", "invalid JSON"},
+        {VALID_HEAD ",\"text\":\"x\",\"big\":1e400}", "number 1e400 at byte 72 has more than 40 digits"},
         {VALID_HEAD ",\"text\":\"x\",\"text\":\"y\"}", "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
     };
@@ -329,4 +330,46 @@ Test(cx_event, names_rating_scales)
     cr_assert_str_eq(cx_rating_scale_name(CX_RATING_CSAT), "csat");
     cr_assert_str_eq(cx_rating_scale_name(CX_RATING_CES), "ces");
     cr_assert_null(cx_rating_scale_name(CX_RATING_NONE));
+}
+
+Test(cx_event, accepts_only_instants_postgresql_can_store_in_utc)
+{
+    /* Four-digit years in UTC: an offset must not carry an instant to year 0 or 10000. */
+    expect_reject(VALID_HEAD_AT("0001-01-01T00:00:00+23:59"),
+                  "outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z in UTC");
+    expect_reject(VALID_HEAD_AT("9999-12-31T23:59:59-23:59"), "in UTC");
+    cx_event ev;
+    expect_accept(VALID_HEAD_AT("0001-01-01T23:59:00+23:59"), &ev);
+    cx_event_clear(&ev);
+    expect_accept(VALID_HEAD_AT("9999-12-31T23:59:59.999999Z"), &ev);
+    cx_event_clear(&ev);
+    expect_accept(VALID_HEAD_AT("0001-01-01T00:00:00Z"), &ev);
+    cx_event_clear(&ev);
+    int64_t us;
+    cr_assert_eq(cx_time_parse_rfc3339("0001-01-01T00:00:00+00:01", &us), CX_ERR_INVALID);
+    cr_assert_eq(cx_time_parse_rfc3339("9999-12-31T23:59:59-00:01", &us), CX_ERR_INVALID);
+}
+
+Test(cx_event, rejects_numbers_whose_decimal_form_would_expand)
+{
+    /* PostgreSQL prints jsonb numbers in plain decimal: 1e-16000 is 16,002 characters. */
+    expect_reject("{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\","
+                  "\"attributes\":{\"w\":1e-16000}}",
+                  "number 1e-16000 at byte 84 has more than 40 digits in decimal form");
+    expect_reject("{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\","
+                  "\"x\":[1, 2, -3.5E+300]}",
+                  "number -3.5E+300");
+    expect_reject("{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\","
+                  "\"x\":12345678901234567890123456789012345678901}",
+                  "more than 40 digits");
+    expect_reject("{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                  "\"rating\":{\"scale\":\"csat\",\"value\":4e-99999999999999999999}}",
+                  "number 4e-99999999999999999999");
+    /* Ordinary numbers, and numbers inside strings, are fine. */
+    cx_event ev;
+    expect_accept("{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"1e-16000\","
+                  "\"attributes\":{\"a\":1.2345e-07,\"b\":-0.5,\"c\":1e20,\"d\":9007199254740993,"
+                  "\"e\":0.1234567890123456789012345678901234567,\"f\":[0,1E+3,2.50e1]}}",
+                  &ev);
+    cx_event_clear(&ev);
 }

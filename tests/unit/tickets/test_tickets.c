@@ -236,3 +236,29 @@ Test(tickets, scope_conditions_restrict_event_rules)
                  0);
     cx_ticket_rules_free(rs);
 }
+
+Test(tickets, a_scope_is_kept_whole_or_the_rule_is_rejected)
+{
+    /* 64 two-byte characters: the longest channel an event can carry, kept whole
+     * in the scope (tickets store it as text). */
+    char ch[512] = "", json[1024];  /* up to 130 two-byte characters */
+    for (int i = 0; i < 64; i++)
+        strcat(ch, "\xC3\xA9");
+    snprintf(json, sizeof json, "[{\"name\": \"c\", \"on\": \"event\", \"category\": \"external\", \"channel\": \"%s\","
+             " \"owner\": \"o\"}]", ch);
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
+    cr_assert(strncmp(r->scope, "channel=", 8) == 0 && strcmp(r->scope + 8, ch) == 0,
+              "scope \"%s\" is not the whole channel", r->scope);
+    cx_ticket_rules_free(rs);
+    /* A longer one can match no event: an error, as `config --check` shows it (130
+     * such characters no longer fit the scope, which was cut inside a character). */
+    for (int i = 64; i < 130; i++)
+        strcat(ch, "\xC3\xA9");
+    snprintf(json, sizeof json, "[{\"name\": \"c\", \"on\": \"event\", \"category\": \"external\", \"touchpoint\": \"%s\","
+             " \"owner\": \"o\"}]", ch);
+    assert_rejected(json, "\"touchpoint\" must be 1..64 characters");
+}

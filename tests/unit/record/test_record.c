@@ -1,0 +1,116 @@
+/*
+ * test_record.c - one message made into a record, as run, dead-letter replay
+ * and reclassification all make it: parsed, classified with the rules given,
+ * matched against the event-level ticket rules, or a dead letter with the
+ * parser's reason; and what a record adds to the signal windows.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "record.h"
+
+static cx_classifier *clf;
+static cx_ticket_rules *tickets;
+static cx_record_store store;
+
+static void setup(void)
+{
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_ticket_rules_new(&tickets, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+    cx_record_release(&store);
+    cx_ticket_rules_free(tickets);
+    cx_classifier_free(clf);
+}
+
+TestSuite(cx_record, .init = setup, .fini = teardown);
+
+/* An NPS detractor blaming the carrier: the built-in rule external-nps-detractor. */
+static const char detractor[] =
+    "{\"event_id\":\"d1\",\"occurred_at\":\"2026-11-01T10:00:30Z\",\"channel\":\"survey\","
+    "\"text\":\"the courier lost my parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}";
+
+/* The index of the built-in rule called name. */
+static size_t rule_index(const char *name)
+{
+    for (size_t i = 0; i < cx_ticket_rules_count(tickets); i++)
+        if (strcmp(cx_ticket_rules_get(tickets, i)->name, name) == 0)
+            return i;
+    cr_assert_fail("no rule %s", name);
+    return 0;
+}
+
+Test(cx_record, an_event_is_parsed_classified_and_matched_against_event_rules)
+{
+    cx_record r;
+    cx_record_rules rules = {.classifier = clf, .tickets = tickets};
+    cr_assert_eq(
+        cx_record_make(&r, &store, &rules, "cx.events", 3, 42, detractor, strlen(detractor)),
+        CX_OK);
+    cr_assert_str_eq(r.topic, "cx.events");
+    cr_assert_eq(r.partition, 3);
+    cr_assert_eq(r.offset, 42);
+    cr_assert_eq(r.raw, detractor, "the message is borrowed, byte for byte");
+    cr_assert_eq(r.raw_len, strlen(detractor));
+    cr_assert_null(r.error);
+    cr_assert_str_eq(r.ev->event_id, "d1");
+    cr_assert_eq(r.tags->n_assigned, 1);
+    cr_assert_eq(r.tags->order[0], CX_CAT_EXTERNAL);
+    cr_assert_eq(r.tags->sentiment, CX_SENT_NEGATIVE);
+    cr_assert_eq(r.n_hits, 1);
+    cr_assert_eq(r.hits[0], rule_index("external-nps-detractor"));
+
+    /* Without ticket rules (reclassification): the same verdict, no matches. */
+    cx_record_release(&store);
+    rules.tickets = NULL;
+    cr_assert_eq(cx_record_make(&r, &store, &rules, NULL, -1, -1, detractor, strlen(detractor)),
+                 CX_OK);
+    cr_assert_null(r.topic);
+    cr_assert_eq(r.tags->order[0], CX_CAT_EXTERNAL);
+    cr_assert_eq(r.n_hits, 0);
+}
+
+Test(cx_record, an_invalid_message_is_a_dead_letter_with_the_parsers_reason)
+{
+    cx_record r;
+    cx_record_rules rules = {.classifier = clf, .tickets = tickets};
+    const char bad[] = "{\"event_id\":\"x\",\"occurred_at\":\"0001-01-01T00:00:00+23:59\","
+                       "\"text\":\"hi\"}";
+    cr_assert_eq(cx_record_make(&r, &store, &rules, "t", 0, 7, bad, strlen(bad)), CX_ERR_INVALID);
+    cr_assert_null(r.ev);
+    cr_assert_null(r.tags);
+    cr_assert_eq(r.n_hits, 0);
+    cr_assert_eq(r.offset, 7);
+    cr_assert_eq(r.raw, bad);
+    cr_assert(strstr(r.error, "field \"occurred_at\"") != NULL, "%s", r.error);
+    cr_assert_null(store.ev.root, "a dead letter holds nothing to release");
+}
+
+Test(cx_record, a_record_adds_to_its_window_and_a_dead_letter_adds_nothing)
+{
+    char err[256];
+    cx_window *w = NULL;
+    cr_assert_eq(cx_window_new(&w, 60, err, sizeof err), CX_OK, "%s", err);
+    cx_record r, dead;
+    cx_record_store dead_store;
+    cx_record_rules rules = {.classifier = clf, .tickets = tickets};
+    cr_assert_eq(cx_record_make(&r, &store, &rules, "t", 0, 0, detractor, strlen(detractor)),
+                 CX_OK);
+    cr_assert_eq(cx_record_make(&dead, &dead_store, &rules, "t", 0, 1, "{", 1), CX_ERR_INVALID);
+    cr_assert_eq(cx_record_add_to_window(w, &r), CX_OK);
+    cr_assert_eq(cx_record_add_to_window(w, &dead), CX_OK);
+    cr_assert_eq(cx_window_count(w), 1);
+    const cx_window_cell *c = cx_window_get(w, 0);
+    cr_assert_eq(c->start_us, 1793527200000000LL); /* 2026-11-01T10:00:00Z */
+    cr_assert_eq(c->category, CX_CAT_EXTERNAL);
+    cr_assert_str_eq(c->channel, "survey");
+    cr_assert_eq(c->events, 1);
+    cr_assert_eq(c->sentiment[CX_SENT_NEGATIVE], 1);
+    cr_assert_eq(c->ratings[CX_RATING_NPS], 1);
+    cx_record_release(&dead_store);
+    cx_window_free(w);
+}
