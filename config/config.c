@@ -2,6 +2,8 @@
  * config.c - the settings table and everything it drives (see config.h).
  */
 #include "config.h"
+#include "http.h"
+#include "pg.h"
 #include "tickets.h"
 
 #include <stdlib.h>
@@ -448,37 +450,17 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
+    cx_status st = cx_pg_conninfo_check(cfg->pg_url, err, errlen);
+    if (st != CX_OK)
+        return st;
+    if (cfg->http_listen != NULL && strcmp(cfg->http_listen, "off") != 0 &&
+        (st = cx_http_check_listen(cfg->http_listen, err, errlen)) != CX_OK)
+        return st;
     cx_ticket_rules *rules;
-    cx_status st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
+    st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
                                        errlen);
     cx_ticket_rules_free(rules);
     return st;
-}
-
-void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%s", conninfo ? conninfo : "");
-    /* URL: scheme://user:password@host */
-    char *scheme = strstr(out, "://");
-    if (scheme != NULL) {
-        char *at = strchr(scheme + 3, '@');
-        char *colon = strchr(scheme + 3, ':');
-        if (at != NULL && colon != NULL && colon < at) {
-            char tail[1024];
-            snprintf(tail, sizeof tail, "%s", at);
-            snprintf(colon, outlen - (size_t)(colon - out), ":****%s", tail);
-        }
-    }
-    /* key=value form, and URL query parameters: password=... */
-    char *p = strstr(out, "password=");
-    if (p != NULL) {
-        char *end = p + 9;
-        while (*end && *end != ' ' && *end != '&')
-            end++;
-        char tail[1024];
-        snprintf(tail, sizeof tail, "%s", end);
-        snprintf(p + 9, outlen - (size_t)(p + 9 - out), "****%s", tail);
-    }
 }
 
 static int secret_property(const char *k)
@@ -498,7 +480,7 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             const char *str = *FIELD(cfg, s->off, char *);
             char masked[1024];
             if (str != NULL && s->secret) {
-                cx_config_mask_conninfo(str, masked, sizeof masked);
+                cx_pg_conninfo_mask(str, masked, sizeof masked);
                 str = masked;
             }
             v = str ? json_string(str) : json_null();
