@@ -233,9 +233,10 @@ void cx_pg_history_free(cx_pg_history *h);
 typedef struct cx_pg_reader cx_pg_reader;
 
 /* Connects lazily, on first use, and again after a lost connection. Calls may
- * come from several threads: they are serialised, and each returns within
- * about 15 s whatever the server does (connecting gives up after 5 s, a query
- * after 3 s, and the session's statement_timeout is 3 s). */
+ * come from several threads: they are serialised (a call waits at most 12 s
+ * for the one before), and a call gives up, whatever the server does, when
+ * connecting takes over 5 s or a statement over 3 s (also the session's
+ * statement_timeout); a server that hangs is dropped and connected again. */
 cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, size_t errlen);
 
 /* CX_OK when the server answers a query now; else why not. */
