@@ -35,7 +35,7 @@ struct cx_service_http {
     pthread_mutex_t scratch_lock; /* lags, plags: /metrics */
     cx_metrics_lag *lags;
     cx_partition_lag *plags;
-    pthread_mutex_t lock; /* pg_error, quit */
+    pthread_mutex_t lock;  /* pg_error, quit */
     atomic_int pg_checked; /* 1: PostgreSQL answered the last check */
     char pg_error[512];    /* why not (libpq's message, redacted) */
     pthread_t monitor;

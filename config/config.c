@@ -457,8 +457,7 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
         (st = cx_http_check_listen(cfg->http_listen, err, errlen)) != CX_OK)
         return st;
     cx_ticket_rules *rules;
-    st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
-                                       errlen);
+    st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err, errlen);
     cx_ticket_rules_free(rules);
     return st;
 }

@@ -56,8 +56,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 }
 
 /* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. */
-static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *err,
-                              size_t errlen)
+static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errlen)
 {
     char host[64];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
@@ -101,10 +100,10 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
         NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_PER_CLIENT,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CX_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         free(h);
         return cx_errf(err, errlen, CX_ERR_IO, "http: cannot listen on %s (in use?)", listen);

@@ -108,8 +108,7 @@ cx_status cx_pg_conninfo_check(const char *conninfo, char *err, size_t errlen)
     redact_quoted(msg ? msg : "out of memory", keep_in_parse_error, NULL, safe, sizeof safe);
     PQfreemem(msg);
     return cx_errf(err, errlen, CX_ERR_CONFIG,
-                   "\"postgres.url\" is not a valid PostgreSQL URL or connection string: %s",
-                   safe);
+                   "\"postgres.url\" is not a valid PostgreSQL URL or connection string: %s", safe);
 }
 
 /* Appends value quoted as a keyword/value connection string needs it. */
@@ -195,8 +194,8 @@ static int holds_secret(const PQconninfoOption *opts, const char *s, size_t n)
  */
 static int keep_in_connect_error(const char *s, size_t n, void *ctx)
 {
-    static const char *const names[] = {"host", "hostaddr", "port", "user", "dbname", "service",
-                                        NULL};
+    static const char *const names[] = {"host",   "hostaddr", "port", "user",
+                                        "dbname", "service",  NULL};
     const known *k = ctx;
     if (holds_secret(k->given, s, n) || holds_secret(k->effective, s, n) ||
         contains(s, n, "password"))
@@ -207,8 +206,8 @@ static int keep_in_connect_error(const char *s, size_t n, void *ctx)
     for (int l = 0; l < 2; l++)
         for (const PQconninfoOption *o = lists[l]; o != NULL && o->keyword != NULL; o++)
             for (int i = 0; names[i] != NULL; i++)
-                if (o->val != NULL && strcmp(o->keyword, names[i]) == 0 &&
-                    strlen(o->val) == n && strncmp(o->val, s, n) == 0)
+                if (o->val != NULL && strcmp(o->keyword, names[i]) == 0 && strlen(o->val) == n &&
+                    strncmp(o->val, s, n) == 0)
                     return 1;
     return 0;
 }
@@ -216,8 +215,7 @@ static int keep_in_connect_error(const char *s, size_t n, void *ctx)
 void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out, size_t outlen)
 {
     known k = {.effective = conn ? PQconninfo(conn) : NULL,
-               .given = conninfo && is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL)
-                                                          : NULL};
+               .given = conninfo && is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL};
     redact_quoted(msg, keep_in_connect_error, &k, out, outlen);
     PQconninfoFree(k.effective);
     PQconninfoFree(k.given);

@@ -31,8 +31,7 @@ PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *c
 /* Copies libpq's message msg (its first line) for a connection to conninfo
  * (conn: the failed connection, or NULL) with every quoted part that is not a
  * host, port, user, database or service name, or an option name, redacted. */
-void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out,
-                   size_t outlen);
+void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out, size_t outlen);
 
 /*
  * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>

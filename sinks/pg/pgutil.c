@@ -55,8 +55,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
             if (wait_socket(conn, ps == PGRES_POLLING_WRITING, deadline) != 0) {
                 PQfinish(conn);
                 return cx_errf(err, errlen, CX_ERR_TRANSIENT,
-                               "cannot connect to postgresql: no answer within %d ms",
-                               timeout_ms);
+                               "cannot connect to postgresql: no answer within %d ms", timeout_ms);
             }
             ps = PQconnectPoll(conn);
         }

@@ -130,8 +130,8 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
     const char *urls[] = {"'host=db password=sec retpw'", "'postgresql://app:secret%zzpw@db/cx'"};
     for (size_t i = 0; i < 2; i++) {
         char args[256];
-        snprintf(args, sizeof args,
-                 "run --brokers 127.0.0.1:1 --topic t --http off --pg %s", urls[i]);
+        snprintf(args, sizeof args, "run --brokers 127.0.0.1:1 --topic t --http off --pg %s",
+                 urls[i]);
         cr_expect_eq(run_cli(args), 2, "%s", urls[i]);
         cr_expect(out_has("postgres.url"), "%s", urls[i]);
         cr_expect(!out_has("retpw") && !out_has("secret") && !out_has("zzpw"), "%s", urls[i]);

@@ -455,7 +455,8 @@ typedef struct trickle {
 static void *trickle_main(void *arg)
 {
     trickle *t = arg;
-    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaa";
+    static const char req[] =
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaa";
     for (size_t k = 0; !t->stop && k < sizeof req - 1; k++) {
         for (size_t i = 0; i < t->n; i++)
             if (t->fds[i] >= 0 && send(t->fds[i], &req[k], 1, MSG_NOSIGNAL) != 1) {
@@ -525,8 +526,8 @@ static int hanging_server(int *out_port)
     socklen_t len = sizeof sa;
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-              listen(fd, 128) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 128) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
     *out_port = ntohs(sa.sin_port);
     return fd;
 }
@@ -558,9 +559,21 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     snprintf(pg, sizeof pg, "host=127.0.0.1 port=%d dbname=cx connect_timeout=10", pg_port);
     snprintf(listen_at, sizeof listen_at, "127.0.0.1:%d", http_port);
     setenv("CXPULSE_PG_WRITERS", "4", 1); /* 4 connection attempts of 10 s each */
-    char *argv[] = {(char *)cx_test_bin(), "run", "--brokers", (char *)cx_mock_bootstraps(mk),
-                    "--topic", "cx.events", "--group", "hang", "--pg", pg, "--http", listen_at,
-                    "--log-level", "error", NULL};
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mk),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "hang",
+                    "--pg",
+                    pg,
+                    "--http",
+                    listen_at,
+                    "--log-level",
+                    "error",
+                    NULL};
     int fd;
     long long t0 = now_ms();
     pid_t pid = cx_test_spawn(argv, &fd);

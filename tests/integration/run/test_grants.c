@@ -131,15 +131,27 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
                                      "\"text\":\"%s\",\"rating\":{\"scale\":\"nps\",\"value\":%d}}",
                                      i, i, i % 2 ? "the courier lost my parcel" : "great agent",
                                      i % 2 ? 2 : 10);
-        cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err,
-                                      sizeof err),
-                     CX_OK, "%s", err);
+        cr_assert_eq(
+            cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err, sizeof err),
+            CX_OK, "%s", err);
     }
     uint64_t delivered;
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
-    char *argv[] = {(char *)cx_test_bin(), "run", "--brokers", (char *)cx_mock_bootstraps(mock),
-                    "--topic", "cx.events", "--group", "grants", "--pg", runtime_url, "--http",
-                    "off", "--log-level", "warn", NULL};
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "grants",
+                    "--pg",
+                    runtime_url,
+                    "--http",
+                    "off",
+                    "--log-level",
+                    "warn",
+                    NULL};
     int fd;
     pid_t pid = cx_test_spawn(argv, &fd);
     close(fd);
@@ -164,8 +176,10 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_assert_eq(cxpulse(args, runtime_url), 0);
     snprintf(args, sizeof args, "tickets resolve %lld", ticket);
     cr_assert_eq(cxpulse(args, runtime_url), 0);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.tickets WHERE ticket_id = %lld"
-                              " AND status = 'resolved'", ticket);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.tickets WHERE ticket_id = %lld"
+             " AND status = 'resolved'",
+             ticket);
     cr_assert_eq(cx_test_pg_scalar(conn, sql), 1);
     cr_assert_eq(cxpulse("dead-letters list", runtime_url), 0);
 
@@ -180,9 +194,10 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 
     /* The analyst reads every table and view and writes nothing. */
     char state[8];
-    const char *reads[] = {"events", "event_tags", "signals", "tickets", "dead_letters",
-                           "consumer_offsets", "rule_sets", "schema_migrations",
-                           "satisfaction_hourly", "open_tickets"};
+    const char *reads[] = {"events",      "event_tags",        "signals",
+                           "tickets",     "dead_letters",      "consumer_offsets",
+                           "rule_sets",   "schema_migrations", "satisfaction_hourly",
+                           "open_tickets"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.%s", reads[i]);
         analyst_try(sql, state, sizeof state);
@@ -195,15 +210,17 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 
     /* The runtime role writes rows, nothing more. */
     PGconn *app = cx_test_pg_connect(runtime_url);
-    const char *denied[] = {"TRUNCATE cx.events", "DELETE FROM cx.events",
-                            "DROP TABLE cx.signals", "CREATE TABLE cx.x (y int)",
+    const char *denied[] = {"TRUNCATE cx.events",
+                            "DELETE FROM cx.events",
+                            "DROP TABLE cx.signals",
+                            "CREATE TABLE cx.x (y int)",
                             "ALTER TABLE cx.events ADD COLUMN z int",
                             "INSERT INTO cx.schema_migrations VALUES (99, 'x')"};
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
         PGresult *r = PQexec(app, denied[i]);
         const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        cr_expect(s != NULL && strcmp(s, "42501") == 0, "the runtime role may: %s (%s)",
-                  denied[i], s ? s : "allowed");
+        cr_expect(s != NULL && strcmp(s, "42501") == 0, "the runtime role may: %s (%s)", denied[i],
+                  s ? s : "allowed");
         PQclear(r);
     }
     PQfinish(app);

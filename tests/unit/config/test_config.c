@@ -179,14 +179,13 @@ Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password
     cr_assert_eq(cx_config_set(cfg, "kafka.topics", "t", err, sizeof err), CX_OK);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
 
-    cr_assert_eq(cx_config_set(cfg, "postgres.url", "host=db password=sec retpw", err,
-                               sizeof err),
+    cr_assert_eq(cx_config_set(cfg, "postgres.url", "host=db password=sec retpw", err, sizeof err),
                  CX_OK);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "postgres.url") && !strstr(err, "retpw"), "%s", err);
-    cr_assert_eq(cx_config_set(cfg, "postgres.url", "postgresql://a:secret%zzpw@db/cx", err,
-                               sizeof err),
-                 CX_OK);
+    cr_assert_eq(
+        cx_config_set(cfg, "postgres.url", "postgresql://a:secret%zzpw@db/cx", err, sizeof err),
+        CX_OK);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "secret") == NULL && strstr(err, "zzpw") == NULL, "%s", err);
     cr_assert_eq(cx_config_set(cfg, "postgres.url", "", err, sizeof err), CX_OK);

@@ -33,14 +33,14 @@ static const form forms[] = {
      "user=app password=**** dbname=cx host=::1,db2 port=5433, application_name='a b'",
      "pw'q|pw%27q"},
     /* keyword/value, spaces, quoting, escaping */
-    {"host=db user=app password=s3cret dbname=cx",
-     "user=app password=**** dbname=cx host=db", "s3cret"},
+    {"host=db user=app password=s3cret dbname=cx", "user=app password=**** dbname=cx host=db",
+     "s3cret"},
     {"host=db password = s3cret", "password=**** host=db", "s3cret"},
     {"password='s3 cret' host=db", "password=**** host=db", "s3 cret|s3|cret"},
     {"password=s3\\ cret host=db", "password=**** host=db", "s3|cret"},
     {"password='it\\'s \\\\ x' host=db", "password=**** host=db", "it|'s"},
-    {"sslpassword=k3ypw host=db sslmode=verify-full", "host=db sslmode=verify-full sslpassword=****",
-     "k3ypw"},
+    {"sslpassword=k3ypw host=db sslmode=verify-full",
+     "host=db sslmode=verify-full sslpassword=****", "k3ypw"},
     {"host=db options='-c search_path=cx' password=s3cret",
      "password=**** host=db options='-c search_path=cx'", "s3cret"},
     /* a service file holds the password: only the service's name is shown */
@@ -67,8 +67,8 @@ Test(conninfo, every_form_is_masked_by_parsing_and_rebuilding)
         cr_expect_str_eq(out, forms[i].masked, "masking %s", forms[i].conninfo);
         assert_no_secret(out, forms[i].secrets, forms[i].conninfo);
         char err[512] = "";
-        cr_expect_eq(cx_pg_conninfo_check(forms[i].conninfo, err, sizeof err), CX_OK,
-                     "%s: %s", forms[i].conninfo, err);
+        cr_expect_eq(cx_pg_conninfo_check(forms[i].conninfo, err, sizeof err), CX_OK, "%s: %s",
+                     forms[i].conninfo, err);
     }
 }
 
@@ -89,8 +89,8 @@ Test(conninfo, an_unparsable_string_is_a_configuration_error_that_quotes_none_of
 {
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
         char err[512] = "", out[512];
-        cr_expect_eq(cx_pg_conninfo_check(broken[i].conninfo, err, sizeof err), CX_ERR_CONFIG,
-                     "%s", broken[i].conninfo);
+        cr_expect_eq(cx_pg_conninfo_check(broken[i].conninfo, err, sizeof err), CX_ERR_CONFIG, "%s",
+                     broken[i].conninfo);
         cr_expect(strstr(err, "postgres.url") != NULL, "%s", err);
         assert_no_secret(err, broken[i].secrets, "the error");
         cx_pg_conninfo_mask(broken[i].conninfo, out, sizeof out);
@@ -121,7 +121,7 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
     cr_expect(strstr(err, "sslmode") != NULL, "%s", err);
     /* Refused: the host and port are named. */
     cr_assert_eq(cx_pg_tickets_list("postgresql://app:s3cret@127.0.0.1:1/cx?connect_timeout=2",
-                                     NULL, NULL, &rows, err, sizeof err),
+                                    NULL, NULL, &rows, err, sizeof err),
                  CX_ERR_TRANSIENT, "%s", err);
     cr_expect(strstr(err, "\"127.0.0.1\"") != NULL && strstr(err, "s3cret") == NULL, "%s", err);
 
@@ -135,8 +135,8 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
                "sslmode=svc-s3cret\nconnect_timeout=2\n");
     fclose(f);
     setenv("PGSERVICEFILE", file, 1);
-    cx_status st = cx_pg_tickets_list("service=cxsvc dbname=cx", NULL, NULL, &rows, err,
-                                      sizeof err);
+    cx_status st =
+        cx_pg_tickets_list("service=cxsvc dbname=cx", NULL, NULL, &rows, err, sizeof err);
     cx_status st2 = cx_pg_tickets_list("service=nosuch", NULL, NULL, &rows, err + 256, 256);
     unsetenv("PGSERVICEFILE");
     unlink(file);
