@@ -139,6 +139,14 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
         cr_expect_eq(run_cli(args), 2, "config --check accepted %s", urls[i]);
         cr_expect(!out_has("retpw") && !out_has("secret") && !out_has("zzpw"), "%s", urls[i]);
     }
+    /* every command that connects says so, exit 2, no retry */
+    const char *commands[] = {"migrate", "tickets list", "reclassify", "dead-letters list"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s --pg 'host=db password=sec retpw'", commands[i]);
+        cr_expect_eq(run_cli(args), 2, "%s", commands[i]);
+        cr_expect(out_has("postgres.url") && !out_has("retpw"), "%s", commands[i]);
+    }
     /* the same through the environment and printed */
     cr_expect_eq(cx_test_sh("CXPULSE_PG_URL='host=db password = s3cret sslpassword=k3y' "
                             "%s config --print | grep -q 's3cret\\|k3y'",
