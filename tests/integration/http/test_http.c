@@ -511,6 +511,7 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
             close(fds[i]);
     for (int k = 0; k < 6; k++)
         cr_expect_eq(statuses[k], 200, "/healthz attempt %d: %d", k, statuses[k]);
+    fprintf(stderr, "/healthz behind %zu slow clients: at most %lld ms\n", n, worst);
     cr_expect_leq(worst, 1000, "/healthz took %lld ms behind %zu slow clients", worst, n);
     /* the slow clients were still connected (the test measured what it meant to) */
     cr_expect_geq(open_clients, OWN + ADDRS * EACH / 2, "only %d slow clients left", open_clients);
@@ -613,6 +614,9 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     cr_assert(up, "/healthz not answering %lld ms after the start", up_ms);
     for (int k = 0; k < 3; k++)
         cr_expect_eq(health[k], 200);
+    fprintf(stderr, "PostgreSQL hanging: /healthz up after %lld ms, then at most %lld ms; /readyz "
+                "%lld ms; /api/live %lld ms\n",
+                up_ms, worst, ready_ms, live.ms);
     cr_expect_leq(worst, 1000, "/healthz took %lld ms while PostgreSQL hangs", worst);
     cr_expect_eq(ready, 503, "%s", resp);
     cr_expect(strstr(resp, "postgresql") != NULL, "%s", resp);
