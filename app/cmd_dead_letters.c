@@ -213,6 +213,10 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     cx_log_set_level(cfg->log_level);
+    if (cx_pg_conninfo_check(cfg->pg_url, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
     rc = CX_EXIT_RUNTIME;
     if (cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
                           sizeof err) != CX_OK) {

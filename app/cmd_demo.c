@@ -137,7 +137,8 @@ int cx_cmd_demo(int argc, char **argv)
 
     conn = PQconnectdb(cfg->pg_url ? cfg->pg_url : "");
     if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "cxpulse demo: %s", PQerrorMessage(conn));
+        /* (libpq's message can quote the connection string: not shown) */
+        fprintf(stderr, "cxpulse demo: cannot connect to postgresql for the summary\n");
         rc = CX_EXIT_RUNTIME;
         goto done;
     }

@@ -84,6 +84,10 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }
+    if (cx_pg_conninfo_check(cfg->pg_url, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse reclassify: %s\n", err);
+        goto done;
+    }
     rc = CX_EXIT_RUNTIME;
     stores = calloc((size_t)batch, sizeof *stores);
     ev_ptrs = calloc((size_t)batch, sizeof *ev_ptrs);

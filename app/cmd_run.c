@@ -35,14 +35,17 @@ int cx_cmd_run(int argc, char **argv)
     cx_config *cfg = cx_config_new();
     if (cfg == NULL || rest == NULL)
         goto done;
-    if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK ||
-        cx_config_validate_run(cfg, err, sizeof err) != CX_OK) {
+    if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse run: %s\n", err);
         goto done;
     }
-    if (n_rest > 0) {
-        fprintf(stderr, "cxpulse run: unexpected argument \"%s\"\n", rest[0]);
+    if (n_rest > 0) { /* before validation: a mistyped flag explains what is missing */
+        fprintf(stderr, "cxpulse run: unknown argument \"%s\"\n", rest[0]);
         usage(stderr, 0);
+        goto done;
+    }
+    if (cx_config_validate_run(cfg, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse run: %s\n", err);
         goto done;
     }
     cx_log_set_level(cfg->log_level);

@@ -520,6 +520,16 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(p.clf),
                         .synchronous_commit = cfg->synchronous_commit};
+    if ((p.metrics = cx_metrics_new()) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    /* The listener first: /healthz answers while the writers connect. */
+    if ((st = cx_service_http_start(&http, cfg, p.metrics, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        goto done;
+    }
     int pg_up = 1;
     for (int w = 0; w < p.writers; w++) {
         st = cx_pg_new(&p.pg[w], &po, err, sizeof err);
@@ -528,12 +538,9 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
             cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
         } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
             fprintf(stderr, "cxpulse: %s\n", err);
+            rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
             goto done;
         }
-    }
-    if ((p.metrics = cx_metrics_new()) == NULL) {
-        fprintf(stderr, "cxpulse: out of memory\n");
-        goto done;
     }
     cx_metrics_set(p.metrics, CX_G_PG_UP, pg_up);
     for (int w = 0; w < p.writers; w++) {
@@ -545,11 +552,6 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
         p.wr[w].started = 1;
     }
     if ((st = cx_alerts_sender_start(&sender, cfg, p.metrics, err, sizeof err)) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
-        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
-        goto done;
-    }
-    if ((st = cx_service_http_start(&http, cfg, p.metrics, err, sizeof err)) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
         goto done;

@@ -1,13 +1,19 @@
 /*
  * service_http.c - the routes of `cxpulse run`'s HTTP listener (see
- * service_http.h). Readiness: partitions assigned (so the member has joined
- * its group through a reachable broker), PostgreSQL answering now, and the
- * last batch write not failing.
+ * service_http.h). Each request runs on its connection's own thread.
+ * /healthz answers at once. /readyz answers from state kept here and by the
+ * pipeline, with no query per request: partitions assigned (so the member has
+ * joined its group through a reachable broker), the last batch write not
+ * failing, and PostgreSQL answering the monitor thread's check, made every
+ * CHECK_MS. /api/live queries PostgreSQL on its own connection, within a few
+ * seconds.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
 #include "pg.h"
@@ -17,15 +23,26 @@ extern const char cx_live_page[];
 extern const size_t cx_live_page_len;
 
 #define MAX_LAG_PARTITIONS 4096
+#define CHECK_MS 2000 /* how often the monitor checks that PostgreSQL answers */
 
 struct cx_service_http {
     cx_http *http;
     cx_metrics *metrics;
     cx_consumer *_Atomic consumer;
-    cx_pg_reader *reader;
+    cx_pg_reader *reader;  /* /api/live */
+    cx_pg_reader *checker; /* the monitor's */
     int window_seconds;
-    cx_metrics_lag *lags; /* scratch of the server's thread */
+    pthread_mutex_t scratch_lock; /* lags, plags: /metrics */
+    cx_metrics_lag *lags;
     cx_partition_lag *plags;
+    pthread_mutex_t lock;  /* pg_error, quit */
+    atomic_int pg_checked; /* 1: PostgreSQL answered the last check */
+    char pg_error[512];    /* why not (libpq's message, redacted) */
+    pthread_t monitor;
+    int monitor_started;
+    int locks; /* lock and wake are initialised */
+    pthread_cond_t wake;
+    int quit;
 };
 
 /* Answers with the text a followed by b (NULL: nothing). */
@@ -41,6 +58,7 @@ static void text(cx_http_response *r, int status, const char *a, const char *b)
 static void metrics_route(cx_service_http *s, cx_http_response *r)
 {
     cx_consumer *c = atomic_load(&s->consumer);
+    pthread_mutex_lock(&s->scratch_lock);
     size_t n = c ? cx_consumer_lag(c, s->plags, MAX_LAG_PARTITIONS) : 0;
     if (c != NULL) /* now, not as of the last batch */
         cx_metrics_set(s->metrics, CX_G_ASSIGNED, cx_consumer_assigned(c));
@@ -51,25 +69,56 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
     }
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->body = cx_metrics_render(s->metrics, s->lags, n);
+    pthread_mutex_unlock(&s->scratch_lock);
     if (r->body == NULL)
         text(r, 500, "out of memory\n", NULL);
 }
 
 static void ready_route(cx_service_http *s, cx_http_response *r)
 {
-    char err[512], why[1024] = "";
+    char why[1024] = "";
     cx_consumer *c = atomic_load(&s->consumer);
     if (c == NULL || cx_consumer_assigned(c) == 0)
         snprintf(why, sizeof why, "no kafka partitions assigned yet\n");
-    if (cx_pg_reader_ping(s->reader, err, sizeof err) != CX_OK)
-        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n", err);
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->pg_checked))
+        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n",
+                 s->pg_error[0] ? s->pg_error : "not checked yet");
     else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
         snprintf(why + strlen(why), sizeof why - strlen(why),
                  "postgresql: the last batch write failed\n");
+    pthread_mutex_unlock(&s->lock);
     if (why[0] == '\0')
         text(r, 200, "ready\n", NULL);
     else
         text(r, 503, "not ready: ", why);
+}
+
+/* Checks every CHECK_MS that PostgreSQL answers, for /readyz. */
+static void *monitor_main(void *arg)
+{
+    cx_service_http *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->quit) {
+        pthread_mutex_unlock(&s->lock);
+        char err[512];
+        cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
+        pthread_mutex_lock(&s->lock);
+        atomic_store(&s->pg_checked, st == CX_OK);
+        snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += CHECK_MS / 1000;
+        until.tv_nsec += (long)(CHECK_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
 }
 
 static void live_route(cx_service_http *s, cx_http_response *r)
@@ -121,9 +170,19 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
         goto fail;
     s->metrics = m;
     s->window_seconds = cx_config_base_window(cfg);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->scratch_lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    s->locks = 1;
     if ((st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK ||
+        (st = cx_pg_reader_new(&s->checker, cfg->pg_url, err, errlen)) != CX_OK ||
         (st = cx_http_new(&s->http, cfg->http_listen, route, s, err, errlen)) != CX_OK)
         goto fail;
+    if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
+        st = cx_errf(err, errlen, CX_ERR_FATAL, "http: cannot start a thread");
+        goto fail;
+    }
+    s->monitor_started = 1;
     cx_log(CX_LOG_INFO, "http", "serving metrics, health and the live page on http://%.*s:%d/",
            (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
            cx_http_port(s->http));
@@ -145,7 +204,20 @@ void cx_service_http_stop(cx_service_http *s)
     if (s == NULL)
         return;
     cx_http_free(s->http); /* first: no request runs after this */
+    if (s->monitor_started) {
+        pthread_mutex_lock(&s->lock);
+        s->quit = 1;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->monitor, NULL);
+    }
+    if (s->locks) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->scratch_lock);
+        pthread_cond_destroy(&s->wake);
+    }
     cx_pg_reader_free(s->reader);
+    cx_pg_reader_free(s->checker);
     free(s->lags);
     free(s->plags);
     free(s);

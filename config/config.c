@@ -2,6 +2,8 @@
  * config.c - the settings table and everything it drives (see config.h).
  */
 #include "config.h"
+#include "http.h"
+#include "pg.h"
 #include "tickets.h"
 
 #include <stdlib.h>
@@ -18,7 +20,8 @@ typedef struct setting {
     const char *choices; /* "a|b|c" for T_STRING, or NULL */
     const char *env;     /* environment variable, or NULL */
     const char *flag;    /* command-line flag, or NULL */
-    int secret;          /* masked when printed */
+    int secret;          /* masked when printed: 1 a PostgreSQL conninfo, 2 all of it,
+                          * 3 the password in an HTTP URL */
     const char *dflt;    /* default, as a flag would give it */
     const char *help;
 } setting;
@@ -67,10 +70,10 @@ static const setting settings[] = {
     {"alerts.page_url", T_STRING, F(alerts_page_url), 0, 0, 0, NULL, "CXPULSE_PAGE_URL", NULL, 0,
      NULL, "the live page's public address, linked from alerts and messages"},
     {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL,
-     "CXPULSE_ALERTMANAGER", "--alertmanager", 1, NULL,
+     "CXPULSE_ALERTMANAGER", "--alertmanager", 3, NULL,
      "shortcut: every ticket goes to this Alertmanager (base URL)"},
     {"alerts.webhook", T_STRING, F(alerts_webhook), 0, 0, 0, NULL, "CXPULSE_WEBHOOK",
-     "--webhook", 1, NULL, "shortcut: every ticket transition is posted to this URL"},
+     "--webhook", 3, NULL, "shortcut: every ticket transition is posted to this URL"},
     {"alerts.webhook_secret", T_STRING, F(alerts_webhook_secret), 0, 0, 0, NULL,
      "CXPULSE_WEBHOOK_SECRET", NULL, 2, NULL,
      "HMAC-SHA256 key signing the shortcut webhook's requests"},
@@ -474,43 +477,52 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
+    cx_status st = cx_pg_conninfo_check(cfg->pg_url, err, errlen);
+    if (st != CX_OK)
+        return st;
+    if (cfg->http_listen != NULL && strcmp(cfg->http_listen, "off") != 0 &&
+        (st = cx_http_check_listen(cfg->http_listen, err, errlen)) != CX_OK)
+        return st;
     cx_ticket_rules *rules;
-    cx_status st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
-                                       errlen);
+    st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err, errlen);
     cx_ticket_rules_free(rules);
     return st;
-}
-
-void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%s", conninfo ? conninfo : "");
-    /* URL: scheme://user:password@host */
-    char *scheme = strstr(out, "://");
-    if (scheme != NULL) {
-        char *at = strchr(scheme + 3, '@');
-        char *colon = strchr(scheme + 3, ':');
-        if (at != NULL && colon != NULL && colon < at) {
-            char tail[1024];
-            snprintf(tail, sizeof tail, "%s", at);
-            snprintf(colon, outlen - (size_t)(colon - out), ":****%s", tail);
-        }
-    }
-    /* key=value form, and URL query parameters: password=... */
-    char *p = strstr(out, "password=");
-    if (p != NULL) {
-        char *end = p + 9;
-        while (*end && *end != ' ' && *end != '&')
-            end++;
-        char tail[1024];
-        snprintf(tail, sizeof tail, "%s", end);
-        snprintf(p + 9, outlen - (size_t)(p + 9 - out), "****%s", tail);
-    }
 }
 
 static int secret_property(const char *k)
 {
     return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
            strstr(k, "ssl.key.pem") || strstr(k, "ssl_key");
+}
+
+/* Copies an HTTP URL into out with the password of its user part (scheme://user:pw@host)
+ * and the values of password/secret/token query parameters replaced by ****. */
+static void mask_url_password(const char *url, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", url);
+    char *host = strstr(out, "://");
+    if (host != NULL) {
+        host += 3;
+        char *at = strchr(host, '@'), *colon = strchr(host, ':');
+        char *slash = strchr(host, '/');
+        if (at != NULL && colon != NULL && colon < at && (slash == NULL || at < slash)) {
+            char tail[1024];
+            snprintf(tail, sizeof tail, "%s", at);
+            snprintf(colon, outlen - (size_t)(colon - out), ":****%s", tail);
+        }
+    }
+    static const char *const keys[] = {"password=", "secret=", "token="};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char *q = strchr(out, '?');
+        for (char *p = q ? strstr(q, keys[i]) : NULL; p != NULL; p = strstr(p + 1, keys[i])) {
+            if (p[-1] != '?' && p[-1] != '&')
+                continue;
+            char *v = p + strlen(keys[i]), *end = v + strcspn(v, "&#");
+            char tail[1024];
+            snprintf(tail, sizeof tail, "%s", end);
+            snprintf(v, outlen - (size_t)(v - out), "****%s", tail);
+        }
+    }
 }
 
 /* Receivers' secrets, passwords in URLs, and chat webhook URLs (whose path is the
@@ -536,7 +548,7 @@ static void mask_objects(json_t *list)
                 json_string_set(e, "****");
             } else if (strcmp(k, "url") == 0) {
                 char masked[1024];
-                cx_config_mask_conninfo(str, masked, sizeof masked);
+                mask_url_password(str, masked, sizeof masked);
                 char *path = strstr(masked, "://") ? strchr(strstr(masked, "://") + 3, '/') : NULL;
                 if (chat && path != NULL)
                     snprintf(path, sizeof masked - (size_t)(path - masked), "/****");
@@ -558,8 +570,11 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             char masked[1024];
             if (str != NULL && s->secret == 2) {
                 str = str[0] ? "****" : "";
+            } else if (str != NULL && s->secret == 3) {
+                mask_url_password(str, masked, sizeof masked);
+                str = masked;
             } else if (str != NULL && s->secret) {
-                cx_config_mask_conninfo(str, masked, sizeof masked);
+                cx_pg_conninfo_mask(str, masked, sizeof masked);
                 str = masked;
             }
             v = str ? json_string(str) : json_null();

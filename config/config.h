@@ -80,16 +80,15 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
  * the live page work on windows of this size. */
 int cx_config_base_window(const cx_config *cfg);
 
-/* Checks what `run` needs (brokers, topics, group) and the ticket rules. */
+/* Checks what `run` needs (brokers, topics, group), that postgres.url can be
+ * parsed and http.listen is an address, and the ticket rules. */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
 
-/* Writes the effective configuration as JSON, secrets masked ("****"). */
+/* Writes the effective configuration as JSON, secrets masked ("****"; postgres.url
+ * rebuilt as a keyword/value string, see cx_pg_conninfo_mask). */
 void cx_config_print(const cx_config *cfg, FILE *out);
 
 /* Writes the table of settings (key, env, flag, default, meaning) as Markdown. */
 void cx_config_print_reference(FILE *out);
-
-/* Copies conninfo (URL or key=value) with any password replaced by "****". */
-void cx_config_mask_conninfo(const char *conninfo, char *out, size_t outlen);
 
 #endif /* CX_CONFIG_H */

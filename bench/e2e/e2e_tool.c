@@ -1,9 +1,10 @@
 /*
  * e2e_tool.c - helpers of bench/e2e/run.sh.
- *   e2e_tool gen N [scattered]            N event lines (~300 B) on stdout, in event-time
+ *   e2e_tool gen N [scattered|random]     N event lines (~300 B) on stdout, in event-time
  *                                         order over October 2026 (as a topic carries
  *                                         them), or scattered: consecutive events days
- *                                         apart, the worst case for signals and tickets
+ *                                         apart, the worst case for signals and tickets,
+ *                                         or random: uniformly over 20 days (seed fixed)
  *   e2e_tool paced BROKERS TOPIC RATE S [scattered]
  *                                         produce RATE events/s for S seconds, each
  *                                         carrying attributes.sent_us (wall clock at send)
@@ -24,13 +25,19 @@
 int main(int argc, char **argv)
 {
     char buf[1024], err[512];
+    int random_time = argc > 1 && strcmp(argv[argc - 1], "random") == 0;
+    argc -= random_time;
     int scattered = argc > 1 && strcmp(argv[argc - 1], "scattered") == 0;
     argc -= scattered;
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {
         long n = strtol(argv[2], NULL, 10);
         const long long start = 1790812800LL * 1000000, month = 31LL * 86400 * 1000000;
+        srand48(42);
         for (long i = 0; i < n; i++) {
-            if (scattered)
+            if (random_time)
+                cx_bench_event_at(buf, sizeof buf, "bulk", i, 0,
+                                  start + (long long)(drand48() * 20 * 86400) * 1000000);
+            else if (scattered)
                 cx_bench_event(buf, sizeof buf, "bulk", i, 0);
             else
                 cx_bench_event_at(buf, sizeof buf, "bulk", i, 0, start + month / n * i);
@@ -96,7 +103,7 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: e2e_tool gen N [scattered] | paced BROKERS TOPIC RATE SECONDS "
+    fprintf(stderr, "usage: e2e_tool gen N [scattered|random] | paced BROKERS TOPIC RATE SECONDS "
                     "[scattered] | wait PGURL GROUP N\n");
     return 2;
 }

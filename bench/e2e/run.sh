@@ -11,13 +11,17 @@
 # Events arrive in event-time order (1M over a month), as a topic carries them;
 # SCATTER=1 scatters event time instead (consecutive events days apart: every
 # batch touches thousands of signal windows), the worst case for signals and
-# ticket evaluation.
-# usage: [SCATTER=1] bench/e2e/run.sh [N]
+# ticket evaluation; SCATTER=random spreads the backlog's event time uniformly
+# over 20 days (the live phase is scattered as with SCATTER=1).
+# PARTS sets the partition count (default 64).
+# usage: [SCATTER=1|random] [PARTS=P] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 mode=${SCATTER:+scattered}
-PARTS=64
+gen_mode=$mode
+[ "${SCATTER:-}" = random ] && gen_mode=random
+PARTS=${PARTS:-64}
 for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
 cmake --build build-bench -j2 --target cxpulse e2e_tool >/dev/null
@@ -43,7 +47,7 @@ for _ in $(seq 50); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
 brokers=$(head -1 "$work/mock.out")
 
 echo "generating and loading $N events into $PARTS partitions ..."
-$tool gen "$N" $mode >"$work/events.jsonl"
+$tool gen "$N" $gen_mode >"$work/events.jsonl"
 $bin replay --brokers "$brokers" --topic cx.events "$work/events.jsonl" 2>/dev/null
 t0=$(now)
 count=$(kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
@@ -85,7 +89,7 @@ copy_rate=$(echo "$N / ($t1 - $t0)" | bc)
 
 read -r p50 p99 nlat <<<"$lat"
 echo
-echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, event time ${mode:-in order}), stored: $stored"
+echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, $PARTS partitions, event time ${gen_mode:-in order}), stored: $stored"
 echo "kcat -C to /dev/null     : $kcat_rate events/s"
 echo "plain COPY (events+tags) : $copy_rate events/s (one transaction)"
 echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"

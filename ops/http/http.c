@@ -1,7 +1,9 @@
 /*
- * http.c - the HTTP server (see http.h) on libmicrohttpd's internal polling
- * thread: requests are answered one at a time, which suits scrapes, probes
- * and a few browsers, and keeps handlers free of locking among themselves.
+ * http.c - the HTTP server (see http.h): libmicrohttpd with a thread per
+ * connection, so a slow handler or a slow client holds up only its own
+ * connection. Clients are limited per IP address and idle connections are
+ * closed after a few seconds, so slow or stalled clients cannot take every
+ * connection the server allows.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -47,46 +49,67 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     }
     MHD_add_response_header(resp, "Content-Type", r.content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+/* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. */
+static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errlen)
+{
+    char host[64];
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    *sa = (struct sockaddr_in){.sin_family = AF_INET};
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host || end == colon + 1 ||
+        *end != '\0' || port < 0 || port > 65535)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "http.listen \"%s\": expected ADDR:PORT (port 0 to 65535), e.g. "
+                       "127.0.0.1:9464",
+                       listen ? listen : "");
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "http.listen \"%s\": \"%s\" is not an IPv4 address", listen, host);
+    sa->sin_port = htons((uint16_t)port);
+    return CX_OK;
+}
+
+cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    return parse_listen(listen, &sa, err, errlen);
 }
 
 cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler, void *ctx,
                       char *err, size_t errlen)
 {
     *out = NULL;
-    char host[64];
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof host || end == colon + 1 ||
-        *end != '\0' || port < 0 || port > 65535)
-        return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "http.listen \"%s\": expected ADDR:PORT, e.g. 127.0.0.1:9464",
-                       listen ? listen : "");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "http.listen \"%s\": \"%s\" is not an IPv4 address", listen, host);
-    sa.sin_port = htons((uint16_t)port);
+    struct sockaddr_in sa;
+    cx_status st = parse_listen(listen, &sa, err, errlen);
+    if (st != CX_OK)
+        return st;
     cx_http *h = calloc(1, sizeof *h);
     if (h == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
     h->handler = handler;
     h->ctx = ctx;
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-                                 answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                 MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
+        NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CX_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         free(h);
         return cx_errf(err, errlen, CX_ERR_IO, "http: cannot listen on %s (in use?)", listen);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : (int)port;
+    h->port = info ? info->port : (int)ntohs(sa.sin_port);
     *out = h;
     return CX_OK;
 }

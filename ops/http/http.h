@@ -1,7 +1,9 @@
 /*
- * http.h - a small HTTP/1.1 server (libmicrohttpd, one internal thread) for
- * the service's metrics, health checks and live page. Only GET and HEAD; the
- * application answers each path through one handler.
+ * http.h - a small HTTP/1.1 server (libmicrohttpd, a thread per connection)
+ * for the service's metrics, health checks and live page. Only GET and HEAD;
+ * the application answers each path through one handler, which may be called
+ * on several threads at once. Every response carries
+ * X-Content-Type-Options: nosniff and Cache-Control: no-store.
  */
 #ifndef CX_HTTP_H
 #define CX_HTTP_H
@@ -18,7 +20,14 @@ typedef struct cx_http_response {
     size_t len;
 } cx_http_response;
 
-/* Called on the server's thread for every GET/HEAD; path excludes the query. */
+/* Limits: connections in all, connections from one IP address, and seconds a
+ * connection may stay silent (while sending its request or kept alive). */
+#define CX_HTTP_MAX_CONNECTIONS 256
+#define CX_HTTP_MAX_PER_CLIENT 16
+#define CX_HTTP_IDLE_SECONDS 5
+
+/* Called for every GET/HEAD on the connection's own thread (so concurrently
+ * with other requests); path excludes the query. */
 typedef void (*cx_http_handler)(void *ctx, const char *path, cx_http_response *res);
 
 typedef struct cx_http cx_http;
@@ -30,6 +39,10 @@ typedef struct cx_http cx_http;
  */
 cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler, void *ctx,
                       char *err, size_t errlen);
+
+/* CX_OK when listen is a valid "ADDR:PORT" for cx_http_new, else CX_ERR_CONFIG
+ * naming what is wrong. */
+cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen);
 
 /* The port actually bound. */
 int cx_http_port(const cx_http *h);

@@ -1,24 +1,36 @@
 /*
- * live.c - a read-only connection for the HTTP thread: readiness pings and
+ * live.c - a read-only connection for the HTTP listener: readiness pings and
  * the live page's data (the last hour of signals per category, minute by
  * minute, and the open tickets), as one JSON document built by PostgreSQL.
+ * Calls are serialised, and each gives up after a few seconds, so a server
+ * that hangs holds no caller for longer.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg.h"
 #include "pg_int.h"
 
+#define CONNECT_MS 5000
+#define QUERY_MS 3000 /* also the session's statement_timeout */
+
 struct cx_pg_reader {
     char *conninfo;
     PGconn *conn;
+    pthread_mutex_t lock;
 };
 
 cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, size_t errlen)
 {
     cx_pg_reader *r = calloc(1, sizeof *r);
-    if (r == NULL || (r->conninfo = strdup(conninfo ? conninfo : "")) == NULL) {
+    if (r == NULL || (r->conninfo = strdup(conninfo ? conninfo : "")) == NULL ||
+        pthread_mutex_init(&r->lock, NULL) != 0) {
+        if (r != NULL)
+            free(r->conninfo);
         free(r);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql reader: out of memory");
     }
@@ -26,18 +38,40 @@ cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, 
     return CX_OK;
 }
 
-/* Runs sql with params on a (re)connected session; one reconnect on a lost connection. */
+static void drop(cx_pg_reader *r)
+{
+    PQfinish(r->conn);
+    r->conn = NULL;
+}
+
+/* Runs sql with params on a (re)connected session, within QUERY_MS; one
+ * reconnect on a lost connection. Called with r->lock held. */
 static PGresult *query(cx_pg_reader *r, const char *sql, int n, const char *const *params,
                        const char *what, cx_status *st, char *err, size_t errlen)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (r->conn == NULL || PQstatus(r->conn) != CONNECTION_OK) {
-            PQfinish(r->conn);
-            r->conn = NULL;
-            if ((*st = cx__pg_connect(r->conninfo, &r->conn, err, errlen)) != CX_OK)
+            drop(r);
+            if ((*st = cx__pg_connect_within(r->conninfo, CONNECT_MS, &r->conn, err, errlen)) !=
+                CX_OK)
                 return NULL;
+            char set[64];
+            snprintf(set, sizeof set, "SET statement_timeout = %d", QUERY_MS);
+            PGresult *res = cx__pg_exec_within(r->conn, set, 0, NULL, QUERY_MS);
+            *st = cx__pg_check(r->conn, res, "configuring the session", err, errlen);
+            PQclear(res);
+            if (*st != CX_OK) {
+                drop(r);
+                continue;
+            }
         }
-        PGresult *res = PQexecParams(r->conn, sql, n, NULL, params, NULL, NULL, 0);
+        PGresult *res = cx__pg_exec_within(r->conn, sql, n, params, QUERY_MS);
+        if (res == NULL && PQstatus(r->conn) == CONNECTION_OK) {
+            drop(r); /* no answer in time: the session's state is unknown */
+            *st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "%s: no answer within %d ms", what,
+                          QUERY_MS);
+            return NULL;
+        }
         *st = cx__pg_check(r->conn, res, what, err, errlen);
         if (*st == CX_OK)
             return res;
@@ -48,10 +82,26 @@ static PGresult *query(cx_pg_reader *r, const char *sql, int n, const char *cons
     return NULL;
 }
 
+/* Takes the reader's lock, waiting at most as long as one call may take. */
+static cx_status lock(cx_pg_reader *r, char *err, size_t errlen)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (CONNECT_MS + 2 * QUERY_MS) / 1000 + 1;
+    int rc = pthread_mutex_timedlock(&r->lock, &until);
+    return rc == 0 ? CX_OK
+                   : cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                             "postgresql reader: busy with an earlier request (%s)",
+                             rc == ETIMEDOUT ? "no answer from postgresql" : "lock failed");
+}
+
 cx_status cx_pg_reader_ping(cx_pg_reader *r, char *err, size_t errlen)
 {
-    cx_status st;
+    cx_status st = lock(r, err, errlen);
+    if (st != CX_OK)
+        return st;
     PQclear(query(r, "SELECT 1", 0, NULL, "checking postgresql", &st, err, errlen));
+    pthread_mutex_unlock(&r->lock);
     return st;
 }
 
@@ -94,12 +144,15 @@ cx_status cx_pg_live(cx_pg_reader *r, int window_seconds, char **json, char *err
     char w[16];
     snprintf(w, sizeof w, "%d", window_seconds > 0 ? window_seconds : 60);
     const char *params[] = {w};
-    cx_status st;
     *json = NULL;
+    cx_status st = lock(r, err, errlen);
+    if (st != CX_OK)
+        return st;
     PGresult *res = query(r, live_sql, 1, params, "reading live signals", &st, err, errlen);
     if (st == CX_OK && (*json = strdup(PQgetvalue(res, 0, 0))) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading live signals: out of memory");
     PQclear(res);
+    pthread_mutex_unlock(&r->lock);
     return st;
 }
 
@@ -108,6 +161,7 @@ void cx_pg_reader_free(cx_pg_reader *r)
     if (r == NULL)
         return;
     PQfinish(r->conn);
+    pthread_mutex_destroy(&r->lock);
     free(r->conninfo);
     free(r);
 }

@@ -220,7 +220,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     }
     *out = pg;
     cx_status st = ensure_session(pg, err, errlen);
-    if (st == CX_ERR_FATAL || st == CX_ERR_NOMEM) {
+    if (st != CX_OK && st != CX_ERR_TRANSIENT) {
         cx_pg_free(pg);
         *out = NULL;
     }

@@ -62,6 +62,23 @@ typedef struct cx_pg cx_pg;
 cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *err,
                         size_t errlen);
 
+/* ---- Connection strings ---- */
+
+/*
+ * CX_OK when conninfo is empty (libpq's environment), a database name, or a
+ * URL or keyword/value string libpq can parse; else CX_ERR_CONFIG with
+ * libpq's reason, every part of the string it quotes redacted.
+ */
+cx_status cx_pg_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
+/*
+ * Writes conninfo parsed and rebuilt as a keyword/value string with the value
+ * of every secret option (password, sslpassword) replaced by "****"; a
+ * string that cannot be parsed becomes "****", an empty one or a database
+ * name stays as it is. Cut to outlen.
+ */
+void cx_pg_conninfo_mask(const char *conninfo, char *out, size_t outlen);
+
 /* The schema version this build writes. */
 int cx_pg_schema_version(void);
 
@@ -69,7 +86,9 @@ int cx_pg_schema_version(void);
  * Creates a sink (options are copied). Connects now: CX_ERR_TRANSIENT if the
  * server cannot be reached (the sink is still returned in *out and reconnects
  * on the next write), CX_ERR_FATAL if the schema is missing or older than this
- * build, or the credentials are refused. Returns new: cx_pg_free().
+ * build, or the credentials are refused, CX_ERR_CONFIG if the connection string
+ * cannot be parsed (on any error but CX_ERR_TRANSIENT, *out is NULL).
+ * Returns new: cx_pg_free().
  */
 cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen);
 
@@ -203,11 +222,15 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
 /* NULL-safe. */
 void cx_pg_history_free(cx_pg_history *h);
 
-/* ---- A read-only connection for the HTTP thread ---- */
+/* ---- A read-only connection for the HTTP listener ---- */
 
 typedef struct cx_pg_reader cx_pg_reader;
 
-/* Connects lazily, on first use, and again after a lost connection. */
+/* Connects lazily, on first use, and again after a lost connection. Calls may
+ * come from several threads: they are serialised (a call waits at most 12 s
+ * for the one before), and a call gives up, whatever the server does, when
+ * connecting takes over 5 s or a statement over 3 s (also the session's
+ * statement_timeout); a server that hangs is dropped and connected again. */
 cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, size_t errlen);
 
 /* CX_OK when the server answers a query now; else why not. */

@@ -13,8 +13,25 @@
 #include "cx.h"
 
 /* Connects with keepalives and a TCP user timeout, so a dead server is noticed in
- * seconds. CX_ERR_TRANSIENT if unreachable, CX_ERR_FATAL if refused (auth, no database). */
+ * seconds. CX_ERR_TRANSIENT if unreachable, CX_ERR_FATAL if refused (auth, no database),
+ * CX_ERR_CONFIG if conninfo cannot be parsed. Messages never quote a password. */
 cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen);
+
+/* The same, giving up after timeout_ms (0: libpq's connect_timeout only), so a
+ * server that accepts connections but never answers cannot hold the caller. */
+cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **out, char *err,
+                                size_t errlen);
+
+/* Runs sql with text params and returns its last result, or NULL when no
+ * answer came within timeout_ms (or the connection failed): then the
+ * connection is in an unknown state and must be closed. */
+PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *const *params,
+                             int timeout_ms);
+
+/* Copies libpq's message msg (its first line) for a connection to conninfo
+ * (conn: the failed connection, or NULL) with every quoted part that is not a
+ * host, port, user, database or service name, or an option name, redacted. */
+void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out, size_t outlen);
 
 /*
  * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>

@@ -2,15 +2,36 @@
  * pgutil.c - connection set-up, SQLSTATE classes, and COPY text encoding
  * (see pg_int.h).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "pg.h"
 #include "pg_int.h"
 
-cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+/* Waits until conn's socket is ready for reading (or writing) or the monotonic
+ * deadline (microseconds) passes; 0 when ready. */
+static int wait_socket(PGconn *conn, int for_write, int64_t deadline_us)
+{
+    for (;;) {
+        int64_t left = deadline_us - cx_now_mono_us();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {PQsocket(conn), for_write ? POLLOUT : POLLIN, 0};
+        int n = poll(&pfd, 1, (int)(left / 1000) + 1);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **out, char *err,
+                                size_t errlen)
 {
     /* Our defaults first: the user's conninfo ("dbname", expanded) comes last,
      * so anything it says wins. */
@@ -19,13 +40,31 @@ cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t e
                           "application_name", "dbname", NULL};
     const char *vals[] = {"1", "10", "5", "3", "15000", "10", "cxpulse",
                           conninfo ? conninfo : "", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    cx_status st = cx_pg_conninfo_check(conninfo, err, errlen);
+    if (st != CX_OK)
+        return st; /* a configuration error: retrying cannot help */
+    PGconn *conn;
+    if (timeout_ms <= 0) {
+        conn = PQconnectdbParams(keys, vals, 1);
+    } else {
+        int64_t deadline = cx_now_mono_us() + (int64_t)timeout_ms * 1000;
+        conn = PQconnectStartParams(keys, vals, 1);
+        PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+        while (conn != NULL && PQstatus(conn) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+               ps != PGRES_POLLING_FAILED) {
+            if (wait_socket(conn, ps == PGRES_POLLING_WRITING, deadline) != 0) {
+                PQfinish(conn);
+                return cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                               "cannot connect to postgresql: no answer within %d ms", timeout_ms);
+            }
+            ps = PQconnectPoll(conn);
+        }
+    }
     if (conn == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql: out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-        msg[strcspn(msg, "\n")] = '\0';
+        cx__pg_redact(conninfo, conn, PQerrorMessage(conn), msg, sizeof msg);
         /* libpq gives no SQLSTATE for a failed connection: refused credentials and
          * a missing database or role are recognised by libpq's own wording, and
          * will not fix themselves; anything else (refused, timed out, starting
@@ -39,6 +78,37 @@ cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t e
     PQsetNoticeProcessor(conn, NULL, NULL);
     *out = conn;
     return CX_OK;
+}
+
+cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+{
+    return cx__pg_connect_within(conninfo, 0, out, err, errlen);
+}
+
+PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *const *params,
+                             int timeout_ms)
+{
+    int64_t deadline = cx_now_mono_us() + (int64_t)timeout_ms * 1000;
+    if (!PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0))
+        return NULL;
+    int flushed;
+    while ((flushed = PQflush(conn)) == 1)
+        if (wait_socket(conn, 1, deadline) != 0)
+            return NULL;
+    if (flushed < 0)
+        return NULL;
+    PGresult *last = NULL, *res;
+    for (;;) {
+        while (PQisBusy(conn))
+            if (wait_socket(conn, 0, deadline) != 0 || !PQconsumeInput(conn)) {
+                PQclear(last);
+                return NULL;
+            }
+        if ((res = PQgetResult(conn)) == NULL)
+            return last;
+        PQclear(last);
+        last = res;
+    }
 }
 
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,

@@ -128,3 +128,56 @@ Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
                             " characters' %s.err", rules),
                  0);
 }
+
+/* Runs `cxpulse ARGS` (shell words) with output in DIR/out; returns its exit status. */
+static int run_cli(const char *args)
+{
+    return cx_test_sh("timeout 30 %s %s >'%s/out' 2>&1", cx_test_bin(), args, dir);
+}
+
+static int out_has(const char *text)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -qF -- '%s' '%s/out'", text, dir);
+    return cx_test_sh("%s", cmd) == 0;
+}
+
+Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
+{
+    /* Not retried as if PostgreSQL were down: exit 2 at once, the password not shown. */
+    const char *urls[] = {"'host=db password=sec retpw'", "'postgresql://app:secret%zzpw@db/cx'"};
+    for (size_t i = 0; i < 2; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "run --brokers 127.0.0.1:1 --topic t --http off --pg %s",
+                 urls[i]);
+        cr_expect_eq(run_cli(args), 2, "%s", urls[i]);
+        cr_expect(out_has("postgres.url"), "%s", urls[i]);
+        cr_expect(!out_has("retpw") && !out_has("secret") && !out_has("zzpw"), "%s", urls[i]);
+        snprintf(args, sizeof args, "config --check --brokers b --topic t --pg %s", urls[i]);
+        cr_expect_eq(run_cli(args), 2, "config --check accepted %s", urls[i]);
+        cr_expect(!out_has("retpw") && !out_has("secret") && !out_has("zzpw"), "%s", urls[i]);
+    }
+    /* every command that connects says so, exit 2, no retry */
+    const char *commands[] = {"migrate", "tickets list", "reclassify", "dead-letters list"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s --pg 'host=db password=sec retpw'", commands[i]);
+        cr_expect_eq(run_cli(args), 2, "%s", commands[i]);
+        cr_expect(out_has("postgres.url") && !out_has("retpw"), "%s", commands[i]);
+    }
+    /* the same through the environment and printed */
+    cr_expect_eq(cx_test_sh("CXPULSE_PG_URL='host=db password = s3cret sslpassword=k3y' "
+                            "%s config --print | grep -q 's3cret\\|k3y'",
+                            cx_test_bin()),
+                 1, "config --print showed a password");
+}
+
+Test(cli, flags_are_checked_before_the_settings)
+{
+    cr_expect_eq(run_cli("run --bogus"), 2);
+    cr_expect(out_has("unknown argument \"--bogus\""), "run --bogus does not name the flag");
+    cr_expect(!out_has("brokers\" is not set"));
+    cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:99999"), 2);
+    cr_expect(out_has("http.listen \"127.0.0.1:99999\""));
+    cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:9464"), 0);
+}

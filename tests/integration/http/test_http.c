@@ -1,9 +1,11 @@
 /*
  * test_http.c - what operations teams see of a running `cxpulse run`:
  * /metrics parses as Prometheus text and its counters match what was stored;
- * /readyz turns not-ready while PostgreSQL is down; the live page, opened in
- * headless Chromium, shows the four categories and updates in place when new
- * events arrive (a screenshot is kept as a test artifact).
+ * /readyz turns not-ready while PostgreSQL is down; /healthz answers at once
+ * while many slow clients hold connections and while PostgreSQL hangs; the
+ * live page, opened in headless Chromium, shows the four categories and
+ * updates in place when new events arrive (a screenshot is kept as a test
+ * artifact).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,7 +212,10 @@ Test(http, health_and_readiness_follow_postgresql)
     cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
     PQfinish(conn);
     conn = NULL;
-    int status = cx_test_http_get(port, "/readyz", body, sizeof body);
+    /* readiness is checked every 2 s, not per request */
+    int status = 200;
+    for (int i = 0; i < 100 && status == 200; i++, sleep_ms(100))
+        status = cx_test_http_get(port, "/readyz", body, sizeof body);
     cr_assert_eq(cx_test_pg_ctl("start"), 0);
     conn = cx_test_pg_connect(url);
     cr_assert_eq(status, 503, "ready while PostgreSQL is down: %s", body);
@@ -376,4 +382,260 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
                  0);
     struct stat st;
     cr_assert(stat(png, &st) == 0 && st.st_size > 10000, "no screenshot at %s", png);
+}
+
+/* ---- Slow clients and a hanging PostgreSQL ------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to 127.0.0.1:port from source address src (127.0.0.x), or -1. */
+static int connect_from(const char *src, int to_port)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &from.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons((uint16_t)to_port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)&from, sizeof from) != 0 ||
+                    connect(fd, (struct sockaddr *)&to, sizeof to) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* GETs path from 127.0.0.1 and waits at most wait_ms for the whole answer;
+ * returns the status (-1: none) and the answer with its headers in resp; *ms:
+ * how long it took. */
+static int timed_get(int to_port, const char *path, int wait_ms, char *resp, size_t resplen,
+                     long long *ms)
+{
+    long long t0 = now_ms();
+    int fd = connect_from("127.0.0.1", to_port), status = -1;
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    size_t len = 0;
+    resp[0] = '\0';
+    if (fd >= 0 && write(fd, req, (size_t)n) == n) {
+        for (;;) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+            long long left = wait_ms - (now_ms() - t0);
+            if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+                break;
+            ssize_t got = read(fd, resp + len, resplen - 1 - len);
+            if (got <= 0)
+                break;
+            len += (size_t)got;
+            resp[len] = '\0';
+            if (len == resplen - 1)
+                break;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    *ms = now_ms() - t0;
+    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+        status = -1;
+    return status;
+}
+
+typedef struct trickle {
+    int *fds;
+    size_t n;
+    volatile int stop;
+} trickle;
+
+/* Each slow client sends its request one byte every 2 s (less than the idle
+ * time-out, so the server keeps the connection) and never finishes it. */
+static void *trickle_main(void *arg)
+{
+    trickle *t = arg;
+    static const char req[] =
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaa";
+    for (size_t k = 0; !t->stop && k < sizeof req - 1; k++) {
+        for (size_t i = 0; i < t->n; i++)
+            if (t->fds[i] >= 0 && send(t->fds[i], &req[k], 1, MSG_NOSIGNAL) != 1) {
+                close(t->fds[i]);
+                t->fds[i] = -1;
+            }
+        for (int w = 0; w < 20 && !t->stop; w++)
+            sleep_ms(100);
+    }
+    return NULL;
+}
+
+Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
+{
+    /* 8 slow clients on the prober's own address and 12 on each of 12 others:
+     * more connections than there are, per address, room for. */
+    enum { OWN = 8, ADDRS = 12, EACH = 12 };
+    int fds[OWN + ADDRS * EACH];
+    size_t n = 0;
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        sleep_ms(100); /* the service has started */
+    for (int i = 0; i < OWN; i++)
+        fds[n++] = connect_from("127.0.0.1", port);
+    for (int a = 0; a < ADDRS; a++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.0.%d", a + 2);
+        for (int i = 0; i < EACH; i++)
+            fds[n++] = connect_from(src, port);
+    }
+    for (size_t i = 0; i < n; i++)
+        cr_assert_geq(fds[i], 0, "slow client %zu could not connect", i);
+    trickle t = {.fds = fds, .n = n};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, trickle_main, &t), 0);
+    static char resp[1 << 16];
+    long long ms, worst = 0;
+    int statuses[6];
+    for (int k = 0; k < 6; k++) { /* over 9 s: longer than the idle time-out */
+        sleep_ms(1500);
+        statuses[k] = timed_get(port, "/healthz", 5000, resp, sizeof resp, &ms);
+        if (ms > worst)
+            worst = ms;
+    }
+    int nf_status = timed_get(port, "/nope", 5000, resp, sizeof resp, &ms);
+    int open_clients = 0;
+    for (size_t i = 0; i < n; i++)
+        open_clients += fds[i] >= 0;
+    t.stop = 1;
+    pthread_join(th, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    for (int k = 0; k < 6; k++)
+        cr_expect_eq(statuses[k], 200, "/healthz attempt %d: %d", k, statuses[k]);
+    fprintf(stderr, "/healthz behind %zu slow clients: at most %lld ms\n", n, worst);
+    cr_expect_leq(worst, 1000, "/healthz took %lld ms behind %zu slow clients", worst, n);
+    /* the slow clients were still connected (the test measured what it meant to) */
+    cr_expect_geq(open_clients, OWN + ADDRS * EACH / 2, "only %d slow clients left", open_clients);
+    cr_expect_eq(nf_status, 404);
+    cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s", resp);
+}
+
+/* A "PostgreSQL" that accepts connections (the kernel does, from the backlog)
+ * and never answers. */
+static int hanging_server(int *out_port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 128) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    *out_port = ntohs(sa.sin_port);
+    return fd;
+}
+
+typedef struct live_call {
+    int port, status;
+    long long ms;
+    char resp[4096];
+} live_call;
+
+static void *live_main(void *arg)
+{
+    live_call *c = arg;
+    c->status = timed_get(c->port, "/api/live", 30000, c->resp, sizeof c->resp, &c->ms);
+    return NULL;
+}
+
+TestSuite(http_hang, .timeout = 120);
+
+Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
+{
+    char err[512];
+    cx_mock *mk;
+    cr_assert_eq(cx_mock_new(&mk, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(mk, "cx.events", 3, err, sizeof err), CX_OK);
+    int pg_port, hang = hanging_server(&pg_port);
+    int http_port = cx_test_free_port();
+    char pg[128], listen_at[64];
+    snprintf(pg, sizeof pg, "host=127.0.0.1 port=%d dbname=cx connect_timeout=10", pg_port);
+    snprintf(listen_at, sizeof listen_at, "127.0.0.1:%d", http_port);
+    setenv("CXPULSE_PG_WRITERS", "4", 1); /* 4 connection attempts of 10 s each */
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mk),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "hang",
+                    "--pg",
+                    pg,
+                    "--http",
+                    listen_at,
+                    "--log-level",
+                    "error",
+                    NULL};
+    int fd;
+    long long t0 = now_ms();
+    pid_t pid = cx_test_spawn(argv, &fd);
+    unsetenv("CXPULSE_PG_WRITERS");
+    close(fd);
+
+    /* The listener is up before the writers have connected. */
+    static char resp[1 << 16];
+    long long ms;
+    int up = 0;
+    while (!up && now_ms() - t0 < 5000) {
+        sleep_ms(50);
+        up = cx_test_http_get(http_port, "/healthz", resp, sizeof resp) == 200;
+    }
+    long long up_ms = now_ms() - t0;
+
+    /* /api/live waits for PostgreSQL (bounded); meanwhile nothing else does. */
+    live_call live = {.port = http_port};
+    pthread_t th;
+    int live_started = up && pthread_create(&th, NULL, live_main, &live) == 0;
+    sleep_ms(300);
+    long long worst = 0;
+    int health[3], ready;
+    for (int k = 0; k < 3; k++) {
+        health[k] = timed_get(http_port, "/healthz", 5000, resp, sizeof resp, &ms);
+        worst = ms > worst ? ms : worst;
+        sleep_ms(200);
+    }
+    ready = timed_get(http_port, "/readyz", 5000, resp, sizeof resp, &ms);
+    long long ready_ms = ms;
+    if (live_started)
+        pthread_join(th, NULL);
+    cx_test_stop(pid, SIGKILL, 5000);
+    close(hang);
+    cx_mock_free(mk);
+
+    cr_assert(up, "/healthz not answering %lld ms after the start", up_ms);
+    for (int k = 0; k < 3; k++)
+        cr_expect_eq(health[k], 200);
+    fprintf(stderr, "PostgreSQL hanging: /healthz up after %lld ms, then at most %lld ms; /readyz "
+                "%lld ms; /api/live %lld ms\n",
+                up_ms, worst, ready_ms, live.ms);
+    cr_expect_leq(worst, 1000, "/healthz took %lld ms while PostgreSQL hangs", worst);
+    cr_expect_eq(ready, 503, "%s", resp);
+    cr_expect(strstr(resp, "postgresql") != NULL, "%s", resp);
+    cr_expect_leq(ready_ms, 1000, "/readyz took %lld ms", ready_ms);
+    cr_expect_eq(live.status, 503, "/api/live: %s", live.resp);
+    cr_expect_leq(live.ms, 15000, "/api/live took %lld ms", live.ms);
+}
+
+Test(http, every_answer_says_nosniff_even_a_404)
+{
+    static char resp[1 << 16];
+    long long ms;
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        sleep_ms(100);
+    const char *paths[] = {"/nope", "/healthz", "/"};
+    for (size_t i = 0; i < 3; i++) {
+        int status = timed_get(port, paths[i], 5000, resp, sizeof resp, &ms);
+        cr_expect_eq(status, i == 0 ? 404 : 200, "%s", paths[i]);
+        cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s: %.300s",
+                  paths[i], resp);
+    }
 }

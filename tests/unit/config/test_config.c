@@ -153,15 +153,6 @@ Test(cx_config, validation_checks_the_ticket_rules)
 
 Test(cx_config, secrets_are_masked_when_printed)
 {
-    char out[256];
-    cx_config_mask_conninfo("postgresql://app:s3cret@db:5432/cx", out, sizeof out);
-    cr_assert_str_eq(out, "postgresql://app:****@db:5432/cx");
-    cx_config_mask_conninfo("host=db user=app password=s3cret dbname=cx", out, sizeof out);
-    cr_assert_str_eq(out, "host=db user=app password=**** dbname=cx");
-    cx_config_mask_conninfo("postgresql://app@db/cx?password=s3cret&sslmode=require", out,
-                            sizeof out);
-    cr_assert_str_eq(out, "postgresql://app@db/cx?password=****&sslmode=require");
-
     write_file("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
                " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\"}}}");
@@ -175,6 +166,38 @@ Test(cx_config, secrets_are_masked_when_printed)
     fclose(f);
     cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
     cr_assert(strstr(buf, "SASL_SSL") != NULL);
+    cr_assert(strstr(buf, "\"user=app password=**** dbname=cx host=db\"") != NULL, "%s", buf);
     free(buf);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password)
+{
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_set(cfg, "kafka.brokers", "k:9092", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_config_set(cfg, "kafka.topics", "t", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
+
+    cr_assert_eq(cx_config_set(cfg, "postgres.url", "host=db password=sec retpw", err, sizeof err),
+                 CX_OK);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "postgres.url") && !strstr(err, "retpw"), "%s", err);
+    cr_assert_eq(
+        cx_config_set(cfg, "postgres.url", "postgresql://a:secret%zzpw@db/cx", err, sizeof err),
+        CX_OK);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "secret") == NULL && strstr(err, "zzpw") == NULL, "%s", err);
+    cr_assert_eq(cx_config_set(cfg, "postgres.url", "", err, sizeof err), CX_OK);
+
+    const char *bad[] = {"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1", "localhost:9464",
+                         "127.0.0.1:80x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(cx_config_set(cfg, "http.listen", bad[i], err, sizeof err), CX_OK);
+        cr_expect_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG, "%s", bad[i]);
+        cr_expect(strstr(err, "http.listen") != NULL, "%s", err);
+    }
+    cr_assert_eq(cx_config_set(cfg, "http.listen", "off", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
     cx_config_free(cfg);
 }

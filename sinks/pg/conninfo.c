@@ -1,0 +1,222 @@
+/*
+ * conninfo.c - PostgreSQL connection strings without leaking their secrets
+ * (see pg.h): checked and masked by parsing them as libpq does
+ * (PQconninfoParse) and rebuilding them, and libpq's messages redacted before
+ * they reach a log or an HTTP answer, since libpq quotes parts of the string.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "pg_int.h"
+
+#define REDACTED "****"
+
+/* libpq's test for "a connection string, not a database name" (expand_dbname). */
+static int is_conninfo(const char *s)
+{
+    return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0 ||
+           strchr(s, '=') != NULL;
+}
+
+/* Options whose values are secrets: libpq marks them with dispchar "*". */
+static int secret_option(const PQconninfoOption *o)
+{
+    return (o->dispchar != NULL && o->dispchar[0] == '*') || strcmp(o->keyword, "password") == 0 ||
+           strcmp(o->keyword, "sslpassword") == 0;
+}
+
+/* Whether word (n bytes) is the name of a libpq connection option. */
+static int is_keyword(const char *word, size_t n)
+{
+    PQconninfoOption *opts = PQconninfoParse("", NULL);
+    int found = 0;
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && !found; o++)
+        found = strlen(o->keyword) == n && strncmp(o->keyword, word, n) == 0;
+    PQconninfoFree(opts);
+    return found;
+}
+
+/* Appends s to out[outlen] at *at (cut, NUL-terminated). */
+static void put(char *out, size_t outlen, size_t *at, const char *s, size_t n)
+{
+    if (*at >= outlen)
+        return;
+    size_t room = outlen - 1 - *at;
+    if (n > room)
+        n = room;
+    memcpy(out + *at, s, n);
+    *at += n;
+    out[*at] = '\0';
+}
+
+/*
+ * Copies msg (one line) into out, each "quoted" part replaced by "****" unless
+ * keep() accepts it. libpq quotes the offending part of a connection string in
+ * its messages, and that part can hold a password.
+ */
+static void redact_quoted(const char *msg, int (*keep)(const char *, size_t, void *), void *ctx,
+                          char *out, size_t outlen)
+{
+    size_t at = 0;
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    for (const char *p = msg; *p != '\0' && *p != '\n';) {
+        const char *q = strchr(p, '"');
+        const char *nl = strchr(p, '\n');
+        if (q == NULL || (nl != NULL && q > nl)) {
+            put(out, outlen, &at, p, nl ? (size_t)(nl - p) : strlen(p));
+            break;
+        }
+        put(out, outlen, &at, p, (size_t)(q - p) + 1);
+        const char *end = q + 1;
+        while (*end != '\0' && *end != '\n' && *end != '"')
+            end++;
+        size_t n = (size_t)(end - q - 1);
+        if (keep(q + 1, n, ctx))
+            put(out, outlen, &at, q + 1, n);
+        else
+            put(out, outlen, &at, REDACTED, strlen(REDACTED));
+        if (*end != '"')
+            break;
+        put(out, outlen, &at, "\"", 1);
+        p = end + 1;
+    }
+}
+
+/* A parse error keeps only quoted option names and the "=" libpq expects. */
+static int keep_in_parse_error(const char *s, size_t n, void *ctx)
+{
+    (void)ctx;
+    return (n == 1 && strchr("=:/]", s[0]) != NULL) || is_keyword(s, n);
+}
+
+cx_status cx_pg_conninfo_check(const char *conninfo, char *err, size_t errlen)
+{
+    if (conninfo == NULL || !is_conninfo(conninfo))
+        return CX_OK; /* empty: libpq's environment; a word: a database name */
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+    if (opts != NULL) {
+        PQconninfoFree(opts);
+        return CX_OK;
+    }
+    char safe[512];
+    redact_quoted(msg ? msg : "out of memory", keep_in_parse_error, NULL, safe, sizeof safe);
+    PQfreemem(msg);
+    return cx_errf(err, errlen, CX_ERR_CONFIG,
+                   "\"postgres.url\" is not a valid PostgreSQL URL or connection string: %s", safe);
+}
+
+/* Appends value quoted as a keyword/value connection string needs it. */
+static void put_value(char *out, size_t outlen, size_t *at, const char *v)
+{
+    int plain = v[0] != '\0';
+    for (const char *c = v; *c && plain; c++)
+        plain = *c != ' ' && *c != '\'' && *c != '\\' && *c != '\t' && *c != '\n' && *c != '\r' &&
+                *c != '\f' && *c != '\v';
+    if (plain) {
+        put(out, outlen, at, v, strlen(v));
+        return;
+    }
+    put(out, outlen, at, "'", 1);
+    for (const char *c = v; *c; c++) {
+        if (*c == '\'' || *c == '\\')
+            put(out, outlen, at, "\\", 1);
+        put(out, outlen, at, c, 1);
+    }
+    put(out, outlen, at, "'", 1);
+}
+
+void cx_pg_conninfo_mask(const char *conninfo, char *out, size_t outlen)
+{
+    size_t at = 0;
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    if (conninfo == NULL || !is_conninfo(conninfo)) {
+        put(out, outlen, &at, conninfo ? conninfo : "", conninfo ? strlen(conninfo) : 0);
+        return;
+    }
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    if (opts == NULL) { /* nothing of it can be shown safely */
+        put(out, outlen, &at, REDACTED, strlen(REDACTED));
+        return;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (at > 0)
+            put(out, outlen, &at, " ", 1);
+        put(out, outlen, &at, o->keyword, strlen(o->keyword));
+        put(out, outlen, &at, "=", 1);
+        if (secret_option(o))
+            put(out, outlen, &at, REDACTED, strlen(REDACTED));
+        else
+            put_value(out, outlen, &at, o->val);
+    }
+    PQconninfoFree(opts);
+}
+
+/* The options a connection used (or would have), for keep_in_connect_error. */
+typedef struct known {
+    PQconninfoOption *effective; /* PQconninfo() of the failed connection, or NULL */
+    PQconninfoOption *given;     /* the parsed connection string, or NULL */
+} known;
+
+/* Whether s[n] contains the string needle. */
+static int contains(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; k <= n && i + k <= n; i++)
+        if (memcmp(s + i, needle, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether s[n] is a secret's value or holds one. */
+static int holds_secret(const PQconninfoOption *opts, const char *s, size_t n)
+{
+    for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+        if (o->val != NULL && o->val[0] != '\0' && secret_option(o) && contains(s, n, o->val))
+            return 1;
+    return 0;
+}
+
+/*
+ * A connection error keeps the quoted host, port, user, database and service
+ * names it was given (what tells the reader which server refused whom), and
+ * option names; anything else quoted (a mistyped value can be a password
+ * that slipped into another option) is redacted.
+ */
+static int keep_in_connect_error(const char *s, size_t n, void *ctx)
+{
+    static const char *const names[] = {"host",   "hostaddr", "port", "user",
+                                        "dbname", "service",  NULL};
+    const known *k = ctx;
+    if (holds_secret(k->given, s, n) || holds_secret(k->effective, s, n) ||
+        contains(s, n, "password"))
+        return 0;
+    if (is_keyword(s, n))
+        return 1;
+    const PQconninfoOption *lists[] = {k->effective, k->given};
+    for (int l = 0; l < 2; l++)
+        for (const PQconninfoOption *o = lists[l]; o != NULL && o->keyword != NULL; o++)
+            for (int i = 0; names[i] != NULL; i++)
+                if (o->val != NULL && strcmp(o->keyword, names[i]) == 0 && strlen(o->val) == n &&
+                    strncmp(o->val, s, n) == 0)
+                    return 1;
+    return 0;
+}
+
+void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out, size_t outlen)
+{
+    known k = {.effective = conn ? PQconninfo(conn) : NULL,
+               .given = conninfo && is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL};
+    redact_quoted(msg, keep_in_connect_error, &k, out, outlen);
+    PQconninfoFree(k.effective);
+    PQconninfoFree(k.given);
+}

@@ -1,0 +1,229 @@
+/*
+ * test_grants.c - least privilege: on a database where PUBLIC may do nothing,
+ * the schema's owner migrates and applies deploy/sql/grants.sql; then
+ * `cxpulse run`, the `tickets` commands, `reclassify` and `dead-letters list`
+ * work as a login role whose only privileges are cxpulse_runtime's, and a
+ * cxpulse_analyst member reads every table and view but writes nothing.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+#include "ingest.h"
+
+static char url[1024], owner_url[1024], runtime_url[1024], analyst_url[1024];
+static char out[512];
+static PGconn *conn; /* the test server's superuser, on the test database */
+
+/* A keyword/value URL for role on the test database. */
+static void url_as(const char *role, char *buf, size_t buflen)
+{
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    cr_assert_not_null(opts);
+    const char *host = "", *port = "", *db = "";
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+        else if (strcmp(o->keyword, "dbname") == 0)
+            db = o->val;
+    }
+    snprintf(buf, buflen, "host=%s port=%s dbname=%s user=%s", host, port, db, role);
+    PQconninfoFree(opts);
+}
+
+/* Runs `cxpulse ARGS --pg URL` (output in out); returns its exit status. */
+static int cxpulse(const char *args, const char *pg)
+{
+    return cx_test_sh("timeout 60 %s %s --pg '%s' >'%s' 2>&1", cx_test_bin(), args, pg, out);
+}
+
+static void show_out(void)
+{
+    cx_test_sh("cat '%s' >&2", out);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The SQLSTATE of sql run as the analyst, or "" when it succeeds. */
+static void analyst_try(const char *sql, char *state, size_t len)
+{
+    PGconn *a = cx_test_pg_connect(analyst_url);
+    PGresult *r = PQexec(a, sql);
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(state, len, "%s", s ? s : "");
+    PQclear(r);
+    PQfinish(a);
+}
+
+Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .timeout = 240)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
+    conn = cx_test_pg_connect(url);
+    char db[64], owner[96], runtime[96], analyst[96], sql[2048];
+    snprintf(db, sizeof db, "%s", PQdb(conn));
+    snprintf(owner, sizeof owner, "%s_owner", db);
+    snprintf(runtime, sizeof runtime, "%s_app", db);
+    snprintf(analyst, sizeof analyst, "%s_analyst", db);
+
+    /* An administrator: PUBLIC may do nothing on the database; the owner is
+     * no superuser; the group roles exist; two login roles are members. */
+    snprintf(sql, sizeof sql,
+             "REVOKE ALL ON DATABASE %s FROM PUBLIC;"
+             "REVOKE ALL ON SCHEMA public FROM PUBLIC;"
+             "CREATE ROLE %s LOGIN;"
+             "ALTER DATABASE %s OWNER TO %s;"
+             "DO $$ BEGIN"
+             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN"
+             "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
+             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"
+             "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
+             "END $$;"
+             "CREATE ROLE %s LOGIN IN ROLE cxpulse_runtime;"
+             "CREATE ROLE %s LOGIN IN ROLE cxpulse_analyst",
+             db, owner, db, owner, runtime, analyst);
+    cx_test_pg_exec(conn, sql);
+    url_as(owner, owner_url, sizeof owner_url);
+    url_as(runtime, runtime_url, sizeof runtime_url);
+    url_as(analyst, analyst_url, sizeof analyst_url);
+
+    /* The owner migrates and applies the shipped grants (twice: idempotent). */
+    cr_assert_eq(cxpulse("migrate", owner_url), 0);
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants,
+                                owner_url, out),
+                     0, "grants.sql failed");
+    /* No TRUNCATE (nor DDL, below) for the runtime role. */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+                                         " ON n.oid = c.relnamespace WHERE n.nspname = 'cx'"
+                                         " AND has_table_privilege('cxpulse_runtime', c.oid,"
+                                         " 'TRUNCATE')"),
+                 0);
+
+    /* `cxpulse run` as the runtime role: events, a dead letter, an event-level ticket. */
+    char err[512];
+    cx_mock *mock;
+    cx_producer *producer;
+    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", 2, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    for (int i = 0; i < 40; i++) {
+        char v[400];
+        int len = i == 39 ? snprintf(v, sizeof v, "{\"event_id\":\"bad-1\"}")
+                          : snprintf(v, sizeof v,
+                                     "{\"event_id\":\"g-%d\",\"occurred_at\":"
+                                     "\"2026-11-01T10:%02d:00Z\",\"channel\":\"survey\","
+                                     "\"text\":\"%s\",\"rating\":{\"scale\":\"nps\",\"value\":%d}}",
+                                     i, i, i % 2 ? "the courier lost my parcel" : "great agent",
+                                     i % 2 ? 2 : 10);
+        cr_assert_eq(
+            cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err, sizeof err),
+            CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "grants",
+                    "--pg",
+                    runtime_url,
+                    "--http",
+                    "off",
+                    "--log-level",
+                    "warn",
+                    NULL};
+    int fd;
+    pid_t pid = cx_test_spawn(argv, &fd);
+    close(fd);
+    long long handled = 0;
+    for (int i = 0; i < 600 && handled < 40; i++, sleep_ms(100))
+        handled = cx_test_pg_scalar(conn, "SELECT coalesce(sum(next_offset), 0)"
+                                          " FROM cx.consumer_offsets");
+    int rc = cx_test_stop(pid, SIGTERM, 30000);
+    cx_producer_free(producer);
+    cx_mock_free(mock);
+    cr_assert_eq(handled, 40, "run as the runtime role did not store the batch");
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 39);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 1);
+    long long ticket = cx_test_pg_scalar(conn, "SELECT min(ticket_id) FROM cx.tickets"
+                                               " WHERE rule = 'external-nps-detractor'");
+
+    /* The tickets commands. */
+    char args[128];
+    cr_assert_eq(cxpulse("tickets list --json", runtime_url), 0);
+    snprintf(args, sizeof args, "tickets ack %lld", ticket);
+    cr_assert_eq(cxpulse(args, runtime_url), 0);
+    snprintf(args, sizeof args, "tickets resolve %lld", ticket);
+    cr_assert_eq(cxpulse(args, runtime_url), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.tickets WHERE ticket_id = %lld"
+             " AND status = 'resolved'",
+             ticket);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 1);
+    cr_assert_eq(cxpulse("dead-letters list", runtime_url), 0);
+
+    /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
+    cx_test_pg_exec(conn, "UPDATE cx.events SET rule_version = 'older'");
+    if (cxpulse("reclassify --batch 7", runtime_url) != 0)
+        show_out();
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                         " WHERE rule_version = 'older'"),
+                 0, "reclassify as the runtime role left events");
+    cx_test_assert_signals_exact(conn);
+
+    /* The analyst reads every table and view and writes nothing. */
+    char state[8];
+    const char *reads[] = {"events",      "event_tags",        "signals",
+                           "tickets",     "dead_letters",      "consumer_offsets",
+                           "rule_sets",   "schema_migrations", "satisfaction_hourly",
+                           "open_tickets"};
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.%s", reads[i]);
+        analyst_try(sql, state, sizeof state);
+        cr_expect_str_eq(state, "", "the analyst cannot read cx.%s", reads[i]);
+    }
+    analyst_try("UPDATE cx.tickets SET status = 'open'", state, sizeof state);
+    cr_expect_str_eq(state, "42501");
+    analyst_try("CREATE TEMP TABLE t (x int)", state, sizeof state);
+    cr_expect_str_eq(state, "42501");
+
+    /* The runtime role writes rows, nothing more. */
+    PGconn *app = cx_test_pg_connect(runtime_url);
+    const char *denied[] = {"TRUNCATE cx.events",
+                            "DELETE FROM cx.events",
+                            "DROP TABLE cx.signals",
+                            "CREATE TABLE cx.x (y int)",
+                            "ALTER TABLE cx.events ADD COLUMN z int",
+                            "INSERT INTO cx.schema_migrations VALUES (99, 'x')"};
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        PGresult *r = PQexec(app, denied[i]);
+        const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        cr_expect(s != NULL && strcmp(s, "42501") == 0, "the runtime role may: %s (%s)", denied[i],
+                  s ? s : "allowed");
+        PQclear(r);
+    }
+    PQfinish(app);
+    PQfinish(conn);
+    unlink(out);
+}
