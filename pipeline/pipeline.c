@@ -238,12 +238,12 @@ static void *writer_main(void *arg)
                     pthread_cond_signal(&p->wr[w].cond);
                 pthread_cond_broadcast(&p->idle); /* a submit waiting for room */
             }
-            finish_share(p, wr, NULL);
-            if (first && p->o.hooks.failed != NULL) {
+            if (first && p->o.hooks.failed != NULL) { /* before the batch is reported */
                 pthread_mutex_unlock(&p->lock);
                 p->o.hooks.failed(p->o.hooks.ctx, err);
                 pthread_mutex_lock(&p->lock);
             }
+            finish_share(p, wr, NULL);
             continue;
         }
         wr->failures++;

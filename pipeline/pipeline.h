@@ -85,7 +85,8 @@ typedef struct cx_pipeline_report {
 } cx_pipeline_report;
 
 /* The caller's view of what happens; every hook is optional. Hooks run on the
- * writer threads, never two at once, without the engine's lock held. */
+ * writer threads without the engine's lock held: stored never twice at once,
+ * retrying and failed on any writer, at any time. */
 typedef struct cx_pipeline_hooks {
     void *ctx;
     /* A batch is done with; called in the order batches were submitted. */

@@ -32,12 +32,21 @@ typedef struct ledger {
     size_t stored, twice, lost, wrong;
     int attempts, writes;
     int fail_next;   /* the next this many writes answer RETRY */
+    int fail_partition; /* ... only writes with this partition (-1: any) */
     int fail_always; /* every write answers RETRY while set */
     int error_next;  /* the next write answers ERROR */
     int delay_ms;    /* every write takes this long */
 } ledger;
 
 static ledger db;
+
+static int has_partition(const cx_record *recs, size_t n, int partition)
+{
+    for (size_t i = 0; i < n; i++)
+        if (partition < 0 || recs[i].partition == partition)
+            return 1;
+    return 0;
+}
 
 static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n,
                                  cx_sink_counts *counts, char *err, size_t errlen)
@@ -52,7 +61,7 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n,
         l->error_next--;
         snprintf(err, errlen, "refused for good");
         r = CX_SINK_ERROR;
-    } else if (l->fail_always || l->fail_next > 0) {
+    } else if (l->fail_always || (l->fail_next > 0 && has_partition(recs, n, l->fail_partition))) {
         if (l->fail_next > 0)
             l->fail_next--;
         snprintf(err, errlen, "connection lost");
@@ -101,6 +110,7 @@ static const cx_sink_ops fake_ops = {.write = fake_write, .read_offsets = fake_o
 
 typedef struct source {
     int64_t pos[PARTS]; /* next offset to read per partition */
+    unsigned turn;      /* the partition read next */
     char values[MAX_BATCH][160];
     cx_pipeline_msg msgs[MAX_BATCH];
     size_t n;
@@ -125,7 +135,7 @@ static void source_read(source *s, size_t n)
 {
     s->n = n;
     for (size_t i = 0; i < n; i++) {
-        int32_t part = (int32_t)(i % PARTS);
+        int32_t part = (int32_t)(s->turn++ % PARTS);
         int64_t off = s->pos[part]++;
         snprintf(s->values[i], sizeof s->values[i],
                  "{\"event_id\":\"p%d-%lld\",\"occurred_at\":\"2026-11-01T10:00:30Z\","
@@ -222,6 +232,7 @@ static void setup(void)
     char err[256];
     memset(&db, 0, sizeof db);
     pthread_mutex_init(&db.lock, NULL);
+    db.fail_partition = -1;
     memset(&src, 0, sizeof src);
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     for (int w = 0; w < 2; w++)
@@ -278,8 +289,11 @@ Test(pipeline, a_sink_failing_n_times_gets_each_batch_stored_once_and_in_order)
 {
     start(2, 2);
     db.fail_next = 5;
+    db.fail_partition = 0; /* the first batch (partition 0) is stored after the second */
     for (int b = 0; b < 40; b++) {
-        source_read(&src, 1 + (size_t)b % MAX_BATCH);
+        /* every other batch is one message: of one partition, so of one writer,
+         * and may be written before the batch before it */
+        source_read(&src, b % 2 ? 1 : 1 + (size_t)b % MAX_BATCH);
         source_submit(&src, 2);
     }
     char err[256];
