@@ -195,6 +195,30 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
     return ok;
 }
 
+/*
+ * After a cooperative revocation: the batch in hand, and what the application
+ * gave up while draining, may have held messages of partitions kept; they are
+ * read again from the stored offsets (what is stored is not read twice).
+ */
+static void rewind_kept(cx_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *kept = NULL;
+    if (rd_kafka_assignment(c->rk, &kept) != RD_KAFKA_RESP_ERR_NO_ERROR || kept == NULL)
+        return;
+    if (kept->cnt > 0 && !load_offsets(c, kept)) {
+        c->fatal = 1;
+        c->stop = 1;
+    } else if (kept->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, kept, 5000);
+        if (e != NULL) {
+            cx_log(CX_LOG_WARN, "ingest", "rewinding kept partitions: %s",
+                   rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(kept);
+}
+
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -224,8 +248,9 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_topic_partition_list_destroy(copy);
         return;
     }
-    /* Revoked (or lost): the batch in hand was not taken (its new owner reads
-     * it from the stored offsets); let what was taken be stored, then let go. */
+    /* Revoked (or lost): the batch in hand was not taken (it is read again from
+     * the stored offsets, by the new owner or, for partitions kept, by
+     * rewind_kept); let what was taken be stored, then let go. */
     char e[512];
     drop_batch(c);
     if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
@@ -238,6 +263,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (x != NULL)
             rd_kafka_error_destroy(x);
         c->stats.assigned -= parts->cnt;
+        rewind_kept(c);
     } else {
         rd_kafka_assign(rk, NULL);
         c->stats.assigned = 0;
