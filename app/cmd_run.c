@@ -163,8 +163,12 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
-    cx_pg_options po = {.ticket_rules = rules, .rule_set_json = rules_json, .conninfo = cfg->pg_url, .group = cfg->group,
-                        .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
+    cx_pg_options po = {.ticket_rules = rules,
+                        .rule_set_json = rules_json,
+                        .conninfo = cfg->pg_url,
+                        .group = cfg->group,
+                        .window_seconds = cfg->window_seconds,
+                        .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(clf),
                         .synchronous_commit = cfg->synchronous_commit};
     int pg_up = 1;
@@ -185,12 +189,11 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
-    cx_pipeline_options o = {
-        .sinks = sinks,
-        .n_sinks = writers,
-        .rules = &record_rules,
-        .batch_max = cap,
-        .hooks = {.ctx = &s, .stored = stored, .retrying = retrying}};
+    cx_pipeline_options o = {.sinks = sinks,
+                             .n_sinks = writers,
+                             .rules = &record_rules,
+                             .batch_max = cap,
+                             .hooks = {.ctx = &s, .stored = stored, .retrying = retrying}};
     if (cx_pipeline_new(&s.pipeline, &o, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         goto done;
@@ -228,8 +231,8 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s",
-           cfg->n_topics, cfg->group, cx_classifier_version(clf));
+    cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s", cfg->n_topics,
+           cfg->group, cx_classifier_version(clf));
     s.last_report_us = cx_now_mono_us();
     st = cx_consumer_run(s.consumer, err, sizeof err);
     running = NULL;

@@ -31,8 +31,8 @@ typedef struct share {
     batch *b;
     const size_t *idx; /* message indices, in batch order */
     size_t n;
-    cx_record *recs;   /* n records */
-    int made;          /* records made (a retry writes the same ones) */
+    cx_record *recs;    /* n records */
+    int made;           /* records made (a retry writes the same ones) */
     struct share *next; /* the writer's queue */
 } share;
 
@@ -44,9 +44,9 @@ struct batch {
     cx_record *recs;
     size_t *order; /* message indices grouped by writer */
     share sh[MAX_WRITERS];
-    int filling;   /* being copied by submit: not to be reported yet */
-    int pending;   /* shares not finished */
-    int given_up;  /* a share was given up */
+    int filling;  /* being copied by submit: not to be reported yet */
+    int pending;  /* shares not finished */
+    int given_up; /* a share was given up */
     cx_sink_counts counts;
     int64_t t0, t1;
 };
@@ -124,7 +124,7 @@ static void report_done(cx_pipeline *p)
         batch *b = &p->ring[p->head];
         cx_pipeline_report r = {.msgs = b->msgs,
                                 .n = b->n,
-                                .recs = b->recs,
+                                .recs = b->given_up ? NULL : b->recs,
                                 .counts = b->counts,
                                 .complete = !b->given_up,
                                 .seconds = (double)(b->t1 - b->t0) / 1e6};
@@ -169,8 +169,8 @@ static void make_records(cx_pipeline *p, share *s)
         size_t i = s->idx[k];
         const cx_pipeline_msg *m = &b->msgs[i];
         cx_record *r = &s->recs[k];
-        if (cx_record_make(r, &b->stores[i], &p->rules, m->topic, m->partition, m->offset,
-                           m->value, m->len) != CX_OK)
+        if (cx_record_make(r, &b->stores[i], &p->rules, m->topic, m->partition, m->offset, m->value,
+                           m->len) != CX_OK)
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
                    r->partition, (long long)r->offset, r->error);
     }
@@ -182,7 +182,8 @@ static void give_up(cx_pipeline *p, writer *wr, const char *err)
 {
     cx_log(CX_LOG_WARN, "pipeline",
            "not retrying while draining (%s): the unwritten batches will be read again "
-           "from the stored offsets", err);
+           "from the stored offsets",
+           err);
     wr->giving_up = 1;
     finish_share(p, wr, NULL);
 }
@@ -323,8 +324,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     if (p->fatal)
         st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err);
     else if (n > 0 && (p->draining || p->count == p->max_batches))
-        st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "busy: %d batches are being stored",
-                     p->count);
+        st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "busy: %d batches are being stored", p->count);
     if (st != CX_OK || n == 0) {
         pthread_mutex_unlock(&p->lock);
         return st;
@@ -386,6 +386,7 @@ cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
     while (p->count > 0)
         pthread_cond_wait(&p->idle, &p->lock);
     p->draining--;
+    pthread_cond_broadcast(&p->idle); /* a submit waiting for the drain's end */
     cx_status st = p->fatal ? cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err) : CX_OK;
     pthread_mutex_unlock(&p->lock);
     return st;
@@ -448,7 +449,8 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
     for (int k = 0; ok && k < p->max_batches; k++) {
         batch *b = &p->ring[k];
         size_t cap = opts->batch_max;
-        ok = (b->msgs = calloc(cap, sizeof *b->msgs)) && (b->stores = calloc(cap, sizeof *b->stores)) &&
+        ok = (b->msgs = calloc(cap, sizeof *b->msgs)) &&
+             (b->stores = calloc(cap, sizeof *b->stores)) &&
              (b->recs = calloc(cap, sizeof *b->recs)) && (b->order = calloc(cap, sizeof *b->order));
     }
     if (!ok) {

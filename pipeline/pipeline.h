@@ -76,12 +76,12 @@ typedef struct cx_pipeline_msg {
 typedef struct cx_pipeline_report {
     const cx_pipeline_msg *msgs; /* the batch as submitted (copies) */
     size_t n;
-    const cx_record *recs;       /* its n records, grouped by writer */
-    cx_sink_counts counts;       /* summed over the writes that succeeded */
-    int complete;   /* 1: every record written; 0: part of it was given up (a drain
-                       while the sink failed, or a sink error): those partitions are
-                       to be read again from the stored offsets */
-    double seconds; /* from submit to the last write */
+    const cx_record *recs; /* its n records, grouped by writer; NULL when not complete */
+    cx_sink_counts counts; /* summed over the writes that succeeded */
+    int complete;          /* 1: every record written; 0: part of it was given up (a drain
+                              while the sink failed, or a sink error): those partitions are
+                              to be read again from the stored offsets */
+    double seconds;        /* from submit to the last write */
 } cx_pipeline_report;
 
 /* The caller's view of what happens; every hook is optional. Hooks run on the
@@ -105,10 +105,10 @@ typedef struct cx_pipeline_options {
                              outlive the engine */
     int n_sinks;
     const cx_record_rules *rules; /* how messages are made into records; borrowed */
-    size_t batch_max;     /* the largest batch submitted */
-    int max_batches;      /* batches submitted and not yet stored; 0 = 2 */
-    int retry_initial_ms; /* backoff after a first failure; 0 = 100 */
-    int retry_max_ms;     /* cap of the doubling; 0 = 30000 */
+    size_t batch_max;             /* the largest batch submitted */
+    int max_batches;              /* batches submitted and not yet stored; 0 = 2 */
+    int retry_initial_ms;         /* backoff after a first failure; 0 = 100 */
+    int retry_max_ms;             /* cap of the doubling; 0 = 30000 */
     cx_pipeline_hooks hooks;
 } cx_pipeline_options;
 

@@ -136,12 +136,6 @@ void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds)
 
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
 {
-    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}};
-    for (size_t i = 0; i < r->n; i++) {
-        const cx_tags *t = r->recs[i].tags;
-        if (t != NULL)
-            classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
-    }
     const cx_sink_counts *c = &r->counts;
     if (r->complete)
         cx_metrics_add(m, CX_M_CONSUMED, r->n);
@@ -153,6 +147,12 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     cx_metrics_add(m, CX_M_TICKETS_UPDATED, c->tickets_updated);
     if (!r->complete)
         return;
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}};
+    for (size_t i = 0; i < r->n; i++) {
+        const cx_tags *t = r->recs[i].tags;
+        if (t != NULL)
+            classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
+    }
     cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
     cx_metrics_observe_batch(m, r->n, r->seconds);
     cx_metrics_set(m, CX_G_PG_UP, 1);

@@ -31,11 +31,11 @@ typedef struct ledger {
     int64_t next[PARTS]; /* stored next offset per partition */
     size_t stored, twice, lost, wrong;
     int attempts, writes;
-    int fail_next;   /* the next this many writes answer RETRY */
+    int fail_next;      /* the next this many writes answer RETRY */
     int fail_partition; /* ... only writes with this partition (-1: any) */
-    int fail_always; /* every write answers RETRY while set */
-    int error_next;  /* the next write answers ERROR */
-    int delay_ms;    /* every write takes this long */
+    int fail_always;    /* every write answers RETRY while set */
+    int error_next;     /* the next write answers ERROR */
+    int delay_ms;       /* every write takes this long */
 } ledger;
 
 static ledger db;
@@ -48,8 +48,8 @@ static int has_partition(const cx_record *recs, size_t n, int partition)
     return 0;
 }
 
-static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n,
-                                 cx_sink_counts *counts, char *err, size_t errlen)
+static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_sink_counts *counts,
+                                 char *err, size_t errlen)
 {
     ledger *l = ctx;
     if (l->delay_ms > 0)
@@ -151,8 +151,8 @@ static void source_submit(source *s, int max_batches)
 {
     char err[256];
     cx_status st;
-    for (int tries = 0; (st = cx_pipeline_submit(pipe_, s->msgs, s->n, 0, err, sizeof err)) ==
-                        CX_ERR_TRANSIENT;
+    for (int tries = 0;
+         (st = cx_pipeline_submit(pipe_, s->msgs, s->n, 0, err, sizeof err)) == CX_ERR_TRANSIENT;
          tries++) {
         cr_assert(tries < 20000, "the engine stayed busy: %s", err);
         s->pauses += tries == 0;
@@ -173,8 +173,8 @@ static void source_seek_to_stored(source *s)
     int32_t parts[PARTS] = {0, 1, 2, 3};
     int64_t next[PARTS];
     char err[256];
-    cr_assert_eq(cx_pipeline_read_offsets(pipe_, TOPIC, parts, PARTS, next, err, sizeof err),
-                 CX_OK, "%s", err);
+    cr_assert_eq(cx_pipeline_read_offsets(pipe_, TOPIC, parts, PARTS, next, err, sizeof err), CX_OK,
+                 "%s", err);
     for (int p = 0; p < PARTS; p++)
         s->pos[p] = next[p] < 0 ? 0 : next[p];
 }
@@ -213,17 +213,15 @@ static void start(int writers, int max_batches)
 {
     char err[256];
     cx_record_rules rules = {.classifier = clf};
-    cx_pipeline_options o = {.sinks = sinks,
-                             .n_sinks = writers,
-                             .rules = &rules,
-                             .batch_max = MAX_BATCH,
-                             .max_batches = max_batches,
-                             .retry_initial_ms = 1,
-                             .retry_max_ms = 5,
-                             .hooks = {.ctx = &src,
-                                       .stored = on_stored,
-                                       .retrying = on_retrying,
-                                       .failed = on_failed}};
+    cx_pipeline_options o = {
+        .sinks = sinks,
+        .n_sinks = writers,
+        .rules = &rules,
+        .batch_max = MAX_BATCH,
+        .max_batches = max_batches,
+        .retry_initial_ms = 1,
+        .retry_max_ms = 5,
+        .hooks = {.ctx = &src, .stored = on_stored, .retrying = on_retrying, .failed = on_failed}};
     cr_assert_eq(cx_pipeline_new(&pipe_, &o, err, sizeof err), CX_OK, "%s", err);
 }
 
