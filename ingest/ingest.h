@@ -101,9 +101,9 @@ typedef struct cx_consumer cx_consumer;
 
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
- * from handler->load_offsets on every assignment, never from Kafka; after
- * each accepted batch the same offsets are committed to Kafka asynchronously
- * so lag tools work. Returns new: cx_consumer_free().
+ * from handler->load_offsets on every assignment, never from Kafka; the
+ * offsets of each stored batch (cx_consumer_stored) are committed to Kafka
+ * asynchronously so lag tools work. Returns new: cx_consumer_free().
  */
 cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                           const cx_consumer_handler *handler, char *err, size_t errlen);
