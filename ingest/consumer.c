@@ -63,8 +63,10 @@ static void set_paused(cx_consumer *c, int pause)
     c->paused = c->stats.paused = pause;
 }
 
-/* How long a submit waits for room before the partitions are paused. */
-#define SUBMIT_WAIT_MS 100
+/* How long a submit waits for room before the partitions are paused: about
+ * what a healthy write of a full batch takes, so that a sink that is merely
+ * busy does not make every batch stop and restart fetching. */
+#define SUBMIT_WAIT_MS 1000
 
 void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
 {

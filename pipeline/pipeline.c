@@ -224,6 +224,9 @@ static void *writer_main(void *arg)
         cx_sink_counts c = {0};
         err[0] = '\0';
         cx_sink_result r = wr->sink->ops->write(wr->sink->ctx, s->recs, s->n, &c, err, sizeof err);
+        if (r == CX_SINK_OK) /* the events are not needed any more (their tags are) */
+            for (size_t k = 0; k < s->n; k++)
+                cx_record_release(&s->b->stores[s->idx[k]]);
         pthread_mutex_lock(&p->lock);
         if (r == CX_SINK_OK) {
             wr->failures = 0;

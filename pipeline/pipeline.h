@@ -76,7 +76,9 @@ typedef struct cx_pipeline_msg {
 typedef struct cx_pipeline_report {
     const cx_pipeline_msg *msgs; /* the batch as submitted (copies) */
     size_t n;
-    const cx_record *recs; /* its n records, grouped by writer; NULL when not complete */
+    const cx_record *recs; /* its n records, grouped by writer, written: their tags and
+                              coordinates (their events are released already); NULL
+                              when not complete */
     cx_sink_counts counts; /* summed over the writes that succeeded */
     int complete;          /* 1: every record written; 0: part of it was given up (a drain
                               while the sink failed, or a sink error): those partitions are
