@@ -15,7 +15,6 @@
 #include "config.h"
 #include "ingest.h"
 #include "pg.h"
-#include "pipeline.h"
 
 #define DEMO_TOPIC "cx.events"
 
@@ -125,9 +124,9 @@ int cx_cmd_demo(int argc, char **argv)
         (rc = cx_config_set(cfg, "batch.max_messages", "250", err, sizeof err)) != CX_OK)
         goto done;
     printf("- running the pipeline (group %s) ...\n", group);
-    cx_pipeline_totals t;
+    cx_run_totals t;
     int64_t t0 = cx_now_mono_us();
-    if ((rc = cx_pipeline_run(cfg, produced, &t)) != CX_EXIT_OK)
+    if ((rc = cx_run_service(cfg, produced, &t)) != CX_EXIT_OK)
         goto done;
     double secs = (double)(cx_now_mono_us() - t0) / 1e6;
     printf("- handled %llu messages in %.1f s: %llu events stored, %llu duplicates, "
@@ -174,7 +173,7 @@ int cx_cmd_demo(int argc, char **argv)
                "  cxpulse replay --brokers %s --topic %s FILE\n",
                cfg->http_listen, cx_mock_bootstraps(mock), DEMO_TOPIC);
         fflush(stdout);
-        rc = cx_pipeline_run(cfg, 0, &t);
+        rc = cx_run_service(cfg, 0, &t);
     }
 done:
     PQfinish(conn);

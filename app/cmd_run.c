@@ -2,13 +2,267 @@
  * cmd_run.c - `cxpulse run`: the service. Consumes, classifies and writes to
  * PostgreSQL until SIGTERM/SIGINT, then stores the batch in hand, leaves the
  * group and exits 0.
+ *
+ * Also the service's bootstrap, which `cxpulse demo` runs too
+ * (cx_run_service): signals, the HTTP server, the ticket sender, and the
+ * wiring of the Kafka consumer (ingest) to the batch engine (pipeline) with
+ * one PostgreSQL sink per writer (sinks/pg), metrics counted by the engine's
+ * hooks (ops/metrics).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "alerts.h"
+#include "classify.h"
 #include "commands.h"
 #include "config.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "pg.h"
 #include "pipeline.h"
+#include "record.h"
+#include "service_http.h"
+#include "tickets.h"
+
+typedef struct service {
+    cx_pipeline *pipeline;
+    cx_consumer *consumer;
+    cx_metrics *metrics;
+    cx_pipeline_msg *in; /* a batch from the consumer, as the engine takes it */
+    cx_msg *out;         /* a stored batch, as the consumer is told of it */
+    uint64_t stop_after;
+    cx_run_totals totals; /* written by the engine's hooks, one at a time */
+    int64_t last_report_us;
+} service;
+
+static cx_consumer *volatile running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running != NULL)
+        cx_consumer_stop(running);
+}
+
+/* ---- The consumer's handler: the engine's source side ---- */
+
+static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                              int64_t *next, char *err, size_t errlen)
+{
+    service *s = ctx;
+    return cx_pipeline_read_offsets(s->pipeline, topic, parts, n, next, err, errlen);
+}
+
+static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, char *err,
+                        size_t errlen)
+{
+    service *s = ctx;
+    for (size_t i = 0; i < n; i++)
+        s->in[i] = (cx_pipeline_msg){msgs[i].topic, msgs[i].partition, msgs[i].offset,
+                                     msgs[i].value, msgs[i].len};
+    return cx_pipeline_submit(s->pipeline, s->in, n, wait_ms, err, errlen);
+}
+
+static cx_status drain(void *ctx, char *err, size_t errlen)
+{
+    service *s = ctx;
+    return cx_pipeline_drain(s->pipeline, err, errlen);
+}
+
+/* ---- The engine's hooks: metrics, totals, Kafka commits ---- */
+
+static void stored(void *ctx, const cx_pipeline_report *r)
+{
+    service *s = ctx;
+    cx_metrics_count_batch(s->metrics, r);
+    cx_run_totals *t = &s->totals;
+    t->stored += r->counts.stored;
+    t->duplicates += r->counts.duplicates;
+    t->skipped += r->counts.skipped;
+    t->dead_lettered += r->counts.dead_lettered;
+    t->tickets_opened += r->counts.tickets_opened;
+    t->tickets_updated += r->counts.tickets_updated;
+    if (!r->complete)
+        return;
+    t->messages += r->n;
+    t->batches++;
+    for (size_t i = 0; i < r->n; i++)
+        s->out[i] = (cx_msg){r->msgs[i].topic, r->msgs[i].partition, r->msgs[i].offset,
+                             r->msgs[i].value, r->msgs[i].len};
+    cx_consumer_stored(s->consumer, s->out, r->n);
+    if (cx_now_mono_us() - s->last_report_us > 10 * 1000000LL) {
+        cx_log(CX_LOG_INFO, "pipeline",
+               "messages=%llu stored=%llu duplicates=%llu skipped=%llu dead_letters=%llu",
+               (unsigned long long)t->messages, (unsigned long long)t->stored,
+               (unsigned long long)t->duplicates, (unsigned long long)t->skipped,
+               (unsigned long long)t->dead_lettered);
+        s->last_report_us = cx_now_mono_us();
+    }
+    if (s->stop_after > 0 && t->messages >= s->stop_after)
+        cx_consumer_stop(s->consumer);
+}
+
+static void retrying(void *ctx, int delay_ms, const char *err)
+{
+    service *s = ctx;
+    cx_log(CX_LOG_WARN, "sink.pg", "batch not stored, retrying in %d ms: %s", delay_ms, err);
+    cx_metrics_count_retry(s->metrics);
+}
+
+int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_totals *totals)
+{
+    char err[1024];
+    service s = {.stop_after = stop_after_messages};
+    cx_pg *pg[CX_PIPELINE_MAX_SINKS] = {0};
+    cx_sink sinks[CX_PIPELINE_MAX_SINKS];
+    cx_classifier *clf = NULL;
+    cx_ticket_rules *rules = NULL;
+    const char **props = NULL;
+    cx_service_http *http = NULL;
+    cx_alerts_sender *sender = NULL;
+    char *rules_json = NULL;
+    int rc = CX_EXIT_RUNTIME;
+    cx_status st;
+    size_t cap = (size_t)cfg->batch_max_messages;
+    int writers = cfg->pg_writers < 1                       ? 1
+                  : cfg->pg_writers > CX_PIPELINE_MAX_SINKS ? CX_PIPELINE_MAX_SINKS
+                                                            : cfg->pg_writers;
+
+    memset(totals, 0, sizeof *totals);
+    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
+                          sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        return CX_EXIT_USAGE;
+    }
+    size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
+    props = calloc(2 * n_props + 1, sizeof *props);
+    s.in = calloc(cap, sizeof *s.in);
+    s.out = calloc(cap, sizeof *s.out);
+    if (props == NULL || s.in == NULL || s.out == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    size_t k = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(cfg->kafka_properties, key, val)
+    {
+        props[k++] = key;
+        props[k++] = json_string_value(val);
+    }
+
+    if (cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
+                            sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = CX_EXIT_USAGE;
+        goto done;
+    }
+    if ((rules_json = cx_classifier_rules_json(clf)) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    cx_pg_options po = {.ticket_rules = rules,
+                        .rule_set_json = rules_json,
+                        .conninfo = cfg->pg_url,
+                        .group = cfg->group,
+                        .window_seconds = cfg->window_seconds,
+                        .n_windows = cfg->n_window_seconds,
+                        .rule_version = cx_classifier_version(clf),
+                        .synchronous_commit = cfg->synchronous_commit};
+    if ((s.metrics = cx_metrics_new()) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
+    /* The listener first: /healthz answers while the writers connect. */
+    if ((st = cx_service_http_start(&http, cfg, s.metrics, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        goto done;
+    }
+    int pg_up = 1;
+    for (int w = 0; w < writers; w++) {
+        st = cx_pg_new(&pg[w], &po, err, sizeof err);
+        pg_up &= st == CX_OK;
+        if (st == CX_ERR_TRANSIENT && w == 0) {
+            cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
+        } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
+            fprintf(stderr, "cxpulse: %s\n", err);
+            rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+            goto done;
+        }
+        cx_pg_sink(pg[w], &sinks[w]);
+    }
+    cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
+    cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
+    cx_pipeline_options o = {.sinks = sinks,
+                             .n_sinks = writers,
+                             .rules = &record_rules,
+                             .batch_max = cap,
+                             .hooks = {.ctx = &s, .stored = stored, .retrying = retrying}};
+    if (cx_pipeline_new(&s.pipeline, &o, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        goto done;
+    }
+    if ((st = cx_alerts_sender_start(&sender, cfg, s.metrics, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        goto done;
+    }
+    cx_consumer_config cc = {.brokers = cfg->brokers,
+                             .topics = (const char *const *)cfg->topics,
+                             .n_topics = cfg->n_topics,
+                             .group = cfg->group,
+                             .batch_max_messages = cfg->batch_max_messages,
+                             .batch_max_ms = cfg->batch_max_ms,
+                             .auto_offset_reset = cfg->auto_offset_reset,
+                             .props = props,
+                             .n_props = n_props};
+    cx_consumer_handler h = {
+        .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain};
+    if (cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = CX_EXIT_USAGE;
+        goto done;
+    }
+    cx_service_http_set_consumer(http, s.consumer);
+    running = s.consumer;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s", cfg->n_topics,
+           cfg->group, cx_classifier_version(clf));
+    s.last_report_us = cx_now_mono_us();
+    st = cx_consumer_run(s.consumer, err, sizeof err);
+    running = NULL;
+    if (st != CX_OK) {
+        cx_log(CX_LOG_ERROR, "pipeline", "stopping: %s", err);
+        fprintf(stderr, "cxpulse: %s\n", err);
+    } else {
+        rc = CX_EXIT_OK;
+        cx_log(CX_LOG_INFO, "pipeline", "stopped cleanly: messages=%llu stored=%llu",
+               (unsigned long long)s.totals.messages, (unsigned long long)s.totals.stored);
+    }
+done:
+    cx_service_http_stop(http); /* before the consumer and metrics it reads */
+    cx_alerts_sender_stop(sender);
+    cx_pipeline_free(s.pipeline); /* drained by the consumer: the writers stop */
+    *totals = s.totals;
+    cx_consumer_free(s.consumer);
+    cx_metrics_free(s.metrics);
+    for (int w = 0; w < writers; w++)
+        cx_pg_free(pg[w]);
+    cx_classifier_free(clf);
+    free(rules_json);
+    cx_ticket_rules_free(rules);
+    free(props);
+    free(s.in);
+    free(s.out);
+    return rc;
+}
 
 static int usage(FILE *out, int rc)
 {
@@ -49,8 +303,8 @@ int cx_cmd_run(int argc, char **argv)
         goto done;
     }
     cx_log_set_level(cfg->log_level);
-    cx_pipeline_totals totals;
-    rc = cx_pipeline_run(cfg, 0, &totals);
+    cx_run_totals totals;
+    rc = cx_run_service(cfg, 0, &totals);
 done:
     cx_config_free(cfg);
     free(rest);

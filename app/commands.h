@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define CX_EXIT_OK 0
 #define CX_EXIT_RUNTIME 1
 #define CX_EXIT_USAGE 2
@@ -24,6 +26,23 @@ int cx_cmd_dead_letters(int argc, char **argv);
 int cx_cmd_notifications(int argc, char **argv);
 int cx_cmd_config(int argc, char **argv);
 int cx_cmd_demo(int argc, char **argv);
+
+/* What a run of the service handled: complete batches' messages, and what the
+ * sink's writes did. */
+typedef struct cx_run_totals {
+    uint64_t messages, stored, duplicates, skipped, dead_lettered, batches;
+    uint64_t tickets_opened, tickets_updated;
+} cx_run_totals;
+
+/*
+ * The service, shared by `cxpulse run` and `cxpulse demo` (cmd_run.c): Kafka
+ * consumer -> pipeline (parse, classify, ticket rules) -> PostgreSQL, with the
+ * HTTP server and the ticket sender. Runs until SIGTERM/SIGINT (handlers
+ * installed here) or, when stop_after_messages > 0, until that many messages
+ * were handled. Returns an exit status (0 clean stop, 1 runtime failure, 2
+ * configuration error) and fills *totals.
+ */
+int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_totals *totals);
 
 /* Produces each line of path ("-" = stdin) to topic, keyed by customer_id;
  * progress on stderr when asked. Returns an exit status; *delivered counts

@@ -4,8 +4,8 @@
  * One thread. Batches are accumulated over rd_kafka_consumer_poll() (not
  * rd_kafka_consume_batch_queue(), which librdkafka 2.0 documents as unsafe
  * against concurrent rebalances). Offsets come from the application (which
- * keeps them in PostgreSQL with the data); Kafka commits follow each accepted
- * batch for lag tools only.
+ * keeps them in PostgreSQL with the data); Kafka commits follow each stored
+ * batch (cx_consumer_stored) for lag tools only.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +29,7 @@ struct cx_consumer {
     size_t n, cap;
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
-    int paused, retrying, fatal;
-    int unsettled; /* the application may still be storing an accepted batch */
+    int paused, fatal;
     char fatal_err[1024];
     cx_consumer_stats stats;
     _Atomic int assigned; /* stats.assigned, for other threads */
@@ -64,17 +63,20 @@ static void set_paused(cx_consumer *c, int pause)
     c->paused = c->stats.paused = pause;
 }
 
-/* Commits the batch's next offsets to Kafka, asynchronously, for lag tools. */
-static void commit_to_kafka(cx_consumer *c)
+/* How long a submit waits for room before the partitions are paused: about
+ * what a healthy write of a full batch takes, so that a sink that is merely
+ * busy does not make every batch stop and restart fetching. */
+#define SUBMIT_WAIT_MS 1000
+
+void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    for (size_t i = 0; i < c->n; i++) {
-        rd_kafka_message_t *m = c->batch[i];
-        const char *topic = rd_kafka_topic_name(m->rkt);
+    for (size_t i = 0; i < n; i++) {
+        const cx_msg *m = &msgs[i];
         rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(list, topic, m->partition);
+            rd_kafka_topic_partition_list_find(list, m->topic, m->partition);
         if (p == NULL)
-            p = rd_kafka_topic_partition_list_add(list, topic, m->partition);
+            p = rd_kafka_topic_partition_list_add(list, m->topic, m->partition);
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
@@ -83,79 +85,39 @@ static void commit_to_kafka(cx_consumer *c)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Calls the application's deliver on the batch in hand. */
-static cx_status deliver_once(cx_consumer *c, int *retry_ms, char *err, size_t errlen)
+/*
+ * Submits the batch in hand. While the application is busy (storing earlier
+ * batches, or retrying them) the batch stays in hand and every partition is
+ * paused; polling goes on, so rebalances are served and the member stays in
+ * the group. Resumes once a batch is taken.
+ */
+static cx_status submit(cx_consumer *c, int wait_ms, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->n; i++) {
         rd_kafka_message_t *m = c->batch[i];
         c->msgs[i] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
                               m->len};
     }
-    *retry_ms = 1000;
-    return c->h.deliver(c->h.ctx, c->msgs, c->n, retry_ms, err, errlen);
-}
-
-static void accept_message(cx_consumer *c, rd_kafka_message_t *m);
-
-/* Waits until the application has stored (or given up on) what it accepted. */
-static cx_status drain(cx_consumer *c, char *err, size_t errlen)
-{
-    c->unsettled = 0;
-    return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
-}
-
-/*
- * Delivers the batch in hand until it is accepted (or, with nothing in hand,
- * until what was accepted is stored). While deliveries fail transiently, all
- * partitions are paused and polling goes on (rebalances are served; a
- * revocation meanwhile drops the batch, which is safe: nothing of it was
- * stored, and its new owner starts from the stored offsets). With `patient` 0
- * (revocation, shutdown) a transient failure drops the batch.
- */
-static cx_status flush(cx_consumer *c, int patient, char *err, size_t errlen)
-{
-    while (c->n > 0 || c->unsettled) {
-        int retry_ms;
-        cx_status st = deliver_once(c, &retry_ms, err, errlen);
-        if (st == CX_OK) {
-            if (c->n > 0) {
-                c->stats.batches++;
-                commit_to_kafka(c);
-                drop_batch(c);
-                c->unsettled = c->h.drain != NULL;
-            } else {
-                c->unsettled = 0;
-            }
-            if (c->paused)
-                set_paused(c, 0);
-            return CX_OK;
-        }
-        if (st != CX_ERR_TRANSIENT) {
-            drop_batch(c);
-            return st;
-        }
-        c->stats.transient_failures++;
-        if (!patient || c->stop) {
-            cx_log(CX_LOG_WARN, "ingest", "dropping %zu unstored messages (%s): "
-                   "they will be read again from the stored offsets", c->n, err);
-            drop_batch(c);
-            c->unsettled = 0;
-            return CX_OK;
-        }
+    cx_status st = c->h.submit(c->h.ctx, c->msgs, c->n, wait_ms, err, errlen);
+    if (st == CX_ERR_TRANSIENT) {
         if (!c->paused) {
-            cx_log(CX_LOG_WARN, "ingest", "pausing consumption: %s", err);
+            cx_log(CX_LOG_DEBUG, "ingest", "pausing consumption: %s", err);
             set_paused(c, 1);
         }
-        int64_t until = cx_now_mono_us() + (int64_t)retry_ms * 1000;
-        c->retrying = 1;
-        while (!c->stop && (c->n > 0 || c->unsettled) && cx_now_mono_us() < until) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
-            if (m != NULL)
-                accept_message(c, m);
-        }
-        c->retrying = 0;
+        return CX_OK;
     }
-    return CX_OK;
+    if (st == CX_OK && c->n > 0)
+        c->stats.batches++;
+    drop_batch(c);
+    if (st == CX_OK && c->paused)
+        set_paused(c, 0);
+    return st;
+}
+
+/* Waits until the application has stored (or given up on) what it took. */
+static cx_status drain(cx_consumer *c, char *err, size_t errlen)
+{
+    return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
 /* Adds a message to the batch (or handles a consumer error). */
@@ -235,6 +197,30 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
     return ok;
 }
 
+/*
+ * After a cooperative revocation: the batch in hand, and what the application
+ * gave up while draining, may have held messages of partitions kept; they are
+ * read again from the stored offsets (what is stored is not read twice).
+ */
+static void rewind_kept(cx_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *kept = NULL;
+    if (rd_kafka_assignment(c->rk, &kept) != RD_KAFKA_RESP_ERR_NO_ERROR || kept == NULL)
+        return;
+    if (kept->cnt > 0 && !load_offsets(c, kept)) {
+        c->fatal = 1;
+        c->stop = 1;
+    } else if (kept->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, kept, 5000);
+        if (e != NULL) {
+            cx_log(CX_LOG_WARN, "ingest", "rewinding kept partitions: %s",
+                   rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(kept);
+}
+
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -264,15 +250,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_topic_partition_list_destroy(copy);
         return;
     }
-    /* Revoked (or lost): store the batch in hand first, then let go. */
+    /* Revoked (or lost): the batch in hand was not taken (it is read again from
+     * the stored offsets, by the new owner or, for partitions kept, by
+     * rewind_kept); let what was taken be stored, then let go. */
     char e[512];
-    if (c->retrying) {
-        drop_batch(c); /* its store is failing now; the next owner reads it again */
-    } else if (flush(c, 0, e, sizeof e) != CX_OK) {
-        c->fatal = 1;
-        c->stop = 1;
-        snprintf(c->fatal_err, sizeof c->fatal_err, "%s", e);
-    }
+    drop_batch(c);
     if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
         c->fatal = 1;
         c->stop = 1;
@@ -283,6 +265,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (x != NULL)
             rd_kafka_error_destroy(x);
         c->stats.assigned -= parts->cnt;
+        rewind_kept(c);
     } else {
         rd_kafka_assign(rk, NULL);
         c->stats.assigned = 0;
@@ -386,16 +369,23 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
         if (m != NULL)
             accept_message(c, m);
-        if ((c->n > 0 && ((int)c->n >= c->batch_max ||
-                          cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) ||
-            (c->n == 0 && m == NULL && c->unsettled)) { /* idle: see the last batch stored */
-            if ((st = flush(c, 1, err, errlen)) != CX_OK)
+        if (c->n > 0 && ((int)c->n >= c->batch_max ||
+                         cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
+            if ((st = submit(c, SUBMIT_WAIT_MS, err, errlen)) != CX_OK)
                 break;
+        } else if (c->n == 0 && m == NULL &&
+                   (st = c->h.submit(c->h.ctx, NULL, 0, 0, err, errlen)) != CX_OK) {
+            break; /* idle: the application failed for good */
         }
     }
-    if (st == CX_OK && !c->fatal)
-        st = flush(c, 0, err, errlen); /* the batch in hand, then leave */
     char e[512];
+    if (st == CX_OK && !c->fatal) {
+        /* the batch in hand: room for it, store it, then leave */
+        st = drain(c, err, errlen);
+        if (st == CX_OK && c->n > 0)
+            st = submit(c, 0, err, errlen);
+    }
+    drop_batch(c);
     cx_status ds = drain(c, e, sizeof e);
     if (st == CX_OK && !c->fatal && ds != CX_OK)
         st = cx_errf(err, errlen, ds, "%s", e);

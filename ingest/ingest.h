@@ -57,7 +57,7 @@ void cx_producer_free(cx_producer *p);
 
 /* ---- Consumer-group member ------------------------------------------------ */
 
-/* One consumed message; borrowed, valid during the deliver callback only. */
+/* One consumed message; borrowed, valid during the submit callback only. */
 typedef struct cx_msg {
     const char *topic;
     int32_t partition;
@@ -71,7 +71,7 @@ typedef struct cx_consumer_config {
     const char *const *topics;
     size_t n_topics;
     const char *group;
-    int batch_max_messages;      /* deliver at most this many at once */
+    int batch_max_messages;      /* submit at most this many at once */
     int batch_max_ms;            /* ... or what arrived within this time of the first */
     const char *auto_offset_reset; /* "earliest" or "latest": partitions with no stored offset */
     const char *const *props;    /* librdkafka properties: key, value, key, value, ... */
@@ -84,13 +84,16 @@ typedef struct cx_consumer_handler {
     /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none stored). */
     cx_status (*load_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
                               int64_t *next, char *err, size_t errlen);
-    /* Stores a batch: CX_OK; CX_ERR_TRANSIENT to be called again with the same
-     * batch after *retry_ms (partitions stay paused meanwhile); CX_ERR_FATAL to stop. */
-    cx_status (*deliver)(void *ctx, const cx_msg *msgs, size_t n, int *retry_ms, char *err,
-                         size_t errlen);
-    /* Optional: a deliver that returns CX_OK may still be storing the batch (it
-     * reports a failure on a later call); drain waits until nothing is being
-     * stored. Called before partitions are let go and before leaving. */
+    /* Takes a batch to be stored (copying what it keeps), waiting up to wait_ms
+     * for room: CX_OK; CX_ERR_TRANSIENT when busy (nothing taken: the consumer
+     * pauses its partitions and submits the batch again); anything else stops
+     * the consumer. The application tells the consumer when a batch is stored
+     * (cx_consumer_stored). */
+    cx_status (*submit)(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, char *err,
+                        size_t errlen);
+    /* Waits until nothing taken is being stored (what cannot be stored now is
+     * given up: it is read again from the stored offsets). Called before
+     * partitions are let go and before leaving. */
     cx_status (*drain)(void *ctx, char *err, size_t errlen);
 } cx_consumer_handler;
 
@@ -98,28 +101,32 @@ typedef struct cx_consumer cx_consumer;
 
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
- * from handler->load_offsets on every assignment, never from Kafka; after
- * each accepted batch the same offsets are committed to Kafka asynchronously
- * so lag tools work. Returns new: cx_consumer_free().
+ * from handler->load_offsets on every assignment, never from Kafka; the
+ * offsets of each stored batch (cx_consumer_stored) are committed to Kafka
+ * asynchronously so lag tools work. Returns new: cx_consumer_free().
  */
 cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                           const cx_consumer_handler *handler, char *err, size_t errlen);
 
 /*
- * Consumes until cx_consumer_stop() or a fatal delivery error: batches by
- * count and time; pauses all partitions while deliveries fail transiently
- * (and keeps polling, so the member stays in the group); on revocation
- * delivers the batch in hand first. On stop: delivers the batch in hand,
- * commits, leaves the group.
+ * Consumes until cx_consumer_stop() or a fatal submit error: batches by count
+ * and time; pauses all partitions while the application is busy (and keeps
+ * polling, so the member stays in the group); on revocation gives up the
+ * batch in hand (its new owner reads it from the stored offsets) and drains.
+ * On stop: drains, submits the batch in hand, drains again, leaves the group.
  */
 cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen);
+
+/* Tells the consumer that msgs[0..n) are stored: their offsets are committed
+ * to Kafka, asynchronously, for lag tools. Safe from any thread. */
+void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n);
 
 /* Asks run() to finish; async-signal-safe. */
 void cx_consumer_stop(cx_consumer *c);
 
 /* Counters for metrics and tests. */
 typedef struct cx_consumer_stats {
-    uint64_t messages, batches, transient_failures, pauses;
+    uint64_t messages, batches, pauses;
     int paused;
     int assigned; /* partitions currently assigned */
 } cx_consumer_stats;

@@ -134,6 +134,38 @@ void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds)
     pthread_mutex_unlock(&m->lock);
 }
 
+void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
+{
+    const cx_sink_counts *c = &r->counts;
+    if (r->complete)
+        cx_metrics_add(m, CX_M_CONSUMED, r->n);
+    cx_metrics_add(m, CX_M_STORED, c->stored);
+    cx_metrics_add(m, CX_M_DUPLICATES, c->duplicates);
+    cx_metrics_add(m, CX_M_SKIPPED, c->skipped);
+    cx_metrics_add(m, CX_M_DEAD_LETTERS, c->dead_lettered);
+    cx_metrics_add(m, CX_M_TICKETS_OPENED, c->tickets_opened);
+    cx_metrics_add(m, CX_M_TICKETS_UPDATED, c->tickets_updated);
+    if (!r->complete)
+        return;
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}};
+    for (size_t i = 0; i < r->n; i++) {
+        const cx_tags *t = r->recs[i].tags;
+        if (t != NULL)
+            classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
+    }
+    cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
+    cx_metrics_observe_batch(m, r->n, r->seconds);
+    cx_metrics_set(m, CX_G_PG_UP, 1);
+    cx_metrics_set(m, CX_G_PAUSED, 0);
+}
+
+void cx_metrics_count_retry(cx_metrics *m)
+{
+    cx_metrics_add(m, CX_M_PG_RETRIES, 1);
+    cx_metrics_set(m, CX_G_PG_UP, 0);
+    cx_metrics_set(m, CX_G_PAUSED, 1);
+}
+
 /* A growable string; on no memory `failed` is set and output stops. */
 typedef struct text {
     char *s;

@@ -1,7 +1,7 @@
 /*
  * metrics.h - the service's counters, gauges and histograms, rendered in the
  * Prometheus text exposition format (version 0.0.4). Thread-safe: the
- * pipeline adds after each stored batch, the HTTP thread renders.
+ * pipeline's hooks add after each stored batch, the HTTP thread renders.
  */
 #ifndef CX_METRICS_H
 #define CX_METRICS_H
@@ -11,6 +11,7 @@
 
 #include "classify.h"
 #include "cx.h"
+#include "pipeline.h"
 
 typedef enum cx_counter {
     CX_M_CONSUMED,        /* messages handed to the pipeline in stored batches */
@@ -58,6 +59,15 @@ void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1
 
 /* Records one stored batch: its size and the seconds its write took. */
 void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds);
+
+/* Counts a batch the pipeline is done with: messages consumed (a complete
+ * batch only: what was given up is read again), what its writes stored, its
+ * records by category and sentiment, its size and time; PostgreSQL up and
+ * consumption running again after a complete one. */
+void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
+
+/* Counts a write that failed transiently: retried, PostgreSQL down, paused. */
+void cx_metrics_count_retry(cx_metrics *m);
 
 /* Reads a counter or gauge (tests, logs, readiness). */
 uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c);

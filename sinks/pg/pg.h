@@ -118,6 +118,12 @@ int cx_pg_backoff_ms(const cx_pg *pg);
 /* NULL-safe. */
 void cx_pg_free(cx_pg *pg);
 
+/* The sink as the pipeline's sink (pipeline.h): *out writes through pg
+ * (cx_pg_write_batch: transient failures answer RETRY) and reads its offsets;
+ * pg is borrowed. */
+struct cx_sink;
+void cx_pg_sink(cx_pg *pg, struct cx_sink *out);
+
 /* ---- Owners' commands on cx.tickets ---- */
 
 /*

@@ -1,0 +1,496 @@
+/*
+ * pipeline.c - the batch engine (see pipeline.h).
+ *
+ * Batches live in a ring of max_batches slots, oldest first. Each is split
+ * into shares, one per writer (a partition always goes to the same writer);
+ * each writer has its own queue and condition variable (as Redis's bio.c), so
+ * queuing a share wakes only its writer. A writer takes the share at the head
+ * of its queue, makes its records, writes them, and on RETRY keeps the share
+ * at the head and tries it again after the backoff: its later shares wait
+ * behind it, so no later offset of a partition is ever written before an
+ * earlier one. When the last share of the oldest batch is done, the writer
+ * that finished it reports the batches that are done, in order, and frees
+ * their slots.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+
+#define MAX_WRITERS CX_PIPELINE_MAX_SINKS
+#define MAX_BATCHES 16
+
+typedef struct batch batch;
+
+/* One writer's share of a batch: the messages of its partitions. */
+typedef struct share {
+    batch *b;
+    const size_t *idx; /* message indices, in batch order */
+    size_t n;
+    cx_record *recs;    /* n records */
+    int made;           /* records made (a retry writes the same ones) */
+    struct share *next; /* the writer's queue */
+} share;
+
+struct batch {
+    cx_pipeline_msg *msgs; /* copies; values and topics point into data */
+    char *data;
+    size_t n, data_cap;
+    cx_record_store *stores; /* per message: what its record points into */
+    cx_record *recs;
+    size_t *order; /* message indices grouped by writer */
+    share sh[MAX_WRITERS];
+    int filling;  /* being copied by submit: not to be reported yet */
+    int pending;  /* shares not finished */
+    int given_up; /* a share was given up */
+    cx_sink_counts counts;
+    int64_t t0, t1;
+};
+
+typedef struct writer {
+    cx_pipeline *p;
+    const cx_sink *sink;
+    pthread_t thread;
+    int started;
+    pthread_cond_t cond; /* signalled when a share is queued, on drain and quit */
+    share *head, *tail;
+    int failures;  /* consecutive transient failures, for the backoff */
+    int giving_up; /* a retry failed during a drain: give up the rest of the queue */
+} writer;
+
+struct cx_pipeline {
+    cx_pipeline_options o;
+    cx_sink sinks[MAX_WRITERS];
+    cx_record_rules rules;
+    writer wr[MAX_WRITERS];
+    int writers;
+    batch *ring;
+    int max_batches;
+    int head, count; /* the oldest batch in hand, and how many are */
+    pthread_mutex_t lock;
+    pthread_cond_t idle; /* signalled when a batch leaves the ring */
+    int quit, draining, fatal, reporting;
+    char fatal_err[1024];
+    _Atomic unsigned seed;
+};
+
+static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
+{
+    to->stored += c->stored;
+    to->duplicates += c->duplicates;
+    to->skipped += c->skipped;
+    to->dead_lettered += c->dead_lettered;
+    to->tickets_opened += c->tickets_opened;
+    to->tickets_updated += c->tickets_updated;
+}
+
+int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
+{
+    if (failures <= 0)
+        return 0;
+    long ms = p->o.retry_initial_ms;
+    for (int i = 1; i < failures && ms < p->o.retry_max_ms; i++)
+        ms *= 2;
+    if (ms > p->o.retry_max_ms)
+        ms = p->o.retry_max_ms;
+    /* +-20% jitter so that many consumers do not retry in step */
+    unsigned r = atomic_load(&p->seed) * 1103515245u + 12345u;
+    atomic_store(&p->seed, r);
+    return (int)(ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1));
+}
+
+/* The writer of a partition: consecutive partitions of a topic go to
+ * consecutive writers, so that a topic's load is split evenly. */
+static int writer_of(const cx_pipeline *p, const cx_pipeline_msg *m)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the topic */
+    for (const char *c = m->topic; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return (int)((h + (uint32_t)m->partition) % (uint32_t)p->writers);
+}
+
+/* Reports the finished batches at the head of the ring, in order, and frees
+ * their slots. Under the lock; one thread at a time does it. */
+static void report_done(cx_pipeline *p)
+{
+    if (p->reporting)
+        return;
+    p->reporting = 1;
+    while (p->count > 0 && !p->ring[p->head].filling && p->ring[p->head].pending == 0) {
+        batch *b = &p->ring[p->head];
+        cx_pipeline_report r = {.msgs = b->msgs,
+                                .n = b->n,
+                                .recs = b->given_up ? NULL : b->recs,
+                                .counts = b->counts,
+                                .complete = !b->given_up,
+                                .seconds = (double)(b->t1 - b->t0) / 1e6};
+        pthread_mutex_unlock(&p->lock);
+        if (p->o.hooks.stored != NULL)
+            p->o.hooks.stored(p->o.hooks.ctx, &r);
+        for (size_t i = 0; i < b->n; i++)
+            cx_record_release(&b->stores[i]);
+        pthread_mutex_lock(&p->lock);
+        b->n = 0;
+        p->head = (p->head + 1) % p->max_batches;
+        p->count--;
+        pthread_cond_broadcast(&p->idle);
+    }
+    p->reporting = 0;
+}
+
+/* Takes the share at the head of wr's queue off it (under the lock). */
+static void finish_share(cx_pipeline *p, writer *wr, const cx_sink_counts *c)
+{
+    share *s = wr->head;
+    wr->head = s->next;
+    if (wr->head == NULL) {
+        wr->tail = NULL;
+        wr->giving_up = 0;
+    }
+    batch *b = s->b;
+    if (c != NULL)
+        add_counts(&b->counts, c);
+    else
+        b->given_up = 1;
+    if (--b->pending == 0) {
+        b->t1 = cx_now_mono_us();
+        report_done(p);
+    }
+}
+
+static void make_records(cx_pipeline *p, share *s)
+{
+    batch *b = s->b;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->idx[k];
+        const cx_pipeline_msg *m = &b->msgs[i];
+        cx_record *r = &s->recs[k];
+        if (cx_record_make(r, &b->stores[i], &p->rules, m->topic, m->partition, m->offset, m->value,
+                           m->len) != CX_OK)
+            cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
+                   r->partition, (long long)r->offset, r->error);
+    }
+    s->made = 1;
+}
+
+/* Gives up wr's queued shares after a transient failure during a drain (under the lock). */
+static void give_up(cx_pipeline *p, writer *wr, const char *err)
+{
+    cx_log(CX_LOG_WARN, "pipeline",
+           "not retrying while draining (%s): the unwritten batches will be read again "
+           "from the stored offsets",
+           err);
+    wr->giving_up = 1;
+    finish_share(p, wr, NULL);
+}
+
+/* The time wait_ms from now on CLOCK_MONOTONIC (the clock of every condition). */
+static struct timespec deadline(int wait_ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += wait_ms / 1000;
+    t.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static void *writer_main(void *arg)
+{
+    writer *wr = arg;
+    cx_pipeline *p = wr->p;
+    char err[1024];
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (wr->head == NULL && !p->quit)
+            pthread_cond_wait(&wr->cond, &p->lock);
+        if (wr->head == NULL)
+            break;
+        share *s = wr->head;
+        if (p->fatal || wr->giving_up) {
+            finish_share(p, wr, NULL);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (!s->made)
+            make_records(p, s);
+        cx_sink_counts c = {0};
+        err[0] = '\0';
+        cx_sink_result r = wr->sink->ops->write(wr->sink->ctx, s->recs, s->n, &c, err, sizeof err);
+        if (r == CX_SINK_OK) /* the events are not needed any more (their tags are) */
+            for (size_t k = 0; k < s->n; k++)
+                cx_record_release(&s->b->stores[s->idx[k]]);
+        pthread_mutex_lock(&p->lock);
+        if (r == CX_SINK_OK) {
+            wr->failures = 0;
+            finish_share(p, wr, &c);
+            continue;
+        }
+        if (r != CX_SINK_RETRY) {
+            int first = !p->fatal;
+            if (first) {
+                p->fatal = 1;
+                snprintf(p->fatal_err, sizeof p->fatal_err, "%s", err);
+                for (int w = 0; w < p->writers; w++)
+                    pthread_cond_signal(&p->wr[w].cond);
+                pthread_cond_broadcast(&p->idle); /* a submit waiting for room */
+            }
+            if (first && p->o.hooks.failed != NULL) { /* before the batch is reported */
+                pthread_mutex_unlock(&p->lock);
+                p->o.hooks.failed(p->o.hooks.ctx, err);
+                pthread_mutex_lock(&p->lock);
+            }
+            finish_share(p, wr, NULL);
+            continue;
+        }
+        wr->failures++;
+        if (p->draining) {
+            give_up(p, wr, err);
+            continue;
+        }
+        int delay = cx_pipeline_backoff_ms(p, wr->failures);
+        if (p->o.hooks.retrying != NULL) {
+            pthread_mutex_unlock(&p->lock);
+            p->o.hooks.retrying(p->o.hooks.ctx, delay, err);
+            pthread_mutex_lock(&p->lock);
+        }
+        struct timespec until = deadline(delay);
+        while (!p->draining && !p->quit && !p->fatal &&
+               pthread_cond_timedwait(&wr->cond, &p->lock, &until) == 0)
+            ;
+        if (p->draining || p->quit)
+            give_up(p, wr, err);
+        /* else: the same share again (or given up after a fatal error) */
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Copies msgs[0..n) into b: values and topic names into one buffer. */
+static cx_status copy_batch(batch *b, const cx_pipeline_msg *msgs, size_t n, char *err,
+                            size_t errlen)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += msgs[i].len;
+        if (i == 0 || strcmp(msgs[i].topic, msgs[i - 1].topic) != 0)
+            bytes += strlen(msgs[i].topic) + 1;
+    }
+    if (bytes > b->data_cap) {
+        char *d = realloc(b->data, bytes);
+        if (d == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory copying a batch");
+        b->data = d;
+        b->data_cap = bytes;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        b->msgs[i] = msgs[i];
+        if (i == 0 || strcmp(msgs[i].topic, msgs[i - 1].topic) != 0) {
+            size_t tl = strlen(msgs[i].topic) + 1;
+            memcpy(b->data + at, msgs[i].topic, tl);
+            b->msgs[i].topic = b->data + at;
+            at += tl;
+        } else {
+            b->msgs[i].topic = b->msgs[i - 1].topic;
+        }
+        if (msgs[i].len > 0)
+            memcpy(b->data + at, msgs[i].value, msgs[i].len);
+        b->msgs[i].value = b->data + at;
+        at += msgs[i].len;
+    }
+    b->n = n;
+    return CX_OK;
+}
+
+cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t n, int wait_ms,
+                             char *err, size_t errlen)
+{
+    if (n > p->o.batch_max)
+        return cx_errf(err, errlen, CX_ERR_INVALID, "batch of %zu is over the %zu planned", n,
+                       p->o.batch_max);
+    pthread_mutex_lock(&p->lock);
+    cx_status st = CX_OK;
+    if (n > 0 && wait_ms > 0 && !p->fatal && (p->draining || p->count == p->max_batches)) {
+        struct timespec until = deadline(wait_ms);
+        while (!p->fatal && (p->draining || p->count == p->max_batches) &&
+               pthread_cond_timedwait(&p->idle, &p->lock, &until) == 0)
+            ;
+    }
+    if (p->fatal)
+        st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err);
+    else if (n > 0 && (p->draining || p->count == p->max_batches))
+        st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "busy: %d batches are being stored", p->count);
+    if (st != CX_OK || n == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return st;
+    }
+    batch *b = &p->ring[(p->head + p->count) % p->max_batches];
+    p->count++;
+    b->filling = 1;
+    pthread_mutex_unlock(&p->lock);
+
+    b->t0 = cx_now_mono_us();
+    b->given_up = 0;
+    b->counts = (cx_sink_counts){0};
+    if ((st = copy_batch(b, msgs, n, err, errlen)) != CX_OK) {
+        pthread_mutex_lock(&p->lock);
+        b->filling = 0;
+        b->n = 0;
+        p->count--; /* the newest slot: nothing was queued behind it */
+        pthread_cond_broadcast(&p->idle);
+        pthread_mutex_unlock(&p->lock);
+        return st;
+    }
+    size_t count[MAX_WRITERS] = {0}, at = 0;
+    for (size_t i = 0; i < n; i++)
+        count[writer_of(p, &b->msgs[i])]++;
+    for (int w = 0; w < p->writers; w++) {
+        b->sh[w] = (share){.b = b, .idx = b->order + at, .recs = b->recs + at};
+        at += count[w];
+    }
+    for (size_t i = 0; i < n; i++) {
+        share *s = &b->sh[writer_of(p, &b->msgs[i])];
+        b->order[(size_t)(s->idx - b->order) + s->n++] = i;
+    }
+    pthread_mutex_lock(&p->lock);
+    b->pending = 0;
+    for (int w = 0; w < p->writers; w++) {
+        share *s = &b->sh[w];
+        if (s->n == 0)
+            continue;
+        b->pending++;
+        writer *wr = &p->wr[w];
+        if (wr->tail != NULL)
+            wr->tail->next = s;
+        else
+            wr->head = s;
+        wr->tail = s;
+        pthread_cond_signal(&wr->cond); /* only this writer */
+    }
+    b->filling = 0;
+    pthread_mutex_unlock(&p->lock);
+    return CX_OK;
+}
+
+cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->lock);
+    p->draining++;
+    for (int w = 0; w < p->writers; w++)
+        pthread_cond_signal(&p->wr[w].cond); /* a writer waiting to retry gives up */
+    while (p->count > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    p->draining--;
+    pthread_cond_broadcast(&p->idle); /* a submit waiting for the drain's end */
+    cx_status st = p->fatal ? cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err) : CX_OK;
+    pthread_mutex_unlock(&p->lock);
+    return st;
+}
+
+cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
+                                   size_t n, int64_t *next, char *err, size_t errlen)
+{
+    cx_status st = cx_pipeline_drain(p, err, errlen); /* the first writer's sink is free */
+    if (st != CX_OK)
+        return st;
+    const cx_sink *s = &p->sinks[0];
+    return s->ops->read_offsets(s->ctx, topic, parts, n, next, err, errlen);
+}
+
+static void batch_free(batch *b)
+{
+    free(b->msgs);
+    free(b->data);
+    free(b->stores);
+    free(b->recs);
+    free(b->order);
+}
+
+cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    if (opts->n_sinks < 1 || opts->n_sinks > MAX_WRITERS || opts->rules == NULL ||
+        opts->batch_max == 0 || opts->max_batches < 0 || opts->max_batches > MAX_BATCHES)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "pipeline: 1..%d sinks, rules, a batch size and 0..%d batches needed",
+                       MAX_WRITERS, MAX_BATCHES);
+    cx_pipeline *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "pipeline: out of memory");
+    p->o = *opts;
+    if (p->o.retry_initial_ms <= 0)
+        p->o.retry_initial_ms = 100;
+    if (p->o.retry_max_ms <= 0)
+        p->o.retry_max_ms = 30000;
+    p->rules = *opts->rules;
+    p->o.rules = &p->rules;
+    p->writers = opts->n_sinks;
+    memcpy(p->sinks, opts->sinks, (size_t)p->writers * sizeof *p->sinks);
+    p->o.sinks = p->sinks;
+    p->max_batches = opts->max_batches > 0 ? opts->max_batches : 2;
+    p->seed = (unsigned)cx_now_mono_us();
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->idle, &ca);
+    for (int w = 0; w < p->writers; w++) {
+        p->wr[w] = (writer){.p = p, .sink = &p->sinks[w]};
+        pthread_cond_init(&p->wr[w].cond, &ca);
+    }
+    pthread_condattr_destroy(&ca);
+    int ok = (p->ring = calloc((size_t)p->max_batches, sizeof *p->ring)) != NULL;
+    for (int k = 0; ok && k < p->max_batches; k++) {
+        batch *b = &p->ring[k];
+        size_t cap = opts->batch_max;
+        ok = (b->msgs = calloc(cap, sizeof *b->msgs)) &&
+             (b->stores = calloc(cap, sizeof *b->stores)) &&
+             (b->recs = calloc(cap, sizeof *b->recs)) && (b->order = calloc(cap, sizeof *b->order));
+    }
+    if (!ok) {
+        cx_pipeline_free(p);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "pipeline: out of memory");
+    }
+    for (int w = 0; w < p->writers; w++) {
+        if (pthread_create(&p->wr[w].thread, NULL, writer_main, &p->wr[w]) != 0) {
+            cx_pipeline_free(p);
+            return cx_errf(err, errlen, CX_ERR_FATAL, "pipeline: cannot start writer threads");
+        }
+        p->wr[w].started = 1;
+    }
+    *out = p;
+    return CX_OK;
+}
+
+void cx_pipeline_free(cx_pipeline *p)
+{
+    if (p == NULL)
+        return;
+    char err[256];
+    cx_pipeline_drain(p, err, sizeof err);
+    pthread_mutex_lock(&p->lock);
+    p->quit = 1;
+    for (int w = 0; w < p->writers; w++)
+        pthread_cond_signal(&p->wr[w].cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int w = 0; w < p->writers; w++) {
+        if (p->wr[w].started)
+            pthread_join(p->wr[w].thread, NULL);
+        pthread_cond_destroy(&p->wr[w].cond);
+    }
+    for (int k = 0; p->ring != NULL && k < p->max_batches; k++)
+        batch_free(&p->ring[k]);
+    free(p->ring);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->idle);
+    free(p);
+}

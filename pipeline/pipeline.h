@@ -1,0 +1,155 @@
+/*
+ * pipeline.h - the batch engine between a source (the Kafka consumer) and a
+ * sink (PostgreSQL): the one place that owns retries, backoff and the order in
+ * which batches are reported stored.
+ *
+ * A source submits batches; the engine copies each, makes every message into
+ * a record (processors/record) and writes it through the sinks: one writer
+ * thread per sink, each with its own queue, a partition always going to the
+ * same writer, so its records are written in offset order. A sink answers OK,
+ * RETRY (nothing written; the engine retries the same records after a capped
+ * exponential backoff) or ERROR (the engine stops). At most max_batches
+ * batches are in the engine's hands: beyond that submit answers "busy" and the
+ * source pauses until one is stored (backpressure, bounded memory). Batches are
+ * reported stored in the order they were submitted.
+ *
+ * Nothing here knows Kafka, PostgreSQL or metrics: what is counted is done by
+ * the caller's hooks.
+ */
+#ifndef CX_PIPELINE_H
+#define CX_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx.h"
+#include "record.h"
+
+/* ---- Sinks ------------------------------------------------------------------- */
+
+/* What one sink write did (counts of records). */
+typedef struct cx_sink_counts {
+    size_t stored;          /* new events */
+    size_t duplicates;      /* events stored before (same event_id) */
+    size_t skipped;         /* records below the stored next offset (applied before) */
+    size_t dead_lettered;   /* invalid messages and rows the sink rejected */
+    size_t tickets_opened;  /* new tickets */
+    size_t tickets_updated; /* unresolved tickets that fired again */
+} cx_sink_counts;
+
+/* The answer of a sink write. */
+typedef enum cx_sink_result {
+    CX_SINK_OK,    /* written (atomically) */
+    CX_SINK_RETRY, /* nothing written; the same records may be written again later */
+    CX_SINK_ERROR, /* retrying cannot help */
+} cx_sink_result;
+
+typedef struct cx_sink_ops {
+    /* Writes recs[0..n) (several partitions, in offset order per partition)
+     * atomically, with exactly-once effect per (partition, offset); fills
+     * *counts on CX_SINK_OK and err otherwise. Called by one thread at a time. */
+    cx_sink_result (*write)(void *ctx, const cx_record *recs, size_t n, cx_sink_counts *counts,
+                            char *err, size_t errlen);
+    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none). */
+    cx_status (*read_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                              int64_t *next, char *err, size_t errlen);
+} cx_sink_ops;
+
+/* A sink: its operations and their context (owned by the caller). */
+typedef struct cx_sink {
+    const cx_sink_ops *ops;
+    void *ctx;
+} cx_sink;
+
+/* ---- The engine ---------------------------------------------------------------- */
+
+/* One message of a submitted batch; borrowed during cx_pipeline_submit(). */
+typedef struct cx_pipeline_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *value;
+    size_t len;
+} cx_pipeline_msg;
+
+/* A batch the engine is done with, as reported to the stored hook. */
+typedef struct cx_pipeline_report {
+    const cx_pipeline_msg *msgs; /* the batch as submitted (copies) */
+    size_t n;
+    const cx_record *recs; /* its n records, grouped by writer, written: their tags and
+                              coordinates (their events are released already); NULL
+                              when not complete */
+    cx_sink_counts counts; /* summed over the writes that succeeded */
+    int complete;          /* 1: every record written; 0: part of it was given up (a drain
+                              while the sink failed, or a sink error): those partitions are
+                              to be read again from the stored offsets */
+    double seconds;        /* from submit to the last write */
+} cx_pipeline_report;
+
+/* The caller's view of what happens; every hook is optional. Hooks run on the
+ * writer threads without the engine's lock held: stored never twice at once,
+ * retrying and failed on any writer, at any time. */
+typedef struct cx_pipeline_hooks {
+    void *ctx;
+    /* A batch is done with; called in the order batches were submitted. */
+    void (*stored)(void *ctx, const cx_pipeline_report *r);
+    /* A write failed transiently; it is tried again after delay_ms. */
+    void (*retrying)(void *ctx, int delay_ms, const char *err);
+    /* A sink answered ERROR: the engine takes no more batches. Once. */
+    void (*failed)(void *ctx, const char *err);
+} cx_pipeline_hooks;
+
+/* The most sinks (writer threads) an engine has. */
+#define CX_PIPELINE_MAX_SINKS 16
+
+typedef struct cx_pipeline_options {
+    const cx_sink *sinks; /* one per writer thread (1..CX_PIPELINE_MAX_SINKS); borrowed,
+                             outlive the engine */
+    int n_sinks;
+    const cx_record_rules *rules; /* how messages are made into records; borrowed */
+    size_t batch_max;             /* the largest batch submitted */
+    int max_batches;              /* batches submitted and not yet stored; 0 = 2 */
+    int retry_initial_ms;         /* backoff after a first failure; 0 = 100 */
+    int retry_max_ms;             /* cap of the doubling; 0 = 30000 */
+    cx_pipeline_hooks hooks;
+} cx_pipeline_options;
+
+typedef struct cx_pipeline cx_pipeline;
+
+/* Starts the writer threads. Returns new: cx_pipeline_free(). */
+cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, char *err,
+                          size_t errlen);
+
+/*
+ * Takes a batch (copied: the caller lets go of it on CX_OK), waiting up to
+ * wait_ms for room. CX_ERR_TRANSIENT: busy (max_batches are still in hand, or
+ * a drain is going on): nothing was taken; pause and submit it again later.
+ * CX_ERR_FATAL: a sink failed for good (err says why). CX_ERR_INVALID: more
+ * than batch_max messages. An empty batch only asks for that status.
+ */
+cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t n, int wait_ms,
+                             char *err, size_t errlen);
+
+/*
+ * Blocks until the engine holds nothing: every batch is written or given up,
+ * and reported. Queued writes are attempted once more; a write that fails
+ * transiently meanwhile is not retried, and the rest of that writer's queue
+ * is given up (reported with complete = 0; nothing of it is written later,
+ * and its partitions are read again from the stored offsets). Call before
+ * partitions are let go, and before stopping. CX_ERR_FATAL after a sink error.
+ */
+cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen);
+
+/* Drains, then reads the stored next offsets through the first sink. */
+cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
+                                   size_t n, int64_t *next, char *err, size_t errlen);
+
+/* Backoff before the attempt after `failures` consecutive transient failures
+ * (1 = the first): retry_initial_ms doubled per failure up to retry_max_ms, with
+ * +-20% jitter so that many consumers do not retry in step; 0 for 0 failures. */
+int cx_pipeline_backoff_ms(cx_pipeline *p, int failures);
+
+/* Drains and stops the writers. NULL-safe. */
+void cx_pipeline_free(cx_pipeline *p);
+
+#endif /* CX_PIPELINE_H */

@@ -1,0 +1,37 @@
+/*
+ * sink_ops.c - the PostgreSQL sink as the pipeline's sink (cx_sink_ops): a
+ * batch write answers OK, RETRY (transient: nothing was written) or ERROR.
+ */
+#include "pg.h"
+#include "pipeline.h"
+
+static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
+                                    cx_sink_counts *counts, char *err, size_t errlen)
+{
+    cx_pg_result res = {0};
+    cx_status st = cx_pg_write_batch(ctx, recs, n, &res, err, errlen);
+    if (st == CX_ERR_TRANSIENT)
+        return CX_SINK_RETRY;
+    if (st != CX_OK)
+        return CX_SINK_ERROR;
+    *counts = (cx_sink_counts){.stored = res.stored,
+                               .duplicates = res.duplicates,
+                               .skipped = res.skipped,
+                               .dead_lettered = res.dead_lettered,
+                               .tickets_opened = res.tickets_opened,
+                               .tickets_updated = res.tickets_updated};
+    return CX_SINK_OK;
+}
+
+static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                              int64_t *next, char *err, size_t errlen)
+{
+    return cx_pg_read_offsets(ctx, topic, parts, n, next, err, errlen);
+}
+
+static const cx_sink_ops pg_sink_ops = {.write = write_records, .read_offsets = read_offsets};
+
+void cx_pg_sink(cx_pg *pg, struct cx_sink *out)
+{
+    *out = (cx_sink){.ops = &pg_sink_ops, .ctx = pg};
+}

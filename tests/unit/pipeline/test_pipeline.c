@@ -1,0 +1,432 @@
+/*
+ * test_pipeline.c - the batch engine driven in-process: a fake source (the
+ * test, submitting batches of messages over several partitions as a consumer
+ * does) and a fake sink that fails on command. The sink keeps a ledger like
+ * the PostgreSQL sink's offsets: a write is atomic, and each record must be
+ * exactly the next offset of its partition; a record below it is a message
+ * stored twice, one above it a message lost.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+
+#define PARTS 4
+#define TOPIC "cx.events"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- The fake sink: one ledger ("the database"), one cx_sink per writer ---- */
+
+typedef struct ledger {
+    pthread_mutex_t lock;
+    int64_t next[PARTS]; /* stored next offset per partition */
+    size_t stored, twice, lost, wrong;
+    int attempts, writes;
+    int fail_next;      /* the next this many writes answer RETRY */
+    int fail_partition; /* ... only writes with this partition (-1: any) */
+    int fail_always;    /* every write answers RETRY while set */
+    int error_next;     /* the next write answers ERROR */
+    int delay_ms;       /* every write takes this long */
+} ledger;
+
+static ledger db;
+
+static int has_partition(const cx_record *recs, size_t n, int partition)
+{
+    for (size_t i = 0; i < n; i++)
+        if (partition < 0 || recs[i].partition == partition)
+            return 1;
+    return 0;
+}
+
+static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_sink_counts *counts,
+                                 char *err, size_t errlen)
+{
+    ledger *l = ctx;
+    if (l->delay_ms > 0)
+        sleep_ms(l->delay_ms);
+    pthread_mutex_lock(&l->lock);
+    l->attempts++;
+    cx_sink_result r = CX_SINK_OK;
+    if (l->error_next > 0) {
+        l->error_next--;
+        snprintf(err, errlen, "refused for good");
+        r = CX_SINK_ERROR;
+    } else if (l->fail_always || (l->fail_next > 0 && has_partition(recs, n, l->fail_partition))) {
+        if (l->fail_next > 0)
+            l->fail_next--;
+        snprintf(err, errlen, "connection lost");
+        r = CX_SINK_RETRY;
+    } else {
+        l->writes++;
+        for (size_t i = 0; i < n; i++) {
+            const cx_record *rec = &recs[i];
+            char want[64];
+            snprintf(want, sizeof want, "p%d-%lld", rec->partition, (long long)rec->offset);
+            if (rec->ev == NULL || strcmp(rec->ev->event_id, want) != 0)
+                l->wrong++; /* not the message submitted at that place */
+            int64_t *next = &l->next[rec->partition];
+            if (rec->offset < *next)
+                l->twice++;
+            else if (rec->offset > *next)
+                l->lost += (size_t)(rec->offset - *next);
+            if (rec->offset >= *next)
+                *next = rec->offset + 1;
+        }
+        l->stored += n;
+        *counts = (cx_sink_counts){.stored = n};
+    }
+    pthread_mutex_unlock(&l->lock);
+    return r;
+}
+
+static cx_status fake_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                              int64_t *next, char *err, size_t errlen)
+{
+    (void)topic, (void)err, (void)errlen;
+    ledger *l = ctx;
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n; i++)
+        next[i] = l->next[parts[i]] > 0 ? l->next[parts[i]] : -1;
+    pthread_mutex_unlock(&l->lock);
+    return CX_OK;
+}
+
+static const cx_sink_ops fake_ops = {.write = fake_write, .read_offsets = fake_offsets};
+
+/* ---- The fake source: batches over PARTS partitions, and what it was told ---- */
+
+#define MAX_BATCH 64
+#define MAX_REPORTS 256
+
+typedef struct source {
+    int64_t pos[PARTS]; /* next offset to read per partition */
+    unsigned turn;      /* the partition read next */
+    char values[MAX_BATCH][160];
+    cx_pipeline_msg msgs[MAX_BATCH];
+    size_t n;
+    /* submitted batches (their first message) and what the engine reported */
+    int64_t submitted_first[MAX_REPORTS];
+    int submitted;
+    int64_t reported_first[MAX_REPORTS];
+    int reported_complete[MAX_REPORTS];
+    _Atomic int reported;
+    _Atomic int in_hook, overlapped;
+    _Atomic int retries, failed, bad_hook;
+    int pauses, max_in_hand;
+} source;
+
+static source src;
+static cx_classifier *clf;
+static cx_pipeline *pipe_;
+static cx_sink sinks[2];
+
+/* Reads the next n messages, round robin over the partitions. */
+static void source_read(source *s, size_t n)
+{
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        int32_t part = (int32_t)(s->turn++ % PARTS);
+        int64_t off = s->pos[part]++;
+        snprintf(s->values[i], sizeof s->values[i],
+                 "{\"event_id\":\"p%d-%lld\",\"occurred_at\":\"2026-11-01T10:00:30Z\","
+                 "\"channel\":\"chat\",\"text\":\"the courier was late again\"}",
+                 part, (long long)off);
+        s->msgs[i] = (cx_pipeline_msg){TOPIC, part, off, s->values[i], strlen(s->values[i])};
+    }
+}
+
+/* Offers the batch in hand until it is taken, pausing while the engine is
+ * busy; asserts the engine never holds more than max_batches. */
+static void source_submit(source *s, int max_batches)
+{
+    char err[256];
+    cx_status st;
+    for (int tries = 0;
+         (st = cx_pipeline_submit(pipe_, s->msgs, s->n, 0, err, sizeof err)) == CX_ERR_TRANSIENT;
+         tries++) {
+        cr_assert(tries < 20000, "the engine stayed busy: %s", err);
+        s->pauses += tries == 0;
+        sleep_ms(1); /* paused: a consumer polls on meanwhile */
+    }
+    cr_assert_eq(st, CX_OK, "%s", err);
+    s->submitted_first[s->submitted++] = s->msgs[0].offset * PARTS + s->msgs[0].partition;
+    int in_hand = s->submitted - atomic_load(&s->reported);
+    if (in_hand > s->max_in_hand)
+        s->max_in_hand = in_hand;
+    cr_assert(in_hand <= max_batches, "%d batches in the engine's hands, at most %d", in_hand,
+              max_batches);
+}
+
+/* Starts reading again from the stored offsets, as a consumer does on assignment. */
+static void source_seek_to_stored(source *s)
+{
+    int32_t parts[PARTS] = {0, 1, 2, 3};
+    int64_t next[PARTS];
+    char err[256];
+    cr_assert_eq(cx_pipeline_read_offsets(pipe_, TOPIC, parts, PARTS, next, err, sizeof err), CX_OK,
+                 "%s", err);
+    for (int p = 0; p < PARTS; p++)
+        s->pos[p] = next[p] < 0 ? 0 : next[p];
+}
+
+static void on_stored(void *ctx, const cx_pipeline_report *r)
+{
+    source *s = ctx;
+    if (atomic_fetch_add(&s->in_hook, 1) != 0)
+        s->overlapped = 1;
+    int k = atomic_load(&s->reported);
+    s->reported_first[k] = r->msgs[0].offset * PARTS + r->msgs[0].partition;
+    s->reported_complete[k] = r->complete;
+    sleep_ms(1); /* so that overlapping hooks would be seen */
+    atomic_fetch_sub(&s->in_hook, 1);
+    atomic_store(&s->reported, k + 1);
+}
+
+/* (Hooks run on the engine's threads: they note what they saw, the test asserts.) */
+static void on_retrying(void *ctx, int delay_ms, const char *err)
+{
+    source *s = ctx;
+    if (delay_ms < 0 || delay_ms > 6 || strcmp(err, "connection lost") != 0)
+        s->bad_hook = 1; /* the backoff is 1..5 ms +-20% */
+    s->retries++;
+}
+
+static void on_failed(void *ctx, const char *err)
+{
+    source *s = ctx;
+    if (strcmp(err, "refused for good") != 0)
+        s->bad_hook = 1;
+    s->failed++;
+}
+
+static void start(int writers, int max_batches)
+{
+    char err[256];
+    cx_record_rules rules = {.classifier = clf};
+    cx_pipeline_options o = {
+        .sinks = sinks,
+        .n_sinks = writers,
+        .rules = &rules,
+        .batch_max = MAX_BATCH,
+        .max_batches = max_batches,
+        .retry_initial_ms = 1,
+        .retry_max_ms = 5,
+        .hooks = {.ctx = &src, .stored = on_stored, .retrying = on_retrying, .failed = on_failed}};
+    cr_assert_eq(cx_pipeline_new(&pipe_, &o, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void setup(void)
+{
+    char err[256];
+    memset(&db, 0, sizeof db);
+    pthread_mutex_init(&db.lock, NULL);
+    db.fail_partition = -1;
+    memset(&src, 0, sizeof src);
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    for (int w = 0; w < 2; w++)
+        sinks[w] = (cx_sink){.ops = &fake_ops, .ctx = &db};
+}
+
+static void teardown(void)
+{
+    cx_pipeline_free(pipe_);
+    pipe_ = NULL;
+    cx_classifier_free(clf);
+    pthread_mutex_destroy(&db.lock);
+}
+
+/* Every message read so far is stored exactly once. */
+static void assert_all_stored_once(void)
+{
+    pthread_mutex_lock(&db.lock);
+    cr_assert_not(src.bad_hook, "a hook was told something wrong");
+    cr_assert_eq(db.twice, 0, "%zu messages stored twice", db.twice);
+    cr_assert_eq(db.lost, 0, "%zu messages lost", db.lost);
+    cr_assert_eq(db.wrong, 0, "%zu records not made from their message", db.wrong);
+    for (int p = 0; p < PARTS; p++)
+        cr_assert_eq(db.next[p], src.pos[p], "partition %d stored up to %lld of %lld", p,
+                     (long long)db.next[p], (long long)src.pos[p]);
+    pthread_mutex_unlock(&db.lock);
+}
+
+/* Waits (bounded) until n batches were reported. */
+static void wait_reported(int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&src.reported) < n; i++)
+        sleep_ms(1);
+    cr_assert_geq(atomic_load(&src.reported), n, "%d batches not reported", n);
+}
+
+/* Waits (bounded) until the sink was tried at least n times. */
+static void wait_attempts(int n)
+{
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&db.lock);
+        int a = db.attempts;
+        pthread_mutex_unlock(&db.lock);
+        if (a >= n)
+            return;
+        sleep_ms(1);
+    }
+    cr_assert_fail("the sink was not tried %d times", n);
+}
+
+TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(pipeline, a_sink_failing_n_times_gets_each_batch_stored_once_and_in_order)
+{
+    start(2, 2);
+    db.fail_next = 5;
+    db.fail_partition = 0; /* the first batch (partition 0) is stored after the second */
+    for (int b = 0; b < 40; b++) {
+        /* every other batch is one message: of one partition, so of one writer,
+         * and may be written before the batch before it */
+        source_read(&src, b % 2 ? 1 : 1 + (size_t)b % MAX_BATCH);
+        source_submit(&src, 2);
+    }
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(src.retries, 5, "every failure is retried by the engine, once");
+    cr_assert_eq(db.attempts, db.writes + 5);
+    cr_assert_eq(src.reported, src.submitted);
+    for (int k = 0; k < src.reported; k++) {
+        cr_assert(src.reported_complete[k], "batch %d reported incomplete", k);
+        cr_assert_eq(src.reported_first[k], src.submitted_first[k],
+                     "batch %d reported out of the submission order", k);
+    }
+    cr_assert_not(src.overlapped, "two reports at once");
+}
+
+Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
+{
+    start(2, 2);
+    char err[256];
+    source_read(&src, 32);
+    source_submit(&src, 2);
+    wait_reported(1);
+    db.fail_always = 1;
+    source_read(&src, 32);
+    source_submit(&src, 2);
+    wait_attempts(db.writes + 3); /* the second batch is being retried */
+
+    /* Revocation: the drain returns although the sink still fails; what it
+     * could not store is given up, never written later. */
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(src.reported, 2);
+    cr_assert(src.reported_complete[0]);
+    cr_assert_not(src.reported_complete[1], "a batch the sink refused is not stored");
+    int writes = db.writes;
+    db.fail_always = 0;
+    sleep_ms(30); /* a write of the given-up batch now would be a zombie's */
+    cr_assert_eq(db.writes, writes, "a given-up batch was written after the drain");
+
+    /* Assignment: read on from the stored offsets, and more. */
+    source_seek_to_stored(&src);
+    cr_assert_eq(src.pos[0], 8, "the first batch's 8 messages of partition 0 are stored");
+    for (int b = 0; b < 6; b++) {
+        source_read(&src, 40);
+        source_submit(&src, 2);
+    }
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+}
+
+Test(pipeline, a_slow_sink_pauses_the_source_and_bounds_what_is_held)
+{
+    start(2, 2);
+    db.delay_ms = 15;
+    for (int b = 0; b < 20; b++) {
+        source_read(&src, MAX_BATCH);
+        source_submit(&src, 2); /* asserts at most 2 batches held */
+    }
+    cr_assert_gt(src.pauses, 5, "the source was not paused while the sink was slow");
+    cr_assert_eq(src.max_in_hand, 2);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(src.retries, 0);
+}
+
+Test(pipeline, shutdown_mid_stream_stores_the_batches_in_hand)
+{
+    start(2, 2);
+    db.delay_ms = 20;
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    cx_pipeline_free(pipe_); /* stop: drains first */
+    pipe_ = NULL;
+    cr_assert_eq(src.reported, 2);
+    cr_assert(src.reported_complete[0] && src.reported_complete[1]);
+    assert_all_stored_once();
+}
+
+Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
+{
+    start(1, 2);
+    source_read(&src, 20);
+    source_submit(&src, 2);
+    wait_reported(1);
+    db.fail_always = 1;
+    source_read(&src, 20);
+    source_submit(&src, 2);
+    wait_attempts(db.writes + 2);
+    cx_pipeline_free(pipe_); /* stop: returns although the sink fails */
+    pipe_ = NULL;
+    cr_assert_eq(src.reported, 2);
+    cr_assert_not(src.reported_complete[1]);
+    pthread_mutex_lock(&db.lock);
+    cr_assert_eq(db.next[0], 5, "only the first batch is stored");
+    pthread_mutex_unlock(&db.lock);
+
+    /* The next run reads on from the stored offsets: nothing lost, nothing twice. */
+    db.fail_always = 0;
+    start(2, 2);
+    source_seek_to_stored(&src);
+    source_read(&src, 60);
+    source_submit(&src, 2);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+}
+
+Test(pipeline, a_sink_error_stops_taking_batches)
+{
+    start(2, 2);
+    db.error_next = 1;
+    source_read(&src, 8);
+    source_submit(&src, 2);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_ERR_FATAL);
+    cr_assert_str_eq(err, "refused for good");
+    cr_assert_eq(src.failed, 1);
+    cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_ERR_FATAL);
+    cr_assert_eq(cx_pipeline_submit(pipe_, NULL, 0, 0, err, sizeof err), CX_ERR_FATAL,
+                 "an empty submit tells the status");
+    cr_assert_not(src.reported_complete[0]);
+}
+
+Test(pipeline, backoff_doubles_from_the_initial_delay_up_to_the_cap)
+{
+    start(1, 2);
+    for (int k = 0; k < 50; k++) {
+        int first = cx_pipeline_backoff_ms(pipe_, 1), third = cx_pipeline_backoff_ms(pipe_, 3),
+            late = cx_pipeline_backoff_ms(pipe_, 40);
+        cr_assert(first >= 0 && first <= 2, "%d", first); /* 1 ms +-20% */
+        cr_assert(third >= 3 && third <= 5, "%d", third); /* 4 ms +-20% */
+        cr_assert(late >= 4 && late <= 6, "%d", late);    /* the cap, 5 ms +-20% */
+    }
+    cr_assert_eq(cx_pipeline_backoff_ms(pipe_, 0), 0);
+}
