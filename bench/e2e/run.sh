@@ -12,12 +12,14 @@
 # SCATTER=1 scatters event time instead (consecutive events days apart: every
 # batch touches thousands of signal windows), the worst case for signals and
 # ticket evaluation.
-# usage: [SCATTER=1] bench/e2e/run.sh [N]
+# cxpulse's own CPU (user + system, from /proc) is read when the N events are
+# stored, per event, next to kcat's own CPU per event for the same topic.
+# usage: [SCATTER=1] [PARTS=64] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 mode=${SCATTER:+scattered}
-PARTS=64
+PARTS=${PARTS:-64}
 for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
 cmake --build build-bench -j2 --target cxpulse e2e_tool >/dev/null
@@ -46,7 +48,8 @@ echo "generating and loading $N events into $PARTS partitions ..."
 $tool gen "$N" $mode >"$work/events.jsonl"
 $bin replay --brokers "$brokers" --topic cx.events "$work/events.jsonl" 2>/dev/null
 t0=$(now)
-count=$(kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
+count=$(/usr/bin/time -f '%U %S' -o "$work/kcat.cpu" \
+    kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
 t1=$(now)
 [ "$count" -eq "$N" ] || { echo "topic holds $count of $N messages: the mock dropped some" >&2; exit 1; }
 kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
@@ -58,6 +61,9 @@ t0=$(now)
 run_pid=$!
 $tool wait "$url" bench "$N"
 t1=$(now)
+# cxpulse's own CPU so far (utime + stime, fields 14 and 15 of /proc/PID/stat)
+cx_pid=$(pgrep -P "$run_pid" | head -1)
+own_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$cx_pid/stat")
 run_rate=$(echo "$N / ($t1 - $t0)" | bc)
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 
@@ -89,5 +95,8 @@ echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, even
 echo "kcat -C to /dev/null     : $kcat_rate events/s"
 echo "plain COPY (events+tags) : $copy_rate events/s (one transaction)"
 echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"
+kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$work/kcat.cpu")
+echo "own CPU per event        : cxpulse $(echo "scale=1; $own_cpu * 1000000 / $N" | bc) us ($own_cpu s for $N),"\
+     "kcat -C $(echo "scale=1; $kcat_cpu * 1000000 / $N" | bc) us ($kcat_cpu s)"
 echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
 echo "produce -> stored at 5000/s: p50 ${p50} ms, p99 ${p99} ms over $nlat events"
