@@ -299,8 +299,8 @@ static void *json_alloc(size_t size)
     arena *a = tls.a;
     if (a == NULL)
         return malloc(size);
-    if (size == 0 || size > CX_EVENT_MAX_BYTES * (size_t)8)
-        size = size == 0 ? 1 : SIZE_MAX - ALIGN_BYTES; /* jansson asks neither; refused below */
+    if (size > 8 * (size_t)CX_EVENT_MAX_BYTES) /* more than any message's document needs */
+        return NULL;
     size = (size + ALIGN_BYTES - 1) & ~(size_t)(ALIGN_BYTES - 1);
     if (size > BIG_BYTES) { /* its own chunk, counted by this event alone */
         chunk *c = chunk_get(a, size);
@@ -383,7 +383,9 @@ static void arena_drop(cx_event *ev)
     arena *a = ev->mem_.arena;
     chunk *c = ev->mem_.first;
     for (size_t i = 0; i < ev->mem_.n; i++) {
-        chunk *next = c->seq; /* read while c is counted: once not, it may be filled again */
+        /* read while c is counted (once not, it may be filled again); the last
+         * chunk's link is not ev's (its thread may be setting it) */
+        chunk *next = i + 1 < ev->mem_.n ? c->seq : NULL;
         chunk_release(a, c);
         c = next;
     }
@@ -637,6 +639,8 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned)
     int escaped = 0;
     *owned = NULL;
     for (;;) {
+        while (q < r->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++; /* plain ASCII, the usual case */
         if (q >= r->end)
             return -1;
         unsigned c = *q;
