@@ -14,7 +14,10 @@
 # ticket evaluation; SCATTER=random spreads the backlog's event time uniformly
 # over 20 days (the live phase is scattered as with SCATTER=1).
 # PARTS sets the partition count (default 64).
-# usage: [SCATTER=1|random] [PARTS=P] bench/e2e/run.sh [N]
+# cxpulse's own CPU (user + system, from /proc) is read when the N events are
+# stored, per event: over the whole run, and from the first stored batch on
+# (start-up and group join excluded); next to kcat's own CPU for the topic.
+# usage: [SCATTER=1|random] [PARTS=64] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
@@ -50,7 +53,8 @@ echo "generating and loading $N events into $PARTS partitions ..."
 $tool gen "$N" $gen_mode >"$work/events.jsonl"
 $bin replay --brokers "$brokers" --topic cx.events "$work/events.jsonl" 2>/dev/null
 t0=$(now)
-count=$(kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
+count=$(/usr/bin/time -f '%U %S' -o "$work/kcat.cpu" \
+    kcat -C -b "$brokers" -t cx.events -o beginning -e -q -f '%s\n' 2>/dev/null | wc -l)
 t1=$(now)
 [ "$count" -eq "$N" ] || { echo "topic holds $count of $N messages: the mock dropped some" >&2; exit 1; }
 kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
@@ -60,8 +64,16 @@ t0=$(now)
 /usr/bin/time -f '%M' -o "$work/rss" $bin run --brokers "$brokers" --topic cx.events \
     --group bench --pg "$url" --http off --log-level warn &
 run_pid=$!
+# cxpulse's own CPU so far (utime + stime, fields 14 and 15 of /proc/PID/stat),
+# also from its first stored batch on (start-up and group join excluded)
+$tool wait "$url" bench 1
+cx_pid=$(pgrep -P "$run_pid" | head -1)
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+cpu0=$(cpu_of "$cx_pid")
+n0=$(psqlq "SELECT coalesce(sum(next_offset), 0) FROM cx.consumer_offsets WHERE consumer_group = 'bench'")
 $tool wait "$url" bench "$N"
 t1=$(now)
+own_cpu=$(cpu_of "$cx_pid")
 run_rate=$(echo "$N / ($t1 - $t0)" | bc)
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 
@@ -93,5 +105,10 @@ echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, $PAR
 echo "kcat -C to /dev/null     : $kcat_rate events/s"
 echo "plain COPY (events+tags) : $copy_rate events/s (one transaction)"
 echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"
+kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$work/kcat.cpu")
+steady=n/a
+[ "$n0" -lt "$N" ] && steady="$(echo "scale=1; ($own_cpu - $cpu0) * 1000000 / ($N - $n0)" | bc) us"
+echo "own CPU per event        : cxpulse $(echo "scale=1; $own_cpu * 1000000 / $N" | bc) us ($own_cpu s for $N;"\
+     "$steady after the first stored batch), kcat -C $(echo "scale=1; $kcat_cpu * 1000000 / $N" | bc) us ($kcat_cpu s)"
 echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
 echo "produce -> stored at 5000/s: p50 ${p50} ms, p99 ${p99} ms over $nlat events"

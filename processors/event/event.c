@@ -5,12 +5,17 @@
  * later (NUL characters, invalid UTF-8, instants outside 0001..9999 in UTC), so a
  * parsed event can always be stored. Hostile input is bounded before jansson
  * sees it: a size cap, and a pre-scan for nesting depth and for numbers whose
- * decimal form would blow up when PostgreSQL prints them.
+ * decimal form would blow up when PostgreSQL prints them. The parsed document
+ * lives in an arena of the parsing thread (see "Memory").
  */
 #include "event.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Longest excerpt of a bad value quoted in an error message. */
@@ -152,6 +157,245 @@ cx_status cx_time_parse_date(const char *s, int64_t *out_us)
     return cx_time_parse_rfc3339(s, out_us);
 }
 
+/* ---- Memory ------------------------------------------------------------------ */
+
+/*
+ * jansson allocates a parsed document in about fifty pieces. Here they come
+ * from an arena of the parsing thread instead of malloc, and are given back all
+ * at once. json_set_alloc_funcs() is process-wide, so the functions installed
+ * route to the calling thread's arena only while cx_event_parse() runs
+ * json_loadb() on it, and to malloc/free otherwise (every other JSON value in
+ * the process). Inside that call a free is a no-op: json_loadb() frees only
+ * what it allocated itself, and the arena takes it back with the event.
+ *
+ * The arena is a list of chunks of CHUNK_BYTES, filled one after the other (an
+ * allocation over BIG_BYTES gets a chunk of its own). An event counts itself
+ * in every chunk its document is in: the chunks it filled in a row (first, n,
+ * linked by `seq`) and its own big ones (`big`, linked by `seq` too).
+ * cx_event_clear() drops those counts, on any thread; the owning thread hands
+ * out a chunk nobody counts again (a batch's chunks, once the batch is
+ * released). The arena itself is freed by whoever lets go of it last: its
+ * thread when it ends, or the last event parsed in it.
+ */
+#define CHUNK_BYTES (64 * 1024)
+#define BIG_BYTES (16 * 1024)
+#define ALIGN_BYTES 16
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CX_ASAN 1
+#endif
+#endif
+#ifdef CX_ASAN /* memory handed back is poisoned until it is handed out again */
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+typedef struct cx__event_chunk {
+    struct cx__event_chunk *next; /* the arena's list of chunks */
+    struct cx__event_chunk *free_next; /* the arena's free list */
+    struct cx__event_chunk *seq;  /* the next chunk of the event that filled this one */
+    atomic_long live;             /* events with memory in this chunk */
+    size_t cap, used;
+    int is_free;
+    _Alignas(ALIGN_BYTES) unsigned char data[];
+} chunk;
+
+typedef struct cx__event_arena {
+    chunk *chunks;           /* all of them */
+    chunk *free;             /* nobody counts them, ready to be filled */
+    chunk *cur;              /* being filled, or NULL */
+    atomic_long refs;        /* 1 while the thread lives, + the events parsed in it */
+    atomic_ulong released;   /* chunks whose count dropped to 0 */
+    unsigned long collected; /* `released` when the chunks were last looked over */
+} arena;
+
+/* The parse running on this thread: its arena, and the chunks it counts itself in. */
+static _Thread_local struct {
+    arena *a;
+    chunk *first, *last, *big;
+    size_t n;
+} tls;
+static _Thread_local arena *tls_arena; /* this thread's arena, once it parsed */
+static pthread_key_t arena_key;         /* ends the thread's share of its arena */
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_release(arena *a)
+{
+    if (atomic_fetch_sub(&a->refs, 1) != 1)
+        return;
+    for (chunk *c = a->chunks, *next; c != NULL; c = next) {
+        next = c->next;
+        UNPOISON(c->data, c->cap);
+        free(c);
+    }
+    free(a);
+}
+
+static void chunk_release(arena *a, chunk *c)
+{
+    if (atomic_fetch_sub(&c->live, 1) == 1)
+        atomic_fetch_add(&a->released, 1);
+}
+
+static void thread_end(void *p)
+{
+    arena_release(p);
+}
+
+/* Puts the chunks nobody counts on the free list; frees the big ones. */
+static void collect(arena *a)
+{
+    a->collected = atomic_load(&a->released);
+    for (chunk **pc = &a->chunks, *c; (c = *pc) != NULL;) {
+        if (c == a->cur || c->is_free || atomic_load(&c->live) != 0) {
+            pc = &c->next;
+        } else if (c->cap > CHUNK_BYTES) {
+            *pc = c->next;
+            free(c);
+        } else {
+            POISON(c->data, c->cap);
+            c->is_free = 1;
+            c->free_next = a->free;
+            a->free = c;
+            pc = &c->next;
+        }
+    }
+}
+
+/* A chunk with room for `size` bytes, emptied (NULL: out of memory). */
+static chunk *chunk_get(arena *a, size_t size)
+{
+    if (size <= CHUNK_BYTES) {
+        if (a->free == NULL && atomic_load(&a->released) != a->collected)
+            collect(a);
+        if (a->free != NULL) {
+            chunk *c = a->free;
+            a->free = c->free_next;
+            c->is_free = 0;
+            c->used = 0;
+            UNPOISON(c->data, c->cap);
+            return c;
+        }
+    }
+    size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+    chunk *c = malloc(sizeof *c + cap);
+    if (c == NULL)
+        return NULL;
+    *c = (chunk){.next = a->chunks, .cap = cap};
+    atomic_init(&c->live, 0);
+    a->chunks = c;
+    return c;
+}
+
+static void *json_alloc(size_t size)
+{
+    arena *a = tls.a;
+    if (a == NULL)
+        return malloc(size);
+    if (size > 8 * (size_t)CX_EVENT_MAX_BYTES) /* more than any message's document needs */
+        return NULL;
+    size = (size + ALIGN_BYTES - 1) & ~(size_t)(ALIGN_BYTES - 1);
+    if (size > BIG_BYTES) { /* its own chunk, counted by this event alone */
+        chunk *c = chunk_get(a, size);
+        if (c == NULL)
+            return NULL;
+        c->used = size;
+        atomic_store(&c->live, 1);
+        c->seq = tls.big;
+        tls.big = c;
+        return c->data;
+    }
+    chunk *c = a->cur;
+    if (c == NULL || c->cap - c->used < size) {
+        if ((c = chunk_get(a, CHUNK_BYTES)) == NULL)
+            return NULL;
+        a->cur = c;
+    }
+    if (c != tls.last) { /* the first allocation of this event in c */
+        atomic_fetch_add(&c->live, 1);
+        if (tls.last != NULL)
+            tls.last->seq = c;
+        else
+            tls.first = c;
+        tls.last = c;
+        tls.n++;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+static void json_free(void *p)
+{
+    if (tls.a == NULL)
+        free(p);
+}
+
+static void arena_init(void)
+{
+    if (pthread_key_create(&arena_key, thread_end) == 0)
+        json_set_alloc_funcs(json_alloc, json_free);
+}
+
+/* Starts a parse in this thread's arena; 0 if there is none (then malloc). */
+static int arena_begin(void)
+{
+    pthread_once(&arena_once, arena_init);
+    if (tls_arena == NULL) {
+        arena *a = calloc(1, sizeof *a);
+        if (a == NULL)
+            return 0;
+        atomic_init(&a->refs, 1);
+        if (pthread_setspecific(arena_key, a) != 0) {
+            free(a);
+            return 0;
+        }
+        tls_arena = a;
+    }
+    tls.a = tls_arena;
+    tls.first = tls.last = tls.big = NULL;
+    tls.n = 0;
+    return 1;
+}
+
+/* Ends the parse: ev counts itself in what the parse used (none if it failed). */
+static void arena_end(cx_event *ev)
+{
+    arena *a = tls.a;
+    tls.a = NULL;
+    ev->mem_.arena = a;
+    ev->mem_.first = tls.first;
+    ev->mem_.n = tls.n;
+    ev->mem_.big = tls.big;
+    atomic_fetch_add(&a->refs, 1);
+}
+
+/* Drops ev's counts on its arena's chunks (see arena_end). */
+static void arena_drop(cx_event *ev)
+{
+    arena *a = ev->mem_.arena;
+    chunk *c = ev->mem_.first;
+    for (size_t i = 0; i < ev->mem_.n; i++) {
+        /* read while c is counted (once not, it may be filled again); the last
+         * chunk's link is not ev's (its thread may be setting it) */
+        chunk *next = i + 1 < ev->mem_.n ? c->seq : NULL;
+        chunk_release(a, c);
+        c = next;
+    }
+    for (chunk *b = ev->mem_.big, *next; b != NULL; b = next) {
+        next = b->seq;
+        chunk_release(a, b);
+    }
+    arena_release(a);
+}
+
 /* ---- Validation helpers ------------------------------------------------ */
 
 /* Writes at most QUOTE_MAX bytes of s, cut on a UTF-8 boundary, into buf. */
@@ -291,6 +535,346 @@ static int prescan(const char *p, size_t len, size_t *at, size_t *n)
     return SCAN_OK;
 }
 
+/* ---- Fast reader ------------------------------------------------------------- */
+
+/*
+ * A strict reader for what events are made of, building the very document
+ * json_loadb() builds with the parser's flags (same values, same key order),
+ * in one pass and several times faster. It accepts only what json_loadb()
+ * accepts with those flags and the pre-scan lets through; on anything else
+ * (an error, "\u0000", a duplicate key, nesting over CX_EVENT_MAX_DEPTH, a
+ * number the pre-scan refuses or strtod() reads differently) it gives up with
+ * NULL, and the pre-scan and json_loadb() judge the message as before: their
+ * verdicts and error messages stay the only ones.
+ */
+typedef struct reader {
+    const unsigned char *p, *end;
+    int depth;
+} reader;
+
+static json_t *read_value(reader *r);
+
+static void skip_space(reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
+
+/* Length of the well-formed UTF-8 sequence starting with byte >= 0x80 at p, 0 if none. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing over U+10FFFF */
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+static int hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        unsigned d = c >= '0' && c <= '9'   ? c - '0'
+                     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                            : 16;
+        if (d == 16)
+            return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Writes code point v (1..0x10FFFF, no surrogate) as UTF-8 at o; returns its length. */
+static size_t utf8_put(char *o, unsigned v)
+{
+    if (v < 0x80) {
+        o[0] = (char)v;
+        return 1;
+    }
+    if (v < 0x800) {
+        o[0] = (char)(0xC0 | (v >> 6));
+        o[1] = (char)(0x80 | (v & 0x3F));
+        return 2;
+    }
+    if (v < 0x10000) {
+        o[0] = (char)(0xE0 | (v >> 12));
+        o[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (v & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (v >> 18));
+    o[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (v & 0x3F));
+    return 4;
+}
+
+/*
+ * Reads the string whose opening quote r->p is past: *s and *len are its
+ * value, in the message when it has no escape, else in *owned (a buffer to
+ * give to json_free). Returns -1 to give up.
+ */
+static int read_string(reader *r, const char **s, size_t *len, char **owned)
+{
+    const unsigned char *start = r->p, *q = r->p;
+    int escaped = 0;
+    *owned = NULL;
+    for (;;) {
+        while (q < r->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++; /* plain ASCII, the usual case */
+        if (q >= r->end)
+            return -1;
+        unsigned c = *q;
+        if (c == '"')
+            break;
+        if (c < 0x20) /* a control character: an error */
+            return -1;
+        if (c == '\\') {
+            if (r->end - q < 2)
+                return -1;
+            escaped = 1;
+            q += 2; /* the escaped byte; its meaning is read below */
+        } else if (c < 0x80) {
+            q++;
+        } else {
+            size_t n = utf8_sequence(q, r->end);
+            if (n == 0)
+                return -1;
+            q += n;
+        }
+    }
+    r->p = q + 1;
+    if (!escaped) {
+        *s = (const char *)start;
+        *len = (size_t)(q - start);
+        return 0;
+    }
+    /* the value is never longer than its escaped form */
+    char *out = json_alloc((size_t)(q - start) + 1), *o = out;
+    if (out == NULL)
+        return -1;
+    for (const unsigned char *x = start; x < q;) {
+        if (*x != '\\') {
+            *o++ = (char)*x++;
+            continue;
+        }
+        x++; /* an escape is never the last byte before the closing quote */
+        unsigned v, w;
+        switch (*x++) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u':
+            if (q - x < 4 || hex4(x, &v) != 0 || v == 0 || (v >= 0xDC00 && v <= 0xDFFF))
+                goto fail;
+            x += 4;
+            if (v >= 0xD800 && v <= 0xDBFF) { /* a surrogate pair, or an error */
+                if (q - x < 6 || x[0] != '\\' || x[1] != 'u' || hex4(x + 2, &w) != 0 ||
+                    w < 0xDC00 || w > 0xDFFF)
+                    goto fail;
+                x += 6;
+                v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00);
+            }
+            o += utf8_put(o, v);
+            break;
+        default:
+            goto fail;
+        }
+    }
+    *s = out;
+    *len = (size_t)(o - out);
+    *owned = out;
+    return 0;
+fail:
+    json_free(out);
+    return -1;
+}
+
+static int is_digit(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* A number, as json_loadb() reads it with JSON_DECODE_INT_AS_REAL: a real. */
+static json_t *read_number(reader *r)
+{
+    const unsigned char *q = r->p, *end = r->end;
+    if (q < end && *q == '-')
+        q++;
+    if (!is_digit(q, end))
+        return NULL;
+    if (*q++ == '0') {
+        if (is_digit(q, end))
+            return NULL;
+    } else {
+        while (is_digit(q, end))
+            q++;
+    }
+    if (q < end && *q == '.') {
+        if (!is_digit(++q, end))
+            return NULL;
+        while (is_digit(q, end))
+            q++;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (!is_digit(q, end))
+            return NULL;
+        while (is_digit(q, end))
+            q++;
+    }
+    char buf[64];
+    size_t n = (size_t)(q - r->p), at, digits;
+    if (n >= sizeof buf || prescan((const char *)r->p, n, &at, &digits) != SCAN_OK)
+        return NULL;
+    memcpy(buf, r->p, n);
+    buf[n] = '\0';
+    char *stop;
+    double v = strtod(buf, &stop);
+    if (stop != buf + n || !isfinite(v))
+        return NULL;
+    r->p = q;
+    return json_real(v);
+}
+
+static json_t *read_literal(reader *r, const char *word, json_t *value)
+{
+    size_t n = strlen(word);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+        return NULL;
+    r->p += n;
+    return value;
+}
+
+/* The object or array whose opening bracket r->p is past. */
+static json_t *read_container(reader *r, int is_object)
+{
+    if (++r->depth > CX_EVENT_MAX_DEPTH)
+        return NULL;
+    const unsigned char close = is_object ? '}' : ']';
+    json_t *c = is_object ? json_object() : json_array();
+    if (c == NULL)
+        return NULL;
+    skip_space(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        r->depth--;
+        return c;
+    }
+    for (;;) {
+        const char *key = NULL;
+        size_t key_len = 0;
+        char *owned = NULL;
+        if (is_object) {
+            if (r->p >= r->end || *r->p != '"')
+                goto fail;
+            r->p++;
+            if (read_string(r, &key, &key_len, &owned) != 0)
+                goto fail;
+            skip_space(r);
+            if (json_object_getn(c, key, key_len) != NULL || r->p >= r->end || *r->p != ':') {
+                json_free(owned);
+                goto fail;
+            }
+            r->p++;
+            skip_space(r);
+        }
+        json_t *v = read_value(r);
+        int bad = v == NULL || (is_object ? json_object_setn_new_nocheck(c, key, key_len, v)
+                                          : json_array_append_new(c, v));
+        json_free(owned);
+        if (bad)
+            goto fail;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_space(r);
+        } else if (r->p < r->end && *r->p == close) {
+            r->p++;
+            r->depth--;
+            return c;
+        } else {
+            goto fail;
+        }
+    }
+fail:
+    json_decref(c);
+    return NULL;
+}
+
+static json_t *read_value(reader *r)
+{
+    if (r->p >= r->end)
+        return NULL;
+    switch (*r->p) {
+    case '{':
+    case '[':
+        return read_container(r, *r->p++ == '{');
+    case '"': {
+        const char *s;
+        size_t n;
+        char *owned;
+        r->p++;
+        if (read_string(r, &s, &n, &owned) != 0)
+            return NULL;
+        json_t *v = json_stringn_nocheck(s, n);
+        json_free(owned);
+        return v;
+    }
+    case 't':
+        return read_literal(r, "true", json_true());
+    case 'f':
+        return read_literal(r, "false", json_false());
+    case 'n':
+        return read_literal(r, "null", json_null());
+    default:
+        return read_number(r);
+    }
+}
+
+/* The message as a JSON object, or NULL: not read here (see above). */
+static json_t *read_document(const void *data, size_t len)
+{
+    reader r = {.p = data, .end = (const unsigned char *)data + len};
+    skip_space(&r);
+    if (r.p >= r.end || *r.p != '{')
+        return NULL;
+    r.p++;
+    json_t *root = read_container(&r, 1);
+    skip_space(&r);
+    if (root != NULL && r.p != r.end) {
+        json_decref(root);
+        root = NULL;
+    }
+    return root;
+}
+
 static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, size_t errlen)
 {
     if (!json_is_object(rating))
@@ -385,15 +969,9 @@ static cx_status validate(cx_event *ev, char *err, size_t errlen)
     return CX_OK;
 }
 
-cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
+/* The pre-scan and json_loadb(): what judges a message the fast reader gave up on. */
+static cx_status load_slow(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
 {
-    memset(ev, 0, sizeof *ev);
-    if (data == NULL || len == 0)
-        return cx_errf(err, errlen, CX_ERR_INVALID, "message is empty");
-    if (len > CX_EVENT_MAX_BYTES)
-        return cx_errf(err, errlen, CX_ERR_INVALID,
-                       "message is %zu bytes, larger than the %d-byte limit", len,
-                       CX_EVENT_MAX_BYTES);
     size_t at = 0, n = 0;
     int scan = prescan(data, len, &at, &n);
     if (scan == SCAN_TOO_DEEP)
@@ -428,13 +1006,29 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
         return cx_errf(err, errlen, CX_ERR_INVALID, "invalid JSON at line %d, column %d: %s",
                        jerr.line, jerr.column, jerr.text);
     }
-    if (!json_is_object(ev->root)) {
-        cx_status st = cx_errf(err, errlen, CX_ERR_INVALID,
-                               "message must be a JSON object, got %s", type_name(ev->root));
-        cx_event_clear(ev);
-        return st;
-    }
-    cx_status st = validate(ev, err, errlen);
+    if (!json_is_object(ev->root))
+        return cx_errf(err, errlen, CX_ERR_INVALID, "message must be a JSON object, got %s",
+                       type_name(ev->root));
+    return CX_OK;
+}
+
+cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
+{
+    memset(ev, 0, sizeof *ev);
+    if (data == NULL || len == 0)
+        return cx_errf(err, errlen, CX_ERR_INVALID, "message is empty");
+    if (len > CX_EVENT_MAX_BYTES)
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "message is %zu bytes, larger than the %d-byte limit", len,
+                       CX_EVENT_MAX_BYTES);
+    int in_arena = arena_begin();
+    cx_status st = CX_OK;
+    if ((ev->root = read_document(data, len)) == NULL)
+        st = load_slow(ev, data, len, err, errlen);
+    if (in_arena)
+        arena_end(ev);
+    if (st == CX_OK)
+        st = validate(ev, err, errlen);
     if (st != CX_OK)
         cx_event_clear(ev);
     return st;
@@ -444,6 +1038,9 @@ void cx_event_clear(cx_event *ev)
 {
     if (ev == NULL)
         return;
-    json_decref(ev->root);
+    if (ev->mem_.arena != NULL)
+        arena_drop(ev); /* the document's memory, json_decref() and all */
+    else
+        json_decref(ev->root);
     memset(ev, 0, sizeof *ev);
 }

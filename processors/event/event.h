@@ -36,7 +36,10 @@ typedef enum cx_rating_scale {
 
 /*
  * One parsed event. Every string points into `root` (borrowed), so it lives
- * exactly as long as the event; absent optional strings are NULL.
+ * exactly as long as the event; absent optional strings are NULL. The document
+ * is allocated from an arena of the parsing thread (see event.c), not one
+ * malloc per value: take nothing out of it with json_incref() that is to
+ * outlive cx_event_clear(), and never json_decref() it yourself.
  */
 typedef struct cx_event {
     const char *event_id;
@@ -52,12 +55,17 @@ typedef struct cx_event {
     double rating_value;        /* meaningful when rating_scale != CX_RATING_NONE */
     const json_t *attributes;   /* borrowed JSON object, NULL when absent */
     json_t *root;               /* owned: the whole parsed document */
+    struct {                    /* private: where the parser got root's memory */
+        struct cx__event_arena *arena;
+        struct cx__event_chunk *first, *big;
+        size_t n;
+    } mem_;
 } cx_event;
 
 /*
  * Parses and validates one message value (data[len], need not be
  * NUL-terminated) into *ev. On success returns CX_OK and *ev owns a document
- * that cx_event_clear() releases. On failure returns CX_ERR_INVALID, leaves
+ * that cx_event_clear() releases (on any thread). On failure returns CX_ERR_INVALID, leaves
  * *ev cleared, and writes a reason naming the field, e.g.
  *   field "rating.value": 9 is out of range 1..5 for scale "csat"
  * Never crashes, hangs or allocates without bound on any input.

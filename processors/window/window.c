@@ -3,6 +3,7 @@
  * table of cells keyed by (window start, category, channel), and exact
  * decimal sums of ratings in 128-bit fixed point.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,11 @@ void cx_window_rating_text(double v, char *buf, size_t len)
  * 0 when that is not exact (too many decimals, or too large). */
 static int rating_scaled(double v, u128 *out)
 {
+    if (!signbit(v) && v < 1e15 && v == (double)(uint64_t)v) {
+        /* a whole number (most ratings): its shortest text is its value */
+        *out = (u128)(uint64_t)v * ((u128)10000000000ULL * 10000000000ULL);
+        return 1;
+    }
     char buf[40];
     cx_window_rating_text(v, buf, sizeof buf);
     uint64_t digits = 0;
@@ -73,6 +79,8 @@ static int rating_scaled(double v, u128 *out)
 
 void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
 {
+    if (len == 0)
+        return;
     if (s.hi == 0 && s.lo == 0) { /* most cells have no ratings of most scales */
         snprintf(buf, len, "0");
         return;
@@ -83,15 +91,31 @@ void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
     u128 v = sum_get(s);
     u128 frac = v % scale;
     unsigned long long whole = (unsigned long long)(v / scale); /* sums of ratings: small */
-    unsigned long long f_hi = (unsigned long long)(frac / 10000000000ULL);
-    unsigned long long f_lo = (unsigned long long)(frac % 10000000000ULL);
-    int n = snprintf(buf, len, "%llu.%010llu%010llu", whole, f_hi, f_lo);
-    if (n < 0 || (size_t)n >= len)
+    unsigned long long half[2] = {(unsigned long long)(frac / 10000000000ULL),
+                                  (unsigned long long)(frac % 10000000000ULL)};
+    /* "%llu.%010llu%010llu" written by hand (this runs for every signal cell) */
+    char tmp[48], *t = tmp + 20;
+    do
+        *--t = (char)('0' + whole % 10);
+    while ((whole /= 10) > 0);
+    size_t n = (size_t)(tmp + 20 - t);
+    memmove(tmp, t, n);
+    tmp[n++] = '.';
+    for (int h = 0; h < 2; h++)
+        for (int i = 9; i >= 0; i--, half[h] /= 10)
+            tmp[n + (size_t)h * 10 + (size_t)i] = (char)('0' + half[h] % 10);
+    n += 20;
+    if (n >= len) { /* cut as snprintf would */
+        memcpy(buf, tmp, len - 1);
+        buf[len - 1] = '\0';
         return;
-    while (buf[n - 1] == '0') /* trailing zeros of the fraction, and a bare point */
-        buf[--n] = '\0';
-    if (buf[n - 1] == '.')
-        buf[--n] = '\0';
+    }
+    while (tmp[n - 1] == '0') /* trailing zeros of the fraction, and a bare point */
+        n--;
+    if (tmp[n - 1] == '.')
+        n--;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
 }
 
 cx_status cx_window_new(cx_window **out, int width_seconds, char *err, size_t errlen)

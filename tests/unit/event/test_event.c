@@ -3,6 +3,7 @@
  * and the mapping of a valid event into cx_event.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,4 +373,87 @@ Test(cx_event, rejects_numbers_whose_decimal_form_would_expand)
                   "\"e\":0.1234567890123456789012345678901234567,\"f\":[0,1E+3,2.50e1]}}",
                   &ev);
     cx_event_clear(&ev);
+}
+
+/* The document json_loadb() makes of s with the parser's flags, as compact text in key order. */
+static char *loadb_text(const char *s)
+{
+    json_t *j = json_loadb(s, strlen(s),
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, NULL);
+    cr_assert_not_null(j, "json_loadb refused %s", s);
+    char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    return t;
+}
+
+Test(cx_event, makes_the_document_json_loadb_makes)
+{
+    /* What the classifier and ticket rules read from an event is the message as
+     * JSON reads it: escapes, non-ASCII text, numbers, key order, nesting. */
+    static const char *const docs[] = {
+        VALID_HEAD ",\"text\":\"plain\"}",
+        " \t\r\n" VALID_HEAD " , \"text\" : \"spaced\" , \"rating\" : { \"scale\" : \"nps\" , "
+        "\"value\" : 9 } } \n",
+        VALID_HEAD ",\"text\":\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t end\"}",
+        VALID_HEAD ",\"text\":\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\uFFFF \\u0001\"}",
+        VALID_HEAD ",\"text\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf\"}",
+        VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"k\\u00e9y\":1,\"a\\nb\":\"\\u0041\"}}",
+        VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"n\":[0,-0,1,-1,0.5,-2.25e-3,1E+2,1e2,"
+        "123456789012345678901234567890,0.000001,9007199254740993]}}",
+        VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"t\":true,\"f\":false,\"z\":null,\"e\":{},"
+        "\"a\":[],\"d\":[[[{\"x\":[1,{\"y\":\"z\"}]}]]],\"s\":\"\"}}",
+        VALID_HEAD ",\"rating\":{\"scale\":\"ces\",\"value\":7.0},\"z\":1,\"a\":2,\"m\":3}",
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(docs); i++) {
+        cx_event ev;
+        expect_accept(docs[i], &ev);
+        char *want = loadb_text(docs[i]);
+        char *got = json_dumps(ev.root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        cr_assert_str_eq(got, want, "document %zu", i);
+        free(got);
+        free(want);
+        cx_event_clear(&ev);
+    }
+}
+
+static void *clear_all(void *arg)
+{
+    cx_event *evs = arg;
+    for (size_t i = 0; i < 500; i++)
+        cx_event_clear(&evs[i]);
+    return NULL;
+}
+
+Test(cx_event, parsed_events_stay_intact_until_each_is_cleared)
+{
+    /* A batch holds its events while later ones are parsed, releases them in any
+     * order, and may release them on another thread. */
+    enum { N = 3000 };
+    cx_event *evs = calloc(N, sizeof *evs);
+    char s[256], id[32], err[256];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            if (evs[i].root != NULL && i % 97 == round)
+                continue; /* a few stay from the round before, the others are parsed again */
+            cx_event_clear(&evs[i]);
+            snprintf(s, sizeof s, "{\"event_id\":\"ev-%d\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                     "\"text\":\"text %d\"}", i, i);
+            cr_assert_eq(cx_event_parse(&evs[i], s, strlen(s), err, sizeof err), CX_OK, "%s", err);
+        }
+        for (int i = 0; i < N; i++) {
+            snprintf(id, sizeof id, "ev-%d", i);
+            cr_assert_str_eq(evs[i].event_id, id);
+            snprintf(id, sizeof id, "text %d", i);
+            cr_assert_str_eq(evs[i].text, id);
+        }
+    }
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, clear_all, evs), 0);
+    pthread_join(t, NULL);
+    for (int i = 500; i < N; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        cr_assert_str_eq(evs[i].event_id, id);
+        cx_event_clear(&evs[i]);
+    }
+    free(evs);
 }

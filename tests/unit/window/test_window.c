@@ -170,3 +170,12 @@ Test(window, many_windows_grow_the_table_and_reset_empties_it)
     cr_assert_eq(cx_window_add(w, &again, &t), CX_OK);
     cr_assert_eq(find(12345 * MINUTE, CX_CAT_FACING, "store")->events, 1);
 }
+
+Test(window, sums_are_written_in_plain_decimal_to_the_last_digit)
+{
+    /* the stored sums are exact: every one of the 20 decimals, no trailing zeros */
+    sum_is((cx_window_sum){5, 0x6bc75e2d63100001ULL}, "1.00000000000000000001");
+    sum_is((cx_window_sum){669, 0x7eadeee54a380000ULL}, "123.5");
+    sum_is((cx_window_sum){535406, 0xce9d55e04eef0ad2ULL}, "98765.1234567890123456789");
+    sum_is((cx_window_sum){0, 1}, "0.00000000000000000001");
+}
