@@ -3,8 +3,8 @@
  * (inside the batch's transaction, so a crash can neither lose a ticket nor
  * open it twice) and the owners' commands (list, acknowledge, resolve).
  *
- * During a batch the insert statement leaves, in session TEMP tables, what its
- * new events touched: per (category, channel, smallest signal window) the
+ * During a batch the sink stages, in session TEMP tables, what its new events
+ * touched: per (category, channel, smallest signal window) the
  * counts and a few negative event ids (cx_stage_touched), and per event rule
  * the matching new events (cx_stage_fired). The batch's signal increments wait
  * in cx_stage_sig: pg.c applies them after this evaluation, which adds them
@@ -29,8 +29,6 @@
 #include "pg_int.h"
 
 const char *const cx__pg_tickets_stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_hits (event_id text, rule int)"
-    " ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_touched (category text, channel text,"
     " bucket timestamptz, negative int, csat int, nps int, ces int, stars int, samples text[])"
     " ON COMMIT DELETE ROWS;\n"
@@ -67,9 +65,8 @@ static const char *const evaluate_sql =
      * that parallel writers hold the signal rows' locks for as short as can be),
      * per smallest window */
     "), pend AS (\n"
-    "  SELECT date_bin(make_interval(secs => $2::int), bucket, timestamptz 'epoch')\n"
-    "    AS window_start, " SIG_COLS ", category\n"
-    "  FROM cx_stage_sig\n"
+    "  SELECT window_start, " SIG_COLS ", category\n"
+    "  FROM cx_stage_sig WHERE window_seconds = $2::int\n"
     "), span AS (\n" /* per rule: from the start of its first window to its latest */
     "  SELECT idx, min(category) AS category, min(channel) AS channel, min(scale) AS scale,\n"
     "    min(lo) AS lo, max(bucket) AS hi FROM pts GROUP BY idx\n"
