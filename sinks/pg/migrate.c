@@ -214,7 +214,9 @@ static const migration migrations[] = {
      * no row per tag and no foreign-key check per row. cx.event_tags stays, as
      * a view with the same columns. The indexes of cx.events by (category, time)
      * and (channel, time) go: every write paid for them, and queries over a time
-     * range are served by events_occurred_at_idx. Signal rows are updated in
+     * range are served by events_occurred_at_idx. So is cx.signals' index by
+     * (category, window_seconds, window_start): the primary key, which starts
+     * with window_start, serves the same ranges. Signal rows are updated in
      * place: room on their pages keeps those updates HOT. */
     {7, "tags on the event row, cx.event_tags a view",
      "ALTER TABLE cx.events\n"
@@ -266,6 +268,7 @@ static const migration migrations[] = {
      "   AND categories <@ '{facing,collaborative,external,performance}'::text[]);\n"
      "DROP INDEX IF EXISTS cx.events_category_time_idx;\n"
      "DROP INDEX IF EXISTS cx.events_channel_time_idx;\n"
+     "DROP INDEX IF EXISTS cx.signals_category_time_idx;\n"
      "ALTER TABLE cx.signals SET (fillfactor = 70);\n"},
 };
 
