@@ -2,7 +2,7 @@
  * history.c - changing what is stored: reclassifying events with newer rules
  * (tags, primary category, sentiment and rule version, with cx.signals
  * corrected by the difference in the same transaction), and reading and
- * marking dead letters for inspection and replay (pg.h).
+ * marking dead letters for inspection and replay (pg_history.h).
  *
  * Reclassification and `cxpulse run` may write at the same time: run only
  * adds new events, reclassify only changes existing ones (locked FOR UPDATE),
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_history.h"
 #include "pg_int.h"
 
 struct cx_pg_history {

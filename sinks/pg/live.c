@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_live.h"
 #include "pg_int.h"
 
 struct cx_pg_reader {

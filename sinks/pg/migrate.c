@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_migrate.h"
 #include "pg_int.h"
 
 typedef struct migration {

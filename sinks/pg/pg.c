@@ -1,5 +1,5 @@
 /*
- * pg.c - the PostgreSQL sink's write path (see pg.h for the contract).
+ * pg.c - the PostgreSQL sink's write path (see pg_sink.h for the contract).
  *
  * One transaction per batch, about ten round trips whatever its size:
  *   BEGIN
@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_sink.h"
 #include "pg_int.h"
+#include "pg_migrate.h"
 #include "window.h"
 
 #define BACKOFF_MIN_MS 100
