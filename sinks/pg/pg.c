@@ -50,6 +50,7 @@ struct cx_pg {
     cx__pg_signals *sig; /* a batch's increments, per window size */
     cx_window *touched;  /* what they mean for ticket rules, per base window */
     int direct_skip;     /* batches to stage before trying the direct path again */
+    int sig_keys_once;   /* the batch staged each signal key once */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
 };
@@ -525,6 +526,8 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     buf->len = 0;
     buf->failed = 0;
     cx__pg_signals_rows(pg->sig, 1, buf);
+    /* a second staging (bisection) or fine ratings may repeat keys */
+    pg->sig_keys_once = !b->staged && cx__pg_signals_fine(pg->sig) == 0;
     cx_status st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
     for (size_t i = 0; st == CX_OK && i < cx_window_count(pg->touched); i++) {
         const cx_window_cell *c = cx_window_get(pg->touched, i);
@@ -708,7 +711,9 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
 /* Adds the batch's staged signal increments to cx.signals. */
 static cx_status apply_signals(cx_pg *pg, char *err, size_t errlen)
 {
-    cx_status st = cx__pg_exec(pg->conn, cx__pg_signals_apply_sql, "updating signals", err, errlen);
+    cx_status st = cx__pg_exec(pg->conn, pg->sig_keys_once ? cx__pg_signals_apply_once_sql
+                                                           : cx__pg_signals_apply_sql,
+                               "updating signals", err, errlen);
     /* sums of rows PostgreSQL has accepted: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }

@@ -95,6 +95,12 @@ extern const char *const cx__pg_signals_stage_sql;
 /* Adds what cx_stage_sig holds to cx.signals: one row per key, in key order. */
 extern const char *const cx__pg_signals_apply_sql;
 
+/* The same when cx_stage_sig holds each key once. */
+extern const char *const cx__pg_signals_apply_once_sql;
+/* How many ratings too fine for exact sums here were kept aside (staged as
+ * rows of their own, which then share a key with a cell). */
+size_t cx__pg_signals_fine(const cx__pg_signals *s);
+
 /* widths[0..n) in seconds, each > 0 (n = 0: one window of 60 s). */
 cx_status cx__pg_signals_new(cx__pg_signals **out, const int *widths, size_t n, char *err,
                              size_t errlen);

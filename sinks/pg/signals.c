@@ -50,6 +50,18 @@ const char *const cx__pg_signals_apply_sql =
     "ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers and reclassify\n"
     CX__PG_SIGNALS_ADD;
 
+/* When each key is in cx_stage_sig once (the cells of one batch, no fine
+ * ratings): no grouping needed. */
+const char *const cx__pg_signals_apply_once_sql =
+    CX__PG_SIGNALS_INSERT
+    "SELECT * FROM cx_stage_sig ORDER BY 1, 2, 3, 4 -- one lock order, as above\n"
+    CX__PG_SIGNALS_ADD;
+
+size_t cx__pg_signals_fine(const cx__pg_signals *s)
+{
+    return s->n_fine;
+}
+
 cx_status cx__pg_signals_new(cx__pg_signals **out, const int *widths, size_t n, char *err,
                              size_t errlen)
 {
