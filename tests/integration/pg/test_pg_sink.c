@@ -127,10 +127,20 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
                           " ON cx.events (primary_category, occurred_at);"
                           "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
                           "DELETE FROM cx.schema_migrations WHERE version = 7");
+    /* an analysts' role (one per test database) that could read the table */
+    cx_test_pg_exec(conn, "DO $$ BEGIN"
+                          " EXECUTE format('DROP ROLE IF EXISTS %1$I; CREATE ROLE %1$I;"
+                          " GRANT USAGE ON SCHEMA cx TO %1$I; GRANT SELECT ON cx.event_tags TO %1$I',"
+                          " 'reader_' || current_database()); END $$");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(applied, 1);
     char *after = event_tags_text();
     cr_assert_str_eq(after, before, "cx.event_tags reads as it did");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT has_table_privilege('reader_' ||"
+                                         " current_database(), 'cx.event_tags', 'SELECT')::int"),
+                 1, "the role still reads cx.event_tags");
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('DROP OWNED BY %1$I; DROP ROLE %1$I',"
+                          " 'reader_' || current_database()); END $$");
     free(before);
     free(after);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
