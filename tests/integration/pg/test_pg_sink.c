@@ -293,11 +293,12 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
 {
     cx_pg *pg = sinktest_sink(url);
     cx_pg_result res;
-    /* new events only: copied straight into the tables, increments summed in C */
+    /* new events only: copied straight into cx.events, increments summed in C */
     add_rated_minute("a", 1, 0);
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 12);
-    /* the same with one event stored before: the staged statement sums in SQL */
+    /* the same with one event stored before: the staged path, which sums the new
+     * events' increments in C too */
     const char *dup = "{\"event_id\":\"a-0\",\"occurred_at\":\"2026-11-01T10:01:00Z\","
                       "\"channel\":\"app\",\"text\":\"the courier was late\","
                       "\"rating\":{\"scale\":\"nps\",\"value\":0.1}}";
