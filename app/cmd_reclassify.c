@@ -24,7 +24,7 @@ static int usage(FILE *out, int rc)
             "Re-tags the events that occurred in [since, until) (RFC 3339 or a date; open\n"
             "when left out) with the current rules (--rules, rules.files, or the built-in\n"
             "ones): tags, primary category, sentiment and rule version, with cx.signals\n"
-            "corrected, N events per transaction (default 1000). Events already tagged by\n"
+            "corrected, N events per transaction (default 5000). Events already tagged by\n"
             "this rule version are skipped, so an interrupted run can simply be run again.\n"
             "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
@@ -47,7 +47,7 @@ int cx_cmd_reclassify(int argc, char **argv)
         return usage(stdout, CX_EXIT_OK);
     char err[1024];
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int n_rest = 0, rc = CX_EXIT_USAGE, batch = 1000;
+    int n_rest = 0, rc = CX_EXIT_USAGE, batch = 5000;
     const char *since = NULL, *until = NULL;
     cx_config *cfg = cx_config_new();
     cx_classifier *clf = NULL;

@@ -42,6 +42,16 @@ trap cleanup EXIT
 url=$(deploy/local/pg-start.sh --durable --state "$state")
 $bin migrate --pg "$url" >/dev/null
 now() { date +%s.%N; }
+# PostgreSQL's CPU so far, in seconds: the postmaster with the backends it has
+# reaped (cutime, cstime) and those still running (utime, stime).
+. "$state"
+pg_cpu() {
+    local pm; pm=$(head -1 "$PG_DIR/data/postmaster.pid")
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+      for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+    } | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
+}
+us_per() { echo "scale=1; ($2 - $1) * 1000000 / $3" | bc; }
 psqlq() { psql -qtAX "$url" -c "$1"; }
 
 $bin mock-kafka --topic cx.events --partitions $PARTS >"$work/mock.out" 2>/dev/null &
@@ -60,6 +70,7 @@ t1=$(now)
 kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
 
 echo "running cxpulse (the first group join takes ~3 s of the time) ..."
+c0=$(pg_cpu)
 t0=$(now)
 /usr/bin/time -f '%M' -o "$work/rss" $bin run --brokers "$brokers" --topic cx.events \
     --group bench --pg "$url" --http off --log-level warn &
@@ -75,6 +86,7 @@ $tool wait "$url" bench "$N"
 t1=$(now)
 own_cpu=$(cpu_of "$cx_pid")
 run_rate=$(echo "$N / ($t1 - $t0)" | bc)
+run_pg=$(us_per "$c0" "$(pg_cpu)" "$N")
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 
 echo "latency at 5000 events/s for 20 s ..."
@@ -89,15 +101,41 @@ lat=$(psqlq "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeri
 pkill -TERM -P "$run_pid"; wait "$run_pid" || true; run_pid=   # TERM cxpulse, not time(1)
 rss_kb=$(cat "$work/rss")
 
+echo "reclassify with only the rule version changed ..."
+mkdir "$work/rules"
+rules=()
+for f in config/rules/*.json; do
+    sed 's/"version": *"[^"]*"/"version": "bench.2"/' "$f" >"$work/rules/${f##*/}"
+    rules+=(--rules "$work/rules/${f##*/}")
+done
+c0=$(pg_cpu)
+t0=$(now)
+$bin reclassify --pg "$url" "${rules[@]}" --log-level warn
+t1=$(now)
+re_n=$(psqlq "SELECT count(*) FROM cx.events")
+re_rate=$(echo "$re_n / ($t1 - $t0)" | bc)
+sleep 1   # its backend's CPU is counted once the postmaster has reaped it
+re_pg=$(us_per "$c0" "$(pg_cpu)" "$re_n")
+
 echo "plain COPY of the same rows ..."
 psqlq "COPY (SELECT * FROM cx.events WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/events.copy"
-psqlq "COPY (SELECT t.* FROM cx.event_tags t WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/tags.copy"
-psqlq "TRUNCATE cx.events, cx.event_tags, cx.signals; CHECKPOINT"
+# tags: on the event rows, or (schema before 7) in a table of their own
+tags_table=$(psqlq "SELECT count(*) FROM pg_tables WHERE schemaname = 'cx' AND tablename = 'event_tags'")
+copy_tags=()
+if [ "$tags_table" = 1 ]; then
+    psqlq "COPY (SELECT t.* FROM cx.event_tags t WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/tags.copy"
+    psqlq "TRUNCATE cx.events, cx.event_tags, cx.signals; CHECKPOINT"
+    copy_tags=(-c "\\copy cx.event_tags FROM '$work/tags.copy'")
+else
+    psqlq "TRUNCATE cx.events, cx.signals; CHECKPOINT"
+fi
+c0=$(pg_cpu)
 t0=$(now)
-psql -qX "$url" -c "BEGIN" -c "\\copy cx.events FROM '$work/events.copy'" \
-    -c "\\copy cx.event_tags FROM '$work/tags.copy'" -c "COMMIT"
+psql -qX "$url" -c "BEGIN" -c "\\copy cx.events FROM '$work/events.copy'" "${copy_tags[@]}" -c "COMMIT"
 t1=$(now)
 copy_rate=$(echo "$N / ($t1 - $t0)" | bc)
+sleep 1
+copy_pg=$(us_per "$c0" "$(pg_cpu)" "$N")
 
 read -r p50 p99 nlat <<<"$lat"
 echo
@@ -111,4 +149,6 @@ steady=n/a
 echo "own CPU per event        : cxpulse $(echo "scale=1; $own_cpu * 1000000 / $N" | bc) us ($own_cpu s for $N;"\
      "$steady after the first stored batch), kcat -C $(echo "scale=1; $kcat_cpu * 1000000 / $N" | bc) us ($kcat_cpu s)"
 echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
+echo "PostgreSQL CPU per event : cxpulse run $run_pg us, plain COPY $copy_pg us"
+echo "reclassify (version only): $re_rate events/s, PostgreSQL CPU $re_pg us/event ($(echo "scale=2; $re_rate / $run_rate" | bc) of ingest)"
 echo "produce -> stored at 5000/s: p50 ${p50} ms, p99 ${p99} ms over $nlat events"

@@ -53,7 +53,7 @@ GRANT USAGE ON SCHEMA cx TO cxpulse_runtime, cxpulse_analyst;
 
 -- The runtime: rows only.
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA cx TO cxpulse_runtime;
-GRANT DELETE ON cx.event_tags, cx.signals TO cxpulse_runtime;  -- reclassify
+GRANT DELETE ON cx.signals TO cxpulse_runtime;  -- reclassify: emptied signal rows
 REVOKE INSERT, UPDATE, DELETE ON cx.schema_migrations FROM cxpulse_runtime;  -- migrate's own
 
 -- The analyst: reads everything, writes nothing.

@@ -2,7 +2,7 @@
  * history.c - changing what is stored: reclassifying events with newer rules
  * (tags, primary category, sentiment and rule version, with cx.signals
  * corrected by the difference in the same transaction), and reading and
- * marking dead letters for inspection and replay (pg.h).
+ * marking dead letters for inspection and replay (pg_history.h).
  *
  * Reclassification and `cxpulse run` may write at the same time: run only
  * adds new events, reclassify only changes existing ones (locked FOR UPDATE),
@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_history.h"
 #include "pg_int.h"
 
 struct cx_pg_history {
     PGconn *conn;
-    char windows[256];
+    cx__pg_signals *minus, *plus; /* a batch's old and new contributions to cx.signals */
     char *version;
     /* the batch in hand (cx_pg_reclassify_next) */
     PGresult *batch;
@@ -26,13 +26,6 @@ struct cx_pg_history {
     char *last_id;
 };
 
-static cx_status exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(conn, sql);
-    cx_status st = cx__pg_check(conn, r, what, err, errlen);
-    PQclear(r);
-    return st;
-}
 
 cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
                             const int *window_seconds, size_t n_windows, char *err,
@@ -42,20 +35,20 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
     *out = NULL;
     if (h == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    size_t len = (size_t)snprintf(h->windows, sizeof h->windows, "{");
-    for (size_t i = 0; i < (n_windows ? n_windows : 1) && len + 16 < sizeof h->windows; i++)
-        len += (size_t)snprintf(h->windows + len, sizeof h->windows - len, "%s%d", i ? "," : "",
-                                n_windows ? window_seconds[i] : 60);
-    snprintf(h->windows + len, sizeof h->windows - len, "}");
-    cx_status st = cx__pg_connect(conninfo, &h->conn, err, errlen);
+    cx_status st = cx__pg_signals_new(&h->minus, window_seconds, n_windows, err, errlen);
     if (st == CX_OK)
-        st = exec(h->conn,
+        st = cx__pg_signals_new(&h->plus, window_seconds, n_windows, err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_connect(conninfo, &h->conn, err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(h->conn,
                   "SET client_min_messages = warning; SET jit = off;"
                   "CREATE TEMP TABLE cx_re_events (event_id text, sentiment text,"
-                  " primary_category text) ON COMMIT DELETE ROWS;"
-                  "CREATE TEMP TABLE cx_re_tags (event_id text, category text, confidence real,"
-                  " evidence text[]) ON COMMIT DELETE ROWS",
+                  " primary_category text, categories text[], confidences real[],"
+                  " evidence jsonb) ON COMMIT DELETE ROWS",
                   "preparing the session", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(h->conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
     if (st != CX_OK) {
         cx_pg_history_free(h);
         return st;
@@ -112,7 +105,7 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     PQclear(h->batch);
     h->batch = NULL;
     *n = 0;
-    cx_status st = exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
+    cx_status st = cx__pg_exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
     if (st != CX_OK)
         return st;
     /* Keyset order, so a long history is read once; rows already on this
@@ -123,7 +116,10 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     h->batch = PQexecParams(
         h->conn,
         "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"
-        " THEN NULL ELSE payload::text END, occurred_at::text AS last_at FROM cx.events"
+        " THEN NULL ELSE payload::text END, occurred_at::text AS last_at,"
+        /* what the event adds to cx.signals now */
+        " (extract(epoch FROM occurred_at) * 1000000)::bigint, channel, rating_scale,"
+        " rating_value::text, sentiment, primary_category, categories FROM cx.events"
         " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
         " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
         " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
@@ -159,116 +155,149 @@ const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *l
     return PQgetvalue(h->batch, (int)i, 1);
 }
 
-/* Signal rows as contributions of the batch's events: old (from the stored
- * tags, sign -1) and new (from cx_re_*, sign +1); $1 window sizes. */
-static const char *const signals_delta_sql =
-    "WITH c AS (\n"
-    "  SELECT w, e.occurred_at, coalesce(t.category, 'none') AS category,\n"
-    "    coalesce(e.channel, '') AS channel, -1 AS sign, e.sentiment, e.rating_scale,\n"
-    "    e.rating_value\n"
-    "  FROM cx_re_events r JOIN cx.events e USING (event_id)\n"
-    "  LEFT JOIN cx.event_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
-    "  UNION ALL\n"
-    "  SELECT w, e.occurred_at, coalesce(t.category, 'none'), coalesce(e.channel, ''), 1,\n"
-    "    r.sentiment, e.rating_scale, e.rating_value\n"
-    "  FROM cx_re_events r JOIN cx.events e USING (event_id)\n"
-    "  LEFT JOIN cx_re_tags t USING (event_id) CROSS JOIN unnest($1::int[]) AS w\n"
-    "), d AS (\n"
-    "  SELECT to_timestamp((floor(extract(epoch FROM occurred_at) / w) * w)::float8) AS ws, w,\n"
-    "    category, channel, sum(sign) AS events,\n"
-    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'negative'), 0) AS negative,\n"
-    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'neutral'), 0) AS neutral,\n"
-    "    coalesce(sum(sign) FILTER (WHERE sentiment = 'positive'), 0) AS positive,\n"
-    "    coalesce(sum(sign) FILTER (WHERE rating_value IS NOT NULL), 0) AS rc,\n"
-    "    coalesce(sum(sign * rating_value), 0) AS rs,\n"
-    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'csat'), 0) AS cc,\n"
-    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'csat'), 0) AS cs,\n"
-    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'nps'), 0) AS nc,\n"
-    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'nps'), 0) AS ns,\n"
-    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'ces'), 0) AS ec,\n"
-    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'ces'), 0) AS es,\n"
-    "    coalesce(sum(sign) FILTER (WHERE rating_scale = 'stars'), 0) AS sc,\n"
-    "    coalesce(sum(sign * rating_value) FILTER (WHERE rating_scale = 'stars'), 0) AS ss\n"
-    "  FROM c GROUP BY 1, 2, 3, 4\n"
-    ")\n"
-    CX__PG_SIGNALS_INSERT
-    "SELECT * FROM d\n"
-    "WHERE events <> 0 OR negative <> 0 OR neutral <> 0 OR positive <> 0\n"
-    "ORDER BY 1, 2, 3, 4\n" /* the lock order of the run's upserts */
-    CX__PG_SIGNALS_ADD;
+/* Column i of the batch's row. */
+static const char *col(const cx_pg_history *h, int row, int i)
+{
+    return PQgetisnull(h->batch, row, i) ? NULL : PQgetvalue(h->batch, row, i);
+}
+
+/* The stored verdict of batch row `row` as an event and tags that add to the
+ * signals what it adds now. CX_ERR_INVALID: a value this build does not know. */
+static cx_status stored_verdict(const cx_pg_history *h, int row, cx_event *ev, cx_tags *t)
+{
+    memset(ev, 0, sizeof *ev);
+    memset(t, 0, sizeof *t);
+    ev->event_id = PQgetvalue(h->batch, row, 0);
+    ev->occurred_at_us = strtoll(PQgetvalue(h->batch, row, 3), NULL, 10);
+    ev->channel = col(h, row, 4);
+    ev->rating_scale = CX_RATING_NONE;
+    const char *scale = col(h, row, 5);
+    if (scale != NULL) {
+        int k;
+        for (k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++)
+            if (!strcmp(scale, cx_rating_scale_name((cx_rating_scale)k)))
+                break;
+        if (k > CX_RATING_STARS || col(h, row, 6) == NULL)
+            return CX_ERR_INVALID;
+        ev->rating_scale = (cx_rating_scale)k;
+        ev->rating_value = strtod(col(h, row, 6), NULL);
+    }
+    const char *sent = PQgetvalue(h->batch, row, 7);
+    int k;
+    for (k = 0; k < CX_SENT_COUNT; k++)
+        if (!strcmp(sent, cx_sentiment_name((cx_sentiment)k)))
+            break;
+    if (k == CX_SENT_COUNT)
+        return CX_ERR_INVALID;
+    t->sentiment = (cx_sentiment)k;
+    /* categories: a text[] of plain names, e.g. {facing,external} */
+    const char *p = PQgetvalue(h->batch, row, 9);
+    p += *p == '{';
+    while (*p != '\0' && *p != '}' && t->n_assigned < CX_CAT_COUNT) {
+        size_t n = strcspn(p, ",}");
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        if (cx_category_from_name(name, &t->order[t->n_assigned]) != CX_OK)
+            return CX_ERR_INVALID;
+        t->n_assigned++;
+        p += n + (p[n] == ',');
+    }
+    return CX_OK;
+}
+
+/* Whether the two verdicts add the same to the signals. */
+static int same_signals(const cx_tags *a, const cx_tags *b)
+{
+    if (a->sentiment != b->sentiment || a->n_assigned != b->n_assigned)
+        return 0;
+    for (int i = 0; i < a->n_assigned; i++) {
+        int found = 0;
+        for (int k = 0; k < b->n_assigned; k++)
+            found |= a->order[i] == b->order[k];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
 
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
                                  const cx_tags *const *tags, size_t n, size_t *moved,
                                  char *err, size_t errlen)
 {
-    cx_buf ev = {0}, tg = {0};
+    cx_buf ev = {0}, sig = {0};
+    cx_status st = CX_OK;
     *moved = 0;
-    for (size_t i = 0; i < n; i++) {
+    cx__pg_signals_reset(h->minus);
+    cx__pg_signals_reset(h->plus);
+    /* evs are the batch's rows in order, less those that were not read */
+    int row = 0, rows = PQntuples(h->batch);
+    for (size_t i = 0; i < n && st == CX_OK; i++) {
         const cx_tags *t = tags[i];
+        while (row < rows && strcmp(PQgetvalue(h->batch, row, 0), evs[i]->event_id) != 0)
+            row++;
+        if (row == rows) {
+            st = cx_errf(err, errlen, CX_ERR_USAGE, "reclassifying: event %s is not in the batch",
+                         evs[i]->event_id);
+            break;
+        }
+        cx_event old_ev;
+        cx_tags old;
+        if (stored_verdict(h, row, &old_ev, &old) != CX_OK) {
+            st = cx_errf(err, errlen, CX_ERR_FATAL,
+                         "reclassifying: event %s holds a verdict this build does not know",
+                         evs[i]->event_id);
+            break;
+        }
+        const char *was = col(h, row, 8);
+        const char *now = t->n_assigned ? cx_category_name(t->order[0]) : NULL;
+        *moved += (was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0);
+        /* the signals change by the difference, for events whose verdict moved */
+        if (!same_signals(&old, t) &&
+            (cx__pg_signals_add(h->minus, &old_ev, &old) != CX_OK ||
+             cx__pg_signals_add(h->plus, evs[i], t) != CX_OK))
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
         cx__buf_field(&ev, evs[i]->event_id, 0);
         cx__buf_field(&ev, cx_sentiment_name(t->sentiment), 0);
-        cx__buf_field(&ev, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 1);
-        for (int k = 0; k < t->n_assigned; k++) {
-            cx_category c = t->order[k];
-            cx__buf_field(&tg, evs[i]->event_id, 0);
-            cx__buf_field(&tg, cx_category_name(c), 0);
-            cx__buf_printf(&tg, "%.6f\t", (double)t->confidence[c]);
-            cx__buf_text_array(&tg, t->evidence[c], t->n_evidence[c], 1);
-        }
+        cx__buf_field(&ev, now, 0);
+        cx__buf_tags(&ev, t, 1);
+        row++;
     }
-    cx_status st = ev.failed || tg.failed
-                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory")
-                       : CX_OK;
-    if (st == CX_OK)
+    cx__pg_signals_rows(h->minus, -1, &sig);
+    cx__pg_signals_rows(h->plus, 1, &sig);
+    if (st == CX_OK && (ev.failed || sig.failed))
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
+    if (st == CX_OK && ev.len > 0)
         st = cx__pg_copy(h->conn, "COPY cx_re_events FROM STDIN", &ev, "staging events", err,
                          errlen);
-    if (st == CX_OK && tg.len > 0)
-        st = cx__pg_copy(h->conn, "COPY cx_re_tags FROM STDIN", &tg, "staging tags", err,
+    if (st == CX_OK && sig.len > 0)
+        st = cx__pg_copy(h->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
                          errlen);
-    PGresult *r = NULL;
-    if (st == CX_OK) {
-        r = PQexec(h->conn, "SELECT count(*) FROM cx_re_events r JOIN cx.events e USING"
-                            " (event_id) WHERE e.primary_category IS DISTINCT FROM"
-                            " r.primary_category");
-        st = cx__pg_check(h->conn, r, "comparing categories", err, errlen);
-        if (st == CX_OK)
-            *moved = strtoul(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    if (st == CX_OK) {
-        const char *params[] = {h->windows};
-        r = PQexecParams(h->conn, signals_delta_sql, 1, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(h->conn, r, "correcting signals", err, errlen);
-        PQclear(r);
-    }
-    if (st == CX_OK)
-        /* Windows left empty by the move; the range keeps it to the batch's windows. */
-        st = exec(h->conn,
-                  "DELETE FROM cx.signals WHERE events = 0 AND window_start BETWEEN"
-                  " (SELECT min(e.occurred_at) - interval '1 day' FROM cx_re_events r"
-                  "  JOIN cx.events e USING (event_id)) AND"
-                  " (SELECT max(e.occurred_at) FROM cx_re_events r JOIN cx.events e"
-                  "  USING (event_id));"
-                  "DELETE FROM cx.event_tags WHERE event_id IN (SELECT event_id FROM cx_re_events);"
-                  "INSERT INTO cx.event_tags (event_id, category, confidence, evidence)"
-                  " SELECT event_id, category, confidence, evidence FROM cx_re_tags",
-                  "replacing tags", err, errlen);
+    if (st == CX_OK && sig.len > 0)
+        st = cx__pg_exec(h->conn, cx__pg_signals_apply_sql, "correcting signals", err, errlen);
+    if (st == CX_OK && sig.len > 0)
+        /* windows the move left empty */
+        st = cx__pg_exec(h->conn,
+                  "DELETE FROM cx.signals s USING cx_stage_sig g WHERE s.events = 0"
+                  " AND s.window_start = g.window_start AND s.window_seconds = g.window_seconds"
+                  " AND s.category = g.category AND s.channel = g.channel",
+                  "correcting signals", err, errlen);
     if (st == CX_OK) {
         const char *params[] = {h->version};
-        r = PQexecParams(h->conn,
+        PGresult *r = PQexecParams(h->conn,
                          "UPDATE cx.events e SET sentiment = r.sentiment,"
-                         " primary_category = r.primary_category, rule_version = $1"
+                         " primary_category = r.primary_category, categories = r.categories,"
+                         " confidences = r.confidences, evidence = r.evidence, rule_version = $1"
                          " FROM cx_re_events r WHERE e.event_id = r.event_id",
                          1, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(h->conn, r, "updating events", err, errlen);
         PQclear(r);
     }
     if (st == CX_OK)
-        st = exec(h->conn, "COMMIT", "committing the batch", err, errlen);
+        st = cx__pg_exec(h->conn, "COMMIT", "committing the batch", err, errlen);
     else
         PQclear(PQexec(h->conn, "ROLLBACK"));
     cx__buf_free(&ev);
-    cx__buf_free(&tg);
+    cx__buf_free(&sig);
     return st;
 }
 
@@ -462,6 +491,8 @@ void cx_pg_history_free(cx_pg_history *h)
         return;
     PQclear(h->batch);
     PQfinish(h->conn);
+    cx__pg_signals_free(h->minus);
+    cx__pg_signals_free(h->plus);
     free(h->version);
     free(h->last_id);
     free(h);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pg.h"
+#include "pg_live.h"
 #include "pg_int.h"
 
 #define CONNECT_MS 5000

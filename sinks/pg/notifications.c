@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_outbox.h"
 #include "pg_int.h"
 
 struct cx_pg_outbox {

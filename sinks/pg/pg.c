@@ -1,21 +1,23 @@
 /*
- * pg.c - the PostgreSQL sink's write path (see pg.h for the contract).
+ * pg.c - the PostgreSQL sink's write path (see pg_sink.h for the contract).
  *
  * One transaction per batch, about ten round trips whatever its size:
  *   BEGIN
  *   lock the batch's rows in cx.consumer_offsets (created at 0 if missing)
  *   -- records below the stored next offset are dropped here, in C --
- *   direct path (the usual case): SAVEPOINT; COPY events and tags straight
- *   into their tables; COPY the signal increments, computed here (processors/
- *   window), into a TEMP staging table; RELEASE
+ *   direct path (the usual case): SAVEPOINT; COPY the events, their tags on
+ *   their rows, straight into cx.events; RELEASE
  *   staged path, when PostgreSQL refused a row of the direct path (an event_id
- *   stored before, a value it rejects): ROLLBACK TO the savepoint; COPY events
- *   and tags into TEMP staging tables; one statement inserts the events ON
- *   CONFLICT DO NOTHING RETURNING and, for the new ones only, their tags and
- *   staged increments (on a data error: ROLLBACK TO and bisect the rows)
+ *   stored before, a value it rejects): ROLLBACK TO the savepoint; COPY the
+ *   events into a TEMP staging table; one statement inserts them ON CONFLICT
+ *   DO NOTHING and returns which were new (on a data error: ROLLBACK TO and
+ *   bisect the rows)
+ *   either way, the new events' signal increments and what they mean for
+ *   ticket rules are summed here, in C (signals.c, processors/window), and
+ *   COPYed into TEMP staging tables
  *   COPY dead letters; UPDATE offsets past the batch
  *   evaluate ticket rules on what the new events touched (tickets.c)
- *   add the staged increments to cx.signals; COMMIT
+ *   add the staged increments to cx.signals, one row at a time; COMMIT
  * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
@@ -23,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_sink.h"
 #include "pg_int.h"
+#include "pg_migrate.h"
 #include "window.h"
 
 #define BACKOFF_MIN_MS 100
@@ -36,10 +39,7 @@
 struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
     char *conninfo, *group, *rule_version;
-    char windows[256]; /* int[] literal, e.g. "{60,3600}" */
-    int base_window;   /* the smallest: ticket rules roll over it */
-    char grain[16];    /* their greatest common divisor: increments are staged per grain */
-    char *insert_sql;  /* insert_head + the ticket parts the rules need + insert_tail */
+    int base_window;   /* the smallest signal window: ticket rules roll over it */
     char *rules_json;  /* ticket rules for the evaluation; NULL: no tickets */
     int event_rules;   /* some rules are event-level: stage the hits */
     char *rule_set_json;
@@ -47,9 +47,11 @@ struct cx_pg {
     int sync_commit;
     int failures; /* consecutive transient failures, for the backoff */
     int window_rules;
-    cx_window *sig, *touched; /* a batch's increments, per grain and per base window */
-    int direct_skip;          /* batches to stage before trying the direct path again */
-    cx_buf rows, tags, stage; /* COPY data of the direct path, kept between batches */
+    cx__pg_signals *sig; /* a batch's increments, per window size */
+    cx_window *touched;  /* what they mean for ticket rules, per base window */
+    int direct_skip;     /* batches to stage before trying the direct path again */
+    int sig_keys_once;   /* the batch staged each signal key once */
+    cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
 };
 
@@ -73,23 +75,15 @@ typedef struct batch {
     cx_pg_result *res;
 } batch;
 
-static char *build_insert_sql(int base_window, int window_rules, int event_rules);
-
 /* ---- Session ------------------------------------------------------------- */
 
 static const char *const stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n" /* rows as COPY into cx.events takes them */
-    "  event_id text, occurred_at timestamptz, customer_id text, channel text,\n"
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n" /* seq, then a row of cx.events */
+    "  seq int, event_id text, occurred_at timestamptz, customer_id text, channel text,\n"
     "  touchpoint text, language text, body text, rating_scale text, rating_value numeric,\n"
     "  sentiment text, primary_category text, payload jsonb, kafka_topic text,\n"
-    "  kafka_partition int, kafka_offset bigint, rule_version text) ON COMMIT DELETE ROWS;\n"
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_tags (\n"
-    "  event_id text, category text, confidence real, evidence text[]) ON COMMIT DELETE ROWS;\n"
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_sig (\n"
-    "  bucket timestamptz, category text, channel text, events int, negative int,\n"
-    "  neutral int, positive int, rating_count int, rating_sum numeric, csat_count int,\n"
-    "  csat_sum numeric, nps_count int, nps_sum numeric, ces_count int, ces_sum numeric,\n"
-    "  stars_count int, stars_sum numeric) ON COMMIT DELETE ROWS;\n"
+    "  kafka_partition int, kafka_offset bigint, rule_version text, categories text[],\n"
+    "  confidences real[], evidence jsonb) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_dead (\n"
     "  kafka_topic text, kafka_partition int, kafka_offset bigint, error text, raw bytea)\n"
     "  ON COMMIT DELETE ROWS";
@@ -98,14 +92,6 @@ static void disconnect(cx_pg *pg)
 {
     PQfinish(pg->conn);
     pg->conn = NULL;
-}
-
-static cx_status exec(cx_pg *pg, const char *sql, const char *what, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(pg->conn, sql);
-    cx_status st = cx__pg_check(pg->conn, res, what, err, errlen);
-    PQclear(res);
-    return st;
 }
 
 /* Connects if needed and prepares the session (schema check, staging tables). */
@@ -131,17 +117,19 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
                      "the cx schema is at version %d, this cxpulse needs %d: run cxpulse migrate",
                      version, cx_pg_schema_version());
     if (st == CX_OK)
-        st = exec(pg, pg->sync_commit ? "SET synchronous_commit = on"
+        st = cx__pg_exec(pg->conn, pg->sync_commit ? "SET synchronous_commit = on"
                                       : "SET synchronous_commit = off",
                   "configuring the session", err, errlen);
     if (st == CX_OK)
-        st = exec(pg, "SET client_min_messages = warning", "configuring the session", err, errlen);
+        st = cx__pg_exec(pg->conn, "SET client_min_messages = warning", "configuring the session", err, errlen);
     if (st == CX_OK) /* compiling these short statements costs more than it saves */
-        st = exec(pg, "SET jit = off", "configuring the session", err, errlen);
+        st = cx__pg_exec(pg->conn, "SET jit = off", "configuring the session", err, errlen);
     if (st == CX_OK)
-        st = exec(pg, stage_sql, "creating staging tables", err, errlen);
+        st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK && pg->rules_json != NULL)
-        st = exec(pg, cx__pg_tickets_stage_sql, "creating staging tables", err, errlen);
+        st = cx__pg_exec(pg->conn, cx__pg_tickets_stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
         const char *params[] = {pg->rule_version, pg->rule_set_json};
         res = PQexecParams(pg->conn,
@@ -174,48 +162,26 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         cx_pg_free(pg);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
-    size_t len = 0;
-    len += (size_t)snprintf(pg->windows, sizeof pg->windows, "{");
-    for (size_t i = 0; i < (opts->n_windows ? opts->n_windows : 1); i++) {
-        int w = opts->n_windows ? opts->window_seconds[i] : 60;
-        if (w <= 0 || len + 16 >= sizeof pg->windows) {
-            cx_pg_free(pg);
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "postgresql sink: window sizes must be positive (at most 16 of them)");
-        }
-        len += (size_t)snprintf(pg->windows + len, sizeof pg->windows - len, "%s%d",
-                                i ? "," : "", w);
-        if (pg->base_window == 0 || w < pg->base_window)
-            pg->base_window = w;
-    }
-    snprintf(pg->windows + len, sizeof pg->windows - len, "}");
-    int grain = 0;
-    for (size_t i = 0; i < (opts->n_windows ? opts->n_windows : 1); i++)
-        for (int a = opts->n_windows ? opts->window_seconds[i] : 60, t; a != 0; a = t)
-            t = grain % a, grain = a;
-    snprintf(pg->grain, sizeof pg->grain, "%d", grain);
+    /* window sizes and ticket rules were validated with the configuration */
+    for (size_t i = 0; i < opts->n_windows; i++)
+        if (pg->base_window == 0 || opts->window_seconds[i] < pg->base_window)
+            pg->base_window = opts->window_seconds[i];
+    if (pg->base_window <= 0)
+        pg->base_window = 60;
     for (size_t i = 0; i < cx_ticket_rules_count(opts->ticket_rules); i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
         pg->event_rules |= r->kind == CX_TICKET_EVENT;
         pg->window_rules |= r->kind != CX_TICKET_EVENT;
-        if (r->kind != CX_TICKET_EVENT && r->window_seconds % pg->base_window != 0) {
-            cx_errf(err, errlen, CX_ERR_CONFIG,
-                    "ticket rule \"%s\": its window must be a multiple of %d s", r->name,
-                    pg->base_window);
-            cx_pg_free(pg);
-            return CX_ERR_CONFIG;
-        }
     }
-    if (cx_ticket_rules_count(opts->ticket_rules) > 0 &&
-        (pg->rules_json = cx__pg_tickets_rules_json(opts->ticket_rules)) == NULL) {
+    cx_status made = CX_OK;
+    if ((cx_ticket_rules_count(opts->ticket_rules) > 0 &&
+         (pg->rules_json = cx__pg_tickets_rules_json(opts->ticket_rules)) == NULL) ||
+        (made = cx__pg_signals_new(&pg->sig, opts->window_seconds, opts->n_windows, err,
+                                   errlen)) != CX_OK ||
+        (made = cx_window_new(&pg->touched, pg->base_window, err, errlen)) != CX_OK) {
         cx_pg_free(pg);
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
-    }
-    if ((pg->insert_sql = build_insert_sql(pg->base_window, pg->window_rules, pg->event_rules)) ==
-            NULL ||
-        cx_window_new(&pg->sig, grain, err, errlen) != CX_OK ||
-        cx_window_new(&pg->touched, pg->base_window, err, errlen) != CX_OK) {
-        cx_pg_free(pg);
+        if (made != CX_OK)
+            return made;
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
     *out = pg;
@@ -235,11 +201,9 @@ void cx_pg_free(cx_pg *pg)
     free(pg->conninfo);
     free(pg->group);
     free(pg->rule_version);
-    free(pg->insert_sql);
-    cx_window_free(pg->sig);
+    cx__pg_signals_free(pg->sig);
     cx_window_free(pg->touched);
     cx__buf_free(&pg->rows);
-    cx__buf_free(&pg->tags);
     cx__buf_free(&pg->stage);
     free(pg->rules_json);
     free(pg->rule_set_json);
@@ -419,7 +383,7 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
 #define EVENT_COLUMNS                                                                         \
     "event_id, occurred_at, customer_id, channel, touchpoint, language, body, rating_scale,"  \
     " rating_value, sentiment, primary_category, payload, kafka_topic, kafka_partition,"       \
-    " kafka_offset, rule_version"
+    " kafka_offset, rule_version, categories, confidences, evidence"
 
 static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
 {
@@ -448,161 +412,68 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
     cx__buf_printf(b, "%d\t%lld\t", r->partition, (long long)r->offset);
-    cx__buf_field(b, rule_version, 1);
+    cx__buf_field(b, rule_version, 0);
+    cx__buf_tags(b, t, 1);
 }
 
-static void tag_rows(cx_buf *b, const cx_record *r)
-{
-    const cx_tags *t = r->tags;
-    for (int i = 0; i < t->n_assigned; i++) {
-        cx_category c = t->order[i];
-        cx__buf_field(b, r->ev->event_id, 0);
-        cx__buf_field(b, cx_category_name(c), 0);
-        cx__buf_printf(b, "%.6f\t", (double)t->confidence[c]);
-        cx__buf_text_array(b, t->evidence[c], t->n_evidence[c], 1);
-    }
-}
-
-/* $1: the greatest common divisor of the window sizes. New events only: their
- * tags, and their signal increments per $1 seconds (staged). */
-static const char *const insert_head =
+/* The staged events that were not stored before, stored; returns their seq. */
+static const char *const insert_sql =
     "WITH ins AS (\n"
     "  INSERT INTO cx.events (" EVENT_COLUMNS ")\n"
     "  SELECT " EVENT_COLUMNS " FROM cx_stage_events\n"
     "  ON CONFLICT (event_id) DO NOTHING\n"
-    "  RETURNING event_id, occurred_at, channel, sentiment, rating_scale, rating_value\n"
-    "), tags AS (\n"
-    "  INSERT INTO cx.event_tags (event_id, category, confidence, evidence)\n"
-    "  SELECT t.event_id, t.category, t.confidence, t.evidence\n"
-    "  FROM cx_stage_tags t JOIN ins USING (event_id)\n"
-    "), sig AS (\n" /* applied to cx.signals at the end of the transaction (apply_sql) */
-    "  INSERT INTO cx_stage_sig\n"
-    "  SELECT date_bin(make_interval(secs => $1::int), ins.occurred_at,\n"
-    "    timestamptz 'epoch'),\n"
-    "    coalesce(t.category, 'none'), coalesce(ins.channel, ''), count(*),\n"
-    "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"
-    "    count(*) FILTER (WHERE ins.sentiment = 'neutral'),\n"
-    "    count(*) FILTER (WHERE ins.sentiment = 'positive'),\n"
-    "    count(ins.rating_value), coalesce(sum(ins.rating_value), 0),\n"
-    "    count(*) FILTER (WHERE ins.rating_scale = 'csat'),\n"
-    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'csat'), 0),\n"
-    "    count(*) FILTER (WHERE ins.rating_scale = 'nps'),\n"
-    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'nps'), 0),\n"
-    "    count(*) FILTER (WHERE ins.rating_scale = 'ces'),\n"
-    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'ces'), 0),\n"
-    "    count(*) FILTER (WHERE ins.rating_scale = 'stars'),\n"
-    "    coalesce(sum(ins.rating_value) FILTER (WHERE ins.rating_scale = 'stars'), 0)\n"
-    "  FROM ins LEFT JOIN cx_stage_tags t USING (event_id)\n"
-    "  GROUP BY 1, 2, 3\n"
-    ")";
+    "  RETURNING event_id\n"
+    ")\n"
+    "SELECT s.seq FROM cx_stage_events s JOIN ins USING (event_id)";
 
-/* $1: the window sizes (int[]). The staged increments, regrouped per window:
- * the last statement before COMMIT, so that parallel writers, which upsert the
- * same rows, wait on each other's row locks for as short as can be. */
-static const char *const apply_sql =
-    CX__PG_SIGNALS_INSERT
-    "SELECT date_bin(make_interval(secs => w), bucket, timestamptz 'epoch'), w, category,\n"
-    "  channel, sum(events), sum(negative), sum(neutral), sum(positive), sum(rating_count),\n"
-    "  sum(rating_sum), sum(csat_count), sum(csat_sum), sum(nps_count), sum(nps_sum),\n"
-    "  sum(ces_count), sum(ces_sum), sum(stars_count), sum(stars_sum)\n"
-    "FROM cx_stage_sig CROSS JOIN unnest($1::int[]) AS w\n"
-    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers\n"
-    CX__PG_SIGNALS_ADD;
-
-/* For window rules: what the new events touched, per smallest window (%d), in
- * the two hours up to the batch's latest event (tickets are about what is
- * happening; a batch scattered over weeks of event time would otherwise make
- * a group, and an evaluation, per window). */
-#define INSERT_TOUCHED                                                                        \
-    ", touched AS (\n"                                                                        \
-    "  INSERT INTO cx_stage_touched\n"                                                        \
-    "  SELECT t.category, coalesce(ins.channel, ''),\n"                                       \
-    "    date_bin(make_interval(secs => %d), ins.occurred_at, timestamptz 'epoch'),\n"     \
-    "    count(*) FILTER (WHERE ins.sentiment = 'negative'),\n"                               \
-    "    count(*) FILTER (WHERE ins.rating_scale = 'csat'),\n"                                \
-    "    count(*) FILTER (WHERE ins.rating_scale = 'nps'),\n"                                 \
-    "    count(*) FILTER (WHERE ins.rating_scale = 'ces'),\n"                                 \
-    "    count(*) FILTER (WHERE ins.rating_scale = 'stars'),\n"                               \
-    "    coalesce((array_agg(ins.event_id) FILTER (WHERE ins.sentiment = 'negative'))[1:5],\n"\
-    "             '{}')\n"                                                                    \
-    "  FROM ins JOIN cx_stage_tags t USING (event_id)\n"                                      \
-    "  WHERE ins.occurred_at > (SELECT max(occurred_at) FROM ins) - interval '2 hours'\n"     \
-    "  GROUP BY 1, 2, 3\n"                                                                    \
-    ")"
-
-/* For event rules: the new events among those that matched one. */
-static const char *const insert_fired =
-    ", fired AS (\n"
-    "  INSERT INTO cx_stage_fired\n"
-    "  SELECT h.rule, count(*), (array_agg(h.event_id))[1:10]\n"
-    "  FROM cx_stage_hits h JOIN ins USING (event_id)\n"
-    "  GROUP BY h.rule\n"
-    ")";
-
-static const char *const insert_tail = "\nSELECT count(*) FROM ins";
-
-/* Puts together the insert statement for the rules in use. */
-static char *build_insert_sql(int base_window, int window_rules, int event_rules)
-{
-    size_t cap = strlen(insert_head) + strlen(INSERT_TOUCHED) + strlen(insert_fired) +
-                 strlen(insert_tail) + 64;
-    char *sql = malloc(cap);
-    if (sql == NULL)
-        return NULL;
-    size_t len = (size_t)snprintf(sql, cap, "%s", insert_head);
-    if (window_rules)
-        len += (size_t)snprintf(sql + len, cap - len, INSERT_TOUCHED, base_window);
-    if (event_rules)
-        len += (size_t)snprintf(sql + len, cap - len, "%s", insert_fired);
-    snprintf(sql + len, cap - len, "%s", insert_tail);
-    return sql;
-}
+static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                                  size_t errlen);
+static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
+                                  size_t errlen);
 
 /* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
 static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                               size_t errlen)
 {
-    cx_buf ev = {0}, tags = {0}, hits = {0};
+    cx_buf *ev = &pg->rows;
+    ev->len = 0;
+    ev->failed = 0;
     for (size_t i = 0; i < m; i++) {
-        const cx_record *r = &b->recs[idx[i]];
-        event_row(&ev, r, pg->rule_version);
-        tag_rows(&tags, r);
-        for (size_t k = 0; pg->event_rules && k < r->n_hits; k++) {
-            cx__buf_field(&hits, r->ev->event_id, 0);
-            cx__buf_printf(&hits, "%u\n", (unsigned)r->hits[k]);
-        }
+        cx__buf_printf(ev, "%zu\t", i);
+        event_row(ev, &b->recs[idx[i]], pg->rule_version);
     }
     /* Staging is empty at the start of a transaction (ON COMMIT DELETE ROWS) and a
      * failed attempt's rows go with its savepoint; only a bisection that stored a
      * first half leaves rows behind. (No TRUNCATE: it would churn the catalog.) */
     cx_status st = CX_OK;
     if (b->staged)
-        st = exec(pg, pg->event_rules ? "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags;"
-                                        " DELETE FROM cx_stage_hits"
-                                      : "DELETE FROM cx_stage_events; DELETE FROM cx_stage_tags",
-                  "clearing staging", err, errlen);
+        st = cx__pg_exec(pg->conn, "DELETE FROM cx_stage_events", "clearing staging", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_events FROM STDIN", &ev, "copying events", err, errlen);
-    if (st == CX_OK && tags.len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_tags FROM STDIN", &tags, "copying tags", err, errlen);
-    if (st == CX_OK && hits.len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_hits FROM STDIN", &hits, "copying rule hits", err,
-                     errlen);
+        st = cx__pg_copy(pg->conn, "COPY cx_stage_events FROM STDIN", ev, "copying events", err,
+                         errlen);
+    PGresult *res = NULL;
     if (st == CX_OK) {
-        const char *params[] = {pg->grain};
-        PGresult *res = PQexecParams(pg->conn, pg->insert_sql, 1, NULL, params, NULL, NULL, 0);
+        res = PQexec(pg->conn, insert_sql);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
-        if (st == CX_OK) {
-            b->staged = 1;
-            size_t stored = strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-            b->res->stored += stored;
-            b->res->duplicates += m - stored;
-        }
-        PQclear(res);
     }
-    cx__buf_free(&ev);
-    cx__buf_free(&tags);
-    cx__buf_free(&hits);
+    size_t *fresh = NULL, stored = 0;
+    if (st == CX_OK && (fresh = malloc((m ? m : 1) * sizeof *fresh)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    if (st == CX_OK) {
+        b->staged = 1;
+        stored = (size_t)PQntuples(res);
+        for (size_t i = 0; i < stored; i++)
+            fresh[i] = idx[strtoul(PQgetvalue(res, (int)i, 0), NULL, 10)];
+        b->res->stored += stored;
+        b->res->duplicates += m - stored;
+    }
+    PQclear(res);
+    /* the new events' increments, summed here as on the direct path */
+    if (st == CX_OK && stored > 0)
+        st = count_increments(pg, b, fresh, stored, err, errlen);
+    if (st == CX_OK && stored > 0)
+        st = stage_increments(pg, b, fresh, stored, err, errlen);
+    free(fresh);
     return st;
 }
 
@@ -619,33 +490,28 @@ static cx_status stage_copy(cx_pg *pg, const char *copy_sql, const char *what, c
 }
 
 /* Counts what the events idx[0..m) add to the signals (pg->sig) and, for
- * ticket rules, what they touched (pg->touched): the same rows the staged
- * statement's sig and touched parts produce. No I/O. CX_ERR_INVALID, with the
- * reason, when a rating cannot be summed exactly here (the staged path then
- * sums in SQL). */
+ * ticket rules, what they touched (pg->touched). No I/O. */
 static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                   size_t errlen)
 {
-    cx_window_reset(pg->sig);
+    cx__pg_signals_reset(pg->sig);
     cx_window_reset(pg->touched);
     int64_t latest = INT64_MIN;
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
-        cx_status st = cx_record_add_to_window(pg->sig, r);
-        if (st == CX_ERR_INVALID)
-            return cx_errf(err, errlen, st, "event %s: rating %.17g has more decimals than"
-                           " signal sums are kept with here", r->ev->event_id,
-                           r->ev->rating_value);
-        if (st != CX_OK)
-            return cx_errf(err, errlen, st, "postgresql sink: out of memory");
+        if (cx__pg_signals_add(pg->sig, r->ev, r->tags) != CX_OK)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
         if (r->ev->occurred_at_us > latest)
             latest = r->ev->occurred_at_us;
     }
-    /* tickets look at the two hours up to the latest event (see INSERT_TOUCHED) */
+    /* Tickets are about what is happening: they look at the two hours up to the
+     * batch's latest event (a batch scattered over weeks of event time would
+     * otherwise make an evaluation per window). */
     for (size_t i = 0; pg->window_rules && i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
+        int fine;
         if (r->tags->n_assigned > 0 && r->ev->occurred_at_us > latest - 7200 * 1000000LL &&
-            cx_record_add_to_window(pg->touched, r) != CX_OK)
+            cx__pg_window_add(pg->touched, r->ev, r->tags, &fine) != CX_OK)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     }
     return CX_OK;
@@ -657,24 +523,11 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
                                   size_t errlen)
 {
     cx_buf *buf = &pg->stage;
-    char sum[48];
     buf->len = 0;
     buf->failed = 0;
-    for (size_t i = 0; i < cx_window_count(pg->sig); i++) {
-        const cx_window_cell *c = cx_window_get(pg->sig, i);
-        cx__buf_timestamp(buf, c->start_us, 0);
-        cx__buf_field(buf, c->category < CX_CAT_COUNT ? cx_category_name(c->category) : "none", 0);
-        cx__buf_field(buf, c->channel, 0);
-        cx__buf_printf(buf, "%lld\t%lld\t%lld\t%lld", (long long)c->events,
-                       (long long)c->sentiment[CX_SENT_NEGATIVE],
-                       (long long)c->sentiment[CX_SENT_NEUTRAL],
-                       (long long)c->sentiment[CX_SENT_POSITIVE]);
-        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
-            cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
-            cx__buf_printf(buf, "\t%lld\t%s", (long long)c->ratings[k], sum);
-        }
-        cx__buf_put(buf, "\n", 1);
-    }
+    cx__pg_signals_rows(pg->sig, 1, buf);
+    /* a second staging (bisection) or fine ratings may repeat keys */
+    pg->sig_keys_once = !b->staged && cx__pg_signals_fine(pg->sig) == 0;
     cx_status st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
     for (size_t i = 0; st == CX_OK && i < cx_window_count(pg->touched); i++) {
         const cx_window_cell *c = cx_window_get(pg->touched, i);
@@ -722,49 +575,40 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
 
 /*
  * The usual case, every event new and every row acceptable: count the
- * increments here, then COPY the events and tags straight into their tables
- * and stage the increments, inside a savepoint. CX_ERR_INVALID, with nothing
- * left behind, when an increment cannot be counted here or PostgreSQL refuses
- * a row (a duplicate event_id, a value it rejects): the caller then takes the
- * staged path, which sorts such rows out.
+ * increments here, then COPY the events (their tags on their rows) straight
+ * into cx.events and stage the increments, inside a savepoint. CX_ERR_INVALID,
+ * with nothing left behind, when PostgreSQL refuses a row (a duplicate
+ * event_id, a value it rejects): the caller then takes the staged path, which
+ * sorts such rows out.
  */
 static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
     if (b->n_events == 0)
         return CX_OK;
     cx_status st = count_increments(pg, b, b->events, b->n_events, err, errlen);
-    if (st != CX_OK) {
-        if (st == CX_ERR_INVALID)
-            cx_log(CX_LOG_DEBUG, "sink.pg", "batch takes the staged path: %s", err);
+    if (st != CX_OK)
         return st;
-    }
-    cx_buf *ev = &pg->rows, *tags = &pg->tags;
-    ev->len = tags->len = 0;
-    ev->failed = tags->failed = 0;
-    for (size_t i = 0; i < b->n_events; i++) {
+    cx_buf *ev = &pg->rows;
+    ev->len = 0;
+    ev->failed = 0;
+    for (size_t i = 0; i < b->n_events; i++)
         event_row(ev, &b->recs[b->events[i]], pg->rule_version);
-        tag_rows(tags, &b->recs[b->events[i]]);
-    }
-    st = ev->failed || tags->failed
-             ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
-             : exec(pg, "SAVEPOINT cx_direct", "savepoint", err, errlen);
+    st = ev->failed ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                    : cx__pg_exec(pg->conn, "SAVEPOINT cx_direct", "savepoint", err, errlen);
     if (st == CX_OK)
         st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", ev,
                          "copying events", err, errlen);
-    if (st == CX_OK && tags->len > 0)
-        st = cx__pg_copy(pg->conn, "COPY cx.event_tags (event_id, category, confidence, evidence)"
-                         " FROM STDIN", tags, "copying tags", err, errlen);
     if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
         pg->direct_skip = DIRECT_SKIP_BATCHES;
     if (st == CX_OK)
         st = stage_increments(pg, b, b->events, b->n_events, err, errlen);
     if (st == CX_OK) {
         b->res->stored += b->n_events;
-        return exec(pg, "RELEASE SAVEPOINT cx_direct", "savepoint", err, errlen);
+        return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_direct", "savepoint", err, errlen);
     }
     if (st == CX_ERR_INVALID) {
         cx_log(CX_LOG_DEBUG, "sink.pg", "batch takes the staged path: %s", err);
-        cx_status rb = exec(pg, "ROLLBACK TO SAVEPOINT cx_direct", "savepoint", err, errlen);
+        cx_status rb = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_direct", "savepoint", err, errlen);
         if (rb != CX_OK)
             return rb;
     }
@@ -781,18 +625,18 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
 {
     if (m == 0)
         return CX_OK;
-    cx_status st = exec(pg, "SAVEPOINT cx_rows", "savepoint", err, errlen);
+    cx_status st = cx__pg_exec(pg->conn, "SAVEPOINT cx_rows", "savepoint", err, errlen);
     if (st != CX_OK)
         return st;
     size_t stored = b->res->stored, dups = b->res->duplicates;
     st = write_events(pg, b, idx, m, err, errlen);
     if (st == CX_OK)
-        return exec(pg, "RELEASE SAVEPOINT cx_rows", "savepoint", err, errlen);
+        return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_rows", "savepoint", err, errlen);
     if (st != CX_ERR_INVALID)
         return st;
     b->res->stored = stored;
     b->res->duplicates = dups;
-    if ((st = exec(pg, "ROLLBACK TO SAVEPOINT cx_rows", "savepoint", err, errlen)) != CX_OK)
+    if ((st = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_rows", "savepoint", err, errlen)) != CX_OK)
         return st;
     if (m == 1) {
         char *reason = malloc(strlen(err) + 40);
@@ -867,10 +711,9 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
 /* Adds the batch's staged signal increments to cx.signals. */
 static cx_status apply_signals(cx_pg *pg, char *err, size_t errlen)
 {
-    const char *params[] = {pg->windows};
-    PGresult *res = PQexecParams(pg->conn, apply_sql, 1, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(pg->conn, res, "updating signals", err, errlen);
-    PQclear(res);
+    cx_status st = cx__pg_exec(pg->conn, pg->sig_keys_once ? cx__pg_signals_apply_once_sql
+                                                           : cx__pg_signals_apply_sql,
+                               "updating signals", err, errlen);
     /* sums of rows PostgreSQL has accepted: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
@@ -895,7 +738,7 @@ static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t 
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
                                 size_t errlen)
 {
-    cx_status st = exec(pg, "BEGIN", "beginning the batch", err, errlen);
+    cx_status st = cx__pg_exec(pg->conn, "BEGIN", "beginning the batch", err, errlen);
     if (st == CX_OK && !pg->replay)
         st = lock_offsets(pg, parts, np, err, errlen);
     if (st != CX_OK)
@@ -948,7 +791,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     if (st == CX_OK && b->res->stored > 0)
         st = apply_signals(pg, err, errlen);
     if (st == CX_OK)
-        st = exec(pg, "COMMIT", "committing the batch", err, errlen);
+        st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
     if (st == CX_OK)
         b->res->dead_lettered = b->n_dead;
     return st;

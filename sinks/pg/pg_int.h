@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "classify.h"
 #include "cx.h"
+#include "event.h"
+#include "window.h"
 
 /* Connects with keepalives and a TCP user timeout, so a dead server is noticed in
  * seconds. CX_ERR_TRANSIENT if unreachable, CX_ERR_FATAL if refused (auth, no database),
@@ -43,6 +46,10 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);
 
+/* Runs sql (no parameters) and checks its result as cx__pg_check() does. */
+cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
+                      size_t errlen);
+
 /* A growable byte buffer for COPY data. */
 typedef struct cx_buf {
     char *data;
@@ -64,6 +71,10 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last);
 /* Appends bytes as a bytea hex COPY field. */
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);
+/* Appends an event's tags as the COPY fields of cx.events' categories (text[]),
+ * confidences (real[]) and evidence (jsonb: an array of string arrays), in
+ * the order of t->order, the primary category first. */
+void cx__buf_tags(cx_buf *b, const cx_tags *t, int last);
 
 /* Result rows as a JSON array of objects keyed by column: integers and booleans
  * as such, json columns parsed, the rest as strings. NULL on no memory. */
@@ -90,6 +101,36 @@ cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, con
     "  ces_count = s.ces_count + excluded.ces_count, ces_sum = s.ces_sum + excluded.ces_sum,\n" \
     "  stars_count = s.stars_count + excluded.stars_count,\n"                                \
     "  stars_sum = s.stars_sum + excluded.stars_sum"
+
+/* ---- Signal increments (signals.c) ---- */
+
+/* A batch's signal increments per window size, summed in C. */
+typedef struct cx__pg_signals cx__pg_signals;
+
+/* Creates the session's staging table cx_stage_sig (cx.signals' columns). */
+extern const char *const cx__pg_signals_stage_sql;
+/* Adds what cx_stage_sig holds to cx.signals: one row per key, in key order. */
+extern const char *const cx__pg_signals_apply_sql;
+
+/* The same when cx_stage_sig holds each key once. */
+extern const char *const cx__pg_signals_apply_once_sql;
+/* How many ratings too fine for exact sums here were kept aside (staged as
+ * rows of their own, which then share a key with a cell). */
+size_t cx__pg_signals_fine(const cx__pg_signals *s);
+
+/* widths[0..n) in seconds, each > 0 (n = 0: one window of 60 s). */
+cx_status cx__pg_signals_new(cx__pg_signals **out, const int *widths, size_t n, char *err,
+                             size_t errlen);
+void cx__pg_signals_free(cx__pg_signals *s);
+void cx__pg_signals_reset(cx__pg_signals *s);
+/* Adds an event to every window size (exact sums; a rating too fine for them
+ * is kept aside and staged as a sum of its own). CX_ERR_NOMEM only. */
+cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags);
+/* Appends COPY rows for cx_stage_sig, every value times sign (1 or -1). */
+void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
+/* cx_window_add() that never refuses a rating: one too fine to sum exactly is
+ * counted with a value of 0 and *fine is set. CX_ERR_NOMEM only. */
+cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine);
 
 /* ---- Tickets (tickets.c) ---- */
 

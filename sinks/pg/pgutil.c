@@ -111,6 +111,15 @@ PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *c
     }
 }
 
+cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
+                      size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    cx_status st = cx__pg_check(conn, res, what, err, errlen);
+    PQclear(res);
+    return st;
+}
+
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen)
 {
@@ -253,6 +262,44 @@ void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last)
         char h[2] = {hex[s[i] >> 4], hex[s[i] & 15]};
         cx__buf_put(b, h, 2);
     }
+    end_field(b, last);
+}
+
+void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
+{
+    cx__buf_put(b, "{", 1);
+    for (int i = 0; i < t->n_assigned; i++)
+        cx__buf_printf(b, "%s%s", i ? "," : "", cx_category_name(t->order[i]));
+    cx__buf_put(b, "}\t{", 3);
+    for (int i = 0; i < t->n_assigned; i++)
+        cx__buf_printf(b, "%s%.6f", i ? "," : "", (double)t->confidence[t->order[i]]);
+    cx__buf_put(b, "}\t[", 3);
+    /* JSON strings, then COPY-escaped: every backslash doubles */
+    for (int i = 0; i < t->n_assigned; i++) {
+        cx_category c = t->order[i];
+        cx__buf_put(b, i ? ",[" : "[", i ? 2 : 1);
+        for (int k = 0; k < t->n_evidence[c]; k++) {
+            cx__buf_put(b, k ? ",\"" : "\"", k ? 2 : 1);
+            const char *s = t->evidence[c][k], *run = s;
+            for (; *s; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (ch != '"' && ch != '\\' && ch >= 0x20)
+                    continue;
+                cx__buf_put(b, run, (size_t)(s - run));
+                if (ch == '"')
+                    cx__buf_put(b, "\\\\\"", 3);
+                else if (ch == '\\')
+                    cx__buf_put(b, "\\\\\\\\", 4);
+                else
+                    cx__buf_printf(b, "\\\\u%04x", ch);
+                run = s + 1;
+            }
+            cx__buf_put(b, run, (size_t)(s - run));
+            cx__buf_put(b, "\"", 1);
+        }
+        cx__buf_put(b, "]", 1);
+    }
+    cx__buf_put(b, "]", 1);
     end_field(b, last);
 }
 

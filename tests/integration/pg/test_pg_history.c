@@ -134,6 +134,34 @@ Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
     cx_test_assert_signals_exact(conn);
 }
 
+Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ratings)
+{
+    /* Ratings summed in C (4.3, 0.1) and one with more decimals than that keeps
+     * exact (summed by PostgreSQL), on events the new rules move. */
+    static const char *const values[] = {"4.3", "0.1", "1.2345678901234567e-05", "7"};
+    for (int i = 0; i < 16; i++) {
+        char raw[512];
+        int n = snprintf(raw, sizeof raw,
+                         "{\"event_id\":\"r-%02d\",\"occurred_at\":\"2026-11-01T10:%02d:30Z\","
+                         "\"channel\":\"app\",\"text\":\"%s\",\"rating\":{\"scale\":\"nps\","
+                         "\"value\":%s}}",
+                         i, i % 3, i % 2 ? "the agent was rude" : "the courier lost my parcel",
+                         values[i % 4]);
+        sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+    }
+    store();
+    cx_test_assert_signals_exact(conn);
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 5", rules);
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("reclassified 16 events"), "see %s", out);
+    cx_test_assert_signals_exact(conn);
+    cr_assert_eq(q("SELECT count(*) FROM cx.signals WHERE events <= 0"), 0);
+    cr_assert_eq(cxpulse("reclassify"), 0, "see %s", out);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, reclassify_keeps_to_the_time_range)
 {
     for (int i = 0; i < 20; i++) {

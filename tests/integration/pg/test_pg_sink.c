@@ -87,6 +87,78 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                  2);
 }
 
+/* The rows of cx.event_tags as one text, in a fixed order. */
+static char *event_tags_text(void)
+{
+    PGresult *r = PQexec(conn, "SELECT string_agg(format('%s|%s|%s|%s', event_id, category,"
+                               " confidence, evidence), E'\\n' ORDER BY event_id, category)"
+                               " FROM cx.event_tags");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    char *text = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return text;
+}
+
+Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
+{
+    char err[512];
+    int applied, version;
+    cx_pg *pg = sinktest_sink(url);
+    for (long i = 0; i < 60; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    char *before = event_tags_text();
+    cr_assert_gt(strlen(before), 0);
+    /* A version-6 database: tags in a table of their own, with its key, foreign
+     * key and index, and the indexes cx.events had then. */
+    cx_test_pg_exec(conn, "CREATE TABLE cx.tags6 AS SELECT * FROM cx.event_tags;"
+                          "DROP VIEW cx.satisfaction_hourly; DROP VIEW cx.event_tags;"
+                          "ALTER TABLE cx.tags6 RENAME TO event_tags;"
+                          "ALTER TABLE cx.event_tags ADD PRIMARY KEY (event_id, category),"
+                          " ADD FOREIGN KEY (event_id) REFERENCES cx.events ON DELETE CASCADE;"
+                          "CREATE INDEX event_tags_category_idx ON cx.event_tags (category);"
+                          "CREATE VIEW cx.satisfaction_hourly AS SELECT e.event_id, t.category"
+                          " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id);"
+                          "ALTER TABLE cx.events DROP CONSTRAINT events_tags_aligned,"
+                          " DROP COLUMN categories, DROP COLUMN confidences, DROP COLUMN evidence;"
+                          "CREATE INDEX events_category_time_idx"
+                          " ON cx.events (primary_category, occurred_at);"
+                          "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
+                          "DELETE FROM cx.schema_migrations WHERE version = 7");
+    /* an analysts' role (one per test database) that could read the table */
+    cx_test_pg_exec(conn, "DO $$ BEGIN"
+                          " EXECUTE format('DROP ROLE IF EXISTS %1$I; CREATE ROLE %1$I;"
+                          " GRANT USAGE ON SCHEMA cx TO %1$I; GRANT SELECT ON cx.event_tags TO %1$I',"
+                          " 'reader_' || current_database()); END $$");
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(applied, 1);
+    char *after = event_tags_text();
+    cr_assert_str_eq(after, before, "cx.event_tags reads as it did");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT has_table_privilege('reader_' ||"
+                                         " current_database(), 'cx.event_tags', 'SELECT')::int"),
+                 1, "the role still reads cx.event_tags");
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('DROP OWNED BY %1$I; DROP ROLE %1$I',"
+                          " 'reader_' || current_database()); END $$");
+    free(before);
+    free(after);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                         " WHERE primary_category IS DISTINCT FROM categories[1]"),
+                 0, "the primary category comes first");
+    cx_test_assert_signals_exact(conn);
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.satisfaction_hourly"), 0);
+    /* and the sink writes on */
+    sinktest_clear(&batch);
+    for (long i = 60; i < 80; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    pg = sinktest_sink(url);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 20);
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, fills_every_contract_column)
 {
     const char *ev = "{\"event_id\":\"full-1\",\"occurred_at\":\"2026-11-01T10:00:30.5+01:00\","
@@ -221,11 +293,12 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
 {
     cx_pg *pg = sinktest_sink(url);
     cx_pg_result res;
-    /* new events only: copied straight into the tables, increments summed in C */
+    /* new events only: copied straight into cx.events, increments summed in C */
     add_rated_minute("a", 1, 0);
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 12);
-    /* the same with one event stored before: the staged statement sums in SQL */
+    /* the same with one event stored before: the staged path, which sums the new
+     * events' increments in C too */
     const char *dup = "{\"event_id\":\"a-0\",\"occurred_at\":\"2026-11-01T10:01:00Z\","
                       "\"channel\":\"app\",\"text\":\"the courier was late\","
                       "\"rating\":{\"scale\":\"nps\",\"value\":0.1}}";

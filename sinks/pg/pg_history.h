@@ -1,0 +1,97 @@
+/*
+ * pg_history.h - changing what is stored: reclassifying events with newer
+ * rules, and dead letters for inspection and replay.
+ */
+#ifndef CX_PG_HISTORY_H
+#define CX_PG_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "classify.h"
+#include "cx.h"
+#include "event.h"
+
+typedef struct cx_pg_history cx_pg_history;
+
+/* A connection for the history commands; window sizes as the run uses them. */
+cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
+                            const int *window_seconds, size_t n_windows, char *err,
+                            size_t errlen);
+
+/* Starts reclassifying with rule set `version` (recorded in cx.rule_sets). */
+cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const char *rules_json,
+                                 char *err, size_t errlen);
+
+/* Events in [since, until) (NULL: open) not yet on the version. */
+cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char *until,
+                                 long long *todo, char *err, size_t errlen);
+
+/*
+ * Opens a transaction and locks the next `limit` events in [since, until)
+ * not on the version, in (occurred_at, event_id) order; *n = 0 when none is
+ * left. Their payloads are read with cx_pg_reclassify_payload(i).
+ */
+cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
+                                int limit, size_t *n, char *err, size_t errlen);
+
+/* Event i's payload as JSON text; NULL when it holds a number whose text form
+ * would expand (more than about 40 digits: stored by an older build), which is
+ * then not read. */
+const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len);
+
+/*
+ * Stores the new verdicts of the batch from cx_pg_reclassify_next() (evs[i],
+ * tags[i] for every row, in order): tags, primary category, sentiment and
+ * rule version replaced, cx.signals corrected by the difference; commits.
+ * *moved counts events whose primary category changed.
+ */
+cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
+                                 const cx_tags *const *tags, size_t n, size_t *moved,
+                                 char *err, size_t errlen);
+
+/* Dead letters as JSON: newest first, at most limit, received since (NULL: any time). */
+cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
+                                  char *err, size_t errlen);
+
+/* One dead letter with its raw bytes ("raw": text if UTF-8, else "\\x" hex);
+ * CX_ERR_NOTFOUND if there is none. */
+cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, char *err,
+                                 size_t errlen);
+
+/* A dead letter to replay, byte for byte. */
+typedef struct cx_dead_letter {
+    long long id;
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    char *raw; /* len bytes (and a NUL after them) */
+    size_t len;
+} cx_dead_letter;
+
+/*
+ * The next `limit` dead letters with id > after_id that are not stored yet
+ * (never replayed, or failed again): only `id` when id > 0, else those
+ * received since `since` (NULL: all), one row per message when several
+ * consumer groups dead-lettered it. Returns new: cx_pg_dead_letters_free().
+ */
+cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *since,
+                                    long long after_id, int limit, cx_dead_letter **out,
+                                    size_t *n, char *err, size_t errlen);
+
+void cx_pg_dead_letters_free(cx_dead_letter *d, size_t n);
+
+/* Records that dead letters ids[i] were replayed as event_ids[i]: "stored as
+ * event X" when the event holds their coordinates, else "duplicate of stored
+ * event X"; so are the other groups' rows of the same message that are not
+ * stored yet. Idempotent. */
+cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
+                                  const char *const *event_ids, size_t n, char *err,
+                                  size_t errlen);
+
+/* NULL-safe. */
+void cx_pg_history_free(cx_pg_history *h);
+
+#endif /* CX_PG_HISTORY_H */

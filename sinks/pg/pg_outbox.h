@@ -1,0 +1,78 @@
+/*
+ * pg_outbox.h - the notification outbox (cx.notifications): claiming rows
+ * for delivery, recording outcomes, and the `notifications` command.
+ */
+#ifndef CX_PG_OUTBOX_H
+#define CX_PG_OUTBOX_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cx.h"
+
+/* One connection of a notification sender; connects lazily, and again after a loss. */
+typedef struct cx_pg_outbox cx_pg_outbox;
+
+typedef struct cx_pg_outbox_counts {
+    long long pending, failed;
+    double oldest_pending_seconds; /* age of the oldest pending row; 0 when none */
+} cx_pg_outbox_counts;
+
+cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, size_t errlen);
+
+/*
+ * Opens a transaction and locks (FOR UPDATE SKIP LOCKED) the oldest pending row
+ * that is due and whose ticket has no older pending row, so each row goes to one
+ * sender and a ticket's transitions go out in order. *row is a JSON object (id,
+ * ticket_id, seq, transition, status, attempts, created_at, sent_at,
+ * next_attempt_at, last_error, deliveries, ticket), or NULL when nothing is due
+ * (no transaction is left open then). Returns new: json_decref().
+ */
+cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen);
+
+/*
+ * Within a claim: waits for the transaction-scoped lock named lock_name (a
+ * receiver's name), which serialises posts to that receiver across senders.
+ */
+cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, char *err, size_t errlen);
+
+/*
+ * Records the outcome of the claimed row id and commits: status "pending"
+ * (tried again after retry_ms), "sent", "failed" or "unrouted"; the
+ * per-receiver deliveries object; last_error NULL or a readable line.
+ */
+cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,
+                              const json_t *deliveries, int retry_ms, const char *last_error,
+                              char *err, size_t errlen);
+
+/*
+ * Opens a transaction holding the lock lock_name and lists, as rows like
+ * cx_pg_outbox_claim's, the latest transition of every unresolved ticket
+ * none of whose transitions is pending (for re-posting to Alertmanager).
+ * End it with cx_pg_outbox_rollback(). Returns new: json_decref().
+ */
+cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **tickets,
+                              char *err, size_t errlen);
+
+/* Ends an open claim or listing without recording anything. NULL-safe. */
+void cx_pg_outbox_rollback(cx_pg_outbox *o);
+
+/* Counts of rows by status, for /metrics. Not while a claim is held. */
+cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err, size_t errlen);
+
+/* NULL-safe. */
+void cx_pg_outbox_free(cx_pg_outbox *o);
+
+/* Notifications as a JSON array (rows as cx_pg_outbox_claim's), newest first, at
+ * most limit; status NULL: any; ticket_id 0: any. Returns new: json_decref(). */
+cx_status cx_pg_notifications_list(const char *conninfo, const char *status, long long ticket_id,
+                                   int limit, json_t **out, char *err, size_t errlen);
+
+/* Puts failed notifications (id, or every failed one when id is 0) back to
+ * pending for the receivers that did not take them; *n counts them.
+ * CX_ERR_NOTFOUND: no such id; CX_ERR_USAGE: that one is not failed. */
+cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n, char *err,
+                                    size_t errlen);
+
+#endif /* CX_PG_OUTBOX_H */

@@ -1,0 +1,94 @@
+/*
+ * pg_sink.h - the PostgreSQL sink: batches written with exactly-once effect
+ * (events with their tags, signals, dead letters and consumer offsets in one
+ * transaction per batch).
+ *
+ * Exactly-once: inside the batch's transaction the sink locks the stored
+ * next offset of every (group, topic, partition) in the batch, skips every
+ * record below it (already applied: a replay, a lost COMMIT acknowledgement,
+ * or a zombie consumer still holding a revoked partition), writes the rest
+ * and moves the next offset past the batch. Events are keyed by event_id, and
+ * signals are incremented only for events that were new, so signals always
+ * equal the sum over cx.events (and their tags).
+ */
+#ifndef CX_PG_SINK_H
+#define CX_PG_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx.h"
+#include "record.h" /* cx_record: one consumed message, as the sink stores it */
+#include "tickets.h"
+
+typedef struct cx_pg_options {
+    const char *conninfo;        /* URL or key=value; NULL or "" = libpq's environment */
+    const char *group;           /* consumer group the offsets belong to */
+    const int *window_seconds;   /* signal window sizes; NULL/0 = {60} */
+    size_t n_windows;
+    const char *rule_version;    /* stored with every event (cx_classifier_version) */
+    int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once) */
+    const cx_ticket_rules *ticket_rules; /* borrowed, outlives the sink; NULL = no tickets */
+    const char *rule_set_json;   /* the rules of rule_version (cx_classifier_rules_json), kept
+                                    in cx.rule_sets; NULL: not recorded */
+    int replay;                  /* dead-letter replay: records keep their original Kafka
+                                    coordinates, offsets are neither checked nor moved, and
+                                    a still-bad record updates its dead-letter rows (every
+                            group's row of the message not stored yet) */
+} cx_pg_options;
+
+/* What one write did. */
+typedef struct cx_pg_result {
+    size_t stored;        /* new events */
+    size_t duplicates;    /* events whose event_id was already stored (or repeated in the batch) */
+    size_t skipped;       /* records below the stored next offset (already applied) */
+    size_t dead_lettered; /* invalid messages and rows PostgreSQL rejected */
+    size_t tickets_opened;  /* new tickets (each also sent as NOTIFY cx_tickets) */
+    size_t tickets_updated; /* unresolved tickets that fired again */
+} cx_pg_result;
+
+typedef struct cx_pg cx_pg;
+
+/*
+ * Creates a sink (options are copied). Connects now: CX_ERR_TRANSIENT if the
+ * server cannot be reached (the sink is still returned in *out and reconnects
+ * on the next write), CX_ERR_FATAL if the schema is missing or older than this
+ * build, or the credentials are refused, CX_ERR_CONFIG if the connection string
+ * cannot be parsed (on any error but CX_ERR_TRANSIENT, *out is NULL).
+ * Returns new: cx_pg_free().
+ */
+cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen);
+
+/*
+ * Reads the stored next offsets of `topic`'s partitions parts[0..n) for the
+ * sink's group into next[] (-1 where none is stored).
+ */
+cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
+                             int64_t *next, char *err, size_t errlen);
+
+/*
+ * Writes recs[0..n) in one transaction (see the top of this file); records
+ * may come from several partitions, in offset order per partition. One
+ * attempt: on CX_ERR_TRANSIENT (connection lost, server restarting,
+ * serialization failure, ...) nothing was written, the sink will reconnect,
+ * and the caller retries the same batch after cx_pg_backoff_ms(). Rows that
+ * PostgreSQL rejects (SQLSTATE classes 22, 23) are isolated by bisection and
+ * dead-lettered; the rest commits. CX_ERR_FATAL: retrying cannot help.
+ */
+cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
+                            char *err, size_t errlen);
+
+/* Milliseconds to wait before retrying after a transient failure: capped
+ * exponential backoff with jitter (100 ms doubling to 30 s); 0 after a success. */
+int cx_pg_backoff_ms(const cx_pg *pg);
+
+/* NULL-safe. */
+void cx_pg_free(cx_pg *pg);
+
+/* The sink as the pipeline's sink (pipeline.h): *out writes through pg
+ * (cx_pg_write_batch: transient failures answer RETRY) and reads its offsets;
+ * pg is borrowed. */
+struct cx_sink;
+void cx_pg_sink(cx_pg *pg, struct cx_sink *out);
+
+#endif /* CX_PG_SINK_H */

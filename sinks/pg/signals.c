@@ -1,0 +1,198 @@
+/*
+ * signals.c - signal increments for cx.signals, computed once, in C: per
+ * window size, the cells processors/window sums exactly; staged in the
+ * session table cx_stage_sig and added to cx.signals by one upsert that
+ * touches each row once, in key order (see pg_int.h). Used by the batch
+ * writer and by reclassification (which stages old contributions with a
+ * minus sign).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+/* A rating with more decimals than the windows sum exactly: its event counts
+ * in the cells with a rating of 0, and its value is staged as a row of its own
+ * (counts 0), which the upsert's GROUP BY adds to the cell in numeric. */
+typedef struct fine_rating {
+    int64_t start_us;
+    int width;
+    int category; /* CX_CAT_COUNT: "none" */
+    const char *channel;
+    int scale;
+    char value[48];
+} fine_rating;
+
+struct cx__pg_signals {
+    size_t n;
+    int *width;
+    cx_window **win;
+    fine_rating *fine;
+    size_t n_fine, cap_fine;
+};
+
+const char *const cx__pg_signals_stage_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_sig (\n"
+    "  window_start timestamptz, window_seconds int, category text, channel text,\n"
+    "  events int, negative int, neutral int, positive int, rating_count int,\n"
+    "  rating_sum numeric, csat_count int, csat_sum numeric, nps_count int, nps_sum numeric,\n"
+    "  ces_count int, ces_sum numeric, stars_count int, stars_sum numeric)\n"
+    "  ON COMMIT DELETE ROWS";
+
+const char *const cx__pg_signals_apply_sql =
+    CX__PG_SIGNALS_INSERT
+    "SELECT window_start, window_seconds, category, channel, sum(events), sum(negative),\n"
+    "  sum(neutral), sum(positive), sum(rating_count), sum(rating_sum), sum(csat_count),\n"
+    "  sum(csat_sum), sum(nps_count), sum(nps_sum), sum(ces_count), sum(ces_sum),\n"
+    "  sum(stars_count), sum(stars_sum)\n"
+    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n"
+    "ORDER BY 1, 2, 3, 4 -- one lock order for parallel writers and reclassify\n"
+    CX__PG_SIGNALS_ADD;
+
+/* When each key is in cx_stage_sig once (the cells of one batch, no fine
+ * ratings): no grouping needed. */
+const char *const cx__pg_signals_apply_once_sql =
+    CX__PG_SIGNALS_INSERT
+    "SELECT * FROM cx_stage_sig ORDER BY 1, 2, 3, 4 -- one lock order, as above\n"
+    CX__PG_SIGNALS_ADD;
+
+size_t cx__pg_signals_fine(const cx__pg_signals *s)
+{
+    return s->n_fine;
+}
+
+cx_status cx__pg_signals_new(cx__pg_signals **out, const int *widths, size_t n, char *err,
+                             size_t errlen)
+{
+    static const int one_minute = 60;
+    if (n == 0) {
+        widths = &one_minute;
+        n = 1;
+    }
+    cx__pg_signals *s = calloc(1, sizeof *s);
+    if (s != NULL) {
+        s->width = calloc(n, sizeof *s->width);
+        s->win = calloc(n, sizeof *s->win);
+    }
+    if (s == NULL || s->width == NULL || s->win == NULL) {
+        cx__pg_signals_free(s);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "signals: out of memory");
+    }
+    for (size_t i = 0; i < n; i++, s->n++) {
+        s->width[i] = widths[i];
+        cx_status st = cx_window_new(&s->win[i], widths[i], err, errlen);
+        if (st != CX_OK) {
+            cx__pg_signals_free(s);
+            return st;
+        }
+    }
+    *out = s;
+    return CX_OK;
+}
+
+void cx__pg_signals_free(cx__pg_signals *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        cx_window_free(s->win[i]);
+    free(s->win);
+    free(s->width);
+    free(s->fine);
+    free(s);
+}
+
+void cx__pg_signals_reset(cx__pg_signals *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        cx_window_reset(s->win[i]);
+    s->n_fine = 0;
+}
+
+cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine)
+{
+    cx_status st = cx_window_add(w, ev, tags);
+    *fine = st == CX_ERR_INVALID;
+    if (st != CX_ERR_INVALID)
+        return st;
+    cx_event counted = *ev; /* the cells borrow its strings, which are ev's */
+    counted.rating_value = 0;
+    return cx_window_add(w, &counted, tags);
+}
+
+/* A signed decimal: text, negated when sign < 0. */
+static void put_signed(cx_buf *b, const char *text, int sign)
+{
+    if (sign < 0)
+        cx__buf_put(b, text[0] == '-' ? "" : "-", text[0] == '-' ? 0 : 1);
+    cx__buf_printf(b, "%s", sign < 0 && text[0] == '-' ? text + 1 : text);
+}
+
+cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags)
+{
+    int is_fine = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        cx_status st = cx__pg_window_add(s->win[i], ev, tags, &is_fine);
+        if (st != CX_OK)
+            return st;
+        int64_t wus = (int64_t)s->width[i] * 1000000, t = ev->occurred_at_us;
+        for (int k = 0; is_fine && k < (tags->n_assigned > 0 ? tags->n_assigned : 1); k++) {
+            if (s->n_fine == s->cap_fine) {
+                size_t cap = s->cap_fine ? s->cap_fine * 2 : 16;
+                fine_rating *f = realloc(s->fine, cap * sizeof *f);
+                if (f == NULL)
+                    return CX_ERR_NOMEM;
+                s->fine = f;
+                s->cap_fine = cap;
+            }
+            fine_rating *f = &s->fine[s->n_fine++];
+            f->start_us = t - ((t % wus) + wus) % wus; /* floor, as the windows do */
+            f->width = s->width[i];
+            f->category = tags->n_assigned > 0 ? (int)tags->order[k] : CX_CAT_COUNT;
+            f->channel = ev->channel ? ev->channel : "";
+            f->scale = (int)ev->rating_scale;
+            cx_window_rating_text(ev->rating_value, f->value, sizeof f->value);
+        }
+    }
+    return CX_OK;
+}
+
+static void put_head(cx_buf *b, int64_t start_us, int width, int category, const char *channel)
+{
+    cx__buf_timestamp(b, start_us, 0);
+    cx__buf_printf(b, "%d\t", width);
+    cx__buf_field(b, category < CX_CAT_COUNT ? cx_category_name(category) : "none", 0);
+    cx__buf_field(b, channel, 0);
+}
+
+void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b)
+{
+    char sum[48];
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
+            const cx_window_cell *c = cx_window_get(s->win[i], j);
+            put_head(b, c->start_us, s->width[i], c->category, c->channel);
+            cx__buf_printf(b, "%lld\t%lld\t%lld\t%lld", (long long)(sign * c->events),
+                           (long long)(sign * c->sentiment[CX_SENT_NEGATIVE]),
+                           (long long)(sign * c->sentiment[CX_SENT_NEUTRAL]),
+                           (long long)(sign * c->sentiment[CX_SENT_POSITIVE]));
+            for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+                cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
+                cx__buf_printf(b, "\t%lld\t", (long long)(sign * c->ratings[k]));
+                put_signed(b, sum, sign);
+            }
+            cx__buf_put(b, "\n", 1);
+        }
+    }
+    for (size_t i = 0; i < s->n_fine; i++) {
+        const fine_rating *f = &s->fine[i];
+        put_head(b, f->start_us, f->width, f->category, f->channel);
+        cx__buf_printf(b, "0\t0\t0\t0");
+        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+            cx__buf_printf(b, "\t0\t");
+            put_signed(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0", sign);
+        }
+        cx__buf_put(b, "\n", 1);
+    }
+}
