@@ -1,5 +1,5 @@
 /*
- * cmd_classify.c - `cxpulse classify [--rules FILE]... [FILE]`: classifies
+ * cmd_classify.c - `cxpulse classify [--rules FILE]... [--model FILE] [FILE]`: classifies
  * event JSON lines offline. One output line per input line: the verdict, or
  * {"line":N,"error":"..."} for a line that is not a valid event (also
  * reported on stderr); processing always continues.
@@ -17,14 +17,16 @@
 static int usage(FILE *out, int rc)
 {
     fprintf(out,
-            "usage: cxpulse classify [--rules FILE]... [FILE]\n\n"
+            "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n\n"
             "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
             "line to stdout:\n"
             "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
             "\"evidence\":{...}}\n"
             "Categories are ordered by confidence. An invalid line yields\n"
             "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
-            "--rules replaces the built-in rule files (repeat it for several files).\n");
+            "--rules replaces the built-in rule files (repeat it for several files).\n"
+            "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
+            "alone); the default is the built-in model.\n");
     return rc;
 }
 
@@ -63,7 +65,7 @@ int cx_cmd_classify(int argc, char **argv)
 {
     const char *rules[MAX_RULE_FILES];
     size_t n_rules = 0;
-    const char *path = NULL;
+    const char *path = NULL, *model = NULL;
     char err[1024];
 
     if (cx_cmd_wants_help(argc, argv))
@@ -71,6 +73,8 @@ int cx_cmd_classify(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc && n_rules < MAX_RULE_FILES)
             rules[n_rules++] = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model = argv[++i];
         else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && path == NULL)
             path = argv[i];
         else {
@@ -80,7 +84,7 @@ int cx_cmd_classify(int argc, char **argv)
     }
 
     cx_classifier *clf = NULL;
-    if (cx_classifier_new(&clf, rules, n_rules, err, sizeof err) != CX_OK) {
+    if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse classify: %s\n", err);
         return CX_EXIT_USAGE;
     }

@@ -14,13 +14,15 @@ packages=(
     procps                                    # ps/pkill in tests
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
+    npm                                       # fetches the sentiment lexicons (below)
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+lexicons() { "$(dirname "$0")/fetch-lexicons.sh"; }
+[ ${#missing[@]} -eq 0 ] && { lexicons; exit 0; }
 
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
@@ -28,3 +30,4 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+lexicons

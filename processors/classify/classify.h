@@ -1,7 +1,10 @@
 /*
  * classify.h - tags an event to the operation groups that caused the
  * experience (facing, collaborative, external, performance) and decides its
- * sentiment, from rule files (phrase lexicons with weights + field conditions).
+ * sentiment, from rule files (phrase lexicons with weights + field conditions)
+ * and a learned model (a linear model over hashed word and character n-grams,
+ * the rules' hits, sentiment-lexicon sums and complaint cues; docs/model.md).
+ * Field conditions stay certain; a rating decides the sentiment when present.
  *
  * Pure: no Kafka, no PostgreSQL. A classifier is built once from rule files,
  * is read-only afterwards (safe to share between threads), and classifies
@@ -69,10 +72,20 @@ const char *cx_sentiment_name(cx_sentiment s);
 cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_t n_files,
                             char *err, size_t errlen);
 
+/*
+ * Like cx_classifier_new(), with a model file: model NULL loads the built-in
+ * default model (config/model/default.cxm), "none" classifies with the rules
+ * alone, anything else is a model file written by cx_trainer_write(). A
+ * damaged or foreign model file gives CX_ERR_CONFIG naming the file and the reason.
+ */
+cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,
+                                  const char *model, char *err, size_t errlen);
+
 /* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
 
-/* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>";
+/* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>",
+ * then "+<model version>" when a model is loaded ("cxm1-<checksum>");
  * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);
 
@@ -82,5 +95,39 @@ char *cx_classifier_rules_json(const cx_classifier *clf);
 
 /* NULL-safe. */
 void cx_classifier_free(cx_classifier *clf);
+
+/* ---- Training (the same features as classification) --------------------- */
+
+typedef struct cx_train_options {
+    int epochs;    /* passes over the data */
+    float rate;    /* AdaGrad learning rate */
+    float l2;      /* L2 penalty */
+    int min_df;    /* features seen in fewer events are left out */
+    unsigned seed; /* training order */
+} cx_train_options;
+
+/* The defaults cxpulse train uses. */
+void cx_train_options_default(cx_train_options *opt);
+
+typedef struct cx_trainer cx_trainer;
+
+/* Starts training with clf's rules as features (its model is not used);
+ * clf must outlive the trainer. opt NULL: the defaults. */
+cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_train_options *opt,
+                         char *err, size_t errlen);
+
+/* Adds one labeled event: categories is a bit set of (1u << cx_category). */
+cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
+                         cx_sentiment sentiment, char *err, size_t errlen);
+
+/* Labeled events added so far. */
+size_t cx_trainer_count(const cx_trainer *t);
+
+/* Learns the model (deterministic: the same events in the same order give the
+ * same file) and writes it to path. Needs at least 10 events. */
+cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen);
+
+/* NULL-safe. */
+void cx_trainer_free(cx_trainer *t);
 
 #endif /* CX_CLASSIFY_H */

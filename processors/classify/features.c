@@ -1,0 +1,289 @@
+/*
+ * features.c - the feature extractor shared by classification and training
+ * (see model.h): word unigrams (marked inside a negation's scope) and
+ * bigrams, character 3-5-grams inside words, emoji, the rule engine's hits,
+ * lexicon sums and complaint cues, and the event's channel, touchpoint,
+ * attribute keys and rating, each hashed into one of 2^CX_MODEL_BITS buckets.
+ */
+#include "model.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+#define MAX_WORD 32
+/* Words after a negator that are marked as negated (within a clause). */
+#define NEG_SCOPE 3
+
+static inline uint64_t fnv(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
+    return h;
+}
+
+static inline uint32_t bucket_of(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (uint32_t)(h >> (64 - CX_MODEL_BITS));
+}
+
+typedef struct emitter {
+    cx_feature_fn fn;
+    void *ctx;
+    int *counts;
+} emitter;
+
+/* Emits the feature "<prefix><name>"; the name is what evidence shows. */
+static void emit(const emitter *e, cx_feature_group g, float value, const char *prefix,
+                 const char *name, size_t n, int named)
+{
+    uint64_t h = fnv(fnv(FNV_OFFSET, prefix, strlen(prefix)), name, n);
+    e->fn(e->ctx, bucket_of(h), g, value, named ? name : NULL, n);
+    e->counts[g]++;
+}
+
+static void emit_s(const emitter *e, float value, const char *prefix, const char *name)
+{
+    emit(e, CX_FG_DENSE, value, prefix, name, strlen(name), 1);
+}
+
+static void emit_chars(const emitter *e, const char *w, size_t n)
+{
+    char buf[MAX_WORD + 2];
+    buf[0] = '<';
+    memcpy(buf + 1, w, n);
+    buf[n + 1] = '>';
+    size_t len = n + 2;
+    for (size_t s = 0; s + 3 <= len; s++) {
+        uint64_t h = FNV_OFFSET ^ 0x63;
+        for (size_t j = s; j < len && j < s + 5; j++) {
+            h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
+            if (j - s + 1 >= 3) {
+                e->fn(e->ctx, bucket_of(h), CX_FG_CHAR, 1.0f, NULL, 0);
+                e->counts[CX_FG_CHAR]++;
+            }
+        }
+    }
+}
+
+static int is_negator(const char *w, size_t n)
+{
+    static const char *const list[] = {"not", "no", "never", "cannot", "cant", "dont",
+                                       "doesnt", "didnt", "isnt", "wasnt", "werent", "arent",
+                                       "havent", "hasnt", "hadnt", "wont", "wouldnt",
+                                       "couldnt", "aint", "nothing", "nobody", "without",
+                                       "nor", "neither", "zero", NULL};
+    for (const char *const *p = list; *p; p++)
+        if (strlen(*p) == n && memcmp(*p, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
+static char fold_latin1(unsigned char b)
+{
+    static const char map[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyts"
+                                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
+    if (b < 0x80 || b > 0xBF)
+        return 0;
+    char c = map[b - 0x80];
+    return c == '/' ? 0 : c;
+}
+
+/* Word features of the text. */
+static void text_features(const emitter *e, const char *text, size_t len)
+{
+    char word[MAX_WORD + 1], prev[MAX_WORD + 1], buf[2 * MAX_WORD + 8];
+    size_t wn = 0, pn = 0;
+    int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)text[i] : ' ';
+        char out = 0;
+        size_t adv = 0;
+        if (isalnum(c))
+            out = isdigit(c) ? '0' : (char)tolower(c);
+        else if (c == 0xC3 && i + 1 < len && (out = fold_latin1((unsigned char)text[i + 1])))
+            adv = 1;
+        else if ((c == '\'' || (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+                                (unsigned char)text[i + 2] == 0x99)) &&
+                 in_word) {
+            i += c == '\'' ? 0 : 2; /* apostrophes inside words are dropped */
+            continue;
+        }
+        if (out != 0) {
+            if (!in_word) {
+                in_word = 1;
+                wn = 0;
+                skip_word = i > 0 && (text[i - 1] == '@' || (i >= 1 && text[i - 1] == '/'));
+                if (i + 4 < len && memcmp(text + i, "http", 4) == 0)
+                    skip_word = 2;
+            }
+            if (wn < MAX_WORD)
+                word[wn++] = out;
+            i += adv;
+            continue;
+        }
+        if (in_word) {
+            in_word = 0;
+            if (skip_word) {
+                handles += skip_word == 1;
+                urls += skip_word == 2;
+                if (skip_word == 2) /* skip to the end of the address */
+                    while (i < len && !isspace((unsigned char)text[i]))
+                        i++;
+                pn = 0;
+            } else {
+                /* unigram, negation-marked within the scope */
+                if (neg_left > 0) {
+                    emit(e, CX_FG_WORD, 1.0f, "n:", word, wn, 1);
+                    neg_left--;
+                } else
+                    emit(e, CX_FG_WORD, 1.0f, "w:", word, wn, 1);
+                if (pn > 0) {
+                    memcpy(buf, prev, pn);
+                    buf[pn] = ' ';
+                    memcpy(buf + pn + 1, word, wn);
+                    emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
+                }
+                emit_chars(e, word, wn);
+                if (is_negator(word, wn))
+                    neg_left = NEG_SCOPE;
+                memcpy(prev, word, wn);
+                pn = wn;
+            }
+        }
+        if (i >= len)
+            break;
+        if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n' || c == ',') {
+            neg_left = 0;
+            if (c != ',')
+                pn = 0;
+        } else if (c >= 0xE0) {
+            /* emoji and other symbols: one feature per code point */
+            size_t k = c >= 0xF0 ? 4 : 3;
+            if (i + k <= len && !(k == 3 && (unsigned char)text[i + 1] == 0xB8 && c == 0xEF) &&
+                !(k == 3 && c == 0xE2 && (unsigned char)text[i + 1] == 0x80))
+                emit(e, CX_FG_WORD, 1.0f, "e:", text + i, k, 1);
+            i += k - 1;
+        }
+    }
+    if (handles)
+        emit_s(e, 1.0f, "m:", "handle");
+    if (urls)
+        emit_s(e, 1.0f, "m:", "link");
+}
+
+static float capped(int n, int cap)
+{
+    return (float)(n > cap ? cap : n) / (float)cap;
+}
+
+static void rating_features(const emitter *e, const cx_event *ev)
+{
+    const char *scale = cx_rating_scale_name(ev->rating_scale);
+    double v = ev->rating_value;
+    const char *b = "none";
+    switch (ev->rating_scale) {
+    case CX_RATING_CSAT:
+    case CX_RATING_STARS:
+        b = v < 2.5 ? "low" : v < 3.5 ? "mid" : "high";
+        break;
+    case CX_RATING_NPS:
+        b = v < 6.5 ? "low" : v < 8.5 ? "mid" : "high";
+        break;
+    case CX_RATING_CES:
+        b = v > 4.5 ? "low" : v > 3.5 ? "mid" : "high";
+        break;
+    case CX_RATING_NONE:
+        break;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s %s", scale ? scale : "none", b);
+    emit_s(e, 1.0f, "rt:", buf);
+}
+
+void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
+                  cx_feature_fn fn, void *ctx, int counts[CX_FG_COUNT], cx_valence_score *vs)
+{
+    emitter e = {fn, ctx, counts};
+    static const char *const bins[] = {"very negative", "negative", "neutral", "positive",
+                                       "very positive"};
+    memset(counts, 0, sizeof(int) * CX_FG_COUNT);
+    emit_s(&e, 1.0f, "", "bias");
+    if (ev->text != NULL)
+        text_features(&e, ev->text, ev->text_len);
+    cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
+
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        const char *name = cx_category_name((cx_category)c);
+        if (hits->phrase[c] > 0)
+            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "r:", name);
+        if (hits->field[c] > 0)
+            emit_s(&e, 1.0f - expf(-hits->field[c]), "f:", name);
+    }
+    for (int k = 0; k < hits->n_hit; k++)
+        emit_s(&e, 1.0f, "h:", hits->hit[k]);
+    if (hits->sentiment != 0)
+        emit_s(&e, tanhf(hits->sentiment), "", "rule sentiment");
+
+    float x = vs->compound;
+    emit_s(&e, x, "v:", "compound");
+    emit_s(&e, 1.0f, "v:",
+           bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
+    if (vs->pos > 0)
+        emit_s(&e, fminf(vs->pos / 4, 2), "v:", "positive words");
+    if (vs->neg > 0)
+        emit_s(&e, fminf(vs->neg / 4, 2), "v:", "negative words");
+    if (vs->afinn != 0)
+        emit_s(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "v:", "afinn");
+    if (vs->emoji != 0)
+        emit_s(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "v:", "emoji");
+    if (vs->caps)
+        emit_s(&e, capped(vs->caps, 3), "v:", "caps");
+    if (vs->exclaim)
+        emit_s(&e, capped(vs->exclaim, 3), "v:", "exclamation");
+    if (vs->question)
+        emit_s(&e, capped(vs->question, 2), "v:", "question");
+    if (vs->sarcasm)
+        emit_s(&e, capped(vs->sarcasm, 2), "v:", "sarcasm");
+    if (vs->fail)
+        emit_s(&e, capped(vs->fail, 3), "c:", "stated failure");
+    if (vs->neg_fail)
+        emit_s(&e, capped(vs->neg_fail, 2), "c:", "negated problem");
+    if (vs->still_again)
+        emit_s(&e, capped(vs->still_again, 2), "c:", "still/again");
+    if (vs->neg_verb)
+        emit_s(&e, capped(vs->neg_verb, 2), "c:", "negated service verb");
+    if (vs->duration)
+        emit_s(&e, capped(vs->duration, 2), "c:", "duration");
+    if (vs->you)
+        emit_s(&e, capped(vs->you, 3), "c:", "second person");
+
+    if (ev->channel)
+        emit_s(&e, 1.0f, "ch:", ev->channel);
+    if (ev->touchpoint)
+        emit_s(&e, 1.0f, "tp:", ev->touchpoint);
+    if (ev->attributes != NULL) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)ev->attributes, key, v)
+        {
+            (void)v;
+            emit_s(&e, 1.0f, "a:", key);
+        }
+    }
+    rating_features(&e, ev);
+}
+
+float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
+{
+    if (g == CX_FG_DENSE || counts[g] == 0)
+        return 1.0f;
+    return 1.0f / sqrtf((float)counts[g]);
+}

