@@ -70,8 +70,8 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
     char errs[REPLAY_BATCH][256];
     long long ids[REPLAY_BATCH];
     const char *event_ids[REPLAY_BATCH];
-    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                          sizeof err) != CX_OK ||
+    if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK ||
         (rules_json = cx_classifier_rules_json(clf)) == NULL) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", clf ? "out of memory" : err);
         rc = CX_EXIT_USAGE;

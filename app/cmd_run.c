@@ -14,7 +14,7 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out,
             "usage: cxpulse run [--config FILE] [--brokers B] [--topic T]... [--group G]\n"
-            "                   [--pg URL] [--rules FILE]... [--http ADDR:PORT|off]\n"
+            "                   [--pg URL] [--rules FILE]... [--model FILE] [--http ADDR:PORT|off]\n"
             "                   [--log-level debug|info|warn|error]\n\n"
             "Consumes the topics as a member of the consumer group, classifies every\n"
             "event and writes events, tags, signals, dead letters and offsets to\n"

@@ -495,8 +495,8 @@ int cx_pipeline_run(const cx_config *cfg, uint64_t stop_after_messages,
     memset(totals, 0, sizeof *totals);
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.cond, NULL);
-    if (cx_classifier_new(&p.clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                          sizeof err) != CX_OK) {
+    if (cx_classifier_new_model(&p.clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         return CX_EXIT_USAGE;
     }

@@ -55,6 +55,7 @@ static void emit_s(const emitter *e, float value, const char *prefix, const char
 
 static void emit_chars(const emitter *e, const char *w, size_t n)
 {
+
     char buf[MAX_WORD + 2];
     buf[0] = '<';
     memcpy(buf + 1, w, n);
@@ -72,19 +73,6 @@ static void emit_chars(const emitter *e, const char *w, size_t n)
     }
 }
 
-static int is_negator(const char *w, size_t n)
-{
-    static const char *const list[] = {"not", "no", "never", "cannot", "cant", "dont",
-                                       "doesnt", "didnt", "isnt", "wasnt", "werent", "arent",
-                                       "havent", "hasnt", "hadnt", "wont", "wouldnt",
-                                       "couldnt", "aint", "nothing", "nobody", "without",
-                                       "nor", "neither", "zero", NULL};
-    for (const char *const *p = list; *p; p++)
-        if (strlen(*p) == n && memcmp(*p, w, n) == 0)
-            return 1;
-    return 0;
-}
-
 /* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
 static char fold_latin1(unsigned char b)
 {
@@ -97,7 +85,7 @@ static char fold_latin1(unsigned char b)
 }
 
 /* Word features of the text. */
-static void text_features(const emitter *e, const char *text, size_t len)
+static void text_features(const emitter *e, const cx_valence *val, const char *text, size_t len)
 {
     char word[MAX_WORD + 1], prev[MAX_WORD + 1], buf[2 * MAX_WORD + 8];
     size_t wn = 0, pn = 0;
@@ -152,7 +140,7 @@ static void text_features(const emitter *e, const char *text, size_t len)
                     emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
                 }
                 emit_chars(e, word, wn);
-                if (is_negator(word, wn))
+                if (cx__valence_negator(val, word, wn))
                     neg_left = NEG_SCOPE;
                 memcpy(prev, word, wn);
                 pn = wn;
@@ -217,7 +205,7 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
     emit_s(&e, 1.0f, "", "bias");
     if (ev->text != NULL)
-        text_features(&e, ev->text, ev->text_len);
+        text_features(&e, val, ev->text, ev->text_len);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
 
     for (int c = 0; c < CX_CAT_COUNT; c++) {

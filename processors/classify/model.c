@@ -221,33 +221,55 @@ typedef struct top {
     float contrib;
 } top;
 
+/* Features wait this many calls between their prefetch and their use. */
+#define LAG 8
+
+typedef struct pending {
+    uint32_t bucket;
+    uint8_t group, named;
+    float value;
+} pending;
+
 typedef struct score_ctx {
     const cx_model *m;
     float acc[CX_FG_COUNT][CX_MODEL_STRIDE];
     top best[CX_CAT_COUNT][CX_MODEL_TOP];
+    pending q[LAG];
+    unsigned n_q;
 } score_ctx;
 
-static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
-                     size_t name_len)
+static void apply(score_ctx *s, const pending *p)
 {
-    score_ctx *s = ctx;
-    const float *w = s->m->w + (size_t)bucket * CX_MODEL_STRIDE;
-    float *a = s->acc[g];
+    const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
+    float *a = s->acc[p->group];
     for (int k = 0; k < CX_MODEL_STRIDE; k++)
-        a[k] += w[k] * value;
-    (void)name_len;
-    if (name == NULL)
+        a[k] += w[k] * p->value;
+    if (!p->named)
         return;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        float x = w[c] * value;
+        float x = w[c] * p->value;
         top *b = s->best[c];
         if (x <= b[CX_MODEL_TOP - 1].contrib)
             continue;
         int k = CX_MODEL_TOP - 1;
         for (; k > 0 && b[k - 1].contrib < x; k--)
             b[k] = b[k - 1];
-        b[k] = (top){bucket, x};
+        b[k] = (top){p->bucket, x};
     }
+}
+
+/* Weights are read LAG features after their prefetch, so memory latency overlaps. */
+static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                     size_t name_len)
+{
+    score_ctx *s = ctx;
+    (void)name_len;
+    __builtin_prefetch(s->m->w + (size_t)bucket * CX_MODEL_STRIDE);
+    pending *slot = &s->q[s->n_q % LAG];
+    if (s->n_q >= LAG)
+        apply(s, slot);
+    *slot = (pending){bucket, (uint8_t)g, name != NULL, value};
+    s->n_q++;
 }
 
 void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
@@ -258,6 +280,8 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
     memset(&s, 0, sizeof s);
     s.m = m;
     cx__features(val, ev, hits, score_fn, &s, counts, &out->vs);
+    for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
+        apply(&s, &s.q[i % LAG]);
     for (int k = 0; k < CX_MODEL_OUT; k++) {
         float z = 0;
         for (int g = 0; g < CX_FG_COUNT; g++)

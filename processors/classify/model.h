@@ -53,6 +53,9 @@ typedef struct cx_valence_score {
 /* Scores text[len]; never allocates. */
 void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_valence_score *out);
 
+/* True when w[n] (folded) is a negator ("not", "never", "didnt"). */
+int cx__valence_negator(const cx_valence *v, const char *w, size_t n);
+
 /* The sentiment the lexicons and cues give on their own (no model):
  * a stated failure is negative, then the compound score decides. */
 cx_sentiment cx__valence_sentiment(const cx_valence_score *s, float rule_sentiment);

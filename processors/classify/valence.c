@@ -32,9 +32,31 @@ typedef struct entry {
     float vader, afinn;
 } entry;
 
+/* Word classes, found by one walk of a small trie over [a-z0-9]. */
+enum {
+    W_NEGATOR = 1 << 0,
+    W_BOOSTER = 1 << 1,
+    W_DAMPENER = 1 << 2,
+    W_CONTRAST = 1 << 3,
+    W_STILL = 1 << 4,
+    W_YOU = 1 << 5,
+    W_TIME = 1 << 6,
+    W_PRAISE = 1 << 7,
+    W_LEAD = 1 << 8,    /* "oh", "just": before ironic praise */
+    W_PROBLEM = 1 << 9, /* prefix */
+    W_SERVICE = 1 << 10 /* prefix */
+};
+
+typedef struct tnode {
+    int16_t child[36];
+    uint16_t exact, prefix;
+} tnode;
+
 struct cx_valence {
     entry *tab;
     size_t cap;
+    tnode *trie;
+    size_t n_nodes, nodes_cap;
 };
 
 static uint64_t hash_str(const char *s, size_t n)
@@ -90,6 +112,8 @@ static void load_tsv(cx_valence *v, const char *p, const char *end, int which)
     }
 }
 
+static int trie_build(cx_valence *v);
+
 cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
 {
     cx_valence *v = calloc(1, sizeof *v);
@@ -100,6 +124,10 @@ cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
     load_tsv(v, cx_blob_vader, cx_blob_vader_end, 0);
     load_tsv(v, cx_blob_afinn, cx_blob_afinn_end, 1);
     load_tsv(v, cx_blob_emoji, cx_blob_emoji_end, 2);
+    if (trie_build(v) != 0) {
+        cx__valence_free(v);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
+    }
     *out = v;
     return CX_OK;
 }
@@ -109,28 +137,11 @@ void cx__valence_free(cx_valence *v)
     if (v == NULL)
         return;
     free(v->tab);
+    free(v->trie);
     free(v);
 }
 
 /* ---- Word lists ---------------------------------------------------------- */
-
-static int in_list(const char *w, size_t n, const char *const *list)
-{
-    for (; *list; list++)
-        if (strlen(*list) == n && memcmp(*list, w, n) == 0)
-            return 1;
-    return 0;
-}
-
-static int has_prefix(const char *w, size_t n, const char *const *list)
-{
-    for (; *list; list++) {
-        size_t k = strlen(*list);
-        if (n >= k && memcmp(*list, w, k) == 0)
-            return 1;
-    }
-    return 0;
-}
 
 static const char *const negators[] = {
     "not", "no", "never", "cannot", "cant", "dont", "doesnt", "didnt", "isnt", "wasnt",
@@ -179,6 +190,85 @@ static const char *const time_units[] = {
     "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "h", "day", "days",
     "wk", "wks", "week", "weeks", "month", "months", "mo", "yr", "years", "year", NULL};
 
+static const char *const you_words[] = {"you", "your", "youre", "u", "ur", NULL};
+static const char *const still_words[] = {"still", "again", "yet", NULL};
+static const char *const lead_words[] = {"oh", "just", "yeah", "wow", "so", "real", "really", NULL};
+
+static int char_index(char c)
+{
+    return c >= 'a' && c <= 'z' ? c - 'a' : c >= '0' && c <= '9' ? 26 + (c - '0') : -1;
+}
+
+static int trie_add(cx_valence *v, const char *w, uint16_t flag, int prefix)
+{
+    int32_t node = 0;
+    for (; *w; w++) {
+        int ci = char_index(*w);
+        if (ci < 0)
+            return -1;
+        if (v->trie[node].child[ci] == 0) {
+            if (v->n_nodes == v->nodes_cap) {
+                tnode *t = realloc(v->trie, 2 * v->nodes_cap * sizeof *t);
+                if (t == NULL)
+                    return -1;
+                v->trie = t;
+                v->nodes_cap *= 2;
+            }
+            memset(&v->trie[v->n_nodes], 0, sizeof(tnode));
+            v->trie[node].child[ci] = (int16_t)v->n_nodes++;
+        }
+        node = v->trie[node].child[ci];
+    }
+    if (prefix)
+        v->trie[node].prefix |= flag;
+    else
+        v->trie[node].exact |= flag;
+    return 0;
+}
+
+static int trie_build(cx_valence *v)
+{
+    static const struct {
+        const char *const *list;
+        uint16_t flag;
+        int prefix;
+    } lists[] = {
+        {negators, W_NEGATOR, 0},      {boosters, W_BOOSTER, 0},    {dampeners, W_DAMPENER, 0},
+        {contrasts, W_CONTRAST, 0},    {still_words, W_STILL, 0},   {you_words, W_YOU, 0},
+        {time_units, W_TIME, 0},       {praise_irony, W_PRAISE, 0}, {lead_words, W_LEAD, 0},
+        {problems, W_PROBLEM, 1},      {service_verbs, W_SERVICE, 1},
+    };
+    v->nodes_cap = 1024;
+    v->n_nodes = 1;
+    if ((v->trie = calloc(v->nodes_cap, sizeof *v->trie)) == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        for (const char *const *w = lists[i].list; *w; w++)
+            if (trie_add(v, *w, lists[i].flag, lists[i].prefix))
+                return -1;
+    return 0;
+}
+
+/* The classes of word w[n]: exact matches, and prefixes of 3+ letters. */
+static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
+{
+    int32_t node = 0;
+    unsigned f = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ci = char_index(w[i]);
+        if (ci < 0 || (node = v->trie[node].child[ci]) == 0)
+            return f;
+        if (i >= 2)
+            f |= v->trie[node].prefix;
+    }
+    return f | v->trie[node].exact;
+}
+
+int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
+{
+    return (word_flags(v, w, n) & W_NEGATOR) != 0;
+}
+
 /* ---- Scoring -------------------------------------------------------------- */
 
 #define MAX_TOK 4096
@@ -189,6 +279,7 @@ typedef struct tok {
     uint8_t caps;    /* written in ALL CAPS (2+ letters) */
     uint8_t clause;  /* a clause ends after this token (punctuation) */
     uint8_t punct;   /* the raw token ended in , . ! */
+    uint16_t fl;     /* word classes (W_*) */
     float val;       /* VADER valence (or emoji/emoticon) */
     float afinn;
 } tok;
@@ -255,6 +346,7 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
         t->n = (uint8_t)n;
+        t->fl = (uint16_t)word_flags(v, t->w, n);
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;
@@ -289,28 +381,28 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         for (size_t b = k; b-- > 0 && k - b <= 3;) {
             if (toks[b].clause)
                 break;
-            if (in_list(toks[b].w, toks[b].n, negators)) {
+            if ((toks[b].fl & W_NEGATOR)) {
                 negated = 1;
                 break;
             }
         }
-        if (in_list(t->w, t->n, (const char *const[]){"still", "again", "yet", NULL}))
+        if ((t->fl & W_STILL))
             out->still_again++;
-        if (in_list(t->w, t->n, (const char *const[]){"you", "your", "youre", "u", "ur", NULL}))
+        if ((t->fl & W_YOU))
             out->you++;
         if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) &&
-            in_list(toks[k + 1].w, toks[k + 1].n, time_units))
+            (toks[k + 1].fl & W_TIME))
             out->duration++;
         else if (isdigit((unsigned char)t->w[0])) {
             size_t d = 0;
             while (d < t->n && isdigit((unsigned char)t->w[d]))
                 d++;
-            if (d < t->n && in_list(t->w + d, t->n - d, time_units))
+            if (d < t->n && (word_flags(v, t->w + d, t->n - d) & W_TIME))
                 out->duration++;
         }
-        if (negated && has_prefix(t->w, t->n, service_verbs))
+        if (negated && (t->fl & W_SERVICE))
             out->neg_verb++;
-        if (has_prefix(t->w, t->n, problems) && t->n >= 3) {
+        if ((t->fl & W_PROBLEM)) {
             if (negated)
                 out->neg_fail++;
             else
@@ -321,9 +413,9 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             float scalar = 0;
             for (size_t b = k >= 3 ? k - 3 : 0; b < k; b++) {
                 float d = b + 1 == k ? 1.0f : b + 2 == k ? 0.95f : 0.9f;
-                if (in_list(toks[b].w, toks[b].n, boosters))
+                if ((toks[b].fl & W_BOOSTER))
                     scalar += B_INCR * d;
-                else if (in_list(toks[b].w, toks[b].n, dampeners))
+                else if ((toks[b].fl & W_DAMPENER))
                     scalar -= B_INCR * d;
             }
             if (t->val != 0) {
@@ -345,12 +437,10 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     int failure = fail + out->neg_verb + (out->still_again && fail) > 0;
     for (size_t k = 0; k < nt; k++) {
         tok *t = &toks[k];
-        if (t->val <= 0 || !in_list(t->w, t->n, praise_irony))
+        if (t->val <= 0 || !(t->fl & W_PRAISE))
             continue;
         int marked = t->punct || k == 0 ||
-                     (k > 0 && in_list(toks[k - 1].w, toks[k - 1].n,
-                                       (const char *const[]){"oh", "just", "yeah", "wow",
-                                                             "so", "real", "really", NULL}));
+                     (k > 0 && (toks[k - 1].fl & W_LEAD));
         if (failure && marked) {
             out->sarcasm++;
             t->val = -t->val * 0.8f;
@@ -362,7 +452,7 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     /* "but": the clause before counts half, the one after one and a half. */
     size_t but = nt;
     for (size_t k = 0; k < nt; k++)
-        if (in_list(toks[k].w, toks[k].n, contrasts)) {
+        if ((toks[k].fl & W_CONTRAST)) {
             but = k;
             break;
         }
