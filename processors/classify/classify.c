@@ -569,12 +569,12 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     }
     if ((st = cx__valence_new(&clf->val, err, errlen)) != CX_OK)
         goto fail;
-    if (model == NULL) {
+    if (model == NULL && n_files == 0) {
         size_t len = (size_t)(cx_blob_model_end - cx_blob_model);
         if (len > 0 && (st = cx__model_load(&clf->model, cx_blob_model, len,
                                             "config/model/default.cxm", err, errlen)) != CX_OK)
             goto fail;
-    } else if (strcmp(model, "none") != 0 &&
+    } else if (model != NULL && strcmp(model, "none") != 0 &&
                (st = cx__model_read(&clf->model, model, err, errlen)) != CX_OK)
         goto fail;
     snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",

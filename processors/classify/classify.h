@@ -65,7 +65,8 @@ const char *cx_sentiment_name(cx_sentiment s);
 
 /*
  * Builds a classifier from rule files (JSON, format in docs/rules.md). With
- * n_files == 0, loads the default rule files shipped in config/rules/.
+ * n_files == 0, loads the default rule files shipped in config/rules/ and the
+ * default model (config/model/); given rule files are used alone.
  * On failure returns CX_ERR_CONFIG and names the file, the rule and the reason.
  * Returns new: free with cx_classifier_free().
  */
@@ -73,10 +74,12 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
                             char *err, size_t errlen);
 
 /*
- * Like cx_classifier_new(), with a model file: model NULL loads the built-in
- * default model (config/model/default.cxm), "none" classifies with the rules
- * alone, anything else is a model file written by cx_trainer_write(). A
- * damaged or foreign model file gives CX_ERR_CONFIG naming the file and the reason.
+ * Like cx_classifier_new(), with a model file written by cx_trainer_write(),
+ * or "none" for the rules alone. model NULL: the built-in default model
+ * (config/model/default.cxm) with the built-in rules (n_files == 0); the rules
+ * alone with given rule files, since a model is trained with the rules whose
+ * hits are its features. A damaged or foreign model file gives CX_ERR_CONFIG
+ * naming the file and the reason.
  */
 cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,
                                   const char *model, char *err, size_t errlen);

@@ -48,9 +48,13 @@ static void emit(const emitter *e, cx_feature_group g, float value, const char *
     e->counts[g]++;
 }
 
-static void emit_s(const emitter *e, float value, const char *prefix, const char *name)
+/* A readable feature "<kind>:<name>" (its whole string is the evidence). */
+static void emit_s(const emitter *e, float value, const char *kind, const char *name)
 {
-    emit(e, CX_FG_DENSE, value, prefix, name, strlen(name), 1);
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "%s%s", kind, name);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
+    emit(e, CX_FG_DENSE, value, "", buf, len, 1);
 }
 
 static void emit_chars(const emitter *e, const char *w, size_t n)
@@ -129,7 +133,10 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
             } else {
                 /* unigram, negation-marked within the scope */
                 if (neg_left > 0) {
-                    emit(e, CX_FG_WORD, 1.0f, "n:", word, wn, 1);
+                    char nw[MAX_WORD + 5];
+                    memcpy(nw, "not:", 4);
+                    memcpy(nw + 4, word, wn);
+                    emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn + 4, 1);
                     neg_left--;
                 } else
                     emit(e, CX_FG_WORD, 1.0f, "w:", word, wn, 1);
@@ -162,9 +169,9 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         }
     }
     if (handles)
-        emit_s(e, 1.0f, "m:", "handle");
+        emit_s(e, 1.0f, "text:", "handle");
     if (urls)
-        emit_s(e, 1.0f, "m:", "link");
+        emit_s(e, 1.0f, "text:", "link");
 }
 
 static float capped(int n, int cap)
@@ -193,7 +200,7 @@ static void rating_features(const emitter *e, const cx_event *ev)
     }
     char buf[64];
     snprintf(buf, sizeof buf, "%s %s", scale ? scale : "none", b);
-    emit_s(e, 1.0f, "rt:", buf);
+    emit_s(e, 1.0f, "rating:", buf);
 }
 
 void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
@@ -203,7 +210,7 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     static const char *const bins[] = {"very negative", "negative", "neutral", "positive",
                                        "very positive"};
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
-    emit_s(&e, 1.0f, "", "bias");
+    emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
     if (ev->text != NULL)
         text_features(&e, val, ev->text, ev->text_len);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
@@ -211,59 +218,59 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         const char *name = cx_category_name((cx_category)c);
         if (hits->phrase[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "r:", name);
+            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "rules:", name);
         if (hits->field[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->field[c]), "f:", name);
+            emit_s(&e, 1.0f - expf(-hits->field[c]), "fields:", name);
     }
     for (int k = 0; k < hits->n_hit; k++)
-        emit_s(&e, 1.0f, "h:", hits->hit[k]);
+        emit_s(&e, 1.0f, "", hits->hit[k]);
     if (hits->sentiment != 0)
-        emit_s(&e, tanhf(hits->sentiment), "", "rule sentiment");
+        emit_s(&e, tanhf(hits->sentiment), "rules:", "sentiment");
 
     float x = vs->compound;
-    emit_s(&e, x, "v:", "compound");
-    emit_s(&e, 1.0f, "v:",
+    emit_s(&e, x, "lexicon:", "compound");
+    emit_s(&e, 1.0f, "lexicon:",
            bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
     if (vs->pos > 0)
-        emit_s(&e, fminf(vs->pos / 4, 2), "v:", "positive words");
+        emit_s(&e, fminf(vs->pos / 4, 2), "lexicon:", "positive words");
     if (vs->neg > 0)
-        emit_s(&e, fminf(vs->neg / 4, 2), "v:", "negative words");
+        emit_s(&e, fminf(vs->neg / 4, 2), "lexicon:", "negative words");
     if (vs->afinn != 0)
-        emit_s(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "v:", "afinn");
+        emit_s(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "lexicon:", "afinn");
     if (vs->emoji != 0)
-        emit_s(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "v:", "emoji");
+        emit_s(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "lexicon:", "emoji");
     if (vs->caps)
-        emit_s(&e, capped(vs->caps, 3), "v:", "caps");
+        emit_s(&e, capped(vs->caps, 3), "lexicon:", "caps");
     if (vs->exclaim)
-        emit_s(&e, capped(vs->exclaim, 3), "v:", "exclamation");
+        emit_s(&e, capped(vs->exclaim, 3), "lexicon:", "exclamation");
     if (vs->question)
-        emit_s(&e, capped(vs->question, 2), "v:", "question");
+        emit_s(&e, capped(vs->question, 2), "lexicon:", "question");
     if (vs->sarcasm)
-        emit_s(&e, capped(vs->sarcasm, 2), "v:", "sarcasm");
+        emit_s(&e, capped(vs->sarcasm, 2), "lexicon:", "sarcasm");
     if (vs->fail)
-        emit_s(&e, capped(vs->fail, 3), "c:", "stated failure");
+        emit_s(&e, capped(vs->fail, 3), "cue:", "stated failure");
     if (vs->neg_fail)
-        emit_s(&e, capped(vs->neg_fail, 2), "c:", "negated problem");
+        emit_s(&e, capped(vs->neg_fail, 2), "cue:", "negated problem");
     if (vs->still_again)
-        emit_s(&e, capped(vs->still_again, 2), "c:", "still/again");
+        emit_s(&e, capped(vs->still_again, 2), "cue:", "still/again");
     if (vs->neg_verb)
-        emit_s(&e, capped(vs->neg_verb, 2), "c:", "negated service verb");
+        emit_s(&e, capped(vs->neg_verb, 2), "cue:", "negated service verb");
     if (vs->duration)
-        emit_s(&e, capped(vs->duration, 2), "c:", "duration");
+        emit_s(&e, capped(vs->duration, 2), "cue:", "duration");
     if (vs->you)
-        emit_s(&e, capped(vs->you, 3), "c:", "second person");
+        emit_s(&e, capped(vs->you, 3), "cue:", "second person");
 
     if (ev->channel)
-        emit_s(&e, 1.0f, "ch:", ev->channel);
+        emit_s(&e, 1.0f, "channel:", ev->channel);
     if (ev->touchpoint)
-        emit_s(&e, 1.0f, "tp:", ev->touchpoint);
+        emit_s(&e, 1.0f, "touchpoint:", ev->touchpoint);
     if (ev->attributes != NULL) {
         const char *key;
         const json_t *v;
         json_object_foreach((json_t *)ev->attributes, key, v)
         {
             (void)v;
-            emit_s(&e, 1.0f, "a:", key);
+            emit_s(&e, 1.0f, "attribute:", key);
         }
     }
     rating_features(&e, ev);

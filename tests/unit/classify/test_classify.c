@@ -37,14 +37,12 @@ static const char *rule_file(int slot, const char *json)
     return paths[slot];
 }
 
-/* The rules alone ("none": no model), since these tests are about rule files. */
 static cx_classifier *build(const char *json)
 {
     const char *files[] = {rule_file(0, json)};
     char err[512];
     cx_classifier *clf = NULL;
-    cr_assert_eq(cx_classifier_new_model(&clf, files, 1, "none", err, sizeof err), CX_OK, "%s",
-                 err);
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_OK, "%s", err);
     return clf;
 }
 
@@ -180,8 +178,7 @@ Test(cx_classify, negation_keeps_a_complaint_from_counting)
                                         "\"clause_breaks\":[\"but\"]}}")};
     char err[512];
     cx_classifier *clf;
-    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, "none", err, sizeof err), CX_OK, "%s",
-                 err);
+    cr_assert_eq(cx_classifier_new(&clf, files, 2, err, sizeof err), CX_OK, "%s", err);
     cx_tags t;
     run(clf, EV("\"text\":\"They were rude\""), &t);
     cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"));
