@@ -35,6 +35,7 @@ static inline uint32_t bucket_of(uint64_t h)
 
 typedef struct emitter {
     cx_feature_fn fn;
+    cx_chars_fn chars;
     void *ctx;
     int *counts;
 } emitter;
@@ -43,7 +44,11 @@ typedef struct emitter {
 static void emit(const emitter *e, cx_feature_group g, float value, const char *prefix,
                  const char *name, size_t n, int named)
 {
-    uint64_t h = fnv(fnv(FNV_OFFSET, prefix, strlen(prefix)), name, n);
+    /* prefixes are "" or two characters ("w:", "b:", "n:", "e:") */
+    uint64_t h = FNV_OFFSET;
+    if (prefix[0] != '\0')
+        h = fnv(h, prefix, 2);
+    h = fnv(h, name, n);
     e->fn(e->ctx, bucket_of(h), g, value, named ? name : NULL, n);
     e->counts[g]++;
 }
@@ -57,10 +62,10 @@ static void emit_s(const emitter *e, float value, const char *kind, const char *
     emit(e, CX_FG_DENSE, value, "", buf, len, 1);
 }
 
-static void emit_chars(const emitter *e, const char *w, size_t n)
+int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 {
-
     char buf[MAX_WORD + 2];
+    int count = 0;
     buf[0] = '<';
     memcpy(buf + 1, w, n);
     buf[n + 1] = '>';
@@ -70,11 +75,17 @@ static void emit_chars(const emitter *e, const char *w, size_t n)
         for (size_t j = s; j < len && j < s + 5; j++) {
             h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
             if (j - s + 1 >= 3) {
-                e->fn(e->ctx, bucket_of(h), CX_FG_CHAR, 1.0f, NULL, 0);
-                e->counts[CX_FG_CHAR]++;
+                fn(ctx, bucket_of(h), CX_FG_CHAR, 1.0f, NULL, 0);
+                count++;
             }
         }
     }
+    return count;
+}
+
+static void emit_chars(const emitter *e, const char *w, size_t n)
+{
+    e->counts[CX_FG_CHAR] += e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
 }
 
 /* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
@@ -204,9 +215,10 @@ static void rating_features(const emitter *e, const cx_event *ev)
 }
 
 void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
-                  cx_feature_fn fn, void *ctx, int counts[CX_FG_COUNT], cx_valence_score *vs)
+                  cx_feature_fn fn, cx_chars_fn chars, void *ctx, int counts[CX_FG_COUNT],
+                  cx_valence_score *vs)
 {
-    emitter e = {fn, ctx, counts};
+    emitter e = {fn, chars, ctx, counts};
     static const char *const bins[] = {"very negative", "negative", "neutral", "positive",
                                        "very positive"};
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);

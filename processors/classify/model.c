@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ typedef struct name_entry {
 
 struct cx_model {
     float *w; /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
+    uint8_t *used; /* bit per bucket: has a weight */
+    uint64_t gen;  /* distinct per loaded model: tags the word cache */
     float threshold[CX_CAT_COUNT];
     name_entry *names; /* sorted by bucket */
     size_t n_names;
@@ -87,8 +90,11 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
                        "%s: model checksum mismatch: the file is damaged or truncated", origin);
     const unsigned char *p = d + 20;
     cx_model *m = calloc(1, sizeof *m);
-    if (m == NULL || (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) ==
-                         NULL) {
+    if (m == NULL ||
+        (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) == NULL ||
+        (m->used = calloc(CX_MODEL_BUCKETS / 8, 1)) == NULL) {
+        if (m != NULL)
+            free(m->w);
         free(m);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
     }
@@ -110,6 +116,7 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
             int16_t q = (int16_t)(uint16_t)(p[4 + 2 * k] | p[5 + 2 * k] << 8);
             m->w[(size_t)b * CX_MODEL_STRIDE + (size_t)k] = (float)q * scale[k];
         }
+        m->used[b >> 3] |= (uint8_t)(1u << (b & 7));
     }
     size_t total = 0;
     const unsigned char *q = p;
@@ -140,6 +147,8 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     }
     m->n_names = n_names;
     qsort(m->names, m->n_names, sizeof *m->names, by_bucket);
+    static atomic_uint_fast64_t generation;
+    m->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     snprintf(m->version, sizeof m->version, "cxm%d-%012llx", FORMAT,
              (unsigned long long)(want & 0xffffffffffffULL));
     *out = m;
@@ -186,6 +195,7 @@ void cx__model_free(cx_model *m)
     if (m == NULL)
         return;
     free(m->w);
+    free(m->used);
     free(m->names);
     free(m->strings);
     free(m);
@@ -264,12 +274,81 @@ static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value
 {
     score_ctx *s = ctx;
     (void)name_len;
+    if (!(s->m->used[bucket >> 3] & (1u << (bucket & 7))))
+        return; /* no weight: nothing to add */
     __builtin_prefetch(s->m->w + (size_t)bucket * CX_MODEL_STRIDE);
     pending *slot = &s->q[s->n_q % LAG];
     if (s->n_q >= LAG)
         apply(s, slot);
     *slot = (pending){bucket, (uint8_t)g, name != NULL, value};
     s->n_q++;
+}
+
+/* Per thread: recent words' summed character n-gram weights, so a frequent
+ * word costs one lookup instead of ~15 (the model is read-only, the cache is
+ * the thread's own). */
+#define WORD_CACHE 2048
+
+typedef struct word_slot {
+    uint64_t key; /* hash of the word; 0 = empty */
+    float acc[CX_MODEL_STRIDE];
+    int count;
+} word_slot;
+
+static __thread struct {
+    uint64_t gen;
+    word_slot slot[WORD_CACHE];
+} word_cache;
+
+typedef struct bucket_list {
+    uint32_t b[4 * (32 + 2)];
+    int n;
+} bucket_list;
+
+static void list_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                    size_t name_len)
+{
+    bucket_list *l = ctx;
+    const int cap = (int)(sizeof l->b / sizeof l->b[0]);
+    (void)g;
+    (void)value;
+    (void)name;
+    (void)name_len;
+    if (l->n < cap)
+        l->b[l->n++] = bucket;
+}
+
+static int chars_fn(void *ctx, const char *w, size_t n)
+{
+    score_ctx *s = ctx;
+    uint64_t key = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ (unsigned char)w[i]) * 1099511628211ULL;
+    key |= 1;
+    if (word_cache.gen != s->m->gen) {
+        memset(word_cache.slot, 0, sizeof word_cache.slot);
+        word_cache.gen = s->m->gen;
+    }
+    word_slot *slot = &word_cache.slot[(key >> 7) & (WORD_CACHE - 1)];
+    if (slot->key != key) {
+        /* a miss: all of the word's buckets are prefetched, then summed */
+        bucket_list l;
+        l.n = 0;
+        slot->count = cx__char_ngrams(w, n, list_fn, &l);
+        for (int i = 0; i < l.n; i++)
+            __builtin_prefetch(s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE);
+        float acc[CX_MODEL_STRIDE] = {0};
+        for (int i = 0; i < l.n; i++) {
+            const float *wb = s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE;
+            for (int k = 0; k < CX_MODEL_STRIDE; k++)
+                acc[k] += wb[k];
+        }
+        memcpy(slot->acc, acc, sizeof acc);
+        slot->key = key;
+    }
+    for (int k = 0; k < CX_MODEL_STRIDE; k++)
+        s->acc[CX_FG_CHAR][k] += slot->acc[k];
+    return slot->count;
 }
 
 void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
@@ -279,7 +358,7 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
     int counts[CX_FG_COUNT];
     memset(&s, 0, sizeof s);
     s.m = m;
-    cx__features(val, ev, hits, score_fn, &s, counts, &out->vs);
+    cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
         apply(&s, &s.q[i % LAG]);
     for (int k = 0; k < CX_MODEL_OUT; k++) {

@@ -80,9 +80,18 @@ typedef enum cx_feature_group { CX_FG_DENSE = 0, CX_FG_WORD, CX_FG_CHAR, CX_FG_C
 typedef void (*cx_feature_fn)(void *ctx, uint32_t bucket, cx_feature_group g, float value,
                               const char *name, size_t name_len);
 
-/* Calls fn once per feature of ev; fills counts[] (features per group) and *vs. */
+/* Takes over a word's character n-grams (e.g. from a cache); returns how many
+ * features they are. */
+typedef int (*cx_chars_fn)(void *ctx, const char *word, size_t n);
+
+/* Calls fn once per feature of ev; fills counts[] (features per group) and *vs.
+ * With chars, each word's character n-grams go to chars instead of fn. */
 void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
-                  cx_feature_fn fn, void *ctx, int counts[CX_FG_COUNT], cx_valence_score *vs);
+                  cx_feature_fn fn, cx_chars_fn chars, void *ctx, int counts[CX_FG_COUNT],
+                  cx_valence_score *vs);
+
+/* Calls fn for each character n-gram of word[n]; returns how many. */
+int cx__char_ngrams(const char *word, size_t n, cx_feature_fn fn, void *ctx);
 
 /* The factor applied to every value of group g given the group sizes. */
 float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT]);

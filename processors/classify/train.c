@@ -132,10 +132,10 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     int counts[CX_FG_COUNT], again[CX_FG_COUNT];
     cx__classifier_rules(t->clf, ev, &tags, &hits);
     collect c = {t, t->n_feats, {0}};
-    cx__features(cx__classifier_valence(t->clf), ev, &hits, collect_fn, &c, counts, &vs);
+    cx__features(cx__classifier_valence(t->clf), ev, &hits, collect_fn, NULL, &c, counts, &vs);
     if (!t->oom) {
         rescale r = {t->feats + c.first, 0, counts};
-        cx__features(cx__classifier_valence(t->clf), ev, &hits, rescale_fn, &r, again, &vs);
+        cx__features(cx__classifier_valence(t->clf), ev, &hits, rescale_fn, NULL, &r, again, &vs);
     }
     if (!t->oom && t->n + 1 >= t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;

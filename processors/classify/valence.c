@@ -27,10 +27,15 @@ extern const char cx_blob_emoji[], cx_blob_emoji_end[];
 #define C_INCR 0.733f
 #define N_SCALAR (-0.74f)
 
+/* 8 bytes, so the table (16384 entries) stays in cache. */
 typedef struct entry {
-    uint64_t hash; /* 0 = empty */
-    float vader, afinn;
+    uint32_t hash;   /* upper half of the word's hash; 0 = empty */
+    int16_t vader;   /* VADER valence x 1000 */
+    int8_t afinn;    /* AFINN-165 valence */
+    int8_t unused;
 } entry;
+
+#define VADER(e) ((float)(e)->vader / 1000.0f)
 
 /* Word classes, found by one walk of a small trie over [a-z0-9]. */
 enum {
@@ -64,13 +69,14 @@ static uint64_t hash_str(const char *s, size_t n)
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h | 1;
+    return h;
 }
 
 static entry *slot(const cx_valence *v, uint64_t h)
 {
+    uint32_t check = (uint32_t)(h >> 32) | 1;
     size_t i = (size_t)h & (v->cap - 1);
-    while (v->tab[i].hash != 0 && v->tab[i].hash != h)
+    while (v->tab[i].hash != 0 && v->tab[i].hash != check)
         i = (i + 1) & (v->cap - 1);
     return &v->tab[i];
 }
@@ -96,17 +102,19 @@ static void load_tsv(cx_valence *v, const char *p, const char *end, int which)
             memcpy(num, tab + 1, nl);
             num[nl] = '\0';
             float val = strtof(num, NULL);
-            entry *e = slot(v, hash_str(p, (size_t)(tab - p)));
+            uint64_t h = hash_str(p, (size_t)(tab - p));
+            entry *e = slot(v, h);
             if (e->hash == 0) {
-                e->hash = hash_str(p, (size_t)(tab - p));
-                e->vader = e->afinn = 0;
+                e->hash = (uint32_t)(h >> 32) | 1;
+                e->vader = 0;
+                e->afinn = 0;
             }
             if (which == 0)
-                e->vader = val;
+                e->vader = (int16_t)lroundf(val * 1000.0f);
             else if (which == 1)
-                e->afinn = val;
+                e->afinn = (int8_t)lroundf(val);
             else if (e->vader == 0)
-                e->vader = val * 0.8f; /* -5..5 onto VADER's -4..4 */
+                e->vader = (int16_t)lroundf(val * 800.0f); /* -5..5 onto VADER's -4..4 */
         }
         p = eol + 1;
     }
@@ -117,7 +125,7 @@ static int trie_build(cx_valence *v);
 cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
 {
     cx_valence *v = calloc(1, sizeof *v);
-    if (v == NULL || (v->tab = calloc(v->cap = 32768, sizeof(entry))) == NULL) {
+    if (v == NULL || (v->tab = calloc(v->cap = 16384, sizeof(entry))) == NULL) {
         free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
     }
@@ -290,7 +298,7 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
     float sum = 0;
     const entry *e;
     if (n >= 2 && n <= 6 && !isalpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
-        return e->vader; /* emoticon: ":(", ":-)", "</3" */
+        return VADER(e); /* emoticon: ":(", ":-)", "</3" */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
@@ -300,7 +308,7 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
                            memcmp(s + i, "\xF0\x9F\xA4\xA1", 4) == 0))   /* clown */
                 (*sarc)++;
             if ((e = lookup(v, s + i, k)) != NULL)
-                sum += e->vader;
+                sum += VADER(e);
         }
         i += k;
     }
@@ -327,19 +335,26 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         if (i == s)
             break;
         tok *t = &toks[nt];
-        memset(t, 0, sizeof *t);
         size_t n = 0;
-        int up = 0, low = 0;
+        int up = 0, low = 0, apos = 0, other = 0;
         for (size_t k = s; k < i; k++) {
             unsigned char c = (unsigned char)text[k];
-            if (c == '!')
-                out->exclaim++;
-            else if (c == '?')
-                out->question++;
-            if (isalnum(c) && n < sizeof t->w - 1) {
-                t->w[n++] = (char)tolower(c);
-                up += isupper(c) != 0;
-                low += islower(c) != 0;
+            if (c >= 'a' && c <= 'z') {
+                low++;
+                if (n < sizeof t->w - 1)
+                    t->w[n++] = (char)c;
+            } else if (c >= 'A' && c <= 'Z') {
+                up++;
+                if (n < sizeof t->w - 1)
+                    t->w[n++] = (char)(c + 32);
+            } else if (c >= '0' && c <= '9') {
+                if (n < sizeof t->w - 1)
+                    t->w[n++] = (char)c;
+            } else {
+                other = 1;
+                out->exclaim += c == '!';
+                out->question += c == '?';
+                apos |= c == '\'';
             }
         }
         char last = text[i - 1];
@@ -350,11 +365,13 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;
-        t->val = symbols(v, text + s, i - s, &sarc_symbols);
+        t->afinn = 0;
+        /* emoji and emoticons: only tokens with something besides letters and digits */
+        t->val = other ? symbols(v, text + s, i - s, &sarc_symbols) : 0.0f;
         if (n > 0) {
-            /* The word as written with its apostrophe ("can't") or folded. */
+            /* The word folded, or as written with its apostrophe ("can't"). */
             const entry *e = lookup(v, t->w, n);
-            if (e == NULL) {
+            if (e == NULL && apos) {
                 char raw[48];
                 size_t m = 0;
                 for (size_t k = s; k < i && m < sizeof raw; k++)
@@ -363,8 +380,8 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 e = lookup(v, raw, m);
             }
             if (e != NULL) {
-                t->val += e->vader;
-                t->afinn = e->afinn;
+                t->val += VADER(e);
+                t->afinn = (float)e->afinn;
             }
         }
         nt++;
