@@ -280,8 +280,10 @@ int cx_cmd_classify(int argc, char **argv)
                 rc = CX_EXIT_RUNTIME;
                 break;
             }
-            fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
-            if (fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
+            if (blocks[t].err.len > 0)
+                fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
+            if (blocks[t].out.len > 0 &&
+                fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
                 rc = CX_EXIT_RUNTIME;
         }
         if (used < n_threads)
