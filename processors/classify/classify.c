@@ -778,6 +778,11 @@ const cx_valence *cx__classifier_valence(const cx_classifier *clf)
     return clf->val;
 }
 
+const cx_model *cx__classifier_model(const cx_classifier *clf)
+{
+    return clf->model;
+}
+
 static void add_hit(cx_rule_hits *hits, const char *ev)
 {
     for (int i = 0; i < hits->n_hit; i++)

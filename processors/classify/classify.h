@@ -107,6 +107,7 @@ typedef struct cx_train_options {
     float l2;      /* L2 penalty */
     int min_df;    /* features seen in fewer events are left out */
     unsigned seed; /* training order */
+    int from_model; /* start from the classifier's model and keep near it (fine-tuning) */
 } cx_train_options;
 
 /* The defaults cxpulse train uses. */
@@ -114,8 +115,10 @@ void cx_train_options_default(cx_train_options *opt);
 
 typedef struct cx_trainer cx_trainer;
 
-/* Starts training with clf's rules as features (its model is not used);
- * clf must outlive the trainer. opt NULL: the defaults. */
+/* Starts training with clf's rules as features; clf must outlive the trainer.
+ * With opt->from_model, training starts from clf's model (which must be set)
+ * and its L2 penalty pulls toward that model's weights instead of zero, so a
+ * few hundred events adapt it rather than replace it. opt NULL: the defaults. */
 cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_train_options *opt,
                          char *err, size_t errlen);
 

@@ -271,6 +271,8 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
         emit_s(&e, capped(vs->duration, 2), "cue:", "duration");
     if (vs->you)
         emit_s(&e, capped(vs->you, 3), "cue:", "second person");
+    if (vs->resolved)
+        emit_s(&e, capped(vs->resolved, 2), "cue:", "resolved");
 
     if (ev->channel)
         emit_s(&e, 1.0f, "channel:", ev->channel);

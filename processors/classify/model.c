@@ -206,6 +206,18 @@ const char *cx__model_version(const cx_model *m)
     return m->version;
 }
 
+const float *cx__model_weights(const cx_model *m)
+{
+    return m->w;
+}
+
+static const char *name_of(const cx_model *m, uint32_t bucket);
+
+const char *cx__model_name(const cx_model *m, uint32_t bucket)
+{
+    return name_of(m, bucket);
+}
+
 float cx__model_threshold(const cx_model *m, int cat)
 {
     return m->threshold[cat];

@@ -48,6 +48,7 @@ typedef struct cx_valence_score {
     int neg_verb;    /* negated service verbs ("never arrived", "didn't work") */
     int duration;    /* durations ("3 days", "2hrs") */
     int you;         /* second-person address */
+    int resolved;    /* a problem reported solved or a customer satisfied ("refunded", "thanked") */
 } cx_valence_score;
 
 /* Scores text[len]; never allocates. */
@@ -111,6 +112,11 @@ void cx__model_free(cx_model *m);
 /* "cxm<format>-<12 hex digits of the checksum>"; borrowed. */
 const char *cx__model_version(const cx_model *m);
 
+/* The model's weights (CX_MODEL_BUCKETS x CX_MODEL_STRIDE) and the readable
+ * name of a bucket ("model:<name>") or NULL. */
+const float *cx__model_weights(const cx_model *m);
+const char *cx__model_name(const cx_model *m, uint32_t bucket);
+
 /* A category's decision threshold on its probability. */
 float cx__model_threshold(const cx_model *m, int cat);
 
@@ -137,5 +143,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
 void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
                           cx_rule_hits *hits);
 const cx_valence *cx__classifier_valence(const cx_classifier *clf);
+/* The classifier's model, or NULL. */
+const cx_model *cx__classifier_model(const cx_classifier *clf);
 
 #endif /* CX_MODEL_H */

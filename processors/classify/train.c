@@ -45,6 +45,7 @@ void cx_train_options_default(cx_train_options *opt)
     opt->l2 = 1e-5f;
     opt->min_df = 2;
     opt->seed = 13;
+    opt->from_model = 0;
 }
 
 cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_train_options *opt,
@@ -63,6 +64,10 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
         t->opt = *opt;
     else
         cx_train_options_default(&t->opt);
+    if (t->opt.from_model && cx__classifier_model(clf) == NULL) {
+        cx_trainer_free(t);
+        return cx_errf(err, errlen, CX_ERR_USAGE, "train: no model to start from");
+    }
     t->start[0] = 0;
     *out = t;
     return CX_OK;
@@ -215,7 +220,11 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     const cx_train_options *o = &t->opt;
     uint64_t rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)o->seed;
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
-    memset(w, 0, cells * sizeof *w);
+    const float *w0 = o->from_model ? cx__model_weights(cx__classifier_model(t->clf)) : NULL;
+    if (w0 != NULL)
+        memcpy(w, w0, cells * sizeof *w);
+    else
+        memset(w, 0, cells * sizeof *w);
     for (size_t i = 0; i < cells; i++)
         g2[i] = 1e-2f;
     for (int ep = 0; ep < o->epochs; ep++) {
@@ -237,8 +246,9 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
                     continue;
                 float v = t->feats[f].value;
                 float *wb = w + (size_t)b * CX_MODEL_STRIDE, *gb = g2 + (size_t)b * CX_MODEL_STRIDE;
+                const float *w0b = w0 ? w0 + (size_t)b * CX_MODEL_STRIDE : NULL;
                 for (int k = 0; k < CX_MODEL_OUT; k++) {
-                    float gr = g[k] * v + o->l2 * wb[k];
+                    float gr = g[k] * v + o->l2 * (wb[k] - (w0b ? w0b[k] : 0.0f));
                     gb[k] += gr * gr;
                     wb[k] -= o->rate * gr / sqrtf(gb[k]);
                 }
@@ -345,6 +355,13 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
         qsort(rank, nr, sizeof *rank, by_weight);
         for (size_t k = 0; k < nr && k < NAMES_PER_CAT; k++)
             keep[rank[k].bucket] = t->names[rank[k].bucket];
+    }
+    /* a fine-tuned model keeps its base's names ("model:" dropped) */
+    const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
+    for (uint32_t b = 0; base != NULL && b < CX_MODEL_BUCKETS; b++) {
+        const char *n = keep[b] == NULL ? cx__model_name(base, b) : NULL;
+        if (n != NULL)
+            keep[b] = n + 6;
     }
     st = cx__model_write(path, w, th, keep, err, errlen);
 done:

@@ -49,7 +49,8 @@ enum {
     W_PRAISE = 1 << 7,
     W_LEAD = 1 << 8,    /* "oh", "just": before ironic praise */
     W_PROBLEM = 1 << 9, /* prefix */
-    W_SERVICE = 1 << 10 /* prefix */
+    W_SERVICE = 1 << 10, /* prefix */
+    W_RESOLVED = 1 << 11 /* prefix */
 };
 
 typedef struct tnode {
@@ -189,6 +190,12 @@ static const char *const service_verbs[] = {
     "help", "bother", "credit", "process", "return", "send", "sent", "ship", "updat",
     "show", "honou", "honor", "explain", "listen", "apolog", "acknowledg", NULL};
 
+/* Words that report a problem solved or a customer satisfied (prefixes). */
+static const char *const resolutions[] = {
+    "resolv", "fixed", "sorted", "corrected", "refunded", "reissued", "rebooked", "credited",
+    "restored", "unblocked", "replaced", "waived", "reimburs", "thanked", "grateful", "happy",
+    "satisfied", "pleased", "apprecia", "relieved", "understood", "workaround", NULL};
+
 static const char *const praise_irony[] = {
     "great", "brilliant", "fantastic", "thanks", "thank", "cheers", "perfect", "wonderful",
     "awesome", "amazing", "lovely", "superb", "genius", "nice", "love", "fab", "excellent",
@@ -244,7 +251,7 @@ static int trie_build(cx_valence *v)
         {negators, W_NEGATOR, 0},      {boosters, W_BOOSTER, 0},    {dampeners, W_DAMPENER, 0},
         {contrasts, W_CONTRAST, 0},    {still_words, W_STILL, 0},   {you_words, W_YOU, 0},
         {time_units, W_TIME, 0},       {praise_irony, W_PRAISE, 0}, {lead_words, W_LEAD, 0},
-        {problems, W_PROBLEM, 1},      {service_verbs, W_SERVICE, 1},
+        {problems, W_PROBLEM, 1},      {service_verbs, W_SERVICE, 1}, {resolutions, W_RESOLVED, 1},
     };
     v->nodes_cap = 1024;
     v->n_nodes = 1;
@@ -419,6 +426,8 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         }
         if (negated && (t->fl & W_SERVICE))
             out->neg_verb++;
+        if ((t->fl & W_RESOLVED) && !negated)
+            out->resolved++;
         if ((t->fl & W_PROBLEM)) {
             if (negated)
                 out->neg_fail++;

@@ -1,9 +1,10 @@
 /*
  * test_train_eval.c - `cxpulse train` and `cxpulse eval` as users call them:
  * a model trained on labeled events is used through --model and scored by
- * eval, whose minimums set the exit status; and a company's own model, trained
- * on its earlier labeled events, clearly beats the built-in model on its later
- * ones (tests/data/company/labeled.jsonl, split by occurred_at).
+ * eval, whose minimums set the exit status; a model adapted from another one
+ * (--from) keeps what it knew; and a company's own model, adapted from the
+ * built-in one on its earlier labeled events, clearly beats the built-in model
+ * on its later ones (tests/data/company/labeled.jsonl, split by occurred_at).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -80,6 +81,14 @@ Test(train_eval, a_trained_model_is_used_and_scored)
                             "%s classify --model %s | grep -q '\"model:'",
                             test, cx_test_bin(), model),
                  0);
+    /* adapting the shop's model to 20 events keeps what it knew */
+    char few[300];
+    snprintf(few, sizeof few, "%s/few.jsonl", dir);
+    write_labels(few, 20, 7);
+    cr_assert_eq(cx_test_sh("%s train %s --from %s --out %s.ft > /dev/null && "
+                            "%s eval %s --model %s.ft --min-macro-f1 0.95 > /dev/null",
+                            cx_test_bin(), few, model, model, cx_test_bin(), test, model),
+                 0);
     /* below a minimum: exit 1; a damaged model: exit 2 naming the file */
     cr_assert_eq(cx_test_sh("%s eval %s --model none --min-macro-f1 0.99 > /dev/null 2>&1",
                             cx_test_bin(), test),
@@ -114,7 +123,10 @@ Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 6
                             "%s %s %s",
                             data, train, test),
                  0);
-    cr_assert_eq(cx_test_sh("%s train %s --out %s > /dev/null", cx_test_bin(), train, model), 0);
+    /* adapted from the built-in model, as docs/model.md advises for a few hundred events */
+    cr_assert_eq(cx_test_sh("%s train %s --from default --out %s > /dev/null", cx_test_bin(),
+                            train, model),
+                 0);
     char cmd[1200];
     double f1[2];
     for (int k = 0; k < 2; k++) {
