@@ -902,15 +902,17 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         cx__model_score(clf->model, clf->val, ev, &hits, &mo);
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
-            float th = cx__model_threshold(clf->model, c);
-            float conf = 1.0f / (1.0f + expf(-(mo.z[c] - logf(th / (1.0f - th)))));
+            float conf = 1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
             float field = 1.0f - expf(-hits.field[c]);
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
             tags->confidence[c] = conf;
             if (conf >= CX_CLASSIFY_THRESHOLD)
-                for (int k = 0; k < mo.n_top[c]; k++)
-                    add_evidence(tags, (cx_category)c, mo.top[c][k]);
+                for (int k = 0; k < mo.n_top[c]; k++) {
+                    const char *name = cx__model_name(clf->model, mo.top[c][k]);
+                    if (name != NULL)
+                        add_evidence(tags, (cx_category)c, name);
+                }
         }
         float mx = fmaxf(mo.z[4], fmaxf(mo.z[5], mo.z[6])), p[3], sum = 0;
         for (int k = 0; k < 3; k++)

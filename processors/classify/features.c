@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,13 +54,30 @@ static void emit(const emitter *e, cx_feature_group g, float value, const char *
     e->counts[g]++;
 }
 
+/* A readable feature whose name is a string literal: its bucket is hashed
+ * once per call site. */
+#define EMIT_CONST(e, value, literal)                                                   \
+    do {                                                                                \
+        static atomic_uint_fast32_t bucket_plus_1;                                      \
+        uint32_t b_ = (uint32_t)atomic_load_explicit(&bucket_plus_1, memory_order_relaxed); \
+        if (b_ == 0) {                                                                  \
+            b_ = bucket_of(fnv(FNV_OFFSET, literal, sizeof literal - 1)) + 1;           \
+            atomic_store_explicit(&bucket_plus_1, b_, memory_order_relaxed);            \
+        }                                                                               \
+        (e)->fn((e)->ctx, b_ - 1, CX_FG_DENSE, (value), literal, sizeof literal - 1);   \
+        (e)->counts[CX_FG_DENSE]++;                                                     \
+    } while (0)
+
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
 static void emit_s(const emitter *e, float value, const char *kind, const char *name)
 {
     char buf[160];
-    int n = snprintf(buf, sizeof buf, "%s%s", kind, name);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
-    emit(e, CX_FG_DENSE, value, "", buf, len, 1);
+    size_t k = strlen(kind), n = strlen(name);
+    if (k + n > sizeof buf)
+        n = sizeof buf - k;
+    memcpy(buf, kind, k);
+    memcpy(buf + k, name, n);
+    emit(e, CX_FG_DENSE, value, "", buf, k + n, 1);
 }
 
 int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
@@ -180,9 +198,9 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         }
     }
     if (handles)
-        emit_s(e, 1.0f, "text:", "handle");
+        EMIT_CONST(e, 1.0f, "text:handle");
     if (urls)
-        emit_s(e, 1.0f, "text:", "link");
+        EMIT_CONST(e, 1.0f, "text:link");
 }
 
 static float capped(int n, int cap)
@@ -210,7 +228,10 @@ static void rating_features(const emitter *e, const cx_event *ev)
         break;
     }
     char buf[64];
-    snprintf(buf, sizeof buf, "%s %s", scale ? scale : "none", b);
+    size_t n = strlen(scale ? scale : "none");
+    memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);
+    buf[n < 32 ? n : 32] = ' ';
+    memcpy(buf + (n < 32 ? n : 32) + 1, b, strlen(b) + 1);
     emit_s(e, 1.0f, "rating:", buf);
 }
 
@@ -237,42 +258,42 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     for (int k = 0; k < hits->n_hit; k++)
         emit_s(&e, 1.0f, "", hits->hit[k]);
     if (hits->sentiment != 0)
-        emit_s(&e, tanhf(hits->sentiment), "rules:", "sentiment");
+        EMIT_CONST(&e, tanhf(hits->sentiment), "rules:sentiment");
 
     float x = vs->compound;
-    emit_s(&e, x, "lexicon:", "compound");
+    EMIT_CONST(&e, x, "lexicon:compound");
     emit_s(&e, 1.0f, "lexicon:",
            bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
     if (vs->pos > 0)
-        emit_s(&e, fminf(vs->pos / 4, 2), "lexicon:", "positive words");
+        EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)
-        emit_s(&e, fminf(vs->neg / 4, 2), "lexicon:", "negative words");
+        EMIT_CONST(&e, fminf(vs->neg / 4, 2), "lexicon:negative words");
     if (vs->afinn != 0)
-        emit_s(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "lexicon:", "afinn");
+        EMIT_CONST(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "lexicon:afinn");
     if (vs->emoji != 0)
-        emit_s(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "lexicon:", "emoji");
+        EMIT_CONST(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "lexicon:emoji");
     if (vs->caps)
-        emit_s(&e, capped(vs->caps, 3), "lexicon:", "caps");
+        EMIT_CONST(&e, capped(vs->caps, 3), "lexicon:caps");
     if (vs->exclaim)
-        emit_s(&e, capped(vs->exclaim, 3), "lexicon:", "exclamation");
+        EMIT_CONST(&e, capped(vs->exclaim, 3), "lexicon:exclamation");
     if (vs->question)
-        emit_s(&e, capped(vs->question, 2), "lexicon:", "question");
+        EMIT_CONST(&e, capped(vs->question, 2), "lexicon:question");
     if (vs->sarcasm)
-        emit_s(&e, capped(vs->sarcasm, 2), "lexicon:", "sarcasm");
+        EMIT_CONST(&e, capped(vs->sarcasm, 2), "lexicon:sarcasm");
     if (vs->fail)
-        emit_s(&e, capped(vs->fail, 3), "cue:", "stated failure");
+        EMIT_CONST(&e, capped(vs->fail, 3), "cue:stated failure");
     if (vs->neg_fail)
-        emit_s(&e, capped(vs->neg_fail, 2), "cue:", "negated problem");
+        EMIT_CONST(&e, capped(vs->neg_fail, 2), "cue:negated problem");
     if (vs->still_again)
-        emit_s(&e, capped(vs->still_again, 2), "cue:", "still/again");
+        EMIT_CONST(&e, capped(vs->still_again, 2), "cue:still/again");
     if (vs->neg_verb)
-        emit_s(&e, capped(vs->neg_verb, 2), "cue:", "negated service verb");
+        EMIT_CONST(&e, capped(vs->neg_verb, 2), "cue:negated service verb");
     if (vs->duration)
-        emit_s(&e, capped(vs->duration, 2), "cue:", "duration");
+        EMIT_CONST(&e, capped(vs->duration, 2), "cue:duration");
     if (vs->you)
-        emit_s(&e, capped(vs->you, 3), "cue:", "second person");
+        EMIT_CONST(&e, capped(vs->you, 3), "cue:second person");
     if (vs->resolved)
-        emit_s(&e, capped(vs->resolved, 2), "cue:", "resolved");
+        EMIT_CONST(&e, capped(vs->resolved, 2), "cue:resolved");
 
     if (ev->channel)
         emit_s(&e, 1.0f, "channel:", ev->channel);

@@ -34,6 +34,7 @@ struct cx_model {
     uint8_t *used; /* bit per bucket: has a weight */
     uint64_t gen;  /* distinct per loaded model: tags the word cache */
     float threshold[CX_CAT_COUNT];
+    float logit[CX_CAT_COUNT]; /* log(t / (1 - t)) */
     name_entry *names; /* sorted by bucket */
     size_t n_names;
     char *strings;
@@ -99,8 +100,17 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
     }
     float scale[CX_MODEL_OUT];
-    for (int c = 0; c < CX_CAT_COUNT; c++, p += 4)
+    for (int c = 0; c < CX_CAT_COUNT; c++, p += 4) {
         m->threshold[c] = getf(p);
+        if (!(m->threshold[c] > 0.0f && m->threshold[c] < 1.0f)) {
+            free(m->used);
+            free(m->w);
+            free(m);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)",
+                           origin);
+        }
+        m->logit[c] = logf(m->threshold[c] / (1.0f - m->threshold[c]));
+    }
     for (int k = 0; k < CX_MODEL_OUT; k++, p += 4)
         scale[k] = getf(p);
     uint32_t n_entries = get32(p), n_names = get32(p + 4);
@@ -221,6 +231,11 @@ const char *cx__model_name(const cx_model *m, uint32_t bucket)
 float cx__model_threshold(const cx_model *m, int cat)
 {
     return m->threshold[cat];
+}
+
+float cx__model_threshold_logit(const cx_model *m, int cat)
+{
+    return m->logit[cat];
 }
 
 static const char *name_of(const cx_model *m, uint32_t bucket)
@@ -381,11 +396,9 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
     }
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         out->n_top[c] = 0;
-        for (int k = 0; k < CX_MODEL_TOP; k++) {
-            const char *n = s.best[c][k].contrib > 0 ? name_of(m, s.best[c][k].bucket) : NULL;
-            if (n != NULL)
-                out->top[c][out->n_top[c]++] = n;
-        }
+        for (int k = 0; k < CX_MODEL_TOP; k++)
+            if (s.best[c][k].contrib > 0)
+                out->top[c][out->n_top[c]++] = s.best[c][k].bucket;
     }
 }
 

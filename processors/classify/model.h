@@ -117,13 +117,14 @@ const char *cx__model_version(const cx_model *m);
 const float *cx__model_weights(const cx_model *m);
 const char *cx__model_name(const cx_model *m, uint32_t bucket);
 
-/* A category's decision threshold on its probability. */
+/* A category's decision threshold on its probability, and its logit. */
 float cx__model_threshold(const cx_model *m, int cat);
+float cx__model_threshold_logit(const cx_model *m, int cat);
 
 /* The model's verdict on one event. */
 typedef struct cx_model_out {
     float z[CX_MODEL_OUT];                     /* raw scores */
-    const char *top[CX_CAT_COUNT][CX_MODEL_TOP]; /* strongest named features, "model:<name>" */
+    uint32_t top[CX_CAT_COUNT][CX_MODEL_TOP]; /* buckets of the strongest named features */
     int n_top[CX_CAT_COUNT];
     cx_valence_score vs;
 } cx_model_out;
