@@ -51,7 +51,8 @@ static const setting settings[] = {
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
      "--rules", 0, NULL, "rule files replacing the built-in rules (docs/rules.md)"},
     {"rules.model", T_STRING, F(rule_model), 0, 0, 0, NULL, "CXPULSE_MODEL", "--model", 0, NULL,
-     "model file from cxpulse train (docs/model.md); unset: the built-in model; none: rules alone"},
+     "model file from cxpulse train (docs/model.md); unset: the built-in model with the built-in "
+     "rules, none with rules.files; none: the rules alone"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
      "CXPULSE_WINDOW_SECONDS", NULL, 0, "60", "tumbling window sizes of cx.signals, in seconds"},
     {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
