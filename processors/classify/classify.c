@@ -907,12 +907,17 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
             tags->confidence[c] = conf;
-            if (conf >= CX_CLASSIFY_THRESHOLD)
+            if (conf >= CX_CLASSIFY_THRESHOLD) {
                 for (int k = 0; k < mo.n_top[c]; k++) {
                     const char *name = cx__model_name(clf->model, mo.top[c][k]);
                     if (name != NULL)
                         add_evidence(tags, (cx_category)c, name);
                 }
+                /* every tag keeps evidence: when no readable feature stood out,
+                 * the character n-grams of the words carried it */
+                if (tags->n_evidence[c] == 0)
+                    add_evidence(tags, (cx_category)c, "model:character n-grams");
+            }
         }
         float mx = fmaxf(mo.z[4], fmaxf(mo.z[5], mo.z[6])), p[3], sum = 0;
         for (int k = 0; k < 3; k++)
