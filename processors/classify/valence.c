@@ -67,10 +67,18 @@ struct cx_valence {
 
 static uint64_t hash_str(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    for (; n > 0;) {
+        size_t k = n < 8 ? n : 8;
+        uint64_t v = 0;
+        for (size_t i = 0; i < k; i++)
+            v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        s += k;
+        n -= k;
+    }
+    return h * 0x94d049bb133111ebULL;
 }
 
 static entry *slot(const cx_valence *v, uint64_t h)
