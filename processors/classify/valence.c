@@ -294,7 +294,8 @@ int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
 
 /* ---- Scoring -------------------------------------------------------------- */
 
-#define MAX_TOK 4096
+/* Tokens scored per text (the rest of a very long e-mail is left out). */
+#define MAX_TOK 1024
 
 typedef struct tok {
     char w[40];      /* folded, letters and digits only */
