@@ -840,6 +840,7 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
                 if (pl->kind == P_CATEGORY) {
                     if (!(negated && pl->polarity < 0)) {
                         hits->phrase[pl->cat] += pl->weight;
+                        hits->by_polarity[pl->cat][pl->polarity + 1] += pl->weight;
                         add_evidence(tags, pl->cat, pl->evidence);
                         add_hit(hits, pl->evidence);
                     }

@@ -267,8 +267,17 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
 
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         const char *name = cx_category_name((cx_category)c);
+        static const char *const pol[3] = {" complaint", " mention", " praise"};
         if (hits->phrase[c] > 0)
             emit_s(&e, 1.0f - expf(-hits->phrase[c]), "rules:", name);
+        for (int k = 0; k < 3; k++)
+            if (hits->by_polarity[c][k] > 0) {
+                char buf[48];
+                size_t n = strlen(name), m = strlen(pol[k]);
+                memcpy(buf, name, n);
+                memcpy(buf + n, pol[k], m + 1);
+                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "rules:", buf);
+            }
         if (hits->field[c] > 0)
             emit_s(&e, 1.0f - expf(-hits->field[c]), "fields:", name);
     }

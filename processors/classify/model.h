@@ -67,6 +67,7 @@ cx_sentiment cx__valence_sentiment(const cx_valence_score *s, float rule_sentime
 #define CX_HITS_MAX 24
 typedef struct cx_rule_hits {
     float phrase[CX_CAT_COUNT]; /* summed phrase weights, negated complaints left out */
+    float by_polarity[CX_CAT_COUNT][3]; /* the same split by polarity: complaint, mention, praise */
     float field[CX_CAT_COUNT];  /* summed field-condition weights */
     float sentiment;            /* the rules' own sentiment sum */
     const char *hit[CX_HITS_MAX]; /* evidence strings of matched phrases and conditions */
