@@ -14,6 +14,7 @@ packages=(
     procps                                    # ps/pkill in tests
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
+    jq                                        # bench/classify/vs_jq.sh
 )
 
 missing=()
