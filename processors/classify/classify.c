@@ -1,13 +1,19 @@
 /*
  * classify.c - rule loading and scoring: phrase lexicons and field conditions
  * become per-category confidences, evidence and a sentiment (format in
- * docs/rules.md).
+ * docs/rules.md), combined with the learned model (docs/model.md).
  *
- * Scoring: each distinct phrase or condition that matches adds its weight to
+ * Rules: each distinct phrase or condition that matches adds its weight to
  * its category; confidence = 1 - exp(-sum). A complaint phrase (polarity -1)
  * under negation ("not rude") adds nothing to its category and counts for
- * sentiment with its sign flipped and halved. Sentiment comes from the rating
- * when there is one (scale-aware), blended with the text's lexicon score.
+ * sentiment with its sign flipped and halved.
+ *
+ * With a model, the rules' hits are among the model's features; a category is
+ * assigned when the model's probability reaches its threshold (reported as
+ * confidence 0.5), or when field conditions alone reach confidence 0.5
+ * (they stay certain). A rating decides the sentiment (the labeling guide's
+ * table); otherwise the model does, or without a model the lexicons and the
+ * rules' sentiment terms.
  */
 #include "classify.h"
 
@@ -799,7 +805,6 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
     int32_t seen[MAX_SEEN];
     size_t n_seen = 0;
     float sent = 0.0f;
-    int sent_hits = 0;
 
     memset(tags, 0, sizeof *tags);
     memset(hits, 0, sizeof *hits);
@@ -844,14 +849,10 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
                         add_evidence(tags, pl->cat, pl->evidence);
                         add_hit(hits, pl->evidence);
                     }
-                    if (pl->polarity != 0) {
+                    if (pl->polarity != 0)
                         sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * 0.7f * w;
-                        sent_hits++;
-                    }
-                } else {
+                } else
                     sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * w;
-                    sent_hits++;
-                }
             }
         }
     }
@@ -870,7 +871,6 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
     for (int c = 0; c < CX_CAT_COUNT; c++)
         tags->confidence[c] = 1.0f - expf(-(hits->phrase[c] + hits->field[c]));
     hits->sentiment = sent;
-    (void)sent_hits;
 }
 
 /* The rating's sentiment by the labeling guide's table; CX_SENT_COUNT if none. */
