@@ -474,7 +474,15 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         tok *t = &toks[k];
         if (t->val <= 0 || !(t->fl & W_PRAISE))
             continue;
-        int marked = t->punct || k == 0 ||
+        /* "Great, ..." "Brilliant." "cheers for that" "thanks a lot" at the start of a
+         * clause, or "oh great", "just wonderful" */
+        int clause_start = k == 0 || toks[k - 1].clause;
+        const tok *next = k + 1 < nt ? &toks[k + 1] : NULL;
+        int ironic_next = next != NULL && ((next->n == 3 && memcmp(next->w, "for", 3) == 0) ||
+                                           (next->n == 1 && next->w[0] == 'a') ||
+                                           (next->n == 5 && memcmp(next->w, "again", 5) == 0));
+        int sign_off = k + 2 >= nt; /* "Thanks!" "Cheers, Dan" closing a message */
+        int marked = (clause_start && !sign_off && (t->punct || ironic_next)) ||
                      (k > 0 && (toks[k - 1].fl & W_LEAD));
         if (failure && marked) {
             out->sarcasm++;
