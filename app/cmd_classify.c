@@ -21,17 +21,16 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n\n"
-            "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
-            "line to stdout:\n"
-            "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
-            "\"evidence\":{...}}\n"
-            "Categories are ordered by confidence. An invalid line yields\n"
-            "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
-            "--rules replaces the built-in rule files (repeat it for several files).\n"
-            "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
-            "alone); the default is the built-in model with the built-in rules.\n");
+    fprintf(out, "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n\n"
+                 "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
+                 "line to stdout:\n"
+                 "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
+                 "\"evidence\":{...}}\n"
+                 "Categories are ordered by confidence. An invalid line yields\n"
+                 "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
+                 "--rules replaces the built-in rule files (repeat it for several files).\n"
+                 "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
+                 "alone); the default is the built-in model with the built-in rules.\n");
     return rc;
 }
 
@@ -81,13 +80,27 @@ static void put_str(buf *b, const char *s)
         run = s + 1;
         char esc[7] = {'\\', 0};
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -155,8 +168,8 @@ static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
 /* A block of input lines and what classifying them wrote. */
 typedef struct block {
     const cx_classifier *clf;
-    buf in;              /* the lines, each ended by '\0' */
-    size_t *starts;      /* offsets of lines in in.p */
+    buf in;         /* the lines, each ended by '\0' */
+    size_t *starts; /* offsets of lines in in.p */
     size_t n;
     unsigned long first; /* line number of the first line */
     buf out, err;

@@ -24,19 +24,18 @@ typedef struct tally {
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse eval LABELS.jsonl [--by FIELD] [--model FILE] [--rules FILE]...\n"
-            "                    [--min-macro-f1 X] [--min-sentiment X] [--misses N]\n\n"
-            "Scores the classifier on labeled events, one JSON object a line:\n"
-            "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
-            "Prints per-category precision, recall and F1, macro-F1, how often no\n"
-            "category is predicted and labeled, sentiment accuracy and its confusion\n"
-            "matrix, with --by FIELD the same per value of FIELD (a key of the line,\n"
-            "e.g. industry or source, or of the event, e.g. channel), and the first N\n"
-            "misses (--misses, default 20). Exits 1 when macro-F1 or sentiment accuracy\n"
-            "is below the given minimum, or a line cannot be read.\n"
-            "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
-            "the built-in rule files.\n");
+    fprintf(out, "usage: cxpulse eval LABELS.jsonl [--by FIELD] [--model FILE] [--rules FILE]...\n"
+                 "                    [--min-macro-f1 X] [--min-sentiment X] [--misses N]\n\n"
+                 "Scores the classifier on labeled events, one JSON object a line:\n"
+                 "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
+                 "Prints per-category precision, recall and F1, macro-F1, how often no\n"
+                 "category is predicted and labeled, sentiment accuracy and its confusion\n"
+                 "matrix, with --by FIELD the same per value of FIELD (a key of the line,\n"
+                 "e.g. industry or source, or of the event, e.g. channel), and the first N\n"
+                 "misses (--misses, default 20). Exits 1 when macro-F1 or sentiment accuracy\n"
+                 "is below the given minimum, or a line cannot be read.\n"
+                 "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
+                 "the built-in rule files.\n");
     return rc;
 }
 
@@ -199,13 +198,13 @@ int cx_cmd_eval(int argc, char **argv)
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         long tp = all.tp[c], fp = all.fp[c], fn = all.fn[c];
         printf("%-14s %9.3f %9.3f %9.3f %8ld %8ld\n", cx_category_name((cx_category)c),
-               tp + fp ? (double)tp / (double)(tp + fp) : 0, tp + fn ? (double)tp / (double)(tp + fn) : 0,
-               f1_of(tp, fp, fn), tp + fn, tp + fp);
+               tp + fp ? (double)tp / (double)(tp + fp) : 0,
+               tp + fn ? (double)tp / (double)(tp + fn) : 0, f1_of(tp, fp, fn), tp + fn, tp + fp);
     }
     double macro = macro_f1(&all, 1);
     double sent = all.n ? (double)all.sent_ok / (double)all.n : 0;
-    printf("macro-F1 %.3f over %ld events (%lu lines unreadable); exact label sets %.1f%%\n",
-           macro, all.n, bad, all.n ? 100.0 * (double)all.exact / (double)all.n : 0);
+    printf("macro-F1 %.3f over %ld events (%lu lines unreadable); exact label sets %.1f%%\n", macro,
+           all.n, bad, all.n ? 100.0 * (double)all.exact / (double)all.n : 0);
     printf("none: predicted for %ld events, labeled for %ld\n", all.none_got, all.none_want);
     printf("sentiment accuracy %.3f (rows labeled, columns predicted)\n", sent);
     printf("  %-9s %8s %8s %8s\n", "", "negative", "neutral", "positive");
@@ -214,8 +213,8 @@ int cx_cmd_eval(int argc, char **argv)
                all.conf[a][1], all.conf[a][2]);
     if (by != NULL) {
         printf("\nby %s (macro-F1 over the categories that occur in the group):\n", by);
-        printf("  %-24s %6s %8s %9s %6s %6s  %s\n", by, "events", "macro-F1", "sentiment",
-               "none", "none*", "F1 facing/collab/external/perf");
+        printf("  %-24s %6s %8s %9s %6s %6s  %s\n", by, "events", "macro-F1", "sentiment", "none",
+               "none*", "F1 facing/collab/external/perf");
         for (size_t k = 0; k < n_groups; k++) {
             const tally *t = &groups[k];
             printf("  %-24s %6ld %8.3f %9.3f %6ld %6ld ", t->name, t->n, macro_f1(t, 0),

@@ -22,9 +22,10 @@ static int usage(FILE *out, int rc)
             "                          [--model FILE] [--batch N] [--config FILE]\n\n"
             "Re-tags the events that occurred in [since, until) (RFC 3339 or a date; open\n"
             "when left out) with the current rules (--rules, rules.files, or the built-in\n"
-            "ones) and model (--model, rules.model, or the built-in one): tags, primary category, sentiment and rule version, with cx.signals\n"
-            "corrected, N events per transaction (default 1000). Events already tagged by\n"
-            "this rule version are skipped, so an interrupted run can simply be run again.\n"
+            "ones) and model (--model, rules.model, or the built-in one): tags, primary\n"
+            "category, sentiment and rule version, with cx.signals corrected, N events per\n"
+            "transaction (default 1000). Events already tagged by this rule version are\n"
+            "skipped, so an interrupted run can simply be run again.\n"
             "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
 }

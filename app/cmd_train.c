@@ -48,15 +48,18 @@ int cx_cmd_train(int argc, char **argv)
             rules[n_rules++] = argv[++i];
         else if (strcmp(a, "--from") == 0 && v)
             from = argv[++i];
-        else if (strcmp(a, "--epochs") == 0 && v && (opt.epochs = (int)strtol(v, &end, 10)) > 0 && !*end)
+        else if (strcmp(a, "--epochs") == 0 && v && (opt.epochs = (int)strtol(v, &end, 10)) > 0 &&
+                 !*end)
             i++;
         else if (strcmp(a, "--rate") == 0 && v && (opt.rate = strtof(v, &end)) > 0 && !*end)
             i++;
         else if (strcmp(a, "--l2") == 0 && v && (opt.l2 = strtof(v, &end)) >= 0 && !*end)
             i++;
-        else if (strcmp(a, "--min-df") == 0 && v && (opt.min_df = (int)strtol(v, &end, 10)) > 0 && !*end)
+        else if (strcmp(a, "--min-df") == 0 && v && (opt.min_df = (int)strtol(v, &end, 10)) > 0 &&
+                 !*end)
             i++;
-        else if (strcmp(a, "--seed") == 0 && v && (opt.seed = (unsigned)strtoul(v, &end, 10), !*end))
+        else if (strcmp(a, "--seed") == 0 && v &&
+                 (opt.seed = (unsigned)strtoul(v, &end, 10), !*end))
             i++;
         else if (a[0] != '-' && n_files < MAX_FILES)
             files[n_files++] = a;
@@ -75,7 +78,9 @@ int cx_cmd_train(int argc, char **argv)
     unsigned long skipped = 0;
     opt.from_model = from != NULL;
     if (cx_classifier_new_model(&clf, rules, n_rules,
-                                from == NULL ? "none" : strcmp(from, "default") == 0 ? NULL : from,
+                                from == NULL                   ? "none"
+                                : strcmp(from, "default") == 0 ? NULL
+                                                               : from,
                                 err, sizeof err) != CX_OK ||
         cx_trainer_new(&t, clf, &opt, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse train: %s\n", err);
@@ -116,8 +121,8 @@ int cx_cmd_train(int argc, char **argv)
         fprintf(stderr, "cxpulse train: %s\n", err);
         goto done;
     }
-    printf("trained on %zu events (%lu lines left out): %s, rule set %s\n",
-           cx_trainer_count(t), skipped, outp, cx_classifier_version(check));
+    printf("trained on %zu events (%lu lines left out): %s, rule set %s\n", cx_trainer_count(t),
+           skipped, outp, cx_classifier_version(check));
     cx_classifier_free(check);
     rc = CX_EXIT_OK;
 done:

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out,
-                  char *err, size_t errlen)
+int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
+                  size_t errlen)
 {
     static __thread char *line;
     static __thread size_t cap;
@@ -45,8 +45,8 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     size_t i;
     json_t *c;
     if (!json_is_array(cats)) {
-        cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: \"categories\" must be an array",
-                path, *lineno);
+        cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: \"categories\" must be an array", path,
+                *lineno);
         cx_label_line_clear(out);
         return -1;
     }
@@ -54,8 +54,8 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     {
         cx_category cat;
         if (!json_is_string(c) || cx_category_from_name(json_string_value(c), &cat) != CX_OK) {
-            cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: unknown category %s", path,
-                    *lineno, json_is_string(c) ? json_string_value(c) : "(not a string)");
+            cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: unknown category %s", path, *lineno,
+                    json_is_string(c) ? json_string_value(c) : "(not a string)");
             cx_label_line_clear(out);
             return -1;
         }
@@ -68,8 +68,7 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
             break;
     if (s == NULL || k == CX_SENT_COUNT) {
         cx_errf(err, errlen, CX_ERR_INVALID,
-                "%s: line %lu: \"sentiment\" must be negative, neutral or positive", path,
-                *lineno);
+                "%s: line %lu: \"sentiment\" must be negative, neutral or positive", path, *lineno);
         cx_label_line_clear(out);
         return -1;
     }

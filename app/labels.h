@@ -12,9 +12,9 @@
 #include "classify.h"
 
 typedef struct cx_label_line {
-    json_t *doc;            /* the whole line */
-    cx_event ev;            /* parsed from doc["event"] */
-    unsigned categories;    /* bit set of (1u << cx_category) */
+    json_t *doc;         /* the whole line */
+    cx_event ev;         /* parsed from doc["event"] */
+    unsigned categories; /* bit set of (1u << cx_category) */
     cx_sentiment sentiment;
 } cx_label_line;
 
@@ -24,8 +24,8 @@ typedef struct cx_label_line {
  * line that is not a labeled event: err names the file, the line and the
  * reason, and the caller may go on reading.
  */
-int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out,
-                  char *err, size_t errlen);
+int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
+                  size_t errlen);
 
 /* NULL-safe, idempotent. */
 void cx_label_line_clear(cx_label_line *l);

@@ -903,7 +903,8 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         cx__model_score(clf->model, clf->val, ev, &hits, &mo);
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
-            float conf = 1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
+            float conf =
+                1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
             float field = 1.0f - expf(-hits.field[c]);
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
@@ -925,8 +926,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             sum += p[k] = expf(mo.z[4 + k] - mx);
         int best = p[0] >= p[1] && p[0] >= p[2] ? 0 : p[2] > p[1] ? 2 : 1;
         tags->sentiment = rated != CX_SENT_COUNT ? rated : (cx_sentiment)best;
-        tags->sentiment_score =
-            rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
+        tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
         cx_valence_score vs;
         cx__valence_score(clf->val, ev->text, ev->text ? ev->text_len : 0, &vs);

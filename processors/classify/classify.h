@@ -102,11 +102,11 @@ void cx_classifier_free(cx_classifier *clf);
 /* ---- Training (the same features as classification) --------------------- */
 
 typedef struct cx_train_options {
-    int epochs;    /* passes over the data */
-    float rate;    /* AdaGrad learning rate */
-    float l2;      /* L2 penalty */
-    int min_df;    /* features seen in fewer events are left out */
-    unsigned seed; /* training order */
+    int epochs;     /* passes over the data */
+    float rate;     /* AdaGrad learning rate */
+    float l2;       /* L2 penalty */
+    int min_df;     /* features seen in fewer events are left out */
+    unsigned seed;  /* training order */
     int from_model; /* start from the classifier's model and keep near it (fine-tuning) */
 } cx_train_options;
 

@@ -73,16 +73,16 @@ static void emit(const emitter *e, cx_feature_group g, float value, const char *
 
 /* A readable feature whose name is a string literal: its bucket is hashed
  * once per call site. */
-#define EMIT_CONST(e, value, literal)                                                   \
-    do {                                                                                \
-        static atomic_uint_fast32_t bucket_plus_1;                                      \
-        uint32_t b_ = (uint32_t)atomic_load_explicit(&bucket_plus_1, memory_order_relaxed); \
-        if (b_ == 0) {                                                                  \
-            b_ = bucket_of(hash_more(FNV_OFFSET, literal, sizeof literal - 1)) + 1;     \
-            atomic_store_explicit(&bucket_plus_1, b_, memory_order_relaxed);            \
-        }                                                                               \
-        (e)->fn((e)->ctx, b_ - 1, CX_FG_DENSE, (value), literal, sizeof literal - 1);   \
-        (e)->counts[CX_FG_DENSE]++;                                                     \
+#define EMIT_CONST(e, value, literal)                                                              \
+    do {                                                                                           \
+        static atomic_uint_fast32_t bucket_plus_1;                                                 \
+        uint32_t b_ = (uint32_t)atomic_load_explicit(&bucket_plus_1, memory_order_relaxed);        \
+        if (b_ == 0) {                                                                             \
+            b_ = bucket_of(hash_more(FNV_OFFSET, literal, sizeof literal - 1)) + 1;                \
+            atomic_store_explicit(&bucket_plus_1, b_, memory_order_relaxed);                       \
+        }                                                                                          \
+        (e)->fn((e)->ctx, b_ - 1, CX_FG_DENSE, (value), literal, sizeof literal - 1);              \
+        (e)->counts[CX_FG_DENSE]++;                                                                \
     } while (0)
 
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
@@ -120,7 +120,8 @@ int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 
 static void emit_chars(const emitter *e, const char *w, size_t n)
 {
-    e->counts[CX_FG_CHAR] += e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
+    e->counts[CX_FG_CHAR] +=
+        e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
 }
 
 /* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
@@ -289,7 +290,11 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     float x = vs->compound;
     EMIT_CONST(&e, x, "lexicon:compound");
     emit_s(&e, 1.0f, "lexicon:",
-           bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
+           bins[x <= -0.5f    ? 0
+                : x <= -0.05f ? 1
+                : x < 0.05f   ? 2
+                : x < 0.5f    ? 3
+                              : 4]);
     if (vs->pos > 0)
         EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)

@@ -30,12 +30,12 @@ typedef struct name_entry {
 } name_entry;
 
 struct cx_model {
-    float *w; /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
+    float *w;      /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
     uint8_t *used; /* bit per bucket: has a weight */
     uint64_t gen;  /* distinct per loaded model: tags the word cache */
     float threshold[CX_CAT_COUNT];
     float logit[CX_CAT_COUNT]; /* log(t / (1 - t)) */
-    name_entry *names; /* sorted by bucket */
+    name_entry *names;         /* sorted by bucket */
     size_t n_names;
     char *strings;
     char version[32];
@@ -106,8 +106,7 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
             free(m->used);
             free(m->w);
             free(m);
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)",
-                           origin);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)", origin);
         }
         m->logit[c] = logf(m->threshold[c] / (1.0f - m->threshold[c]));
     }

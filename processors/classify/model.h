@@ -66,16 +66,21 @@ cx_sentiment cx__valence_sentiment(const cx_valence_score *s, float rule_sentime
 /* What the rule engine found in an event (input to the features). */
 #define CX_HITS_MAX 24
 typedef struct cx_rule_hits {
-    float phrase[CX_CAT_COUNT]; /* summed phrase weights, negated complaints left out */
+    float phrase[CX_CAT_COUNT];         /* summed phrase weights, negated complaints left out */
     float by_polarity[CX_CAT_COUNT][3]; /* the same split by polarity: complaint, mention, praise */
-    float field[CX_CAT_COUNT];  /* summed field-condition weights */
-    float sentiment;            /* the rules' own sentiment sum */
-    const char *hit[CX_HITS_MAX]; /* evidence strings of matched phrases and conditions */
+    float field[CX_CAT_COUNT];          /* summed field-condition weights */
+    float sentiment;                    /* the rules' own sentiment sum */
+    const char *hit[CX_HITS_MAX];       /* evidence strings of matched phrases and conditions */
     int n_hit;
 } cx_rule_hits;
 
 /* Feature groups: a group's values are scaled together once its size is known. */
-typedef enum cx_feature_group { CX_FG_DENSE = 0, CX_FG_WORD, CX_FG_CHAR, CX_FG_COUNT } cx_feature_group;
+typedef enum cx_feature_group {
+    CX_FG_DENSE = 0,
+    CX_FG_WORD,
+    CX_FG_CHAR,
+    CX_FG_COUNT
+} cx_feature_group;
 
 /* Receives one feature: its bucket, group, raw value and, for readable
  * features, a name (NULL for character n-grams). */
@@ -104,8 +109,8 @@ typedef struct cx_model cx_model;
 
 /* Reads a model file from memory; origin names it in errors. Rejects a bad
  * magic, version, size or checksum with a message naming origin. */
-cx_status cx__model_load(cx_model **out, const unsigned char *data, size_t len,
-                         const char *origin, char *err, size_t errlen);
+cx_status cx__model_load(cx_model **out, const unsigned char *data, size_t len, const char *origin,
+                         char *err, size_t errlen);
 /* Reads a model file from path (see cx__model_load). */
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen);
 void cx__model_free(cx_model *m);
@@ -124,7 +129,7 @@ float cx__model_threshold_logit(const cx_model *m, int cat);
 
 /* The model's verdict on one event. */
 typedef struct cx_model_out {
-    float z[CX_MODEL_OUT];                     /* raw scores */
+    float z[CX_MODEL_OUT];                    /* raw scores */
     uint32_t top[CX_CAT_COUNT][CX_MODEL_TOP]; /* buckets of the strongest named features */
     int n_top[CX_CAT_COUNT];
     cx_valence_score vs;

@@ -32,9 +32,9 @@ struct cx_trainer {
     unsigned *cats;
     cx_sentiment *sent;
     size_t n, cap;
-    uint32_t *df;  /* examples per bucket */
+    uint32_t *df;   /* examples per bucket */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
-    char **names;  /* per bucket: a readable name, or NULL */
+    char **names;   /* per bucket: a readable name, or NULL */
     int oom;
 };
 
@@ -278,7 +278,8 @@ static float best_threshold(const float *prob, const unsigned *cats, size_t n, i
             }
         float f1 = 2.0f * (float)tp / (float)(2 * tp + fp + (pos - tp));
         /* ties go to the threshold nearest 0.5 */
-        if (f1 > best_f1 + 1e-6f || (fabsf(f1 - best_f1) <= 1e-6f && fabsf(th - 0.5f) < fabsf(best - 0.5f))) {
+        if (f1 > best_f1 + 1e-6f ||
+            (fabsf(f1 - best_f1) <= 1e-6f && fabsf(th - 0.5f) < fabsf(best - 0.5f))) {
             best_f1 = f1;
             best = th;
         }

@@ -29,9 +29,9 @@ extern const char cx_blob_emoji[], cx_blob_emoji_end[];
 
 /* 8 bytes, so the table (16384 entries) stays in cache. */
 typedef struct entry {
-    uint32_t hash;   /* upper half of the word's hash; 0 = empty */
-    int16_t vader;   /* VADER valence x 1000 */
-    int8_t afinn;    /* AFINN-165 valence */
+    uint32_t hash; /* upper half of the word's hash; 0 = empty */
+    int16_t vader; /* VADER valence x 1000 */
+    int8_t afinn;  /* AFINN-165 valence */
     int8_t unused;
 } entry;
 
@@ -47,8 +47,8 @@ enum {
     W_YOU = 1 << 5,
     W_TIME = 1 << 6,
     W_PRAISE = 1 << 7,
-    W_LEAD = 1 << 8,    /* "oh", "just": before ironic praise */
-    W_PROBLEM = 1 << 9, /* prefix */
+    W_LEAD = 1 << 8,     /* "oh", "just": before ironic praise */
+    W_PROBLEM = 1 << 9,  /* prefix */
     W_SERVICE = 1 << 10, /* prefix */
     W_RESOLVED = 1 << 11 /* prefix */
 };
@@ -106,8 +106,8 @@ static void load_tsv(cx_valence *v, const char *p, const char *end, int which)
         const char *tab = memchr(p, '\t', (size_t)(eol - p));
         if (tab != NULL && tab > p) {
             char num[32];
-            size_t nl = (size_t)(eol - tab - 1) < sizeof num - 1 ? (size_t)(eol - tab - 1)
-                                                                  : sizeof num - 1;
+            size_t nl =
+                (size_t)(eol - tab - 1) < sizeof num - 1 ? (size_t)(eol - tab - 1) : sizeof num - 1;
             memcpy(num, tab + 1, nl);
             num[nl] = '\0';
             float val = strtof(num, NULL);
@@ -161,57 +161,64 @@ void cx__valence_free(cx_valence *v)
 /* ---- Word lists ---------------------------------------------------------- */
 
 static const char *const negators[] = {
-    "not", "no", "never", "cannot", "cant", "dont", "doesnt", "didnt", "isnt", "wasnt",
-    "werent", "arent", "havent", "hasnt", "hadnt", "wont", "wouldnt", "couldnt", "shouldnt",
-    "aint", "nothing", "nobody", "none", "nor", "neither", "without", "nowhere", "hardly",
-    "rarely", "seldom", "nt", "zero", NULL};
+    "not",      "no",     "never",   "cannot", "cant",  "dont",  "doesnt",  "didnt",   "isnt",
+    "wasnt",    "werent", "arent",   "havent", "hasnt", "hadnt", "wont",    "wouldnt", "couldnt",
+    "shouldnt", "aint",   "nothing", "nobody", "none",  "nor",   "neither", "without", "nowhere",
+    "hardly",   "rarely", "seldom",  "nt",     "zero",  NULL};
 
 static const char *const boosters[] = {
-    "very", "really", "so", "extremely", "absolutely", "completely", "totally", "utterly",
-    "incredibly", "super", "hugely", "highly", "truly", "seriously", "most", "such",
-    "especially", "exceptionally", "insanely", "ridiculously", "deeply", "fully", "way",
-    "too", "damn", "bloody", "freaking", "fkn", "soooo", "sooo", "thoroughly", "entirely", NULL};
+    "very",       "really",       "so",         "extremely", "absolutely", "completely",
+    "totally",    "utterly",      "incredibly", "super",     "hugely",     "highly",
+    "truly",      "seriously",    "most",       "such",      "especially", "exceptionally",
+    "insanely",   "ridiculously", "deeply",     "fully",     "way",        "too",
+    "damn",       "bloody",       "freaking",   "fkn",       "soooo",      "sooo",
+    "thoroughly", "entirely",     NULL};
 
-static const char *const dampeners[] = {"kinda", "somewhat", "slightly", "barely", "partly",
-                                        "fairly", "marginally", "bit", "little", "almost",
-                                        "sorta", "mildly", NULL};
+static const char *const dampeners[] = {"kinda",  "somewhat",   "slightly", "barely", "partly",
+                                        "fairly", "marginally", "bit",      "little", "almost",
+                                        "sorta",  "mildly",     NULL};
 
-static const char *const contrasts[] = {"but", "however", "though", "although", "yet",
-                                        "unfortunately", "sadly", "except", NULL};
+static const char *const contrasts[] = {"but",           "however", "though", "although", "yet",
+                                        "unfortunately", "sadly",   "except", NULL};
 
 /* Words that state a failure when not negated (prefixes of the folded word). */
 static const char *const problems[] = {
-    "cancel", "cx", "delay", "late", "lost", "losing", "missing", "misplac", "broke",
-    "damag", "wrong", "overcharg", "overbill", "doublecharg", "refus", "denied", "deny",
-    "fail", "crash", "error", "outage", "stuck", "rude", "ignor", "useless", "worst",
-    "disconnect", "dropped", "missed", "hung", "stranded", "unreachable", "unanswered",
-    "waiting", "waited", "queue", "hold", "short", "incorrect", "faulty", "defect",
-    "leak", "cold", "dirty", "smashed", "crushed", "torn", "stolen", "scam", "rip",
-    "overdue", "bounced", "declined", "locked", "glitch", "bug", "freez", "nightmare",
-    "joke", "disgust", "terribl", "horribl", "awful", "appall", "shambles", "mess",
-    "complain", "problem", "issue", "unable", "impossible", "trouble", "slow", NULL};
+    "cancel",     "cx",        "delay",    "late",        "lost",       "losing",     "missing",
+    "misplac",    "broke",     "damag",    "wrong",       "overcharg",  "overbill",   "doublecharg",
+    "refus",      "denied",    "deny",     "fail",        "crash",      "error",      "outage",
+    "stuck",      "rude",      "ignor",    "useless",     "worst",      "disconnect", "dropped",
+    "missed",     "hung",      "stranded", "unreachable", "unanswered", "waiting",    "waited",
+    "queue",      "hold",      "short",    "incorrect",   "faulty",     "defect",     "leak",
+    "cold",       "dirty",     "smashed",  "crushed",     "torn",       "stolen",     "scam",
+    "rip",        "overdue",   "bounced",  "declined",    "locked",     "glitch",     "bug",
+    "freez",      "nightmare", "joke",     "disgust",     "terribl",    "horribl",    "awful",
+    "appall",     "shambles",  "mess",     "complain",    "problem",    "issue",      "unable",
+    "impossible", "trouble",   "slow",     NULL};
 
 /* Service verbs whose negation states a failure ("never arrived", "didn't work"). */
 static const char *const service_verbs[] = {
-    "arriv", "work", "show", "came", "come", "deliver", "receiv", "got", "get", "respond",
-    "repl", "answer", "fix", "resolv", "refund", "load", "turn", "call", "pick", "connect",
-    "help", "bother", "credit", "process", "return", "send", "sent", "ship", "updat",
-    "show", "honou", "honor", "explain", "listen", "apolog", "acknowledg", NULL};
+    "arriv",   "work",    "show",   "came",       "come",  "deliver", "receiv", "got",
+    "get",     "respond", "repl",   "answer",     "fix",   "resolv",  "refund", "load",
+    "turn",    "call",    "pick",   "connect",    "help",  "bother",  "credit", "process",
+    "return",  "send",    "sent",   "ship",       "updat", "show",    "honou",  "honor",
+    "explain", "listen",  "apolog", "acknowledg", NULL};
 
 /* Words that report a problem solved or a customer satisfied (prefixes). */
 static const char *const resolutions[] = {
-    "resolv", "fixed", "sorted", "corrected", "refunded", "reissued", "rebooked", "credited",
-    "restored", "unblocked", "replaced", "waived", "reimburs", "thanked", "grateful", "happy",
-    "satisfied", "pleased", "apprecia", "relieved", "understood", "workaround", NULL};
+    "resolv",   "fixed",    "sorted",     "corrected",  "refunded",  "reissued",
+    "rebooked", "credited", "restored",   "unblocked",  "replaced",  "waived",
+    "reimburs", "thanked",  "grateful",   "happy",      "satisfied", "pleased",
+    "apprecia", "relieved", "understood", "workaround", NULL};
 
 static const char *const praise_irony[] = {
-    "great", "brilliant", "fantastic", "thanks", "thank", "cheers", "perfect", "wonderful",
-    "awesome", "amazing", "lovely", "superb", "genius", "nice", "love", "fab", "excellent",
-    "marvellous", "marvelous", "classic", "impressive", "terrific", "stellar", "bravo", NULL};
+    "great",     "brilliant", "fantastic", "thanks",     "thank",     "cheers",  "perfect",
+    "wonderful", "awesome",   "amazing",   "lovely",     "superb",    "genius",  "nice",
+    "love",      "fab",       "excellent", "marvellous", "marvelous", "classic", "impressive",
+    "terrific",  "stellar",   "bravo",     NULL};
 
 static const char *const time_units[] = {
-    "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "h", "day", "days",
-    "wk", "wks", "week", "weeks", "month", "months", "mo", "yr", "years", "year", NULL};
+    "min", "mins", "minute", "minutes", "hr",    "hrs",    "hour", "hours", "h",     "day",  "days",
+    "wk",  "wks",  "week",   "weeks",   "month", "months", "mo",   "yr",    "years", "year", NULL};
 
 static const char *const you_words[] = {"you", "your", "youre", "u", "ur", NULL};
 static const char *const still_words[] = {"still", "again", "yet", NULL};
@@ -256,10 +263,10 @@ static int trie_build(cx_valence *v)
         uint16_t flag;
         int prefix;
     } lists[] = {
-        {negators, W_NEGATOR, 0},      {boosters, W_BOOSTER, 0},    {dampeners, W_DAMPENER, 0},
-        {contrasts, W_CONTRAST, 0},    {still_words, W_STILL, 0},   {you_words, W_YOU, 0},
-        {time_units, W_TIME, 0},       {praise_irony, W_PRAISE, 0}, {lead_words, W_LEAD, 0},
-        {problems, W_PROBLEM, 1},      {service_verbs, W_SERVICE, 1}, {resolutions, W_RESOLVED, 1},
+        {negators, W_NEGATOR, 0},   {boosters, W_BOOSTER, 0},      {dampeners, W_DAMPENER, 0},
+        {contrasts, W_CONTRAST, 0}, {still_words, W_STILL, 0},     {you_words, W_YOU, 0},
+        {time_units, W_TIME, 0},    {praise_irony, W_PRAISE, 0},   {lead_words, W_LEAD, 0},
+        {problems, W_PROBLEM, 1},   {service_verbs, W_SERVICE, 1}, {resolutions, W_RESOLVED, 1},
     };
     v->nodes_cap = 1024;
     v->n_nodes = 1;
@@ -298,13 +305,13 @@ int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
 #define MAX_TOK 1024
 
 typedef struct tok {
-    char w[40];      /* folded, letters and digits only */
-    uint8_t n;       /* length of w */
-    uint8_t caps;    /* written in ALL CAPS (2+ letters) */
-    uint8_t clause;  /* a clause ends after this token (punctuation) */
-    uint8_t punct;   /* the raw token ended in , . ! */
-    uint16_t fl;     /* word classes (W_*) */
-    float val;       /* VADER valence (or emoji/emoticon) */
+    char w[40];     /* folded, letters and digits only */
+    uint8_t n;      /* length of w */
+    uint8_t caps;   /* written in ALL CAPS (2+ letters) */
+    uint8_t clause; /* a clause ends after this token (punctuation) */
+    uint8_t punct;  /* the raw token ended in , . ! */
+    uint16_t fl;    /* word classes (W_*) */
+    float val;      /* VADER valence (or emoji/emoticon) */
     float afinn;
 } tok;
 
@@ -319,9 +326,9 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
         unsigned char c = (unsigned char)s[i];
         size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
         if (k >= 3 && i + k <= n) {
-            if (k == 4 && (memcmp(s + i, "\xF0\x9F\x99\x83", 4) == 0 ||  /* upside-down face */
-                           memcmp(s + i, "\xF0\x9F\x99\x84", 4) == 0 ||  /* eye roll */
-                           memcmp(s + i, "\xF0\x9F\xA4\xA1", 4) == 0))   /* clown */
+            if (k == 4 && (memcmp(s + i, "\xF0\x9F\x99\x83", 4) == 0 || /* upside-down face */
+                           memcmp(s + i, "\xF0\x9F\x99\x84", 4) == 0 || /* eye roll */
+                           memcmp(s + i, "\xF0\x9F\xA4\xA1", 4) == 0))  /* clown */
                 (*sarc)++;
             if ((e = lookup(v, s + i, k)) != NULL)
                 sum += VADER(e);
@@ -423,8 +430,7 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             out->still_again++;
         if ((t->fl & W_YOU))
             out->you++;
-        if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) &&
-            (toks[k + 1].fl & W_TIME))
+        if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
             out->duration++;
         else if (isdigit((unsigned char)t->w[0])) {
             size_t d = 0;

@@ -49,10 +49,11 @@ static void write_labels(const char *path, int n, int offset)
     cr_assert_not_null(f);
     for (int i = 0; i < n; i++) {
         int k = (i + offset) % 10;
-        fprintf(f,
-                "{\"event\":{\"event_id\":\"e%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
-                "\"text\":\"%s #%d\"},\"categories\":[%s],\"sentiment\":\"%s\",\"industry\":\"%s\"}\n",
-                i, kinds[k].text, i, kinds[k].cats, kinds[k].sent, k < 5 ? "retail" : "shop");
+        fprintf(
+            f,
+            "{\"event\":{\"event_id\":\"e%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+            "\"text\":\"%s #%d\"},\"categories\":[%s],\"sentiment\":\"%s\",\"industry\":\"%s\"}\n",
+            i, kinds[k].text, i, kinds[k].cats, kinds[k].sent, k < 5 ? "retail" : "shop");
     }
     fclose(f);
 }
@@ -93,8 +94,8 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("%s eval %s --model none --min-macro-f1 0.99 > /dev/null 2>&1",
                             cx_test_bin(), test),
                  1);
-    cr_assert_eq(cx_test_sh("head -c 1000 %s > %s.cut && %s eval %s --model %s.cut 2> %s",
-                            model, model, cx_test_bin(), test, model, out),
+    cr_assert_eq(cx_test_sh("head -c 1000 %s > %s.cut && %s eval %s --model %s.cut 2> %s", model,
+                            model, cx_test_bin(), test, model, out),
                  2);
     cr_assert_eq(cx_test_sh("grep -q 'shop.cxm.cut: model checksum mismatch' %s", out), 0);
     /* a bad line is named and skipped by train */
@@ -114,19 +115,20 @@ Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 6
     snprintf(test, sizeof test, "%s/test.jsonl", dir);
     snprintf(model, sizeof model, "%s/company.cxm", dir);
     /* the earlier 60% by occurred_at to train, the later 40% to score */
-    cr_assert_eq(cx_test_sh("python3 -c 'import json,sys\n"
-                            "rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]\n"
-                            "rows.sort(key=lambda r: r[\"event\"][\"occurred_at\"])\n"
-                            "k=len(rows)*6//10\n"
-                            "open(sys.argv[2],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[:k])\n"
-                            "open(sys.argv[3],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[k:])' "
-                            "%s %s %s",
-                            data, train, test),
-                 0);
+    cr_assert_eq(
+        cx_test_sh("python3 -c 'import json,sys\n"
+                   "rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]\n"
+                   "rows.sort(key=lambda r: r[\"event\"][\"occurred_at\"])\n"
+                   "k=len(rows)*6//10\n"
+                   "open(sys.argv[2],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[:k])\n"
+                   "open(sys.argv[3],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[k:])' "
+                   "%s %s %s",
+                   data, train, test),
+        0);
     /* adapted from the built-in model, as docs/model.md advises for a few hundred events */
-    cr_assert_eq(cx_test_sh("%s train %s --from default --out %s > /dev/null", cx_test_bin(),
-                            train, model),
-                 0);
+    cr_assert_eq(
+        cx_test_sh("%s train %s --from default --out %s > /dev/null", cx_test_bin(), train, model),
+        0);
     char cmd[1200];
     double f1[2];
     for (int k = 0; k < 2; k++) {

@@ -142,8 +142,8 @@ typedef struct fl {
     int n;
 } fl;
 
-static void collect(void *ctx, uint32_t bucket, cx_feature_group g, float value,
-                    const char *name, size_t name_len)
+static void collect(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                    size_t name_len)
 {
     fl *f = ctx;
     (void)g;
@@ -316,8 +316,7 @@ Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
         cx_tags tags;
         text_event(&ev, probes[i].text);
         cx_classifier_classify(clf, &ev, &tags);
-        cr_assert_geq(tags.confidence[probes[i].cat], CX_CLASSIFY_THRESHOLD, "%s",
-                      probes[i].text);
+        cr_assert_geq(tags.confidence[probes[i].cat], CX_CLASSIFY_THRESHOLD, "%s", probes[i].text);
         cr_assert_eq(tags.order[0], probes[i].cat, "%s", probes[i].text);
         /* the model's strongest features are the evidence */
         cr_assert_gt(tags.n_evidence[probes[i].cat], 0, "%s", probes[i].text);
@@ -406,9 +405,10 @@ Test(cx_model, field_rules_stay_certain_and_ratings_decide_sentiment)
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     cx_event ev;
     cx_tags tags;
-    parse(&ev, "{\"event_id\":\"f\",\"occurred_at\":\"2025-01-01T00:00:00Z\","
-               "\"text\":\"ok I guess, thanks\",\"rating\":{\"scale\":\"stars\",\"value\":1},"
-               "\"attributes\":{\"promised_date\":\"2025-01-02\",\"delivered_date\":\"2025-01-09\"}}");
+    parse(&ev,
+          "{\"event_id\":\"f\",\"occurred_at\":\"2025-01-01T00:00:00Z\","
+          "\"text\":\"ok I guess, thanks\",\"rating\":{\"scale\":\"stars\",\"value\":1},"
+          "\"attributes\":{\"promised_date\":\"2025-01-02\",\"delivered_date\":\"2025-01-09\"}}");
     cx_classifier_classify(clf, &ev, &tags);
     cr_assert_geq(tags.confidence[CX_CAT_PERFORMANCE], CX_CLASSIFY_THRESHOLD);
     cr_assert_eq(tags.sentiment, CX_SENT_NEGATIVE, "1 star decides");
@@ -425,8 +425,7 @@ Test(cx_model, negated_problems_give_no_label_with_the_rules_alone)
 {
     cx_classifier *clf = NULL;
     char err[512];
-    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
-                 err);
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
     cx_event ev;
     cx_tags tags;
     text_event(&ev, "the delivery was not late at all");

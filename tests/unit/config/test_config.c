@@ -67,7 +67,8 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
                " \"properties\": {\"security.protocol\": \"SASL_SSL\", \"sasl.password\": \"pw\","
                " \"fetch.min.bytes\": 1024}},"
                " \"batch\": {\"max_messages\": 500}, \"postgres\": {\"synchronous_commit\": false},"
-               " \"rules\": {\"files\": [\"rules/x.json\", \"/abs/y.json\"], \"model\": \"m/my.cxm\"},"
+               " \"rules\": {\"files\": [\"rules/x.json\", \"/abs/y.json\"],"
+               " \"model\": \"m/my.cxm\"},"
                " \"signals\": {\"window_seconds\": [60, 3600]},"
                " \"tickets\": {\"rules\": [{\"name\": \"r\"}]}}");
     cx_config *cfg = cx_config_new();
