@@ -342,6 +342,12 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
     rating_features(&e, ev);
 }
 
+float cx__rule_offset(const cx_rule_hits *hits, int c)
+{
+    const float *p = hits->by_polarity[c];
+    return CX_RULE_OFFSET * (1.0f - expf(-(p[0] + p[2] + 0.5f * p[1])));
+}
+
 float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
 {
     if (g == CX_FG_DENSE || counts[g] == 0)

@@ -391,7 +391,7 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
         float z = 0;
         for (int g = 0; g < CX_FG_COUNT; g++)
             z += s.acc[g][k] * cx__feature_scale((cx_feature_group)g, counts);
-        out->z[k] = z;
+        out->z[k] = z + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
     }
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         out->n_top[c] = 0;

@@ -33,6 +33,7 @@ struct cx_trainer {
     size_t *start; /* per example: first feature; start[n] = n_feats */
     unsigned *cats;
     cx_sentiment *sent;
+    float (*offset)[CX_CAT_COUNT]; /* per example: the rules' offsets, for the thresholds */
     size_t n, cap;
     uint32_t *df;   /* examples per bucket */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
@@ -155,7 +156,10 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
         cx_sentiment *se = k ? realloc(t->sent, cap * sizeof *se) : NULL;
         if (se != NULL)
             t->sent = se;
-        if (se == NULL)
+        float(*of)[CX_CAT_COUNT] = se ? realloc(t->offset, cap * sizeof *of) : NULL;
+        if (of != NULL)
+            t->offset = of;
+        if (of == NULL)
             t->oom = 1;
         else
             t->cap = cap;
@@ -170,6 +174,8 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
             t->df[b]++;
         }
     }
+    for (int k = 0; k < CX_CAT_COUNT; k++)
+        t->offset[t->n][k] = cx__rule_offset(&hits, k);
     t->cats[t->n] = categories & ((1u << CX_CAT_COUNT) - 1);
     t->sent[t->n] = sentiment;
     t->n++;
@@ -341,7 +347,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             float z[CX_MODEL_OUT];
             predict(t, w, fold[r], z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
-                prob[m * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c]);
+                prob[m * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + t->offset[fold[r]][c]);
             cats[m++] = t->cats[fold[r]];
         }
     }
@@ -396,5 +402,6 @@ void cx_trainer_free(cx_trainer *t)
     free(t->start);
     free(t->cats);
     free(t->sent);
+    free(t->offset);
     free(t);
 }
