@@ -434,3 +434,31 @@ Test(cx_model, negated_problems_give_no_label_with_the_rules_alone)
     cx_event_clear(&ev);
     cx_classifier_free(clf);
 }
+
+Test(cx_model, every_tag_of_the_default_classifier_keeps_evidence)
+{
+    static const char *const texts[] = {
+        "the night porter shouted at my kids",
+        "my loyalty points vanished after the site update",
+        "the haulage firm dented every crate",
+        "parcel arrived nine days after the promised date",
+        "great, the ferry is cancelled again",
+        "love the new colour of the mugs",
+        "where do I find my invoice number",
+        "the plumber they subcontracted never showed and nobody answers the phone",
+    };
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cx_event ev;
+        cx_tags tags;
+        text_event(&ev, texts[i]);
+        cx_classifier_classify(clf, &ev, &tags);
+        for (int k = 0; k < tags.n_assigned; k++)
+            cr_assert_gt(tags.n_evidence[tags.order[k]], 0, "%s: %s without evidence", texts[i],
+                         cx_category_name(tags.order[k]));
+        cx_event_clear(&ev);
+    }
+    cx_classifier_free(clf);
+}
