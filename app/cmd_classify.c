@@ -1,69 +1,233 @@
 /*
- * cmd_classify.c - `cxpulse classify [--rules FILE]... [FILE]`: classifies
- * event JSON lines offline. One output line per input line: the verdict, or
- * {"line":N,"error":"..."} for a line that is not a valid event (also
- * reported on stderr); processing always continues.
+ * cmd_classify.c - `cxpulse classify [--rules FILE]... [--model FILE] [FILE]`:
+ * classifies event JSON lines offline. One output line per input line: the
+ * verdict, or {"line":N,"error":"..."} for a line that is not a valid event
+ * (also reported on stderr); processing always continues. Blocks of lines
+ * are classified on several threads and written in input order.
  */
-#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "commands.h"
 
 #define MAX_RULE_FILES 64
+/* Lines per block, and most threads (the classifier is shared read-only). */
+#define BLOCK_LINES 2048
+#define MAX_THREADS 8
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse classify [--rules FILE]... [FILE]\n\n"
-            "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
-            "line to stdout:\n"
-            "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
-            "\"evidence\":{...}}\n"
-            "Categories are ordered by confidence. An invalid line yields\n"
-            "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
-            "--rules replaces the built-in rule files (repeat it for several files).\n");
+    fprintf(out, "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n\n"
+                 "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
+                 "line to stdout:\n"
+                 "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
+                 "\"evidence\":{...}}\n"
+                 "Categories are ordered by confidence. An invalid line yields\n"
+                 "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
+                 "--rules replaces the built-in rule files (repeat it for several files).\n"
+                 "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
+                 "alone); the default is the built-in model with the built-in rules.\n");
     return rc;
 }
 
-/* Builds the output object for one classified event. Returns new. */
-static json_t *verdict_json(const cx_event *ev, const cx_tags *tags)
+/* A growing output buffer; on no memory it stops growing and flags it. */
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} buf;
+
+static void put(buf *b, const char *s, size_t n)
 {
-    json_t *cats = json_array(), *scores = json_object(), *evidence = json_object();
-    for (int i = 0; i < tags->n_assigned; i++)
-        json_array_append_new(cats, json_string(cx_category_name(tags->order[i])));
-    for (int c = 0; c < CX_CAT_COUNT; c++) {
-        json_object_set_new(scores, cx_category_name((cx_category)c),
-                            json_real((double)(int)(tags->confidence[c] * 1000 + 0.5) / 1000));
-        if (tags->n_evidence[c] == 0)
-            continue;
-        json_t *list = json_array();
-        for (int k = 0; k < tags->n_evidence[c]; k++)
-            json_array_append_new(list, json_string(tags->evidence[c][k]));
-        json_object_set_new(evidence, cx_category_name((cx_category)c), list);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
     }
-    return json_pack("{s:s, s:o, s:o, s:s, s:o}", "event_id", ev->event_id, "categories", cats,
-                     "scores", scores, "sentiment", cx_sentiment_name(tags->sentiment),
-                     "evidence", evidence);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-static void emit(json_t *obj)
+static void puts_(buf *b, const char *s)
 {
-    char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4));
-    if (line != NULL) {
-        puts(line);
-        free(line);
+    put(b, s, strlen(s));
+}
+
+/* Writes s as a JSON string (quoted, escaped). */
+static void put_str(buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(b, run, (size_t)(s - run));
+        run = s + 1;
+        char esc[7] = {'\\', 0};
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+        }
+        puts_(b, esc);
     }
-    json_decref(obj);
+    put(b, run, (size_t)(s - run));
+    put(b, "\"", 1);
+}
+
+/* Appends the verdict line for one classified event. */
+static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
+{
+    char num[32];
+    puts_(b, "{\"event_id\":");
+    put_str(b, ev->event_id);
+    puts_(b, ",\"categories\":[");
+    for (int i = 0; i < tags->n_assigned; i++) {
+        if (i)
+            put(b, ",", 1);
+        put_str(b, cx_category_name(tags->order[i]));
+    }
+    puts_(b, "],\"scores\":{");
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        /* confidence in [0, 1] to 3 decimals, as 0.0, 0.5, 0.25, 0.125, 1.0 */
+        int m = (int)(tags->confidence[c] * 1000 + 0.5f), n = 0;
+        m = m < 0 ? 0 : m > 1000 ? 1000 : m;
+        num[n++] = m == 1000 ? '1' : '0';
+        num[n++] = '.';
+        int d[3] = {m % 1000 / 100, m % 100 / 10, m % 10}, last = 0;
+        for (int k = 0; k < 3; k++)
+            if (d[k])
+                last = k;
+        for (int k = 0; k <= last; k++)
+            num[n++] = (char)('0' + d[k]);
+        num[n] = '\0';
+        put(b, c ? ",\"" : "\"", c ? 2 : 1);
+        puts_(b, cx_category_name((cx_category)c));
+        puts_(b, "\":");
+        put(b, num, (size_t)n);
+    }
+    puts_(b, "},\"sentiment\":");
+    put_str(b, cx_sentiment_name(tags->sentiment));
+    puts_(b, ",\"evidence\":{");
+    int first = 1;
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        if (tags->n_evidence[c] == 0)
+            continue;
+        if (!first)
+            put(b, ",", 1);
+        first = 0;
+        put_str(b, cx_category_name((cx_category)c));
+        puts_(b, ":[");
+        for (int k = 0; k < tags->n_evidence[c]; k++) {
+            if (k)
+                put(b, ",", 1);
+            put_str(b, tags->evidence[c][k]);
+        }
+        put(b, "]", 1);
+    }
+    puts_(b, "}}\n");
+}
+
+/* A block of input lines and what classifying them wrote. */
+typedef struct block {
+    const cx_classifier *clf;
+    buf in;         /* the lines, each ended by '\0' */
+    size_t *starts; /* offsets of lines in in.p */
+    size_t n;
+    unsigned long first; /* line number of the first line */
+    buf out, err;
+} block;
+
+static void *classify_block(void *arg)
+{
+    block *bl = arg;
+    char msg[1024], line_no[64];
+    for (size_t i = 0; i < bl->n; i++) {
+        const char *line = bl->in.p + bl->starts[i];
+        size_t n = (i + 1 < bl->n ? bl->starts[i + 1] : bl->in.len) - bl->starts[i] - 1;
+        cx_event ev;
+        cx_tags tags;
+        if (cx_event_parse(&ev, line, n, msg, sizeof msg) != CX_OK) {
+            snprintf(line_no, sizeof line_no, "%lu", bl->first + i);
+            puts_(&bl->out, "{\"line\":");
+            puts_(&bl->out, line_no);
+            puts_(&bl->out, ",\"error\":");
+            put_str(&bl->out, msg);
+            puts_(&bl->out, "}\n");
+            puts_(&bl->err, "cxpulse classify: line ");
+            puts_(&bl->err, line_no);
+            puts_(&bl->err, ": ");
+            puts_(&bl->err, msg);
+            puts_(&bl->err, "\n");
+            continue;
+        }
+        cx_classifier_classify(bl->clf, &ev, &tags);
+        put_verdict(&bl->out, &ev, &tags);
+        cx_event_clear(&ev);
+    }
+    return NULL;
+}
+
+/* Reads up to BLOCK_LINES lines into bl; returns how many. */
+static size_t read_block(FILE *in, block *bl, unsigned long *lineno, char **line, size_t *cap)
+{
+    ssize_t n;
+    bl->in.len = bl->out.len = bl->err.len = 0;
+    bl->n = 0;
+    bl->first = *lineno + 1;
+    while (bl->n < BLOCK_LINES && (n = getline(line, cap, in)) >= 0) {
+        ++*lineno;
+        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+            n--;
+        bl->starts[bl->n++] = bl->in.len;
+        put(&bl->in, *line, (size_t)n);
+        put(&bl->in, "", 1);
+    }
+    return bl->n;
 }
 
 int cx_cmd_classify(int argc, char **argv)
 {
     const char *rules[MAX_RULE_FILES];
     size_t n_rules = 0;
-    const char *path = NULL;
+    const char *path = NULL, *model = NULL;
     char err[1024];
 
     if (cx_cmd_wants_help(argc, argv))
@@ -71,6 +235,8 @@ int cx_cmd_classify(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc && n_rules < MAX_RULE_FILES)
             rules[n_rules++] = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model = argv[++i];
         else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && path == NULL)
             path = argv[i];
         else {
@@ -80,7 +246,7 @@ int cx_cmd_classify(int argc, char **argv)
     }
 
     cx_classifier *clf = NULL;
-    if (cx_classifier_new(&clf, rules, n_rules, err, sizeof err) != CX_OK) {
+    if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse classify: %s\n", err);
         return CX_EXIT_USAGE;
     }
@@ -91,26 +257,59 @@ int cx_cmd_classify(int argc, char **argv)
         return CX_EXIT_RUNTIME;
     }
 
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    block blocks[MAX_THREADS];
+    memset(blocks, 0, sizeof blocks);
+    int rc = CX_EXIT_OK;
+    for (int t = 0; t < n_threads; t++) {
+        blocks[t].clf = clf;
+        if ((blocks[t].starts = malloc(BLOCK_LINES * sizeof(size_t))) == NULL)
+            rc = CX_EXIT_RUNTIME;
+    }
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
     unsigned long lineno = 0;
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        cx_event ev;
-        cx_tags tags;
-        if (cx_event_parse(&ev, line, (size_t)n, err, sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse classify: line %lu: %s\n", lineno, err);
-            emit(json_pack("{s:I, s:s}", "line", (json_int_t)lineno, "error", err));
-            continue;
+    while (rc == CX_EXIT_OK) {
+        int used = 0;
+        while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
+            used++;
+        if (used == 0)
+            break;
+        pthread_t th[MAX_THREADS];
+        int started[MAX_THREADS] = {0};
+        for (int t = 1; t < used; t++)
+            started[t] = pthread_create(&th[t], NULL, classify_block, &blocks[t]) == 0;
+        classify_block(&blocks[0]);
+        for (int t = 1; t < used; t++) {
+            if (started[t])
+                pthread_join(th[t], NULL);
+            else
+                classify_block(&blocks[t]);
         }
-        cx_classifier_classify(clf, &ev, &tags);
-        emit(verdict_json(&ev, &tags));
-        cx_event_clear(&ev);
+        for (int t = 0; t < used; t++) {
+            if (blocks[t].in.oom || blocks[t].out.oom || blocks[t].err.oom) {
+                fprintf(stderr, "cxpulse classify: out of memory\n");
+                rc = CX_EXIT_RUNTIME;
+                break;
+            }
+            if (blocks[t].err.len > 0)
+                fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
+            if (blocks[t].out.len > 0 &&
+                fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
+                rc = CX_EXIT_RUNTIME;
+        }
+        if (used < n_threads)
+            break;
     }
-    int rc = ferror(in) ? CX_EXIT_RUNTIME : CX_EXIT_OK;
+    if (ferror(in) || fflush(stdout) != 0)
+        rc = CX_EXIT_RUNTIME;
+    for (int t = 0; t < n_threads; t++) {
+        free(blocks[t].starts);
+        free(blocks[t].in.p);
+        free(blocks[t].out.p);
+        free(blocks[t].err.p);
+    }
     free(line);
     if (in != stdin)
         fclose(in);

@@ -63,8 +63,9 @@ int cx_cmd_config(int argc, char **argv)
         cx_config_print(cfg, stdout);
     } else {
         cx_classifier *clf = NULL;
-        if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                              sizeof err) != CX_OK) {
+        if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files,
+                                    cfg->n_rule_files, cfg->rule_model, err,
+                                    sizeof err) != CX_OK) {
             fprintf(stderr, "cxpulse config: %s\n", err);
             goto done;
         }

@@ -77,8 +77,8 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         fprintf(stderr, "cxpulse dead-letters: out of memory\n");
         goto done;
     }
-    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                          sizeof err) != CX_OK ||
+    if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK ||
         (rules_json = cx_classifier_rules_json(clf)) == NULL ||
         cx_ticket_rules_new(&tickets, cfg->ticket_rules, cx_config_base_window(cfg), err,
                             sizeof err) != CX_OK) {

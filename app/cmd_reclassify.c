@@ -20,12 +20,13 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out,
             "usage: cxpulse reclassify [--pg URL] [--since T] [--until T] [--rules FILE]...\n"
-            "                          [--batch N] [--config FILE]\n\n"
+            "                          [--model FILE] [--batch N] [--config FILE]\n\n"
             "Re-tags the events that occurred in [since, until) (RFC 3339 or a date; open\n"
             "when left out) with the current rules (--rules, rules.files, or the built-in\n"
-            "ones): tags, primary category, sentiment and rule version, with cx.signals\n"
-            "corrected, N events per transaction (default 5000). Events already tagged by\n"
-            "this rule version are skipped, so an interrupted run can simply be run again.\n"
+            "ones) and model (--model, rules.model, or the built-in one): tags, primary\n"
+            "category, sentiment and rule version, with cx.signals corrected, N events per\n"
+            "transaction (default 5000). Events already tagged by this rule version are\n"
+            "skipped, so an interrupted run can simply be run again.\n"
             "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
 }
@@ -79,8 +80,8 @@ int cx_cmd_reclassify(int argc, char **argv)
     if (!valid_time("--since", since) || !valid_time("--until", until))
         goto done;
     cx_log_set_level(cfg->log_level);
-    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                          sizeof err) != CX_OK) {
+    if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }

@@ -131,8 +131,8 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                                                             : cfg->pg_writers;
 
     memset(totals, 0, sizeof *totals);
-    if (cx_classifier_new(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files, err,
-                          sizeof err) != CX_OK) {
+    if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         return CX_EXIT_USAGE;
     }
@@ -268,7 +268,7 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out,
             "usage: cxpulse run [--config FILE] [--brokers B] [--topic T]... [--group G]\n"
-            "                   [--pg URL] [--rules FILE]... [--http ADDR:PORT|off]\n"
+            "                   [--pg URL] [--rules FILE]... [--model FILE] [--http ADDR:PORT|off]\n"
             "                   [--log-level debug|info|warn|error]\n"
             "                   [--alertmanager URL] [--webhook URL]\n\n"
             "Consumes the topics as a member of the consumer group, classifies every\n"

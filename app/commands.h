@@ -17,6 +17,8 @@
 
 int cx_cmd_run(int argc, char **argv);
 int cx_cmd_classify(int argc, char **argv);
+int cx_cmd_train(int argc, char **argv);
+int cx_cmd_eval(int argc, char **argv);
 int cx_cmd_migrate(int argc, char **argv);
 int cx_cmd_mock_kafka(int argc, char **argv);
 int cx_cmd_replay(int argc, char **argv);

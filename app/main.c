@@ -15,6 +15,8 @@ typedef struct command {
 static const command commands[] = {
     {"run", cx_cmd_run, "consume, classify, aggregate and write to PostgreSQL until SIGTERM"},
     {"classify", cx_cmd_classify, "classify event JSON lines offline (file or stdin)"},
+    {"train", cx_cmd_train, "learn a classification model from labeled events"},
+    {"eval", cx_cmd_eval, "score the classifier on labeled events"},
     {"migrate", cx_cmd_migrate, "create or upgrade the cx schema in PostgreSQL"},
     {"mock-kafka", cx_cmd_mock_kafka, "start a local Kafka-protocol broker on loopback"},
     {"replay", cx_cmd_replay, "produce a JSON-lines file to Kafka"},

@@ -53,6 +53,9 @@ static const setting settings[] = {
      "2", "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
      "--rules", 0, NULL, "rule files replacing the built-in rules (docs/rules.md)"},
+    {"rules.model", T_STRING, F(rule_model), 0, 0, 0, NULL, "CXPULSE_MODEL", "--model", 0, NULL,
+     "model file from cxpulse train (docs/model.md); unset: the built-in model with the built-in "
+     "rules, none with rules.files; none: the rules alone"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
      "CXPULSE_WINDOW_SECONDS", NULL, 0, "60", "tumbling window sizes of cx.signals, in seconds"},
     {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
@@ -391,6 +394,17 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
         snprintf(full, n, "%.*s/%s", (int)(slash - path), path, cfg->rule_files[i]);
         free(cfg->rule_files[i]);
         cfg->rule_files[i] = full;
+    }
+    /* So is the model file. */
+    if (st == CX_OK && slash != NULL && cfg->rule_model != NULL && cfg->rule_model[0] != '/' &&
+        strcmp(cfg->rule_model, "none") != 0) {
+        size_t n = (size_t)(slash - path) + strlen(cfg->rule_model) + 2;
+        char *full = malloc(n);
+        if (full == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        snprintf(full, n, "%.*s/%s", (int)(slash - path), path, cfg->rule_model);
+        free(cfg->rule_model);
+        cfg->rule_model = full;
     }
     return st;
 }

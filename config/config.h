@@ -31,6 +31,7 @@ typedef struct cx_config {
     int pg_writers;
     char **rule_files;
     size_t n_rule_files;
+    char *rule_model;          /* model file; NULL: the built-in model; "none": rules alone */
     int *window_seconds;
     size_t n_window_seconds;
     json_t *ticket_rules;      /* array of objects, interpreted by the tickets module */

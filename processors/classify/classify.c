@@ -1,13 +1,19 @@
 /*
  * classify.c - rule loading and scoring: phrase lexicons and field conditions
  * become per-category confidences, evidence and a sentiment (format in
- * docs/rules.md).
+ * docs/rules.md), combined with the learned model (docs/model.md).
  *
- * Scoring: each distinct phrase or condition that matches adds its weight to
+ * Rules: each distinct phrase or condition that matches adds its weight to
  * its category; confidence = 1 - exp(-sum). A complaint phrase (polarity -1)
  * under negation ("not rude") adds nothing to its category and counts for
- * sentiment with its sign flipped and halved. Sentiment comes from the rating
- * when there is one (scale-aware), blended with the text's lexicon score.
+ * sentiment with its sign flipped and halved.
+ *
+ * With a model, the rules' hits are among the model's features; a category is
+ * assigned when the model's probability reaches its threshold (reported as
+ * confidence 0.5), or when field conditions alone reach confidence 0.5
+ * (they stay certain). A rating decides the sentiment (the labeling guide's
+ * table); otherwise the model does, or without a model the lexicons and the
+ * rules' sentiment terms.
  */
 #include "classify.h"
 
@@ -18,6 +24,7 @@
 #include <string.h>
 
 #include "lexicon.h"
+#include "model.h"
 
 /* Negation reaches this many words forward, within a clause. */
 #define NEGATION_WINDOW 3
@@ -67,8 +74,11 @@ struct cx_classifier {
     size_t n_conds, conds_cap;
     char **strings; /* owned evidence strings */
     size_t n_strings, strings_cap;
-    char version[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 32]; /* declared (UTF-8) + "+" + hash */
+    char version[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 96]; /* declared (UTF-8) + "+" + hash
+                                                            + "+" + model version */
     json_t *documents; /* [{"file": name, "rules": document}, ...] */
+    cx_valence *val;   /* sentiment lexicons */
+    cx_model *model;   /* NULL: rules only */
 };
 
 static const char *const category_names[CX_CAT_COUNT] = {"facing", "collaborative", "external",
@@ -535,8 +545,17 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     return buf;
 }
 
+/* The built-in default model (embed_data.c); empty when none was built. */
+extern const unsigned char cx_blob_model[], cx_blob_model_end[];
+
 cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_t n_files,
                             char *err, size_t errlen)
+{
+    return cx_classifier_new_model(out, files, n_files, NULL, err, errlen);
+}
+
+cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,
+                                  const char *model, char *err, size_t errlen)
 {
     cx_classifier *clf = calloc(1, sizeof *clf);
     uint64_t hash = 1469598103934665603ULL;
@@ -567,8 +586,19 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
         if (st != CX_OK)
             goto fail;
     }
-    snprintf(clf->version, sizeof clf->version, "%s+%016llx", declared[0] ? declared : "0",
-             (unsigned long long)hash);
+    if ((st = cx__valence_new(&clf->val, err, errlen)) != CX_OK)
+        goto fail;
+    if (model == NULL && n_files == 0) {
+        size_t len = (size_t)(cx_blob_model_end - cx_blob_model);
+        if (len > 0 && (st = cx__model_load(&clf->model, cx_blob_model, len,
+                                            "config/model/default.cxm", err, errlen)) != CX_OK)
+            goto fail;
+    } else if (model != NULL && strcmp(model, "none") != 0 &&
+               (st = cx__model_read(&clf->model, model, err, errlen)) != CX_OK)
+        goto fail;
+    snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",
+             (unsigned long long)hash, clf->model ? "+" : "",
+             clf->model ? cx__model_version(clf->model) : "");
     *out = clf;
     return CX_OK;
 fail:
@@ -591,6 +621,8 @@ void cx_classifier_free(cx_classifier *clf)
     if (clf == NULL)
         return;
     json_decref(clf->documents);
+    cx__model_free(clf->model);
+    cx__valence_free(clf->val);
     for (size_t i = 0; i < clf->n_conds; i++) {
         for (size_t j = 0; j < clf->conds[i].n_clauses; j++) {
             free(clf->conds[i].clauses[j].field);
@@ -760,16 +792,35 @@ static float rating_score(const cx_event *ev)
     return 0.0f;
 }
 
-void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
+const cx_valence *cx__classifier_valence(const cx_classifier *clf)
+{
+    return clf->val;
+}
+
+const cx_model *cx__classifier_model(const cx_classifier *clf)
+{
+    return clf->model;
+}
+
+static void add_hit(cx_rule_hits *hits, const char *ev)
+{
+    for (int i = 0; i < hits->n_hit; i++)
+        if (hits->hit[i] == ev)
+            return;
+    if (hits->n_hit < CX_HITS_MAX)
+        hits->hit[hits->n_hit++] = ev;
+}
+
+void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
+                          cx_rule_hits *hits)
 {
     int32_t ids[MAX_TOKENS];
     int32_t seen[MAX_SEEN];
     size_t n_seen = 0;
-    float score[CX_CAT_COUNT] = {0};
     float sent = 0.0f;
-    int sent_hits = 0;
 
     memset(tags, 0, sizeof *tags);
+    memset(hits, 0, sizeof *hits);
     size_t n = ev->text ? cx__lex_scan(clf->lex, ev->text, ev->text_len, ids, MAX_TOKENS) : 0;
 
     int last_negator = -100; /* token index of the last negator in this clause */
@@ -806,17 +857,15 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
                 float w = pl->weight * boost;
                 if (pl->kind == P_CATEGORY) {
                     if (!(negated && pl->polarity < 0)) {
-                        score[pl->cat] += pl->weight;
+                        hits->phrase[pl->cat] += pl->weight;
+                        hits->by_polarity[pl->cat][pl->polarity + 1] += pl->weight;
                         add_evidence(tags, pl->cat, pl->evidence);
+                        add_hit(hits, pl->evidence);
                     }
-                    if (pl->polarity != 0) {
+                    if (pl->polarity != 0)
                         sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * 0.7f * w;
-                        sent_hits++;
-                    }
-                } else {
+                } else
                     sent += (negated ? -0.5f : 1.0f) * (float)pl->polarity * w;
-                    sent_hits++;
-                }
             }
         }
     }
@@ -827,14 +876,81 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k]); k++)
             ;
         if (k == cd->n_clauses) {
-            score[cd->cat] += cd->weight;
+            hits->field[cd->cat] += cd->weight;
             add_evidence(tags, cd->cat, cd->evidence);
+            add_hit(hits, cd->evidence);
         }
     }
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        tags->confidence[c] = 1.0f - expf(-(hits->phrase[c] + hits->field[c]));
+    hits->sentiment = sent;
+}
 
-    /* Confidence and order (insertion sort of at most four). */
+/* The rating's sentiment by the labeling guide's table; CX_SENT_COUNT if none. */
+static cx_sentiment rating_sentiment(const cx_event *ev)
+{
+    double v = ev->rating_value;
+    switch (ev->rating_scale) {
+    case CX_RATING_CSAT:
+    case CX_RATING_STARS:
+        return v < 2.5 ? CX_SENT_NEGATIVE : v < 3.5 ? CX_SENT_NEUTRAL : CX_SENT_POSITIVE;
+    case CX_RATING_NPS:
+        return v < 6.5 ? CX_SENT_NEGATIVE : v < 8.5 ? CX_SENT_NEUTRAL : CX_SENT_POSITIVE;
+    case CX_RATING_CES:
+        return v > 4.5 ? CX_SENT_NEGATIVE : v > 3.5 ? CX_SENT_NEUTRAL : CX_SENT_POSITIVE;
+    case CX_RATING_NONE:
+        break;
+    }
+    return CX_SENT_COUNT;
+}
+
+void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
+{
+    cx_rule_hits hits;
+    cx__classifier_rules(clf, ev, tags, &hits);
+    cx_sentiment rated = rating_sentiment(ev);
+    float rscore = rating_score(ev);
+
+    if (clf->model != NULL) {
+        cx_model_out mo;
+        cx__model_score(clf->model, clf->val, ev, &hits, &mo);
+        for (int c = 0; c < CX_CAT_COUNT; c++) {
+            /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
+            float conf =
+                1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
+            float field = 1.0f - expf(-hits.field[c]);
+            if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
+                conf = field; /* field rules are certain */
+            tags->confidence[c] = conf;
+            if (conf >= CX_CLASSIFY_THRESHOLD) {
+                for (int k = 0; k < mo.n_top[c]; k++) {
+                    const char *name = cx__model_name(clf->model, mo.top[c][k]);
+                    if (name != NULL)
+                        add_evidence(tags, (cx_category)c, name);
+                }
+                /* every tag keeps evidence: when no readable feature stood out,
+                 * the character n-grams of the words carried it */
+                if (tags->n_evidence[c] == 0)
+                    add_evidence(tags, (cx_category)c, "model:character n-grams");
+            }
+        }
+        float mx = fmaxf(mo.z[4], fmaxf(mo.z[5], mo.z[6])), p[3], sum = 0;
+        for (int k = 0; k < 3; k++)
+            sum += p[k] = expf(mo.z[4 + k] - mx);
+        int best = p[0] >= p[1] && p[0] >= p[2] ? 0 : p[2] > p[1] ? 2 : 1;
+        tags->sentiment = rated != CX_SENT_COUNT ? rated : (cx_sentiment)best;
+        tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
+    } else {
+        cx_valence_score vs;
+        cx__valence_score(clf->val, ev->text, ev->text ? ev->text_len : 0, &vs);
+        float text_score = hits.sentiment / (fabsf(hits.sentiment) + 1.5f);
+        cx_sentiment s = cx__valence_sentiment(&vs, text_score);
+        tags->sentiment = rated != CX_SENT_COUNT ? rated : s;
+        tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);
+    }
+
+    /* Order (insertion sort of at most four). */
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        tags->confidence[c] = 1.0f - expf(-score[c]);
         if (tags->confidence[c] < CX_CLASSIFY_THRESHOLD)
             continue;
         int k = tags->n_assigned++;
@@ -844,11 +960,4 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         }
         tags->order[k] = (cx_category)c;
     }
-
-    float text_score = sent / (fabsf(sent) + 1.5f);
-    float s = text_score;
-    if (ev->rating_scale != CX_RATING_NONE)
-        s = sent_hits ? 0.7f * rating_score(ev) + 0.3f * text_score : rating_score(ev);
-    tags->sentiment_score = s;
-    tags->sentiment = s <= -0.15f ? CX_SENT_NEGATIVE : s >= 0.15f ? CX_SENT_POSITIVE : CX_SENT_NEUTRAL;
 }

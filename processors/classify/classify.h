@@ -1,7 +1,10 @@
 /*
  * classify.h - tags an event to the operation groups that caused the
  * experience (facing, collaborative, external, performance) and decides its
- * sentiment, from rule files (phrase lexicons with weights + field conditions).
+ * sentiment, from rule files (phrase lexicons with weights + field conditions)
+ * and a learned model (a linear model over hashed word and character n-grams,
+ * the rules' hits, sentiment-lexicon sums and complaint cues; docs/model.md).
+ * Field conditions stay certain; a rating decides the sentiment when present.
  *
  * Pure: no Kafka, no PostgreSQL. A classifier is built once from rule files,
  * is read-only afterwards (safe to share between threads), and classifies
@@ -62,12 +65,24 @@ const char *cx_sentiment_name(cx_sentiment s);
 
 /*
  * Builds a classifier from rule files (JSON, format in docs/rules.md). With
- * n_files == 0, loads the default rule files shipped in config/rules/.
+ * n_files == 0, loads the default rule files shipped in config/rules/ and the
+ * default model (config/model/); given rule files are used alone.
  * On failure returns CX_ERR_CONFIG and names the file, the rule and the reason.
  * Returns new: free with cx_classifier_free().
  */
 cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_t n_files,
                             char *err, size_t errlen);
+
+/*
+ * Like cx_classifier_new(), with a model file written by cx_trainer_write(),
+ * or "none" for the rules alone. model NULL: the built-in default model
+ * (config/model/default.cxm) with the built-in rules (n_files == 0); the rules
+ * alone with given rule files, since a model is trained with the rules whose
+ * hits are its features. A damaged or foreign model file gives CX_ERR_CONFIG
+ * naming the file and the reason.
+ */
+cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,
+                                  const char *model, char *err, size_t errlen);
 
 /* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
@@ -75,7 +90,8 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
 /* Longest declared rule-set "version", in characters (rule files reject longer ones). */
 #define CX_CLASSIFIER_VERSION_MAX_CHARS 64
 
-/* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>";
+/* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>",
+ * then "+<model version>" when a model is loaded ("cxm1-<checksum>");
  * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);
 
@@ -85,5 +101,42 @@ char *cx_classifier_rules_json(const cx_classifier *clf);
 
 /* NULL-safe. */
 void cx_classifier_free(cx_classifier *clf);
+
+/* ---- Training (the same features as classification) --------------------- */
+
+typedef struct cx_train_options {
+    int epochs;     /* passes over the data */
+    float rate;     /* AdaGrad learning rate */
+    float l2;       /* L2 penalty */
+    int min_df;     /* features seen in fewer events are left out */
+    unsigned seed;  /* training order */
+    int from_model; /* start from the classifier's model and keep near it (fine-tuning) */
+} cx_train_options;
+
+/* The defaults cxpulse train uses. */
+void cx_train_options_default(cx_train_options *opt);
+
+typedef struct cx_trainer cx_trainer;
+
+/* Starts training with clf's rules as features; clf must outlive the trainer.
+ * With opt->from_model, training starts from clf's model (which must be set)
+ * and its L2 penalty pulls toward that model's weights instead of zero, so a
+ * few hundred events adapt it rather than replace it. opt NULL: the defaults. */
+cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_train_options *opt,
+                         char *err, size_t errlen);
+
+/* Adds one labeled event: categories is a bit set of (1u << cx_category). */
+cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
+                         cx_sentiment sentiment, char *err, size_t errlen);
+
+/* Labeled events added so far. */
+size_t cx_trainer_count(const cx_trainer *t);
+
+/* Learns the model (deterministic: the same events in the same order give the
+ * same file) and writes it to path. Needs at least 10 events. */
+cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen);
+
+/* NULL-safe. */
+void cx_trainer_free(cx_trainer *t);
 
 #endif /* CX_CLASSIFY_H */

@@ -1,0 +1,356 @@
+/*
+ * features.c - the feature extractor shared by classification and training
+ * (see model.h): word unigrams (marked inside a negation's scope) and
+ * bigrams, character 3-5-grams inside words, emoji, the rule engine's hits,
+ * lexicon sums and complaint cues, and the event's channel, touchpoint,
+ * attribute keys and rating, each hashed into one of 2^CX_MODEL_BITS buckets.
+ */
+#include "model.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+#define MAX_WORD 32
+/* Words after a negator that are marked as negated (within a clause). */
+#define NEG_SCOPE 3
+
+/* Little-endian load of n <= 8 bytes (one instruction on common machines). */
+static inline uint64_t load_le(const char *s, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return v;
+}
+
+/* Hashes s[n] eight bytes at a time, continuing from h: the same on every machine. */
+static inline uint64_t hash_more(uint64_t h, const char *s, size_t n)
+{
+    h ^= (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    for (; n >= 8; s += 8, n -= 8) {
+        h = (h ^ load_le(s, 8)) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    if (n > 0) {
+        h = (h ^ load_le(s, n)) * 0x94d049bb133111ebULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static inline uint32_t bucket_of(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (uint32_t)(h >> (64 - CX_MODEL_BITS));
+}
+
+typedef struct emitter {
+    cx_feature_fn fn;
+    cx_chars_fn chars;
+    void *ctx;
+    int *counts;
+} emitter;
+
+/* Emits the feature "<prefix><name>"; the name is what evidence shows. */
+static void emit(const emitter *e, cx_feature_group g, float value, const char *prefix,
+                 const char *name, size_t n, int named)
+{
+    /* prefixes are "" or two characters ("w:", "b:", "n:", "e:") */
+    uint64_t h = FNV_OFFSET;
+    if (prefix[0] != '\0')
+        h = hash_more(h, prefix, 2);
+    h = hash_more(h, name, n);
+    e->fn(e->ctx, bucket_of(h), g, value, named ? name : NULL, n);
+    e->counts[g]++;
+}
+
+/* A readable feature whose name is a string literal: its bucket is hashed
+ * once per call site. */
+#define EMIT_CONST(e, value, literal)                                                              \
+    do {                                                                                           \
+        static atomic_uint_fast32_t bucket_plus_1;                                                 \
+        uint32_t b_ = (uint32_t)atomic_load_explicit(&bucket_plus_1, memory_order_relaxed);        \
+        if (b_ == 0) {                                                                             \
+            b_ = bucket_of(hash_more(FNV_OFFSET, literal, sizeof literal - 1)) + 1;                \
+            atomic_store_explicit(&bucket_plus_1, b_, memory_order_relaxed);                       \
+        }                                                                                          \
+        (e)->fn((e)->ctx, b_ - 1, CX_FG_DENSE, (value), literal, sizeof literal - 1);              \
+        (e)->counts[CX_FG_DENSE]++;                                                                \
+    } while (0)
+
+/* A readable feature "<kind>:<name>" (its whole string is the evidence). */
+static void emit_s(const emitter *e, float value, const char *kind, const char *name)
+{
+    char buf[160];
+    size_t k = strlen(kind), n = strlen(name);
+    if (k + n > sizeof buf)
+        n = sizeof buf - k;
+    memcpy(buf, kind, k);
+    memcpy(buf + k, name, n);
+    emit(e, CX_FG_DENSE, value, "", buf, k + n, 1);
+}
+
+int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
+{
+    char buf[MAX_WORD + 2];
+    int count = 0;
+    buf[0] = '<';
+    memcpy(buf + 1, w, n);
+    buf[n + 1] = '>';
+    size_t len = n + 2;
+    for (size_t s = 0; s + 3 <= len; s++) {
+        uint64_t h = FNV_OFFSET ^ 0x63;
+        for (size_t j = s; j < len && j < s + 5; j++) {
+            h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
+            if (j - s + 1 >= 3) {
+                fn(ctx, bucket_of(h), CX_FG_CHAR, 1.0f, NULL, 0);
+                count++;
+            }
+        }
+    }
+    return count;
+}
+
+static void emit_chars(const emitter *e, const char *w, size_t n)
+{
+    e->counts[CX_FG_CHAR] +=
+        e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
+}
+
+/* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
+static char fold_latin1(unsigned char b)
+{
+    static const char map[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyts"
+                                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
+    if (b < 0x80 || b > 0xBF)
+        return 0;
+    char c = map[b - 0x80];
+    return c == '/' ? 0 : c;
+}
+
+/* Word features of the text. */
+static void text_features(const emitter *e, const cx_valence *val, const char *text, size_t len)
+{
+    char word[MAX_WORD + 1], prev[MAX_WORD + 1], buf[2 * MAX_WORD + 8];
+    size_t wn = 0, pn = 0;
+    int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)text[i] : ' ';
+        char out = 0;
+        size_t adv = 0;
+        if (isalnum(c))
+            out = isdigit(c) ? '0' : (char)tolower(c);
+        else if (c == 0xC3 && i + 1 < len && (out = fold_latin1((unsigned char)text[i + 1])))
+            adv = 1;
+        else if ((c == '\'' || (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+                                (unsigned char)text[i + 2] == 0x99)) &&
+                 in_word) {
+            i += c == '\'' ? 0 : 2; /* apostrophes inside words are dropped */
+            continue;
+        }
+        if (out != 0) {
+            if (!in_word) {
+                in_word = 1;
+                wn = 0;
+                skip_word = i > 0 && (text[i - 1] == '@' || (i >= 1 && text[i - 1] == '/'));
+                if (i + 4 < len && memcmp(text + i, "http", 4) == 0)
+                    skip_word = 2;
+            }
+            if (wn < MAX_WORD)
+                word[wn++] = out;
+            i += adv;
+            continue;
+        }
+        if (in_word) {
+            in_word = 0;
+            if (skip_word) {
+                handles += skip_word == 1;
+                urls += skip_word == 2;
+                if (skip_word == 2) /* skip to the end of the address */
+                    while (i < len && !isspace((unsigned char)text[i]))
+                        i++;
+                pn = 0;
+            } else {
+                /* unigram, negation-marked within the scope */
+                if (neg_left > 0) {
+                    char nw[MAX_WORD + 5];
+                    memcpy(nw, "not:", 4);
+                    memcpy(nw + 4, word, wn);
+                    emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn + 4, 1);
+                    neg_left--;
+                } else
+                    emit(e, CX_FG_WORD, 1.0f, "w:", word, wn, 1);
+                if (pn > 0) {
+                    memcpy(buf, prev, pn);
+                    buf[pn] = ' ';
+                    memcpy(buf + pn + 1, word, wn);
+                    emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
+                }
+                emit_chars(e, word, wn);
+                if (cx__valence_negator(val, word, wn))
+                    neg_left = NEG_SCOPE;
+                memcpy(prev, word, wn);
+                pn = wn;
+            }
+        }
+        if (i >= len)
+            break;
+        if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n' || c == ',') {
+            neg_left = 0;
+            if (c != ',')
+                pn = 0;
+        } else if (c >= 0xE0) {
+            /* emoji and other symbols: one feature per code point */
+            size_t k = c >= 0xF0 ? 4 : 3;
+            if (i + k <= len && !(k == 3 && (unsigned char)text[i + 1] == 0xB8 && c == 0xEF) &&
+                !(k == 3 && c == 0xE2 && (unsigned char)text[i + 1] == 0x80))
+                emit(e, CX_FG_WORD, 1.0f, "e:", text + i, k, 1);
+            i += k - 1;
+        }
+    }
+    if (handles)
+        EMIT_CONST(e, 1.0f, "text:handle");
+    if (urls)
+        EMIT_CONST(e, 1.0f, "text:link");
+}
+
+static float capped(int n, int cap)
+{
+    return (float)(n > cap ? cap : n) / (float)cap;
+}
+
+static void rating_features(const emitter *e, const cx_event *ev)
+{
+    const char *scale = cx_rating_scale_name(ev->rating_scale);
+    double v = ev->rating_value;
+    const char *b = "none";
+    switch (ev->rating_scale) {
+    case CX_RATING_CSAT:
+    case CX_RATING_STARS:
+        b = v < 2.5 ? "low" : v < 3.5 ? "mid" : "high";
+        break;
+    case CX_RATING_NPS:
+        b = v < 6.5 ? "low" : v < 8.5 ? "mid" : "high";
+        break;
+    case CX_RATING_CES:
+        b = v > 4.5 ? "low" : v > 3.5 ? "mid" : "high";
+        break;
+    case CX_RATING_NONE:
+        break;
+    }
+    char buf[64];
+    size_t n = strlen(scale ? scale : "none");
+    memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);
+    buf[n < 32 ? n : 32] = ' ';
+    memcpy(buf + (n < 32 ? n : 32) + 1, b, strlen(b) + 1);
+    emit_s(e, 1.0f, "rating:", buf);
+}
+
+void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
+                  cx_feature_fn fn, cx_chars_fn chars, void *ctx, int counts[CX_FG_COUNT],
+                  cx_valence_score *vs)
+{
+    emitter e = {fn, chars, ctx, counts};
+    static const char *const bins[] = {"very negative", "negative", "neutral", "positive",
+                                       "very positive"};
+    memset(counts, 0, sizeof(int) * CX_FG_COUNT);
+    emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
+    if (ev->text != NULL)
+        text_features(&e, val, ev->text, ev->text_len);
+    cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
+
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        const char *name = cx_category_name((cx_category)c);
+        static const char *const pol[3] = {" complaint", " mention", " praise"};
+        if (hits->phrase[c] > 0)
+            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "rules:", name);
+        for (int k = 0; k < 3; k++)
+            if (hits->by_polarity[c][k] > 0) {
+                char buf[48];
+                size_t n = strlen(name), m = strlen(pol[k]);
+                memcpy(buf, name, n);
+                memcpy(buf + n, pol[k], m + 1);
+                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "rules:", buf);
+            }
+        if (hits->field[c] > 0)
+            emit_s(&e, 1.0f - expf(-hits->field[c]), "fields:", name);
+    }
+    for (int k = 0; k < hits->n_hit; k++)
+        emit_s(&e, 1.0f, "", hits->hit[k]);
+    if (hits->sentiment != 0)
+        EMIT_CONST(&e, tanhf(hits->sentiment), "rules:sentiment");
+
+    float x = vs->compound;
+    EMIT_CONST(&e, x, "lexicon:compound");
+    emit_s(&e, 1.0f, "lexicon:",
+           bins[x <= -0.5f    ? 0
+                : x <= -0.05f ? 1
+                : x < 0.05f   ? 2
+                : x < 0.5f    ? 3
+                              : 4]);
+    if (vs->pos > 0)
+        EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
+    if (vs->neg > 0)
+        EMIT_CONST(&e, fminf(vs->neg / 4, 2), "lexicon:negative words");
+    if (vs->afinn != 0)
+        EMIT_CONST(&e, fmaxf(-2, fminf(vs->afinn / 8, 2)), "lexicon:afinn");
+    if (vs->emoji != 0)
+        EMIT_CONST(&e, fmaxf(-2, fminf(vs->emoji / 3, 2)), "lexicon:emoji");
+    if (vs->caps)
+        EMIT_CONST(&e, capped(vs->caps, 3), "lexicon:caps");
+    if (vs->exclaim)
+        EMIT_CONST(&e, capped(vs->exclaim, 3), "lexicon:exclamation");
+    if (vs->question)
+        EMIT_CONST(&e, capped(vs->question, 2), "lexicon:question");
+    if (vs->sarcasm)
+        EMIT_CONST(&e, capped(vs->sarcasm, 2), "lexicon:sarcasm");
+    if (vs->fail)
+        EMIT_CONST(&e, capped(vs->fail, 3), "cue:stated failure");
+    if (vs->neg_fail)
+        EMIT_CONST(&e, capped(vs->neg_fail, 2), "cue:negated problem");
+    if (vs->still_again)
+        EMIT_CONST(&e, capped(vs->still_again, 2), "cue:still/again");
+    if (vs->neg_verb)
+        EMIT_CONST(&e, capped(vs->neg_verb, 2), "cue:negated service verb");
+    if (vs->duration)
+        EMIT_CONST(&e, capped(vs->duration, 2), "cue:duration");
+    if (vs->you)
+        EMIT_CONST(&e, capped(vs->you, 3), "cue:second person");
+    if (vs->resolved)
+        EMIT_CONST(&e, capped(vs->resolved, 2), "cue:resolved");
+
+    if (ev->channel)
+        emit_s(&e, 1.0f, "channel:", ev->channel);
+    if (ev->touchpoint)
+        emit_s(&e, 1.0f, "touchpoint:", ev->touchpoint);
+    if (ev->attributes != NULL) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)ev->attributes, key, v)
+        {
+            (void)v;
+            emit_s(&e, 1.0f, "attribute:", key);
+        }
+    }
+    rating_features(&e, ev);
+}
+
+float cx__rule_offset(const cx_rule_hits *hits, int c)
+{
+    const float *p = hits->by_polarity[c];
+    return CX_RULE_OFFSET * (1.0f - expf(-(p[0] + p[2] + 0.5f * p[1])));
+}
+
+float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
+{
+    if (g == CX_FG_DENSE || counts[g] == 0)
+        return 1.0f;
+    return 1.0f / sqrtf((float)counts[g]);
+}

@@ -1,0 +1,524 @@
+/*
+ * model.c - the model file and scoring with it (see model.h).
+ *
+ * File format (little-endian), everything checked on load:
+ *   "CXMODEL\0", u32 format (1), u32 hash bits, u32 outputs (7),
+ *   f32 thresholds[4], f32 scales[7],
+ *   u32 entries, u32 names,
+ *   entries x (u32 bucket, i16 weights[7])    weight = value * scale
+ *   names x (u32 bucket, u8 length, bytes)    readable features, for evidence
+ *   u64 FNV-1a checksum of every byte before it.
+ * Only buckets with a weight are stored, so the file stays small.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "CXMODEL"
+#define FORMAT 1
+#define HEADER (8 + 4 * 3 + 4 * CX_CAT_COUNT + 4 * CX_MODEL_OUT + 4 * 2)
+#define ENTRY (4 + 2 * CX_MODEL_OUT)
+
+typedef struct name_entry {
+    uint32_t bucket;
+    const char *text; /* "model:<name>" */
+} name_entry;
+
+struct cx_model {
+    float *w;      /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
+    uint8_t *used; /* bit per bucket: has a weight */
+    uint64_t gen;  /* distinct per loaded model: tags the word cache */
+    float threshold[CX_CAT_COUNT];
+    float logit[CX_CAT_COUNT]; /* log(t / (1 - t)) */
+    name_entry *names;         /* sorted by bucket */
+    size_t n_names;
+    char *strings;
+    char version[32];
+};
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static float getf(const unsigned char *p)
+{
+    uint32_t u = get32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int by_bucket(const void *a, const void *b)
+{
+    uint32_t x = ((const name_entry *)a)->bucket, y = ((const name_entry *)b)->bucket;
+    return x < y ? -1 : x > y;
+}
+
+cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, const char *origin,
+                         char *err, size_t errlen)
+{
+    if (len < HEADER + 8 || memcmp(d, MAGIC, 8) != 0)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: not a cxpulse model file", origin);
+    uint32_t format = get32(d + 8), bits = get32(d + 12), n_out = get32(d + 16);
+    if (format != FORMAT)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "%s: model format %u, this cxpulse reads format %d (retrain it with "
+                       "cxpulse train)",
+                       origin, format, FORMAT);
+    if (bits != CX_MODEL_BITS || n_out != CX_MODEL_OUT)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "%s: model has %u hash bits and %u outputs, expected %d and %d", origin,
+                       bits, n_out, CX_MODEL_BITS, CX_MODEL_OUT);
+    uint64_t want = 0;
+    for (int i = 0; i < 8; i++)
+        want |= (uint64_t)d[len - 8 + (size_t)i] << (8 * i);
+    if (checksum(d, len - 8) != want)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "%s: model checksum mismatch: the file is damaged or truncated", origin);
+    const unsigned char *p = d + 20;
+    cx_model *m = calloc(1, sizeof *m);
+    if (m == NULL ||
+        (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) == NULL ||
+        (m->used = calloc(CX_MODEL_BUCKETS / 8, 1)) == NULL) {
+        if (m != NULL)
+            free(m->w);
+        free(m);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
+    }
+    float scale[CX_MODEL_OUT];
+    for (int c = 0; c < CX_CAT_COUNT; c++, p += 4) {
+        m->threshold[c] = getf(p);
+        if (!(m->threshold[c] > 0.0f && m->threshold[c] < 1.0f)) {
+            free(m->used);
+            free(m->w);
+            free(m);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)", origin);
+        }
+        m->logit[c] = logf(m->threshold[c] / (1.0f - m->threshold[c]));
+    }
+    for (int k = 0; k < CX_MODEL_OUT; k++, p += 4)
+        scale[k] = getf(p);
+    uint32_t n_entries = get32(p), n_names = get32(p + 4);
+    p += 8;
+    const unsigned char *end = d + len - 8;
+    if ((size_t)(end - p) < (size_t)n_entries * ENTRY)
+        goto bad;
+    for (uint32_t i = 0; i < n_entries; i++, p += ENTRY) {
+        uint32_t b = get32(p);
+        if (b >= CX_MODEL_BUCKETS)
+            goto bad;
+        for (int k = 0; k < CX_MODEL_OUT; k++) {
+            int16_t q = (int16_t)(uint16_t)(p[4 + 2 * k] | p[5 + 2 * k] << 8);
+            m->w[(size_t)b * CX_MODEL_STRIDE + (size_t)k] = (float)q * scale[k];
+        }
+        m->used[b >> 3] |= (uint8_t)(1u << (b & 7));
+    }
+    size_t total = 0;
+    const unsigned char *q = p;
+    for (uint32_t i = 0; i < n_names; i++) {
+        if (end - q < 5 || (size_t)(end - q - 5) < q[4])
+            goto bad;
+        total += (size_t)q[4] + 7;
+        q += 5 + q[4];
+    }
+    if (q != end)
+        goto bad;
+    m->names = calloc(n_names ? n_names : 1, sizeof *m->names);
+    m->strings = malloc(total + 1);
+    if (m->names == NULL || m->strings == NULL) {
+        cx__model_free(m);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
+    }
+    char *s = m->strings;
+    for (uint32_t i = 0; i < n_names; i++) {
+        size_t n = p[4];
+        m->names[i].bucket = get32(p);
+        m->names[i].text = s;
+        memcpy(s, "model:", 6);
+        memcpy(s + 6, p + 5, n);
+        s[6 + n] = '\0';
+        s += n + 7;
+        p += 5 + n;
+    }
+    m->n_names = n_names;
+    qsort(m->names, m->n_names, sizeof *m->names, by_bucket);
+    static atomic_uint_fast64_t generation;
+    m->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
+    snprintf(m->version, sizeof m->version, "cxm%d-%012llx", FORMAT,
+             (unsigned long long)(want & 0xffffffffffffULL));
+    *out = m;
+    return CX_OK;
+bad:
+    cx__model_free(m);
+    return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file is malformed (bad sizes)", origin);
+}
+
+cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open model file: %s", path,
+                       strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            unsigned char *nb = cap <= (size_t)256 << 20 ? realloc(buf, cap) : NULL;
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file too large", path);
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file", path)
+                       : cx__model_load(out, buf, len, path, err, errlen);
+    free(buf);
+    return st;
+}
+
+void cx__model_free(cx_model *m)
+{
+    if (m == NULL)
+        return;
+    free(m->w);
+    free(m->used);
+    free(m->names);
+    free(m->strings);
+    free(m);
+}
+
+const char *cx__model_version(const cx_model *m)
+{
+    return m->version;
+}
+
+const float *cx__model_weights(const cx_model *m)
+{
+    return m->w;
+}
+
+static const char *name_of(const cx_model *m, uint32_t bucket);
+
+const char *cx__model_name(const cx_model *m, uint32_t bucket)
+{
+    return name_of(m, bucket);
+}
+
+float cx__model_threshold(const cx_model *m, int cat)
+{
+    return m->threshold[cat];
+}
+
+float cx__model_threshold_logit(const cx_model *m, int cat)
+{
+    return m->logit[cat];
+}
+
+static const char *name_of(const cx_model *m, uint32_t bucket)
+{
+    size_t lo = 0, hi = m->n_names;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->names[mid].bucket < bucket)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->n_names && m->names[lo].bucket == bucket ? m->names[lo].text : NULL;
+}
+
+/* ---- Scoring -------------------------------------------------------------- */
+
+typedef struct top {
+    uint32_t bucket;
+    float contrib;
+} top;
+
+/* Features wait this many calls between their prefetch and their use. */
+#define LAG 8
+
+typedef struct pending {
+    uint32_t bucket;
+    uint8_t group, named;
+    float value;
+} pending;
+
+typedef struct score_ctx {
+    const cx_model *m;
+    float acc[CX_FG_COUNT][CX_MODEL_STRIDE];
+    top best[CX_CAT_COUNT][CX_MODEL_TOP];
+    pending q[LAG];
+    unsigned n_q;
+} score_ctx;
+
+static void apply(score_ctx *s, const pending *p)
+{
+    const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
+    float *a = s->acc[p->group];
+    for (int k = 0; k < CX_MODEL_STRIDE; k++)
+        a[k] += w[k] * p->value;
+    if (!p->named)
+        return;
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        float x = w[c] * p->value;
+        top *b = s->best[c];
+        if (x <= b[CX_MODEL_TOP - 1].contrib)
+            continue;
+        int k = CX_MODEL_TOP - 1;
+        for (; k > 0 && b[k - 1].contrib < x; k--)
+            b[k] = b[k - 1];
+        b[k] = (top){p->bucket, x};
+    }
+}
+
+/* Weights are read LAG features after their prefetch, so memory latency overlaps. */
+static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                     size_t name_len)
+{
+    score_ctx *s = ctx;
+    (void)name_len;
+    if (!(s->m->used[bucket >> 3] & (1u << (bucket & 7))))
+        return; /* no weight: nothing to add */
+    __builtin_prefetch(s->m->w + (size_t)bucket * CX_MODEL_STRIDE);
+    pending *slot = &s->q[s->n_q % LAG];
+    if (s->n_q >= LAG)
+        apply(s, slot);
+    *slot = (pending){bucket, (uint8_t)g, name != NULL, value};
+    s->n_q++;
+}
+
+/* Per thread: recent words' summed character n-gram weights, so a frequent
+ * word costs one lookup instead of ~15 (the model is read-only, the cache is
+ * the thread's own). */
+#define WORD_CACHE 2048
+
+typedef struct word_slot {
+    uint64_t key; /* hash of the word; 0 = empty */
+    float acc[CX_MODEL_STRIDE];
+    int count;
+} word_slot;
+
+static __thread struct {
+    uint64_t gen;
+    word_slot slot[WORD_CACHE];
+} word_cache;
+
+typedef struct bucket_list {
+    uint32_t b[4 * (32 + 2)];
+    int n;
+} bucket_list;
+
+static void list_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                    size_t name_len)
+{
+    bucket_list *l = ctx;
+    const int cap = (int)(sizeof l->b / sizeof l->b[0]);
+    (void)g;
+    (void)value;
+    (void)name;
+    (void)name_len;
+    if (l->n < cap)
+        l->b[l->n++] = bucket;
+}
+
+static int chars_fn(void *ctx, const char *w, size_t n)
+{
+    score_ctx *s = ctx;
+    uint64_t key = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ (unsigned char)w[i]) * 1099511628211ULL;
+    key |= 1;
+    if (word_cache.gen != s->m->gen) {
+        memset(word_cache.slot, 0, sizeof word_cache.slot);
+        word_cache.gen = s->m->gen;
+    }
+    word_slot *slot = &word_cache.slot[(key >> 7) & (WORD_CACHE - 1)];
+    if (slot->key != key) {
+        /* a miss: all of the word's buckets are prefetched, then summed */
+        bucket_list l;
+        l.n = 0;
+        slot->count = cx__char_ngrams(w, n, list_fn, &l);
+        for (int i = 0; i < l.n; i++)
+            __builtin_prefetch(s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE);
+        float acc[CX_MODEL_STRIDE] = {0};
+        for (int i = 0; i < l.n; i++) {
+            const float *wb = s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE;
+            for (int k = 0; k < CX_MODEL_STRIDE; k++)
+                acc[k] += wb[k];
+        }
+        memcpy(slot->acc, acc, sizeof acc);
+        slot->key = key;
+    }
+    for (int k = 0; k < CX_MODEL_STRIDE; k++)
+        s->acc[CX_FG_CHAR][k] += slot->acc[k];
+    return slot->count;
+}
+
+void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
+                     const cx_rule_hits *hits, cx_model_out *out)
+{
+    score_ctx s;
+    int counts[CX_FG_COUNT];
+    memset(&s, 0, sizeof s);
+    s.m = m;
+    cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
+    for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
+        apply(&s, &s.q[i % LAG]);
+    for (int k = 0; k < CX_MODEL_OUT; k++) {
+        float z = 0;
+        for (int g = 0; g < CX_FG_COUNT; g++)
+            z += s.acc[g][k] * cx__feature_scale((cx_feature_group)g, counts);
+        out->z[k] = z + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
+    }
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        out->n_top[c] = 0;
+        for (int k = 0; k < CX_MODEL_TOP; k++)
+            if (s.best[c][k].contrib > 0)
+                out->top[c][out->n_top[c]++] = s.best[c][k].bucket;
+    }
+}
+
+/* ---- Writing ----------------------------------------------------------------- */
+
+typedef struct outbuf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} outbuf;
+
+static void put(outbuf *o, const void *src, size_t n)
+{
+    if (o->oom)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1 << 20;
+        while (cap < o->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(o->p, cap);
+        if (p == NULL) {
+            o->oom = 1;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, src, n);
+    o->len += n;
+}
+
+static void put32(outbuf *o, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    put(o, b, 4);
+}
+
+static void putf(outbuf *o, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    put32(o, u);
+}
+
+cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
+                          const char *const *names, char *err, size_t errlen)
+{
+    float scale[CX_MODEL_OUT] = {0};
+    uint32_t n_entries = 0, n_names = 0;
+    for (size_t b = 0; b < CX_MODEL_BUCKETS; b++) {
+        int any = 0;
+        for (int k = 0; k < CX_MODEL_OUT; k++) {
+            float x = fabsf(w[b * CX_MODEL_STRIDE + (size_t)k]);
+            scale[k] = fmaxf(scale[k], x);
+            any |= x > 0;
+        }
+        n_entries += (uint32_t)any;
+        n_names += any && names[b] != NULL;
+    }
+    for (int k = 0; k < CX_MODEL_OUT; k++)
+        scale[k] = scale[k] > 0 ? scale[k] / 32767.0f : 1.0f;
+
+    outbuf o = {0};
+    put(&o, MAGIC, 8);
+    put32(&o, FORMAT);
+    put32(&o, CX_MODEL_BITS);
+    put32(&o, CX_MODEL_OUT);
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        putf(&o, thresholds[c]);
+    for (int k = 0; k < CX_MODEL_OUT; k++)
+        putf(&o, scale[k]);
+    put32(&o, n_entries);
+    put32(&o, n_names);
+    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
+        unsigned char e[ENTRY];
+        int any = 0;
+        for (int k = 0; k < CX_MODEL_OUT; k++) {
+            float x = w[(size_t)b * CX_MODEL_STRIDE + (size_t)k];
+            long q = lroundf(x / scale[k]);
+            q = q > 32767 ? 32767 : q < -32767 ? -32767 : q;
+            any |= x != 0;
+            e[4 + 2 * k] = (unsigned char)((uint16_t)(int16_t)q & 0xff);
+            e[5 + 2 * k] = (unsigned char)((uint16_t)(int16_t)q >> 8);
+        }
+        if (!any)
+            continue;
+        e[0] = (unsigned char)b;
+        e[1] = (unsigned char)(b >> 8);
+        e[2] = (unsigned char)(b >> 16);
+        e[3] = (unsigned char)(b >> 24);
+        put(&o, e, sizeof e);
+    }
+    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
+        int any = 0;
+        for (int k = 0; k < CX_MODEL_OUT; k++)
+            any |= w[(size_t)b * CX_MODEL_STRIDE + (size_t)k] != 0;
+        if (!any || names[b] == NULL)
+            continue;
+        size_t n = strlen(names[b]);
+        unsigned char len = (unsigned char)(n > 200 ? 200 : n);
+        put32(&o, b);
+        put(&o, &len, 1);
+        put(&o, names[b], len);
+    }
+    uint64_t sum = checksum(o.p, o.len);
+    unsigned char s[8];
+    for (int i = 0; i < 8; i++)
+        s[i] = (unsigned char)(sum >> (8 * i));
+    put(&o, s, 8);
+    if (o.oom) {
+        free(o.p);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
+    }
+    FILE *f = fopen(path, "wb");
+    int ok = f != NULL && fwrite(o.p, 1, o.len, f) == o.len;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    free(o.p);
+    if (!ok)
+        return cx_errf(err, errlen, CX_ERR_IO, "%s: cannot write model file: %s", path,
+                       strerror(errno));
+    return CX_OK;
+}

@@ -1,0 +1,145 @@
+/*
+ * test_train_eval.c - `cxpulse train` and `cxpulse eval` as users call them:
+ * a model trained on labeled events is used through --model and scored by
+ * eval, whose minimums set the exit status; a model adapted from another one
+ * (--from) keeps what it knew; and a company's own model, adapted from the
+ * built-in one on its earlier labeled events, clearly beats the built-in model
+ * on its later ones (tests/data/company/labeled.jsonl, split by occurred_at).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxtest.h"
+
+static char dir[] = "/tmp/cxpulse-train.XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    cx_test_sh("rm -rf '%s'", dir);
+}
+
+TestSuite(train_eval, .init = make_dir, .fini = remove_dir);
+
+/* Writes n labeled events of a made-up shop whose words the built-in model never saw. */
+static void write_labels(const char *path, int n, int offset)
+{
+    static const struct {
+        const char *text, *cats, *sent;
+    } kinds[] = {
+        {"the glimmerdesk person snapped at me", "\"facing\"", "negative"},
+        {"glimmerdesk person was a star today", "\"facing\"", "positive"},
+        {"zorbpay ledger shows a phantom debit", "\"collaborative\"", "negative"},
+        {"zorbpay ledger glitch again", "\"collaborative\"", "negative"},
+        {"the quillhaul van crew flung my box", "\"external\"", "negative"},
+        {"quillhaul van crew were gentle", "\"external\"", "positive"},
+        {"box turned up a fortnight past the slot", "\"performance\"", "negative"},
+        {"slot blown, fortnight past", "\"performance\"", "negative"},
+        {"the mug is a nice shade of teal", "", "positive"},
+        {"which teal shades exist", "", "neutral"},
+    };
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < n; i++) {
+        int k = (i + offset) % 10;
+        fprintf(
+            f,
+            "{\"event\":{\"event_id\":\"e%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+            "\"text\":\"%s #%d\"},\"categories\":[%s],\"sentiment\":\"%s\",\"industry\":\"%s\"}\n",
+            i, kinds[k].text, i, kinds[k].cats, kinds[k].sent, k < 5 ? "retail" : "shop");
+    }
+    fclose(f);
+}
+
+Test(train_eval, a_trained_model_is_used_and_scored)
+{
+    char train[300], test[300], model[300], out[300];
+    snprintf(train, sizeof train, "%s/train.jsonl", dir);
+    snprintf(test, sizeof test, "%s/test.jsonl", dir);
+    snprintf(model, sizeof model, "%s/shop.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(train, 200, 0);
+    write_labels(test, 50, 3);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s > %s", cx_test_bin(), train, model, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'trained on 200 events' %s", out), 0);
+    /* the model learned the shop's words: every label right */
+    cr_assert_eq(cx_test_sh("%s eval %s --model %s --by industry --min-macro-f1 0.95 "
+                            "--min-sentiment 0.95 > %s",
+                            cx_test_bin(), test, model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 50 events' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '^none: predicted for 10 events, labeled for 10' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 ' %s && grep -q '+cxm1-' %s", out, out), 0);
+    /* classify uses it too, with the model's features as evidence */
+    cr_assert_eq(cx_test_sh("head -1 %s | sed 's/.*\"event\":\\({[^}]*}\\).*/\\1/' | "
+                            "%s classify --model %s | grep -q '\"model:'",
+                            test, cx_test_bin(), model),
+                 0);
+    /* adapting the shop's model to 20 events keeps what it knew */
+    char few[300];
+    snprintf(few, sizeof few, "%s/few.jsonl", dir);
+    write_labels(few, 20, 7);
+    cr_assert_eq(cx_test_sh("%s train %s --from %s --out %s.ft > /dev/null && "
+                            "%s eval %s --model %s.ft --min-macro-f1 0.95 > /dev/null",
+                            cx_test_bin(), few, model, model, cx_test_bin(), test, model),
+                 0);
+    /* below a minimum: exit 1; a damaged model: exit 2 naming the file */
+    cr_assert_eq(cx_test_sh("%s eval %s --model none --min-macro-f1 0.99 > /dev/null 2>&1",
+                            cx_test_bin(), test),
+                 1);
+    cr_assert_eq(cx_test_sh("head -c 1000 %s > %s.cut && %s eval %s --model %s.cut 2> %s", model,
+                            model, cx_test_bin(), test, model, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'shop.cxm.cut: model checksum mismatch' %s", out), 0);
+    /* a bad line is named and skipped by train */
+    cr_assert_eq(cx_test_sh("echo 'not json' >> %s && %s train %s --out %s 2> %s > /dev/null",
+                            train, cx_test_bin(), train, model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s", out), 0);
+}
+
+Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 600)
+{
+    char data[512], train[300], test[300], model[300];
+    cx_test_source_path("tests/data/company/labeled.jsonl", data, sizeof data);
+    cr_assert_eq(access(data, R_OK), 0, "no company data set at %s", data);
+    snprintf(train, sizeof train, "%s/train.jsonl", dir);
+    snprintf(test, sizeof test, "%s/test.jsonl", dir);
+    snprintf(model, sizeof model, "%s/company.cxm", dir);
+    /* the earlier 60% by occurred_at to train, the later 40% to score */
+    cr_assert_eq(
+        cx_test_sh("python3 -c 'import json,sys\n"
+                   "rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]\n"
+                   "rows.sort(key=lambda r: r[\"event\"][\"occurred_at\"])\n"
+                   "k=len(rows)*6//10\n"
+                   "open(sys.argv[2],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[:k])\n"
+                   "open(sys.argv[3],\"w\").writelines(json.dumps(r)+\"\\n\" for r in rows[k:])' "
+                   "%s %s %s",
+                   data, train, test),
+        0);
+    /* adapted from the built-in model, as docs/model.md advises for a few hundred events */
+    cr_assert_eq(
+        cx_test_sh("%s train %s --from default --out %s > /dev/null", cx_test_bin(), train, model),
+        0);
+    char cmd[1200];
+    double f1[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s eval %s --misses 0 %s%s | awk '/^macro-F1/ {print $2}'",
+                 cx_test_bin(), test, k ? "--model " : "", k ? model : "");
+        FILE *p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        cr_assert_eq(fscanf(p, "%lf", &f1[k]), 1, "%s", cmd);
+        pclose(p);
+    }
+    cr_log_info("macro-F1 on the later events: built-in model %.3f, company model %.3f", f1[0],
+                f1[1]);
+    cr_assert_geq(f1[1], f1[0] + 0.05, "company model %.3f does not clearly beat the built-in %.3f",
+                  f1[1], f1[0]);
+}

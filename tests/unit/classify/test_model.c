@@ -1,0 +1,464 @@
+/*
+ * test_model.c - the learned part of the classifier: features, training
+ * (deterministic, learns what it is shown), the model file (round trip,
+ * damaged files rejected with a clear error), the sentiment lexicons'
+ * heuristics (negation, contrast, sarcasm, stated failures, caps, emoji),
+ * and how the model combines with field rules, ratings and evidence.
+ * Every text here was written for this test.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "model.h"
+
+static char dir[] = "/tmp/cxpulse-model.XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void parse(cx_event *ev, const char *json)
+{
+    char err[512];
+    cr_assert_eq(cx_event_parse(ev, json, strlen(json), err, sizeof err), CX_OK, "%s: %s", json,
+                 err);
+}
+
+/* An event with the given text (no rating). */
+static void text_event(cx_event *ev, const char *text)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"event_id\":\"t\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"text\":\"%s\"}", text);
+    parse(ev, json);
+}
+
+/* ---- Lexicons and cues ------------------------------------------------------ */
+
+static cx_valence *val;
+
+static void valence_setup(void)
+{
+    char err[256];
+    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void valence_teardown(void)
+{
+    cx__valence_free(val);
+}
+
+static cx_valence_score score(const char *text)
+{
+    cx_valence_score s;
+    cx__valence_score(val, text, strlen(text), &s);
+    return s;
+}
+
+TestSuite(cx_valence, .init = valence_setup, .fini = valence_teardown);
+
+Test(cx_valence, negation_flips_within_its_scope)
+{
+    cr_assert_gt(score("the technician was helpful").compound, 0.05f);
+    cr_assert_lt(score("the technician was not helpful").compound, -0.05f);
+    cr_assert_lt(score("the technician wasn't helpful").compound, -0.05f);
+    /* a clause break ends the scope */
+    cr_assert_gt(score("no, the technician was helpful").compound, 0.05f);
+}
+
+Test(cx_valence, contrast_weights_the_clause_after_but)
+{
+    cr_assert_lt(score("the lounge was lovely but the wifi was awful and slow").compound, -0.05f);
+    cr_assert_gt(score("the wait was annoying but the nurse was wonderful and kind").compound,
+                 0.05f);
+}
+
+Test(cx_valence, caps_exclamations_and_boosters_intensify)
+{
+    float plain = score("the driver was rude").compound;
+    cr_assert_lt(score("the driver was RUDE").compound, plain);
+    cr_assert_lt(score("the driver was rude!!!").compound, plain);
+    cr_assert_lt(score("the driver was extremely rude").compound, plain);
+    cr_assert_eq(score("the driver was RUDE").caps, 1);
+}
+
+Test(cx_valence, emoji_and_emoticons_count)
+{
+    cr_assert_lt(score("my order \xF0\x9F\x98\xA1").compound, -0.05f); /* pouting face */
+    cr_assert_gt(score("got my order :)").compound, 0.05f);
+    cr_assert_lt(score("got my order :(").compound, -0.05f);
+}
+
+Test(cx_valence, sarcasm_next_to_a_failure_is_negative)
+{
+    cx_valence_score s = score("Great, the shuttle is cancelled again. Wonderful.");
+    cr_assert_gt(s.sarcasm, 0);
+    cr_assert_eq(cx__valence_sentiment(&s, 0), CX_SENT_NEGATIVE);
+    /* the same praise word without a failure is praise */
+    s = score("Great, the shuttle was spotless.");
+    cr_assert_eq(s.sarcasm, 0);
+    cr_assert_eq(cx__valence_sentiment(&s, 0), CX_SENT_POSITIVE);
+}
+
+Test(cx_valence, a_stated_failure_is_negative_without_emotional_words)
+{
+    const char *texts[] = {"my suitcase never showed up", "the parcel still has not arrived",
+                           "invoice came with the wrong amount", "train cancelled again"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cx_valence_score s = score(texts[i]);
+        cr_assert_eq(cx__valence_sentiment(&s, 0), CX_SENT_NEGATIVE, "%s", texts[i]);
+    }
+    cx_valence_score s = score("the plumber wasn't late at all");
+    cr_assert_eq(s.fail, 0);
+    cr_assert_gt(s.neg_fail, 0);
+    s = score("where do I change my billing address");
+    cr_assert_eq(cx__valence_sentiment(&s, 0), CX_SENT_NEUTRAL);
+}
+
+Test(cx_valence, durations_and_second_person_are_cues)
+{
+    cx_valence_score s = score("you kept me on hold for 45 minutes and then 2hrs more");
+    cr_assert_eq(s.duration, 2);
+    cr_assert_gt(s.you, 0);
+}
+
+/* ---- Features --------------------------------------------------------------- */
+
+typedef struct fl {
+    uint32_t b[4096];
+    float v[4096];
+    int n;
+} fl;
+
+static void collect(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                    size_t name_len)
+{
+    fl *f = ctx;
+    (void)g;
+    (void)name;
+    (void)name_len;
+    cr_assert_lt(bucket, CX_MODEL_BUCKETS);
+    if (f->n < 4096) {
+        f->b[f->n] = bucket;
+        f->v[f->n++] = value;
+    }
+}
+
+static void features_of(const char *text, fl *f)
+{
+    cx_event ev;
+    cx_rule_hits hits;
+    cx_valence_score vs;
+    int counts[CX_FG_COUNT];
+    memset(&hits, 0, sizeof hits);
+    memset(f, 0, sizeof *f);
+    text_event(&ev, text);
+    cx__features(val, &ev, &hits, collect, NULL, f, counts, &vs);
+    cx_event_clear(&ev);
+}
+
+static int shared(const fl *a, const fl *b)
+{
+    int n = 0;
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++)
+            if (a->b[i] == b->b[j]) {
+                n++;
+                break;
+            }
+    return n;
+}
+
+Test(cx_valence, features_are_deterministic_and_robust_to_inflection)
+{
+    static fl a, b, c;
+    features_of("the courier delayed my parcels", &a);
+    features_of("the courier delayed my parcels", &b);
+    cr_assert_eq(a.n, b.n);
+    cr_assert_eq(memcmp(a.b, b.b, sizeof(uint32_t) * (size_t)a.n), 0);
+    /* "delays"/"parcel" share character n-grams with "delayed"/"parcels" */
+    features_of("the courier delays my parcel", &c);
+    cr_assert_gt(shared(&a, &c), a.n / 2);
+    cr_assert_lt(shared(&a, &c), a.n);
+}
+
+Test(cx_valence, a_negated_word_is_a_different_feature)
+{
+    static fl pos, neg;
+    features_of("late", &pos);
+    features_of("not late", &neg);
+    /* "late" as a word appears in the first, only "not late"'s negated form in the second */
+    int plain_late_in_neg = 0;
+    for (int i = 0; i < pos.n; i++)
+        for (int j = 0; j < neg.n; j++)
+            plain_late_in_neg += pos.b[i] == neg.b[j];
+    cr_assert_lt(plain_late_in_neg, pos.n);
+}
+
+/* ---- Training and the model file ------------------------------------------ */
+
+/* Synthetic labeled events: each category has its own vocabulary. */
+static const struct {
+    const char *text;
+    unsigned cats;
+    cx_sentiment sent;
+} samples[] = {
+    {"the clerk at the counter was rude to me", 1u << CX_CAT_FACING, CX_SENT_NEGATIVE},
+    {"friendly clerk, very patient with my questions", 1u << CX_CAT_FACING, CX_SENT_POSITIVE},
+    {"the receptionist ignored us for ages", 1u << CX_CAT_FACING, CX_SENT_NEGATIVE},
+    {"lovely receptionist, thank you", 1u << CX_CAT_FACING, CX_SENT_POSITIVE},
+    {"my statement shows a double fee", 1u << CX_CAT_COLLABORATIVE, CX_SENT_NEGATIVE},
+    {"the portal rejects my password every time", 1u << CX_CAT_COLLABORATIVE, CX_SENT_NEGATIVE},
+    {"statement fee reversed quickly, nice", 1u << CX_CAT_COLLABORATIVE, CX_SENT_POSITIVE},
+    {"portal update makes paying easy", 1u << CX_CAT_COLLABORATIVE, CX_SENT_POSITIVE},
+    {"the haulier dented the crate", 1u << CX_CAT_EXTERNAL, CX_SENT_NEGATIVE},
+    {"haulier crew dropped the pallet", 1u << CX_CAT_EXTERNAL, CX_SENT_NEGATIVE},
+    {"the subcontractor left rubble everywhere", 1u << CX_CAT_EXTERNAL, CX_SENT_NEGATIVE},
+    {"subcontractor team was careful", 1u << CX_CAT_EXTERNAL, CX_SENT_POSITIVE},
+    {"shipment came nine days behind schedule", 1u << CX_CAT_PERFORMANCE, CX_SENT_NEGATIVE},
+    {"only four of ten boxes showed up", 1u << CX_CAT_PERFORMANCE, CX_SENT_NEGATIVE},
+    {"service window missed twice this month", 1u << CX_CAT_PERFORMANCE, CX_SENT_NEGATIVE},
+    {"behind schedule again, nine days", 1u << CX_CAT_PERFORMANCE, CX_SENT_NEGATIVE},
+    {"the soup tasted of nothing much", 0, CX_SENT_NEUTRAL},
+    {"what time do you open on sundays", 0, CX_SENT_NEUTRAL},
+};
+
+static void add_all(cx_trainer *t, int rounds)
+{
+    char err[256], text[256];
+    static const char *const filler[] = {"", " today", " honestly", " this week", " again"};
+    for (int r = 0; r < rounds; r++)
+        for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+            cx_event ev;
+            snprintf(text, sizeof text, "%s%s", samples[i].text, filler[r % 5]);
+            text_event(&ev, text);
+            cr_assert_eq(cx_trainer_add(t, &ev, samples[i].cats, samples[i].sent, err, sizeof err),
+                         CX_OK, "%s", err);
+            cx_event_clear(&ev);
+        }
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(8 << 20);
+    *len = fread(buf, 1, 8 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+static void train_to(const char *path)
+{
+    cx_classifier *rules = NULL;
+    cx_trainer *t = NULL;
+    char err[256];
+    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
+    add_all(t, 5);
+    cr_assert_eq(cx_trainer_count(t), 5 * sizeof samples / sizeof samples[0]);
+    cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+}
+
+TestSuite(cx_model, .init = make_dir, .fini = remove_dir);
+
+Test(cx_model, training_is_deterministic)
+{
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/a.cxm", dir);
+    snprintf(b, sizeof b, "%s/b.cxm", dir);
+    train_to(a);
+    train_to(b);
+    size_t la, lb;
+    char *x = slurp(a, &la), *y = slurp(b, &lb);
+    cr_assert_eq(la, lb);
+    cr_assert_eq(memcmp(x, y, la), 0, "two trainings on the same data differ");
+    cr_assert_lt(la, (size_t)3 << 20);
+    free(x);
+    free(y);
+}
+
+Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/m.cxm", dir);
+    train_to(path);
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_not_null(strstr(cx_classifier_version(clf), "+cxm1-"), "%s",
+                       cx_classifier_version(clf));
+    static const struct {
+        const char *text;
+        cx_category cat;
+    } probes[] = {
+        {"that clerk was rude", CX_CAT_FACING},
+        {"a double fee on my statement", CX_CAT_COLLABORATIVE},
+        {"the haulier dropped it", CX_CAT_EXTERNAL},
+        {"boxes came behind schedule", CX_CAT_PERFORMANCE},
+    };
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        cx_event ev;
+        cx_tags tags;
+        text_event(&ev, probes[i].text);
+        cx_classifier_classify(clf, &ev, &tags);
+        cr_assert_geq(tags.confidence[probes[i].cat], CX_CLASSIFY_THRESHOLD, "%s", probes[i].text);
+        cr_assert_eq(tags.order[0], probes[i].cat, "%s", probes[i].text);
+        /* the model's strongest features are the evidence */
+        cr_assert_gt(tags.n_evidence[probes[i].cat], 0, "%s", probes[i].text);
+        int model_evidence = 0;
+        for (int k = 0; k < tags.n_evidence[probes[i].cat]; k++)
+            model_evidence |= strncmp(tags.evidence[probes[i].cat][k], "model:", 6) == 0;
+        cr_assert(model_evidence, "%s", probes[i].text);
+        cx_event_clear(&ev);
+    }
+    /* a different model gives a different rule version */
+    cx_classifier *plain = NULL;
+    cr_assert_eq(cx_classifier_new_model(&plain, NULL, 0, "none", err, sizeof err), CX_OK);
+    cr_assert_null(strstr(cx_classifier_version(plain), "cxm"));
+    cr_assert_str_neq(cx_classifier_version(plain), cx_classifier_version(clf));
+    cx_classifier_free(plain);
+    cx_classifier_free(clf);
+}
+
+static void expect_rejected(const char *path, const char *needle)
+{
+    cx_classifier *clf = NULL;
+    char err[512] = "";
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert_null(clf);
+    cr_assert_not_null(strstr(err, path), "%s", err);
+    cr_assert_not_null(strstr(err, needle), "%s", err);
+}
+
+Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
+{
+    char path[256], bad[256];
+    snprintf(path, sizeof path, "%s/m.cxm", dir);
+    snprintf(bad, sizeof bad, "%s/bad.cxm", dir);
+    train_to(path);
+    size_t len;
+    char *buf = slurp(path, &len);
+    /* one flipped bit in the weights */
+    buf[len / 2] ^= 0x10;
+    FILE *f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    expect_rejected(bad, "checksum mismatch");
+    buf[len / 2] ^= 0x10;
+    /* cut short */
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len - 100, f);
+    fclose(f);
+    expect_rejected(bad, "checksum mismatch");
+    /* something else entirely */
+    f = fopen(bad, "wb");
+    fputs("{\"version\": 1}", f);
+    fclose(f);
+    expect_rejected(bad, "not a cxpulse model file");
+    /* a newer format */
+    buf[8] = 9;
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    expect_rejected(bad, "model format 9");
+    snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
+    expect_rejected(bad, "cannot open model file");
+    free(buf);
+}
+
+Test(cx_model, too_few_events_to_train)
+{
+    cx_classifier *rules = NULL;
+    cx_trainer *t = NULL;
+    char err[256], path[256];
+    snprintf(path, sizeof path, "%s/few.cxm", dir);
+    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_ERR_INVALID);
+    cr_assert_not_null(strstr(err, "at least 10"), "%s", err);
+    cr_assert_neq(access(path, F_OK), 0);
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+}
+
+/* ---- The default classifier: rules, model, ratings -------------------------- */
+
+Test(cx_model, field_rules_stay_certain_and_ratings_decide_sentiment)
+{
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cx_event ev;
+    cx_tags tags;
+    parse(&ev,
+          "{\"event_id\":\"f\",\"occurred_at\":\"2025-01-01T00:00:00Z\","
+          "\"text\":\"ok I guess, thanks\",\"rating\":{\"scale\":\"stars\",\"value\":1},"
+          "\"attributes\":{\"promised_date\":\"2025-01-02\",\"delivered_date\":\"2025-01-09\"}}");
+    cx_classifier_classify(clf, &ev, &tags);
+    cr_assert_geq(tags.confidence[CX_CAT_PERFORMANCE], CX_CLASSIFY_THRESHOLD);
+    cr_assert_eq(tags.sentiment, CX_SENT_NEGATIVE, "1 star decides");
+    cx_event_clear(&ev);
+    parse(&ev, "{\"event_id\":\"g\",\"occurred_at\":\"2025-01-01T00:00:00Z\","
+               "\"text\":\"the bag never showed up\",\"rating\":{\"scale\":\"nps\",\"value\":10}}");
+    cx_classifier_classify(clf, &ev, &tags);
+    cr_assert_eq(tags.sentiment, CX_SENT_POSITIVE, "an NPS of 10 decides");
+    cx_event_clear(&ev);
+    cx_classifier_free(clf);
+}
+
+Test(cx_model, negated_problems_give_no_label_with_the_rules_alone)
+{
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
+    cx_event ev;
+    cx_tags tags;
+    text_event(&ev, "the delivery was not late at all");
+    cx_classifier_classify(clf, &ev, &tags);
+    cr_assert_lt(tags.confidence[CX_CAT_PERFORMANCE], CX_CLASSIFY_THRESHOLD);
+    cx_event_clear(&ev);
+    cx_classifier_free(clf);
+}
+
+Test(cx_model, every_tag_of_the_default_classifier_keeps_evidence)
+{
+    static const char *const texts[] = {
+        "the night porter shouted at my kids",
+        "my loyalty points vanished after the site update",
+        "the haulage firm dented every crate",
+        "parcel arrived nine days after the promised date",
+        "great, the ferry is cancelled again",
+        "love the new colour of the mugs",
+        "where do I find my invoice number",
+        "the plumber they subcontracted never showed and nobody answers the phone",
+    };
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cx_event ev;
+        cx_tags tags;
+        text_event(&ev, texts[i]);
+        cx_classifier_classify(clf, &ev, &tags);
+        for (int k = 0; k < tags.n_assigned; k++)
+            cr_assert_gt(tags.n_evidence[tags.order[k]], 0, "%s: %s without evidence", texts[i],
+                         cx_category_name(tags.order[k]));
+        cx_event_clear(&ev);
+    }
+    cx_classifier_free(clf);
+}
