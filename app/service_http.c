@@ -106,14 +106,7 @@ static void *monitor_main(void *arg)
         pthread_mutex_lock(&s->lock);
         atomic_store(&s->pg_checked, st == CX_OK);
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += CHECK_MS / 1000;
-        until.tv_nsec += (long)(CHECK_MS % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = cx_time_after_ms(CLOCK_REALTIME, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
             ;
     }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* One list gives the enum, the names and the messages (libuv's UV_ERRNO_MAP). */
 #define CX_STATUS_MAP(XX)                                                          \
@@ -79,6 +80,11 @@ int64_t cx_now_mono_us(void);
 
 /* Wall clock in microseconds since the Unix epoch. */
 int64_t cx_now_wall_us(void);
+
+/* The time ms milliseconds from now on `clock` (CLOCK_REALTIME for a default
+ * condition variable, CLOCK_MONOTONIC for one set to it): a deadline for
+ * pthread_cond_timedwait. */
+struct timespec cx_time_after_ms(clockid_t clock, int ms);
 
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -188,20 +188,6 @@ static void give_up(cx_pipeline *p, writer *wr, const char *err)
     finish_share(p, wr, NULL);
 }
 
-/* The time wait_ms from now on CLOCK_MONOTONIC (the clock of every condition). */
-static struct timespec deadline(int wait_ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += wait_ms / 1000;
-    t.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 static void *writer_main(void *arg)
 {
     writer *wr = arg;
@@ -261,7 +247,7 @@ static void *writer_main(void *arg)
             p->o.hooks.retrying(p->o.hooks.ctx, delay, err);
             pthread_mutex_lock(&p->lock);
         }
-        struct timespec until = deadline(delay);
+        struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, delay);
         while (!p->draining && !p->quit && !p->fatal &&
                pthread_cond_timedwait(&wr->cond, &p->lock, &until) == 0)
             ;
@@ -319,7 +305,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     pthread_mutex_lock(&p->lock);
     cx_status st = CX_OK;
     if (n > 0 && wait_ms > 0 && !p->fatal && (p->draining || p->count == p->max_batches)) {
-        struct timespec until = deadline(wait_ms);
+        struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, wait_ms);
         while (!p->fatal && (p->draining || p->count == p->max_batches) &&
                pthread_cond_timedwait(&p->idle, &p->lock, &until) == 0)
             ;

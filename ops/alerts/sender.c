@@ -262,14 +262,7 @@ static void update_gauges(cx_alerts_sender *s)
 /* Waits ms or until stopped; returns 1 when stopped. */
 static int pause_ms(cx_alerts_sender *s, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = cx_time_after_ms(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&s->lock);
     while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
         ;

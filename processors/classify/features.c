@@ -5,6 +5,7 @@
  * lexicon sums and complaint cues, and the event's channel, touchpoint,
  * attribute keys and rating, each hashed into one of 2^CX_MODEL_BITS buckets.
  */
+#include "lexicon.h"
 #include "model.h"
 
 #include <ctype.h>
@@ -124,17 +125,6 @@ static void emit_chars(const emitter *e, const char *w, size_t n)
         e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
 }
 
-/* Folds the Latin-1 letter after 0xC3 to ASCII, or 0. */
-static char fold_latin1(unsigned char b)
-{
-    static const char map[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyts"
-                                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
-    if (b < 0x80 || b > 0xBF)
-        return 0;
-    char c = map[b - 0x80];
-    return c == '/' ? 0 : c;
-}
-
 /* Word features of the text. */
 static void text_features(const emitter *e, const cx_valence *val, const char *text, size_t len)
 {
@@ -147,7 +137,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         size_t adv = 0;
         if (isalnum(c))
             out = isdigit(c) ? '0' : (char)tolower(c);
-        else if (c == 0xC3 && i + 1 < len && (out = fold_latin1((unsigned char)text[i + 1])))
+        else if (c == 0xC3 && i + 1 < len && (out = cx__fold_latin1((unsigned char)text[i + 1])))
             adv = 1;
         else if ((c == '\'' || (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
                                 (unsigned char)text[i + 2] == 0x99)) &&

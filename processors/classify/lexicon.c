@@ -30,8 +30,7 @@ struct cx_lexicon {
 
 /* ---- Normalisation ------------------------------------------------------ */
 
-/* Folds the Latin-1 letter U+00C0..U+00FF (second UTF-8 byte b after 0xC3) to ASCII, or 0. */
-static char fold_latin1(unsigned char b)
+char cx__fold_latin1(unsigned char b)
 {
     static const char map[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyts"
                                 "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
@@ -91,7 +90,7 @@ static int next_token(const char *text, size_t len, size_t *pos, char *word, siz
         else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
                  (unsigned char)text[i + 2] == 0x99 && in_word)
             adv = 3; /* U+2019 right single quotation mark */
-        else if (c == 0xC3 && i + 1 < len && (out = fold_latin1((unsigned char)text[i + 1])))
+        else if (c == 0xC3 && i + 1 < len && (out = cx__fold_latin1((unsigned char)text[i + 1])))
             adv = 2;
         else {
             if (in_word)

@@ -58,4 +58,8 @@ size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t
 /* Follows the trie edge node --word--> child; returns the child or -1. */
 int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);
 
+/* Folds the Latin-1 letter U+00C0..U+00FF (second UTF-8 byte b after 0xC3) to
+ * its ASCII letter, or 0 (shared by matching and the model's features). */
+char cx__fold_latin1(unsigned char b);
+
 #endif /* CX_LEXICON_H */
