@@ -53,7 +53,7 @@ Test(cx_config, defaults)
 {
     cx_config *cfg = cx_config_new();
     cr_assert_str_eq(cfg->group, "cxpulse");
-    cr_assert_eq(cfg->batch_max_messages, 10000);
+    cr_assert_eq(cfg->batch_max_messages, 7000);
     cr_assert_eq(cfg->n_window_seconds, 1);
     cr_assert_eq(cfg->window_seconds[0], 60);
     cr_assert_str_eq(cfg->http_listen, "127.0.0.1:9464");
