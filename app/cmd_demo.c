@@ -120,7 +120,7 @@ int cx_cmd_demo(int argc, char **argv)
     /* The sample spans six hours at a few events a minute: small batches take it
      * in time order, as a live stream would arrive, so every stretch of it is
      * evaluated by the ticket rules. */
-    if (cfg->batch_max_messages == 10000 &&
+    if (cfg->batch_max_messages == CX_BATCH_MAX_MESSAGES_DEFAULT &&
         (rc = cx_config_set(cfg, "batch.max_messages", "250", err, sizeof err)) != CX_OK)
         goto done;
     printf("- running the pipeline (group %s) ...\n", group);

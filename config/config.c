@@ -26,6 +26,8 @@ typedef struct setting {
     const char *help;
 } setting;
 
+#define CX_STR(x) #x
+#define CX_XSTR(x) CX_STR(x)
 #define F(field) offsetof(cx_config, field)
 
 static const setting settings[] = {
@@ -41,7 +43,8 @@ static const setting settings[] = {
     {"kafka.properties", T_PROPS, F(kafka_properties), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "librdkafka properties passed through as they are (TLS, SASL, timeouts)"},
     {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
-     "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, "7000", "most messages in one batch (transaction)"},
+     "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, CX_XSTR(CX_BATCH_MAX_MESSAGES_DEFAULT),
+     "most messages in one batch (transaction)"},
     {"batch.max_ms", T_INT, F(batch_max_ms), 0, 1, 60000, NULL, "CXPULSE_BATCH_MAX_MS", NULL, 0,
      "100", "longest wait for a batch to fill, in milliseconds"},
     {"postgres.url", T_STRING, F(pg_url), 0, 0, 0, NULL, "CXPULSE_PG_URL", "--pg", 1, NULL,
