@@ -255,6 +255,16 @@ static long long ticket_id(const char *rule)
     return q(sql);
 }
 
+/* Enough complaints to open both rules' tickets, then a few more to update them. */
+static void open_and_update_two_tickets(void)
+{
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    complaints(3);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'", 2, 30,
+             "tickets updated");
+}
+
 /* A sample of /metrics on port, or -1. */
 static double metric(int port, const char *name)
 {
@@ -382,11 +392,7 @@ Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_on
     setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1); /* the secret from the environment */
     start_run(0, "--webhook", hook);
     unsetenv("CXPULSE_WEBHOOK_SECRET");
-    complaints(12);
-    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
-    complaints(3);
-    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'", 2, 30,
-             "tickets updated");
+    open_and_update_two_tickets();
     long long id = ticket_id("courier-share");
     cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),
                  0);
@@ -620,11 +626,7 @@ Test(alerts, routes_pick_receivers_and_chat_gets_what_people_act_on)
             port, SECRET, port);
     fclose(f);
     start_run(0, "--config", routes);
-    complaints(12);
-    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
-    complaints(3);
-    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'", 2, 30,
-             "tickets updated");
+    open_and_update_two_tickets();
     long long id = ticket_id("courier-share");
     cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id,
                             url),
