@@ -105,12 +105,28 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
 
 /* The writer of a partition: consecutive partitions of a topic go to
  * consecutive writers, so that a topic's load is split evenly. */
-static int writer_of(const cx_pipeline *p, const cx_pipeline_msg *m)
+static int writer_of(const cx_pipeline *p, uint32_t topic_hash, int32_t partition)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the topic */
-    for (const char *c = m->topic; *c; c++)
+    return (int)((topic_hash + (uint32_t)partition) % (uint32_t)p->writers);
+}
+
+/* FNV-1a over a topic name, for writer_of. A batch's copies share one topic
+ * string per run of messages (copy_batch), so it is hashed once per run. */
+static uint32_t topic_hash(const char *topic)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = topic; *c; c++)
         h = (h ^ (unsigned char)*c) * 16777619u;
-    return (int)((h + (uint32_t)m->partition) % (uint32_t)p->writers);
+    return h;
+}
+
+/* The writer of b->msgs[i], given the hash of b->msgs[i-1]'s topic in *h. */
+static int writer_of_msg(const cx_pipeline *p, const batch *b, size_t i, uint32_t *h)
+{
+    const cx_pipeline_msg *m = &b->msgs[i];
+    if (i == 0 || m->topic != b->msgs[i - 1].topic)
+        *h = topic_hash(m->topic);
+    return writer_of(p, *h, m->partition);
 }
 
 /* Reports the finished batches at the head of the ring, in order, and frees
@@ -336,14 +352,15 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
         return st;
     }
     size_t count[MAX_WRITERS] = {0}, at = 0;
+    uint32_t h = 0;
     for (size_t i = 0; i < n; i++)
-        count[writer_of(p, &b->msgs[i])]++;
+        count[writer_of_msg(p, b, i, &h)]++;
     for (int w = 0; w < p->writers; w++) {
         b->sh[w] = (share){.b = b, .idx = b->order + at, .recs = b->recs + at};
         at += count[w];
     }
     for (size_t i = 0; i < n; i++) {
-        share *s = &b->sh[writer_of(p, &b->msgs[i])];
+        share *s = &b->sh[writer_of_msg(p, b, i, &h)];
         b->order[(size_t)(s->idx - b->order) + s->n++] = i;
     }
     pthread_mutex_lock(&p->lock);
