@@ -948,8 +948,10 @@ static cx_status validate(cx_event *ev, char *err, size_t errlen)
                        "stored", excerpt(ev->occurred_at, q, sizeof q));
     }
     if ((st = get_string(root, "customer_id", 0, 128, &ev->customer_id, NULL, err, errlen)) ||
-        (st = get_string(root, "channel", 0, 64, &ev->channel, NULL, err, errlen)) ||
-        (st = get_string(root, "touchpoint", 0, 64, &ev->touchpoint, NULL, err, errlen)) ||
+        (st = get_string(root, "channel", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->channel, NULL, err,
+                         errlen)) ||
+        (st = get_string(root, "touchpoint", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->touchpoint, NULL,
+                         err, errlen)) ||
         (st = get_string(root, "language", 0, 35, &ev->language, NULL, err, errlen)) ||
         (st = get_string(root, "text", 0, 16384, &ev->text, &ev->text_len, err, errlen)))
         return st;

@@ -28,6 +28,8 @@ typedef enum cx_rating_scale {
 
 /* Largest accepted message value; larger ones are rejected before parsing. */
 #define CX_EVENT_MAX_BYTES (1024 * 1024)
+/* Longest channel or touchpoint, in characters. */
+#define CX_EVENT_MAX_SCOPE_CHARS 64
 /* Deepest accepted JSON nesting (objects and arrays). */
 #define CX_EVENT_MAX_DEPTH 32
 /* Most digits a number may have in plain decimal form (PostgreSQL prints jsonb
