@@ -80,6 +80,9 @@ void cx_event_clear(cx_event *ev);
 /* Returns "csat", "nps", "ces", "stars", or NULL for CX_RATING_NONE. */
 const char *cx_rating_scale_name(cx_rating_scale scale);
 
+/* Number of Unicode code points in s[bytes], valid UTF-8 (as a parsed string is). */
+size_t cx_utf8_length(const char *s, size_t bytes);
+
 /*
  * Parses an RFC 3339 date-time ("2024-05-01T10:00:00Z", "…T10:00:00.123+02:00")
  * into microseconds since the epoch, UTC. Returns CX_ERR_INVALID for anything

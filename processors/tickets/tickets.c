@@ -159,9 +159,7 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
         return rule_err(err, errlen, i, name, "\"channel\" and \"touchpoint\" must be strings");
     const char *scope_key = ch != NULL ? "channel" : "touchpoint";
     const char *scope_val = json_string_value(ch != NULL ? ch : tp);
-    size_t chars = 0;
-    for (const char *u = scope_val; u != NULL && *u; u++)
-        chars += ((unsigned char)*u & 0xC0) != 0x80;
+    size_t chars = scope_val ? cx_utf8_length(scope_val, strlen(scope_val)) : 0;
     if (scope_val != NULL && (chars < 1 || chars > CX_EVENT_MAX_SCOPE_CHARS))
         return rule_err(err, errlen, i, name,
                         "\"%s\" must be 1..%d characters (an event's %s is at most that)",
