@@ -374,6 +374,22 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
     return CX_OK;
 }
 
+/* Makes the relative path *file relative to the folder of path (which ends at slash). */
+static cx_status in_folder_of(const char *path, const char *slash, char **file, char *err,
+                              size_t errlen)
+{
+    if ((*file)[0] == '/')
+        return CX_OK;
+    size_t n = (size_t)(slash - path) + strlen(*file) + 2;
+    char *full = malloc(n);
+    if (full == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    snprintf(full, n, "%.*s/%s", (int)(slash - path), path, *file);
+    free(*file);
+    *file = full;
+    return CX_OK;
+}
+
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -385,30 +401,13 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
                        ? apply_object(cfg, root, "", path, err, errlen)
                        : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: must be a JSON object", path);
     json_decref(root);
-    /* Rule files are relative to the configuration file's folder. */
+    /* Rule files and the model file are relative to the configuration file's folder. */
     const char *slash = strrchr(path, '/');
-    for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++) {
-        if (cfg->rule_files[i][0] == '/')
-            continue;
-        size_t n = (size_t)(slash - path) + strlen(cfg->rule_files[i]) + 2;
-        char *full = malloc(n);
-        if (full == NULL)
-            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-        snprintf(full, n, "%.*s/%s", (int)(slash - path), path, cfg->rule_files[i]);
-        free(cfg->rule_files[i]);
-        cfg->rule_files[i] = full;
-    }
-    /* So is the model file. */
-    if (st == CX_OK && slash != NULL && cfg->rule_model != NULL && cfg->rule_model[0] != '/' &&
-        strcmp(cfg->rule_model, "none") != 0) {
-        size_t n = (size_t)(slash - path) + strlen(cfg->rule_model) + 2;
-        char *full = malloc(n);
-        if (full == NULL)
-            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-        snprintf(full, n, "%.*s/%s", (int)(slash - path), path, cfg->rule_model);
-        free(cfg->rule_model);
-        cfg->rule_model = full;
-    }
+    for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++)
+        st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
+    if (st == CX_OK && slash != NULL && cfg->rule_model != NULL &&
+        strcmp(cfg->rule_model, "none") != 0)
+        st = in_folder_of(path, slash, &cfg->rule_model, err, errlen);
     return st;
 }
 

@@ -466,9 +466,7 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     const json_t *vv = json_object_get(root, "version");
     if (vv != NULL) {
         const char *version = json_string_value(vv);
-        size_t chars = 0;
-        for (const char *c = version; c != NULL && *c; c++)
-            chars += ((unsigned char)*c & 0xC0) != 0x80;
+        size_t chars = version ? cx_utf8_length(version, strlen(version)) : 0;
         if (version == NULL || chars < 1 || chars > CX_CLASSIFIER_VERSION_MAX_CHARS) {
             st = cx_errf(err, errlen, CX_ERR_CONFIG,
                          "%s: \"version\" must be a string of 1..%d characters", file,

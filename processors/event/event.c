@@ -413,8 +413,7 @@ static const char *excerpt(const char *s, char *buf, size_t buflen)
     return buf;
 }
 
-/* Number of Unicode code points in valid UTF-8 (jansson has validated it). */
-static size_t utf8_length(const char *s, size_t bytes)
+size_t cx_utf8_length(const char *s, size_t bytes)
 {
     size_t n = 0;
     for (size_t i = 0; i < bytes; i++)
@@ -459,7 +458,7 @@ static cx_status get_string(const json_t *obj, const char *name, size_t min_char
         return cx_errf(err, errlen, CX_ERR_INVALID, "field \"%s\": must be a string, got %s",
                        name, type_name(v));
     size_t bytes = json_string_length(v);
-    size_t chars = utf8_length(json_string_value(v), bytes);
+    size_t chars = cx_utf8_length(json_string_value(v), bytes);
     if (chars < min_chars)
         return cx_errf(err, errlen, CX_ERR_INVALID, "field \"%s\": must not be empty", name);
     if (max_chars > 0 && chars > max_chars)
@@ -948,8 +947,10 @@ static cx_status validate(cx_event *ev, char *err, size_t errlen)
                        "stored", excerpt(ev->occurred_at, q, sizeof q));
     }
     if ((st = get_string(root, "customer_id", 0, 128, &ev->customer_id, NULL, err, errlen)) ||
-        (st = get_string(root, "channel", 0, 64, &ev->channel, NULL, err, errlen)) ||
-        (st = get_string(root, "touchpoint", 0, 64, &ev->touchpoint, NULL, err, errlen)) ||
+        (st = get_string(root, "channel", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->channel, NULL, err,
+                         errlen)) ||
+        (st = get_string(root, "touchpoint", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->touchpoint, NULL,
+                         err, errlen)) ||
         (st = get_string(root, "language", 0, 35, &ev->language, NULL, err, errlen)) ||
         (st = get_string(root, "text", 0, 16384, &ev->text, &ev->text_len, err, errlen)))
         return st;

@@ -28,6 +28,8 @@ typedef enum cx_rating_scale {
 
 /* Largest accepted message value; larger ones are rejected before parsing. */
 #define CX_EVENT_MAX_BYTES (1024 * 1024)
+/* Longest channel or touchpoint, in characters. */
+#define CX_EVENT_MAX_SCOPE_CHARS 64
 /* Deepest accepted JSON nesting (objects and arrays). */
 #define CX_EVENT_MAX_DEPTH 32
 /* Most digits a number may have in plain decimal form (PostgreSQL prints jsonb
@@ -77,6 +79,9 @@ void cx_event_clear(cx_event *ev);
 
 /* Returns "csat", "nps", "ces", "stars", or NULL for CX_RATING_NONE. */
 const char *cx_rating_scale_name(cx_rating_scale scale);
+
+/* Number of Unicode code points in s[bytes], valid UTF-8 (as a parsed string is). */
+size_t cx_utf8_length(const char *s, size_t bytes);
 
 /*
  * Parses an RFC 3339 date-time ("2024-05-01T10:00:00Z", "…T10:00:00.123+02:00")

@@ -13,9 +13,6 @@
 /* Owners are named after each category's back-office team. */
 /* Owners are named after each category's back-office team. Spike rules compare
  * with the same category's usual level, so they suit any traffic volume. */
-/* Longest channel or touchpoint a rule may name: the event parser's limit for both. */
-#define SCOPE_MAX_CHARS 64
-
 static const char default_rules[] =
     "[\n"
     "  {\"name\": \"facing-negative-spike\", \"category\": \"facing\",\n"
@@ -156,19 +153,17 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
         return rule_err(err, errlen, i, name, "\"tagged\" is for event rules (\"on\": \"event\")");
     r->tagged = event && (tg == NULL || json_is_true(tg));
 
-    char scope[16 + 4 * SCOPE_MAX_CHARS] = ""; /* "touchpoint=" and the value, UTF-8 */
+    char scope[16 + 4 * CX_EVENT_MAX_SCOPE_CHARS] = ""; /* "touchpoint=" and the value, UTF-8 */
     const json_t *ch = json_object_get(o, "channel"), *tp = json_object_get(o, "touchpoint");
     if ((ch != NULL && !json_is_string(ch)) || (tp != NULL && !json_is_string(tp)))
         return rule_err(err, errlen, i, name, "\"channel\" and \"touchpoint\" must be strings");
     const char *scope_key = ch != NULL ? "channel" : "touchpoint";
     const char *scope_val = json_string_value(ch != NULL ? ch : tp);
-    size_t chars = 0;
-    for (const char *u = scope_val; u != NULL && *u; u++)
-        chars += ((unsigned char)*u & 0xC0) != 0x80;
-    if (scope_val != NULL && (chars < 1 || chars > SCOPE_MAX_CHARS))
+    size_t chars = scope_val ? cx_utf8_length(scope_val, strlen(scope_val)) : 0;
+    if (scope_val != NULL && (chars < 1 || chars > CX_EVENT_MAX_SCOPE_CHARS))
         return rule_err(err, errlen, i, name,
                         "\"%s\" must be 1..%d characters (an event's %s is at most that)",
-                        scope_key, SCOPE_MAX_CHARS, scope_key);
+                        scope_key, CX_EVENT_MAX_SCOPE_CHARS, scope_key);
     if (ch != NULL && tp != NULL)
         return rule_err(err, errlen, i, name, "give \"channel\" or \"touchpoint\", not both");
     if (tp != NULL && !event)

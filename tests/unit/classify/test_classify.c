@@ -10,15 +10,16 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "tmpdir.h"
 
-static char dir[] = "/tmp/cxpulse-rules.XXXXXX";
+char dir[] = "/tmp/cxpulse-classify.XXXXXX";
 
-static void make_dir(void)
+void make_dir(void)
 {
     cr_assert_not_null(mkdtemp(dir));
 }
 
-static void remove_dir(void)
+void remove_dir(void)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

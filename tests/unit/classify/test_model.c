@@ -14,20 +14,7 @@
 
 #include "classify.h"
 #include "model.h"
-
-static char dir[] = "/tmp/cxpulse-model.XXXXXX";
-
-static void make_dir(void)
-{
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#include "tmpdir.h"
 
 static void parse(cx_event *ev, const char *json)
 {
