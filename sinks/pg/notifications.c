@@ -52,6 +52,14 @@ void cx_pg_outbox_free(cx_pg_outbox *o)
     free(o);
 }
 
+void cx_pg_outbox_rollback(cx_pg_outbox *o)
+{
+    if (o != NULL && o->in_tx && o->conn != NULL && PQstatus(o->conn) == CONNECTION_OK)
+        PQclear(PQexec(o->conn, "ROLLBACK"));
+    if (o != NULL)
+        o->in_tx = 0;
+}
+
 /* Runs sql on a (re)connected session; a lost connection is dropped, so the next
  * call reconnects (and whatever transaction it held is gone). */
 static PGresult *run(cx_pg_outbox *o, const char *sql, int n, const char *const *params,
@@ -68,9 +76,7 @@ static PGresult *run(cx_pg_outbox *o, const char *sql, int n, const char *const 
     *st = cx__pg_check(o->conn, res, what, err, errlen);
     if (*st != CX_OK) {
         PQclear(res);
-        if (o->in_tx && PQstatus(o->conn) == CONNECTION_OK)
-            PQclear(PQexec(o->conn, "ROLLBACK"));
-        o->in_tx = 0;
+        cx_pg_outbox_rollback(o);
         return NULL;
     }
     return res;
@@ -82,14 +88,6 @@ static cx_status exec(cx_pg_outbox *o, const char *sql, int n, const char *const
     cx_status st;
     PQclear(run(o, sql, n, params, what, &st, err, errlen));
     return st;
-}
-
-void cx_pg_outbox_rollback(cx_pg_outbox *o)
-{
-    if (o != NULL && o->in_tx && o->conn != NULL && PQstatus(o->conn) == CONNECTION_OK)
-        PQclear(PQexec(o->conn, "ROLLBACK"));
-    if (o != NULL)
-        o->in_tx = 0;
 }
 
 cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen)
