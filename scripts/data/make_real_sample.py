@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Builds the real-text sample (unlabeled events) from published customer feedback.
 
-usage: make_real_sample.py RAWDIR > sample.jsonl
+usage: make_real_sample.py RAWDIR [--round 2] > sample.jsonl
 RAWDIR holds the source files named in tests/data/SOURCES.md. Selection is
 deterministic (seeded), so the same sources give the same sample.
+Round 1 (the default) is the first sample; round 2 draws further items from
+the same shuffled orders, none of them in round 1: the remaining Yelp and
+Amazon sentences, the next 400 Comcast titles and the next 300 hotel reviews.
 """
 import csv, json, random, sys, hashlib, re, os
 
 raw = sys.argv[1]
+round2 = sys.argv[2:] == ['--round', '2']
 rng = random.Random(20261130)
 out = []
 
@@ -33,14 +37,14 @@ for name, col, idc in (("cfpb.csv", "Consumer_complaint_narrative", "Complaint_I
 credit = [c for c in cf if c[2].startswith("Credit reporting")]
 other = [c for c in cf if not c[2].startswith("Credit reporting")]
 rng.shuffle(credit)
-for i, t, _ in sorted(credit[:60] + other):
+for i, t, _ in ([] if round2 else sorted(credit[:60] + other)):
     add("cfpb", i, t, "banking", "web", "2023-08-01T12:00:00Z")
 
 # Comcast complaints to the FCC (complaint titles).
 with open(os.path.join(raw, "comcast.csv"), encoding="utf-8-sig") as f:
     rows = [r for r in csv.DictReader(f)]
 rng.shuffle(rows)
-for r in rows[:250]:
+for r in (rows[250:650] if round2 else rows[:250]):
     ch = "phone" if "Call" in r["Received Via"] else "web"
     add("comcast", r["Ticket #"], r["Customer Complaint"], "telecom", ch, "2015-06-01T12:00:00Z")
 
@@ -59,9 +63,10 @@ for idx, r in enumerate(rows):
     if not parts or len(" ".join(parts)) < 40:
         continue
     h = hashlib.sha1((r["Hotel_Name"] + r["Review_Date"] + neg + pos).encode()).hexdigest()[:10]
-    add("hotel", h, " ".join(parts), "hotel", "web", "2017-08-01T12:00:00Z")
     n += 1
-    if n == 300:
+    if (n > 300) == round2:
+        add("hotel", h, " ".join(parts), "hotel", "web", "2017-08-01T12:00:00Z")
+    if n == 600:
         break
 
 # UCI Sentiment Labelled Sentences: Yelp (restaurants) and Amazon (phones and accessories).
@@ -70,7 +75,11 @@ for name, src, ind, k in (("yelp.txt", "yelp", "restaurant", 250), ("amazon.txt"
         lines = [l.rsplit("\t", 1)[0] for l in f if "\t" in l]
     idx = list(range(len(lines)))
     rng.shuffle(idx)
-    for i in sorted(idx[:k]):
+    seen_text = {lines[i].strip() for i in idx[:k]}
+    for i in sorted(idx[k:] if round2 else idx[:k]):
+        if round2 and (lines[i].strip() in seen_text or len(lines[i].strip()) < 3):
+            continue
+        seen_text.add(lines[i].strip())
         add(src, f"{i:04d}", lines[i], ind, "web", "2015-01-01T12:00:00Z")
 
 for o in out:
