@@ -32,7 +32,7 @@ TestSuite(cx_record, .init = setup, .fini = teardown);
 /* An NPS detractor blaming the carrier: the built-in rule external-nps-detractor. */
 static const char detractor[] =
     "{\"event_id\":\"d1\",\"occurred_at\":\"2026-11-01T10:00:30Z\",\"channel\":\"survey\","
-    "\"text\":\"the courier lost my parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}";
+    "\"text\":\"the courier left my parcel in the rain\",\"rating\":{\"scale\":\"nps\",\"value\":2}}";
 
 /* The index of the built-in rule called name. */
 static size_t rule_index(const char *name)
