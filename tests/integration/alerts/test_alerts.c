@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cxtest.h"
-#include "ingest.h"
+#include "cxtest_stack.h"
 
 #define SECRET "t0p-s3cret"
 
@@ -30,13 +30,7 @@ static long produced;
 
 static void setup(void)
 {
-    char err[512];
-    cx_test_pg_new_db(url, sizeof url);
-    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
-    conn = cx_test_pg_connect(url);
-    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", 1, err, sizeof err), CX_OK);
-    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 1);
     snprintf(dir, sizeof dir, "/tmp/cxpulse-alerts-test.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(cfgfile, sizeof cfgfile, "%s/cxpulse.json", dir);
@@ -66,9 +60,7 @@ static void teardown(void)
     for (int i = 0; i < n_kids; i++)
         if (kids[i] > 0)
             cx_test_stop(kids[i], SIGKILL, 5000);
-    cx_producer_free(producer);
-    cx_mock_free(mock);
-    PQfinish(conn);
+    cx_test_stack_free(conn, mock, producer);
     cx_test_sh("rm -rf '%s'", dir);
 }
 

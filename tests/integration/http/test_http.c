@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "cxtest.h"
-#include "ingest.h"
+#include "cxtest_stack.h"
 
 static cx_mock *mock;
 static cx_producer *producer;
@@ -37,13 +37,7 @@ static char body[1 << 20];
 
 static void setup(void)
 {
-    char err[512];
-    cx_test_pg_new_db(url, sizeof url);
-    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
-    conn = cx_test_pg_connect(url);
-    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", 3, err, sizeof err), CX_OK);
-    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 3);
     port = cx_test_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -60,9 +54,7 @@ static void teardown(void)
 {
     if (run_pid > 0)
         cx_test_stop(run_pid, SIGKILL, 5000);
-    cx_producer_free(producer);
-    cx_mock_free(mock);
-    PQfinish(conn);
+    cx_test_stack_free(conn, mock, producer);
 }
 
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
@@ -237,6 +229,9 @@ Test(http, health_and_readiness_follow_postgresql)
 typedef struct proxy {
     int listen_fd, port, upstream, delay_ms;
     volatile int stop;
+    int requests; /* requests passed on so far (atomic) */
+    int hold_after; /* requests after this many wait for `released` (0: none wait) */
+    volatile int released;
     pthread_t thread;
 } proxy;
 
@@ -260,8 +255,13 @@ static void *pipe_conn(void *arg)
                 if (!(fds[k].revents & (POLLIN | POLLHUP)))
                     continue;
                 ssize_t n = read(fds[k].fd, buf, sizeof buf);
-                if (k == 0 && n > 0)
+                if (k == 0 && n > 0) {
+                    int seq = __atomic_add_fetch(&job.px->requests, 1, __ATOMIC_SEQ_CST);
+                    for (int w = 0; job.px->hold_after && seq > job.px->hold_after &&
+                                    !job.px->released && w < 600; w++)
+                        sleep_ms(100);
                     sleep_ms(job.px->delay_ms); /* every request, kept-alive or not */
+                }
                 open = n > 0 && write(fds[1 - k].fd, buf, (size_t)n) == n;
             }
         }
@@ -329,6 +329,7 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
 
     proxy px;
     proxy_start(&px, port, 400);
+    px.hold_after = 3;
     char dom_path[512], cmd[2048];
     snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page.html", CX_BINARY_DIR);
     cx_test_sh("mkdir -p '%s/artifacts'", CX_BINARY_DIR);
@@ -340,9 +341,15 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
              px.port, dom_path);
     FILE *browser = popen(cmd, "r");
     cr_assert_not_null(browser);
-    sleep_ms(3000); /* the page has loaded and polled a few times */
+    /* The page has loaded and polled (the page, then /api/live twice) before
+     * more events come, and its later polls wait until they are stored: on a
+     * busy machine chromium starts slowly and storing takes a while. */
+    for (int i = 0; i < 600 && __atomic_load_n(&px.requests, __ATOMIC_SEQ_CST) < 3; i++)
+        sleep_ms(100);
+    cr_assert_geq(__atomic_load_n(&px.requests, __ATOMIC_SEQ_CST), 3, "the page never polled");
     produce(200);
     wait_handled(produced);
+    px.released = 1;
     int rc = pclose(browser);
     proxy_stop(&px);
     cr_assert_eq(rc, 0, "chromium failed");

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cxtest.h"
-#include "ingest.h"
+#include "cxtest_stack.h"
 
 #define PARTITIONS 4
 
@@ -29,13 +29,7 @@ static int n_children;
 
 static void setup(void)
 {
-    char err[512];
-    cx_test_pg_new_db(url, sizeof url);
-    cr_assert_eq(cx_test_sh("%s migrate --pg '%s' >/dev/null", cx_test_bin(), url), 0);
-    conn = cx_test_pg_connect(url);
-    cr_assert_eq(cx_mock_new(&mock, 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(mock, "cx.events", PARTITIONS, err, sizeof err), CX_OK);
-    cr_assert_eq(cx_producer_new(&producer, cx_mock_bootstraps(mock), err, sizeof err), CX_OK);
+    cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, PARTITIONS);
     /* Short sessions so a killed member's partitions move on quickly. */
     snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
     FILE *f = fopen(cfgfile, "w");
@@ -57,9 +51,7 @@ static void teardown(void)
     for (int i = 0; i < n_children; i++)
         if (children[i] > 0)
             kill(children[i], SIGKILL); /* left running by a failed test */
-    cx_producer_free(producer);
-    cx_mock_free(mock);
-    PQfinish(conn);
+    cx_test_stack_free(conn, mock, producer);
     unlink(cfgfile);
 }
 
