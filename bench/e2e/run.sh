@@ -90,6 +90,8 @@ $tool wait "$url" bench "$N"
 t1=$(now)
 own_cpu=$(cpu_of "$cx_pid")
 run_rate=$(echo "$N / ($t1 - $t0)" | bc)
+steady_rate=n/a
+[ "$n0" -lt "$N" ] && steady_rate=$(echo "($N - $n0) / ($t1 - $tf)" | bc)
 run_pg=$(us_per "$c0" "$(pg_cpu)" "$N")
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 # cxpulse's final rows of the N events, for the plain COPY baseline (the
@@ -146,10 +148,10 @@ read -r p50 p99 nlat <<<"$lat"
 echo
 echo "events: $N ($(( $(stat -c %s "$work/events.jsonl") / N )) bytes each, $PARTS partitions, event time ${gen_mode:-in order}), stored: $stored"
 echo "kcat -C to /dev/null     : $kcat_rate events/s"
-echo "plain COPY (final rows)   : $copy_rate events/s (one transaction: $N events, $n_signals signal rows, $n_tickets tickets)"
+echo "plain COPY (final rows)  : $copy_rate events/s (one transaction: $N events, $n_signals signal rows, $n_tickets tickets)"
 echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate / $copy_rate" | bc) of plain COPY)"
-[ "$n0" -lt "$N" ] && { steady_rate=$(echo "($N - $n0) / ($t1 - $tf)" | bc)
-    echo "  after the first batch  : $steady_rate events/s  ($(echo "scale=2; $steady_rate / $copy_rate" | bc) of plain COPY; group join excluded)"; }
+[ "$steady_rate" = n/a ] ||
+    echo "  after the first batch  : $steady_rate events/s  ($(echo "scale=2; $steady_rate / $copy_rate" | bc) of plain COPY; group join excluded)"
 kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$work/kcat.cpu")
 steady=n/a
 [ "$n0" -lt "$N" ] && steady="$(echo "scale=1; ($own_cpu - $cpu0) * 1000000 / ($N - $n0)" | bc) us"
