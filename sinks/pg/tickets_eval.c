@@ -1,194 +1,105 @@
 /*
- * tickets_eval.c - the per-batch evaluation of ticket rules (inside the
- * batch's transaction, so a crash can neither lose a ticket nor open it twice).
+ * tickets_eval.c - the per-batch evaluation of ticket rules, inside the
+ * batch's transaction (a crash can neither lose a ticket nor open it twice),
+ * once the batch's signal increments are in cx.signals.
  *
- * During a batch the sink stages, in session TEMP tables, what its new events
- * touched: per (category, channel, smallest signal window) the
- * counts and a few negative event ids (cx_stage_touched), and per event rule
- * the matching new events (cx_stage_fired). The batch's signal increments wait
- * in cx_stage_sig: pg.c applies them after this evaluation, which adds them
- * itself. One statement then, for each threshold rule, reads the signals of
- * the span it needs in one range scan and rolls its window, as running sums,
- * to end at each of the latest 120 windows the batch touched (all of them in
- * live traffic; a batch spread over weeks of event time is cut there), and
- * keeps the latest point over the threshold. Spike rules compare with the
- * usual level of the hours before the earliest of those windows that holds
- * enough negative events (the stream, any category, must have history there). It upserts one ticket per firing rule into the
- * partial unique index (one unresolved ticket per rule, category, scope and
- * owner), honours cooldowns, and sends NOTIFY cx_tickets for the tickets it
- * opened (delivered at COMMIT only).
+ * C over three small statements, named below:
+ *   window_sums_sql  per rule's scope (category, optionally one channel) and
+ *                    smallest window, the stored signals over the spans the
+ *                    rule's windows need: here each rule's window is rolled to
+ *                    end at every smallest window the batch's events touched
+ *                    in its scope (however far apart in event time), and the
+ *                    latest one over the threshold is the one that fires;
+ *   baseline_sql     a spike rule with enough negative events in one of those
+ *                    windows: the usual level of the hours before the earliest
+ *                    such window (the stream, any category, must have history
+ *                    there: a category that was quiet has a usual level of 0);
+ *   upsert_sql       one ticket per firing rule, in the partial unique index
+ *                    (one unresolved ticket per rule, category, scope and
+ *                    owner), cooldown honoured, its reason written from the
+ *                    window's figures; NOTIFY cx_tickets for an opened one
+ *                    (delivered at COMMIT only).
+ * Comparisons with thresholds are made in double precision, as PostgreSQL
+ * compares a numeric with a float8; rating sums are exact decimals.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "pg_sink.h"
 #include "pg_int.h"
 
-const char *const cx__pg_tickets_stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_touched (category text, channel text,"
-    " bucket timestamptz, negative int, csat int, nps int, ces int, stars int, samples text[])"
-    " ON COMMIT DELETE ROWS;\n"
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_fired (rule int, events int, samples text[])"
-    " ON COMMIT DELETE ROWS";
+/* Per scope and smallest window over the given spans, in window order.
+ * $1 scope index, $2 category, $3 channel (NULL: all), $4 lo, $5 hi: one span
+ * (lo, hi] of window starts per element, seconds since the epoch; $6 the
+ * smallest window, seconds. */
+static const char *const window_sums_sql =
+    "SELECT r.scope, extract(epoch FROM s.window_start)::bigint, sum(s.events),\n"
+    "  sum(s.negative), sum(s.csat_count), sum(s.csat_sum), sum(s.nps_count), sum(s.nps_sum),\n"
+    "  sum(s.ces_count), sum(s.ces_sum), sum(s.stars_count), sum(s.stars_sum)\n"
+    "FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])\n"
+    "  AS r(scope, category, channel, lo, hi)\n"
+    "JOIN cx.signals s ON s.window_seconds = $6::int AND s.category = r.category\n"
+    "  AND (r.channel IS NULL OR s.channel = r.channel)\n"
+    "  AND s.window_start > to_timestamp(r.lo) AND s.window_start <= to_timestamp(r.hi)\n"
+    "GROUP BY 1, 2 ORDER BY 1, 2";
 
-/* The columns of a signal row the evaluation reads. */
-#define SIG_COLS                                                                              \
-    "channel, events, negative, csat_count, csat_sum, nps_count, nps_sum, ces_count,"         \
-    " ces_sum, stars_count, stars_sum"
+/* The usual level before a spike: negative events of the scope ($3, $4) in the
+ * windows starting in ($1, $2], and the earliest window of any category there. */
+static const char *const baseline_sql =
+    "SELECT coalesce(sum(negative) FILTER (WHERE category = $3\n"
+    "         AND ($4::text IS NULL OR channel = $4)), 0),\n"
+    "  extract(epoch FROM min(window_start))::bigint\n"
+    "FROM cx.signals WHERE window_seconds = $5::int\n"
+    "  AND window_start > to_timestamp($1::bigint) AND window_start <= to_timestamp($2::bigint)";
 
-/* $1: the rules as JSON (see rules_json); $2: the smallest signal window, seconds. */
-static const char *const evaluate_sql =
-    "WITH r AS (\n"
-    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(idx int, name text, kind text,\n"
-    "    category text, channel text, scope text, owner text, window_s int, min_events int,\n"
-    "    threshold float8, scale text, cooldown_s int, description text, baseline_s int)\n"
-    "), pts AS (\n" /* the latest 120 touched windows of each threshold rule, and their news */
-    /* lo: where the window ending with the bucket starts; a plain value, so that
-     * the signals index serves the range */
-    "  SELECT idx, category, channel, scale, bucket,\n"
-    "    bucket - make_interval(secs => window_s) AS lo, new_events FROM (\n"
-    "    SELECT r.idx, r.category, r.channel, r.scale, r.window_s, t.bucket,\n"
-    "      sum(CASE WHEN r.kind <> 'avg_rating' THEN t.negative\n"
-    "      ELSE CASE r.scale WHEN 'csat' THEN t.csat WHEN 'nps' THEN t.nps\n"
-    "      WHEN 'ces' THEN t.ces ELSE t.stars END END) AS new_events,\n"
-    "      row_number() OVER (PARTITION BY r.idx ORDER BY t.bucket DESC) AS latest\n"
-    "    FROM r JOIN cx_stage_touched t ON t.category = r.category\n"
-    "      AND (r.channel IS NULL OR t.channel = r.channel)\n"
-    "    WHERE r.kind <> 'event'\n"
-    "    GROUP BY r.idx, r.category, r.channel, r.scale, r.window_s, t.bucket) x\n"
-    "  WHERE latest <= 120\n"
-    /* this batch's increments, applied to cx.signals only after the evaluation (so
-     * that parallel writers hold the signal rows' locks for as short as can be),
-     * per smallest window */
-    "), pend AS (\n"
-    "  SELECT window_start, " SIG_COLS ", category\n"
-    "  FROM cx_stage_sig WHERE window_seconds = $2::int\n"
-    "), span AS (\n" /* per rule: from the start of its first window to its latest */
-    "  SELECT idx, min(category) AS category, min(channel) AS channel, min(scale) AS scale,\n"
-    "    min(lo) AS lo, max(bucket) AS hi FROM pts GROUP BY idx\n"
-    /* per rule and smallest window, summed over channels: one index range scan */
-    "), g AS (\n"
-    "  SELECT sp.idx, w.* FROM span sp CROSS JOIN LATERAL (\n"
-    "    SELECT s.window_start, sum(s.events) AS events, sum(s.negative) AS negative,\n"
-    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
-    "        WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) AS ratings,\n"
-    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
-    "        WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum\n"
-    "    FROM (SELECT window_start, " SIG_COLS " FROM cx.signals\n"
-    "          WHERE category = sp.category AND window_seconds = $2::int\n"
-    "            AND window_start > sp.lo AND window_start <= sp.hi\n"
-    "          UNION ALL SELECT window_start, " SIG_COLS " FROM pend\n"
-    "          WHERE category = sp.category AND window_start > sp.lo\n"
-    "            AND window_start <= sp.hi) s\n"
-    "    WHERE sp.channel IS NULL OR s.channel = sp.channel\n"
-    "    GROUP BY s.window_start) w\n"
-    "), cum AS (\n" /* running sums over every smallest window of the span */
-    "  SELECT sp.idx, k.ws AS window_start,\n"
-    "    sum(coalesce(g.events, 0)) OVER w AS events,\n"
-    "    sum(coalesce(g.negative, 0)) OVER w AS negative,\n"
-    "    sum(coalesce(g.ratings, 0)) OVER w AS ratings,\n"
-    "    sum(coalesce(g.rating_sum, 0)) OVER w AS rating_sum\n"
-    "  FROM span sp\n"
-    "  CROSS JOIN LATERAL generate_series(sp.lo, sp.hi, make_interval(secs => $2::int)) AS k(ws)\n"
-    "  LEFT JOIN g ON g.idx = sp.idx AND g.window_start = k.ws\n"
-    "  WINDOW w AS (PARTITION BY sp.idx ORDER BY k.ws)\n"
-    "), val AS (\n" /* the rule's window ending with each touched one: (lo, bucket] */
-    "  SELECT p.idx, p.bucket, c.events - l.events AS events,\n"
-    "    c.negative - l.negative AS negative, c.ratings - l.ratings AS ratings,\n"
-    "    c.rating_sum - l.rating_sum AS rating_sum\n"
-    "  FROM pts p JOIN cum c ON c.idx = p.idx AND c.window_start = p.bucket\n"
-    "  JOIN cum l ON l.idx = p.idx AND l.window_start = p.lo\n"
-    /* spike rules with enough negative events somewhere: the usual level, from
-     * the hours before the earliest such window (read only when it can matter).
-     * The history is the stream's, from its first signal of any category in
-     * those hours: a category that was quiet there has a usual level of 0. */
-    "), base AS (\n"
-    "  SELECT p.idx, coalesce(b.negative, 0) AS base_negative,\n"
-    "    coalesce(extract(epoch FROM p.hi + make_interval(secs => $2::int)\n"
-    "      - least((SELECT min(window_start) FROM cx.signals WHERE window_seconds = $2::int\n"
-    "                 AND window_start > p.lo AND window_start <= p.hi),\n"
-    "              (SELECT min(window_start) FROM pend WHERE window_start > p.lo\n"
-    "                 AND window_start <= p.hi))), 0) AS base_s\n"
-    "  FROM (SELECT idx, category, channel, first - make_interval(secs => window_s) AS hi,\n"
-    "          first - make_interval(secs => window_s + baseline_s) AS lo\n"
-    "        FROM (SELECT v.idx, min(r.category) AS category, min(r.channel) AS channel,\n"
-    "                min(v.bucket) AS first, min(r.window_s) AS window_s,\n"
-    "                min(r.baseline_s) AS baseline_s\n"
-    "              FROM val v JOIN r USING (idx)\n"
-    "              WHERE r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
-    "              GROUP BY v.idx) f) p\n"
-    "  CROSS JOIN LATERAL (\n"
-    "    SELECT sum(s.negative) AS negative\n"
-    "    FROM (SELECT window_start, channel, negative FROM cx.signals\n"
-    "          WHERE category = p.category AND window_seconds = $2::int\n"
-    "            AND window_start > p.lo AND window_start <= p.hi\n"
-    "          UNION ALL SELECT window_start, channel, negative FROM pend\n"
-    "          WHERE category = p.category AND window_start > p.lo\n"
-    "            AND window_start <= p.hi) s\n"
-    "    WHERE p.channel IS NULL OR s.channel = p.channel) b\n"
-    "), hit AS (\n" /* the latest window over the threshold, per rule */
-    "  SELECT DISTINCT ON (v.idx) v.idx,\n"
-    "    CASE WHEN r.kind = 'negative_share' THEN\n"
+/* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
+ * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
+ * ratings and rating sum, $13 the window's end (epoch s), $14 and $15 the usual
+ * level's negative events and seconds (spike rules), $16 the rule's
+ * description, $17 its cooldown (s), $18 the batch's matching events,
+ * $19 sample event ids. */
+static const char *const upsert_sql =
+    "WITH f AS (\n"
+    "  SELECT $1::text AS rule, $2::text AS category, $3::text AS scope, $4::text AS owner,\n"
+    "    $5::text AS kind, $6::int AS window_s, $7::float8 AS threshold, $8::text AS scale,\n"
+    "    $9::bigint AS events, $10::bigint AS negative, $11::bigint AS ratings,\n"
+    "    $12::numeric AS rating_sum,\n"
+    "    to_char(to_timestamp($13::bigint) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS till,\n"
+    "    $14::bigint AS base_negative, $15::numeric AS base_s, $16::text AS description,\n"
+    "    $17::int AS cooldown_s, $18::int AS event_count, $19::text[] AS samples\n"
+    "), c AS (\n"
+    "  SELECT f.*, CASE kind\n"
+    "    WHEN 'negative_share' THEN\n"
     "      format('negative share %s%% (%s of %s events) in the %s minutes to %s UTC,'\n"
-    "             ' above %s%%', round(100.0 * v.negative / v.events, 1), v.negative,\n"
-    "             v.events, r.window_s / 60, to_char((v.bucket + make_interval(secs => $2::int))\n"
-    "             AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), round(100 * r.threshold::numeric, 1))\n"
-    "    WHEN r.kind = 'negative_spike' THEN\n"
+    "             ' above %s%%', round(100.0 * negative / events, 1), negative, events,\n"
+    "             window_s / 60, till, round(100 * threshold::numeric, 1))\n"
+    "    WHEN 'negative_spike' THEN\n"
     "      format('%s negative events in the %s minutes to %s UTC, %s times the usual %s'\n"
-    "             ' (the %s hours before)', v.negative, r.window_s / 60,\n"
-    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
-    "             'YYYY-MM-DD HH24:MI'),\n"
-    "             CASE WHEN b.base_negative = 0 THEN 'many' ELSE round(v.negative * b.base_s\n"
-    "               / (b.base_negative * r.window_s)::numeric, 1)::text END,\n"
-    "             round((b.base_negative * r.window_s / b.base_s)::numeric, 1),\n"
-    "             round((b.base_s / 3600)::numeric, 1))\n"
-    "    ELSE\n"
+    "             ' (the %s hours before)', negative, window_s / 60, till,\n"
+    "             CASE WHEN base_negative = 0 THEN 'many' ELSE round(negative * base_s\n"
+    "               / (base_negative * window_s)::numeric, 1)::text END,\n"
+    "             round((base_negative * window_s / base_s)::numeric, 1),\n"
+    "             round((base_s / 3600)::numeric, 1))\n"
+    "    WHEN 'avg_rating' THEN\n"
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
-    "             r.scale, round(v.rating_sum / v.ratings, 2), v.ratings, r.window_s / 60,\n"
-    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
-    "             'YYYY-MM-DD HH24:MI'), r.threshold)\n"
+    "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
+    "             threshold)\n"
+    "    ELSE format('%s: %s matching event(s) in the latest batch', description, event_count)\n"
     "    END AS reason\n"
-    "  FROM val v JOIN r USING (idx) LEFT JOIN base b USING (idx)\n"
-    "  WHERE (r.kind = 'negative_share' AND v.events >= r.min_events\n"
-    "         AND v.negative > r.threshold * v.events)\n"
-    "     OR (r.kind = 'avg_rating' AND v.ratings >= r.min_events\n"
-    "         AND v.rating_sum < r.threshold * v.ratings)\n"
-    /* a spike needs four windows of history to compare with */
-    "     OR (r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
-    "         AND b.base_s >= 4 * r.window_s\n"
-    "         AND v.negative * b.base_s > r.threshold * b.base_negative * r.window_s)\n"
-    "  ORDER BY v.idx, v.bucket DESC\n"
-    "), cand AS (\n"
-    "  SELECT r.name, r.category, r.scope, r.owner, h.reason, r.cooldown_s,\n"
-    "    (SELECT coalesce(sum(p.new_events), 0) FROM pts p WHERE p.idx = h.idx)::int AS events,\n"
-    "    coalesce((SELECT (array_agg(u.id))[1:10] FROM cx_stage_touched t,\n"
-    "                unnest(t.samples) AS u(id) WHERE t.category = r.category\n"
-    "                AND (r.channel IS NULL OR t.channel = r.channel)), '{}') AS samples\n"
-    "  FROM hit h JOIN r USING (idx)\n"
-    "  UNION ALL\n"
-    "  SELECT r.name, r.category, r.scope, r.owner,\n"
-    "    format('%s: %s matching event(s) in the latest batch', r.description, f.events),\n"
-    "    r.cooldown_s, f.events,\n"
-    "    (SELECT (array_agg(u.id))[1:10] FROM cx_stage_fired g, unnest(g.samples) AS u(id)\n"
-    "      WHERE g.rule = f.rule)\n"
-    "  FROM (SELECT rule, sum(events)::int AS events FROM cx_stage_fired GROUP BY rule) f\n"
-    "  JOIN r ON r.idx = f.rule\n"
+    "  FROM f\n"
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
     "    sample_event_ids)\n"
-    "  SELECT c.name, c.category, c.scope, c.owner, c.reason, c.events, c.samples FROM cand c\n"
+    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples FROM c\n"
     "  WHERE c.cooldown_s = 0\n"
-    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status <> 'resolved')\n"
-    "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
     "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
-    "  ORDER BY 1, 2, 3, 4\n" /* one lock order for parallel writers */
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(), reason = excluded.reason,\n"
     "    event_count = t.event_count + excluded.event_count,\n"
@@ -202,54 +113,468 @@ static const char *const evaluate_sql =
     "    'reason', reason)::text) END\n"
     "FROM up";
 
-char *cx__pg_tickets_rules_json(const cx_ticket_rules *rules)
+#define MAX_SAMPLES 10
+#define SUM_SCALE 20 /* rating sums in units of 10^-20, as processors/window sums them */
+
+typedef __int128 i128;
+
+/* A window's figures: one smallest window, or a rule's window rolled over them. */
+typedef struct figures {
+    long long events, negative, ratings;
+    i128 rating_sum;
+} figures;
+
+/* One smallest window of a scope, as stored, with the sums of every earlier
+ * window read for the scope added (so a rolled window is one subtraction). */
+typedef struct stored {
+    long long start; /* seconds since the epoch */
+    figures f[CX_RATING_STARS + 1]; /* ratings and rating_sum per scale; counts in [0] */
+} stored;
+
+/* What a threshold rule reads: a category, optionally one channel. */
+typedef struct scope {
+    int category;
+    const char *channel;
+    int width;          /* the widest window of its rules, seconds */
+    long long *buckets; /* smallest windows the batch touched, sorted, distinct */
+    size_t n_buckets;
+    stored *rows;       /* window_sums_sql's rows of this scope, in window order */
+    size_t n_rows;
+} scope;
+
+/* A firing rule, ready for upsert_sql. */
+typedef struct firing {
+    const cx_ticket_rule *rule;
+    figures f;
+    long long window_end, base_negative, base_s, event_count;
+    const char *samples[MAX_SAMPLES];
+    int n_samples;
+} firing;
+
+static const char *const kind_names[] = {"negative_share", "avg_rating", "negative_spike",
+                                         "event"};
+
+/* Parses a decimal ("12.5", "-3") into units of 10^-SUM_SCALE (further digits dropped). */
+static i128 parse_sum(const char *s)
 {
-    static const char *const kinds[] = {"negative_share", "avg_rating", "negative_spike",
-                                        "event"};
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < cx_ticket_rules_count(rules); i++) {
-        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
-        json_t *o = json_pack(
-            "{s:i, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:f, s:o, s:i, s:s, s:i}", "idx", (int)i,
-            "name", r->name, "kind", kinds[r->kind], "category",
-            cx_category_name((cx_category)r->category), "channel",
-            r->channel ? json_string(r->channel) : json_null(), "scope", r->scope, "owner",
-            r->owner, "window_s", r->window_seconds, "min_events", r->min_events, "threshold",
-            r->threshold, "scale",
-            r->scale != CX_RATING_NONE ? json_string(cx_rating_scale_name(r->scale))
-                                       : json_null(),
-            "cooldown_s", r->cooldown_seconds, "description", r->description, "baseline_s",
-            r->baseline_seconds);
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            return NULL;
+    int neg = *s == '-';
+    s += neg || *s == '+';
+    i128 v = 0;
+    int frac = -1;
+    for (; *s; s++) {
+        if (*s == '.') {
+            frac = 0;
+        } else if (*s >= '0' && *s <= '9' && frac < SUM_SCALE) {
+            v = v * 10 + (*s - '0');
+            frac += frac >= 0;
         }
     }
-    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return s;
+    for (frac = frac < 0 ? 0 : frac; frac < SUM_SCALE; frac++)
+        v *= 10;
+    return neg ? -v : v;
 }
 
-cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base_window,
-                                  cx_pg_result *res, char *err, size_t errlen)
+/* Writes a sum as plain decimal text; buf needs 48 bytes. */
+static void format_sum(i128 v, char *buf)
 {
-    char base[16];
-    snprintf(base, sizeof base, "%d", base_window);
-    const char *params[] = {rules_json, base};
-    PGresult *r = PQexecParams(conn, evaluate_sql, 2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(conn, r, "evaluating ticket rules", err, errlen);
-    for (int i = 0; st == CX_OK && i < PQntuples(r); i++) {
-        int opened = PQgetvalue(r, i, 4)[0] == 't';
-        if (opened) {
+    char digits[48];
+    int n = 0, neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)-v : (unsigned __int128)v;
+    do {
+        digits[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u > 0 || n <= SUM_SCALE);
+    char *p = buf;
+    if (neg)
+        *p++ = '-';
+    while (n > SUM_SCALE)
+        *p++ = digits[--n];
+    *p++ = '.';
+    while (n > 0)
+        *p++ = digits[--n];
+    while (p[-1] == '0')
+        p--;
+    if (p[-1] == '.')
+        p--;
+    *p = '\0';
+}
+
+static double sum_as_double(i128 v)
+{
+    char buf[48];
+    format_sum(v, buf);
+    return strtod(buf, NULL);
+}
+
+/* Appends a text[] literal element (NULL for a NULL string). */
+static void array_item(cx_buf *b, const char *s)
+{
+    cx__buf_put(b, b->len > 1 ? "," : "", b->len > 1);
+    if (s == NULL) {
+        cx__buf_put(b, "NULL", 4);
+        return;
+    }
+    cx__buf_put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            cx__buf_put(b, "\\", 1);
+        cx__buf_put(b, s, 1);
+    }
+    cx__buf_put(b, "\"", 1);
+}
+
+static void array_int(cx_buf *b, long long v)
+{
+    cx__buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static int in_scope(const scope *sc, const cx_window_cell *c)
+{
+    return c->category == sc->category &&
+           (sc->channel == NULL || strcmp(c->channel, sc->channel) == 0);
+}
+
+/* Finds or adds the scope of a threshold rule. */
+static scope *scope_of(scope *scopes, size_t *n, const cx_ticket_rule *r)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (scopes[i].category == r->category &&
+            (scopes[i].channel == NULL
+                 ? r->channel == NULL
+                 : r->channel != NULL && strcmp(scopes[i].channel, r->channel) == 0)) {
+            if (r->window_seconds > scopes[i].width)
+                scopes[i].width = r->window_seconds;
+            return &scopes[i];
+        }
+    scopes[*n] = (scope){.category = r->category, .channel = r->channel,
+                         .width = r->window_seconds};
+    return &scopes[(*n)++];
+}
+
+/* The touched smallest windows of each scope, then window_sums_sql over the
+ * spans they need: (bucket - width, bucket], merged. */
+static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_window *cells,
+                             int base, char *err, size_t errlen)
+{
+    size_t n_cells = cx_window_count(cells);
+    cx_buf idx = {0}, cat = {0}, chan = {0}, lo = {0}, hi = {0};
+    cx__buf_put(&idx, "{", 1);
+    cx__buf_put(&cat, "{", 1);
+    cx__buf_put(&chan, "{", 1);
+    cx__buf_put(&lo, "{", 1);
+    cx__buf_put(&hi, "{", 1);
+    cx_status st = CX_OK;
+    for (size_t k = 0; st == CX_OK && k < n; k++) {
+        scope *sc = &scopes[k];
+        if ((sc->buckets = malloc((n_cells ? n_cells : 1) * sizeof *sc->buckets)) == NULL) {
+            st = CX_ERR_NOMEM;
+            break;
+        }
+        for (size_t i = 0; i < n_cells; i++) {
+            const cx_window_cell *c = cx_window_get(cells, i);
+            if (in_scope(sc, c))
+                sc->buckets[sc->n_buckets++] = c->start_us / 1000000;
+        }
+        qsort(sc->buckets, sc->n_buckets, sizeof *sc->buckets, cmp_ll);
+        size_t m = 0;
+        for (size_t i = 0; i < sc->n_buckets; i++)
+            if (m == 0 || sc->buckets[i] != sc->buckets[m - 1])
+                sc->buckets[m++] = sc->buckets[i];
+        sc->n_buckets = m;
+        for (size_t i = 0; i < m;) { /* one span per run of overlapping windows */
+            long long from = sc->buckets[i] - sc->width, to = sc->buckets[i];
+            while (++i < m && sc->buckets[i] - sc->width <= to)
+                to = sc->buckets[i];
+            array_int(&idx, (long long)k);
+            array_item(&cat, cx_category_name((cx_category)sc->category));
+            array_item(&chan, sc->channel);
+            array_int(&lo, from);
+            array_int(&hi, to);
+        }
+    }
+    cx__buf_put(&idx, "}", 2);
+    cx__buf_put(&cat, "}", 2);
+    cx__buf_put(&chan, "}", 2);
+    cx__buf_put(&lo, "}", 2);
+    cx__buf_put(&hi, "}", 2);
+    if (idx.failed || cat.failed || chan.failed || lo.failed || hi.failed)
+        st = CX_ERR_NOMEM;
+    PGresult *r = NULL;
+    if (st == CX_OK && idx.len > 2) {
+        char base_s[16];
+        snprintf(base_s, sizeof base_s, "%d", base);
+        const char *params[] = {idx.data, cat.data, chan.data, lo.data, hi.data, base_s};
+        r = PQexecParams(conn, window_sums_sql, 6, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, r, "reading signals for ticket rules", err, errlen);
+    }
+    int rows = st == CX_OK && r != NULL ? PQntuples(r) : 0;
+    for (int i = 0; i < rows;) { /* rows come per scope, in window order */
+        int k = (int)strtol(PQgetvalue(r, i, 0), NULL, 10), j = i;
+        while (j < rows && strtol(PQgetvalue(r, j, 0), NULL, 10) == k)
+            j++;
+        if (k < 0 || (size_t)k >= n || scopes[k].rows != NULL ||
+            (scopes[k].rows = malloc((size_t)(j - i) * sizeof *scopes[k].rows)) == NULL) {
+            st = CX_ERR_NOMEM;
+            break;
+        }
+        i = j;
+    }
+    for (int i = 0; i < rows && st == CX_OK; i++) {
+        scope *sc = &scopes[strtol(PQgetvalue(r, i, 0), NULL, 10)];
+        stored *s = &sc->rows[sc->n_rows++];
+        memset(s, 0, sizeof *s);
+        const stored *before = sc->n_rows > 1 ? s - 1 : NULL;
+        s->start = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        s->f[0].events = strtoll(PQgetvalue(r, i, 2), NULL, 10) + (before ? before->f[0].events : 0);
+        s->f[0].negative =
+            strtoll(PQgetvalue(r, i, 3), NULL, 10) + (before ? before->f[0].negative : 0);
+        for (int k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++) {
+            s->f[k].ratings = strtoll(PQgetvalue(r, i, 4 + 2 * (k - CX_RATING_CSAT)), NULL, 10) +
+                              (before ? before->f[k].ratings : 0);
+            s->f[k].rating_sum = parse_sum(PQgetvalue(r, i, 5 + 2 * (k - CX_RATING_CSAT))) +
+                                 (before ? before->f[k].rating_sum : 0);
+        }
+    }
+    PQclear(r);
+    cx__buf_free(&idx);
+    cx__buf_free(&cat);
+    cx__buf_free(&chan);
+    cx__buf_free(&lo);
+    cx__buf_free(&hi);
+    if (st == CX_ERR_NOMEM)
+        return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
+    return st;
+}
+
+/* How many of the scope's rows start at or before t. */
+static size_t rows_upto(const scope *sc, long long t)
+{
+    size_t lo = 0, hi = sc->n_rows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sc->rows[mid].start <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The rule's window ending with the smallest window `bucket`: (bucket - W, bucket]. */
+static figures window_at(const scope *sc, const cx_ticket_rule *r, long long bucket)
+{
+    figures f = {0};
+    size_t to = rows_upto(sc, bucket), from = rows_upto(sc, bucket - r->window_seconds);
+    if (to == 0 || to <= from)
+        return f;
+    int k = r->kind == CX_TICKET_AVG_RATING ? (int)r->scale : 0;
+    const stored *last = &sc->rows[to - 1], *before = from > 0 ? &sc->rows[from - 1] : NULL;
+    f.events = last->f[0].events - (before ? before->f[0].events : 0);
+    f.negative = last->f[0].negative - (before ? before->f[0].negative : 0);
+    if (k != 0) {
+        f.ratings = last->f[k].ratings - (before ? before->f[k].ratings : 0);
+        f.rating_sum = last->f[k].rating_sum - (before ? before->f[k].rating_sum : 0);
+    }
+    return f;
+}
+
+/* The usual level before a spike whose earliest window ends with `first`. */
+static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, long long first, int base,
+                          long long *negative, long long *seconds, char *err, size_t errlen)
+{
+    long long hi = first - r->window_seconds, lo = hi - r->baseline_seconds;
+    char lo_s[24], hi_s[24], base_s[16];
+    snprintf(lo_s, sizeof lo_s, "%lld", lo);
+    snprintf(hi_s, sizeof hi_s, "%lld", hi);
+    snprintf(base_s, sizeof base_s, "%d", base);
+    const char *params[] = {lo_s, hi_s, cx_category_name((cx_category)r->category), r->channel,
+                            base_s};
+    PGresult *res = PQexecParams(conn, baseline_sql, 5, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
+    if (st == CX_OK) {
+        *negative = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        /* from the stream's first window there to the end of the hours before */
+        *seconds = PQgetisnull(res, 0, 1) ? 0 : hi + base - strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Evaluates a threshold rule over its scope; *fired set when it fires. */
+static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
+                               const cx_window *cells, int base, firing *out, int *fired,
+                               char *err, size_t errlen)
+{
+    *fired = 0;
+    if (sc->n_buckets == 0)
+        return CX_OK;
+    long long base_neg = 0, base_s = 0;
+    if (r->kind == CX_TICKET_NEGATIVE_SPIKE) {
+        size_t i = 0;
+        while (i < sc->n_buckets && window_at(sc, r, sc->buckets[i]).negative < r->min_events)
+            i++;
+        if (i == sc->n_buckets)
+            return CX_OK; /* no window holds enough negative events */
+        cx_status st = baseline(conn, r, sc->buckets[i], base, &base_neg, &base_s, err, errlen);
+        if (st != CX_OK)
+            return st;
+        if (base_s < 4LL * r->window_seconds)
+            return CX_OK; /* a spike needs four windows of history to compare with */
+    }
+    for (size_t i = sc->n_buckets; i-- > 0 && !*fired;) { /* the latest window over it */
+        figures f = window_at(sc, r, sc->buckets[i]);
+        switch (r->kind) {
+        case CX_TICKET_NEGATIVE_SHARE:
+            *fired = f.events >= r->min_events &&
+                     (double)f.negative > r->threshold * (double)f.events;
+            break;
+        case CX_TICKET_AVG_RATING:
+            *fired = f.ratings >= r->min_events &&
+                     sum_as_double(f.rating_sum) < r->threshold * (double)f.ratings;
+            break;
+        case CX_TICKET_NEGATIVE_SPIKE:
+            *fired = f.negative >= r->min_events &&
+                     (double)(f.negative * base_s) >
+                         r->threshold * (double)base_neg * (double)r->window_seconds;
+            break;
+        default:
+            break;
+        }
+        if (*fired) {
+            *out = (firing){.rule = r, .f = f, .window_end = sc->buckets[i] + base,
+                            .base_negative = base_neg, .base_s = base_s};
+        }
+    }
+    if (!*fired)
+        return CX_OK;
+    /* the batch's matching events in the scope: negative ones (ratings of the
+     * scale for average-rating rules), and the first few negative ones' ids */
+    for (size_t i = 0; i < cx_window_count(cells); i++) {
+        const cx_window_cell *c = cx_window_get(cells, i);
+        if (!in_scope(sc, c))
+            continue;
+        out->event_count += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
+                                                            : c->sentiment[CX_SENT_NEGATIVE];
+        for (int k = 0; k < c->n_samples && out->n_samples < MAX_SAMPLES; k++)
+            out->samples[out->n_samples++] = c->samples[k];
+    }
+    return CX_OK;
+}
+
+static int cmp_firing(const void *a, const void *b)
+{
+    const cx_ticket_rule *x = ((const firing *)a)->rule, *y = ((const firing *)b)->rule;
+    int c = strcmp(x->name, y->name);
+    if (c == 0)
+        c = strcmp(cx_category_name((cx_category)x->category),
+                   cx_category_name((cx_category)y->category));
+    if (c == 0)
+        c = strcmp(x->scope, y->scope);
+    return c != 0 ? c : strcmp(x->owner, y->owner);
+}
+
+/* Opens or updates the ticket of a firing rule (upsert_sql). */
+static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char *err,
+                        size_t errlen)
+{
+    const cx_ticket_rule *r = fr->rule;
+    char win[16], thr[40], ev[24], neg[24], rat[24], sum[48], end[24], bneg[24], bs[24],
+        cool[16], count[24];
+    cx_buf samples = {0};
+    snprintf(win, sizeof win, "%d", r->window_seconds);
+    snprintf(thr, sizeof thr, "%.17g", r->threshold);
+    snprintf(ev, sizeof ev, "%lld", fr->f.events);
+    snprintf(neg, sizeof neg, "%lld", fr->f.negative);
+    snprintf(rat, sizeof rat, "%lld", fr->f.ratings);
+    format_sum(fr->f.rating_sum, sum);
+    snprintf(end, sizeof end, "%lld", fr->window_end);
+    snprintf(bneg, sizeof bneg, "%lld", fr->base_negative);
+    snprintf(bs, sizeof bs, "%lld", fr->base_s);
+    snprintf(cool, sizeof cool, "%d", r->cooldown_seconds);
+    snprintf(count, sizeof count, "%lld", fr->event_count);
+    cx__buf_put(&samples, "{", 1);
+    for (int i = 0; i < fr->n_samples; i++)
+        array_item(&samples, fr->samples[i]);
+    cx__buf_put(&samples, "}", 2);
+    if (samples.failed) {
+        cx__buf_free(&samples);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    }
+    const char *params[] = {r->name, cx_category_name((cx_category)r->category), r->scope,
+                            r->owner, kind_names[r->kind], win, thr,
+                            r->scale != CX_RATING_NONE ? cx_rating_scale_name(r->scale) : NULL,
+                            ev, neg, rat, sum, end, bneg, bs, r->description, cool, count,
+                            samples.data};
+    PGresult *q = PQexecParams(conn, upsert_sql, 19, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
+    for (int i = 0; st == CX_OK && i < PQntuples(q); i++) {
+        if (PQgetvalue(q, i, 4)[0] == 't') {
             res->tickets_opened++;
             cx_log(CX_LOG_INFO, "tickets", "ticket %s for %s (rule %s): %s",
-                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
-                   PQgetvalue(r, i, 3));
+                   PQgetvalue(q, i, 0), PQgetvalue(q, i, 2), PQgetvalue(q, i, 1),
+                   PQgetvalue(q, i, 3));
         } else {
             res->tickets_updated++;
         }
     }
-    PQclear(r);
-    /* A statement over our own rules and tables: no row of the data is at fault. */
+    PQclear(q);
+    cx__buf_free(&samples);
+    return st;
+}
+
+cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
+                                  const cx_window *cells, const cx_record *recs,
+                                  const size_t *idx, size_t m, cx_pg_result *res, char *err,
+                                  size_t errlen)
+{
+    size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
+    scope *scopes = calloc(n ? n : 1, sizeof *scopes);
+    size_t *scope_of_rule = calloc(n ? n : 1, sizeof *scope_of_rule);
+    firing *fired = calloc(n ? n : 1, sizeof *fired);
+    cx_status st = scopes && scope_of_rule && fired
+                       ? CX_OK
+                       : cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        if (r->kind != CX_TICKET_EVENT)
+            scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
+    }
+    if (st == CX_OK && n_scopes > 0)
+        st = read_scopes(conn, scopes, n_scopes, cells, base_window, err, errlen);
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        int hit = 0;
+        if (r->kind != CX_TICKET_EVENT) {
+            st = evaluate_rule(conn, r, &scopes[scope_of_rule[i]], cells, base_window,
+                               &fired[n_fired], &hit, err, errlen);
+        } else { /* the batch's new events that met its conditions */
+            firing *f = &fired[n_fired];
+            *f = (firing){.rule = r};
+            for (size_t j = 0; j < m; j++)
+                for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
+                    if (recs[idx[j]].hits[k] == i && f->event_count++ < MAX_SAMPLES)
+                        f->samples[f->n_samples++] = recs[idx[j]].ev->event_id;
+            hit = f->event_count > 0;
+        }
+        n_fired += hit;
+    }
+    /* one lock order for parallel writers */
+    qsort(fired, n_fired, sizeof *fired, cmp_firing);
+    for (size_t i = 0; st == CX_OK && i < n_fired; i++)
+        st = upsert(conn, &fired[i], res, err, errlen);
+    for (size_t k = 0; scopes != NULL && k < n_scopes; k++) {
+        free(scopes[k].buckets);
+        free(scopes[k].rows);
+    }
+    free(scopes);
+    free(scope_of_rule);
+    free(fired);
+    /* statements over our own rules and tables: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
