@@ -15,10 +15,10 @@
  *   either way, the new events' signal increments are summed here, in C
  *   (signals.c, processors/window), exactly
  *   COPY dead letters; UPDATE offsets past the batch
- *   COPY the increments into a TEMP staging table and add them to cx.signals,
- *   one row per key; evaluate ticket rules on the smallest windows the new
- *   events touched (tickets_eval.c); COMMIT
- * Parallel writers (postgres.writers) share signal and ticket rows: those are
+ *   COPY the increments into a TEMP staging table; evaluate ticket rules on
+ *   the smallest windows the new events touched (tickets_eval.c); add the
+ *   increments to cx.signals, one row per key; COMMIT
+ * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
 #include <stdio.h>
@@ -719,17 +719,16 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK && !pg->replay)
         st = advance_offsets(pg, parts, np, err, errlen);
-    /* Last, the rows other writers update too: signals, then tickets (each in key
-     * order), so that their locks are held from here to COMMIT only. The ticket
-     * rules read the signals with the batch's increments added. */
+    /* Last, the rows other writers update too: tickets, then signals (each in key
+     * order), so that their locks are held from here to COMMIT only. */
     if (st == CX_OK && b->res->stored > 0)
         st = stage_signals(pg, err, errlen);
-    if (st == CX_OK && b->res->stored > 0)
-        st = apply_signals(pg, err, errlen);
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
         st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
+    if (st == CX_OK && b->res->stored > 0)
+        st = apply_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
     if (st == CX_OK)

@@ -142,9 +142,9 @@ struct cx_ticket_rules;
 struct cx_record;
 
 /* Evaluates every rule on what the batch's new events recs[idx[0..m)] touched
- * (cells: their increments per smallest window, base_window seconds wide),
- * over cx.signals with those increments added, opening or updating tickets;
- * counts them in res. Runs inside the batch's transaction. */
+ * (cells: their increments per smallest window, base_window seconds wide, not
+ * yet in cx.signals), over cx.signals with those increments added, opening or
+ * updating tickets; counts them in res. Runs inside the batch's transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
                                   int base_window, const cx_window *cells,
                                   const struct cx_record *recs, const size_t *idx, size_t m,

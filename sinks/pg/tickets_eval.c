@@ -1,12 +1,14 @@
 /*
  * tickets_eval.c - the per-batch evaluation of ticket rules, inside the
  * batch's transaction (a crash can neither lose a ticket nor open it twice),
- * once the batch's signal increments are in cx.signals.
+ * before the batch's signal increments are added to cx.signals (so that
+ * parallel writers hold the signal rows' locks briefly): the figures are the
+ * stored signals plus those increments, added here.
  *
  * C over three small statements, named below:
  *   window_sums_sql  per rule's scope (category, optionally one channel) and
  *                    smallest window, the stored signals over the spans the
- *                    rule's windows need: here each rule's window is rolled to
+ *                    rules' windows need: here each rule's window is rolled to
  *                    end at every smallest window the batch's events touched
  *                    in its scope (however far apart in event time), and the
  *                    latest one over the threshold is the one that fires;
@@ -22,6 +24,7 @@
  * Comparisons with thresholds are made in double precision, as PostgreSQL
  * compares a numeric with a float8; rating sums are exact decimals.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +32,28 @@
 #include "pg_sink.h"
 #include "pg_int.h"
 
-/* Per scope and smallest window over the given spans, in window order.
- * $1 scope index, $2 category, $3 channel (NULL: all), $4 lo, $5 hi: one span
- * (lo, hi] of window starts per element, seconds since the epoch; $6 the
+/* Per scope and smallest window, the stored signals in the given spans.
+ * $1, $2: spans (lo, hi] of window starts, seconds since the epoch, disjoint
+ * and in order (one index range scan each); $3 the scopes' categories, $4
+ * their channels (NULL: all), the scope being the position in them; $5 the
  * smallest window, seconds. */
 static const char *const window_sums_sql =
-    "SELECT r.scope, extract(epoch FROM s.window_start)::bigint, sum(s.events),\n"
+    "SELECT k.scope, extract(epoch FROM s.window_start)::bigint, sum(s.events),\n"
     "  sum(s.negative), sum(s.csat_count), sum(s.csat_sum), sum(s.nps_count), sum(s.nps_sum),\n"
     "  sum(s.ces_count), sum(s.ces_sum), sum(s.stars_count), sum(s.stars_sum)\n"
-    "FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])\n"
-    "  AS r(scope, category, channel, lo, hi)\n"
-    "JOIN cx.signals s ON s.window_seconds = $6::int AND s.category = r.category\n"
-    "  AND (r.channel IS NULL OR s.channel = r.channel)\n"
-    "  AND s.window_start > to_timestamp(r.lo) AND s.window_start <= to_timestamp(r.hi)\n"
+    "FROM unnest($1::bigint[], $2::bigint[]) AS p(lo, hi)\n"
+    "CROSS JOIN LATERAL (\n"
+    "  SELECT * FROM cx.signals WHERE window_start > to_timestamp(p.lo)\n"
+    "    AND window_start <= to_timestamp(p.hi) AND window_seconds = $5::int\n"
+    "    AND category = ANY ($3::text[])\n"
+    "  OFFSET 0) s\n" /* a range scan per span, not a join over the table */
+    "JOIN unnest($3::text[], $4::text[]) WITH ORDINALITY AS k(category, channel, scope)\n"
+    "  ON s.category = k.category AND (k.channel IS NULL OR s.channel = k.channel)\n"
     "GROUP BY 1, 2 ORDER BY 1, 2";
 
-/* The usual level before a spike: negative events of the scope ($3, $4) in the
- * windows starting in ($1, $2], and the earliest window of any category there. */
+/* The usual level before a spike, as stored: negative events of the scope ($3,
+ * $4) in the windows starting in ($1, $2], and the earliest window of any
+ * category there. */
 static const char *const baseline_sql =
     "SELECT coalesce(sum(negative) FILTER (WHERE category = $3\n"
     "         AND ($4::text IS NULL OR channel = $4)), 0),\n"
@@ -136,11 +144,19 @@ typedef struct scope {
     int category;
     const char *channel;
     int width;          /* the widest window of its rules, seconds */
-    long long *buckets; /* smallest windows the batch touched, sorted, distinct */
+    long long *buckets; /* smallest windows the batch touched, sorted, distinct; then those
+                           its rules evaluate */
     size_t n_buckets;
-    stored *rows;       /* window_sums_sql's rows of this scope, in window order */
+    stored *rows;       /* per smallest window, in order: the batch's figures, then the
+                           stored ones (window_sums_sql) plus the batch's */
     size_t n_rows;
 } scope;
+
+/* The smallest windows a threshold rule evaluates (ends of its window). */
+typedef struct ends {
+    long long *at;
+    size_t n;
+} ends;
 
 /* A firing rule, ready for upsert_sql. */
 typedef struct firing {
@@ -257,25 +273,78 @@ static scope *scope_of(scope *scopes, size_t *n, const cx_ticket_rule *r)
     return &scopes[(*n)++];
 }
 
-/* The touched smallest windows of each scope, then window_sums_sql over the
- * spans they need: (bucket - width, bucket], merged. */
-static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_window *cells,
-                             int base, char *err, size_t errlen)
+static int cmp_span(const void *a, const void *b)
+{
+    const long long *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int cmp_stored(const void *a, const void *b)
+{
+    long long x = ((const stored *)a)->start, y = ((const stored *)b)->start;
+    return (x > y) - (x < y);
+}
+
+static i128 cell_sum(const cx_window_cell *c, int k)
+{
+    return (i128)(((unsigned __int128)c->rating_sum[k].hi << 64) | c->rating_sum[k].lo);
+}
+
+/* The scope's figures per smallest window: the stored ones (rows[0..n_rows),
+ * from window_sums_sql, allocated with room for the cells) plus the batch's
+ * cells, one row per window, in order, then summed up from the first. */
+static void add_cells(scope *sc, const cx_window *cells)
+{
+    for (size_t i = 0; i < cx_window_count(cells); i++) {
+        const cx_window_cell *c = cx_window_get(cells, i);
+        if (!in_scope(sc, c))
+            continue;
+        stored *s = &sc->rows[sc->n_rows++];
+        memset(s, 0, sizeof *s);
+        s->start = c->start_us / 1000000;
+        s->f[0].events = c->events;
+        s->f[0].negative = c->sentiment[CX_SENT_NEGATIVE];
+        for (int k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++) {
+            s->f[k].ratings = c->ratings[k];
+            s->f[k].rating_sum = cell_sum(c, k);
+        }
+    }
+    qsort(sc->rows, sc->n_rows, sizeof *sc->rows, cmp_stored);
+    size_t m = 0;
+    for (size_t i = 0; i < sc->n_rows; i++) {
+        stored *to = m > 0 && sc->rows[m - 1].start == sc->rows[i].start ? &sc->rows[m - 1] : NULL;
+        if (to == NULL) {
+            sc->rows[m++] = sc->rows[i];
+            continue;
+        }
+        for (int k = 0; k <= CX_RATING_STARS; k++) {
+            to->f[k].events += sc->rows[i].f[k].events;
+            to->f[k].negative += sc->rows[i].f[k].negative;
+            to->f[k].ratings += sc->rows[i].f[k].ratings;
+            to->f[k].rating_sum += sc->rows[i].f[k].rating_sum;
+        }
+    }
+    sc->n_rows = m;
+    for (size_t i = 1; i < m; i++)
+        for (int k = 0; k <= CX_RATING_STARS; k++) {
+            sc->rows[i].f[k].events += sc->rows[i - 1].f[k].events;
+            sc->rows[i].f[k].negative += sc->rows[i - 1].f[k].negative;
+            sc->rows[i].f[k].ratings += sc->rows[i - 1].f[k].ratings;
+            sc->rows[i].f[k].rating_sum += sc->rows[i - 1].f[k].rating_sum;
+        }
+}
+
+/* The smallest windows the batch touched in each scope, and the batch's own
+ * figures there (rows). */
+static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
 {
     size_t n_cells = cx_window_count(cells);
-    cx_buf idx = {0}, cat = {0}, chan = {0}, lo = {0}, hi = {0};
-    cx__buf_put(&idx, "{", 1);
-    cx__buf_put(&cat, "{", 1);
-    cx__buf_put(&chan, "{", 1);
-    cx__buf_put(&lo, "{", 1);
-    cx__buf_put(&hi, "{", 1);
-    cx_status st = CX_OK;
-    for (size_t k = 0; st == CX_OK && k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         scope *sc = &scopes[k];
-        if ((sc->buckets = malloc((n_cells ? n_cells : 1) * sizeof *sc->buckets)) == NULL) {
-            st = CX_ERR_NOMEM;
-            break;
-        }
+        sc->buckets = malloc((n_cells ? n_cells : 1) * sizeof *sc->buckets);
+        sc->rows = malloc((n_cells ? n_cells : 1) * sizeof *sc->rows);
+        if (sc->buckets == NULL || sc->rows == NULL)
+            return CX_ERR_NOMEM;
         for (size_t i = 0; i < n_cells; i++) {
             const cx_window_cell *c = cx_window_get(cells, i);
             if (in_scope(sc, c))
@@ -287,62 +356,94 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
             if (m == 0 || sc->buckets[i] != sc->buckets[m - 1])
                 sc->buckets[m++] = sc->buckets[i];
         sc->n_buckets = m;
-        for (size_t i = 0; i < m;) { /* one span per run of overlapping windows */
-            long long from = sc->buckets[i] - sc->width, to = sc->buckets[i];
-            while (++i < m && sc->buckets[i] - sc->width <= to)
-                to = sc->buckets[i];
-            array_int(&idx, (long long)k);
-            array_item(&cat, cx_category_name((cx_category)sc->category));
-            array_item(&chan, sc->channel);
-            array_int(&lo, from);
-            array_int(&hi, to);
-        }
+        add_cells(sc, cells);
     }
-    cx__buf_put(&idx, "}", 2);
+    return CX_OK;
+}
+
+/* window_sums_sql over the spans the scopes' windows need, (bucket - width,
+ * bucket], merged across scopes; the batch's own figures added. */
+static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_window *cells,
+                             int base, char *err, size_t errlen)
+{
+    size_t n_cells = cx_window_count(cells), n_spans = 0, n_ends = 0;
+    for (size_t k = 0; k < n; k++)
+        n_ends += scopes[k].n_buckets;
+    long long *spans = malloc((n_ends ? n_ends : 1) * 2 * sizeof *spans);
+    cx_buf cat = {0}, chan = {0}, lo = {0}, hi = {0};
+    cx_status st = spans != NULL ? CX_OK : CX_ERR_NOMEM;
+    cx__buf_put(&cat, "{", 1);
+    cx__buf_put(&chan, "{", 1);
+    for (size_t k = 0; st == CX_OK && k < n; k++) {
+        scope *sc = &scopes[k];
+        for (size_t i = 0; i < sc->n_buckets; i++, n_spans++) {
+            spans[2 * n_spans] = sc->buckets[i] - sc->width;
+            spans[2 * n_spans + 1] = sc->buckets[i];
+        }
+        array_item(&cat, cx_category_name((cx_category)sc->category));
+        array_item(&chan, sc->channel);
+    }
+    /* one span per run of overlapping windows, whatever their scope */
+    if (st == CX_OK)
+        qsort(spans, n_spans, 2 * sizeof *spans, cmp_span);
+    cx__buf_put(&lo, "{", 1);
+    cx__buf_put(&hi, "{", 1);
+    for (size_t i = 0; st == CX_OK && i < n_spans;) {
+        long long from = spans[2 * i], to = spans[2 * i + 1];
+        while (++i < n_spans && spans[2 * i] <= to)
+            if (spans[2 * i + 1] > to)
+                to = spans[2 * i + 1];
+        array_int(&lo, from);
+        array_int(&hi, to);
+    }
+    free(spans);
     cx__buf_put(&cat, "}", 2);
     cx__buf_put(&chan, "}", 2);
     cx__buf_put(&lo, "}", 2);
     cx__buf_put(&hi, "}", 2);
-    if (idx.failed || cat.failed || chan.failed || lo.failed || hi.failed)
+    if (cat.failed || chan.failed || lo.failed || hi.failed)
         st = CX_ERR_NOMEM;
     PGresult *r = NULL;
-    if (st == CX_OK && idx.len > 2) {
+    if (st == CX_OK && n_spans > 0) {
         char base_s[16];
         snprintf(base_s, sizeof base_s, "%d", base);
-        const char *params[] = {idx.data, cat.data, chan.data, lo.data, hi.data, base_s};
-        r = PQexecParams(conn, window_sums_sql, 6, NULL, params, NULL, NULL, 0);
+        const char *params[] = {lo.data, hi.data, cat.data, chan.data, base_s};
+        r = PQexecParams(conn, window_sums_sql, 5, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(conn, r, "reading signals for ticket rules", err, errlen);
     }
     int rows = st == CX_OK && r != NULL ? PQntuples(r) : 0;
-    for (int i = 0; i < rows;) { /* rows come per scope, in window order */
-        int k = (int)strtol(PQgetvalue(r, i, 0), NULL, 10), j = i;
-        while (j < rows && strtol(PQgetvalue(r, j, 0), NULL, 10) == k)
-            j++;
-        if (k < 0 || (size_t)k >= n || scopes[k].rows != NULL ||
-            (scopes[k].rows = malloc((size_t)(j - i) * sizeof *scopes[k].rows)) == NULL) {
+    size_t *count = calloc(n, sizeof *count); /* rows per scope */
+    for (int i = 0; count != NULL && i < rows; i++) {
+        long k = strtol(PQgetvalue(r, i, 0), NULL, 10) - 1; /* WITH ORDINALITY counts from 1 */
+        if (k >= 0 && (size_t)k < n)
+            count[k]++;
+    }
+    for (size_t k = 0; st == CX_OK && k < n; k++) {
+        size_t room = (count ? count[k] : 0) + n_cells;
+        free(scopes[k].rows); /* the batch's own figures: added again below */
+        scopes[k].n_rows = 0;
+        if (count == NULL ||
+            (scopes[k].rows = malloc((room ? room : 1) * sizeof *scopes[k].rows)) == NULL)
             st = CX_ERR_NOMEM;
-            break;
-        }
-        i = j;
     }
     for (int i = 0; i < rows && st == CX_OK; i++) {
-        scope *sc = &scopes[strtol(PQgetvalue(r, i, 0), NULL, 10)];
-        stored *s = &sc->rows[sc->n_rows++];
+        long k = strtol(PQgetvalue(r, i, 0), NULL, 10) - 1;
+        if (k < 0 || (size_t)k >= n)
+            continue;
+        stored *s = &scopes[k].rows[scopes[k].n_rows++];
         memset(s, 0, sizeof *s);
-        const stored *before = sc->n_rows > 1 ? s - 1 : NULL;
         s->start = strtoll(PQgetvalue(r, i, 1), NULL, 10);
-        s->f[0].events = strtoll(PQgetvalue(r, i, 2), NULL, 10) + (before ? before->f[0].events : 0);
-        s->f[0].negative =
-            strtoll(PQgetvalue(r, i, 3), NULL, 10) + (before ? before->f[0].negative : 0);
-        for (int k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++) {
-            s->f[k].ratings = strtoll(PQgetvalue(r, i, 4 + 2 * (k - CX_RATING_CSAT)), NULL, 10) +
-                              (before ? before->f[k].ratings : 0);
-            s->f[k].rating_sum = parse_sum(PQgetvalue(r, i, 5 + 2 * (k - CX_RATING_CSAT))) +
-                                 (before ? before->f[k].rating_sum : 0);
+        s->f[0].events = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        s->f[0].negative = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        for (int j = CX_RATING_CSAT; j <= CX_RATING_STARS; j++) {
+            s->f[j].ratings = strtoll(PQgetvalue(r, i, 4 + 2 * (j - CX_RATING_CSAT)), NULL, 10);
+            s->f[j].rating_sum = parse_sum(PQgetvalue(r, i, 5 + 2 * (j - CX_RATING_CSAT)));
         }
     }
+    for (size_t k = 0; st == CX_OK && k < n; k++)
+        add_cells(&scopes[k], cells);
+    free(count);
     PQclear(r);
-    cx__buf_free(&idx);
     cx__buf_free(&cat);
     cx__buf_free(&chan);
     cx__buf_free(&lo);
@@ -385,8 +486,9 @@ static figures window_at(const scope *sc, const cx_ticket_rule *r, long long buc
 }
 
 /* The usual level before a spike whose earliest window ends with `first`. */
-static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, long long first, int base,
-                          long long *negative, long long *seconds, char *err, size_t errlen)
+static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
+                          const cx_window *cells, long long first, int base, long long *negative,
+                          long long *seconds, char *err, size_t errlen)
 {
     long long hi = first - r->window_seconds, lo = hi - r->baseline_seconds;
     char lo_s[24], hi_s[24], base_s[16];
@@ -399,8 +501,19 @@ static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, long long first
     cx_status st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
     if (st == CX_OK) {
         *negative = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        long long earliest = PQgetisnull(res, 0, 1) ? hi + 1 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        for (size_t i = 0; i < cx_window_count(cells); i++) { /* and the batch's own */
+            const cx_window_cell *c = cx_window_get(cells, i);
+            long long start = c->start_us / 1000000;
+            if (start <= lo || start > hi)
+                continue;
+            if (start < earliest)
+                earliest = start;
+            if (in_scope(sc, c))
+                *negative += c->sentiment[CX_SENT_NEGATIVE];
+        }
         /* from the stream's first window there to the end of the hours before */
-        *seconds = PQgetisnull(res, 0, 1) ? 0 : hi + base - strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *seconds = earliest > hi ? 0 : hi + base - earliest;
     }
     PQclear(res);
     return st;
@@ -408,27 +521,28 @@ static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, long long first
 
 /* Evaluates a threshold rule over its scope; *fired set when it fires. */
 static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
-                               const cx_window *cells, int base, firing *out, int *fired,
-                               char *err, size_t errlen)
+                               const ends *e, const cx_window *cells, int base, firing *out,
+                               int *fired, char *err, size_t errlen)
 {
     *fired = 0;
-    if (sc->n_buckets == 0)
+    if (e->n == 0)
         return CX_OK;
     long long base_neg = 0, base_s = 0;
     if (r->kind == CX_TICKET_NEGATIVE_SPIKE) {
         size_t i = 0;
-        while (i < sc->n_buckets && window_at(sc, r, sc->buckets[i]).negative < r->min_events)
+        while (i < e->n && window_at(sc, r, e->at[i]).negative < r->min_events)
             i++;
-        if (i == sc->n_buckets)
+        if (i == e->n)
             return CX_OK; /* no window holds enough negative events */
-        cx_status st = baseline(conn, r, sc->buckets[i], base, &base_neg, &base_s, err, errlen);
+        cx_status st =
+            baseline(conn, r, sc, cells, e->at[i], base, &base_neg, &base_s, err, errlen);
         if (st != CX_OK)
             return st;
         if (base_s < 4LL * r->window_seconds)
             return CX_OK; /* a spike needs four windows of history to compare with */
     }
-    for (size_t i = sc->n_buckets; i-- > 0 && !*fired;) { /* the latest window over it */
-        figures f = window_at(sc, r, sc->buckets[i]);
+    for (size_t i = e->n; i-- > 0 && !*fired;) { /* the latest window over it */
+        figures f = window_at(sc, r, e->at[i]);
         switch (r->kind) {
         case CX_TICKET_NEGATIVE_SHARE:
             *fired = f.events >= r->min_events &&
@@ -447,7 +561,7 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             break;
         }
         if (*fired) {
-            *out = (firing){.rule = r, .f = f, .window_end = sc->buckets[i] + base,
+            *out = (firing){.rule = r, .f = f, .window_end = e->at[i] + base,
                             .base_negative = base_neg, .base_s = base_s};
         }
     }
@@ -528,6 +642,41 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
     return st;
 }
 
+/* What a rule counts: negative events, events, or ratings of its scale. */
+static long long measure(const cx_ticket_rule *r, const figures *f)
+{
+    return r->kind == CX_TICKET_AVG_RATING     ? f->ratings
+           : r->kind == CX_TICKET_NEGATIVE_SHARE ? f->events
+                                                 : f->negative;
+}
+
+/*
+ * The windows a threshold rule evaluates: every one the batch touched in its
+ * scope within TICKETS_LIVE_S of the batch's latest event (the live edge,
+ * where a spike builds up over many batches), and, further back, every one in
+ * which the batch's own events already reach the rule's min_events (a spike a
+ * backlog carries). Further back, a window with fewer of the batch's events
+ * can only cross the threshold through events stored before, which the batches
+ * that stored them evaluated; reading the stored signals around every window
+ * of a batch scattered over weeks would cost a scan of the table per batch.
+ */
+#define TICKETS_LIVE_S 7200
+static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
+                             int base, ends *e)
+{
+    e->at = malloc((sc->n_buckets ? sc->n_buckets : 1) * sizeof *e->at);
+    if (e->at == NULL)
+        return CX_ERR_NOMEM;
+    for (size_t i = 0; i < sc->n_buckets; i++) {
+        long long b = sc->buckets[i];
+        figures own;
+        if (b + base > latest - TICKETS_LIVE_S ||
+            (own = window_at(sc, r, b), measure(r, &own) >= r->min_events))
+            e->at[e->n++] = b;
+    }
+    return CX_OK;
+}
+
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
                                   const cx_window *cells, const cx_record *recs,
                                   const size_t *idx, size_t m, cx_pg_result *res, char *err,
@@ -536,23 +685,49 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
     scope *scopes = calloc(n ? n : 1, sizeof *scopes);
     size_t *scope_of_rule = calloc(n ? n : 1, sizeof *scope_of_rule);
+    ends *rule_ends = calloc(n ? n : 1, sizeof *rule_ends);
     firing *fired = calloc(n ? n : 1, sizeof *fired);
-    cx_status st = scopes && scope_of_rule && fired
-                       ? CX_OK
-                       : cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    cx_status st = scopes && scope_of_rule && rule_ends && fired ? CX_OK : CX_ERR_NOMEM;
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
             scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
     }
+    long long latest = LLONG_MIN / 2; /* the batch's latest event, seconds */
+    for (size_t j = 0; j < m; j++)
+        if (recs[idx[j]].ev->occurred_at_us / 1000000 > latest)
+            latest = recs[idx[j]].ev->occurred_at_us / 1000000;
+    if (st == CX_OK && n_scopes > 0)
+        st = touched(scopes, n_scopes, cells);
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        if (r->kind != CX_TICKET_EVENT)
+            st = choose_ends(r, &scopes[scope_of_rule[i]], latest, base_window, &rule_ends[i]);
+    }
+    for (size_t k = 0; st == CX_OK && k < n_scopes; k++) { /* what the scope's rules need */
+        size_t kept = 0;
+        for (size_t j = 0; j < scopes[k].n_buckets; j++) {
+            int need = 0;
+            for (size_t i = 0; i < n && !need; i++)
+                if (cx_ticket_rules_get(rules, i)->kind != CX_TICKET_EVENT &&
+                    scope_of_rule[i] == k)
+                    need = bsearch(&scopes[k].buckets[j], rule_ends[i].at, rule_ends[i].n,
+                                   sizeof *rule_ends[i].at, cmp_ll) != NULL;
+            if (need)
+                scopes[k].buckets[kept++] = scopes[k].buckets[j];
+        }
+        scopes[k].n_buckets = kept;
+    }
+    if (st == CX_ERR_NOMEM)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
     if (st == CX_OK && n_scopes > 0)
         st = read_scopes(conn, scopes, n_scopes, cells, base_window, err, errlen);
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         int hit = 0;
         if (r->kind != CX_TICKET_EVENT) {
-            st = evaluate_rule(conn, r, &scopes[scope_of_rule[i]], cells, base_window,
-                               &fired[n_fired], &hit, err, errlen);
+            st = evaluate_rule(conn, r, &scopes[scope_of_rule[i]], &rule_ends[i], cells,
+                               base_window, &fired[n_fired], &hit, err, errlen);
         } else { /* the batch's new events that met its conditions */
             firing *f = &fired[n_fired];
             *f = (firing){.rule = r};
@@ -565,15 +740,19 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         n_fired += hit;
     }
     /* one lock order for parallel writers */
-    qsort(fired, n_fired, sizeof *fired, cmp_firing);
+    if (fired != NULL)
+        qsort(fired, n_fired, sizeof *fired, cmp_firing);
     for (size_t i = 0; st == CX_OK && i < n_fired; i++)
         st = upsert(conn, &fired[i], res, err, errlen);
     for (size_t k = 0; scopes != NULL && k < n_scopes; k++) {
         free(scopes[k].buckets);
         free(scopes[k].rows);
     }
+    for (size_t i = 0; rule_ends != NULL && i < n; i++)
+        free(rule_ends[i].at);
     free(scopes);
     free(scope_of_rule);
+    free(rule_ends);
     free(fired);
     /* statements over our own rules and tables: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
