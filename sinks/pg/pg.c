@@ -15,9 +15,9 @@
  *   either way, the new events' signal increments are summed here, in C
  *   (signals.c, processors/window), exactly
  *   COPY dead letters; UPDATE offsets past the batch
- *   COPY the increments into a TEMP staging table; evaluate ticket rules on
- *   the smallest windows the new events touched (tickets_eval.c); add the
- *   increments to cx.signals, one row per key; COMMIT
+ *   evaluate ticket rules on the smallest windows the new events touched
+ *   (tickets_eval.c); add the increments to cx.signals: COPYed straight in
+ *   while their keys are new, else staged and upserted, one row per key; COMMIT
  * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
@@ -47,7 +47,7 @@ struct cx_pg {
     int failures; /* consecutive transient failures, for the backoff */
     cx__pg_signals *sig; /* a batch's increments, per window size */
     int direct_skip;     /* batches to stage before trying the direct path again */
-    int sig_keys_once;   /* the batch staged each signal key once (no fine ratings) */
+    int sig_direct_skip; /* the same for signal increments */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
 };
@@ -494,20 +494,6 @@ static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     return CX_OK;
 }
 
-/* COPYs the batch's signal increments into cx_stage_sig. */
-static cx_status stage_signals(cx_pg *pg, char *err, size_t errlen)
-{
-    cx_buf *buf = &pg->stage;
-    buf->len = 0;
-    buf->failed = 0;
-    cx__pg_signals_rows(pg->sig, 1, buf);
-    /* fine ratings are staged as rows of their own, which may repeat a key */
-    pg->sig_keys_once = cx__pg_signals_fine(pg->sig) == 0;
-    cx_status st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
-    /* rows built here from accepted events: none of them is at fault */
-    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
-}
-
 /*
  * The usual case, every event new and every row acceptable: count the
  * increments here, then COPY the events (their tags on their rows) straight
@@ -642,12 +628,52 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
-/* Adds the batch's staged signal increments to cx.signals. */
-static cx_status apply_signals(cx_pg *pg, char *err, size_t errlen)
+/*
+ * Adds the batch's signal increments to cx.signals. When none of their keys
+ * is stored yet (a backlog, event time moving on from batch to batch) they
+ * are COPYed straight in, inside a savepoint; otherwise (PostgreSQL refuses a
+ * stored key, or another writer's insert of one ends in a lock cycle) they
+ * are staged in cx_stage_sig and added by one upsert that touches each row
+ * once, in key order, and the next batches take that path for a while.
+ */
+static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
 {
-    cx_status st = cx__pg_exec(pg->conn, pg->sig_keys_once ? cx__pg_signals_apply_once_sql
-                                                           : cx__pg_signals_apply_sql,
-                               "updating signals", err, errlen);
+    cx_buf *buf = &pg->stage;
+    buf->len = 0;
+    buf->failed = 0;
+    cx__pg_signals_rows(pg->sig, 1, buf);
+    if (buf->failed)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "staging signals: out of memory");
+    /* fine ratings are rows of their own, which may repeat a key */
+    int keys_once = cx__pg_signals_fine(pg->sig) == 0;
+    cx_status st;
+    if (keys_once && pg->sig_direct_skip == 0) {
+        st = cx__pg_exec(pg->conn, "SAVEPOINT cx_signals", "savepoint", err, errlen);
+        if (st == CX_OK)
+            st = cx__pg_copy(pg->conn,
+                             "COPY cx.signals (window_start, window_seconds, category, channel,"
+                             " events, negative, neutral, positive, rating_count, rating_sum,"
+                             " csat_count, csat_sum, nps_count, nps_sum, ces_count, ces_sum,"
+                             " stars_count, stars_sum) FROM STDIN",
+                             buf, "copying signals", err, errlen);
+        if (st == CX_OK)
+            return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_signals", "savepoint", err, errlen);
+        if (PQstatus(pg->conn) != CONNECTION_OK ||
+            PQtransactionStatus(pg->conn) != PQTRANS_INERROR)
+            return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+        cx_log(CX_LOG_DEBUG, "sink.pg", "signals take the upsert: %s", err);
+        pg->sig_direct_skip = DIRECT_SKIP_BATCHES;
+        st = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_signals", "savepoint", err, errlen);
+        if (st != CX_OK)
+            return st;
+    } else if (pg->sig_direct_skip > 0) {
+        pg->sig_direct_skip--;
+    }
+    st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(pg->conn, keys_once ? cx__pg_signals_apply_once_sql
+                                             : cx__pg_signals_apply_sql,
+                         "updating signals", err, errlen);
     /* sums of rows PostgreSQL has accepted: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
@@ -721,14 +747,12 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = advance_offsets(pg, parts, np, err, errlen);
     /* Last, the rows other writers update too: tickets, then signals (each in key
      * order), so that their locks are held from here to COMMIT only. */
-    if (st == CX_OK && b->res->stored > 0)
-        st = stage_signals(pg, err, errlen);
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
         st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
     if (st == CX_OK && b->res->stored > 0)
-        st = apply_signals(pg, err, errlen);
+        st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
     if (st == CX_OK)
