@@ -48,6 +48,8 @@ struct cx_pg {
     cx__pg_signals *sig; /* a batch's increments, per window size */
     int direct_skip;     /* batches to stage before trying the direct path again */
     int sig_direct_skip; /* the same for signal increments */
+    int sig_direct_wait; /* batches that skip after the next refusal: 16, doubling while
+                            the stream keeps meeting stored windows (live traffic) */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
 };
@@ -153,6 +155,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     pg->replay = opts->replay;
     pg->rule_set_json = opts->rule_set_json ? strdup(opts->rule_set_json) : NULL;
     pg->seed = (unsigned)cx_now_mono_us();
+    pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
     if (pg->conninfo == NULL || pg->group == NULL ||
         (opts->rule_version != NULL && pg->rule_version == NULL) ||
         (opts->rule_set_json != NULL && pg->rule_set_json == NULL)) {
@@ -634,7 +637,8 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
  * are COPYed straight in, inside a savepoint; otherwise (PostgreSQL refuses a
  * stored key, or another writer's insert of one ends in a lock cycle) they
  * are staged in cx_stage_sig and added by one upsert that touches each row
- * once, in key order, and the next batches take that path for a while.
+ * once, in key order, and the next batches take that path for a while (16
+ * batches, doubling up to 1024 while every try meets stored windows).
  */
 static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
 {
@@ -656,13 +660,17 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
                              " csat_count, csat_sum, nps_count, nps_sum, ces_count, ces_sum,"
                              " stars_count, stars_sum) FROM STDIN",
                              buf, "copying signals", err, errlen);
-        if (st == CX_OK)
+        if (st == CX_OK) {
+            pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
             return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_signals", "savepoint", err, errlen);
+        }
         if (PQstatus(pg->conn) != CONNECTION_OK ||
             PQtransactionStatus(pg->conn) != PQTRANS_INERROR)
             return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
         cx_log(CX_LOG_DEBUG, "sink.pg", "signals take the upsert: %s", err);
-        pg->sig_direct_skip = DIRECT_SKIP_BATCHES;
+        pg->sig_direct_skip = pg->sig_direct_wait;
+        if (pg->sig_direct_wait < 64 * DIRECT_SKIP_BATCHES)
+            pg->sig_direct_wait *= 2;
         st = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_signals", "savepoint", err, errlen);
         if (st != CX_OK)
             return st;

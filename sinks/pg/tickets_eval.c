@@ -9,9 +9,10 @@
  *   window_sums_sql  per rule's scope (category, optionally one channel) and
  *                    smallest window, the stored signals over the spans the
  *                    rules' windows need: here each rule's window is rolled to
- *                    end at every smallest window the batch's events touched
- *                    in its scope (however far apart in event time), and the
- *                    latest one over the threshold is the one that fires;
+ *                    end at the smallest windows the batch's events touched in
+ *                    its scope (choose_ends: near the batch's latest event,
+ *                    and further back where the batch alone brings enough),
+ *                    and the latest one over the threshold is the one that fires;
  *   baseline_sql     a spike rule with enough negative events in one of those
  *                    windows: the usual level of the hours before the earliest
  *                    such window (the stream, any category, must have history
@@ -22,7 +23,8 @@
  *                    window's figures; NOTIFY cx_tickets for an opened one
  *                    (delivered at COMMIT only).
  * Comparisons with thresholds are made in double precision, as PostgreSQL
- * compares a numeric with a float8; rating sums are exact decimals.
+ * compares a numeric with a float8; rating sums are exact to 20 decimals (a
+ * rating with more counts, in the batch's own figures, with a value of 0).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -147,6 +149,7 @@ typedef struct scope {
     long long *buckets; /* smallest windows the batch touched, sorted, distinct; then those
                            its rules evaluate */
     size_t n_buckets;
+    size_t n_cells;     /* the batch's cells in the scope */
     stored *rows;       /* per smallest window, in order: the batch's figures, then the
                            stored ones (window_sums_sql) plus the batch's */
     size_t n_rows;
@@ -341,8 +344,10 @@ static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
     size_t n_cells = cx_window_count(cells);
     for (size_t k = 0; k < n; k++) {
         scope *sc = &scopes[k];
-        sc->buckets = malloc((n_cells ? n_cells : 1) * sizeof *sc->buckets);
-        sc->rows = malloc((n_cells ? n_cells : 1) * sizeof *sc->rows);
+        for (size_t i = 0; i < n_cells; i++)
+            sc->n_cells += in_scope(sc, cx_window_get(cells, i));
+        sc->buckets = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->buckets);
+        sc->rows = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->rows);
         if (sc->buckets == NULL || sc->rows == NULL)
             return CX_ERR_NOMEM;
         for (size_t i = 0; i < n_cells; i++) {
@@ -366,7 +371,7 @@ static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
 static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_window *cells,
                              int base, char *err, size_t errlen)
 {
-    size_t n_cells = cx_window_count(cells), n_spans = 0, n_ends = 0;
+    size_t n_spans = 0, n_ends = 0;
     for (size_t k = 0; k < n; k++)
         n_ends += scopes[k].n_buckets;
     long long *spans = malloc((n_ends ? n_ends : 1) * 2 * sizeof *spans);
@@ -419,7 +424,7 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
             count[k]++;
     }
     for (size_t k = 0; st == CX_OK && k < n; k++) {
-        size_t room = (count ? count[k] : 0) + n_cells;
+        size_t room = (count ? count[k] : 0) + scopes[k].n_cells;
         free(scopes[k].rows); /* the batch's own figures: added again below */
         scopes[k].n_rows = 0;
         if (count == NULL ||
@@ -655,9 +660,8 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * scope within TICKETS_LIVE_S of the batch's latest event (the live edge,
  * where a spike builds up over many batches), and, further back, every one in
  * which the batch's own events already reach the rule's min_events (a spike a
- * backlog carries). Further back, a window with fewer of the batch's events
- * can only cross the threshold through events stored before, which the batches
- * that stored them evaluated; reading the stored signals around every window
+ * backlog carries). A spike further back assembled from a few events of each
+ * of many batches is not seen: reading the stored signals around every window
  * of a batch scattered over weeks would cost a scan of the table per batch.
  */
 #define TICKETS_LIVE_S 7200
