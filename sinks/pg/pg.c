@@ -12,12 +12,12 @@
  *   events into a TEMP staging table; one statement inserts them ON CONFLICT
  *   DO NOTHING and returns which were new (on a data error: ROLLBACK TO and
  *   bisect the rows)
- *   either way, the new events' signal increments and what they mean for
- *   ticket rules are summed here, in C (signals.c, processors/window), and
- *   COPYed into TEMP staging tables
+ *   either way, the new events' signal increments are summed here, in C
+ *   (signals.c, processors/window), exactly
  *   COPY dead letters; UPDATE offsets past the batch
- *   evaluate ticket rules on what the new events touched (tickets.c)
- *   add the staged increments to cx.signals, one row at a time; COMMIT
+ *   evaluate ticket rules on the smallest windows the new events touched
+ *   (tickets_eval.c); add the increments to cx.signals: COPYed straight in
+ *   while their keys are new, else staged and upserted, one row per key; COMMIT
  * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
@@ -40,17 +40,16 @@ struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
     char *conninfo, *group, *rule_version;
     int base_window;   /* the smallest signal window: ticket rules roll over it */
-    char *rules_json;  /* ticket rules for the evaluation; NULL: no tickets */
-    int event_rules;   /* some rules are event-level: stage the hits */
+    const cx_ticket_rules *rules; /* borrowed; NULL: no tickets */
     char *rule_set_json;
     int replay;
     int sync_commit;
     int failures; /* consecutive transient failures, for the backoff */
-    int window_rules;
     cx__pg_signals *sig; /* a batch's increments, per window size */
-    cx_window *touched;  /* what they mean for ticket rules, per base window */
     int direct_skip;     /* batches to stage before trying the direct path again */
-    int sig_keys_once;   /* the batch staged each signal key once */
+    int sig_direct_skip; /* the same for signal increments */
+    int sig_direct_wait; /* batches that skip after the next refusal: 16, doubling while
+                            the stream keeps meeting stored windows (live traffic) */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
 };
@@ -69,6 +68,8 @@ typedef struct batch {
     unsigned char *fate;
     size_t *events; /* indices of F_EVENT records */
     size_t n_events;
+    size_t *fresh; /* indices of the events stored (new), counted in pg->sig */
+    size_t n_fresh;
     dead *dead;
     size_t n_dead;
     int staged; /* staging tables may hold rows of an earlier sub-batch (bisection) */
@@ -128,8 +129,6 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
-    if (st == CX_OK && pg->rules_json != NULL)
-        st = cx__pg_exec(pg->conn, cx__pg_tickets_stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
         const char *params[] = {pg->rule_version, pg->rule_set_json};
         res = PQexecParams(pg->conn,
@@ -156,6 +155,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     pg->replay = opts->replay;
     pg->rule_set_json = opts->rule_set_json ? strdup(opts->rule_set_json) : NULL;
     pg->seed = (unsigned)cx_now_mono_us();
+    pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
     if (pg->conninfo == NULL || pg->group == NULL ||
         (opts->rule_version != NULL && pg->rule_version == NULL) ||
         (opts->rule_set_json != NULL && pg->rule_set_json == NULL)) {
@@ -168,21 +168,13 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
             pg->base_window = opts->window_seconds[i];
     if (pg->base_window <= 0)
         pg->base_window = 60;
-    for (size_t i = 0; i < cx_ticket_rules_count(opts->ticket_rules); i++) {
-        const cx_ticket_rule *r = cx_ticket_rules_get(opts->ticket_rules, i);
-        pg->event_rules |= r->kind == CX_TICKET_EVENT;
-        pg->window_rules |= r->kind != CX_TICKET_EVENT;
-    }
-    cx_status made = CX_OK;
-    if ((cx_ticket_rules_count(opts->ticket_rules) > 0 &&
-         (pg->rules_json = cx__pg_tickets_rules_json(opts->ticket_rules)) == NULL) ||
-        (made = cx__pg_signals_new(&pg->sig, opts->window_seconds, opts->n_windows, err,
-                                   errlen)) != CX_OK ||
-        (made = cx_window_new(&pg->touched, pg->base_window, err, errlen)) != CX_OK) {
+    if (cx_ticket_rules_count(opts->ticket_rules) > 0)
+        pg->rules = opts->ticket_rules;
+    cx_status made = cx__pg_signals_new(&pg->sig, opts->window_seconds, opts->n_windows, err,
+                                        errlen);
+    if (made != CX_OK) {
         cx_pg_free(pg);
-        if (made != CX_OK)
-            return made;
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+        return made;
     }
     *out = pg;
     cx_status st = ensure_session(pg, err, errlen);
@@ -202,10 +194,8 @@ void cx_pg_free(cx_pg *pg)
     free(pg->group);
     free(pg->rule_version);
     cx__pg_signals_free(pg->sig);
-    cx_window_free(pg->touched);
     cx__buf_free(&pg->rows);
     cx__buf_free(&pg->stage);
-    free(pg->rules_json);
     free(pg->rule_set_json);
     free(pg);
 }
@@ -428,8 +418,6 @@ static const char *const insert_sql =
 
 static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                   size_t errlen);
-static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
-                                  size_t errlen);
 
 /* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
 static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
@@ -471,8 +459,6 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     /* the new events' increments, summed here as on the direct path */
     if (st == CX_OK && stored > 0)
         st = count_increments(pg, b, fresh, stored, err, errlen);
-    if (st == CX_OK && stored > 0)
-        st = stage_increments(pg, b, fresh, stored, err, errlen);
     free(fresh);
     return st;
 }
@@ -489,94 +475,32 @@ static cx_status stage_copy(cx_pg *pg, const char *copy_sql, const char *what, c
     return st;
 }
 
-/* Counts what the events idx[0..m) add to the signals (pg->sig) and, for
- * ticket rules, what they touched (pg->touched). No I/O. */
+/* Forgets what count_increments() counted (a path of the batch failed). */
+static void reset_increments(cx_pg *pg, batch *b)
+{
+    cx__pg_signals_reset(pg->sig);
+    b->n_fresh = 0;
+}
+
+/* Adds what the stored events idx[0..m) add to the signals (pg->sig, whose
+ * smallest windows are also what ticket rules look at), and notes them as
+ * the batch's new events. No I/O. */
 static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                   size_t errlen)
 {
-    cx__pg_signals_reset(pg->sig);
-    cx_window_reset(pg->touched);
-    int64_t latest = INT64_MIN;
     for (size_t i = 0; i < m; i++) {
         const cx_record *r = &b->recs[idx[i]];
         if (cx__pg_signals_add(pg->sig, r->ev, r->tags) != CX_OK)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
-        if (r->ev->occurred_at_us > latest)
-            latest = r->ev->occurred_at_us;
-    }
-    /* Tickets are about what is happening: they look at the two hours up to the
-     * batch's latest event (a batch scattered over weeks of event time would
-     * otherwise make an evaluation per window). */
-    for (size_t i = 0; pg->window_rules && i < m; i++) {
-        const cx_record *r = &b->recs[idx[i]];
-        int fine;
-        if (r->tags->n_assigned > 0 && r->ev->occurred_at_us > latest - 7200 * 1000000LL &&
-            cx__pg_window_add(pg->touched, r->ev, r->tags, &fine) != CX_OK)
-            return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+        b->fresh[b->n_fresh++] = idx[i];
     }
     return CX_OK;
-}
-
-/* COPYs what count_increments() counted into cx_stage_sig and cx_stage_touched,
- * and the event rules the events idx[0..m) matched into cx_stage_fired. */
-static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
-                                  size_t errlen)
-{
-    cx_buf *buf = &pg->stage;
-    buf->len = 0;
-    buf->failed = 0;
-    cx__pg_signals_rows(pg->sig, 1, buf);
-    /* a second staging (bisection) or fine ratings may repeat keys */
-    pg->sig_keys_once = !b->staged && cx__pg_signals_fine(pg->sig) == 0;
-    cx_status st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
-    for (size_t i = 0; st == CX_OK && i < cx_window_count(pg->touched); i++) {
-        const cx_window_cell *c = cx_window_get(pg->touched, i);
-        cx__buf_field(buf, cx_category_name(c->category), 0);
-        cx__buf_field(buf, c->channel, 0);
-        cx__buf_timestamp(buf, c->start_us, 0);
-        cx__buf_printf(buf, "%lld\t%lld\t%lld\t%lld\t%lld\t",
-                       (long long)c->sentiment[CX_SENT_NEGATIVE],
-                       (long long)c->ratings[CX_RATING_CSAT], (long long)c->ratings[CX_RATING_NPS],
-                       (long long)c->ratings[CX_RATING_CES],
-                       (long long)c->ratings[CX_RATING_STARS]);
-        cx__buf_text_array(buf, c->samples, c->n_samples, 1);
-    }
-    if (st == CX_OK)
-        st = stage_copy(pg, "COPY cx_stage_touched FROM STDIN", "staging ticket windows", err,
-                        errlen);
-    /* event rules: a row per rule with its matches (samples: the first ten) */
-    size_t n_rules = 0;
-    for (size_t i = 0; pg->event_rules && i < m; i++)
-        for (size_t k = 0; k < b->recs[idx[i]].n_hits; k++)
-            if ((size_t)b->recs[idx[i]].hits[k] + 1 > n_rules)
-                n_rules = (size_t)b->recs[idx[i]].hits[k] + 1;
-    struct { long long events; const char *samples[10]; } *per = NULL;
-    if (st == CX_OK && n_rules > 0 && (per = calloc(n_rules, sizeof *per)) == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
-    for (size_t i = 0; per != NULL && i < m; i++) {
-        const cx_record *r = &b->recs[idx[i]];
-        for (size_t k = 0; k < r->n_hits; k++)
-            if (per[r->hits[k]].events++ < 10)
-                per[r->hits[k]].samples[per[r->hits[k]].events - 1] = r->ev->event_id;
-    }
-    for (size_t j = 0; per != NULL && j < n_rules; j++) {
-        if (per[j].events == 0)
-            continue;
-        cx__buf_printf(buf, "%zu\t%lld\t", j, per[j].events);
-        cx__buf_text_array(buf, per[j].samples, per[j].events < 10 ? (int)per[j].events : 10, 1);
-    }
-    free(per);
-    if (st == CX_OK)
-        st = stage_copy(pg, "COPY cx_stage_fired FROM STDIN", "staging ticket matches", err,
-                        errlen);
-    /* rows built here from accepted events: none of them is at fault */
-    return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
 /*
  * The usual case, every event new and every row acceptable: count the
  * increments here, then COPY the events (their tags on their rows) straight
- * into cx.events and stage the increments, inside a savepoint. CX_ERR_INVALID,
+ * into cx.events, inside a savepoint. CX_ERR_INVALID,
  * with nothing left behind, when PostgreSQL refuses a row (a duplicate
  * event_id, a value it rejects): the caller then takes the staged path, which
  * sorts such rows out.
@@ -585,6 +509,7 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
     if (b->n_events == 0)
         return CX_OK;
+    reset_increments(pg, b);
     cx_status st = count_increments(pg, b, b->events, b->n_events, err, errlen);
     if (st != CX_OK)
         return st;
@@ -600,8 +525,6 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
                          "copying events", err, errlen);
     if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
         pg->direct_skip = DIRECT_SKIP_BATCHES;
-    if (st == CX_OK)
-        st = stage_increments(pg, b, b->events, b->n_events, err, errlen);
     if (st == CX_OK) {
         b->res->stored += b->n_events;
         return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_direct", "savepoint", err, errlen);
@@ -708,12 +631,57 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
-/* Adds the batch's staged signal increments to cx.signals. */
-static cx_status apply_signals(cx_pg *pg, char *err, size_t errlen)
+/*
+ * Adds the batch's signal increments to cx.signals. When none of their keys
+ * is stored yet (a backlog, event time moving on from batch to batch) they
+ * are COPYed straight in, inside a savepoint; otherwise (PostgreSQL refuses a
+ * stored key, or another writer's insert of one ends in a lock cycle) they
+ * are staged in cx_stage_sig and added by one upsert that touches each row
+ * once, in key order, and the next batches take that path for a while (16
+ * batches, doubling up to 1024 while every try meets stored windows).
+ */
+static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
 {
-    cx_status st = cx__pg_exec(pg->conn, pg->sig_keys_once ? cx__pg_signals_apply_once_sql
-                                                           : cx__pg_signals_apply_sql,
-                               "updating signals", err, errlen);
+    cx_buf *buf = &pg->stage;
+    buf->len = 0;
+    buf->failed = 0;
+    cx__pg_signals_rows(pg->sig, 1, buf);
+    if (buf->failed)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "staging signals: out of memory");
+    /* fine ratings are rows of their own, which may repeat a key */
+    int keys_once = cx__pg_signals_fine(pg->sig) == 0;
+    cx_status st;
+    if (keys_once && pg->sig_direct_skip == 0) {
+        st = cx__pg_exec(pg->conn, "SAVEPOINT cx_signals", "savepoint", err, errlen);
+        if (st == CX_OK)
+            st = cx__pg_copy(pg->conn,
+                             "COPY cx.signals (window_start, window_seconds, category, channel,"
+                             " events, negative, neutral, positive, rating_count, rating_sum,"
+                             " csat_count, csat_sum, nps_count, nps_sum, ces_count, ces_sum,"
+                             " stars_count, stars_sum) FROM STDIN",
+                             buf, "copying signals", err, errlen);
+        if (st == CX_OK) {
+            pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
+            return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_signals", "savepoint", err, errlen);
+        }
+        if (PQstatus(pg->conn) != CONNECTION_OK ||
+            PQtransactionStatus(pg->conn) != PQTRANS_INERROR)
+            return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
+        cx_log(CX_LOG_DEBUG, "sink.pg", "signals take the upsert: %s", err);
+        pg->sig_direct_skip = pg->sig_direct_wait;
+        if (pg->sig_direct_wait < 64 * DIRECT_SKIP_BATCHES)
+            pg->sig_direct_wait *= 2;
+        st = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_signals", "savepoint", err, errlen);
+        if (st != CX_OK)
+            return st;
+    } else if (pg->sig_direct_skip > 0) {
+        pg->sig_direct_skip--;
+    }
+    st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(pg->conn, keys_once ? cx__pg_signals_apply_once_sql
+                                             : cx__pg_signals_apply_sql,
+                         "updating signals", err, errlen);
     /* sums of rows PostgreSQL has accepted: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
@@ -777,19 +745,22 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         pg->direct_skip--;
     else
         st = write_direct(pg, b, err, errlen);
-    if (st == CX_ERR_INVALID)
+    if (st == CX_ERR_INVALID) {
+        reset_increments(pg, b);
         st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
+    }
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK && !pg->replay)
         st = advance_offsets(pg, parts, np, err, errlen);
     /* Last, the rows other writers update too: tickets, then signals (each in key
      * order), so that their locks are held from here to COMMIT only. */
-    if (st == CX_OK && pg->rules_json != NULL && b->res->stored > 0)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules_json, pg->base_window, b->res, err,
-                                     errlen);
+    if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window,
+                                     cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
+                                     b->fresh, b->n_fresh, b->res, err, errlen);
     if (st == CX_OK && b->res->stored > 0)
-        st = apply_signals(pg, err, errlen);
+        st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
     if (st == CX_OK)
@@ -812,8 +783,9 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     part *parts = malloc(n * sizeof *parts);
     b.fate = malloc(n);
     b.events = malloc(n * sizeof *b.events);
+    b.fresh = malloc(n * sizeof *b.fresh);
     b.dead = malloc(n * sizeof *b.dead);
-    if (parts == NULL || b.fate == NULL || b.events == NULL || b.dead == NULL) {
+    if (parts == NULL || b.fate == NULL || b.events == NULL || b.fresh == NULL || b.dead == NULL) {
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     } else {
         size_t np = collect_parts(recs, n, parts);
@@ -838,6 +810,7 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     free(parts);
     free(b.fate);
     free(b.events);
+    free(b.fresh);
     free(b.dead);
     return st;
 }

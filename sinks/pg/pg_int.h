@@ -132,20 +132,22 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
  * counted with a value of 0 and *fine is set. CX_ERR_NOMEM only. */
 cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine);
 
-/* ---- Tickets (tickets.c) ---- */
+/* The cells of the smallest window size so far (width: one of the sizes). */
+const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
+
+/* ---- Tickets (tickets_eval.c) ---- */
 
 struct cx_pg_result;
 struct cx_ticket_rules;
+struct cx_record;
 
-/* Creates the session's ticket staging tables (cx_stage_hits, _touched, _fired). */
-extern const char *const cx__pg_tickets_stage_sql;
-
-/* The rules as the JSON the evaluation reads; malloc'd, NULL on no memory. */
-char *cx__pg_tickets_rules_json(const struct cx_ticket_rules *rules);
-
-/* Evaluates every rule on what the batch's statements staged, opening or
+/* Evaluates every rule on what the batch's new events recs[idx[0..m)] touched
+ * (cells: their increments per smallest window, base_window seconds wide, not
+ * yet in cx.signals), over cx.signals with those increments added, opening or
  * updating tickets; counts them in res. Runs inside the batch's transaction. */
-cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base_window,
+cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
+                                  int base_window, const cx_window *cells,
+                                  const struct cx_record *recs, const size_t *idx, size_t m,
                                   struct cx_pg_result *res, char *err, size_t errlen);
 
 #endif /* CX_PG_INT_H */

@@ -57,6 +57,14 @@ const char *const cx__pg_signals_apply_once_sql =
     "SELECT * FROM cx_stage_sig ORDER BY 1, 2, 3, 4 -- one lock order, as above\n"
     CX__PG_SIGNALS_ADD;
 
+const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->width[i] == width)
+            return s->win[i];
+    return s->win[0];
+}
+
 size_t cx__pg_signals_fine(const cx__pg_signals *s)
 {
     return s->n_fine;

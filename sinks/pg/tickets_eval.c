@@ -1,194 +1,115 @@
 /*
- * tickets_eval.c - the per-batch evaluation of ticket rules (inside the
- * batch's transaction, so a crash can neither lose a ticket nor open it twice).
+ * tickets_eval.c - the per-batch evaluation of ticket rules, inside the
+ * batch's transaction (a crash can neither lose a ticket nor open it twice),
+ * before the batch's signal increments are added to cx.signals (so that
+ * parallel writers hold the signal rows' locks briefly): the figures are the
+ * stored signals plus those increments, added here.
  *
- * During a batch the sink stages, in session TEMP tables, what its new events
- * touched: per (category, channel, smallest signal window) the
- * counts and a few negative event ids (cx_stage_touched), and per event rule
- * the matching new events (cx_stage_fired). The batch's signal increments wait
- * in cx_stage_sig: pg.c applies them after this evaluation, which adds them
- * itself. One statement then, for each threshold rule, reads the signals of
- * the span it needs in one range scan and rolls its window, as running sums,
- * to end at each of the latest 120 windows the batch touched (all of them in
- * live traffic; a batch spread over weeks of event time is cut there), and
- * keeps the latest point over the threshold. Spike rules compare with the
- * usual level of the hours before the earliest of those windows that holds
- * enough negative events (the stream, any category, must have history there). It upserts one ticket per firing rule into the
- * partial unique index (one unresolved ticket per rule, category, scope and
- * owner), honours cooldowns, and sends NOTIFY cx_tickets for the tickets it
- * opened (delivered at COMMIT only).
+ * C over three small statements, named below:
+ *   window_sums_sql  per rule's scope (category, optionally one channel) and
+ *                    smallest window, the stored signals over the spans the
+ *                    rules' windows need: here each rule's window is rolled to
+ *                    end at the smallest windows the batch's events touched in
+ *                    its scope (choose_ends: near the batch's latest event,
+ *                    and further back where the batch alone brings enough),
+ *                    and the latest one over the threshold is the one that fires;
+ *   baseline_sql     a spike rule with enough negative events in one of those
+ *                    windows: the usual level of the hours before the earliest
+ *                    such window (the stream, any category, must have history
+ *                    there: a category that was quiet has a usual level of 0);
+ *   upsert_sql       one ticket per firing rule, in the partial unique index
+ *                    (one unresolved ticket per rule, category, scope and
+ *                    owner), cooldown honoured, its reason written from the
+ *                    window's figures; NOTIFY cx_tickets for an opened one
+ *                    (delivered at COMMIT only).
+ * Comparisons with thresholds are made in double precision, as PostgreSQL
+ * compares a numeric with a float8; rating sums are exact to 20 decimals (a
+ * rating with more counts, in the batch's own figures, with a value of 0).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "pg_sink.h"
 #include "pg_int.h"
 
-const char *const cx__pg_tickets_stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_touched (category text, channel text,"
-    " bucket timestamptz, negative int, csat int, nps int, ces int, stars int, samples text[])"
-    " ON COMMIT DELETE ROWS;\n"
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_fired (rule int, events int, samples text[])"
-    " ON COMMIT DELETE ROWS";
+/* Per scope and smallest window, the stored signals in the given spans.
+ * $1, $2: spans (lo, hi] of window starts, seconds since the epoch, disjoint
+ * and in order (one index range scan each); $3 the scopes' categories, $4
+ * their channels (NULL: all), the scope being the position in them; $5 the
+ * smallest window, seconds. */
+static const char *const window_sums_sql =
+    "SELECT k.scope, extract(epoch FROM s.window_start)::bigint, sum(s.events),\n"
+    "  sum(s.negative), sum(s.csat_count), sum(s.csat_sum), sum(s.nps_count), sum(s.nps_sum),\n"
+    "  sum(s.ces_count), sum(s.ces_sum), sum(s.stars_count), sum(s.stars_sum)\n"
+    "FROM unnest($1::bigint[], $2::bigint[]) AS p(lo, hi)\n"
+    "CROSS JOIN LATERAL (\n"
+    "  SELECT * FROM cx.signals WHERE window_start > to_timestamp(p.lo)\n"
+    "    AND window_start <= to_timestamp(p.hi) AND window_seconds = $5::int\n"
+    "    AND category = ANY ($3::text[])\n"
+    "  OFFSET 0) s\n" /* a range scan per span, not a join over the table */
+    "JOIN unnest($3::text[], $4::text[]) WITH ORDINALITY AS k(category, channel, scope)\n"
+    "  ON s.category = k.category AND (k.channel IS NULL OR s.channel = k.channel)\n"
+    "GROUP BY 1, 2 ORDER BY 1, 2";
 
-/* The columns of a signal row the evaluation reads. */
-#define SIG_COLS                                                                              \
-    "channel, events, negative, csat_count, csat_sum, nps_count, nps_sum, ces_count,"         \
-    " ces_sum, stars_count, stars_sum"
+/* The usual level before a spike, as stored: negative events of the scope ($3,
+ * $4) in the windows starting in ($1, $2], and the earliest window of any
+ * category there. */
+static const char *const baseline_sql =
+    "SELECT coalesce(sum(negative) FILTER (WHERE category = $3\n"
+    "         AND ($4::text IS NULL OR channel = $4)), 0),\n"
+    "  extract(epoch FROM min(window_start))::bigint\n"
+    "FROM cx.signals WHERE window_seconds = $5::int\n"
+    "  AND window_start > to_timestamp($1::bigint) AND window_start <= to_timestamp($2::bigint)";
 
-/* $1: the rules as JSON (see rules_json); $2: the smallest signal window, seconds. */
-static const char *const evaluate_sql =
-    "WITH r AS (\n"
-    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(idx int, name text, kind text,\n"
-    "    category text, channel text, scope text, owner text, window_s int, min_events int,\n"
-    "    threshold float8, scale text, cooldown_s int, description text, baseline_s int)\n"
-    "), pts AS (\n" /* the latest 120 touched windows of each threshold rule, and their news */
-    /* lo: where the window ending with the bucket starts; a plain value, so that
-     * the signals index serves the range */
-    "  SELECT idx, category, channel, scale, bucket,\n"
-    "    bucket - make_interval(secs => window_s) AS lo, new_events FROM (\n"
-    "    SELECT r.idx, r.category, r.channel, r.scale, r.window_s, t.bucket,\n"
-    "      sum(CASE WHEN r.kind <> 'avg_rating' THEN t.negative\n"
-    "      ELSE CASE r.scale WHEN 'csat' THEN t.csat WHEN 'nps' THEN t.nps\n"
-    "      WHEN 'ces' THEN t.ces ELSE t.stars END END) AS new_events,\n"
-    "      row_number() OVER (PARTITION BY r.idx ORDER BY t.bucket DESC) AS latest\n"
-    "    FROM r JOIN cx_stage_touched t ON t.category = r.category\n"
-    "      AND (r.channel IS NULL OR t.channel = r.channel)\n"
-    "    WHERE r.kind <> 'event'\n"
-    "    GROUP BY r.idx, r.category, r.channel, r.scale, r.window_s, t.bucket) x\n"
-    "  WHERE latest <= 120\n"
-    /* this batch's increments, applied to cx.signals only after the evaluation (so
-     * that parallel writers hold the signal rows' locks for as short as can be),
-     * per smallest window */
-    "), pend AS (\n"
-    "  SELECT window_start, " SIG_COLS ", category\n"
-    "  FROM cx_stage_sig WHERE window_seconds = $2::int\n"
-    "), span AS (\n" /* per rule: from the start of its first window to its latest */
-    "  SELECT idx, min(category) AS category, min(channel) AS channel, min(scale) AS scale,\n"
-    "    min(lo) AS lo, max(bucket) AS hi FROM pts GROUP BY idx\n"
-    /* per rule and smallest window, summed over channels: one index range scan */
-    "), g AS (\n"
-    "  SELECT sp.idx, w.* FROM span sp CROSS JOIN LATERAL (\n"
-    "    SELECT s.window_start, sum(s.events) AS events, sum(s.negative) AS negative,\n"
-    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_count WHEN 'nps' THEN s.nps_count\n"
-    "        WHEN 'ces' THEN s.ces_count WHEN 'stars' THEN s.stars_count END) AS ratings,\n"
-    "      sum(CASE sp.scale WHEN 'csat' THEN s.csat_sum WHEN 'nps' THEN s.nps_sum\n"
-    "        WHEN 'ces' THEN s.ces_sum WHEN 'stars' THEN s.stars_sum END) AS rating_sum\n"
-    "    FROM (SELECT window_start, " SIG_COLS " FROM cx.signals\n"
-    "          WHERE category = sp.category AND window_seconds = $2::int\n"
-    "            AND window_start > sp.lo AND window_start <= sp.hi\n"
-    "          UNION ALL SELECT window_start, " SIG_COLS " FROM pend\n"
-    "          WHERE category = sp.category AND window_start > sp.lo\n"
-    "            AND window_start <= sp.hi) s\n"
-    "    WHERE sp.channel IS NULL OR s.channel = sp.channel\n"
-    "    GROUP BY s.window_start) w\n"
-    "), cum AS (\n" /* running sums over every smallest window of the span */
-    "  SELECT sp.idx, k.ws AS window_start,\n"
-    "    sum(coalesce(g.events, 0)) OVER w AS events,\n"
-    "    sum(coalesce(g.negative, 0)) OVER w AS negative,\n"
-    "    sum(coalesce(g.ratings, 0)) OVER w AS ratings,\n"
-    "    sum(coalesce(g.rating_sum, 0)) OVER w AS rating_sum\n"
-    "  FROM span sp\n"
-    "  CROSS JOIN LATERAL generate_series(sp.lo, sp.hi, make_interval(secs => $2::int)) AS k(ws)\n"
-    "  LEFT JOIN g ON g.idx = sp.idx AND g.window_start = k.ws\n"
-    "  WINDOW w AS (PARTITION BY sp.idx ORDER BY k.ws)\n"
-    "), val AS (\n" /* the rule's window ending with each touched one: (lo, bucket] */
-    "  SELECT p.idx, p.bucket, c.events - l.events AS events,\n"
-    "    c.negative - l.negative AS negative, c.ratings - l.ratings AS ratings,\n"
-    "    c.rating_sum - l.rating_sum AS rating_sum\n"
-    "  FROM pts p JOIN cum c ON c.idx = p.idx AND c.window_start = p.bucket\n"
-    "  JOIN cum l ON l.idx = p.idx AND l.window_start = p.lo\n"
-    /* spike rules with enough negative events somewhere: the usual level, from
-     * the hours before the earliest such window (read only when it can matter).
-     * The history is the stream's, from its first signal of any category in
-     * those hours: a category that was quiet there has a usual level of 0. */
-    "), base AS (\n"
-    "  SELECT p.idx, coalesce(b.negative, 0) AS base_negative,\n"
-    "    coalesce(extract(epoch FROM p.hi + make_interval(secs => $2::int)\n"
-    "      - least((SELECT min(window_start) FROM cx.signals WHERE window_seconds = $2::int\n"
-    "                 AND window_start > p.lo AND window_start <= p.hi),\n"
-    "              (SELECT min(window_start) FROM pend WHERE window_start > p.lo\n"
-    "                 AND window_start <= p.hi))), 0) AS base_s\n"
-    "  FROM (SELECT idx, category, channel, first - make_interval(secs => window_s) AS hi,\n"
-    "          first - make_interval(secs => window_s + baseline_s) AS lo\n"
-    "        FROM (SELECT v.idx, min(r.category) AS category, min(r.channel) AS channel,\n"
-    "                min(v.bucket) AS first, min(r.window_s) AS window_s,\n"
-    "                min(r.baseline_s) AS baseline_s\n"
-    "              FROM val v JOIN r USING (idx)\n"
-    "              WHERE r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
-    "              GROUP BY v.idx) f) p\n"
-    "  CROSS JOIN LATERAL (\n"
-    "    SELECT sum(s.negative) AS negative\n"
-    "    FROM (SELECT window_start, channel, negative FROM cx.signals\n"
-    "          WHERE category = p.category AND window_seconds = $2::int\n"
-    "            AND window_start > p.lo AND window_start <= p.hi\n"
-    "          UNION ALL SELECT window_start, channel, negative FROM pend\n"
-    "          WHERE category = p.category AND window_start > p.lo\n"
-    "            AND window_start <= p.hi) s\n"
-    "    WHERE p.channel IS NULL OR s.channel = p.channel) b\n"
-    "), hit AS (\n" /* the latest window over the threshold, per rule */
-    "  SELECT DISTINCT ON (v.idx) v.idx,\n"
-    "    CASE WHEN r.kind = 'negative_share' THEN\n"
+/* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
+ * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
+ * ratings and rating sum, $13 the window's end (epoch s), $14 and $15 the usual
+ * level's negative events and seconds (spike rules), $16 the rule's
+ * description, $17 its cooldown (s), $18 the batch's matching events,
+ * $19 sample event ids. */
+static const char *const upsert_sql =
+    "WITH f AS (\n"
+    "  SELECT $1::text AS rule, $2::text AS category, $3::text AS scope, $4::text AS owner,\n"
+    "    $5::text AS kind, $6::int AS window_s, $7::float8 AS threshold, $8::text AS scale,\n"
+    "    $9::bigint AS events, $10::bigint AS negative, $11::bigint AS ratings,\n"
+    "    $12::numeric AS rating_sum,\n"
+    "    to_char(to_timestamp($13::bigint) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS till,\n"
+    "    $14::bigint AS base_negative, $15::numeric AS base_s, $16::text AS description,\n"
+    "    $17::int AS cooldown_s, $18::int AS event_count, $19::text[] AS samples\n"
+    "), c AS (\n"
+    "  SELECT f.*, CASE kind\n"
+    "    WHEN 'negative_share' THEN\n"
     "      format('negative share %s%% (%s of %s events) in the %s minutes to %s UTC,'\n"
-    "             ' above %s%%', round(100.0 * v.negative / v.events, 1), v.negative,\n"
-    "             v.events, r.window_s / 60, to_char((v.bucket + make_interval(secs => $2::int))\n"
-    "             AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), round(100 * r.threshold::numeric, 1))\n"
-    "    WHEN r.kind = 'negative_spike' THEN\n"
+    "             ' above %s%%', round(100.0 * negative / events, 1), negative, events,\n"
+    "             window_s / 60, till, round(100 * threshold::numeric, 1))\n"
+    "    WHEN 'negative_spike' THEN\n"
     "      format('%s negative events in the %s minutes to %s UTC, %s times the usual %s'\n"
-    "             ' (the %s hours before)', v.negative, r.window_s / 60,\n"
-    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
-    "             'YYYY-MM-DD HH24:MI'),\n"
-    "             CASE WHEN b.base_negative = 0 THEN 'many' ELSE round(v.negative * b.base_s\n"
-    "               / (b.base_negative * r.window_s)::numeric, 1)::text END,\n"
-    "             round((b.base_negative * r.window_s / b.base_s)::numeric, 1),\n"
-    "             round((b.base_s / 3600)::numeric, 1))\n"
-    "    ELSE\n"
+    "             ' (the %s hours before)', negative, window_s / 60, till,\n"
+    "             CASE WHEN base_negative = 0 THEN 'many' ELSE round(negative * base_s\n"
+    "               / (base_negative * window_s)::numeric, 1)::text END,\n"
+    "             round((base_negative * window_s / base_s)::numeric, 1),\n"
+    "             round((base_s / 3600)::numeric, 1))\n"
+    "    WHEN 'avg_rating' THEN\n"
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
-    "             r.scale, round(v.rating_sum / v.ratings, 2), v.ratings, r.window_s / 60,\n"
-    "             to_char((v.bucket + make_interval(secs => $2::int)) AT TIME ZONE 'UTC',\n"
-    "             'YYYY-MM-DD HH24:MI'), r.threshold)\n"
+    "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
+    "             threshold)\n"
+    "    ELSE format('%s: %s matching event(s) in the latest batch', description, event_count)\n"
     "    END AS reason\n"
-    "  FROM val v JOIN r USING (idx) LEFT JOIN base b USING (idx)\n"
-    "  WHERE (r.kind = 'negative_share' AND v.events >= r.min_events\n"
-    "         AND v.negative > r.threshold * v.events)\n"
-    "     OR (r.kind = 'avg_rating' AND v.ratings >= r.min_events\n"
-    "         AND v.rating_sum < r.threshold * v.ratings)\n"
-    /* a spike needs four windows of history to compare with */
-    "     OR (r.kind = 'negative_spike' AND v.negative >= r.min_events\n"
-    "         AND b.base_s >= 4 * r.window_s\n"
-    "         AND v.negative * b.base_s > r.threshold * b.base_negative * r.window_s)\n"
-    "  ORDER BY v.idx, v.bucket DESC\n"
-    "), cand AS (\n"
-    "  SELECT r.name, r.category, r.scope, r.owner, h.reason, r.cooldown_s,\n"
-    "    (SELECT coalesce(sum(p.new_events), 0) FROM pts p WHERE p.idx = h.idx)::int AS events,\n"
-    "    coalesce((SELECT (array_agg(u.id))[1:10] FROM cx_stage_touched t,\n"
-    "                unnest(t.samples) AS u(id) WHERE t.category = r.category\n"
-    "                AND (r.channel IS NULL OR t.channel = r.channel)), '{}') AS samples\n"
-    "  FROM hit h JOIN r USING (idx)\n"
-    "  UNION ALL\n"
-    "  SELECT r.name, r.category, r.scope, r.owner,\n"
-    "    format('%s: %s matching event(s) in the latest batch', r.description, f.events),\n"
-    "    r.cooldown_s, f.events,\n"
-    "    (SELECT (array_agg(u.id))[1:10] FROM cx_stage_fired g, unnest(g.samples) AS u(id)\n"
-    "      WHERE g.rule = f.rule)\n"
-    "  FROM (SELECT rule, sum(events)::int AS events FROM cx_stage_fired GROUP BY rule) f\n"
-    "  JOIN r ON r.idx = f.rule\n"
+    "  FROM f\n"
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
     "    sample_event_ids)\n"
-    "  SELECT c.name, c.category, c.scope, c.owner, c.reason, c.events, c.samples FROM cand c\n"
+    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples FROM c\n"
     "  WHERE c.cooldown_s = 0\n"
-    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status <> 'resolved')\n"
-    "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.name\n"
+    "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
     "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
-    "  ORDER BY 1, 2, 3, 4\n" /* one lock order for parallel writers */
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(), reason = excluded.reason,\n"
     "    event_count = t.event_count + excluded.event_count,\n"
@@ -202,54 +123,641 @@ static const char *const evaluate_sql =
     "    'reason', reason)::text) END\n"
     "FROM up";
 
-char *cx__pg_tickets_rules_json(const cx_ticket_rules *rules)
+#define MAX_SAMPLES 10
+#define SUM_SCALE 20 /* rating sums in units of 10^-20, as processors/window sums them */
+
+typedef __int128 i128;
+
+/* A window's figures: one smallest window, or a rule's window rolled over them. */
+typedef struct figures {
+    long long events, negative, ratings;
+    i128 rating_sum;
+} figures;
+
+/* One smallest window of a scope, as stored, with the sums of every earlier
+ * window read for the scope added (so a rolled window is one subtraction). */
+typedef struct stored {
+    long long start; /* seconds since the epoch */
+    figures f[CX_RATING_STARS + 1]; /* ratings and rating_sum per scale; counts in [0] */
+} stored;
+
+/* What a threshold rule reads: a category, optionally one channel. */
+typedef struct scope {
+    int category;
+    const char *channel;
+    int width;          /* the widest window of its rules, seconds */
+    long long *buckets; /* smallest windows the batch touched, sorted, distinct; then those
+                           its rules evaluate */
+    size_t n_buckets;
+    size_t n_cells;     /* the batch's cells in the scope */
+    stored *rows;       /* per smallest window, in order: the batch's figures, then the
+                           stored ones (window_sums_sql) plus the batch's */
+    size_t n_rows;
+} scope;
+
+/* The smallest windows a threshold rule evaluates (ends of its window). */
+typedef struct ends {
+    long long *at;
+    size_t n;
+} ends;
+
+/* A firing rule, ready for upsert_sql. */
+typedef struct firing {
+    const cx_ticket_rule *rule;
+    figures f;
+    long long window_end, base_negative, base_s, event_count;
+    const char *samples[MAX_SAMPLES];
+    int n_samples;
+} firing;
+
+static const char *const kind_names[] = {"negative_share", "avg_rating", "negative_spike",
+                                         "event"};
+
+/* Parses a decimal ("12.5", "-3") into units of 10^-SUM_SCALE (further digits dropped). */
+static i128 parse_sum(const char *s)
 {
-    static const char *const kinds[] = {"negative_share", "avg_rating", "negative_spike",
-                                        "event"};
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < cx_ticket_rules_count(rules); i++) {
-        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
-        json_t *o = json_pack(
-            "{s:i, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:f, s:o, s:i, s:s, s:i}", "idx", (int)i,
-            "name", r->name, "kind", kinds[r->kind], "category",
-            cx_category_name((cx_category)r->category), "channel",
-            r->channel ? json_string(r->channel) : json_null(), "scope", r->scope, "owner",
-            r->owner, "window_s", r->window_seconds, "min_events", r->min_events, "threshold",
-            r->threshold, "scale",
-            r->scale != CX_RATING_NONE ? json_string(cx_rating_scale_name(r->scale))
-                                       : json_null(),
-            "cooldown_s", r->cooldown_seconds, "description", r->description, "baseline_s",
-            r->baseline_seconds);
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            return NULL;
+    int neg = *s == '-';
+    s += neg || *s == '+';
+    i128 v = 0;
+    int frac = -1;
+    for (; *s; s++) {
+        if (*s == '.') {
+            frac = 0;
+        } else if (*s >= '0' && *s <= '9' && frac < SUM_SCALE) {
+            v = v * 10 + (*s - '0');
+            frac += frac >= 0;
         }
     }
-    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return s;
+    for (frac = frac < 0 ? 0 : frac; frac < SUM_SCALE; frac++)
+        v *= 10;
+    return neg ? -v : v;
 }
 
-cx_status cx__pg_tickets_evaluate(PGconn *conn, const char *rules_json, int base_window,
-                                  cx_pg_result *res, char *err, size_t errlen)
+/* Writes a sum as plain decimal text; buf needs 48 bytes. */
+static void format_sum(i128 v, char *buf)
 {
-    char base[16];
-    snprintf(base, sizeof base, "%d", base_window);
-    const char *params[] = {rules_json, base};
-    PGresult *r = PQexecParams(conn, evaluate_sql, 2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(conn, r, "evaluating ticket rules", err, errlen);
-    for (int i = 0; st == CX_OK && i < PQntuples(r); i++) {
-        int opened = PQgetvalue(r, i, 4)[0] == 't';
-        if (opened) {
+    char digits[48];
+    int n = 0, neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)-v : (unsigned __int128)v;
+    do {
+        digits[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u > 0 || n <= SUM_SCALE);
+    char *p = buf;
+    if (neg)
+        *p++ = '-';
+    while (n > SUM_SCALE)
+        *p++ = digits[--n];
+    *p++ = '.';
+    while (n > 0)
+        *p++ = digits[--n];
+    while (p[-1] == '0')
+        p--;
+    if (p[-1] == '.')
+        p--;
+    *p = '\0';
+}
+
+static double sum_as_double(i128 v)
+{
+    char buf[48];
+    format_sum(v, buf);
+    return strtod(buf, NULL);
+}
+
+/* Appends a text[] literal element (NULL for a NULL string). */
+static void array_item(cx_buf *b, const char *s)
+{
+    cx__buf_put(b, b->len > 1 ? "," : "", b->len > 1);
+    if (s == NULL) {
+        cx__buf_put(b, "NULL", 4);
+        return;
+    }
+    cx__buf_put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            cx__buf_put(b, "\\", 1);
+        cx__buf_put(b, s, 1);
+    }
+    cx__buf_put(b, "\"", 1);
+}
+
+static void array_int(cx_buf *b, long long v)
+{
+    cx__buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static int in_scope(const scope *sc, const cx_window_cell *c)
+{
+    return c->category == sc->category &&
+           (sc->channel == NULL || strcmp(c->channel, sc->channel) == 0);
+}
+
+/* Finds or adds the scope of a threshold rule. */
+static scope *scope_of(scope *scopes, size_t *n, const cx_ticket_rule *r)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (scopes[i].category == r->category &&
+            (scopes[i].channel == NULL
+                 ? r->channel == NULL
+                 : r->channel != NULL && strcmp(scopes[i].channel, r->channel) == 0)) {
+            if (r->window_seconds > scopes[i].width)
+                scopes[i].width = r->window_seconds;
+            return &scopes[i];
+        }
+    scopes[*n] = (scope){.category = r->category, .channel = r->channel,
+                         .width = r->window_seconds};
+    return &scopes[(*n)++];
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+    const long long *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int cmp_stored(const void *a, const void *b)
+{
+    long long x = ((const stored *)a)->start, y = ((const stored *)b)->start;
+    return (x > y) - (x < y);
+}
+
+static i128 cell_sum(const cx_window_cell *c, int k)
+{
+    return (i128)(((unsigned __int128)c->rating_sum[k].hi << 64) | c->rating_sum[k].lo);
+}
+
+/* The scope's figures per smallest window: the stored ones (rows[0..n_rows),
+ * from window_sums_sql, allocated with room for the cells) plus the batch's
+ * cells, one row per window, in order, then summed up from the first. */
+static void add_cells(scope *sc, const cx_window *cells)
+{
+    for (size_t i = 0; i < cx_window_count(cells); i++) {
+        const cx_window_cell *c = cx_window_get(cells, i);
+        if (!in_scope(sc, c))
+            continue;
+        stored *s = &sc->rows[sc->n_rows++];
+        memset(s, 0, sizeof *s);
+        s->start = c->start_us / 1000000;
+        s->f[0].events = c->events;
+        s->f[0].negative = c->sentiment[CX_SENT_NEGATIVE];
+        for (int k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++) {
+            s->f[k].ratings = c->ratings[k];
+            s->f[k].rating_sum = cell_sum(c, k);
+        }
+    }
+    qsort(sc->rows, sc->n_rows, sizeof *sc->rows, cmp_stored);
+    size_t m = 0;
+    for (size_t i = 0; i < sc->n_rows; i++) {
+        stored *to = m > 0 && sc->rows[m - 1].start == sc->rows[i].start ? &sc->rows[m - 1] : NULL;
+        if (to == NULL) {
+            sc->rows[m++] = sc->rows[i];
+            continue;
+        }
+        for (int k = 0; k <= CX_RATING_STARS; k++) {
+            to->f[k].events += sc->rows[i].f[k].events;
+            to->f[k].negative += sc->rows[i].f[k].negative;
+            to->f[k].ratings += sc->rows[i].f[k].ratings;
+            to->f[k].rating_sum += sc->rows[i].f[k].rating_sum;
+        }
+    }
+    sc->n_rows = m;
+    for (size_t i = 1; i < m; i++)
+        for (int k = 0; k <= CX_RATING_STARS; k++) {
+            sc->rows[i].f[k].events += sc->rows[i - 1].f[k].events;
+            sc->rows[i].f[k].negative += sc->rows[i - 1].f[k].negative;
+            sc->rows[i].f[k].ratings += sc->rows[i - 1].f[k].ratings;
+            sc->rows[i].f[k].rating_sum += sc->rows[i - 1].f[k].rating_sum;
+        }
+}
+
+/* The smallest windows the batch touched in each scope, and the batch's own
+ * figures there (rows). */
+static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
+{
+    size_t n_cells = cx_window_count(cells);
+    for (size_t k = 0; k < n; k++) {
+        scope *sc = &scopes[k];
+        for (size_t i = 0; i < n_cells; i++)
+            sc->n_cells += in_scope(sc, cx_window_get(cells, i));
+        sc->buckets = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->buckets);
+        sc->rows = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->rows);
+        if (sc->buckets == NULL || sc->rows == NULL)
+            return CX_ERR_NOMEM;
+        for (size_t i = 0; i < n_cells; i++) {
+            const cx_window_cell *c = cx_window_get(cells, i);
+            if (in_scope(sc, c))
+                sc->buckets[sc->n_buckets++] = c->start_us / 1000000;
+        }
+        qsort(sc->buckets, sc->n_buckets, sizeof *sc->buckets, cmp_ll);
+        size_t m = 0;
+        for (size_t i = 0; i < sc->n_buckets; i++)
+            if (m == 0 || sc->buckets[i] != sc->buckets[m - 1])
+                sc->buckets[m++] = sc->buckets[i];
+        sc->n_buckets = m;
+        add_cells(sc, cells);
+    }
+    return CX_OK;
+}
+
+/* window_sums_sql over the spans the scopes' windows need, (bucket - width,
+ * bucket], merged across scopes; the batch's own figures added. */
+static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_window *cells,
+                             int base, char *err, size_t errlen)
+{
+    size_t n_spans = 0, n_ends = 0;
+    for (size_t k = 0; k < n; k++)
+        n_ends += scopes[k].n_buckets;
+    long long *spans = malloc((n_ends ? n_ends : 1) * 2 * sizeof *spans);
+    cx_buf cat = {0}, chan = {0}, lo = {0}, hi = {0};
+    cx_status st = spans != NULL ? CX_OK : CX_ERR_NOMEM;
+    cx__buf_put(&cat, "{", 1);
+    cx__buf_put(&chan, "{", 1);
+    for (size_t k = 0; st == CX_OK && k < n; k++) {
+        scope *sc = &scopes[k];
+        for (size_t i = 0; i < sc->n_buckets; i++, n_spans++) {
+            spans[2 * n_spans] = sc->buckets[i] - sc->width;
+            spans[2 * n_spans + 1] = sc->buckets[i];
+        }
+        array_item(&cat, cx_category_name((cx_category)sc->category));
+        array_item(&chan, sc->channel);
+    }
+    /* one span per run of overlapping windows, whatever their scope */
+    if (st == CX_OK)
+        qsort(spans, n_spans, 2 * sizeof *spans, cmp_span);
+    cx__buf_put(&lo, "{", 1);
+    cx__buf_put(&hi, "{", 1);
+    for (size_t i = 0; st == CX_OK && i < n_spans;) {
+        long long from = spans[2 * i], to = spans[2 * i + 1];
+        while (++i < n_spans && spans[2 * i] <= to)
+            if (spans[2 * i + 1] > to)
+                to = spans[2 * i + 1];
+        array_int(&lo, from);
+        array_int(&hi, to);
+    }
+    free(spans);
+    cx__buf_put(&cat, "}", 2);
+    cx__buf_put(&chan, "}", 2);
+    cx__buf_put(&lo, "}", 2);
+    cx__buf_put(&hi, "}", 2);
+    if (cat.failed || chan.failed || lo.failed || hi.failed)
+        st = CX_ERR_NOMEM;
+    PGresult *r = NULL;
+    if (st == CX_OK && n_spans > 0) {
+        char base_s[16];
+        snprintf(base_s, sizeof base_s, "%d", base);
+        const char *params[] = {lo.data, hi.data, cat.data, chan.data, base_s};
+        r = PQexecParams(conn, window_sums_sql, 5, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, r, "reading signals for ticket rules", err, errlen);
+    }
+    int rows = st == CX_OK && r != NULL ? PQntuples(r) : 0;
+    size_t *count = calloc(n, sizeof *count); /* rows per scope */
+    for (int i = 0; count != NULL && i < rows; i++) {
+        long k = strtol(PQgetvalue(r, i, 0), NULL, 10) - 1; /* WITH ORDINALITY counts from 1 */
+        if (k >= 0 && (size_t)k < n)
+            count[k]++;
+    }
+    for (size_t k = 0; st == CX_OK && k < n; k++) {
+        size_t room = (count ? count[k] : 0) + scopes[k].n_cells;
+        free(scopes[k].rows); /* the batch's own figures: added again below */
+        scopes[k].n_rows = 0;
+        if (count == NULL ||
+            (scopes[k].rows = malloc((room ? room : 1) * sizeof *scopes[k].rows)) == NULL)
+            st = CX_ERR_NOMEM;
+    }
+    for (int i = 0; i < rows && st == CX_OK; i++) {
+        long k = strtol(PQgetvalue(r, i, 0), NULL, 10) - 1;
+        if (k < 0 || (size_t)k >= n)
+            continue;
+        stored *s = &scopes[k].rows[scopes[k].n_rows++];
+        memset(s, 0, sizeof *s);
+        s->start = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        s->f[0].events = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        s->f[0].negative = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        for (int j = CX_RATING_CSAT; j <= CX_RATING_STARS; j++) {
+            s->f[j].ratings = strtoll(PQgetvalue(r, i, 4 + 2 * (j - CX_RATING_CSAT)), NULL, 10);
+            s->f[j].rating_sum = parse_sum(PQgetvalue(r, i, 5 + 2 * (j - CX_RATING_CSAT)));
+        }
+    }
+    for (size_t k = 0; st == CX_OK && k < n; k++)
+        add_cells(&scopes[k], cells);
+    free(count);
+    PQclear(r);
+    cx__buf_free(&cat);
+    cx__buf_free(&chan);
+    cx__buf_free(&lo);
+    cx__buf_free(&hi);
+    if (st == CX_ERR_NOMEM)
+        return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
+    return st;
+}
+
+/* How many of the scope's rows start at or before t. */
+static size_t rows_upto(const scope *sc, long long t)
+{
+    size_t lo = 0, hi = sc->n_rows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sc->rows[mid].start <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The rule's window ending with the smallest window `bucket`: (bucket - W, bucket]. */
+static figures window_at(const scope *sc, const cx_ticket_rule *r, long long bucket)
+{
+    figures f = {0};
+    size_t to = rows_upto(sc, bucket), from = rows_upto(sc, bucket - r->window_seconds);
+    if (to == 0 || to <= from)
+        return f;
+    int k = r->kind == CX_TICKET_AVG_RATING ? (int)r->scale : 0;
+    const stored *last = &sc->rows[to - 1], *before = from > 0 ? &sc->rows[from - 1] : NULL;
+    f.events = last->f[0].events - (before ? before->f[0].events : 0);
+    f.negative = last->f[0].negative - (before ? before->f[0].negative : 0);
+    if (k != 0) {
+        f.ratings = last->f[k].ratings - (before ? before->f[k].ratings : 0);
+        f.rating_sum = last->f[k].rating_sum - (before ? before->f[k].rating_sum : 0);
+    }
+    return f;
+}
+
+/* The usual level before a spike whose earliest window ends with `first`. */
+static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
+                          const cx_window *cells, long long first, int base, long long *negative,
+                          long long *seconds, char *err, size_t errlen)
+{
+    long long hi = first - r->window_seconds, lo = hi - r->baseline_seconds;
+    char lo_s[24], hi_s[24], base_s[16];
+    snprintf(lo_s, sizeof lo_s, "%lld", lo);
+    snprintf(hi_s, sizeof hi_s, "%lld", hi);
+    snprintf(base_s, sizeof base_s, "%d", base);
+    const char *params[] = {lo_s, hi_s, cx_category_name((cx_category)r->category), r->channel,
+                            base_s};
+    PGresult *res = PQexecParams(conn, baseline_sql, 5, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
+    if (st == CX_OK) {
+        *negative = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        long long earliest = PQgetisnull(res, 0, 1) ? hi + 1 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        for (size_t i = 0; i < cx_window_count(cells); i++) { /* and the batch's own */
+            const cx_window_cell *c = cx_window_get(cells, i);
+            long long start = c->start_us / 1000000;
+            if (start <= lo || start > hi)
+                continue;
+            if (start < earliest)
+                earliest = start;
+            if (in_scope(sc, c))
+                *negative += c->sentiment[CX_SENT_NEGATIVE];
+        }
+        /* from the stream's first window there to the end of the hours before */
+        *seconds = earliest > hi ? 0 : hi + base - earliest;
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Evaluates a threshold rule over its scope; *fired set when it fires. */
+static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
+                               const ends *e, const cx_window *cells, int base, firing *out,
+                               int *fired, char *err, size_t errlen)
+{
+    *fired = 0;
+    if (e->n == 0)
+        return CX_OK;
+    long long base_neg = 0, base_s = 0;
+    if (r->kind == CX_TICKET_NEGATIVE_SPIKE) {
+        size_t i = 0;
+        while (i < e->n && window_at(sc, r, e->at[i]).negative < r->min_events)
+            i++;
+        if (i == e->n)
+            return CX_OK; /* no window holds enough negative events */
+        cx_status st =
+            baseline(conn, r, sc, cells, e->at[i], base, &base_neg, &base_s, err, errlen);
+        if (st != CX_OK)
+            return st;
+        if (base_s < 4LL * r->window_seconds)
+            return CX_OK; /* a spike needs four windows of history to compare with */
+    }
+    for (size_t i = e->n; i-- > 0 && !*fired;) { /* the latest window over it */
+        figures f = window_at(sc, r, e->at[i]);
+        switch (r->kind) {
+        case CX_TICKET_NEGATIVE_SHARE:
+            *fired = f.events >= r->min_events &&
+                     (double)f.negative > r->threshold * (double)f.events;
+            break;
+        case CX_TICKET_AVG_RATING:
+            *fired = f.ratings >= r->min_events &&
+                     sum_as_double(f.rating_sum) < r->threshold * (double)f.ratings;
+            break;
+        case CX_TICKET_NEGATIVE_SPIKE:
+            *fired = f.negative >= r->min_events &&
+                     (double)(f.negative * base_s) >
+                         r->threshold * (double)base_neg * (double)r->window_seconds;
+            break;
+        default:
+            break;
+        }
+        if (*fired) {
+            *out = (firing){.rule = r, .f = f, .window_end = e->at[i] + base,
+                            .base_negative = base_neg, .base_s = base_s};
+        }
+    }
+    if (!*fired)
+        return CX_OK;
+    /* the batch's matching events in the scope: negative ones (ratings of the
+     * scale for average-rating rules), and the first few negative ones' ids */
+    for (size_t i = 0; i < cx_window_count(cells); i++) {
+        const cx_window_cell *c = cx_window_get(cells, i);
+        if (!in_scope(sc, c))
+            continue;
+        out->event_count += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
+                                                            : c->sentiment[CX_SENT_NEGATIVE];
+        for (int k = 0; k < c->n_samples && out->n_samples < MAX_SAMPLES; k++)
+            out->samples[out->n_samples++] = c->samples[k];
+    }
+    return CX_OK;
+}
+
+static int cmp_firing(const void *a, const void *b)
+{
+    const cx_ticket_rule *x = ((const firing *)a)->rule, *y = ((const firing *)b)->rule;
+    int c = strcmp(x->name, y->name);
+    if (c == 0)
+        c = strcmp(cx_category_name((cx_category)x->category),
+                   cx_category_name((cx_category)y->category));
+    if (c == 0)
+        c = strcmp(x->scope, y->scope);
+    return c != 0 ? c : strcmp(x->owner, y->owner);
+}
+
+/* Opens or updates the ticket of a firing rule (upsert_sql). */
+static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char *err,
+                        size_t errlen)
+{
+    const cx_ticket_rule *r = fr->rule;
+    char win[16], thr[40], ev[24], neg[24], rat[24], sum[48], end[24], bneg[24], bs[24],
+        cool[16], count[24];
+    cx_buf samples = {0};
+    snprintf(win, sizeof win, "%d", r->window_seconds);
+    snprintf(thr, sizeof thr, "%.17g", r->threshold);
+    snprintf(ev, sizeof ev, "%lld", fr->f.events);
+    snprintf(neg, sizeof neg, "%lld", fr->f.negative);
+    snprintf(rat, sizeof rat, "%lld", fr->f.ratings);
+    format_sum(fr->f.rating_sum, sum);
+    snprintf(end, sizeof end, "%lld", fr->window_end);
+    snprintf(bneg, sizeof bneg, "%lld", fr->base_negative);
+    snprintf(bs, sizeof bs, "%lld", fr->base_s);
+    snprintf(cool, sizeof cool, "%d", r->cooldown_seconds);
+    snprintf(count, sizeof count, "%lld", fr->event_count);
+    cx__buf_put(&samples, "{", 1);
+    for (int i = 0; i < fr->n_samples; i++)
+        array_item(&samples, fr->samples[i]);
+    cx__buf_put(&samples, "}", 2);
+    if (samples.failed) {
+        cx__buf_free(&samples);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    }
+    const char *params[] = {r->name, cx_category_name((cx_category)r->category), r->scope,
+                            r->owner, kind_names[r->kind], win, thr,
+                            r->scale != CX_RATING_NONE ? cx_rating_scale_name(r->scale) : NULL,
+                            ev, neg, rat, sum, end, bneg, bs, r->description, cool, count,
+                            samples.data};
+    PGresult *q = PQexecParams(conn, upsert_sql, 19, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
+    for (int i = 0; st == CX_OK && i < PQntuples(q); i++) {
+        if (PQgetvalue(q, i, 4)[0] == 't') {
             res->tickets_opened++;
             cx_log(CX_LOG_INFO, "tickets", "ticket %s for %s (rule %s): %s",
-                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
-                   PQgetvalue(r, i, 3));
+                   PQgetvalue(q, i, 0), PQgetvalue(q, i, 2), PQgetvalue(q, i, 1),
+                   PQgetvalue(q, i, 3));
         } else {
             res->tickets_updated++;
         }
     }
-    PQclear(r);
-    /* A statement over our own rules and tables: no row of the data is at fault. */
+    PQclear(q);
+    cx__buf_free(&samples);
+    return st;
+}
+
+/* What a rule counts: negative events, events, or ratings of its scale. */
+static long long measure(const cx_ticket_rule *r, const figures *f)
+{
+    return r->kind == CX_TICKET_AVG_RATING     ? f->ratings
+           : r->kind == CX_TICKET_NEGATIVE_SHARE ? f->events
+                                                 : f->negative;
+}
+
+/*
+ * The windows a threshold rule evaluates: every one the batch touched in its
+ * scope within TICKETS_LIVE_S of the batch's latest event (the live edge,
+ * where a spike builds up over many batches), and, further back, every one in
+ * which the batch's own events already reach the rule's min_events (a spike a
+ * backlog carries). A spike further back assembled from a few events of each
+ * of many batches is not seen: reading the stored signals around every window
+ * of a batch scattered over weeks would cost a scan of the table per batch.
+ */
+#define TICKETS_LIVE_S 7200
+static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
+                             int base, ends *e)
+{
+    e->at = malloc((sc->n_buckets ? sc->n_buckets : 1) * sizeof *e->at);
+    if (e->at == NULL)
+        return CX_ERR_NOMEM;
+    for (size_t i = 0; i < sc->n_buckets; i++) {
+        long long b = sc->buckets[i];
+        figures own;
+        if (b + base > latest - TICKETS_LIVE_S ||
+            (own = window_at(sc, r, b), measure(r, &own) >= r->min_events))
+            e->at[e->n++] = b;
+    }
+    return CX_OK;
+}
+
+cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
+                                  const cx_window *cells, const cx_record *recs,
+                                  const size_t *idx, size_t m, cx_pg_result *res, char *err,
+                                  size_t errlen)
+{
+    size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
+    scope *scopes = calloc(n ? n : 1, sizeof *scopes);
+    size_t *scope_of_rule = calloc(n ? n : 1, sizeof *scope_of_rule);
+    ends *rule_ends = calloc(n ? n : 1, sizeof *rule_ends);
+    firing *fired = calloc(n ? n : 1, sizeof *fired);
+    cx_status st = scopes && scope_of_rule && rule_ends && fired ? CX_OK : CX_ERR_NOMEM;
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        if (r->kind != CX_TICKET_EVENT)
+            scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
+    }
+    long long latest = LLONG_MIN / 2; /* the batch's latest event, seconds */
+    for (size_t j = 0; j < m; j++)
+        if (recs[idx[j]].ev->occurred_at_us / 1000000 > latest)
+            latest = recs[idx[j]].ev->occurred_at_us / 1000000;
+    if (st == CX_OK && n_scopes > 0)
+        st = touched(scopes, n_scopes, cells);
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        if (r->kind != CX_TICKET_EVENT)
+            st = choose_ends(r, &scopes[scope_of_rule[i]], latest, base_window, &rule_ends[i]);
+    }
+    for (size_t k = 0; st == CX_OK && k < n_scopes; k++) { /* what the scope's rules need */
+        size_t kept = 0;
+        for (size_t j = 0; j < scopes[k].n_buckets; j++) {
+            int need = 0;
+            for (size_t i = 0; i < n && !need; i++)
+                if (cx_ticket_rules_get(rules, i)->kind != CX_TICKET_EVENT &&
+                    scope_of_rule[i] == k)
+                    need = bsearch(&scopes[k].buckets[j], rule_ends[i].at, rule_ends[i].n,
+                                   sizeof *rule_ends[i].at, cmp_ll) != NULL;
+            if (need)
+                scopes[k].buckets[kept++] = scopes[k].buckets[j];
+        }
+        scopes[k].n_buckets = kept;
+    }
+    if (st == CX_ERR_NOMEM)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    if (st == CX_OK && n_scopes > 0)
+        st = read_scopes(conn, scopes, n_scopes, cells, base_window, err, errlen);
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        int hit = 0;
+        if (r->kind != CX_TICKET_EVENT) {
+            st = evaluate_rule(conn, r, &scopes[scope_of_rule[i]], &rule_ends[i], cells,
+                               base_window, &fired[n_fired], &hit, err, errlen);
+        } else { /* the batch's new events that met its conditions */
+            firing *f = &fired[n_fired];
+            *f = (firing){.rule = r};
+            for (size_t j = 0; j < m; j++)
+                for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
+                    if (recs[idx[j]].hits[k] == i && f->event_count++ < MAX_SAMPLES)
+                        f->samples[f->n_samples++] = recs[idx[j]].ev->event_id;
+            hit = f->event_count > 0;
+        }
+        n_fired += hit;
+    }
+    /* one lock order for parallel writers */
+    if (fired != NULL)
+        qsort(fired, n_fired, sizeof *fired, cmp_firing);
+    for (size_t i = 0; st == CX_OK && i < n_fired; i++)
+        st = upsert(conn, &fired[i], res, err, errlen);
+    for (size_t k = 0; scopes != NULL && k < n_scopes; k++) {
+        free(scopes[k].buckets);
+        free(scopes[k].rows);
+    }
+    for (size_t i = 0; rule_ends != NULL && i < n; i++)
+        free(rule_ends[i].at);
+    free(scopes);
+    free(scope_of_rule);
+    free(rule_ends);
+    free(fired);
+    /* statements over our own rules and tables: no row of the data is at fault */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }

@@ -324,6 +324,36 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
     cx_pg_free(pg);
 }
 
+/* Signal increments go straight in while their windows are new, and are added
+ * to the stored rows when a batch comes back to a window; either way the
+ * signals equal the sum over the events. */
+Test(pg_sink, signals_of_new_and_of_stored_windows_add_up_exactly)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    add_rated_minute("a", 1, 0); /* new windows */
+    cr_assert_eq(write(pg, &res), CX_OK);
+    sinktest_clear(&batch);
+    add_rated_minute("b", 1, 1); /* the same windows again, and a new one */
+    add_rated_minute("c", 3, 2);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 24);
+    sinktest_clear(&batch);
+    add_rated_minute("d", 5, 3); /* new windows after a batch that met stored ones */
+    cr_assert_eq(write(pg, &res), CX_OK);
+    /* every row of 10:01 (one per category of the events) holds both batches' 24 */
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals"
+                                         " WHERE window_start = '2026-11-01T10:01:00Z'"),
+                 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals WHERE window_start"
+                                         " = '2026-11-01T10:01:00Z' AND NOT (channel = 'app'"
+                                         " AND events = 24 AND nps_count = 20 AND nps_sum = 2"
+                                         " AND csat_count = 4 AND csat_sum = 17)"),
+                 0);
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, a_rating_too_fine_for_exact_sums_here_is_summed_by_postgresql)
 {
     cx_pg *pg = sinktest_sink(url);

@@ -131,6 +131,22 @@ Test(pg_tickets, a_spike_opens_one_ticket_for_the_owner_and_more_of_it_updates_i
                  5, "the newest samples come first");
 }
 
+/* A batch spread over hours of event time (a backlog, a catch-up after an
+ * outage): every window it touched is evaluated, not only its latest hours. */
+Test(pg_tickets, a_spike_in_the_middle_of_a_batch_spread_over_hours_opens_a_ticket)
+{
+    use_rules(carrier_rule);
+    add("before", 0, "chat", "the courier was friendly and quick, great service", NULL);
+    spike("a", 12, 60, "chat"); /* 11:00-11:04 */
+    add("after", 240, "chat", "the courier was friendly and quick, great service", NULL);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1, "the spike three hours before the batch's latest event");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 12 AND reason ="
+                   " 'negative share 100.0% (12 of 12 events) in the 15 minutes to"
+                   " 2026-11-01 11:05 UTC, above 50.0%'"),
+                 1);
+}
+
 Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
 {
     use_rules(carrier_rule);
