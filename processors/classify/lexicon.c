@@ -9,6 +9,7 @@
 typedef struct word_slot {
     uint64_t hash; /* 0 = empty */
     uint32_t off;  /* into strings */
+    uint32_t len;
     int32_t id;
 } word_slot;
 
@@ -23,6 +24,7 @@ struct cx_lexicon {
     char *strings;
     size_t strings_len, strings_cap;
     unsigned *flags; /* per word id */
+    int32_t *root;   /* per word id: the root's child along it, or -1 */
     edge_slot *edges;
     size_t edges_cap, n_edges;
     int32_t n_nodes;
@@ -137,8 +139,7 @@ static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
         const word_slot *s = &lex->words[i];
         if (s->hash == 0)
             return CX_LEX_UNKNOWN;
-        if (s->hash == h && strncmp(lex->strings + s->off, w, n) == 0 &&
-            lex->strings[s->off + n] == '\0')
+        if (s->hash == h && s->len == n && memcmp(lex->strings + s->off, w, n) == 0)
             return s->id;
     }
 }
@@ -148,14 +149,18 @@ static cx_status grow_words(cx_lexicon *lex)
     size_t cap = lex->words_cap ? lex->words_cap * 2 : 1024;
     word_slot *t = calloc(cap, sizeof *t);
     unsigned *flags = realloc(lex->flags, cap / 2 * sizeof *flags);
-    if (t == NULL || flags == NULL) {
+    if (flags != NULL)
+        lex->flags = flags;
+    int32_t *root = realloc(lex->root, cap / 2 * sizeof *root);
+    if (root != NULL)
+        lex->root = root;
+    if (t == NULL || flags == NULL || root == NULL) {
         free(t);
-        if (flags != NULL)
-            lex->flags = flags;
         return CX_ERR_NOMEM;
     }
-    lex->flags = flags;
     memset(flags + lex->n_words, 0, (cap / 2 - lex->n_words) * sizeof *flags);
+    for (size_t i = lex->n_words; i < cap / 2; i++)
+        root[i] = -1;
     for (size_t i = 0; i < lex->words_cap; i++) {
         word_slot s = lex->words[i];
         if (s.hash == 0)
@@ -192,7 +197,7 @@ static cx_status word_intern(cx_lexicon *lex, const char *w, size_t n, int32_t *
     size_t i = h & (lex->words_cap - 1);
     while (lex->words[i].hash != 0)
         i = (i + 1) & (lex->words_cap - 1);
-    lex->words[i] = (word_slot){h, (uint32_t)lex->strings_len, (int32_t)lex->n_words};
+    lex->words[i] = (word_slot){h, (uint32_t)lex->strings_len, (uint32_t)n, (int32_t)lex->n_words};
     memcpy(lex->strings + lex->strings_len, w, n);
     lex->strings[lex->strings_len + n] = '\0';
     lex->strings_len += n + 1;
@@ -216,6 +221,8 @@ int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word)
 {
     if (word < 0 || lex->edges_cap == 0)
         return -1;
+    if (node == 0)
+        return (size_t)word < lex->n_words ? lex->root[word] : -1;
     uint64_t key = edge_key(node, word);
     for (size_t i = edge_slot_of(key, lex->edges_cap);; i = (i + 1) & (lex->edges_cap - 1)) {
         if (lex->edges[i].key == key)
@@ -249,6 +256,8 @@ static cx_status edge_add(cx_lexicon *lex, int32_t node, int32_t word, int32_t *
     while (lex->edges[i].key != 0)
         i = (i + 1) & (lex->edges_cap - 1);
     lex->edges[i] = (edge_slot){key, lex->n_nodes};
+    if (node == 0)
+        lex->root[word] = lex->n_nodes;
     *child = lex->n_nodes++;
     lex->n_edges++;
     return CX_OK;
@@ -273,6 +282,7 @@ void cx__lex_free(cx_lexicon *lex)
     free(lex->words);
     free(lex->strings);
     free(lex->flags);
+    free(lex->root);
     free(lex->edges);
     free(lex);
 }
