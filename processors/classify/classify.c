@@ -744,7 +744,13 @@ static int fval_equal(fval a, fval b)
 {
     if (a.is_num && b.is_num)
         return a.num == b.num;
-    return a.str != NULL && b.str != NULL && strcasecmp(a.str, b.str) == 0;
+    if (a.str == NULL || b.str == NULL)
+        return 0;
+    /* strcasecmp() folds ASCII letters (the C locale): most pairs differ at once */
+    unsigned char x = (unsigned char)a.str[0], y = (unsigned char)b.str[0];
+    if ((x >= 'A' && x <= 'Z' ? x | 0x20 : x) != (y >= 'A' && y <= 'Z' ? y | 0x20 : y))
+        return 0;
+    return strcasecmp(a.str, b.str) == 0;
 }
 
 static int clause_holds(const cx_event *ev, const clause *c)

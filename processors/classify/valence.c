@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ typedef struct tnode {
 struct cx_valence {
     entry *tab;
     size_t cap;
+    uint64_t gen; /* distinct per instance: tags the word cache */
     tnode *trie;
     size_t n_nodes, nodes_cap;
 };
@@ -145,6 +147,8 @@ cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
         cx__valence_free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
     }
+    static atomic_uint_fast64_t generation;
+    v->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     *out = v;
     return CX_OK;
 }
@@ -294,6 +298,46 @@ static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
     return f | v->trie[node].exact;
 }
 
+/* Per thread: recent words' classes and lexicon entries, so a frequent word
+ * costs one probe instead of a walk of the trie and a probe (the tables are
+ * read-only; the cache is the thread's own and tagged with the instance). */
+#define WORD_CACHE 1024
+#define WORD_CACHE_LEN 39
+
+typedef struct word_memo {
+    uint64_t gen;   /* 0 = empty */
+    uint32_t entry; /* index in tab + 1; 0 = in no lexicon */
+    uint16_t fl;
+    uint8_t n;
+    char w[WORD_CACHE_LEN];
+} word_memo;
+
+static __thread word_memo word_cache[WORD_CACHE];
+
+/* The classes of w[n] (n > 0) and its lexicon entry (NULL if none): as
+ * word_flags() and lookup(). */
+static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsigned *fl)
+{
+    uint64_t h = hash_str(w, n);
+    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
+    if (m->gen == v->gen && m->n == n && memcmp(m->w, w, n) == 0) {
+        *fl = m->fl;
+        return m->entry ? &v->tab[m->entry - 1] : NULL;
+    }
+    const entry *e = slot(v, h);
+    if (e->hash == 0)
+        e = NULL;
+    *fl = word_flags(v, w, n);
+    if (n <= WORD_CACHE_LEN) {
+        m->gen = v->gen;
+        m->entry = e ? (uint32_t)(e - v->tab) + 1 : 0;
+        m->fl = (uint16_t)*fl;
+        m->n = (uint8_t)n;
+        memcpy(m->w, w, n);
+    }
+    return e;
+}
+
 int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
 {
     return (word_flags(v, w, n) & W_NEGATOR) != 0;
@@ -384,7 +428,9 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
         t->n = (uint8_t)n;
-        t->fl = (uint16_t)word_flags(v, t->w, n);
+        unsigned fl = 0;
+        const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
+        t->fl = (uint16_t)(n > 0 ? fl : word_flags(v, t->w, n));
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;
@@ -393,7 +439,6 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->val = other ? symbols(v, text + s, i - s, &sarc_symbols) : 0.0f;
         if (n > 0) {
             /* The word folded, or as written with its apostrophe ("can't"). */
-            const entry *e = lookup(v, t->w, n);
             if (e == NULL && apos) {
                 char raw[48];
                 size_t m = 0;
