@@ -151,10 +151,41 @@ int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
     return count;
 }
 
-static void emit_chars(const emitter *e, const char *w, size_t n)
+static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
 {
     e->counts[CX_FG_CHAR] +=
-        e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
+        e->chars ? e->chars(e->ctx, w, n, key) : cx__char_ngrams(w, n, e->fn, e->ctx);
+}
+
+/* Per thread: what recent words give (their unigram's hash, their FNV-1a key
+ * for the character n-grams, whether they are negators), so a frequent word
+ * costs one hash and a probe. Depends on nothing but the word. */
+#define WORD_CACHE 1024
+
+typedef struct word_memo {
+    uint64_t hash; /* of "w:<word>" (see emit); 0 = empty */
+    uint64_t key;  /* FNV-1a of the word, | 1 */
+    uint8_t n, negator;
+    char w[MAX_WORD];
+} word_memo;
+
+static __thread word_memo word_cache[WORD_CACHE];
+
+static const word_memo *word_info(const cx_valence *val, const char *w, size_t n)
+{
+    uint64_t h = hash_more(hash_more(FNV_OFFSET, "w:", 2), w, n); /* as emit() */
+    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
+    if (m->hash == h && m->n == n && memcmp(m->w, w, n) == 0)
+        return m;
+    uint64_t key = FNV_OFFSET;
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ (unsigned char)w[i]) * FNV_PRIME;
+    m->hash = h;
+    m->key = key | 1;
+    m->n = (uint8_t)n;
+    m->negator = (uint8_t)cx__valence_negator(val, w, n);
+    memcpy(m->w, w, n);
+    return m;
 }
 
 /* Word features of the text. */
@@ -201,22 +232,25 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
                 pn = 0;
             } else {
                 /* unigram, negation-marked within the scope */
+                const word_memo *wm = word_info(val, word, wn);
                 if (neg_left > 0) {
                     char nw[MAX_WORD + 5 + 8];
                     memcpy(nw, "not:", 4);
                     copy_small(nw + 4, word, wn);
                     emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn + 4, 1);
                     neg_left--;
-                } else
-                    emit(e, CX_FG_WORD, 1.0f, "w:", word, wn, 1);
+                } else {
+                    e->fn(e->ctx, bucket_of(wm->hash), CX_FG_WORD, 1.0f, word, wn);
+                    e->counts[CX_FG_WORD]++;
+                }
                 if (pn > 0) {
                     copy_small(buf, prev, pn);
                     buf[pn] = ' ';
                     copy_small(buf + pn + 1, word, wn);
                     emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
                 }
-                emit_chars(e, word, wn);
-                if (cx__valence_negator(val, word, wn))
+                emit_chars(e, word, wn, wm->key);
+                if (wm->negator)
                     neg_left = NEG_SCOPE;
                 copy_small(prev, word, wn);
                 pn = wn;

@@ -344,13 +344,9 @@ static void list_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
         l->b[l->n++] = bucket;
 }
 
-static int chars_fn(void *ctx, const char *w, size_t n)
+static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
 {
     score_ctx *s = ctx;
-    uint64_t key = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        key = (key ^ (unsigned char)w[i]) * 1099511628211ULL;
-    key |= 1;
     if (word_cache.gen != s->m->gen) {
         memset(word_cache.slot, 0, sizeof word_cache.slot);
         word_cache.gen = s->m->gen;
