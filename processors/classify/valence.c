@@ -12,7 +12,6 @@
  */
 #include "model.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -228,6 +227,22 @@ static const char *const you_words[] = {"you", "your", "youre", "u", "ur", NULL}
 static const char *const still_words[] = {"still", "again", "yet", NULL};
 static const char *const lead_words[] = {"oh", "just", "yeah", "wow", "so", "real", "really", NULL};
 
+/* ASCII only, as <ctype.h> in the C locale (cxpulse never sets another). */
+static inline int ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline int ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int ascii_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static int char_index(char c)
 {
     return c >= 'a' && c <= 'z' ? c - 'a' : c >= '0' && c <= '9' ? 26 + (c - '0') : -1;
@@ -364,7 +379,7 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
 {
     float sum = 0;
     const entry *e;
-    if (n >= 2 && n <= 6 && !isalpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
+    if (n >= 2 && n <= 6 && !ascii_alpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
         return VADER(e); /* emoticon: ":(", ":-)", "</3" */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -394,10 +409,10 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     /* Whitespace tokens, as VADER splits. */
     size_t i = 0;
     while (i < len && nt < MAX_TOK) {
-        while (i < len && isspace((unsigned char)text[i]))
+        while (i < len && ascii_space((unsigned char)text[i]))
             i++;
         size_t s = i;
-        while (i < len && !isspace((unsigned char)text[i]))
+        while (i < len && !ascii_space((unsigned char)text[i]))
             i++;
         if (i == s)
             break;
@@ -443,8 +458,10 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 char raw[48];
                 size_t m = 0;
                 for (size_t k = s; k < i && m < sizeof raw; k++)
-                    if (isalnum((unsigned char)text[k]) || text[k] == '\'')
-                        raw[m++] = (char)tolower((unsigned char)text[k]);
+                    if (ascii_alpha((unsigned char)text[k]) || ascii_digit((unsigned char)text[k]) ||
+                        text[k] == '\'')
+                        raw[m++] = (char)(ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
+                                                                               : text[k]);
                 e = lookup(v, raw, m);
             }
             if (e != NULL) {
@@ -475,11 +492,11 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             out->still_again++;
         if ((t->fl & W_YOU))
             out->you++;
-        if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
+        if (k + 1 < nt && t->n <= 3 && ascii_digit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
             out->duration++;
-        else if (isdigit((unsigned char)t->w[0])) {
+        else if (ascii_digit((unsigned char)t->w[0])) {
             size_t d = 0;
-            while (d < t->n && isdigit((unsigned char)t->w[d]))
+            while (d < t->n && ascii_digit((unsigned char)t->w[d]))
                 d++;
             if (d < t->n && (word_flags(v, t->w + d, t->n - d) & W_TIME))
                 out->duration++;
@@ -550,19 +567,23 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             but = k;
             break;
         }
-    float sum = 0;
+    float sum = 0, pos = 0, neg = 0, afinn = 0, emoji = 0;
     for (size_t k = 0; k < nt; k++) {
         float w = but < nt ? (k < but ? 0.5f : k > but ? 1.5f : 0.0f) : 1.0f;
         float x = toks[k].val * w;
         sum += x;
         if (x > 0)
-            out->pos += x;
+            pos += x;
         else
-            out->neg -= x;
-        out->afinn += toks[k].afinn * w;
+            neg -= x;
+        afinn += toks[k].afinn * w;
         if (toks[k].n == 0)
-            out->emoji += toks[k].val;
+            emoji += toks[k].val;
     }
+    out->pos = pos;
+    out->neg = neg;
+    out->afinn = afinn;
+    out->emoji = emoji;
     if (sum != 0) {
         float e = (float)(out->exclaim > 4 ? 4 : out->exclaim) * 0.292f;
         sum += sum > 0 ? e : -e;
