@@ -122,12 +122,41 @@ static int next_token(const char *text, size_t len, size_t *pos, char *word, siz
 
 /* ---- Word table --------------------------------------------------------- */
 
+/* Eight bytes at a time (words are short; only the table's layout depends on it). */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    for (;;) {
+        uint64_t v = 0;
+        if (n >= 8)
+            memcpy(&v, s, 8);
+        else
+            for (size_t i = 0; i < n; i++)
+                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        if (n <= 8)
+            break;
+        s += 8;
+        n -= 8;
+    }
     return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+/* a[n] == b[n], for short words (no library call). */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
 }
 
 static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
@@ -139,7 +168,7 @@ static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
         const word_slot *s = &lex->words[i];
         if (s->hash == 0)
             return CX_LEX_UNKNOWN;
-        if (s->hash == h && s->len == n && memcmp(lex->strings + s->off, w, n) == 0)
+        if (s->hash == h && s->len == n && same_bytes(lex->strings + s->off, w, n))
             return s->id;
     }
 }
