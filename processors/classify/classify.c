@@ -756,6 +756,8 @@ static int fval_equal(fval a, fval b)
 static int clause_holds(const cx_event *ev, const clause *c)
 {
     fval a = field_value(ev, c->field_kind, c->field);
+    if (!a.present) /* every operator but "absent" needs the field */
+        return c->op == OP_ABSENT;
     fval b = c->other ? field_value(ev, c->other_kind, c->other) : json_fval(c->value);
     switch (c->op) {
     case OP_PRESENT:
@@ -874,6 +876,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
         float boost = i > 0 && (before & CX_LEX_INTENSIFIER) ? 1.5f : 1.0f;
         /* Longest match first would hide nested phrases: take every phrase ending
          * along the path from i ("charged twice" and "charged"). */
+        if (ids[i] < 0)
+            continue; /* a word in no phrase starts none */
         int32_t node = 0;
         for (size_t j = i; j < n && j < i + CX_LEX_MAX_PHRASE_WORDS; j++) {
             node = cx__lex_step(clf->lex, node, ids[j]);

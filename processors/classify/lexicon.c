@@ -81,6 +81,17 @@ static int next_token(const char *text, size_t len, size_t *pos, char *word, siz
     int in_word = 0, overflow = 0;
     while (i < len) {
         unsigned char c = (unsigned char)text[i];
+        unsigned char lc = c | 0x20; /* ASCII letters folded */
+        if ((unsigned)(lc - 'a') < 26u || (unsigned)(c - '0') < 10u) {
+            /* the common case first: a letter or digit */
+            in_word = 1;
+            if (n < CX_LEX_MAX_WORD)
+                word[n++] = (char)(c <= '9' ? c : lc);
+            else
+                overflow = 1;
+            i++;
+            continue;
+        }
         char out = 0;
         size_t adv = 1;
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
