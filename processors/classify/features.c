@@ -23,8 +23,31 @@
 static inline uint64_t load_le(const char *s, size_t n)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value in at most three loads */
+    size_t at = 0;
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+        return v;
+    }
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        v = x;
+        at = 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, s + at, 2);
+        v |= (uint64_t)x << (8 * at);
+        at += 2;
+    }
+    if (n & 1)
+        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
+#else
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#endif
     return v;
 }
 
@@ -172,11 +195,27 @@ typedef struct word_memo {
 
 static __thread word_memo word_cache[WORD_CACHE];
 
+/* a[n] == b[n], for short words (no library call). */
+static inline int same_word(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 static const word_memo *word_info(const cx_valence *val, const char *w, size_t n)
 {
     uint64_t h = hash_more(hash_more(FNV_OFFSET, "w:", 2), w, n); /* as emit() */
     word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->hash == h && m->n == n && memcmp(m->w, w, n) == 0)
+    if (m->hash == h && m->n == n && same_word(m->w, w, n))
         return m;
     uint64_t key = FNV_OFFSET;
     for (size_t i = 0; i < n; i++)

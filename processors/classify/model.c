@@ -278,8 +278,12 @@ static void apply(score_ctx *s, const pending *p)
 {
     const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
     float *a = s->acc[p->group];
+    float wv[CX_MODEL_STRIDE], av[CX_MODEL_STRIDE];
+    memcpy(wv, w, sizeof wv);
+    memcpy(av, a, sizeof av);
     for (int k = 0; k < CX_MODEL_STRIDE; k++)
-        a[k] += w[k] * p->value;
+        av[k] += wv[k] * p->value;
+    memcpy(a, av, sizeof av);
     if (!p->named)
         return;
     for (int c = 0; c < CX_CAT_COUNT; c++) {

@@ -72,8 +72,13 @@ static uint64_t hash_str(const char *s, size_t n)
     for (; n > 0;) {
         size_t k = n < 8 ? n : 8;
         uint64_t v = 0;
-        for (size_t i = 0; i < k; i++)
-            v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (k == 8)
+            memcpy(&v, s, 8); /* the same value in one load */
+        else
+#endif
+            for (size_t i = 0; i < k; i++)
+                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
         h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
         s += k;
@@ -329,13 +334,29 @@ typedef struct word_memo {
 
 static __thread word_memo word_cache[WORD_CACHE];
 
+/* a[n] == b[n], for short words (no library call). */
+static inline int same_word(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 /* The classes of w[n] (n > 0) and its lexicon entry (NULL if none): as
  * word_flags() and lookup(). */
 static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsigned *fl)
 {
     uint64_t h = hash_str(w, n);
     word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->gen == v->gen && m->n == n && memcmp(m->w, w, n) == 0) {
+    if (m->gen == v->gen && m->n == n && same_word(m->w, w, n)) {
         *fl = m->fl;
         return m->entry ? &v->tab[m->entry - 1] : NULL;
     }
