@@ -92,17 +92,6 @@ static inline void copy_small(char *d, const char *s, size_t n)
     }
 }
 
-/* ASCII only, as <ctype.h> in the C locale (cxpulse never sets another). */
-static inline int ascii_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static inline int ascii_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 typedef struct emitter {
     cx_feature_fn fn;
     cx_chars_fn chars;
@@ -195,27 +184,11 @@ typedef struct word_memo {
 
 static __thread word_memo word_cache[WORD_CACHE];
 
-/* a[n] == b[n], for short words (no library call). */
-static inline int same_word(const char *a, const char *b, size_t n)
-{
-    uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
 static const word_memo *word_info(const cx_valence *val, const char *w, size_t n)
 {
     uint64_t h = hash_more(hash_more(FNV_OFFSET, "w:", 2), w, n); /* as emit() */
     word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->hash == h && m->n == n && same_word(m->w, w, n))
+    if (m->hash == h && m->n == n && cx__same_bytes(m->w, w, n))
         return m;
     uint64_t key = FNV_OFFSET;
     for (size_t i = 0; i < n; i++)
@@ -238,7 +211,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         unsigned char c = i < len ? (unsigned char)text[i] : ' ';
         char out = 0;
         size_t adv = 0;
-        if (ascii_alnum(c))
+        if (cx__ascii_alnum(c))
             out = c <= '9' ? '0' : (char)(c | 0x20);
         else if (c == 0xC3 && i + 1 < len && (out = cx__fold_latin1((unsigned char)text[i + 1])))
             adv = 1;
@@ -267,7 +240,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
                 handles += skip_word == 1;
                 urls += skip_word == 2;
                 if (skip_word == 2) /* skip to the end of the address */
-                    while (i < len && !ascii_space((unsigned char)text[i]))
+                    while (i < len && !cx__ascii_space((unsigned char)text[i]))
                         i++;
                 pn = 0;
             } else {

@@ -154,21 +154,6 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h | 1; /* never 0: 0 marks an empty slot */
 }
 
-/* a[n] == b[n], for short words (no library call). */
-static int same_bytes(const char *a, const char *b, size_t n)
-{
-    uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
 
 static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
 {
@@ -179,7 +164,7 @@ static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
         const word_slot *s = &lex->words[i];
         if (s->hash == 0)
             return CX_LEX_UNKNOWN;
-        if (s->hash == h && s->len == n && same_bytes(lex->strings + s->off, w, n))
+        if (s->hash == h && s->len == n && cx__same_bytes(lex->strings + s->off, w, n))
             return s->id;
     }
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cx.h"
 
@@ -61,5 +62,44 @@ int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);
 /* Folds the Latin-1 letter U+00C0..U+00FF (second UTF-8 byte b after 0xC3) to
  * its ASCII letter, or 0 (shared by matching and the model's features). */
 char cx__fold_latin1(unsigned char b);
+
+/* Character classes as <ctype.h> gives them in the C locale (cxpulse never
+ * sets another), inline. */
+static inline int cx__ascii_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int cx__ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int cx__ascii_alnum(unsigned char c)
+{
+    return cx__ascii_alpha(c) || cx__ascii_digit(c);
+}
+
+static inline int cx__ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* a[n] == b[n]: for short words, without a library call (shared by the
+ * word tables of matching, the lexicons and the features). */
+static inline int cx__same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
 
 #endif /* CX_LEXICON_H */

@@ -10,6 +10,7 @@
  * not negated, negated service verbs, "still", "again", durations) and cheap
  * sarcasm markers (praise words used next to a failure).
  */
+#include "lexicon.h"
 #include "model.h"
 
 #include <math.h>
@@ -232,22 +233,6 @@ static const char *const you_words[] = {"you", "your", "youre", "u", "ur", NULL}
 static const char *const still_words[] = {"still", "again", "yet", NULL};
 static const char *const lead_words[] = {"oh", "just", "yeah", "wow", "so", "real", "really", NULL};
 
-/* ASCII only, as <ctype.h> in the C locale (cxpulse never sets another). */
-static inline int ascii_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-static inline int ascii_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static inline int ascii_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int char_index(char c)
 {
     return c >= 'a' && c <= 'z' ? c - 'a' : c >= '0' && c <= '9' ? 26 + (c - '0') : -1;
@@ -334,29 +319,13 @@ typedef struct word_memo {
 
 static __thread word_memo word_cache[WORD_CACHE];
 
-/* a[n] == b[n], for short words (no library call). */
-static inline int same_word(const char *a, const char *b, size_t n)
-{
-    uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
 /* The classes of w[n] (n > 0) and its lexicon entry (NULL if none): as
  * word_flags() and lookup(). */
 static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsigned *fl)
 {
     uint64_t h = hash_str(w, n);
     word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->gen == v->gen && m->n == n && same_word(m->w, w, n)) {
+    if (m->gen == v->gen && m->n == n && cx__same_bytes(m->w, w, n)) {
         *fl = m->fl;
         return m->entry ? &v->tab[m->entry - 1] : NULL;
     }
@@ -400,7 +369,7 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
 {
     float sum = 0;
     const entry *e;
-    if (n >= 2 && n <= 6 && !ascii_alpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
+    if (n >= 2 && n <= 6 && !cx__ascii_alpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
         return VADER(e); /* emoticon: ":(", ":-)", "</3" */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -430,10 +399,10 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     /* Whitespace tokens, as VADER splits. */
     size_t i = 0;
     while (i < len && nt < MAX_TOK) {
-        while (i < len && ascii_space((unsigned char)text[i]))
+        while (i < len && cx__ascii_space((unsigned char)text[i]))
             i++;
         size_t s = i;
-        while (i < len && !ascii_space((unsigned char)text[i]))
+        while (i < len && !cx__ascii_space((unsigned char)text[i]))
             i++;
         if (i == s)
             break;
@@ -479,9 +448,9 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 char raw[48];
                 size_t m = 0;
                 for (size_t k = s; k < i && m < sizeof raw; k++)
-                    if (ascii_alpha((unsigned char)text[k]) || ascii_digit((unsigned char)text[k]) ||
+                    if (cx__ascii_alpha((unsigned char)text[k]) || cx__ascii_digit((unsigned char)text[k]) ||
                         text[k] == '\'')
-                        raw[m++] = (char)(ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
+                        raw[m++] = (char)(cx__ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
                                                                                : text[k]);
                 e = lookup(v, raw, m);
             }
@@ -513,11 +482,11 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             out->still_again++;
         if ((t->fl & W_YOU))
             out->you++;
-        if (k + 1 < nt && t->n <= 3 && ascii_digit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
+        if (k + 1 < nt && t->n <= 3 && cx__ascii_digit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
             out->duration++;
-        else if (ascii_digit((unsigned char)t->w[0])) {
+        else if (cx__ascii_digit((unsigned char)t->w[0])) {
             size_t d = 0;
-            while (d < t->n && ascii_digit((unsigned char)t->w[d]))
+            while (d < t->n && cx__ascii_digit((unsigned char)t->w[d]))
                 d++;
             if (d < t->n && (word_flags(v, t->w + d, t->n - d) & W_TIME))
                 out->duration++;
