@@ -128,7 +128,8 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
     } while (0)
 
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
-static void emit_s(const emitter *e, float value, const char *kind, const char *name)
+static inline __attribute__((always_inline)) void emit_s(const emitter *e, float value,
+                                                          const char *kind, const char *name)
 {
     char buf[160];
     size_t k = strlen(kind), n = strlen(name);
