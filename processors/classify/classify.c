@@ -921,8 +921,10 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
             add_hit(hits, cd->evidence);
         }
     }
-    for (int c = 0; c < CX_CAT_COUNT; c++)
-        tags->confidence[c] = 1.0f - expf(-(hits->phrase[c] + hits->field[c]));
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        float sum = hits->phrase[c] + hits->field[c]; /* 0 (no hit) gives 0 */
+        tags->confidence[c] = sum != 0.0f ? 1.0f - expf(-sum) : 0.0f;
+    }
     hits->sentiment = sent;
 }
 
@@ -958,7 +960,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
                 1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
-            float field = 1.0f - expf(-hits.field[c]);
+            float field = hits.field[c] != 0.0f ? 1.0f - expf(-hits.field[c]) : 0.0f;
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
             tags->confidence[c] = conf;

@@ -387,10 +387,13 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
     cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
         apply(&s, &s.q[i % LAG]);
+    float scale[CX_FG_COUNT];
+    for (int g = 0; g < CX_FG_COUNT; g++)
+        scale[g] = cx__feature_scale((cx_feature_group)g, counts);
     for (int k = 0; k < CX_MODEL_OUT; k++) {
         float z = 0;
         for (int g = 0; g < CX_FG_COUNT; g++)
-            z += s.acc[g][k] * cx__feature_scale((cx_feature_group)g, counts);
+            z += s.acc[g][k] * scale[g];
         out->z[k] = z + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
     }
     for (int c = 0; c < CX_CAT_COUNT; c++) {
