@@ -67,7 +67,7 @@ char cx__fold_latin1(unsigned char b);
  * sets another), inline. */
 static inline int cx__ascii_alpha(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return (unsigned)((c | 0x20) - 'a') < 26u;
 }
 
 static inline int cx__ascii_digit(unsigned char c)
@@ -89,17 +89,27 @@ static inline int cx__ascii_space(unsigned char c)
  * word tables of matching, the lexicons and the features). */
 static inline int cx__same_bytes(const char *a, const char *b, size_t n)
 {
-    uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return 0;
+    if (n >= 8) { /* eight at a time, the last eight overlapping */
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
     }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
+    if (n >= 4) { /* the first four and the last four */
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
 #endif /* CX_LEXICON_H */
