@@ -101,8 +101,9 @@ typedef struct emitter {
 
 /* Emits the feature "<prefix><name>"; the name is what evidence shows.
  * Inlined, so the prefix's hash is folded at each call site. */
-static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feature_group g, float value, const char *prefix,
-                 const char *name, size_t n, int named)
+static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feature_group g,
+                                                       float value, const char *prefix,
+                                                       const char *name, size_t n, int named)
 {
     /* prefixes are "" or two characters ("w:", "b:", "n:", "e:") */
     uint64_t h = FNV_OFFSET;
@@ -129,7 +130,7 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
 
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
 static inline __attribute__((always_inline)) void emit_s(const emitter *e, float value,
-                                                          const char *kind, const char *name)
+                                                         const char *kind, const char *name)
 {
     char buf[160];
     size_t k = strlen(kind), n = strlen(name);
@@ -173,7 +174,8 @@ static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
 
 /* Per thread: what recent words give (their unigram's hash, their FNV-1a key
  * for the character n-grams, whether they are negators), so a frequent word
- * costs one hash and a probe. Depends on nothing but the word. */
+ * costs one hash and a probe. Depends on nothing but the word (the negators
+ * are a built-in list). */
 #define WORD_CACHE 1024
 
 typedef struct word_memo {
@@ -364,12 +366,7 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
 
     float x = vs->compound;
     EMIT_CONST(&e, x, "lexicon:compound");
-    emit_s(&e, 1.0f, "",
-           bins[x <= -0.5f    ? 0
-                : x <= -0.05f ? 1
-                : x < 0.05f   ? 2
-                : x < 0.5f    ? 3
-                              : 4]);
+    emit_s(&e, 1.0f, "", bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
     if (vs->pos > 0)
         EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)

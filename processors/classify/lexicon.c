@@ -154,7 +154,6 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h | 1; /* never 0: 0 marks an empty slot */
 }
 
-
 static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
 {
     if (lex->words_cap == 0)

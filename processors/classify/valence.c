@@ -448,10 +448,10 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 char raw[48];
                 size_t m = 0;
                 for (size_t k = s; k < i && m < sizeof raw; k++)
-                    if (cx__ascii_alpha((unsigned char)text[k]) || cx__ascii_digit((unsigned char)text[k]) ||
-                        text[k] == '\'')
+                    if (cx__ascii_alpha((unsigned char)text[k]) ||
+                        cx__ascii_digit((unsigned char)text[k]) || text[k] == '\'')
                         raw[m++] = (char)(cx__ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
-                                                                               : text[k]);
+                                                                                  : text[k]);
                 e = lookup(v, raw, m);
             }
             if (e != NULL) {
@@ -482,7 +482,8 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             out->still_again++;
         if ((t->fl & W_YOU))
             out->you++;
-        if (k + 1 < nt && t->n <= 3 && cx__ascii_digit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
+        if (k + 1 < nt && t->n <= 3 && cx__ascii_digit((unsigned char)t->w[0]) &&
+            (toks[k + 1].fl & W_TIME))
             out->duration++;
         else if (cx__ascii_digit((unsigned char)t->w[0])) {
             size_t d = 0;
