@@ -402,15 +402,12 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         while (i < len && cx__ascii_space((unsigned char)text[i]))
             i++;
         size_t s = i;
-        while (i < len && !cx__ascii_space((unsigned char)text[i]))
-            i++;
-        if (i == s)
-            break;
         tok *t = &toks[nt];
         size_t n = 0;
         int up = 0, low = 0, apos = 0, other = 0;
-        for (size_t k = s; k < i; k++) {
-            unsigned char c = (unsigned char)text[k];
+        /* one pass to the token's end */
+        for (; i < len && !cx__ascii_space((unsigned char)text[i]); i++) {
+            unsigned char c = (unsigned char)text[i];
             if (c >= 'a' && c <= 'z') {
                 low++;
                 if (n < sizeof t->w - 1)
@@ -429,6 +426,8 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 apos |= c == '\'';
             }
         }
+        if (i == s)
+            break;
         char last = text[i - 1];
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
