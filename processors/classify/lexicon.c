@@ -75,7 +75,8 @@ static size_t stem(char *w, size_t n)
  * in word[] (*wlen bytes; 0 if it was too long to keep), 2 for a clause break,
  * 0 at the end.
  */
-static int next_token(const char *text, size_t len, size_t *pos, char *word, size_t *wlen)
+static inline __attribute__((always_inline)) int next_token(const char *text, size_t len,
+                                                            size_t *pos, char *word, size_t *wlen)
 {
     size_t i = *pos, n = 0;
     int in_word = 0, overflow = 0;
