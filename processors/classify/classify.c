@@ -17,6 +17,7 @@
  */
 #include "classify.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,11 +50,17 @@ typedef enum cond_op {
     OP_PRESENT, OP_ABSENT, OP_EQ, OP_NE, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_BEFORE, OP_AFTER
 } cond_op;
 
+/* A field path, resolved once at load time. */
+typedef enum field_kind {
+    F_CHANNEL, F_TOUCHPOINT, F_LANGUAGE, F_CUSTOMER_ID, F_RATING_SCALE, F_RATING_VALUE, F_ATTRIBUTE
+} field_kind;
+
 typedef struct clause {
     char *field;  /* "channel", "touchpoint", "rating.value", "attributes.<key>", ... */
     cond_op op;
     char *other;  /* compare with this field instead of value */
     json_t *value;
+    field_kind field_kind, other_kind;
 } clause;
 
 typedef struct condition {
@@ -290,13 +297,17 @@ static const struct {
     {"ge", OP_GE},           {"before", OP_BEFORE}, {"after", OP_AFTER},
 };
 
-static int field_path_ok(const char *f)
+/* Resolves a field path into *kind; 0 if it is not one. */
+static int field_path_ok(const char *f, field_kind *kind)
 {
     static const char *const plain[] = {"channel", "touchpoint", "language", "customer_id",
                                         "rating.scale", "rating.value"};
     for (size_t i = 0; i < CX_ARRAY_LEN(plain); i++)
-        if (strcmp(f, plain[i]) == 0)
+        if (strcmp(f, plain[i]) == 0) {
+            *kind = (field_kind)i;
             return 1;
+        }
+    *kind = F_ATTRIBUTE;
     return strncmp(f, "attributes.", 11) == 0 && f[11] != '\0';
 }
 
@@ -306,7 +317,7 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     const char *op = json_string_value(json_object_get(c, "op"));
     const json_t *value = json_object_get(c, "value");
     const char *other = json_string_value(json_object_get(c, "other"));
-    if (field == NULL || !field_path_ok(field))
+    if (field == NULL || !field_path_ok(field, &out->field_kind))
         return rule_err(ld, rule, "bad field path \"%s\" (use channel, touchpoint, language, "
                                   "customer_id, rating.scale, rating.value or attributes.<key>)",
                         field ? field : "(missing)");
@@ -319,7 +330,7 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     if (i == CX_ARRAY_LEN(op_names))
         return rule_err(ld, rule, "unknown operator \"%s\"", op);
     out->op = op_names[i].op;
-    if (other != NULL && !field_path_ok(other))
+    if (other != NULL && !field_path_ok(other, &out->other_kind))
         return rule_err(ld, rule, "bad field path \"%s\" in \"other\"", other);
     switch (out->op) {
     case OP_PRESENT:
@@ -648,46 +659,67 @@ typedef struct fval {
     int is_num, present;
 } fval;
 
-static fval field_value(const cx_event *ev, const char *path)
+/* True when strtod() could read a finite number from s: after blanks and a
+ * sign it must start with a digit or '.' (anything else is no number, or
+ * "inf"/"nan"), so most strings skip strtod(). */
+static int may_be_number(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '+' || *s == '-')
+        s++;
+    return (*s >= '0' && *s <= '9') || *s == '.';
+}
+
+static fval field_value(const cx_event *ev, field_kind kind, const char *path)
 {
     fval v = {0};
     const char *s = NULL;
-    if (strcmp(path, "channel") == 0)
+    switch (kind) {
+    case F_CHANNEL:
         s = ev->channel;
-    else if (strcmp(path, "touchpoint") == 0)
+        break;
+    case F_TOUCHPOINT:
         s = ev->touchpoint;
-    else if (strcmp(path, "language") == 0)
+        break;
+    case F_LANGUAGE:
         s = ev->language;
-    else if (strcmp(path, "customer_id") == 0)
+        break;
+    case F_CUSTOMER_ID:
         s = ev->customer_id;
-    else if (strcmp(path, "rating.scale") == 0)
+        break;
+    case F_RATING_SCALE:
         s = cx_rating_scale_name(ev->rating_scale);
-    else if (strcmp(path, "rating.value") == 0) {
+        break;
+    case F_RATING_VALUE:
         if (ev->rating_scale != CX_RATING_NONE) {
             v.present = v.is_num = 1;
             v.num = ev->rating_value;
         }
         return v;
-    } else if (ev->attributes != NULL) {
-        const json_t *j = json_object_get(ev->attributes, path + 11);
-        if (json_is_number(j)) {
-            v.present = v.is_num = 1;
-            v.num = json_number_value(j);
-            return v;
+    case F_ATTRIBUTE:
+        if (ev->attributes != NULL) {
+            const json_t *j = json_object_get(ev->attributes, path + 11);
+            if (json_is_number(j)) {
+                v.present = v.is_num = 1;
+                v.num = json_number_value(j);
+                return v;
+            }
+            if (json_is_true(j) || json_is_false(j)) {
+                v.present = 1;
+                v.str = json_is_true(j) ? "true" : "false";
+                return v;
+            }
+            s = json_string_value(j);
         }
-        if (json_is_true(j) || json_is_false(j)) {
-            v.present = 1;
-            v.str = json_is_true(j) ? "true" : "false";
-            return v;
-        }
-        s = json_string_value(j);
+        break;
     }
     if (s != NULL && s[0] != '\0') {
         v.present = 1;
         v.str = s;
         char *end;
-        double d = strtod(s, &end);
-        if (end != s && *end == '\0' && isfinite(d)) {
+        double d;
+        if (may_be_number(s) && (d = strtod(s, &end), end != s && *end == '\0' && isfinite(d))) {
             v.is_num = 1;
             v.num = d;
         }
@@ -712,13 +744,21 @@ static int fval_equal(fval a, fval b)
 {
     if (a.is_num && b.is_num)
         return a.num == b.num;
-    return a.str != NULL && b.str != NULL && strcasecmp(a.str, b.str) == 0;
+    if (a.str == NULL || b.str == NULL)
+        return 0;
+    /* strcasecmp() folds ASCII letters (the C locale): most pairs differ at once */
+    unsigned char x = (unsigned char)a.str[0], y = (unsigned char)b.str[0];
+    if ((x >= 'A' && x <= 'Z' ? x | 0x20 : x) != (y >= 'A' && y <= 'Z' ? y | 0x20 : y))
+        return 0;
+    return strcasecmp(a.str, b.str) == 0;
 }
 
 static int clause_holds(const cx_event *ev, const clause *c)
 {
-    fval a = field_value(ev, c->field);
-    fval b = c->other ? field_value(ev, c->other) : json_fval(c->value);
+    fval a = field_value(ev, c->field_kind, c->field);
+    if (!a.present) /* every operator but "absent" needs the field */
+        return c->op == OP_ABSENT;
+    fval b = c->other ? field_value(ev, c->other_kind, c->other) : json_fval(c->value);
     switch (c->op) {
     case OP_PRESENT:
         return a.present;
@@ -822,20 +862,22 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
     size_t n = ev->text ? cx__lex_scan(clf->lex, ev->text, ev->text_len, ids, MAX_TOKENS) : 0;
 
     int last_negator = -100; /* token index of the last negator in this clause */
+    unsigned prev_flags = 0;     /* flags of token i - 1 */
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] == CX_LEX_BREAK ||
-            (cx__lex_word_flags(clf->lex, ids[i]) & CX_LEX_CLAUSE_BREAK)) {
+        unsigned fl = cx__lex_word_flags(clf->lex, ids[i]), before = prev_flags;
+        prev_flags = fl;
+        if (ids[i] == CX_LEX_BREAK || (fl & CX_LEX_CLAUSE_BREAK)) {
             last_negator = -100;
             continue;
         }
-        if (cx__lex_word_flags(clf->lex, ids[i]) & CX_LEX_NEGATOR)
+        if (fl & CX_LEX_NEGATOR)
             last_negator = (int)i;
         int negated = (int)i - last_negator <= NEGATION_WINDOW && (int)i != last_negator;
-        float boost = i > 0 && (cx__lex_word_flags(clf->lex, ids[i - 1]) & CX_LEX_INTENSIFIER)
-                          ? 1.5f
-                          : 1.0f;
+        float boost = i > 0 && (before & CX_LEX_INTENSIFIER) ? 1.5f : 1.0f;
         /* Longest match first would hide nested phrases: take every phrase ending
          * along the path from i ("charged twice" and "charged"). */
+        if (ids[i] < 0)
+            continue; /* a word in no phrase starts none */
         int32_t node = 0;
         for (size_t j = i; j < n && j < i + CX_LEX_MAX_PHRASE_WORDS; j++) {
             node = cx__lex_step(clf->lex, node, ids[j]);
@@ -879,8 +921,10 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
             add_hit(hits, cd->evidence);
         }
     }
-    for (int c = 0; c < CX_CAT_COUNT; c++)
-        tags->confidence[c] = 1.0f - expf(-(hits->phrase[c] + hits->field[c]));
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        float sum = hits->phrase[c] + hits->field[c]; /* 0 (no hit) gives 0 */
+        tags->confidence[c] = sum != 0.0f ? 1.0f - expf(-sum) : 0.0f;
+    }
     hits->sentiment = sent;
 }
 
@@ -916,7 +960,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
                 1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
-            float field = 1.0f - expf(-hits.field[c]);
+            float field = hits.field[c] != 0.0f ? 1.0f - expf(-hits.field[c]) : 0.0f;
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
             tags->confidence[c] = conf;

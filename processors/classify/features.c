@@ -8,7 +8,6 @@
 #include "lexicon.h"
 #include "model.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,8 +23,31 @@
 static inline uint64_t load_le(const char *s, size_t n)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value in at most three loads */
+    size_t at = 0;
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+        return v;
+    }
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        v = x;
+        at = 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, s + at, 2);
+        v |= (uint64_t)x << (8 * at);
+        at += 2;
+    }
+    if (n & 1)
+        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
+#else
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#endif
     return v;
 }
 
@@ -52,6 +74,24 @@ static inline uint32_t bucket_of(uint64_t h)
     return (uint32_t)(h >> (64 - CX_MODEL_BITS));
 }
 
+/* Copies n bytes in a few word-sized moves (names are short; the compiler's
+ * inline copy of a variable length is slow for them). */
+static inline void copy_small(char *d, const char *s, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8)
+            memcpy(d + i, s + i, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 typedef struct emitter {
     cx_feature_fn fn;
     cx_chars_fn chars;
@@ -59,9 +99,11 @@ typedef struct emitter {
     int *counts;
 } emitter;
 
-/* Emits the feature "<prefix><name>"; the name is what evidence shows. */
-static void emit(const emitter *e, cx_feature_group g, float value, const char *prefix,
-                 const char *name, size_t n, int named)
+/* Emits the feature "<prefix><name>"; the name is what evidence shows.
+ * Inlined, so the prefix's hash is folded at each call site. */
+static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feature_group g,
+                                                       float value, const char *prefix,
+                                                       const char *name, size_t n, int named)
 {
     /* prefixes are "" or two characters ("w:", "b:", "n:", "e:") */
     uint64_t h = FNV_OFFSET;
@@ -87,23 +129,28 @@ static void emit(const emitter *e, cx_feature_group g, float value, const char *
     } while (0)
 
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
-static void emit_s(const emitter *e, float value, const char *kind, const char *name)
+static inline __attribute__((always_inline)) void emit_s(const emitter *e, float value,
+                                                         const char *kind, const char *name)
 {
     char buf[160];
     size_t k = strlen(kind), n = strlen(name);
     if (k + n > sizeof buf)
         n = sizeof buf - k;
-    memcpy(buf, kind, k);
-    memcpy(buf + k, name, n);
+    if (k == 0) { /* the name as it is: no copy */
+        emit(e, CX_FG_DENSE, value, "", name, n, 1);
+        return;
+    }
+    copy_small(buf, kind, k);
+    copy_small(buf + k, name, n);
     emit(e, CX_FG_DENSE, value, "", buf, k + n, 1);
 }
 
 int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 {
-    char buf[MAX_WORD + 2];
+    char buf[MAX_WORD + 2 + 8]; /* + 8: copy_small's bound is not seen by the compiler */
     int count = 0;
     buf[0] = '<';
-    memcpy(buf + 1, w, n);
+    copy_small(buf + 1, w, n);
     buf[n + 1] = '>';
     size_t len = n + 2;
     for (size_t s = 0; s + 3 <= len; s++) {
@@ -119,24 +166,56 @@ int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
     return count;
 }
 
-static void emit_chars(const emitter *e, const char *w, size_t n)
+static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
 {
     e->counts[CX_FG_CHAR] +=
-        e->chars ? e->chars(e->ctx, w, n) : cx__char_ngrams(w, n, e->fn, e->ctx);
+        e->chars ? e->chars(e->ctx, w, n, key) : cx__char_ngrams(w, n, e->fn, e->ctx);
+}
+
+/* Per thread: what recent words give (their unigram's hash, their FNV-1a key
+ * for the character n-grams, whether they are negators), so a frequent word
+ * costs one hash and a probe. Depends on nothing but the word (the negators
+ * are a built-in list). */
+#define WORD_CACHE 1024
+
+typedef struct word_memo {
+    uint64_t hash; /* of "w:<word>" (see emit); 0 = empty */
+    uint64_t key;  /* FNV-1a of the word, | 1 */
+    uint8_t n, negator;
+    char w[MAX_WORD];
+} word_memo;
+
+static __thread word_memo word_cache[WORD_CACHE];
+
+static const word_memo *word_info(const cx_valence *val, const char *w, size_t n)
+{
+    uint64_t h = hash_more(hash_more(FNV_OFFSET, "w:", 2), w, n); /* as emit() */
+    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
+    if (m->hash == h && m->n == n && cx__same_bytes(m->w, w, n))
+        return m;
+    uint64_t key = FNV_OFFSET;
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ (unsigned char)w[i]) * FNV_PRIME;
+    m->hash = h;
+    m->key = key | 1;
+    m->n = (uint8_t)n;
+    m->negator = (uint8_t)cx__valence_negator(val, w, n);
+    memcpy(m->w, w, n);
+    return m;
 }
 
 /* Word features of the text. */
 static void text_features(const emitter *e, const cx_valence *val, const char *text, size_t len)
 {
-    char word[MAX_WORD + 1], prev[MAX_WORD + 1], buf[2 * MAX_WORD + 8];
+    char word[MAX_WORD + 1], prev[MAX_WORD + 1 + 8], buf[2 * MAX_WORD + 8];
     size_t wn = 0, pn = 0;
     int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)text[i] : ' ';
         char out = 0;
         size_t adv = 0;
-        if (isalnum(c))
-            out = isdigit(c) ? '0' : (char)tolower(c);
+        if (cx__ascii_alnum(c))
+            out = c <= '9' ? '0' : (char)(c | 0x20);
         else if (c == 0xC3 && i + 1 < len && (out = cx__fold_latin1((unsigned char)text[i + 1])))
             adv = 1;
         else if ((c == '\'' || (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
@@ -164,29 +243,32 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
                 handles += skip_word == 1;
                 urls += skip_word == 2;
                 if (skip_word == 2) /* skip to the end of the address */
-                    while (i < len && !isspace((unsigned char)text[i]))
+                    while (i < len && !cx__ascii_space((unsigned char)text[i]))
                         i++;
                 pn = 0;
             } else {
                 /* unigram, negation-marked within the scope */
+                const word_memo *wm = word_info(val, word, wn);
                 if (neg_left > 0) {
-                    char nw[MAX_WORD + 5];
+                    char nw[MAX_WORD + 5 + 8];
                     memcpy(nw, "not:", 4);
-                    memcpy(nw + 4, word, wn);
+                    copy_small(nw + 4, word, wn);
                     emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn + 4, 1);
                     neg_left--;
-                } else
-                    emit(e, CX_FG_WORD, 1.0f, "w:", word, wn, 1);
+                } else {
+                    e->fn(e->ctx, bucket_of(wm->hash), CX_FG_WORD, 1.0f, word, wn);
+                    e->counts[CX_FG_WORD]++;
+                }
                 if (pn > 0) {
-                    memcpy(buf, prev, pn);
+                    copy_small(buf, prev, pn);
                     buf[pn] = ' ';
-                    memcpy(buf + pn + 1, word, wn);
+                    copy_small(buf + pn + 1, word, wn);
                     emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
                 }
-                emit_chars(e, word, wn);
-                if (cx__valence_negator(val, word, wn))
+                emit_chars(e, word, wn, wm->key);
+                if (wm->negator)
                     neg_left = NEG_SCOPE;
-                memcpy(prev, word, wn);
+                copy_small(prev, word, wn);
                 pn = wn;
             }
         }
@@ -248,29 +330,34 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
                   cx_valence_score *vs)
 {
     emitter e = {fn, chars, ctx, counts};
-    static const char *const bins[] = {"very negative", "negative", "neutral", "positive",
-                                       "very positive"};
+    static const char *const bins[] = {"lexicon:very negative", "lexicon:negative",
+                                       "lexicon:neutral", "lexicon:positive",
+                                       "lexicon:very positive"};
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
     emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
     if (ev->text != NULL)
         text_features(&e, val, ev->text, ev->text_len);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
 
+    /* Per category (in cx_category order): its phrases, by polarity, its fields. */
+    static const char *const rule_names[CX_CAT_COUNT][5] = {
+        {"rules:facing", "rules:facing complaint", "rules:facing mention", "rules:facing praise",
+         "fields:facing"},
+        {"rules:collaborative", "rules:collaborative complaint", "rules:collaborative mention",
+         "rules:collaborative praise", "fields:collaborative"},
+        {"rules:external", "rules:external complaint", "rules:external mention",
+         "rules:external praise", "fields:external"},
+        {"rules:performance", "rules:performance complaint", "rules:performance mention",
+         "rules:performance praise", "fields:performance"},
+    };
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        const char *name = cx_category_name((cx_category)c);
-        static const char *const pol[3] = {" complaint", " mention", " praise"};
         if (hits->phrase[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "rules:", name);
+            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "", rule_names[c][0]);
         for (int k = 0; k < 3; k++)
-            if (hits->by_polarity[c][k] > 0) {
-                char buf[48];
-                size_t n = strlen(name), m = strlen(pol[k]);
-                memcpy(buf, name, n);
-                memcpy(buf + n, pol[k], m + 1);
-                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "rules:", buf);
-            }
+            if (hits->by_polarity[c][k] > 0)
+                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "", rule_names[c][1 + k]);
         if (hits->field[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->field[c]), "fields:", name);
+            emit_s(&e, 1.0f - expf(-hits->field[c]), "", rule_names[c][4]);
     }
     for (int k = 0; k < hits->n_hit; k++)
         emit_s(&e, 1.0f, "", hits->hit[k]);
@@ -279,12 +366,7 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
 
     float x = vs->compound;
     EMIT_CONST(&e, x, "lexicon:compound");
-    emit_s(&e, 1.0f, "lexicon:",
-           bins[x <= -0.5f    ? 0
-                : x <= -0.05f ? 1
-                : x < 0.05f   ? 2
-                : x < 0.5f    ? 3
-                              : 4]);
+    emit_s(&e, 1.0f, "", bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
     if (vs->pos > 0)
         EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)

@@ -9,6 +9,7 @@
 typedef struct word_slot {
     uint64_t hash; /* 0 = empty */
     uint32_t off;  /* into strings */
+    uint32_t len;
     int32_t id;
 } word_slot;
 
@@ -23,6 +24,7 @@ struct cx_lexicon {
     char *strings;
     size_t strings_len, strings_cap;
     unsigned *flags; /* per word id */
+    int32_t *root;   /* per word id: the root's child along it, or -1 */
     edge_slot *edges;
     size_t edges_cap, n_edges;
     int32_t n_nodes;
@@ -73,12 +75,24 @@ static size_t stem(char *w, size_t n)
  * in word[] (*wlen bytes; 0 if it was too long to keep), 2 for a clause break,
  * 0 at the end.
  */
-static int next_token(const char *text, size_t len, size_t *pos, char *word, size_t *wlen)
+static inline __attribute__((always_inline)) int next_token(const char *text, size_t len,
+                                                            size_t *pos, char *word, size_t *wlen)
 {
     size_t i = *pos, n = 0;
     int in_word = 0, overflow = 0;
     while (i < len) {
         unsigned char c = (unsigned char)text[i];
+        unsigned char lc = c | 0x20; /* ASCII letters folded */
+        if ((unsigned)(lc - 'a') < 26u || (unsigned)(c - '0') < 10u) {
+            /* the common case first: a letter or digit */
+            in_word = 1;
+            if (n < CX_LEX_MAX_WORD)
+                word[n++] = (char)(c <= '9' ? c : lc);
+            else
+                overflow = 1;
+            i++;
+            continue;
+        }
         char out = 0;
         size_t adv = 1;
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
@@ -120,11 +134,24 @@ static int next_token(const char *text, size_t len, size_t *pos, char *word, siz
 
 /* ---- Word table --------------------------------------------------------- */
 
+/* Eight bytes at a time (words are short; only the table's layout depends on it). */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    for (;;) {
+        uint64_t v = 0;
+        if (n >= 8)
+            memcpy(&v, s, 8);
+        else
+            for (size_t i = 0; i < n; i++)
+                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        if (n <= 8)
+            break;
+        s += 8;
+        n -= 8;
+    }
     return h | 1; /* never 0: 0 marks an empty slot */
 }
 
@@ -137,8 +164,7 @@ static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)
         const word_slot *s = &lex->words[i];
         if (s->hash == 0)
             return CX_LEX_UNKNOWN;
-        if (s->hash == h && strncmp(lex->strings + s->off, w, n) == 0 &&
-            lex->strings[s->off + n] == '\0')
+        if (s->hash == h && s->len == n && cx__same_bytes(lex->strings + s->off, w, n))
             return s->id;
     }
 }
@@ -148,14 +174,18 @@ static cx_status grow_words(cx_lexicon *lex)
     size_t cap = lex->words_cap ? lex->words_cap * 2 : 1024;
     word_slot *t = calloc(cap, sizeof *t);
     unsigned *flags = realloc(lex->flags, cap / 2 * sizeof *flags);
-    if (t == NULL || flags == NULL) {
+    if (flags != NULL)
+        lex->flags = flags;
+    int32_t *root = realloc(lex->root, cap / 2 * sizeof *root);
+    if (root != NULL)
+        lex->root = root;
+    if (t == NULL || flags == NULL || root == NULL) {
         free(t);
-        if (flags != NULL)
-            lex->flags = flags;
         return CX_ERR_NOMEM;
     }
-    lex->flags = flags;
     memset(flags + lex->n_words, 0, (cap / 2 - lex->n_words) * sizeof *flags);
+    for (size_t i = lex->n_words; i < cap / 2; i++)
+        root[i] = -1;
     for (size_t i = 0; i < lex->words_cap; i++) {
         word_slot s = lex->words[i];
         if (s.hash == 0)
@@ -192,7 +222,7 @@ static cx_status word_intern(cx_lexicon *lex, const char *w, size_t n, int32_t *
     size_t i = h & (lex->words_cap - 1);
     while (lex->words[i].hash != 0)
         i = (i + 1) & (lex->words_cap - 1);
-    lex->words[i] = (word_slot){h, (uint32_t)lex->strings_len, (int32_t)lex->n_words};
+    lex->words[i] = (word_slot){h, (uint32_t)lex->strings_len, (uint32_t)n, (int32_t)lex->n_words};
     memcpy(lex->strings + lex->strings_len, w, n);
     lex->strings[lex->strings_len + n] = '\0';
     lex->strings_len += n + 1;
@@ -216,6 +246,8 @@ int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word)
 {
     if (word < 0 || lex->edges_cap == 0)
         return -1;
+    if (node == 0)
+        return (size_t)word < lex->n_words ? lex->root[word] : -1;
     uint64_t key = edge_key(node, word);
     for (size_t i = edge_slot_of(key, lex->edges_cap);; i = (i + 1) & (lex->edges_cap - 1)) {
         if (lex->edges[i].key == key)
@@ -249,6 +281,8 @@ static cx_status edge_add(cx_lexicon *lex, int32_t node, int32_t word, int32_t *
     while (lex->edges[i].key != 0)
         i = (i + 1) & (lex->edges_cap - 1);
     lex->edges[i] = (edge_slot){key, lex->n_nodes};
+    if (node == 0)
+        lex->root[word] = lex->n_nodes;
     *child = lex->n_nodes++;
     lex->n_edges++;
     return CX_OK;
@@ -273,6 +307,7 @@ void cx__lex_free(cx_lexicon *lex)
     free(lex->words);
     free(lex->strings);
     free(lex->flags);
+    free(lex->root);
     free(lex->edges);
     free(lex);
 }

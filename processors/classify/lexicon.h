@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cx.h"
 
@@ -61,5 +62,54 @@ int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);
 /* Folds the Latin-1 letter U+00C0..U+00FF (second UTF-8 byte b after 0xC3) to
  * its ASCII letter, or 0 (shared by matching and the model's features). */
 char cx__fold_latin1(unsigned char b);
+
+/* Character classes as <ctype.h> gives them in the C locale (cxpulse never
+ * sets another), inline. */
+static inline int cx__ascii_alpha(unsigned char c)
+{
+    return (unsigned)((c | 0x20) - 'a') < 26u;
+}
+
+static inline int cx__ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int cx__ascii_alnum(unsigned char c)
+{
+    return cx__ascii_alpha(c) || cx__ascii_digit(c);
+}
+
+static inline int cx__ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* a[n] == b[n]: for short words, without a library call (shared by the
+ * word tables of matching, the lexicons and the features). */
+static inline int cx__same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) { /* eight at a time, the last eight overlapping */
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) { /* the first four and the last four */
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
 
 #endif /* CX_LEXICON_H */

@@ -278,8 +278,12 @@ static void apply(score_ctx *s, const pending *p)
 {
     const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
     float *a = s->acc[p->group];
+    float wv[CX_MODEL_STRIDE], av[CX_MODEL_STRIDE];
+    memcpy(wv, w, sizeof wv);
+    memcpy(av, a, sizeof av);
     for (int k = 0; k < CX_MODEL_STRIDE; k++)
-        a[k] += w[k] * p->value;
+        av[k] += wv[k] * p->value;
+    memcpy(a, av, sizeof av);
     if (!p->named)
         return;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
@@ -344,13 +348,9 @@ static void list_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
         l->b[l->n++] = bucket;
 }
 
-static int chars_fn(void *ctx, const char *w, size_t n)
+static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
 {
     score_ctx *s = ctx;
-    uint64_t key = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        key = (key ^ (unsigned char)w[i]) * 1099511628211ULL;
-    key |= 1;
     if (word_cache.gen != s->m->gen) {
         memset(word_cache.slot, 0, sizeof word_cache.slot);
         word_cache.gen = s->m->gen;
@@ -387,10 +387,13 @@ void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *e
     cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
         apply(&s, &s.q[i % LAG]);
+    float scale[CX_FG_COUNT];
+    for (int g = 0; g < CX_FG_COUNT; g++)
+        scale[g] = cx__feature_scale((cx_feature_group)g, counts);
     for (int k = 0; k < CX_MODEL_OUT; k++) {
         float z = 0;
         for (int g = 0; g < CX_FG_COUNT; g++)
-            z += s.acc[g][k] * cx__feature_scale((cx_feature_group)g, counts);
+            z += s.acc[g][k] * scale[g];
         out->z[k] = z + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
     }
     for (int c = 0; c < CX_CAT_COUNT; c++) {

@@ -100,8 +100,8 @@ typedef void (*cx_feature_fn)(void *ctx, uint32_t bucket, cx_feature_group g, fl
                               const char *name, size_t name_len);
 
 /* Takes over a word's character n-grams (e.g. from a cache); returns how many
- * features they are. */
-typedef int (*cx_chars_fn)(void *ctx, const char *word, size_t n);
+ * features they are. key is the word's FNV-1a hash with its lowest bit set. */
+typedef int (*cx_chars_fn)(void *ctx, const char *word, size_t n, uint64_t key);
 
 /* Calls fn once per feature of ev; fills counts[] (features per group) and *vs.
  * With chars, each word's character n-grams go to chars instead of fn. */

@@ -10,10 +10,11 @@
  * not negated, negated service verbs, "still", "again", durations) and cheap
  * sarcasm markers (praise words used next to a failure).
  */
+#include "lexicon.h"
 #include "model.h"
 
-#include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ typedef struct tnode {
 struct cx_valence {
     entry *tab;
     size_t cap;
+    uint64_t gen; /* distinct per instance: tags the word cache */
     tnode *trie;
     size_t n_nodes, nodes_cap;
 };
@@ -71,8 +73,13 @@ static uint64_t hash_str(const char *s, size_t n)
     for (; n > 0;) {
         size_t k = n < 8 ? n : 8;
         uint64_t v = 0;
-        for (size_t i = 0; i < k; i++)
-            v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (k == 8)
+            memcpy(&v, s, 8); /* the same value in one load */
+        else
+#endif
+            for (size_t i = 0; i < k; i++)
+                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
         h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
         s += k;
@@ -145,6 +152,8 @@ cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
         cx__valence_free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
     }
+    static atomic_uint_fast64_t generation;
+    v->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     *out = v;
     return CX_OK;
 }
@@ -294,6 +303,46 @@ static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
     return f | v->trie[node].exact;
 }
 
+/* Per thread: recent words' classes and lexicon entries, so a frequent word
+ * costs one probe instead of a walk of the trie and a probe (the tables are
+ * read-only; the cache is the thread's own and tagged with the instance). */
+#define WORD_CACHE 1024
+#define WORD_CACHE_LEN 39
+
+typedef struct word_memo {
+    uint64_t gen;   /* 0 = empty */
+    uint32_t entry; /* index in tab + 1; 0 = in no lexicon */
+    uint16_t fl;
+    uint8_t n;
+    char w[WORD_CACHE_LEN];
+} word_memo;
+
+static __thread word_memo word_cache[WORD_CACHE];
+
+/* The classes of w[n] (n > 0) and its lexicon entry (NULL if none): as
+ * word_flags() and lookup(). */
+static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsigned *fl)
+{
+    uint64_t h = hash_str(w, n);
+    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
+    if (m->gen == v->gen && m->n == n && cx__same_bytes(m->w, w, n)) {
+        *fl = m->fl;
+        return m->entry ? &v->tab[m->entry - 1] : NULL;
+    }
+    const entry *e = slot(v, h);
+    if (e->hash == 0)
+        e = NULL;
+    *fl = word_flags(v, w, n);
+    if (n <= WORD_CACHE_LEN) {
+        m->gen = v->gen;
+        m->entry = e ? (uint32_t)(e - v->tab) + 1 : 0;
+        m->fl = (uint16_t)*fl;
+        m->n = (uint8_t)n;
+        memcpy(m->w, w, n);
+    }
+    return e;
+}
+
 int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
 {
     return (word_flags(v, w, n) & W_NEGATOR) != 0;
@@ -320,7 +369,7 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
 {
     float sum = 0;
     const entry *e;
-    if (n >= 2 && n <= 6 && !isalpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
+    if (n >= 2 && n <= 6 && !cx__ascii_alpha((unsigned char)s[0]) && (e = lookup(v, s, n)) != NULL)
         return VADER(e); /* emoticon: ":(", ":-)", "</3" */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -350,18 +399,15 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     /* Whitespace tokens, as VADER splits. */
     size_t i = 0;
     while (i < len && nt < MAX_TOK) {
-        while (i < len && isspace((unsigned char)text[i]))
+        while (i < len && cx__ascii_space((unsigned char)text[i]))
             i++;
         size_t s = i;
-        while (i < len && !isspace((unsigned char)text[i]))
-            i++;
-        if (i == s)
-            break;
         tok *t = &toks[nt];
         size_t n = 0;
         int up = 0, low = 0, apos = 0, other = 0;
-        for (size_t k = s; k < i; k++) {
-            unsigned char c = (unsigned char)text[k];
+        /* one pass to the token's end */
+        for (; i < len && !cx__ascii_space((unsigned char)text[i]); i++) {
+            unsigned char c = (unsigned char)text[i];
             if (c >= 'a' && c <= 'z') {
                 low++;
                 if (n < sizeof t->w - 1)
@@ -380,11 +426,15 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
                 apos |= c == '\'';
             }
         }
+        if (i == s)
+            break;
         char last = text[i - 1];
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
         t->n = (uint8_t)n;
-        t->fl = (uint16_t)word_flags(v, t->w, n);
+        unsigned fl = 0;
+        const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
+        t->fl = (uint16_t)(n > 0 ? fl : word_flags(v, t->w, n));
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;
@@ -393,13 +443,14 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->val = other ? symbols(v, text + s, i - s, &sarc_symbols) : 0.0f;
         if (n > 0) {
             /* The word folded, or as written with its apostrophe ("can't"). */
-            const entry *e = lookup(v, t->w, n);
             if (e == NULL && apos) {
                 char raw[48];
                 size_t m = 0;
                 for (size_t k = s; k < i && m < sizeof raw; k++)
-                    if (isalnum((unsigned char)text[k]) || text[k] == '\'')
-                        raw[m++] = (char)tolower((unsigned char)text[k]);
+                    if (cx__ascii_alpha((unsigned char)text[k]) ||
+                        cx__ascii_digit((unsigned char)text[k]) || text[k] == '\'')
+                        raw[m++] = (char)(cx__ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
+                                                                                  : text[k]);
                 e = lookup(v, raw, m);
             }
             if (e != NULL) {
@@ -430,11 +481,12 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             out->still_again++;
         if ((t->fl & W_YOU))
             out->you++;
-        if (k + 1 < nt && t->n <= 3 && isdigit((unsigned char)t->w[0]) && (toks[k + 1].fl & W_TIME))
+        if (k + 1 < nt && t->n <= 3 && cx__ascii_digit((unsigned char)t->w[0]) &&
+            (toks[k + 1].fl & W_TIME))
             out->duration++;
-        else if (isdigit((unsigned char)t->w[0])) {
+        else if (cx__ascii_digit((unsigned char)t->w[0])) {
             size_t d = 0;
-            while (d < t->n && isdigit((unsigned char)t->w[d]))
+            while (d < t->n && cx__ascii_digit((unsigned char)t->w[d]))
                 d++;
             if (d < t->n && (word_flags(v, t->w + d, t->n - d) & W_TIME))
                 out->duration++;
@@ -505,19 +557,23 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             but = k;
             break;
         }
-    float sum = 0;
+    float sum = 0, pos = 0, neg = 0, afinn = 0, emoji = 0;
     for (size_t k = 0; k < nt; k++) {
         float w = but < nt ? (k < but ? 0.5f : k > but ? 1.5f : 0.0f) : 1.0f;
         float x = toks[k].val * w;
         sum += x;
         if (x > 0)
-            out->pos += x;
+            pos += x;
         else
-            out->neg -= x;
-        out->afinn += toks[k].afinn * w;
+            neg -= x;
+        afinn += toks[k].afinn * w;
         if (toks[k].n == 0)
-            out->emoji += toks[k].val;
+            emoji += toks[k].val;
     }
+    out->pos = pos;
+    out->neg = neg;
+    out->afinn = afinn;
+    out->emoji = emoji;
     if (sum != 0) {
         float e = (float)(out->exclaim > 4 ? 4 : out->exclaim) * 0.292f;
         sum += sum > 0 ? e : -e;

@@ -3,10 +3,12 @@
  * (deterministic, learns what it is shown), the model file (round trip,
  * damaged files rejected with a clear error), the sentiment lexicons'
  * heuristics (negation, contrast, sarcasm, stated failures, caps, emoji),
- * and how the model combines with field rules, ratings and evidence.
+ * how the model combines with field rules, ratings and evidence, and that
+ * the per-thread caches of recent words never change a verdict.
  * Every text here was written for this test.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,4 +450,119 @@ Test(cx_model, every_tag_of_the_default_classifier_keeps_evidence)
         cx_event_clear(&ev);
     }
     cx_classifier_free(clf);
+}
+
+/* ---- Caches of recent words ------------------------------------------------- */
+
+static const char *const cache_texts[] = {
+    "the courier LOST my parcel again!!! 3 days late",
+    "The Courier lost my parcel, didn't call, never arrived",
+    "Große Bestellung: café crème arrived cold \xF0\x9F\x99\x84",
+    "supercalifragilisticexpialidociousandthensomemoreletters was wrong",
+    "supercalifragilisticexpialidociousandthensomemoreletterz was wrong",
+    "great, another delay :( thanks a lot @airline http://example.com/x",
+    "not late at all, the agent was lovely and sorted it",
+};
+
+static void same_tags(const cx_tags *a, const cx_tags *b, const char *text)
+{
+    cr_assert_eq(memcmp(a->confidence, b->confidence, sizeof a->confidence), 0, "%s", text);
+    cr_assert_eq(a->n_assigned, b->n_assigned, "%s", text);
+    cr_assert_eq(memcmp(a->order, b->order, sizeof a->order[0] * (size_t)a->n_assigned), 0, "%s",
+                 text);
+    cr_assert_eq(a->sentiment, b->sentiment, "%s", text);
+    cr_assert_eq(memcmp(&a->sentiment_score, &b->sentiment_score, sizeof(float)), 0, "%s", text);
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        cr_assert_eq(a->n_evidence[c], b->n_evidence[c], "%s", text);
+        for (int k = 0; k < a->n_evidence[c]; k++)
+            cr_assert_str_eq(a->evidence[c][k], b->evidence[c][k], "%s", text);
+    }
+}
+
+static void classify_text(const cx_classifier *clf, const char *text, cx_tags *tags)
+{
+    cx_event ev;
+    text_event(&ev, text);
+    cx_classifier_classify(clf, &ev, tags);
+    cx_event_clear(&ev);
+}
+
+#define N_CACHE_TEXTS (sizeof cache_texts / sizeof cache_texts[0])
+
+/* Classifies a text of ~2,500 made-up words of 3 to 6 letters, so that
+ * the slots of the word caches are taken by other words of common lengths. */
+static void flood(const cx_classifier *clf, unsigned seed)
+{
+    static char text[14000];
+    size_t n = 0;
+    for (unsigned i = 0; n + 12 < sizeof text; i++) {
+        unsigned x = i * 2654435761u + seed, len = 3 + i % 4;
+        for (unsigned k = 0; k < len; k++, x /= 26)
+            text[n++] = (char)('a' + x % 26);
+        text[n++] = ' ';
+    }
+    text[n] = '\0';
+    char *json = malloc(n + 128);
+    cr_assert_not_null(json);
+    snprintf(json, n + 128,
+             "{\"event_id\":\"f\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"text\":\"%s\"}", text);
+    cx_event ev;
+    cx_tags tags;
+    parse(&ev, json);
+    cx_classifier_classify(clf, &ev, &tags);
+    cx_event_clear(&ev);
+    free(json);
+}
+
+typedef struct cache_run {
+    const cx_classifier *clf;
+    cx_tags tags[N_CACHE_TEXTS];
+} cache_run;
+
+static void *classify_all(void *arg)
+{
+    cache_run *r = arg;
+    for (size_t i = 0; i < N_CACHE_TEXTS; i++)
+        classify_text(r->clf, cache_texts[i], &r->tags[i]);
+    return NULL;
+}
+
+Test(cx_model, verdicts_do_not_depend_on_what_the_thread_classified_before)
+{
+    cx_classifier *a = NULL, *b = NULL, *rules_only = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&a, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_new(&b, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_new_model(&rules_only, NULL, 0, "none", err, sizeof err), CX_OK,
+                 "%s", err);
+    /* each text first in a fresh thread, before anything else saw its words */
+    cache_run fresh = {.clf = a};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, classify_all, &fresh), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    /* then interleaved with other classifiers and other words in this thread */
+    for (unsigned round = 0; round < 3; round++)
+        for (size_t i = 0; i < N_CACHE_TEXTS; i++) {
+            cx_tags x, y, z;
+            flood(b, round * 7919u + (unsigned)i);
+            classify_text(b, cache_texts[i], &y);
+            classify_text(rules_only, cache_texts[N_CACHE_TEXTS - 1 - i], &z);
+            flood(a, round * 7919u + (unsigned)i + 1);
+            classify_text(a, cache_texts[i], &x);
+            same_tags(&fresh.tags[i], &x, cache_texts[i]);
+            same_tags(&fresh.tags[i], &y, cache_texts[i]);
+        }
+    /* the lexicon scores of two instances agree too */
+    cx_valence *other;
+    cr_assert_eq(cx__valence_new(&other, err, sizeof err), CX_OK, "%s", err);
+    for (size_t i = 0; i < N_CACHE_TEXTS; i++) {
+        cx_valence_score s1, s2;
+        cx__valence_score(cx__classifier_valence(a), cache_texts[i], strlen(cache_texts[i]), &s1);
+        cx__valence_score(other, cache_texts[i], strlen(cache_texts[i]), &s2);
+        cr_assert_eq(memcmp(&s1, &s2, sizeof s1), 0, "%s", cache_texts[i]);
+    }
+    cx__valence_free(other);
+    cx_classifier_free(rules_only);
+    cx_classifier_free(b);
+    cx_classifier_free(a);
 }
