@@ -42,7 +42,7 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
         st = cx__pg_connect(conninfo, &h->conn, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(h->conn,
-                  "SET client_min_messages = warning; SET jit = off;"
+                  "SET client_min_messages = warning; SET jit = off; SET work_mem = '64MB';"
                   "CREATE TEMP TABLE cx_re_events (event_id text, sentiment text,"
                   " primary_category text, categories text[], confidences real[],"
                   " evidence jsonb) ON COMMIT DELETE ROWS",
@@ -220,6 +220,49 @@ static int same_signals(const cx_tags *a, const cx_tags *b)
     return 1;
 }
 
+/* Adds what cx_stage_sig holds to cx.signals, one row per key in key order
+ * (the lock order of every writer), and returns the rows (by ctid, which the
+ * row lock keeps until the commit) that the move left without events. SUMS:
+ * the staged rows, one per key, or grouped by key where keys repeat (leaving
+ * alone the keys where old and new contributions cancel out). */
+#define SIGNALS_CORRECT_SQL(SUMS)                                                             \
+    "WITH up AS (" CX__PG_SIGNALS_INSERT SUMS "ORDER BY 1, 2, 3, 4\n" CX__PG_SIGNALS_ADD      \
+    " RETURNING s.ctid, s.events)\n"                                                          \
+    "SELECT array_agg(ctid) FROM up WHERE events = 0"
+#define SIGNALS_ONCE "SELECT * FROM cx_stage_sig\n"
+#define SIGNALS_GROUPED                                                                       \
+    "SELECT window_start, window_seconds, category, channel, sum(events), sum(negative),\n"   \
+    "  sum(neutral), sum(positive), sum(rating_count), sum(rating_sum), sum(csat_count),\n"   \
+    "  sum(csat_sum), sum(nps_count), sum(nps_sum), sum(ces_count), sum(ces_sum),\n"         \
+    "  sum(stars_count), sum(stars_sum)\n"                                                    \
+    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n"                                                 \
+    "HAVING sum(events) <> 0 OR sum(negative) <> 0 OR sum(neutral) <> 0\n"                    \
+    "  OR sum(positive) <> 0 OR sum(rating_count) <> 0 OR sum(rating_sum) <> 0\n"             \
+    "  OR sum(csat_count) <> 0 OR sum(csat_sum) <> 0 OR sum(nps_count) <> 0\n"               \
+    "  OR sum(nps_sum) <> 0 OR sum(ces_count) <> 0 OR sum(ces_sum) <> 0\n"                   \
+    "  OR sum(stars_count) <> 0 OR sum(stars_sum) <> 0\n"
+
+/* Corrects cx.signals by what cx_stage_sig holds (grouped: keys repeat);
+ * windows the move left empty go, found by the upsert itself (no scan of
+ * cx.signals). */
+static cx_status correct_signals(PGconn *conn, int grouped, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(conn, grouped ? SIGNALS_CORRECT_SQL(SIGNALS_GROUPED)
+                                       : SIGNALS_CORRECT_SQL(SIGNALS_ONCE));
+    cx_status st = cx__pg_check(conn, r, "correcting signals", err, errlen);
+    if (st == CX_OK && !PQgetisnull(r, 0, 0)) {
+        const char *params[] = {PQgetvalue(r, 0, 0)};
+        PGresult *d = PQexecParams(conn,
+                                   "DELETE FROM cx.signals WHERE ctid = ANY($1::tid[])"
+                                   " AND events = 0",
+                                   1, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, d, "correcting signals", err, errlen);
+        PQclear(d);
+    }
+    PQclear(r);
+    return st;
+}
+
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
                                  const cx_tags *const *tags, size_t n, size_t *moved,
                                  char *err, size_t errlen)
@@ -262,8 +305,19 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
         cx__buf_tags(&ev, t, 1);
         row++;
     }
-    cx__pg_signals_rows(h->minus, -1, &sig);
-    cx__pg_signals_rows(h->plus, 1, &sig);
+    /* the difference, one row per key; both sides when a rating too fine to
+     * sum exactly in C was kept aside (PostgreSQL adds them up) */
+    int grouped = 0;
+    if (st == CX_OK) {
+        cx_status d = cx__pg_signals_diff_rows(h->minus, h->plus, &sig);
+        if (d == CX_ERR_NOMEM)
+            sig.failed = 1;
+        else if (d != CX_OK) {
+            grouped = 1;
+            cx__pg_signals_rows(h->minus, -1, &sig);
+            cx__pg_signals_rows(h->plus, 1, &sig);
+        }
+    }
     if (st == CX_OK && (ev.failed || sig.failed))
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
     if (st == CX_OK && ev.len > 0)
@@ -273,14 +327,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
         st = cx__pg_copy(h->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
                          errlen);
     if (st == CX_OK && sig.len > 0)
-        st = cx__pg_exec(h->conn, cx__pg_signals_apply_sql, "correcting signals", err, errlen);
-    if (st == CX_OK && sig.len > 0)
-        /* windows the move left empty */
-        st = cx__pg_exec(h->conn,
-                  "DELETE FROM cx.signals s USING cx_stage_sig g WHERE s.events = 0"
-                  " AND s.window_start = g.window_start AND s.window_seconds = g.window_seconds"
-                  " AND s.category = g.category AND s.channel = g.channel",
-                  "correcting signals", err, errlen);
+        st = correct_signals(h->conn, grouped, err, errlen);
     if (st == CX_OK) {
         const char *params[] = {h->version};
         PGresult *r = PQexecParams(h->conn,
