@@ -140,7 +140,8 @@ int cx_cmd_reclassify(int argc, char **argv)
             tag_ptrs[m] = rec.tags;
             m++;
         }
-        cx_status st = cx_pg_reclassify_apply(h, ev_ptrs, tag_ptrs, m, &moved, err, sizeof err);
+        cx_status st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &moved, err,
+                                             sizeof err);
         for (size_t i = 0; i < m; i++)
             cx_record_release(&stores[i]);
         if (st != CX_OK) {

@@ -122,6 +122,7 @@ for f in config/rules/*.json; do
     sed 's/"version": *"[^"]*"/"version": "bench.2"/' "$f" >"$work/rules/${f##*/}"
     rules+=(--rules "$work/rules/${f##*/}")
 done
+sleep 1   # the service's backends are gone (reaped, counted before c0)
 c0=$(pg_cpu)
 t0=$(now)
 $bin reclassify --pg "$url" "${rules[@]}" --log-level warn

@@ -8,6 +8,13 @@
  * adds new events, reclassify only changes existing ones (locked FOR UPDATE),
  * and both change signals by increments under row locks taken in the same
  * key order, so no count is lost or doubled.
+ *
+ * Reclassification keeps three things busy at once: a second connection reads
+ * the next page of payloads (no locks) while the caller classifies this one,
+ * and the main connection is still writing the previous one. Writing a page
+ * locks its rows and reads their stored verdicts (the ones the signals are
+ * corrected from), stages the new ones, and sends the signal correction, the
+ * UPDATE and the COMMIT as one query without waiting for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +27,19 @@ struct cx_pg_history {
     PGconn *conn;
     cx__pg_signals *minus, *plus; /* a batch's old and new contributions to cx.signals */
     char *version;
-    /* the batch in hand (cx_pg_reclassify_next) */
-    PGresult *batch;
-    char last_at[64]; /* the key of the batch's last event, for the next one */
+    char *conninfo;
+    /* reclassification: the page reader's connection, and the page asked for */
+    PGconn *reader;
+    int reading;
+    /* the page in hand (cx_pg_reclassify_next): payloads, then its locked rows */
+    PGresult *batch, *locked;
+    char last_at[64]; /* the key of the page's last event, for the next one */
     char *last_id;
+    char from_at[64]; /* the key of the previous page's last event ("": none) */
+    char *from_id;
+    /* the previous page's write, sent and not yet answered */
+    int writing;
+    char *write_sql, *write_sql_signals;
 };
 
 
@@ -38,14 +54,17 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
     cx_status st = cx__pg_signals_new(&h->minus, window_seconds, n_windows, err, errlen);
     if (st == CX_OK)
         st = cx__pg_signals_new(&h->plus, window_seconds, n_windows, err, errlen);
+    if (st == CX_OK && (h->conninfo = strdup(conninfo)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     if (st == CX_OK)
         st = cx__pg_connect(conninfo, &h->conn, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(h->conn,
                   "SET client_min_messages = warning; SET jit = off;"
-                  "CREATE TEMP TABLE cx_re_events (event_id text, sentiment text,"
+                  "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
                   " primary_category text, categories text[], confidences real[],"
-                  " evidence jsonb) ON COMMIT DELETE ROWS",
+                  " evidence jsonb) ON COMMIT DELETE ROWS;"
+                  "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
                   "preparing the session", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(h->conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
@@ -59,6 +78,8 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
 
 /* ---- Reclassification ------------------------------------------------------ */
 
+static cx_status prepare_writes(cx_pg_history *h, char *err, size_t errlen);
+
 cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const char *rules_json,
                                  char *err, size_t errlen)
 {
@@ -66,12 +87,23 @@ cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const ch
     if ((h->version = strdup(version)) == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     h->last_at[0] = '\0';
+    h->from_at[0] = '\0';
+    cx_status st = prepare_writes(h, err, errlen);
+    if (st != CX_OK)
+        return st;
+    if (h->reader == NULL) {
+        if ((st = cx__pg_connect(h->conninfo, &h->reader, err, errlen)) != CX_OK)
+            return st;
+        if ((st = cx__pg_exec(h->reader, "SET client_min_messages = warning; SET jit = off",
+                              "preparing the session", err, errlen)) != CX_OK)
+            return st;
+    }
     const char *params[] = {version, rules_json};
     PGresult *r = PQexecParams(h->conn,
                                "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
                                " ON CONFLICT (version) DO NOTHING",
                                2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(h->conn, r, "recording the rule set", err, errlen);
+    st = cx__pg_check(h->conn, r, "recording the rule set", err, errlen);
     PQclear(r);
     return st;
 }
@@ -97,52 +129,94 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
     "'strict $.** ? (@.type() == \"number\" && @ != 0"                                       \
     " && (@.abs() >= 1e40 || @.abs() < 1e-40))'"
 
-cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
-                                int limit, size_t *n, char *err, size_t errlen)
+/* A page of events not on the version after the key of the last page read,
+ * in (occurred_at, event_id) order: their payloads (NULL when a number would
+ * expand) and keys. No locks: the rows are locked when the page is written. */
+#define PAGE_SQL                                                                              \
+    "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"             \
+    " THEN NULL ELSE payload::text END, occurred_at::text AS last_at FROM cx.events"         \
+    " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"                                  \
+    " AND ($2::timestamptz IS NULL OR occurred_at < $2)"                                     \
+    " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"      \
+    " AND rule_version IS DISTINCT FROM $3"                                                  \
+    " ORDER BY occurred_at, event_id LIMIT $6::int"
+
+/* Asks the reader for the page after the last one read. */
+static cx_status send_page(cx_pg_history *h, const char *since, const char *until, int limit,
+                           char *err, size_t errlen)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {since, until, h->version, h->last_at[0] ? h->last_at : NULL,
+                            h->last_id, lim};
+    if (!PQsendQueryParams(h->reader, PAGE_SQL, 6, NULL, params, NULL, NULL, 0))
+        return cx__pg_check(h->reader, NULL, "reading events", err, errlen);
+    h->reading = 1;
+    return CX_OK;
+}
+
+/* Reads every result of the query sent on conn; the first error counts. */
+static cx_status drain(PGconn *conn, PGresult **keep, const char *what, char *err,
+                       size_t errlen)
+{
+    cx_status st = CX_OK;
+    PGresult *r;
+    while ((r = PQgetResult(conn)) != NULL) {
+        cx_status s = cx__pg_check(conn, r, what, err, errlen);
+        if (st == CX_OK)
+            st = s;
+        if (keep != NULL && *keep == NULL && s == CX_OK)
+            *keep = r;
+        else
+            PQclear(r);
+    }
+    if (st == CX_OK && PQstatus(conn) != CONNECTION_OK)
+        st = cx__pg_check(conn, NULL, what, err, errlen);
+    return st;
+}
+
+/* Waits for the previous page's write (signals, UPDATE, COMMIT). */
+static cx_status wait_write(cx_pg_history *h, char *err, size_t errlen)
+{
+    if (!h->writing)
+        return CX_OK;
+    h->writing = 0;
+    cx_status st = drain(h->conn, NULL, "writing a batch", err, errlen);
+    if (st != CX_OK)
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    return st;
+}
+
+cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
+                                int limit, size_t *n, char *err, size_t errlen)
+{
     PQclear(h->batch);
     h->batch = NULL;
     *n = 0;
-    cx_status st = cx__pg_exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
-    if (st != CX_OK)
-        return st;
-    /* Keyset order, so a long history is read once; rows already on this
-     * version are skipped, which makes an interrupted run resumable. The
-     * order is the one the paging condition compares: the instant, not its text. */
-    const char *params[] = {since, until, h->version, h->last_at[0] ? h->last_at : NULL,
-                            h->last_id, lim};
-    h->batch = PQexecParams(
-        h->conn,
-        "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"
-        " THEN NULL ELSE payload::text END, occurred_at::text AS last_at,"
-        /* what the event adds to cx.signals now */
-        " (extract(epoch FROM occurred_at) * 1000000)::bigint, channel, rating_scale,"
-        " rating_value::text, sentiment, primary_category, categories FROM cx.events"
-        " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"
-        " AND ($2::timestamptz IS NULL OR occurred_at < $2)"
-        " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"
-        " AND rule_version IS DISTINCT FROM $3"
-        " ORDER BY occurred_at, event_id LIMIT $6::int FOR UPDATE",
-        6, NULL, params, NULL, NULL, 0);
-    st = cx__pg_check(h->conn, h->batch, "reading events", err, errlen);
+    cx_status st = h->reading ? CX_OK : send_page(h, since, until, limit, err, errlen);
+    if (st == CX_OK) {
+        h->reading = 0;
+        st = drain(h->reader, &h->batch, "reading events", err, errlen);
+    }
+    if (st == CX_OK && h->batch == NULL)
+        st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "reading events: no answer");
     if (st != CX_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
+        PQclear(h->batch);
+        h->batch = NULL;
         return st;
     }
     *n = (size_t)PQntuples(h->batch);
-    if (*n > 0) {
-        snprintf(h->last_at, sizeof h->last_at, "%s", PQgetvalue(h->batch, (int)*n - 1, 2));
-        free(h->last_id);
-        if ((h->last_id = strdup(PQgetvalue(h->batch, (int)*n - 1, 0))) == NULL) {
-            PQclear(PQexec(h->conn, "ROLLBACK"));
-            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-        }
-    } else {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
-    }
-    return CX_OK;
+    if (*n == 0)
+        return wait_write(h, err, errlen);
+    /* this page goes from the last one's key to its own */
+    snprintf(h->from_at, sizeof h->from_at, "%s", h->last_at);
+    free(h->from_id);
+    h->from_id = h->last_id;
+    snprintf(h->last_at, sizeof h->last_at, "%s", PQgetvalue(h->batch, (int)*n - 1, 2));
+    if ((h->last_id = strdup(PQgetvalue(h->batch, (int)*n - 1, 0))) == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    /* the next page is read while this one is classified and the last one written */
+    return send_page(h, since, until, limit, err, errlen);
 }
 
 const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len)
@@ -155,34 +229,47 @@ const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *l
     return PQgetvalue(h->batch, (int)i, 1);
 }
 
-/* Column i of the batch's row. */
+/* The page's rows as locked for writing: those still not on the version in
+ * the page's key range, with what they add to cx.signals now. */
+#define LOCK_SQL                                                                              \
+    "SELECT event_id, ctid, (extract(epoch FROM occurred_at) * 1000000)::bigint, channel,"   \
+    " rating_scale, rating_value::text, sentiment, primary_category, categories"             \
+    " FROM cx.events"                                                                        \
+    " WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)"                                  \
+    " AND ($2::timestamptz IS NULL OR occurred_at < $2)"                                     \
+    " AND ($4::timestamptz IS NULL OR (occurred_at, event_id) > ($4::timestamptz, $5))"      \
+    " AND (occurred_at, event_id) <= ($6::timestamptz, $7)"                                  \
+    " AND rule_version IS DISTINCT FROM $3"                                                  \
+    " ORDER BY occurred_at, event_id FOR UPDATE"
+
+/* Column i of the locked row. */
 static const char *col(const cx_pg_history *h, int row, int i)
 {
-    return PQgetisnull(h->batch, row, i) ? NULL : PQgetvalue(h->batch, row, i);
+    return PQgetisnull(h->locked, row, i) ? NULL : PQgetvalue(h->locked, row, i);
 }
 
-/* The stored verdict of batch row `row` as an event and tags that add to the
+/* The stored verdict of locked row `row` as an event and tags that add to the
  * signals what it adds now. CX_ERR_INVALID: a value this build does not know. */
 static cx_status stored_verdict(const cx_pg_history *h, int row, cx_event *ev, cx_tags *t)
 {
     memset(ev, 0, sizeof *ev);
     memset(t, 0, sizeof *t);
-    ev->event_id = PQgetvalue(h->batch, row, 0);
-    ev->occurred_at_us = strtoll(PQgetvalue(h->batch, row, 3), NULL, 10);
-    ev->channel = col(h, row, 4);
+    ev->event_id = PQgetvalue(h->locked, row, 0);
+    ev->occurred_at_us = strtoll(PQgetvalue(h->locked, row, 2), NULL, 10);
+    ev->channel = col(h, row, 3);
     ev->rating_scale = CX_RATING_NONE;
-    const char *scale = col(h, row, 5);
+    const char *scale = col(h, row, 4);
     if (scale != NULL) {
         int k;
         for (k = CX_RATING_CSAT; k <= CX_RATING_STARS; k++)
             if (!strcmp(scale, cx_rating_scale_name((cx_rating_scale)k)))
                 break;
-        if (k > CX_RATING_STARS || col(h, row, 6) == NULL)
+        if (k > CX_RATING_STARS || col(h, row, 5) == NULL)
             return CX_ERR_INVALID;
         ev->rating_scale = (cx_rating_scale)k;
-        ev->rating_value = strtod(col(h, row, 6), NULL);
+        ev->rating_value = strtod(col(h, row, 5), NULL);
     }
-    const char *sent = PQgetvalue(h->batch, row, 7);
+    const char *sent = PQgetvalue(h->locked, row, 6);
     int k;
     for (k = 0; k < CX_SENT_COUNT; k++)
         if (!strcmp(sent, cx_sentiment_name((cx_sentiment)k)))
@@ -191,7 +278,7 @@ static cx_status stored_verdict(const cx_pg_history *h, int row, cx_event *ev, c
         return CX_ERR_INVALID;
     t->sentiment = (cx_sentiment)k;
     /* categories: a text[] of plain names, e.g. {facing,external} */
-    const char *p = PQgetvalue(h->batch, row, 9);
+    const char *p = PQgetvalue(h->locked, row, 8);
     p += *p == '{';
     while (*p != '\0' && *p != '}' && t->n_assigned < CX_CAT_COUNT) {
         size_t n = strcspn(p, ",}");
@@ -220,26 +307,105 @@ static int same_signals(const cx_tags *a, const cx_tags *b)
     return 1;
 }
 
-cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
-                                 const cx_tags *const *tags, size_t n, size_t *moved,
-                                 char *err, size_t errlen)
+/* Adds what cx_stage_sig holds to cx.signals, one row per key in key order
+ * (the lock order of every writer), and deletes the rows the move left
+ * without events (found by the upsert itself, by the ctid the row lock keeps
+ * until the commit: no scan of cx.signals). SUMS: the staged rows, one per
+ * key, or grouped by key where keys repeat (leaving alone the keys where old
+ * and new contributions cancel out). */
+#define SIGNALS_CORRECT_SQL(SUMS)                                                             \
+    "WITH up AS (" CX__PG_SIGNALS_INSERT SUMS "ORDER BY 1, 2, 3, 4\n" CX__PG_SIGNALS_ADD      \
+    " RETURNING s.ctid, s.events)\n"                                                          \
+    "INSERT INTO cx_re_empty SELECT ctid FROM up WHERE events = 0;\n"                         \
+    "DELETE FROM cx.signals WHERE ctid = ANY(ARRAY(SELECT row FROM cx_re_empty))"            \
+    " AND events = 0;\n"
+#define SIGNALS_ONCE "SELECT * FROM cx_stage_sig\n"
+#define SIGNALS_GROUPED                                                                       \
+    "SELECT window_start, window_seconds, category, channel, sum(events), sum(negative),\n"   \
+    "  sum(neutral), sum(positive), sum(rating_count), sum(rating_sum), sum(csat_count),\n"   \
+    "  sum(csat_sum), sum(nps_count), sum(nps_sum), sum(ces_count), sum(ces_sum),\n"         \
+    "  sum(stars_count), sum(stars_sum)\n"                                                    \
+    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n"                                                 \
+    "HAVING sum(events) <> 0 OR sum(negative) <> 0 OR sum(neutral) <> 0\n"                    \
+    "  OR sum(positive) <> 0 OR sum(rating_count) <> 0 OR sum(rating_sum) <> 0\n"             \
+    "  OR sum(csat_count) <> 0 OR sum(csat_sum) <> 0 OR sum(nps_count) <> 0\n"               \
+    "  OR sum(nps_sum) <> 0 OR sum(ces_count) <> 0 OR sum(ces_sum) <> 0\n"                   \
+    "  OR sum(stars_count) <> 0 OR sum(stars_sum) <> 0\n"
+/* The staged verdicts replace the stored ones, rows found by the ctid their
+ * lock keeps; then the transaction commits. %s: the version, a literal. */
+#define UPDATE_SQL                                                                            \
+    "UPDATE cx.events e SET sentiment = r.sentiment, primary_category = r.primary_category," \
+    " categories = r.categories, confidences = r.confidences, evidence = r.evidence,"        \
+    " rule_version = %s FROM cx_re_events r WHERE e.ctid = r.row;\n"                         \
+    "COMMIT"
+
+/* The queries a page's write sends at once: with the signal correction (one
+ * row per key, or grouped), or the UPDATE only. */
+static cx_status prepare_writes(cx_pg_history *h, char *err, size_t errlen)
+{
+    char *lit = PQescapeLiteral(h->conn, h->version, strlen(h->version));
+    free(h->write_sql);
+    free(h->write_sql_signals);
+    h->write_sql = h->write_sql_signals = NULL;
+    if (lit == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    size_t nu = strlen(UPDATE_SQL) + strlen(lit);
+    size_t ns = strlen(SIGNALS_CORRECT_SQL(SIGNALS_ONCE)) + nu;
+    h->write_sql = malloc(nu);
+    h->write_sql_signals = malloc(ns);
+    if (h->write_sql != NULL && h->write_sql_signals != NULL) {
+        snprintf(h->write_sql, nu, UPDATE_SQL, lit);
+        snprintf(h->write_sql_signals, ns, SIGNALS_CORRECT_SQL(SIGNALS_ONCE) UPDATE_SQL, lit);
+    }
+    PQfreemem(lit);
+    if (h->write_sql == NULL || h->write_sql_signals == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    return CX_OK;
+}
+
+/* Locks the page's rows: h->locked. */
+static cx_status lock_page(cx_pg_history *h, const char *since, const char *until, char *err,
+                           size_t errlen)
+{
+    PQclear(h->locked);
+    h->locked = NULL;
+    cx_status st = cx__pg_exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
+    if (st != CX_OK)
+        return st;
+    const char *params[] = {since, until, h->version, h->from_at[0] ? h->from_at : NULL,
+                            h->from_id, h->last_at, h->last_id};
+    h->locked = PQexecParams(h->conn, LOCK_SQL, 7, NULL, params, NULL, NULL, 0);
+    return cx__pg_check(h->conn, h->locked, "locking events", err, errlen);
+}
+
+cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
+                                 const cx_event *const *evs, const cx_tags *const *tags,
+                                 size_t n, size_t *moved, char *err, size_t errlen)
 {
     cx_buf ev = {0}, sig = {0};
-    cx_status st = CX_OK;
     *moved = 0;
+    cx_status st = wait_write(h, err, errlen);
+    if (st != CX_OK || n == 0)
+        return st;
+    if ((st = lock_page(h, since, until, err, errlen)) != CX_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+        return st;
+    }
     cx__pg_signals_reset(h->minus);
     cx__pg_signals_reset(h->plus);
-    /* evs are the batch's rows in order, less those that were not read */
-    int row = 0, rows = PQntuples(h->batch);
+    /* evs are the page's rows in order, less those that were not read; the
+     * locked rows are in the same order, less those another run re-tagged
+     * since the page was read (left alone), plus any stored since (left for
+     * the next run) */
+    int row = 0, rows = PQntuples(h->locked);
     for (size_t i = 0; i < n && st == CX_OK; i++) {
         const cx_tags *t = tags[i];
-        while (row < rows && strcmp(PQgetvalue(h->batch, row, 0), evs[i]->event_id) != 0)
-            row++;
-        if (row == rows) {
-            st = cx_errf(err, errlen, CX_ERR_USAGE, "reclassifying: event %s is not in the batch",
-                         evs[i]->event_id);
-            break;
-        }
+        int found = row;
+        while (found < rows && strcmp(PQgetvalue(h->locked, found, 0), evs[i]->event_id) != 0)
+            found++;
+        if (found == rows)
+            continue;
+        row = found;
         cx_event old_ev;
         cx_tags old;
         if (stored_verdict(h, row, &old_ev, &old) != CX_OK) {
@@ -248,7 +414,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
                          evs[i]->event_id);
             break;
         }
-        const char *was = col(h, row, 8);
+        const char *was = col(h, row, 7);
         const char *now = t->n_assigned ? cx_category_name(t->order[0]) : NULL;
         *moved += (was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0);
         /* the signals change by the difference, for events whose verdict moved */
@@ -256,14 +422,25 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
             (cx__pg_signals_add(h->minus, &old_ev, &old) != CX_OK ||
              cx__pg_signals_add(h->plus, evs[i], t) != CX_OK))
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
-        cx__buf_field(&ev, evs[i]->event_id, 0);
+        cx__buf_field(&ev, PQgetvalue(h->locked, row, 1), 0);
         cx__buf_field(&ev, cx_sentiment_name(t->sentiment), 0);
         cx__buf_field(&ev, now, 0);
         cx__buf_tags(&ev, t, 1);
         row++;
     }
-    cx__pg_signals_rows(h->minus, -1, &sig);
-    cx__pg_signals_rows(h->plus, 1, &sig);
+    /* the difference, one row per key; both sides when a rating too fine to
+     * sum exactly in C was kept aside (PostgreSQL adds them up) */
+    int grouped = 0;
+    if (st == CX_OK) {
+        cx_status d = cx__pg_signals_diff_rows(h->minus, h->plus, &sig);
+        if (d == CX_ERR_NOMEM)
+            sig.failed = 1;
+        else if (d != CX_OK) {
+            grouped = 1;
+            cx__pg_signals_rows(h->minus, -1, &sig);
+            cx__pg_signals_rows(h->plus, 1, &sig);
+        }
+    }
     if (st == CX_OK && (ev.failed || sig.failed))
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
     if (st == CX_OK && ev.len > 0)
@@ -272,29 +449,20 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
     if (st == CX_OK && sig.len > 0)
         st = cx__pg_copy(h->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
                          errlen);
-    if (st == CX_OK && sig.len > 0)
-        st = cx__pg_exec(h->conn, cx__pg_signals_apply_sql, "correcting signals", err, errlen);
-    if (st == CX_OK && sig.len > 0)
-        /* windows the move left empty */
-        st = cx__pg_exec(h->conn,
-                  "DELETE FROM cx.signals s USING cx_stage_sig g WHERE s.events = 0"
-                  " AND s.window_start = g.window_start AND s.window_seconds = g.window_seconds"
-                  " AND s.category = g.category AND s.channel = g.channel",
-                  "correcting signals", err, errlen);
-    if (st == CX_OK) {
-        const char *params[] = {h->version};
-        PGresult *r = PQexecParams(h->conn,
-                         "UPDATE cx.events e SET sentiment = r.sentiment,"
-                         " primary_category = r.primary_category, categories = r.categories,"
-                         " confidences = r.confidences, evidence = r.evidence, rule_version = $1"
-                         " FROM cx_re_events r WHERE e.event_id = r.event_id",
-                         1, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(h->conn, r, "updating events", err, errlen);
+    if (st == CX_OK && grouped) {
+        /* rare: sent apart, so that the usual queries need no second text */
+        PGresult *r = PQexec(h->conn, SIGNALS_CORRECT_SQL(SIGNALS_GROUPED));
+        st = cx__pg_check(h->conn, r, "correcting signals", err, errlen);
         PQclear(r);
     }
-    if (st == CX_OK)
-        st = cx__pg_exec(h->conn, "COMMIT", "committing the batch", err, errlen);
-    else
+    if (st == CX_OK) {
+        /* the rest is not waited for: the next page is classified meanwhile */
+        if (PQsendQuery(h->conn, sig.len > 0 && !grouped ? h->write_sql_signals : h->write_sql))
+            h->writing = 1;
+        else
+            st = cx__pg_check(h->conn, NULL, "writing a batch", err, errlen);
+    }
+    if (st != CX_OK)
         PQclear(PQexec(h->conn, "ROLLBACK"));
     cx__buf_free(&ev);
     cx__buf_free(&sig);
@@ -490,10 +658,16 @@ void cx_pg_history_free(cx_pg_history *h)
     if (h == NULL)
         return;
     PQclear(h->batch);
+    PQclear(h->locked);
+    PQfinish(h->reader);
     PQfinish(h->conn);
     cx__pg_signals_free(h->minus);
     cx__pg_signals_free(h->plus);
     free(h->version);
+    free(h->conninfo);
     free(h->last_id);
+    free(h->from_id);
+    free(h->write_sql);
+    free(h->write_sql_signals);
     free(h);
 }

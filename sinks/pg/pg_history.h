@@ -30,9 +30,11 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
                                  long long *todo, char *err, size_t errlen);
 
 /*
- * Opens a transaction and locks the next `limit` events in [since, until)
- * not on the version, in (occurred_at, event_id) order; *n = 0 when none is
- * left. Their payloads are read with cx_pg_reclassify_payload(i).
+ * Reads the next `limit` events in [since, until) not on the version, in
+ * (occurred_at, event_id) order, and asks for the page after them, which is
+ * read while this one is classified. Their payloads are read with
+ * cx_pg_reclassify_payload(i). *n = 0 when none is left: the last page's
+ * write is then finished (and its error, if any, returned).
  */
 cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
                                 int limit, size_t *n, char *err, size_t errlen);
@@ -43,14 +45,19 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
 const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len);
 
 /*
- * Stores the new verdicts of the batch from cx_pg_reclassify_next() (evs[i],
- * tags[i] for every row, in order): tags, primary category, sentiment and
- * rule version replaced, cx.signals corrected by the difference; commits.
- * *moved counts events whose primary category changed.
+ * Stores the new verdicts of the page from cx_pg_reclassify_next() (evs[i],
+ * tags[i] for its rows, in order; since and until as there), in a transaction
+ * of its own that locks the rows first: tags, primary category, sentiment
+ * and rule version replaced, cx.signals corrected by the difference from the
+ * verdicts stored (rows another run re-tagged meanwhile are left alone).
+ * Returns once the write is sent: its end (COMMIT) is waited for by the next
+ * call here or by cx_pg_reclassify_next() when no page is left, which report
+ * its error. The evs and tags may be released on return. *moved counts
+ * events whose primary category changed.
  */
-cx_status cx_pg_reclassify_apply(cx_pg_history *h, const cx_event *const *evs,
-                                 const cx_tags *const *tags, size_t n, size_t *moved,
-                                 char *err, size_t errlen);
+cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
+                                 const cx_event *const *evs, const cx_tags *const *tags,
+                                 size_t n, size_t *moved, char *err, size_t errlen);
 
 /* Dead letters as JSON: newest first, at most limit, received since (NULL: any time). */
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,

@@ -128,6 +128,12 @@ void cx__pg_signals_reset(cx__pg_signals *s);
 cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags);
 /* Appends COPY rows for cx_stage_sig, every value times sign (1 or -1). */
 void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
+/* Appends COPY rows for cx_stage_sig of plus minus minus: one row per key
+ * (window, category, channel), none where the two cancel out. CX_ERR_INVALID
+ * (nothing appended) when either side kept fine ratings aside, or their
+ * window sizes differ; CX_ERR_NOMEM. */
+cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_signals *plus,
+                                   cx_buf *b);
 /* cx_window_add() that never refuses a rating: one too fine to sum exactly is
  * counted with a value of 0 and *fine is set. CX_ERR_NOMEM only. */
 cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine);

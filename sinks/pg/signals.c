@@ -204,3 +204,92 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b)
         cx__buf_put(b, "\n", 1);
     }
 }
+
+/* One cell of a difference: a cell of either side and the side's sign. */
+typedef struct signed_cell {
+    const cx_window_cell *c;
+    int sign;
+} signed_cell;
+
+static int cell_key_cmp(const void *a, const void *b)
+{
+    const cx_window_cell *x = ((const signed_cell *)a)->c, *y = ((const signed_cell *)b)->c;
+    if (x->start_us != y->start_us)
+        return x->start_us < y->start_us ? -1 : 1;
+    if (x->category != y->category)
+        return x->category < y->category ? -1 : 1;
+    return strcmp(x->channel, y->channel);
+}
+
+/* A signed sum as plain decimal text: hi:lo in two's complement. */
+static void put_net_sum(cx_buf *b, unsigned __int128 v)
+{
+    char text[48];
+    int negative = (v >> 127) != 0;
+    if (negative)
+        v = -v;
+    cx_window_sum_format((cx_window_sum){(uint64_t)(v >> 64), (uint64_t)v}, text, sizeof text);
+    cx__buf_printf(b, "%s%s", negative && strcmp(text, "0") != 0 ? "-" : "", text);
+}
+
+cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_signals *plus,
+                                   cx_buf *b)
+{
+    if (minus->n != plus->n || minus->n_fine > 0 || plus->n_fine > 0)
+        return CX_ERR_INVALID;
+    for (size_t i = 0; i < minus->n; i++)
+        if (minus->width[i] != plus->width[i])
+            return CX_ERR_INVALID;
+    for (size_t i = 0; i < minus->n; i++) {
+        size_t nm = cx_window_count(minus->win[i]), np = cx_window_count(plus->win[i]), n = 0;
+        if (nm + np == 0)
+            continue;
+        signed_cell *all = malloc((nm + np) * sizeof *all);
+        if (all == NULL)
+            return CX_ERR_NOMEM;
+        for (size_t j = 0; j < nm; j++)
+            all[n++] = (signed_cell){cx_window_get(minus->win[i], j), -1};
+        for (size_t j = 0; j < np; j++)
+            all[n++] = (signed_cell){cx_window_get(plus->win[i], j), 1};
+        qsort(all, n, sizeof *all, cell_key_cmp);
+        for (size_t j = 0; j < n;) {
+            /* every cell of one key (at most one per side), summed with its sign */
+            int64_t events = 0, sentiment[CX_SENT_COUNT] = {0}, ratings[5] = {0};
+            unsigned __int128 sums[5] = {0};
+            size_t k = j;
+            for (; k < n && cell_key_cmp(&all[j], &all[k]) == 0; k++) {
+                const cx_window_cell *c = all[k].c;
+                events += all[k].sign * c->events;
+                for (int s = 0; s < CX_SENT_COUNT; s++)
+                    sentiment[s] += all[k].sign * c->sentiment[s];
+                for (int r = 0; r < 5; r++) {
+                    unsigned __int128 v = ((unsigned __int128)c->rating_sum[r].hi << 64) |
+                                          c->rating_sum[r].lo;
+                    ratings[r] += all[k].sign * c->ratings[r];
+                    sums[r] = all[k].sign < 0 ? sums[r] - v : sums[r] + v;
+                }
+            }
+            int zero = events == 0;
+            for (int s = 0; s < CX_SENT_COUNT; s++)
+                zero &= sentiment[s] == 0;
+            for (int r = 0; r < 5; r++)
+                zero &= ratings[r] == 0 && sums[r] == 0;
+            if (!zero) {
+                const cx_window_cell *c = all[j].c;
+                put_head(b, c->start_us, minus->width[i], c->category, c->channel);
+                cx__buf_printf(b, "%lld\t%lld\t%lld\t%lld", (long long)events,
+                               (long long)sentiment[CX_SENT_NEGATIVE],
+                               (long long)sentiment[CX_SENT_NEUTRAL],
+                               (long long)sentiment[CX_SENT_POSITIVE]);
+                for (int r = CX_RATING_NONE; r <= CX_RATING_STARS; r++) {
+                    cx__buf_printf(b, "\t%lld\t", (long long)ratings[r]);
+                    put_net_sum(b, sums[r]);
+                }
+                cx__buf_put(b, "\n", 1);
+            }
+            j = k;
+        }
+        free(all);
+    }
+    return CX_OK;
+}
