@@ -411,7 +411,8 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_copy_text(b, r->raw, r->raw_len);
     cx__buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
-    cx__buf_printf(b, "%d\t%lld\t", r->partition, (long long)r->offset);
+    cx__buf_int(b, r->partition, 0);
+    cx__buf_int(b, r->offset, 0);
     cx__buf_field(b, rule_version, 0);
     cx__buf_tags(b, t, 1);
 }
@@ -439,7 +440,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     ev->len = 0;
     ev->failed = 0;
     for (size_t i = 0; i < m; i++) {
-        cx__buf_printf(ev, "%zu\t", i);
+        cx__buf_int(ev, (int64_t)i, 0);
         event_row(ev, &b->recs[idx[i]], pg->rule_version);
     }
     /* Staging is empty at the start of a transaction (ON COMMIT DELETE ROWS) and a
@@ -534,11 +535,11 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
         cx__buf_field(buf, cx_category_name(c->category), 0);
         cx__buf_field(buf, c->channel, 0);
         cx__buf_timestamp(buf, c->start_us, 0);
-        cx__buf_printf(buf, "%lld\t%lld\t%lld\t%lld\t%lld\t",
-                       (long long)c->sentiment[CX_SENT_NEGATIVE],
-                       (long long)c->ratings[CX_RATING_CSAT], (long long)c->ratings[CX_RATING_NPS],
-                       (long long)c->ratings[CX_RATING_CES],
-                       (long long)c->ratings[CX_RATING_STARS]);
+        cx__buf_int(buf, c->sentiment[CX_SENT_NEGATIVE], 0);
+        cx__buf_int(buf, c->ratings[CX_RATING_CSAT], 0);
+        cx__buf_int(buf, c->ratings[CX_RATING_NPS], 0);
+        cx__buf_int(buf, c->ratings[CX_RATING_CES], 0);
+        cx__buf_int(buf, c->ratings[CX_RATING_STARS], 0);
         cx__buf_text_array(buf, c->samples, c->n_samples, 1);
     }
     if (st == CX_OK)
@@ -562,7 +563,8 @@ static cx_status stage_increments(cx_pg *pg, batch *b, const size_t *idx, size_t
     for (size_t j = 0; per != NULL && j < n_rules; j++) {
         if (per[j].events == 0)
             continue;
-        cx__buf_printf(buf, "%zu\t%lld\t", j, per[j].events);
+        cx__buf_int(buf, (int64_t)j, 0);
+        cx__buf_int(buf, per[j].events, 0);
         cx__buf_text_array(buf, per[j].samples, per[j].events < 10 ? (int)per[j].events : 10, 1);
     }
     free(per);
@@ -663,7 +665,8 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
         if (!pg->replay)
             cx__buf_field(&buf, pg->group, 0);
         cx__buf_field(&buf, r->topic, 0);
-        cx__buf_printf(&buf, "%d\t%lld\t", r->partition, (long long)r->offset);
+        cx__buf_int(&buf, r->partition, 0);
+        cx__buf_int(&buf, r->offset, 0);
         cx__buf_field(&buf, b->dead[i].reason ? b->dead[i].reason
                             : r->error           ? r->error
                                                  : "invalid message",

@@ -57,10 +57,16 @@ typedef struct cx_buf {
     int failed; /* an allocation failed: contents are incomplete */
 } cx_buf;
 
+/* Makes room for n more bytes and returns where they go (b->data + b->len), or
+ * NULL when memory ran out (b->failed is set). The caller adds what it wrote to
+ * b->len. */
+char *cx__buf_reserve(cx_buf *b, size_t n);
 void cx__buf_put(cx_buf *b, const void *p, size_t n);
 void cx__buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
+/* Appends an integer COPY field (decimal, as printf's "%lld"); then tab or newline. */
+void cx__buf_int(cx_buf *b, int64_t v, int last);
 /* Appends a COPY field: the string escaped, or \N for NULL; then tab or newline. */
 void cx__buf_field(cx_buf *b, const char *s, int last);
 /* Appends a text[] literal of n strings as a COPY field. */
