@@ -51,6 +51,33 @@ Test(copy, text_escapes_backslash_tab_newline_and_cr_only)
     is("\\t\\t\\\\\\n");
 }
 
+Test(copy, an_escape_anywhere_in_a_text_and_its_neighbours_left_alone)
+{
+    /* every length up to 40, each byte position: the four bytes to escape, and
+     * bytes next to them in value (or with the high bit set) that stay as they are */
+    const char special[] = {'\\', '\t', '\n', '\r'};
+    const char *escaped[] = {"\\\\", "\\t", "\\n", "\\r"};
+    const char plain[] = {'\x5b', '\x5d', '\x08', '\x0b', '\x0c', '\x0e', '\xdc', '\x89', '\x8a',
+                          '\x8d', '\x01', '\xff', ' '};
+    char s[48], want[96];
+    for (size_t n = 1; n <= 40; n++)
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof special + sizeof plain; k++) {
+                memset(s, 'a', n);
+                s[at] = k < sizeof special ? special[k] : plain[k - sizeof special];
+                size_t w = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (i == at && k < sizeof special)
+                        w += (size_t)sprintf(want + w, "%s", escaped[k]);
+                    else
+                        want[w++] = s[i];
+                want[w] = '\0';
+                cx__buf_copy_text(&buf, s, n);
+                is(want);
+            }
+        }
+}
+
 Test(copy, non_ascii_bytes_pass_as_they_are)
 {
     const char s[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac";
