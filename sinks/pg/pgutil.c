@@ -148,7 +148,7 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
                    state ? state : "none: connection lost");
 }
 
-char *cx__buf_reserve(cx_buf *b, size_t n)
+char *cx__buf_grow(cx_buf *b, size_t n)
 {
     if (b->failed)
         return NULL;
@@ -167,17 +167,6 @@ char *cx__buf_reserve(cx_buf *b, size_t n)
     return b->data + b->len;
 }
 
-void cx__buf_put(cx_buf *b, const void *p, size_t n)
-{
-    if (n == 0) /* (an empty buffer has no data pointer to copy to) */
-        return;
-    char *o = cx__buf_reserve(b, n);
-    if (o == NULL)
-        return;
-    memcpy(o, p, n);
-    b->len += n;
-}
-
 void cx__buf_printf(cx_buf *b, const char *fmt, ...)
 {
     char tmp[256];
@@ -194,8 +183,10 @@ void cx__buf_printf(cx_buf *b, const char *fmt, ...)
 /* The escape's second character, for the four bytes COPY text must escape. */
 static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 
-/* Nonzero when one of w's eight bytes is 0 (exact for "any"). */
-#define HAS_ZERO_BYTE(w) (((w) - 0x0101010101010101ULL) & ~(w) & 0x8080808080808080ULL)
+/* Nonzero when one of w's eight bytes is below n (n <= 128), or is 0: exact
+ * for "any" (the bits set past the first such byte are not). */
+#define HAS_BYTE_BELOW(w, n) (((w) - 0x0101010101010101ULL * (n)) & ~(w) & 0x8080808080808080ULL)
+#define HAS_ZERO_BYTE(w) HAS_BYTE_BELOW(w, 1)
 #define BYTES_OF(c) (0x0101010101010101ULL * (unsigned char)(c))
 
 /* Writes s[n] COPY-escaped at o (room for 2n bytes); returns the end. Eight
@@ -207,8 +198,9 @@ static char *put_copy_text(char *o, const char *s, size_t n)
         if (n - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!(HAS_ZERO_BYTE(w ^ BYTES_OF('\\')) | HAS_ZERO_BYTE(w ^ BYTES_OF('\t')) |
-                  HAS_ZERO_BYTE(w ^ BYTES_OF('\n')) | HAS_ZERO_BYTE(w ^ BYTES_OF('\r')))) {
+            /* tab, newline and CR are below 0x0e; bytes 0..0x0d that need no
+             * escape (rare in text) take the byte loop too */
+            if (!(HAS_BYTE_BELOW(w, 0x0e) | HAS_ZERO_BYTE(w ^ BYTES_OF('\\')))) {
                 memcpy(o, s + i, 8);
                 o += 8;
                 i += 8;
@@ -498,7 +490,18 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
             if (k)
                 *o++ = ',';
             *o++ = '"';
-            for (; *s; s++) {
+            for (const char *end = s + len; s < end; s++) {
+                if (end - s >= 8) { /* eight bytes with no quote, backslash or control */
+                    uint64_t w;
+                    memcpy(&w, s, 8);
+                    if (!(HAS_BYTE_BELOW(w, 0x20) | HAS_ZERO_BYTE(w ^ BYTES_OF('"')) |
+                          HAS_ZERO_BYTE(w ^ BYTES_OF('\\')))) {
+                        memcpy(o, s, 8);
+                        o += 8;
+                        s += 7;
+                        continue;
+                    }
+                }
                 unsigned char ch = (unsigned char)*s;
                 if (ch == '"') {
                     memcpy(o, "\\\\\"", 3);

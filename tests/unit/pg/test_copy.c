@@ -228,6 +228,36 @@ Test(copy, tags_categories_confidences_and_evidence)
     is("{}\t{}\t[]\t");
 }
 
+Test(copy, evidence_escapes_anywhere_and_its_neighbours_left_alone)
+{
+    /* JSON escapes a quote, a backslash and control bytes; COPY then doubles
+     * every backslash. At every position of evidence up to 24 bytes long. */
+    const char special[] = {'"', '\\', '\x01', '\x1f', '\t'};
+    const char *escaped[] = {"\\\\\"", "\\\\\\\\", "\\\\u0001", "\\\\u001f",
+                             "\\\\u0009"};
+    const char plain[] = {' ', '!', '#', '[', ']', '\x7f', '\xc3', '\xa9', '\xdc', '\xa2'};
+    char s[32], want[160];
+    for (size_t n = 1; n <= 24; n++)
+        for (size_t at = 0; at < n; at++)
+            for (size_t k = 0; k < sizeof special + sizeof plain; k++) {
+                memset(s, 'e', n);
+                s[n] = '\0';
+                s[at] = k < sizeof special ? special[k] : plain[k - sizeof special];
+                cx_tags t = one(0.5f);
+                t.evidence[CX_CAT_FACING][0] = s;
+                t.n_evidence[CX_CAT_FACING] = 1;
+                cx__buf_tags(&buf, &t, 1);
+                size_t w = (size_t)sprintf(want, "{facing}\t{0.500000}\t[[\"");
+                for (size_t i = 0; i < n; i++)
+                    if (i == at && k < sizeof special)
+                        w += (size_t)sprintf(want + w, "%s", escaped[k]);
+                    else
+                        want[w++] = s[i];
+                sprintf(want + w, "\"]]\n");
+                is(want);
+            }
+}
+
 Test(copy, confidences_with_six_decimals)
 {
     const struct { float f; const char *text; } cases[] = {
