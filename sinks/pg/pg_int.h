@@ -71,6 +71,7 @@ static inline char *cx__buf_reserve(cx_buf *b, size_t n)
     return cx__buf_grow(b, n);
 }
 
+/* Appends p[n] as it is. */
 static inline void cx__buf_put(cx_buf *b, const void *p, size_t n)
 {
     char *o = n > 0 ? cx__buf_reserve(b, n) : NULL; /* (nothing to copy: no data pointer needed) */
@@ -79,6 +80,7 @@ static inline void cx__buf_put(cx_buf *b, const void *p, size_t n)
         b->len += n;
     }
 }
+
 void cx__buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
