@@ -183,8 +183,8 @@ void cx__buf_printf(cx_buf *b, const char *fmt, ...)
 /* The escape's second character, for the four bytes COPY text must escape. */
 static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 
-/* Nonzero when one of w's eight bytes is below n (n <= 128), or is 0: exact
- * for "any" (the bits set past the first such byte are not). */
+/* Nonzero when one of w's eight bytes is below n (1 <= n <= 128): exact for
+ * "any" (which bits are set past the first such byte is not). */
 #define HAS_BYTE_BELOW(w, n) (((w) - 0x0101010101010101ULL * (n)) & ~(w) & 0x8080808080808080ULL)
 #define HAS_ZERO_BYTE(w) HAS_BYTE_BELOW(w, 1)
 #define BYTES_OF(c) (0x0101010101010101ULL * (unsigned char)(c))
