@@ -638,8 +638,21 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned)
     int escaped = 0;
     *owned = NULL;
     for (;;) {
+        /* plain ASCII, the usual case: eight bytes at a time while none of them
+         * is a control byte, a quote, a backslash or over 0x7f (each word test
+         * is exact for "any such byte"), then byte by byte */
+        while (r->end - q >= 8) {
+            uint64_t w;
+            memcpy(&w, q, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+            if ((w & highs) | ((w - ones * 0x20) & ~w & highs) |
+                ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs))
+                break;
+            q += 8;
+        }
         while (q < r->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-            q++; /* plain ASCII, the usual case */
+            q++;
         if (q >= r->end)
             return -1;
         unsigned c = *q;

@@ -32,6 +32,15 @@ static cx_window_sum sum_make(u128 v)
 
 void cx_window_rating_text(double v, char *buf, size_t len)
 {
+    if (v >= 0 && v < 100 && v == (double)(int)v && !signbit(v) && len >= 3) {
+        /* a whole 0..99 (most ratings): "%.2g" writes its digits */
+        int i = (int)v, n = 0;
+        if (i >= 10)
+            buf[n++] = (char)('0' + i / 10);
+        buf[n++] = (char)('0' + i % 10);
+        buf[n] = '\0';
+        return;
+    }
     /* from 2 digits: 10 is "10", not "1e+01" (ratings are 0..10) */
     for (int p = 2; p <= 17; p++) {
         snprintf(buf, len, "%.*g", p, v);
@@ -82,7 +91,9 @@ void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
     if (len == 0)
         return;
     if (s.hi == 0 && s.lo == 0) { /* most cells have no ratings of most scales */
-        snprintf(buf, len, "0");
+        buf[0] = len > 1 ? '0' : '\0';
+        if (len > 1)
+            buf[1] = '\0';
         return;
     }
     /* three 128-bit divisions: integer part, and the fraction's two halves */

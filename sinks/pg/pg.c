@@ -401,7 +401,8 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_copy_text(b, r->raw, r->raw_len);
     cx__buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
-    cx__buf_printf(b, "%d\t%lld\t", r->partition, (long long)r->offset);
+    cx__buf_int(b, r->partition, 0);
+    cx__buf_int(b, r->offset, 0);
     cx__buf_field(b, rule_version, 0);
     cx__buf_tags(b, t, 1);
 }
@@ -427,7 +428,7 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     ev->len = 0;
     ev->failed = 0;
     for (size_t i = 0; i < m; i++) {
-        cx__buf_printf(ev, "%zu\t", i);
+        cx__buf_int(ev, (int64_t)i, 0);
         event_row(ev, &b->recs[idx[i]], pg->rule_version);
     }
     /* Staging is empty at the start of a transaction (ON COMMIT DELETE ROWS) and a
@@ -586,7 +587,8 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
         if (!pg->replay)
             cx__buf_field(&buf, pg->group, 0);
         cx__buf_field(&buf, r->topic, 0);
-        cx__buf_printf(&buf, "%d\t%lld\t", r->partition, (long long)r->offset);
+        cx__buf_int(&buf, r->partition, 0);
+        cx__buf_int(&buf, r->offset, 0);
         cx__buf_field(&buf, b->dead[i].reason ? b->dead[i].reason
                             : r->error           ? r->error
                                                  : "invalid message",

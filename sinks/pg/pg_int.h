@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "classify.h"
 #include "cx.h"
@@ -57,10 +58,34 @@ typedef struct cx_buf {
     int failed; /* an allocation failed: contents are incomplete */
 } cx_buf;
 
-void cx__buf_put(cx_buf *b, const void *p, size_t n);
+/* cx__buf_reserve() when the room is not there yet. */
+char *cx__buf_grow(cx_buf *b, size_t n);
+
+/* Makes room for n more bytes and returns where they go (b->data + b->len), or
+ * NULL when memory ran out (b->failed is set). The caller adds what it wrote to
+ * b->len. */
+static inline char *cx__buf_reserve(cx_buf *b, size_t n)
+{
+    if (!b->failed && b->data != NULL && b->cap - b->len >= n)
+        return b->data + b->len;
+    return cx__buf_grow(b, n);
+}
+
+/* Appends p[n] as it is. */
+static inline void cx__buf_put(cx_buf *b, const void *p, size_t n)
+{
+    char *o = n > 0 ? cx__buf_reserve(b, n) : NULL; /* (nothing to copy: no data pointer needed) */
+    if (o != NULL) {
+        memcpy(o, p, n);
+        b->len += n;
+    }
+}
+
 void cx__buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
+/* Appends an integer COPY field (decimal, as printf's "%lld"); then tab or newline. */
+void cx__buf_int(cx_buf *b, int64_t v, int last);
 /* Appends a COPY field: the string escaped, or \N for NULL; then tab or newline. */
 void cx__buf_field(cx_buf *b, const char *s, int last);
 /* Appends a text[] literal of n strings as a COPY field. */

@@ -148,24 +148,23 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
                    state ? state : "none: connection lost");
 }
 
-void cx__buf_put(cx_buf *b, const void *p, size_t n)
+char *cx__buf_grow(cx_buf *b, size_t n)
 {
-    if (b->failed || n == 0) /* (an empty buffer has no data pointer to copy to) */
-        return;
-    if (b->len + n > b->cap) {
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len < n || b->data == NULL) {
         size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
+        while (cap - b->len < n)
             cap *= 2;
         char *d = realloc(b->data, cap);
         if (d == NULL) {
             b->failed = 1;
-            return;
+            return NULL;
         }
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    return b->data + b->len;
 }
 
 void cx__buf_printf(cx_buf *b, const char *fmt, ...)
@@ -181,21 +180,100 @@ void cx__buf_printf(cx_buf *b, const char *fmt, ...)
         cx__buf_put(b, tmp, (size_t)n);
 }
 
+/* The escape's second character, for the four bytes COPY text must escape. */
+static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
+
+/* Nonzero when one of w's eight bytes is below n (1 <= n <= 128): exact for
+ * "any" (which bits are set past the first such byte is not). */
+#define HAS_BYTE_BELOW(w, n) (((w) - 0x0101010101010101ULL * (n)) & ~(w) & 0x8080808080808080ULL)
+#define HAS_ZERO_BYTE(w) HAS_BYTE_BELOW(w, 1)
+#define BYTES_OF(c) (0x0101010101010101ULL * (unsigned char)(c))
+
+/* Writes s[n] COPY-escaped at o (room for 2n bytes); returns the end. Eight
+ * bytes at a time while none of them needs an escape (most text). */
+static char *put_copy_text(char *o, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            /* tab, newline and CR are below 0x0e; bytes 0..0x0d that need no
+             * escape (rare in text) take the byte loop too */
+            if (!(HAS_BYTE_BELOW(w, 0x0e) | HAS_ZERO_BYTE(w ^ BYTES_OF('\\')))) {
+                memcpy(o, s + i, 8);
+                o += 8;
+                i += 8;
+                continue;
+            }
+        }
+        size_t end = n - i >= 8 ? i + 8 : n;
+        for (; i < end; i++) {
+            char e = copy_escape[(unsigned char)s[i]];
+            if (e == 0) {
+                *o++ = s[i];
+            } else {
+                o[0] = '\\';
+                o[1] = e;
+                o += 2;
+            }
+        }
+    }
+    return o;
+}
+
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n)
 {
-    /* the escape's second character, for the four bytes COPY text must escape */
-    static const char escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        char e = escape[(unsigned char)s[i]];
-        if (e == 0)
-            continue;
-        cx__buf_put(b, s + start, i - start);
-        char esc[2] = {'\\', e};
-        cx__buf_put(b, esc, 2);
-        start = i + 1;
+    char *o = n > 0 ? cx__buf_reserve(b, 2 * n) : NULL;
+    if (o != NULL)
+        b->len += (size_t)(put_copy_text(o, s, n) - o);
+}
+
+/* "00" to "99", two characters each. */
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                    "31323334353637383940414243444546474849505152535455565758596061"
+                                    "62636465666768697071727374757677787980818283848586878889909192"
+                                    "93949596979899";
+
+static char *put_2(char *o, unsigned v)
+{
+    memcpy(o, two_digits + 2 * v, 2);
+    return o + 2;
+}
+
+/* Writes v in decimal at o (room for 20 bytes); returns the end. */
+static char *put_u64(char *o, uint64_t v)
+{
+    char tmp[20], *t = tmp + sizeof tmp;
+    while (v >= 100) {
+        t -= 2;
+        memcpy(t, two_digits + 2 * (v % 100), 2);
+        v /= 100;
     }
-    cx__buf_put(b, s + start, n - start);
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, two_digits + 2 * v, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof tmp - t);
+    memcpy(o, t, n);
+    return o + n;
+}
+
+void cx__buf_int(cx_buf *b, int64_t v, int last)
+{
+    char *o = cx__buf_reserve(b, 22), *start = o;
+    if (o == NULL)
+        return;
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        *o++ = '-';
+        u = 0 - u; /* INT64_MIN too */
+    }
+    o = put_u64(o, u);
+    *o++ = last ? '\n' : '\t';
+    b->len += (size_t)(o - start);
 }
 
 static void end_field(cx_buf *b, int last)
@@ -205,11 +283,32 @@ static void end_field(cx_buf *b, int last)
 
 void cx__buf_field(cx_buf *b, const char *s, int last)
 {
-    if (s == NULL)
-        cx__buf_put(b, "\\N", 2);
-    else
-        cx__buf_copy_text(b, s, strlen(s));
-    end_field(b, last);
+    if (s == NULL) {
+        cx__buf_put(b, last ? "\\N\n" : "\\N\t", 3);
+        return;
+    }
+    size_t n = strlen(s);
+    char *o = cx__buf_reserve(b, 2 * n + 1);
+    if (o == NULL)
+        return;
+    char *end = put_copy_text(o, s, n);
+    *end++ = last ? '\n' : '\t';
+    b->len += (size_t)(end - o);
+}
+
+/* The proleptic Gregorian date of a day number (days since 1970-01-01), as
+ * gmtime() gives it: H. Hinnant's civil_from_days. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                           /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                     /* [0, 11] */
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
@@ -219,37 +318,80 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
         frac += 1000000;
         secs--;
     }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    cx__buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)frac);
-    end_field(b, last);
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t year;
+    unsigned mon, mday;
+    civil_from_days(days, &year, &mon, &mday);
+    if (year < 0 || year > 9999) { /* outside what the parser accepts: as printf would */
+        cx__buf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld+00", (long long)year, mon,
+                       mday, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+                       (long long)frac);
+        end_field(b, last);
+        return;
+    }
+    /* YYYY-MM-DD HH:MM:SS.ffffff+00 and the separator: 30 bytes */
+    char *o = cx__buf_reserve(b, 30), *start = o;
+    if (o == NULL)
+        return;
+    o = put_2(o, (unsigned)(year / 100));
+    o = put_2(o, (unsigned)(year % 100));
+    *o++ = '-';
+    o = put_2(o, mon);
+    *o++ = '-';
+    o = put_2(o, mday);
+    *o++ = ' ';
+    o = put_2(o, (unsigned)(sod / 3600));
+    *o++ = ':';
+    o = put_2(o, (unsigned)(sod / 60 % 60));
+    *o++ = ':';
+    o = put_2(o, (unsigned)(sod % 60));
+    *o++ = '.';
+    o = put_2(o, (unsigned)(frac / 10000));
+    o = put_2(o, (unsigned)(frac / 100 % 100));
+    o = put_2(o, (unsigned)(frac % 100));
+    memcpy(o, "+00", 3);
+    o += 3;
+    *o++ = last ? '\n' : '\t';
+    b->len += (size_t)(o - start);
 }
 
 void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last)
 {
     /* Array literal {"a","b\"c"}: quote every element, backslash-escape \ and ",
-     * then the whole literal is COPY-escaped (so \ doubles once more). */
-    cx_buf lit = {0};
-    cx__buf_put(&lit, "{", 1);
+     * then the whole literal is COPY-escaped (so \ doubles once more): in one
+     * pass, " becomes \\" and \ becomes \\\\. */
+    cx__buf_put(b, "{", 1);
     for (int i = 0; i < n; i++) {
+        size_t len = strlen(items[i]);
+        char *o = cx__buf_reserve(b, 4 * len + 3), *start = o;
+        if (o == NULL)
+            return;
         if (i > 0)
-            cx__buf_put(&lit, ",", 1);
-        cx__buf_put(&lit, "\"", 1);
+            *o++ = ',';
+        *o++ = '"';
         for (const char *p = items[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                cx__buf_put(&lit, "\\", 1);
-            cx__buf_put(&lit, p, 1);
+            if (*p == '"' || *p == '\\') {
+                *o++ = '\\';
+                *o++ = '\\';
+            }
+            if (*p == '\\') {
+                *o++ = '\\';
+                *o++ = '\\';
+            } else if (copy_escape[(unsigned char)*p] != 0) {
+                *o++ = '\\';
+                *o++ = copy_escape[(unsigned char)*p];
+            } else {
+                *o++ = *p;
+            }
         }
-        cx__buf_put(&lit, "\"", 1);
+        *o++ = '"';
+        b->len += (size_t)(o - start);
     }
-    cx__buf_put(&lit, "}", 1);
-    if (lit.failed)
-        b->failed = 1;
-    else
-        cx__buf_copy_text(b, lit.data, lit.len);
-    cx__buf_free(&lit);
+    cx__buf_put(b, "}", 1);
     end_field(b, last);
 }
 
@@ -257,45 +399,127 @@ void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = p;
-    cx__buf_put(b, "\\\\x", 3); /* COPY-escaped "\x" */
+    char *o = cx__buf_reserve(b, 2 * n + 4), *start = o;
+    if (o == NULL)
+        return;
+    memcpy(o, "\\\\x", 3); /* COPY-escaped "\x" */
+    o += 3;
     for (size_t i = 0; i < n; i++) {
-        char h[2] = {hex[s[i] >> 4], hex[s[i] & 15]};
-        cx__buf_put(b, h, 2);
+        *o++ = hex[s[i] >> 4];
+        *o++ = hex[s[i] & 15];
     }
-    end_field(b, last);
+    *o++ = last ? '\n' : '\t';
+    b->len += (size_t)(o - start);
+}
+
+/* Writes f as printf's "%.6f" of (double)f would, rounding its exact binary
+ * value half to even, at o (room for 16 bytes) for 0 <= f < 2^24; returns the
+ * end, or NULL for anything else (negative, -0, too large, not finite). */
+static char *put_fixed6(char *o, float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    unsigned exp = (bits >> 23) & 0xff;
+    if ((bits >> 31) != 0 || exp >= 127 + 24)
+        return NULL;
+    uint64_t m = bits & 0x7fffff;
+    int e; /* f = m * 2^e exactly */
+    if (exp == 0) {
+        e = -149;
+    } else {
+        m |= 0x800000;
+        e = (int)exp - 150;
+    }
+    uint64_t q; /* f * 10^6, rounded */
+    if (e >= 0) {
+        q = (m << e) * 1000000;
+    } else if (e < -100) {
+        q = 0; /* m * 10^6 < 2^44: far below one half */
+    } else {
+        unsigned __int128 num = (unsigned __int128)m * 1000000;
+        unsigned sh = (unsigned)-e;
+        unsigned __int128 whole = num >> sh, rem = num - (whole << sh),
+                          half = (unsigned __int128)1 << (sh - 1);
+        q = (uint64_t)whole;
+        if (rem > half || (rem == half && (q & 1)))
+            q++;
+    }
+    o = put_u64(o, q / 1000000);
+    *o++ = '.';
+    unsigned fr = (unsigned)(q % 1000000);
+    o = put_2(o, fr / 10000);
+    o = put_2(o, fr / 100 % 100);
+    return put_2(o, fr % 100);
 }
 
 void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
 {
     cx__buf_put(b, "{", 1);
-    for (int i = 0; i < t->n_assigned; i++)
-        cx__buf_printf(b, "%s%s", i ? "," : "", cx_category_name(t->order[i]));
+    for (int i = 0; i < t->n_assigned; i++) {
+        if (i)
+            cx__buf_put(b, ",", 1);
+        const char *name = cx_category_name(t->order[i]);
+        cx__buf_put(b, name, strlen(name));
+    }
     cx__buf_put(b, "}\t{", 3);
-    for (int i = 0; i < t->n_assigned; i++)
-        cx__buf_printf(b, "%s%.6f", i ? "," : "", (double)t->confidence[t->order[i]]);
+    for (int i = 0; i < t->n_assigned; i++) {
+        float f = t->confidence[t->order[i]];
+        /* (room for a comma and printf's longest "%.6f" of a float, 47 bytes) */
+        char *o = cx__buf_reserve(b, 64), *start = o, *end;
+        if (o == NULL)
+            return;
+        if (i)
+            *o++ = ',';
+        if ((end = put_fixed6(o, f)) == NULL) /* not a confidence: as printf writes it */
+            end = o + snprintf(o, 63, "%.6f", (double)f);
+        b->len += (size_t)(end - start);
+    }
     cx__buf_put(b, "}\t[", 3);
     /* JSON strings, then COPY-escaped: every backslash doubles */
+    static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < t->n_assigned; i++) {
         cx_category c = t->order[i];
         cx__buf_put(b, i ? ",[" : "[", i ? 2 : 1);
         for (int k = 0; k < t->n_evidence[c]; k++) {
-            cx__buf_put(b, k ? ",\"" : "\"", k ? 2 : 1);
-            const char *s = t->evidence[c][k], *run = s;
-            for (; *s; s++) {
+            const char *s = t->evidence[c][k];
+            size_t len = strlen(s);
+            /* at most 7 bytes per byte (\\u00XX), the quotes and a comma */
+            char *o = cx__buf_reserve(b, 7 * len + 3), *start = o;
+            if (o == NULL)
+                return;
+            if (k)
+                *o++ = ',';
+            *o++ = '"';
+            for (const char *end = s + len; s < end; s++) {
+                if (end - s >= 8) { /* eight bytes with no quote, backslash or control */
+                    uint64_t w;
+                    memcpy(&w, s, 8);
+                    if (!(HAS_BYTE_BELOW(w, 0x20) | HAS_ZERO_BYTE(w ^ BYTES_OF('"')) |
+                          HAS_ZERO_BYTE(w ^ BYTES_OF('\\')))) {
+                        memcpy(o, s, 8);
+                        o += 8;
+                        s += 7;
+                        continue;
+                    }
+                }
                 unsigned char ch = (unsigned char)*s;
-                if (ch != '"' && ch != '\\' && ch >= 0x20)
-                    continue;
-                cx__buf_put(b, run, (size_t)(s - run));
-                if (ch == '"')
-                    cx__buf_put(b, "\\\\\"", 3);
-                else if (ch == '\\')
-                    cx__buf_put(b, "\\\\\\\\", 4);
-                else
-                    cx__buf_printf(b, "\\\\u%04x", ch);
-                run = s + 1;
+                if (ch == '"') {
+                    memcpy(o, "\\\\\"", 3);
+                    o += 3;
+                } else if (ch == '\\') {
+                    memcpy(o, "\\\\\\\\", 4);
+                    o += 4;
+                } else if (ch < 0x20) {
+                    memcpy(o, "\\\\u00", 5);
+                    o[5] = hex[ch >> 4];
+                    o[6] = hex[ch & 15];
+                    o += 7;
+                } else {
+                    *o++ = (char)ch;
+                }
             }
-            cx__buf_put(b, run, (size_t)(s - run));
-            cx__buf_put(b, "\"", 1);
+            *o++ = '"';
+            b->len += (size_t)(o - start);
         }
         cx__buf_put(b, "]", 1);
     }

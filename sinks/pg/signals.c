@@ -134,7 +134,8 @@ static void put_signed(cx_buf *b, const char *text, int sign)
 {
     if (sign < 0)
         cx__buf_put(b, text[0] == '-' ? "" : "-", text[0] == '-' ? 0 : 1);
-    cx__buf_printf(b, "%s", sign < 0 && text[0] == '-' ? text + 1 : text);
+    const char *digits = sign < 0 && text[0] == '-' ? text + 1 : text;
+    cx__buf_put(b, digits, strlen(digits));
 }
 
 cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags)
@@ -169,7 +170,7 @@ cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tag
 static void put_head(cx_buf *b, int64_t start_us, int width, int category, const char *channel)
 {
     cx__buf_timestamp(b, start_us, 0);
-    cx__buf_printf(b, "%d\t", width);
+    cx__buf_int(b, width, 0);
     cx__buf_field(b, category < CX_CAT_COUNT ? cx_category_name(category) : "none", 0);
     cx__buf_field(b, channel, 0);
 }
@@ -181,27 +182,27 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b)
         for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
             const cx_window_cell *c = cx_window_get(s->win[i], j);
             put_head(b, c->start_us, s->width[i], c->category, c->channel);
-            cx__buf_printf(b, "%lld\t%lld\t%lld\t%lld", (long long)(sign * c->events),
-                           (long long)(sign * c->sentiment[CX_SENT_NEGATIVE]),
-                           (long long)(sign * c->sentiment[CX_SENT_NEUTRAL]),
-                           (long long)(sign * c->sentiment[CX_SENT_POSITIVE]));
+            cx__buf_int(b, sign * c->events, 0);
+            cx__buf_int(b, sign * c->sentiment[CX_SENT_NEGATIVE], 0);
+            cx__buf_int(b, sign * c->sentiment[CX_SENT_NEUTRAL], 0);
+            cx__buf_int(b, sign * c->sentiment[CX_SENT_POSITIVE], 0);
             for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
                 cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
-                cx__buf_printf(b, "\t%lld\t", (long long)(sign * c->ratings[k]));
+                cx__buf_int(b, sign * c->ratings[k], 0);
                 put_signed(b, sum, sign);
+                cx__buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
             }
-            cx__buf_put(b, "\n", 1);
         }
     }
     for (size_t i = 0; i < s->n_fine; i++) {
         const fine_rating *f = &s->fine[i];
         put_head(b, f->start_us, f->width, f->category, f->channel);
-        cx__buf_printf(b, "0\t0\t0\t0");
+        cx__buf_put(b, "0\t0\t0\t0\t", 8);
         for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
-            cx__buf_printf(b, "\t0\t");
+            cx__buf_put(b, "0\t", 2);
             put_signed(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0", sign);
+            cx__buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
         }
-        cx__buf_put(b, "\n", 1);
     }
 }
 

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -414,6 +415,37 @@ Test(cx_event, makes_the_document_json_loadb_makes)
         free(want);
         cx_event_clear(&ev);
     }
+}
+
+Test(cx_event, reads_an_escape_or_a_special_byte_anywhere_in_a_string)
+{
+    /* at every position of texts up to 24 bytes: what is read is what
+     * json_loadb() reads, and what it refuses is refused */
+    static const char *const ok[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\xc3\xa9",
+                                     "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", "~", " "};
+    static const char *const bad[] = {"\x01", "\x1f", "\t", "\xff", "\xc3", "\x80", "\\x"};
+    char msg[128];
+    for (size_t n = 1; n <= 24; n++)
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < CX_ARRAY_LEN(ok) + CX_ARRAY_LEN(bad); k++) {
+                const char *special = k < CX_ARRAY_LEN(ok) ? ok[k] : bad[k - CX_ARRAY_LEN(ok)];
+                int len = snprintf(msg, sizeof msg, VALID_HEAD ",\"text\":\"%.*s%s%.*s\"}",
+                                   (int)at, "bbbbbbbbbbbbbbbbbbbbbbbbb", special,
+                                   (int)(n - at - 1), "ccccccccccccccccccccccccc");
+                if (k >= CX_ARRAY_LEN(ok)) {
+                    expect_reject_len(msg, (size_t)len, "");
+                    continue;
+                }
+                cx_event ev;
+                expect_accept(msg, &ev);
+                char *want = loadb_text(msg);
+                char *got = json_dumps(ev.root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                cr_assert_str_eq(got, want, "%s", msg);
+                free(got);
+                free(want);
+                cx_event_clear(&ev);
+            }
+        }
 }
 
 static void *clear_all(void *arg)
