@@ -30,8 +30,6 @@ typedef struct service {
     cx_pipeline *pipeline;
     cx_consumer *consumer;
     cx_metrics *metrics;
-    cx_pipeline_msg *in; /* a batch from the consumer, as the engine takes it */
-    cx_msg *out;         /* a stored batch, as the consumer is told of it */
     uint64_t stop_after;
     cx_run_totals totals; /* written by the engine's hooks, one at a time */
     int64_t last_report_us;
@@ -59,10 +57,7 @@ static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, ch
                         size_t errlen)
 {
     service *s = ctx;
-    for (size_t i = 0; i < n; i++)
-        s->in[i] = (cx_pipeline_msg){msgs[i].topic, msgs[i].partition, msgs[i].offset,
-                                     msgs[i].value, msgs[i].len};
-    return cx_pipeline_submit(s->pipeline, s->in, n, wait_ms, err, errlen);
+    return cx_pipeline_submit(s->pipeline, msgs, n, wait_ms, err, errlen);
 }
 
 static cx_status drain(void *ctx, char *err, size_t errlen)
@@ -88,10 +83,7 @@ static void stored(void *ctx, const cx_pipeline_report *r)
         return;
     t->messages += r->n;
     t->batches++;
-    for (size_t i = 0; i < r->n; i++)
-        s->out[i] = (cx_msg){r->msgs[i].topic, r->msgs[i].partition, r->msgs[i].offset,
-                             r->msgs[i].value, r->msgs[i].len};
-    cx_consumer_stored(s->consumer, s->out, r->n);
+    cx_consumer_stored(s->consumer, r->msgs, r->n);
     if (cx_now_mono_us() - s->last_report_us > 10 * 1000000LL) {
         cx_log(CX_LOG_INFO, "pipeline",
                "messages=%llu stored=%llu duplicates=%llu skipped=%llu dead_letters=%llu",
@@ -138,9 +130,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
     props = calloc(2 * n_props + 1, sizeof *props);
-    s.in = calloc(cap, sizeof *s.in);
-    s.out = calloc(cap, sizeof *s.out);
-    if (props == NULL || s.in == NULL || s.out == NULL) {
+    if (props == NULL) {
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
@@ -259,8 +249,6 @@ done:
     free(rules_json);
     cx_ticket_rules_free(rules);
     free(props);
-    free(s.in);
-    free(s.out);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cx.h"
+#include "pipeline.h"
 
 /* ---- Mock cluster --------------------------------------------------------- */
 
@@ -57,14 +58,9 @@ void cx_producer_free(cx_producer *p);
 
 /* ---- Consumer-group member ------------------------------------------------ */
 
-/* One consumed message; borrowed, valid during the submit callback only. */
-typedef struct cx_msg {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    const void *value;
-    size_t len;
-} cx_msg;
+/* One consumed message, as the pipeline takes it; borrowed, valid during the
+ * submit callback only. */
+typedef cx_pipeline_msg cx_msg;
 
 typedef struct cx_consumer_config {
     const char *brokers;
