@@ -39,7 +39,7 @@ struct cx_pg_history {
     char *from_id;
     /* the previous page's write, sent and not yet answered */
     int writing;
-    char *write_sql, *write_sql_signals;
+    char *write_sql, *write_sql_signals, *write_sql_grouped;
 };
 
 
@@ -307,30 +307,17 @@ static int same_signals(const cx_tags *a, const cx_tags *b)
     return 1;
 }
 
-/* Adds what cx_stage_sig holds to cx.signals, one row per key in key order
+/* Adds what cx_stage_sig holds to cx.signals with the batch writer's upsert
+ * (%s: cx__pg_signals_apply_once_sql when each key is staged once, else
+ * cx__pg_signals_apply_sql, which groups by key), one row per key in key order
  * (the lock order of every writer), and deletes the rows the move left
  * without events (found by the upsert itself, by the ctid the row lock keeps
- * until the commit: no scan of cx.signals). SUMS: the staged rows, one per
- * key, or grouped by key where keys repeat (leaving alone the keys where old
- * and new contributions cancel out). */
-#define SIGNALS_CORRECT_SQL(SUMS)                                                             \
-    "WITH up AS (" CX__PG_SIGNALS_INSERT SUMS "ORDER BY 1, 2, 3, 4\n" CX__PG_SIGNALS_ADD      \
-    " RETURNING s.ctid, s.events)\n"                                                          \
+ * until the commit: no scan of cx.signals). */
+#define SIGNALS_CORRECT_SQL                                                                   \
+    "WITH up AS (%s RETURNING s.ctid, s.events)\n"                                            \
     "INSERT INTO cx_re_empty SELECT ctid FROM up WHERE events = 0;\n"                         \
     "DELETE FROM cx.signals WHERE ctid = ANY(ARRAY(SELECT row FROM cx_re_empty))"            \
     " AND events = 0;\n"
-#define SIGNALS_ONCE "SELECT * FROM cx_stage_sig\n"
-#define SIGNALS_GROUPED                                                                       \
-    "SELECT window_start, window_seconds, category, channel, sum(events), sum(negative),\n"   \
-    "  sum(neutral), sum(positive), sum(rating_count), sum(rating_sum), sum(csat_count),\n"   \
-    "  sum(csat_sum), sum(nps_count), sum(nps_sum), sum(ces_count), sum(ces_sum),\n"         \
-    "  sum(stars_count), sum(stars_sum)\n"                                                    \
-    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n"                                                 \
-    "HAVING sum(events) <> 0 OR sum(negative) <> 0 OR sum(neutral) <> 0\n"                    \
-    "  OR sum(positive) <> 0 OR sum(rating_count) <> 0 OR sum(rating_sum) <> 0\n"             \
-    "  OR sum(csat_count) <> 0 OR sum(csat_sum) <> 0 OR sum(nps_count) <> 0\n"               \
-    "  OR sum(nps_sum) <> 0 OR sum(ces_count) <> 0 OR sum(ces_sum) <> 0\n"                   \
-    "  OR sum(stars_count) <> 0 OR sum(stars_sum) <> 0\n"
 /* The staged verdicts replace the stored ones, rows found by the ctid their
  * lock keeps; then the transaction commits. %s: the version, a literal. */
 #define UPDATE_SQL                                                                            \
@@ -346,19 +333,25 @@ static cx_status prepare_writes(cx_pg_history *h, char *err, size_t errlen)
     char *lit = PQescapeLiteral(h->conn, h->version, strlen(h->version));
     free(h->write_sql);
     free(h->write_sql_signals);
-    h->write_sql = h->write_sql_signals = NULL;
+    free(h->write_sql_grouped);
+    h->write_sql = h->write_sql_signals = h->write_sql_grouped = NULL;
     if (lit == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     size_t nu = strlen(UPDATE_SQL) + strlen(lit);
-    size_t ns = strlen(SIGNALS_CORRECT_SQL(SIGNALS_ONCE)) + nu;
+    size_t ns = strlen(SIGNALS_CORRECT_SQL) + strlen(cx__pg_signals_apply_once_sql) + nu;
+    size_t ng = strlen(SIGNALS_CORRECT_SQL) + strlen(cx__pg_signals_apply_sql) + nu;
     h->write_sql = malloc(nu);
     h->write_sql_signals = malloc(ns);
-    if (h->write_sql != NULL && h->write_sql_signals != NULL) {
+    h->write_sql_grouped = malloc(ng);
+    if (h->write_sql != NULL && h->write_sql_signals != NULL && h->write_sql_grouped != NULL) {
         snprintf(h->write_sql, nu, UPDATE_SQL, lit);
-        snprintf(h->write_sql_signals, ns, SIGNALS_CORRECT_SQL(SIGNALS_ONCE) UPDATE_SQL, lit);
+        snprintf(h->write_sql_signals, ns, SIGNALS_CORRECT_SQL UPDATE_SQL,
+                 cx__pg_signals_apply_once_sql, lit);
+        snprintf(h->write_sql_grouped, ng, SIGNALS_CORRECT_SQL UPDATE_SQL,
+                 cx__pg_signals_apply_sql, lit);
     }
     PQfreemem(lit);
-    if (h->write_sql == NULL || h->write_sql_signals == NULL)
+    if (h->write_sql == NULL || h->write_sql_signals == NULL || h->write_sql_grouped == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     return CX_OK;
 }
@@ -449,15 +442,11 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
     if (st == CX_OK && sig.len > 0)
         st = cx__pg_copy(h->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
                          errlen);
-    if (st == CX_OK && grouped) {
-        /* rare: sent apart, so that the usual queries need no second text */
-        PGresult *r = PQexec(h->conn, SIGNALS_CORRECT_SQL(SIGNALS_GROUPED));
-        st = cx__pg_check(h->conn, r, "correcting signals", err, errlen);
-        PQclear(r);
-    }
     if (st == CX_OK) {
-        /* the rest is not waited for: the next page is classified meanwhile */
-        if (PQsendQuery(h->conn, sig.len > 0 && !grouped ? h->write_sql_signals : h->write_sql))
+        /* not waited for: the next page is classified meanwhile */
+        if (PQsendQuery(h->conn, sig.len == 0 ? h->write_sql
+                                 : grouped    ? h->write_sql_grouped
+                                              : h->write_sql_signals))
             h->writing = 1;
         else
             st = cx__pg_check(h->conn, NULL, "writing a batch", err, errlen);
@@ -669,5 +658,6 @@ void cx_pg_history_free(cx_pg_history *h)
     free(h->from_id);
     free(h->write_sql);
     free(h->write_sql_signals);
+    free(h->write_sql_grouped);
     free(h);
 }
