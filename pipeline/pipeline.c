@@ -64,12 +64,9 @@ typedef struct writer {
 
 struct cx_pipeline {
     cx_pipeline_options o;
-    cx_sink sinks[MAX_WRITERS];
     cx_record_rules rules;
     writer wr[MAX_WRITERS];
-    int writers;
     batch *ring;
-    int max_batches;
     int head, count; /* the oldest batch in hand, and how many are */
     pthread_mutex_t lock;
     pthread_cond_t idle; /* signalled when a batch leaves the ring */
@@ -107,7 +104,7 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
  * consecutive writers, so that a topic's load is split evenly. */
 static int writer_of(const cx_pipeline *p, uint32_t topic_hash, int32_t partition)
 {
-    return (int)((topic_hash + (uint32_t)partition) % (uint32_t)p->writers);
+    return (int)((topic_hash + (uint32_t)partition) % (uint32_t)p->o.n_sinks);
 }
 
 /* FNV-1a over a topic name, for writer_of. A batch's copies share one topic
@@ -151,7 +148,7 @@ static void report_done(cx_pipeline *p)
             cx_record_release(&b->stores[i]);
         pthread_mutex_lock(&p->lock);
         b->n = 0;
-        p->head = (p->head + 1) % p->max_batches;
+        p->head = (p->head + 1) % p->o.max_batches;
         p->count--;
         pthread_cond_broadcast(&p->idle);
     }
@@ -240,7 +237,7 @@ static void *writer_main(void *arg)
             if (first) {
                 p->fatal = 1;
                 snprintf(p->fatal_err, sizeof p->fatal_err, "%s", err);
-                for (int w = 0; w < p->writers; w++)
+                for (int w = 0; w < p->o.n_sinks; w++)
                     pthread_cond_signal(&p->wr[w].cond);
                 pthread_cond_broadcast(&p->idle); /* a submit waiting for room */
             }
@@ -320,21 +317,21 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
                        p->o.batch_max);
     pthread_mutex_lock(&p->lock);
     cx_status st = CX_OK;
-    if (n > 0 && wait_ms > 0 && !p->fatal && (p->draining || p->count == p->max_batches)) {
+    if (n > 0 && wait_ms > 0 && !p->fatal && (p->draining || p->count == p->o.max_batches)) {
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, wait_ms);
-        while (!p->fatal && (p->draining || p->count == p->max_batches) &&
+        while (!p->fatal && (p->draining || p->count == p->o.max_batches) &&
                pthread_cond_timedwait(&p->idle, &p->lock, &until) == 0)
             ;
     }
     if (p->fatal)
         st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err);
-    else if (n > 0 && (p->draining || p->count == p->max_batches))
+    else if (n > 0 && (p->draining || p->count == p->o.max_batches))
         st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "busy: %d batches are being stored", p->count);
     if (st != CX_OK || n == 0) {
         pthread_mutex_unlock(&p->lock);
         return st;
     }
-    batch *b = &p->ring[(p->head + p->count) % p->max_batches];
+    batch *b = &p->ring[(p->head + p->count) % p->o.max_batches];
     p->count++;
     b->filling = 1;
     pthread_mutex_unlock(&p->lock);
@@ -355,7 +352,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     uint32_t h = 0;
     for (size_t i = 0; i < n; i++)
         count[writer_of_msg(p, b, i, &h)]++;
-    for (int w = 0; w < p->writers; w++) {
+    for (int w = 0; w < p->o.n_sinks; w++) {
         b->sh[w] = (share){.b = b, .idx = b->order + at, .recs = b->recs + at};
         at += count[w];
     }
@@ -365,7 +362,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     }
     pthread_mutex_lock(&p->lock);
     b->pending = 0;
-    for (int w = 0; w < p->writers; w++) {
+    for (int w = 0; w < p->o.n_sinks; w++) {
         share *s = &b->sh[w];
         if (s->n == 0)
             continue;
@@ -387,7 +384,7 @@ cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
     p->draining++;
-    for (int w = 0; w < p->writers; w++)
+    for (int w = 0; w < p->o.n_sinks; w++)
         pthread_cond_signal(&p->wr[w].cond); /* a writer waiting to retry gives up */
     while (p->count > 0)
         pthread_cond_wait(&p->idle, &p->lock);
@@ -404,7 +401,7 @@ cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int3
     cx_status st = cx_pipeline_drain(p, err, errlen); /* the first writer's sink is free */
     if (st != CX_OK)
         return st;
-    const cx_sink *s = &p->sinks[0];
+    const cx_sink *s = &p->o.sinks[0];
     return s->ops->read_offsets(s->ctx, topic, parts, n, next, err, errlen);
 }
 
@@ -436,23 +433,21 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
         p->o.retry_max_ms = 30000;
     p->rules = *opts->rules;
     p->o.rules = &p->rules;
-    p->writers = opts->n_sinks;
-    memcpy(p->sinks, opts->sinks, (size_t)p->writers * sizeof *p->sinks);
-    p->o.sinks = p->sinks;
-    p->max_batches = opts->max_batches > 0 ? opts->max_batches : 2;
+    if (p->o.max_batches == 0)
+        p->o.max_batches = 2;
     p->seed = (unsigned)cx_now_mono_us();
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->idle, &ca);
-    for (int w = 0; w < p->writers; w++) {
-        p->wr[w] = (writer){.p = p, .sink = &p->sinks[w]};
+    for (int w = 0; w < p->o.n_sinks; w++) {
+        p->wr[w] = (writer){.p = p, .sink = &p->o.sinks[w]};
         pthread_cond_init(&p->wr[w].cond, &ca);
     }
     pthread_condattr_destroy(&ca);
-    int ok = (p->ring = calloc((size_t)p->max_batches, sizeof *p->ring)) != NULL;
-    for (int k = 0; ok && k < p->max_batches; k++) {
+    int ok = (p->ring = calloc((size_t)p->o.max_batches, sizeof *p->ring)) != NULL;
+    for (int k = 0; ok && k < p->o.max_batches; k++) {
         batch *b = &p->ring[k];
         size_t cap = opts->batch_max;
         ok = (b->msgs = calloc(cap, sizeof *b->msgs)) &&
@@ -463,7 +458,7 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
         cx_pipeline_free(p);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "pipeline: out of memory");
     }
-    for (int w = 0; w < p->writers; w++) {
+    for (int w = 0; w < p->o.n_sinks; w++) {
         if (pthread_create(&p->wr[w].thread, NULL, writer_main, &p->wr[w]) != 0) {
             cx_pipeline_free(p);
             return cx_errf(err, errlen, CX_ERR_FATAL, "pipeline: cannot start writer threads");
@@ -482,15 +477,15 @@ void cx_pipeline_free(cx_pipeline *p)
     cx_pipeline_drain(p, err, sizeof err);
     pthread_mutex_lock(&p->lock);
     p->quit = 1;
-    for (int w = 0; w < p->writers; w++)
+    for (int w = 0; w < p->o.n_sinks; w++)
         pthread_cond_signal(&p->wr[w].cond);
     pthread_mutex_unlock(&p->lock);
-    for (int w = 0; w < p->writers; w++) {
+    for (int w = 0; w < p->o.n_sinks; w++) {
         if (p->wr[w].started)
             pthread_join(p->wr[w].thread, NULL);
         pthread_cond_destroy(&p->wr[w].cond);
     }
-    for (int k = 0; p->ring != NULL && k < p->max_batches; k++)
+    for (int k = 0; p->ring != NULL && k < p->o.max_batches; k++)
         batch_free(&p->ring[k]);
     free(p->ring);
     pthread_mutex_destroy(&p->lock);
