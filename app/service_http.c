@@ -35,8 +35,8 @@ struct cx_service_http {
     pthread_mutex_t scratch_lock; /* lags, plags: /metrics */
     cx_metrics_lag *lags;
     cx_partition_lag *plags;
-    pthread_mutex_t lock;  /* pg_error, quit */
-    atomic_int pg_checked; /* 1: PostgreSQL answered the last check */
+    pthread_mutex_t lock;  /* pg_checked, pg_error, quit */
+    int pg_checked;        /* 1: PostgreSQL answered the last check */
     char pg_error[512];    /* why not (libpq's message, redacted) */
     pthread_t monitor;
     int monitor_started;
@@ -81,7 +81,7 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
     if (c == NULL || cx_consumer_assigned(c) == 0)
         snprintf(why, sizeof why, "no kafka partitions assigned yet\n");
     pthread_mutex_lock(&s->lock);
-    if (!atomic_load(&s->pg_checked))
+    if (!s->pg_checked)
         snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n",
                  s->pg_error[0] ? s->pg_error : "not checked yet");
     else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
@@ -104,7 +104,7 @@ static void *monitor_main(void *arg)
         char err[512];
         cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
         pthread_mutex_lock(&s->lock);
-        atomic_store(&s->pg_checked, st == CX_OK);
+        s->pg_checked = st == CX_OK;
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
         struct timespec until = cx_time_after_ms(CLOCK_REALTIME, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
