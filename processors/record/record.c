@@ -29,8 +29,3 @@ void cx_record_release(cx_record_store *s)
 {
     cx_event_clear(&s->ev);
 }
-
-cx_status cx_record_add_to_window(cx_window *w, const cx_record *r)
-{
-    return r->ev == NULL ? CX_OK : cx_window_add(w, r->ev, r->tags);
-}

@@ -3,8 +3,7 @@
  * `cxpulse run`, dead-letter replay and reclassification: the message value
  * is parsed (processors/event), classified (processors/classify) and tested
  * against the event-level ticket rules (processors/tickets), or becomes a dead
- * letter with the parser's reason; and what a stored record adds to the
- * signal windows (processors/window).
+ * letter with the parser's reason.
  *
  * Pure: no Kafka, no PostgreSQL. A record borrows the message and points
  * into a cx_record_store the caller provides, one per record, so a batch
@@ -20,7 +19,6 @@
 #include "cx.h"
 #include "event.h"
 #include "tickets.h"
-#include "window.h"
 
 /* Event-level ticket rules one record keeps the matches of (the first ones). */
 #define CX_RECORD_MAX_HITS 8
@@ -72,13 +70,5 @@ cx_status cx_record_make(cx_record *r, cx_record_store *s, const cx_record_rules
 /* Releases what cx_record_make() put in *s (records pointing into it become
  * invalid); idempotent. */
 void cx_record_release(cx_record_store *s);
-
-/*
- * Adds what a stored record's event contributes to the signals to w (see
- * cx_window_add: CX_ERR_INVALID when its rating cannot be summed exactly
- * there, CX_ERR_NOMEM). Called by whoever knows the event is new: a
- * duplicate adds nothing. A dead letter adds nothing (CX_OK).
- */
-cx_status cx_record_add_to_window(cx_window *w, const cx_record *r);
 
 #endif /* CX_RECORD_H */

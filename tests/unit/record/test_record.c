@@ -2,7 +2,7 @@
  * test_record.c - one message made into a record, as run, dead-letter replay
  * and reclassification all make it: parsed, classified with the rules given,
  * matched against the event-level ticket rules, or a dead letter with the
- * parser's reason; and what a record adds to the signal windows.
+ * parser's reason.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -88,29 +88,4 @@ Test(cx_record, an_invalid_message_is_a_dead_letter_with_the_parsers_reason)
     cr_assert_eq(r.raw, bad);
     cr_assert(strstr(r.error, "field \"occurred_at\"") != NULL, "%s", r.error);
     cr_assert_null(store.ev.root, "a dead letter holds nothing to release");
-}
-
-Test(cx_record, a_record_adds_to_its_window_and_a_dead_letter_adds_nothing)
-{
-    char err[256];
-    cx_window *w = NULL;
-    cr_assert_eq(cx_window_new(&w, 60, err, sizeof err), CX_OK, "%s", err);
-    cx_record r, dead;
-    cx_record_store dead_store;
-    cx_record_rules rules = {.classifier = clf, .tickets = tickets};
-    cr_assert_eq(cx_record_make(&r, &store, &rules, "t", 0, 0, detractor, strlen(detractor)),
-                 CX_OK);
-    cr_assert_eq(cx_record_make(&dead, &dead_store, &rules, "t", 0, 1, "{", 1), CX_ERR_INVALID);
-    cr_assert_eq(cx_record_add_to_window(w, &r), CX_OK);
-    cr_assert_eq(cx_record_add_to_window(w, &dead), CX_OK);
-    cr_assert_eq(cx_window_count(w), 1);
-    const cx_window_cell *c = cx_window_get(w, 0);
-    cr_assert_eq(c->start_us, 1793527200000000LL); /* 2026-11-01T10:00:00Z */
-    cr_assert_eq(c->category, CX_CAT_EXTERNAL);
-    cr_assert_str_eq(c->channel, "survey");
-    cr_assert_eq(c->events, 1);
-    cr_assert_eq(c->sentiment[CX_SENT_NEGATIVE], 1);
-    cr_assert_eq(c->ratings[CX_RATING_NPS], 1);
-    cx_record_release(&dead_store);
-    cx_window_free(w);
 }
