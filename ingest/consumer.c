@@ -200,25 +200,39 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
 /*
  * After a cooperative revocation: the batch in hand, and what the application
  * gave up while draining, may have held messages of partitions kept; they are
- * read again from the stored offsets (what is stored is not read twice).
+ * read again from the stored offsets (what is stored is not read twice). When
+ * that cannot be done, reading on would skip them: the consumer stops, with
+ * the reason, and they are read again on the next start.
  */
 static void rewind_kept(cx_consumer *c)
 {
-    rd_kafka_topic_partition_list_t *kept = NULL;
-    if (rd_kafka_assignment(c->rk, &kept) != RD_KAFKA_RESP_ERR_NO_ERROR || kept == NULL)
+    if (c->fatal) /* stopping anyway, for the reason already given */
         return;
-    if (kept->cnt > 0 && !load_offsets(c, kept)) {
-        c->fatal = 1;
-        c->stop = 1;
-    } else if (kept->cnt > 0) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, kept, 5000);
-        if (e != NULL) {
-            cx_log(CX_LOG_WARN, "ingest", "rewinding kept partitions: %s",
-                   rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_t *kept = NULL;
+    rd_kafka_resp_err_t ae = rd_kafka_assignment(c->rk, &kept);
+    const char *why = ae != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(ae) : NULL;
+    rd_kafka_error_t *e = NULL;
+    if (why == NULL && kept != NULL && kept->cnt > 0) {
+        if (!load_offsets(c, kept)) {
+            c->fatal = 1;
+            c->stop = 1;
+        } else if ((e = rd_kafka_seek_partitions(c->rk, kept, 5000)) != NULL) {
+            why = rd_kafka_error_string(e);
+        } else {
+            for (int i = 0; why == NULL && i < kept->cnt; i++)
+                if (kept->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                    why = rd_kafka_err2str(kept->elems[i].err);
         }
     }
-    rd_kafka_topic_partition_list_destroy(kept);
+    if (why != NULL) {
+        snprintf(c->fatal_err, sizeof c->fatal_err, "rewinding kept partitions: %s", why);
+        c->fatal = 1;
+        c->stop = 1;
+    }
+    if (e != NULL)
+        rd_kafka_error_destroy(e);
+    if (kept != NULL)
+        rd_kafka_topic_partition_list_destroy(kept);
 }
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -369,6 +383,8 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
         if (m != NULL)
             accept_message(c, m);
+        if (c->fatal) /* from a rebalance in this poll: nothing more is submitted */
+            break;
         if (c->n > 0 && ((int)c->n >= c->batch_max ||
                          cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
             if ((st = submit(c, SUBMIT_WAIT_MS, err, errlen)) != CX_OK)
