@@ -25,7 +25,7 @@ struct cx_consumer {
     int batch_max, linger_ms;
     int64_t reset; /* RD_KAFKA_OFFSET_BEGINNING or _END */
     rd_kafka_message_t **batch;
-    cx_msg *msgs; /* the batch as the application sees it */
+    cx_msg *msgs; /* the batch as the application sees it: batch[i] is msgs[i] */
     size_t n, cap;
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
@@ -93,11 +93,6 @@ void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
  */
 static cx_status submit(cx_consumer *c, int wait_ms, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        rd_kafka_message_t *m = c->batch[i];
-        c->msgs[i] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                              m->len};
-    }
     cx_status st = c->h.submit(c->h.ctx, c->msgs, c->n, wait_ms, err, errlen);
     if (st == CX_ERR_TRANSIENT) {
         if (!c->paused) {
@@ -145,6 +140,8 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     }
     if (c->n == 0)
         c->first_us = cx_now_mono_us();
+    c->msgs[c->n] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
+                             m->len};
     c->batch[c->n++] = m;
     c->stats.messages++;
 }
