@@ -127,11 +127,22 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     }
     if (c->n == c->cap) {
         /* Only while paused can more arrive than a batch holds (a partition
-         * assigned mid-pause): put it back to be fetched again later. */
+         * assigned mid-pause): put it back to be fetched again later. When
+         * that fails, reading on would skip it: stop, with the reason (it is
+         * read again from the stored offsets on the next start). */
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
             m->offset;
         rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 1000);
+        const char *why = e != NULL ? rd_kafka_error_string(e)
+                          : l->elems[0].err ? rd_kafka_err2str(l->elems[0].err)
+                                            : NULL;
+        if (why != NULL && !c->fatal) {
+            snprintf(c->fatal_err, sizeof c->fatal_err, "putting back %s[%d]@%lld: %s",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
+            c->fatal = 1;
+            c->stop = 1;
+        }
         if (e != NULL)
             rd_kafka_error_destroy(e);
         rd_kafka_topic_partition_list_destroy(l);
