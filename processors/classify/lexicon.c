@@ -95,11 +95,7 @@ static inline __attribute__((always_inline)) int next_token(const char *text, si
         }
         char out = 0;
         size_t adv = 1;
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-            out = (char)c;
-        else if (c >= 'A' && c <= 'Z')
-            out = (char)(c - 'A' + 'a');
-        else if (c == '\'' && in_word)
+        if (c == '\'' && in_word)
             out = 0; /* "didn't" -> "didnt" */
         else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
                  (unsigned char)text[i + 2] == 0x99 && in_word)
