@@ -432,9 +432,9 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
         t->n = (uint8_t)n;
-        unsigned fl = 0;
+        unsigned fl = 0; /* a token without letters or digits is in no class */
         const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
-        t->fl = (uint16_t)(n > 0 ? fl : word_flags(v, t->w, n));
+        t->fl = (uint16_t)fl;
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;
