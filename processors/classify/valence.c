@@ -69,23 +69,7 @@ struct cx_valence {
 
 static uint64_t hash_str(const char *s, size_t n)
 {
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-    for (; n > 0;) {
-        size_t k = n < 8 ? n : 8;
-        uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (k == 8)
-            memcpy(&v, s, 8); /* the same value in one load */
-        else
-#endif
-            for (size_t i = 0; i < k; i++)
-                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-        s += k;
-        n -= k;
-    }
-    return h * 0x94d049bb133111ebULL;
+    return cx__hash_word(s, n) * 0x94d049bb133111ebULL;
 }
 
 static entry *slot(const cx_valence *v, uint64_t h)
