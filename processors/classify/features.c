@@ -300,23 +300,9 @@ static float capped(int n, int cap)
 
 static void rating_features(const emitter *e, const cx_event *ev)
 {
+    static const char *const bands[CX_SENT_COUNT + 1] = {"low", "mid", "high", "none"};
     const char *scale = cx_rating_scale_name(ev->rating_scale);
-    double v = ev->rating_value;
-    const char *b = "none";
-    switch (ev->rating_scale) {
-    case CX_RATING_CSAT:
-    case CX_RATING_STARS:
-        b = v < 2.5 ? "low" : v < 3.5 ? "mid" : "high";
-        break;
-    case CX_RATING_NPS:
-        b = v < 6.5 ? "low" : v < 8.5 ? "mid" : "high";
-        break;
-    case CX_RATING_CES:
-        b = v > 4.5 ? "low" : v > 3.5 ? "mid" : "high";
-        break;
-    case CX_RATING_NONE:
-        break;
-    }
+    const char *b = bands[cx__rating_sentiment(ev)];
     char buf[64];
     size_t n = strlen(scale ? scale : "none");
     memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);

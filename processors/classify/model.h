@@ -164,5 +164,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
 const cx_valence *cx__classifier_valence(const cx_classifier *clf);
 /* The classifier's model, or NULL. */
 const cx_model *cx__classifier_model(const cx_classifier *clf);
+/* The rating's sentiment by the labeling guide's table; CX_SENT_COUNT if the
+ * event has no rating (the rating feature's band is the same). */
+cx_sentiment cx__rating_sentiment(const cx_event *ev);
 
 #endif /* CX_MODEL_H */
