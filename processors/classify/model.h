@@ -135,8 +135,7 @@ const char *cx__model_version(const cx_model *m);
 const float *cx__model_weights(const cx_model *m);
 const char *cx__model_name(const cx_model *m, uint32_t bucket);
 
-/* A category's decision threshold on its probability, and its logit. */
-float cx__model_threshold(const cx_model *m, int cat);
+/* The logit of a category's decision threshold on its probability. */
 float cx__model_threshold_logit(const cx_model *m, int cat);
 
 /* The model's verdict on one event. */
