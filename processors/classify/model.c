@@ -181,7 +181,9 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
             if (nb == NULL) {
                 free(buf);
                 fclose(f);
-                return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file too large", path);
+                return cap <= (size_t)256 << 20
+                           ? cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path)
+                           : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file too large", path);
             }
             buf = nb;
         }
@@ -190,9 +192,10 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
         if (n == 0)
             break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), why = errno;
     fclose(f);
-    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file", path)
+    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file: %s",
+                                 path, strerror(why))
                        : cx__model_load(out, buf, len, path, err, errlen);
     free(buf);
     return st;
