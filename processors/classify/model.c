@@ -93,18 +93,14 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     if (m == NULL ||
         (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) == NULL ||
         (m->used = calloc(CX_MODEL_BUCKETS / 8, 1)) == NULL) {
-        if (m != NULL)
-            free(m->w);
-        free(m);
+        cx__model_free(m);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
     }
     float scale[CX_MODEL_OUT];
     for (int c = 0; c < CX_CAT_COUNT; c++, p += 4) {
         float t = getf(p);
         if (!(t > 0.0f && t < 1.0f)) {
-            free(m->used);
-            free(m->w);
-            free(m);
+            cx__model_free(m);
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)", origin);
         }
         m->logit[c] = logf(t / (1.0f - t));
