@@ -228,7 +228,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
             if (!in_word) {
                 in_word = 1;
                 wn = 0;
-                skip_word = i > 0 && (text[i - 1] == '@' || (i >= 1 && text[i - 1] == '/'));
+                skip_word = i > 0 && (text[i - 1] == '@' || text[i - 1] == '/');
                 if (i + 4 < len && memcmp(text + i, "http", 4) == 0)
                     skip_word = 2;
             }
