@@ -190,8 +190,8 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
     }
     int bad = ferror(f), why = errno;
     fclose(f);
-    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file: %s",
-                                 path, strerror(why))
+    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file: %s", path,
+                                 strerror(why))
                        : cx__model_load(out, buf, len, path, err, errlen);
     free(buf);
     return st;
