@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Rebuilds the default model, config/model/default.cxm, from labeled events:
 #   scripts/train-model.sh LABELS.jsonl [LABELS.jsonl...]
-# Builds cxpulse (Release, in build-model/) with the current rule files, trains
-# with `cxpulse train` (deterministic), and prints the model's scores on each
-# file. Rebuild cxpulse afterwards: the default model is compiled in.
+# Builds cxpulse (Release, in build-model/) with the current rule files and
+# trains with `cxpulse train` (deterministic); `cxpulse eval` scores it. Rebuild
+# cxpulse afterwards: the default model is compiled in.
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 LABELS.jsonl [LABELS.jsonl...]" >&2; exit 2; }

@@ -28,7 +28,7 @@ best() { # best wall-clock seconds of 3 runs of "$@" (output discarded)
         t0=$(date +%s.%N)
         "$@" >/dev/null 2>&1
         t1=$(date +%s.%N)
-        b=$(echo "$t1 - $t0" | bc -l | awk -v b="$b" '{ if (b == "" || $1 < b) print $1; else print b }')
+        b=$(awk -v t0="$t0" -v t1="$t1" -v b="$b" 'BEGIN { d = t1 - t0; if (b == "" || d < b) print d; else print b }')
     done
     echo "$b"
 }
@@ -39,4 +39,4 @@ c=$(best "$bin" classify "$tmp/events.jsonl")
 printf 'file: %d lines, %d MB; %d CPUs\n' "$lines" "$mb" "$(nproc)"
 printf 'jq -c .          : %6.2f s\n' "$j"
 printf 'cxpulse classify : %6.2f s\n' "$c"
-printf 'ratio (jq time / classify time): %.2f\n' "$(echo "$j / $c" | bc -l)"
+printf 'ratio (jq time / classify time): %.2f\n' "$(awk -v j="$j" -v c="$c" 'BEGIN { print j / c }')"

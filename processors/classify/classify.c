@@ -928,8 +928,7 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
     hits->sentiment = sent;
 }
 
-/* The rating's sentiment by the labeling guide's table; CX_SENT_COUNT if none. */
-static cx_sentiment rating_sentiment(const cx_event *ev)
+cx_sentiment cx__rating_sentiment(const cx_event *ev)
 {
     double v = ev->rating_value;
     switch (ev->rating_scale) {
@@ -950,7 +949,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
 {
     cx_rule_hits hits;
     cx__classifier_rules(clf, ev, tags, &hits);
-    cx_sentiment rated = rating_sentiment(ev);
+    cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
 
     if (clf->model != NULL) {

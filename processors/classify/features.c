@@ -228,7 +228,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
             if (!in_word) {
                 in_word = 1;
                 wn = 0;
-                skip_word = i > 0 && (text[i - 1] == '@' || (i >= 1 && text[i - 1] == '/'));
+                skip_word = i > 0 && (text[i - 1] == '@' || text[i - 1] == '/');
                 if (i + 4 < len && memcmp(text + i, "http", 4) == 0)
                     skip_word = 2;
             }
@@ -300,23 +300,9 @@ static float capped(int n, int cap)
 
 static void rating_features(const emitter *e, const cx_event *ev)
 {
+    static const char *const bands[CX_SENT_COUNT + 1] = {"low", "mid", "high", "none"};
     const char *scale = cx_rating_scale_name(ev->rating_scale);
-    double v = ev->rating_value;
-    const char *b = "none";
-    switch (ev->rating_scale) {
-    case CX_RATING_CSAT:
-    case CX_RATING_STARS:
-        b = v < 2.5 ? "low" : v < 3.5 ? "mid" : "high";
-        break;
-    case CX_RATING_NPS:
-        b = v < 6.5 ? "low" : v < 8.5 ? "mid" : "high";
-        break;
-    case CX_RATING_CES:
-        b = v > 4.5 ? "low" : v > 3.5 ? "mid" : "high";
-        break;
-    case CX_RATING_NONE:
-        break;
-    }
+    const char *b = bands[cx__rating_sentiment(ev)];
     char buf[64];
     size_t n = strlen(scale ? scale : "none");
     memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);

@@ -95,11 +95,7 @@ static inline __attribute__((always_inline)) int next_token(const char *text, si
         }
         char out = 0;
         size_t adv = 1;
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-            out = (char)c;
-        else if (c >= 'A' && c <= 'Z')
-            out = (char)(c - 'A' + 'a');
-        else if (c == '\'' && in_word)
+        if (c == '\'' && in_word)
             out = 0; /* "didn't" -> "didnt" */
         else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
                  (unsigned char)text[i + 2] == 0x99 && in_word)
@@ -134,25 +130,9 @@ static inline __attribute__((always_inline)) int next_token(const char *text, si
 
 /* ---- Word table --------------------------------------------------------- */
 
-/* Eight bytes at a time (words are short; only the table's layout depends on it). */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-    for (;;) {
-        uint64_t v = 0;
-        if (n >= 8)
-            memcpy(&v, s, 8);
-        else
-            for (size_t i = 0; i < n; i++)
-                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-        if (n <= 8)
-            break;
-        s += 8;
-        n -= 8;
-    }
-    return h | 1; /* never 0: 0 marks an empty slot */
+    return cx__hash_word(s, n) | 1; /* never 0: 0 marks an empty slot */
 }
 
 static int32_t word_find(const cx_lexicon *lex, const char *w, size_t n)

@@ -33,8 +33,7 @@ struct cx_model {
     float *w;      /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
     uint8_t *used; /* bit per bucket: has a weight */
     uint64_t gen;  /* distinct per loaded model: tags the word cache */
-    float threshold[CX_CAT_COUNT];
-    float logit[CX_CAT_COUNT]; /* log(t / (1 - t)) */
+    float logit[CX_CAT_COUNT]; /* of the thresholds t: log(t / (1 - t)) */
     name_entry *names;         /* sorted by bucket */
     size_t n_names;
     char *strings;
@@ -94,21 +93,17 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     if (m == NULL ||
         (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) == NULL ||
         (m->used = calloc(CX_MODEL_BUCKETS / 8, 1)) == NULL) {
-        if (m != NULL)
-            free(m->w);
-        free(m);
+        cx__model_free(m);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
     }
     float scale[CX_MODEL_OUT];
     for (int c = 0; c < CX_CAT_COUNT; c++, p += 4) {
-        m->threshold[c] = getf(p);
-        if (!(m->threshold[c] > 0.0f && m->threshold[c] < 1.0f)) {
-            free(m->used);
-            free(m->w);
-            free(m);
+        float t = getf(p);
+        if (!(t > 0.0f && t < 1.0f)) {
+            cx__model_free(m);
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model threshold out of (0, 1)", origin);
         }
-        m->logit[c] = logf(m->threshold[c] / (1.0f - m->threshold[c]));
+        m->logit[c] = logf(t / (1.0f - t));
     }
     for (int k = 0; k < CX_MODEL_OUT; k++, p += 4)
         scale[k] = getf(p);
@@ -182,7 +177,9 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
             if (nb == NULL) {
                 free(buf);
                 fclose(f);
-                return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file too large", path);
+                return cap <= (size_t)256 << 20
+                           ? cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path)
+                           : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file too large", path);
             }
             buf = nb;
         }
@@ -191,9 +188,10 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
         if (n == 0)
             break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), why = errno;
     fclose(f);
-    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file", path)
+    cx_status st = bad ? cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read model file: %s", path,
+                                 strerror(why))
                        : cx__model_load(out, buf, len, path, err, errlen);
     free(buf);
     return st;
@@ -220,24 +218,12 @@ const float *cx__model_weights(const cx_model *m)
     return m->w;
 }
 
-static const char *name_of(const cx_model *m, uint32_t bucket);
-
-const char *cx__model_name(const cx_model *m, uint32_t bucket)
-{
-    return name_of(m, bucket);
-}
-
-float cx__model_threshold(const cx_model *m, int cat)
-{
-    return m->threshold[cat];
-}
-
 float cx__model_threshold_logit(const cx_model *m, int cat)
 {
     return m->logit[cat];
 }
 
-static const char *name_of(const cx_model *m, uint32_t bucket)
+const char *cx__model_name(const cx_model *m, uint32_t bucket)
 {
     size_t lo = 0, hi = m->n_names;
     while (lo < hi) {

@@ -135,8 +135,7 @@ const char *cx__model_version(const cx_model *m);
 const float *cx__model_weights(const cx_model *m);
 const char *cx__model_name(const cx_model *m, uint32_t bucket);
 
-/* A category's decision threshold on its probability, and its logit. */
-float cx__model_threshold(const cx_model *m, int cat);
+/* The logit of a category's decision threshold on its probability. */
 float cx__model_threshold_logit(const cx_model *m, int cat);
 
 /* The model's verdict on one event. */
@@ -164,5 +163,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
 const cx_valence *cx__classifier_valence(const cx_classifier *clf);
 /* The classifier's model, or NULL. */
 const cx_model *cx__classifier_model(const cx_classifier *clf);
+/* The rating's sentiment by the labeling guide's table; CX_SENT_COUNT if the
+ * event has no rating (the rating feature's band is the same). */
+cx_sentiment cx__rating_sentiment(const cx_event *ev);
 
 #endif /* CX_MODEL_H */

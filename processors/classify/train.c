@@ -76,17 +76,15 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
     return CX_OK;
 }
 
-typedef struct collect {
-    cx_trainer *t;
-    size_t first;
-    int group[CX_FG_COUNT];
-} collect;
+/* The group rides in a collected feature's bucket, above its bits, until the
+ * event's group sizes are known. */
+#define GROUP_SHIFT 24
+_Static_assert(CX_MODEL_BITS <= GROUP_SHIFT, "buckets leave room for the group");
 
 static void collect_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
                        const char *name, size_t name_len)
 {
-    collect *c = ctx;
-    cx_trainer *t = c->t;
+    cx_trainer *t = ctx;
     if (t->oom)
         return;
     if (t->n_feats == t->feats_cap) {
@@ -99,9 +97,7 @@ static void collect_fn(void *ctx, uint32_t bucket, cx_feature_group g, float val
         t->feats = f;
         t->feats_cap = cap;
     }
-    /* the group is kept in the value's place until the group sizes are known */
-    t->feats[t->n_feats++] = (feat){bucket, value};
-    (void)g;
+    t->feats[t->n_feats++] = (feat){bucket | (uint32_t)g << GROUP_SHIFT, value};
     if (name != NULL && t->names[bucket] == NULL) {
         char *s = malloc(name_len + 1);
         if (s == NULL) {
@@ -114,36 +110,21 @@ static void collect_fn(void *ctx, uint32_t bucket, cx_feature_group g, float val
     }
 }
 
-/* Second pass: the same features, values scaled by group (see cx__feature_scale). */
-typedef struct rescale {
-    feat *f;
-    size_t i;
-    const int *counts;
-} rescale;
-
-static void rescale_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
-                       const char *name, size_t name_len)
-{
-    rescale *r = ctx;
-    (void)bucket;
-    (void)name;
-    (void)name_len;
-    r->f[r->i++].value = value * cx__feature_scale(g, r->counts);
-}
-
 cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
                          cx_sentiment sentiment, char *err, size_t errlen)
 {
     cx_tags tags;
     cx_rule_hits hits;
     cx_valence_score vs;
-    int counts[CX_FG_COUNT], again[CX_FG_COUNT];
+    int counts[CX_FG_COUNT];
+    size_t first = t->n_feats;
     cx__classifier_rules(t->clf, ev, &tags, &hits);
-    collect c = {t, t->n_feats, {0}};
-    cx__features(cx__classifier_valence(t->clf), ev, &hits, collect_fn, NULL, &c, counts, &vs);
-    if (!t->oom) {
-        rescale r = {t->feats + c.first, 0, counts};
-        cx__features(cx__classifier_valence(t->clf), ev, &hits, rescale_fn, NULL, &r, again, &vs);
+    cx__features(cx__classifier_valence(t->clf), ev, &hits, collect_fn, NULL, t, counts, &vs);
+    /* values scaled by group (see cx__feature_scale) */
+    for (size_t i = first; !t->oom && i < t->n_feats; i++) {
+        feat *f = &t->feats[i];
+        f->value *= cx__feature_scale((cx_feature_group)(f->bucket >> GROUP_SHIFT), counts);
+        f->bucket &= (1u << GROUP_SHIFT) - 1;
     }
     if (!t->oom && t->n + 1 >= t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -167,7 +148,7 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     if (t->oom)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
     /* document frequency: each bucket once per example */
-    for (size_t i = c.first; i < t->n_feats; i++) {
+    for (size_t i = first; i < t->n_feats; i++) {
         uint32_t b = t->feats[i].bucket;
         if (t->seen[b] != (uint32_t)t->n + 1) {
             t->seen[b] = (uint32_t)t->n + 1;

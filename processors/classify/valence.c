@@ -14,7 +14,6 @@
 #include "model.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,30 +61,13 @@ typedef struct tnode {
 struct cx_valence {
     entry *tab;
     size_t cap;
-    uint64_t gen; /* distinct per instance: tags the word cache */
     tnode *trie;
     size_t n_nodes, nodes_cap;
 };
 
 static uint64_t hash_str(const char *s, size_t n)
 {
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-    for (; n > 0;) {
-        size_t k = n < 8 ? n : 8;
-        uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (k == 8)
-            memcpy(&v, s, 8); /* the same value in one load */
-        else
-#endif
-            for (size_t i = 0; i < k; i++)
-                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-        s += k;
-        n -= k;
-    }
-    return h * 0x94d049bb133111ebULL;
+    return cx__hash_word(s, n) * 0x94d049bb133111ebULL;
 }
 
 static entry *slot(const cx_valence *v, uint64_t h)
@@ -152,8 +134,6 @@ cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
         cx__valence_free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
     }
-    static atomic_uint_fast64_t generation;
-    v->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     *out = v;
     return CX_OK;
 }
@@ -305,15 +285,15 @@ static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
 
 /* Per thread: recent words' classes and lexicon entries, so a frequent word
  * costs one probe instead of a walk of the trie and a probe (the tables are
- * read-only; the cache is the thread's own and tagged with the instance). */
+ * read-only, and alike in every instance: built from the same compiled-in
+ * lexicons and word lists, so an entry holds whichever instance made it). */
 #define WORD_CACHE 1024
 #define WORD_CACHE_LEN 39
 
 typedef struct word_memo {
-    uint64_t gen;   /* 0 = empty */
     uint32_t entry; /* index in tab + 1; 0 = in no lexicon */
     uint16_t fl;
-    uint8_t n;
+    uint8_t n; /* 0 = empty */
     char w[WORD_CACHE_LEN];
 } word_memo;
 
@@ -325,7 +305,7 @@ static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsi
 {
     uint64_t h = hash_str(w, n);
     word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->gen == v->gen && m->n == n && cx__same_bytes(m->w, w, n)) {
+    if (m->n == n && cx__same_bytes(m->w, w, n)) {
         *fl = m->fl;
         return m->entry ? &v->tab[m->entry - 1] : NULL;
     }
@@ -334,7 +314,6 @@ static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsi
         e = NULL;
     *fl = word_flags(v, w, n);
     if (n <= WORD_CACHE_LEN) {
-        m->gen = v->gen;
         m->entry = e ? (uint32_t)(e - v->tab) + 1 : 0;
         m->fl = (uint16_t)*fl;
         m->n = (uint8_t)n;
@@ -432,9 +411,9 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         t->punct = last == ',' || last == '.' || last == '!';
         t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
         t->n = (uint8_t)n;
-        unsigned fl = 0;
+        unsigned fl = 0; /* a token without letters or digits is in no class */
         const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
-        t->fl = (uint16_t)(n > 0 ? fl : word_flags(v, t->w, n));
+        t->fl = (uint16_t)fl;
         t->caps = up >= 2 && low == 0;
         upper += up >= 2 && low == 0;
         lower += low > 0;

@@ -8,6 +8,7 @@
  * Every text here was written for this test.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,8 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     expect_rejected(bad, "model format 9");
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
+    /* opens, but cannot be read: the reason is told */
+    expect_rejected(dir, strerror(EISDIR));
     free(buf);
 }
 
