@@ -124,7 +124,6 @@ static const char *const upsert_sql =
     "FROM up";
 
 #define MAX_SAMPLES 10
-#define SUM_SCALE 20 /* rating sums in units of 10^-20, as processors/window sums them */
 
 typedef __int128 i128;
 
@@ -173,7 +172,8 @@ typedef struct firing {
 static const char *const kind_names[] = {"negative_share", "avg_rating", "negative_spike",
                                          "event"};
 
-/* Parses a decimal ("12.5", "-3") into units of 10^-SUM_SCALE (further digits dropped). */
+/* Parses a decimal ("12.5", "-3") into units of 10^-CX_WINDOW_SCALE, as processors/window
+ * sums ratings (further digits dropped). */
 static i128 parse_sum(const char *s)
 {
     int neg = *s == '-';
@@ -183,39 +183,23 @@ static i128 parse_sum(const char *s)
     for (; *s; s++) {
         if (*s == '.') {
             frac = 0;
-        } else if (*s >= '0' && *s <= '9' && frac < SUM_SCALE) {
+        } else if (*s >= '0' && *s <= '9' && frac < CX_WINDOW_SCALE) {
             v = v * 10 + (*s - '0');
             frac += frac >= 0;
         }
     }
-    for (frac = frac < 0 ? 0 : frac; frac < SUM_SCALE; frac++)
+    for (frac = frac < 0 ? 0 : frac; frac < CX_WINDOW_SCALE; frac++)
         v *= 10;
     return neg ? -v : v;
 }
 
-/* Writes a sum as plain decimal text; buf needs 48 bytes. */
+/* Writes a sum as plain decimal text (cx_window_sum_format, signed); buf needs 48 bytes. */
 static void format_sum(i128 v, char *buf)
 {
-    char digits[48];
-    int n = 0, neg = v < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)-v : (unsigned __int128)v;
-    do {
-        digits[n++] = (char)('0' + (int)(u % 10));
-        u /= 10;
-    } while (u > 0 || n <= SUM_SCALE);
-    char *p = buf;
-    if (neg)
-        *p++ = '-';
-    while (n > SUM_SCALE)
-        *p++ = digits[--n];
-    *p++ = '.';
-    while (n > 0)
-        *p++ = digits[--n];
-    while (p[-1] == '0')
-        p--;
-    if (p[-1] == '.')
-        p--;
-    *p = '\0';
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    buf[0] = '-';
+    cx_window_sum_format((cx_window_sum){(uint64_t)(u >> 64), (uint64_t)u}, buf + (v < 0),
+                         47);
 }
 
 static double sum_as_double(i128 v)
