@@ -277,6 +277,16 @@ static i128 cell_sum(const cx_window_cell *c, int k)
     return (i128)(((unsigned __int128)c->rating_sum[k].hi << 64) | c->rating_sum[k].lo);
 }
 
+static void add_stored(stored *to, const stored *from)
+{
+    for (int k = 0; k <= CX_RATING_STARS; k++) {
+        to->f[k].events += from->f[k].events;
+        to->f[k].negative += from->f[k].negative;
+        to->f[k].ratings += from->f[k].ratings;
+        to->f[k].rating_sum += from->f[k].rating_sum;
+    }
+}
+
 /* The scope's figures per smallest window: the stored ones (rows[0..n_rows),
  * from window_sums_sql, allocated with room for the cells) plus the batch's
  * cells, one row per window, in order, then summed up from the first. */
@@ -299,26 +309,14 @@ static void add_cells(scope *sc, const cx_window *cells)
     qsort(sc->rows, sc->n_rows, sizeof *sc->rows, cmp_stored);
     size_t m = 0;
     for (size_t i = 0; i < sc->n_rows; i++) {
-        stored *to = m > 0 && sc->rows[m - 1].start == sc->rows[i].start ? &sc->rows[m - 1] : NULL;
-        if (to == NULL) {
+        if (m > 0 && sc->rows[m - 1].start == sc->rows[i].start)
+            add_stored(&sc->rows[m - 1], &sc->rows[i]);
+        else
             sc->rows[m++] = sc->rows[i];
-            continue;
-        }
-        for (int k = 0; k <= CX_RATING_STARS; k++) {
-            to->f[k].events += sc->rows[i].f[k].events;
-            to->f[k].negative += sc->rows[i].f[k].negative;
-            to->f[k].ratings += sc->rows[i].f[k].ratings;
-            to->f[k].rating_sum += sc->rows[i].f[k].rating_sum;
-        }
     }
     sc->n_rows = m;
     for (size_t i = 1; i < m; i++)
-        for (int k = 0; k <= CX_RATING_STARS; k++) {
-            sc->rows[i].f[k].events += sc->rows[i - 1].f[k].events;
-            sc->rows[i].f[k].negative += sc->rows[i - 1].f[k].negative;
-            sc->rows[i].f[k].ratings += sc->rows[i - 1].f[k].ratings;
-            sc->rows[i].f[k].rating_sum += sc->rows[i - 1].f[k].rating_sum;
-        }
+        add_stored(&sc->rows[i], &sc->rows[i - 1]);
 }
 
 /* The smallest windows the batch touched in each scope, and the batch's own
@@ -334,18 +332,9 @@ static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
         sc->rows = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->rows);
         if (sc->buckets == NULL || sc->rows == NULL)
             return CX_ERR_NOMEM;
-        for (size_t i = 0; i < n_cells; i++) {
-            const cx_window_cell *c = cx_window_get(cells, i);
-            if (in_scope(sc, c))
-                sc->buckets[sc->n_buckets++] = c->start_us / 1000000;
-        }
-        qsort(sc->buckets, sc->n_buckets, sizeof *sc->buckets, cmp_ll);
-        size_t m = 0;
-        for (size_t i = 0; i < sc->n_buckets; i++)
-            if (m == 0 || sc->buckets[i] != sc->buckets[m - 1])
-                sc->buckets[m++] = sc->buckets[i];
-        sc->n_buckets = m;
-        add_cells(sc, cells);
+        add_cells(sc, cells); /* one row per smallest window touched, in order */
+        for (size_t i = 0; i < sc->n_rows; i++)
+            sc->buckets[sc->n_buckets++] = sc->rows[i].start;
     }
     return CX_OK;
 }
