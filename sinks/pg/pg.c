@@ -524,13 +524,13 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
     if (st == CX_OK)
         st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", ev,
                          "copying events", err, errlen);
-    if (st == CX_ERR_INVALID) /* try again without this stream's duplicates for a while */
-        pg->direct_skip = DIRECT_SKIP_BATCHES;
     if (st == CX_OK) {
         b->res->stored += b->n_events;
         return cx__pg_exec(pg->conn, "RELEASE SAVEPOINT cx_direct", "savepoint", err, errlen);
     }
     if (st == CX_ERR_INVALID) {
+        pg->direct_skip = DIRECT_SKIP_BATCHES; /* try again without this stream's duplicates
+                                                  for a while */
         cx_log(CX_LOG_DEBUG, "sink.pg", "batch takes the staged path: %s", err);
         cx_status rb = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_direct", "savepoint", err, errlen);
         if (rb != CX_OK)

@@ -124,7 +124,6 @@ static const char *const upsert_sql =
     "FROM up";
 
 #define MAX_SAMPLES 10
-#define SUM_SCALE 20 /* rating sums in units of 10^-20, as processors/window sums them */
 
 typedef __int128 i128;
 
@@ -173,7 +172,8 @@ typedef struct firing {
 static const char *const kind_names[] = {"negative_share", "avg_rating", "negative_spike",
                                          "event"};
 
-/* Parses a decimal ("12.5", "-3") into units of 10^-SUM_SCALE (further digits dropped). */
+/* Parses a decimal ("12.5", "-3") into units of 10^-CX_WINDOW_SCALE, as processors/window
+ * sums ratings (further digits dropped). */
 static i128 parse_sum(const char *s)
 {
     int neg = *s == '-';
@@ -183,39 +183,23 @@ static i128 parse_sum(const char *s)
     for (; *s; s++) {
         if (*s == '.') {
             frac = 0;
-        } else if (*s >= '0' && *s <= '9' && frac < SUM_SCALE) {
+        } else if (*s >= '0' && *s <= '9' && frac < CX_WINDOW_SCALE) {
             v = v * 10 + (*s - '0');
             frac += frac >= 0;
         }
     }
-    for (frac = frac < 0 ? 0 : frac; frac < SUM_SCALE; frac++)
+    for (frac = frac < 0 ? 0 : frac; frac < CX_WINDOW_SCALE; frac++)
         v *= 10;
     return neg ? -v : v;
 }
 
-/* Writes a sum as plain decimal text; buf needs 48 bytes. */
+/* Writes a sum as plain decimal text (cx_window_sum_format, signed); buf needs 48 bytes. */
 static void format_sum(i128 v, char *buf)
 {
-    char digits[48];
-    int n = 0, neg = v < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)-v : (unsigned __int128)v;
-    do {
-        digits[n++] = (char)('0' + (int)(u % 10));
-        u /= 10;
-    } while (u > 0 || n <= SUM_SCALE);
-    char *p = buf;
-    if (neg)
-        *p++ = '-';
-    while (n > SUM_SCALE)
-        *p++ = digits[--n];
-    *p++ = '.';
-    while (n > 0)
-        *p++ = digits[--n];
-    while (p[-1] == '0')
-        p--;
-    if (p[-1] == '.')
-        p--;
-    *p = '\0';
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    buf[0] = '-';
+    cx_window_sum_format((cx_window_sum){(uint64_t)(u >> 64), (uint64_t)u}, buf + (v < 0),
+                         47);
 }
 
 static double sum_as_double(i128 v)
@@ -293,6 +277,16 @@ static i128 cell_sum(const cx_window_cell *c, int k)
     return (i128)(((unsigned __int128)c->rating_sum[k].hi << 64) | c->rating_sum[k].lo);
 }
 
+static void add_stored(stored *to, const stored *from)
+{
+    for (int k = 0; k <= CX_RATING_STARS; k++) {
+        to->f[k].events += from->f[k].events;
+        to->f[k].negative += from->f[k].negative;
+        to->f[k].ratings += from->f[k].ratings;
+        to->f[k].rating_sum += from->f[k].rating_sum;
+    }
+}
+
 /* The scope's figures per smallest window: the stored ones (rows[0..n_rows),
  * from window_sums_sql, allocated with room for the cells) plus the batch's
  * cells, one row per window, in order, then summed up from the first. */
@@ -315,26 +309,14 @@ static void add_cells(scope *sc, const cx_window *cells)
     qsort(sc->rows, sc->n_rows, sizeof *sc->rows, cmp_stored);
     size_t m = 0;
     for (size_t i = 0; i < sc->n_rows; i++) {
-        stored *to = m > 0 && sc->rows[m - 1].start == sc->rows[i].start ? &sc->rows[m - 1] : NULL;
-        if (to == NULL) {
+        if (m > 0 && sc->rows[m - 1].start == sc->rows[i].start)
+            add_stored(&sc->rows[m - 1], &sc->rows[i]);
+        else
             sc->rows[m++] = sc->rows[i];
-            continue;
-        }
-        for (int k = 0; k <= CX_RATING_STARS; k++) {
-            to->f[k].events += sc->rows[i].f[k].events;
-            to->f[k].negative += sc->rows[i].f[k].negative;
-            to->f[k].ratings += sc->rows[i].f[k].ratings;
-            to->f[k].rating_sum += sc->rows[i].f[k].rating_sum;
-        }
     }
     sc->n_rows = m;
     for (size_t i = 1; i < m; i++)
-        for (int k = 0; k <= CX_RATING_STARS; k++) {
-            sc->rows[i].f[k].events += sc->rows[i - 1].f[k].events;
-            sc->rows[i].f[k].negative += sc->rows[i - 1].f[k].negative;
-            sc->rows[i].f[k].ratings += sc->rows[i - 1].f[k].ratings;
-            sc->rows[i].f[k].rating_sum += sc->rows[i - 1].f[k].rating_sum;
-        }
+        add_stored(&sc->rows[i], &sc->rows[i - 1]);
 }
 
 /* The smallest windows the batch touched in each scope, and the batch's own
@@ -350,18 +332,9 @@ static cx_status touched(scope *scopes, size_t n, const cx_window *cells)
         sc->rows = malloc((sc->n_cells ? sc->n_cells : 1) * sizeof *sc->rows);
         if (sc->buckets == NULL || sc->rows == NULL)
             return CX_ERR_NOMEM;
-        for (size_t i = 0; i < n_cells; i++) {
-            const cx_window_cell *c = cx_window_get(cells, i);
-            if (in_scope(sc, c))
-                sc->buckets[sc->n_buckets++] = c->start_us / 1000000;
-        }
-        qsort(sc->buckets, sc->n_buckets, sizeof *sc->buckets, cmp_ll);
-        size_t m = 0;
-        for (size_t i = 0; i < sc->n_buckets; i++)
-            if (m == 0 || sc->buckets[i] != sc->buckets[m - 1])
-                sc->buckets[m++] = sc->buckets[i];
-        sc->n_buckets = m;
-        add_cells(sc, cells);
+        add_cells(sc, cells); /* one row per smallest window touched, in order */
+        for (size_t i = 0; i < sc->n_rows; i++)
+            sc->buckets[sc->n_buckets++] = sc->rows[i].start;
     }
     return CX_OK;
 }
