@@ -5,6 +5,7 @@
  * (also reported on stderr); processing always continues. Blocks of lines
  * are classified on several threads and written in input order.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +253,7 @@ int cx_cmd_classify(int argc, char **argv)
     }
     FILE *in = path == NULL || strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (in == NULL) {
-        fprintf(stderr, "cxpulse classify: %s: cannot open\n", path);
+        fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
@@ -270,10 +271,13 @@ int cx_cmd_classify(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
+    int read_errno = 0; /* why reading stopped short, once it did */
     while (rc == CX_EXIT_OK) {
         int used = 0;
         while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
             used++;
+        if (ferror(in) && read_errno == 0)
+            read_errno = errno ? errno : EIO;
         if (used == 0)
             break;
         pthread_t th[MAX_THREADS];
@@ -302,7 +306,12 @@ int cx_cmd_classify(int argc, char **argv)
         if (used < n_threads)
             break;
     }
-    if (ferror(in) || fflush(stdout) != 0)
+    if (read_errno != 0) {
+        fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n", path ? path : "stdin",
+                strerror(read_errno));
+        rc = CX_EXIT_RUNTIME;
+    }
+    if (fflush(stdout) != 0)
         rc = CX_EXIT_RUNTIME;
     for (int t = 0; t < n_threads; t++) {
         free(blocks[t].starts);
