@@ -79,35 +79,13 @@ static void put_str(buf *b, const char *s)
             continue;
         put(b, run, (size_t)(s - run));
         run = s + 1;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-        }
-        puts_(b, esc);
+        /* JSON's short escape where it has one, else \u00XX (c is not '\0' here) */
+        static const char with_short[] = "\"\\\n\r\t\b\f", short_of[] = "\"\\nrtbf";
+        const char *k = strchr(with_short, c);
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (k != NULL)
+            esc[1] = short_of[k - with_short];
+        put(b, esc, k ? 2 : 6);
     }
     put(b, run, (size_t)(s - run));
     put(b, "\"", 1);
