@@ -5,6 +5,7 @@
  * (also reported on stderr); processing always continues. Blocks of lines
  * are classified on several threads and written in input order.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,35 +79,13 @@ static void put_str(buf *b, const char *s)
             continue;
         put(b, run, (size_t)(s - run));
         run = s + 1;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-        }
-        puts_(b, esc);
+        /* JSON's short escape where it has one, else \u00XX (c is not '\0' here) */
+        static const char with_short[] = "\"\\\n\r\t\b\f", short_of[] = "\"\\nrtbf";
+        const char *k = strchr(with_short, c);
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (k != NULL)
+            esc[1] = short_of[k - with_short];
+        put(b, esc, k ? 2 : 6);
     }
     put(b, run, (size_t)(s - run));
     put(b, "\"", 1);
@@ -252,7 +231,7 @@ int cx_cmd_classify(int argc, char **argv)
     }
     FILE *in = path == NULL || strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (in == NULL) {
-        fprintf(stderr, "cxpulse classify: %s: cannot open\n", path);
+        fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
@@ -270,10 +249,13 @@ int cx_cmd_classify(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
+    int read_errno = 0; /* why reading stopped short, once it did */
     while (rc == CX_EXIT_OK) {
         int used = 0;
         while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
             used++;
+        if (ferror(in) && read_errno == 0)
+            read_errno = errno ? errno : EIO;
         if (used == 0)
             break;
         pthread_t th[MAX_THREADS];
@@ -302,7 +284,12 @@ int cx_cmd_classify(int argc, char **argv)
         if (used < n_threads)
             break;
     }
-    if (ferror(in) || fflush(stdout) != 0)
+    if (read_errno != 0) {
+        fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n", path ? path : "stdin",
+                strerror(read_errno));
+        rc = CX_EXIT_RUNTIME;
+    }
+    if (fflush(stdout) != 0)
         rc = CX_EXIT_RUNTIME;
     for (int t = 0; t < n_threads; t++) {
         free(blocks[t].starts);

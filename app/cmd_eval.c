@@ -4,6 +4,7 @@
  * is predicted, sentiment accuracy and its confusion matrix, a table per
  * value of a field (--by), and the misses. Exit status 1 below a minimum.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,7 @@ int cx_cmd_eval(int argc, char **argv)
     }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fprintf(stderr, "cxpulse eval: %s: cannot open\n", path);
+        fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
@@ -190,6 +191,12 @@ int cx_cmd_eval(int argc, char **argv)
                    l.ev.text && l.ev.text_len > 200 ? "..." : "");
         }
         cx_label_line_clear(&l);
+    }
+    if (ferror(f)) { /* no scores over what was read before the error */
+        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
+        fclose(f);
+        cx_classifier_free(clf);
+        return CX_EXIT_RUNTIME;
     }
     fclose(f);
 

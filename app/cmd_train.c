@@ -2,6 +2,7 @@
  * cmd_train.c - `cxpulse train LABELS.jsonl... --out FILE`: learns a model
  * file from labeled events with the same feature code that classifies.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ int cx_cmd_train(int argc, char **argv)
     for (size_t k = 0; k < n_files; k++) {
         FILE *f = fopen(files[k], "r");
         if (f == NULL) {
-            fprintf(stderr, "cxpulse train: %s: cannot open\n", files[k]);
+            fprintf(stderr, "cxpulse train: %s: cannot open: %s\n", files[k], strerror(errno));
             goto done;
         }
         unsigned long lineno = 0;
@@ -109,6 +110,11 @@ int cx_cmd_train(int argc, char **argv)
                 fclose(f);
                 goto done;
             }
+        }
+        if (ferror(f)) {
+            fprintf(stderr, "cxpulse train: %s: cannot read: %s\n", files[k], strerror(errno));
+            fclose(f);
+            goto done;
         }
         fclose(f);
     }

@@ -16,10 +16,10 @@
 
 #include "cx.h"
 
-/* The effective settings: plain data, owned by the cx_config that holds them. */
 /* Default of batch.max_messages (a demo that wants small batches checks it). */
 #define CX_BATCH_MAX_MESSAGES_DEFAULT 7000
 
+/* The effective settings: plain data, owned by the cx_config that holds them. */
 typedef struct cx_config {
     char *brokers;
     char **topics;

@@ -476,10 +476,10 @@ enum { SCAN_OK, SCAN_TOO_DEEP, SCAN_NUMBER_TOO_LONG };
 
 /*
  * Bounds hostile input before jansson allocates anything, in one pass outside
- * strings: nesting deeper than CX_EVENT_MAX_DEPTH, and the first number whose
- * plain decimal form (as PostgreSQL prints a jsonb number: no exponent) would
- * have more than CX_EVENT_MAX_NUMBER_DIGITS digits (its offset and length in
- * *at, *n).
+ * strings: nesting deeper than CX_EVENT_MAX_DEPTH (the offset of the bracket
+ * too deep in *at), and the first number whose plain decimal form (as
+ * PostgreSQL prints a jsonb number: no exponent) would have more than
+ * CX_EVENT_MAX_NUMBER_DIGITS digits (its offset and length in *at, *n).
  */
 static int prescan(const char *p, size_t len, size_t *at, size_t *n)
 {
@@ -496,8 +496,10 @@ static int prescan(const char *p, size_t len, size_t *at, size_t *n)
         if (c == '"') {
             in_string = 1;
         } else if (c == '{' || c == '[') {
-            if (++depth > CX_EVENT_MAX_DEPTH)
+            if (++depth > CX_EVENT_MAX_DEPTH) {
+                *at = i;
                 return SCAN_TOO_DEEP;
+            }
         } else if (c == '}' || c == ']') {
             depth--;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -989,8 +991,9 @@ static cx_status load_slow(cx_event *ev, const void *data, size_t len, char *err
     size_t at = 0, n = 0;
     int scan = prescan(data, len, &at, &n);
     if (scan == SCAN_TOO_DEEP)
-        return cx_errf(err, errlen, CX_ERR_INVALID, "JSON nesting deeper than %d levels",
-                       CX_EVENT_MAX_DEPTH);
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "JSON nesting deeper than %d levels at byte %zu", CX_EVENT_MAX_DEPTH,
+                       at + 1);
     if (scan == SCAN_NUMBER_TOO_LONG) {
         char q[QUOTE_MAX + 8];
         snprintf(q, sizeof q, "%.*s%s", (int)(n > QUOTE_MAX ? QUOTE_MAX : n),

@@ -105,6 +105,25 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s", out), 0);
 }
 
+/* A file that cannot be read (here a folder) is an error naming it and the
+ * reason, not an empty set of labels. */
+Test(train_eval, an_unreadable_file_is_an_error_naming_it)
+{
+    char out[300];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    cr_assert_eq(cx_test_sh("%s eval %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s/m.cxm > /dev/null 2> %s", cx_test_bin(), dir,
+                            dir, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("%s classify %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("%s eval %s/missing.jsonl > /dev/null 2> %s", cx_test_bin(), dir, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'missing.jsonl: cannot open: No such file' %s", out), 0);
+}
+
 Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 600)
 {
     char data[512], train[300], test[300], model[300];

@@ -137,9 +137,7 @@ static int run_cli(const char *args)
 
 static int out_has(const char *text)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "grep -qF -- '%s' '%s/out'", text, dir);
-    return cx_test_sh("%s", cmd) == 0;
+    return cx_test_sh("grep -qF -- '%s' '%s/out'", text, dir) == 0;
 }
 
 Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)

@@ -158,7 +158,9 @@ Test(cx_config, secrets_are_masked_when_printed)
 {
     write_file("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
-               " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\"}}}");
+               " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\"}},"
+               " \"alerts\": {\"webhook\":"
+               " \"https://hook:s3cret@example.com/in?token=s3cret&a=1\"}}");
     cx_config *cfg = cx_config_new();
     char err[512];
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
@@ -170,6 +172,8 @@ Test(cx_config, secrets_are_masked_when_printed)
     cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
     cr_assert(strstr(buf, "SASL_SSL") != NULL);
     cr_assert(strstr(buf, "\"user=app password=**** dbname=cx host=db\"") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"https://hook:****@example.com/in?token=****&a=1\"") != NULL, "%s",
+              buf);
     free(buf);
     cx_config_free(cfg);
 }
