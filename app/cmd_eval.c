@@ -15,6 +15,8 @@
 
 #define MAX_FILES 64
 #define MAX_GROUPS 256
+/* The last row of --by when a field has more than MAX_GROUPS - 1 values. */
+#define OTHER_GROUPS "(all other values)"
 
 typedef struct tally {
     char name[64];
@@ -32,7 +34,8 @@ static int usage(FILE *out, int rc)
                  "Prints per-category precision, recall and F1, macro-F1, how often no\n"
                  "category is predicted and labeled, sentiment accuracy and its confusion\n"
                  "matrix, with --by FIELD the same per value of FIELD (a key of the line,\n"
-                 "e.g. industry or source, or of the event, e.g. channel), and the first N\n"
+                 "e.g. industry or source, or of the event, e.g. channel; past 255 values\n"
+                 "one row counts all further ones), and the first N\n"
                  "misses (--misses, default 20). Exits 1 when macro-F1 or sentiment accuracy\n"
                  "is below the given minimum, or a line cannot be read.\n"
                  "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
@@ -173,10 +176,14 @@ int cx_cmd_eval(int argc, char **argv)
             size_t k;
             for (k = 0; k < n_groups && strcmp(groups[k].name, g) != 0; k++)
                 ;
-            if (k == n_groups && n_groups < MAX_GROUPS)
+            if (k == n_groups && n_groups < MAX_GROUPS - 1) {
                 snprintf(groups[n_groups++].name, sizeof groups[k].name, "%s", g);
-            if (k < n_groups)
-                count(&groups[k], l.categories, got, l.sentiment, tags.sentiment);
+            } else if (k == n_groups) { /* past the table: one row for all further values */
+                k = MAX_GROUPS - 1;
+                if (n_groups < MAX_GROUPS)
+                    snprintf(groups[n_groups++].name, sizeof groups[k].name, "%s", OTHER_GROUPS);
+            }
+            count(&groups[k], l.categories, got, l.sentiment, tags.sentiment);
         }
         if (misses > 0 && (got != l.categories || l.sentiment != tags.sentiment)) {
             misses--;

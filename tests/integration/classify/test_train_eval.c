@@ -105,6 +105,28 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s", out), 0);
 }
 
+/* --by over a field with more values than the table holds: the first 255
+ * get their own rows, the rest one row, and no event goes uncounted. */
+Test(train_eval, by_a_field_with_many_values_counts_every_event)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/many.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 300; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"m%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the mug is teal\"},\"categories\":[],\"sentiment\":\"neutral\","
+                "\"shop\":\"shop-%03d\"}\n",
+                i, i);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --by shop > %s", cx_test_bin(), labels, out), 0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  shop-254 +1 ' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '^  shop-255 ' %s", out), 1);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  \\(all other values\\) +45 ' %s", out), 0);
+}
+
 /* A file that cannot be read (here a folder) is an error naming it and the
  * reason, not an empty set of labels. */
 Test(train_eval, an_unreadable_file_is_an_error_naming_it)
