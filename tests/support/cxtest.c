@@ -148,13 +148,18 @@ int cx_test_stop(pid_t pid, int sig, int timeout_ms)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        cx_test_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     cr_assert_fail("process %d did not exit within %d ms of signal %d", (int)pid, timeout_ms, sig);
     return -1;
+}
+
+void cx_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 int cx_test_sh(const char *fmt, ...)

@@ -59,6 +59,9 @@ int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int cx_test_free_port(void);
 
+/* Sleeps ms milliseconds. */
+void cx_test_sleep_ms(int ms);
+
 /* Runs a shell command and returns its exit status. */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

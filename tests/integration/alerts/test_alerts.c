@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -79,12 +78,6 @@ static int stop_kid(pid_t pid, int sig)
         if (kids[i] == pid)
             kids[i] = 0;
     return cx_test_stop(pid, sig, 15000);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Starts the test receiver on port; extra: NULL-terminated further arguments. */
@@ -162,7 +155,7 @@ static void wait_for(const char *sql, long long want, int timeout_s, const char 
     for (int i = 0; i < timeout_s * 10; i++) {
         if ((got = q(sql)) >= want)
             return;
-        sleep_ms(100);
+        cx_test_sleep_ms(100);
     }
     cr_assert_fail("%s: %lld, not %lld, within %d s", what, got, want, timeout_s);
 }
@@ -292,7 +285,7 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
     for (int i = 0; i < 200 && !up; i++) {
         up = cx_test_http_get(am_port, "/api/v2/status", body, sizeof body) == 200;
         if (!up)
-            sleep_ms(100);
+            cx_test_sleep_ms(100);
     }
     cr_assert(up, "alertmanager did not start on port %d", am_port);
 
@@ -319,7 +312,7 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
         }
         json_decref(list);
         if (alert == NULL)
-            sleep_ms(100);
+            cx_test_sleep_ms(100);
     }
     cr_assert_not_null(alert, "the ticket never reached alertmanager");
     json_t *labels = json_object_get(alert, "labels");
@@ -341,7 +334,7 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
     json_decref(alert);
 
     /* Re-posted before its endsAt (8 s with a 2 s interval): still active after 10 s. */
-    sleep_ms(10000);
+    cx_test_sleep_ms(10000);
     cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
                                   body, sizeof body),
                  200);
@@ -365,7 +358,7 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
         gone = json_array_size(l) == 0;
         json_decref(l);
         if (!gone)
-            sleep_ms(100);
+            cx_test_sleep_ms(100);
     }
     cr_assert(gone, "the alert is still active after the ticket was resolved: %s", body);
     wait_all_sent(10);
@@ -419,7 +412,7 @@ Test(alerts, a_receiver_down_for_20_seconds_gets_every_transition_once_when_back
     wait_for("SELECT count(*) FROM cx.notifications WHERE attempts > 0"
              " AND last_error LIKE 'webhook: no answer%'",
              1, 30, "failed attempts while the receiver is down");
-    sleep_ms(20000);
+    cx_test_sleep_ms(20000);
     cr_assert_gt(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0);
     cr_assert_gt(q("SELECT max(attempts) FROM cx.notifications"), 3, "retried meanwhile");
     start_hook(port, NULL);
@@ -442,7 +435,7 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
     long long rows = q("SELECT count(*) FROM cx.notifications");
     wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'failed'", rows, 20,
              "notifications failed");
-    sleep_ms(3000); /* well past retry_min_ms: nothing is retried */
+    cx_test_sleep_ms(3000); /* well past retry_min_ms: nothing is retried */
     json_t *recs = hook_records();
     cr_assert_eq(json_array_size(recs), (size_t)rows, "a refused notification was retried");
     json_decref(recs);
@@ -455,7 +448,7 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
         ok = metric(http_port, "cxpulse_notifications_failed") == (double)rows &&
              metric(http_port, "cxpulse_notifications_pending") == 0;
         if (!ok)
-            sleep_ms(100);
+            cx_test_sleep_ms(100);
     }
     cr_assert(ok, "/metrics does not count the failed rows");
     /* The owners' view and the notifications command show it. */
@@ -510,7 +503,7 @@ Test(alerts, two_instances_deliver_each_row_once)
     unsetenv("CXPULSE_WEBHOOK_SECRET");
     for (int b = 0; b < 4; b++) {
         complaints(12);
-        sleep_ms(300);
+        cx_test_sleep_ms(300);
     }
     wait_for("SELECT count(*) FROM cx.events", produced, 60, "events stored");
     /* Many tickets at once, and owners acknowledging them. */

@@ -90,19 +90,13 @@ static long produce(long n)
     return bad;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void wait_handled(long long target)
 {
     for (int i = 0; i < 600; i++) {
         if (cx_test_pg_scalar(conn, "SELECT coalesce(sum(next_offset), 0) FROM "
                                     "cx.consumer_offsets WHERE consumer_group = 'ops'") >= target)
             return;
-        sleep_ms(100);
+        cx_test_sleep_ms(100);
     }
     cr_assert_fail("not all %lld messages handled within 60 s", target);
 }
@@ -123,7 +117,7 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     long bad = produce(300);
     wait_handled(produced);
     /* The lag of a partition is known from its first fetch response, even an empty one. */
-    for (int i = 0; i < 50; i++, sleep_ms(100)) {
+    for (int i = 0; i < 50; i++, cx_test_sleep_ms(100)) {
         cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
         if (strstr(body, "partition=\"0\"") && strstr(body, "partition=\"1\"") &&
             strstr(body, "partition=\"2\""))
@@ -206,7 +200,7 @@ Test(http, health_and_readiness_follow_postgresql)
     conn = NULL;
     /* readiness is checked every 2 s, not per request */
     int status = 200;
-    for (int i = 0; i < 100 && status == 200; i++, sleep_ms(100))
+    for (int i = 0; i < 100 && status == 200; i++, cx_test_sleep_ms(100))
         status = cx_test_http_get(port, "/readyz", body, sizeof body);
     cr_assert_eq(cx_test_pg_ctl("start"), 0);
     conn = cx_test_pg_connect(url);
@@ -214,7 +208,7 @@ Test(http, health_and_readiness_follow_postgresql)
     cr_assert(strstr(body, "postgresql") != NULL, "%s", body);
     cr_assert_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200, "alive all along");
     int ready = 0;
-    for (int i = 0; i < 100 && !ready; i++, sleep_ms(100))
+    for (int i = 0; i < 100 && !ready; i++, cx_test_sleep_ms(100))
         ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
     cr_assert(ready, "not ready again after PostgreSQL came back: %s", body);
     cr_assert_eq(cx_test_http_get(port, "/nope", body, sizeof body), 404);
@@ -261,8 +255,8 @@ static void *pipe_conn(void *arg)
                                   : 0;
                     for (int w = 0; job.px->hold_after && seq > job.px->hold_after &&
                                     !job.px->released && w < 600; w++)
-                        sleep_ms(100);
-                    sleep_ms(job.px->delay_ms); /* every request, kept-alive or not */
+                        cx_test_sleep_ms(100);
+                    cx_test_sleep_ms(job.px->delay_ms); /* every request, kept-alive or not */
                 }
                 open = n > 0 && write(fds[1 - k].fd, buf, (size_t)n) == n;
             }
@@ -347,7 +341,7 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
      * one is on its way), and the later polls wait until they are stored: on a
      * busy machine chromium starts slowly and storing takes a while. */
     for (int i = 0; i < 600 && __atomic_load_n(&px.polls, __ATOMIC_SEQ_CST) < 2; i++)
-        sleep_ms(100);
+        cx_test_sleep_ms(100);
     cr_assert_geq(__atomic_load_n(&px.polls, __ATOMIC_SEQ_CST), 2, "the page never polled");
     produce(200);
     wait_handled(produced);
@@ -473,7 +467,7 @@ static void *trickle_main(void *arg)
                 t->fds[i] = -1;
             }
         for (int w = 0; w < 20 && !t->stop; w++)
-            sleep_ms(100);
+            cx_test_sleep_ms(100);
     }
     return NULL;
 }
@@ -486,7 +480,7 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
     int fds[OWN + ADDRS * EACH];
     size_t n = 0;
     for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
-        sleep_ms(100); /* the service has started */
+        cx_test_sleep_ms(100); /* the service has started */
     for (int i = 0; i < OWN; i++)
         fds[n++] = connect_from("127.0.0.1", port);
     for (int a = 0; a < ADDRS; a++) {
@@ -504,7 +498,7 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
     long long ms, worst = 0;
     int statuses[6];
     for (int k = 0; k < 6; k++) { /* over 9 s: longer than the idle time-out */
-        sleep_ms(1500);
+        cx_test_sleep_ms(1500);
         statuses[k] = timed_get(port, "/healthz", 5000, resp, sizeof resp, &ms);
         if (ms > worst)
             worst = ms;
@@ -595,7 +589,7 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     long long ms;
     int up = 0;
     while (!up && now_ms() - t0 < 5000) {
-        sleep_ms(50);
+        cx_test_sleep_ms(50);
         up = cx_test_http_get(http_port, "/healthz", resp, sizeof resp) == 200;
     }
     long long up_ms = now_ms() - t0;
@@ -604,13 +598,13 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     live_call live = {.port = http_port};
     pthread_t th;
     int live_started = up && pthread_create(&th, NULL, live_main, &live) == 0;
-    sleep_ms(300);
+    cx_test_sleep_ms(300);
     long long worst = 0;
     int health[3], ready;
     for (int k = 0; k < 3; k++) {
         health[k] = timed_get(http_port, "/healthz", 5000, resp, sizeof resp, &ms);
         worst = ms > worst ? ms : worst;
-        sleep_ms(200);
+        cx_test_sleep_ms(200);
     }
     ready = timed_get(http_port, "/readyz", 5000, resp, sizeof resp, &ms);
     long long ready_ms = ms;
@@ -639,7 +633,7 @@ Test(http, every_answer_says_nosniff_even_a_404)
     static char resp[1 << 16];
     long long ms;
     for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
-        sleep_ms(100);
+        cx_test_sleep_ms(100);
     const char *paths[] = {"/nope", "/healthz", "/"};
     for (size_t i = 0; i < 3; i++) {
         int status = timed_get(port, paths[i], 5000, resp, sizeof resp, &ms);

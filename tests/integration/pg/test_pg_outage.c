@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cxtest.h"
 #include "sinktest.h"
@@ -41,8 +40,7 @@ Test(pg_outage, server_restart_mid_run_loses_and_doubles_nothing, .timeout = 240
                 cr_assert_eq(cx_test_pg_ctl("start"), 0);
             int ms = cx_pg_backoff_ms(pg);
             cr_assert(ms > 0 && ms <= 36000);
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            cx_test_sleep_ms(50);
         }
         cr_assert_eq(st, CX_OK, "%s", err);
         cr_assert_eq(res.stored, (size_t)per_batch);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -49,12 +48,6 @@ static int cxpulse(const char *args, const char *pg)
 static void show_out(void)
 {
     cx_test_sh("cat '%s' >&2", out);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The SQLSTATE of sql run as the analyst, or "" when it succeeds. */
@@ -156,7 +149,7 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     pid_t pid = cx_test_spawn(argv, &fd);
     close(fd);
     long long handled = 0;
-    for (int i = 0; i < 600 && handled < 40; i++, sleep_ms(100))
+    for (int i = 0; i < 600 && handled < 40; i++, cx_test_sleep_ms(100))
         handled = cx_test_pg_scalar(conn, "SELECT coalesce(sum(next_offset), 0)"
                                           " FROM cx.consumer_offsets");
     int rc = cx_test_stop(pid, SIGTERM, 30000);

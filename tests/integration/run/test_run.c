@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -126,8 +125,7 @@ static void wait_handled(const char *group, long long target, int timeout_s)
     for (int i = 0; i < timeout_s * 10; i++) {
         if (handled(group) >= target)
             return;
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        cx_test_sleep_ms(100);
     }
     cr_assert_fail("group %s handled %lld of %lld messages within %d s", group, handled(group),
                    target, timeout_s);

@@ -11,18 +11,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "cxtest.h"
 #include "pipeline.h"
 
 #define PARTS 4
 #define TOPIC "cx.events"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* ---- The fake sink: one ledger ("the database"), one cx_sink per writer ---- */
 
@@ -53,7 +47,7 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
 {
     ledger *l = ctx;
     if (l->delay_ms > 0)
-        sleep_ms(l->delay_ms);
+        cx_test_sleep_ms(l->delay_ms);
     pthread_mutex_lock(&l->lock);
     l->attempts++;
     cx_sink_result r = CX_SINK_OK;
@@ -156,7 +150,7 @@ static void source_submit(source *s, int max_batches)
          tries++) {
         cr_assert(tries < 20000, "the engine stayed busy: %s", err);
         s->pauses += tries == 0;
-        sleep_ms(1); /* paused: a consumer polls on meanwhile */
+        cx_test_sleep_ms(1); /* paused: a consumer polls on meanwhile */
     }
     cr_assert_eq(st, CX_OK, "%s", err);
     s->submitted_first[s->submitted++] = s->msgs[0].offset * PARTS + s->msgs[0].partition;
@@ -187,7 +181,7 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
     int k = atomic_load(&s->reported);
     s->reported_first[k] = r->msgs[0].offset * PARTS + r->msgs[0].partition;
     s->reported_complete[k] = r->complete;
-    sleep_ms(1); /* so that overlapping hooks would be seen */
+    cx_test_sleep_ms(1); /* so that overlapping hooks would be seen */
     atomic_fetch_sub(&s->in_hook, 1);
     atomic_store(&s->reported, k + 1);
 }
@@ -263,7 +257,7 @@ static void assert_all_stored_once(void)
 static void wait_reported(int n)
 {
     for (int i = 0; i < 5000 && atomic_load(&src.reported) < n; i++)
-        sleep_ms(1);
+        cx_test_sleep_ms(1);
     cr_assert_geq(atomic_load(&src.reported), n, "%d batches not reported", n);
 }
 
@@ -276,7 +270,7 @@ static void wait_attempts(int n)
         pthread_mutex_unlock(&db.lock);
         if (a >= n)
             return;
-        sleep_ms(1);
+        cx_test_sleep_ms(1);
     }
     cr_assert_fail("the sink was not tried %d times", n);
 }
@@ -328,7 +322,7 @@ Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
     cr_assert_not(src.reported_complete[1], "a batch the sink refused is not stored");
     int writes = db.writes;
     db.fail_always = 0;
-    sleep_ms(30); /* a write of the given-up batch now would be a zombie's */
+    cx_test_sleep_ms(30); /* a write of the given-up batch now would be a zombie's */
     cr_assert_eq(db.writes, writes, "a given-up batch was written after the drain");
 
     /* Assignment: read on from the stored offsets, and more. */
