@@ -29,8 +29,6 @@
 
 /* Negation reaches this many words forward, within a clause. */
 #define NEGATION_WINDOW 3
-/* Most words read from one text: the schema caps text at 16384 characters. */
-#define MAX_TOKENS 8192
 /* Distinct phrase matches tracked per event (for "count once"). */
 #define MAX_SEEN 128
 
@@ -896,22 +894,34 @@ static void add_hit(cx_rule_hits *hits, const char *ev)
         hits->hit[hits->n_hit++] = ev;
 }
 
-void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
-                          cx_rule_hits *hits)
+const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf)
 {
-    int32_t ids[MAX_TOKENS];
+    return clf->lex;
+}
+
+void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
+                          cx_tags *tags, cx_rule_hits *hits)
+{
+    cx_lex_words scanned;
     int32_t seen[MAX_SEEN];
     size_t n_seen = 0;
     float sent = 0.0f;
 
     memset(tags, 0, sizeof *tags);
     memset(hits, 0, sizeof *hits);
-    size_t n = ev->text ? cx__lex_scan(clf->lex, ev->text, ev->text_len, ids, MAX_TOKENS) : 0;
+    if (words == NULL) {
+        scanned.n = 0;
+        if (ev->text)
+            cx__lex_words(clf->lex, ev->text, ev->text_len, &scanned);
+        words = &scanned;
+    }
+    const int32_t *ids = words->id;
+    size_t n = words->n;
 
     int last_negator = -100; /* token index of the last negator in this clause */
     unsigned prev_flags = 0;     /* flags of token i - 1 */
     for (size_t i = 0; i < n; i++) {
-        unsigned fl = cx__lex_word_flags(clf->lex, ids[i]), before = prev_flags;
+        unsigned fl = words->flags[i], before = prev_flags;
         prev_flags = fl;
         if (ids[i] == CX_LEX_BREAK || (fl & CX_LEX_CLAUSE_BREAK)) {
             last_negator = -100;
@@ -996,13 +1006,12 @@ cx_sentiment cx__rating_sentiment(const cx_event *ev)
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
-    cx__classifier_rules(clf, ev, tags, &hits);
     cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
 
     if (clf->model != NULL) {
         cx_model_out mo;
-        cx__model_score(clf->model, clf->val, ev, &hits, &mo);
+        cx__model_score(clf, ev, tags, &hits, &mo); /* runs the rules too */
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
@@ -1030,6 +1039,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         tags->sentiment = rated != CX_SENT_COUNT ? rated : (cx_sentiment)best;
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
+        cx__classifier_rules(clf, ev, NULL, tags, &hits);
         cx_valence_score vs;
         cx__valence_score(clf->val, ev->text, ev->text ? ev->text_len : 0, &vs);
         float text_score = hits.sentiment / (fabsf(hits.sentiment) + 1.5f);

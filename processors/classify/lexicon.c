@@ -3,6 +3,7 @@
  */
 #include "lexicon.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct cx_lexicon {
     edge_slot *edges;
     size_t edges_cap, n_edges;
     int32_t n_nodes;
+    uint64_t gen;
 };
 
 /* ---- Normalisation ------------------------------------------------------ */
@@ -276,6 +278,8 @@ cx_status cx__lex_new(cx_lexicon **out)
     if (lex == NULL)
         return CX_ERR_NOMEM;
     lex->n_nodes = 1; /* the root */
+    static atomic_uint_fast64_t generation;
+    lex->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     *out = lex;
     return CX_OK;
 }
@@ -353,4 +357,21 @@ size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t
             ids[n++] = wlen == 0 ? CX_LEX_UNKNOWN : word_find(lex, word, wlen);
     }
     return n;
+}
+
+void cx__lex_words(const cx_lexicon *lex, const char *text, size_t len, cx_lex_words *w)
+{
+    w->n = cx__lex_scan(lex, text, len, w->id, CX_LEX_MAX_TOKENS);
+    for (size_t i = 0; i < w->n; i++)
+        w->flags[i] = (unsigned char)cx__lex_word_flags(lex, w->id[i]);
+}
+
+int32_t cx__lex_find(const cx_lexicon *lex, char *w, size_t n)
+{
+    return word_find(lex, w, stem(w, n));
+}
+
+uint64_t cx__lex_generation(const cx_lexicon *lex)
+{
+    return lex->gen;
 }

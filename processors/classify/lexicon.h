@@ -21,6 +21,8 @@
 #define CX_LEX_MAX_PHRASE_WORDS 8
 /* Longest word kept (longer words never match). */
 #define CX_LEX_MAX_WORD 48
+/* Most tokens read from one text: the schema caps text at 16384 characters. */
+#define CX_LEX_MAX_TOKENS 8192
 /* Token ids for the scan: a word not in any phrase, and a clause break. */
 #define CX_LEX_UNKNOWN (-1)
 #define CX_LEX_BREAK (-2)
@@ -55,6 +57,24 @@ unsigned cx__lex_word_flags(const cx_lexicon *lex, int32_t id);
  */
 size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t *ids,
                     size_t cap);
+
+/* A text's tokens as cx__lex_scan() gives them, with their word flags. */
+typedef struct cx_lex_words {
+    int32_t id[CX_LEX_MAX_TOKENS];
+    unsigned char flags[CX_LEX_MAX_TOKENS];
+    size_t n;
+} cx_lex_words;
+
+/* Scans text[len] into *w (cx__lex_scan() and the flags of each id). */
+void cx__lex_words(const cx_lexicon *lex, const char *text, size_t len, cx_lex_words *w);
+
+/* The id of the word w[n] (n > 0, normalised but not stemmed: at most
+ * CX_LEX_MAX_WORD bytes as the scan reads them), as the scan gives it;
+ * stems w in place. */
+int32_t cx__lex_find(const cx_lexicon *lex, char *w, size_t n);
+
+/* Distinct per lexicon made (tags the ids a thread keeps of its words). */
+uint64_t cx__lex_generation(const cx_lexicon *lex);
 
 /* Follows the trie edge node --word--> child; returns the child or -1. */
 int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);

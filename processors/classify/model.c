@@ -363,14 +363,16 @@ static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
     return slot->count;
 }
 
-void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
-                     const cx_rule_hits *hits, cx_model_out *out)
+void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
+                     cx_rule_hits *hits, cx_model_out *out)
 {
+    const cx_model *m = cx__classifier_model(clf);
     score_ctx s;
     int counts[CX_FG_COUNT];
     memset(&s, 0, sizeof s);
     s.m = m;
-    cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
+    cx__features(clf, cx__classifier_valence(clf), ev, tags, hits, score_fn, chars_fn, &s, counts,
+                 &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
         apply(&s, &s.q[i % LAG]);
     float scale[CX_FG_COUNT];

@@ -155,7 +155,7 @@ static void features_of(const char *text, fl *f)
     memset(&hits, 0, sizeof hits);
     memset(f, 0, sizeof *f);
     text_event(&ev, text);
-    cx__features(val, &ev, &hits, collect, NULL, f, counts, &vs);
+    cx__features(NULL, val, &ev, NULL, &hits, collect, NULL, f, counts, &vs);
     cx_event_clear(&ev);
 }
 
