@@ -19,48 +19,16 @@
 /* Words after a negator that are marked as negated (within a clause). */
 #define NEG_SCOPE 3
 
-/* Little-endian load of n <= 8 bytes (one instruction on common machines). */
-static inline uint64_t load_le(const char *s, size_t n)
-{
-    uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the same value in at most three loads */
-    size_t at = 0;
-    if (n >= 8) {
-        memcpy(&v, s, 8);
-        return v;
-    }
-    if (n & 4) {
-        uint32_t x;
-        memcpy(&x, s, 4);
-        v = x;
-        at = 4;
-    }
-    if (n & 2) {
-        uint16_t x;
-        memcpy(&x, s + at, 2);
-        v |= (uint64_t)x << (8 * at);
-        at += 2;
-    }
-    if (n & 1)
-        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
-#else
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-#endif
-    return v;
-}
-
 /* Hashes s[n] eight bytes at a time, continuing from h: the same on every machine. */
 static inline uint64_t hash_more(uint64_t h, const char *s, size_t n)
 {
     h ^= (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     for (; n >= 8; s += 8, n -= 8) {
-        h = (h ^ load_le(s, 8)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ cx__load_le(s, 8)) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
     if (n > 0) {
-        h = (h ^ load_le(s, n)) * 0x94d049bb133111ebULL;
+        h = (h ^ cx__load_le(s, n)) * 0x94d049bb133111ebULL;
         h ^= h >> 29;
     }
     return h;
@@ -203,9 +171,10 @@ static void feature_info(const cx_valence *val, const char *fw, size_t n, word_m
 }
 
 /* What the word gives: lw[n] as the rules read it, fw[n] as the features do
- * (n <= MAX_WORD); its id and flags are set when lex is given. */
-static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, const char *lw,
-                                  const char *fw, size_t n)
+ * (n <= MAX_WORD); its id and flags are set when lex is given (gen: its
+ * cx__lex_generation()). */
+static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, uint64_t gen,
+                                  const char *lw, const char *fw, size_t n)
 {
     word_memo *m = &word_cache[cx__hash_word(lw, n) >> 54 & (WORD_CACHE - 1)];
     if (m->hash == 0 || m->n != n || !cx__same_bytes(m->w, lw, n)) {
@@ -214,12 +183,12 @@ static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, 
         memcpy(m->w, lw, n);
         m->lex_gen = 0;
     }
-    if (lex != NULL && m->lex_gen != cx__lex_generation(lex)) {
+    if (lex != NULL && m->lex_gen != gen) {
         char w[MAX_WORD];
         memcpy(w, lw, n);
         m->id = cx__lex_find(lex, w, n); /* stems w */
         m->flags = (uint8_t)cx__lex_word_flags(lex, m->id);
-        m->lex_gen = cx__lex_generation(lex);
+        m->lex_gen = gen;
     }
     return m;
 }
@@ -260,6 +229,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
     size_t wn = 0, pn = 0, ln = 0;
     int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0, long_word = 0;
     int lex_ok = lex != NULL, in_address = 0;
+    uint64_t gen = lex != NULL ? cx__lex_generation(lex) : 0;
     if (lex_ok)
         words->n = 0;
     for (size_t i = 0; i <= len; i++) {
@@ -299,8 +269,8 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
             in_word = 0;
             /* ln == wn for the words the cache keeps */
             const word_memo *wm =
-                ln <= MAX_WORD && (lex_ok || !skip_word) ? word_info(val, lex_ok ? lex : NULL, lw,
-                                                                     word, ln)
+                ln <= MAX_WORD && (lex_ok || !skip_word) ? word_info(val, lex_ok ? lex : NULL, gen,
+                                                                     lw, word, ln)
                                                          : NULL;
             if (lex_ok) {
                 if (wm != NULL)

@@ -132,6 +132,39 @@ static inline int cx__same_bytes(const char *a, const char *b, size_t n)
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
+/* Little-endian load of n <= 8 bytes (one instruction on common machines;
+ * shared by the word hashes here and the features' hashes). */
+static inline uint64_t cx__load_le(const char *s, size_t n)
+{
+    uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value in at most three loads */
+    size_t at = 0;
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+        return v;
+    }
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        v = x;
+        at = 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, s + at, 2);
+        v |= (uint64_t)x << (8 * at);
+        at += 2;
+    }
+    if (n & 1)
+        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
+#else
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#endif
+    return v;
+}
+
 /* A word's hash, eight bytes at a time, the same on every machine (shared by
  * the word tables of matching and the lexicons; each finishes it its way). */
 static inline uint64_t cx__hash_word(const char *s, size_t n)
@@ -139,15 +172,7 @@ static inline uint64_t cx__hash_word(const char *s, size_t n)
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     for (; n > 0;) {
         size_t k = n < 8 ? n : 8;
-        uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (k == 8)
-            memcpy(&v, s, 8); /* the same value in one load */
-        else
-#endif
-            for (size_t i = 0; i < k; i++)
-                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ cx__load_le(s, k)) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
         s += k;
         n -= k;
