@@ -219,9 +219,15 @@ static uint64_t edge_key(int32_t node, int32_t word)
     return (((uint64_t)(uint32_t)node << 32) | (uint32_t)word) + 1;
 }
 
+/* The key's slot: every bit of the key mixed in (a product's low bits alone
+ * would depend on the word only, and all edges of a common word would share a
+ * run of slots). */
 static size_t edge_slot_of(uint64_t key, size_t cap)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return (size_t)key & (cap - 1);
 }
 
 int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word)
