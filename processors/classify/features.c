@@ -113,6 +113,21 @@ static inline __attribute__((always_inline)) void emit_s(const emitter *e, float
     emit(e, CX_FG_DENSE, value, "", buf, k + n, 1);
 }
 
+/* A readable feature whose name is one of a fixed set of literals: its bucket
+ * and length are found once per name, into *memo (0 = not yet). */
+static void emit_fixed(const emitter *e, float value, const char *name, atomic_uint_fast32_t *memo)
+{
+    uint32_t m = (uint32_t)atomic_load_explicit(memo, memory_order_relaxed);
+    if (m == 0) {
+        size_t n = strlen(name); /* short: no cut as in emit_s() */
+        m = (bucket_of(hash_more(FNV_OFFSET, name, n)) | (uint32_t)n << CX_MODEL_BITS) + 1;
+        atomic_store_explicit(memo, m, memory_order_relaxed);
+    }
+    m--;
+    e->fn(e->ctx, m & (CX_MODEL_BUCKETS - 1), CX_FG_DENSE, value, name, m >> CX_MODEL_BITS);
+    e->counts[CX_FG_DENSE]++;
+}
+
 int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 {
     char buf[MAX_WORD + 2 + 8]; /* + 8: copy_small's bound is not seen by the compiler */
@@ -363,15 +378,19 @@ static float capped(int n, int cap)
 
 static void rating_features(const emitter *e, const cx_event *ev)
 {
-    static const char *const bands[CX_SENT_COUNT + 1] = {"low", "mid", "high", "none"};
-    const char *scale = cx_rating_scale_name(ev->rating_scale);
-    const char *b = bands[cx__rating_sentiment(ev)];
-    char buf[64];
-    size_t n = strlen(scale ? scale : "none");
-    memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);
-    buf[n < 32 ? n : 32] = ' ';
-    memcpy(buf + (n < 32 ? n : 32) + 1, b, strlen(b) + 1);
-    emit_s(e, 1.0f, "rating:", buf);
+    /* "rating:<scale> <band>": the scale as cx_rating_scale_name() names it
+     * ("none" without a rating), the band by cx__rating_sentiment() */
+    static const char *const names[CX_RATING_STARS + 1][CX_SENT_COUNT + 1] = {
+        {"rating:none low", "rating:none mid", "rating:none high", "rating:none none"},
+        {"rating:csat low", "rating:csat mid", "rating:csat high", "rating:csat none"},
+        {"rating:nps low", "rating:nps mid", "rating:nps high", "rating:nps none"},
+        {"rating:ces low", "rating:ces mid", "rating:ces high", "rating:ces none"},
+        {"rating:stars low", "rating:stars mid", "rating:stars high", "rating:stars none"},
+    };
+    static atomic_uint_fast32_t memo[CX_RATING_STARS + 1][CX_SENT_COUNT + 1];
+    unsigned scale = (unsigned)ev->rating_scale <= CX_RATING_STARS ? ev->rating_scale : 0;
+    cx_sentiment band = cx__rating_sentiment(ev);
+    emit_fixed(e, 1.0f, names[scale][band], &memo[scale][band]);
 }
 
 void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
@@ -404,14 +423,16 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
         {"rules:performance", "rules:performance complaint", "rules:performance mention",
          "rules:performance praise", "fields:performance"},
     };
+    static atomic_uint_fast32_t rule_memo[CX_CAT_COUNT][5], bin_memo[5];
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         if (hits->phrase[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "", rule_names[c][0]);
+            emit_fixed(&e, 1.0f - expf(-hits->phrase[c]), rule_names[c][0], &rule_memo[c][0]);
         for (int k = 0; k < 3; k++)
             if (hits->by_polarity[c][k] > 0)
-                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "", rule_names[c][1 + k]);
+                emit_fixed(&e, 1.0f - expf(-hits->by_polarity[c][k]), rule_names[c][1 + k],
+                           &rule_memo[c][1 + k]);
         if (hits->field[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->field[c]), "", rule_names[c][4]);
+            emit_fixed(&e, 1.0f - expf(-hits->field[c]), rule_names[c][4], &rule_memo[c][4]);
     }
     for (int k = 0; k < hits->n_hit; k++)
         emit_s(&e, 1.0f, "", hits->hit[k]);
@@ -420,7 +441,8 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
 
     float x = vs->compound;
     EMIT_CONST(&e, x, "lexicon:compound");
-    emit_s(&e, 1.0f, "", bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
+    int bin = x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4;
+    emit_fixed(&e, 1.0f, bins[bin], &bin_memo[bin]);
     if (vs->pos > 0)
         EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)
