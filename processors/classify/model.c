@@ -260,7 +260,9 @@ typedef struct score_ctx {
     unsigned n_q;
 } score_ctx;
 
-static void apply(score_ctx *s, const pending *p)
+/* Adds one feature to the sums and the strongest named ones (inlined: it runs
+ * once per feature). */
+static inline __attribute__((always_inline)) void apply(score_ctx *s, const pending *p)
 {
     const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
     float *a = s->acc[p->group];
