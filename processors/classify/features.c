@@ -209,9 +209,8 @@ static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, 
 }
 
 /* Appends a token to the rules' words (they stop when full, as the scan does). */
-static void add_token(cx_lex_words *words, const cx_lexicon *lex, int32_t id, unsigned flags)
+static void add_token(cx_lex_words *words, int32_t id, unsigned flags)
 {
-    (void)lex;
     if (words->n < CX_LEX_MAX_TOKENS) {
         words->id[words->n] = id;
         words->flags[words->n++] = (unsigned char)flags;
@@ -283,18 +282,17 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
         if (in_word) {
             in_word = 0;
             /* ln == wn for the words the cache keeps */
-            const word_memo *wm =
-                ln <= MAX_WORD && (lex_ok || !skip_word) ? word_info(val, lex_ok ? lex : NULL, gen,
-                                                                     lw, word, ln)
-                                                         : NULL;
+            const word_memo *wm = ln <= MAX_WORD && (lex_ok || !skip_word)
+                                      ? word_info(val, lex_ok ? lex : NULL, gen, lw, word, ln)
+                                      : NULL;
             if (lex_ok) {
                 if (wm != NULL)
-                    add_token(words, lex, wm->id, wm->flags);
+                    add_token(words, wm->id, wm->flags);
                 else if (long_word)
-                    add_token(words, lex, CX_LEX_UNKNOWN, 0);
+                    add_token(words, CX_LEX_UNKNOWN, 0);
                 else {
                     int32_t id = cx__lex_find(lex, lw, ln); /* stems lw */
-                    add_token(words, lex, id, cx__lex_word_flags(lex, id));
+                    add_token(words, id, cx__lex_word_flags(lex, id));
                 }
             }
             if (skip_word) {
@@ -351,7 +349,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
             if (c != ',') {
                 pn = 0;
                 if (lex_ok && !in_address)
-                    add_token(words, lex, CX_LEX_BREAK, 0);
+                    add_token(words, CX_LEX_BREAK, 0);
             }
         } else if (c >= 0xE0) {
             /* emoji and other symbols: one feature per code point */
@@ -394,8 +392,8 @@ static void rating_features(const emitter *e, const cx_event *ev)
 }
 
 void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
-                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars,
-                  void *ctx, int counts[CX_FG_COUNT], cx_valence_score *vs)
+                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
+                  int counts[CX_FG_COUNT], cx_valence_score *vs)
 {
     emitter e = {fn, chars, ctx, counts};
     cx_lex_words words;

@@ -111,8 +111,8 @@ typedef int (*cx_chars_fn)(void *ctx, const char *word, size_t n, uint64_t key);
  * before the features that use them; without, *hits are the caller's (tags
  * unused). */
 void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
-                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars,
-                  void *ctx, int counts[CX_FG_COUNT], cx_valence_score *vs);
+                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
+                  int counts[CX_FG_COUNT], cx_valence_score *vs);
 
 /* Calls fn for each character n-gram of word[n]; returns how many. */
 int cx__char_ngrams(const char *word, size_t n, cx_feature_fn fn, void *ctx);
