@@ -29,8 +29,6 @@
 
 /* Negation reaches this many words forward, within a clause. */
 #define NEGATION_WINDOW 3
-/* Most words read from one text: the schema caps text at 16384 characters. */
-#define MAX_TOKENS 8192
 /* Distinct phrase matches tracked per event (for "count once"). */
 #define MAX_SEEN 128
 
@@ -55,13 +53,26 @@ typedef enum field_kind {
     F_CHANNEL, F_TOUCHPOINT, F_LANGUAGE, F_CUSTOMER_ID, F_RATING_SCALE, F_RATING_VALUE, F_ATTRIBUTE
 } field_kind;
 
+/* The value of a field path in an event or of a rule's value: a number or a
+ * string (borrowed). */
+typedef struct fval {
+    const char *str;
+    double num;
+    int is_num, present;
+} fval;
+
 typedef struct clause {
     char *field;  /* "channel", "touchpoint", "rating.value", "attributes.<key>", ... */
     cond_op op;
     char *other;  /* compare with this field instead of value */
     json_t *value;
     field_kind field_kind, other_kind;
+    uint64_t field_bit, other_bit; /* attributes: key_bit() of the key */
+    fval *in;                      /* OP_IN: value's items, read once */
+    size_t n_in;
 } clause;
+
+static fval json_fval(const json_t *j);
 
 typedef struct condition {
     cx_category cat;
@@ -311,6 +322,12 @@ static int field_path_ok(const char *f, field_kind *kind)
     return strncmp(f, "attributes.", 11) == 0 && f[11] != '\0';
 }
 
+/* An attribute key's bit in an event's key signature (see attribute_keys()). */
+static uint64_t key_bit(const char *key, size_t n)
+{
+    return 1ULL << (cx__hash_word(key, n) >> 58);
+}
+
 static cx_status load_clause(const loader *ld, const char *rule, const json_t *c, clause *out)
 {
     const char *field = json_string_value(json_object_get(c, "field"));
@@ -363,9 +380,19 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     }
     out->field = strdup(field);
     out->other = other ? strdup(other) : NULL;
+    if (out->field_kind == F_ATTRIBUTE)
+        out->field_bit = key_bit(field + 11, strlen(field + 11));
+    if (other != NULL && out->other_kind == F_ATTRIBUTE)
+        out->other_bit = key_bit(other + 11, strlen(other + 11));
     out->value = value ? json_incref((json_t *)value) : NULL;
     if (out->field == NULL || (other != NULL && out->other == NULL))
         return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    if (out->op == OP_IN) {
+        const json_t *x;
+        if ((out->in = calloc(json_array_size(value), sizeof *out->in)) == NULL)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        json_array_foreach(value, i, x) out->in[out->n_in++] = json_fval(x);
+    }
     return CX_OK;
 }
 
@@ -636,6 +663,7 @@ void cx_classifier_free(cx_classifier *clf)
         for (size_t j = 0; j < clf->conds[i].n_clauses; j++) {
             free(clf->conds[i].clauses[j].field);
             free(clf->conds[i].clauses[j].other);
+            free(clf->conds[i].clauses[j].in);
             json_decref(clf->conds[i].clauses[j].value);
         }
         free(clf->conds[i].clauses);
@@ -652,13 +680,6 @@ void cx_classifier_free(cx_classifier *clf)
 
 /* ---- Field conditions --------------------------------------------------- */
 
-/* The value of a field path in ev, as a borrowed JSON value or a string. */
-typedef struct fval {
-    const char *str;
-    double num;
-    int is_num, present;
-} fval;
-
 /* True when strtod() could read a finite number from s: after blanks and a
  * sign it must start with a digit or '.' (anything else is no number, or
  * "inf"/"nan"), so most strings skip strtod(). */
@@ -671,7 +692,33 @@ static int may_be_number(const char *s)
     return (*s >= '0' && *s <= '9') || *s == '.';
 }
 
-static fval field_value(const cx_event *ev, field_kind kind, const char *path)
+/* Most attributes an event's key signature is built from; an event with more
+ * looks every attribute up. */
+#define KEY_SIGNATURE_MAX 16
+
+/* The key signature of ev's attributes: the key_bit() of each key ORed, so a
+ * condition on an attribute the event does not have fails without a lookup. */
+static uint64_t attribute_keys(const cx_event *ev)
+{
+    uint64_t sig = 0;
+    const char *key;
+    size_t n;
+    const json_t *v;
+    if (ev->attributes == NULL)
+        return 0;
+    if (json_object_size(ev->attributes) > KEY_SIGNATURE_MAX)
+        return ~0ULL;
+    json_object_keylen_foreach((json_t *)ev->attributes, key, n, v)
+    {
+        (void)v;
+        sig |= key_bit(key, n);
+    }
+    return sig;
+}
+
+/* bit: the attribute key's key_bit(); keys: the event's attribute_keys(). */
+static fval field_value(const cx_event *ev, field_kind kind, const char *path, uint64_t bit,
+                        uint64_t keys)
 {
     fval v = {0};
     const char *s = NULL;
@@ -698,7 +745,7 @@ static fval field_value(const cx_event *ev, field_kind kind, const char *path)
         }
         return v;
     case F_ATTRIBUTE:
-        if (ev->attributes != NULL) {
+        if (ev->attributes != NULL && (keys & bit)) {
             const json_t *j = json_object_get(ev->attributes, path + 11);
             if (json_is_number(j)) {
                 v.present = v.is_num = 1;
@@ -753,12 +800,13 @@ static int fval_equal(fval a, fval b)
     return strcasecmp(a.str, b.str) == 0;
 }
 
-static int clause_holds(const cx_event *ev, const clause *c)
+static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys)
 {
-    fval a = field_value(ev, c->field_kind, c->field);
+    fval a = field_value(ev, c->field_kind, c->field, c->field_bit, keys);
     if (!a.present) /* every operator but "absent" needs the field */
         return c->op == OP_ABSENT;
-    fval b = c->other ? field_value(ev, c->other_kind, c->other) : json_fval(c->value);
+    fval b = c->other ? field_value(ev, c->other_kind, c->other, c->other_bit, keys)
+                      : json_fval(c->value);
     switch (c->op) {
     case OP_PRESENT:
         return a.present;
@@ -768,14 +816,11 @@ static int clause_holds(const cx_event *ev, const clause *c)
         return a.present && b.present && fval_equal(a, b);
     case OP_NE:
         return a.present && b.present && !fval_equal(a, b);
-    case OP_IN: {
-        size_t i;
-        const json_t *x;
-        if (!a.present)
-            return 0;
-        json_array_foreach(c->value, i, x) if (fval_equal(a, json_fval(x))) return 1;
+    case OP_IN:
+        for (size_t i = 0; i < c->n_in; i++)
+            if (fval_equal(a, c->in[i]))
+                return 1;
         return 0;
-    }
     case OP_LT:
         return a.is_num && b.is_num && a.num < b.num;
     case OP_LE:
@@ -849,22 +894,34 @@ static void add_hit(cx_rule_hits *hits, const char *ev)
         hits->hit[hits->n_hit++] = ev;
 }
 
-void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
-                          cx_rule_hits *hits)
+const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf)
 {
-    int32_t ids[MAX_TOKENS];
+    return clf->lex;
+}
+
+void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
+                          cx_tags *tags, cx_rule_hits *hits)
+{
+    cx_lex_words scanned;
     int32_t seen[MAX_SEEN];
     size_t n_seen = 0;
     float sent = 0.0f;
 
     memset(tags, 0, sizeof *tags);
     memset(hits, 0, sizeof *hits);
-    size_t n = ev->text ? cx__lex_scan(clf->lex, ev->text, ev->text_len, ids, MAX_TOKENS) : 0;
+    if (words == NULL) {
+        scanned.n = 0;
+        if (ev->text)
+            cx__lex_words(clf->lex, ev->text, ev->text_len, &scanned);
+        words = &scanned;
+    }
+    const int32_t *ids = words->id;
+    size_t n = words->n;
 
     int last_negator = -100; /* token index of the last negator in this clause */
     unsigned prev_flags = 0;     /* flags of token i - 1 */
     for (size_t i = 0; i < n; i++) {
-        unsigned fl = cx__lex_word_flags(clf->lex, ids[i]), before = prev_flags;
+        unsigned fl = words->flags[i], before = prev_flags;
         prev_flags = fl;
         if (ids[i] == CX_LEX_BREAK || (fl & CX_LEX_CLAUSE_BREAK)) {
             last_negator = -100;
@@ -910,10 +967,11 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags 
         }
     }
 
+    uint64_t keys = attribute_keys(ev);
     for (size_t c = 0; c < clf->n_conds; c++) {
         const condition *cd = &clf->conds[c];
         size_t k;
-        for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k]); k++)
+        for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k], keys); k++)
             ;
         if (k == cd->n_clauses) {
             hits->field[cd->cat] += cd->weight;
@@ -948,13 +1006,12 @@ cx_sentiment cx__rating_sentiment(const cx_event *ev)
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
-    cx__classifier_rules(clf, ev, tags, &hits);
     cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
 
     if (clf->model != NULL) {
         cx_model_out mo;
-        cx__model_score(clf->model, clf->val, ev, &hits, &mo);
+        cx__model_score(clf, ev, tags, &hits, &mo); /* runs the rules too */
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
@@ -982,6 +1039,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         tags->sentiment = rated != CX_SENT_COUNT ? rated : (cx_sentiment)best;
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
+        cx__classifier_rules(clf, ev, NULL, tags, &hits);
         cx_valence_score vs;
         cx__valence_score(clf->val, ev->text, ev->text ? ev->text_len : 0, &vs);
         float text_score = hits.sentiment / (fabsf(hits.sentiment) + 1.5f);

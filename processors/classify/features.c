@@ -19,48 +19,16 @@
 /* Words after a negator that are marked as negated (within a clause). */
 #define NEG_SCOPE 3
 
-/* Little-endian load of n <= 8 bytes (one instruction on common machines). */
-static inline uint64_t load_le(const char *s, size_t n)
-{
-    uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the same value in at most three loads */
-    size_t at = 0;
-    if (n >= 8) {
-        memcpy(&v, s, 8);
-        return v;
-    }
-    if (n & 4) {
-        uint32_t x;
-        memcpy(&x, s, 4);
-        v = x;
-        at = 4;
-    }
-    if (n & 2) {
-        uint16_t x;
-        memcpy(&x, s + at, 2);
-        v |= (uint64_t)x << (8 * at);
-        at += 2;
-    }
-    if (n & 1)
-        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
-#else
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-#endif
-    return v;
-}
-
 /* Hashes s[n] eight bytes at a time, continuing from h: the same on every machine. */
 static inline uint64_t hash_more(uint64_t h, const char *s, size_t n)
 {
     h ^= (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     for (; n >= 8; s += 8, n -= 8) {
-        h = (h ^ load_le(s, 8)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ cx__load_le(s, 8)) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
     if (n > 0) {
-        h = (h ^ load_le(s, n)) * 0x94d049bb133111ebULL;
+        h = (h ^ cx__load_le(s, n)) * 0x94d049bb133111ebULL;
         h ^= h >> 29;
     }
     return h;
@@ -145,6 +113,21 @@ static inline __attribute__((always_inline)) void emit_s(const emitter *e, float
     emit(e, CX_FG_DENSE, value, "", buf, k + n, 1);
 }
 
+/* A readable feature whose name is one of a fixed set of literals: its bucket
+ * and length are found once per name, into *memo (0 = not yet). */
+static void emit_fixed(const emitter *e, float value, const char *name, atomic_uint_fast32_t *memo)
+{
+    uint32_t m = (uint32_t)atomic_load_explicit(memo, memory_order_relaxed);
+    if (m == 0) {
+        size_t n = strlen(name); /* short: no cut as in emit_s() */
+        m = (bucket_of(hash_more(FNV_OFFSET, name, n)) | (uint32_t)n << CX_MODEL_BITS) + 1;
+        atomic_store_explicit(memo, m, memory_order_relaxed);
+    }
+    m--;
+    e->fn(e->ctx, m & (CX_MODEL_BUCKETS - 1), CX_FG_DENSE, value, name, m >> CX_MODEL_BITS);
+    e->counts[CX_FG_DENSE]++;
+}
+
 int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 {
     char buf[MAX_WORD + 2 + 8]; /* + 8: copy_small's bound is not seen by the compiler */
@@ -172,50 +155,103 @@ static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
         e->chars ? e->chars(e->ctx, w, n, key) : cx__char_ngrams(w, n, e->fn, e->ctx);
 }
 
-/* Per thread: what recent words give (their unigram's hash, their FNV-1a key
- * for the character n-grams, whether they are negators), so a frequent word
- * costs one hash and a probe. Depends on nothing but the word (the negators
- * are a built-in list). */
+/* Per thread: what recent words give, so a frequent word costs one hash and
+ * a probe: for the features, their unigram's hash, their FNV-1a key for the
+ * character n-grams and whether they are negators (nothing but the word: the
+ * negators are a built-in list); for the rules, their lexicon id and flags
+ * (tagged with the lexicon's generation). Keyed by the word as the rules read
+ * it, digits kept; the features' word is the same with digits as '0'. */
 #define WORD_CACHE 1024
 
 typedef struct word_memo {
-    uint64_t hash; /* of "w:<word>" (see emit); 0 = empty */
-    uint64_t key;  /* FNV-1a of the word, | 1 */
-    uint8_t n, negator;
-    char w[MAX_WORD];
+    uint64_t hash;    /* of "w:<feature word>" (see emit); 0 = empty */
+    uint64_t key;     /* FNV-1a of the feature word, | 1 */
+    uint64_t lex_gen; /* lexicon that id and flags are of; 0 = none */
+    int32_t id;
+    uint8_t flags, n, negator;
+    char w[MAX_WORD]; /* the word as the rules read it */
 } word_memo;
 
 static __thread word_memo word_cache[WORD_CACHE];
 
-static const word_memo *word_info(const cx_valence *val, const char *w, size_t n)
+/* The feature part of a memo for the feature word fw[n]. */
+static void feature_info(const cx_valence *val, const char *fw, size_t n, word_memo *m)
 {
-    uint64_t h = hash_more(hash_more(FNV_OFFSET, "w:", 2), w, n); /* as emit() */
-    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
-    if (m->hash == h && m->n == n && cx__same_bytes(m->w, w, n))
-        return m;
     uint64_t key = FNV_OFFSET;
     for (size_t i = 0; i < n; i++)
-        key = (key ^ (unsigned char)w[i]) * FNV_PRIME;
-    m->hash = h;
+        key = (key ^ (unsigned char)fw[i]) * FNV_PRIME;
+    m->hash = hash_more(hash_more(FNV_OFFSET, "w:", 2), fw, n); /* as emit() */
     m->key = key | 1;
-    m->n = (uint8_t)n;
-    m->negator = (uint8_t)cx__valence_negator(val, w, n);
-    memcpy(m->w, w, n);
+    m->negator = (uint8_t)cx__valence_negator(val, fw, n);
+}
+
+/* What the word gives: lw[n] as the rules read it, fw[n] as the features do
+ * (n <= MAX_WORD); its id and flags are set when lex is given (gen: its
+ * cx__lex_generation()). */
+static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, uint64_t gen,
+                                  const char *lw, const char *fw, size_t n)
+{
+    word_memo *m = &word_cache[cx__hash_word(lw, n) >> 54 & (WORD_CACHE - 1)];
+    if (m->hash == 0 || m->n != n || !cx__same_bytes(m->w, lw, n)) {
+        feature_info(val, fw, n, m);
+        m->n = (uint8_t)n;
+        memcpy(m->w, lw, n);
+        m->lex_gen = 0;
+    }
+    if (lex != NULL && m->lex_gen != gen) {
+        char w[MAX_WORD];
+        memcpy(w, lw, n);
+        m->id = cx__lex_find(lex, w, n); /* stems w */
+        m->flags = (uint8_t)cx__lex_word_flags(lex, m->id);
+        m->lex_gen = gen;
+    }
     return m;
 }
 
-/* Word features of the text. */
-static void text_features(const emitter *e, const cx_valence *val, const char *text, size_t len)
+/* Appends a token to the rules' words (they stop when full, as the scan does). */
+static void add_token(cx_lex_words *words, int32_t id, unsigned flags)
+{
+    if (words->n < CX_LEX_MAX_TOKENS) {
+        words->id[words->n] = id;
+        words->flags[words->n++] = (unsigned char)flags;
+    }
+}
+
+/* True when the scan of the rules passes over byte b outside a word without
+ * a token (a word character, sentence punctuation or a Latin-1 letter's
+ * first byte are not such bytes). */
+static int lex_blank(unsigned char b)
+{
+    if (b >= 0x80)
+        return b != 0xC3;
+    return !cx__ascii_alnum(b) && b != '.' && b != '!' && b != '?' && b != ';' && b != ':' &&
+           b != '\n';
+}
+
+/* Word features of the text. With lex, also the text's tokens as the rules
+ * read them (cx__lex_words() with lex) into *words, in the same pass: words
+ * end at the same bytes for both (letters and digits, Latin-1 letters folded,
+ * apostrophes inside words dropped); the rules keep digits and words up to
+ * CX_LEX_MAX_WORD bytes, stem them, and also read what the features skip (a
+ * link's address). Returns 0 when *words could not be had this way (bytes the
+ * features jump over that the rules would read), 1 otherwise. */
+static int text_features(const emitter *e, const cx_valence *val, const char *text, size_t len,
+                         const cx_lexicon *lex, cx_lex_words *words)
 {
     char word[MAX_WORD + 1], prev[MAX_WORD + 1 + 8], buf[2 * MAX_WORD + 8];
-    size_t wn = 0, pn = 0;
-    int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0;
+    char lw[CX_LEX_MAX_WORD]; /* the word as the rules read it */
+    size_t wn = 0, pn = 0, ln = 0;
+    int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0, long_word = 0;
+    int lex_ok = lex != NULL, in_address = 0;
+    uint64_t gen = lex != NULL ? cx__lex_generation(lex) : 0;
+    if (lex_ok)
+        words->n = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)text[i] : ' ';
         char out = 0;
         size_t adv = 0;
         if (cx__ascii_alnum(c))
-            out = c <= '9' ? '0' : (char)(c | 0x20);
+            out = (char)(c | 0x20); /* digits stay digits */
         else if (c == 0xC3 && i + 1 < len && (out = cx__fold_latin1((unsigned char)text[i + 1])))
             adv = 1;
         else if ((c == '\'' || (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
@@ -227,28 +263,62 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         if (out != 0) {
             if (!in_word) {
                 in_word = 1;
-                wn = 0;
+                wn = ln = 0;
+                long_word = 0;
                 skip_word = i > 0 && (text[i - 1] == '@' || text[i - 1] == '/');
                 if (i + 4 < len && memcmp(text + i, "http", 4) == 0)
                     skip_word = 2;
             }
             if (wn < MAX_WORD)
-                word[wn++] = out;
+                word[wn++] = cx__ascii_digit((unsigned char)out) ? '0' : out;
+            if (ln < CX_LEX_MAX_WORD)
+                lw[ln++] = out;
+            else
+                long_word = 1; /* too long for the rules: in no phrase */
             i += adv;
             continue;
         }
+        in_address = 0;
         if (in_word) {
             in_word = 0;
+            /* ln == wn for the words the cache keeps */
+            const word_memo *wm = ln <= MAX_WORD && (lex_ok || !skip_word)
+                                      ? word_info(val, lex_ok ? lex : NULL, gen, lw, word, ln)
+                                      : NULL;
+            if (lex_ok) {
+                if (wm != NULL)
+                    add_token(words, wm->id, wm->flags);
+                else if (long_word)
+                    add_token(words, CX_LEX_UNKNOWN, 0);
+                else {
+                    int32_t id = cx__lex_find(lex, lw, ln); /* stems lw */
+                    add_token(words, id, cx__lex_word_flags(lex, id));
+                }
+            }
             if (skip_word) {
                 handles += skip_word == 1;
                 urls += skip_word == 2;
-                if (skip_word == 2) /* skip to the end of the address */
+                if (skip_word == 2) { /* skip to the end of the address */
+                    size_t from = i;
                     while (i < len && !cx__ascii_space((unsigned char)text[i]))
                         i++;
+                    if (lex_ok) { /* which the rules read */
+                        size_t n0 = words->n;
+                        words->n += cx__lex_scan(lex, text + from, i - from, words->id + n0,
+                                                 CX_LEX_MAX_TOKENS - n0);
+                        for (size_t k = n0; k < words->n; k++)
+                            words->flags[k] = (unsigned char)cx__lex_word_flags(lex, words->id[k]);
+                        in_address = 1; /* c, read below, was part of it */
+                    }
+                }
                 pn = 0;
             } else {
+                word_memo own;
+                if (wm == NULL) { /* a word longer than the cache keeps */
+                    feature_info(val, word, wn, &own);
+                    wm = &own;
+                }
                 /* unigram, negation-marked within the scope */
-                const word_memo *wm = word_info(val, word, wn);
                 if (neg_left > 0) {
                     char nw[MAX_WORD + 5 + 8];
                     memcpy(nw, "not:", 4);
@@ -276,14 +346,19 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
             break;
         if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n' || c == ',') {
             neg_left = 0;
-            if (c != ',')
+            if (c != ',') {
                 pn = 0;
+                if (lex_ok && !in_address)
+                    add_token(words, CX_LEX_BREAK, 0);
+            }
         } else if (c >= 0xE0) {
             /* emoji and other symbols: one feature per code point */
             size_t k = c >= 0xF0 ? 4 : 3;
             if (i + k <= len && !(k == 3 && (unsigned char)text[i + 1] == 0xB8 && c == 0xEF) &&
                 !(k == 3 && c == 0xE2 && (unsigned char)text[i + 1] == 0x80))
                 emit(e, CX_FG_WORD, 1.0f, "e:", text + i, k, 1);
+            for (size_t j = i + 1; lex_ok && j < i + k && j < len; j++)
+                lex_ok = lex_blank((unsigned char)text[j]); /* else the rules read them */
             i += k - 1;
         }
     }
@@ -291,6 +366,7 @@ static void text_features(const emitter *e, const cx_valence *val, const char *t
         EMIT_CONST(e, 1.0f, "text:handle");
     if (urls)
         EMIT_CONST(e, 1.0f, "text:link");
+    return lex_ok;
 }
 
 static float capped(int n, int cap)
@@ -300,29 +376,38 @@ static float capped(int n, int cap)
 
 static void rating_features(const emitter *e, const cx_event *ev)
 {
-    static const char *const bands[CX_SENT_COUNT + 1] = {"low", "mid", "high", "none"};
-    const char *scale = cx_rating_scale_name(ev->rating_scale);
-    const char *b = bands[cx__rating_sentiment(ev)];
-    char buf[64];
-    size_t n = strlen(scale ? scale : "none");
-    memcpy(buf, scale ? scale : "none", n < 32 ? n : 32);
-    buf[n < 32 ? n : 32] = ' ';
-    memcpy(buf + (n < 32 ? n : 32) + 1, b, strlen(b) + 1);
-    emit_s(e, 1.0f, "rating:", buf);
+    /* "rating:<scale> <band>": the scale as cx_rating_scale_name() names it
+     * ("none" without a rating), the band by cx__rating_sentiment() */
+    static const char *const names[CX_RATING_STARS + 1][CX_SENT_COUNT + 1] = {
+        {"rating:none low", "rating:none mid", "rating:none high", "rating:none none"},
+        {"rating:csat low", "rating:csat mid", "rating:csat high", "rating:csat none"},
+        {"rating:nps low", "rating:nps mid", "rating:nps high", "rating:nps none"},
+        {"rating:ces low", "rating:ces mid", "rating:ces high", "rating:ces none"},
+        {"rating:stars low", "rating:stars mid", "rating:stars high", "rating:stars none"},
+    };
+    static atomic_uint_fast32_t memo[CX_RATING_STARS + 1][CX_SENT_COUNT + 1];
+    unsigned scale = (unsigned)ev->rating_scale <= CX_RATING_STARS ? ev->rating_scale : 0;
+    cx_sentiment band = cx__rating_sentiment(ev);
+    emit_fixed(e, 1.0f, names[scale][band], &memo[scale][band]);
 }
 
-void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
-                  cx_feature_fn fn, cx_chars_fn chars, void *ctx, int counts[CX_FG_COUNT],
-                  cx_valence_score *vs)
+void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
+                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
+                  int counts[CX_FG_COUNT], cx_valence_score *vs)
 {
     emitter e = {fn, chars, ctx, counts};
+    cx_lex_words words;
+    const cx_lexicon *lex = rules != NULL ? cx__classifier_lexicon(rules) : NULL;
+    int have_words = 0;
     static const char *const bins[] = {"lexicon:very negative", "lexicon:negative",
                                        "lexicon:neutral", "lexicon:positive",
                                        "lexicon:very positive"};
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
     emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
     if (ev->text != NULL)
-        text_features(&e, val, ev->text, ev->text_len);
+        have_words = text_features(&e, val, ev->text, ev->text_len, lex, &words);
+    if (rules != NULL) /* the text read once for both */
+        cx__classifier_rules(rules, ev, have_words ? &words : NULL, tags, hits);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
 
     /* Per category (in cx_category order): its phrases, by polarity, its fields. */
@@ -336,14 +421,16 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
         {"rules:performance", "rules:performance complaint", "rules:performance mention",
          "rules:performance praise", "fields:performance"},
     };
+    static atomic_uint_fast32_t rule_memo[CX_CAT_COUNT][5], bin_memo[5];
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         if (hits->phrase[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->phrase[c]), "", rule_names[c][0]);
+            emit_fixed(&e, 1.0f - expf(-hits->phrase[c]), rule_names[c][0], &rule_memo[c][0]);
         for (int k = 0; k < 3; k++)
             if (hits->by_polarity[c][k] > 0)
-                emit_s(&e, 1.0f - expf(-hits->by_polarity[c][k]), "", rule_names[c][1 + k]);
+                emit_fixed(&e, 1.0f - expf(-hits->by_polarity[c][k]), rule_names[c][1 + k],
+                           &rule_memo[c][1 + k]);
         if (hits->field[c] > 0)
-            emit_s(&e, 1.0f - expf(-hits->field[c]), "", rule_names[c][4]);
+            emit_fixed(&e, 1.0f - expf(-hits->field[c]), rule_names[c][4], &rule_memo[c][4]);
     }
     for (int k = 0; k < hits->n_hit; k++)
         emit_s(&e, 1.0f, "", hits->hit[k]);
@@ -352,7 +439,8 @@ void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits 
 
     float x = vs->compound;
     EMIT_CONST(&e, x, "lexicon:compound");
-    emit_s(&e, 1.0f, "", bins[x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4]);
+    int bin = x <= -0.5f ? 0 : x <= -0.05f ? 1 : x < 0.05f ? 2 : x < 0.5f ? 3 : 4;
+    emit_fixed(&e, 1.0f, bins[bin], &bin_memo[bin]);
     if (vs->pos > 0)
         EMIT_CONST(&e, fminf(vs->pos / 4, 2), "lexicon:positive words");
     if (vs->neg > 0)

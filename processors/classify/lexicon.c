@@ -3,6 +3,7 @@
  */
 #include "lexicon.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct cx_lexicon {
     edge_slot *edges;
     size_t edges_cap, n_edges;
     int32_t n_nodes;
+    uint64_t gen;
 };
 
 /* ---- Normalisation ------------------------------------------------------ */
@@ -217,9 +219,15 @@ static uint64_t edge_key(int32_t node, int32_t word)
     return (((uint64_t)(uint32_t)node << 32) | (uint32_t)word) + 1;
 }
 
+/* The key's slot: every bit of the key mixed in (a product's low bits alone
+ * would depend on the word only, and all edges of a common word would share a
+ * run of slots). */
 static size_t edge_slot_of(uint64_t key, size_t cap)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return (size_t)key & (cap - 1);
 }
 
 int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word)
@@ -276,6 +284,8 @@ cx_status cx__lex_new(cx_lexicon **out)
     if (lex == NULL)
         return CX_ERR_NOMEM;
     lex->n_nodes = 1; /* the root */
+    static atomic_uint_fast64_t generation;
+    lex->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     *out = lex;
     return CX_OK;
 }
@@ -353,4 +363,21 @@ size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t
             ids[n++] = wlen == 0 ? CX_LEX_UNKNOWN : word_find(lex, word, wlen);
     }
     return n;
+}
+
+void cx__lex_words(const cx_lexicon *lex, const char *text, size_t len, cx_lex_words *w)
+{
+    w->n = cx__lex_scan(lex, text, len, w->id, CX_LEX_MAX_TOKENS);
+    for (size_t i = 0; i < w->n; i++)
+        w->flags[i] = (unsigned char)cx__lex_word_flags(lex, w->id[i]);
+}
+
+int32_t cx__lex_find(const cx_lexicon *lex, char *w, size_t n)
+{
+    return word_find(lex, w, stem(w, n));
+}
+
+uint64_t cx__lex_generation(const cx_lexicon *lex)
+{
+    return lex->gen;
 }

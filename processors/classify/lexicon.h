@@ -21,6 +21,8 @@
 #define CX_LEX_MAX_PHRASE_WORDS 8
 /* Longest word kept (longer words never match). */
 #define CX_LEX_MAX_WORD 48
+/* Most tokens read from one text: the schema caps text at 16384 characters. */
+#define CX_LEX_MAX_TOKENS 8192
 /* Token ids for the scan: a word not in any phrase, and a clause break. */
 #define CX_LEX_UNKNOWN (-1)
 #define CX_LEX_BREAK (-2)
@@ -55,6 +57,24 @@ unsigned cx__lex_word_flags(const cx_lexicon *lex, int32_t id);
  */
 size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t *ids,
                     size_t cap);
+
+/* A text's tokens as cx__lex_scan() gives them, with their word flags. */
+typedef struct cx_lex_words {
+    int32_t id[CX_LEX_MAX_TOKENS];
+    unsigned char flags[CX_LEX_MAX_TOKENS];
+    size_t n;
+} cx_lex_words;
+
+/* Scans text[len] into *w (cx__lex_scan() and the flags of each id). */
+void cx__lex_words(const cx_lexicon *lex, const char *text, size_t len, cx_lex_words *w);
+
+/* The id of the word w[n] (n > 0, normalised but not stemmed: at most
+ * CX_LEX_MAX_WORD bytes as the scan reads them), as the scan gives it;
+ * stems w in place. */
+int32_t cx__lex_find(const cx_lexicon *lex, char *w, size_t n);
+
+/* Distinct per lexicon made (tags the ids a thread keeps of its words). */
+uint64_t cx__lex_generation(const cx_lexicon *lex);
 
 /* Follows the trie edge node --word--> child; returns the child or -1. */
 int32_t cx__lex_step(const cx_lexicon *lex, int32_t node, int32_t word);
@@ -112,6 +132,39 @@ static inline int cx__same_bytes(const char *a, const char *b, size_t n)
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
+/* Little-endian load of n <= 8 bytes (one instruction on common machines;
+ * shared by the word hashes here and the features' hashes). */
+static inline uint64_t cx__load_le(const char *s, size_t n)
+{
+    uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value in at most three loads */
+    size_t at = 0;
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+        return v;
+    }
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        v = x;
+        at = 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, s + at, 2);
+        v |= (uint64_t)x << (8 * at);
+        at += 2;
+    }
+    if (n & 1)
+        v |= (uint64_t)(unsigned char)s[at] << (8 * at);
+#else
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#endif
+    return v;
+}
+
 /* A word's hash, eight bytes at a time, the same on every machine (shared by
  * the word tables of matching and the lexicons; each finishes it its way). */
 static inline uint64_t cx__hash_word(const char *s, size_t n)
@@ -119,15 +172,7 @@ static inline uint64_t cx__hash_word(const char *s, size_t n)
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     for (; n > 0;) {
         size_t k = n < 8 ? n : 8;
-        uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (k == 8)
-            memcpy(&v, s, 8); /* the same value in one load */
-        else
-#endif
-            for (size_t i = 0; i < k; i++)
-                v |= (uint64_t)(unsigned char)s[i] << (8 * i);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ cx__load_le(s, k)) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
         s += k;
         n -= k;

@@ -24,6 +24,9 @@
 #define HEADER (8 + 4 * 3 + 4 * CX_CAT_COUNT + 4 * CX_MODEL_OUT + 4 * 2)
 #define ENTRY (4 + 2 * CX_MODEL_OUT)
 
+/* Buckets per block of the names' index. */
+#define NAME_BLOCK_BITS 8
+
 typedef struct name_entry {
     uint32_t bucket;
     const char *text; /* "model:<name>" */
@@ -36,6 +39,9 @@ struct cx_model {
     float logit[CX_CAT_COUNT]; /* of the thresholds t: log(t / (1 - t)) */
     name_entry *names;         /* sorted by bucket */
     size_t n_names;
+    /* names[first[b >> NAME_BLOCK_BITS] .. first[(b >> NAME_BLOCK_BITS) + 1]) are the
+     * names of the buckets whose number starts like b's */
+    uint32_t first[(CX_MODEL_BUCKETS >> NAME_BLOCK_BITS) + 1];
     char *strings;
     char version[32];
 };
@@ -151,6 +157,11 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     }
     m->n_names = n_names;
     qsort(m->names, m->n_names, sizeof *m->names, by_bucket);
+    for (size_t i = 0, blk = 0; blk <= CX_MODEL_BUCKETS >> NAME_BLOCK_BITS; blk++) {
+        while (i < m->n_names && m->names[i].bucket >> NAME_BLOCK_BITS < blk)
+            i++;
+        m->first[blk] = (uint32_t)i;
+    }
     static atomic_uint_fast64_t generation;
     m->gen = (uint64_t)atomic_fetch_add(&generation, 1) + 1;
     snprintf(m->version, sizeof m->version, "cxm%d-%012llx", FORMAT,
@@ -225,7 +236,9 @@ float cx__model_threshold_logit(const cx_model *m, int cat)
 
 const char *cx__model_name(const cx_model *m, uint32_t bucket)
 {
-    size_t lo = 0, hi = m->n_names;
+    if (bucket >= CX_MODEL_BUCKETS)
+        return NULL;
+    size_t blk = bucket >> NAME_BLOCK_BITS, lo = m->first[blk], hi = m->first[blk + 1];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (m->names[mid].bucket < bucket)
@@ -260,7 +273,9 @@ typedef struct score_ctx {
     unsigned n_q;
 } score_ctx;
 
-static void apply(score_ctx *s, const pending *p)
+/* Adds one feature to the sums and the strongest named ones (inlined: it runs
+ * once per feature). */
+static inline __attribute__((always_inline)) void apply(score_ctx *s, const pending *p)
 {
     const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
     float *a = s->acc[p->group];
@@ -363,14 +378,16 @@ static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
     return slot->count;
 }
 
-void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
-                     const cx_rule_hits *hits, cx_model_out *out)
+void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
+                     cx_rule_hits *hits, cx_model_out *out)
 {
+    const cx_model *m = cx__classifier_model(clf);
     score_ctx s;
     int counts[CX_FG_COUNT];
     memset(&s, 0, sizeof s);
     s.m = m;
-    cx__features(val, ev, hits, score_fn, chars_fn, &s, counts, &out->vs);
+    cx__features(clf, cx__classifier_valence(clf), ev, tags, hits, score_fn, chars_fn, &s, counts,
+                 &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)
         apply(&s, &s.q[i % LAG]);
     float scale[CX_FG_COUNT];

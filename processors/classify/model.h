@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "classify.h"
+#include "lexicon.h"
 
 /* Hashed feature space: 2^CX_MODEL_BITS buckets. */
 #define CX_MODEL_BITS 18
@@ -104,10 +105,14 @@ typedef void (*cx_feature_fn)(void *ctx, uint32_t bucket, cx_feature_group g, fl
 typedef int (*cx_chars_fn)(void *ctx, const char *word, size_t n, uint64_t key);
 
 /* Calls fn once per feature of ev; fills counts[] (features per group) and *vs.
- * With chars, each word's character n-grams go to chars instead of fn. */
-void cx__features(const cx_valence *val, const cx_event *ev, const cx_rule_hits *hits,
-                  cx_feature_fn fn, cx_chars_fn chars, void *ctx, int counts[CX_FG_COUNT],
-                  cx_valence_score *vs);
+ * With chars, each word's character n-grams go to chars instead of fn.
+ * With rules, the rule engine of that classifier runs on the words the text
+ * features read (one pass over the text for both) and fills *tags and *hits
+ * before the features that use them; without, *hits are the caller's (tags
+ * unused). */
+void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
+                  cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
+                  int counts[CX_FG_COUNT], cx_valence_score *vs);
 
 /* Calls fn for each character n-gram of word[n]; returns how many. */
 int cx__char_ngrams(const char *word, size_t n, cx_feature_fn fn, void *ctx);
@@ -146,9 +151,10 @@ typedef struct cx_model_out {
     cx_valence_score vs;
 } cx_model_out;
 
-/* Scores ev; never allocates. */
-void cx__model_score(const cx_model *m, const cx_valence *val, const cx_event *ev,
-                     const cx_rule_hits *hits, cx_model_out *out);
+/* Scores ev with clf's model (which must be set), running clf's rules on the
+ * way (into *tags and *hits, as cx__classifier_rules()); never allocates. */
+void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
+                     cx_rule_hits *hits, cx_model_out *out);
 
 /* Writes a model file: weights w[CX_MODEL_BUCKETS * CX_MODEL_STRIDE], the
  * thresholds, and names[] (NULL where unknown) for evidence. */
@@ -157,9 +163,12 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
 
 /* ---- Inside the classifier ---------------------------------------------- */
 
-/* Runs the rule files over ev: fills *hits and the rule part of *tags. */
-void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, cx_tags *tags,
-                          cx_rule_hits *hits);
+/* Runs the rule files over ev: fills *hits and the rule part of *tags.
+ * words: ev's text as cx__lex_words() scans it with clf's lexicon, or NULL
+ * (then the text is scanned here). */
+void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
+                          cx_tags *tags, cx_rule_hits *hits);
+const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf);
 const cx_valence *cx__classifier_valence(const cx_classifier *clf);
 /* The classifier's model, or NULL. */
 const cx_model *cx__classifier_model(const cx_classifier *clf);

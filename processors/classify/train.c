@@ -118,8 +118,8 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     cx_valence_score vs;
     int counts[CX_FG_COUNT];
     size_t first = t->n_feats;
-    cx__classifier_rules(t->clf, ev, &tags, &hits);
-    cx__features(cx__classifier_valence(t->clf), ev, &hits, collect_fn, NULL, t, counts, &vs);
+    cx__features(t->clf, cx__classifier_valence(t->clf), ev, &tags, &hits, collect_fn, NULL, t,
+                 counts, &vs);
     /* values scaled by group (see cx__feature_scale) */
     for (size_t i = first; !t->oom && i < t->n_feats; i++) {
         feat *f = &t->feats[i];

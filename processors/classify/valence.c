@@ -366,6 +366,89 @@ static float symbols(const cx_valence *v, const char *s, size_t n, int *sarc)
     return sum;
 }
 
+/* What one whitespace token gives, read from its bytes alone: the token and
+ * its share of the text's counts. */
+typedef struct tok_info {
+    tok t;
+    int exclaim, question; /* '!' and '?' in it */
+    int lower;             /* has a lower-case letter */
+    int sarc;              /* ironic emoji in it */
+} tok_info;
+
+/* Reads the whitespace token s[n] (n > 0, no blanks). */
+static void read_token(const cx_valence *v, const char *s, size_t n_raw, tok_info *ti)
+{
+    tok *t = &ti->t;
+    size_t n = 0;
+    int up = 0, low = 0, apos = 0, other = 0, exclaim = 0, question = 0, sarc = 0;
+    /* one pass to the token's end */
+    for (size_t i = 0; i < n_raw; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'a' && c <= 'z') {
+            low++;
+            if (n < sizeof t->w - 1)
+                t->w[n++] = (char)c;
+        } else if (c >= 'A' && c <= 'Z') {
+            up++;
+            if (n < sizeof t->w - 1)
+                t->w[n++] = (char)(c + 32);
+        } else if (c >= '0' && c <= '9') {
+            if (n < sizeof t->w - 1)
+                t->w[n++] = (char)c;
+        } else {
+            other = 1;
+            exclaim += c == '!';
+            question += c == '?';
+            apos |= c == '\'';
+        }
+    }
+    char last = s[n_raw - 1];
+    t->punct = last == ',' || last == '.' || last == '!';
+    t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
+    t->n = (uint8_t)n;
+    unsigned fl = 0; /* a token without letters or digits is in no class */
+    const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
+    t->fl = (uint16_t)fl;
+    t->caps = up >= 2 && low == 0;
+    t->afinn = 0;
+    /* emoji and emoticons: only tokens with something besides letters and digits */
+    t->val = other ? symbols(v, s, n_raw, &sarc) : 0.0f;
+    if (n > 0) {
+        /* The word folded, or as written with its apostrophe ("can't"). */
+        if (e == NULL && apos) {
+            char raw[48];
+            size_t m = 0;
+            for (size_t k = 0; k < n_raw && m < sizeof raw; k++)
+                if (cx__ascii_alpha((unsigned char)s[k]) || cx__ascii_digit((unsigned char)s[k]) ||
+                    s[k] == '\'')
+                    raw[m++] = (char)(cx__ascii_alpha((unsigned char)s[k]) ? s[k] | 0x20 : s[k]);
+            e = lookup(v, raw, m);
+        }
+        if (e != NULL) {
+            t->val += VADER(e);
+            t->afinn = (float)e->afinn;
+        }
+    }
+    ti->exclaim = exclaim;
+    ti->question = question;
+    ti->lower = low > 0;
+    ti->sarc = sarc;
+}
+
+/* Per thread: recent whitespace tokens as read_token() read them, so a
+ * frequent token ("late,", "the") costs a hash and a probe (they depend on
+ * nothing but the token's bytes and the built-in tables). */
+#define TOKEN_CACHE 1024
+#define TOKEN_CACHE_LEN 23
+
+typedef struct token_memo {
+    uint8_t n; /* 0 = empty */
+    char raw[TOKEN_CACHE_LEN];
+    tok_info ti;
+} token_memo;
+
+static __thread token_memo token_cache[TOKEN_CACHE];
+
 void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_valence_score *out)
 {
     static __thread tok toks[MAX_TOK];
@@ -381,62 +464,29 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         while (i < len && cx__ascii_space((unsigned char)text[i]))
             i++;
         size_t s = i;
-        tok *t = &toks[nt];
-        size_t n = 0;
-        int up = 0, low = 0, apos = 0, other = 0;
-        /* one pass to the token's end */
-        for (; i < len && !cx__ascii_space((unsigned char)text[i]); i++) {
-            unsigned char c = (unsigned char)text[i];
-            if (c >= 'a' && c <= 'z') {
-                low++;
-                if (n < sizeof t->w - 1)
-                    t->w[n++] = (char)c;
-            } else if (c >= 'A' && c <= 'Z') {
-                up++;
-                if (n < sizeof t->w - 1)
-                    t->w[n++] = (char)(c + 32);
-            } else if (c >= '0' && c <= '9') {
-                if (n < sizeof t->w - 1)
-                    t->w[n++] = (char)c;
-            } else {
-                other = 1;
-                out->exclaim += c == '!';
-                out->question += c == '?';
-                apos |= c == '\'';
-            }
-        }
+        while (i < len && !cx__ascii_space((unsigned char)text[i]))
+            i++;
         if (i == s)
             break;
-        char last = text[i - 1];
-        t->punct = last == ',' || last == '.' || last == '!';
-        t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
-        t->n = (uint8_t)n;
-        unsigned fl = 0; /* a token without letters or digits is in no class */
-        const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
-        t->fl = (uint16_t)fl;
-        t->caps = up >= 2 && low == 0;
-        upper += up >= 2 && low == 0;
-        lower += low > 0;
-        t->afinn = 0;
-        /* emoji and emoticons: only tokens with something besides letters and digits */
-        t->val = other ? symbols(v, text + s, i - s, &sarc_symbols) : 0.0f;
-        if (n > 0) {
-            /* The word folded, or as written with its apostrophe ("can't"). */
-            if (e == NULL && apos) {
-                char raw[48];
-                size_t m = 0;
-                for (size_t k = s; k < i && m < sizeof raw; k++)
-                    if (cx__ascii_alpha((unsigned char)text[k]) ||
-                        cx__ascii_digit((unsigned char)text[k]) || text[k] == '\'')
-                        raw[m++] = (char)(cx__ascii_alpha((unsigned char)text[k]) ? text[k] | 0x20
-                                                                                  : text[k]);
-                e = lookup(v, raw, m);
+        size_t n = i - s;
+        tok_info big;
+        const tok_info *ti = &big;
+        if (n <= TOKEN_CACHE_LEN) {
+            token_memo *m = &token_cache[cx__hash_word(text + s, n) >> 54 & (TOKEN_CACHE - 1)];
+            if (m->n != n || !cx__same_bytes(m->raw, text + s, n)) {
+                read_token(v, text + s, n, &m->ti);
+                m->n = (uint8_t)n;
+                memcpy(m->raw, text + s, n);
             }
-            if (e != NULL) {
-                t->val += VADER(e);
-                t->afinn = (float)e->afinn;
-            }
-        }
+            ti = &m->ti;
+        } else
+            read_token(v, text + s, n, &big);
+        toks[nt] = ti->t;
+        out->exclaim += ti->exclaim;
+        out->question += ti->question;
+        upper += ti->t.caps;
+        lower += ti->lower;
+        sarc_symbols += ti->sarc;
         nt++;
     }
     int mixed = lower > 0; /* ALL CAPS counts only among mixed-case words */

@@ -155,7 +155,7 @@ static void features_of(const char *text, fl *f)
     memset(&hits, 0, sizeof hits);
     memset(f, 0, sizeof *f);
     text_event(&ev, text);
-    cx__features(val, &ev, &hits, collect, NULL, f, counts, &vs);
+    cx__features(NULL, val, &ev, NULL, &hits, collect, NULL, f, counts, &vs);
     cx_event_clear(&ev);
 }
 
@@ -566,6 +566,67 @@ Test(cx_model, verdicts_do_not_depend_on_what_the_thread_classified_before)
     }
     cx__valence_free(other);
     cx_classifier_free(rules_only);
+    cx_classifier_free(b);
+    cx_classifier_free(a);
+}
+
+/* ---- One pass over the text for the rules and the features ------------------ */
+
+/* Texts where the features' reading of the text differs from the rules' own:
+ * digits, words longer than either keeps, links (whose address the features
+ * skip and the rules read), handles, emoji and punctuation next to words. */
+static const char *const pass_texts[] = {
+    "charged twice for order 12345, 3rd time!!! refund still missing",
+    "see https://example.com/late/delivery?x=1 rude agent. never again",
+    "http://x.co/a\xE2\x80\xA6 great service, not",
+    "truncated https\xE2\x80\xA6 great, the courier lost it",
+    "link http://a.b/c\xF0\x9F\x98\xA1 late delivery on hold",
+    "@courier_help /billing/overcharged double charged;on hold:again",
+    "aaaaaaaaaabbbbbbbbbbccccccccccdd late aaaaaaaaaabbbbbbbbbbccccccccccddd rude",
+    "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeee charged "
+    "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeee twice",
+    "didn\xE2\x80\x99t arrive \xE2\x80\x99 caf\xC3\xA9 cr\xC3\xA8me, the agent\xE2\x80\x99s fault",
+    "\xF0\x9F\x98\xA1\xF0\x9F\x98\xA1late\xE2\x9C\x88\xEF\xB8\x8F delayed. cancelled? NOT on time",
+    "it was not. late, and not\\nrude; never: charged twice",
+};
+
+/* The rule engine's results on ev: from the features' pass (via cx__features
+ * with the classifier) and from its own scan must be the same. */
+static void same_rules_both_ways(const cx_classifier *clf, const char *text)
+{
+    cx_event ev;
+    cx_tags t1, t2;
+    cx_rule_hits h1, h2;
+    cx_valence_score vs;
+    int counts[CX_FG_COUNT];
+    fl f;
+    memset(&f, 0, sizeof f);
+    text_event(&ev, text);
+    cx__features(clf, cx__classifier_valence(clf), &ev, &t1, &h1, collect, NULL, &f, counts, &vs);
+    cx__classifier_rules(clf, &ev, NULL, &t2, &h2);
+    cx_event_clear(&ev);
+    cr_assert_eq(memcmp(h1.phrase, h2.phrase, sizeof h1.phrase), 0, "%s", text);
+    cr_assert_eq(memcmp(h1.by_polarity, h2.by_polarity, sizeof h1.by_polarity), 0, "%s", text);
+    cr_assert_eq(memcmp(&h1.sentiment, &h2.sentiment, sizeof h1.sentiment), 0, "%s", text);
+    cr_assert_eq(h1.n_hit, h2.n_hit, "%s", text);
+    for (int k = 0; k < h1.n_hit; k++)
+        cr_assert_str_eq(h1.hit[k], h2.hit[k], "%s", text);
+    same_tags(&t1, &t2, text);
+}
+
+Test(cx_model, the_rules_read_the_same_words_from_the_features_pass)
+{
+    cx_classifier *a = NULL, *b = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&a, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_new_model(&b, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
+    /* twice each, alternating two classifiers (two lexicons): the second time
+     * from the thread's cache of words */
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof pass_texts / sizeof pass_texts[0]; i++) {
+            same_rules_both_ways(a, pass_texts[i]);
+            same_rules_both_ways(b, pass_texts[i]);
+        }
     cx_classifier_free(b);
     cx_classifier_free(a);
 }
