@@ -49,7 +49,7 @@ $bin migrate --pg "$url" >/dev/null
 # The server as one that has been running: WAL segments to recycle and its
 # shared memory in use. A fresh one would make cxpulse's run, the first
 # writer, pay for creating (zero-filling) each new WAL segment and touching
-# each shared buffer the first time (about a tenth of its PostgreSQL CPU),
+# each shared buffer the first time (5-10% of its PostgreSQL CPU in a profile),
 # and the plain COPY, later in the same server, would not. ~2 KB of WAL per event.
 psql -qX "$url" -c "CREATE TABLE bench_warm (g int, pad text)" \
     -c "INSERT INTO bench_warm SELECT g, repeat('x', 400) FROM generate_series(1, 4 * $N) g" \
