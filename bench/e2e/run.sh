@@ -3,6 +3,8 @@
 #  1. N events (default 1,000,000) are loaded into a mock cluster running in
 #     its own process (64 lz4-compressed partitions: the mock keeps only 5 MB /
 #     100k messages per partition) and counted with kcat before timing.
+#     The server is warmed up first (WAL written and checkpointed, shared
+#     buffers touched), so that cxpulse and the baselines run alike.
 #  2. Baselines in the same run: kcat -C reading the topic to /dev/null, and a
 #     plain COPY of cxpulse's own final rows into the same tables: the N events,
 #     the signal rows and the tickets as they stood once the N were stored
@@ -44,6 +46,14 @@ cleanup() {
 trap cleanup EXIT
 url=$(deploy/local/pg-start.sh --durable --state "$state")
 $bin migrate --pg "$url" >/dev/null
+# The server as one that has been running: WAL segments to recycle and its
+# shared memory in use. A fresh one would make cxpulse's run, the first
+# writer, pay for creating (zero-filling) each new WAL segment and touching
+# each shared buffer the first time (5-10% of its PostgreSQL CPU in a profile),
+# and the plain COPY, later in the same server, would not. ~2 KB of WAL per event.
+psql -qX "$url" -c "CREATE TABLE bench_warm (g int, pad text)" \
+    -c "INSERT INTO bench_warm SELECT g, repeat('x', 400) FROM generate_series(1, 4 * $N) g" \
+    -c "DROP TABLE bench_warm" -c "CHECKPOINT"
 now() { date +%s.%N; }
 # PostgreSQL's CPU so far, in seconds: the postmaster with the backends it has
 # reaped (cutime, cstime) and those still running (utime, stime).

@@ -641,6 +641,10 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
  * are staged in cx_stage_sig and added by one upsert that touches each row
  * once, in key order, and the next batches take that path for a while (16
  * batches, doubling up to 1024 while every try meets stored windows).
+ * (Looking the keys up first, to COPY the new ones and upsert only the
+ * stored ones, does not pay: the look-up is an index descent per key, as
+ * costly as the upsert's own conflict check, and writers would have to take
+ * turns so as not to COPY the same new key.)
  */
 static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
 {
