@@ -5,8 +5,10 @@
  * later (NUL characters, invalid UTF-8, instants outside 0001..9999 in UTC), so a
  * parsed event can always be stored. Hostile input is bounded before jansson
  * sees it: a size cap, and a pre-scan for nesting depth and for numbers whose
- * decimal form would blow up when PostgreSQL prints them. The parsed document
- * lives in an arena of the parsing thread (see "Memory").
+ * decimal form would blow up when PostgreSQL prints them. The usual message is
+ * read straight into the event ("Event reader"); any other is read as a whole
+ * document and checked member by member, which names what is wrong. What is
+ * read lives in an arena of the parsing thread (see "Memory").
  */
 #include "event.h"
 
@@ -415,9 +417,16 @@ static const char *excerpt(const char *s, char *buf, size_t buflen)
 
 size_t cx_utf8_length(const char *s, size_t bytes)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < bytes; i++)
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    /* bytes less continuation bytes (10xxxxxx), eight at a time */
+    size_t n = bytes, i = 0;
+    for (; bytes - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t cont = (w & ~(w << 1) & 0x8080808080808080ULL) >> 7; /* 1 per such byte */
+        n -= (size_t)((cont * 0x0101010101010101ULL) >> 56);              /* their sum */
+    }
+    for (; i < bytes; i++)
+        n -= ((unsigned char)s[i] & 0xC0) == 0x80;
     return n;
 }
 
@@ -642,15 +651,22 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned)
     for (;;) {
         /* plain ASCII, the usual case: eight bytes at a time while none of them
          * is a control byte, a quote, a backslash or over 0x7f (each word test
-         * is exact for "any such byte"), then byte by byte */
+         * is exact for "any such byte", and for which is the first one: a
+         * borrow only flags bytes after a flagged one), then byte by byte */
         while (r->end - q >= 8) {
             uint64_t w;
             memcpy(&w, q, 8);
             const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
             uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-            if ((w & highs) | ((w - ones * 0x20) & ~w & highs) |
-                ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs))
+            uint64_t special = (w & highs) | ((w - ones * 0x20) & ~w & highs) |
+                               ((quote - ones) & ~quote & highs) |
+                               ((backslash - ones) & ~backslash & highs);
+            if (special != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                q += __builtin_ctzll(special) / 8; /* the first such byte */
+#endif
                 break;
+            }
             q += 8;
         }
         while (q < r->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
@@ -733,24 +749,35 @@ static int is_digit(const unsigned char *p, const unsigned char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
-/* A number, as json_loadb() reads it with JSON_DECODE_INT_AS_REAL: a real. */
-static json_t *read_number(reader *r)
+/* A number, as json_loadb() reads it with JSON_DECODE_INT_AS_REAL: a real, in
+ * *out. Returns -1 to give up. */
+static int read_double(reader *r, double *out)
 {
     const unsigned char *q = r->p, *end = r->end;
-    if (q < end && *q == '-')
-        q++;
+    int negative = q < end && *q == '-';
+    q += negative;
     if (!is_digit(q, end))
-        return NULL;
+        return -1;
+    const unsigned char *first = q;
     if (*q++ == '0') {
         if (is_digit(q, end))
-            return NULL;
+            return -1;
     } else {
         while (is_digit(q, end))
             q++;
     }
+    if (q - first <= 15 && (q == end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+        /* an integer under 10^15: exact in a double, as strtod() reads it */
+        int64_t v = 0;
+        for (const unsigned char *d = first; d < q; d++)
+            v = v * 10 + (*d - '0');
+        r->p = q;
+        *out = negative ? -(double)v : (double)v;
+        return 0;
+    }
     if (q < end && *q == '.') {
         if (!is_digit(++q, end))
-            return NULL;
+            return -1;
         while (is_digit(q, end))
             q++;
     }
@@ -759,22 +786,29 @@ static json_t *read_number(reader *r)
         if (q < end && (*q == '+' || *q == '-'))
             q++;
         if (!is_digit(q, end))
-            return NULL;
+            return -1;
         while (is_digit(q, end))
             q++;
     }
     char buf[64];
     size_t n = (size_t)(q - r->p), at, digits;
     if (n >= sizeof buf || prescan((const char *)r->p, n, &at, &digits) != SCAN_OK)
-        return NULL;
+        return -1;
     memcpy(buf, r->p, n);
     buf[n] = '\0';
     char *stop;
     double v = strtod(buf, &stop);
     if (stop != buf + n || !isfinite(v))
-        return NULL;
+        return -1;
     r->p = q;
-    return json_real(v);
+    *out = v;
+    return 0;
+}
+
+static json_t *read_number(reader *r)
+{
+    double v;
+    return read_double(r, &v) == 0 ? json_real(v) : NULL;
 }
 
 static json_t *read_literal(reader *r, const char *word, json_t *value)
@@ -889,6 +923,213 @@ static json_t *read_document(const void *data, size_t len)
     return root;
 }
 
+/* ---- Event reader ------------------------------------------------------------ */
+
+/*
+ * The usual message read straight into the event, without building the
+ * document: the members the event keeps are copied out of the message (into
+ * the arena, NUL-terminated), "attributes" is read as the fast reader reads
+ * it, and every other member is read (so checked) and dropped. It gives up
+ * (-1) on anything it is not sure to judge as validate() would, and then the
+ * full path reads the message: a member of a type other than expected, a
+ * value out of bounds, a duplicate member, a rating with members other than
+ * scale and value, more than MAX_OTHER other members, anything the fast reader
+ * gives up on. What it accepts, validate() accepts, with the same values.
+ */
+#define MAX_OTHER 16
+
+enum { M_SCHEMA_VERSION, M_EVENT_ID, M_OCCURRED_AT, M_CUSTOMER_ID, M_CHANNEL, M_TOUCHPOINT,
+       M_LANGUAGE, M_TEXT, M_RATING, M_ATTRIBUTES, M_COUNT };
+
+/* The members read into the event, with validate()'s bounds on string ones in
+ * characters (max 0: none). */
+static const struct {
+    const char *name;
+    size_t len, min_chars, max_chars;
+} members[M_COUNT] = {
+    [M_SCHEMA_VERSION] = {"schema_version", 14, 0, 0},
+    [M_EVENT_ID] = {"event_id", 8, 1, 128},
+    [M_OCCURRED_AT] = {"occurred_at", 11, 0, 64},
+    [M_CUSTOMER_ID] = {"customer_id", 11, 0, 128},
+    [M_CHANNEL] = {"channel", 7, 0, CX_EVENT_MAX_SCOPE_CHARS},
+    [M_TOUCHPOINT] = {"touchpoint", 10, 0, CX_EVENT_MAX_SCOPE_CHARS},
+    [M_LANGUAGE] = {"language", 8, 0, 35},
+    [M_TEXT] = {"text", 4, 0, 16384},
+    [M_RATING] = {"rating", 6, 0, 0},
+    [M_ATTRIBUTES] = {"attributes", 10, 0, 0},
+};
+
+static int member_index(const char *key, size_t len)
+{
+    for (int m = 0; m < M_COUNT; m++)
+        if (members[m].len == len && memcmp(members[m].name, key, len) == 0)
+            return m;
+    return -1;
+}
+
+/* A member's name, up to and past its colon; -1 to give up. */
+static int read_key(reader *r, const char **key, size_t *len)
+{
+    char *owned; /* in the arena, as long as the event */
+    if (r->p >= r->end || *r->p != '"')
+        return -1;
+    r->p++;
+    if (read_string(r, key, len, &owned) != 0)
+        return -1;
+    skip_space(r);
+    if (r->p >= r->end || *r->p != ':')
+        return -1;
+    r->p++;
+    skip_space(r);
+    return 0;
+}
+
+/* A string value as a NUL-terminated copy in the arena, within min..max
+ * characters (max 0: any); NULL to give up. */
+static const char *read_text(reader *r, size_t min_chars, size_t max_chars, size_t *len)
+{
+    const char *s;
+    char *owned;
+    if (r->p >= r->end || *r->p != '"')
+        return NULL;
+    r->p++;
+    if (read_string(r, &s, len, &owned) != 0)
+        return NULL;
+    size_t chars = cx_utf8_length(s, *len);
+    if (chars < min_chars || (max_chars > 0 && chars > max_chars))
+        return NULL;
+    if (owned != NULL) { /* room for the NUL: the value is shorter than its escaped form */
+        owned[*len] = '\0';
+        return owned;
+    }
+    char *copy = json_alloc(*len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, s, *len);
+    copy[*len] = '\0';
+    return copy;
+}
+
+/* After a member: past the comma (1) or the closing brace (0); -1 to give up. */
+static int member_end(reader *r)
+{
+    skip_space(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        skip_space(r);
+        return 1;
+    }
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return 0;
+    }
+    return -1;
+}
+
+/* "rating": an object of a known scale and a value in its range, nothing else. */
+static int read_rating(reader *r, cx_event *ev)
+{
+    const char *scale = NULL, *key;
+    size_t scale_len = 0, len;
+    double value = 0;
+    int have_value = 0, more;
+    if (r->p >= r->end || *r->p != '{')
+        return -1;
+    r->p++;
+    skip_space(r);
+    do {
+        char *owned;
+        if (read_key(r, &key, &len) != 0)
+            return -1;
+        if (len == 5 && memcmp(key, "scale", 5) == 0 && scale == NULL) {
+            if (r->p >= r->end || *r->p != '"')
+                return -1;
+            r->p++;
+            if (read_string(r, &scale, &scale_len, &owned) != 0)
+                return -1;
+        } else if (len == 5 && memcmp(key, "value", 5) == 0 && !have_value) {
+            if (read_double(r, &value) != 0)
+                return -1;
+            have_value = 1;
+        } else {
+            return -1;
+        }
+    } while ((more = member_end(r)) == 1);
+    if (more != 0 || scale == NULL || !have_value)
+        return -1;
+    for (size_t i = 0; i < CX_ARRAY_LEN(scales); i++)
+        if (strlen(scales[i].name) == scale_len && memcmp(scales[i].name, scale, scale_len) == 0) {
+            if (value < scales[i].min || value > scales[i].max)
+                return -1;
+            ev->rating_scale = scales[i].scale;
+            ev->rating_value = value;
+            return 0;
+        }
+    return -1;
+}
+
+/* The message read into *ev as described above; -1 to give up. */
+static int read_event(cx_event *ev, const void *data, size_t len)
+{
+    reader r = {.p = data, .end = (const unsigned char *)data + len, .depth = 1};
+    const char *other[MAX_OTHER], *key, *schema_version = NULL;
+    size_t other_len[MAX_OTHER], n_other = 0, key_len, n;
+    unsigned seen = 0;
+    int more;
+    skip_space(&r);
+    if (r.p >= r.end || *r.p != '{')
+        return -1;
+    r.p++;
+    skip_space(&r);
+    do {
+        if (read_key(&r, &key, &key_len) != 0)
+            return -1;
+        int m = member_index(key, key_len);
+        if (m < 0) { /* checked, then dropped */
+            for (size_t i = 0; i < n_other; i++)
+                if (other_len[i] == key_len && memcmp(other[i], key, key_len) == 0)
+                    return -1;
+            if (n_other == MAX_OTHER || read_value(&r) == NULL)
+                return -1;
+            other[n_other] = key;
+            other_len[n_other++] = key_len;
+            continue;
+        }
+        if (seen & 1u << m)
+            return -1;
+        seen |= 1u << m;
+        if (m == M_RATING) {
+            if (read_rating(&r, ev) != 0)
+                return -1;
+        } else if (m == M_ATTRIBUTES) {
+            if (r.p >= r.end || *r.p != '{' || (ev->attributes = read_value(&r)) == NULL)
+                return -1;
+        } else {
+            const char *v = read_text(&r, members[m].min_chars, members[m].max_chars, &n);
+            if (v == NULL)
+                return -1;
+            switch (m) {
+            case M_SCHEMA_VERSION: schema_version = v; break;
+            case M_EVENT_ID: ev->event_id = v; break;
+            case M_OCCURRED_AT: ev->occurred_at = v; break;
+            case M_CUSTOMER_ID: ev->customer_id = v; break;
+            case M_CHANNEL: ev->channel = v; break;
+            case M_TOUCHPOINT: ev->touchpoint = v; break;
+            case M_LANGUAGE: ev->language = v; break;
+            default: ev->text = v; ev->text_len = n; break;
+            }
+        }
+    } while ((more = member_end(&r)) == 1);
+    skip_space(&r);
+    if (more != 0 || r.p != r.end)
+        return -1;
+    if ((schema_version != NULL && strcmp(schema_version, "1") != 0) || ev->event_id == NULL ||
+        ev->occurred_at == NULL || cx_time_parse_rfc3339(ev->occurred_at, &ev->occurred_at_us) != CX_OK ||
+        (ev->text == NULL && ev->rating_scale == CX_RATING_NONE))
+        return -1;
+    return 0;
+}
+
 static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, size_t errlen)
 {
     if (!json_is_object(rating))
@@ -926,9 +1167,8 @@ static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, siz
     return CX_OK;
 }
 
-static cx_status validate(cx_event *ev, char *err, size_t errlen)
+static cx_status validate(cx_event *ev, const json_t *root, char *err, size_t errlen)
 {
-    const json_t *root = ev->root;
     cx_status st;
     const char *schema_version;
 
@@ -986,7 +1226,7 @@ static cx_status validate(cx_event *ev, char *err, size_t errlen)
 }
 
 /* The pre-scan and json_loadb(): what judges a message the fast reader gave up on. */
-static cx_status load_slow(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
+static cx_status load_slow(json_t **root, const void *data, size_t len, char *err, size_t errlen)
 {
     size_t at = 0, n = 0;
     int scan = prescan(data, len, &at, &n);
@@ -1012,9 +1252,9 @@ static cx_status load_slow(cx_event *ev, const void *data, size_t len, char *err
      * JSON_DECODE_ANY: so a non-object gets a precise message below.
      */
     json_error_t jerr;
-    ev->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
-                         &jerr);
-    if (ev->root == NULL) {
+    *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
+                       &jerr);
+    if (*root == NULL) {
         /* jansson may quote the offending bytes: keep the message printable ASCII,
          * since it is logged and stored as text. */
         for (char *c = jerr.text; *c; c++)
@@ -1023,9 +1263,9 @@ static cx_status load_slow(cx_event *ev, const void *data, size_t len, char *err
         return cx_errf(err, errlen, CX_ERR_INVALID, "invalid JSON at line %d, column %d: %s",
                        jerr.line, jerr.column, jerr.text);
     }
-    if (!json_is_object(ev->root))
+    if (!json_is_object(*root))
         return cx_errf(err, errlen, CX_ERR_INVALID, "message must be a JSON object, got %s",
-                       type_name(ev->root));
+                       type_name(*root));
     return CX_OK;
 }
 
@@ -1039,13 +1279,20 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
                        "message is %zu bytes, larger than the %d-byte limit", len,
                        CX_EVENT_MAX_BYTES);
     int in_arena = arena_begin();
-    cx_status st = CX_OK;
-    if ((ev->root = read_document(data, len)) == NULL)
-        st = load_slow(ev, data, len, err, errlen);
+    if (in_arena && read_event(ev, data, len) == 0) {
+        arena_end(ev);
+        return CX_OK;
+    }
+    /* the full path: the whole document, then the checks that name what is wrong */
+    memset(ev, 0, sizeof *ev);
+    json_t *root = read_document(data, len);
+    cx_status st = root != NULL ? CX_OK : load_slow(&root, data, len, err, errlen);
     if (in_arena)
         arena_end(ev);
+    else
+        ev->mem_.doc = root;
     if (st == CX_OK)
-        st = validate(ev, err, errlen);
+        st = validate(ev, root, err, errlen);
     if (st != CX_OK)
         cx_event_clear(ev);
     return st;
@@ -1058,6 +1305,6 @@ void cx_event_clear(cx_event *ev)
     if (ev->mem_.arena != NULL)
         arena_drop(ev); /* the document's memory, json_decref() and all */
     else
-        json_decref(ev->root);
+        json_decref(ev->mem_.doc);
     memset(ev, 0, sizeof *ev);
 }

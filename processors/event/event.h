@@ -37,11 +37,13 @@ typedef enum cx_rating_scale {
 #define CX_EVENT_MAX_NUMBER_DIGITS 40
 
 /*
- * One parsed event. Every string points into `root` (borrowed), so it lives
- * exactly as long as the event; absent optional strings are NULL. The document
- * is allocated from an arena of the parsing thread (see event.c), not one
- * malloc per value: take nothing out of it with json_incref() that is to
- * outlive cx_event_clear(), and never json_decref() it yourself.
+ * One parsed event. Every string and `attributes` point into memory the event
+ * owns, so they live exactly as long as the event; absent optional strings are
+ * NULL. That memory comes from an arena of the parsing thread (see event.c),
+ * not one malloc per value: take nothing out of `attributes` with json_incref()
+ * that is to outlive cx_event_clear(), and never json_decref() it yourself.
+ * Members of the message other than these are checked but not kept (the
+ * message itself is what is stored).
  */
 typedef struct cx_event {
     const char *event_id;
@@ -56,8 +58,8 @@ typedef struct cx_event {
     cx_rating_scale rating_scale;
     double rating_value;        /* meaningful when rating_scale != CX_RATING_NONE */
     const json_t *attributes;   /* borrowed JSON object, NULL when absent */
-    json_t *root;               /* owned: the whole parsed document */
-    struct {                    /* private: where the parser got root's memory */
+    struct {                    /* private: where the parser got the memory */
+        json_t *doc;            /* a whole document read outside an arena, or NULL */
         struct cx__event_arena *arena;
         struct cx__event_chunk *first, *big;
         size_t n;

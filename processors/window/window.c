@@ -96,20 +96,26 @@ void cx_window_sum_format(cx_window_sum s, char *buf, size_t len)
             buf[1] = '\0';
         return;
     }
-    /* three 128-bit divisions: integer part, and the fraction's two halves */
+    /* 128-bit divisions: the integer part, and the fraction's two halves
+     * unless it is 0 (whole ratings, most of them) */
     _Static_assert(CX_WINDOW_SCALE == 20, "the fraction is printed as two 10-digit halves");
     const u128 scale = (u128)10000000000ULL * 10000000000ULL; /* 10^CX_WINDOW_SCALE */
-    u128 v = sum_get(s);
-    u128 frac = v % scale;
-    unsigned long long whole = (unsigned long long)(v / scale); /* sums of ratings: small */
-    unsigned long long half[2] = {(unsigned long long)(frac / 10000000000ULL),
-                                  (unsigned long long)(frac % 10000000000ULL)};
+    u128 v = sum_get(s), whole_part = v / scale;
+    u128 frac = v - whole_part * scale;
+    unsigned long long whole = (unsigned long long)whole_part; /* sums of ratings: small */
     /* "%llu.%010llu%010llu" written by hand (this runs for every signal cell) */
     char tmp[48], *t = tmp + 20;
     do
         *--t = (char)('0' + whole % 10);
     while ((whole /= 10) > 0);
     size_t n = (size_t)(tmp + 20 - t);
+    if (frac == 0 && n + 21 < len) { /* the whole text fits: just the integer part */
+        memcpy(buf, t, n);
+        buf[n] = '\0';
+        return;
+    }
+    unsigned long long half[2] = {(unsigned long long)(frac / 10000000000ULL),
+                                  (unsigned long long)(frac % 10000000000ULL)};
     memmove(tmp, t, n);
     tmp[n++] = '.';
     for (int h = 0; h < 2; h++)

@@ -180,3 +180,42 @@ Test(window, sums_are_written_in_plain_decimal_to_the_last_digit)
     sum_is((cx_window_sum){535406, 0xce9d55e04eef0ad2ULL}, "98765.1234567890123456789");
     sum_is((cx_window_sum){0, 1}, "0.00000000000000000001");
 }
+
+Test(window, whole_sums_and_short_buffers_are_written_as_before)
+{
+    /* "%llu.%010llu%010llu" with the fraction's trailing zeros and a bare point
+     * dropped, or that text cut as snprintf cuts it when the buffer is short:
+     * for whole sums (most) and others, at every buffer length */
+    const unsigned __int128 scale = (unsigned __int128)10000000000ULL * 10000000000ULL;
+    static const unsigned long long wholes[] = {0, 1, 7, 10, 100, 123456, 18446744073ULL};
+    static const unsigned long long fracs[] = {0, 1, 50000000000ULL, 10000000000ULL};
+    for (size_t i = 0; i < CX_ARRAY_LEN(wholes); i++)
+        for (size_t j = 0; j < CX_ARRAY_LEN(fracs); j++) {
+            unsigned __int128 v = wholes[i] * scale + fracs[j] * (unsigned __int128)1000000000ULL;
+            if (v == 0)
+                continue;
+            unsigned __int128 f = v % scale;
+            char full[64], stripped[64], want[64], got[64];
+            snprintf(full, sizeof full, "%llu.%010llu%010llu", wholes[i],
+                     (unsigned long long)(f / 10000000000ULL),
+                     (unsigned long long)(f % 10000000000ULL));
+            size_t n = strlen(full);
+            memcpy(stripped, full, n + 1);
+            while (stripped[n - 1] == '0')
+                stripped[--n] = '\0';
+            if (stripped[n - 1] == '.')
+                stripped[--n] = '\0';
+            cx_window_sum s = {(uint64_t)(v >> 64), (uint64_t)v};
+            for (size_t len = 1; len <= 48; len++) {
+                if (strlen(full) >= len) { /* cut */
+                    memcpy(want, full, len - 1);
+                    want[len - 1] = '\0';
+                } else {
+                    memcpy(want, stripped, strlen(stripped) + 1);
+                }
+                memset(got, 'x', sizeof got);
+                cx_window_sum_format(s, got, len);
+                cr_assert_str_eq(got, want, "%s in %zu bytes", full, len);
+            }
+        }
+}
