@@ -651,12 +651,15 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
     cx_buf *buf = &pg->stage;
     buf->len = 0;
     buf->failed = 0;
-    cx__pg_signals_rows(pg->sig, 1, buf);
-    if (buf->failed)
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "staging signals: out of memory");
+    /* binary: the server's text input of timestamps and numerics was 40% of
+     * the staging COPY's time in a profile */
+    cx_status st = cx__pg_signals_copy_binary(pg->sig, buf);
+    if (st == CX_ERR_NOMEM)
+        return cx_errf(err, errlen, st, "staging signals: out of memory");
+    if (st != CX_OK) /* not a row's fault: the sums of a batch */
+        return cx_errf(err, errlen, CX_ERR_FATAL, "staging signals: a count beyond int");
     /* fine ratings are rows of their own, which may repeat a key */
     int keys_once = cx__pg_signals_fine(pg->sig) == 0;
-    cx_status st;
     if (keys_once && pg->sig_direct_skip == 0) {
         st = cx__pg_exec(pg->conn, "SAVEPOINT cx_signals", "savepoint", err, errlen);
         if (st == CX_OK)
@@ -664,7 +667,7 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
                              "COPY cx.signals (window_start, window_seconds, category, channel,"
                              " events, negative, neutral, positive, rating_count, rating_sum,"
                              " csat_count, csat_sum, nps_count, nps_sum, ces_count, ces_sum,"
-                             " stars_count, stars_sum) FROM STDIN",
+                             " stars_count, stars_sum) FROM STDIN (FORMAT binary)",
                              buf, "copying signals", err, errlen);
         if (st == CX_OK) {
             pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
@@ -683,7 +686,8 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
     } else if (pg->sig_direct_skip > 0) {
         pg->sig_direct_skip--;
     }
-    st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN", "staging signals", err, errlen);
+    st = stage_copy(pg, "COPY cx_stage_sig FROM STDIN (FORMAT binary)", "staging signals", err,
+                    errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, keys_once ? cx__pg_signals_apply_once_sql
                                              : cx__pg_signals_apply_sql,

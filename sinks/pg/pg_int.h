@@ -1,6 +1,6 @@
 /*
  * pg_int.h - private to sinks/pg: connecting, telling errors apart by
- * SQLSTATE, and building COPY text-format data.
+ * SQLSTATE, and building COPY data (text format, and binary for signals).
  */
 #ifndef CX_PG_INT_H
 #define CX_PG_INT_H
@@ -96,6 +96,15 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last);
 /* Appends bytes as a bytea hex COPY field. */
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
 void cx__buf_free(cx_buf *b);
+/* Appends v's low `bytes` bytes (2, 4 or 8), most significant first: an integer
+ * of PostgreSQL's binary send format. */
+void cx__buf_be(cx_buf *b, uint64_t v, int bytes);
+/* Appends a numeric value of the binary format, after its 4-byte length: the
+ * decimal text (sign, digits, point, exponent) as numeric_in would store it,
+ * the same display scale included; negated when negate is set (a zero stays
+ * positive). CX_ERR_INVALID, nothing appended, for anything else (NaN,
+ * infinities, blanks) or more than 64 digits. */
+cx_status cx__buf_numeric(cx_buf *b, const char *text, int negate);
 /* Appends an event's tags as the COPY fields of cx.events' categories (text[]),
  * confidences (real[]) and evidence (jsonb: an array of string arrays), in
  * the order of t->order, the primary category first. */
@@ -153,6 +162,12 @@ void cx__pg_signals_reset(cx__pg_signals *s);
 cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags);
 /* Appends COPY rows for cx_stage_sig, every value times sign (1 or -1). */
 void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
+/* Appends the same rows (sign 1) as the data of a COPY ... FROM STDIN (FORMAT
+ * binary) into cx_stage_sig or cx.signals, its head and trailer included:
+ * the values PostgreSQL stores for the text rows, numeric display scales
+ * too. CX_ERR_INVALID when a count is beyond int (COPY would refuse its
+ * text) or a sum cannot be encoded; CX_ERR_NOMEM. */
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b);
 /* Appends COPY rows for cx_stage_sig of plus minus minus: one row per key
  * (window, category, channel), none where the two cancel out. CX_ERR_INVALID
  * (nothing appended) when either side kept fine ratings aside, or their

@@ -1,8 +1,9 @@
 /*
- * pgutil.c - connection set-up, SQLSTATE classes, and COPY text encoding
- * (see pg_int.h).
+ * pgutil.c - connection set-up, SQLSTATE classes, and COPY data in text
+ * and binary format (see pg_int.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -525,6 +526,87 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
     }
     cx__buf_put(b, "]", 1);
     end_field(b, last);
+}
+
+void cx__buf_be(cx_buf *b, uint64_t v, int bytes)
+{
+    char *o = cx__buf_reserve(b, (size_t)bytes);
+    if (o == NULL)
+        return;
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        o[i] = (char)(v & 0xff);
+    b->len += (size_t)bytes;
+}
+
+/* numeric's decimal digits per base-10000 digit (DEC_DIGITS) */
+#define NUMERIC_DEC_DIGITS 4
+
+cx_status cx__buf_numeric(cx_buf *b, const char *text, int negate)
+{
+    /* [-]digits[.digits][e[+-]digits], as numeric_in reads it (no NaN, no
+     * infinities, no blanks): the digits, where the point falls, the scale */
+    const char *p = text;
+    int negative = *p == '-';
+    p += negative || *p == '+';
+    char digits[64];
+    int n = 0, point = -1;
+    for (; (*p >= '0' && *p <= '9') || (*p == '.' && point < 0); p++) {
+        if (*p == '.')
+            point = n;
+        else if (n == (int)sizeof digits)
+            return CX_ERR_INVALID;
+        else
+            digits[n++] = *p;
+    }
+    if (n == 0)
+        return CX_ERR_INVALID;
+    if (point < 0)
+        point = n;
+    long exponent = 0;
+    if (*p == 'e' || *p == 'E') {
+        char *end;
+        exponent = strtol(p + 1, &end, 10);
+        if (end == p + 1 || exponent > 1000 || exponent < -1000)
+            return CX_ERR_INVALID;
+        p = end;
+    }
+    if (*p != '\0')
+        return CX_ERR_INVALID;
+    long scale = (n - point) - exponent; /* numeric_in's display scale */
+    long dweight = point + exponent - 1; /* the power of ten of digits[0] */
+    /* base-10000 digits: digits[i] is worth 10^(dweight - i); group g holds
+     * the powers 4g..4g+3 (g rounded down) */
+    int16_t group[32] = {0};
+    long top = dweight >= 0 ? dweight / NUMERIC_DEC_DIGITS
+                            : -((-dweight - 1) / NUMERIC_DEC_DIGITS + 1);
+    long low = top, high = LONG_MIN; /* the lowest and highest nonzero groups */
+    for (int i = 0; i < n; i++) {
+        long pw = dweight - i;
+        long g = pw >= 0 ? pw / NUMERIC_DEC_DIGITS : -((-pw - 1) / NUMERIC_DEC_DIGITS + 1);
+        if (digits[i] == '0')
+            continue;
+        if (top - g >= (long)(sizeof group / sizeof group[0]))
+            return CX_ERR_INVALID;
+        int unit = 1;
+        for (long k = g * NUMERIC_DEC_DIGITS; k < pw; k++)
+            unit *= 10;
+        group[top - g] = (int16_t)(group[top - g] + (digits[i] - '0') * unit);
+        if (high == LONG_MIN)
+            high = g;
+        low = g;
+    }
+    /* a zero is positive, weight 0, no digits, whatever its sign (make_result) */
+    int ndigits = high == LONG_MIN ? 0 : (int)(high - low + 1);
+    if (scale < 0)
+        scale = 0;
+    cx__buf_be(b, 8 + 2 * (uint64_t)ndigits, 4); /* the value's length */
+    cx__buf_be(b, (uint64_t)ndigits, 2);
+    cx__buf_be(b, (uint64_t)(ndigits ? high : 0) & 0xffff, 2); /* weight */
+    cx__buf_be(b, ndigits && negative != (negate != 0) ? 0x4000 : 0, 2);
+    cx__buf_be(b, (uint64_t)scale, 2);
+    for (int i = 0; i < ndigits; i++)
+        cx__buf_be(b, (uint64_t)group[top - high + i], 2);
+    return CX_OK;
 }
 
 void cx__buf_free(cx_buf *b)

@@ -1,7 +1,8 @@
 /*
  * signals.c - signal increments for cx.signals, computed once, in C: per
  * window size, the cells processors/window sums exactly; staged in the
- * session table cx_stage_sig and added to cx.signals by one upsert that
+ * session table cx_stage_sig (binary COPY from the batch writer, text from
+ * reclassification) and added to cx.signals by one upsert that
  * touches each row once, in key order (see pg_int.h). Used by the batch
  * writer and by reclassification (which stages old contributions with a
  * minus sign).
@@ -167,11 +168,16 @@ cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tag
     return CX_OK;
 }
 
+static const char *category_text(int category)
+{
+    return category < CX_CAT_COUNT ? cx_category_name(category) : "none";
+}
+
 static void put_head(cx_buf *b, int64_t start_us, int width, int category, const char *channel)
 {
     cx__buf_timestamp(b, start_us, 0);
     cx__buf_int(b, width, 0);
-    cx__buf_field(b, category < CX_CAT_COUNT ? cx_category_name(category) : "none", 0);
+    cx__buf_field(b, category_text(category), 0);
     cx__buf_field(b, channel, 0);
 }
 
@@ -204,6 +210,78 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b)
             cx__buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
         }
     }
+}
+
+/* microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 */
+#define PG_EPOCH_US 946684800000000LL
+
+/* Appends a binary COPY text field. */
+static void put_text_bin(cx_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    cx__buf_be(b, n, 4);
+    cx__buf_put(b, s, n);
+}
+
+/* Appends a binary COPY int4 field; 0 when v is beyond int (as int's input
+ * would refuse it). */
+static int put_int_bin(cx_buf *b, int64_t v)
+{
+    if (v < INT32_MIN || v > INT32_MAX)
+        return 0;
+    cx__buf_be(b, 4, 4);
+    cx__buf_be(b, (uint64_t)(uint32_t)(int32_t)v, 4);
+    return 1;
+}
+
+/* Appends the head of a binary COPY row: its field count and its key. */
+static void put_head_bin(cx_buf *b, int64_t start_us, int width, int category,
+                         const char *channel)
+{
+    cx__buf_be(b, 18, 2);
+    cx__buf_be(b, 8, 4);
+    cx__buf_be(b, (uint64_t)(start_us - PG_EPOCH_US), 8);
+    put_int_bin(b, width);
+    put_text_bin(b, category_text(category));
+    put_text_bin(b, channel);
+}
+
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b)
+{
+    /* the signature, then no flags and no header extension */
+    cx__buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+    int fits = 1;
+    char sum[48];
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
+            const cx_window_cell *c = cx_window_get(s->win[i], j);
+            put_head_bin(b, c->start_us, s->width[i], c->category, c->channel);
+            fits &= put_int_bin(b, c->events);
+            fits &= put_int_bin(b, c->sentiment[CX_SENT_NEGATIVE]);
+            fits &= put_int_bin(b, c->sentiment[CX_SENT_NEUTRAL]);
+            fits &= put_int_bin(b, c->sentiment[CX_SENT_POSITIVE]);
+            for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+                cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
+                fits &= put_int_bin(b, c->ratings[k]);
+                fits &= cx__buf_numeric(b, sum, 0) == CX_OK;
+            }
+        }
+    }
+    for (size_t i = 0; i < s->n_fine; i++) {
+        const fine_rating *f = &s->fine[i];
+        put_head_bin(b, f->start_us, f->width, f->category, f->channel);
+        for (int k = 0; k < 4; k++)
+            put_int_bin(b, 0);
+        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+            put_int_bin(b, 0);
+            fits &= cx__buf_numeric(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0",
+                                    0) == CX_OK;
+        }
+    }
+    cx__buf_be(b, 0xffff, 2); /* the trailer: a field count of -1 */
+    if (b->failed)
+        return CX_ERR_NOMEM;
+    return fits ? CX_OK : CX_ERR_INVALID;
 }
 
 /* One cell of a difference: a cell of either side and the side's sign. */
