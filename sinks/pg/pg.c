@@ -636,11 +636,12 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
 /*
  * Adds the batch's signal increments to cx.signals. When none of their keys
  * is stored yet (a backlog, event time moving on from batch to batch) they
- * are COPYed straight in, inside a savepoint; otherwise (PostgreSQL refuses a
- * stored key, or another writer's insert of one ends in a lock cycle) they
- * are staged in cx_stage_sig and added by one upsert that touches each row
- * once, in key order, and the next batches take that path for a while (16
- * batches, doubling up to 1024 while every try meets stored windows).
+ * are COPYed straight in, in key order, inside a savepoint; otherwise
+ * (PostgreSQL refuses a stored key, or one the other writer has just stored)
+ * they are staged in cx_stage_sig and added by one upsert that touches each
+ * row once, in key order too (so two writers never wait on each other's keys
+ * in a cycle), and the next batches take that path for a while (16 batches,
+ * doubling up to 1024 while every try meets stored windows).
  * (Looking the keys up first, to COPY the new ones and upsert only the
  * stored ones, does not pay: the look-up is an index descent per key, as
  * costly as the upsert's own conflict check, and writers would have to take

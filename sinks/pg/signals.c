@@ -246,27 +246,60 @@ static void put_head_bin(cx_buf *b, int64_t start_us, int width, int category,
     put_text_bin(b, channel);
 }
 
+/* A cell of one of the windows, with the window's width: a row's key. */
+typedef struct keyed_cell {
+    const cx_window_cell *c;
+    int width;
+} keyed_cell;
+
+/* The order of cx.signals' primary key (window_start, window_seconds,
+ * category, channel), as the upsert's ORDER BY sorts it. */
+static int keyed_cell_cmp(const void *a, const void *b)
+{
+    const keyed_cell *x = a, *y = b;
+    if (x->c->start_us != y->c->start_us)
+        return x->c->start_us < y->c->start_us ? -1 : 1;
+    if (x->width != y->width)
+        return x->width < y->width ? -1 : 1;
+    int d = strcmp(category_text(x->c->category), category_text(y->c->category));
+    return d != 0 ? d : strcmp(x->c->channel, y->c->channel);
+}
+
 cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += cx_window_count(s->win[i]);
+    keyed_cell *cells = malloc((n > 0 ? n : 1) * sizeof *cells);
+    if (cells == NULL)
+        return CX_ERR_NOMEM;
+    n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < cx_window_count(s->win[i]); j++)
+            cells[n++] = (keyed_cell){cx_window_get(s->win[i], j), s->width[i]};
+    /* Two writers COPYing new keys straight into cx.signals take the keys'
+     * locks row by row: in one order, they cannot wait on each other in a
+     * cycle (a deadlock, broken by the server only after deadlock_timeout). */
+    qsort(cells, n, sizeof *cells, keyed_cell_cmp);
+
     /* the signature, then no flags and no header extension */
     cx__buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
     int fits = 1;
     char sum[48];
-    for (size_t i = 0; i < s->n; i++) {
-        for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
-            const cx_window_cell *c = cx_window_get(s->win[i], j);
-            put_head_bin(b, c->start_us, s->width[i], c->category, c->channel);
-            fits &= put_int_bin(b, c->events);
-            fits &= put_int_bin(b, c->sentiment[CX_SENT_NEGATIVE]);
-            fits &= put_int_bin(b, c->sentiment[CX_SENT_NEUTRAL]);
-            fits &= put_int_bin(b, c->sentiment[CX_SENT_POSITIVE]);
-            for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
-                cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
-                fits &= put_int_bin(b, c->ratings[k]);
-                fits &= cx__buf_numeric(b, sum, 0) == CX_OK;
-            }
+    for (size_t i = 0; i < n; i++) {
+        const cx_window_cell *c = cells[i].c;
+        put_head_bin(b, c->start_us, cells[i].width, c->category, c->channel);
+        fits &= put_int_bin(b, c->events);
+        fits &= put_int_bin(b, c->sentiment[CX_SENT_NEGATIVE]);
+        fits &= put_int_bin(b, c->sentiment[CX_SENT_NEUTRAL]);
+        fits &= put_int_bin(b, c->sentiment[CX_SENT_POSITIVE]);
+        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+            cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
+            fits &= put_int_bin(b, c->ratings[k]);
+            fits &= cx__buf_numeric(b, sum, 0) == CX_OK;
         }
     }
+    free(cells);
     for (size_t i = 0; i < s->n_fine; i++) {
         const fine_rating *f = &s->fine[i];
         put_head_bin(b, f->start_us, f->width, f->category, f->channel);
