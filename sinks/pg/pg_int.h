@@ -163,13 +163,14 @@ cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tag
 /* Appends COPY rows for cx_stage_sig, every value times sign (1 or -1). */
 void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
 /* Appends the same rows (sign 1) as the data of a COPY ... FROM STDIN (FORMAT
- * binary) into cx_stage_sig or cx.signals, its head and trailer included, the
- * windows' rows in the order of cx.signals' key (then the fine ratings):
+ * binary) into cx_stage_sig or cx.signals, its head and trailer included;
+ * with in_key_order, the windows' rows in the order of cx.signals' key (the
+ * fine ratings after them):
  * the values PostgreSQL stores for the text rows, numeric display scales
  * too. CX_ERR_INVALID when a count is beyond int (COPY would refuse its
  * text) or a sum cannot be encoded; CX_ERR_NOMEM (nothing appended when the
  * order could not be made). */
-cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b);
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b);
 /* Appends COPY rows for cx_stage_sig of plus minus minus: one row per key
  * (window, category, channel), none where the two cancel out. CX_ERR_INVALID
  * (nothing appended) when either side kept fine ratings aside, or their

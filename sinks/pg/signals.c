@@ -246,10 +246,11 @@ static void put_head_bin(cx_buf *b, int64_t start_us, int width, int category,
     put_text_bin(b, channel);
 }
 
-/* A cell of one of the windows, with the window's width: a row's key. */
+/* A cell of one of the windows, with its row's key: the window's width and
+ * the category's place in the order of the categories' names. */
 typedef struct keyed_cell {
     const cx_window_cell *c;
-    int width;
+    int width, rank;
 } keyed_cell;
 
 /* The order of cx.signals' primary key (window_start, window_seconds,
@@ -261,11 +262,12 @@ static int keyed_cell_cmp(const void *a, const void *b)
         return x->c->start_us < y->c->start_us ? -1 : 1;
     if (x->width != y->width)
         return x->width < y->width ? -1 : 1;
-    int d = strcmp(category_text(x->c->category), category_text(y->c->category));
-    return d != 0 ? d : strcmp(x->c->channel, y->c->channel);
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return strcmp(x->c->channel, y->c->channel);
 }
 
-cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b)
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++)
@@ -273,14 +275,21 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, cx_buf *b)
     keyed_cell *cells = malloc((n > 0 ? n : 1) * sizeof *cells);
     if (cells == NULL)
         return CX_ERR_NOMEM;
+    int rank[CX_CAT_COUNT + 1] = {0}; /* CX_CAT_COUNT: "none" */
+    for (int i = 0; i <= CX_CAT_COUNT; i++)
+        for (int j = 0; j <= CX_CAT_COUNT; j++)
+            rank[i] += strcmp(category_text(j), category_text(i)) < 0;
     n = 0;
     for (size_t i = 0; i < s->n; i++)
-        for (size_t j = 0; j < cx_window_count(s->win[i]); j++)
-            cells[n++] = (keyed_cell){cx_window_get(s->win[i], j), s->width[i]};
+        for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
+            const cx_window_cell *c = cx_window_get(s->win[i], j);
+            cells[n++] = (keyed_cell){c, s->width[i], rank[c->category]};
+        }
     /* Two writers COPYing new keys straight into cx.signals take the keys'
      * locks row by row: in one order, they cannot wait on each other in a
      * cycle (a deadlock, broken by the server only after deadlock_timeout). */
-    qsort(cells, n, sizeof *cells, keyed_cell_cmp);
+    if (in_key_order)
+        qsort(cells, n, sizeof *cells, keyed_cell_cmp);
 
     /* the signature, then no flags and no header extension */
     cx__buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
