@@ -941,8 +941,8 @@ static json_t *read_document(const void *data, size_t len)
 enum { M_SCHEMA_VERSION, M_EVENT_ID, M_OCCURRED_AT, M_CUSTOMER_ID, M_CHANNEL, M_TOUCHPOINT,
        M_LANGUAGE, M_TEXT, M_RATING, M_ATTRIBUTES, M_COUNT };
 
-/* The members read into the event, with validate()'s bounds on string ones in
- * characters (max 0: none). */
+/* The members read into the event, with the bounds on string ones in
+ * characters (max 0: none), for both paths (validate() reads them too). */
 static const struct {
     const char *name;
     size_t len, min_chars, max_chars;
@@ -1167,6 +1167,15 @@ static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, siz
     return CX_OK;
 }
 
+/* String member m of root by get_string(), within the bounds the event reader
+ * holds it to (one table for both paths). */
+static cx_status get_text(const json_t *root, int m, const char **out, size_t *out_len,
+                          char *err, size_t errlen)
+{
+    return get_string(root, members[m].name, members[m].min_chars, members[m].max_chars, out,
+                      out_len, err, errlen);
+}
+
 static cx_status validate(cx_event *ev, const json_t *root, char *err, size_t errlen)
 {
     cx_status st;
@@ -1182,11 +1191,11 @@ static cx_status validate(cx_event *ev, const json_t *root, char *err, size_t er
     }
     if (json_object_get(root, "event_id") == NULL)
         return cx_errf(err, errlen, CX_ERR_INVALID, "missing required field \"event_id\"");
-    if ((st = get_string(root, "event_id", 1, 128, &ev->event_id, NULL, err, errlen)))
+    if ((st = get_text(root, M_EVENT_ID, &ev->event_id, NULL, err, errlen)))
         return st;
     if (json_object_get(root, "occurred_at") == NULL)
         return cx_errf(err, errlen, CX_ERR_INVALID, "missing required field \"occurred_at\"");
-    if ((st = get_string(root, "occurred_at", 0, 64, &ev->occurred_at, NULL, err, errlen)))
+    if ((st = get_text(root, M_OCCURRED_AT, &ev->occurred_at, NULL, err, errlen)))
         return st;
     if (parse_rfc3339(ev->occurred_at, &ev->occurred_at_us) != CX_OK) {
         char q[QUOTE_MAX + 8];
@@ -1201,13 +1210,11 @@ static cx_status validate(cx_event *ev, const json_t *root, char *err, size_t er
                        "0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z in UTC, the range "
                        "stored", excerpt(ev->occurred_at, q, sizeof q));
     }
-    if ((st = get_string(root, "customer_id", 0, 128, &ev->customer_id, NULL, err, errlen)) ||
-        (st = get_string(root, "channel", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->channel, NULL, err,
-                         errlen)) ||
-        (st = get_string(root, "touchpoint", 0, CX_EVENT_MAX_SCOPE_CHARS, &ev->touchpoint, NULL,
-                         err, errlen)) ||
-        (st = get_string(root, "language", 0, 35, &ev->language, NULL, err, errlen)) ||
-        (st = get_string(root, "text", 0, 16384, &ev->text, &ev->text_len, err, errlen)))
+    if ((st = get_text(root, M_CUSTOMER_ID, &ev->customer_id, NULL, err, errlen)) ||
+        (st = get_text(root, M_CHANNEL, &ev->channel, NULL, err, errlen)) ||
+        (st = get_text(root, M_TOUCHPOINT, &ev->touchpoint, NULL, err, errlen)) ||
+        (st = get_text(root, M_LANGUAGE, &ev->language, NULL, err, errlen)) ||
+        (st = get_text(root, M_TEXT, &ev->text, &ev->text_len, err, errlen)))
         return st;
 
     const json_t *rating = json_object_get(root, "rating");
