@@ -658,11 +658,9 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
     /* binary: the server's text input of timestamps and numerics was 40% of
      * the staging COPY's time in a profile; in key order for the direct COPY
      * (the upsert sorts what it takes) */
-    cx_status st = cx__pg_signals_copy_binary(pg->sig, direct, buf);
-    if (st == CX_ERR_NOMEM)
-        return cx_errf(err, errlen, st, "staging signals: out of memory");
+    cx_status st = cx__pg_signals_copy_binary(pg->sig, direct, buf, err, errlen);
     if (st != CX_OK) /* not a row's fault: the sums of a batch */
-        return cx_errf(err, errlen, CX_ERR_FATAL, "staging signals: a count beyond int");
+        return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
     if (direct) {
         st = cx__pg_exec(pg->conn, "SAVEPOINT cx_signals", "savepoint", err, errlen);
         if (st == CX_OK)

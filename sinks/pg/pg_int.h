@@ -165,12 +165,12 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b);
 /* Appends the same rows (sign 1) as the data of a COPY ... FROM STDIN (FORMAT
  * binary) into cx_stage_sig or cx.signals, its head and trailer included;
  * with in_key_order, the windows' rows in the order of cx.signals' key (the
- * fine ratings after them):
- * the values PostgreSQL stores for the text rows, numeric display scales
- * too. CX_ERR_INVALID when a count is beyond int (COPY would refuse its
- * text) or a sum cannot be encoded; CX_ERR_NOMEM (nothing appended when the
- * order could not be made). */
-cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b);
+ * fine ratings after them): the values PostgreSQL stores for the text rows,
+ * numeric display scales too. CX_ERR_INVALID, naming the row, when a count is
+ * beyond int (COPY would refuse its text) or a sum cannot be encoded;
+ * CX_ERR_NOMEM. */
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b,
+                                     char *err, size_t errlen);
 /* Appends COPY rows for cx_stage_sig of plus minus minus: one row per key
  * (window, category, channel), none where the two cancel out. CX_ERR_INVALID
  * (nothing appended) when either side kept fine ratings aside, or their

@@ -267,14 +267,29 @@ static int keyed_cell_cmp(const void *a, const void *b)
     return strcmp(x->c->channel, y->c->channel);
 }
 
-cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b)
+/* The error of a row that binary COPY cannot carry, naming its key. */
+static cx_status row_error(int64_t start_us, int width, int category, const char *channel,
+                           const char *what, char *err, size_t errlen)
+{
+    cx_buf t = {0};
+    cx__buf_timestamp(&t, start_us, 1);
+    cx_status st = cx_errf(err, errlen, CX_ERR_INVALID,
+                           "signals of window %.*s (%d s, %s, channel \"%s\"): %s",
+                           t.len > 0 ? (int)t.len - 1 : 0, t.data ? t.data : "", width,
+                           category_text(category), channel, what);
+    cx__buf_free(&t);
+    return st;
+}
+
+cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, cx_buf *b,
+                                     char *err, size_t errlen)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++)
         n += cx_window_count(s->win[i]);
     keyed_cell *cells = malloc((n > 0 ? n : 1) * sizeof *cells);
     if (cells == NULL)
-        return CX_ERR_NOMEM;
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "signals: out of memory");
     int rank[CX_CAT_COUNT + 1] = {0}; /* CX_CAT_COUNT: "none" */
     for (int i = 0; i <= CX_CAT_COUNT; i++)
         for (int j = 0; j <= CX_CAT_COUNT; j++)
@@ -293,37 +308,40 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, 
 
     /* the signature, then no flags and no header extension */
     cx__buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
-    int fits = 1;
     char sum[48];
-    for (size_t i = 0; i < n; i++) {
+    cx_status st = CX_OK;
+    for (size_t i = 0; i < n && st == CX_OK; i++) {
         const cx_window_cell *c = cells[i].c;
         put_head_bin(b, c->start_us, cells[i].width, c->category, c->channel);
-        fits &= put_int_bin(b, c->events);
-        fits &= put_int_bin(b, c->sentiment[CX_SENT_NEGATIVE]);
-        fits &= put_int_bin(b, c->sentiment[CX_SENT_NEUTRAL]);
-        fits &= put_int_bin(b, c->sentiment[CX_SENT_POSITIVE]);
-        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+        int fits = put_int_bin(b, c->events) && put_int_bin(b, c->sentiment[CX_SENT_NEGATIVE]) &&
+                   put_int_bin(b, c->sentiment[CX_SENT_NEUTRAL]) &&
+                   put_int_bin(b, c->sentiment[CX_SENT_POSITIVE]);
+        for (int k = CX_RATING_NONE; fits && k <= CX_RATING_STARS; k++) {
             cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
-            fits &= put_int_bin(b, c->ratings[k]);
-            fits &= cx__buf_numeric(b, sum, 0) == CX_OK;
+            fits = put_int_bin(b, c->ratings[k]) && cx__buf_numeric(b, sum, 0) == CX_OK;
         }
+        if (!fits)
+            st = row_error(c->start_us, cells[i].width, c->category, c->channel,
+                           "a count beyond int or a sum of more than 64 digits", err, errlen);
     }
     free(cells);
-    for (size_t i = 0; i < s->n_fine; i++) {
+    for (size_t i = 0; i < s->n_fine && st == CX_OK; i++) {
         const fine_rating *f = &s->fine[i];
         put_head_bin(b, f->start_us, f->width, f->category, f->channel);
         for (int k = 0; k < 4; k++)
             put_int_bin(b, 0);
-        for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
+        for (int k = CX_RATING_NONE; st == CX_OK && k <= CX_RATING_STARS; k++) {
             put_int_bin(b, 0);
-            fits &= cx__buf_numeric(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0",
-                                    0) == CX_OK;
+            if (cx__buf_numeric(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0", 0) !=
+                CX_OK)
+                st = row_error(f->start_us, f->width, f->category, f->channel,
+                               "a rating that numeric cannot hold", err, errlen);
         }
     }
     cx__buf_be(b, 0xffff, 2); /* the trailer: a field count of -1 */
     if (b->failed)
-        return CX_ERR_NOMEM;
-    return fits ? CX_OK : CX_ERR_INVALID;
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "signals: out of memory");
+    return st;
 }
 
 /* One cell of a difference: a cell of either side and the side's sign. */

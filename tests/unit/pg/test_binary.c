@@ -315,7 +315,7 @@ Test(binary, signal_rows_hold_the_values_of_the_text_rows)
     want = printed;
     cx_buf bin = {0};
     /* as they come: the text writer's rows, in its order */
-    cr_assert_eq(cx__pg_signals_copy_binary(s, 0, &bin), CX_OK);
+    cr_assert_eq(cx__pg_signals_copy_binary(s, 0, &bin, err, sizeof err), CX_OK);
     binary_as_text(&bin, &got);
     cr_assert_eq(got.len, want.len, "[%.*s] vs [%.*s]", (int)got.len, got.data, (int)want.len,
                  want.data);
@@ -323,7 +323,7 @@ Test(binary, signal_rows_hold_the_values_of_the_text_rows)
               got.data, (int)want.len, want.data);
     bin.len = 0;
     got.len = 0;
-    cr_assert_eq(cx__pg_signals_copy_binary(s, 1, &bin), CX_OK);
+    cr_assert_eq(cx__pg_signals_copy_binary(s, 1, &bin, err, sizeof err), CX_OK);
     binary_as_text(&bin, &got);
     cr_assert_eq(got.len, want.len, "[%.*s] vs [%.*s]", (int)got.len, got.data, (int)want.len,
                  want.data);
@@ -347,7 +347,7 @@ Test(binary, signal_rows_hold_the_values_of_the_text_rows)
     cx__pg_signals_reset(s);
     bin.len = 0;
     got.len = 0;
-    cr_assert_eq(cx__pg_signals_copy_binary(s, 1, &bin), CX_OK);
+    cr_assert_eq(cx__pg_signals_copy_binary(s, 1, &bin, err, sizeof err), CX_OK);
     binary_as_text(&bin, &got);
     cr_assert_eq(got.len, 0);
     cr_assert_eq(bin.len, 21);
