@@ -247,11 +247,22 @@ static void put_head_bin(cx_buf *b, int64_t start_us, int width, int category,
 }
 
 /* A cell of one of the windows, with its row's key: the window's width and
- * the category's place in the order of the categories' names. */
+ * the category's place in the order of the categories' names; and the sign
+ * of its side in a difference. */
 typedef struct keyed_cell {
     const cx_window_cell *c;
-    int width, rank;
+    int width, rank, sign;
 } keyed_cell;
+
+/* Each category's place (CX_CAT_COUNT: "none") in the order of the names. */
+static void category_ranks(int rank[CX_CAT_COUNT + 1])
+{
+    for (int i = 0; i <= CX_CAT_COUNT; i++) {
+        rank[i] = 0;
+        for (int j = 0; j <= CX_CAT_COUNT; j++)
+            rank[i] += strcmp(category_text(j), category_text(i)) < 0;
+    }
+}
 
 /* The order of cx.signals' primary key (window_start, window_seconds,
  * category, channel), as the upsert's ORDER BY sorts it. */
@@ -290,15 +301,13 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, 
     keyed_cell *cells = malloc((n > 0 ? n : 1) * sizeof *cells);
     if (cells == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "signals: out of memory");
-    int rank[CX_CAT_COUNT + 1] = {0}; /* CX_CAT_COUNT: "none" */
-    for (int i = 0; i <= CX_CAT_COUNT; i++)
-        for (int j = 0; j <= CX_CAT_COUNT; j++)
-            rank[i] += strcmp(category_text(j), category_text(i)) < 0;
+    int rank[CX_CAT_COUNT + 1];
+    category_ranks(rank);
     n = 0;
     for (size_t i = 0; i < s->n; i++)
         for (size_t j = 0; j < cx_window_count(s->win[i]); j++) {
             const cx_window_cell *c = cx_window_get(s->win[i], j);
-            cells[n++] = (keyed_cell){c, s->width[i], rank[c->category]};
+            cells[n++] = (keyed_cell){c, s->width[i], rank[c->category], 1};
         }
     /* Two writers COPYing new keys straight into cx.signals take the keys'
      * locks row by row: in one order, they cannot wait on each other in a
@@ -344,22 +353,6 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, 
     return st;
 }
 
-/* One cell of a difference: a cell of either side and the side's sign. */
-typedef struct signed_cell {
-    const cx_window_cell *c;
-    int sign;
-} signed_cell;
-
-static int cell_key_cmp(const void *a, const void *b)
-{
-    const cx_window_cell *x = ((const signed_cell *)a)->c, *y = ((const signed_cell *)b)->c;
-    if (x->start_us != y->start_us)
-        return x->start_us < y->start_us ? -1 : 1;
-    if (x->category != y->category)
-        return x->category < y->category ? -1 : 1;
-    return strcmp(x->channel, y->channel);
-}
-
 /* A signed sum as plain decimal text: hi:lo in two's complement. */
 static void put_net_sum(cx_buf *b, unsigned __int128 v)
 {
@@ -379,24 +372,27 @@ cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_sig
     for (size_t i = 0; i < minus->n; i++)
         if (minus->width[i] != plus->width[i])
             return CX_ERR_INVALID;
+    int rank[CX_CAT_COUNT + 1];
+    category_ranks(rank);
     for (size_t i = 0; i < minus->n; i++) {
         size_t nm = cx_window_count(minus->win[i]), np = cx_window_count(plus->win[i]), n = 0;
         if (nm + np == 0)
             continue;
-        signed_cell *all = malloc((nm + np) * sizeof *all);
+        keyed_cell *all = malloc((nm + np) * sizeof *all);
         if (all == NULL)
             return CX_ERR_NOMEM;
-        for (size_t j = 0; j < nm; j++)
-            all[n++] = (signed_cell){cx_window_get(minus->win[i], j), -1};
-        for (size_t j = 0; j < np; j++)
-            all[n++] = (signed_cell){cx_window_get(plus->win[i], j), 1};
-        qsort(all, n, sizeof *all, cell_key_cmp);
+        for (size_t j = 0; j < nm + np; j++) {
+            const cx_window_cell *c = j < nm ? cx_window_get(minus->win[i], j)
+                                             : cx_window_get(plus->win[i], j - nm);
+            all[n++] = (keyed_cell){c, minus->width[i], rank[c->category], j < nm ? -1 : 1};
+        }
+        qsort(all, n, sizeof *all, keyed_cell_cmp);
         for (size_t j = 0; j < n;) {
             /* every cell of one key (at most one per side), summed with its sign */
             int64_t events = 0, sentiment[CX_SENT_COUNT] = {0}, ratings[5] = {0};
             unsigned __int128 sums[5] = {0};
             size_t k = j;
-            for (; k < n && cell_key_cmp(&all[j], &all[k]) == 0; k++) {
+            for (; k < n && keyed_cell_cmp(&all[j], &all[k]) == 0; k++) {
                 const cx_window_cell *c = all[k].c;
                 events += all[k].sign * c->events;
                 for (int s = 0; s < CX_SENT_COUNT; s++)
