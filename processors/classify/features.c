@@ -391,6 +391,21 @@ static void rating_features(const emitter *e, const cx_event *ev)
     emit_fixed(e, 1.0f, names[scale][band], &memo[scale][band]);
 }
 
+static void ignore_feature(void *ctx, uint32_t bucket, cx_feature_group g, float value,
+                           const char *name, size_t name_len)
+{
+    (void)ctx, (void)bucket, (void)g, (void)value, (void)name, (void)name_len;
+}
+
+int cx__features_words(const cx_classifier *rules, const char *text, size_t len,
+                       cx_lex_words *words)
+{
+    int counts[CX_FG_COUNT] = {0};
+    emitter e = {ignore_feature, NULL, NULL, counts};
+    return text_features(&e, cx__classifier_valence(rules), text, len,
+                         cx__classifier_lexicon(rules), words);
+}
+
 void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_event *ev,
                   cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
                   int counts[CX_FG_COUNT], cx_valence_score *vs)

@@ -114,6 +114,12 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
                   cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
                   int counts[CX_FG_COUNT], cx_valence_score *vs);
 
+/* The words of text[len] as the features' pass reads them for the rules of
+ * that classifier, into *words; 0 when that pass leaves them to the rules'
+ * own scan (cx__features() then scans), 1 otherwise. For tests. */
+int cx__features_words(const cx_classifier *rules, const char *text, size_t len,
+                       cx_lex_words *words);
+
 /* Calls fn for each character n-gram of word[n]; returns how many. */
 int cx__char_ngrams(const char *word, size_t n, cx_feature_fn fn, void *ctx);
 
