@@ -651,3 +651,46 @@ Test(cx_model, the_rules_read_the_same_words_from_the_features_pass)
     cx_classifier_free(b);
     cx_classifier_free(a);
 }
+
+/* ---- Names of buckets ---------------------------------------------------------- */
+
+Test(cx_model, every_bucket_gets_its_own_name_and_no_other)
+{
+    /* named buckets at the edges of the index's blocks and far apart, one
+     * weighted bucket without a name; every other bucket has neither */
+    static const uint32_t named[] = {0, 1, 255, 256, 257, 511, 70000, CX_MODEL_BUCKETS - 1};
+    float *w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof *w);
+    const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
+    char text[CX_ARRAY_LEN(named)][24];
+    cr_assert(w != NULL && names != NULL);
+    for (size_t i = 0; i < CX_ARRAY_LEN(named); i++) {
+        snprintf(text[i], sizeof text[i], "n%u", (unsigned)named[i]);
+        names[named[i]] = text[i];
+        w[(size_t)named[i] * CX_MODEL_STRIDE] = 1.0f;
+    }
+    w[300 * CX_MODEL_STRIDE + 1] = -0.5f;
+    float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/names.cxm", dir);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, err, sizeof err), CX_OK, "%s", err);
+    cx_model *m = NULL;
+    cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
+    size_t found = 0;
+    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
+        const char *got = cx__model_name(m, b);
+        if (names[b] == NULL) {
+            cr_assert_null(got, "bucket %u: %s", (unsigned)b, got);
+            continue;
+        }
+        char want[32];
+        snprintf(want, sizeof want, "model:%s", names[b]);
+        cr_assert_not_null(got, "bucket %u has no name", (unsigned)b);
+        cr_assert_str_eq(got, want, "bucket %u", (unsigned)b);
+        found++;
+    }
+    cr_assert_eq(found, CX_ARRAY_LEN(named));
+    cr_assert_null(cx__model_name(m, CX_MODEL_BUCKETS), "past the last bucket");
+    cx__model_free(m);
+    free(names);
+    free(w);
+}
