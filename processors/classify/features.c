@@ -82,20 +82,6 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
     e->counts[g]++;
 }
 
-/* A readable feature whose name is a string literal: its bucket is hashed
- * once per call site. */
-#define EMIT_CONST(e, value, literal)                                                              \
-    do {                                                                                           \
-        static atomic_uint_fast32_t bucket_plus_1;                                                 \
-        uint32_t b_ = (uint32_t)atomic_load_explicit(&bucket_plus_1, memory_order_relaxed);        \
-        if (b_ == 0) {                                                                             \
-            b_ = bucket_of(hash_more(FNV_OFFSET, literal, sizeof literal - 1)) + 1;                \
-            atomic_store_explicit(&bucket_plus_1, b_, memory_order_relaxed);                       \
-        }                                                                                          \
-        (e)->fn((e)->ctx, b_ - 1, CX_FG_DENSE, (value), literal, sizeof literal - 1);              \
-        (e)->counts[CX_FG_DENSE]++;                                                                \
-    } while (0)
-
 /* A readable feature "<kind>:<name>" (its whole string is the evidence). */
 static inline __attribute__((always_inline)) void emit_s(const emitter *e, float value,
                                                          const char *kind, const char *name)
@@ -127,6 +113,14 @@ static void emit_fixed(const emitter *e, float value, const char *name, atomic_u
     e->fn(e->ctx, m & (CX_MODEL_BUCKETS - 1), CX_FG_DENSE, value, name, m >> CX_MODEL_BITS);
     e->counts[CX_FG_DENSE]++;
 }
+
+/* A readable feature whose name is a string literal: its bucket is hashed
+ * once per call site. */
+#define EMIT_CONST(e, value, literal)                                                              \
+    do {                                                                                           \
+        static atomic_uint_fast32_t memo_;                                                         \
+        emit_fixed((e), (value), "" literal, &memo_);                                              \
+    } while (0)
 
 int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
 {
@@ -224,8 +218,7 @@ static int lex_blank(unsigned char b)
 {
     if (b >= 0x80)
         return b != 0xC3;
-    return !cx__ascii_alnum(b) && b != '.' && b != '!' && b != '?' && b != ';' && b != ':' &&
-           b != '\n';
+    return !cx__ascii_alnum(b) && !cx__lex_break_char(b);
 }
 
 /* Word features of the text. With lex, also the text's tokens as the rules
@@ -344,7 +337,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
         }
         if (i >= len)
             break;
-        if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n' || c == ',') {
+        if (cx__lex_break_char(c) || c == ',') {
             neg_left = 0;
             if (c != ',') {
                 pn = 0;

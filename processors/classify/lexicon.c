@@ -108,7 +108,7 @@ static inline __attribute__((always_inline)) int next_token(const char *text, si
             if (in_word)
                 break;
             i++;
-            if (c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n') {
+            if (cx__lex_break_char(c)) {
                 *pos = i;
                 return 2;
             }

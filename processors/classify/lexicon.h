@@ -58,6 +58,13 @@ unsigned cx__lex_word_flags(const cx_lexicon *lex, int32_t id);
 size_t cx__lex_scan(const cx_lexicon *lex, const char *text, size_t len, int32_t *ids,
                     size_t cap);
 
+/* Sentence punctuation, where the scan puts a CX_LEX_BREAK (the features'
+ * pass, which gives the rules their words, uses it too). */
+static inline int cx__lex_break_char(unsigned char c)
+{
+    return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n';
+}
+
 /* A text's tokens as cx__lex_scan() gives them, with their word flags. */
 typedef struct cx_lex_words {
     int32_t id[CX_LEX_MAX_TOKENS];
