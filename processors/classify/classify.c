@@ -902,7 +902,7 @@ const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf)
 void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
                           cx_tags *tags, cx_rule_hits *hits)
 {
-    cx_lex_words scanned;
+    static __thread cx_lex_words scanned; /* ~40 KB: not on the stack */
     int32_t seen[MAX_SEEN];
     size_t n_seen = 0;
     float sent = 0.0f;
