@@ -633,14 +633,37 @@ static void same_rules_both_ways(const cx_classifier *clf, const char *text)
     same_tags(&t1, &t2, text);
 }
 
+/* A word's id in the lexicon of clf (stemmed as the scan does). */
+static int32_t word_id(const cx_classifier *clf, const char *word)
+{
+    char w[64];
+    snprintf(w, sizeof w, "%s", word);
+    return cx__lex_find(cx__classifier_lexicon(clf), w, strlen(w));
+}
+
 Test(cx_model, the_rules_read_the_same_words_from_the_features_pass)
 {
+    /* b's own small rule file: a lexicon of other words, in another order,
+     * so that ids cached for a's lexicon are wrong for b's */
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/own.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"category\":\"facing\",\"phrases\":[{\"polarity\":-1,\"terms\":"
+          "[\"twice\",\"on hold\",\"rude agent\",\"courier lost\"]}]}",
+          f);
+    fclose(f);
+    const char *own[] = {path};
     cx_classifier *a = NULL, *b = NULL;
-    char err[512];
     cr_assert_eq(cx_classifier_new(&a, NULL, 0, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_classifier_new_model(&b, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
-    /* twice each, alternating two classifiers (two lexicons): the second time
-     * from the thread's cache of words */
+    cr_assert_eq(cx_classifier_new_model(&b, own, 1, "none", err, sizeof err), CX_OK, "%s", err);
+    static const char *const words[] = {"twice", "hold", "rude", "courier", "late"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(words); i++)
+        cr_assert_neq(word_id(a, words[i]), word_id(b, words[i]),
+                      "\"%s\" has the same id in both lexicons: the test would not tell them apart",
+                      words[i]);
+    /* twice each, alternating the two classifiers: the second time from the
+     * thread's cache of words */
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < sizeof pass_texts / sizeof pass_texts[0]; i++) {
             same_words_both_ways(a, i);
