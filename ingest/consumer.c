@@ -303,11 +303,16 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         {"enable.auto.commit", "false"},       /* PostgreSQL holds the offsets */
         {"enable.auto.offset.store", "false"}, /* nothing is stored before PG has it */
         {"enable.partition.eof", "false"},
-        /* Bounded memory whatever the backlog: at most 4 MB queued ahead and
-         * 4 MB per fetch response (the default allows 50 MB); at ~300 B per
-         * event that is half a second of consumption, and the application
-         * polls on while it stores. */
-        {"queued.max.messages.kbytes", "4096"},
+        /* Bounded memory whatever the backlog: at most 8 MB queued ahead (all
+         * partitions together: they feed one consumer queue) and 4 MB per
+         * fetch response (the defaults allow 64 MB and 50 MB). Not less: once
+         * the queue is full, librdkafka 2.0 fetches again only up to ~1 s
+         * after it has room (no fetch.queue.backoff.ms before 2.2), so the
+         * queue must last that long; at ~300 B per event 8 MB is ~0.75 s of
+         * consumption. With 4 MB the writers waited for messages a quarter
+         * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, now
+         * above 1). */
+        {"queued.max.messages.kbytes", "8192"},
         {"fetch.max.bytes", "4194304"},
         {"log_level", "4"},
     };
