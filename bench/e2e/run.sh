@@ -22,7 +22,10 @@
 # cxpulse's own CPU (user + system, from /proc) is read when the N events are
 # stored, per event: over the whole run, and from the first stored batch on
 # (start-up and group join excluded); next to kcat's own CPU for the topic.
-# usage: [SCATTER=1|random] [PARTS=64] bench/e2e/run.sh [N]
+# CXPULSE_BIN runs another cxpulse binary (an older build: bench/e2e/compare.sh)
+# and INGEST_ONLY=1 stops after step 3's figures (no latency, reclassify or
+# COPY baseline; those need this tree's schema).
+# usage: [SCATTER=1|random] [PARTS=64] [CXPULSE_BIN=PATH] [INGEST_ONLY=1] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
@@ -33,7 +36,7 @@ PARTS=${PARTS:-64}
 for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
 cmake --build build-bench -j2 --target cxpulse e2e_tool >/dev/null
-bin=build-bench/app/cxpulse
+bin=${CXPULSE_BIN:-build-bench/app/cxpulse}
 tool=build-bench/bench/e2e/e2e_tool
 work=$(mktemp -d "${TMPDIR:-/tmp}/cxpulse-e2e.XXXXXX")
 state=$work/pg.state
@@ -104,6 +107,19 @@ steady_rate=n/a
 [ "$n0" -lt "$N" ] && steady_rate=$(echo "($N - $n0) / ($t1 - $tf)" | bc)
 run_pg=$(us_per "$c0" "$(pg_cpu)" "$N")
 stored=$(psqlq "SELECT count(*) FROM cx.events")
+own_us() { echo "scale=1; $own_cpu * 1000000 / $N" | bc; }
+steady=n/a
+[ "$n0" -lt "$N" ] && steady="$(echo "scale=1; ($own_cpu - $cpu0) * 1000000 / ($N - $n0)" | bc) us"
+if [ -n "${INGEST_ONLY:-}" ]; then
+    pkill -TERM -P "$run_pid"; wait "$run_pid" || true; run_pid=
+    echo
+    echo "events: $N ($PARTS partitions, event time ${gen_mode:-in order}), stored: $stored, by $bin"
+    echo "cxpulse end to end       : $run_rate events/s, after the first batch $steady_rate events/s"
+    echo "own CPU per event        : cxpulse $(own_us) us ($steady after the first stored batch)"
+    echo "cxpulse peak RSS         : $(($(cat "$work/rss") / 1024)) MB"
+    echo "PostgreSQL CPU per event : cxpulse run $run_pg us"
+    exit 0
+fi
 # cxpulse's final rows of the N events, for the plain COPY baseline (the
 # latency phase and reclassify below add and change rows)
 psqlq "COPY (SELECT * FROM cx.events WHERE event_id LIKE 'bulk-%') TO STDOUT" >"$work/events.copy"
@@ -166,9 +182,7 @@ echo "cxpulse end to end       : $run_rate events/s  ($(echo "scale=2; $run_rate
 [ "$steady_rate" = n/a ] ||
     echo "  after the first batch  : $steady_rate events/s  ($(echo "scale=2; $steady_rate / $copy_rate" | bc) of plain COPY; group join excluded)"
 kcat_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$work/kcat.cpu")
-steady=n/a
-[ "$n0" -lt "$N" ] && steady="$(echo "scale=1; ($own_cpu - $cpu0) * 1000000 / ($N - $n0)" | bc) us"
-echo "own CPU per event        : cxpulse $(echo "scale=1; $own_cpu * 1000000 / $N" | bc) us ($own_cpu s for $N;"\
+echo "own CPU per event        : cxpulse $(own_us) us ($own_cpu s for $N;"\
      "$steady after the first stored batch), kcat -C $(echo "scale=1; $kcat_cpu * 1000000 / $N" | bc) us ($kcat_cpu s)"
 echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
 echo "PostgreSQL CPU per event : cxpulse run $run_pg us, plain COPY $copy_pg us"
