@@ -9,12 +9,16 @@
  * and both change signals by increments under row locks taken in the same
  * key order, so no count is lost or doubled.
  *
- * Reclassification keeps three things busy at once: a second connection reads
+ * Reclassification keeps four things busy at once: a reader connection reads
  * the next page of payloads (no locks) while the caller classifies this one,
- * and the main connection is still writing the previous one. Writing a page
- * locks its rows and reads their stored verdicts (the ones the signals are
- * corrected from), stages the new ones, and sends the signal correction, the
- * UPDATE and the COMMIT as one query without waiting for it.
+ * and two writer connections, taking pages in turn, are still writing the two
+ * before it (one writer made the server's part of a page the bottleneck:
+ * reclassify ran at 0.6-0.7 of ingest). Writing a page locks its rows and reads
+ * their stored verdicts (the ones the signals are corrected from), stages the
+ * new ones, and sends the signal correction, the UPDATE and the COMMIT as one
+ * query without waiting for it. Pages are independent (disjoint key ranges,
+ * each its own transaction), so their commits may land in either order; the
+ * signal corrections of two writers take row locks in the same key order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +27,10 @@
 #include "pg_history.h"
 #include "pg_int.h"
 
+#define WRITERS 2
+
 struct cx_pg_history {
-    PGconn *conn;
+    PGconn *conn; /* dead letters, counts, the rule set; reclassification's first writer */
     cx__pg_signals *minus, *plus; /* a batch's old and new contributions to cx.signals */
     char *version;
     char *conninfo;
@@ -37,11 +43,31 @@ struct cx_pg_history {
     char *last_id;
     char from_at[64]; /* the key of the previous page's last event ("": none) */
     char *from_id;
-    /* the previous page's write, sent and not yet answered */
-    int writing;
+    /* reclassification's writers (conn, then a second one) and which writes
+     * were sent and not yet answered; pages go to them in turn */
+    PGconn *writer2;
+    int writing[WRITERS];
+    int turn;
     char *write_sql, *write_sql_signals, *write_sql_grouped;
 };
 
+
+/* Connects a writer: its session settings and staging tables. */
+static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, size_t errlen)
+{
+    cx_status st = cx__pg_connect(conninfo, conn, err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(*conn,
+                  "SET client_min_messages = warning; SET jit = off;"
+                  "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
+                  " primary_category text, categories text[], confidences real[],"
+                  " evidence jsonb) ON COMMIT DELETE ROWS;"
+                  "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
+                  "preparing the session", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(*conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
+    return st;
+}
 
 cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
                             const int *window_seconds, size_t n_windows, char *err,
@@ -57,17 +83,7 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
     if (st == CX_OK && (h->conninfo = strdup(conninfo)) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     if (st == CX_OK)
-        st = cx__pg_connect(conninfo, &h->conn, err, errlen);
-    if (st == CX_OK)
-        st = cx__pg_exec(h->conn,
-                  "SET client_min_messages = warning; SET jit = off;"
-                  "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
-                  " primary_category text, categories text[], confidences real[],"
-                  " evidence jsonb) ON COMMIT DELETE ROWS;"
-                  "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
-                  "preparing the session", err, errlen);
-    if (st == CX_OK)
-        st = cx__pg_exec(h->conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
+        st = connect_writer(conninfo, &h->conn, err, errlen);
     if (st != CX_OK) {
         cx_pg_history_free(h);
         return st;
@@ -98,6 +114,8 @@ cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const ch
                               "preparing the session", err, errlen)) != CX_OK)
             return st;
     }
+    if (h->writer2 == NULL && (st = connect_writer(h->conninfo, &h->writer2, err, errlen)) != CX_OK)
+        return st;
     const char *params[] = {version, rules_json};
     PGresult *r = PQexecParams(h->conn,
                                "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
@@ -175,15 +193,33 @@ static cx_status drain(PGconn *conn, PGresult **keep, const char *what, char *er
     return st;
 }
 
-/* Waits for the previous page's write (signals, UPDATE, COMMIT). */
-static cx_status wait_write(cx_pg_history *h, char *err, size_t errlen)
+static PGconn *writer(const cx_pg_history *h, int k)
 {
-    if (!h->writing)
+    return k == 0 ? h->conn : h->writer2;
+}
+
+/* Waits for writer k's page (signals, UPDATE, COMMIT), if one was sent. */
+static cx_status wait_write(cx_pg_history *h, int k, char *err, size_t errlen)
+{
+    if (!h->writing[k])
         return CX_OK;
-    h->writing = 0;
-    cx_status st = drain(h->conn, NULL, "writing a batch", err, errlen);
+    h->writing[k] = 0;
+    cx_status st = drain(writer(h, k), NULL, "writing a batch", err, errlen);
     if (st != CX_OK)
-        PQclear(PQexec(h->conn, "ROLLBACK"));
+        PQclear(PQexec(writer(h, k), "ROLLBACK"));
+    return st;
+}
+
+/* Waits for every page sent; the first error if any. */
+static cx_status wait_writes(cx_pg_history *h, char *err, size_t errlen)
+{
+    cx_status st = CX_OK;
+    char e[512];
+    for (int k = 0; k < WRITERS; k++) {
+        cx_status s = wait_write(h, k, e, sizeof e);
+        if (st == CX_OK && s != CX_OK)
+            st = cx_errf(err, errlen, s, "%s", e);
+    }
     return st;
 }
 
@@ -207,7 +243,7 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     }
     *n = (size_t)PQntuples(h->batch);
     if (*n == 0)
-        return wait_write(h, err, errlen);
+        return wait_writes(h, err, errlen);
     /* this page goes from the last one's key to its own */
     snprintf(h->from_at, sizeof h->from_at, "%s", h->last_at);
     free(h->from_id);
@@ -357,18 +393,18 @@ static cx_status prepare_writes(cx_pg_history *h, char *err, size_t errlen)
 }
 
 /* Locks the page's rows: h->locked. */
-static cx_status lock_page(cx_pg_history *h, const char *since, const char *until, char *err,
-                           size_t errlen)
+static cx_status lock_page(cx_pg_history *h, PGconn *c, const char *since, const char *until,
+                           char *err, size_t errlen)
 {
     PQclear(h->locked);
     h->locked = NULL;
-    cx_status st = cx__pg_exec(h->conn, "BEGIN", "beginning a batch", err, errlen);
+    cx_status st = cx__pg_exec(c, "BEGIN", "beginning a batch", err, errlen);
     if (st != CX_OK)
         return st;
     const char *params[] = {since, until, h->version, h->from_at[0] ? h->from_at : NULL,
                             h->from_id, h->last_at, h->last_id};
-    h->locked = PQexecParams(h->conn, LOCK_SQL, 7, NULL, params, NULL, NULL, 0);
-    return cx__pg_check(h->conn, h->locked, "locking events", err, errlen);
+    h->locked = PQexecParams(c, LOCK_SQL, 7, NULL, params, NULL, NULL, 0);
+    return cx__pg_check(c, h->locked, "locking events", err, errlen);
 }
 
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
@@ -377,11 +413,15 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 {
     cx_buf ev = {0}, sig = {0};
     *moved = 0;
-    cx_status st = wait_write(h, err, errlen);
+    /* this page goes to the writer whose last page is the older one */
+    int k = h->turn;
+    PGconn *c = writer(h, k);
+    cx_status st = wait_write(h, k, err, errlen);
     if (st != CX_OK || n == 0)
         return st;
-    if ((st = lock_page(h, since, until, err, errlen)) != CX_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
+    h->turn = (k + 1) % WRITERS;
+    if ((st = lock_page(h, c, since, until, err, errlen)) != CX_OK) {
+        PQclear(PQexec(c, "ROLLBACK"));
         return st;
     }
     cx__pg_signals_reset(h->minus);
@@ -437,22 +477,20 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
     if (st == CX_OK && (ev.failed || sig.failed))
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");
     if (st == CX_OK && ev.len > 0)
-        st = cx__pg_copy(h->conn, "COPY cx_re_events FROM STDIN", &ev, "staging events", err,
-                         errlen);
+        st = cx__pg_copy(c, "COPY cx_re_events FROM STDIN", &ev, "staging events", err, errlen);
     if (st == CX_OK && sig.len > 0)
-        st = cx__pg_copy(h->conn, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err,
-                         errlen);
+        st = cx__pg_copy(c, "COPY cx_stage_sig FROM STDIN", &sig, "staging signals", err, errlen);
     if (st == CX_OK) {
-        /* not waited for: the next page is classified meanwhile */
-        if (PQsendQuery(h->conn, sig.len == 0 ? h->write_sql
-                                 : grouped    ? h->write_sql_grouped
-                                              : h->write_sql_signals))
-            h->writing = 1;
+        /* not waited for: the next pages are read, classified and sent meanwhile */
+        if (PQsendQuery(c, sig.len == 0 ? h->write_sql
+                           : grouped    ? h->write_sql_grouped
+                                        : h->write_sql_signals))
+            h->writing[k] = 1;
         else
-            st = cx__pg_check(h->conn, NULL, "writing a batch", err, errlen);
+            st = cx__pg_check(c, NULL, "writing a batch", err, errlen);
     }
     if (st != CX_OK)
-        PQclear(PQexec(h->conn, "ROLLBACK"));
+        PQclear(PQexec(c, "ROLLBACK"));
     cx__buf_free(&ev);
     cx__buf_free(&sig);
     return st;
@@ -649,6 +687,7 @@ void cx_pg_history_free(cx_pg_history *h)
     PQclear(h->batch);
     PQclear(h->locked);
     PQfinish(h->reader);
+    PQfinish(h->writer2);
     PQfinish(h->conn);
     cx__pg_signals_free(h->minus);
     cx__pg_signals_free(h->plus);
