@@ -284,6 +284,16 @@ static const migration migrations[] = {
      "DROP INDEX IF EXISTS cx.events_channel_time_idx;\n"
      "DROP INDEX IF EXISTS cx.signals_category_time_idx;\n"
      "ALTER TABLE cx.signals SET (fillfactor = 70);\n"},
+    /* Reclassification pages through events in (occurred_at, event_id) order.
+     * With an index on occurred_at alone, every page re-read and re-sorted the
+     * events that share the page's first instant (5,000 per second at 5,000
+     * events/s with whole-second times; all of them for a day imported with
+     * its date only): quadratic in the size of such a group. The index on
+     * both serves every range of occurred_at the old one did. */
+    {8, "events indexed by (occurred_at, event_id)",
+     "CREATE INDEX IF NOT EXISTS events_occurred_at_event_id_idx\n"
+     "  ON cx.events (occurred_at, event_id);\n"
+     "DROP INDEX IF EXISTS cx.events_occurred_at_idx;\n"},
 };
 
 int cx_pg_schema_version(void)
