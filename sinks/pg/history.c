@@ -214,7 +214,7 @@ static cx_status wait_write(cx_pg_history *h, int k, char *err, size_t errlen)
 static cx_status wait_writes(cx_pg_history *h, char *err, size_t errlen)
 {
     cx_status st = CX_OK;
-    char e[512];
+    char e[2048];
     for (int k = 0; k < WRITERS; k++) {
         cx_status s = wait_write(h, k, e, sizeof e);
         if (st == CX_OK && s != CX_OK)
