@@ -541,6 +541,12 @@ void cx__buf_be(cx_buf *b, uint64_t v, int bytes)
 /* numeric's decimal digits per base-10000 digit (DEC_DIGITS) */
 #define NUMERIC_DEC_DIGITS 4
 
+/* The base-10000 digit holding the power of ten pw (rounded down, negatives too). */
+static long numeric_group(long pw)
+{
+    return pw >= 0 ? pw / NUMERIC_DEC_DIGITS : -((-pw - 1) / NUMERIC_DEC_DIGITS + 1);
+}
+
 cx_status cx__buf_numeric(cx_buf *b, const char *text, int negate)
 {
     /* [-]digits[.digits][e[+-]digits], as numeric_in reads it (no NaN, no
@@ -577,12 +583,11 @@ cx_status cx__buf_numeric(cx_buf *b, const char *text, int negate)
     /* base-10000 digits: digits[i] is worth 10^(dweight - i); group g holds
      * the powers 4g..4g+3 (g rounded down) */
     int16_t group[32] = {0};
-    long top = dweight >= 0 ? dweight / NUMERIC_DEC_DIGITS
-                            : -((-dweight - 1) / NUMERIC_DEC_DIGITS + 1);
+    long top = numeric_group(dweight);
     long low = top, high = LONG_MIN; /* the lowest and highest nonzero groups */
     for (int i = 0; i < n; i++) {
         long pw = dweight - i;
-        long g = pw >= 0 ? pw / NUMERIC_DEC_DIGITS : -((-pw - 1) / NUMERIC_DEC_DIGITS + 1);
+        long g = numeric_group(pw);
         if (digits[i] == '0')
             continue;
         if (top - g >= (long)(sizeof group / sizeof group[0]))
