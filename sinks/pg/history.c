@@ -149,7 +149,8 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
 
 /* A page of events not on the version after the key of the last page read,
  * in (occurred_at, event_id) order: their payloads (NULL when a number would
- * expand) and keys. No locks: the rows are locked when the page is written. */
+ * expand) and keys. No locks: the rows are locked when the page is written.
+ * The key is also bounded on occurred_at alone, for the planner (see LOCK_SQL). */
 #define PAGE_SQL                                                                              \
     "SELECT event_id, CASE WHEN jsonb_path_exists(payload, " EXPANDING_NUMBER ")"             \
     " THEN NULL ELSE payload::text END, occurred_at::text AS last_at FROM cx.events"         \
@@ -211,15 +212,17 @@ static cx_status wait_write(cx_pg_history *h, int k, char *err, size_t errlen)
     return st;
 }
 
-/* Waits for every page sent; the first error if any. */
+/* Waits for every page sent; the first error if any (in err; a later one
+ * only rolls its page back). */
 static cx_status wait_writes(cx_pg_history *h, char *err, size_t errlen)
 {
     cx_status st = CX_OK;
-    char e[2048];
+    char later[512];
     for (int k = 0; k < WRITERS; k++) {
-        cx_status s = wait_write(h, k, e, sizeof e);
-        if (st == CX_OK && s != CX_OK)
-            st = cx_errf(err, errlen, s, "%s", e);
+        cx_status s = st == CX_OK ? wait_write(h, k, err, errlen)
+                                  : wait_write(h, k, later, sizeof later);
+        if (st == CX_OK)
+            st = s;
     }
     return st;
 }
