@@ -310,8 +310,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
          * after it has room (no fetch.queue.backoff.ms before 2.2), so the
          * queue must last that long; at ~300 B per event 8 MB is ~0.75 s of
          * consumption. With 4 MB the writers waited for messages a quarter
-         * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, now
-         * above 1). */
+         * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, with
+         * 8 MB 0.81-1.24). */
         {"queued.max.messages.kbytes", "8192"},
         {"fetch.max.bytes", "4194304"},
         {"log_level", "4"},
