@@ -26,8 +26,7 @@ void remove_dir(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-/* Writes a rule file into the test folder; returns its path (static buffer per slot). */
-static const char *rule_file(int slot, const char *json)
+const char *rule_file(int slot, const char *json)
 {
     static char paths[4][256];
     snprintf(paths[slot], sizeof paths[slot], "%s/rules%d.json", dir, slot);

@@ -645,15 +645,10 @@ Test(cx_model, the_rules_read_the_same_words_from_the_features_pass)
 {
     /* b's own small rule file: a lexicon of other words, in another order,
      * so that ids cached for a's lexicon are wrong for b's */
-    char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/own.json", dir);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("{\"category\":\"facing\",\"phrases\":[{\"polarity\":-1,\"terms\":"
-          "[\"twice\",\"on hold\",\"rude agent\",\"courier lost\"]}]}",
-          f);
-    fclose(f);
-    const char *own[] = {path};
+    char err[512];
+    const char *own[] = {rule_file(0, "{\"category\":\"facing\",\"phrases\":[{\"polarity\":-1,"
+                                      "\"terms\":[\"twice\",\"on hold\",\"rude agent\","
+                                      "\"courier lost\"]}]}")};
     cx_classifier *a = NULL, *b = NULL;
     cr_assert_eq(cx_classifier_new(&a, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_classifier_new_model(&b, own, 1, "none", err, sizeof err), CX_OK, "%s", err);

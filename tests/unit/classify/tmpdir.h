@@ -1,6 +1,7 @@
 /*
- * tmpdir.h - the temporary folder of the classify tests (test_classify.c
- * defines it; test_model.c, linked into the same executable, uses it too).
+ * tmpdir.h - the temporary folder of the classify tests and rule files in it
+ * (test_classify.c defines them; test_model.c, linked into the same
+ * executable, uses them too).
  */
 #ifndef CX_TEST_CLASSIFY_TMPDIR_H
 #define CX_TEST_CLASSIFY_TMPDIR_H
@@ -9,5 +10,8 @@
 extern char dir[];
 void make_dir(void);
 void remove_dir(void); /* the folder and all in it (a suite's .fini) */
+/* Writes a rule file into the folder; returns its path (a static buffer per
+ * slot, 0..3). */
+const char *rule_file(int slot, const char *json);
 
 #endif
