@@ -235,7 +235,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
     char lw[CX_LEX_MAX_WORD]; /* the word as the rules read it */
     size_t wn = 0, pn = 0, ln = 0;
     int in_word = 0, skip_word = 0, neg_left = 0, handles = 0, urls = 0, long_word = 0;
-    int lex_ok = lex != NULL, in_address = 0;
+    int lex_ok = lex != NULL;
     uint64_t gen = lex != NULL ? cx__lex_generation(lex) : 0;
     if (lex_ok)
         words->n = 0;
@@ -271,7 +271,6 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
             i += adv;
             continue;
         }
-        in_address = 0;
         if (in_word) {
             in_word = 0;
             /* ln == wn for the words the cache keeps */
@@ -301,8 +300,8 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
                                                  CX_LEX_MAX_TOKENS - n0);
                         for (size_t k = n0; k < words->n; k++)
                             words->flags[k] = (unsigned char)cx__lex_word_flags(lex, words->id[k]);
-                        in_address = 1; /* c, read below, was part of it */
                     }
+                    c = ' '; /* c was part of the address, which ends at a space or the end */
                 }
                 pn = 0;
             } else {
@@ -341,7 +340,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
             neg_left = 0;
             if (c != ',') {
                 pn = 0;
-                if (lex_ok && !in_address)
+                if (lex_ok)
                     add_token(words, CX_LEX_BREAK, 0);
             }
         } else if (c >= 0xE0) {
