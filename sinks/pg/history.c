@@ -212,17 +212,21 @@ static cx_status wait_write(cx_pg_history *h, int k, char *err, size_t errlen)
     return st;
 }
 
-/* Waits for every page sent; the first error if any (in err; a later one
- * only rolls its page back). */
+/* Waits for every page sent; the first error's status, with the messages of
+ * all that failed in err (each failed page is rolled back). */
 static cx_status wait_writes(cx_pg_history *h, char *err, size_t errlen)
 {
     cx_status st = CX_OK;
-    char later[512];
     for (int k = 0; k < WRITERS; k++) {
+        char later[512];
         cx_status s = st == CX_OK ? wait_write(h, k, err, errlen)
                                   : wait_write(h, k, later, sizeof later);
         if (st == CX_OK)
             st = s;
+        else if (s != CX_OK && errlen > 0) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, "; and another batch: %s", later);
+        }
     }
     return st;
 }
