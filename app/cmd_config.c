@@ -80,6 +80,8 @@ int cx_cmd_config(int argc, char **argv)
             cx_classifier_free(clf);
             goto done;
         }
+        for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
+            fprintf(stderr, "cxpulse config: warning: %s\n", cx_classifier_warning(clf, i));
         printf("configuration OK: brokers %s, %zu topic(s), group %s, rules %s, %zu alert "
                "receiver(s)\n",
                cfg->brokers, cfg->n_topics, cfg->group, cx_classifier_version(clf),

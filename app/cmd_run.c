@@ -128,6 +128,8 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
         fprintf(stderr, "cxpulse: %s\n", err);
         return CX_EXIT_USAGE;
     }
+    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
+        cx_log(CX_LOG_WARN, "rules", "%s", cx_classifier_warning(clf, i));
     size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
     props = calloc(2 * n_props + 1, sizeof *props);
     if (props == NULL) {

@@ -41,7 +41,7 @@ typedef struct payload {
     cx_category cat;    /* P_CATEGORY */
     float weight;       /* category weight, or sentiment magnitude */
     int polarity;       /* -1 complaint/negative, 0 neutral mention, +1 praise/positive */
-    const char *evidence; /* "phrase:<text>" (P_CATEGORY) */
+    const char *evidence; /* "phrase:<text>" (the evidence of P_CATEGORY) */
 } payload;
 
 typedef enum cond_op {
@@ -92,6 +92,8 @@ struct cx_classifier {
     size_t n_conds, conds_cap;
     char **strings; /* owned evidence strings */
     size_t n_strings, strings_cap;
+    const char **warnings; /* in strings */
+    size_t n_warnings, warnings_cap;
     char version[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 96]; /* declared (UTF-8) + "+" + hash
                                                             + "+" + model version */
     json_t *documents; /* [{"file": name, "rules": document}, ...] */
@@ -154,8 +156,52 @@ static char *keep_string(cx_classifier *clf, const char *prefix, const char *s)
     return copy;
 }
 
-static cx_status add_payload(cx_classifier *clf, int32_t node, payload p)
+typedef struct loader {
+    cx_classifier *clf;
+    const char *file;
+    char *err;
+    size_t errlen;
+} loader;
+
+/* Keeps a warning about the rule files (the last of WARNINGS_MAX says that more were left out). */
+#define WARNINGS_MAX 100
+static cx_status warn(cx_classifier *clf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static cx_status warn(cx_classifier *clf, const char *fmt, ...)
 {
+    if (clf->n_warnings == WARNINGS_MAX)
+        return CX_OK;
+    char msg[512] = "further warnings are left out";
+    if (clf->n_warnings < WARNINGS_MAX - 1) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    const char *kept = keep_string(clf, "", msg);
+    if (kept == NULL ||
+        reserve((void **)&clf->warnings, &clf->warnings_cap, clf->n_warnings, sizeof(char *)))
+        return CX_ERR_NOMEM;
+    clf->warnings[clf->n_warnings++] = kept;
+    return CX_OK;
+}
+
+static const char *polarity_name(payload_kind kind, int polarity)
+{
+    if (kind == P_SENTIMENT)
+        return polarity < 0 ? "negative" : "positive";
+    return polarity < 0 ? "complaint" : polarity > 0 ? "praise" : "mention";
+}
+
+/* Adds what the phrase at node means. A phrase that reads like another one
+ * (the stemmer makes "shipped" and "shipping" one phrase) is merged with it:
+ * with the same meaning the larger weight counts for both, with another
+ * polarity of the same category both count. Either is reported as a warning
+ * (ld->file, rule) when it changes what the file says. */
+static cx_status add_payload(const loader *ld, const char *rule, int32_t node, payload p)
+{
+    cx_classifier *clf = ld->clf;
     size_t old = clf->node_payload_cap;
     if (reserve((void **)&clf->node_payload, &clf->node_payload_cap, (size_t)node,
                 sizeof(int32_t)) ||
@@ -163,10 +209,28 @@ static cx_status add_payload(cx_classifier *clf, int32_t node, payload p)
         return CX_ERR_NOMEM;
     for (size_t i = old; i < clf->node_payload_cap; i++)
         clf->node_payload[i] = -1;
-    /* The same phrase listed twice for the same meaning keeps the larger weight. */
+    const char *what = p.kind == P_SENTIMENT ? "sentiment" : category_names[p.cat];
     for (int32_t i = clf->node_payload[node]; i >= 0; i = clf->payloads[i].next) {
         payload *q = &clf->payloads[i];
-        if (q->kind == p.kind && q->cat == p.cat && q->polarity == p.polarity) {
+        if (q->kind != p.kind || q->cat != p.cat)
+            continue;
+        const char *a = q->evidence + 7, *b = p.evidence + 7; /* after "phrase:" */
+        cx_status st = CX_OK;
+        if (q->polarity != p.polarity)
+            st = warn(clf,
+                      "%s: rule \"%s\": \"%s\" (%s %s) reads as the same phrase as \"%s\" "
+                      "(%s %s): it counts as both",
+                      ld->file, rule, b, what, polarity_name(p.kind, p.polarity), a, what,
+                      polarity_name(q->kind, q->polarity));
+        else if (q->weight != p.weight)
+            st = warn(clf,
+                      "%s: rule \"%s\": \"%s\" (%s %s, weight %g) reads as the same phrase "
+                      "as \"%s\" (weight %g): weight %g counts for both",
+                      ld->file, rule, b, what, polarity_name(p.kind, p.polarity), p.weight, a,
+                      q->weight, fmaxf(q->weight, p.weight));
+        if (st != CX_OK)
+            return st;
+        if (q->polarity == p.polarity) {
             q->weight = fmaxf(q->weight, p.weight);
             return CX_OK;
         }
@@ -176,13 +240,6 @@ static cx_status add_payload(cx_classifier *clf, int32_t node, payload p)
     clf->node_payload[node] = (int32_t)clf->n_payloads++;
     return CX_OK;
 }
-
-typedef struct loader {
-    cx_classifier *clf;
-    const char *file;
-    char *err;
-    size_t errlen;
-} loader;
 
 static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -272,10 +329,9 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
                                 "than 8 words",
                                 json_string_value(t));
             payload p = {.kind = kind, .cat = cat, .weight = weight, .polarity = polarity};
-            if (kind == P_CATEGORY &&
-                (p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)
+            if ((p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)
                 return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-            if (add_payload(ld->clf, node, p) != CX_OK)
+            if (add_payload(ld, rule, node, p) != CX_OK)
                 return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
         }
     }
@@ -642,6 +698,16 @@ fail:
     return st;
 }
 
+size_t cx_classifier_warning_count(const cx_classifier *clf)
+{
+    return clf->n_warnings;
+}
+
+const char *cx_classifier_warning(const cx_classifier *clf, size_t i)
+{
+    return i < clf->n_warnings ? clf->warnings[i] : NULL;
+}
+
 const char *cx_classifier_version(const cx_classifier *clf)
 {
     return clf->version;
@@ -671,6 +737,7 @@ void cx_classifier_free(cx_classifier *clf)
     for (size_t i = 0; i < clf->n_strings; i++)
         free(clf->strings[i]);
     free(clf->strings);
+    free(clf->warnings);
     free(clf->conds);
     free(clf->payloads);
     free(clf->node_payload);

@@ -84,6 +84,15 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
 cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,
                                   const char *model, char *err, size_t errlen);
 
+/* Warnings about the rule files found while loading them: a term that reads
+ * as the same phrase as another one (the matcher stems words, so "shipped"
+ * is "shipping") with another weight, where the larger counts for both, or
+ * with another polarity, where it counts as both. Each names the file, the
+ * rule and both terms. How many there are, and the i-th (borrowed, NULL past
+ * the end). */
+size_t cx_classifier_warning_count(const cx_classifier *clf);
+const char *cx_classifier_warning(const cx_classifier *clf, size_t i);
+
 /* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
 

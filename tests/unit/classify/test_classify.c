@@ -344,6 +344,50 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
     expect_rule_error("{\"category\": \"facing\",\n \"phrases\": [,]}", ":2:");
 }
 
+/* The warning that mentions both terms, or NULL. */
+static const char *warning_about(const cx_classifier *clf, const char *a, const char *b)
+{
+    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++) {
+        const char *w = cx_classifier_warning(clf, i);
+        if (strstr(w, a) != NULL && strstr(w, b) != NULL)
+            return w;
+    }
+    return NULL;
+}
+
+Test(cx_classify, terms_that_read_as_one_phrase_are_reported)
+{
+    /* "shipped" and "shipping" are one phrase after stemming: the larger
+     * weight counts for every "shipping" */
+    cx_classifier *clf = build("{\"category\":\"external\",\"phrases\":["
+                               "{\"weight\":1.0,\"terms\":[\"courier\",\"shipped\"]},"
+                               "{\"weight\":0.4,\"terms\":[\"shipping\",\"ships\"]},"
+                               "{\"weight\":1.1,\"polarity\":-1,\"terms\":[\"couriers\"]},"
+                               "{\"weight\":1.0,\"terms\":[\"carrier\",\"carriers\"]}]}");
+    cx_tags t;
+    run(clf, EV("\"text\":\"free shipping on everything\""), &t);
+    cr_assert(assigned(&t, CX_CAT_EXTERNAL), "the merged phrase counts with weight 1.0");
+    const char *w = warning_about(clf, "\"shipping\"", "\"shipped\"");
+    cr_assert_not_null(w, "no warning about shipping/shipped");
+    cr_assert(strstr(w, "rule \"phrases[1]\"") != NULL && strstr(w, "weight 1 counts for both"),
+              "%s", w);
+    /* a mention that is also a complaint counts twice */
+    w = warning_about(clf, "\"couriers\" (external complaint)", "\"courier\" (external mention)");
+    cr_assert_not_null(w, "no warning about courier/couriers");
+    cr_assert(strstr(w, "rules0.json: rule \"phrases[2]\"") != NULL, "%s", w);
+    /* the same meaning under two inflections changes nothing: no warning */
+    cr_assert_null(warning_about(clf, "carrier", "carriers"));
+    cr_assert_eq(cx_classifier_warning_count(clf), 3, "ships is shipped too: %zu warnings",
+                 cx_classifier_warning_count(clf));
+    cx_classifier_free(clf);
+
+    /* a sentiment term listed both ways */
+    clf = build("{\"sentiment\":{\"positive\":[{\"terms\":[\"sick\"]}],"
+                "\"negative\":[{\"terms\":[\"sick\"]}]}}");
+    cr_assert_not_null(warning_about(clf, "(sentiment negative)", "(sentiment positive)"));
+    cx_classifier_free(clf);
+}
+
 Test(cx_classify, missing_rule_file_is_reported)
 {
     const char *files[] = {"/nonexistent/rules.json"};
