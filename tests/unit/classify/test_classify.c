@@ -386,6 +386,13 @@ Test(cx_classify, terms_that_read_as_one_phrase_are_reported)
                 "\"negative\":[{\"terms\":[\"sick\"]}]}}");
     cr_assert_not_null(warning_about(clf, "(sentiment negative)", "(sentiment positive)"));
     cx_classifier_free(clf);
+
+    /* the built-in rule files have none */
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_warning_count(clf), 0, "built-in rules: %s",
+                 cx_classifier_warning_count(clf) ? cx_classifier_warning(clf, 0) : "");
+    cx_classifier_free(clf);
 }
 
 Test(cx_classify, missing_rule_file_is_reported)
