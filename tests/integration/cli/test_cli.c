@@ -129,6 +129,28 @@ Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
                  0);
 }
 
+Test(cli, config_check_warns_about_terms_that_read_as_one_phrase)
+{
+    char rules[300];
+    snprintf(rules, sizeof rules, "%s/external.json", dir);
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"category\":\"external\",\"phrases\":[{\"terms\":[\"shipped\"]},"
+          "{\"weight\":0.4,\"terms\":[\"shipping\"]}]}",
+          f);
+    fclose(f);
+    /* a warning, not an error: the configuration is usable */
+    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --rules %s"
+                            " 2>%s.err >/dev/null",
+                            cx_test_bin(), rules, rules),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'warning: .*external.json: rule \"phrases\\[1\\]\": "
+                            "\"shipping\" (external mention, weight 0.4) reads as the same phrase "
+                            "as \"shipped\" (weight 1): weight 1 counts for both' %s.err",
+                            rules),
+                 0);
+}
+
 /* Runs `cxpulse ARGS` (shell words) with output in DIR/out; returns its exit status. */
 static int run_cli(const char *args)
 {
