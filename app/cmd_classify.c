@@ -29,9 +29,11 @@ static int usage(FILE *out, int rc)
                  "\"evidence\":{...}}\n"
                  "Categories are ordered by confidence. An invalid line yields\n"
                  "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
-                 "--rules replaces the built-in rule files (repeat it for several files).\n"
+                 "--rules replaces the built-in rule files (repeat it for several files, read\n"
+                 "in order; \"default\" names the built-in ones, so --rules default --rules\n"
+                 "mine.json adds to them and overrides what mine.json redefines).\n"
                  "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
-                 "alone); the default is the built-in model with the built-in rules.\n");
+                 "alone); the default is the built-in model when the built-in rules are used.\n");
     return rc;
 }
 

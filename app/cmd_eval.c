@@ -39,7 +39,8 @@ static int usage(FILE *out, int rc)
                  "misses (--misses, default 20). Exits 1 when macro-F1 or sentiment accuracy\n"
                  "is below the given minimum, or a line cannot be read.\n"
                  "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
-                 "the built-in rule files.\n");
+                 "the built-in rule files (\"default\" names them: --rules default --rules\n"
+                 "mine.json adds to them).\n");
     return rc;
 }
 

@@ -55,10 +55,13 @@ static const setting settings[] = {
     {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0,
      "2", "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
-     "--rules", 0, NULL, "rule files replacing the built-in rules (docs/rules.md)"},
+     "--rules", 0, NULL,
+     "rule files, read in order, replacing the built-in rules; \"default\" names those, so "
+     "[\"default\", \"mine.json\"] adds to them (docs/rules.md)"},
     {"rules.model", T_STRING, F(rule_model), 0, 0, 0, NULL, "CXPULSE_MODEL", "--model", 0, NULL,
-     "model file from cxpulse train (docs/model.md); unset: the built-in model with the built-in "
-     "rules, none with rules.files; none: the rules alone"},
+     "model file from cxpulse train (docs/model.md); unset: the built-in model when the built-in "
+     "rules are used (rules.files unset or naming \"default\"), else none; none: the rules "
+     "alone"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
      "CXPULSE_WINDOW_SECONDS", NULL, 0, "60", "tumbling window sizes of cx.signals, in seconds"},
     {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
@@ -404,7 +407,8 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
     /* Rule files and the model file are relative to the configuration file's folder. */
     const char *slash = strrchr(path, '/');
     for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++)
-        st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
+        if (strcmp(cfg->rule_files[i], "default") != 0) /* the built-in rules' name */
+            st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
     if (st == CX_OK && slash != NULL && cfg->rule_model != NULL &&
         strcmp(cfg->rule_model, "none") != 0)
         st = in_folder_of(path, slash, &cfg->rule_model, err, errlen);

@@ -42,6 +42,7 @@ typedef struct payload {
     float weight;       /* category weight, or sentiment magnitude */
     int polarity;       /* -1 complaint/negative, 0 neutral mention, +1 praise/positive */
     const char *evidence; /* "phrase:<text>" (the evidence of P_CATEGORY) */
+    size_t doc;           /* the rule file that defined it (index in documents) */
 } payload;
 
 typedef enum cond_op {
@@ -76,8 +77,9 @@ static fval json_fval(const json_t *j);
 
 typedef struct condition {
     cx_category cat;
-    float weight;
+    float weight;   /* 0: switched off by a later file */
     char *evidence; /* "field:<name>" */
+    size_t doc;     /* the rule file that defined it */
     clause *clauses;
     size_t n_clauses;
 } condition;
@@ -158,6 +160,7 @@ static char *keep_string(cx_classifier *clf, const char *prefix, const char *s)
 
 typedef struct loader {
     cx_classifier *clf;
+    size_t doc; /* the file's index among the classifier's documents */
     const char *file;
     char *err;
     size_t errlen;
@@ -194,11 +197,13 @@ static const char *polarity_name(payload_kind kind, int polarity)
     return polarity < 0 ? "complaint" : polarity > 0 ? "praise" : "mention";
 }
 
-/* Adds what the phrase at node means. A phrase that reads like another one
- * (the stemmer makes "shipped" and "shipping" one phrase) is merged with it:
- * with the same meaning the larger weight counts for both, with another
- * polarity of the same category both count. Either is reported as a warning
- * (ld->file, rule) when it changes what the file says. */
+/* Adds what the phrase at node means. What an earlier file said the phrase
+ * means for the same category (or sentiment) is switched off: a later file
+ * overrides. Within one file, a phrase that reads like another one (the
+ * stemmer makes "shipped" and "shipping" one phrase) is merged with it: with
+ * the same meaning the larger weight counts for both, with another polarity
+ * of the same category both count. Either is reported as a warning (ld->file,
+ * rule) when it changes what the file says. */
 static cx_status add_payload(const loader *ld, const char *rule, int32_t node, payload p)
 {
     cx_classifier *clf = ld->clf;
@@ -214,6 +219,10 @@ static cx_status add_payload(const loader *ld, const char *rule, int32_t node, p
         payload *q = &clf->payloads[i];
         if (q->kind != p.kind || q->cat != p.cat)
             continue;
+        if (q->doc != ld->doc) {
+            q->weight = 0.0f;
+            continue;
+        }
         const char *a = q->evidence + 7, *b = p.evidence + 7; /* after "phrase:" */
         cx_status st = CX_OK;
         if (q->polarity != p.polarity)
@@ -256,7 +265,8 @@ static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, .
                    reason);
 }
 
-/* Reads a weight in (0, 3] from obj["weight"] (default dflt). */
+/* Reads a weight in [0, 3] from obj["weight"] (default dflt); 0 switches off
+ * what an earlier file defined. */
 static cx_status read_weight(const loader *ld, const char *rule, const json_t *obj, float dflt,
                              float *out)
 {
@@ -265,8 +275,8 @@ static cx_status read_weight(const loader *ld, const char *rule, const json_t *o
         *out = dflt;
         return CX_OK;
     }
-    if (!json_is_number(w) || json_number_value(w) <= 0 || json_number_value(w) > 3)
-        return rule_err(ld, rule, "%s", "\"weight\" must be a number in (0, 3]");
+    if (!json_is_number(w) || json_number_value(w) < 0 || json_number_value(w) > 3)
+        return rule_err(ld, rule, "%s", "\"weight\" must be a number in [0, 3]");
     *out = (float)json_number_value(w);
     return CX_OK;
 }
@@ -328,7 +338,8 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
                                 "term \"%s\" is empty, has sentence punctuation, or is longer "
                                 "than 8 words",
                                 json_string_value(t));
-            payload p = {.kind = kind, .cat = cat, .weight = weight, .polarity = polarity};
+            payload p = {
+                .kind = kind, .cat = cat, .weight = weight, .polarity = polarity, .doc = ld->doc};
             if ((p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)
                 return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
             if (add_payload(ld, rule, node, p) != CX_OK)
@@ -469,11 +480,17 @@ static cx_status load_conditions(const loader *ld, const json_t *conds, cx_categ
         const json_t *all = json_object_get(c, "all");
         if (!json_is_array(all) || json_array_size(all) == 0)
             return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
+        /* a later file's condition of the same name and category overrides */
+        for (size_t k = 0; k < clf->n_conds; k++)
+            if (clf->conds[k].doc != ld->doc && clf->conds[k].cat == cat &&
+                strcmp(clf->conds[k].evidence + 6, name) == 0) /* after "field:" */
+                clf->conds[k].weight = 0.0f;
         if (reserve((void **)&clf->conds, &clf->conds_cap, clf->n_conds, sizeof(condition)))
             return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
         condition *cd = &clf->conds[clf->n_conds++];
         memset(cd, 0, sizeof *cd);
         cd->cat = cat;
+        cd->doc = ld->doc;
         cx_status st = read_weight(ld, rule, c, 1.0f, &cd->weight);
         if (st != CX_OK)
             return st;
@@ -533,7 +550,7 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
                                size_t len, uint64_t *hash, char *declared, size_t declen,
                                char *err, size_t errlen)
 {
-    loader ld = {clf, file, err, errlen};
+    loader ld = {clf, json_array_size(clf->documents), file, err, errlen};
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     cx_status st = CX_OK;
@@ -658,14 +675,17 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
         cx_errf(err, errlen, st, "classifier: out of memory");
         goto fail;
     }
-    if (n_files == 0) {
-        for (size_t i = 0; i < cx_builtin_rules_count; i++)
-            if ((st = load_document(clf, cx_builtin_rules[i].name, cx_builtin_rules[i].text,
-                                    cx_builtin_rules[i].len, &hash, declared, sizeof declared,
-                                    err, errlen)))
-                goto fail;
-    }
-    for (size_t i = 0; i < n_files; i++) {
+    int builtin = n_files == 0; /* the built-in rules are among the files */
+    for (size_t i = 0; i < (n_files > 0 ? n_files : 1); i++) {
+        if (n_files == 0 || strcmp(files[i], CX_CLASSIFIER_BUILTIN) == 0) {
+            builtin = 1;
+            for (size_t k = 0; k < cx_builtin_rules_count; k++)
+                if ((st = load_document(clf, cx_builtin_rules[k].name, cx_builtin_rules[k].text,
+                                        cx_builtin_rules[k].len, &hash, declared, sizeof declared,
+                                        err, errlen)))
+                    goto fail;
+            continue;
+        }
         size_t len;
         char *text = read_file(files[i], &len, err, errlen);
         if (text == NULL) {
@@ -680,7 +700,7 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     }
     if ((st = cx__valence_new(&clf->val, err, errlen)) != CX_OK)
         goto fail;
-    if (model == NULL && n_files == 0) {
+    if (model == NULL && builtin) {
         size_t len = (size_t)(cx_blob_model_end - cx_blob_model);
         if (len > 0 && (st = cx__model_load(&clf->model, cx_blob_model, len,
                                             "config/model/default.cxm", err, errlen)) != CX_OK)
@@ -1018,6 +1038,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
                 seen[n_seen++] = node;
             for (int32_t p = clf->node_payload[node]; p >= 0; p = clf->payloads[p].next) {
                 const payload *pl = &clf->payloads[p];
+                if (pl->weight == 0.0f)
+                    continue; /* switched off */
                 float w = pl->weight * boost;
                 if (pl->kind == P_CATEGORY) {
                     if (!(negated && pl->polarity < 0)) {
@@ -1037,6 +1059,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
     uint64_t keys = attribute_keys(ev);
     for (size_t c = 0; c < clf->n_conds; c++) {
         const condition *cd = &clf->conds[c];
+        if (cd->weight == 0.0f)
+            continue; /* switched off */
         size_t k;
         for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k], keys); k++)
             ;

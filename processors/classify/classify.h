@@ -63,10 +63,17 @@ cx_status cx_category_from_name(const char *name, cx_category *out);
 /* Returns "negative", "neutral" or "positive". */
 const char *cx_sentiment_name(cx_sentiment s);
 
+/* The rule-file name that stands for the built-in rule files. */
+#define CX_CLASSIFIER_BUILTIN "default"
+
 /*
- * Builds a classifier from rule files (JSON, format in docs/rules.md). With
- * n_files == 0, loads the default rule files shipped in config/rules/ and the
- * default model (config/model/); given rule files are used alone.
+ * Builds a classifier from rule files (JSON, format in docs/rules.md), read in
+ * order; the name CX_CLASSIFIER_BUILTIN stands for the rule files shipped in
+ * config/rules/, and n_files == 0 means just those. A later file overrides
+ * what an earlier one says a phrase means for a category (or for sentiment),
+ * and a condition of the same name and category; weight 0 switches it off.
+ * With the built-in rules among the files, the default model
+ * (config/model/) is loaded too.
  * On failure returns CX_ERR_CONFIG and names the file, the rule and the reason.
  * Returns new: free with cx_classifier_free().
  */
@@ -76,9 +83,10 @@ cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_
 /*
  * Like cx_classifier_new(), with a model file written by cx_trainer_write(),
  * or "none" for the rules alone. model NULL: the built-in default model
- * (config/model/default.cxm) with the built-in rules (n_files == 0); the rules
- * alone with given rule files, since a model is trained with the rules whose
- * hits are its features. A damaged or foreign model file gives CX_ERR_CONFIG
+ * (config/model/default.cxm) when the built-in rules are among the files
+ * (n_files == 0, or CX_CLASSIFIER_BUILTIN given); the rules alone with only
+ * the caller's rule files, since a model is trained with the rules whose hits
+ * are its features. A damaged or foreign model file gives CX_ERR_CONFIG
  * naming the file and the reason.
  */
 cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files, size_t n_files,

@@ -4,6 +4,7 @@
  * errors, and the default rules on typical contacts.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,7 +323,7 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
     expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[]}]}",
                       "rule \"phrases[0]\": \"terms\" must be a non-empty array");
     expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"weight\":9,\"terms\":[\"x\"]}]}",
-                      "rule \"phrases[0]\": \"weight\" must be a number in (0, 3]");
+                      "rule \"phrases[0]\": \"weight\" must be a number in [0, 3]");
     expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"ok\",\"  \"]}]}",
                       "term \"  \" is empty");
     expect_rule_error("{\"category\":\"billing\",\"phrases\":[{\"terms\":[\"x\"]}]}",
@@ -392,6 +393,66 @@ Test(cx_classify, terms_that_read_as_one_phrase_are_reported)
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_classifier_warning_count(clf), 0, "built-in rules: %s",
                  cx_classifier_warning_count(clf) ? cx_classifier_warning(clf, 0) : "");
+    cx_classifier_free(clf);
+}
+
+/* A classifier from the built-in rules and then the given file, rules alone
+ * (model "none") or as loaded by default (model NULL). */
+static cx_classifier *build_on_defaults(const char *json, const char *model)
+{
+    const char *files[] = {CX_CLASSIFIER_BUILTIN, rule_file(1, json)};
+    char err[512];
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, model, err, sizeof err), CX_OK, "%s", err);
+    return clf;
+}
+
+Test(cx_classify, own_rule_files_add_to_and_override_the_built_in_ones)
+{
+    cx_classifier *clf =
+        build_on_defaults("{\"category\":\"external\",\"phrases\":["
+                          "{\"weight\":1.0,\"terms\":[\"stevedores\"]},"
+                          "{\"weight\":0,\"terms\":[\"builder\"]},"
+                          "{\"weight\":0.2,\"terms\":[\"courier\"]}],"
+                          "\"conditions\":[{\"name\":\"carrier named\",\"weight\":0,"
+                          "\"all\":[{\"field\":\"attributes.carrier\",\"op\":\"present\"}]}]}",
+                          "none");
+    cx_tags t;
+    /* added: a term the built-in rules lack */
+    run(clf, EV("\"text\":\"the stevedores dropped our container\""), &t);
+    cr_assert(assigned(&t, CX_CAT_EXTERNAL));
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:stevedores"));
+    /* the built-in terms still count, in every category */
+    run(clf, EV("\"text\":\"the agent was rude and the carrier lost my parcel\""), &t);
+    cr_assert(assigned(&t, CX_CAT_FACING) && assigned(&t, CX_CAT_EXTERNAL));
+    /* switched off: no evidence, nothing added */
+    run(clf, EV("\"text\":\"the builder\""), &t);
+    cr_assert(!has_evidence(&t, CX_CAT_EXTERNAL, "phrase:builder"));
+    cr_assert_float_eq(t.confidence[CX_CAT_EXTERNAL], 0.0f, 1e-6);
+    /* overridden: the later weight counts, not the larger one */
+    run(clf, EV("\"text\":\"the courier\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:courier"));
+    cr_assert_float_eq(t.confidence[CX_CAT_EXTERNAL], 1.0f - expf(-0.2f), 1e-5);
+    /* a condition switched off by name */
+    run(clf, EV("\"text\":\"ok\",\"attributes\":{\"carrier\":\"DHL\"}"), &t);
+    cr_assert(!has_evidence(&t, CX_CAT_EXTERNAL, "field:carrier named"));
+    /* a later file overriding an earlier one is what it is for: no warning */
+    cr_assert_eq(cx_classifier_warning_count(clf), 0, "%s",
+                 cx_classifier_warning_count(clf) ? cx_classifier_warning(clf, 0) : "");
+    cx_classifier_free(clf);
+
+    /* without the override the built-in terms and condition count */
+    clf =
+        build_on_defaults("{\"category\":\"external\",\"phrases\":[{\"terms\":[\"x\"]}]}", "none");
+    run(clf, EV("\"text\":\"the builder\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:builder"));
+    run(clf, EV("\"text\":\"ok\",\"attributes\":{\"carrier\":\"DHL\"}"), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "field:carrier named"));
+    cx_classifier_free(clf);
+
+    /* with the built-in rules named, the built-in model comes with them */
+    clf = build_on_defaults("{\"category\":\"external\",\"phrases\":[{\"terms\":[\"x\"]}]}", NULL);
+    cr_assert(strstr(cx_classifier_version(clf), "+cxm") != NULL, "%s", cx_classifier_version(clf));
     cx_classifier_free(clf);
 }
 

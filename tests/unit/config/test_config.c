@@ -67,7 +67,7 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
                " \"properties\": {\"security.protocol\": \"SASL_SSL\", \"sasl.password\": \"pw\","
                " \"fetch.min.bytes\": 1024}},"
                " \"batch\": {\"max_messages\": 500}, \"postgres\": {\"synchronous_commit\": false},"
-               " \"rules\": {\"files\": [\"rules/x.json\", \"/abs/y.json\"],"
+               " \"rules\": {\"files\": [\"rules/x.json\", \"/abs/y.json\", \"default\"],"
                " \"model\": \"m/my.cxm\"},"
                " \"signals\": {\"window_seconds\": [60, 3600]},"
                " \"tickets\": {\"rules\": [{\"name\": \"r\"}]}}");
@@ -85,6 +85,7 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
     snprintf(want, sizeof want, "%s/rules/x.json", dir);
     cr_assert_str_eq(cfg->rule_files[0], want, "relative to the file's folder");
     cr_assert_str_eq(cfg->rule_files[1], "/abs/y.json");
+    cr_assert_str_eq(cfg->rule_files[2], "default", "the built-in rules' name stays a name");
     snprintf(want, sizeof want, "%s/m/my.cxm", dir);
     cr_assert_str_eq(cfg->rule_model, want, "the model file too");
     cr_assert_eq(cfg->n_window_seconds, 2);
