@@ -675,9 +675,14 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
         cx_errf(err, errlen, st, "classifier: out of memory");
         goto fail;
     }
-    int builtin = n_files == 0; /* the built-in rules are among the files */
-    for (size_t i = 0; i < (n_files > 0 ? n_files : 1); i++) {
-        if (n_files == 0 || strcmp(files[i], CX_CLASSIFIER_BUILTIN) == 0) {
+    static const char *const builtin_only[] = {CX_CLASSIFIER_BUILTIN};
+    if (n_files == 0) {
+        files = builtin_only;
+        n_files = 1;
+    }
+    int builtin = 0; /* the built-in rules are among the files */
+    for (size_t i = 0; i < n_files; i++) {
+        if (strcmp(files[i], CX_CLASSIFIER_BUILTIN) == 0) {
             builtin = 1;
             for (size_t k = 0; k < cx_builtin_rules_count; k++)
                 if ((st = load_document(clf, cx_builtin_rules[k].name, cx_builtin_rules[k].text,
