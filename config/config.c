@@ -2,6 +2,7 @@
  * config.c - the settings table and everything it drives (see config.h).
  */
 #include "config.h"
+#include "classify.h"
 #include "http.h"
 #include "pg.h"
 #include "tickets.h"
@@ -407,7 +408,7 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
     /* Rule files and the model file are relative to the configuration file's folder. */
     const char *slash = strrchr(path, '/');
     for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++)
-        if (strcmp(cfg->rule_files[i], "default") != 0) /* the built-in rules' name */
+        if (strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) != 0)
             st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
     if (st == CX_OK && slash != NULL && cfg->rule_model != NULL &&
         strcmp(cfg->rule_model, "none") != 0)
