@@ -36,13 +36,14 @@ AUTHOR_GROUPS = {
 }
 
 
-def lines(path):
+def labeled(path):
+    """The file's lines, each with its parsed object."""
     with open(path, encoding="utf-8") as f:
-        return [l for l in f if l.strip()]
+        return [(l, json.loads(l)) for l in f if l.strip()]
 
 
-def source(line):
-    return json.loads(line)["event"]["event_id"].split("-")[0]
+def source(o):
+    return o["event"]["event_id"].split("-")[0]
 
 
 CATS = ["facing", "collaborative", "external", "performance"]
@@ -65,10 +66,10 @@ def scores(pairs):
     return sum(f1) / len(f1), sent
 
 
-def run(binary, seed, tmp, name, train, held_lines):
+def run(binary, seed, tmp, name, train, held):
     """Trains on train (in this order, as the default model is trained:
-    written first; each a file or a list of lines) and classifies held_lines:
-    (name, [(labeled line, prediction)])."""
+    written first; each a file or a list of lines) and classifies the held
+    labeled objects: (name, [(labeled object, prediction)])."""
     base = os.path.join(tmp, name.replace(" ", "_"))
     files = []
     for part in train:
@@ -80,13 +81,12 @@ def run(binary, seed, tmp, name, train, held_lines):
             f.writelines(part)
     subprocess.run([binary, "train", *files, "--out", base + ".cxm", *seed], check=True,
                    stdout=subprocess.DEVNULL)
-    labeled = [json.loads(l) for l in held_lines]
-    events = "".join(json.dumps(r["event"]) + "\n" for r in labeled)
+    events = "".join(json.dumps(o["event"]) + "\n" for o in held)
     out = subprocess.run([binary, "classify", "--model", base + ".cxm"], input=events,
                          check=True, capture_output=True, text=True).stdout.splitlines()
-    if len(out) != len(labeled):
-        sys.exit(f"holdout: {name}: {len(labeled)} events in, {len(out)} classified")
-    return name, list(zip(labeled, (json.loads(o) for o in out)))
+    if len(out) != len(held):
+        sys.exit(f"holdout: {name}: {len(held)} events in, {len(out)} classified")
+    return name, list(zip(held, (json.loads(o) for o in out)))
 
 
 def main():
@@ -97,23 +97,26 @@ def main():
         seed = args[i:i + 2]
         del args[i:i + 2]
     binary = args[0] if args else os.path.join(ROOT, "build-rel/app/cxpulse")
-    written, real = lines(WRITTEN), lines(REAL)
+    written, real = labeled(WRITTEN), labeled(REAL)
+    sources = {s: [s] for s in sorted({source(o) for _, o in real})}
+    plans = (  # kind, lines, group of a line, groups, training files around the rest
+        ("source", real, source, sources, lambda rest: [WRITTEN, rest]),
+        ("author", written, lambda o: o.get("author"), AUTHOR_GROUPS, lambda rest: [rest, REAL]),
+    )
     jobs = []
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        for s in sorted({source(l) for l in real}):
-            held = [l for l in real if source(l) == s]
-            rest = [l for l in real if source(l) != s]
-            jobs.append(("source", pool.submit(run, binary, seed, tmp, s, [WRITTEN, rest], held)))
-        for g, authors in AUTHOR_GROUPS.items():
-            held = [l for l in written if json.loads(l).get("author") in authors]
-            rest = [l for l in written if json.loads(l).get("author") not in authors]
-            jobs.append(("author", pool.submit(run, binary, seed, tmp, g, [rest, REAL], held)))
+        for kind, rows, group_of, groups, train in plans:
+            for name, members in groups.items():
+                held = [o for _, o in rows if group_of(o) in members]
+                rest = [l for l, o in rows if group_of(o) not in members]
+                jobs.append((kind, pool.submit(run, binary, seed, tmp, name, train(rest), held)))
         results = [(kind, j.result()) for kind, j in jobs]
     for kind, title in (("source", "real source held out"), ("author", "written authors held out")):
         parts = [r for k, r in results if k == kind]
         print(f"{title:<28} {'events':>7} {'macro-F1':>9} {'sentiment':>10}")
         for name, pairs in parts:
-            print(f"  {name:<26} {len(pairs):>7} {scores(pairs)[0]:>9.3f} {scores(pairs)[1]:>10.3f}")
+            f1, sent = scores(pairs)
+            print(f"  {name:<26} {len(pairs):>7} {f1:>9.3f} {sent:>10.3f}")
         pooled = [p for _, pairs in parts for p in pairs]
         f1, sent = scores(pooled)
         print(f"  {'all, each held out':<26} {len(pooled):>7} {f1:>9.4f} {sent:>10.4f}")
