@@ -31,8 +31,12 @@ AUTHOR_GROUPS = {
     "wa": ["wa"],
     "wb": ["wb"],
     "wd": ["wd"],
-    "social posts": ["wf", "wg", "wh", "wi"],
-    "review sentences": ["wj", "wk", "wl"],
+    "social posts 1": ["wf", "wg", "wh", "wi"],
+    "social posts 2": ["wm", "wn", "wo"],
+    "social posts 3": ["wt", "wu", "wy"],
+    "review sentences 1": ["wj", "wk", "wl"],
+    "review sentences 2": ["wp", "wq", "wr", "ws"],
+    "review sentences 3": ["wv", "ww", "wx"],
 }
 
 
