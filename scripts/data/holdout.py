@@ -34,11 +34,12 @@ AUTHOR_GROUPS = {
     "social posts 1": ["wf", "wg", "wh", "wi"],
     "social posts 2": ["wm", "wn", "wo"],
     "social posts 3": ["wt", "wu", "wy"],
-    "social posts 4": ["wz", "xa"],
+    "social posts 4": ["wz", "xa", "xd"],
     "review sentences 1": ["wj", "wk", "wl"],
     "review sentences 2": ["wp", "wq", "wr", "ws"],
     "review sentences 3": ["wv", "ww", "wx"],
     "review sentences 4": ["xb", "xc"],
+    "review sentences 5": ["xe", "xf"],
 }
 
 
