@@ -31,15 +31,17 @@ AUTHOR_GROUPS = {
     "wa": ["wa"],
     "wb": ["wb"],
     "wd": ["wd"],
+    "xj": ["xj"],
     "social posts 1": ["wf", "wg", "wh", "wi"],
     "social posts 2": ["wm", "wn", "wo"],
     "social posts 3": ["wt", "wu", "wy"],
     "social posts 4": ["wz", "xa", "xd"],
+    "social posts 5": ["xg", "xh"],
     "review sentences 1": ["wj", "wk", "wl"],
     "review sentences 2": ["wp", "wq", "wr", "ws"],
     "review sentences 3": ["wv", "ww", "wx"],
     "review sentences 4": ["xb", "xc"],
-    "review sentences 5": ["xe", "xf"],
+    "review sentences 5": ["xe", "xf", "xi"],
 }
 
 
