@@ -31,7 +31,7 @@ AUTHOR_GROUPS = {
     "wa": ["wa"],
     "wb": ["wb"],
     "wd": ["wd"],
-    "xj": ["xj"],
+    "xj to xm": ["xj", "xk", "xl", "xm"],
     "social posts 1": ["wf", "wg", "wh", "wi"],
     "social posts 2": ["wm", "wn", "wo"],
     "social posts 3": ["wt", "wu", "wy"],
