@@ -5,7 +5,8 @@ using the dev splits only (the frozen test splits are not read):
 - each published source of tests/data/real/dev.jsonl held out in turn
   (trained on the written dev corpus and the other sources);
 - each group of written authors held out in turn (trained on the other
-  authors and the real dev split).
+  authors and the real dev split); every author of the dev corpus must be in
+  one of AUTHOR_GROUPS (a new author goes into a group when added).
 
 Prints macro-F1 and sentiment accuracy per held-out part and over all
 held-out parts together (each scored by the model that did not see it).
@@ -107,6 +108,11 @@ def main():
         del args[i:i + 2]
     binary = args[0] if args else os.path.join(ROOT, "build-rel/app/cxpulse")
     written, real = labeled(WRITTEN), labeled(REAL)
+    grouped = {a for members in AUTHOR_GROUPS.values() for a in members}
+    ungrouped = sorted({o.get("author") or "(none)" for _, o in written} - grouped)
+    if ungrouped:  # else their events would never be held out, and no figure would say so
+        sys.exit(f"holdout: {WRITTEN}: authors in no group of AUTHOR_GROUPS: "
+                 f"{', '.join(ungrouped)}")
     sources = {s: [s] for s in sorted({source(o) for _, o in real})}
     plans = (  # kind, lines, group of a line, groups, training files around the rest
         ("source", real, source, sources, lambda rest: [WRITTEN, rest]),
