@@ -17,8 +17,8 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out,
             "usage: cxpulse train LABELS.jsonl [LABELS.jsonl...] --out FILE [--rules FILE]...\n"
-            "                     [--from MODEL] [--epochs N] [--rate X] [--l2 X] [--min-df N]\n"
-            "                     [--seed N]\n\n"
+            "                     [--from MODEL] [--epochs N] [--rate X] [--l2 X]\n"
+            "                     [--l2-sentiment X] [--min-df N] [--seed N]\n\n"
             "Learns a model from labeled events, one JSON object a line:\n"
             "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
             "and writes it to FILE (use it with --model FILE or rules.model). The rules\n"
@@ -56,6 +56,9 @@ int cx_cmd_train(int argc, char **argv)
         else if (strcmp(a, "--rate") == 0 && v && (opt.rate = strtof(v, &end)) > 0 && !*end)
             i++;
         else if (strcmp(a, "--l2") == 0 && v && (opt.l2 = strtof(v, &end)) >= 0 && !*end)
+            i++;
+        else if (strcmp(a, "--l2-sentiment") == 0 && v && (opt.l2_sent = strtof(v, &end)) >= 0 &&
+                 !*end)
             i++;
         else if (strcmp(a, "--min-df") == 0 && v && (opt.min_df = (int)strtol(v, &end, 10)) > 0 &&
                  !*end)

@@ -124,7 +124,8 @@ void cx_classifier_free(cx_classifier *clf);
 typedef struct cx_train_options {
     int epochs;     /* passes over the data */
     float rate;     /* AdaGrad learning rate */
-    float l2;       /* L2 penalty */
+    float l2;       /* L2 penalty of the category outputs */
+    float l2_sent;  /* L2 penalty of the sentiment outputs */
     int min_df;     /* features seen in fewer events are left out */
     unsigned seed;  /* training order */
     int from_model; /* start from the classifier's model and keep near it (fine-tuning) */

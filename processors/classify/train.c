@@ -46,6 +46,14 @@ void cx_train_options_default(cx_train_options *opt)
     opt->epochs = 10;
     opt->rate = 0.2f;
     opt->l2 = 1e-5f;
+    /* Sentiment words mean much the same in every company's feedback, so the
+     * sentiment outputs are held closer to zero (or to the base model): with
+     * the categories' penalty they learned the training authors' phrasing
+     * (a real "I really enjoyed eating here." came out negative), and
+     * published reviews and complaints held out of training lost 0.01-0.03
+     * of accuracy against this value while written feedback by other authors
+     * lost 0.006. */
+    opt->l2_sent = 3e-3f;
     opt->min_df = 2;
     opt->seed = 13;
     opt->from_model = 0;
@@ -216,6 +224,9 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
         memset(w, 0, cells * sizeof *w);
     for (size_t i = 0; i < cells; i++)
         g2[i] = 1e-2f;
+    float l2[CX_MODEL_OUT];
+    for (int k = 0; k < CX_MODEL_OUT; k++)
+        l2[k] = k < CX_CAT_COUNT ? o->l2 : o->l2_sent;
     for (int ep = 0; ep < o->epochs; ep++) {
         shuffle(idx, n, &rng);
         for (size_t r = 0; r < n; r++) {
@@ -237,7 +248,7 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
                 float *wb = w + (size_t)b * CX_MODEL_STRIDE, *gb = g2 + (size_t)b * CX_MODEL_STRIDE;
                 const float *w0b = w0 ? w0 + (size_t)b * CX_MODEL_STRIDE : NULL;
                 for (int k = 0; k < CX_MODEL_OUT; k++) {
-                    float gr = g[k] * v + o->l2 * (wb[k] - (w0b ? w0b[k] : 0.0f));
+                    float gr = g[k] * v + l2[k] * (wb[k] - (w0b ? w0b[k] : 0.0f));
                     gb[k] += gr * gr;
                     wb[k] -= o->rate * gr / sqrtf(gb[k]);
                 }
