@@ -388,6 +388,25 @@ Test(cx_classify, terms_that_read_as_one_phrase_are_reported)
     cr_assert_not_null(warning_about(clf, "(sentiment negative)", "(sentiment positive)"));
     cx_classifier_free(clf);
 
+    /* a file with 150 such terms: 99 are named, the 100th says the rest are left out */
+    char json[8192] = "{\"sentiment\":{\"positive\":[{\"terms\":[", *p = json + strlen(json);
+    char words[150][8];
+    for (int i = 0; i < 150; i++) {
+        snprintf(words[i], sizeof words[i], "zq%c%c", 'a' + i / 26, 'a' + i % 26);
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", words[i]);
+    }
+    p += sprintf(p, "]}],\"negative\":[{\"terms\":[");
+    for (int i = 0; i < 150; i++)
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", words[i]);
+    strcpy(p, "]}]}}");
+    clf = build(json);
+    cr_assert_eq(cx_classifier_warning_count(clf), 100);
+    cr_assert_not_null(
+        strstr(cx_classifier_warning(clf, 98), "(sentiment negative) reads as the same"), "%s",
+        cx_classifier_warning(clf, 98));
+    cr_assert_str_eq(cx_classifier_warning(clf, 99), "further warnings are left out");
+    cx_classifier_free(clf);
+
     /* the built-in rule files have none */
     char err[512];
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
