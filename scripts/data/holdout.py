@@ -43,6 +43,7 @@ AUTHOR_GROUPS = {
     "review sentences 3": ["wv", "ww", "wx"],
     "review sentences 4": ["xb", "xc"],
     "review sentences 5": ["xe", "xf", "xi"],
+    "review sentences 6": ["xn", "xo"],
 }
 
 
