@@ -45,10 +45,14 @@ void cx_train_options_default(cx_train_options *opt)
 {
     opt->epochs = 10;
     opt->rate = 0.2f;
-    opt->l2 = 1e-5f;
+    /* Chosen on the dev splits and on fresh batches by new authors: against
+     * 1e-5, 3e-4 gained 0.013 macro-F1 on published feedback (4-fold over the
+     * real dev split), 0.016 on published sources held out and 0.004-0.005
+     * on fresh written batches, for 0.002 on written authors held out. */
+    opt->l2 = 3e-4f;
     /* Sentiment words mean much the same in every company's feedback, so the
-     * sentiment outputs are held closer to zero (or to the base model): with
-     * the categories' penalty they learned the training authors' phrasing
+     * sentiment outputs are held closer to zero (or to the base model): at
+     * 1e-5 they learned the training authors' phrasing
      * (a real "I really enjoyed eating here." came out negative), and
      * published reviews and complaints held out of training lost 0.01-0.03
      * of accuracy against this value while written feedback by other authors
