@@ -105,6 +105,34 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s", out), 0);
 }
 
+/* --l2-sentiment holds the sentiment outputs alone: at a huge penalty the shop's
+ * words teach no sentiment, and its categories are still learned. */
+Test(train_eval, the_sentiment_penalty_holds_only_sentiment)
+{
+    char train[300], test[300], model[300], out[300];
+    snprintf(train, sizeof train, "%s/train.jsonl", dir);
+    snprintf(test, sizeof test, "%s/test.jsonl", dir);
+    snprintf(model, sizeof model, "%s/held.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(train, 200, 0);
+    write_labels(test, 50, 3);
+    cr_assert_eq(cx_test_sh("%s train %s --l2-sentiment 1000 --out %s > /dev/null", cx_test_bin(),
+                            train, model),
+                 0);
+    cr_assert_eq(cx_test_sh("%s eval %s --model %s --misses 0 > %s", cx_test_bin(), test, model,
+                            out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 50 events' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s eval %s --model %s --min-sentiment 0.9 > /dev/null", cx_test_bin(),
+                            test, model),
+                 1, "sentiment was learned despite the penalty");
+    /* a negative penalty is a usage error */
+    cr_assert_eq(cx_test_sh("%s train %s --l2-sentiment -1 --out %s > /dev/null 2> %s",
+                            cx_test_bin(), train, model, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'bad or unexpected argument \"--l2-sentiment\"' %s", out), 0);
+}
+
 /* --by over a field with more values than the table holds: the first 255
  * get their own rows, the rest one row, and no event goes uncounted. */
 Test(train_eval, by_a_field_with_many_values_counts_every_event)
