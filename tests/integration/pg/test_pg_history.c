@@ -186,6 +186,37 @@ Test(pg_history, reclassify_keeps_to_the_time_range)
     cr_assert(output_has("--since \"yesterday\""), "see %s", out);
 }
 
+Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_were)
+{
+    /* two pages of two, written by the two writers at once; both fail */
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w-%d", i);
+        add(id, i, "chat", "the agent was rude");
+    }
+    store();
+    cx_test_pg_exec(conn, "CREATE FUNCTION cx_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN RAISE EXCEPTION 'no updates to %', NEW.event_id; END$$;"
+                          " CREATE TRIGGER refuse BEFORE UPDATE ON cx.events"
+                          " FOR EACH ROW EXECUTE FUNCTION cx_test_refuse()");
+    write_rules(new_rules);
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 2", rules);
+    cr_assert_neq(cxpulse(args), 0, "see %s", out);
+    cr_assert(output_has("no updates to w-0"), "see %s", out);
+    cr_assert(output_has("; and another batch: "), "see %s", out);
+    cr_assert(output_has("no updates to w-2"), "see %s", out);
+    /* each failed page was rolled back whole: tags and signals as before */
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 4);
+    cx_test_assert_signals_exact(conn);
+    /* once the cause is gone, a run re-tags them all */
+    cx_test_pg_exec(conn, "DROP TRIGGER refuse ON cx.events");
+    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
 {
     /* The database rejects long channel names... */
