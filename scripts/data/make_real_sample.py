@@ -83,7 +83,7 @@ def sample(rnd):
         n += 1
         if (n - 1) // 300 + 1 == rnd:
             add("hotel", h, " ".join(parts), "hotel", "web", "2017-08-01T12:00:00Z")
-        if n == 1200:
+        if n == 300 * rnd:  # the rounds so far drew 300 each
             break
 
     # UCI Sentiment Labelled Sentences: Yelp (restaurants) and Amazon (phones and accessories).
