@@ -389,16 +389,12 @@ Test(cx_classify, terms_that_read_as_one_phrase_are_reported)
     cx_classifier_free(clf);
 
     /* a file with 150 such terms: 99 are named, the 100th says the rest are left out */
-    char json[8192] = "{\"sentiment\":{\"positive\":[{\"terms\":[", *p = json + strlen(json);
-    char words[150][8];
-    for (int i = 0; i < 150; i++) {
-        snprintf(words[i], sizeof words[i], "zq%c%c", 'a' + i / 26, 'a' + i % 26);
-        p += sprintf(p, "%s\"%s\"", i ? "," : "", words[i]);
-    }
-    p += sprintf(p, "]}],\"negative\":[{\"terms\":[");
+    char terms[150 * 8] = "", json[sizeof terms * 2 + 100];
     for (int i = 0; i < 150; i++)
-        p += sprintf(p, "%s\"%s\"", i ? "," : "", words[i]);
-    strcpy(p, "]}]}}");
+        sprintf(terms + strlen(terms), "%s\"zq%c%c\"", i ? "," : "", 'a' + i / 26, 'a' + i % 26);
+    snprintf(json, sizeof json,
+             "{\"sentiment\":{\"positive\":[{\"terms\":[%s]}],\"negative\":[{\"terms\":[%s]}]}}",
+             terms, terms);
     clf = build(json);
     cr_assert_eq(cx_classifier_warning_count(clf), 100);
     cr_assert_not_null(
