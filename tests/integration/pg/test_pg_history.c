@@ -91,6 +91,25 @@ static const char *const new_rules =
     " \"phrases\": [{\"weight\": 2, \"polarity\": -1, \"terms\": [\"agent\"]}],"
     " \"sentiment\": {\"negative\": [{\"terms\": [\"rude\", \"lost\"]}]}}";
 
+/* Runs `cxpulse reclassify` with new_rules and the given options (as cxpulse()). */
+static int reclassify_new(const char *opts)
+{
+    char args[512];
+    write_rules(new_rules);
+    snprintf(args, sizeof args, "reclassify --rules '%s' %s", rules, opts);
+    return cxpulse(args);
+}
+
+/* n events "<prefix>-<i>" saying "the agent was rude", one a minute from 10:00. */
+static void add_complaints(const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        add(id, i, "chat", "the agent was rude");
+    }
+}
+
 Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
 {
     for (int i = 0; i < 40; i++) {
@@ -107,10 +126,7 @@ Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 10);
     cx_test_assert_signals_exact(conn);
 
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 7", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 7"), 0, "see %s", out);
     cr_assert(output_has("reclassified 40 events"), "see %s", out);
     /* The agent complaints moved to external, the courier ones lost their tag. */
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"
@@ -126,7 +142,7 @@ Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
     cr_assert_eq(q("SELECT count(*) FROM cx.signals WHERE events <= 0"), 0);
 
     /* Again: nothing left to do; and back to the built-in rules restores the start. */
-    cr_assert_eq(cxpulse(args), 0);
+    cr_assert_eq(reclassify_new("--batch 7"), 0);
     cr_assert(output_has("reclassified 0 events"), "see %s", out);
     cr_assert_eq(cxpulse("reclassify"), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"), 10);
@@ -151,10 +167,7 @@ Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ra
     }
     store();
     cx_test_assert_signals_exact(conn);
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 5", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 5"), 0, "see %s", out);
     cr_assert(output_has("reclassified 16 events"), "see %s", out);
     cx_test_assert_signals_exact(conn);
     cr_assert_eq(q("SELECT count(*) FROM cx.signals WHERE events <= 0"), 0);
@@ -164,18 +177,10 @@ Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ra
 
 Test(pg_history, reclassify_keeps_to_the_time_range)
 {
-    for (int i = 0; i < 20; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "r-%02d", i);
-        add(id, i, "chat", "the agent was rude");
-    }
+    add_complaints("r", 20);
     store();
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args,
-             "reclassify --rules '%s' --since 2026-11-01T10:05:00Z --until 2026-11-01T10:10:00Z",
-             rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--since 2026-11-01T10:05:00Z --until 2026-11-01T10:10:00Z"), 0,
+                 "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 5);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"
                    " AND occurred_at >= '2026-11-01T10:05:00Z'"
@@ -189,20 +194,13 @@ Test(pg_history, reclassify_keeps_to_the_time_range)
 Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_were)
 {
     /* two pages of two, written by the two writers at once; both fail */
-    for (int i = 0; i < 4; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "w-%d", i);
-        add(id, i, "chat", "the agent was rude");
-    }
+    add_complaints("w", 4);
     store();
     cx_test_pg_exec(conn, "CREATE FUNCTION cx_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
                           " $$BEGIN RAISE EXCEPTION 'no updates to %', NEW.event_id; END$$;"
                           " CREATE TRIGGER refuse BEFORE UPDATE ON cx.events"
                           " FOR EACH ROW EXECUTE FUNCTION cx_test_refuse()");
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 2", rules);
-    cr_assert_neq(cxpulse(args), 0, "see %s", out);
+    cr_assert_neq(reclassify_new("--batch 2"), 0, "see %s", out);
     cr_assert(output_has("no updates to w-0"), "see %s", out);
     cr_assert(output_has("; and another batch: "), "see %s", out);
     cr_assert(output_has("no updates to w-2"), "see %s", out);
@@ -212,7 +210,7 @@ Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_wer
     cx_test_assert_signals_exact(conn);
     /* once the cause is gone, a run re-tags them all */
     cx_test_pg_exec(conn, "DROP TRIGGER refuse ON cx.events");
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 2"), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4);
     cx_test_assert_signals_exact(conn);
 }
@@ -333,10 +331,7 @@ Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
                           " VALUES ('tz-5', '10000-01-01 23:58:59+00', 'the agent was rude',"
                           " 'negative', '{\"event_id\":\"tz-5\",\"occurred_at\":"
                           "\"9999-12-31T23:59:59-23:59\",\"text\":\"the agent was rude\"}')");
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 1"), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4,
                  "every event the parser accepts is on the new version");
     cr_assert(output_has("reclassified 5 events"), "see %s", out);
@@ -356,10 +351,7 @@ Test(pg_history, reclassify_pages_past_an_event_id_of_128_emoji)
     add_at("later", "2026-11-01T10:01:00Z", "the agent was rude");
     store();
     cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 1", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 1"), 0, "see %s", out);
     cr_assert(output_has("reclassified 3 events"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 3);
 }
@@ -372,10 +364,7 @@ Test(pg_history, an_event_id_that_needs_escaping_first_is_stored_and_reclassifie
     cx_pg_result res = store();
     cr_assert_eq(res.stored, 2);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id IN ('\\N', '\\tab')"), 2);
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new(""), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 2);
     cx_test_assert_signals_exact(conn);
 }
@@ -391,10 +380,7 @@ Test(pg_history, reclassify_does_not_read_a_payload_whose_numbers_expand)
                           " '2026-11-01T10:01:00Z', 'text', 'the agent was rude', 'attributes',"
                           " jsonb_build_object('w', (SELECT jsonb_agg('1e-16000'::numeric)"
                           " FROM generate_series(1, 1000))))");
-    write_rules(new_rules);
-    char args[512];
-    snprintf(args, sizeof args, "reclassify --rules '%s'", rules);
-    cr_assert_eq(cxpulse(args), 0, "see %s", out);
+    cr_assert_eq(reclassify_new(""), 0, "see %s", out);
     cr_assert(output_has("left as it was: its payload holds a number with more than 40 digits"),
               "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
