@@ -108,30 +108,44 @@ int cx_cmd_eval(int argc, char **argv)
 {
     const char *path = NULL, *rules[MAX_FILES], *model = NULL, *by = NULL;
     size_t n_rules = 0;
-    double min_f1 = 0, min_sent = 0;
-    long misses = 20;
+    double min_f1 = 0, min_sent = 0, misses = 20;
     char err[1024];
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
+    const cx_cmd_number nums[] = {
+        {"--min-macro-f1", "a number from 0 to 1", &min_f1, 0, 1, 0},
+        {"--min-sentiment", "a number from 0 to 1", &min_sent, 0, 1, 0},
+        {"--misses", "a whole number from 0 to 1000000000", &misses, 0, 1e9, 1},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(a, "--rules") == 0 && v && n_rules < MAX_FILES)
-            rules[n_rules++] = argv[++i];
-        else if (strcmp(a, "--model") == 0 && v)
-            model = argv[++i];
-        else if (strcmp(a, "--by") == 0 && v)
-            by = argv[++i];
-        else if (strcmp(a, "--min-macro-f1") == 0 && v && (min_f1 = strtod(v, &end), !*end))
-            i++;
-        else if (strcmp(a, "--min-sentiment") == 0 && v && (min_sent = strtod(v, &end), !*end))
-            i++;
-        else if (strcmp(a, "--misses") == 0 && v && (misses = strtol(v, &end, 10)) >= 0 && !*end)
-            i++;
-        else if (a[0] != '-' && path == NULL)
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (path != NULL) {
+                fprintf(stderr, "cxpulse eval: one LABELS.jsonl only, not also \"%s\"\n", a);
+                return usage(stderr, CX_EXIT_USAGE);
+            }
             path = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "cxpulse eval: \"%s\" needs a value or is unknown\n", a);
+            return usage(stderr, CX_EXIT_USAGE);
+        }
+        const char *v = argv[++i];
+        int num = cx_cmd_number_option("eval", nums, sizeof nums / sizeof nums[0], a, v);
+        if (num < 0)
+            return usage(stderr, CX_EXIT_USAGE);
+        if (num > 0)
+            continue;
+        if (strcmp(a, "--model") == 0)
+            model = v;
+        else if (strcmp(a, "--by") == 0)
+            by = v;
+        else if (strcmp(a, "--rules") == 0 && n_rules < MAX_FILES)
+            rules[n_rules++] = v;
         else {
-            fprintf(stderr, "cxpulse eval: bad or unexpected argument \"%s\"\n", a);
+            fprintf(stderr, "cxpulse eval: %s \"%s\"\n",
+                    strcmp(a, "--rules") == 0 ? "too many --rules files at" : "unknown option", a);
             return usage(stderr, CX_EXIT_USAGE);
         }
     }

@@ -41,38 +41,55 @@ int cx_cmd_train(int argc, char **argv)
     cx_train_options_default(&opt);
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
+    /* numeric options: where each goes, and what it may be */
+    double epochs = opt.epochs, rate = opt.rate, l2 = opt.l2, l2_sent = opt.l2_sent,
+           min_df = opt.min_df, seed = opt.seed;
+    const cx_cmd_number nums[] = {
+        {"--epochs", "a whole number from 1 to 100000", &epochs, 1, 1e5, 1},
+        {"--rate", "a number above 0", &rate, 1e-30, 1e30, 0},
+        {"--l2", "a number of at least 0", &l2, 0, 1e30, 0},
+        {"--l2-sentiment", "a number of at least 0", &l2_sent, 0, 1e30, 0},
+        {"--min-df", "a whole number from 1 to 1000000000", &min_df, 1, 1e9, 1},
+        {"--seed", "a whole number from 0 to 4294967295", &seed, 0, 4294967295.0, 1},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(a, "--out") == 0 && v)
-            outp = argv[++i];
-        else if (strcmp(a, "--rules") == 0 && v && n_rules < MAX_FILES)
-            rules[n_rules++] = argv[++i];
-        else if (strcmp(a, "--from") == 0 && v)
-            from = argv[++i];
-        else if (strcmp(a, "--epochs") == 0 && v && (opt.epochs = (int)strtol(v, &end, 10)) > 0 &&
-                 !*end)
-            i++;
-        else if (strcmp(a, "--rate") == 0 && v && (opt.rate = strtof(v, &end)) > 0 && !*end)
-            i++;
-        else if (strcmp(a, "--l2") == 0 && v && (opt.l2 = strtof(v, &end)) >= 0 && !*end)
-            i++;
-        else if (strcmp(a, "--l2-sentiment") == 0 && v && (opt.l2_sent = strtof(v, &end)) >= 0 &&
-                 !*end)
-            i++;
-        else if (strcmp(a, "--min-df") == 0 && v && (opt.min_df = (int)strtol(v, &end, 10)) > 0 &&
-                 !*end)
-            i++;
-        else if (strcmp(a, "--seed") == 0 && v &&
-                 (opt.seed = (unsigned)strtoul(v, &end, 10), !*end))
-            i++;
-        else if (a[0] != '-' && n_files < MAX_FILES)
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (n_files == MAX_FILES) {
+                fprintf(stderr, "cxpulse train: more than %d label files\n", MAX_FILES);
+                return usage(stderr, CX_EXIT_USAGE);
+            }
             files[n_files++] = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "cxpulse train: \"%s\" needs a value or is unknown\n", a);
+            return usage(stderr, CX_EXIT_USAGE);
+        }
+        const char *v = argv[++i];
+        int num = cx_cmd_number_option("train", nums, sizeof nums / sizeof nums[0], a, v);
+        if (num < 0)
+            return usage(stderr, CX_EXIT_USAGE);
+        if (num > 0)
+            continue;
+        if (strcmp(a, "--out") == 0)
+            outp = v;
+        else if (strcmp(a, "--from") == 0)
+            from = v;
+        else if (strcmp(a, "--rules") == 0 && n_rules < MAX_FILES)
+            rules[n_rules++] = v;
         else {
-            fprintf(stderr, "cxpulse train: bad or unexpected argument \"%s\"\n", a);
+            fprintf(stderr, "cxpulse train: %s \"%s\"\n",
+                    strcmp(a, "--rules") == 0 ? "too many --rules files at" : "unknown option", a);
             return usage(stderr, CX_EXIT_USAGE);
         }
     }
+    opt.epochs = (int)epochs;
+    opt.rate = (float)rate;
+    opt.l2 = (float)l2;
+    opt.l2_sent = (float)l2_sent;
+    opt.min_df = (int)min_df;
+    opt.seed = (unsigned)seed;
     if (n_files == 0 || outp == NULL) {
         fprintf(stderr, "cxpulse train: needs LABELS.jsonl and --out FILE\n");
         return usage(stderr, CX_EXIT_USAGE);

@@ -55,6 +55,22 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
 /* True when argv holds "--help" or "-h"; used by every subcommand. */
 int cx_cmd_wants_help(int argc, char **argv);
 
+/* A numeric option of a subcommand: its flag, what to call its range in an
+ * error ("a number of at least 0"), where its value goes, and the range
+ * [min, max] it must be in (a whole number when whole). */
+typedef struct cx_cmd_number {
+    const char *flag, *expected;
+    double *out;
+    double min, max;
+    int whole;
+} cx_cmd_number;
+
+/* When flag is one of nums[n]'s: reads value into it and returns 1, or prints
+ * "cxpulse CMD: FLAG "VALUE": expected ..." to stderr and returns -1 when the
+ * value is not a number in its range and nothing else. 0 when flag is none. */
+int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, const char *flag,
+                         const char *value);
+
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 

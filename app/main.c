@@ -1,7 +1,9 @@
 /*
  * main.c - the cxpulse entry point: dispatches to subcommands (see cli.md).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -49,6 +51,27 @@ int cx_cmd_wants_help(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
+    return 0;
+}
+
+int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, const char *flag,
+                         const char *value)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(flag, nums[k].flag) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end != '\0' || errno != 0 || !(v >= nums[k].min && v <= nums[k].max) ||
+            (nums[k].whole && v != (double)(long long)v)) {
+            fprintf(stderr, "cxpulse %s: %s \"%s\": expected %s\n", cmd, flag, value,
+                    nums[k].expected);
+            return -1;
+        }
+        *nums[k].out = v;
+        return 1;
+    }
     return 0;
 }
 

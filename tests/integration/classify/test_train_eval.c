@@ -108,9 +108,8 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("%s train %s --l2-sentiment 1000 --out %s > /dev/null 2>&1",
                             cx_test_bin(), train, model),
                  0);
-    cr_assert_eq(cx_test_sh("%s eval %s --model %s --misses 0 > %s", cx_test_bin(), test, model,
-                            out),
-                 0);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --model %s --misses 0 > %s", cx_test_bin(), test, model, out), 0);
     cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 50 events' %s", out), 0);
     cr_assert_eq(cx_test_sh("%s eval %s --model %s --min-sentiment 0.9 > /dev/null", cx_test_bin(),
                             test, model),
@@ -119,7 +118,20 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("%s train %s --l2-sentiment -1 --out %s > /dev/null 2> %s",
                             cx_test_bin(), train, model, out),
                  2);
-    cr_assert_eq(cx_test_sh("grep -q 'bad or unexpected argument \"--l2-sentiment\"' %s", out), 0);
+    cr_assert_eq(
+        cx_test_sh("grep -q -- '--l2-sentiment \"-1\": expected a number of at least 0' %s", out),
+        0);
+    /* each bad value is named with what the option expects */
+    cr_assert_eq(
+        cx_test_sh("%s train %s --out %s --epochs 2.5 2> %s", cx_test_bin(), train, model, out), 2);
+    cr_assert_eq(cx_test_sh("grep -q -- '--epochs \"2.5\": expected a whole number' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s --seed 2> %s", cx_test_bin(), train, model, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q -- '\"--seed\" needs a value' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s eval %s --min-macro-f1 high 2> %s", cx_test_bin(), test, out), 2);
+    cr_assert_eq(
+        cx_test_sh("grep -q -- '--min-macro-f1 \"high\": expected a number from 0 to 1' %s", out),
+        0);
 }
 
 /* --by over a field with more values than the table holds: the first 255
@@ -152,9 +164,9 @@ Test(train_eval, an_unreadable_file_is_an_error_naming_it)
     snprintf(out, sizeof out, "%s/out.txt", dir);
     cr_assert_eq(cx_test_sh("%s eval %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
     cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
-    cr_assert_eq(cx_test_sh("%s train %s --out %s/m.cxm > /dev/null 2> %s", cx_test_bin(), dir,
-                            dir, out),
-                 1);
+    cr_assert_eq(
+        cx_test_sh("%s train %s --out %s/m.cxm > /dev/null 2> %s", cx_test_bin(), dir, dir, out),
+        1);
     cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
     cr_assert_eq(cx_test_sh("%s classify %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
     cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
