@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the real-text sample (unlabeled events) from published customer feedback.
 
-usage: make_real_sample.py RAWDIR [--round 2|3|4] > sample.jsonl
+usage: make_real_sample.py RAWDIR [--round 2|3|4|5] > sample.jsonl
 RAWDIR holds the source files named in tests/data/SOURCES.md. Selection is
 deterministic (seeded), so the same sources give the same sample.
 Round 1 (the default) is the first sample; round 2 draws further items from
@@ -11,14 +11,15 @@ Round 3 draws the next 600 Comcast titles, the next 300 hotel reviews and the
 remaining credit-reporting CFPB complaints, leaving out texts already drawn
 (repeated complaint titles). Round 4 draws the next 400 Comcast titles and the
 next 300 hotel reviews the same way, and 500 women's clothing reviews
-(clothing.csv; a new source).
+(clothing.csv; a new source). Round 5 draws the remaining Comcast titles,
+the next 300 hotel reviews and the remaining clothing reviews of the copy.
 """
 import csv, json, random, sys, hashlib, re, os
 
 raw = sys.argv[1]
 if len(sys.argv) == 2:
     rnd = 1
-elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in ('1', '2', '3', '4'):
+elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in ('1', '2', '3', '4', '5'):
     rnd = int(sys.argv[3])
 else:
     sys.exit(__doc__.strip().splitlines()[2])
@@ -54,14 +55,14 @@ def sample(rnd):
     credit = [c for c in cf if c[2].startswith("Credit reporting")]
     other = [c for c in cf if not c[2].startswith("Credit reporting")]
     rng.shuffle(credit)
-    for i, t, _ in {1: sorted(credit[:60] + other), 2: [], 3: sorted(credit[60:]), 4: []}[rnd]:
+    for i, t, _ in {1: sorted(credit[:60] + other), 3: sorted(credit[60:])}.get(rnd, []):
         add("cfpb", i, t, "banking", "web", "2023-08-01T12:00:00Z")
 
     # Comcast complaints to the FCC (complaint titles).
     with open(os.path.join(raw, "comcast.csv"), encoding="utf-8-sig") as f:
         rows = [r for r in csv.DictReader(f)]
     rng.shuffle(rows)
-    for r in {1: rows[:250], 2: rows[250:650], 3: rows[650:1250], 4: rows[1250:1650]}[rnd]:
+    for r in {1: rows[:250], 2: rows[250:650], 3: rows[650:1250], 4: rows[1250:1650], 5: rows[1650:]}[rnd]:
         ch = "phone" if "Call" in r["Received Via"] else "web"
         add("comcast", r["Ticket #"], r["Customer Complaint"], "telecom", ch, "2015-06-01T12:00:00Z")
 
@@ -93,19 +94,19 @@ def sample(rnd):
         idx = list(range(len(lines)))
         rng.shuffle(idx)
         seen_text = {lines[i].strip() for i in idx[:k]}
-        for i in sorted({1: idx[:k], 2: idx[k:], 3: [], 4: []}[rnd]):
+        for i in sorted({1: idx[:k], 2: idx[k:]}.get(rnd, [])):
             if round2 and (lines[i].strip() in seen_text or len(lines[i].strip()) < 3):
                 continue
             seen_text.add(lines[i].strip())
             add(src, f"{i:04d}", lines[i], ind, "web", "2015-01-01T12:00:00Z")
 
-    # Women's E-Commerce Clothing Reviews (round 4 only): title and text, as
+    # Women's E-Commerce Clothing Reviews (rounds 4 and 5): title and text, as
     # posted; the review's star rating is not carried (the text decides).
-    if rnd == 4:
+    if rnd >= 4:
         with open(os.path.join(raw, "clothing.csv"), encoding="utf-8", errors="replace") as f:
             rows = [r for r in csv.DictReader(f) if (r.get("Review Text") or "").strip()]
         rng.shuffle(rows)
-        for r in rows[:500]:
+        for r in {4: rows[:500], 5: rows[500:]}[rnd]:
             title, body = (r.get("Title") or "").strip(), r["Review Text"].strip()
             text = f"{title}. {body}" if title and title[-1] not in ".!?" else f"{title} {body}"
             add("clothing", f"{int(r['']):05d}", text, "retail", "web", "2018-01-01T12:00:00Z")
