@@ -51,6 +51,7 @@ AUTHOR_GROUPS = {
     "review sentences 4": ["xb", "xc"],
     "review sentences 5": ["xe", "xf", "xi"],
     "review sentences 6": ["xn", "xo"],
+    "app reviews": ["xv", "xw"],
 }
 
 
