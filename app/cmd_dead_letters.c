@@ -182,7 +182,12 @@ int cx_cmd_dead_letters(int argc, char **argv)
                 goto done;
             }
         } else if (strcmp(a, "--limit") == 0 && i + 1 < n_rest) {
-            limit = atoi(rest[++i]);
+            double v;
+            const cx_cmd_number num = {"--limit", "a whole number from 1 to 100000", &v, 1, 100000,
+                                       1};
+            if (cx_cmd_number_option("dead-letters", &num, 1, a, rest[++i]) < 0)
+                goto done;
+            limit = (int)v;
         } else if (strcmp(a, "--id") == 0 && i + 1 < n_rest) {
             id = strtoll(rest[++i], &end, 10);
             if (*end != '\0' || id <= 0) {

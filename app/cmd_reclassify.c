@@ -63,20 +63,27 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }
+    double batch_d = batch;
+    const cx_cmd_number nums[] = {
+        {"--batch", "a whole number from 1 to 100000", &batch_d, 1, 100000, 1},
+    };
     for (int i = 0; i < n_rest; i++) {
-        if (strcmp(rest[i], "--since") == 0 && i + 1 < n_rest)
+        int num =
+            i + 1 < n_rest ? cx_cmd_number_option("reclassify", nums, 1, rest[i], rest[i + 1]) : 0;
+        if (num < 0)
+            goto done;
+        if (num > 0)
+            i++;
+        else if (strcmp(rest[i], "--since") == 0 && i + 1 < n_rest)
             since = rest[++i];
         else if (strcmp(rest[i], "--until") == 0 && i + 1 < n_rest)
             until = rest[++i];
-        else if (strcmp(rest[i], "--batch") == 0 && i + 1 < n_rest &&
-                 (batch = atoi(rest[i + 1])) >= 1 && batch <= 100000)
-            i++;
         else {
-            fprintf(stderr, "cxpulse reclassify: unexpected argument \"%s\"%s\n", rest[i],
-                    strcmp(rest[i], "--batch") == 0 ? " (1..100000)" : "");
+            fprintf(stderr, "cxpulse reclassify: unexpected argument \"%s\"\n", rest[i]);
             goto done;
         }
     }
+    batch = (int)batch_d;
     if (!valid_time("--since", since) || !valid_time("--until", until))
         goto done;
     cx_log_set_level(cfg->log_level);

@@ -201,3 +201,15 @@ Test(cli, flags_are_checked_before_the_settings)
     cr_expect(out_has("http.listen \"127.0.0.1:99999\""));
     cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:9464"), 0);
 }
+
+/* A bad number is refused at once, named with what the option takes (it was
+ * read as 0 or its leading digits before: "--batch 5x" ran with 5). */
+Test(cli, bad_numbers_are_named_with_what_the_option_takes)
+{
+    cr_expect_eq(run_cli("reclassify --batch 5x"), 2);
+    cr_expect(out_has("--batch \"5x\": expected a whole number from 1 to 100000"));
+    cr_expect_eq(run_cli("dead-letters list --limit -3"), 2);
+    cr_expect(out_has("--limit \"-3\": expected a whole number from 1 to 100000"));
+    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --rate fast"), 2);
+    cr_expect(out_has("--rate \"fast\": expected a number above 0"));
+}
