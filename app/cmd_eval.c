@@ -243,7 +243,7 @@ int cx_cmd_eval(int argc, char **argv)
     if (by != NULL) {
         printf("\nby %s (macro-F1 over the categories that occur in the group):\n", by);
         printf("  %-24s %6s %8s %9s %6s %6s  %s\n", by, "events", "macro-F1", "sentiment", "none",
-               "none*", "F1 facing/collab/external/perf");
+               "none*", "F1 facing/collab/external/perf (labeled)");
         for (size_t k = 0; k < n_groups; k++) {
             const tally *t = &groups[k];
             printf("  %-24s %6ld %8.3f %9.3f %6ld %6ld ", t->name, t->n, macro_f1(t, 0),
@@ -254,7 +254,9 @@ int cx_cmd_eval(int argc, char **argv)
                 else
                     printf(" %5.2f", f1_of(t->tp[c], t->fp[c], t->fn[c]));
             }
-            printf("\n");
+            /* how many events each F1 rests on: a category with a few has a coarse F1 */
+            printf("  (%ld/%ld/%ld/%ld)\n", t->tp[0] + t->fn[0], t->tp[1] + t->fn[1],
+                   t->tp[2] + t->fn[2], t->tp[3] + t->fn[3]);
         }
         printf("  (none: predicted; none*: labeled)\n");
     }

@@ -77,6 +77,8 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 50 events' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -q '^none: predicted for 10 events, labeled for 10' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 ' %s && grep -q '+cxm1-' %s", out, out), 0);
+    /* with how many of each category the group's F1 rests on */
+    cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 .* \\(10/10/5/0\\)$' %s", out), 0);
     /* classify uses it too, with the model's features as evidence */
     cr_assert_eq(cx_test_sh("head -1 %s | sed 's/.*\"event\":\\({[^}]*}\\).*/\\1/' | "
                             "%s classify --model %s | grep -q '\"model:'",
