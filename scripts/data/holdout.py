@@ -39,6 +39,7 @@ AUTHOR_GROUPS = {
     "wd": ["wd"],
     "xj to xm": ["xj", "xk", "xl", "xm"],
     "xp to xs": ["xp", "xq", "xr", "xs"],
+    "xx to ya": ["xx", "xy", "xz", "ya"],
     "social posts 1": ["wf", "wg", "wh", "wi"],
     "social posts 2": ["wm", "wn", "wo"],
     "social posts 3": ["wt", "wu", "wy"],
