@@ -117,38 +117,21 @@ int cx_cmd_eval(int argc, char **argv)
         {"--min-sentiment", "a number from 0 to 1", &min_sent, 0, 1, 0},
         {"--misses", "a whole number from 0 to 1000000000", &misses, 0, 1e9, 1},
     };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            if (path != NULL) {
-                fprintf(stderr, "cxpulse eval: one LABELS.jsonl only, not also \"%s\"\n", a);
-                return usage(stderr, CX_EXIT_USAGE);
-            }
-            path = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "cxpulse eval: \"%s\" needs a value or is unknown\n", a);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-        const char *v = argv[++i];
-        int num = cx_cmd_number_option("eval", nums, sizeof nums / sizeof nums[0], a, v);
-        if (num < 0)
-            return usage(stderr, CX_EXIT_USAGE);
-        if (num > 0)
-            continue;
-        if (strcmp(a, "--model") == 0)
-            model = v;
-        else if (strcmp(a, "--by") == 0)
-            by = v;
-        else if (strcmp(a, "--rules") == 0 && n_rules < MAX_FILES)
-            rules[n_rules++] = v;
-        else {
-            fprintf(stderr, "cxpulse eval: %s \"%s\"\n",
-                    strcmp(a, "--rules") == 0 ? "too many --rules files at" : "unknown option", a);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-    }
+    const cx_cmd_string strs[] = {
+        {"--model", &model, NULL, 0},
+        {"--by", &by, NULL, 0},
+        {"--rules", rules, &n_rules, MAX_FILES},
+    };
+    size_t n_paths = 0;
+    const cx_cmd_spec spec = {.nums = nums,
+                              .n_nums = sizeof nums / sizeof nums[0],
+                              .strs = strs,
+                              .n_strs = sizeof strs / sizeof strs[0],
+                              .pos = &path,
+                              .max_pos = 1,
+                              .n_pos = &n_paths};
+    if (cx_cmd_parse_options("eval", argv + 1, argc - 1, &spec) != 0)
+        return usage(stderr, CX_EXIT_USAGE);
     if (path == NULL) {
         fprintf(stderr, "cxpulse eval: needs LABELS.jsonl\n");
         return usage(stderr, CX_EXIT_USAGE);

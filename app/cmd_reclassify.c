@@ -67,22 +67,10 @@ int cx_cmd_reclassify(int argc, char **argv)
     const cx_cmd_number nums[] = {
         {"--batch", "a whole number from 1 to 100000", &batch_d, 1, 100000, 1},
     };
-    for (int i = 0; i < n_rest; i++) {
-        int num =
-            i + 1 < n_rest ? cx_cmd_number_option("reclassify", nums, 1, rest[i], rest[i + 1]) : 0;
-        if (num < 0)
-            goto done;
-        if (num > 0)
-            i++;
-        else if (strcmp(rest[i], "--since") == 0 && i + 1 < n_rest)
-            since = rest[++i];
-        else if (strcmp(rest[i], "--until") == 0 && i + 1 < n_rest)
-            until = rest[++i];
-        else {
-            fprintf(stderr, "cxpulse reclassify: unexpected argument \"%s\"\n", rest[i]);
-            goto done;
-        }
-    }
+    const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--until", &until, NULL, 0}};
+    const cx_cmd_spec spec = {.nums = nums, .n_nums = 1, .strs = strs, .n_strs = 2};
+    if (cx_cmd_parse_options("reclassify", rest, n_rest, &spec) != 0)
+        goto done;
     batch = (int)batch_d;
     if (!valid_time("--since", since) || !valid_time("--until", until))
         goto done;

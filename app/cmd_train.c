@@ -52,38 +52,20 @@ int cx_cmd_train(int argc, char **argv)
         {"--min-df", "a whole number from 1 to 1000000000", &min_df, 1, 1e9, 1},
         {"--seed", "a whole number from 0 to 4294967295", &seed, 0, 4294967295.0, 1},
     };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            if (n_files == MAX_FILES) {
-                fprintf(stderr, "cxpulse train: more than %d label files\n", MAX_FILES);
-                return usage(stderr, CX_EXIT_USAGE);
-            }
-            files[n_files++] = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "cxpulse train: \"%s\" needs a value or is unknown\n", a);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-        const char *v = argv[++i];
-        int num = cx_cmd_number_option("train", nums, sizeof nums / sizeof nums[0], a, v);
-        if (num < 0)
-            return usage(stderr, CX_EXIT_USAGE);
-        if (num > 0)
-            continue;
-        if (strcmp(a, "--out") == 0)
-            outp = v;
-        else if (strcmp(a, "--from") == 0)
-            from = v;
-        else if (strcmp(a, "--rules") == 0 && n_rules < MAX_FILES)
-            rules[n_rules++] = v;
-        else {
-            fprintf(stderr, "cxpulse train: %s \"%s\"\n",
-                    strcmp(a, "--rules") == 0 ? "too many --rules files at" : "unknown option", a);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-    }
+    const cx_cmd_string strs[] = {
+        {"--out", &outp, NULL, 0},
+        {"--from", &from, NULL, 0},
+        {"--rules", rules, &n_rules, MAX_FILES},
+    };
+    const cx_cmd_spec spec = {.nums = nums,
+                              .n_nums = sizeof nums / sizeof nums[0],
+                              .strs = strs,
+                              .n_strs = sizeof strs / sizeof strs[0],
+                              .pos = files,
+                              .max_pos = MAX_FILES,
+                              .n_pos = &n_files};
+    if (cx_cmd_parse_options("train", argv + 1, argc - 1, &spec) != 0)
+        return usage(stderr, CX_EXIT_USAGE);
     opt.epochs = (int)epochs;
     opt.rate = (float)rate;
     opt.l2 = (float)l2;

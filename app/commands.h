@@ -71,6 +71,31 @@ typedef struct cx_cmd_number {
 int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, const char *flag,
                          const char *value);
 
+/* A string option of a subcommand: its flag and where its value goes; with
+ * n, a repeatable option whose values fill out[0..max), counted in *n. */
+typedef struct cx_cmd_string {
+    const char *flag;
+    const char **out;
+    size_t *n, max;
+} cx_cmd_string;
+
+/* What a subcommand's arguments may be: numeric and string options, each
+ * "--flag VALUE", and up to max_pos other arguments, into pos (counted in
+ * *n_pos; pos and n_pos may be NULL when max_pos is 0). */
+typedef struct cx_cmd_spec {
+    const cx_cmd_number *nums;
+    size_t n_nums;
+    const cx_cmd_string *strs;
+    size_t n_strs;
+    const char **pos;
+    size_t max_pos, *n_pos;
+} cx_cmd_spec;
+
+/* Reads args[0..n) by spec. Returns 0, or -1 after printing "cxpulse CMD:
+ * ..." naming the argument to stderr: an unknown option, a missing or bad
+ * value, or more values than a list or the other arguments hold. */
+int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec);
+
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 

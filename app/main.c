@@ -75,6 +75,50 @@ int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, c
     return 0;
 }
 
+int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec)
+{
+    for (int i = 0; i < n; i++) {
+        const char *a = args[i];
+        if (a[0] != '-') {
+            if (spec->max_pos == 0 || *spec->n_pos == spec->max_pos) {
+                fprintf(stderr,
+                        "cxpulse %s: unexpected argument \"%s\" (it takes %zu besides options)\n",
+                        cmd, a, spec->max_pos);
+                return -1;
+            }
+            spec->pos[(*spec->n_pos)++] = a;
+            continue;
+        }
+        if (i + 1 >= n) {
+            fprintf(stderr, "cxpulse %s: \"%s\" needs a value or is unknown\n", cmd, a);
+            return -1;
+        }
+        const char *v = args[++i];
+        int num = cx_cmd_number_option(cmd, spec->nums, spec->n_nums, a, v);
+        if (num < 0)
+            return -1;
+        if (num > 0)
+            continue;
+        size_t k = 0;
+        while (k < spec->n_strs && strcmp(a, spec->strs[k].flag) != 0)
+            k++;
+        if (k == spec->n_strs) {
+            fprintf(stderr, "cxpulse %s: unknown option \"%s\"\n", cmd, a);
+            return -1;
+        }
+        const cx_cmd_string *o = &spec->strs[k];
+        if (o->n == NULL)
+            *o->out = v;
+        else if (*o->n < o->max)
+            o->out[(*o->n)++] = v;
+        else {
+            fprintf(stderr, "cxpulse %s: more than %zu %s\n", cmd, o->max, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
