@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the real-text sample (unlabeled events) from published customer feedback.
 
-usage: make_real_sample.py RAWDIR [--round 2|3|4|5] > sample.jsonl
+usage: make_real_sample.py RAWDIR [--round 2|3|4|5|6] > sample.jsonl
 RAWDIR holds the source files named in tests/data/SOURCES.md. Selection is
 deterministic (seeded), so the same sources give the same sample.
 Round 1 (the default) is the first sample; round 2 draws further items from
@@ -13,13 +13,15 @@ remaining credit-reporting CFPB complaints, leaving out texts already drawn
 next 300 hotel reviews the same way, and 500 women's clothing reviews
 (clothing.csv; a new source). Round 5 draws the remaining Comcast titles,
 the next 300 hotel reviews and the remaining clothing reviews of the copy.
+Round 6 draws the next 300 hotel reviews and 600 Amazon fine-food reviews
+(finefood.csv; a new source).
 """
 import csv, json, random, sys, hashlib, re, os
 
 raw = sys.argv[1]
 if len(sys.argv) == 2:
     rnd = 1
-elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in ('1', '2', '3', '4', '5'):
+elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in ('1', '2', '3', '4', '5', '6'):
     rnd = int(sys.argv[3])
 else:
     sys.exit(__doc__.strip().splitlines()[2])
@@ -62,7 +64,7 @@ def sample(rnd):
     with open(os.path.join(raw, "comcast.csv"), encoding="utf-8-sig") as f:
         rows = [r for r in csv.DictReader(f)]
     rng.shuffle(rows)
-    for r in {1: rows[:250], 2: rows[250:650], 3: rows[650:1250], 4: rows[1250:1650], 5: rows[1650:]}[rnd]:
+    for r in {1: rows[:250], 2: rows[250:650], 3: rows[650:1250], 4: rows[1250:1650], 5: rows[1650:]}.get(rnd, []):
         ch = "phone" if "Call" in r["Received Via"] else "web"
         add("comcast", r["Ticket #"], r["Customer Complaint"], "telecom", ch, "2015-06-01T12:00:00Z")
 
@@ -106,10 +108,22 @@ def sample(rnd):
         with open(os.path.join(raw, "clothing.csv"), encoding="utf-8", errors="replace") as f:
             rows = [r for r in csv.DictReader(f) if (r.get("Review Text") or "").strip()]
         rng.shuffle(rows)
-        for r in {4: rows[:500], 5: rows[500:]}[rnd]:
+        for r in {4: rows[:500], 5: rows[500:]}.get(rnd, []):
             title, body = (r.get("Title") or "").strip(), r["Review Text"].strip()
             text = f"{title}. {body}" if title and title[-1] not in ".!?" else f"{title} {body}"
             add("clothing", f"{int(r['']):05d}", text, "retail", "web", "2018-01-01T12:00:00Z")
+
+    # Amazon Fine Food Reviews (round 6): the review text as posted (line
+    # breaks as spaces), 40 to 1,500 characters; the star rating is not
+    # carried (the text decides).
+    if rnd >= 6:
+        with open(os.path.join(raw, "finefood.csv"), encoding="utf-8", errors="replace") as f:
+            rows = [r for r in csv.DictReader(f)
+                    if 40 <= len(re.sub(r'<br\s*/?>', ' ', r["Text"]).strip()) <= 1500]
+        rng.shuffle(rows)
+        for r in {6: rows[:600]}[rnd]:
+            add("finefood", f"{int(r['Id']):05d}", re.sub(r'<br\s*/?>', ' ', r["Text"]),
+                "ecommerce", "web", "2012-06-01T12:00:00Z")
     return out
 
 out = sample(rnd)
