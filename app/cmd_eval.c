@@ -2,9 +2,13 @@
  * cmd_eval.c - `cxpulse eval LABELS.jsonl`: scores the classifier on labeled
  * events: per-category precision, recall and F1, macro-F1, how often "none"
  * is predicted, sentiment accuracy and its confusion matrix, a table per
- * value of a field (--by), and the misses. Exit status 1 below a minimum.
+ * value of a field (--by), and the misses; how far those figures could move
+ * with other events of the same kind (bootstrap intervals), and with
+ * --against the difference from another model on the same events. Exit
+ * status 1 below a minimum.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,11 @@
 /* The last row of --by when a field has more than MAX_GROUPS - 1 values. */
 #define OTHER_GROUPS "(all other values)"
 
+/* One event's labels and what each classifier said (the second: --against). */
+typedef struct outcome {
+    unsigned char want, got, got2, ws, gs, gs2;
+} outcome;
+
 typedef struct tally {
     char name[64];
     long n, none_want, none_got, exact, sent_ok;
@@ -28,7 +37,8 @@ typedef struct tally {
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse eval LABELS.jsonl [--by FIELD] [--model FILE] [--rules FILE]...\n"
-                 "                    [--min-macro-f1 X] [--min-sentiment X] [--misses N]\n\n"
+                 "                    [--against MODEL] [--resamples N] [--min-macro-f1 X]\n"
+                 "                    [--min-sentiment X] [--misses N]\n\n"
                  "Scores the classifier on labeled events, one JSON object a line:\n"
                  "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
                  "Prints per-category precision, recall and F1, macro-F1, how often no\n"
@@ -40,7 +50,14 @@ static int usage(FILE *out, int rc)
                  "is below the given minimum, or a line cannot be read.\n"
                  "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
                  "the built-in rule files (\"default\" names them: --rules default --rules\n"
-                 "mine.json adds to them).\n");
+                 "mine.json adds to them).\n"
+                 "The 95%% intervals come from N resamples of the events (--resamples,\n"
+                 "default 1000; 0: none), drawn the same way on every run: how much the\n"
+                 "figures could differ on other events of the same kind.\n"
+                 "--against MODEL also scores the events with MODEL (a file, \"default\" for\n"
+                 "the built-in one, or \"none\") and prints the difference, with its\n"
+                 "interval over the same resamples: a change is clear when the interval\n"
+                 "does not include 0.\n");
     return rc;
 }
 
@@ -79,6 +96,71 @@ static void count(tally *t, unsigned want, unsigned got, cx_sentiment ws, cx_sen
     }
 }
 
+/* splitmix64: the resamples' only source of randomness, fixed so that a run
+ * prints the same intervals as the last. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The middle 95% of v[n] (n > 0; sorted in place): lo to hi. */
+static void middle95(double *v, size_t n, double *lo, double *hi)
+{
+    size_t cut = (size_t)(0.025 * (double)n); /* left out at each end */
+    qsort(v, n, sizeof *v, by_value);
+    *lo = v[cut];
+    *hi = v[n - 1 - cut];
+}
+
+/* Percentile bootstrap over the events o[n]: each of the resamples draws n
+ * events with replacement; prints the 95% interval of macro-F1 and sentiment
+ * accuracy and, with against, of their difference from the second
+ * classifier's (both scored on the same draws). Returns -1 out of memory. */
+static int print_intervals(const outcome *o, size_t n, size_t resamples, const char *against)
+{
+    double *v = malloc(4 * resamples * sizeof *v);
+    if (v == NULL)
+        return -1;
+    double *f1 = v, *sent = v + resamples, *df1 = v + 2 * resamples, *dsent = v + 3 * resamples;
+    uint64_t state = 20261201;
+    for (size_t b = 0; b < resamples; b++) {
+        tally t1, t2;
+        memset(&t1, 0, sizeof t1);
+        memset(&t2, 0, sizeof t2);
+        for (size_t i = 0; i < n; i++) {
+            const outcome *e = &o[next_random(&state) % n];
+            count(&t1, e->want, e->got, (cx_sentiment)e->ws, (cx_sentiment)e->gs);
+            if (against != NULL)
+                count(&t2, e->want, e->got2, (cx_sentiment)e->ws, (cx_sentiment)e->gs2);
+        }
+        f1[b] = macro_f1(&t1, 1);
+        sent[b] = (double)t1.sent_ok / (double)n;
+        df1[b] = f1[b] - macro_f1(&t2, 1);
+        dsent[b] = sent[b] - (double)t2.sent_ok / (double)n;
+    }
+    double lo[4], hi[4];
+    for (int k = 0; k < 4; k++)
+        middle95(v + (size_t)k * resamples, resamples, &lo[k], &hi[k]);
+    printf("95%% intervals (%zu resamples of the events): macro-F1 %.3f to %.3f, sentiment "
+           "accuracy %.3f to %.3f\n",
+           resamples, lo[0], hi[0], lo[1], hi[1]);
+    if (against != NULL)
+        printf("  difference from %s: macro-F1 %+.3f to %+.3f, sentiment accuracy %+.3f to "
+               "%+.3f\n",
+               against, lo[2], hi[2], lo[3], hi[3]);
+    free(v);
+    return 0;
+}
+
 static void print_cats(unsigned set)
 {
     int any = 0;
@@ -106,9 +188,9 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
 
 int cx_cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL, *rules[MAX_FILES], *model = NULL, *by = NULL;
+    const char *path = NULL, *rules[MAX_FILES], *model = NULL, *by = NULL, *against = NULL;
     size_t n_rules = 0;
-    double min_f1 = 0, min_sent = 0, misses = 20;
+    double min_f1 = 0, min_sent = 0, misses = 20, resamples = 1000;
     char err[1024];
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
@@ -116,10 +198,12 @@ int cx_cmd_eval(int argc, char **argv)
         {"--min-macro-f1", "a number from 0 to 1", &min_f1, 0, 1, 0},
         {"--min-sentiment", "a number from 0 to 1", &min_sent, 0, 1, 0},
         {"--misses", "a whole number from 0 to 1000000000", &misses, 0, 1e9, 1},
+        {"--resamples", "a whole number from 0 to 100000", &resamples, 0, 1e5, 1},
     };
     const cx_cmd_string strs[] = {
         {"--model", &model, NULL, 0},
         {"--by", &by, NULL, 0},
+        {"--against", &against, NULL, 0},
         {"--rules", rules, &n_rules, MAX_FILES},
     };
     size_t n_paths = 0;
@@ -136,21 +220,31 @@ int cx_cmd_eval(int argc, char **argv)
         fprintf(stderr, "cxpulse eval: needs LABELS.jsonl\n");
         return usage(stderr, CX_EXIT_USAGE);
     }
-    cx_classifier *clf = NULL;
-    if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
+    cx_classifier *clf = NULL, *other = NULL;
+    if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK ||
+        (against != NULL &&
+         cx_classifier_new_model(&other, rules, n_rules,
+                                 strcmp(against, "default") == 0 ? NULL : against, err,
+                                 sizeof err) != CX_OK)) {
         fprintf(stderr, "cxpulse eval: %s\n", err);
+        cx_classifier_free(clf);
         return CX_EXIT_USAGE;
     }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
+        cx_classifier_free(other);
         return CX_EXIT_RUNTIME;
     }
     static tally groups[MAX_GROUPS];
     size_t n_groups = 0;
-    tally all;
+    tally all, all2;
     memset(&all, 0, sizeof all);
+    memset(&all2, 0, sizeof all2);
+    outcome *seen = NULL; /* every event's outcome, for the intervals */
+    size_t n_seen = 0, cap_seen = 0;
+    int oom = 0;
     unsigned long lineno = 0, bad = 0;
     cx_label_line l;
     int r;
@@ -168,6 +262,32 @@ int cx_cmd_eval(int argc, char **argv)
         for (int k = 0; k < tags.n_assigned; k++)
             got |= 1u << tags.order[k];
         count(&all, l.categories, got, l.sentiment, tags.sentiment);
+        outcome o = {.want = (unsigned char)l.categories,
+                     .got = (unsigned char)got,
+                     .ws = (unsigned char)l.sentiment,
+                     .gs = (unsigned char)tags.sentiment};
+        if (other != NULL) {
+            cx_tags t2;
+            cx_classifier_classify(other, &l.ev, &t2);
+            for (int k = 0; k < t2.n_assigned; k++)
+                o.got2 |= (unsigned char)(1u << t2.order[k]);
+            o.gs2 = (unsigned char)t2.sentiment;
+            count(&all2, l.categories, o.got2, l.sentiment, t2.sentiment);
+        }
+        if (resamples > 0 && !oom) {
+            if (n_seen == cap_seen) {
+                size_t cap = cap_seen ? 2 * cap_seen : 4096;
+                outcome *grown = realloc(seen, cap * sizeof *grown);
+                if (grown == NULL)
+                    oom = 1;
+                else {
+                    seen = grown;
+                    cap_seen = cap;
+                }
+            }
+            if (!oom)
+                seen[n_seen++] = o;
+        }
         if (by != NULL) {
             char buf[32];
             const char *g = group_of(l.doc, by, buf, sizeof buf);
@@ -197,10 +317,15 @@ int cx_cmd_eval(int argc, char **argv)
         }
         cx_label_line_clear(&l);
     }
-    if (ferror(f)) { /* no scores over what was read before the error */
-        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
+    if (ferror(f) || oom) { /* no scores over what was read before the error */
+        if (oom)
+            fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
+        else
+            fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
         fclose(f);
+        free(seen);
         cx_classifier_free(clf);
+        cx_classifier_free(other);
         return CX_EXIT_RUNTIME;
     }
     fclose(f);
@@ -223,6 +348,17 @@ int cx_cmd_eval(int argc, char **argv)
     for (int a = 0; a < CX_SENT_COUNT; a++)
         printf("  %-9s %8ld %8ld %8ld\n", cx_sentiment_name((cx_sentiment)a), all.conf[a][0],
                all.conf[a][1], all.conf[a][2]);
+    if (other != NULL) {
+        double sent2 = all2.n ? (double)all2.sent_ok / (double)all2.n : 0;
+        printf("against %s (rule set %s): macro-F1 %.3f (difference %+.3f), exact label sets "
+               "%.1f%%, sentiment accuracy %.3f (difference %+.3f)\n",
+               against, cx_classifier_version(other), macro_f1(&all2, 1),
+               macro - macro_f1(&all2, 1), all2.n ? 100.0 * (double)all2.exact / (double)all2.n : 0,
+               sent2, sent - sent2);
+    }
+    if (n_seen > 0 && print_intervals(seen, n_seen, (size_t)resamples, other ? against : NULL) != 0)
+        fprintf(stderr, "cxpulse eval: out of memory for the intervals: left out\n");
+    free(seen);
     if (by != NULL) {
         printf("\nby %s (macro-F1 over the categories that occur in the group):\n", by);
         printf("  %-24s %6s %8s %9s %6s %6s  %s\n", by, "events", "macro-F1", "sentiment", "none",
@@ -245,6 +381,7 @@ int cx_cmd_eval(int argc, char **argv)
     }
     printf("rule set %s\n", cx_classifier_version(clf));
     cx_classifier_free(clf);
+    cx_classifier_free(other);
     int rc = CX_EXIT_OK;
     if (bad > 0) {
         fprintf(stderr, "cxpulse eval: %lu unreadable lines\n", bad);

@@ -221,4 +221,54 @@ Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 6
     cr_assert_geq(exact[1], exact[0] + 5.0,
                   "company model gets %.1f%% of label sets right, the built-in %.1f%%", exact[1],
                   exact[0]);
+    /* and not by the luck of these events: the difference's interval over
+     * resamples of them lies above 0 */
+    snprintf(cmd, sizeof cmd,
+             "%s eval %s --misses 0 --model %s --against default | sed -n "
+             "'s/^  difference from default: macro-F1 \\([-+.0-9]*\\) to \\([-+.0-9]*\\),.*/\\1 "
+             "\\2/p'",
+             cx_test_bin(), test, model);
+    double lo, hi;
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_eq(fscanf(p, "%lf %lf", &lo, &hi), 2, "%s", cmd);
+    pclose(p);
+    cr_log_info("company model minus built-in, 95%% interval: %+.3f to %+.3f", lo, hi);
+    cr_assert_gt(lo, 0.0, "the company model's gain could be chance: %+.3f to %+.3f", lo, hi);
+}
+
+/* The intervals: the same on every run, around the figure they qualify,
+ * drawn from the same resamples for both models (a model against itself
+ * differs by exactly 0 in every draw), and left out with --resamples 0. */
+Test(train_eval, intervals_are_reproducible_and_paired)
+{
+    char data[512], out[300], out2[300];
+    cx_test_source_path("tests/data/company/labeled.jsonl", data, sizeof data);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(out2, sizeof out2, "%s/out2.txt", dir);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --misses 0 --against default > %s", cx_test_bin(), data, out), 0);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --misses 0 --against default > %s", cx_test_bin(), data, out2), 0);
+    cr_assert_eq(cx_test_sh("cmp -s %s %s", out, out2), 0, "two runs print different intervals");
+    cr_assert_eq(cx_test_sh("grep -q '^  difference from default: macro-F1 +0.000 to +0.000, "
+                            "sentiment accuracy +0.000 to +0.000$' %s",
+                            out),
+                 0);
+    double f1, lo, hi;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "awk '/^macro-F1/ {f=$2} /^95%% intervals/ {print f, $9, $11}' %s",
+             out);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_eq(fscanf(p, "%lf %lf %lf", &f1, &lo, &hi), 3, "%s", cmd);
+    pclose(p);
+    cr_assert(lo < f1 && f1 < hi, "macro-F1 %.3f outside its interval %.3f to %.3f", f1, lo, hi);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --misses 0 --resamples 0 | grep -q '95%%'", cx_test_bin(), data), 1);
+    /* a model that cannot be read is named */
+    cr_assert_eq(cx_test_sh("%s eval %s --against %s/no.cxm > /dev/null 2> %s", cx_test_bin(), data,
+                            dir, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'no.cxm' %s", out), 0);
 }
