@@ -207,12 +207,7 @@ int cx_cmd_eval(int argc, char **argv)
         {"--rules", rules, &n_rules, MAX_FILES},
     };
     size_t n_paths = 0;
-    const cx_cmd_spec spec = {.nums = nums,
-                              .n_nums = sizeof nums / sizeof nums[0],
-                              .strs = strs,
-                              .n_strs = sizeof strs / sizeof strs[0],
-                              .pos = &path,
-                              .max_pos = 1,
+    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .pos = &path, .max_pos = 1,
                               .n_pos = &n_paths};
     if (cx_cmd_parse_options("eval", argv + 1, argc - 1, &spec) != 0)
         return usage(stderr, CX_EXIT_USAGE);

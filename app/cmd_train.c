@@ -57,12 +57,7 @@ int cx_cmd_train(int argc, char **argv)
         {"--from", &from, NULL, 0},
         {"--rules", rules, &n_rules, MAX_FILES},
     };
-    const cx_cmd_spec spec = {.nums = nums,
-                              .n_nums = sizeof nums / sizeof nums[0],
-                              .strs = strs,
-                              .n_strs = sizeof strs / sizeof strs[0],
-                              .pos = files,
-                              .max_pos = MAX_FILES,
+    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .pos = files, .max_pos = MAX_FILES,
                               .n_pos = &n_files};
     if (cx_cmd_parse_options("train", argv + 1, argc - 1, &spec) != 0)
         return usage(stderr, CX_EXIT_USAGE);

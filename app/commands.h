@@ -91,6 +91,10 @@ typedef struct cx_cmd_spec {
     size_t max_pos, *n_pos;
 } cx_cmd_spec;
 
+/* The option part of a cx_cmd_spec initializer, from the arrays nums and strs. */
+#define CX_CMD_OPTIONS(nums_, strs_)                                                               \
+    .nums = (nums_), .n_nums = CX_ARRAY_LEN(nums_), .strs = (strs_), .n_strs = CX_ARRAY_LEN(strs_)
+
 /* Reads args[0..n) by spec. Returns 0, or -1 after printing "cxpulse CMD:
  * ..." naming the argument to stderr: an unknown option, a missing or bad
  * value, or more values than a list or the other arguments hold. */

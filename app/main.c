@@ -89,22 +89,24 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
             spec->pos[(*spec->n_pos)++] = a;
             continue;
         }
+        size_t k = 0, j = 0;
+        while (k < spec->n_strs && strcmp(a, spec->strs[k].flag) != 0)
+            k++;
+        while (j < spec->n_nums && strcmp(a, spec->nums[j].flag) != 0)
+            j++;
+        if (k == spec->n_strs && j == spec->n_nums) {
+            fprintf(stderr, "cxpulse %s: unknown option \"%s\"\n", cmd, a);
+            return -1;
+        }
         if (i + 1 >= n) {
-            fprintf(stderr, "cxpulse %s: \"%s\" needs a value or is unknown\n", cmd, a);
+            fprintf(stderr, "cxpulse %s: \"%s\" needs a value\n", cmd, a);
             return -1;
         }
         const char *v = args[++i];
-        int num = cx_cmd_number_option(cmd, spec->nums, spec->n_nums, a, v);
-        if (num < 0)
-            return -1;
-        if (num > 0)
+        if (j < spec->n_nums) {
+            if (cx_cmd_number_option(cmd, &spec->nums[j], 1, a, v) < 0)
+                return -1;
             continue;
-        size_t k = 0;
-        while (k < spec->n_strs && strcmp(a, spec->strs[k].flag) != 0)
-            k++;
-        if (k == spec->n_strs) {
-            fprintf(stderr, "cxpulse %s: unknown option \"%s\"\n", cmd, a);
-            return -1;
         }
         const cx_cmd_string *o = &spec->strs[k];
         if (o->n == NULL)

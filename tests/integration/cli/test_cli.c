@@ -213,3 +213,15 @@ Test(cli, bad_numbers_are_named_with_what_the_option_takes)
     cr_expect_eq(run_cli("train x.jsonl --out m.cxm --rate fast"), 2);
     cr_expect(out_has("--rate \"fast\": expected a number above 0"));
 }
+
+/* An option without its value, and one that does not exist, are told apart
+ * wherever they stand, the last argument too. */
+Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
+{
+    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --seed"), 2);
+    cr_expect(out_has("\"--seed\" needs a value"));
+    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --sead"), 2);
+    cr_expect(out_has("unknown option \"--sead\""));
+    cr_expect_eq(run_cli("eval x.jsonl --agianst none --misses 0"), 2);
+    cr_expect(out_has("unknown option \"--agianst\""));
+}
