@@ -144,11 +144,13 @@ static int print_intervals(const outcome *o, size_t n, size_t resamples, const c
         }
         f1[b] = macro_f1(&t1, 1);
         sent[b] = (double)t1.sent_ok / (double)n;
-        df1[b] = f1[b] - macro_f1(&t2, 1);
-        dsent[b] = sent[b] - (double)t2.sent_ok / (double)n;
+        if (against != NULL) {
+            df1[b] = f1[b] - macro_f1(&t2, 1);
+            dsent[b] = sent[b] - (double)t2.sent_ok / (double)n;
+        }
     }
     double lo[4], hi[4];
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < (against != NULL ? 4 : 2); k++)
         middle95(v + (size_t)k * resamples, resamples, &lo[k], &hi[k]);
     printf("95%% intervals (%zu resamples of the events): macro-F1 %.3f to %.3f, sentiment "
            "accuracy %.3f to %.3f\n",
