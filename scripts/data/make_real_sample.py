@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the real-text sample (unlabeled events) from published customer feedback.
 
-usage: make_real_sample.py RAWDIR [--round 2|3|4|5|6|7|8|9|10|11|12] > sample.jsonl
+usage: make_real_sample.py RAWDIR [--round 2|3|...|13] > sample.jsonl
 RAWDIR holds the source files named in tests/data/SOURCES.md. Selection is
 deterministic (seeded), so the same sources give the same sample.
 Round 1 (the default) is the first sample; round 2 draws further items from
@@ -14,14 +14,14 @@ next 300 hotel reviews the same way, and 500 women's clothing reviews
 (clothing.csv; a new source). Round 5 draws the remaining Comcast titles,
 the next 300 hotel reviews and the remaining clothing reviews of the copy.
 Round 6 draws the next 300 hotel reviews and 600 Amazon fine-food reviews
-(finefood.csv; a new source); rounds 7 to 12 the next 300 and 600 of each.
+(finefood.csv; a new source); rounds 7 to 13 the next 300 and 600 of each.
 """
 import csv, json, random, sys, hashlib, re, os
 
 raw = sys.argv[1]
 if len(sys.argv) == 2:
     rnd = 1
-elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in [str(k) for k in range(1, 13)]:
+elif len(sys.argv) == 4 and sys.argv[2] == '--round' and sys.argv[3] in [str(k) for k in range(1, 14)]:
     rnd = int(sys.argv[3])
 else:
     sys.exit(__doc__.strip().splitlines()[2])
@@ -113,7 +113,7 @@ def sample(rnd):
             text = f"{title}. {body}" if title and title[-1] not in ".!?" else f"{title} {body}"
             add("clothing", f"{int(r['']):05d}", text, "retail", "web", "2018-01-01T12:00:00Z")
 
-    # Amazon Fine Food Reviews (rounds 6 to 12): the review text as posted (line
+    # Amazon Fine Food Reviews (rounds 6 to 13): the review text as posted (line
     # breaks as spaces), 40 to 1,500 characters; the star rating is not
     # carried (the text decides).
     if rnd >= 6:
