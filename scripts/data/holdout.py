@@ -52,6 +52,7 @@ AUTHOR_GROUPS = {
     "review sentences 4": ["xb", "xc"],
     "review sentences 5": ["xe", "xf", "xi"],
     "review sentences 6": ["xn", "xo"],
+    "review sentences 7": ["yb", "yc", "yd", "ye"],
     "app reviews": ["xv", "xw"],
 }
 
