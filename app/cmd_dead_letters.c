@@ -185,7 +185,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
             double v;
             const cx_cmd_number num = {"--limit", "a whole number from 1 to 100000", &v, 1, 100000,
                                        1};
-            if (cx_cmd_number_option("dead-letters", &num, 1, a, rest[++i]) < 0)
+            if (cx_cmd_read_number("dead-letters", &num, rest[++i]) != 0)
                 goto done;
             limit = (int)v;
         } else if (strcmp(a, "--id") == 0 && i + 1 < n_rest) {

@@ -65,11 +65,10 @@ typedef struct cx_cmd_number {
     int whole;
 } cx_cmd_number;
 
-/* When flag is one of nums[n]'s: reads value into it and returns 1, or prints
- * "cxpulse CMD: FLAG "VALUE": expected ..." to stderr and returns -1 when the
- * value is not a number in its range and nothing else. 0 when flag is none. */
-int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, const char *flag,
-                         const char *value);
+/* Reads value, the value given to num's flag, into *num->out and returns 0;
+ * or prints "cxpulse CMD: FLAG "VALUE": expected ..." to stderr and returns
+ * -1 when it is not a number in num's range and nothing else. */
+int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *value);
 
 /* A string option of a subcommand: its flag and where its value goes; with
  * n, a repeatable option whose values fill out[0..max), counted in *n. */

@@ -54,24 +54,18 @@ int cx_cmd_wants_help(int argc, char **argv)
     return 0;
 }
 
-int cx_cmd_number_option(const char *cmd, const cx_cmd_number *nums, size_t n, const char *flag,
-                         const char *value)
+int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *value)
 {
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(flag, nums[k].flag) != 0)
-            continue;
-        char *end;
-        errno = 0;
-        double v = strtod(value, &end);
-        if (end == value || *end != '\0' || errno != 0 || !(v >= nums[k].min && v <= nums[k].max) ||
-            (nums[k].whole && v != (double)(long long)v)) {
-            fprintf(stderr, "cxpulse %s: %s \"%s\": expected %s\n", cmd, flag, value,
-                    nums[k].expected);
-            return -1;
-        }
-        *nums[k].out = v;
-        return 1;
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end != '\0' || errno != 0 || !(v >= num->min && v <= num->max) ||
+        (num->whole && v != (double)(long long)v)) {
+        fprintf(stderr, "cxpulse %s: %s \"%s\": expected %s\n", cmd, num->flag, value,
+                num->expected);
+        return -1;
     }
+    *num->out = v;
     return 0;
 }
 
@@ -104,7 +98,7 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
         }
         const char *v = args[++i];
         if (j < spec->n_nums) {
-            if (cx_cmd_number_option(cmd, &spec->nums[j], 1, a, v) < 0)
+            if (cx_cmd_read_number(cmd, &spec->nums[j], v) != 0)
                 return -1;
             continue;
         }
