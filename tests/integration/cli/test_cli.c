@@ -162,6 +162,13 @@ static int out_has(const char *text)
     return cx_test_sh("grep -qF -- '%s' '%s/out'", text, dir) == 0;
 }
 
+/* `cxpulse ARGS` exits 2 (a usage or configuration error) and says `says`. */
+static void expect_refused(const char *args, const char *says)
+{
+    cr_expect_eq(run_cli(args), 2, "cxpulse %s: exit status is not 2", args);
+    cr_expect(out_has(says), "cxpulse %s does not say %s", args, says);
+}
+
 Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
 {
     /* Not retried as if PostgreSQL were down: exit 2 at once, the password not shown. */
@@ -194,11 +201,10 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
 
 Test(cli, flags_are_checked_before_the_settings)
 {
-    cr_expect_eq(run_cli("run --bogus"), 2);
-    cr_expect(out_has("unknown argument \"--bogus\""), "run --bogus does not name the flag");
+    expect_refused("run --bogus", "unknown argument \"--bogus\"");
     cr_expect(!out_has("brokers\" is not set"));
-    cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:99999"), 2);
-    cr_expect(out_has("http.listen \"127.0.0.1:99999\""));
+    expect_refused("config --check --brokers b --topic t --http 127.0.0.1:99999",
+                   "http.listen \"127.0.0.1:99999\"");
     cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:9464"), 0);
 }
 
@@ -206,22 +212,19 @@ Test(cli, flags_are_checked_before_the_settings)
  * read as 0 or its leading digits before: "--batch 5x" ran with 5). */
 Test(cli, bad_numbers_are_named_with_what_the_option_takes)
 {
-    cr_expect_eq(run_cli("reclassify --batch 5x"), 2);
-    cr_expect(out_has("--batch \"5x\": expected a whole number from 1 to 100000"));
-    cr_expect_eq(run_cli("dead-letters list --limit -3"), 2);
-    cr_expect(out_has("--limit \"-3\": expected a whole number from 1 to 100000"));
-    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --rate fast"), 2);
-    cr_expect(out_has("--rate \"fast\": expected a number above 0"));
+    expect_refused("reclassify --batch 5x",
+                   "--batch \"5x\": expected a whole number from 1 to 100000");
+    expect_refused("dead-letters list --limit -3",
+                   "--limit \"-3\": expected a whole number from 1 to 100000");
+    expect_refused("train x.jsonl --out m.cxm --rate fast",
+                   "--rate \"fast\": expected a number above 0");
 }
 
 /* An option without its value, and one that does not exist, are told apart
  * wherever they stand, the last argument too. */
 Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
 {
-    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --seed"), 2);
-    cr_expect(out_has("\"--seed\" needs a value"));
-    cr_expect_eq(run_cli("train x.jsonl --out m.cxm --sead"), 2);
-    cr_expect(out_has("unknown option \"--sead\""));
-    cr_expect_eq(run_cli("eval x.jsonl --agianst none --misses 0"), 2);
-    cr_expect(out_has("unknown option \"--agianst\""));
+    expect_refused("train x.jsonl --out m.cxm --seed", "\"--seed\" needs a value");
+    expect_refused("train x.jsonl --out m.cxm --sead", "unknown option \"--sead\"");
+    expect_refused("eval x.jsonl --agianst none --misses 0", "unknown option \"--agianst\"");
 }
