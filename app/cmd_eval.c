@@ -353,7 +353,7 @@ int cx_cmd_eval(int argc, char **argv)
                macro - macro_f1(&all2, 1), all2.n ? 100.0 * (double)all2.exact / (double)all2.n : 0,
                sent2, sent - sent2);
     }
-    if (n_seen > 0 && print_intervals(seen, n_seen, (size_t)resamples, other ? against : NULL) != 0)
+    if (n_seen > 0 && print_intervals(seen, n_seen, (size_t)resamples, against) != 0)
         fprintf(stderr, "cxpulse eval: out of memory for the intervals: left out\n");
     free(seen);
     if (by != NULL) {
