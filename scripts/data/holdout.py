@@ -46,6 +46,8 @@ AUTHOR_GROUPS = {
     "social posts 4": ["wz", "xa", "xd"],
     "social posts 5": ["xg", "xh"],
     "social posts 6": ["xt", "xu"],
+    "social posts 7": ["yf", "yg", "yh", "yi"],
+    "social posts 8": ["yj", "yk", "yl", "ym"],
     "review sentences 1": ["wj", "wk", "wl"],
     "review sentences 2": ["wp", "wq", "wr", "ws"],
     "review sentences 3": ["wv", "ww", "wx"],
