@@ -435,6 +435,24 @@ static void read_token(const cx_valence *v, const char *s, size_t n_raw, tok_inf
     ti->sarc = sarc;
 }
 
+/* The length of the ellipsis or dash at s[n] ("..", "--" or longer runs,
+ * "\u2026", "\u2014") when a letter or digit follows it, else 0. */
+static inline size_t joiner(const char *s, size_t n)
+{
+    size_t k = 0;
+    if (s[0] == '.' || s[0] == '-') {
+        while (k < n && s[k] == s[0])
+            k++;
+        if (k < 2)
+            return 0;
+    } else if ((unsigned char)s[0] == 0xe2 && n >= 3 && (unsigned char)s[1] == 0x80 &&
+               ((unsigned char)s[2] == 0xa6 || (unsigned char)s[2] == 0x94))
+        k = 3;
+    else
+        return 0;
+    return k < n && cx__ascii_alnum((unsigned char)s[k]) ? k : 0;
+}
+
 /* Per thread: recent whitespace tokens as read_token() read them, so a
  * frequent token ("late,", "the") costs a hash and a probe (they depend on
  * nothing but the token's bytes and the built-in tables). */
@@ -458,14 +476,20 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
     if (text == NULL)
         return;
 
-    /* Whitespace tokens, as VADER splits. */
+    /* Whitespace tokens, as VADER splits, and words joined by an ellipsis or
+     * a dash ("great...no", "wow--great") split after it. */
     size_t i = 0;
     while (i < len && nt < MAX_TOK) {
         while (i < len && cx__ascii_space((unsigned char)text[i]))
             i++;
-        size_t s = i;
-        while (i < len && !cx__ascii_space((unsigned char)text[i]))
+        size_t s = i, joint;
+        while (i < len && !cx__ascii_space((unsigned char)text[i])) {
+            if (i > s && (joint = joiner(text + i, len - i)) > 0) {
+                i += joint;
+                break;
+            }
             i++;
+        }
         if (i == s)
             break;
         size_t n = i - s;

@@ -91,6 +91,27 @@ Test(cx_valence, emoji_and_emoticons_count)
     cr_assert_lt(score("got my order :(").compound, -0.05f);
 }
 
+Test(cx_valence, words_joined_by_an_ellipsis_or_a_dash_are_read_apart)
+{
+    /* as they are read with a space after the joint */
+    const char *joined[][2] = {
+        {"the food was great...the service awful", "the food was great... the service awful"},
+        {"Wow--great customer service! Thank you!", "Wow-- great customer service! Thank you!"},
+        {"lovely\xE2\x80\xA6thanks", "lovely\xE2\x80\xA6 thanks"},         /* horizontal ellipsis */
+        {"awful\xE2\x80\x94never again", "awful\xE2\x80\x94 never again"}, /* em dash */
+    };
+    for (size_t i = 0; i < sizeof joined / sizeof joined[0]; i++) {
+        cx_valence_score a = score(joined[i][0]), b = score(joined[i][1]);
+        cr_assert_float_eq(a.compound, b.compound, 1e-6f, "%s", joined[i][0]);
+        cr_assert_eq(a.pos, b.pos, "%s", joined[i][0]);
+        cr_assert_eq(a.neg, b.neg, "%s", joined[i][0]);
+    }
+    cr_assert_gt(score("Wow--great customer service! Thank you!").compound, 0.5f);
+    /* one hyphen or one dot joins a word ("well-known", "e.g") */
+    cr_assert_float_eq(score("a well-known brand").compound, score("a wellknown brand").compound,
+                       1e-6f);
+}
+
 Test(cx_valence, sarcasm_next_to_a_failure_is_negative)
 {
     cx_valence_score s = score("Great, the shuttle is cancelled again. Wonderful.");
