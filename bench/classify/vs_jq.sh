@@ -21,12 +21,12 @@ for line in sys.stdin:
         pass' <"$root/config/sample/events.jsonl" >"$tmp/one.jsonl"
 for _ in $(seq "$copies"); do cat "$tmp/one.jsonl"; done >"$tmp/events.jsonl"
 
-best() { # best wall-clock seconds of 3 runs of "$@" (output discarded)
+best() { # best wall-clock seconds of 3 runs of "$@" (output discarded; a failed run stops the script)
     local b=
     for _ in 1 2 3; do
         local t0 t1
         t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
+        "$@" >/dev/null 2>"$tmp/err" || { echo "vs_jq: $* failed: $(head -c 300 "$tmp/err")" >&2; exit 1; }
         t1=$(date +%s.%N)
         b=$(awk -v t0="$t0" -v t1="$t1" -v b="$b" 'BEGIN { d = t1 - t0; if (b == "" || d < b) print d; else print b }')
     done
