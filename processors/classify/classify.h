@@ -126,6 +126,10 @@ typedef struct cx_train_options {
     float rate;     /* AdaGrad learning rate */
     float l2;       /* L2 penalty of the category outputs */
     float l2_sent;  /* L2 penalty of the sentiment outputs */
+    /* Share of each example's features, in [0, 0.9], hidden from the sentiment
+     * outputs in each pass (the others scaled up to make up for them), so
+     * that no few words decide the feeling alone. */
+    float dropout_sent;
     int min_df;     /* features seen in fewer events are left out */
     unsigned seed;  /* training order */
     int from_model; /* start from the classifier's model and keep near it (fine-tuning) */

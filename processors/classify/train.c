@@ -3,7 +3,9 @@
  *
  * One-vs-rest logistic regression per category and a three-way softmax for
  * sentiment, over the features of features.c, trained together with AdaGrad
- * and L2 in a fixed, seeded order (the same data gives the same file).
+ * and L2 in a fixed, seeded order (the same data gives the same file); the
+ * sentiment outputs also learn with dropout (each pass hides a seeded share
+ * of each example's features from them).
  * Each category's threshold is the one that maximises F1 on out-of-fold
  * predictions (k-fold inside the training data), so a model trained on a
  * company's own feedback picks its own operating points.
@@ -61,6 +63,11 @@ void cx_train_options_default(cx_train_options *opt)
      * authors (still above 0.9); more rows of the sources already seen are
      * unchanged. */
     opt->l2_sent = 1e-2f;
+    /* Against none, 0.3 gained 0.005 of sentiment accuracy on published
+     * sources held out of training, 0.003 on more rows of the sources seen
+     * and 0.012 on written feedback by other authors (two seeds each); 0.5
+     * did as well, 0.7 lost on the published sources. */
+    opt->dropout_sent = 0.3f;
     opt->min_df = 2;
     opt->seed = 13;
     opt->from_model = 0;
@@ -82,6 +89,12 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
         t->opt = *opt;
     else
         cx_train_options_default(&t->opt);
+    float dropout = t->opt.dropout_sent;
+    if (!(dropout >= 0.0f && dropout <= 0.9f)) {
+        cx_trainer_free(t);
+        return cx_errf(err, errlen, CX_ERR_USAGE,
+                       "train: sentiment dropout %g is not from 0 to 0.9", (double)dropout);
+    }
     if (t->opt.from_model && cx__classifier_model(clf) == NULL) {
         cx_trainer_free(t);
         return cx_errf(err, errlen, CX_ERR_USAGE, "train: no model to start from");
@@ -203,6 +216,17 @@ static void shuffle(size_t *a, size_t n, uint64_t *rng)
     }
 }
 
+/* A well-mixed function of h (splitmix64's finaliser). */
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
 static float sigmoid(float z)
 {
     return 1.0f / (1.0f + expf(-z));
@@ -218,11 +242,21 @@ static void predict(const cx_trainer *t, const float *w, size_t i, float z[CX_MO
     }
 }
 
+/* Whether feature f of a pass's example with dropout key is hidden from the
+ * sentiment outputs (cut: the hidden share of 2^32). */
+static inline int dropped(uint64_t key, size_t f, uint64_t cut)
+{
+    return (mix64(key ^ f) >> 32) < cut;
+}
+
 /* Trains w on the examples idx[0..n) (w and g2: CX_MODEL_BUCKETS x STRIDE). */
 static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
 {
     const cx_train_options *o = &t->opt;
     uint64_t rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)o->seed;
+    uint64_t drop_rng = 0xD1B54A32D192ED03ULL ^ (uint64_t)o->seed;
+    uint64_t cut = (uint64_t)((double)o->dropout_sent * 4294967296.0);
+    float kept = 1.0f / (1.0f - o->dropout_sent); /* kept features are scaled up by this */
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
     const float *w0 = o->from_model ? cx__model_weights(cx__classifier_model(t->clf)) : NULL;
     if (w0 != NULL)
@@ -238,8 +272,15 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
         shuffle(idx, n, &rng);
         for (size_t r = 0; r < n; r++) {
             size_t i = idx[r];
-            float z[CX_MODEL_OUT], g[CX_MODEL_OUT];
-            predict(t, w, i, z);
+            uint64_t key = next_rand(&drop_rng);
+            /* the category outputs see every feature, the sentiment ones the kept */
+            float z[CX_MODEL_OUT] = {0}, g[CX_MODEL_OUT];
+            for (size_t f = t->start[i]; f < t->start[i + 1]; f++) {
+                const float *wb = w + (size_t)t->feats[f].bucket * CX_MODEL_STRIDE;
+                float v = t->feats[f].value, vs = dropped(key, f, cut) ? 0.0f : v * kept;
+                for (int k = 0; k < CX_MODEL_OUT; k++)
+                    z[k] += wb[k] * (k < CX_CAT_COUNT ? v : vs);
+            }
             for (int c = 0; c < CX_CAT_COUNT; c++)
                 g[c] = sigmoid(z[c]) - (float)((t->cats[i] >> c) & 1u);
             float mx = fmaxf(z[4], fmaxf(z[5], z[6])), sum = 0, p[3];
@@ -252,10 +293,13 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
                 if (t->df[b] < (uint32_t)o->min_df)
                     continue;
                 float v = t->feats[f].value;
+                /* a hidden feature leaves the sentiment outputs as they are */
+                int outs = dropped(key, f, cut) ? CX_CAT_COUNT : CX_MODEL_OUT;
                 float *wb = w + (size_t)b * CX_MODEL_STRIDE, *gb = g2 + (size_t)b * CX_MODEL_STRIDE;
                 const float *w0b = w0 ? w0 + (size_t)b * CX_MODEL_STRIDE : NULL;
-                for (int k = 0; k < CX_MODEL_OUT; k++) {
-                    float gr = g[k] * v + l2[k] * (wb[k] - (w0b ? w0b[k] : 0.0f));
+                for (int k = 0; k < outs; k++) {
+                    float gr = g[k] * (k < CX_CAT_COUNT ? v : v * kept) +
+                               l2[k] * (wb[k] - (w0b ? w0b[k] : 0.0f));
                     gb[k] += gr * gr;
                     wb[k] -= o->rate * gr / sqrtf(gb[k]);
                 }

@@ -123,6 +123,13 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(
         cx_test_sh("grep -q -- '--l2-sentiment \"-1\": expected a number of at least 0' %s", out),
         0);
+    cr_assert_eq(cx_test_sh("%s train %s --dropout-sentiment 1 --out %s > /dev/null 2> %s",
+                            cx_test_bin(), train, model, out),
+                 2);
+    cr_assert_eq(
+        cx_test_sh("grep -q -- '--dropout-sentiment \"1\": expected a number from 0 to 0.9' %s",
+                   out),
+        0);
     /* each bad value is named with what the option expects */
     cr_assert_eq(
         cx_test_sh("%s train %s --out %s --epochs 2.5 2> %s", cx_test_bin(), train, model, out), 2);

@@ -283,19 +283,25 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void train_to(const char *path)
+/* Trains on the samples with opt (NULL: the defaults) into path. */
+static void train_with(const char *path, const cx_train_options *opt)
 {
     cx_classifier *rules = NULL;
     cx_trainer *t = NULL;
     char err[256];
     cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
                  err);
-    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_trainer_new(&t, rules, opt, err, sizeof err), CX_OK, "%s", err);
     add_all(t, 5);
     cr_assert_eq(cx_trainer_count(t), 5 * sizeof samples / sizeof samples[0]);
     cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
     cx_trainer_free(t);
     cx_classifier_free(rules);
+}
+
+static void train_to(const char *path)
+{
+    train_with(path, NULL);
 }
 
 TestSuite(cx_model, .init = make_dir, .fini = remove_dir);
@@ -314,6 +320,43 @@ Test(cx_model, training_is_deterministic)
     cr_assert_lt(la, (size_t)3 << 20);
     free(x);
     free(y);
+}
+
+/* Dropout changes how the feeling is learned, not the categories: the
+ * category weights are the same with and without it, the sentiment ones not;
+ * a share outside [0, 0.9] is refused by name. */
+Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
+{
+    char a[256], b[256], err[256];
+    cx_train_options opt;
+    snprintf(a, sizeof a, "%s/plain.cxm", dir);
+    snprintf(b, sizeof b, "%s/dropout.cxm", dir);
+    cx_train_options_default(&opt);
+    opt.dropout_sent = 0;
+    train_with(a, &opt);
+    opt.dropout_sent = 0.5f;
+    train_with(b, &opt);
+    cx_model *ma, *mb;
+    cr_assert_eq(cx__model_read(&ma, a, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_read(&mb, b, err, sizeof err), CX_OK, "%s", err);
+    const float *wa = cx__model_weights(ma), *wb = cx__model_weights(mb);
+    size_t cat_diff = 0, sent_diff = 0;
+    for (size_t i = 0; i < (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE; i++)
+        if (wa[i] != wb[i])
+            *(i % CX_MODEL_STRIDE < CX_CAT_COUNT ? &cat_diff : &sent_diff) += 1;
+    cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
+    cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
+    cx__model_free(ma);
+    cx__model_free(mb);
+
+    cx_classifier *rules = NULL;
+    cx_trainer *t = NULL;
+    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    opt.dropout_sent = 0.95f;
+    cr_assert_eq(cx_trainer_new(&t, rules, &opt, err, sizeof err), CX_ERR_USAGE);
+    cr_assert_str_eq(err, "train: sentiment dropout 0.95 is not from 0 to 0.9");
+    cx_classifier_free(rules);
 }
 
 Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
