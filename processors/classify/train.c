@@ -197,7 +197,8 @@ size_t cx_trainer_count(const cx_trainer *t)
     return t->n;
 }
 
-/* xorshift64*: the training order's only source of randomness. */
+/* xorshift64*: training's only source of randomness (its order and the
+ * dropout keys). */
 static uint64_t next_rand(uint64_t *s)
 {
     *s ^= *s >> 12;
@@ -232,21 +233,26 @@ static float sigmoid(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
-static void predict(const cx_trainer *t, const float *w, size_t i, float z[CX_MODEL_OUT])
+/* Whether feature f of a pass's example with dropout key is hidden from the
+ * sentiment outputs (cut: the hidden share of 2^32; 0 hides none). */
+static inline int dropped(uint64_t key, size_t f, uint64_t cut)
+{
+    return cut > 0 && (mix64(key ^ f) >> 32) < cut;
+}
+
+/* The raw scores of example i: the category outputs see every feature, the
+ * sentiment ones those dropped() keeps, scaled up by kept (cut 0, kept 1:
+ * the model as it classifies). */
+static void predict(const cx_trainer *t, const float *w, size_t i, uint64_t key, uint64_t cut,
+                    float kept, float z[CX_MODEL_OUT])
 {
     memset(z, 0, sizeof(float) * CX_MODEL_OUT);
     for (size_t f = t->start[i]; f < t->start[i + 1]; f++) {
         const float *wb = w + (size_t)t->feats[f].bucket * CX_MODEL_STRIDE;
+        float v = t->feats[f].value, vs = dropped(key, f, cut) ? 0.0f : v * kept;
         for (int k = 0; k < CX_MODEL_OUT; k++)
-            z[k] += wb[k] * t->feats[f].value;
+            z[k] += wb[k] * (k < CX_CAT_COUNT ? v : vs);
     }
-}
-
-/* Whether feature f of a pass's example with dropout key is hidden from the
- * sentiment outputs (cut: the hidden share of 2^32). */
-static inline int dropped(uint64_t key, size_t f, uint64_t cut)
-{
-    return (mix64(key ^ f) >> 32) < cut;
 }
 
 /* Trains w on the examples idx[0..n) (w and g2: CX_MODEL_BUCKETS x STRIDE). */
@@ -273,14 +279,8 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
         for (size_t r = 0; r < n; r++) {
             size_t i = idx[r];
             uint64_t key = next_rand(&drop_rng);
-            /* the category outputs see every feature, the sentiment ones the kept */
-            float z[CX_MODEL_OUT] = {0}, g[CX_MODEL_OUT];
-            for (size_t f = t->start[i]; f < t->start[i + 1]; f++) {
-                const float *wb = w + (size_t)t->feats[f].bucket * CX_MODEL_STRIDE;
-                float v = t->feats[f].value, vs = dropped(key, f, cut) ? 0.0f : v * kept;
-                for (int k = 0; k < CX_MODEL_OUT; k++)
-                    z[k] += wb[k] * (k < CX_CAT_COUNT ? v : vs);
-            }
+            float z[CX_MODEL_OUT], g[CX_MODEL_OUT];
+            predict(t, w, i, key, cut, kept, z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
                 g[c] = sigmoid(z[c]) - (float)((t->cats[i] >> c) & 1u);
             float mx = fmaxf(z[4], fmaxf(z[5], z[6])), sum = 0, p[3];
@@ -388,7 +388,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             if ((int)(r % FOLDS) != k)
                 continue;
             float z[CX_MODEL_OUT];
-            predict(t, w, fold[r], z);
+            predict(t, w, fold[r], 0, 0, 1.0f, z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
                 prob[m * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + t->offset[fold[r]][c]);
             cats[m++] = t->cats[fold[r]];

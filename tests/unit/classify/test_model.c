@@ -299,11 +299,6 @@ static void train_with(const char *path, const cx_train_options *opt)
     cx_classifier_free(rules);
 }
 
-static void train_to(const char *path)
-{
-    train_with(path, NULL);
-}
-
 TestSuite(cx_model, .init = make_dir, .fini = remove_dir);
 
 Test(cx_model, training_is_deterministic)
@@ -311,8 +306,8 @@ Test(cx_model, training_is_deterministic)
     char a[256], b[256];
     snprintf(a, sizeof a, "%s/a.cxm", dir);
     snprintf(b, sizeof b, "%s/b.cxm", dir);
-    train_to(a);
-    train_to(b);
+    train_with(a, NULL);
+    train_with(b, NULL);
     size_t la, lb;
     char *x = slurp(a, &la), *y = slurp(b, &lb);
     cr_assert_eq(la, lb);
@@ -363,7 +358,7 @@ Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
 {
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/m.cxm", dir);
-    train_to(path);
+    train_with(path, NULL);
     cx_classifier *clf = NULL;
     cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_not_null(strstr(cx_classifier_version(clf), "+cxm1-"), "%s",
@@ -416,7 +411,7 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     char path[256], bad[256];
     snprintf(path, sizeof path, "%s/m.cxm", dir);
     snprintf(bad, sizeof bad, "%s/bad.cxm", dir);
-    train_to(path);
+    train_with(path, NULL);
     size_t len;
     char *buf = slurp(path, &len);
     /* one flipped bit in the weights */
