@@ -86,8 +86,9 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
                        origin, format, FORMAT);
     if (bits != CX_MODEL_BITS || n_out != CX_MODEL_OUT)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "%s: model has %u hash bits and %u outputs, expected %d and %d", origin,
-                       bits, n_out, CX_MODEL_BITS, CX_MODEL_OUT);
+                       "%s: model has %u hash bits and %u outputs, this cxpulse reads %d and "
+                       "%d (retrain it with cxpulse train)",
+                       origin, bits, n_out, CX_MODEL_BITS, CX_MODEL_OUT);
     uint64_t want = 0;
     for (int i = 0; i < 8; i++)
         want |= (uint64_t)d[len - 8 + (size_t)i] << (8 * i);

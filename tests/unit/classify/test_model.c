@@ -437,6 +437,16 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     fwrite(buf, 1, len, f);
     fclose(f);
     expect_rejected(bad, "model format 9");
+    /* trained by a cxpulse that hashed into fewer buckets */
+    buf[8] = 1;
+    buf[12] = (char)(CX_MODEL_BITS - 2);
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "model has %d hash bits", CX_MODEL_BITS - 2);
+    expect_rejected(bad, want);
+    expect_rejected(bad, "retrain it with cxpulse train");
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
     /* opens, but cannot be read: the reason is told */
