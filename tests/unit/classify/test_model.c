@@ -432,13 +432,14 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     fclose(f);
     expect_rejected(bad, "not a cxpulse model file");
     /* a newer format */
+    char format = buf[8];
     buf[8] = 9;
     f = fopen(bad, "wb");
     fwrite(buf, 1, len, f);
     fclose(f);
     expect_rejected(bad, "model format 9");
     /* trained by a cxpulse that hashed into fewer buckets */
-    buf[8] = 1;
+    buf[8] = format;
     buf[12] = (char)(CX_MODEL_BITS - 2);
     f = fopen(bad, "wb");
     fwrite(buf, 1, len, f);
