@@ -33,7 +33,10 @@ typedef struct name_entry {
 } name_entry;
 
 struct cx_model {
-    float *w;      /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE */
+    /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE, as the file stores them: weight =
+     * w * scale[output]; sums are taken in these units and scaled once */
+    int16_t *w;
+    float scale[CX_MODEL_STRIDE];
     uint8_t *used; /* bit per bucket: has a weight */
     uint64_t gen;  /* distinct per loaded model: tags the word cache */
     float logit[CX_CAT_COUNT]; /* of the thresholds t: log(t / (1 - t)) */
@@ -98,12 +101,11 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     const unsigned char *p = d + 20;
     cx_model *m = calloc(1, sizeof *m);
     if (m == NULL ||
-        (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof(float))) == NULL ||
+        (m->w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof *m->w)) == NULL ||
         (m->used = calloc(CX_MODEL_BUCKETS / 8, 1)) == NULL) {
         cx__model_free(m);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", origin);
     }
-    float scale[CX_MODEL_OUT];
     for (int c = 0; c < CX_CAT_COUNT; c++, p += 4) {
         float t = getf(p);
         if (!(t > 0.0f && t < 1.0f)) {
@@ -112,8 +114,14 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
         }
         m->logit[c] = logf(t / (1.0f - t));
     }
-    for (int k = 0; k < CX_MODEL_OUT; k++, p += 4)
-        scale[k] = getf(p);
+    for (int k = 0; k < CX_MODEL_OUT; k++, p += 4) {
+        m->scale[k] = getf(p);
+        if (!(m->scale[k] > 0.0f && isfinite(m->scale[k]))) {
+            cx__model_free(m);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model scale not a positive number",
+                           origin);
+        }
+    }
     uint32_t n_entries = get32(p), n_names = get32(p + 4);
     p += 8;
     const unsigned char *end = d + len - 8;
@@ -123,10 +131,9 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
         uint32_t b = get32(p);
         if (b >= CX_MODEL_BUCKETS)
             goto bad;
-        for (int k = 0; k < CX_MODEL_OUT; k++) {
-            int16_t q = (int16_t)(uint16_t)(p[4 + 2 * k] | p[5 + 2 * k] << 8);
-            m->w[(size_t)b * CX_MODEL_STRIDE + (size_t)k] = (float)q * scale[k];
-        }
+        for (int k = 0; k < CX_MODEL_OUT; k++)
+            m->w[(size_t)b * CX_MODEL_STRIDE + (size_t)k] =
+                (int16_t)(uint16_t)(p[4 + 2 * k] | p[5 + 2 * k] << 8);
         m->used[b >> 3] |= (uint8_t)(1u << (b & 7));
     }
     size_t total = 0;
@@ -225,9 +232,10 @@ const char *cx__model_version(const cx_model *m)
     return m->version;
 }
 
-const float *cx__model_weights(const cx_model *m)
+void cx__model_weights(const cx_model *m, float *w)
 {
-    return m->w;
+    for (size_t i = 0; i < (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE; i++)
+        w[i] = (float)m->w[i] * m->scale[i % CX_MODEL_STRIDE];
 }
 
 float cx__model_threshold_logit(const cx_model *m, int cat)
@@ -278,10 +286,11 @@ typedef struct score_ctx {
  * once per feature). */
 static inline __attribute__((always_inline)) void apply(score_ctx *s, const pending *p)
 {
-    const float *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
+    const int16_t *w = s->m->w + (size_t)p->bucket * CX_MODEL_STRIDE;
     float *a = s->acc[p->group];
     float wv[CX_MODEL_STRIDE], av[CX_MODEL_STRIDE];
-    memcpy(wv, w, sizeof wv);
+    for (int k = 0; k < CX_MODEL_STRIDE; k++)
+        wv[k] = (float)w[k];
     memcpy(av, a, sizeof av);
     for (int k = 0; k < CX_MODEL_STRIDE; k++)
         av[k] += wv[k] * p->value;
@@ -289,7 +298,7 @@ static inline __attribute__((always_inline)) void apply(score_ctx *s, const pend
     if (!p->named)
         return;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        float x = w[c] * p->value;
+        float x = wv[c] * p->value; /* unscaled: the scale is the same for all of c */
         top *b = s->best[c];
         if (x <= b[CX_MODEL_TOP - 1].contrib)
             continue;
@@ -367,9 +376,9 @@ static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
             __builtin_prefetch(s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE);
         float acc[CX_MODEL_STRIDE] = {0};
         for (int i = 0; i < l.n; i++) {
-            const float *wb = s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE;
+            const int16_t *wb = s->m->w + (size_t)l.b[i] * CX_MODEL_STRIDE;
             for (int k = 0; k < CX_MODEL_STRIDE; k++)
-                acc[k] += wb[k];
+                acc[k] += (float)wb[k];
         }
         memcpy(slot->acc, acc, sizeof acc);
         slot->key = key;
@@ -398,7 +407,7 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
         float z = 0;
         for (int g = 0; g < CX_FG_COUNT; g++)
             z += s.acc[g][k] * scale[g];
-        out->z[k] = z + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
+        out->z[k] = z * m->scale[k] + (k < CX_CAT_COUNT ? cx__rule_offset(hits, k) : 0.0f);
     }
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         out->n_top[c] = 0;

@@ -19,8 +19,8 @@
 /* Hashed feature space: 2^CX_MODEL_BITS buckets. 2^20 rather than 2^18: the
  * character n-grams of the training data collide less, and held-out macro-F1
  * and sentiment rose on more rows of the real sources and on new authors'
- * written feedback over two seeds (docs/model.md); the weights take 32 MB in
- * memory, the file stores only buckets with weights. */
+ * written feedback over two seeds (docs/model.md); in memory the weights take
+ * 16 MB (16-bit, as in the file), the file stores only buckets with weights. */
 #define CX_MODEL_BITS 20
 #define CX_MODEL_BUCKETS (1u << CX_MODEL_BITS)
 /* How much the rules' phrase evidence for a category adds to the model's score,
@@ -145,9 +145,10 @@ void cx__model_free(cx_model *m);
 /* "cxm<format>-<12 hex digits of the checksum>"; borrowed. */
 const char *cx__model_version(const cx_model *m);
 
-/* The model's weights (CX_MODEL_BUCKETS x CX_MODEL_STRIDE) and the readable
- * name of a bucket ("model:<name>") or NULL. */
-const float *cx__model_weights(const cx_model *m);
+/* Fills w (CX_MODEL_BUCKETS x CX_MODEL_STRIDE floats) with the model's
+ * weights. */
+void cx__model_weights(const cx_model *m, float *w);
+/* The readable name of a bucket ("model:<name>") or NULL. */
 const char *cx__model_name(const cx_model *m, uint32_t bucket);
 
 /* The logit of a category's decision threshold on its probability. */

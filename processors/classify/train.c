@@ -40,6 +40,7 @@ struct cx_trainer {
     uint32_t *df;   /* examples per bucket */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
     char **names;   /* per bucket: a readable name, or NULL */
+    float *w0;      /* with from_model: the base model's weights, else NULL */
     int oom;
 };
 
@@ -98,6 +99,14 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
     if (t->opt.from_model && cx__classifier_model(clf) == NULL) {
         cx_trainer_free(t);
         return cx_errf(err, errlen, CX_ERR_USAGE, "train: no model to start from");
+    }
+    if (t->opt.from_model) {
+        t->w0 = malloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE * sizeof *t->w0);
+        if (t->w0 == NULL) {
+            cx_trainer_free(t);
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
+        }
+        cx__model_weights(cx__classifier_model(clf), t->w0);
     }
     t->start[0] = 0;
     *out = t;
@@ -264,7 +273,7 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     uint64_t cut = (uint64_t)((double)o->dropout_sent * 4294967296.0);
     float kept = 1.0f / (1.0f - o->dropout_sent); /* kept features are scaled up by this */
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
-    const float *w0 = o->from_model ? cx__model_weights(cx__classifier_model(t->clf)) : NULL;
+    const float *w0 = t->w0;
     if (w0 != NULL)
         memcpy(w, w0, cells * sizeof *w);
     else
@@ -439,6 +448,7 @@ void cx_trainer_free(cx_trainer *t)
         for (size_t b = 0; b < CX_MODEL_BUCKETS; b++)
             free(t->names[b]);
     free(t->names);
+    free(t->w0);
     free(t->df);
     free(t->seen);
     free(t->feats);

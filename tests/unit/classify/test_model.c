@@ -334,13 +334,19 @@ Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
     cx_model *ma, *mb;
     cr_assert_eq(cx__model_read(&ma, a, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx__model_read(&mb, b, err, sizeof err), CX_OK, "%s", err);
-    const float *wa = cx__model_weights(ma), *wb = cx__model_weights(mb);
+    size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
+    float *wa = malloc(cells * sizeof *wa), *wb = malloc(cells * sizeof *wb);
+    cr_assert(wa != NULL && wb != NULL);
+    cx__model_weights(ma, wa);
+    cx__model_weights(mb, wb);
     size_t cat_diff = 0, sent_diff = 0;
-    for (size_t i = 0; i < (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE; i++)
+    for (size_t i = 0; i < cells; i++)
         if (wa[i] != wb[i])
             *(i % CX_MODEL_STRIDE < CX_CAT_COUNT ? &cat_diff : &sent_diff) += 1;
     cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
     cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
+    free(wa);
+    free(wb);
     cx__model_free(ma);
     cx__model_free(mb);
 
@@ -448,6 +454,21 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     snprintf(want, sizeof want, "model has %d hash bits", CX_MODEL_BITS - 2);
     expect_rejected(bad, want);
     expect_rejected(bad, "retrain it with cxpulse train");
+    buf[12] = CX_MODEL_BITS;
+    /* a scale that is not a positive number, under a checksum that matches:
+     * it would flip or erase an output's weights */
+    const size_t scale_at = 8 + 4 * 3 + 4 * CX_CAT_COUNT; /* the first output's scale */
+    float zero = 0.0f;
+    memcpy(buf + scale_at, &zero, sizeof zero); /* little-endian, as the file */
+    uint64_t h = 1469598103934665603ULL;        /* FNV-1a 64, as the file's checksum */
+    for (size_t i = 0; i < len - 8; i++)
+        h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+    for (int i = 0; i < 8; i++)
+        buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    expect_rejected(bad, "model scale not a positive number");
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
     /* opens, but cannot be read: the reason is told */
