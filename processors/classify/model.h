@@ -19,7 +19,7 @@
 /* Hashed feature space: 2^CX_MODEL_BITS buckets. 2^20 rather than 2^18: the
  * character n-grams of the training data collide less, and held-out macro-F1
  * and sentiment rose on more rows of the real sources and on new authors'
- * written feedback over two seeds (docs/model.md); in memory the weights take
+ * written feedback over three seeds (docs/model.md); in memory the weights take
  * 16 MB (16-bit, as in the file), the file stores only buckets with weights. */
 #define CX_MODEL_BITS 20
 #define CX_MODEL_BUCKETS (1u << CX_MODEL_BITS)
