@@ -62,7 +62,7 @@ static float getf(const unsigned char *p)
     return f;
 }
 
-static uint64_t checksum(const unsigned char *p, size_t n)
+uint64_t cx__model_checksum(const unsigned char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
@@ -95,7 +95,7 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     uint64_t want = 0;
     for (int i = 0; i < 8; i++)
         want |= (uint64_t)d[len - 8 + (size_t)i] << (8 * i);
-    if (checksum(d, len - 8) != want)
+    if (cx__model_checksum(d, len - 8) != want)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "%s: model checksum mismatch: the file is damaged or truncated", origin);
     const unsigned char *p = d + 20;
@@ -519,7 +519,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         put(&o, &len, 1);
         put(&o, names[b], len);
     }
-    uint64_t sum = checksum(o.p, o.len);
+    uint64_t sum = cx__model_checksum(o.p, o.len);
     unsigned char s[8];
     for (int i = 0; i < 8; i++)
         s[i] = (unsigned char)(sum >> (8 * i));

@@ -142,6 +142,9 @@ cx_status cx__model_load(cx_model **out, const unsigned char *data, size_t len, 
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen);
 void cx__model_free(cx_model *m);
 
+/* The FNV-1a 64-bit checksum that ends a model file, of its n bytes before it. */
+uint64_t cx__model_checksum(const unsigned char *p, size_t n);
+
 /* "cxm<format>-<12 hex digits of the checksum>"; borrowed. */
 const char *cx__model_version(const cx_model *m);
 

@@ -412,6 +412,15 @@ static void expect_rejected(const char *path, const char *needle)
     cr_assert_not_null(strstr(err, needle), "%s", err);
 }
 
+/* Writes len bytes of buf to path. */
+static void write_bytes(const char *path, const char *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(buf, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
 Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
 {
     char path[256], bad[256];
@@ -422,52 +431,40 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     char *buf = slurp(path, &len);
     /* one flipped bit in the weights */
     buf[len / 2] ^= 0x10;
-    FILE *f = fopen(bad, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
+    write_bytes(bad, buf, len);
     expect_rejected(bad, "checksum mismatch");
     buf[len / 2] ^= 0x10;
     /* cut short */
-    f = fopen(bad, "wb");
-    fwrite(buf, 1, len - 100, f);
-    fclose(f);
+    write_bytes(bad, buf, len - 100);
     expect_rejected(bad, "checksum mismatch");
     /* something else entirely */
-    f = fopen(bad, "wb");
-    fputs("{\"version\": 1}", f);
-    fclose(f);
+    const char *json = "{\"version\": 1}";
+    write_bytes(bad, json, strlen(json));
     expect_rejected(bad, "not a cxpulse model file");
     /* a newer format */
     char format = buf[8];
     buf[8] = 9;
-    f = fopen(bad, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
+    write_bytes(bad, buf, len);
     expect_rejected(bad, "model format 9");
-    /* trained by a cxpulse that hashed into fewer buckets */
     buf[8] = format;
+    /* trained by a cxpulse that hashed into fewer buckets */
+    char bits = buf[12];
     buf[12] = (char)(CX_MODEL_BITS - 2);
-    f = fopen(bad, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
+    write_bytes(bad, buf, len);
     char want[64];
     snprintf(want, sizeof want, "model has %d hash bits", CX_MODEL_BITS - 2);
     expect_rejected(bad, want);
     expect_rejected(bad, "retrain it with cxpulse train");
-    buf[12] = CX_MODEL_BITS;
+    buf[12] = bits;
     /* a scale that is not a positive number, under a checksum that matches:
      * it would flip or erase an output's weights */
     const size_t scale_at = 8 + 4 * 3 + 4 * CX_CAT_COUNT; /* the first output's scale */
     float zero = 0.0f;
     memcpy(buf + scale_at, &zero, sizeof zero); /* little-endian, as the file */
-    uint64_t h = 1469598103934665603ULL;        /* FNV-1a 64, as the file's checksum */
-    for (size_t i = 0; i < len - 8; i++)
-        h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+    uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
     for (int i = 0; i < 8; i++)
         buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
-    f = fopen(bad, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
+    write_bytes(bad, buf, len);
     expect_rejected(bad, "model scale not a positive number");
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
