@@ -1,9 +1,10 @@
 /*
  * features.c - the feature extractor shared by classification and training
  * (see model.h): word unigrams (marked inside a negation's scope) and
- * bigrams, character 3-5-grams inside words, emoji, the rule engine's hits,
- * lexicon sums and complaint cues, and the event's channel, touchpoint,
- * attribute keys and rating, each hashed into one of 2^CX_MODEL_BITS buckets.
+ * bigrams, character 3-5-grams inside words, emoji, the balance of a
+ * pros-and-cons text, the rule engine's hits, lexicon sums and complaint
+ * cues, and the event's channel, touchpoint, attribute keys and rating, each
+ * hashed into one of 2^CX_MODEL_BITS buckets.
  */
 #include "lexicon.h"
 #include "model.h"
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
@@ -383,6 +385,67 @@ static void rating_features(const emitter *e, const cx_event *ev)
     emit_fixed(e, 1.0f, names[scale][band], &memo[scale][band]);
 }
 
+/* 1 for a header that opens what the writer liked ("Liked:", "Pros:"), -1 for
+ * one that opens what they did not ("Disliked:", "Cons:"), 0 otherwise: w[n]
+ * is the word before a colon. */
+static int section_kind(const char *w, size_t n)
+{
+    static const char *const liked[] = {"liked", "pros", "pro", "positive", "positives", "good"};
+    static const char *const disliked[] = {"disliked", "cons",      "con",
+                                           "negative", "negatives", "bad"};
+    for (size_t k = 0; k < sizeof liked / sizeof *liked; k++) {
+        if (strlen(liked[k]) == n && strncasecmp(w, liked[k], n) == 0)
+            return 1;
+        if (strlen(disliked[k]) == n && strncasecmp(w, disliked[k], n) == 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Feedback in pros-and-cons form, as survey forms and review sites collect it
+ * in two fields ("Liked: ... Disliked: ...", "Pros: ... Cons: ..."): the
+ * header, not the words, says what each part is, and the balance of the two
+ * is what decides a mixed review. When the text has both headers, emits how
+ * much longer one part is than the other, in words (a part that says only
+ * "nothing" or "none" counts as empty). */
+static void section_features(const emitter *e, const char *t, size_t len)
+{
+    int words[2] = {0, 0}, seen[2] = {0, 0}, nothing[2] = {0, 0}, cur = -1;
+    for (size_t i = 0; i < len;) {
+        if (!cx__ascii_alnum((unsigned char)t[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && cx__ascii_alnum((unsigned char)t[i]))
+            i++;
+        int k = i < len && t[i] == ':' ? section_kind(t + s, i - s) : 0;
+        if (k != 0) {
+            cur = k > 0 ? 0 : 1;
+            seen[cur] = 1;
+        } else if (cur >= 0) {
+            words[cur]++;
+            if ((i - s == 7 && strncasecmp(t + s, "nothing", 7) == 0) ||
+                (i - s == 4 && strncasecmp(t + s, "none", 4) == 0))
+                nothing[cur] = 1;
+        }
+    }
+    if (!seen[0] || !seen[1])
+        return;
+    for (int k = 0; k < 2; k++)
+        if (nothing[k] && words[k] <= 3)
+            words[k] = 0;
+    static const char *const names[] = {"sections:cons much longer",  "sections:cons longer",
+                                        "sections:cons a bit longer", "sections:even",
+                                        "sections:pros a bit longer", "sections:pros longer",
+                                        "sections:pros much longer"};
+    static atomic_uint_fast32_t memo[7];
+    /* log2 of the ratio, rounded: "a bit" is about 2 times, "much" 8 or more */
+    long bin = lrintf(log2f((float)(words[0] + 1) / (float)(words[1] + 1)));
+    bin = bin < -3 ? -3 : bin > 3 ? 3 : bin;
+    emit_fixed(e, 1.0f, names[bin + 3], &memo[bin + 3]);
+}
+
 static void ignore_feature(void *ctx, uint32_t bucket, cx_feature_group g, float value,
                            const char *name, size_t name_len)
 {
@@ -411,8 +474,10 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
                                        "lexicon:very positive"};
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
     emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
-    if (ev->text != NULL)
+    if (ev->text != NULL) {
         have_words = text_features(&e, val, ev->text, ev->text_len, lex, &words);
+        section_features(&e, ev->text, ev->text_len);
+    }
     if (rules != NULL) /* the text read once for both */
         cx__classifier_rules(rules, ev, have_words ? &words : NULL, tags, hits);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);

@@ -230,6 +230,57 @@ Test(cx_valence, a_negated_word_is_a_different_feature)
     cr_assert_lt(plain_late_in_neg, pos.n);
 }
 
+/* The "sections:" feature cx__features() emits for text, or "" for none. */
+static char section_seen[64];
+
+static void collect_section(void *ctx, uint32_t bucket, cx_feature_group g, float value,
+                            const char *name, size_t name_len)
+{
+    (void)ctx, (void)bucket, (void)g, (void)value;
+    if (name != NULL && name_len > 9 && memcmp(name, "sections:", 9) == 0) {
+        cr_assert_eq(section_seen[0], '\0', "two section features");
+        cr_assert_lt(name_len, sizeof section_seen);
+        memcpy(section_seen, name, name_len);
+        section_seen[name_len] = '\0';
+    }
+}
+
+static const char *section_feature(const char *text)
+{
+    cx_event ev;
+    cx_rule_hits hits;
+    cx_valence_score vs;
+    int counts[CX_FG_COUNT];
+    memset(&hits, 0, sizeof hits);
+    section_seen[0] = '\0';
+    text_event(&ev, text);
+    cx__features(NULL, val, &ev, NULL, &hits, collect_section, NULL, NULL, counts, &vs);
+    cx_event_clear(&ev);
+    return section_seen;
+}
+
+Test(cx_valence, a_pros_and_cons_text_gives_the_balance_of_its_parts)
+{
+    /* the headers say which part is which, whatever the words in it */
+    cr_assert_str_eq(
+        section_feature("Liked: Location Disliked: Cost for car parking and the long wait"),
+        "sections:cons longer");
+    cr_assert_str_eq(section_feature("PROS: quiet, big screen. CONS: battery"),
+                     "sections:pros a bit longer");
+    cr_assert_str_eq(section_feature("Pros: fast delivery Cons: pricey packaging"),
+                     "sections:even");
+    /* a part that says only "nothing" is empty */
+    cr_assert_str_eq(section_feature("Liked: Nothing Disliked: the room was not cleaned once in a "
+                                     "week and nobody at the desk cared"),
+                     "sections:cons much longer");
+    cr_assert_str_eq(section_feature("Liked: Staff were lovely Disliked: nothing at all"),
+                     "sections:pros longer");
+    /* one header alone, a header without its colon, or none: no such feature */
+    cr_assert_str_eq(section_feature("Disliked: the noise from the bar"), "");
+    cr_assert_str_eq(section_feature("I liked the room but disliked the noise"), "");
+    cr_assert_str_eq(section_feature("good service, bad coffee"), "");
+}
+
 /* ---- Training and the model file ------------------------------------------ */
 
 /* Synthetic labeled events: each category has its own vocabulary. */
