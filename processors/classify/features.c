@@ -385,21 +385,27 @@ static void rating_features(const emitter *e, const cx_event *ev)
     emit_fixed(e, 1.0f, names[scale][band], &memo[scale][band]);
 }
 
-/* 1 for a header that opens what the writer liked ("Liked:", "Pros:"), -1 for
- * one that opens what they did not ("Disliked:", "Cons:"), 0 otherwise: w[n]
- * is the word before a colon. */
+/* True when w[n] is the word lit, in any ASCII case. */
+static int word_is(const char *w, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncasecmp(w, lit, n) == 0;
+}
+
+/* Which part the header w[n] (the word before a colon) opens: 0 what the
+ * writer liked ("Liked:", "Pros:"), 1 what they did not ("Disliked:",
+ * "Cons:"), -1 none. */
 static int section_kind(const char *w, size_t n)
 {
-    static const char *const liked[] = {"liked", "pros", "pro", "positive", "positives", "good"};
-    static const char *const disliked[] = {"disliked", "cons",      "con",
-                                           "negative", "negatives", "bad"};
-    for (size_t k = 0; k < sizeof liked / sizeof *liked; k++) {
-        if (strlen(liked[k]) == n && strncasecmp(w, liked[k], n) == 0)
-            return 1;
-        if (strlen(disliked[k]) == n && strncasecmp(w, disliked[k], n) == 0)
-            return -1;
-    }
-    return 0;
+    static const struct {
+        const char *word;
+        int part;
+    } headers[] = {{"liked", 0},     {"pros", 0},     {"pro", 0},       {"positive", 0},
+                   {"positives", 0}, {"good", 0},     {"disliked", 1},  {"cons", 1},
+                   {"con", 1},       {"negative", 1}, {"negatives", 1}, {"bad", 1}};
+    for (size_t k = 0; k < sizeof headers / sizeof *headers; k++)
+        if (word_is(w, n, headers[k].word))
+            return headers[k].part;
+    return -1;
 }
 
 /* Feedback in pros-and-cons form, as survey forms and review sites collect it
@@ -419,14 +425,13 @@ static void section_features(const emitter *e, const char *t, size_t len)
         size_t s = i;
         while (i < len && cx__ascii_alnum((unsigned char)t[i]))
             i++;
-        int k = i < len && t[i] == ':' ? section_kind(t + s, i - s) : 0;
-        if (k != 0) {
-            cur = k > 0 ? 0 : 1;
+        int part = i < len && t[i] == ':' ? section_kind(t + s, i - s) : -1;
+        if (part >= 0) {
+            cur = part;
             seen[cur] = 1;
         } else if (cur >= 0) {
             words[cur]++;
-            if ((i - s == 7 && strncasecmp(t + s, "nothing", 7) == 0) ||
-                (i - s == 4 && strncasecmp(t + s, "none", 4) == 0))
+            if (word_is(t + s, i - s, "nothing") || word_is(t + s, i - s, "none"))
                 nothing[cur] = 1;
         }
     }
