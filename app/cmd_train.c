@@ -18,8 +18,8 @@ static int usage(FILE *out, int rc)
     fprintf(out,
             "usage: cxpulse train LABELS.jsonl [LABELS.jsonl...] --out FILE [--rules FILE]...\n"
             "                     [--from MODEL] [--epochs N] [--rate X] [--l2 X]\n"
-            "                     [--l2-sentiment X] [--dropout-sentiment X] [--min-df N]\n"
-            "                     [--seed N]\n\n"
+            "                     [--l2-sentiment X] [--dropout-sentiment X] [--balance X]\n"
+            "                     [--min-df N] [--seed N]\n\n"
             "Learns a model from labeled events, one JSON object a line:\n"
             "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
             "and writes it to FILE (use it with --model FILE or rules.model). The rules\n"
@@ -44,13 +44,14 @@ int cx_cmd_train(int argc, char **argv)
         return usage(stdout, CX_EXIT_OK);
     /* numeric options: where each goes, and what it may be */
     double epochs = opt.epochs, rate = opt.rate, l2 = opt.l2, l2_sent = opt.l2_sent,
-           dropout = opt.dropout_sent, min_df = opt.min_df, seed = opt.seed;
+           dropout = opt.dropout_sent, balance = opt.balance, min_df = opt.min_df, seed = opt.seed;
     const cx_cmd_number nums[] = {
         {"--epochs", "a whole number from 1 to 100000", &epochs, 1, 1e5, 1},
         {"--rate", "a number above 0", &rate, 1e-30, 1e30, 0},
         {"--l2", "a number of at least 0", &l2, 0, 1e30, 0},
         {"--l2-sentiment", "a number of at least 0", &l2_sent, 0, 1e30, 0},
         {"--dropout-sentiment", "a number from 0 to 0.9", &dropout, 0, 0.9, 0},
+        {"--balance", "a number from 0 to 1", &balance, 0, 1, 0},
         {"--min-df", "a whole number from 1 to 1000000000", &min_df, 1, 1e9, 1},
         {"--seed", "a whole number from 0 to 4294967295", &seed, 0, 4294967295.0, 1},
     };
@@ -68,6 +69,7 @@ int cx_cmd_train(int argc, char **argv)
     opt.l2 = (float)l2;
     opt.l2_sent = (float)l2_sent;
     opt.dropout_sent = (float)dropout;
+    opt.balance = (float)balance;
     opt.min_df = (int)min_df;
     opt.seed = (unsigned)seed;
     if (n_files == 0 || outp == NULL) {

@@ -130,6 +130,11 @@ typedef struct cx_train_options {
      * outputs in each pass (the others scaled up to make up for them), so
      * that no few words decide the feeling alone. */
     float dropout_sent;
+    /* In [0, 1]: each category's positive examples weigh (negatives /
+     * positives)^balance, at least 1, so a rare category's few examples are
+     * not outweighed by the many without it (1: fully balanced; 0: every
+     * example weighs the same). The sentiment outputs are not weighted. */
+    float balance;
     int min_df;     /* features seen in fewer events are left out */
     unsigned seed;  /* training order */
     int from_model; /* start from the classifier's model and keep near it (fine-tuning) */

@@ -368,20 +368,10 @@ Test(cx_model, training_is_deterministic)
     free(y);
 }
 
-/* Dropout changes how the feeling is learned, not the categories: the
- * category weights are the same with and without it, the sentiment ones not;
- * a share outside [0, 0.9] is refused by name. */
-Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
+/* How many category and sentiment weights differ between model files a and b. */
+static void weights_moved(const char *a, const char *b, size_t *cat_diff, size_t *sent_diff)
 {
-    char a[256], b[256], err[256];
-    cx_train_options opt;
-    snprintf(a, sizeof a, "%s/plain.cxm", dir);
-    snprintf(b, sizeof b, "%s/dropout.cxm", dir);
-    cx_train_options_default(&opt);
-    opt.dropout_sent = 0;
-    train_with(a, &opt);
-    opt.dropout_sent = 0.5f;
-    train_with(b, &opt);
+    char err[256];
     cx_model *ma, *mb;
     cr_assert_eq(cx__model_read(&ma, a, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx__model_read(&mb, b, err, sizeof err), CX_OK, "%s", err);
@@ -390,25 +380,72 @@ Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
     cr_assert(wa != NULL && wb != NULL);
     cx__model_weights(ma, wa);
     cx__model_weights(mb, wb);
-    size_t cat_diff = 0, sent_diff = 0;
+    *cat_diff = *sent_diff = 0;
     for (size_t i = 0; i < cells; i++)
         if (wa[i] != wb[i])
-            *(i % CX_MODEL_STRIDE < CX_CAT_COUNT ? &cat_diff : &sent_diff) += 1;
-    cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
-    cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
+            *(i % CX_MODEL_STRIDE < CX_CAT_COUNT ? cat_diff : sent_diff) += 1;
     free(wa);
     free(wb);
     cx__model_free(ma);
     cx__model_free(mb);
+}
 
+/* Whether cx_trainer_new refuses opt with exactly the message want. */
+static void expect_refused(const cx_train_options *opt, const char *want)
+{
+    char err[256];
     cx_classifier *rules = NULL;
     cx_trainer *t = NULL;
     cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
                  err);
-    opt.dropout_sent = 0.95f;
-    cr_assert_eq(cx_trainer_new(&t, rules, &opt, err, sizeof err), CX_ERR_USAGE);
-    cr_assert_str_eq(err, "train: sentiment dropout 0.95 is not from 0 to 0.9");
+    cr_assert_eq(cx_trainer_new(&t, rules, opt, err, sizeof err), CX_ERR_USAGE);
+    cr_assert_str_eq(err, want);
     cx_classifier_free(rules);
+}
+
+/* Dropout changes how the feeling is learned, not the categories: the
+ * category weights are the same with and without it, the sentiment ones not;
+ * a share outside [0, 0.9] is refused by name. */
+Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
+{
+    char a[256], b[256];
+    cx_train_options opt;
+    snprintf(a, sizeof a, "%s/plain.cxm", dir);
+    snprintf(b, sizeof b, "%s/dropout.cxm", dir);
+    cx_train_options_default(&opt);
+    opt.dropout_sent = 0;
+    train_with(a, &opt);
+    opt.dropout_sent = 0.5f;
+    train_with(b, &opt);
+    size_t cat_diff, sent_diff;
+    weights_moved(a, b, &cat_diff, &sent_diff);
+    cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
+    cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
+    opt.dropout_sent = 0.95f;
+    expect_refused(&opt, "train: sentiment dropout 0.95 is not from 0 to 0.9");
+}
+
+/* Balancing weighs each category's own events, not the feeling: with it the
+ * category weights differ from plain training and the sentiment ones are the
+ * same; a balance outside [0, 1] is refused by name. */
+Test(cx_model, balance_weighs_the_categories_and_leaves_the_sentiment_alone)
+{
+    char a[256], b[256];
+    cx_train_options opt;
+    snprintf(a, sizeof a, "%s/plain.cxm", dir);
+    snprintf(b, sizeof b, "%s/balanced.cxm", dir);
+    cx_train_options_default(&opt);
+    cr_assert_eq(opt.balance, 1.0f, "training is balanced by default");
+    opt.balance = 0;
+    train_with(a, &opt);
+    opt.balance = 1;
+    train_with(b, &opt);
+    size_t cat_diff, sent_diff;
+    weights_moved(a, b, &cat_diff, &sent_diff);
+    cr_assert_gt(cat_diff, 0, "balance changed no category weight");
+    cr_assert_eq(sent_diff, 0, "%zu sentiment weights moved with balance", sent_diff);
+    opt.balance = 1.5f;
+    expect_refused(&opt, "train: balance 1.5 is not from 0 to 1");
 }
 
 Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
