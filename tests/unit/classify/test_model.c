@@ -390,7 +390,7 @@ static void weights_moved(const char *a, const char *b, size_t *cat_diff, size_t
     cx__model_free(mb);
 }
 
-/* Whether cx_trainer_new refuses opt with exactly the message want. */
+/* Asserts that cx_trainer_new refuses opt with exactly the message want. */
 static void expect_refused(const cx_train_options *opt, const char *want)
 {
     char err[256];
