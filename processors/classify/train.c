@@ -302,9 +302,8 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
         size_t pos = 0;
         for (size_t r = 0; r < n; r++)
             pos += (t->cats[idx[r]] >> c) & 1u;
-        pos_weight[c] = pos > 0 && pos < n
-                            ? fmaxf(1.0f, powf((float)(n - pos) / (float)pos, o->balance))
-                            : 1.0f;
+        pos_weight[c] =
+            pos > 0 ? fmaxf(1.0f, powf((float)(n - pos) / (float)pos, o->balance)) : 1.0f;
     }
     for (int ep = 0; ep < o->epochs; ep++) {
         shuffle(idx, n, &rng);

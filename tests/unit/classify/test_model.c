@@ -368,13 +368,19 @@ Test(cx_model, training_is_deterministic)
     free(y);
 }
 
-/* How many category and sentiment weights differ between model files a and b. */
-static void weights_moved(const char *a, const char *b, size_t *cat_diff, size_t *sent_diff)
+/* Trains on the samples with options a and with options b, and counts the
+ * category and the sentiment weights that differ between the two models. */
+static void weights_moved(const cx_train_options *a, const cx_train_options *b, size_t *cat_diff,
+                          size_t *sent_diff)
 {
-    char err[256];
+    char pa[256], pb[256], err[256];
+    snprintf(pa, sizeof pa, "%s/a.cxm", dir);
+    snprintf(pb, sizeof pb, "%s/b.cxm", dir);
+    train_with(pa, a);
+    train_with(pb, b);
     cx_model *ma, *mb;
-    cr_assert_eq(cx__model_read(&ma, a, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx__model_read(&mb, b, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_read(&ma, pa, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_read(&mb, pb, err, sizeof err), CX_OK, "%s", err);
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
     float *wa = malloc(cells * sizeof *wa), *wb = malloc(cells * sizeof *wb);
     cr_assert(wa != NULL && wb != NULL);
@@ -408,21 +414,17 @@ static void expect_refused(const cx_train_options *opt, const char *want)
  * a share outside [0, 0.9] is refused by name. */
 Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
 {
-    char a[256], b[256];
-    cx_train_options opt;
-    snprintf(a, sizeof a, "%s/plain.cxm", dir);
-    snprintf(b, sizeof b, "%s/dropout.cxm", dir);
-    cx_train_options_default(&opt);
-    opt.dropout_sent = 0;
-    train_with(a, &opt);
-    opt.dropout_sent = 0.5f;
-    train_with(b, &opt);
+    cx_train_options plain, dropout;
+    cx_train_options_default(&plain);
+    plain.dropout_sent = 0;
+    dropout = plain;
+    dropout.dropout_sent = 0.5f;
     size_t cat_diff, sent_diff;
-    weights_moved(a, b, &cat_diff, &sent_diff);
+    weights_moved(&plain, &dropout, &cat_diff, &sent_diff);
     cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
     cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
-    opt.dropout_sent = 0.95f;
-    expect_refused(&opt, "train: sentiment dropout 0.95 is not from 0 to 0.9");
+    dropout.dropout_sent = 0.95f;
+    expect_refused(&dropout, "train: sentiment dropout 0.95 is not from 0 to 0.9");
 }
 
 /* Balancing weighs each category's own events, not the feeling: with it the
@@ -430,22 +432,17 @@ Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
  * same; a balance outside [0, 1] is refused by name. */
 Test(cx_model, balance_weighs_the_categories_and_leaves_the_sentiment_alone)
 {
-    char a[256], b[256];
-    cx_train_options opt;
-    snprintf(a, sizeof a, "%s/plain.cxm", dir);
-    snprintf(b, sizeof b, "%s/balanced.cxm", dir);
-    cx_train_options_default(&opt);
-    cr_assert_eq(opt.balance, 1.0f, "training is balanced by default");
-    opt.balance = 0;
-    train_with(a, &opt);
-    opt.balance = 1;
-    train_with(b, &opt);
+    cx_train_options plain, balanced;
+    cx_train_options_default(&balanced);
+    cr_assert_eq(balanced.balance, 1.0f, "training is balanced by default");
+    plain = balanced;
+    plain.balance = 0;
     size_t cat_diff, sent_diff;
-    weights_moved(a, b, &cat_diff, &sent_diff);
+    weights_moved(&plain, &balanced, &cat_diff, &sent_diff);
     cr_assert_gt(cat_diff, 0, "balance changed no category weight");
     cr_assert_eq(sent_diff, 0, "%zu sentiment weights moved with balance", sent_diff);
-    opt.balance = 1.5f;
-    expect_refused(&opt, "train: balance 1.5 is not from 0 to 1");
+    balanced.balance = 1.5f;
+    expect_refused(&balanced, "train: balance 1.5 is not from 0 to 1");
 }
 
 Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
