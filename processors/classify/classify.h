@@ -159,9 +159,24 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
 /* Labeled events added so far. */
 size_t cx_trainer_count(const cx_trainer *t);
 
+/* Labeled events added so far that have category cat. */
+size_t cx_trainer_labeled(const cx_trainer *t, cx_category cat);
+
+/* Fewest events labeled with a category from which training chooses that
+ * category's threshold. With fewer there is nothing to choose it from: a
+ * model adapted from another (opt->from_model) keeps that model's threshold,
+ * a new model gets 0.5. */
+#define CX_TRAIN_MIN_LABELED 5
+
 /* Learns the model (deterministic: the same events in the same order give the
  * same file) and writes it to path. Needs at least 10 events. */
 cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen);
+
+/* After cx_trainer_write(): the written model's threshold for cat (the
+ * probability at or above which it tags cat), and in *chosen (unless NULL)
+ * whether it was chosen from the events (1) or there were fewer than
+ * CX_TRAIN_MIN_LABELED of them with cat (0). -1 before a write. */
+float cx_trainer_threshold(const cx_trainer *t, cx_category cat, int *chosen);
 
 /* NULL-safe. */
 void cx_trainer_free(cx_trainer *t);

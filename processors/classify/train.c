@@ -9,7 +9,8 @@
  * examples weigh more where they are rare (balance).
  * Each category's threshold is the one that maximises F1 on out-of-fold
  * predictions (k-fold inside the training data), so a model trained on a
- * company's own feedback picks its own operating points.
+ * company's own feedback picks its own operating points; a category too few
+ * events have keeps the base model's threshold when adapting.
  */
 #include "model.h"
 
@@ -42,6 +43,8 @@ struct cx_trainer {
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
     char **names;   /* per bucket: a readable name, or NULL */
     float *w0;      /* with from_model: the base model's weights, else NULL */
+    float th[CX_CAT_COUNT]; /* the written model's thresholds; -1 before */
+    int th_chosen[CX_CAT_COUNT];
     int oom;
 };
 
@@ -93,6 +96,8 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
         return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
     }
     t->clf = clf;
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        t->th[c] = -1.0f;
     if (opt != NULL)
         t->opt = *opt;
     else
@@ -219,6 +224,21 @@ size_t cx_trainer_count(const cx_trainer *t)
     return t->n;
 }
 
+size_t cx_trainer_labeled(const cx_trainer *t, cx_category cat)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < t->n; i++)
+        pos += (t->cats[i] >> cat) & 1u;
+    return pos;
+}
+
+float cx_trainer_threshold(const cx_trainer *t, cx_category cat, int *chosen)
+{
+    if (chosen != NULL)
+        *chosen = t->th_chosen[cat];
+    return t->th[cat];
+}
+
 /* xorshift64*: training's only source of randomness (its order and the
  * dropout keys). */
 static uint64_t next_rand(uint64_t *s)
@@ -341,14 +361,10 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     }
 }
 
-/* The threshold with the best F1 for category c over scored examples. */
-static float best_threshold(const float *prob, const unsigned *cats, size_t n, int c)
+/* The threshold with the best F1 for category c over scored examples (pos of
+ * them have c). */
+static float best_threshold(const float *prob, const unsigned *cats, size_t n, size_t pos, int c)
 {
-    size_t pos = 0;
-    for (size_t i = 0; i < n; i++)
-        pos += (cats[i] >> c) & 1u;
-    if (pos < 5)
-        return 0.5f;
     float best = 0.5f, best_f1 = -1;
     /* From 0.35 up: lower thresholds fit the training authors' style and tag texts
      * that show nothing of the group ("the sandwich was dry"); scored on other
@@ -427,9 +443,15 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             cats[m++] = t->cats[fold[r]];
         }
     }
-    float th[CX_CAT_COUNT];
-    for (int c = 0; c < CX_CAT_COUNT; c++)
-        th[c] = best_threshold(prob, cats, m, c);
+    /* a category too few events have keeps the base model's threshold, if any */
+    const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        size_t pos = cx_trainer_labeled(t, (cx_category)c);
+        t->th_chosen[c] = pos >= CX_TRAIN_MIN_LABELED;
+        t->th[c] = t->th_chosen[c] ? best_threshold(prob, cats, m, pos, c)
+                   : base != NULL  ? 1.0f / (1.0f + expf(-cx__model_threshold_logit(base, c)))
+                                   : 0.5f;
+    }
 
     for (size_t i = 0; i < t->n; i++)
         idx[i] = i;
@@ -445,13 +467,12 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             keep[rank[k].bucket] = t->names[rank[k].bucket];
     }
     /* a fine-tuned model keeps its base's names ("model:" dropped) */
-    const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
     for (uint32_t b = 0; base != NULL && b < CX_MODEL_BUCKETS; b++) {
         const char *n = keep[b] == NULL ? cx__model_name(base, b) : NULL;
         if (n != NULL)
             keep[b] = n + 6;
     }
-    st = cx__model_write(path, w, th, keep, err, errlen);
+    st = cx__model_write(path, w, t->th, keep, err, errlen);
 done:
     free(w);
     free(g2);

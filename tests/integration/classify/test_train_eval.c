@@ -69,6 +69,19 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     write_labels(test, 50, 3);
     cr_assert_eq(cx_test_sh("%s train %s --out %s > %s", cx_test_bin(), train, model, out), 0);
     cr_assert_eq(cx_test_sh("grep -q 'trained on 200 events' %s", out), 0);
+    /* how many events had each category, and the threshold chosen from them */
+    cr_assert_eq(cx_test_sh("grep -Ec '^  [a-z]+ +40 labeled, threshold 0\\.[0-9]{2}$' %s | "
+                            "grep -qx 4",
+                            out),
+                 0);
+    char thresholds[300];
+    snprintf(thresholds, sizeof thresholds, "%s/thresholds.txt", dir);
+    cr_assert_eq(
+        cx_test_sh(
+            "sed -n 's/^  \\([a-z]*\\) .* threshold \\(0\\.[0-9]*\\).*/\\1 \\2/p' %s > %s && "
+            "grep -c . %s | grep -qx 4",
+            out, thresholds, thresholds),
+        0);
     /* the model learned the shop's words: every label right */
     cr_assert_eq(cx_test_sh("%s eval %s --model %s --by industry --min-macro-f1 0.95 "
                             "--min-sentiment 0.95 > %s",
@@ -84,13 +97,27 @@ Test(train_eval, a_trained_model_is_used_and_scored)
                             "%s classify --model %s | grep -q '\"model:'",
                             test, cx_test_bin(), model),
                  0);
-    /* adapting the shop's model to 20 events keeps what it knew */
+    /* adapting the shop's model to 20 events keeps what it knew: its weights,
+     * and its thresholds where 4 events of a category are too few to choose
+     * one from (and training says so) */
     char few[300];
     snprintf(few, sizeof few, "%s/few.jsonl", dir);
     write_labels(few, 20, 7);
-    cr_assert_eq(cx_test_sh("%s train %s --from %s --out %s.ft > /dev/null && "
+    cr_assert_eq(cx_test_sh("%s train %s --from %s --out %s.ft > %s && "
                             "%s eval %s --model %s.ft --min-macro-f1 0.95 > /dev/null",
-                            cx_test_bin(), few, model, model, cx_test_bin(), test, model),
+                            cx_test_bin(), few, model, model, out, cx_test_bin(), test, model),
+                 0);
+    cr_assert_eq(
+        cx_test_sh("grep -c \"^  [a-z]* *4 labeled, threshold .* (the base model's: fewer "
+                   "than 5 labeled)$\" %s | grep -qx 4 && "
+                   "sed -n 's/^  \\([a-z]*\\) .* threshold \\(0\\.[0-9]*\\).*/\\1 \\2/p' %s | "
+                   "cmp -s - %s",
+                   out, out, thresholds),
+        0);
+    /* trained anew on them, each gets 0.5 */
+    cr_assert_eq(cx_test_sh("%s train %s --out %s.new > %s && grep -c 'threshold 0.50 (fewer than "
+                            "5 labeled)$' %s | grep -qx 4",
+                            cx_test_bin(), few, model, out, out),
                  0);
     /* below a minimum: exit 1; a damaged model: exit 2 naming the file */
     cr_assert_eq(cx_test_sh("%s eval %s --model none --min-macro-f1 0.99 > /dev/null 2>&1",

@@ -445,6 +445,65 @@ Test(cx_model, balance_weighs_the_categories_and_leaves_the_sentiment_alone)
     expect_refused(&balanced, "train: balance 1.5 is not from 0 to 1");
 }
 
+/* A threshold is chosen for a category only from enough events that have it:
+ * adapting on fewer keeps the base model's, training anew gives 0.5; either
+ * way the trainer says which, and counts each category's events. */
+Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
+{
+    char base[256], adapted[256], err[512];
+    snprintf(base, sizeof base, "%s/base.cxm", dir);
+    snprintf(adapted, sizeof adapted, "%s/adapted.cxm", dir);
+    /* a base model whose thresholds are far from 0.5 */
+    train_with(base, NULL);
+    cx_model *m;
+    cr_assert_eq(cx__model_read(&m, base, err, sizeof err), CX_OK, "%s", err);
+    size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
+    float *w = malloc(cells * sizeof *w);
+    const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
+    cr_assert(w != NULL && names != NULL);
+    cx__model_weights(m, w);
+    cx__model_free(m);
+    const float base_th[CX_CAT_COUNT] = {0.6f, 0.7f, 0.8f, 0.9f};
+    cr_assert_eq(cx__model_write(base, w, base_th, names, err, sizeof err), CX_OK, "%s", err);
+    free(w);
+    free(names);
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, base, err, sizeof err), CX_OK, "%s", err);
+    for (int from = 1; from >= 0; from--) {
+        cx_train_options opt;
+        cx_train_options_default(&opt);
+        opt.from_model = from;
+        cx_trainer *t = NULL;
+        cr_assert_eq(cx_trainer_new(&t, clf, &opt, err, sizeof err), CX_OK, "%s", err);
+        cr_assert_eq(cx_trainer_threshold(t, CX_CAT_FACING, NULL), -1.0f);
+        /* the samples once (4 events of each category), then 6 more facing ones */
+        add_all(t, 1);
+        for (int i = 0; i < 6; i++) {
+            cx_event ev;
+            text_event(&ev, samples[i % 2].text);
+            cr_assert_eq(
+                cx_trainer_add(t, &ev, samples[i % 2].cats, samples[i % 2].sent, err, sizeof err),
+                CX_OK, "%s", err);
+            cx_event_clear(&ev);
+        }
+        cr_assert_eq(cx_trainer_labeled(t, CX_CAT_FACING), 10);
+        cr_assert_eq(cx_trainer_labeled(t, CX_CAT_EXTERNAL), 4);
+        cr_assert_eq(cx_trainer_write(t, adapted, err, sizeof err), CX_OK, "%s", err);
+        int chosen;
+        cx_trainer_threshold(t, CX_CAT_FACING, &chosen);
+        cr_assert_eq(chosen, 1);
+        for (int c = CX_CAT_COLLABORATIVE; c < CX_CAT_COUNT; c++) {
+            float th = cx_trainer_threshold(t, (cx_category)c, &chosen);
+            float want = from ? base_th[c] : 0.5f;
+            cr_assert_eq(chosen, 0, "%s", cx_category_name((cx_category)c));
+            cr_assert_float_eq(th, want, 1e-5f, "%s: %f, not %f", cx_category_name((cx_category)c),
+                               th, want);
+        }
+        cx_trainer_free(t);
+    }
+    cx_classifier_free(clf);
+}
+
 Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
 {
     char path[256], err[512];
