@@ -43,8 +43,8 @@ struct cx_trainer {
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
     char **names;   /* per bucket: a readable name, or NULL */
     float *w0;      /* with from_model: the base model's weights, else NULL */
-    float th[CX_CAT_COUNT]; /* the written model's thresholds; -1 before */
-    int th_chosen[CX_CAT_COUNT];
+    float th[CX_CAT_COUNT];      /* the written model's thresholds; -1 before */
+    int th_chosen[CX_CAT_COUNT]; /* whether each was chosen from the events */
     int oom;
 };
 
