@@ -134,16 +134,19 @@ int cx_cmd_train(int argc, char **argv)
     }
     printf("trained on %zu events (%lu lines left out): %s, rule set %s\n", cx_trainer_count(t),
            skipped, outp, cx_classifier_version(check));
+    cx_train_report rep;
+    cx_trainer_report(t, &rep);
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        int chosen;
-        float th = cx_trainer_threshold(t, (cx_category)c, &chosen);
         printf("  %-14s %6zu labeled, threshold %.2f", cx_category_name((cx_category)c),
-               cx_trainer_labeled(t, (cx_category)c), th);
-        if (!chosen)
+               rep.labeled[c], rep.threshold[c]);
+        if (!rep.chosen[c])
             printf(" (%sfewer than %d labeled)", from != NULL ? "the base model's: " : "",
                    CX_TRAIN_MIN_LABELED);
+        else
+            printf(", F1 %.2f out of fold", rep.f1[c]);
         putchar('\n');
     }
+    printf("  sentiment: accuracy %.2f out of fold\n", rep.sentiment_accuracy);
     cx_classifier_free(check);
     rc = CX_EXIT_OK;
 done:

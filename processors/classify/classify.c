@@ -1082,6 +1082,11 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
     hits->sentiment = sent;
 }
 
+float cx__field_confidence(const cx_rule_hits *hits, int c)
+{
+    return hits->field[c] != 0.0f ? 1.0f - expf(-hits->field[c]) : 0.0f;
+}
+
 cx_sentiment cx__rating_sentiment(const cx_event *ev)
 {
     double v = ev->rating_value;
@@ -1112,7 +1117,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
                 1.0f / (1.0f + expf(-(mo.z[c] - cx__model_threshold_logit(clf->model, c))));
-            float field = hits.field[c] != 0.0f ? 1.0f - expf(-hits.field[c]) : 0.0f;
+            float field = cx__field_confidence(&hits, c);
             if (field >= CX_CLASSIFY_THRESHOLD && field > conf)
                 conf = field; /* field rules are certain */
             tags->confidence[c] = conf;

@@ -159,9 +159,6 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
 /* Labeled events added so far. */
 size_t cx_trainer_count(const cx_trainer *t);
 
-/* Labeled events added so far that have category cat. */
-size_t cx_trainer_labeled(const cx_trainer *t, cx_category cat);
-
 /* Fewest events labeled with a category from which training chooses that
  * category's threshold. With fewer there is nothing to choose it from: a
  * model adapted from another (opt->from_model) keeps that model's threshold,
@@ -172,11 +169,24 @@ size_t cx_trainer_labeled(const cx_trainer *t, cx_category cat);
  * same file) and writes it to path. Needs at least 10 events. */
 cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen);
 
-/* After cx_trainer_write(): the written model's threshold for cat (the
- * probability at or above which it tags cat), and in *chosen (unless NULL)
- * whether it was chosen from the events (1) or there were fewer than
- * CX_TRAIN_MIN_LABELED of them with cat (0). -1 before a write. */
-float cx_trainer_threshold(const cx_trainer *t, cx_category cat, int *chosen);
+/* What training made of the events. Out of fold: each event classified as
+ * cx_classifier_classify() would, by a model trained on the other three
+ * quarters of the events (so a fair estimate of how the model does on more
+ * events like them, a little high where a category has few: its threshold
+ * is chosen on these same predictions). */
+typedef struct cx_train_report {
+    size_t labeled[CX_CAT_COUNT];  /* events that have each category */
+    float threshold[CX_CAT_COUNT]; /* the written model's: its probability at or
+                                      above which the category is tagged */
+    int chosen[CX_CAT_COUNT];      /* 1: chosen from the events; 0: fewer than
+                                      CX_TRAIN_MIN_LABELED have the category */
+    float f1[CX_CAT_COUNT];        /* out of fold; -1 if no event has or got it */
+    float sentiment_accuracy;      /* out of fold */
+} cx_train_report;
+
+/* Fills *out: the counts at any time, the rest after cx_trainer_write()
+ * (-1 before). */
+void cx_trainer_report(const cx_trainer *t, cx_train_report *out);
 
 /* NULL-safe. */
 void cx_trainer_free(cx_trainer *t);

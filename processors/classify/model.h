@@ -91,6 +91,10 @@ typedef struct cx_rule_hits {
 /* The rules' offset to category c's score (see CX_RULE_OFFSET). */
 float cx__rule_offset(const cx_rule_hits *hits, int c);
 
+/* How sure the field rules that matched make category c, in [0, 1): at or
+ * above CX_CLASSIFY_THRESHOLD they tag it whatever the model says. */
+float cx__field_confidence(const cx_rule_hits *hits, int c);
+
 /* Feature groups: a group's values are scaled together once its size is known. */
 typedef enum cx_feature_group {
     CX_FG_DENSE = 0,

@@ -10,7 +10,9 @@
  * Each category's threshold is the one that maximises F1 on out-of-fold
  * predictions (k-fold inside the training data), so a model trained on a
  * company's own feedback picks its own operating points; a category too few
- * events have keeps the base model's threshold when adapting.
+ * events have keeps the base model's threshold when adapting. The same
+ * predictions, decided as classification decides, give the report's
+ * out-of-fold F1 per category and sentiment accuracy.
  */
 #include "model.h"
 
@@ -29,22 +31,28 @@ typedef struct feat {
     float value;
 } feat;
 
+/* What training keeps of a labeled event besides its features. */
+typedef struct example {
+    float offset[CX_CAT_COUNT]; /* the rules' offsets, for the thresholds */
+    unsigned cats;              /* labeled categories, bits of (1u << cx_category) */
+    unsigned certain;           /* categories the field rules tag whatever the model says */
+    cx_sentiment sent;          /* labeled */
+    cx_sentiment rated;         /* the event's rating says so (CX_SENT_COUNT: no rating) */
+} example;
+
 struct cx_trainer {
     const cx_classifier *clf;
     cx_train_options opt;
     feat *feats;
     size_t n_feats, feats_cap;
     size_t *start; /* per example: first feature; start[n] = n_feats */
-    unsigned *cats;
-    cx_sentiment *sent;
-    float (*offset)[CX_CAT_COUNT]; /* per example: the rules' offsets, for the thresholds */
+    example *ex;
     size_t n, cap;
     uint32_t *df;   /* examples per bucket */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
     char **names;   /* per bucket: a readable name, or NULL */
     float *w0;      /* with from_model: the base model's weights, else NULL */
-    float th[CX_CAT_COUNT];      /* the written model's thresholds; -1 before */
-    int th_chosen[CX_CAT_COUNT]; /* whether each was chosen from the events */
+    cx_train_report report;
     int oom;
 };
 
@@ -97,7 +105,8 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
     }
     t->clf = clf;
     for (int c = 0; c < CX_CAT_COUNT; c++)
-        t->th[c] = -1.0f;
+        t->report.threshold[c] = t->report.f1[c] = -1.0f;
+    t->report.sentiment_accuracy = -1.0f;
     if (opt != NULL)
         t->opt = *opt;
     else
@@ -186,19 +195,13 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
         size_t *s = realloc(t->start, (cap + 1) * sizeof *s);
         if (s != NULL)
             t->start = s;
-        unsigned *k = s ? realloc(t->cats, cap * sizeof *k) : NULL;
-        if (k != NULL)
-            t->cats = k;
-        cx_sentiment *se = k ? realloc(t->sent, cap * sizeof *se) : NULL;
-        if (se != NULL)
-            t->sent = se;
-        float(*of)[CX_CAT_COUNT] = se ? realloc(t->offset, cap * sizeof *of) : NULL;
-        if (of != NULL)
-            t->offset = of;
-        if (of == NULL)
-            t->oom = 1;
-        else
+        example *x = s ? realloc(t->ex, cap * sizeof *x) : NULL;
+        if (x != NULL) {
+            t->ex = x;
             t->cap = cap;
+        } else {
+            t->oom = 1;
+        }
     }
     if (t->oom)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
@@ -210,10 +213,16 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
             t->df[b]++;
         }
     }
-    for (int k = 0; k < CX_CAT_COUNT; k++)
-        t->offset[t->n][k] = cx__rule_offset(&hits, k);
-    t->cats[t->n] = categories & ((1u << CX_CAT_COUNT) - 1);
-    t->sent[t->n] = sentiment;
+    example *x = &t->ex[t->n];
+    x->certain = 0;
+    for (int k = 0; k < CX_CAT_COUNT; k++) {
+        x->offset[k] = cx__rule_offset(&hits, k);
+        if (cx__field_confidence(&hits, k) >= CX_CLASSIFY_THRESHOLD)
+            x->certain |= 1u << k;
+    }
+    x->cats = categories & ((1u << CX_CAT_COUNT) - 1);
+    x->sent = sentiment;
+    x->rated = cx__rating_sentiment(ev);
     t->n++;
     t->start[t->n] = t->n_feats;
     return CX_OK;
@@ -224,19 +233,14 @@ size_t cx_trainer_count(const cx_trainer *t)
     return t->n;
 }
 
-size_t cx_trainer_labeled(const cx_trainer *t, cx_category cat)
+void cx_trainer_report(const cx_trainer *t, cx_train_report *out)
 {
-    size_t pos = 0;
-    for (size_t i = 0; i < t->n; i++)
-        pos += (t->cats[i] >> cat) & 1u;
-    return pos;
-}
-
-float cx_trainer_threshold(const cx_trainer *t, cx_category cat, int *chosen)
-{
-    if (chosen != NULL)
-        *chosen = t->th_chosen[cat];
-    return t->th[cat];
+    *out = t->report;
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        out->labeled[c] = 0;
+        for (size_t i = 0; i < t->n; i++)
+            out->labeled[c] += (t->ex[i].cats >> c) & 1u;
+    }
 }
 
 /* xorshift64*: training's only source of randomness (its order and the
@@ -321,7 +325,7 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         size_t pos = 0;
         for (size_t r = 0; r < n; r++)
-            pos += (t->cats[idx[r]] >> c) & 1u;
+            pos += (t->ex[idx[r]].cats >> c) & 1u;
         pos_weight[c] =
             pos > 0 ? fmaxf(1.0f, powf((float)(n - pos) / (float)pos, o->balance)) : 1.0f;
     }
@@ -333,14 +337,14 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
             float z[CX_MODEL_OUT], g[CX_MODEL_OUT];
             predict(t, w, i, key, cut, kept, z);
             for (int c = 0; c < CX_CAT_COUNT; c++) {
-                unsigned y = (t->cats[i] >> c) & 1u;
+                unsigned y = (t->ex[i].cats >> c) & 1u;
                 g[c] = (sigmoid(z[c]) - (float)y) * (y ? pos_weight[c] : 1.0f);
             }
             float mx = fmaxf(z[4], fmaxf(z[5], z[6])), sum = 0, p[3];
             for (int k = 0; k < 3; k++)
                 sum += p[k] = expf(z[4 + k] - mx);
             for (int k = 0; k < 3; k++)
-                g[4 + k] = p[k] / sum - (float)((int)t->sent[i] == k);
+                g[4 + k] = p[k] / sum - (float)((int)t->ex[i].sent == k);
             for (size_t f = t->start[i]; f < t->start[i + 1]; f++) {
                 uint32_t b = t->feats[f].bucket;
                 if (t->df[b] < (uint32_t)o->min_df)
@@ -421,12 +425,13 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
         goto done;
     }
-    /* Out-of-fold probabilities for the thresholds. */
+    /* Out-of-fold probabilities (each event scored by a model trained without
+     * it), for the thresholds and the report. */
     uint64_t rng = 0x2545F4914F6CDD1DULL ^ (uint64_t)t->opt.seed;
     for (size_t i = 0; i < t->n; i++)
         fold[i] = i;
     shuffle(fold, t->n, &rng);
-    size_t m = 0;
+    size_t sent_right = 0;
     for (int k = 0; k < FOLDS; k++) {
         size_t n_train = 0;
         for (size_t r = 0; r < t->n; r++)
@@ -436,21 +441,37 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
         for (size_t r = 0; r < t->n; r++) {
             if ((int)(r % FOLDS) != k)
                 continue;
+            size_t i = fold[r];
+            const example *x = &t->ex[i];
             float z[CX_MODEL_OUT];
-            predict(t, w, fold[r], 0, 0, 1.0f, z);
+            predict(t, w, i, 0, 0, 1.0f, z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
-                prob[m * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + t->offset[fold[r]][c]);
-            cats[m++] = t->cats[fold[r]];
+                prob[i * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + x->offset[c]);
+            cats[i] = x->cats;
+            /* as cx_classifier_classify() decides */
+            int best = z[4] >= z[5] && z[4] >= z[6] ? 0 : z[6] > z[5] ? 2 : 1;
+            sent_right += (x->rated != CX_SENT_COUNT ? x->rated : (cx_sentiment)best) == x->sent;
         }
     }
+    t->report.sentiment_accuracy = (float)sent_right / (float)t->n;
     /* a category too few events have keeps the base model's threshold, if any */
     const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        size_t pos = cx_trainer_labeled(t, (cx_category)c);
-        t->th_chosen[c] = pos >= CX_TRAIN_MIN_LABELED;
-        t->th[c] = t->th_chosen[c] ? best_threshold(prob, cats, m, pos, c)
-                   : base != NULL  ? 1.0f / (1.0f + expf(-cx__model_threshold_logit(base, c)))
-                                   : 0.5f;
+        size_t pos = 0, tp = 0, tagged = 0;
+        for (size_t i = 0; i < t->n; i++)
+            pos += (cats[i] >> c) & 1u;
+        int chosen = pos >= CX_TRAIN_MIN_LABELED;
+        float th = chosen         ? best_threshold(prob, cats, t->n, pos, c)
+                   : base != NULL ? 1.0f / (1.0f + expf(-cx__model_threshold_logit(base, c)))
+                                  : 0.5f;
+        for (size_t i = 0; i < t->n; i++) {
+            int tag = prob[i * CX_CAT_COUNT + (size_t)c] >= th || ((t->ex[i].certain >> c) & 1u);
+            tagged += (size_t)tag;
+            tp += (size_t)(tag && ((cats[i] >> c) & 1u));
+        }
+        t->report.threshold[c] = th;
+        t->report.chosen[c] = chosen;
+        t->report.f1[c] = pos + tagged > 0 ? 2.0f * (float)tp / (float)(pos + tagged) : -1.0f;
     }
 
     for (size_t i = 0; i < t->n; i++)
@@ -472,7 +493,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
         if (n != NULL)
             keep[b] = n + 6;
     }
-    st = cx__model_write(path, w, t->th, keep, err, errlen);
+    st = cx__model_write(path, w, t->report.threshold, keep, err, errlen);
 done:
     free(w);
     free(g2);
@@ -498,8 +519,6 @@ void cx_trainer_free(cx_trainer *t)
     free(t->seen);
     free(t->feats);
     free(t->start);
-    free(t->cats);
-    free(t->sent);
-    free(t->offset);
+    free(t->ex);
     free(t);
 }

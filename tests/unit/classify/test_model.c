@@ -445,9 +445,39 @@ Test(cx_model, balance_weighs_the_categories_and_leaves_the_sentiment_alone)
     expect_refused(&balanced, "train: balance 1.5 is not from 0 to 1");
 }
 
+/* The report estimates, out of fold, how the model does on more events like
+ * the ones it learned from: on events each category's words tell apart, it
+ * finds each category and the feeling. */
+Test(cx_model, the_report_says_what_training_made_of_the_events)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/m.cxm", dir);
+    cx_classifier *rules = NULL;
+    cx_trainer *t = NULL;
+    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
+    add_all(t, 5);
+    cx_train_report rep;
+    cx_trainer_report(t, &rep);
+    cr_assert_eq(rep.sentiment_accuracy, -1.0f, "no figures before training");
+    cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
+    cx_trainer_report(t, &rep);
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        cr_assert_eq(rep.labeled[c], 20, "%s", cx_category_name((cx_category)c));
+        cr_assert_eq(rep.chosen[c], 1);
+        cr_assert_gt(rep.threshold[c], 0.3f);
+        cr_assert_lt(rep.threshold[c], 1.0f);
+        cr_assert_geq(rep.f1[c], 0.9f, "%s: F1 %f", cx_category_name((cx_category)c), rep.f1[c]);
+    }
+    cr_assert_geq(rep.sentiment_accuracy, 0.9f, "%f", rep.sentiment_accuracy);
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+}
+
 /* A threshold is chosen for a category only from enough events that have it:
  * adapting on fewer keeps the base model's, training anew gives 0.5; either
- * way the trainer says which, and counts each category's events. */
+ * way the trainer's report says which, and counts each category's events. */
 Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
 {
     char base[256], adapted[256], err[512];
@@ -475,7 +505,9 @@ Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
         opt.from_model = from;
         cx_trainer *t = NULL;
         cr_assert_eq(cx_trainer_new(&t, clf, &opt, err, sizeof err), CX_OK, "%s", err);
-        cr_assert_eq(cx_trainer_threshold(t, CX_CAT_FACING, NULL), -1.0f);
+        cx_train_report rep;
+        cx_trainer_report(t, &rep);
+        cr_assert_eq(rep.threshold[CX_CAT_FACING], -1.0f);
         /* the samples once (4 events of each category), then 6 more facing ones */
         add_all(t, 1);
         for (int i = 0; i < 6; i++) {
@@ -486,18 +518,17 @@ Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
                 CX_OK, "%s", err);
             cx_event_clear(&ev);
         }
-        cr_assert_eq(cx_trainer_labeled(t, CX_CAT_FACING), 10);
-        cr_assert_eq(cx_trainer_labeled(t, CX_CAT_EXTERNAL), 4);
+        cx_trainer_report(t, &rep);
+        cr_assert_eq(rep.labeled[CX_CAT_FACING], 10);
+        cr_assert_eq(rep.labeled[CX_CAT_EXTERNAL], 4);
         cr_assert_eq(cx_trainer_write(t, adapted, err, sizeof err), CX_OK, "%s", err);
-        int chosen;
-        cx_trainer_threshold(t, CX_CAT_FACING, &chosen);
-        cr_assert_eq(chosen, 1);
+        cx_trainer_report(t, &rep);
+        cr_assert_eq(rep.chosen[CX_CAT_FACING], 1);
         for (int c = CX_CAT_COLLABORATIVE; c < CX_CAT_COUNT; c++) {
-            float th = cx_trainer_threshold(t, (cx_category)c, &chosen);
             float want = from ? base_th[c] : 0.5f;
-            cr_assert_eq(chosen, 0, "%s", cx_category_name((cx_category)c));
-            cr_assert_float_eq(th, want, 1e-5f, "%s: %f, not %f", cx_category_name((cx_category)c),
-                               th, want);
+            cr_assert_eq(rep.chosen[c], 0, "%s", cx_category_name((cx_category)c));
+            cr_assert_float_eq(rep.threshold[c], want, 1e-5f, "%s: %f, not %f",
+                               cx_category_name((cx_category)c), rep.threshold[c], want);
         }
         cx_trainer_free(t);
     }
