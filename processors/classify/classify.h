@@ -123,7 +123,7 @@ void cx_classifier_free(cx_classifier *clf);
 
 typedef struct cx_train_options {
     int epochs;     /* passes over the data */
-    float rate;     /* AdaGrad learning rate */
+    float rate;     /* AdaGrad learning rate (a quarter of it when adapting: from_model) */
     float l2;       /* L2 penalty of the category outputs */
     float l2_sent;  /* L2 penalty of the sentiment outputs */
     /* Share of each example's features, in [0, 0.9], hidden from the sentiment
