@@ -1087,6 +1087,15 @@ float cx__field_confidence(const cx_rule_hits *hits, int c)
     return hits->field[c] != 0.0f ? 1.0f - expf(-hits->field[c]) : 0.0f;
 }
 
+cx_sentiment cx__model_sentiment(cx_sentiment rated, const float score[3])
+{
+    if (rated != CX_SENT_COUNT)
+        return rated;
+    return score[0] >= score[1] && score[0] >= score[2] ? CX_SENT_NEGATIVE
+           : score[2] > score[1]                        ? CX_SENT_POSITIVE
+                                                        : CX_SENT_NEUTRAL;
+}
+
 cx_sentiment cx__rating_sentiment(const cx_event *ev)
 {
     double v = ev->rating_value;
@@ -1136,8 +1145,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         float mx = fmaxf(mo.z[4], fmaxf(mo.z[5], mo.z[6])), p[3], sum = 0;
         for (int k = 0; k < 3; k++)
             sum += p[k] = expf(mo.z[4 + k] - mx);
-        int best = p[0] >= p[1] && p[0] >= p[2] ? 0 : p[2] > p[1] ? 2 : 1;
-        tags->sentiment = rated != CX_SENT_COUNT ? rated : (cx_sentiment)best;
+        tags->sentiment = cx__model_sentiment(rated, p);
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
         cx__classifier_rules(clf, ev, NULL, tags, &hits);

@@ -95,6 +95,12 @@ float cx__rule_offset(const cx_rule_hits *hits, int c);
  * above CX_CLASSIFY_THRESHOLD they tag it whatever the model says. */
 float cx__field_confidence(const cx_rule_hits *hits, int c);
 
+/* The sentiment a model decides: the rating's (rated, unless CX_SENT_COUNT),
+ * else the one of score[negative, neutral, positive] that is highest, ties
+ * going to negative, then neutral. The scores may be the logits or their
+ * softmax. */
+cx_sentiment cx__model_sentiment(cx_sentiment rated, const float score[3]);
+
 /* Feature groups: a group's values are scaled together once its size is known. */
 typedef enum cx_feature_group {
     CX_FG_DENSE = 0,

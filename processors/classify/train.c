@@ -29,12 +29,12 @@
  * AdaGrad state takes full-size first steps, and on a few hundred events
  * those undid what the base model knew: held out of training, two of three
  * groups of written authors lost macro-F1 when adapted on 30, 100 or 270 of
- * their events. Against the full rate, over seeds 1 to 3, a quarter gained 0.014 to 0.016
- * macro-F1 and 0.008 to 0.018 sentiment on those groups, and 0.006 to 0.016
- * macro-F1 on six published sources held out (scripts/data/adapt_curve.py),
- * and moved one company's later events by -0.003 macro-F1 and +0.010
- * sentiment (seeds 1 to 5 and 13); a tenth lost 0.018 on the published
- * sources adapted on 270 events, a half gained less. */
+ * their events. Against the full rate, over seeds 1 to 3, a quarter gained
+ * 0.014 to 0.016 macro-F1 and 0.008 to 0.018 sentiment on those groups, and
+ * 0.006 to 0.016 macro-F1 on six published sources held out
+ * (scripts/data/adapt_curve.py), and moved one company's later events by
+ * -0.003 macro-F1 and +0.010 sentiment (seeds 1 to 5 and 13); a tenth lost
+ * 0.018 on the published sources adapted on 270 events, a half gained less. */
 #define ADAPT_RATE_SHARE 0.25f
 
 typedef struct feat {
@@ -232,6 +232,8 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
             x->certain |= 1u << k;
     }
     x->cats = categories & ((1u << CX_CAT_COUNT) - 1);
+    for (int k = 0; k < CX_CAT_COUNT; k++)
+        t->report.labeled[k] += (x->cats >> k) & 1u;
     x->sent = sentiment;
     x->rated = cx__rating_sentiment(ev);
     t->n++;
@@ -247,11 +249,6 @@ size_t cx_trainer_count(const cx_trainer *t)
 void cx_trainer_report(const cx_trainer *t, cx_train_report *out)
 {
     *out = t->report;
-    for (int c = 0; c < CX_CAT_COUNT; c++) {
-        out->labeled[c] = 0;
-        for (size_t i = 0; i < t->n; i++)
-            out->labeled[c] += (t->ex[i].cats >> c) & 1u;
-    }
 }
 
 /* xorshift64*: training's only source of randomness (its order and the
@@ -377,9 +374,9 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     }
 }
 
-/* The threshold with the best F1 for category c over scored examples (pos of
- * them have c). */
-static float best_threshold(const float *prob, const unsigned *cats, size_t n, size_t pos, int c)
+/* The threshold with the best F1 for category c over the examples' scores
+ * prob (pos of them have c). */
+static float best_threshold(const cx_trainer *t, const float *prob, size_t pos, int c)
 {
     float best = 0.5f, best_f1 = -1;
     /* From 0.35 up: lower thresholds fit the training authors' style and tag texts
@@ -388,9 +385,9 @@ static float best_threshold(const float *prob, const unsigned *cats, size_t n, s
     for (int s = MIN_THRESHOLD_PCT; s <= 95; s++) {
         float th = (float)s / 100.0f;
         size_t tp = 0, fp = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < t->n; i++)
             if (prob[i * CX_CAT_COUNT + (size_t)c] >= th) {
-                if ((cats[i] >> c) & 1u)
+                if ((t->ex[i].cats >> c) & 1u)
                     tp++;
                 else
                     fp++;
@@ -428,12 +425,11 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
     float *w = malloc(cells * sizeof *w), *g2 = malloc(cells * sizeof *g2);
     float *prob = malloc(t->n * CX_CAT_COUNT * sizeof *prob);
-    unsigned *cats = malloc(t->n * sizeof *cats);
     size_t *idx = malloc(t->n * sizeof *idx), *fold = malloc(t->n * sizeof *fold);
     ranked *rank = malloc(CX_MODEL_BUCKETS * sizeof *rank);
     const char **keep = calloc(CX_MODEL_BUCKETS, sizeof *keep);
     cx_status st = CX_OK;
-    if (!w || !g2 || !prob || !cats || !idx || !fold || !rank || !keep) {
+    if (!w || !g2 || !prob || !idx || !fold || !rank || !keep) {
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
         goto done;
     }
@@ -459,27 +455,22 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             predict(t, w, i, 0, 0, 1.0f, z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
                 prob[i * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + x->offset[c]);
-            cats[i] = x->cats;
-            /* as cx_classifier_classify() decides */
-            int best = z[4] >= z[5] && z[4] >= z[6] ? 0 : z[6] > z[5] ? 2 : 1;
-            sent_right += (x->rated != CX_SENT_COUNT ? x->rated : (cx_sentiment)best) == x->sent;
+            sent_right += cx__model_sentiment(x->rated, z + CX_CAT_COUNT) == x->sent;
         }
     }
     t->report.sentiment_accuracy = (float)sent_right / (float)t->n;
     /* a category too few events have keeps the base model's threshold, if any */
     const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        size_t pos = 0, tp = 0, tagged = 0;
-        for (size_t i = 0; i < t->n; i++)
-            pos += (cats[i] >> c) & 1u;
+        size_t pos = t->report.labeled[c], tp = 0, tagged = 0;
         int chosen = pos >= CX_TRAIN_MIN_LABELED;
-        float th = chosen         ? best_threshold(prob, cats, t->n, pos, c)
-                   : base != NULL ? 1.0f / (1.0f + expf(-cx__model_threshold_logit(base, c)))
+        float th = chosen         ? best_threshold(t, prob, pos, c)
+                   : base != NULL ? sigmoid(cx__model_threshold_logit(base, c))
                                   : 0.5f;
         for (size_t i = 0; i < t->n; i++) {
             int tag = prob[i * CX_CAT_COUNT + (size_t)c] >= th || ((t->ex[i].certain >> c) & 1u);
             tagged += (size_t)tag;
-            tp += (size_t)(tag && ((cats[i] >> c) & 1u));
+            tp += (size_t)(tag && ((t->ex[i].cats >> c) & 1u));
         }
         t->report.threshold[c] = th;
         t->report.chosen[c] = chosen;
@@ -510,7 +501,6 @@ done:
     free(w);
     free(g2);
     free(prob);
-    free(cats);
     free(idx);
     free(fold);
     free(rank);

@@ -40,6 +40,9 @@ def evaluate(binary, model, labels):
                          check=True, capture_output=True, text=True).stdout
     f1 = re.search(r"^macro-F1 ([0-9.]+)", out, re.M)
     sent = re.search(r"^sentiment accuracy ([0-9.]+)", out, re.M)
+    if f1 is None or sent is None:
+        sys.exit(f"adapt_curve: no macro-F1 or sentiment accuracy in what `{binary} eval "
+                 f"{labels} --model {model}` printed:\n{out}")
     return float(f1.group(1)), float(sent.group(1))
 
 

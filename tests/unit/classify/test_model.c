@@ -466,8 +466,6 @@ Test(cx_model, the_report_says_what_training_made_of_the_events)
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         cr_assert_eq(rep.labeled[c], 20, "%s", cx_category_name((cx_category)c));
         cr_assert_eq(rep.chosen[c], 1);
-        cr_assert_gt(rep.threshold[c], 0.3f);
-        cr_assert_lt(rep.threshold[c], 1.0f);
         cr_assert_geq(rep.f1[c], 0.9f, "%s: F1 %f", cx_category_name((cx_category)c), rep.f1[c]);
     }
     cr_assert_geq(rep.sentiment_accuracy, 0.9f, "%f", rep.sentiment_accuracy);
