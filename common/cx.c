@@ -33,6 +33,50 @@ const char *cx_status_name(cx_status st)
     return "UNKNOWN";
 }
 
+/* How many bytes byte c takes in a message: 2 or 4 for a control byte, escaped
+ * ("\n", "\x1b"), else 1. */
+static size_t escaped_len(unsigned char c)
+{
+    if (c == '\n' || c == '\r' || c == '\t')
+        return 2;
+    return c < 0x20 || c == 0x7f ? 4 : 1;
+}
+
+/* Rewrites err (of errlen bytes) with its control bytes escaped, in place:
+ * an escape only grows, so the bytes are moved from the end backwards. What
+ * no longer fits is cut, never half an escape. */
+static void escape_controls(char *err, size_t errlen)
+{
+    size_t n = 0, out = 0;
+    int any = 0;
+    for (; err[n] != '\0'; n++) {
+        size_t k = escaped_len((unsigned char)err[n]);
+        any |= k > 1;
+        if (out + k > errlen - 1)
+            break;
+        out += k;
+    }
+    if (!any)
+        return;
+    err[out] = '\0';
+    while (n-- > 0) {
+        unsigned char c = (unsigned char)err[n];
+        size_t k = escaped_len(c);
+        out -= k;
+        if (k == 1) {
+            err[out] = (char)c;
+        } else if (k == 2) {
+            err[out] = '\\';
+            err[out + 1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(err + out, "\\x", 2);
+            err[out + 2] = hex[c >> 4];
+            err[out + 3] = hex[c & 15];
+        }
+    }
+}
+
 cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
 {
     if (err != NULL && errlen > 0) {
@@ -40,6 +84,7 @@ cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        escape_controls(err, errlen);
     }
     return st;
 }

@@ -42,6 +42,8 @@ const char *cx_status_name(cx_status st);
 /*
  * Formats a message into err[errlen] (truncating safely; err may be NULL or
  * errlen 0) and returns `st`, so callers can write `return cx_errf(...)`.
+ * The message is one line however the input it quotes is made: control bytes
+ * are escaped (\n, \r, \t, \x1b).
  */
 cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

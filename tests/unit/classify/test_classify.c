@@ -343,6 +343,9 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
                       "rule \"sentiment.negators\": entry not at all is not a single word");
     expect_rule_error("{\"category\":\"facing\",\"phrasez\":[]}", "unknown top-level key \"phrasez\"");
     expect_rule_error("{\"category\": \"facing\",\n \"phrases\": [,]}", ":2:");
+    /* a term with a line break is quoted on the error's one line */
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"game\\nchanger\"]}]}",
+                      "term \"game\\nchanger\" is empty, has sentence punctuation");
 }
 
 /* The warning that mentions both terms, or NULL. */

@@ -1,0 +1,40 @@
+/*
+ * test_cx.c - the error-buffer helper: a message is one line whatever the
+ * input it quotes, fits its buffer, and never ends in half an escape.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cx.h"
+
+Test(cx_errf, formats_and_returns_the_status)
+{
+    char err[64];
+    cr_assert_eq(cx_errf(err, sizeof err, CX_ERR_CONFIG, "%s: rule \"%s\"", "f.json", "late"),
+                 CX_ERR_CONFIG);
+    cr_assert_str_eq(err, "f.json: rule \"late\"");
+    cr_assert_eq(cx_errf(NULL, 0, CX_ERR_USAGE, "ignored %d", 1), CX_ERR_USAGE);
+}
+
+Test(cx_errf, escapes_the_control_bytes_of_quoted_input)
+{
+    char err[128];
+    cx_errf(err, sizeof err, CX_ERR_INVALID, "term \"%s\"", "game\nch\tanger\r\x1b[31m\x7f");
+    cr_assert_str_eq(err, "term \"game\\nch\\tanger\\r\\x1b[31m\\x7f\"");
+    /* non-ASCII text is left as it is */
+    cx_errf(err, sizeof err, CX_ERR_INVALID, "%s", "caf\xc3\xa9");
+    cr_assert_str_eq(err, "caf\xc3\xa9");
+}
+
+Test(cx_errf, cuts_a_long_message_between_escapes)
+{
+    char err[6];
+    cx_errf(err, sizeof err, CX_ERR_INVALID, "%s", "ab\ncdef");
+    cr_assert_str_eq(err, "ab\\nc");
+    char small[4];
+    cx_errf(small, sizeof small, CX_ERR_INVALID, "%s", "ab\ncd");
+    cr_assert_str_eq(small, "ab", "no half of \\n at the end");
+    char five[5];
+    cx_errf(five, sizeof five, CX_ERR_INVALID, "%s", "abc\x01");
+    cr_assert_str_eq(five, "abc", "the control byte that does not fit is cut, not kept raw");
+}
