@@ -115,10 +115,13 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
         m->logit[c] = logf(t / (1.0f - t));
     }
     for (int k = 0; k < CX_MODEL_OUT; k++, p += 4) {
+        /* At most 1: a weight of 32767 is far beyond any trained one (the
+         * writer's scale is the largest weight / 32767), and a larger scale
+         * can make an event's sums infinite and its sentiment not a number. */
         m->scale[k] = getf(p);
-        if (!(m->scale[k] > 0.0f && isfinite(m->scale[k]))) {
+        if (!(m->scale[k] > 0.0f && m->scale[k] <= 1.0f)) {
             cx__model_free(m);
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model scale not a positive number",
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model scale not a number in (0, 1]",
                            origin);
         }
     }

@@ -630,15 +630,18 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     expect_rejected(bad, "retrain it with cxpulse train");
     buf[12] = bits;
     /* a scale that is not a positive number, under a checksum that matches:
-     * it would flip or erase an output's weights */
+     * it would flip or erase an output's weights; or one so large that an
+     * event's sums overflow (its sentiment came out not a number) */
     const size_t scale_at = 8 + 4 * 3 + 4 * CX_CAT_COUNT; /* the first output's scale */
-    float zero = 0.0f;
-    memcpy(buf + scale_at, &zero, sizeof zero); /* little-endian, as the file */
-    uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
-    for (int i = 0; i < 8; i++)
-        buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
-    write_bytes(bad, buf, len);
-    expect_rejected(bad, "model scale not a positive number");
+    const float scales[] = {0.0f, -1.0f, 3e38f, 1.5f};
+    for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+        memcpy(buf + scale_at, &scales[s], sizeof scales[s]); /* little-endian, as the file */
+        uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
+        for (int i = 0; i < 8; i++)
+            buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
+        write_bytes(bad, buf, len);
+        expect_rejected(bad, "model scale not a number in (0, 1]");
+    }
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
     /* opens, but cannot be read: the reason is told */
