@@ -3,9 +3,10 @@
 # -Wall -Wextra -Werror and AddressSanitizer + UndefinedBehaviorSanitizer,
 # runs every test through ctest (unit tests, and integration tests against a
 # throwaway PostgreSQL and librdkafka's mock Kafka cluster), then runs the
-# parser fuzzer for a short bounded time.
+# fuzzers of the event parser and of the rule and model file loaders for a
+# short bounded time each.
 #
-# usage: scripts/test.sh [--no-fuzz]    (FUZZ_SECONDS=60 by default)
+# usage: scripts/test.sh [--no-fuzz]    (FUZZ_SECONDS=40 per fuzzer by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,9 +27,24 @@ cmake --build build-test -j2
 (cd build-test && ctest --output-on-failure -j2)
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
+    # What comes from outside, each for FUZZ_SECONDS: messages from Kafka, and
+    # the rule and model files users bring. New inputs that reach new code are
+    # kept in build-fuzz/corpus-*; the seeds are the bad messages of
+    # tests/fuzz/corpus, the default rule files and a small trained model.
     CC=clang cmake -S . -B build-fuzz -DCX_FUZZ=ON -DCX_TESTS=ON -DCX_BENCH=OFF >/dev/null
-    cmake --build build-fuzz -j2 --target fuzz_event_parse
-    mkdir -p build-fuzz/corpus
-    build-fuzz/tests/fuzz/fuzz_event_parse -max_total_time="${FUZZ_SECONDS:-60}" \
-        -max_len=65536 -timeout=5 -rss_limit_mb=1024 build-fuzz/corpus tests/fuzz/corpus/event
+    cmake --build build-fuzz -j2 --target fuzz_event_parse fuzz_rules_load fuzz_model_load
+    mkdir -p build-fuzz/corpus-event build-fuzz/corpus-rules build-fuzz/corpus-model \
+        build-fuzz/seed-model
+    head -n 16 tests/data/company/labeled.jsonl >build-fuzz/seed-model/labeled.jsonl
+    build-release/app/cxpulse train build-fuzz/seed-model/labeled.jsonl \
+        --out build-fuzz/seed-model/small.cxm >/dev/null
+    rm build-fuzz/seed-model/labeled.jsonl
+    run_fuzzer() {
+        build-fuzz/tests/fuzz/"$1" -max_total_time="${FUZZ_SECONDS:-40}" -timeout=5 \
+            -rss_limit_mb=2048 "${@:2}"
+    }
+    run_fuzzer fuzz_event_parse -max_len=65536 build-fuzz/corpus-event tests/fuzz/corpus/event
+    run_fuzzer fuzz_rules_load -max_len=65536 -dict=tests/fuzz/rules.dict \
+        build-fuzz/corpus-rules config/rules
+    run_fuzzer fuzz_model_load -max_len=131072 build-fuzz/corpus-model build-fuzz/seed-model
 fi

@@ -1,0 +1,83 @@
+/*
+ * fuzz_rules_load.c - libFuzzer entry point for rule files (docs/rules.md),
+ * which users write by hand: any byte string, read as a rule file, must give
+ * a classifier or CX_ERR_CONFIG with one line naming the file, and leak
+ * nothing. A classifier built from it classifies a few events (text with
+ * negation, ratings, attribute dates and numbers, so phrases, sentiment
+ * terms and every kind of condition run) into tags that keep their promises.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "fuzz_tags.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const EVENTS[] = {
+    "{\"event_id\":\"a\",\"occurred_at\":\"2026-01-05T10:00:00Z\",\"channel\":\"email\","
+    "\"touchpoint\":\"delivery\",\"language\":\"en\",\"customer_id\":\"c1\","
+    "\"text\":\"The courier was NOT friendly, parcel damaged in transit and charged twice. "
+    "Very bad!!! but the agent didn't help; caf\\u00e9 \\ud83d\\ude21 still no refund\","
+    "\"attributes\":{\"carrier\":\"DHL\",\"promised_date\":\"2026-01-02\","
+    "\"delivered_date\":\"2026-01-04T08:00:00Z\",\"qty_ordered\":3,\"qty_delivered\":\"2\"}}",
+    "{\"event_id\":\"b\",\"occurred_at\":\"2026-01-05T10:00:00Z\",\"channel\":\"survey\","
+    "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"great, another delay. kind of ok\"}",
+    "{\"event_id\":\"c\",\"occurred_at\":\"2026-01-05T10:00:00Z\",\"channel\":\"web\","
+    "\"rating\":{\"scale\":\"csat\",\"value\":2}}",
+};
+#define N_EVENTS (sizeof EVENTS / sizeof EVENTS[0])
+
+static cx_event events[N_EVENTS];
+static char path[64]; /* the rule file, by its open descriptor */
+static int fd = -1;
+
+static void set_up(void)
+{
+    char err[256];
+    for (size_t i = 0; i < N_EVENTS; i++)
+        if (cx_event_parse(&events[i], EVENTS[i], strlen(EVENTS[i]), err, sizeof err) != CX_OK) {
+            fprintf(stderr, "fuzz_rules_load: event %zu: %s\n", i, err);
+            abort();
+        }
+    char name[] = "/tmp/cx-fuzz-rules-XXXXXX";
+    fd = mkstemp(name);
+    if (fd < 0)
+        abort();
+    unlink(name); /* gone when the fuzzer exits, however it exits */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (fd < 0)
+        set_up();
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+        abort();
+    const char *files[] = {path};
+    cx_classifier *clf = NULL;
+    char err[512];
+    err[0] = '\0';
+    cx_status st = cx_classifier_new_model(&clf, files, 1, "none", err, sizeof err);
+    if (st != CX_OK) {
+        /* one line, naming the file */
+        if (st != CX_ERR_CONFIG || strncmp(err, path, strlen(path)) != 0 || strchr(err, '\n'))
+            abort();
+        return 0;
+    }
+    if (cx_classifier_version(clf) == NULL)
+        abort();
+    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
+        if (cx_classifier_warning(clf, i) == NULL)
+            abort();
+    for (size_t i = 0; i < N_EVENTS; i++) {
+        cx_tags tags;
+        cx_classifier_classify(clf, &events[i], &tags);
+        fuzz_check_tags(&tags);
+    }
+    cx_classifier_free(clf);
+    return 0;
+}
