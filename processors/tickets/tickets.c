@@ -58,6 +58,9 @@ static const char *keep(cx_ticket_rules *rs, const char *s)
 }
 
 static cx_status rule_err(char *err, size_t errlen, size_t i, const char *name, const char *fmt,
+                          ...) __attribute__((format(printf, 5, 6)));
+
+static cx_status rule_err(char *err, size_t errlen, size_t i, const char *name, const char *fmt,
                           ...)
 {
     char msg[512];

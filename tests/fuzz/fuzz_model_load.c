@@ -12,10 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "classify.h"
-#include "fuzz_tags.h"
+#include "fuzz_support.h"
 #include "model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,18 +37,6 @@ static cx_event events[N_EVENTS];
 static int rules_fd = -1, model_fd = -1;
 static char rules_path[64], model_path[64]; /* the files, by their open descriptors */
 
-/* An unlinked temporary file, named by its descriptor: gone when the fuzzer exits. */
-static int temp_file(char *path, size_t len)
-{
-    char name[] = "/tmp/cx-fuzz-model-XXXXXX";
-    int fd = mkstemp(name);
-    if (fd < 0)
-        abort();
-    unlink(name);
-    snprintf(path, len, "/proc/self/fd/%d", fd);
-    return fd;
-}
-
 static void set_up(void)
 {
     char err[256];
@@ -58,10 +45,9 @@ static void set_up(void)
             fprintf(stderr, "fuzz_model_load: event %zu: %s\n", i, err);
             abort();
         }
-    rules_fd = temp_file(rules_path, sizeof rules_path);
-    model_fd = temp_file(model_path, sizeof model_path);
-    if (write(rules_fd, RULES, sizeof RULES - 1) != (ssize_t)(sizeof RULES - 1))
-        abort();
+    rules_fd = fuzz_temp_file(rules_path, sizeof rules_path);
+    model_fd = fuzz_temp_file(model_path, sizeof model_path);
+    fuzz_rewrite(rules_fd, RULES, sizeof RULES - 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -77,8 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 8; i++)
             copy[size - 8 + (size_t)i] = (unsigned char)(sum >> (8 * i));
     }
-    if (ftruncate(model_fd, 0) != 0 || pwrite(model_fd, copy, size, 0) != (ssize_t)size)
-        abort();
+    fuzz_rewrite(model_fd, copy, size);
     free(copy);
     const char *files[] = {rules_path};
     cx_classifier *clf = NULL;

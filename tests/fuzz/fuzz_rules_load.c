@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "classify.h"
-#include "fuzz_tags.h"
+#include "fuzz_support.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,20 +42,14 @@ static void set_up(void)
             fprintf(stderr, "fuzz_rules_load: event %zu: %s\n", i, err);
             abort();
         }
-    char name[] = "/tmp/cx-fuzz-rules-XXXXXX";
-    fd = mkstemp(name);
-    if (fd < 0)
-        abort();
-    unlink(name); /* gone when the fuzzer exits, however it exits */
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    fd = fuzz_temp_file(path, sizeof path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fd < 0)
         set_up();
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-        abort();
+    fuzz_rewrite(fd, data, size);
     const char *files[] = {path};
     cx_classifier *clf = NULL;
     char err[512];
