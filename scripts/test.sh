@@ -28,21 +28,24 @@ cmake --build build-test -j2
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     # What comes from outside, each for FUZZ_SECONDS: messages from Kafka, and
-    # the rule files, model files and ticket rules users bring. New inputs
-    # that reach new code are kept in build-fuzz/corpus-*; the seeds are the
-    # bad messages of tests/fuzz/corpus, the default rule files, a small
-    # trained model and the default ticket rules.
+    # the rule files, model files, ticket rules and configuration files users
+    # bring. New inputs that reach new code are kept in build-fuzz/corpus-*;
+    # the seeds are the bad messages of tests/fuzz/corpus, the default rule
+    # files, a small trained model, the default ticket rules and the example
+    # configuration.
     CC=clang cmake -S . -B build-fuzz -DCX_FUZZ=ON -DCX_TESTS=ON -DCX_BENCH=OFF >/dev/null
     cmake --build build-fuzz -j2 --target fuzz_event_parse fuzz_rules_load fuzz_model_load \
-        fuzz_ticket_rules
+        fuzz_ticket_rules fuzz_config_load
     mkdir -p build-fuzz/corpus-event build-fuzz/corpus-rules build-fuzz/corpus-model \
-        build-fuzz/corpus-tickets build-fuzz/seed-model build-fuzz/seed-tickets
+        build-fuzz/corpus-tickets build-fuzz/corpus-config build-fuzz/seed-model \
+        build-fuzz/seed-tickets build-fuzz/seed-config
     head -n 16 tests/data/company/labeled.jsonl >build-fuzz/seed-model/labeled.jsonl
     build-release/app/cxpulse train build-fuzz/seed-model/labeled.jsonl \
         --out build-fuzz/seed-model/small.cxm >/dev/null
     rm build-fuzz/seed-model/labeled.jsonl
     build-release/app/cxpulse config --print | jq '.["tickets.rules"]' \
         >build-fuzz/seed-tickets/default.json
+    cp config/cxpulse.example.json build-fuzz/seed-config/
     run_fuzzer() {
         build-fuzz/tests/fuzz/"$1" -max_total_time="${FUZZ_SECONDS:-40}" -timeout=5 \
             -rss_limit_mb=2048 "${@:2}"
@@ -52,4 +55,5 @@ if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
         build-fuzz/corpus-rules config/rules
     run_fuzzer fuzz_model_load -max_len=131072 build-fuzz/corpus-model build-fuzz/seed-model
     run_fuzzer fuzz_ticket_rules -max_len=16384 build-fuzz/corpus-tickets build-fuzz/seed-tickets
+    run_fuzzer fuzz_config_load -max_len=16384 build-fuzz/corpus-config build-fuzz/seed-config
 fi

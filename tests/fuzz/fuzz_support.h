@@ -1,6 +1,6 @@
 /*
- * fuzz_support.h - shared by the fuzz targets that build a classifier from
- * a file: the file itself, and what every classification promises.
+ * fuzz_support.h - shared by the fuzz targets: the file a loader reads the
+ * input from, and what every classification promises.
  */
 #ifndef CX_FUZZ_SUPPORT_H
 #define CX_FUZZ_SUPPORT_H
@@ -16,7 +16,7 @@
 /* An unlinked temporary file, named in path by its open descriptor (which is
  * returned): the loaders open it by that name, and it is gone when the
  * fuzzer exits, however it exits. */
-static int fuzz_temp_file(char *path, size_t len)
+static inline int fuzz_temp_file(char *path, size_t len)
 {
     char name[] = "/tmp/cx-fuzz-XXXXXX";
     int fd = mkstemp(name);
@@ -28,7 +28,7 @@ static int fuzz_temp_file(char *path, size_t len)
 }
 
 /* Makes the file hold data[0..size). */
-static void fuzz_rewrite(int fd, const void *data, size_t size)
+static inline void fuzz_rewrite(int fd, const void *data, size_t size)
 {
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         abort();
@@ -38,7 +38,7 @@ static void fuzz_rewrite(int fd, const void *data, size_t size)
  * assigned categories exactly those at or above the threshold, highest
  * first, a valid sentiment, and evidence that is there to print. */
 
-static void fuzz_check_tags(const cx_tags *t)
+static inline void fuzz_check_tags(const cx_tags *t)
 {
     unsigned seen = 0;
     if (t->n_assigned < 0 || t->n_assigned > CX_CAT_COUNT ||
