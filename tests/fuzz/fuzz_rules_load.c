@@ -7,9 +7,7 @@
  * terms and every kind of condition run) into tags that keep their promises.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "classify.h"
 #include "fuzz_support.h"
@@ -34,43 +32,23 @@ static cx_event events[N_EVENTS];
 static char path[64]; /* the rule file, by its open descriptor */
 static int fd = -1;
 
-static void set_up(void)
-{
-    char err[256];
-    for (size_t i = 0; i < N_EVENTS; i++)
-        if (cx_event_parse(&events[i], EVENTS[i], strlen(EVENTS[i]), err, sizeof err) != CX_OK) {
-            fprintf(stderr, "fuzz_rules_load: event %zu: %s\n", i, err);
-            abort();
-        }
-    fd = fuzz_temp_file(path, sizeof path);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (fd < 0)
-        set_up();
+    if (fd < 0) {
+        fuzz_parse_events(EVENTS, events, N_EVENTS);
+        fd = fuzz_temp_file(path, sizeof path);
+    }
     fuzz_rewrite(fd, data, size);
     const char *files[] = {path};
     cx_classifier *clf = NULL;
     char err[512];
     err[0] = '\0';
     cx_status st = cx_classifier_new_model(&clf, files, 1, "none", err, sizeof err);
-    if (st != CX_OK) {
-        /* one line, naming the file */
-        if (st != CX_ERR_CONFIG || strncmp(err, path, strlen(path)) != 0 || strchr(err, '\n'))
-            abort();
-        return 0;
-    }
-    if (cx_classifier_version(clf) == NULL)
+    if (st == CX_OK)
+        fuzz_classify(clf, events, N_EVENTS);
+    else if (st == CX_ERR_CONFIG && clf == NULL)
+        fuzz_check_refusal(err, path);
+    else
         abort();
-    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
-        if (cx_classifier_warning(clf, i) == NULL)
-            abort();
-    for (size_t i = 0; i < N_EVENTS; i++) {
-        cx_tags tags;
-        cx_classifier_classify(clf, &events[i], &tags);
-        fuzz_check_tags(&tags);
-    }
-    cx_classifier_free(clf);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * fuzz_support.h - shared by the fuzz targets: the file a loader reads the
- * input from, and what every classification promises.
+ * fuzz_support.h - shared by the fuzz targets: the events they classify or
+ * match, the file a loader reads the input from, what a refusal must look
+ * like, and what every classification promises.
  */
 #ifndef CX_FUZZ_SUPPORT_H
 #define CX_FUZZ_SUPPORT_H
@@ -12,6 +13,18 @@
 #include <unistd.h>
 
 #include "classify.h"
+
+/* Parses the fixed events json[0..n) into out; a target whose own events do
+ * not parse is broken, not fuzzed. */
+static inline void fuzz_parse_events(const char *const *json, cx_event *out, size_t n)
+{
+    char err[256];
+    for (size_t i = 0; i < n; i++)
+        if (cx_event_parse(&out[i], json[i], strlen(json[i]), err, sizeof err) != CX_OK) {
+            fprintf(stderr, "fuzz: event %zu: %s\n", i, err);
+            abort();
+        }
+}
 
 /* An unlinked temporary file, named in path by its open descriptor (which is
  * returned): the loaders open it by that name, and it is gone when the
@@ -34,10 +47,17 @@ static inline void fuzz_rewrite(int fd, const void *data, size_t size)
         abort();
 }
 
+/* Aborts unless a refusal's message is one line that starts with what was
+ * refused (a file, a setting). */
+static inline void fuzz_check_refusal(const char *err, const char *what)
+{
+    if (strncmp(err, what, strlen(what)) != 0 || strpbrk(err, "\n\r") != NULL)
+        abort();
+}
+
 /* Aborts unless the tags keep their promises: confidences in [0, 1], the
  * assigned categories exactly those at or above the threshold, highest
  * first, a valid sentiment, and evidence that is there to print. */
-
 static inline void fuzz_check_tags(const cx_tags *t)
 {
     unsigned seen = 0;
@@ -61,6 +81,23 @@ static inline void fuzz_check_tags(const cx_tags *t)
             if (t->evidence[c][k] == NULL || t->evidence[c][k][0] == '\0')
                 abort();
     }
+}
+
+/* Classifies each of events[0..n) with clf, whose version and warnings must
+ * be there to print, checks the tags, and frees clf. */
+static inline void fuzz_classify(cx_classifier *clf, const cx_event *events, size_t n)
+{
+    if (cx_classifier_version(clf) == NULL)
+        abort();
+    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
+        if (cx_classifier_warning(clf, i) == NULL)
+            abort();
+    for (size_t i = 0; i < n; i++) {
+        cx_tags tags;
+        cx_classifier_classify(clf, &events[i], &tags);
+        fuzz_check_tags(&tags);
+    }
+    cx_classifier_free(clf);
 }
 
 #endif /* CX_FUZZ_SUPPORT_H */
