@@ -248,6 +248,12 @@ int cx_cmd_eval(int argc, char **argv)
     if (misses > 0)
         printf("misses (labeled -> predicted, sentiment labeled -> predicted):\n");
     while ((r = cx_label_next(f, path, &lineno, &l, err, sizeof err)) != 0) {
+        if (r > 0 && l.categories == CX_TRAIN_NO_CATEGORIES) {
+            cx_errf(err, sizeof err, CX_ERR_INVALID, "%s: line %lu: no \"categories\" to score",
+                    path, lineno);
+            cx_label_line_clear(&l);
+            r = -1;
+        }
         if (r < 0) {
             fprintf(stderr, "cxpulse eval: %s\n", err);
             bad++;

@@ -22,6 +22,8 @@ static int usage(FILE *out, int rc)
             "                     [--min-df N] [--seed N]\n\n"
             "Learns a model from labeled events, one JSON object a line:\n"
             "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
+            "(a line without \"categories\" teaches the sentiment only, for events\n"
+            "whose feeling is known and whose categories nobody labeled)\n"
             "and writes it to FILE (use it with --model FILE or rules.model). The rules\n"
             "(--rules, or the built-in rule files; \"default\" names those, so --rules\n"
             "default --rules mine.json adds to them) are features of the model: classify\n"
@@ -146,7 +148,10 @@ int cx_cmd_train(int argc, char **argv)
             printf(", F1 %.2f out of fold", rep.f1[c]);
         putchar('\n');
     }
-    printf("  sentiment: accuracy %.2f out of fold\n", rep.sentiment_accuracy);
+    printf("  sentiment: accuracy %.2f out of fold", rep.sentiment_accuracy);
+    if (rep.sentiment_only > 0)
+        printf(" (%zu events labeled with their sentiment only)", rep.sentiment_only);
+    putchar('\n');
     cx_classifier_free(check);
     rc = CX_EXIT_OK;
 done:

@@ -44,13 +44,15 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     json_t *cats = json_object_get(out->doc, "categories");
     size_t i;
     json_t *c;
-    if (!json_is_array(cats)) {
+    if (cats == NULL) {
+        out->categories = CX_TRAIN_NO_CATEGORIES;
+    } else if (!json_is_array(cats)) {
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: \"categories\" must be an array", path,
                 *lineno);
         cx_label_line_clear(out);
         return -1;
     }
-    json_array_foreach(cats, i, c)
+    json_array_foreach(cats, i, c) /* none when cats is NULL */
     {
         cx_category cat;
         if (!json_is_string(c) || cx_category_from_name(json_string_value(c), &cat) != CX_OK) {

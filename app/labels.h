@@ -14,7 +14,8 @@
 typedef struct cx_label_line {
     json_t *doc;         /* the whole line */
     cx_event ev;         /* parsed from doc["event"] */
-    unsigned categories; /* bit set of (1u << cx_category) */
+    unsigned categories; /* bit set of (1u << cx_category), or CX_TRAIN_NO_CATEGORIES
+                            when the line has no "categories" (sentiment only) */
     cx_sentiment sentiment;
 } cx_label_line;
 

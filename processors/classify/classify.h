@@ -152,7 +152,14 @@ typedef struct cx_trainer cx_trainer;
 cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_train_options *opt,
                          char *err, size_t errlen);
 
-/* Adds one labeled event: categories is a bit set of (1u << cx_category). */
+/* The categories of an event labeled with its sentiment only. */
+#define CX_TRAIN_NO_CATEGORIES (~0u)
+
+/* Adds one labeled event: categories is a bit set of (1u << cx_category), or
+ * CX_TRAIN_NO_CATEGORIES for an event whose categories nobody labeled (such
+ * as a review known only by its star rating): it teaches the sentiment
+ * outputs and leaves the categories, their thresholds and their report
+ * alone. */
 cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
                          cx_sentiment sentiment, char *err, size_t errlen);
 
@@ -176,6 +183,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
  * is chosen on these same predictions). */
 typedef struct cx_train_report {
     size_t labeled[CX_CAT_COUNT];  /* events that have each category */
+    size_t sentiment_only;         /* events added with CX_TRAIN_NO_CATEGORIES */
     float threshold[CX_CAT_COUNT]; /* the written model's: its probability at or
                                       above which the category is tagged */
     int chosen[CX_CAT_COUNT];      /* 1: chosen from the events; 0: fewer than

@@ -6,7 +6,8 @@
  * and L2 in a fixed, seeded order (the same data gives the same file); the
  * sentiment outputs also learn with dropout (each pass hides a seeded share
  * of each example's features from them), and each category's positive
- * examples weigh more where they are rare (balance).
+ * examples weigh more where they are rare (balance). Events labeled with
+ * their sentiment only teach the sentiment outputs alone.
  * Each category's threshold is the one that maximises F1 on out-of-fold
  * predictions (k-fold inside the training data), so a model trained on a
  * company's own feedback picks its own operating points; a category too few
@@ -46,6 +47,7 @@ typedef struct feat {
 typedef struct example {
     float offset[CX_CAT_COUNT]; /* the rules' offsets, for the thresholds */
     unsigned cats;              /* labeled categories, bits of (1u << cx_category) */
+    int has_cats;               /* 0: sentiment only (CX_TRAIN_NO_CATEGORIES) */
     unsigned certain;           /* categories the field rules tag whatever the model says */
     cx_sentiment sent;          /* labeled */
     cx_sentiment rated;         /* the event's rating says so (CX_SENT_COUNT: no rating) */
@@ -60,6 +62,7 @@ struct cx_trainer {
     example *ex;
     size_t n, cap;
     uint32_t *df;   /* examples per bucket */
+    uint32_t *df_cats; /* the same over examples with categories (min_df of the category outputs) */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
     char **names;   /* per bucket: a readable name, or NULL */
     float *w0;      /* with from_model: the base model's weights, else NULL */
@@ -109,6 +112,7 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
     cx_trainer *t = calloc(1, sizeof *t);
     if (t == NULL || (t->df = calloc(CX_MODEL_BUCKETS, sizeof *t->df)) == NULL ||
         (t->seen = calloc(CX_MODEL_BUCKETS, sizeof *t->seen)) == NULL ||
+        (t->df_cats = calloc(CX_MODEL_BUCKETS, sizeof *t->df_cats)) == NULL ||
         (t->names = calloc(CX_MODEL_BUCKETS, sizeof *t->names)) == NULL ||
         (t->start = malloc(sizeof *t->start)) == NULL) {
         cx_trainer_free(t);
@@ -222,6 +226,7 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
         if (t->seen[b] != (uint32_t)t->n + 1) {
             t->seen[b] = (uint32_t)t->n + 1;
             t->df[b]++;
+            t->df_cats[b] += categories != CX_TRAIN_NO_CATEGORIES;
         }
     }
     example *x = &t->ex[t->n];
@@ -231,7 +236,9 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
         if (cx__field_confidence(&hits, k) >= CX_CLASSIFY_THRESHOLD)
             x->certain |= 1u << k;
     }
-    x->cats = categories & ((1u << CX_CAT_COUNT) - 1);
+    x->has_cats = categories != CX_TRAIN_NO_CATEGORIES;
+    x->cats = x->has_cats ? categories & ((1u << CX_CAT_COUNT) - 1) : 0;
+    t->report.sentiment_only += (size_t)!x->has_cats;
     for (int k = 0; k < CX_CAT_COUNT; k++)
         t->report.labeled[k] += (x->cats >> k) & 1u;
     x->sent = sentiment;
@@ -332,11 +339,13 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
     /* each category's positives weigh (negatives / positives)^balance, at least 1 */
     float pos_weight[CX_CAT_COUNT];
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        size_t pos = 0;
-        for (size_t r = 0; r < n; r++)
+        size_t pos = 0, known = 0;
+        for (size_t r = 0; r < n; r++) {
             pos += (t->ex[idx[r]].cats >> c) & 1u;
+            known += (size_t)t->ex[idx[r]].has_cats;
+        }
         pos_weight[c] =
-            pos > 0 ? fmaxf(1.0f, powf((float)(n - pos) / (float)pos, o->balance)) : 1.0f;
+            pos > 0 ? fmaxf(1.0f, powf((float)(known - pos) / (float)pos, o->balance)) : 1.0f;
     }
     for (int ep = 0; ep < o->epochs; ep++) {
         shuffle(idx, n, &rng);
@@ -359,11 +368,14 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
                 if (t->df[b] < (uint32_t)o->min_df)
                     continue;
                 float v = t->feats[f].value;
-                /* a hidden feature leaves the sentiment outputs as they are */
+                /* a hidden feature leaves the sentiment outputs as they are,
+                 * an event without categories the category outputs */
+                int first =
+                    t->ex[i].has_cats && t->df_cats[b] >= (uint32_t)o->min_df ? 0 : CX_CAT_COUNT;
                 int outs = dropped(key, f, cut) ? CX_CAT_COUNT : CX_MODEL_OUT;
                 float *wb = w + (size_t)b * CX_MODEL_STRIDE, *gb = g2 + (size_t)b * CX_MODEL_STRIDE;
                 const float *w0b = w0 ? w0 + (size_t)b * CX_MODEL_STRIDE : NULL;
-                for (int k = 0; k < outs; k++) {
+                for (int k = first; k < outs; k++) {
                     float gr = g[k] * (k < CX_CAT_COUNT ? v : v * kept) +
                                l2[k] * (wb[k] - (w0b ? w0b[k] : 0.0f));
                     gb[k] += gr * gr;
@@ -386,7 +398,7 @@ static float best_threshold(const cx_trainer *t, const float *prob, size_t pos, 
         float th = (float)s / 100.0f;
         size_t tp = 0, fp = 0;
         for (size_t i = 0; i < t->n; i++)
-            if (prob[i * CX_CAT_COUNT + (size_t)c] >= th) {
+            if (t->ex[i].has_cats && prob[i * CX_CAT_COUNT + (size_t)c] >= th) {
                 if ((t->ex[i].cats >> c) & 1u)
                     tp++;
                 else
@@ -468,6 +480,8 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
                    : base != NULL ? sigmoid(cx__model_threshold_logit(base, c))
                                   : 0.5f;
         for (size_t i = 0; i < t->n; i++) {
+            if (!t->ex[i].has_cats)
+                continue;
             int tag = prob[i * CX_CAT_COUNT + (size_t)c] >= th || ((t->ex[i].certain >> c) & 1u);
             tagged += (size_t)tag;
             tp += (size_t)(tag && ((t->ex[i].cats >> c) & 1u));
@@ -518,6 +532,7 @@ void cx_trainer_free(cx_trainer *t)
     free(t->names);
     free(t->w0);
     free(t->df);
+    free(t->df_cats);
     free(t->seen);
     free(t->feats);
     free(t->start);

@@ -166,6 +166,53 @@ Test(train_eval, a_trained_model_is_used_and_scored)
 
 /* --by over a field with more values than the table holds: the first 255
  * get their own rows, the rest one row, and no event goes uncounted. */
+/* Reviews known only by their stars: a line without "categories" teaches the
+ * feeling and nothing else. Train says how many there were and counts each
+ * category as before; the words only they have carry their feeling into
+ * classify and tag no category; eval names such a line and leaves it out. */
+Test(train_eval, lines_without_categories_teach_the_sentiment_only)
+{
+    char train[300], model[300], out[300];
+    snprintf(train, sizeof train, "%s/rated.jsonl", dir);
+    snprintf(model, sizeof model, "%s/rated.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(train, 200, 0);
+    FILE *f = fopen(train, "a");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 40; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"r%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the %s flavour #%d\"},\"sentiment\":\"%s\",\"stars\":%d}\n",
+                i, i % 2 ? "plinkstone" : "marblecrisp", i, i % 2 ? "negative" : "positive",
+                i % 2 ? 1 : 5);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s > %s", cx_test_bin(), train, model, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'trained on 240 events' %s && grep -Ec '^  [a-z]+ +40 "
+                            "labeled, threshold' %s | grep -qx 4 && grep -q '^  sentiment: "
+                            "accuracy [0-9.]* out of fold (40 events labeled with their "
+                            "sentiment only)$' %s",
+                            out, out, out),
+                 0);
+    cr_assert_eq(cx_test_sh("printf '%%s\\n' "
+                            "'{\"event_id\":\"a\",\"occurred_at\":\"2025-04-01T10:00:00Z\","
+                            "\"text\":\"the plinkstone flavour\"}' "
+                            "'{\"event_id\":\"b\",\"occurred_at\":\"2025-04-01T10:00:00Z\","
+                            "\"text\":\"the marblecrisp flavour\"}' | %s classify --model %s > %s",
+                            cx_test_bin(), model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("sed -n 1p %s | grep -q '\"categories\":\\[\\],.*\"sentiment\":"
+                            "\"negative\"' && sed -n 2p %s | grep -q '\"categories\":\\[\\],"
+                            ".*\"sentiment\":\"positive\"'",
+                            out, out),
+                 0, "the stars' feeling was not learned");
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --model %s > /dev/null 2> %s", cx_test_bin(), train, model, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'rated.jsonl: line 201: no \"categories\" to score' %s && "
+                            "grep -q '40 unreadable lines' %s",
+                            out, out),
+                 0);
+}
+
 Test(train_eval, by_a_field_with_many_values_counts_every_event)
 {
     char labels[300], out[300];

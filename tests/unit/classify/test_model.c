@@ -473,6 +473,71 @@ Test(cx_model, the_report_says_what_training_made_of_the_events)
     cx_classifier_free(rules);
 }
 
+/* Events whose categories nobody labeled (a review known by its stars) teach
+ * the feeling alone: the words only they have get sentiment weights and no
+ * category weight, and the report's category counts leave them out. */
+Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/m.cxm", dir);
+    cx_classifier *rules = NULL;
+    cx_trainer *t = NULL;
+    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
+    add_all(t, 5);
+    for (int i = 0; i < 10; i++) {
+        cx_event ev;
+        text_event(&ev, i % 2 ? "ok zqxv" : "zqxv zqxv");
+        cr_assert_eq(
+            cx_trainer_add(t, &ev, CX_TRAIN_NO_CATEGORIES, CX_SENT_NEGATIVE, err, sizeof err),
+            CX_OK, "%s", err);
+        cx_event_clear(&ev);
+    }
+    cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
+    cx_train_report rep;
+    cx_trainer_report(t, &rep);
+    cr_assert_eq(rep.sentiment_only, 10);
+    for (int c = 0; c < CX_CAT_COUNT; c++) {
+        cr_assert_eq(rep.labeled[c], 20, "%s", cx_category_name((cx_category)c));
+        cr_assert_geq(rep.f1[c], 0.9f, "%s: F1 %f", cx_category_name((cx_category)c), rep.f1[c]);
+    }
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+
+    /* the buckets of "zqxv": the features "ok zqxv" has and "ok" has not */
+    static fl with, without;
+    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
+    features_of("ok zqxv", &with);
+    features_of("ok", &without);
+    cx__valence_free(val);
+    val = NULL;
+    cx_model *m;
+    cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
+    size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
+    float *w = malloc(cells * sizeof *w);
+    cr_assert_not_null(w);
+    cx__model_weights(m, w);
+    int own = 0, sent_weights = 0;
+    for (int i = 0; i < with.n; i++) {
+        int in_both = 0;
+        for (int j = 0; j < without.n && !in_both; j++)
+            in_both = with.b[i] == without.b[j];
+        if (in_both)
+            continue;
+        own++;
+        const float *wb = w + (size_t)with.b[i] * CX_MODEL_STRIDE;
+        for (int k = 0; k < CX_CAT_COUNT; k++)
+            cr_assert_eq(wb[k], 0.0f, "a category weight of a sentiment-only word: %f", wb[k]);
+        for (int k = CX_CAT_COUNT; k < CX_MODEL_OUT; k++)
+            sent_weights += wb[k] != 0.0f;
+    }
+    cr_assert_gt(own, 0, "no features of their own");
+    cr_assert_gt(sent_weights, 0, "the sentiment-only events taught no sentiment");
+    free(w);
+    cx__model_free(m);
+}
+
 /* A threshold is chosen for a category only from enough events that have it:
  * adapting on fewer keeps the base model's, training anew gives 0.5; either
  * way the trainer's report says which, and counts each category's events. */
