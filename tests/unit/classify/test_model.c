@@ -924,8 +924,8 @@ static const char *const pass_texts[] = {
     "link http://a.b/c\xF0\x9F\x98\xA1 late delivery on hold",
     "@courier_help /billing/overcharged double charged;on hold:again",
     "aaaaaaaaaabbbbbbbbbbccccccccccdd late aaaaaaaaaabbbbbbbbbbccccccccccddd rude",
-    "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeee charged "
-    "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeee twice",
+    ("aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeee charged "
+     "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeee twice"), /* one text */
     "didn\xE2\x80\x99t arrive \xE2\x80\x99 caf\xC3\xA9 cr\xC3\xA8me, the agent\xE2\x80\x99s fault",
     "\xF0\x9F\x98\xA1\xF0\x9F\x98\xA1late\xE2\x9C\x88\xEF\xB8\x8F delayed. cancelled? NOT on time",
     "it was not. late, and not\\nrude; never: charged twice",
