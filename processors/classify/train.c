@@ -338,12 +338,13 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
         l2[k] = k < CX_CAT_COUNT ? o->l2 : o->l2_sent;
     /* each category's positives weigh (negatives / positives)^balance, at least 1 */
     float pos_weight[CX_CAT_COUNT];
+    size_t known = 0; /* examples with categories */
+    for (size_t r = 0; r < n; r++)
+        known += (size_t)t->ex[idx[r]].has_cats;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
-        size_t pos = 0, known = 0;
-        for (size_t r = 0; r < n; r++) {
+        size_t pos = 0;
+        for (size_t r = 0; r < n; r++)
             pos += (t->ex[idx[r]].cats >> c) & 1u;
-            known += (size_t)t->ex[idx[r]].has_cats;
-        }
         pos_weight[c] =
             pos > 0 ? fmaxf(1.0f, powf((float)(known - pos) / (float)pos, o->balance)) : 1.0f;
     }

@@ -53,16 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pwrite(model_fd, le, 8, (off_t)(size - 8)) != 8)
             abort();
     }
-    const char *files[] = {rules_path};
-    cx_classifier *clf = NULL;
-    char err[512];
-    err[0] = '\0';
-    cx_status st = cx_classifier_new_model(&clf, files, 1, model_path, err, sizeof err);
-    if (st == CX_OK)
-        fuzz_classify(clf, events, N_EVENTS);
-    else if (st == CX_ERR_CONFIG && clf == NULL)
-        fuzz_check_refusal(err, model_path);
-    else
-        abort();
+    fuzz_load_and_classify(rules_path, model_path, model_path, events, N_EVENTS);
     return 0;
 }

@@ -7,7 +7,6 @@
  * terms and every kind of condition run) into tags that keep their promises.
  */
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "classify.h"
 #include "fuzz_support.h"
@@ -39,16 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fd = fuzz_temp_file(path, sizeof path);
     }
     fuzz_rewrite(fd, data, size);
-    const char *files[] = {path};
-    cx_classifier *clf = NULL;
-    char err[512];
-    err[0] = '\0';
-    cx_status st = cx_classifier_new_model(&clf, files, 1, "none", err, sizeof err);
-    if (st == CX_OK)
-        fuzz_classify(clf, events, N_EVENTS);
-    else if (st == CX_ERR_CONFIG && clf == NULL)
-        fuzz_check_refusal(err, path);
-    else
-        abort();
+    fuzz_load_and_classify(path, "none", path, events, N_EVENTS);
     return 0;
 }

@@ -83,10 +83,24 @@ static inline void fuzz_check_tags(const cx_tags *t)
     }
 }
 
-/* Classifies each of events[0..n) with clf, whose version and warnings must
- * be there to print, checks the tags, and frees clf. */
-static inline void fuzz_classify(cx_classifier *clf, const cx_event *events, size_t n)
+/* Builds a classifier from the rule file rules and the model model (a file
+ * or "none"), one of which holds the fuzzer's input: either it is built, its
+ * version and warnings are there to print and it classifies each of
+ * events[0..n) into tags that keep their promises, or it is refused with
+ * CX_ERR_CONFIG, no classifier, and one line that starts with input. */
+static inline void fuzz_load_and_classify(const char *rules, const char *model, const char *input,
+                                          const cx_event *events, size_t n)
 {
+    cx_classifier *clf = NULL;
+    char err[512];
+    err[0] = '\0';
+    cx_status st = cx_classifier_new_model(&clf, &rules, 1, model, err, sizeof err);
+    if (st != CX_OK) {
+        if (st != CX_ERR_CONFIG || clf != NULL)
+            abort();
+        fuzz_check_refusal(err, input);
+        return;
+    }
     if (cx_classifier_version(clf) == NULL)
         abort();
     for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)

@@ -334,20 +334,44 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* A trainer with opt (NULL: the defaults) over no rules, given the samples
+ * five times; *rules must outlive it (free both). */
+static cx_trainer *sample_trainer(cx_classifier **rules, const cx_train_options *opt)
+{
+    cx_trainer *t = NULL;
+    char err[256];
+    *rules = NULL;
+    cr_assert_eq(cx_classifier_new_model(rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_trainer_new(&t, *rules, opt, err, sizeof err), CX_OK, "%s", err);
+    add_all(t, 5);
+    cr_assert_eq(cx_trainer_count(t), 5 * sizeof samples / sizeof samples[0]);
+    return t;
+}
+
 /* Trains on the samples with opt (NULL: the defaults) into path. */
 static void train_with(const char *path, const cx_train_options *opt)
 {
-    cx_classifier *rules = NULL;
-    cx_trainer *t = NULL;
+    cx_classifier *rules;
+    cx_trainer *t = sample_trainer(&rules, opt);
     char err[256];
-    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(cx_trainer_new(&t, rules, opt, err, sizeof err), CX_OK, "%s", err);
-    add_all(t, 5);
-    cr_assert_eq(cx_trainer_count(t), 5 * sizeof samples / sizeof samples[0]);
     cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
     cx_trainer_free(t);
     cx_classifier_free(rules);
+}
+
+/* The weights of the model file at path, CX_MODEL_BUCKETS x CX_MODEL_STRIDE
+ * (free them). */
+static float *weights_of(const char *path)
+{
+    cx_model *m;
+    char err[512];
+    cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
+    float *w = malloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE * sizeof *w);
+    cr_assert_not_null(w);
+    cx__model_weights(m, w);
+    cx__model_free(m);
+    return w;
 }
 
 TestSuite(cx_model, .init = make_dir, .fini = remove_dir);
@@ -373,27 +397,19 @@ Test(cx_model, training_is_deterministic)
 static void weights_moved(const cx_train_options *a, const cx_train_options *b, size_t *cat_diff,
                           size_t *sent_diff)
 {
-    char pa[256], pb[256], err[256];
+    char pa[256], pb[256];
     snprintf(pa, sizeof pa, "%s/a.cxm", dir);
     snprintf(pb, sizeof pb, "%s/b.cxm", dir);
     train_with(pa, a);
     train_with(pb, b);
-    cx_model *ma, *mb;
-    cr_assert_eq(cx__model_read(&ma, pa, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx__model_read(&mb, pb, err, sizeof err), CX_OK, "%s", err);
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
-    float *wa = malloc(cells * sizeof *wa), *wb = malloc(cells * sizeof *wb);
-    cr_assert(wa != NULL && wb != NULL);
-    cx__model_weights(ma, wa);
-    cx__model_weights(mb, wb);
+    float *wa = weights_of(pa), *wb = weights_of(pb);
     *cat_diff = *sent_diff = 0;
     for (size_t i = 0; i < cells; i++)
         if (wa[i] != wb[i])
             *(i % CX_MODEL_STRIDE < CX_CAT_COUNT ? cat_diff : sent_diff) += 1;
     free(wa);
     free(wb);
-    cx__model_free(ma);
-    cx__model_free(mb);
 }
 
 /* Asserts that cx_trainer_new refuses opt with exactly the message want. */
@@ -452,12 +468,8 @@ Test(cx_model, the_report_says_what_training_made_of_the_events)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/m.cxm", dir);
-    cx_classifier *rules = NULL;
-    cx_trainer *t = NULL;
-    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
-    add_all(t, 5);
+    cx_classifier *rules;
+    cx_trainer *t = sample_trainer(&rules, NULL);
     cx_train_report rep;
     cx_trainer_report(t, &rep);
     cr_assert_eq(rep.sentiment_accuracy, -1.0f, "no figures before training");
@@ -480,12 +492,8 @@ Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/m.cxm", dir);
-    cx_classifier *rules = NULL;
-    cx_trainer *t = NULL;
-    cr_assert_eq(cx_classifier_new_model(&rules, NULL, 0, "none", err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(cx_trainer_new(&t, rules, NULL, err, sizeof err), CX_OK, "%s", err);
-    add_all(t, 5);
+    cx_classifier *rules;
+    cx_trainer *t = sample_trainer(&rules, NULL);
     for (int i = 0; i < 10; i++) {
         cx_event ev;
         text_event(&ev, i % 2 ? "ok zqxv" : "zqxv zqxv");
@@ -512,12 +520,7 @@ Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
     features_of("ok", &without);
     cx__valence_free(val);
     val = NULL;
-    cx_model *m;
-    cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
-    size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
-    float *w = malloc(cells * sizeof *w);
-    cr_assert_not_null(w);
-    cx__model_weights(m, w);
+    float *w = weights_of(path);
     int own = 0, sent_weights = 0;
     for (int i = 0; i < with.n; i++) {
         int in_both = 0;
@@ -535,7 +538,6 @@ Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
     cr_assert_gt(own, 0, "no features of their own");
     cr_assert_gt(sent_weights, 0, "the sentiment-only events taught no sentiment");
     free(w);
-    cx__model_free(m);
 }
 
 /* A threshold is chosen for a category only from enough events that have it:
@@ -548,14 +550,9 @@ Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
     snprintf(adapted, sizeof adapted, "%s/adapted.cxm", dir);
     /* a base model whose thresholds are far from 0.5 */
     train_with(base, NULL);
-    cx_model *m;
-    cr_assert_eq(cx__model_read(&m, base, err, sizeof err), CX_OK, "%s", err);
-    size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
-    float *w = malloc(cells * sizeof *w);
+    float *w = weights_of(base);
     const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
-    cr_assert(w != NULL && names != NULL);
-    cx__model_weights(m, w);
-    cx__model_free(m);
+    cr_assert_not_null(names);
     const float base_th[CX_CAT_COUNT] = {0.6f, 0.7f, 0.8f, 0.9f};
     cr_assert_eq(cx__model_write(base, w, base_th, names, err, sizeof err), CX_OK, "%s", err);
     free(w);
