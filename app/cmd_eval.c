@@ -5,7 +5,8 @@
  * value of a field (--by), and the misses; how far those figures could move
  * with other events of the same kind (bootstrap intervals), and with
  * --against the difference from another model on the same events. Exit
- * status 1 below a minimum.
+ * status 1 below a minimum. A line without "categories" (only its feeling is
+ * known, e.g. from a star rating) counts towards the sentiment figures alone.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,14 +23,17 @@
 /* The last row of --by when a field has more than MAX_GROUPS - 1 values. */
 #define OTHER_GROUPS "(all other values)"
 
-/* One event's labels and what each classifier said (the second: --against). */
+/* One event's labels and what each classifier said (the second: --against);
+ * has_cats 0: labeled with its sentiment only. */
 typedef struct outcome {
-    unsigned char want, got, got2, ws, gs, gs2;
+    unsigned char want, got, got2, ws, gs, gs2, has_cats;
 } outcome;
 
+/* n counts every event (the sentiment figures), n_cats those labeled with
+ * their categories (every category figure). */
 typedef struct tally {
     char name[64];
-    long n, none_want, none_got, exact, sent_ok;
+    long n, n_cats, none_want, none_got, exact, sent_ok;
     long tp[CX_CAT_COUNT], fp[CX_CAT_COUNT], fn[CX_CAT_COUNT];
     long conf[CX_SENT_COUNT][CX_SENT_COUNT];
 } tally;
@@ -46,8 +50,11 @@ static int usage(FILE *out, int rc)
                  "matrix, with --by FIELD the same per value of FIELD (a key of the line,\n"
                  "e.g. industry or source, or of the event, e.g. channel; past 255 values\n"
                  "one row counts all further ones), and the first N\n"
-                 "misses (--misses, default 20). Exits 1 when macro-F1 or sentiment accuracy\n"
-                 "is below the given minimum, or a line cannot be read.\n"
+                 "misses (--misses, default 20). A line without \"categories\" (only its\n"
+                 "feeling is known, e.g. from a star rating) counts for sentiment alone.\n"
+                 "Exits 1 when macro-F1 or sentiment accuracy is below the given minimum\n"
+                 "(or --min-macro-f1 is given and no line has categories), or a line cannot\n"
+                 "be read.\n"
                  "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
                  "the built-in rule files (\"default\" names them: --rules default --rules\n"
                  "mine.json adds to them).\n"
@@ -80,14 +87,18 @@ static double macro_f1(const tally *t, int all)
     return n ? sum / n : 0;
 }
 
+/* Counts one event; want CX_TRAIN_NO_CATEGORIES: its sentiment only. */
 static void count(tally *t, unsigned want, unsigned got, cx_sentiment ws, cx_sentiment gs)
 {
     t->n++;
+    t->sent_ok += ws == gs;
+    t->conf[ws][gs]++;
+    if (want == CX_TRAIN_NO_CATEGORIES)
+        return;
+    t->n_cats++;
     t->none_want += want == 0;
     t->none_got += got == 0;
     t->exact += want == got;
-    t->sent_ok += ws == gs;
-    t->conf[ws][gs]++;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         int w = (want >> c) & 1u, g = (got >> c) & 1u;
         t->tp[c] += w && g;
@@ -122,10 +133,12 @@ static void middle95(double *v, size_t n, double *lo, double *hi)
 }
 
 /* Percentile bootstrap over the events o[n]: each of the resamples draws n
- * events with replacement; prints the 95% interval of macro-F1 and sentiment
- * accuracy and, with against, of their difference from the second
- * classifier's (both scored on the same draws). Returns -1 out of memory. */
-static int print_intervals(const outcome *o, size_t n, size_t resamples, const char *against)
+ * events with replacement; prints the 95% interval of macro-F1 (unless no
+ * event has categories: with_cats 0) and sentiment accuracy and, with
+ * against, of their difference from the second classifier's (both scored on
+ * the same draws). Returns -1 out of memory. */
+static int print_intervals(const outcome *o, size_t n, int with_cats, size_t resamples,
+                           const char *against)
 {
     double *v = malloc(4 * resamples * sizeof *v);
     if (v == NULL)
@@ -138,9 +151,10 @@ static int print_intervals(const outcome *o, size_t n, size_t resamples, const c
         memset(&t2, 0, sizeof t2);
         for (size_t i = 0; i < n; i++) {
             const outcome *e = &o[next_random(&state) % n];
-            count(&t1, e->want, e->got, (cx_sentiment)e->ws, (cx_sentiment)e->gs);
+            unsigned want = e->has_cats ? e->want : CX_TRAIN_NO_CATEGORIES;
+            count(&t1, want, e->got, (cx_sentiment)e->ws, (cx_sentiment)e->gs);
             if (against != NULL)
-                count(&t2, e->want, e->got2, (cx_sentiment)e->ws, (cx_sentiment)e->gs2);
+                count(&t2, want, e->got2, (cx_sentiment)e->ws, (cx_sentiment)e->gs2);
         }
         f1[b] = macro_f1(&t1, 1);
         sent[b] = (double)t1.sent_ok / (double)n;
@@ -152,13 +166,16 @@ static int print_intervals(const outcome *o, size_t n, size_t resamples, const c
     double lo[4], hi[4];
     for (int k = 0; k < (against != NULL ? 4 : 2); k++)
         middle95(v + (size_t)k * resamples, resamples, &lo[k], &hi[k]);
-    printf("95%% intervals (%zu resamples of the events): macro-F1 %.3f to %.3f, sentiment "
-           "accuracy %.3f to %.3f\n",
-           resamples, lo[0], hi[0], lo[1], hi[1]);
-    if (against != NULL)
-        printf("  difference from %s: macro-F1 %+.3f to %+.3f, sentiment accuracy %+.3f to "
-               "%+.3f\n",
-               against, lo[2], hi[2], lo[3], hi[3]);
+    printf("95%% intervals (%zu resamples of the events): ", resamples);
+    if (with_cats)
+        printf("macro-F1 %.3f to %.3f, ", lo[0], hi[0]);
+    printf("sentiment accuracy %.3f to %.3f\n", lo[1], hi[1]);
+    if (against != NULL) {
+        printf("  difference from %s: ", against);
+        if (with_cats)
+            printf("macro-F1 %+.3f to %+.3f, ", lo[2], hi[2]);
+        printf("sentiment accuracy %+.3f to %+.3f\n", lo[3], hi[3]);
+    }
     free(v);
     return 0;
 }
@@ -248,12 +265,6 @@ int cx_cmd_eval(int argc, char **argv)
     if (misses > 0)
         printf("misses (labeled -> predicted, sentiment labeled -> predicted):\n");
     while ((r = cx_label_next(f, path, &lineno, &l, err, sizeof err)) != 0) {
-        if (r > 0 && l.categories == CX_TRAIN_NO_CATEGORIES) {
-            cx_errf(err, sizeof err, CX_ERR_INVALID, "%s: line %lu: no \"categories\" to score",
-                    path, lineno);
-            cx_label_line_clear(&l);
-            r = -1;
-        }
         if (r < 0) {
             fprintf(stderr, "cxpulse eval: %s\n", err);
             bad++;
@@ -265,10 +276,12 @@ int cx_cmd_eval(int argc, char **argv)
         for (int k = 0; k < tags.n_assigned; k++)
             got |= 1u << tags.order[k];
         count(&all, l.categories, got, l.sentiment, tags.sentiment);
-        outcome o = {.want = (unsigned char)l.categories,
+        int has_cats = l.categories != CX_TRAIN_NO_CATEGORIES;
+        outcome o = {.want = has_cats ? (unsigned char)l.categories : 0,
                      .got = (unsigned char)got,
                      .ws = (unsigned char)l.sentiment,
-                     .gs = (unsigned char)tags.sentiment};
+                     .gs = (unsigned char)tags.sentiment,
+                     .has_cats = (unsigned char)has_cats};
         if (other != NULL) {
             cx_tags t2;
             cx_classifier_classify(other, &l.ev, &t2);
@@ -306,10 +319,13 @@ int cx_cmd_eval(int argc, char **argv)
             }
             count(&groups[k], l.categories, got, l.sentiment, tags.sentiment);
         }
-        if (misses > 0 && (got != l.categories || l.sentiment != tags.sentiment)) {
+        if (misses > 0 && ((has_cats && got != l.categories) || l.sentiment != tags.sentiment)) {
             misses--;
             printf("  %s: ", l.ev.event_id);
-            print_cats(l.categories);
+            if (has_cats)
+                print_cats(l.categories);
+            else
+                printf("(not labeled)");
             printf(" -> ");
             print_cats(got);
             printf(", %s -> %s: ", cx_sentiment_name(l.sentiment),
@@ -333,9 +349,11 @@ int cx_cmd_eval(int argc, char **argv)
     }
     fclose(f);
 
-    printf("\n%-14s %9s %9s %9s %8s %8s\n", "category", "precision", "recall", "f1", "labeled",
-           "predicted");
-    for (int c = 0; c < CX_CAT_COUNT; c++) {
+    printf("\n");
+    if (all.n_cats > 0)
+        printf("%-14s %9s %9s %9s %8s %8s\n", "category", "precision", "recall", "f1", "labeled",
+               "predicted");
+    for (int c = 0; c < CX_CAT_COUNT && all.n_cats > 0; c++) {
         long tp = all.tp[c], fp = all.fp[c], fn = all.fn[c];
         printf("%-14s %9.3f %9.3f %9.3f %8ld %8ld\n", cx_category_name((cx_category)c),
                tp + fp ? (double)tp / (double)(tp + fp) : 0,
@@ -343,23 +361,32 @@ int cx_cmd_eval(int argc, char **argv)
     }
     double macro = macro_f1(&all, 1);
     double sent = all.n ? (double)all.sent_ok / (double)all.n : 0;
-    printf("macro-F1 %.3f over %ld events (%lu lines unreadable); exact label sets %.1f%%\n", macro,
-           all.n, bad, all.n ? 100.0 * (double)all.exact / (double)all.n : 0);
-    printf("none: predicted for %ld events, labeled for %ld\n", all.none_got, all.none_want);
-    printf("sentiment accuracy %.3f (rows labeled, columns predicted)\n", sent);
+    if (all.n_cats > 0) {
+        printf("macro-F1 %.3f over %ld events (%lu lines unreadable); exact label sets %.1f%%\n",
+               macro, all.n_cats, bad, 100.0 * (double)all.exact / (double)all.n_cats);
+        printf("none: predicted for %ld events, labeled for %ld\n", all.none_got, all.none_want);
+    } else
+        printf("macro-F1: no event is labeled with its categories (%lu lines unreadable)\n", bad);
+    printf("sentiment accuracy %.3f", sent);
+    if (all.n > all.n_cats) /* the lines labeled with their feeling alone count here only */
+        printf(" over %ld events, %ld of them labeled with their sentiment only", all.n,
+               all.n - all.n_cats);
+    printf(" (rows labeled, columns predicted)\n");
     printf("  %-9s %8s %8s %8s\n", "", "negative", "neutral", "positive");
     for (int a = 0; a < CX_SENT_COUNT; a++)
         printf("  %-9s %8ld %8ld %8ld\n", cx_sentiment_name((cx_sentiment)a), all.conf[a][0],
                all.conf[a][1], all.conf[a][2]);
     if (other != NULL) {
         double sent2 = all2.n ? (double)all2.sent_ok / (double)all2.n : 0;
-        printf("against %s (rule set %s): macro-F1 %.3f (difference %+.3f), exact label sets "
-               "%.1f%%, sentiment accuracy %.3f (difference %+.3f)\n",
-               against, cx_classifier_version(other), macro_f1(&all2, 1),
-               macro - macro_f1(&all2, 1), all2.n ? 100.0 * (double)all2.exact / (double)all2.n : 0,
-               sent2, sent - sent2);
+        printf("against %s (rule set %s): ", against, cx_classifier_version(other));
+        if (all2.n_cats > 0)
+            printf("macro-F1 %.3f (difference %+.3f), exact label sets %.1f%%, ",
+                   macro_f1(&all2, 1), macro - macro_f1(&all2, 1),
+                   100.0 * (double)all2.exact / (double)all2.n_cats);
+        printf("sentiment accuracy %.3f (difference %+.3f)\n", sent2, sent - sent2);
     }
-    if (n_seen > 0 && print_intervals(seen, n_seen, (size_t)resamples, against) != 0)
+    if (n_seen > 0 &&
+        print_intervals(seen, n_seen, all.n_cats > 0, (size_t)resamples, against) != 0)
         fprintf(stderr, "cxpulse eval: out of memory for the intervals: left out\n");
     free(seen);
     if (by != NULL) {
@@ -368,8 +395,13 @@ int cx_cmd_eval(int argc, char **argv)
                "none*", "F1 facing/collab/external/perf (labeled)");
         for (size_t k = 0; k < n_groups; k++) {
             const tally *t = &groups[k];
-            printf("  %-24s %6ld %8.3f %9.3f %6ld %6ld ", t->name, t->n, macro_f1(t, 0),
-                   t->n ? (double)t->sent_ok / (double)t->n : 0, t->none_got, t->none_want);
+            printf("  %-24s %6ld ", t->name, t->n);
+            if (t->n_cats > 0)
+                printf("%8.3f", macro_f1(t, 0));
+            else
+                printf("%8s", "-"); /* sentiment only */
+            printf(" %9.3f %6ld %6ld ", t->n ? (double)t->sent_ok / (double)t->n : 0, t->none_got,
+                   t->none_want);
             for (int c = 0; c < CX_CAT_COUNT; c++) {
                 if (t->tp[c] + t->fp[c] + t->fn[c] == 0)
                     printf("     -");
@@ -380,7 +412,8 @@ int cx_cmd_eval(int argc, char **argv)
             printf("  (%ld/%ld/%ld/%ld)\n", t->tp[0] + t->fn[0], t->tp[1] + t->fn[1],
                    t->tp[2] + t->fn[2], t->tp[3] + t->fn[3]);
         }
-        printf("  (none: predicted; none*: labeled)\n");
+        printf("  (none: predicted; none*: labeled%s)\n",
+               all.n > all.n_cats ? "; macro-F1 -: no event with categories" : "");
     }
     printf("rule set %s\n", cx_classifier_version(clf));
     cx_classifier_free(clf);
@@ -390,7 +423,12 @@ int cx_cmd_eval(int argc, char **argv)
         fprintf(stderr, "cxpulse eval: %lu unreadable lines\n", bad);
         rc = CX_EXIT_RUNTIME;
     }
-    if (macro < min_f1) {
+    if (min_f1 > 0 && all.n_cats == 0) {
+        fprintf(
+            stderr,
+            "cxpulse eval: --min-macro-f1 given, but no event is labeled with its categories\n");
+        rc = CX_EXIT_RUNTIME;
+    } else if (macro < min_f1) {
         fprintf(stderr, "cxpulse eval: macro-F1 %.3f below the required %.3f\n", macro, min_f1);
         rc = CX_EXIT_RUNTIME;
     }

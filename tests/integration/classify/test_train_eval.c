@@ -169,7 +169,8 @@ Test(train_eval, a_trained_model_is_used_and_scored)
 /* Reviews known only by their stars: a line without "categories" teaches the
  * feeling and nothing else. Train says how many there were and counts each
  * category as before; the words only they have carry their feeling into
- * classify and tag no category; eval names such a line and leaves it out. */
+ * classify and tag no category; eval scores their sentiment alone, and a
+ * minimum macro-F1 over no labeled categories fails rather than passes. */
 Test(train_eval, lines_without_categories_teach_the_sentiment_only)
 {
     char train[300], model[300], out[300];
@@ -205,12 +206,33 @@ Test(train_eval, lines_without_categories_teach_the_sentiment_only)
                             ".*\"sentiment\":\"positive\"'",
                             out, out),
                  0, "the stars' feeling was not learned");
-    cr_assert_eq(
-        cx_test_sh("%s eval %s --model %s > /dev/null 2> %s", cx_test_bin(), train, model, out), 1);
-    cr_assert_eq(cx_test_sh("grep -q 'rated.jsonl: line 201: no \"categories\" to score' %s && "
-                            "grep -q '40 unreadable lines' %s",
+    /* The 200 labeled lines classify right (as in learns_what_it_is_taught); a
+     * sentiment-only line classified with the categories it does not have,
+     * none, counts for its sentiment only: the category counts stay 200's. */
+    cr_assert_eq(cx_test_sh("%s eval %s --model %s --misses 0 --by stars > %s", cx_test_bin(),
+                            train, model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 200 events (0 lines unreadable)' %s && "
+                            "grep -q '^none: predicted for 40 events, labeled for 40$' %s && "
+                            "grep -q '^sentiment accuracy 1.000 over 240 events, 40 of them "
+                            "labeled with their sentiment only' %s && "
+                            "grep -Eq '^  1 +20 +- +1.000 ' %s",
+                            out, out, out, out),
+                 0);
+    /* Their sentiment is scored: with the words' feelings swapped it fails. */
+    cr_assert_eq(cx_test_sh("grep -v '\"categories\"' %s | sed 's/plinkstone/@/; "
+                            "s/marblecrisp/plinkstone/; s/@/marblecrisp/' > %s.swapped && "
+                            "%s eval %s.swapped --model %s --misses 0 --min-sentiment 0.5 > %s",
+                            train, train, cx_test_bin(), train, model, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q '^sentiment accuracy 0.000 over 40 events' %s && "
+                            "grep -q '^macro-F1: no event is labeled with its categories' %s",
                             out, out),
                  0);
+    cr_assert_eq(cx_test_sh("%s eval %s.swapped --model %s --min-macro-f1 0.1 > /dev/null 2> %s",
+                            cx_test_bin(), train, model, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'no event is labeled with its categories' %s", out), 0);
 }
 
 Test(train_eval, by_a_field_with_many_values_counts_every_event)
