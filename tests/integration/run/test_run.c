@@ -187,15 +187,18 @@ Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
 
 Test(run, a_member_killed_mid_stream_and_restarted_loses_and_doubles_nothing)
 {
-    produce(3000);
+    /* Enough messages that the kill lands mid-stream: the member stores
+     * thousands a second, and the wait below looks every 100 ms. */
+    produce(20000);
     pid_t p = start_run("g3");
     wait_handled("g3", 500, 60);
     cr_assert_eq(stop(p, SIGKILL, 5000), 128 + SIGKILL);
     long long at_kill = handled("g3");
+    cr_assert(at_kill < produced, "the kill came too late to test anything (%lld of %ld stored)",
+              at_kill, produced);
     p = start_run("g3");
     wait_handled("g3", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
-    cr_assert(at_kill < produced, "the kill came too late to test anything");
     assert_exactly_once("g3");
 }
 
