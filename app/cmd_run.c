@@ -1,7 +1,7 @@
 /*
  * cmd_run.c - `cxpulse run`: the service. Consumes, classifies and writes to
  * PostgreSQL until SIGTERM/SIGINT, then stores the batch in hand, leaves the
- * group and exits 0.
+ * group and exits 0 (a signal during start-up: exits 0 before reading).
  *
  * Also the service's bootstrap, which `cxpulse demo` runs too
  * (cx_run_service): signals, the HTTP server, the ticket sender, and the
@@ -9,6 +9,7 @@
  * one PostgreSQL sink per writer (sinks/pg), metrics counted by the engine's
  * hooks (ops/metrics).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,33 @@ typedef struct service {
 } service;
 
 static cx_consumer *volatile running;
+static volatile sig_atomic_t stop_asked; /* for the rest of the process's life */
 
 static void on_signal(int sig)
 {
     (void)sig;
+    stop_asked = 1;
     if (running != NULL)
         cx_consumer_stop(running);
+}
+
+/* Catches SIGTERM and SIGINT from here on, before any thread starts, and
+ * unblocks them: a process manager may start us with them blocked (the mask
+ * survives exec), and a stop asked while the service starts up is honoured
+ * as soon as the consumer exists, with a clean exit. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* ---- The consumer's handler: the engine's source side ---- */
@@ -123,6 +145,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                                                             : cfg->pg_writers;
 
     memset(totals, 0, sizeof *totals);
+    catch_stop_signals();
     if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
                                 cfg->rule_model, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
@@ -220,11 +243,8 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     cx_service_http_set_consumer(http, s.consumer);
     running = s.consumer;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (stop_asked) /* during start-up: the consumer leaves before reading */
+        cx_consumer_stop(s.consumer);
     cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s", cfg->n_topics,
            cfg->group, cx_classifier_version(clf));
     s.last_report_us = cx_now_mono_us();

@@ -7,6 +7,7 @@
  * ticket rule has exactly one ticket, whose count of matching events is exact.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,28 @@ Test(run, a_member_killed_mid_stream_and_restarted_loses_and_doubles_nothing)
     wait_handled("g3", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g3");
+}
+
+/* A stop asked while the service starts up ends it cleanly, even when its
+ * parent started it with SIGTERM blocked (the mask survives exec): here the
+ * signal is pending before the service's first instruction, so it always
+ * lands during start-up. Nothing is read; the next member stores it all. */
+Test(run, sigterm_while_starting_up_exits_0_before_reading)
+{
+    produce(200);
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    cr_assert_eq(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+    pid_t p = start_run("g7");
+    cr_assert_eq(kill(p, SIGTERM), 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cr_assert_eq(stop(p, 0, 20000), 0, "a stop during start-up must exit 0");
+    cr_assert_eq(handled("g7"), 0, "the member read before it stopped");
+    p = start_run("g7");
+    wait_handled("g7", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g7");
 }
 
 Test(run, postgresql_stopped_mid_stream_and_started_again)
