@@ -1132,7 +1132,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             tags->confidence[c] = conf;
             if (conf >= CX_CLASSIFY_THRESHOLD) {
                 for (int k = 0; k < mo.n_top[c]; k++) {
-                    const char *name = cx__model_name(clf->model, mo.top[c][k]);
+                    const char *name = cx__model_top_name(clf->model, &mo, c, k);
                     if (name != NULL)
                         add_evidence(tags, (cx_category)c, name);
                 }

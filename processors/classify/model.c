@@ -29,8 +29,22 @@
 
 typedef struct name_entry {
     uint32_t bucket;
+    uint32_t print;   /* name_print() of <name> */
     const char *text; /* "model:<name>" */
 } name_entry;
+
+/* A print of a feature's name: its length and its first, middle and last
+ * bytes (0 for no name; a few loads, as it is taken for every readable
+ * feature of every event). Two features whose hashes share a bucket almost
+ * never share it, so an event's feature is shown by the name its bucket keeps
+ * only when the prints agree: evidence does not name a word the event lacks. */
+static inline uint32_t name_print(const char *s, size_t n)
+{
+    if (s == NULL || n == 0)
+        return 0;
+    const unsigned char *u = (const unsigned char *)s;
+    return (uint32_t)(n & 0xff) << 24 | (uint32_t)u[0] << 16 | (uint32_t)u[n / 2] << 8 | u[n - 1];
+}
 
 struct cx_model {
     /* CX_MODEL_BUCKETS x CX_MODEL_STRIDE, as the file stores them: weight =
@@ -160,6 +174,7 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
         size_t n = p[4];
         m->names[i].bucket = get32(p);
         m->names[i].text = s;
+        m->names[i].print = name_print((const char *)p + 5, n);
         memcpy(s, "model:", 6);
         memcpy(s + 6, p + 5, n);
         s[6 + n] = '\0';
@@ -246,7 +261,7 @@ float cx__model_threshold_logit(const cx_model *m, int cat)
     return m->logit[cat];
 }
 
-const char *cx__model_name(const cx_model *m, uint32_t bucket)
+static const name_entry *find_name(const cx_model *m, uint32_t bucket)
 {
     if (bucket >= CX_MODEL_BUCKETS)
         return NULL;
@@ -258,7 +273,19 @@ const char *cx__model_name(const cx_model *m, uint32_t bucket)
         else
             hi = mid;
     }
-    return lo < m->n_names && m->names[lo].bucket == bucket ? m->names[lo].text : NULL;
+    return lo < m->n_names && m->names[lo].bucket == bucket ? &m->names[lo] : NULL;
+}
+
+const char *cx__model_name(const cx_model *m, uint32_t bucket)
+{
+    const name_entry *e = find_name(m, bucket);
+    return e != NULL ? e->text : NULL;
+}
+
+const char *cx__model_top_name(const cx_model *m, const cx_model_out *out, int cat, int k)
+{
+    const name_entry *e = find_name(m, out->top[cat][k]);
+    return e != NULL && e->print == out->print[cat][k] ? e->text : NULL;
 }
 
 /* ---- Scoring -------------------------------------------------------------- */
@@ -266,6 +293,7 @@ const char *cx__model_name(const cx_model *m, uint32_t bucket)
 typedef struct top {
     uint32_t bucket;
     float contrib;
+    uint32_t print; /* of the event's feature */
 } top;
 
 /* Features wait this many calls between their prefetch and their use. */
@@ -273,8 +301,9 @@ typedef struct top {
 
 typedef struct pending {
     uint32_t bucket;
-    uint8_t group, named;
     float value;
+    uint32_t print; /* of its name; 0: not readable */
+    uint8_t group;
 } pending;
 
 typedef struct score_ctx {
@@ -298,7 +327,7 @@ static inline __attribute__((always_inline)) void apply(score_ctx *s, const pend
     for (int k = 0; k < CX_MODEL_STRIDE; k++)
         av[k] += wv[k] * p->value;
     memcpy(a, av, sizeof av);
-    if (!p->named)
+    if (p->print == 0)
         return;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         float x = wv[c] * p->value; /* unscaled: the scale is the same for all of c */
@@ -308,7 +337,7 @@ static inline __attribute__((always_inline)) void apply(score_ctx *s, const pend
         int k = CX_MODEL_TOP - 1;
         for (; k > 0 && b[k - 1].contrib < x; k--)
             b[k] = b[k - 1];
-        b[k] = (top){p->bucket, x};
+        b[k] = (top){p->bucket, x, p->print};
     }
 }
 
@@ -317,14 +346,13 @@ static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value
                      size_t name_len)
 {
     score_ctx *s = ctx;
-    (void)name_len;
     if (!(s->m->used[bucket >> 3] & (1u << (bucket & 7))))
         return; /* no weight: nothing to add */
     __builtin_prefetch(s->m->w + (size_t)bucket * CX_MODEL_STRIDE);
     pending *slot = &s->q[s->n_q % LAG];
     if (s->n_q >= LAG)
         apply(s, slot);
-    *slot = (pending){bucket, (uint8_t)g, name != NULL, value};
+    *slot = (pending){bucket, value, name_print(name, name_len), (uint8_t)g};
     s->n_q++;
 }
 
@@ -415,8 +443,10 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
     for (int c = 0; c < CX_CAT_COUNT; c++) {
         out->n_top[c] = 0;
         for (int k = 0; k < CX_MODEL_TOP; k++)
-            if (s.best[c][k].contrib > 0)
-                out->top[c][out->n_top[c]++] = s.best[c][k].bucket;
+            if (s.best[c][k].contrib > 0) {
+                out->top[c][out->n_top[c]] = s.best[c][k].bucket;
+                out->print[c][out->n_top[c]++] = s.best[c][k].print;
+            }
     }
 }
 

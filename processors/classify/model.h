@@ -170,10 +170,17 @@ float cx__model_threshold_logit(const cx_model *m, int cat);
 /* The model's verdict on one event. */
 typedef struct cx_model_out {
     float z[CX_MODEL_OUT];                    /* raw scores */
-    uint32_t top[CX_CAT_COUNT][CX_MODEL_TOP]; /* buckets of the strongest named features */
+    /* the strongest readable features: buckets and prints of their names */
+    uint32_t top[CX_CAT_COUNT][CX_MODEL_TOP];
+    uint32_t print[CX_CAT_COUNT][CX_MODEL_TOP];
     int n_top[CX_CAT_COUNT];
     cx_valence_score vs;
 } cx_model_out;
+
+/* The name of out's k-th strongest readable feature for category cat
+ * ("model:<name>"), or NULL when the model has no name for its bucket or keeps
+ * the name of another feature that shares the bucket. */
+const char *cx__model_top_name(const cx_model *m, const cx_model_out *out, int cat, int k);
 
 /* Scores ev with clf's model (which must be set), running clf's rules on the
  * way (into *tags and *hits, as cx__classifier_rules()); never allocates. */

@@ -24,8 +24,6 @@
 #define FOLDS 4
 /* Lowest category threshold, in percent (see best_threshold). */
 #define MIN_THRESHOLD_PCT 35
-/* Named features kept per category for evidence. */
-#define NAMES_PER_CAT 400
 /* Adapting a model (from_model) steps this share of the rate. A fresh
  * AdaGrad state takes full-size first steps, and on a few hundred events
  * those undid what the base model knew: held out of training, two of three
@@ -416,20 +414,6 @@ static float best_threshold(const cx_trainer *t, const float *prob, size_t pos, 
     return best;
 }
 
-typedef struct ranked {
-    uint32_t bucket;
-    float w;
-} ranked;
-
-static int by_weight(const void *a, const void *b)
-{
-    float x = ((const ranked *)a)->w, y = ((const ranked *)b)->w;
-    if (x != y)
-        return x > y ? -1 : 1;
-    uint32_t p = ((const ranked *)a)->bucket, q = ((const ranked *)b)->bucket;
-    return p < q ? -1 : p > q;
-}
-
 cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen)
 {
     if (t->n < 10)
@@ -439,10 +423,9 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
     float *w = malloc(cells * sizeof *w), *g2 = malloc(cells * sizeof *g2);
     float *prob = malloc(t->n * CX_CAT_COUNT * sizeof *prob);
     size_t *idx = malloc(t->n * sizeof *idx), *fold = malloc(t->n * sizeof *fold);
-    ranked *rank = malloc(CX_MODEL_BUCKETS * sizeof *rank);
     const char **keep = calloc(CX_MODEL_BUCKETS, sizeof *keep);
     cx_status st = CX_OK;
-    if (!w || !g2 || !prob || !idx || !fold || !rank || !keep) {
+    if (!w || !g2 || !prob || !idx || !fold || !keep) {
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
         goto done;
     }
@@ -495,16 +478,14 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
     for (size_t i = 0; i < t->n; i++)
         idx[i] = i;
     fit(t, idx, t->n, w, g2);
-    /* Names for the strongest features of each category. */
-    for (int c = 0; c < CX_CAT_COUNT; c++) {
-        size_t nr = 0;
-        for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++)
-            if (t->names[b] != NULL && w[(size_t)b * CX_MODEL_STRIDE + (size_t)c] > 0)
-                rank[nr++] = (ranked){b, w[(size_t)b * CX_MODEL_STRIDE + (size_t)c]};
-        qsort(rank, nr, sizeof *rank, by_weight);
-        for (size_t k = 0; k < nr && k < NAMES_PER_CAT; k++)
-            keep[rank[k].bucket] = t->names[rank[k].bucket];
-    }
+    /* A name for every readable feature that speaks for a category, so that a
+     * tag's evidence is its strongest words, not only those strongest in the
+     * whole model (400 a category kept 2.7% of the tags on the test splits
+     * with only "model:character n-grams" to show; all of them cost 1.1 MB). */
+    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++)
+        for (int c = 0; c < CX_CAT_COUNT && t->names[b] != NULL && keep[b] == NULL; c++)
+            if (w[(size_t)b * CX_MODEL_STRIDE + (size_t)c] > 0)
+                keep[b] = t->names[b];
     /* a fine-tuned model keeps its base's names ("model:" dropped) */
     for (uint32_t b = 0; base != NULL && b < CX_MODEL_BUCKETS; b++) {
         const char *n = keep[b] == NULL ? cx__model_name(base, b) : NULL;
@@ -518,7 +499,6 @@ done:
     free(prob);
     free(idx);
     free(fold);
-    free(rank);
     free(keep);
     return st;
 }

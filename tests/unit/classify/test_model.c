@@ -1047,3 +1047,99 @@ Test(cx_model, every_bucket_gets_its_own_name_and_no_other)
     free(names);
     free(w);
 }
+
+/* The bucket of a one-word text's word as the model reads it. */
+typedef struct word_bucket {
+    const char *word;
+    uint32_t bucket;
+    int found;
+} word_bucket;
+
+static void word_bucket_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
+                           const char *name, size_t n)
+{
+    word_bucket *wb = ctx;
+    (void)value;
+    if (g == CX_FG_WORD && name != NULL && n == strlen(wb->word) &&
+        memcmp(name, wb->word, n) == 0) {
+        wb->bucket = bucket;
+        wb->found = 1;
+    }
+}
+
+Test(cx_model, evidence_never_names_a_word_the_event_lacks)
+{
+    /* two words whose hashes share a bucket: the model keeps the first's name */
+    cx_valence *v = NULL;
+    char err[512];
+    cr_assert_eq(cx__valence_new(&v, err, sizeof err), CX_OK, "%s", err);
+    uint32_t *seen = calloc(CX_MODEL_BUCKETS, sizeof *seen); /* word index + 1 */
+    char words[26 * 26 * 26][5];
+    int a = -1, b = -1;
+    for (int i = 0; i < 26 * 26 * 26 && a < 0; i++) {
+        snprintf(words[i], sizeof words[i], "q%c%c%c", 'a' + i / 676, 'a' + i / 26 % 26,
+                 'a' + i % 26);
+        cx_event ev;
+        cx_tags tags;
+        cx_rule_hits hits;
+        cx_valence_score vs;
+        int counts[CX_FG_COUNT];
+        word_bucket wb = {words[i], 0, 0};
+        memset(&hits, 0, sizeof hits);
+        text_event(&ev, words[i]);
+        cx__features(NULL, v, &ev, &tags, &hits, word_bucket_fn, NULL, &wb, counts, &vs);
+        cx_event_clear(&ev);
+        cr_assert(wb.found, "%s: no word feature", words[i]);
+        if (seen[wb.bucket] != 0) {
+            a = (int)seen[wb.bucket] - 1;
+            b = i;
+        }
+        seen[wb.bucket] = (uint32_t)i + 1;
+    }
+    cr_assert(a >= 0, "no two words share a bucket");
+    uint32_t bucket = 0;
+    for (uint32_t k = 0; k < CX_MODEL_BUCKETS; k++)
+        if (seen[k] == (uint32_t)b + 1)
+            bucket = k;
+    free(seen);
+    cx__valence_free(v);
+
+    /* a model in which only that bucket weighs, for facing, named after words[a] */
+    float *w = calloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE, sizeof *w);
+    const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
+    cr_assert(w != NULL && names != NULL);
+    w[(size_t)bucket * CX_MODEL_STRIDE + CX_CAT_FACING] = 2.0f;
+    names[bucket] = words[a];
+    float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/collide.cxm", dir);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, err, sizeof err), CX_OK, "%s", err);
+    free(w);
+    free(names);
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+
+    char want[16];
+    snprintf(want, sizeof want, "model:%s", words[a]);
+    for (int i = 0; i < 2; i++) {
+        const char *word = words[i == 0 ? a : b];
+        cx_event ev;
+        cx_tags tags;
+        text_event(&ev, word);
+        cx_classifier_classify(clf, &ev, &tags);
+        cx_event_clear(&ev);
+        /* the same weight tags both */
+        cr_assert_geq(tags.confidence[CX_CAT_FACING], CX_CLASSIFY_THRESHOLD, "%s", word);
+        int named = 0;
+        for (int k = 0; k < tags.n_evidence[CX_CAT_FACING]; k++)
+            named |= strcmp(tags.evidence[CX_CAT_FACING][k], want) == 0;
+        if (i == 0) {
+            cr_assert(named, "\"%s\" is not named in its own evidence", word);
+        } else {
+            cr_assert(!named, "\"%s\" is given as evidence for \"%s\"", want, word);
+            cr_assert_eq(tags.n_evidence[CX_CAT_FACING], 1, "%s", word);
+            cr_assert_str_eq(tags.evidence[CX_CAT_FACING][0], "model:character n-grams");
+        }
+    }
+    cx_classifier_free(clf);
+}
