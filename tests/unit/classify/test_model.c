@@ -1085,8 +1085,10 @@ Test(cx_model, evidence_never_names_a_word_the_event_lacks)
         cx_valence_score vs;
         int counts[CX_FG_COUNT];
         word_bucket wb = {words[i], 0, 0};
+        char text[sizeof words[i]];
+        memcpy(text, words[i], sizeof text);
         memset(&hits, 0, sizeof hits);
-        text_event(&ev, words[i]);
+        text_event(&ev, text);
         cx__features(NULL, v, &ev, &tags, &hits, word_bucket_fn, NULL, &wb, counts, &vs);
         cx_event_clear(&ev);
         cr_assert(wb.found, "%s: no word feature", words[i]);
@@ -1122,7 +1124,8 @@ Test(cx_model, evidence_never_names_a_word_the_event_lacks)
     char want[16];
     snprintf(want, sizeof want, "model:%s", words[a]);
     for (int i = 0; i < 2; i++) {
-        const char *word = words[i == 0 ? a : b];
+        char word[sizeof words[0]];
+        memcpy(word, words[i == 0 ? a : b], sizeof word);
         cx_event ev;
         cx_tags tags;
         text_event(&ev, word);
