@@ -348,6 +348,14 @@ int cx_cmd_eval(int argc, char **argv)
         return CX_EXIT_RUNTIME;
     }
     fclose(f);
+    if (all.n == 0) { /* nothing to score: no report of zeros */
+        fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", path,
+                bad > 0 ? " could be read" : " in it");
+        free(seen);
+        cx_classifier_free(clf);
+        cx_classifier_free(other);
+        return CX_EXIT_RUNTIME;
+    }
 
     printf("\n");
     if (all.n_cats > 0)

@@ -114,7 +114,7 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
         (t->names = calloc(CX_MODEL_BUCKETS, sizeof *t->names)) == NULL ||
         (t->start = malloc(sizeof *t->start)) == NULL) {
         cx_trainer_free(t);
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     }
     t->clf = clf;
     for (int c = 0; c < CX_CAT_COUNT; c++)
@@ -127,24 +127,23 @@ cx_status cx_trainer_new(cx_trainer **out, const cx_classifier *clf, const cx_tr
     float dropout = t->opt.dropout_sent;
     if (!(dropout >= 0.0f && dropout <= 0.9f)) {
         cx_trainer_free(t);
-        return cx_errf(err, errlen, CX_ERR_USAGE,
-                       "train: sentiment dropout %g is not from 0 to 0.9", (double)dropout);
+        return cx_errf(err, errlen, CX_ERR_USAGE, "sentiment dropout %g is not from 0 to 0.9",
+                       (double)dropout);
     }
     float balance = t->opt.balance;
     if (!(balance >= 0.0f && balance <= 1.0f)) {
         cx_trainer_free(t);
-        return cx_errf(err, errlen, CX_ERR_USAGE, "train: balance %g is not from 0 to 1",
-                       (double)balance);
+        return cx_errf(err, errlen, CX_ERR_USAGE, "balance %g is not from 0 to 1", (double)balance);
     }
     if (t->opt.from_model && cx__classifier_model(clf) == NULL) {
         cx_trainer_free(t);
-        return cx_errf(err, errlen, CX_ERR_USAGE, "train: no model to start from");
+        return cx_errf(err, errlen, CX_ERR_USAGE, "no model to start from");
     }
     if (t->opt.from_model) {
         t->w0 = malloc((size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE * sizeof *t->w0);
         if (t->w0 == NULL) {
             cx_trainer_free(t);
-            return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
         }
         cx__model_weights(cx__classifier_model(clf), t->w0);
     }
@@ -217,7 +216,7 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
         }
     }
     if (t->oom)
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     /* document frequency: each bucket once per example */
     for (size_t i = first; i < t->n_feats; i++) {
         uint32_t b = t->feats[i].bucket;
@@ -417,8 +416,8 @@ static float best_threshold(const cx_trainer *t, const float *prob, size_t pos, 
 cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen)
 {
     if (t->n < 10)
-        return cx_errf(err, errlen, CX_ERR_INVALID,
-                       "train: %zu labeled events, at least 10 are needed", t->n);
+        return cx_errf(err, errlen, CX_ERR_INVALID, "%zu labeled events, at least 10 are needed",
+                       t->n);
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
     float *w = malloc(cells * sizeof *w), *g2 = malloc(cells * sizeof *g2);
     float *prob = malloc(t->n * CX_CAT_COUNT * sizeof *prob);
@@ -426,7 +425,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
     const char **keep = calloc(CX_MODEL_BUCKETS, sizeof *keep);
     cx_status st = CX_OK;
     if (!w || !g2 || !prob || !idx || !fold || !keep) {
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "train: out of memory");
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
         goto done;
     }
     /* Out-of-fold probabilities (each event scored by a model trained without

@@ -274,6 +274,30 @@ Test(train_eval, an_unreadable_file_is_an_error_naming_it)
     cr_assert_eq(cx_test_sh("grep -q 'missing.jsonl: cannot open: No such file' %s", out), 0);
 }
 
+/* A file with no labeled event to score (empty, or every line refused) is
+ * an error naming it, not a report of zeros. */
+Test(train_eval, a_file_with_nothing_to_score_is_an_error_naming_it)
+{
+    char out[300], empty[300], refused[300];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(empty, sizeof empty, "%s/empty.jsonl", dir);
+    snprintf(refused, sizeof refused, "%s/refused.jsonl", dir);
+    cr_assert_eq(cx_test_sh(": > %s && printf '%%s\\n' '{\"event\": {\"event_id\": \"a\", "
+                            "\"occurred_at\": \"2026-01-01T00:00:00Z\", \"text\": \"x\"}, "
+                            "\"categories\": [\"facin\"], \"sentiment\": \"negative\"}' > %s",
+                            empty, refused),
+                 0);
+    cr_assert_eq(cx_test_sh("%s eval %s > %s.stdout 2> %s", cx_test_bin(), empty, out, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'empty.jsonl: no labeled event in it' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s eval %s > %s.stdout 2> %s", cx_test_bin(), refused, out, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'refused.jsonl: line 1: unknown category facin' %s && "
+                            "grep -q 'refused.jsonl: no labeled event could be read' %s",
+                            out, out),
+                 0);
+    /* no figures over nothing */
+    cr_assert_neq(cx_test_sh("grep -q 'accuracy' %s.stdout", out), 0);
+}
+
 Test(train_eval, a_company_model_beats_the_default_on_later_events, .timeout = 600)
 {
     char data[512], train[300], test[300], model[300];

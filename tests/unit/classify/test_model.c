@@ -440,7 +440,7 @@ Test(cx_model, sentiment_dropout_leaves_the_categories_alone)
     cr_assert_eq(cat_diff, 0, "%zu category weights moved with sentiment dropout", cat_diff);
     cr_assert_gt(sent_diff, 0, "sentiment dropout changed nothing");
     dropout.dropout_sent = 0.95f;
-    expect_refused(&dropout, "train: sentiment dropout 0.95 is not from 0 to 0.9");
+    expect_refused(&dropout, "sentiment dropout 0.95 is not from 0 to 0.9");
 }
 
 /* Balancing weighs each category's own events, not the feeling: with it the
@@ -458,7 +458,7 @@ Test(cx_model, balance_weighs_the_categories_and_leaves_the_sentiment_alone)
     cr_assert_gt(cat_diff, 0, "balance changed no category weight");
     cr_assert_eq(sent_diff, 0, "%zu sentiment weights moved with balance", sent_diff);
     balanced.balance = 1.5f;
-    expect_refused(&balanced, "train: balance 1.5 is not from 0 to 1");
+    expect_refused(&balanced, "balance 1.5 is not from 0 to 1");
 }
 
 /* The report estimates, out of fold, how the model does on more events like
