@@ -18,6 +18,7 @@
 #include "classify.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -634,7 +635,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     if (f == NULL) {
-        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file", path);
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) == 0) {
