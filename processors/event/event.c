@@ -1267,6 +1267,15 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
         for (char *c = jerr.text; *c; c++)
             if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
                 *c = '?';
+        /* jansson names its own flag for "\u0000": say what it means instead */
+        static const char flag[] = " without JSON_ALLOW_NUL";
+        const char *cut = strstr(jerr.text, flag);
+        if (cut != NULL)
+            return cx_errf(err, errlen, CX_ERR_INVALID,
+                           "invalid JSON at line %d, column %d: %.*s in a string (a NUL character, "
+                           "which PostgreSQL text cannot store)%s",
+                           jerr.line, jerr.column, (int)(cut - jerr.text), jerr.text,
+                           cut + sizeof flag - 1);
         return cx_errf(err, errlen, CX_ERR_INVALID, "invalid JSON at line %d, column %d: %s",
                        jerr.line, jerr.column, jerr.text);
     }
