@@ -1262,6 +1262,10 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
     *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
                        &jerr);
     if (*root == NULL) {
+        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) /* JSON forbids it (RFC 8259) */
+            return cx_errf(err, errlen, CX_ERR_INVALID,
+                           "message starts with a UTF-8 byte order mark (bytes EF BB BF), which "
+                           "JSON does not allow: the producer must not write one");
         /* jansson may quote the offending bytes: keep the message printable ASCII,
          * since it is logged and stored as text. */
         for (char *c = jerr.text; *c; c++)

@@ -308,6 +308,8 @@ Test(cx_event, rejects_hostile_input_without_crashing)
          "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"a\":1,\"a\":1}}", "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
+        {"\xef\xbb\xbf" VALID_HEAD ",\"text\":\"x\"}",
+         "message starts with a UTF-8 byte order mark (bytes EF BB BF)"},
     };
     for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
         expect_reject(cases[i].json, cases[i].expect);
