@@ -186,11 +186,26 @@ static int holds_secret(const PQconninfoOption *opts, const char *s, size_t n)
     return 0;
 }
 
+/* Whether s[n] is a server's socket file, "<directory>/.s.PGSQL.<port>" (the
+ * directory may be libpq's default, which no option names). */
+static int is_socket_path(const char *s, size_t n)
+{
+    static const char tail[] = "/.s.PGSQL.";
+    const size_t k = sizeof tail - 1;
+    if (n == 0 || (s[0] != '/' && s[0] != '@'))
+        return 0;
+    for (size_t i = n; i > 0; i--) {
+        if (s[i - 1] < '0' || s[i - 1] > '9')
+            return i < n && i >= k && memcmp(s + i - k, tail, k) == 0;
+    }
+    return 0;
+}
+
 /*
  * A connection error keeps the quoted host, port, user, database and service
- * names it was given (what tells the reader which server refused whom), and
- * option names; anything else quoted (a mistyped value can be a password
- * that slipped into another option) is redacted.
+ * names it was given (what tells the reader which server refused whom), the
+ * socket file it tried, and option names; anything else quoted (a mistyped
+ * value can be a password that slipped into another option) is redacted.
  */
 static int keep_in_connect_error(const char *s, size_t n, void *ctx)
 {
@@ -200,7 +215,7 @@ static int keep_in_connect_error(const char *s, size_t n, void *ctx)
     if (holds_secret(k->given, s, n) || holds_secret(k->effective, s, n) ||
         contains(s, n, "password"))
         return 0;
-    if (is_keyword(s, n))
+    if (is_keyword(s, n) || is_socket_path(s, n))
         return 1;
     const PQconninfoOption *lists[] = {k->effective, k->given};
     for (int l = 0; l < 2; l++)

@@ -74,7 +74,11 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                     strstr(msg, "does not exist") != NULL;
         PQfinish(conn);
         return cx_errf(err, errlen, fatal ? CX_ERR_FATAL : CX_ERR_TRANSIENT,
-                       "cannot connect to postgresql: %s", msg);
+                       "cannot connect to postgresql: %s%s", msg,
+                       conninfo == NULL || conninfo[0] == '\0'
+                           ? " (no URL given with --pg, CXPULSE_PG_URL or postgres.url: libpq's "
+                             "defaults and PG* variables were used)"
+                           : "");
     }
     PQsetNoticeProcessor(conn, NULL, NULL);
     *out = conn;

@@ -125,6 +125,22 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
                  CX_ERR_TRANSIENT, "%s", err);
     cr_expect(strstr(err, "\"127.0.0.1\"") != NULL && strstr(err, "s3cret") == NULL, "%s", err);
 
+    /* No server at a socket: the socket file tried is named. */
+    char sock[] = "/tmp/cxpulse-nosock.XXXXXX", want[300];
+    cr_assert_not_null(mkdtemp(sock));
+    char conninfo[300];
+    snprintf(conninfo, sizeof conninfo, "host=%s port=1 password=s3cret", sock);
+    cr_assert_neq(cx_pg_tickets_list(conninfo, NULL, NULL, &rows, err, sizeof err), CX_OK);
+    snprintf(want, sizeof want, "\"%s/.s.PGSQL.1\"", sock);
+    cr_expect(strstr(err, want) != NULL && strstr(err, "s3cret") == NULL, "%s", err);
+    /* No URL at all: libpq's environment is used, and the message says so. */
+    setenv("PGHOST", sock, 1);
+    cr_assert_neq(cx_pg_tickets_list(NULL, NULL, NULL, &rows, err, sizeof err), CX_OK);
+    unsetenv("PGHOST");
+    rmdir(sock);
+    cr_expect(strstr(err, sock) != NULL && strstr(err, "no URL given with --pg") != NULL, "%s",
+              err);
+
     /* A service file with the password: its name is shown, never the password. */
     char dir[] = "/tmp/cxpulse-svc.XXXXXX", file[300];
     cr_assert_not_null(mkdtemp(dir));
