@@ -109,6 +109,58 @@ static const setting *find(const char *key)
     return NULL;
 }
 
+/* The setting whose key is within two edits of key (insertions, deletions,
+ * substitutions), the nearest first, else one whose last part is key's
+ * ("topics" for "kafka.topics"); NULL if none: what a typo or a setting in
+ * the wrong section meant. */
+static const char *nearest(const char *key)
+{
+    size_t n = strlen(key), best = 3;
+    const char *found = NULL;
+    unsigned row[128], prev[128];
+    if (n >= CX_ARRAY_LEN(row))
+        return NULL;
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+        const char *k = settings[i].key;
+        size_t m = strlen(k);
+        if (m >= CX_ARRAY_LEN(row) || (m > n ? m - n : n - m) >= best)
+            continue;
+        for (size_t b = 0; b <= m; b++)
+            prev[b] = (unsigned)b;
+        for (size_t a = 1; a <= n; a++) {
+            row[0] = (unsigned)a;
+            for (size_t b = 1; b <= m; b++) {
+                unsigned sub = prev[b - 1] + (key[a - 1] != k[b - 1]);
+                unsigned del = prev[b] + 1, ins = row[b - 1] + 1;
+                row[b] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            }
+            memcpy(prev, row, (m + 1) * sizeof *row);
+        }
+        if (prev[m] < best) {
+            best = prev[m];
+            found = k;
+        }
+    }
+    const char *last = strrchr(key, '.');
+    last = last ? last + 1 : key;
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings) && found == NULL; i++) {
+        const char *k = strrchr(settings[i].key, '.');
+        if (k != NULL && strcmp(k + 1, last) == 0)
+            found = settings[i].key;
+    }
+    return found;
+}
+
+/* " (did you mean "<key>"?)" for a near setting, else "", into buf. */
+static const char *suggestion(const char *key, char *buf, size_t len)
+{
+    const char *near = nearest(key);
+    if (near == NULL)
+        return "";
+    snprintf(buf, len, " (did you mean \"%s\"?)", near);
+    return buf;
+}
+
 static void free_list(char **list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -287,8 +339,10 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
                         size_t errlen)
 {
     const setting *s = find(key);
+    char hint[160];
     if (s == NULL)
-        return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"", key);
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"%s", key,
+                       suggestion(key, hint, sizeof hint));
     json_t *v = NULL;
     char where[96];
     snprintf(where, sizeof where, "%s", s->flag ? s->flag : key);
@@ -369,8 +423,10 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
         int is_prefix = 0;
         for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
             is_prefix |= strncmp(settings[i].key, key, n) == 0 && settings[i].key[n] == '.';
+        char hint[160];
         if (!is_prefix || !json_is_object(v))
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": unknown setting", file, key);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": unknown setting%s", file, key,
+                           suggestion(key, hint, sizeof hint));
         cx_status st = apply_object(cfg, v, key, file, err, errlen);
         if (st != CX_OK)
             return st;

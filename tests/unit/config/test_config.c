@@ -99,7 +99,20 @@ Test(cx_config, errors_name_the_file_and_key)
     expect_file_error("{\"batch\": {\"max_ms\": 0}}", "\"batch.max_ms\": 0 is below the minimum 1");
     expect_file_error("{\"batch\": {\"max_messages\": \"many\"}}",
                       "\"batch.max_messages\": must be a whole number");
-    expect_file_error("{\"kafka\": {\"gruop\": \"g\"}}", "\"kafka.gruop\": unknown setting");
+    expect_file_error("{\"kafka\": {\"gruop\": \"g\"}}",
+                      "\"kafka.gruop\": unknown setting (did you mean \"kafka.group\"?)");
+    expect_file_error("{\"kafka\": {\"broker\": \"b\"}}",
+                      "\"kafka.broker\": unknown setting (did you mean \"kafka.brokers\"?)");
+    expect_file_error("{\"topics\": [\"t\"]}",
+                      "\"topics\": unknown setting (did you mean \"kafka.topics\"?)");
+    /* nothing near: no guess */
+    write_file("{\"kafka\": {\"compression\": \"lz4\"}}");
+    cx_config *cfg = cx_config_new();
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "\"kafka.compression\": unknown setting") != NULL, "%s", err);
+    cr_assert(strstr(err, "did you mean") == NULL, "%s", err);
+    cx_config_free(cfg);
     expect_file_error("{\"kafka\": {\"auto_offset_reset\": \"middle\"}}",
                       "\"middle\" is not one of earliest|latest");
     expect_file_error("{\"signals\": {\"window_seconds\": [60, 60]}}", "is listed twice");
