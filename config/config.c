@@ -109,36 +109,40 @@ static const setting *find(const char *key)
     return NULL;
 }
 
-/* The setting whose key is within two edits of key (insertions, deletions,
- * substitutions), the nearest first, else one whose last part is key's
- * ("topics" for "kafka.topics"); NULL if none: what a typo or a setting in
- * the wrong section meant. */
+/* The edit distance between a and b (insertions, deletions, substitutions),
+ * or 3 when it is 3 or more, or either is long. */
+static unsigned edits(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    unsigned row[128], prev[128];
+    if (n >= CX_ARRAY_LEN(row) || m >= CX_ARRAY_LEN(row) || (m > n ? m - n : n - m) >= 3)
+        return 3;
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++) {
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= m; j++) {
+            unsigned sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            unsigned del = prev[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, row, (m + 1) * sizeof *row);
+    }
+    return prev[m] < 3 ? prev[m] : 3;
+}
+
+/* The setting whose key is within two edits of key, the nearest first, else
+ * one whose last part is key's ("topics" for "kafka.topics"); NULL if none:
+ * what a typo or a setting in the wrong section meant. */
 static const char *nearest(const char *key)
 {
-    size_t n = strlen(key), best = 3;
+    unsigned best = 3;
     const char *found = NULL;
-    unsigned row[128], prev[128];
-    if (n >= CX_ARRAY_LEN(row))
-        return NULL;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
-        const char *k = settings[i].key;
-        size_t m = strlen(k);
-        if (m >= CX_ARRAY_LEN(row) || (m > n ? m - n : n - m) >= best)
-            continue;
-        for (size_t b = 0; b <= m; b++)
-            prev[b] = (unsigned)b;
-        for (size_t a = 1; a <= n; a++) {
-            row[0] = (unsigned)a;
-            for (size_t b = 1; b <= m; b++) {
-                unsigned sub = prev[b - 1] + (key[a - 1] != k[b - 1]);
-                unsigned del = prev[b] + 1, ins = row[b - 1] + 1;
-                row[b] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            }
-            memcpy(prev, row, (m + 1) * sizeof *row);
-        }
-        if (prev[m] < best) {
-            best = prev[m];
-            found = k;
+        unsigned d = edits(key, settings[i].key);
+        if (d < best) {
+            best = d;
+            found = settings[i].key;
         }
     }
     const char *last = strrchr(key, '.');
@@ -472,8 +476,35 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
     return st;
 }
 
+extern char **environ;
+
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
 {
+    /* A variable a letter or two from a setting's is a typo that would
+     * otherwise be ignored without a word (other CXPULSE_ names are left be). */
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[128];
+        if (strncmp(*e, "CXPULSE_", 8) != 0 || eq == NULL || (size_t)(eq - *e) >= sizeof name)
+            continue;
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        const char *meant = NULL;
+        for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
+            if (settings[i].env == NULL)
+                continue;
+            unsigned d = edits(name, settings[i].env);
+            if (d == 0) {
+                meant = NULL;
+                break;
+            }
+            if (d < 3 && meant == NULL)
+                meant = settings[i].env;
+        }
+        if (meant != NULL)
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "environment %s: not a setting (did you mean %s?)", name, meant);
+    }
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
         if (v == NULL)

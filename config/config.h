@@ -63,7 +63,8 @@ void cx_config_free(cx_config *cfg);
  * relative rule file paths are taken relative to the file's folder. */
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen);
 
-/* Applies CXPULSE_* environment variables (getenv). */
+/* Applies CXPULSE_* environment variables (getenv). A CXPULSE_ variable within
+ * two letters of a setting's (CXPULSE_BROKER) is an error naming that one. */
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
 
 /* Sets one setting by its dotted key from a string (as flags and the environment give it). */

@@ -145,6 +145,22 @@ Test(cx_config, environment_beats_file_and_flags_beat_environment)
     cx_config_free(cfg);
 }
 
+Test(cx_config, a_mistyped_environment_variable_is_an_error_naming_the_meant_one)
+{
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    setenv("CXPULSE_MODEL_BUILD", "elsewhere", 1); /* not near a setting: left be */
+    cr_assert_eq(cx_config_apply_env(cfg, err, sizeof err), CX_OK, "%s", err);
+    setenv("CXPULSE_PG_WRITER", "4", 1);
+    cr_assert_eq(cx_config_apply_env(cfg, err, sizeof err), CX_ERR_CONFIG);
+    unsetenv("CXPULSE_PG_WRITER");
+    unsetenv("CXPULSE_MODEL_BUILD");
+    cr_assert(strstr(err, "environment CXPULSE_PG_WRITER: not a setting (did you mean "
+                          "CXPULSE_PG_WRITERS?)") != NULL,
+              "%s", err);
+    cx_config_free(cfg);
+}
+
 Test(cx_config, validation_says_what_run_is_missing)
 {
     cx_config *cfg = cx_config_new();
