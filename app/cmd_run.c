@@ -304,7 +304,9 @@ int cx_cmd_run(int argc, char **argv)
         goto done;
     }
     if (n_rest > 0) { /* before validation: a mistyped flag explains what is missing */
-        fprintf(stderr, "cxpulse run: unknown argument \"%s\"\n", rest[0]);
+        const char *meant = cx_config_nearest_flag(rest[0]);
+        fprintf(stderr, "cxpulse run: unknown argument \"%s\"%s%s%s\n", rest[0],
+                meant ? " (did you mean " : "", meant ? meant : "", meant ? "?)" : "");
         usage(stderr, 0);
         goto done;
     }

@@ -155,6 +155,21 @@ static const char *nearest(const char *key)
     return found;
 }
 
+const char *cx_config_nearest_flag(const char *arg)
+{
+    unsigned best = 3;
+    const char *found = NULL;
+    for (size_t i = 0; i <= CX_ARRAY_LEN(settings); i++) {
+        const char *flag = i < CX_ARRAY_LEN(settings) ? settings[i].flag : "--config";
+        unsigned d = flag != NULL ? edits(arg, flag) : 3;
+        if (d < best) {
+            best = d;
+            found = flag;
+        }
+    }
+    return found;
+}
+
 /* " (did you mean "<key>"?)" for a near setting, else "", into buf. */
 static const char *suggestion(const char *key, char *buf, size_t len)
 {

@@ -203,6 +203,7 @@ Test(cli, flags_are_checked_before_the_settings)
 {
     expect_refused("run --bogus", "unknown argument \"--bogus\"");
     cr_expect(!out_has("brokers\" is not set"));
+    expect_refused("run --brokr b:9092", "unknown argument \"--brokr\" (did you mean --brokers?)");
     expect_refused("config --check --brokers b --topic t --http 127.0.0.1:99999",
                    "http.listen \"127.0.0.1:99999\"");
     cr_expect_eq(run_cli("config --check --brokers b --topic t --http 127.0.0.1:9464"), 0);
