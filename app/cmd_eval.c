@@ -424,6 +424,11 @@ int cx_cmd_eval(int argc, char **argv)
                all.n > all.n_cats ? "; macro-F1 -: no event with categories" : "");
     }
     printf("rule set %s\n", cx_classifier_version(clf));
+    if (by != NULL && n_groups == 1 && strcmp(groups[0].name, "(none)") == 0)
+        fprintf(stderr,
+                "cxpulse eval: warning: no line has \"%s\" (a key of the labeled line, such as "
+                "industry or source, or of its event, such as channel)\n",
+                by);
     cx_classifier_free(clf);
     cx_classifier_free(other);
     int rc = CX_EXIT_OK;

@@ -253,6 +253,13 @@ Test(train_eval, by_a_field_with_many_values_counts_every_event)
     cr_assert_eq(cx_test_sh("grep -Eq '^  shop-254 +1 ' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -q '^  shop-255 ' %s", out), 1);
     cr_assert_eq(cx_test_sh("grep -Eq '^  \\(all other values\\) +45 ' %s", out), 0);
+    /* a field no line has (a typo) is pointed out */
+    cr_assert_eq(cx_test_sh("%s eval %s --by shpo > /dev/null 2> %s", cx_test_bin(), labels, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'warning: no line has \"shpo\"' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s eval %s --by shop > /dev/null 2> %s", cx_test_bin(), labels, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'no line has' %s", out), 1);
 }
 
 /* A file that cannot be read (here a folder) is an error naming it and the
