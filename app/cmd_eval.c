@@ -262,8 +262,7 @@ int cx_cmd_eval(int argc, char **argv)
     unsigned long lineno = 0, bad = 0;
     cx_label_line l;
     int r;
-    if (misses > 0)
-        printf("misses (labeled -> predicted, sentiment labeled -> predicted):\n");
+    int listed = 0; /* misses printed, under a header printed with the first */
     while ((r = cx_label_next(f, path, &lineno, &l, err, sizeof err)) != 0) {
         if (r < 0) {
             fprintf(stderr, "cxpulse eval: %s\n", err);
@@ -321,6 +320,8 @@ int cx_cmd_eval(int argc, char **argv)
         }
         if (misses > 0 && ((has_cats && got != l.categories) || l.sentiment != tags.sentiment)) {
             misses--;
+            if (listed++ == 0)
+                printf("misses (labeled -> predicted, sentiment labeled -> predicted):\n");
             printf("  %s: ", l.ev.event_id);
             if (has_cats)
                 print_cats(l.categories);
