@@ -89,7 +89,19 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
         while (j < spec->n_nums && strcmp(a, spec->nums[j].flag) != 0)
             j++;
         if (k == spec->n_strs && j == spec->n_nums) {
-            fprintf(stderr, "cxpulse %s: unknown option \"%s\"\n", cmd, a);
+            const char *meant = NULL;
+            unsigned best = 3;
+            for (size_t o = 0; o < spec->n_strs + spec->n_nums; o++) {
+                const char *f =
+                    o < spec->n_strs ? spec->strs[o].flag : spec->nums[o - spec->n_strs].flag;
+                unsigned d = cx_typo_distance(a, f);
+                if (d < best) {
+                    best = d;
+                    meant = f;
+                }
+            }
+            fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s%s%s\n", cmd, a,
+                    meant ? " (did you mean " : "", meant ? meant : "", meant ? "?)" : "");
             return -1;
         }
         if (i + 1 >= n) {
@@ -133,6 +145,18 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "cxpulse: unknown command \"%s\" (see cxpulse --help)\n", argv[1]);
+    const char *meant = NULL;
+    unsigned best = 3;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        unsigned d = cx_typo_distance(argv[1], commands[i].name);
+        if (d < best) {
+            best = d;
+            meant = commands[i].name;
+        }
+    }
+    if (meant != NULL)
+        fprintf(stderr, "cxpulse: unknown command \"%s\" (did you mean %s?)\n", argv[1], meant);
+    else
+        fprintf(stderr, "cxpulse: unknown command \"%s\" (see cxpulse --help)\n", argv[1]);
     return CX_EXIT_USAGE;
 }

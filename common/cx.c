@@ -169,3 +169,23 @@ int64_t cx_now_wall_us(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+unsigned cx_typo_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    unsigned row[128], prev[128];
+    if (n >= CX_ARRAY_LEN(row) || m >= CX_ARRAY_LEN(row) || (m > n ? m - n : n - m) >= 3)
+        return 3;
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++) {
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= m; j++) {
+            unsigned sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            unsigned del = prev[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, row, (m + 1) * sizeof *row);
+    }
+    return prev[m] < 3 ? prev[m] : 3;
+}

@@ -88,6 +88,11 @@ int64_t cx_now_wall_us(void);
  * pthread_cond_timedwait. */
 struct timespec cx_time_after_ms(clockid_t clock, int ms);
 
+/* How many single-character insertions, deletions and substitutions turn a
+ * into b, or 3 when that is 3 or more (or either is 128 bytes or longer):
+ * enough to tell a typo ("--brokr") from another word. */
+unsigned cx_typo_distance(const char *a, const char *b);
+
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* CX_COMMON_H */

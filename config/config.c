@@ -109,28 +109,6 @@ static const setting *find(const char *key)
     return NULL;
 }
 
-/* The edit distance between a and b (insertions, deletions, substitutions),
- * or 3 when it is 3 or more, or either is long. */
-static unsigned edits(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    unsigned row[128], prev[128];
-    if (n >= CX_ARRAY_LEN(row) || m >= CX_ARRAY_LEN(row) || (m > n ? m - n : n - m) >= 3)
-        return 3;
-    for (size_t j = 0; j <= m; j++)
-        prev[j] = (unsigned)j;
-    for (size_t i = 1; i <= n; i++) {
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= m; j++) {
-            unsigned sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            unsigned del = prev[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, row, (m + 1) * sizeof *row);
-    }
-    return prev[m] < 3 ? prev[m] : 3;
-}
-
 /* The setting whose key is within two edits of key, the nearest first, else
  * one whose last part is key's ("topics" for "kafka.topics"); NULL if none:
  * what a typo or a setting in the wrong section meant. */
@@ -139,7 +117,7 @@ static const char *nearest(const char *key)
     unsigned best = 3;
     const char *found = NULL;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
-        unsigned d = edits(key, settings[i].key);
+        unsigned d = cx_typo_distance(key, settings[i].key);
         if (d < best) {
             best = d;
             found = settings[i].key;
@@ -161,7 +139,7 @@ const char *cx_config_nearest_flag(const char *arg)
     const char *found = NULL;
     for (size_t i = 0; i <= CX_ARRAY_LEN(settings); i++) {
         const char *flag = i < CX_ARRAY_LEN(settings) ? settings[i].flag : "--config";
-        unsigned d = flag != NULL ? edits(arg, flag) : 3;
+        unsigned d = flag != NULL ? cx_typo_distance(arg, flag) : 3;
         if (d < best) {
             best = d;
             found = flag;
@@ -508,7 +486,7 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
         for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
             if (settings[i].env == NULL)
                 continue;
-            unsigned d = edits(name, settings[i].env);
+            unsigned d = cx_typo_distance(name, settings[i].env);
             if (d == 0) {
                 meant = NULL;
                 break;

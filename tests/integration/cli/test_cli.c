@@ -226,6 +226,17 @@ Test(cli, bad_numbers_are_named_with_what_the_option_takes)
 Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
 {
     expect_refused("train x.jsonl --out m.cxm --seed", "\"--seed\" needs a value");
-    expect_refused("train x.jsonl --out m.cxm --sead", "unknown option \"--sead\"");
-    expect_refused("eval x.jsonl --agianst none --misses 0", "unknown option \"--agianst\"");
+    expect_refused("train x.jsonl --out m.cxm --sead",
+                   "unknown option \"--sead\" (did you mean --seed?)");
+    expect_refused("eval x.jsonl --agianst none --misses 0",
+                   "unknown option \"--agianst\" (did you mean --against?)");
+    expect_refused("eval x.jsonl --frobnicate 1", "unknown option \"--frobnicate\"");
+    cr_expect(!out_has("did you mean"), "a guess for an option nothing is near");
+}
+
+/* A mistyped command names the one meant; a word near none gets no guess. */
+Test(cli, a_mistyped_command_names_the_one_meant)
+{
+    expect_refused("clasify", "unknown command \"clasify\" (did you mean classify?)");
+    expect_refused("frobnicate", "unknown command \"frobnicate\" (see cxpulse --help)");
 }

@@ -38,3 +38,18 @@ Test(cx_errf, cuts_a_long_message_between_escapes)
     cx_errf(five, sizeof five, CX_ERR_INVALID, "%s", "abc\x01");
     cr_assert_str_eq(five, "abc", "the control byte that does not fit is cut, not kept raw");
 }
+
+Test(cx_common, typo_distance_counts_edits_up_to_three)
+{
+    cr_assert_eq(cx_typo_distance("--brokers", "--brokers"), 0);
+    cr_assert_eq(cx_typo_distance("--brokr", "--brokers"), 2);
+    cr_assert_eq(cx_typo_distance("clasify", "classify"), 1);
+    cr_assert_eq(cx_typo_distance("--agianst", "--against"), 2, "a swap is two edits");
+    cr_assert_eq(cx_typo_distance("", "ab"), 2);
+    cr_assert_eq(cx_typo_distance("kitten", "sitting"), 3);
+    cr_assert_eq(cx_typo_distance("a", "abcd"), 3, "lengths three apart");
+    char long_word[200];
+    memset(long_word, 'x', sizeof long_word - 1);
+    long_word[sizeof long_word - 1] = '\0';
+    cr_assert_eq(cx_typo_distance(long_word, long_word), 3, "too long to compare");
+}
