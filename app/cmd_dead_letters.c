@@ -195,6 +195,9 @@ int cx_cmd_dead_letters(int argc, char **argv)
                 goto done;
             }
         } else if (verb == NULL && a[0] != '-') {
+            static const char *const verbs[] = {"list", "show", "replay", NULL};
+            if (!cx_cmd_known_verb("dead-letters", a, verbs))
+                goto done;
             verb = a;
         } else if (verb != NULL && strcmp(verb, "show") == 0 && id == 0 && a[0] != '-') {
             id = strtoll(a, &end, 10);

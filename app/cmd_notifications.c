@@ -79,9 +79,12 @@ int cx_cmd_notifications(int argc, char **argv)
             as_json = 1;
         else if (strcmp(a, "--failed") == 0)
             all_failed = 1;
-        else if (verb == NULL && a[0] != '-')
+        else if (verb == NULL && a[0] != '-') {
+            static const char *const verbs[] = {"list", "retry", NULL};
+            if (!cx_cmd_known_verb("notifications", a, verbs))
+                return CX_EXIT_USAGE;
             verb = a;
-        else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
+        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
             id_s = a;
         else {
             fprintf(stderr, "cxpulse notifications: unexpected argument \"%s\"\n", a);

@@ -98,9 +98,12 @@ int cx_cmd_tickets(int argc, char **argv)
             status = argv[++i];
         else if (strcmp(a, "--json") == 0)
             as_json = 1;
-        else if (verb == NULL && a[0] != '-')
+        else if (verb == NULL && a[0] != '-') {
+            static const char *const verbs[] = {"list", "ack", "resolve", NULL};
+            if (!cx_cmd_known_verb("tickets", a, verbs))
+                return CX_EXIT_USAGE;
             verb = a;
-        else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "list") != 0)
+        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "list") != 0)
             id_s = a;
         else {
             fprintf(stderr, "cxpulse tickets: unexpected argument \"%s\"\n", a);

@@ -94,6 +94,11 @@ typedef struct cx_cmd_spec {
 #define CX_CMD_OPTIONS(nums_, strs_)                                                               \
     .nums = (nums_), .n_nums = CX_ARRAY_LEN(nums_), .strs = (strs_), .n_strs = CX_ARRAY_LEN(strs_)
 
+/* Whether word is one of verbs (NULL-terminated: a command's subcommands).
+ * If not, returns 0 after printing "cxpulse CMD: unknown subcommand" with
+ * the one probably meant, or the list of them, to stderr. */
+int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs);
+
 /* Reads args[0..n) by spec. Returns 0, or -1 after printing "cxpulse CMD:
  * ..." naming the argument to stderr: an unknown option, a missing or bad
  * value, or more values than a list or the other arguments hold. */

@@ -54,6 +54,31 @@ int cx_cmd_wants_help(int argc, char **argv)
     return 0;
 }
 
+int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs)
+{
+    const char *meant = NULL;
+    unsigned best = 3;
+    for (const char *const *v = verbs; *v != NULL; v++) {
+        unsigned d = cx_typo_distance(word, *v);
+        if (d == 0)
+            return 1;
+        if (d < best) {
+            best = d;
+            meant = *v;
+        }
+    }
+    fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\" ", cmd, word);
+    if (meant != NULL) {
+        fprintf(stderr, "(did you mean %s?)\n", meant);
+        return 0;
+    }
+    fprintf(stderr, "(one of");
+    for (const char *const *v = verbs; *v != NULL; v++)
+        fprintf(stderr, "%s %s", v == verbs ? "" : ",", *v);
+    fprintf(stderr, ")\n");
+    return 0;
+}
+
 int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *value)
 {
     char *end;

@@ -234,9 +234,15 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     cr_expect(!out_has("did you mean"), "a guess for an option nothing is near");
 }
 
-/* A mistyped command names the one meant; a word near none gets no guess. */
+/* A mistyped command or subcommand names the one meant; a word near none
+ * gets no guess (a subcommand: the list of them). */
 Test(cli, a_mistyped_command_names_the_one_meant)
 {
     expect_refused("clasify", "unknown command \"clasify\" (did you mean classify?)");
     expect_refused("frobnicate", "unknown command \"frobnicate\" (see cxpulse --help)");
+    expect_refused("tickets lst", "tickets: unknown subcommand \"lst\" (did you mean list?)");
+    expect_refused("dead-letters shwo 3",
+                   "dead-letters: unknown subcommand \"shwo\" (did you mean show?)");
+    expect_refused("notifications frob",
+                   "notifications: unknown subcommand \"frob\" (one of list, retry)");
 }
