@@ -56,20 +56,14 @@ int cx_cmd_wants_help(int argc, char **argv)
 
 int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs)
 {
-    const char *meant = NULL;
-    unsigned best = 3;
-    for (const char *const *v = verbs; *v != NULL; v++) {
-        unsigned d = cx_typo_distance(word, *v);
-        if (d == 0)
-            return 1;
-        if (d < best) {
-            best = d;
-            meant = *v;
-        }
-    }
+    cx_typo t = CX_TYPO_INIT(word);
+    for (const char *const *v = verbs; *v != NULL; v++)
+        cx_typo_offer(&t, *v);
+    if (t.distance == 0)
+        return 1;
     fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\" ", cmd, word);
-    if (meant != NULL) {
-        fprintf(stderr, "(did you mean %s?)\n", meant);
+    if (t.best != NULL) {
+        fprintf(stderr, "(did you mean %s?)\n", t.best);
         return 0;
     }
     fprintf(stderr, "(one of");
@@ -114,19 +108,13 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
         while (j < spec->n_nums && strcmp(a, spec->nums[j].flag) != 0)
             j++;
         if (k == spec->n_strs && j == spec->n_nums) {
-            const char *meant = NULL;
-            unsigned best = 3;
-            for (size_t o = 0; o < spec->n_strs + spec->n_nums; o++) {
-                const char *f =
-                    o < spec->n_strs ? spec->strs[o].flag : spec->nums[o - spec->n_strs].flag;
-                unsigned d = cx_typo_distance(a, f);
-                if (d < best) {
-                    best = d;
-                    meant = f;
-                }
-            }
+            cx_typo t = CX_TYPO_INIT(a);
+            for (size_t o = 0; o < spec->n_strs; o++)
+                cx_typo_offer(&t, spec->strs[o].flag);
+            for (size_t o = 0; o < spec->n_nums; o++)
+                cx_typo_offer(&t, spec->nums[o].flag);
             fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s%s%s\n", cmd, a,
-                    meant ? " (did you mean " : "", meant ? meant : "", meant ? "?)" : "");
+                    t.best ? " (did you mean " : "", t.best ? t.best : "", t.best ? "?)" : "");
             return -1;
         }
         if (i + 1 >= n) {
@@ -170,17 +158,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    const char *meant = NULL;
-    unsigned best = 3;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        unsigned d = cx_typo_distance(argv[1], commands[i].name);
-        if (d < best) {
-            best = d;
-            meant = commands[i].name;
-        }
-    }
-    if (meant != NULL)
-        fprintf(stderr, "cxpulse: unknown command \"%s\" (did you mean %s?)\n", argv[1], meant);
+    cx_typo t = CX_TYPO_INIT(argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        cx_typo_offer(&t, commands[i].name);
+    if (t.best != NULL)
+        fprintf(stderr, "cxpulse: unknown command \"%s\" (did you mean %s?)\n", argv[1], t.best);
     else
         fprintf(stderr, "cxpulse: unknown command \"%s\" (see cxpulse --help)\n", argv[1]);
     return CX_EXIT_USAGE;

@@ -189,3 +189,12 @@ unsigned cx_typo_distance(const char *a, const char *b)
     }
     return prev[m] < 3 ? prev[m] : 3;
 }
+
+void cx_typo_offer(cx_typo *t, const char *candidate)
+{
+    unsigned d = candidate != NULL ? cx_typo_distance(t->word, candidate) : 3;
+    if (d < t->distance) {
+        t->distance = d;
+        t->best = candidate;
+    }
+}

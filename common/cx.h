@@ -93,6 +93,19 @@ struct timespec cx_time_after_ms(clockid_t clock, int ms);
  * enough to tell a typo ("--brokr") from another word. */
 unsigned cx_typo_distance(const char *a, const char *b);
 
+/* What a mistyped word probably meant: offer each candidate in turn, and
+ * best is the nearest within two edits (the first of equals), NULL if none;
+ * distance 0 means the word is one of them. */
+typedef struct cx_typo {
+    const char *word, *best;
+    unsigned distance;
+} cx_typo;
+#define CX_TYPO_INIT(w)                                                                            \
+    {                                                                                              \
+        (w), NULL, 3                                                                               \
+    }
+void cx_typo_offer(cx_typo *t, const char *candidate);
+
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* CX_COMMON_H */

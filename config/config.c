@@ -114,38 +114,26 @@ static const setting *find(const char *key)
  * what a typo or a setting in the wrong section meant. */
 static const char *nearest(const char *key)
 {
-    unsigned best = 3;
-    const char *found = NULL;
-    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
-        unsigned d = cx_typo_distance(key, settings[i].key);
-        if (d < best) {
-            best = d;
-            found = settings[i].key;
-        }
-    }
+    cx_typo t = CX_TYPO_INIT(key);
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+        cx_typo_offer(&t, settings[i].key);
     const char *last = strrchr(key, '.');
     last = last ? last + 1 : key;
-    for (size_t i = 0; i < CX_ARRAY_LEN(settings) && found == NULL; i++) {
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings) && t.best == NULL; i++) {
         const char *k = strrchr(settings[i].key, '.');
         if (k != NULL && strcmp(k + 1, last) == 0)
-            found = settings[i].key;
+            t.best = settings[i].key;
     }
-    return found;
+    return t.best;
 }
 
 const char *cx_config_nearest_flag(const char *arg)
 {
-    unsigned best = 3;
-    const char *found = NULL;
-    for (size_t i = 0; i <= CX_ARRAY_LEN(settings); i++) {
-        const char *flag = i < CX_ARRAY_LEN(settings) ? settings[i].flag : "--config";
-        unsigned d = flag != NULL ? cx_typo_distance(arg, flag) : 3;
-        if (d < best) {
-            best = d;
-            found = flag;
-        }
-    }
-    return found;
+    cx_typo t = CX_TYPO_INIT(arg);
+    for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+        cx_typo_offer(&t, settings[i].flag);
+    cx_typo_offer(&t, "--config");
+    return t.best;
 }
 
 /* " (did you mean "<key>"?)" for a near setting, else "", into buf. */
@@ -482,21 +470,12 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
             continue;
         memcpy(name, *e, (size_t)(eq - *e));
         name[eq - *e] = '\0';
-        const char *meant = NULL;
-        for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
-            if (settings[i].env == NULL)
-                continue;
-            unsigned d = cx_typo_distance(name, settings[i].env);
-            if (d == 0) {
-                meant = NULL;
-                break;
-            }
-            if (d < 3 && meant == NULL)
-                meant = settings[i].env;
-        }
-        if (meant != NULL)
+        cx_typo t = CX_TYPO_INIT(name);
+        for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
+            cx_typo_offer(&t, settings[i].env);
+        if (t.best != NULL && t.distance > 0)
             return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "environment %s: not a setting (did you mean %s?)", name, meant);
+                           "environment %s: not a setting (did you mean %s?)", name, t.best);
     }
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
