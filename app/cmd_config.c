@@ -48,7 +48,14 @@ int cx_cmd_config(int argc, char **argv)
         else if (strcmp(rest[i], "--reference") == 0)
             reference = 1;
         else {
-            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"\n", rest[i]);
+            cx_typo t = CX_TYPO_INIT(rest[i]);
+            cx_typo_offer(&t, "--check");
+            cx_typo_offer(&t, "--print");
+            cx_typo_offer(&t, "--reference");
+            if (t.best == NULL)
+                t.best = cx_config_nearest_flag(rest[i]);
+            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"%s%s%s\n", rest[i],
+                    t.best ? " (did you mean " : "", t.best ? t.best : "", t.best ? "?)" : "");
             usage(stderr, 0);
             goto done;
         }

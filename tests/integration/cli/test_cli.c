@@ -240,6 +240,7 @@ Test(cli, a_mistyped_command_names_the_one_meant)
 {
     expect_refused("clasify", "unknown command \"clasify\" (did you mean classify?)");
     expect_refused("frobnicate", "unknown command \"frobnicate\" (see cxpulse --help)");
+    expect_refused("config --chek", "unexpected argument \"--chek\" (did you mean --check?)");
     expect_refused("tickets lst", "tickets: unknown subcommand \"lst\" (did you mean list?)");
     expect_refused("dead-letters shwo 3",
                    "dead-letters: unknown subcommand \"shwo\" (did you mean show?)");
