@@ -22,6 +22,7 @@
 #define MAX_GROUPS 256
 /* The last row of --by when a field has more than MAX_GROUPS - 1 values. */
 #define OTHER_GROUPS "(all other values)"
+#define NO_VALUE "(none)" /* the group of a line without the field */
 
 /* One event's labels and what each classifier said (the second: --against);
  * has_cats 0: labeled with its sentiment only. */
@@ -202,7 +203,7 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
         return buf;
     }
-    return "(none)";
+    return NO_VALUE;
 }
 
 int cx_cmd_eval(int argc, char **argv)
@@ -337,21 +338,17 @@ int cx_cmd_eval(int argc, char **argv)
         }
         cx_label_line_clear(&l);
     }
-    if (ferror(f) || oom) { /* no scores over what was read before the error */
-        if (oom)
-            fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
-        else
-            fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
-        fclose(f);
-        free(seen);
-        cx_classifier_free(clf);
-        cx_classifier_free(other);
-        return CX_EXIT_RUNTIME;
-    }
-    fclose(f);
-    if (all.n == 0) { /* nothing to score: no report of zeros */
+    /* no scores over what was read before an error, nor a report of zeros */
+    if (oom)
+        fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
+    else if (ferror(f))
+        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
+    else if (all.n == 0)
         fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", path,
                 bad > 0 ? " could be read" : " in it");
+    int failed = oom || ferror(f) || all.n == 0;
+    fclose(f);
+    if (failed) {
         free(seen);
         cx_classifier_free(clf);
         cx_classifier_free(other);
@@ -425,7 +422,7 @@ int cx_cmd_eval(int argc, char **argv)
                all.n > all.n_cats ? "; macro-F1 -: no event with categories" : "");
     }
     printf("rule set %s\n", cx_classifier_version(clf));
-    if (by != NULL && n_groups == 1 && strcmp(groups[0].name, "(none)") == 0)
+    if (by != NULL && n_groups == 1 && strcmp(groups[0].name, NO_VALUE) == 0)
         fprintf(stderr,
                 "cxpulse eval: warning: no line has \"%s\" (a key of the labeled line, such as "
                 "industry or source, or of its event, such as channel)\n",
