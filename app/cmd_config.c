@@ -49,13 +49,13 @@ int cx_cmd_config(int argc, char **argv)
             reference = 1;
         else {
             cx_typo t = CX_TYPO_INIT(rest[i]);
+            char hint[160];
             cx_typo_offer(&t, "--check");
             cx_typo_offer(&t, "--print");
             cx_typo_offer(&t, "--reference");
-            if (t.best == NULL)
-                t.best = cx_config_nearest_flag(rest[i]);
-            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"%s%s%s\n", rest[i],
-                    t.best ? " (did you mean " : "", t.best ? t.best : "", t.best ? "?)" : "");
+            cx_config_offer_flags(&t);
+            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"%s\n", rest[i],
+                    cx_typo_hint(&t, 0, hint, sizeof hint));
             usage(stderr, 0);
             goto done;
         }

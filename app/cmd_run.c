@@ -304,9 +304,11 @@ int cx_cmd_run(int argc, char **argv)
         goto done;
     }
     if (n_rest > 0) { /* before validation: a mistyped flag explains what is missing */
-        const char *meant = cx_config_nearest_flag(rest[0]);
-        fprintf(stderr, "cxpulse run: unknown argument \"%s\"%s%s%s\n", rest[0],
-                meant ? " (did you mean " : "", meant ? meant : "", meant ? "?)" : "");
+        cx_typo t = CX_TYPO_INIT(rest[0]);
+        char hint[160];
+        cx_config_offer_flags(&t);
+        fprintf(stderr, "cxpulse run: unknown argument \"%s\"%s\n", rest[0],
+                cx_typo_hint(&t, 0, hint, sizeof hint));
         usage(stderr, 0);
         goto done;
     }

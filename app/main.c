@@ -61,15 +61,16 @@ int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verb
         cx_typo_offer(&t, *v);
     if (t.distance == 0)
         return 1;
-    fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\" ", cmd, word);
-    if (t.best != NULL) {
-        fprintf(stderr, "(did you mean %s?)\n", t.best);
-        return 0;
+    char hint[160];
+    fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\"%s", cmd, word,
+            cx_typo_hint(&t, 0, hint, sizeof hint));
+    if (t.best == NULL) { /* nothing near: the list */
+        fprintf(stderr, " (one of");
+        for (const char *const *v = verbs; *v != NULL; v++)
+            fprintf(stderr, "%s %s", v == verbs ? "" : ",", *v);
+        fprintf(stderr, ")");
     }
-    fprintf(stderr, "(one of");
-    for (const char *const *v = verbs; *v != NULL; v++)
-        fprintf(stderr, "%s %s", v == verbs ? "" : ",", *v);
-    fprintf(stderr, ")\n");
+    fprintf(stderr, "\n");
     return 0;
 }
 
@@ -113,8 +114,9 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
                 cx_typo_offer(&t, spec->strs[o].flag);
             for (size_t o = 0; o < spec->n_nums; o++)
                 cx_typo_offer(&t, spec->nums[o].flag);
-            fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s%s%s\n", cmd, a,
-                    t.best ? " (did you mean " : "", t.best ? t.best : "", t.best ? "?)" : "");
+            char hint[160];
+            fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s\n", cmd, a,
+                    cx_typo_hint(&t, 0, hint, sizeof hint));
             return -1;
         }
         if (i + 1 >= n) {
@@ -161,9 +163,8 @@ int main(int argc, char **argv)
     cx_typo t = CX_TYPO_INIT(argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         cx_typo_offer(&t, commands[i].name);
-    if (t.best != NULL)
-        fprintf(stderr, "cxpulse: unknown command \"%s\" (did you mean %s?)\n", argv[1], t.best);
-    else
-        fprintf(stderr, "cxpulse: unknown command \"%s\" (see cxpulse --help)\n", argv[1]);
+    char hint[160];
+    fprintf(stderr, "cxpulse: unknown command \"%s\"%s\n", argv[1],
+            t.best ? cx_typo_hint(&t, 0, hint, sizeof hint) : " (see cxpulse --help)");
     return CX_EXIT_USAGE;
 }

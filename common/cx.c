@@ -198,3 +198,12 @@ void cx_typo_offer(cx_typo *t, const char *candidate)
         t->best = candidate;
     }
 }
+
+const char *cx_typo_hint(const cx_typo *t, int quoted, char *buf, size_t len)
+{
+    if (t->best == NULL || t->distance == 0)
+        return "";
+    const char *q = quoted ? "\"" : "";
+    snprintf(buf, len, " (did you mean %s%s%s?)", q, t->best, q);
+    return buf;
+}

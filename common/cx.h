@@ -100,11 +100,12 @@ typedef struct cx_typo {
     const char *word, *best;
     unsigned distance;
 } cx_typo;
-#define CX_TYPO_INIT(w)                                                                            \
-    {                                                                                              \
-        (w), NULL, 3                                                                               \
-    }
+#define CX_TYPO_INIT(w) ((cx_typo){(w), NULL, 3})
 void cx_typo_offer(cx_typo *t, const char *candidate);
+
+/* " (did you mean BEST?)", with BEST in double quotes if quoted, into buf;
+ * "" when nothing was near. */
+const char *cx_typo_hint(const cx_typo *t, int quoted, char *buf, size_t len);
 
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

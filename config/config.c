@@ -109,10 +109,10 @@ static const setting *find(const char *key)
     return NULL;
 }
 
-/* The setting whose key is within two edits of key, the nearest first, else
- * one whose last part is key's ("topics" for "kafka.topics"); NULL if none:
- * what a typo or a setting in the wrong section meant. */
-static const char *nearest(const char *key)
+/* " (did you mean "<key>"?)" for the setting within two edits of key, else
+ * one whose last part is key's ("topics" for "kafka.topics"), into buf; ""
+ * if none: what a typo or a setting in the wrong section meant. */
+static const char *suggestion(const char *key, char *buf, size_t len)
 {
     cx_typo t = CX_TYPO_INIT(key);
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
@@ -124,26 +124,14 @@ static const char *nearest(const char *key)
         if (k != NULL && strcmp(k + 1, last) == 0)
             t.best = settings[i].key;
     }
-    return t.best;
+    return cx_typo_hint(&t, 1, buf, len);
 }
 
-const char *cx_config_nearest_flag(const char *arg)
+void cx_config_offer_flags(cx_typo *t)
 {
-    cx_typo t = CX_TYPO_INIT(arg);
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
-        cx_typo_offer(&t, settings[i].flag);
-    cx_typo_offer(&t, "--config");
-    return t.best;
-}
-
-/* " (did you mean "<key>"?)" for a near setting, else "", into buf. */
-static const char *suggestion(const char *key, char *buf, size_t len)
-{
-    const char *near = nearest(key);
-    if (near == NULL)
-        return "";
-    snprintf(buf, len, " (did you mean \"%s\"?)", near);
-    return buf;
+        cx_typo_offer(t, settings[i].flag);
+    cx_typo_offer(t, "--config");
 }
 
 static void free_list(char **list, size_t n)
@@ -473,9 +461,10 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
         cx_typo t = CX_TYPO_INIT(name);
         for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
             cx_typo_offer(&t, settings[i].env);
+        char hint[160];
         if (t.best != NULL && t.distance > 0)
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "environment %s: not a setting (did you mean %s?)", name, t.best);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "environment %s: not a setting%s", name,
+                           cx_typo_hint(&t, 0, hint, sizeof hint));
     }
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const char *v = settings[i].env ? getenv(settings[i].env) : NULL;

@@ -63,9 +63,9 @@ void cx_config_free(cx_config *cfg);
  * relative rule file paths are taken relative to the file's folder. */
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen);
 
-/* The configuration flag (--brokers, ..., --config) within two letters of
- * arg, the nearest; NULL if none: for "unknown argument" messages. */
-const char *cx_config_nearest_flag(const char *arg);
+/* Offers the configuration flags (--brokers, ..., --config) to t: what a
+ * mistyped argument probably meant. */
+void cx_config_offer_flags(cx_typo *t);
 
 /* Applies CXPULSE_* environment variables (getenv). A CXPULSE_ variable within
  * two letters of a setting's (CXPULSE_BROKER) is an error naming that one. */
