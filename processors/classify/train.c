@@ -481,10 +481,12 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
      * tag's evidence is its strongest words, not only those strongest in the
      * whole model (400 a category kept 2.7% of the tags on the test splits
      * with only "model:character n-grams" to show; all of them cost 1.1 MB). */
-    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++)
-        for (int c = 0; c < CX_CAT_COUNT && t->names[b] != NULL && keep[b] == NULL; c++)
-            if (w[(size_t)b * CX_MODEL_STRIDE + (size_t)c] > 0)
+    for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
+        const float *wb = w + (size_t)b * CX_MODEL_STRIDE;
+        for (int c = 0; c < CX_CAT_COUNT && keep[b] == NULL; c++)
+            if (wb[c] > 0)
                 keep[b] = t->names[b];
+    }
     /* a fine-tuned model keeps its base's names ("model:" dropped) */
     for (uint32_t b = 0; base != NULL && b < CX_MODEL_BUCKETS; b++) {
         const char *n = keep[b] == NULL ? cx__model_name(base, b) : NULL;

@@ -192,13 +192,10 @@ static int is_socket_path(const char *s, size_t n)
 {
     static const char tail[] = "/.s.PGSQL.";
     const size_t k = sizeof tail - 1;
-    if (n == 0 || (s[0] != '/' && s[0] != '@'))
-        return 0;
-    for (size_t i = n; i > 0; i--) {
-        if (s[i - 1] < '0' || s[i - 1] > '9')
-            return i < n && i >= k && memcmp(s + i - k, tail, k) == 0;
-    }
-    return 0;
+    size_t i = n; /* where the port's digits start */
+    while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+        i--;
+    return i < n && i >= k && (s[0] == '/' || s[0] == '@') && memcmp(s + i - k, tail, k) == 0;
 }
 
 /*
