@@ -213,18 +213,13 @@ int cx_cmd_classify(int argc, char **argv)
 
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc && n_rules < MAX_RULE_FILES)
-            rules[n_rules++] = argv[++i];
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model = argv[++i];
-        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && path == NULL)
-            path = argv[i];
-        else {
-            fprintf(stderr, "cxpulse classify: unexpected argument \"%s\"\n", argv[i]);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-    }
+    const cx_cmd_string strs[] = {{"--rules", rules, &n_rules, MAX_RULE_FILES},
+                                  {"--model", &model, NULL, 0}};
+    size_t n_paths = 0;
+    const cx_cmd_spec spec = {
+        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .pos = &path, .max_pos = 1, .n_pos = &n_paths};
+    if (cx_cmd_parse_options("classify", argv + 1, argc - 1, &spec) != 0)
+        return usage(stderr, CX_EXIT_USAGE);
 
     cx_classifier *clf = NULL;
     if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {

@@ -19,14 +19,10 @@ int cx_cmd_migrate(int argc, char **argv)
                cx_pg_schema_version());
         return CX_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc) {
-            url = argv[++i];
-        } else {
-            fprintf(stderr, "cxpulse migrate: unexpected argument \"%s\"\n", argv[i]);
-            return CX_EXIT_USAGE;
-        }
-    }
+    const cx_cmd_string strs[] = {{"--pg", &url, NULL, 0}};
+    const cx_cmd_spec spec = {.strs = strs, .n_strs = CX_ARRAY_LEN(strs)};
+    if (cx_cmd_parse_options("migrate", argv + 1, argc - 1, &spec) != 0)
+        return CX_EXIT_USAGE;
     char err[1024];
     int applied, version;
     cx_status st = cx_pg_migrate(url, &applied, &version, err, sizeof err);

@@ -68,7 +68,7 @@ int cx_cmd_reclassify(int argc, char **argv)
         {"--batch", "a whole number from 1 to 100000", &batch_d, 1, 100000, 1},
     };
     const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--until", &until, NULL, 0}};
-    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs)};
+    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .config_flags = 1};
     if (cx_cmd_parse_options("reclassify", rest, n_rest, &spec) != 0)
         goto done;
     batch = (int)batch_d;

@@ -99,18 +99,12 @@ int cx_cmd_replay(int argc, char **argv)
 
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
-            brokers = argv[++i];
-        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
-            topic = argv[++i];
-        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && path == NULL)
-            path = argv[i];
-        else {
-            fprintf(stderr, "cxpulse replay: unexpected argument \"%s\"\n", argv[i]);
-            return usage(stderr, CX_EXIT_USAGE);
-        }
-    }
+    const cx_cmd_string strs[] = {{"--brokers", &brokers, NULL, 0}, {"--topic", &topic, NULL, 0}};
+    size_t n_paths = 0;
+    const cx_cmd_spec spec = {
+        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .pos = &path, .max_pos = 1, .n_pos = &n_paths};
+    if (cx_cmd_parse_options("replay", argv + 1, argc - 1, &spec) != 0)
+        return usage(stderr, CX_EXIT_USAGE);
     if (brokers == NULL)
         brokers = getenv("CXPULSE_BROKERS");
     if (brokers == NULL || topic == NULL || path == NULL) {

@@ -88,6 +88,7 @@ typedef struct cx_cmd_spec {
     size_t n_strs;
     const char **pos;
     size_t max_pos, *n_pos;
+    int config_flags; /* the configuration flags were read before: offer them too */
 } cx_cmd_spec;
 
 /* The option part of a cx_cmd_spec initializer, from the arrays nums and strs. */
@@ -99,9 +100,11 @@ typedef struct cx_cmd_spec {
  * the one probably meant, or the list of them, to stderr. */
 int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs);
 
-/* Reads args[0..n) by spec. Returns 0, or -1 after printing "cxpulse CMD:
- * ..." naming the argument to stderr: an unknown option, a missing or bad
- * value, or more values than a list or the other arguments hold. */
+/* Reads args[0..n) by spec; an argument not starting with '-', or "-" (stdin),
+ * is a positional one. Returns 0, or -1 after printing "cxpulse CMD: ..."
+ * naming the argument to stderr: an unknown option (with the one probably
+ * meant), a missing or bad value, or more values than a list or the other
+ * arguments hold. */
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec);
 
 /* The string at key of a JSON object, or "" (for printing tables). */

@@ -93,9 +93,15 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
 {
     for (int i = 0; i < n; i++) {
         const char *a = args[i];
-        if (a[0] != '-') {
+        if (a[0] != '-' || a[1] == '\0') { /* "-" names stdin */
             if (spec->max_pos == 0 || *spec->n_pos == spec->max_pos) {
-                fprintf(stderr,
+                if (spec->max_pos == 0)
+                    fprintf(stderr,
+                            "cxpulse %s: unexpected argument \"%s\" (it takes options only)\n", cmd,
+                            a);
+                else
+                    fprintf(
+                        stderr,
                         "cxpulse %s: unexpected argument \"%s\" (it takes %zu besides options)\n",
                         cmd, a, spec->max_pos);
                 return -1;
@@ -114,6 +120,8 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
                 cx_typo_offer(&t, spec->strs[o].flag);
             for (size_t o = 0; o < spec->n_nums; o++)
                 cx_typo_offer(&t, spec->nums[o].flag);
+            if (spec->config_flags)
+                cx_config_offer_flags(&t);
             char hint[160];
             fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s\n", cmd, a,
                     cx_typo_hint(&t, 0, hint, sizeof hint));

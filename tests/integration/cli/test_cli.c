@@ -82,6 +82,13 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                             "grep -q '\"categories\":\\[\"external\"'",
                             cx_test_bin()),
                  0);
+    /* "-" names stdin too */
+    cr_assert_eq(
+        cx_test_sh("echo '{\"event_id\":\"s\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                   "\"text\":\"the courier lost my parcel\"}' | %s classify --model none - | "
+                   "grep -q '\"categories\":\\[\"external\"'",
+                   cx_test_bin()),
+        0);
     char rules[300];
     snprintf(rules, sizeof rules, "%s/bad.json", dir);
     FILE *f = fopen(rules, "w");
@@ -232,6 +239,18 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
                    "unknown option \"--agianst\" (did you mean --against?)");
     expect_refused("eval x.jsonl --frobnicate 1", "unknown option \"--frobnicate\"");
     cr_expect(!out_has("did you mean"), "a guess for an option nothing is near");
+    /* every command reads its options the same way */
+    expect_refused("classify --modle none", "unknown option \"--modle\" (did you mean --model?)");
+    expect_refused("classify --rules", "\"--rules\" needs a value");
+    expect_refused("classify a.jsonl b.jsonl",
+                   "unexpected argument \"b.jsonl\" (it takes 1 besides options)");
+    expect_refused("replay --brokers b --topik t x.jsonl",
+                   "unknown option \"--topik\" (did you mean --topic?)");
+    expect_refused("migrate --pgg x", "unknown option \"--pgg\" (did you mean --pg?)");
+    expect_refused("migrate cx", "unexpected argument \"cx\" (it takes options only)");
+    /* reclassify also reads the configuration flags: they are guessed too */
+    expect_refused("reclassify --confg cx.json",
+                   "unknown option \"--confg\" (did you mean --config?)");
 }
 
 /* A mistyped command or subcommand names the one meant; a word near none
