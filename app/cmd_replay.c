@@ -5,6 +5,7 @@
  * Lines that are not valid JSON are produced as they are: the consumer
  * dead-letters them, which is what replaying a real feed should show.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,10 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
                    uint64_t *delivered)
 {
     char err[512];
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    FILE *in = strcmp(path, "-") == 0 ? stdin : cx_open_read(path);
     *delivered = 0;
     if (in == NULL) {
-        fprintf(stderr, "cxpulse replay: %s: cannot open\n", path);
+        fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n", path, strerror(errno));
         return CX_EXIT_RUNTIME;
     }
     cx_producer *p = NULL;
@@ -78,9 +79,10 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
             last_report = cx_now_mono_us();
         }
     }
+    int why = errno;
     free(line);
     if (ferror(in)) {
-        fprintf(stderr, "cxpulse replay: %s: read error\n", path);
+        fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n", path, strerror(why));
         rc = CX_EXIT_RUNTIME;
     }
     if (in != stdin)

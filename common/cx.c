@@ -1,10 +1,13 @@
 /*
- * cx.c - status messages, the error-buffer helper, the logfmt logger and clocks.
+ * cx.c - status messages, the error-buffer helper, the logfmt logger, clocks,
+ * typo suggestions and opening a file to read.
  */
 #include "cx.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 cx_log_level cx_log_threshold = CX_LOG_INFO;
@@ -206,4 +209,16 @@ const char *cx_typo_hint(const cx_typo *t, int quoted, char *buf, size_t len)
     const char *q = quoted ? "\"" : "";
     snprintf(buf, len, " (did you mean %s%s%s?)", q, t->best, q);
     return buf;
+}
+
+FILE *cx_open_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (f != NULL && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
+    return f;
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 /* One list gives the enum, the names and the messages (libuv's UV_ERRNO_MAP). */
@@ -106,6 +107,11 @@ void cx_typo_offer(cx_typo *t, const char *candidate);
 /* " (did you mean BEST?)", with BEST in double quotes if quoted, into buf;
  * "" when nothing was near. */
 const char *cx_typo_hint(const cx_typo *t, int quoted, char *buf, size_t len);
+
+/* fopen(path, "rb"), except that a directory, which fopen opens and only a
+ * later read refuses, is refused here: NULL with errno EISDIR. On failure
+ * errno says why, for strerror. */
+FILE *cx_open_read(const char *path);
 
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

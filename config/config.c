@@ -7,6 +7,7 @@
 #include "pg.h"
 #include "tickets.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,7 +427,14 @@ static cx_status in_folder_of(const char *path, const char *slash, char **file, 
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    FILE *f = cx_open_read(path);
+    if (f == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    int bad = ferror(f), why = errno;
+    fclose(f);
+    if (bad)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read: %s", path, strerror(why));
     if (root == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
                        jerr.text);

@@ -632,26 +632,26 @@ extern const size_t cx_builtin_rules_count;
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = cx_open_read(path);
     char *buf = NULL;
     if (f == NULL) {
         cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file: %s", path, strerror(errno));
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n < 64L * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 &&
-            (buf = malloc((size_t)n + 1)) != NULL) {
-            *len = fread(buf, 1, (size_t)n, f);
-            if (*len != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            }
-        }
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 64L * 1024 * 1024)
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: rule file is larger than 64 MB", path);
+    else if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file: %s", path, strerror(errno));
+    else if ((buf = malloc((size_t)n + 1)) == NULL)
+        cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
+    else if ((*len = fread(buf, 1, (size_t)n, f)) != (size_t)n) {
+        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file: %s", path,
+                ferror(f) ? strerror(errno) : "it changed while being read");
+        free(buf);
+        buf = NULL;
     }
     fclose(f);
-    if (buf == NULL)
-        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file", path);
     return buf;
 }
 

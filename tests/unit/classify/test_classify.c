@@ -481,6 +481,10 @@ Test(cx_classify, missing_rule_file_is_reported)
     cx_classifier *clf = NULL;
     cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "/nonexistent/rules.json: cannot open") != NULL, "%s", err);
+    /* a directory is named as one (it used to be a bare "cannot read rule file") */
+    const char *dirs[] = {"/tmp"};
+    cr_assert_eq(cx_classifier_new(&clf, dirs, 1, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "/tmp: cannot open rule file: Is a directory") != NULL, "%s", err);
 }
 
 Test(cx_classify, names_categories_and_sentiments)

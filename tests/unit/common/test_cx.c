@@ -1,9 +1,13 @@
 /*
  * test_cx.c - the error-buffer helper: a message is one line whatever the
- * input it quotes, fits its buffer, and never ends in half an escape.
+ * input it quotes, fits its buffer, and never ends in half an escape; typo
+ * distances; opening a file to read.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cx.h"
 
@@ -52,4 +56,28 @@ Test(cx_common, typo_distance_counts_edits_up_to_three)
     memset(long_word, 'x', sizeof long_word - 1);
     long_word[sizeof long_word - 1] = '\0';
     cr_assert_eq(cx_typo_distance(long_word, long_word), 3, "too long to compare");
+}
+
+/* fopen opens a directory for reading and only a read fails; cx_open_read
+ * refuses it at once, with a reason strerror can name. */
+Test(cx_common, open_read_refuses_a_directory)
+{
+    char dir[] = "/tmp/cx-open.XXXXXX", file[64];
+    cr_assert_not_null(mkdtemp(dir));
+    errno = 0;
+    cr_assert_null(cx_open_read(dir));
+    cr_assert_eq(errno, EISDIR);
+    snprintf(file, sizeof file, "%s/f", dir);
+    cr_assert_null(cx_open_read(file));
+    cr_assert_eq(errno, ENOENT);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("x", f);
+    fclose(f);
+    f = cx_open_read(file);
+    cr_assert_not_null(f);
+    cr_assert_eq(fgetc(f), 'x');
+    fclose(f);
+    unlink(file);
+    rmdir(dir);
 }

@@ -121,6 +121,20 @@ Test(cx_config, errors_name_the_file_and_key)
     expect_file_error("{\"kafka\": {\"brokers\": \"x\",}}", ":1:");
 }
 
+/* A file that is not there, and a directory, are named with the reason (a
+ * directory used to be "'[' or '{' expected near end of file"). */
+Test(cx_config, a_file_that_cannot_be_read_is_named_with_the_reason)
+{
+    cx_config *cfg = cx_config_new();
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "cxpulse.json: cannot open: No such file or directory") != NULL, "%s",
+              err);
+    cr_assert_eq(cx_config_load_file(cfg, dir, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, ": cannot open: Is a directory") != NULL, "%s", err);
+    cx_config_free(cfg);
+}
+
 Test(cx_config, environment_beats_file_and_flags_beat_environment)
 {
     write_file("{\"kafka\": {\"brokers\": \"file:1\", \"group\": \"file-group\","
