@@ -55,9 +55,13 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     json_array_foreach(cats, i, c) /* none when cats is NULL */
     {
         cx_category cat;
-        if (!json_is_string(c) || cx_category_from_name(json_string_value(c), &cat) != CX_OK) {
-            cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: unknown category %s", path, *lineno,
-                    json_is_string(c) ? json_string_value(c) : "(not a string)");
+        const char *name = json_string_value(c);
+        if (name == NULL || cx_category_from_name(name, &cat) != CX_OK) {
+            cx_errf(err, errlen, CX_ERR_INVALID,
+                    "%s: line %lu: %s%s%s is not a category (they are facing, collaborative, "
+                    "external and performance)",
+                    path, *lineno, name ? "\"" : "", name ? name : "a value that is not a string",
+                    name ? "\"" : "");
             cx_label_line_clear(out);
             return -1;
         }

@@ -297,7 +297,8 @@ Test(train_eval, a_file_with_nothing_to_score_is_an_error_naming_it)
     cr_assert_eq(cx_test_sh("%s eval %s > %s.stdout 2> %s", cx_test_bin(), empty, out, out), 1);
     cr_assert_eq(cx_test_sh("grep -q 'empty.jsonl: no labeled event in it' %s", out), 0);
     cr_assert_eq(cx_test_sh("%s eval %s > %s.stdout 2> %s", cx_test_bin(), refused, out, out), 1);
-    cr_assert_eq(cx_test_sh("grep -q 'refused.jsonl: line 1: unknown category facin' %s && "
+    cr_assert_eq(cx_test_sh("grep -q 'refused.jsonl: line 1: \"facin\" is not a category (they "
+                            "are facing, collaborative, external and performance)' %s && "
                             "grep -q 'refused.jsonl: no labeled event could be read' %s",
                             out, out),
                  0);
