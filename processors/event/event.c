@@ -1298,6 +1298,12 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "message is %zu bytes, larger than the %d-byte limit", len,
                        CX_EVENT_MAX_BYTES);
+    const char *p = data, *end = p + len; /* JSON's whitespace only: told apart from cut JSON */
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == end)
+        return cx_errf(err, errlen, CX_ERR_INVALID, "message is blank (%zu bytes of whitespace)",
+                       len);
     int in_arena = arena_begin();
     if (in_arena && read_event(ev, data, len) == 0) {
         arena_end(ev);

@@ -288,6 +288,7 @@ Test(cx_event, rejects_hostile_input_without_crashing)
         const char *expect;
     } cases[] = {
         {"", "message is empty"},
+        {" \r\n\t ", "message is blank (5 bytes of whitespace)"},
         {"not json", "invalid JSON at line 1"},
         {"{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"",
          "invalid JSON"},
