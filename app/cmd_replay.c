@@ -18,7 +18,8 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse replay --brokers B --topic T FILE|-\n\n"
                  "Produces each line of FILE (JSON lines; - for stdin) to topic T, keyed by\n"
-                 "the event's customer_id. Progress goes to stderr, the final count to stdout.\n");
+                 "the event's customer_id; blank lines are skipped. --brokers defaults to\n"
+                 "CXPULSE_BROKERS. Progress goes to stderr, the final count to stdout.\n");
     return rc;
 }
 
