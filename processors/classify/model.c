@@ -201,7 +201,7 @@ bad:
 
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = cx_open_read(path);
     if (f == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open model file: %s", path,
                        strerror(errno));

@@ -706,7 +706,7 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     }
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
-    /* opens, but cannot be read: the reason is told */
+    /* a directory: refused with the reason */
     expect_rejected(dir, strerror(EISDIR));
     free(buf);
 }
