@@ -154,6 +154,10 @@ typedef struct block {
     size_t n;
     unsigned long first; /* line number of the first line */
     buf out, err;
+    /* the block's unreadable fields, each with its first line and need */
+    cx_cmd_unreadable unread;
+    unsigned long unread_line[CX_CMD_UNREADABLE_MAX];
+    const char *unread_needs[CX_CMD_UNREADABLE_MAX];
 } block;
 
 static void *classify_block(void *arg)
@@ -180,6 +184,11 @@ static void *classify_block(void *arg)
             continue;
         }
         cx_classifier_classify(bl->clf, &ev, &tags);
+        size_t k = bl->unread.n;
+        if (cx_cmd_unreadable_news(&bl->unread, tags.unreadable, "", msg, sizeof msg)) {
+            bl->unread_line[k] = bl->first + i;
+            bl->unread_needs[k] = tags.unreadable_needs;
+        }
         put_verdict(&bl->out, &ev, &tags);
         cx_event_clear(&ev);
     }
@@ -191,7 +200,7 @@ static size_t read_block(FILE *in, block *bl, unsigned long *lineno, char **line
 {
     ssize_t n;
     bl->in.len = bl->out.len = bl->err.len = 0;
-    bl->n = 0;
+    bl->n = bl->unread.n = 0;
     bl->first = *lineno + 1;
     while (bl->n < BLOCK_LINES && (n = getline(line, cap, in)) >= 0) {
         ++*lineno;
@@ -247,6 +256,8 @@ int cx_cmd_classify(int argc, char **argv)
     size_t cap = 0;
     unsigned long lineno = 0;
     int read_errno = 0; /* why reading stopped short, once it did */
+    cx_cmd_unreadable told = {0};
+    char msg[256];
     while (rc == CX_EXIT_OK) {
         int used = 0;
         while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
@@ -274,6 +285,12 @@ int cx_cmd_classify(int argc, char **argv)
             }
             if (blocks[t].err.len > 0)
                 fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
+            for (size_t u = 0; u < blocks[t].unread.n; u++)
+                if (cx_cmd_unreadable_news(&told, blocks[t].unread.fields[u],
+                                           blocks[t].unread_needs[u], msg, sizeof msg))
+                    fprintf(stderr,
+                            "cxpulse classify: line %lu: warning: %s (said once per field)\n",
+                            blocks[t].unread_line[u], msg);
             if (blocks[t].out.len > 0 &&
                 fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
                 rc = CX_EXIT_RUNTIME;

@@ -106,6 +106,7 @@ int cx_cmd_reclassify(int argc, char **argv)
     }
     fprintf(stderr, "reclassify: %lld events to re-tag with rules %s\n", todo, version);
     long long done_n = 0, moved_n = 0, unparsed = 0;
+    cx_cmd_unreadable told = {0};
     for (;;) {
         size_t n, moved, m = 0;
         if (cx_pg_reclassify_next(h, since, until, batch, &n, err, sizeof err) != CX_OK) {
@@ -131,6 +132,11 @@ int cx_cmd_reclassify(int argc, char **argv)
                 unparsed++;
                 continue;
             }
+            char msg[256];
+            if (cx_cmd_unreadable_news(&told, rec.tags->unreadable, rec.tags->unreadable_needs, msg,
+                                       sizeof msg))
+                cx_log(CX_LOG_WARN, "reclassify", "%s: first in event %s; said once per field", msg,
+                       rec.ev->event_id);
             ev_ptrs[m] = rec.ev;
             tag_ptrs[m] = rec.tags;
             m++;

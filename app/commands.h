@@ -107,6 +107,21 @@ int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verb
  * arguments hold. */
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec);
 
+/* The fields that field conditions could not read (cx_tags.unreadable) told
+ * so far: each is told once, as the first event that has it is met. */
+#define CX_CMD_UNREADABLE_MAX 16
+typedef struct cx_cmd_unreadable {
+    const char *fields[CX_CMD_UNREADABLE_MAX];
+    size_t n;
+} cx_cmd_unreadable;
+
+/* When field (a cx_tags.unreadable) was not told before: remembers it and
+ * returns "\"FIELD\" is not NEEDS, so the field conditions that compare it
+ * do not hold" in buf. Else (NULL, told, or past CX_CMD_UNREADABLE_MAX
+ * fields) returns NULL. */
+const char *cx_cmd_unreadable_news(cx_cmd_unreadable *u, const char *field, const char *needs,
+                                   char *buf, size_t len);
+
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 

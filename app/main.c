@@ -40,6 +40,20 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'cxpulse <command> --help' for a command's options.\n");
 }
 
+const char *cx_cmd_unreadable_news(cx_cmd_unreadable *u, const char *field, const char *needs,
+                                   char *buf, size_t len)
+{
+    if (field == NULL || u->n == CX_CMD_UNREADABLE_MAX)
+        return NULL;
+    for (size_t i = 0; i < u->n; i++)
+        if (strcmp(u->fields[i], field) == 0)
+            return NULL;
+    u->fields[u->n++] = field;
+    snprintf(buf, len, "\"%s\" is not %s, so the field conditions that compare it do not hold",
+             field, needs);
+    return buf;
+}
+
 const char *cx_cmd_json_str(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));

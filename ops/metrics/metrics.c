@@ -51,6 +51,9 @@ static const struct {
                             "Ticket notifications a receiver refused for good (this process)."},
     [CX_M_NOTIFY_RETRIES] = {"cxpulse_notifications_retries_total",
                              "Deliveries that failed transiently and wait for a retry."},
+    [CX_M_UNREADABLE] = {"cxpulse_unreadable_fields_total",
+                         "Events with a field a field condition could not compare: not a date "
+                         "or not a number, as the condition needs."},
 };
 
 static const struct {
@@ -147,13 +150,16 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     cx_metrics_add(m, CX_M_TICKETS_UPDATED, c->tickets_updated);
     if (!r->complete)
         return;
-    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}};
+    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}}, unreadable = 0;
     for (size_t i = 0; i < r->n; i++) {
         const cx_tags *t = r->recs[i].tags;
-        if (t != NULL)
+        if (t != NULL) {
             classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
+            unreadable += t->unreadable != NULL;
+        }
     }
     cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
+    cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
     cx_metrics_observe_batch(m, r->n, r->seconds);
     cx_metrics_set(m, CX_G_PG_UP, 1);
     cx_metrics_set(m, CX_G_PAUSED, 0);

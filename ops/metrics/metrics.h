@@ -14,17 +14,18 @@
 #include "pipeline.h"
 
 typedef enum cx_counter {
-    CX_M_CONSUMED,        /* messages handed to the pipeline in stored batches */
-    CX_M_STORED,          /* new events stored */
-    CX_M_DUPLICATES,      /* events whose event_id was already stored */
-    CX_M_SKIPPED,         /* messages below the stored offset (already applied) */
-    CX_M_DEAD_LETTERS,    /* invalid messages and rows PostgreSQL rejected */
-    CX_M_PG_RETRIES,      /* batches that failed transiently and were retried */
+    CX_M_CONSUMED,     /* messages handed to the pipeline in stored batches */
+    CX_M_STORED,       /* new events stored */
+    CX_M_DUPLICATES,   /* events whose event_id was already stored */
+    CX_M_SKIPPED,      /* messages below the stored offset (already applied) */
+    CX_M_DEAD_LETTERS, /* invalid messages and rows PostgreSQL rejected */
+    CX_M_PG_RETRIES,   /* batches that failed transiently and were retried */
     CX_M_TICKETS_OPENED,
     CX_M_TICKETS_UPDATED,
-    CX_M_NOTIFY_SENT,     /* ticket notifications a receiver took */
-    CX_M_NOTIFY_FAILED,   /* deliveries refused for good (kept as failed) */
-    CX_M_NOTIFY_RETRIES,  /* deliveries that failed transiently, to be retried */
+    CX_M_NOTIFY_SENT,    /* ticket notifications a receiver took */
+    CX_M_NOTIFY_FAILED,  /* deliveries refused for good (kept as failed) */
+    CX_M_NOTIFY_RETRIES, /* deliveries that failed transiently, to be retried */
+    CX_M_UNREADABLE,     /* events a field condition could not compare (cx_tags.unreadable) */
     CX_M_COUNTER_COUNT
 } cx_counter;
 

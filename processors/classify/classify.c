@@ -893,7 +893,9 @@ static int fval_equal(fval a, fval b)
     return strcasecmp(a.str, b.str) == 0;
 }
 
-static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys)
+/* Whether clause c holds for ev. A field it had to compare and could not read
+ * is noted in tags (cx_tags.unreadable): the clause does not hold. */
+static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys, cx_tags *tags)
 {
     fval a = field_value(ev, c->field_kind, c->field, c->field_bit, keys);
     if (!a.present) /* every operator but "absent" needs the field */
@@ -915,20 +917,29 @@ static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys)
                 return 1;
         return 0;
     case OP_LT:
-        return a.is_num && b.is_num && a.num < b.num;
     case OP_LE:
-        return a.is_num && b.is_num && a.num <= b.num;
     case OP_GT:
-        return a.is_num && b.is_num && a.num > b.num;
     case OP_GE:
-        return a.is_num && b.is_num && a.num >= b.num;
+        /* a literal value was checked to be a number when the rule was loaded */
+        if (!a.is_num || (b.present && !b.is_num)) {
+            tags->unreadable = !a.is_num ? c->field : c->other;
+            tags->unreadable_needs = "a number";
+            return 0;
+        }
+        return b.present && (c->op == OP_LT   ? a.num < b.num
+                             : c->op == OP_LE ? a.num <= b.num
+                             : c->op == OP_GT ? a.num > b.num
+                                              : a.num >= b.num);
     case OP_BEFORE:
     case OP_AFTER: {
         int64_t ta, tb;
-        if (a.str == NULL || b.str == NULL || cx_time_parse_date(a.str, &ta) != CX_OK ||
-            cx_time_parse_date(b.str, &tb) != CX_OK)
+        int a_bad = cx_time_parse_date(a.str ? a.str : "", &ta) != CX_OK;
+        if (a_bad || (b.present && cx_time_parse_date(b.str ? b.str : "", &tb) != CX_OK)) {
+            tags->unreadable = a_bad ? c->field : c->other;
+            tags->unreadable_needs = "a date (YYYY-MM-DD or RFC 3339)";
             return 0;
-        return c->op == OP_BEFORE ? ta < tb : ta > tb;
+        }
+        return b.present && (c->op == OP_BEFORE ? ta < tb : ta > tb);
     }
     }
     return 0;
@@ -1068,7 +1079,7 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
         if (cd->weight == 0.0f)
             continue; /* switched off */
         size_t k;
-        for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k], keys); k++)
+        for (k = 0; k < cd->n_clauses && clause_holds(ev, &cd->clauses[k], keys, tags); k++)
             ;
         if (k == cd->n_clauses) {
             hits->field[cd->cat] += cd->weight;

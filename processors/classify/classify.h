@@ -50,6 +50,13 @@ typedef struct cx_tags {
      * as long as it does), e.g. "phrase:charged twice" or "field:qty_delivered<qty_ordered". */
     const char *evidence[CX_CAT_COUNT][CX_EVIDENCE_MAX];
     int n_evidence[CX_CAT_COUNT];
+    /* A field that a field condition had to compare and could not read: its
+     * name ("attributes.promised_date", owned by the classifier) or NULL, and
+     * what the condition needed, "a date (YYYY-MM-DD or RFC 3339)" for
+     * before/after ("03/12/2024" is not) or "a number" for lt/le/gt/ge
+     * ("five" is not). Such a clause does not hold, so a producer's format
+     * could keep a rule from ever firing without a word: this is the word. */
+    const char *unreadable, *unreadable_needs;
 } cx_tags;
 
 typedef struct cx_classifier cx_classifier;

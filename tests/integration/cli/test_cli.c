@@ -104,6 +104,34 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                  0);
 }
 
+/* A date or number the built-in field rules cannot read is told once per
+ * field, with the line it was first on; the verdicts still come. */
+Test(cli, classify_tells_a_field_the_rules_cannot_read_once)
+{
+    char in[300], errf[300];
+    snprintf(in, sizeof in, "%s/dates.jsonl", dir);
+    snprintf(errf, sizeof errf, "%s/dates.err", dir);
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    for (int i = 1; i <= 4; i++)
+        fprintf(f,
+                "{\"event_id\":\"d%d\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":"
+                "\"ok\",\"attributes\":{\"promised_date\":\"%s\",\"delivered_date\":"
+                "\"2024-05-03\"}}\n",
+                i, i == 1 ? "2024-05-01" : "05/01/2024");
+    fclose(f);
+    cr_assert_eq(
+        cx_test_sh("%s classify %s 2> %s | grep -c event_id | grep -qx 4", cx_test_bin(), in, errf),
+        0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse classify: line 2: warning: "
+                            "\"attributes.promised_date\" is not a date (YYYY-MM-DD or RFC "
+                            "3339), so the field conditions that compare it do not hold (said "
+                            "once per field)' %s",
+                            errf),
+                 0);
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 1", errf), 0, "told more than once");
+}
+
 Test(cli, secrets_never_reach_the_logs)
 {
     /* Debug logging, a password in the URL and in a Kafka property, and both

@@ -60,7 +60,8 @@ static void teardown(void)
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
 
 /* Produces n events at the current minute (so the live page is live), every
- * tenth one malformed; mostly complaints about carriers and billing. */
+ * tenth one malformed and every tenth one with a promised date that is not a
+ * date; mostly complaints about carriers and billing. */
 static long produce(long n)
 {
     static const char *const texts[] = {"the courier lost my parcel", "charged twice, awful",
@@ -78,8 +79,11 @@ static long produce(long n)
         } else {
             len = snprintf(v, sizeof v,
                            "{\"event_id\":\"ops-%ld\",\"occurred_at\":\"%s\",\"channel\":\"chat\","
-                           "\"text\":\"%s\"}",
-                           produced, when, texts[produced % 5]);
+                           "\"text\":\"%s\"%s}",
+                           produced, when, texts[produced % 5],
+                           produced % 10 == 4 ? ",\"attributes\":{\"promised_date\":\"soon\","
+                                                "\"delivered_date\":\"2024-05-03\"}"
+                                              : "");
         }
         cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err,
                                       sizeof err),
@@ -166,6 +170,10 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     cr_assert_eq(sample(body, "cxpulse_tickets_opened_total"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.tickets"));
     cr_assert_eq(sample(body, "cxpulse_duplicates_skipped_total"), 0);
+    cr_assert_eq(sample(body, "cxpulse_unreadable_fields_total"),
+                 cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE "
+                                         "payload -> 'attributes' ->> 'promised_date' = 'soon'"));
+    cr_assert_gt(sample(body, "cxpulse_unreadable_fields_total"), 0);
     cr_assert_eq(sample(body, "cxpulse_events_classified_total{category=\"external\","
                               "sentiment=\"negative\"}"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE primary_category"

@@ -157,6 +157,50 @@ Test(cx_classify, condition_dates_against_field_and_constant)
                     EV("\"text\":\"x\",\"attributes\":{\"shipped\":\"not a date\"}"));
 }
 
+/* A value a comparison cannot read does not satisfy it, and the tags name the
+ * field and what it needed, so a producer's format is not silently ignored. */
+Test(cx_classify, a_field_a_condition_cannot_read_is_named)
+{
+    cx_classifier *clf =
+        build(cond_rules("{\"field\":\"attributes.delivered_date\",\"op\":\"after\","
+                         "\"other\":\"attributes.promised_date\"}"));
+    cx_tags t;
+    run(clf,
+        EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"04/28/2024\","
+           "\"delivered_date\":\"2024-05-01\"}"),
+        &t);
+    cr_assert(!assigned(&t, CX_CAT_PERFORMANCE));
+    cr_assert_str_eq(t.unreadable, "attributes.promised_date");
+    cr_assert_str_eq(t.unreadable_needs, "a date (YYYY-MM-DD or RFC 3339)");
+    run(clf,
+        EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+           "\"delivered_date\":20240501}"),
+        &t);
+    cr_assert_str_eq(t.unreadable, "attributes.delivered_date", "a number is not a date");
+    /* readable, or missing (nothing to read): nothing named */
+    run(clf,
+        EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+           "\"delivered_date\":\"2024-05-01\"}"),
+        &t);
+    cr_assert(assigned(&t, CX_CAT_PERFORMANCE));
+    cr_assert_null(t.unreadable);
+    run(clf, EV("\"text\":\"x\",\"attributes\":{\"delivered_date\":\"2024-05-01\"}"), &t);
+    cr_assert_null(t.unreadable);
+    cx_classifier_free(clf);
+
+    clf = build(cond_rules("{\"field\":\"attributes.qty_delivered\",\"op\":\"lt\","
+                           "\"other\":\"attributes.qty_ordered\"}"));
+    run(clf, EV("\"text\":\"x\",\"attributes\":{\"qty_ordered\":\"five\",\"qty_delivered\":3}"),
+        &t);
+    cr_assert(!assigned(&t, CX_CAT_PERFORMANCE));
+    cr_assert_str_eq(t.unreadable, "attributes.qty_ordered");
+    cr_assert_str_eq(t.unreadable_needs, "a number");
+    run(clf, EV("\"text\":\"x\",\"attributes\":{\"qty_ordered\":\"5\",\"qty_delivered\":3}"), &t);
+    cr_assert(assigned(&t, CX_CAT_PERFORMANCE), "a numeric string is a number");
+    cr_assert_null(t.unreadable);
+    cx_classifier_free(clf);
+}
+
 Test(cx_classify, condition_needs_every_clause)
 {
     check_condition("{\"field\":\"channel\",\"op\":\"eq\",\"value\":\"web\"},"
