@@ -184,10 +184,9 @@ static void *classify_block(void *arg)
             continue;
         }
         cx_classifier_classify(bl->clf, &ev, &tags);
-        size_t k = bl->unread.n;
-        if (cx_cmd_unreadable_news(&bl->unread, tags.unreadable, "", msg, sizeof msg)) {
-            bl->unread_line[k] = bl->first + i;
-            bl->unread_needs[k] = tags.unreadable_needs;
+        if (cx_cmd_unreadable_first(&bl->unread, tags.unreadable)) {
+            bl->unread_line[bl->unread.n - 1] = bl->first + i;
+            bl->unread_needs[bl->unread.n - 1] = tags.unreadable_needs;
         }
         put_verdict(&bl->out, &ev, &tags);
         cx_event_clear(&ev);
@@ -257,7 +256,6 @@ int cx_cmd_classify(int argc, char **argv)
     unsigned long lineno = 0;
     int read_errno = 0; /* why reading stopped short, once it did */
     cx_cmd_unreadable told = {0};
-    char msg[256];
     while (rc == CX_EXIT_OK) {
         int used = 0;
         while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
@@ -286,11 +284,12 @@ int cx_cmd_classify(int argc, char **argv)
             if (blocks[t].err.len > 0)
                 fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
             for (size_t u = 0; u < blocks[t].unread.n; u++)
-                if (cx_cmd_unreadable_news(&told, blocks[t].unread.fields[u],
-                                           blocks[t].unread_needs[u], msg, sizeof msg))
+                if (cx_cmd_unreadable_first(&told, blocks[t].unread.fields[u]))
                     fprintf(stderr,
-                            "cxpulse classify: line %lu: warning: %s (said once per field)\n",
-                            blocks[t].unread_line[u], msg);
+                            "cxpulse classify: line %lu: warning: " CX_CMD_UNREADABLE_FMT
+                            " (said once per field)\n",
+                            blocks[t].unread_line[u], blocks[t].unread.fields[u],
+                            blocks[t].unread_needs[u]);
             if (blocks[t].out.len > 0 &&
                 fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
                 rc = CX_EXIT_RUNTIME;

@@ -132,11 +132,10 @@ int cx_cmd_reclassify(int argc, char **argv)
                 unparsed++;
                 continue;
             }
-            char msg[256];
-            if (cx_cmd_unreadable_news(&told, rec.tags->unreadable, rec.tags->unreadable_needs, msg,
-                                       sizeof msg))
-                cx_log(CX_LOG_WARN, "reclassify", "%s: first in event %s; said once per field", msg,
-                       rec.ev->event_id);
+            if (cx_cmd_unreadable_first(&told, rec.tags->unreadable))
+                cx_log(CX_LOG_WARN, "reclassify",
+                       CX_CMD_UNREADABLE_FMT ": first in event %s; said once per field",
+                       rec.tags->unreadable, rec.tags->unreadable_needs, rec.ev->event_id);
             ev_ptrs[m] = rec.ev;
             tag_ptrs[m] = rec.tags;
             m++;

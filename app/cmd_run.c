@@ -108,16 +108,15 @@ static void stored(void *ctx, const cx_pipeline_report *r)
     t->batches++;
     /* a producer's date or number format would keep a rule from firing without a
      * word: said once per field (the metric counts every event) */
-    char msg[256];
     for (size_t i = 0; i < r->n; i++) {
         const cx_record *rec = &r->recs[i];
-        if (rec->tags != NULL &&
-            cx_cmd_unreadable_news(&s->told, rec->tags->unreadable, rec->tags->unreadable_needs,
-                                   msg, sizeof msg))
+        if (rec->tags != NULL && cx_cmd_unreadable_first(&s->told, rec->tags->unreadable))
             cx_log(CX_LOG_WARN, "classify",
-                   "%s: first at topic %s partition %d offset %lld; said once per field, "
-                   "cxpulse_unreadable_fields_total counts the events",
-                   msg, rec->topic, (int)rec->partition, (long long)rec->offset);
+                   CX_CMD_UNREADABLE_FMT
+                   ": first at topic %s partition %d offset %lld; said once "
+                   "per field, cxpulse_unreadable_fields_total counts the events",
+                   rec->tags->unreadable, rec->tags->unreadable_needs, rec->topic,
+                   (int)rec->partition, (long long)rec->offset);
     }
     cx_consumer_stored(s->consumer, r->msgs, r->n);
     if (cx_now_mono_us() - s->last_report_us > 10 * 1000000LL) {

@@ -115,12 +115,13 @@ typedef struct cx_cmd_unreadable {
     size_t n;
 } cx_cmd_unreadable;
 
-/* When field (a cx_tags.unreadable) was not told before: remembers it and
- * returns "\"FIELD\" is not NEEDS, so the field conditions that compare it
- * do not hold" in buf. Else (NULL, told, or past CX_CMD_UNREADABLE_MAX
- * fields) returns NULL. */
-const char *cx_cmd_unreadable_news(cx_cmd_unreadable *u, const char *field, const char *needs,
-                                   char *buf, size_t len);
+/* Whether field (a cx_tags.unreadable) is new to u, which then remembers it:
+ * 0 for NULL, a field told before, or one past CX_CMD_UNREADABLE_MAX. */
+int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field);
+
+/* How it is told, from cx_tags.unreadable and unreadable_needs. */
+#define CX_CMD_UNREADABLE_FMT                                                                      \
+    "\"%s\" is not %s, so the field conditions that compare it do not hold"
 
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);

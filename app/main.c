@@ -40,18 +40,15 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'cxpulse <command> --help' for a command's options.\n");
 }
 
-const char *cx_cmd_unreadable_news(cx_cmd_unreadable *u, const char *field, const char *needs,
-                                   char *buf, size_t len)
+int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field)
 {
     if (field == NULL || u->n == CX_CMD_UNREADABLE_MAX)
-        return NULL;
+        return 0;
     for (size_t i = 0; i < u->n; i++)
         if (strcmp(u->fields[i], field) == 0)
-            return NULL;
+            return 0;
     u->fields[u->n++] = field;
-    snprintf(buf, len, "\"%s\" is not %s, so the field conditions that compare it do not hold",
-             field, needs);
-    return buf;
+    return 1;
 }
 
 const char *cx_cmd_json_str(const json_t *o, const char *key)
