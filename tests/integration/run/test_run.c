@@ -292,7 +292,10 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
     FILE *f = fopen(rules, "w");
     cr_assert_not_null(f);
     fputs("{\"version\": \"test-2\", \"category\": \"facing\","
-          " \"phrases\": [{\"weight\": 2, \"polarity\": -1, \"terms\": [\"courier\"]}]}",
+          " \"phrases\": [{\"weight\": 2, \"polarity\": -1, \"terms\": [\"courier\"]}],"
+          " \"conditions\": [{\"name\": \"late\", \"all\": [{\"field\": "
+          "\"attributes.delivered_date\", \"op\": \"after\", \"other\": "
+          "\"attributes.promised_date\"}]}]}",
           f);
     fclose(f);
     produce(3000);
@@ -306,11 +309,30 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
                                 cx_test_bin(), url, rules),
                      0);
     }
+    /* a date the rules cannot read: the last reclassify says so, once */
+    char err[512];
+    static const char dated[] = "{\"event_id\":\"run-dated\",\"occurred_at\":"
+                                "\"2026-11-01T11:00:00Z\",\"text\":\"ok\",\"attributes\":{"
+                                "\"promised_date\":\"11/01/2026\",\"delivered_date\":"
+                                "\"2026-11-03\"}}";
+    cr_assert_eq(
+        cx_producer_send(producer, "cx.events", NULL, 0, dated, sizeof dated - 1, err, sizeof err),
+        CX_OK, "%s", err);
+    produced++;
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
     wait_handled("g6", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
-    cr_assert_eq(cx_test_sh("%s reclassify --pg '%s' --rules '%s' >/dev/null 2>&1", cx_test_bin(),
-                            url, rules),
+    cr_assert_eq(cx_test_sh("%s reclassify --pg '%s' --rules '%s' >/dev/null 2>'%s.err'",
+                            cx_test_bin(), url, rules, rules),
                  0);
+    cr_assert_eq(
+        cx_test_sh("grep -c 'level=warn component=reclassify .*attributes.promised_date.* is "
+                   "not a date (YYYY-MM-DD or RFC 3339), so the field conditions that "
+                   "compare it do not hold: first in event run-dated' '%s.err' | grep -qx 1",
+                   rules),
+        0);
+    cx_test_sh("rm -f '%s.err'", rules);
     unlink(rules);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events"),
                  produced - bad);
