@@ -234,7 +234,7 @@ int cx_cmd_classify(int argc, char **argv)
         fprintf(stderr, "cxpulse classify: %s\n", err);
         return CX_EXIT_USAGE;
     }
-    FILE *in = path == NULL || strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {
         fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
@@ -311,8 +311,7 @@ int cx_cmd_classify(int argc, char **argv)
         free(blocks[t].err.p);
     }
     free(line);
-    if (in != stdin)
-        fclose(in);
+    cx_cmd_close_input(in);
     cx_classifier_free(clf);
     return rc;
 }

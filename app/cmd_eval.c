@@ -44,7 +44,8 @@ static int usage(FILE *out, int rc)
     fprintf(out, "usage: cxpulse eval LABELS.jsonl [--by FIELD] [--model FILE] [--rules FILE]...\n"
                  "                    [--against MODEL] [--resamples N] [--min-macro-f1 X]\n"
                  "                    [--min-sentiment X] [--misses N]\n\n"
-                 "Scores the classifier on labeled events, one JSON object a line:\n"
+                 "Scores the classifier on labeled events (- reads stdin), one JSON object a\n"
+                 "line:\n"
                  "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
                  "Prints per-category precision, recall and F1, macro-F1, how often no\n"
                  "category is predicted and labeled, sentiment accuracy and its confusion\n"
@@ -245,7 +246,7 @@ int cx_cmd_eval(int argc, char **argv)
         cx_classifier_free(clf);
         return CX_EXIT_USAGE;
     }
-    FILE *f = fopen(path, "r");
+    FILE *f = cx_cmd_open_input(path);
     if (f == NULL) {
         fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n", path, strerror(errno));
         cx_classifier_free(clf);
@@ -347,7 +348,7 @@ int cx_cmd_eval(int argc, char **argv)
         fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", path,
                 bad > 0 ? " could be read" : " in it");
     int failed = oom || ferror(f) || all.n == 0;
-    fclose(f);
+    cx_cmd_close_input(f);
     if (failed) {
         free(seen);
         cx_classifier_free(clf);

@@ -42,7 +42,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
                    uint64_t *delivered)
 {
     char err[512];
-    FILE *in = strcmp(path, "-") == 0 ? stdin : cx_open_read(path);
+    FILE *in = cx_cmd_open_input(path);
     *delivered = 0;
     if (in == NULL) {
         fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n", path, strerror(errno));
@@ -51,8 +51,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     cx_producer *p = NULL;
     if (cx_producer_new(&p, brokers, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse replay: %s\n", err);
-        if (in != stdin)
-            fclose(in);
+        cx_cmd_close_input(in);
         return CX_EXIT_USAGE;
     }
     int rc = CX_EXIT_OK;
@@ -86,8 +85,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
         fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n", path, strerror(why));
         rc = CX_EXIT_RUNTIME;
     }
-    if (in != stdin)
-        fclose(in);
+    cx_cmd_close_input(in);
     if (cx_producer_flush(p, 60000, delivered, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse replay: %s\n", err);
         rc = CX_EXIT_RUNTIME;

@@ -20,7 +20,7 @@ static int usage(FILE *out, int rc)
             "                     [--from MODEL] [--epochs N] [--rate X] [--l2 X]\n"
             "                     [--l2-sentiment X] [--dropout-sentiment X] [--balance X]\n"
             "                     [--min-df N] [--seed N]\n\n"
-            "Learns a model from labeled events, one JSON object a line:\n"
+            "Learns a model from labeled events (- reads stdin), one JSON object a line:\n"
             "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
             "(a line without \"categories\" teaches the sentiment only, for events\n"
             "whose feeling is known and whose categories nobody labeled)\n"
@@ -96,7 +96,7 @@ int cx_cmd_train(int argc, char **argv)
     for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
         fprintf(stderr, "cxpulse train: warning: %s\n", cx_classifier_warning(clf, i));
     for (size_t k = 0; k < n_files; k++) {
-        FILE *f = fopen(files[k], "r");
+        FILE *f = cx_cmd_open_input(files[k]);
         if (f == NULL) {
             fprintf(stderr, "cxpulse train: %s: cannot open: %s\n", files[k], strerror(errno));
             goto done;
@@ -114,16 +114,16 @@ int cx_cmd_train(int argc, char **argv)
             cx_label_line_clear(&l);
             if (st != CX_OK) {
                 fprintf(stderr, "cxpulse train: %s\n", err);
-                fclose(f);
+                cx_cmd_close_input(f);
                 goto done;
             }
         }
         if (ferror(f)) {
             fprintf(stderr, "cxpulse train: %s: cannot read: %s\n", files[k], strerror(errno));
-            fclose(f);
+            cx_cmd_close_input(f);
             goto done;
         }
-        fclose(f);
+        cx_cmd_close_input(f);
     }
     if (cx_trainer_write(t, outp, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse train: %s\n", err);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -122,6 +123,12 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field);
 /* How it is told, from cx_tags.unreadable and unreadable_needs. */
 #define CX_CMD_UNREADABLE_FMT                                                                      \
     "\"%s\" is not %s, so the field conditions that compare it do not hold"
+
+/* The input a command reads: stdin for "-" (or NULL), else the file opened by
+ * cx_open_read (NULL with errno on failure). cx_cmd_close_input() closes
+ * it unless it is stdin. */
+FILE *cx_cmd_open_input(const char *path);
+void cx_cmd_close_input(FILE *f);
 
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);

@@ -51,6 +51,17 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field)
     return 1;
 }
 
+FILE *cx_cmd_open_input(const char *path)
+{
+    return path == NULL || strcmp(path, "-") == 0 ? stdin : cx_open_read(path);
+}
+
+void cx_cmd_close_input(FILE *f)
+{
+    if (f != NULL && f != stdin)
+        fclose(f);
+}
+
 const char *cx_cmd_json_str(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));

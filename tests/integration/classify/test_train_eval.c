@@ -269,13 +269,13 @@ Test(train_eval, an_unreadable_file_is_an_error_naming_it)
     char out[300];
     snprintf(out, sizeof out, "%s/out.txt", dir);
     cr_assert_eq(cx_test_sh("%s eval %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
-    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot open: Is a directory' %s", dir, out), 0);
     cr_assert_eq(
         cx_test_sh("%s train %s --out %s/m.cxm > /dev/null 2> %s", cx_test_bin(), dir, dir, out),
         1);
-    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot open: Is a directory' %s", dir, out), 0);
     cr_assert_eq(cx_test_sh("%s classify %s > /dev/null 2> %s", cx_test_bin(), dir, out), 1);
-    cr_assert_eq(cx_test_sh("grep -q '%s: cannot read: Is a directory' %s", dir, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '%s: cannot open: Is a directory' %s", dir, out), 0);
     cr_assert_eq(cx_test_sh("%s eval %s/missing.jsonl > /dev/null 2> %s", cx_test_bin(), dir, out),
                  1);
     cr_assert_eq(cx_test_sh("grep -q 'missing.jsonl: cannot open: No such file' %s", out), 0);

@@ -82,6 +82,14 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                             "grep -q '\"categories\":\\[\"external\"'",
                             cx_test_bin()),
                  0);
+    /* "-" names stdin too, for eval as well */
+    cr_assert_eq(cx_test_sh("printf '%%s\\n' '{\"event\":{\"event_id\":\"s\",\"occurred_at\":"
+                            "\"2024-05-01T10:00:00Z\",\"text\":\"the courier lost my parcel\"},"
+                            "\"categories\":[\"external\"],\"sentiment\":\"negative\"}' | "
+                            "%s eval - --resamples 0 | grep -q 'over 1 events (0 lines "
+                            "unreadable); exact label sets 100.0%%'",
+                            cx_test_bin()),
+                 0);
     /* "-" names stdin too */
     cr_assert_eq(
         cx_test_sh("echo '{\"event_id\":\"s\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
