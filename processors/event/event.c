@@ -1262,6 +1262,12 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
     *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
                        &jerr);
     if (*root == NULL) {
+        const char *p = data, *end = p + len; /* only JSON's whitespace: not cut-off JSON */
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p == end)
+            return cx_errf(err, errlen, CX_ERR_INVALID,
+                           "message is blank (%zu bytes of whitespace)", len);
         if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) /* JSON forbids it (RFC 8259) */
             return cx_errf(err, errlen, CX_ERR_INVALID,
                            "message starts with a UTF-8 byte order mark (bytes EF BB BF), which "
@@ -1298,12 +1304,6 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "message is %zu bytes, larger than the %d-byte limit", len,
                        CX_EVENT_MAX_BYTES);
-    const char *p = data, *end = p + len; /* JSON's whitespace only: told apart from cut JSON */
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        p++;
-    if (p == end)
-        return cx_errf(err, errlen, CX_ERR_INVALID, "message is blank (%zu bytes of whitespace)",
-                       len);
     int in_arena = arena_begin();
     if (in_arena && read_event(ev, data, len) == 0) {
         arena_end(ev);
