@@ -117,15 +117,11 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
         const char *a = args[i];
         if (a[0] != '-' || a[1] == '\0') { /* "-" names stdin */
             if (spec->max_pos == 0 || *spec->n_pos == spec->max_pos) {
-                if (spec->max_pos == 0)
-                    fprintf(stderr,
-                            "cxpulse %s: unexpected argument \"%s\" (it takes options only)\n", cmd,
-                            a);
-                else
-                    fprintf(
-                        stderr,
-                        "cxpulse %s: unexpected argument \"%s\" (it takes %zu besides options)\n",
-                        cmd, a, spec->max_pos);
+                char takes[48] = "options only";
+                if (spec->max_pos > 0)
+                    snprintf(takes, sizeof takes, "%zu besides options", spec->max_pos);
+                fprintf(stderr, "cxpulse %s: unexpected argument \"%s\" (it takes %s)\n", cmd, a,
+                        takes);
                 return -1;
             }
             spec->pos[(*spec->n_pos)++] = a;
