@@ -265,8 +265,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, copy);
         if (e != NULL)
             rd_kafka_error_destroy(e);
+        /* librdkafka keeps a partition's pause across assignments: set it */
         if (c->paused)
             rd_kafka_pause_partitions(rk, copy);
+        else
+            rd_kafka_resume_partitions(rk, copy);
         c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
         c->assigned = c->stats.assigned;
         rd_kafka_topic_partition_list_destroy(copy);
@@ -277,6 +280,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * rewind_kept); let what was taken be stored, then let go. */
     char e[512];
     drop_batch(c);
+    /* Paused only while a batch waits for room: with none in hand, nothing
+     * else would resume fetching (before letting go, or the revoked
+     * partitions would come back paused) */
+    if (c->paused)
+        set_paused(c, 0);
     if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
         c->fatal = 1;
         c->stop = 1;

@@ -242,6 +242,28 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
     assert_exactly_once("g4");
 }
 
+/* The first member, paused by the outage with a batch in hand, loses that
+ * batch to the rebalance the second one starts: it must fetch again, not
+ * wait for a batch that will never come. */
+Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
+{
+    produce(600);
+    pid_t a = start_run("g8");
+    wait_handled("g8", produced, 60);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    produce(3000); /* more than the member holds while it cannot store: it pauses */
+    sleep(3);
+    pid_t b = start_run("g8");
+    sleep(5); /* the group rebalances while the database is down */
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    wait_handled("g8", produced, 90);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    assert_exactly_once("g8");
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);
