@@ -48,6 +48,19 @@ static void drop_batch(cx_consumer *c)
     c->n = 0;
 }
 
+static void set_paused(cx_consumer *c, int pause);
+
+/* Lets go of the batch in hand (it is read again from the stored offsets).
+ * Paused only while a batch waits for room: with none in hand, nothing else
+ * would resume fetching. Resumes before partitions are let go of, since
+ * librdkafka keeps a partition's pause across assignments. */
+static void let_go_of_batch(cx_consumer *c)
+{
+    drop_batch(c);
+    if (c->paused)
+        set_paused(c, 0);
+}
+
 static void set_paused(cx_consumer *c, int pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -206,11 +219,12 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
 }
 
 /*
- * After a cooperative revocation: the batch in hand, and what the application
- * gave up while draining, may have held messages of partitions kept; they are
- * read again from the stored offsets (what is stored is not read twice). When
- * that cannot be done, reading on would skip them: the consumer stops, with
- * the reason, and they are read again on the next start.
+ * After a cooperative revocation or assignment: the batch in hand, and what
+ * the application gave up while draining, may have held messages of
+ * partitions kept; they are read again from the stored offsets (what is
+ * stored is not read twice). When that cannot be done, reading on would skip
+ * them: the consumer stops, with the reason, and they are read again on the
+ * next start.
  */
 static void rewind_kept(cx_consumer *c)
 {
@@ -249,6 +263,16 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     cx_consumer *c = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) {
+            /* Reading the new partitions' offsets drains the engine, which
+             * gives up what it cannot store yet, partitions kept included:
+             * those are read again from the stored offsets, with the batch
+             * in hand (what is stored is not read twice). */
+            let_go_of_batch(c);
+            rewind_kept(c);
+            if (c->fatal)
+                return;
+        }
         rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
         if (!load_offsets(c, copy)) {
             c->fatal = 1;
@@ -265,11 +289,6 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, copy);
         if (e != NULL)
             rd_kafka_error_destroy(e);
-        /* librdkafka keeps a partition's pause across assignments: set it */
-        if (c->paused)
-            rd_kafka_pause_partitions(rk, copy);
-        else
-            rd_kafka_resume_partitions(rk, copy);
         c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
         c->assigned = c->stats.assigned;
         rd_kafka_topic_partition_list_destroy(copy);
@@ -279,12 +298,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * the stored offsets, by the new owner or, for partitions kept, by
      * rewind_kept); let what was taken be stored, then let go. */
     char e[512];
-    drop_batch(c);
-    /* Paused only while a batch waits for room: with none in hand, nothing
-     * else would resume fetching (before letting go, or the revoked
-     * partitions would come back paused) */
-    if (c->paused)
-        set_paused(c, 0);
+    let_go_of_batch(c);
     if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
         c->fatal = 1;
         c->stop = 1;

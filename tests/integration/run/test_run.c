@@ -27,22 +27,31 @@ static long produced, bad;
 static pid_t children[8];
 static int n_children;
 
+/* Writes the members' configuration: short sessions so a killed member's
+ * partitions move on quickly; `assignor` NULL for librdkafka's default. */
+static void write_config(const char *path, const char *assignor)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
+            " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"%s%s%s}},"
+            " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
+            " \"tickets\": {\"rules\": ["
+            "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
+            "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
+            "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
+            "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]}}",
+            assignor ? ", \"partition.assignment.strategy\": \"" : "", assignor ? assignor : "",
+            assignor ? "\"" : "");
+    fclose(f);
+}
+
 static void setup(void)
 {
     cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, PARTITIONS);
-    /* Short sessions so a killed member's partitions move on quickly. */
     snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
-    FILE *f = fopen(cfgfile, "w");
-    fputs("{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
-          " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"}},"
-          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
-          " \"tickets\": {\"rules\": ["
-          "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
-          "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
-          "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
-          "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]}}",
-          f);
-    fclose(f);
+    write_config(cfgfile, NULL);
     produced = bad = 0;
 }
 
@@ -84,17 +93,36 @@ static void produce(long n)
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
 }
 
-static pid_t start_run(const char *group)
+static pid_t start_run_with(const char *group, const char *config)
 {
     int fd;
-    char *argv[] = {(char *)cx_test_bin(), "run", "--config", cfgfile, "--brokers",
-                    (char *)cx_mock_bootstraps(mock), "--topic", "cx.events", "--group",
-                    (char *)group, "--pg", url, "--http", "off", "--log-level", "warn", NULL};
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--config",
+                    (char *)config,
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    (char *)group,
+                    "--pg",
+                    url,
+                    "--http",
+                    "off",
+                    "--log-level",
+                    "warn",
+                    NULL};
     pid_t pid = cx_test_spawn(argv, &fd);
     close(fd);
     if (n_children < 8)
         children[n_children++] = pid;
     return pid;
+}
+
+static pid_t start_run(const char *group)
+{
+    return start_run_with(group, cfgfile);
 }
 
 /* Stops a member (and forgets it: its pid may be reused once reaped). */
@@ -262,6 +290,36 @@ Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
     cr_assert_eq(stop(b, SIGTERM, 30000), 0);
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
     assert_exactly_once("g8");
+}
+
+/* Cooperative rebalancing: the member that stays takes the leaver's
+ * partitions while its own batches wait for the database. Reading the new
+ * partitions' offsets drains the engine, which gives those batches up: the
+ * member must read them again, not skip them. */
+Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
+{
+    char coop[300];
+    snprintf(coop, sizeof coop, "%s.coop", cfgfile);
+    write_config(coop, "cooperative-sticky");
+    produce(600);
+    pid_t a = start_run_with("g9", coop);
+    wait_handled("g9", 1, 60);
+    pid_t b = start_run_with("g9", coop);
+    sleep(10); /* two rebalances: the first member lets go of half, the second takes it */
+    produce(1500);
+    wait_handled("g9", produced, 60);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    produce(3000); /* both members hold batches they cannot store */
+    sleep(3);
+    stop(b, SIGTERM, 30000); /* its partitions go to the first member */
+    sleep(10);               /* which takes them while the database is still down */
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    wait_handled("g9", produced, 90);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    unlink(coop);
+    assert_exactly_once("g9");
 }
 
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
