@@ -60,8 +60,10 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
     cx_consumer *c = atomic_load(&s->consumer);
     pthread_mutex_lock(&s->scratch_lock);
     size_t n = c ? cx_consumer_lag(c, s->plags, MAX_LAG_PARTITIONS) : 0;
-    if (c != NULL) /* now, not as of the last batch */
+    if (c != NULL) { /* now, not as of the last batch */
         cx_metrics_set(s->metrics, CX_G_ASSIGNED, cx_consumer_assigned(c));
+        cx_metrics_set(s->metrics, CX_G_PAUSED, cx_consumer_paused(c));
+    }
     for (size_t i = 0; i < n; i++) {
         memcpy(s->lags[i].topic, s->plags[i].topic, sizeof s->lags[i].topic);
         s->lags[i].partition = s->plags[i].partition;
@@ -105,6 +107,8 @@ static void *monitor_main(void *arg)
         cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
         pthread_mutex_lock(&s->lock);
         s->pg_checked = st == CX_OK;
+        if (st == CX_OK) /* up, unless writes are failing */
+            cx_metrics_pg_answered(s->metrics);
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
         struct timespec until = cx_time_after_ms(CLOCK_REALTIME, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)

@@ -33,6 +33,7 @@ struct cx_consumer {
     char fatal_err[1024];
     cx_consumer_stats stats;
     _Atomic int assigned; /* stats.assigned, for other threads */
+    _Atomic int paused_now; /* stats.paused, for other threads */
 };
 
 static void sleep_ms(int ms)
@@ -73,7 +74,7 @@ static void set_paused(cx_consumer *c, int pause)
     }
     if (pause && !c->paused)
         c->stats.pauses++;
-    c->paused = c->stats.paused = pause;
+    c->paused = c->stats.paused = c->paused_now = pause;
 }
 
 /* How long a submit waits for room before the partitions are paused: about
@@ -459,6 +460,11 @@ void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out)
 int cx_consumer_assigned(const cx_consumer *c)
 {
     return c->assigned;
+}
+
+int cx_consumer_paused(const cx_consumer *c)
+{
+    return c->paused_now;
 }
 
 size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)

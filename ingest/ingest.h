@@ -132,6 +132,10 @@ void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out);
 /* Partitions assigned now; safe to call from another thread than run()'s. */
 int cx_consumer_assigned(const cx_consumer *c);
 
+/* 1 while fetching is paused (a batch waits for the application to have
+ * room); safe to call from another thread than run()'s. */
+int cx_consumer_paused(const cx_consumer *c);
+
 /* Lag of one assigned partition: high watermark minus consumed position. */
 typedef struct cx_partition_lag {
     char topic[256];

@@ -26,6 +26,7 @@ struct cx_metrics {
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     histogram batch_size, batch_seconds;
+    int write_failing; /* a write failed and none has succeeded since */
 };
 
 static const struct {
@@ -60,8 +61,11 @@ static const struct {
     const char *name, *help;
 } gauge_info[CX_G_GAUGE_COUNT] = {
     [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned", "Kafka partitions assigned to this member."},
-    [CX_G_PAUSED] = {"cxpulse_consumption_paused", "1 while consumption is paused."},
-    [CX_G_PG_UP] = {"cxpulse_postgresql_up", "1 while the last PostgreSQL write succeeded."},
+    [CX_G_PAUSED] = {"cxpulse_consumption_paused",
+                     "1 while fetching is paused: a batch waits for the writers to have room."},
+    [CX_G_PG_UP] = {"cxpulse_postgresql_up",
+                    "1 while PostgreSQL takes writes: the last write succeeded, or none has "
+                    "failed and it answers."},
     [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
                              "Rows of cx.notifications waiting for delivery (every instance)."},
     [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
@@ -161,15 +165,27 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
     cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
     cx_metrics_observe_batch(m, r->n, r->seconds);
-    cx_metrics_set(m, CX_G_PG_UP, 1);
-    cx_metrics_set(m, CX_G_PAUSED, 0);
+    pthread_mutex_lock(&m->lock);
+    m->gauges[CX_G_PG_UP] = 1;
+    m->write_failing = 0;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void cx_metrics_count_retry(cx_metrics *m)
 {
     cx_metrics_add(m, CX_M_PG_RETRIES, 1);
-    cx_metrics_set(m, CX_G_PG_UP, 0);
-    cx_metrics_set(m, CX_G_PAUSED, 1);
+    pthread_mutex_lock(&m->lock);
+    m->gauges[CX_G_PG_UP] = 0;
+    m->write_failing = 1;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void cx_metrics_pg_answered(cx_metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    if (!m->write_failing)
+        m->gauges[CX_G_PG_UP] = 1;
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* A growable string; on no memory `failed` is set and output stops. */

@@ -30,10 +30,10 @@ typedef enum cx_counter {
 } cx_counter;
 
 typedef enum cx_gauge {
-    CX_G_ASSIGNED,        /* partitions assigned to this member */
-    CX_G_PAUSED,          /* 1 while consumption is paused (sink retrying) */
-    CX_G_PG_UP,           /* 1 while the last PostgreSQL write succeeded */
-    CX_G_NOTIFY_PENDING,  /* rows of cx.notifications waiting for delivery */
+    CX_G_ASSIGNED,              /* partitions assigned to this member */
+    CX_G_PAUSED,                /* 1 while fetching is paused (a batch waits for room) */
+    CX_G_PG_UP,                 /* 1 while PostgreSQL takes writes (cx_metrics_pg_answered) */
+    CX_G_NOTIFY_PENDING,        /* rows of cx.notifications waiting for delivery */
     CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
     CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
     CX_G_GAUGE_COUNT
@@ -63,12 +63,17 @@ void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds);
 
 /* Counts a batch the pipeline is done with: messages consumed (a complete
  * batch only: what was given up is read again), what its writes stored, its
- * records by category and sentiment, its size and time; PostgreSQL up and
- * consumption running again after a complete one. */
+ * records by category and sentiment, its size and time; PostgreSQL up after
+ * a complete one. */
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
 
-/* Counts a write that failed transiently: retried, PostgreSQL down, paused. */
+/* Counts a write that failed transiently: retried, PostgreSQL down until a
+ * write succeeds. */
 void cx_metrics_count_retry(cx_metrics *m);
+
+/* PostgreSQL answered a check: up again, unless a write failed and none has
+ * succeeded since (a write that is failing says more than a ping). */
+void cx_metrics_pg_answered(cx_metrics *m);
 
 /* Reads a counter or gauge (tests, logs, readiness). */
 uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c);

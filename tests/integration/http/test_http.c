@@ -35,9 +35,9 @@ static int port;
 static long produced;
 static char body[1 << 20];
 
-static void setup(void)
+/* Starts `cxpulse run` serving HTTP on a free port. */
+static void start_service(void)
 {
-    cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 3);
     port = cx_test_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -47,6 +47,12 @@ static void setup(void)
     int fd;
     run_pid = cx_test_spawn(argv, &fd);
     close(fd);
+}
+
+static void setup(void)
+{
+    cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 3);
+    start_service();
     produced = 0;
 }
 
@@ -220,6 +226,69 @@ Test(http, health_and_readiness_follow_postgresql)
         ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
     cr_assert(ready, "not ready again after PostgreSQL came back: %s", body);
     cr_assert_eq(cx_test_http_get(port, "/nope", body, sizeof body), 404);
+}
+
+/* The value of a metric now. */
+static double metric(const char *name)
+{
+    cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+    return sample(body, name);
+}
+
+/* Polls `name` for up to 10 s until it equals `want`. */
+static int metric_becomes(const char *name, double want)
+{
+    for (int i = 0; i < 100; i++, cx_test_sleep_ms(100))
+        if (metric(name) == want)
+            return 1;
+    return 0;
+}
+
+/* One batch that cannot be stored does not stop fetching; the consumer
+ * pauses when the writers have no more room. */
+Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
+{
+    produce(20);
+    wait_handled(produced);
+    cr_assert_eq(metric("cxpulse_consumption_paused"), 0);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    conn = NULL;
+    produce(5);
+    cr_assert(metric_becomes("cxpulse_postgresql_up", 0), "no write failed");
+    cr_assert(metric("cxpulse_pg_retries_total") > 0);
+    cr_assert_eq(metric("cxpulse_consumption_paused"), 0, "paused with room for more");
+    for (int k = 0; k < 3; k++) { /* a batch each: two in the writers, one in hand */
+        produce(5);
+        cx_test_sleep_ms(300);
+    }
+    cr_assert(metric_becomes("cxpulse_consumption_paused", 1), "not paused with no room");
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    wait_handled(produced);
+    cr_assert(metric_becomes("cxpulse_consumption_paused", 0));
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
+}
+
+/* Started before its database, as compose files and Kubernetes often start
+ * it, the service is ready once PostgreSQL answers, with nothing to write. */
+Test(http, ready_once_postgresql_comes_up_after_the_service)
+{
+    cx_test_stop(run_pid, SIGKILL, 5000);
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(conn);
+    conn = NULL;
+    start_service();
+    sleep(3);
+    cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 503, "%s", body);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 0);
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    conn = cx_test_pg_connect(url);
+    int ready = 0;
+    for (int i = 0; i < 150 && !ready; i++, cx_test_sleep_ms(100))
+        ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
+    cr_assert(ready, "not ready after PostgreSQL came up: %s", body);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
 }
 
 /* ---- A slow proxy, so that the browser's page lives long enough ---------- */
