@@ -34,13 +34,16 @@ static int wait_socket(PGconn *conn, int for_write, int64_t deadline_us)
 cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **out, char *err,
                                 size_t errlen)
 {
-    /* Our defaults first: the user's conninfo ("dbname", expanded) comes last,
-     * so anything it says wins. */
-    const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout", "connect_timeout",
-                          "application_name", "dbname", NULL};
-    const char *vals[] = {"1", "10", "5", "3", "15000", "10", "cxpulse",
-                          conninfo ? conninfo : "", NULL};
+    /* Our defaults first: the user's conninfo ("dbname", expanded) comes next,
+     * so anything it says wins, but for the encoding: what we send and read
+     * is UTF-8 whatever the database's encoding (PostgreSQL converts). */
+    const char *keys[] = {"keepalives",          "keepalives_idle",
+                          "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout",    "connect_timeout",
+                          "application_name",    "dbname",
+                          "client_encoding",     NULL};
+    const char *vals[] = {
+        "1", "10", "5", "3", "15000", "10", "cxpulse", conninfo ? conninfo : "", "UTF8", NULL};
     cx_status st = cx_pg_conninfo_check(conninfo, err, errlen);
     if (st != CX_OK)
         return st; /* a configuration error: retrying cannot help */

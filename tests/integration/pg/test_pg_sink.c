@@ -211,6 +211,36 @@ Test(pg_sink, fills_every_contract_column)
     cx_pg_free(pg);
 }
 
+/* Events are UTF-8 whatever the database's encoding: a LATIN1 database
+ * stores "é", not "Ã©". */
+Test(pg_sink, text_is_stored_right_in_a_database_that_is_not_utf8)
+{
+    char latin[1100], sql[256], err[512];
+    snprintf(latin, sizeof latin, "%s_latin1", url);
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE %s ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+             "TEMPLATE template0",
+             strrchr(latin, '/') + 1);
+    cx_test_pg_exec(conn, sql);
+    int applied, version;
+    cr_assert_eq(cx_pg_migrate(latin, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    const char *ev = "{\"event_id\":\"enc-1\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                     "\"text\":\"caf\xc3\xa9 ferm\xc3\xa9, the courier was late\"}";
+    sinktest_add(&batch, "cx.events", 0, 0, ev, strlen(ev));
+    cx_pg *pg = sinktest_sink(latin);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    PGconn *c = cx_test_pg_connect(latin);
+    cr_assert_eq(PQsetClientEncoding(c, "UTF8"), 0);
+    PGresult *r = PQexec(c, "SELECT body, payload->>'text' FROM cx.events");
+    cr_assert_eq(PQntuples(r), 1);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "caf\xc3\xa9 ferm\xc3\xa9, the courier was late");
+    cr_assert_str_eq(PQgetvalue(r, 0, 1), "caf\xc3\xa9 ferm\xc3\xa9, the courier was late");
+    PQclear(r);
+    PQfinish(c);
+}
+
 Test(pg_sink, a_batch_applied_twice_changes_nothing)
 {
     for (long i = 0; i < 300; i++)
