@@ -132,8 +132,20 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
 /* Adds a message to the batch (or handles a consumer error). */
 static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* The handle cannot go on (a static member fenced by another with
+         * its group.instance.id): stop, with librdkafka's reason. */
+        char why[512];
+        rd_kafka_fatal_error(c->rk, why, sizeof why);
+        if (!c->fatal)
+            snprintf(c->fatal_err, sizeof c->fatal_err, "kafka: %s", why);
+        c->fatal = 1;
+        c->stop = 1;
+        rd_kafka_message_destroy(m);
+        return;
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* Consumer errors are informational: librdkafka retries by itself. */
+        /* Other consumer errors are informational: librdkafka retries by itself. */
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             cx_log(CX_LOG_WARN, "ingest", "kafka: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);

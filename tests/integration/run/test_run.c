@@ -28,22 +28,22 @@ static pid_t children[8];
 static int n_children;
 
 /* Writes the members' configuration: short sessions so a killed member's
- * partitions move on quickly; `assignor` NULL for librdkafka's default. */
-static void write_config(const char *path, const char *assignor)
+ * partitions move on quickly; `more` adds Kafka properties (",\"k\": \"v\"")
+ * or is "". */
+static void write_config(const char *path, const char *more)
 {
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fprintf(f,
             "{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
-            " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"%s%s%s}},"
+            " \"heartbeat.interval.ms\": \"500\", \"max.poll.interval.ms\": \"30000\"%s}},"
             " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
             " \"tickets\": {\"rules\": ["
             "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
             "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
             "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
             "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]}}",
-            assignor ? ", \"partition.assignment.strategy\": \"" : "", assignor ? assignor : "",
-            assignor ? "\"" : "");
+            more);
     fclose(f);
 }
 
@@ -51,7 +51,7 @@ static void setup(void)
 {
     cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, PARTITIONS);
     snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
-    write_config(cfgfile, NULL);
+    write_config(cfgfile, "");
     produced = bad = 0;
 }
 
@@ -300,7 +300,7 @@ Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
 {
     char coop[300];
     snprintf(coop, sizeof coop, "%s.coop", cfgfile);
-    write_config(coop, "cooperative-sticky");
+    write_config(coop, ", \"partition.assignment.strategy\": \"cooperative-sticky\"");
     produce(600);
     pid_t a = start_run_with("g9", coop);
     wait_handled("g9", 1, 60);
@@ -320,6 +320,25 @@ Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
     unlink(coop);
     assert_exactly_once("g9");
+}
+
+/* A static member fenced by another with its group.instance.id cannot go
+ * on: librdkafka's fatal error stops the service with the reason, and what
+ * it had stored stays stored once. */
+Test(run, a_fenced_static_member_stops_with_the_reason)
+{
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s.static", cfgfile);
+    write_config(cfg, ", \"group.instance.id\": \"cx-1\"");
+    produce(600);
+    pid_t p = start_run_with("g10", cfg);
+    wait_handled("g10", produced, 60);
+    rd_kafka_mock_push_request_errors(
+        cx_mock_cluster(mock), 12 /* Heartbeat */, 3, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
+        RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+    cr_assert_eq(stop(p, 0, 20000), 1, "a fenced member must stop, with an error");
+    unlink(cfg);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
 
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
