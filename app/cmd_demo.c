@@ -91,8 +91,10 @@ int cx_cmd_demo(int argc, char **argv)
     rc = CX_EXIT_RUNTIME;
     int applied, version;
     printf("cxpulse demo\n- migrating the cx schema ...\n");
-    if (cx_pg_migrate(cfg->pg_url, &applied, &version, err, sizeof err) != CX_OK) {
+    cx_status st = cx_pg_migrate(cfg->pg_url, &applied, &version, err, sizeof err);
+    if (st != CX_OK) {
         fprintf(stderr, "cxpulse demo: %s\n", err);
+        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
         goto done;
     }
     if (cx_mock_new(&mock, 1, err, sizeof err) != CX_OK ||

@@ -228,7 +228,12 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
         cr_expect(!out_has("retpw") && !out_has("secret") && !out_has("zzpw"), "%s", urls[i]);
     }
     /* every command that connects says so, exit 2, no retry */
-    const char *commands[] = {"migrate", "tickets list", "reclassify", "dead-letters list"};
+    const char *commands[] = {"migrate",
+                              "tickets list",
+                              "reclassify",
+                              "dead-letters list",
+                              "notifications list",
+                              "demo --data " CX_SOURCE_DIR "/config/sample/events.jsonl"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char args[256];
         snprintf(args, sizeof args, "%s --pg 'host=db password=sec retpw'", commands[i]);
