@@ -400,8 +400,8 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
         size_t room = (count ? count[k] : 0) + scopes[k].n_cells;
         free(scopes[k].rows); /* the batch's own figures: added again below */
         scopes[k].n_rows = 0;
-        if (count == NULL ||
-            (scopes[k].rows = malloc((room ? room : 1) * sizeof *scopes[k].rows)) == NULL)
+        scopes[k].rows = count ? malloc((room ? room : 1) * sizeof *scopes[k].rows) : NULL;
+        if (scopes[k].rows == NULL)
             st = CX_ERR_NOMEM;
     }
     for (int i = 0; i < rows && st == CX_OK; i++) {
