@@ -58,18 +58,19 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    uint64_t sent = 0;
+    uint64_t sent = 0, lineno = 0;
     int64_t last_report = cx_now_mono_us();
     while ((n = getline(&line, &cap, in)) > 0) {
+        lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             n--;
         if (n == 0)
             continue;
-        char key[129];
+        char key[128 * 4 + 1]; /* the schema's 128 characters, in UTF-8 */
         size_t key_len = customer_key(line, (size_t)n, key, sizeof key);
         if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, err,
                              sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)sent + 1, err);
+            fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)lineno, err);
             rc = CX_EXIT_RUNTIME;
             break;
         }

@@ -129,20 +129,45 @@ Test(mock_kafka, replay_produces_lines_keyed_by_customer)
     for (int i = 0; i < 50; i++)
         fprintf(f, "{\"event_id\":\"e%d\",\"customer_id\":\"cust-%d\",\"text\":\"hi\"}\n", i, i % 5);
     fprintf(f, "this line is not JSON\n");
+    /* 120 characters, 360 bytes in UTF-8: within the schema's 128 */
+    fprintf(f, "{\"event_id\":\"long\",\"customer_id\":\"");
+    for (int i = 0; i < 120; i++)
+        fputs("\xe9\xa1\xa7", f);
+    fprintf(f, "\",\"text\":\"hi\"}\n");
     fclose(f);
     cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic replayed %s > %s.stdout 2>/dev/null",
                             cx_test_bin(), bootstraps, in, out),
                  0);
-    cr_assert_eq(cx_test_sh("grep -qx 'produced 51 messages to replayed' %s.stdout", out), 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'produced 52 messages to replayed' %s.stdout", out), 0);
     cr_assert_eq(cx_test_sh("kcat -C -b %s -t replayed -o beginning -e -q -f '%%k|%%s\\n' > %s",
                             bootstraps, out),
                  0);
-    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 51", out), 0);
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 52", out), 0);
     cr_assert_eq(cx_test_sh("grep -qx 'cust-3|{\"event_id\":\"e8\",\"customer_id\":\"cust-3\","
                             "\"text\":\"hi\"}' %s",
                             out),
                  0, "a line lost its key or content");
     cr_assert_eq(cx_test_sh("grep -qx '|this line is not JSON' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '^\xe9\xa1\xa7.*|{\"event_id\":\"long\"' %s", out), 0,
+                 "a long customer_id lost its key");
+}
+
+/* A message the producer refuses is named by its line in the file, blank
+ * lines counted. */
+Test(mock_kafka, replay_names_the_line_of_a_message_it_cannot_send)
+{
+    char in[512];
+    snprintf(in, sizeof in, "%s/big.jsonl", tmpdir);
+    FILE *f = fopen(in, "w");
+    fprintf(f, "\n\n{\"event_id\":\"e1\",\"text\":\"hi\"}\n\n{\"event_id\":\"e2\",\"text\":\"");
+    for (int i = 0; i < 1200000; i++)
+        fputc('a', f);
+    fprintf(f, "\"}\n");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic big %s 2>&1 >/dev/null | "
+                            "grep -q '^cxpulse replay: line 5: '",
+                            cx_test_bin(), bootstraps, in),
+                 0);
 }
 
 Test(mock_kafka, sigterm_exits_zero)
