@@ -20,8 +20,8 @@
 #include "event.h"
 #include "tickets.h"
 
-/* Event-level ticket rules one record keeps the matches of (the first ones). */
-#define CX_RECORD_MAX_HITS 8
+/* Event-level ticket rules one record keeps the matches of: all there can be. */
+#define CX_RECORD_MAX_HITS CX_TICKET_MAX_EVENT_RULES
 /* Room for a dead letter's reason, in bytes with the NUL (the parser's reasons
  * quote at most 40 bytes of a value, and fit). */
 #define CX_RECORD_REASON_MAX 256

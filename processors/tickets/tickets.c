@@ -115,6 +115,9 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     const char *name = json_string_value(json_object_get(o, "name"));
     if (name == NULL || name[0] == '\0')
         return rule_err(err, errlen, i, NULL, "\"name\" must be a non-empty string");
+    if (strlen(name) > CX_TICKET_NAME_MAX)
+        return rule_err(err, errlen, i, NULL, "\"name\" is %zu bytes; at most %d", strlen(name),
+                        CX_TICKET_NAME_MAX);
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)o, key, val)
@@ -141,6 +144,9 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     const char *owner = json_string_value(json_object_get(o, "owner"));
     if (owner == NULL || owner[0] == '\0')
         return rule_err(err, errlen, i, name, "\"owner\" must be a non-empty string (a team)");
+    if (strlen(owner) > CX_TICKET_NAME_MAX)
+        return rule_err(err, errlen, i, name, "\"owner\" is %zu bytes; at most %d", strlen(owner),
+                        CX_TICKET_NAME_MAX);
     r->owner = keep(rs, owner);
 
     const char *cat = json_string_value(json_object_get(o, "category"));
@@ -314,6 +320,11 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             return rule_err(err, errlen, i, name, "an event rule needs at least one condition");
     }
     const char *given = json_string_value(json_object_get(o, "description"));
+    if (given != NULL && strlen(given) > CX_TICKET_DESCRIPTION_MAX)
+        return rule_err(err, errlen, i, name,
+                        "\"description\" is %zu bytes; at most %d (it goes into the ticket's "
+                        "notification)",
+                        strlen(given), CX_TICKET_DESCRIPTION_MAX);
     r->description = keep(rs, given != NULL ? given : desc);
     if (r->name == NULL || r->owner == NULL || r->scope == NULL || r->description == NULL ||
         (r->channel == NULL && ch != NULL) || (r->touchpoint == NULL && tp != NULL))
@@ -350,8 +361,15 @@ cx_status cx_ticket_rules_new(cx_ticket_rules **out, const json_t *rules,
         goto done;
     }
     st = CX_OK;
-    for (size_t i = 0; i < n && st == CX_OK; i++, rs->n = i)
+    size_t events = 0;
+    for (size_t i = 0; i < n && st == CX_OK; i++, rs->n = i) {
         st = parse_rule(rs, json_array_get(rules, i), i, base_window_seconds, err, errlen);
+        events += st == CX_OK && rs->rules[i].kind == CX_TICKET_EVENT;
+    }
+    if (st == CX_OK && events > CX_TICKET_MAX_EVENT_RULES)
+        st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                     "tickets.rules: %zu event rules (\"on\": \"event\"); at most %d", events,
+                     CX_TICKET_MAX_EVENT_RULES);
 done:
     json_decref(own);
     if (st != CX_OK) {

@@ -28,6 +28,14 @@
 #include "cx.h"
 #include "event.h"
 
+/* Event-level rules ("on": "event") one configuration may have: every
+ * event keeps which of them it matched. */
+#define CX_TICKET_MAX_EVENT_RULES 32
+/* Longest "name" and "owner", and "description", in bytes: a ticket's
+ * notification carries them, and PostgreSQL refuses one over 8000 bytes. */
+#define CX_TICKET_NAME_MAX 200
+#define CX_TICKET_DESCRIPTION_MAX 1000
+
 typedef enum cx_ticket_kind {
     CX_TICKET_NEGATIVE_SHARE, /* threshold: negative / events > threshold */
     CX_TICKET_AVG_RATING,     /* threshold: mean rating of `scale` < threshold */

@@ -5,6 +5,7 @@
  * parser's reason.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "record.h"
@@ -88,4 +89,34 @@ Test(cx_record, an_invalid_message_is_a_dead_letter_with_the_parsers_reason)
     cr_assert_eq(r.raw, bad);
     cr_assert(strstr(r.error, "field \"occurred_at\"") != NULL, "%s", r.error);
     cr_assert_null(store.ev.event_id, "a dead letter holds nothing to release");
+}
+
+/* Every event rule a configuration may have can fire on one event: each
+ * opens its owner's ticket. */
+Test(cx_record, an_event_keeps_the_matches_of_every_event_rule)
+{
+    static char json[64 * 1024];
+    size_t used = (size_t)snprintf(json, sizeof json, "[");
+    for (int i = 0; i < CX_TICKET_MAX_EVENT_RULES; i++)
+        used += (size_t)snprintf(json + used, sizeof json - used,
+                                 "%s{\"name\": \"r%d\", \"on\": \"event\", \"category\": "
+                                 "\"external\", \"sentiment\": \"negative\", \"owner\": "
+                                 "\"team-%d\"}",
+                                 i ? ", " : "", i, i);
+    snprintf(json + used, sizeof json - used, "]");
+    json_error_t je;
+    json_t *conf = json_loads(json, 0, &je);
+    cr_assert_not_null(conf, "%s", je.text);
+    char err[512];
+    cx_ticket_rules *many;
+    cr_assert_eq(cx_ticket_rules_new(&many, conf, 60, err, sizeof err), CX_OK, "%s", err);
+    json_decref(conf);
+    cx_record r;
+    cx_record_rules rules = {.classifier = clf, .tickets = many};
+    cr_assert_eq(
+        cx_record_make(&r, &store, &rules, "cx.events", 0, 1, detractor, strlen(detractor)), CX_OK);
+    cr_assert_eq(r.n_hits, CX_TICKET_MAX_EVENT_RULES);
+    cr_assert_eq(r.hits[CX_TICKET_MAX_EVENT_RULES - 1], CX_TICKET_MAX_EVENT_RULES - 1);
+    cx_record_release(&store);
+    cx_ticket_rules_free(many);
 }

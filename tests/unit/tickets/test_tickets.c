@@ -210,6 +210,55 @@ Test(tickets, event_rules_match_all_their_conditions_and_nothing_else)
     cx_ticket_rules_free(rs);
 }
 
+/* Writes n event rules that all match a negative event into buf. */
+static void many_event_rules(char *buf, size_t len, int n)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < n; i++)
+        used +=
+            (size_t)snprintf(buf + used, len - used,
+                             "%s{\"name\": \"r%d\", \"on\": \"event\", \"category\": \"facing\","
+                             " \"tagged\": false, \"sentiment\": \"negative\", \"owner\": "
+                             "\"team-%d\"}",
+                             i ? ", " : "", i, i);
+    snprintf(buf + used, len - used, "]");
+}
+
+/* A configuration may have as many event rules as a record keeps matches
+ * of; one more is refused at load, not dropped when events match. */
+Test(tickets, event_rules_are_limited_at_load)
+{
+    static char json[64 * 1024];
+    char err[512];
+    cx_status st;
+    many_event_rules(json, sizeof json, CX_TICKET_MAX_EVENT_RULES);
+    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules_free(rs);
+    many_event_rules(json, sizeof json, CX_TICKET_MAX_EVENT_RULES + 1);
+    assert_rejected(json, "tickets.rules: 33 event rules (\"on\": \"event\"); at most 32");
+}
+
+/* What a ticket's notification carries is bounded, so PostgreSQL never
+ * refuses it (8000 bytes) and the batch with it. */
+Test(tickets, long_names_and_descriptions_are_refused_at_load)
+{
+    static char json[8192], big[1100];
+    memset(big, 'x', 1001);
+    big[1001] = '\0';
+    snprintf(json, sizeof json,
+             "[{\"name\": \"e\", \"on\": \"event\", \"category\": \"facing\", \"owner\": \"x\","
+             " \"sentiment\": \"negative\", \"description\": \"%s\"}]",
+             big);
+    assert_rejected(json, "\"description\" is 1001 bytes; at most 1000");
+    big[201] = '\0';
+    snprintf(json, sizeof json,
+             "[{\"name\": \"e\", \"category\": \"facing\", \"owner\": \"%s\","
+             " \"negative_share_above\": 0.5}]",
+             big);
+    assert_rejected(json, "\"owner\" is 201 bytes; at most 200");
+}
+
 Test(tickets, scope_conditions_restrict_event_rules)
 {
     char err[512];
