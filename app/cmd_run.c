@@ -70,10 +70,10 @@ static void catch_stop_signals(void)
 /* ---- The consumer's handler: the engine's source side ---- */
 
 static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
-                              int64_t *next, char *err, size_t errlen)
+                              const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
     service *s = ctx;
-    return cx_pipeline_read_offsets(s->pipeline, topic, parts, n, next, err, errlen);
+    return cx_pipeline_read_offsets(s->pipeline, topic, parts, n, start, next, err, errlen);
 }
 
 static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, char *err,

@@ -183,6 +183,57 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     c->stats.messages++;
 }
 
+/* Reads (with start: stores, see cx_consumer_handler) topic's stored
+ * offsets, retrying while the application's store cannot be reached. */
+static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
+                             const int64_t *start, int64_t *next, char *err, size_t errlen)
+{
+    cx_status st;
+    int waited = 0, delay = 100;
+    while ((st = c->h.load_offsets(c->h.ctx, topic, ids, n, start, next, err, errlen)) ==
+               CX_ERR_TRANSIENT &&
+           waited < LOAD_OFFSETS_PATIENCE_MS && !c->stop) {
+        cx_log(CX_LOG_WARN, "ingest", "reading stored offsets: %s (retrying)", err);
+        sleep_ms(delay);
+        waited += delay;
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+    return st;
+}
+
+/* With auto_offset_reset "latest", stores the end of each partition of
+ * topic that has no offset stored as where it starts, and reads next again:
+ * a restart before the first stored batch starts there, not at the end as it
+ * is then. A partition whose end cannot be asked keeps -1 (the end, as
+ * librdkafka finds it). */
+static cx_status store_ends(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
+                            int64_t *next, char *err, size_t errlen)
+{
+    size_t missing = 0;
+    for (size_t k = 0; k < n; k++)
+        missing += next[k] < 0;
+    if (c->reset != RD_KAFKA_OFFSET_END || missing == 0)
+        return CX_OK;
+    int64_t *start = malloc(n * sizeof *start);
+    if (start == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t e =
+            next[k] >= 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                         : rd_kafka_query_watermark_offsets(c->rk, topic, ids[k], &lo, &hi, 10000);
+        start[k] = next[k] >= 0 ? -1 : e == RD_KAFKA_RESP_ERR_NO_ERROR ? hi : -1;
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            cx_log(CX_LOG_WARN, "ingest",
+                   "the end of %s[%d] is not known (%s): it starts at "
+                   "the end when fetching begins, not stored",
+                   topic, ids[k], rd_kafka_err2str(e));
+    }
+    cx_status st = read_stored(c, topic, ids, n, start, next, err, errlen);
+    free(start);
+    return st;
+}
+
 /* Sets each partition's starting offset from the application's store. */
 static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
@@ -201,16 +252,9 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
             if (strcmp(parts->elems[j].topic, topic) == 0)
                 ids[n++] = parts->elems[j].partition;
         char err[512];
-        cx_status st;
-        int waited = 0, delay = 100;
-        while ((st = c->h.load_offsets(c->h.ctx, topic, ids, n, next, err, sizeof err)) ==
-                   CX_ERR_TRANSIENT &&
-               waited < LOAD_OFFSETS_PATIENCE_MS && !c->stop) {
-            cx_log(CX_LOG_WARN, "ingest", "reading stored offsets: %s (retrying)", err);
-            sleep_ms(delay);
-            waited += delay;
-            delay = delay * 2 > 5000 ? 5000 : delay * 2;
-        }
+        cx_status st = read_stored(c, topic, ids, n, NULL, next, err, sizeof err);
+        if (st == CX_OK)
+            st = store_ends(c, topic, ids, n, next, err, sizeof err);
         if (st != CX_OK) {
             snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: %s", err);
             ok = 0;

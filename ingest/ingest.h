@@ -77,9 +77,13 @@ typedef struct cx_consumer_config {
 /* What the application does with batches; callbacks run on the run() thread. */
 typedef struct cx_consumer_handler {
     void *ctx;
-    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none stored). */
+    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none
+     * stored). With start, a part with none stored and start[i] >= 0 first
+     * gets start[i] stored (one stored first wins): with auto_offset_reset
+     * "latest", where a new group starts, so that a restart before its first
+     * stored batch starts there again, not at the new end. */
     cx_status (*load_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
-                              int64_t *next, char *err, size_t errlen);
+                              const int64_t *start, int64_t *next, char *err, size_t errlen);
     /* Takes a batch to be stored (copying what it keeps), waiting up to wait_ms
      * for room: CX_OK; CX_ERR_TRANSIENT when busy (nothing taken: the consumer
      * pauses its partitions and submits the batch again); anything else stops

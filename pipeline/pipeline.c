@@ -396,13 +396,14 @@ cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
 }
 
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
-                                   size_t n, int64_t *next, char *err, size_t errlen)
+                                   size_t n, const int64_t *start, int64_t *next, char *err,
+                                   size_t errlen)
 {
     cx_status st = cx_pipeline_drain(p, err, errlen); /* the first writer's sink is free */
     if (st != CX_OK)
         return st;
     const cx_sink *s = &p->o.sinks[0];
-    return s->ops->read_offsets(s->ctx, topic, parts, n, next, err, errlen);
+    return s->ops->read_offsets(s->ctx, topic, parts, n, start, next, err, errlen);
 }
 
 static void batch_free(batch *b)

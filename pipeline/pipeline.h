@@ -50,9 +50,11 @@ typedef struct cx_sink_ops {
      * *counts on CX_SINK_OK and err otherwise. Called by one thread at a time. */
     cx_sink_result (*write)(void *ctx, const cx_record *recs, size_t n, cx_sink_counts *counts,
                             char *err, size_t errlen);
-    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none). */
+    /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none).
+     * With start, a part with none stored and start[i] >= 0 first gets
+     * start[i] stored (where a new group starts; one stored first wins). */
     cx_status (*read_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
-                              int64_t *next, char *err, size_t errlen);
+                              const int64_t *start, int64_t *next, char *err, size_t errlen);
 } cx_sink_ops;
 
 /* A sink: its operations and their context (owned by the caller). */
@@ -140,9 +142,11 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
  */
 cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen);
 
-/* Drains, then reads the stored next offsets through the first sink. */
+/* Drains, then reads (with start: stores, see cx_sink_ops) the stored next
+ * offsets through the first sink. */
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
-                                   size_t n, int64_t *next, char *err, size_t errlen);
+                                   size_t n, const int64_t *start, int64_t *next, char *err,
+                                   size_t errlen);
 
 /* Backoff before the attempt after `failures` consecutive transient failures
  * (1 = the first): retry_initial_ms doubled per failure up to retry_max_ms, with

@@ -266,26 +266,45 @@ static void part_arrays(const part *parts, size_t np, int next, cx_buf *topics, 
 }
 
 cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
-                             int64_t *next, char *err, size_t errlen)
+                             const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
     cx_status st = ensure_session(pg, err, errlen);
     if (st != CX_OK) {
         pg->failures += st == CX_ERR_TRANSIENT;
         return st;
     }
-    cx_buf ids = {0};
+    cx_buf ids = {0}, starts = {0};
     cx__buf_put(&ids, "{", 1);
-    for (size_t i = 0; i < n; i++)
+    cx__buf_put(&starts, "{", 1);
+    for (size_t i = 0; i < n; i++) {
         cx__buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
+        cx__buf_printf(&starts, "%s%lld", i ? "," : "", start ? (long long)start[i] : -1LL);
+    }
     cx__buf_put(&ids, "}", 2);
+    cx__buf_put(&starts, "}", 2);
+    PGresult *res = NULL;
+    if (start != NULL && !ids.failed && !starts.failed) {
+        const char *ins[] = {pg->group, topic, ids.data, starts.data};
+        res = PQexecParams(pg->conn,
+                           "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
+                           " next_offset) SELECT $1, $2, p, s"
+                           " FROM unnest($3::int[], $4::bigint[]) AS u(p, s) WHERE s >= 0"
+                           " ON CONFLICT DO NOTHING",
+                           4, NULL, ins, NULL, NULL, 0);
+        st = cx__pg_check(pg->conn, res, "storing where the group starts", err, errlen);
+        PQclear(res);
+        res = NULL;
+    }
     const char *params[] = {pg->group, topic, ids.data};
-    PGresult *res = ids.failed ? NULL
-                               : PQexecParams(pg->conn,
-                                              "SELECT partition, next_offset FROM cx.consumer_offsets"
-                                              " WHERE consumer_group = $1 AND topic = $2"
-                                              " AND partition = ANY ($3::int[])",
-                                              3, NULL, params, NULL, NULL, 0);
-    st = cx__pg_check(pg->conn, res, "reading consumer offsets", err, errlen);
+    res = st != CX_OK || ids.failed
+              ? NULL
+              : PQexecParams(pg->conn,
+                             "SELECT partition, next_offset FROM cx.consumer_offsets"
+                             " WHERE consumer_group = $1 AND topic = $2"
+                             " AND partition = ANY ($3::int[])",
+                             3, NULL, params, NULL, NULL, 0);
+    if (st == CX_OK)
+        st = cx__pg_check(pg->conn, res, "reading consumer offsets", err, errlen);
     for (size_t i = 0; i < n; i++)
         next[i] = -1;
     for (int r = 0; st == CX_OK && r < PQntuples(res); r++) {
@@ -296,6 +315,7 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     }
     PQclear(res);
     cx__buf_free(&ids);
+    cx__buf_free(&starts);
     if (st == CX_ERR_TRANSIENT) {
         disconnect(pg);
         pg->failures++;

@@ -61,10 +61,13 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
 
 /*
  * Reads the stored next offsets of `topic`'s partitions parts[0..n) for the
- * sink's group into next[] (-1 where none is stored).
+ * sink's group into next[] (-1 where none is stored). With start (NULL for
+ * none), a partition with no row and start[i] >= 0 first gets one at
+ * start[i]: where a new group starts survives a restart before its first
+ * batch (a row another member stored first wins).
  */
 cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
-                             int64_t *next, char *err, size_t errlen);
+                             const int64_t *start, int64_t *next, char *err, size_t errlen);
 
 /*
  * Writes recs[0..n) in one transaction (see the top of this file); records

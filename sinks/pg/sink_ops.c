@@ -24,9 +24,9 @@ static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
 }
 
 static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
-                              int64_t *next, char *err, size_t errlen)
+                              const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
-    return cx_pg_read_offsets(ctx, topic, parts, n, next, err, errlen);
+    return cx_pg_read_offsets(ctx, topic, parts, n, start, next, err, errlen);
 }
 
 static const cx_sink_ops pg_sink_ops = {.write = write_records, .read_offsets = read_offsets};

@@ -272,7 +272,8 @@ Test(pg_sink, a_batch_applied_twice_changes_nothing)
     int32_t parts[] = {0, 1, 2, 7};
     int64_t next[4];
     char err[512];
-    cr_assert_eq(cx_pg_read_offsets(pg, "t", parts, 4, next, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_read_offsets(pg, "t", parts, 4, NULL, next, err, sizeof err), CX_OK, "%s",
+                 err);
     cr_assert_eq(next[0], 101);
     cr_assert_eq(next[1], 100);
     cr_assert_eq(next[3], -1, "no stored offset for an unseen partition");

@@ -341,6 +341,27 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
 
+/* With auto_offset_reset latest, where a new group starts is stored when
+ * it starts: a member stopped before its first batch was stored starts
+ * there again, not at the new end, skipping what came in between. */
+Test(run, latest_starts_where_the_group_first_started_after_a_restart)
+{
+    setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1); /* for the members started here */
+    produce(100);                                     /* before the group: not read */
+    long before = produced, bad_before = bad;
+    pid_t p = start_run("g11");
+    wait_handled("g11", before, 60); /* the start, stored for every partition */
+    cr_assert_eq(stop(p, SIGKILL, 5000), 128 + SIGKILL);
+    produce(500); /* while no member runs */
+    p = start_run("g11");
+    unsetenv("CXPULSE_AUTO_OFFSET_RESET");
+    wait_handled("g11", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"),
+                 (produced - before) - (bad - bad_before));
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad - bad_before);
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);

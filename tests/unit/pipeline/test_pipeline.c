@@ -84,9 +84,9 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
 }
 
 static cx_status fake_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
-                              int64_t *next, char *err, size_t errlen)
+                              const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
-    (void)topic, (void)err, (void)errlen;
+    (void)topic, (void)start, (void)err, (void)errlen;
     ledger *l = ctx;
     pthread_mutex_lock(&l->lock);
     for (size_t i = 0; i < n; i++)
@@ -167,8 +167,8 @@ static void source_seek_to_stored(source *s)
     int32_t parts[PARTS] = {0, 1, 2, 3};
     int64_t next[PARTS];
     char err[256];
-    cr_assert_eq(cx_pipeline_read_offsets(pipe_, TOPIC, parts, PARTS, next, err, sizeof err), CX_OK,
-                 "%s", err);
+    cr_assert_eq(cx_pipeline_read_offsets(pipe_, TOPIC, parts, PARTS, NULL, next, err, sizeof err),
+                 CX_OK, "%s", err);
     for (int p = 0; p < PARTS; p++)
         s->pos[p] = next[p] < 0 ? 0 : next[p];
 }
