@@ -340,10 +340,18 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             return;
         }
         rd_kafka_error_t *e = NULL;
+        rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (cooperative)
             e = rd_kafka_incremental_assign(rk, copy);
         else
-            rd_kafka_assign(rk, copy);
+            ae = rd_kafka_assign(rk, copy);
+        if ((e != NULL || ae != RD_KAFKA_RESP_ERR_NO_ERROR) && !c->fatal) {
+            /* partitions the group gave that are never fetched: stop, saying why */
+            snprintf(c->fatal_err, sizeof c->fatal_err, "assigning partitions: %s",
+                     e != NULL ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
+            c->fatal = 1;
+            c->stop = 1;
+        }
         if (e != NULL)
             rd_kafka_error_destroy(e);
         c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
