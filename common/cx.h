@@ -34,6 +34,11 @@ typedef enum cx_status {
 #undef CX__STATUS_ENUM
 } cx_status;
 
+/* Length of the well-formed UTF-8 sequence that starts at p (a byte >= 0x80)
+ * and ends by end; 0 if there is none there (overlong forms, surrogates and
+ * code points over U+10FFFF are not well-formed). */
+size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end);
+
 /* Returns a static, human-readable message for `st` (never NULL). */
 const char *cx_strerror(cx_status st);
 

@@ -570,32 +570,6 @@ static void skip_space(reader *r)
         r->p++;
 }
 
-/* Length of the well-formed UTF-8 sequence starting with byte >= 0x80 at p, 0 if none. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing over U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 static int hex4(const unsigned char *p, unsigned *out)
 {
     unsigned v = 0;
@@ -686,7 +660,7 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned)
         } else if (c < 0x80) {
             q++;
         } else {
-            size_t n = utf8_sequence(q, r->end);
+            size_t n = cx_utf8_sequence(q, r->end);
             if (n == 0)
                 return -1;
             q += n;

@@ -5,7 +5,8 @@ JSON line, checks the X-Cxpulse-Signature over timestamp "." body (except on
 the first N requests, or one status for every request).
 
 usage: webhook_receiver.py --port P --log FILE [--secret S] [--refuse N] [--status CODE]
-                           [--delay-ms MS]
+                           [--delay-ms MS] [--latin1]
+(--latin1: refusals answer 300 bytes of Latin-1 text, which is not UTF-8.)
 Prints "ready" on stdout once it listens on 127.0.0.1:P.
 """
 import argparse
@@ -26,6 +27,7 @@ def main():
     ap.add_argument("--refuse", type=int, default=0)
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--latin1", action="store_true")
     args = ap.parse_args()
     lock = threading.Lock()
     seen = {"n": 0}
@@ -54,7 +56,8 @@ def main():
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()
-            self.wfile.write(b"ok\n" if status == 200 else b"refused on purpose\n")
+            refusal = b"refus\xe9 " * 50 if args.latin1 else b"refused on purpose\n"
+            self.wfile.write(b"ok\n" if status == 200 else refusal)
 
         def log_message(self, *a):
             pass

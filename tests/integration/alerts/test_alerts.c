@@ -470,6 +470,33 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
     assert_each_transition_once();
 }
 
+/* A receiver's answer is kept as text even when it is not UTF-8 (cut to 255
+ * bytes, maybe inside a character): the row is marked, not posted again and
+ * again because PostgreSQL refuses the record of it. */
+Test(alerts, an_answer_that_is_not_utf8_is_recorded_and_the_row_not_posted_again)
+{
+    int port = cx_test_free_port();
+    const char *extra[] = {"--status", "400", "--latin1", NULL};
+    start_hook(port, extra);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    long long rows = q("SELECT count(*) FROM cx.notifications");
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'failed'", rows, 20,
+             "notifications failed");
+    cx_test_sleep_ms(2000);
+    json_t *recs = hook_records();
+    cr_assert_eq(json_array_size(recs), (size_t)rows, "a refused notification was posted again");
+    json_decref(recs);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE attempts = 1 AND"
+                   " last_error LIKE 'webhook: HTTP 400: refus? refus? %'"),
+                 rows);
+}
+
 Test(alerts, a_run_killed_between_the_tickets_commit_and_its_delivery_delivers_it_after_restart)
 {
     int port = cx_test_free_port();
