@@ -168,16 +168,18 @@ cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **t
     if ((st = exec(o, "SELECT pg_advisory_xact_lock(72428370, hashtext($1))", 1, params,
                    "locking a receiver", err, errlen)) != CX_OK)
         return st;
-    /* Tickets whose every transition was handled: a pending one (a resolution on
-     * its way, say) is posted by its own delivery, in order. */
+    /* Per unresolved ticket, the latest transition this receiver was sent: a
+     * later one still pending (for another receiver, say) is posted by its own
+     * delivery, in order; meanwhile the alert this receiver has must not lapse. */
     PGresult *r = run(o,
                       "SELECT " NOTIFICATION_COLUMNS " FROM cx.tickets t"
                       " CROSS JOIN LATERAL (SELECT * FROM cx.notifications l"
-                      "  WHERE l.ticket_id = t.ticket_id ORDER BY l.seq DESC LIMIT 1) n"
-                      " WHERE t.status <> 'resolved' AND n.status <> 'pending'"
-                      " AND n.transition <> 'resolved'"
-                      " ORDER BY t.ticket_id LIMIT 1000",
-                      0, NULL, "reading unresolved tickets", &st, err, errlen);
+                      "  WHERE l.ticket_id = t.ticket_id"
+                      "  AND l.deliveries -> $1 ->> 'status' = 'sent'"
+                      "  ORDER BY l.seq DESC LIMIT 1) n"
+                      " WHERE t.status <> 'resolved' AND n.transition <> 'resolved'"
+                      " ORDER BY t.ticket_id",
+                      1, params, "reading unresolved tickets", &st, err, errlen);
     if (r == NULL)
         return st;
     if ((*tickets = cx__pg_rows_json(r)) == NULL)

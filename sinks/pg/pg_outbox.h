@@ -47,10 +47,11 @@ cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,
                               char *err, size_t errlen);
 
 /*
- * Opens a transaction holding the lock lock_name and lists, as rows like
- * cx_pg_outbox_claim's, the latest transition of every unresolved ticket
- * none of whose transitions is pending (for re-posting to Alertmanager).
- * End it with cx_pg_outbox_rollback(). Returns new: json_decref().
+ * Opens a transaction holding the lock lock_name (an Alertmanager receiver's
+ * name) and lists, as rows like cx_pg_outbox_claim's, the latest transition
+ * of every unresolved ticket that this receiver was sent (for re-posting to
+ * it: what it knows, however far other receivers are behind). End it with
+ * cx_pg_outbox_rollback(). Returns new: json_decref().
  */
 cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **tickets,
                               char *err, size_t errlen);

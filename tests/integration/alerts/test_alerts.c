@@ -102,21 +102,46 @@ static pid_t start_hook(int port, const char *const *extra)
 }
 
 /* Starts `cxpulse run`; http_port 0: no HTTP listener; receiver flags in flags[]. */
-static pid_t start_run(int http_port, const char *flag, const char *value)
+/* Starts `cxpulse run` with one receiver flag and value, and optionally a
+ * second (flag2 NULL for none). */
+static pid_t start_run2(int http_port, const char *flag, const char *value, const char *flag2,
+                        const char *value2)
 {
     char http[64];
     if (http_port > 0)
         snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
     else
         snprintf(http, sizeof http, "off");
-    char *argv[] = {(char *)cx_test_bin(), "run", "--config", cfgfile, "--brokers",
-                    (char *)cx_mock_bootstraps(mock), "--topic", "cx.events", "--group", "alerts",
-                    "--pg", url, "--http", http, "--log-level", "warn", (char *)flag,
-                    (char *)value, NULL};
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--config",
+                    cfgfile,
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "alerts",
+                    "--pg",
+                    url,
+                    "--http",
+                    http,
+                    "--log-level",
+                    "warn",
+                    (char *)flag,
+                    (char *)value,
+                    (char *)flag2,
+                    (char *)value2,
+                    NULL};
     int fd;
     pid_t pid = track(cx_test_spawn(argv, &fd));
     close(fd);
     return pid;
+}
+
+static pid_t start_run(int http_port, const char *flag, const char *value)
+{
+    return start_run2(http_port, flag, value, NULL, NULL);
 }
 
 static void hook_url(int port, char *out, size_t outlen)
@@ -262,7 +287,7 @@ static double metric(int port, const char *name)
     return p ? strtod(p + strlen(want), NULL) : -1;
 }
 
-Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_ends_it)
+Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and_resolving_ends_it)
 {
     /* A throwaway Alertmanager: its own config and data folder, loopback only,
      * no cluster listener. */
@@ -289,9 +314,15 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
     }
     cr_assert(up, "alertmanager did not start on port %d", am_port);
 
-    char am_url[64];
+    char am_url[64], hook[128];
     snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d/", am_port);
-    start_run(0, "--alertmanager", am_url);
+    /* and a webhook that is down at first: its transitions wait, the alert
+     * Alertmanager has must not lapse meanwhile */
+    int hook_port = cx_test_free_port();
+    hook_url(hook_port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run2(0, "--alertmanager", am_url, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
     complaints(12);
     wait_for("SELECT count(*) FROM cx.tickets WHERE rule = 'courier-share'", 1, 30,
              "tickets opened");
@@ -343,6 +374,9 @@ Test(alerts, a_spike_reaches_a_real_alertmanager_with_its_labels_and_resolving_e
     const char *ends1 = json_string_value(json_object_get(json_array_get(list, 0), "endsAt"));
     cr_assert(ends1 != NULL && strcmp(ends1, first_end) > 0, "endsAt did not move: %s", body);
     json_decref(list);
+    cr_assert_gt(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0,
+                 "the webhook's transitions should still wait");
+    start_hook(hook_port, NULL);
 
     /* Resolving the ticket ends the alert. */
     cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(),
