@@ -30,8 +30,9 @@
 
 /* Negation reaches this many words forward, within a clause. */
 #define NEGATION_WINDOW 3
-/* Distinct phrase matches tracked per event (for "count once"). */
-#define MAX_SEEN 128
+/* Distinct phrase matches counted per event, as said and as negated (each
+ * counts once); past this many, further distinct ones are not counted. */
+#define MAX_SEEN 256
 
 typedef enum payload_kind { P_CATEGORY, P_SENTIMENT } payload_kind;
 
@@ -1007,8 +1008,8 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
                           cx_tags *tags, cx_rule_hits *hits)
 {
     static __thread cx_lex_words scanned; /* ~40 KB: not on the stack */
-    int32_t seen[MAX_SEEN];
-    size_t n_seen = 0;
+    int32_t seen[2][MAX_SEEN];            /* phrases counted as said, and negated */
+    size_t n_seen[2] = {0, 0};
     float sent = 0.0f;
 
     memset(tags, 0, sizeof *tags);
@@ -1046,13 +1047,14 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
                 break;
             if ((size_t)node >= clf->node_payload_cap || clf->node_payload[node] < 0)
                 continue;
-            size_t k;
-            for (k = 0; k < n_seen && seen[k] != node; k++)
+            /* each distinct phrase counts once as said and once negated: "not
+             * late at first, then late" is a complaint */
+            size_t k, *ns = &n_seen[negated];
+            for (k = 0; k < *ns && seen[negated][k] != node; k++)
                 ;
-            if (k < n_seen)
-                continue; /* each distinct phrase counts once */
-            if (n_seen < MAX_SEEN)
-                seen[n_seen++] = node;
+            if (k < *ns || *ns == MAX_SEEN)
+                continue;
+            seen[negated][(*ns)++] = node;
             for (int32_t p = clf->node_payload[node]; p >= 0; p = clf->payloads[p].next) {
                 const payload *pl = &clf->payloads[p];
                 if (pl->weight == 0.0f)

@@ -303,7 +303,8 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
                         for (size_t k = n0; k < words->n; k++)
                             words->flags[k] = (unsigned char)cx__lex_word_flags(lex, words->id[k]);
                     }
-                    c = ' '; /* c was part of the address, which ends at a space or the end */
+                    /* the address ends at a space (a line break is a break) or the end */
+                    c = i < len ? (unsigned char)text[i] : ' ';
                 }
                 pn = 0;
             } else {

@@ -237,6 +237,10 @@ Test(cx_classify, negation_keeps_a_complaint_from_counting)
     /* a negator too far away does not reach */
     run(clf, EV("\"text\":\"no idea why they were so very rude\""), &t);
     cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"));
+    /* a negated mention does not use up the term: the later complaint counts */
+    run(clf, EV("\"text\":\"They were not rude at first, later they were rude\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"), "the second rude was not counted");
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
     cx_classifier_free(clf);
 }
 

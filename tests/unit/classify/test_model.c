@@ -26,12 +26,21 @@ static void parse(cx_event *ev, const char *json)
                  err);
 }
 
-/* An event with the given text (no rating). */
+/* An event with the given text (no rating), put in JSON as it is but for a
+ * line break, which is escaped. */
 static void text_event(cx_event *ev, const char *text)
 {
-    char json[1024];
+    char json[1024], body[512];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 2 < sizeof body; p++) {
+        if (*p == '\n')
+            body[n++] = '\\', body[n++] = 'n';
+        else
+            body[n++] = *p;
+    }
+    body[n] = '\0';
     snprintf(json, sizeof json,
-             "{\"event_id\":\"t\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"text\":\"%s\"}", text);
+             "{\"event_id\":\"t\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"text\":\"%s\"}", body);
     parse(ev, json);
 }
 
@@ -916,6 +925,7 @@ Test(cx_model, verdicts_do_not_depend_on_what_the_thread_classified_before)
 static const char *const pass_texts[] = {
     "charged twice for order 12345, 3rd time!!! refund still missing",
     "see https://example.com/late/delivery?x=1 rude agent. never again",
+    "see https://acme.com/delivery\ndriver was rude",
     "http://x.co/a\xE2\x80\xA6 great service, not",
     "truncated https\xE2\x80\xA6 great, the courier lost it",
     "link http://a.b/c\xF0\x9F\x98\xA1 late delivery on hold",
