@@ -287,6 +287,24 @@ static cx_status read_weight(const loader *ld, const char *rule, const json_t *o
  * Loads a list of phrase groups: [{"weight": w, "polarity": p, "terms": [...]}, ...].
  * kind/cat say what they mean; rule names are "<section>[i]".
  */
+/* Refuses a key of o that is not one of keys[0..n) (so that a typo never
+ * passes silently). */
+static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
+                           const char *const *keys, size_t n)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        size_t i;
+        for (i = 0; i < n && strcmp(key, keys[i]) != 0; i++)
+            ;
+        if (i == n)
+            return rule_err(ld, rule, "unknown key \"%s\"", key);
+    }
+    return CX_OK;
+}
+
 static cx_status load_groups(const loader *ld, const json_t *groups, const char *section,
                              payload_kind kind, cx_category cat, int fixed_polarity)
 {
@@ -302,16 +320,12 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
         snprintf(rule, sizeof rule, "%s[%zu]", section, i);
         if (!json_is_object(g))
             return rule_err(ld, rule, "%s", "a phrase group must be an object");
-        const char *key;
-        const json_t *v;
-        json_object_foreach((json_t *)g, key, v)
-        {
-            if (strcmp(key, "weight") && strcmp(key, "polarity") && strcmp(key, "terms") &&
-                strcmp(key, "comment"))
-                return rule_err(ld, rule, "unknown key \"%s\"", key);
-        }
+        static const char *const keys[] = {"weight", "polarity", "terms", "comment"};
+        cx_status st = only_keys(ld, rule, g, keys, CX_ARRAY_LEN(keys));
+        if (st != CX_OK)
+            return st;
         float weight = 1.0f;
-        cx_status st = read_weight(ld, rule, g, 1.0f, &weight);
+        st = read_weight(ld, rule, g, 1.0f, &weight);
         if (st != CX_OK)
             return st;
         int polarity = fixed_polarity;
@@ -397,8 +411,21 @@ static uint64_t key_bit(const char *key, size_t n)
     return 1ULL << (cx__hash_word(key, n) >> 58);
 }
 
+/* A value eq, ne and in compare with: a string or a number (an event's
+ * booleans read as "true" and "false"). */
+static int comparable(const json_t *v)
+{
+    return json_is_string(v) || json_is_number(v);
+}
+
 static cx_status load_clause(const loader *ld, const char *rule, const json_t *c, clause *out)
 {
+    static const char *const keys[] = {"field", "op", "value", "other", "comment"};
+    if (!json_is_object(c))
+        return rule_err(ld, rule, "%s", "a clause must be an object");
+    cx_status st = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
+    if (st != CX_OK)
+        return st;
     const char *field = json_string_value(json_object_get(c, "field"));
     const char *op = json_string_value(json_object_get(c, "op"));
     const json_t *value = json_object_get(c, "value");
@@ -422,14 +449,24 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     case OP_PRESENT:
     case OP_ABSENT:
         break;
-    case OP_IN:
+    case OP_IN: {
         if (!json_is_array(value) || json_array_size(value) == 0)
             return rule_err(ld, rule, "operator \"%s\" needs a non-empty array \"value\"", op);
+        size_t k;
+        const json_t *x;
+        json_array_foreach(value, k, x) if (!comparable(x)) return rule_err(
+            ld, rule, "operator \"%s\": \"value\"[%zu] must be a string or a number", op, k);
         break;
+    }
     case OP_EQ:
     case OP_NE:
         if (value == NULL && other == NULL)
             return rule_err(ld, rule, "operator \"%s\" needs \"value\" or \"other\"", op);
+        if (value != NULL && !comparable(value))
+            return rule_err(ld, rule,
+                            "operator \"%s\": \"value\" must be a string or a number (an "
+                            "event's true reads as \"true\")",
+                            op);
         break;
     case OP_LT:
     case OP_LE:
@@ -479,6 +516,10 @@ static cx_status load_conditions(const loader *ld, const json_t *conds, cx_categ
         snprintf(rule, sizeof rule, "%s", name ? name : "conditions[?]");
         if (name == NULL || name[0] == '\0')
             return rule_err(ld, rule, "%s", "every condition needs a \"name\"");
+        static const char *const keys[] = {"name", "weight", "all", "comment"};
+        cx_status kst = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
+        if (kst != CX_OK)
+            return kst;
         const json_t *all = json_object_get(c, "all");
         if (!json_is_array(all) || json_array_size(all) == 0)
             return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
@@ -516,18 +557,9 @@ static cx_status load_sentiment(const loader *ld, const json_t *s)
 {
     static const char *const keys[] = {"positive", "negative", "negators", "intensifiers",
                                        "clause_breaks"};
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)s, key, v)
-    {
-        size_t i;
-        for (i = 0; i < CX_ARRAY_LEN(keys); i++)
-            if (strcmp(key, keys[i]) == 0)
-                break;
-        if (i == CX_ARRAY_LEN(keys))
-            return rule_err(ld, "sentiment", "unknown key \"%s\"", key);
-    }
-    cx_status st;
+    cx_status st = only_keys(ld, "sentiment", s, keys, CX_ARRAY_LEN(keys));
+    if (st != CX_OK)
+        return st;
     const json_t *g;
     if ((g = json_object_get(s, "positive")) &&
         (st = load_groups(ld, g, "sentiment.positive", P_SENTIMENT, CX_CAT_COUNT, 1)))

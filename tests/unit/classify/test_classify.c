@@ -387,6 +387,19 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
                       "rule \"n\": operator \"lt\" needs a number");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"all\":[]}]}",
                       "needs a \"name\"");
+    /* a typo in a condition or a clause is an error too, not a default */
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"c\",\"wieght\":0.2,"
+                      "\"all\":[{\"field\":\"attributes.carrier\",\"op\":\"present\"}]}]}",
+                      "rule \"c\": unknown key \"wieght\"");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"c\",\"all\":["
+                      "{\"field\":\"attributes.carrier\",\"opp\":\"present\"}]}]}",
+                      "rule \"c\": unknown key \"opp\"");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"b\",\"all\":["
+                      "{\"field\":\"attributes.vip\",\"op\":\"eq\",\"value\":true}]}]}",
+                      "rule \"b\": operator \"eq\": \"value\" must be a string or a number");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"i\",\"all\":["
+                      "{\"field\":\"channel\",\"op\":\"in\",\"value\":[\"chat\",null]}]}]}",
+                      "rule \"i\": operator \"in\": \"value\"[1] must be a string or a number");
     expect_rule_error("{\"sentiment\":{\"negators\":[\"not at all\"]}}",
                       "rule \"sentiment.negators\": entry not at all is not a single word");
     expect_rule_error("{\"category\":\"facing\",\"phrasez\":[]}", "unknown top-level key \"phrasez\"");
