@@ -484,9 +484,17 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
             i++;
         size_t s = i, joint;
         while (i < len && !cx__ascii_space((unsigned char)text[i])) {
-            if (i > s && (joint = joiner(text + i, len - i)) > 0) {
-                i += joint;
-                break;
+            if (i > s) {
+                if ((joint = joiner(text + i, len - i)) > 0) {
+                    i += joint;
+                    break;
+                }
+                /* a run of dots or dashes that joins nothing joins nothing from
+                 * inside either: past it at once (else a long run costs its
+                 * length squared) */
+                char d = text[i];
+                while ((d == '.' || d == '-') && i + 1 < len && text[i + 1] == d)
+                    i++;
             }
             i++;
         }
