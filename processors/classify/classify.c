@@ -993,17 +993,20 @@ static void add_evidence(cx_tags *tags, cx_category cat, const char *ev)
 /* Maps a rating onto [-1, 1] by its scale (CES: high effort is bad). */
 static float rating_score(const cx_event *ev)
 {
+    /* within the band the sentiment is read from, so that the signs agree
+     * for fractional ratings too (NPS 6.3 is a detractor, stars 2.7 neutral) */
+    cx_sentiment band = cx__rating_sentiment(ev);
     double v = ev->rating_value;
+    if (band == CX_SENT_NEUTRAL || band == CX_SENT_COUNT)
+        return 0.0f;
     switch (ev->rating_scale) {
     case CX_RATING_CSAT:
     case CX_RATING_STARS:
         return (float)((v - 3.0) / 2.0);
     case CX_RATING_NPS:
-        if (v <= 6)
-            return (float)(-1.0 + v / 6.0 * 0.7); /* detractor: -1 .. -0.3 */
-        if (v < 9)
-            return 0.0f;                         /* passive */
-        return (float)(0.6 + (v - 9.0) * 0.4);   /* promoter: 0.6 .. 1 */
+        return band == CX_SENT_NEGATIVE
+                   ? (float)(-1.0 + fmin(v, 6.0) / 6.0 * 0.7)   /* detractor: -1 .. -0.3 */
+                   : (float)(0.6 + (fmax(v, 9.0) - 9.0) * 0.4); /* promoter: 0.6 .. 1 */
     case CX_RATING_CES:
         return (float)((4.0 - v) / 3.0);
     case CX_RATING_NONE:

@@ -302,30 +302,39 @@ Test(cx_classify, sentiment_follows_each_rating_scale)
 {
     static const struct {
         const char *scale;
-        int value;
+        double value;
         cx_sentiment want;
     } cases[] = {
-        {"csat", 1, CX_SENT_NEGATIVE},  {"csat", 2, CX_SENT_NEGATIVE},
-        {"csat", 3, CX_SENT_NEUTRAL},   {"csat", 4, CX_SENT_POSITIVE},
-        {"csat", 5, CX_SENT_POSITIVE},  {"stars", 1, CX_SENT_NEGATIVE},
-        {"stars", 3, CX_SENT_NEUTRAL},  {"stars", 5, CX_SENT_POSITIVE},
-        {"nps", 0, CX_SENT_NEGATIVE},   {"nps", 6, CX_SENT_NEGATIVE},
-        {"nps", 7, CX_SENT_NEUTRAL},    {"nps", 8, CX_SENT_NEUTRAL},
-        {"nps", 9, CX_SENT_POSITIVE},   {"nps", 10, CX_SENT_POSITIVE},
-        {"ces", 1, CX_SENT_POSITIVE},   {"ces", 3, CX_SENT_POSITIVE},
-        {"ces", 4, CX_SENT_NEUTRAL},    {"ces", 5, CX_SENT_NEGATIVE},
-        {"ces", 7, CX_SENT_NEGATIVE},
+        {"csat", 1, CX_SENT_NEGATIVE},    {"csat", 2, CX_SENT_NEGATIVE},
+        {"csat", 3, CX_SENT_NEUTRAL},     {"csat", 4, CX_SENT_POSITIVE},
+        {"csat", 5, CX_SENT_POSITIVE},    {"stars", 1, CX_SENT_NEGATIVE},
+        {"stars", 3, CX_SENT_NEUTRAL},    {"stars", 5, CX_SENT_POSITIVE},
+        {"nps", 0, CX_SENT_NEGATIVE},     {"nps", 6, CX_SENT_NEGATIVE},
+        {"nps", 7, CX_SENT_NEUTRAL},      {"nps", 8, CX_SENT_NEUTRAL},
+        {"nps", 9, CX_SENT_POSITIVE},     {"nps", 10, CX_SENT_POSITIVE},
+        {"ces", 1, CX_SENT_POSITIVE},     {"ces", 3, CX_SENT_POSITIVE},
+        {"ces", 4, CX_SENT_NEUTRAL},      {"ces", 5, CX_SENT_NEGATIVE},
+        {"ces", 7, CX_SENT_NEGATIVE},     {"stars", 2.5, CX_SENT_NEUTRAL},
+        {"stars", 3.6, CX_SENT_POSITIVE}, {"nps", 6.3, CX_SENT_NEGATIVE},
+        {"nps", 8.7, CX_SENT_POSITIVE},   {"ces", 4.6, CX_SENT_NEGATIVE},
     };
     cx_classifier *clf = NULL;
     char err[512], json[256];
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(json, sizeof json, EV("\"rating\":{\"scale\":\"%s\",\"value\":%d}"),
+        snprintf(json, sizeof json, EV("\"rating\":{\"scale\":\"%s\",\"value\":%g}"),
                  cases[i].scale, cases[i].value);
         cx_tags t;
         run(clf, json, &t);
-        cr_assert_eq(t.sentiment, cases[i].want, "%s %d: got %s", cases[i].scale,
-                     cases[i].value, cx_sentiment_name(t.sentiment));
+        cr_assert_eq(t.sentiment, cases[i].want, "%s %g: got %s", cases[i].scale, cases[i].value,
+                     cx_sentiment_name(t.sentiment));
+        /* the score's sign says the same (classify.h) */
+        int sign = (t.sentiment_score > 0) - (t.sentiment_score < 0);
+        int want = cases[i].want == CX_SENT_POSITIVE   ? 1
+                   : cases[i].want == CX_SENT_NEGATIVE ? -1
+                                                       : 0;
+        cr_assert_eq(sign, want, "%s %g: score %g", cases[i].scale, cases[i].value,
+                     t.sentiment_score);
     }
     cx_classifier_free(clf);
 }
