@@ -501,6 +501,11 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         int any = 0;
         for (int k = 0; k < CX_MODEL_OUT; k++) {
             float x = fabsf(w[b * CX_MODEL_STRIDE + (size_t)k]);
+            /* the loader takes a scale in (0, 1]: weights within +-32767 */
+            if (!(x <= 32767.0f)) /* NaN too */
+                return cx_errf(err, errlen, CX_ERR_INVALID,
+                               "%s: training diverged (a weight is %s): try a lower --rate", path,
+                               isnan(x) ? "not a number" : "beyond +-32767");
             scale[k] = fmaxf(scale[k], x);
             any |= x > 0;
         }

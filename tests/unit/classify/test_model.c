@@ -720,6 +720,26 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
     free(buf);
 }
 
+/* Training that diverges (a rate far too high) says so and writes nothing,
+ * rather than a file the loader would refuse. */
+Test(cx_model, training_that_diverges_writes_no_file)
+{
+    char err[256], path[256];
+    snprintf(path, sizeof path, "%s/diverged.cxm", dir);
+    cx_train_options opt;
+    cx_train_options_default(&opt);
+    opt.rate = 1e9f;
+    opt.l2 = 1e30f;
+    cx_classifier *rules;
+    cx_trainer *t = sample_trainer(&rules, &opt);
+    cx_status st = cx_trainer_write(t, path, err, sizeof err);
+    cr_assert_eq(st, CX_ERR_INVALID, "%s: %s", cx_status_name(st), err);
+    cr_assert_not_null(strstr(err, "training diverged"), "%s", err);
+    cr_assert_neq(access(path, F_OK), 0);
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+}
+
 Test(cx_model, too_few_events_to_train)
 {
     cx_classifier *rules = NULL;
