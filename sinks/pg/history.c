@@ -51,6 +51,10 @@ struct cx_pg_history {
     char *write_sql, *write_sql_signals, *write_sql_grouped;
 };
 
+/* Time bounds given as a bare date or without an offset are UTC, as the
+ * commands check them, and page keys (occurred_at::text) read back the same
+ * instant, whatever the database's time zone and date style. */
+#define SESSION_TIME "SET TimeZone = 'UTC'; SET DateStyle = 'ISO';"
 
 /* Connects a writer: its session settings and staging tables. */
 static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, size_t errlen)
@@ -58,12 +62,12 @@ static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, 
     cx_status st = cx__pg_connect(conninfo, conn, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(*conn,
-                  "SET client_min_messages = warning; SET jit = off;"
-                  "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
-                  " primary_category text, categories text[], confidences real[],"
-                  " evidence jsonb) ON COMMIT DELETE ROWS;"
-                  "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
-                  "preparing the session", err, errlen);
+                         "SET client_min_messages = warning; SET jit = off; " SESSION_TIME
+                         "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
+                         " primary_category text, categories text[], confidences real[],"
+                         " evidence jsonb) ON COMMIT DELETE ROWS;"
+                         "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
+                         "preparing the session", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(*conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
     return st;
@@ -110,7 +114,8 @@ cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const ch
     if (h->reader == NULL) {
         if ((st = cx__pg_connect(h->conninfo, &h->reader, err, errlen)) != CX_OK)
             return st;
-        if ((st = cx__pg_exec(h->reader, "SET client_min_messages = warning; SET jit = off",
+        if ((st = cx__pg_exec(h->reader,
+                              "SET client_min_messages = warning; SET jit = off; " SESSION_TIME,
                               "preparing the session", err, errlen)) != CX_OK)
             return st;
     }

@@ -341,6 +341,23 @@ Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
                  0);
 }
 
+/* A bare date is midnight UTC, as the command checks it, whatever the
+ * database's time zone (in New York, midnight there is 04:00Z). */
+Test(pg_history, a_date_bound_is_midnight_utc_whatever_the_session_time_zone)
+{
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
+                          " current_database(), 'America/New_York'); END $$");
+    add_at("d-1", "2026-10-31T23:00:00Z", "the agent was rude");
+    add_at("d-2", "2026-11-01T02:00:00Z", "the agent was rude");
+    add_at("d-3", "2026-11-02T02:00:00Z", "the agent was rude");
+    store();
+    cr_assert_eq(reclassify_new("--since 2026-11-01 --until 2026-11-02"), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"
+                   " AND event_id = 'd-2'"),
+                 1, "02:00Z on the first is inside the first");
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
+}
+
 Test(pg_history, reclassify_pages_past_an_event_id_of_128_emoji)
 {
     char id[4 * 128 + 1] = "";
