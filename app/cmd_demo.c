@@ -94,7 +94,7 @@ int cx_cmd_demo(int argc, char **argv)
     cx_status st = cx_pg_migrate(cfg->pg_url, &applied, &version, err, sizeof err);
     if (st != CX_OK) {
         fprintf(stderr, "cxpulse demo: %s\n", err);
-        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        rc = cx_cmd_exit_status(st);
         goto done;
     }
     if (cx_mock_new(&mock, 1, err, sizeof err) != CX_OK ||

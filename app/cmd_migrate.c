@@ -28,7 +28,7 @@ int cx_cmd_migrate(int argc, char **argv)
     cx_status st = cx_pg_migrate(url, &applied, &version, err, sizeof err);
     if (st != CX_OK) {
         fprintf(stderr, "cxpulse migrate: %s\n", err);
-        return st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        return cx_cmd_exit_status(st);
     }
     if (applied == 0)
         printf("schema is up to date (version %d)\n", version);

@@ -139,7 +139,7 @@ int cx_cmd_notifications(int argc, char **argv)
     }
     if (st != CX_OK) {
         fprintf(stderr, "cxpulse notifications: %s\n", err);
-        return st == CX_ERR_USAGE || st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        return cx_cmd_exit_status(st);
     }
     return CX_EXIT_OK;
 }

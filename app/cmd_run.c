@@ -206,7 +206,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     /* The listener first: /healthz answers while the writers connect. */
     if ((st = cx_service_http_start(&http, cfg, s.metrics, err, sizeof err)) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
-        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        rc = cx_cmd_exit_status(st);
         goto done;
     }
     int pg_up = 1;
@@ -217,7 +217,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
             cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
         } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
             fprintf(stderr, "cxpulse: %s\n", err);
-            rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+            rc = cx_cmd_exit_status(st);
             goto done;
         }
         cx_pg_sink(pg[w], &sinks[w]);
@@ -235,7 +235,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     if ((st = cx_alerts_sender_start(&sender, cfg, s.metrics, err, sizeof err)) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
-        rc = st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        rc = cx_cmd_exit_status(st);
         goto done;
     }
     cx_consumer_config cc = {.brokers = cfg->brokers,

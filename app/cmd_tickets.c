@@ -145,7 +145,7 @@ int cx_cmd_tickets(int argc, char **argv)
     }
     if (st != CX_OK) {
         fprintf(stderr, "cxpulse tickets: %s\n", err);
-        return st == CX_ERR_USAGE || st == CX_ERR_CONFIG ? CX_EXIT_USAGE : CX_EXIT_RUNTIME;
+        return cx_cmd_exit_status(st);
     }
     if (as_json) {
         char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

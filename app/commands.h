@@ -53,6 +53,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
 int cx_replay_file(const char *brokers, const char *topic, const char *path, int progress,
                    uint64_t *delivered);
 
+/* The exit status a command's failure ends with (cli.md): 2 for bad usage or
+ * configuration, 1 for anything else (0 for CX_OK). */
+int cx_cmd_exit_status(cx_status st);
+
 /* True when argv holds "--help" or "-h"; used by every subcommand. */
 int cx_cmd_wants_help(int argc, char **argv);
 

@@ -68,6 +68,13 @@ const char *cx_cmd_json_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+int cx_cmd_exit_status(cx_status st)
+{
+    return st == CX_OK                                 ? CX_EXIT_OK
+           : st == CX_ERR_USAGE || st == CX_ERR_CONFIG ? CX_EXIT_USAGE
+                                                       : CX_EXIT_RUNTIME;
+}
+
 int cx_cmd_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
