@@ -209,27 +209,29 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
 static cx_status store_ends(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
                             int64_t *next, char *err, size_t errlen)
 {
-    size_t missing = 0;
-    for (size_t k = 0; k < n; k++)
-        missing += next[k] < 0;
-    if (c->reset != RD_KAFKA_OFFSET_END || missing == 0)
+    if (c->reset != RD_KAFKA_OFFSET_END)
         return CX_OK;
     int64_t *start = malloc(n * sizeof *start);
     if (start == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    size_t missing = 0;
     for (size_t k = 0; k < n; k++) {
-        int64_t lo, hi;
+        int64_t lo;
+        start[k] = -1;
+        if (next[k] >= 0)
+            continue;
+        missing++;
         rd_kafka_resp_err_t e =
-            next[k] >= 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
-                         : rd_kafka_query_watermark_offsets(c->rk, topic, ids[k], &lo, &hi, 10000);
-        start[k] = next[k] >= 0 ? -1 : e == RD_KAFKA_RESP_ERR_NO_ERROR ? hi : -1;
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_query_watermark_offsets(c->rk, topic, ids[k], &lo, &start[k], 10000);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            start[k] = -1;
             cx_log(CX_LOG_WARN, "ingest",
-                   "the end of %s[%d] is not known (%s): it starts at "
-                   "the end when fetching begins, not stored",
+                   "the end of %s[%d] is not known (%s): it starts at the end when fetching "
+                   "begins, not stored",
                    topic, ids[k], rd_kafka_err2str(e));
+        }
     }
-    cx_status st = read_stored(c, topic, ids, n, start, next, err, errlen);
+    cx_status st = missing > 0 ? read_stored(c, topic, ids, n, start, next, err, errlen) : CX_OK;
     free(start);
     return st;
 }

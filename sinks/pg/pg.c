@@ -275,15 +275,19 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     }
     cx_buf ids = {0}, starts = {0};
     cx__buf_put(&ids, "{", 1);
-    cx__buf_put(&starts, "{", 1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         cx__buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
-        cx__buf_printf(&starts, "%s%lld", i ? "," : "", start ? (long long)start[i] : -1LL);
-    }
     cx__buf_put(&ids, "}", 2);
-    cx__buf_put(&starts, "}", 2);
+    if (start != NULL) {
+        cx__buf_put(&starts, "{", 1);
+        for (size_t i = 0; i < n; i++)
+            cx__buf_printf(&starts, "%s%lld", i ? "," : "", (long long)start[i]);
+        cx__buf_put(&starts, "}", 2);
+    }
+    if (ids.failed || starts.failed)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading consumer offsets: out of memory");
     PGresult *res = NULL;
-    if (start != NULL && !ids.failed && !starts.failed) {
+    if (st == CX_OK && start != NULL) {
         const char *ins[] = {pg->group, topic, ids.data, starts.data};
         res = PQexecParams(pg->conn,
                            "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
@@ -295,16 +299,15 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
         PQclear(res);
         res = NULL;
     }
-    const char *params[] = {pg->group, topic, ids.data};
-    res = st != CX_OK || ids.failed
-              ? NULL
-              : PQexecParams(pg->conn,
-                             "SELECT partition, next_offset FROM cx.consumer_offsets"
-                             " WHERE consumer_group = $1 AND topic = $2"
-                             " AND partition = ANY ($3::int[])",
-                             3, NULL, params, NULL, NULL, 0);
-    if (st == CX_OK)
+    if (st == CX_OK) {
+        const char *params[] = {pg->group, topic, ids.data};
+        res = PQexecParams(pg->conn,
+                           "SELECT partition, next_offset FROM cx.consumer_offsets"
+                           " WHERE consumer_group = $1 AND topic = $2"
+                           " AND partition = ANY ($3::int[])",
+                           3, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(pg->conn, res, "reading consumer offsets", err, errlen);
+    }
     for (size_t i = 0; i < n; i++)
         next[i] = -1;
     for (int r = 0; st == CX_OK && r < PQntuples(res); r++) {
