@@ -283,10 +283,6 @@ static cx_status read_weight(const loader *ld, const char *rule, const json_t *o
     return CX_OK;
 }
 
-/*
- * Loads a list of phrase groups: [{"weight": w, "polarity": p, "terms": [...]}, ...].
- * kind/cat say what they mean; rule names are "<section>[i]".
- */
 /* Refuses a key of o that is not one of keys[0..n) (so that a typo never
  * passes silently). */
 static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
@@ -305,6 +301,10 @@ static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
     return CX_OK;
 }
 
+/*
+ * Loads a list of phrase groups: [{"weight": w, "polarity": p, "terms": [...]}, ...].
+ * kind/cat say what they mean; rule names are "<section>[i]".
+ */
 static cx_status load_groups(const loader *ld, const json_t *groups, const char *section,
                              payload_kind kind, cx_category cat, int fixed_polarity)
 {
@@ -454,8 +454,13 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
             return rule_err(ld, rule, "operator \"%s\" needs a non-empty array \"value\"", op);
         size_t k;
         const json_t *x;
-        json_array_foreach(value, k, x) if (!comparable(x)) return rule_err(
-            ld, rule, "operator \"%s\": \"value\"[%zu] must be a string or a number", op, k);
+        json_array_foreach(value, k, x)
+        {
+            if (!comparable(x))
+                return rule_err(ld, rule,
+                                "operator \"%s\": \"value\"[%zu] must be a string or a number", op,
+                                k);
+        }
         break;
     }
     case OP_EQ:

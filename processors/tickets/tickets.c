@@ -74,6 +74,17 @@ static cx_status rule_err(char *err, size_t errlen, size_t i, const char *name, 
     return cx_errf(err, errlen, CX_ERR_CONFIG, "tickets.rules[%zu]: %s", i, msg);
 }
 
+/* Refuses rule i's string `key` when it is over max bytes (a ticket's
+ * notification carries it); NULL passes. */
+static cx_status at_most(char *err, size_t errlen, size_t i, const char *name, const char *key,
+                         const char *value, size_t max)
+{
+    if (value != NULL && strlen(value) > max)
+        return rule_err(err, errlen, i, name, "\"%s\" is %zu bytes; at most %zu", key,
+                        strlen(value), max);
+    return CX_OK;
+}
+
 /* Reads an optional number key; 1 if present (and a number), 0 if absent, -1 if not a number. */
 static int number(const json_t *o, const char *key, double *out)
 {
@@ -110,14 +121,14 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                             char *err, size_t errlen)
 {
     cx_ticket_rule *r = &rs->rules[i];
+    cx_status st;
     if (!json_is_object(o))
         return rule_err(err, errlen, i, NULL, "must be an object");
     const char *name = json_string_value(json_object_get(o, "name"));
     if (name == NULL || name[0] == '\0')
         return rule_err(err, errlen, i, NULL, "\"name\" must be a non-empty string");
-    if (strlen(name) > CX_TICKET_NAME_MAX)
-        return rule_err(err, errlen, i, NULL, "\"name\" is %zu bytes; at most %d", strlen(name),
-                        CX_TICKET_NAME_MAX);
+    if ((st = at_most(err, errlen, i, NULL, "name", name, CX_TICKET_NAME_MAX)) != CX_OK)
+        return st;
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)o, key, val)
@@ -144,9 +155,8 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     const char *owner = json_string_value(json_object_get(o, "owner"));
     if (owner == NULL || owner[0] == '\0')
         return rule_err(err, errlen, i, name, "\"owner\" must be a non-empty string (a team)");
-    if (strlen(owner) > CX_TICKET_NAME_MAX)
-        return rule_err(err, errlen, i, name, "\"owner\" is %zu bytes; at most %d", strlen(owner),
-                        CX_TICKET_NAME_MAX);
+    if ((st = at_most(err, errlen, i, name, "owner", owner, CX_TICKET_NAME_MAX)) != CX_OK)
+        return st;
     r->owner = keep(rs, owner);
 
     const char *cat = json_string_value(json_object_get(o, "category"));
@@ -187,7 +197,6 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     }
     r->scope = keep(rs, scope);
 
-    cx_status st;
     int minutes;
     if ((st = integer(o, "cooldown_minutes", 0, 10080, 0, &minutes, i, name, err, errlen)) !=
         CX_OK)
@@ -320,11 +329,9 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             return rule_err(err, errlen, i, name, "an event rule needs at least one condition");
     }
     const char *given = json_string_value(json_object_get(o, "description"));
-    if (given != NULL && strlen(given) > CX_TICKET_DESCRIPTION_MAX)
-        return rule_err(err, errlen, i, name,
-                        "\"description\" is %zu bytes; at most %d (it goes into the ticket's "
-                        "notification)",
-                        strlen(given), CX_TICKET_DESCRIPTION_MAX);
+    if ((st = at_most(err, errlen, i, name, "description", given, CX_TICKET_DESCRIPTION_MAX)) !=
+        CX_OK)
+        return st;
     r->description = keep(rs, given != NULL ? given : desc);
     if (r->name == NULL || r->owner == NULL || r->scope == NULL || r->description == NULL ||
         (r->channel == NULL && ch != NULL) || (r->touchpoint == NULL && tp != NULL))
