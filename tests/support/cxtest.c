@@ -93,6 +93,19 @@ int cx_test_pg_ctl(const char *action)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+void cx_test_pg_down(PGconn **conn)
+{
+    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
+    PQfinish(*conn);
+    *conn = NULL;
+}
+
+void cx_test_pg_back(PGconn **conn, const char *url)
+{
+    cr_assert_eq(cx_test_pg_ctl("start"), 0);
+    *conn = cx_test_pg_connect(url);
+}
+
 const char *cx_test_source_path(const char *rel, char *buf, size_t buflen)
 {
     snprintf(buf, buflen, "%s/%s", CX_SOURCE_DIR, rel);

@@ -35,6 +35,11 @@ void cx_test_assert_signals_exact(PGconn *conn);
  * through deploy/local/pg-ctl.sh. Returns the script's exit status. */
 int cx_test_pg_ctl(const char *action);
 
+/* An outage: stops the test server at once ("stop immediate") and closes
+ * *conn (NULL after); cx_test_pg_back() starts it and connects *conn to url. */
+void cx_test_pg_down(PGconn **conn);
+void cx_test_pg_back(PGconn **conn, const char *url);
+
 /* Path of a file under the source tree, e.g. "tests/data/x.json". */
 const char *cx_test_source_path(const char *rel, char *buf, size_t buflen);
 

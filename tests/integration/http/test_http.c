@@ -209,15 +209,12 @@ Test(http, health_and_readiness_follow_postgresql)
     cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 200, "%s", body);
     cr_assert_str_eq(body, "ready\n");
 
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
-    conn = NULL;
+    cx_test_pg_down(&conn);
     /* readiness is checked every 2 s, not per request */
     int status = 200;
     for (int i = 0; i < 100 && status == 200; i++, cx_test_sleep_ms(100))
         status = cx_test_http_get(port, "/readyz", body, sizeof body);
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     cr_assert_eq(status, 503, "ready while PostgreSQL is down: %s", body);
     cr_assert(strstr(body, "postgresql") != NULL, "%s", body);
     cr_assert_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200, "alive all along");
@@ -251,9 +248,7 @@ Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
     produce(20);
     wait_handled(produced);
     cr_assert_eq(metric("cxpulse_consumption_paused"), 0);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
-    conn = NULL;
+    cx_test_pg_down(&conn);
     produce(5);
     cr_assert(metric_becomes("cxpulse_postgresql_up", 0), "no write failed");
     cr_assert(metric("cxpulse_pg_retries_total") > 0);
@@ -263,8 +258,7 @@ Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
         cx_test_sleep_ms(300);
     }
     cr_assert(metric_becomes("cxpulse_consumption_paused", 1), "not paused with no room");
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     wait_handled(produced);
     cr_assert(metric_becomes("cxpulse_consumption_paused", 0));
     cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
@@ -275,15 +269,12 @@ Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
 Test(http, ready_once_postgresql_comes_up_after_the_service)
 {
     cx_test_stop(run_pid, SIGKILL, 5000);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
-    conn = NULL;
+    cx_test_pg_down(&conn);
     start_service();
     sleep(3);
     cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 503, "%s", body);
     cr_assert_eq(metric("cxpulse_postgresql_up"), 0);
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     int ready = 0;
     for (int i = 0; i < 150 && !ready; i++, cx_test_sleep_ms(100))
         ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;

@@ -315,12 +315,18 @@ static void add_at(const char *id, const char *occurred_at, const char *text)
     sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
 }
 
+/* Sessions on the test database get New York's time zone from now on. */
+static void database_in_new_york(void)
+{
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
+                          " current_database(), 'America/New_York'); END $$");
+}
+
 Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
 {
     /* In New York the clocks go back at 06:00Z that day: as text, 06:10Z
      * ("01:10-05") sorts before 05:30Z ("01:30-04"). */
-    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
-                          " current_database(), 'America/New_York'); END $$");
+    database_in_new_york();
     add_at("tz-1", "2026-11-01T05:00:00Z", "the agent was rude");
     add_at("tz-2", "2026-11-01T05:30:00Z", "the agent was rude");
     add_at("tz-3", "2026-11-01T06:10:00Z", "the agent was rude");
@@ -345,8 +351,7 @@ Test(pg_history, reclassify_pages_by_the_instant_whatever_the_session_time_zone)
  * database's time zone (in New York, midnight there is 04:00Z). */
 Test(pg_history, a_date_bound_is_midnight_utc_whatever_the_session_time_zone)
 {
-    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L',"
-                          " current_database(), 'America/New_York'); END $$");
+    database_in_new_york();
     add_at("d-1", "2026-10-31T23:00:00Z", "the agent was rude");
     add_at("d-2", "2026-11-01T02:00:00Z", "the agent was rude");
     add_at("d-3", "2026-11-02T02:00:00Z", "the agent was rude");

@@ -61,7 +61,7 @@ static void teardown(void)
         if (children[i] > 0)
             kill(children[i], SIGKILL); /* left running by a failed test */
     cx_test_stack_free(conn, mock, producer);
-    unlink(cfgfile);
+    cx_test_sh("rm -f '%s' '%s'.*", cfgfile, cfgfile); /* and a test's own variants */
 }
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 240);
@@ -93,13 +93,13 @@ static void produce(long n)
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
 }
 
-static pid_t start_run_with(const char *group, const char *config)
+static pid_t start_run_with(const char *group, char *config)
 {
     int fd;
     char *argv[] = {(char *)cx_test_bin(),
                     "run",
                     "--config",
-                    (char *)config,
+                    config,
                     "--brokers",
                     (char *)cx_mock_bootstraps(mock),
                     "--topic",
@@ -258,13 +258,11 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
     produce(2000);
     pid_t p = start_run("g4");
     wait_handled("g4", 300, 60);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
+    cx_test_pg_down(&conn);
     produce(500);
     sleep(3); /* the service keeps running, paused, retrying */
     cr_assert_eq(kill(p, 0), 0, "the service must survive a database outage");
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     wait_handled("g4", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g4");
@@ -278,14 +276,12 @@ Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
     produce(600);
     pid_t a = start_run("g8");
     wait_handled("g8", produced, 60);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
+    cx_test_pg_down(&conn);
     produce(3000); /* more than the member holds while it cannot store: it pauses */
     sleep(3);
     pid_t b = start_run("g8");
     sleep(5); /* the group rebalances while the database is down */
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     wait_handled("g8", produced, 90);
     cr_assert_eq(stop(b, SIGTERM, 30000), 0);
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
@@ -308,17 +304,14 @@ Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
     sleep(10); /* two rebalances: the first member lets go of half, the second takes it */
     produce(1500);
     wait_handled("g9", produced, 60);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
+    cx_test_pg_down(&conn);
     produce(3000); /* both members hold batches they cannot store */
     sleep(3);
     stop(b, SIGTERM, 30000); /* its partitions go to the first member */
     sleep(10);               /* which takes them while the database is still down */
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     wait_handled("g9", produced, 90);
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
-    unlink(coop);
     assert_exactly_once("g9");
 }
 
@@ -337,7 +330,6 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
         cx_mock_cluster(mock), 12 /* Heartbeat */, 3, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
         RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
     cr_assert_eq(stop(p, 0, 20000), 1, "a fenced member must stop, with an error");
-    unlink(cfg);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
 
@@ -367,12 +359,10 @@ Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
     produce(400);
     pid_t p = start_run("g6");
     wait_handled("g6", produced, 60);
-    cr_assert_eq(cx_test_pg_ctl("stop immediate"), 0);
-    PQfinish(conn);
+    cx_test_pg_down(&conn);
     produce(300); /* taken over while PostgreSQL is down; then nothing more arrives */
     sleep(3);
-    cr_assert_eq(cx_test_pg_ctl("start"), 0);
-    conn = cx_test_pg_connect(url);
+    cx_test_pg_back(&conn, url);
     wait_handled("g6", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
