@@ -29,11 +29,11 @@ struct cx_consumer {
     size_t n, cap;
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
-    int paused, fatal;
+    int fatal;
+    _Atomic int paused; /* also read by other threads: cx_consumer_paused() */
     char fatal_err[1024];
     cx_consumer_stats stats;
     _Atomic int assigned; /* stats.assigned, for other threads */
-    _Atomic int paused_now; /* stats.paused, for other threads */
 };
 
 static void sleep_ms(int ms)
@@ -49,19 +49,6 @@ static void drop_batch(cx_consumer *c)
     c->n = 0;
 }
 
-static void set_paused(cx_consumer *c, int pause);
-
-/* Lets go of the batch in hand (it is read again from the stored offsets).
- * Paused only while a batch waits for room: with none in hand, nothing else
- * would resume fetching. Resumes before partitions are let go of, since
- * librdkafka keeps a partition's pause across assignments. */
-static void let_go_of_batch(cx_consumer *c)
-{
-    drop_batch(c);
-    if (c->paused)
-        set_paused(c, 0);
-}
-
 static void set_paused(cx_consumer *c, int pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -74,7 +61,18 @@ static void set_paused(cx_consumer *c, int pause)
     }
     if (pause && !c->paused)
         c->stats.pauses++;
-    c->paused = c->stats.paused = c->paused_now = pause;
+    c->paused = c->stats.paused = pause;
+}
+
+/* Lets go of the batch in hand (it is read again from the stored offsets).
+ * Paused only while a batch waits for room: with none in hand, nothing else
+ * would resume fetching. Resumes before partitions are let go of, since
+ * librdkafka keeps a partition's pause across assignments. */
+static void let_go_of_batch(cx_consumer *c)
+{
+    drop_batch(c);
+    if (c->paused)
+        set_paused(c, 0);
 }
 
 /* How long a submit waits for room before the partitions are paused: about
@@ -530,7 +528,7 @@ int cx_consumer_assigned(const cx_consumer *c)
 
 int cx_consumer_paused(const cx_consumer *c)
 {
-    return c->paused_now;
+    return c->paused;
 }
 
 size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
