@@ -737,6 +737,28 @@ static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t 
     }
 }
 
+/*
+ * A copy of an event that PostgreSQL rejected does not make the batch's later
+ * copies of its event_id duplicates: the next copy of each event dead-lettered
+ * since b->dead[from] becomes an event to write, in b->events. Returns how many.
+ */
+static size_t next_copies(batch *b, size_t from)
+{
+    size_t m = 0;
+    for (size_t d = from; d < b->n_dead; d++) {
+        const char *id = b->recs[b->dead[d].rec].ev->event_id;
+        for (size_t i = b->dead[d].rec + 1; i < b->n; i++) {
+            if (b->fate[i] == F_DUPLICATE && !strcmp(b->recs[i].ev->event_id, id)) {
+                b->fate[i] = F_EVENT;
+                b->res->duplicates--;
+                b->events[m++] = i;
+                break;
+            }
+        }
+    }
+    return m;
+}
+
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
                                 size_t errlen)
 {
@@ -781,7 +803,12 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_direct(pg, b, err, errlen);
     if (st == CX_ERR_INVALID) {
         reset_increments(pg, b);
-        st = write_isolating(pg, b, b->events, b->n_events, err, errlen);
+        size_t m = b->n_events;
+        do {
+            size_t from = b->n_dead;
+            st = write_isolating(pg, b, b->events, m, err, errlen);
+            m = st == CX_OK ? next_copies(b, from) : 0;
+        } while (m > 0);
     }
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);

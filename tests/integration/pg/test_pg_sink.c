@@ -433,6 +433,36 @@ Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
     cx_pg_free(pg);
 }
 
+Test(pg_sink, a_copy_after_a_rejected_one_in_the_same_batch_is_stored)
+{
+    /* The producer sent an event the database refuses, then the corrected one
+     * with the same event_id; both land in one batch. */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT no_kiosk CHECK (channel <> 'kiosk')");
+    static const char bad[] = "{\"event_id\":\"fixed\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                              "\"channel\":\"kiosk\",\"text\":\"the courier was late\"}";
+    static const char good[] = "{\"event_id\":\"fixed\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                               "\"channel\":\"web\",\"text\":\"the courier was late\"}";
+    sinktest_add(&batch, "t", 0, 0, bad, sizeof bad - 1);
+    sinktest_add(&batch, "t", 0, 1, bad, sizeof bad - 1);
+    sinktest_add(&batch, "t", 0, 2, good, sizeof good - 1);
+    sinktest_add(&batch, "t", 0, 3, good, sizeof good - 1);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.dead_lettered, 2, "each refused copy is a dead letter");
+    cr_assert_eq(res.duplicates, 1, "only the copy after the stored one is a duplicate");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'fixed'"
+                                         " AND channel = 'web' AND kafka_offset = 2"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
+                                         " WHERE kafka_offset IN (0, 1) AND error LIKE '%no_kiosk%'"),
+                 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 4);
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, dead_letters_keep_the_raw_bytes_and_a_readable_reason)
 {
     static const char raw1[] = "{\"event_id\":\"x\",\"text\":\"tab\\there \\\\\"}";
