@@ -437,7 +437,8 @@ Test(pg_sink, a_copy_after_a_rejected_one_in_the_same_batch_is_stored)
 {
     /* The producer sent an event the database refuses, then the corrected one
      * with the same event_id; both land in one batch. */
-    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT no_kiosk CHECK (channel <> 'kiosk')");
+    cx_test_pg_exec(conn,
+                    "ALTER TABLE cx.events ADD CONSTRAINT no_kiosk CHECK (channel <> 'kiosk')");
     static const char bad[] = "{\"event_id\":\"fixed\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
                               "\"channel\":\"kiosk\",\"text\":\"the courier was late\"}";
     static const char good[] = "{\"event_id\":\"fixed\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
@@ -455,8 +456,9 @@ Test(pg_sink, a_copy_after_a_rejected_one_in_the_same_batch_is_stored)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'fixed'"
                                          " AND channel = 'web' AND kafka_offset = 2"),
                  1);
-    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
-                                         " WHERE kafka_offset IN (0, 1) AND error LIKE '%no_kiosk%'"),
+    cr_assert_eq(cx_test_pg_scalar(conn,
+                                   "SELECT count(*) FROM cx.dead_letters"
+                                   " WHERE kafka_offset IN (0, 1) AND error LIKE '%no_kiosk%'"),
                  2);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 4);
     cx_test_assert_signals_exact(conn);
