@@ -600,6 +600,34 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
     return write_isolating(pg, b, idx + m / 2, m - m / 2, err, errlen);
 }
 
+/* The staged dead letters, stored for the sink's group ($1). A message
+ * dead-lettered before keeps its row: read again after its partition's offset
+ * was set back by hand. */
+static const char *const dead_sql =
+    "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition, kafka_offset,"
+    " error, raw)"
+    " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw FROM cx_stage_dead"
+    " ON CONFLICT DO NOTHING";
+
+/* The same for a replay: a replayed message that is still bad keeps its rows
+ * (one per group that dead-lettered it, those not stored yet), with the new
+ * reason; a message with no row at all gets one for the sink's group. */
+static const char *const replay_dead_sql =
+    "WITH u AS (UPDATE cx.dead_letters d SET"
+    " original_error = coalesce(d.original_error, d.error),"
+    " error = s.error, replayed_at = now(), replay_count = d.replay_count + 1,"
+    " replay_result = 'failed again: ' || s.error FROM cx_stage_dead s"
+    " WHERE d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
+    " AND d.kafka_offset = s.kafka_offset AND (d.replay_result IS NULL"
+    " OR d.replay_result LIKE 'failed again%') RETURNING d.id)"
+    " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+    " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
+    " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
+    " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
+    " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
+    " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset)"
+    " ON CONFLICT DO NOTHING";
+
 static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
     if (b->n_dead == 0)
@@ -607,8 +635,6 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     cx_buf buf = {0};
     for (size_t i = 0; i < b->n_dead; i++) {
         const cx_record *r = &b->recs[b->dead[i].rec];
-        if (!pg->replay)
-            cx__buf_field(&buf, pg->group, 0);
         cx__buf_field(&buf, r->topic, 0);
         cx__buf_int(&buf, r->partition, 0);
         cx__buf_int(&buf, r->offset, 0);
@@ -618,39 +644,15 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
                       0);
         cx__buf_bytea(&buf, r->raw, r->raw_len, 1);
     }
-    cx_status st;
-    if (!pg->replay) {
-        st = cx__pg_copy(pg->conn,
-                     "COPY cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
-                     " kafka_offset, error, raw) FROM STDIN",
-                     &buf, "storing dead letters", err, errlen);
-    } else {
-        /* A replayed message that is still bad keeps its rows (one per group that
-         * dead-lettered it, those not stored yet), with the new reason; a message
-         * with no row at all gets one for the sink's group. */
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_dead FROM STDIN", &buf, "storing dead letters", err,
-                     errlen);
-        const char *params[] = {pg->group};
-        PGresult *res = st != CX_OK ? NULL : PQexecParams(pg->conn,
-                      "WITH u AS (UPDATE cx.dead_letters d SET"
-                      " original_error = coalesce(d.original_error, d.error),"
-                      " error = s.error, replayed_at = now(), replay_count = d.replay_count + 1,"
-                      " replay_result = 'failed again: ' || s.error FROM cx_stage_dead s"
-                      " WHERE d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
-                      " AND d.kafka_offset = s.kafka_offset AND (d.replay_result IS NULL"
-                      " OR d.replay_result LIKE 'failed again%') RETURNING d.id)"
-                      " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
-                      " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
-                      " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
-                      " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
-                      " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
-                      " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset)"
-                      " ON CONFLICT DO NOTHING",
-                      1, NULL, params, NULL, NULL, 0);
-        if (st == CX_OK)
-            st = cx__pg_check(pg->conn, res, "updating dead letters", err, errlen);
-        PQclear(res);
-    }
+    const char *params[] = {pg->group};
+    cx_status st = cx__pg_copy(pg->conn, "COPY cx_stage_dead FROM STDIN", &buf,
+                               "storing dead letters", err, errlen);
+    PGresult *res = st != CX_OK ? NULL
+                                : PQexecParams(pg->conn, pg->replay ? replay_dead_sql : dead_sql, 1,
+                                               NULL, params, NULL, NULL, 0);
+    if (st == CX_OK)
+        st = cx__pg_check(pg->conn, res, "storing dead letters", err, errlen);
+    PQclear(res);
     cx__buf_free(&buf);
     /* A dead letter that cannot be stored would be lost: never a row-level matter. */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;

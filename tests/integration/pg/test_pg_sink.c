@@ -277,6 +277,16 @@ Test(pg_sink, a_batch_applied_twice_changes_nothing)
     cr_assert_eq(next[0], 101);
     cr_assert_eq(next[1], 100);
     cr_assert_eq(next[3], -1, "no stored offset for an unseen partition");
+
+    /* An operator sets the offsets back to read the partitions again: the
+     * events and the dead letter are there already, and nothing is doubled. */
+    cx_test_pg_exec(conn, "UPDATE cx.consumer_offsets SET next_offset = 0");
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.duplicates, 300);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(events) FROM cx.signals"), signals);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"),
+                 101 + 100 + 100);
     cx_pg_free(pg);
 }
 
