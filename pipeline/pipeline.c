@@ -71,6 +71,7 @@ struct cx_pipeline {
     pthread_mutex_t lock;
     pthread_cond_t idle; /* signalled when a batch leaves the ring */
     int quit, draining, fatal, reporting;
+    int stale; /* a share was given up: nothing is taken until offsets are read again */
     char fatal_err[1024];
     _Atomic unsigned seed;
 };
@@ -198,6 +199,7 @@ static void give_up(cx_pipeline *p, writer *wr, const char *err)
            "from the stored offsets",
            err);
     wr->giving_up = 1;
+    p->stale = 1;
     finish_share(p, wr, NULL);
 }
 
@@ -317,7 +319,8 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
                        p->o.batch_max);
     pthread_mutex_lock(&p->lock);
     cx_status st = CX_OK;
-    if (n > 0 && wait_ms > 0 && !p->fatal && (p->draining || p->count == p->o.max_batches)) {
+    if (n > 0 && wait_ms > 0 && !p->fatal && !p->stale &&
+        (p->draining || p->count == p->o.max_batches)) {
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, wait_ms);
         while (!p->fatal && (p->draining || p->count == p->o.max_batches) &&
                pthread_cond_timedwait(&p->idle, &p->lock, &until) == 0)
@@ -325,6 +328,9 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     }
     if (p->fatal)
         st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err);
+    else if (n > 0 && p->stale)
+        st = cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                     "batches before it were given up: waiting for the stored offsets");
     else if (n > 0 && (p->draining || p->count == p->o.max_batches))
         st = cx_errf(err, errlen, CX_ERR_TRANSIENT, "busy: %d batches are being stored", p->count);
     if (st != CX_OK || n == 0) {
@@ -403,7 +409,13 @@ cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int3
     if (st != CX_OK)
         return st;
     const cx_sink *s = &p->o.sinks[0];
-    return s->ops->read_offsets(s->ctx, topic, parts, n, start, next, err, errlen);
+    st = s->ops->read_offsets(s->ctx, topic, parts, n, start, next, err, errlen);
+    if (st == CX_OK) { /* the consumer reads on from there */
+        pthread_mutex_lock(&p->lock);
+        p->stale = 0;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return st;
 }
 
 static void batch_free(batch *b)

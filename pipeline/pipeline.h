@@ -126,6 +126,8 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
  * Takes a batch (copied: the caller lets go of it on CX_OK), waiting up to
  * wait_ms for room. CX_ERR_TRANSIENT: busy (max_batches are still in hand, or
  * a drain is going on): nothing was taken; pause and submit it again later.
+ * Also, at once, after a drain gave a batch up until cx_pipeline_read_offsets:
+ * a batch read on past messages never stored would store offsets past them.
  * CX_ERR_FATAL: a sink failed for good (err says why). CX_ERR_INVALID: more
  * than batch_max messages. An empty batch only asks for that status.
  */
@@ -143,7 +145,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
 cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen);
 
 /* Drains, then reads (with start: stores, see cx_sink_ops) the stored next
- * offsets through the first sink. */
+ * offsets through the first sink; batches are taken again from then on. */
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
                                    size_t n, const int64_t *start, int64_t *next, char *err,
                                    size_t errlen);

@@ -396,6 +396,38 @@ Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
     assert_all_stored_once();
 }
 
+/* A stop (or a rebalance) drains while a write is being retried: that batch is
+ * given up. The consumer's batch in hand comes after it, so taking it would
+ * store offsets past messages never stored: nothing is taken until the
+ * offsets are read again. */
+Test(pipeline, nothing_is_taken_after_a_give_up_until_offsets_are_read_again)
+{
+    start(1, 2);
+    source_read(&src, 20);
+    source_submit(&src, 2);
+    wait_reported(1);
+    db.fail_always = 1;
+    source_read(&src, 20);
+    source_submit(&src, 2);
+    wait_attempts(db.writes + 2);
+    source_read(&src, 20); /* the batch in hand */
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_not(src.reported_complete[1]);
+    db.fail_always = 0; /* the database is back */
+    cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_ERR_TRANSIENT,
+                 "a batch after a given-up one was taken");
+    pthread_mutex_lock(&db.lock);
+    cr_assert_eq(db.lost, 0);
+    pthread_mutex_unlock(&db.lock);
+
+    source_seek_to_stored(&src);
+    source_read(&src, 60);
+    source_submit(&src, 2);
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+}
+
 Test(pipeline, a_sink_error_stops_taking_batches)
 {
     start(2, 2);
