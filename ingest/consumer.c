@@ -30,6 +30,7 @@ struct cx_consumer {
     int64_t first_us; /* when the batch's first message arrived */
     volatile sig_atomic_t stop;
     int fatal;
+    int unread; /* stopped while offsets could not be read: the batch in hand is not stored */
     _Atomic int paused; /* also read by other threads: cx_consumer_paused() */
     char fatal_err[1024];
     cx_consumer_stats stats;
@@ -234,12 +235,19 @@ static cx_status store_ends(cx_consumer *c, const char *topic, const int32_t *id
     return st;
 }
 
-/* Sets each partition's starting offset from the application's store. */
+/* Sets each partition's starting offset from the application's store. 0 when
+ * it cannot, and the consumer stops: failed, with the reason (c->fatal), or
+ * asked to stop while the store could not be reached (nothing was read yet,
+ * so it leaves as cleanly as at any other time). */
 static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     int32_t *ids = malloc((size_t)parts->cnt * sizeof *ids);
     int64_t *next = malloc((size_t)parts->cnt * sizeof *next);
     int ok = ids != NULL && next != NULL;
+    if (!ok) {
+        snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: out of memory");
+        c->fatal = 1;
+    }
     for (int i = 0; ok && i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int done = 0;
@@ -256,7 +264,11 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (st == CX_OK)
             st = store_ends(c, topic, ids, n, next, err, sizeof err);
         if (st != CX_OK) {
-            snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: %s", err);
+            if (st != CX_ERR_TRANSIENT || !c->stop) {
+                snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: %s", err);
+                c->fatal = 1;
+            }
+            c->unread = 1;
             ok = 0;
             break;
         }
@@ -272,6 +284,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
     }
     free(ids);
     free(next);
+    if (!ok)
+        c->stop = 1;
     return ok;
 }
 
@@ -291,11 +305,8 @@ static void rewind_kept(cx_consumer *c)
     rd_kafka_resp_err_t ae = rd_kafka_assignment(c->rk, &kept);
     const char *why = ae != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(ae) : NULL;
     rd_kafka_error_t *e = NULL;
-    if (why == NULL && kept != NULL && kept->cnt > 0) {
-        if (!load_offsets(c, kept)) {
-            c->fatal = 1;
-            c->stop = 1;
-        } else if ((e = rd_kafka_seek_partitions(c->rk, kept, 5000)) != NULL) {
+    if (why == NULL && kept != NULL && kept->cnt > 0 && load_offsets(c, kept)) {
+        if ((e = rd_kafka_seek_partitions(c->rk, kept, 5000)) != NULL) {
             why = rd_kafka_error_string(e);
         } else {
             for (int i = 0; why == NULL && i < kept->cnt; i++)
@@ -332,8 +343,6 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
         if (!load_offsets(c, copy)) {
-            c->fatal = 1;
-            c->stop = 1;
             rd_kafka_topic_partition_list_destroy(copy);
             if (!cooperative)
                 rd_kafka_assign(rk, NULL);
@@ -495,7 +504,7 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         }
     }
     char e[512];
-    if (st == CX_OK && !c->fatal) {
+    if (st == CX_OK && !c->fatal && !c->unread) {
         /* the batch in hand: room for it, store it, then leave */
         st = drain(c, err, errlen);
         if (st == CX_OK && c->n > 0)

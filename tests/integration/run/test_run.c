@@ -268,6 +268,24 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
     assert_exactly_once("g4");
 }
 
+/* Stopped while its partitions' offsets cannot be read (the database is
+ * down from the start): it leaves with exit 0, as at any other time, and
+ * the next start stores everything. */
+Test(run, a_stop_while_the_database_is_down_from_the_start_exits_0)
+{
+    produce(200);
+    cx_test_pg_down(&conn);
+    pid_t p = start_run("g20");
+    sleep(4); /* assigned, retrying the offsets */
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop while the database is down must exit 0");
+    cx_test_pg_back(&conn, url);
+    cr_assert_eq(handled("g20"), 0);
+    p = start_run("g20");
+    wait_handled("g20", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g20");
+}
+
 /* The first member, paused by the outage with a batch in hand, loses that
  * batch to the rebalance the second one starts: it must fetch again, not
  * wait for a batch that will never come. */
