@@ -306,13 +306,13 @@ int cx_cmd_eval(int argc, char **argv)
                 seen[n_seen++] = o;
         }
         if (by != NULL) {
-            char buf[32];
-            const char *g = group_of(l.doc, by, buf, sizeof buf);
+            char buf[32], g[sizeof groups[0].name]; /* a value as its row names it */
+            snprintf(g, sizeof g, "%s", group_of(l.doc, by, buf, sizeof buf));
             size_t k;
             for (k = 0; k < n_groups && strcmp(groups[k].name, g) != 0; k++)
                 ;
             if (k == n_groups && n_groups < MAX_GROUPS - 1) {
-                snprintf(groups[n_groups++].name, sizeof groups[k].name, "%s", g);
+                memcpy(groups[n_groups++].name, g, sizeof g);
             } else if (k == n_groups) { /* past the table: one row for all further values */
                 k = MAX_GROUPS - 1;
                 if (n_groups < MAX_GROUPS)

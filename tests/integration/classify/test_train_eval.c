@@ -164,8 +164,6 @@ Test(train_eval, a_trained_model_is_used_and_scored)
         0);
 }
 
-/* --by over a field with more values than the table holds: the first 255
- * get their own rows, the rest one row, and no event goes uncounted. */
 /* Reviews known only by their stars: a line without "categories" teaches the
  * feeling and nothing else. Train says how many there were and counts each
  * category as before; the words only they have carry their feeling into
@@ -235,6 +233,9 @@ Test(train_eval, lines_without_categories_teach_the_sentiment_only)
     cr_assert_eq(cx_test_sh("grep -q 'no event is labeled with its categories' %s", out), 0);
 }
 
+/* --by over a field with more values than the table holds: the first 255
+ * get their own rows, the rest one row, and no event goes uncounted. A
+ * value longer than a row's name is one row too. */
 Test(train_eval, by_a_field_with_many_values_counts_every_event)
 {
     char labels[300], out[300];
@@ -260,6 +261,19 @@ Test(train_eval, by_a_field_with_many_values_counts_every_event)
     cr_assert_eq(cx_test_sh("%s eval %s --by shop > /dev/null 2> %s", cx_test_bin(), labels, out),
                  0);
     cr_assert_eq(cx_test_sh("grep -q 'no line has' %s", out), 1);
+
+    f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 5; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"m%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the mug is teal\"},\"categories\":[],\"sentiment\":\"neutral\","
+                "\"shop\":\"%s\"}\n",
+                i, "the-shop-with-a-name-much-longer-than-sixty-four-bytes-of-any-table-row");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --by shop > %s", cx_test_bin(), labels, out), 0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  the-shop-with-a-name-much-longer[a-z-]* +5 ' %s", out), 0,
+                 "five events of one long value are not one row");
 }
 
 /* A file that cannot be read (here a folder) is an error naming it and the
