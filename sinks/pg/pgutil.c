@@ -75,9 +75,20 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
          * up) is worth retrying. */
         int fatal = PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") ||
                     strstr(msg, "does not exist") != NULL;
+        /* libpq names the server; who asked for what is said here */
+        char who[300];
+        const char *service = NULL;
+        PQconninfoOption *opts = PQconninfo(conn);
+        for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+            if (strcmp(o->keyword, "service") == 0 && o->val != NULL && o->val[0] != '\0')
+                service = o->val;
+        snprintf(who, sizeof who, " (user \"%s\", database \"%s\"%s%s%s)",
+                 PQuser(conn) ? PQuser(conn) : "", PQdb(conn) ? PQdb(conn) : "",
+                 service ? ", service \"" : "", service ? service : "", service ? "\"" : "");
+        PQconninfoFree(opts);
         PQfinish(conn);
         return cx_errf(err, errlen, fatal ? CX_ERR_FATAL : CX_ERR_TRANSIENT,
-                       "cannot connect to postgresql: %s%s", msg,
+                       "cannot connect to postgresql: %s%s%s", msg, who,
                        conninfo == NULL || conninfo[0] == '\0'
                            ? " (no URL given with --pg, CXPULSE_PG_URL or postgres.url: libpq's "
                              "defaults and PG* variables were used)"

@@ -247,6 +247,13 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
                  1, "config --print showed a password");
 }
 
+Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
+{
+    cr_expect_eq(run_cli("tickets list --pg 'postgresql://bob:hunter2x@127.0.0.1:1/cxdb'"), 1);
+    cr_expect(out_has("127.0.0.1") && out_has("user \"bob\", database \"cxdb\""));
+    cr_expect(!out_has("hunter2x"));
+}
+
 Test(cli, flags_are_checked_before_the_settings)
 {
     expect_refused("run --bogus", "unknown argument \"--bogus\"");
