@@ -365,11 +365,16 @@ static int same_signals(const cx_tags *a, const cx_tags *b)
  * cx__pg_signals_apply_sql, which groups by key), one row per key in key order
  * (the lock order of every writer), and deletes the rows the move left
  * without events (found by the upsert itself, by the ctid the row lock keeps
- * until the commit: no scan of cx.signals). */
-#define SIGNALS_CORRECT_SQL                                                                   \
-    "WITH up AS (%s RETURNING s.ctid, s.events)\n"                                            \
-    "INSERT INTO cx_re_empty SELECT ctid FROM up WHERE events = 0;\n"                         \
-    "DELETE FROM cx.signals WHERE ctid = ANY(ARRAY(SELECT row FROM cx_re_empty))"            \
+ * until the commit: no scan of cx.signals). A window with no row at all was
+ * not kept when its events were stored (a window size configured later, or
+ * rows deleted since): its moves are left out, not made into rows of their
+ * own (-1 under the old category, +1 under the new). */
+#define SIGNALS_CORRECT_SQL                                                                        \
+    "DELETE FROM cx_stage_sig s WHERE NOT EXISTS (SELECT 1 FROM cx.signals x"                      \
+    " WHERE x.window_start = s.window_start AND x.window_seconds = s.window_seconds);\n"           \
+    "WITH up AS (%s RETURNING s.ctid, s.events)\n"                                                 \
+    "INSERT INTO cx_re_empty SELECT ctid FROM up WHERE events = 0;\n"                              \
+    "DELETE FROM cx.signals WHERE ctid = ANY(ARRAY(SELECT row FROM cx_re_empty))"                  \
     " AND events = 0;\n"
 /* The staged verdicts replace the stored ones, rows found by the ctid their
  * lock keeps; then the transaction commits. %s: the version, a literal. */

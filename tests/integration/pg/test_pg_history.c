@@ -150,6 +150,24 @@ Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
     cx_test_assert_signals_exact(conn);
 }
 
+/* The service ran with 60 s windows; hourly ones were configured later. The
+ * events stored before never counted in an hourly window: moving them must
+ * not make hourly rows out of nothing (-1 under the old category, +1 under
+ * the new), while their minute windows move as always. */
+Test(pg_history, reclassify_leaves_a_window_size_added_later_alone)
+{
+    add_complaints("w", 10);
+    store();
+    write_rules(new_rules);
+    cr_assert_eq(cx_test_sh("CXPULSE_WINDOW_SECONDS=60,3600 %s reclassify --rules '%s' --pg '%s'"
+                            " >'%s' 2>&1",
+                            cx_test_bin(), rules, url, out),
+                 0, "see %s", out);
+    cr_assert(output_has("reclassified 10 events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.signals WHERE window_seconds = 3600"), 0);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ratings)
 {
     /* Ratings summed in C (4.3, 0.1) and one with more decimals than that keeps
