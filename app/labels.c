@@ -6,6 +6,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The end of the JSON value at p (the line is known to be well-formed JSON). */
+static const char *value_end(const char *p, const char *end)
+{
+    int depth = 0;
+    for (; p < end; p++) {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                p += *p == '\\';
+            if (p >= end)
+                return end;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (--depth < 0)
+                return p; /* the end of the enclosing object */
+        } else if (*p == ',' && depth == 0) {
+            return p;
+        }
+        if (depth == 0 && (*p == '"' || *p == '}' || *p == ']'))
+            return p + 1;
+    }
+    return end;
+}
+
+/* The bytes of the line's top-level "event" value as written (the last one,
+ * as jansson reads it), so that the event parser judges what the file holds,
+ * not a re-encoding of it (1e-30 printed back as 1.0000000000000001e-30). */
+static const char *event_bytes(const char *p, const char *end, size_t *len)
+{
+    const char *found = NULL;
+    while (p < end && *p != '{')
+        p++;
+    for (p++; p < end;) {
+        while (p < end && *p != '"' && *p != '}')
+            p++;
+        if (p >= end || *p == '}')
+            break;
+        const char *key = p;
+        p = value_end(p, end);
+        int is_event = p - key == 7 && memcmp(key, "\"event\"", 7) == 0;
+        while (p < end && *p != ':')
+            p++;
+        for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
+            ;
+        const char *v = p;
+        p = value_end(p, end);
+        if (is_event) {
+            found = v;
+            *len = (size_t)(p - v);
+        }
+        if (p < end && *p == ',')
+            p++;
+    }
+    return found;
+}
+
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen)
 {
@@ -24,23 +80,23 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     } while (n <= 1 && (n == 0 || line[0] == '\n'));
     int complete = n > 0 && line[n - 1] == '\n';
     json_error_t jerr;
-    out->doc = json_loadb(line, (size_t)n, 0, &jerr);
+    out->doc = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
     if (out->doc == NULL) {
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s%s", path, *lineno,
                 complete ? "not JSON: " : "incomplete last line, skipped: ", jerr.text);
         return -1;
     }
-    json_t *evj = json_object_get(out->doc, "event");
-    char *raw = json_is_object(evj) ? json_dumps(evj, JSON_COMPACT) : NULL;
+    size_t len = 0;
+    const char *raw = json_is_object(json_object_get(out->doc, "event"))
+                          ? event_bytes(line, line + n, &len)
+                          : NULL;
     char why[512];
-    if (raw == NULL || cx_event_parse(&out->ev, raw, strlen(raw), why, sizeof why) != CX_OK) {
+    if (raw == NULL || cx_event_parse(&out->ev, raw, len, why, sizeof why) != CX_OK) {
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s", path, *lineno,
                 raw ? why : "no \"event\" object");
-        free(raw);
         cx_label_line_clear(out);
         return -1;
     }
-    free(raw);
     json_t *cats = json_object_get(out->doc, "categories");
     size_t i;
     json_t *c;

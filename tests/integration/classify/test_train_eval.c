@@ -295,6 +295,29 @@ Test(train_eval, an_unreadable_file_is_an_error_naming_it)
     cr_assert_eq(cx_test_sh("grep -q 'missing.jsonl: cannot open: No such file' %s", out), 0);
 }
 
+/* A labeled line's event is judged as classify and run judge it: by its own
+ * bytes (a small decimal was printed back with more digits than the parser
+ * takes) and with its duplicate keys refused (one of two texts was scored). */
+Test(train_eval, an_event_is_judged_as_written)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/as-written.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    fputs("{ \"sentiment\": \"neutral\", \"event\": {\"event_id\": \"a\\\"}\", "
+          "\"occurred_at\": \"2025-03-01T10:00:00Z\", \"text\": \"the mug ]} is teal\", "
+          "\"attributes\": {\"weight_kg\": 1e-30}}, \"categories\": []}\n"
+          "{\"event\": {\"event_id\": \"b\", \"occurred_at\": \"2025-03-01T10:00:00Z\", "
+          "\"text\": \"x\", \"text\": \"y\"}, \"categories\": [], \"sentiment\": \"neutral\"}\n",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'line 2: not JSON: duplicate object key' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'over 1 events (1 lines unreadable)' %s", out), 0,
+                 "the small decimal was refused");
+}
+
 /* A file with no labeled event to score (empty, or every line refused) is
  * an error naming it, not a report of zeros. */
 Test(train_eval, a_file_with_nothing_to_score_is_an_error_naming_it)
