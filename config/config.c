@@ -33,15 +33,17 @@ typedef struct setting {
 #define F(field) offsetof(cx_config, field)
 
 static const setting settings[] = {
-    {"kafka.brokers", T_STRING, F(brokers), 0, 0, 0, NULL, "CXPULSE_BROKERS", "--brokers", 0,
-     NULL, "bootstrap servers, host:port[,host:port...]"},
-    {"kafka.topics", T_STRINGS, F(topics), F(n_topics), 0, 0, NULL, "CXPULSE_TOPICS", "--topic",
-     0, NULL, "topics to consume (comma-separated in the environment; --topic repeats)"},
+    {"kafka.brokers", T_STRING, F(brokers), 0, 0, 0, NULL, "CXPULSE_BROKERS", "--brokers", 0, NULL,
+     "bootstrap servers, host:port[,host:port...]"},
+    {"kafka.topics", T_STRINGS, F(topics), F(n_topics), 0, 0, NULL, "CXPULSE_TOPICS", "--topic", 0,
+     NULL, "topics to consume (comma-separated in the environment; --topic repeats)"},
     {"kafka.group", T_STRING, F(group), 0, 0, 0, NULL, "CXPULSE_GROUP", "--group", 0, "cxpulse",
      "consumer group id: processes with the same group share the partitions"},
     {"kafka.auto_offset_reset", T_STRING, F(auto_offset_reset), 0, 0, 0, "earliest|latest",
      "CXPULSE_AUTO_OFFSET_RESET", NULL, 0, "earliest",
-     "where a partition with no offset stored in PostgreSQL starts"},
+     "where a partition with no offset stored in PostgreSQL starts (latest: its end when the "
+     "group is first assigned it, stored then, so a restart before the first batch is stored "
+     "starts there again)"},
     {"kafka.properties", T_PROPS, F(kafka_properties), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "librdkafka properties passed through as they are (TLS, SASL, timeouts)"},
     {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
@@ -54,8 +56,8 @@ static const setting settings[] = {
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,
      "CXPULSE_PG_SYNCHRONOUS_COMMIT", NULL, 0, "true",
      "false trades the last ~0.6 s of commits on a server crash for speed; still exactly-once"},
-    {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0,
-     "2", "connections writing each batch in parallel, partitions split between them"},
+    {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0, "2",
+     "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
      "--rules", 0, NULL,
      "rule files, read in order, replacing the built-in rules; \"default\" names those, so "
@@ -80,16 +82,15 @@ static const setting settings[] = {
      "none: every receiver"},
     {"alerts.page_url", T_STRING, F(alerts_page_url), 0, 0, 0, NULL, "CXPULSE_PAGE_URL", NULL, 0,
      NULL, "the live page's public address, linked from alerts and messages"},
-    {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL,
-     "CXPULSE_ALERTMANAGER", "--alertmanager", 3, NULL,
-     "shortcut: every ticket goes to this Alertmanager (base URL)"},
-    {"alerts.webhook", T_STRING, F(alerts_webhook), 0, 0, 0, NULL, "CXPULSE_WEBHOOK",
-     "--webhook", 3, NULL, "shortcut: every ticket transition is posted to this URL"},
+    {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL, "CXPULSE_ALERTMANAGER",
+     "--alertmanager", 3, NULL, "shortcut: every ticket goes to this Alertmanager (base URL)"},
+    {"alerts.webhook", T_STRING, F(alerts_webhook), 0, 0, 0, NULL, "CXPULSE_WEBHOOK", "--webhook",
+     3, NULL, "shortcut: every ticket transition is posted to this URL"},
     {"alerts.webhook_secret", T_STRING, F(alerts_webhook_secret), 0, 0, 0, NULL,
      "CXPULSE_WEBHOOK_SECRET", NULL, 2, NULL,
      "HMAC-SHA256 key signing the shortcut webhook's requests"},
-    {"alerts.timeout_ms", T_INT, F(alerts_timeout_ms), 0, 100, 120000, NULL, NULL, NULL, 0,
-     "5000", "longest time one delivery may take (connecting included), in milliseconds"},
+    {"alerts.timeout_ms", T_INT, F(alerts_timeout_ms), 0, 100, 120000, NULL, NULL, NULL, 0, "5000",
+     "longest time one delivery may take (connecting included), in milliseconds"},
     {"alerts.retry_min_ms", T_INT, F(alerts_retry_min_ms), 0, 10, 3600000, NULL, NULL, NULL, 0,
      "1000", "first retry delay after a failed delivery; doubles with each attempt"},
     {"alerts.retry_max_ms", T_INT, F(alerts_retry_max_ms), 0, 10, 86400000, NULL, NULL, NULL, 0,
@@ -701,15 +702,29 @@ void cx_config_print(const cx_config *cfg, FILE *out)
     json_decref(root);
 }
 
+/* Writes text into a Markdown table cell: a | would end the cell. */
+static void put_cell(FILE *out, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (*c == '|')
+            fputc('\\', out);
+        fputc(*c, out);
+    }
+}
+
 void cx_config_print_reference(FILE *out)
 {
     fprintf(out, "| key | environment | flag | default | meaning |\n|---|---|---|---|---|\n");
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const setting *s = &settings[i];
-        fprintf(out, "| `%s` | %s%s%s | %s%s%s | %s%s%s | %s%s%s |\n", s->key,
-                s->env ? "`" : "", s->env ? s->env : "", s->env ? "`" : "", s->flag ? "`" : "",
-                s->flag ? s->flag : "", s->flag ? "`" : "", s->dflt ? "`" : "",
-                s->dflt ? s->dflt : "", s->dflt ? "`" : "", s->help,
-                s->choices ? ": " : "", s->choices ? s->choices : "");
+        fprintf(out, "| `%s` | %s%s%s | %s%s%s | %s%s%s | ", s->key, s->env ? "`" : "",
+                s->env ? s->env : "", s->env ? "`" : "", s->flag ? "`" : "", s->flag ? s->flag : "",
+                s->flag ? "`" : "", s->dflt ? "`" : "", s->dflt ? s->dflt : "", s->dflt ? "`" : "");
+        put_cell(out, s->help);
+        if (s->choices != NULL) {
+            fputs(": ", out);
+            put_cell(out, s->choices);
+        }
+        fputs(" |\n", out);
     }
 }

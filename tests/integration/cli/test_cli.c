@@ -254,6 +254,14 @@ Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
     cr_expect(!out_has("hunter2x"));
 }
 
+/* docs/configuration.md's settings table is config --reference's, and stays so. */
+Test(cli, the_documented_settings_are_the_reference)
+{
+    cr_expect_eq(cx_test_sh("%s config --reference | grep -vxF -f %s/docs/configuration.md",
+                            cx_test_bin(), CX_SOURCE_DIR),
+                 1, "a line of config --reference is not in docs/configuration.md");
+}
+
 Test(cli, flags_are_checked_before_the_settings)
 {
     expect_refused("run --bogus", "unknown argument \"--bogus\"");
