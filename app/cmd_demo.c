@@ -114,8 +114,8 @@ int cx_cmd_demo(int argc, char **argv)
     char *topics[] = {DEMO_TOPIC};
     free(cfg->brokers);
     cfg->brokers = strdup(cx_mock_bootstraps(mock));
-    if (cfg->n_topics == 0 &&
-        (rc = cx_config_set(cfg, "kafka.topics", topics[0], err, sizeof err)) != CX_OK)
+    /* its own topic on its own broker, whatever topics are configured */
+    if ((rc = cx_config_set(cfg, "kafka.topics", topics[0], err, sizeof err)) != CX_OK)
         goto done;
     if ((rc = cx_config_set(cfg, "kafka.group", group, err, sizeof err)) != CX_OK)
         goto done;
