@@ -378,6 +378,39 @@ cx_config *cx_config_new(void)
 }
 
 /* Walks a JSON object, matching dotted paths against the table. */
+static cx_status in_folder_of(const char *path, const char *slash, char **file, char *err,
+                              size_t errlen)
+{
+    if ((*file)[0] == '/')
+        return CX_OK;
+    size_t n = (size_t)(slash - path) + strlen(*file) + 2;
+    char *full = malloc(n);
+    if (full == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    snprintf(full, n, "%.*s/%s", (int)(slash - path), path, *file);
+    free(*file);
+    *file = full;
+    return CX_OK;
+}
+
+/* Rule files and the model file that a configuration file names (s, just set
+ * from it) are relative to its folder; those set before, by another file, stay. */
+static cx_status relative_to(cx_config *cfg, const setting *s, const char *path, char *err,
+                             size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    cx_status st = CX_OK;
+    if (slash != NULL && strcmp(s->key, "rules.files") == 0) {
+        for (size_t i = 0; st == CX_OK && i < cfg->n_rule_files; i++)
+            if (strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) != 0)
+                st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
+    } else if (slash != NULL && strcmp(s->key, "rules.model") == 0 && cfg->rule_model != NULL &&
+               strcmp(cfg->rule_model, "none") != 0) {
+        st = in_folder_of(path, slash, &cfg->rule_model, err, errlen);
+    }
+    return st;
+}
+
 static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *prefix,
                               const char *file, char *err, size_t errlen)
 {
@@ -390,6 +423,8 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
         const setting *s = find(key);
         if (s != NULL) {
             cx_status st = set_json(cfg, s, v, file, 0, err, errlen);
+            if (st == CX_OK)
+                st = relative_to(cfg, s, file, err, errlen);
             if (st != CX_OK)
                 return st;
             continue;
@@ -410,21 +445,6 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
 }
 
 /* Makes the relative path *file relative to the folder of path (which ends at slash). */
-static cx_status in_folder_of(const char *path, const char *slash, char **file, char *err,
-                              size_t errlen)
-{
-    if ((*file)[0] == '/')
-        return CX_OK;
-    size_t n = (size_t)(slash - path) + strlen(*file) + 2;
-    char *full = malloc(n);
-    if (full == NULL)
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    snprintf(full, n, "%.*s/%s", (int)(slash - path), path, *file);
-    free(*file);
-    *file = full;
-    return CX_OK;
-}
-
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -443,14 +463,6 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
                        ? apply_object(cfg, root, "", path, err, errlen)
                        : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: must be a JSON object", path);
     json_decref(root);
-    /* Rule files and the model file are relative to the configuration file's folder. */
-    const char *slash = strrchr(path, '/');
-    for (size_t i = 0; st == CX_OK && slash != NULL && i < cfg->n_rule_files; i++)
-        if (strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) != 0)
-            st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
-    if (st == CX_OK && slash != NULL && cfg->rule_model != NULL &&
-        strcmp(cfg->rule_model, "none") != 0)
-        st = in_folder_of(path, slash, &cfg->rule_model, err, errlen);
     return st;
 }
 

@@ -3,6 +3,8 @@
  * errors that name the key, secrets masked when printed.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,48 @@ Test(cx_config, defaults)
     cx_config_free(cfg);
 }
 
+/* Writes text to dir/rel, making its folder. */
+static void write_at(const char *rel, const char *text)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    cr_assert(mkdir(p, 0700) == 0 || errno == EEXIST);
+    *slash = '/';
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Two files given by relative paths (--config a/first.json --config
+ * b/second.json): the second, which names no rule or model file, leaves the
+ * first one's where they are (it had moved them to b/a/). */
+Test(cx_config, a_second_file_does_not_move_the_first_ones_paths)
+{
+    write_at("a/first.json", "{\"rules\": {\"files\": [\"x.json\"], \"model\": \"m.cxm\"}}");
+    write_at("b/second.json", "{\"batch\": {\"max_messages\": 100}}");
+    char cwd[1024], err[512];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(dir), 0);
+    cx_config *cfg = cx_config_new();
+    cx_status st1 = cx_config_load_file(cfg, "a/first.json", err, sizeof err);
+    cx_status st2 = st1 == CX_OK ? cx_config_load_file(cfg, "b/second.json", err, sizeof err) : st1;
+    cr_assert_eq(chdir(cwd), 0);
+    cr_assert_eq(st2, CX_OK, "%s", err);
+    cr_assert_eq(cfg->batch_max_messages, 100);
+    cr_assert_str_eq(cfg->rule_files[0], "a/x.json");
+    cr_assert_str_eq(cfg->rule_model, "a/m.cxm");
+    cx_config_free(cfg);
+    char p[400];
+    const char *files[] = {"a/first.json", "b/second.json", "a", "b"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        remove(p);
+    }
+}
+
 Test(cx_config, reads_a_file_with_every_kind_of_setting)
 {
     write_file("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
@@ -91,6 +135,7 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
     cr_assert_eq(cfg->n_window_seconds, 2);
     cr_assert_eq(cfg->window_seconds[1], 3600);
     cr_assert_eq(json_array_size(cfg->ticket_rules), 1);
+
     cx_config_free(cfg);
 }
 
