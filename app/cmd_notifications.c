@@ -19,8 +19,8 @@ static void usage(FILE *out)
             "list shows ticket transitions, newest first, and per receiver whether it took\n"
             "them; --status pending, sent, failed or unrouted. retry puts a failed\n"
             "notification (or, with --failed, every failed one) back in the queue for the\n"
-            "receivers that refused it. Without --pg: CXPULSE_PG_URL, then libpq's\n"
-            "environment.\n");
+            "receivers that refused it. Without --pg: CXPULSE_PG_URL, then the\n"
+            "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
 static void print_table(const json_t *rows)
@@ -56,41 +56,10 @@ static void print_table(const json_t *rows)
     }
 }
 
-int cx_cmd_notifications(int argc, char **argv)
+/* Lists notifications, or queues failed ones again, on url; the exit status. */
+static int notifications_on(const char *url, const char *verb, const char *id_s, const char *status,
+                            const char *ticket_s, const char *limit_s, int as_json, int all_failed)
 {
-    if (cx_cmd_wants_help(argc, argv)) {
-        usage(stdout);
-        return CX_EXIT_OK;
-    }
-    const char *url = getenv("CXPULSE_PG_URL"), *status = NULL, *verb = NULL, *id_s = NULL,
-               *ticket_s = NULL, *limit_s = NULL;
-    int as_json = 0, all_failed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
-            url = argv[++i];
-        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
-            status = argv[++i];
-        else if (strcmp(a, "--ticket") == 0 && i + 1 < argc)
-            ticket_s = argv[++i];
-        else if (strcmp(a, "--limit") == 0 && i + 1 < argc)
-            limit_s = argv[++i];
-        else if (strcmp(a, "--json") == 0)
-            as_json = 1;
-        else if (strcmp(a, "--failed") == 0)
-            all_failed = 1;
-        else if (verb == NULL && a[0] != '-') {
-            static const char *const verbs[] = {"list", "retry", NULL};
-            if (!cx_cmd_known_verb("notifications", a, verbs))
-                return CX_EXIT_USAGE;
-            verb = a;
-        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
-            id_s = a;
-        else {
-            fprintf(stderr, "cxpulse notifications: unexpected argument \"%s\"\n", a);
-            return CX_EXIT_USAGE;
-        }
-    }
     char err[1024], *end = NULL;
     cx_status st;
     if (verb != NULL && strcmp(verb, "list") == 0) {
@@ -142,4 +111,50 @@ int cx_cmd_notifications(int argc, char **argv)
         return cx_cmd_exit_status(st);
     }
     return CX_EXIT_OK;
+}
+
+int cx_cmd_notifications(int argc, char **argv)
+{
+    if (cx_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return CX_EXIT_OK;
+    }
+    const char *url_flag = NULL, *config_path = NULL, *status = NULL, *verb = NULL, *id_s = NULL,
+               *ticket_s = NULL, *limit_s = NULL;
+    int as_json = 0, all_failed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
+            url_flag = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
+            status = argv[++i];
+        else if (strcmp(a, "--ticket") == 0 && i + 1 < argc)
+            ticket_s = argv[++i];
+        else if (strcmp(a, "--limit") == 0 && i + 1 < argc)
+            limit_s = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            as_json = 1;
+        else if (strcmp(a, "--failed") == 0)
+            all_failed = 1;
+        else if (verb == NULL && a[0] != '-') {
+            static const char *const verbs[] = {"list", "retry", NULL};
+            if (!cx_cmd_known_verb("notifications", a, verbs))
+                return CX_EXIT_USAGE;
+            verb = a;
+        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
+            id_s = a;
+        else {
+            fprintf(stderr, "cxpulse notifications: unexpected argument \"%s\"\n", a);
+            return CX_EXIT_USAGE;
+        }
+    }
+    cx_config *cfg;
+    const char *url;
+    if (cx_cmd_pg_url("notifications", config_path, url_flag, &url, &cfg) != 0)
+        return CX_EXIT_USAGE;
+    int rc = notifications_on(url, verb, id_s, status, ticket_s, limit_s, as_json, all_failed);
+    cx_config_free(cfg);
+    return rc;
 }

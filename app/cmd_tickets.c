@@ -11,15 +11,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cxpulse tickets list [--owner TEAM] [--status S] [--json] [--pg URL]\n"
-            "       cxpulse tickets ack ID [--json] [--pg URL]\n"
-            "       cxpulse tickets resolve ID [--json] [--pg URL]\n\n"
-            "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
-            "open, acknowledged, resolved, unresolved or all. ack and resolve move a ticket\n"
-            "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
-            "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then libpq's\n"
-            "environment.\n");
+    fprintf(out, "usage: cxpulse tickets list [--owner TEAM] [--status S] [--json] [--pg URL]\n"
+                 "       cxpulse tickets ack ID [--json] [--pg URL]\n"
+                 "       cxpulse tickets resolve ID [--json] [--pg URL]\n\n"
+                 "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
+                 "open, acknowledged, resolved, unresolved or all. ack and resolve move a ticket\n"
+                 "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
+                 "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then the\n"
+                 "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
 /* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole). */
@@ -79,47 +78,10 @@ static void print_table(const json_t *tickets)
     }
 }
 
-int cx_cmd_tickets(int argc, char **argv)
+/* Lists tickets, or acknowledges or resolves one, on url; the exit status. */
+static int tickets_on(const char *url, const char *verb, const char *id_s, const char *owner,
+                      const char *status, int as_json)
 {
-    if (cx_cmd_wants_help(argc, argv)) {
-        usage(stdout);
-        return CX_EXIT_OK;
-    }
-    const char *url = getenv("CXPULSE_PG_URL"), *owner = NULL, *status = NULL, *verb = NULL,
-               *id_s = NULL;
-    int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
-            url = argv[++i];
-        else if (strcmp(a, "--owner") == 0 && i + 1 < argc)
-            owner = argv[++i];
-        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
-            status = argv[++i];
-        else if (strcmp(a, "--json") == 0)
-            as_json = 1;
-        else if (verb == NULL && a[0] != '-') {
-            static const char *const verbs[] = {"list", "ack", "resolve", NULL};
-            if (!cx_cmd_known_verb("tickets", a, verbs))
-                return CX_EXIT_USAGE;
-            verb = a;
-        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "list") != 0)
-            id_s = a;
-        else {
-            fprintf(stderr, "cxpulse tickets: unexpected argument \"%s\"\n", a);
-            return CX_EXIT_USAGE;
-        }
-    }
-    static const char *const statuses[] = {"open", "acknowledged", "resolved", "unresolved",
-                                           "all"};
-    int known = status == NULL;
-    for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
-        known = strcmp(status, statuses[k]) == 0;
-    if (!known) {
-        fprintf(stderr, "cxpulse tickets: --status \"%s\": expected open, acknowledged, "
-                        "resolved, unresolved or all\n", status);
-        return CX_EXIT_USAGE;
-    }
     char err[1024];
     json_t *out = NULL;
     cx_status st;
@@ -161,4 +123,57 @@ int cx_cmd_tickets(int argc, char **argv)
     }
     json_decref(out);
     return CX_EXIT_OK;
+}
+
+int cx_cmd_tickets(int argc, char **argv)
+{
+    if (cx_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return CX_EXIT_OK;
+    }
+    const char *url_flag = NULL, *config_path = NULL, *owner = NULL, *status = NULL, *verb = NULL,
+               *id_s = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
+            url_flag = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else if (strcmp(a, "--owner") == 0 && i + 1 < argc)
+            owner = argv[++i];
+        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
+            status = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            as_json = 1;
+        else if (verb == NULL && a[0] != '-') {
+            static const char *const verbs[] = {"list", "ack", "resolve", NULL};
+            if (!cx_cmd_known_verb("tickets", a, verbs))
+                return CX_EXIT_USAGE;
+            verb = a;
+        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "list") != 0)
+            id_s = a;
+        else {
+            fprintf(stderr, "cxpulse tickets: unexpected argument \"%s\"\n", a);
+            return CX_EXIT_USAGE;
+        }
+    }
+    static const char *const statuses[] = {"open", "acknowledged", "resolved", "unresolved", "all"};
+    int known = status == NULL;
+    for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
+        known = strcmp(status, statuses[k]) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "cxpulse tickets: --status \"%s\": expected open, acknowledged, "
+                "resolved, unresolved or all\n",
+                status);
+        return CX_EXIT_USAGE;
+    }
+    cx_config *cfg;
+    const char *url;
+    if (cx_cmd_pg_url("tickets", config_path, url_flag, &url, &cfg) != 0)
+        return CX_EXIT_USAGE;
+    int rc = tickets_on(url, verb, id_s, owner, status, as_json);
+    cx_config_free(cfg);
+    return rc;
 }

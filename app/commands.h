@@ -100,6 +100,14 @@ typedef struct cx_cmd_spec {
 #define CX_CMD_OPTIONS(nums_, strs_)                                                               \
     .nums = (nums_), .n_nums = CX_ARRAY_LEN(nums_), .strs = (strs_), .n_strs = CX_ARRAY_LEN(strs_)
 
+/* The PostgreSQL URL of a command that reads no other setting: url_flag
+ * (--pg), else CXPULSE_PG_URL, else the postgres.url of the configuration
+ * file config_path (--config; NULL: none); NULL: libpq's environment. *url
+ * may point into *cfg (free with cx_config_free). Returns 0, or -1 after
+ * printing "cxpulse CMD: ..." when the file cannot be read. */
+int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag, const char **url,
+                  cx_config **cfg);
+
 /* Whether word is one of verbs (NULL-terminated: a command's subcommands).
  * If not, returns 0 after printing "cxpulse CMD: unknown subcommand" with
  * the one probably meant, or the list of them, to stderr. */

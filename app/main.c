@@ -83,6 +83,25 @@ int cx_cmd_wants_help(int argc, char **argv)
     return 0;
 }
 
+int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag, const char **url,
+                  cx_config **cfg)
+{
+    char err[1024];
+    *cfg = NULL;
+    if (config_path != NULL && ((*cfg = cx_config_new()) == NULL ||
+                                cx_config_load_file(*cfg, config_path, err, sizeof err) != CX_OK)) {
+        fprintf(stderr, "cxpulse %s: %s\n", cmd, *cfg ? err : "out of memory");
+        cx_config_free(*cfg);
+        *cfg = NULL;
+        return -1;
+    }
+    *url = url_flag != NULL           ? url_flag
+           : getenv("CXPULSE_PG_URL") ? getenv("CXPULSE_PG_URL")
+           : *cfg != NULL             ? (*cfg)->pg_url
+                                      : NULL;
+    return 0;
+}
+
 int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs)
 {
     cx_typo t = CX_TYPO_INIT(word);

@@ -252,6 +252,23 @@ Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
     cr_expect_eq(run_cli("tickets list --pg 'postgresql://bob:hunter2x@127.0.0.1:1/cxdb'"), 1);
     cr_expect(out_has("127.0.0.1") && out_has("user \"bob\", database \"cxdb\""));
     cr_expect(!out_has("hunter2x"));
+    /* the URL from a configuration file, for the commands that read nothing else of it */
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/pg-only.json", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("{\"postgres\": {\"url\": \"postgresql://bob:hunter2x@127.0.0.1:1/cxdb\"}}", f);
+    fclose(f);
+    const char *commands[] = {"tickets list", "notifications list", "migrate"};
+    for (size_t i = 0; i < 3; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, "%s --config %s", commands[i], cfg);
+        cr_expect_eq(run_cli(args), 1, "%s", commands[i]);
+        cr_expect(out_has("user \"bob\", database \"cxdb\"") && !out_has("hunter2x"), "%s",
+                  commands[i]);
+    }
+    cr_expect_eq(run_cli("migrate --config /nonexistent/cx.json"), 2);
+    cr_expect(out_has("/nonexistent/cx.json: cannot open"));
 }
 
 /* docs/configuration.md's settings table is config --reference's, and stays so. */
