@@ -102,9 +102,9 @@ static void stored(void *ctx, const cx_pipeline_report *r)
     t->dead_lettered += r->counts.dead_lettered;
     t->tickets_opened += r->counts.tickets_opened;
     t->tickets_updated += r->counts.tickets_updated;
+    t->messages += r->written;
     if (!r->complete)
         return;
-    t->messages += r->n;
     t->batches++;
     /* a producer's date or number format would keep a rule from firing without a
      * word: said once per field (the metric counts every event) */

@@ -48,6 +48,7 @@ struct batch {
     int pending;  /* shares not finished */
     int given_up; /* a share was given up */
     cx_sink_counts counts;
+    size_t written; /* messages of the shares written */
     int64_t t0, t1;
 };
 
@@ -140,6 +141,7 @@ static void report_done(cx_pipeline *p)
                                 .n = b->n,
                                 .recs = b->given_up ? NULL : b->recs,
                                 .counts = b->counts,
+                                .written = b->written,
                                 .complete = !b->given_up,
                                 .seconds = (double)(b->t1 - b->t0) / 1e6};
         pthread_mutex_unlock(&p->lock);
@@ -166,9 +168,10 @@ static void finish_share(cx_pipeline *p, writer *wr, const cx_sink_counts *c)
         wr->giving_up = 0;
     }
     batch *b = s->b;
-    if (c != NULL)
+    if (c != NULL) {
         add_counts(&b->counts, c);
-    else
+        b->written += s->n;
+    } else
         b->given_up = 1;
     if (--b->pending == 0) {
         b->t1 = cx_now_mono_us();
@@ -345,6 +348,7 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     b->t0 = cx_now_mono_us();
     b->given_up = 0;
     b->counts = (cx_sink_counts){0};
+    b->written = 0;
     if ((st = copy_batch(b, msgs, n, err, errlen)) != CX_OK) {
         pthread_mutex_lock(&p->lock);
         b->filling = 0;

@@ -82,6 +82,7 @@ typedef struct cx_pipeline_report {
                               coordinates (their events are released already); NULL
                               when not complete */
     cx_sink_counts counts; /* summed over the writes that succeeded */
+    size_t written;        /* messages in those writes: n when complete */
     int complete;          /* 1: every record written; 0: part of it was given up (a drain
                               while the sink failed, or a sink error): those partitions are
                               to be read again from the stored offsets */

@@ -33,7 +33,7 @@ static const struct {
     const char *name, *help;
 } counter_info[CX_M_COUNTER_COUNT] = {
     [CX_M_CONSUMED] = {"cxpulse_messages_consumed_total",
-                       "Kafka messages handled in stored batches."},
+                       "Kafka messages handled: their writes to PostgreSQL committed."},
     [CX_M_STORED] = {"cxpulse_events_stored_total", "New events stored in PostgreSQL."},
     [CX_M_DUPLICATES] = {"cxpulse_duplicates_skipped_total",
                          "Events not stored again: their event_id was already stored."},
@@ -144,8 +144,7 @@ void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds)
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
 {
     const cx_sink_counts *c = &r->counts;
-    if (r->complete)
-        cx_metrics_add(m, CX_M_CONSUMED, r->n);
+    cx_metrics_add(m, CX_M_CONSUMED, r->written);
     cx_metrics_add(m, CX_M_STORED, c->stored);
     cx_metrics_add(m, CX_M_DUPLICATES, c->duplicates);
     cx_metrics_add(m, CX_M_SKIPPED, c->skipped);

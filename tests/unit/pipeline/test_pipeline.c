@@ -113,6 +113,7 @@ typedef struct source {
     int submitted;
     int64_t reported_first[MAX_REPORTS];
     int reported_complete[MAX_REPORTS];
+    size_t reported_written[MAX_REPORTS];
     _Atomic int reported;
     _Atomic int in_hook, overlapped;
     _Atomic int retries, failed, bad_hook;
@@ -181,6 +182,7 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
     int k = atomic_load(&s->reported);
     s->reported_first[k] = r->msgs[0].offset * PARTS + r->msgs[0].partition;
     s->reported_complete[k] = r->complete;
+    s->reported_written[k] = r->written;
     cx_test_sleep_ms(1); /* so that overlapping hooks would be seen */
     atomic_fetch_sub(&s->in_hook, 1);
     atomic_store(&s->reported, k + 1);
@@ -334,6 +336,27 @@ Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
     }
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     assert_all_stored_once();
+}
+
+/* One writer's share of a batch is written, the other's given up: the report
+ * says how many messages were written (they count as handled), not none. */
+Test(pipeline, a_batch_partly_given_up_reports_what_was_written)
+{
+    start(2, 2);
+    db.fail_partition = 0;
+    db.fail_next = 1000000; /* every write holding partition 0 */
+    source_read(&src, 32);  /* 8 messages of each of the 4 partitions */
+    source_submit(&src, 2);
+    wait_attempts(3);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(src.reported, 1);
+    cr_assert_not(src.reported_complete[0]);
+    pthread_mutex_lock(&db.lock);
+    size_t stored = db.stored;
+    pthread_mutex_unlock(&db.lock);
+    cr_assert_eq(stored, 16, "the other writer's two partitions");
+    cr_assert_eq(src.reported_written[0], 16);
 }
 
 Test(pipeline, a_slow_sink_pauses_the_source_and_bounds_what_is_held)
