@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -221,6 +222,15 @@ FILE *cx_open_read(const char *path)
         return NULL;
     }
     return f;
+}
+
+void cx_double_text(double v, char *buf, size_t len)
+{
+    for (int p = 2; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
 }
 
 size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end)

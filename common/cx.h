@@ -34,6 +34,10 @@ typedef enum cx_status {
 #undef CX__STATUS_ENUM
 } cx_status;
 
+/* Writes the shortest decimal text of v that reads back as v (from 2
+ * significant digits: 10 is "10", not "1e+01"). */
+void cx_double_text(double v, char *buf, size_t len);
+
 /* Length of the well-formed UTF-8 sequence that starts at p (a byte >= 0x80)
  * and ends by end; 0 if there is none there (overlong forms, surrogates and
  * code points over U+10FFFF are not well-formed). */

@@ -1132,10 +1132,13 @@ static cx_status parse_rating(cx_event *ev, const json_t *rating, char *err, siz
         return cx_errf(err, errlen, CX_ERR_INVALID,
                        "field \"rating.value\": must be a number, got %s", type_name(value));
     double v = json_number_value(value);
-    if (!isfinite(v) || v < scales[i].min || v > scales[i].max)
+    if (!isfinite(v) || v < scales[i].min || v > scales[i].max) {
+        char text[32]; /* all its digits: 5.0000001 is not "5" */
+        cx_double_text(v, text, sizeof text);
         return cx_errf(err, errlen, CX_ERR_INVALID,
-                       "field \"rating.value\": %g is out of range %g..%g for scale \"%s\"", v,
+                       "field \"rating.value\": %s is out of range %g..%g for scale \"%s\"", text,
                        scales[i].min, scales[i].max, scales[i].name);
+    }
     ev->rating_scale = scales[i].scale;
     ev->rating_value = v;
     return CX_OK;

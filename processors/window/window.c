@@ -41,12 +41,7 @@ void cx_window_rating_text(double v, char *buf, size_t len)
         buf[n] = '\0';
         return;
     }
-    /* from 2 digits: 10 is "10", not "1e+01" (ratings are 0..10) */
-    for (int p = 2; p <= 17; p++) {
-        snprintf(buf, len, "%.*g", p, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
+    cx_double_text(v, buf, len);
 }
 
 /* The rating as the sink writes it, scaled to CX_WINDOW_SCALE decimals;

@@ -183,6 +183,8 @@ Test(cx_event, enforces_each_schema_rule_naming_the_field)
         {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":9}}",
          "field \"rating.value\": 9 is out of range 1..5 for scale \"csat\""},
         {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":0}}", "out of range 1..5"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":5.0000001}}",
+         "field \"rating.value\": 5.0000001 is out of range 1..5"},
         {VALID_HEAD ",\"rating\":{\"scale\":\"nps\",\"value\":11}}", "out of range 0..10"},
         {VALID_HEAD ",\"rating\":{\"scale\":\"nps\",\"value\":-1}}", "out of range 0..10"},
         {VALID_HEAD ",\"rating\":{\"scale\":\"ces\",\"value\":8}}", "out of range 1..7"},
