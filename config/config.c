@@ -186,11 +186,15 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
         if (!json_is_string(v))
             BAD("must be a string");
         const char *str = json_string_value(v);
-        if (s->choices != NULL) {
+        if (s->choices != NULL) { /* one of the |-separated words, whole */
             size_t n = strlen(str);
-            const char *c = strstr(s->choices, str);
-            if (n == 0 || c == NULL || (c != s->choices && c[-1] != '|') ||
-                (c[n] != '\0' && c[n] != '|'))
+            int found = 0;
+            for (const char *c = s->choices; !found && *c; c += *c == '|') {
+                size_t w = strcspn(c, "|");
+                found = w == n && strncmp(c, str, n) == 0;
+                c += w;
+            }
+            if (!found)
                 BAD("\"%s\" is not one of %s", str, s->choices);
         }
         char *copy = strdup(str);

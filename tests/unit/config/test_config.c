@@ -163,6 +163,9 @@ Test(cx_config, errors_name_the_file_and_key)
     expect_file_error("{\"signals\": {\"window_seconds\": [60, 60]}}", "is listed twice");
     expect_file_error("{\"kafka\": {\"topics\": \"t\"}}", "must be an array of strings");
     expect_file_error("{\"log\": {\"level\": \"loud\"}}", "is not one of");
+    expect_file_error("{\"log\": {\"level\": \"debug|info\"}}", "is not one of");
+    expect_file_error("{\"kafka\": {\"auto_offset_reset\": \"earliest|latest\"}}", "is not one of");
+    expect_file_error("{\"log\": {\"level\": \"in\"}}", "is not one of");
     expect_file_error("{\"kafka\": {\"brokers\": \"x\",}}", ":1:");
 }
 
