@@ -970,14 +970,20 @@ static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys, cx_t
                                               : a.num >= b.num);
     case OP_BEFORE:
     case OP_AFTER: {
-        int64_t ta, tb;
-        int a_bad = cx_time_parse_date(a.str ? a.str : "", &ta) != CX_OK;
-        if (a_bad || (b.present && cx_time_parse_date(b.str ? b.str : "", &tb) != CX_OK)) {
-            tags->unreadable = a_bad ? c->field : c->other;
+        /* a bare date against a date-time: by calendar day (see cx_time_days_between) */
+        double days = 0;
+        int bad = 0;
+        int64_t ta;
+        if (b.present)
+            cx_time_days_between(a.str ? a.str : "", b.str ? b.str : "", &days, &bad);
+        else if (cx_time_parse_date(a.str ? a.str : "", &ta) != CX_OK)
+            bad = 1;
+        if (bad) {
+            tags->unreadable = bad == 1 ? c->field : c->other;
             tags->unreadable_needs = "a date (YYYY-MM-DD or RFC 3339)";
             return 0;
         }
-        return b.present && (c->op == OP_BEFORE ? ta < tb : ta > tb);
+        return b.present && (c->op == OP_BEFORE ? days > 0 : days < 0);
     }
     }
     return 0;

@@ -159,6 +159,23 @@ cx_status cx_time_parse_date(const char *s, int64_t *out_us)
     return cx_time_parse_rfc3339(s, out_us);
 }
 
+cx_status cx_time_days_between(const char *from, const char *to, double *days, int *bad)
+{
+    int64_t f, t;
+    *bad = from == NULL || cx_time_parse_date(from, &f) != CX_OK ? 1
+           : to == NULL || cx_time_parse_date(to, &t) != CX_OK   ? 2
+                                                                 : 0;
+    if (*bad)
+        return CX_ERR_INVALID;
+    int64_t df, dt;
+    if ((strlen(from) == 10 || strlen(to) == 10) && parse_full_date(from, &df) == 0 &&
+        parse_full_date(to, &dt) == 0)
+        *days = (double)(dt - df);
+    else
+        *days = (double)(t - f) / (86400.0 * 1e6);
+    return CX_OK;
+}
+
 /* ---- Memory ------------------------------------------------------------------ */
 
 /*

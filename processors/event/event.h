@@ -99,4 +99,14 @@ cx_status cx_time_parse_rfc3339(const char *s, int64_t *out_us);
  */
 cx_status cx_time_parse_date(const char *s, int64_t *out_us);
 
+/*
+ * Days from `from` to `to`, each read as cx_time_parse_date() reads it. When
+ * either is a bare full-date the two are compared by calendar day, a
+ * date-time by its date as written (in its own offset), so that delivered
+ * "2024-05-01T09:00:00Z" is on promised "2024-05-01", not 9 hours after it:
+ * a whole number. Otherwise the instants' difference, in fractional days.
+ * CX_ERR_INVALID when one cannot be read: *bad is 1 for from, 2 for to.
+ */
+cx_status cx_time_days_between(const char *from, const char *to, double *days, int *bad);
+
 #endif /* CX_EVENT_H */

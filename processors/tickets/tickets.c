@@ -402,11 +402,9 @@ static double days_late(const cx_event *ev)
 {
     const char *promised = json_string_value(json_object_get(ev->attributes, "promised_date"));
     const char *delivered = json_string_value(json_object_get(ev->attributes, "delivered_date"));
-    int64_t p, d;
-    if (promised == NULL || delivered == NULL || cx_time_parse_date(promised, &p) != CX_OK ||
-        cx_time_parse_date(delivered, &d) != CX_OK)
-        return NAN;
-    return (double)(d - p) / (86400.0 * 1e6);
+    double days;
+    int bad;
+    return cx_time_days_between(promised, delivered, &days, &bad) == CX_OK ? days : NAN;
 }
 
 static int has_tag(const cx_tags *t, int category)

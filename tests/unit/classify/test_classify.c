@@ -152,6 +152,13 @@ Test(cx_classify, condition_dates_against_field_and_constant)
                        "\"delivered_date\":\"2024-05-01T09:00:00Z\"}"),
                     EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
                        "\"delivered_date\":\"2024-04-28\"}"));
+    /* delivered in the morning of the promised day is not after it */
+    check_condition("{\"field\":\"attributes.delivered_date\",\"op\":\"after\","
+                    "\"other\":\"attributes.promised_date\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+                       "\"delivered_date\":\"2024-04-29T00:30:00+02:00\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"promised_date\":\"2024-04-28\","
+                       "\"delivered_date\":\"2024-04-28T09:00:00Z\"}"));
     check_condition("{\"field\":\"attributes.shipped\",\"op\":\"before\",\"value\":\"2024-01-01\"}",
                     EV("\"text\":\"x\",\"attributes\":{\"shipped\":\"2023-12-31\"}"),
                     EV("\"text\":\"x\",\"attributes\":{\"shipped\":\"not a date\"}"));

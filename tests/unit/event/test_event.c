@@ -149,6 +149,23 @@ Test(cx_event, parses_bare_dates_for_attributes)
     cr_assert_eq(cx_time_parse_date("02/05/2024", &us), CX_ERR_INVALID);
 }
 
+Test(cx_event, days_between_a_bare_date_and_a_date_time_are_calendar_days)
+{
+    double d;
+    int bad;
+    cr_assert_eq(cx_time_days_between("2024-05-01", "2024-05-01T09:00:00Z", &d, &bad), CX_OK);
+    cr_assert_eq(d, 0, "delivered on the promised day");
+    cr_assert_eq(cx_time_days_between("2024-05-01T23:30:00-05:00", "2024-05-03", &d, &bad), CX_OK);
+    cr_assert_eq(d, 2, "the date as written in its own offset");
+    cr_assert_eq(cx_time_days_between("2024-05-01T00:00:00Z", "2024-05-02T12:00:00Z", &d, &bad),
+                 CX_OK);
+    cr_assert_eq(d, 1.5, "two date-times: the instants");
+    cr_assert_eq(cx_time_days_between("2024-05-01", "05/02/2024", &d, &bad), CX_ERR_INVALID);
+    cr_assert_eq(bad, 2);
+    cr_assert_eq(cx_time_days_between(NULL, "2024-05-01", &d, &bad), CX_ERR_INVALID);
+    cr_assert_eq(bad, 1);
+}
+
 /* Schema rules, each with the text the error must contain. */
 Test(cx_event, enforces_each_schema_rule_naming_the_field)
 {

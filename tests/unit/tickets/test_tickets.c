@@ -207,6 +207,20 @@ Test(tickets, event_rules_match_all_their_conditions_and_nothing_else)
                            "\"text\":\"where is it\",\"attributes\":{\"promised_date\":\"2026-10-20\"}}",
                        hits),
                  0, "not delivered yet: lateness unknown");
+    /* A date-time against a bare date counts calendar days, whichever side is
+     * which: three days late is not more than three, a fourth day is. */
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"g\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"where is it\",\"attributes\":{\"promised_date\":\"2026-10-20\","
+                       "\"delivered_date\":\"2026-10-23T09:00:00Z\"}}",
+                       hits),
+                 0, "the same as delivered 2026-10-23");
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"h\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"where is it\",\"attributes\":{\"promised_date\":"
+                       "\"2026-10-20T20:00:00-05:00\",\"delivered_date\":\"2026-10-24\"}}",
+                       hits),
+                 1, "promised on the 20th where it was promised, delivered the 24th");
     cx_ticket_rules_free(rs);
 }
 
