@@ -107,10 +107,9 @@ static void *monitor_main(void *arg)
         cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
         pthread_mutex_lock(&s->lock);
         s->pg_checked = st == CX_OK;
-        if (st == CX_OK) /* up, unless writes are failing */
-            cx_metrics_pg_answered(s->metrics);
+        cx_metrics_pg_checked(s->metrics, st == CX_OK); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
-        struct timespec until = cx_time_after_ms(CLOCK_REALTIME, CHECK_MS);
+        struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
             ;
     }
@@ -169,7 +168,7 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
     s->window_seconds = cx_config_base_window(cfg);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->scratch_lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    cx_cond_init_monotonic(&s->wake);
     s->locks = 1;
     if ((st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK ||
         (st = cx_pg_reader_new(&s->checker, cfg->pg_url, err, errlen)) != CX_OK ||

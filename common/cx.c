@@ -167,6 +167,15 @@ struct timespec cx_time_after_ms(clockid_t clock, int ms)
     return t;
 }
 
+void cx_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int64_t cx_now_wall_us(void)
 {
     struct timespec ts;

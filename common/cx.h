@@ -9,6 +9,7 @@
 #ifndef CX_COMMON_H
 #define CX_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,10 +94,14 @@ int64_t cx_now_mono_us(void);
 /* Wall clock in microseconds since the Unix epoch. */
 int64_t cx_now_wall_us(void);
 
-/* The time ms milliseconds from now on `clock` (CLOCK_REALTIME for a default
- * condition variable, CLOCK_MONOTONIC for one set to it): a deadline for
+/* The time ms milliseconds from now on `clock` (CLOCK_MONOTONIC for a
+ * condition variable made by cx_cond_init_monotonic): a deadline for
  * pthread_cond_timedwait. */
 struct timespec cx_time_after_ms(clockid_t clock, int ms);
+
+/* Initialises a condition variable whose timed waits run on CLOCK_MONOTONIC,
+ * so that setting the wall clock back does not stretch them. */
+void cx_cond_init_monotonic(pthread_cond_t *cond);
 
 /* How many single-character insertions, deletions and substitutions turn a
  * into b, or 3 when that is 3 or more (or either is 128 bytes or longer):

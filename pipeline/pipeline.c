@@ -454,15 +454,11 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
         p->o.max_batches = 2;
     p->seed = (unsigned)cx_now_mono_us();
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->idle, &ca);
+    cx_cond_init_monotonic(&p->idle);
     for (int w = 0; w < p->o.n_sinks; w++) {
         p->wr[w] = (writer){.p = p, .sink = &p->o.sinks[w]};
-        pthread_cond_init(&p->wr[w].cond, &ca);
+        cx_cond_init_monotonic(&p->wr[w].cond);
     }
-    pthread_condattr_destroy(&ca);
     int ok = (p->ring = calloc((size_t)p->o.max_batches, sizeof *p->ring)) != NULL;
     for (int k = 0; ok && k < p->o.max_batches; k++) {
         batch *b = &p->ring[k];

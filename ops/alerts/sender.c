@@ -279,7 +279,7 @@ static void update_gauges(cx_alerts_sender *s)
 /* Waits ms or until stopped; returns 1 when stopped. */
 static int pause_ms(cx_alerts_sender *s, int ms)
 {
-    struct timespec until = cx_time_after_ms(CLOCK_REALTIME, ms);
+    struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&s->lock);
     while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
         ;
@@ -366,7 +366,7 @@ cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, c
     s->alerts = a;
     s->metrics = m;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    cx_cond_init_monotonic(&s->cond);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if ((st = cx_pg_outbox_new(&s->outbox, cfg->pg_url, err, errlen)) != CX_OK)
         goto fail;

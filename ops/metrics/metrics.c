@@ -64,8 +64,8 @@ static const struct {
     [CX_G_PAUSED] = {"cxpulse_consumption_paused",
                      "1 while fetching is paused: a batch waits for the writers to have room."},
     [CX_G_PG_UP] = {"cxpulse_postgresql_up",
-                    "1 while PostgreSQL takes writes: the last write succeeded, or none has "
-                    "failed and it answers."},
+                    "1 while PostgreSQL takes writes: it answers checks, and the last write "
+                    "succeeded or none has failed."},
     [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
                              "Rows of cx.notifications waiting for delivery (every instance)."},
     [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
@@ -179,10 +179,12 @@ void cx_metrics_count_retry(cx_metrics *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-void cx_metrics_pg_answered(cx_metrics *m)
+void cx_metrics_pg_checked(cx_metrics *m, int answered)
 {
     pthread_mutex_lock(&m->lock);
-    if (!m->write_failing)
+    if (!answered)
+        m->gauges[CX_G_PG_UP] = 0;
+    else if (!m->write_failing)
         m->gauges[CX_G_PG_UP] = 1;
     pthread_mutex_unlock(&m->lock);
 }

@@ -32,7 +32,7 @@ typedef enum cx_counter {
 typedef enum cx_gauge {
     CX_G_ASSIGNED,              /* partitions assigned to this member */
     CX_G_PAUSED,                /* 1 while fetching is paused (a batch waits for room) */
-    CX_G_PG_UP,                 /* 1 while PostgreSQL takes writes (cx_metrics_pg_answered) */
+    CX_G_PG_UP,                 /* 1 while PostgreSQL takes writes (cx_metrics_pg_checked) */
     CX_G_NOTIFY_PENDING,        /* rows of cx.notifications waiting for delivery */
     CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
     CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
@@ -61,19 +61,20 @@ void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1
 /* Records one stored batch: its size and the seconds its write took. */
 void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds);
 
-/* Counts a batch the pipeline is done with: messages consumed (a complete
- * batch only: what was given up is read again), what its writes stored, its
- * records by category and sentiment, its size and time; PostgreSQL up after
- * a complete one. */
+/* Counts a batch the pipeline is done with: messages consumed (those of the
+ * writes that succeeded: what was given up is read again), what its writes
+ * stored, its records by category and sentiment, its size and time;
+ * PostgreSQL up after a complete one. */
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
 
 /* Counts a write that failed transiently: retried, PostgreSQL down until a
  * write succeeds. */
 void cx_metrics_count_retry(cx_metrics *m);
 
-/* PostgreSQL answered a check: up again, unless a write failed and none has
- * succeeded since (a write that is failing says more than a ping). */
-void cx_metrics_pg_answered(cx_metrics *m);
+/* The outcome of a check that PostgreSQL answers: down when it did not;
+ * when it did, up again, unless a write failed and none has succeeded since
+ * (a write that is failing says more than a ping). */
+void cx_metrics_pg_checked(cx_metrics *m, int answered);
 
 /* Reads a counter or gauge (tests, logs, readiness). */
 uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c);

@@ -282,6 +282,20 @@ Test(http, ready_once_postgresql_comes_up_after_the_service)
     cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
 }
 
+/* A quiet topic: no write fails, but the check that PostgreSQL answers does,
+ * and the gauge says so (an alert on it fires during a quiet outage). */
+Test(http, postgresql_up_falls_when_it_stops_answering_on_a_quiet_topic)
+{
+    produce(10);
+    wait_handled(produced);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
+    cx_test_pg_down(&conn);
+    cr_assert(metric_becomes("cxpulse_postgresql_up", 0), "still up with the database down");
+    cr_assert_eq(metric("cxpulse_pg_retries_total"), 0, "a write was tried");
+    cx_test_pg_back(&conn, url);
+    cr_assert(metric_becomes("cxpulse_postgresql_up", 1));
+}
+
 /* ---- A slow proxy, so that the browser's page lives long enough ---------- */
 
 /* Headless Chromium runs page timers in virtual time, which only waits for
