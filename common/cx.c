@@ -266,3 +266,15 @@ size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end)
             return 0;
     return n;
 }
+
+void cx_utf8_mend(char *s, size_t len)
+{
+    const unsigned char *end = (const unsigned char *)s + len;
+    for (unsigned char *p = (unsigned char *)s; p < end;) {
+        size_t n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
+}

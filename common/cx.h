@@ -44,6 +44,10 @@ void cx_double_text(double v, char *buf, size_t len);
  * code points over U+10FFFF are not well-formed). */
 size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end);
 
+/* Makes s[0..len) valid UTF-8 in place (text cut inside a character, or in
+ * another encoding): each byte outside a well-formed sequence becomes '?'. */
+void cx_utf8_mend(char *s, size_t len);
+
 /* Returns a static, human-readable message for `st` (never NULL). */
 const char *cx_strerror(cx_status st);
 

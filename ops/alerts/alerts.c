@@ -312,7 +312,8 @@ static void rfc3339(time_t t, char *out, size_t outlen)
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The sample event ids, comma-separated. */
+/* The sample event ids, comma-separated: those that fit whole (a cut one
+ * could end inside a character). */
 static void samples_text(const json_t *ticket, char *out, size_t outlen)
 {
     size_t i, used = 0;
@@ -321,8 +322,10 @@ static void samples_text(const json_t *ticket, char *out, size_t outlen)
     json_array_foreach(json_object_get(ticket, "sample_event_ids"), i, e)
     {
         int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", json_string_value(e));
-        if (n < 0 || (size_t)n >= outlen - used)
+        if (n < 0 || (size_t)n >= outlen - used) {
+            out[used] = '\0';
             break;
+        }
         used += (size_t)n;
     }
 }
@@ -357,8 +360,12 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
     const json_t *t = json_object_get(row, "ticket");
     json_t *doc = NULL;
     if (r->kind == CX__ALERTS_AM) {
-        doc = json_array();
-        json_array_append_new(doc, cx__alerts_am_alert(a, row, now));
+        json_t *alert = cx__alerts_am_alert(a, row, now);
+        doc = alert != NULL ? json_array() : NULL; /* never an empty list, which posts nothing */
+        if (doc != NULL && json_array_append_new(doc, alert) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
     } else if (r->kind == CX__ALERTS_WEBHOOK) {
         char key[96];
         cx_alerts_idempotency_key(row, key, sizeof key);
@@ -376,6 +383,7 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                  (long long)json_integer_value(json_object_get(t, "ticket_id")),
                  str(row, "transition"), str(t, "owner"), str(t, "rule"), str(t, "category"),
                  str(t, "scope")[0] ? " " : "", str(t, "scope"), str(t, "reason"), link);
+        cx_utf8_mend(text, strlen(text)); /* cut at 2 KB, maybe inside a character */
         doc = json_pack("{s:s}", "text", text);
     }
     char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -50,21 +50,6 @@ static size_t keep_answer(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* Makes s[len] valid UTF-8 (a receiver may answer in another encoding, and
- * the answer is cut at 255 bytes, maybe inside a character): a byte outside
- * a well-formed sequence becomes '?'. PostgreSQL refuses anything else. */
-static void keep_utf8(char *s, size_t len)
-{
-    const unsigned char *end = (const unsigned char *)s + len;
-    for (unsigned char *p = (unsigned char *)s; p < end;) {
-        size_t n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
-        if (n == 0)
-            *p++ = '?';
-        else
-            p += n;
-    }
-}
-
 /*
  * Posts body to receiver r; returns the outcome and writes what happened
  * (the status and the start of the answer, or curl's reason) into why.
@@ -113,7 +98,7 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
             *p = ' ';
     while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
         ans.text[--ans.len] = '\0';
-    keep_utf8(ans.text, ans.len);
+    cx_utf8_mend(ans.text, ans.len); /* another encoding, or cut at 255 bytes */
     if (rc != CURLE_OK)
         snprintf(why, whylen, "no answer: %s", curl_easy_strerror(rc));
     else
@@ -197,7 +182,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             cx_log(CX_LOG_INFO, "alerts", "notification %s sent to %s", key, r->name);
         } else {
             snprintf(last, sizeof last, "%s: %s", r->name, why);
-            keep_utf8(last, strlen(last)); /* cut, maybe inside a character */
+            cx_utf8_mend(last, strlen(last)); /* cut, maybe inside a character */
             if (oc == CX_ALERTS_RETRY) {
                 pending = 1;
                 cx_metrics_add(s->metrics, CX_M_NOTIFY_RETRIES, 1);

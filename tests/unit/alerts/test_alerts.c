@@ -275,6 +275,38 @@ Test(alerts, chat_gets_a_short_text_with_owner_reason_and_link)
     json_decref(r);
 }
 
+/* Long texts are cut to fit, never inside a character: the alert still goes
+ * out (an id cut inside "é" made it invalid, and an empty list was posted). */
+Test(alerts, long_non_ascii_texts_are_cut_between_characters)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *r = row("opened", "open");
+    json_t *t = json_object_get(r, "ticket"), *ids = json_array();
+    char id[200], reason[3000] = "";
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(id, sizeof id, "commandes-%d-", i);
+        for (int k = 0; k < 55; k++)
+            n += snprintf(id + n, sizeof id - (size_t)n, "\xc3\xa9");
+        json_array_append_new(ids, json_string(id));
+    }
+    json_object_set_new(t, "sample_event_ids", ids);
+    for (int k = 0; k < 1200; k++)
+        strcat(reason, "\xc3\xa9");
+    json_object_set_new(t, "reason", json_string(reason));
+    json_t *doc = render("ops", r, 0);
+    cr_assert_eq(json_array_size(doc), 1, "the alert was left out");
+    const char *samples = json_string_value(json_object_get(
+        json_object_get(json_array_get(doc, 0), "annotations"), "sample_event_ids"));
+    cr_assert(samples != NULL && strncmp(samples, "commandes-0-", 12) == 0);
+    cr_assert(strlen(samples) < 1024 && (strlen(samples) + 2) % 124 == 0, "an id cut: %s", samples);
+    json_decref(doc);
+    doc = render("billing-chat", r, 0);
+    cr_assert_not_null(json_object_get(doc, "text"));
+    json_decref(doc);
+    json_decref(r);
+}
+
 Test(alerts, the_signature_is_the_hmac_sha256_of_timestamp_dot_body)
 {
     char sig[72];
