@@ -65,6 +65,9 @@ static cx_status add_receiver(cx_alerts *a, const char *name, cx__alerts_kind ki
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "%s: receiver \"%s\": \"url\" must be an http:// or https:// URL", where,
                        name);
+    if (a->n_receivers == CX_ALERTS_MAX_RECEIVERS)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: more than %d receivers", where,
+                       CX_ALERTS_MAX_RECEIVERS);
     cx__alerts_receiver *grown =
         realloc(a->receivers, (a->n_receivers + 1) * sizeof *a->receivers);
     if (grown == NULL)

@@ -27,6 +27,10 @@ cx_status cx_alerts_new(cx_alerts **out, const cx_config *cfg, char *err, size_t
 
 size_t cx_alerts_receiver_count(const cx_alerts *a);
 
+/* Receivers one configuration may have: a ticket goes to each it is routed
+ * to (more are refused at load rather than left without notice). */
+#define CX_ALERTS_MAX_RECEIVERS 32
+
 /* The name of receiver i. */
 const char *cx_alerts_receiver_name(const cx_alerts *a, size_t i);
 

@@ -19,8 +19,6 @@
 #include "alerts_int.h"
 #include "pg.h"
 
-#define MAX_ROUTED 32
-
 struct cx_alerts_sender {
     cx_alerts *alerts;
     cx_pg_outbox *outbox;
@@ -132,10 +130,11 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         json_decref(deliveries);
         deliveries = json_object();
     }
-    size_t idx[MAX_ROUTED];
+    size_t idx[CX_ALERTS_MAX_RECEIVERS];
     size_t n = cx_alerts_route(s->alerts, json_string_value(json_object_get(t, "owner")),
                                json_string_value(json_object_get(t, "category")),
-                               json_string_value(json_object_get(t, "rule")), idx, MAX_ROUTED);
+                               json_string_value(json_object_get(t, "rule")), idx,
+                               CX_ALERTS_MAX_RECEIVERS);
     int pending = 0, failed = 0, lost = 0;
     char last[320] = "";
     cx_alerts_idempotency_key(row, key, sizeof key);
@@ -226,10 +225,11 @@ static void refresh(cx_alerts_sender *s, size_t i)
     json_array_foreach(rows, k, row)
     {
         const json_t *t = json_object_get(row, "ticket");
-        size_t idx[MAX_ROUTED];
+        size_t idx[CX_ALERTS_MAX_RECEIVERS];
         size_t n = cx_alerts_route(s->alerts, json_string_value(json_object_get(t, "owner")),
                                    json_string_value(json_object_get(t, "category")),
-                                   json_string_value(json_object_get(t, "rule")), idx, MAX_ROUTED);
+                                   json_string_value(json_object_get(t, "rule")), idx,
+                                   CX_ALERTS_MAX_RECEIVERS);
         int routed = 0;
         for (size_t j = 0; j < n; j++)
             routed |= idx[j] == i;

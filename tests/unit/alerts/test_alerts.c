@@ -67,6 +67,19 @@ Test(alerts, bad_receivers_and_routes_are_refused_naming_the_place)
             "alerts.receivers[0]: \"kind\" must be alertmanager, webhook or slack");
 }
 
+/* A ticket is routed to at most 32 receivers: a 33rd is refused, not silently
+ * left without the tickets routes promise it. */
+Test(alerts, more_receivers_than_a_ticket_can_go_to_are_refused)
+{
+    char list[8192] = "[";
+    for (int i = 0; i < 33; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list),
+                 "%s{\"name\": \"r%d\", \"kind\": \"slack\", \"url\": \"https://chat.example/%d\"}",
+                 i ? ", " : "", i, i);
+    strcat(list, "]");
+    refused(list, NULL, "alerts.receivers[32]: more than 32 receivers");
+}
+
 Test(alerts, a_receiver_without_an_http_url_is_refused)
 {
     refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"ftp://a/\"}]", NULL,
