@@ -98,16 +98,18 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t er
     if (st != CX_OK)
         return st;
     o->in_tx = 1;
-    /* The oldest due row whose ticket has no older row still pending (in order per
+    /* The row due first whose ticket has no older row still pending (in order per
      * ticket); a row another sender holds is skipped, and so is, through the
-     * NOT EXISTS, every later row of its ticket. */
+     * NOT EXISTS, every later row of its ticket. Due first, not oldest: the
+     * rows of a receiver that hangs come due again and again, each later than
+     * the last (the backoff), and would otherwise go before every new row. */
     PGresult *r = run(o,
                       "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
                       " WHERE n.status = 'pending' AND n.next_attempt_at <= now()"
                       " AND NOT EXISTS (SELECT 1 FROM cx.notifications p"
                       "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'"
                       "  AND p.seq < n.seq)"
-                      " ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED",
+                      " ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED",
                       0, NULL, "claiming a notification", &st, err, errlen);
     if (r == NULL)
         return st;

@@ -543,3 +543,28 @@ Test(pg_tickets, the_grafana_dashboard_queries_run)
     json_decref(dash);
     cr_assert_geq(n, 6);
 }
+
+/* A receiver that hangs keeps its rows coming due, later each time (the
+ * backoff). A row that came due before them is claimed first, not after
+ * every older row: a new ticket is not starved behind a hung receiver's. */
+Test(pg_tickets, the_row_due_first_is_claimed_first)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers'), ('b', 'facing', 'frontline')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET attempts = 5,"
+                          " next_attempt_at = now() - interval '1 second'"
+                          " WHERE ticket_id = (SELECT ticket_id FROM cx.tickets WHERE rule = 'a')");
+    cx_test_pg_exec(conn,
+                    "UPDATE cx.notifications SET next_attempt_at = now() - interval '2 seconds'"
+                    " WHERE ticket_id = (SELECT ticket_id FROM cx.tickets WHERE rule = 'b')");
+    cx_pg_outbox *o;
+    json_t *row;
+    char err[512];
+    cr_assert_eq(cx_pg_outbox_new(&o, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_claim(o, &row, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_not_null(row);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(row, "ticket"), "rule")),
+                     "b");
+    json_decref(row);
+    cx_pg_outbox_free(o);
+}
