@@ -568,3 +568,29 @@ Test(pg_tickets, the_row_due_first_is_claimed_first)
     json_decref(row);
     cx_pg_outbox_free(o);
 }
+
+/* `notifications retry` of a transition a receiver has since been told a
+ * later one of: that receiver is skipped (an Alertmanager would page again
+ * for a resolved ticket, a webhook hear "opened" after "resolved"); the
+ * others that failed get it again. */
+Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed', deliveries ="
+                          " '{\"hook\": {\"status\": \"failed\", \"attempts\": 1},"
+                          "   \"crm\": {\"status\": \"failed\", \"attempts\": 1}}'");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent', deliveries ="
+                          " '{\"hook\": {\"status\": \"sent\", \"attempts\": 1}}'"
+                          " WHERE transition = 'resolved'");
+    long long n;
+    char err[512];
+    cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
+                                         " WHERE transition = 'opened' AND status = 'pending'"
+                                         " AND deliveries->'hook'->>'status' = 'skipped'"
+                                         " AND NOT deliveries ? 'crm'"),
+                 1);
+}
