@@ -307,7 +307,8 @@ int cx_cmd_eval(int argc, char **argv)
         }
         if (by != NULL) {
             char buf[32], g[sizeof groups[0].name]; /* a value as its row names it */
-            snprintf(g, sizeof g, "%s", group_of(l.doc, by, buf, sizeof buf));
+            const char *v = group_of(l.doc, by, buf, sizeof buf);
+            snprintf(g, sizeof g, "%.*s", (int)cx_utf8_cut(v, strnlen(v, sizeof g - 1)), v);
             size_t k;
             for (k = 0; k < n_groups && strcmp(groups[k].name, g) != 0; k++)
                 ;

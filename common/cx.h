@@ -44,6 +44,16 @@ void cx_double_text(double v, char *buf, size_t len);
  * code points over U+10FFFF are not well-formed). */
 size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end);
 
+/* The length, at most n, at which well-formed UTF-8 text s (at least n bytes
+ * long, or n + 1 with its terminating NUL) can be cut without splitting a
+ * character: n, or less when s[n] continues a character. */
+static inline size_t cx_utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 /* Makes s[0..len) valid UTF-8 in place (text cut inside a character, or in
  * another encoding): each byte outside a well-formed sequence becomes '?'. */
 void cx_utf8_mend(char *s, size_t len);

@@ -90,8 +90,8 @@ static inline __attribute__((always_inline)) void emit_s(const emitter *e, float
 {
     char buf[160];
     size_t k = strlen(kind), n = strlen(name);
-    if (k + n > sizeof buf)
-        n = sizeof buf - k;
+    if (k + n > sizeof buf) /* the evidence stays UTF-8 (PostgreSQL takes nothing else) */
+        n = cx_utf8_cut(name, sizeof buf - k);
     if (k == 0) { /* the name as it is: no copy */
         emit(e, CX_FG_DENSE, value, "", name, n, 1);
         return;

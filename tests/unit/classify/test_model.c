@@ -239,6 +239,37 @@ Test(cx_valence, a_negated_word_is_a_different_feature)
     cr_assert_lt(plain_late_in_neg, pos.n);
 }
 
+/* Every readable feature's name is whole UTF-8 (it is evidence, which
+ * PostgreSQL takes as text): a long value is cut between characters. */
+static void collect_utf8(void *ctx, uint32_t bucket, cx_feature_group g, float value,
+                         const char *name, size_t name_len)
+{
+    (void)ctx, (void)bucket, (void)g, (void)value;
+    const unsigned char *p = (const unsigned char *)name, *end = p + name_len;
+    while (name != NULL && p < end) {
+        size_t n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
+        cr_assert_neq(n, 0, "%.*s is cut inside a character", (int)name_len, name);
+        p += n;
+    }
+}
+
+Test(cx_valence, a_long_field_value_is_named_in_whole_characters)
+{
+    char json[1024] = "{\"event_id\":\"t\",\"occurred_at\":\"2025-01-01T00:00:00Z\","
+                      "\"text\":\"x\",\"touchpoint\":\"";
+    for (int i = 0; i < 55; i++)
+        strcat(json, "\xe5\xae\xa2"); /* 客 */
+    strcat(json, "\"}");
+    cx_event ev;
+    cx_rule_hits hits;
+    cx_valence_score vs;
+    int counts[CX_FG_COUNT];
+    memset(&hits, 0, sizeof hits);
+    parse(&ev, json);
+    cx__features(NULL, val, &ev, NULL, &hits, collect_utf8, NULL, NULL, counts, &vs);
+    cx_event_clear(&ev);
+}
+
 /* The "sections:" feature cx__features() emits for text, or "" for none. */
 static char section_seen[64];
 
