@@ -588,9 +588,9 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
     *out = NULL;
     *n = 0;
     /* Rows already stored by an earlier replay are left alone. A message that
-     * several consumer groups dead-lettered is selected once (its first row):
-     * replaying it settles every group's row. Binary results: raw comes back
-     * byte for byte. */
+     * several consumer groups dead-lettered (the same bytes at the same place)
+     * is selected once (its first row): replaying it settles every group's
+     * row. Binary results: raw comes back byte for byte. */
     PGresult *r = PQexecParams(h->conn,
                                "SELECT id::text, kafka_topic, kafka_partition::text,"
                                " kafka_offset::text, raw FROM cx.dead_letters d"
@@ -601,7 +601,8 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
                                " AND ($1::bigint IS NOT NULL OR NOT EXISTS (SELECT 1"
                                "  FROM cx.dead_letters o WHERE o.kafka_topic = d.kafka_topic"
                                "  AND o.kafka_partition = d.kafka_partition"
-                               "  AND o.kafka_offset = d.kafka_offset AND o.id < d.id"
+                               "  AND o.kafka_offset = d.kafka_offset AND o.raw = d.raw"
+                               "  AND o.id < d.id"
                                "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)"
                                "  AND (o.replay_result IS NULL"
                                "   OR o.replay_result LIKE 'failed again%')))"
@@ -690,7 +691,7 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                      " JOIN cx.events e ON e.event_id = u.ev"
                                      " WHERE (d.id = u.id OR (d.kafka_topic = m.kafka_topic"
                                      " AND d.kafka_partition = m.kafka_partition"
-                                     " AND d.kafka_offset = m.kafka_offset"
+                                     " AND d.kafka_offset = m.kafka_offset AND d.raw = m.raw"
                                      " AND (d.replay_result IS NULL"
                                      " OR d.replay_result LIKE 'failed again%')))",
                                      2, NULL, params, NULL, NULL, 0);

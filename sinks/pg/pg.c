@@ -602,30 +602,35 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
 
 /* The staged dead letters, stored for the sink's group ($1). A message
  * dead-lettered before keeps its row: read again after its partition's offset
- * was set back by hand. */
+ * was set back by hand. Another message at the same place (a topic made
+ * again) is refused by the unique index: the batch stops, nothing is lost. */
 static const char *const dead_sql =
     "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition, kafka_offset,"
     " error, raw)"
-    " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw FROM cx_stage_dead"
-    " ON CONFLICT DO NOTHING";
+    " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw FROM cx_stage_dead s"
+    " WHERE NOT EXISTS (SELECT 1 FROM cx.dead_letters d WHERE d.consumer_group = $1"
+    " AND d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
+    " AND d.kafka_offset = s.kafka_offset AND d.raw = s.raw)";
 
 /* The same for a replay: a replayed message that is still bad keeps its rows
- * (one per group that dead-lettered it, those not stored yet), with the new
- * reason; a message with no row at all gets one for the sink's group. */
+ * (one per group that dead-lettered it, those not stored yet: the same bytes
+ * at the same place), with the new reason; a message with no row at all gets
+ * one for the sink's group. */
 static const char *const replay_dead_sql =
     "WITH u AS (UPDATE cx.dead_letters d SET"
     " original_error = coalesce(d.original_error, d.error),"
     " error = s.error, replayed_at = now(), replay_count = d.replay_count + 1,"
     " replay_result = 'failed again: ' || s.error FROM cx_stage_dead s"
     " WHERE d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
-    " AND d.kafka_offset = s.kafka_offset AND (d.replay_result IS NULL"
+    " AND d.kafka_offset = s.kafka_offset AND d.raw = s.raw AND (d.replay_result IS NULL"
     " OR d.replay_result LIKE 'failed again%') RETURNING d.id)"
     " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
     " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
     " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
     " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
     " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
-    " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset)"
+    " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset"
+    " AND d.raw = s.raw)"
     " ON CONFLICT DO NOTHING";
 
 static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errlen)

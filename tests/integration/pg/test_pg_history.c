@@ -482,6 +482,35 @@ Test(pg_history, two_groups_on_one_topic_keep_a_dead_letter_each_and_replay_them
     cx_test_assert_signals_exact(conn);
 }
 
+/* Two different messages at the same coordinates, dead-lettered by two groups
+ * (a demo run twice on one database, a topic made again): each is replayed
+ * on its own and each row records its own outcome. */
+Test(pg_history, different_messages_at_the_same_place_are_replayed_apart)
+{
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT channel_short"
+                          " CHECK (length(channel) <= 5)");
+    sinktest_add(&batch, "cx.events", 0, 0, "{bad", 4);
+    store_as("g1");
+    sinktest_clear(&batch);
+    next_offset = 0;
+    add("long-1", 2, "telephone", "the agent was rude");
+    store_as("g2");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 0"), 2);
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("1 stored as events, 0 were already stored, 1 still failing"), "see %s",
+              out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g2'"
+                   " AND replay_result = 'stored as event long-1'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE consumer_group = 'g1'"
+                   " AND replay_result LIKE 'failed again: invalid JSON%'"
+                   " AND error LIKE 'invalid JSON%'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 1);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, replay_evaluates_event_level_ticket_rules_as_run_does)
 {
     /* An NPS detractor blaming the carrier, which an older build rejected: the
