@@ -84,13 +84,24 @@ void cx_test_pg_new_db(char *url, size_t urllen)
     snprintf(url, urllen, "%s/%s", base, name);
 }
 
+static int pg_stopped; /* by this test process, not started since */
+
 int cx_test_pg_ctl(const char *action)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s/deploy/local/pg-ctl.sh --state '%s' %s", CX_SOURCE_DIR,
              getenv("CX_TEST_PG_STATE"), action);
     int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (rc == 0)
+        pg_stopped = strncmp(action, "stop", 4) == 0;
+    return rc;
+}
+
+void cx_test_pg_restart_if_stopped(void)
+{
+    if (pg_stopped && cx_test_pg_ctl("start") != 0)
+        fprintf(stderr, "cxtest: the test server could not be started again\n");
 }
 
 void cx_test_pg_down(PGconn **conn)

@@ -35,6 +35,10 @@ void cx_test_assert_signals_exact(PGconn *conn);
  * through deploy/local/pg-ctl.sh. Returns the script's exit status. */
 int cx_test_pg_ctl(const char *action);
 
+/* Starts the test server again when this test stopped it and failed before
+ * starting it (a teardown's job: the later tests need it). */
+void cx_test_pg_restart_if_stopped(void);
+
 /* An outage: stops the test server at once ("stop immediate") and closes
  * *conn (NULL after); cx_test_pg_back() starts it and connects *conn to url. */
 void cx_test_pg_down(PGconn **conn);

@@ -27,4 +27,5 @@ void cx_test_stack_free(PGconn *conn, cx_mock *mock, cx_producer *producer)
     cx_producer_free(producer);
     cx_mock_free(mock);
     PQfinish(conn);
+    cx_test_pg_restart_if_stopped();
 }

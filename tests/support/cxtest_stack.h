@@ -17,7 +17,8 @@
 void cx_test_stack_new(char *url, size_t urllen, PGconn **conn, cx_mock **mock,
                        cx_producer **producer, int partitions);
 
-/* Frees what cx_test_stack_new() made (the database stays, as every test's does). */
+/* Frees what cx_test_stack_new() made (the database stays, as every test's does),
+ * and starts the test server again if the test stopped it and failed. */
 void cx_test_stack_free(PGconn *conn, cx_mock *mock, cx_producer *producer);
 
 #endif

@@ -14,7 +14,12 @@
 
 static sinktest_batch batch;
 
-Test(pg_outage, server_restart_mid_run_loses_and_doubles_nothing, .timeout = 240)
+static void teardown(void)
+{
+    cx_test_pg_restart_if_stopped();
+}
+
+Test(pg_outage, server_restart_mid_run_loses_and_doubles_nothing, .timeout = 240, .fini = teardown)
 {
     char url[1024], err[1024];
     sinktest_fresh_db(url, sizeof url);
