@@ -27,7 +27,8 @@ static int usage(FILE *out, int rc)
 static size_t customer_key(const char *line, size_t len, char *key, size_t keylen)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(line, len, 0, &jerr);
+    /* as the event parser reads it: an integer past 64 bits does not cost the key */
+    json_t *root = json_loadb(line, len, JSON_DECODE_INT_AS_REAL, &jerr);
     size_t n = 0;
     const char *id = json_string_value(json_object_get(root, "customer_id"));
     if (id != NULL && strlen(id) < keylen) {

@@ -29,6 +29,11 @@ cx_status cx_producer_new(cx_producer **out, const char *brokers, char *err, siz
 {
     static const char *const props[][2] = {
         {"acks", "all"},
+        /* a retried request is not overtaken by those after it: a key's
+         * messages keep the order of the file (librdkafka keeps the order
+         * of retries only when idempotent), one request at a time */
+        {"enable.idempotence", "true"},
+        {"max.in.flight.requests.per.connection", "1"},
         {"linger.ms", "50"},          /* batch for throughput: replay is bulk */
         {"compression.codec", "lz4"}, /* the mock keeps 5 MB per partition: compress */
         {"queue.buffering.max.kbytes", "65536"},

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "cxtest.h"
 #include "ingest.h"
 
@@ -129,6 +132,8 @@ Test(mock_kafka, replay_produces_lines_keyed_by_customer)
     for (int i = 0; i < 50; i++)
         fprintf(f, "{\"event_id\":\"e%d\",\"customer_id\":\"cust-%d\",\"text\":\"hi\"}\n", i, i % 5);
     fprintf(f, "this line is not JSON\n");
+    fprintf(f, "{\"event_id\":\"big\",\"customer_id\":\"cust-big\","
+               "\"attributes\":{\"order_no\":123456789012345678901},\"text\":\"hi\"}\n");
     /* 120 characters, 360 bytes in UTF-8: within the schema's 128 */
     fprintf(f, "{\"event_id\":\"long\",\"customer_id\":\"");
     for (int i = 0; i < 120; i++)
@@ -138,11 +143,13 @@ Test(mock_kafka, replay_produces_lines_keyed_by_customer)
     cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic replayed %s > %s.stdout 2>/dev/null",
                             cx_test_bin(), bootstraps, in, out),
                  0);
-    cr_assert_eq(cx_test_sh("grep -qx 'produced 52 messages to replayed' %s.stdout", out), 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'produced 53 messages to replayed' %s.stdout", out), 0);
     cr_assert_eq(cx_test_sh("kcat -C -b %s -t replayed -o beginning -e -q -f '%%k|%%s\\n' > %s",
                             bootstraps, out),
                  0);
-    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 52", out), 0);
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 53", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '^cust-big|{\"event_id\":\"big\"' %s", out), 0,
+                 "an integer past 64 bits cost the line its key");
     cr_assert_eq(cx_test_sh("grep -qx 'cust-3|{\"event_id\":\"e8\",\"customer_id\":\"cust-3\","
                             "\"text\":\"hi\"}' %s",
                             out),
@@ -174,4 +181,41 @@ Test(mock_kafka, sigterm_exits_zero)
 {
     cr_assert_eq(cx_test_stop(broker_pid, SIGTERM, 10000), 0);
     broker_pid = 0;
+}
+
+/* A produce request the broker answers with a retriable error is sent again
+ * without the requests after it overtaking it: a customer's events stay in
+ * the order of the file. */
+Test(mock_kafka, a_retried_request_keeps_the_order_of_a_key)
+{
+    char err[512];
+    cx_mock *m;
+    cx_producer *p;
+    uint64_t delivered;
+    cr_assert_eq(cx_mock_new(&m, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(m, "ordered", 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, "msg-w", 5, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_flush(p, 10000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    /* the next request fails after 300 ms; later ones succeed */
+    rd_kafka_mock_broker_push_request_error_rtts(cx_mock_cluster(m), 1, 0 /* Produce */, 1,
+                                                 RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, 300);
+    for (int i = 0; i < 10; i++) {
+        char v[16];
+        int n = snprintf(v, sizeof v, "msg-%d", i);
+        cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, v, (size_t)n, err, sizeof err), CX_OK);
+        cx_test_sleep_ms(80);
+    }
+    cr_assert_eq(cx_producer_flush(p, 20000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    cx_producer_free(p);
+    char out[512];
+    snprintf(out, sizeof out, "%s/ordered.txt", tmpdir);
+    cr_assert_eq(cx_test_sh("kcat -C -b %s -t ordered -o beginning -e -q -f '%%s\\n' > %s",
+                            cx_mock_bootstraps(m), out),
+                 0);
+    cr_assert_eq(cx_test_sh("printf 'msg-w\\n' > %s.want && seq -f 'msg-%%g' 0 9 >> %s.want"
+                            " && cmp -s %s %s.want",
+                            out, out, out, out),
+                 0, "the messages of one key are out of order (or doubled): see %s", out);
+    cx_mock_free(m);
 }
