@@ -312,12 +312,15 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
     if (st != CX_OK)
         return st;
     if ((st = cx__pg_exec(conn,
-                   "SET client_min_messages = warning;"
-                   "CREATE SCHEMA IF NOT EXISTS cx;"
-                   "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
-                   " version int PRIMARY KEY, description text NOT NULL,"
-                   " applied_at timestamptz NOT NULL DEFAULT now())",
-                   "creating cx.schema_migrations", err, errlen)) != CX_OK)
+                          "SET client_min_messages = warning;"
+                          /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
+                           * even when the schema is there: the first time only */
+                          "DO $$BEGIN IF to_regnamespace('cx') IS NULL THEN CREATE SCHEMA cx;"
+                          " END IF; END$$;"
+                          "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
+                          " version int PRIMARY KEY, description text NOT NULL,"
+                          " applied_at timestamptz NOT NULL DEFAULT now())",
+                          "creating cx.schema_migrations", err, errlen)) != CX_OK)
         goto done;
     for (size_t i = 0; i < CX_ARRAY_LEN(migrations); i++) {
         const migration *m = &migrations[i];

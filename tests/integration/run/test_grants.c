@@ -220,3 +220,27 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     PQfinish(conn);
     unlink(out);
 }
+
+/* The schema's owner needs CREATE on the database to make the schema, the
+ * first time only: a DBA who revokes it afterwards can still upgrade. */
+Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
+    conn = cx_test_pg_connect(url);
+    char owner[96], sql[512];
+    snprintf(owner, sizeof owner, "%s_own2", PQdb(conn));
+    snprintf(sql, sizeof sql,
+             "REVOKE ALL ON DATABASE %s FROM PUBLIC; CREATE ROLE %s LOGIN;"
+             " GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %s TO %s",
+             PQdb(conn), owner, PQdb(conn), owner);
+    cx_test_pg_exec(conn, sql);
+    url_as(owner, owner_url, sizeof owner_url);
+    cr_assert_eq(cxpulse("migrate", owner_url), 0);
+    snprintf(sql, sizeof sql, "REVOKE CREATE ON DATABASE %s FROM %s", PQdb(conn), owner);
+    cx_test_pg_exec(conn, sql);
+    cr_assert_eq(cxpulse("migrate", owner_url), 0, "an up-to-date schema needed CREATE");
+    cr_assert_eq(cx_test_sh("grep -q 'schema is up to date' '%s'", out), 0);
+    unlink(out);
+    PQfinish(conn);
+}
