@@ -42,10 +42,10 @@ BEGIN
     -- Tables later migrations create, by the schema's owner.
     EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA cx'
                    ' GRANT SELECT, INSERT, UPDATE ON TABLES TO cxpulse_runtime',
-                   (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'cx'));
+                   (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'cx'));
     EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA cx'
                    ' GRANT SELECT ON TABLES TO cxpulse_analyst',
-                   (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'cx'));
+                   (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'cx'));
 END
 $$;
 

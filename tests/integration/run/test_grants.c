@@ -222,25 +222,37 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 }
 
 /* The schema's owner needs CREATE on the database to make the schema, the
- * first time only: a DBA who revokes it afterwards can still upgrade. */
+ * first time only: a DBA who revokes it afterwards can still upgrade. The
+ * owner's name needs quoting in SQL, which grants.sql must do once. */
 Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
 {
     cx_test_pg_new_db(url, sizeof url);
     snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
     conn = cx_test_pg_connect(url);
     char owner[96], sql[512];
-    snprintf(owner, sizeof owner, "%s_own2", PQdb(conn));
+    snprintf(owner, sizeof owner, "Cx-Owner-%s", PQdb(conn));
     snprintf(sql, sizeof sql,
-             "REVOKE ALL ON DATABASE %s FROM PUBLIC; CREATE ROLE %s LOGIN;"
-             " GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %s TO %s",
+             "REVOKE ALL ON DATABASE %s FROM PUBLIC; CREATE ROLE \"%s\" LOGIN;"
+             " GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %s TO \"%s\"",
              PQdb(conn), owner, PQdb(conn), owner);
     cx_test_pg_exec(conn, sql);
     url_as(owner, owner_url, sizeof owner_url);
     cr_assert_eq(cxpulse("migrate", owner_url), 0);
-    snprintf(sql, sizeof sql, "REVOKE CREATE ON DATABASE %s FROM %s", PQdb(conn), owner);
+    snprintf(sql, sizeof sql, "REVOKE CREATE ON DATABASE %s FROM \"%s\"", PQdb(conn), owner);
     cx_test_pg_exec(conn, sql);
     cr_assert_eq(cxpulse("migrate", owner_url), 0, "an up-to-date schema needed CREATE");
     cr_assert_eq(cx_test_sh("grep -q 'schema is up to date' '%s'", out), 0);
+    cx_test_pg_exec(conn, "DO $$ BEGIN"
+                          "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime')"
+                          "  THEN CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
+                          "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst')"
+                          "  THEN CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
+                          "END $$");
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    cr_assert_eq(
+        cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url, out),
+        0, "grants.sql failed for an owner whose name needs quoting");
     unlink(out);
     PQfinish(conn);
 }
