@@ -17,6 +17,7 @@ packages=(
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
     jq                                        # bench/classify/vs_jq.sh
+    time bc                                   # bench/e2e: CPU and RSS, arithmetic
 )
 
 missing=()

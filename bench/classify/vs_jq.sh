@@ -6,7 +6,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${1:-$root/build-rel/app/cxpulse}
+bin=${1:-$root/build/app/cxpulse}
+[ -x "$bin" ] || { echo "vs_jq: $bin is missing: build it first (cmake -S . -B build && cmake --build build -j2)" >&2; exit 1; }
 copies=${2:-100}
 command -v jq >/dev/null || { echo "vs_jq: jq is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 tmp=$(mktemp -d)

@@ -36,7 +36,7 @@ mode=${SCATTER:+scattered}
 gen_mode=$mode
 [ "${SCATTER:-}" = random ] && gen_mode=random
 PARTS=${PARTS:-64}
-for t in /usr/bin/time bc; do command -v $t >/dev/null || apt-get install -y -qq time bc >/dev/null; done
+for t in /usr/bin/time bc; do command -v $t >/dev/null || { echo "e2e: $t is missing (scripts/setup.sh installs it)" >&2; exit 1; }; done
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF >/dev/null
 cmake --build build-bench -j2 --target cxpulse e2e_tool >/dev/null
 bin=${CXPULSE_BIN:-build-bench/app/cxpulse}

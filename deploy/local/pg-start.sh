@@ -55,8 +55,9 @@ for _ in $(seq 1 30); do
     fi
 done
 if [ -z "$port" ]; then
-    echo "pg-start.sh: could not start PostgreSQL (see $dir/server.log)" >&2
+    echo "pg-start.sh: could not start PostgreSQL; the end of its log:" >&2
     tail -5 "$dir/server.log" >&2 || true
+    rm -rf "$dir"
     exit 1
 fi
 

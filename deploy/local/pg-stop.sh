@@ -6,6 +6,8 @@ set -euo pipefail
 state=./cxpulse-pg.state
 if [ "${1:-}" = --state ]; then state=$2; shift 2; fi
 [ -f "$state" ] || exit 0
+# empty: made by a caller before pg-start.sh, which failed; nothing runs
+[ -s "$state" ] || { rm -f "$state"; exit 0; }
 # shellcheck disable=SC1090
 . "$state"
 pgbin=/usr/lib/postgresql/15/bin

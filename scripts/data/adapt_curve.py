@@ -13,7 +13,7 @@ each the mean over the seeds (training's random order moves figures on a
 few events; default seeds 1, 2 and 3).
 
 usage: scripts/data/adapt_curve.py [CXPULSE] [--seeds 1,2,3]
-CXPULSE defaults to build-rel/app/cxpulse. Takes a few minutes.
+CXPULSE defaults to build/app/cxpulse. Takes a few minutes.
 """
 import hashlib
 import json
@@ -76,7 +76,7 @@ def main():
         i = args.index("--seeds")
         seeds = args[i + 1].split(",")
         del args[i:i + 2]
-    binary = args[0] if args else os.path.join(ROOT, "build-rel/app/cxpulse")
+    binary = args[0] if args else os.path.join(ROOT, "build/app/cxpulse")
     real = labeled(REAL)
     names = sorted({source(o) for _, o in real})
     jobs = []

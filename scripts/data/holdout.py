@@ -18,7 +18,7 @@ A change to features, rules or training is kept when these improve, not
 when the test splits do.
 
 usage: scripts/data/holdout.py [CXPULSE] [--seed N]
-CXPULSE defaults to build-rel/app/cxpulse; --seed is passed to `cxpulse
+CXPULSE defaults to build/app/cxpulse; --seed is passed to `cxpulse
 train`. Training's random order moves these figures (the pooled ones by about
 0.01): compare changes over a few seeds.
 """
@@ -124,7 +124,7 @@ def main():
         i = args.index("--seed")
         seed = args[i:i + 2]
         del args[i:i + 2]
-    binary = args[0] if args else os.path.join(ROOT, "build-rel/app/cxpulse")
+    binary = args[0] if args else os.path.join(ROOT, "build/app/cxpulse")
     written, real = labeled(WRITTEN), labeled(REAL)
     grouped = {a for members in AUTHOR_GROUPS.values() for a in members}
     ungrouped = sorted({o.get("author") or "(none)" for _, o in written} - grouped)
