@@ -63,8 +63,9 @@ static int usage(FILE *out, int rc)
                  "The 95%% intervals come from N resamples of the events (--resamples,\n"
                  "default 1000; 0: none), drawn the same way on every run: how much the\n"
                  "figures could differ on other events of the same kind.\n"
-                 "--against MODEL also scores the events with MODEL (a file, \"default\" for\n"
-                 "the built-in one, or \"none\") and prints the difference, with its\n"
+                 "--against MODEL also scores the events with MODEL (a file, or \"none\", with\n"
+                 "the same rules; \"default\": the built-in rules and model, as with nothing\n"
+                 "configured) and prints the difference, with its\n"
                  "interval over the same resamples: a change is clear when the interval\n"
                  "does not include 0.\n");
     return rc;
@@ -238,10 +239,12 @@ int cx_cmd_eval(int argc, char **argv)
     }
     cx_classifier *clf = NULL, *other = NULL;
     if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK ||
-        (against != NULL &&
-         cx_classifier_new_model(&other, rules, n_rules,
-                                 strcmp(against, "default") == 0 ? NULL : against, err,
-                                 sizeof err) != CX_OK)) {
+        /* "default": what cxpulse does with nothing configured, the built-in
+         * rules and model, whatever --rules names */
+        (against != NULL && (strcmp(against, "default") == 0
+                                 ? cx_classifier_new_model(&other, NULL, 0, NULL, err, sizeof err)
+                                 : cx_classifier_new_model(&other, rules, n_rules, against, err,
+                                                           sizeof err)) != CX_OK)) {
         fprintf(stderr, "cxpulse eval: %s\n", err);
         cx_classifier_free(clf);
         return CX_EXIT_USAGE;

@@ -318,6 +318,28 @@ Test(train_eval, an_event_is_judged_as_written)
                  "the small decimal was refused");
 }
 
+/* --against default is the built-in rules and model, whatever --rules names
+ * (it was the caller's rules with no model: the rules alone). */
+Test(train_eval, against_default_is_the_built_in_model_whatever_the_rules)
+{
+    char labels[300], rules[300], out[300];
+    snprintf(labels, sizeof labels, "%s/against.jsonl", dir);
+    snprintf(rules, sizeof rules, "%s/own-rules.json", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(labels, 20, 0);
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": \"own-1\", \"category\": \"external\","
+          " \"phrases\": [{\"weight\": 2, \"terms\": [\"courier\"]}]}",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --rules %s --against default --resamples 0 > %s",
+                            cx_test_bin(), labels, rules, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q '^against default (rule set [^)]*+cxm1-' %s", out), 0,
+                 "the comparison had no model");
+}
+
 /* A file with no labeled event to score (empty, or every line refused) is
  * an error naming it, not a report of zeros. */
 Test(train_eval, a_file_with_nothing_to_score_is_an_error_naming_it)
