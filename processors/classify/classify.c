@@ -847,6 +847,18 @@ static uint64_t attribute_keys(const cx_event *ev)
     return sig;
 }
 
+/* A present value from text, a number as well when it reads as one. */
+static fval text_fval(const char *s)
+{
+    fval v = {.present = 1, .str = s};
+    char *end;
+    double d;
+    if (may_be_number(s) && (d = strtod(s, &end), end != s && *end == '\0' && isfinite(d))) {
+        v.is_num = 1;
+        v.num = d;
+    }
+    return v;
+}
 /* bit: the attribute key's key_bit(); keys: the event's attribute_keys(). */
 static fval field_value(const cx_event *ev, field_kind kind, const char *path, uint64_t bit,
                         uint64_t keys)
@@ -892,19 +904,13 @@ static fval field_value(const cx_event *ev, field_kind kind, const char *path, u
         }
         break;
     }
-    if (s != NULL && s[0] != '\0') {
-        v.present = 1;
-        v.str = s;
-        char *end;
-        double d;
-        if (may_be_number(s) && (d = strtod(s, &end), end != s && *end == '\0' && isfinite(d))) {
-            v.is_num = 1;
-            v.num = d;
-        }
-    }
+    if (s != NULL && s[0] != '\0')
+        v = text_fval(s);
     return v;
 }
 
+/* A rule's literal value: a string that reads as a number is one too, as an
+ * event's field is (a rule's "3" equals an event's 3 and "3.0"). */
 static fval json_fval(const json_t *j)
 {
     fval v = {0};
@@ -912,8 +918,7 @@ static fval json_fval(const json_t *j)
         v.present = v.is_num = 1;
         v.num = json_number_value(j);
     } else if (json_is_string(j)) {
-        v.present = 1;
-        v.str = json_string_value(j);
+        v = text_fval(json_string_value(j));
     }
     return v;
 }

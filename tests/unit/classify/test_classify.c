@@ -111,6 +111,24 @@ Test(cx_classify, condition_eq_and_ne)
                     EV("\"text\":\"x\",\"channel\":\"chat\""), EV("\"text\":\"x\""));
 }
 
+/* A rule's number written as a string is a number: it equals an event's
+ * number, written either way. */
+Test(cx_classify, condition_numbers_in_quotes_compare_numerically)
+{
+    check_condition("{\"field\":\"attributes.qty\",\"op\":\"eq\",\"value\":\"3\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":3}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":4}"));
+    check_condition("{\"field\":\"attributes.qty\",\"op\":\"eq\",\"value\":\"3\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":\"3.0\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":\"three\"}"));
+    check_condition("{\"field\":\"attributes.qty\",\"op\":\"in\",\"value\":[\"3\",\"4\"]}",
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":3}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":5}"));
+    check_condition("{\"field\":\"attributes.qty\",\"op\":\"ne\",\"value\":\"3\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":5}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"qty\":3}"));
+}
+
 Test(cx_classify, condition_in_set)
 {
     check_condition("{\"field\":\"touchpoint\",\"op\":\"in\",\"value\":[\"delivery\",\"returns\"]}",
