@@ -117,18 +117,20 @@ int cx_cmd_reclassify(int argc, char **argv)
             break;
         for (size_t i = 0; i < n; i++) {
             size_t len;
-            const char *payload = cx_pg_reclassify_payload(h, i, &len);
+            const char *id;
+            const char *payload = cx_pg_reclassify_payload(h, i, &len, &id);
             cx_record rec;
             if (payload == NULL) {
-                cx_log(CX_LOG_WARN, "reclassify", "left as it was: its payload holds a number "
-                       "with more than %d digits in decimal form, not read",
-                       CX_EVENT_MAX_NUMBER_DIGITS);
+                cx_log(CX_LOG_WARN, "reclassify",
+                       "event %s left as it was: its payload holds "
+                       "a number with more than %d digits in decimal form, not read",
+                       id, CX_EVENT_MAX_NUMBER_DIGITS);
                 unparsed++;
                 continue;
             }
             if (cx_record_make(&rec, &stores[m], &rr, NULL, -1, -1, payload, len) != CX_OK) {
                 /* Stored under an older, laxer parser: its tags stay as they are. */
-                cx_log(CX_LOG_WARN, "reclassify", "left as it was: %s", rec.error);
+                cx_log(CX_LOG_WARN, "reclassify", "event %s left as it was: %s", id, rec.error);
                 unparsed++;
                 continue;
             }
@@ -153,8 +155,11 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "reclassify: %lld/%lld events, %lld moved to another category\n", done_n,
                 todo, moved_n);
     }
-    printf("reclassified %lld events with rules %s: %lld changed primary category%s\n", done_n,
-           version, moved_n, unparsed ? "; some could not be parsed and kept their tags" : "");
+    printf("reclassified %lld events with rules %s: %lld changed primary category",
+           done_n - unparsed, version, moved_n);
+    if (unparsed > 0)
+        printf("; %lld could not be parsed and kept their tags (the warnings name them)", unparsed);
+    printf("\n");
     rc = CX_EXIT_OK;
 done:
     cx_pg_history_free(h);

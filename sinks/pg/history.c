@@ -268,8 +268,10 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     return send_page(h, since, until, limit, err, errlen);
 }
 
-const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len)
+const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len,
+                                     const char **event_id)
 {
+    *event_id = PQgetvalue(h->batch, (int)i, 0);
     if (PQgetisnull(h->batch, (int)i, 1)) {
         *len = 0;
         return NULL;
