@@ -69,7 +69,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
             continue;
         char key[128 * 4 + 1]; /* the schema's 128 characters, in UTF-8 */
         size_t key_len = customer_key(line, (size_t)n, key, sizeof key);
-        if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, err,
+        if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, lineno, err,
                              sizeof err) != CX_OK) {
             fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)lineno, err);
             rc = CX_EXIT_RUNTIME;

@@ -44,12 +44,14 @@ typedef struct cx_producer cx_producer;
 /* Creates a producer for `brokers` (acks=all, linger 50 ms, lz4). Returns new. */
 cx_status cx_producer_new(cx_producer **out, const char *brokers, char *err, size_t errlen);
 
-/* Queues one message (value copied); blocks while the local queue is full. */
+/* Queues one message (value copied); blocks while the local queue is full.
+ * line: the line of a file it came from, named if its delivery fails (0: none). */
 cx_status cx_producer_send(cx_producer *p, const char *topic, const void *key, size_t key_len,
-                           const void *value, size_t len, char *err, size_t errlen);
+                           const void *value, size_t len, uint64_t line, char *err, size_t errlen);
 
 /* Waits up to timeout_ms for every queued message; fails if any delivery failed,
- * naming the first reason. *delivered counts acknowledged messages. */
+ * saying how many, the first and last of their lines and the first reason.
+ * *delivered counts acknowledged messages. */
 cx_status cx_producer_flush(cx_producer *p, int timeout_ms, uint64_t *delivered, char *err,
                             size_t errlen);
 

@@ -1,6 +1,7 @@
 /*
  * producer.c - a plain librdkafka producer for `cxpulse replay` and tests:
- * counts acknowledged messages and keeps the first delivery error.
+ * counts acknowledged messages, and failed ones with their first error and
+ * the lines of the file they came from.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 
 struct cx_producer {
     rd_kafka_t *rk;
-    uint64_t delivered;
+    uint64_t delivered, failed;
+    uint64_t first_line, last_line; /* of the failed messages that have one */
     rd_kafka_resp_err_t first_err;
 };
 
@@ -19,10 +21,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     cx_producer *p = opaque;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         p->delivered++;
-    else if (p->first_err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    }
+    if (p->failed++ == 0)
         p->first_err = m->err;
+    uint64_t line = (uint64_t)(uintptr_t)m->_private;
+    if (line > 0 && (p->first_line == 0 || line < p->first_line))
+        p->first_line = line;
+    if (line > p->last_line)
+        p->last_line = line;
 }
 
 cx_status cx_producer_new(cx_producer **out, const char *brokers, char *err, size_t errlen)
@@ -75,13 +84,13 @@ fail:
 }
 
 cx_status cx_producer_send(cx_producer *p, const char *topic, const void *key, size_t key_len,
-                           const void *value, size_t len, char *err, size_t errlen)
+                           const void *value, size_t len, uint64_t line, char *err, size_t errlen)
 {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)line), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return CX_OK;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -100,8 +109,15 @@ cx_status cx_producer_flush(cx_producer *p, int timeout_ms, uint64_t *delivered,
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return cx_errf(err, errlen, CX_ERR_TRANSIENT, "%d messages still undelivered after %d ms",
                        rd_kafka_outq_len(p->rk), timeout_ms);
-    if (p->first_err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return cx_errf(err, errlen, CX_ERR_FATAL, "delivery failed: %s",
+    if (p->failed > 0 && p->first_line > 0)
+        return cx_errf(err, errlen, CX_ERR_FATAL,
+                       "delivery failed for %llu message%s, from line %llu to line %llu: %s",
+                       (unsigned long long)p->failed, p->failed == 1 ? "" : "s",
+                       (unsigned long long)p->first_line, (unsigned long long)p->last_line,
+                       rd_kafka_err2str(p->first_err));
+    if (p->failed > 0)
+        return cx_errf(err, errlen, CX_ERR_FATAL, "delivery failed for %llu message%s: %s",
+                       (unsigned long long)p->failed, p->failed == 1 ? "" : "s",
                        rd_kafka_err2str(p->first_err));
     return CX_OK;
 }

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
             long long now = (long long)cx_now_wall_us();
             int n = scattered ? cx_bench_event(buf, sizeof buf, "paced", i, now)
                               : cx_bench_event_at(buf, sizeof buf, "paced", i, now, now);
-            if (cx_producer_send(p, argv[3], NULL, 0, buf, (size_t)n, err, sizeof err) != CX_OK) {
+            if (cx_producer_send(p, argv[3], NULL, 0, buf, (size_t)n, 0, err, sizeof err) !=
+                CX_OK) {
                 fprintf(stderr, "%s\n", err);
                 return 1;
             }

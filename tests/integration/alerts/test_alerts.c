@@ -159,9 +159,9 @@ static void complaints(int n)
                            "\"channel\":\"chat\",\"text\":\"the courier lost my parcel, terrible"
                            " service\"}",
                            produced, (produced / 10) % 60);
-        cr_assert_eq(cx_producer_send(producer, "cx.events", "k", 1, v, (size_t)len, err,
-                                      sizeof err),
-                     CX_OK, "%s", err);
+        cr_assert_eq(
+            cx_producer_send(producer, "cx.events", "k", 1, v, (size_t)len, 0, err, sizeof err),
+            CX_OK, "%s", err);
     }
     uint64_t delivered;
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s",

@@ -91,9 +91,9 @@ static long produce(long n)
                                                 "\"delivered_date\":\"2024-05-03\"}"
                                               : "");
         }
-        cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err,
-                                      sizeof err),
-                     CX_OK, "%s", err);
+        cr_assert_eq(
+            cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, 0, err, sizeof err),
+            CX_OK, "%s", err);
     }
     uint64_t delivered;
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);

@@ -70,7 +70,7 @@ Test(mock_kafka, consumer_group_commits_offsets)
     for (int i = 0; i < 200; i++) {
         char v[32];
         int n = snprintf(v, sizeof v, "v%d", i);
-        cr_assert_eq(cx_producer_send(p, "grouped", NULL, 0, v, (size_t)n, err, sizeof err),
+        cr_assert_eq(cx_producer_send(p, "grouped", NULL, 0, v, (size_t)n, 0, err, sizeof err),
                      CX_OK);
     }
     uint64_t delivered;
@@ -195,7 +195,7 @@ Test(mock_kafka, a_retried_request_keeps_the_order_of_a_key)
     cr_assert_eq(cx_mock_new(&m, 1, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_mock_create_topic(m, "ordered", 1, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, "msg-w", 5, err, sizeof err), CX_OK);
+    cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, "msg-w", 5, 0, err, sizeof err), CX_OK);
     cr_assert_eq(cx_producer_flush(p, 10000, &delivered, err, sizeof err), CX_OK, "%s", err);
     /* the next request fails after 300 ms; later ones succeed */
     rd_kafka_mock_broker_push_request_error_rtts(cx_mock_cluster(m), 1, 0 /* Produce */, 1,
@@ -203,7 +203,8 @@ Test(mock_kafka, a_retried_request_keeps_the_order_of_a_key)
     for (int i = 0; i < 10; i++) {
         char v[16];
         int n = snprintf(v, sizeof v, "msg-%d", i);
-        cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, v, (size_t)n, err, sizeof err), CX_OK);
+        cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, v, (size_t)n, 0, err, sizeof err),
+                     CX_OK);
         cx_test_sleep_ms(80);
     }
     cr_assert_eq(cx_producer_flush(p, 20000, &delivered, err, sizeof err), CX_OK, "%s", err);
@@ -217,5 +218,30 @@ Test(mock_kafka, a_retried_request_keeps_the_order_of_a_key)
                             " && cmp -s %s %s.want",
                             out, out, out, out),
                  0, "the messages of one key are out of order (or doubled): see %s", out);
+    cx_mock_free(m);
+}
+
+/* Messages the broker refuses for good are counted, with the first and last
+ * of the lines they came from (replay passes each line's number). */
+Test(mock_kafka, refused_deliveries_name_their_lines)
+{
+    char err[512];
+    cx_mock *m;
+    cx_producer *p;
+    uint64_t delivered;
+    cr_assert_eq(cx_mock_new(&m, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(m, "refusing", 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_push_request_errors(
+        cx_mock_cluster(m), 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_RECORD);
+    for (uint64_t line = 5; line <= 9; line += 2)
+        cr_assert_eq(cx_producer_send(p, "refusing", NULL, 0, "{}", 2, line, err, sizeof err),
+                     CX_OK);
+    cr_assert_eq(cx_producer_flush(p, 20000, &delivered, err, sizeof err), CX_ERR_FATAL);
+    cr_assert_eq(delivered, 0);
+    cr_assert(strstr(err, "delivery failed for 3 messages, from line 5 to line 9: ") != NULL, "%s",
+              err);
+    cx_producer_free(p);
     cx_mock_free(m);
 }

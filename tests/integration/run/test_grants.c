@@ -125,7 +125,7 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
                                      i, i, i % 2 ? "the courier lost my parcel" : "great agent",
                                      i % 2 ? 2 : 10);
         cr_assert_eq(
-            cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, err, sizeof err),
+            cx_producer_send(producer, "cx.events", NULL, 0, v, (size_t)len, 0, err, sizeof err),
             CX_OK, "%s", err);
     }
     uint64_t delivered;

@@ -85,8 +85,8 @@ static void produce(long n)
         }
         char key[16];
         int klen = snprintf(key, sizeof key, "k%ld", produced % 13);
-        cr_assert_eq(cx_producer_send(producer, "cx.events", key, (size_t)klen, v, (size_t)len, err,
-                                      sizeof err),
+        cr_assert_eq(cx_producer_send(producer, "cx.events", key, (size_t)klen, v, (size_t)len, 0,
+                                      err, sizeof err),
                      CX_OK, "%s", err);
     }
     uint64_t delivered;
@@ -443,9 +443,9 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
                                 "\"2026-11-01T11:00:00Z\",\"text\":\"ok\",\"attributes\":{"
                                 "\"promised_date\":\"11/01/2026\",\"delivered_date\":"
                                 "\"2026-11-03\"}}";
-    cr_assert_eq(
-        cx_producer_send(producer, "cx.events", NULL, 0, dated, sizeof dated - 1, err, sizeof err),
-        CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, dated, sizeof dated - 1, 0, err,
+                                  sizeof err),
+                 CX_OK, "%s", err);
     produced++;
     uint64_t delivered;
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
