@@ -390,7 +390,9 @@ Test(pipeline, shutdown_mid_stream_stores_the_batches_in_hand)
     assert_all_stored_once();
 }
 
-Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
+/* One writer: a first batch is stored, then the sink fails every write and
+ * the second batch is being retried. */
+static void stored_then_failing(void)
 {
     start(1, 2);
     source_read(&src, 20);
@@ -400,6 +402,11 @@ Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
     source_read(&src, 20);
     source_submit(&src, 2);
     wait_attempts(db.writes + 2);
+}
+
+Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
+{
+    stored_then_failing();
     cx_pipeline_free(pipe_); /* stop: returns although the sink fails */
     pipe_ = NULL;
     cr_assert_eq(src.reported, 2);
@@ -425,14 +432,7 @@ Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
  * offsets are read again. */
 Test(pipeline, nothing_is_taken_after_a_give_up_until_offsets_are_read_again)
 {
-    start(1, 2);
-    source_read(&src, 20);
-    source_submit(&src, 2);
-    wait_reported(1);
-    db.fail_always = 1;
-    source_read(&src, 20);
-    source_submit(&src, 2);
-    wait_attempts(db.writes + 2);
+    stored_then_failing();
     source_read(&src, 20); /* the batch in hand */
     char err[256];
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
