@@ -900,6 +900,12 @@ static fval field_value(const cx_event *ev, field_kind kind, const char *path, u
                 v.str = json_is_true(j) ? "true" : "false";
                 return v;
             }
+            /* a non-empty object or list has a value: present, but neither text
+             * nor a number to compare ("carrier": {"name": "DHL"}) */
+            v.present = (json_is_object(j) && json_object_size(j) > 0) ||
+                        (json_is_array(j) && json_array_size(j) > 0);
+            if (v.present)
+                return v;
             s = json_string_value(j);
         }
         break;

@@ -143,6 +143,13 @@ Test(cx_classify, condition_presence_and_absence)
                     EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"\"}"));
     check_condition("{\"field\":\"attributes.vendor\",\"op\":\"absent\"}", EV("\"text\":\"x\""),
                     EV("\"text\":\"x\",\"attributes\":{\"vendor\":\"Acme\"}"));
+    /* a value that is an object or a list is there too, unless empty */
+    check_condition("{\"field\":\"attributes.carrier\",\"op\":\"present\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":{\"name\":\"DHL\"}}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":[]}"));
+    check_condition("{\"field\":\"attributes.carrier\",\"op\":\"present\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":[\"DHL\"]}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":{}}"));
 }
 
 Test(cx_classify, condition_numbers_against_constant_and_field)
