@@ -291,7 +291,20 @@ size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *catego
         if (take)
             idx[n++] = i;
     }
-    return n;
+    /* configuration order, each once (a route may name one twice): a few, so
+     * an insertion sort */
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t v = idx[k], j = kept;
+        while (j > 0 && idx[j - 1] > v)
+            j--;
+        if (j > 0 && idx[j - 1] == v)
+            continue;
+        memmove(&idx[j + 1], &idx[j], (kept - j) * sizeof *idx);
+        idx[j] = v;
+        kept++;
+    }
+    return kept;
 }
 
 void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen)

@@ -37,7 +37,9 @@ const char *cx_alerts_receiver_name(const cx_alerts *a, size_t i);
 /*
  * The receivers of a ticket: the first route whose owner, category and rule
  * (where given) match, plus every shortcut receiver; with no route configured,
- * every receiver. Writes up to max indices into idx and returns how many.
+ * every receiver. Writes up to max indices into idx, each once and in the
+ * order of the configuration (so that senders delivering two tickets take
+ * receivers' locks in one order, never in a cycle), and returns how many.
  */
 size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *category,
                        const char *rule, size_t *idx, size_t max);

@@ -154,13 +154,28 @@ Test(alerts, the_first_matching_route_wins_and_shortcuts_get_every_ticket)
     load();
     char names[256];
     route("billing", "collaborative", "chat-billing-share", names, sizeof names);
-    cr_assert_str_eq(names, "billing-chat,ops,webhook");
+    cr_assert_str_eq(names, "ops,billing-chat,webhook", "in the configuration's order");
     route("billing", "external", "x", names, sizeof names);
     cr_assert_str_eq(names, "crm,webhook");
     route("vendor-management", "external", "carrier-spike", names, sizeof names);
     cr_assert_str_eq(names, "ops,webhook");
     route("logistics", "performance", "late-delivery", names, sizeof names);
     cr_assert_str_eq(names, "webhook", "no route matches: the shortcut alone");
+}
+
+/* Two tickets routed to the same receivers in opposite orders get them in
+ * one order, each once: two senders never wait on each other's receiver. */
+Test(alerts, receivers_come_in_the_configuration_s_order_each_once)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.routes", "[{\"owner\": \"a\", \"receivers\": [\"crm\", \"ops\", \"crm\"]},"
+                         " {\"owner\": \"b\", \"receivers\": [\"ops\", \"crm\"]}]");
+    load();
+    char names[256];
+    cr_assert_eq(route("a", "facing", "r", names, sizeof names), 2);
+    cr_assert_str_eq(names, "ops,crm");
+    route("b", "facing", "r", names, sizeof names);
+    cr_assert_str_eq(names, "ops,crm");
 }
 
 Test(alerts, a_route_without_conditions_is_the_default)
