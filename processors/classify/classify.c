@@ -62,6 +62,8 @@ typedef struct fval {
     const char *str;
     double num;
     int is_num, present;
+    int text;    /* read from text: "3", not 3 */
+    int literal; /* a rule's value, not an event's */
 } fval;
 
 typedef struct clause {
@@ -850,7 +852,7 @@ static uint64_t attribute_keys(const cx_event *ev)
 /* A present value from text, a number as well when it reads as one. */
 static fval text_fval(const char *s)
 {
-    fval v = {.present = 1, .str = s};
+    fval v = {.present = 1, .str = s, .text = 1};
     char *end;
     double d;
     if (may_be_number(s) && (d = strtod(s, &end), end != s && *end == '\0' && isfinite(d))) {
@@ -915,8 +917,9 @@ static fval field_value(const cx_event *ev, field_kind kind, const char *path, u
     return v;
 }
 
-/* A rule's literal value: a string that reads as a number is one too, as an
- * event's field is (a rule's "3" equals an event's 3 and "3.0"). */
+/* A rule's literal value: a string that reads as a number is one too, for an
+ * event's number (a rule's "3" equals an event's 3); against an event's text
+ * it stays text (ids and postcodes: "00501" is not "501"). */
 static fval json_fval(const json_t *j)
 {
     fval v = {0};
@@ -926,12 +929,14 @@ static fval json_fval(const json_t *j)
     } else if (json_is_string(j)) {
         v = text_fval(json_string_value(j));
     }
+    v.literal = 1;
     return v;
 }
 
 static int fval_equal(fval a, fval b)
 {
-    if (a.is_num && b.is_num)
+    /* numbers numerically, but a rule's text against an event's text as text */
+    if (a.is_num && b.is_num && !(a.text && b.text && (a.literal || b.literal)))
         return a.num == b.num;
     if (a.str == NULL || b.str == NULL)
         return 0;
@@ -951,6 +956,13 @@ static int clause_holds(const cx_event *ev, const clause *c, uint64_t keys, cx_t
         return c->op == OP_ABSENT;
     fval b = c->other ? field_value(ev, c->other_kind, c->other, c->other_bit, keys)
                       : json_fval(c->value);
+    /* an object or a list holds neither text nor a number to compare */
+    int opaque_a = a.str == NULL && !a.is_num, opaque_b = b.present && b.str == NULL && !b.is_num;
+    if ((c->op == OP_EQ || c->op == OP_NE || c->op == OP_IN) && (opaque_a || opaque_b)) {
+        tags->unreadable = opaque_a ? c->field : c->other;
+        tags->unreadable_needs = "text or a number";
+        return 0;
+    }
     switch (c->op) {
     case OP_PRESENT:
         return a.present;

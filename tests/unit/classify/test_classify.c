@@ -118,9 +118,14 @@ Test(cx_classify, condition_numbers_in_quotes_compare_numerically)
     check_condition("{\"field\":\"attributes.qty\",\"op\":\"eq\",\"value\":\"3\"}",
                     EV("\"text\":\"x\",\"attributes\":{\"qty\":3}"),
                     EV("\"text\":\"x\",\"attributes\":{\"qty\":4}"));
-    check_condition("{\"field\":\"attributes.qty\",\"op\":\"eq\",\"value\":\"3\"}",
-                    EV("\"text\":\"x\",\"attributes\":{\"qty\":\"3.0\"}"),
-                    EV("\"text\":\"x\",\"attributes\":{\"qty\":\"three\"}"));
+    /* text against a rule's text stays text: ids, postcodes */
+    check_condition("{\"field\":\"customer_id\",\"op\":\"eq\","
+                    "\"value\":\"12345678901234567890\"}",
+                    EV("\"text\":\"x\",\"customer_id\":\"12345678901234567890\""),
+                    EV("\"text\":\"x\",\"customer_id\":\"12345678901234567891\""));
+    check_condition("{\"field\":\"attributes.zip\",\"op\":\"ne\",\"value\":\"00501\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"zip\":\"501\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"zip\":\"00501\"}"));
     check_condition("{\"field\":\"attributes.qty\",\"op\":\"in\",\"value\":[\"3\",\"4\"]}",
                     EV("\"text\":\"x\",\"attributes\":{\"qty\":3}"),
                     EV("\"text\":\"x\",\"attributes\":{\"qty\":5}"));
@@ -143,6 +148,13 @@ Test(cx_classify, condition_presence_and_absence)
                     EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"\"}"));
     check_condition("{\"field\":\"attributes.vendor\",\"op\":\"absent\"}", EV("\"text\":\"x\""),
                     EV("\"text\":\"x\",\"attributes\":{\"vendor\":\"Acme\"}"));
+    /* an object compares with nothing: ne does not hold either */
+    check_condition("{\"field\":\"attributes.carrier\",\"op\":\"eq\",\"value\":\"DHL\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"dhl\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":{\"name\":\"DHL\"}}"));
+    check_condition("{\"field\":\"attributes.carrier\",\"op\":\"ne\",\"value\":\"DHL\"}",
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":\"UPS\"}"),
+                    EV("\"text\":\"x\",\"attributes\":{\"carrier\":{\"name\":\"DHL\"}}"));
     /* a value that is an object or a list is there too, unless empty */
     check_condition("{\"field\":\"attributes.carrier\",\"op\":\"present\"}",
                     EV("\"text\":\"x\",\"attributes\":{\"carrier\":{\"name\":\"DHL\"}}"),
