@@ -13,7 +13,7 @@ int cx_cmd_migrate(int argc, char **argv)
 {
     const char *url_flag = NULL, *config_path = NULL;
     if (cx_cmd_wants_help(argc, argv)) {
-        printf("usage: cxpulse migrate [--pg URL]\n\n"
+        printf("usage: cxpulse migrate [--pg URL] [--config FILE]\n\n"
                "Creates or upgrades the cx schema (version %d). Without --pg, uses\n"
                "CXPULSE_PG_URL, then the postgres.url of --config FILE, then libpq's\n"
                "environment (PGHOST, PGDATABASE, ...).\n",

@@ -87,16 +87,22 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         return -1;
     }
     size_t len = 0;
-    const char *raw = json_is_object(json_object_get(out->doc, "event"))
-                          ? event_bytes(line, line + n, &len)
-                          : NULL;
+    json_t *evj = json_object_get(out->doc, "event");
+    const char *raw = json_is_object(evj) ? event_bytes(line, line + n, &len) : NULL;
+    char *copy = NULL; /* the key written with escapes ("\u0065vent"): re-encoded */
+    if (raw == NULL && json_is_object(evj) && (copy = json_dumps(evj, JSON_COMPACT)) != NULL) {
+        raw = copy;
+        len = strlen(copy);
+    }
     char why[512];
     if (raw == NULL || cx_event_parse(&out->ev, raw, len, why, sizeof why) != CX_OK) {
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s", path, *lineno,
                 raw ? why : "no \"event\" object");
+        free(copy);
         cx_label_line_clear(out);
         return -1;
     }
+    free(copy);
     json_t *cats = json_object_get(out->doc, "categories");
     size_t i;
     json_t *c;

@@ -309,13 +309,15 @@ Test(train_eval, an_event_is_judged_as_written)
           "\"occurred_at\": \"2025-03-01T10:00:00Z\", \"text\": \"the mug ]} is teal\", "
           "\"attributes\": {\"weight_kg\": 1e-30}}, \"categories\": []}\n"
           "{\"event\": {\"event_id\": \"b\", \"occurred_at\": \"2025-03-01T10:00:00Z\", "
-          "\"text\": \"x\", \"text\": \"y\"}, \"categories\": [], \"sentiment\": \"neutral\"}\n",
+          "\"text\": \"x\", \"text\": \"y\"}, \"categories\": [], \"sentiment\": \"neutral\"}\n"
+          "{\"\\u0065vent\": {\"event_id\": \"c\", \"occurred_at\": \"2025-03-01T10:00:00Z\", "
+          "\"text\": \"x\"}, \"categories\": [], \"sentiment\": \"neutral\"}\n",
           f);
     fclose(f);
     cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
     cr_assert_eq(cx_test_sh("grep -q 'line 2: not JSON: duplicate object key' %s", out), 0);
-    cr_assert_eq(cx_test_sh("grep -q 'over 1 events (1 lines unreadable)' %s", out), 0,
-                 "the small decimal was refused");
+    cr_assert_eq(cx_test_sh("grep -q 'over 2 events (1 lines unreadable)' %s", out), 0,
+                 "the small decimal, or the key written with an escape, was refused");
 }
 
 /* --against default is the built-in rules and model, whatever --rules names
