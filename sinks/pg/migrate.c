@@ -59,7 +59,8 @@ static const migration migrations[] = {
      "  rating_sum numeric NOT NULL DEFAULT 0,\n"
      "  PRIMARY KEY (window_start, window_seconds, category, channel)\n"
      ");\n"
-     "CREATE INDEX signals_category_time_idx ON cx.signals (category, window_seconds, window_start);\n"
+     "CREATE INDEX signals_category_time_idx ON cx.signals (category, window_seconds, "
+     "window_start);\n"
      "CREATE TABLE cx.tickets (\n"
      "  ticket_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
      "  rule text NOT NULL, category text NOT NULL, scope text NOT NULL DEFAULT '',\n"
@@ -120,9 +121,12 @@ static const migration migrations[] = {
      * analysts) need them per scale. Existing rows are recomputed from events. */
     {3, "per-scale rating sums in cx.signals",
      "ALTER TABLE cx.signals\n"
-     "  ADD COLUMN csat_count int NOT NULL DEFAULT 0, ADD COLUMN csat_sum numeric NOT NULL DEFAULT 0,\n"
-     "  ADD COLUMN nps_count int NOT NULL DEFAULT 0, ADD COLUMN nps_sum numeric NOT NULL DEFAULT 0,\n"
-     "  ADD COLUMN ces_count int NOT NULL DEFAULT 0, ADD COLUMN ces_sum numeric NOT NULL DEFAULT 0,\n"
+     "  ADD COLUMN csat_count int NOT NULL DEFAULT 0, ADD COLUMN csat_sum numeric NOT NULL DEFAULT "
+     "0,\n"
+     "  ADD COLUMN nps_count int NOT NULL DEFAULT 0, ADD COLUMN nps_sum numeric NOT NULL DEFAULT "
+     "0,\n"
+     "  ADD COLUMN ces_count int NOT NULL DEFAULT 0, ADD COLUMN ces_sum numeric NOT NULL DEFAULT "
+     "0,\n"
      "  ADD COLUMN stars_count int NOT NULL DEFAULT 0,\n"
      "  ADD COLUMN stars_sum numeric NOT NULL DEFAULT 0;\n"
      "UPDATE cx.signals s SET csat_count = x.cc, csat_sum = x.cs, nps_count = x.nc,\n"
@@ -294,6 +298,12 @@ static const migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS events_occurred_at_event_id_idx\n"
      "  ON cx.events (occurred_at, event_id);\n"
      "DROP INDEX IF EXISTS cx.events_occurred_at_idx;\n"},
+    /* The sender claims the pending row due first: without an index in that
+     * order, each claim read and sorted every pending row (383 ms a claim at
+     * 200,000 pending, a backlog cleared in quadratic time). */
+    {9, "pending notifications indexed by when they are due",
+     "CREATE INDEX notifications_due_idx ON cx.notifications (next_attempt_at, id)\n"
+     "  WHERE status = 'pending';\n"},
 };
 
 int cx_pg_schema_version(void)
