@@ -186,6 +186,13 @@ const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
 
 /* ---- Tickets (tickets_eval.c) ---- */
 
+/* Taken, to the end of the transaction, by a batch before its ticket rules
+ * read cx.signals and by a change of a ticket's status: a second writer then
+ * reads the first one's increments (a spike whose events two writers carry
+ * is seen), and a resolve is never overtaken by a rule that read the ticket
+ * before it. */
+#define CX__PG_TICKETS_LOCK_SQL "SELECT pg_advisory_xact_lock(7512860309426239849)"
+
 struct cx_pg_result;
 struct cx_ticket_rules;
 struct cx_record;

@@ -68,6 +68,14 @@ cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char
     char id_s[32];
     snprintf(id_s, sizeof id_s, "%lld", id);
     const char *params[] = {id_s, status};
+    /* after any batch whose rules read the ticket (CX__PG_TICKETS_LOCK_SQL) */
+    st = cx__pg_exec(conn, "BEGIN", "updating the ticket", err, errlen);
+    if (st == CX_OK)
+        st = cx__pg_exec(conn, CX__PG_TICKETS_LOCK_SQL, "updating the ticket", err, errlen);
+    if (st != CX_OK) {
+        PQfinish(conn);
+        return st;
+    }
     /* A resolved ticket stays resolved; acknowledging twice changes nothing. */
     PGresult *r = PQexecParams(
         conn,
@@ -89,6 +97,8 @@ cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "updating the ticket: out of memory");
     }
     PQclear(r);
-    PQfinish(conn);
+    if (st == CX_OK)
+        st = cx__pg_exec(conn, "COMMIT", "updating the ticket", err, errlen);
+    PQfinish(conn); /* a transaction not committed is rolled back */
     return st;
 }

@@ -697,6 +697,11 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     }
     if (st == CX_ERR_NOMEM)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    /* one batch at a time from here to COMMIT, every writer and process: what
+     * is read below includes every earlier batch's increments */
+    if (st == CX_OK && n > 0)
+        st = cx__pg_exec(conn, CX__PG_TICKETS_LOCK_SQL, "waiting for the ticket rules' turn", err,
+                         errlen);
     if (st == CX_OK && n_scopes > 0)
         st = read_scopes(conn, scopes, n_scopes, cells, base_window, err, errlen);
     for (size_t i = 0; st == CX_OK && i < n; i++) {

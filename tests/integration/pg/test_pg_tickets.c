@@ -6,6 +6,7 @@
  * twice; and the owners' `cxpulse tickets` commands.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ static void use_rules(const char *json)
     pg = sinktest_sink_rules(url, rules);
 }
 
+/* Where add() puts events: the batch, its partition and its rule hits (a
+ * second writer's batch in the concurrency test). */
+static sinktest_batch *into = &batch;
+static int into_partition;
+static uint16_t (*into_hits)[8] = hits;
+
 /* Appends an event at 2026-11-01 10:00 + `minute` with the given channel, text and rating. */
 static void add(const char *id, int minute, const char *channel, const char *text,
                 const char *rating)
@@ -61,12 +68,12 @@ static void add(const char *id, int minute, const char *channel, const char *tex
                      "\"channel\":\"%s\",\"text\":\"%s\"%s%s}",
                      id, 10 + minute / 60, minute % 60, channel, text, rating ? ",\"rating\":" : "",
                      rating ? rating : "");
-    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
-    size_t i = batch.n - 1;
-    if (batch.recs[i].ev != NULL) {
-        batch.recs[i].hits = hits[i];
-        batch.recs[i].n_hits =
-            cx_ticket_rules_match(rules, batch.recs[i].ev, batch.recs[i].tags, hits[i], 8);
+    sinktest_add(into, "cx.events", into_partition, next_offset++, raw, (size_t)n);
+    size_t i = into->n - 1;
+    if (into->recs[i].ev != NULL) {
+        into->recs[i].hits = into_hits[i];
+        into->recs[i].n_hits =
+            cx_ticket_rules_match(rules, into->recs[i].ev, into->recs[i].tags, into_hits[i], 8);
     }
 }
 
@@ -593,4 +600,58 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
                                          " AND deliveries->'hook'->>'status' = 'skipped'"
                                          " AND NOT deliveries ? 'crm'"),
                  1);
+}
+
+/* One writer's batch, written on its own thread. */
+typedef struct writer_run {
+    cx_pg *pg;
+    sinktest_batch *b;
+    cx_pg_result res;
+    cx_status st;
+    char err[512];
+} writer_run;
+
+static void *write_on_thread(void *arg)
+{
+    writer_run *w = arg;
+    w->st = cx_pg_write_batch(w->pg, w->b->recs, w->b->n, &w->res, w->err, sizeof w->err);
+    return NULL;
+}
+
+/* Two writers (postgres.writers, or two processes) store the two halves of a
+ * spike at the same time: neither half reaches min_events, both do. The test
+ * holds a signal row both halves add to, so that both batches are in flight
+ * together; the second writer's rules must read the first one's increments. */
+Test(pg_tickets, a_spike_two_writers_carry_at_once_opens_its_ticket)
+{
+    static sinktest_batch batch2;
+    static uint16_t hits2[SINKTEST_MAX][8];
+    use_rules(carrier_rule); /* 10 events, half negative, in 15 minutes */
+    cx_pg *pg2 = sinktest_sink_rules(url, rules);
+    spike("p", 1, 0, "chat");
+    write_batch();
+    spike("a", 6, 0, "chat");
+    into = &batch2, into_partition = 1, into_hits = hits2;
+    spike("b", 6, 0, "chat");
+    into = &batch, into_partition = 0, into_hits = hits;
+    cx_test_pg_exec(conn, "BEGIN");
+    cr_assert_eq(q("SELECT count(*) FROM (SELECT 1 FROM cx.signals WHERE window_start ="
+                   " '2026-11-01T10:00:00Z' AND window_seconds = 60 AND category = 'external'"
+                   " AND channel = 'chat' FOR UPDATE) l"),
+                 1);
+    writer_run w1 = {.pg = pg, .b = &batch}, w2 = {.pg = pg2, .b = &batch2};
+    pthread_t t1, t2;
+    cr_assert_eq(pthread_create(&t1, NULL, write_on_thread, &w1), 0);
+    cr_assert_eq(pthread_create(&t2, NULL, write_on_thread, &w2), 0);
+    cx_test_sleep_ms(1500); /* both batches reach the held row, or the turn for the rules */
+    cx_test_pg_exec(conn, "COMMIT");
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    cr_assert_eq(w1.st, CX_OK, "%s", w1.err);
+    cr_assert_eq(w2.st, CX_OK, "%s", w2.err);
+    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 13);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"), 1,
+                 "neither writer saw the whole spike");
+    sinktest_clear(&batch2);
+    cx_pg_free(pg2);
 }
