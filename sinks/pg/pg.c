@@ -131,12 +131,10 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
         const char *params[] = {pg->rule_version, pg->rule_set_json};
-        res = PQexecParams(pg->conn,
-                           "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
-                           " ON CONFLICT (version) DO NOTHING",
-                           2, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(pg->conn, res, "recording the rule set", err, errlen);
-        PQclear(res);
+        st = cx__pg_exec_params(pg->conn,
+                                "INSERT INTO cx.rule_sets (version, rules) VALUES ($1, $2::jsonb)"
+                                " ON CONFLICT (version) DO NOTHING",
+                                2, params, "recording the rule set", err, errlen);
     }
     if (st != CX_OK)
         disconnect(pg);
@@ -289,15 +287,12 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     PGresult *res = NULL;
     if (st == CX_OK && start != NULL) {
         const char *ins[] = {pg->group, topic, ids.data, starts.data};
-        res = PQexecParams(pg->conn,
-                           "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
-                           " next_offset) SELECT $1, $2, p, s"
-                           " FROM unnest($3::int[], $4::bigint[]) AS u(p, s) WHERE s >= 0"
-                           " ON CONFLICT DO NOTHING",
-                           4, NULL, ins, NULL, NULL, 0);
-        st = cx__pg_check(pg->conn, res, "storing where the group starts", err, errlen);
-        PQclear(res);
-        res = NULL;
+        st = cx__pg_exec_params(pg->conn,
+                                "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
+                                " next_offset) SELECT $1, $2, p, s"
+                                " FROM unnest($3::int[], $4::bigint[]) AS u(p, s) WHERE s >= 0"
+                                " ON CONFLICT DO NOTHING",
+                                4, ins, "storing where the group starts", err, errlen);
     }
     if (st == CX_OK) {
         const char *params[] = {pg->group, topic, ids.data};
@@ -374,16 +369,13 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
     part_arrays(parts, np, 1, &topics, &ids, &next);
     const char *params[] = {pg->group, topics.data, ids.data, next.data};
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
-    if (!topics.failed && !ids.failed && !next.failed) {
-        PGresult *res = PQexecParams(
+    if (!topics.failed && !ids.failed && !next.failed)
+        st = cx__pg_exec_params(
             pg->conn,
             "UPDATE cx.consumer_offsets o SET next_offset = greatest(o.next_offset, u.n),"
             " updated_at = now() FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)"
             " WHERE o.consumer_group = $1 AND o.topic = u.t AND o.partition = u.p",
-            4, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(pg->conn, res, "advancing consumer offsets", err, errlen);
-        PQclear(res);
-    }
+            4, params, "advancing consumer offsets", err, errlen);
     cx__buf_free(&topics);
     cx__buf_free(&ids);
     cx__buf_free(&next);
@@ -652,12 +644,9 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     const char *params[] = {pg->group};
     cx_status st = cx__pg_copy(pg->conn, "COPY cx_stage_dead FROM STDIN", &buf,
                                "storing dead letters", err, errlen);
-    PGresult *res = st != CX_OK ? NULL
-                                : PQexecParams(pg->conn, pg->replay ? replay_dead_sql : dead_sql, 1,
-                                               NULL, params, NULL, NULL, 0);
     if (st == CX_OK)
-        st = cx__pg_check(pg->conn, res, "storing dead letters", err, errlen);
-    PQclear(res);
+        st = cx__pg_exec_params(pg->conn, pg->replay ? replay_dead_sql : dead_sql, 1, params,
+                                "storing dead letters", err, errlen);
     cx__buf_free(&buf);
     /* A dead letter that cannot be stored would be lost: never a row-level matter. */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;

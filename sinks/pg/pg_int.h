@@ -51,6 +51,10 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
 cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
                       size_t errlen);
 
+/* The same for one statement with n text parameters, whose rows are not wanted. */
+cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                             const char *what, char *err, size_t errlen);
+
 /* A growable byte buffer for COPY data. */
 typedef struct cx_buf {
     char *data;

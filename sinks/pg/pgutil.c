@@ -139,6 +139,15 @@ cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err
     return st;
 }
 
+cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                             const char *what, char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, res, what, err, errlen);
+    PQclear(res);
+    return st;
+}
+
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen)
 {
