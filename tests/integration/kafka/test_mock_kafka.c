@@ -183,6 +183,16 @@ Test(mock_kafka, sigterm_exits_zero)
     broker_pid = 0;
 }
 
+/* A mock cluster of this process (its errors can be set) with a one-partition
+ * topic, and a producer to it. */
+static void own_broker(const char *topic, cx_mock **m, cx_producer **p)
+{
+    char err[512];
+    cr_assert_eq(cx_mock_new(m, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(*m, topic, 1, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_new(p, cx_mock_bootstraps(*m), err, sizeof err), CX_OK, "%s", err);
+}
+
 /* A produce request the broker answers with a retriable error is sent again
  * without the requests after it overtaking it: a customer's events stay in
  * the order of the file. */
@@ -192,9 +202,7 @@ Test(mock_kafka, a_retried_request_keeps_the_order_of_a_key)
     cx_mock *m;
     cx_producer *p;
     uint64_t delivered;
-    cr_assert_eq(cx_mock_new(&m, 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(m, "ordered", 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    own_broker("ordered", &m, &p);
     cr_assert_eq(cx_producer_send(p, "ordered", "k", 1, "msg-w", 5, 0, err, sizeof err), CX_OK);
     cr_assert_eq(cx_producer_flush(p, 10000, &delivered, err, sizeof err), CX_OK, "%s", err);
     /* the next request fails after 300 ms; later ones succeed */
@@ -229,9 +237,7 @@ Test(mock_kafka, refused_deliveries_name_their_lines)
     cx_mock *m;
     cx_producer *p;
     uint64_t delivered;
-    cr_assert_eq(cx_mock_new(&m, 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(m, "refusing", 1, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    own_broker("refusing", &m, &p);
     rd_kafka_mock_push_request_errors(
         cx_mock_cluster(m), 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_INVALID_RECORD,
         RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_RECORD);
