@@ -420,15 +420,11 @@ static void arena_drop(cx_event *ev)
 /* Writes at most QUOTE_MAX bytes of s, cut on a UTF-8 boundary, into buf. */
 static const char *excerpt(const char *s, char *buf, size_t buflen)
 {
-    size_t n = strlen(s);
-    if (n <= QUOTE_MAX) {
+    if (strlen(s) <= QUOTE_MAX) {
         snprintf(buf, buflen, "%s", s);
         return buf;
     }
-    n = QUOTE_MAX;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    snprintf(buf, buflen, "%.*s...", (int)n, s);
+    snprintf(buf, buflen, "%.*s...", (int)cx_utf8_cut(s, QUOTE_MAX), s);
     return buf;
 }
 
