@@ -304,6 +304,25 @@ static const migration migrations[] = {
     {9, "pending notifications indexed by when they are due",
      "CREATE INDEX notifications_due_idx ON cx.notifications (next_attempt_at, id)\n"
      "  WHERE status = 'pending';\n"},
+    /* An hour was the reader's local hour: at +05:30 it began at :30 UTC, so
+     * two analysts in different zones saw different rows. Hours are UTC hours,
+     * as the signals' windows are. The column keeps its type. */
+    {10, "satisfaction_hourly in UTC hours",
+     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"
+     "SELECT date_trunc('hour', e.occurred_at, 'UTC') AS hour,\n"
+     "       coalesce(t.category, 'none') AS category,\n"
+     "       coalesce(e.channel, '') AS channel,\n"
+     "       count(*) AS events,\n"
+     "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"
+     "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"
+     "         AS csat,\n"
+     "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"
+     "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"
+     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"
+     "         AS nps,\n"
+     "       count(e.rating_value) AS ratings\n"
+     "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"
+     "GROUP BY 1, 2, 3;\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -207,6 +207,13 @@ Test(pg_sink, fills_every_contract_column)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.satisfaction_hourly WHERE "
                                          "events = 1 AND negative_share = 1 AND csat = 0"),
                  2);
+    /* hours are UTC hours whatever the reader's time zone: at +05:30 a local
+     * hour would start at 08:30Z */
+    cx_test_pg_exec(conn, "SET TimeZone = 'Asia/Kolkata'");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.satisfaction_hourly WHERE "
+                                         "hour = '2026-11-01T09:00:00Z'"),
+                 2);
+    cx_test_pg_exec(conn, "RESET TimeZone");
     cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
 }
