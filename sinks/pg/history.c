@@ -608,7 +608,7 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
                                "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)"
                                "  AND (o.replay_result IS NULL"
                                "   OR o.replay_result LIKE 'failed again%')))"
-                               " ORDER BY id LIMIT $4::int",
+                               " ORDER BY d.id LIMIT $4::int", /* the number, not id::text */
                                4, NULL, params, NULL, NULL, 1);
     cx_status st = cx__pg_check(h->conn, r, "reading dead letters", err, errlen);
     int rows = st == CX_OK ? PQntuples(r) : 0;

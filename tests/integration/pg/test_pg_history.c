@@ -534,3 +534,18 @@ Test(pg_history, replay_evaluates_event_level_ticket_rules_as_run_does)
                    " AND owner = 'vendor-management' AND sample_event_ids = '{nps-1}'"),
                  1);
 }
+
+/* Replay pages through the dead letters 500 at a time in id order: with ids
+ * past 999 every row is replayed once, none skipped, none twice. */
+Test(pg_history, replay_of_more_than_a_page_replays_each_dead_letter_once)
+{
+    for (int i = 0; i < 1012; i++)
+        sinktest_add(&batch, "cx.events", 0, next_offset++, "{bad", 4);
+    cx_pg_result r = store();
+    cr_assert_eq(r.dead_lettered, 1012);
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
+    cr_assert(output_has("replayed 1012 dead letters: 0 stored as events, 0 were already stored,"
+                         " 1012 still failing"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_count = 1"), 1012);
+}
