@@ -84,7 +84,7 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
     cx_status st = cx__pg_signals_new(&h->minus, window_seconds, n_windows, err, errlen);
     if (st == CX_OK)
         st = cx__pg_signals_new(&h->plus, window_seconds, n_windows, err, errlen);
-    if (st == CX_OK && (h->conninfo = strdup(conninfo)) == NULL)
+    if (st == CX_OK && (h->conninfo = strdup(conninfo ? conninfo : "")) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     if (st == CX_OK)
         st = connect_writer(conninfo, &h->conn, err, errlen);

@@ -16,7 +16,8 @@
 
 typedef struct cx_pg_history cx_pg_history;
 
-/* A connection for the history commands; window sizes as the run uses them. */
+/* A connection for the history commands; window sizes as the run uses them.
+ * conninfo NULL or "": libpq's environment (PGHOST, ...). */
 cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
                             const int *window_seconds, size_t n_windows, char *err,
                             size_t errlen);

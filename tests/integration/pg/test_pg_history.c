@@ -549,3 +549,31 @@ Test(pg_history, replay_of_more_than_a_page_replays_each_dead_letter_once)
               "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_count = 1"), 1012);
 }
+
+/* With no --pg and no postgres.url, the history commands connect through
+ * libpq's environment (PGHOST, PGPORT, ...), as run and migrate do. */
+Test(pg_history, the_history_commands_connect_through_libpqs_environment)
+{
+    char env[1024] = "", *e = env;
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    cr_assert_not_null(opts);
+    static const char *const keys[][2] = {{"host", "PGHOST"},
+                                          {"port", "PGPORT"},
+                                          {"user", "PGUSER"},
+                                          {"dbname", "PGDATABASE"},
+                                          {"password", "PGPASSWORD"}};
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (o->val != NULL && strcmp(o->keyword, keys[k][0]) == 0)
+                e += snprintf(e, (size_t)(env + sizeof env - e), "%s='%s' ", keys[k][1], o->val);
+    PQconninfoFree(opts);
+    sinktest_add(&batch, "cx.events", 0, next_offset++, "{bad", 4);
+    store();
+    const char *cmds[] = {"dead-letters list", "dead-letters replay --all",
+                          "reclassify --since 2026-11-01"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        cr_assert_eq(cx_test_sh("env -u CXPULSE_PG_URL %s %s %s >'%s' 2>&1", env, cx_test_bin(),
+                                cmds[i], out),
+                     0, "%s: see %s", cmds[i], out);
+    cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 1);
+}
