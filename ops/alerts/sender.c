@@ -107,11 +107,15 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
 static void set_delivery(json_t *deliveries, const char *name, const char *status, int attempts,
                          const char *answer_text)
 {
-    char at[32];
+    /* to the millisecond: the row's created_at has microseconds, and an
+     * answer within the second must not read as before it */
+    char at[40];
     struct tm tm;
-    time_t now = time(NULL);
-    gmtime_r(&now, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(at + n, sizeof at - n, ".%03ldZ", now.tv_nsec / 1000000);
     json_object_set_new(deliveries, name,
                         json_pack("{s:s, s:i, s:s, s:s}", "status", status, "attempts", attempts,
                                   "answer", answer_text, "at", at));

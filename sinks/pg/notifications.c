@@ -267,7 +267,7 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
         " deliveries = coalesce((SELECT jsonb_object_agg(k, CASE WHEN v->>'status' IN"
         "  ('sent', 'skipped') THEN v ELSE jsonb_build_object('status', 'skipped',"
         "  'attempts', v->'attempts', 'answer', 'a later transition was delivered to it',"
-        "  'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) END)"
+        "  'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) END)"
         "  FROM jsonb_each(n.deliveries) AS d(k, v) WHERE v->>'status' IN ('sent', 'skipped')"
         "  OR EXISTS (SELECT 1 FROM cx.notifications l WHERE l.ticket_id = n.ticket_id"
         "  AND l.seq > n.seq AND l.deliveries->k->>'status' = 'sent')), '{}')"

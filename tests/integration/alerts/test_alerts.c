@@ -191,6 +191,10 @@ static void wait_all_sent(int timeout_s)
     cr_assert_gt(n, 0);
     wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'sent'", n, timeout_s,
              "notifications sent");
+    /* a receiver's answer is never recorded before the transition it answers */
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications n, jsonb_each(n.deliveries) AS d(k, v)"
+                   " WHERE (v->>'at')::timestamptz < n.created_at"),
+                 0);
 }
 
 /* The receiver's records (one JSON object per request). Returns new. */
