@@ -21,7 +21,7 @@ static int usage(FILE *out, int rc)
                  "--print writes the effective configuration as JSON, secrets masked;\n"
                  "--reference writes the table of settings (Markdown).\n"
                  "Flags as for cxpulse run: --brokers --topic --group --pg --http\n"
-                 "--log-level --rules --alertmanager --webhook.\n");
+                 "--log-level --rules --model --alertmanager --webhook.\n");
     return rc;
 }
 

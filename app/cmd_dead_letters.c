@@ -23,15 +23,15 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse dead-letters list [--since T] [--limit N] [--json] [--pg URL]\n"
-            "       cxpulse dead-letters show ID [--json] [--pg URL]\n"
-            "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
-            "                                   [--pg URL] [--config FILE]\n\n"
-            "list: newest first (default 50), with the consumer group that read each.\n"
-            "show: one row with its raw bytes. replay: parse, classify and store again\n"
-            "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
-            "row records when it was replayed and the event it became, or the new reason.\n");
+    fprintf(out, "usage: cxpulse dead-letters list [--since T] [--limit N] [--json] [--pg URL]\n"
+                 "                                 [--config FILE]\n"
+                 "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
+                 "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
+                 "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
+                 "list: newest first (default 50), with the consumer group that read each.\n"
+                 "show: one row with its raw bytes. replay: parse, classify and store again\n"
+                 "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
+                 "row records when it was replayed and the event it became, or the new reason.\n");
     return rc;
 }
 

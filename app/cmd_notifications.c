@@ -14,8 +14,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: cxpulse notifications list [--status S] [--ticket ID] [--limit N] [--json]\n"
-            "                                  [--pg URL]\n"
-            "       cxpulse notifications retry ID|--failed [--pg URL]\n\n"
+            "                                  [--pg URL] [--config FILE]\n"
+            "       cxpulse notifications retry ID|--failed [--pg URL] [--config FILE]\n\n"
             "list shows ticket transitions, newest first, and per receiver whether it took\n"
             "them; --status pending, sent, failed or unrouted. retry puts a failed\n"
             "notification (or, with --failed, every failed one) back in the queue for the\n"

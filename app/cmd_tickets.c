@@ -12,8 +12,9 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cxpulse tickets list [--owner TEAM] [--status S] [--json] [--pg URL]\n"
-                 "       cxpulse tickets ack ID [--json] [--pg URL]\n"
-                 "       cxpulse tickets resolve ID [--json] [--pg URL]\n\n"
+                 "                            [--config FILE]\n"
+                 "       cxpulse tickets ack ID [--json] [--pg URL] [--config FILE]\n"
+                 "       cxpulse tickets resolve ID [--json] [--pg URL] [--config FILE]\n\n"
                  "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
                  "open, acknowledged, resolved, unresolved or all. ack and resolve move a ticket\n"
                  "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
