@@ -25,6 +25,8 @@
 \set ON_ERROR_STOP on
 
 DO $$
+DECLARE
+    missing text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN
         CREATE ROLE cxpulse_runtime NOLOGIN;
@@ -39,6 +41,21 @@ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO cxpulse_runtime, cxpulse_analyst',
                    current_database());
     EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO cxpulse_runtime', current_database());
+    -- A schema owner that does not own the database may not grant on it, and
+    -- PostgreSQL then only warns: say what is missing instead of leaving a
+    -- runtime role that cannot connect or stage a batch.
+    SELECT string_agg(format('%s has no %s on database %I', r, p, current_database()), '; ')
+      INTO missing
+      FROM (VALUES ('cxpulse_runtime', 'CONNECT'), ('cxpulse_runtime', 'TEMPORARY'),
+                   ('cxpulse_analyst', 'CONNECT')) AS w(r, p)
+     WHERE NOT has_database_privilege(r, current_database(), p);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '%', missing
+          USING HINT = format('the database''s owner or a superuser can grant it:'
+                              ' GRANT CONNECT, TEMPORARY ON DATABASE %1$I TO cxpulse_runtime;'
+                              ' GRANT CONNECT ON DATABASE %1$I TO cxpulse_analyst',
+                              current_database());
+    END IF;
     -- Tables later migrations create, by the schema's owner.
     EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA cx'
                    ' GRANT SELECT, INSERT, UPDATE ON TABLES TO cxpulse_runtime',

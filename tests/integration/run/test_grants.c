@@ -223,7 +223,8 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 
 /* The schema's owner needs CREATE on the database to make the schema, the
  * first time only: a DBA who revokes it afterwards can still upgrade. The
- * owner's name needs quoting in SQL, which grants.sql must do once. */
+ * owner's name needs quoting in SQL, which grants.sql must do once. This
+ * owner does not own the database, so the DBA grants on the database. */
 Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
 {
     cx_test_pg_new_db(url, sizeof url);
@@ -248,11 +249,53 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
                           "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst')"
                           "  THEN CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
                           "END $$");
+    /* the owner of the database grants on it (grants.sql cannot, as this
+     * owner does not own the database) */
+    snprintf(sql, sizeof sql,
+             "GRANT CONNECT, TEMPORARY ON DATABASE %s TO cxpulse_runtime;"
+             "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst",
+             PQdb(conn), PQdb(conn));
+    cx_test_pg_exec(conn, sql);
     char grants[512];
     cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
     cr_assert_eq(
         cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url, out),
         0, "grants.sql failed for an owner whose name needs quoting");
     unlink(out);
+    PQfinish(conn);
+}
+
+/* The schema's owner need not own the database; but then it cannot grant
+ * CONNECT and TEMPORARY on it, and grants.sql says so and fails instead of
+ * leaving a runtime role that cannot stage a batch. */
+Test(grants, grants_sql_fails_when_it_cannot_grant_on_the_database)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
+    conn = cx_test_pg_connect(url);
+    char db[64], owner[96], sql[1024];
+    snprintf(db, sizeof db, "%s", PQdb(conn));
+    snprintf(owner, sizeof owner, "%s_schema_owner", db);
+    snprintf(sql, sizeof sql,
+             "REVOKE ALL ON DATABASE %s FROM PUBLIC;"
+             "CREATE ROLE %s LOGIN;"
+             "GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %s TO %s;"
+             "DO $$ BEGIN"
+             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN"
+             "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
+             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"
+             "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
+             "END $$;",
+             db, owner, db, owner);
+    cx_test_pg_exec(conn, sql);
+    url_as(owner, owner_url, sizeof owner_url);
+    cr_assert_eq(cxpulse("migrate", owner_url), 0);
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    cr_assert_neq(
+        cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url, out),
+        0);
+    cr_assert_eq(cx_test_sh("grep -q 'cxpulse_runtime has no TEMPORARY on database' '%s'", out), 0,
+                 "grants.sql did not name what is missing");
     PQfinish(conn);
 }
