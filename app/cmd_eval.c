@@ -33,7 +33,7 @@ typedef struct outcome {
 /* n counts every event (the sentiment figures), n_cats those labeled with
  * their categories (every category figure). */
 typedef struct tally {
-    char name[64];
+    char name[161]; /* the value, cut at 160 bytes between characters */
     long n, n_cats, none_want, none_got, exact, sent_ok;
     long tp[CX_CAT_COUNT], fp[CX_CAT_COUNT], fn[CX_CAT_COUNT];
     long conf[CX_SENT_COUNT][CX_SENT_COUNT];
@@ -193,6 +193,14 @@ static void print_cats(unsigned set)
     printf("]");
 }
 
+/* Prints s[0..n) on the current line: line breaks and other control
+ * characters as spaces, so that a miss stays one line. */
+static void put_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        putchar((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i]);
+}
+
 /* The value of FIELD for a line: a key of the line, then of its event. */
 static const char *group_of(const json_t *doc, const char *field, char *buf, size_t len)
 {
@@ -205,6 +213,12 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
         return buf;
     }
+    if (json_is_real(v)) {
+        snprintf(buf, len, "%.15g", json_real_value(v));
+        return buf;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
     return NO_VALUE;
 }
 
@@ -328,7 +342,9 @@ int cx_cmd_eval(int argc, char **argv)
             misses--;
             if (listed++ == 0)
                 printf("misses (labeled -> predicted, sentiment labeled -> predicted):\n");
-            printf("  %s: ", l.ev.event_id);
+            printf("  ");
+            put_line(l.ev.event_id, strlen(l.ev.event_id));
+            printf(": ");
             if (has_cats)
                 print_cats(l.categories);
             else
@@ -337,9 +353,10 @@ int cx_cmd_eval(int argc, char **argv)
             print_cats(got);
             printf(", %s -> %s: ", cx_sentiment_name(l.sentiment),
                    cx_sentiment_name(tags.sentiment));
-            int len = l.ev.text ? (int)(l.ev.text_len > 200 ? 200 : l.ev.text_len) : 0;
-            printf("%.*s%s\n", len, l.ev.text ? l.ev.text : "",
-                   l.ev.text && l.ev.text_len > 200 ? "..." : "");
+            size_t len =
+                l.ev.text ? cx_utf8_cut(l.ev.text, l.ev.text_len > 200 ? 200 : l.ev.text_len) : 0;
+            put_line(l.ev.text, len);
+            printf("%s\n", len < l.ev.text_len ? "..." : "");
         }
         cx_label_line_clear(&l);
     }

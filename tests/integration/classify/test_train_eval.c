@@ -483,3 +483,44 @@ Test(train_eval, intervals_are_reproducible_and_paired)
                  2);
     cr_assert_eq(cx_test_sh("grep -q 'no.cxm' %s", out), 0);
 }
+
+/* --by groups by every kind of value (numbers with a fraction, true and
+ * false) and by the whole of a long one; the misses are one line each and
+ * valid UTF-8, a long text cut between characters. */
+Test(train_eval, by_values_and_misses_are_read_as_written)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/kinds.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    char text[260];
+    memset(text, 'a', 199);
+    snprintf(text + 199, sizeof text - 199, "\xc3\xa9 and\\nthe courier lost it");
+    for (int i = 0; i < 6; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"k%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"%s\"},\"categories\":[\"facing\"],\"sentiment\":\"positive\","
+                "\"score\":%s,\"verified\":%s,\"region\":\"%s-%s\"}\n",
+                i, text, i % 2 ? "4.5" : "3", i % 3 ? "true" : "false",
+                "a-region-whose-name-runs-on-well-past-sixty-four-bytes-before-it-ends",
+                i % 2 ? "north" : "south");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 --by score > %s", cx_test_bin(), labels, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  4.5 +3 ' %s && grep -Eq '^  3 +3 ' %s", out, out), 0);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --resamples 0 --by verified > %s 2>&1", cx_test_bin(), labels, out),
+        0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  true +4 ' %s && grep -Eq '^  false +2 ' %s", out, out),
+                 0);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --resamples 0 --by region > %s", cx_test_bin(), labels, out), 0);
+    cr_assert_eq(cx_test_sh("grep -Eq -- '-north +3 ' %s && grep -Eq -- '-south +3 ' %s", out, out),
+                 0, "two long values that differ at their end are one row");
+    /* each miss on one line: 6 misses, cut after the 199 a's */
+    cr_assert_eq(cx_test_sh("test $(grep -c '^  k[0-9]: ' %s) = 6", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'the courier' %s", out), 1, "a miss ran past 200 bytes");
+    cr_assert_eq(cx_test_sh("iconv -f UTF-8 -t UTF-8 %s > /dev/null", out), 0,
+                 "the report is not valid UTF-8");
+}
