@@ -1076,7 +1076,7 @@ const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf)
 void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
                           cx_tags *tags, cx_rule_hits *hits)
 {
-    static __thread cx_lex_words scanned; /* ~40 KB: not on the stack */
+    static __thread cx_lex_words scanned; /* ~80 KB: not on the stack */
     int32_t seen[2][MAX_SEEN];            /* phrases counted as said, and negated */
     size_t n_seen[2] = {0, 0};
     float sent = 0.0f;

@@ -472,7 +472,7 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
                   int counts[CX_FG_COUNT], cx_valence_score *vs)
 {
     emitter e = {fn, chars, ctx, counts};
-    static __thread cx_lex_words words; /* ~40 KB: not on the stack */
+    static __thread cx_lex_words words; /* ~80 KB: not on the stack */
     const cx_lexicon *lex = rules != NULL ? cx__classifier_lexicon(rules) : NULL;
     int have_words = 0;
     static const char *const bins[] = {"lexicon:very negative", "lexicon:negative",

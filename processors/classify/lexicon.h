@@ -21,8 +21,9 @@
 #define CX_LEX_MAX_PHRASE_WORDS 8
 /* Longest word kept (longer words never match). */
 #define CX_LEX_MAX_WORD 48
-/* Most tokens read from one text: the schema caps text at 16384 characters. */
-#define CX_LEX_MAX_TOKENS 8192
+/* Most tokens read from one text: the schema caps text at 16384 characters,
+ * and a token takes at least one ("!!!" is three breaks). */
+#define CX_LEX_MAX_TOKENS 16384
 /* Token ids for the scan: a word not in any phrase, and a clause break. */
 #define CX_LEX_UNKNOWN (-1)
 #define CX_LEX_BREAK (-2)

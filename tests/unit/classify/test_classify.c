@@ -634,3 +634,33 @@ Test(cx_classify, keeps_a_declared_version_whole_or_rejects_it)
     expect_rule_error("{\"version\":2,\"category\":\"facing\"}",
                       "\"version\" must be a string of 1..64 characters");
 }
+
+/* A text at the schema's length cap is read to its end, whatever it is made
+ * of: an e-mail with a pasted table (two tokens every three characters) or a
+ * run of "!" (a token each) still has its complaint found after it, with the
+ * rules alone and with the model. */
+Test(cx_classify, a_text_at_the_length_cap_is_read_to_its_end)
+{
+    const char *fills[] = {"table", "!"};
+    for (size_t f = 0; f < 2; f++) {
+        static char text[20000], json[20200];
+        size_t n = (size_t)snprintf(text, sizeof text, "Order lines:\\n");
+        while (n < 16300)
+            n += f ? (size_t)snprintf(text + n, sizeof text - n, "!")
+                   : (size_t)snprintf(text + n, sizeof text - n, "%02d;", (int)(n % 100));
+        snprintf(text + n, sizeof text - n, "\\nThe agent was rude.");
+        snprintf(json, sizeof json, EV("\"text\":\"%s\""), text);
+        for (int m = 0; m < 2; m++) {
+            cx_classifier *clf = NULL;
+            char err[512];
+            cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, m ? NULL : "none", err, sizeof err),
+                         CX_OK, "%s", err);
+            cx_tags t;
+            run(clf, json, &t);
+            cr_assert(has_evidence(&t, CX_CAT_FACING, "phrase:rude"),
+                      "fill %s, %s: the complaint after it was not read", fills[f],
+                      m ? "with the model" : "rules alone");
+            cx_classifier_free(clf);
+        }
+    }
+}
