@@ -62,6 +62,16 @@ static const char *event_bytes(const char *p, const char *end, size_t *len)
     return found;
 }
 
+/* A line of nothing but JSON whitespace ("\r\n" in a file from Windows) is
+ * skipped, as an empty one is. */
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen)
 {
@@ -77,7 +87,7 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
             return 0;
         }
         ++*lineno;
-    } while (n <= 1 && (n == 0 || line[0] == '\n'));
+    } while (blank(line, (size_t)n));
     int complete = n > 0 && line[n - 1] == '\n';
     json_error_t jerr;
     out->doc = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);

@@ -23,7 +23,8 @@ typedef struct cx_label_line {
  * Reads the next labeled line of f (path names it in messages). Returns 1
  * with *out filled (free with cx_label_line_clear), 0 at the end, -1 for a
  * line that is not a labeled event: err names the file, the line and the
- * reason, and the caller may go on reading.
+ * reason, and the caller may go on reading. Blank lines (whitespace only,
+ * CRLF too) are skipped.
  */
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen);

@@ -524,3 +524,23 @@ Test(train_eval, by_values_and_misses_are_read_as_written)
     cr_assert_eq(cx_test_sh("iconv -f UTF-8 -t UTF-8 %s > /dev/null", out), 0,
                  "the report is not valid UTF-8");
 }
+
+/* A labeled file saved on Windows (CRLF) reads as it does with LF: its blank
+ * lines are skipped, not unreadable. */
+Test(train_eval, blank_lines_of_a_crlf_file_are_skipped)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/crlf.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    fputs("{\"event\":{\"event_id\":\"a\",\"occurred_at\":\"2025-03-01T10:00:00Z\",\"text\":"
+          "\"the agent was rude\"},\"categories\":[\"facing\"],\"sentiment\":\"negative\"}\r\n"
+          "\r\n \t\r\n"
+          "{\"event\":{\"event_id\":\"b\",\"occurred_at\":\"2025-03-01T10:00:00Z\",\"text\":"
+          "\"the mug is teal\"},\"categories\":[],\"sentiment\":\"neutral\"}\r\n",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 0);
+    cr_assert_eq(cx_test_sh("grep -q '(0 lines unreadable)' %s", out), 0, "see %s", out);
+}
