@@ -346,16 +346,14 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
         json_array_foreach(terms, j, t)
         {
             int32_t node;
+            const char *why = NULL;
             if (!json_is_string(t))
                 return rule_err(ld, rule, "%s", "every term must be a string");
-            st = cx__lex_add_phrase(ld->clf->lex, json_string_value(t), &node);
+            st = cx__lex_add_phrase(ld->clf->lex, json_string_value(t), &node, &why);
             if (st == CX_ERR_NOMEM)
                 return cx_errf(ld->err, ld->errlen, st, "%s: out of memory", ld->file);
             if (st != CX_OK)
-                return rule_err(ld, rule,
-                                "term \"%s\" is empty, has sentence punctuation, or is longer "
-                                "than 8 words",
-                                json_string_value(t));
+                return rule_err(ld, rule, "term \"%s\" %s", json_string_value(t), why);
             payload p = {
                 .kind = kind, .cat = cat, .weight = weight, .polarity = polarity, .doc = ld->doc};
             if ((p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)

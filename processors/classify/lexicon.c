@@ -302,17 +302,27 @@ void cx__lex_free(cx_lexicon *lex)
     free(lex);
 }
 
-cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node)
+cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node, const char **why)
 {
     size_t pos = 0, len = strlen(phrase), wlen, n_words = 0;
     char word[CX_LEX_MAX_WORD];
     int32_t cur = 0;
     int kind;
+    const char *dummy;
+    why = why ? why : &dummy;
     while ((kind = next_token(phrase, len, &pos, word, &wlen)) != 0) {
-        if (kind == 2)
-            return CX_ERR_INVALID; /* sentence punctuation inside a phrase */
-        if (wlen == 0 || ++n_words > CX_LEX_MAX_PHRASE_WORDS)
+        if (kind == 2) {
+            *why = "has sentence punctuation (. ! ? ; : or a line break), which ends a phrase";
             return CX_ERR_INVALID;
+        }
+        if (wlen == 0) {
+            *why = "has a word longer than 48 bytes, which the text is not read for";
+            return CX_ERR_INVALID;
+        }
+        if (++n_words > CX_LEX_MAX_PHRASE_WORDS) {
+            *why = "is longer than 8 words";
+            return CX_ERR_INVALID;
+        }
         int32_t id, child;
         if (word_intern(lex, word, wlen, &id) != CX_OK)
             return CX_ERR_NOMEM;
@@ -321,8 +331,13 @@ cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node)
             return CX_ERR_NOMEM;
         cur = child;
     }
-    if (n_words == 0)
+    if (n_words == 0) {
+        *why =
+            strspn(phrase, " \t\r\n") == len
+                ? "is empty"
+                : "has no word (letters of Latin-1 scripts and digits; other scripts are not read)";
         return CX_ERR_INVALID;
+    }
     *node = cur;
     return CX_OK;
 }

@@ -40,10 +40,12 @@ void cx__lex_free(cx_lexicon *lex);
 
 /*
  * Adds a phrase (normalised here) and returns its trie node in *node, the
- * same node for phrases that normalise alike. CX_ERR_INVALID if the phrase
- * has no word or more than CX_LEX_MAX_PHRASE_WORDS.
+ * same node for phrases that normalise alike. CX_ERR_INVALID, with the reason
+ * in *why (a static string; why may be NULL), if the phrase has no word,
+ * sentence punctuation, a word longer than CX_LEX_MAX_WORD bytes (which no
+ * text could match) or more than CX_LEX_MAX_PHRASE_WORDS words.
  */
-cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node);
+cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node, const char **why);
 
 /* Sets flags on a single word (normalised here). */
 cx_status cx__lex_flag_word(cx_lexicon *lex, const char *word, unsigned flags);

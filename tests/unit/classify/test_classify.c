@@ -459,7 +459,17 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
     expect_rule_error("{\"category\": \"facing\",\n \"phrases\": [,]}", ":2:");
     /* a term with a line break is quoted on the error's one line */
     expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"game\\nchanger\"]}]}",
-                      "term \"game\\nchanger\" is empty, has sentence punctuation");
+                      "term \"game\\nchanger\" has sentence punctuation");
+    /* each reason a term is refused is told as it is */
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"a b c d e f g h i\"]}]}",
+                      "term \"a b c d e f g h i\" is longer than 8 words");
+    expect_rule_error(
+        "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"Rindfleischetikettierungs"
+        "ueberwachungsaufgabenuebertragungsgesetz\"]}]}",
+        "has a word longer than 48 bytes");
+    expect_rule_error(
+        "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"\u043a\u0443\u0440\"]}]}",
+        "has no word (letters of Latin-1 scripts and digits; other scripts");
 }
 
 /* The warning that mentions both terms, or NULL. */

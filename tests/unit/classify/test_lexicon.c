@@ -43,7 +43,7 @@ static int count(int32_t node, const char *text)
 Test(cx_lexicon, matches_whole_words_only)
 {
     int32_t late;
-    cr_assert_eq(cx__lex_add_phrase(lex, "late", &late), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "late", &late, NULL), CX_OK);
     cr_assert_eq(count(late, "it was late"), 1);
     cr_assert_eq(count(late, "chocolate plate translate"), 0);
     cr_assert_eq(count(late, "late,late;LATE"), 3);
@@ -52,7 +52,7 @@ Test(cx_lexicon, matches_whole_words_only)
 Test(cx_lexicon, ignores_case_and_punctuation_inside_phrases)
 {
     int32_t node;
-    cr_assert_eq(cx__lex_add_phrase(lex, "charged twice", &node), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "charged twice", &node, NULL), CX_OK);
     cr_assert_eq(count(node, "I was CHARGED TWICE!"), 1);
     cr_assert_eq(count(node, "charged-twice"), 1);
     cr_assert_eq(count(node, "charged  (twice)"), 1);
@@ -62,9 +62,9 @@ Test(cx_lexicon, ignores_case_and_punctuation_inside_phrases)
 Test(cx_lexicon, finds_overlapping_and_nested_phrases)
 {
     int32_t a, b, c;
-    cr_assert_eq(cx__lex_add_phrase(lex, "on hold", &a), CX_OK);
-    cr_assert_eq(cx__lex_add_phrase(lex, "put me on hold", &b), CX_OK);
-    cr_assert_eq(cx__lex_add_phrase(lex, "hold music", &c), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "on hold", &a, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "put me on hold", &b, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "hold music", &c, NULL), CX_OK);
     const char *t = "they put me on hold music playing";
     cr_assert_eq(count(a, t), 1);
     cr_assert_eq(count(b, t), 1);
@@ -74,10 +74,10 @@ Test(cx_lexicon, finds_overlapping_and_nested_phrases)
 Test(cx_lexicon, folds_apostrophes_latin1_and_stems)
 {
     int32_t didnt, cafe, deliver, charge;
-    cr_assert_eq(cx__lex_add_phrase(lex, "didn't arrive", &didnt), CX_OK);
-    cr_assert_eq(cx__lex_add_phrase(lex, "café", &cafe), CX_OK);
-    cr_assert_eq(cx__lex_add_phrase(lex, "delivered", &deliver), CX_OK);
-    cr_assert_eq(cx__lex_add_phrase(lex, "charge", &charge), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "didn't arrive", &didnt, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "café", &cafe, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "delivered", &deliver, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "charge", &charge, NULL), CX_OK);
     cr_assert_eq(count(didnt, "it didnt arrive"), 1);
     cr_assert_eq(count(didnt, "it didn\xe2\x80\x99t arrive"), 1, "typographic apostrophe");
     cr_assert_eq(count(cafe, "the CAFÉ and the cafe"), 2);
@@ -88,7 +88,7 @@ Test(cx_lexicon, folds_apostrophes_latin1_and_stems)
 Test(cx_lexicon, treats_other_utf8_as_boundaries_without_crashing)
 {
     int32_t node;
-    cr_assert_eq(cx__lex_add_phrase(lex, "rude", &node), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "rude", &node, NULL), CX_OK);
     cr_assert_eq(count(node, "\xf0\x9f\x98\xa1rude\xf0\x9f\x98\xa1"), 1, "emoji around a word");
     cr_assert_eq(count(node, "\xe6\x97\xa5\xe6\x9c\xac rude \xff\xfe"), 1);
     cr_assert_eq(count(node, "\xc3"), 0, "truncated sequence at the end");
@@ -97,11 +97,12 @@ Test(cx_lexicon, treats_other_utf8_as_boundaries_without_crashing)
 Test(cx_lexicon, rejects_empty_and_overlong_phrases)
 {
     int32_t node;
-    cr_assert_eq(cx__lex_add_phrase(lex, "", &node), CX_ERR_INVALID);
-    cr_assert_eq(cx__lex_add_phrase(lex, " ,, ", &node), CX_ERR_INVALID);
-    cr_assert_eq(cx__lex_add_phrase(lex, "one two three four five six seven eight nine", &node),
-                 CX_ERR_INVALID);
-    cr_assert_eq(cx__lex_add_phrase(lex, "late. again", &node), CX_ERR_INVALID);
+    cr_assert_eq(cx__lex_add_phrase(lex, "", &node, NULL), CX_ERR_INVALID);
+    cr_assert_eq(cx__lex_add_phrase(lex, " ,, ", &node, NULL), CX_ERR_INVALID);
+    cr_assert_eq(
+        cx__lex_add_phrase(lex, "one two three four five six seven eight nine", &node, NULL),
+        CX_ERR_INVALID);
+    cr_assert_eq(cx__lex_add_phrase(lex, "late. again", &node, NULL), CX_ERR_INVALID);
 }
 
 Test(cx_lexicon, stops_at_the_callers_capacity)
