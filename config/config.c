@@ -460,9 +460,14 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
     fclose(f);
     if (bad)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read: %s", path, strerror(why));
-    if (root == NULL)
+    if (root == NULL) {
+        /* the place, not jansson's quote of the text there: it may be a secret */
+        char *near = strstr(jerr.text, " near '");
+        if (near != NULL)
+            *near = '\0';
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
                        jerr.text);
+    }
     cx_status st = json_is_object(root)
                        ? apply_object(cfg, root, "", path, err, errlen)
                        : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: must be a JSON object", path);

@@ -300,3 +300,21 @@ Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
     cx_config_free(cfg);
 }
+
+/* A syntax error inside a secret is placed by line and column, without
+ * quoting the text around it (jansson's "near '...'" would show the secret). */
+Test(cx_config, a_syntax_error_does_not_quote_a_secret)
+{
+    const char *files[] = {"{\"kafka\":{\"properties\":{\"sasl.password\":\"Sup3r\\Secret\"}}}",
+                           "{\"postgres\":{\"password\":\"hunter2\tx\"}}"};
+    for (size_t i = 0; i < 2; i++) {
+        write_file(files[i]);
+        cx_config *cfg = cx_config_new();
+        char err[512] = "";
+        cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_ERR_CONFIG);
+        cr_assert(strstr(err, "Sup3r") == NULL && strstr(err, "hunter2") == NULL,
+                  "the error quotes the secret: %s", err);
+        cr_assert(strstr(err, ":1:") != NULL, "the error names no place: %s", err);
+        cx_config_free(cfg);
+    }
+}
