@@ -194,6 +194,19 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
     return 0;
 }
 
+/* Output that could not be written (a full disk, a file system gone) is a
+ * failure, whatever the command did. */
+static int output_written(const char *cmd, int rc)
+{
+    int flushed = fflush(stdout) == 0, why = errno;
+    if (!flushed || ferror(stdout)) {
+        fprintf(stderr, "cxpulse%s%s: cannot write to standard output%s%s\n", cmd ? " " : "",
+                cmd ? cmd : "", flushed ? "" : ": ", flushed ? "" : strerror(why));
+        return rc == CX_EXIT_OK ? CX_EXIT_RUNTIME : rc;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -203,15 +216,15 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return CX_EXIT_OK;
+        return output_written(NULL, CX_EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("cxpulse %s\n", CX_VERSION);
-        return CX_EXIT_OK;
+        return output_written(NULL, CX_EXIT_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+            return output_written(commands[i].name, commands[i].fn(argc - 1, argv + 1));
     cx_typo t = CX_TYPO_INIT(argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         cx_typo_offer(&t, commands[i].name);

@@ -40,6 +40,25 @@ Test(cli, version_and_help)
     cr_assert_eq(cx_test_sh("%s 2>/dev/null", cx_test_bin()), 2);
 }
 
+/* Output that cannot be written (a full disk) is a runtime failure that says
+ * so, not a success with the output lost. */
+Test(cli, output_that_cannot_be_written_is_a_failure)
+{
+    char errf[300];
+    snprintf(errf, sizeof errf, "%s/err.txt", dir);
+    const char *cmds[] = {"config --reference", "--version",
+                          "config --print --brokers a:1 --topic t", "classify"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        cr_assert_eq(cx_test_sh("echo '{\"event_id\":\"a\",\"occurred_at\":"
+                                "\"2026-11-01T10:00:00Z\",\"text\":\"x\"}' |"
+                                " %s %s > /dev/full 2> %s",
+                                cx_test_bin(), cmds[i], errf),
+                     1, "%s", cmds[i]);
+        cr_assert_eq(cx_test_sh("grep -q 'cannot write to standard output' %s", errf), 0,
+                     "%s: no message", cmds[i]);
+    }
+}
+
 Test(cli, classify_writes_one_line_per_input_line)
 {
     char in[300], out[300], errf[300];
