@@ -168,7 +168,6 @@ int cx_cmd_dead_letters(int argc, char **argv)
     }
     for (int i = 0; i < n_rest; i++) {
         const char *a = rest[i];
-        char *end = NULL;
         if (strcmp(a, "--json") == 0) {
             as_json = 1;
         } else if (strcmp(a, "--all") == 0) {
@@ -189,8 +188,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
                 goto done;
             limit = (int)v;
         } else if (strcmp(a, "--id") == 0 && i + 1 < n_rest) {
-            id = strtoll(rest[++i], &end, 10);
-            if (*end != '\0' || id <= 0) {
+            if ((id = cx_cmd_id(rest[++i])) <= 0) {
                 fprintf(stderr, "cxpulse dead-letters: --id \"%s\": expected an id\n", rest[i]);
                 goto done;
             }
@@ -200,8 +198,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
                 goto done;
             verb = a;
         } else if (verb != NULL && strcmp(verb, "show") == 0 && id == 0 && a[0] != '-') {
-            id = strtoll(a, &end, 10);
-            if (*end != '\0' || id <= 0) {
+            if ((id = cx_cmd_id(a)) <= 0) {
                 fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n", a);
                 goto done;
             }
@@ -210,8 +207,10 @@ int cx_cmd_dead_letters(int argc, char **argv)
             goto done;
         }
     }
-    if (verb == NULL || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "replay")))
-        return usage(stderr, CX_EXIT_USAGE);
+    if (verb == NULL || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "replay"))) {
+        usage(stderr, CX_EXIT_USAGE);
+        goto done;
+    }
     if (strcmp(verb, "show") == 0 && id == 0) {
         fprintf(stderr, "cxpulse dead-letters show: expected an id\n");
         goto done;

@@ -67,8 +67,8 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         int known = status == NULL;
         for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
             known = strcmp(status, statuses[k]) == 0;
-        long long ticket = ticket_s ? strtoll(ticket_s, &end, 10) : 0;
-        int bad_ticket = ticket_s != NULL && (*end != '\0' || ticket <= 0);
+        long long ticket = ticket_s ? cx_cmd_id(ticket_s) : 0;
+        int bad_ticket = ticket_s != NULL && ticket <= 0;
         long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
         int bad_limit = limit_s != NULL && (*end != '\0' || limit < 1 || limit > 100000);
         if (!known || bad_ticket || bad_limit || all_failed) {
@@ -91,9 +91,9 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         }
         json_decref(out);
     } else if (verb != NULL && strcmp(verb, "retry") == 0) {
-        long long id = id_s ? strtoll(id_s, &end, 10) : 0;
-        if ((id_s == NULL) == !all_failed || (id_s != NULL && (*end != '\0' || id <= 0)) ||
-            status != NULL || ticket_s != NULL || limit_s != NULL) {
+        long long id = id_s ? cx_cmd_id(id_s) : 0;
+        if ((id_s == NULL) == !all_failed || (id_s != NULL && id <= 0) || status != NULL ||
+            ticket_s != NULL || limit_s != NULL) {
             fprintf(stderr, "cxpulse notifications retry: expected a notification id or "
                             "--failed\n");
             return CX_EXIT_USAGE;

@@ -89,9 +89,8 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
     if (verb != NULL && strcmp(verb, "list") == 0) {
         st = cx_pg_tickets_list(url, owner, status, &out, err, sizeof err);
     } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0)) {
-        char *end = NULL;
-        long long id = id_s ? strtoll(id_s, &end, 10) : 0;
-        if (id_s == NULL || *end != '\0' || id <= 0) {
+        long long id = cx_cmd_id(id_s);
+        if (id <= 0) {
             fprintf(stderr, "cxpulse tickets %s: expected a ticket id, got \"%s\"\n", verb,
                     id_s ? id_s : "");
             return CX_EXIT_USAGE;

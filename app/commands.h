@@ -75,6 +75,10 @@ typedef struct cx_cmd_number {
  * -1 when it is not a number in num's range and nothing else. */
 int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *value);
 
+/* The row id written in s (a ticket, notification or dead letter: a whole
+ * number from 1 to 2^63 - 1, digits only), or 0 when s is not one. */
+long long cx_cmd_id(const char *s);
+
 /* A string option of a subcommand: its flag and where its value goes; with
  * n, a repeatable option whose values fill out[0..max), counted in *n. */
 typedef struct cx_cmd_string {

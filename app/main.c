@@ -137,6 +137,16 @@ int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *va
     return 0;
 }
 
+long long cx_cmd_id(const char *s)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    long long id = strtoll(s, &end, 10);
+    return *end == '\0' && errno == 0 ? id : 0;
+}
+
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec)
 {
     for (int i = 0; i < n; i++) {

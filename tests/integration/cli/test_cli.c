@@ -59,6 +59,24 @@ Test(cli, output_that_cannot_be_written_is_a_failure)
     }
 }
 
+/* A row id past 2^63 - 1 is a usage error naming it, not the largest id
+ * (it was read as 9223372036854775807); a command without its verb is a
+ * usage error that frees what it read (the sanitizers' leak check). */
+Test(cli, ids_are_read_whole_and_a_missing_verb_is_told)
+{
+    const char *cmds[] = {"tickets ack 99999999999999999999",
+                          "tickets resolve +5",
+                          "notifications retry 99999999999999999999",
+                          "notifications list --ticket 99999999999999999999",
+                          "dead-letters show 99999999999999999999",
+                          "dead-letters replay --id 99999999999999999999",
+                          "dead-letters --json"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        cr_assert_eq(cx_test_sh("%s %s --pg postgresql://u@127.0.0.1:1/db >/dev/null 2>&1",
+                                cx_test_bin(), cmds[i]),
+                     2, "%s", cmds[i]);
+}
+
 Test(cli, classify_writes_one_line_per_input_line)
 {
     char in[300], out[300], errf[300];
