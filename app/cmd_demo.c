@@ -125,16 +125,20 @@ int cx_cmd_demo(int argc, char **argv)
     if (cfg->batch_max_messages == CX_BATCH_MAX_MESSAGES_DEFAULT &&
         (rc = cx_config_set(cfg, "batch.max_messages", "250", err, sizeof err)) != CX_OK)
         goto done;
-    printf("- running the pipeline (group %s) ...\n", group);
     cx_run_totals t;
-    int64_t t0 = cx_now_mono_us();
-    if ((rc = cx_run_service(cfg, produced, &t)) != CX_EXIT_OK)
-        goto done;
-    double secs = (double)(cx_now_mono_us() - t0) / 1e6;
-    printf("- handled %llu messages in %.1f s: %llu events stored, %llu duplicates, "
-           "%llu dead letters\n",
-           (unsigned long long)t.messages, secs, (unsigned long long)t.stored,
-           (unsigned long long)t.duplicates, (unsigned long long)t.dead_lettered);
+    if (produced == 0) { /* the service would wait for the first message */
+        printf("- %s holds no messages: nothing to run\n", data);
+    } else {
+        printf("- running the pipeline (group %s) ...\n", group);
+        int64_t t0 = cx_now_mono_us();
+        if ((rc = cx_run_service(cfg, produced, &t)) != CX_EXIT_OK)
+            goto done;
+        double secs = (double)(cx_now_mono_us() - t0) / 1e6;
+        printf("- handled %llu messages in %.1f s: %llu events stored, %llu duplicates, "
+               "%llu dead letters\n",
+               (unsigned long long)t.messages, secs, (unsigned long long)t.stored,
+               (unsigned long long)t.duplicates, (unsigned long long)t.dead_lettered);
+    }
 
     conn = PQconnectdb(cfg->pg_url ? cfg->pg_url : "");
     if (PQstatus(conn) != CONNECTION_OK) {

@@ -38,3 +38,22 @@ Test(demo, runs_the_sample_data_and_prints_the_tickets_it_opened, .timeout = 180
     cr_assert_eq(cx_test_sh("grep -q 'events stored' '%s'", out), 0);
     PQfinish(conn);
 }
+
+/* A data file with no messages (blank lines only) gives a summary of nothing
+ * and exit 0; the demo waited for a message that never came. */
+Test(demo, a_data_file_without_messages_ends_with_an_empty_summary, .timeout = 120)
+{
+    char url[1024], out[512], data[512];
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "%s/demo-empty-output.txt", CX_BINARY_DIR);
+    snprintf(data, sizeof data, "%s/demo-empty.jsonl", CX_BINARY_DIR);
+    FILE *f = fopen(data, "w");
+    cr_assert_not_null(f);
+    fputs("\n\n", f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("timeout 60 %s demo --pg '%s' --data '%s' --http off >'%s' 2>&1",
+                            cx_test_bin(), url, data, out),
+                 0, "see %s", out);
+    cr_assert_eq(cx_test_sh("grep -q 'no messages' '%s'", out), 0, "see %s", out);
+    remove(data);
+}
