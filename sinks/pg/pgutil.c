@@ -75,6 +75,9 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
          * up) is worth retrying. */
         int fatal = PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") ||
                     strstr(msg, "does not exist") != NULL;
+        /* a value libpq checks before it connects ("invalid sslmode value", "invalid
+         * port number"): the configuration is wrong */
+        int config = strncmp(msg, "invalid ", 8) == 0;
         /* libpq names the server; who asked for what is said here */
         char who[300];
         const char *service = NULL;
@@ -87,7 +90,10 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                  service ? ", service \"" : "", service ? service : "", service ? "\"" : "");
         PQconninfoFree(opts);
         PQfinish(conn);
-        return cx_errf(err, errlen, fatal ? CX_ERR_FATAL : CX_ERR_TRANSIENT,
+        return cx_errf(err, errlen,
+                       config  ? CX_ERR_CONFIG
+                       : fatal ? CX_ERR_FATAL
+                               : CX_ERR_TRANSIENT,
                        "cannot connect to postgresql: %s%s%s", msg, who,
                        conninfo == NULL || conninfo[0] == '\0'
                            ? " (no URL given with --pg, CXPULSE_PG_URL or postgres.url: libpq's "

@@ -277,6 +277,21 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
         cr_expect_eq(run_cli(args), 2, "%s", commands[i]);
         cr_expect(out_has("postgres.url") && !out_has("retpw"), "%s", commands[i]);
     }
+    /* a value libpq refuses before it connects: exit 2 at its first connection,
+     * not retried as if PostgreSQL were down */
+    const char *values[] = {"sslmode=bogus", "gssencmode=maybe"};
+    for (size_t i = 0; i < 2; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "migrate --pg 'postgresql://u:s3cret@127.0.0.1:1/db?%s'",
+                 values[i]);
+        cr_expect_eq(run_cli(args), 2, "%s", args);
+        snprintf(args, sizeof args,
+                 "run --brokers 127.0.0.1:1 --topic t --http off --pg "
+                 "'postgresql://u:s3cret@127.0.0.1:1/db?%s'",
+                 values[i]);
+        cr_expect_eq(run_cli(args), 2, "%s", args);
+        cr_expect(out_has("invalid") && !out_has("s3cret"), "%s", args);
+    }
     /* the same through the environment and printed */
     cr_expect_eq(cx_test_sh("CXPULSE_PG_URL='host=db password = s3cret sslpassword=k3y' "
                             "%s config --print | grep -q 's3cret\\|k3y'",
