@@ -8,6 +8,7 @@
 #include "tickets.h"
 
 #include <errno.h>
+#include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -566,6 +567,31 @@ int cx_config_base_window(const cx_config *cfg)
     return w > 0 ? w : 60;
 }
 
+/* librdkafka's own check of each kafka.properties entry (name and value), as
+ * the consumer will set them: config --check sees what run would refuse. */
+static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->kafka_properties == NULL || json_object_size(cfg->kafka_properties) == 0)
+        return CX_OK;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    cx_status st = CX_OK;
+    const char *key;
+    json_t *val;
+    char why[512];
+    json_object_foreach(cfg->kafka_properties, key, val)
+    {
+        if (rd_kafka_conf_set(conf, key, json_string_value(val), why, sizeof why) !=
+            RD_KAFKA_CONF_OK) {
+            st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", key, why);
+            break;
+        }
+    }
+    rd_kafka_conf_destroy(conf);
+    return st;
+}
+
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
 {
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
@@ -574,9 +600,17 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     if (cfg->n_topics == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
+    for (size_t i = 0; i < cfg->n_topics; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->topics[i], cfg->topics[j]) == 0)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "\"kafka.topics\": \"%s\" is listed twice", cfg->topics[i]);
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
-    cx_status st = cx_pg_conninfo_check(cfg->pg_url, err, errlen);
+    cx_status st = check_kafka_properties(cfg, err, errlen);
+    if (st != CX_OK)
+        return st;
+    st = cx_pg_conninfo_check(cfg->pg_url, err, errlen);
     if (st != CX_OK)
         return st;
     if (cfg->http_listen != NULL && strcmp(cfg->http_listen, "off") != 0 &&

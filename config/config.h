@@ -89,8 +89,9 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
  * the live page work on windows of this size. */
 int cx_config_base_window(const cx_config *cfg);
 
-/* Checks what `run` needs (brokers, topics, group), that postgres.url can be
- * parsed and http.listen is an address, and the ticket rules. */
+/* Checks what `run` needs (brokers, topics, each once, group), that
+ * postgres.url can be parsed, http.listen is an address and librdkafka takes
+ * each of kafka.properties, and the ticket rules. */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
 
 /* Writes the effective configuration as JSON, secrets masked ("****"; postgres.url

@@ -318,3 +318,29 @@ Test(cx_config, a_syntax_error_does_not_quote_a_secret)
         cx_config_free(cfg);
     }
 }
+
+/* What the consumer would refuse at start-up, validation refuses first (so
+ * config --check does): a property librdkafka does not take, a topic twice. */
+Test(cx_config, validation_refuses_what_the_consumer_would)
+{
+    const char *files[][2] = {
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"session.timeout.ms\": \"abc\"}}}",
+         "kafka property \"session.timeout.ms\""},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"sesion.timeout.ms\": \"45000\"}}}",
+         "kafka property \"sesion.timeout.ms\""},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\", \"u\", \"t\"]}}",
+         "\"kafka.topics\": \"t\" is listed twice"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        write_file(files[i][0]);
+        cx_config *cfg = cx_config_new();
+        char err[512];
+        cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+        cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG, "%s",
+                     files[i][0]);
+        cr_assert(strstr(err, files[i][1]) != NULL, "%s", err);
+        cx_config_free(cfg);
+    }
+}
