@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -43,10 +44,18 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
+/* An http:// or https:// URL with a host, as libcurl, which posts to it, reads it. */
 static int is_http_url(const char *u)
 {
-    return u != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-           strlen(u) > 8;
+    if (u == NULL || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+        return 0;
+    CURLU *h = curl_url();
+    char *host = NULL;
+    int ok = h != NULL && curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK &&
+             curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] != '\0';
+    curl_free(host);
+    curl_url_cleanup(h);
+    return ok;
 }
 
 /* Adds a receiver; the caller checked the kind. */
@@ -62,9 +71,10 @@ static cx_status add_receiver(cx_alerts *a, const char *name, cx__alerts_kind ki
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: receiver \"%s\" is defined twice",
                            where, name);
     if (!is_http_url(url))
-        return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "%s: receiver \"%s\": \"url\" must be an http:// or https:// URL", where,
-                       name);
+        return cx_errf(
+            err, errlen, CX_ERR_CONFIG,
+            "%s: receiver \"%s\": \"url\" must be an http:// or https:// URL with a host", where,
+            name);
     if (a->n_receivers == CX_ALERTS_MAX_RECEIVERS)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: more than %d receivers", where,
                        CX_ALERTS_MAX_RECEIVERS);

@@ -82,8 +82,19 @@ Test(alerts, more_receivers_than_a_ticket_can_go_to_are_refused)
 
 Test(alerts, a_receiver_without_an_http_url_is_refused)
 {
-    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"ftp://a/\"}]", NULL,
-            "alerts.receivers[0]: receiver \"x\": \"url\" must be an http:// or https:// URL");
+    /* the host is needed: "http://a" is an address, "http://u:pw@" is not */
+    const char *urls[] = {"ftp://a/", "http://u:secret@", "http://"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        char list[256];
+        snprintf(list, sizeof list, "[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"%s\"}]",
+                 urls[i]);
+        refused(list, NULL,
+                "alerts.receivers[0]: receiver \"x\": \"url\" must be an http:// or https:// URL "
+                "with a host");
+    }
+    char err[512];
+    set("alerts.receivers", "[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"http://a\"}]");
+    cr_assert_eq(cx_alerts_new(&alerts, cfg, err, sizeof err), CX_OK, "http://a refused: %s", err);
 }
 
 Test(alerts, a_receiver_defined_twice_is_refused)
