@@ -122,33 +122,31 @@ int cx_cmd_notifications(int argc, char **argv)
     const char *url_flag = NULL, *config_path = NULL, *status = NULL, *verb = NULL, *id_s = NULL,
                *ticket_s = NULL, *limit_s = NULL;
     int as_json = 0, all_failed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--pg") == 0 && i + 1 < argc)
-            url_flag = argv[++i];
-        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
-            config_path = argv[++i];
-        else if (strcmp(a, "--status") == 0 && i + 1 < argc)
-            status = argv[++i];
-        else if (strcmp(a, "--ticket") == 0 && i + 1 < argc)
-            ticket_s = argv[++i];
-        else if (strcmp(a, "--limit") == 0 && i + 1 < argc)
-            limit_s = argv[++i];
-        else if (strcmp(a, "--json") == 0)
-            as_json = 1;
-        else if (strcmp(a, "--failed") == 0)
-            all_failed = 1;
-        else if (verb == NULL && a[0] != '-') {
-            static const char *const verbs[] = {"list", "retry", NULL};
-            if (!cx_cmd_known_verb("notifications", a, verbs))
-                return CX_EXIT_USAGE;
-            verb = a;
-        } else if (id_s == NULL && a[0] != '-' && verb != NULL && strcmp(verb, "retry") == 0)
-            id_s = a;
-        else {
-            fprintf(stderr, "cxpulse notifications: unexpected argument \"%s\"\n", a);
-            return CX_EXIT_USAGE;
-        }
+    const char *pos[2];
+    size_t n_pos = 0;
+    const cx_cmd_string strs[] = {
+        {"--pg", &url_flag, NULL, 0},   {"--config", &config_path, NULL, 0},
+        {"--status", &status, NULL, 0}, {"--ticket", &ticket_s, NULL, 0},
+        {"--limit", &limit_s, NULL, 0},
+    };
+    const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--failed", &all_failed}};
+    const cx_cmd_spec spec = {.strs = strs,
+                              .n_strs = CX_ARRAY_LEN(strs),
+                              .flags = flags,
+                              .n_flags = CX_ARRAY_LEN(flags),
+                              .pos = pos,
+                              .max_pos = 2,
+                              .n_pos = &n_pos};
+    if (cx_cmd_parse_options("notifications", argv + 1, argc - 1, &spec) != 0)
+        return CX_EXIT_USAGE;
+    static const char *const verbs[] = {"list", "retry", NULL};
+    if (n_pos > 0 && !cx_cmd_known_verb("notifications", pos[0], verbs))
+        return CX_EXIT_USAGE;
+    verb = n_pos > 0 ? pos[0] : NULL;
+    id_s = n_pos > 1 ? pos[1] : NULL;
+    if (id_s != NULL && strcmp(verb, "retry") != 0) {
+        fprintf(stderr, "cxpulse notifications %s: unexpected argument \"%s\"\n", verb, id_s);
+        return CX_EXIT_USAGE;
     }
     cx_config *cfg;
     const char *url;

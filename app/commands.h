@@ -87,14 +87,23 @@ typedef struct cx_cmd_string {
     size_t *n, max;
 } cx_cmd_string;
 
+/* An option of a subcommand without a value ("--json"): *out becomes 1. */
+typedef struct cx_cmd_flag {
+    const char *flag;
+    int *out;
+} cx_cmd_flag;
+
 /* What a subcommand's arguments may be: numeric and string options, each
- * "--flag VALUE", and up to max_pos other arguments, into pos (counted in
- * *n_pos; pos and n_pos may be NULL when max_pos is 0). */
+ * "--flag VALUE", options without a value, and up to max_pos other
+ * arguments, into pos (counted in *n_pos; pos and n_pos may be NULL when
+ * max_pos is 0). */
 typedef struct cx_cmd_spec {
     const cx_cmd_number *nums;
     size_t n_nums;
     const cx_cmd_string *strs;
     size_t n_strs;
+    const cx_cmd_flag *flags;
+    size_t n_flags;
     const char **pos;
     size_t max_pos, *n_pos;
     int config_flags; /* the configuration flags were read before: offer them too */

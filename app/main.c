@@ -163,17 +163,25 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
             spec->pos[(*spec->n_pos)++] = a;
             continue;
         }
-        size_t k = 0, j = 0;
+        size_t k = 0, j = 0, f = 0;
         while (k < spec->n_strs && strcmp(a, spec->strs[k].flag) != 0)
             k++;
         while (j < spec->n_nums && strcmp(a, spec->nums[j].flag) != 0)
             j++;
+        while (f < spec->n_flags && strcmp(a, spec->flags[f].flag) != 0)
+            f++;
+        if (f < spec->n_flags) {
+            *spec->flags[f].out = 1;
+            continue;
+        }
         if (k == spec->n_strs && j == spec->n_nums) {
             cx_typo t = CX_TYPO_INIT(a);
             for (size_t o = 0; o < spec->n_strs; o++)
                 cx_typo_offer(&t, spec->strs[o].flag);
             for (size_t o = 0; o < spec->n_nums; o++)
                 cx_typo_offer(&t, spec->nums[o].flag);
+            for (size_t o = 0; o < spec->n_flags; o++)
+                cx_typo_offer(&t, spec->flags[o].flag);
             if (spec->config_flags)
                 cx_config_offer_flags(&t);
             char hint[160];

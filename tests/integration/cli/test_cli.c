@@ -376,6 +376,12 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     /* reclassify also reads the configuration flags: they are guessed too */
     expect_refused("reclassify --confg cx.json",
                    "unknown option \"--confg\" (did you mean --config?)");
+    /* and the owners' commands, with options that take no value */
+    expect_refused("tickets list --pg", "\"--pg\" needs a value");
+    expect_refused("notifications list --ticket", "\"--ticket\" needs a value");
+    expect_refused("tickets list --jsno", "unknown option \"--jsno\" (did you mean --json?)");
+    expect_refused("notifications retry --faild",
+                   "unknown option \"--faild\" (did you mean --failed?)");
 }
 
 /* A mistyped command or subcommand names the one meant; a word near none
