@@ -59,7 +59,7 @@ struct cx_pg_history {
 /* Connects a writer: its session settings and staging tables. */
 static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, size_t errlen)
 {
-    cx_status st = cx__pg_connect(conninfo, conn, err, errlen);
+    cx_status st = cx__pg_connect_schema(conninfo, conn, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(*conn,
                          "SET client_min_messages = warning; SET jit = off; " SESSION_TIME

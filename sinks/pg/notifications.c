@@ -225,7 +225,7 @@ cx_status cx_pg_notifications_list(const char *conninfo, const char *status, lon
 {
     PGconn *conn;
     *out = NULL;
-    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
     char ticket_s[32], limit_s[32];
@@ -251,7 +251,7 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
 {
     PGconn *conn;
     *n = 0;
-    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
     char id_s[32];

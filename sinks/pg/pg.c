@@ -101,22 +101,7 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
     if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
         return CX_OK;
     disconnect(pg);
-    cx_status st = cx__pg_connect(pg->conninfo, &pg->conn, err, errlen);
-    if (st != CX_OK)
-        return st;
-    PGresult *res = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM cx.schema_migrations");
-    st = cx__pg_check(pg->conn, res, "reading the schema version", err, errlen);
-    int version = st == CX_OK ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    int missing = state != NULL && (!strcmp(state, "42P01") || !strcmp(state, "3F000"));
-    PQclear(res);
-    if (st != CX_OK && missing)
-        st = cx_errf(err, errlen, CX_ERR_FATAL,
-                     "the cx schema is missing in this database: run cxpulse migrate");
-    else if (st == CX_OK && version < cx_pg_schema_version())
-        st = cx_errf(err, errlen, CX_ERR_FATAL,
-                     "the cx schema is at version %d, this cxpulse needs %d: run cxpulse migrate",
-                     version, cx_pg_schema_version());
+    cx_status st = cx__pg_connect_schema(pg->conninfo, &pg->conn, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, pg->sync_commit ? "SET synchronous_commit = on"
                                       : "SET synchronous_commit = off",

@@ -21,6 +21,11 @@
  * CX_ERR_CONFIG if conninfo cannot be parsed. Messages never quote a password. */
 cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen);
 
+/* cx__pg_connect(), then checks that the cx schema is there at the version
+ * this build needs: CX_ERR_FATAL naming `cxpulse migrate` if not (the
+ * connection is closed). */
+cx_status cx__pg_connect_schema(const char *conninfo, PGconn **out, char *err, size_t errlen);
+
 /* The same, giving up after timeout_ms (0: libpq's connect_timeout only), so a
  * server that accepts connections but never answers cannot hold the caller. */
 cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **out, char *err,

@@ -110,6 +110,31 @@ cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t e
     return cx__pg_connect_within(conninfo, 0, out, err, errlen);
 }
 
+cx_status cx__pg_connect_schema(const char *conninfo, PGconn **out, char *err, size_t errlen)
+{
+    cx_status st = cx__pg_connect(conninfo, out, err, errlen);
+    if (st != CX_OK)
+        return st;
+    PGresult *res = PQexec(*out, "SELECT coalesce(max(version), 0) FROM cx.schema_migrations");
+    st = cx__pg_check(*out, res, "reading the schema version", err, errlen);
+    int version = st == CX_OK ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    int missing = state != NULL && (!strcmp(state, "42P01") || !strcmp(state, "3F000"));
+    PQclear(res);
+    if (st != CX_OK && missing)
+        st = cx_errf(err, errlen, CX_ERR_FATAL,
+                     "the cx schema is missing in this database: run cxpulse migrate");
+    else if (st == CX_OK && version < cx_pg_schema_version())
+        st = cx_errf(err, errlen, CX_ERR_FATAL,
+                     "the cx schema is at version %d, this cxpulse needs %d: run cxpulse migrate",
+                     version, cx_pg_schema_version());
+    if (st != CX_OK) {
+        PQfinish(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *const *params,
                              int timeout_ms)
 {

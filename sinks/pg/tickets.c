@@ -35,7 +35,7 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
 {
     PGconn *conn;
     *out = NULL;
-    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
     const char *params[] = {owner, status ? status : "unresolved"};
@@ -62,7 +62,7 @@ cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char
     *out = NULL;
     if (strcmp(status, "acknowledged") != 0 && strcmp(status, "resolved") != 0)
         return cx_errf(err, errlen, CX_ERR_USAGE, "a ticket can be acknowledged or resolved");
-    cx_status st = cx__pg_connect(conninfo, &conn, err, errlen);
+    cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
     char id_s[32];

@@ -577,3 +577,17 @@ Test(pg_history, the_history_commands_connect_through_libpqs_environment)
                      0, "%s: see %s", cmds[i], out);
     cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 1);
 }
+
+/* On a database never migrated, every command that reads the cx schema says
+ * to migrate, as run does, instead of PostgreSQL's "relation does not exist". */
+Test(pg_history, the_commands_say_to_migrate_on_a_database_without_the_schema)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    const char *cmds[] = {"tickets list", "notifications list", "dead-letters list",
+                          "dead-letters replay --all", "reclassify"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        cr_assert_eq(cxpulse(cmds[i]), 1, "%s: see %s", cmds[i], out);
+        cr_assert(output_has("the cx schema is missing in this database: run cxpulse migrate"),
+                  "%s: see %s", cmds[i], out);
+    }
+}
