@@ -61,6 +61,8 @@ int cx_cmd_config(int argc, char **argv)
         }
     }
     if (check + print + reference != 1) {
+        fprintf(stderr, "cxpulse config: give one of --check, --print and --reference%s\n",
+                check + print + reference ? ", not several" : "");
         usage(stderr, 0);
         goto done;
     }

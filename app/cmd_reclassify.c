@@ -74,6 +74,15 @@ int cx_cmd_reclassify(int argc, char **argv)
     batch = (int)batch_d;
     if (!valid_time("--since", since) || !valid_time("--until", until))
         goto done;
+    int64_t from, to;
+    if (since != NULL && until != NULL && cx_time_parse_date(since, &from) == CX_OK &&
+        cx_time_parse_date(until, &to) == CX_OK && from >= to) {
+        fprintf(stderr,
+                "cxpulse reclassify: --since %s is not before --until %s: no event "
+                "is in that range\n",
+                since, until);
+        goto done;
+    }
     cx_log_set_level(cfg->log_level);
     if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
                                 cfg->rule_model, err, sizeof err) != CX_OK) {

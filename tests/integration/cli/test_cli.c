@@ -376,6 +376,13 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     /* reclassify also reads the configuration flags: they are guessed too */
     expect_refused("reclassify --confg cx.json",
                    "unknown option \"--confg\" (did you mean --config?)");
+    /* an empty time range, and a config command without its one mode */
+    expect_refused(
+        "reclassify --since 2027-01-01 --until 2026-01-01 --pg postgresql://u@127.0.0.1:1/x",
+        "--since 2027-01-01 is not before --until 2026-01-01");
+    expect_refused("config", "give one of --check, --print and --reference");
+    expect_refused("config --check --print",
+                   "give one of --check, --print and --reference, not several");
     /* and the owners' commands, with options that take no value */
     expect_refused("tickets list --pg", "\"--pg\" needs a value");
     expect_refused("notifications list --ticket", "\"--ticket\" needs a value");
