@@ -4,6 +4,7 @@
  * and a summary that shows the tickets the built-in rules opened.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,4 +57,35 @@ Test(demo, a_data_file_without_messages_ends_with_an_empty_summary, .timeout = 1
                  0, "see %s", out);
     cr_assert_eq(cx_test_sh("grep -q 'no messages' '%s'", out), 0, "see %s", out);
     remove(data);
+}
+
+/* demo --serve: once its summary is out, the live page's service has its
+ * partitions within seconds (it waited for the mock broker's 45 s session
+ * timeout), so events replayed then show up at once. */
+Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
+{
+    char url[1024], data[1024], http[64], line[512], body[512];
+    cx_test_pg_new_db(url, sizeof url);
+    cx_test_source_path("config/sample/events.jsonl", data, sizeof data);
+    int port = cx_test_free_port();
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
+    char *argv[] = {
+        (char *)cx_test_bin(), "demo", "--serve", "--pg", url, "--data", data, "--http", http,
+        "--log-level",         "warn", NULL};
+    int fd;
+    pid_t pid = cx_test_spawn(argv, &fd);
+    for (int i = 0; i < 200; i++) {
+        cx_test_read_line(fd, line, sizeof line, 120000);
+        if (strstr(line, "Serving the live page") != NULL)
+            break;
+    }
+    cr_assert(strstr(line, "Serving the live page") != NULL, "no serving line");
+    int ready = 0;
+    for (int i = 0; i < 150 && !ready; i++) { /* 15 s */
+        ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
+        if (!ready)
+            cx_test_sleep_ms(100);
+    }
+    cr_assert(ready, "not ready 15 s after the summary: %s", body);
+    cr_assert_eq(cx_test_stop(pid, SIGTERM, 60000), 0);
 }
