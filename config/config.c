@@ -56,7 +56,8 @@ static const setting settings[] = {
      "PostgreSQL URL or conninfo; empty: libpq's environment (PGHOST, ...)"},
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,
      "CXPULSE_PG_SYNCHRONOUS_COMMIT", NULL, 0, "true",
-     "false trades the last ~0.6 s of commits on a server crash for speed; still exactly-once"},
+     "false trades the last ~0.6 s of commits on a server crash for speed: run then stops (exit 1) "
+     "and, restarted, reads them again; still exactly-once"},
     {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0, "2",
      "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",

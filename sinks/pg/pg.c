@@ -36,6 +36,13 @@
  * stored before: a stream replayed), batches take the staged path this long. */
 #define DIRECT_SKIP_BATCHES 16
 
+/* A partition of a batch: its highest offset, and the next offset stored. */
+typedef struct part {
+    const char *topic;
+    int32_t partition;
+    int64_t max_offset, stored;
+} part;
+
 struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
     char *conninfo, *group, *rule_version;
@@ -52,6 +59,12 @@ struct cx_pg {
                             the stream keeps meeting stored windows (live traffic) */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
+    /* The next offset this sink committed, per partition (max_offset + 1; topic
+     * owned). After a reconnect a stored offset below it means PostgreSQL lost
+     * commits it had acknowledged (synchronous_commit off and a server crash):
+     * the consumer has read past them and would never read them again. */
+    part *committed;
+    size_t n_committed, cap_committed;
 };
 
 /* Per-batch scratch: what happens to each record. */
@@ -95,6 +108,8 @@ static void disconnect(cx_pg *pg)
     pg->conn = NULL;
 }
 
+static cx_status check_committed(cx_pg *pg, char *err, size_t errlen);
+
 /* Connects if needed and prepares the session (schema check, staging tables). */
 static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
 {
@@ -114,6 +129,8 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
+    if (st == CX_OK)
+        st = check_committed(pg, err, errlen);
     if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
         const char *params[] = {pg->rule_version, pg->rule_set_json};
         st = cx__pg_exec_params(pg->conn,
@@ -180,6 +197,9 @@ void cx_pg_free(cx_pg *pg)
     cx__buf_free(&pg->rows);
     cx__buf_free(&pg->stage);
     free(pg->rule_set_json);
+    for (size_t i = 0; i < pg->n_committed; i++)
+        free((char *)pg->committed[i].topic);
+    free(pg->committed);
     free(pg);
 }
 
@@ -200,11 +220,6 @@ int cx_pg_backoff_ms(const cx_pg *pg)
 /* ---- Offsets --------------------------------------------------------------- */
 
 /* Distinct (topic, partition)s of a batch with the highest offset of each. */
-typedef struct part {
-    const char *topic;
-    int32_t partition;
-    int64_t max_offset, stored;
-} part;
 
 static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
 {
@@ -344,6 +359,80 @@ done:
     cx__buf_free(&unused);
     if (st == CX_ERR_NOMEM)
         cx_errf(err, errlen, st, "postgresql sink: out of memory");
+    return st;
+}
+
+/* Remembers the offsets a committed batch advanced to. Without memory for a
+ * new partition it is not remembered: the check below is then not made for
+ * it, as before there was one. */
+static void remember_committed(cx_pg *pg, const part *parts, size_t np)
+{
+    for (size_t i = 0; i < np; i++) {
+        size_t k = 0;
+        while (k < pg->n_committed && (pg->committed[k].partition != parts[i].partition ||
+                                       strcmp(pg->committed[k].topic, parts[i].topic) != 0))
+            k++;
+        if (k == pg->n_committed) {
+            if (k == pg->cap_committed) {
+                size_t cap = pg->cap_committed ? 2 * pg->cap_committed : 16;
+                part *grown = realloc(pg->committed, cap * sizeof *grown);
+                if (grown == NULL)
+                    continue;
+                pg->committed = grown;
+                pg->cap_committed = cap;
+            }
+            char *topic = strdup(parts[i].topic);
+            if (topic == NULL)
+                continue;
+            pg->committed[k] =
+                (part){.topic = topic, .partition = parts[i].partition, .max_offset = -1};
+            pg->n_committed++;
+        }
+        if (parts[i].max_offset > pg->committed[k].max_offset)
+            pg->committed[k].max_offset = parts[i].max_offset;
+    }
+}
+
+/* After a reconnect: CX_ERR_FATAL if a partition's stored next offset is below
+ * what this sink committed. Stopping is what keeps every message: restarted,
+ * cxpulse reads on from the stored offsets, so the lost batches again. */
+static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
+{
+    if (pg->n_committed == 0)
+        return CX_OK;
+    cx_buf topics = {0}, ids = {0}, unused = {0};
+    part_arrays(pg->committed, pg->n_committed, 0, &topics, &ids, &unused);
+    const char *params[] = {pg->group, topics.data, ids.data};
+    PGresult *res = topics.failed || ids.failed
+                        ? NULL
+                        : PQexecParams(pg->conn,
+                                       "SELECT topic, partition, next_offset"
+                                       " FROM cx.consumer_offsets WHERE consumer_group = $1"
+                                       " AND (topic, partition) IN"
+                                       " (SELECT * FROM unnest($2::text[], $3::int[]))",
+                                       3, NULL, params, NULL, NULL, 0);
+    cx_status st = res == NULL
+                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                       : cx__pg_check(pg->conn, res, "checking consumer offsets", err, errlen);
+    for (size_t i = 0; st == CX_OK && i < pg->n_committed; i++) {
+        const part *c = &pg->committed[i];
+        long long stored = -1;
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strtol(PQgetvalue(res, r, 1), NULL, 10) == c->partition &&
+                strcmp(PQgetvalue(res, r, 0), c->topic) == 0)
+                stored = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        if (stored < c->max_offset + 1)
+            st = cx_errf(err, errlen, CX_ERR_FATAL,
+                         "PostgreSQL lost commits it had acknowledged: %s[%d] has its stored "
+                         "next offset at %lld, but this process had stored it up to offset %lld "
+                         "(a server crash with postgres.synchronous_commit off?); stopping, so "
+                         "that a restart reads the lost messages again from the stored offsets",
+                         c->topic, c->partition, stored, (long long)c->max_offset);
+    }
+    PQclear(res);
+    cx__buf_free(&topics);
+    cx__buf_free(&ids);
+    cx__buf_free(&unused);
     return st;
 }
 
@@ -805,6 +894,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
+    if (st == CX_OK && !pg->replay)
+        remember_committed(pg, parts, np);
     if (st == CX_OK)
         b->res->dead_lettered = b->n_dead;
     return st;

@@ -545,3 +545,48 @@ Test(pg_sink, missing_privileges_are_fatal_not_retried)
                  "a fatal error must not dead-letter the batch");
     cx_pg_free(pg);
 }
+
+/* With synchronous_commit off, a server crash can take back batches PostgreSQL
+ * had acknowledged, their offsets with them, while the consumer has read past
+ * them. When the sink reconnects it notices and stops (restarted, cxpulse
+ * reads them again), instead of storing the next batch above the hole. The
+ * crash is simulated exactly: the last batch's rows and offset taken back and
+ * the connection cut. */
+Test(pg_sink, commits_the_server_lost_stop_the_sink_before_it_writes_past_them)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    for (long from = 0; from < 20; from += 10) {
+        for (long i = from; i < from + 10; i++)
+            sinktest_add_event(&batch, "t", 0, i, i);
+        cr_assert_eq(write(pg, &res), CX_OK);
+        sinktest_clear(&batch);
+    }
+    cx_test_pg_exec(conn, "DELETE FROM cx.events WHERE kafka_offset >= 10;"
+                          "UPDATE cx.consumer_offsets SET next_offset = 10;"
+                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    for (long i = 20; i < 30; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    char err[1024];
+    cx_status st;
+    for (int k = 0; (st = cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err)) ==
+                        CX_ERR_TRANSIENT &&
+                    k < 5;
+         k++)
+        ;
+    cr_assert_eq(st, CX_ERR_FATAL, "the batch above the hole was written: %s", err);
+    cr_assert(strstr(err, "lost commits") != NULL && strstr(err, "t[0]") != NULL, "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE kafka_offset >= 10"),
+                 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 10);
+    cx_pg_free(pg);
+    /* restarted: the lost batch and the next are stored */
+    sinktest_clear(&batch);
+    for (long i = 10; i < 30; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    pg = sinktest_sink(url);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 20);
+    cx_pg_free(pg);
+}
