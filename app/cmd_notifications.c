@@ -122,32 +122,19 @@ int cx_cmd_notifications(int argc, char **argv)
     const char *url_flag = NULL, *config_path = NULL, *status = NULL, *verb = NULL, *id_s = NULL,
                *ticket_s = NULL, *limit_s = NULL;
     int as_json = 0, all_failed = 0;
-    const char *pos[2];
-    size_t n_pos = 0;
     const cx_cmd_string strs[] = {
         {"--pg", &url_flag, NULL, 0},   {"--config", &config_path, NULL, 0},
         {"--status", &status, NULL, 0}, {"--ticket", &ticket_s, NULL, 0},
         {"--limit", &limit_s, NULL, 0},
     };
     const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--failed", &all_failed}};
-    const cx_cmd_spec spec = {.strs = strs,
-                              .n_strs = CX_ARRAY_LEN(strs),
-                              .flags = flags,
-                              .n_flags = CX_ARRAY_LEN(flags),
-                              .pos = pos,
-                              .max_pos = 2,
-                              .n_pos = &n_pos};
-    if (cx_cmd_parse_options("notifications", argv + 1, argc - 1, &spec) != 0)
-        return CX_EXIT_USAGE;
+    const cx_cmd_spec spec = {
+        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .flags = flags, .n_flags = CX_ARRAY_LEN(flags)};
     static const char *const verbs[] = {"list", "retry", NULL};
-    if (n_pos > 0 && !cx_cmd_known_verb("notifications", pos[0], verbs))
+    /* verbs + 1: the verbs that take an id */
+    if (cx_cmd_parse_verb("notifications", argv + 1, argc - 1, spec, verbs, verbs + 1, &verb,
+                          &id_s) != 0)
         return CX_EXIT_USAGE;
-    verb = n_pos > 0 ? pos[0] : NULL;
-    id_s = n_pos > 1 ? pos[1] : NULL;
-    if (id_s != NULL && strcmp(verb, "retry") != 0) {
-        fprintf(stderr, "cxpulse notifications %s: unexpected argument \"%s\"\n", verb, id_s);
-        return CX_EXIT_USAGE;
-    }
     cx_config *cfg;
     const char *url;
     if (cx_cmd_pg_url("notifications", config_path, url_flag, &url, &cfg) != 0)

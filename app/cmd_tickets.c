@@ -134,8 +134,6 @@ int cx_cmd_tickets(int argc, char **argv)
     const char *url_flag = NULL, *config_path = NULL, *owner = NULL, *status = NULL, *verb = NULL,
                *id_s = NULL;
     int as_json = 0;
-    const char *pos[2];
-    size_t n_pos = 0;
     const cx_cmd_string strs[] = {
         {"--pg", &url_flag, NULL, 0},
         {"--config", &config_path, NULL, 0},
@@ -143,24 +141,12 @@ int cx_cmd_tickets(int argc, char **argv)
         {"--status", &status, NULL, 0},
     };
     const cx_cmd_flag flags[] = {{"--json", &as_json}};
-    const cx_cmd_spec spec = {.strs = strs,
-                              .n_strs = CX_ARRAY_LEN(strs),
-                              .flags = flags,
-                              .n_flags = CX_ARRAY_LEN(flags),
-                              .pos = pos,
-                              .max_pos = 2,
-                              .n_pos = &n_pos};
-    if (cx_cmd_parse_options("tickets", argv + 1, argc - 1, &spec) != 0)
-        return CX_EXIT_USAGE;
+    const cx_cmd_spec spec = {
+        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .flags = flags, .n_flags = CX_ARRAY_LEN(flags)};
     static const char *const verbs[] = {"list", "ack", "resolve", NULL};
-    if (n_pos > 0 && !cx_cmd_known_verb("tickets", pos[0], verbs))
+    /* verbs + 1: the verbs that take an id */
+    if (cx_cmd_parse_verb("tickets", argv + 1, argc - 1, spec, verbs, verbs + 1, &verb, &id_s) != 0)
         return CX_EXIT_USAGE;
-    verb = n_pos > 0 ? pos[0] : NULL;
-    id_s = n_pos > 1 ? pos[1] : NULL;
-    if (id_s != NULL && strcmp(verb, "list") == 0) {
-        fprintf(stderr, "cxpulse tickets list: unexpected argument \"%s\"\n", id_s);
-        return CX_EXIT_USAGE;
-    }
     static const char *const statuses[] = {"open", "acknowledged", "resolved", "unresolved", "all"};
     int known = status == NULL;
     for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)

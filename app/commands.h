@@ -133,6 +133,15 @@ int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verb
  * arguments hold. */
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec);
 
+/* cx_cmd_parse_options() for a command with verbs ("tickets ack ID"): the
+ * first other argument is the verb, one of verbs (NULL-terminated; *verb NULL
+ * when none is given), the second a row id, which only the verbs of id_verbs
+ * take (*id NULL when none is given). spec's positional fields are not used.
+ * Returns 0, or -1 after printing what is wrong to stderr. */
+int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
+                      const char *const *verbs, const char *const *id_verbs, const char **verb,
+                      const char **id);
+
 /* The fields that field conditions could not read (cx_tags.unreadable) told
  * so far: each is told once, as the first event that has it is met. */
 #define CX_CMD_UNREADABLE_MAX 16

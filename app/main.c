@@ -212,6 +212,31 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
     return 0;
 }
 
+int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
+                      const char *const *verbs, const char *const *id_verbs, const char **verb,
+                      const char **id)
+{
+    const char *pos[2];
+    size_t n_pos = 0;
+    spec.pos = pos;
+    spec.max_pos = 2;
+    spec.n_pos = &n_pos;
+    if (cx_cmd_parse_options(cmd, args, n, &spec) != 0)
+        return -1;
+    *verb = n_pos > 0 ? pos[0] : NULL;
+    *id = n_pos > 1 ? pos[1] : NULL;
+    if (*verb != NULL && !cx_cmd_known_verb(cmd, *verb, verbs))
+        return -1;
+    int takes_id = 0;
+    for (size_t k = 0; *id != NULL && id_verbs[k] != NULL; k++)
+        takes_id |= strcmp(id_verbs[k], *verb) == 0;
+    if (*id != NULL && !takes_id) {
+        fprintf(stderr, "cxpulse %s %s: unexpected argument \"%s\"\n", cmd, *verb, *id);
+        return -1;
+    }
+    return 0;
+}
+
 /* Output that could not be written (a full disk, a file system gone) is a
  * failure, whatever the command did. */
 static int output_written(const char *cmd, int rc)
