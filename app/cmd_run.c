@@ -143,6 +143,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     char err[1024];
     service s = {.stop_after = stop_after_messages};
     cx_pg *pg[CX_PIPELINE_MAX_SINKS] = {0};
+    cx_pg_seen *seen = NULL; /* the offsets the writers know stored, shared */
     cx_sink sinks[CX_PIPELINE_MAX_SINKS];
     cx_classifier *clf = NULL;
     cx_ticket_rules *rules = NULL;
@@ -191,7 +192,12 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
+    if ((seen = cx_pg_seen_new()) == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        goto done;
+    }
     cx_pg_options po = {.ticket_rules = rules,
+                        .seen = seen,
                         .rule_set_json = rules_json,
                         .conninfo = cfg->pg_url,
                         .group = cfg->group,
@@ -280,6 +286,7 @@ done:
     cx_metrics_free(s.metrics);
     for (int w = 0; w < writers; w++)
         cx_pg_free(pg[w]);
+    cx_pg_seen_free(seen);
     cx_classifier_free(clf);
     free(rules_json);
     cx_ticket_rules_free(rules);

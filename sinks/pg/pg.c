@@ -21,6 +21,7 @@
  * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,88 @@ struct cx_pg {
                             the stream keeps meeting stored windows (live traffic) */
     cx_buf rows, stage;  /* COPY data, kept between batches */
     unsigned seed;
-    /* The next offset this sink committed, per partition (max_offset + 1; topic
-     * owned). After a reconnect a stored offset below it means PostgreSQL lost
-     * commits it had acknowledged (synchronous_commit off and a server crash):
-     * the consumer has read past them and would never read them again. */
-    part *committed;
-    size_t n_committed, cap_committed;
+    /* Offsets known stored (committed or read by this process's sinks): one
+     * found lower means PostgreSQL lost acknowledged commits, which the
+     * consumer has read past and would never read again. */
+    cx_pg_seen *seen;
+    int own_seen;
 };
+
+struct cx_pg_seen {
+    pthread_mutex_t lock;
+    part *v; /* topic owned; stored = the highest next offset known stored */
+    size_t n, cap;
+};
+
+cx_pg_seen *cx_pg_seen_new(void)
+{
+    cx_pg_seen *s = calloc(1, sizeof *s);
+    if (s != NULL && pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void cx_pg_seen_free(cx_pg_seen *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free((char *)s->v[i].topic);
+    free(s->v);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Raises topic[partition]'s known stored offset to next. Without memory the
+ * partition is not remembered, and not checked (as before there was a check). */
+static void seen_raise(cx_pg_seen *s, const char *topic, int32_t partition, int64_t next)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t k = 0;
+    while (k < s->n && (s->v[k].partition != partition || strcmp(s->v[k].topic, topic) != 0))
+        k++;
+    if (k == s->n) {
+        char *t = NULL;
+        if (k == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 16;
+            part *grown = realloc(s->v, cap * sizeof *grown);
+            if (grown != NULL) {
+                s->v = grown;
+                s->cap = cap;
+            }
+        }
+        if (k < s->cap && (t = strdup(topic)) != NULL)
+            s->v[s->n++] = (part){.topic = t, .partition = partition, .stored = -1};
+    }
+    if (k < s->n && next > s->v[k].stored)
+        s->v[k].stored = next;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* topic[partition]'s known stored offset; -1 when none is known. */
+static int64_t seen_get(cx_pg_seen *s, const char *topic, int32_t partition)
+{
+    int64_t next = -1;
+    pthread_mutex_lock(&s->lock);
+    for (size_t k = 0; k < s->n; k++)
+        if (s->v[k].partition == partition && strcmp(s->v[k].topic, topic) == 0)
+            next = s->v[k].stored;
+    pthread_mutex_unlock(&s->lock);
+    return next;
+}
+
+static cx_status lost_commits(const char *topic, int32_t partition, int64_t stored, int64_t known,
+                              char *err, size_t errlen)
+{
+    return cx_errf(err, errlen, CX_ERR_FATAL,
+                   "PostgreSQL lost commits it had acknowledged: %s[%d] has its stored next "
+                   "offset at %lld, but %lld had been stored (a server crash with "
+                   "postgres.synchronous_commit off?); stopping, so that a restart reads the "
+                   "lost messages again from the stored offsets",
+                   topic, partition, (long long)stored, (long long)known);
+}
 
 /* Per-batch scratch: what happens to each record. */
 enum fate { F_SKIP, F_EVENT, F_DUPLICATE, F_DEAD };
@@ -153,10 +229,13 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     pg->rule_version = opts->rule_version ? strdup(opts->rule_version) : NULL;
     pg->sync_commit = opts->synchronous_commit;
     pg->replay = opts->replay;
+    pg->seen = opts->seen;
+    if (pg->seen == NULL && (pg->seen = cx_pg_seen_new()) != NULL)
+        pg->own_seen = 1;
     pg->rule_set_json = opts->rule_set_json ? strdup(opts->rule_set_json) : NULL;
     pg->seed = (unsigned)cx_now_mono_us();
     pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
-    if (pg->conninfo == NULL || pg->group == NULL ||
+    if (pg->conninfo == NULL || pg->group == NULL || pg->seen == NULL ||
         (opts->rule_version != NULL && pg->rule_version == NULL) ||
         (opts->rule_set_json != NULL && pg->rule_set_json == NULL)) {
         cx_pg_free(pg);
@@ -197,9 +276,8 @@ void cx_pg_free(cx_pg *pg)
     cx__buf_free(&pg->rows);
     cx__buf_free(&pg->stage);
     free(pg->rule_set_json);
-    for (size_t i = 0; i < pg->n_committed; i++)
-        free((char *)pg->committed[i].topic);
-    free(pg->committed);
+    if (pg->own_seen)
+        cx_pg_seen_free(pg->seen);
     free(pg);
 }
 
@@ -311,6 +389,10 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
             if (parts[i] == p)
                 next[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
     }
+    /* what the consumer reads on from is stored: a later crash must not take it back */
+    for (size_t i = 0; st == CX_OK && i < n; i++)
+        if (next[i] >= 0)
+            seen_raise(pg->seen, topic, parts[i], next[i]);
     PQclear(res);
     cx__buf_free(&ids);
     cx__buf_free(&starts);
@@ -362,72 +444,38 @@ done:
     return st;
 }
 
-/* Remembers the offsets a committed batch advanced to. Without memory for a
- * new partition it is not remembered: the check below is then not made for
- * it, as before there was one. */
-static void remember_committed(cx_pg *pg, const part *parts, size_t np)
-{
-    for (size_t i = 0; i < np; i++) {
-        size_t k = 0;
-        while (k < pg->n_committed && (pg->committed[k].partition != parts[i].partition ||
-                                       strcmp(pg->committed[k].topic, parts[i].topic) != 0))
-            k++;
-        if (k == pg->n_committed) {
-            if (k == pg->cap_committed) {
-                size_t cap = pg->cap_committed ? 2 * pg->cap_committed : 16;
-                part *grown = realloc(pg->committed, cap * sizeof *grown);
-                if (grown == NULL)
-                    continue;
-                pg->committed = grown;
-                pg->cap_committed = cap;
-            }
-            char *topic = strdup(parts[i].topic);
-            if (topic == NULL)
-                continue;
-            pg->committed[k] =
-                (part){.topic = topic, .partition = parts[i].partition, .max_offset = -1};
-            pg->n_committed++;
-        }
-        if (parts[i].max_offset > pg->committed[k].max_offset)
-            pg->committed[k].max_offset = parts[i].max_offset;
-    }
-}
-
 /* After a reconnect: CX_ERR_FATAL if a partition's stored next offset is below
- * what this sink committed. Stopping is what keeps every message: restarted,
- * cxpulse reads on from the stored offsets, so the lost batches again. */
+ * one known stored. Stopping is what keeps every message: restarted, cxpulse
+ * reads on from the stored offsets, so the lost batches again. (Each batch
+ * checks its own partitions too: lock_offsets() reads them.) */
 static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
 {
-    if (pg->n_committed == 0)
-        return CX_OK;
+    cx_pg_seen *s = pg->seen;
+    pthread_mutex_lock(&s->lock);
     cx_buf topics = {0}, ids = {0}, unused = {0};
-    part_arrays(pg->committed, pg->n_committed, 0, &topics, &ids, &unused);
-    const char *params[] = {pg->group, topics.data, ids.data};
-    PGresult *res = topics.failed || ids.failed
-                        ? NULL
-                        : PQexecParams(pg->conn,
-                                       "SELECT topic, partition, next_offset"
-                                       " FROM cx.consumer_offsets WHERE consumer_group = $1"
-                                       " AND (topic, partition) IN"
-                                       " (SELECT * FROM unnest($2::text[], $3::int[]))",
-                                       3, NULL, params, NULL, NULL, 0);
-    cx_status st = res == NULL
-                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
-                       : cx__pg_check(pg->conn, res, "checking consumer offsets", err, errlen);
-    for (size_t i = 0; st == CX_OK && i < pg->n_committed; i++) {
-        const part *c = &pg->committed[i];
-        long long stored = -1;
-        for (int r = 0; r < PQntuples(res); r++)
-            if (strtol(PQgetvalue(res, r, 1), NULL, 10) == c->partition &&
-                strcmp(PQgetvalue(res, r, 0), c->topic) == 0)
-                stored = strtoll(PQgetvalue(res, r, 2), NULL, 10);
-        if (stored < c->max_offset + 1)
-            st = cx_errf(err, errlen, CX_ERR_FATAL,
-                         "PostgreSQL lost commits it had acknowledged: %s[%d] has its stored "
-                         "next offset at %lld, but this process had stored it up to offset %lld "
-                         "(a server crash with postgres.synchronous_commit off?); stopping, so "
-                         "that a restart reads the lost messages again from the stored offsets",
-                         c->topic, c->partition, stored, (long long)c->max_offset);
+    part_arrays(s->v, s->n, 0, &topics, &ids, &unused);
+    size_t n = s->n;
+    pthread_mutex_unlock(&s->lock);
+    cx_status st = CX_OK;
+    PGresult *res = NULL;
+    if (n > 0) {
+        const char *params[] = {pg->group, topics.data, ids.data};
+        res = topics.failed || ids.failed
+                  ? NULL
+                  : PQexecParams(pg->conn,
+                                 "SELECT topic, partition, next_offset FROM cx.consumer_offsets"
+                                 " WHERE consumer_group = $1 AND (topic, partition) IN"
+                                 " (SELECT * FROM unnest($2::text[], $3::int[]))",
+                                 3, NULL, params, NULL, NULL, 0);
+        st = res == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                         : cx__pg_check(pg->conn, res, "checking consumer offsets", err, errlen);
+    }
+    for (int r = 0; st == CX_OK && r < PQntuples(res); r++) {
+        const char *topic = PQgetvalue(res, r, 0);
+        int32_t p = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
+        int64_t stored = strtoll(PQgetvalue(res, r, 2), NULL, 10), known = seen_get(s, topic, p);
+        if (stored < known)
+            st = lost_commits(topic, p, stored, known, err, errlen);
     }
     PQclear(res);
     cx__buf_free(&topics);
@@ -835,6 +883,12 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     cx_status st = cx__pg_exec(pg->conn, "BEGIN", "beginning the batch", err, errlen);
     if (st == CX_OK && !pg->replay)
         st = lock_offsets(pg, parts, np, err, errlen);
+    for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++) {
+        int64_t known = seen_get(pg->seen, parts[i].topic, parts[i].partition);
+        if (parts[i].stored < known)
+            st = lost_commits(parts[i].topic, parts[i].partition, parts[i].stored, known, err,
+                              errlen);
+    }
     if (st != CX_OK)
         return st;
 
@@ -894,8 +948,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
-    if (st == CX_OK && !pg->replay)
-        remember_committed(pg, parts, np);
+    for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++)
+        seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1);
     if (st == CX_OK)
         b->res->dead_lettered = b->n_dead;
     return st;

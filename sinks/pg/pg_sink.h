@@ -21,6 +21,18 @@
 #include "record.h" /* cx_record: one consumed message, as the sink stores it */
 #include "tickets.h"
 
+/* What the sinks of one process know was stored: per partition, the highest
+ * next offset one of them committed or read. A stored offset found lower
+ * means PostgreSQL lost commits it had acknowledged (synchronous_commit off
+ * and a server crash). Thread-safe; share one among a process's writers. */
+typedef struct cx_pg_seen cx_pg_seen;
+
+/* Returns new (NULL when out of memory): cx_pg_seen_free(). */
+cx_pg_seen *cx_pg_seen_new(void);
+
+/* NULL-safe; after every sink using it is freed. */
+void cx_pg_seen_free(cx_pg_seen *seen);
+
 typedef struct cx_pg_options {
     const char *conninfo;        /* URL or key=value; NULL or "" = libpq's environment */
     const char *group;           /* consumer group the offsets belong to */
@@ -31,6 +43,8 @@ typedef struct cx_pg_options {
     const cx_ticket_rules *ticket_rules; /* borrowed, outlives the sink; NULL = no tickets */
     const char *rule_set_json;   /* the rules of rule_version (cx_classifier_rules_json), kept
                                     in cx.rule_sets; NULL: not recorded */
+    cx_pg_seen *seen;            /* borrowed, outlives the sink: shared with the process's
+                                    other writers; NULL: the sink keeps its own */
     int replay;                  /* dead-letter replay: records keep their original Kafka
                                     coordinates, offsets are neither checked nor moved, and
                                     a still-bad record updates its dead-letter rows (every

@@ -285,9 +285,14 @@ Test(pg_sink, a_batch_applied_twice_changes_nothing)
     cr_assert_eq(next[1], 100);
     cr_assert_eq(next[3], -1, "no stored offset for an unseen partition");
 
-    /* An operator sets the offsets back to read the partitions again: the
-     * events and the dead letter are there already, and nothing is doubled. */
+    /* An operator sets the offsets back to read the partitions again. The
+     * running sink cannot tell that from commits lost in a crash and stops (its
+     * consumer has read past them); restarted, it reads from there: the events
+     * and the dead letter are there already, and nothing is doubled. */
     cx_test_pg_exec(conn, "UPDATE cx.consumer_offsets SET next_offset = 0");
+    cr_assert_eq(write(pg, &res), CX_ERR_FATAL);
+    cx_pg_free(pg);
+    pg = sinktest_sink(url);
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.duplicates, 300);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 1);
@@ -589,4 +594,74 @@ Test(pg_sink, commits_the_server_lost_stop_the_sink_before_it_writes_past_them)
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 20);
     cx_pg_free(pg);
+}
+
+/* Two writers of one process sharing what they know stored (cx_pg_seen),
+ * with t[0] committed by writer a, and t[1] committed by another member
+ * before writer a read it at assignment. After a crash that took back
+ * `lost` (t[0]'s or t[1]'s last commit), writer b stops rather than write
+ * above the hole. */
+static void expect_lost_commit_noticed(int32_t lost)
+{
+    static const int windows[] = {60};
+    cx_pg_seen *seen = cx_pg_seen_new();
+    cr_assert_not_null(seen);
+    cx_pg_options o = {.conninfo = url,
+                       .group = "g",
+                       .window_seconds = windows,
+                       .n_windows = 1,
+                       .rule_version = "test+1",
+                       .synchronous_commit = 1,
+                       .seen = seen};
+    cx_pg *a = NULL, *b = NULL;
+    char err[1024], sql[512];
+    cr_assert_eq(cx_pg_new(&a, &o, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_new(&b, &o, err, sizeof err), CX_OK, "%s", err);
+    cx_pg_result res;
+    for (long i = 0; i < 20; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cr_assert_eq(write(a, &res), CX_OK);
+    sinktest_clear(&batch);
+    cx_test_pg_exec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
+                          " next_offset) VALUES ('g', 't', 1, 100)");
+    int32_t part = 1;
+    int64_t next;
+    cr_assert_eq(cx_pg_read_offsets(a, "t", &part, 1, NULL, &next, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(next, 100);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM cx.events WHERE kafka_partition = %d AND kafka_offset >= 10;"
+             "UPDATE cx.consumer_offsets SET next_offset = %d WHERE partition = %d;"
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+             lost, lost == 0 ? 10 : 80, lost);
+    cx_test_pg_exec(conn, sql);
+    for (long i = 0; i < 10; i++)
+        sinktest_add_event(&batch, "t", lost, (lost == 0 ? 20 : 100) + i, 1000 + i);
+    cx_status st;
+    for (int k = 0; (st = cx_pg_write_batch(b, batch.recs, batch.n, &res, err, sizeof err)) ==
+                        CX_ERR_TRANSIENT &&
+                    k < 5;
+         k++)
+        ;
+    cr_assert_eq(st, CX_ERR_FATAL, "t[%d]: written above the hole: %s", lost, err);
+    char name[16];
+    snprintf(name, sizeof name, "t[%d]", lost);
+    cr_assert(strstr(err, "lost commits") != NULL && strstr(err, name) != NULL, "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id LIKE"
+                                         " 'ev-10__'"),
+                 0);
+    cx_pg_free(a);
+    cx_pg_free(b);
+    cx_pg_seen_free(seen);
+}
+
+Test(pg_sink, commits_lost_are_noticed_by_another_writer_of_the_process)
+{
+    expect_lost_commit_noticed(0);
+}
+
+Test(pg_sink, commits_lost_are_noticed_after_a_partition_changed_hands)
+{
+    expect_lost_commit_noticed(1);
 }
