@@ -224,13 +224,14 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
-    rc = CX_EXIT_RUNTIME;
-    if (cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
-                          sizeof err) != CX_OK) {
+    cx_status st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds,
+                                     err, sizeof err);
+    rc = cx_cmd_exit_status(st); /* a connection option libpq refuses: 2 */
+    if (st != CX_OK) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
-    cx_status st;
+    rc = CX_EXIT_RUNTIME;
     if (strcmp(verb, "replay") == 0) {
         rc = replay(cfg, h, id, since);
         goto done;

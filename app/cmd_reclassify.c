@@ -106,9 +106,14 @@ int cx_cmd_reclassify(int argc, char **argv)
     /* Events are re-made as `cxpulse run` makes them; tickets are not re-evaluated. */
     const cx_record_rules rr = {.classifier = clf, .tickets = NULL};
     long long todo;
-    if (cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
-                          sizeof err) != CX_OK ||
-        cx_pg_reclassify_begin(h, version, rules_json, err, sizeof err) != CX_OK ||
+    cx_status st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds,
+                                     err, sizeof err);
+    if (st != CX_OK) { /* a connection option libpq refuses: 2 */
+        fprintf(stderr, "cxpulse reclassify: %s\n", err);
+        rc = cx_cmd_exit_status(st);
+        goto done;
+    }
+    if (cx_pg_reclassify_begin(h, version, rules_json, err, sizeof err) != CX_OK ||
         cx_pg_reclassify_count(h, since, until, &todo, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
@@ -151,8 +156,7 @@ int cx_cmd_reclassify(int argc, char **argv)
             tag_ptrs[m] = rec.tags;
             m++;
         }
-        cx_status st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &moved, err,
-                                             sizeof err);
+        st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &moved, err, sizeof err);
         for (size_t i = 0; i < m; i++)
             cx_record_release(&stores[i]);
         if (st != CX_OK) {

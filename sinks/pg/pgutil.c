@@ -75,9 +75,13 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
          * up) is worth retrying. */
         int fatal = PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") ||
                     strstr(msg, "does not exist") != NULL;
-        /* a value libpq checks before it connects ("invalid sslmode value", "invalid
-         * port number"): the configuration is wrong */
-        int config = strncmp(msg, "invalid ", 8) == 0;
+        /* a value libpq checks before it reaches the server ("invalid sslmode value",
+         * "invalid integer value ... for connection option", "could not match 3 port
+         * numbers to 2 hosts", "could not parse network address"): the configuration
+         * is wrong */
+        int config = strncmp(msg, "invalid ", 8) == 0 || strstr(msg, "for connection option") ||
+                     strstr(msg, "could not match") ||
+                     strstr(msg, "could not parse network address");
         /* libpq names the server; who asked for what is said here */
         char who[300];
         const char *service = NULL;
