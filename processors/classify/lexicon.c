@@ -316,7 +316,7 @@ cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node,
             return CX_ERR_INVALID;
         }
         if (wlen == 0) {
-            *why = "has a word longer than 48 bytes, which the text is not read for";
+            *why = "has a word longer than 48 letters, which the text is not read for";
             return CX_ERR_INVALID;
         }
         if (++n_words > CX_LEX_MAX_PHRASE_WORDS) {

@@ -42,7 +42,7 @@ void cx__lex_free(cx_lexicon *lex);
  * Adds a phrase (normalised here) and returns its trie node in *node, the
  * same node for phrases that normalise alike. CX_ERR_INVALID, with the reason
  * in *why (a static string; why may be NULL), if the phrase has no word,
- * sentence punctuation, a word longer than CX_LEX_MAX_WORD bytes (which no
+ * sentence punctuation, a word longer than CX_LEX_MAX_WORD letters (which no
  * text could match) or more than CX_LEX_MAX_PHRASE_WORDS words.
  */
 cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node, const char **why);

@@ -466,7 +466,7 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
     expect_rule_error(
         "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"Rindfleischetikettierungs"
         "ueberwachungsaufgabenuebertragungsgesetz\"]}]}",
-        "has a word longer than 48 bytes");
+        "has a word longer than 48 letters");
     expect_rule_error(
         "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"\u043a\u0443\u0440\"]}]}",
         "has no word (letters of Latin-1 scripts and digits; other scripts");
