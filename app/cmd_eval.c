@@ -213,7 +213,7 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
         return buf;
     }
-    if (json_is_real(v)) {
+    if (json_is_real(v)) { /* integers are read as reals too: 2 prints as 2 */
         snprintf(buf, len, "%.15g", json_real_value(v));
         return buf;
     }

@@ -90,7 +90,9 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     } while (blank(line, (size_t)n));
     int complete = n > 0 && line[n - 1] == '\n';
     json_error_t jerr;
-    out->doc = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+    /* JSON_DECODE_INT_AS_REAL: an integer past 64 bits (an order number) is no
+     * error here, as it is none for run; the event is parsed from its bytes */
+    out->doc = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (out->doc == NULL) {
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s%s", path, *lineno,
                 complete ? "not JSON: " : "incomplete last line, skipped: ", jerr.text);

@@ -544,3 +544,29 @@ Test(train_eval, blank_lines_of_a_crlf_file_are_skipped)
     cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 0);
     cr_assert_eq(cx_test_sh("grep -q '(0 lines unreadable)' %s", out), 0, "see %s", out);
 }
+
+/* A labeled line holds what run accepts: an integer past 2^63 (an order
+ * number) in the event or beside it is read, not "too big integer"; a whole
+ * number still names its --by row as written. */
+Test(train_eval, integers_past_64_bits_are_read_as_run_reads_them)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/big.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 4; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"b%d\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the courier lost it\",\"attributes\":{\"order_no\":"
+                "123456789012345678901234567890}},\"categories\":[\"external\"],"
+                "\"sentiment\":\"negative\",\"round\":2,\"ref\":99999999999999999999}\n",
+                i);
+    fclose(f);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --resamples 0 --by round > %s 2>&1", cx_test_bin(), labels, out), 0,
+        "see %s", out);
+    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (0 lines unreadable)' %s", out), 0, "see %s",
+                 out);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  2 +4 ' %s", out), 0, "see %s", out);
+}
