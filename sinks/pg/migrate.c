@@ -17,6 +17,24 @@ typedef struct migration {
     const char *sql;
 } migration;
 
+/* The analysts' hourly view (migrations 7 and 10: 10 changed only the hour). */
+#define SATISFACTION_HOURLY_SQL(hour)                                                              \
+    "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"                                           \
+    "SELECT " hour " AS hour,\n"                                                                   \
+    "       coalesce(t.category, 'none') AS category,\n"                                           \
+    "       coalesce(e.channel, '') AS channel,\n"                                                 \
+    "       count(*) AS events,\n"                                                                 \
+    "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"                   \
+    "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"    \
+    "         AS csat,\n"                                                                          \
+    "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"   \
+    "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"       \
+    "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"  \
+    "         AS nps,\n"                                                                           \
+    "       count(e.rating_value) AS ratings\n"                                                    \
+    "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"             \
+    "GROUP BY 1, 2, 3;\n"
+
 static const migration migrations[] = {
     {1, "contract tables, indexes and views",
      "CREATE SCHEMA IF NOT EXISTS cx;\n"
@@ -255,39 +273,34 @@ static const migration migrations[] = {
      "       ARRAY(SELECT jsonb_array_elements_text(e.evidence -> (t.i::int - 1)))::text[]\n"
      "         AS evidence\n"
      "FROM cx.events e,\n"
-     "     unnest(e.categories, e.confidences) WITH ORDINALITY AS t(category, confidence, i);\n"
-     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"
-     "SELECT date_trunc('hour', e.occurred_at) AS hour,\n"
-     "       coalesce(t.category, 'none') AS category,\n"
-     "       coalesce(e.channel, '') AS channel,\n"
-     "       count(*) AS events,\n"
-     "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"
-     "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"
-     "         AS csat,\n"
-     "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"
-     "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"
-     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"
-     "         AS nps,\n"
-     "       count(e.rating_value) AS ratings\n"
-     "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"
-     "GROUP BY 1, 2, 3;\n"
-     "ALTER TABLE cx.events DROP CONSTRAINT IF EXISTS events_tags_aligned;\n"
-     "ALTER TABLE cx.events ADD CONSTRAINT events_tags_aligned CHECK\n"
-     "  (cardinality(confidences) = cardinality(categories)\n"
-     "   AND jsonb_array_length(evidence) = cardinality(categories)\n"
-     "   AND categories <@ '{facing,collaborative,external,performance}'::text[]);\n"
-     "DO $$ DECLARE g record; BEGIN\n"
-     "IF to_regclass('pg_temp.cx_m7_readers') IS NOT NULL THEN\n"
-     "  FOR g IN SELECT * FROM cx_m7_readers LOOP\n"
-     "    EXECUTE format('GRANT SELECT ON cx.%I TO %s', g.relname, CASE WHEN g.grantee = 0\n"
-     "      THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);\n"
-     "  END LOOP;\n"
-     "END IF;\n"
-     "END $$;\n"
-     "DROP INDEX IF EXISTS cx.events_category_time_idx;\n"
-     "DROP INDEX IF EXISTS cx.events_channel_time_idx;\n"
-     "DROP INDEX IF EXISTS cx.signals_category_time_idx;\n"
-     "ALTER TABLE cx.signals SET (fillfactor = 70);\n"},
+     "     unnest(e.categories, e.confidences) WITH ORDINALITY AS t(category, confidence, "
+     "i);\n" SATISFACTION_HOURLY_SQL(
+         "date_trunc('hour', e.occurred_at)") "ALTER TABLE cx.events DROP CONSTRAINT IF EXISTS "
+                                              "events_tags_aligned;\n"
+                                              "ALTER TABLE cx.events ADD CONSTRAINT "
+                                              "events_tags_aligned CHECK\n"
+                                              "  (cardinality(confidences) = "
+                                              "cardinality(categories)\n"
+                                              "   AND jsonb_array_length(evidence) = "
+                                              "cardinality(categories)\n"
+                                              "   AND categories <@ "
+                                              "'{facing,collaborative,external,performance}'::text["
+                                              "]);\n"
+                                              "DO $$ DECLARE g record; BEGIN\n"
+                                              "IF to_regclass('pg_temp.cx_m7_readers') IS NOT NULL "
+                                              "THEN\n"
+                                              "  FOR g IN SELECT * FROM cx_m7_readers LOOP\n"
+                                              "    EXECUTE format('GRANT SELECT ON cx.%I TO %s', "
+                                              "g.relname, CASE WHEN g.grantee = 0\n"
+                                              "      THEN 'PUBLIC' ELSE "
+                                              "quote_ident(pg_get_userbyid(g.grantee)) END);\n"
+                                              "  END LOOP;\n"
+                                              "END IF;\n"
+                                              "END $$;\n"
+                                              "DROP INDEX IF EXISTS cx.events_category_time_idx;\n"
+                                              "DROP INDEX IF EXISTS cx.events_channel_time_idx;\n"
+                                              "DROP INDEX IF EXISTS cx.signals_category_time_idx;\n"
+                                              "ALTER TABLE cx.signals SET (fillfactor = 70);\n"},
     /* Reclassification pages through events in (occurred_at, event_id) order.
      * With an index on occurred_at alone, every page re-read and re-sorted the
      * events that share the page's first instant (5,000 per second at 5,000
@@ -308,21 +321,7 @@ static const migration migrations[] = {
      * two analysts in different zones saw different rows. Hours are UTC hours,
      * as the signals' windows are. The column keeps its type. */
     {10, "satisfaction_hourly in UTC hours",
-     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"
-     "SELECT date_trunc('hour', e.occurred_at, 'UTC') AS hour,\n"
-     "       coalesce(t.category, 'none') AS category,\n"
-     "       coalesce(e.channel, '') AS channel,\n"
-     "       count(*) AS events,\n"
-     "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"
-     "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"
-     "         AS csat,\n"
-     "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"
-     "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"
-     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"
-     "         AS nps,\n"
-     "       count(e.rating_value) AS ratings\n"
-     "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"
-     "GROUP BY 1, 2, 3;\n"},
+     SATISFACTION_HOURLY_SQL("date_trunc('hour', e.occurred_at, 'UTC')")},
 };
 
 int cx_pg_schema_version(void)
