@@ -41,23 +41,22 @@ const char *const cx__pg_signals_stage_sql =
     "  ces_count int, ces_sum numeric, stars_count int, stars_sum numeric)\n"
     "  ON COMMIT DELETE ROWS";
 
+/* One lock order for parallel writers and reclassify: byte order, as the
+ * direct COPY sorts with strcmp, whatever the database's collation. */
+#define SIGNALS_KEY_ORDER                                                                          \
+    "ORDER BY window_start, window_seconds, category COLLATE \"C\", channel COLLATE \"C\"\n"
+
 const char *const cx__pg_signals_apply_sql = CX__PG_SIGNALS_INSERT
     "SELECT window_start, window_seconds, category, channel, sum(events), sum(negative),\n"
     "  sum(neutral), sum(positive), sum(rating_count), sum(rating_sum), sum(csat_count),\n"
     "  sum(csat_sum), sum(nps_count), sum(nps_sum), sum(ces_count), sum(ces_sum),\n"
     "  sum(stars_count), sum(stars_sum)\n"
-    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n"
-    /* one lock order for parallel writers and reclassify: byte order, as the
-     * direct COPY sorts with strcmp, whatever the database's collation */
-    "ORDER BY window_start, window_seconds, category COLLATE \"C\", channel COLLATE "
-    "\"C\"\n" CX__PG_SIGNALS_ADD;
+    "FROM cx_stage_sig GROUP BY 1, 2, 3, 4\n" SIGNALS_KEY_ORDER CX__PG_SIGNALS_ADD;
 
 /* When each key is in cx_stage_sig once (the cells of one batch, no fine
  * ratings): no grouping needed. */
 const char *const cx__pg_signals_apply_once_sql =
-    CX__PG_SIGNALS_INSERT "SELECT * FROM cx_stage_sig\n"
-                          "ORDER BY window_start, window_seconds, category COLLATE \"C\", channel "
-                          "COLLATE \"C\"\n" CX__PG_SIGNALS_ADD;
+    CX__PG_SIGNALS_INSERT "SELECT * FROM cx_stage_sig\n" SIGNALS_KEY_ORDER CX__PG_SIGNALS_ADD;
 
 const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width)
 {
