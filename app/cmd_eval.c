@@ -209,11 +209,7 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
         v = json_object_get(json_object_get(doc, "event"), field);
     if (json_is_string(v))
         return json_string_value(v);
-    if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
-    }
-    if (json_is_real(v)) { /* integers are read as reals too: 2 prints as 2 */
+    if (json_is_real(v)) { /* every number: the lines are read with JSON_DECODE_INT_AS_REAL */
         snprintf(buf, len, "%.15g", json_real_value(v));
         return buf;
     }
