@@ -31,11 +31,10 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
-/* Checks a time bound; NULL stays NULL (open). */
-static int valid_time(const char *flag, const char *t)
+/* Checks a time bound into *us; NULL stays NULL (open, *us untouched). */
+static int valid_time(const char *flag, const char *t, int64_t *us)
 {
-    int64_t us;
-    if (t == NULL || cx_time_parse_date(t, &us) == CX_OK)
+    if (t == NULL || cx_time_parse_date(t, us) == CX_OK)
         return 1;
     fprintf(stderr, "cxpulse reclassify: %s \"%s\": expected an RFC 3339 date-time or a date\n",
             flag, t);
@@ -72,11 +71,10 @@ int cx_cmd_reclassify(int argc, char **argv)
     if (cx_cmd_parse_options("reclassify", rest, n_rest, &spec) != 0)
         goto done;
     batch = (int)batch_d;
-    if (!valid_time("--since", since) || !valid_time("--until", until))
+    int64_t from = 0, to = 0;
+    if (!valid_time("--since", since, &from) || !valid_time("--until", until, &to))
         goto done;
-    int64_t from, to;
-    if (since != NULL && until != NULL && cx_time_parse_date(since, &from) == CX_OK &&
-        cx_time_parse_date(until, &to) == CX_OK && from >= to) {
+    if (since != NULL && until != NULL && from >= to) {
         fprintf(stderr,
                 "cxpulse reclassify: --since %s is not before --until %s: no event "
                 "is in that range\n",
