@@ -39,6 +39,34 @@ static void url_as(const char *role, char *buf, size_t buflen)
     PQconninfoFree(opts);
 }
 
+/* The group roles, as an administrator creates them (they are the cluster's:
+ * another test may have made them). */
+#define GROUP_ROLES_SQL                                                                            \
+    "DO $$ BEGIN"                                                                                  \
+    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN"                \
+    "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"                                             \
+    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"                \
+    "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"                                             \
+    "END $$;"
+
+/* A new database, conn on it as the superuser, and the output file. */
+static void fresh_db(void)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
+    conn = cx_test_pg_connect(url);
+}
+
+/* Runs deploy/sql/grants.sql with psql as the schema's owner (output in out);
+ * returns psql's exit status. */
+static int apply_grants(void)
+{
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    return cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url,
+                      out);
+}
+
 /* Runs `cxpulse ARGS --pg URL` (output in out); returns its exit status. */
 static int cxpulse(const char *args, const char *pg)
 {
@@ -63,9 +91,7 @@ static void analyst_try(const char *sql, char *state, size_t len)
 
 Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .timeout = 240)
 {
-    cx_test_pg_new_db(url, sizeof url);
-    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
-    conn = cx_test_pg_connect(url);
+    fresh_db();
     char db[64], owner[96], runtime[96], analyst[96], sql[2048];
     snprintf(db, sizeof db, "%s", PQdb(conn));
     snprintf(owner, sizeof owner, "%s_owner", db);
@@ -78,13 +104,7 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
              "REVOKE ALL ON DATABASE %s FROM PUBLIC;"
              "REVOKE ALL ON SCHEMA public FROM PUBLIC;"
              "CREATE ROLE %s LOGIN;"
-             "ALTER DATABASE %s OWNER TO %s;"
-             "DO $$ BEGIN"
-             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN"
-             "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
-             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"
-             "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
-             "END $$;"
+             "ALTER DATABASE %s OWNER TO %s;" GROUP_ROLES_SQL
              "CREATE ROLE %s LOGIN IN ROLE cxpulse_runtime;"
              "CREATE ROLE %s LOGIN IN ROLE cxpulse_analyst",
              db, owner, db, owner, runtime, analyst);
@@ -95,12 +115,8 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 
     /* The owner migrates and applies the shipped grants (twice: idempotent). */
     cr_assert_eq(cxpulse("migrate", owner_url), 0);
-    char grants[512];
-    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
     for (int i = 0; i < 2; i++)
-        cr_assert_eq(cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants,
-                                owner_url, out),
-                     0, "grants.sql failed");
+        cr_assert_eq(apply_grants(), 0, "grants.sql failed");
     /* No TRUNCATE (nor DDL, below) for the runtime role. */
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
                                          " ON n.oid = c.relnamespace WHERE n.nspname = 'cx'"
@@ -227,9 +243,7 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
  * owner does not own the database, so the DBA grants on the database. */
 Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
 {
-    cx_test_pg_new_db(url, sizeof url);
-    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
-    conn = cx_test_pg_connect(url);
+    fresh_db();
     char owner[96], sql[512];
     snprintf(owner, sizeof owner, "Cx-Owner-%s", PQdb(conn));
     snprintf(sql, sizeof sql,
@@ -243,12 +257,7 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
     cx_test_pg_exec(conn, sql);
     cr_assert_eq(cxpulse("migrate", owner_url), 0, "an up-to-date schema needed CREATE");
     cr_assert_eq(cx_test_sh("grep -q 'schema is up to date' '%s'", out), 0);
-    cx_test_pg_exec(conn, "DO $$ BEGIN"
-                          "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime')"
-                          "  THEN CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
-                          "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst')"
-                          "  THEN CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
-                          "END $$");
+    cx_test_pg_exec(conn, GROUP_ROLES_SQL);
     /* the owner of the database grants on it (grants.sql cannot, as this
      * owner does not own the database) */
     snprintf(sql, sizeof sql,
@@ -256,11 +265,7 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
              "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst",
              PQdb(conn), PQdb(conn));
     cx_test_pg_exec(conn, sql);
-    char grants[512];
-    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
-    cr_assert_eq(
-        cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url, out),
-        0, "grants.sql failed for an owner whose name needs quoting");
+    cr_assert_eq(apply_grants(), 0, "grants.sql failed for an owner whose name needs quoting");
     unlink(out);
     PQfinish(conn);
 }
@@ -270,31 +275,19 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
  * leaving a runtime role that cannot stage a batch. */
 Test(grants, grants_sql_fails_when_it_cannot_grant_on_the_database)
 {
-    cx_test_pg_new_db(url, sizeof url);
-    snprintf(out, sizeof out, "/tmp/cxpulse-grants-%ld.out", (long)getpid());
-    conn = cx_test_pg_connect(url);
+    fresh_db();
     char db[64], owner[96], sql[1024];
     snprintf(db, sizeof db, "%s", PQdb(conn));
     snprintf(owner, sizeof owner, "%s_schema_owner", db);
     snprintf(sql, sizeof sql,
              "REVOKE ALL ON DATABASE %s FROM PUBLIC;"
              "CREATE ROLE %s LOGIN;"
-             "GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %s TO %s;"
-             "DO $$ BEGIN"
-             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_runtime') THEN"
-             "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"
-             "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"
-             "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"
-             "END $$;",
+             "GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %s TO %s;" GROUP_ROLES_SQL,
              db, owner, db, owner);
     cx_test_pg_exec(conn, sql);
     url_as(owner, owner_url, sizeof owner_url);
     cr_assert_eq(cxpulse("migrate", owner_url), 0);
-    char grants[512];
-    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
-    cr_assert_neq(
-        cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants, owner_url, out),
-        0);
+    cr_assert_neq(apply_grants(), 0);
     cr_assert_eq(cx_test_sh("grep -q 'cxpulse_runtime has no TEMPORARY on database' '%s'", out), 0,
                  "grants.sql did not name what is missing");
     PQfinish(conn);
