@@ -551,6 +551,32 @@ Test(pg_sink, missing_privileges_are_fatal_not_retried)
     cx_pg_free(pg);
 }
 
+/* What a PostgreSQL crash leaves when it took back acknowledged commits
+ * (synchronous_commit off): t[partition]'s rows from offset `from` on gone,
+ * its stored offset back at `from`, and every connection of the test's
+ * database cut. */
+static void lose_commits(int partition, long from)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM cx.events WHERE kafka_partition = %d AND kafka_offset >= %ld;"
+             "UPDATE cx.consumer_offsets SET next_offset = %ld WHERE partition = %d;"
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+             partition, from, from, partition);
+    cx_test_pg_exec(conn, sql);
+}
+
+/* Writes the batch through the reconnect that cut connections cause: the
+ * status of the first attempt that is not a transient failure. */
+static cx_status write_after_cut(cx_pg *pg, cx_pg_result *res, char *err, size_t errlen)
+{
+    cx_status st = CX_ERR_TRANSIENT;
+    for (int k = 0; k < 5 && st == CX_ERR_TRANSIENT; k++)
+        st = cx_pg_write_batch(pg, batch.recs, batch.n, res, err, errlen);
+    return st;
+}
+
 /* With synchronous_commit off, a server crash can take back batches PostgreSQL
  * had acknowledged, their offsets with them, while the consumer has read past
  * them. When the sink reconnects it notices and stops (restarted, cxpulse
@@ -567,19 +593,11 @@ Test(pg_sink, commits_the_server_lost_stop_the_sink_before_it_writes_past_them)
         cr_assert_eq(write(pg, &res), CX_OK);
         sinktest_clear(&batch);
     }
-    cx_test_pg_exec(conn, "DELETE FROM cx.events WHERE kafka_offset >= 10;"
-                          "UPDATE cx.consumer_offsets SET next_offset = 10;"
-                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    lose_commits(0, 10);
     for (long i = 20; i < 30; i++)
         sinktest_add_event(&batch, "t", 0, i, i);
     char err[1024];
-    cx_status st;
-    for (int k = 0; (st = cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err)) ==
-                        CX_ERR_TRANSIENT &&
-                    k < 5;
-         k++)
-        ;
+    cx_status st = write_after_cut(pg, &res, err, sizeof err);
     cr_assert_eq(st, CX_ERR_FATAL, "the batch above the hole was written: %s", err);
     cr_assert(strstr(err, "lost commits") != NULL && strstr(err, "t[0]") != NULL, "%s", err);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE kafka_offset >= 10"),
@@ -614,7 +632,7 @@ static void expect_lost_commit_noticed(int32_t lost)
                        .synchronous_commit = 1,
                        .seen = seen};
     cx_pg *a = NULL, *b = NULL;
-    char err[1024], sql[512];
+    char err[1024];
     cr_assert_eq(cx_pg_new(&a, &o, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_pg_new(&b, &o, err, sizeof err), CX_OK, "%s", err);
     cx_pg_result res;
@@ -629,21 +647,10 @@ static void expect_lost_commit_noticed(int32_t lost)
     cr_assert_eq(cx_pg_read_offsets(a, "t", &part, 1, NULL, &next, err, sizeof err), CX_OK, "%s",
                  err);
     cr_assert_eq(next, 100);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM cx.events WHERE kafka_partition = %d AND kafka_offset >= 10;"
-             "UPDATE cx.consumer_offsets SET next_offset = %d WHERE partition = %d;"
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-             " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-             lost, lost == 0 ? 10 : 80, lost);
-    cx_test_pg_exec(conn, sql);
+    lose_commits(lost, lost == 0 ? 10 : 80);
     for (long i = 0; i < 10; i++)
         sinktest_add_event(&batch, "t", lost, (lost == 0 ? 20 : 100) + i, 1000 + i);
-    cx_status st;
-    for (int k = 0; (st = cx_pg_write_batch(b, batch.recs, batch.n, &res, err, sizeof err)) ==
-                        CX_ERR_TRANSIENT &&
-                    k < 5;
-         k++)
-        ;
+    cx_status st = write_after_cut(b, &res, err, sizeof err);
     cr_assert_eq(st, CX_ERR_FATAL, "t[%d]: written above the hole: %s", lost, err);
     char name[16];
     snprintf(name, sizeof name, "t[%d]", lost);
