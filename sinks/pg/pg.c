@@ -298,7 +298,6 @@ int cx_pg_backoff_ms(const cx_pg *pg)
 /* ---- Offsets --------------------------------------------------------------- */
 
 /* Distinct (topic, partition)s of a batch with the highest offset of each. */
-
 static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
 {
     size_t np = 0;
