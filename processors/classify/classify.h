@@ -115,7 +115,7 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
 #define CX_CLASSIFIER_VERSION_MAX_CHARS 64
 
 /* The rule set's version: "<declared version>+<FNV-1a hash of the rule files>",
- * then "+<model version>" when a model is loaded ("cxm1-<checksum>");
+ * then "+<model version>" when a model is loaded ("cxm2-<checksum>");
  * borrowed, lives as long as clf. */
 const char *cx_classifier_version(const cx_classifier *clf);
 

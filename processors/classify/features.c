@@ -62,6 +62,46 @@ static inline void copy_small(char *d, const char *s, size_t n)
     }
 }
 
+/* A word-group feature (a word, a word pair, an emoji) counts once per text:
+ * a list of 50 order numbers, all "00" to the features, must not outweigh
+ * the sentence around it. The features seen in the text being read, per
+ * thread; an entry of another text is stale by its stamp. */
+#define SEEN_SLOTS 1024
+#define SEEN_PROBES 8
+
+typedef struct seen_slot {
+    uint64_t hash;
+    uint32_t stamp;
+} seen_slot;
+
+static __thread seen_slot seen_set[SEEN_SLOTS];
+static __thread uint32_t seen_stamp;
+
+/* Starts a new text: no feature has been seen. */
+static void seen_reset(void)
+{
+    if (++seen_stamp == 0) { /* wrapped: no entry may look current */
+        memset(seen_set, 0, sizeof seen_set);
+        seen_stamp = 1;
+    }
+}
+
+/* True when the feature whose hash is h was seen before in this text;
+ * records it otherwise (in a full neighbourhood it counts again). */
+static int seen_before(uint64_t h)
+{
+    for (unsigned k = 0; k < SEEN_PROBES; k++) {
+        seen_slot *s = &seen_set[((h >> 20) + k) & (SEEN_SLOTS - 1)];
+        if (s->stamp != seen_stamp) {
+            *s = (seen_slot){h, seen_stamp};
+            return 0;
+        }
+        if (s->hash == h)
+            return 1;
+    }
+    return 0;
+}
+
 typedef struct emitter {
     cx_feature_fn fn;
     cx_chars_fn chars;
@@ -80,6 +120,8 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
     if (prefix[0] != '\0')
         h = hash_more(h, prefix, 2);
     h = hash_more(h, name, n);
+    if (g == CX_FG_WORD && seen_before(h))
+        return;
     e->fn(e->ctx, bucket_of(h), g, value, named ? name : NULL, n);
     e->counts[g]++;
 }
@@ -241,6 +283,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
     uint64_t gen = lex != NULL ? cx__lex_generation(lex) : 0;
     if (lex_ok)
         words->n = 0;
+    seen_reset();
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)text[i] : ' ';
         char out = 0;
@@ -313,8 +356,13 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
                     feature_info(val, word, wn, &own);
                     wm = &own;
                 }
-                /* unigram, negation-marked within the scope */
-                if (neg_left > 0) {
+                /* unigram, negation-marked within the scope; a word seen
+                 * before adds only its pair with the word before it */
+                int again = seen_before(wm->hash);
+                if (again) {
+                    if (neg_left > 0)
+                        neg_left--;
+                } else if (neg_left > 0) {
                     char nw[MAX_WORD + 5 + 8];
                     memcpy(nw, "not:", 4);
                     copy_small(nw + 4, word, wn);
@@ -330,7 +378,8 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
                     copy_small(buf + pn + 1, word, wn);
                     emit(e, CX_FG_WORD, 1.0f, "b:", buf, pn + 1 + wn, 1);
                 }
-                emit_chars(e, word, wn, wm->key);
+                if (!again)
+                    emit_chars(e, word, wn, wm->key);
                 if (wm->negator)
                     neg_left = NEG_SCOPE;
                 copy_small(prev, word, wn);

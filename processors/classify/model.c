@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define MAGIC "CXMODEL"
-#define FORMAT 1
+#define FORMAT 2
 #define HEADER (8 + 4 * 3 + 4 * CX_CAT_COUNT + 4 * CX_MODEL_OUT + 4 * 2)
 #define ENTRY (4 + 2 * CX_MODEL_OUT)
 

@@ -85,7 +85,7 @@ Test(train_eval, a_trained_model_is_used_and_scored)
                  0);
     cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 50 events' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -q '^none: predicted for 10 events, labeled for 10' %s", out), 0);
-    cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 ' %s && grep -q '+cxm1-' %s", out, out), 0);
+    cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 ' %s && grep -q '+cxm2-' %s", out, out), 0);
     /* with how many of each category the group's F1 rests on */
     cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 .* \\(10/10/5/0\\)$' %s", out), 0);
     /* classify uses it too, with the model's features as evidence */
@@ -338,7 +338,7 @@ Test(train_eval, against_default_is_the_built_in_model_whatever_the_rules)
     cr_assert_eq(cx_test_sh("%s eval %s --rules %s --against default --resamples 0 > %s",
                             cx_test_bin(), labels, rules, out),
                  0);
-    cr_assert_eq(cx_test_sh("grep -q '^against default (rule set [^)]*+cxm1-' %s", out), 0,
+    cr_assert_eq(cx_test_sh("grep -q '^against default (rule set [^)]*+cxm2-' %s", out), 0,
                  "the comparison had no model");
 }
 

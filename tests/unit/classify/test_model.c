@@ -214,6 +214,18 @@ Test(cx_valence, features_are_deterministic_and_robust_to_inflection)
     cr_assert_lt(shared(&a, &c), a.n);
 }
 
+Test(cx_valence, a_word_counts_once_however_often_it_recurs)
+{
+    /* numbers fold to "00": a list of them is one word, one pair and the
+     * word's character n-grams, as often as it recurs */
+    static fl two, many;
+    features_of("lines: 12 34", &two);
+    features_of("lines: 12 34 56 78 90 13 57 91 35 79 24 68", &many);
+    cr_assert_eq(many.n, two.n);
+    cr_assert_eq(memcmp(many.b, two.b, sizeof(uint32_t) * (size_t)two.n), 0);
+    cr_assert_eq(memcmp(many.v, two.v, sizeof(float) * (size_t)two.n), 0);
+}
+
 Test(cx_valence, the_word_after_a_link_is_read_whole)
 {
     /* a link cut off inside a multi-byte character ("https\u2026") is skipped
@@ -642,7 +654,7 @@ Test(cx_model, a_trained_model_round_trips_and_classifies_what_it_learned)
     train_with(path, NULL);
     cx_classifier *clf = NULL;
     cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_not_null(strstr(cx_classifier_version(clf), "+cxm1-"), "%s",
+    cr_assert_not_null(strstr(cx_classifier_version(clf), "+cxm2-"), "%s",
                        cx_classifier_version(clf));
     static const struct {
         const char *text;
@@ -808,6 +820,36 @@ Test(cx_model, field_rules_stay_certain_and_ratings_decide_sentiment)
     cx_classifier_classify(clf, &ev, &tags);
     cr_assert_eq(tags.sentiment, CX_SENT_POSITIVE, "an NPS of 10 decides");
     cx_event_clear(&ev);
+    cx_classifier_free(clf);
+}
+
+Test(cx_model, a_list_of_numbers_does_not_outweigh_the_sentence)
+{
+    /* an order's lines pasted under a courier's failure */
+    static const char sentence[] = "The courier left the parcel in the rain and the box was "
+                                   "soaked through.";
+    char json[1024], text[600];
+    int n = snprintf(text, sizeof text, "%s Order lines:", sentence);
+    for (int i = 0; i < 50; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, " %d", 10 + (i * 37) % 90);
+    snprintf(json, sizeof json,
+             "{\"event_id\":\"o\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"text\":\"%s\"}", text);
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    cx_event ev;
+    cx_tags alone, listed;
+    text_event(&ev, sentence);
+    cx_classifier_classify(clf, &ev, &alone);
+    cx_event_clear(&ev);
+    parse(&ev, json);
+    cx_classifier_classify(clf, &ev, &listed);
+    cx_event_clear(&ev);
+    cr_assert_geq(alone.confidence[CX_CAT_EXTERNAL], CX_CLASSIFY_THRESHOLD);
+    for (int c = 0; c < CX_CAT_COUNT; c++)
+        cr_assert_eq(listed.confidence[c] >= CX_CLASSIFY_THRESHOLD,
+                     alone.confidence[c] >= CX_CLASSIFY_THRESHOLD, "%s: %.3f alone, %.3f listed",
+                     cx_category_name((cx_category)c), alone.confidence[c], listed.confidence[c]);
     cx_classifier_free(clf);
 }
 
