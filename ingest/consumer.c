@@ -18,6 +18,10 @@
 
 /* How long an assignment waits for the application's offsets before giving up. */
 #define LOAD_OFFSETS_PATIENCE_MS 60000
+/* How long asking where the partitions of an assignment end may take, and
+ * each try (between them, a stop is seen). */
+#define ENDS_PATIENCE_MS 10000
+#define END_QUERY_MS 2000
 
 struct cx_consumer {
     rd_kafka_t *rk;
@@ -203,34 +207,53 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
 /* With auto_offset_reset "latest", stores the end of each partition of
  * topic that has no offset stored as where it starts, and reads next again:
  * a restart before the first stored batch starts there, not at the end as it
- * is then. A partition whose end cannot be asked keeps -1 (the end, as
- * librdkafka finds it). */
+ * is then. When the ends cannot be had within ENDS_PATIENCE_MS (a leader is
+ * down), or the consumer is asked to stop meanwhile, those partitions keep -1
+ * (the end, as librdkafka finds it when fetching begins). Asked with
+ * rd_kafka_offsets_for_times(), which keeps its timeout: librdkafka 2.0.2's
+ * rd_kafka_query_watermark_offsets() waits for a leader that is down without
+ * end. */
 static cx_status store_ends(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
                             int64_t *next, char *err, size_t errlen)
 {
     if (c->reset != RD_KAFKA_OFFSET_END)
         return CX_OK;
     int64_t *start = malloc(n * sizeof *start);
-    if (start == NULL)
+    rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new((int)n);
+    if (start == NULL || ends == NULL) {
+        free(start);
+        if (ends != NULL)
+            rd_kafka_topic_partition_list_destroy(ends);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    size_t missing = 0;
+    }
     for (size_t k = 0; k < n; k++) {
-        int64_t lo;
         start[k] = -1;
-        if (next[k] >= 0)
-            continue;
-        missing++;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(c->rk, topic, ids[k], &lo, &start[k], 10000);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            start[k] = -1;
+        if (next[k] < 0)
+            rd_kafka_topic_partition_list_add(ends, topic, ids[k])->offset = RD_KAFKA_OFFSET_END;
+    }
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    int64_t until = cx_now_mono_us() + ENDS_PATIENCE_MS * 1000LL, left;
+    while (ends->cnt > 0 && !c->stop && (left = (until - cx_now_mono_us()) / 1000) > 0 &&
+           (e = rd_kafka_offsets_for_times(c->rk, ends,
+                                           left < END_QUERY_MS ? (int)left : END_QUERY_MS)) ==
+               RD_KAFKA_RESP_ERR__TIMED_OUT)
+        ;
+    for (int i = 0; i < ends->cnt && !c->stop; i++) {
+        const rd_kafka_topic_partition_t *p = &ends->elems[i];
+        rd_kafka_resp_err_t pe = e != RD_KAFKA_RESP_ERR_NO_ERROR ? e : p->err;
+        if (pe == RD_KAFKA_RESP_ERR_NO_ERROR && p->offset >= 0) {
+            for (size_t k = 0; k < n; k++)
+                if (ids[k] == p->partition)
+                    start[k] = p->offset;
+        } else {
             cx_log(CX_LOG_WARN, "ingest",
                    "the end of %s[%d] is not known (%s): it starts at the end when fetching "
                    "begins, not stored",
-                   topic, ids[k], rd_kafka_err2str(e));
+                   topic, p->partition, rd_kafka_err2str(pe));
         }
     }
-    cx_status st = missing > 0 ? read_stored(c, topic, ids, n, start, next, err, errlen) : CX_OK;
+    cx_status st = ends->cnt > 0 ? read_stored(c, topic, ids, n, start, next, err, errlen) : CX_OK;
+    rd_kafka_topic_partition_list_destroy(ends);
     free(start);
     return st;
 }

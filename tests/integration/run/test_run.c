@@ -93,7 +93,7 @@ static void produce(long n)
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
 }
 
-static pid_t start_run_with(const char *group, char *config)
+static pid_t start_run_on(const char *brokers, const char *group, char *config)
 {
     int fd;
     char *argv[] = {(char *)cx_test_bin(),
@@ -101,7 +101,7 @@ static pid_t start_run_with(const char *group, char *config)
                     "--config",
                     config,
                     "--brokers",
-                    (char *)cx_mock_bootstraps(mock),
+                    (char *)brokers,
                     "--topic",
                     "cx.events",
                     "--group",
@@ -118,6 +118,11 @@ static pid_t start_run_with(const char *group, char *config)
     if (n_children < 8)
         children[n_children++] = pid;
     return pid;
+}
+
+static pid_t start_run_with(const char *group, char *config)
+{
+    return start_run_on(cx_mock_bootstraps(mock), group, config);
 }
 
 static pid_t start_run(const char *group)
@@ -370,6 +375,31 @@ Test(run, latest_starts_where_the_group_first_started_after_a_restart)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"),
                  (produced - before) - (bad - bad_before));
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad - bad_before);
+}
+
+/* With auto_offset_reset latest a new group asks where each partition ends
+ * when it is assigned; with the partitions' leader down, each question waits.
+ * A SIGTERM meanwhile stops the member promptly, not after every partition's
+ * wait. */
+Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
+{
+    cx_mock *m3 = NULL;
+    char err[512];
+    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
+    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", 6, err, sizeof err), CX_OK, "%s", err);
+    for (int p = 0; p < 6; p++)
+        rd_kafka_mock_partition_set_leader(cl, "cx.events", p, 2);
+    rd_kafka_mock_coordinator_set(cl, "group", "g12", 1);
+    rd_kafka_mock_broker_set_down(cl, 2);
+    setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
+    pid_t p = start_run_on(cx_mock_bootstraps(m3), "g12", cfgfile);
+    unsetenv("CXPULSE_AUTO_OFFSET_RESET");
+    sleep(8); /* joined, assigned and asking (the group forms in about 3 s) */
+    cr_assert_eq(kill(p, 0), 0, "the member must wait for the leader, not fail");
+    cr_assert_eq(stop(p, SIGTERM, 5000), 0, "a stop while the leader is down must exit 0 soon");
+    cr_assert_eq(handled("g12"), 0);
+    cx_mock_free(m3);
 }
 
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
