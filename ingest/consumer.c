@@ -204,56 +204,108 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
     return st;
 }
 
-/* With auto_offset_reset "latest", stores the end of each partition of
- * topic that has no offset stored as where it starts, and reads next again:
- * a restart before the first stored batch starts there, not at the end as it
- * is then. When the ends cannot be had within ENDS_PATIENCE_MS (a leader is
- * down), or the consumer is asked to stop meanwhile, those partitions keep -1
- * (the end, as librdkafka finds it when fetching begins). Asked with
- * rd_kafka_offsets_for_times(), which keeps its timeout: librdkafka 2.0.2's
- * rd_kafka_query_watermark_offsets() waits for a leader that is down without
- * end. */
-static cx_status store_ends(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
-                            int64_t *next, char *err, size_t errlen)
+/* Asks where each partition of l starts or ends (the offsets in l:
+ * RD_KAFKA_OFFSET_BEGINNING or _END), in tries of END_QUERY_MS until `until`
+ * or a stop; rd_kafka_offsets_for_times() keeps its timeout, where librdkafka
+ * 2.0.2's rd_kafka_query_watermark_offsets() waits for a leader that is
+ * down without end. Fills at[k] for ids[k] (-1: not known). */
+static void ask_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *l, int64_t until,
+                        const int32_t *ids, size_t n, int64_t *at)
 {
-    if (c->reset != RD_KAFKA_OFFSET_END)
-        return CX_OK;
-    int64_t *start = malloc(n * sizeof *start);
-    rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new((int)n);
-    if (start == NULL || ends == NULL) {
-        free(start);
-        if (ends != NULL)
-            rd_kafka_topic_partition_list_destroy(ends);
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    }
-    for (size_t k = 0; k < n; k++) {
-        start[k] = -1;
-        if (next[k] < 0)
-            rd_kafka_topic_partition_list_add(ends, topic, ids[k])->offset = RD_KAFKA_OFFSET_END;
-    }
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    int64_t until = cx_now_mono_us() + ENDS_PATIENCE_MS * 1000LL, left;
-    while (ends->cnt > 0 && !c->stop && (left = (until - cx_now_mono_us()) / 1000) > 0 &&
-           (e = rd_kafka_offsets_for_times(c->rk, ends,
+    int64_t left;
+    while (l->cnt > 0 && !c->stop && (left = (until - cx_now_mono_us()) / 1000) > 0 &&
+           (e = rd_kafka_offsets_for_times(c->rk, l,
                                            left < END_QUERY_MS ? (int)left : END_QUERY_MS)) ==
                RD_KAFKA_RESP_ERR__TIMED_OUT)
         ;
-    for (int i = 0; i < ends->cnt && !c->stop; i++) {
-        const rd_kafka_topic_partition_t *p = &ends->elems[i];
-        rd_kafka_resp_err_t pe = e != RD_KAFKA_RESP_ERR_NO_ERROR ? e : p->err;
-        if (pe == RD_KAFKA_RESP_ERR_NO_ERROR && p->offset >= 0) {
-            for (size_t k = 0; k < n; k++)
-                if (ids[k] == p->partition)
-                    start[k] = p->offset;
-        } else {
+    for (size_t k = 0; k < n; k++)
+        at[k] = -1;
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+        for (size_t k = 0; k < n; k++)
+            if (ids[k] == l->elems[i].partition && l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                at[k] = l->elems[i].offset;
+}
+
+/* Checks where each partition of topic starts (next[k], -1: nothing stored)
+ * against what the brokers hold, asked within ENDS_PATIENCE_MS:
+ * - stored before the oldest message held: the messages between were
+ *   deleted by retention unread; it starts at the oldest, saying how many
+ *   were lost (so auto_offset_reset, for partitions with nothing stored,
+ *   never decides it);
+ * - stored past the end: the topic was deleted and created again under its
+ *   name, or lost messages it had acknowledged, and each message up to the
+ *   stored offset would be taken as stored already: fails (CX_ERR_FATAL),
+ *   naming the partition;
+ * - nothing stored, with auto_offset_reset "latest": stores the end as where
+ *   it starts and reads next again, so a restart before the first stored
+ *   batch starts there, not at the end as it is then.
+ * What is not known in time, or once asked to stop, stays as it is (-1 is
+ * the end as librdkafka finds it when fetching begins). */
+static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
+                              int64_t *next, char *err, size_t errlen)
+{
+    int64_t *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
+    int64_t *start = malloc(n * sizeof *start);
+    rd_kafka_topic_partition_list_t *starts = rd_kafka_topic_partition_list_new((int)n);
+    rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new((int)n);
+    cx_status st = CX_OK;
+    if (lo == NULL || hi == NULL || start == NULL || starts == NULL || ends == NULL) {
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t missing = 0;
+    for (size_t k = 0; k < n; k++) {
+        rd_kafka_topic_partition_list_add(ends, topic, ids[k])->offset = RD_KAFKA_OFFSET_END;
+        if (next[k] >= 0)
+            rd_kafka_topic_partition_list_add(starts, topic, ids[k])->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        else
+            missing++;
+    }
+    if (starts->cnt == 0 && c->reset != RD_KAFKA_OFFSET_END)
+        goto done; /* nothing to check, nothing to store */
+    int64_t until = cx_now_mono_us() + ENDS_PATIENCE_MS * 1000LL;
+    ask_offsets(c, ends, until, ids, n, hi);
+    ask_offsets(c, starts, until, ids, n, lo);
+    if (missing > 0 && c->reset == RD_KAFKA_OFFSET_END && !c->stop) {
+        for (size_t k = 0; k < n; k++) {
+            start[k] = next[k] < 0 ? hi[k] : -1; /* read_stored() stores those >= 0 */
+            if (next[k] < 0 && hi[k] < 0)
+                cx_log(CX_LOG_WARN, "ingest",
+                       "the end of %s[%d] is not known: it starts at the end when fetching "
+                       "begins, not stored",
+                       topic, (int)ids[k]);
+        }
+        if ((st = read_stored(c, topic, ids, n, start, next, err, errlen)) != CX_OK)
+            goto done;
+    }
+    for (size_t k = 0; k < n && !c->stop; k++) {
+        if (next[k] >= 0 && hi[k] >= 0 && next[k] > hi[k]) {
+            st = cx_errf(err, errlen, CX_ERR_FATAL,
+                         "%s[%d]: the stored offset %lld is past the partition's end (%lld): "
+                         "the topic was deleted and created again, or lost messages it had "
+                         "acknowledged; if it is a new topic, delete the group's offsets of it "
+                         "from cx.consumer_offsets to read it from its start",
+                         topic, (int)ids[k], (long long)next[k], (long long)hi[k]);
+            goto done;
+        }
+        if (next[k] >= 0 && lo[k] > next[k]) {
             cx_log(CX_LOG_WARN, "ingest",
-                   "the end of %s[%d] is not known (%s): it starts at the end when fetching "
-                   "begins, not stored",
-                   topic, p->partition, rd_kafka_err2str(pe));
+                   "%s[%d]: messages %lld to %lld were deleted by retention before they were "
+                   "read (%lld lost); reading on from %lld",
+                   topic, (int)ids[k], (long long)next[k], (long long)lo[k] - 1,
+                   (long long)(lo[k] - next[k]), (long long)lo[k]);
+            next[k] = lo[k];
         }
     }
-    cx_status st = ends->cnt > 0 ? read_stored(c, topic, ids, n, start, next, err, errlen) : CX_OK;
-    rd_kafka_topic_partition_list_destroy(ends);
+done:
+    if (starts != NULL)
+        rd_kafka_topic_partition_list_destroy(starts);
+    if (ends != NULL)
+        rd_kafka_topic_partition_list_destroy(ends);
+    free(lo);
+    free(hi);
     free(start);
     return st;
 }
@@ -284,11 +336,13 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
                 ids[n++] = parts->elems[j].partition;
         char err[512];
         cx_status st = read_stored(c, topic, ids, n, NULL, next, err, sizeof err);
-        if (st == CX_OK)
-            st = store_ends(c, topic, ids, n, next, err, sizeof err);
+        int read = st == CX_OK;
+        if (read)
+            st = check_ranges(c, topic, ids, n, next, err, sizeof err);
         if (st != CX_OK) {
             if (st != CX_ERR_TRANSIENT || !c->stop) {
-                snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: %s", err);
+                snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",
+                         read && st == CX_ERR_FATAL ? "" : "cannot read stored offsets: ", err);
                 c->fatal = 1;
             }
             c->unread = 1;
@@ -456,8 +510,11 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         goto fail;
     const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
                              {"group.id", cfg->group},
-                             {"auto.offset.reset", c->reset == RD_KAFKA_OFFSET_END ? "latest"
-                                                                                    : "earliest"}};
+                             /* a partition with nothing stored is assigned
+                                c->reset; one whose offset falls out of range
+                                while read (retention deleted it unread) reads
+                                on from the oldest message held */
+                             {"auto.offset.reset", "earliest"}};
     for (size_t i = 0; i < CX_ARRAY_LEN(base) + CX_ARRAY_LEN(defaults) + cfg->n_props; i++) {
         const char *k, *v;
         if (i < CX_ARRAY_LEN(base)) {

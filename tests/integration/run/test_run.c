@@ -402,6 +402,92 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     cx_mock_free(m3);
 }
 
+/* Offsets stored for a topic deleted since and created again under its name
+ * are past its partitions' ends: each message up to them would be taken as
+ * stored already. The member stops with exit status 1, saying so, and
+ * stores nothing. */
+Test(run, a_stored_offset_past_the_partitions_end_stops_the_member_saying_why)
+{
+    produce(100);
+    for (int p = 0; p < PARTITIONS; p++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, next_offset)"
+                 " VALUES ('g13', 'cx.events', %d, 100000)",
+                 p);
+        PQclear(PQexec(conn, sql));
+    }
+    char log[sizeof cfgfile + 8];
+    snprintf(log, sizeof log, "%s.log", cfgfile);
+    int rc = cx_test_sh("timeout 30 '%s' run --config '%s' --brokers '%s' --topic cx.events "
+                        "--group g13 --pg '%s' --http off --log-level warn >/dev/null 2>'%s'",
+                        cx_test_bin(), cfgfile, cx_mock_bootstraps(mock), url, log);
+    cr_assert_eq(rc, 1, "exit status %d (124: still running after 30 s)", rc);
+    cr_assert_eq(cx_test_sh("grep -q \"cx.events\\[[0-3]\\]: the stored offset 100000 is past the "
+                            "partition's end\" '%s'",
+                            log),
+                 0, "the reason is not in the log");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0);
+    cr_assert_eq(handled("g13"), 100000LL * PARTITIONS);
+}
+
+/* Messages deleted by retention before the group read them are gone; the
+ * member reads on from the oldest held, whatever auto_offset_reset says
+ * (that is for partitions with nothing stored), and skips nothing else. */
+Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
+{
+    char err[512];
+    /* the mock keeps about the last 5 MB of a partition */
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.old", 1, err, sizeof err), CX_OK, "%s", err);
+    static char v[16500];
+    unsigned x = 12345;
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(v, sizeof v,
+                         "{\"event_id\":\"old-%d\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                         "\"channel\":\"email\",\"text\":\"",
+                         i);
+        for (int k = 0; k < 15000; k++, x = x * 1103515245u + 12345u)
+            v[n++] = "abcdefghijklmnopqrstuvwxyz .,"[(x >> 16) % 29];
+        n += snprintf(v + n, sizeof v - (size_t)n, "\"}");
+        cr_assert_eq(cx_producer_send(producer, "cx.old", "k", 1, v, (size_t)n, 0, err, sizeof err),
+                     CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 60000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    PQclear(PQexec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
+                         "next_offset) VALUES ('g14', 'cx.old', 0, 0)"));
+    setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
+    int fd;
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--config",
+                    cfgfile,
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.old",
+                    "--group",
+                    "g14",
+                    "--pg",
+                    url,
+                    "--http",
+                    "off",
+                    "--log-level",
+                    "warn",
+                    NULL};
+    pid_t p = cx_test_spawn(argv, &fd);
+    close(fd);
+    children[n_children++] = p;
+    unsetenv("CXPULSE_AUTO_OFFSET_RESET");
+    wait_handled("g14", 1000, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    long long first = cx_test_pg_scalar(conn, "SELECT min(kafka_offset) FROM cx.events");
+    cr_assert_gt(first, 0, "the mock kept every message: nothing was deleted");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT max(kafka_offset) FROM cx.events"), 999);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 1000 - first);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);
