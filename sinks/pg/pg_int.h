@@ -18,7 +18,8 @@
 
 /* Connects with keepalives and a TCP user timeout, so a dead server is noticed in
  * seconds. CX_ERR_TRANSIENT if unreachable, CX_ERR_FATAL if refused (auth, no database),
- * CX_ERR_CONFIG if conninfo cannot be parsed. Messages never quote a password. */
+ * CX_ERR_CONFIG if conninfo cannot be parsed. Messages never quote a password. What the
+ * server says besides results (WARNING, NOTICE) is logged (component "pg"). */
 cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t errlen);
 
 /* cx__pg_connect(), then checks that the cx schema is there at the version

@@ -2,6 +2,7 @@
  * pgutil.c - connection set-up, SQLSTATE classes, and COPY data in text
  * and binary format (see pg_int.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -13,6 +14,47 @@
 
 #include "pg.h"
 #include "pg_int.h"
+
+/* Appends " (detail: D; hint: H)", what res says beyond its message, to the
+ * string in out[outlen] (cut to fit); nothing when it says neither. Newlines
+ * become spaces: a message stays one line. */
+static void append_detail(const PGresult *res, char *out, size_t outlen)
+{
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+    size_t used = strlen(out);
+    if ((detail == NULL && hint == NULL) || used + 1 >= outlen)
+        return;
+    snprintf(out + used, outlen - used, " (%s%s%s%s%s)", detail ? "detail: " : "",
+             detail ? detail : "", detail && hint ? "; " : "", hint ? "hint: " : "",
+             hint ? hint : "");
+    for (char *p = out + used; *p != '\0'; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+/* The notice receiver of our connections: what the server says besides
+ * results (a WARNING, a NOTICE) is one log line, in the logger's format,
+ * instead of libpq's text on stderr. */
+static void log_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    char what[16] = "notice", msg[1024];
+    if (severity != NULL)
+        for (size_t i = 0; i + 1 < sizeof what; i++)
+            if ((what[i] = (char)tolower((unsigned char)severity[i])) == '\0')
+                break;
+    cx_log_level level = strcmp(what, "warning") == 0     ? CX_LOG_WARN
+                         : strncmp(what, "debug", 5) == 0 ? CX_LOG_DEBUG
+                                                          : CX_LOG_INFO;
+    snprintf(msg, sizeof msg, "postgresql %s: %s", what,
+             primary ? primary : PQresultErrorMessage(res));
+    msg[strcspn(msg, "\n")] = '\0';
+    append_detail(res, msg, sizeof msg);
+    cx_log(level, "pg", "%s", msg);
+}
 
 /* Waits until conn's socket is ready for reading (or writing) or the monotonic
  * deadline (microseconds) passes; 0 when ready. */
@@ -53,6 +95,8 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
     } else {
         int64_t deadline = cx_now_mono_us() + (int64_t)timeout_ms * 1000;
         conn = PQconnectStartParams(keys, vals, 1);
+        if (conn != NULL) /* before the server's first words (a collation warning) */
+            PQsetNoticeReceiver(conn, log_notice, NULL);
         PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
         while (conn != NULL && PQstatus(conn) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
                ps != PGRES_POLLING_FAILED) {
@@ -104,7 +148,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                              "defaults and PG* variables were used)"
                            : "");
     }
-    PQsetNoticeProcessor(conn, NULL, NULL);
+    PQsetNoticeReceiver(conn, log_notice, NULL);
     *out = conn;
     return CX_OK;
 }
