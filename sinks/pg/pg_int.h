@@ -45,10 +45,11 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
 
 /*
  * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>
- * (SQLSTATE xxxxx)" and returns, by SQLSTATE class, CX_ERR_TRANSIENT
- * (connection, server state, resources, serialization, deadlock),
- * CX_ERR_INVALID (data and integrity: 22, 23: the row is at fault) or
- * CX_ERR_FATAL (privileges, missing objects, syntax, anything else).
+ * (detail: ...; hint: ...) (SQLSTATE xxxxx)" (one line; the server's DETAIL
+ * and HINT when it gave either) and returns, by SQLSTATE class,
+ * CX_ERR_TRANSIENT (connection, server state, resources, serialization,
+ * deadlock), CX_ERR_INVALID (data and integrity: 22, 23: the row is at fault)
+ * or CX_ERR_FATAL (privileges, missing objects, syntax, anything else).
  */
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);

@@ -234,11 +234,12 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN)
         return CX_OK;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char msg[512];
+    char msg[1024];
     snprintf(msg, sizeof msg, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
     if (msg[0] == '\0')
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-    msg[strcspn(msg, "\n")] = '\0';
+    msg[strcspn(msg, "\n")] = '\0'; /* the first line; DETAIL and HINT follow it */
+    append_detail(res, msg, sizeof msg);
     cx_status kind;
     if (PQstatus(conn) != CONNECTION_OK || state == NULL)
         kind = CX_ERR_TRANSIENT; /* connection lost: no SQLSTATE from the server */

@@ -1,7 +1,8 @@
 /*
  * test_pg_messages.c - what PostgreSQL says reaches the user whole and in the
  * program's own format: a server WARNING or NOTICE on a connection of ours is
- * a logfmt line, never libpq's raw "WARNING:  ..." on stderr.
+ * a logfmt line, never libpq's raw "WARNING:  ..." on stderr; an error keeps
+ * its DETAIL and HINT (which view blocks a migration) on one line.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -80,4 +81,37 @@ Test(pg_messages, server_warnings_and_notices_are_log_lines_not_raw_text)
     cr_assert_not(has_line_starting(text, "NOTICE:"), "raw libpq text on stderr:\n%s", text);
     cr_assert(strstr(text, "level=info component=pg msg=\"") != NULL, "not logged:\n%s", text);
     cr_assert(strstr(text, "table kept") != NULL, "%s", text);
+}
+
+/* A migration that changes a column an analyst's view reads fails; which
+ * view blocks it is said only in the error's DETAIL. */
+Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
+{
+    char err[512];
+    cx_test_pg_exec(conn, "CREATE TABLE answers (score int);"
+                          "CREATE VIEW analyst_v AS SELECT score FROM answers");
+    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE answers ALTER COLUMN score TYPE numeric",
+                             "migration 11 (scores as numeric)", err, sizeof err),
+                 CX_ERR_FATAL, "%s", err);
+    cr_assert(strstr(err, "migration 11 (scores as numeric): ") == err, "%s", err);
+    cr_assert(strstr(err, "cannot alter type of a column used by a view or rule") != NULL, "%s",
+              err);
+    cr_assert(strstr(err, "analyst_v") != NULL, "the blocking view is not named: %s", err);
+    cr_assert(strstr(err, "(SQLSTATE 0A000)") != NULL, "%s", err);
+
+    cr_assert_eq(cx__pg_exec(conn,
+                             "DO $$ BEGIN RAISE EXCEPTION 'no room left'"
+                             " USING DETAIL = E'tablespace cx_data\\nis full',"
+                             " HINT = 'free some space'; END $$",
+                             "storing", err, sizeof err),
+                 CX_ERR_FATAL, "%s", err);
+    cr_assert_str_eq(err, "storing: ERROR:  no room left (detail: tablespace cx_data is full;"
+                          " hint: free some space) (SQLSTATE P0001)");
+
+    /* cut to the buffer, never past it */
+    char small[40];
+    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE answers ALTER COLUMN score TYPE numeric",
+                             "migration 11 (scores as numeric)", small, sizeof small),
+                 CX_ERR_FATAL);
+    cr_assert_eq(strlen(small), sizeof small - 1, "%s", small);
 }
