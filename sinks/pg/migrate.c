@@ -350,6 +350,19 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
                           " applied_at timestamptz NOT NULL DEFAULT now())",
                           "creating cx.schema_migrations", err, errlen)) != CX_OK)
         goto done;
+    /* A newer cxpulse migrated this database: what its schema is, this one
+     * cannot tell (calling it up to date at our version would be false). */
+    PGresult *latest = PQexec(conn, "SELECT coalesce(max(version), 0) FROM cx.schema_migrations");
+    st = cx__pg_check(conn, latest, "reading the schema version", err, errlen);
+    int found = st == CX_OK ? (int)strtol(PQgetvalue(latest, 0, 0), NULL, 10) : 0;
+    PQclear(latest);
+    if (st == CX_OK && found > cx_pg_schema_version())
+        st = cx_errf(err, errlen, CX_ERR_FATAL,
+                     "the cx schema is at version %d, newer than this cxpulse knows (%d): use a "
+                     "cxpulse at least as new as the one that migrated it",
+                     found, cx_pg_schema_version());
+    if (st != CX_OK)
+        goto done;
     for (size_t i = 0; i < CX_ARRAY_LEN(migrations); i++) {
         const migration *m = &migrations[i];
         char version_s[16], what[128];

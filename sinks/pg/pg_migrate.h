@@ -13,6 +13,8 @@
  * cx.schema_migrations, serialised by an advisory lock). *applied counts the
  * migrations applied now (0: already up to date); *version is the schema
  * version afterwards. Safe to run any number of times, concurrently.
+ * CX_ERR_FATAL, changing nothing, when the schema is newer than this build
+ * knows (a newer cxpulse migrated it).
  */
 cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *err,
                         size_t errlen);

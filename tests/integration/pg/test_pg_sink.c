@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cxtest.h"
 #include "sinktest.h"
@@ -85,6 +86,39 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_views WHERE schemaname = 'cx' "
                                          "AND viewname IN ('satisfaction_hourly', 'open_tickets')"),
                  2);
+}
+
+/* A database a newer cxpulse migrated: an older one's migrate does not call
+ * it up to date at its own version, it refuses, naming both versions. The
+ * sink of an older replica still connects (docs/schema.md: a migration only
+ * adds), so replicas keep writing while an upgrade rolls through them. */
+Test(pg_sink, migrate_refuses_a_schema_newer_than_it_knows)
+{
+    char sql[160], cmd[1300], text[1024], err[512];
+    int known = cx_pg_schema_version();
+    snprintf(sql, sizeof sql,
+             "INSERT INTO cx.schema_migrations (version, description) VALUES (%d, 'newer')",
+             known + 1);
+    cx_test_pg_exec(conn, sql);
+    snprintf(cmd, sizeof cmd, "%s migrate --pg '%s' 2>&1", cx_test_bin(), url);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = '\0';
+    int status = pclose(p);
+    status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    cr_assert_eq(status, 1, "%s", text);
+    char expected[200];
+    snprintf(expected, sizeof expected,
+             "cxpulse migrate: the cx schema is at version %d, newer than this cxpulse knows (%d)",
+             known + 1, known);
+    cr_assert(strstr(text, expected) == text, "%s", text);
+    cr_assert(strstr(text, "up to date") == NULL, "%s", text);
+
+    cx_pg_options o = {.conninfo = url, .group = "g", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    cx_pg_free(pg);
 }
 
 /* The rows of cx.event_tags as one text, in a fixed order. */
