@@ -11,12 +11,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: cxpulse tickets list [--owner TEAM] [--status S] [--json] [--pg URL]\n"
-                 "                            [--config FILE]\n"
+    fprintf(out, "usage: cxpulse tickets list [--owner TEAM] [--status S] [--limit N] [--json]\n"
+                 "                            [--pg URL] [--config FILE]\n"
                  "       cxpulse tickets ack ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse tickets resolve ID [--json] [--pg URL] [--config FILE]\n\n"
                  "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
-                 "open, acknowledged, resolved, unresolved or all. ack and resolve move a ticket\n"
+                 "open, acknowledged, resolved, unresolved or all; at most N (--limit, default\n"
+                 "1000; when more match, stderr says how many). ack and resolve move a ticket\n"
                  "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
                  "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then the\n"
                  "postgres.url of --config FILE, then libpq's environment.\n");
@@ -79,15 +80,18 @@ static void print_table(const json_t *tickets)
     }
 }
 
-/* Lists tickets, or acknowledges or resolves one, on url; the exit status. */
+/* Lists tickets (at most limit; 0: the default), or acknowledges or resolves
+ * one, on url; the exit status. */
 static int tickets_on(const char *url, const char *verb, const char *id_s, const char *owner,
-                      const char *status, int as_json)
+                      const char *status, int limit, int as_json)
 {
     char err[1024];
     json_t *out = NULL;
+    long long total = 0;
     cx_status st;
     if (verb != NULL && strcmp(verb, "list") == 0) {
-        st = cx_pg_tickets_list(url, owner, status, &out, err, sizeof err);
+        st = cx_pg_tickets_list(url, owner, status, limit ? limit : 1000, &out, &total, err,
+                                sizeof err);
     } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0)) {
         long long id = cx_cmd_id(id_s);
         if (id <= 0) {
@@ -95,8 +99,9 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
                     id_s ? id_s : "");
             return CX_EXIT_USAGE;
         }
-        if (owner != NULL || status != NULL) {
-            fprintf(stderr, "cxpulse tickets %s: --owner and --status are for list\n", verb);
+        if (owner != NULL || status != NULL || limit != 0) {
+            fprintf(stderr, "cxpulse tickets %s: --owner, --status and --limit are for list\n",
+                    verb);
             return CX_EXIT_USAGE;
         }
         st = cx_pg_ticket_set_status(url, id, verb[0] == 'a' ? "acknowledged" : "resolved", &out,
@@ -121,6 +126,11 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
                cx_cmd_json_str(out, "status"),
                json_is_true(json_object_get(out, "changed")) ? "" : " (unchanged)");
     }
+    if (json_is_array(out) && (size_t)total > json_array_size(out))
+        fprintf(stderr,
+                "cxpulse tickets: showing %zu of %lld tickets: --limit N shows more (up to "
+                "100000), --owner and --status fewer\n",
+                json_array_size(out), total);
     json_decref(out);
     return CX_EXIT_OK;
 }
@@ -134,6 +144,9 @@ int cx_cmd_tickets(int argc, char **argv)
     const char *url_flag = NULL, *config_path = NULL, *owner = NULL, *status = NULL, *verb = NULL,
                *id_s = NULL;
     int as_json = 0;
+    double limit = 0; /* not given */
+    const cx_cmd_number nums[] = {
+        {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
     const cx_cmd_string strs[] = {
         {"--pg", &url_flag, NULL, 0},
         {"--config", &config_path, NULL, 0},
@@ -141,8 +154,8 @@ int cx_cmd_tickets(int argc, char **argv)
         {"--status", &status, NULL, 0},
     };
     const cx_cmd_flag flags[] = {{"--json", &as_json}};
-    const cx_cmd_spec spec = {
-        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .flags = flags, .n_flags = CX_ARRAY_LEN(flags)};
+    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
+                              .n_flags = CX_ARRAY_LEN(flags)};
     static const char *const verbs[] = {"list", "ack", "resolve", NULL};
     /* verbs + 1: the verbs that take an id */
     if (cx_cmd_parse_verb("tickets", argv + 1, argc - 1, spec, verbs, verbs + 1, &verb, &id_s) != 0)
@@ -162,7 +175,7 @@ int cx_cmd_tickets(int argc, char **argv)
     const char *url;
     if (cx_cmd_pg_url("tickets", config_path, url_flag, &url, &cfg) != 0)
         return CX_EXIT_USAGE;
-    int rc = tickets_on(url, verb, id_s, owner, status, as_json);
+    int rc = tickets_on(url, verb, id_s, owner, status, (int)limit, as_json);
     cx_config_free(cfg);
     return rc;
 }

@@ -15,12 +15,14 @@
  * Lists tickets as a JSON array of objects (ticket_id, rule, category, scope,
  * owner, status, opened_at, updated_at, resolved_at, reason, event_count,
  * sample_event_ids, delivery: the latest transition's {transition, status,
- * receivers: {name: status}} in cx.notifications, or null), unresolved first, newest first, at most 1000. owner NULL:
- * every owner. status: "open", "acknowledged", "resolved", "unresolved" (NULL,
- * the default: open or acknowledged) or "all". Returns new: json_decref().
+ * receivers: {name: status}} in cx.notifications, or null), unresolved first,
+ * newest first, at most limit of them; *total is how many match (more than
+ * the array holds when it was cut at limit). owner NULL: every owner. status:
+ * "open", "acknowledged", "resolved", "unresolved" (NULL, the default: open or
+ * acknowledged) or "all". Returns new: json_decref().
  */
-cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
-                             json_t **out, char *err, size_t errlen);
+cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status, int limit,
+                             json_t **out, long long *total, char *err, size_t errlen);
 
 /*
  * Moves ticket `id` to "acknowledged" or "resolved" (resolved_at = now) and

@@ -30,28 +30,54 @@
     " FROM cx.notifications n WHERE n.ticket_id = cx.tickets.ticket_id"                       \
     " ORDER BY n.seq DESC LIMIT 1) AS delivery"
 
-cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status,
-                             json_t **out, char *err, size_t errlen)
+/* The tickets a list shows: owner ($1, NULL: every owner) and status ($2). */
+#define TICKET_FILTER                                                                              \
+    " WHERE ($1::text IS NULL OR owner = $1) AND CASE $2::text"                                    \
+    " WHEN 'all' THEN true WHEN 'unresolved' THEN status <> 'resolved'"                            \
+    " ELSE status = $2 END"
+
+cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char *status, int limit,
+                             json_t **out, long long *total, char *err, size_t errlen)
 {
     PGconn *conn;
     *out = NULL;
+    *total = 0;
     cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
-    const char *params[] = {owner, status ? status : "unresolved"};
-    PGresult *r = PQexecParams(conn,
-                               "SELECT " TICKET_COLUMNS ", " TICKET_DELIVERY " FROM cx.tickets"
-                               " WHERE ($1::text IS NULL OR owner = $1) AND CASE $2::text"
-                               " WHEN 'all' THEN true WHEN 'unresolved' THEN status <> 'resolved'"
-                               " ELSE status = $2 END"
-                               " ORDER BY status = 'resolved', cx.tickets.opened_at DESC,"
-                               " ticket_id DESC LIMIT 1000",
-                               2, NULL, params, NULL, NULL, 0);
-    st = cx__pg_check(conn, r, "listing tickets", err, errlen);
+    char limit_s[32];
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    const char *params[] = {owner, status ? status : "unresolved", limit_s};
+    /* the rows and their count from one snapshot */
+    st = cx__pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "listing tickets",
+                     err, errlen);
+    PGresult *r = NULL;
+    if (st == CX_OK) {
+        r = PQexecParams(conn,
+                         "SELECT " TICKET_COLUMNS ", " TICKET_DELIVERY
+                         " FROM cx.tickets" TICKET_FILTER
+                         " ORDER BY status = 'resolved', cx.tickets.opened_at DESC,"
+                         " ticket_id DESC LIMIT $3::int",
+                         3, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, r, "listing tickets", err, errlen);
+    }
     if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing tickets: out of memory");
+    if (st == CX_OK)
+        *total = PQntuples(r);
     PQclear(r);
-    PQfinish(conn);
+    if (st == CX_OK && *total == limit) { /* perhaps more */
+        r = PQexecParams(conn, "SELECT count(*) FROM cx.tickets" TICKET_FILTER, 2, NULL, params,
+                         NULL, NULL, 0);
+        if ((st = cx__pg_check(conn, r, "counting tickets", err, errlen)) == CX_OK)
+            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    if (st != CX_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    PQfinish(conn); /* a read-only transaction: nothing to commit */
     return st;
 }
 

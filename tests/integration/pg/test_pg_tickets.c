@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include "cxtest.h"
 #include "sinktest.h"
@@ -401,6 +402,66 @@ Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
     cr_assert(strstr(out, "no ticket 999999") != NULL, "%s", out);
     out = tickets_cmd("ack nope", &st);
     cr_assert_eq(st, 2, "%s", out);
+}
+
+/* Runs `cxpulse tickets ARGS --pg URL` with stdout and stderr in files of
+ * their own; returns the status, stdout's lines in *lines, stdout as JSON in
+ * *json (NULL when it is not JSON) and stderr in errs[errlen]. */
+static int tickets_split(const char *args, size_t *lines, json_t **json, char *errs, size_t errlen)
+{
+    char out[300], err[300];
+    snprintf(out, sizeof out, "%s/tickets-out-%d.txt", CX_BINARY_DIR, (int)getpid());
+    snprintf(err, sizeof err, "%s/tickets-err-%d.txt", CX_BINARY_DIR, (int)getpid());
+    int st = cx_test_sh("%s tickets %s --pg '%s' >'%s' 2>'%s'", cx_test_bin(), args, url, out, err);
+    *json = json_load_file(out, 0, NULL);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    int c;
+    for (*lines = 0; (c = getc(f)) != EOF;)
+        *lines += c == '\n';
+    fclose(f);
+    f = fopen(err, "r");
+    cr_assert_not_null(f);
+    errs[fread(errs, 1, errlen - 1, f)] = '\0';
+    fclose(f);
+    unlink(out);
+    unlink(err);
+    return st;
+}
+
+/* More tickets than a list shows: it says so, and --limit shows more; the
+ * list is never cut short without a word. */
+Test(pg_tickets, a_list_cut_short_says_so_and_limit_shows_more)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, opened_at)"
+                          " SELECT 'rule-' || i, 'external', 'carriers',"
+                          " timestamptz '2026-11-01 00:00Z' + i * interval '1 minute'"
+                          " FROM generate_series(1, 1003) i");
+    size_t lines;
+    json_t *a;
+    char errs[1024];
+    cr_assert_eq(tickets_split("list --json", &lines, &a, errs, sizeof errs), 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), 1000);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0), "rule")), "rule-1003",
+                     "newest first");
+    json_decref(a);
+    cr_assert(strstr(errs, "showing 1000 of 1003 tickets") != NULL, "not told: \"%s\"", errs);
+    cr_assert(strstr(errs, "--limit") != NULL, "%s", errs);
+
+    cr_assert_eq(tickets_split("list --limit 5", &lines, &a, errs, sizeof errs), 0, "%s", errs);
+    cr_assert_eq(lines, 1 + 5, "a header and five tickets");
+    cr_assert(strstr(errs, "showing 5 of 1003 tickets") != NULL, "not told: \"%s\"", errs);
+
+    cr_assert_eq(tickets_split("list --limit 1003 --json", &lines, &a, errs, sizeof errs), 0, "%s",
+                 errs);
+    cr_assert_eq(json_array_size(a), 1003);
+    json_decref(a);
+    cr_assert_str_eq(errs, "", "every ticket is shown");
+
+    cr_assert_eq(tickets_split("list --limit 0", &lines, &a, errs, sizeof errs), 2);
+    cr_assert(strstr(errs, "--limit") != NULL, "%s", errs);
+    cr_assert_eq(tickets_split("ack 1 --limit 5", &lines, &a, errs, sizeof errs), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open'"), 1003);
 }
 
 Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only)

@@ -13,6 +13,8 @@
 
 #include "pg.h"
 
+static long long total; /* what cx_pg_tickets_list counts (it fails here) */
+
 typedef struct form {
     const char *conninfo;
     const char *masked;  /* what printing shows */
@@ -97,7 +99,8 @@ Test(conninfo, an_unparsable_string_is_a_configuration_error_that_quotes_none_of
         cr_expect_str_eq(out, "****");
         /* connecting says the same at once (not a connection failure to retry) */
         json_t *rows = NULL;
-        cr_expect_eq(cx_pg_tickets_list(broken[i].conninfo, NULL, NULL, &rows, err, sizeof err),
+        cr_expect_eq(cx_pg_tickets_list(broken[i].conninfo, NULL, NULL, 1000, &rows, &total, err,
+                                        sizeof err),
                      CX_ERR_CONFIG, "%s: %s", broken[i].conninfo, err);
         assert_no_secret(err, broken[i].secrets, "the connection error");
     }
@@ -115,13 +118,13 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
     char err[512];
     json_t *rows = NULL;
     cr_assert_neq(cx_pg_tickets_list("host=127.0.0.1 port=1 sslmode= password=s3cret user=app",
-                                     NULL, NULL, &rows, err, sizeof err),
+                                     NULL, NULL, 1000, &rows, &total, err, sizeof err),
                   CX_OK);
     cr_expect(strstr(err, "s3cret") == NULL, "%s", err);
     cr_expect(strstr(err, "sslmode") != NULL, "%s", err);
     /* Refused: the host and port are named. */
     cr_assert_eq(cx_pg_tickets_list("postgresql://app:s3cret@127.0.0.1:1/cx?connect_timeout=2",
-                                    NULL, NULL, &rows, err, sizeof err),
+                                    NULL, NULL, 1000, &rows, &total, err, sizeof err),
                  CX_ERR_TRANSIENT, "%s", err);
     cr_expect(strstr(err, "\"127.0.0.1\"") != NULL && strstr(err, "s3cret") == NULL, "%s", err);
 
@@ -130,12 +133,14 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
     cr_assert_not_null(mkdtemp(sock));
     char conninfo[300];
     snprintf(conninfo, sizeof conninfo, "host=%s port=1 password=s3cret", sock);
-    cr_assert_neq(cx_pg_tickets_list(conninfo, NULL, NULL, &rows, err, sizeof err), CX_OK);
+    cr_assert_neq(cx_pg_tickets_list(conninfo, NULL, NULL, 1000, &rows, &total, err, sizeof err),
+                  CX_OK);
     snprintf(want, sizeof want, "\"%s/.s.PGSQL.1\"", sock);
     cr_expect(strstr(err, want) != NULL && strstr(err, "s3cret") == NULL, "%s", err);
     /* No URL at all: libpq's environment is used, and the message says so. */
     setenv("PGHOST", sock, 1);
-    cr_assert_neq(cx_pg_tickets_list(NULL, NULL, NULL, &rows, err, sizeof err), CX_OK);
+    cr_assert_neq(cx_pg_tickets_list(NULL, NULL, NULL, 1000, &rows, &total, err, sizeof err),
+                  CX_OK);
     unsetenv("PGHOST");
     rmdir(sock);
     cr_expect(strstr(err, sock) != NULL && strstr(err, "no URL given with --pg") != NULL, "%s",
@@ -151,9 +156,10 @@ Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
                "sslmode=svc-s3cret\nconnect_timeout=2\n");
     fclose(f);
     setenv("PGSERVICEFILE", file, 1);
-    cx_status st =
-        cx_pg_tickets_list("service=cxsvc dbname=cx", NULL, NULL, &rows, err, sizeof err);
-    cx_status st2 = cx_pg_tickets_list("service=nosuch", NULL, NULL, &rows, err + 256, 256);
+    cx_status st = cx_pg_tickets_list("service=cxsvc dbname=cx", NULL, NULL, 1000, &rows, &total,
+                                      err, sizeof err);
+    cx_status st2 =
+        cx_pg_tickets_list("service=nosuch", NULL, NULL, 1000, &rows, &total, err + 256, 256);
     unsetenv("PGSERVICEFILE");
     unlink(file);
     rmdir(dir);
