@@ -17,10 +17,15 @@
 
 /* Appends " (detail: D; hint: H)", what res says beyond its message, to the
  * string in out[outlen] (cut to fit); nothing when it says neither. Newlines
- * become spaces: a message stays one line. */
+ * become spaces: a message stays one line. Not the detail of a data error
+ * or a constraint's (SQLSTATE classes 22 and 23): it quotes the row's
+ * values ("Failing row contains (...)"), customers' text among them, which
+ * logs and dead letters' errors must not carry. */
 static void append_detail(const PGresult *res, char *out, size_t outlen)
 {
-    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    int row_data = state != NULL && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2));
+    const char *detail = res && !row_data ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
     const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
     size_t used = strlen(out);
     if ((detail == NULL && hint == NULL) || used + 1 >= outlen)

@@ -108,6 +108,14 @@ Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
     cr_assert_str_eq(err, "storing: ERROR:  no room left (detail: tablespace cx_data is full;"
                           " hint: free some space) (SQLSTATE P0001)");
 
+    /* the detail of a row's error quotes its values (feedback text): not said */
+    cx_test_pg_exec(conn, "CREATE TABLE feedback (id text, text text NOT NULL CHECK (id <> ''))");
+    cr_assert_neq(cx__pg_exec(conn, "INSERT INTO feedback VALUES ('', 'my card number is 4111')",
+                              "storing", err, sizeof err),
+                  CX_OK);
+    cr_assert(strstr(err, "feedback_id_check") != NULL, "%s", err);
+    cr_assert(strstr(err, "4111") == NULL, "a row's values in the message: %s", err);
+
     /* cut to the buffer, never past it */
     char small[40];
     cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE answers ALTER COLUMN score TYPE numeric",
