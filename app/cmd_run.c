@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alerts.h"
 #include "classify.h"
@@ -68,6 +69,58 @@ static void catch_stop_signals(void)
 }
 
 /* ---- The consumer's handler: the engine's source side ---- */
+
+/* How long the Kafka client may take to shut down once everything is stored. */
+#define DESTROY_PATIENCE_MS 10000
+
+/* librdkafka 2.0.2 can hang in rd_kafka_destroy() once a subscribed topic
+ * has vanished from the metadata for a while and come back (a plain consumer
+ * does too). The member has stopped by then: past DESTROY_PATIENCE_MS the
+ * process exits with the status it has instead of waiting to be killed. */
+typedef struct watchdog {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, rc;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, DESTROY_PATIENCE_MS);
+    pthread_mutex_lock(&w->lock);
+    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+        ;
+    int done = w->done;
+    pthread_mutex_unlock(&w->lock);
+    if (!done) {
+        cx_log(CX_LOG_ERROR, "pipeline",
+               "the Kafka client did not shut down within %d s (librdkafka 2.0.2 can hang "
+               "there after a topic vanished and came back): exiting with status %d",
+               DESTROY_PATIENCE_MS / 1000, w->rc);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(w->rc);
+    }
+    return NULL;
+}
+
+/* Frees the consumer, the process exiting with rc if that hangs. */
+static void free_consumer(cx_consumer *c, int rc)
+{
+    watchdog w = {.lock = PTHREAD_MUTEX_INITIALIZER, .rc = rc};
+    pthread_t th;
+    cx_cond_init_monotonic(&w.cond);
+    int watched = c != NULL && pthread_create(&th, NULL, watchdog_main, &w) == 0;
+    cx_consumer_free(c);
+    if (watched) {
+        pthread_mutex_lock(&w.lock);
+        w.done = 1;
+        pthread_cond_signal(&w.cond);
+        pthread_mutex_unlock(&w.lock);
+        pthread_join(th, NULL);
+    }
+    pthread_cond_destroy(&w.cond);
+}
 
 static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
                               const int64_t *start, int64_t *next, char *err, size_t errlen)
@@ -282,7 +335,7 @@ done:
     cx_alerts_sender_stop(sender);
     cx_pipeline_free(s.pipeline); /* drained by the consumer: the writers stop */
     *totals = s.totals;
-    cx_consumer_free(s.consumer);
+    free_consumer(s.consumer, rc);
     cx_metrics_free(s.metrics);
     for (int w = 0; w < writers; w++)
         cx_pg_free(pg[w]);

@@ -488,6 +488,28 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
 }
 
+/* librdkafka 2.0.2 can hang destroying a consumer whose subscribed topic
+ * vanished from the metadata for a while and came back. Everything is stored
+ * by then: the member exits anyway, with status 0, soon after its stop. */
+Test(run, a_stop_after_the_topic_vanished_and_came_back_exits_0)
+{
+    char cfg[sizeof cfgfile + 8];
+    snprintf(cfg, sizeof cfg, "%s.md", cfgfile);
+    write_config(cfg, ", \"topic.metadata.refresh.interval.ms\": \"2000\""); /* it notices */
+    produce(500);
+    pid_t p = start_run_with("g15", cfg);
+    wait_handled("g15", produced, 60);
+    rd_kafka_mock_topic_set_error(cx_mock_cluster(mock), "cx.events",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    sleep(10);
+    rd_kafka_mock_topic_set_error(cx_mock_cluster(mock), "cx.events", RD_KAFKA_RESP_ERR_NO_ERROR);
+    sleep(10);
+    produce(500);
+    wait_handled("g15", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 30000), 0);
+    assert_exactly_once("g15");
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);
