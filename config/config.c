@@ -44,7 +44,12 @@ static const setting settings[] = {
      "CXPULSE_AUTO_OFFSET_RESET", NULL, 0, "earliest",
      "where a partition with no offset stored in PostgreSQL starts (latest: its end when the "
      "group is first assigned it, stored then, so a restart before the first batch is stored "
-     "starts there again)"},
+     "starts there again; if the end cannot be had within 10 s, e.g. its leader is down, the "
+     "partition starts at its end when fetching begins, with a warning, and that is not "
+     "stored). A stored offset is always read on from: if retention deleted messages there "
+     "before they were read, from the oldest message held, with a warning naming how many "
+     "were lost; past the partition's end, `run` stops (`docs/schema.md`, "
+     "`cx.consumer_offsets`)"},
     {"kafka.properties", T_PROPS, F(kafka_properties), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "librdkafka properties passed through as they are (TLS, SASL, timeouts)"},
     {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
