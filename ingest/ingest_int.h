@@ -8,7 +8,9 @@
 #include <librdkafka/rdkafka.h>
 
 /* Sends librdkafka's own log lines through cx_log (logfmt, component "kafka",
- * the level mapped from syslog's), instead of librdkafka's stderr format. */
+ * the level mapped from syslog's), instead of librdkafka's stderr format; its
+ * errors too, once each (not again when its log said them), and its commits'
+ * failures only at debug level. Sets the opaque's callbacks, not the opaque. */
 void cx__kafka_log_to_cx(rd_kafka_conf_t *conf);
 
 #endif /* CX_INGEST_INT_H */

@@ -7,6 +7,7 @@
  * ticket rule has exactly one ticket, whose count of matching events is exact.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -508,6 +509,54 @@ Test(run, a_stop_after_the_topic_vanished_and_came_back_exits_0)
     wait_handled("g15", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 30000), 0);
     assert_exactly_once("g15");
+}
+
+/* Starts a member of group whose log (stderr) goes to the file log. */
+static pid_t start_logged(const char *group, const char *log)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execl(cx_test_bin(), cx_test_bin(), "run", "--config", cfgfile, "--brokers",
+              cx_mock_bootstraps(mock), "--topic", "cx.events", "--group", group, "--pg", url,
+              "--http", "off", "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    children[n_children++] = pid;
+    return pid;
+}
+
+/* What goes wrong with Kafka is logged once: a broker that cannot be reached
+ * is not a second "ERROR:" line for each failure librdkafka logged already,
+ * and a commit to Kafka that a rebalance cuts short (the offsets that count
+ * are PostgreSQL's) is no warning. */
+Test(run, kafka_troubles_are_logged_once)
+{
+    char log[sizeof cfgfile + 8];
+    snprintf(log, sizeof log, "%s.log", cfgfile);
+    produce(300);
+    pid_t a = start_logged("g16", log);
+    wait_handled("g16", produced, 60);
+    pid_t b = start_run("g16"); /* a rebalance, while batches are stored */
+    for (int i = 0; i < 6; i++) {
+        produce(100);
+        cx_test_sleep_ms(500);
+    }
+    wait_handled("g16", produced, 60);
+    cr_assert_eq(stop(b, SIGTERM, 20000), 0);
+    rd_kafka_mock_broker_set_down(cx_mock_cluster(mock), 1);
+    sleep(4);
+    rd_kafka_mock_broker_set_up(cx_mock_cluster(mock), 1);
+    sleep(2);
+    cr_assert_eq(stop(a, SIGTERM, 20000), 0);
+    assert_exactly_once("g16");
+    cr_assert_eq(cx_test_sh("grep -q 'component=kafka msg=\"FAIL: ' '%s'", log), 0,
+                 "the outage was not logged");
+    cr_assert_eq(cx_test_sh("grep 'msg=\"ERROR: ' '%s'", log), 1, "logged twice");
+    cr_assert_eq(cx_test_sh("grep 'COMMITFAIL' '%s'", log), 1, "a cut-short commit warned");
 }
 
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
