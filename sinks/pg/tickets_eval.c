@@ -8,11 +8,12 @@
  * C over three small statements, named below:
  *   window_sums_sql  per rule's scope (category, optionally one channel) and
  *                    smallest window, the stored signals over the spans the
- *                    rules' windows need: here each rule's window is rolled to
- *                    end at the smallest windows the batch's events touched in
- *                    its scope (choose_ends: near the batch's latest event,
- *                    and further back where the batch alone brings enough),
- *                    and the latest one over the threshold is the one that fires;
+ *                    rules' windows need: here each rule's window is rolled
+ *                    over every end at which it holds a smallest window the
+ *                    batch's events touched in its scope (choose_ends: near
+ *                    the batch's latest event, and further back where the
+ *                    batch alone brings enough), and the latest one over the
+ *                    threshold is the one that fires;
  *   baseline_sql     a spike rule with enough negative events in one of those
  *                    windows: the usual level of the hours before the earliest
  *                    such window (the stream, any category, must have history
@@ -445,6 +446,14 @@ static size_t rows_upto(const scope *sc, long long t)
     return lo;
 }
 
+/* Whether the scope has events in the smallest window starting at t (stored or the
+ * batch's): the windows judged end at one. */
+static int has_row(const scope *sc, long long t)
+{
+    size_t to = rows_upto(sc, t);
+    return to > 0 && sc->rows[to - 1].start == t;
+}
+
 /* The rule's window ending with the smallest window `bucket`: (bucket - W, bucket]. */
 static figures window_at(const scope *sc, const cx_ticket_rule *r, long long bucket)
 {
@@ -508,7 +517,8 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     long long base_neg = 0, base_s = 0;
     if (r->kind == CX_TICKET_NEGATIVE_SPIKE) {
         size_t i = 0;
-        while (i < e->n && window_at(sc, r, e->at[i]).negative < r->min_events)
+        while (i < e->n &&
+               (!has_row(sc, e->at[i]) || window_at(sc, r, e->at[i]).negative < r->min_events))
             i++;
         if (i == e->n)
             return CX_OK; /* no window holds enough negative events */
@@ -520,6 +530,8 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             return CX_OK; /* a spike needs four windows of history to compare with */
     }
     for (size_t i = e->n; i-- > 0 && !*fired;) { /* the latest window over it */
+        if (!has_row(sc, e->at[i]))
+            continue; /* ends where the scope has no events: a part of a window judged */
         figures f = window_at(sc, r, e->at[i]);
         switch (r->kind) {
         case CX_TICKET_NEGATIVE_SHARE:
@@ -629,28 +641,83 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
 }
 
 /*
- * The windows a threshold rule evaluates: every one the batch touched in its
- * scope within TICKETS_LIVE_S of the batch's latest event (the live edge,
- * where a spike builds up over many batches), and, further back, every one in
- * which the batch's own events already reach the rule's min_events (a spike a
- * backlog carries). A spike further back assembled from a few events of each
- * of many batches is not seen: reading the stored signals around every window
- * of a batch scattered over weeks would cost a scan of the table per batch.
+ * The windows a threshold rule evaluates: every one that holds a smallest
+ * window the batch touched in its scope, i.e. ends there or up to the rule's
+ * window later, at a smallest window with events of the scope (evaluate_rule
+ * skips the others once the signals are read): so the window a late event
+ * completes is judged, whatever the order the events came in. Those holding
+ * one within TICKETS_LIVE_S of the batch's latest event (the live edge, where
+ * a spike builds up over many batches) are all evaluated; further back, those
+ * in which the batch's own events already reach the rule's min_events (a
+ * spike a backlog carries). A spike further back assembled from a few events
+ * of each of many batches is not seen: reading the stored signals around
+ * every window of a batch scattered over weeks would cost a scan of the table
+ * per batch. The ends come out sorted and distinct, as many as the minutes
+ * the touched windows' windows cover (not one per touched window and minute).
  */
 #define TICKETS_LIVE_S 7200
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
                              int base, ends *e)
 {
-    e->at = malloc((sc->n_buckets ? sc->n_buckets : 1) * sizeof *e->at);
+    const long long *b = sc->buckets, w = r->window_seconds;
+    size_t n = sc->n_buckets, lo = 0, hi;
+    while (lo < n && b[lo] + base <= latest - TICKETS_LIVE_S)
+        lo++;
+    for (hi = lo; hi < n && b[hi] <= latest; hi++)
+        ; /* the live ones: b[lo..hi) */
+    size_t cap = 0;
+    long long next = LLONG_MIN; /* ends before it are done */
+    for (size_t i = 0; i < n; i++) {
+        long long from = b[i] > next ? b[i] : next;
+        cap += from < b[i] + w ? (size_t)((b[i] + w - from) / base) : 0;
+        next = b[i] + w;
+    }
+    e->at = malloc((cap ? cap : 1) * sizeof *e->at);
     if (e->at == NULL)
         return CX_ERR_NOMEM;
-    for (size_t i = 0; i < sc->n_buckets; i++) {
-        long long b = sc->buckets[i];
-        figures own;
-        if (b + base > latest - TICKETS_LIVE_S ||
-            (own = window_at(sc, r, b), measure(r, &own) >= r->min_events))
-            e->at[e->n++] = b;
+    size_t first = 0, last = 0; /* the touched windows the window ending at `end` holds */
+    next = LLONG_MIN;
+    for (size_t i = 0; i < n; i++) {
+        for (long long end = b[i] > next ? b[i] : next; end < b[i] + w; end += base) {
+            while (last < n && b[last] <= end)
+                last++;
+            while (first < last && b[first] <= end - w)
+                first++;
+            figures own;
+            if ((first > lo ? first : lo) < (last < hi ? last : hi) ||
+                (own = window_at(sc, r, end), measure(r, &own) >= r->min_events))
+                e->at[e->n++] = end;
+        }
+        next = b[i] + w;
     }
+    return CX_OK;
+}
+
+/* The ends the scope's rules evaluate, sorted and distinct, become its buckets
+ * (what read_scopes reads around). */
+static cx_status scope_ends(scope *sc, const cx_ticket_rules *rules, const size_t *scope_of_rule,
+                            const ends *rule_ends, size_t k)
+{
+    size_t n = cx_ticket_rules_count(rules), total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cx_ticket_rules_get(rules, i)->kind != CX_TICKET_EVENT && scope_of_rule[i] == k)
+            total += rule_ends[i].n;
+    long long *at = malloc((total ? total : 1) * sizeof *at);
+    if (at == NULL)
+        return CX_ERR_NOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cx_ticket_rules_get(rules, i)->kind != CX_TICKET_EVENT && scope_of_rule[i] == k)
+            for (size_t j = 0; j < rule_ends[i].n; j++)
+                at[m++] = rule_ends[i].at[j];
+    qsort(at, m, sizeof *at, cmp_ll);
+    size_t kept = 0;
+    for (size_t j = 0; j < m; j++)
+        if (kept == 0 || at[kept - 1] != at[j])
+            at[kept++] = at[j];
+    free(sc->buckets);
+    sc->buckets = at;
+    sc->n_buckets = kept;
     return CX_OK;
 }
 
@@ -681,20 +748,8 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (r->kind != CX_TICKET_EVENT)
             st = choose_ends(r, &scopes[scope_of_rule[i]], latest, base_window, &rule_ends[i]);
     }
-    for (size_t k = 0; st == CX_OK && k < n_scopes; k++) { /* what the scope's rules need */
-        size_t kept = 0;
-        for (size_t j = 0; j < scopes[k].n_buckets; j++) {
-            int need = 0;
-            for (size_t i = 0; i < n && !need; i++)
-                if (cx_ticket_rules_get(rules, i)->kind != CX_TICKET_EVENT &&
-                    scope_of_rule[i] == k)
-                    need = bsearch(&scopes[k].buckets[j], rule_ends[i].at, rule_ends[i].n,
-                                   sizeof *rule_ends[i].at, cmp_ll) != NULL;
-            if (need)
-                scopes[k].buckets[kept++] = scopes[k].buckets[j];
-        }
-        scopes[k].n_buckets = kept;
-    }
+    for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */
+        st = scope_ends(&scopes[k], rules, scope_of_rule, rule_ends, k);
     if (st == CX_ERR_NOMEM)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
     /* one batch at a time from here to COMMIT, every writer and process: what

@@ -59,16 +59,16 @@ static sinktest_batch *into = &batch;
 static int into_partition;
 static uint16_t (*into_hits)[8] = hits;
 
-/* Appends an event at 2026-11-01 10:00 + `minute` with the given channel, text and rating. */
-static void add(const char *id, int minute, const char *channel, const char *text,
-                const char *rating)
+/* Appends an event that occurred at `when` (RFC 3339) with the given channel, text and
+ * rating. */
+static void add_at(const char *id, const char *when, const char *channel, const char *text,
+                   const char *rating)
 {
     char raw[512];
     int n = snprintf(raw, sizeof raw,
-                     "{\"event_id\":\"%s\",\"occurred_at\":\"2026-11-01T%02d:%02d:00Z\","
+                     "{\"event_id\":\"%s\",\"occurred_at\":\"%s\","
                      "\"channel\":\"%s\",\"text\":\"%s\"%s%s}",
-                     id, 10 + minute / 60, minute % 60, channel, text, rating ? ",\"rating\":" : "",
-                     rating ? rating : "");
+                     id, when, channel, text, rating ? ",\"rating\":" : "", rating ? rating : "");
     sinktest_add(into, "cx.events", into_partition, next_offset++, raw, (size_t)n);
     size_t i = into->n - 1;
     if (into->recs[i].ev != NULL) {
@@ -76,6 +76,15 @@ static void add(const char *id, int minute, const char *channel, const char *tex
         into->recs[i].n_hits =
             cx_ticket_rules_match(rules, into->recs[i].ev, into->recs[i].tags, into_hits[i], 8);
     }
+}
+
+/* Appends an event at 2026-11-01 10:00 + `minute` with the given channel, text and rating. */
+static void add(const char *id, int minute, const char *channel, const char *text,
+                const char *rating)
+{
+    char when[32];
+    snprintf(when, sizeof when, "2026-11-01T%02d:%02d:00Z", 10 + minute / 60, minute % 60);
+    add_at(id, when, channel, text, rating);
 }
 
 /* n complaints about the carrier (external, negative), ids prefix-0.. */
@@ -183,6 +192,30 @@ Test(pg_tickets, a_spike_outside_the_window_does_not_add_up)
     spike("late2", 6, 31, "chat"); /* now 12 within 15 minutes */
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+}
+
+/* The same events in another order (a slow producer, a partition that lags):
+ * the window a late event completes is judged when it arrives, not only the
+ * windows that end at the late event's own minute. */
+Test(pg_tickets, a_late_event_that_completes_a_window_opens_its_ticket)
+{
+    use_rules("[{\"name\": \"carrier-5\", \"category\": \"external\", \"window_minutes\": 5,"
+              "  \"min_events\": 5, \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]");
+    const int minutes[] = {1, 2, 3, 4, 0}; /* 10:01-10:04, then 10:00: one batch each */
+    cx_pg_result res = {0};
+    for (int i = 0; i < 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "late-%d", minutes[i]);
+        add(id, minutes[i], "web", "the courier lost my parcel, terrible service", NULL);
+        res = write_batch();
+        if (i < 4)
+            cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "only %d events yet", i + 1);
+    }
+    cr_assert_eq(res.tickets_opened, 1, "10:00-10:04 holds 5 negative events of 5");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 1 AND reason ="
+                   " 'negative share 100.0% (5 of 5 events) in the 5 minutes to"
+                   " 2026-11-01 10:05 UTC, above 50.0%'"),
+                 1);
 }
 
 Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
