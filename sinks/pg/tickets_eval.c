@@ -646,16 +646,18 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * window later, at a smallest window with events of the scope (evaluate_rule
  * skips the others once the signals are read): so the window a late event
  * completes is judged, whatever the order the events came in. Those holding
- * one within TICKETS_LIVE_S of the batch's latest event (the live edge, where
- * a spike builds up over many batches) are all evaluated; further back, those
- * in which the batch's own events already reach the rule's min_events (a
- * spike a backlog carries). A spike further back assembled from a few events
- * of each of many batches is not seen: reading the stored signals around
- * every window of a batch scattered over weeks would cost a scan of the table
- * per batch. The ends come out sorted and distinct, as many as the minutes
- * the touched windows' windows cover (not one per touched window and minute).
+ * one within TICKETS_LIVE_S up to the batch's latest event (the live edge,
+ * where a spike builds up over many batches; events dated more than
+ * TICKETS_AHEAD_S after now do not move it) are all evaluated; elsewhere
+ * (further back, or after the edge), those in which the batch's own events
+ * already reach the rule's min_events (a spike a backlog carries). A spike further back assembled
+ * from a few events of each of many batches is not seen: reading the stored signals around every
+ * window of a batch scattered over weeks would cost a scan of the table per batch. The ends come
+ * out sorted and distinct, as many as the minutes the touched windows' windows cover (not one per
+ * touched window and minute).
  */
 #define TICKETS_LIVE_S 7200
+#define TICKETS_AHEAD_S 600 /* how far ahead of the writer's clock an event moves the edge */
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
                              int base, ends *e)
 {
@@ -737,10 +739,15 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (r->kind != CX_TICKET_EVENT)
             scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
     }
-    long long latest = LLONG_MIN / 2; /* the batch's latest event, seconds */
-    for (size_t j = 0; j < m; j++)
-        if (recs[idx[j]].ev->occurred_at_us / 1000000 > latest)
-            latest = recs[idx[j]].ev->occurred_at_us / 1000000;
+    /* the live edge: the batch's latest event, seconds, leaving out those dated more
+     * than TICKETS_AHEAD_S after now (a producer's clock years ahead would move the
+     * edge past everything real); none left: no live edge */
+    long long latest = LLONG_MIN / 2, ahead = cx_now_wall_us() / 1000000 + TICKETS_AHEAD_S;
+    for (size_t j = 0; j < m; j++) {
+        long long t = recs[idx[j]].ev->occurred_at_us / 1000000;
+        if (t > latest && t <= ahead)
+            latest = t;
+    }
     if (st == CX_OK && n_scopes > 0)
         st = touched(scopes, n_scopes, cells);
     for (size_t i = 0; st == CX_OK && i < n; i++) {

@@ -218,6 +218,33 @@ Test(pg_tickets, a_late_event_that_completes_a_window_opens_its_ticket)
                  1);
 }
 
+/* A producer whose clock is years ahead sends one event per batch: it is
+ * stored, but it does not move the live edge away from everything real (the
+ * real events, 2026-11-01, are in the past of the test's clock). */
+Test(pg_tickets, an_event_from_the_future_does_not_stop_detection)
+{
+    use_rules("[{\"name\": \"carrier-5\", \"category\": \"external\", \"window_minutes\": 5,"
+              "  \"min_events\": 5, \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]");
+    int opened = 0;
+    for (int i = 0; i < 6; i++) { /* 12:00-12:05, each with an event dated 2036 */
+        char id[32];
+        snprintf(id, sizeof id, "real-%d", i);
+        add(id, 120 + i, "web", "the courier lost my parcel, terrible service", NULL);
+        snprintf(id, sizeof id, "future-%d", i);
+        add_at(id, "2036-11-01T12:00:00Z", "web", "hello", NULL);
+        opened += write_batch().tickets_opened;
+        if (i == 4)
+            cr_assert_eq(opened, 1, "12:00-12:04 holds 5 negative events of 5");
+    }
+    cr_assert_eq(opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 2 AND reason ="
+                   " 'negative share 100.0% (5 of 5 events) in the 5 minutes to"
+                   " 2026-11-01 12:06 UTC, above 50.0%'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE occurred_at >= '2036-01-01'"), 6,
+                 "the events from the future are stored");
+}
+
 Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
 {
     use_rules(carrier_rule);
