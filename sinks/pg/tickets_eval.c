@@ -14,10 +14,11 @@
  *                    the batch's latest event, and further back where the
  *                    batch alone brings enough), and the latest one over the
  *                    threshold is the one that fires;
- *   baseline_sql     a spike rule with enough negative events in one of those
- *                    windows: the usual level of the hours before the earliest
- *                    such window (the stream, any category, must have history
- *                    there: a category that was quiet has a usual level of 0);
+ *   baseline_sql     a spike rule with enough negative events in some of those
+ *                    windows: per such window, the usual level of the hours
+ *                    before it (the stream, any category, must have history
+ *                    there: a category that was quiet has a usual level of 0),
+ *                    read in one statement over the spans those hours cover;
  *   upsert_sql       one ticket per firing rule, in the partial unique index
  *                    (one unresolved ticket per rule, category, scope and
  *                    owner), cooldown honoured, its reason written from the
@@ -54,15 +55,20 @@ static const char *const window_sums_sql =
     "  ON s.category = k.category AND (k.channel IS NULL OR s.channel = k.channel)\n"
     "GROUP BY 1, 2 ORDER BY 1, 2";
 
-/* The usual level before a spike, as stored: negative events of the scope ($3,
- * $4) in the windows starting in ($1, $2], and the earliest window of any
- * category there. */
+/* The usual levels before spikes, as stored: per smallest window with events of
+ * any category starting in the spans ($1, $2 as in window_sums_sql), the scope's
+ * ($3, $4) negative events there; $5 the smallest window, seconds. */
 static const char *const baseline_sql =
-    "SELECT coalesce(sum(negative) FILTER (WHERE category = $3\n"
-    "         AND ($4::text IS NULL OR channel = $4)), 0),\n"
-    "  extract(epoch FROM min(window_start))::bigint\n"
-    "FROM cx.signals WHERE window_seconds = $5::int\n"
-    "  AND window_start > to_timestamp($1::bigint) AND window_start <= to_timestamp($2::bigint)";
+    "SELECT extract(epoch FROM s.window_start)::bigint,\n"
+    "  coalesce(sum(s.negative) FILTER (WHERE s.category = $3\n"
+    "    AND ($4::text IS NULL OR s.channel = $4)), 0)\n"
+    "FROM unnest($1::bigint[], $2::bigint[]) AS p(lo, hi)\n"
+    "CROSS JOIN LATERAL (\n"
+    "  SELECT window_start, category, channel, negative FROM cx.signals\n"
+    "  WHERE window_start > to_timestamp(p.lo) AND window_start <= to_timestamp(p.hi)\n"
+    "    AND window_seconds = $5::int\n"
+    "  OFFSET 0) s\n"
+    "GROUP BY 1 ORDER BY 1";
 
 /* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
  * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
@@ -472,37 +478,104 @@ static figures window_at(const scope *sc, const cx_ticket_rule *r, long long buc
     return f;
 }
 
-/* The usual level before a spike whose earliest window ends with `first`. */
-static cx_status baseline(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
-                          const cx_window *cells, long long first, int base, long long *negative,
-                          long long *seconds, char *err, size_t errlen)
+/* One smallest window before spikes: its start, and the scope's negative events
+ * in it and every earlier one read (so a usual level is one subtraction). */
+typedef struct usual {
+    long long start, negative;
+} usual;
+
+static int cmp_usual(const void *a, const void *b)
 {
-    long long hi = first - r->window_seconds, lo = hi - r->baseline_seconds;
-    char lo_s[24], hi_s[24], base_s[16];
-    snprintf(lo_s, sizeof lo_s, "%lld", lo);
-    snprintf(hi_s, sizeof hi_s, "%lld", hi);
-    snprintf(base_s, sizeof base_s, "%d", base);
-    const char *params[] = {lo_s, hi_s, cx_category_name((cx_category)r->category), r->channel,
-                            base_s};
-    PGresult *res = PQexecParams(conn, baseline_sql, 5, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
-    if (st == CX_OK) {
-        *negative = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        long long earliest = PQgetisnull(res, 0, 1) ? hi + 1 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        for (size_t i = 0; i < cx_window_count(cells); i++) { /* and the batch's own */
-            const cx_window_cell *c = cx_window_get(cells, i);
-            long long start = c->start_us / 1000000;
-            if (start <= lo || start > hi)
-                continue;
-            if (start < earliest)
-                earliest = start;
-            if (in_scope(sc, c))
-                *negative += c->sentiment[CX_SENT_NEGATIVE];
-        }
-        /* from the stream's first window there to the end of the hours before */
-        *seconds = earliest > hi ? 0 : hi + base - earliest;
+    long long x = ((const usual *)a)->start, y = ((const usual *)b)->start;
+    return (x > y) - (x < y);
+}
+
+/* How many of the n smallest windows in u start at or before t. */
+static size_t usual_upto(const usual *u, size_t n, long long t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (u[mid].start <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    return lo;
+}
+
+/* The usual level before each of the spike rule's windows ending with at[0..n)
+ * (sorted): the scope's negative events in the baseline hours before the
+ * window, negative[i], and the seconds from the stream's first window there (any
+ * category) to their end, seconds[i] (0: no history); stored (baseline_sql, one
+ * statement over the spans those hours cover) plus the batch's own. */
+static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
+                           const cx_window *cells, const long long *at, size_t n, int base,
+                           long long *negative, long long *seconds, char *err, size_t errlen)
+{
+    long long w = r->window_seconds, b = r->baseline_seconds;
+    cx_buf lo = {0}, hi = {0};
+    cx__buf_put(&lo, "{", 1);
+    cx__buf_put(&hi, "{", 1);
+    for (size_t i = 0; i < n;) { /* (at - w - b, at - w], overlapping ones merged */
+        long long from = at[i] - w - b, to = at[i] - w;
+        while (++i < n && at[i] - w - b <= to)
+            to = at[i] - w;
+        array_int(&lo, from);
+        array_int(&hi, to);
+    }
+    cx__buf_put(&lo, "}", 2);
+    cx__buf_put(&hi, "}", 2);
+    cx_status st = lo.failed || hi.failed ? CX_ERR_NOMEM : CX_OK;
+    PGresult *res = NULL;
+    if (st == CX_OK) {
+        char base_s[16];
+        snprintf(base_s, sizeof base_s, "%d", base);
+        const char *params[] = {lo.data, hi.data, cx_category_name((cx_category)r->category),
+                                r->channel, base_s};
+        res = PQexecParams(conn, baseline_sql, 5, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
+    }
+    size_t rows = st == CX_OK ? (size_t)PQntuples(res) : 0, n_cells = cx_window_count(cells), m = 0;
+    usual *u = st == CX_OK ? malloc((rows + n_cells + 1) * sizeof *u) : NULL;
+    if (st == CX_OK && u == NULL)
+        st = CX_ERR_NOMEM;
+    for (size_t i = 0; st == CX_OK && i < rows; i++)
+        u[m++] = (usual){strtoll(PQgetvalue(res, (int)i, 0), NULL, 10),
+                         strtoll(PQgetvalue(res, (int)i, 1), NULL, 10)};
+    for (size_t i = 0; st == CX_OK && i < n_cells; i++) { /* and the batch's own */
+        const cx_window_cell *c = cx_window_get(cells, i);
+        u[m++] = (usual){c->start_us / 1000000,
+                         in_scope(sc, c) ? (long long)c->sentiment[CX_SENT_NEGATIVE] : 0};
+    }
+    if (st == CX_OK) {
+        qsort(u, m, sizeof *u, cmp_usual);
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++) {
+            if (k > 0 && u[k - 1].start == u[i].start)
+                u[k - 1].negative += u[i].negative;
+            else
+                u[k++] = u[i];
+        }
+        m = k;
+        for (size_t i = 1; i < m; i++)
+            u[i].negative += u[i - 1].negative;
+        for (size_t i = 0; i < n; i++) {
+            long long to = at[i] - w, from = to - b; /* the hours (from, to] */
+            size_t upto = usual_upto(u, m, to), before = usual_upto(u, m, from);
+            negative[i] = upto > before
+                              ? u[upto - 1].negative - (before > 0 ? u[before - 1].negative : 0)
+                              : 0;
+            /* from the stream's first window there to the end of the hours before */
+            seconds[i] = upto > before ? to + base - u[before].start : 0;
+        }
+    }
+    free(u);
     PQclear(res);
+    cx__buf_free(&lo);
+    cx__buf_free(&hi);
+    if (st == CX_ERR_NOMEM)
+        return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
     return st;
 }
 
@@ -514,20 +587,27 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     *fired = 0;
     if (e->n == 0)
         return CX_OK;
-    long long base_neg = 0, base_s = 0;
+    /* spike rules: the windows with enough negative events, each with the usual
+     * level of the hours before it */
+    long long *spiky = NULL, *base_neg = NULL, *base_s = NULL;
+    size_t n_spiky = 0, j = 0;
     if (r->kind == CX_TICKET_NEGATIVE_SPIKE) {
-        size_t i = 0;
-        while (i < e->n &&
-               (!has_row(sc, e->at[i]) || window_at(sc, r, e->at[i]).negative < r->min_events))
-            i++;
-        if (i == e->n)
-            return CX_OK; /* no window holds enough negative events */
-        cx_status st =
-            baseline(conn, r, sc, cells, e->at[i], base, &base_neg, &base_s, err, errlen);
-        if (st != CX_OK)
-            return st;
-        if (base_s < 4LL * r->window_seconds)
-            return CX_OK; /* a spike needs four windows of history to compare with */
+        spiky = malloc(e->n * 3 * sizeof *spiky);
+        if (spiky == NULL)
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+        for (size_t i = 0; i < e->n; i++)
+            if (has_row(sc, e->at[i]) && window_at(sc, r, e->at[i]).negative >= r->min_events)
+                spiky[n_spiky++] = e->at[i];
+        base_neg = spiky + e->n;
+        base_s = base_neg + e->n;
+        cx_status st = n_spiky == 0 ? CX_OK
+                                    : baselines(conn, r, sc, cells, spiky, n_spiky, base, base_neg,
+                                                base_s, err, errlen);
+        if (st != CX_OK || n_spiky == 0) {
+            free(spiky);
+            return st; /* or no window holds enough negative events */
+        }
+        j = n_spiky;
     }
     for (size_t i = e->n; i-- > 0 && !*fired;) { /* the latest window over it */
         if (!has_row(sc, e->at[i]))
@@ -543,18 +623,26 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
                      sum_as_double(f.rating_sum) < r->threshold * (double)f.ratings;
             break;
         case CX_TICKET_NEGATIVE_SPIKE:
-            *fired = f.negative >= r->min_events &&
-                     (double)(f.negative * base_s) >
-                         r->threshold * (double)base_neg * (double)r->window_seconds;
+            if (j == 0 || spiky[j - 1] != e->at[i])
+                break; /* too few negative events */
+            j--;
+            /* a spike needs four windows of history to compare with */
+            *fired = base_s[j] >= 4LL * r->window_seconds &&
+                     (double)(f.negative * base_s[j]) >
+                         r->threshold * (double)base_neg[j] * (double)r->window_seconds;
             break;
         default:
             break;
         }
         if (*fired) {
-            *out = (firing){.rule = r, .f = f, .window_end = e->at[i] + base,
-                            .base_negative = base_neg, .base_s = base_s};
+            *out = (firing){.rule = r,
+                            .f = f,
+                            .window_end = e->at[i] + base,
+                            .base_negative = base_neg ? base_neg[j] : 0,
+                            .base_s = base_s ? base_s[j] : 0};
         }
     }
+    free(spiky);
     if (!*fired)
         return CX_OK;
     /* the batch's matching events in the scope: negative ones (ratings of the

@@ -547,10 +547,68 @@ Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only
         }
     cx_pg_result res = write_batch();
     cr_assert_eq(res.tickets_opened, 1);
+    /* the window 11:05-11:19, against the usual of the hours before it: 10:00-11:04 */
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
                    " '180 negative events in the 15 minutes to 2026-11-01 11:20 UTC, 4.0 times"
-                   " the usual 45.0 (the 1.0 hours before)' AND event_count = 150"),
+                   " the usual 45.0 (the 1.1 hours before)' AND event_count = 150"),
                  1);
+}
+
+/* A small burst of complaints with no history before it (10:00-10:04), two
+ * calm hours, then 12:00-12:04: twice the burst. Each window is judged
+ * against the hour before it, so the 12:00 spike opens its ticket, with the
+ * same reason whether the events come in one batch or two. */
+static void burst_calm_spike(int batches)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 5,"
+              "  \"min_events\": 5, \"negative_spike_ratio\": 2, \"baseline_hours\": 1,"
+              "  \"owner\": \"carriers\"}]");
+    spike("burst", 5, 0, "chat"); /* 10:00-10:04, one a minute */
+    for (int m = 5; m < 120; m++) {
+        char id[32];
+        snprintf(id, sizeof id, "calm-%d", m);
+        add(id, m, "chat", "the courier was friendly and quick, great service", NULL);
+    }
+    if (batches == 2)
+        cr_assert_eq(write_batch().tickets_opened, 0, "the burst has no history to compare with");
+    spike("spike", 10, 120, "chat"); /* 12:00-12:04, two a minute */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason = '10 negative events in the 5"
+                   " minutes to 2026-11-01 12:05 UTC, many times the usual 0.0 (the 1.0 hours"
+                   " before)'"),
+                 1);
+}
+
+Test(pg_tickets, a_spike_rule_judges_each_window_against_the_hours_before_it_in_one_batch)
+{
+    burst_calm_spike(1);
+}
+
+Test(pg_tickets, a_spike_rule_judges_each_window_against_the_hours_before_it_in_two_batches)
+{
+    burst_calm_spike(2);
+}
+
+/* Three complaints per 5 minutes for an hour (10:00-10:59), a burst of five
+ * (11:00-11:04, 1.7 times that), then six per 5 minutes for an hour
+ * (11:05-12:04) and ten in 12:05-12:09: 1.7 times the usual of the hour
+ * before, not a spike, although it is 3.3 times the hour before the burst. */
+Test(pg_tickets, a_spike_rule_does_not_judge_a_window_by_an_earlier_windows_usual_level)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 5,"
+              "  \"min_events\": 5, \"negative_spike_ratio\": 2, \"baseline_hours\": 1,"
+              "  \"owner\": \"carriers\"}]");
+    for (int m = 0; m < 130; m++) {
+        int n = m < 60 ? m % 5 < 3 : m < 65 ? 1 : m < 125 ? 1 + (m % 5 == 0) : 2;
+        for (int k = 0; k < n; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "c-%d-%d", m, k);
+            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        }
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 123);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
 
 Test(pg_tickets, a_spike_rule_needs_four_windows_of_history)
