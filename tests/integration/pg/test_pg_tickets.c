@@ -3,7 +3,8 @@
  * opens exactly one ticket for the rule's owner and further batches update
  * it; too little volume opens nothing; resolve, cooldown and a second
  * ticket; NOTIFY after commit; event-level rules; replays count nothing
- * twice; and the owners' `cxpulse tickets` commands.
+ * twice; late and future-dated events; spike rules' usual level per window;
+ * and the owners' `cxpulse tickets` commands.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -243,6 +244,31 @@ Test(pg_tickets, an_event_from_the_future_does_not_stop_detection)
                  1);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE occurred_at >= '2036-01-01'"), 6,
                  "the events from the future are stored");
+}
+
+/* Windows in the future are judged as a backlog is: where one batch brings
+ * min_events, not from a few events of each of many batches. */
+Test(pg_tickets, events_from_the_future_are_judged_as_a_backlog)
+{
+    use_rules("[{\"name\": \"carrier-5\", \"category\": \"external\", \"window_minutes\": 5,"
+              "  \"min_events\": 5, \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]");
+    const char *complaint = "the courier lost my parcel, terrible service";
+    add_at("f-0", "2036-11-01T12:00:00Z", "web", complaint, NULL);
+    add_at("f-1", "2036-11-01T12:01:00Z", "web", complaint, NULL);
+    add_at("f-2", "2036-11-01T12:02:00Z", "web", complaint, NULL);
+    add_at("f-3", "2036-11-01T12:03:00Z", "web", complaint, NULL);
+    write_batch();
+    add_at("f-4", "2036-11-01T12:04:00Z", "web", complaint, NULL);
+    cr_assert_eq(write_batch().tickets_opened, 0, "one event of the five in this batch");
+    for (int i = 0; i < 5; i++) {
+        char id[32], when[32];
+        snprintf(id, sizeof id, "g-%d", i);
+        snprintf(when, sizeof when, "2036-11-02T12:0%d:00Z", i);
+        add_at(id, when, "web", complaint, NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1, "the five in one batch");
+    cr_assert_eq(
+        q("SELECT count(*) FROM cx.tickets WHERE reason LIKE '% to 2036-11-02 12:05 UTC%'"), 1);
 }
 
 Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
