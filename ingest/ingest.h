@@ -103,9 +103,12 @@ typedef struct cx_consumer cx_consumer;
 
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
- * from handler->load_offsets on every assignment, never from Kafka; the
- * offsets of each stored batch (cx_consumer_stored) are committed to Kafka
- * asynchronously so lag tools work. Returns new: cx_consumer_free().
+ * from handler->load_offsets on every assignment, never from Kafka, checked
+ * against what the brokers hold: before the oldest message held (deleted by
+ * retention unread), the member reads on from the oldest, with a warning;
+ * past a partition's end (the topic created again), run() fails, naming it.
+ * The offsets of each stored batch (cx_consumer_stored) are committed to
+ * Kafka asynchronously so lag tools work. Returns new: cx_consumer_free().
  */
 cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                           const cx_consumer_handler *handler, char *err, size_t errlen);
