@@ -28,7 +28,8 @@ static int usage(FILE *out, int rc)
                  "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
                  "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
-                 "list: newest first (default 50), with the consumer group that read each.\n"
+                 "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
+                 "says how many), with the consumer group that read each.\n"
                  "show: one row with its raw bytes. replay: parse, classify and store again\n"
                  "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
                  "row records when it was replayed and the event it became, or the new reason.\n");
@@ -156,7 +157,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0, rc = CX_EXIT_USAGE, as_json = 0, limit = 50, all = 0;
     const char *verb = NULL, *since = NULL;
-    long long id = 0;
+    long long id = 0, total = 0;
     cx_config *cfg = cx_config_new();
     cx_pg_history *h = NULL;
     json_t *out = NULL;
@@ -236,7 +237,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         rc = replay(cfg, h, id, since);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
-        st = cx_pg_dead_letters_list(h, since, limit, &out, err, sizeof err);
+        st = cx_pg_dead_letters_list(h, since, limit, &out, &total, err, sizeof err);
     } else {
         st = cx_pg_dead_letter_show(h, id, &out, err, sizeof err);
     }
@@ -252,6 +253,12 @@ int cx_cmd_dead_letters(int argc, char **argv)
     } else {
         print_list(out);
     }
+    /* on stderr: a script reading stdout gets the rows alone */
+    if (json_is_array(out) && (size_t)total > json_array_size(out))
+        fprintf(stderr,
+                "cxpulse dead-letters: showing %zu of %lld dead letters: --limit N shows more "
+                "(up to 100000), --since fewer\n",
+                json_array_size(out), total);
     rc = CX_EXIT_OK;
 done:
     json_decref(out);

@@ -17,7 +17,8 @@ static void usage(FILE *out)
             "                                  [--pg URL] [--config FILE]\n"
             "       cxpulse notifications retry ID|--failed [--pg URL] [--config FILE]\n\n"
             "list shows ticket transitions, newest first, and per receiver whether it took\n"
-            "them; --status pending, sent, failed or unrouted. retry puts a failed\n"
+            "them; --status pending, sent, failed or unrouted; at most N (--limit, default\n"
+            "100; when more match, stderr says how many). retry puts a failed\n"
             "notification (or, with --failed, every failed one) back in the queue for the\n"
             "receivers that refused it. Without --pg: CXPULSE_PG_URL, then the\n"
             "postgres.url of --config FILE, then libpq's environment.\n");
@@ -80,7 +81,9 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
             return CX_EXIT_USAGE;
         }
         json_t *out = NULL;
-        st = cx_pg_notifications_list(url, status, ticket, (int)limit, &out, err, sizeof err);
+        long long total = 0;
+        st = cx_pg_notifications_list(url, status, ticket, (int)limit, &out, &total, err,
+                                      sizeof err);
         if (st == CX_OK && as_json) {
             char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             if (s != NULL)
@@ -89,6 +92,12 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         } else if (st == CX_OK) {
             print_table(out);
         }
+        /* on stderr: a script reading stdout gets the rows alone */
+        if (st == CX_OK && (size_t)total > json_array_size(out))
+            fprintf(stderr,
+                    "cxpulse notifications: showing %zu of %lld notifications: --limit N shows "
+                    "more (up to 100000), --status and --ticket fewer\n",
+                    json_array_size(out), total);
         json_decref(out);
     } else if (verb != NULL && strcmp(verb, "retry") == 0) {
         long long id = id_s ? cx_cmd_id(id_s) : 0;

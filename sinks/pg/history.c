@@ -528,20 +528,46 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
     " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
     " replay_count, replay_result, length(raw) AS bytes"
 
+/* The dead letters a list shows: received since $1 (NULL: any time). */
+#define DEAD_FILTER " WHERE $1::timestamptz IS NULL OR received_at >= $1"
+
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
-                                  char *err, size_t errlen)
+                                  long long *total, char *err, size_t errlen)
 {
     char lim[16];
-    snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 50);
+    *out = NULL;
+    *total = 0;
+    if (limit <= 0)
+        limit = 50;
+    snprintf(lim, sizeof lim, "%d", limit);
     const char *params[] = {since, lim};
+    /* the rows and their count from one snapshot */
+    cx_status st = cx__pg_exec(h->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                               "listing dead letters", err, errlen);
+    if (st != CX_OK)
+        return st;
     PGresult *r = PQexecParams(h->conn,
-                               "SELECT " DEAD_COLUMNS " FROM cx.dead_letters"
-                               " WHERE $1::timestamptz IS NULL OR received_at >= $1"
+                               "SELECT " DEAD_COLUMNS " FROM cx.dead_letters" DEAD_FILTER
                                " ORDER BY id DESC LIMIT $2::int",
                                2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(h->conn, r, "listing dead letters", err, errlen);
-    *out = st == CX_OK ? cx__pg_rows_json(r) : NULL;
+    st = cx__pg_check(h->conn, r, "listing dead letters", err, errlen);
+    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing dead letters: out of memory");
+    if (st == CX_OK)
+        *total = PQntuples(r);
     PQclear(r);
+    if (st == CX_OK && *total == limit) { /* perhaps more */
+        r = PQexecParams(h->conn, "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 1, NULL,
+                         params, NULL, NULL, 0);
+        if ((st = cx__pg_check(h->conn, r, "counting dead letters", err, errlen)) == CX_OK)
+            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    PQclear(PQexec(h->conn, "ROLLBACK")); /* read only: nothing to commit */
+    if (st != CX_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
     return st;
 }
 

@@ -220,11 +220,17 @@ cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err,
     return CX_OK;
 }
 
+/* The notifications a list shows: status ($1, NULL: any) and ticket ($2, NULL: any). */
+#define NOTIFICATION_FILTER                                                                        \
+    " WHERE ($1::text IS NULL OR n.status = $1) AND ($2::bigint IS NULL OR n.ticket_id = $2)"
+
 cx_status cx_pg_notifications_list(const char *conninfo, const char *status, long long ticket_id,
-                                   int limit, json_t **out, char *err, size_t errlen)
+                                   int limit, json_t **out, long long *total, char *err,
+                                   size_t errlen)
 {
     PGconn *conn;
     *out = NULL;
+    *total = 0;
     cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
@@ -232,17 +238,35 @@ cx_status cx_pg_notifications_list(const char *conninfo, const char *status, lon
     snprintf(ticket_s, sizeof ticket_s, "%lld", ticket_id);
     snprintf(limit_s, sizeof limit_s, "%d", limit);
     const char *params[] = {status, ticket_id > 0 ? ticket_s : NULL, limit_s};
-    PGresult *r = PQexecParams(conn,
-                               "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
-                               " WHERE ($1::text IS NULL OR n.status = $1)"
-                               " AND ($2::bigint IS NULL OR n.ticket_id = $2)"
-                               " ORDER BY n.id DESC LIMIT $3::int",
-                               3, NULL, params, NULL, NULL, 0);
-    st = cx__pg_check(conn, r, "listing notifications", err, errlen);
+    /* the rows and their count from one snapshot */
+    st = cx__pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                     "listing notifications", err, errlen);
+    PGresult *r = NULL;
+    if (st == CX_OK) {
+        r = PQexecParams(conn,
+                         "SELECT " NOTIFICATION_COLUMNS
+                         " FROM cx.notifications n" NOTIFICATION_FILTER
+                         " ORDER BY n.id DESC LIMIT $3::int",
+                         3, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(conn, r, "listing notifications", err, errlen);
+    }
     if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing notifications: out of memory");
+    if (st == CX_OK)
+        *total = PQntuples(r);
     PQclear(r);
-    PQfinish(conn);
+    if (st == CX_OK && *total == limit) { /* perhaps more */
+        r = PQexecParams(conn, "SELECT count(*) FROM cx.notifications n" NOTIFICATION_FILTER, 2,
+                         NULL, params, NULL, NULL, 0);
+        if ((st = cx__pg_check(conn, r, "counting notifications", err, errlen)) == CX_OK)
+            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    if (st != CX_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    PQfinish(conn); /* a read-only transaction: nothing to commit */
     return st;
 }
 

@@ -61,9 +61,11 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
                                  const cx_event *const *evs, const cx_tags *const *tags,
                                  size_t n, size_t *moved, char *err, size_t errlen);
 
-/* Dead letters as JSON: newest first, at most limit, received since (NULL: any time). */
+/* Dead letters as JSON: newest first, at most limit (0: 50), received since
+ * (NULL: any time). *total is how many match (more than the array holds when
+ * it was cut at limit). */
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
-                                  char *err, size_t errlen);
+                                  long long *total, char *err, size_t errlen);
 
 /* One dead letter with its raw bytes ("raw": text if UTF-8, else "\\x" hex);
  * CX_ERR_NOTFOUND if there is none. */

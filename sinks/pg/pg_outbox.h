@@ -66,9 +66,12 @@ cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err,
 void cx_pg_outbox_free(cx_pg_outbox *o);
 
 /* Notifications as a JSON array (rows as cx_pg_outbox_claim's), newest first, at
- * most limit; status NULL: any; ticket_id 0: any. Returns new: json_decref(). */
+ * most limit; status NULL: any; ticket_id 0: any. *total is how many match
+ * (more than the array holds when it was cut at limit). Returns new:
+ * json_decref(). */
 cx_status cx_pg_notifications_list(const char *conninfo, const char *status, long long ticket_id,
-                                   int limit, json_t **out, char *err, size_t errlen);
+                                   int limit, json_t **out, long long *total, char *err,
+                                   size_t errlen);
 
 /* Puts failed notifications (id, or every failed one when id is 0) back to
  * pending for the receivers that did not take them; *n counts them.

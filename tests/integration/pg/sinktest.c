@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cxtest.h"
 
@@ -85,3 +86,25 @@ cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules)
     return pg;
 }
 
+int sinktest_cmd_split(const char *url, const char *args, size_t *lines, json_t **json, char *errs,
+                       size_t errlen)
+{
+    char out[300], err[300];
+    snprintf(out, sizeof out, "%s/cmd-out-%d.txt", CX_BINARY_DIR, (int)getpid());
+    snprintf(err, sizeof err, "%s/cmd-err-%d.txt", CX_BINARY_DIR, (int)getpid());
+    int st = cx_test_sh("%s %s --pg '%s' >'%s' 2>'%s'", cx_test_bin(), args, url, out, err);
+    *json = json_load_file(out, 0, NULL);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    int c;
+    for (*lines = 0; (c = getc(f)) != EOF;)
+        *lines += c == '\n';
+    fclose(f);
+    f = fopen(err, "r");
+    cr_assert_not_null(f);
+    errs[fread(errs, 1, errlen - 1, f)] = '\0';
+    fclose(f);
+    unlink(out);
+    unlink(err);
+    return st;
+}

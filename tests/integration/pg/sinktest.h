@@ -5,7 +5,9 @@
 #ifndef CX_SINKTEST_H
 #define CX_SINKTEST_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #include "pg.h"
 
@@ -38,5 +40,10 @@ cx_pg *sinktest_sink(const char *url);
 /* The same with ticket rules (borrowed: they must outlive the sink). */
 cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules);
 
+/* Runs `cxpulse ARGS --pg URL` with stdout and stderr in files of their own;
+ * returns the exit status, stdout's lines in *lines, stdout as JSON in *json
+ * (NULL when it is not JSON; json_decref() it) and stderr in errs[errlen]. */
+int sinktest_cmd_split(const char *url, const char *args, size_t *lines, json_t **json, char *errs,
+                       size_t errlen);
 
 #endif

@@ -490,29 +490,12 @@ Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
     cr_assert_eq(st, 2, "%s", out);
 }
 
-/* Runs `cxpulse tickets ARGS --pg URL` with stdout and stderr in files of
- * their own; returns the status, stdout's lines in *lines, stdout as JSON in
- * *json (NULL when it is not JSON) and stderr in errs[errlen]. */
+/* `cxpulse tickets ARGS`, as sinktest_cmd_split() runs it. */
 static int tickets_split(const char *args, size_t *lines, json_t **json, char *errs, size_t errlen)
 {
-    char out[300], err[300];
-    snprintf(out, sizeof out, "%s/tickets-out-%d.txt", CX_BINARY_DIR, (int)getpid());
-    snprintf(err, sizeof err, "%s/tickets-err-%d.txt", CX_BINARY_DIR, (int)getpid());
-    int st = cx_test_sh("%s tickets %s --pg '%s' >'%s' 2>'%s'", cx_test_bin(), args, url, out, err);
-    *json = json_load_file(out, 0, NULL);
-    FILE *f = fopen(out, "r");
-    cr_assert_not_null(f);
-    int c;
-    for (*lines = 0; (c = getc(f)) != EOF;)
-        *lines += c == '\n';
-    fclose(f);
-    f = fopen(err, "r");
-    cr_assert_not_null(f);
-    errs[fread(errs, 1, errlen - 1, f)] = '\0';
-    fclose(f);
-    unlink(out);
-    unlink(err);
-    return st;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "tickets %s", args);
+    return sinktest_cmd_split(url, cmd, lines, json, errs, errlen);
 }
 
 /* More tickets than a list shows: it says so, and --limit shows more; the
@@ -548,6 +531,51 @@ Test(pg_tickets, a_list_cut_short_says_so_and_limit_shows_more)
     cr_assert(strstr(errs, "--limit") != NULL, "%s", errs);
     cr_assert_eq(tickets_split("ack 1 --limit 5", &lines, &a, errs, sizeof errs), 2);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open'"), 1003);
+}
+
+/* The same for the outbox: `notifications list` shows 100 by default and
+ * says when more match, filters included. */
+Test(pg_tickets, a_notifications_list_cut_short_says_so_and_limit_shows_more)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner)"
+                          " SELECT 'rule-' || i, 'external', 'carriers'"
+                          " FROM generate_series(1, 103) i");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent'"
+                          " WHERE ticket_id IN (SELECT ticket_id FROM cx.tickets"
+                          " ORDER BY ticket_id LIMIT 2)");
+    size_t lines;
+    json_t *a;
+    char errs[1024];
+    cr_assert_eq(
+        sinktest_cmd_split(url, "notifications list --json", &lines, &a, errs, sizeof errs), 0,
+        "%s", errs);
+    cr_assert_eq(json_array_size(a), 100);
+    json_decref(a);
+    cr_assert(strstr(errs, "showing 100 of 103 notifications") != NULL, "not told: \"%s\"", errs);
+    cr_assert(strstr(errs, "--limit") != NULL, "%s", errs);
+
+    cr_assert_eq(
+        sinktest_cmd_split(url, "notifications list --limit 5", &lines, &a, errs, sizeof errs), 0,
+        "%s", errs);
+    cr_assert_eq(lines, 1 + 5, "a header and five notifications");
+    cr_assert(strstr(errs, "showing 5 of 103 notifications") != NULL, "not told: \"%s\"", errs);
+    /* the count is of what the filter matches */
+    cr_assert_eq(sinktest_cmd_split(url, "notifications list --status pending --limit 100", &lines,
+                                    &a, errs, sizeof errs),
+                 0, "%s", errs);
+    cr_assert(strstr(errs, "showing 100 of 101 notifications") != NULL, "not told: \"%s\"", errs);
+
+    cr_assert_eq(sinktest_cmd_split(url, "notifications list --limit 103 --json", &lines, &a, errs,
+                                    sizeof errs),
+                 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), 103);
+    json_decref(a);
+    cr_assert_str_eq(errs, "", "every notification is shown");
+    cr_assert_eq(
+        sinktest_cmd_split(url, "notifications list --status sent", &lines, &a, errs, sizeof errs),
+        0, "%s", errs);
+    cr_assert_eq(lines, 1 + 2);
+    cr_assert_str_eq(errs, "", "every sent notification is shown");
 }
 
 Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only)
