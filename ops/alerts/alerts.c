@@ -368,11 +368,14 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
     json_t *annotations = json_pack("{s:s, s:s, s:s, s:s, s:s}", "summary", str(t, "reason"),
                                     "description", str(t, "reason"), "sample_event_ids", samples,
                                     "ticket_id", id, "ticket_status", str(t, "status"));
-    json_t *alert = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:o, s:s, s:s}", "labels",
-                              "alertname", str(t, "rule"), "owner", str(t, "owner"), "category",
-                              str(t, "category"), "scope", str(t, "scope"), "severity", "warning",
-                              "service", "cxpulse", "annotations", annotations, "startsAt",
-                              str(t, "opened_at"), "endsAt", ends);
+    /* Alertmanager tells alerts apart by their labels alone: without the
+     * ticket, the next ticket of a rule and owner would be the same alert, and
+     * the previous one's resolution would end it. */
+    json_t *alert =
+        json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:o, s:s, s:s}", "labels", "alertname",
+                  str(t, "rule"), "owner", str(t, "owner"), "category", str(t, "category"), "scope",
+                  str(t, "scope"), "ticket_id", id, "severity", "warning", "service", "cxpulse",
+                  "annotations", annotations, "startsAt", str(t, "opened_at"), "endsAt", ends);
     if (alert != NULL && a->page_url != NULL) {
         json_object_set_new(annotations, "page_url", json_string(a->page_url));
         json_object_set_new(alert, "generatorURL", json_string(a->page_url));

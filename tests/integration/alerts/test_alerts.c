@@ -27,6 +27,28 @@ static pid_t kids[8];
 static int n_kids;
 static long produced;
 
+/* The services' configuration file: short backoff, polling and re-posting
+ * (every resend_seconds), so that the tests take seconds. */
+static void write_config(int resend_seconds)
+{
+    FILE *f = fopen(cfgfile, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
+            " \"heartbeat.interval.ms\": \"500\"}},"
+            " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
+            " \"tickets\": {\"rules\": ["
+            "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
+            "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
+            "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
+            "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
+            " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
+            "   \"resend_seconds\": %d, \"timeout_ms\": 3000,"
+            "   \"page_url\": \"http://cx.example/live\"}}",
+            resend_seconds);
+    fclose(f);
+}
+
 static void setup(void)
 {
     cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 1);
@@ -34,21 +56,7 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(cfgfile, sizeof cfgfile, "%s/cxpulse.json", dir);
     snprintf(hooklog, sizeof hooklog, "%s/hook.jsonl", dir);
-    /* Short backoff, polling and re-posting, so that the tests take seconds. */
-    FILE *f = fopen(cfgfile, "w");
-    fputs("{\"kafka\": {\"properties\": {\"session.timeout.ms\": \"6000\","
-          " \"heartbeat.interval.ms\": \"500\"}},"
-          " \"batch\": {\"max_messages\": 500, \"max_ms\": 100},"
-          " \"tickets\": {\"rules\": ["
-          "   {\"name\": \"courier-complaints\", \"on\": \"event\", \"category\": \"external\","
-          "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
-          "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
-          "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
-          " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
-          "   \"resend_seconds\": 2, \"timeout_ms\": 3000,"
-          "   \"page_url\": \"http://cx.example/live\"}}",
-          f);
-    fclose(f);
+    write_config(2);
     produced = 0;
     n_kids = 0;
     unsetenv("CXPULSE_WEBHOOK_SECRET");
@@ -291,11 +299,11 @@ static double metric(int port, const char *name)
     return p ? strtod(p + strlen(want), NULL) : -1;
 }
 
-Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and_resolving_ends_it)
+/* Starts a throwaway Alertmanager: its own config and data folder, loopback
+ * only, no cluster listener. Returns its port once it answers. */
+static int start_alertmanager(void)
 {
-    /* A throwaway Alertmanager: its own config and data folder, loopback only,
-     * no cluster listener. */
-    char amcfg[400], amdata[400], listen[64], body[1 << 16];
+    char amcfg[400], amdata[400], listen[64], body[4096];
     snprintf(amcfg, sizeof amcfg, "%s/alertmanager.yml", dir);
     snprintf(amdata, sizeof amdata, "--storage.path=%s/am-data", dir);
     FILE *f = fopen(amcfg, "w");
@@ -317,6 +325,13 @@ Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and
             cx_test_sleep_ms(100);
     }
     cr_assert(up, "alertmanager did not start on port %d", am_port);
+    return am_port;
+}
+
+Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and_resolving_ends_it)
+{
+    char body[1 << 16];
+    int am_port = start_alertmanager();
 
     char am_url[64], hook[128];
     snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d/", am_port);
@@ -403,6 +418,74 @@ Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'resolved'"
                    " AND deliveries->'alertmanager'->>'status' = 'sent'"),
                  1);
+}
+
+/* The active alerts of rule courier-share in the Alertmanager on port, as
+ * "ticket_id=<label>" joined by spaces (the label's value, "-" if none). */
+static void active_share_alerts(int am_port, char *out, size_t outlen)
+{
+    static char body[1 << 16];
+    cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
+                                  body, sizeof body),
+                 200);
+    json_t *list = json_loads(body, 0, NULL);
+    cr_assert(json_is_array(list), "%s", body);
+    size_t k;
+    json_t *a;
+    out[0] = '\0';
+    json_array_foreach(list, k, a)
+    {
+        const char *id =
+            json_string_value(json_object_get(json_object_get(a, "labels"), "ticket_id"));
+        snprintf(out + strlen(out), outlen - strlen(out), "%sticket_id=%s", k ? " " : "",
+                 id ? id : "-");
+    }
+    json_decref(list);
+}
+
+/* A ticket is resolved while Alertmanager is unreachable and its rule opens
+ * the next ticket meanwhile; once back, the next ticket's opening (due
+ * first) goes before the old one's resolution. The resolution must end the
+ * old ticket's alert only: each ticket is an alert of its own. */
+Test(alerts, an_old_ticket_s_resolution_does_not_end_the_alert_of_its_successor)
+{
+    write_config(3600); /* no re-posting during the test: it would revive an ended alert */
+    int am_port = start_alertmanager();
+    char am_url[64], alerts[256];
+    snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d/", am_port);
+    pid_t run = start_run(0, "--alertmanager", am_url);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'the first')");
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'sent'", 1, 30,
+             "the first ticket sent");
+    long long first = ticket_id("courier-share");
+    cr_assert_eq(stop_kid(run, SIGTERM), 0);
+
+    /* Meanwhile (no sender is running): resolved, and the rule fires again. */
+    cr_assert_eq(
+        cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), first, url), 0);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'the second')");
+    /* the resolution waits for a retry after the opening is due */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.notifications SET attempts = 1, next_attempt_at = now() + interval '2 s'"
+             " WHERE ticket_id = %lld AND transition = 'resolved'",
+             first);
+    cx_test_pg_exec(conn, sql);
+
+    start_run(0, "--alertmanager", am_url);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status = 'sent'", 3, 30,
+             "the resolution and the second opening sent");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications n1, cx.notifications n2"
+                   " WHERE n1.transition = 'resolved' AND n2.ticket_id <> n1.ticket_id"
+                   " AND (n2.deliveries->'alertmanager'->>'at')::timestamptz"
+                   " < (n1.deliveries->'alertmanager'->>'at')::timestamptz"),
+                 1, "the second ticket's opening went first");
+    char want[64];
+    snprintf(want, sizeof want, "ticket_id=%lld", first + 1);
+    active_share_alerts(am_port, alerts, sizeof alerts);
+    cr_assert_str_eq(alerts, want, "active: \"%s\", not the second ticket's alert alone", alerts);
 }
 
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)

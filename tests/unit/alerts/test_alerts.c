@@ -280,6 +280,34 @@ Test(alerts, alertmanager_gets_the_labels_annotations_and_an_end_ahead)
     json_decref(r);
 }
 
+/* Alertmanager tells alerts apart by their labels alone: two tickets of one
+ * rule and owner (the first resolved, the rule firing again) must be two
+ * alerts, or the first one's resolution ends the second's alert. */
+Test(alerts, two_tickets_of_one_rule_are_two_alertmanager_alerts)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *first = row("resolved", "resolved"), *second = row("opened", "open");
+    json_object_set_new(json_object_get(second, "ticket"), "ticket_id", json_integer(43));
+    json_object_set_new(second, "ticket_id", json_integer(43));
+    json_t *resolved = render("ops", first, 0), *opened = render("ops", second, 0);
+    json_t *l1 = json_object_get(json_array_get(resolved, 0), "labels");
+    json_t *l2 = json_object_get(json_array_get(opened, 0), "labels");
+    cr_assert_str_eq(json_string_value(json_object_get(l1, "alertname")),
+                     json_string_value(json_object_get(l2, "alertname")));
+    cr_assert_str_eq(json_string_value(json_object_get(l1, "owner")),
+                     json_string_value(json_object_get(l2, "owner")));
+    cr_assert_not(json_equal(l1, l2), "one label set for two tickets: %s",
+                  json_dumps(l1, JSON_COMPACT));
+    cr_assert_str_eq(json_string_value(json_object_get(l1, "ticket_id")), "42",
+                     "the resolution names its own ticket");
+    cr_assert_str_eq(json_string_value(json_object_get(l2, "ticket_id")), "43");
+    json_decref(resolved);
+    json_decref(opened);
+    json_decref(first);
+    json_decref(second);
+}
+
 Test(alerts, a_webhook_gets_the_transition_and_the_ticket)
 {
     set("alerts.receivers", receivers);
