@@ -90,8 +90,10 @@ typedef struct cx_alerts_sender cx_alerts_sender;
 cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, cx_metrics *m,
                                  char *err, size_t errlen);
 
-/* Stops the thread: rows due now are still delivered, for 5 s at most (plus a post
- * in progress, alerts.timeout_ms); the rest stays pending. NULL-safe. */
+/* Stops the thread within about 5 s, whatever alerts.timeout_ms and however
+ * many receivers hang: the post under way and rows due now are still
+ * delivered within 5 s; a post unanswered then is cut off and its row stays
+ * pending (due at once), as does the rest. NULL-safe. */
 void cx_alerts_sender_stop(cx_alerts_sender *s);
 
 #endif /* CX_ALERTS_H */

@@ -6,6 +6,8 @@
  * outcome in the same transaction; transient failures come back after an
  * exponential backoff with jitter. Every alerts.resend_seconds it also posts
  * the unresolved tickets to each Alertmanager again, before their endsAt.
+ * A stop gives delivery STOP_GRACE_US in all: a post still unanswered then is
+ * cut off (libcurl's progress callback) and its row stays pending.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +21,11 @@
 #include "alerts_int.h"
 #include "pg.h"
 
+/* How long delivery may hold a stop: rows due then still go out, and a post
+ * under way may finish, within this time from the stop; whatever
+ * alerts.timeout_ms and however many receivers hang. */
+#define STOP_GRACE_US 5000000
+
 struct cx_alerts_sender {
     cx_alerts *alerts;
     cx_pg_outbox *outbox;
@@ -28,7 +35,33 @@ struct cx_alerts_sender {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
+    int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
+
+/* When stopping, the time posts are cut off; 0 before. */
+static int64_t stop_by(cx_alerts_sender *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int64_t t = s->stop_by_us;
+    pthread_mutex_unlock(&s->lock);
+    return t;
+}
+
+/* Whether the stop's grace period is over: nothing more may be posted. */
+static int past_grace(cx_alerts_sender *s)
+{
+    int64_t t = stop_by(s);
+    return t != 0 && cx_now_mono_us() >= t;
+}
+
+/* libcurl's progress callback, called at least once a second during a
+ * transfer: a non-zero answer aborts it (CURLE_ABORTED_BY_CALLBACK). */
+static int cut_off_at_grace(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return past_grace(ctx);
+}
 
 /* The first bytes of an answer's body, for the record. */
 typedef struct answer {
@@ -50,10 +83,12 @@ static size_t keep_answer(char *p, size_t size, size_t n, void *ctx)
 
 /*
  * Posts body to receiver r; returns the outcome and writes what happened
- * (the status and the start of the answer, or curl's reason) into why.
+ * (the status and the start of the answer, or curl's reason) into why. *cut
+ * is set when the stop's grace period cut the post off before an answer
+ * (then the outcome is CX_ALERTS_RETRY: the receiver may or may not have it).
  */
-static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
-                              const char *body, const char *idem_key, char *why, size_t whylen)
+static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r, const char *body,
+                              const char *idem_key, int *cut, char *why, size_t whylen)
 {
     CURL *c = s->curl;
     struct curl_slist *h = NULL;
@@ -86,7 +121,11 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_answer);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
-    CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cut_off_at_grace);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+    CURLcode rc = past_grace(s) ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(c);
+    *cut = rc == CURLE_ABORTED_BY_CALLBACK;
     long status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -97,7 +136,9 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
     while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
         ans.text[--ans.len] = '\0';
     cx_utf8_mend(ans.text, ans.len); /* another encoding, or cut at 255 bytes */
-    if (rc != CURLE_OK)
+    if (*cut)
+        snprintf(why, whylen, "no answer: cut off by the stop");
+    else if (rc != CURLE_OK)
         snprintf(why, whylen, "no answer: %s", curl_easy_strerror(rc));
     else
         snprintf(why, whylen, "HTTP %ld%s%s", status, ans.len ? ": " : "", ans.text);
@@ -122,7 +163,9 @@ static void set_delivery(json_t *deliveries, const char *name, const char *statu
 }
 
 /* Delivers the claimed row to each receiver routed to that has not taken it yet,
- * and records the outcome. */
+ * and records the outcome. A post cut off by the stop leaves that receiver's
+ * delivery as it was, posts to no further receiver, and keeps the row pending,
+ * due at once (for the next sender, here after a restart or elsewhere). */
 static void deliver(cx_alerts_sender *s, json_t *row)
 {
     char err[1024], key[96];
@@ -139,10 +182,10 @@ static void deliver(cx_alerts_sender *s, json_t *row)
                                json_string_value(json_object_get(t, "category")),
                                json_string_value(json_object_get(t, "rule")), idx,
                                CX_ALERTS_MAX_RECEIVERS);
-    int pending = 0, failed = 0, lost = 0;
+    int pending = 0, failed = 0, lost = 0, cut = 0;
     char last[320] = "";
     cx_alerts_idempotency_key(row, key, sizeof key);
-    for (size_t k = 0; k < n && !lost; k++) {
+    for (size_t k = 0; k < n && !lost && !cut; k++) {
         const cx__alerts_receiver *r = &s->alerts->receivers[idx[k]];
         const json_t *d = json_object_get(deliveries, r->name);
         const char *done = json_string_value(json_object_get(d, "status"));
@@ -174,8 +217,15 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         if (body == NULL)
             snprintf(why, sizeof why, "out of memory");
         else
-            oc = post(s, r, body, key, why, sizeof why);
+            oc = post(s, r, body, key, &cut, why, sizeof why);
         free(body);
+        if (cut) {
+            pending = 1;
+            snprintf(last, sizeof last, "%s: %s", r->name, why);
+            cx_log(CX_LOG_INFO, "alerts", "notification %s to %s stays pending: %s", key, r->name,
+                   why);
+            break;
+        }
         const char *status = oc == CX_ALERTS_SENT ? "sent"
                              : oc == CX_ALERTS_RETRY ? "pending"
                                                      : "failed";
@@ -201,7 +251,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
     }
     if (!lost) {
         const char *status = pending ? "pending" : failed ? "failed" : n == 0 ? "unrouted" : "sent";
-        int retry = pending ? cx_alerts_backoff_ms(s->alerts, attempts) : 0;
+        int retry = pending && !cut ? cx_alerts_backoff_ms(s->alerts, attempts) : 0;
         if (cx_pg_outbox_finish(s->outbox, id, status, deliveries, retry,
                                 last[0] ? last : NULL, err, sizeof err) != CX_OK)
             cx_log(CX_LOG_WARN, "alerts", "notification %s: %s (it will be sent again)", key,
@@ -244,7 +294,8 @@ static void refresh(cx_alerts_sender *s, size_t i)
     }
     if (json_array_size(alerts) > 0) {
         char *body = json_dumps(alerts, JSON_COMPACT);
-        if (body != NULL && post(s, r, body, NULL, why, sizeof why) != CX_ALERTS_SENT)
+        int cut;
+        if (body != NULL && post(s, r, body, NULL, &cut, why, sizeof why) != CX_ALERTS_SENT)
             cx_log(CX_LOG_WARN, "alerts", "re-posting %zu alert(s) to %s: %s",
                    json_array_size(alerts), r->name, why);
         free(body);
@@ -322,9 +373,8 @@ static void *sender_main(void *arg)
         json_decref(row);
     }
     /* Stopping: what is due now goes out first (the last batch's tickets, say),
-     * for a few seconds at most; the rest waits for the next sender. */
-    int64_t deadline = cx_now_mono_us() + 5000000;
-    while (cx_now_mono_us() < deadline) {
+     * within the grace period; the rest waits for the next sender. */
+    while (!past_grace(s)) {
         json_t *row = NULL;
         if (cx_pg_outbox_claim(s->outbox, &row, err, sizeof err) != CX_OK || row == NULL)
             break;
@@ -392,6 +442,7 @@ void cx_alerts_sender_stop(cx_alerts_sender *s)
         return;
     pthread_mutex_lock(&s->lock);
     s->stop = 1;
+    s->stop_by_us = cx_now_mono_us() + STOP_GRACE_US;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);

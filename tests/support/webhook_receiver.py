@@ -2,11 +2,12 @@
 """A webhook receiver for the alert tests: records every request it gets as a
 JSON line, checks the X-Cxpulse-Signature over timestamp "." body (except on
 /chat/..., where chat messages arrive unsigned), and fails on command (503 for
-the first N requests, or one status for every request).
+the first N requests, or one status for every request), or never answers.
 
 usage: webhook_receiver.py --port P --log FILE [--secret S] [--refuse N] [--status CODE]
-                           [--delay-ms MS] [--latin1]
-(--latin1: refusals answer 300 bytes of Latin-1 text, which is not UTF-8.)
+                           [--delay-ms MS] [--latin1] [--hang]
+(--latin1: refusals answer 300 bytes of Latin-1 text, which is not UTF-8;
+--hang: each request is read and recorded, with status 0, and never answered.)
 Prints "ready" on stdout once it listens on 127.0.0.1:P.
 """
 import argparse
@@ -28,6 +29,7 @@ def main():
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--latin1", action="store_true")
+    ap.add_argument("--hang", action="store_true")
     args = ap.parse_args()
     lock = threading.Lock()
     seen = {"n": 0}
@@ -47,11 +49,15 @@ def main():
                 status = 503 if seen["n"] <= args.refuse else args.status
                 if ok is False:
                     status = 401
+                if args.hang:
+                    status = 0
                 rec = {"n": seen["n"], "status": status, "signature_ok": ok,
                        "key": self.headers.get("Idempotency-Key"), "path": self.path,
                        "body": json.loads(body)}
                 with open(args.log, "a") as f:
                     f.write(json.dumps(rec) + "\n")
+            if args.hang:
+                threading.Event().wait()  # the connection stays open, unanswered
             time.sleep(args.delay_ms / 1000)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")

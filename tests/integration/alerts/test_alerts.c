@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -28,8 +29,9 @@ static int n_kids;
 static long produced;
 
 /* The services' configuration file: short backoff, polling and re-posting
- * (every resend_seconds), so that the tests take seconds. */
-static void write_config(int resend_seconds)
+ * (every resend_seconds), so that the tests take seconds; each post may take
+ * timeout_ms; receivers: NULL, or the JSON array of alerts.receivers. */
+static void write_config_receivers(int resend_seconds, int timeout_ms, const char *receivers)
 {
     FILE *f = fopen(cfgfile, "w");
     cr_assert_not_null(f);
@@ -43,10 +45,16 @@ static void write_config(int resend_seconds)
             "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
             "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
             " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
-            "   \"resend_seconds\": %d, \"timeout_ms\": 3000,"
+            "   \"resend_seconds\": %d, \"timeout_ms\": %d,%s%s%s"
             "   \"page_url\": \"http://cx.example/live\"}}",
-            resend_seconds);
+            resend_seconds, timeout_ms, receivers ? " \"receivers\": " : "",
+            receivers ? receivers : "", receivers ? "," : "");
     fclose(f);
+}
+
+static void write_config(int resend_seconds)
+{
+    write_config_receivers(resend_seconds, 3000, NULL);
 }
 
 static void setup(void)
@@ -486,6 +494,60 @@ Test(alerts, an_old_ticket_s_resolution_does_not_end_the_alert_of_its_successor)
     snprintf(want, sizeof want, "ticket_id=%lld", first + 1);
     active_share_alerts(am_port, alerts, sizeof alerts);
     cr_assert_str_eq(alerts, want, "active: \"%s\", not the second ticket's alert alone", alerts);
+}
+
+/* SIGTERM while receivers accept the connection and never answer, each post
+ * allowed a minute (alerts.timeout_ms): `cxpulse run` still exits within the
+ * few seconds its stop promises (the orchestrators allow 60 s in all), the
+ * interrupted delivery stays pending, and a run after the restart sends it. */
+Test(alerts, a_stop_while_receivers_never_answer_exits_within_seconds_and_keeps_the_row_pending)
+{
+    int port = cx_test_free_port();
+    char receivers[512];
+    snprintf(receivers, sizeof receivers,
+             "[{\"name\": \"h1\", \"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/h1\","
+             "  \"secret\": \"%s\"},"
+             " {\"name\": \"h2\", \"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/h2\","
+             "  \"secret\": \"%s\"},"
+             " {\"name\": \"h3\", \"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/h3\","
+             "  \"secret\": \"%s\"}]",
+             port, SECRET, port, SECRET, port, SECRET);
+    write_config_receivers(2, 60000, receivers);
+    const char *hang[] = {"--hang", NULL};
+    pid_t hook = start_hook(port, hang);
+    pid_t run = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'x')");
+    json_t *recs = NULL;
+    for (int i = 0; i < 300 && json_array_size(recs) == 0; i++) {
+        json_decref(recs);
+        recs = hook_records();
+        if (json_array_size(recs) == 0)
+            cx_test_sleep_ms(100);
+    }
+    cr_assert_eq(json_array_size(recs), 1, "the post never reached the receiver");
+    json_decref(recs);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(stop_kid(run, SIGTERM), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(took, 10.0, "the stop took %.1f s", took);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
+                   " AND NOT deliveries::text LIKE '%\"sent\"%'"
+                   " AND next_attempt_at < now() + interval '3 seconds'"),
+                 1, "the interrupted delivery must stay pending, due again soon");
+
+    /* The receivers answer again: the next run delivers it to each. */
+    stop_kid(hook, SIGKILL);
+    start_hook(port, NULL);
+    start_run(0, NULL, NULL);
+    wait_all_sent(20);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE deliveries->'h1'->>'status' ="
+                   " 'sent' AND deliveries->'h2'->>'status' = 'sent'"
+                   " AND deliveries->'h3'->>'status' = 'sent'"),
+                 1);
 }
 
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
