@@ -1,0 +1,265 @@
+/*
+ * test_pg_outbox.c - claiming the rows of the notification outbox
+ * (cx.notifications) against a real PostgreSQL, as the senders of `cxpulse
+ * run` do: a ticket's transitions go out in order, each once the one before
+ * it is settled (sent, failed, retried, deleted), whichever of two
+ * transactions commits first; senders share the tickets and never hold two
+ * rows of one ticket.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cxtest.h"
+#include "sinktest.h"
+
+static char url[1024];
+static PGconn *conn;
+static cx_pg_outbox *a, *b;
+
+static void setup(void)
+{
+    char err[512];
+    sinktest_fresh_db(url, sizeof url);
+    conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_pg_outbox_new(&a, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_new(&b, url, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+    cx_pg_outbox_free(a);
+    cx_pg_outbox_free(b);
+    PQfinish(conn);
+}
+
+TestSuite(pg_outbox, .init = setup, .fini = teardown, .timeout = 60);
+
+static long long q(const char *sql)
+{
+    return cx_test_pg_scalar(conn, sql);
+}
+
+/* Opens a ticket of rule (its transition 1, "opened"); returns its id. */
+static long long new_ticket(const char *rule)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO cx.tickets (rule, category, owner) VALUES ('%s', 'external',"
+             " 'carriers') RETURNING ticket_id",
+             rule);
+    return q(sql);
+}
+
+/* The rule fires again on ticket t: its next transition, "updated". */
+static void update_ticket(PGconn *c, long long t)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.tickets SET event_count = event_count + 1 WHERE ticket_id = %lld", t);
+    cx_test_pg_exec(c, sql);
+}
+
+/* The row sender o claims: "<ticket>:<seq>", or "-" when none is due; the
+ * claim stays held (its row in *row, if row is not NULL) until recorded. */
+static const char *claim(cx_pg_outbox *o, json_t **row)
+{
+    static char out[64];
+    char err[512];
+    json_t *r = NULL;
+    cr_assert_eq(cx_pg_outbox_claim(o, &r, err, sizeof err), CX_OK, "%s", err);
+    if (r == NULL)
+        snprintf(out, sizeof out, "-");
+    else
+        snprintf(out, sizeof out, "%lld:%lld",
+                 (long long)json_integer_value(json_object_get(r, "ticket_id")),
+                 (long long)json_integer_value(json_object_get(r, "seq")));
+    if (row != NULL)
+        *row = r;
+    else
+        json_decref(r);
+    return out;
+}
+
+static const char *at(long long t, int seq)
+{
+    static char out[64];
+    snprintf(out, sizeof out, "%lld:%d", t, seq);
+    return out;
+}
+
+/* Records the outcome of sender o's claim of row (and releases both):
+ * status "sent", "failed" or "pending" (due again at once). */
+static void settle(cx_pg_outbox *o, json_t *row, const char *status)
+{
+    char err[512];
+    json_t *d = json_object();
+    cr_assert_eq(cx_pg_outbox_finish(o, json_integer_value(json_object_get(row, "id")), status, d,
+                                     0, NULL, err, sizeof err),
+                 CX_OK, "%s", err);
+    json_decref(d);
+    json_decref(row);
+}
+
+Test(pg_outbox, a_ticket_s_transitions_go_out_in_order_each_once_the_one_before_is_settled)
+{
+    long long t = new_ticket("r");
+    update_ticket(conn, t);
+    update_ticket(conn, t);
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, 1));
+    cr_assert_str_eq(claim(b, NULL), "-", "2 and 3 wait while 1 is being delivered");
+    settle(a, row, "pending"); /* to be tried again: it still goes first */
+    cr_assert_str_eq(claim(b, &row), at(t, 1));
+    settle(b, row, "sent");
+    cr_assert_str_eq(claim(a, &row), at(t, 2));
+    settle(a, row, "failed"); /* refused for good: the next one is not held back */
+    cr_assert_str_eq(claim(a, &row), at(t, 3));
+    cr_assert_str_eq(claim(b, NULL), "-");
+    settle(a, row, "sent");
+    cr_assert_str_eq(claim(a, NULL), "-");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0);
+}
+
+Test(pg_outbox, senders_share_the_tickets_and_never_hold_two_rows_of_one)
+{
+    long long t1 = new_ticket("r1"), t2 = new_ticket("r2");
+    update_ticket(conn, t1);
+    update_ticket(conn, t2);
+    json_t *ra, *rb;
+    cr_assert_str_eq(claim(a, &ra), at(t1, 1), "the row due first");
+    cr_assert_str_eq(claim(b, &rb), at(t2, 1), "the other sender skips the locked ticket");
+    cx_pg_outbox *c;
+    char err[512];
+    cr_assert_eq(cx_pg_outbox_new(&c, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(claim(c, NULL), "-");
+    settle(a, ra, "sent");
+    cr_assert_str_eq(claim(c, NULL), at(t1, 2));
+    cx_pg_outbox_rollback(c); /* released unrecorded: it stays pending */
+    settle(b, rb, "sent");
+    cr_assert_str_eq(claim(c, &ra), at(t1, 2));
+    settle(c, ra, "sent");
+    cr_assert_str_eq(claim(c, &ra), at(t2, 2));
+    settle(c, ra, "sent");
+    cx_pg_outbox_free(c);
+}
+
+/* `notifications retry` puts a failed transition back before the later
+ * ones of its ticket that are still pending: they wait for it again. */
+Test(pg_outbox, a_retried_transition_goes_before_the_later_ones_of_its_ticket)
+{
+    long long t = new_ticket("r");
+    update_ticket(conn, t);
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, 1));
+    long long first = json_integer_value(json_object_get(row, "id"));
+    settle(a, row, "failed");
+    cr_assert_str_eq(claim(a, NULL), at(t, 2));
+    cx_pg_outbox_rollback(a);
+    long long n;
+    char err[512];
+    cr_assert_eq(cx_pg_notifications_retry(url, first, &n, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(claim(a, &row), at(t, 1));
+    cr_assert_str_eq(claim(b, NULL), "-");
+    settle(a, row, "sent");
+    cr_assert_str_eq(claim(a, &row), at(t, 2));
+    settle(a, row, "sent");
+}
+
+/* An operator deletes a pending row (or the whole ticket): the next one
+ * goes. */
+Test(pg_outbox, a_deleted_pending_row_lets_the_next_one_go)
+{
+    long long t = new_ticket("r"), u = new_ticket("s");
+    update_ticket(conn, t);
+    update_ticket(conn, u);
+    char sql[160];
+    snprintf(sql, sizeof sql, "DELETE FROM cx.notifications WHERE ticket_id = %lld AND seq = 1", t);
+    cx_test_pg_exec(conn, sql);
+    snprintf(sql, sizeof sql, "DELETE FROM cx.tickets WHERE ticket_id = %lld", u);
+    cx_test_pg_exec(conn, sql);
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, 2));
+    settle(a, row, "sent");
+    cr_assert_str_eq(claim(a, NULL), "-");
+}
+
+/* Something done on a thread of its own: settling a claimed row, or a
+ * ticket's transition on a connection of its own. */
+typedef struct on_thread {
+    cx_pg_outbox *o;
+    json_t *row;      /* settle this claim as sent, or */
+    long long ticket; /* update this ticket */
+    int done;
+    pthread_mutex_t lock;
+} on_thread;
+
+static void *run_on_thread(void *arg)
+{
+    on_thread *w = arg;
+    if (w->o != NULL) {
+        settle(w->o, w->row, "sent");
+    } else {
+        PGconn *c = cx_test_pg_connect(url);
+        update_ticket(c, w->ticket);
+        PQfinish(c);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Starts w, and returns once it has finished or waits for a lock. */
+static void start_and_let_wait(on_thread *w, pthread_t *th)
+{
+    pthread_mutex_init(&w->lock, NULL);
+    cr_assert_eq(pthread_create(th, NULL, run_on_thread, w), 0);
+    for (int i = 0; i < 100; i++) {
+        pthread_mutex_lock(&w->lock);
+        int done = w->done;
+        pthread_mutex_unlock(&w->lock);
+        if (done || q("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0)
+            return;
+        cx_test_sleep_ms(50);
+    }
+    cr_assert_fail("neither finished nor waiting after 5 s");
+}
+
+/* The ticket's next transition commits while its previous one is being
+ * settled, in either order: it is claimed next, never left waiting behind
+ * a row that is no longer pending. */
+Test(pg_outbox, a_transition_committed_while_the_one_before_is_settled_is_not_left_waiting)
+{
+    /* The transition's transaction first: the sender records "sent" meanwhile. */
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, 1));
+    cx_test_pg_exec(conn, "BEGIN");
+    update_ticket(conn, t);
+    on_thread w = {.o = a, .row = row};
+    pthread_t th;
+    start_and_let_wait(&w, &th);
+    cx_test_pg_exec(conn, "COMMIT");
+    pthread_join(th, NULL);
+    cr_assert_str_eq(claim(b, &row), at(t, 2));
+    settle(b, row, "sent");
+
+    /* The settling transaction first: the transition is written meanwhile. */
+    long long u = new_ticket("s");
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.notifications SET status = 'sent' WHERE ticket_id = %lld AND seq = 1", u);
+    cx_test_pg_exec(conn, "BEGIN");
+    cx_test_pg_exec(conn, sql);
+    on_thread w2 = {.ticket = u};
+    start_and_let_wait(&w2, &th);
+    cx_test_pg_exec(conn, "COMMIT");
+    pthread_join(th, NULL);
+    cr_assert_str_eq(claim(b, &row), at(u, 2));
+    settle(b, row, "sent");
+    cr_assert_str_eq(claim(a, NULL), "-");
+}
