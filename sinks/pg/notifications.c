@@ -102,10 +102,14 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t er
      * ticket); a row another sender holds is skipped, and so is, through the
      * NOT EXISTS, every later row of its ticket. Due first, not oldest: the
      * rows of a receiver that hangs come due again and again, each later than
-     * the last (the backoff), and would otherwise go before every new row. */
+     * the last (the backoff), and would otherwise go before every new row.
+     * Rows marked waiting (behind an earlier pending row of their ticket,
+     * migration 11) are not in notifications_ready_idx: a claim reads the
+     * first pending row of each ticket that is due, not the rows behind them. */
     PGresult *r = run(o,
                       "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
-                      " WHERE n.status = 'pending' AND n.next_attempt_at <= now()"
+                      " WHERE n.status = 'pending' AND NOT n.waiting"
+                      " AND n.next_attempt_at <= now()"
                       " AND NOT EXISTS (SELECT 1 FROM cx.notifications p"
                       "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'"
                       "  AND p.seq < n.seq)"

@@ -22,9 +22,11 @@ typedef struct cx_pg_outbox_counts {
 cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, size_t errlen);
 
 /*
- * Opens a transaction and locks (FOR UPDATE SKIP LOCKED) the oldest pending row
- * that is due and whose ticket has no older pending row, so each row goes to one
- * sender and a ticket's transitions go out in order. *row is a JSON object (id,
+ * Opens a transaction and locks (FOR UPDATE SKIP LOCKED) the pending row due
+ * first whose ticket has no older pending row, so each row goes to one sender
+ * and a ticket's transitions go out in order. Its cost does not grow with the
+ * rows waiting behind their ticket's first (they are marked waiting and left
+ * out of the index it reads). *row is a JSON object (id,
  * ticket_id, seq, transition, status, attempts, created_at, sent_at,
  * next_attempt_at, last_error, deliveries, ticket), or NULL when nothing is due
  * (no transaction is left open then). Returns new: json_decref().
