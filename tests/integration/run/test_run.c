@@ -94,28 +94,22 @@ static void produce(long n)
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
 }
 
-static pid_t start_run_on(const char *brokers, const char *group, char *config)
+/* Starts a member of group reading topic from brokers with config; its log
+ * (stderr) goes to the file log, or with NULL to this process's. */
+static pid_t start_member(const char *brokers, const char *topic, const char *group,
+                          const char *config, const char *log)
 {
-    int fd;
-    char *argv[] = {(char *)cx_test_bin(),
-                    "run",
-                    "--config",
-                    config,
-                    "--brokers",
-                    (char *)brokers,
-                    "--topic",
-                    "cx.events",
-                    "--group",
-                    (char *)group,
-                    "--pg",
-                    url,
-                    "--http",
-                    "off",
-                    "--log-level",
-                    "warn",
-                    NULL};
-    pid_t pid = cx_test_spawn(argv, &fd);
-    close(fd);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO;
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execl(cx_test_bin(), cx_test_bin(), "run", "--config", config, "--brokers", brokers,
+              "--topic", topic, "--group", group, "--pg", url, "--http", "off", "--log-level",
+              "warn", (char *)NULL);
+        _exit(127);
+    }
     if (n_children < 8)
         children[n_children++] = pid;
     return pid;
@@ -123,7 +117,7 @@ static pid_t start_run_on(const char *brokers, const char *group, char *config)
 
 static pid_t start_run_with(const char *group, char *config)
 {
-    return start_run_on(cx_mock_bootstraps(mock), group, config);
+    return start_member(cx_mock_bootstraps(mock), "cx.events", group, config, NULL);
 }
 
 static pid_t start_run(const char *group)
@@ -394,7 +388,7 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     rd_kafka_mock_coordinator_set(cl, "group", "g12", 1);
     rd_kafka_mock_broker_set_down(cl, 2);
     setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
-    pid_t p = start_run_on(cx_mock_bootstraps(m3), "g12", cfgfile);
+    pid_t p = start_member(cx_mock_bootstraps(m3), "cx.events", "g12", cfgfile, NULL);
     unsetenv("CXPULSE_AUTO_OFFSET_RESET");
     sleep(8); /* joined, assigned and asking (the group forms in about 3 s) */
     cr_assert_eq(kill(p, 0), 0, "the member must wait for the leader, not fail");
@@ -458,27 +452,7 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     PQclear(PQexec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
                          "next_offset) VALUES ('g14', 'cx.old', 0, 0)"));
     setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
-    int fd;
-    char *argv[] = {(char *)cx_test_bin(),
-                    "run",
-                    "--config",
-                    cfgfile,
-                    "--brokers",
-                    (char *)cx_mock_bootstraps(mock),
-                    "--topic",
-                    "cx.old",
-                    "--group",
-                    "g14",
-                    "--pg",
-                    url,
-                    "--http",
-                    "off",
-                    "--log-level",
-                    "warn",
-                    NULL};
-    pid_t p = cx_test_spawn(argv, &fd);
-    close(fd);
-    children[n_children++] = p;
+    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.old", "g14", cfgfile, NULL);
     unsetenv("CXPULSE_AUTO_OFFSET_RESET");
     wait_handled("g14", 1000, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
@@ -511,24 +485,6 @@ Test(run, a_stop_after_the_topic_vanished_and_came_back_exits_0)
     assert_exactly_once("g15");
 }
 
-/* Starts a member of group whose log (stderr) goes to the file log. */
-static pid_t start_logged(const char *group, const char *log)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execl(cx_test_bin(), cx_test_bin(), "run", "--config", cfgfile, "--brokers",
-              cx_mock_bootstraps(mock), "--topic", "cx.events", "--group", group, "--pg", url,
-              "--http", "off", "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
-    children[n_children++] = pid;
-    return pid;
-}
-
 /* What goes wrong with Kafka is logged once: a broker that cannot be reached
  * is not a second "ERROR:" line for each failure librdkafka logged already,
  * and a commit to Kafka that a rebalance cuts short (the offsets that count
@@ -538,7 +494,7 @@ Test(run, kafka_troubles_are_logged_once)
     char log[sizeof cfgfile + 8];
     snprintf(log, sizeof log, "%s.log", cfgfile);
     produce(300);
-    pid_t a = start_logged("g16", log);
+    pid_t a = start_member(cx_mock_bootstraps(mock), "cx.events", "g16", cfgfile, log);
     wait_handled("g16", produced, 60);
     pid_t b = start_run("g16"); /* a rebalance, while batches are stored */
     for (int i = 0; i < 6; i++) {

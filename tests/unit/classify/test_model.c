@@ -189,6 +189,14 @@ static void features_of(const char *text, fl *f)
     cx_event_clear(&ev);
 }
 
+/* a and b are the same features, in the same order, with the same values. */
+static void assert_same_features(const fl *a, const fl *b)
+{
+    cr_assert_eq(a->n, b->n);
+    cr_assert_eq(memcmp(a->b, b->b, sizeof(uint32_t) * (size_t)a->n), 0);
+    cr_assert_eq(memcmp(a->v, b->v, sizeof(float) * (size_t)a->n), 0);
+}
+
 static int shared(const fl *a, const fl *b)
 {
     int n = 0;
@@ -206,8 +214,7 @@ Test(cx_valence, features_are_deterministic_and_robust_to_inflection)
     static fl a, b, c;
     features_of("the courier delayed my parcels", &a);
     features_of("the courier delayed my parcels", &b);
-    cr_assert_eq(a.n, b.n);
-    cr_assert_eq(memcmp(a.b, b.b, sizeof(uint32_t) * (size_t)a.n), 0);
+    assert_same_features(&a, &b);
     /* "delays"/"parcel" share character n-grams with "delayed"/"parcels" */
     features_of("the courier delays my parcel", &c);
     cr_assert_gt(shared(&a, &c), a.n / 2);
@@ -221,9 +228,7 @@ Test(cx_valence, a_word_counts_once_however_often_it_recurs)
     static fl two, many;
     features_of("lines: 12 34", &two);
     features_of("lines: 12 34 56 78 90 13 57 91 35 79 24 68", &many);
-    cr_assert_eq(many.n, two.n);
-    cr_assert_eq(memcmp(many.b, two.b, sizeof(uint32_t) * (size_t)two.n), 0);
-    cr_assert_eq(memcmp(many.v, two.v, sizeof(float) * (size_t)two.n), 0);
+    assert_same_features(&many, &two);
 }
 
 Test(cx_valence, the_word_after_a_link_is_read_whole)
@@ -234,8 +239,7 @@ Test(cx_valence, the_word_after_a_link_is_read_whole)
     static fl cut, whole;
     features_of("truncated https\xE2\x80\xA6 great, the courier lost it", &cut);
     features_of("truncated https://x.example/a great, the courier lost it", &whole);
-    cr_assert_eq(cut.n, whole.n);
-    cr_assert_eq(memcmp(cut.b, whole.b, sizeof(uint32_t) * (size_t)cut.n), 0);
+    assert_same_features(&cut, &whole);
 }
 
 Test(cx_valence, a_negated_word_is_a_different_feature)
