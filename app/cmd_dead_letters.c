@@ -253,12 +253,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     } else {
         print_list(out);
     }
-    /* on stderr: a script reading stdout gets the rows alone */
-    if (json_is_array(out) && (size_t)total > json_array_size(out))
-        fprintf(stderr,
-                "cxpulse dead-letters: showing %zu of %lld dead letters: --limit N shows more "
-                "(up to 100000), --since fewer\n",
-                json_array_size(out), total);
+    cx_cmd_say_cut("dead-letters", out, total, "dead letters", "--since");
     rc = CX_EXIT_OK;
 done:
     json_decref(out);

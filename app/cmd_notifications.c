@@ -92,12 +92,8 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         } else if (st == CX_OK) {
             print_table(out);
         }
-        /* on stderr: a script reading stdout gets the rows alone */
-        if (st == CX_OK && (size_t)total > json_array_size(out))
-            fprintf(stderr,
-                    "cxpulse notifications: showing %zu of %lld notifications: --limit N shows "
-                    "more (up to 100000), --status and --ticket fewer\n",
-                    json_array_size(out), total);
+        if (st == CX_OK)
+            cx_cmd_say_cut("notifications", out, total, "notifications", "--status and --ticket");
         json_decref(out);
     } else if (verb != NULL && strcmp(verb, "retry") == 0) {
         long long id = id_s ? cx_cmd_id(id_s) : 0;

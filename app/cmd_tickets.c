@@ -126,11 +126,7 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
                cx_cmd_json_str(out, "status"),
                json_is_true(json_object_get(out, "changed")) ? "" : " (unchanged)");
     }
-    if (json_is_array(out) && (size_t)total > json_array_size(out))
-        fprintf(stderr,
-                "cxpulse tickets: showing %zu of %lld tickets: --limit N shows more (up to "
-                "100000), --owner and --status fewer\n",
-                json_array_size(out), total);
+    cx_cmd_say_cut("tickets", out, total, "tickets", "--owner and --status");
     json_decref(out);
     return CX_EXIT_OK;
 }

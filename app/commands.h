@@ -167,4 +167,11 @@ void cx_cmd_close_input(FILE *f);
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 
+/* When a list shows fewer of its rows than match (a JSON array `shown` of
+ * `total`), says so on stderr, where a script reading stdout does not see it:
+ * "cxpulse CMD: showing N of M NOUN: --limit N shows more (up to 100000),
+ * FEWER fewer" (FEWER: the options that narrow the list). */
+void cx_cmd_say_cut(const char *cmd, const json_t *shown, long long total, const char *noun,
+                    const char *fewer);
+
 #endif /* CX_COMMANDS_H */

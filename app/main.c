@@ -68,6 +68,16 @@ const char *cx_cmd_json_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+void cx_cmd_say_cut(const char *cmd, const json_t *shown, long long total, const char *noun,
+                    const char *fewer)
+{
+    if (json_is_array(shown) && (size_t)total > json_array_size(shown))
+        fprintf(stderr,
+                "cxpulse %s: showing %zu of %lld %s: --limit N shows more (up to 100000), %s "
+                "fewer\n",
+                cmd, json_array_size(shown), total, noun, fewer);
+}
+
 int cx_cmd_exit_status(cx_status st)
 {
     return st == CX_OK                                 ? CX_EXIT_OK

@@ -534,41 +534,12 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
                                   long long *total, char *err, size_t errlen)
 {
-    char lim[16];
-    *out = NULL;
-    *total = 0;
-    if (limit <= 0)
-        limit = 50;
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {since, lim};
-    /* the rows and their count from one snapshot */
-    cx_status st = cx__pg_exec(h->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                               "listing dead letters", err, errlen);
-    if (st != CX_OK)
-        return st;
-    PGresult *r = PQexecParams(h->conn,
-                               "SELECT " DEAD_COLUMNS " FROM cx.dead_letters" DEAD_FILTER
-                               " ORDER BY id DESC LIMIT $2::int",
-                               2, NULL, params, NULL, NULL, 0);
-    st = cx__pg_check(h->conn, r, "listing dead letters", err, errlen);
-    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing dead letters: out of memory");
-    if (st == CX_OK)
-        *total = PQntuples(r);
-    PQclear(r);
-    if (st == CX_OK && *total == limit) { /* perhaps more */
-        r = PQexecParams(h->conn, "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 1, NULL,
-                         params, NULL, NULL, 0);
-        if ((st = cx__pg_check(h->conn, r, "counting dead letters", err, errlen)) == CX_OK)
-            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    PQclear(PQexec(h->conn, "ROLLBACK")); /* read only: nothing to commit */
-    if (st != CX_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return st;
+    const char *params[] = {since};
+    return cx__pg_list(h->conn,
+                       "SELECT " DEAD_COLUMNS " FROM cx.dead_letters" DEAD_FILTER
+                       " ORDER BY id DESC LIMIT $2::int",
+                       "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 1, params,
+                       limit > 0 ? limit : 50, "listing dead letters", out, total, err, errlen);
 }
 
 cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, char *err,

@@ -238,39 +238,15 @@ cx_status cx_pg_notifications_list(const char *conninfo, const char *status, lon
     cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
-    char ticket_s[32], limit_s[32];
+    char ticket_s[32];
     snprintf(ticket_s, sizeof ticket_s, "%lld", ticket_id);
-    snprintf(limit_s, sizeof limit_s, "%d", limit);
-    const char *params[] = {status, ticket_id > 0 ? ticket_s : NULL, limit_s};
-    /* the rows and their count from one snapshot */
-    st = cx__pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                     "listing notifications", err, errlen);
-    PGresult *r = NULL;
-    if (st == CX_OK) {
-        r = PQexecParams(conn,
-                         "SELECT " NOTIFICATION_COLUMNS
-                         " FROM cx.notifications n" NOTIFICATION_FILTER
-                         " ORDER BY n.id DESC LIMIT $3::int",
-                         3, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(conn, r, "listing notifications", err, errlen);
-    }
-    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing notifications: out of memory");
-    if (st == CX_OK)
-        *total = PQntuples(r);
-    PQclear(r);
-    if (st == CX_OK && *total == limit) { /* perhaps more */
-        r = PQexecParams(conn, "SELECT count(*) FROM cx.notifications n" NOTIFICATION_FILTER, 2,
-                         NULL, params, NULL, NULL, 0);
-        if ((st = cx__pg_check(conn, r, "counting notifications", err, errlen)) == CX_OK)
-            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    if (st != CX_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    PQfinish(conn); /* a read-only transaction: nothing to commit */
+    const char *params[] = {status, ticket_id > 0 ? ticket_s : NULL};
+    st = cx__pg_list(conn,
+                     "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n" NOTIFICATION_FILTER
+                     " ORDER BY n.id DESC LIMIT $3::int",
+                     "SELECT count(*) FROM cx.notifications n" NOTIFICATION_FILTER, 2, params,
+                     limit, "listing notifications", out, total, err, errlen);
+    PQfinish(conn);
     return st;
 }
 

@@ -125,6 +125,15 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last);
  * as such, json columns parsed, the rest as strings. NULL on no memory. */
 json_t *cx__pg_rows_json(const PGresult *r);
 
+/* A list cut at limit, and how long it would be: runs rows_sql (params[0..n),
+ * then the limit as $n+1) and, when it returns limit rows, count_sql (the
+ * same n parameters), in one read-only snapshot that is ended before
+ * returning. *out is the rows as cx__pg_rows_json() gives them, *total how
+ * many match; errors name `what` ("listing tickets"). */
+cx_status cx__pg_list(PGconn *conn, const char *rows_sql, const char *count_sql, int n,
+                      const char *const *params, int limit, const char *what, json_t **out,
+                      long long *total, char *err, size_t errlen);
+
 /* Runs `copy_sql` (COPY ... FROM STDIN) with buf as its data; reads every result. */
 cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, const char *what,
                       char *err, size_t errlen);

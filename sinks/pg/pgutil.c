@@ -802,3 +802,41 @@ json_t *cx__pg_rows_json(const PGresult *r)
     }
     return a;
 }
+
+cx_status cx__pg_list(PGconn *conn, const char *rows_sql, const char *count_sql, int n,
+                      const char *const *params, int limit, const char *what, json_t **out,
+                      long long *total, char *err, size_t errlen)
+{
+    const char *all[8];
+    char limit_s[16];
+    *out = NULL;
+    *total = 0;
+    if (n < 0 || n >= (int)CX_ARRAY_LEN(all))
+        return cx_errf(err, errlen, CX_ERR_FATAL, "%s: too many parameters", what);
+    memcpy(all, params, (size_t)n * sizeof *all);
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    all[n] = limit_s;
+    cx_status st =
+        cx__pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what, err, errlen);
+    if (st != CX_OK)
+        return st;
+    PGresult *r = PQexecParams(conn, rows_sql, n + 1, NULL, all, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, what, err, errlen);
+    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", what);
+    if (st == CX_OK)
+        *total = PQntuples(r);
+    PQclear(r);
+    if (st == CX_OK && *total == limit) { /* perhaps more */
+        r = PQexecParams(conn, count_sql, n, NULL, all, NULL, NULL, 0);
+        if ((st = cx__pg_check(conn, r, what, err, errlen)) == CX_OK)
+            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    PQclear(PQexec(conn, "ROLLBACK")); /* read only: nothing to commit */
+    if (st != CX_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return st;
+}

@@ -45,39 +45,14 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
     cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
-    char limit_s[32];
-    snprintf(limit_s, sizeof limit_s, "%d", limit);
-    const char *params[] = {owner, status ? status : "unresolved", limit_s};
-    /* the rows and their count from one snapshot */
-    st = cx__pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "listing tickets",
-                     err, errlen);
-    PGresult *r = NULL;
-    if (st == CX_OK) {
-        r = PQexecParams(conn,
-                         "SELECT " TICKET_COLUMNS ", " TICKET_DELIVERY
-                         " FROM cx.tickets" TICKET_FILTER
-                         " ORDER BY status = 'resolved', cx.tickets.opened_at DESC,"
-                         " ticket_id DESC LIMIT $3::int",
-                         3, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(conn, r, "listing tickets", err, errlen);
-    }
-    if (st == CX_OK && (*out = cx__pg_rows_json(r)) == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "listing tickets: out of memory");
-    if (st == CX_OK)
-        *total = PQntuples(r);
-    PQclear(r);
-    if (st == CX_OK && *total == limit) { /* perhaps more */
-        r = PQexecParams(conn, "SELECT count(*) FROM cx.tickets" TICKET_FILTER, 2, NULL, params,
-                         NULL, NULL, 0);
-        if ((st = cx__pg_check(conn, r, "counting tickets", err, errlen)) == CX_OK)
-            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    if (st != CX_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    PQfinish(conn); /* a read-only transaction: nothing to commit */
+    const char *params[] = {owner, status ? status : "unresolved"};
+    st = cx__pg_list(conn,
+                     "SELECT " TICKET_COLUMNS ", " TICKET_DELIVERY " FROM cx.tickets" TICKET_FILTER
+                     " ORDER BY status = 'resolved', cx.tickets.opened_at DESC,"
+                     " ticket_id DESC LIMIT $3::int",
+                     "SELECT count(*) FROM cx.tickets" TICKET_FILTER, 2, params, limit,
+                     "listing tickets", out, total, err, errlen);
+    PQfinish(conn);
     return st;
 }
 
