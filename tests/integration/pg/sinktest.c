@@ -108,3 +108,30 @@ int sinktest_cmd_split(const char *url, const char *args, size_t *lines, json_t 
     unlink(err);
     return st;
 }
+
+void sinktest_assert_cut_short(const char *url, const char *list, const char *noun, size_t shown,
+                               size_t total)
+{
+    size_t lines;
+    json_t *a;
+    char args[256], errs[1024], told[128];
+    snprintf(args, sizeof args, "%s --json", list);
+    cr_assert_eq(sinktest_cmd_split(url, args, &lines, &a, errs, sizeof errs), 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), shown);
+    json_decref(a);
+    snprintf(told, sizeof told, "showing %zu of %zu %s", shown, total, noun);
+    cr_assert(strstr(errs, told) != NULL, "not told: \"%s\"", errs);
+    cr_assert(strstr(errs, "--limit") != NULL, "%s", errs);
+
+    snprintf(args, sizeof args, "%s --limit 5", list);
+    cr_assert_eq(sinktest_cmd_split(url, args, &lines, &a, errs, sizeof errs), 0, "%s", errs);
+    cr_assert_eq(lines, 1 + 5, "a header and five %s", noun);
+    snprintf(told, sizeof told, "showing 5 of %zu %s", total, noun);
+    cr_assert(strstr(errs, told) != NULL, "not told: \"%s\"", errs);
+
+    snprintf(args, sizeof args, "%s --limit %zu --json", list, total);
+    cr_assert_eq(sinktest_cmd_split(url, args, &lines, &a, errs, sizeof errs), 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), total);
+    json_decref(a);
+    cr_assert_str_eq(errs, "", "every one of the %s is shown", noun);
+}

@@ -46,4 +46,11 @@ cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules);
 int sinktest_cmd_split(const char *url, const char *args, size_t *lines, json_t **json, char *errs,
                        size_t errlen);
 
+/* Checks what a list command `list` ("tickets list") does with `total` rows
+ * of noun ("tickets") when it shows `shown` by default: the default and
+ * --limit 5 show that many and say on stderr how many match and that --limit
+ * shows more; --limit total shows every row and says nothing. */
+void sinktest_assert_cut_short(const char *url, const char *list, const char *noun, size_t shown,
+                               size_t total);
+
 #endif
