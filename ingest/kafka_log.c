@@ -20,12 +20,21 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk, (void)opaque;
-    cx_log_level l =
-        err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? CX_LOG_ERROR
-        : err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE ||
-                err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL
-            ? CX_LOG_DEBUG
-            : CX_LOG_WARN;
+    cx_log_level l = CX_LOG_WARN;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        l = CX_LOG_ERROR;
+        break;
+    case RD_KAFKA_RESP_ERR__TRANSPORT: /* logged as FAIL by the broker's thread */
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__SSL:
+        l = CX_LOG_DEBUG;
+        break;
+    default:
+        break;
+    }
     cx_log(l, "kafka", "%s", reason);
 }
 

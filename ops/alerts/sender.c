@@ -35,22 +35,14 @@ struct cx_alerts_sender {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
-    int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
+    _Atomic int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
 
-/* When stopping, the time posts are cut off; 0 before. */
-static int64_t stop_by(cx_alerts_sender *s)
-{
-    pthread_mutex_lock(&s->lock);
-    int64_t t = s->stop_by_us;
-    pthread_mutex_unlock(&s->lock);
-    return t;
-}
-
-/* Whether the stop's grace period is over: nothing more may be posted. */
+/* Whether the stop's grace period is over: nothing more may be posted.
+ * Lock-free: libcurl's progress callback asks many times a second. */
 static int past_grace(cx_alerts_sender *s)
 {
-    int64_t t = stop_by(s);
+    int64_t t = s->stop_by_us;
     return t != 0 && cx_now_mono_us() >= t;
 }
 
