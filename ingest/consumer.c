@@ -204,13 +204,17 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
     return st;
 }
 
-/* Asks where each partition of l starts or ends (the offsets in l:
- * RD_KAFKA_OFFSET_BEGINNING or _END), in tries of END_QUERY_MS until `until`
- * or a stop; rd_kafka_offsets_for_times() keeps its timeout, where librdkafka
- * 2.0.2's rd_kafka_query_watermark_offsets() waits for a leader that is
- * down without end. Fills at[k] for ids[k] (-1: not known). */
-static void ask_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *l, int64_t until,
-                        const int32_t *ids, size_t n, int64_t *at)
+/* Asks where each partition of l starts or ends (which: "starts" or "ends",
+ * as the offsets in l: RD_KAFKA_OFFSET_BEGINNING or _END), in tries of
+ * END_QUERY_MS until `until` or a stop; rd_kafka_offsets_for_times() keeps
+ * its timeout, where librdkafka 2.0.2's rd_kafka_query_watermark_offsets()
+ * waits for a leader that is down without end. Fills at[k] for ids[k] (-1:
+ * not known); a partition not known, unless for a stop, is logged with
+ * librdkafka's reason and `then`, what follows from it. Returns the
+ * request's error (per partition ones aside). */
+static rd_kafka_resp_err_t ask_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *l,
+                                       const char *which, int64_t until, const int32_t *ids,
+                                       size_t n, int64_t *at, const char *then)
 {
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
     int64_t left;
@@ -221,10 +225,19 @@ static void ask_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *l, int6
         ;
     for (size_t k = 0; k < n; k++)
         at[k] = -1;
-    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+    for (int i = 0; i < l->cnt && !c->stop; i++) {
+        const rd_kafka_topic_partition_t *p = &l->elems[i];
+        rd_kafka_resp_err_t pe = e != RD_KAFKA_RESP_ERR_NO_ERROR ? e : p->err;
+        if (pe != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            cx_log(CX_LOG_WARN, "ingest", "where %s[%d] %s is not known (%s): %s", p->topic,
+                   (int)p->partition, which, rd_kafka_err2str(pe), then);
+            continue;
+        }
         for (size_t k = 0; k < n; k++)
-            if (ids[k] == l->elems[i].partition && l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                at[k] = l->elems[i].offset;
+            if (ids[k] == p->partition)
+                at[k] = p->offset;
+    }
+    return e;
 }
 
 /* Checks where each partition of topic starts (next[k], -1: nothing stored)
@@ -266,17 +279,21 @@ static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *
     if (starts->cnt == 0 && c->reset != RD_KAFKA_OFFSET_END)
         goto done; /* nothing to check, nothing to store */
     int64_t until = cx_now_mono_us() + ENDS_PATIENCE_MS * 1000LL;
-    ask_offsets(c, ends, until, ids, n, hi);
-    ask_offsets(c, starts, until, ids, n, lo);
+    rd_kafka_resp_err_t e =
+        ask_offsets(c, ends, "ends", until, ids, n, hi,
+                    c->reset == RD_KAFKA_OFFSET_END
+                        ? "a stored offset is not checked against it; with none stored, it starts "
+                          "at the end when fetching begins, and that is not stored"
+                        : "a stored offset is not checked against it");
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        ask_offsets(c, starts, "starts", until, ids, n, lo,
+                    "its stored offset is not checked against it");
+    else /* the same would be said again */
+        for (size_t k = 0; k < n; k++)
+            lo[k] = -1;
     if (missing > 0 && c->reset == RD_KAFKA_OFFSET_END && !c->stop) {
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < n; k++)
             start[k] = next[k] < 0 ? hi[k] : -1; /* read_stored() stores those >= 0 */
-            if (next[k] < 0 && hi[k] < 0)
-                cx_log(CX_LOG_WARN, "ingest",
-                       "the end of %s[%d] is not known: it starts at the end when fetching "
-                       "begins, not stored",
-                       topic, (int)ids[k]);
-        }
         if ((st = read_stored(c, topic, ids, n, start, next, err, errlen)) != CX_OK)
             goto done;
     }
