@@ -488,13 +488,19 @@ Test(run, a_stop_after_the_topic_vanished_and_came_back_exits_0)
 /* What goes wrong with Kafka is logged once: a broker that cannot be reached
  * is not a second "ERROR:" line for each failure librdkafka logged already,
  * and a commit to Kafka that a rebalance cuts short (the offsets that count
- * are PostgreSQL's) is no warning. */
+ * are PostgreSQL's) or the broker refuses is no warning. */
 Test(run, kafka_troubles_are_logged_once)
 {
     char log[sizeof cfgfile + 8];
     snprintf(log, sizeof log, "%s.log", cfgfile);
     produce(300);
     pid_t a = start_member(cx_mock_bootstraps(mock), "cx.events", "g16", cfgfile, log);
+    wait_handled("g16", produced, 60);
+    /* commits to Kafka the broker refuses (8: OffsetCommit) */
+    rd_kafka_mock_push_request_errors(
+        cx_mock_cluster(mock), 8, 3, RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+        RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE, RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE);
+    produce(100);
     wait_handled("g16", produced, 60);
     pid_t b = start_run("g16"); /* a rebalance, while batches are stored */
     for (int i = 0; i < 6; i++) {
