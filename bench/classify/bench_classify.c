@@ -45,7 +45,12 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+    char *end = NULL;
+    size_t n = argc > 1 ? strtoul(argv[1], &end, 10) : 1000000;
+    if (argc > 2 || n == 0 || (end != NULL && *end != '\0')) {
+        fprintf(stderr, "usage: bench_classify [N_EVENTS]   (default 1000000, at least 1)\n");
+        return 2;
+    }
     /* Build the events into one buffer. */
     size_t cap = n * 420, used = 0;
     char *buf = malloc(cap);

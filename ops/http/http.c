@@ -5,9 +5,7 @@
  * closed after a few seconds, so slow or stalled clients cannot take every
  * connection the server allows.
  */
-#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <arpa/inet.h>
-#include <link.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -80,26 +78,8 @@ static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *
     return CX_OK;
 }
 
-/* Adds a loaded object's thread-local storage to *data (a size_t). */
-static int add_tls(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_TLS)
-            *(size_t *)data += info->dlpi_phdr[i].p_memsz + info->dlpi_phdr[i].p_align;
-    return 0;
-}
-
-/* A connection thread's stack: 512 KB for the handler, plus the static
- * thread-local storage of the program and its libraries, which glibc places
- * in the same allocation (the classifier's per-thread caches are over 500 KB:
- * without it, no thread could start and the server could not listen). */
-static size_t thread_stack_size(void)
-{
-    size_t tls = 0;
-    dl_iterate_phdr(add_tls, &tls);
-    return 512 * 1024 + tls;
-}
+/* A connection thread's stack: ample for the handler. */
+#define THREAD_STACK (512 * 1024)
 
 cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)
 {
@@ -125,7 +105,7 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
         NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CX_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, thread_stack_size(),
+        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
         MHD_OPTION_END);
     if (h->daemon == NULL) {
         free(h);

@@ -1074,7 +1074,6 @@ const cx_lexicon *cx__classifier_lexicon(const cx_classifier *clf)
 void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx_lex_words *words,
                           cx_tags *tags, cx_rule_hits *hits)
 {
-    static __thread cx_lex_words scanned; /* ~80 KB: not on the stack */
     int32_t seen[2][MAX_SEEN];            /* phrases counted as said, and negated */
     size_t n_seen[2] = {0, 0};
     float sent = 0.0f;
@@ -1082,10 +1081,11 @@ void cx__classifier_rules(const cx_classifier *clf, const cx_event *ev, const cx
     memset(tags, 0, sizeof *tags);
     memset(hits, 0, sizeof *hits);
     if (words == NULL) {
-        scanned.n = 0;
+        cx_lex_words *scanned = cx__scratch(CX_SCRATCH_RULES, sizeof *scanned); /* ~80 KB */
+        scanned->n = 0;
         if (ev->text)
-            cx__lex_words(clf->lex, ev->text, ev->text_len, &scanned);
-        words = &scanned;
+            cx__lex_words(clf->lex, ev->text, ev->text_len, scanned);
+        words = scanned;
     }
     const int32_t *ids = words->id;
     size_t n = words->n;

@@ -65,7 +65,7 @@ static inline void copy_small(char *d, const char *s, size_t n)
 /* A word-group feature (a word, a word pair, an emoji) counts once per text:
  * a list of 50 order numbers, all "00" to the features, must not outweigh
  * the sentence around it. The features seen in the text being read, per
- * thread; an entry of another text is stale by its stamp. */
+ * thread (cx__scratch()); an entry of another text is stale by its stamp. */
 #define SEEN_SLOTS 1024
 #define SEEN_PROBES 8
 
@@ -74,26 +74,28 @@ typedef struct seen_slot {
     uint32_t stamp;
 } seen_slot;
 
-static __thread seen_slot seen_set[SEEN_SLOTS];
-static __thread uint32_t seen_stamp;
+typedef struct seen_set {
+    seen_slot slot[SEEN_SLOTS];
+    uint32_t stamp;
+} seen_set;
 
 /* Starts a new text: no feature has been seen. */
-static void seen_reset(void)
+static void seen_reset(seen_set *seen)
 {
-    if (++seen_stamp == 0) { /* wrapped: no entry may look current */
-        memset(seen_set, 0, sizeof seen_set);
-        seen_stamp = 1;
+    if (++seen->stamp == 0) { /* wrapped: no entry may look current */
+        memset(seen->slot, 0, sizeof seen->slot);
+        seen->stamp = 1;
     }
 }
 
 /* True when the feature whose hash is h was seen before in this text;
  * records it otherwise (in a full neighbourhood it counts again). */
-static int seen_before(uint64_t h)
+static int seen_before(seen_set *seen, uint64_t h)
 {
     for (unsigned k = 0; k < SEEN_PROBES; k++) {
-        seen_slot *s = &seen_set[((h >> 20) + k) & (SEEN_SLOTS - 1)];
-        if (s->stamp != seen_stamp) {
-            *s = (seen_slot){h, seen_stamp};
+        seen_slot *s = &seen->slot[((h >> 20) + k) & (SEEN_SLOTS - 1)];
+        if (s->stamp != seen->stamp) {
+            *s = (seen_slot){h, seen->stamp};
             return 0;
         }
         if (s->hash == h)
@@ -107,6 +109,7 @@ typedef struct emitter {
     cx_chars_fn chars;
     void *ctx;
     int *counts;
+    seen_set *seen; /* the thread's */
 } emitter;
 
 /* Emits the feature "<prefix><name>"; the name is what evidence shows.
@@ -120,7 +123,7 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
     if (prefix[0] != '\0')
         h = hash_more(h, prefix, 2);
     h = hash_more(h, name, n);
-    if (g == CX_FG_WORD && seen_before(h))
+    if (g == CX_FG_WORD && seen_before(e->seen, h))
         return;
     e->fn(e->ctx, bucket_of(h), g, value, named ? name : NULL, n);
     e->counts[g]++;
@@ -193,7 +196,7 @@ static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
         e->chars ? e->chars(e->ctx, w, n, key) : cx__char_ngrams(w, n, e->fn, e->ctx);
 }
 
-/* Per thread: what recent words give, so a frequent word costs one hash and
+/* Per thread (cx__scratch()): what recent words give, so a frequent word costs one hash and
  * a probe: for the features, their unigram's hash, their FNV-1a key for the
  * character n-grams and whether they are negators (nothing but the word: the
  * negators are a built-in list); for the rules, their lexicon id and flags
@@ -210,7 +213,12 @@ typedef struct word_memo {
     char w[MAX_WORD]; /* the word as the rules read it */
 } word_memo;
 
-static __thread word_memo word_cache[WORD_CACHE];
+/* The thread's working memory for the features. */
+typedef struct scratch {
+    seen_set seen;
+    word_memo memo[WORD_CACHE];
+    cx_lex_words words; /* the rules' words when the caller keeps none (~80 KB) */
+} scratch;
 
 /* The feature part of a memo for the feature word fw[n]. */
 static void feature_info(const cx_valence *val, const char *fw, size_t n, word_memo *m)
@@ -226,10 +234,10 @@ static void feature_info(const cx_valence *val, const char *fw, size_t n, word_m
 /* What the word gives: lw[n] as the rules read it, fw[n] as the features do
  * (n <= MAX_WORD); its id and flags are set when lex is given (gen: its
  * cx__lex_generation()). */
-static const word_memo *word_info(const cx_valence *val, const cx_lexicon *lex, uint64_t gen,
-                                  const char *lw, const char *fw, size_t n)
+static const word_memo *word_info(word_memo *cache, const cx_valence *val, const cx_lexicon *lex,
+                                  uint64_t gen, const char *lw, const char *fw, size_t n)
 {
-    word_memo *m = &word_cache[cx__hash_word(lw, n) >> 54 & (WORD_CACHE - 1)];
+    word_memo *m = &cache[cx__hash_word(lw, n) >> 54 & (WORD_CACHE - 1)];
     if (m->hash == 0 || m->n != n || !cx__same_bytes(m->w, lw, n)) {
         feature_info(val, fw, n, m);
         m->n = (uint8_t)n;
@@ -272,8 +280,8 @@ static int lex_blank(unsigned char b)
  * CX_LEX_MAX_WORD bytes, stem them, and also read what the features skip (a
  * link's address). Returns 0 when *words could not be had this way (bytes the
  * features jump over that the rules would read), 1 otherwise. */
-static int text_features(const emitter *e, const cx_valence *val, const char *text, size_t len,
-                         const cx_lexicon *lex, cx_lex_words *words)
+static int text_features(const emitter *e, word_memo *memo, const cx_valence *val, const char *text,
+                         size_t len, const cx_lexicon *lex, cx_lex_words *words)
 {
     char word[MAX_WORD + 1], prev[MAX_WORD + 1 + 8], buf[2 * MAX_WORD + 8];
     char lw[CX_LEX_MAX_WORD]; /* the word as the rules read it */
@@ -283,7 +291,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
     uint64_t gen = lex != NULL ? cx__lex_generation(lex) : 0;
     if (lex_ok)
         words->n = 0;
-    seen_reset();
+    seen_reset(e->seen);
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)text[i] : ' ';
         char out = 0;
@@ -320,7 +328,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
             in_word = 0;
             /* ln == wn for the words the cache keeps */
             const word_memo *wm = ln <= MAX_WORD && (lex_ok || !skip_word)
-                                      ? word_info(val, lex_ok ? lex : NULL, gen, lw, word, ln)
+                                      ? word_info(memo, val, lex_ok ? lex : NULL, gen, lw, word, ln)
                                       : NULL;
             if (lex_ok) {
                 if (wm != NULL)
@@ -358,7 +366,7 @@ static int text_features(const emitter *e, const cx_valence *val, const char *te
                 }
                 /* unigram, negation-marked within the scope; a word seen
                  * before adds only its pair with the word before it */
-                int again = seen_before(wm->hash);
+                int again = seen_before(e->seen, wm->hash);
                 if (again) {
                     if (neg_left > 0)
                         neg_left--;
@@ -511,8 +519,9 @@ int cx__features_words(const cx_classifier *rules, const char *text, size_t len,
                        cx_lex_words *words)
 {
     int counts[CX_FG_COUNT] = {0};
-    emitter e = {ignore_feature, NULL, NULL, counts};
-    return text_features(&e, cx__classifier_valence(rules), text, len,
+    scratch *sc = cx__scratch(CX_SCRATCH_FEATURES, sizeof *sc);
+    emitter e = {ignore_feature, NULL, NULL, counts, &sc->seen};
+    return text_features(&e, sc->memo, cx__classifier_valence(rules), text, len,
                          cx__classifier_lexicon(rules), words);
 }
 
@@ -520,8 +529,8 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
                   cx_tags *tags, cx_rule_hits *hits, cx_feature_fn fn, cx_chars_fn chars, void *ctx,
                   int counts[CX_FG_COUNT], cx_valence_score *vs)
 {
-    emitter e = {fn, chars, ctx, counts};
-    static __thread cx_lex_words words; /* ~80 KB: not on the stack */
+    scratch *sc = cx__scratch(CX_SCRATCH_FEATURES, sizeof *sc);
+    emitter e = {fn, chars, ctx, counts, &sc->seen};
     const cx_lexicon *lex = rules != NULL ? cx__classifier_lexicon(rules) : NULL;
     int have_words = 0;
     static const char *const bins[] = {"lexicon:very negative", "lexicon:negative",
@@ -530,11 +539,11 @@ void cx__features(const cx_classifier *rules, const cx_valence *val, const cx_ev
     memset(counts, 0, sizeof(int) * CX_FG_COUNT);
     emit(&e, CX_FG_DENSE, 1.0f, "", "bias", 4, 0);
     if (ev->text != NULL) {
-        have_words = text_features(&e, val, ev->text, ev->text_len, lex, &words);
+        have_words = text_features(&e, sc->memo, val, ev->text, ev->text_len, lex, &sc->words);
         section_features(&e, ev->text, ev->text_len);
     }
     if (rules != NULL) /* the text read once for both */
-        cx__classifier_rules(rules, ev, have_words ? &words : NULL, tags, hits);
+        cx__classifier_rules(rules, ev, have_words ? &sc->words : NULL, tags, hits);
     cx__valence_score(val, ev->text, ev->text ? ev->text_len : 0, vs);
 
     /* Per category (in cx_category order): its phrases, by polarity, its fields. */

@@ -308,6 +308,7 @@ typedef struct pending {
 
 typedef struct score_ctx {
     const cx_model *m;
+    struct word_cache *cache; /* the thread's, see chars_fn() */
     float acc[CX_FG_COUNT][CX_MODEL_STRIDE];
     top best[CX_CAT_COUNT][CX_MODEL_TOP];
     pending q[LAG];
@@ -356,9 +357,9 @@ static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value
     s->n_q++;
 }
 
-/* Per thread: recent words' summed character n-gram weights, so a frequent
- * word costs one lookup instead of ~15 (the model is read-only, the cache is
- * the thread's own). */
+/* Per thread (cx__scratch()): recent words' summed character n-gram weights,
+ * so a frequent word costs one lookup instead of ~15 (the model is read-only,
+ * the cache is the thread's own). */
 #define WORD_CACHE 2048
 
 typedef struct word_slot {
@@ -367,8 +368,8 @@ typedef struct word_slot {
     int count;
 } word_slot;
 
-static __thread struct {
-    uint64_t gen;
+typedef struct word_cache {
+    uint64_t gen; /* of the model the sums are of */
     word_slot slot[WORD_CACHE];
 } word_cache;
 
@@ -393,11 +394,12 @@ static void list_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
 static int chars_fn(void *ctx, const char *w, size_t n, uint64_t key)
 {
     score_ctx *s = ctx;
-    if (word_cache.gen != s->m->gen) {
-        memset(word_cache.slot, 0, sizeof word_cache.slot);
-        word_cache.gen = s->m->gen;
+    word_cache *c = s->cache;
+    if (c->gen != s->m->gen) {
+        memset(c->slot, 0, sizeof c->slot);
+        c->gen = s->m->gen;
     }
-    word_slot *slot = &word_cache.slot[(key >> 7) & (WORD_CACHE - 1)];
+    word_slot *slot = &c->slot[(key >> 7) & (WORD_CACHE - 1)];
     if (slot->key != key) {
         /* a miss: all of the word's buckets are prefetched, then summed */
         bucket_list l;
@@ -427,6 +429,7 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
     int counts[CX_FG_COUNT];
     memset(&s, 0, sizeof s);
     s.m = m;
+    s.cache = cx__scratch(CX_SCRATCH_MODEL, sizeof(word_cache));
     cx__features(clf, cx__classifier_valence(clf), ev, tags, hits, score_fn, chars_fn, &s, counts,
                  &out->vs);
     for (unsigned i = s.n_q > LAG ? s.n_q - LAG : 0; i < s.n_q; i++)

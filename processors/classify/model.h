@@ -194,6 +194,22 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
 
 /* ---- Inside the classifier ---------------------------------------------- */
 
+/* The files with per-thread working memory, a part each. */
+typedef enum cx_scratch_part {
+    CX_SCRATCH_RULES,    /* classify.c */
+    CX_SCRATCH_FEATURES, /* features.c */
+    CX_SCRATCH_VALENCE,  /* valence.c */
+    CX_SCRATCH_MODEL,    /* model.c */
+    CX_SCRATCH_PARTS
+} cx_scratch_part;
+
+/* The calling thread's `part` (`size` bytes, the same at every call for a
+ * part): zeroed when the thread first asks for it, freed when the thread
+ * ends, so threads that never classify (HTTP connections, librdkafka's)
+ * carry none of it. Never NULL: when it cannot be allocated the process
+ * ends with a message, as classifying promises a result. */
+void *cx__scratch(cx_scratch_part part, size_t size);
+
 /* Runs the rule files over ev: fills *hits and the rule part of *tags.
  * words: ev's text as cx__lex_words() scans it with clf's lexicon, or NULL
  * (then the text is scanned here). */

@@ -283,7 +283,7 @@ static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
     return f | v->trie[node].exact;
 }
 
-/* Per thread: recent words' classes and lexicon entries, so a frequent word
+/* Per thread (cx__scratch()): recent words' classes and lexicon entries, so a frequent word
  * costs one probe instead of a walk of the trie and a probe (the tables are
  * read-only, and alike in every instance: built from the same compiled-in
  * lexicons and word lists, so an entry holds whichever instance made it). */
@@ -297,14 +297,13 @@ typedef struct word_memo {
     char w[WORD_CACHE_LEN];
 } word_memo;
 
-static __thread word_memo word_cache[WORD_CACHE];
-
 /* The classes of w[n] (n > 0) and its lexicon entry (NULL if none): as
- * word_flags() and lookup(). */
-static const entry *word_info(const cx_valence *v, const char *w, size_t n, unsigned *fl)
+ * word_flags() and lookup(), through the thread's cache[WORD_CACHE]. */
+static const entry *word_info(const cx_valence *v, word_memo *cache, const char *w, size_t n,
+                              unsigned *fl)
 {
     uint64_t h = hash_str(w, n);
-    word_memo *m = &word_cache[(h >> 40) & (WORD_CACHE - 1)];
+    word_memo *m = &cache[(h >> 40) & (WORD_CACHE - 1)];
     if (m->n == n && cx__same_bytes(m->w, w, n)) {
         *fl = m->fl;
         return m->entry ? &v->tab[m->entry - 1] : NULL;
@@ -376,7 +375,8 @@ typedef struct tok_info {
 } tok_info;
 
 /* Reads the whitespace token s[n] (n > 0, no blanks). */
-static void read_token(const cx_valence *v, const char *s, size_t n_raw, tok_info *ti)
+static void read_token(const cx_valence *v, word_memo *cache, const char *s, size_t n_raw,
+                       tok_info *ti)
 {
     tok *t = &ti->t;
     size_t n = 0;
@@ -407,7 +407,7 @@ static void read_token(const cx_valence *v, const char *s, size_t n_raw, tok_inf
     t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
     t->n = (uint8_t)n;
     unsigned fl = 0; /* a token without letters or digits is in no class */
-    const entry *e = n > 0 ? word_info(v, t->w, n, &fl) : NULL;
+    const entry *e = n > 0 ? word_info(v, cache, t->w, n, &fl) : NULL;
     t->fl = (uint16_t)fl;
     t->caps = up >= 2 && low == 0;
     t->afinn = 0;
@@ -453,7 +453,7 @@ static inline size_t joiner(const char *s, size_t n)
     return k < n && cx__ascii_alnum((unsigned char)s[k]) ? k : 0;
 }
 
-/* Per thread: recent whitespace tokens as read_token() read them, so a
+/* Per thread (cx__scratch()): recent whitespace tokens as read_token() read them, so a
  * frequent token ("late,", "the") costs a hash and a probe (they depend on
  * nothing but the token's bytes and the built-in tables). */
 #define TOKEN_CACHE 1024
@@ -465,11 +465,17 @@ typedef struct token_memo {
     tok_info ti;
 } token_memo;
 
-static __thread token_memo token_cache[TOKEN_CACHE];
+/* The thread's working memory for scoring. */
+typedef struct scratch {
+    word_memo words[WORD_CACHE];
+    token_memo tokens[TOKEN_CACHE];
+    tok toks[MAX_TOK];
+} scratch;
 
 void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_valence_score *out)
 {
-    static __thread tok toks[MAX_TOK];
+    scratch *sc = cx__scratch(CX_SCRATCH_VALENCE, sizeof *sc);
+    tok *toks = sc->toks;
     size_t nt = 0;
     int lower = 0, upper = 0, sarc_symbols = 0;
     memset(out, 0, sizeof *out);
@@ -504,15 +510,15 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         tok_info big;
         const tok_info *ti = &big;
         if (n <= TOKEN_CACHE_LEN) {
-            token_memo *m = &token_cache[cx__hash_word(text + s, n) >> 54 & (TOKEN_CACHE - 1)];
+            token_memo *m = &sc->tokens[cx__hash_word(text + s, n) >> 54 & (TOKEN_CACHE - 1)];
             if (m->n != n || !cx__same_bytes(m->raw, text + s, n)) {
-                read_token(v, text + s, n, &m->ti);
+                read_token(v, sc->words, text + s, n, &m->ti);
                 m->n = (uint8_t)n;
                 memcpy(m->raw, text + s, n);
             }
             ti = &m->ti;
         } else
-            read_token(v, text + s, n, &big);
+            read_token(v, sc->words, text + s, n, &big);
         toks[nt] = ti->t;
         out->exclaim += ti->exclaim;
         out->question += ti->question;
