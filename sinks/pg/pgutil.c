@@ -61,6 +61,9 @@ static void log_notice(void *arg, const PGresult *res)
     cx_log(level, "pg", "%s", msg);
 }
 
+/* How long a statement of ours waits for a lock when nothing else says. */
+#define LOCK_TIMEOUT "30s"
+
 /* Waits until conn's socket is ready for reading (or writing) or the monotonic
  * deadline (microseconds) passes; 0 when ready. */
 static int wait_socket(PGconn *conn, int for_write, int64_t deadline_us)
@@ -154,6 +157,22 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                            : "");
     }
     PQsetNoticeReceiver(conn, log_notice, NULL);
+    /* Unless the server, database, role or URL set one, a wait for a lock
+     * another session holds (an analyst's LOCK TABLE left in an open
+     * transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with SQLSTATE
+     * 55P03, which is retried and logged: a batch, a stop or a migration
+     * cannot hang on it without a word. */
+    static const char lock_timeout[] =
+        "SELECT set_config('lock_timeout', '" LOCK_TIMEOUT "', false)"
+        " WHERE current_setting('lock_timeout') = '0'";
+    PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, lock_timeout, 0, NULL, timeout_ms)
+                                   : PQexec(conn, lock_timeout);
+    cx_status st2 = cx__pg_check(conn, res, "setting lock_timeout", err, errlen);
+    PQclear(res);
+    if (st2 != CX_OK) {
+        PQfinish(conn);
+        return st2;
+    }
     *out = conn;
     return CX_OK;
 }
@@ -245,6 +264,12 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
     msg[strcspn(msg, "\n")] = '\0'; /* the first line; DETAIL and HINT follow it */
     append_detail(res, msg, sizeof msg);
+    if (state != NULL && strcmp(state, "55P03") == 0) { /* lock_timeout: whose lock? */
+        size_t used = strlen(msg);
+        snprintf(msg + used, sizeof msg - used,
+                 " (another session holds a lock this needs: see \"Waiting for locks\" in "
+                 "docs/configuration.md)");
+    }
     cx_status kind;
     if (PQstatus(conn) != CONNECTION_OK || state == NULL)
         kind = CX_ERR_TRANSIENT; /* connection lost: no SQLSTATE from the server */

@@ -521,6 +521,42 @@ Test(run, kafka_troubles_are_logged_once)
     cr_assert_eq(cx_test_sh("grep 'COMMITFAIL' '%s'", log), 1, "a cut-short commit warned");
 }
 
+/* Another session holds a lock the batches need (an analyst's LOCK TABLE
+ * left in an open transaction). The member waits for it no longer than
+ * lock_timeout at a time (here the user's own, 2 s, through libpq's
+ * PGOPTIONS: it wins over the built-in 30 s), says why in its log, exits 0 at
+ * once on SIGTERM, and once the lock is gone stores everything exactly once. */
+Test(run, a_batch_held_up_by_another_sessions_lock_says_why_and_stops_on_time)
+{
+    char log[sizeof cfgfile + 8];
+    snprintf(log, sizeof log, "%s.log", cfgfile);
+    produce(200);
+    setenv("PGOPTIONS", "-c lock_timeout=2s", 1);
+    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g17", cfgfile, log);
+    unsetenv("PGOPTIONS");
+    wait_handled("g17", produced, 60);
+    PGconn *locker = cx_test_pg_connect(url);
+    cx_test_pg_exec(locker, "BEGIN; LOCK TABLE cx.events IN SHARE MODE");
+    long long before = handled("g17");
+    produce(200);
+    int said = 0;
+    for (int i = 0; i < 150 && !said; i++) {
+        cx_test_sleep_ms(100);
+        said = cx_test_sh("grep -q 'batch not stored, retrying.*lock timeout (another session "
+                          "holds a lock.*55P03' '%s'",
+                          log) == 0;
+    }
+    cr_assert(said, "no word of the lock in the log");
+    cr_assert_eq(stop(p, SIGTERM, 6000), 0, "a stop while a lock holds the batch must exit 0 soon");
+    cr_assert_eq(handled("g17"), before, "stored past the lock");
+    cx_test_pg_exec(locker, "COMMIT");
+    PQfinish(locker);
+    p = start_run("g17");
+    wait_handled("g17", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g17");
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);

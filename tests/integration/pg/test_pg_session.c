@@ -1,0 +1,47 @@
+/*
+ * test_pg_session.c - what every connection of ours sets up in its session: a
+ * wait for a lock ends after 30 s (lock_timeout), so that another session's
+ * lock cannot hold a batch, a stop or a migration without a word; a
+ * lock_timeout the database, the role or the URL sets is kept.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cxtest.h"
+#include "pg_int.h"
+
+static char url[1024];
+
+TestSuite(pg_session, .timeout = 60);
+
+/* lock_timeout as a connection made with cx__pg_connect(conninfo) has it (static). */
+static const char *lock_timeout_of(const char *conninfo)
+{
+    static char value[64];
+    char err[512];
+    PGconn *conn;
+    cr_assert_eq(cx__pg_connect(conninfo, &conn, err, sizeof err), CX_OK, "%s", err);
+    PGresult *res = PQexec(conn, "SHOW lock_timeout");
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    snprintf(value, sizeof value, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(conn);
+    return value;
+}
+
+Test(pg_session, a_wait_for_a_lock_ends_after_30_s_unless_the_user_set_a_limit)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    cr_assert_str_eq(lock_timeout_of(url), "30s");
+
+    char with_options[sizeof url + 64];
+    snprintf(with_options, sizeof with_options, "%s?options=-c%%20lock_timeout%%3D7s", url);
+    cr_assert_str_eq(lock_timeout_of(with_options), "7s", "the URL's own is kept");
+
+    PGconn *admin = cx_test_pg_connect(url);
+    cx_test_pg_exec(admin, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = "
+                           "''5s''', current_database()); END $$");
+    PQfinish(admin);
+    cr_assert_str_eq(lock_timeout_of(url), "5s", "the database's own is kept");
+}
