@@ -432,9 +432,19 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
         const char *params[2] = {version_s, m->description};
         snprintf(version_s, sizeof version_s, "%d", m->version);
         snprintf(what, sizeof what, "migration %d (%s)", m->version, m->description);
-        /* The advisory lock makes a concurrent migrate wait, then see the row. */
-        if ((st = cx__pg_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7242837001)", what, err,
-                       errlen)) != CX_OK)
+        /* The advisory lock makes a concurrent migrate wait, then see the row:
+         * for as long as the other takes (lock_timeout 0); the session's
+         * lock_timeout, kept in cx.lock_timeout, is back for the migration. */
+        if ((st =
+                 cx__pg_exec(conn,
+                             "BEGIN;"
+                             "SELECT set_config('cx.lock_timeout', current_setting('lock_timeout'),"
+                             " true);"
+                             "SET LOCAL lock_timeout = 0;"
+                             "SELECT pg_advisory_xact_lock(7242837001);"
+                             "SELECT set_config('lock_timeout', current_setting('cx.lock_timeout'),"
+                             " true)",
+                             what, err, errlen)) != CX_OK)
             goto done;
         PGresult *res = PQexecParams(conn, "SELECT 1 FROM cx.schema_migrations WHERE version = $1",
                                      1, NULL, params, NULL, NULL, 0);

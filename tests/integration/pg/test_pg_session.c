@@ -2,14 +2,17 @@
  * test_pg_session.c - what every connection of ours sets up in its session: a
  * wait for a lock ends after 30 s (lock_timeout), so that another session's
  * lock cannot hold a batch, a stop or a migration without a word; a
- * lock_timeout the database, the role or the URL sets is kept.
+ * lock_timeout the database, the role or the URL sets is kept. A migrate
+ * still waits for a concurrent one however long that takes.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cxtest.h"
 #include "pg_int.h"
+#include "pg_migrate.h"
 
 static char url[1024];
 
@@ -44,4 +47,38 @@ Test(pg_session, a_wait_for_a_lock_ends_after_30_s_unless_the_user_set_a_limit)
                            "''5s''', current_database()); END $$");
     PQfinish(admin);
     cr_assert_str_eq(lock_timeout_of(url), "5s", "the database's own is kept");
+}
+
+typedef struct migrate_run {
+    cx_status st;
+    int applied, version;
+    char err[512];
+} migrate_run;
+
+static void *migrate_fn(void *arg)
+{
+    migrate_run *m = arg;
+    m->st = cx_pg_migrate(url, &m->applied, &m->version, m->err, sizeof m->err);
+    return NULL;
+}
+
+/* Another migrate holds the migrations' lock for longer than lock_timeout
+ * (here the database's, 1 s): this one waits for it, then migrates. */
+Test(pg_session, a_migrate_waits_for_a_concurrent_one_beyond_lock_timeout)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    PGconn *other = cx_test_pg_connect(url);
+    cx_test_pg_exec(other, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = "
+                           "''1s''', current_database()); END $$");
+    cx_test_pg_exec(other, "SELECT pg_advisory_lock(7242837001)"); /* migrate's */
+    migrate_run m = {.st = CX_ERR_INVALID};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, migrate_fn, &m), 0);
+    cx_test_sleep_ms(3000);
+    cx_test_pg_exec(other, "SELECT pg_advisory_unlock(7242837001)");
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(m.st, CX_OK, "%s", m.err);
+    cr_assert_eq(m.version, cx_pg_schema_version());
+    cr_assert_gt(m.applied, 0);
+    PQfinish(other);
 }
