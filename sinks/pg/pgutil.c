@@ -264,11 +264,18 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
     msg[strcspn(msg, "\n")] = '\0'; /* the first line; DETAIL and HINT follow it */
     append_detail(res, msg, sizeof msg);
-    if (state != NULL && strcmp(state, "55P03") == 0) { /* lock_timeout: whose lock? */
+    /* what the server's words leave the user to work out */
+    const char *why = NULL;
+    if (state != NULL && strcmp(state, "55P03") == 0) /* lock_timeout: whose lock? */
+        why = "another session holds a lock this needs: see \"Waiting for locks\" in "
+              "docs/configuration.md";
+    else if (state != NULL && strcmp(state, "25006") == 0)
+        why = "the server takes no writes, a standby or default_transaction_read_only on; "
+              "with several hosts in the URL, target_session_attrs=read-write connects to "
+              "the primary";
+    if (why != NULL) {
         size_t used = strlen(msg);
-        snprintf(msg + used, sizeof msg - used,
-                 " (another session holds a lock this needs: see \"Waiting for locks\" in "
-                 "docs/configuration.md)");
+        snprintf(msg + used, sizeof msg - used, " (%s)", why);
     }
     cx_status kind;
     if (PQstatus(conn) != CONNECTION_OK || state == NULL)
@@ -276,7 +283,8 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
     else if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
              strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 ||
              strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-             strcmp(state, "55P03") == 0 || strcmp(state, "25P03") == 0)
+             strcmp(state, "55P03") == 0 || strcmp(state, "25P03") == 0 ||
+             strcmp(state, "25006") == 0) /* read-only: a standby until a failover ends */
         kind = CX_ERR_TRANSIENT;
     else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
         kind = CX_ERR_INVALID;

@@ -557,6 +557,32 @@ Test(run, a_batch_held_up_by_another_sessions_lock_says_why_and_stops_on_time)
     assert_exactly_once("g17");
 }
 
+/* The database takes no writes for a while (a standby the URL reached during
+ * a failover; here default_transaction_read_only): the member waits and
+ * retries, as in an outage, instead of exiting, and stores everything once
+ * writes are taken again. */
+Test(run, a_read_only_database_is_waited_for_like_an_outage)
+{
+    char log[sizeof cfgfile + 8];
+    snprintf(log, sizeof log, "%s.log", cfgfile);
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+                          "default_transaction_read_only = on', current_database()); END $$");
+    produce(300);
+    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g18", cfgfile, log);
+    sleep(6);
+    cr_assert_eq(kill(p, 0), 0, "a member must wait for a read-only database, not exit");
+    cr_assert_eq(handled("g18"), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'read-only transaction (the server takes no writes.*25006' "
+                            "'%s'",
+                            log),
+                 0, "the log does not say why nothing is stored");
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+                          "default_transaction_read_only = off', current_database()); END $$");
+    wait_handled("g18", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g18");
+}
+
 Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);
