@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -132,6 +133,14 @@ static int stop(pid_t pid, int sig, int timeout_ms)
         if (children[i] == pid)
             children[i] = 0;
     return cx_test_stop(pid, sig, timeout_ms);
+}
+
+/* True while pid runs: a member that has exited is reaped (kill(pid, 0)
+ * would still find it, a zombie, until then). */
+static int running(pid_t pid)
+{
+    int status;
+    return waitpid(pid, &status, WNOHANG) == 0;
 }
 
 static long long handled(const char *group)
@@ -261,7 +270,7 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
     cx_test_pg_down(&conn);
     produce(500);
     sleep(3); /* the service keeps running, paused, retrying */
-    cr_assert_eq(kill(p, 0), 0, "the service must survive a database outage");
+    cr_assert(running(p), "the service must survive a database outage");
     cx_test_pg_back(&conn, url);
     wait_handled("g4", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
@@ -391,7 +400,7 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     pid_t p = start_member(cx_mock_bootstraps(m3), "cx.events", "g12", cfgfile, NULL);
     unsetenv("CXPULSE_AUTO_OFFSET_RESET");
     sleep(8); /* joined, assigned and asking (the group forms in about 3 s) */
-    cr_assert_eq(kill(p, 0), 0, "the member must wait for the leader, not fail");
+    cr_assert(running(p), "the member must wait for the leader, not fail");
     cr_assert_eq(stop(p, SIGTERM, 5000), 0, "a stop while the leader is down must exit 0 soon");
     cr_assert_eq(handled("g12"), 0);
     cx_mock_free(m3);
@@ -570,7 +579,7 @@ Test(run, a_read_only_database_is_waited_for_like_an_outage)
     produce(300);
     pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g18", cfgfile, log);
     sleep(6);
-    cr_assert_eq(kill(p, 0), 0, "a member must wait for a read-only database, not exit");
+    cr_assert(running(p), "a member must wait for a read-only database, not exit");
     cr_assert_eq(handled("g18"), 0);
     cr_assert_eq(cx_test_sh("grep -q 'read-only transaction (the server takes no writes.*25006' "
                             "'%s'",
@@ -606,7 +615,7 @@ Test(run, broker_down_and_back_up)
     rd_kafka_mock_broker_set_down(cx_mock_cluster(mock), 1);
     pid_t p = start_run("g5");
     sleep(3);
-    cr_assert_eq(kill(p, 0), 0, "the service must survive a broker outage");
+    cr_assert(running(p), "the service must survive a broker outage");
     cr_assert_eq(handled("g5"), 0);
     rd_kafka_mock_broker_set_up(cx_mock_cluster(mock), 1);
     wait_handled("g5", produced, 90);
