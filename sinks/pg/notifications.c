@@ -150,8 +150,11 @@ cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,
     cx_status st = exec(o,
                         "UPDATE cx.notifications SET status = $2, deliveries = $3::jsonb,"
                         " attempts = attempts + 1, last_error = $5,"
-                        " sent_at = CASE WHEN $2 <> 'pending' THEN now() END,"
-                        " next_attempt_at = now() + make_interval(secs => $4::int / 1000.0)"
+                        /* the posts took a while since the claim began
+                           its transaction, now(): the clock's time */
+                        " sent_at = CASE WHEN $2 <> 'pending' THEN clock_timestamp() END,"
+                        " next_attempt_at = clock_timestamp()"
+                        "  + make_interval(secs => $4::int / 1000.0)"
                         " WHERE id = $1",
                         5, params, "recording a notification", err, errlen);
     free(d);

@@ -550,6 +550,39 @@ Test(alerts, a_stop_while_receivers_never_answer_exits_within_seconds_and_keeps_
                  1);
 }
 
+/* A receiver that hangs until the post's time-out (3 s) gets the next try a
+ * whole backoff after the failed one ended (2 to 4 s, retry_min_ms 4000
+ * with jitter), not a backoff after the row was claimed, which the post's
+ * time-out had used up: the retry would come at once. */
+Test(alerts, the_backoff_after_a_hanging_receiver_counts_from_the_end_of_the_try)
+{
+    int port = cx_test_free_port();
+    char receivers[256];
+    snprintf(receivers, sizeof receivers,
+             "[{\"name\": \"h1\", \"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/h1\","
+             "  \"secret\": \"%s\"}]",
+             port, SECRET);
+    write_config_receivers(3600, 3000, receivers);
+    cx_test_sh("sed -i 's/\"retry_min_ms\": 200, \"retry_max_ms\": 2000/\"retry_min_ms\": 4000,"
+               " \"retry_max_ms\": 8000/' '%s'",
+               cfgfile);
+    const char *hang[] = {"--hang", NULL};
+    start_hook(port, hang);
+    pid_t run = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'x')");
+    long long left_ms = -1000000;
+    for (int i = 0; i < 400 && left_ms == -1000000; i++) {
+        left_ms = q("SELECT coalesce(max((extract(epoch FROM next_attempt_at - clock_timestamp())"
+                    " * 1000)::bigint), -1000000) FROM cx.notifications WHERE attempts = 1");
+        if (left_ms == -1000000)
+            cx_test_sleep_ms(25);
+    }
+    cr_assert_neq(left_ms, -1000000, "the first try was never recorded");
+    cr_assert_gt(left_ms, 1500, "the next try is due %lld ms after the failed one ended", left_ms);
+    cr_assert_eq(stop_kid(run, SIGTERM), 0);
+}
+
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
 {
     int port = cx_test_free_port();
