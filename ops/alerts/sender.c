@@ -38,6 +38,10 @@ struct cx_alerts_sender {
     _Atomic int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
 
+/* How often a sender waiting for an Alertmanager another sender posts to
+ * asks again. */
+#define LOCK_POLL_MS 50
+
 /* Whether the stop's grace period is over: nothing more may be posted.
  * Lock-free: libcurl's progress callback asks many times a second. */
 static int past_grace(cx_alerts_sender *s)
@@ -196,12 +200,29 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         }
         int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;
         /* Posts to an Alertmanager go one at a time across senders, so that a
-         * re-post of a firing ticket cannot overtake its resolution. */
-        if (r->kind == CX__ALERTS_AM &&
-            cx_pg_outbox_lock(s->outbox, r->name, err, sizeof err) != CX_OK) {
-            cx_log(CX_LOG_WARN, "alerts", "notification %lld: %s", id, err);
-            lost = 1;
-            break;
+         * re-post of a firing ticket cannot overtake its resolution: while
+         * another sender posts to it, this one waits, but not past a stop's
+         * grace period (then as a post cut off). */
+        if (r->kind == CX__ALERTS_AM) {
+            int got = 0;
+            cx_status locked;
+            while ((locked = cx_pg_outbox_lock(s->outbox, r->name, &got, err, sizeof err)) ==
+                       CX_OK &&
+                   !got && !past_grace(s))
+                nanosleep(&(struct timespec){0, LOCK_POLL_MS * 1000000L}, NULL);
+            if (locked != CX_OK) {
+                cx_log(CX_LOG_WARN, "alerts", "notification %lld: %s", id, err);
+                lost = 1;
+                break;
+            }
+            if (!got) {
+                cut = pending = 1;
+                snprintf(last, sizeof last, "%s: stopped while another sender posted to it",
+                         r->name);
+                cx_log(CX_LOG_INFO, "alerts", "notification %s to %s stays pending: %s", key,
+                       r->name, "stopped while another sender posted to it");
+                break;
+            }
         }
         char *body = cx_alerts_render(s->alerts, idx[k], row, time(NULL));
         char why[300];
@@ -261,6 +282,10 @@ static void refresh(cx_alerts_sender *s, size_t i)
     json_t *rows = NULL;
     if (cx_pg_outbox_firing(s->outbox, r->name, &rows, err, sizeof err) != CX_OK) {
         cx_log(CX_LOG_WARN, "alerts", "re-posting to %s: %s", r->name, err);
+        cx_pg_outbox_rollback(s->outbox);
+        return;
+    }
+    if (rows == NULL) { /* another sender is posting to it: its turn comes next time */
         cx_pg_outbox_rollback(s->outbox);
         return;
     }

@@ -174,9 +174,9 @@ cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **t
         return st;
     o->in_tx = 1;
     const char *params[] = {lock_name};
-    if ((st = exec(o, "SELECT pg_advisory_xact_lock(72428370, hashtext($1))", 1, params,
-                   "locking a receiver", err, errlen)) != CX_OK)
-        return st;
+    int got = 0;
+    if ((st = cx_pg_outbox_lock(o, lock_name, &got, err, errlen)) != CX_OK || !got)
+        return st; /* another sender is posting to it: nothing to re-post now */
     /* Per unresolved ticket, the latest transition this receiver was sent: a
      * later one still pending (for another receiver, say) is posted by its own
      * delivery, in order; meanwhile the alert this receiver has must not lapse. */
@@ -197,13 +197,21 @@ cx_status cx_pg_outbox_firing(cx_pg_outbox *o, const char *lock_name, json_t **t
     return st;
 }
 
-cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, char *err, size_t errlen)
+cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, int *got, char *err,
+                            size_t errlen)
 {
+    *got = 0;
     if (!o->in_tx)
         return cx_errf(err, errlen, CX_ERR_TRANSIENT, "locking a receiver: no claim is held");
     const char *params[] = {lock_name};
-    return exec(o, "SELECT pg_advisory_xact_lock(72428370, hashtext($1))", 1, params,
-                "locking a receiver", err, errlen);
+    cx_status st;
+    PGresult *r = run(o, "SELECT pg_try_advisory_xact_lock(72428370, hashtext($1))", 1, params,
+                      "locking a receiver", &st, err, errlen);
+    if (r == NULL)
+        return st;
+    *got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return CX_OK;
 }
 
 cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err, size_t errlen)

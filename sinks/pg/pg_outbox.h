@@ -34,10 +34,13 @@ cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, 
 cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen);
 
 /*
- * Within a claim: waits for the transaction-scoped lock named lock_name (a
- * receiver's name), which serialises posts to that receiver across senders.
+ * Within a claim: takes the transaction-scoped lock named lock_name (a
+ * receiver's name), which serialises posts to that receiver across senders,
+ * if no other sender holds it (*got = 1); *got = 0 at once otherwise, so that
+ * the caller can try again, or give up when it stops.
  */
-cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, char *err, size_t errlen);
+cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, int *got, char *err,
+                            size_t errlen);
 
 /*
  * Records the outcome of the claimed row id and commits: status "pending"
@@ -50,7 +53,7 @@ cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,
 
 /*
  * Opens a transaction holding the lock lock_name (an Alertmanager receiver's
- * name) and lists, as rows like cx_pg_outbox_claim's, the latest transition
+ * name; *tickets stays NULL when another sender holds it) and lists, as rows like cx_pg_outbox_claim's, the latest transition
  * of every unresolved ticket that this receiver was sent (for re-posting to
  * it: what it knows, however far other receivers are behind). End it with
  * cx_pg_outbox_rollback(). Returns new: json_decref().

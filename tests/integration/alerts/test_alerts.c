@@ -583,6 +583,52 @@ Test(alerts, the_backoff_after_a_hanging_receiver_counts_from_the_end_of_the_try
     cr_assert_eq(stop_kid(run, SIGTERM), 0);
 }
 
+/* Two instances share an Alertmanager that never answers (posts time out
+ * after 20 s). The second waits for the first's post to end before posting
+ * (one post at a time to an Alertmanager); a stop meanwhile still ends
+ * within its 5 s grace period, and the row it held stays pending. */
+Test(alerts, a_stop_while_another_instance_posts_to_the_alertmanager_exits_within_seconds)
+{
+    int port = cx_test_free_port();
+    char receivers[256];
+    snprintf(receivers, sizeof receivers,
+             "[{\"name\": \"am\", \"kind\": \"alertmanager\","
+             "  \"url\": \"http://127.0.0.1:%d/\"}]",
+             port);
+    write_config_receivers(3600, 20000, receivers);
+    const char *hang[] = {"--hang", NULL};
+    start_hook(port, hang);
+    pid_t first = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'x')");
+    json_t *recs = NULL;
+    for (int i = 0; i < 300 && json_array_size(recs) == 0; i++) {
+        json_decref(recs);
+        recs = hook_records();
+        if (json_array_size(recs) == 0)
+            cx_test_sleep_ms(100);
+    }
+    cr_assert_eq(json_array_size(recs), 1, "the first post never reached the receiver");
+    json_decref(recs);
+    pid_t second = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-complaints', 'external', 'carriers', 'y')");
+    cx_test_sleep_ms(4000); /* the second has claimed it and waits for the first's post */
+    recs = hook_records();
+    cr_assert_eq(json_array_size(recs), 1, "two posts at once to the Alertmanager");
+    json_decref(recs);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(stop_kid(second, SIGTERM), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(took, 9.0, "the stop took %.1f s", took);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE deliveries ? 'am'"), 0);
+    stop_kid(first, SIGKILL);
+}
+
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
 {
     int port = cx_test_free_port();
