@@ -383,6 +383,32 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
     return alert;
 }
 
+enum { SLACK_RAW, SLACK_TEXT, SLACK_URL };
+
+/* Appends s to text[*n] (cap bytes in all, kept NUL-terminated) as Slack's
+ * message format needs it: as text, &, < and > as entities (an owner or a
+ * reason saying "<!channel>" is shown, not a mention of everyone); in a link's
+ * address, & as an entity and <, > and | percent-encoded; raw, as it is. Stops
+ * at the first character that does not fit. */
+static void slack_put(char *text, size_t cap, size_t *n, const char *s, int how)
+{
+    for (; *s != '\0'; s++) {
+        const char *e = NULL;
+        if (how != SLACK_RAW && *s == '&')
+            e = "&amp;";
+        else if (how == SLACK_TEXT && (*s == '<' || *s == '>'))
+            e = *s == '<' ? "&lt;" : "&gt;";
+        else if (how == SLACK_URL && (*s == '<' || *s == '>' || *s == '|'))
+            e = *s == '<' ? "%3C" : *s == '>' ? "%3E" : "%7C";
+        size_t len = e != NULL ? strlen(e) : 1;
+        if (*n + len >= cap)
+            break;
+        memcpy(text + *n, e != NULL ? e : s, len);
+        *n += len;
+    }
+    text[*n] = '\0';
+}
+
 char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now)
 {
     const cx__alerts_receiver *r = &a->receivers[i];
@@ -405,14 +431,23 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                         str(row, "created_at"), "ticket", t, "page_url",
                         a->page_url ? json_string(a->page_url) : json_null());
     } else {
-        char text[2048], link[600] = "";
-        if (a->page_url != NULL)
-            snprintf(link, sizeof link, " <%s|live page>", a->page_url);
-        snprintf(text, sizeof text, "cxpulse: ticket %lld %s for *%s* (rule %s, %s%s%s): %s%s",
-                 (long long)json_integer_value(json_object_get(t, "ticket_id")),
-                 str(row, "transition"), str(t, "owner"), str(t, "rule"), str(t, "category"),
-                 str(t, "scope")[0] ? " " : "", str(t, "scope"), str(t, "reason"), link);
-        cx_utf8_mend(text, strlen(text)); /* cut at 2 KB, maybe inside a character */
+        char text[2048], id[32];
+        size_t n = 0;
+        snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
+        const char *parts[][2] = {
+            {"cxpulse: ticket ", id}, {" ", str(row, "transition")}, {" for *", str(t, "owner")},
+            {"* (rule ", str(t, "rule")}, {", ", str(t, "category")},
+            {str(t, "scope")[0] ? " " : "", str(t, "scope")}, {"): ", str(t, "reason")}};
+        for (size_t k = 0; k < CX_ARRAY_LEN(parts); k++) {
+            slack_put(text, sizeof text, &n, parts[k][0], SLACK_RAW);
+            slack_put(text, sizeof text, &n, parts[k][1], SLACK_TEXT);
+        }
+        if (a->page_url != NULL) {
+            slack_put(text, sizeof text, &n, " <", SLACK_RAW);
+            slack_put(text, sizeof text, &n, a->page_url, SLACK_URL);
+            slack_put(text, sizeof text, &n, "|live page>", SLACK_RAW);
+        }
+        cx_utf8_mend(text, n); /* cut at 2 KB, maybe inside a character */
         doc = json_pack("{s:s}", "text", text);
     }
     char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -342,6 +342,27 @@ Test(alerts, chat_gets_a_short_text_with_owner_reason_and_link)
     json_decref(r);
 }
 
+/* Slack reads &, < and > as markup: an owner or reason quoting "<!channel>"
+ * must be shown as written, not ping everyone; a "|" or ">" in the page's
+ * address must not end the link. */
+Test(alerts, chat_text_is_escaped_so_nothing_in_a_ticket_becomes_markup)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.page_url", "https://cx.example/live?a=1&b=x|y>z");
+    load();
+    json_t *r = row("opened", "open");
+    json_t *t = json_object_get(r, "ticket");
+    json_object_set_new(t, "owner", json_string("R&D <ops>"));
+    json_object_set_new(t, "reason", json_string("<!channel> ratings <3 & falling"));
+    json_t *doc = render("billing-chat", r, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "text")),
+                     "cxpulse: ticket 42 opened for *R&amp;D &lt;ops&gt;* (rule carrier-spike,"
+                     " external): &lt;!channel&gt; ratings &lt;3 &amp; falling"
+                     " <https://cx.example/live?a=1&amp;b=x%7Cy%3Ez|live page>");
+    json_decref(doc);
+    json_decref(r);
+}
+
 /* Long texts are cut to fit, never inside a character: the alert still goes
  * out (an id cut inside "é" made it invalid, and an empty list was posted). */
 Test(alerts, long_non_ascii_texts_are_cut_between_characters)
