@@ -450,6 +450,12 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     cr_assert(strstr(dom, "Front line") && strstr(dom, "Back office") && strstr(dom, "External") &&
               strstr(dom, "Performance"));
     cr_assert(strstr(dom, ">live<") != NULL, "events of this minute: the page is live");
+    for (const char *const *l = (const char *const[]){">events, last hour<", ">this minute<",
+                                                      ">events per minute<",
+                                                      ">negative share, 5-minute rolling<",
+                                                      "last hour of event time", NULL};
+         *l; l++)
+        cr_assert(strstr(dom, *l) != NULL, "no label %s", *l);
     long first = dom_number(dom, "data-first-total=\""), last = dom_number(dom, "id=\"total-events\">");
     long polls = dom_number(dom, "id=\"updates\">");
     cr_assert_gt(first, 0, "the first poll showed the first events");
@@ -556,6 +562,44 @@ static void *trickle_main(void *arg)
             cx_test_sleep_ms(100);
     }
     return NULL;
+}
+
+/* With 5-minute windows the page draws 60 of them: its labels say 5 hours,
+ * 5 minutes per bar, a 25-minute rolling share, not the default's hour. */
+Test(http, the_live_page_labels_follow_the_smallest_signal_window)
+{
+    cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        cx_test_sleep_ms(100); /* its SIGTERM handler is in place */
+    cr_assert_eq(cx_test_stop(run_pid, SIGTERM, 20000), 0);
+    setenv("CXPULSE_WINDOW_SECONDS", "300,3600", 1);
+    start_service();
+    unsetenv("CXPULSE_WINDOW_SECONDS");
+    produce(50);
+    wait_handled(produced);
+    char dom_path[512];
+    snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page-300.html", CX_BINARY_DIR);
+    cr_assert_eq(cx_test_sh("mkdir -p '%s/artifacts'; d=$(mktemp -d); timeout 120 chromium"
+                            " --headless --no-sandbox --disable-gpu --user-data-dir=\"$d\""
+                            " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/ >'%s'"
+                            " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
+                            CX_BINARY_DIR, port, dom_path),
+                 0, "chromium failed");
+    FILE *f = fopen(dom_path, "r");
+    cr_assert_not_null(f);
+    static char dom[1 << 20];
+    dom[fread(dom, 1, sizeof dom - 1, f)] = '\0';
+    fclose(f);
+    cr_assert_gt(dom_number(dom, "id=\"total-events\">"), 0, "the page got no data");
+    for (const char *const *l = (const char *const[]){">events, last 5 hours<",
+                                                      ">latest 5 minutes<",
+                                                      ">events per 5 minutes<",
+                                                      ">negative share, 25-minute rolling<",
+                                                      "last 5 hours of event time",
+                                                      "events in the <span id=\"shown\">5 hours<",
+                                                      NULL};
+         *l; l++)
+        cr_assert(strstr(dom, *l) != NULL, "no label %s", *l);
 }
 
 Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
