@@ -579,6 +579,14 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
     return st;
 }
 
+/* Cells by window start, the latest first. */
+static int newest_first(const void *a, const void *b)
+{
+    int64_t x = (*(const cx_window_cell *const *)a)->start_us;
+    int64_t y = (*(const cx_window_cell *const *)b)->start_us;
+    return (x < y) - (x > y);
+}
+
 /* Evaluates a threshold rule over its scope; *fired set when it fires. */
 static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
                                const ends *e, const cx_window *cells, int base, firing *out,
@@ -645,17 +653,29 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     free(spiky);
     if (!*fired)
         return CX_OK;
-    /* the batch's matching events in the scope: negative ones (ratings of the
-     * scale for average-rating rules), and the first few negative ones' ids */
-    for (size_t i = 0; i < cx_window_count(cells); i++) {
+    /* The batch's matching events in the scope and the window that fired (a
+     * batch with hours of backlog has more, which are not this window's
+     * evidence): negative ones (ratings of the scale for average-rating
+     * rules), and the ids of negative ones, newest window first. */
+    size_t n_cells = cx_window_count(cells), n_in = 0;
+    const cx_window_cell **in = malloc((n_cells ? n_cells : 1) * sizeof *in);
+    if (in == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    const long long from = out->window_end - r->window_seconds;
+    for (size_t i = 0; i < n_cells; i++) {
         const cx_window_cell *c = cx_window_get(cells, i);
-        if (!in_scope(sc, c))
+        long long start = c->start_us / 1000000; /* exact: a multiple of the width */
+        if (!in_scope(sc, c) || start < from || start >= out->window_end)
             continue;
         out->event_count += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
                                                             : c->sentiment[CX_SENT_NEGATIVE];
-        for (int k = 0; k < c->n_samples && out->n_samples < MAX_SAMPLES; k++)
-            out->samples[out->n_samples++] = c->samples[k];
+        in[n_in++] = c;
     }
+    qsort(in, n_in, sizeof *in, newest_first);
+    for (size_t i = 0; i < n_in; i++)
+        for (int k = 0; k < in[i]->n_samples && out->n_samples < MAX_SAMPLES; k++)
+            out->samples[out->n_samples++] = in[i]->samples[k];
+    free(in);
     return CX_OK;
 }
 
@@ -863,7 +883,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         } else { /* the batch's new events that met its conditions */
             firing *f = &fired[n_fired];
             *f = (firing){.rule = r};
-            for (size_t j = 0; j < m; j++)
+            for (size_t j = m; j-- > 0;) /* the newest first */
                 for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
                     if (recs[idx[j]].hits[k] == i && f->event_count++ < MAX_SAMPLES)
                         f->samples[f->n_samples++] = recs[idx[j]].ev->event_id;

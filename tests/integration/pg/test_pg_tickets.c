@@ -165,6 +165,29 @@ Test(pg_tickets, a_spike_in_the_middle_of_a_batch_spread_over_hours_opens_a_tick
                  1);
 }
 
+/* The ticket a backlog batch opens shows the window that fired: its count and
+ * samples are that window's events, the newest first, not negative events
+ * hours before it that the same batch carried (too few in any window to
+ * fire). */
+Test(pg_tickets, a_backlog_batch_s_ticket_counts_and_shows_the_window_that_fired)
+{
+    use_rules(carrier_rule);
+    for (int i = 0; i < 8; i++) { /* 10:00 to 12:20, one every 20 minutes */
+        char id[32];
+        snprintf(id, sizeof id, "old-%d", i);
+        add(id, 20 * i, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    spike("a", 12, 180, "chat"); /* 13:00-13:04 */
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets"), 12, "counted beyond the window");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets t, unnest(t.sample_event_ids) s"
+                   " WHERE s LIKE 'a-%'"),
+                 10, "samples from outside the window");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids[1] IN ('a-4', 'a-9')"),
+                 1, "the newest (13:04) first");
+}
+
 Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
 {
     use_rules(carrier_rule);
