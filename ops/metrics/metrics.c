@@ -264,9 +264,12 @@ char *cx_metrics_render(cx_metrics *m, const cx_metrics_lag *lags, size_t n)
             put(&t, "cxpulse_events_classified_total{category=\"%s\",sentiment=\"%s\"} %llu\n",
                 c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
                 cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
-    for (int g = 0; g < CX_G_GAUGE_COUNT; g++)
-        put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", gauge_info[g].name, gauge_info[g].help,
-            gauge_info[g].name, gauge_info[g].name, m->gauges[g]);
+    for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
+        char v[40]; /* every digit it takes: %g's six rounded 1,234,567 s to 1.23457e+06 */
+        cx_double_text(m->gauges[g], v, sizeof v);
+        put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name, gauge_info[g].help,
+            gauge_info[g].name, gauge_info[g].name, v);
+    }
     put_histogram(&t, "cxpulse_batch_messages", "Messages per stored batch.", &m->batch_size,
                   size_bounds, CX_ARRAY_LEN(size_bounds));
     put_histogram(&t, "cxpulse_batch_commit_seconds",
