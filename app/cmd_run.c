@@ -308,9 +308,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                              .n_props = n_props};
     cx_consumer_handler h = {
         .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain};
-    if (cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err) != CX_OK) {
+    cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
+    if (made != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
-        rc = CX_EXIT_USAGE;
+        rc = cx_cmd_exit_status(made); /* 2 for a bad Kafka property, 1 out of memory */
         goto done;
     }
     cx_service_http_set_consumer(http, s.consumer);

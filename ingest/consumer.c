@@ -357,7 +357,7 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (read)
             st = check_ranges(c, topic, ids, n, next, err, sizeof err);
         if (st != CX_OK) {
-            if (st != CX_ERR_TRANSIENT || !c->stop) {
+            if ((st != CX_ERR_TRANSIENT || !c->stop) && !c->fatal) { /* the first reason */
                 snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",
                          read && st == CX_ERR_FATAL ? "" : "cannot read stored offsets: ", err);
                 c->fatal = 1;
@@ -455,10 +455,12 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             c->fatal = 1;
             c->stop = 1;
         }
+        if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR) { /* else none is fetched */
+            c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
+            c->assigned = c->stats.assigned;
+        }
         if (e != NULL)
             rd_kafka_error_destroy(e);
-        c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
-        c->assigned = c->stats.assigned;
         rd_kafka_topic_partition_list_destroy(copy);
         return;
     }
