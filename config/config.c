@@ -7,6 +7,7 @@
 #include "pg.h"
 #include "tickets.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
@@ -634,33 +635,54 @@ static int secret_property(const char *k)
            strstr(k, "ssl.key.pem") || strstr(k, "ssl_key");
 }
 
-/* Copies an HTTP URL into out with the password of its user part (scheme://user:pw@host)
- * and the values of password/secret/token query parameters replaced by ****. */
+/* Whether a URL's query parameter key[n] names a credential: it contains, in
+ * any case, pass, secret, token, key, sig, auth or credential (password=,
+ * access_token=, api_key=, X-Amz-Signature=, auth=). */
+static int secret_param(const char *key, size_t n)
+{
+    static const char *const words[] = {"pass", "secret", "token",     "key",
+                                        "sig",  "auth",   "credential"};
+    char low[64];
+    if (n >= sizeof low)
+        n = sizeof low - 1;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)key[i]);
+    low[n] = '\0';
+    for (size_t i = 0; i < CX_ARRAY_LEN(words); i++)
+        if (strstr(low, words[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+/* Copies an HTTP URL into out with its user part masked (scheme://user:****@host,
+ * or ****@host when a token stands alone there) and the values of query
+ * parameters naming credentials (secret_param) replaced by ****. */
 static void mask_url_password(const char *url, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s", url);
+    char tail[1024];
     char *host = strstr(out, "://");
     if (host != NULL) {
         host += 3;
         char *at = strchr(host, '@'), *colon = strchr(host, ':');
-        char *slash = strchr(host, '/');
-        if (at != NULL && colon != NULL && colon < at && (slash == NULL || at < slash)) {
-            char tail[1024];
+        char *end = host + strcspn(host, "/?#");
+        if (at != NULL && at < end) {
+            char *from = colon != NULL && colon < at ? colon + 1 : host;
             snprintf(tail, sizeof tail, "%s", at);
-            snprintf(colon, outlen - (size_t)(colon - out), ":****%s", tail);
+            snprintf(from, outlen - (size_t)(from - out), "****%s", tail);
         }
     }
-    static const char *const keys[] = {"password=", "secret=", "token="};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        char *q = strchr(out, '?');
-        for (char *p = q ? strstr(q, keys[i]) : NULL; p != NULL; p = strstr(p + 1, keys[i])) {
-            if (p[-1] != '?' && p[-1] != '&')
-                continue;
-            char *v = p + strlen(keys[i]), *end = v + strcspn(v, "&#");
-            char tail[1024];
-            snprintf(tail, sizeof tail, "%s", end);
+    char *q = strchr(out, '?');
+    for (char *p = q ? q + 1 : NULL; p != NULL && *p != '\0' && *p != '#';) {
+        size_t len = strcspn(p, "&#"), klen = strcspn(p, "=&#");
+        if (klen < len && secret_param(p, klen)) {
+            char *v = p + klen + 1;
+            snprintf(tail, sizeof tail, "%s", p + len);
             snprintf(v, outlen - (size_t)(v - out), "****%s", tail);
+            len = klen + 1 + 4;
         }
+        p += len;
+        p += *p == '&';
     }
 }
 

@@ -439,7 +439,10 @@ Test(alerts, secrets_are_masked_when_the_configuration_is_printed)
         "[{\"name\": \"chat\", \"kind\": \"slack\","
         "  \"url\": \"https://hooks.slack.example/services/T0/B0/SLACKTOKEN\"},"
         " {\"name\": \"crm\", \"kind\": \"webhook\", \"url\": \"https://u:PASSWD@crm.example/\","
-        "  \"secret\": \"HOOKSECRET\"}]");
+        "  \"secret\": \"HOOKSECRET\"},"
+        " {\"name\": \"am\", \"kind\": \"alertmanager\", \"url\":"
+        "  \"https://am.example/?access_token=TOPSECRET&team=ops&api_key=KEY123&Token=TT#x\"},"
+        " {\"name\": \"gh\", \"kind\": \"webhook\", \"url\": \"https://USERTOKEN@gh.example/h\"}]");
     set("alerts.webhook", "https://user:URLPASS@hooks.example/x");
     set("alerts.webhook_secret", "ENVSECRET");
     char *buf = NULL;
@@ -447,11 +450,18 @@ Test(alerts, secrets_are_masked_when_the_configuration_is_printed)
     FILE *f = open_memstream(&buf, &len);
     cx_config_print(cfg, f);
     fclose(f);
-    for (const char *const *s = (const char *const[]){"SLACKTOKEN", "PASSWD", "HOOKSECRET",
-                                                      "URLPASS", "ENVSECRET", NULL};
+    for (const char *const *s =
+             (const char *const[]){"SLACKTOKEN", "PASSWD", "HOOKSECRET", "URLPASS", "ENVSECRET",
+                                   "TOPSECRET", "KEY123", "=TT", "USERTOKEN", NULL};
          *s != NULL; s++)
         cr_assert(strstr(buf, *s) == NULL, "%s was printed:\n%s", *s, buf);
     cr_assert(strstr(buf, "https://hooks.slack.example/****") != NULL, "%s", buf);
+    cr_assert(
+        strstr(buf, "https://am.example/?access_token=****&team=ops&api_key=****&Token=****#x") !=
+            NULL,
+        "%s", buf);
+    cr_assert(strstr(buf, "https://****@gh.example/h") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "https://user:****@hooks.example/x") != NULL, "%s", buf);
     cr_assert(strstr(buf, "\"alerts.webhook_secret\": \"****\"") != NULL, "%s", buf);
     free(buf);
 }
