@@ -126,8 +126,8 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
-    for (char *p = ans.text; *p; p++)
-        if (*p == '\n' || *p == '\r')
+    for (char *p = ans.text; *p; p++) /* one line, and nothing a terminal acts on (ESC) */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = ' ';
     while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
         ans.text[--ans.len] = '\0';

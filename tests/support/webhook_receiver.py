@@ -5,8 +5,9 @@ JSON line, checks the X-Cxpulse-Signature over timestamp "." body (except on
 the first N requests, or one status for every request), or never answers.
 
 usage: webhook_receiver.py --port P --log FILE [--secret S] [--refuse N] [--status CODE]
-                           [--delay-ms MS] [--latin1] [--hang]
+                           [--delay-ms MS] [--latin1] [--ansi] [--hang]
 (--latin1: refusals answer 300 bytes of Latin-1 text, which is not UTF-8;
+--ansi: refusals answer terminal escape sequences around their text;
 --hang: each request is read and recorded, with status 0, and never answered.)
 Prints "ready" on stdout once it listens on 127.0.0.1:P.
 """
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--latin1", action="store_true")
+    ap.add_argument("--ansi", action="store_true")
     ap.add_argument("--hang", action="store_true")
     args = ap.parse_args()
     lock = threading.Lock()
@@ -62,7 +64,11 @@ def main():
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()
-            refusal = b"refus\xe9 " * 50 if args.latin1 else b"refused on purpose\n"
+            refusal = b"refused on purpose\n"
+            if args.latin1:
+                refusal = b"refus\xe9 " * 50
+            elif args.ansi:
+                refusal = b"\x1b]0;owned\x07\x1b[31mrefused\x1b[0m\tbadly\n"
             self.wfile.write(b"ok\n" if status == 200 else refusal)
 
         def log_message(self, *a):

@@ -756,6 +756,19 @@ Test(alerts, an_answer_that_is_not_utf8_is_recorded_and_the_row_not_posted_again
                  rows);
 }
 
+/* A receiver's answer reaches an operator's terminal through `notifications
+ * list`: it is recorded without control characters (escape sequences that
+ * would retitle or recolour the terminal, tabs, line breaks). */
+Test(alerts, an_answer_with_terminal_escapes_is_recorded_without_control_characters)
+{
+    const char *extra[] = {"--status", "400", "--ansi", NULL};
+    pid_t hook_pid;
+    long long rows = all_refused(cx_test_free_port(), 0, extra, &hook_pid);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE last_error LIKE"
+                   " 'webhook: HTTP 400: %refused%badly' AND last_error !~ '[\\x01-\\x1f\\x7f]'"),
+                 rows);
+}
+
 Test(alerts, a_run_killed_between_the_tickets_commit_and_its_delivery_delivers_it_after_restart)
 {
     int port = cx_test_free_port();
