@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum kind { T_STRING, T_INT, T_BOOL, T_STRINGS, T_INTS, T_PROPS, T_OBJECTS } kind;
 
@@ -354,8 +355,11 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
         char *copy = strdup(value), *save = NULL;
         for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok != NULL;
              tok = strtok_r(NULL, ",", &save)) {
-            while (*tok == ' ')
+            /* "a, b", "a ,b" and a CRLF env file's "b\r" mean a and b */
+            while (*tok == ' ' || *tok == '\t')
                 tok++;
+            for (size_t n = strlen(tok); n > 0 && strchr(" \t\r\n", tok[n - 1]); n--)
+                tok[n - 1] = '\0';
             if (s->type == T_INTS) {
                 char *end;
                 long long x = strtoll(tok, &end, 10);
@@ -389,7 +393,7 @@ cx_config *cx_config_new(void)
     return cfg;
 }
 
-/* Walks a JSON object, matching dotted paths against the table. */
+/* Makes the relative path *file relative to the folder of path (which ends at slash). */
 static cx_status in_folder_of(const char *path, const char *slash, char **file, char *err,
                               size_t errlen)
 {
@@ -406,11 +410,13 @@ static cx_status in_folder_of(const char *path, const char *slash, char **file, 
 }
 
 /* Rule files and the model file that a configuration file names (s, just set
- * from it) are relative to its folder; those set before, by another file, stay. */
+ * from it) are relative to its folder (path NULL: a file that is not in one,
+ * /dev/stdin say: to the current folder); those set before, by another file,
+ * stay. */
 static cx_status relative_to(cx_config *cfg, const setting *s, const char *path, char *err,
                              size_t errlen)
 {
-    const char *slash = strrchr(path, '/');
+    const char *slash = path != NULL ? strrchr(path, '/') : NULL;
     cx_status st = CX_OK;
     if (slash != NULL && strcmp(s->key, "rules.files") == 0) {
         for (size_t i = 0; st == CX_OK && i < cfg->n_rule_files; i++)
@@ -423,9 +429,20 @@ static cx_status relative_to(cx_config *cfg, const setting *s, const char *path,
     return st;
 }
 
-static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *prefix,
-                              const char *file, char *err, size_t errlen)
+/* What a file sets while it is read: a setting it names twice (as
+ * "kafka.brokers" and inside "kafka") is a mistake, not a choice of the later. */
+typedef struct file_read {
+    const char *file; /* for messages */
+    const char *base; /* where its relative paths start, or NULL (relative_to) */
+    const setting *set[CX_ARRAY_LEN(settings)];
+    size_t n_set;
+} file_read;
+
+/* Walks a JSON object, matching dotted paths against the table. */
+static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *prefix, file_read *fr,
+                              char *err, size_t errlen)
 {
+    const char *file = fr->file;
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)obj, k, v)
@@ -434,9 +451,16 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
         snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", k);
         const setting *s = find(key);
         if (s != NULL) {
+            for (size_t i = 0; i < fr->n_set; i++)
+                if (fr->set[i] == s)
+                    return cx_errf(err, errlen, CX_ERR_CONFIG,
+                                   "%s: \"%s\" is set twice (once as a dotted key, once inside "
+                                   "its section)",
+                                   file, key);
+            fr->set[fr->n_set++] = s;
             cx_status st = set_json(cfg, s, v, file, 0, err, errlen);
             if (st == CX_OK)
-                st = relative_to(cfg, s, file, err, errlen);
+                st = relative_to(cfg, s, fr->base, err, errlen);
             if (st != CX_OK)
                 return st;
             continue;
@@ -449,7 +473,7 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
         if (!is_prefix || !json_is_object(v))
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": unknown setting%s", file, key,
                            suggestion(key, hint, sizeof hint));
-        cx_status st = apply_object(cfg, v, key, file, err, errlen);
+        cx_status st = apply_object(cfg, v, key, fr, err, errlen);
         if (st != CX_OK)
             return st;
     }
@@ -465,6 +489,8 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     int bad = ferror(f), why = errno;
+    struct stat st_f;
+    int regular = fstat(fileno(f), &st_f) == 0 && S_ISREG(st_f.st_mode);
     fclose(f);
     if (bad)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read: %s", path, strerror(why));
@@ -476,8 +502,9 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
                        jerr.text);
     }
+    file_read fr = {.file = path, .base = regular ? path : NULL};
     cx_status st = json_is_object(root)
-                       ? apply_object(cfg, root, "", path, err, errlen)
+                       ? apply_object(cfg, root, "", &fr, err, errlen)
                        : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: must be a JSON object", path);
     json_decref(root);
     return st;

@@ -344,3 +344,51 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
         cx_config_free(cfg);
     }
 }
+
+/* Lists from the environment as people write them: spaces around commas, and
+ * the carriage return a CRLF env file leaves at the end. */
+Test(cx_config, list_variables_are_trimmed_at_both_ends)
+{
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    setenv("CXPULSE_TOPICS", "cx.events ,\tother\r", 1);
+    setenv("CXPULSE_WINDOW_SECONDS", "60 ,300\r", 1);
+    cx_status st = cx_config_apply_env(cfg, err, sizeof err);
+    unsetenv("CXPULSE_TOPICS");
+    unsetenv("CXPULSE_WINDOW_SECONDS");
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_eq(cfg->n_topics, 2);
+    cr_assert_str_eq(cfg->topics[0], "cx.events");
+    cr_assert_str_eq(cfg->topics[1], "other");
+    cr_assert_eq(cfg->n_window_seconds, 2);
+    cr_assert_eq(cfg->window_seconds[1], 300);
+    cx_config_free(cfg);
+}
+
+/* One setting written twice in a file, dotted and inside its section: the
+ * file is refused, not read as whichever came last. */
+Test(cx_config, a_setting_written_twice_in_a_file_is_refused)
+{
+    expect_file_error("{\"kafka\": {\"brokers\": \"a:1\"}, \"kafka.brokers\": \"b:2\"}",
+                      "\"kafka.brokers\" is set twice");
+}
+
+/* A configuration read from a pipe (--config /dev/stdin) has no folder of
+ * its own: the files it names are relative to the current one, not to /dev. */
+Test(cx_config, files_named_by_a_configuration_on_stdin_are_relative_to_the_current_folder)
+{
+    static const char json[] =
+        "{\"rules\": {\"files\": [\"mine.json\"], \"model\": \"models/m.cxm\"}}";
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(write(fds[1], json, sizeof json - 1), (ssize_t)(sizeof json - 1));
+    close(fds[1]);
+    cr_assert_eq(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+    close(fds[0]);
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    cr_assert_eq(cx_config_load_file(cfg, "/dev/stdin", err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(cfg->rule_files[0], "mine.json");
+    cr_assert_str_eq(cfg->rule_model, "models/m.cxm");
+    cx_config_free(cfg);
+}
