@@ -3,13 +3,17 @@
  * classifies event JSON lines offline. One output line per input line: the
  * verdict, or {"line":N,"error":"..."} for a line that is not a valid event
  * (also reported on stderr); processing always continues. Blocks of lines
- * are classified on several threads and written in input order.
+ * are classified on several threads and written in input order; from a pipe
+ * or a terminal, a block ends when no further line is waiting, so each
+ * verdict is written as soon as its line has come.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "classify.h"
@@ -194,19 +198,85 @@ static void *classify_block(void *arg)
     return NULL;
 }
 
-/* Reads up to BLOCK_LINES lines into bl; returns how many. */
-static size_t read_block(FILE *in, block *bl, unsigned long *lineno, char **line, size_t *cap)
+/* The input, read with read(2) so that what is buffered is known. */
+typedef struct reader {
+    int fd, regular, eof, err;
+    char *p;
+    size_t start, len, cap; /* the unread bytes are p[start..len) */
+} reader;
+
+/* The next line, without its line break, in *line[*n] (valid until the next
+ * call): 1; 0 at the end of the input; -1 when it cannot be read (r->err). */
+static int next_line(reader *r, char **line, size_t *n)
 {
-    ssize_t n;
+    for (;;) {
+        char *nl = r->len > r->start ? memchr(r->p + r->start, '\n', r->len - r->start) : NULL;
+        if (nl != NULL || (r->eof && r->len > r->start)) {
+            size_t end = nl != NULL ? (size_t)(nl - r->p) : r->len;
+            *line = r->p + r->start;
+            *n = end - r->start;
+            r->start = nl != NULL ? end + 1 : end;
+            return 1;
+        }
+        if (r->eof || r->err)
+            return r->err ? -1 : 0;
+        if (r->start > 0) { /* what is left of a line to the front */
+            memmove(r->p, r->p + r->start, r->len - r->start);
+            r->len -= r->start;
+            r->start = 0;
+        }
+        if (r->cap - r->len < 65536) {
+            size_t cap = r->cap < 65536 ? 131072 : 2 * r->cap;
+            char *p = realloc(r->p, cap);
+            if (p == NULL) {
+                r->err = ENOMEM;
+                return -1;
+            }
+            r->p = p;
+            r->cap = cap;
+        }
+        ssize_t got = read(r->fd, r->p + r->len, r->cap - r->len);
+        if (got < 0 && errno != EINTR)
+            r->err = errno;
+        else if (got == 0)
+            r->eof = 1;
+        else if (got > 0)
+            r->len += (size_t)got;
+    }
+}
+
+/* Whether no further line is waiting: none is buffered and none can be read
+ * at once (never for a regular file, whose lines are all there). */
+static int no_line_waiting(const reader *r)
+{
+    if (r->regular || r->eof || r->err ||
+        (r->len > r->start && memchr(r->p + r->start, '\n', r->len - r->start) != NULL))
+        return 0;
+    struct pollfd pfd = {r->fd, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* Reads up to BLOCK_LINES lines into bl, fewer when no further line is
+ * waiting (*waiting set); returns how many. */
+static size_t read_block(reader *r, block *bl, unsigned long *lineno, int *waiting)
+{
+    char *line;
+    size_t n;
     bl->in.len = bl->out.len = bl->err.len = 0;
     bl->n = bl->unread.n = 0;
     bl->first = *lineno + 1;
-    while (bl->n < BLOCK_LINES && (n = getline(line, cap, in)) >= 0) {
+    while (bl->n < BLOCK_LINES) {
+        if (bl->n > 0 && no_line_waiting(r)) {
+            *waiting = 1;
+            break;
+        }
+        if (next_line(r, &line, &n) <= 0)
+            break;
         ++*lineno;
-        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+        while (n > 0 && line[n - 1] == '\r')
             n--;
         bl->starts[bl->n++] = bl->in.len;
-        put(&bl->in, *line, (size_t)n);
+        put(&bl->in, line, n);
         put(&bl->in, "", 1);
     }
     return bl->n;
@@ -251,17 +321,15 @@ int cx_cmd_classify(int argc, char **argv)
         if ((blocks[t].starts = malloc(BLOCK_LINES * sizeof(size_t))) == NULL)
             rc = CX_EXIT_RUNTIME;
     }
-    char *line = NULL;
-    size_t cap = 0;
+    struct stat st_in;
+    reader r = {.fd = fileno(in)};
+    r.regular = fstat(r.fd, &st_in) == 0 && S_ISREG(st_in.st_mode);
     unsigned long lineno = 0;
-    int read_errno = 0; /* why reading stopped short, once it did */
     cx_cmd_unreadable told = {0};
     while (rc == CX_EXIT_OK) {
-        int used = 0;
-        while (used < n_threads && read_block(in, &blocks[used], &lineno, &line, &cap) > 0)
+        int used = 0, waiting = 0;
+        while (used < n_threads && !waiting && read_block(&r, &blocks[used], &lineno, &waiting) > 0)
             used++;
-        if (ferror(in) && read_errno == 0)
-            read_errno = errno ? errno : EIO;
         if (used == 0)
             break;
         pthread_t th[MAX_THREADS];
@@ -294,12 +362,14 @@ int cx_cmd_classify(int argc, char **argv)
                 fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
                 rc = CX_EXIT_RUNTIME;
         }
-        if (used < n_threads)
-            break;
+        if (waiting && fflush(stdout) != 0) /* the verdicts of the lines that came */
+            rc = CX_EXIT_RUNTIME;
+        if (!waiting && used < n_threads)
+            break; /* the end */
     }
-    if (read_errno != 0) {
+    if (r.err != 0) {
         fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n", path ? path : "stdin",
-                strerror(read_errno));
+                strerror(r.err));
         rc = CX_EXIT_RUNTIME;
     }
     if (fflush(stdout) != 0)
@@ -310,7 +380,7 @@ int cx_cmd_classify(int argc, char **argv)
         free(blocks[t].out.p);
         free(blocks[t].err.p);
     }
-    free(line);
+    free(r.p);
     cx_cmd_close_input(in);
     cx_classifier_free(clf);
     return rc;

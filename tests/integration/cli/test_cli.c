@@ -149,6 +149,37 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                  0);
 }
 
+/* Events piped in one at a time (kcat ... | cxpulse classify) get their
+ * verdicts as they come, not once thousands of lines have filled a block. */
+Test(cli, classify_from_a_pipe_answers_each_line_as_it_comes)
+{
+    static const char ev[] = "{\"event_id\":\"p\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                             "\"text\":\"the courier lost my parcel\"}\n";
+    int in[2], out[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(out), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execl(cx_test_bin(), cx_test_bin(), "classify", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char line[4096];
+    for (int i = 0; i < 3; i++) { /* the pipe stays open: more may come */
+        cr_assert_eq(write(in[1], ev, sizeof ev - 1), (ssize_t)(sizeof ev - 1));
+        cx_test_read_line(out[0], line, sizeof line, 5000);
+        cr_assert(strstr(line, "\"categories\":[\"external\"]") != NULL, "%s", line);
+    }
+    close(in[1]);
+    cr_assert_eq(cx_test_stop(pid, 0, 10000), 0);
+    close(out[0]);
+}
+
 /* A date or number the built-in field rules cannot read is told once per
  * field, with the line it was first on; the verdicts still come. */
 Test(cli, classify_tells_a_field_the_rules_cannot_read_once)
