@@ -103,7 +103,7 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
     if ((s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &hh) ||
         s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &ss))
         return CX_ERR_INVALID;
-    if (hh > 23 || mi > 59 || ss > 59)
+    if (hh > 23 || mi > 59 || ss > 60)
         return CX_ERR_INVALID;
     const char *p = s + 19;
     int64_t frac_us = 0;
@@ -134,6 +134,10 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
         return CX_ERR_INVALID;
     }
     if (*p != '\0')
+        return CX_ERR_INVALID;
+    /* A leap second (RFC 3339 allows :60 in the last minute of a UTC day)
+     * is taken as the next second, as PostgreSQL takes it. */
+    if (ss == 60 && ((hh * 60 + mi - offset_s / 60) % 1440 + 1440) % 1440 != 1439)
         return CX_ERR_INVALID;
     int64_t secs = days * 86400 + hh * 3600 + mi * 60 + ss - offset_s;
     *out_us = secs * 1000000 + frac_us;
