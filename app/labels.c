@@ -72,6 +72,21 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* cx_event_parse() names a place by its byte in the event's own text, which
+ * starts at byte offset of the line: the place in the line instead. */
+static void place_in_line(char *why, size_t whylen, size_t offset)
+{
+    char *at = strstr(why, " at byte "), *end;
+    if (at == NULL)
+        return;
+    char *num = at + 9, tail[512];
+    unsigned long long b = strtoull(num, &end, 10);
+    if (end == num)
+        return;
+    snprintf(tail, sizeof tail, "%s", end);
+    snprintf(num, whylen - (size_t)(num - why), "%llu%s", b + offset, tail);
+}
+
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen)
 {
@@ -108,6 +123,8 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
     }
     char why[512];
     if (raw == NULL || cx_event_parse(&out->ev, raw, len, why, sizeof why) != CX_OK) {
+        if (raw != NULL && raw != copy)
+            place_in_line(why, sizeof why, (size_t)(raw - line));
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s", path, *lineno,
                 raw ? why : "no \"event\" object");
         free(copy);

@@ -318,6 +318,17 @@ Test(train_eval, an_event_is_judged_as_written)
     cr_assert_eq(cx_test_sh("grep -q 'line 2: not JSON: duplicate object key' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -q 'over 2 events (1 lines unreadable)' %s", out), 0,
                  "the small decimal, or the key written with an escape, was refused");
+
+    /* a place in the event is named by its byte in the line */
+    f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    fputs("{\"source\":\"s\",\"event\":{\"event_id\":\"b\",\"occurred_at\":"
+          "\"2024-05-01T10:00:00Z\",\"text\":\"x\",\"attributes\":{\"n\":1e50}},"
+          "\"categories\":[],\"sentiment\":\"neutral\"}\n",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'line 1: number 1e50 at byte 105 has more than' %s", out), 0);
 }
 
 /* --against default is the built-in rules and model, whatever --rules names
