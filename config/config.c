@@ -184,11 +184,12 @@ void cx_config_free(cx_config *cfg)
 static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, const char *where,
                           int append, char *err, size_t errlen)
 {
-#define BAD(...)                                                                               \
-    do {                                                                                       \
-        char why_[256];                                                                        \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                                              \
-        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": %s", where, s->key, why_);     \
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        char why_[256];                                                                            \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                                  \
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": %s", where ? where : "",           \
+                       where ? ": " : "", s->key, why_);                                           \
     } while (0)
     switch (s->type) {
     case T_STRING: {
@@ -323,17 +324,13 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
     return CX_OK;
 }
 
-cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char *err,
-                        size_t errlen)
+/* Sets s from its text form (a flag's or a variable's); where: what gave it,
+ * for messages ("--group", "environment CXPULSE_GROUP"), or NULL. */
+static cx_status set_text(cx_config *cfg, const setting *s, const char *value, const char *where,
+                          char *err, size_t errlen)
 {
-    const setting *s = find(key);
-    char hint[160];
-    if (s == NULL)
-        return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"%s", key,
-                       suggestion(key, hint, sizeof hint));
+    const char *key = s->key;
     json_t *v = NULL;
-    char where[96];
-    snprintf(where, sizeof where, "%s", s->flag ? s->flag : key);
     switch (s->type) {
     case T_STRING:
         v = json_string(value);
@@ -345,8 +342,8 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
         json_error_t jerr;
         v = json_loads(value, JSON_DECODE_ANY, &jerr);
         if (v == NULL)
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": \"%s\" is not a valid value",
-                           where, key, value);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": \"%s\" is not a valid value",
+                           where ? where : "", where ? ": " : "", key, value);
         break;
     }
     case T_STRINGS:
@@ -376,6 +373,17 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
     cx_status st = set_json(cfg, s, v, where, 0, err, errlen);
     json_decref(v);
     return st;
+}
+
+cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char *err,
+                        size_t errlen)
+{
+    const setting *s = find(key);
+    char hint[160];
+    if (s == NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"%s", key,
+                       suggestion(key, hint, sizeof hint));
+    return set_text(cfg, s, value, s->flag, err, errlen);
 }
 
 cx_config *cx_config_new(void)
@@ -470,7 +478,12 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
         for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++)
             is_prefix |= strncmp(settings[i].key, key, n) == 0 && settings[i].key[n] == '.';
         char hint[160];
-        if (!is_prefix || !json_is_object(v))
+        if (is_prefix && !json_is_object(v))
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: \"%s\": a section of settings, must be a JSON object"
+                           " ({\"%s\": {...}})",
+                           file, key, k);
+        if (!is_prefix)
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\": unknown setting%s", file, key,
                            suggestion(key, hint, sizeof hint));
         cx_status st = apply_object(cfg, v, key, fr, err, errlen);
@@ -487,6 +500,14 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
     FILE *f = cx_open_read(path);
     if (f == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    /* a byte order mark some editors write is passed over, as RFC 8259 allows */
+    int c = fgetc(f);
+    if (c != 0xEF) {
+        ungetc(c, f);
+    } else if (fgetc(f) != 0xBB || fgetc(f) != 0xBF) { /* no JSON text starts so */
+        fclose(f);
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:1:1: not UTF-8 JSON (byte 0xEF)", path);
+    }
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     int bad = ferror(f), why = errno;
     struct stat st_f;
@@ -535,12 +556,11 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
         const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
         if (v == NULL)
             continue;
-        cx_status st = cx_config_set(cfg, settings[i].key, v, err, errlen);
-        if (st != CX_OK) {
-            char inner[512];
-            snprintf(inner, sizeof inner, "%s", err);
-            return cx_errf(err, errlen, st, "environment %s: %s", settings[i].env, inner);
-        }
+        char where[96];
+        snprintf(where, sizeof where, "environment %s", settings[i].env);
+        cx_status st = set_text(cfg, &settings[i], v, where, err, errlen);
+        if (st != CX_OK)
+            return st;
     }
     return CX_OK;
 }

@@ -392,3 +392,26 @@ Test(cx_config, files_named_by_a_configuration_on_stdin_are_relative_to_the_curr
     cr_assert_str_eq(cfg->rule_model, "models/m.cxm");
     cx_config_free(cfg);
 }
+
+/* Messages name what the user wrote: the variable, not a flag nobody passed;
+ * a section given a value, as a section. A byte order mark is passed over. */
+Test(cx_config, messages_name_what_was_written_and_a_bom_is_passed_over)
+{
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    setenv("CXPULSE_LOG_LEVEL", "verbose", 1);
+    cx_status st = cx_config_apply_env(cfg, err, sizeof err);
+    unsetenv("CXPULSE_LOG_LEVEL");
+    cr_assert_eq(st, CX_ERR_CONFIG);
+    cr_assert(strncmp(err, "environment CXPULSE_LOG_LEVEL: \"log.level\": \"verbose\"", 53) == 0,
+              "%s", err);
+    cx_config_free(cfg);
+    expect_file_error("{\"kafka\": \"x\"}",
+                      "\"kafka\": a section of settings, must be a JSON object");
+
+    write_file("\xEF\xBB\xBF{\"kafka\": {\"group\": \"bom\"}}");
+    cfg = cx_config_new();
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(cfg->group, "bom");
+    cx_config_free(cfg);
+}
