@@ -500,6 +500,30 @@ Test(alerts, an_old_ticket_s_resolution_does_not_end_the_alert_of_its_successor)
  * allowed a minute (alerts.timeout_ms): `cxpulse run` still exits within the
  * few seconds its stop promises (the orchestrators allow 60 s in all), the
  * interrupted delivery stays pending, and a run after the restart sends it. */
+/* Waits up to 30 s for the receiver's first request (one, not yet answered). */
+static void wait_for_the_first_post(void)
+{
+    json_t *recs = NULL;
+    for (int i = 0; i < 300 && json_array_size(recs) == 0; i++) {
+        json_decref(recs);
+        recs = hook_records();
+        if (json_array_size(recs) == 0)
+            cx_test_sleep_ms(100);
+    }
+    cr_assert_eq(json_array_size(recs), 1, "the post never reached the receiver");
+    json_decref(recs);
+}
+
+/* Sends SIGTERM to a service, which must exit 0; returns how many seconds it took. */
+static double seconds_to_stop(pid_t pid)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(stop_kid(pid, SIGTERM), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
 Test(alerts, a_stop_while_receivers_never_answer_exits_within_seconds_and_keeps_the_row_pending)
 {
     int port = cx_test_free_port();
@@ -518,21 +542,9 @@ Test(alerts, a_stop_while_receivers_never_answer_exits_within_seconds_and_keeps_
     pid_t run = start_run(0, NULL, NULL);
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
                           " VALUES ('courier-share', 'external', 'carriers', 'x')");
-    json_t *recs = NULL;
-    for (int i = 0; i < 300 && json_array_size(recs) == 0; i++) {
-        json_decref(recs);
-        recs = hook_records();
-        if (json_array_size(recs) == 0)
-            cx_test_sleep_ms(100);
-    }
-    cr_assert_eq(json_array_size(recs), 1, "the post never reached the receiver");
-    json_decref(recs);
+    wait_for_the_first_post();
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    cr_assert_eq(stop_kid(run, SIGTERM), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double took = seconds_to_stop(run);
     cr_assert_lt(took, 10.0, "the stop took %.1f s", took);
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
                    " AND NOT deliveries::text LIKE '%\"sent\"%'"
@@ -601,28 +613,16 @@ Test(alerts, a_stop_while_another_instance_posts_to_the_alertmanager_exits_withi
     pid_t first = start_run(0, NULL, NULL);
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
                           " VALUES ('courier-share', 'external', 'carriers', 'x')");
-    json_t *recs = NULL;
-    for (int i = 0; i < 300 && json_array_size(recs) == 0; i++) {
-        json_decref(recs);
-        recs = hook_records();
-        if (json_array_size(recs) == 0)
-            cx_test_sleep_ms(100);
-    }
-    cr_assert_eq(json_array_size(recs), 1, "the first post never reached the receiver");
-    json_decref(recs);
+    wait_for_the_first_post();
     pid_t second = start_run(0, NULL, NULL);
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
                           " VALUES ('courier-complaints', 'external', 'carriers', 'y')");
     cx_test_sleep_ms(4000); /* the second has claimed it and waits for the first's post */
-    recs = hook_records();
+    json_t *recs = hook_records();
     cr_assert_eq(json_array_size(recs), 1, "two posts at once to the Alertmanager");
     json_decref(recs);
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    cr_assert_eq(stop_kid(second, SIGTERM), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double took = seconds_to_stop(second);
     cr_assert_lt(took, 9.0, "the stop took %.1f s", took);
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 2);
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE deliveries ? 'am'"), 0);
