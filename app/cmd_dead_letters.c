@@ -133,8 +133,15 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         fprintf(stderr, "replay: %lld stored, %lld already stored, %lld still failing\n", stored,
                 duplicates, failed);
     }
+    json_t *row = NULL;
+    if (stored + duplicates + failed == 0 && id > 0 &&
+        cx_pg_dead_letter_show(h, id, &row, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err); /* no such dead letter, say */
+        goto done;
+    }
+    json_decref(row);
     if (stored + duplicates + failed == 0)
-        printf("nothing to replay%s\n", id > 0 ? " (no such dead letter, or already stored)" : "");
+        printf("nothing to replay%s\n", id > 0 ? " (already stored)" : "");
     else
         printf("replayed %lld dead letters: %lld stored as events, %lld were already stored, "
                "%lld still failing (see cxpulse dead-letters list)\n",

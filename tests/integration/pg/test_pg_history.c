@@ -264,8 +264,11 @@ Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
     cx_test_assert_signals_exact(conn);
     /* Replaying twice stores nothing twice. */
     cr_assert_eq(cxpulse(args), 0);
-    cr_assert(output_has("nothing to replay"), "see %s", out);
+    cr_assert(output_has("nothing to replay (already stored)"), "see %s", out);
     cr_assert_eq(cxpulse("dead-letters replay --all"), 0);
+    /* An id that names no dead letter is an error, as it is for show. */
+    cr_assert_eq(cxpulse("dead-letters replay --id 999999"), 1, "see %s", out);
+    cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
     cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 1);
 }
