@@ -163,6 +163,9 @@ int cx_cmd_reclassify(int argc, char **argv)
         }
         done_n += (long long)n;
         moved_n += (long long)moved;
+        /* events stored since the count (a run writing meanwhile) are re-tagged too */
+        if (done_n > todo)
+            todo = done_n;
         fprintf(stderr, "reclassify: %lld/%lld events, %lld moved to another category\n", done_n,
                 todo, moved_n);
     }
