@@ -158,6 +158,25 @@ static void set_delivery(json_t *deliveries, const char *name, const char *statu
                                   "answer", answer_text, "at", at));
 }
 
+/* Takes the lock that makes posts to Alertmanager r go one at a time across
+ * senders (a re-post of a firing ticket must not overtake its resolution),
+ * waiting while another sender posts to it, but not past a stop's grace
+ * period. 1: taken; 0: the grace period ended first; -1: PostgreSQL failed
+ * (err says why). */
+static int lock_receiver(cx_alerts_sender *s, const cx__alerts_receiver *r, char *err,
+                         size_t errlen)
+{
+    int got = 0;
+    while (cx_pg_outbox_lock(s->outbox, r->name, &got, err, errlen) == CX_OK) {
+        if (got)
+            return 1;
+        if (past_grace(s))
+            return 0;
+        nanosleep(&(struct timespec){0, LOCK_POLL_MS * 1000000L}, NULL);
+    }
+    return -1;
+}
+
 /* Delivers the claimed row to each receiver routed to that has not taken it yet,
  * and records the outcome. A post cut off by the stop leaves that receiver's
  * delivery as it was, posts to no further receiver, and keeps the row pending,
@@ -199,39 +218,25 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             continue;
         }
         int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;
-        /* Posts to an Alertmanager go one at a time across senders, so that a
-         * re-post of a firing ticket cannot overtake its resolution: while
-         * another sender posts to it, this one waits, but not past a stop's
-         * grace period (then as a post cut off). */
-        if (r->kind == CX__ALERTS_AM) {
-            int got = 0;
-            cx_status locked;
-            while ((locked = cx_pg_outbox_lock(s->outbox, r->name, &got, err, sizeof err)) ==
-                       CX_OK &&
-                   !got && !past_grace(s))
-                nanosleep(&(struct timespec){0, LOCK_POLL_MS * 1000000L}, NULL);
-            if (locked != CX_OK) {
-                cx_log(CX_LOG_WARN, "alerts", "notification %lld: %s", id, err);
-                lost = 1;
-                break;
-            }
-            if (!got) {
-                cut = pending = 1;
-                snprintf(last, sizeof last, "%s: stopped while another sender posted to it",
-                         r->name);
-                cx_log(CX_LOG_INFO, "alerts", "notification %s to %s stays pending: %s", key,
-                       r->name, "stopped while another sender posted to it");
-                break;
-            }
-        }
-        char *body = cx_alerts_render(s->alerts, idx[k], row, time(NULL));
         char why[300];
         cx_alerts_outcome oc = CX_ALERTS_RETRY;
-        if (body == NULL)
-            snprintf(why, sizeof why, "out of memory");
-        else
-            oc = post(s, r, body, key, &cut, why, sizeof why);
-        free(body);
+        int locked = r->kind == CX__ALERTS_AM ? lock_receiver(s, r, err, sizeof err) : 1;
+        if (locked < 0) {
+            cx_log(CX_LOG_WARN, "alerts", "notification %lld: %s", id, err);
+            lost = 1;
+            break;
+        }
+        if (locked == 0) { /* as a post cut off */
+            cut = 1;
+            snprintf(why, sizeof why, "stopped while another sender posted to it");
+        } else {
+            char *body = cx_alerts_render(s->alerts, idx[k], row, time(NULL));
+            if (body == NULL)
+                snprintf(why, sizeof why, "out of memory");
+            else
+                oc = post(s, r, body, key, &cut, why, sizeof why);
+            free(body);
+        }
         if (cut) {
             pending = 1;
             snprintf(last, sizeof last, "%s: %s", r->name, why);
