@@ -167,7 +167,11 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         " WHERE current_setting('lock_timeout') = '0'";
     PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, lock_timeout, 0, NULL, timeout_ms)
                                    : PQexec(conn, lock_timeout);
-    cx_status st2 = cx__pg_check(conn, res, "setting lock_timeout", err, errlen);
+    cx_status st2 =
+        res == NULL && timeout_ms > 0 /* libpq has no words for a time-out */
+            ? cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                      "cannot connect to postgresql: no answer within %d ms", timeout_ms)
+            : cx__pg_check(conn, res, "setting lock_timeout", err, errlen);
     PQclear(res);
     if (st2 != CX_OK) {
         PQfinish(conn);
