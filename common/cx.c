@@ -13,18 +13,6 @@
 
 cx_log_level cx_log_threshold = CX_LOG_INFO;
 
-const char *cx_strerror(cx_status st)
-{
-    switch (st) {
-#define CX__STATUS_MSG(name, msg)                                                  \
-    case CX_##name:                                                                \
-        return msg;
-        CX_STATUS_MAP(CX__STATUS_MSG)
-#undef CX__STATUS_MSG
-    }
-    return "unknown status";
-}
-
 const char *cx_status_name(cx_status st)
 {
     switch (st) {

@@ -58,9 +58,6 @@ static inline size_t cx_utf8_cut(const char *s, size_t n)
  * another encoding): each byte outside a well-formed sequence becomes '?'. */
 void cx_utf8_mend(char *s, size_t len);
 
-/* Returns a static, human-readable message for `st` (never NULL). */
-const char *cx_strerror(cx_status st);
-
 /* Returns the static symbolic name of `st`, e.g. "ERR_INVALID" (never NULL). */
 const char *cx_status_name(cx_status st);
 

@@ -37,8 +37,7 @@ struct cx_consumer {
     int unread; /* stopped while offsets could not be read: the batch in hand is not stored */
     _Atomic int paused; /* also read by other threads: cx_consumer_paused() */
     char fatal_err[1024];
-    cx_consumer_stats stats;
-    _Atomic int assigned; /* stats.assigned, for other threads */
+    _Atomic int assigned; /* partitions assigned now; also read by other threads */
 };
 
 static void sleep_ms(int ms)
@@ -64,9 +63,7 @@ static void set_paused(cx_consumer *c, int pause)
             rd_kafka_resume_partitions(c->rk, parts);
         rd_kafka_topic_partition_list_destroy(parts);
     }
-    if (pause && !c->paused)
-        c->stats.pauses++;
-    c->paused = c->stats.paused = pause;
+    c->paused = pause;
 }
 
 /* Lets go of the batch in hand (it is read again from the stored offsets).
@@ -118,8 +115,6 @@ static cx_status submit(cx_consumer *c, int wait_ms, char *err, size_t errlen)
         }
         return CX_OK;
     }
-    if (st == CX_OK && c->n > 0)
-        c->stats.batches++;
     drop_batch(c);
     if (st == CX_OK && c->paused)
         set_paused(c, 0);
@@ -183,7 +178,6 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     c->msgs[c->n] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
                              m->len};
     c->batch[c->n++] = m;
-    c->stats.messages++;
 }
 
 /* Reads (with start: stores, see cx_consumer_handler) topic's stored
@@ -455,10 +449,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             c->fatal = 1;
             c->stop = 1;
         }
-        if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR) { /* else none is fetched */
-            c->stats.assigned += cooperative ? copy->cnt : copy->cnt - c->stats.assigned;
-            c->assigned = c->stats.assigned;
-        }
+        if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR) /* else none is fetched */
+            c->assigned = cooperative ? c->assigned + copy->cnt : copy->cnt;
         if (e != NULL)
             rd_kafka_error_destroy(e);
         rd_kafka_topic_partition_list_destroy(copy);
@@ -478,13 +470,12 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
         if (x != NULL)
             rd_kafka_error_destroy(x);
-        c->stats.assigned -= parts->cnt;
+        c->assigned -= parts->cnt;
         rewind_kept(c);
     } else {
         rd_kafka_assign(rk, NULL);
-        c->stats.assigned = 0;
+        c->assigned = 0;
     }
-    c->assigned = c->stats.assigned;
     cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
 }
 
@@ -622,11 +613,6 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
 void cx_consumer_stop(cx_consumer *c)
 {
     c->stop = 1;
-}
-
-void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out)
-{
-    *out = c->stats;
 }
 
 int cx_consumer_assigned(const cx_consumer *c)

@@ -129,15 +129,6 @@ void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n);
 /* Asks run() to finish; async-signal-safe. */
 void cx_consumer_stop(cx_consumer *c);
 
-/* Counters for metrics and tests. */
-typedef struct cx_consumer_stats {
-    uint64_t messages, batches, pauses;
-    int paused;
-    int assigned; /* partitions currently assigned */
-} cx_consumer_stats;
-
-void cx_consumer_get_stats(const cx_consumer *c, cx_consumer_stats *out);
-
 /* Partitions assigned now; safe to call from another thread than run()'s. */
 int cx_consumer_assigned(const cx_consumer *c);
 

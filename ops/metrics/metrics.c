@@ -98,14 +98,6 @@ void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
     pthread_mutex_unlock(&m->lock);
 }
 
-uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c)
-{
-    pthread_mutex_lock((pthread_mutex_t *)&m->lock);
-    uint64_t v = m->counters[c];
-    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
-    return v;
-}
-
 double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g)
 {
     pthread_mutex_lock((pthread_mutex_t *)&m->lock);
@@ -114,7 +106,8 @@ double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g)
     return v;
 }
 
-void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
+/* Adds classified events: by[category][sentiment], category CX_CAT_COUNT = none. */
+static void add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
 {
     pthread_mutex_lock(&m->lock);
     for (int c = 0; c <= CX_CAT_COUNT; c++)
@@ -133,7 +126,8 @@ static void observe(histogram *h, const double *bounds, size_t nb, double v)
     h->sum += v;
 }
 
-void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds)
+/* Records one stored batch: its size and the seconds its write took. */
+static void observe_batch(cx_metrics *m, size_t messages, double seconds)
 {
     pthread_mutex_lock(&m->lock);
     observe(&m->batch_size, size_bounds, CX_ARRAY_LEN(size_bounds), (double)messages);
@@ -161,9 +155,9 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
             unreadable += t->unreadable != NULL;
         }
     }
-    cx_metrics_add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
+    add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
     cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
-    cx_metrics_observe_batch(m, r->n, r->seconds);
+    observe_batch(m, r->n, r->seconds);
     pthread_mutex_lock(&m->lock);
     m->gauges[CX_G_PG_UP] = 1;
     m->write_failing = 0;

@@ -55,12 +55,6 @@ void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n);
 
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v);
 
-/* Adds classified events: by[category][sentiment], category CX_CAT_COUNT = none. */
-void cx_metrics_add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT]);
-
-/* Records one stored batch: its size and the seconds its write took. */
-void cx_metrics_observe_batch(cx_metrics *m, size_t messages, double seconds);
-
 /* Counts a batch the pipeline is done with: messages consumed (those of the
  * writes that succeeded: what was given up is read again), what its writes
  * stored, its records by category and sentiment, its size and time;
@@ -76,8 +70,7 @@ void cx_metrics_count_retry(cx_metrics *m);
  * (a write that is failing says more than a ping). */
 void cx_metrics_pg_checked(cx_metrics *m, int answered);
 
-/* Reads a counter or gauge (tests, logs, readiness). */
-uint64_t cx_metrics_get(const cx_metrics *m, cx_counter c);
+/* Reads a gauge (readiness). */
 double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g);
 
 /*

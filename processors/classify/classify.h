@@ -7,8 +7,9 @@
  * Field conditions stay certain; a rating decides the sentiment when present.
  *
  * Pure: no Kafka, no PostgreSQL. A classifier is built once from rule files,
- * is read-only afterwards (safe to share between threads), and classifies
- * without allocating.
+ * is read-only afterwards (safe to share between threads). Classifying
+ * allocates only a thread's working memory (about 550 KB), on its first
+ * call, freed when the thread ends.
  */
 #ifndef CX_CLASSIFY_H
 #define CX_CLASSIFY_H
@@ -108,7 +109,9 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
 size_t cx_classifier_warning_count(const cx_classifier *clf);
 const char *cx_classifier_warning(const cx_classifier *clf, size_t i);
 
-/* Classifies *ev into *tags (fully overwritten). Never allocates; thread-safe. */
+/* Classifies *ev into *tags (fully overwritten). Thread-safe. Allocates
+ * nothing but the calling thread's working memory on its first call; when
+ * even that cannot be had the process aborts, as it cannot give a result. */
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags);
 
 /* Longest declared rule-set "version", in characters (rule files reject longer ones). */

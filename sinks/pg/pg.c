@@ -31,8 +31,6 @@
 #include "pg_migrate.h"
 #include "window.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 30000
 /* After PostgreSQL refused a row of the direct path (most often an event_id
  * stored before: a stream replayed), batches take the staged path this long. */
 #define DIRECT_SKIP_BATCHES 16
@@ -52,14 +50,12 @@ struct cx_pg {
     char *rule_set_json;
     int replay;
     int sync_commit;
-    int failures; /* consecutive transient failures, for the backoff */
     cx__pg_signals *sig; /* a batch's increments, per window size */
     int direct_skip;     /* batches to stage before trying the direct path again */
     int sig_direct_skip; /* the same for signal increments */
     int sig_direct_wait; /* batches that skip after the next refusal: 16, doubling while
                             the stream keeps meeting stored windows (live traffic) */
     cx_buf rows, stage;  /* COPY data, kept between batches */
-    unsigned seed;
     /* Offsets known stored (committed or read by this process's sinks): one
      * found lower means PostgreSQL lost acknowledged commits, which the
      * consumer has read past and would never read again. */
@@ -221,6 +217,7 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
 
 cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen)
 {
+    *out = NULL;
     cx_pg *pg = calloc(1, sizeof *pg);
     if (pg == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
@@ -233,7 +230,6 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     if (pg->seen == NULL && (pg->seen = cx_pg_seen_new()) != NULL)
         pg->own_seen = 1;
     pg->rule_set_json = opts->rule_set_json ? strdup(opts->rule_set_json) : NULL;
-    pg->seed = (unsigned)cx_now_mono_us();
     pg->sig_direct_wait = DIRECT_SKIP_BATCHES;
     if (pg->conninfo == NULL || pg->group == NULL || pg->seen == NULL ||
         (opts->rule_version != NULL && pg->rule_version == NULL) ||
@@ -279,20 +275,6 @@ void cx_pg_free(cx_pg *pg)
     if (pg->own_seen)
         cx_pg_seen_free(pg->seen);
     free(pg);
-}
-
-int cx_pg_backoff_ms(const cx_pg *pg)
-{
-    if (pg->failures == 0)
-        return 0;
-    long ms = BACKOFF_MIN_MS;
-    for (int i = 1; i < pg->failures && ms < BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    if (ms > BACKOFF_MAX_MS)
-        ms = BACKOFF_MAX_MS;
-    /* +-20% jitter so that many consumers do not retry in step */
-    unsigned r = ((cx_pg *)pg)->seed = pg->seed * 1103515245u + 12345u;
-    return (int)(ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1));
 }
 
 /* ---- Offsets --------------------------------------------------------------- */
@@ -344,10 +326,8 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
                              const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
     cx_status st = ensure_session(pg, err, errlen);
-    if (st != CX_OK) {
-        pg->failures += st == CX_ERR_TRANSIENT;
+    if (st != CX_OK)
         return st;
-    }
     cx_buf ids = {0}, starts = {0};
     cx__buf_put(&ids, "{", 1);
     for (size_t i = 0; i < n; i++)
@@ -395,10 +375,8 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     PQclear(res);
     cx__buf_free(&ids);
     cx__buf_free(&starts);
-    if (st == CX_ERR_TRANSIENT) {
+    if (st == CX_ERR_TRANSIENT)
         disconnect(pg);
-        pg->failures++;
-    }
     return st;
 }
 
@@ -961,10 +939,8 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     if (n == 0)
         return CX_OK;
     cx_status st = ensure_session(pg, err, errlen);
-    if (st != CX_OK) {
-        pg->failures += st == CX_ERR_TRANSIENT;
+    if (st != CX_OK)
         return st;
-    }
     batch b = {.recs = recs, .n = n, .res = res};
     part *parts = malloc(n * sizeof *parts);
     b.fate = malloc(n);
@@ -986,10 +962,7 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
         if (st == CX_ERR_TRANSIENT) {
             /* Also an unknown COMMIT outcome: the retry's offset check settles it. */
             disconnect(pg);
-            pg->failures++;
         }
-    } else {
-        pg->failures = 0;
     }
     for (size_t i = 0; b.dead != NULL && i < b.n_dead; i++)
         free(b.dead[i].reason);

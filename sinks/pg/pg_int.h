@@ -27,8 +27,9 @@ cx_status cx__pg_connect(const char *conninfo, PGconn **out, char *err, size_t e
  * connection is closed). */
 cx_status cx__pg_connect_schema(const char *conninfo, PGconn **out, char *err, size_t errlen);
 
-/* The same, giving up after timeout_ms (0: libpq's connect_timeout only), so a
- * server that accepts connections but never answers cannot hold the caller. */
+/* cx__pg_connect(), giving up after timeout_ms (0: libpq's connect_timeout
+ * only), so a server that accepts connections but never answers cannot hold
+ * the caller. No schema check. */
 cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **out, char *err,
                                 size_t errlen);
 
@@ -99,8 +100,6 @@ void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
 void cx__buf_int(cx_buf *b, int64_t v, int last);
 /* Appends a COPY field: the string escaped, or \N for NULL; then tab or newline. */
 void cx__buf_field(cx_buf *b, const char *s, int last);
-/* Appends a text[] literal of n strings as a COPY field. */
-void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last);
 /* Appends a timestamptz COPY field, UTC with microseconds, from microseconds since
  * the epoch (years 0001..9999, as the event parser accepts). */
 void cx__buf_timestamp(cx_buf *b, int64_t us, int last);
@@ -197,9 +196,6 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, 
  * window sizes differ; CX_ERR_NOMEM. */
 cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_signals *plus,
                                    cx_buf *b);
-/* cx_window_add() that never refuses a rating: one too fine to sum exactly is
- * counted with a value of 0 and *fine is set. CX_ERR_NOMEM only. */
-cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine);
 
 /* The cells of the smallest window size so far (width: one of the sizes). */
 const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);

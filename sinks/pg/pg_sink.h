@@ -88,16 +88,12 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
  * may come from several partitions, in offset order per partition. One
  * attempt: on CX_ERR_TRANSIENT (connection lost, server restarting,
  * serialization failure, ...) nothing was written, the sink will reconnect,
- * and the caller retries the same batch after cx_pg_backoff_ms(). Rows that
+ * and the caller retries the same batch (after a backoff of its own). Rows that
  * PostgreSQL rejects (SQLSTATE classes 22, 23) are isolated by bisection and
  * dead-lettered; the rest commits. CX_ERR_FATAL: retrying cannot help.
  */
 cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
                             char *err, size_t errlen);
-
-/* Milliseconds to wait before retrying after a transient failure: capped
- * exponential backoff with jitter (100 ms doubling to 30 s); 0 after a success. */
-int cx_pg_backoff_ms(const cx_pg *pg);
 
 /* NULL-safe. */
 void cx_pg_free(cx_pg *pg);

@@ -509,42 +509,6 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
     b->len += (size_t)(o - start);
 }
 
-void cx__buf_text_array(cx_buf *b, const char *const *items, int n, int last)
-{
-    /* Array literal {"a","b\"c"}: quote every element, backslash-escape \ and ",
-     * then the whole literal is COPY-escaped (so \ doubles once more): in one
-     * pass, " becomes \\" and \ becomes \\\\. */
-    cx__buf_put(b, "{", 1);
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(items[i]);
-        char *o = cx__buf_reserve(b, 4 * len + 3), *start = o;
-        if (o == NULL)
-            return;
-        if (i > 0)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *p = items[i]; *p; p++) {
-            if (*p == '"' || *p == '\\') {
-                *o++ = '\\';
-                *o++ = '\\';
-            }
-            if (*p == '\\') {
-                *o++ = '\\';
-                *o++ = '\\';
-            } else if (copy_escape[(unsigned char)*p] != 0) {
-                *o++ = '\\';
-                *o++ = copy_escape[(unsigned char)*p];
-            } else {
-                *o++ = *p;
-            }
-        }
-        *o++ = '"';
-        b->len += (size_t)(o - start);
-    }
-    cx__buf_put(b, "}", 1);
-    end_field(b, last);
-}
-
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last)
 {
     static const char hex[] = "0123456789abcdef";

@@ -119,7 +119,9 @@ void cx__pg_signals_reset(cx__pg_signals *s)
     s->n_fine = 0;
 }
 
-cx_status cx__pg_window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine)
+/* cx_window_add() that never refuses a rating: one too fine to sum exactly is
+ * counted with a value of 0 and *fine is set. CX_ERR_NOMEM only. */
+static cx_status window_add(cx_window *w, const cx_event *ev, const cx_tags *tags, int *fine)
 {
     cx_status st = cx_window_add(w, ev, tags);
     *fine = st == CX_ERR_INVALID;
@@ -143,7 +145,7 @@ cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tag
 {
     int is_fine = 0;
     for (size_t i = 0; i < s->n; i++) {
-        cx_status st = cx__pg_window_add(s->win[i], ev, tags, &is_fine);
+        cx_status st = window_add(s->win[i], ev, tags, &is_fine);
         if (st != CX_OK)
             return st;
         int64_t wus = (int64_t)s->width[i] * 1000000, t = ev->occurred_at_us;

@@ -186,15 +186,6 @@ Test(copy, timestamps_agree_with_gmtime_from_0001_to_9999)
     }
 }
 
-Test(copy, text_arrays_quote_and_escape_their_elements)
-{
-    const char *items[] = {"a", "b\"c", "d\\e", "t\tab", "", "caf\xc3\xa9"};
-    cx__buf_text_array(&buf, items, 6, 0);
-    cx__buf_text_array(&buf, items, 0, 1);
-    /* {"a","b\"c","d\\e","t<TAB>ab","","café"}, COPY-escaped; then {} */
-    is("{\"a\",\"b\\\\\"c\",\"d\\\\\\\\e\",\"t\\tab\",\"\",\"caf\xc3\xa9\"}\t{}\n");
-}
-
 Test(copy, bytea_in_hex)
 {
     const unsigned char raw[] = {0x00, 0xff, 0x10, 0x5c, 0x09};
