@@ -15,8 +15,11 @@ fuzz=1
 
 scripts/setup.sh
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Appended, so a caller's own options cannot turn these off (the later wins):
+# a leak found when a test's worker exits fails the test only through an
+# abort, and the canary tests (tests/support/canary.c) fail the suite if not.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1
 
 # Optimised builds see more (-Wmaybe-uninitialized): the demo's build must stay warning-free.
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF -DCX_WERROR=ON >/dev/null
