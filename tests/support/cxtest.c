@@ -201,7 +201,15 @@ int cx_test_sh(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    int rc = system(cmd);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/bash", "bash", "-o", "pipefail", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int rc;
+    if (pid < 0 || waitpid(pid, &rc, 0) != pid)
+        return -1;
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 

@@ -71,7 +71,12 @@ int cx_test_free_port(void);
 /* Sleeps ms milliseconds. */
 void cx_test_sleep_ms(int ms);
 
-/* Runs a shell command and returns its exit status. */
+/* Runs a command line in bash with pipefail and returns its exit status (-1
+ * if killed by a signal): a pipeline fails when any of its commands does, so
+ * `cxpulse ... | grep -q x` fails when cxpulse does (a sanitizer's abort
+ * included), and its status is the rightmost failing command's. A check that
+ * expects grep to find nothing should write the output to a file first and
+ * check the command's own status. */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* CX_TEST_H */

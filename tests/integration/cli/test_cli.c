@@ -212,14 +212,31 @@ Test(cli, secrets_never_reach_the_logs)
 {
     /* Debug logging, a password in the URL and in a Kafka property, and both
      * services unreachable, so the errors (which name what failed) are logged. */
-    char log[512];
+    char log[512], cfg[512];
     snprintf(log, sizeof log, "%s/run.log", dir);
-    cx_test_sh("CXPULSE_LOG_LEVEL=debug timeout -s INT 4 %s run --brokers 127.0.0.1:1 --topic t"
-               " --pg 'postgresql://cx:pg-s3cret@127.0.0.1:1/cx?connect_timeout=1' --http off"
-               " >'%s' 2>&1",
-               cx_test_bin(), log);
-    cr_assert_eq(cx_test_sh("grep -q 'level=' '%s'", log), 0, "nothing was logged");
-    cr_assert_eq(cx_test_sh("grep -q 'pg-s3cret' '%s'", log), 1, "the password was logged");
+    snprintf(cfg, sizeof cfg, "%s/sasl.json", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_plaintext\","
+          " \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"u\","
+          " \"sasl.password\": \"k-s3cret\"}}}",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("CXPULSE_LOG_LEVEL=debug timeout --preserve-status -s INT 4 %s run"
+                            " --config %s --brokers 127.0.0.1:1 --topic t"
+                            " --pg 'postgresql://cx:pg-s3cret@127.0.0.1:1/cx?connect_timeout=1'"
+                            " --http off >'%s' 2>&1",
+                            cx_test_bin(), cfg, log),
+                 0, "run did not stop cleanly on SIGINT");
+    /* the errors that name what failed were logged: PostgreSQL's (whose URL
+     * holds one password) and Kafka's (whose properties hold the other) */
+    cr_assert_eq(
+        cx_test_sh("grep 'component=sink.pg' '%s' | grep -qF 'user \\\"cx\\\", database'", log), 0,
+        "the PostgreSQL connection failure was not logged");
+    cr_assert_eq(cx_test_sh("grep -q 'component=kafka .*sasl_plaintext://127.0.0.1:1' '%s'", log),
+                 0, "the Kafka connection failure was not logged");
+    cr_assert_eq(cx_test_sh("grep -q 'pg-s3cret\\|k-s3cret' '%s'", log), 1,
+                 "a password was logged");
 }
 
 Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
@@ -331,10 +348,14 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
         }
     }
     /* the same through the environment and printed */
-    cr_expect_eq(cx_test_sh("CXPULSE_PG_URL='host=db password = s3cret sslpassword=k3y' "
-                            "%s config --print | grep -q 's3cret\\|k3y'",
-                            cx_test_bin()),
-                 1, "config --print showed a password");
+    char printed[512];
+    snprintf(printed, sizeof printed, "%s/printed.json", dir);
+    cr_assert_eq(cx_test_sh("CXPULSE_PG_URL='host=db password = s3cret sslpassword=k3y' "
+                            "%s config --print > %s && grep -qF 'sslpassword=****' %s",
+                            cx_test_bin(), printed, printed),
+                 0, "config --print failed or did not print the masked setting");
+    cr_expect_eq(cx_test_sh("grep -q 's3cret\\|k3y' %s", printed), 1,
+                 "config --print showed a password");
 }
 
 Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
@@ -364,9 +385,20 @@ Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
 /* docs/configuration.md's settings table is config --reference's, and stays so. */
 Test(cli, the_documented_settings_are_the_reference)
 {
-    cr_expect_eq(cx_test_sh("%s config --reference | grep -vxF -f %s/docs/configuration.md",
-                            cx_test_bin(), CX_SOURCE_DIR),
-                 1, "a line of config --reference is not in docs/configuration.md");
+    char ref[512], doc[512];
+    snprintf(ref, sizeof ref, "%s/reference.md", dir);
+    snprintf(doc, sizeof doc, "%s/documented.md", dir);
+    cr_assert_eq(cx_test_sh("%s config --reference > %s", cx_test_bin(), ref), 0);
+    cr_assert_eq(cx_test_sh("test $(grep -c '^| `' %s) -ge 20", ref), 0,
+                 "config --reference printed no settings table");
+    /* both ways: every setting is documented, and every documented row exists */
+    cr_expect_eq(cx_test_sh("grep -vxF -f %s/docs/configuration.md %s", CX_SOURCE_DIR, ref), 1,
+                 "a line of config --reference is not in docs/configuration.md");
+    cr_assert_eq(cx_test_sh("grep '^| `[a-z_]*\\.[a-z_.]*` |' %s/docs/configuration.md > %s",
+                            CX_SOURCE_DIR, doc),
+                 0);
+    cr_expect_eq(cx_test_sh("grep -vxF -f %s %s", ref, doc), 1,
+                 "docs/configuration.md documents a setting config --reference does not have");
 }
 
 Test(cli, flags_are_checked_before_the_settings)
