@@ -526,15 +526,21 @@ Test(pg_sink, dead_letters_keep_the_raw_bytes_and_a_readable_reason)
 {
     static const char raw1[] = "{\"event_id\":\"x\",\"text\":\"tab\\there \\\\\"}";
     static const char raw2[] = "\xff\xfe\x00\x01 not utf-8 \\ \t\n\r";
-    sinktest_add(&batch, "t", 0, 5, raw1, sizeof raw1 - 1);
-    sinktest_add(&batch, "t", 0, 6, raw2, sizeof raw2 - 1);
-    sinktest_add(&batch, "t", 0, 7, "", 0);
-    sinktest_add_event(&batch, "t", 0, 8, 99);
+    /* each at its own place, so that a place written wrong shows */
+    sinktest_add(&batch, "cx.events", 3, 5, raw1, sizeof raw1 - 1);
+    sinktest_add(&batch, "other", 1, 6, raw2, sizeof raw2 - 1);
+    sinktest_add(&batch, "cx.events", 2, 7, "", 0);
+    sinktest_add_event(&batch, "cx.events", 3, 8, 99);
     cx_pg *pg = sinktest_sink(url);
     cx_pg_result res;
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.dead_lettered, 3);
     cr_assert_eq(res.stored, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE"
+                                         " consumer_group = 'g' AND (kafka_topic, kafka_partition,"
+                                         " kafka_offset) IN (('cx.events', 3, 5), ('other', 1, 6),"
+                                         " ('cx.events', 2, 7))"),
+                 3, "a dead letter does not name the topic, partition and offset it was read at");
     PGresult *r = PQexecParams(conn,
                                "SELECT kafka_offset, error, raw FROM cx.dead_letters "
                                "ORDER BY kafka_offset",

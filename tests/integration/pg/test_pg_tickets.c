@@ -205,6 +205,43 @@ Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
 
+/* "negative_share_above": 0.5 means above: half the window is not enough. */
+Test(pg_tickets, a_share_at_the_threshold_opens_nothing_and_one_more_negative_opens_it)
+{
+    use_rules(carrier_rule);
+    spike("a", 10, 0, "chat");
+    for (int i = 0; i < 10; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "happy-%d", i);
+        add(id, i % 5, "chat", "the courier was friendly and quick, great service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 20);
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "10 of 20 is not above 0.5");
+    spike("b", 1, 4, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "11 of 21 is");
+}
+
+/* "avg_rating_below": 3 means below: an average of exactly 3 opens nothing. */
+Test(pg_tickets, an_average_at_the_threshold_opens_nothing)
+{
+    use_rules("[{\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 4,"
+              "  \"avg_rating_below\": 3, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
+    const char *ratings[] = {"1", "5", "2", "4"}; /* 12 / 4 = 3 */
+    for (int i = 0; i < 4; i++) {
+        char id[32], rating[64];
+        snprintf(id, sizeof id, "csat-%d", i);
+        snprintf(rating, sizeof rating, "{\"scale\":\"csat\",\"value\":%s}", ratings[i]);
+        add(id, 2, "store", "the agent was rude", rating);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT sum(csat_count) FROM cx.signals WHERE category = 'facing'"), 4);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "an average of 3 is not below 3");
+    add("csat-4", 2, "store", "the agent was rude", "{\"scale\":\"csat\",\"value\":2.9}");
+    cr_assert_eq(write_batch().tickets_opened, 1, "14.9 / 5 is below 3");
+}
+
 Test(pg_tickets, a_spike_outside_the_window_does_not_add_up)
 {
     use_rules(carrier_rule);

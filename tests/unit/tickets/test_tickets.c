@@ -173,11 +173,26 @@ Test(tickets, event_rules_match_all_their_conditions_and_nothing_else)
         if (!strcmp(cx_ticket_rules_get(rs, i)->name, "late-delivery"))
             late = i;
     }
+    cr_assert(detractor != late, "a built-in rule is missing");
     uint16_t hits[8];
     /* An NPS detractor blaming the carrier. */
     cr_assert_eq(match(rs, "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
                            "\"text\":\"the courier lost my parcel\","
                            "\"rating\":{\"scale\":\"nps\",\"value\":2}}",
+                       hits),
+                 1);
+    cr_assert_eq(hits[0], detractor);
+    /* "rating_below": 7 means below: a passive's 7 is not a detractor, a 6 is. */
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"a7\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"the courier lost my parcel\","
+                       "\"rating\":{\"scale\":\"nps\",\"value\":7}}",
+                       hits),
+                 0);
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"a6\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"the courier lost my parcel\","
+                       "\"rating\":{\"scale\":\"nps\",\"value\":6}}",
                        hits),
                  1);
     cr_assert_eq(hits[0], detractor);
@@ -297,6 +312,35 @@ Test(tickets, scope_conditions_restrict_event_rules)
                            "\"touchpoint\":\"checkout\",\"text\":\"lovely, thanks\"}",
                        hits),
                  0);
+    cx_ticket_rules_free(rs);
+}
+
+/* "rating_above" and "rating_below" are strict, together a range, and on their scale only. */
+Test(tickets, rating_bounds_are_strict_and_on_their_scale)
+{
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs =
+        rules_from("[{\"name\": \"lukewarm\", \"on\": \"event\", \"category\": \"facing\","
+                   "  \"tagged\": false, \"rating_scale\": \"csat\", \"rating_above\": 2,"
+                   "  \"rating_below\": 4, \"owner\": \"stores\"}]",
+                   err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    static const struct {
+        const char *scale, *value;
+        size_t matches;
+    } cases[] = {{"csat", "2", 0}, {"csat", "2.5", 1}, {"csat", "3", 1},
+                 {"csat", "4", 0}, {"csat", "5", 0},   {"ces", "3", 0}};
+    uint16_t hits[8];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"event_id\":\"r\",\"occurred_at\":\"2026-11-01T10:00:00Z\",\"text\":\"ok\","
+                 "\"rating\":{\"scale\":\"%s\",\"value\":%s}}",
+                 cases[i].scale, cases[i].value);
+        cr_assert_eq(match(rs, json, hits), cases[i].matches, "%s %s", cases[i].scale,
+                     cases[i].value);
+    }
     cx_ticket_rules_free(rs);
 }
 
