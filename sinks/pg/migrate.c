@@ -402,17 +402,25 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
     *version = 0;
     if (st != CX_OK)
         return st;
+    /* Under the migrations' lock (below), or two first migrates at once both
+     * create the schema and one fails. */
     if ((st = cx__pg_exec(conn,
                           "SET client_min_messages = warning;"
+                          "BEGIN;"
+                          "SET LOCAL lock_timeout = 0;"
+                          "SELECT pg_advisory_xact_lock(7242837001);"
                           /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
                            * even when the schema is there: the first time only */
                           "DO $$BEGIN IF to_regnamespace('cx') IS NULL THEN CREATE SCHEMA cx;"
                           " END IF; END$$;"
                           "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
                           " version int PRIMARY KEY, description text NOT NULL,"
-                          " applied_at timestamptz NOT NULL DEFAULT now())",
-                          "creating cx.schema_migrations", err, errlen)) != CX_OK)
+                          " applied_at timestamptz NOT NULL DEFAULT now());"
+                          "COMMIT",
+                          "creating cx.schema_migrations", err, errlen)) != CX_OK) {
+        PQclear(PQexec(conn, "ROLLBACK"));
         goto done;
+    }
     /* A newer cxpulse migrated this database: what its schema is, this one
      * cannot tell (calling it up to date at our version would be false). */
     PGresult *latest = PQexec(conn, "SELECT coalesce(max(version), 0) FROM cx.schema_migrations");

@@ -82,3 +82,25 @@ Test(pg_session, a_migrate_waits_for_a_concurrent_one_beyond_lock_timeout)
     cr_assert_gt(m.applied, 0);
     PQfinish(other);
 }
+
+/* Several migrates started at once on a database that has no cx schema yet
+ * (a Kubernetes Job retried, two deploys): each succeeds, and the
+ * migrations are applied once between them. */
+Test(pg_session, migrates_started_at_once_on_a_fresh_database_all_succeed)
+{
+    for (int round = 0; round < 4; round++) {
+        cx_test_pg_new_db(url, sizeof url);
+        migrate_run m[3] = {{.st = CX_ERR_INVALID}, {.st = CX_ERR_INVALID}, {.st = CX_ERR_INVALID}};
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++)
+            cr_assert_eq(pthread_create(&th[i], NULL, migrate_fn, &m[i]), 0);
+        int applied = 0;
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(pthread_join(th[i], NULL), 0);
+            cr_assert_eq(m[i].st, CX_OK, "round %d, migrate %d: %s", round, i, m[i].err);
+            cr_assert_eq(m[i].version, cx_pg_schema_version());
+            applied += m[i].applied;
+        }
+        cr_assert_eq(applied, cx_pg_schema_version(), "each migration applied once");
+    }
+}
