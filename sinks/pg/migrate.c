@@ -385,6 +385,15 @@ static const migration migrations[] = {
      "CREATE TRIGGER notifications_status BEFORE UPDATE OF status ON cx.notifications\n"
      "  FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status)\n"
      "  EXECUTE FUNCTION cx.notification_unmark();\n"},
+    /* A topic deleted and made again puts new messages at old places: a bad
+     * one where the old topic left another dead letter is kept beside it.
+     * Unique per place, a group that read the new topic from the start
+     * stopped at that message on every start. The same bytes at the same
+     * place are still stored once. */
+    {12, "dead letters unique per message, not per place",
+     "DROP INDEX cx.dead_letters_coordinates_idx;\n"
+     "CREATE UNIQUE INDEX dead_letters_coordinates_idx ON cx.dead_letters\n"
+     "  (consumer_group, kafka_topic, kafka_partition, kafka_offset, md5(raw));\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -694,7 +694,7 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
 /* The staged dead letters, stored for the sink's group ($1). A message
  * dead-lettered before keeps its row: read again after its partition's offset
  * was set back by hand. Another message at the same place (a topic made
- * again) is refused by the unique index: the batch stops, nothing is lost. */
+ * again) gets a row of its own. */
 static const char *const dead_sql =
     "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition, kafka_offset,"
     " error, raw)"

@@ -557,6 +557,41 @@ Test(pg_sink, dead_letters_keep_the_raw_bytes_and_a_readable_reason)
     cx_pg_free(pg);
 }
 
+/* The topic was deleted and made again, and the group reads it from the
+ * start (what the "past the end" error advises): a bad message at a place
+ * where the old topic left a different dead letter is stored beside it, and
+ * the partition moves on. */
+Test(pg_sink, a_bad_message_where_a_recreated_topic_left_another_dead_letter_is_kept_too)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (consumer_group, kafka_topic,"
+                          " kafka_partition, kafka_offset, error, raw)"
+                          " VALUES ('g', 't', 0, 0, 'invalid JSON', 'old bytes')");
+    sinktest_add(&batch, "t", 0, 0, "new bytes", 9);
+    sinktest_add_event(&batch, "t", 0, 1, 1);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE"
+                                         " consumer_group = 'g' AND kafka_topic = 't' AND"
+                                         " kafka_partition = 0 AND kafka_offset = 0 AND raw IN"
+                                         " ('old bytes', 'new bytes')"),
+                 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 2);
+    /* read again by a process started anew after the offset was set back by
+     * hand: nothing is stored twice */
+    cx_pg_free(pg);
+    pg = sinktest_sink(url);
+    sinktest_clear(&batch);
+    sinktest_add(&batch, "t", 0, 0, "new bytes", 9);
+    cx_test_pg_exec(conn, "UPDATE cx.consumer_offsets SET next_offset = 0");
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 2);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, a_missing_schema_is_fatal_with_advice)
 {
     char fresh[1024], err[512];
