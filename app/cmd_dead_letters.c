@@ -78,6 +78,12 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         fprintf(stderr, "cxpulse dead-letters: out of memory\n");
         goto done;
     }
+    cx_status checked = cx_pg_history_check_windows(h, err, sizeof err);
+    if (checked != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        rc = cx_cmd_exit_status(checked);
+        goto done;
+    }
     if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
                                 cfg->rule_model, err, sizeof err) != CX_OK ||
         (rules_json = cx_classifier_rules_json(clf)) == NULL ||

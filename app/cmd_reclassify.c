@@ -111,6 +111,11 @@ int cx_cmd_reclassify(int argc, char **argv)
         rc = cx_cmd_exit_status(st);
         goto done;
     }
+    if ((st = cx_pg_history_check_windows(h, err, sizeof err)) != CX_OK) {
+        fprintf(stderr, "cxpulse reclassify: %s\n", err);
+        rc = cx_cmd_exit_status(st);
+        goto done;
+    }
     if (cx_pg_reclassify_begin(h, version, rules_json, err, sizeof err) != CX_OK ||
         cx_pg_reclassify_count(h, since, until, &todo, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse reclassify: %s\n", err);

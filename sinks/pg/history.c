@@ -49,6 +49,7 @@ struct cx_pg_history {
     int writing[WRITERS];
     int turn;
     char *write_sql, *write_sql_signals, *write_sql_grouped;
+    char *windows; /* the window sizes given, as an int[] literal */
 };
 
 /* Time bounds given as a bare date or without an offset are UTC, as the
@@ -86,6 +87,18 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
         st = cx__pg_signals_new(&h->plus, window_seconds, n_windows, err, errlen);
     if (st == CX_OK && (h->conninfo = strdup(conninfo ? conninfo : "")) == NULL)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    if (st == CX_OK) {
+        cx_buf b = {0};
+        cx__buf_put(&b, "{", 1);
+        for (size_t i = 0; i < n_windows; i++)
+            cx__buf_printf(&b, "%s%d", i ? "," : "", window_seconds[i]);
+        if (n_windows == 0)
+            cx__buf_put(&b, "60", 2); /* as cx__pg_signals_new() */
+        cx__buf_put(&b, "}", 2);
+        h->windows = b.data;
+        if (b.failed)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    }
     if (st == CX_OK)
         st = connect_writer(conninfo, &h->conn, err, errlen);
     if (st != CX_OK) {
@@ -94,6 +107,28 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
     }
     *out = h;
     return CX_OK;
+}
+
+cx_status cx_pg_history_check_windows(cx_pg_history *h, char *err, size_t errlen)
+{
+    const char *params[] = {h->windows};
+    PGresult *r = PQexecParams(h->conn,
+                               "WITH held AS (SELECT DISTINCT window_seconds AS w FROM cx.signals),"
+                               " given AS (SELECT DISTINCT unnest($1::int[]) AS w)"
+                               " SELECT (SELECT string_agg(w || ' s', ', ' ORDER BY w) FROM held),"
+                               " (SELECT string_agg(w || ' s', ', ' ORDER BY w) FROM given),"
+                               " (SELECT string_agg(w || ' s', ', ' ORDER BY w) FROM held"
+                               "  WHERE w NOT IN (SELECT w FROM given))",
+                               1, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(h->conn, r, "reading the window sizes of cx.signals", err, errlen);
+    if (st == CX_OK && !PQgetisnull(r, 0, 2))
+        st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                     "cx.signals holds windows of %s; this command's signals.window_seconds is "
+                     "%s, without %s: give it the service's configuration (--config), or those "
+                     "windows would no longer equal the events",
+                     PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+    PQclear(r);
+    return st;
 }
 
 /* ---- Reclassification ------------------------------------------------------ */
@@ -720,5 +755,6 @@ void cx_pg_history_free(cx_pg_history *h)
     free(h->write_sql);
     free(h->write_sql_signals);
     free(h->write_sql_grouped);
+    free(h->windows);
     free(h);
 }

@@ -22,6 +22,14 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
                             const int *window_seconds, size_t n_windows, char *err,
                             size_t errlen);
 
+/* CX_ERR_CONFIG, naming them, when cx.signals holds window sizes that were
+ * not given to cx_pg_history_new(). Commands that change events'
+ * contributions to signals call it first: windows of a size they do not know
+ * would stop equalling the events. (A size given that cx.signals does not
+ * hold yet is a size added later, as `run` treats it.) Reads all of
+ * cx.signals. */
+cx_status cx_pg_history_check_windows(cx_pg_history *h, char *err, size_t errlen);
+
 /* Starts reclassifying with rule set `version` (recorded in cx.rule_sets). */
 cx_status cx_pg_reclassify_begin(cx_pg_history *h, const char *version, const char *rules_json,
                                  char *err, size_t errlen);

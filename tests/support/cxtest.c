@@ -216,8 +216,8 @@ int cx_test_sh(const char *fmt, ...)
 void cx_test_assert_signals_exact(PGconn *conn)
 {
     const char *recomputed =
-        "SELECT to_timestamp((floor(extract(epoch FROM e.occurred_at) / 60) * 60)::float8),"
-        " 60, coalesce(t.category, 'none'), coalesce(e.channel, ''), count(*)::int,"
+        "SELECT to_timestamp((floor(extract(epoch FROM e.occurred_at) / w) * w)::float8),"
+        " w, coalesce(t.category, 'none'), coalesce(e.channel, ''), count(*)::int,"
         " (count(*) FILTER (WHERE e.sentiment = 'negative'))::int,"
         " (count(*) FILTER (WHERE e.sentiment = 'neutral'))::int,"
         " (count(*) FILTER (WHERE e.sentiment = 'positive'))::int,"
@@ -230,7 +230,9 @@ void cx_test_assert_signals_exact(PGconn *conn)
         " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'ces'), 0),"
         " (count(*) FILTER (WHERE e.rating_scale = 'stars'))::int,"
         " coalesce(sum(e.rating_value) FILTER (WHERE e.rating_scale = 'stars'), 0)"
-        " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id) GROUP BY 1, 2, 3, 4";
+        " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id)"
+        " CROSS JOIN (SELECT window_seconds AS w FROM cx.signals UNION SELECT 60) ws"
+        " GROUP BY 1, 2, 3, 4";
     const char *stored = "SELECT window_start, window_seconds, category, channel, events,"
                          " negative, neutral, positive, rating_count, rating_sum, csat_count,"
                          " csat_sum, nps_count, nps_sum, ces_count, ces_sum, stars_count,"

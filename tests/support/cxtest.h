@@ -27,8 +27,9 @@ long long cx_test_pg_scalar(PGconn *conn, const char *sql);
 /* Runs one SQL statement expected to succeed (fails the test otherwise). */
 void cx_test_pg_exec(PGconn *conn, const char *sql);
 
-/* Asserts that cx.signals (60 s windows) equals its recomputation from
- * cx.events and cx.event_tags: the invariant analysts rely on. */
+/* Asserts that cx.signals equals its recomputation from cx.events and
+ * cx.event_tags, for each window size it holds (and 60 s): the invariant
+ * analysts rely on. */
 void cx_test_assert_signals_exact(PGconn *conn);
 
 /* Stops ("stop fast", "stop immediate") or starts ("start") the test server

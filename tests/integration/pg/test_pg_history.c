@@ -168,6 +168,53 @@ Test(pg_history, reclassify_leaves_a_window_size_added_later_alone)
     cx_test_assert_signals_exact(conn);
 }
 
+/* The service keeps minute and 5-minute windows; reclassify and replay run
+ * without its configuration (the built-in 60 s) are refused, naming the
+ * sizes, instead of leaving the 5-minute windows uncorrected; with it, both
+ * window sizes stay equal to the events. */
+Test(pg_history, commands_that_would_leave_a_window_size_uncorrected_refuse)
+{
+    add_complaints("w", 10);
+    static const int windows[] = {60, 300};
+    cx_pg_options o = {.conninfo = url,
+                       .group = "g",
+                       .window_seconds = windows,
+                       .n_windows = 2,
+                       .rule_version = "test+1",
+                       .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    char err[1024];
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK, "%s",
+                 err);
+    cx_pg_free(pg);
+    sinktest_clear(&batch);
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (consumer_group, kafka_topic,"
+                          " kafka_partition, kafka_offset, error, raw) VALUES ('g', 'cx.events',"
+                          " 0, 99, 'older build', convert_to('{\"event_id\":\"dl-1\","
+                          "\"occurred_at\":\"2026-11-01T10:03:00Z\",\"text\":\"the agent was"
+                          " rude\"}', 'UTF8'))");
+    const char *held = "cx.signals holds windows of 60 s, 300 s;",
+               *given = "signals.window_seconds is 60 s, without 300 s: give it the service";
+    cr_assert_eq(reclassify_new(""), 2, "see %s", out);
+    cr_assert(output_has(held) && output_has(given), "see %s", out);
+    cr_assert_eq(cxpulse("dead-letters replay --all"), 2, "see %s", out);
+    cr_assert(output_has(held) && output_has(given), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version = 'test+1'"), 10);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_result IS NULL"), 1);
+
+    cr_assert_eq(cx_test_sh("CXPULSE_WINDOW_SECONDS=60,300 %s reclassify --rules '%s' --pg '%s'"
+                            " >'%s' 2>&1 && CXPULSE_WINDOW_SECONDS=300,60 %s dead-letters replay"
+                            " --all --pg '%s' >>'%s' 2>&1",
+                            cx_test_bin(), rules, url, out, cx_test_bin(), url, out),
+                 0, "see %s", out);
+    cr_assert(output_has("reclassified 10 events"), "see %s", out);
+    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cx_test_assert_signals_exact(conn); /* both sizes */
+    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE window_seconds = 300"), 11);
+}
+
 Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ratings)
 {
     /* Ratings summed in C (4.3, 0.1) and one with more decimals than that keeps
