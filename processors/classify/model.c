@@ -13,11 +13,14 @@
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAGIC "CXMODEL"
 #define FORMAT 2
@@ -453,6 +456,52 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
     }
 }
 
+/* Writes data[0..len) as the file path. A regular file (or a new one) is
+ * written beside it and renamed over it once complete and synced, so that a
+ * failed write (a full disk) leaves the model that was there; anything else
+ * (a pipe, /dev/stdout) is written as it is. */
+static cx_status write_whole(const char *path, const void *data, size_t len, char *err,
+                             size_t errlen)
+{
+    struct stat sb;
+    int direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (tmp == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
+    const char *to = direct ? path : tmp;
+    int fd = direct ? open(to, O_WRONLY | O_TRUNC) : open(to, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    const char *p = data;
+    size_t left = len;
+    while (fd >= 0 && left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        p += n;
+        left -= (size_t)n;
+    }
+    int ok = fd >= 0 && left == 0 && (direct || fsync(fd) == 0);
+    int why = left > 0 && errno == 0 ? EIO : errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        why = errno;
+    }
+    if (ok && !direct && rename(tmp, path) != 0) {
+        ok = 0;
+        why = errno;
+    }
+    if (!ok && !direct && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    if (!ok)
+        return cx_errf(err, errlen, CX_ERR_IO, "%s: cannot write model file: %s", path,
+                       strerror(why));
+    return CX_OK;
+}
+
 /* ---- Writing ----------------------------------------------------------------- */
 
 typedef struct outbuf {
@@ -569,13 +618,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         free(o.p);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
     }
-    FILE *f = fopen(path, "wb");
-    int ok = f != NULL && fwrite(o.p, 1, o.len, f) == o.len;
-    if (f != NULL && fclose(f) != 0)
-        ok = 0;
+    cx_status st = write_whole(path, o.p, o.len, err, errlen);
     free(o.p);
-    if (!ok)
-        return cx_errf(err, errlen, CX_ERR_IO, "%s: cannot write model file: %s", path,
-                       strerror(errno));
-    return CX_OK;
+    return st;
 }

@@ -585,3 +585,26 @@ Test(train_eval, integers_past_64_bits_are_read_as_run_reads_them)
                  out);
     cr_assert_eq(cx_test_sh("grep -Eq '^  2 +4 ' %s", out), 0, "see %s", out);
 }
+
+/* Adapting a model in place (--from M --out M) on a disk that fills up fails
+ * saying so, and leaves the model that was there, whole. */
+Test(train_eval, a_model_that_cannot_be_written_leaves_the_old_one)
+{
+    char data[512], model[512], copy[512];
+    snprintf(data, sizeof data, "%s/in-place.jsonl", dir);
+    snprintf(model, sizeof model, "%s/in-place.cxm", dir);
+    snprintf(copy, sizeof copy, "%s/in-place.copy", dir);
+    write_labels(data, 40, 0);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s --epochs 2 >/dev/null 2>&1 && cp %s %s",
+                            cx_test_bin(), data, model, model, copy),
+                 0);
+    /* a file size limit of 1 KiB stands for the full disk */
+    cr_assert_eq(cx_test_sh("ulimit -f 1; trap '' XFSZ; %s train %s --from %s --out %s "
+                            "--epochs 2 >/dev/null 2>%s.err",
+                            cx_test_bin(), data, model, model, data),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'cannot write model file: File too large' %s.err", data), 0);
+    cr_assert_eq(cx_test_sh("cmp -s %s %s", model, copy), 0, "the old model was damaged");
+    cr_assert_eq(cx_test_sh("test $(ls %s | grep -c 'in-place.cxm') -eq 1", dir), 0,
+                 "a temporary file was left beside it");
+}
