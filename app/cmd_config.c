@@ -54,7 +54,9 @@ int cx_cmd_config(int argc, char **argv)
             cx_typo_offer(&t, "--print");
             cx_typo_offer(&t, "--reference");
             cx_config_offer_flags(&t);
-            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"%s\n", rest[i],
+            char shown[256];
+            fprintf(stderr, "cxpulse config: unexpected argument \"%s\"%s\n",
+                    cx_config_shown(rest[i], shown, sizeof shown),
                     cx_typo_hint(&t, 0, hint, sizeof hint));
             usage(stderr, 0);
             goto done;

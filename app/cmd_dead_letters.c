@@ -213,11 +213,15 @@ int cx_cmd_dead_letters(int argc, char **argv)
             verb = a;
         } else if (verb != NULL && strcmp(verb, "show") == 0 && id == 0 && a[0] != '-') {
             if ((id = cx_cmd_id(a)) <= 0) {
-                fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n", a);
+                char shown[256];
+                fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n",
+                        cx_config_shown(a, shown, sizeof shown));
                 goto done;
             }
         } else {
-            fprintf(stderr, "cxpulse dead-letters: unexpected argument \"%s\"\n", a);
+            char shown[256];
+            fprintf(stderr, "cxpulse dead-letters: unexpected argument \"%s\"\n",
+                    cx_config_shown(a, shown, sizeof shown));
             goto done;
         }
     }

@@ -78,7 +78,9 @@ int cx_cmd_demo(int argc, char **argv)
         } else if (strcmp(rest[i], "--serve") == 0) {
             serve = 1;
         } else {
-            fprintf(stderr, "cxpulse demo: unexpected argument \"%s\"\n", rest[i]);
+            char shown[256];
+            fprintf(stderr, "cxpulse demo: unexpected argument \"%s\"\n",
+                    cx_config_shown(rest[i], shown, sizeof shown));
             goto done;
         }
     }

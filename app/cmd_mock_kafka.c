@@ -67,6 +67,10 @@ int cx_cmd_mock_kafka(int argc, char **argv)
                 fprintf(stderr, "cxpulse mock-kafka: at most 64 --topic\n");
                 return CX_EXIT_USAGE;
             }
+            if (!argv[i + 1][0]) {
+                fprintf(stderr, "cxpulse mock-kafka: --topic must not be empty\n");
+                return CX_EXIT_USAGE;
+            }
             topics[n_topics] = argv[++i];
             partitions[n_topics++] = 1;
         } else if (strcmp(a, "--partitions") == 0) {
@@ -77,7 +81,9 @@ int cx_cmd_mock_kafka(int argc, char **argv)
             if (parse_int(a, argv[++i], 1, 10000, &partitions[n_topics - 1]))
                 return CX_EXIT_USAGE;
         } else {
-            fprintf(stderr, "cxpulse mock-kafka: unknown option \"%s\"\n", a);
+            char shown[256];
+            fprintf(stderr, "cxpulse mock-kafka: unknown option \"%s\"\n",
+                    cx_config_shown(a, shown, sizeof shown));
             return usage(stderr, CX_EXIT_USAGE);
         }
     }
@@ -100,8 +106,11 @@ int cx_cmd_mock_kafka(int argc, char **argv)
             return CX_EXIT_RUNTIME;
         }
     }
-    printf("%s\n", cx_mock_bootstraps(mock));
-    fflush(stdout);
+    /* the address is what this command is for: not written, it ends at once */
+    if (printf("%s\n", cx_mock_bootstraps(mock)) < 0 || fflush(stdout) != 0) {
+        cx_mock_free(mock);
+        return CX_EXIT_RUNTIME; /* main says "cannot write to standard output" */
+    }
     /* A short sleep, not pause(): a signal between the test and pause() would be lost. */
     const struct timespec tick = {0, 100 * 1000 * 1000};
     while (!stop)

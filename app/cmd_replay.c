@@ -110,8 +110,10 @@ int cx_cmd_replay(int argc, char **argv)
         return usage(stderr, CX_EXIT_USAGE);
     if (brokers == NULL)
         brokers = getenv("CXPULSE_BROKERS");
-    if (brokers == NULL || topic == NULL || path == NULL) {
-        fprintf(stderr, "cxpulse replay: --brokers, --topic and FILE are required\n");
+    /* empty is missing: an env file's CXPULSE_BROKERS= would wait 60 s for nothing */
+    if (brokers == NULL || !brokers[0] || topic == NULL || !topic[0] || path == NULL) {
+        fprintf(stderr, "cxpulse replay: --brokers (or CXPULSE_BROKERS), --topic and FILE are "
+                        "required, not empty\n");
         return usage(stderr, CX_EXIT_USAGE);
     }
     uint64_t delivered;

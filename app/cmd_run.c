@@ -379,9 +379,10 @@ int cx_cmd_run(int argc, char **argv)
     }
     if (n_rest > 0) { /* before validation: a mistyped flag explains what is missing */
         cx_typo t = CX_TYPO_INIT(rest[0]);
-        char hint[160];
+        char hint[160], shown[256];
         cx_config_offer_flags(&t);
-        fprintf(stderr, "cxpulse run: unknown argument \"%s\"%s\n", rest[0],
+        fprintf(stderr, "cxpulse run: unknown argument \"%s\"%s\n",
+                cx_config_shown(rest[0], shown, sizeof shown),
                 cx_typo_hint(&t, 0, hint, sizeof hint));
         usage(stderr, 0);
         goto done;

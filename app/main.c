@@ -2,9 +2,11 @@
  * main.c - the cxpulse entry point: dispatches to subcommands (see cli.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -166,8 +168,9 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
                 char takes[48] = "options only";
                 if (spec->max_pos > 0)
                     snprintf(takes, sizeof takes, "%zu besides options", spec->max_pos);
-                fprintf(stderr, "cxpulse %s: unexpected argument \"%s\" (it takes %s)\n", cmd, a,
-                        takes);
+                char shown[256];
+                fprintf(stderr, "cxpulse %s: unexpected argument \"%s\" (it takes %s)\n", cmd,
+                        cx_config_shown(a, shown, sizeof shown), takes);
                 return -1;
             }
             spec->pos[(*spec->n_pos)++] = a;
@@ -194,8 +197,9 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
                 cx_typo_offer(&t, spec->flags[o].flag);
             if (spec->config_flags)
                 cx_config_offer_flags(&t);
-            char hint[160];
-            fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s\n", cmd, a,
+            char hint[160], shown[256];
+            fprintf(stderr, "cxpulse %s: unknown option \"%s\"%s\n", cmd,
+                    cx_config_shown(a, shown, sizeof shown),
                     cx_typo_hint(&t, 0, hint, sizeof hint));
             return -1;
         }
@@ -241,7 +245,9 @@ int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
     for (size_t k = 0; *id != NULL && id_verbs[k] != NULL; k++)
         takes_id |= strcmp(id_verbs[k], *verb) == 0;
     if (*id != NULL && !takes_id) {
-        fprintf(stderr, "cxpulse %s %s: unexpected argument \"%s\"\n", cmd, *verb, *id);
+        char shown[256];
+        fprintf(stderr, "cxpulse %s %s: unexpected argument \"%s\"\n", cmd, *verb,
+                cx_config_shown(*id, shown, sizeof shown));
         return -1;
     }
     return 0;
@@ -260,7 +266,56 @@ static int output_written(const char *cmd, int rc)
     return rc;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Standard streams the caller closed are opened on /dev/null the wrong way
+ * round, so the libraries' own files (librdkafka's wake-up pipe) never take
+ * their numbers, and reading stdin or writing stdout still fails, saying so
+ * ("Bad file descriptor"), as it would closed. */
+static void hold_closed_streams(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+            open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
+            return;
+}
+
+/* "--name=value" is the same as "--name value": argv again, with such
+ * arguments cut in two in place (their '=' becomes the end of the name).
+ * NULL when memory runs out. */
+static char **split_equals(int argc, char **argv, int *n)
+{
+    char **out = malloc(((size_t)argc * 2 + 1) * sizeof *out);
+    if (out == NULL)
+        return NULL;
+    *n = 0;
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        out[(*n)++] = argv[i];
+        if (i > 0 && strncmp(argv[i], "--", 2) == 0 && eq != NULL && eq > argv[i] + 2) {
+            *eq = '\0';
+            out[(*n)++] = eq + 1;
+        }
+    }
+    out[*n] = NULL;
+    return out;
+}
+
 int main(int argc, char **argv)
+{
+    hold_closed_streams();
+    int n_args;
+    char **args = split_equals(argc, argv, &n_args);
+    if (args == NULL) {
+        fprintf(stderr, "cxpulse: out of memory\n");
+        return CX_EXIT_RUNTIME;
+    }
+    int rc = dispatch(n_args, args);
+    free(args);
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -281,8 +336,9 @@ int main(int argc, char **argv)
     cx_typo t = CX_TYPO_INIT(argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         cx_typo_offer(&t, commands[i].name);
-    char hint[160];
-    fprintf(stderr, "cxpulse: unknown command \"%s\"%s\n", argv[1],
+    char hint[160], shown[256];
+    fprintf(stderr, "cxpulse: unknown command \"%s\"%s\n",
+            cx_config_shown(argv[1], shown, sizeof shown),
             t.best ? cx_typo_hint(&t, 0, hint, sizeof hint) : " (see cxpulse --help)");
     return CX_EXIT_USAGE;
 }

@@ -733,6 +733,17 @@ static void mask_url_password(const char *url, char *out, size_t outlen)
     }
 }
 
+const char *cx_config_shown(const char *arg, char *buf, size_t len)
+{
+    if (strstr(arg, "://") != NULL)
+        mask_url_password(arg, buf, len);
+    else if (strchr(arg, '=') != NULL)
+        cx_pg_conninfo_mask(arg, buf, len);
+    else
+        snprintf(buf, len, "%s", arg);
+    return buf;
+}
+
 /* Receivers' secrets, passwords in URLs, and chat webhook URLs (whose path is the
  * token) are masked in place. */
 static void mask_objects(json_t *list)

@@ -98,6 +98,11 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
  * rebuilt as a keyword/value string, see cx_pg_conninfo_mask). */
 void cx_config_print(const cx_config *cfg, FILE *out);
 
+/* arg as an error message may quote it, in buf (cut to len): credentials
+ * masked, in a URL (its user part, query parameters naming a credential) and
+ * in a PostgreSQL conninfo string (password=). Returns buf. */
+const char *cx_config_shown(const char *arg, char *buf, size_t len);
+
 /* Writes the table of settings (key, env, flag, default, meaning) as Markdown. */
 void cx_config_print_reference(FILE *out);
 

@@ -358,6 +358,53 @@ Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
                  "config --print showed a password");
 }
 
+/* An argument a command does not take is quoted back with its credentials
+ * masked (a URL given without --pg, a mistyped --pg=URL), and --name=value
+ * is read as --name value. */
+Test(cli, arguments_quoted_in_errors_never_show_a_password)
+{
+    static const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"migrate postgresql://app:S3cretPW@127.0.0.1:1/cx",
+         "unexpected argument \"postgresql://app:****@127.0.0.1:1/cx\""},
+        {"tickets list postgresql://app:S3cretPW@127.0.0.1:1/cx", "postgresql://app:****@"},
+        {"run --brokers b:1 --topic t --pgg=postgresql://app:S3cretPW@db/cx",
+         "unknown argument \"--pgg\" (did you mean --pg?)"},
+        {"reclassify --pg=x --rules=/nonexistent.json --sincee=postgresql://app:S3cretPW@db/cx",
+         "unknown option \"--sincee\""},
+        {"'host=db password=S3cretPW'", "unknown command \"password=**** host=db\""},
+        {"dead-letters list 'host=db password=S3cretPW'", "password=****"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(run_cli(cases[i].args), 2, "%s", cases[i].args);
+        cr_expect(out_has(cases[i].says), "%s: does not say %s", cases[i].args, cases[i].says);
+        cr_expect(!out_has("S3cretPW"), "%s: the password was shown", cases[i].args);
+    }
+    cr_assert_eq(run_cli("config --print --pg=postgresql://app:S3cretPW@db/cx --brokers=b:1"
+                         " --topic=t"),
+                 0);
+    cr_expect(out_has("\"kafka.brokers\": \"b:1\"") && out_has("\"t\"") &&
+              out_has("\"postgres.url\": \"") && !out_has("S3cretPW"));
+}
+
+/* What cannot work is said at once: empty settings, output that cannot be
+ * written, a closed standard input. */
+Test(cli, what_cannot_work_is_refused_at_once)
+{
+    /* empty is missing (an env file's CXPULSE_BROKERS=), not 60 s of waiting */
+    expect_refused("replay --brokers '' --topic t /dev/null", "required, not empty");
+    expect_refused("replay --brokers 127.0.0.1:1 --topic '' /dev/null", "required, not empty");
+    expect_refused("mock-kafka --topic ''", "--topic must not be empty");
+    /* mock-kafka's address is its output: unwritten, it stops at once */
+    cr_expect_eq(cx_test_sh("timeout 20 %s mock-kafka > /dev/full 2>'%s/out'", cx_test_bin(), dir),
+                 1);
+    cr_expect(out_has("cannot write to standard output"));
+    /* a closed standard input is read as one: not as another file taking its number */
+    cr_expect_eq(run_cli("replay --brokers 127.0.0.1:1 --topic t - <&-"), 1);
+    cr_expect(out_has("cxpulse replay: -: cannot read: Bad file descriptor"));
+}
+
 Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
 {
     cr_expect_eq(run_cli("tickets list --pg 'postgresql://bob:hunter2x@127.0.0.1:1/cxdb'"), 1);
