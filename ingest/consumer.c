@@ -40,6 +40,17 @@ struct cx_consumer {
     _Atomic int assigned; /* partitions assigned now; also read by other threads */
 };
 
+/* A commit to Kafka is for lag tools (the offsets that count are
+ * PostgreSQL's), and one a rebalance cuts short is followed by the next:
+ * without it librdkafka warns of each ("COMMITFAIL"). */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk, (void)offsets, (void)opaque;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        cx_log(CX_LOG_DEBUG, "kafka", "committing offsets to Kafka: %s", rd_kafka_err2str(err));
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -544,6 +555,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         }
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (c->rk == NULL) {

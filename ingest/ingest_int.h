@@ -9,8 +9,8 @@
 
 /* Sends librdkafka's own log lines through cx_log (logfmt, component "kafka",
  * the level mapped from syslog's), instead of librdkafka's stderr format; its
- * errors too, once each (not again when its log said them), and its commits'
- * failures only at debug level. Sets the opaque's callbacks, not the opaque. */
+ * errors too, once each (not again when its log said them). Sets the
+ * callbacks, not the opaque. */
 void cx__kafka_log_to_cx(rd_kafka_conf_t *conf);
 
 #endif /* CX_INGEST_INT_H */

@@ -38,20 +38,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     cx_log(l, "kafka", "%s", reason);
 }
 
-/* A commit to Kafka is for lag tools (the offsets that count are
- * PostgreSQL's), and one a rebalance cuts short is followed by the next:
- * without it librdkafka warns of each ("COMMITFAIL"). */
-static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk, (void)offsets, (void)opaque;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        cx_log(CX_LOG_DEBUG, "kafka", "committing offsets to Kafka: %s", rd_kafka_err2str(err));
-}
-
 void cx__kafka_log_to_cx(rd_kafka_conf_t *conf)
 {
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
 }

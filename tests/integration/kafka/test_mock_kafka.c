@@ -177,6 +177,8 @@ Test(mock_kafka, replay_names_the_line_of_a_message_it_cannot_send)
                             bootstraps, in, errf),
                  1);
     cr_assert_eq(cx_test_sh("grep -q '^cxpulse replay: line 5: ' %s", errf), 0);
+    /* and nothing else: no warning about a consumer setting given to the producer */
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 1", errf), 0, "more than the line was said");
 }
 
 Test(mock_kafka, sigterm_exits_zero)
