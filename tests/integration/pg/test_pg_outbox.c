@@ -222,7 +222,10 @@ static void start_and_let_wait(on_thread *w, pthread_t *th)
         pthread_mutex_lock(&w->lock);
         int done = w->done;
         pthread_mutex_unlock(&w->lock);
-        if (done || q("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0)
+        /* a session of this test's database waits (other tests' databases
+         * share the server, and their sessions may wait too) */
+        if (done || q("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                      " WHERE NOT l.granted AND a.datname = current_database()") > 0)
             return;
         cx_test_sleep_ms(50);
     }

@@ -194,8 +194,10 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
 
     /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
     cx_test_pg_exec(conn, "UPDATE cx.events SET rule_version = 'older'");
-    if (cxpulse("reclassify --batch 7", runtime_url) != 0)
+    int reclassified = cxpulse("reclassify --batch 7", runtime_url);
+    if (reclassified != 0)
         show_out();
+    cr_assert_eq(reclassified, 0, "reclassify failed as the runtime role");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
                                          " WHERE rule_version = 'older'"),
                  0, "reclassify as the runtime role left events");

@@ -334,7 +334,7 @@ Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
     cx_test_pg_down(&conn);
     produce(3000); /* both members hold batches they cannot store */
     sleep(3);
-    stop(b, SIGTERM, 30000); /* its partitions go to the first member */
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0); /* its partitions go to the first member */
     sleep(10);               /* which takes them while the database is still down */
     cx_test_pg_back(&conn, url);
     wait_handled("g9", produced, 90);
@@ -351,12 +351,16 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
     snprintf(cfg, sizeof cfg, "%s.static", cfgfile);
     write_config(cfg, ", \"group.instance.id\": \"cx-1\"");
     produce(600);
-    pid_t p = start_run_with("g10", cfg);
+    char log[320];
+    snprintf(log, sizeof log, "%s.fenced.log", cfgfile);
+    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g10", cfg, log);
     wait_handled("g10", produced, 60);
     rd_kafka_mock_push_request_errors(
         cx_mock_cluster(mock), 12 /* Heartbeat */, 3, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
         RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
     cr_assert_eq(stop(p, 0, 20000), 1, "a fenced member must stop, with an error");
+    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -qi 'fenced'", log), 0,
+                 "the reason (fenced) was not logged; see %s", log);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
 

@@ -303,6 +303,16 @@ Test(cx_classify, confidence_grows_with_evidence_and_orders_categories)
         cr_assert(t.confidence[c] >= 0 && t.confidence[c] <= 1);
     run(clf, EV("\"text\":\"ok\""), &t);
     cr_assert_eq(t.n_assigned, 0, "no category for a contact that names no operation");
+    /* more of the same evidence, more confidence */
+    run(clf, EV("\"text\":\"The courier came.\""), &t);
+    float one = t.confidence[CX_CAT_EXTERNAL];
+    run(clf,
+        EV("\"text\":\"The courier lost my parcel, the carrier's driver threw it and the "
+           "delivery firm never answered.\""),
+        &t);
+    cr_assert(assigned(&t, CX_CAT_EXTERNAL));
+    cr_assert_gt(t.confidence[CX_CAT_EXTERNAL], one, "three carrier cues: %.3f, one: %.3f",
+                 t.confidence[CX_CAT_EXTERNAL], one);
     cx_classifier_free(clf);
 }
 
