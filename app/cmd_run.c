@@ -303,6 +303,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                              .group = cfg->group,
                              .batch_max_messages = cfg->batch_max_messages,
                              .batch_max_ms = cfg->batch_max_ms,
+                             .batch_max_bytes = cfg->batch_max_bytes,
                              .auto_offset_reset = cfg->auto_offset_reset,
                              .props = props,
                              .n_props = n_props};

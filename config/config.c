@@ -59,6 +59,10 @@ static const setting settings[] = {
      "most messages in one batch (transaction)"},
     {"batch.max_ms", T_INT, F(batch_max_ms), 0, 1, 60000, NULL, "CXPULSE_BATCH_MAX_MS", NULL, 0,
      "100", "longest wait for a batch to fill, in milliseconds"},
+    {"batch.max_bytes", T_INT, F(batch_max_bytes), 0, 65536, 1073741824, NULL,
+     "CXPULSE_BATCH_MAX_BYTES", NULL, 0, "16777216",
+     "message bytes at which a batch is submitted, whatever its count (its last message may "
+     "pass it): large messages make smaller batches, not gigabytes held"},
     {"postgres.url", T_STRING, F(pg_url), 0, 0, 0, NULL, "CXPULSE_PG_URL", "--pg", 1, NULL,
      "PostgreSQL URL or conninfo; empty: libpq's environment (PGHOST, ...)"},
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,

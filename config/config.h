@@ -29,6 +29,7 @@ typedef struct cx_config {
     json_t *kafka_properties;  /* object of string -> string, passed to librdkafka */
     int batch_max_messages;
     int batch_max_ms;
+    int batch_max_bytes;
     char *pg_url;
     int synchronous_commit;
     int pg_writers;

@@ -27,6 +27,7 @@ struct cx_consumer {
     rd_kafka_t *rk;
     cx_consumer_handler h;
     int batch_max, linger_ms;
+    size_t bytes_max, bytes; /* the batch's message bytes: submitted once it holds bytes_max */
     int64_t reset; /* RD_KAFKA_OFFSET_BEGINNING or _END */
     rd_kafka_message_t **batch;
     cx_msg *msgs; /* the batch as the application sees it: batch[i] is msgs[i] */
@@ -62,6 +63,7 @@ static void drop_batch(cx_consumer *c)
     for (size_t i = 0; i < c->n; i++)
         rd_kafka_message_destroy(c->batch[i]);
     c->n = 0;
+    c->bytes = 0;
 }
 
 static void set_paused(cx_consumer *c, int pause)
@@ -189,6 +191,7 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     c->msgs[c->n] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
                              m->len};
     c->batch[c->n++] = m;
+    c->bytes += m->len;
 }
 
 /* Reads (with start: stores, see cx_consumer_handler) topic's stored
@@ -522,6 +525,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     c->h = *handler;
     c->batch_max = cfg->batch_max_messages > 0 ? cfg->batch_max_messages : 10000;
     c->linger_ms = cfg->batch_max_ms > 0 ? cfg->batch_max_ms : 100;
+    c->bytes_max = cfg->batch_max_bytes > 0 ? (size_t)cfg->batch_max_bytes : 16u << 20;
     c->reset = cfg->auto_offset_reset && !strcmp(cfg->auto_offset_reset, "latest")
                    ? RD_KAFKA_OFFSET_END
                    : RD_KAFKA_OFFSET_BEGINNING;
@@ -596,7 +600,7 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
             accept_message(c, m);
         if (c->fatal) /* from a rebalance in this poll: nothing more is submitted */
             break;
-        if (c->n > 0 && ((int)c->n >= c->batch_max ||
+        if (c->n > 0 && ((int)c->n >= c->batch_max || c->bytes >= c->bytes_max ||
                          cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
             if ((st = submit(c, SUBMIT_WAIT_MS, err, errlen)) != CX_OK)
                 break;

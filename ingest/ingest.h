@@ -71,6 +71,7 @@ typedef struct cx_consumer_config {
     const char *group;
     int batch_max_messages;      /* submit at most this many at once */
     int batch_max_ms;            /* ... or what arrived within this time of the first */
+    int batch_max_bytes;         /* ... or once its messages hold this many bytes (0: 16 MB) */
     const char *auto_offset_reset; /* "earliest" or "latest": partitions with no stored offset */
     const char *const *props;    /* librdkafka properties: key, value, key, value, ... */
     size_t n_props;              /* number of pairs */

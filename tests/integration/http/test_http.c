@@ -201,6 +201,35 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     }
 }
 
+/* Large messages make small batches: at 64 KiB, 20 KB messages go at most
+ * four to a batch (the fourth passes the limit), whatever batch.max_messages
+ * allows; without the limit the burst below fits in one or two. */
+Test(http, large_messages_are_batched_by_their_bytes)
+{
+    static char v[20000];
+    char err[512];
+    cx_test_stop(run_pid, SIGKILL, 5000); /* the suite's, started with the default */
+    setenv("CXPULSE_BATCH_MAX_BYTES", "65536", 1);
+    start_service();
+    unsetenv("CXPULSE_BATCH_MAX_BYTES");
+    memset(v, 'x', sizeof v); /* not JSON: each a dead letter, bytes and all */
+    for (int i = 0; i < 60; i++, produced++)
+        cr_assert_eq(
+            cx_producer_send(producer, "cx.events", NULL, 0, v, sizeof v, 0, err, sizeof err),
+            CX_OK, "%s", err);
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    wait_handled(produced);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
+                                         " WHERE length(raw) = 20000"),
+                 60);
+    cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+    double batches = sample(body, "cxpulse_batch_messages_count");
+    cr_assert_geq(batches, 15, "%.0f batches for 60 messages of 20 KB", batches);
+    cr_assert_eq(sample(body, "cxpulse_batch_messages_bucket{le=\"10\"}"), batches,
+                 "a batch held more than 10 of them");
+}
+
 Test(http, health_and_readiness_follow_postgresql)
 {
     produce(20);
