@@ -32,9 +32,8 @@ struct cx_service_http {
     cx_pg_reader *reader;  /* /api/live */
     cx_pg_reader *checker; /* the monitor's */
     int window_seconds;
-    pthread_mutex_t scratch_lock; /* lags, plags: /metrics */
-    cx_metrics_lag *lags;
-    cx_partition_lag *plags;
+    pthread_mutex_t scratch_lock; /* lags: /metrics */
+    cx_partition_lag *lags;
     pthread_mutex_t lock;  /* pg_checked, pg_error, quit */
     int pg_checked;        /* 1: PostgreSQL answered the last check */
     char pg_error[512];    /* why not (libpq's message, redacted) */
@@ -59,15 +58,10 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
 {
     cx_consumer *c = atomic_load(&s->consumer);
     pthread_mutex_lock(&s->scratch_lock);
-    size_t n = c ? cx_consumer_lag(c, s->plags, MAX_LAG_PARTITIONS) : 0;
+    size_t n = c ? cx_consumer_lag(c, s->lags, MAX_LAG_PARTITIONS) : 0;
     if (c != NULL) { /* now, not as of the last batch */
         cx_metrics_set(s->metrics, CX_G_ASSIGNED, cx_consumer_assigned(c));
         cx_metrics_set(s->metrics, CX_G_PAUSED, cx_consumer_paused(c));
-    }
-    for (size_t i = 0; i < n; i++) {
-        memcpy(s->lags[i].topic, s->plags[i].topic, sizeof s->lags[i].topic);
-        s->lags[i].partition = s->plags[i].partition;
-        s->lags[i].lag = s->plags[i].lag;
     }
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->body = cx_metrics_render(s->metrics, s->lags, n);
@@ -161,8 +155,7 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
         return CX_OK;
     cx_service_http *s = calloc(1, sizeof *s);
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
-    if (s == NULL || (s->lags = calloc(MAX_LAG_PARTITIONS, sizeof *s->lags)) == NULL ||
-        (s->plags = calloc(MAX_LAG_PARTITIONS, sizeof *s->plags)) == NULL)
+    if (s == NULL || (s->lags = calloc(MAX_LAG_PARTITIONS, sizeof *s->lags)) == NULL)
         goto fail;
     s->metrics = m;
     s->window_seconds = cx_config_base_window(cfg);
@@ -215,6 +208,5 @@ void cx_service_http_stop(cx_service_http *s)
     cx_pg_reader_free(s->reader);
     cx_pg_reader_free(s->checker);
     free(s->lags);
-    free(s->plags);
     free(s);
 }

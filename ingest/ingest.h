@@ -137,13 +137,6 @@ int cx_consumer_assigned(const cx_consumer *c);
  * room); safe to call from another thread than run()'s. */
 int cx_consumer_paused(const cx_consumer *c);
 
-/* Lag of one assigned partition: high watermark minus consumed position. */
-typedef struct cx_partition_lag {
-    char topic[256];
-    int32_t partition;
-    int64_t lag;
-} cx_partition_lag;
-
 /*
  * Fills out[0..max) with the lag of the assigned partitions whose position
  * and high watermark are known (from the last fetch; no network call) and

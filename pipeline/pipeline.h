@@ -65,6 +65,14 @@ typedef struct cx_sink {
 
 /* ---- The engine ---------------------------------------------------------------- */
 
+/* Consumer lag of one partition: its high watermark minus the consumed
+ * position (what the source reports, what /metrics shows). */
+typedef struct cx_partition_lag {
+    char topic[256];
+    int32_t partition;
+    int64_t lag;
+} cx_partition_lag;
+
 /* One message of a submitted batch; borrowed during cx_pipeline_submit(). */
 typedef struct cx_pipeline_msg {
     const char *topic;

@@ -243,7 +243,7 @@ static void put_label(text *t, const char *v)
     }
 }
 
-char *cx_metrics_render(cx_metrics *m, const cx_metrics_lag *lags, size_t n)
+char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
 {
     text t = {0};
     pthread_mutex_lock(&m->lock);

@@ -39,13 +39,6 @@ typedef enum cx_gauge {
     CX_G_GAUGE_COUNT
 } cx_gauge;
 
-/* Consumer lag of one partition: the high watermark minus the position. */
-typedef struct cx_metrics_lag {
-    char topic[256];
-    int32_t partition;
-    int64_t lag;
-} cx_metrics_lag;
-
 typedef struct cx_metrics cx_metrics;
 
 /* Returns new (NULL on no memory): cx_metrics_free(). */
@@ -77,7 +70,7 @@ double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g);
  * Renders every metric, plus the lag of lags[0..n), as Prometheus text.
  * Returns a malloc'd NUL-terminated string (NULL on no memory).
  */
-char *cx_metrics_render(cx_metrics *m, const cx_metrics_lag *lags, size_t n);
+char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n);
 
 /* NULL-safe. */
 void cx_metrics_free(cx_metrics *m);

@@ -209,7 +209,7 @@ const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
  * before it. */
 #define CX__PG_TICKETS_LOCK_SQL "SELECT pg_advisory_xact_lock(7512860309426239849)"
 
-struct cx_pg_result;
+struct cx_sink_counts;
 struct cx_ticket_rules;
 struct cx_record;
 
@@ -220,6 +220,6 @@ struct cx_record;
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
                                   int base_window, const cx_window *cells,
                                   const struct cx_record *recs, const size_t *idx, size_t m,
-                                  struct cx_pg_result *res, char *err, size_t errlen);
+                                  struct cx_sink_counts *res, char *err, size_t errlen);
 
 #endif /* CX_PG_INT_H */

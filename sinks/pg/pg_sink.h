@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 #include "cx.h"
-#include "record.h" /* cx_record: one consumed message, as the sink stores it */
+#include "pipeline.h" /* cx_sink_counts */
+#include "record.h"   /* cx_record: one consumed message, as the sink stores it */
 #include "tickets.h"
 
 /* What the sinks of one process know was stored: per partition, the highest
@@ -51,15 +52,9 @@ typedef struct cx_pg_options {
                             group's row of the message not stored yet) */
 } cx_pg_options;
 
-/* What one write did. */
-typedef struct cx_pg_result {
-    size_t stored;        /* new events */
-    size_t duplicates;    /* events whose event_id was already stored (or repeated in the batch) */
-    size_t skipped;       /* records below the stored next offset (already applied) */
-    size_t dead_lettered; /* invalid messages and rows PostgreSQL rejected */
-    size_t tickets_opened;  /* new tickets (each also sent as NOTIFY cx_tickets) */
-    size_t tickets_updated; /* unresolved tickets that fired again */
-} cx_pg_result;
+/* What one write did: the pipeline's counts (a duplicate is also an event
+ * repeated in the batch; each opened ticket is also sent as NOTIFY cx_tickets). */
+typedef cx_sink_counts cx_pg_result;
 
 typedef struct cx_pg cx_pg;
 

@@ -8,19 +8,8 @@
 static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
                                     cx_sink_counts *counts, char *err, size_t errlen)
 {
-    cx_pg_result res = {0};
-    cx_status st = cx_pg_write_batch(ctx, recs, n, &res, err, errlen);
-    if (st == CX_ERR_TRANSIENT)
-        return CX_SINK_RETRY;
-    if (st != CX_OK)
-        return CX_SINK_ERROR;
-    *counts = (cx_sink_counts){.stored = res.stored,
-                               .duplicates = res.duplicates,
-                               .skipped = res.skipped,
-                               .dead_lettered = res.dead_lettered,
-                               .tickets_opened = res.tickets_opened,
-                               .tickets_updated = res.tickets_updated};
-    return CX_SINK_OK;
+    cx_status st = cx_pg_write_batch(ctx, recs, n, counts, err, errlen);
+    return st == CX_OK ? CX_SINK_OK : st == CX_ERR_TRANSIENT ? CX_SINK_RETRY : CX_SINK_ERROR;
 }
 
 static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
