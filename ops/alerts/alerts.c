@@ -455,8 +455,8 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
     return body;
 }
 
-void cx_alerts_sign(const char *secret, const char *timestamp, const char *body, size_t len,
-                    char out[72])
+cx_status cx_alerts_sign(const char *secret, const char *timestamp, const char *body, size_t len,
+                         char out[72])
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
@@ -464,7 +464,7 @@ void cx_alerts_sign(const char *secret, const char *timestamp, const char *body,
     unsigned char *msg = malloc(tlen + 1 + len);
     out[0] = '\0';
     if (msg == NULL)
-        return;
+        return CX_ERR_NOMEM;
     memcpy(msg, timestamp, tlen);
     msg[tlen] = '.';
     memcpy(msg + tlen + 1, body, len);
@@ -475,6 +475,7 @@ void cx_alerts_sign(const char *secret, const char *timestamp, const char *body,
             snprintf(out + 7 + 2 * k, 3, "%02x", mac[k]);
     }
     free(msg);
+    return out[0] ? CX_OK : CX_ERR_NOMEM;
 }
 
 cx_alerts_outcome cx_alerts_classify(long http_status)

@@ -56,10 +56,11 @@ void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen);
 
 /*
  * The webhook signature: "sha256=" and the hex HMAC-SHA256, keyed by secret,
- * of timestamp "." body. out must hold 72 bytes.
+ * of timestamp "." body. out must hold 72 bytes. CX_ERR_NOMEM (out is "")
+ * when it cannot be computed: a request must not go out unsigned.
  */
-void cx_alerts_sign(const char *secret, const char *timestamp, const char *body, size_t len,
-                    char out[72]);
+cx_status cx_alerts_sign(const char *secret, const char *timestamp, const char *body, size_t len,
+                         char out[72]);
 
 /* What an HTTP answer means for a delivery. */
 typedef enum cx_alerts_outcome {

@@ -101,7 +101,12 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
         snprintf(line, sizeof line, "X-Cxpulse-Timestamp: %s", ts);
         h = curl_slist_append(h, line);
         if (r->secret != NULL) {
-            cx_alerts_sign(r->secret, ts, body, strlen(body), sig);
+            if (cx_alerts_sign(r->secret, ts, body, strlen(body), sig) != CX_OK) {
+                curl_slist_free_all(h);
+                *cut = 0;
+                snprintf(why, whylen, "cannot sign the request: out of memory");
+                return CX_ALERTS_RETRY; /* not sent unsigned: refused for good, for nothing */
+            }
             snprintf(line, sizeof line, "X-Cxpulse-Signature: %s", sig);
             h = curl_slist_append(h, line);
         }
