@@ -84,6 +84,11 @@ int cx_cmd_demo(int argc, char **argv)
             goto done;
         }
     }
+    if (serve && strcmp(cfg->http_listen, "off") == 0) {
+        fprintf(stderr, "cxpulse demo: --serve serves the live page: give --http ADDR:PORT, "
+                        "not off\n");
+        goto done;
+    }
     cx_log_set_level(cfg->log_level);
     if (access(data, R_OK) != 0) {
         fprintf(stderr, "cxpulse demo: sample data %s not found (run from the project's root "
@@ -190,7 +195,7 @@ int cx_cmd_demo(int argc, char **argv)
     printf("\nQuery it yourself: psql \"<the --pg URL>\" -c 'SELECT * FROM cx.satisfaction_hourly'\n");
     printf("Owners' view: cxpulse tickets list --pg \"<the --pg URL>\"\n");
     rc = CX_EXIT_OK;
-    if (serve && strcmp(cfg->http_listen, "off") != 0) {
+    if (serve) {
         printf("\nServing the live page on http://%s/ until Ctrl-C; add events with\n"
                "  cxpulse replay --brokers %s --topic %s FILE\n",
                cfg->http_listen, cx_mock_bootstraps(mock), DEMO_TOPIC);

@@ -19,7 +19,9 @@ static int usage(FILE *out, int rc)
     fprintf(out, "usage: cxpulse replay --brokers B --topic T FILE|-\n\n"
                  "Produces each line of FILE (JSON lines; - for stdin) to topic T, keyed by\n"
                  "the event's customer_id; blank lines are skipped. --brokers defaults to\n"
-                 "CXPULSE_BROKERS. Progress goes to stderr, the final count to stdout.\n");
+                 "CXPULSE_BROKERS. Progress goes to stderr, the final count to stdout.\n"
+                 "A line the producer refuses (larger than message.max.bytes) is named and\n"
+                 "skipped, the others are still produced, and the exit status is 1.\n");
     return rc;
 }
 
@@ -59,7 +61,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    uint64_t sent = 0, lineno = 0;
+    uint64_t sent = 0, lineno = 0, refused = 0, first_refused = 0;
     int64_t last_report = cx_now_mono_us();
     while ((n = getline(&line, &cap, in)) > 0) {
         lineno++;
@@ -69,11 +71,16 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
             continue;
         char key[128 * 4 + 1]; /* the schema's 128 characters, in UTF-8 */
         size_t key_len = customer_key(line, (size_t)n, key, sizeof key);
-        if (cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n, lineno, err,
-                             sizeof err) != CX_OK) {
+        cx_status st = cx_producer_send(p, topic, key_len ? key : NULL, key_len, line, (size_t)n,
+                                        lineno, err, sizeof err);
+        if (st != CX_OK) {
             fprintf(stderr, "cxpulse replay: line %llu: %s\n", (unsigned long long)lineno, err);
             rc = CX_EXIT_RUNTIME;
-            break;
+            if (st != CX_ERR_INVALID)
+                break;
+            first_refused = first_refused ? first_refused : lineno; /* the rest still go */
+            refused++;
+            continue;
         }
         sent++;
         if (progress && cx_now_mono_us() - last_report > 1000000) {
@@ -83,6 +90,10 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     }
     int why = errno;
     free(line);
+    if (refused > 0)
+        fprintf(stderr, "cxpulse replay: %llu line%s not produced (the first: line %llu)\n",
+                (unsigned long long)refused, refused == 1 ? "" : "s",
+                (unsigned long long)first_refused);
     if (ferror(in)) {
         fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n", path, strerror(why));
         rc = CX_EXIT_RUNTIME;

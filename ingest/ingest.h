@@ -45,7 +45,9 @@ typedef struct cx_producer cx_producer;
 cx_status cx_producer_new(cx_producer **out, const char *brokers, char *err, size_t errlen);
 
 /* Queues one message (value copied); blocks while the local queue is full.
- * line: the line of a file it came from, named if its delivery fails (0: none). */
+ * line: the line of a file it came from, named if its delivery fails (0: none).
+ * CX_ERR_INVALID: this message is refused (larger than message.max.bytes),
+ * others may still be sent; CX_ERR_FATAL: the producer cannot send. */
 cx_status cx_producer_send(cx_producer *p, const char *topic, const void *key, size_t key_len,
                            const void *value, size_t len, uint64_t line, char *err, size_t errlen);
 

@@ -94,8 +94,10 @@ cx_status cx_producer_send(cx_producer *p, const char *topic, const void *key, s
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return CX_OK;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return cx_errf(err, errlen, CX_ERR_FATAL, "producing to \"%s\": %s", topic,
-                           rd_kafka_err2str(e));
+            return cx_errf(err, errlen,
+                           e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? CX_ERR_INVALID
+                                                                     : CX_ERR_FATAL,
+                           "producing to \"%s\": %s", topic, rd_kafka_err2str(e));
         rd_kafka_poll(p->rk, 100); /* serve delivery reports to make room */
     }
 }

@@ -396,6 +396,8 @@ Test(cli, what_cannot_work_is_refused_at_once)
     expect_refused("replay --brokers '' --topic t /dev/null", "required, not empty");
     expect_refused("replay --brokers 127.0.0.1:1 --topic '' /dev/null", "required, not empty");
     expect_refused("mock-kafka --topic ''", "--topic must not be empty");
+    expect_refused("demo --pg 'host=127.0.0.1 port=1' --serve --http off",
+                   "--serve serves the live page");
     /* mock-kafka's address is its output: unwritten, it stops at once */
     cr_expect_eq(cx_test_sh("timeout 20 %s mock-kafka > /dev/full 2>'%s/out'", cx_test_bin(), dir),
                  1);

@@ -160,7 +160,7 @@ Test(mock_kafka, replay_produces_lines_keyed_by_customer)
 }
 
 /* A message the producer refuses is named by its line in the file, blank
- * lines counted. */
+ * lines counted; the lines after it are still produced, and it exits 1. */
 Test(mock_kafka, replay_names_the_line_of_a_message_it_cannot_send)
 {
     char in[512];
@@ -169,16 +169,25 @@ Test(mock_kafka, replay_names_the_line_of_a_message_it_cannot_send)
     fprintf(f, "\n\n{\"event_id\":\"e1\",\"text\":\"hi\"}\n\n{\"event_id\":\"e2\",\"text\":\"");
     for (int i = 0; i < 1200000; i++)
         fputc('a', f);
-    fprintf(f, "\"}\n");
+    fprintf(f, "\"}\n{\"event_id\":\"e3\",\"text\":\"after\"}\n");
     fclose(f);
-    char errf[600];
+    char errf[600], outf[600];
     snprintf(errf, sizeof errf, "%s.err", in);
-    cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic big %s 2>%s >/dev/null", cx_test_bin(),
-                            bootstraps, in, errf),
+    snprintf(outf, sizeof outf, "%s.out", in);
+    cr_assert_eq(cx_test_sh("%s replay --brokers %s --topic big %s 2>%s >%s", cx_test_bin(),
+                            bootstraps, in, errf, outf),
                  1);
     cr_assert_eq(cx_test_sh("grep -q '^cxpulse replay: line 5: ' %s", errf), 0);
+    cr_assert_eq(
+        cx_test_sh("grep -qx 'cxpulse replay: 1 line not produced (the first: line 5)' %s", errf),
+        0);
     /* and nothing else: no warning about a consumer setting given to the producer */
-    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 1", errf), 0, "more than the line was said");
+    cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 2", errf), 0, "more than the line was said");
+    cr_assert_eq(cx_test_sh("grep -qx 'produced 2 messages to big' %s", outf), 0);
+    cr_assert_eq(cx_test_sh("kcat -C -b %s -t big -o beginning -e -q | grep -c event_id | "
+                            "grep -qx 2",
+                            bootstraps),
+                 0, "e1 and e3 were not both produced");
 }
 
 Test(mock_kafka, sigterm_exits_zero)
