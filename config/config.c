@@ -195,6 +195,18 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": %s", where ? where : "",           \
                        where ? ": " : "", s->key, why_);                                           \
     } while (0)
+    /* null: unset, as `config --print` shows a setting with no value */
+    if (json_is_null(v) && s->dflt == NULL &&
+        (s->type == T_STRING || s->type == T_PROPS || s->type == T_OBJECTS)) {
+        if (s->type == T_STRING) {
+            free(*FIELD(cfg, s->off, char *));
+            *FIELD(cfg, s->off, char *) = NULL;
+        } else {
+            json_decref(*FIELD(cfg, s->off, json_t *));
+            *FIELD(cfg, s->off, json_t *) = NULL;
+        }
+        return CX_OK;
+    }
     switch (s->type) {
     case T_STRING: {
         if (!json_is_string(v))

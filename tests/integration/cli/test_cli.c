@@ -431,6 +431,22 @@ Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
     cr_expect(out_has("/nonexistent/cx.json: cannot open"));
 }
 
+/* What config --print shows (settings with no value as null) loads back as
+ * the same configuration. */
+Test(cli, config_print_loads_back_as_the_same_configuration)
+{
+    char first[512], again[512];
+    snprintf(first, sizeof first, "%s/printed-1.json", dir);
+    snprintf(again, sizeof again, "%s/printed-2.json", dir);
+    cr_assert_eq(cx_test_sh("%s config --print --brokers b:1 --topic t --pg postgresql://u@h/db"
+                            " > %s && %s config --print --config %s > %s",
+                            cx_test_bin(), first, cx_test_bin(), first, again),
+                 0);
+    cr_assert_eq(
+        cx_test_sh("grep -q '\"alerts.webhook\": null' %s && cmp -s %s %s", first, first, again), 0,
+        "%s and %s differ", first, again);
+}
+
 /* docs/configuration.md's settings table is config --reference's, and stays so. */
 Test(cli, the_documented_settings_are_the_reference)
 {
