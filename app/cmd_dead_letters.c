@@ -53,9 +53,10 @@ static void print_list(const json_t *rows)
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
         const char *result = cx_cmd_json_str(r, "replay_result");
-        printf("%-7lld  %-20s  %-12s  %-24s  %-7lld  %.100s%s%s\n",
-               (long long)json_integer_value(json_object_get(r, "id")), cx_cmd_json_str(r, "received_at"),
-               cx_cmd_json_str(r, "consumer_group"), where, (long long)json_integer_value(json_object_get(r, "replay_count")),
+        printf("%-7lld  %-20s  %-12.12s  %-24s  %-7lld  %.100s%s%s\n",
+               (long long)json_integer_value(json_object_get(r, "id")),
+               cx_cmd_json_str(r, "received_at"), cx_cmd_json_str(r, "consumer_group"), where,
+               (long long)json_integer_value(json_object_get(r, "replay_count")),
                cx_cmd_json_str(r, "error"), result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }

@@ -583,9 +583,12 @@ cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, c
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *params[] = {ids};
-    /* The raw bytes as text when they are UTF-8 (the usual case), else as hex. */
+    /* The raw bytes as text when they are UTF-8 (the usual case), else as hex
+     * digits; raw_encoding says which, so that text starting "\x" is not
+     * taken for bytes. */
     PGresult *r = PQexecParams(h->conn,
-                               "SELECT " DEAD_COLUMNS ", convert_from(raw, 'UTF8') AS raw"
+                               "SELECT " DEAD_COLUMNS ", 'utf8' AS raw_encoding,"
+                               " convert_from(raw, 'UTF8') AS raw"
                                " FROM cx.dead_letters WHERE id = $1::bigint",
                                1, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(h->conn, r, "reading the dead letter", err, errlen);
@@ -593,7 +596,7 @@ cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, c
         /* raw that is not UTF-8 (or holds NUL) makes convert_from fail: show it as hex */
         PQclear(r);
         r = PQexecParams(h->conn,
-                         "SELECT " DEAD_COLUMNS ", '\\x' || encode(raw, 'hex') AS raw"
+                         "SELECT " DEAD_COLUMNS ", 'hex' AS raw_encoding, encode(raw, 'hex') AS raw"
                          " FROM cx.dead_letters WHERE id = $1::bigint",
                          1, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(h->conn, r, "reading the dead letter", err, errlen);

@@ -367,7 +367,18 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
     snprintf(args, sizeof args, "dead-letters show %lld",
              q("SELECT id FROM cx.dead_letters WHERE kafka_offset = 10"));
     cr_assert_eq(cxpulse(args), 0);
-    cr_assert(output_has("\"raw\": \"{\\\"event_id\\\":\\\"old-1\\\""), "see %s", out);
+    cr_assert(output_has("\"raw_encoding\": \"utf8\",") &&
+                  output_has("\"raw\": \"{\\\"event_id\\\":\\\"old-1\\\""),
+              "see %s", out);
+    /* bytes that are not UTF-8 (here a NUL) are shown as hex digits, and said to be */
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (consumer_group, kafka_topic,"
+                          " kafka_partition, kafka_offset, error, raw) VALUES ('g', 'cx.events',"
+                          " 3, 77, 'invalid JSON', '\\x61620063'::bytea)");
+    snprintf(args, sizeof args, "dead-letters show %lld",
+             q("SELECT id FROM cx.dead_letters WHERE kafka_offset = 77"));
+    cr_assert_eq(cxpulse(args), 0);
+    cr_assert(output_has("\"raw_encoding\": \"hex\",") && output_has("\"raw\": \"61620063\""),
+              "see %s", out);
     cr_assert_eq(cxpulse("dead-letters show 999999"), 1);
     cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(cxpulse("dead-letters replay"), 2, "replay needs --id, --since or --all");
