@@ -39,6 +39,21 @@ typedef enum cx_status {
  * significant digits: 10 is "10", not "1e+01"). */
 void cx_double_text(double v, char *buf, size_t len);
 
+/* The project's 64-bit FNV-1a: CX_HASH_SEED is where a hash starts (not
+ * FNV's standard offset basis, and kept: rule versions, model checksums and
+ * the model's feature buckets are made with it), and cx_hash_bytes() folds
+ * p[0..n) into h one byte at a time. */
+#define CX_HASH_SEED 1469598103934665603ULL
+#define CX_HASH_PRIME 1099511628211ULL
+
+static inline uint64_t cx_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * CX_HASH_PRIME;
+    return h;
+}
+
 /* Length of the well-formed UTF-8 sequence that starts at p (a byte >= 0x80)
  * and ends by end; 0 if there is none there (overlong forms, surrogates and
  * code points over U+10FFFF are not well-formed). */

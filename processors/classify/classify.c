@@ -596,8 +596,7 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     if (root == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", file, jerr.line, jerr.column,
                        jerr.text);
-    for (size_t i = 0; i < len; i++)
-        *hash = (*hash ^ (unsigned char)text[i]) * 1099511628211ULL;
+    *hash = cx_hash_bytes(*hash, text, len);
     if (!json_is_object(root)) {
         st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: a rule file must be a JSON object", file);
         goto done;
@@ -706,7 +705,7 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
                                   const char *model, char *err, size_t errlen)
 {
     cx_classifier *clf = calloc(1, sizeof *clf);
-    uint64_t hash = 1469598103934665603ULL;
+    uint64_t hash = CX_HASH_SEED;
     char declared[4 * CX_CLASSIFIER_VERSION_MAX_CHARS + 1] = "";
     cx_status st = CX_ERR_NOMEM;
     if (clf == NULL || cx__lex_new(&clf->lex) != CX_OK ||

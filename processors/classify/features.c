@@ -15,8 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
 #define MAX_WORD 32
 /* Words after a negator that are marked as negated (within a clause). */
 #define NEG_SCOPE 3
@@ -119,7 +117,7 @@ static inline __attribute__((always_inline)) void emit(const emitter *e, cx_feat
                                                        const char *name, size_t n, int named)
 {
     /* prefixes are "" or two characters ("w:", "b:", "n:", "e:") */
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = CX_HASH_SEED;
     if (prefix[0] != '\0')
         h = hash_more(h, prefix, 2);
     h = hash_more(h, name, n);
@@ -153,7 +151,7 @@ static void emit_fixed(const emitter *e, float value, const char *name, atomic_u
     uint32_t m = (uint32_t)atomic_load_explicit(memo, memory_order_relaxed);
     if (m == 0) {
         size_t n = strlen(name); /* short: no cut as in emit_s() */
-        m = (bucket_of(hash_more(FNV_OFFSET, name, n)) | (uint32_t)n << CX_MODEL_BITS) + 1;
+        m = (bucket_of(hash_more(CX_HASH_SEED, name, n)) | (uint32_t)n << CX_MODEL_BITS) + 1;
         atomic_store_explicit(memo, m, memory_order_relaxed);
     }
     m--;
@@ -178,9 +176,9 @@ int cx__char_ngrams(const char *w, size_t n, cx_feature_fn fn, void *ctx)
     buf[n + 1] = '>';
     size_t len = n + 2;
     for (size_t s = 0; s + 3 <= len; s++) {
-        uint64_t h = FNV_OFFSET ^ 0x63;
+        uint64_t h = CX_HASH_SEED ^ 0x63;
         for (size_t j = s; j < len && j < s + 5; j++) {
-            h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
+            h = (h ^ (unsigned char)buf[j]) * CX_HASH_PRIME;
             if (j - s + 1 >= 3) {
                 fn(ctx, bucket_of(h), CX_FG_CHAR, 1.0f, NULL, 0);
                 count++;
@@ -223,10 +221,8 @@ typedef struct scratch {
 /* The feature part of a memo for the feature word fw[n]. */
 static void feature_info(const cx_valence *val, const char *fw, size_t n, word_memo *m)
 {
-    uint64_t key = FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        key = (key ^ (unsigned char)fw[i]) * FNV_PRIME;
-    m->hash = hash_more(hash_more(FNV_OFFSET, "w:", 2), fw, n); /* as emit() */
+    uint64_t key = cx_hash_bytes(CX_HASH_SEED, fw, n);
+    m->hash = hash_more(hash_more(CX_HASH_SEED, "w:", 2), fw, n); /* as emit() */
     m->key = key | 1;
     m->negator = (uint8_t)cx__valence_negator(val, fw, n);
 }

@@ -81,10 +81,7 @@ static float getf(const unsigned char *p)
 
 uint64_t cx__model_checksum(const unsigned char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
+    return cx_hash_bytes(CX_HASH_SEED, p, n);
 }
 
 static int by_bucket(const void *a, const void *b)

@@ -162,10 +162,9 @@ void cx_window_reset(cx_window *w)
 
 static size_t hash(int64_t start, int category, const char *channel)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)start;
-    h = (h ^ (uint64_t)category) * 1099511628211ULL;
-    for (const char *p = channel; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = CX_HASH_SEED ^ (uint64_t)start;
+    h = (h ^ (uint64_t)category) * CX_HASH_PRIME;
+    h = cx_hash_bytes(h, channel, strlen(channel));
     return (size_t)(h ^ (h >> 29));
 }
 

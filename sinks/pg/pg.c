@@ -819,9 +819,7 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
 static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t i)
 {
     const char *id = recs[i].ev->event_id;
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = cx_hash_bytes(CX_HASH_SEED, id, strlen(id));
     for (size_t s = h & (cap - 1);; s = (s + 1) & (cap - 1)) {
         if (slots[s] == 0) {
             slots[s] = i + 1;
