@@ -30,15 +30,16 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
+/* Reads s, the value of flag, as a whole number in min..max into *out; 0, or
+ * -1 having said why. */
 static int parse_int(const char *flag, const char *s, int min, int max, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "cxpulse mock-kafka: %s \"%s\": expected a number in %d..%d\n", flag, s,
-                min, max);
+    char expected[64];
+    double v;
+    snprintf(expected, sizeof expected, "a whole number from %d to %d", min, max);
+    const cx_cmd_number num = {flag, expected, &v, min, max, 1};
+    if (cx_cmd_read_number("mock-kafka", &num, s) != 0)
         return -1;
-    }
     *out = (int)v;
     return 0;
 }

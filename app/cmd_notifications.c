@@ -61,7 +61,7 @@ static void print_table(const json_t *rows)
 static int notifications_on(const char *url, const char *verb, const char *id_s, const char *status,
                             const char *ticket_s, const char *limit_s, int as_json, int all_failed)
 {
-    char err[1024], *end = NULL;
+    char err[1024];
     cx_status st;
     if (verb != NULL && strcmp(verb, "list") == 0) {
         static const char *const statuses[] = {"pending", "sent", "failed", "unrouted"};
@@ -70,13 +70,15 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
             known = strcmp(status, statuses[k]) == 0;
         long long ticket = ticket_s ? cx_cmd_id(ticket_s) : 0;
         int bad_ticket = ticket_s != NULL && ticket <= 0;
-        long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
-        int bad_limit = limit_s != NULL && (*end != '\0' || limit < 1 || limit > 100000);
-        if (!known || bad_ticket || bad_limit || all_failed) {
+        double limit = 100;
+        const cx_cmd_number num = {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000,
+                                   1};
+        if (limit_s != NULL && cx_cmd_read_number("notifications list", &num, limit_s) != 0)
+            return CX_EXIT_USAGE;
+        if (!known || bad_ticket || all_failed) {
             fprintf(stderr, "cxpulse notifications list: %s\n",
                     !known       ? "--status: expected pending, sent, failed or unrouted"
                     : bad_ticket ? "--ticket: expected a ticket id"
-                    : bad_limit  ? "--limit: expected a number from 1 to 100000"
                                  : "--failed is for retry");
             return CX_EXIT_USAGE;
         }

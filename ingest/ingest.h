@@ -6,8 +6,6 @@
 #ifndef CX_INGEST_H
 #define CX_INGEST_H
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +29,10 @@ cx_status cx_mock_create_topic(cx_mock *mock, const char *topic, int partitions,
 /* The bootstrap servers ("127.0.0.1:port,..."); borrowed, lives as long as mock. */
 const char *cx_mock_bootstraps(const cx_mock *mock);
 
-/* The underlying cluster, for fault injection (rd_kafka_mock_* calls); borrowed. */
-rd_kafka_mock_cluster_t *cx_mock_cluster(cx_mock *mock);
+/* The underlying cluster, for fault injection (rd_kafka_mock_* calls, from
+ * <librdkafka/rdkafka_mock.h>); borrowed. The only part of this interface
+ * that is librdkafka's own, so its headers are not included here. */
+struct rd_kafka_mock_cluster_s *cx_mock_cluster(cx_mock *mock);
 
 /* Stops the brokers. NULL-safe. */
 void cx_mock_free(cx_mock *mock);

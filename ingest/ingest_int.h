@@ -6,6 +6,7 @@
 #define CX_INGEST_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 /* Sends librdkafka's own log lines through cx_log (logfmt, component "kafka",
  * the level mapped from syslog's), instead of librdkafka's stderr format; its

@@ -8,6 +8,8 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
