@@ -41,49 +41,22 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
-/* A growing output buffer; on no memory it stops growing and flags it. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const char *s, size_t n)
+static void puts_(cx_buf *b, const char *s)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(buf *b, const char *s)
-{
-    put(b, s, strlen(s));
+    cx_buf_put(b, s, strlen(s));
 }
 
 /* Writes s as a JSON string (quoted, escaped). */
-static void put_str(buf *b, const char *s)
+static void put_str(cx_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    put(b, "\"", 1);
+    cx_buf_put(b, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(b, run, (size_t)(s - run));
+        cx_buf_put(b, run, (size_t)(s - run));
         run = s + 1;
         /* JSON's short escape where it has one, else \u00XX (c is not '\0' here) */
         static const char with_short[] = "\"\\\n\r\t\b\f", short_of[] = "\"\\nrtbf";
@@ -91,14 +64,14 @@ static void put_str(buf *b, const char *s)
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         if (k != NULL)
             esc[1] = short_of[k - with_short];
-        put(b, esc, k ? 2 : 6);
+        cx_buf_put(b, esc, k ? 2 : 6);
     }
-    put(b, run, (size_t)(s - run));
-    put(b, "\"", 1);
+    cx_buf_put(b, run, (size_t)(s - run));
+    cx_buf_put(b, "\"", 1);
 }
 
 /* Appends the verdict line for one classified event. */
-static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
+static void put_verdict(cx_buf *b, const cx_event *ev, const cx_tags *tags)
 {
     char num[32];
     puts_(b, "{\"event_id\":");
@@ -106,7 +79,7 @@ static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
     puts_(b, ",\"categories\":[");
     for (int i = 0; i < tags->n_assigned; i++) {
         if (i)
-            put(b, ",", 1);
+            cx_buf_put(b, ",", 1);
         put_str(b, cx_category_name(tags->order[i]));
     }
     puts_(b, "],\"scores\":{");
@@ -123,10 +96,10 @@ static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
         for (int k = 0; k <= last; k++)
             num[n++] = (char)('0' + d[k]);
         num[n] = '\0';
-        put(b, c ? ",\"" : "\"", c ? 2 : 1);
+        cx_buf_put(b, c ? ",\"" : "\"", c ? 2 : 1);
         puts_(b, cx_category_name((cx_category)c));
         puts_(b, "\":");
-        put(b, num, (size_t)n);
+        cx_buf_put(b, num, (size_t)n);
     }
     puts_(b, "},\"sentiment\":");
     put_str(b, cx_sentiment_name(tags->sentiment));
@@ -136,16 +109,16 @@ static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
         if (tags->n_evidence[c] == 0)
             continue;
         if (!first)
-            put(b, ",", 1);
+            cx_buf_put(b, ",", 1);
         first = 0;
         put_str(b, cx_category_name((cx_category)c));
         puts_(b, ":[");
         for (int k = 0; k < tags->n_evidence[c]; k++) {
             if (k)
-                put(b, ",", 1);
+                cx_buf_put(b, ",", 1);
             put_str(b, tags->evidence[c][k]);
         }
-        put(b, "]", 1);
+        cx_buf_put(b, "]", 1);
     }
     puts_(b, "}}\n");
 }
@@ -153,11 +126,11 @@ static void put_verdict(buf *b, const cx_event *ev, const cx_tags *tags)
 /* A block of input lines and what classifying them wrote. */
 typedef struct block {
     const cx_classifier *clf;
-    buf in;         /* the lines, each ended by '\0' */
-    size_t *starts; /* offsets of lines in in.p */
+    cx_buf in;      /* the lines, each ended by '\0' */
+    size_t *starts; /* offsets of lines in in.data */
     size_t n;
     unsigned long first; /* line number of the first line */
-    buf out, err;
+    cx_buf out, err;
     /* the block's unreadable fields, each with its first line and need */
     cx_cmd_unreadable unread;
     unsigned long unread_line[CX_CMD_UNREADABLE_MAX];
@@ -169,7 +142,7 @@ static void *classify_block(void *arg)
     block *bl = arg;
     char msg[1024], line_no[64];
     for (size_t i = 0; i < bl->n; i++) {
-        const char *line = bl->in.p + bl->starts[i];
+        const char *line = bl->in.data + bl->starts[i];
         size_t n = (i + 1 < bl->n ? bl->starts[i + 1] : bl->in.len) - bl->starts[i] - 1;
         cx_event ev;
         cx_tags tags;
@@ -276,8 +249,8 @@ static size_t read_block(reader *r, block *bl, unsigned long *lineno, int *waiti
         while (n > 0 && line[n - 1] == '\r')
             n--;
         bl->starts[bl->n++] = bl->in.len;
-        put(&bl->in, line, n);
-        put(&bl->in, "", 1);
+        cx_buf_put(&bl->in, line, n);
+        cx_buf_put(&bl->in, "", 1);
     }
     return bl->n;
 }
@@ -344,13 +317,13 @@ int cx_cmd_classify(int argc, char **argv)
                 classify_block(&blocks[t]);
         }
         for (int t = 0; t < used; t++) {
-            if (blocks[t].in.oom || blocks[t].out.oom || blocks[t].err.oom) {
+            if (blocks[t].in.failed || blocks[t].out.failed || blocks[t].err.failed) {
                 fprintf(stderr, "cxpulse classify: out of memory\n");
                 rc = CX_EXIT_RUNTIME;
                 break;
             }
             if (blocks[t].err.len > 0)
-                fwrite(blocks[t].err.p, 1, blocks[t].err.len, stderr);
+                fwrite(blocks[t].err.data, 1, blocks[t].err.len, stderr);
             for (size_t u = 0; u < blocks[t].unread.n; u++)
                 if (cx_cmd_unreadable_first(&told, blocks[t].unread.fields[u]))
                     fprintf(stderr,
@@ -359,7 +332,7 @@ int cx_cmd_classify(int argc, char **argv)
                             blocks[t].unread_line[u], blocks[t].unread.fields[u],
                             blocks[t].unread_needs[u]);
             if (blocks[t].out.len > 0 &&
-                fwrite(blocks[t].out.p, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
+                fwrite(blocks[t].out.data, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
                 rc = CX_EXIT_RUNTIME;
         }
         if (waiting && fflush(stdout) != 0) /* the verdicts of the lines that came */
@@ -376,9 +349,9 @@ int cx_cmd_classify(int argc, char **argv)
         rc = CX_EXIT_RUNTIME;
     for (int t = 0; t < n_threads; t++) {
         free(blocks[t].starts);
-        free(blocks[t].in.p);
-        free(blocks[t].out.p);
-        free(blocks[t].err.p);
+        cx_buf_free(&blocks[t].in);
+        cx_buf_free(&blocks[t].out);
+        cx_buf_free(&blocks[t].err);
     }
     free(r.p);
     cx_cmd_close_input(in);

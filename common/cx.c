@@ -1,6 +1,6 @@
 /*
- * cx.c - status messages, the error-buffer helper, the logfmt logger, clocks,
- * typo suggestions and opening a file to read.
+ * cx.c - status names, the error-buffer helper, the logfmt logger, clocks,
+ * typo suggestions, opening a file to read and the growable buffer.
  */
 #include "cx.h"
 
@@ -265,4 +265,65 @@ void cx_utf8_mend(char *s, size_t len)
         else
             p += n;
     }
+}
+
+char *cx_buf_grow(cx_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len < n || b->data == NULL) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2) { /* no size can hold it */
+                b->failed = 1;
+                return NULL;
+            }
+            cap *= 2;
+        }
+        char *d = realloc(b->data, cap);
+        if (d == NULL) {
+            b->failed = 1;
+            return NULL;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
+void cx_buf_printf(cx_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+    } else if ((size_t)n < sizeof small) {
+        cx_buf_put(b, small, (size_t)n);
+    } else { /* longer: written where it goes, with room for vsnprintf's NUL */
+        char *o = cx_buf_reserve(b, (size_t)n + 1);
+        if (o != NULL) {
+            va_start(ap, fmt);
+            vsnprintf(o, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            b->len += (size_t)n;
+        }
+    }
+}
+
+char *cx_buf_str(cx_buf *b)
+{
+    char *o = cx_buf_reserve(b, 1);
+    if (o == NULL)
+        return NULL;
+    *o = '\0';
+    return b->data;
+}
+
+void cx_buf_free(cx_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -38,6 +39,47 @@ typedef enum cx_status {
 /* Writes the shortest decimal text of v that reads back as v (from 2
  * significant digits: 10 is "10", not "1e+01"). */
 void cx_double_text(double v, char *buf, size_t len);
+
+/* A growable byte buffer. Zero-initialised it is empty; appending never fails
+ * outright: when memory runs out `failed` is set and later appends are
+ * dropped, so a caller checks once, at the end. cx_buf_free() releases it. */
+typedef struct cx_buf {
+    char *data;
+    size_t len, cap;
+    int failed; /* an allocation failed: contents are incomplete */
+} cx_buf;
+
+/* cx_buf_reserve() when the room is not there yet. */
+char *cx_buf_grow(cx_buf *b, size_t n);
+
+/* Makes room for n more bytes and returns where they go (b->data + b->len), or
+ * NULL when memory ran out (b->failed is set). The caller adds what it wrote to
+ * b->len. */
+static inline char *cx_buf_reserve(cx_buf *b, size_t n)
+{
+    if (!b->failed && b->data != NULL && b->cap - b->len >= n)
+        return b->data + b->len;
+    return cx_buf_grow(b, n);
+}
+
+/* Appends p[n] as it is. */
+static inline void cx_buf_put(cx_buf *b, const void *p, size_t n)
+{
+    char *o = n > 0 ? cx_buf_reserve(b, n) : NULL; /* (nothing to copy: no data pointer needed) */
+    if (o != NULL) {
+        memcpy(o, p, n);
+        b->len += n;
+    }
+}
+
+/* Appends printf's output, however long. */
+void cx_buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The contents as a NUL-terminated string (the NUL not counted in len), or
+ * NULL when memory ran out at any point. */
+char *cx_buf_str(cx_buf *b);
+
+void cx_buf_free(cx_buf *b);
 
 /* The project's 64-bit FNV-1a: CX_HASH_SEED is where a hash starts (not
  * FNV's standard offset basis, and kept: rule versions, model checksums and

@@ -100,19 +100,19 @@ int main(int argc, char **argv)
             for (size_t i = start; i < end; i++) {
                 const cx_event *e = &evs[i];
                 cx__buf_field(&ev, e->event_id, 0);
-                cx__buf_printf(&ev, "%s\t", e->occurred_at);
+                cx_buf_printf(&ev, "%s\t", e->occurred_at);
                 cx__buf_field(&ev, e->customer_id, 0);
                 cx__buf_field(&ev, e->channel, 0);
                 cx__buf_field(&ev, e->touchpoint, 0);
                 cx__buf_field(&ev, e->language, 0);
                 cx__buf_field(&ev, e->text, 0);
-                cx__buf_printf(&ev, "csat\t%g\t", e->rating_value);
+                cx_buf_printf(&ev, "csat\t%g\t", e->rating_value);
                 cx__buf_field(&ev, cx_sentiment_name(tags[i].sentiment), 0);
                 cx__buf_field(&ev, tags[i].n_assigned ? cx_category_name(tags[i].order[0]) : NULL,
                               0);
                 cx__buf_field(&ev, raws[i], 0);
-                cx__buf_printf(&ev, "bench\t%d\t%lld\t", recs[i].partition,
-                               (long long)recs[i].offset);
+                cx_buf_printf(&ev, "bench\t%d\t%lld\t", recs[i].partition,
+                              (long long)recs[i].offset);
                 cx__buf_tags(&ev, &tags[i], 1);
             }
             sql(c, "BEGIN");
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
                     "confidences, evidence) FROM STDIN",
                  &ev);
             sql(c, "COMMIT");
-            cx__buf_free(&ev);
+            cx_buf_free(&ev);
         }
         double t_copy = (double)(cx_now_mono_us() - t0) / 1e6;
         if (t_copy < best_copy)

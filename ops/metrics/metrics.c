@@ -183,86 +183,55 @@ void cx_metrics_pg_checked(cx_metrics *m, int answered)
     pthread_mutex_unlock(&m->lock);
 }
 
-/* A growable string; on no memory `failed` is set and output stops. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    int failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
-{
-    for (int tries = 0; !t->failed && tries < 2; tries++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-        } else if (t->s != NULL && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        } else {
-            size_t cap = (t->cap ? t->cap : 4096) * 2 + (size_t)n;
-            char *s = realloc(t->s, cap);
-            if (s == NULL)
-                t->failed = 1;
-            else {
-                t->s = s;
-                t->cap = cap;
-            }
-        }
-    }
-}
-
-static void put_histogram(text *t, const char *name, const char *help, const histogram *h,
+static void put_histogram(cx_buf *t, const char *name, const char *help, const histogram *h,
                           const double *bounds, size_t nb)
 {
-    put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    cx_buf_printf(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (size_t i = 0; i < nb; i++) {
         cum += h->buckets[i];
-        put(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+        cx_buf_printf(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
-    put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-    put(t, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+    cx_buf_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+    cx_buf_printf(t, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name,
+                  (unsigned long long)h->count);
 }
 
 /* Label values escaped as the format requires (backslash, quote, newline). */
-static void put_label(text *t, const char *v)
+static void put_label(cx_buf *t, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"')
-            put(t, "\\%c", *v);
+            cx_buf_printf(t, "\\%c", *v);
         else if (*v == '\n')
-            put(t, "\\n");
+            cx_buf_printf(t, "\\n");
         else
-            put(t, "%c", *v);
+            cx_buf_printf(t, "%c", *v);
     }
 }
 
 char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
 {
-    text t = {0};
+    cx_buf t = {0};
     pthread_mutex_lock(&m->lock);
     for (int c = 0; c < CX_M_COUNTER_COUNT; c++)
-        put(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
-            counter_info[c].help, counter_info[c].name, counter_info[c].name,
-            (unsigned long long)m->counters[c]);
-    put(&t, "# HELP cxpulse_events_classified_total Valid events in stored batches, by primary "
+        cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
+                      counter_info[c].help, counter_info[c].name, counter_info[c].name,
+                      (unsigned long long)m->counters[c]);
+    cx_buf_printf(
+        &t, "# HELP cxpulse_events_classified_total Valid events in stored batches, by primary "
             "category and sentiment.\n# TYPE cxpulse_events_classified_total counter\n");
     for (int c = 0; c <= CX_CAT_COUNT; c++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
-            put(&t, "cxpulse_events_classified_total{category=\"%s\",sentiment=\"%s\"} %llu\n",
+            cx_buf_printf(
+                &t, "cxpulse_events_classified_total{category=\"%s\",sentiment=\"%s\"} %llu\n",
                 c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
                 cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
     for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
         char v[40]; /* every digit it takes: %g's six rounded 1,234,567 s to 1.23457e+06 */
         cx_double_text(m->gauges[g], v, sizeof v);
-        put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name, gauge_info[g].help,
-            gauge_info[g].name, gauge_info[g].name, v);
+        cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name,
+                      gauge_info[g].help, gauge_info[g].name, gauge_info[g].name, v);
     }
     put_histogram(&t, "cxpulse_batch_messages", "Messages per stored batch.", &m->batch_size,
                   size_bounds, CX_ARRAY_LEN(size_bounds));
@@ -270,18 +239,18 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                   "Time to write and commit a batch (parse, classify and PostgreSQL).",
                   &m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds));
     pthread_mutex_unlock(&m->lock);
-    put(&t, "# HELP cxpulse_consumer_lag Messages behind the partition's high watermark.\n"
-            "# TYPE cxpulse_consumer_lag gauge\n");
+    cx_buf_printf(&t,
+                  "# HELP cxpulse_consumer_lag Messages behind the partition's high watermark.\n"
+                  "# TYPE cxpulse_consumer_lag gauge\n");
     for (size_t i = 0; i < n; i++) {
-        put(&t, "cxpulse_consumer_lag{topic=\"");
+        cx_buf_printf(&t, "cxpulse_consumer_lag{topic=\"");
         put_label(&t, lags[i].topic);
-        put(&t, "\",partition=\"%d\"} %lld\n", lags[i].partition, (long long)lags[i].lag);
+        cx_buf_printf(&t, "\",partition=\"%d\"} %lld\n", lags[i].partition, (long long)lags[i].lag);
     }
-    if (t.failed) {
-        free(t.s);
-        return NULL;
-    }
-    return t.s;
+    char *text = cx_buf_str(&t);
+    if (text == NULL)
+        cx_buf_free(&t);
+    return text;
 }
 
 void cx_metrics_free(cx_metrics *m)

@@ -501,40 +501,14 @@ static cx_status write_whole(const char *path, const void *data, size_t len, cha
 
 /* ---- Writing ----------------------------------------------------------------- */
 
-typedef struct outbuf {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-} outbuf;
-
-static void put(outbuf *o, const void *src, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1 << 20;
-        while (cap < o->len + n)
-            cap *= 2;
-        unsigned char *p = realloc(o->p, cap);
-        if (p == NULL) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, src, n);
-    o->len += n;
-}
-
-static void put32(outbuf *o, uint32_t v)
+static void put32(cx_buf *o, uint32_t v)
 {
     unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 24)};
-    put(o, b, 4);
+    cx_buf_put(o, b, 4);
 }
 
-static void putf(outbuf *o, float f)
+static void putf(cx_buf *o, float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -564,8 +538,8 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
     for (int k = 0; k < CX_MODEL_OUT; k++)
         scale[k] = scale[k] > 0 ? scale[k] / 32767.0f : 1.0f;
 
-    outbuf o = {0};
-    put(&o, MAGIC, 8);
+    cx_buf o = {0};
+    cx_buf_put(&o, MAGIC, 8);
     put32(&o, FORMAT);
     put32(&o, CX_MODEL_BITS);
     put32(&o, CX_MODEL_OUT);
@@ -592,7 +566,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         e[1] = (unsigned char)(b >> 8);
         e[2] = (unsigned char)(b >> 16);
         e[3] = (unsigned char)(b >> 24);
-        put(&o, e, sizeof e);
+        cx_buf_put(&o, e, sizeof e);
     }
     for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
         int any = 0;
@@ -603,19 +577,19 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         size_t n = strlen(names[b]);
         unsigned char len = (unsigned char)(n > 200 ? 200 : n);
         put32(&o, b);
-        put(&o, &len, 1);
-        put(&o, names[b], len);
+        cx_buf_put(&o, &len, 1);
+        cx_buf_put(&o, names[b], len);
     }
-    uint64_t sum = cx__model_checksum(o.p, o.len);
+    uint64_t sum = cx__model_checksum((const unsigned char *)o.data, o.len);
     unsigned char s[8];
     for (int i = 0; i < 8; i++)
         s[i] = (unsigned char)(sum >> (8 * i));
-    put(&o, s, 8);
-    if (o.oom) {
-        free(o.p);
+    cx_buf_put(&o, s, 8);
+    if (o.failed) {
+        cx_buf_free(&o);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
     }
-    cx_status st = write_whole(path, o.p, o.len, err, errlen);
-    free(o.p);
+    cx_status st = write_whole(path, o.data, o.len, err, errlen);
+    cx_buf_free(&o);
     return st;
 }

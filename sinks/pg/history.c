@@ -89,12 +89,12 @@ cx_status cx_pg_history_new(cx_pg_history **out, const char *conninfo,
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
     if (st == CX_OK) {
         cx_buf b = {0};
-        cx__buf_put(&b, "{", 1);
+        cx_buf_put(&b, "{", 1);
         for (size_t i = 0; i < n_windows; i++)
-            cx__buf_printf(&b, "%s%d", i ? "," : "", window_seconds[i]);
+            cx_buf_printf(&b, "%s%d", i ? "," : "", window_seconds[i]);
         if (n_windows == 0)
-            cx__buf_put(&b, "60", 2); /* as cx__pg_signals_new() */
-        cx__buf_put(&b, "}", 2);
+            cx_buf_put(&b, "60", 2); /* as cx__pg_signals_new() */
+        cx_buf_put(&b, "}", 2);
         h->windows = b.data;
         if (b.failed)
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
@@ -550,8 +550,8 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
     }
     if (st != CX_OK)
         PQclear(PQexec(c, "ROLLBACK"));
-    cx__buf_free(&ev);
-    cx__buf_free(&sig);
+    cx_buf_free(&ev);
+    cx_buf_free(&sig);
     return st;
 }
 
@@ -695,20 +695,20 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
                                   size_t errlen)
 {
     cx_buf a = {0}, b = {0};
-    cx__buf_put(&a, "{", 1);
-    cx__buf_put(&b, "{", 1);
+    cx_buf_put(&a, "{", 1);
+    cx_buf_put(&b, "{", 1);
     for (size_t i = 0; i < n; i++) {
-        cx__buf_printf(&a, "%s%lld", i ? "," : "", ids[i]);
-        cx__buf_put(&b, i ? ",\"" : "\"", i ? 2 : 1);
+        cx_buf_printf(&a, "%s%lld", i ? "," : "", ids[i]);
+        cx_buf_put(&b, i ? ",\"" : "\"", i ? 2 : 1);
         for (const char *p = event_ids[i]; *p; p++) {
             if (*p == '"' || *p == '\\')
-                cx__buf_put(&b, "\\", 1);
-            cx__buf_put(&b, p, 1);
+                cx_buf_put(&b, "\\", 1);
+            cx_buf_put(&b, p, 1);
         }
-        cx__buf_put(&b, "\"", 1);
+        cx_buf_put(&b, "\"", 1);
     }
-    cx__buf_put(&a, "}", 2);
-    cx__buf_put(&b, "}", 2);
+    cx_buf_put(&a, "}", 2);
+    cx_buf_put(&b, "}", 2);
     const char *params[] = {a.data, b.data};
     /* Where each went: stored now (the event carries this message's coordinates),
      * or a duplicate of an event that was already stored. */
@@ -735,8 +735,8 @@ cx_status cx_pg_dead_letters_mark(cx_pg_history *h, const long long *ids,
     cx_status st = r == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory")
                              : cx__pg_check(h->conn, r, "marking dead letters", err, errlen);
     PQclear(r);
-    cx__buf_free(&a);
-    cx__buf_free(&b);
+    cx_buf_free(&a);
+    cx_buf_free(&b);
     return st;
 }
 

@@ -269,8 +269,8 @@ void cx_pg_free(cx_pg *pg)
     free(pg->group);
     free(pg->rule_version);
     cx__pg_signals_free(pg->sig);
-    cx__buf_free(&pg->rows);
-    cx__buf_free(&pg->stage);
+    cx_buf_free(&pg->rows);
+    cx_buf_free(&pg->stage);
     free(pg->rule_set_json);
     if (pg->own_seen)
         cx_pg_seen_free(pg->seen);
@@ -300,26 +300,26 @@ static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
 static void part_arrays(const part *parts, size_t np, int next, cx_buf *topics, cx_buf *ids,
                         cx_buf *offsets)
 {
-    cx__buf_put(topics, "{", 1);
-    cx__buf_put(ids, "{", 1);
-    cx__buf_put(offsets, "{", 1);
+    cx_buf_put(topics, "{", 1);
+    cx_buf_put(ids, "{", 1);
+    cx_buf_put(offsets, "{", 1);
     for (size_t i = 0; i < np; i++) {
         const char *sep = i ? "," : "";
         /* Kafka topic names are [A-Za-z0-9._-]; quote them anyway. */
-        cx__buf_printf(topics, "%s\"", sep);
+        cx_buf_printf(topics, "%s\"", sep);
         for (const char *p = parts[i].topic; *p; p++) {
             if (*p == '"' || *p == '\\')
-                cx__buf_put(topics, "\\", 1);
-            cx__buf_put(topics, p, 1);
+                cx_buf_put(topics, "\\", 1);
+            cx_buf_put(topics, p, 1);
         }
-        cx__buf_put(topics, "\"", 1);
-        cx__buf_printf(ids, "%s%d", sep, parts[i].partition);
+        cx_buf_put(topics, "\"", 1);
+        cx_buf_printf(ids, "%s%d", sep, parts[i].partition);
         if (next)
-            cx__buf_printf(offsets, "%s%lld", sep, (long long)parts[i].max_offset + 1);
+            cx_buf_printf(offsets, "%s%lld", sep, (long long)parts[i].max_offset + 1);
     }
-    cx__buf_put(topics, "}", 2);
-    cx__buf_put(ids, "}", 2);
-    cx__buf_put(offsets, "}", 2);
+    cx_buf_put(topics, "}", 2);
+    cx_buf_put(ids, "}", 2);
+    cx_buf_put(offsets, "}", 2);
 }
 
 cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
@@ -329,15 +329,15 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     if (st != CX_OK)
         return st;
     cx_buf ids = {0}, starts = {0};
-    cx__buf_put(&ids, "{", 1);
+    cx_buf_put(&ids, "{", 1);
     for (size_t i = 0; i < n; i++)
-        cx__buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
-    cx__buf_put(&ids, "}", 2);
+        cx_buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
+    cx_buf_put(&ids, "}", 2);
     if (start != NULL) {
-        cx__buf_put(&starts, "{", 1);
+        cx_buf_put(&starts, "{", 1);
         for (size_t i = 0; i < n; i++)
-            cx__buf_printf(&starts, "%s%lld", i ? "," : "", (long long)start[i]);
-        cx__buf_put(&starts, "}", 2);
+            cx_buf_printf(&starts, "%s%lld", i ? "," : "", (long long)start[i]);
+        cx_buf_put(&starts, "}", 2);
     }
     if (ids.failed || starts.failed)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading consumer offsets: out of memory");
@@ -373,8 +373,8 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
         if (next[i] >= 0)
             seen_raise(pg->seen, topic, parts[i], next[i]);
     PQclear(res);
-    cx__buf_free(&ids);
-    cx__buf_free(&starts);
+    cx_buf_free(&ids);
+    cx_buf_free(&starts);
     if (st == CX_ERR_TRANSIENT)
         disconnect(pg);
     return st;
@@ -413,9 +413,9 @@ static cx_status lock_offsets(cx_pg *pg, part *parts, size_t np, char *err, size
     }
 done:
     PQclear(res);
-    cx__buf_free(&topics);
-    cx__buf_free(&ids);
-    cx__buf_free(&unused);
+    cx_buf_free(&topics);
+    cx_buf_free(&ids);
+    cx_buf_free(&unused);
     if (st == CX_ERR_NOMEM)
         cx_errf(err, errlen, st, "postgresql sink: out of memory");
     return st;
@@ -455,9 +455,9 @@ static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
             st = lost_commits(topic, p, stored, known, err, errlen);
     }
     PQclear(res);
-    cx__buf_free(&topics);
-    cx__buf_free(&ids);
-    cx__buf_free(&unused);
+    cx_buf_free(&topics);
+    cx_buf_free(&ids);
+    cx_buf_free(&unused);
     return st;
 }
 
@@ -475,9 +475,9 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
             " updated_at = now() FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)"
             " WHERE o.consumer_group = $1 AND o.topic = u.t AND o.partition = u.p",
             4, params, "advancing consumer offsets", err, errlen);
-    cx__buf_free(&topics);
-    cx__buf_free(&ids);
-    cx__buf_free(&next);
+    cx_buf_free(&topics);
+    cx_buf_free(&ids);
+    cx_buf_free(&next);
     return st;
 }
 
@@ -501,7 +501,7 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_field(b, ev->language, 0);
     if (ev->text != NULL) {
         cx__buf_copy_text(b, ev->text, ev->text_len);
-        cx__buf_put(b, "\t", 1);
+        cx_buf_put(b, "\t", 1);
     } else {
         cx__buf_field(b, NULL, 0);
     }
@@ -513,7 +513,7 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_field(b, cx_sentiment_name(t->sentiment), 0);
     cx__buf_field(b, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 0);
     cx__buf_copy_text(b, r->raw, r->raw_len);
-    cx__buf_put(b, "\t", 1);
+    cx_buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
     cx__buf_int(b, r->partition, 0);
     cx__buf_int(b, r->offset, 0);
@@ -746,7 +746,7 @@ static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errle
     if (st == CX_OK)
         st = cx__pg_exec_params(pg->conn, pg->replay ? replay_dead_sql : dead_sql, 1, params,
                                 "storing dead letters", err, errlen);
-    cx__buf_free(&buf);
+    cx_buf_free(&buf);
     /* A dead letter that cannot be stored would be lost: never a row-level matter. */
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }

@@ -63,37 +63,7 @@ cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err
 cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
                              const char *what, char *err, size_t errlen);
 
-/* A growable byte buffer for COPY data. */
-typedef struct cx_buf {
-    char *data;
-    size_t len, cap;
-    int failed; /* an allocation failed: contents are incomplete */
-} cx_buf;
-
-/* cx__buf_reserve() when the room is not there yet. */
-char *cx__buf_grow(cx_buf *b, size_t n);
-
-/* Makes room for n more bytes and returns where they go (b->data + b->len), or
- * NULL when memory ran out (b->failed is set). The caller adds what it wrote to
- * b->len. */
-static inline char *cx__buf_reserve(cx_buf *b, size_t n)
-{
-    if (!b->failed && b->data != NULL && b->cap - b->len >= n)
-        return b->data + b->len;
-    return cx__buf_grow(b, n);
-}
-
-/* Appends p[n] as it is. */
-static inline void cx__buf_put(cx_buf *b, const void *p, size_t n)
-{
-    char *o = n > 0 ? cx__buf_reserve(b, n) : NULL; /* (nothing to copy: no data pointer needed) */
-    if (o != NULL) {
-        memcpy(o, p, n);
-        b->len += n;
-    }
-}
-
-void cx__buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* COPY data is built in a cx_buf (cx.h). */
 /* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);
 /* Appends an integer COPY field (decimal, as printf's "%lld"); then tab or newline. */
@@ -105,7 +75,6 @@ void cx__buf_field(cx_buf *b, const char *s, int last);
 void cx__buf_timestamp(cx_buf *b, int64_t us, int last);
 /* Appends bytes as a bytea hex COPY field. */
 void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last);
-void cx__buf_free(cx_buf *b);
 /* Appends v's low `bytes` bytes (2, 4 or 8), most significant first: an integer
  * of PostgreSQL's binary send format. */
 void cx__buf_be(cx_buf *b, uint64_t v, int bytes);

@@ -298,38 +298,6 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
                    state ? state : "none: connection lost");
 }
 
-char *cx__buf_grow(cx_buf *b, size_t n)
-{
-    if (b->failed)
-        return NULL;
-    if (b->cap - b->len < n || b->data == NULL) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap - b->len < n)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->failed = 1;
-            return NULL;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    return b->data + b->len;
-}
-
-void cx__buf_printf(cx_buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        b->failed = 1;
-    else
-        cx__buf_put(b, tmp, (size_t)n);
-}
-
 /* The escape's second character, for the four bytes COPY text must escape. */
 static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 
@@ -374,7 +342,7 @@ static char *put_copy_text(char *o, const char *s, size_t n)
 
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n)
 {
-    char *o = n > 0 ? cx__buf_reserve(b, 2 * n) : NULL;
+    char *o = n > 0 ? cx_buf_reserve(b, 2 * n) : NULL;
     if (o != NULL)
         b->len += (size_t)(put_copy_text(o, s, n) - o);
 }
@@ -413,7 +381,7 @@ static char *put_u64(char *o, uint64_t v)
 
 void cx__buf_int(cx_buf *b, int64_t v, int last)
 {
-    char *o = cx__buf_reserve(b, 22), *start = o;
+    char *o = cx_buf_reserve(b, 22), *start = o;
     if (o == NULL)
         return;
     uint64_t u = (uint64_t)v;
@@ -428,17 +396,17 @@ void cx__buf_int(cx_buf *b, int64_t v, int last)
 
 static void end_field(cx_buf *b, int last)
 {
-    cx__buf_put(b, last ? "\n" : "\t", 1);
+    cx_buf_put(b, last ? "\n" : "\t", 1);
 }
 
 void cx__buf_field(cx_buf *b, const char *s, int last)
 {
     if (s == NULL) {
-        cx__buf_put(b, last ? "\\N\n" : "\\N\t", 3);
+        cx_buf_put(b, last ? "\\N\n" : "\\N\t", 3);
         return;
     }
     size_t n = strlen(s);
-    char *o = cx__buf_reserve(b, 2 * n + 1);
+    char *o = cx_buf_reserve(b, 2 * n + 1);
     if (o == NULL)
         return;
     char *end = put_copy_text(o, s, n);
@@ -477,14 +445,13 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
     unsigned mon, mday;
     civil_from_days(days, &year, &mon, &mday);
     if (year < 0 || year > 9999) { /* outside what the parser accepts: as printf would */
-        cx__buf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld+00", (long long)year, mon,
-                       mday, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-                       (long long)frac);
+        cx_buf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld+00", (long long)year, mon, mday,
+                      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (long long)frac);
         end_field(b, last);
         return;
     }
     /* YYYY-MM-DD HH:MM:SS.ffffff+00 and the separator: 30 bytes */
-    char *o = cx__buf_reserve(b, 30), *start = o;
+    char *o = cx_buf_reserve(b, 30), *start = o;
     if (o == NULL)
         return;
     o = put_2(o, (unsigned)(year / 100));
@@ -513,7 +480,7 @@ void cx__buf_bytea(cx_buf *b, const void *p, size_t n, int last)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = p;
-    char *o = cx__buf_reserve(b, 2 * n + 4), *start = o;
+    char *o = cx_buf_reserve(b, 2 * n + 4), *start = o;
     if (o == NULL)
         return;
     memcpy(o, "\\\\x", 3); /* COPY-escaped "\x" */
@@ -568,18 +535,18 @@ static char *put_fixed6(char *o, float f)
 
 void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
 {
-    cx__buf_put(b, "{", 1);
+    cx_buf_put(b, "{", 1);
     for (int i = 0; i < t->n_assigned; i++) {
         if (i)
-            cx__buf_put(b, ",", 1);
+            cx_buf_put(b, ",", 1);
         const char *name = cx_category_name(t->order[i]);
-        cx__buf_put(b, name, strlen(name));
+        cx_buf_put(b, name, strlen(name));
     }
-    cx__buf_put(b, "}\t{", 3);
+    cx_buf_put(b, "}\t{", 3);
     for (int i = 0; i < t->n_assigned; i++) {
         float f = t->confidence[t->order[i]];
         /* (room for a comma and printf's longest "%.6f" of a float, 47 bytes) */
-        char *o = cx__buf_reserve(b, 64), *start = o, *end;
+        char *o = cx_buf_reserve(b, 64), *start = o, *end;
         if (o == NULL)
             return;
         if (i)
@@ -588,17 +555,17 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
             end = o + snprintf(o, 63, "%.6f", (double)f);
         b->len += (size_t)(end - start);
     }
-    cx__buf_put(b, "}\t[", 3);
+    cx_buf_put(b, "}\t[", 3);
     /* JSON strings, then COPY-escaped: every backslash doubles */
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < t->n_assigned; i++) {
         cx_category c = t->order[i];
-        cx__buf_put(b, i ? ",[" : "[", i ? 2 : 1);
+        cx_buf_put(b, i ? ",[" : "[", i ? 2 : 1);
         for (int k = 0; k < t->n_evidence[c]; k++) {
             const char *s = t->evidence[c][k];
             size_t len = strlen(s);
             /* at most 7 bytes per byte (\\u00XX), the quotes and a comma */
-            char *o = cx__buf_reserve(b, 7 * len + 3), *start = o;
+            char *o = cx_buf_reserve(b, 7 * len + 3), *start = o;
             if (o == NULL)
                 return;
             if (k)
@@ -635,15 +602,15 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last)
             *o++ = '"';
             b->len += (size_t)(o - start);
         }
-        cx__buf_put(b, "]", 1);
+        cx_buf_put(b, "]", 1);
     }
-    cx__buf_put(b, "]", 1);
+    cx_buf_put(b, "]", 1);
     end_field(b, last);
 }
 
 void cx__buf_be(cx_buf *b, uint64_t v, int bytes)
 {
-    char *o = cx__buf_reserve(b, (size_t)bytes);
+    char *o = cx_buf_reserve(b, (size_t)bytes);
     if (o == NULL)
         return;
     for (int i = bytes - 1; i >= 0; i--, v >>= 8)
@@ -725,12 +692,6 @@ cx_status cx__buf_numeric(cx_buf *b, const char *text, int negate)
     for (int i = 0; i < ndigits; i++)
         cx__buf_be(b, (uint64_t)group[top - high + i], 2);
     return CX_OK;
-}
-
-void cx__buf_free(cx_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
 }
 
 /* Sends buf as the data of `copy_sql`. */

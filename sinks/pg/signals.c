@@ -136,9 +136,9 @@ static cx_status window_add(cx_window *w, const cx_event *ev, const cx_tags *tag
 static void put_signed(cx_buf *b, const char *text, int sign)
 {
     if (sign < 0)
-        cx__buf_put(b, text[0] == '-' ? "" : "-", text[0] == '-' ? 0 : 1);
+        cx_buf_put(b, text[0] == '-' ? "" : "-", text[0] == '-' ? 0 : 1);
     const char *digits = sign < 0 && text[0] == '-' ? text + 1 : text;
-    cx__buf_put(b, digits, strlen(digits));
+    cx_buf_put(b, digits, strlen(digits));
 }
 
 cx_status cx__pg_signals_add(cx__pg_signals *s, const cx_event *ev, const cx_tags *tags)
@@ -198,18 +198,18 @@ void cx__pg_signals_rows(const cx__pg_signals *s, int sign, cx_buf *b)
                 cx_window_sum_format(c->rating_sum[k], sum, sizeof sum);
                 cx__buf_int(b, sign * c->ratings[k], 0);
                 put_signed(b, sum, sign);
-                cx__buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
+                cx_buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
             }
         }
     }
     for (size_t i = 0; i < s->n_fine; i++) {
         const fine_rating *f = &s->fine[i];
         put_head(b, f->start_us, f->width, f->category, f->channel);
-        cx__buf_put(b, "0\t0\t0\t0\t", 8);
+        cx_buf_put(b, "0\t0\t0\t0\t", 8);
         for (int k = CX_RATING_NONE; k <= CX_RATING_STARS; k++) {
-            cx__buf_put(b, "0\t", 2);
+            cx_buf_put(b, "0\t", 2);
             put_signed(b, k == CX_RATING_NONE || k == f->scale ? f->value : "0", sign);
-            cx__buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
+            cx_buf_put(b, k == CX_RATING_STARS ? "\n" : "\t", 1);
         }
     }
 }
@@ -222,7 +222,7 @@ static void put_text_bin(cx_buf *b, const char *s)
 {
     size_t n = strlen(s);
     cx__buf_be(b, n, 4);
-    cx__buf_put(b, s, n);
+    cx_buf_put(b, s, n);
 }
 
 /* Appends a binary COPY int4 field; 0 when v is beyond int (as int's input
@@ -290,7 +290,7 @@ static cx_status row_error(int64_t start_us, int width, int category, const char
                            "signals of window %.*s (%d s, %s, channel \"%s\"): %s",
                            t.len > 0 ? (int)t.len - 1 : 0, t.data ? t.data : "", width,
                            category_text(category), channel, what);
-    cx__buf_free(&t);
+    cx_buf_free(&t);
     return st;
 }
 
@@ -318,7 +318,7 @@ cx_status cx__pg_signals_copy_binary(const cx__pg_signals *s, int in_key_order, 
         qsort(cells, n, sizeof *cells, keyed_cell_cmp);
 
     /* the signature, then no flags and no header extension */
-    cx__buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+    cx_buf_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
     char sum[48];
     cx_status st = CX_OK;
     for (size_t i = 0; i < n && st == CX_OK; i++) {
@@ -363,7 +363,7 @@ static void put_net_sum(cx_buf *b, unsigned __int128 v)
     if (negative)
         v = -v;
     cx_window_sum_format((cx_window_sum){(uint64_t)(v >> 64), (uint64_t)v}, text, sizeof text);
-    cx__buf_printf(b, "%s%s", negative && strcmp(text, "0") != 0 ? "-" : "", text);
+    cx_buf_printf(b, "%s%s", negative && strcmp(text, "0") != 0 ? "-" : "", text);
 }
 
 cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_signals *plus,
@@ -414,15 +414,15 @@ cx_status cx__pg_signals_diff_rows(const cx__pg_signals *minus, const cx__pg_sig
             if (!zero) {
                 const cx_window_cell *c = all[j].c;
                 put_head(b, c->start_us, minus->width[i], c->category, c->channel);
-                cx__buf_printf(b, "%lld\t%lld\t%lld\t%lld", (long long)events,
-                               (long long)sentiment[CX_SENT_NEGATIVE],
-                               (long long)sentiment[CX_SENT_NEUTRAL],
-                               (long long)sentiment[CX_SENT_POSITIVE]);
+                cx_buf_printf(b, "%lld\t%lld\t%lld\t%lld", (long long)events,
+                              (long long)sentiment[CX_SENT_NEGATIVE],
+                              (long long)sentiment[CX_SENT_NEUTRAL],
+                              (long long)sentiment[CX_SENT_POSITIVE]);
                 for (int r = CX_RATING_NONE; r <= CX_RATING_STARS; r++) {
-                    cx__buf_printf(b, "\t%lld\t", (long long)ratings[r]);
+                    cx_buf_printf(b, "\t%lld\t", (long long)ratings[r]);
                     put_net_sum(b, sums[r]);
                 }
-                cx__buf_put(b, "\n", 1);
+                cx_buf_put(b, "\n", 1);
             }
             j = k;
         }

@@ -219,23 +219,23 @@ static double sum_as_double(i128 v)
 /* Appends a text[] literal element (NULL for a NULL string). */
 static void array_item(cx_buf *b, const char *s)
 {
-    cx__buf_put(b, b->len > 1 ? "," : "", b->len > 1);
+    cx_buf_put(b, b->len > 1 ? "," : "", b->len > 1);
     if (s == NULL) {
-        cx__buf_put(b, "NULL", 4);
+        cx_buf_put(b, "NULL", 4);
         return;
     }
-    cx__buf_put(b, "\"", 1);
+    cx_buf_put(b, "\"", 1);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
-            cx__buf_put(b, "\\", 1);
-        cx__buf_put(b, s, 1);
+            cx_buf_put(b, "\\", 1);
+        cx_buf_put(b, s, 1);
     }
-    cx__buf_put(b, "\"", 1);
+    cx_buf_put(b, "\"", 1);
 }
 
 static void array_int(cx_buf *b, long long v)
 {
-    cx__buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
+    cx_buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -357,8 +357,8 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
     long long *spans = malloc((n_ends ? n_ends : 1) * 2 * sizeof *spans);
     cx_buf cat = {0}, chan = {0}, lo = {0}, hi = {0};
     cx_status st = spans != NULL ? CX_OK : CX_ERR_NOMEM;
-    cx__buf_put(&cat, "{", 1);
-    cx__buf_put(&chan, "{", 1);
+    cx_buf_put(&cat, "{", 1);
+    cx_buf_put(&chan, "{", 1);
     for (size_t k = 0; st == CX_OK && k < n; k++) {
         scope *sc = &scopes[k];
         for (size_t i = 0; i < sc->n_buckets; i++, n_spans++) {
@@ -371,8 +371,8 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
     /* one span per run of overlapping windows, whatever their scope */
     if (st == CX_OK)
         qsort(spans, n_spans, 2 * sizeof *spans, cmp_span);
-    cx__buf_put(&lo, "{", 1);
-    cx__buf_put(&hi, "{", 1);
+    cx_buf_put(&lo, "{", 1);
+    cx_buf_put(&hi, "{", 1);
     for (size_t i = 0; st == CX_OK && i < n_spans;) {
         long long from = spans[2 * i], to = spans[2 * i + 1];
         while (++i < n_spans && spans[2 * i] <= to)
@@ -382,10 +382,10 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
         array_int(&hi, to);
     }
     free(spans);
-    cx__buf_put(&cat, "}", 2);
-    cx__buf_put(&chan, "}", 2);
-    cx__buf_put(&lo, "}", 2);
-    cx__buf_put(&hi, "}", 2);
+    cx_buf_put(&cat, "}", 2);
+    cx_buf_put(&chan, "}", 2);
+    cx_buf_put(&lo, "}", 2);
+    cx_buf_put(&hi, "}", 2);
     if (cat.failed || chan.failed || lo.failed || hi.failed)
         st = CX_ERR_NOMEM;
     PGresult *r = NULL;
@@ -429,10 +429,10 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
         add_cells(&scopes[k], cells);
     free(count);
     PQclear(r);
-    cx__buf_free(&cat);
-    cx__buf_free(&chan);
-    cx__buf_free(&lo);
-    cx__buf_free(&hi);
+    cx_buf_free(&cat);
+    cx_buf_free(&chan);
+    cx_buf_free(&lo);
+    cx_buf_free(&hi);
     if (st == CX_ERR_NOMEM)
         return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
     return st;
@@ -515,8 +515,8 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
 {
     long long w = r->window_seconds, b = r->baseline_seconds;
     cx_buf lo = {0}, hi = {0};
-    cx__buf_put(&lo, "{", 1);
-    cx__buf_put(&hi, "{", 1);
+    cx_buf_put(&lo, "{", 1);
+    cx_buf_put(&hi, "{", 1);
     for (size_t i = 0; i < n;) { /* (at - w - b, at - w], overlapping ones merged */
         long long from = at[i] - w - b, to = at[i] - w;
         while (++i < n && at[i] - w - b <= to)
@@ -524,8 +524,8 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
         array_int(&lo, from);
         array_int(&hi, to);
     }
-    cx__buf_put(&lo, "}", 2);
-    cx__buf_put(&hi, "}", 2);
+    cx_buf_put(&lo, "}", 2);
+    cx_buf_put(&hi, "}", 2);
     cx_status st = lo.failed || hi.failed ? CX_ERR_NOMEM : CX_OK;
     PGresult *res = NULL;
     if (st == CX_OK) {
@@ -572,8 +572,8 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
     }
     free(u);
     PQclear(res);
-    cx__buf_free(&lo);
-    cx__buf_free(&hi);
+    cx_buf_free(&lo);
+    cx_buf_free(&hi);
     if (st == CX_ERR_NOMEM)
         return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
     return st;
@@ -710,12 +710,12 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
     snprintf(bs, sizeof bs, "%lld", fr->base_s);
     snprintf(cool, sizeof cool, "%d", r->cooldown_seconds);
     snprintf(count, sizeof count, "%lld", fr->event_count);
-    cx__buf_put(&samples, "{", 1);
+    cx_buf_put(&samples, "{", 1);
     for (int i = 0; i < fr->n_samples; i++)
         array_item(&samples, fr->samples[i]);
-    cx__buf_put(&samples, "}", 2);
+    cx_buf_put(&samples, "}", 2);
     if (samples.failed) {
-        cx__buf_free(&samples);
+        cx_buf_free(&samples);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
     }
     const char *params[] = {r->name, cx_category_name((cx_category)r->category), r->scope,
@@ -736,7 +736,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
         }
     }
     PQclear(q);
-    cx__buf_free(&samples);
+    cx_buf_free(&samples);
     return st;
 }
 

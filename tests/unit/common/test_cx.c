@@ -1,7 +1,7 @@
 /*
  * test_cx.c - the error-buffer helper: a message is one line whatever the
  * input it quotes, fits its buffer, and never ends in half an escape; typo
- * distances; opening a file to read.
+ * distances; opening a file to read; the growable buffer.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -80,4 +80,45 @@ Test(cx_common, open_read_refuses_a_directory)
     fclose(f);
     unlink(file);
     rmdir(dir);
+}
+
+Test(cx_buf, appends_and_formats_past_any_fixed_size)
+{
+    cx_buf b = {0};
+    cr_assert_str_eq(cx_buf_str(&b), "", "an empty buffer is an empty string");
+    cx_buf_put(&b, "ab", 2);
+    cx_buf_put(&b, NULL, 0);
+    cx_buf_printf(&b, "-%d-", 42);
+    char long_arg[1000];
+    memset(long_arg, 'x', sizeof long_arg - 1);
+    long_arg[sizeof long_arg - 1] = '\0';
+    cx_buf_printf(&b, "[%s]", long_arg); /* longer than any stack copy */
+    cr_assert_eq(b.len, 2 + 4 + 1 + 999 + 1);
+    const char *s = cx_buf_str(&b);
+    cr_assert_not_null(s);
+    cr_assert_eq(strncmp(s, "ab-42-[xxx", 10), 0);
+    cr_assert_str_eq(s + b.len - 4, "xxx]");
+    cr_assert_eq(b.failed, 0);
+    /* growth past the first block keeps what was there */
+    for (int i = 0; i < 100000; i++)
+        cx_buf_put(&b, "0123456789", 10);
+    cr_assert_eq(b.len, 1007 + 1000000);
+    cr_assert_eq(memcmp(b.data, "ab-42-[", 7), 0);
+    cr_assert_eq(memcmp(b.data + b.len - 10, "0123456789", 10), 0);
+    cx_buf_free(&b);
+    cr_assert_null(b.data);
+    cr_assert_eq(b.len, 0);
+}
+
+Test(cx_buf, a_size_nothing_can_hold_fails_once_and_stays_failed)
+{
+    cx_buf b = {0};
+    cx_buf_put(&b, "ab", 2);
+    cr_assert_null(cx_buf_reserve(&b, SIZE_MAX - 1));
+    cr_assert_eq(b.failed, 1);
+    cx_buf_put(&b, "cd", 2); /* dropped */
+    cr_assert_eq(b.len, 2);
+    cr_assert_null(cx_buf_str(&b), "a failed buffer is not handed out as complete");
+    cx_buf_free(&b);
+    cr_assert_eq(b.failed, 0, "freed, it can be used again");
 }

@@ -22,7 +22,7 @@ static cx_buf buf;
 
 static void reset(void)
 {
-    cx__buf_free(&buf);
+    cx_buf_free(&buf);
 }
 
 TestSuite(binary, .init = reset, .fini = reset);
@@ -200,8 +200,8 @@ static void binary_as_text(const cx_buf *bin, cx_buf *text)
                 cr_assert_eq(len, 8 + 2 * be_at(v, 2));
                 print_numeric(v, field, sizeof field);
             }
-            cx__buf_put(text, field, strlen(field));
-            cx__buf_put(text, k == 17 ? "\n" : "\t", 1);
+            cx_buf_put(text, field, strlen(field));
+            cx_buf_put(text, k == 17 ? "\n" : "\t", 1);
             p = v + len;
         }
     }
@@ -306,12 +306,12 @@ Test(binary, signal_rows_hold_the_values_of_the_text_rows)
     for (const char *p = want.data, *end = want.data + want.len; p < end;) {
         const char *e = memmem(p, (size_t)(end - p), "1e-25", 5);
         size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
-        cx__buf_put(&printed, p, n);
+        cx_buf_put(&printed, p, n);
         if (e != NULL)
-            cx__buf_put(&printed, "0.0000000000000000000000001", 27);
+            cx_buf_put(&printed, "0.0000000000000000000000001", 27);
         p += n + (e ? 5 : 0);
     }
-    cx__buf_free(&want);
+    cx_buf_free(&want);
     want = printed;
     cx_buf bin = {0};
     /* as they come: the text writer's rows, in its order */
@@ -351,8 +351,8 @@ Test(binary, signal_rows_hold_the_values_of_the_text_rows)
     binary_as_text(&bin, &got);
     cr_assert_eq(got.len, 0);
     cr_assert_eq(bin.len, 21);
-    cx__buf_free(&bin);
-    cx__buf_free(&want);
-    cx__buf_free(&got);
+    cx_buf_free(&bin);
+    cx_buf_free(&want);
+    cx_buf_free(&got);
     cx__pg_signals_free(s);
 }

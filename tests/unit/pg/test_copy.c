@@ -20,7 +20,7 @@ static cx_buf buf;
 
 static void reset(void)
 {
-    cx__buf_free(&buf);
+    cx_buf_free(&buf);
 }
 
 TestSuite(copy, .init = reset, .fini = reset);
@@ -28,7 +28,7 @@ TestSuite(copy, .init = reset, .fini = reset);
 /* The buffer's contents, as a NUL-terminated string (the buffer is kept). */
 static const char *text(void)
 {
-    cx__buf_put(&buf, "", 1);
+    cx_buf_put(&buf, "", 1);
     cr_assert(!buf.failed);
     buf.len--;
     return buf.data;
@@ -118,9 +118,9 @@ Test(copy, a_long_text_in_one_piece)
     }
     want[w++] = '\n';
     want[w] = '\0';
-    cx__buf_put(&buf, "", 0);
+    cx_buf_put(&buf, "", 0);
     cx__buf_copy_text(&buf, s, n);
-    cx__buf_put(&buf, "\n", 1);
+    cx_buf_put(&buf, "\n", 1);
     cr_assert_eq(buf.len, w);
     cr_assert(memcmp(buf.data, want, w) == 0);
     free(s);

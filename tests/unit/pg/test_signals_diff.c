@@ -27,7 +27,7 @@ static void teardown(void)
 {
     cx__pg_signals_free(minus);
     cx__pg_signals_free(plus);
-    cx__buf_free(&out);
+    cx_buf_free(&out);
 }
 
 TestSuite(signals_diff, .init = setup, .fini = teardown);
