@@ -115,15 +115,18 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         }
         if (n == 0)
             break;
-        for (size_t i = 0; i < n; i++) {
-            if (cx_record_make(&recs[i], &stores[i], &rr, d[i].topic, d[i].partition,
-                               d[i].offset, d[i].raw, d[i].len) == CX_OK) {
+        for (size_t i = 0; i < n; i++)
+            cx_record_make(&recs[i], &stores[i], &rr, d[i].topic, d[i].partition, d[i].offset,
+                           d[i].raw, d[i].len); /* a record that fails is a dead letter again */
+        cx_pg_result res;
+        cx_status st = cx_pg_write_batch(sink, recs, n, &res, err, sizeof err);
+        /* those that are events now, or duplicates of one stored */
+        for (size_t i = 0; st == CX_OK && i < n; i++) {
+            if (!cx_pg_dead_lettered(sink, i)) {
                 ids[m] = d[i].id;
                 event_ids[m++] = recs[i].ev->event_id;
             }
         }
-        cx_pg_result res;
-        cx_status st = cx_pg_write_batch(sink, recs, n, &res, err, sizeof err);
         if (st == CX_OK)
             st = cx_pg_dead_letters_mark(h, ids, event_ids, m, err, sizeof err);
         for (size_t i = 0; i < n; i++)

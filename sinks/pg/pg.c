@@ -11,7 +11,10 @@
  *   stored before, a value it rejects): ROLLBACK TO the savepoint; COPY the
  *   events into a TEMP staging table; one statement inserts them ON CONFLICT
  *   DO NOTHING and returns which were new (on a data error: ROLLBACK TO and
- *   bisect the rows)
+ *   bisect the rows); those that were not are compared with the stored event
+ *   (another event under its event_id is a dead letter). Copies of an event_id
+ *   with other bytes than its first in the batch are written after the rest,
+ *   so that they are compared the same way
  *   either way, the new events' signal increments are summed here, in C
  *   (signals.c, processors/window), exactly
  *   COPY dead letters; UPDATE offsets past the batch
@@ -61,6 +64,8 @@ struct cx_pg {
      * consumer has read past and would never read again. */
     cx_pg_seen *seen;
     int own_seen;
+    unsigned char *last_fate; /* the last batch written: what became of each record */
+    size_t last_n;
 };
 
 struct cx_pg_seen {
@@ -139,8 +144,11 @@ static cx_status lost_commits(const char *topic, int32_t partition, int64_t stor
                    topic, partition, (long long)stored, (long long)known);
 }
 
-/* Per-batch scratch: what happens to each record. */
-enum fate { F_SKIP, F_EVENT, F_DUPLICATE, F_DEAD };
+/* Per-batch scratch: what happens to each record. F_LATER: another copy of an
+ * event_id earlier in the batch, with other bytes; written after the rest, so
+ * that PostgreSQL compares it with what was stored (the same event written
+ * otherwise is a duplicate, another event a dead letter). */
+enum fate { F_SKIP, F_EVENT, F_DUPLICATE, F_DEAD, F_LATER };
 
 typedef struct dead {
     size_t rec;
@@ -260,6 +268,11 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     return st;
 }
 
+int cx_pg_dead_lettered(const cx_pg *pg, size_t i)
+{
+    return i < pg->last_n && pg->last_fate[i] == F_DEAD;
+}
+
 void cx_pg_free(cx_pg *pg)
 {
     if (pg == NULL)
@@ -271,6 +284,7 @@ void cx_pg_free(cx_pg *pg)
     cx__pg_signals_free(pg->sig);
     cx_buf_free(&pg->rows);
     cx_buf_free(&pg->stage);
+    free(pg->last_fate);
     free(pg->rule_set_json);
     if (pg->own_seen)
         cx_pg_seen_free(pg->seen);
@@ -534,6 +548,68 @@ static const char *const insert_sql =
 static cx_status count_increments(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                   size_t errlen);
 
+/* Of the staged events $1 (seqs) that were not inserted, those whose event_id is
+ * stored with other content. jsonb compares meaning, not bytes: the same event
+ * written with other spacing or key order is equal. One index probe per row
+ * (LIMIT keeps the planner from joining all of cx.events instead). */
+static const char *const reused_sql =
+    "SELECT s.seq, e.kafka_topic, e.kafka_partition, e.kafka_offset\n"
+    "FROM cx_stage_events s JOIN unnest($1::int[]) AS c(seq) USING (seq)\n"
+    "CROSS JOIN LATERAL (SELECT kafka_topic, kafka_partition, kafka_offset, payload\n"
+    "                    FROM cx.events e WHERE e.event_id = s.event_id LIMIT 1) e\n"
+    "WHERE e.payload <> s.payload";
+
+/*
+ * The staged events idx[0..m) that were not inserted (inserted[i] 0) because their
+ * event_id was stored with other content become dead letters instead of
+ * duplicates: another event given a used event_id is not lost without a word.
+ * The stored event stays as it is.
+ */
+static cx_status dead_letter_reused_ids(cx_pg *pg, batch *b, const size_t *idx, size_t m,
+                                        const unsigned char *inserted, char *err, size_t errlen)
+{
+    cx_buf seqs = {0};
+    cx_buf_put(&seqs, "{", 1);
+    for (size_t i = 0, k = 0; i < m; i++)
+        if (!inserted[i])
+            cx_buf_printf(&seqs, "%s%zu", k++ ? "," : "", i);
+    cx_buf_put(&seqs, "}", 1);
+    const char *params[] = {cx_buf_str(&seqs)};
+    PGresult *res = params[0] != NULL
+                        ? PQexecParams(pg->conn, reused_sql, 1, NULL, params, NULL, NULL, 0)
+                        : NULL;
+    cx_buf_free(&seqs);
+    cx_status st = res == NULL
+                       ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
+                       : cx__pg_check(pg->conn, res, "comparing events stored before", err, errlen);
+    int n = st == CX_OK ? PQntuples(res) : 0;
+    for (int i = 0; i < n && st == CX_OK; i++) {
+        size_t rec = idx[strtoul(PQgetvalue(res, i, 0), NULL, 10)];
+        const cx_record *r = &b->recs[rec];
+        char place[300] = "";
+        if (!PQgetisnull(res, i, 1))
+            snprintf(place, sizeof place, ", read from %s[%s]@%s,", PQgetvalue(res, i, 1),
+                     PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+        cx_buf reason = {0};
+        cx_buf_printf(&reason,
+                      "event_id \"%s\" is already stored with other content (the stored "
+                      "event%s is kept): a different event needs an event_id of its own",
+                      r->ev->event_id, place);
+        if (cx_buf_str(&reason) == NULL) {
+            cx_buf_free(&reason);
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+            break;
+        }
+        cx_log(CX_LOG_WARN, "sink.pg", "dead-lettering %s[%d]@%lld: %s", r->topic, r->partition,
+               (long long)r->offset, reason.data);
+        b->fate[rec] = F_DEAD;
+        b->dead[b->n_dead++] = (dead){rec, reason.data};
+        b->res->duplicates--;
+    }
+    PQclear(res);
+    return st;
+}
+
 /* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
 static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                               size_t errlen)
@@ -560,17 +636,25 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
     }
     size_t *fresh = NULL, stored = 0;
-    if (st == CX_OK && (fresh = malloc((m ? m : 1) * sizeof *fresh)) == NULL)
+    unsigned char *inserted = NULL;
+    if (st == CX_OK && ((fresh = malloc((m ? m : 1) * sizeof *fresh)) == NULL ||
+                        (inserted = calloc(m ? m : 1, 1)) == NULL))
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     if (st == CX_OK) {
         b->staged = 1;
         stored = (size_t)PQntuples(res);
-        for (size_t i = 0; i < stored; i++)
-            fresh[i] = idx[strtoul(PQgetvalue(res, (int)i, 0), NULL, 10)];
+        for (size_t i = 0; i < stored; i++) {
+            size_t seq = strtoul(PQgetvalue(res, (int)i, 0), NULL, 10);
+            inserted[seq] = 1;
+            fresh[i] = idx[seq];
+        }
         b->res->stored += stored;
         b->res->duplicates += m - stored;
     }
     PQclear(res);
+    if (st == CX_OK && stored < m)
+        st = dead_letter_reused_ids(pg, b, idx, m, inserted, err, errlen);
+    free(inserted);
     /* the new events' increments, summed here as on the direct path */
     if (st == CX_OK && stored > 0)
         st = count_increments(pg, b, fresh, stored, err, errlen);
@@ -681,6 +765,7 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
         if (reason == NULL)
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
         snprintf(reason, strlen(err) + 40, "postgresql rejected the event: %s", err);
+        b->fate[idx[0]] = F_DEAD;
         b->dead[b->n_dead++] = (dead){idx[0], reason};
         cx_log(CX_LOG_WARN, "sink.pg", "dead-lettering %s[%d]@%lld: %s", b->recs[idx[0]].topic,
                b->recs[idx[0]].partition, (long long)b->recs[idx[0]].offset, err);
@@ -815,18 +900,19 @@ static cx_status write_signals(cx_pg *pg, char *err, size_t errlen)
     return st == CX_ERR_INVALID ? CX_ERR_FATAL : st;
 }
 
-/* Open-addressing set of event_ids over record indices, for in-batch duplicates. */
-static int seen_before(const cx_record *recs, size_t *slots, size_t cap, size_t i)
+/* Open-addressing set of event_ids over record indices, for in-batch
+ * duplicates: the batch's first record with recs[i]'s event_id, or i itself. */
+static size_t first_copy(const cx_record *recs, size_t *slots, size_t cap, size_t i)
 {
     const char *id = recs[i].ev->event_id;
     uint64_t h = cx_hash_bytes(CX_HASH_SEED, id, strlen(id));
     for (size_t s = h & (cap - 1);; s = (s + 1) & (cap - 1)) {
         if (slots[s] == 0) {
             slots[s] = i + 1;
-            return 0;
+            return i;
         }
         if (!strcmp(recs[slots[s] - 1].ev->event_id, id))
-            return 1;
+            return slots[s] - 1;
     }
 }
 
@@ -852,6 +938,50 @@ static size_t next_copies(batch *b, size_t from)
     return m;
 }
 
+/* Writes b->events[0..m) by the staged path, then the next copies of those
+ * PostgreSQL rejected, until none is left. */
+static cx_status write_rounds(cx_pg *pg, batch *b, size_t m, char *err, size_t errlen)
+{
+    cx_status st = CX_OK;
+    while (st == CX_OK && m > 0) {
+        size_t from = b->n_dead;
+        st = write_isolating(pg, b, b->events, m, err, errlen);
+        m = st == CX_OK ? next_copies(b, from) : 0;
+    }
+    return st;
+}
+
+/* Writes the F_LATER records, one of each event_id at a time: staging holds
+ * an event_id once (the insert says which staged rows were new by it). */
+static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errlen)
+{
+    size_t later = 0, cap = 16;
+    for (size_t i = 0; i < b->n; i++)
+        later += b->fate[i] == F_LATER;
+    if (later == 0)
+        return CX_OK;
+    while (cap < later * 2)
+        cap *= 2;
+    size_t *slots = malloc(cap * sizeof *slots);
+    if (slots == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    cx_status st = CX_OK;
+    size_t m;
+    do {
+        memset(slots, 0, cap * sizeof *slots);
+        m = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->fate[i] == F_LATER && first_copy(b->recs, slots, cap, i) == i) {
+                b->fate[i] = F_EVENT;
+                b->events[m++] = i;
+            }
+        }
+        st = write_rounds(pg, b, m, err, errlen);
+    } while (st == CX_OK && m > 0);
+    free(slots);
+    return st;
+}
+
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
                                 size_t errlen)
 {
@@ -875,7 +1005,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     for (size_t i = 0; i < b->n; i++) {
         const cx_record *r = &b->recs[i];
-        size_t k;
+        size_t k, first;
         for (k = 0; k < np; k++)
             if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic))
                 break;
@@ -885,9 +1015,14 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         } else if (r->ev == NULL || r->tags == NULL) {
             b->fate[i] = F_DEAD;
             b->dead[b->n_dead++] = (dead){i, NULL};
-        } else if (seen_before(b->recs, slots, cap, i)) {
-            b->fate[i] = F_DUPLICATE;
-            b->res->duplicates++;
+        } else if ((first = first_copy(b->recs, slots, cap, i)) != i) {
+            const cx_record *f = &b->recs[first];
+            if (f->raw_len == r->raw_len && !memcmp(f->raw, r->raw, r->raw_len)) {
+                b->fate[i] = F_DUPLICATE;
+                b->res->duplicates++;
+            } else {
+                b->fate[i] = F_LATER;
+            }
         } else {
             b->fate[i] = F_EVENT;
             b->events[b->n_events++] = i;
@@ -902,13 +1037,10 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_direct(pg, b, err, errlen);
     if (st == CX_ERR_INVALID) {
         reset_increments(pg, b);
-        size_t m = b->n_events;
-        do {
-            size_t from = b->n_dead;
-            st = write_isolating(pg, b, b->events, m, err, errlen);
-            m = st == CX_OK ? next_copies(b, from) : 0;
-        } while (m > 0);
+        st = write_rounds(pg, b, b->n_events, err, errlen);
     }
+    if (st == CX_OK)
+        st = write_later_copies(pg, b, err, errlen);
     if (st == CX_OK)
         st = write_dead_letters(pg, b, err, errlen);
     if (st == CX_OK && !pg->replay)
@@ -934,6 +1066,9 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
                             char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
+    free(pg->last_fate);
+    pg->last_fate = NULL;
+    pg->last_n = 0;
     if (n == 0)
         return CX_OK;
     cx_status st = ensure_session(pg, err, errlen);
@@ -950,6 +1085,11 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     } else {
         size_t np = collect_parts(recs, n, parts);
         st = write_batch_tx(pg, &b, parts, np, err, errlen);
+    }
+    if (st == CX_OK) { /* kept for cx_pg_dead_lettered() */
+        pg->last_fate = b.fate;
+        pg->last_n = n;
+        b.fate = NULL;
     }
     if (st != CX_OK) {
         memset(res, 0, sizeof *res);

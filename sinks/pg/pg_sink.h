@@ -90,6 +90,11 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
 cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
                             char *err, size_t errlen);
 
+/* After cx_pg_write_batch() returned CX_OK: nonzero when recs[i] of that batch
+ * became a dead letter (unreadable, refused by PostgreSQL, or another event
+ * under an event_id stored with other content). 0 after a failed write. */
+int cx_pg_dead_lettered(const cx_pg *pg, size_t i);
+
 /* NULL-safe. */
 void cx_pg_free(cx_pg *pg);
 

@@ -324,21 +324,26 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
 {
     add("there-1", 1, "chat", "the agent was rude");
     store();
-    /* An older build rejected a valid event; a retry of a stored one; and junk. */
-    cx_test_pg_exec(conn,
-                    "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition, kafka_offset,"
-                    " error, raw) VALUES"
-                    " ('cx.events', 1, 10, 'older build: unknown field \"touchpoint\"',"
-                    "  convert_to('{\"event_id\":\"old-1\",\"occurred_at\":"
-                    "\"2026-11-01T10:04:00Z\",\"touchpoint\":\"checkout\",\"text\":"
-                    "\"charged twice\"}', 'UTF8')),"
-                    " ('cx.events', 1, 11, 'older build: timeout',"
-                    "  convert_to('{\"event_id\":\"there-1\",\"occurred_at\":"
-                    "\"2026-11-01T10:01:00Z\",\"text\":\"the agent was rude\"}', 'UTF8')),"
-                    " ('cx.events', 1, 12, 'invalid JSON', '\\x7b6e6f7065')");
+    /* An older build rejected a valid event; a retry of a stored one (its keys
+     * in another order); another event under the stored one's event_id; and
+     * junk. */
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition, kafka_offset,"
+                          " error, raw) VALUES"
+                          " ('cx.events', 1, 10, 'older build: unknown field \"touchpoint\"',"
+                          "  convert_to('{\"event_id\":\"old-1\",\"occurred_at\":"
+                          "\"2026-11-01T10:04:00Z\",\"touchpoint\":\"checkout\",\"text\":"
+                          "\"charged twice\"}', 'UTF8')),"
+                          " ('cx.events', 1, 11, 'older build: timeout',"
+                          "  convert_to('{\"text\":\"the agent was rude\",\"event_id\":\"there-1\","
+                          "\"occurred_at\":\"2026-11-01T10:01:00Z\",\"channel\":\"chat\","
+                          "\"rating\":{\"value\":2,\"scale\":\"csat\"}}', 'UTF8')),"
+                          " ('cx.events', 1, 13, 'older build: timeout',"
+                          "  convert_to('{\"event_id\":\"there-1\",\"occurred_at\":"
+                          "\"2026-11-01T10:01:00Z\",\"text\":\"the agent was rude\"}', 'UTF8')),"
+                          " ('cx.events', 1, 12, 'invalid JSON', '\\x7b6e6f7065')");
     cr_assert_eq(cxpulse("dead-letters replay --since 2000-01-01"), 0, "see %s", out);
-    cr_assert(output_has("1 stored as events, 1 were already stored, 1 still failing"),
-              "see %s", out);
+    cr_assert(output_has("1 stored as events, 1 were already stored, 2 still failing"), "see %s",
+              out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'old-1'"
                    " AND touchpoint = 'checkout' AND primary_category = 'collaborative'"),
@@ -351,11 +356,15 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
                    " AND error LIKE 'invalid JSON at line 1%'"
                    " AND replay_result LIKE 'failed again: invalid JSON at line 1%'"),
                  1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE kafka_offset = 13"
+                   " AND replay_count = 1 AND replay_result LIKE 'failed again: event_id"
+                   " \"there-1\" is already stored with other content%'"),
+                 1, "not a duplicate of the stored event");
     cx_test_assert_signals_exact(conn);
-    /* The still-bad one is tried again (and counted); the others are left alone. */
+    /* The still-bad ones are tried again (and counted); the others are left alone. */
     cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
-    cr_assert(output_has("0 stored as events, 0 were already stored, 1 still failing"),
-              "see %s", out);
+    cr_assert(output_has("0 stored as events, 0 were already stored, 2 still failing"), "see %s",
+              out);
     cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters WHERE kafka_offset = 12"), 2);
     cr_assert_eq(q("SELECT count(*) FROM cx.events"), 2);
 

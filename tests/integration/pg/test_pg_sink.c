@@ -362,6 +362,92 @@ Test(pg_sink, duplicate_event_ids_are_stored_and_counted_once)
     cx_pg_free(pg);
 }
 
+/* A different event under an event_id stored before (two systems numbering
+ * alike, a producer reusing ids) is a dead letter naming both; the same event
+ * written otherwise (spacing, key order) is still a duplicate. */
+Test(pg_sink, another_event_under_a_stored_event_id_is_a_dead_letter_not_a_duplicate)
+{
+    static const char first[] = "{\"event_id\":\"r1\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                                "\"channel\":\"web\",\"text\":\"the courier was late\"}";
+    static const char same[] = "{ \"text\": \"the courier was late\", \"channel\": \"web\","
+                               " \"occurred_at\": \"2026-11-01T10:00:00Z\", \"event_id\": \"r1\" }";
+    static const char other[] = "{\"event_id\":\"r1\",\"occurred_at\":\"2026-11-02T09:00:00Z\","
+                                "\"channel\":\"phone\",\"text\":\"billing charged me twice\"}";
+    static const char fresh[] = "{\"event_id\":\"r2\",\"occurred_at\":\"2026-11-02T09:00:00Z\","
+                                "\"channel\":\"phone\",\"text\":\"billing charged me twice\"}";
+    static const char fresh_other[] =
+        "{\"event_id\":\"r2\",\"occurred_at\":\"2026-11-02T09:05:00Z\","
+        "\"channel\":\"chat\",\"text\":\"thanks, all sorted\"}";
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    sinktest_add(&batch, "t", 0, 0, first, sizeof first - 1);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1);
+    sinktest_clear(&batch);
+    /* a later batch: r1 again, as it was and another; r2 new, then another
+     * event under r2 and r2 written otherwise in the same batch */
+    sinktest_add(&batch, "t", 0, 1, same, sizeof same - 1);
+    sinktest_add(&batch, "t", 0, 2, other, sizeof other - 1);
+    sinktest_add(&batch, "t", 0, 3, fresh, sizeof fresh - 1);
+    sinktest_add(&batch, "t", 0, 4, fresh_other, sizeof fresh_other - 1);
+    sinktest_add(&batch, "t", 0, 5, fresh, sizeof fresh - 1);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1, "r2");
+    cr_assert_eq(res.duplicates, 2, "r1 written otherwise, r2's exact copy");
+    cr_assert_eq(res.dead_lettered, 2, "the other events under r1 and r2");
+    for (size_t i = 0; i < batch.n; i++)
+        cr_assert_eq(cx_pg_dead_lettered(pg, i), i == 1 || i == 3, "record %zu", i);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'r1'"
+                                         " AND channel = 'web' AND kafka_offset = 0"),
+                 1, "the stored event is kept as it was");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'r2'"
+                                         " AND channel = 'phone' AND kafka_offset = 3"),
+                 1);
+    PGresult *r = PQexec(conn, "SELECT kafka_offset, error FROM cx.dead_letters ORDER BY 1");
+    cr_assert_eq(PQntuples(r), 2);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "2");
+    cr_assert(strstr(PQgetvalue(r, 0, 1), "event_id \"r1\" is already stored with other content"
+                                          " (the stored event, read from t[0]@0, is kept)") != NULL,
+              "%s", PQgetvalue(r, 0, 1));
+    cr_assert_str_eq(PQgetvalue(r, 1, 0), "4");
+    cr_assert(strstr(PQgetvalue(r, 1, 1), "event_id \"r2\" is already stored with other content"
+                                          " (the stored event, read from t[0]@3, is kept)") != NULL,
+              "%s", PQgetvalue(r, 1, 1));
+    PQclear(r);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 6);
+    cx_test_assert_signals_exact(conn);
+    /* the whole stream read again (a new group, or offsets reset): nothing changes */
+    sinktest_clear(&batch);
+    sinktest_add(&batch, "t", 1, 0, other, sizeof other - 1);
+    sinktest_add(&batch, "t", 1, 1, first, sizeof first - 1);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 0);
+    cr_assert_eq(res.duplicates, 1);
+    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert(cx_pg_dead_lettered(pg, 0) && !cx_pg_dead_lettered(pg, 1));
+    cx_pg_free(pg);
+    /* two events under one new event_id in one batch that takes the direct path
+     * (a new sink): the first is stored, the second is a dead letter */
+    static const char n1[] = "{\"event_id\":\"n1\",\"occurred_at\":\"2026-11-03T09:00:00Z\","
+                             "\"text\":\"the agent was rude\"}";
+    static const char n1_other[] = "{\"event_id\":\"n1\",\"occurred_at\":\"2026-11-03T09:00:00Z\","
+                                   "\"text\":\"the agent was lovely\"}";
+    sinktest_clear(&batch);
+    sinktest_add(&batch, "t", 2, 0, n1, sizeof n1 - 1);
+    sinktest_add(&batch, "t", 2, 1, n1_other, sizeof n1_other - 1);
+    pg = sinktest_sink(url);
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.duplicates, 0);
+    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert(!cx_pg_dead_lettered(pg, 0) && cx_pg_dead_lettered(pg, 1));
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'n1'"
+                                         " AND body = 'the agent was rude'"),
+                 1);
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 /* 12 rated events in one minute (ids prefix-0..11): ten nps 0.1, csat 4.3 and 4.2. */
 static void add_rated_minute(const char *prefix, int minute, int32_t partition)
 {
