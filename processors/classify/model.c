@@ -158,6 +158,17 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     for (uint32_t i = 0; i < n_names; i++) {
         if (end - q < 5 || (size_t)(end - q - 5) < q[4])
             goto bad;
+        /* names become evidence, stored and printed as text: UTF-8, no controls */
+        for (const unsigned char *c = q + 5, *ce = c + q[4]; c < ce;) {
+            size_t k = *c < 0x20 ? 0 : *c < 0x80 ? 1 : cx_utf8_sequence(c, ce);
+            if (k == 0) {
+                cx__model_free(m);
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: model file is malformed (feature name %u is not UTF-8 text)",
+                               origin, (unsigned)i);
+            }
+            c += k;
+        }
         total += (size_t)q[4] + 7;
         q += 5 + q[4];
     }

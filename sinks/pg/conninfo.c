@@ -76,10 +76,14 @@ static void redact_quoted(const char *msg, int (*keep)(const char *, size_t, voi
         while (*end != '\0' && *end != '\n' && *end != '"')
             end++;
         size_t n = (size_t)(end - q - 1);
-        if (keep(q + 1, n, ctx))
+        if (keep(q + 1, n, ctx)) {
             put(out, outlen, &at, q + 1, n);
-        else
-            put(out, outlen, &at, REDACTED, strlen(REDACTED));
+        } else {
+            /* The quoted input may hold quotes of its own: what follows is not
+             * known to be libpq's words, so nothing more of the line is shown. */
+            put(out, outlen, &at, REDACTED "\"", strlen(REDACTED) + 1);
+            break;
+        }
         if (*end != '"')
             break;
         put(out, outlen, &at, "\"", 1);

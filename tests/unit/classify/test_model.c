@@ -752,6 +752,8 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
      * event's sums overflow (its sentiment came out not a number) */
     const size_t scale_at = 8 + 4 * 3 + 4 * CX_CAT_COUNT; /* the first output's scale */
     const float scales[] = {0.0f, -1.0f, 3e38f, 1.5f};
+    float scale;
+    memcpy(&scale, buf + scale_at, sizeof scale);
     for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
         memcpy(buf + scale_at, &scales[s], sizeof scales[s]); /* little-endian, as the file */
         uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
@@ -760,6 +762,18 @@ Test(cx_model, damaged_model_files_are_rejected_with_a_clear_error)
         write_bytes(bad, buf, len);
         expect_rejected(bad, "model scale not a number in (0, 1]");
     }
+    memcpy(buf + scale_at, &scale, sizeof scale);
+    /* a feature name (the last one, before the checksum) that is not UTF-8:
+     * names become evidence, stored as text */
+    size_t at = len - 9;
+    while (at > 0 && !(buf[at] >= 'a' && buf[at] <= 'z'))
+        at--;
+    buf[at] = (char)0xff;
+    uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
+    for (int i = 0; i < 8; i++)
+        buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
+    write_bytes(bad, buf, len);
+    expect_rejected(bad, "is not UTF-8 text");
     snprintf(bad, sizeof bad, "%s/missing.cxm", dir);
     expect_rejected(bad, "cannot open model file");
     /* a directory: refused with the reason */

@@ -85,6 +85,8 @@ static const form broken[] = {
     {"postgresql://app:secretpw@[::1/cx", NULL, "secretpw"},
     {"postgresql://app@db/cx?password=%00secretpw", NULL, "secretpw"},
     {"host=db pasword=secretpw", NULL, "secretpw"},
+    /* quotes inside the quoted input: the password between them is not libpq's words */
+    {"postgresql://admin:s3\"hunter2\"x@[::1/cx", NULL, "hunter2"},
 };
 
 Test(conninfo, an_unparsable_string_is_a_configuration_error_that_quotes_none_of_it)
