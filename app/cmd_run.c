@@ -38,6 +38,8 @@ typedef struct service {
     cx_cmd_unreadable told; /* fields warned unreadable, once each */
 } service;
 
+/* Written by the main thread and by on_signal(), which runs on the main
+ * thread only (catch_stop_signals()). */
 static cx_consumer *volatile running;
 static volatile sig_atomic_t stop_asked; /* for the rest of the process's life */
 
@@ -49,10 +51,23 @@ static void on_signal(int sig)
         cx_consumer_stop(running);
 }
 
-/* Catches SIGTERM and SIGINT from here on, before any thread starts, and
- * unblocks them: a process manager may start us with them blocked (the mask
- * survives exec), and a stop asked while the service starts up is honoured
- * as soon as the consumer exists, with a clean exit. */
+/* SIGTERM and SIGINT, blocked or unblocked in the calling thread. */
+static void mask_stop_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(how, &set, NULL);
+}
+
+/* Catches SIGTERM and SIGINT from here on, and blocks them, before any thread
+ * starts: every thread started from here inherits the block, so the handler
+ * runs on the main thread alone, once it unblocks them around the consumer's
+ * run (a handler on another thread could see `running` as main frees it). A
+ * stop asked while the service starts up waits, pending, and is honoured as
+ * the consumer starts, with a clean exit. (A process manager may start us with
+ * them blocked: the mask survives exec; they are unblocked all the same.) */
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -61,11 +76,7 @@ static void catch_stop_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    mask_stop_signals(SIG_BLOCK);
 }
 
 /* ---- The consumer's handler: the engine's source side ---- */
@@ -317,12 +328,15 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     cx_service_http_set_consumer(http, s.consumer);
     running = s.consumer;
-    if (stop_asked) /* during start-up: the consumer leaves before reading */
+    mask_stop_signals(SIG_UNBLOCK); /* one asked during start-up is handled here: the
+                                       consumer leaves before reading */
+    if (stop_asked)                 /* a stop asked of an earlier run of this process (demo) */
         cx_consumer_stop(s.consumer);
     cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s", cfg->n_topics,
            cfg->group, cx_classifier_version(clf));
     s.last_report_us = cx_now_mono_us();
     st = cx_consumer_run(s.consumer, err, sizeof err);
+    mask_stop_signals(SIG_BLOCK); /* the threads of the shutdown inherit the block */
     running = NULL;
     if (st != CX_OK) {
         cx_log(CX_LOG_ERROR, "pipeline", "stopping: %s", err);

@@ -7,6 +7,7 @@
  * keeps them in PostgreSQL with the data); Kafka commits follow each stored
  * batch (cx_consumer_stored) for lag tools only.
  */
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ struct cx_consumer {
     cx_msg *msgs; /* the batch as the application sees it: batch[i] is msgs[i] */
     size_t n, cap;
     int64_t first_us; /* when the batch's first message arrived */
-    volatile sig_atomic_t stop;
+    atomic_int stop;  /* set by a signal handler or another thread (cx_consumer_stop) */
     int fatal;
     int unread; /* stopped while offsets could not be read: the batch in hand is not stored */
     _Atomic int paused; /* also read by other threads: cx_consumer_paused() */
