@@ -120,20 +120,21 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql: out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
         char msg[512];
-        cx__pg_redact(conninfo, conn, PQerrorMessage(conn), msg, sizeof msg);
+        const char *raw = PQerrorMessage(conn); /* recognised by its words, never shown */
+        cx__pg_redact(conninfo, conn, raw, msg, sizeof msg);
         /* libpq gives no SQLSTATE for a failed connection: refused credentials and
          * a missing database or role are recognised by libpq's own wording, and
          * will not fix themselves; anything else (refused, timed out, starting
          * up) is worth retrying. */
-        int fatal = PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") ||
-                    strstr(msg, "does not exist") != NULL;
+        int fatal = PQconnectionNeedsPassword(conn) || strstr(raw, "authentication failed") ||
+                    strstr(raw, "does not exist") != NULL;
         /* a value libpq checks before it reaches the server ("invalid sslmode value",
          * "invalid integer value ... for connection option", "could not match 3 port
          * numbers to 2 hosts", "could not parse network address"): the configuration
          * is wrong */
-        int config = strncmp(msg, "invalid ", 8) == 0 || strstr(msg, "for connection option") ||
-                     strstr(msg, "could not match") ||
-                     strstr(msg, "could not parse network address");
+        int config = strncmp(raw, "invalid ", 8) == 0 || strstr(raw, "for connection option") ||
+                     strstr(raw, "could not match") ||
+                     strstr(raw, "could not parse network address");
         /* libpq names the server; who asked for what is said here */
         char who[300];
         const char *service = NULL;
