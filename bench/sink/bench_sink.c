@@ -50,6 +50,30 @@ static void copy(PGconn *c, const char *q, const cx_buf *b)
     }
 }
 
+/* Writes recs[0..n) through a new sink in batches of `batch`; returns the
+ * seconds it took, the counts summed in *sum. */
+static double write_stream(const cx_pg_options *o, const cx_record *recs, size_t n, size_t batch,
+                           cx_pg_result *sum)
+{
+    char err[1024];
+    cx_pg *pg;
+    if (cx_pg_new(&pg, o, err, sizeof err) != CX_OK)
+        die("sink", err);
+    memset(sum, 0, sizeof *sum);
+    int64_t t0 = cx_now_mono_us();
+    for (size_t start = 0; start < n; start += batch) {
+        size_t m = start + batch < n ? batch : n - start;
+        cx_pg_result res;
+        if (cx_pg_write_batch(pg, recs + start, m, &res, err, sizeof err) != CX_OK)
+            die("write", err);
+        sum->stored += res.stored;
+        sum->duplicates += res.duplicates;
+    }
+    double t = (double)(cx_now_mono_us() - t0) / 1e6;
+    cx_pg_free(pg);
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -138,41 +162,17 @@ int main(int argc, char **argv)
         cx_pg_options o = {.conninfo = url, .group = "bench", .window_seconds = windows,
                            .n_windows = 1, .rule_version = cx_classifier_version(clf),
                            .synchronous_commit = 1};
-        cx_pg *pg;
-        if (cx_pg_new(&pg, &o, err, sizeof err) != CX_OK)
-            die("sink", err);
-        t0 = cx_now_mono_us();
-        size_t stored = 0;
-        for (size_t start = 0; start < n; start += batch) {
-            size_t m = start + batch < n ? batch : n - start;
-            cx_pg_result res;
-            if (cx_pg_write_batch(pg, recs + start, m, &res, err, sizeof err) != CX_OK)
-                die("write", err);
-            stored += res.stored;
-        }
-        double t_sink = (double)(cx_now_mono_us() - t0) / 1e6;
-        cx_pg_free(pg);
-        if (stored != n)
+        cx_pg_result sum;
+        double t_sink = write_stream(&o, recs, n, batch, &sum);
+        if (sum.stored != n)
             die("sink", "not every event was stored");
         if (t_sink < best_sink)
             best_sink = t_sink;
 
         /* The same stream again, by another group. */
         o.group = "bench-again";
-        if (cx_pg_new(&pg, &o, err, sizeof err) != CX_OK)
-            die("sink", err);
-        t0 = cx_now_mono_us();
-        size_t dups = 0;
-        for (size_t start = 0; start < n; start += batch) {
-            size_t m = start + batch < n ? batch : n - start;
-            cx_pg_result res;
-            if (cx_pg_write_batch(pg, recs + start, m, &res, err, sizeof err) != CX_OK)
-                die("write", err);
-            dups += res.duplicates;
-        }
-        double t_again = (double)(cx_now_mono_us() - t0) / 1e6;
-        cx_pg_free(pg);
-        if (dups != n)
+        double t_again = write_stream(&o, recs, n, batch, &sum);
+        if (sum.duplicates != n)
             die("sink", "the stream read again was not all duplicates");
         if (t_again < best_again)
             best_again = t_again;
