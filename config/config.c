@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,29 @@ void cx_config_free(cx_config *cfg)
     free(cfg);
 }
 
+/* A JSON number as a whole number: 7000, 7e3 and 7000.0 alike, since JSON
+ * does not tell them apart (jansson reads the last two as reals). A whole real
+ * beyond long long's range is clamped, which the range checks then refuse;
+ * *text gets the number as written, for those messages. 0: not whole. */
+static int whole_number(const json_t *v, long long *out, char *text, size_t textlen)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        snprintf(text, textlen, "%lld", *out);
+        return 1;
+    }
+    if (!json_is_real(v))
+        return 0;
+    double d = json_real_value(v);
+    snprintf(text, textlen, "%.15g", d);
+    if (d >= 9.2e18 || d <= -9.2e18) {
+        *out = d > 0 ? LLONG_MAX : LLONG_MIN;
+        return 1;
+    }
+    *out = (long long)d;
+    return (double)*out == d;
+}
+
 /* Sets s from a JSON value; `where` prefixes errors (file name or "flag --x"). */
 static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, const char *where,
                           int append, char *err, size_t errlen)
@@ -230,15 +254,18 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
         *FIELD(cfg, s->off, char *) = copy;
         return CX_OK;
     }
-    case T_INT:
-        if (!json_is_integer(v))
+    case T_INT: {
+        long long x;
+        char text[32];
+        if (!whole_number(v, &x, text, sizeof text))
             BAD("must be a whole number");
-        if (json_integer_value(v) < s->min)
-            BAD("%lld is below the minimum %ld", (long long)json_integer_value(v), s->min);
-        if (json_integer_value(v) > s->max)
-            BAD("%lld is above the maximum %ld", (long long)json_integer_value(v), s->max);
-        *FIELD(cfg, s->off, int) = (int)json_integer_value(v);
+        if (x < s->min)
+            BAD("%s is below the minimum %ld", text, s->min);
+        if (x > s->max)
+            BAD("%s is above the maximum %ld", text, s->max);
+        *FIELD(cfg, s->off, int) = (int)x;
         return CX_OK;
+    }
     case T_BOOL:
         if (!json_is_boolean(v))
             BAD("must be true or false");
@@ -281,10 +308,11 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
         const json_t *e;
         json_array_foreach(v, i, e)
         {
-            long long x = json_integer_value(e);
-            const char *why = !json_is_integer(e) ? "is not a whole number"
-                              : x < s->min || x > s->max ? "is out of range"
-                                                         : NULL;
+            long long x;
+            char text[32];
+            const char *why = !whole_number(e, &x, text, sizeof text) ? "is not a whole number"
+                              : x < s->min || x > s->max              ? "is out of range"
+                                                                      : NULL;
             for (size_t j = 0; why == NULL && j < i; j++)
                 if (vals[j] == x)
                     why = "is listed twice";
@@ -311,6 +339,9 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
             const char *val = json_string_value(e);
             if (json_is_integer(e)) {
                 snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(e));
+                val = buf;
+            } else if (json_is_real(e)) { /* 0.5, and 45000.0 as 45000 */
+                snprintf(buf, sizeof buf, "%.15g", json_real_value(e));
                 val = buf;
             } else if (json_is_boolean(e)) {
                 val = json_is_true(e) ? "true" : "false";

@@ -139,6 +139,40 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
     cx_config_free(cfg);
 }
 
+/* JSON does not tell 7000 from 7e3 or 7000.0 (jansson reads the last two as
+ * reals): a whole number written either way is that number; a fraction is
+ * refused, and a number too large for any setting is named as written. A
+ * librdkafka property may be any number (the last two were refused, as not
+ * "a string, number or boolean"). */
+Test(cx_config, a_whole_number_may_be_written_as_a_real)
+{
+    write_file("{\"batch\": {\"max_messages\": 5e2, \"max_ms\": 250.0},"
+               " \"signals\": {\"window_seconds\": [6e1, 3600.0]},"
+               " \"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 1e2,"
+               " \"retry.backoff.ms\": 100.0}}}");
+    cx_config *cfg = cx_config_new();
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cfg->batch_max_messages, 500);
+    cr_assert_eq(cfg->batch_max_ms, 250);
+    cr_assert_eq(cfg->n_window_seconds, 2);
+    cr_assert_eq(cfg->window_seconds[0], 60);
+    cr_assert_eq(cfg->window_seconds[1], 3600);
+    const json_t *props = cfg->kafka_properties;
+    cr_assert_str_eq(json_string_value(json_object_get(props, "fetch.wait.max.ms")), "100");
+    cr_assert_str_eq(json_string_value(json_object_get(props, "retry.backoff.ms")), "100");
+    cx_config_free(cfg);
+
+    expect_file_error("{\"batch\": {\"max_messages\": 2.5}}",
+                      "\"batch.max_messages\": must be a whole number");
+    expect_file_error("{\"batch\": {\"max_messages\": 1e300}}",
+                      "\"batch.max_messages\": 1e+300 is above the maximum");
+    expect_file_error("{\"batch\": {\"max_messages\": -1e300}}",
+                      "\"batch.max_messages\": -1e+300 is below the minimum");
+    expect_file_error("{\"signals\": {\"window_seconds\": [60, 90.5]}}",
+                      "element 1 is not a whole number");
+}
+
 Test(cx_config, errors_name_the_file_and_key)
 {
     expect_file_error("{\"batch\": {\"max_ms\": 0}}", "\"batch.max_ms\": 0 is below the minimum 1");
