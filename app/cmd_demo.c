@@ -20,8 +20,9 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out, "usage: cxpulse demo [--pg URL] [--data FILE] [--http ADDR:PORT] [--serve]\n"
-                 "                    [--log-level LEVEL] [--webhook URL] [--alertmanager URL]\n\n"
+    fprintf(out, "usage: cxpulse demo [--config FILE] [--pg URL] [--data FILE] [--http ADDR:PORT]\n"
+                 "                    [--serve] [--log-level LEVEL] [--webhook URL]\n"
+                 "                    [--alertmanager URL]\n\n"
                  "Runs the whole pipeline on sample data: an in-process mock Kafka, the\n"
                  "bundled data set (default config/sample/events.jsonl), the PostgreSQL of\n"
                  "--pg, CXPULSE_PG_URL or libpq's environment; then prints a summary.\n"

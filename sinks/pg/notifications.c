@@ -272,20 +272,25 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
     char id_s[32];
     snprintf(id_s, sizeof id_s, "%lld", id);
     const char *params[] = {id > 0 ? id_s : NULL};
-    /* Receivers that failed are tried again; those that took the row are not,
-     * nor those that have since taken a later transition of its ticket (told
-     * "opened" after "resolved", an Alertmanager would page again). */
+    /* Receivers that failed are tried again, and say so until then (with the
+     * answer they had given); those that took the row are not, nor those that
+     * have since taken a later transition of its ticket (told "opened" after
+     * "resolved", an Alertmanager would page again). */
     PGresult *r = PQexecParams(
         conn,
         "UPDATE cx.notifications n SET status = 'pending', next_attempt_at = now(),"
         " attempts = 0, sent_at = NULL,"
-        " deliveries = coalesce((SELECT jsonb_object_agg(k, CASE WHEN v->>'status' IN"
-        "  ('sent', 'skipped') THEN v ELSE jsonb_build_object('status', 'skipped',"
-        "  'attempts', v->'attempts', 'answer', 'a later transition was delivered to it',"
+        " deliveries = coalesce((SELECT jsonb_object_agg(k, CASE"
+        "  WHEN v->>'status' IN ('sent', 'skipped') THEN v"
+        "  ELSE jsonb_build_object('status', CASE WHEN later THEN 'skipped' ELSE 'pending' END,"
+        "  'attempts', v->'attempts', 'answer', CASE WHEN later"
+        "   THEN 'a later transition was delivered to it'"
+        "   ELSE 'queued again by notifications retry; it had answered: '"
+        "   || coalesce(v->>'answer', '-') END,"
         "  'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) END)"
-        "  FROM jsonb_each(n.deliveries) AS d(k, v) WHERE v->>'status' IN ('sent', 'skipped')"
-        "  OR EXISTS (SELECT 1 FROM cx.notifications l WHERE l.ticket_id = n.ticket_id"
-        "  AND l.seq > n.seq AND l.deliveries->k->>'status' = 'sent')), '{}')"
+        "  FROM jsonb_each(n.deliveries) AS d(k, v), LATERAL (SELECT EXISTS (SELECT 1"
+        "  FROM cx.notifications l WHERE l.ticket_id = n.ticket_id AND l.seq > n.seq"
+        "  AND l.deliveries->k->>'status' = 'sent') AS later) x), '{}')"
         " WHERE status = 'failed' AND ($1::bigint IS NULL OR id = $1)",
         1, NULL, params, NULL, NULL, 0);
     st = cx__pg_check(conn, r, "retrying notifications", err, errlen);

@@ -854,14 +854,16 @@ Test(pg_tickets, the_row_due_first_is_claimed_first)
 /* `notifications retry` of a transition a receiver has since been told a
  * later one of: that receiver is skipped (an Alertmanager would page again
  * for a resolved ticket, a webhook hear "opened" after "resolved"); the
- * others that failed get it again. */
+ * others that failed get it again, and are shown pending with the answer
+ * they had given (they had vanished from the row until delivered). */
 Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
                           " ('a', 'external', 'carriers')");
     cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed', deliveries ="
                           " '{\"hook\": {\"status\": \"failed\", \"attempts\": 1},"
-                          "   \"crm\": {\"status\": \"failed\", \"attempts\": 1}}'");
+                          "   \"crm\": {\"status\": \"failed\", \"attempts\": 1,"
+                          "   \"answer\": \"HTTP 400: bad\"}}'");
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
     cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent', deliveries ="
                           " '{\"hook\": {\"status\": \"sent\", \"attempts\": 1}}'"
@@ -873,7 +875,10 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
                                          " WHERE transition = 'opened' AND status = 'pending'"
                                          " AND deliveries->'hook'->>'status' = 'skipped'"
-                                         " AND NOT deliveries ? 'crm'"),
+                                         " AND deliveries->'crm'->>'status' = 'pending'"
+                                         " AND deliveries->'crm'->>'attempts' = '1'"
+                                         " AND deliveries->'crm'->>'answer' = 'queued again by"
+                                         " notifications retry; it had answered: HTTP 400: bad'"),
                  1);
 }
 
