@@ -85,6 +85,9 @@ static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
     to->dead_lettered += c->dead_lettered;
     to->tickets_opened += c->tickets_opened;
     to->tickets_updated += c->tickets_updated;
+    for (int k = 0; k <= CX_CAT_COUNT; k++)
+        for (int s = 0; s < CX_SENT_COUNT; s++)
+            to->classified[k][s] += c->classified[k][s];
 }
 
 int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
@@ -96,9 +99,12 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
         ms *= 2;
     if (ms > p->o.retry_max_ms)
         ms = p->o.retry_max_ms;
-    /* +-20% jitter so that many consumers do not retry in step */
-    unsigned r = atomic_load(&p->seed) * 1103515245u + 12345u;
-    atomic_store(&p->seed, r);
+    /* +-20% jitter so that many consumers do not retry in step; one step of
+     * the generator per call, so writers failing together draw apart */
+    unsigned old = atomic_load(&p->seed), r;
+    do
+        r = old * 1103515245u + 12345u;
+    while (!atomic_compare_exchange_weak(&p->seed, &old, r));
     return (int)(ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1));
 }
 

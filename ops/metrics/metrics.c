@@ -107,7 +107,7 @@ double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g)
 }
 
 /* Adds classified events: by[category][sentiment], category CX_CAT_COUNT = none. */
-static void add_classified(cx_metrics *m, const uint64_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
+static void add_classified(cx_metrics *m, const size_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
 {
     pthread_mutex_lock(&m->lock);
     for (int c = 0; c <= CX_CAT_COUNT; c++)
@@ -145,17 +145,12 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     cx_metrics_add(m, CX_M_DEAD_LETTERS, c->dead_lettered);
     cx_metrics_add(m, CX_M_TICKETS_OPENED, c->tickets_opened);
     cx_metrics_add(m, CX_M_TICKETS_UPDATED, c->tickets_updated);
+    add_classified(m, c->classified);
     if (!r->complete)
         return;
-    uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT] = {{0}}, unreadable = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        const cx_tags *t = r->recs[i].tags;
-        if (t != NULL) {
-            classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
-            unreadable += t->unreadable != NULL;
-        }
-    }
-    add_classified(m, (const uint64_t(*)[CX_SENT_COUNT])classified);
+    uint64_t unreadable = 0;
+    for (size_t i = 0; i < r->n; i++)
+        unreadable += r->recs[i].tags != NULL && r->recs[i].tags->unreadable != NULL;
     cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
     observe_batch(m, r->n, r->seconds);
     pthread_mutex_lock(&m->lock);
@@ -218,9 +213,8 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
                       counter_info[c].help, counter_info[c].name, counter_info[c].name,
                       (unsigned long long)m->counters[c]);
-    cx_buf_printf(
-        &t, "# HELP cxpulse_events_classified_total Valid events in stored batches, by primary "
-            "category and sentiment.\n# TYPE cxpulse_events_classified_total counter\n");
+    cx_buf_printf(&t, "# HELP cxpulse_events_classified_total Events stored (new), by primary "
+                      "category and sentiment.\n# TYPE cxpulse_events_classified_total counter\n");
     for (int c = 0; c <= CX_CAT_COUNT; c++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             cx_buf_printf(

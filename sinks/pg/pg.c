@@ -1059,6 +1059,10 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1);
     if (st == CX_OK)
         b->res->dead_lettered = b->n_dead;
+    for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
+        const cx_tags *t = b->recs[b->fresh[i]].tags;
+        b->res->classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
+    }
     return st;
 }
 
