@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -357,10 +358,10 @@ Test(http, postgresql_up_falls_when_it_stops_answering_on_a_quiet_topic)
  * events. */
 typedef struct proxy {
     int listen_fd, port, upstream, delay_ms;
-    volatile int stop;
+    atomic_int stop;
     int polls; /* GET /api/live requests passed on so far (atomic) */
     int hold_after; /* polls after this many wait for `released` (0: none wait) */
-    volatile int released;
+    atomic_int released;
     pthread_t thread;
 } proxy;
 
@@ -424,12 +425,12 @@ static void *proxy_loop(void *arg)
     return NULL;
 }
 
-static void proxy_start(proxy *px, int upstream, int delay_ms)
+static void proxy_start(proxy *px, int upstream, int delay_ms, int hold_after)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof sa;
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    *px = (proxy){.upstream = upstream, .delay_ms = delay_ms};
+    *px = (proxy){.upstream = upstream, .delay_ms = delay_ms, .hold_after = hold_after};
     px->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert(bind(px->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
               listen(px->listen_fd, 16) == 0 &&
@@ -459,8 +460,7 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     wait_handled(produced);
 
     proxy px;
-    proxy_start(&px, port, 400);
-    px.hold_after = 1;
+    proxy_start(&px, port, 400, 1);
     char dom_path[512], cmd[2048];
     snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page.html", CX_BINARY_DIR);
     cx_test_sh("mkdir -p '%s/artifacts'", CX_BINARY_DIR);
@@ -592,7 +592,7 @@ static int timed_get(int to_port, const char *path, int wait_ms, char *resp, siz
 typedef struct trickle {
     int *fds;
     size_t n;
-    volatile int stop;
+    atomic_int stop; /* fds[] is the thread's until it has stopped */
 } trickle;
 
 /* Each slow client sends its request one byte every 2 s (less than the idle
@@ -684,11 +684,11 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
             worst = ms;
     }
     int nf_status = timed_get(port, "/nope", 5000, resp, sizeof resp, &ms);
+    t.stop = 1;
+    pthread_join(th, NULL);
     int open_clients = 0;
     for (size_t i = 0; i < n; i++)
         open_clients += fds[i] >= 0;
-    t.stop = 1;
-    pthread_join(th, NULL);
     for (size_t i = 0; i < n; i++)
         if (fds[i] >= 0)
             close(fds[i]);
