@@ -2,12 +2,21 @@
  * test_pg_outage.c - the server stops in the middle of a run (immediate
  * shutdown: in-flight transactions are lost) and comes back: the sink
  * reports transient failures, never dead-letters because of them, and once
- * the server is back every event is stored exactly once.
+ * the server is back every event is stored exactly once. Also a COMMIT
+ * whose answer never comes: committed or not, the batch written again is
+ * stored once.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cxtest.h"
 #include "sinktest.h"
@@ -86,4 +95,193 @@ Test(pg_outage, a_connection_killed_mid_batch_is_retried_without_loss, .timeout 
     PQfinish(conn);
     cx_pg_free(pg);
     sinktest_clear(&batch);
+}
+
+/* ---- A COMMIT whose answer is lost ---------------------------------------
+ * A TCP proxy between the sink and PostgreSQL that, once armed, cuts the
+ * connection at the sink's COMMIT (a simple query, "Q" len "COMMIT\0"):
+ * either before passing it on (the server rolls back) or after the server
+ * has answered it, without passing the answer on (the server committed).
+ * Either way the sink sees a broken connection and cannot know which. */
+
+enum cut { CUT_NONE, CUT_BEFORE_COMMIT, CUT_AFTER_COMMIT };
+
+typedef struct cutter {
+    int listen_fd, port, upstream;
+    atomic_int armed; /* enum cut, for the next COMMIT; CUT_NONE once done */
+    atomic_int cuts;  /* connections cut */
+    atomic_int lost;  /* answers to COMMIT that did not come (cut after it) */
+    atomic_int stop;
+    pthread_t thread;
+} cutter;
+
+typedef struct cut_conn {
+    cutter *c;
+    int client;
+} cut_conn;
+
+static const char commit_msg[] = {'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
+
+static int has_commit(const char *buf, size_t n)
+{
+    for (size_t i = 0; i + sizeof commit_msg <= n; i++)
+        if (memcmp(buf + i, commit_msg, sizeof commit_msg) == 0)
+            return 1;
+    return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, buf + done, n - done);
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static void *cut_conn_main(void *arg)
+{
+    cut_conn job = *(cut_conn *)arg;
+    free(arg);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)job.c->upstream)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    int open = up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0;
+    enum { BUF = 1 << 16 };
+    char *b = malloc(BUF);
+    while (open && b != NULL && !job.c->stop) {
+        struct pollfd fds[2] = {{job.client, POLLIN, 0}, {up, POLLIN, 0}};
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        for (int k = 0; k < 2 && open; k++) {
+            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(fds[k].fd, b, BUF);
+            if (n <= 0) {
+                open = 0;
+                break;
+            }
+            int mode = k == 0 && has_commit(b, (size_t)n) ? atomic_exchange(&job.c->armed, CUT_NONE)
+                                                          : CUT_NONE;
+            if (mode == CUT_BEFORE_COMMIT) {
+                open = 0;
+            } else if (mode == CUT_AFTER_COMMIT) {
+                /* the server's answer (CommandComplete) is read and dropped */
+                struct pollfd ans = {up, POLLIN, 0};
+                if (write_all(up, b, (size_t)n) != 0 || poll(&ans, 1, 10000) != 1 ||
+                    read(up, b, BUF) <= 0)
+                    job.c->lost++;
+                open = 0;
+            } else {
+                open = write_all(fds[1 - k].fd, b, (size_t)n) == 0;
+            }
+            if (mode != CUT_NONE)
+                job.c->cuts++;
+        }
+    }
+    free(b);
+    if (up >= 0)
+        close(up);
+    close(job.client);
+    return NULL;
+}
+
+static void *cutter_main(void *arg)
+{
+    cutter *c = arg;
+    while (!c->stop) {
+        struct pollfd pfd = {c->listen_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int fd = accept(c->listen_fd, NULL, NULL);
+        cut_conn *job = malloc(sizeof *job);
+        pthread_t t;
+        if (fd < 0 || job == NULL) {
+            free(job);
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        *job = (cut_conn){c, fd};
+        if (pthread_create(&t, NULL, cut_conn_main, job) == 0)
+            pthread_detach(t);
+    }
+    return NULL;
+}
+
+/* Starts a cutter in front of the server of url; proxied gets url through it. */
+static void cutter_start(cutter *c, const char *url, char *proxied, size_t len)
+{
+    const char *host = strstr(url, "@127.0.0.1:");
+    cr_assert_not_null(host, "not a loopback URL: %s", url);
+    const char *db = strchr(host + 11, '/');
+    cr_assert_not_null(db);
+    *c = (cutter){.upstream = atoi(host + 11)};
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    c->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              listen(c->listen_fd, 16) == 0 &&
+              getsockname(c->listen_fd, (struct sockaddr *)&sa, &sl) == 0);
+    c->port = ntohs(sa.sin_port);
+    snprintf(proxied, len, "%.*s@127.0.0.1:%d%s?sslmode=disable", (int)(host - url), url, c->port,
+             db);
+    cr_assert_eq(pthread_create(&c->thread, NULL, cutter_main, c), 0);
+}
+
+static void cutter_stop(cutter *c)
+{
+    c->stop = 1;
+    pthread_join(c->thread, NULL);
+    close(c->listen_fd);
+}
+
+/* Writes 300 events, cuts the connection at the COMMIT of the next 300, and
+ * writes those again as the pipeline does after a transient failure. */
+static void lose_commit_answer(enum cut mode)
+{
+    char url[1024], via[1100], err[1024];
+    sinktest_fresh_db(url, sizeof url);
+    cutter c;
+    cutter_start(&c, url, via, sizeof via);
+    cx_pg *pg = sinktest_sink(via);
+    for (long i = 0; i < 600; i++)
+        sinktest_add_event(&batch, "t", (int)(i % 3), i / 3, i);
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, 300, &res, err, sizeof err), CX_OK, "%s", err);
+    /* records 300..599: the next offsets of each partition */
+    c.armed = mode;
+    cx_status st = cx_pg_write_batch(pg, batch.recs + 300, 300, &res, err, sizeof err);
+    cr_assert_eq(st, CX_ERR_TRANSIENT, "the lost answer is a transient failure: %s", err);
+    cr_assert_eq(c.cuts, 1, "the connection was cut at COMMIT");
+    cr_assert_eq(c.lost, 0, "the server did not answer the COMMIT");
+    st = cx_pg_write_batch(pg, batch.recs + 300, 300, &res, err, sizeof err);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    /* committed: every record is below the stored offsets; not: all are new */
+    cr_assert_eq(res.stored, mode == CUT_AFTER_COMMIT ? 0 : 300);
+    cr_assert_eq(res.skipped, mode == CUT_AFTER_COMMIT ? 300 : 0);
+    cr_assert_eq(res.duplicates, 0);
+    PGconn *conn = cx_test_pg_connect(url);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events"), 600);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 600);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"), 600);
+    cx_test_assert_signals_exact(conn);
+    PQfinish(conn);
+    cx_pg_free(pg);
+    cutter_stop(&c);
+    sinktest_clear(&batch);
+}
+
+Test(pg_outage, a_commit_cut_off_before_the_server_got_it_is_written_again, .timeout = 60)
+{
+    lose_commit_answer(CUT_BEFORE_COMMIT);
+}
+
+Test(pg_outage, a_commit_whose_answer_was_lost_is_not_written_twice, .timeout = 60)
+{
+    lose_commit_answer(CUT_AFTER_COMMIT);
 }
