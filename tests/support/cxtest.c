@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <time.h>
@@ -286,4 +288,127 @@ int cx_test_free_port(void)
               getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
     close(fd);
     return ntohs(sa.sin_port);
+}
+
+/* ---- A TCP proxy for fault and timing tests ----------------------------- */
+
+struct cx_test_proxy {
+    int listen_fd, port, upstream;
+    cx_test_proxy_hook on_client;
+    void *ctx;
+    atomic_int stop;
+    atomic_int conns; /* connection threads running */
+    pthread_t thread;
+};
+
+typedef struct proxy_conn {
+    cx_test_proxy *px;
+    int client;
+} proxy_conn;
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, buf + done, n - done);
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static void *proxy_conn_main(void *arg)
+{
+    proxy_conn job = *(proxy_conn *)arg;
+    free(arg);
+    cx_test_proxy *px = job.px;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)px->upstream)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    int open = up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0;
+    static const size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    while (open && buf != NULL && !px->stop) {
+        struct pollfd fds[2] = {{job.client, POLLIN, 0}, {up, POLLIN, 0}};
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        for (int k = 0; k < 2 && open; k++) {
+            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(fds[k].fd, buf, cap);
+            open =
+                n > 0 &&
+                (k == 1 || px->on_client == NULL || px->on_client(px->ctx, up, buf, (size_t)n)) &&
+                write_all(fds[1 - k].fd, buf, (size_t)n) == 0;
+        }
+    }
+    free(buf);
+    if (up >= 0)
+        close(up);
+    close(job.client);
+    px->conns--;
+    return NULL;
+}
+
+static void *proxy_main(void *arg)
+{
+    cx_test_proxy *px = arg;
+    while (!px->stop) {
+        struct pollfd pfd = {px->listen_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int fd = accept(px->listen_fd, NULL, NULL);
+        proxy_conn *job = fd >= 0 ? malloc(sizeof *job) : NULL;
+        pthread_t t;
+        if (job != NULL) {
+            *job = (proxy_conn){px, fd};
+            px->conns++;
+            if (pthread_create(&t, NULL, proxy_conn_main, job) == 0) {
+                pthread_detach(t);
+                continue;
+            }
+            px->conns--;
+        }
+        free(job);
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
+cx_test_proxy *cx_test_proxy_start(int upstream, cx_test_proxy_hook on_client, void *ctx)
+{
+    cx_test_proxy *px = calloc(1, sizeof *px);
+    cr_assert_not_null(px);
+    px->upstream = upstream;
+    px->on_client = on_client;
+    px->ctx = ctx;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    px->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(bind(px->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              listen(px->listen_fd, 16) == 0 &&
+              getsockname(px->listen_fd, (struct sockaddr *)&sa, &len) == 0);
+    px->port = ntohs(sa.sin_port);
+    cr_assert_eq(pthread_create(&px->thread, NULL, proxy_main, px), 0);
+    return px;
+}
+
+int cx_test_proxy_port(const cx_test_proxy *px)
+{
+    return px->port;
+}
+
+void cx_test_proxy_stop(cx_test_proxy *px)
+{
+    px->stop = 1;
+    pthread_join(px->thread, NULL);
+    close(px->listen_fd);
+    /* each connection thread sees the stop within its 100 ms poll, unless a
+     * hook holds it: waited for, within bounds */
+    for (int i = 0; px->conns > 0 && i < 600; i++)
+        cx_test_sleep_ms(100);
+    cr_assert_eq(px->conns, 0, "a proxy connection did not end");
+    free(px);
 }

@@ -69,6 +69,20 @@ int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int cx_test_free_port(void);
 
+/*
+ * A TCP proxy on 127.0.0.1 in front of 127.0.0.1:upstream, one thread per
+ * connection passing bytes both ways. Each chunk read from the client goes
+ * through on_client(ctx, up, buf, n) first, when set: it may wait, count, or
+ * write to the server itself (up); it returns 1 to pass the chunk on, 0 to
+ * close the connection without passing it. Hooks run on the proxy's threads.
+ */
+typedef struct cx_test_proxy cx_test_proxy;
+typedef int (*cx_test_proxy_hook)(void *ctx, int up, const char *buf, size_t n);
+cx_test_proxy *cx_test_proxy_start(int upstream, cx_test_proxy_hook on_client, void *ctx);
+int cx_test_proxy_port(const cx_test_proxy *px);
+/* Stops accepting, closes every connection (waiting for their threads) and frees px. */
+void cx_test_proxy_stop(cx_test_proxy *px);
+
 /* Sleeps ms milliseconds. */
 void cx_test_sleep_ms(int ms);
 

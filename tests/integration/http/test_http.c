@@ -356,94 +356,22 @@ Test(http, postgresql_up_falls_when_it_stops_answering_on_a_quiet_topic)
  * the network. Delaying each request through this proxy stretches a page
  * that polls every 2 s over seconds of real time, during which the test adds
  * events. */
-typedef struct proxy {
-    int listen_fd, port, upstream, delay_ms;
-    atomic_int stop;
-    int polls; /* GET /api/live requests passed on so far (atomic) */
+typedef struct page_proxy {
+    int delay_ms;   /* before every request, kept-alive or not */
     int hold_after; /* polls after this many wait for `released` (0: none wait) */
+    atomic_int polls; /* GET /api/live requests passed on so far */
     atomic_int released;
-    pthread_t thread;
-} proxy;
+} page_proxy;
 
-typedef struct pipe_job {
-    int client;
-    proxy *px;
-} pipe_job;
-
-static void *pipe_conn(void *arg)
+static int slow_request(void *ctx, int up, const char *buf, size_t n)
 {
-    pipe_job job = *(pipe_job *)arg;
-    free(arg);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)job.px->upstream)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int up = socket(AF_INET, SOCK_STREAM, 0);
-    if (up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0) {
-        struct pollfd fds[2] = {{job.client, POLLIN, 0}, {up, POLLIN, 0}};
-        char buf[16384];
-        for (int open = 1; open && poll(fds, 2, 10000) > 0;) {
-            for (int k = 0; k < 2 && open; k++) {
-                if (!(fds[k].revents & (POLLIN | POLLHUP)))
-                    continue;
-                ssize_t n = read(fds[k].fd, buf, sizeof buf);
-                if (k == 0 && n > 0) {
-                    int seq = strncmp(buf, "GET /api/live", 13) == 0 && n >= 13
-                                  ? __atomic_add_fetch(&job.px->polls, 1, __ATOMIC_SEQ_CST)
-                                  : 0;
-                    for (int w = 0; job.px->hold_after && seq > job.px->hold_after &&
-                                    !job.px->released && w < 600; w++)
-                        cx_test_sleep_ms(100);
-                    cx_test_sleep_ms(job.px->delay_ms); /* every request, kept-alive or not */
-                }
-                open = n > 0 && write(fds[1 - k].fd, buf, (size_t)n) == n;
-            }
-        }
-    }
-    if (up >= 0)
-        close(up);
-    close(job.client);
-    return NULL;
-}
-
-static void *proxy_loop(void *arg)
-{
-    proxy *px = arg;
-    while (!px->stop) {
-        struct pollfd pfd = {px->listen_fd, POLLIN, 0};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        int c = accept(px->listen_fd, NULL, NULL);
-        pipe_job *job = malloc(sizeof *job);
-        if (c < 0 || job == NULL) {
-            free(job);
-            continue;
-        }
-        *job = (pipe_job){c, px};
-        pthread_t t;
-        if (pthread_create(&t, NULL, pipe_conn, job) == 0)
-            pthread_detach(t);
-    }
-    return NULL;
-}
-
-static void proxy_start(proxy *px, int upstream, int delay_ms, int hold_after)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof sa;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    *px = (proxy){.upstream = upstream, .delay_ms = delay_ms, .hold_after = hold_after};
-    px->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(bind(px->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-              listen(px->listen_fd, 16) == 0 &&
-              getsockname(px->listen_fd, (struct sockaddr *)&sa, &len) == 0);
-    px->port = ntohs(sa.sin_port);
-    cr_assert_eq(pthread_create(&px->thread, NULL, proxy_loop, px), 0);
-}
-
-static void proxy_stop(proxy *px)
-{
-    px->stop = 1;
-    pthread_join(px->thread, NULL);
-    close(px->listen_fd);
+    page_proxy *pp = ctx;
+    (void)up;
+    int seq = n >= 13 && strncmp(buf, "GET /api/live", 13) == 0 ? ++pp->polls : 0;
+    for (int w = 0; pp->hold_after && seq > pp->hold_after && !pp->released && w < 600; w++)
+        cx_test_sleep_ms(100);
+    cx_test_sleep_ms(pp->delay_ms);
+    return 1;
 }
 
 /* Reads the integer after `marker` in the page's DOM, or -1. */
@@ -459,8 +387,8 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     produce(100);
     wait_handled(produced);
 
-    proxy px;
-    proxy_start(&px, port, 400, 1);
+    page_proxy pp = {.delay_ms = 400, .hold_after = 1};
+    cx_test_proxy *px = cx_test_proxy_start(port, slow_request, &pp);
     char dom_path[512], cmd[2048];
     snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page.html", CX_BINARY_DIR);
     cx_test_sh("mkdir -p '%s/artifacts'", CX_BINARY_DIR);
@@ -469,20 +397,20 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
              "d=$(mktemp -d); timeout 120 chromium --headless --no-sandbox --disable-gpu "
              "--user-data-dir=\"$d\" --virtual-time-budget=60000 --dump-dom "
              "http://127.0.0.1:%d/ >'%s' 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
-             px.port, dom_path);
+             cx_test_proxy_port(px), dom_path);
     FILE *browser = popen(cmd, "r");
     cr_assert_not_null(browser);
     /* The page's first poll is answered before more events come (its second
      * one is on its way), and the later polls wait until they are stored: on a
      * busy machine chromium starts slowly and storing takes a while. */
-    for (int i = 0; i < 600 && __atomic_load_n(&px.polls, __ATOMIC_SEQ_CST) < 2; i++)
+    for (int i = 0; i < 600 && pp.polls < 2; i++)
         cx_test_sleep_ms(100);
-    cr_assert_geq(__atomic_load_n(&px.polls, __ATOMIC_SEQ_CST), 2, "the page never polled");
+    cr_assert_geq(pp.polls, 2, "the page never polled");
     produce(200);
     wait_handled(produced);
-    px.released = 1;
+    pp.released = 1;
     int rc = pclose(browser);
-    proxy_stop(&px);
+    cx_test_proxy_stop(px);
     cr_assert_eq(rc, 0, "chromium failed");
 
     FILE *f = fopen(dom_path, "r");

@@ -6,16 +6,12 @@
  * whose answer never comes: committed or not, the batch written again is
  * stored once.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -98,7 +94,7 @@ Test(pg_outage, a_connection_killed_mid_batch_is_retried_without_loss, .timeout 
 }
 
 /* ---- A COMMIT whose answer is lost ---------------------------------------
- * A TCP proxy between the sink and PostgreSQL that, once armed, cuts the
+ * A proxy between the sink and PostgreSQL that, once armed, cuts the
  * connection at the sink's COMMIT (a simple query, "Q" len "COMMIT\0"):
  * either before passing it on (the server rolls back) or after the server
  * has answered it, without passing the answer on (the server committed).
@@ -107,136 +103,44 @@ Test(pg_outage, a_connection_killed_mid_batch_is_retried_without_loss, .timeout 
 enum cut { CUT_NONE, CUT_BEFORE_COMMIT, CUT_AFTER_COMMIT };
 
 typedef struct cutter {
-    int listen_fd, port, upstream;
     atomic_int armed; /* enum cut, for the next COMMIT; CUT_NONE once done */
     atomic_int cuts;  /* connections cut */
     atomic_int lost;  /* answers to COMMIT that did not come (cut after it) */
-    atomic_int stop;
-    pthread_t thread;
 } cutter;
-
-typedef struct cut_conn {
-    cutter *c;
-    int client;
-} cut_conn;
 
 static const char commit_msg[] = {'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
 
-static int has_commit(const char *buf, size_t n)
+static int cut_at_commit(void *ctx, int up, const char *buf, size_t n)
 {
-    for (size_t i = 0; i + sizeof commit_msg <= n; i++)
-        if (memcmp(buf + i, commit_msg, sizeof commit_msg) == 0)
-            return 1;
+    cutter *c = ctx;
+    int seen = 0;
+    for (size_t i = 0; !seen && i + sizeof commit_msg <= n; i++)
+        seen = memcmp(buf + i, commit_msg, sizeof commit_msg) == 0;
+    int mode = seen ? atomic_exchange(&c->armed, CUT_NONE) : CUT_NONE;
+    if (mode == CUT_NONE)
+        return 1;
+    if (mode == CUT_AFTER_COMMIT) { /* passed on; the answer (CommandComplete) read and dropped */
+        char answer[256];
+        struct pollfd pfd = {up, POLLIN, 0};
+        if (write(up, buf, n) != (ssize_t)n || poll(&pfd, 1, 10000) != 1 ||
+            read(up, answer, sizeof answer) <= 0)
+            c->lost++;
+    }
+    c->cuts++;
     return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(fd, buf + done, n - done);
-        if (w <= 0)
-            return -1;
-        done += (size_t)w;
-    }
-    return 0;
-}
-
-static void *cut_conn_main(void *arg)
-{
-    cut_conn job = *(cut_conn *)arg;
-    free(arg);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)job.c->upstream)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int up = socket(AF_INET, SOCK_STREAM, 0);
-    int open = up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0;
-    enum { BUF = 1 << 16 };
-    char *b = malloc(BUF);
-    while (open && b != NULL && !job.c->stop) {
-        struct pollfd fds[2] = {{job.client, POLLIN, 0}, {up, POLLIN, 0}};
-        if (poll(fds, 2, 100) <= 0)
-            continue;
-        for (int k = 0; k < 2 && open; k++) {
-            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = read(fds[k].fd, b, BUF);
-            if (n <= 0) {
-                open = 0;
-                break;
-            }
-            int mode = k == 0 && has_commit(b, (size_t)n) ? atomic_exchange(&job.c->armed, CUT_NONE)
-                                                          : CUT_NONE;
-            if (mode == CUT_BEFORE_COMMIT) {
-                open = 0;
-            } else if (mode == CUT_AFTER_COMMIT) {
-                /* the server's answer (CommandComplete) is read and dropped */
-                struct pollfd ans = {up, POLLIN, 0};
-                if (write_all(up, b, (size_t)n) != 0 || poll(&ans, 1, 10000) != 1 ||
-                    read(up, b, BUF) <= 0)
-                    job.c->lost++;
-                open = 0;
-            } else {
-                open = write_all(fds[1 - k].fd, b, (size_t)n) == 0;
-            }
-            if (mode != CUT_NONE)
-                job.c->cuts++;
-        }
-    }
-    free(b);
-    if (up >= 0)
-        close(up);
-    close(job.client);
-    return NULL;
-}
-
-static void *cutter_main(void *arg)
-{
-    cutter *c = arg;
-    while (!c->stop) {
-        struct pollfd pfd = {c->listen_fd, POLLIN, 0};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        int fd = accept(c->listen_fd, NULL, NULL);
-        cut_conn *job = malloc(sizeof *job);
-        pthread_t t;
-        if (fd < 0 || job == NULL) {
-            free(job);
-            if (fd >= 0)
-                close(fd);
-            continue;
-        }
-        *job = (cut_conn){c, fd};
-        if (pthread_create(&t, NULL, cut_conn_main, job) == 0)
-            pthread_detach(t);
-    }
-    return NULL;
-}
-
-/* Starts a cutter in front of the server of url; proxied gets url through it. */
-static void cutter_start(cutter *c, const char *url, char *proxied, size_t len)
+/* The URL of a cutter's proxy in front of url's server. */
+static cx_test_proxy *cutter_start(cutter *c, const char *url, char *proxied, size_t len)
 {
     const char *host = strstr(url, "@127.0.0.1:");
     cr_assert_not_null(host, "not a loopback URL: %s", url);
     const char *db = strchr(host + 11, '/');
     cr_assert_not_null(db);
-    *c = (cutter){.upstream = atoi(host + 11)};
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof sa;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    c->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-              listen(c->listen_fd, 16) == 0 &&
-              getsockname(c->listen_fd, (struct sockaddr *)&sa, &sl) == 0);
-    c->port = ntohs(sa.sin_port);
-    snprintf(proxied, len, "%.*s@127.0.0.1:%d%s?sslmode=disable", (int)(host - url), url, c->port,
-             db);
-    cr_assert_eq(pthread_create(&c->thread, NULL, cutter_main, c), 0);
-}
-
-static void cutter_stop(cutter *c)
-{
-    c->stop = 1;
-    pthread_join(c->thread, NULL);
-    close(c->listen_fd);
+    cx_test_proxy *px = cx_test_proxy_start(atoi(host + 11), cut_at_commit, c);
+    snprintf(proxied, len, "%.*s@127.0.0.1:%d%s?sslmode=disable", (int)(host - url), url,
+             cx_test_proxy_port(px), db);
+    return px;
 }
 
 /* Writes 300 events, cuts the connection at the COMMIT of the next 300, and
@@ -245,8 +149,8 @@ static void lose_commit_answer(enum cut mode)
 {
     char url[1024], via[1100], err[1024];
     sinktest_fresh_db(url, sizeof url);
-    cutter c;
-    cutter_start(&c, url, via, sizeof via);
+    cutter c = {0};
+    cx_test_proxy *px = cutter_start(&c, url, via, sizeof via);
     cx_pg *pg = sinktest_sink(via);
     for (long i = 0; i < 600; i++)
         sinktest_add_event(&batch, "t", (int)(i % 3), i / 3, i);
@@ -272,7 +176,7 @@ static void lose_commit_answer(enum cut mode)
     cx_test_assert_signals_exact(conn);
     PQfinish(conn);
     cx_pg_free(pg);
-    cutter_stop(&c);
+    cx_test_proxy_stop(px);
     sinktest_clear(&batch);
 }
 
