@@ -171,6 +171,8 @@ typedef struct batch {
 
 /* ---- Session ------------------------------------------------------------- */
 
+#define IDLE_IN_TX_TIMEOUT "60s"
+
 static const char *const stage_sql =
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n" /* seq, then a row of cx.events */
     "  seq int, event_id text, occurred_at timestamptz, customer_id text, channel text,\n"
@@ -205,6 +207,21 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         st = cx__pg_exec(pg->conn, "SET client_min_messages = warning", "configuring the session", err, errlen);
     if (st == CX_OK) /* compiling these short statements costs more than it saves */
         st = cx__pg_exec(pg->conn, "SET jit = off", "configuring the session", err, errlen);
+    /* A member that stops mid-batch without its connection closing (frozen,
+     * its machine paused, a network cut) holds its partitions' offset rows:
+     * unless the server, database, role or URL set a time of their own, the
+     * server ends its session after IDLE_IN_TX_TIMEOUT idle in the batch's
+     * transaction (a batch's own pauses between statements take
+     * milliseconds), so that the member that took the partitions over goes
+     * on. The frozen member, resumed, finds its batch stored by the other
+     * and skips it. */
+    if (st == CX_OK)
+        st = cx__pg_exec(
+            pg->conn,
+            "SELECT set_config('idle_in_transaction_session_timeout', '" IDLE_IN_TX_TIMEOUT
+            "', false)"
+            " WHERE current_setting('idle_in_transaction_session_timeout') = '0'",
+            "configuring the session", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK)

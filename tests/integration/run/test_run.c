@@ -297,6 +297,42 @@ Test(run, a_stop_while_the_database_is_down_from_the_start_exits_0)
     assert_exactly_once("g20");
 }
 
+/* A member frozen in the middle of a batch (SIGSTOP: as a paused machine,
+ * its connection stays open) holds its partitions' offset rows; the server
+ * ends its session after 60 s idle in that transaction, and the member that
+ * took the partitions over stores everything. Resumed, the frozen one finds
+ * its batch stored and skips it. Without the session's idle time-out the
+ * second member waits on those rows for as long as the first is frozen. */
+Test(run, a_member_frozen_mid_batch_does_not_hold_up_the_one_that_takes_over, .timeout = 300)
+{
+    produce(3000);
+    pid_t a = start_run("g21");
+    wait_handled("g21", 500, 60);
+    /* Frozen mid-batch for sure: its batch waits for a lock this test holds,
+     * after it has locked its offset rows; then the lock goes. */
+    PGconn *holder = cx_test_pg_connect(url);
+    cx_test_pg_exec(holder, "BEGIN");
+    cx_test_pg_exec(holder, "LOCK TABLE cx.signals IN EXCLUSIVE MODE");
+    long long waiting = 0;
+    for (int i = 0; i < 300 && waiting == 0; i++, cx_test_sleep_ms(100))
+        waiting = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                          " application_name = 'cxpulse' AND wait_event_type ="
+                                          " 'Lock' AND backend_xid IS NOT NULL");
+    cr_assert_gt(waiting, 0, "no batch of the member waited for the lock");
+    cr_assert_eq(kill(a, SIGSTOP), 0);
+    cx_test_pg_exec(holder, "ROLLBACK");
+    PQfinish(holder);
+    produce(1000);
+    pid_t b = start_run("g21");
+    wait_handled("g21", produced, 150); /* while the first member is frozen */
+    cr_assert_eq(kill(a, SIGCONT), 0);
+    produce(500);
+    wait_handled("g21", produced, 90);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    assert_exactly_once("g21");
+}
+
 /* The first member, paused by the outage with a batch in hand, loses that
  * batch to the rebalance the second one starts: it must fetch again, not
  * wait for a batch that will never come. */
