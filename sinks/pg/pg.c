@@ -214,7 +214,9 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
      * transaction (a batch's own pauses between statements take
      * milliseconds), so that the member that took the partitions over goes
      * on. The frozen member, resumed, finds its batch stored by the other
-     * and skips it. */
+     * and skips it. (Set here, not for every connection as lock_timeout is:
+     * the notification sender keeps its claim's transaction open across
+     * posts that may take alerts.timeout_ms, up to 120 s, each.) */
     if (st == CX_OK)
         st = cx__pg_exec(
             pg->conn,
@@ -1074,13 +1076,14 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++)
         seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1);
-    if (st == CX_OK)
-        b->res->dead_lettered = b->n_dead;
-    for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
+    if (st != CX_OK)
+        return st;
+    b->res->dead_lettered = b->n_dead;
+    for (size_t i = 0; i < b->n_fresh; i++) {
         const cx_tags *t = b->recs[b->fresh[i]].tags;
         b->res->classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
     }
-    return st;
+    return CX_OK;
 }
 
 cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
