@@ -412,3 +412,42 @@ void cx_test_proxy_stop(cx_test_proxy *px)
     cr_assert_eq(px->conns, 0, "a proxy connection did not end");
     free(px);
 }
+
+cx_test_proxy *cx_test_pg_proxy(const char *url, cx_test_proxy_hook on_client, void *ctx, char *via,
+                                size_t vialen)
+{
+    const char *host = strstr(url, "@127.0.0.1:");
+    cr_assert_not_null(host, "not a loopback URL: %s", url);
+    const char *db = strchr(host + 11, '/');
+    cr_assert_not_null(db);
+    cx_test_proxy *px = cx_test_proxy_start(atoi(host + 11), on_client, ctx);
+    snprintf(via, vialen, "%.*s@127.0.0.1:%d%s?sslmode=disable", (int)(host - url), url,
+             cx_test_proxy_port(px), db);
+    return px;
+}
+
+int cx_test_pg_sent_query(const char *buf, size_t n, const char *sql)
+{
+    /* 'Q', the length (itself, the text and its NUL) big-endian, the text, NUL */
+    char msg[64];
+    size_t len = strlen(sql);
+    cr_assert(len + 6 <= sizeof msg);
+    uint32_t be = htonl((uint32_t)(len + 5));
+    msg[0] = 'Q';
+    memcpy(msg + 1, &be, 4);
+    memcpy(msg + 5, sql, len + 1);
+    for (size_t i = 0; i + len + 6 <= n; i++)
+        if (memcmp(buf + i, msg, len + 6) == 0)
+            return 1;
+    return 0;
+}
+
+int cx_test_proxy_swallow_answer(int up, const char *buf, size_t n)
+{
+    char answer[256];
+    struct pollfd pfd = {up, POLLIN, 0};
+    return write_all(up, buf, n) == 0 && poll(&pfd, 1, 10000) == 1 &&
+                   read(up, answer, sizeof answer) > 0
+               ? 0
+               : -1;
+}

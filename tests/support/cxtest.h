@@ -83,6 +83,20 @@ int cx_test_proxy_port(const cx_test_proxy *px);
 /* Stops accepting, closes every connection (waiting for their threads) and frees px. */
 void cx_test_proxy_stop(cx_test_proxy *px);
 
+/* A proxy (as above) in front of the test server that url points to; writes
+ * the URL of url's database reached through it into via[vialen]. */
+cx_test_proxy *cx_test_pg_proxy(const char *url, cx_test_proxy_hook on_client, void *ctx, char *via,
+                                size_t vialen);
+
+/* True when buf[n], bytes a client sent to PostgreSQL, holds the simple-query
+ * message for exactly sql ("COMMIT", "BEGIN"). */
+int cx_test_pg_sent_query(const char *buf, size_t n, const char *sql);
+
+/* For a proxy hook: passes buf[n] on to the server (up) and reads the
+ * server's answer without passing it on, so the client never sees it.
+ * Returns 0 when an answer came within 10 s, -1 otherwise. */
+int cx_test_proxy_swallow_answer(int up, const char *buf, size_t n);
+
 /* Sleeps ms milliseconds. */
 void cx_test_sleep_ms(int ms);
 

@@ -7,12 +7,10 @@
  * stored once.
  */
 #include <criterion/criterion.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cxtest.h"
 #include "sinktest.h"
@@ -108,39 +106,17 @@ typedef struct cutter {
     atomic_int lost;  /* answers to COMMIT that did not come (cut after it) */
 } cutter;
 
-static const char commit_msg[] = {'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
-
 static int cut_at_commit(void *ctx, int up, const char *buf, size_t n)
 {
     cutter *c = ctx;
-    int seen = 0;
-    for (size_t i = 0; !seen && i + sizeof commit_msg <= n; i++)
-        seen = memcmp(buf + i, commit_msg, sizeof commit_msg) == 0;
+    int seen = cx_test_pg_sent_query(buf, n, "COMMIT");
     int mode = seen ? atomic_exchange(&c->armed, CUT_NONE) : CUT_NONE;
     if (mode == CUT_NONE)
         return 1;
-    if (mode == CUT_AFTER_COMMIT) { /* passed on; the answer (CommandComplete) read and dropped */
-        char answer[256];
-        struct pollfd pfd = {up, POLLIN, 0};
-        if (write(up, buf, n) != (ssize_t)n || poll(&pfd, 1, 10000) != 1 ||
-            read(up, answer, sizeof answer) <= 0)
-            c->lost++;
-    }
+    if (mode == CUT_AFTER_COMMIT && cx_test_proxy_swallow_answer(up, buf, n) != 0)
+        c->lost++;
     c->cuts++;
     return 0;
-}
-
-/* The URL of a cutter's proxy in front of url's server. */
-static cx_test_proxy *cutter_start(cutter *c, const char *url, char *proxied, size_t len)
-{
-    const char *host = strstr(url, "@127.0.0.1:");
-    cr_assert_not_null(host, "not a loopback URL: %s", url);
-    const char *db = strchr(host + 11, '/');
-    cr_assert_not_null(db);
-    cx_test_proxy *px = cx_test_proxy_start(atoi(host + 11), cut_at_commit, c);
-    snprintf(proxied, len, "%.*s@127.0.0.1:%d%s?sslmode=disable", (int)(host - url), url,
-             cx_test_proxy_port(px), db);
-    return px;
 }
 
 /* Writes 300 events, cuts the connection at the COMMIT of the next 300, and
@@ -150,7 +126,7 @@ static void lose_commit_answer(enum cut mode)
     char url[1024], via[1100], err[1024];
     sinktest_fresh_db(url, sizeof url);
     cutter c = {0};
-    cx_test_proxy *px = cutter_start(&c, url, via, sizeof via);
+    cx_test_proxy *px = cx_test_pg_proxy(url, cut_at_commit, &c, via, sizeof via);
     cx_pg *pg = sinktest_sink(via);
     for (long i = 0; i < 600; i++)
         sinktest_add_event(&batch, "t", (int)(i % 3), i / 3, i);

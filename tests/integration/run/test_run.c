@@ -6,12 +6,14 @@
  * the end of every partition, signals equal the sum over events, and each
  * ticket rule has exactly one ticket, whose count of matching events is exact.
  */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +99,10 @@ static void produce(long n)
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
 }
 
-/* Starts a member of group reading topic from brokers with config; its log
- * (stderr) goes to the file log, or with NULL to this process's. */
-static pid_t start_member(const char *brokers, const char *topic, const char *group,
+/* Starts a member of group reading topic from brokers with config, storing
+ * into the database at pg; its log (stderr) goes to the file log, or with
+ * NULL to this process's. */
+static pid_t start_member(const char *pg, const char *brokers, const char *topic, const char *group,
                           const char *config, const char *log)
 {
     pid_t pid = fork();
@@ -109,7 +112,7 @@ static pid_t start_member(const char *brokers, const char *topic, const char *gr
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
             _exit(127);
         execl(cx_test_bin(), cx_test_bin(), "run", "--config", config, "--brokers", brokers,
-              "--topic", topic, "--group", group, "--pg", url, "--http", "off", "--log-level",
+              "--topic", topic, "--group", group, "--pg", pg, "--http", "off", "--log-level",
               "warn", (char *)NULL);
         _exit(127);
     }
@@ -120,7 +123,7 @@ static pid_t start_member(const char *brokers, const char *topic, const char *gr
 
 static pid_t start_run_with(const char *group, char *config)
 {
-    return start_member(cx_mock_bootstraps(mock), "cx.events", group, config, NULL);
+    return start_member(url, cx_mock_bootstraps(mock), "cx.events", group, config, NULL);
 }
 
 static pid_t start_run(const char *group)
@@ -240,6 +243,77 @@ Test(run, a_member_killed_mid_stream_and_restarted_loses_and_doubles_nothing)
     wait_handled("g3", produced, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g3");
+}
+
+/* ---- Killed at each point of a batch ---------------------------------------
+ * A proxy between the member and PostgreSQL kills the member (SIGKILL) when
+ * it reaches a point of a batch's transaction: the BEGIN (the batch read,
+ * nothing written), the COPY of its events (mid-transfer), the COMMIT before
+ * the server got it, and the COMMIT after the server committed, before the
+ * member heard so (and before it could commit to Kafka). */
+
+enum kill_at { KILL_NONE, KILL_AT_BEGIN, KILL_IN_COPY, KILL_BEFORE_COMMIT, KILL_AFTER_COMMIT };
+
+typedef struct killer {
+    atomic_int at;      /* enum kill_at, armed; KILL_NONE once the kill is done */
+    atomic_int pass;    /* occurrences of the point let through first */
+    atomic_int victim;  /* the member's pid */
+    atomic_int copy_up; /* the server connection of the armed COPY, or -1 */
+    atomic_int kills;
+    atomic_int unanswered; /* COMMITs passed on that the server did not answer */
+} killer;
+
+static int kill_at_point(void *ctx, int up, const char *buf, size_t n)
+{
+    killer *k = ctx;
+    int at = k->at;
+    if (at == KILL_NONE)
+        return 1;
+    if (at != KILL_IN_COPY || k->copy_up != up) { /* else: the COPY's data */
+        int seen = at == KILL_AT_BEGIN  ? cx_test_pg_sent_query(buf, n, "BEGIN")
+                   : at == KILL_IN_COPY ? memmem(buf, n, "COPY cx.events", 14) != NULL
+                                        : cx_test_pg_sent_query(buf, n, "COMMIT");
+        if (!seen || k->pass-- > 0)
+            return 1;
+        if (at == KILL_IN_COPY) { /* the statement goes; its data will not */
+            k->copy_up = up;
+            return 1;
+        }
+    }
+    if (at == KILL_AFTER_COMMIT && cx_test_proxy_swallow_answer(up, buf, n) != 0)
+        k->unanswered++;
+    if (k->victim > 0) /* set before the point is armed; kill(0) would end this test */
+        kill(k->victim, SIGKILL);
+    k->at = KILL_NONE;
+    k->copy_up = -1;
+    k->kills++;
+    return 0;
+}
+
+Test(run, a_member_killed_at_each_point_of_a_batch_loses_and_doubles_nothing)
+{
+    static const char *const points[] = {"", "at BEGIN", "in the COPY", "before COMMIT",
+                                         "after the server's COMMIT"};
+    killer k = {.copy_up = -1};
+    char via[1200];
+    cx_test_proxy *px = cx_test_pg_proxy(url, kill_at_point, &k, via, sizeof via);
+    produce(8000);
+    for (int at = KILL_AT_BEGIN; at <= KILL_AFTER_COMMIT; at++) {
+        pid_t p = start_member(via, cx_mock_bootstraps(mock), "cx.events", "g22", cfgfile, NULL);
+        k.victim = p;
+        k.pass = 2; /* a batch or two stored first */
+        k.at = at;
+        cr_assert_eq(stop(p, 0, 90000), 128 + SIGKILL, "the member was not killed %s", points[at]);
+        cr_assert_eq(k.kills, at, "the member died, but not by the kill %s", points[at]);
+        cr_assert_eq(k.unanswered, 0, "the server did not answer the COMMIT");
+        cr_assert_lt(handled("g22"), produced, "the kill %s came after the end", points[at]);
+    }
+    cr_assert_gt(handled("g22"), 0);
+    pid_t p = start_run("g22");
+    wait_handled("g22", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cx_test_proxy_stop(px);
+    assert_exactly_once("g22");
 }
 
 /* A stop asked while the service starts up ends it cleanly, even when its
@@ -391,7 +465,7 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
     produce(600);
     char log[320];
     snprintf(log, sizeof log, "%s.fenced.log", cfgfile);
-    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g10", cfg, log);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g10", cfg, log);
     wait_handled("g10", produced, 60);
     rd_kafka_mock_push_request_errors(
         cx_mock_cluster(mock), 12 /* Heartbeat */, 3, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
@@ -439,7 +513,7 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     rd_kafka_mock_coordinator_set(cl, "group", "g12", 1);
     rd_kafka_mock_broker_set_down(cl, 2);
     setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
-    pid_t p = start_member(cx_mock_bootstraps(m3), "cx.events", "g12", cfgfile, NULL);
+    pid_t p = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g12", cfgfile, NULL);
     unsetenv("CXPULSE_AUTO_OFFSET_RESET");
     sleep(8); /* joined, assigned and asking (the group forms in about 3 s) */
     cr_assert(running(p), "the member must wait for the leader, not fail");
@@ -503,7 +577,7 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     PQclear(PQexec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
                          "next_offset) VALUES ('g14', 'cx.old', 0, 0)"));
     setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
-    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.old", "g14", cfgfile, NULL);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.old", "g14", cfgfile, NULL);
     unsetenv("CXPULSE_AUTO_OFFSET_RESET");
     wait_handled("g14", 1000, 90);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
@@ -545,7 +619,7 @@ Test(run, kafka_troubles_are_logged_once)
     char log[sizeof cfgfile + 8];
     snprintf(log, sizeof log, "%s.log", cfgfile);
     produce(300);
-    pid_t a = start_member(cx_mock_bootstraps(mock), "cx.events", "g16", cfgfile, log);
+    pid_t a = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g16", cfgfile, log);
     wait_handled("g16", produced, 60);
     /* commits to Kafka the broker refuses (8: OffsetCommit) */
     rd_kafka_mock_push_request_errors(
@@ -583,7 +657,7 @@ Test(run, a_batch_held_up_by_another_sessions_lock_says_why_and_stops_on_time)
     snprintf(log, sizeof log, "%s.log", cfgfile);
     produce(200);
     setenv("PGOPTIONS", "-c lock_timeout=2s", 1);
-    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g17", cfgfile, log);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g17", cfgfile, log);
     unsetenv("PGOPTIONS");
     wait_handled("g17", produced, 60);
     PGconn *locker = cx_test_pg_connect(url);
@@ -619,7 +693,7 @@ Test(run, a_read_only_database_is_waited_for_like_an_outage)
     cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
                           "default_transaction_read_only = on', current_database()); END $$");
     produce(300);
-    pid_t p = start_member(cx_mock_bootstraps(mock), "cx.events", "g18", cfgfile, log);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g18", cfgfile, log);
     sleep(6);
     cr_assert(running(p), "a member must wait for a read-only database, not exit");
     cr_assert_eq(handled("g18"), 0);
