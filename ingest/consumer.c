@@ -17,8 +17,8 @@
 #include "ingest.h"
 #include "ingest_int.h"
 
-/* How long an assignment waits for the application's offsets before giving up. */
-#define LOAD_OFFSETS_PATIENCE_MS 60000
+/* While the application's offsets cannot be read, how often that is logged. */
+#define LOAD_OFFSETS_WARN_EVERY_MS 60000
 /* How long asking where the partitions of an assignment end may take, and
  * each try (between them, a stop is seen). */
 #define ENDS_PATIENCE_MS 10000
@@ -196,20 +196,33 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
 }
 
 /* Reads (with start: stores, see cx_consumer_handler) topic's stored
- * offsets, retrying while the application's store cannot be reached. */
+ * offsets, retrying while the application's store cannot be reached, for as
+ * long as it cannot (or until a stop): no partition is fetched before its
+ * offset is known. The wait is inside a rebalance callback, in the poll,
+ * which max.poll.interval.ms does not count, so the member stays in the group
+ * however long the store is out of reach; librdkafka's heartbeats go on. */
 static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
                              const int64_t *start, int64_t *next, char *err, size_t errlen)
 {
     cx_status st;
-    int waited = 0, delay = 100;
+    int64_t began = cx_now_mono_us(), warned = 0;
+    int delay = 100;
     while ((st = c->h.load_offsets(c->h.ctx, topic, ids, n, start, next, err, errlen)) ==
                CX_ERR_TRANSIENT &&
-           waited < LOAD_OFFSETS_PATIENCE_MS && !c->stop) {
-        cx_log(CX_LOG_WARN, "ingest", "reading stored offsets: %s (retrying)", err);
+           !c->stop) {
+        int64_t now = cx_now_mono_us();
+        if (warned == 0 || now - warned >= LOAD_OFFSETS_WARN_EVERY_MS * 1000LL) {
+            cx_log(CX_LOG_WARN, "ingest",
+                   "reading stored offsets of %s: %s (retrying until it can, for %lld s now)",
+                   topic, err, (long long)((now - began) / 1000000));
+            warned = now;
+        }
         sleep_ms(delay);
-        waited += delay;
         delay = delay * 2 > 5000 ? 5000 : delay * 2;
     }
+    if (st == CX_OK && warned != 0)
+        cx_log(CX_LOG_INFO, "ingest", "read stored offsets of %s after %lld s", topic,
+               (long long)((cx_now_mono_us() - began) / 1000000));
     return st;
 }
 
@@ -366,7 +379,7 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (read)
             st = check_ranges(c, topic, ids, n, next, err, sizeof err);
         if (st != CX_OK) {
-            if ((st != CX_ERR_TRANSIENT || !c->stop) && !c->fatal) { /* the first reason */
+            if (st != CX_ERR_TRANSIENT && !c->fatal) { /* the first reason; else a stop */
                 snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",
                          read && st == CX_ERR_FATAL ? "" : "cannot read stored offsets: ", err);
                 c->fatal = 1;

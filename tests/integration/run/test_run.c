@@ -427,6 +427,43 @@ Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
     assert_exactly_once("g8");
 }
 
+/* Given partitions while the database is down, for longer than a minute and
+ * than max.poll.interval.ms, members wait for the partitions' stored offsets
+ * for as long as it takes: neither stops nor is dropped from the group, and
+ * once the database is back they read on from the stored offsets. */
+Test(run, members_given_partitions_during_a_long_outage_stay_in_the_group)
+{
+    char cfg[300], log_a[320], log_b[320];
+    snprintf(cfg, sizeof cfg, "%s.maxpoll", cfgfile);
+    cr_assert_eq(cx_test_sh("sed 's/\"max.poll.interval.ms\": \"30000\"/\"max.poll.interval.ms\":"
+                            " \"8000\"/' '%s' > '%s' && grep -q '\"8000\"' '%s'",
+                            cfgfile, cfg, cfg),
+                 0, "the configuration has no max.poll.interval.ms to change");
+    snprintf(log_a, sizeof log_a, "%s.a.log", cfgfile);
+    snprintf(log_b, sizeof log_b, "%s.b.log", cfgfile);
+    const char *brokers = cx_mock_bootstraps(mock);
+    produce(600);
+    pid_t a = start_member(url, brokers, "cx.events", "g23", cfg, log_a);
+    wait_handled("g23", produced, 60);
+    cx_test_pg_down(&conn);
+    produce(1000);
+    pid_t b = start_member(url, brokers, "cx.events", "g23", cfg, log_b);
+    sleep(70); /* the group rebalanced meanwhile */
+    cr_assert(running(a) && running(b), "a member stopped during the outage; see %s, %s", log_a,
+              log_b);
+    cx_test_pg_back(&conn, url);
+    wait_handled("g23", produced, 90);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    assert_exactly_once("g23");
+    cr_assert_eq(
+        cx_test_sh("cat '%s' '%s' | grep -q 'stored offsets of cx.events.*retrying until it can'",
+                   log_a, log_b),
+        0, "no partitions were given during the outage; see %s, %s", log_a, log_b);
+    cr_assert_neq(cx_test_sh("cat '%s' '%s' | grep -qi 'maximum poll interval'", log_a, log_b), 0,
+                  "a member stopped polling for too long; see %s, %s", log_a, log_b);
+}
+
 /* Cooperative rebalancing: the member that stays takes the leaver's
  * partitions while its own batches wait for the database. Reading the new
  * partitions' offsets drains the engine, which gives those batches up: the
