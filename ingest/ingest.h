@@ -106,7 +106,9 @@ typedef struct cx_consumer cx_consumer;
 
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
- * from handler->load_offsets on every assignment, never from Kafka, checked
+ * from handler->load_offsets on every assignment, never from Kafka (while it
+ * answers CX_ERR_TRANSIENT, it is asked again, until it answers or a stop;
+ * the member stays in the group meanwhile), checked
  * against what the brokers hold: before the oldest message held (deleted by
  * retention unread), the member reads on from the oldest, with a warning;
  * past a partition's end (the topic created again), run() fails, naming it.
