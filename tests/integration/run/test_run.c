@@ -294,7 +294,8 @@ Test(run, a_member_killed_at_each_point_of_a_batch_loses_and_doubles_nothing)
 {
     static const char *const points[] = {"", "at BEGIN", "in the COPY", "before COMMIT",
                                          "after the server's COMMIT"};
-    killer k = {.copy_up = -1};
+    static killer k; /* outlives this function should an assertion end it early */
+    k.copy_up = -1;
     char via[1200];
     cx_test_proxy *px = cx_test_pg_proxy(url, kill_at_point, &k, via, sizeof via);
     produce(8000);
