@@ -49,14 +49,32 @@ if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     build-release/app/cxpulse config --print | jq '.["tickets.rules"]' \
         >build-fuzz/seed-tickets/default.json
     cp config/cxpulse.example.json build-fuzz/seed-config/
+    # Two at a time (two cores), each one's output in its log, shown in full
+    # when it fails (and its last line, the count of runs, when it passes).
     run_fuzzer() {
-        build-fuzz/tests/fuzz/"$1" -max_total_time="${FUZZ_SECONDS:-40}" -timeout=5 \
-            -rss_limit_mb=2048 "${@:2}"
+        if build-fuzz/tests/fuzz/"$1" -max_total_time="${FUZZ_SECONDS:-40}" -timeout=5 \
+            -rss_limit_mb=2048 "${@:2}" >build-fuzz/"$1".log 2>&1; then
+            echo "$1: $(tail -n 1 build-fuzz/"$1".log)"
+        else
+            cat build-fuzz/"$1".log
+            echo "$1: FAILED"
+            return 1
+        fi
     }
-    run_fuzzer fuzz_event_parse -max_len=65536 build-fuzz/corpus-event tests/fuzz/corpus/event
+    both() { # waits for the two jobs, and fails when either did
+        local a=0 b=0
+        wait "$1" || a=$?
+        wait "$2" || b=$?
+        [ "$a" = 0 ] && [ "$b" = 0 ]
+    }
+    run_fuzzer fuzz_event_parse -max_len=65536 build-fuzz/corpus-event tests/fuzz/corpus/event &
+    p=$!
     run_fuzzer fuzz_rules_load -max_len=65536 -dict=tests/fuzz/rules.dict \
-        build-fuzz/corpus-rules config/rules
-    run_fuzzer fuzz_model_load -max_len=131072 build-fuzz/corpus-model build-fuzz/seed-model
-    run_fuzzer fuzz_ticket_rules -max_len=16384 build-fuzz/corpus-tickets build-fuzz/seed-tickets
+        build-fuzz/corpus-rules config/rules &
+    both $p $!
+    run_fuzzer fuzz_model_load -max_len=131072 build-fuzz/corpus-model build-fuzz/seed-model &
+    p=$!
+    run_fuzzer fuzz_ticket_rules -max_len=16384 build-fuzz/corpus-tickets build-fuzz/seed-tickets &
+    both $p $!
     run_fuzzer fuzz_config_load -max_len=16384 build-fuzz/corpus-config build-fuzz/seed-config
 fi
