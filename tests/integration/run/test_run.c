@@ -71,6 +71,9 @@ static void teardown(void)
 }
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 240);
+/* Scenarios that stop the shared PostgreSQL server: ctest runs them alone
+ * (test_run_outages), the others beside other tests (test_run). */
+TestSuite(run_outage, .init = setup, .fini = teardown, .timeout = 240);
 
 /* Produces n messages; every 50th is malformed. */
 static void produce(long n)
@@ -339,7 +342,7 @@ Test(run, sigterm_while_starting_up_exits_0_before_reading)
     assert_exactly_once("g7");
 }
 
-Test(run, postgresql_stopped_mid_stream_and_started_again)
+Test(run_outage, postgresql_stopped_mid_stream_and_started_again)
 {
     produce(2000);
     pid_t p = start_run("g4");
@@ -357,7 +360,7 @@ Test(run, postgresql_stopped_mid_stream_and_started_again)
 /* Stopped while its partitions' offsets cannot be read (the database is
  * down from the start): it leaves with exit 0, as at any other time, and
  * the next start stores everything. */
-Test(run, a_stop_while_the_database_is_down_from_the_start_exits_0)
+Test(run_outage, a_stop_while_the_database_is_down_from_the_start_exits_0)
 {
     produce(200);
     cx_test_pg_down(&conn);
@@ -411,7 +414,7 @@ Test(run, a_member_frozen_mid_batch_does_not_hold_up_the_one_that_takes_over, .t
 /* The first member, paused by the outage with a batch in hand, loses that
  * batch to the rebalance the second one starts: it must fetch again, not
  * wait for a batch that will never come. */
-Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
+Test(run_outage, a_member_paused_by_an_outage_resumes_after_a_rebalance)
 {
     produce(600);
     pid_t a = start_run("g8");
@@ -432,7 +435,7 @@ Test(run, a_member_paused_by_an_outage_resumes_after_a_rebalance)
  * than max.poll.interval.ms, members wait for the partitions' stored offsets
  * for as long as it takes: neither stops nor is dropped from the group, and
  * once the database is back they read on from the stored offsets. */
-Test(run, members_given_partitions_during_a_long_outage_stay_in_the_group)
+Test(run_outage, members_given_partitions_during_a_long_outage_stay_in_the_group)
 {
     char cfg[300], log_a[320], log_b[320];
     snprintf(cfg, sizeof cfg, "%s.maxpoll", cfgfile);
@@ -469,7 +472,7 @@ Test(run, members_given_partitions_during_a_long_outage_stay_in_the_group)
  * partitions while its own batches wait for the database. Reading the new
  * partitions' offsets drains the engine, which gives those batches up: the
  * member must read them again, not skip them. */
-Test(run, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
+Test(run_outage, a_cooperative_member_taking_partitions_during_an_outage_skips_nothing)
 {
     char coop[300];
     snprintf(coop, sizeof coop, "%s.coop", cfgfile);
@@ -746,7 +749,7 @@ Test(run, a_read_only_database_is_waited_for_like_an_outage)
     assert_exactly_once("g18");
 }
 
-Test(run, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
+Test(run_outage, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);
     pid_t p = start_run("g6");
