@@ -75,8 +75,8 @@ TestSuite(run, .init = setup, .fini = teardown, .timeout = 240);
  * (test_run_outages), the others beside other tests (test_run). */
 TestSuite(run_outage, .init = setup, .fini = teardown, .timeout = 240);
 
-/* Produces n messages; every 50th is malformed. */
-static void produce(long n)
+/* Produces n messages through p; every 50th is malformed. */
+static void produce_with(cx_producer *p, long n)
 {
     char err[512], v[400];
     for (long i = 0; i < n; i++, produced++) {
@@ -94,12 +94,17 @@ static void produce(long n)
         }
         char key[16];
         int klen = snprintf(key, sizeof key, "k%ld", produced % 13);
-        cr_assert_eq(cx_producer_send(producer, "cx.events", key, (size_t)klen, v, (size_t)len, 0,
-                                      err, sizeof err),
-                     CX_OK, "%s", err);
+        cr_assert_eq(
+            cx_producer_send(p, "cx.events", key, (size_t)klen, v, (size_t)len, 0, err, sizeof err),
+            CX_OK, "%s", err);
     }
     uint64_t delivered;
-    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_flush(p, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void produce(long n)
+{
+    produce_with(producer, n);
 }
 
 /* Starts a member of group reading topic from brokers with config, storing
@@ -560,6 +565,43 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     cr_assert(running(p), "the member must wait for the leader, not fail");
     cr_assert_eq(stop(p, SIGTERM, 5000), 0, "a stop while the leader is down must exit 0 soon");
     cr_assert_eq(handled("g12"), 0);
+    cx_mock_free(m3);
+}
+
+/* The group's coordinator moves to another broker twice while two members
+ * share the partitions, and heartbeats meet a burst of NOT_COORDINATOR
+ * answers (the fault plan's T6): the members find the new coordinator,
+ * rebalance, and store everything once. */
+Test(run, members_follow_a_moving_coordinator_and_store_everything_once)
+{
+    cx_mock *m3 = NULL;
+    cx_producer *p3 = NULL;
+    char err[512];
+    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
+    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_producer_new(&p3, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_coordinator_set(cl, "group", "g24", 1);
+    produce_with(p3, 3000);
+    pid_t a = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g24", cfgfile, NULL);
+    wait_handled("g24", 500, 60);
+    rd_kafka_mock_coordinator_set(cl, "group", "g24", 2);
+    rd_kafka_mock_push_request_errors(cl, 12 /* Heartbeat */, 4, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+    pid_t b = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g24", cfgfile, NULL);
+    produce_with(p3, 2000);
+    wait_handled("g24", produced / 2, 60);
+    rd_kafka_mock_coordinator_set(cl, "group", "g24", 3);
+    produce_with(p3, 1000);
+    wait_handled("g24", produced, 90);
+    cr_assert(running(a) && running(b), "a member stopped");
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    assert_exactly_once("g24");
+    cx_producer_free(p3);
     cx_mock_free(m3);
 }
 
