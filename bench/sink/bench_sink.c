@@ -135,8 +135,7 @@ int main(int argc, char **argv)
                 cx__buf_field(&ev, e->text, 0);
                 cx_buf_printf(&ev, "csat\t%g\t", e->rating_value);
                 cx__buf_field(&ev, cx_sentiment_name(tags[i].sentiment), 0);
-                cx__buf_field(&ev, tags[i].n_assigned ? cx_category_name(tags[i].order[0]) : NULL,
-                              0);
+                cx__buf_field(&ev, cx_category_name(cx_tags_primary(&tags[i])), 0);
                 cx__buf_field(&ev, raws[i], 0);
                 cx_buf_printf(&ev, "bench\t%d\t%lld\t", recs[i].partition,
                               (long long)recs[i].offset);

@@ -116,6 +116,11 @@ const char *cx_category_name(cx_category cat)
     return (unsigned)cat < CX_CAT_COUNT ? category_names[cat] : NULL;
 }
 
+cx_category cx_tags_primary(const cx_tags *t)
+{
+    return t->n_assigned > 0 ? t->order[0] : CX_CAT_COUNT;
+}
+
 cx_status cx_category_from_name(const char *name, cx_category *out)
 {
     for (int i = 0; i < CX_CAT_COUNT; i++)

@@ -65,6 +65,10 @@ typedef struct cx_classifier cx_classifier;
 /* Returns "facing", "collaborative", "external" or "performance" (NULL if out of range). */
 const char *cx_category_name(cx_category cat);
 
+/* The event's primary category (the most confident assigned one), or
+ * CX_CAT_COUNT when none is assigned (whose cx_category_name() is NULL). */
+cx_category cx_tags_primary(const cx_tags *t);
+
 /* Finds a category by its exact name; CX_ERR_NOTFOUND if none. */
 cx_status cx_category_from_name(const char *name, cx_category *out);
 

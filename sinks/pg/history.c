@@ -507,7 +507,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
             break;
         }
         const char *was = col(h, row, 7);
-        const char *now = t->n_assigned ? cx_category_name(t->order[0]) : NULL;
+        const char *now = cx_category_name(cx_tags_primary(t));
         *moved += (was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0);
         /* the signals change by the difference, for events whose verdict moved */
         if (!same_signals(&old, t) &&

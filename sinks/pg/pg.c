@@ -544,7 +544,7 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
         cx_window_rating_text(ev->rating_value, rating, sizeof rating);
     cx__buf_field(b, ev->rating_scale != CX_RATING_NONE ? rating : NULL, 0);
     cx__buf_field(b, cx_sentiment_name(t->sentiment), 0);
-    cx__buf_field(b, t->n_assigned ? cx_category_name(t->order[0]) : NULL, 0);
+    cx__buf_field(b, cx_category_name(cx_tags_primary(t)), 0);
     cx__buf_copy_text(b, r->raw, r->raw_len);
     cx_buf_put(b, "\t", 1);
     cx__buf_field(b, r->topic, 0);
@@ -1081,7 +1081,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     b->res->dead_lettered = b->n_dead;
     for (size_t i = 0; i < b->n_fresh; i++) {
         const cx_tags *t = b->recs[b->fresh[i]].tags;
-        b->res->classified[t->n_assigned ? (int)t->order[0] : CX_CAT_COUNT][t->sentiment]++;
+        b->res->classified[cx_tags_primary(t)][t->sentiment]++;
     }
     return CX_OK;
 }
