@@ -12,8 +12,13 @@ pgbin=/usr/lib/postgresql/15/bin
 read -r -a runas <<<"$PG_RUNAS"
 case "${1:-}" in
     stop) "${runas[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -m "${2:-fast}" -w stop >/dev/null ;;
-    start) "${runas[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-               -o "$PG_OPTS" start >/dev/null ;;
+    start)
+        if ! "${runas[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+            -o "$PG_OPTS" start >/dev/null; then
+            echo "pg-ctl.sh: PostgreSQL did not start again; the end of its log:" >&2
+            tail -5 "$PG_DIR/server.log" >&2 || true
+            exit 1
+        fi ;;
     status) "${runas[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" status ;;
     *) echo "usage: pg-ctl.sh [--state FILE] stop [fast|immediate] | start | status" >&2; exit 2 ;;
 esac

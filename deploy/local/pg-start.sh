@@ -44,9 +44,16 @@ opts="$opts -c shared_buffers=256MB -c max_wal_size=4GB"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the kernel's range of ports for outgoing connections: while an outage
+# test has the server stopped, an outgoing connection (a client retrying, a
+# Kafka connection) could otherwise be given its port, and the server could
+# not listen on it again.
+low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+span=$((low - 20000))
+[ "$span" -ge 2000 ] || span=40000
 port=
 for _ in $(seq 1 30); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % span))
     port_busy "$p" && continue
     if "${runas[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $p $opts" start >/dev/null 2>&1; then
