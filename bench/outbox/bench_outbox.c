@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     int had_old_index = scalar(c, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
                                   " AND indexname = 'notifications_due_idx'") == 1;
     cx_pg_outbox *o;
-    if (cx_pg_outbox_new(&o, url, err, sizeof err) != CX_OK)
+    if (cx_pg_outbox_new(&o, url, 0, err, sizeof err) != CX_OK)
         die("outbox", err);
     figures now_f = {0}, base = {0};
     figures best_now = {1e12, 1e12, 0}, best_base = {1e12, 1e12, 0};

@@ -25,6 +25,10 @@
  * under way may finish, within this time from the stop; whatever
  * alerts.timeout_ms and however many receivers hang. */
 #define STOP_GRACE_US 5000000
+/* A claim's transaction is idle while a post is under way, for at most
+ * alerts.timeout_ms (curl's limit for the whole post); the server ends a
+ * session idle in it for this much longer (cx_pg_outbox_new()). */
+#define IDLE_MARGIN_MS 10000
 
 struct cx_alerts_sender {
     cx_alerts *alerts;
@@ -434,7 +438,8 @@ cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, c
     pthread_mutex_init(&s->lock, NULL);
     cx_cond_init_monotonic(&s->cond);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if ((st = cx_pg_outbox_new(&s->outbox, cfg->pg_url, err, errlen)) != CX_OK)
+    if ((st = cx_pg_outbox_new(&s->outbox, cfg->pg_url, a->timeout_ms + IDLE_MARGIN_MS, err,
+                               errlen)) != CX_OK)
         goto fail;
     if ((s->curl = curl_easy_init()) == NULL) {
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "cannot start libcurl");

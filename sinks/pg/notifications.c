@@ -14,7 +14,8 @@
 struct cx_pg_outbox {
     char *conninfo;
     PGconn *conn;
-    int in_tx; /* a claimed row or a receiver lock holds a transaction open */
+    int in_tx;   /* a claimed row or a receiver lock holds a transaction open */
+    int idle_ms; /* the session's idle_in_transaction_session_timeout; 0: the server's */
 };
 
 /* The columns a claimed or listed row shows; timestamps in UTC. */
@@ -32,13 +33,15 @@ struct cx_pg_outbox {
     "  'resolved_at', to_char((n.ticket->>'resolved_at')::timestamptz AT TIME ZONE 'UTC',"     \
     "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::json AS ticket"
 
-cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, size_t errlen)
+cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms, char *err,
+                           size_t errlen)
 {
     cx_pg_outbox *o = calloc(1, sizeof *o);
     if (o == NULL || (o->conninfo = strdup(conninfo ? conninfo : "")) == NULL) {
         free(o);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "notification outbox: out of memory");
     }
+    o->idle_ms = idle_ms > 0 ? idle_ms : 0;
     *out = o;
     return CX_OK;
 }
@@ -71,6 +74,21 @@ static PGresult *run(cx_pg_outbox *o, const char *sql, int n, const char *const 
         o->in_tx = 0;
         if ((*st = cx__pg_connect(o->conninfo, &o->conn, err, errlen)) != CX_OK)
             return NULL;
+        if (o->idle_ms > 0) {
+            char ms[24];
+            snprintf(ms, sizeof ms, "%d", o->idle_ms);
+            const char *p[] = {ms};
+            PGresult *res = PQexecParams(
+                o->conn, "SELECT set_config('idle_in_transaction_session_timeout', $1, false)", 1,
+                NULL, p, NULL, NULL, 0);
+            *st = cx__pg_check(o->conn, res, "configuring the session", err, errlen);
+            PQclear(res);
+            if (*st != CX_OK) {
+                PQfinish(o->conn);
+                o->conn = NULL;
+                return NULL;
+            }
+        }
     }
     PGresult *res = PQexecParams(o->conn, sql, n, NULL, params, NULL, NULL, 0);
     *st = cx__pg_check(o->conn, res, what, err, errlen);

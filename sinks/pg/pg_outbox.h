@@ -19,7 +19,18 @@ typedef struct cx_pg_outbox_counts {
     double oldest_pending_seconds; /* age of the oldest pending row; 0 when none */
 } cx_pg_outbox_counts;
 
-cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, char *err, size_t errlen);
+/*
+ * A sender's connection to conninfo (made at first use). idle_ms > 0: the
+ * longest the sender leaves a claim's transaction idle (its longest post);
+ * each session tells the server to end it once it has been idle in a
+ * transaction for idle_ms (PostgreSQL's idle_in_transaction_session_timeout,
+ * whatever the server, database or role set), so that a sender frozen while
+ * it holds a claim or a receiver's lock (its machine paused, a network cut
+ * that leaves the socket open) does not hold them up for the other senders
+ * for as long as it is frozen. 0: the server's setting.
+ */
+cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms, char *err,
+                           size_t errlen);
 
 /*
  * Opens a transaction and locks (FOR UPDATE SKIP LOCKED) the pending row due

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A webhook receiver for the alert tests: records every request it gets as a
 JSON line, checks the X-Cxpulse-Signature over timestamp "." body (except on
-/chat/..., where chat messages arrive unsigned), and fails on command (503 for
-the first N requests, or one status for every request), or never answers.
+/chat/... and Alertmanager's /api/v2/alerts, where requests arrive unsigned),
+and fails on command (503 for the first N requests, or one status for every
+request), or never answers.
 
 usage: webhook_receiver.py --port P --log FILE [--secret S] [--refuse N] [--status CODE]
-                           [--delay-ms MS] [--latin1] [--ansi] [--hang]
+                           [--delay-ms MS] [--latin1] [--ansi] [--hang] [--hang-first N]
 (--latin1: refusals answer 300 bytes of Latin-1 text, which is not UTF-8;
 --ansi: refusals answer terminal escape sequences around their text;
---hang: each request is read and recorded, with status 0, and never answered.)
+--hang: each request is read and recorded, with status 0, and never answered;
+--hang-first N: the same for the first N requests only.)
 Prints "ready" on stdout once it listens on 127.0.0.1:P.
 """
 import argparse
@@ -32,6 +34,7 @@ def main():
     ap.add_argument("--latin1", action="store_true")
     ap.add_argument("--ansi", action="store_true")
     ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--hang-first", type=int, default=0)
     args = ap.parse_args()
     lock = threading.Lock()
     seen = {"n": 0}
@@ -42,7 +45,8 @@ def main():
             ts = self.headers.get("X-Cxpulse-Timestamp", "")
             sig = self.headers.get("X-Cxpulse-Signature", "")
             ok = None
-            if args.secret is not None and not self.path.startswith("/chat"):
+            unsigned = self.path.startswith("/chat") or self.path.endswith("/api/v2/alerts")
+            if args.secret is not None and not unsigned:
                 want = "sha256=" + hmac.new(args.secret.encode(), ts.encode() + b"." + body,
                                             hashlib.sha256).hexdigest()
                 ok = hmac.compare_digest(want, sig) and abs(time.time() - int(ts or 0)) < 300
@@ -51,14 +55,15 @@ def main():
                 status = 503 if seen["n"] <= args.refuse else args.status
                 if ok is False:
                     status = 401
-                if args.hang:
+                hang = args.hang or seen["n"] <= args.hang_first
+                if hang:
                     status = 0
                 rec = {"n": seen["n"], "status": status, "signature_ok": ok,
                        "key": self.headers.get("Idempotency-Key"), "path": self.path,
                        "body": json.loads(body)}
                 with open(args.log, "a") as f:
                     f.write(json.dumps(rec) + "\n")
-            if args.hang:
+            if hang:
                 threading.Event().wait()  # the connection stays open, unanswered
             time.sleep(args.delay_ms / 1000)
             self.send_response(status)

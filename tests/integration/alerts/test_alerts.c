@@ -631,6 +631,56 @@ Test(alerts, a_stop_while_another_instance_posts_to_the_alertmanager_exits_withi
     stop_kid(first, SIGKILL);
 }
 
+/* An instance frozen in the middle of a post to the Alertmanager (SIGSTOP:
+ * as a paused machine, its connections stay open) holds the lock that makes
+ * posts to it go one at a time. Its claim's transaction then stays idle for
+ * longer than a post may take (timeout_ms), and the server ends its session
+ * soon after, which frees the lock: the other instance delivers while the
+ * first is still frozen, instead of waiting for as long as it is. */
+Test(alerts, an_instance_frozen_mid_post_does_not_hold_up_another_posting_to_the_alertmanager)
+{
+    int port = cx_test_free_port();
+    char receivers[256];
+    snprintf(receivers, sizeof receivers,
+             "[{\"name\": \"am\", \"kind\": \"alertmanager\","
+             "  \"url\": \"http://127.0.0.1:%d/\"}]",
+             port);
+    write_config_receivers(3600, 2000, receivers);
+    const char *hang_first[] = {"--hang-first", "1", NULL};
+    start_hook(port, hang_first);
+    pid_t first = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-share', 'external', 'carriers', 'x')");
+    wait_for_the_first_post();
+    cr_assert_eq(kill(first, SIGSTOP), 0);
+    pid_t second = start_run(0, NULL, NULL);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason)"
+                          " VALUES ('courier-complaints', 'external', 'carriers', 'y')");
+    const char *sent = "SELECT count(*) FROM cx.notifications"
+                       " WHERE status = 'sent' AND deliveries->'am'->>'status' = 'sent'";
+    long long n = 0;
+    for (int i = 0; i < 600 && n < 2; i++, cx_test_sleep_ms(100))
+        n = q(sent);
+    cr_assert_eq(n, 2, "%lld of 2 notifications sent while the first instance was frozen", n);
+    cr_assert_eq(kill(first, SIGCONT), 0);
+    cr_assert_eq(stop_kid(second, SIGTERM), 0);
+    cr_assert_eq(stop_kid(first, SIGTERM), 0);
+    cr_assert_eq(q(sent), 2);
+    /* the frozen post was never answered; each transition was answered once */
+    json_t *recs = hook_records();
+    size_t answered = 0, hung = 0, i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        long long st = json_integer_value(json_object_get(r, "status"));
+        answered += st == 200;
+        hung += st == 0;
+    }
+    json_decref(recs);
+    cr_assert_eq(hung, 1);
+    cr_assert_eq(answered, 2, "%zu posts answered for 2 transitions", answered);
+}
+
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
 {
     int port = cx_test_free_port();

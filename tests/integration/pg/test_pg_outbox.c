@@ -24,8 +24,8 @@ static void setup(void)
     char err[512];
     sinktest_fresh_db(url, sizeof url);
     conn = cx_test_pg_connect(url);
-    cr_assert_eq(cx_pg_outbox_new(&a, url, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_pg_outbox_new(&b, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_new(&a, url, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_new(&b, url, 0, err, sizeof err), CX_OK, "%s", err);
 }
 
 static void teardown(void)
@@ -133,7 +133,7 @@ Test(pg_outbox, senders_share_the_tickets_and_never_hold_two_rows_of_one)
     cr_assert_str_eq(claim(b, &rb), at(t2, 1), "the other sender skips the locked ticket");
     cx_pg_outbox *c;
     char err[512];
-    cr_assert_eq(cx_pg_outbox_new(&c, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_new(&c, url, 0, err, sizeof err), CX_OK, "%s", err);
     cr_assert_str_eq(claim(c, NULL), "-");
     settle(a, ra, "sent");
     cr_assert_str_eq(claim(c, NULL), at(t1, 2));
