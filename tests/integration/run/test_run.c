@@ -436,6 +436,44 @@ Test(run_outage, a_member_paused_by_an_outage_resumes_after_a_rebalance)
     assert_exactly_once("g8");
 }
 
+/* A cooperative member holding a batch it cannot store when a rebalance
+ * comes during an outage: the rebalance's callbacks wait for stored offsets
+ * for longer than max.poll.interval.ms (8 s), and the member must stay in
+ * the group meanwhile, as it does with no batch in hand. (librdkafka counts
+ * the time in a callback against that interval when the poll that ran it
+ * had no time to wait.) */
+Test(run_outage, a_cooperative_member_holding_a_batch_stays_in_the_group_through_a_rebalance)
+{
+    char cfg[300], log_a[320], log_b[320];
+    snprintf(cfg, sizeof cfg, "%s.coopmaxpoll", cfgfile);
+    write_config(cfg, ", \"partition.assignment.strategy\": \"cooperative-sticky\"");
+    cr_assert_eq(
+        cx_test_sh("sed -i 's/\"max.poll.interval.ms\": \"30000\"/\"max.poll.interval.ms\":"
+                   " \"8000\"/' '%s' && grep -q '\"8000\"' '%s'",
+                   cfg, cfg),
+        0, "the configuration has no max.poll.interval.ms to change");
+    snprintf(log_a, sizeof log_a, "%s.a.log", cfg);
+    snprintf(log_b, sizeof log_b, "%s.b.log", cfg);
+    const char *brokers = cx_mock_bootstraps(mock);
+    produce(600);
+    pid_t a = start_member(url, brokers, "cx.events", "g25", cfg, log_a);
+    wait_handled("g25", produced, 60);
+    cx_test_pg_down(&conn);
+    produce(3000); /* the member holds a batch it cannot store, its partitions paused */
+    sleep(3);
+    pid_t b = start_member(url, brokers, "cx.events", "g25", cfg, log_b);
+    sleep(25); /* the group rebalances while the database is down */
+    cr_assert(running(a) && running(b), "a member stopped during the outage; see %s, %s", log_a,
+              log_b);
+    cx_test_pg_back(&conn, url);
+    wait_handled("g25", produced, 90);
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    cr_assert_eq(stop(b, SIGTERM, 30000), 0);
+    assert_exactly_once("g25");
+    cr_assert_neq(cx_test_sh("cat '%s' '%s' | grep -qi 'maximum poll interval'", log_a, log_b), 0,
+                  "a member stopped polling for too long; see %s, %s", log_a, log_b);
+}
+
 /* Given partitions while the database is down, for longer than a minute and
  * than max.poll.interval.ms, members wait for the partitions' stored offsets
  * for as long as it takes: neither stops nor is dropped from the group, and
