@@ -457,40 +457,48 @@ done:
 /* After a reconnect: CX_ERR_FATAL if a partition's stored next offset is below
  * one known stored. Stopping is what keeps every message: restarted, cxpulse
  * reads on from the stored offsets, so the lost batches again. (Each batch
- * checks its own partitions too: lock_offsets() reads them.) */
+ * checks its own partitions too: lock_offsets() reads them.) The known offsets
+ * are taken before the query: other writers of the process go on committing
+ * meanwhile and raise them, and a value raised after the query's snapshot
+ * would look lost. */
 static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
 {
     cx_pg_seen *s = pg->seen;
     pthread_mutex_lock(&s->lock);
-    cx_buf topics = {0}, ids = {0}, unused = {0};
+    cx_buf topics = {0}, ids = {0}, unused = {0}, known = {0};
     part_arrays(s->v, s->n, 0, &topics, &ids, &unused);
+    cx_buf_put(&known, "{", 1);
+    for (size_t i = 0; i < s->n; i++)
+        cx_buf_printf(&known, "%s%lld", i ? "," : "", (long long)s->v[i].stored);
+    cx_buf_put(&known, "}", 2);
     size_t n = s->n;
     pthread_mutex_unlock(&s->lock);
     cx_status st = CX_OK;
     PGresult *res = NULL;
     if (n > 0) {
-        const char *params[] = {pg->group, topics.data, ids.data};
-        res = topics.failed || ids.failed
+        const char *params[] = {pg->group, topics.data, ids.data, known.data};
+        res = topics.failed || ids.failed || known.failed
                   ? NULL
                   : PQexecParams(pg->conn,
-                                 "SELECT topic, partition, next_offset FROM cx.consumer_offsets"
-                                 " WHERE consumer_group = $1 AND (topic, partition) IN"
-                                 " (SELECT * FROM unnest($2::text[], $3::int[]))",
-                                 3, NULL, params, NULL, NULL, 0);
+                                 "SELECT o.topic, o.partition, o.next_offset, k.known"
+                                 " FROM cx.consumer_offsets o"
+                                 " JOIN unnest($2::text[], $3::int[], $4::bigint[])"
+                                 "  AS k(topic, partition, known)"
+                                 "  ON o.topic = k.topic AND o.partition = k.partition"
+                                 " WHERE o.consumer_group = $1 AND o.next_offset < k.known",
+                                 4, NULL, params, NULL, NULL, 0);
         st = res == NULL ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
                          : cx__pg_check(pg->conn, res, "checking consumer offsets", err, errlen);
     }
-    for (int r = 0; st == CX_OK && r < PQntuples(res); r++) {
-        const char *topic = PQgetvalue(res, r, 0);
-        int32_t p = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
-        int64_t stored = strtoll(PQgetvalue(res, r, 2), NULL, 10), known = seen_get(s, topic, p);
-        if (stored < known)
-            st = lost_commits(topic, p, stored, known, err, errlen);
-    }
+    if (st == CX_OK && PQntuples(res) > 0)
+        st = lost_commits(PQgetvalue(res, 0, 0), (int32_t)strtol(PQgetvalue(res, 0, 1), NULL, 10),
+                          strtoll(PQgetvalue(res, 0, 2), NULL, 10),
+                          strtoll(PQgetvalue(res, 0, 3), NULL, 10), err, errlen);
     PQclear(res);
     cx_buf_free(&topics);
     cx_buf_free(&ids);
     cx_buf_free(&unused);
+    cx_buf_free(&known);
     return st;
 }
 
