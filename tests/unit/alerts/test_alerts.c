@@ -118,6 +118,22 @@ Test(alerts, a_secret_env_that_is_not_set_is_refused)
             NULL, "environment variable CXPULSE_TEST_NO_SUCH_SECRET (secret_env) is not set");
 }
 
+/* An empty secret would leave the receiver's posts unsigned without a word
+ * (an env file's "CRM_HOOK_SECRET=", say). */
+Test(alerts, an_empty_secret_is_refused)
+{
+    setenv("CXPULSE_TEST_EMPTY_SECRET", "", 1);
+    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"http://a/\","
+            " \"secret_env\": \"CXPULSE_TEST_EMPTY_SECRET\"}]",
+            NULL,
+            "alerts.receivers[0]: environment variable"
+            " CXPULSE_TEST_EMPTY_SECRET (secret_env) is empty");
+    unsetenv("CXPULSE_TEST_EMPTY_SECRET");
+    refused("[{\"name\": \"x\", \"kind\": \"webhook\", \"url\": \"http://a/\","
+            " \"secret\": \"\"}]",
+            NULL, "alerts.receivers[0]: \"secret\" is empty");
+}
+
 Test(alerts, a_route_to_an_unknown_receiver_is_refused)
 {
     refused(receivers, "[{\"owner\": \"billing\", \"receivers\": [\"pagerduty\"]}]",
