@@ -122,12 +122,15 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         char msg[512];
         const char *raw = PQerrorMessage(conn); /* recognised by its words, never shown */
         cx__pg_redact(conninfo, conn, raw, msg, sizeof msg);
-        /* libpq gives no SQLSTATE for a failed connection: refused credentials and
-         * a missing database or role are recognised by libpq's own wording, and
-         * will not fix themselves; anything else (refused, timed out, starting
-         * up) is worth retrying. */
+        /* libpq gives no SQLSTATE for a failed connection: refused credentials, a
+         * missing database or role, a role that may not log in or connect to the
+         * database, and a client pg_hba.conf has no line for are recognised by
+         * the server's and libpq's own wording, and will not fix themselves;
+         * anything else (refused, timed out, starting up) is worth retrying. */
         int fatal = PQconnectionNeedsPassword(conn) || strstr(raw, "authentication failed") ||
-                    strstr(raw, "does not exist") != NULL;
+                    strstr(raw, "does not exist") || strstr(raw, "is not permitted to log in") ||
+                    strstr(raw, "permission denied for database") ||
+                    strstr(raw, "no pg_hba.conf entry") != NULL;
         /* a value libpq checks before it reaches the server ("invalid sslmode value",
          * "invalid integer value ... for connection option", "could not match 3 port
          * numbers to 2 hosts", "could not parse network address"): the configuration

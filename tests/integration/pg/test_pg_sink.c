@@ -713,6 +713,37 @@ Test(pg_sink, missing_privileges_are_fatal_not_retried)
     cx_pg_free(pg);
 }
 
+/* url with role in place of the test's user. */
+static void url_as(const char *role, char *out, size_t outlen)
+{
+    const char *at = strstr(url, "postgres@");
+    cr_assert_not_null(at);
+    snprintf(out, outlen, "%.*s%s%s", (int)(at - url), url, role, at + 8);
+}
+
+/* Refusals that stay until someone changes the server, as a wrong password
+ * does: a role that may not log in, or not connect to the database. The
+ * sink stops with the server's reason instead of retrying for ever. */
+Test(pg_sink, a_role_that_may_not_log_in_or_connect_is_fatal_not_retried)
+{
+    cx_test_pg_exec(conn, "DROP ROLE IF EXISTS cx_nologin; CREATE ROLE cx_nologin NOLOGIN;"
+                          "DROP ROLE IF EXISTS cx_noconnect; CREATE ROLE cx_noconnect LOGIN;"
+                          "DO $$BEGIN EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC',"
+                          " current_database()); END$$");
+    const char *roles[] = {"cx_nologin", "cx_noconnect"};
+    const char *says[] = {"is not permitted to log in", "permission denied for database"};
+    for (int i = 0; i < 2; i++) {
+        char as[1100], err[512];
+        url_as(roles[i], as, sizeof as);
+        cx_pg_options o = {.conninfo = as, .group = "g", .synchronous_commit = 1};
+        cx_pg *pg = NULL;
+        cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_ERR_FATAL, "%s: %s", roles[i], err);
+        cr_assert_null(pg);
+        cr_assert(strstr(err, says[i]) != NULL, "%s: %s", roles[i], err);
+    }
+    cx_test_pg_exec(conn, "DROP ROLE cx_nologin; DROP ROLE cx_noconnect");
+}
+
 /* What a PostgreSQL crash leaves when it took back acknowledged commits
  * (synchronous_commit off): t[partition]'s rows from offset `from` on gone,
  * its stored offset back at `from`, and every connection of the test's
