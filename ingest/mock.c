@@ -2,6 +2,8 @@
  * mock.c - a local Kafka-protocol broker: librdkafka's mock cluster, bound to
  * loopback, owned by a private rd_kafka_t handle.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,14 @@ cx_status cx_mock_new(cx_mock **out, int n_brokers, char *err, size_t errlen)
         goto fail;
     }
     conf = NULL; /* owned by rk now */
+    /* The cluster's thread starts with this thread's signal mask: every
+     * signal blocked, as rd_kafka_new() does for its own threads, so that a
+     * stop signal is handled where the program expects it, never there. */
+    sigset_t all, mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mask);
     mock->mc = rd_kafka_mock_cluster_new(mock->rk, n_brokers);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (mock->mc == NULL) {
         st = cx_errf(err, errlen, CX_ERR_FATAL, "mock cluster: could not start %d brokers",
                      n_brokers);

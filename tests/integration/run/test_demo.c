@@ -87,5 +87,13 @@ Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
             cx_test_sleep_ms(100);
     }
     cr_assert(ready, "not ready 15 s after the summary: %s", body);
+    /* a stop signal is taken by the main thread alone: every other thread,
+     * the mock broker's too, has SIGTERM (bit 15 of SigBlk) blocked */
+    int masked = cx_test_sh("n=0; for f in /proc/%d/task/*/status; do"
+                            " b=$(awk '/^SigBlk/ {print $2}' \"$f\");"
+                            " [ $(( (0x$b >> 14) & 1 )) -eq 1 ] || n=$((n + 1)); done;"
+                            " [ \"$n\" -eq 1 ]",
+                            (int)pid);
     cr_assert_eq(cx_test_stop(pid, SIGTERM, 60000), 0);
+    cr_assert_eq(masked, 0, "more threads than the main one take SIGTERM");
 }
