@@ -595,6 +595,15 @@ Test(alerts, the_backoff_after_a_hanging_receiver_counts_from_the_end_of_the_try
     cr_assert_eq(stop_kid(run, SIGTERM), 0);
 }
 
+/* The receivers list of one Alertmanager, "am", on port. */
+static void am_receiver(int port, char *out, size_t outlen)
+{
+    snprintf(out, outlen,
+             "[{\"name\": \"am\", \"kind\": \"alertmanager\","
+             "  \"url\": \"http://127.0.0.1:%d/\"}]",
+             port);
+}
+
 /* Two instances share an Alertmanager that never answers (posts time out
  * after 20 s). The second waits for the first's post to end before posting
  * (one post at a time to an Alertmanager); a stop meanwhile still ends
@@ -603,10 +612,7 @@ Test(alerts, a_stop_while_another_instance_posts_to_the_alertmanager_exits_withi
 {
     int port = cx_test_free_port();
     char receivers[256];
-    snprintf(receivers, sizeof receivers,
-             "[{\"name\": \"am\", \"kind\": \"alertmanager\","
-             "  \"url\": \"http://127.0.0.1:%d/\"}]",
-             port);
+    am_receiver(port, receivers, sizeof receivers);
     write_config_receivers(3600, 20000, receivers);
     const char *hang[] = {"--hang", NULL};
     start_hook(port, hang);
@@ -641,10 +647,7 @@ Test(alerts, an_instance_frozen_mid_post_does_not_hold_up_another_posting_to_the
 {
     int port = cx_test_free_port();
     char receivers[256];
-    snprintf(receivers, sizeof receivers,
-             "[{\"name\": \"am\", \"kind\": \"alertmanager\","
-             "  \"url\": \"http://127.0.0.1:%d/\"}]",
-             port);
+    am_receiver(port, receivers, sizeof receivers);
     write_config_receivers(3600, 2000, receivers);
     const char *hang_first[] = {"--hang-first", "1", NULL};
     start_hook(port, hang_first);
