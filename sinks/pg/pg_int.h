@@ -176,7 +176,8 @@ const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
  * reads the first one's increments (a spike whose events two writers carry
  * is seen), and a resolve is never overtaken by a rule that read the ticket
  * before it. */
-#define CX__PG_TICKETS_LOCK_SQL "SELECT pg_advisory_xact_lock(7512860309426239849)"
+#define CX__PG_TICKETS_LOCK_KEY "(7512860309426239849)"
+#define CX__PG_TICKETS_LOCK_SQL "SELECT pg_advisory_xact_lock" CX__PG_TICKETS_LOCK_KEY
 
 struct cx_sink_counts;
 struct cx_ticket_rules;
