@@ -212,13 +212,12 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
            !c->stop) {
         int64_t now = cx_now_mono_us();
         if (warned == 0 || now - warned >= LOAD_OFFSETS_WARN_EVERY_MS * 1000LL) {
-            if (warned == 0)
-                cx_log(CX_LOG_WARN, "ingest",
-                       "reading stored offsets of %s: %s (retrying until it can)", topic, err);
-            else
-                cx_log(CX_LOG_WARN, "ingest",
-                       "reading stored offsets of %s: %s (retrying until it can, for %lld s now)",
-                       topic, err, (long long)((now - began) / 1000000));
+            char since[40] = ""; /* none on the first warning */
+            if (warned != 0)
+                snprintf(since, sizeof since, ", for %lld s now",
+                         (long long)((now - began) / 1000000));
+            cx_log(CX_LOG_WARN, "ingest",
+                   "reading stored offsets of %s: %s (retrying until it can%s)", topic, err, since);
             warned = now;
         }
         sleep_ms(delay);

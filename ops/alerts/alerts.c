@@ -150,11 +150,12 @@ static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, siz
                            "%s: environment variable %s (secret_env) is not set", where,
                            secret_env);
         /* an empty secret would send the receiver's posts unsigned */
-        if (secret_env != NULL && secret[0] == '\0')
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "%s: environment variable %s (secret_env) is empty", where, secret_env);
         if (secret != NULL && secret[0] == '\0')
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"secret\" is empty", where);
+            return secret_env != NULL
+                       ? cx_errf(err, errlen, CX_ERR_CONFIG,
+                                 "%s: environment variable %s (secret_env) is empty", where,
+                                 secret_env)
+                       : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"secret\" is empty", where);
         cx_status st = add_receiver(a, name, (cx__alerts_kind)kind_i,
                                     json_string_value(json_object_get(o, "url")), secret, 0,
                                     where, err, errlen);

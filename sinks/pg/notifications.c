@@ -78,12 +78,9 @@ static PGresult *run(cx_pg_outbox *o, const char *sql, int n, const char *const 
             char ms[24];
             snprintf(ms, sizeof ms, "%d", o->idle_ms);
             const char *p[] = {ms};
-            PGresult *res = PQexecParams(
-                o->conn, "SELECT set_config('idle_in_transaction_session_timeout', $1, false)", 1,
-                NULL, p, NULL, NULL, 0);
-            *st = cx__pg_check(o->conn, res, "configuring the session", err, errlen);
-            PQclear(res);
-            if (*st != CX_OK) {
+            if ((*st = cx__pg_exec_params(
+                     o->conn, "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                     1, p, "configuring the session", err, errlen)) != CX_OK) {
                 PQfinish(o->conn);
                 o->conn = NULL;
                 return NULL;
