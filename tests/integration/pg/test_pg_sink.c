@@ -689,17 +689,21 @@ Test(pg_sink, a_missing_schema_is_fatal_with_advice)
     cr_assert(strstr(err, "run cxpulse migrate") != NULL, "%s", err);
 }
 
+/* url with role in place of the test's user. */
+static void url_as(const char *role, char *out, size_t outlen)
+{
+    const char *at = strstr(url, "postgres@");
+    cr_assert_not_null(at);
+    snprintf(out, outlen, "%.*s%s%s", (int)(at - url), url, role, at + 8);
+}
+
 Test(pg_sink, missing_privileges_are_fatal_not_retried)
 {
     cx_test_pg_exec(conn, "DROP ROLE IF EXISTS cx_reader; CREATE ROLE cx_reader LOGIN;"
                           "GRANT USAGE ON SCHEMA cx TO cx_reader;"
                           "GRANT SELECT ON ALL TABLES IN SCHEMA cx TO cx_reader");
     char reader[1100];
-    snprintf(reader, sizeof reader, "%s", url);
-    char *at = strstr(reader, "postgres@");
-    cr_assert_not_null(at);
-    memmove(at + 9, at + 8, strlen(at + 8) + 1); /* make room: "postgres" -> "cx_reader" */
-    memcpy(at, "cx_reader", 9);
+    url_as("cx_reader", reader, sizeof reader);
     cx_pg_options o = {.conninfo = reader, .group = "g", .synchronous_commit = 1};
     cx_pg *pg = NULL;
     char err[512];
@@ -711,14 +715,6 @@ Test(pg_sink, missing_privileges_are_fatal_not_retried)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0,
                  "a fatal error must not dead-letter the batch");
     cx_pg_free(pg);
-}
-
-/* url with role in place of the test's user. */
-static void url_as(const char *role, char *out, size_t outlen)
-{
-    const char *at = strstr(url, "postgres@");
-    cr_assert_not_null(at);
-    snprintf(out, outlen, "%.*s%s%s", (int)(at - url), url, role, at + 8);
 }
 
 /* Refusals that stay until someone changes the server, as a wrong password
