@@ -636,6 +636,11 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         st = drain(c, err, errlen);
         if (st == CX_OK && c->n > 0)
             st = submit(c, 0, err, errlen);
+        if (st == CX_OK && c->n > 0) /* still in hand: the store could not take it */
+            cx_log(CX_LOG_WARN, "ingest",
+                   "stopping with %zu message(s) in hand not stored: they are read again "
+                   "from the stored offsets at the next start",
+                   c->n);
     }
     drop_batch(c);
     cx_status ds = drain(c, e, sizeof e);

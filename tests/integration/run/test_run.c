@@ -381,6 +381,29 @@ Test(run_outage, a_stop_while_the_database_is_down_from_the_start_exits_0)
     assert_exactly_once("g20");
 }
 
+/* Stopped during an outage with a batch in hand: it exits 0 and says what
+ * it did not store, and the next start stores that once. */
+Test(run_outage, a_stop_during_an_outage_says_what_was_not_stored_and_the_next_start_stores_it)
+{
+    char log[sizeof cfgfile + 16];
+    snprintf(log, sizeof log, "%s.stop.log", cfgfile);
+    produce(400);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g24", cfgfile, log);
+    wait_handled("g24", produced, 60);
+    cx_test_pg_down(&conn);
+    produce(1600); /* more than the two batches the writers hold: one stays in hand */
+    sleep(3);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop during an outage must exit 0");
+    cr_assert_eq(
+        cx_test_sh("grep 'level=warn' '%s' | grep -q 'not stored: they are read again'", log), 0,
+        "the messages not stored were not mentioned; see %s", log);
+    cx_test_pg_back(&conn, url);
+    p = start_run("g24");
+    wait_handled("g24", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g24");
+}
+
 /* A member frozen in the middle of a batch (SIGSTOP: as a paused machine,
  * its connection stays open) holds its partitions' offset rows; the server
  * ends its session after 60 s idle in that transaction, and the member that
