@@ -444,6 +444,18 @@ static void rewind_kept(cx_consumer *c)
         rd_kafka_topic_partition_list_destroy(kept);
 }
 
+/* Sets c->assigned to the partitions librdkafka fetches for this member now
+ * (after a close's revocation of partitions never assigned, counting by
+ * difference went below 0). */
+static void count_assigned(cx_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l != NULL)
+        c->assigned = l->cnt;
+    if (l != NULL)
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -480,8 +492,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             c->fatal = 1;
             c->stop = 1;
         }
-        if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR) /* else none is fetched */
-            c->assigned = cooperative ? c->assigned + copy->cnt : copy->cnt;
+        count_assigned(c);
         if (e != NULL)
             rd_kafka_error_destroy(e);
         rd_kafka_topic_partition_list_destroy(copy);
@@ -501,12 +512,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
         if (x != NULL)
             rd_kafka_error_destroy(x);
-        c->assigned -= parts->cnt;
         rewind_kept(c);
     } else {
         rd_kafka_assign(rk, NULL);
-        c->assigned = 0;
     }
+    count_assigned(c);
     cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
 }
 
