@@ -161,21 +161,28 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                            : "");
     }
     PQsetNoticeReceiver(conn, log_notice, NULL);
-    /* Unless the server, database, role or URL set one, a wait for a lock
-     * another session holds (an analyst's LOCK TABLE left in an open
-     * transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with SQLSTATE
-     * 55P03, which is retried and logged: a batch, a stop or a migration
-     * cannot hang on it without a word. */
-    static const char lock_timeout[] =
-        "SELECT set_config('lock_timeout', '" LOCK_TIMEOUT "', false)"
-        " WHERE current_setting('lock_timeout') = '0'";
-    PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, lock_timeout, 0, NULL, timeout_ms)
-                                   : PQexec(conn, lock_timeout);
+    /* Unless the server, database, role or URL set their own:
+     * - a wait for a lock another session holds (an analyst's LOCK TABLE left
+     *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with
+     *   SQLSTATE 55P03, which is retried and logged: a batch, a stop or a
+     *   migration cannot hang on it without a word;
+     * - the server probes our side of the connection as we probe its (the
+     *   keepalives above): when our machine dies, is paused or is cut off in
+     *   the middle of a statement (a batch's COPY), its session and the rows
+     *   it locked are let go of after about 25 s, not the operating system's
+     *   two hours. */
+    static const char session[] =
+        "SELECT set_config(name, v.value, false)"
+        " FROM (VALUES ('lock_timeout', '" LOCK_TIMEOUT "'), ('tcp_keepalives_idle', '10'),"
+        " ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3')) AS v(name, value)"
+        " JOIN pg_settings USING (name) WHERE source = 'default'";
+    PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, session, 0, NULL, timeout_ms)
+                                   : PQexec(conn, session);
     cx_status st2 =
         res == NULL && timeout_ms > 0 /* libpq has no words for a time-out */
             ? cx_errf(err, errlen, CX_ERR_TRANSIENT,
                       "cannot connect to postgresql: no answer within %d ms", timeout_ms)
-            : cx__pg_check(conn, res, "setting lock_timeout", err, errlen);
+            : cx__pg_check(conn, res, "configuring the session", err, errlen);
     PQclear(res);
     if (st2 != CX_OK) {
         PQfinish(conn);

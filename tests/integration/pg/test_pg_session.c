@@ -1,9 +1,10 @@
 /*
  * test_pg_session.c - what every connection of ours sets up in its session: a
  * wait for a lock ends after 30 s (lock_timeout), so that another session's
- * lock cannot hold a batch, a stop or a migration without a word; a
- * lock_timeout the database, the role or the URL sets is kept. A migrate
- * still waits for a concurrent one however long that takes.
+ * lock cannot hold a batch, a stop or a migration without a word; the server
+ * probes a silent client (tcp_keepalives_*); a value the database, the role
+ * or the URL sets is kept. A migrate still waits for a concurrent one however
+ * long that takes.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -18,14 +19,15 @@ static char url[1024];
 
 TestSuite(pg_session, .timeout = 60);
 
-/* lock_timeout as a connection made with cx__pg_connect(conninfo) has it (static). */
-static const char *lock_timeout_of(const char *conninfo)
+/* A setting as a connection made with cx__pg_connect(conninfo) has it (static). */
+static const char *setting_of(const char *conninfo, const char *name)
 {
     static char value[64];
-    char err[512];
+    char err[512], sql[128];
     PGconn *conn;
     cr_assert_eq(cx__pg_connect(conninfo, &conn, err, sizeof err), CX_OK, "%s", err);
-    PGresult *res = PQexec(conn, "SHOW lock_timeout");
+    snprintf(sql, sizeof sql, "SHOW %s", name);
+    PGresult *res = PQexec(conn, sql);
     cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
     snprintf(value, sizeof value, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -36,17 +38,35 @@ static const char *lock_timeout_of(const char *conninfo)
 Test(pg_session, a_wait_for_a_lock_ends_after_30_s_unless_the_user_set_a_limit)
 {
     cx_test_pg_new_db(url, sizeof url);
-    cr_assert_str_eq(lock_timeout_of(url), "30s");
+    cr_assert_str_eq(setting_of(url, "lock_timeout"), "30s");
 
     char with_options[sizeof url + 64];
     snprintf(with_options, sizeof with_options, "%s?options=-c%%20lock_timeout%%3D7s", url);
-    cr_assert_str_eq(lock_timeout_of(with_options), "7s", "the URL's own is kept");
+    cr_assert_str_eq(setting_of(with_options, "lock_timeout"), "7s", "the URL's own is kept");
 
     PGconn *admin = cx_test_pg_connect(url);
     cx_test_pg_exec(admin, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = "
                            "''5s''', current_database()); END $$");
     PQfinish(admin);
-    cr_assert_str_eq(lock_timeout_of(url), "5s", "the database's own is kept");
+    cr_assert_str_eq(setting_of(url, "lock_timeout"), "5s", "the database's own is kept");
+}
+
+/* The server probes our end of the connection every 5 s after 10 s of
+ * silence and gives up after 3 unanswered probes, so a session whose machine
+ * died mid-statement lets go of its locks within about 25 s; a keepalive
+ * setting of the user's is kept. */
+Test(pg_session, the_server_probes_a_silent_client_unless_the_user_set_keepalives)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    cr_assert_str_eq(setting_of(url, "tcp_keepalives_idle"), "10");
+    cr_assert_str_eq(setting_of(url, "tcp_keepalives_interval"), "5");
+    cr_assert_str_eq(setting_of(url, "tcp_keepalives_count"), "3");
+
+    char with_options[sizeof url + 64];
+    snprintf(with_options, sizeof with_options, "%s?options=-c%%20tcp_keepalives_idle%%3D60", url);
+    cr_assert_str_eq(setting_of(with_options, "tcp_keepalives_idle"), "60",
+                     "the URL's own is kept");
+    cr_assert_str_eq(setting_of(with_options, "tcp_keepalives_count"), "3");
 }
 
 typedef struct migrate_run {
