@@ -43,6 +43,9 @@ Test(pg_session, a_wait_for_a_lock_ends_after_30_s_unless_the_user_set_a_limit)
     char with_options[sizeof url + 64];
     snprintf(with_options, sizeof with_options, "%s?options=-c%%20lock_timeout%%3D7s", url);
     cr_assert_str_eq(setting_of(with_options, "lock_timeout"), "7s", "the URL's own is kept");
+    snprintf(with_options, sizeof with_options, "%s?options=-c%%20lock_timeout%%3D0", url);
+    cr_assert_str_eq(setting_of(with_options, "lock_timeout"), "0",
+                     "no limit, when asked, is kept");
 
     PGconn *admin = cx_test_pg_connect(url);
     cx_test_pg_exec(admin, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = "
