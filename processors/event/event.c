@@ -295,9 +295,12 @@ static void collect(arena *a)
 /* A chunk with room for `size` bytes, emptied (NULL: out of memory). */
 static chunk *chunk_get(arena *a, size_t size)
 {
+    /* A big chunk is freed only by collect(): one is due whenever a chunk
+     * was let go of since the last, before a big chunk is allocated too,
+     * or a run of big messages would keep every one of them. */
+    if ((a->free == NULL || size > CHUNK_BYTES) && atomic_load(&a->released) != a->collected)
+        collect(a);
     if (size <= CHUNK_BYTES) {
-        if (a->free == NULL && atomic_load(&a->released) != a->collected)
-            collect(a);
         if (a->free != NULL) {
             chunk *c = a->free;
             a->free = c->free_next;

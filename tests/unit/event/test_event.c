@@ -3,6 +3,7 @@
  * and the mapping of a valid event into cx_event.
  */
 #include <criterion/criterion.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,4 +613,45 @@ Test(cx_event, parsed_events_stay_intact_until_each_is_cleared)
         cx_event_clear(&evs[i]);
     }
     free(evs);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes handed out by the allocator and not given back. */
+static size_t allocated_bytes(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+#endif
+}
+
+Test(cx_event, a_run_of_large_messages_keeps_no_more_than_one_of_them)
+{
+    /* A stream of messages each over the arena's chunk size (a 600 KB
+     * attribute), each parsed and cleared before the next: what the parser
+     * keeps must not grow with their number. */
+    enum { BIG = 600 * 1000, N = 100 };
+    char *msg = malloc(BIG + 200), err[256];
+    cr_assert_not_null(msg);
+    int off = sprintf(msg, VALID_HEAD ",\"text\":\"ok\",\"attributes\":{\"blob\":\"");
+    memset(msg + off, 'a', BIG);
+    off += BIG;
+    off += sprintf(msg + off, "\"}}");
+    size_t after_first = 0;
+    for (int i = 0; i < N; i++) {
+        cx_event ev;
+        cr_assert_eq(cx_event_parse(&ev, msg, (size_t)off, err, sizeof err), CX_OK, "%s", err);
+        cx_event_clear(&ev);
+        if (i == 1)
+            after_first = allocated_bytes();
+    }
+    size_t grown = allocated_bytes() - after_first;
+    cr_assert_lt(grown, 2 * (size_t)BIG, "%zu bytes more held after %d messages of %d bytes", grown,
+                 N - 2, BIG);
+    free(msg);
 }
