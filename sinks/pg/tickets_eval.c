@@ -622,13 +622,16 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             continue; /* ends where the scope has no events: a part of a window judged */
         figures f = window_at(sc, r, e->at[i]);
         switch (r->kind) {
+        /* The share and the average as divisions, rounded as the threshold
+         * written in the rule was: 29 of 100 is not above 0.29 (29 > 0.29 *
+         * 100 held, the product rounding to 28.999999999999996). */
         case CX_TICKET_NEGATIVE_SHARE:
-            *fired = f.events >= r->min_events &&
-                     (double)f.negative > r->threshold * (double)f.events;
+            *fired =
+                f.events >= r->min_events && (double)f.negative / (double)f.events > r->threshold;
             break;
         case CX_TICKET_AVG_RATING:
             *fired = f.ratings >= r->min_events &&
-                     sum_as_double(f.rating_sum) < r->threshold * (double)f.ratings;
+                     sum_as_double(f.rating_sum) / (double)f.ratings < r->threshold;
             break;
         case CX_TICKET_NEGATIVE_SPIKE:
             if (j == 0 || spiky[j - 1] != e->at[i])

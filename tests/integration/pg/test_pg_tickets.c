@@ -205,41 +205,45 @@ Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
 
-/* "negative_share_above": 0.5 means above: half the window is not enough. */
+/* "negative_share_above": 0.58 means above: 29 of 50 (0.58 exactly, as the
+ * threshold reads; 0.58 * 50 is 28.999999999999996) is not enough. */
 Test(pg_tickets, a_share_at_the_threshold_opens_nothing_and_one_more_negative_opens_it)
 {
-    use_rules(carrier_rule);
-    spike("a", 10, 0, "chat");
-    for (int i = 0; i < 10; i++) {
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+              "  \"min_events\": 10, \"negative_share_above\": 0.58, \"owner\": \"carriers\"}]");
+    for (int i = 0; i < 50; i++) { /* all in one minute: every window holds them all */
         char id[32];
-        snprintf(id, sizeof id, "happy-%d", i);
-        add(id, i % 5, "chat", "the courier was friendly and quick, great service", NULL);
+        snprintf(id, sizeof id, "e-%d", i);
+        add(id, 0, "chat",
+            i < 29 ? "the courier lost my parcel, terrible service"
+                   : "the courier was friendly and quick, great service",
+            NULL);
     }
     write_batch();
-    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 20);
-    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 10);
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "10 of 20 is not above 0.5");
-    spike("b", 1, 4, "chat");
-    cr_assert_eq(write_batch().tickets_opened, 1, "11 of 21 is");
+    cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 50);
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 29);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "29 of 50 is not above 0.58");
+    spike("b", 1, 0, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "30 of 51 is");
 }
 
-/* "avg_rating_below": 3 means below: an average of exactly 3 opens nothing. */
+/* "avg_rating_below": 2.2 means below: an average of exactly 2.2 (55 over
+ * 25 ratings; 2.2 * 25 is 55.00000000000001) opens nothing. */
 Test(pg_tickets, an_average_at_the_threshold_opens_nothing)
 {
     use_rules("[{\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 4,"
-              "  \"avg_rating_below\": 3, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
-    const char *ratings[] = {"1", "5", "2", "4"}; /* 12 / 4 = 3 */
-    for (int i = 0; i < 4; i++) {
+              "  \"avg_rating_below\": 2.2, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
+    for (int i = 0; i < 25; i++) { /* 20 of 2 and 5 of 3 */
         char id[32], rating[64];
         snprintf(id, sizeof id, "csat-%d", i);
-        snprintf(rating, sizeof rating, "{\"scale\":\"csat\",\"value\":%s}", ratings[i]);
+        snprintf(rating, sizeof rating, "{\"scale\":\"csat\",\"value\":%d}", i < 20 ? 2 : 3);
         add(id, 2, "store", "the agent was rude", rating);
     }
     write_batch();
-    cr_assert_eq(q("SELECT sum(csat_count) FROM cx.signals WHERE category = 'facing'"), 4);
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "an average of 3 is not below 3");
-    add("csat-4", 2, "store", "the agent was rude", "{\"scale\":\"csat\",\"value\":2.9}");
-    cr_assert_eq(write_batch().tickets_opened, 1, "14.9 / 5 is below 3");
+    cr_assert_eq(q("SELECT sum(csat_count) FROM cx.signals WHERE category = 'facing'"), 25);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "an average of 2.2 is not below 2.2");
+    add("csat-25", 2, "store", "the agent was rude", "{\"scale\":\"csat\",\"value\":2}");
+    cr_assert_eq(write_batch().tickets_opened, 1, "57 / 26 is below 2.2");
 }
 
 Test(pg_tickets, a_spike_outside_the_window_does_not_add_up)
