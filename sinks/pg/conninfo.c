@@ -98,10 +98,32 @@ static int keep_in_parse_error(const char *s, size_t n, void *ctx)
     return (n == 1 && strchr("=:/]", s[0]) != NULL) || is_keyword(s, n);
 }
 
+/* Whether a URL has an '@' that libpq does not take for the end of the user
+ * and password: a password with an unencoded '/' or '@' ("cx:ab/cd@db",
+ * "cx:p@ss@db") is split into the host, port or database name, which
+ * libpq's errors and the masked form show. */
+static int stray_at(const char *conninfo)
+{
+    const char *p = strstr(conninfo, "://");
+    if (strncmp(conninfo, "postgres", 8) != 0 || p == NULL)
+        return 0; /* keywords and values */
+    p += 3;
+    size_t end = strcspn(p, "?");
+    const char *at = memchr(p, '@', end), *slash = memchr(p, '/', end);
+    if (at == NULL)
+        return 0;
+    return (slash != NULL && slash < at) || memchr(at + 1, '@', end - (size_t)(at + 1 - p)) != NULL;
+}
+
 cx_status cx_pg_conninfo_check(const char *conninfo, char *err, size_t errlen)
 {
     if (conninfo == NULL || !is_conninfo(conninfo))
         return CX_OK; /* empty: libpq's environment; a word: a database name */
+    if (stray_at(conninfo))
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "\"postgres.url\" has an '@' where libpq reads a host, port or database "
+                       "name: a '/' or '@' in the user name or password must be percent-encoded "
+                       "(%%2F, %%40)");
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
     if (opts != NULL) {
@@ -145,7 +167,7 @@ void cx_pg_conninfo_mask(const char *conninfo, char *out, size_t outlen)
         put(out, outlen, &at, conninfo ? conninfo : "", conninfo ? strlen(conninfo) : 0);
         return;
     }
-    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    PQconninfoOption *opts = stray_at(conninfo) ? NULL : PQconninfoParse(conninfo, NULL);
     if (opts == NULL) { /* nothing of it can be shown safely */
         put(out, outlen, &at, REDACTED, strlen(REDACTED));
         return;

@@ -76,6 +76,9 @@ Test(conninfo, every_form_is_masked_by_parsing_and_rebuilding)
 
 /* Strings libpq cannot parse: a configuration error that quotes none of it. */
 static const form broken[] = {
+    /* an unencoded '/' or '@' in the password: libpq reads the rest as host, port or database */
+    {"postgresql://cx:hunter/2secret@db.internal:5432/cxpulse", NULL, "hunter|2secret"},
+    {"postgresql://cx:pa@ssword9@db.internal/cxpulse", NULL, "ssword9"},
     {"postgresql://app:secret%zzpw@db/cx", NULL, "secret|zzpw"},
     {"host=db password=sec retpw", NULL, "retpw"},
     {"host=db secretpw", NULL, "secretpw"},
