@@ -730,12 +730,12 @@ static int secret_property(const char *k)
 }
 
 /* Whether a URL's query parameter key[n] names a credential: it contains, in
- * any case, pass, secret, token, key, sig, auth or credential (password=,
- * access_token=, api_key=, X-Amz-Signature=, auth=). */
+ * any case, pass, secret, token, key, sig, auth, code or credential (password=,
+ * access_token=, api_key=, X-Amz-Signature=, auth=, Azure Functions' code=). */
 static int secret_param(const char *key, size_t n)
 {
-    static const char *const words[] = {"pass", "secret", "token",     "key",
-                                        "sig",  "auth",   "credential"};
+    static const char *const words[] = {"pass", "secret", "token", "key",
+                                        "sig",  "auth",   "code",  "credential"};
     char low[64];
     if (n >= sizeof low)
         n = sizeof low - 1;
@@ -758,9 +758,11 @@ static void mask_url_password(const char *url, char *out, size_t outlen)
     char *host = strstr(out, "://");
     if (host != NULL) {
         host += 3;
-        char *at = strchr(host, '@'), *colon = strchr(host, ':');
-        char *end = host + strcspn(host, "/?#");
-        if (at != NULL && at < end) {
+        char *end = host + strcspn(host, "/?#"), *at = NULL, *colon = strchr(host, ':');
+        for (char *c = host; c < end; c++)
+            if (*c == '@')
+                at = c; /* the last: a password may hold an unencoded '@' */
+        if (at != NULL) {
             char *from = colon != NULL && colon < at ? colon + 1 : host;
             snprintf(tail, sizeof tail, "%s", at);
             snprintf(from, outlen - (size_t)(from - out), "****%s", tail);
@@ -773,7 +775,8 @@ static void mask_url_password(const char *url, char *out, size_t outlen)
             char *v = p + klen + 1;
             snprintf(tail, sizeof tail, "%s", p + len);
             snprintf(v, outlen - (size_t)(v - out), "****%s", tail);
-            len = klen + 1 + 4;
+            size_t shown = strlen(v); /* less than "****" when out was cut there */
+            len = klen + 1 + (shown < 4 ? shown : 4);
         }
         p += len;
         p += *p == '&';

@@ -304,6 +304,17 @@ Test(cx_config, secrets_are_masked_when_printed)
     cx_config_free(cfg);
 }
 
+Test(cx_config, a_url_shown_masks_a_password_with_an_at_and_stays_in_its_buffer)
+{
+    /* cut inside a masked value: nothing read or written past the buffer */
+    char small[32];
+    cx_config_shown("https://example.com/in?a=1&sig=0123456789&token=98765", small, sizeof small);
+    cr_assert_str_eq(small, "https://example.com/in?a=1&sig=");
+    char buf[96];
+    cr_assert_str_eq(cx_config_shown("https://hook:p@ss@example.com/in?code=xyz1", buf, sizeof buf),
+                     "https://hook:****@example.com/in?code=****");
+}
+
 Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password)
 {
     cx_config *cfg = cx_config_new();
