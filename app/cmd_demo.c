@@ -48,8 +48,10 @@ static void show(PGconn *conn, const char *title, const char *sql)
         printf("  %-*s", c == 0 ? 28 : 12, PQfname(r, c));
     printf("\n");
     for (int i = 0; i < PQntuples(r); i++) {
-        for (int c = 0; c < cols; c++)
-            printf("  %-*s", c == 0 ? 28 : 12, PQgetvalue(r, i, c));
+        for (int c = 0; c < cols; c++) {
+            char v[256];
+            printf("  %-*s", c == 0 ? 28 : 12, cx_cmd_printable(PQgetvalue(r, i, c), v, sizeof v));
+        }
         printf("\n");
     }
     PQclear(r);

@@ -23,9 +23,12 @@ static void usage(FILE *out)
                  "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
-/* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole). */
-static void cell(const char *s, int width)
+/* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole), its
+ * control characters as spaces. */
+static void cell(const char *raw, int width)
 {
+    char s[256];
+    cx_cmd_printable(raw, s, sizeof s);
     int n = 0, bytes = 0;
     while (s[bytes] != '\0' && n < width) {
         bytes++;
@@ -76,7 +79,8 @@ static void print_table(const json_t *tickets)
             snprintf(delivered, sizeof delivered, "%s",
                      cx_cmd_json_str(json_object_get(t, "delivery"), "status"));
         cell(delivered, 24);
-        printf("%s\n", cx_cmd_json_str(t, "reason"));
+        char reason[1024];
+        printf("%s\n", cx_cmd_printable(cx_cmd_json_str(t, "reason"), reason, sizeof reason));
     }
 }
 

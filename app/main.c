@@ -70,6 +70,17 @@ const char *cx_cmd_json_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+const char *cx_cmd_printable(const char *s, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    size_t n = 0;
+    for (; s[n] != '\0' && n + 1 < len; n++)
+        buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
+    buf[cx_utf8_cut(s, n)] = '\0';
+    return buf;
+}
+
 void cx_cmd_say_cut(const char *cmd, const json_t *shown, long long total, const char *noun,
                     const char *fewer)
 {

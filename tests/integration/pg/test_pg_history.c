@@ -418,6 +418,28 @@ Test(pg_history, a_dead_letters_list_cut_short_says_so_and_limit_shows_more)
     cr_assert_str_eq(errs, "", "every dead letter since then is shown");
 }
 
+/* A producer's event_id in a reason or replay result (line breaks, a
+ * terminal's escape sequences) is shown harmless: one line per dead letter,
+ * no escape reaching the terminal. */
+Test(pg_history, a_dead_letters_list_shows_control_characters_of_an_event_id_as_spaces)
+{
+    cx_test_pg_exec(conn,
+                    "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition,"
+                    " kafka_offset, error, raw, replay_result) VALUES ('cx.events', 0, 1,"
+                    " E'event_id \"x\\x1b]8;;http://evil\\x07\\nforged row\" is already stored',"
+                    " '\\x7b', E'stored as event x\\r\\nforged\\x1b[2J')");
+    size_t lines;
+    json_t *a;
+    char errs[1024];
+    cr_assert_eq(sinktest_cmd_split(url, "dead-letters list", &lines, &a, errs, sizeof errs), 0,
+                 "%s", errs);
+    cr_assert_eq(lines, 1 + 1, "a dead letter's row was broken over lines");
+    cr_assert_eq(cxpulse("dead-letters list"), 0, "see %s", out);
+    cr_assert_neq(cx_test_sh("grep -q \"$(printf '\\033')\" '%s'", out), 0,
+                  "an escape reached the terminal; see %s", out);
+    cr_assert(output_has("x ]8;;http://evil  forged row"), "see %s", out);
+}
+
 /* Stores one event with the given id, time and text. */
 static void add_at(const char *id, const char *occurred_at, const char *text)
 {
