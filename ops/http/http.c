@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 
@@ -19,7 +20,32 @@ struct cx_http {
     cx_http_handler handler;
     void *ctx;
     int port;
+    int loopback; /* listening on 127.0.0.0/8: answers loopback names only */
 };
+
+/* Whether a Host header names this machine by a loopback name or address
+ * (localhost, *.localhost, 127.x.x.x, [::1], with or without a port); no
+ * header (HTTP/1.0) counts as one. A page of another site that rebinds its
+ * own name to 127.0.0.1 sends that name. */
+static int loopback_host(const char *host)
+{
+    if (host == NULL)
+        return 1;
+    char name[256];
+    size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (n > 0 && name[n - 1] == '.')
+        name[--n] = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, name, &a) == 1)
+        return (ntohl(a.s_addr) >> 24) == 127;
+    if (strcmp(name, "[::1]") == 0 || strcasecmp(name, "localhost") == 0)
+        return 1;
+    return n > 10 && strcasecmp(name + n - 10, ".localhost") == 0;
+}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
@@ -34,6 +60,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         r.status = 405;
         r.body = strdup("only GET and HEAD\n");
+    } else if (h->loopback &&
+               !loopback_host(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
+        r.status = 421;
+        r.body = strdup("listening on a loopback address, this server answers to localhost and "
+                        "127.0.0.1 only\n");
     } else {
         h->handler(h->ctx, url, &r);
     }
@@ -100,6 +131,7 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
         return cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
     h->handler = handler;
     h->ctx = ctx;
+    h->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
         NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

@@ -3,7 +3,10 @@
  * for the service's metrics, health checks and live page. Only GET and HEAD;
  * the application answers each path through one handler, which may be called
  * on several threads at once. Every response carries
- * X-Content-Type-Options: nosniff and Cache-Control: no-store.
+ * X-Content-Type-Options: nosniff and Cache-Control: no-store. Listening on
+ * a loopback address, it answers only requests whose Host is a loopback name
+ * or address (421 otherwise), so a web page that rebinds its own name to
+ * 127.0.0.1 cannot read it through the operator's browser.
  */
 #ifndef CX_HTTP_H
 #define CX_HTTP_H

@@ -482,16 +482,17 @@ static int connect_from(const char *src, int to_port)
     return fd;
 }
 
-/* GETs path from 127.0.0.1 and waits at most wait_ms for the whole answer;
- * returns the status (-1: none) and the answer with its headers in resp; *ms:
- * how long it took. */
-static int timed_get(int to_port, const char *path, int wait_ms, char *resp, size_t resplen,
-                     long long *ms)
+/* GETs path from 127.0.0.1 as Host host and waits at most wait_ms for the
+ * whole answer; returns the status (-1: none) and the answer with its headers
+ * in resp; *ms: how long it took. */
+static int get_as(int to_port, const char *host, const char *path, int wait_ms, char *resp,
+                  size_t resplen, long long *ms)
 {
     long long t0 = now_ms();
     int fd = connect_from("127.0.0.1", to_port), status = -1;
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     path, host);
     size_t len = 0;
     resp[0] = '\0';
     if (fd >= 0 && write(fd, req, (size_t)n) == n) {
@@ -515,6 +516,13 @@ static int timed_get(int to_port, const char *path, int wait_ms, char *resp, siz
     if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
         status = -1;
     return status;
+}
+
+/* The same as Host 127.0.0.1. */
+static int timed_get(int to_port, const char *path, int wait_ms, char *resp, size_t resplen,
+                     long long *ms)
+{
+    return get_as(to_port, "127.0.0.1", path, wait_ms, resp, resplen, ms);
 }
 
 typedef struct trickle {
@@ -748,5 +756,30 @@ Test(http, every_answer_says_nosniff_even_a_404)
         cr_expect_eq(status, i == 0 ? 404 : 200, "%s", paths[i]);
         cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s: %.300s",
                   paths[i], resp);
+    }
+}
+
+/* Listening on 127.0.0.1, it answers requests that name it by a loopback
+ * name or address only: a page of another site whose name was rebound to
+ * 127.0.0.1 (DNS rebinding) gets 421 and none of the live data. */
+Test(http, a_request_naming_another_host_gets_nothing_from_a_loopback_listener)
+{
+    static char resp[1 << 16];
+    long long ms;
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        cx_test_sleep_ms(100);
+    char with_port[64];
+    snprintf(with_port, sizeof with_port, "localhost:%d", port);
+    const char *ok[] = {"127.0.0.1", with_port, "LOCALHOST", "[::1]:9464", "cx.localhost"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(ok); i++)
+        cr_expect_eq(get_as(port, ok[i], "/api/live", 10000, resp, sizeof resp, &ms), 200,
+                     "%s: %.300s", ok[i], resp);
+    const char *refused[] = {"attacker.example", "attacker.example:9464", "127.0.0.1.nip.io",
+                             "localhost.attacker.example"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(refused); i++) {
+        cr_expect_eq(get_as(port, refused[i], "/api/live", 10000, resp, sizeof resp, &ms), 421,
+                     "%s: %.300s", refused[i], resp);
+        cr_expect(strstr(resp, "\"signals\"") == NULL && strstr(resp, "tickets") == NULL,
+                  "%s: %.300s", refused[i], resp);
     }
 }
