@@ -455,9 +455,14 @@ void cx__buf_timestamp(cx_buf *b, int64_t us, int last)
     int64_t year;
     unsigned mon, mday;
     civil_from_days(days, &year, &mon, &mday);
-    if (year < 0 || year > 9999) { /* outside what the parser accepts: as printf would */
-        cx_buf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld+00", (long long)year, mon, mday,
-                      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (long long)frac);
+    if (year <= 0 || year > 9999) {
+        /* Outside what the parser accepts, but a window's start can be (a
+         * width that does not divide a day floors 0001-01-01 into year 0):
+         * PostgreSQL has no year 0, 1 BC comes before 1 AD. */
+        cx_buf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld+00%s",
+                      (long long)(year <= 0 ? 1 - year : year), mon, mday, (int)(sod / 3600),
+                      (int)(sod / 60 % 60), (int)(sod % 60), (long long)frac,
+                      year <= 0 ? " BC" : "");
         end_field(b, last);
         return;
     }

@@ -167,6 +167,9 @@ Test(copy, timestamps_at_the_edges_of_years_0001_and_9999)
     cx__buf_timestamp(&buf, 253402300799LL * 1000000, 1);
     is("0001-01-01 00:00:00.000000+00\t0001-01-01 00:00:00.000001+00\t"
        "9999-12-31 23:59:59.999999+00\t9999-12-31 23:59:59.000000+00\n");
+    /* a 5-hour window's start before 0001-01-01 is in 1 BC (PostgreSQL has no year 0) */
+    cx__buf_timestamp(&buf, -62135604000LL * 1000000, 1);
+    is("0001-12-31 22:00:00.000000+00 BC\n");
 }
 
 Test(copy, timestamps_agree_with_gmtime_from_0001_to_9999)
