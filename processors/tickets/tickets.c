@@ -105,9 +105,11 @@ static cx_status integer(const json_t *o, const char *key, int lo, int hi, int d
     *out = dflt;
     if (v == NULL)
         return CX_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+    /* 15, 15.0 and 1.5e1 alike: JSON does not tell them apart */
+    double d = json_number_value(v);
+    if (!json_is_number(v) || !(d >= lo && d <= hi) || d != (double)(int)d)
         return rule_err(err, errlen, i, name, "\"%s\" must be an integer %d..%d", key, lo, hi);
-    *out = (int)json_integer_value(v);
+    *out = (int)d;
     return CX_OK;
 }
 

@@ -70,7 +70,7 @@ Test(tickets, a_window_rule_parses_into_plain_fields)
     cx_status st;
     cx_ticket_rules *rs = rules_from(
         "[{\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
-        "  \"window_minutes\": 30, \"min_events\": 12, \"negative_share_above\": 0.4,"
+        "  \"window_minutes\": 30.0, \"min_events\": 1.2e1, \"negative_share_above\": 0.4,"
         "  \"owner\": \"carriers\", \"cooldown_minutes\": 90},"
         " {\"name\": \"csat\", \"category\": \"facing\", \"avg_rating_below\": 3.5,"
         "  \"rating_scale\": \"csat\", \"owner\": \"stores\"}]",
@@ -80,7 +80,7 @@ Test(tickets, a_window_rule_parses_into_plain_fields)
     cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SHARE);
     cr_assert_eq(r->category, CX_CAT_EXTERNAL);
     cr_assert_str_eq(r->scope, "channel=chat");
-    cr_assert_eq(r->window_seconds, 1800);
+    cr_assert_eq(r->window_seconds, 1800, "30.0 is a whole number, as 30 is");
     cr_assert_eq(r->min_events, 12);
     cr_assert_float_eq(r->threshold, 0.4, 1e-9);
     cr_assert_eq(r->cooldown_seconds, 5400);
@@ -112,6 +112,12 @@ Test(tickets, mistakes_are_named_by_rule_and_key)
     assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
                     " \"negative_share_above\": 0.5, \"window_minutes\": 0}]",
                     "\"window_minutes\" must be an integer 1..1440");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"window_minutes\": 15.5}]",
+                    "\"window_minutes\" must be an integer 1..1440");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"min_events\": 1e300}]",
+                    "\"min_events\" must be an integer");
     assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
                     " \"negative_share_above\": 0.5, \"treshold\": 1}]",
                     "unknown key \"treshold\"");
