@@ -187,6 +187,38 @@ Test(pg_outbox, a_deleted_pending_row_lets_the_next_one_go)
     cr_assert_str_eq(claim(a, NULL), "-");
 }
 
+/* The pruning query of docs/alerts.md deletes settled rows but each ticket's
+ * newest: a transition after it is numbered after every row ever written, so
+ * no Idempotency-Key is used twice. */
+Test(pg_outbox, the_documented_pruning_keeps_transitions_numbered_after_every_row)
+{
+    static const char prune[] =
+        "DELETE FROM cx.notifications n WHERE n.status <> 'pending' AND n.created_at < now() -"
+        " interval '90 days' AND n.seq < (SELECT max(m.seq) FROM cx.notifications m WHERE"
+        " m.ticket_id = n.ticket_id);";
+    char path[1024];
+    FILE *f = fopen(cx_test_source_path("docs/alerts.md", path, sizeof path), "r");
+    cr_assert_not_null(f, "%s", path);
+    static char doc[1 << 16];
+    doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
+    fclose(f);
+    cr_assert(strstr(doc, prune) != NULL, "docs/alerts.md no longer shows: %s", prune);
+    long long t = new_ticket("r");
+    update_ticket(conn, t);
+    update_ticket(conn, t);
+    json_t *row;
+    for (int seq = 1; seq <= 3; seq++) {
+        cr_assert_str_eq(claim(a, &row), at(t, seq));
+        settle(a, row, "sent");
+    }
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET created_at = now() - interval '100 days'");
+    cx_test_pg_exec(conn, prune);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 1, "the newest row is kept");
+    update_ticket(conn, t);
+    cr_assert_str_eq(claim(a, &row), at(t, 4), "numbered after every row ever written");
+    settle(a, row, "sent");
+}
+
 /* Something done on a thread of its own: settling a claimed row, or a
  * ticket's transition on a connection of its own. */
 typedef struct on_thread {
