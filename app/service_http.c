@@ -34,8 +34,9 @@ struct cx_service_http {
     int window_seconds;
     pthread_mutex_t scratch_lock; /* lags: /metrics */
     cx_partition_lag *lags;
-    pthread_mutex_t lock;  /* pg_checked, pg_error, quit */
+    pthread_mutex_t lock;  /* pg_checked, pg_error, quit, live_warned_us */
     int pg_checked;        /* 1: PostgreSQL answered the last check */
+    int64_t live_warned_us; /* when /api/live last logged a failure (0: never) */
     char pg_error[512];    /* why not (libpq's message, redacted) */
     pthread_t monitor;
     int monitor_started;
@@ -116,7 +117,15 @@ static void live_route(cx_service_http *s, cx_http_response *r)
     char err[512];
     char *json;
     if (cx_pg_live(s->reader, s->window_seconds, &json, err, sizeof err) != CX_OK) {
-        cx_log(CX_LOG_WARN, "http", "live data: %s", err);
+        /* every open live page asks every 2 s: a warning a minute at most */
+        pthread_mutex_lock(&s->lock);
+        int64_t now = cx_now_mono_us();
+        int say = s->live_warned_us == 0 || now - s->live_warned_us >= 60 * 1000000LL;
+        if (say)
+            s->live_warned_us = now;
+        pthread_mutex_unlock(&s->lock);
+        cx_log(say ? CX_LOG_WARN : CX_LOG_DEBUG, "http", "live data: %s%s", err,
+               say ? " (said at most once a minute)" : "");
         text(r, 503, "{\"error\":\"postgresql unavailable\"}", NULL);
     } else {
         r->body = json;
