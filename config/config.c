@@ -758,11 +758,16 @@ static void mask_url_password(const char *url, char *out, size_t outlen)
     char *host = strstr(out, "://");
     if (host != NULL) {
         host += 3;
-        char *end = host + strcspn(host, "/?#"), *at = NULL, *colon = strchr(host, ':');
+        /* The user part ends at the last '@' before the query: a password may
+         * hold an unencoded '@' or '/' ("cx:hunter/2@db"). An '@' in the path
+         * of a URL without one ("host/in/@team") is left alone. */
+        char *end = host + strcspn(host, "?#"), *at = NULL;
         for (char *c = host; c < end; c++)
             if (*c == '@')
-                at = c; /* the last: a password may hold an unencoded '@' */
-        if (at != NULL) {
+                at = c;
+        char *slash = at ? memchr(host, '/', (size_t)(at - host)) : NULL;
+        char *colon = at ? memchr(host, ':', (size_t)((slash ? slash : at) - host)) : NULL;
+        if (at != NULL && (slash == NULL || colon != NULL)) {
             char *from = colon != NULL && colon < at ? colon + 1 : host;
             snprintf(tail, sizeof tail, "%s", at);
             snprintf(from, outlen - (size_t)(from - out), "****%s", tail);

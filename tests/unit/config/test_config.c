@@ -313,6 +313,10 @@ Test(cx_config, a_url_shown_masks_a_password_with_an_at_and_stays_in_its_buffer)
     char buf[96];
     cr_assert_str_eq(cx_config_shown("https://hook:p@ss@example.com/in?code=xyz1", buf, sizeof buf),
                      "https://hook:****@example.com/in?code=****");
+    cr_assert_str_eq(cx_config_shown("postgresql://cx:hunter/2secret@db/cx", buf, sizeof buf),
+                     "postgresql://cx:****@db/cx");
+    cr_assert_str_eq(cx_config_shown("https://example.com/in/@team", buf, sizeof buf),
+                     "https://example.com/in/@team");
 }
 
 Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password)
