@@ -98,21 +98,49 @@ static int keep_in_parse_error(const char *s, size_t n, void *ctx)
     return (n == 1 && strchr("=:/]", s[0]) != NULL) || is_keyword(s, n);
 }
 
-/* Whether a URL has an '@' that libpq does not take for the end of the user
- * and password: a password with an unencoded '/' or '@' ("cx:ab/cd@db",
- * "cx:p@ss@db") is split into the host, port or database name, which
- * libpq's errors and the masked form show. */
+/* Whether hosts[0..n) ("h1:5432,[::1]:5433") names a port that is not a
+ * number. */
+static int port_not_number(const char *hosts, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t len = strcspn(hosts + i, ","), h = 0;
+        if (len > n - i)
+            len = n - i;
+        if (hosts[i] == '[') /* an IPv6 address: its colons are not a port's */
+            while (h < len && hosts[i + h] != ']')
+                h++;
+        const char *colon = memchr(hosts + i + h, ':', len - h);
+        if (colon != NULL) {
+            size_t digits = 0, after = (size_t)(hosts + i + len - colon - 1);
+            while (digits < after && colon[1 + digits] >= '0' && colon[1 + digits] <= '9')
+                digits++;
+            if (digits == 0 || digits < after)
+                return 1;
+        }
+        i += len + 1;
+    }
+    return 0;
+}
+
+/* Whether a URL holds a password with an unencoded '@' or '/', which libpq
+ * splits into the host, port or database name that its errors and the masked
+ * form show. libpq takes the user part up to the first '@' or '/':
+ * "cx:p@ss@db/x" leaves an '@' among the hosts; "cx:hunter/2@db/x" has no user
+ * part, a port that is not a number ("hunter") and an '@' after it. An '@'
+ * in a database name ("db/team@eu") is not one of these. */
 static int stray_at(const char *conninfo)
 {
     const char *p = strstr(conninfo, "://");
     if (strncmp(conninfo, "postgres", 8) != 0 || p == NULL)
         return 0; /* keywords and values */
     p += 3;
-    size_t end = strcspn(p, "?");
-    const char *at = memchr(p, '@', end), *slash = memchr(p, '/', end);
-    if (at == NULL)
-        return 0;
-    return (slash != NULL && slash < at) || memchr(at + 1, '@', end - (size_t)(at + 1 - p)) != NULL;
+    size_t user = strcspn(p, "@/");
+    if (p[user] == '@') {
+        const char *hosts = p + user + 1;
+        return memchr(hosts, '@', strcspn(hosts, "/?")) != NULL;
+    }
+    return p[user] == '/' && memchr(p, '@', strcspn(p, "?")) != NULL &&
+           port_not_number(p, user);
 }
 
 cx_status cx_pg_conninfo_check(const char *conninfo, char *err, size_t errlen)

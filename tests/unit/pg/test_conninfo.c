@@ -34,6 +34,10 @@ static const form forms[] = {
     {"postgresql://app:pw%27q@[::1]:5433,db2/cx?application_name=a%20b",
      "user=app password=**** dbname=cx host=::1,db2 port=5433, application_name='a b'",
      "pw'q|pw%27q"},
+    /* an '@' in a database name is the database's */
+    {"postgresql://app:s3cret@db:5432/team@eu",
+     "user=app password=**** dbname=team@eu host=db port=5432", "s3cret"},
+    {"postgresql://[::1]:5433/a@b", "dbname=a@b host=::1 port=5433", "s3cret"},
     /* keyword/value, spaces, quoting, escaping */
     {"host=db user=app password=s3cret dbname=cx", "user=app password=**** dbname=cx host=db",
      "s3cret"},
@@ -79,6 +83,8 @@ static const form broken[] = {
     /* an unencoded '/' or '@' in the password: libpq reads the rest as host, port or database */
     {"postgresql://cx:hunter/2secret@db.internal:5432/cxpulse", NULL, "hunter|2secret"},
     {"postgresql://cx:pa@ssword9@db.internal/cxpulse", NULL, "ssword9"},
+    {"postgresql://cx:hunter/2secret@db.internal", NULL, "hunter|2secret"},
+    {"postgresql://cx:pw?x9@hunter7@db/cx", NULL, "hunter7"},
     {"postgresql://app:secret%zzpw@db/cx", NULL, "secret|zzpw"},
     {"host=db password=sec retpw", NULL, "retpw"},
     {"host=db secretpw", NULL, "secretpw"},
