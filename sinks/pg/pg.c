@@ -220,9 +220,8 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
     if (st == CX_OK)
         st = cx__pg_exec(
             pg->conn,
-            "SELECT set_config('idle_in_transaction_session_timeout', '" IDLE_IN_TX_TIMEOUT
-            "', false)"
-            " WHERE current_setting('idle_in_transaction_session_timeout') = '0'",
+            "SELECT set_config(name, '" IDLE_IN_TX_TIMEOUT "', false) FROM pg_catalog.pg_settings"
+            " WHERE name = 'idle_in_transaction_session_timeout' AND source = 'default'",
             "configuring the session", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);

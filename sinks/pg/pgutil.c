@@ -175,7 +175,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         "SELECT set_config(name, v.value, false)"
         " FROM (VALUES ('lock_timeout', '" LOCK_TIMEOUT "'), ('tcp_keepalives_idle', '10'),"
         " ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3')) AS v(name, value)"
-        " JOIN pg_settings USING (name) WHERE source = 'default'";
+        " JOIN pg_catalog.pg_settings USING (name) WHERE source = 'default'";
     PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, session, 0, NULL, timeout_ms)
                                    : PQexec(conn, session);
     cx_status st2 =
