@@ -654,6 +654,33 @@ Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only
                  1);
 }
 
+/* "negative_spike_ratio": 1.16 means more than: 29 negative events in 15
+ * minutes against 100 in the hour before is 1.16 times the usual (1.16 *
+ * 100 * 900 rounds to 104399.99999999999, under 29 * 3600), not a spike;
+ * one more is. */
+Test(pg_tickets, a_spike_at_the_ratio_opens_nothing_and_one_more_negative_opens_it)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+              "  \"min_events\": 5, \"negative_spike_ratio\": 1.16, \"baseline_hours\": 1,"
+              "  \"owner\": \"carriers\"}]");
+    for (int m = 0; m < 60; m++) /* 10:00-10:59: 100 negative events, some every minute */
+        for (int k = 0; k < (m < 40 ? 2 : 1); k++) {
+            char id[32];
+            snprintf(id, sizeof id, "usual-%d-%d", m, k);
+            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        }
+    for (int i = 0; i < 29; i++) { /* 11:00-11:14 */
+        char id[32];
+        snprintf(id, sizeof id, "spike-%d", i);
+        add(id, 60 + i % 15, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 129);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "1.16 times the usual is not more");
+    add("spike-29", 74, "chat", "the courier lost my parcel, terrible service", NULL);
+    cr_assert_eq(write_batch().tickets_opened, 1, "1.2 times is");
+}
+
 /* A small burst of complaints with no history before it (10:00-10:04), two
  * calm hours, then 12:00-12:04: twice the burst. Each window is judged
  * against the hour before it, so the 12:00 spike opens its ticket, with the
