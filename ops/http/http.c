@@ -63,8 +63,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     } else if (h->loopback &&
                !loopback_host(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
         r.status = 421;
-        r.body = strdup("listening on a loopback address, this server answers to localhost and "
-                        "127.0.0.1 only\n");
+        r.body = strdup("listening on a loopback address, this server answers only requests "
+                        "for localhost, *.localhost or a loopback address\n");
     } else {
         h->handler(h->ctx, url, &r);
     }

@@ -482,17 +482,18 @@ static int connect_from(const char *src, int to_port)
     return fd;
 }
 
-/* GETs path from 127.0.0.1 as Host host and waits at most wait_ms for the
- * whole answer; returns the status (-1: none) and the answer with its headers
- * in resp; *ms: how long it took. */
+/* GETs path from 127.0.0.1 as Host host (NULL: HTTP/1.0 without a Host) and
+ * waits at most wait_ms for the whole answer; returns the status (-1: none)
+ * and the answer with its headers in resp; *ms: how long it took. */
 static int get_as(int to_port, const char *host, const char *path, int wait_ms, char *resp,
                   size_t resplen, long long *ms)
 {
     long long t0 = now_ms();
     int fd = connect_from("127.0.0.1", to_port), status = -1;
     char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                     path, host);
+    int n = host ? snprintf(req, sizeof req,
+                            "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host)
+                 : snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
     size_t len = 0;
     resp[0] = '\0';
     if (fd >= 0 && write(fd, req, (size_t)n) == n) {
@@ -770,12 +771,17 @@ Test(http, a_request_naming_another_host_gets_nothing_from_a_loopback_listener)
         cx_test_sleep_ms(100);
     char with_port[64];
     snprintf(with_port, sizeof with_port, "localhost:%d", port);
-    const char *ok[] = {"127.0.0.1", with_port, "LOCALHOST", "[::1]:9464", "cx.localhost"};
+    const char *ok[] = {"127.0.0.1",  with_port,      "LOCALHOST",    "localhost.",
+                        "[::1]:9464", "cx.localhost", "127.1.2.3:80", NULL /* HTTP/1.0, no Host */};
     for (size_t i = 0; i < CX_ARRAY_LEN(ok); i++)
         cr_expect_eq(get_as(port, ok[i], "/api/live", 10000, resp, sizeof resp, &ms), 200,
-                     "%s: %.300s", ok[i], resp);
-    const char *refused[] = {"attacker.example", "attacker.example:9464", "127.0.0.1.nip.io",
-                             "localhost.attacker.example"};
+                     "%s: %.300s", ok[i] ? ok[i] : "no Host", resp);
+    const char *refused[] = {"attacker.example",
+                             "attacker.example:9464",
+                             "127.0.0.1.nip.io",
+                             "localhost.attacker.example",
+                             "[::1",
+                             ""};
     for (size_t i = 0; i < CX_ARRAY_LEN(refused); i++) {
         cr_expect_eq(get_as(port, refused[i], "/api/live", 10000, resp, sizeof resp, &ms), 421,
                      "%s: %.300s", refused[i], resp);
