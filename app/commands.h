@@ -169,7 +169,8 @@ const char *cx_cmd_json_str(const json_t *o, const char *key);
 
 /* s as a terminal may show it, in buf (len bytes, cut whole UTF-8
  * characters): control characters (line breaks, escape sequences that a
- * customer's event_id or channel could carry) become spaces. Returns buf. */
+ * customer's event_id or channel could carry; C1 controls and bidirectional
+ * overrides too) become spaces. Returns buf. */
 const char *cx_cmd_printable(const char *s, char *buf, size_t len);
 
 /* When a list shows fewer of its rows than match (a JSON array `shown` of

@@ -427,7 +427,7 @@ Test(pg_history, a_dead_letters_list_shows_control_characters_of_an_event_id_as_
                     "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition,"
                     " kafka_offset, error, raw, replay_result) VALUES ('cx.events', 0, 1,"
                     " E'event_id \"x\\x1b]8;;http://evil\\x07\\nforged row\" is already stored',"
-                    " '\\x7b', E'stored as event x\\r\\nforged\\x1b[2J')");
+                    " '\\x7b', E'stored as event x\\r\\nforged\\x1b[2J\\u009b2J\\u202egp')");
     size_t lines;
     json_t *a;
     char errs[1024];
@@ -437,6 +437,10 @@ Test(pg_history, a_dead_letters_list_shows_control_characters_of_an_event_id_as_
     cr_assert_eq(cxpulse("dead-letters list"), 0, "see %s", out);
     cr_assert_neq(cx_test_sh("grep -q \"$(printf '\\033')\" '%s'", out), 0,
                   "an escape reached the terminal; see %s", out);
+    cr_assert_neq(cx_test_sh("grep -q \"$(printf '\\302\\233')\" '%s'", out), 0,
+                  "a C1 control reached the terminal; see %s", out);
+    cr_assert_neq(cx_test_sh("grep -q \"$(printf '\\342\\200\\256')\" '%s'", out), 0,
+                  "a right-to-left override reached the terminal; see %s", out);
     cr_assert(output_has("x ]8;;http://evil  forged row"), "see %s", out);
 }
 
