@@ -55,20 +55,30 @@ static const char *const window_sums_sql =
     "  ON s.category = k.category AND (k.channel IS NULL OR s.channel = k.channel)\n"
     "GROUP BY 1, 2 ORDER BY 1, 2";
 
-/* The usual levels before spikes, as stored: per smallest window with events of
- * any category starting in the spans ($1, $2 as in window_sums_sql), the scope's
- * ($3, $4) negative events there; $5 the smallest window, seconds. */
+/* The usual levels before spikes, as stored. Rows 0: per smallest window
+ * starting in the spans ($1, $2 as in window_sums_sql), the scope's ($3, $4)
+ * negative events there, where there are any. Rows 1: for each window's
+ * hours before it ($6, $7: (from, to], seconds since the epoch), its
+ * position and the first smallest window with events of any category
+ * there (NULL: none), one probe of the primary key each. $5 the smallest
+ * window, seconds. Only the scope's rows are summed: the stream's other
+ * rows (all categories, all channels) are what made one statement over
+ * every row of those hours slow. */
 static const char *const baseline_sql =
-    "SELECT extract(epoch FROM s.window_start)::bigint,\n"
-    "  coalesce(sum(s.negative) FILTER (WHERE s.category = $3\n"
-    "    AND ($4::text IS NULL OR s.channel = $4)), 0)\n"
+    "SELECT 0, extract(epoch FROM s.window_start)::bigint, sum(s.negative)\n"
     "FROM unnest($1::bigint[], $2::bigint[]) AS p(lo, hi)\n"
     "CROSS JOIN LATERAL (\n"
-    "  SELECT window_start, category, channel, negative FROM cx.signals\n"
+    "  SELECT window_start, negative FROM cx.signals\n"
     "  WHERE window_start > to_timestamp(p.lo) AND window_start <= to_timestamp(p.hi)\n"
-    "    AND window_seconds = $5::int\n"
+    "    AND window_seconds = $5::int AND category = $3\n"
+    "    AND ($4::text IS NULL OR channel = $4) AND negative > 0\n"
     "  OFFSET 0) s\n"
-    "GROUP BY 1 ORDER BY 1";
+    "GROUP BY 2\n"
+    "UNION ALL\n"
+    "SELECT 1, f.i, (SELECT extract(epoch FROM window_start)::bigint FROM cx.signals\n"
+    "  WHERE window_start > to_timestamp(f.lo) AND window_start <= to_timestamp(f.hi)\n"
+    "    AND window_seconds = $5::int ORDER BY window_start LIMIT 1)\n"
+    "FROM unnest($6::bigint[], $7::bigint[]) WITH ORDINALITY AS f(lo, hi, i)";
 
 /* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
  * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
@@ -514,66 +524,85 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
                            long long *negative, long long *seconds, char *err, size_t errlen)
 {
     long long w = r->window_seconds, b = r->baseline_seconds;
-    cx_buf lo = {0}, hi = {0};
+    cx_buf lo = {0}, hi = {0}, from = {0}, to = {0};
     cx_buf_put(&lo, "{", 1);
     cx_buf_put(&hi, "{", 1);
     for (size_t i = 0; i < n;) { /* (at - w - b, at - w], overlapping ones merged */
-        long long from = at[i] - w - b, to = at[i] - w;
-        while (++i < n && at[i] - w - b <= to)
-            to = at[i] - w;
-        array_int(&lo, from);
-        array_int(&hi, to);
+        long long f = at[i] - w - b, t = at[i] - w;
+        while (++i < n && at[i] - w - b <= t)
+            t = at[i] - w;
+        array_int(&lo, f);
+        array_int(&hi, t);
     }
     cx_buf_put(&lo, "}", 2);
     cx_buf_put(&hi, "}", 2);
-    cx_status st = lo.failed || hi.failed ? CX_ERR_NOMEM : CX_OK;
+    cx_buf_put(&from, "{", 1);
+    cx_buf_put(&to, "{", 1);
+    for (size_t i = 0; i < n; i++) { /* each window's own hours */
+        array_int(&from, at[i] - w - b);
+        array_int(&to, at[i] - w);
+    }
+    cx_buf_put(&from, "}", 2);
+    cx_buf_put(&to, "}", 2);
+    cx_status st = lo.failed || hi.failed || from.failed || to.failed ? CX_ERR_NOMEM : CX_OK;
     PGresult *res = NULL;
     if (st == CX_OK) {
         char base_s[16];
         snprintf(base_s, sizeof base_s, "%d", base);
-        const char *params[] = {lo.data, hi.data, cx_category_name((cx_category)r->category),
-                                r->channel, base_s};
-        res = PQexecParams(conn, baseline_sql, 5, NULL, params, NULL, NULL, 0);
+        const char *params[] = {lo.data,    hi.data, cx_category_name((cx_category)r->category),
+                                r->channel, base_s,  from.data,
+                                to.data};
+        res = PQexecParams(conn, baseline_sql, 7, NULL, params, NULL, NULL, 0);
         st = cx__pg_check(conn, res, "reading the usual level for a spike rule", err, errlen);
     }
     size_t rows = st == CX_OK ? (size_t)PQntuples(res) : 0, n_cells = cx_window_count(cells), m = 0;
-    usual *u = st == CX_OK ? malloc((rows + n_cells + 1) * sizeof *u) : NULL;
+    usual *u = st == CX_OK ? malloc((rows + 2 * n_cells + 1) * sizeof *u) : NULL;
+    usual *starts = u != NULL ? u + rows + n_cells : NULL; /* the batch's windows, any category */
     if (st == CX_OK && u == NULL)
         st = CX_ERR_NOMEM;
-    for (size_t i = 0; st == CX_OK && i < rows; i++)
-        u[m++] = (usual){strtoll(PQgetvalue(res, (int)i, 0), NULL, 10),
-                         strtoll(PQgetvalue(res, (int)i, 1), NULL, 10)};
+    for (size_t i = 0; i < n; i++)
+        seconds[i] = -1; /* the first window's start, once known */
+    for (size_t i = 0; st == CX_OK && i < rows; i++) {
+        long long key = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
+        if (strcmp(PQgetvalue(res, (int)i, 0), "0") == 0)
+            u[m++] = (usual){key, strtoll(PQgetvalue(res, (int)i, 2), NULL, 10)};
+        else if (key >= 1 && (size_t)key <= n && !PQgetisnull(res, (int)i, 2))
+            seconds[key - 1] = strtoll(PQgetvalue(res, (int)i, 2), NULL, 10);
+    }
     for (size_t i = 0; st == CX_OK && i < n_cells; i++) { /* and the batch's own */
         const cx_window_cell *c = cx_window_get(cells, i);
-        u[m++] = (usual){c->start_us / 1000000,
-                         in_scope(sc, c) ? (long long)c->sentiment[CX_SENT_NEGATIVE] : 0};
+        long long start = c->start_us / 1000000;
+        if (in_scope(sc, c) && c->sentiment[CX_SENT_NEGATIVE] > 0)
+            u[m++] = (usual){start, (long long)c->sentiment[CX_SENT_NEGATIVE]};
+        starts[i] = (usual){start, 0};
     }
     if (st == CX_OK) {
-        qsort(u, m, sizeof *u, cmp_usual);
-        size_t k = 0;
-        for (size_t i = 0; i < m; i++) {
-            if (k > 0 && u[k - 1].start == u[i].start)
-                u[k - 1].negative += u[i].negative;
-            else
-                u[k++] = u[i];
+        qsort(starts, n_cells, sizeof *starts, cmp_usual);
+        for (size_t k = 0; k < n; k++) { /* the batch's first window in the hours before */
+            size_t first = usual_upto(starts, n_cells, at[k] - w - b);
+            if (first < n_cells && starts[first].start <= at[k] - w &&
+                (seconds[k] < 0 || starts[first].start < seconds[k]))
+                seconds[k] = starts[first].start;
         }
-        m = k;
+        qsort(u, m, sizeof *u, cmp_usual);
         for (size_t i = 1; i < m; i++)
             u[i].negative += u[i - 1].negative;
         for (size_t i = 0; i < n; i++) {
-            long long to = at[i] - w, from = to - b; /* the hours (from, to] */
-            size_t upto = usual_upto(u, m, to), before = usual_upto(u, m, from);
+            long long t = at[i] - w, f = t - b; /* the hours (f, t] */
+            size_t upto = usual_upto(u, m, t), before = usual_upto(u, m, f);
             negative[i] = upto > before
                               ? u[upto - 1].negative - (before > 0 ? u[before - 1].negative : 0)
                               : 0;
             /* from the stream's first window there to the end of the hours before */
-            seconds[i] = upto > before ? to + base - u[before].start : 0;
+            seconds[i] = seconds[i] < 0 ? 0 : t + base - seconds[i];
         }
     }
     free(u);
     PQclear(res);
     cx_buf_free(&lo);
     cx_buf_free(&hi);
+    cx_buf_free(&from);
+    cx_buf_free(&to);
     if (st == CX_ERR_NOMEM)
         return cx_errf(err, errlen, st, "evaluating ticket rules: out of memory");
     return st;
