@@ -18,7 +18,9 @@
  *                    windows: per such window, the usual level of the hours
  *                    before it (the stream, any category, must have history
  *                    there: a category that was quiet has a usual level of 0),
- *                    read in one statement over the spans those hours cover;
+ *                    read in one statement: the scope's rows over the spans
+ *                    those hours cover, and per window a probe for the first
+ *                    window of the stream in its hours;
  *   upsert_sql       one ticket per firing rule, in the partial unique index
  *                    (one unresolved ticket per rule, category, scope and
  *                    owner), cooldown honoured, its reason written from the
@@ -517,8 +519,9 @@ static size_t usual_upto(const usual *u, size_t n, long long t)
 /* The usual level before each of the spike rule's windows ending with at[0..n)
  * (sorted): the scope's negative events in the baseline hours before the
  * window, negative[i], and the seconds from the stream's first window there (any
- * category) to their end, seconds[i] (0: no history); stored (baseline_sql, one
- * statement over the spans those hours cover) plus the batch's own. */
+ * category) to their end, seconds[i] (0: no history); stored (baseline_sql: the
+ * scope's rows over the spans those hours cover, and a probe for each
+ * window's first) plus the batch's own. */
 static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
                            const cx_window *cells, const long long *at, size_t n, int base,
                            long long *negative, long long *seconds, char *err, size_t errlen)
@@ -561,7 +564,7 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
     if (st == CX_OK && u == NULL)
         st = CX_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
-        seconds[i] = -1; /* the first window's start, once known */
+        seconds[i] = LLONG_MAX; /* the first window's start, once known (it may be < 0) */
     for (size_t i = 0; st == CX_OK && i < rows; i++) {
         long long key = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
         if (strcmp(PQgetvalue(res, (int)i, 0), "0") == 0)
@@ -581,7 +584,7 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
         for (size_t k = 0; k < n; k++) { /* the batch's first window in the hours before */
             size_t first = usual_upto(starts, n_cells, at[k] - w - b);
             if (first < n_cells && starts[first].start <= at[k] - w &&
-                (seconds[k] < 0 || starts[first].start < seconds[k]))
+                starts[first].start < seconds[k])
                 seconds[k] = starts[first].start;
         }
         qsort(u, m, sizeof *u, cmp_usual);
@@ -594,7 +597,7 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
                               ? u[upto - 1].negative - (before > 0 ? u[before - 1].negative : 0)
                               : 0;
             /* from the stream's first window there to the end of the hours before */
-            seconds[i] = seconds[i] < 0 ? 0 : t + base - seconds[i];
+            seconds[i] = seconds[i] == LLONG_MAX ? 0 : t + base - seconds[i];
         }
     }
     free(u);

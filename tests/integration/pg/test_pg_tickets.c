@@ -624,34 +624,64 @@ Test(pg_tickets, a_notifications_list_cut_short_says_so_and_limit_shows_more)
     cr_assert_str_eq(errs, "", "every sent notification is shown");
 }
 
-Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only)
+/* Three complaints a minute on chat for 75 minutes from day at hour h (45
+ * per 15 minutes, the usual), then thirty a minute for 5: a spike, judged
+ * against the hours before it, whatever the date. With `email`, the rule
+ * watches chat only and thirty a minute come by e-mail all along, which
+ * must not count. */
+static void spike_over_usual(const char *day, int h, int email)
 {
-    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
-              "  \"negative_spike_ratio\": 3, \"baseline_hours\": 2, \"owner\": \"carriers\"}]");
-    /* 10:00-11:14: three complaints a minute is the usual (45 per 15 minutes) ... */
-    for (int m = 0; m < 75; m++)
-        for (int k = 0; k < 3; k++) {
-            char id[32];
-            snprintf(id, sizeof id, "usual-%d-%d", m, k);
-            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+    use_rules(
+        email ? "[{\"name\": \"carrier-spike\", \"category\": \"external\","
+                "  \"channel\": \"chat\", \"min_events\": 10, \"negative_spike_ratio\": 3,"
+                "  \"baseline_hours\": 2, \"owner\": \"carriers\"}]"
+              : "[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
+                "  \"negative_spike_ratio\": 3, \"baseline_hours\": 2, \"owner\": \"carriers\"}]");
+    for (int m = 0; m < 80; m++) {
+        if (m == 75) {
+            write_batch();
+            cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0,
+                         "a steady level, however negative, is not a spike");
         }
-    write_batch();
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0,
-                 "a steady level, however negative, is not a spike");
-    /* ... then 11:15-11:19: thirty a minute. */
-    for (int m = 75; m < 80; m++)
-        for (int k = 0; k < 30; k++) {
-            char id[32];
-            snprintf(id, sizeof id, "spike-%d-%d", m, k);
-            add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        for (int k = 0; k < (m < 75 ? 3 : 30); k++) {
+            char id[32], when[32];
+            snprintf(id, sizeof id, "%s-%d-%d", m < 75 ? "usual" : "spike", m, k);
+            snprintf(when, sizeof when, "%sT%02d:%02d:00Z", day, h + m / 60, m % 60);
+            add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
         }
+        for (int k = 0; email && k < 30; k++) {
+            char id[32], when[32];
+            snprintf(id, sizeof id, "email-%d-%d", m, k);
+            snprintf(when, sizeof when, "%sT%02d:%02d:00Z", day, h + m / 60, m % 60);
+            add_at(id, when, "email", "the courier lost my parcel, terrible service", NULL);
+        }
+    }
     cx_pg_result res = write_batch();
     cr_assert_eq(res.tickets_opened, 1);
-    /* the window 11:05-11:19, against the usual of the hours before it: 10:00-11:04 */
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
-                   " '180 negative events in the 15 minutes to 2026-11-01 11:20 UTC, 4.0 times"
-                   " the usual 45.0 (the 1.1 hours before)' AND event_count = 150"),
-                 1);
+    /* the window h:05-h:19 of the next hour, against the usual of the hours
+     * before it: h:00 to h+1:04 */
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
+             " '180 negative events in the 15 minutes to %s %02d:20 UTC, 4.0 times"
+             " the usual 45.0 (the 1.1 hours before)' AND event_count = 150",
+             day, h + 1);
+    cr_assert_eq(q(reason), 1);
+}
+
+Test(pg_tickets, a_spike_rule_fires_on_many_times_the_usual_negative_volume_only)
+{
+    spike_over_usual("2026-11-01", 10, 0);
+}
+
+Test(pg_tickets, a_spike_rule_fires_the_same_before_1970)
+{
+    spike_over_usual("1969-12-31", 22, 0); /* window starts below 0 s since the epoch */
+}
+
+Test(pg_tickets, a_spike_rule_on_one_channel_counts_that_channel_only)
+{
+    spike_over_usual("2026-11-01", 10, 1);
 }
 
 /* "negative_spike_ratio": 1.16 means more than: 29 negative events in 15
