@@ -328,13 +328,16 @@ static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
     return np;
 }
 
-/* Builds the text[], int[] and (optionally) bigint[] literals of parts. */
-static void part_arrays(const part *parts, size_t np, int next, cx_buf *topics, cx_buf *ids,
-                        cx_buf *offsets)
+/* Builds the text[] and int[] literals of parts and, when offsets is not
+ * NULL, the bigint[] of their next offsets to store (next) or of the offsets
+ * known stored (!next). */
+static void part_arrays(const part *parts, size_t np, cx_buf *topics, cx_buf *ids, cx_buf *offsets,
+                        int next)
 {
     cx_buf_put(topics, "{", 1);
     cx_buf_put(ids, "{", 1);
-    cx_buf_put(offsets, "{", 1);
+    if (offsets != NULL)
+        cx_buf_put(offsets, "{", 1);
     for (size_t i = 0; i < np; i++) {
         const char *sep = i ? "," : "";
         /* Kafka topic names are [A-Za-z0-9._-]; quote them anyway. */
@@ -346,12 +349,14 @@ static void part_arrays(const part *parts, size_t np, int next, cx_buf *topics, 
         }
         cx_buf_put(topics, "\"", 1);
         cx_buf_printf(ids, "%s%d", sep, parts[i].partition);
-        if (next)
-            cx_buf_printf(offsets, "%s%lld", sep, (long long)parts[i].max_offset + 1);
+        if (offsets != NULL)
+            cx_buf_printf(offsets, "%s%lld", sep,
+                          (long long)(next ? parts[i].max_offset + 1 : parts[i].stored));
     }
     cx_buf_put(topics, "}", 2);
     cx_buf_put(ids, "}", 2);
-    cx_buf_put(offsets, "}", 2);
+    if (offsets != NULL)
+        cx_buf_put(offsets, "}", 2);
 }
 
 cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
@@ -415,8 +420,8 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
 /* Creates missing offset rows, locks them all, and reads the stored next offsets. */
 static cx_status lock_offsets(cx_pg *pg, part *parts, size_t np, char *err, size_t errlen)
 {
-    cx_buf topics = {0}, ids = {0}, unused = {0};
-    part_arrays(parts, np, 0, &topics, &ids, &unused);
+    cx_buf topics = {0}, ids = {0};
+    part_arrays(parts, np, &topics, &ids, NULL, 0);
     const char *params[] = {pg->group, topics.data, ids.data};
     cx_status st = CX_ERR_NOMEM;
     PGresult *res = NULL;
@@ -447,7 +452,6 @@ done:
     PQclear(res);
     cx_buf_free(&topics);
     cx_buf_free(&ids);
-    cx_buf_free(&unused);
     if (st == CX_ERR_NOMEM)
         cx_errf(err, errlen, st, "postgresql sink: out of memory");
     return st;
@@ -464,12 +468,8 @@ static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
 {
     cx_pg_seen *s = pg->seen;
     pthread_mutex_lock(&s->lock);
-    cx_buf topics = {0}, ids = {0}, unused = {0}, known = {0};
-    part_arrays(s->v, s->n, 0, &topics, &ids, &unused);
-    cx_buf_put(&known, "{", 1);
-    for (size_t i = 0; i < s->n; i++)
-        cx_buf_printf(&known, "%s%lld", i ? "," : "", (long long)s->v[i].stored);
-    cx_buf_put(&known, "}", 2);
+    cx_buf topics = {0}, ids = {0}, known = {0};
+    part_arrays(s->v, s->n, &topics, &ids, &known, 0);
     size_t n = s->n;
     pthread_mutex_unlock(&s->lock);
     cx_status st = CX_OK;
@@ -496,7 +496,6 @@ static cx_status check_committed(cx_pg *pg, char *err, size_t errlen)
     PQclear(res);
     cx_buf_free(&topics);
     cx_buf_free(&ids);
-    cx_buf_free(&unused);
     cx_buf_free(&known);
     return st;
 }
@@ -505,7 +504,7 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
                                  size_t errlen)
 {
     cx_buf topics = {0}, ids = {0}, next = {0};
-    part_arrays(parts, np, 1, &topics, &ids, &next);
+    part_arrays(parts, np, &topics, &ids, &next, 1);
     const char *params[] = {pg->group, topics.data, ids.data, next.data};
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     if (!topics.failed && !ids.failed && !next.failed)
