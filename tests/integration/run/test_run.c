@@ -140,6 +140,13 @@ static pid_t start_run(const char *group)
     return start_run_with(group, cfgfile);
 }
 
+/* The same with its log in the file named in log[len]: "<config>.<group>.log". */
+static pid_t start_run_logged(const char *group, char *log, size_t len)
+{
+    snprintf(log, len, "%s.%s.log", cfgfile, group);
+    return start_member(url, cx_mock_bootstraps(mock), "cx.events", group, cfgfile, log);
+}
+
 /* Stops a member (and forgets it: its pid may be reused once reaped). */
 static int stop(pid_t pid, int sig, int timeout_ms)
 {
@@ -386,9 +393,8 @@ Test(run_outage, a_stop_while_the_database_is_down_from_the_start_exits_0)
 Test(run_outage, a_stop_during_an_outage_says_what_was_not_stored_and_the_next_start_stores_it)
 {
     char log[sizeof cfgfile + 16];
-    snprintf(log, sizeof log, "%s.stop.log", cfgfile);
     produce(400);
-    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g24", cfgfile, log);
+    pid_t p = start_run_logged("g24", log, sizeof log);
     wait_handled("g24", produced, 60);
     cx_test_pg_down(&conn);
     produce(1600); /* more than the two batches the writers hold: one stays in hand */
@@ -758,10 +764,9 @@ Test(run, a_stop_after_the_topic_vanished_and_came_back_exits_0)
  * are PostgreSQL's) or the broker refuses is no warning. */
 Test(run, kafka_troubles_are_logged_once)
 {
-    char log[sizeof cfgfile + 8];
-    snprintf(log, sizeof log, "%s.log", cfgfile);
+    char log[sizeof cfgfile + 16];
     produce(300);
-    pid_t a = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g16", cfgfile, log);
+    pid_t a = start_run_logged("g16", log, sizeof log);
     wait_handled("g16", produced, 60);
     /* commits to Kafka the broker refuses (8: OffsetCommit) */
     rd_kafka_mock_push_request_errors(
@@ -795,11 +800,10 @@ Test(run, kafka_troubles_are_logged_once)
  * once on SIGTERM, and once the lock is gone stores everything exactly once. */
 Test(run, a_batch_held_up_by_another_sessions_lock_says_why_and_stops_on_time)
 {
-    char log[sizeof cfgfile + 8];
-    snprintf(log, sizeof log, "%s.log", cfgfile);
+    char log[sizeof cfgfile + 16];
     produce(200);
     setenv("PGOPTIONS", "-c lock_timeout=2s", 1);
-    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g17", cfgfile, log);
+    pid_t p = start_run_logged("g17", log, sizeof log);
     unsetenv("PGOPTIONS");
     wait_handled("g17", produced, 60);
     PGconn *locker = cx_test_pg_connect(url);
@@ -830,12 +834,11 @@ Test(run, a_batch_held_up_by_another_sessions_lock_says_why_and_stops_on_time)
  * writes are taken again. */
 Test(run, a_read_only_database_is_waited_for_like_an_outage)
 {
-    char log[sizeof cfgfile + 8];
-    snprintf(log, sizeof log, "%s.log", cfgfile);
+    char log[sizeof cfgfile + 16];
     cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
                           "default_transaction_read_only = on', current_database()); END $$");
     produce(300);
-    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g18", cfgfile, log);
+    pid_t p = start_run_logged("g18", log, sizeof log);
     sleep(6);
     cr_assert(running(p), "a member must wait for a read-only database, not exit");
     cr_assert_eq(handled("g18"), 0);
