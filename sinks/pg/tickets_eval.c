@@ -653,11 +653,11 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
         if (!has_row(sc, e->at[i]))
             continue; /* ends where the scope has no events: a part of a window judged */
         figures f = window_at(sc, r, e->at[i]);
-        switch (r->kind) {
-        /* The share and the average as divisions, which come out as the
-         * threshold written in the rule when they equal it (for whole counts
+        /* Each figure is compared as a division, which comes out as the
+         * threshold written in the rule when it equals it (for whole counts
          * and rating sums): 29 of 100 is not above 0.29 (29 > 0.29 * 100
          * held, the product rounding to 28.999999999999996). */
+        switch (r->kind) {
         case CX_TICKET_NEGATIVE_SHARE:
             *fired =
                 f.events >= r->min_events && (double)f.negative / (double)f.events > r->threshold;
@@ -670,9 +670,9 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             if (j == 0 || spiky[j - 1] != e->at[i])
                 break; /* too few negative events */
             j--;
-            /* a spike needs four windows of history to compare with */
-            /* the window's negative events over the usual number in as long,
-             * a division as the others (none usually: any is a spike) */
+            /* a spike needs four windows of history to compare with; its
+             * figure is the window's negative events over the usual number in
+             * as long (none usually: any is a spike) */
             *fired = base_s[j] >= 4LL * r->window_seconds &&
                      (base_neg[j] == 0
                           ? f.negative > 0
