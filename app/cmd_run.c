@@ -97,6 +97,7 @@ typedef struct watchdog {
 static void *watchdog_main(void *arg)
 {
     watchdog *w = arg;
+    cx_thread_name("cx:watchdog");
     struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, DESTROY_PATIENCE_MS);
     pthread_mutex_lock(&w->lock);
     while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)

@@ -95,6 +95,7 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
 static void *monitor_main(void *arg)
 {
     cx_service_http *s = arg;
+    cx_thread_name("cx:http-monitor");
     pthread_mutex_lock(&s->lock);
     while (!s->quit) {
         pthread_mutex_unlock(&s->lock);

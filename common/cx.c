@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -162,6 +163,11 @@ void cx_cond_init_monotonic(pthread_cond_t *cond)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(cond, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+void cx_thread_name(const char *name)
+{
+    prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
 int64_t cx_now_wall_us(void)

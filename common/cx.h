@@ -171,6 +171,10 @@ struct timespec cx_time_after_ms(clockid_t clock, int ms);
  * so that setting the wall clock back does not stretch them. */
 void cx_cond_init_monotonic(pthread_cond_t *cond);
 
+/* Names the calling thread (at most 15 bytes are kept) as ps -T, top -H, perf
+ * and debuggers show it: "cx:writer-0", beside librdkafka's "rdk:main". */
+void cx_thread_name(const char *name);
+
 /* How many single-character insertions, deletions and substitutions turn a
  * into b, or 3 when that is 3 or more (or either is 128 bytes or longer):
  * enough to tell a typo ("--brokr") from another word. */

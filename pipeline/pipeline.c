@@ -217,6 +217,8 @@ static void *writer_main(void *arg)
     writer *wr = arg;
     cx_pipeline *p = wr->p;
     char err[1024];
+    snprintf(err, sizeof err, "cx:writer-%d", (int)(wr - p->wr));
+    cx_thread_name(err);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (wr->head == NULL && !p->quit)

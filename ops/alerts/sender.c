@@ -371,6 +371,7 @@ static void *sender_main(void *arg)
 {
     cx_alerts_sender *s = arg;
     char err[1024];
+    cx_thread_name("cx:alerts");
     int64_t next_gauges = 0, next_refresh = cx_now_mono_us();
     int warned = 0;
     while (!stopping(s)) {

@@ -173,6 +173,19 @@ void cx_test_read_line(int fd, char *buf, size_t buflen, int timeout_ms)
     buf[n] = '\0';
 }
 
+/* Prints what each thread of pid is doing (name, state, what it waits on in
+ * the kernel, and its stack where gdb is installed): the first clue to where
+ * a process that would not exit hung. */
+static void print_threads(pid_t pid)
+{
+    fprintf(stderr, "process %d has not exited; its threads:\n", (int)pid);
+    cx_test_sh("for t in /proc/%d/task/*; do printf '  thread %%s %%s state %%s waiting in %%s\\n' "
+               "\"${t##*/}\" \"$(cat $t/comm)\" \"$(cut -d' ' -f3 $t/stat)\" "
+               "\"$(cat $t/wchan)\"; done >&2; ! command -v gdb >/dev/null || "
+               "timeout 60 gdb -p %d -batch -ex 'thread apply all bt' >&2 2>/dev/null",
+               (int)pid, (int)pid);
+}
+
 int cx_test_stop(pid_t pid, int sig, int timeout_ms)
 {
     int status;
@@ -184,6 +197,7 @@ int cx_test_stop(pid_t pid, int sig, int timeout_ms)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         cx_test_sleep_ms(10);
     }
+    print_threads(pid);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     cr_assert_fail("process %d did not exit within %d ms of signal %d", (int)pid, timeout_ms, sig);
