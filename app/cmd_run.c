@@ -81,13 +81,17 @@ static void catch_stop_signals(void)
 
 /* ---- The consumer's handler: the engine's source side ---- */
 
-/* How long the Kafka client may take to shut down once everything is stored. */
+/* How long leaving the group and shutting the Kafka client down may take
+ * once everything is stored. */
 #define DESTROY_PATIENCE_MS 10000
 
-/* librdkafka 2.0.2 can hang in rd_kafka_destroy() once a subscribed topic
- * has vanished from the metadata for a while and come back (a plain consumer
- * does too). The member has stopped by then: past DESTROY_PATIENCE_MS the
- * process exits with the status it has instead of waiting to be killed. */
+/* librdkafka 2.0.2 can wait without end in rd_kafka_consumer_close() (a
+ * coordinator that does not answer) and in rd_kafka_destroy() (once a
+ * subscribed topic has vanished from the metadata for a while and come back;
+ * a plain consumer does too). Everything is stored by then: past
+ * DESTROY_PATIENCE_MS the process exits with the status it has instead of
+ * waiting to be killed (the coordinator ends the member's session after
+ * session.timeout.ms). */
 typedef struct watchdog {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -106,8 +110,9 @@ static void *watchdog_main(void *arg)
     pthread_mutex_unlock(&w->lock);
     if (!done) {
         cx_log(CX_LOG_ERROR, "pipeline",
-               "the Kafka client did not shut down within %d s (librdkafka 2.0.2 can hang "
-               "there after a topic vanished and came back): exiting with status %d",
+               "leaving the consumer group and shutting the Kafka client down took more than "
+               "%d s (librdkafka 2.0.2 can wait there without end: a coordinator that does not "
+               "answer, a topic that vanished and came back): exiting with status %d",
                DESTROY_PATIENCE_MS / 1000, w->rc);
         fflush(stdout);
         fflush(stderr);
@@ -116,7 +121,8 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* Frees the consumer, the process exiting with rc if that hangs. */
+/* Frees the consumer (it leaves the group), the process exiting with rc if
+ * that hangs. */
 static void free_consumer(cx_consumer *c, int rc)
 {
     watchdog w = {.lock = PTHREAD_MUTEX_INITIALIZER, .rc = rc};
@@ -350,9 +356,9 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
 done:
     cx_service_http_stop(http); /* before the consumer and metrics it reads */
     cx_alerts_sender_stop(sender);
-    cx_pipeline_free(s.pipeline); /* drained by the consumer: the writers stop */
+    free_consumer(s.consumer, rc); /* leaving, it drains the pipeline: still there */
+    cx_pipeline_free(s.pipeline);  /* drained by the consumer: the writers stop */
     *totals = s.totals;
-    free_consumer(s.consumer, rc);
     cx_metrics_free(s.metrics);
     for (int w = 0; w < writers; w++)
         cx_pg_free(pg[w]);

@@ -658,7 +658,6 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         st = cx_errf(err, errlen, ds, "%s", e);
     if (c->fatal && st == CX_OK)
         st = cx_errf(err, errlen, CX_ERR_FATAL, "%s", c->fatal_err);
-    rd_kafka_consumer_close(c->rk);
     return st;
 }
 
@@ -706,8 +705,10 @@ void cx_consumer_free(cx_consumer *c)
     if (c == NULL)
         return;
     drop_batch(c);
-    if (c->rk != NULL)
+    if (c->rk != NULL) {
+        rd_kafka_consumer_close(c->rk); /* leaves the group, revocations drained */
         rd_kafka_destroy(c->rk);
+    }
     free(c->batch);
     free(c->msgs);
     free(c);

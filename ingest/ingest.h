@@ -123,7 +123,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
  * and time; pauses all partitions while the application is busy (and keeps
  * polling, so the member stays in the group); on revocation gives up the
  * batch in hand (its new owner reads it from the stored offsets) and drains.
- * On stop: drains, submits the batch in hand, drains again, leaves the group.
+ * On stop: drains, submits the batch in hand and drains again; the member
+ * leaves the group in cx_consumer_free().
  */
 cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen);
 
@@ -148,7 +149,11 @@ int cx_consumer_paused(const cx_consumer *c);
  */
 size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max);
 
-/* NULL-safe. */
+/* Leaves the group and frees the member. Partitions revoked as it leaves
+ * (and any assigned meanwhile) go through the handler as in run(): the
+ * application behind it must still be there. librdkafka 2.0.2 can wait here
+ * without end (a coordinator that does not answer, a topic that vanished and
+ * came back): bound it from another thread. NULL-safe. */
 void cx_consumer_free(cx_consumer *c);
 
 #endif /* CX_INGEST_H */

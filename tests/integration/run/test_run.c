@@ -633,6 +633,47 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     cx_mock_free(m3);
 }
 
+/* Stopped while the group's coordinator does not answer a commit of stored
+ * offsets (those to Kafka, for lag tools): librdkafka 2.0.2 waits for the
+ * answer before leaving the group, up to session.timeout.ms (25 s here; 45 s
+ * by default). It exits 0 within the 10 s it allows itself for leaving,
+ * saying so, with everything stored. */
+Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
+{
+    cx_mock *m2 = NULL;
+    cx_producer *p2 = NULL;
+    char err[512], cfg[300], log[320];
+    snprintf(cfg, sizeof cfg, "%s.g26", cfgfile);
+    snprintf(log, sizeof log, "%s.log", cfg);
+    write_config(cfg, "");
+    cr_assert_eq(cx_test_sh("sed -i 's/\"session.timeout.ms\": \"6000\"/\"session.timeout.ms\":"
+                            " \"25000\"/' '%s' && grep -q '\"25000\"' '%s'",
+                            cfg, cfg),
+                 0, "the configuration has no session.timeout.ms to change");
+    cr_assert_eq(cx_mock_new(&m2, 2, err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m2);
+    cr_assert_eq(cx_mock_create_topic(m2, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
+                 err);
+    for (int p = 0; p < PARTITIONS; p++)
+        rd_kafka_mock_partition_set_leader(cl, "cx.events", p, 2);
+    rd_kafka_mock_coordinator_set(cl, "group", "g26", 1);
+    cr_assert_eq(cx_producer_new(&p2, cx_mock_bootstraps(m2), err, sizeof err), CX_OK, "%s", err);
+    produce_with(p2, 300);
+    pid_t p = start_member(url, cx_mock_bootstraps(m2), "cx.events", "g26", cfg, log);
+    wait_handled("g26", produced, 60);
+    rd_kafka_mock_broker_push_request_error_rtts(cl, 1, 8 /* OffsetCommit */, 1,
+                                                 RD_KAFKA_RESP_ERR_NO_ERROR, 120000);
+    produce_with(p2, 100);
+    wait_handled("g26", produced, 60);
+    cx_test_sleep_ms(500); /* its commit to Kafka sent */
+    cr_assert_eq(stop(p, SIGTERM, 15000), 0, "a stop must not wait for the coordinator");
+    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -q 'leaving the consumer group'", log),
+                 0, "the log must say why it did not wait");
+    assert_exactly_once("g26");
+    cx_producer_free(p2);
+    cx_mock_free(m2);
+}
+
 /* The group's coordinator moves to another broker twice while two members
  * share the partitions, and heartbeats meet a burst of NOT_COORDINATOR
  * answers (the fault plan's T6): the members find the new coordinator,
