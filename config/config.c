@@ -59,7 +59,7 @@ static const setting settings[] = {
      "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, CX_XSTR(CX_BATCH_MAX_MESSAGES_DEFAULT),
      "most messages in one batch (transaction)"},
     {"batch.max_ms", T_INT, F(batch_max_ms), 0, 1, 60000, NULL, "CXPULSE_BATCH_MAX_MS", NULL, 0,
-     "100", "longest wait for a batch to fill, in milliseconds"},
+     "100", "longest wait for a batch to fill, in milliseconds (a stop stores it at once)"},
     {"batch.max_bytes", T_INT, F(batch_max_bytes), 0, 65536, 1073741824, NULL,
      "CXPULSE_BATCH_MAX_BYTES", NULL, 0, "16777216",
      "message bytes at which a batch is submitted, whatever its count (its last message may "

@@ -620,11 +620,13 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         /* Never 0: librdkafka 2.0.2 counts the time spent in a rebalance
          * callback (read_stored() may wait there for as long as an outage
          * lasts) against max.poll.interval.ms only in a poll without time
-         * to wait. */
+         * to wait. At most 100 ms: a stop is seen within that, however long
+         * batch.max_ms lets a batch wait for more messages. */
         int wait = 100;
         if (c->n > 0) {
             int64_t left = c->first_us + (int64_t)c->linger_ms * 1000 - cx_now_mono_us();
-            wait = left <= 0 ? 1 : (int)(left / 1000) + 1;
+            if (left < wait * 1000LL)
+                wait = left <= 0 ? 1 : (int)(left / 1000) + 1;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
         if (m != NULL)

@@ -608,6 +608,25 @@ Test(run, latest_starts_where_the_group_first_started_after_a_restart)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad - bad_before);
 }
 
+/* A batch waiting for more messages (batch.max_ms 30 s on a quiet topic)
+ * is stored at once on a stop: the member does not wait out the 30 s. */
+Test(run, a_stop_stores_a_batch_waiting_for_more_messages_at_once)
+{
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s.linger", cfgfile);
+    write_config(cfg, "");
+    cr_assert_eq(cx_test_sh("sed -i 's/\"max_ms\": 100/\"max_ms\": 30000/' '%s' && "
+                            "grep -q '\"max_ms\": 30000' '%s'",
+                            cfg, cfg),
+                 0, "the configuration has no batch.max_ms to change");
+    produce(100); /* fewer than batch.max_messages */
+    pid_t p = start_run_with("g27", cfg);
+    sleep(6); /* joined (in about 3 s) and the messages in hand */
+    cr_assert_eq(handled("g27"), 0, "the batch should still wait for more messages");
+    cr_assert_eq(stop(p, SIGTERM, 5000), 0, "a stop must not wait out batch.max_ms");
+    assert_exactly_once("g27");
+}
+
 /* With auto_offset_reset latest a new group asks where each partition ends
  * when it is assigned; with the partitions' leader down, each question waits.
  * A SIGTERM meanwhile stops the member promptly, not after every partition's
