@@ -354,9 +354,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                (unsigned long long)s.totals.messages, (unsigned long long)s.totals.stored);
     }
 done:
-    cx_service_http_stop(http); /* before the consumer and metrics it reads */
-    cx_alerts_sender_stop(sender);
+    cx_service_http_stop(http);    /* before the consumer and metrics it reads */
     free_consumer(s.consumer, rc); /* leaving, it drains the pipeline: still there */
+    s.consumer = NULL;
+    cx_alerts_sender_stop(sender); /* up to 5 s: after the partitions are let go */
     cx_pipeline_free(s.pipeline);  /* drained by the consumer: the writers stop */
     *totals = s.totals;
     cx_metrics_free(s.metrics);

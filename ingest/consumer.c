@@ -644,7 +644,7 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
     }
     char e[512];
     if (st == CX_OK && !c->fatal && !c->unread) {
-        /* the batch in hand: room for it, store it, then leave */
+        /* the batch in hand: room for it, store it (cx_consumer_free() leaves) */
         st = drain(c, err, errlen);
         if (st == CX_OK && c->n > 0)
             st = submit(c, 0, err, errlen);

@@ -79,7 +79,8 @@ typedef struct cx_consumer_config {
     size_t n_props;              /* number of pairs */
 } cx_consumer_config;
 
-/* What the application does with batches; callbacks run on the run() thread. */
+/* What the application does with batches; callbacks run on the thread of
+ * run(), and of cx_consumer_free() as the member leaves. */
 typedef struct cx_consumer_handler {
     void *ctx;
     /* Fills next[i] with the stored next offset of topic's parts[i] (-1 = none

@@ -179,10 +179,10 @@ void cx_test_read_line(int fd, char *buf, size_t buflen, int timeout_ms)
 static void print_threads(pid_t pid)
 {
     fprintf(stderr, "process %d has not exited; its threads:\n", (int)pid);
-    cx_test_sh("for t in /proc/%d/task/*; do printf '  thread %%s %%s state %%s waiting in %%s\\n' "
-               "\"${t##*/}\" \"$(cat $t/comm)\" \"$(cut -d' ' -f3 $t/stat)\" "
+    cx_test_sh("for t in /proc/%d/task/*; do printf '  thread %%s %%s %%s waiting in %%s\\n' "
+               "\"${t##*/}\" \"$(cat $t/comm)\" \"$(grep '^State:' $t/status)\" "
                "\"$(cat $t/wchan)\"; done >&2; ! command -v gdb >/dev/null || "
-               "timeout 60 gdb -p %d -batch -ex 'thread apply all bt' >&2 2>/dev/null",
+               "timeout 30 gdb -p %d -batch -ex 'thread apply all bt' >&2 2>&1",
                (int)pid, (int)pid);
 }
 

@@ -621,9 +621,9 @@ Test(run, a_stop_stores_a_batch_waiting_for_more_messages_at_once)
                  0, "the configuration has no batch.max_ms to change");
     produce(100); /* fewer than batch.max_messages */
     pid_t p = start_run_with("g27", cfg);
-    sleep(6); /* joined (in about 3 s) and the messages in hand */
+    sleep(8); /* joined (in about 3 s) and the messages in hand */
     cr_assert_eq(handled("g27"), 0, "the batch should still wait for more messages");
-    cr_assert_eq(stop(p, SIGTERM, 5000), 0, "a stop must not wait out batch.max_ms");
+    cr_assert_eq(stop(p, SIGTERM, 12000), 0, "a stop must not wait out batch.max_ms");
     assert_exactly_once("g27");
 }
 
