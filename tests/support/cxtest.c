@@ -133,6 +133,15 @@ const char *cx_test_source_path(const char *rel, char *buf, size_t buflen)
     return buf;
 }
 
+char *cx_test_read_file(const char *path, char *buf, size_t buflen)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    buf[fread(buf, 1, buflen - 1, f)] = '\0';
+    fclose(f);
+    return buf;
+}
+
 const char *cx_test_bin(void)
 {
     return CX_BIN;

@@ -48,6 +48,10 @@ void cx_test_pg_back(PGconn **conn, const char *url);
 /* Path of a file under the source tree, e.g. "tests/data/x.json". */
 const char *cx_test_source_path(const char *rel, char *buf, size_t buflen);
 
+/* The text of the file at path in buf (at most buflen - 1 bytes, then NUL);
+ * fails the test if it cannot be opened. Returns buf. */
+char *cx_test_read_file(const char *path, char *buf, size_t buflen);
+
 /* Path of the cxpulse binary built alongside the tests. */
 const char *cx_test_bin(void);
 

@@ -413,11 +413,8 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     cx_test_proxy_stop(px);
     cr_assert_eq(rc, 0, "chromium failed");
 
-    FILE *f = fopen(dom_path, "r");
-    cr_assert_not_null(f);
     static char dom[1 << 20];
-    dom[fread(dom, 1, sizeof dom - 1, f)] = '\0';
-    fclose(f);
+    cx_test_read_file(dom_path, dom, sizeof dom);
     for (const char *const *c = (const char *const[]){"facing", "collaborative", "external",
                                                       "performance", NULL};
          *c; c++) {
@@ -572,11 +569,8 @@ Test(http, the_live_page_labels_follow_the_smallest_signal_window)
                             " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
                             CX_BINARY_DIR, port, dom_path),
                  0, "chromium failed");
-    FILE *f = fopen(dom_path, "r");
-    cr_assert_not_null(f);
     static char dom[1 << 20];
-    dom[fread(dom, 1, sizeof dom - 1, f)] = '\0';
-    fclose(f);
+    cx_test_read_file(dom_path, dom, sizeof dom);
     cr_assert_gt(dom_number(dom, "id=\"total-events\">"), 0, "the page got no data");
     for (const char *const *l = (const char *const[]){">events, last 5 hours<",
                                                       ">latest 5 minutes<",

@@ -197,11 +197,8 @@ Test(pg_outbox, the_documented_pruning_keeps_transitions_numbered_after_every_ro
         " interval '90 days' AND n.seq < (SELECT max(m.seq) FROM cx.notifications m WHERE"
         " m.ticket_id = n.ticket_id);";
     char path[1024];
-    FILE *f = fopen(cx_test_source_path("docs/alerts.md", path, sizeof path), "r");
-    cr_assert_not_null(f, "%s", path);
     static char doc[1 << 16];
-    doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
-    fclose(f);
+    cx_test_read_file(cx_test_source_path("docs/alerts.md", path, sizeof path), doc, sizeof doc);
     cr_assert(strstr(doc, prune) != NULL, "docs/alerts.md no longer shows: %s", prune);
     long long t = new_ticket("r");
     update_ticket(conn, t);

@@ -813,11 +813,8 @@ Test(pg_tickets, the_analyst_queries_in_the_docs_run)
                                                              "docs/history.md", NULL};
          *doc_name; doc_name++) {
         char path[1024];
-        FILE *f = fopen(cx_test_source_path(*doc_name, path, sizeof path), "r");
-        cr_assert_not_null(f, "%s", path);
         static char doc[65536];
-        doc[fread(doc, 1, sizeof doc - 1, f)] = '\0';
-        fclose(f);
+        cx_test_read_file(cx_test_source_path(*doc_name, path, sizeof path), doc, sizeof doc);
         for (char *p = strstr(doc, "```sql\n"); p != NULL; p = strstr(p, "```sql\n")) {
             p += 7;
             char *end = strstr(p, "```");
