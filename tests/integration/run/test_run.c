@@ -54,6 +54,18 @@ static void write_config(const char *path, const char *more)
     fclose(f);
 }
 
+/* Writes a variant of the members' configuration to "<cfgfile>.<name>", named
+ * in cfg[300]: `more` as in write_config(), and the text `from` (a setting as
+ * written, with its value) changed to `to`. */
+static void write_config_variant(char *cfg, const char *name, const char *more, const char *from,
+                                 const char *to)
+{
+    snprintf(cfg, 300, "%s.%s", cfgfile, name);
+    write_config(cfg, more);
+    cr_assert_eq(cx_test_sh("sed -i 's/%s/%s/' '%s' && grep -qF '%s' '%s'", from, to, cfg, to, cfg),
+                 0, "the configuration has no %s to change", from);
+}
+
 static void setup(void)
 {
     cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, PARTITIONS);
@@ -480,13 +492,8 @@ static void outage_rebalance(const char *group, const char *more, long during, i
                              int outage_s, char *log_a, char *log_b)
 {
     char cfg[300];
-    snprintf(cfg, sizeof cfg, "%s.%s", cfgfile, group);
-    write_config(cfg, more);
-    cr_assert_eq(
-        cx_test_sh("sed -i 's/\"max.poll.interval.ms\": \"30000\"/\"max.poll.interval.ms\":"
-                   " \"8000\"/' '%s' && grep -q '\"8000\"' '%s'",
-                   cfg, cfg),
-        0, "the configuration has no max.poll.interval.ms to change");
+    write_config_variant(cfg, group, more, "\"max.poll.interval.ms\": \"30000\"",
+                         "\"max.poll.interval.ms\": \"8000\"");
     snprintf(log_a, 320, "%s.a.log", cfg);
     snprintf(log_b, 320, "%s.b.log", cfg);
     const char *brokers = cx_mock_bootstraps(mock);
@@ -613,12 +620,7 @@ Test(run, latest_starts_where_the_group_first_started_after_a_restart)
 Test(run, a_stop_stores_a_batch_waiting_for_more_messages_at_once)
 {
     char cfg[300];
-    snprintf(cfg, sizeof cfg, "%s.linger", cfgfile);
-    write_config(cfg, "");
-    cr_assert_eq(cx_test_sh("sed -i 's/\"max_ms\": 100/\"max_ms\": 30000/' '%s' && "
-                            "grep -q '\"max_ms\": 30000' '%s'",
-                            cfg, cfg),
-                 0, "the configuration has no batch.max_ms to change");
+    write_config_variant(cfg, "linger", "", "\"max_ms\": 100", "\"max_ms\": 30000");
     produce(100); /* fewer than batch.max_messages */
     pid_t p = start_run_with("g27", cfg);
     sleep(8); /* joined (in about 3 s) and the messages in hand */
@@ -662,13 +664,9 @@ Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
     cx_mock *m2 = NULL;
     cx_producer *p2 = NULL;
     char err[512], cfg[300], log[320];
-    snprintf(cfg, sizeof cfg, "%s.g26", cfgfile);
+    write_config_variant(cfg, "g26", "", "\"session.timeout.ms\": \"6000\"",
+                         "\"session.timeout.ms\": \"25000\"");
     snprintf(log, sizeof log, "%s.log", cfg);
-    write_config(cfg, "");
-    cr_assert_eq(cx_test_sh("sed -i 's/\"session.timeout.ms\": \"6000\"/\"session.timeout.ms\":"
-                            " \"25000\"/' '%s' && grep -q '\"25000\"' '%s'",
-                            cfg, cfg),
-                 0, "the configuration has no session.timeout.ms to change");
     cr_assert_eq(cx_mock_new(&m2, 2, err, sizeof err), CX_OK, "%s", err);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m2);
     cr_assert_eq(cx_mock_create_topic(m2, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
