@@ -188,52 +188,39 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
-    for (int i = 0; i < n_rest; i++) {
-        const char *a = rest[i];
-        if (strcmp(a, "--json") == 0) {
-            as_json = 1;
-        } else if (strcmp(a, "--all") == 0) {
-            all = 1;
-        } else if (strcmp(a, "--since") == 0 && i + 1 < n_rest) {
-            int64_t us;
-            since = rest[++i];
-            if (cx_time_parse_date(since, &us) != CX_OK) {
-                fprintf(stderr, "cxpulse dead-letters: --since \"%s\": expected an RFC 3339 "
-                                "date-time or a date\n", since);
-                goto done;
-            }
-        } else if (strcmp(a, "--limit") == 0 && i + 1 < n_rest) {
-            double v;
-            const cx_cmd_number num = {"--limit", "a whole number from 1 to 100000", &v, 1, 100000,
-                                       1};
-            if (cx_cmd_read_number("dead-letters", &num, rest[++i]) != 0)
-                goto done;
-            limit = (int)v;
-        } else if (strcmp(a, "--id") == 0 && i + 1 < n_rest) {
-            if ((id = cx_cmd_id(rest[++i])) <= 0) {
-                fprintf(stderr, "cxpulse dead-letters: --id \"%s\": expected an id\n", rest[i]);
-                goto done;
-            }
-        } else if (verb == NULL && a[0] != '-') {
-            static const char *const verbs[] = {"list", "show", "replay", NULL};
-            if (!cx_cmd_known_verb("dead-letters", a, verbs))
-                goto done;
-            verb = a;
-        } else if (verb != NULL && strcmp(verb, "show") == 0 && id == 0 && a[0] != '-') {
-            if ((id = cx_cmd_id(a)) <= 0) {
-                char shown[256];
-                fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n",
-                        cx_config_shown(a, shown, sizeof shown));
-                goto done;
-            }
-        } else {
-            char shown[256];
-            fprintf(stderr, "cxpulse dead-letters: unexpected argument \"%s\"\n",
-                    cx_config_shown(a, shown, sizeof shown));
-            goto done;
-        }
+    const char *id_s = NULL, *id_flag = NULL;
+    double limit_v = 50;
+    const cx_cmd_number nums[] = {
+        {"--limit", "a whole number from 1 to 100000", &limit_v, 1, 100000, 1}};
+    const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--id", &id_flag, NULL, 0}};
+    const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--all", &all}};
+    const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
+                              .n_flags = CX_ARRAY_LEN(flags), .config_flags = 1};
+    static const char *const verbs[] = {"list", "show", "replay", NULL},
+                             *id_verbs[] = {"show", NULL};
+    if (cx_cmd_parse_verb("dead-letters", rest, n_rest, spec, verbs, id_verbs, &verb, &id_s) != 0)
+        goto done;
+    limit = (int)limit_v;
+    char shown[256];
+    int64_t since_us;
+    if (since != NULL && cx_time_parse_date(since, &since_us) != CX_OK) {
+        fprintf(stderr,
+                "cxpulse dead-letters: --since \"%s\": expected an RFC 3339 date-time or "
+                "a date\n",
+                cx_config_shown(since, shown, sizeof shown));
+        goto done;
     }
-    if (verb == NULL || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "replay"))) {
+    if (id_flag != NULL && (id = cx_cmd_id(id_flag)) <= 0) {
+        fprintf(stderr, "cxpulse dead-letters: --id \"%s\": expected an id\n",
+                cx_config_shown(id_flag, shown, sizeof shown));
+        goto done;
+    }
+    if (id_s != NULL && (id = cx_cmd_id(id_s)) <= 0) {
+        fprintf(stderr, "cxpulse dead-letters show: expected an id, got \"%s\"\n",
+                cx_config_shown(id_s, shown, sizeof shown));
+        goto done;
+    }
+    if (verb == NULL) {
         usage(stderr, CX_EXIT_USAGE);
         goto done;
     }

@@ -75,18 +75,15 @@ int cx_cmd_demo(int argc, char **argv)
         fprintf(stderr, "cxpulse demo: %s\n", err);
         goto done;
     }
-    for (int i = 0; i < n_rest; i++) {
-        if (strcmp(rest[i], "--data") == 0 && i + 1 < n_rest) {
-            data = rest[++i];
-        } else if (strcmp(rest[i], "--serve") == 0) {
-            serve = 1;
-        } else {
-            char shown[256];
-            fprintf(stderr, "cxpulse demo: unexpected argument \"%s\"\n",
-                    cx_config_shown(rest[i], shown, sizeof shown));
-            goto done;
-        }
-    }
+    const cx_cmd_string strs[] = {{"--data", &data, NULL, 0}};
+    const cx_cmd_flag flags[] = {{"--serve", &serve}};
+    const cx_cmd_spec spec = {.strs = strs,
+                              .n_strs = CX_ARRAY_LEN(strs),
+                              .flags = flags,
+                              .n_flags = CX_ARRAY_LEN(flags),
+                              .config_flags = 1};
+    if (cx_cmd_parse_options("demo", rest, n_rest, &spec) != 0)
+        goto done;
     if (serve && strcmp(cfg->http_listen, "off") == 0) {
         fprintf(stderr, "cxpulse demo: --serve serves the live page: give --http ADDR:PORT, "
                         "not off\n");

@@ -57,7 +57,9 @@ int cx_cmd_mock_kafka(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
-            fprintf(stderr, "cxpulse mock-kafka: \"%s\" needs a value or is unknown\n", a);
+            char shown[256];
+            fprintf(stderr, "cxpulse mock-kafka: \"%s\" needs a value or is unknown\n",
+                    cx_config_shown(a, shown, sizeof shown));
             return usage(stderr, CX_EXIT_USAGE);
         }
         if (strcmp(a, "--brokers") == 0) {

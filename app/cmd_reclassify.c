@@ -36,8 +36,9 @@ static int valid_time(const char *flag, const char *t, int64_t *us)
 {
     if (t == NULL || cx_time_parse_date(t, us) == CX_OK)
         return 1;
+    char shown[256];
     fprintf(stderr, "cxpulse reclassify: %s \"%s\": expected an RFC 3339 date-time or a date\n",
-            flag, t);
+            flag, cx_config_shown(t, shown, sizeof shown));
     return 0;
 }
 

@@ -99,8 +99,9 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
     } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0)) {
         long long id = cx_cmd_id(id_s);
         if (id <= 0) {
+            char shown[256];
             fprintf(stderr, "cxpulse tickets %s: expected a ticket id, got \"%s\"\n", verb,
-                    id_s ? id_s : "");
+                    cx_config_shown(id_s ? id_s : "", shown, sizeof shown));
             return CX_EXIT_USAGE;
         }
         if (owner != NULL || status != NULL || limit != 0) {
@@ -165,10 +166,11 @@ int cx_cmd_tickets(int argc, char **argv)
     for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
         known = strcmp(status, statuses[k]) == 0;
     if (!known) {
+        char shown[256];
         fprintf(stderr,
                 "cxpulse tickets: --status \"%s\": expected open, acknowledged, "
                 "resolved, unresolved or all\n",
-                status);
+                cx_config_shown(status, shown, sizeof shown));
         return CX_EXIT_USAGE;
     }
     cx_config *cfg;

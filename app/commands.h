@@ -117,7 +117,8 @@ typedef struct cx_cmd_spec {
  * (--pg), else CXPULSE_PG_URL, else the postgres.url of the configuration
  * file config_path (--config; NULL: none); NULL: libpq's environment. *url
  * may point into *cfg (free with cx_config_free). Returns 0, or -1 after
- * printing "cxpulse CMD: ..." when the file cannot be read. */
+ * printing "cxpulse CMD: ..." when the file cannot be read or a CXPULSE_
+ * variable is a setting's name mistyped (cx_config_check_env). */
 int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag, const char **url,
                   cx_config **cfg);
 

@@ -125,6 +125,10 @@ int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag
 {
     char err[1024];
     *cfg = NULL;
+    if (cx_config_check_env(err, sizeof err) != CX_OK) { /* CXPULSE_PG_UR: not silently libpq's */
+        fprintf(stderr, "cxpulse %s: %s\n", cmd, err);
+        return -1;
+    }
     if (config_path != NULL && ((*cfg = cx_config_new()) == NULL ||
                                 cx_config_load_file(*cfg, config_path, err, sizeof err) != CX_OK)) {
         fprintf(stderr, "cxpulse %s: %s\n", cmd, *cfg ? err : "out of memory");
@@ -146,9 +150,9 @@ int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verb
         cx_typo_offer(&t, *v);
     if (t.distance == 0)
         return 1;
-    char hint[160];
-    fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\"%s", cmd, word,
-            cx_typo_hint(&t, 0, hint, sizeof hint));
+    char hint[160], shown[256];
+    fprintf(stderr, "cxpulse %s: unknown subcommand \"%s\"%s", cmd,
+            cx_config_shown(word, shown, sizeof shown), cx_typo_hint(&t, 0, hint, sizeof hint));
     if (t.best == NULL) { /* nothing near: the list */
         fprintf(stderr, " (one of");
         for (const char *const *v = verbs; *v != NULL; v++)
@@ -166,8 +170,9 @@ int cx_cmd_read_number(const char *cmd, const cx_cmd_number *num, const char *va
     double v = strtod(value, &end);
     if (end == value || *end != '\0' || errno != 0 || !(v >= num->min && v <= num->max) ||
         (num->whole && v != (double)(long long)v)) {
-        fprintf(stderr, "cxpulse %s: %s \"%s\": expected %s\n", cmd, num->flag, value,
-                num->expected);
+        char shown[256];
+        fprintf(stderr, "cxpulse %s: %s \"%s\": expected %s\n", cmd, num->flag,
+                cx_config_shown(value, shown, sizeof shown), num->expected);
         return -1;
     }
     *num->out = v;

@@ -580,7 +580,7 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
 
 extern char **environ;
 
-cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
+cx_status cx_config_check_env(char *err, size_t errlen)
 {
     /* A variable a letter or two from a setting's is a typo that would
      * otherwise be ignored without a word (other CXPULSE_ names are left be). */
@@ -599,14 +599,21 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
             return cx_errf(err, errlen, CX_ERR_CONFIG, "environment %s: not a setting%s", name,
                            cx_typo_hint(&t, 0, hint, sizeof hint));
     }
+    return CX_OK;
+}
+
+cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
+{
+    cx_status st = cx_config_check_env(err, errlen);
+    if (st != CX_OK)
+        return st;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
         if (v == NULL)
             continue;
         char where[96];
         snprintf(where, sizeof where, "environment %s", settings[i].env);
-        cx_status st = set_text(cfg, &settings[i], v, where, err, errlen);
-        if (st != CX_OK)
+        if ((st = set_text(cfg, &settings[i], v, where, err, errlen)) != CX_OK)
             return st;
     }
     return CX_OK;

@@ -68,8 +68,11 @@ cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_
  * mistyped argument probably meant. */
 void cx_config_offer_flags(cx_typo *t);
 
-/* Applies CXPULSE_* environment variables (getenv). A CXPULSE_ variable within
- * two letters of a setting's (CXPULSE_BROKER) is an error naming that one. */
+/* Checks the environment's CXPULSE_* names: one within two letters of a
+ * setting's (CXPULSE_BROKER) is an error naming that one. */
+cx_status cx_config_check_env(char *err, size_t errlen);
+
+/* Applies CXPULSE_* environment variables (getenv), after cx_config_check_env(). */
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
 
 /* Sets one setting by its dotted key from a string (as flags and the environment give it). */

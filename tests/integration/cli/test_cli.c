@@ -375,6 +375,20 @@ Test(cli, arguments_quoted_in_errors_never_show_a_password)
          "unknown option \"--sincee\""},
         {"'host=db password=S3cretPW'", "unknown command \"password=**** host=db\""},
         {"dead-letters list 'host=db password=S3cretPW'", "password=****"},
+        /* the verb or the id forgotten, a URL where a value goes */
+        {"tickets postgresql://app:S3cretPW@127.0.0.1:1/cx",
+         "unknown subcommand \"postgresql://app:****@"},
+        {"tickets ack postgresql://app:S3cretPW@127.0.0.1:1/cx",
+         "expected a ticket id, got \"postgresql://app:****@"},
+        {"dead-letters show postgresql://app:S3cretPW@127.0.0.1:1/cx",
+         "expected an id, got \"postgresql://app:****@"},
+        {"tickets list --limit 'host=db password=S3cretPW'", "--limit \"password=****"},
+        {"tickets list --status 'host=db password=S3cretPW'", "--status \"password=****"},
+        {"reclassify --since 'host=db password=S3cretPW'", "--since \"password=****"},
+        {"dead-letters list --since 'host=db password=S3cretPW'", "--since \"password=****"},
+        {"dead-letters replay --id postgresql://app:S3cretPW@127.0.0.1:1/cx",
+         "--id \"postgresql://app:****@"},
+        {"mock-kafka postgresql://app:S3cretPW@127.0.0.1:1/cx", "\"postgresql://app:****@"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_eq(run_cli(cases[i].args), 2, "%s", cases[i].args);
@@ -521,6 +535,10 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     /* and the owners' commands, with options that take no value */
     expect_refused("tickets list --pg", "\"--pg\" needs a value");
     expect_refused("notifications list --ticket", "\"--ticket\" needs a value");
+    expect_refused("dead-letters list --limit", "\"--limit\" needs a value");
+    expect_refused("dead-letters list --lmit 3",
+                   "unknown option \"--lmit\" (did you mean --limit?)");
+    expect_refused("demo --data", "\"--data\" needs a value");
     expect_refused("tickets list --jsno", "unknown option \"--jsno\" (did you mean --json?)");
     expect_refused("notifications retry --faild",
                    "unknown option \"--faild\" (did you mean --failed?)");
@@ -538,4 +556,12 @@ Test(cli, a_mistyped_command_names_the_one_meant)
                    "dead-letters: unknown subcommand \"shwo\" (did you mean show?)");
     expect_refused("notifications frob",
                    "notifications: unknown subcommand \"frob\" (one of list, retry)");
+    /* a mistyped setting's name in the environment, also where only the URL is read:
+     * not libpq's defaults, which may reach another database */
+    const char *pg_only[] = {"migrate", "tickets list", "notifications list", "dead-letters list"};
+    cr_assert_eq(setenv("CXPULSE_PG_UR", "postgresql://u@127.0.0.1:1/x", 1), 0);
+    for (size_t k = 0; k < sizeof pg_only / sizeof pg_only[0]; k++)
+        expect_refused(pg_only[k],
+                       "environment CXPULSE_PG_UR: not a setting (did you mean CXPULSE_PG_URL?)");
+    unsetenv("CXPULSE_PG_UR");
 }
