@@ -222,7 +222,7 @@ int cx_cmd_eval(int argc, char **argv)
 {
     const char *path = NULL, *rules[MAX_FILES], *model = NULL, *by = NULL, *against = NULL;
     size_t n_rules = 0;
-    double min_f1 = 0, min_sent = 0, misses = 20, resamples = 1000;
+    double min_f1 = -1, min_sent = -1, misses = 20, resamples = 1000; /* -1: not given */
     char err[1024];
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
@@ -453,7 +453,7 @@ int cx_cmd_eval(int argc, char **argv)
         fprintf(stderr, "cxpulse eval: %lu unreadable lines\n", bad);
         rc = CX_EXIT_RUNTIME;
     }
-    if (min_f1 > 0 && all.n_cats == 0) {
+    if (min_f1 >= 0 && all.n_cats == 0) {
         fprintf(
             stderr,
             "cxpulse eval: --min-macro-f1 given, but no event is labeled with its categories\n");
