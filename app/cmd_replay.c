@@ -65,9 +65,10 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     int64_t last_report = cx_now_mono_us();
     while ((n = getline(&line, &cap, in)) > 0) {
         lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                         line[n - 1] == '\t')) /* JSON's whitespace */
             n--;
-        if (n == 0)
+        if (n == 0) /* a blank line, or one of spaces */
             continue;
         char key[128 * 4 + 1]; /* the schema's 128 characters, in UTF-8 */
         size_t key_len = customer_key(line, (size_t)n, key, sizeof key);

@@ -160,13 +160,15 @@ Test(mock_kafka, replay_produces_lines_keyed_by_customer)
 }
 
 /* A message the producer refuses is named by its line in the file, blank
- * lines counted; the lines after it are still produced, and it exits 1. */
+ * lines (of spaces too, not sent) counted; the lines after it are still
+ * produced, and it exits 1. */
 Test(mock_kafka, replay_names_the_line_of_a_message_it_cannot_send)
 {
     char in[512];
     snprintf(in, sizeof in, "%s/big.jsonl", tmpdir);
     FILE *f = fopen(in, "w");
-    fprintf(f, "\n\n{\"event_id\":\"e1\",\"text\":\"hi\"}\n\n{\"event_id\":\"e2\",\"text\":\"");
+    fprintf(f,
+            "\n \t\n{\"event_id\":\"e1\",\"text\":\"hi\"}\n  \n{\"event_id\":\"e2\",\"text\":\"");
     for (int i = 0; i < 1200000; i++)
         fputc('a', f);
     fprintf(f, "\"}\n{\"event_id\":\"e3\",\"text\":\"after\"}\n");
