@@ -50,6 +50,8 @@ struct cx_pg_history {
     int turn;
     char *write_sql, *write_sql_signals, *write_sql_grouped;
     char *windows; /* the window sizes given, as an int[] literal */
+    char *compact; /* a payload read back without jsonb's spaces (cx_pg_reclassify_payload) */
+    size_t compact_cap;
 };
 
 /* Time bounds given as a bare date or without an offset are UTC, as the
@@ -303,16 +305,40 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
     return send_page(h, since, until, limit, err, errlen);
 }
 
-const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len,
-                                     const char **event_id)
+const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len, const char **event_id)
 {
     *event_id = PQgetvalue(h->batch, (int)i, 0);
     if (PQgetisnull(h->batch, (int)i, 1)) {
         *len = 0;
         return NULL;
     }
-    *len = (size_t)PQgetlength(h->batch, (int)i, 1);
-    return PQgetvalue(h->batch, (int)i, 1);
+    const char *s = PQgetvalue(h->batch, (int)i, 1);
+    size_t n = *len = (size_t)PQgetlength(h->batch, (int)i, 1);
+    /* PostgreSQL prints jsonb with a space after each ',' and ':', so a
+     * message stored near the size limit reads back up to half as long again:
+     * beyond it, the spaces outside strings are dropped (no meaning is lost). */
+    if (n <= CX_EVENT_MAX_BYTES)
+        return s;
+    if (h->compact_cap < n) {
+        char *p = realloc(h->compact, n);
+        if (p == NULL)
+            return s; /* then refused as too large, and said so */
+        h->compact = p;
+        h->compact_cap = n;
+    }
+    size_t m = 0;
+    int in_string = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] == ' ' && !in_string)
+            continue;
+        h->compact[m++] = s[k];
+        if (in_string && s[k] == '\\' && k + 1 < n)
+            h->compact[m++] = s[++k];
+        else if (s[k] == '"')
+            in_string = !in_string;
+    }
+    *len = m;
+    return h->compact;
 }
 
 /* The page's rows as locked for writing: those still not on the version in
@@ -759,5 +785,6 @@ void cx_pg_history_free(cx_pg_history *h)
     free(h->write_sql_signals);
     free(h->write_sql_grouped);
     free(h->windows);
+    free(h->compact);
     free(h);
 }

@@ -48,10 +48,10 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
 cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char *until,
                                 int limit, size_t *n, char *err, size_t errlen);
 
-/* Event i's payload as JSON text, and its event_id; NULL when it holds a
- * number whose text form would expand (more than about 40 digits: stored by
- * an older build), which is then not read. */
-const char *cx_pg_reclassify_payload(const cx_pg_history *h, size_t i, size_t *len,
+/* Event i's payload as JSON text (valid until the next call), and its
+ * event_id; NULL when it holds a number whose text form would expand (more
+ * than about 40 digits: stored by an older build), which is then not read. */
+const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len,
                                      const char **event_id);
 
 /*

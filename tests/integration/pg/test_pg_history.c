@@ -553,6 +553,30 @@ Test(pg_history, reclassify_does_not_read_a_payload_whose_numbers_expand)
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 1);
 }
 
+/* PostgreSQL prints jsonb with ", " and ": ": a message under the size limit
+ * comes back over it, and is read all the same. */
+Test(pg_history, reclassify_reads_an_event_stored_near_the_size_limit)
+{
+    static char raw[CX_EVENT_MAX_BYTES];
+    /* after the quoted "no" the text is still a string: its spaces stay */
+    int n =
+        snprintf(raw, sizeof raw,
+                 "{\"event_id\":\"big\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                 "\"text\":\"I said \\\"no\\\" and the agent was rude\",\"attributes\":{\"a\":[1");
+    while ((size_t)n < sizeof raw - 100)
+        n += snprintf(raw + n, sizeof raw - (size_t)n, ",1");
+    n += snprintf(raw + n, sizeof raw - (size_t)n, "]}}");
+    sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+    cr_assert_eq(store().stored, 1, "the message is under the limit");
+    cr_assert_gt(q("SELECT octet_length(payload::text) FROM cx.events"), CX_EVENT_MAX_BYTES);
+    cr_assert_eq(reclassify_new(""), 0, "see %s", out);
+    cr_assert(output_has("reclassified 1 events") && !output_has("could not be parsed"), "see %s",
+              out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"
+                   " AND primary_category = 'external'"),
+                 1, "the text was not read as written");
+}
+
 /* Writes the batch as consumer group `group` (the batch is kept). */
 static cx_pg_result store_as(const char *group)
 {
