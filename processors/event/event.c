@@ -943,7 +943,7 @@ static const struct {
 } members[M_COUNT] = {
     [M_SCHEMA_VERSION] = {"schema_version", 14, 0, 0},
     [M_EVENT_ID] = {"event_id", 8, 1, 128},
-    [M_OCCURRED_AT] = {"occurred_at", 11, 0, 64},
+    [M_OCCURRED_AT] = {"occurred_at", 11, 0, 0},
     [M_CUSTOMER_ID] = {"customer_id", 11, 0, 128},
     [M_CHANNEL] = {"channel", 7, 0, CX_EVENT_MAX_SCOPE_CHARS},
     [M_TOUCHPOINT] = {"touchpoint", 10, 0, CX_EVENT_MAX_SCOPE_CHARS},

@@ -428,6 +428,12 @@ Test(cx_event, accepts_only_instants_postgresql_can_store_in_utc)
     cx_event_clear(&ev);
     expect_accept(VALID_HEAD_AT("0001-01-01T00:00:00Z"), &ev);
     cx_event_clear(&ev);
+    /* RFC 3339 sets no bound on the fraction's digits: past microseconds they are dropped */
+    expect_accept(VALID_HEAD_AT("2024-05-01T10:00:00.12345678901234567890123456789012345678901234"
+                                "56789012345678901234567890Z"),
+                  &ev);
+    cr_assert_eq(ev.occurred_at_us, 1714557600123456LL);
+    cx_event_clear(&ev);
     int64_t us;
     cr_assert_eq(cx_time_parse_rfc3339("0001-01-01T00:00:00+00:01", &us), CX_ERR_INVALID);
     cr_assert_eq(cx_time_parse_rfc3339("9999-12-31T23:59:59-00:01", &us), CX_ERR_INVALID);
