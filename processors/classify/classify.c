@@ -1198,6 +1198,15 @@ cx_sentiment cx__rating_sentiment(const cx_event *ev)
     return CX_SENT_COUNT;
 }
 
+/* Whether the event's text says nothing (none, empty, or spaces only). */
+static int says_nothing(const cx_event *ev)
+{
+    for (size_t i = 0; ev->text != NULL && i < ev->text_len; i++)
+        if (!cx__ascii_space((unsigned char)ev->text[i]))
+            return 0;
+    return 1;
+}
+
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
@@ -1240,6 +1249,12 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         cx_sentiment s = cx__valence_sentiment(&vs, text_score);
         tags->sentiment = rated != CX_SENT_COUNT ? rated : s;
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);
+    }
+    if (rated == CX_SENT_COUNT && says_nothing(ev)) {
+        /* no feeling is told (the model's bias alone would speak, and most of
+         * what it learned from are complaints) */
+        tags->sentiment = CX_SENT_NEUTRAL;
+        tags->sentiment_score = 0.0f;
     }
 
     /* Order (insertion sort of at most four). */

@@ -393,6 +393,36 @@ Test(cx_classify, sentiment_follows_each_rating_scale)
     cx_classifier_free(clf);
 }
 
+/* An empty text tells no feeling: neutral, by the model or the rules alone,
+ * unless a rating tells one. */
+Test(cx_classify, an_empty_text_is_neutral_unless_rated)
+{
+    static const struct {
+        const char *fields;
+        cx_sentiment want;
+    } cases[] = {
+        {"\"text\":\"\"", CX_SENT_NEUTRAL},
+        {"\"text\":\" \\n\\t \"", CX_SENT_NEUTRAL},
+        {"\"text\":\"\",\"rating\":{\"scale\":\"csat\",\"value\":1}", CX_SENT_NEGATIVE},
+        {"\"text\":\" \",\"rating\":{\"scale\":\"nps\",\"value\":10}", CX_SENT_POSITIVE},
+    };
+    for (int m = 0; m < 2; m++) {
+        cx_classifier *clf = NULL;
+        char err[512], json[256];
+        cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, m ? NULL : "none", err, sizeof err),
+                     CX_OK, "%s", err);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(json, sizeof json, EV("%s"), cases[i].fields);
+            cx_tags t;
+            run(clf, json, &t);
+            cr_assert_eq(t.sentiment, cases[i].want, "%s, %s: got %s", json,
+                         m ? "with the model" : "rules alone", cx_sentiment_name(t.sentiment));
+            cr_assert_eq(t.n_assigned, 0, "%s", json);
+        }
+        cx_classifier_free(clf);
+    }
+}
+
 Test(cx_classify, sentiment_from_text_with_negation_and_intensifiers)
 {
     cx_classifier *clf = NULL;
