@@ -48,7 +48,8 @@ typedef struct cx_tags {
     cx_sentiment sentiment;
     float sentiment_score;             /* in [-1,1]; <0 negative, >0 positive */
     /* Evidence per category: static strings owned by the classifier (they live
-     * as long as it does), e.g. "phrase:charged twice" or "field:qty_delivered<qty_ordered". */
+     * as long as it does), e.g. "phrase:charged twice", "field:delivered quantity short"
+     * (a field condition's name) or "model:the agent". */
     const char *evidence[CX_CAT_COUNT][CX_EVIDENCE_MAX];
     int n_evidence[CX_CAT_COUNT];
     /* A field that a field condition had to compare and could not read: its
