@@ -1,10 +1,11 @@
 /*
  * cmd_demo.c - `cxpulse demo`: the whole pipeline on one machine with
  * nothing configured. Starts an in-process mock Kafka cluster, replays the
- * bundled sample data set (config/sample/events.jsonl), runs the service
+ * sample data set compiled into it (config/sample/events.jsonl), runs the service
  * against the PostgreSQL given by --pg or the environment until every message
  * is handled, then prints what an operations team would look at first.
  */
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,9 @@ static int usage(FILE *out, int rc)
                  "                    [--serve] [--log-level LEVEL] [--webhook URL]\n"
                  "                    [--alertmanager URL]\n\n"
                  "Runs the whole pipeline on sample data: an in-process mock Kafka, the\n"
-                 "bundled data set (default config/sample/events.jsonl), the PostgreSQL of\n"
-                 "--pg, CXPULSE_PG_URL or libpq's environment; then prints a summary.\n"
+                 "sample data compiled in (config/sample/events.jsonl; --data FILE for\n"
+                 "another), the PostgreSQL of --pg, CXPULSE_PG_URL or libpq's environment;\n"
+                 "then prints a summary.\n"
                  "The live page is at http://127.0.0.1:9464/ while it runs; --serve keeps\n"
                  "the service (and the page) running after the summary, until Ctrl-C, and\n"
                  "prints the mock broker's address for `cxpulse replay`. With --webhook or\n"
@@ -61,7 +63,7 @@ int cx_cmd_demo(int argc, char **argv)
 {
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
-    const char *data = "config/sample/events.jsonl";
+    const char *data = NULL; /* the bundled sample */
     int serve = 0;
     char err[1024], group[64];
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
@@ -90,9 +92,8 @@ int cx_cmd_demo(int argc, char **argv)
         goto done;
     }
     cx_log_set_level(cfg->log_level);
-    if (access(data, R_OK) != 0) {
-        fprintf(stderr, "cxpulse demo: sample data %s not found (run from the project's root "
-                        "or pass --data FILE)\n", data);
+    if (data != NULL && access(data, R_OK) != 0) {
+        fprintf(stderr, "cxpulse demo: --data %s: %s\n", data, strerror(errno));
         goto done;
     }
     rc = CX_EXIT_RUNTIME;
@@ -114,7 +115,8 @@ int cx_cmd_demo(int argc, char **argv)
     uint64_t produced;
     if ((rc = cx_replay_file(cx_mock_bootstraps(mock), DEMO_TOPIC, data, 0, &produced)) != 0)
         goto done;
-    printf("- replayed %llu messages from %s\n", (unsigned long long)produced, data);
+    printf("- replayed %llu messages from %s\n", (unsigned long long)produced,
+           data ? data : "the bundled sample data");
 
     /* A group of its own, so a database that saw an earlier demo starts afresh. */
     snprintf(group, sizeof group, "cxpulse-demo-%ld", (long)getpid());
@@ -148,7 +150,7 @@ int cx_cmd_demo(int argc, char **argv)
         goto done;
     cx_run_totals t;
     if (produced == 0) { /* the service would wait for the first message */
-        printf("- %s holds no messages: nothing to run\n", data);
+        printf("- %s holds no messages: nothing to run\n", data ? data : "the sample");
     } else {
         printf("- running the pipeline (group %s) ...\n", group);
         int64_t t0 = cx_now_mono_us();

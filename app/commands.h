@@ -47,8 +47,9 @@ typedef struct cx_run_totals {
  */
 int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_totals *totals);
 
-/* Produces each line of path ("-" = stdin) to topic, keyed by customer_id;
- * progress on stderr when asked. Returns an exit status; *delivered counts
+/* Produces each line of path ("-" = stdin; NULL: the bundled sample data
+ * set, config/sample/events.jsonl) to topic, keyed by customer_id; progress
+ * on stderr when asked. Returns an exit status; *delivered counts
  * acknowledged messages. */
 int cx_replay_file(const char *brokers, const char *topic, const char *path, int progress,
                    uint64_t *delivered);
