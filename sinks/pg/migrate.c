@@ -394,6 +394,23 @@ static const migration migrations[] = {
      "DROP INDEX cx.dead_letters_coordinates_idx;\n"
      "CREATE UNIQUE INDEX dead_letters_coordinates_idx ON cx.dead_letters\n"
      "  (consumer_group, kafka_topic, kafka_partition, kafka_offset, md5(raw));\n"},
+    /* What the table cx.event_tags was held to before it became a view (7):
+     * one row per (event, category), confidences in [0, 1], and the primary
+     * category first. Checked for new rows at once; the rows already there
+     * are checked by 14, in a transaction of its own that lets writes on
+     * (VALIDATE takes no lock that blocks them). At most four categories,
+     * so distinct in pairs without a function call per row. */
+    {13, "tags: distinct categories, confidences in [0, 1], the primary one first",
+     "ALTER TABLE cx.events DROP CONSTRAINT IF EXISTS events_tags_valid,\n"
+     "  ADD CONSTRAINT events_tags_valid CHECK (\n"
+     "  cardinality(categories) <= 4\n"
+     "  AND (cardinality(categories) < 2 OR categories[1] <> ALL (categories[2:]))\n"
+     "  AND (cardinality(categories) < 3 OR categories[2] <> ALL (categories[3:]))\n"
+     "  AND (cardinality(categories) < 4 OR categories[3] <> categories[4])\n"
+     "  AND 0 <= ALL (confidences) AND 1 >= ALL (confidences)\n"
+     "  AND primary_category IS NOT DISTINCT FROM categories[1]) NOT VALID;\n"},
+    {14, "the rows stored before 13 checked by it",
+     "ALTER TABLE cx.events VALIDATE CONSTRAINT events_tags_valid;\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -194,6 +194,48 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
     cx_pg_free(pg);
 }
 
+/* cx.event_tags is a view over the tag columns of cx.events, and the database
+ * holds them to what the table it replaced was held to: one row per (event,
+ * category), confidences in [0, 1], the primary category first. */
+Test(pg_sink, the_tag_columns_keep_what_event_tags_promises)
+{
+    cx_pg *pg = sinktest_sink(url);
+    for (long i = 0; i < 12; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    long long id = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = "
+                                           "(SELECT event_id FROM cx.event_tags LIMIT 1)");
+    cr_assert_eq(id, 1, "no event was tagged");
+    static const char *const breaks[] = {
+        "categories = '{facing,facing}', confidences = '{0.9,0.8}', evidence = '[[],[]]',"
+        " primary_category = 'facing'",
+        "categories = '{facing,external,facing}', confidences = '{0.9,0.8,0.7}',"
+        " evidence = '[[],[],[]]', primary_category = 'facing'",
+        "categories = '{facing}', confidences = '{1.5}', evidence = '[[]]', primary_category = "
+        "'facing'",
+        "categories = '{facing}', confidences = '{-0.1}', evidence = '[[]]', primary_category = "
+        "'facing'",
+        "categories = '{facing,external}', confidences = '{0.9,0.8}', evidence = '[[],[]]',"
+        " primary_category = 'external'",
+        "categories = '{}', confidences = '{}', evidence = '[]', primary_category = 'facing'",
+    };
+    for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "UPDATE cx.events SET %s WHERE event_id = (SELECT min(event_id) FROM cx.events)",
+                 breaks[i]);
+        PGresult *r = PQexec(conn, sql);
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        cr_expect(state != NULL && strcmp(state, "23514") == 0, "accepted: %s", breaks[i]);
+        PQclear(r);
+    }
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_constraint WHERE conname ="
+                                         " 'events_tags_valid' AND convalidated"),
+                 1, "the rows stored before the check came were not checked");
+}
+
 Test(pg_sink, fills_every_contract_column)
 {
     const char *ev = "{\"event_id\":\"full-1\",\"occurred_at\":\"2026-11-01T10:00:30.5+01:00\","
