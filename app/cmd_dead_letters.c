@@ -176,7 +176,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         return usage(stdout, CX_EXIT_OK);
     char err[1024];
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int n_rest = 0, rc = CX_EXIT_USAGE, as_json = 0, limit = 50, all = 0;
+    int n_rest = 0, rc = CX_EXIT_USAGE, as_json = 0, all = 0;
     const char *verb = NULL, *since = NULL;
     long long id = 0, total = 0;
     cx_config *cfg = cx_config_new();
@@ -189,9 +189,9 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     const char *id_s = NULL, *id_flag = NULL;
-    double limit_v = 50;
+    double limit = 50;
     const cx_cmd_number nums[] = {
-        {"--limit", "a whole number from 1 to 100000", &limit_v, 1, 100000, 1}};
+        {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
     const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--id", &id_flag, NULL, 0}};
     const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--all", &all}};
     const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
@@ -200,7 +200,6 @@ int cx_cmd_dead_letters(int argc, char **argv)
                              *id_verbs[] = {"show", NULL};
     if (cx_cmd_parse_verb("dead-letters", rest, n_rest, spec, verbs, id_verbs, &verb, &id_s) != 0)
         goto done;
-    limit = (int)limit_v;
     char shown[256];
     int64_t since_us;
     if (since != NULL && cx_time_parse_date(since, &since_us) != CX_OK) {
@@ -249,7 +248,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         rc = replay(cfg, h, id, since);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
-        st = cx_pg_dead_letters_list(h, since, limit, &out, &total, err, sizeof err);
+        st = cx_pg_dead_letters_list(h, since, (int)limit, &out, &total, err, sizeof err);
     } else {
         st = cx_pg_dead_letter_show(h, id, &out, err, sizeof err);
     }
