@@ -441,6 +441,7 @@ Test(run, a_member_frozen_mid_batch_does_not_hold_up_the_one_that_takes_over, .t
      * the server would not end it.) */
     PGconn *holder = cx_test_pg_connect(url);
     cx_test_pg_exec(holder, "SELECT pg_advisory_lock" CX__PG_TICKETS_LOCK_KEY);
+    produce(500); /* a batch after the turn is taken, should the member have stored all before */
     long long waiting = 0;
     for (int i = 0; i < 300 && waiting == 0; i++, cx_test_sleep_ms(100))
         waiting = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE"
