@@ -7,6 +7,7 @@
  * keeps them in PostgreSQL with the data); Kafka commits follow each stored
  * batch (cx_consumer_stored) for lag tools only.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@
  * each try (between them, a stop is seen). */
 #define ENDS_PATIENCE_MS 10000
 #define END_QUERY_MS 2000
+/* While fetching is paused, how long asking the partitions' ends for the lag
+ * may take in all, and each (no fetch brings them then). */
+#define LAG_ENDS_MS 2000
+#define LAG_END_QUERY_MS 1000
 
 struct cx_consumer {
     rd_kafka_t *rk;
@@ -40,7 +45,26 @@ struct cx_consumer {
     _Atomic int paused; /* also read by other threads: cx_consumer_paused() */
     char fatal_err[1024];
     _Atomic int assigned; /* partitions assigned now; also read by other threads */
+    /* Where each partition is stored up to (its offset: the next to store;
+     * RD_KAFKA_OFFSET_INVALID: not known), for the lag: from assignment
+     * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
+    pthread_mutex_t stored_lock;
+    rd_kafka_topic_partition_list_t *stored;
 };
+
+/* Notes that topic[partition] is stored up to next (RD_KAFKA_OFFSET_INVALID:
+ * not known); with forward_only, only if later than what is noted. */
+static void note_stored(cx_consumer *c, const char *topic, int32_t partition, int64_t next,
+                        int forward_only)
+{
+    pthread_mutex_lock(&c->stored_lock);
+    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(c->stored, topic, partition);
+    if (p == NULL)
+        p = rd_kafka_topic_partition_list_add(c->stored, topic, partition); /* offset: INVALID */
+    if (!forward_only || next > p->offset)
+        p->offset = next;
+    pthread_mutex_unlock(&c->stored_lock);
+}
 
 /* A commit to Kafka is for lag tools (the offsets that count are
  * PostgreSQL's), and one a rebalance cuts short is followed by the next:
@@ -108,6 +132,8 @@ void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
+    for (int i = 0; i < list->cnt; i++)
+        note_stored(c, list->elems[i].topic, list->elems[i].partition, list->elems[i].offset, 1);
     if (list->cnt > 0)
         rd_kafka_commit(c->rk, list, 1);
     rd_kafka_topic_partition_list_destroy(list);
@@ -395,6 +421,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         for (int j = i; j < parts->cnt; j++)
             if (strcmp(parts->elems[j].topic, topic) == 0) {
                 parts->elems[j].offset = next[k] >= 0 ? next[k] : c->reset;
+                note_stored(c, topic, parts->elems[j].partition,
+                            next[k] >= 0 ? next[k] : RD_KAFKA_OFFSET_INVALID, 0);
                 cx_log(CX_LOG_INFO, "ingest", "assigned %s[%d] from offset %lld%s", topic,
                        parts->elems[j].partition, (long long)next[k],
                        next[k] >= 0 ? "" : " (none stored: reset)");
@@ -542,6 +570,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     };
     char errstr[512];
     cx_consumer *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        pthread_mutex_init(&c->stored_lock, NULL);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf != NULL)
         cx__kafka_log_to_cx(conf);
@@ -558,7 +588,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                    : RD_KAFKA_OFFSET_BEGINNING;
     c->cap = (size_t)c->batch_max;
     if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL ||
-        (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL)
+        (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
+        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
         goto fail;
     const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
                              {"group.id", cfg->group},
@@ -685,17 +716,37 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
     if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
         return 0;
     rd_kafka_position(c->rk, parts);
+    int64_t asked_until = cx_now_mono_us() + (c->paused ? LAG_ENDS_MS * 1000LL : 0);
     for (int i = 0; i < parts->cnt && n < max; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) !=
-                RD_KAFKA_RESP_ERR_NO_ERROR ||
-            hi < 0 || (p->offset < 0 && hi != lo))
+        int64_t lo, hi, left_ms = (asked_until - cx_now_mono_us()) / 1000;
+        /* Paused, nothing is fetched and the last fetch's end stands still
+         * while messages arrive: the leader is asked (within LAG_ENDS_MS). */
+        rd_kafka_resp_err_t e =
+            left_ms > 0 ? rd_kafka_query_watermark_offsets(
+                              c->rk, p->topic, p->partition, &lo, &hi,
+                              (int)(left_ms < LAG_END_QUERY_MS ? left_ms : LAG_END_QUERY_MS))
+                        : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            e = rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi);
+        /* behind from what is stored (messages read and not yet stored
+         * count); with nothing stored yet, from the oldest message when that
+         * is where reading began, else from what is read */
+        pthread_mutex_lock(&c->stored_lock);
+        const rd_kafka_topic_partition_t *s =
+            rd_kafka_topic_partition_list_find(c->stored, p->topic, p->partition);
+        int64_t from = s != NULL && s->offset >= 0 ? s->offset
+                       : c->reset == RD_KAFKA_OFFSET_BEGINNING && e == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                               lo >= 0
+                           ? lo
+                           : p->offset;
+        pthread_mutex_unlock(&c->stored_lock);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0 || (from < 0 && hi != lo))
             continue; /* not known yet */
         snprintf(out[n].topic, sizeof out[n].topic, "%s", p->topic);
         out[n].partition = p->partition;
-        /* nothing consumed from an empty partition: no lag */
-        out[n].lag = p->offset < 0 ? 0 : hi > p->offset ? hi - p->offset : 0;
+        /* nothing read from an empty partition: no lag */
+        out[n].lag = from < 0 ? 0 : hi > from ? hi - from : 0;
         n++;
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -713,5 +764,8 @@ void cx_consumer_free(cx_consumer *c)
     }
     free(c->batch);
     free(c->msgs);
+    if (c->stored != NULL)
+        rd_kafka_topic_partition_list_destroy(c->stored);
+    pthread_mutex_destroy(&c->stored_lock);
     free(c);
 }

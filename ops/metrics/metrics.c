@@ -42,7 +42,8 @@ static const struct {
     [CX_M_DEAD_LETTERS] = {"cxpulse_dead_letters_total",
                            "Messages stored in cx.dead_letters instead of cx.events."},
     [CX_M_PG_RETRIES] = {"cxpulse_pg_retries_total",
-                         "Batch writes that failed transiently and were retried."},
+                         "Writes of a batch's share that failed transiently and were tried "
+                         "again (each writer's, each try)."},
     [CX_M_TICKETS_OPENED] = {"cxpulse_tickets_opened_total", "Improvement tickets opened."},
     [CX_M_TICKETS_UPDATED] = {"cxpulse_tickets_updated_total",
                               "Firings that updated an unresolved ticket."},
@@ -230,11 +231,13 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
     put_histogram(&t, "cxpulse_batch_messages", "Messages per stored batch.", &m->batch_size,
                   size_bounds, CX_ARRAY_LEN(size_bounds));
     put_histogram(&t, "cxpulse_batch_commit_seconds",
-                  "Time to write and commit a batch (parse, classify and PostgreSQL).",
+                  "Time from a batch's hand-off to its commit: waiting for the writers, "
+                  "parse, classify, PostgreSQL, and retries through an outage.",
                   &m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds));
     pthread_mutex_unlock(&m->lock);
     cx_buf_printf(&t,
-                  "# HELP cxpulse_consumer_lag Messages behind the partition's high watermark.\n"
+                  "# HELP cxpulse_consumer_lag Messages of the partition not yet stored (read "
+                  "or not): from its stored offset to its end.\n"
                   "# TYPE cxpulse_consumer_lag gauge\n");
     for (size_t i = 0; i < n; i++) {
         cx_buf_printf(&t, "cxpulse_consumer_lag{topic=\"");

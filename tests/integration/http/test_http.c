@@ -188,6 +188,22 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     regfree(&line);
     free(copy);
     cr_assert_gt(samples, 30);
+    /* every family is in docs/metrics.md, and every one there is served */
+    static char doc[16384];
+    char doc_path[1024];
+    cx_test_read_file(cx_test_source_path("docs/metrics.md", doc_path, sizeof doc_path), doc,
+                      sizeof doc);
+    int families = 0;
+    for (const char *t = strstr(body, "# TYPE "); t != NULL; t = strstr(t + 1, "# TYPE ")) {
+        char row[160];
+        snprintf(row, sizeof row, "| `%.*s` |", (int)strcspn(t + 7, " "), t + 7);
+        cr_expect(strstr(doc, row) != NULL, "%s is not in docs/metrics.md", row);
+        families++;
+    }
+    int rows = 0;
+    for (const char *r = strstr(doc, "\n| `cxpulse_"); r != NULL; r = strstr(r + 1, "\n| `cxpulse_"))
+        rows++;
+    cr_expect_eq(rows, families, "docs/metrics.md has %d metrics, /metrics %d", rows, families);
 
     long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
     cr_assert_eq(stored, produced - bad - 2);
@@ -292,8 +308,24 @@ static int metric_becomes(const char *name, double want)
     return 0;
 }
 
+/* Polls for up to 10 s until the lag summed over the partitions is want;
+ * returns the last sum. */
+static double lag_becomes(double want)
+{
+    double sum = -1;
+    for (int i = 0; i < 100 && sum != want; i++, cx_test_sleep_ms(100)) {
+        cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+        sum = 0;
+        for (const char *p = strstr(body, "\ncxpulse_consumer_lag{"); p != NULL;
+             p = strstr(p + 1, "\ncxpulse_consumer_lag{"))
+            sum += strtod(strchr(p + 1, ' ') + 1, NULL);
+    }
+    return sum;
+}
+
 /* One batch that cannot be stored does not stop fetching; the consumer
- * pauses when the writers have no more room. */
+ * pauses when the writers have no more room. The lag counts what is not
+ * stored, read or not, and grows while fetching is paused. */
 Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
 {
     produce(20);
@@ -312,6 +344,11 @@ Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
         cx_test_sleep_ms(300);
     }
     cr_assert(metric_becomes("cxpulse_consumption_paused", 1), "not paused with no room");
+    double lag = lag_becomes(20);
+    cr_assert_eq(lag, 20, "lag %.0f with the 20 messages since the outage not stored", lag);
+    produce(7);
+    lag = lag_becomes(27);
+    cr_assert_eq(lag, 27, "lag %.0f with 7 more arrived while paused", lag);
     cx_test_pg_back(&conn, url);
     wait_handled(produced);
     cr_assert(metric_becomes("cxpulse_consumption_paused", 0));
