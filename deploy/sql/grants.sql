@@ -2,8 +2,8 @@
 --
 --   cxpulse_runtime  `cxpulse run`, `reclassify`, `tickets`, `dead-letters`:
 --                    reads and writes the rows of the cx schema's tables (no
---                    DDL, no TRUNCATE, DELETE only where reclassification
---                    replaces tags and empty signal rows), reads
+--                    DDL, no TRUNCATE, DELETE only on cx.signals, where
+--                    reclassification removes emptied signal rows), reads
 --                    cx.schema_migrations, and creates TEMP tables: each
 --                    connection stages a batch in session-local temporary
 --                    tables, so the role needs TEMP on the database.
