@@ -1269,6 +1269,13 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
             return cx_errf(err, errlen, CX_ERR_INVALID,
                            "message starts with a UTF-8 byte order mark (bytes EF BB BF), which "
                            "JSON does not allow: the producer must not write one");
+        /* jansson reads a NUL byte as the end of the text: name the byte instead */
+        const char *nul = memchr(data, '\0', len);
+        if (nul != NULL)
+            return cx_errf(err, errlen, CX_ERR_INVALID,
+                           "invalid JSON: a NUL byte at byte %zu (JSON text cannot hold one raw, "
+                           "nor PostgreSQL text store it)",
+                           (size_t)(nul - (const char *)data) + 1);
         /* jansson may quote the offending bytes: keep the message printable ASCII,
          * since it is logged and stored as text. */
         for (char *c = jerr.text; *c; c++)

@@ -370,7 +370,10 @@ Test(cx_event, rejects_invalid_utf8_with_a_printable_message)
 Test(cx_event, rejects_raw_nul_bytes)
 {
     const char s[] = "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"a\0b\"}";
-    expect_reject_len(s, sizeof s - 1, "invalid JSON");
+    expect_reject_len(s, sizeof s - 1, "invalid JSON: a NUL byte at byte 63");
+    /* outside a string, where jansson saw the end of the text */
+    const char t[] = "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"a\"\0}";
+    expect_reject_len(t, sizeof t - 1, "invalid JSON: a NUL byte at byte 64");
 }
 
 Test(cx_event, bounds_nesting_depth_and_size)
