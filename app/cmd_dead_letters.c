@@ -66,14 +66,42 @@ static void print_list(const json_t *rows)
     }
 }
 
-/* Replays the selected dead letters in batches; prints what became of them. */
-static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const char *since)
+/* What a replay makes records with, as `cxpulse run` does. */
+typedef struct replay_rules {
+    cx_classifier *clf;
+    cx_ticket_rules *tickets;
+    char *rules_json;
+} replay_rules;
+
+/* Loads the configured rules and model into *r; 0, or -1 after saying why. */
+static int replay_rules_load(const cx_config *cfg, replay_rules *r)
 {
     char err[1024];
-    cx_classifier *clf = NULL;
-    cx_ticket_rules *tickets = NULL;
+    if (cx_classifier_new_model(&r->clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
+                                cfg->rule_model, err, sizeof err) != CX_OK ||
+        (r->rules_json = cx_classifier_rules_json(r->clf)) == NULL ||
+        cx_ticket_rules_new(&r->tickets, cfg->ticket_rules, cx_config_base_window(cfg), err,
+                            sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n",
+                r->clf && !r->rules_json ? "out of memory" : err);
+        return -1;
+    }
+    return 0;
+}
+
+static void replay_rules_free(replay_rules *r)
+{
+    cx_ticket_rules_free(r->tickets);
+    cx_classifier_free(r->clf);
+    free(r->rules_json);
+}
+
+/* Replays the selected dead letters in batches; prints what became of them. */
+static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history *h, long long id,
+                  const char *since)
+{
+    char err[1024];
     cx_pg *sink = NULL;
-    char *rules_json = NULL;
     int rc = CX_EXIT_RUNTIME;
     cx_record recs[REPLAY_BATCH];
     cx_record_store *stores = calloc(REPLAY_BATCH, sizeof *stores);
@@ -89,21 +117,12 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
         rc = cx_cmd_exit_status(checked);
         goto done;
     }
-    if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
-                                cfg->rule_model, err, sizeof err) != CX_OK ||
-        (rules_json = cx_classifier_rules_json(clf)) == NULL ||
-        cx_ticket_rules_new(&tickets, cfg->ticket_rules, cx_config_base_window(cfg), err,
-                            sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse dead-letters: %s\n", clf && !rules_json ? "out of memory" : err);
-        rc = CX_EXIT_USAGE;
-        goto done;
-    }
     /* Records are made as `cxpulse run` makes them, and tickets evaluated as it does. */
-    const cx_record_rules rr = {.classifier = clf, .tickets = tickets};
-    cx_pg_options po = {.ticket_rules = tickets, .conninfo = cfg->pg_url, .group = cfg->group,
+    const cx_record_rules rr = {.classifier = rules->clf, .tickets = rules->tickets};
+    cx_pg_options po = {.ticket_rules = rules->tickets, .conninfo = cfg->pg_url, .group = cfg->group,
                         .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
-                        .rule_version = cx_classifier_version(clf),
-                        .rule_set_json = rules_json, .synchronous_commit = 1, .replay = 1};
+                        .rule_version = cx_classifier_version(rules->clf),
+                        .rule_set_json = rules->rules_json, .synchronous_commit = 1, .replay = 1};
     if (cx_pg_new(&sink, &po, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
@@ -163,9 +182,6 @@ static int replay(const cx_config *cfg, cx_pg_history *h, long long id, const ch
     rc = CX_EXIT_OK;
 done:
     cx_pg_free(sink);
-    cx_ticket_rules_free(tickets);
-    cx_classifier_free(clf);
-    free(rules_json);
     free(stores);
     return rc;
 }
@@ -182,6 +198,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     cx_config *cfg = cx_config_new();
     cx_pg_history *h = NULL;
     json_t *out = NULL;
+    replay_rules rules = {0};
     if (cfg == NULL || rest == NULL)
         goto done;
     if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK) {
@@ -232,6 +249,9 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     cx_log_set_level(cfg->log_level);
+    /* a bad rule file is a configuration error, whether the database answers or not */
+    if (strcmp(verb, "replay") == 0 && replay_rules_load(cfg, &rules) != 0)
+        goto done;
     if (cx_pg_conninfo_check(cfg->pg_url, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
@@ -245,7 +265,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     }
     rc = CX_EXIT_RUNTIME;
     if (strcmp(verb, "replay") == 0) {
-        rc = replay(cfg, h, id, since);
+        rc = replay(cfg, &rules, h, id, since);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
         st = cx_pg_dead_letters_list(h, since, (int)limit, &out, &total, err, sizeof err);
@@ -268,6 +288,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     rc = CX_EXIT_OK;
 done:
     json_decref(out);
+    replay_rules_free(&rules);
     cx_pg_history_free(h);
     cx_config_free(cfg);
     free(rest);

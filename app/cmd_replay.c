@@ -136,6 +136,7 @@ int cx_cmd_replay(int argc, char **argv)
     }
     uint64_t delivered;
     int rc = cx_replay_file(brokers, topic, path, 1, &delivered);
-    printf("produced %llu messages to %s\n", (unsigned long long)delivered, topic);
+    if (rc == CX_EXIT_OK || delivered > 0) /* what did go, even when a line did not */
+        printf("produced %llu messages to %s\n", (unsigned long long)delivered, topic);
     return rc;
 }

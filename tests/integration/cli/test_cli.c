@@ -412,6 +412,10 @@ Test(cli, what_cannot_work_is_refused_at_once)
     expect_refused("mock-kafka --topic ''", "--topic must not be empty");
     expect_refused("demo --pg 'host=127.0.0.1 port=1' --serve --http off",
                    "--serve serves the live page");
+    /* a rule file that cannot be read, before the database is tried */
+    expect_refused("dead-letters replay --all --rules /nonexistent/rules.json"
+                   " --pg 'host=127.0.0.1 port=1'",
+                   "/nonexistent/rules.json");
     /* mock-kafka's address is its output: unwritten, it stops at once */
     cr_expect_eq(cx_test_sh("timeout 20 %s mock-kafka > /dev/full 2>'%s/out'", cx_test_bin(), dir),
                  1);
@@ -419,6 +423,7 @@ Test(cli, what_cannot_work_is_refused_at_once)
     /* a closed standard input is read as one: not as another file taking its number */
     cr_expect_eq(run_cli("replay --brokers 127.0.0.1:1 --topic t - <&-"), 1);
     cr_expect(out_has("cxpulse replay: -: cannot read: Bad file descriptor"));
+    cr_expect(!out_has("produced 0 messages"), "a count of nothing tried");
 }
 
 Test(cli, a_connection_error_names_the_user_and_database_never_the_password)
