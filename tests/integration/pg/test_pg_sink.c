@@ -38,6 +38,17 @@ static cx_status write(cx_pg *pg, cx_pg_result *res)
     return st;
 }
 
+/* Stores events 0..n-1 (sinktest_add_event) at offsets 0..n-1 of "t"[0] in one batch. */
+static void store_events(long n)
+{
+    cx_pg *pg = sinktest_sink(url);
+    for (long i = 0; i < n; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
 {
     char err[512];
@@ -47,12 +58,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(version, cx_pg_schema_version());
     /* Store events, then make it look like a version-1 database and upgrade it:
      * the per-scale rating sums of version 3 are recomputed from the events. */
-    cx_pg *pg = sinktest_sink(url);
-    for (long i = 0; i < 60; i++)
-        sinktest_add_event(&batch, "t", 0, i, i);
-    cx_pg_result res;
-    cr_assert_eq(write(pg, &res), CX_OK);
-    cx_pg_free(pg);
+    store_events(60);
     cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP COLUMN rule_version;"
                           "ALTER TABLE cx.signals DROP COLUMN csat_count, DROP COLUMN csat_sum,"
                           " DROP COLUMN nps_count, DROP COLUMN nps_sum, DROP COLUMN ces_count,"
@@ -138,12 +144,7 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
 {
     char err[512];
     int applied, version;
-    cx_pg *pg = sinktest_sink(url);
-    for (long i = 0; i < 60; i++)
-        sinktest_add_event(&batch, "t", 0, i, i);
-    cx_pg_result res;
-    cr_assert_eq(write(pg, &res), CX_OK);
-    cx_pg_free(pg);
+    store_events(60);
     char *before = event_tags_text();
     cr_assert_gt(strlen(before), 0);
     /* A version-6 database: tags in a table of their own, with its key, foreign
@@ -187,7 +188,8 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
     sinktest_clear(&batch);
     for (long i = 60; i < 80; i++)
         sinktest_add_event(&batch, "t", 0, i, i);
-    pg = sinktest_sink(url);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 20);
     cx_test_assert_signals_exact(conn);
@@ -199,12 +201,7 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
  * category), confidences in [0, 1], the primary category first. */
 Test(pg_sink, the_tag_columns_keep_what_event_tags_promises)
 {
-    cx_pg *pg = sinktest_sink(url);
-    for (long i = 0; i < 12; i++)
-        sinktest_add_event(&batch, "t", 0, i, i);
-    cx_pg_result res;
-    cr_assert_eq(write(pg, &res), CX_OK);
-    cx_pg_free(pg);
+    store_events(12);
     long long id = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = "
                                            "(SELECT event_id FROM cx.event_tags LIMIT 1)");
     cr_assert_eq(id, 1, "no event was tagged");
