@@ -25,9 +25,8 @@
 #define ENDS_PATIENCE_MS 10000
 #define END_QUERY_MS 2000
 /* While fetching is paused, how long asking the partitions' ends for the lag
- * may take in all, and each (no fetch brings them then). */
+ * may take (no fetch brings them then). */
 #define LAG_ENDS_MS 2000
-#define LAG_END_QUERY_MS 1000
 
 struct cx_consumer {
     rd_kafka_t *rk;
@@ -716,19 +715,33 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
     if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
         return 0;
     rd_kafka_position(c->rk, parts);
-    int64_t asked_until = cx_now_mono_us() + (c->paused ? LAG_ENDS_MS * 1000LL : 0);
+    /* Paused, nothing is fetched and the last fetch's ends stand still while
+     * messages arrive: the leaders are asked, in one request bounded by
+     * LAG_ENDS_MS (rd_kafka_offsets_for_times() keeps its timeout, where
+     * librdkafka 2.0.2's rd_kafka_query_watermark_offsets() waits for a
+     * leader that is down without end). */
+    rd_kafka_topic_partition_list_t *ends = c->paused ? rd_kafka_topic_partition_list_copy(parts)
+                                                      : NULL;
+    for (int i = 0; ends != NULL && i < ends->cnt; i++)
+        ends->elems[i].offset = RD_KAFKA_OFFSET_END;
+    if (ends != NULL &&
+        rd_kafka_offsets_for_times(c->rk, ends, LAG_ENDS_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(ends);
+        ends = NULL;
+    }
     for (int i = 0; i < parts->cnt && n < max; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t lo, hi, left_ms = (asked_until - cx_now_mono_us()) / 1000;
-        /* Paused, nothing is fetched and the last fetch's end stands still
-         * while messages arrive: the leader is asked (within LAG_ENDS_MS). */
+        int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t e =
-            left_ms > 0 ? rd_kafka_query_watermark_offsets(
-                              c->rk, p->topic, p->partition, &lo, &hi,
-                              (int)(left_ms < LAG_END_QUERY_MS ? left_ms : LAG_END_QUERY_MS))
-                        : RD_KAFKA_RESP_ERR__TIMED_OUT;
+            rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            e = rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi);
+            lo = hi = -1;
+        const rd_kafka_topic_partition_t *end =
+            ends != NULL ? rd_kafka_topic_partition_list_find(ends, p->topic, p->partition) : NULL;
+        if (end != NULL && end->err == RD_KAFKA_RESP_ERR_NO_ERROR && end->offset >= 0) {
+            hi = end->offset;
+            e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
         /* behind from what is stored (messages read and not yet stored
          * count); with nothing stored yet, from the oldest message when that
          * is where reading began, else from what is read */
@@ -736,10 +749,8 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
         const rd_kafka_topic_partition_t *s =
             rd_kafka_topic_partition_list_find(c->stored, p->topic, p->partition);
         int64_t from = s != NULL && s->offset >= 0 ? s->offset
-                       : c->reset == RD_KAFKA_OFFSET_BEGINNING && e == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                               lo >= 0
-                           ? lo
-                           : p->offset;
+                       : c->reset == RD_KAFKA_OFFSET_BEGINNING && lo >= 0 ? lo
+                                                                          : p->offset;
         pthread_mutex_unlock(&c->stored_lock);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0 || (from < 0 && hi != lo))
             continue; /* not known yet */
@@ -749,6 +760,8 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
         out[n].lag = from < 0 ? 0 : hi > from ? hi - from : 0;
         n++;
     }
+    if (ends != NULL)
+        rd_kafka_topic_partition_list_destroy(ends);
     rd_kafka_topic_partition_list_destroy(parts);
     return n;
 }

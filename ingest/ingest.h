@@ -145,11 +145,12 @@ int cx_consumer_paused(const cx_consumer *c);
 
 /*
  * Fills out[0..max) with the lag of the assigned partitions, the messages
- * between where each is stored up to (or, before anything is known stored,
- * read up to) and its end, and returns how many: those whose end is known,
- * from the last fetch; while fetching is paused, from the leader, asked for
- * 2 s at most in all (no fetch brings it then). Safe to call from another
- * thread than run()'s.
+ * between where each is stored up to and its end, and returns how many:
+ * those whose end is known, from the last fetch; while fetching is paused,
+ * from the leaders, asked for 2 s at most (no fetch brings it then). Before
+ * anything of a partition is known stored, the lag counts from its oldest
+ * message when reading began there (auto_offset_reset earliest), else from
+ * where it is read up to. Safe to call from another thread than run()'s.
  */
 size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max);
 

@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -349,6 +351,13 @@ Test(http, consumption_is_paused_only_when_the_writers_have_no_room)
     produce(7);
     lag = lag_becomes(27);
     cr_assert_eq(lag, 27, "lag %.0f with 7 more arrived while paused", lag);
+    /* with the leader down too, a scrape still answers within seconds */
+    rd_kafka_mock_broker_set_down(cx_mock_cluster(mock), 1);
+    int64_t t0 = cx_now_mono_us();
+    cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+    double took = (double)(cx_now_mono_us() - t0) / 1e6;
+    rd_kafka_mock_broker_set_up(cx_mock_cluster(mock), 1);
+    cr_assert_lt(took, 5, "/metrics took %.1f s with the leader down", took);
     cx_test_pg_back(&conn, url);
     wait_handled(produced);
     cr_assert(metric_becomes("cxpulse_consumption_paused", 0));
