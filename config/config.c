@@ -244,8 +244,10 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
                 found = w == n && strncmp(c, str, n) == 0;
                 c += w;
             }
+            char shown[128];
             if (!found)
-                BAD("\"%s\" is not one of %s", str, s->choices);
+                BAD("\"%s\" is not one of %s", cx_config_shown(str, shown, sizeof shown),
+                    s->choices);
         }
         char *copy = strdup(str);
         if (copy == NULL)
@@ -388,9 +390,11 @@ static cx_status set_text(cx_config *cfg, const setting *s, const char *value, c
     case T_OBJECTS: {
         json_error_t jerr;
         v = json_loads(value, JSON_DECODE_ANY, &jerr);
+        char shown[256];
         if (v == NULL)
             return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": \"%s\" is not a valid value",
-                           where ? where : "", where ? ": " : "", key, value);
+                           where ? where : "", where ? ": " : "", key,
+                           cx_config_shown(value, shown, sizeof shown));
         break;
     }
     case T_STRINGS:
@@ -710,9 +714,12 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
     for (size_t i = 0; i < cfg->n_topics; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->topics[i], cfg->topics[j]) == 0)
+            if (strcmp(cfg->topics[i], cfg->topics[j]) == 0) {
+                char shown[256];
                 return cx_errf(err, errlen, CX_ERR_CONFIG,
-                               "\"kafka.topics\": \"%s\" is listed twice", cfg->topics[i]);
+                               "\"kafka.topics\": \"%s\" is listed twice",
+                               cx_config_shown(cfg->topics[i], shown, sizeof shown));
+            }
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
     cx_status st = check_kafka_properties(cfg, err, errlen);

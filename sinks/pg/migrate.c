@@ -404,10 +404,12 @@ static const migration migrations[] = {
      "ALTER TABLE cx.events DROP CONSTRAINT IF EXISTS events_tags_valid,\n"
      "  ADD CONSTRAINT events_tags_valid CHECK (\n"
      "  cardinality(categories) <= 4\n"
+     "  AND coalesce(array_ndims(categories), 1) = 1 AND coalesce(array_lower(categories, 1), 1) = 1\n"
      "  AND (cardinality(categories) < 2 OR categories[1] <> ALL (categories[2:]))\n"
      "  AND (cardinality(categories) < 3 OR categories[2] <> ALL (categories[3:]))\n"
      "  AND (cardinality(categories) < 4 OR categories[3] <> categories[4])\n"
      "  AND 0 <= ALL (confidences) AND 1 >= ALL (confidences)\n"
+     "  AND array_position(confidences, NULL) IS NULL\n"
      "  AND primary_category IS NOT DISTINCT FROM categories[1]) NOT VALID;\n"},
     {14, "the rows stored before 13 checked by it",
      "ALTER TABLE cx.events VALIDATE CONSTRAINT events_tags_valid;\n"},

@@ -389,12 +389,21 @@ Test(cli, arguments_quoted_in_errors_never_show_a_password)
         {"dead-letters replay --id postgresql://app:S3cretPW@127.0.0.1:1/cx",
          "--id \"postgresql://app:****@"},
         {"mock-kafka postgresql://app:S3cretPW@127.0.0.1:1/cx", "\"postgresql://app:****@"},
+        /* a setting's value that is not one */
+        {"run --log-level postgresql://app:S3cretPW@db/cx", "\"postgresql://app:****@db/cx\" is not one of"},
+        {"run --brokers b:1 --group g --pg x --topic postgresql://app:S3cretPW@db/cx"
+         " --topic postgresql://app:S3cretPW@db/cx",
+         "\"postgresql://app:****@db/cx\" is listed twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_eq(run_cli(cases[i].args), 2, "%s", cases[i].args);
         cr_expect(out_has(cases[i].says), "%s: does not say %s", cases[i].args, cases[i].says);
         cr_expect(!out_has("S3cretPW"), "%s: the password was shown", cases[i].args);
     }
+    cr_assert_eq(setenv("CXPULSE_BATCH_MAX_MESSAGES", "postgresql://app:S3cretPW@db/cx", 1), 0);
+    expect_refused("config --print", "\"postgresql://app:****@db/cx\" is not a valid value");
+    cr_expect(!out_has("S3cretPW"), "an environment value's password was shown");
+    unsetenv("CXPULSE_BATCH_MAX_MESSAGES");
     cr_assert_eq(run_cli("config --print --pg=postgresql://app:S3cretPW@db/cx --brokers=b:1"
                          " --topic=t"),
                  0);

@@ -217,6 +217,10 @@ Test(pg_sink, the_tag_columns_keep_what_event_tags_promises)
         "categories = '{facing,external}', confidences = '{0.9,0.8}', evidence = '[[],[]]',"
         " primary_category = 'external'",
         "categories = '{}', confidences = '{}', evidence = '[]', primary_category = 'facing'",
+        "categories = '[0:1]={facing,facing}', confidences = '{0.9,0.8}', evidence = '[[],[]]',"
+        " primary_category = 'facing'",
+        "categories = '{facing}', confidences = '{NULL}', evidence = '[[]]', primary_category = "
+        "'facing'",
     };
     for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
         char sql[512];
