@@ -731,17 +731,14 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
     }
     for (int i = 0; i < parts->cnt && n < max; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t e =
-            rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        int64_t lo, hi; /* -1: not known */
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
             lo = hi = -1;
-        const rd_kafka_topic_partition_t *end =
-            ends != NULL ? rd_kafka_topic_partition_list_find(ends, p->topic, p->partition) : NULL;
-        if (end != NULL && end->err == RD_KAFKA_RESP_ERR_NO_ERROR && end->offset >= 0) {
-            hi = end->offset;
-            e = RD_KAFKA_RESP_ERR_NO_ERROR;
-        }
+        /* (the copy's order: offsets_for_times() updates it in place) */
+        if (ends != NULL && ends->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            ends->elems[i].offset >= 0)
+            hi = ends->elems[i].offset;
         /* behind from what is stored (messages read and not yet stored
          * count); with nothing stored yet, from the oldest message when that
          * is where reading began, else from what is read */
@@ -752,7 +749,7 @@ size_t cx_consumer_lag(cx_consumer *c, cx_partition_lag *out, size_t max)
                        : c->reset == RD_KAFKA_OFFSET_BEGINNING && lo >= 0 ? lo
                                                                           : p->offset;
         pthread_mutex_unlock(&c->stored_lock);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0 || (from < 0 && hi != lo))
+        if (hi < 0 || (from < 0 && hi != lo))
             continue; /* not known yet */
         snprintf(out[n].topic, sizeof out[n].topic, "%s", p->topic);
         out[n].partition = p->partition;
