@@ -96,6 +96,7 @@ int cx_cmd_demo(int argc, char **argv)
         fprintf(stderr, "cxpulse demo: --data %s: %s\n", data, strerror(errno));
         goto done;
     }
+    const char *data_name = data != NULL ? data : "the bundled sample data";
     rc = CX_EXIT_RUNTIME;
     int applied, version;
     printf("cxpulse demo\n- migrating the cx schema ...\n");
@@ -115,8 +116,7 @@ int cx_cmd_demo(int argc, char **argv)
     uint64_t produced;
     if ((rc = cx_replay_file(cx_mock_bootstraps(mock), DEMO_TOPIC, data, 0, &produced)) != 0)
         goto done;
-    printf("- replayed %llu messages from %s\n", (unsigned long long)produced,
-           data ? data : "the bundled sample data");
+    printf("- replayed %llu messages from %s\n", (unsigned long long)produced, data_name);
 
     /* A group of its own, so a database that saw an earlier demo starts afresh. */
     snprintf(group, sizeof group, "cxpulse-demo-%ld", (long)getpid());
@@ -150,7 +150,7 @@ int cx_cmd_demo(int argc, char **argv)
         goto done;
     cx_run_totals t;
     if (produced == 0) { /* the service would wait for the first message */
-        printf("- %s holds no messages: nothing to run\n", data ? data : "the sample");
+        printf("- %s holds no messages: nothing to run\n", data_name);
     } else {
         printf("- running the pipeline (group %s) ...\n", group);
         int64_t t0 = cx_now_mono_us();

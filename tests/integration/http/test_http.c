@@ -125,6 +125,17 @@ static double sample(const char *text, const char *name)
     return -1;
 }
 
+/* The sum of every labelled sample of family (name{...} value) in text. */
+static double family_sum(const char *text, const char *family)
+{
+    char start[128];
+    snprintf(start, sizeof start, "\n%s{", family);
+    double sum = 0;
+    for (const char *p = strstr(text, start); p != NULL; p = strstr(p + 1, start))
+        sum += strtod(strchr(p + 1, ' ') + 1, NULL);
+    return sum;
+}
+
 /* Sends a message with this value, counted in `produced`. */
 static void send_one(const char *v)
 {
@@ -224,11 +235,7 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
                               "sentiment=\"negative\"}"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE primary_category"
                                          " = 'external' AND sentiment = 'negative'"));
-    double classified = 0;
-    for (const char *p = strstr(body, "\ncxpulse_events_classified_total{"); p != NULL;
-         p = strstr(p + 1, "\ncxpulse_events_classified_total{"))
-        classified += strtod(strchr(p + 1, ' ') + 1, NULL);
-    cr_assert_eq(classified, stored);
+    cr_assert_eq(family_sum(body, "cxpulse_events_classified_total"), stored);
     cr_assert_geq(sample(body, "cxpulse_batch_messages_count"), 1);
     cr_assert_eq(sample(body, "cxpulse_batch_messages_sum"), produced);
     cr_assert_eq(sample(body, "cxpulse_partitions_assigned"), 3);
@@ -317,10 +324,7 @@ static double lag_becomes(double want)
     double sum = -1;
     for (int i = 0; i < 100 && sum != want; i++, cx_test_sleep_ms(100)) {
         cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
-        sum = 0;
-        for (const char *p = strstr(body, "\ncxpulse_consumer_lag{"); p != NULL;
-             p = strstr(p + 1, "\ncxpulse_consumer_lag{"))
-            sum += strtod(strchr(p + 1, ' ') + 1, NULL);
+        sum = family_sum(body, "cxpulse_consumer_lag");
     }
     return sum;
 }
