@@ -92,12 +92,12 @@ int cx_cmd_demo(int argc, char **argv)
         goto done;
     }
     cx_log_set_level(cfg->log_level);
+    rc = CX_EXIT_RUNTIME; /* as classify, eval and train say of an input they cannot read */
     if (data != NULL && access(data, R_OK) != 0) {
         fprintf(stderr, "cxpulse demo: --data %s: %s\n", data, strerror(errno));
         goto done;
     }
     const char *data_name = data != NULL ? data : "the bundled sample data";
-    rc = CX_EXIT_RUNTIME;
     int applied, version;
     printf("cxpulse demo\n- migrating the cx schema ...\n");
     cx_status st = cx_pg_migrate(cfg->pg_url, &applied, &version, err, sizeof err);

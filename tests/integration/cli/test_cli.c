@@ -425,6 +425,11 @@ Test(cli, what_cannot_work_is_refused_at_once)
     expect_refused("dead-letters replay --all --rules /nonexistent/rules.json"
                    " --pg 'host=127.0.0.1 port=1'",
                    "/nonexistent/rules.json");
+    /* an input that cannot be read is a runtime failure, as for classify */
+    cr_expect_eq(run_cli("demo --data /nonexistent/events.jsonl --pg 'host=127.0.0.1 port=1'"
+                         " --http off"),
+                 1);
+    cr_expect(out_has("--data /nonexistent/events.jsonl: No such file"));
     /* mock-kafka's address is its output: unwritten, it stops at once */
     cr_expect_eq(cx_test_sh("timeout 20 %s mock-kafka > /dev/full 2>'%s/out'", cx_test_bin(), dir),
                  1);
