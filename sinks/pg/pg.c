@@ -200,11 +200,13 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
     disconnect(pg);
     cx_status st = cx__pg_connect_schema(pg->conninfo, &pg->conn, err, errlen);
     if (st == CX_OK)
-        st = cx__pg_exec(pg->conn, pg->sync_commit ? "SET synchronous_commit = on"
-                                      : "SET synchronous_commit = off",
-                  "configuring the session", err, errlen);
+        st = cx__pg_exec(pg->conn,
+                         pg->sync_commit ? "SET synchronous_commit = on"
+                                         : "SET synchronous_commit = off",
+                         "configuring the session", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_exec(pg->conn, "SET client_min_messages = warning", "configuring the session", err, errlen);
+        st = cx__pg_exec(pg->conn, "SET client_min_messages = warning", "configuring the session",
+                         err, errlen);
     if (st == CX_OK) /* compiling these short statements costs more than it saves */
         st = cx__pg_exec(pg->conn, "SET jit = off", "configuring the session", err, errlen);
     /* A member that stops mid-batch without its connection closing (frozen,
@@ -226,7 +228,8 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
+        st =
+            cx__pg_exec(pg->conn, cx__pg_signals_stage_sql, "creating staging tables", err, errlen);
     if (st == CX_OK)
         st = check_committed(pg, err, errlen);
     if (st == CX_OK && pg->rule_set_json != NULL && pg->rule_version != NULL) {
