@@ -281,6 +281,8 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         return made;
     }
     *out = pg;
+    if (opts->connect_later)
+        return CX_OK;
     cx_status st = ensure_session(pg, err, errlen);
     if (st != CX_OK && st != CX_ERR_TRANSIENT) {
         cx_pg_free(pg);

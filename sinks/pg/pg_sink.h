@@ -50,6 +50,7 @@ typedef struct cx_pg_options {
                                     coordinates, offsets are neither checked nor moved, and
                                     a still-bad record updates its dead-letter rows (every
                             group's row of the message not stored yet) */
+    int connect_later;           /* cx_pg_new does not connect: the first use does */
 } cx_pg_options;
 
 /* What one write did: the pipeline's counts (a duplicate is also an event
@@ -59,7 +60,8 @@ typedef cx_sink_counts cx_pg_result;
 typedef struct cx_pg cx_pg;
 
 /*
- * Creates a sink (options are copied). Connects now: CX_ERR_TRANSIENT if the
+ * Creates a sink (options are copied). Connects now, unless connect_later
+ * (then it returns CX_OK and the first use connects): CX_ERR_TRANSIENT if the
  * server cannot be reached (the sink is still returned in *out and reconnects
  * on the next write), CX_ERR_FATAL if the schema is missing or older than this
  * build, or the credentials are refused, CX_ERR_CONFIG if the connection string

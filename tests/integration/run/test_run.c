@@ -11,12 +11,14 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -365,6 +367,29 @@ Test(run, sigterm_while_starting_up_exits_0_before_reading)
     wait_handled("g7", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g7");
+}
+
+/* PostgreSQL's address accepts connections but the server never answers (a
+ * hung server, a firewall that drops its packets): the first writer waits
+ * for its connect to time out (libpq's connect_timeout, 10 s by default),
+ * the other three connect when they first write, so a stop asked meanwhile
+ * is honoured after one time-out, not one per writer (40 s, past a process
+ * manager's usual 30 s grace). */
+Test(run, a_stop_while_postgresql_does_not_answer_at_start_waits_for_one_connect)
+{
+    int port = cx_test_free_port();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0);
+    char hung[128];
+    snprintf(hung, sizeof hung, "host=127.0.0.1 port=%d dbname=cx user=cx", port);
+    setenv("CXPULSE_PG_WRITERS", "4", 1);
+    pid_t p = start_member(hung, cx_mock_bootstraps(mock), "cx.events", "g29", cfgfile, NULL);
+    unsetenv("CXPULSE_PG_WRITERS");
+    cx_test_sleep_ms(1000); /* the first writer connecting */
+    cr_assert_eq(stop(p, SIGTERM, 18000), 0, "a stop must wait for one connect, not four");
+    close(fd);
 }
 
 Test(run_outage, postgresql_stopped_mid_stream_and_started_again)
