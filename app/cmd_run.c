@@ -36,6 +36,7 @@ typedef struct service {
     cx_run_totals totals; /* written by the engine's hooks, one at a time */
     int64_t last_report_us;
     cx_cmd_unreadable told; /* fields warned unreadable, once each */
+    int64_t cancel_at_us;   /* stopping: when writes still going on are cancelled */
 } service;
 
 /* Written by the main thread and by on_signal(), which runs on the main
@@ -154,10 +155,23 @@ static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, ch
     return cx_pipeline_submit(s->pipeline, msgs, n, wait_ms, err, errlen);
 }
 
+/* How long a stop waits for the batches being stored before it cancels
+ * their statements. A server that holds a statement without end (a COMMIT
+ * waiting for a synchronous standby that is down) would otherwise hold the
+ * stop until the process manager kills the process. A batch whose
+ * statement is cancelled is rolled back and read again at the next start
+ * (a COMMIT waiting for a standby ends committed, the server warns): nothing
+ * is lost or doubled. */
+#define STOP_PATIENCE_MS 10000
+
 static cx_status drain(void *ctx, char *err, size_t errlen)
 {
     service *s = ctx;
-    return cx_pipeline_drain(s->pipeline, err, errlen);
+    if (!stop_asked) /* a rebalance: the batches are stored, however long it takes */
+        return cx_pipeline_drain(s->pipeline, err, errlen);
+    if (s->cancel_at_us == 0)
+        s->cancel_at_us = cx_now_mono_us() + (int64_t)STOP_PATIENCE_MS * 1000;
+    return cx_pipeline_drain_until(s->pipeline, s->cancel_at_us, err, errlen);
 }
 
 /* ---- The engine's hooks: metrics, totals, Kafka commits ---- */

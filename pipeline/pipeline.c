@@ -23,6 +23,7 @@
 
 #define MAX_WRITERS CX_PIPELINE_MAX_SINKS
 #define MAX_BATCHES 16
+#define CANCEL_EVERY_US 1000000 /* cx_pipeline_drain_until() */
 
 typedef struct batch batch;
 
@@ -398,19 +399,56 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     return CX_OK;
 }
 
-cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
+/* Cancels the writes going on (not under the lock: a sink's cancel may wait
+ * for its server). The sinks outlive the pipeline's writers. */
+static void cancel_writes(cx_pipeline *p)
+{
+    for (int w = 0; w < p->o.n_sinks; w++) {
+        const cx_sink *s = p->wr[w].sink;
+        if (s->ops->cancel != NULL)
+            s->ops->cancel(s->ctx);
+    }
+}
+
+cx_status cx_pipeline_drain_until(cx_pipeline *p, int64_t cancel_at_us, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
     p->draining++;
     for (int w = 0; w < p->o.n_sinks; w++)
         pthread_cond_signal(&p->wr[w].cond); /* a writer waiting to retry gives up */
-    while (p->count > 0)
-        pthread_cond_wait(&p->idle, &p->lock);
+    int cancels = 0;
+    while (p->count > 0) {
+        if (cancel_at_us <= 0) {
+            pthread_cond_wait(&p->idle, &p->lock);
+            continue;
+        }
+        int64_t now = cx_now_mono_us();
+        if (now >= cancel_at_us) {
+            if (cancels++ == 0)
+                cx_log(CX_LOG_WARN, "pipeline",
+                       "stopping: %d batch(es) still being stored, cancelling their statements "
+                       "(what is not stored is read again at the next start)",
+                       p->count);
+            pthread_mutex_unlock(&p->lock);
+            cancel_writes(p);
+            pthread_mutex_lock(&p->lock);
+            cancel_at_us = now + CANCEL_EVERY_US;
+            continue;
+        }
+        struct timespec until =
+            cx_time_after_ms(CLOCK_MONOTONIC, (int)((cancel_at_us - now + 999) / 1000));
+        pthread_cond_timedwait(&p->idle, &p->lock, &until);
+    }
     p->draining--;
     pthread_cond_broadcast(&p->idle); /* a submit waiting for the drain's end */
     cx_status st = p->fatal ? cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err) : CX_OK;
     pthread_mutex_unlock(&p->lock);
     return st;
+}
+
+cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
+{
+    return cx_pipeline_drain_until(p, 0, err, errlen);
 }
 
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,

@@ -47,6 +47,10 @@ typedef struct part {
 
 struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
+    /* For cx_pg_cancel() from another thread: made with each connection,
+     * freed with it, both under cancel_lock. */
+    pthread_mutex_t cancel_lock;
+    PGcancel *cancel;
     char *conninfo, *group, *rule_version;
     int base_window;   /* the smallest signal window: ticket rules roll over it */
     const cx_ticket_rules *rules; /* borrowed; NULL: no tickets */
@@ -186,6 +190,10 @@ static const char *const stage_sql =
 
 static void disconnect(cx_pg *pg)
 {
+    pthread_mutex_lock(&pg->cancel_lock);
+    PQfreeCancel(pg->cancel);
+    pg->cancel = NULL;
+    pthread_mutex_unlock(&pg->cancel_lock);
     PQfinish(pg->conn);
     pg->conn = NULL;
 }
@@ -199,6 +207,11 @@ static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
         return CX_OK;
     disconnect(pg);
     cx_status st = cx__pg_connect_schema(pg->conninfo, &pg->conn, err, errlen);
+    if (st == CX_OK) {
+        pthread_mutex_lock(&pg->cancel_lock);
+        pg->cancel = PQgetCancel(pg->conn); /* NULL when out of memory: not cancellable */
+        pthread_mutex_unlock(&pg->cancel_lock);
+    }
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn,
                          pg->sync_commit ? "SET synchronous_commit = on"
@@ -250,6 +263,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
     cx_pg *pg = calloc(1, sizeof *pg);
     if (pg == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    pthread_mutex_init(&pg->cancel_lock, NULL);
     pg->conninfo = strdup(opts->conninfo ? opts->conninfo : "");
     pg->group = strdup(opts->group ? opts->group : "cxpulse");
     pg->rule_version = opts->rule_version ? strdup(opts->rule_version) : NULL;
@@ -311,7 +325,17 @@ void cx_pg_free(cx_pg *pg)
     free(pg->rule_set_json);
     if (pg->own_seen)
         cx_pg_seen_free(pg->seen);
+    pthread_mutex_destroy(&pg->cancel_lock);
     free(pg);
+}
+
+void cx_pg_cancel(cx_pg *pg)
+{
+    char why[256];
+    pthread_mutex_lock(&pg->cancel_lock);
+    if (pg->cancel != NULL && !PQcancel(pg->cancel, why, sizeof why))
+        cx_log(CX_LOG_WARN, "sink.pg", "cannot cancel the statement going on: %s", why);
+    pthread_mutex_unlock(&pg->cancel_lock);
 }
 
 /* ---- Offsets --------------------------------------------------------------- */

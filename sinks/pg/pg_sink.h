@@ -71,6 +71,16 @@ typedef struct cx_pg cx_pg;
 cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t errlen);
 
 /*
+ * Asks the server to cancel the statement pg's connection is running, if
+ * any (a COMMIT waiting for a synchronous standby that is down, a lock
+ * wait): it fails with SQLSTATE 57014, a transient failure, and the batch's
+ * transaction is rolled back; a COMMIT waiting for a standby ends committed,
+ * as the server warns. Any thread, any time, while pg lives; nothing when
+ * disconnected. May wait for the server's answer to the request.
+ */
+void cx_pg_cancel(cx_pg *pg);
+
+/*
  * Reads the stored next offsets of `topic`'s partitions parts[0..n) for the
  * sink's group into next[] (-1 where none is stored). With start (NULL for
  * none), a partition with no row and start[i] >= 0 first gets one at

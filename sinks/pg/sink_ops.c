@@ -18,7 +18,13 @@ static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts
     return cx_pg_read_offsets(ctx, topic, parts, n, start, next, err, errlen);
 }
 
-static const cx_sink_ops pg_sink_ops = {.write = write_records, .read_offsets = read_offsets};
+static void cancel(void *ctx)
+{
+    cx_pg_cancel(ctx);
+}
+
+static const cx_sink_ops pg_sink_ops = {
+    .write = write_records, .read_offsets = read_offsets, .cancel = cancel};
 
 void cx_pg_sink(cx_pg *pg, struct cx_sink *out)
 {

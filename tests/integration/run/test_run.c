@@ -76,11 +76,25 @@ static void setup(void)
     produced = bad = 0;
 }
 
+/* Names the synchronous standby the server's commits wait for ("" none),
+ * for the whole server: only scenarios that run alone (run_outage) may. */
+static int standby_named;
+static void name_sync_standby(const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "ALTER SYSTEM SET synchronous_standby_names = '%s'", name);
+    cx_test_pg_exec(conn, sql);
+    cx_test_pg_exec(conn, "SELECT pg_reload_conf()");
+    standby_named = name[0] != '\0';
+}
+
 static void teardown(void)
 {
     for (int i = 0; i < n_children; i++)
         if (children[i] > 0)
             kill(children[i], SIGKILL); /* left running by a failed test */
+    if (standby_named && conn != NULL)  /* a failed test's: the next would hang */
+        name_sync_standby("");
     cx_test_stack_free(conn, mock, producer);
     cx_test_sh("rm -f '%s' '%s'.*", cfgfile, cfgfile); /* and a test's own variants */
 }
@@ -423,6 +437,33 @@ Test(run_outage, a_stop_while_the_database_is_down_from_the_start_exits_0)
     wait_handled("g20", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g20");
+}
+
+/* The server holds every COMMIT without end: synchronous_standby_names names
+ * a standby that is not there. A stop cancels the statements after 10 s (the
+ * server ends such a COMMIT committed, warning that it may not have been
+ * replicated) and exits 0, not waiting to be killed; a batch rolled back
+ * instead is read again at the next start. Everything is stored once. */
+Test(run_outage, a_stop_while_commits_wait_for_a_missing_standby_cancels_them_and_exits_0)
+{
+    produce(200);
+    pid_t p = start_run("g31");
+    wait_handled("g31", produced, 60);
+    name_sync_standby("cx_missing_standby");
+    produce(100);
+    long long waiting = 0;
+    for (int i = 0; i < 300 && waiting == 0; i++) { /* up to 30 s */
+        cx_test_sleep_ms(100);
+        waiting = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_stat_activity"
+                                          " WHERE wait_event = 'SyncRep'");
+    }
+    cr_assert_gt(waiting, 0, "no COMMIT waits for the standby");
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop must cancel what the server holds");
+    name_sync_standby("");
+    p = start_run("g31");
+    wait_handled("g31", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g31");
 }
 
 /* Stopped during an outage with a batch in hand: it exits 0 and says what

@@ -30,6 +30,9 @@ typedef struct ledger {
     int fail_always;    /* every write answers RETRY while set */
     int error_next;     /* the next write answers ERROR */
     int delay_ms;       /* every write takes this long */
+    int hang;           /* every write waits for a cancel, then answers RETRY */
+    int cancels;        /* cancel requests */
+    pthread_cond_t cancelled;
 } ledger;
 
 static ledger db;
@@ -51,7 +54,12 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
     pthread_mutex_lock(&l->lock);
     l->attempts++;
     cx_sink_result r = CX_SINK_OK;
-    if (l->error_next > 0) {
+    if (l->hang) {
+        for (int seen = l->cancels; l->cancels == seen;)
+            pthread_cond_wait(&l->cancelled, &l->lock);
+        snprintf(err, errlen, "canceled");
+        r = CX_SINK_RETRY;
+    } else if (l->error_next > 0) {
         l->error_next--;
         snprintf(err, errlen, "refused for good");
         r = CX_SINK_ERROR;
@@ -95,7 +103,17 @@ static cx_status fake_offsets(void *ctx, const char *topic, const int32_t *parts
     return CX_OK;
 }
 
-static const cx_sink_ops fake_ops = {.write = fake_write, .read_offsets = fake_offsets};
+static void fake_cancel(void *ctx)
+{
+    ledger *l = ctx;
+    pthread_mutex_lock(&l->lock);
+    l->cancels++;
+    pthread_cond_broadcast(&l->cancelled);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static const cx_sink_ops fake_ops = {
+    .write = fake_write, .read_offsets = fake_offsets, .cancel = fake_cancel};
 
 /* ---- The fake source: batches over PARTS partitions, and what it was told ---- */
 
@@ -192,7 +210,8 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
 static void on_retrying(void *ctx, int delay_ms, const char *err)
 {
     source *s = ctx;
-    if (delay_ms < 0 || delay_ms > 6 || strcmp(err, "connection lost") != 0)
+    if (delay_ms < 0 || delay_ms > 6 ||
+        (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0))
         s->bad_hook = 1; /* the backoff is 1..5 ms +-20% */
     s->retries++;
 }
@@ -226,6 +245,7 @@ static void setup(void)
     char err[256];
     memset(&db, 0, sizeof db);
     pthread_mutex_init(&db.lock, NULL);
+    pthread_cond_init(&db.cancelled, NULL);
     db.fail_partition = -1;
     memset(&src, 0, sizeof src);
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
@@ -238,6 +258,7 @@ static void teardown(void)
     cx_pipeline_free(pipe_);
     pipe_ = NULL;
     cx_classifier_free(clf);
+    pthread_cond_destroy(&db.cancelled);
     pthread_mutex_destroy(&db.lock);
 }
 
@@ -422,6 +443,43 @@ Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
     source_read(&src, 60);
     source_submit(&src, 2);
     char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+}
+
+/* A stop's drain with a limit: writes that finish within it are not
+ * cancelled; one that does not end by itself (a server holding a COMMIT) is
+ * cancelled at the limit, given up, and stored by the next run. */
+Test(pipeline, a_stop_cancels_a_write_that_does_not_end_and_only_that)
+{
+    char err[256];
+    start(2, 2);
+    db.delay_ms = 20;
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    cr_assert_eq(cx_pipeline_drain_until(pipe_, cx_now_mono_us() + 5000000, err, sizeof err), CX_OK,
+                 "%s", err);
+    cr_assert_eq(db.cancels, 0, "a write ending in time was cancelled");
+    cr_assert(src.reported == 1 && src.reported_complete[0]);
+
+    db.delay_ms = 0;
+    db.hang = 1;
+    source_read(&src, 20);
+    source_submit(&src, 2);
+    wait_attempts(db.writes + 2); /* both writers wait */
+    cr_assert_eq(cx_pipeline_drain_until(pipe_, cx_now_mono_us() + 50000, err, sizeof err), CX_OK,
+                 "%s", err);
+    cr_assert_geq(db.cancels, 1);
+    cr_assert_eq(src.reported, 2);
+    cr_assert_not(src.reported_complete[1], "the cancelled batch was not given up");
+    cx_pipeline_free(pipe_);
+    pipe_ = NULL;
+
+    db.hang = 0;
+    start(2, 2);
+    source_seek_to_stored(&src);
+    source_read(&src, 60);
+    source_submit(&src, 2);
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     assert_all_stored_once();
 }
