@@ -201,6 +201,8 @@ cx_status cx_time_days_between(const char *from, const char *to, double *days, i
  * thread when it ends, or the last event parsed in it.
  */
 #define CHUNK_BYTES (64 * 1024)
+#define KEEP_FREE_CHUNKS 64 /* an arena's free chunks past these are freed (4 MiB) */
+#define KEEP_SCRATCH_CHUNKS 4
 #define BIG_BYTES (16 * 1024)
 #define ALIGN_BYTES 16
 
@@ -233,6 +235,7 @@ typedef struct cx__event_chunk {
 typedef struct cx__event_arena {
     chunk *chunks;           /* all of them */
     chunk *free;             /* nobody counts them, ready to be filled */
+    int n_free;
     chunk *cur;              /* being filled, or NULL */
     atomic_long refs;        /* 1 while the thread lives, + the events parsed in it */
     atomic_ulong released;   /* chunks whose count dropped to 0 */
@@ -244,7 +247,35 @@ static _Thread_local struct {
     arena *a;
     chunk *first, *last, *big;
     size_t n;
+    int scratch; /* > 0: allocations go to the scratch, not to the event */
+    int over;    /* the scratch refused one: past CX_EVENT_MAX_PARSE_BYTES */
 } tls;
+
+/*
+ * The scratch: what a parse reads only to check it, not to keep (a member the
+ * event drops, the lists and objects inside attributes, a message read whole
+ * on the full path): chunks of the thread, filled one after the other and
+ * emptied when the parse ends, at most CX_EVENT_MAX_PARSE_BYTES per parse. A
+ * document takes up to about 80 times its JSON in jansson's values (a list of
+ * empty objects), so an event keeps only what is read from it; the few
+ * chunks the thread keeps between parses bound what stays resident.
+ */
+static _Thread_local struct {
+    chunk *chunks; /* filled in order up to cur; big ones have a chunk each */
+    chunk *cur;
+    size_t used; /* by this parse */
+} scratch;
+
+/* The names of the objects skip_container() is in (see there). */
+typedef struct name_span {
+    const char *s;
+    size_t n;
+} name_span;
+
+static _Thread_local struct {
+    name_span *v;
+    size_t n, cap;
+} names;
 static _Thread_local arena *tls_arena; /* this thread's arena, once it parsed */
 static pthread_key_t arena_key;         /* ends the thread's share of its arena */
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
@@ -267,19 +298,31 @@ static void chunk_release(arena *a, chunk *c)
         atomic_fetch_add(&a->released, 1);
 }
 
+static void scratch_reset(void);
+
 static void thread_end(void *p)
 {
     arena_release(p);
+    scratch_reset();
+    for (chunk *c = scratch.chunks, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    scratch.chunks = NULL;
+    free(names.v);
+    names.v = NULL;
+    names.cap = 0;
 }
 
-/* Puts the chunks nobody counts on the free list; frees the big ones. */
+/* Puts the chunks nobody counts on the free list, up to KEEP_FREE_CHUNKS
+ * there; frees the others (after a burst of big batches, memory goes back). */
 static void collect(arena *a)
 {
     a->collected = atomic_load(&a->released);
     for (chunk **pc = &a->chunks, *c; (c = *pc) != NULL;) {
         if (c == a->cur || c->is_free || atomic_load(&c->live) != 0) {
             pc = &c->next;
-        } else if (c->cap > CHUNK_BYTES) {
+        } else if (c->cap > CHUNK_BYTES || a->n_free >= KEEP_FREE_CHUNKS) {
             *pc = c->next;
             free(c);
         } else {
@@ -287,6 +330,7 @@ static void collect(arena *a)
             c->is_free = 1;
             c->free_next = a->free;
             a->free = c;
+            a->n_free++;
             pc = &c->next;
         }
     }
@@ -304,6 +348,7 @@ static chunk *chunk_get(arena *a, size_t size)
         if (a->free != NULL) {
             chunk *c = a->free;
             a->free = c->free_next;
+            a->n_free--;
             c->is_free = 0;
             c->used = 0;
             UNPOISON(c->data, c->cap);
@@ -320,6 +365,61 @@ static chunk *chunk_get(arena *a, size_t size)
     return c;
 }
 
+static void *scratch_alloc(size_t size)
+{
+    if (size > CX_EVENT_MAX_PARSE_BYTES - scratch.used) {
+        tls.over = 1;
+        return NULL;
+    }
+    chunk *c = scratch.cur;
+    if (c == NULL || c->cap - c->used < size) {
+        /* the next chunk kept from earlier parses, if it is big enough */
+        c = scratch.cur != NULL ? scratch.cur->next : scratch.chunks;
+        if (c == NULL || c->cap < size) {
+            size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+            chunk *n = malloc(sizeof *n + cap);
+            if (n == NULL)
+                return NULL;
+            *n = (chunk){.next = c, .cap = cap};
+            if (scratch.cur != NULL)
+                scratch.cur->next = n;
+            else
+                scratch.chunks = n;
+            c = n;
+        }
+        c->used = 0;
+        scratch.cur = c;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    scratch.used += size;
+    return p;
+}
+
+/* Empties the scratch, keeping its first KEEP_SCRATCH_CHUNKS chunks of
+ * CHUNK_BYTES for the next parse and freeing the others. */
+static void scratch_reset(void)
+{
+    chunk **pc = &scratch.chunks;
+    int kept = 0;
+    for (chunk *c; (c = *pc) != NULL;) {
+        if (kept < KEEP_SCRATCH_CHUNKS && c->cap == CHUNK_BYTES) {
+            kept++;
+            pc = &c->next;
+        } else {
+            *pc = c->next;
+            free(c);
+        }
+    }
+    scratch.cur = NULL;
+    scratch.used = 0;
+    if (names.cap > 4096) { /* what an object of very many members grew */
+        free(names.v);
+        names.v = NULL;
+        names.cap = 0;
+    }
+}
+
 static void *json_alloc(size_t size)
 {
     arena *a = tls.a;
@@ -328,6 +428,8 @@ static void *json_alloc(size_t size)
     if (size > 8 * (size_t)CX_EVENT_MAX_BYTES) /* more than any message's document needs */
         return NULL;
     size = (size + ALIGN_BYTES - 1) & ~(size_t)(ALIGN_BYTES - 1);
+    if (tls.scratch > 0)
+        return scratch_alloc(size);
     if (size > BIG_BYTES) { /* its own chunk, counted by this event alone */
         chunk *c = chunk_get(a, size);
         if (c == NULL)
@@ -388,6 +490,8 @@ static int arena_begin(void)
     tls.a = tls_arena;
     tls.first = tls.last = tls.big = NULL;
     tls.n = 0;
+    tls.scratch = 0;
+    tls.over = 0;
     return 1;
 }
 
@@ -580,6 +684,8 @@ static int prescan(const char *p, size_t len, size_t *at, size_t *n)
 typedef struct reader {
     const unsigned char *p, *end;
     int depth;
+    int collapse; /* > 0: objects and lists inside a container this deep are
+                     read in the scratch and kept as collapsed() says */
 } reader;
 
 static json_t *read_value(reader *r);
@@ -814,6 +920,135 @@ static json_t *read_literal(reader *r, const char *word, json_t *value)
     return value;
 }
 
+/* What an event keeps of an object or list inside attributes (see
+ * cx_event.attributes): one of the same kind, empty, or holding one null when
+ * the value was not empty. NULL when out of memory. */
+static json_t *collapsed(int is_object, int empty)
+{
+    json_t *c = is_object ? json_object() : json_array();
+    if (c != NULL && !empty &&
+        (is_object ? json_object_set_new_nocheck(c, "", json_null())
+                   : json_array_append_new(c, json_null())))
+        c = NULL; /* (what was made is the arena's) */
+    return c;
+}
+
+/*
+ * Checking without building: a member the event drops and the objects and
+ * lists inside attributes are read as read_value() reads them, with the same
+ * verdicts, but only escaped strings are decoded (in the scratch). Duplicate
+ * names are found by sorting each object's names, kept on one stack of
+ * (name, length) for the thread: an object's names sit above its parent's
+ * while it is read.
+ */
+static int name_cmp(const void *a, const void *b)
+{
+    const name_span *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return memcmp(x->s, y->s, x->n);
+}
+
+static int skip_value(reader *r, int *empty);
+
+/* The object or array whose opening bracket r->p is past, checked; 0, or -1
+ * to give up. *empty: it has no members or elements. */
+static int skip_container(reader *r, int is_object, int *empty)
+{
+    if (++r->depth > CX_EVENT_MAX_DEPTH)
+        return -1;
+    const unsigned char close = is_object ? '}' : ']';
+    skip_space(r);
+    *empty = r->p < r->end && *r->p == close;
+    if (*empty) {
+        r->p++;
+        r->depth--;
+        return 0;
+    }
+    size_t first = names.n;
+    int ok = -1, inner;
+    for (;;) {
+        if (is_object) {
+            const char *key;
+            size_t key_len;
+            char *owned;
+            if (r->p >= r->end || *r->p != '"')
+                break;
+            r->p++;
+            if (read_string(r, &key, &key_len, &owned) != 0)
+                break;
+            if (names.n == names.cap) {
+                size_t cap = names.cap ? 2 * names.cap : 64;
+                name_span *v = realloc(names.v, cap * sizeof *v);
+                if (v == NULL)
+                    break;
+                names.v = v;
+                names.cap = cap;
+            }
+            names.v[names.n++] = (name_span){key, key_len};
+            skip_space(r);
+            if (r->p >= r->end || *r->p != ':')
+                break;
+            r->p++;
+            skip_space(r);
+        }
+        if (skip_value(r, &inner) != 0)
+            break;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_space(r);
+        } else if (r->p < r->end && *r->p == close) {
+            r->p++;
+            r->depth--;
+            ok = 0;
+            break;
+        } else {
+            break;
+        }
+    }
+    if (ok == 0 && names.n - first > 1) {
+        qsort(names.v + first, names.n - first, sizeof *names.v, name_cmp);
+        for (size_t i = first + 1; ok == 0 && i < names.n; i++)
+            if (name_cmp(&names.v[i - 1], &names.v[i]) == 0)
+                ok = -1; /* json_loadb() refuses a duplicate name */
+    }
+    names.n = first;
+    return ok;
+}
+
+/* The value at r->p checked as read_value() would read it, building nothing;
+ * 0, or -1 to give up. *empty: an object or list without members or elements.
+ * Call with tls.scratch raised (escaped strings are decoded there). */
+static int skip_value(reader *r, int *empty)
+{
+    *empty = 0;
+    if (r->p >= r->end)
+        return -1;
+    switch (*r->p) {
+    case '{':
+    case '[':
+        return skip_container(r, *r->p++ == '{', empty);
+    case '"': {
+        const char *s;
+        size_t n;
+        char *owned;
+        r->p++;
+        return read_string(r, &s, &n, &owned);
+    }
+    case 't':
+        return read_literal(r, "true", json_true()) != NULL ? 0 : -1;
+    case 'f':
+        return read_literal(r, "false", json_false()) != NULL ? 0 : -1;
+    case 'n':
+        return read_literal(r, "null", json_null()) != NULL ? 0 : -1;
+    default: {
+        double v;
+        return read_double(r, &v);
+    }
+    }
+}
+
 /* The object or array whose opening bracket r->p is past. */
 static json_t *read_container(reader *r, int is_object)
 {
@@ -847,7 +1082,16 @@ static json_t *read_container(reader *r, int is_object)
             r->p++;
             skip_space(r);
         }
-        json_t *v = read_value(r);
+        json_t *v;
+        if (r->depth == r->collapse && r->p < r->end && (*r->p == '{' || *r->p == '[')) {
+            int inner_object = *r->p == '{', empty;
+            tls.scratch++;
+            int skipped = skip_value(r, &empty);
+            tls.scratch--;
+            v = skipped == 0 ? collapsed(inner_object, empty) : NULL;
+        } else {
+            v = read_value(r);
+        }
         int bad = v == NULL || (is_object ? json_object_setn_new_nocheck(c, key, key_len, v)
                                           : json_array_append_new(c, v));
         json_free(owned);
@@ -915,6 +1159,44 @@ static json_t *read_document(const void *data, size_t len)
         root = NULL;
     }
     return root;
+}
+
+/* What the event keeps of an "attributes" object read whole in the scratch
+ * (the full path): its members in order, each text, number or literal as
+ * read, each object or list collapsed(). NULL when out of memory. */
+static json_t *kept_attributes(const json_t *read)
+{
+    json_t *kept = json_object();
+    const char *key;
+    size_t key_len;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)read, key, key_len, v)
+    {
+        json_t *k;
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            k = json_stringn_nocheck(json_string_value(v), json_string_length(v));
+            break;
+        case JSON_REAL:
+            k = json_real(json_real_value(v));
+            break;
+        case JSON_INTEGER:
+            k = json_integer(json_integer_value(v));
+            break;
+        case JSON_OBJECT:
+            k = collapsed(1, json_object_size(v) == 0);
+            break;
+        case JSON_ARRAY:
+            k = collapsed(0, json_array_size(v) == 0);
+            break;
+        default: /* true, false, null: jansson's constants */
+            k = v;
+            break;
+        }
+        if (kept == NULL || k == NULL || json_object_setn_new_nocheck(kept, key, key_len, k))
+            return NULL; /* in the arena: nothing to free */
+    }
+    return kept;
 }
 
 /* ---- Event reader ------------------------------------------------------------ */
@@ -1083,7 +1365,13 @@ static int read_event(cx_event *ev, const void *data, size_t len)
             for (size_t i = 0; i < n_other; i++)
                 if (other_len[i] == key_len && memcmp(other[i], key, key_len) == 0)
                     return -1;
-            if (n_other == MAX_OTHER || read_value(&r) == NULL)
+            if (n_other == MAX_OTHER)
+                return -1;
+            int empty;
+            tls.scratch++; /* checked, not kept */
+            int skipped = skip_value(&r, &empty);
+            tls.scratch--;
+            if (skipped != 0)
                 return -1;
             other[n_other] = key;
             other_len[n_other++] = key_len;
@@ -1096,8 +1384,10 @@ static int read_event(cx_event *ev, const void *data, size_t len)
             if (read_rating(&r, ev) != 0)
                 return -1;
         } else if (m == M_ATTRIBUTES) {
+            r.collapse = r.depth + 1; /* its own members are kept */
             if (r.p >= r.end || *r.p != '{' || (ev->attributes = read_value(&r)) == NULL)
                 return -1;
+            r.collapse = 0;
         } else {
             const char *v = read_text(&r, members[m].min_chars, members[m].max_chars, &n);
             if (v == NULL)
@@ -1299,6 +1589,27 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
     return CX_OK;
 }
 
+/* Copies what ev holds of a document read in the scratch into the event's
+ * memory, before the scratch is emptied. */
+static cx_status keep(cx_event *ev, char *err, size_t errlen)
+{
+    const char **texts[] = {&ev->event_id,   &ev->occurred_at, &ev->customer_id, &ev->channel,
+                            &ev->touchpoint, &ev->language,    &ev->text};
+    for (size_t i = 0; i < CX_ARRAY_LEN(texts); i++) {
+        if (*texts[i] == NULL)
+            continue;
+        size_t n = texts[i] == &ev->text ? ev->text_len : strlen(*texts[i]);
+        char *copy = json_alloc(n + 1);
+        if (copy == NULL)
+            return cx_errf(err, errlen, CX_ERR_INVALID, "out of memory reading the event");
+        memcpy(copy, *texts[i], n + 1);
+        *texts[i] = copy;
+    }
+    if (ev->attributes != NULL && (ev->attributes = kept_attributes(ev->attributes)) == NULL)
+        return cx_errf(err, errlen, CX_ERR_INVALID, "out of memory reading the event");
+    return CX_OK;
+}
+
 cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
 {
     memset(ev, 0, sizeof *ev);
@@ -1310,19 +1621,33 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
                        CX_EVENT_MAX_BYTES);
     int in_arena = arena_begin();
     if (in_arena && read_event(ev, data, len) == 0) {
+        scratch_reset();
         arena_end(ev);
         return CX_OK;
     }
-    /* the full path: the whole document, then the checks that name what is wrong */
+    /* the full path: the whole document (in the scratch), then the checks that
+     * name what is wrong; the event keeps copies of what it holds */
     memset(ev, 0, sizeof *ev);
+    tls.scratch += in_arena;
     json_t *root = read_document(data, len);
     cx_status st = root != NULL ? CX_OK : load_slow(&root, data, len, err, errlen);
-    if (in_arena)
-        arena_end(ev);
-    else
-        ev->mem_.doc = root;
     if (st == CX_OK)
         st = validate(ev, root, err, errlen);
+    tls.scratch -= in_arena;
+    if (tls.over)
+        st = cx_errf(err, errlen, CX_ERR_INVALID,
+                     "holding the message's JSON values to check them would take more than "
+                     "%d MiB (%zu bytes of JSON, mostly lists or objects): cxpulse reads "
+                     "no further",
+                     CX_EVENT_MAX_PARSE_BYTES >> 20, len);
+    if (in_arena && st == CX_OK)
+        st = keep(ev, err, errlen);
+    if (in_arena) {
+        scratch_reset();
+        arena_end(ev);
+    } else {
+        ev->mem_.doc = root;
+    }
     if (st != CX_OK)
         cx_event_clear(ev);
     return st;

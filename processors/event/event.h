@@ -35,6 +35,10 @@ typedef enum cx_rating_scale {
 /* Most digits a number may have in plain decimal form (PostgreSQL prints jsonb
  * numbers that way: 1e-16000 would take 16,001 digits). */
 #define CX_EVENT_MAX_NUMBER_DIGITS 40
+/* Most memory the parser takes to check one message's JSON values, whatever
+ * the event keeps of them: jansson's values can take 80 times their JSON (a
+ * list of empty objects), and a message that would need more is rejected. */
+#define CX_EVENT_MAX_PARSE_BYTES (32 * 1024 * 1024)
 
 /*
  * One parsed event. Every string and `attributes` point into memory the event
@@ -43,7 +47,9 @@ typedef enum cx_rating_scale {
  * not one malloc per value: take nothing out of `attributes` with json_incref()
  * that is to outlive cx_event_clear(), and never json_decref() it yourself.
  * Members of the message other than these are checked but not kept (the
- * message itself is what is stored).
+ * message itself is what is stored), and so are the insides of the objects
+ * and lists in `attributes`: each such value is kept empty, or holding one
+ * null member ("") or element when it was not.
  */
 typedef struct cx_event {
     const char *event_id;

@@ -346,6 +346,13 @@ Test(cx_event, rejects_hostile_input_without_crashing)
         {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":1,\"value\":2}}",
          "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"a\":1,\"a\":1}}", "duplicate object key"},
+        /* inside what is checked but not kept: a member dropped, a list in attributes */
+        {VALID_HEAD ",\"text\":\"x\",\"q\":[{\"b\":1,\"a\":2,\"\\u0062\":3}]}",
+         "duplicate object key"},
+        {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"l\":[0,{\"a\":{},\"a\":[]}]}}",
+         "duplicate object key"},
+        {VALID_HEAD ",\"text\":\"x\",\"q\":{\"a\":[1e400]}}", "more than 40 digits"},
+        {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"l\":[\"\\ud800\"]}}", "invalid JSON"},
         {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
         {"\xef\xbb\xbf" VALID_HEAD ",\"text\":\"x\"}",
          "message starts with a UTF-8 byte order mark (bytes EF BB BF)"},
@@ -466,9 +473,26 @@ Test(cx_event, rejects_numbers_whose_decimal_form_would_expand)
     cx_event_clear(&ev);
 }
 
+/* attributes as the event keeps them (event.h): each object or list inside
+ * it empty, or holding one null when it was not. Returns new. */
+static json_t *as_kept(const json_t *attributes)
+{
+    json_t *kept = json_deep_copy(attributes);
+    const char *key;
+    json_t *v;
+    json_object_foreach(kept, key, v)
+    {
+        if (json_is_object(v) && json_object_size(v) > 0)
+            json_object_set_new(kept, key, json_pack("{s:n}", ""));
+        else if (json_is_array(v) && json_array_size(v) > 0)
+            json_object_set_new(kept, key, json_pack("[n]"));
+    }
+    return kept;
+}
+
 /* Asserts that ev holds what json_loadb() reads from s with the parser's
  * flags: every string member (NULL when absent), the rating, and the
- * attributes object (as compact text in key order). */
+ * attributes object (as compact text in key order, as_kept()). */
 static void expect_as_loadb(const char *s, const cx_event *ev)
 {
     json_t *j = json_loadb(s, strlen(s),
@@ -504,7 +528,9 @@ static void expect_as_loadb(const char *s, const cx_event *ev)
     } else {
         const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
         cr_assert_not_null(ev->attributes, "%s", s);
-        char *want = json_dumps(attributes, flags), *got = json_dumps(ev->attributes, flags);
+        json_t *kept = as_kept(attributes);
+        char *want = json_dumps(kept, flags), *got = json_dumps(ev->attributes, flags);
+        json_decref(kept);
         cr_assert_str_eq(got, want, "%s", s);
         free(got);
         free(want);
@@ -637,6 +663,60 @@ static size_t allocated_bytes(void)
     struct mallinfo2 m = mallinfo2();
     return m.uordblks + m.hblkhd;
 #endif
+}
+
+/* A message of valid JSON whose values take far more memory than its text as
+ * jansson values (a list of 300,000 empty objects: about 80 times) is stored
+ * like any other: the event keeps only what it reads, and the lists and
+ * objects it only checks take no memory of their own. Held together, eight
+ * of them cost a few times their size, not 600 MB. */
+Test(cx_event, values_only_checked_take_no_memory_however_many)
+{
+    enum { N = 8, ITEMS = 300 * 1000 };
+    size_t cap = 3 * ITEMS + 300;
+    char *msg = malloc(cap), err[256];
+    cr_assert_not_null(msg);
+    cx_event *evs = calloc(N, sizeof *evs);
+    size_t before = allocated_bytes();
+    for (int i = 0; i < N; i++) {
+        /* a dropped member, and a list inside attributes */
+        size_t off = (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\",\"%s\":[",
+                                     i % 2 ? "junk\":1,\"attributes\":{\"lines" : "junk");
+        for (int k = 0; k < ITEMS; k++)
+            off += (size_t)sprintf(msg + off, k ? ",{}" : "{}");
+        off += (size_t)sprintf(msg + off, i % 2 ? "]}}" : "]}");
+        cr_assert_eq(cx_event_parse(&evs[i], msg, off, err, sizeof err), CX_OK, "%s", err);
+    }
+    size_t held = allocated_bytes() - before;
+    cr_assert_lt(held, 4 * N * cap, "%zu bytes held for %d messages of %zu bytes", held, N, cap);
+    char *kept = json_dumps(evs[1].attributes, JSON_COMPACT);
+    cr_assert_str_eq(kept, "{\"lines\":[null]}"); /* a list that was not empty */
+    free(kept);
+    for (int i = 0; i < N; i++)
+        cx_event_clear(&evs[i]);
+    free(evs);
+    free(msg);
+}
+
+/* The full path reads a message whole (here: more than 16 members it does
+ * not know). One whose values would take more than CX_EVENT_MAX_PARSE_BYTES
+ * to hold is refused, saying why, instead of taking the memory. */
+Test(cx_event, a_message_whose_values_would_take_too_much_memory_is_refused)
+{
+    enum { ITEMS = 340 * 1000 };
+    char *msg = malloc(3 * ITEMS + 500);
+    cr_assert_not_null(msg);
+    size_t off = (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\"");
+    for (int k = 0; k < 17; k++)
+        off += (size_t)sprintf(msg + off, ",\"m%d\":1", k);
+    off += (size_t)sprintf(msg + off, ",\"junk\":[");
+    for (int k = 0; k < ITEMS; k++)
+        off += (size_t)sprintf(msg + off, k ? ",{}" : "{}");
+    off += (size_t)sprintf(msg + off, "]}");
+    expect_reject_len(msg, off,
+                      "holding the message's JSON values to check them would take more than "
+                      "32 MiB");
+    free(msg);
 }
 
 Test(cx_event, a_run_of_large_messages_keeps_no_more_than_one_of_them)
