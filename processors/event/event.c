@@ -1628,6 +1628,8 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
     /* the full path: the whole document (in the scratch), then the checks that
      * name what is wrong; the event keeps copies of what it holds */
     memset(ev, 0, sizeof *ev);
+    scratch_reset(); /* what the event reader checked: nothing points there */
+    tls.over = 0;
     tls.scratch += in_arena;
     json_t *root = read_document(data, len);
     cx_status st = root != NULL ? CX_OK : load_slow(&root, data, len, err, errlen);
