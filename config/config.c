@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -94,7 +95,7 @@ static const setting settings[] = {
     {"alerts.routes", T_OBJECTS, F(alert_routes), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "which receivers get a ticket: {owner, category, rule, receivers}, the first match wins; "
      "none: every receiver"},
-    {"alerts.page_url", T_STRING, F(alerts_page_url), 0, 0, 0, NULL, "CXPULSE_PAGE_URL", NULL, 0,
+    {"alerts.page_url", T_STRING, F(alerts_page_url), 0, 0, 0, NULL, "CXPULSE_PAGE_URL", NULL, 3,
      NULL, "the live page's public address, linked from alerts and messages"},
     {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL, "CXPULSE_ALERTMANAGER",
      "--alertmanager", 3, NULL, "shortcut: every ticket goes to this Alertmanager (base URL)"},
@@ -704,11 +705,73 @@ static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t 
     return st;
 }
 
+/* A port: 1..65535 in decimal digits, p[n]. */
+static int port_ok(const char *p, size_t n)
+{
+    long port = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9' || (port = port * 10 + (p[i] - '0')) > 65535)
+            return 0;
+    return n > 0 && port > 0;
+}
+
+/* One entry of kafka.brokers, b[n], as librdkafka reads it:
+ * [PROTOCOL://]HOST[:PORT], an IPv6 HOST in brackets. */
+static int broker_ok(const char *b, size_t n)
+{
+    static const char *const protocols[] = {"plaintext://", "ssl://", "sasl_plaintext://",
+                                            "sasl_ssl://"};
+    const char *end = b + n;
+    const char *sep = NULL;
+    for (const char *p = b; sep == NULL && p + 3 <= end; p++)
+        if (memcmp(p, "://", 3) == 0)
+            sep = p;
+    if (sep != NULL) {
+        size_t i = 0, len = (size_t)(sep + 3 - b);
+        while (i < CX_ARRAY_LEN(protocols) &&
+               !(len == strlen(protocols[i]) && strncasecmp(b, protocols[i], len) == 0))
+            i++;
+        if (i == CX_ARRAY_LEN(protocols))
+            return 0;
+        b = sep + 3;
+    }
+    const char *host_end = end;
+    if (b < end && *b == '[') { /* [IPv6] */
+        const char *close = memchr(b, ']', (size_t)(end - b));
+        if (close == NULL || close == b + 1)
+            return 0;
+        host_end = close + 1;
+    } else {
+        host_end = memchr(b, ':', (size_t)(end - b));
+        if (host_end == NULL)
+            host_end = end;
+    }
+    if (host_end == b)
+        return 0;
+    if (host_end == end)
+        return 1; /* the default port */
+    return *host_end == ':' && port_ok(host_end + 1, (size_t)(end - host_end - 1));
+}
+
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
 {
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.brokers\" is not set (--brokers or CXPULSE_BROKERS)");
+    for (const char *b = cfg->brokers; *b != '\0';) {
+        b += strspn(b, ", \t");
+        size_t n = strcspn(b, ", \t");
+        if (n > 0 && !broker_ok(b, n)) {
+            char entry[256], shown[256];
+            snprintf(entry, sizeof entry, "%.*s", (int)n, b);
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "\"kafka.brokers\": \"%s\" is not HOST:PORT (a list of them, "
+                           "comma-separated, each with PLAINTEXT://, SSL://, SASL_PLAINTEXT:// or "
+                           "SASL_SSL:// before it if you like)",
+                           cx_config_shown(entry, shown, sizeof shown));
+        }
+        b += n;
+    }
     if (cfg->n_topics == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
@@ -740,7 +803,8 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
 static int secret_property(const char *k)
 {
     return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
-           strstr(k, "ssl.key.pem") || strstr(k, "ssl_key");
+           strstr(k, "sasl.oauthbearer.extensions") || strstr(k, "ssl.key.pem") ||
+           strstr(k, "ssl_key");
 }
 
 /* Whether a URL's query parameter key[n] names a credential: it contains, in
@@ -889,8 +953,17 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             const char *k;
             json_t *e;
             json_object_foreach(*FIELD(cfg, s->off, json_t *), k, e)
-                json_object_set_new(v, k, secret_property(k) ? json_string("****")
-                                                             : json_copy(e));
+            {
+                char masked[1024]; /* a URL's user part: sasl.oauthbearer.token.endpoint.url */
+                const char *str = json_string_value(e);
+                if (str != NULL && strstr(str, "://") != NULL)
+                    mask_url_password(str, masked, sizeof masked);
+                json_object_set_new(v, k,
+                                    secret_property(k) ? json_string("****")
+                                    : str != NULL && strstr(str, "://") != NULL
+                                        ? json_string(masked)
+                                        : json_copy(e));
+            }
             break;
         }
         case T_OBJECTS: {
@@ -907,7 +980,9 @@ void cx_config_print(const cx_config *cfg, FILE *out)
         }
         json_object_set_new(root, s->key, v);
     }
-    json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 15 digits: a decimal written in a file (0.8) prints as written, not as the
+     * double nearest to it (0.80000000000000004) */
+    json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     fputc('\n', out);
     json_decref(root);
 }

@@ -284,9 +284,12 @@ Test(cx_config, secrets_are_masked_when_printed)
 {
     write_file("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
-               " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\"}},"
+               " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\","
+               " \"sasl.oauthbearer.token.endpoint.url\": \"https://id:s3cret@idp/token\","
+               " \"sasl.oauthbearer.extensions\": \"traceId=1,token=s3cret\"}},"
                " \"alerts\": {\"webhook\":"
-               " \"https://hook:s3cret@example.com/in?token=s3cret&a=1\"}}");
+               " \"https://hook:s3cret@example.com/in?token=s3cret&a=1\","
+               " \"page_url\": \"https://cx.example.com/?access_token=s3cret\"}}");
     cx_config *cfg = cx_config_new();
     char err[512];
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
@@ -300,6 +303,24 @@ Test(cx_config, secrets_are_masked_when_printed)
     cr_assert(strstr(buf, "\"user=app password=**** dbname=cx host=db\"") != NULL, "%s", buf);
     cr_assert(strstr(buf, "\"https://hook:****@example.com/in?token=****&a=1\"") != NULL, "%s",
               buf);
+    cr_assert(strstr(buf, "\"https://id:****@idp/token\"") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"https://cx.example.com/?access_token=****\"") != NULL, "%s", buf);
+    free(buf);
+    cx_config_free(cfg);
+}
+
+Test(cx_config, a_decimal_prints_as_written)
+{
+    write_file("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
+               " \"owner\": \"o\", \"negative_share_above\": 0.8}]}}");
+    cx_config *cfg = cx_config_new();
+    char err[512], *buf = NULL;
+    size_t len = 0;
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    FILE *f = open_memstream(&buf, &len);
+    cx_config_print(cfg, f);
+    fclose(f);
+    cr_assert(strstr(buf, "\"negative_share_above\": 0.8\n") != NULL, "%s", buf);
     free(buf);
     cx_config_free(cfg);
 }
@@ -381,7 +402,32 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
          "kafka property \"sesion.timeout.ms\""},
         {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\", \"u\", \"t\"]}}",
          "\"kafka.topics\": \"t\" is listed twice"},
+        /* librdkafka logs these and waits without end for brokers it cannot name */
+        {"{\"kafka\": {\"brokers\": \"b:9092,http://k:9092\", \"topics\": [\"t\"]}}",
+         "\"kafka.brokers\": \"http://k:9092\" is not HOST:PORT"},
+        {"{\"kafka\": {\"brokers\": \"b:90920\", \"topics\": [\"t\"]}}",
+         "\"b:90920\" is not HOST:PORT"},
+        {"{\"kafka\": {\"brokers\": \"b:\", \"topics\": [\"t\"]}}", "\"b:\" is not HOST:PORT"},
+        {"{\"kafka\": {\"brokers\": \"::1\", \"topics\": [\"t\"]}}", "\"::1\" is not HOST:PORT"},
     };
+    /* what librdkafka reads */
+    const char *brokers[] = {"b",
+                             "b:9092",
+                             "b:9092, c:9093",
+                             "SSL://b:9093,sasl_ssl://c:9094",
+                             "[::1]:9092",
+                             "PLAINTEXT://10.0.0.1:9092"};
+    for (size_t i = 0; i < sizeof brokers / sizeof brokers[0]; i++) {
+        char file[256], err[512];
+        snprintf(file, sizeof file, "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"t\"]}}",
+                 brokers[i]);
+        write_file(file);
+        cx_config *cfg = cx_config_new();
+        cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+        cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s: %s", brokers[i],
+                     err);
+        cx_config_free(cfg);
+    }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         write_file(files[i][0]);
         cx_config *cfg = cx_config_new();
