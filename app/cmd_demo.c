@@ -194,8 +194,14 @@ int cx_cmd_demo(int argc, char **argv)
         show(conn, "Ticket notifications (cxpulse notifications list)",
              "SELECT transition, status, count(*) AS notifications FROM cx.notifications"
              " GROUP BY 1, 2 ORDER BY 1, 2");
-    printf("\nQuery it yourself: psql \"<the --pg URL>\" -c 'SELECT * FROM cx.satisfaction_hourly'\n");
-    printf("Owners' view: cxpulse tickets list --pg \"<the --pg URL>\"\n");
+    char url[1024]; /* a password in it masked: the operator knows it */
+    cx_config_shown(cfg->pg_url ? cfg->pg_url : "", url, sizeof url);
+    printf("\nQuery it yourself%s:\n"
+           "  psql \"%s\" -c 'SELECT * FROM cx.satisfaction_hourly'\n"
+           "  cxpulse tickets list --pg \"%s\"     # the owners' view\n",
+           serve ? ""
+                 : " (scripts/demo.sh removes its database as the demo ends: --serve keeps both)",
+           url, url);
     rc = CX_EXIT_OK;
     if (serve) {
         printf("\nServing the live page on http://%s/ until Ctrl-C; add events with\n"

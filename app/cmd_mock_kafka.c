@@ -26,7 +26,12 @@ static int usage(FILE *out, int rc)
                  "Starts a Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1,\n"
                  "prints its bootstrap servers as the first line of stdout, and runs until\n"
                  "SIGTERM or SIGINT. Each --topic is created with the --partitions that\n"
-                 "follows it (default 1). Other topics are created on first use.\n");
+                 "follows it (default 1). Other topics are created on first use (a\n"
+                 "mistyped --topic of `cxpulse run` too: nothing is read from it).\n\n"
+                 "A member that joins a group its last member left waits the session\n"
+                 "timeout here (45 s by default) before it gets partitions: against this\n"
+                 "broker, set \"session.timeout.ms\": \"6000\" in kafka.properties, as the\n"
+                 "demo does.\n");
     return rc;
 }
 

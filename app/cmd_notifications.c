@@ -48,9 +48,11 @@ static void print_table(const json_t *rows)
         json_object_foreach(json_object_get(n, "deliveries"), name, d)
         {
             const char *st = cx_cmd_json_str(d, "status");
+            char answer[512]; /* what a receiver wrote back: no terminal controls */
             printf("%s%s=%s", first ? "" : " ", name, st);
             if (strcmp(st, "sent") != 0)
-                printf(" (%s)", cx_cmd_json_str(d, "answer"));
+                printf(" (%s)",
+                       cx_cmd_printable(cx_cmd_json_str(d, "answer"), answer, sizeof answer));
             first = 0;
         }
         printf("%s\n", first ? "-" : "");

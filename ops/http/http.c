@@ -142,7 +142,10 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
     if (h->daemon == NULL) {
         free(h);
         return cx_errf(err, errlen, CX_ERR_IO,
-                       "http: cannot listen on %s (in use, or no thread could start)", listen);
+                       "http: cannot listen on %s (in use, perhaps by another cxpulse on this "
+                       "machine, or no thread could start): give another with --http ADDR:PORT "
+                       "(http.listen), or --http off",
+                       listen);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : (int)ntohs(sa.sin_port);

@@ -284,6 +284,10 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
     if (state != NULL && strcmp(state, "55P03") == 0) /* lock_timeout: whose lock? */
         why = "another session holds a lock this needs: see \"Waiting for locks\" in "
               "docs/configuration.md";
+    else if (state != NULL && strcmp(state, "42501") == 0)
+        why = "a privilege this role lacks: `cxpulse migrate` runs as the cx schema's owner, "
+              "the service as a member of cxpulse_runtime once deploy/sql/grants.sql has run; "
+              "see docs/privileges.md";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "

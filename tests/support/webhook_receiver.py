@@ -73,7 +73,8 @@ def main():
             if args.latin1:
                 refusal = b"refus\xe9 " * 50
             elif args.ansi:
-                refusal = b"\x1b]0;owned\x07\x1b[31mrefused\x1b[0m\tbadly\n"
+                refusal = (b"\x1b]0;owned\x07\x1b[31mrefused\x1b[0m\tbadly"
+                           b" \xc2\x9b2J\xe2\x80\xaeevil\n")  # C1 CSI, right-to-left override
             self.wfile.write(b"ok\n" if status == 200 else refusal)
 
         def log_message(self, *a):

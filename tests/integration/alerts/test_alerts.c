@@ -816,9 +816,16 @@ Test(alerts, an_answer_with_terminal_escapes_is_recorded_without_control_charact
     const char *extra[] = {"--status", "400", "--ansi", NULL};
     pid_t hook_pid;
     long long rows = all_refused(cx_test_free_port(), 0, extra, &hook_pid);
-    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE last_error LIKE"
-                   " 'webhook: HTTP 400: %refused%badly' AND last_error !~ '[\\x01-\\x1f\\x7f]'"),
-                 rows);
+    cr_assert_eq(
+        q("SELECT count(*) FROM cx.notifications WHERE last_error LIKE"
+          " 'webhook: HTTP 400: %refused%badly%evil' AND last_error !~ '[\\x01-\\x1f\\x7f]'"),
+        rows);
+    /* shown to the operator without the C1 controls and direction overrides kept in the row */
+    cr_assert_eq(cx_test_sh("%s notifications list --pg '%s' > '%s/list' && grep -q evil '%s/list'"
+                            " && ! grep -q \"$(printf '\\302\\233')\" '%s/list'"
+                            " && ! grep -q \"$(printf '\\342\\200\\256')\" '%s/list'",
+                            cx_test_bin(), url, dir, dir, dir, dir),
+                 0);
 }
 
 Test(alerts, a_run_killed_between_the_tickets_commit_and_its_delivery_delivers_it_after_restart)

@@ -757,6 +757,8 @@ Test(pg_sink, missing_privileges_are_fatal_not_retried)
     cx_pg_result res;
     cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_ERR_FATAL);
     cr_assert(strstr(err, "permission denied") != NULL && strstr(err, "42501") != NULL, "%s", err);
+    cr_assert(strstr(err, "once deploy/sql/grants.sql has run; see docs/privileges.md") != NULL,
+              "the error does not say what to do: %s", err);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0,
                  "a fatal error must not dead-letter the batch");
     cx_pg_free(pg);
