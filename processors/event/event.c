@@ -920,6 +920,24 @@ static json_t *read_literal(reader *r, const char *word, json_t *value)
     return value;
 }
 
+/* After a member or element of the container that `close` ends: past the
+ * comma (1), or past `close` and out of the container (0); -1 to give up. */
+static int next_item(reader *r, unsigned char close)
+{
+    skip_space(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        skip_space(r);
+        return 1;
+    }
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        r->depth--;
+        return 0;
+    }
+    return -1;
+}
+
 /* What an event keeps of an object or list inside attributes (see
  * cx_event.attributes): one of the same kind, empty, or holding one null when
  * the value was not empty. NULL when out of memory. */
@@ -992,18 +1010,11 @@ static int skip_container(reader *r, int is_object, int *empty)
             r->p++;
             skip_space(r);
         }
-        if (skip_value(r, &inner) != 0)
+        int more;
+        if (skip_value(r, &inner) != 0 || (more = next_item(r, close)) < 0)
             break;
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_space(r);
-        } else if (r->p < r->end && *r->p == close) {
-            r->p++;
-            r->depth--;
+        if (more == 0) {
             ok = 0;
-            break;
-        } else {
             break;
         }
     }
@@ -1095,19 +1106,11 @@ static json_t *read_container(reader *r, int is_object)
         int bad = v == NULL || (is_object ? json_object_setn_new_nocheck(c, key, key_len, v)
                                           : json_array_append_new(c, v));
         json_free(owned);
-        if (bad)
+        int more = bad ? -1 : next_item(r, close);
+        if (more < 0)
             goto fail;
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_space(r);
-        } else if (r->p < r->end && *r->p == close) {
-            r->p++;
-            r->depth--;
+        if (more == 0)
             return c;
-        } else {
-            goto fail;
-        }
     }
 fail:
     json_decref(c);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_kept.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,17 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((attributes == NULL) != (ev.attributes == NULL))
             abort();
         if (attributes != NULL) {
-            /* as the event keeps it: each object or list inside empty, or holding one null */
-            json_t *kept = json_deep_copy(attributes);
-            const char *key;
-            json_t *v;
-            json_object_foreach(kept, key, v)
-            {
-                if (json_is_object(v) && json_object_size(v) > 0)
-                    json_object_set_new(kept, key, json_pack("{s:n}", ""));
-                else if (json_is_array(v) && json_array_size(v) > 0)
-                    json_object_set_new(kept, key, json_pack("[n]"));
-            }
+            json_t *kept = cx_test_kept_attributes(attributes);
             const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
             char *a = json_dumps(ev.attributes, flags), *b = json_dumps(kept, flags);
             json_decref(kept);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_kept.h"
 
 #define VALID_HEAD "{\"event_id\":\"e1\",\"occurred_at\":\"2024-05-01T10:00:00Z\""
 #define VALID_HEAD_AT(ts) "{\"event_id\":\"e1\",\"occurred_at\":\"" ts "\",\"text\":\"x\"}"
@@ -473,26 +474,9 @@ Test(cx_event, rejects_numbers_whose_decimal_form_would_expand)
     cx_event_clear(&ev);
 }
 
-/* attributes as the event keeps them (event.h): each object or list inside
- * it empty, or holding one null when it was not. Returns new. */
-static json_t *as_kept(const json_t *attributes)
-{
-    json_t *kept = json_deep_copy(attributes);
-    const char *key;
-    json_t *v;
-    json_object_foreach(kept, key, v)
-    {
-        if (json_is_object(v) && json_object_size(v) > 0)
-            json_object_set_new(kept, key, json_pack("{s:n}", ""));
-        else if (json_is_array(v) && json_array_size(v) > 0)
-            json_object_set_new(kept, key, json_pack("[n]"));
-    }
-    return kept;
-}
-
 /* Asserts that ev holds what json_loadb() reads from s with the parser's
  * flags: every string member (NULL when absent), the rating, and the
- * attributes object (as compact text in key order, as_kept()). */
+ * attributes object (as compact text in key order, as the event keeps it). */
 static void expect_as_loadb(const char *s, const cx_event *ev)
 {
     json_t *j = json_loadb(s, strlen(s),
@@ -528,7 +512,7 @@ static void expect_as_loadb(const char *s, const cx_event *ev)
     } else {
         const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
         cr_assert_not_null(ev->attributes, "%s", s);
-        json_t *kept = as_kept(attributes);
+        json_t *kept = cx_test_kept_attributes(attributes);
         char *want = json_dumps(kept, flags), *got = json_dumps(ev->attributes, flags);
         json_decref(kept);
         cr_assert_str_eq(got, want, "%s", s);
