@@ -705,52 +705,56 @@ static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t 
     return st;
 }
 
-/* A port: 1..65535 in decimal digits, p[n]. */
-static int port_ok(const char *p, size_t n)
+/*
+ * What is wrong with one entry of kafka.brokers, b[n] (spaces around it
+ * trimmed), read as librdkafka 2.0.2 reads it (rd_kafka_broker_name_parse):
+ * [PROTOCOL://]HOST[:PORT][/anything], the protocol that of security.protocol
+ * (proto), an IPv6 HOST bare or in brackets, an empty HOST localhost. Stricter
+ * where librdkafka would take the entry and never connect: a port that is not
+ * 1..65535 in digits, a space or tab inside. NULL when nothing is.
+ */
+static const char *broker_wrong(const char *b, size_t n, const char *proto, char *why,
+                                size_t whylen)
 {
-    long port = 0;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < '0' || p[i] > '9' || (port = port * 10 + (p[i] - '0')) > 65535)
-            return 0;
-    return n > 0 && port > 0;
-}
-
-/* One entry of kafka.brokers, b[n], as librdkafka reads it:
- * [PROTOCOL://]HOST[:PORT], an IPv6 HOST in brackets. */
-static int broker_ok(const char *b, size_t n)
-{
-    static const char *const protocols[] = {"plaintext://", "ssl://", "sasl_plaintext://",
-                                            "sasl_ssl://"};
-    const char *end = b + n;
-    const char *sep = NULL;
+    const char *end = b + n, *sep = NULL;
+    for (const char *p = b; p < end; p++)
+        if (*p == ' ' || *p == '\t')
+            return "a space inside it";
     for (const char *p = b; sep == NULL && p + 3 <= end; p++)
         if (memcmp(p, "://", 3) == 0)
             sep = p;
     if (sep != NULL) {
-        size_t i = 0, len = (size_t)(sep + 3 - b);
-        while (i < CX_ARRAY_LEN(protocols) &&
-               !(len == strlen(protocols[i]) && strncasecmp(b, protocols[i], len) == 0))
+        static const char *const known[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
+        size_t len = (size_t)(sep - b), i = 0;
+        while (i < CX_ARRAY_LEN(known) &&
+               !(len == strlen(known[i]) && strncasecmp(b, known[i], len) == 0))
             i++;
-        if (i == CX_ARRAY_LEN(protocols))
-            return 0;
+        if (i == CX_ARRAY_LEN(known))
+            return "librdkafka reads PLAINTEXT://, SSL://, SASL_PLAINTEXT:// or SASL_SSL:// "
+                   "there, or no protocol";
+        if (strlen(proto) != len || strncasecmp(b, proto, len) != 0) {
+            snprintf(why, whylen,
+                     "its protocol must be kafka.properties' security.protocol (%s) or left out",
+                     proto);
+            return why;
+        }
         b = sep + 3;
+        const char *path = memchr(b, '/', (size_t)(end - b)); /* librdkafka drops it */
+        if (path != NULL)
+            end = path;
     }
-    const char *host_end = end;
-    if (b < end && *b == '[') { /* [IPv6] */
-        const char *close = memchr(b, ']', (size_t)(end - b));
-        if (close == NULL || close == b + 1)
-            return 0;
-        host_end = close + 1;
-    } else {
-        host_end = memchr(b, ':', (size_t)(end - b));
-        if (host_end == NULL)
-            host_end = end;
-    }
-    if (host_end == b)
-        return 0;
-    if (host_end == end)
-        return 1; /* the default port */
-    return *host_end == ':' && port_ok(host_end + 1, (size_t)(end - host_end - 1));
+    const char *first = memchr(b, ':', (size_t)(end - b)), *last = NULL;
+    for (const char *p = b; p < end; p++)
+        if (*p == ':')
+            last = p;
+    if (last == NULL || (last != first && last[-1] != ']'))
+        return NULL; /* no port (9092), or a bare IPv6 address */
+    long port = 0;
+    const char *p = last + 1;
+    while (p < end && *p >= '0' && *p <= '9' && port <= 65535)
+        port = port * 10 + (*p++ - '0');
+    return p == end && p > last + 1 && port >= 1 && port <= 65535 ? NULL
+                                                                  : "its port is not 1 to 65535";
 }
 
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
@@ -758,20 +762,30 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.brokers\" is not set (--brokers or CXPULSE_BROKERS)");
+    const char *proto =
+        json_string_value(json_object_get(cfg->kafka_properties, "security.protocol"));
+    size_t named = 0;
     for (const char *b = cfg->brokers; *b != '\0';) {
-        b += strspn(b, ", \t");
-        size_t n = strcspn(b, ", \t");
-        if (n > 0 && !broker_ok(b, n)) {
+        b += strspn(b, ", ");
+        size_t n = strcspn(b, ",");
+        while (n > 0 && b[n - 1] == ' ')
+            n--;
+        char why[160];
+        const char *wrong =
+            n > 0 ? broker_wrong(b, n, proto ? proto : "plaintext", why, sizeof why) : NULL;
+        if (wrong != NULL) {
             char entry[256], shown[256];
             snprintf(entry, sizeof entry, "%.*s", (int)n, b);
             return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "\"kafka.brokers\": \"%s\" is not HOST:PORT (a list of them, "
-                           "comma-separated, each with PLAINTEXT://, SSL://, SASL_PLAINTEXT:// or "
-                           "SASL_SSL:// before it if you like)",
-                           cx_config_shown(entry, shown, sizeof shown));
+                           "\"kafka.brokers\": \"%s\" is not [PROTOCOL://]HOST[:PORT]: %s",
+                           cx_config_shown(entry, shown, sizeof shown), wrong);
         }
-        b += n;
+        named += n > 0;
+        b += strcspn(b, ",");
     }
+    if (named == 0)
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "\"kafka.brokers\" names no broker (host:port, comma-separated)");
     if (cfg->n_topics == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");

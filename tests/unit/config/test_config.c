@@ -402,29 +402,40 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
          "kafka property \"sesion.timeout.ms\""},
         {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\", \"u\", \"t\"]}}",
          "\"kafka.topics\": \"t\" is listed twice"},
-        /* librdkafka logs these and waits without end for brokers it cannot name */
+        /* librdkafka logs these and waits without end for brokers it cannot name
+         * (or names, and never connects to) */
         {"{\"kafka\": {\"brokers\": \"b:9092,http://k:9092\", \"topics\": [\"t\"]}}",
-         "\"kafka.brokers\": \"http://k:9092\" is not HOST:PORT"},
+         "\"kafka.brokers\": \"http://k:9092\" is not [PROTOCOL://]HOST[:PORT]: librdkafka reads "
+         "PLAINTEXT://"},
+        {"{\"kafka\": {\"brokers\": \"SSL://b:9093\", \"topics\": [\"t\"]}}",
+         "its protocol must be kafka.properties' security.protocol (plaintext)"},
         {"{\"kafka\": {\"brokers\": \"b:90920\", \"topics\": [\"t\"]}}",
-         "\"b:90920\" is not HOST:PORT"},
-        {"{\"kafka\": {\"brokers\": \"b:\", \"topics\": [\"t\"]}}", "\"b:\" is not HOST:PORT"},
-        {"{\"kafka\": {\"brokers\": \"::1\", \"topics\": [\"t\"]}}", "\"::1\" is not HOST:PORT"},
+         "its port is not 1 to 65535"},
+        {"{\"kafka\": {\"brokers\": \"b:\", \"topics\": [\"t\"]}}", "its port is not 1 to 65535"},
+        {"{\"kafka\": {\"brokers\": \"b:9092 c:9093\", \"topics\": [\"t\"]}}",
+         "\"b:9092 c:9093\" is not [PROTOCOL://]HOST[:PORT]: a space inside it"},
+        {"{\"kafka\": {\"brokers\": \" , \", \"topics\": [\"t\"]}}", "names no broker"},
     };
-    /* what librdkafka reads */
-    const char *brokers[] = {"b",
-                             "b:9092",
-                             "b:9092, c:9093",
-                             "SSL://b:9093,sasl_ssl://c:9094",
-                             "[::1]:9092",
-                             "PLAINTEXT://10.0.0.1:9092"};
+    /* what librdkafka reads, with the security.protocol given */
+    const char *brokers[][2] = {{"b", "plaintext"},
+                                {"b:9092", "plaintext"},
+                                {"b:9092, c:9093 ,d", "plaintext"},
+                                {"[::1]:9092", "plaintext"},
+                                {"::1", "plaintext"},
+                                {":9092", "plaintext"},
+                                {"PLAINTEXT://10.0.0.1:9092/", "plaintext"},
+                                {"SSL://b:9093,ssl://c:9094", "SSL"},
+                                {"sasl_ssl://b:9093", "SASL_SSL"}};
     for (size_t i = 0; i < sizeof brokers / sizeof brokers[0]; i++) {
         char file[256], err[512];
-        snprintf(file, sizeof file, "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"t\"]}}",
-                 brokers[i]);
+        snprintf(file, sizeof file,
+                 "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"t\"],"
+                 " \"properties\": {\"security.protocol\": \"%s\"}}}",
+                 brokers[i][0], brokers[i][1]);
         write_file(file);
         cx_config *cfg = cx_config_new();
         cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
-        cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s: %s", brokers[i],
+        cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s: %s", brokers[i][0],
                      err);
         cx_config_free(cfg);
     }
