@@ -306,6 +306,7 @@ static void thread_end(void *p)
     scratch_reset();
     for (chunk *c = scratch.chunks, *next; c != NULL; c = next) {
         next = c->next;
+        UNPOISON(c->data, c->cap);
         free(c);
     }
     scratch.chunks = NULL;
@@ -393,6 +394,7 @@ static void *scratch_alloc(size_t size)
     void *p = c->data + c->used;
     c->used += size;
     scratch.used += size;
+    UNPOISON(p, size);
     return p;
 }
 
@@ -405,9 +407,11 @@ static void scratch_reset(void)
     for (chunk *c; (c = *pc) != NULL;) {
         if (kept < KEEP_SCRATCH_CHUNKS && c->cap == CHUNK_BYTES) {
             kept++;
+            POISON(c->data, c->cap); /* until handed out again */
             pc = &c->next;
         } else {
             *pc = c->next;
+            UNPOISON(c->data, c->cap);
             free(c);
         }
     }
@@ -492,6 +496,7 @@ static int arena_begin(void)
     tls.n = 0;
     tls.scratch = 0;
     tls.over = 0;
+    names.n = 0; /* a reader that gave up may have left names there */
     return 1;
 }
 
@@ -967,6 +972,36 @@ static int name_cmp(const void *a, const void *b)
     return memcmp(x->s, y->s, x->n);
 }
 
+/* Pushes a name on the stack; -1 when out of memory. */
+static int push_name(const char *key, size_t len)
+{
+    if (names.n == names.cap) {
+        size_t cap = names.cap ? 2 * names.cap : 64;
+        name_span *v = realloc(names.v, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        names.v = v;
+        names.cap = cap;
+    }
+    names.v[names.n++] = (name_span){key, len};
+    return 0;
+}
+
+/* Takes the names pushed since `first` off the stack: 0 when no two are the
+ * same, -1 when some are (json_loadb() refuses a duplicate name). */
+static int pop_names(size_t first)
+{
+    int ok = 0;
+    if (names.n - first > 1) {
+        qsort(names.v + first, names.n - first, sizeof *names.v, name_cmp);
+        for (size_t i = first + 1; ok == 0 && i < names.n; i++)
+            if (name_cmp(&names.v[i - 1], &names.v[i]) == 0)
+                ok = -1;
+    }
+    names.n = first;
+    return ok;
+}
+
 static int skip_value(reader *r, int *empty);
 
 /* The object or array whose opening bracket r->p is past, checked; 0, or -1
@@ -993,17 +1028,8 @@ static int skip_container(reader *r, int is_object, int *empty)
             if (r->p >= r->end || *r->p != '"')
                 break;
             r->p++;
-            if (read_string(r, &key, &key_len, &owned) != 0)
+            if (read_string(r, &key, &key_len, &owned) != 0 || push_name(key, key_len) != 0)
                 break;
-            if (names.n == names.cap) {
-                size_t cap = names.cap ? 2 * names.cap : 64;
-                name_span *v = realloc(names.v, cap * sizeof *v);
-                if (v == NULL)
-                    break;
-                names.v = v;
-                names.cap = cap;
-            }
-            names.v[names.n++] = (name_span){key, key_len};
             skip_space(r);
             if (r->p >= r->end || *r->p != ':')
                 break;
@@ -1018,14 +1044,7 @@ static int skip_container(reader *r, int is_object, int *empty)
             break;
         }
     }
-    if (ok == 0 && names.n - first > 1) {
-        qsort(names.v + first, names.n - first, sizeof *names.v, name_cmp);
-        for (size_t i = first + 1; ok == 0 && i < names.n; i++)
-            if (name_cmp(&names.v[i - 1], &names.v[i]) == 0)
-                ok = -1; /* json_loadb() refuses a duplicate name */
-    }
-    names.n = first;
-    return ok;
+    return pop_names(first) == 0 ? ok : -1;
 }
 
 /* The value at r->p checked as read_value() would read it, building nothing;
@@ -1211,11 +1230,9 @@ static json_t *kept_attributes(const json_t *read)
  * it, and every other member is read (so checked) and dropped. It gives up
  * (-1) on anything it is not sure to judge as validate() would, and then the
  * full path reads the message: a member of a type other than expected, a
- * value out of bounds, a duplicate member, a rating with members other than
- * scale and value, more than MAX_OTHER other members, anything the fast reader
- * gives up on. What it accepts, validate() accepts, with the same values.
+ * value out of bounds, a duplicate member, anything the fast reader gives up
+ * on. What it accepts, validate() accepts, with the same values.
  */
-#define MAX_OTHER 16
 
 enum { M_SCHEMA_VERSION, M_EVENT_ID, M_OCCURRED_AT, M_CUSTOMER_ID, M_CHANNEL, M_TOUCHPOINT,
        M_LANGUAGE, M_TEXT, M_RATING, M_ATTRIBUTES, M_COUNT };
@@ -1305,14 +1322,15 @@ static int member_end(reader *r)
     return -1;
 }
 
-/* "rating": an object of a known scale and a value in its range, nothing else. */
+/* "rating": an object of a known scale and a value in its range; its other
+ * members are checked and dropped. */
 static int read_rating(reader *r, cx_event *ev)
 {
     const char *scale = NULL, *key;
-    size_t scale_len = 0, len;
+    size_t scale_len = 0, len, first_name = names.n;
     double value = 0;
     int have_value = 0, more;
-    if (r->p >= r->end || *r->p != '{')
+    if (r->p >= r->end || *r->p != '{' || ++r->depth > CX_EVENT_MAX_DEPTH)
         return -1;
     r->p++;
     skip_space(r);
@@ -1320,21 +1338,27 @@ static int read_rating(reader *r, cx_event *ev)
         char *owned;
         if (read_key(r, &key, &len) != 0)
             return -1;
-        if (len == 5 && memcmp(key, "scale", 5) == 0 && scale == NULL) {
-            if (r->p >= r->end || *r->p != '"')
+        if (len == 5 && memcmp(key, "scale", 5) == 0) {
+            if (scale != NULL || r->p >= r->end || *r->p != '"')
                 return -1;
             r->p++;
             if (read_string(r, &scale, &scale_len, &owned) != 0)
                 return -1;
-        } else if (len == 5 && memcmp(key, "value", 5) == 0 && !have_value) {
-            if (read_double(r, &value) != 0)
+        } else if (len == 5 && memcmp(key, "value", 5) == 0) {
+            if (have_value || read_double(r, &value) != 0)
                 return -1;
             have_value = 1;
         } else {
-            return -1;
+            int empty;
+            tls.scratch++;
+            int skipped = skip_value(r, &empty);
+            tls.scratch--;
+            if (skipped != 0 || push_name(key, len) != 0)
+                return -1;
         }
     } while ((more = member_end(r)) == 1);
-    if (more != 0 || scale == NULL || !have_value)
+    r->depth--;
+    if (more != 0 || scale == NULL || !have_value || pop_names(first_name) != 0)
         return -1;
     for (size_t i = 0; i < CX_ARRAY_LEN(scales); i++)
         if (strlen(scales[i].name) == scale_len && memcmp(scales[i].name, scale, scale_len) == 0) {
@@ -1351,8 +1375,8 @@ static int read_rating(reader *r, cx_event *ev)
 static int read_event(cx_event *ev, const void *data, size_t len)
 {
     reader r = {.p = data, .end = (const unsigned char *)data + len, .depth = 1};
-    const char *other[MAX_OTHER], *key, *schema_version = NULL;
-    size_t other_len[MAX_OTHER], n_other = 0, key_len, n;
+    const char *key, *schema_version = NULL;
+    size_t key_len, n, first_name = names.n;
     unsigned seen = 0;
     int more;
     skip_space(&r);
@@ -1364,20 +1388,13 @@ static int read_event(cx_event *ev, const void *data, size_t len)
         if (read_key(&r, &key, &key_len) != 0)
             return -1;
         int m = member_index(key, key_len);
-        if (m < 0) { /* checked, then dropped */
-            for (size_t i = 0; i < n_other; i++)
-                if (other_len[i] == key_len && memcmp(other[i], key, key_len) == 0)
-                    return -1;
-            if (n_other == MAX_OTHER)
-                return -1;
+        if (m < 0) { /* checked, then dropped; its name kept for duplicates */
             int empty;
-            tls.scratch++; /* checked, not kept */
+            tls.scratch++;
             int skipped = skip_value(&r, &empty);
             tls.scratch--;
-            if (skipped != 0)
+            if (skipped != 0 || push_name(key, key_len) != 0)
                 return -1;
-            other[n_other] = key;
-            other_len[n_other++] = key_len;
             continue;
         }
         if (seen & 1u << m)
@@ -1408,7 +1425,7 @@ static int read_event(cx_event *ev, const void *data, size_t len)
         }
     } while ((more = member_end(&r)) == 1);
     skip_space(&r);
-    if (more != 0 || r.p != r.end)
+    if (more != 0 || r.p != r.end || pop_names(first_name) != 0)
         return -1;
     if ((schema_version != NULL && strcmp(schema_version, "1") != 0) || ev->event_id == NULL ||
         ev->occurred_at == NULL || cx_time_parse_rfc3339(ev->occurred_at, &ev->occurred_at_us) != CX_OK ||

@@ -49,7 +49,8 @@ typedef enum cx_rating_scale {
  * Members of the message other than these are checked but not kept (the
  * message itself is what is stored), and so are the insides of the objects
  * and lists in `attributes`: each such value is kept empty, or holding one
- * null member ("") or element when it was not.
+ * null member ("") or element when it was not. (Only when the parsing thread's
+ * arena cannot be made, out of memory, is the document kept whole.)
  */
 typedef struct cx_event {
     const char *event_id;

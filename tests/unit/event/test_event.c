@@ -353,6 +353,13 @@ Test(cx_event, rejects_hostile_input_without_crashing)
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"l\":[0,{\"a\":{},\"a\":[]}]}}",
          "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\",\"q\":{\"a\":[1e400]}}", "more than 40 digits"},
+        {VALID_HEAD
+         ",\"text\":\"x\",\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,"
+         "\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"q\":17,"
+         "\"\\u0061\":18}",
+         "duplicate object key"},
+        {VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":1,\"w\":[],\"w\":2}}",
+         "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"l\":[\"\\ud800\"]}}", "invalid JSON"},
         {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
         {"\xef\xbb\xbf" VALID_HEAD ",\"text\":\"x\"}",
@@ -682,17 +689,43 @@ Test(cx_event, values_only_checked_take_no_memory_however_many)
     free(msg);
 }
 
-/* The full path reads a message whole (here: more than 16 members it does
- * not know). One whose values would take more than CX_EVENT_MAX_PARSE_BYTES
- * to hold is refused, saying why, instead of taking the memory. */
+/* Many members the event does not use, and a rating with members of its own,
+ * are read like any other message: their values cost nothing to check. */
+Test(cx_event, many_unused_members_and_a_rating_with_more_cost_nothing_either)
+{
+    enum { ITEMS = 300 * 1000 };
+    char *msg = malloc(3 * ITEMS + 2000), err[256];
+    cr_assert_not_null(msg);
+    size_t off =
+        (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\","
+                                        "\"rating\":{\"scale\":\"csat\",\"value\":2,\"why\":[{}]}");
+    for (int k = 0; k < 40; k++)
+        off += (size_t)sprintf(msg + off, ",\"m%d\":{\"a\":[1,2]}", k);
+    off += (size_t)sprintf(msg + off, ",\"junk\":[");
+    for (int k = 0; k < ITEMS; k++)
+        off += (size_t)sprintf(msg + off, k ? ",{}" : "{}");
+    off += (size_t)sprintf(msg + off, "]}");
+    cx_event ev;
+    size_t before = allocated_bytes();
+    cr_assert_eq(cx_event_parse(&ev, msg, off, err, sizeof err), CX_OK, "%s", err);
+    size_t held = allocated_bytes() - before;
+    cr_assert_lt(held, 4 * off, "%zu bytes held for a message of %zu", held, off);
+    cr_assert_eq(ev.rating_scale, CX_RATING_CSAT);
+    cr_assert(ev.rating_value == 2);
+    cx_event_clear(&ev);
+    free(msg);
+}
+
+/* The full path reads a message whole: one the event reader passes on (here
+ * one refused anyway, its channel a number). One whose values would take
+ * more than CX_EVENT_MAX_PARSE_BYTES to hold is refused, saying why, before
+ * it takes the memory. */
 Test(cx_event, a_message_whose_values_would_take_too_much_memory_is_refused)
 {
     enum { ITEMS = 340 * 1000 };
     char *msg = malloc(3 * ITEMS + 500);
     cr_assert_not_null(msg);
-    size_t off = (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\"");
-    for (int k = 0; k < 17; k++)
-        off += (size_t)sprintf(msg + off, ",\"m%d\":1", k);
+    size_t off = (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\",\"channel\":5");
     off += (size_t)sprintf(msg + off, ",\"junk\":[");
     for (int k = 0; k < ITEMS; k++)
         off += (size_t)sprintf(msg + off, k ? ",{}" : "{}");
