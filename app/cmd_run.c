@@ -167,11 +167,18 @@ static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, ch
 static cx_status drain(void *ctx, char *err, size_t errlen)
 {
     service *s = ctx;
-    if (!stop_asked) /* a rebalance: the batches are stored, however long it takes */
-        return cx_pipeline_drain(s->pipeline, err, errlen);
-    if (s->cancel_at_us == 0)
+    return cx_pipeline_drain(s->pipeline, err, errlen);
+}
+
+/* The engine's cancel_at hook: STOP_PATIENCE_MS after a stop was first seen
+ * by a drain (one already waiting included); none for a rebalance, whose
+ * batches are stored however long it takes. On the draining (main) thread. */
+static int64_t cancel_at(void *ctx)
+{
+    service *s = ctx;
+    if (stop_asked && s->cancel_at_us == 0)
         s->cancel_at_us = cx_now_mono_us() + (int64_t)STOP_PATIENCE_MS * 1000;
-    return cx_pipeline_drain_until(s->pipeline, s->cancel_at_us, err, errlen);
+    return s->cancel_at_us;
 }
 
 /* ---- The engine's hooks: metrics, totals, Kafka commits ---- */
@@ -318,11 +325,12 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
-    cx_pipeline_options o = {.sinks = sinks,
-                             .n_sinks = writers,
-                             .rules = &record_rules,
-                             .batch_max = cap,
-                             .hooks = {.ctx = &s, .stored = stored, .retrying = retrying}};
+    cx_pipeline_options o = {
+        .sinks = sinks,
+        .n_sinks = writers,
+        .rules = &record_rules,
+        .batch_max = cap,
+        .hooks = {.ctx = &s, .stored = stored, .retrying = retrying, .cancel_at = cancel_at}};
     if (cx_pipeline_new(&s.pipeline, &o, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);
         goto done;

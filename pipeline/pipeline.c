@@ -23,7 +23,7 @@
 
 #define MAX_WRITERS CX_PIPELINE_MAX_SINKS
 #define MAX_BATCHES 16
-#define CANCEL_EVERY_US 1000000 /* cx_pipeline_drain_until() */
+#define CANCEL_EVERY_MS 1000 /* cx_pipeline_hooks.cancel_at */
 
 typedef struct batch batch;
 
@@ -61,6 +61,7 @@ typedef struct writer {
     pthread_cond_t cond; /* signalled when a share is queued, on drain and quit */
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
+    int writing;   /* inside its sink's write (under the lock) */
     int giving_up; /* a retry failed during a drain: give up the rest of the queue */
 } writer;
 
@@ -231,6 +232,7 @@ static void *writer_main(void *arg)
             finish_share(p, wr, NULL);
             continue;
         }
+        wr->writing = 1;
         pthread_mutex_unlock(&p->lock);
         if (!s->made)
             make_records(p, s);
@@ -241,6 +243,7 @@ static void *writer_main(void *arg)
             for (size_t k = 0; k < s->n; k++)
                 cx_record_release(&s->b->stores[s->idx[k]]);
         pthread_mutex_lock(&p->lock);
+        wr->writing = 0;
         if (r == CX_SINK_OK) {
             wr->failures = 0;
             finish_share(p, wr, &c);
@@ -399,44 +402,47 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     return CX_OK;
 }
 
-/* Cancels the writes going on (not under the lock: a sink's cancel may wait
- * for its server). The sinks outlive the pipeline's writers. */
-static void cancel_writes(cx_pipeline *p)
+/* Cancels the writes going on: called with the lock, which it lets go of
+ * while the sinks ask their servers. The sinks outlive the writers. */
+static void cancel_writes(cx_pipeline *p, int *told)
 {
+    int writing[MAX_WRITERS];
+    for (int w = 0; w < p->o.n_sinks; w++)
+        writing[w] = p->wr[w].writing && p->wr[w].sink->ops->cancel != NULL;
+    pthread_mutex_unlock(&p->lock);
     for (int w = 0; w < p->o.n_sinks; w++) {
+        char err[512];
         const cx_sink *s = p->wr[w].sink;
-        if (s->ops->cancel != NULL)
-            s->ops->cancel(s->ctx);
+        if (writing[w] && s->ops->cancel(s->ctx, err, sizeof err) != CX_OK && !(*told)++)
+            cx_log(CX_LOG_WARN, "pipeline", "cannot cancel a write: %s", err);
     }
+    pthread_mutex_lock(&p->lock);
 }
 
-cx_status cx_pipeline_drain_until(cx_pipeline *p, int64_t cancel_at_us, char *err, size_t errlen)
+cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
     p->draining++;
     for (int w = 0; w < p->o.n_sinks; w++)
         pthread_cond_signal(&p->wr[w].cond); /* a writer waiting to retry gives up */
-    int cancels = 0;
+    int cancels = 0, told = 0;
     while (p->count > 0) {
-        if (cancel_at_us <= 0) {
+        if (p->o.hooks.cancel_at == NULL) {
             pthread_cond_wait(&p->idle, &p->lock);
             continue;
         }
-        int64_t now = cx_now_mono_us();
-        if (now >= cancel_at_us) {
+        int64_t at = p->o.hooks.cancel_at(p->o.hooks.ctx);
+        if (at > 0 && cx_now_mono_us() >= at) {
             if (cancels++ == 0)
                 cx_log(CX_LOG_WARN, "pipeline",
                        "stopping: %d batch(es) still being stored, cancelling their statements "
                        "(what is not stored is read again at the next start)",
                        p->count);
-            pthread_mutex_unlock(&p->lock);
-            cancel_writes(p);
-            pthread_mutex_lock(&p->lock);
-            cancel_at_us = now + CANCEL_EVERY_US;
-            continue;
+            cancel_writes(p, &told);
+            if (p->count == 0)
+                break;
         }
-        struct timespec until =
-            cx_time_after_ms(CLOCK_MONOTONIC, (int)((cancel_at_us - now + 999) / 1000));
+        struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CANCEL_EVERY_MS);
         pthread_cond_timedwait(&p->idle, &p->lock, &until);
     }
     p->draining--;
@@ -444,11 +450,6 @@ cx_status cx_pipeline_drain_until(cx_pipeline *p, int64_t cancel_at_us, char *er
     cx_status st = p->fatal ? cx_errf(err, errlen, CX_ERR_FATAL, "%s", p->fatal_err) : CX_OK;
     pthread_mutex_unlock(&p->lock);
     return st;
-}
-
-cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen)
-{
-    return cx_pipeline_drain_until(p, 0, err, errlen);
 }
 
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,

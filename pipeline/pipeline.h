@@ -57,10 +57,10 @@ typedef struct cx_sink_ops {
      * start[i] stored (where a new group starts; one stored first wins). */
     cx_status (*read_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
                               const int64_t *start, int64_t *next, char *err, size_t errlen);
-    /* Optional (NULL: none). Asks a write going on in another thread to end
+    /* Optional (NULL: none). Asks the write going on in another thread to end
      * soon: it ends as it would have, or fails transiently. Any thread, any
-     * time. */
-    void (*cancel)(void *ctx);
+     * time; CX_OK when asked (or nothing was going on). */
+    cx_status (*cancel)(void *ctx, char *err, size_t errlen);
 } cx_sink_ops;
 
 /* A sink: its operations and their context (owned by the caller). */
@@ -114,6 +114,13 @@ typedef struct cx_pipeline_hooks {
     void (*retrying)(void *ctx, int delay_ms, const char *err);
     /* A sink answered ERROR: the engine takes no more batches. Once. */
     void (*failed)(void *ctx, const char *err);
+    /* Optional. Asked about every second while a drain waits, on the thread
+     * that drains and under the engine's lock (it must not call the engine):
+     * the time (cx_now_mono_us()) past which writes still going
+     * on are cancelled (cx_sink_ops.cancel, again every second), 0 for none
+     * yet. A stop's limit: a cancelled write that fails is given up as in
+     * any drain, and read again from the stored offsets. */
+    int64_t (*cancel_at)(void *ctx);
 } cx_pipeline_hooks;
 
 /* The most sinks (writer threads) an engine has. */
@@ -158,14 +165,6 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
  * partitions are let go, and before stopping. CX_ERR_FATAL after a sink error.
  */
 cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen);
-
-/*
- * cx_pipeline_drain() for a stop: writes still going on at cancel_at_us
- * (cx_now_mono_us() time) are cancelled through cx_sink_ops.cancel, and
- * again every second while any goes on. A cancelled write that fails is given
- * up as in a drain. cancel_at_us <= 0: no limit, cx_pipeline_drain().
- */
-cx_status cx_pipeline_drain_until(cx_pipeline *p, int64_t cancel_at_us, char *err, size_t errlen);
 
 /* Drains, then reads (with start: stores, see cx_sink_ops) the stored next
  * offsets through the first sink; batches are taken again from then on. */

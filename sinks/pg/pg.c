@@ -329,13 +329,15 @@ void cx_pg_free(cx_pg *pg)
     free(pg);
 }
 
-void cx_pg_cancel(cx_pg *pg)
+cx_status cx_pg_cancel(cx_pg *pg, char *err, size_t errlen)
 {
     char why[256];
     pthread_mutex_lock(&pg->cancel_lock);
-    if (pg->cancel != NULL && !PQcancel(pg->cancel, why, sizeof why))
-        cx_log(CX_LOG_WARN, "sink.pg", "cannot cancel the statement going on: %s", why);
+    int sent = pg->cancel == NULL || PQcancel(pg->cancel, why, sizeof why);
     pthread_mutex_unlock(&pg->cancel_lock);
+    return sent ? CX_OK
+                : cx_errf(err, errlen, CX_ERR_TRANSIENT,
+                          "cannot ask postgresql to cancel the statement going on: %s", why);
 }
 
 /* ---- Offsets --------------------------------------------------------------- */

@@ -76,9 +76,10 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
  * wait): it fails with SQLSTATE 57014, a transient failure, and the batch's
  * transaction is rolled back; a COMMIT waiting for a standby ends committed,
  * as the server warns. Any thread, any time, while pg lives; nothing when
- * disconnected. May wait for the server's answer to the request.
+ * disconnected. Waits for the server to take the request; CX_ERR_TRANSIENT
+ * when it cannot be sent (err says why).
  */
-void cx_pg_cancel(cx_pg *pg);
+cx_status cx_pg_cancel(cx_pg *pg, char *err, size_t errlen);
 
 /*
  * Reads the stored next offsets of `topic`'s partitions parts[0..n) for the

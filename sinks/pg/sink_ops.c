@@ -18,9 +18,9 @@ static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts
     return cx_pg_read_offsets(ctx, topic, parts, n, start, next, err, errlen);
 }
 
-static void cancel(void *ctx)
+static cx_status cancel(void *ctx, char *err, size_t errlen)
 {
-    cx_pg_cancel(ctx);
+    return cx_pg_cancel(ctx, err, errlen);
 }
 
 static const cx_sink_ops pg_sink_ops = {
