@@ -656,7 +656,9 @@ static cx_status dead_letter_reused_ids(cx_pg *pg, batch *b, const size_t *idx, 
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
             break;
         }
-        cx_log(CX_LOG_WARN, "sink.pg", "dead-lettering %s[%d]@%lld: %s", r->topic, r->partition,
+        /* debug, as a message that does not parse: a producer reusing ids must not
+         * flood the log (the 10 s summary and cxpulse_dead_letters_total count them) */
+        cx_log(CX_LOG_DEBUG, "sink.pg", "dead-lettering %s[%d]@%lld: %s", r->topic, r->partition,
                (long long)r->offset, reason.data);
         b->fate[rec] = F_DEAD;
         b->dead[b->n_dead++] = (dead){rec, reason.data};
@@ -823,7 +825,7 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
         snprintf(reason, strlen(err) + 40, "postgresql rejected the event: %s", err);
         b->fate[idx[0]] = F_DEAD;
         b->dead[b->n_dead++] = (dead){idx[0], reason};
-        cx_log(CX_LOG_WARN, "sink.pg", "dead-lettering %s[%d]@%lld: %s", b->recs[idx[0]].topic,
+        cx_log(CX_LOG_DEBUG, "sink.pg", "dead-lettering %s[%d]@%lld: %s", b->recs[idx[0]].topic,
                b->recs[idx[0]].partition, (long long)b->recs[idx[0]].offset, err);
         return CX_OK;
     }
