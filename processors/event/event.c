@@ -495,7 +495,6 @@ static int arena_begin(void)
     tls.first = tls.last = tls.big = NULL;
     tls.n = 0;
     tls.scratch = 0;
-    tls.over = 0;
     names.n = 0; /* a reader that gave up may have left names there */
     return 1;
 }
@@ -1002,7 +1001,7 @@ static int pop_names(size_t first)
     return ok;
 }
 
-static int skip_value(reader *r, int *empty);
+static int skip_any(reader *r, int *empty);
 
 /* The object or array whose opening bracket r->p is past, checked; 0, or -1
  * to give up. *empty: it has no members or elements. */
@@ -1037,7 +1036,7 @@ static int skip_container(reader *r, int is_object, int *empty)
             skip_space(r);
         }
         int more;
-        if (skip_value(r, &inner) != 0 || (more = next_item(r, close)) < 0)
+        if (skip_any(r, &inner) != 0 || (more = next_item(r, close)) < 0)
             break;
         if (more == 0) {
             ok = 0;
@@ -1047,10 +1046,8 @@ static int skip_container(reader *r, int is_object, int *empty)
     return pop_names(first) == 0 ? ok : -1;
 }
 
-/* The value at r->p checked as read_value() would read it, building nothing;
- * 0, or -1 to give up. *empty: an object or list without members or elements.
- * Call with tls.scratch raised (escaped strings are decoded there). */
-static int skip_value(reader *r, int *empty)
+/* skip_value() inside the scratch. */
+static int skip_any(reader *r, int *empty)
 {
     *empty = 0;
     if (r->p >= r->end)
@@ -1077,6 +1074,17 @@ static int skip_value(reader *r, int *empty)
         return read_double(r, &v);
     }
     }
+}
+
+/* The value at r->p checked as read_value() would read it, building nothing
+ * (escaped strings are decoded in the scratch); 0, or -1 to give up. *empty:
+ * an object or list without members or elements. */
+static int skip_value(reader *r, int *empty)
+{
+    tls.scratch++;
+    int st = skip_any(r, empty);
+    tls.scratch--;
+    return st;
 }
 
 /* The object or array whose opening bracket r->p is past. */
@@ -1115,10 +1123,7 @@ static json_t *read_container(reader *r, int is_object)
         json_t *v;
         if (r->depth == r->collapse && r->p < r->end && (*r->p == '{' || *r->p == '[')) {
             int inner_object = *r->p == '{', empty;
-            tls.scratch++;
-            int skipped = skip_value(r, &empty);
-            tls.scratch--;
-            v = skipped == 0 ? collapsed(inner_object, empty) : NULL;
+            v = skip_value(r, &empty) == 0 ? collapsed(inner_object, empty) : NULL;
         } else {
             v = read_value(r);
         }
@@ -1194,27 +1199,9 @@ static json_t *kept_attributes(const json_t *read)
     json_t *v;
     json_object_keylen_foreach((json_t *)read, key, key_len, v)
     {
-        json_t *k;
-        switch (json_typeof(v)) {
-        case JSON_STRING:
-            k = json_stringn_nocheck(json_string_value(v), json_string_length(v));
-            break;
-        case JSON_REAL:
-            k = json_real(json_real_value(v));
-            break;
-        case JSON_INTEGER:
-            k = json_integer(json_integer_value(v));
-            break;
-        case JSON_OBJECT:
-            k = collapsed(1, json_object_size(v) == 0);
-            break;
-        case JSON_ARRAY:
-            k = collapsed(0, json_array_size(v) == 0);
-            break;
-        default: /* true, false, null: jansson's constants */
-            k = v;
-            break;
-        }
+        json_t *k = json_is_object(v)  ? collapsed(1, json_object_size(v) == 0)
+                    : json_is_array(v) ? collapsed(0, json_array_size(v) == 0)
+                                       : json_copy(v); /* a copy out of the scratch */
         if (kept == NULL || k == NULL || json_object_setn_new_nocheck(kept, key, key_len, k))
             return NULL; /* in the arena: nothing to free */
     }
@@ -1306,22 +1293,6 @@ static const char *read_text(reader *r, size_t min_chars, size_t max_chars, size
     return copy;
 }
 
-/* After a member: past the comma (1) or the closing brace (0); -1 to give up. */
-static int member_end(reader *r)
-{
-    skip_space(r);
-    if (r->p < r->end && *r->p == ',') {
-        r->p++;
-        skip_space(r);
-        return 1;
-    }
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return 0;
-    }
-    return -1;
-}
-
 /* "rating": an object of a known scale and a value in its range; its other
  * members are checked and dropped. */
 static int read_rating(reader *r, cx_event *ev)
@@ -1350,14 +1321,10 @@ static int read_rating(reader *r, cx_event *ev)
             have_value = 1;
         } else {
             int empty;
-            tls.scratch++;
-            int skipped = skip_value(r, &empty);
-            tls.scratch--;
-            if (skipped != 0 || push_name(key, len) != 0)
+            if (skip_value(r, &empty) != 0 || push_name(key, len) != 0)
                 return -1;
         }
-    } while ((more = member_end(r)) == 1);
-    r->depth--;
+    } while ((more = next_item(r, '}')) == 1);
     if (more != 0 || scale == NULL || !have_value || pop_names(first_name) != 0)
         return -1;
     for (size_t i = 0; i < CX_ARRAY_LEN(scales); i++)
@@ -1390,10 +1357,7 @@ static int read_event(cx_event *ev, const void *data, size_t len)
         int m = member_index(key, key_len);
         if (m < 0) { /* checked, then dropped; its name kept for duplicates */
             int empty;
-            tls.scratch++;
-            int skipped = skip_value(&r, &empty);
-            tls.scratch--;
-            if (skipped != 0 || push_name(key, key_len) != 0)
+            if (skip_value(&r, &empty) != 0 || push_name(key, key_len) != 0)
                 return -1;
             continue;
         }
@@ -1423,7 +1387,7 @@ static int read_event(cx_event *ev, const void *data, size_t len)
             default: ev->text = v; ev->text_len = n; break;
             }
         }
-    } while ((more = member_end(&r)) == 1);
+    } while ((more = next_item(&r, '}')) == 1);
     skip_space(&r);
     if (more != 0 || r.p != r.end || pop_names(first_name) != 0)
         return -1;
