@@ -125,7 +125,7 @@ int cx_cmd_reclassify(int argc, char **argv)
     fprintf(stderr, "reclassify: %lld events to re-tag with rules %s\n", todo, version);
     int builtin = cfg->n_rule_files == 0;
     for (size_t i = 0; i < cfg->n_rule_files; i++)
-        builtin |= strcmp(cfg->rule_files[i], "default") == 0;
+        builtin |= strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) == 0;
     if (!builtin && cfg->rule_model == NULL) /* cx_classifier_new_model(): the rules alone */
         fprintf(stderr, "reclassify: the built-in rules and model are not used, only the rule "
                         "files named (to add yours to them: --rules default --rules FILE)\n");

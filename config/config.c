@@ -970,13 +970,16 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             {
                 char masked[1024]; /* a URL's user part: sasl.oauthbearer.token.endpoint.url */
                 const char *str = json_string_value(e);
-                if (str != NULL && strstr(str, "://") != NULL)
+                json_t *shown;
+                if (secret_property(k)) {
+                    shown = json_string("****");
+                } else if (str != NULL && strstr(str, "://") != NULL) {
                     mask_url_password(str, masked, sizeof masked);
-                json_object_set_new(v, k,
-                                    secret_property(k) ? json_string("****")
-                                    : str != NULL && strstr(str, "://") != NULL
-                                        ? json_string(masked)
-                                        : json_copy(e));
+                    shown = json_string(masked);
+                } else {
+                    shown = json_copy(e);
+                }
+                json_object_set_new(v, k, shown);
             }
             break;
         }
