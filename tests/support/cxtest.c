@@ -313,6 +313,18 @@ int cx_test_free_port(void)
     return ntohs(sa.sin_port);
 }
 
+int cx_test_listen(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 128) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
 /* ---- A TCP proxy for fault and timing tests ----------------------------- */
 
 struct cx_test_proxy {

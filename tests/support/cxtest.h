@@ -73,6 +73,11 @@ int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int cx_test_free_port(void);
 
+/* A socket listening on 127.0.0.1 at a free port (written to *port) that
+ * accepts nobody: connections to it complete and are never answered (a hung
+ * server), or the port is simply taken. Returns the socket: close() it. */
+int cx_test_listen(int *port);
+
 /*
  * A TCP proxy on 127.0.0.1 in front of 127.0.0.1:upstream, one thread per
  * connection passing bytes both ways. Each chunk read from the client goes

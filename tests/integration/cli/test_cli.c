@@ -3,11 +3,9 @@
  * codes, and `cxpulse classify` on a file with good and bad lines.
  */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -433,11 +431,7 @@ Test(cli, what_cannot_work_is_refused_at_once)
                  1);
     cr_expect(out_has("--data /nonexistent/events.jsonl: No such file"));
     /* the HTTP port taken (a second cxpulse on the machine): says how to choose */
-    int port = cx_test_free_port(), fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 1) == 0);
+    int port, fd = cx_test_listen(&port);
     char args[160];
     snprintf(args, sizeof args,
              "run --brokers 127.0.0.1:1 --topic t --pg 'host=127.0.0.1 port=1' --http 127.0.0.1:%d",

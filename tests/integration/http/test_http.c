@@ -683,20 +683,6 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
     cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s", resp);
 }
 
-/* A "PostgreSQL" that accepts connections (the kernel does, from the backlog)
- * and never answers. */
-static int hanging_server(int *out_port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof sa;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 128) == 0 &&
-              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-    *out_port = ntohs(sa.sin_port);
-    return fd;
-}
-
 typedef struct live_call {
     int port, status;
     long long ms;
@@ -718,7 +704,7 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     cx_mock *mk;
     cr_assert_eq(cx_mock_new(&mk, 1, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_mock_create_topic(mk, "cx.events", 3, err, sizeof err), CX_OK);
-    int pg_port, hang = hanging_server(&pg_port);
+    int pg_port, hang = cx_test_listen(&pg_port);
     int http_port = cx_test_free_port();
     char pg[128], listen_at[64];
     snprintf(pg, sizeof pg, "host=127.0.0.1 port=%d dbname=cx connect_timeout=10", pg_port);

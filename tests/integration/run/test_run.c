@@ -11,14 +11,12 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +72,18 @@ static void setup(void)
     snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
     write_config(cfgfile, "");
     produced = bad = 0;
+}
+
+/* Waits up to 30 s for a session of the server `where` says (a condition on
+ * pg_stat_activity); fails the test naming `what` otherwise. */
+static void wait_for_session(const char *where, const char *what)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE %s", where);
+    for (int i = 0; i < 300; i++, cx_test_sleep_ms(100))
+        if (cx_test_pg_scalar(conn, sql) > 0)
+            return;
+    cr_assert_fail("no session of the server is %s", what);
 }
 
 /* Names the synchronous standby the server's commits wait for ("" none),
@@ -391,11 +401,7 @@ Test(run, sigterm_while_starting_up_exits_0_before_reading)
  * manager's usual 30 s grace). */
 Test(run, a_stop_while_postgresql_does_not_answer_at_start_waits_for_one_connect)
 {
-    int port = cx_test_free_port();
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0);
+    int port, fd = cx_test_listen(&port);
     char hung[128];
     snprintf(hung, sizeof hung, "host=127.0.0.1 port=%d dbname=cx user=cx", port);
     setenv("CXPULSE_PG_WRITERS", "4", 1);
@@ -451,13 +457,7 @@ Test(run_outage, a_stop_while_commits_wait_for_a_missing_standby_cancels_them_an
     wait_handled("g31", produced, 60);
     name_sync_standby("cx_missing_standby");
     produce(100);
-    long long waiting = 0;
-    for (int i = 0; i < 300 && waiting == 0; i++) { /* up to 30 s */
-        cx_test_sleep_ms(100);
-        waiting = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_stat_activity"
-                                          " WHERE wait_event = 'SyncRep'");
-    }
-    cr_assert_gt(waiting, 0, "no COMMIT waits for the standby");
+    wait_for_session("wait_event = 'SyncRep'", "a COMMIT waiting for the standby");
     cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop must cancel what the server holds");
     name_sync_standby("");
     p = start_run("g31");
@@ -508,12 +508,9 @@ Test(run, a_member_frozen_mid_batch_does_not_hold_up_the_one_that_takes_over, .t
     PGconn *holder = cx_test_pg_connect(url);
     cx_test_pg_exec(holder, "SELECT pg_advisory_lock" CX__PG_TICKETS_LOCK_KEY);
     produce(500); /* a batch after the turn is taken, should the member have stored all before */
-    long long waiting = 0;
-    for (int i = 0; i < 300 && waiting == 0; i++, cx_test_sleep_ms(100))
-        waiting = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE"
-                                          " application_name = 'cxpulse' AND wait_event ="
-                                          " 'advisory' AND backend_xid IS NOT NULL");
-    cr_assert_gt(waiting, 0, "no batch of the member waited for the ticket rules' turn");
+    wait_for_session("application_name = 'cxpulse' AND wait_event = 'advisory'"
+                     " AND backend_xid IS NOT NULL",
+                     "a batch of the member waiting for the ticket rules' turn");
     cr_assert_eq(kill(a, SIGSTOP), 0);
     cx_test_pg_exec(holder, "SELECT pg_advisory_unlock" CX__PG_TICKETS_LOCK_KEY);
     PQfinish(holder);
