@@ -1105,10 +1105,18 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = advance_offsets(pg, parts, np, err, errlen);
     /* Last, the rows other writers update too: tickets, then signals (each in key
      * order), so that their locks are held from here to COMMIT only. */
+    size_t tickets_before = b->res->tickets_opened + b->res->tickets_updated;
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
         st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
+    /* A ticket's NOTIFY and notifications reach people as soon as COMMIT
+     * returns: a commit the server could lose in a crash would open or
+     * announce the ticket a second time when the batch is read again. */
+    if (st == CX_OK && !pg->sync_commit &&
+        b->res->tickets_opened + b->res->tickets_updated > tickets_before)
+        st = cx__pg_exec(pg->conn, "SET LOCAL synchronous_commit = on",
+                         "committing a batch that opened or updated a ticket", err, errlen);
     if (st == CX_OK && b->res->stored > 0)
         st = write_signals(pg, err, errlen);
     if (st == CX_OK)

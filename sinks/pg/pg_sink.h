@@ -40,7 +40,8 @@ typedef struct cx_pg_options {
     const int *window_seconds;   /* signal window sizes; NULL/0 = {60} */
     size_t n_windows;
     const char *rule_version;    /* stored with every event (cx_classifier_version) */
-    int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once) */
+    int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once),
+                                    but on for a batch that opens or updates a ticket */
     const cx_ticket_rules *ticket_rules; /* borrowed, outlives the sink; NULL = no tickets */
     const char *rule_set_json;   /* the rules of rule_version (cx_classifier_rules_json), kept
                                     in cx.rule_sets; NULL: not recorded */

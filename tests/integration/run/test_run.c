@@ -31,6 +31,7 @@ static char url[1024], cfgfile[256];
 static PGconn *conn;
 static cx_producer *producer;
 static long produced, bad;
+static int praise_only; /* produce_with() writes only praise for an agent: no ticket fires */
 static pid_t children[8];
 static int n_children;
 
@@ -72,6 +73,7 @@ static void setup(void)
     snprintf(cfgfile, sizeof cfgfile, "/tmp/cxpulse-run-test-%ld.json", (long)getpid());
     write_config(cfgfile, "");
     produced = bad = 0;
+    praise_only = 0;
 }
 
 /* Waits up to 30 s for a session of the server `where` says (a condition on
@@ -114,7 +116,8 @@ TestSuite(run, .init = setup, .fini = teardown, .timeout = 240);
  * (test_run_outages), the others beside other tests (test_run). */
 TestSuite(run_outage, .init = setup, .fini = teardown, .timeout = 240);
 
-/* Produces n messages through p; every 50th is malformed. */
+/* Produces n messages through p; every 50th is malformed. Two of three are
+ * complaints about the courier (the rules' tickets), unless praise_only. */
 static void produce_with(cx_producer *p, long n)
 {
     char err[512], v[400];
@@ -125,11 +128,13 @@ static void produce_with(cx_producer *p, long n)
                            produced);
             bad++;
         } else {
-            len = snprintf(v, sizeof v,
-                           "{\"event_id\":\"run-%ld\",\"occurred_at\":\"2026-11-01T10:%02ld:%02ldZ\","
-                           "\"customer_id\":\"c%ld\",\"channel\":\"chat\",\"text\":\"%s\"}",
-                           produced, produced % 60, (produced / 60) % 60, produced % 97,
-                           produced % 3 ? "the courier was late again" : "great agent, thanks");
+            len =
+                snprintf(v, sizeof v,
+                         "{\"event_id\":\"run-%ld\",\"occurred_at\":\"2026-11-01T10:%02ld:%02ldZ\","
+                         "\"customer_id\":\"c%ld\",\"channel\":\"chat\",\"text\":\"%s\"}",
+                         produced, produced % 60, (produced / 60) % 60, produced % 97,
+                         produced % 3 && !praise_only ? "the courier was late again"
+                                                      : "great agent, thanks");
         }
         char key[16];
         int klen = snprintf(key, sizeof key, "k%ld", produced % 13);
@@ -464,6 +469,34 @@ Test(run_outage, a_stop_while_commits_wait_for_a_missing_standby_cancels_them_an
     wait_handled("g31", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g31");
+}
+
+/* With postgres.synchronous_commit off, a batch that opens or updates a
+ * ticket still commits durably: its ticket and notifications are announced
+ * at COMMIT, and a commit the server lost would announce them again when the
+ * batch is read again. Seen with a synchronous standby that is not there:
+ * the other batches do not wait for it, that one does. */
+Test(run_outage, with_synchronous_commit_off_a_batch_touching_a_ticket_still_commits_durably)
+{
+    char cfg[300];
+    write_config_variant(cfg, "async", "", "\"batch\": {",
+                         "\"postgres\": {\"synchronous_commit\": false}, \"batch\": {");
+    praise_only = 1;
+    produce(200);
+    pid_t p = start_run_with("g32", cfg);
+    wait_handled("g32", produced, 60);
+    name_sync_standby("cx_missing_standby");
+    produce(200);
+    wait_handled("g32", produced, 60); /* no ticket: not waiting for the standby */
+    praise_only = 0;
+    produce(1600);
+    wait_for_session("wait_event = 'SyncRep'",
+                     "a COMMIT of a ticket's batch waiting for the standby");
+    cr_assert_lt(handled("g32"), produced);
+    name_sync_standby("");
+    wait_handled("g32", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g32");
 }
 
 /* Stopped during an outage with a batch in hand: it exits 0 and says what
