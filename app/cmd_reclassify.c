@@ -18,16 +18,15 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse reclassify [--pg URL] [--since T] [--until T] [--rules FILE]...\n"
-            "                          [--model FILE] [--batch N] [--config FILE]\n\n"
-            "Re-tags the events that occurred in [since, until) (RFC 3339 or a date; open\n"
-            "when left out) with the current rules (--rules, rules.files, or the built-in\n"
-            "ones) and model (--model, rules.model, or the built-in one): tags, primary\n"
-            "category, sentiment and rule version, with cx.signals corrected, N events per\n"
-            "transaction (default 5000). Events already tagged by this rule version are\n"
-            "skipped, so an interrupted run can simply be run again.\n"
-            "Use the same signals.window_seconds as `cxpulse run`.\n");
+    fprintf(out, "usage: cxpulse reclassify [--pg URL] [--since T] [--until T] [--rules FILE]...\n"
+                 "                          [--model FILE] [--batch N] [--config FILE]\n\n"
+                 "Re-tags the events that occurred in [since, until) (RFC 3339, or a date: its\n"
+                 "midnight UTC; open when left out) with the current rules (--rules, rules.files,\n"
+                 "or the built-in ones) and model (--model, rules.model, or the built-in one):\n"
+                 "tags, primary category, sentiment and rule version, with cx.signals corrected,\n"
+                 "N events per transaction (default 5000). Events already tagged by this rule\n"
+                 "version are skipped, so an interrupted run can simply be run again.\n"
+                 "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
 }
 

@@ -288,6 +288,9 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         why = "a privilege this role lacks: `cxpulse migrate` runs as the cx schema's owner, "
               "the service as a member of cxpulse_runtime once deploy/sql/grants.sql has run; "
               "see docs/privileges.md";
+    else if (state != NULL && strcmp(state, "2BP01") == 0)
+        why = "objects of your own depend on what this changes: drop them, run it again and "
+              "create them again; see docs/schema.md";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "
