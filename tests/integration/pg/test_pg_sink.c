@@ -140,15 +140,10 @@ static char *event_tags_text(void)
     return text;
 }
 
-Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
+/* Makes the database a version-6 one: tags in a table of their own, with its
+ * key, foreign key and index, and the indexes cx.events had then. */
+static void make_version_6(void)
 {
-    char err[512];
-    int applied, version;
-    store_events(60);
-    char *before = event_tags_text();
-    cr_assert_gt(strlen(before), 0);
-    /* A version-6 database: tags in a table of their own, with its key, foreign
-     * key and index, and the indexes cx.events had then. */
     cx_test_pg_exec(conn, "CREATE TABLE cx.tags6 AS SELECT * FROM cx.event_tags;"
                           "DROP VIEW cx.satisfaction_hourly; DROP VIEW cx.event_tags;"
                           "ALTER TABLE cx.tags6 RENAME TO event_tags;"
@@ -163,6 +158,16 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
                           " ON cx.events (primary_category, occurred_at);"
                           "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
                           "DELETE FROM cx.schema_migrations WHERE version = 7");
+}
+
+Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
+{
+    char err[512];
+    int applied, version;
+    store_events(60);
+    char *before = event_tags_text();
+    cr_assert_gt(strlen(before), 0);
+    make_version_6();
     /* an analysts' role (one per test database) that could read the table */
     cx_test_pg_exec(conn, "DO $$ BEGIN"
                           " EXECUTE format('DROP ROLE IF EXISTS %1$I; CREATE ROLE %1$I;"
@@ -194,6 +199,27 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
     cr_assert_eq(res.stored, 20);
     cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
+}
+
+/* A view of the user's own over what a migration replaces holds the upgrade
+ * up: nothing changes, and the error says what to do. */
+Test(pg_sink, a_users_view_over_what_a_migration_replaces_stops_it_saying_what_to_do)
+{
+    char err[512];
+    int applied, version;
+    store_events(10);
+    make_version_6();
+    cx_test_pg_exec(conn, "CREATE VIEW public.my_tags AS SELECT * FROM cx.event_tags");
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_ERR_FATAL);
+    cr_assert(strstr(err, "2BP01") != NULL && strstr(err, "drop them, run it again") != NULL &&
+                  strstr(err, "docs/schema.md") != NULL,
+              "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"
+                                         " WHERE version = 7"),
+                 0, "migration 7 must not be recorded");
+    cx_test_pg_exec(conn, "DROP VIEW public.my_tags");
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(version, cx_pg_schema_version());
 }
 
 /* cx.event_tags is a view over the tag columns of cx.events, and the database
