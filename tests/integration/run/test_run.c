@@ -233,6 +233,31 @@ static void wait_handled(const char *group, long long target, int timeout_s)
                    target, timeout_s);
 }
 
+/* The offsets the group committed to Kafka (for lag tools), summed over the
+ * topic's partitions. */
+static long long kafka_committed(const char *group)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers", cx_mock_bootstraps(mock), errstr,
+                                   sizeof errstr),
+                 RD_KAFKA_CONF_OK, "%s", errstr);
+    cr_assert_eq(rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr),
+                 RD_KAFKA_CONF_OK, "%s", errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    cr_assert_not_null(rk, "%s", errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int i = 0; i < PARTITIONS; i++)
+        rd_kafka_topic_partition_list_add(parts, "cx.events", i);
+    cr_assert_eq(rd_kafka_committed(rk, parts, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    long long sum = 0;
+    for (int i = 0; i < PARTITIONS; i++)
+        sum += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
 static void assert_exactly_once(const char *group)
 {
     cr_assert_eq(handled(group), produced, "offsets do not reach the end of the topic");
@@ -710,6 +735,25 @@ Test(run, latest_starts_where_the_group_first_started_after_a_restart)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"),
                  (produced - before) - (bad - bad_before));
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad - bad_before);
+}
+
+/* Where to read on is what PostgreSQL holds, never the group's commits in
+ * Kafka, which cxpulse makes after PostgreSQL's only for lag tools: a
+ * database restored to before the stream (here emptied) while Kafka holds
+ * the group's commits at the end is filled again from the start, once. */
+Test(run, a_database_restored_to_before_the_stream_is_filled_again_whatever_kafka_holds)
+{
+    produce(1000);
+    pid_t p = start_run("g33");
+    wait_handled("g33", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(kafka_committed("g33"), produced, "lag tools must see the group at the end");
+    cx_test_pg_exec(conn, "TRUNCATE cx.events, cx.signals, cx.tickets, cx.notifications,"
+                          " cx.dead_letters, cx.consumer_offsets");
+    p = start_run("g33");
+    wait_handled("g33", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g33");
 }
 
 /* A batch waiting for more messages (batch.max_ms 30 s on a quiet topic)
