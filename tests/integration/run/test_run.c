@@ -836,6 +836,46 @@ Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
  * share the partitions, and heartbeats meet a burst of NOT_COORDINATOR
  * answers (the fault plan's T6): the members find the new coordinator,
  * rebalance, and store everything once. */
+/* Partition leaders that move, fetches that fail and a broker that goes
+ * down, all while a member reads a backlog: it follows the leaders and
+ * stores everything once. */
+Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_double_nothing)
+{
+    cx_mock *m3 = NULL;
+    cx_producer *p3 = NULL;
+    char err[512];
+    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
+    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_producer_new(&p3, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
+    for (int i = 0; i < PARTITIONS; i++)
+        rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1);
+    produce_with(p3, 6000);
+    pid_t a = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g34", cfgfile, NULL);
+    wait_handled("g34", 500, 60);
+    cr_assert_lt(handled("g34"), produced, "the faults must come while the backlog is read");
+    for (int i = 0; i < PARTITIONS; i++)
+        rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 2 + i % 2);
+    rd_kafka_mock_push_request_errors(
+        cl, 1 /* Fetch */, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    wait_handled("g34", produced / 2, 60);
+    rd_kafka_mock_broker_set_down(cl, 3); /* leads half the partitions */
+    cx_test_sleep_ms(3000);
+    rd_kafka_mock_broker_set_up(cl, 3);
+    for (int i = 0; i < PARTITIONS; i++)
+        rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1 + i % 3);
+    produce_with(p3, 1000);
+    wait_handled("g34", produced, 90);
+    cr_assert(running(a), "the member stopped");
+    cr_assert_eq(stop(a, SIGTERM, 30000), 0);
+    assert_exactly_once("g34");
+    cx_producer_free(p3);
+    cx_mock_free(m3);
+}
+
 Test(run, members_follow_a_moving_coordinator_and_store_everything_once)
 {
     cx_mock *m3 = NULL;
