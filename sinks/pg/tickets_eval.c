@@ -13,7 +13,8 @@
  *                    batch's events touched in its scope (choose_ends: near
  *                    the batch's latest event, and further back where the
  *                    batch alone brings enough), and the latest one over the
- *                    threshold is the one that fires;
+ *                    threshold to which the batch adds what the rule counts
+ *                    is the one that fires;
  *   baseline_sql     a spike rule with enough negative events in some of those
  *                    windows: per such window, the usual level of the hours
  *                    before it (the stream, any category, must have history
@@ -619,7 +620,30 @@ static int newest_first(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Evaluates a threshold rule over its scope; *fired set when it fires. */
+/* The batch's matching events in the scope and the window [end - the rule's
+ * window, end): negative ones (ratings of the scale for average-rating rules).
+ * With in, also the batch's cells there (room for all the batch's cells). */
+static long long batch_matching(const cx_ticket_rule *r, const scope *sc, const cx_window *cells,
+                                long long end, const cx_window_cell **in, size_t *n_in)
+{
+    long long n = 0;
+    for (size_t i = 0, n_cells = cx_window_count(cells); i < n_cells; i++) {
+        const cx_window_cell *c = cx_window_get(cells, i);
+        long long start = c->start_us / 1000000; /* exact: a multiple of the width */
+        if (!in_scope(sc, c) || start < end - r->window_seconds || start >= end)
+            continue;
+        n += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
+                                             : c->sentiment[CX_SENT_NEGATIVE];
+        if (in != NULL)
+            in[(*n_in)++] = c;
+    }
+    return n;
+}
+
+/* Evaluates a threshold rule over its scope; *fired set when it fires: on
+ * the latest window over its threshold to which the batch adds matching
+ * events (a positive event, or a window's figures read again, fires
+ * nothing). */
 static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
                                const ends *e, const cx_window *cells, int base, firing *out,
                                int *fired, char *err, size_t errlen)
@@ -683,6 +707,8 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
         default:
             break;
         }
+        if (*fired && batch_matching(r, sc, cells, e->at[i] + base, NULL, NULL) == 0)
+            *fired = 0;
         if (*fired) {
             *out = (firing){.rule = r,
                             .f = f,
@@ -694,24 +720,14 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     free(spiky);
     if (!*fired)
         return CX_OK;
-    /* The batch's matching events in the scope and the window that fired (a
-     * batch with hours of backlog has more, which are not this window's
-     * evidence): negative ones (ratings of the scale for average-rating
-     * rules), and the ids of negative ones, newest window first. */
+    /* The batch's matching events in the window that fired (a batch with
+     * hours of backlog has more, which are not this window's evidence), and
+     * the ids of negative ones, newest window first. */
     size_t n_cells = cx_window_count(cells), n_in = 0;
     const cx_window_cell **in = malloc((n_cells ? n_cells : 1) * sizeof *in);
     if (in == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
-    const long long from = out->window_end - r->window_seconds;
-    for (size_t i = 0; i < n_cells; i++) {
-        const cx_window_cell *c = cx_window_get(cells, i);
-        long long start = c->start_us / 1000000; /* exact: a multiple of the width */
-        if (!in_scope(sc, c) || start < from || start >= out->window_end)
-            continue;
-        out->event_count += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
-                                                            : c->sentiment[CX_SENT_NEGATIVE];
-        in[n_in++] = c;
-    }
+    out->event_count = batch_matching(r, sc, cells, out->window_end, in, &n_in);
     qsort(in, n_in, sizeof *in, newest_first);
     for (size_t i = 0; i < n_in; i++)
         for (int k = 0; k < in[i]->n_samples && out->n_samples < MAX_SAMPLES; k++)

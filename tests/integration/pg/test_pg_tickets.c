@@ -349,6 +349,31 @@ Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
                  1);
 }
 
+/* Only what counts toward a window rule fires it: praise in the window that
+ * fired neither updates its ticket nor, once that is resolved, opens another
+ * for the same figures; a new complaint there does (no cooldown). */
+Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_ticket)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    add("p-1", 2, "chat", "the courier was friendly and quick, great job", NULL);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'p-1'"
+                   " AND 'external' = ANY (categories) AND sentiment = 'positive'"),
+                 1, "the praise must be in the rule's scope");
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0, "praise updated the ticket");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    add("p-2", 3, "chat", "the courier was friendly and quick, great job", NULL);
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 0, "praise opened a ticket for a resolved window");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+    spike("b", 1, 4, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "a new complaint in the window");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"),
+                 1);
+}
+
 Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
 {
     use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
