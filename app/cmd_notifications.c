@@ -17,8 +17,8 @@ static void usage(FILE *out)
             "                                  [--pg URL] [--config FILE]\n"
             "       cxpulse notifications retry ID|--failed [--pg URL] [--config FILE]\n\n"
             "list shows ticket transitions, newest first, and per receiver whether it took\n"
-            "them; --status pending, sent, failed or unrouted; at most N (--limit, default\n"
-            "100; when more match, stderr says how many). retry puts a failed\n"
+            "them; --status pending, sent, failed, unrouted or superseded; at most N\n"
+            "(--limit, default 100; when more match, stderr says how many). retry puts a failed\n"
             "notification (or, with --failed, every failed one) back in the queue for the\n"
             "receivers that refused it. Without --pg: CXPULSE_PG_URL, then the\n"
             "postgres.url of --config FILE, then libpq's environment.\n");
@@ -66,7 +66,8 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
     char err[1024];
     cx_status st;
     if (verb != NULL && strcmp(verb, "list") == 0) {
-        static const char *const statuses[] = {"pending", "sent", "failed", "unrouted"};
+        static const char *const statuses[] = {"pending", "sent", "failed", "unrouted",
+                                               "superseded"};
         int known = status == NULL;
         for (size_t k = 0; !known && k < CX_ARRAY_LEN(statuses); k++)
             known = strcmp(status, statuses[k]) == 0;
@@ -79,7 +80,7 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
             return CX_EXIT_USAGE;
         if (!known || bad_ticket || all_failed) {
             fprintf(stderr, "cxpulse notifications list: %s\n",
-                    !known       ? "--status: expected pending, sent, failed or unrouted"
+                    !known ? "--status: expected pending, sent, failed, unrouted or superseded"
                     : bad_ticket ? "--ticket: expected a ticket id"
                                  : "--failed is for retry");
             return CX_EXIT_USAGE;

@@ -404,7 +404,8 @@ static const migration migrations[] = {
      "ALTER TABLE cx.events DROP CONSTRAINT IF EXISTS events_tags_valid,\n"
      "  ADD CONSTRAINT events_tags_valid CHECK (\n"
      "  cardinality(categories) <= 4\n"
-     "  AND coalesce(array_ndims(categories), 1) = 1 AND coalesce(array_lower(categories, 1), 1) = 1\n"
+     "  AND coalesce(array_ndims(categories), 1) = 1 AND coalesce(array_lower(categories, 1), 1) = "
+     "1\n"
      "  AND (cardinality(categories) < 2 OR categories[1] <> ALL (categories[2:]))\n"
      "  AND (cardinality(categories) < 3 OR categories[2] <> ALL (categories[3:]))\n"
      "  AND (cardinality(categories) < 4 OR categories[3] <> categories[4])\n"
@@ -413,6 +414,38 @@ static const migration migrations[] = {
      "  AND primary_category IS NOT DISTINCT FROM categories[1]) NOT VALID;\n"},
     {14, "the rows stored before 13 checked by it",
      "ALTER TABLE cx.events VALIDATE CONSTRAINT events_tags_valid;\n"},
+    /* A ticket a backlog keeps firing gets an `updated` row per batch, each
+     * delivered in turn: a resolve queued behind them reached its receivers
+     * minutes late, after a stream of stale updates. Now a new transition
+     * marks the pending `updated` rows of its ticket that wait behind an
+     * earlier one (no sender holds those) superseded: what is delivered is
+     * the row in delivery, then the latest state. Under the ticket's lock,
+     * as the settling trigger, so a row made ready meanwhile is kept. */
+    {15, "waiting updates superseded by a later transition of their ticket",
+     "ALTER TABLE cx.notifications DROP CONSTRAINT notifications_status_check,\n"
+     "  ADD CONSTRAINT notifications_status_check\n"
+     "  CHECK (status IN ('pending','sent','failed','unrouted','superseded'));\n"
+     "CREATE OR REPLACE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "DECLARE tr text;\n"
+     "BEGIN\n"
+     "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"
+     "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"
+     "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
+     "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"
+     "  ELSE RETURN NULL;\n"
+     "  END IF;\n"
+     "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
+     "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
+     "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
+     "  WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
+     "    AND transition = 'updated';\n"
+     "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting)\n"
+     "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"
+     "    EXISTS (SELECT 1 FROM cx.notifications p\n"
+     "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending')\n"
+     "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
+     "  RETURN NULL;\n"
+     "END $$;\n"},
 };
 
 int cx_pg_schema_version(void)

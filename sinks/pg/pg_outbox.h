@@ -55,7 +55,8 @@ cx_status cx_pg_outbox_lock(cx_pg_outbox *o, const char *lock_name, int *got, ch
 
 /*
  * Records the outcome of the claimed row id and commits: status "pending"
- * (tried again after retry_ms), "sent", "failed" or "unrouted"; the
+ * (tried again after retry_ms), "sent", "failed" or "unrouted" (rows are
+ * also "superseded", by the database, never claimed); the
  * per-receiver deliveries object; last_error NULL or a readable line.
  */
 cx_status cx_pg_outbox_finish(cx_pg_outbox *o, long long id, const char *status,

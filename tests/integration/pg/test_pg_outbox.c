@@ -62,6 +62,19 @@ static void update_ticket(PGconn *c, long long t)
     cx_test_pg_exec(c, sql);
 }
 
+/* An owner acknowledges, then resolves, ticket t: its next two transitions
+ * (never superseded, as waiting "updated" rows are). */
+static void ack_and_resolve(long long t)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.tickets SET status = 'acknowledged' WHERE ticket_id = %lld;"
+             "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()"
+             " WHERE ticket_id = %lld",
+             t, t);
+    cx_test_pg_exec(conn, sql);
+}
+
 /* The row sender o claims: "<ticket>:<seq>", or "-" when none is due; the
  * claim stays held (its row in *row, if row is not NULL) until recorded. */
 static const char *claim(cx_pg_outbox *o, json_t **row)
@@ -106,8 +119,7 @@ static void settle(cx_pg_outbox *o, json_t *row, const char *status)
 Test(pg_outbox, a_ticket_s_transitions_go_out_in_order_each_once_the_one_before_is_settled)
 {
     long long t = new_ticket("r");
-    update_ticket(conn, t);
-    update_ticket(conn, t);
+    ack_and_resolve(t);
     json_t *row;
     cr_assert_str_eq(claim(a, &row), at(t, 1));
     cr_assert_str_eq(claim(b, NULL), "-", "2 and 3 wait while 1 is being delivered");
@@ -201,8 +213,7 @@ Test(pg_outbox, the_documented_pruning_keeps_transitions_numbered_after_every_ro
     cx_test_read_file(cx_test_source_path("docs/alerts.md", path, sizeof path), doc, sizeof doc);
     cr_assert(strstr(doc, prune) != NULL, "docs/alerts.md no longer shows: %s", prune);
     long long t = new_ticket("r");
-    update_ticket(conn, t);
-    update_ticket(conn, t);
+    ack_and_resolve(t);
     json_t *row;
     for (int seq = 1; seq <= 3; seq++) {
         cr_assert_str_eq(claim(a, &row), at(t, seq));
