@@ -632,8 +632,8 @@ static long long batch_matching(const cx_ticket_rule *r, const scope *sc, const 
         long long start = c->start_us / 1000000; /* exact: a multiple of the width */
         if (!in_scope(sc, c) || start < end - r->window_seconds || start >= end)
             continue;
-        n += r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale]
-                                             : c->sentiment[CX_SENT_NEGATIVE];
+        n +=
+            r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale] : c->sentiment[CX_SENT_NEGATIVE];
         if (in != NULL)
             in[(*n_in)++] = c;
     }

@@ -370,8 +370,7 @@ Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_t
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
     spike("b", 1, 4, "chat");
     cr_assert_eq(write_batch().tickets_opened, 1, "a new complaint in the window");
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"),
-                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"), 1);
 }
 
 Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
