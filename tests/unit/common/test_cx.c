@@ -58,6 +58,89 @@ Test(cx_common, typo_distance_counts_edits_up_to_three)
     cr_assert_eq(cx_typo_distance(long_word, long_word), 3, "too long to compare");
 }
 
+/* A mistyped word is offered the nearest candidate, the first of equally
+ * near ones (the order a caller lists them in), and a word that is one of
+ * the candidates gets no "did you mean". */
+Test(cx_common, typo_hint_offers_the_first_nearest_and_nothing_for_an_exact_word)
+{
+    char hint[64];
+    cx_typo t = CX_TYPO_INIT("cat");
+    cx_typo_offer(&t, "bat");
+    cx_typo_offer(&t, "hat");
+    cx_typo_offer(&t, "dog");
+    cr_assert_str_eq(t.best, "bat");
+    cr_assert_eq(t.distance, 1);
+    cr_assert_str_eq(cx_typo_hint(&t, 1, hint, sizeof hint), " (did you mean \"bat\"?)");
+    cx_typo exact = CX_TYPO_INIT("run");
+    cx_typo_offer(&exact, "rum");
+    cx_typo_offer(&exact, "run");
+    cr_assert_eq(exact.distance, 0);
+    cr_assert_str_eq(cx_typo_hint(&exact, 0, hint, sizeof hint), "");
+}
+
+/* Numbers in messages are written as read back, from two significant digits:
+ * 10 is "10", not "1e+01". */
+Test(cx_common, double_text_is_the_shortest_from_two_digits)
+{
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {{10, "10"},
+                 {1, "1"},
+                 {4.3, "4.3"},
+                 {0.1, "0.1"},
+                 {5.0000001, "5.0000001"},
+                 {100, "1e+02"},
+                 {0.30000000000000004, "0.30000000000000004"}};
+    char buf[32];
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        cx_double_text(cases[i].v, buf, sizeof buf);
+        cr_assert_str_eq(buf, cases[i].text);
+    }
+}
+
+/* Text is well-formed UTF-8 (PostgreSQL stores nothing else): a surrogate
+ * (ED A0 80) and overlong forms (E0 80 AF, C0 AF: "/" in disguise) are no
+ * sequence; their nearest well-formed neighbours are. */
+Test(cx_common, utf8_sequence_refuses_surrogates_and_overlong_forms)
+{
+    static const struct {
+        const char *bytes;
+        size_t n, want;
+    } cases[] = {
+        {"\xED\xA0\x80", 3, 0},     {"\xED\xBF\xBF", 3, 0},     {"\xED\x9F\xBF", 3, 3},
+        {"\xE0\x80\xAF", 3, 0},     {"\xE0\x9F\xBF", 3, 0},     {"\xE0\xA0\x80", 3, 3},
+        {"\xE1\x80\x80", 3, 3},     {"\xC0\xAF", 2, 0},         {"\xC1\xBF", 2, 0},
+        {"\xC2\x80", 2, 2},         {"\xF0\x8F\xBF\xBF", 4, 0}, {"\xF0\x90\x80\x80", 4, 4},
+        {"\xF4\x90\x80\x80", 4, 0}, {"\xE2\x82", 2, 0},         {"\x80", 1, 0},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        const unsigned char *p = (const unsigned char *)cases[i].bytes;
+        cr_assert_eq(cx_utf8_sequence(p, p + cases[i].n), cases[i].want, "case %zu", i);
+    }
+}
+
+/* Each level name sets that level, so "warn" hides info and shows warnings. */
+Test(cx_common, each_log_level_name_sets_that_level)
+{
+    static const struct {
+        const char *name;
+        cx_log_level level;
+    } cases[] = {{"debug", CX_LOG_DEBUG},
+                 {"info", CX_LOG_INFO},
+                 {"warn", CX_LOG_WARN},
+                 {"error", CX_LOG_ERROR},
+                 {"off", CX_LOG_OFF}};
+    cx_log_level saved = cx_log_threshold;
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        cr_assert_eq(cx_log_set_level(cases[i].name), CX_OK);
+        cr_assert_eq(cx_log_threshold, cases[i].level, "%s", cases[i].name);
+    }
+    cr_assert_eq(cx_log_set_level("verbose"), CX_ERR_USAGE);
+    cr_assert_eq(cx_log_threshold, CX_LOG_OFF, "an unknown name changes nothing");
+    cx_log_threshold = saved;
+}
+
 /* fopen opens a directory for reading and only a read fails; cx_open_read
  * refuses it at once, with a reason strerror can name. */
 Test(cx_common, open_read_refuses_a_directory)
@@ -108,6 +191,24 @@ Test(cx_buf, appends_and_formats_past_any_fixed_size)
     cx_buf_free(&b);
     cr_assert_null(b.data);
     cr_assert_eq(b.len, 0);
+}
+
+/* Formatted text of exactly the size of the stack copy (256 bytes) is kept
+ * whole, its last character too. */
+Test(cx_buf, printf_of_exactly_256_characters_keeps_them_all)
+{
+    char arg[257];
+    memset(arg, 'y', 256);
+    arg[255] = 'Z';
+    arg[256] = '\0';
+    cx_buf b = {0};
+    cx_buf_printf(&b, "%s", arg);
+    cr_assert_eq(b.len, 256);
+    const char *s = cx_buf_str(&b);
+    cr_assert_not_null(s);
+    cr_assert_eq(strlen(s), 256);
+    cr_assert_eq(s[255], 'Z');
+    cx_buf_free(&b);
 }
 
 Test(cx_buf, a_size_nothing_can_hold_fails_once_and_stays_failed)

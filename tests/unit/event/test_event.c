@@ -3,12 +3,12 @@
  * and the mapping of a valid event into cx_event.
  */
 #include <criterion/criterion.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "allocated_bytes.h"
 #include "event.h"
 #include "event_kept.h"
 
@@ -362,6 +362,12 @@ Test(cx_event, rejects_hostile_input_without_crashing)
          "duplicate object key"},
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"l\":[\"\\ud800\"]}}", "invalid JSON"},
         {VALID_HEAD ",\"text\":\"x\"} trailing", "invalid JSON"},
+        /* not well-formed UTF-8, which PostgreSQL refuses: a raw surrogate, overlong forms */
+        {VALID_HEAD ",\"text\":\"a\xed\xa0\x80z\"}", "invalid JSON at line 1"},
+        {VALID_HEAD ",\"text\":\"a\xe0\x80\xafz\"}", "invalid JSON at line 1"},
+        {VALID_HEAD ",\"text\":\"a\xc0\xafz\"}", "invalid JSON at line 1"},
+        {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"k\":\"\xed\xbf\xbf\"}}",
+         "invalid JSON at line 1"},
         {"\xef\xbb\xbf" VALID_HEAD ",\"text\":\"x\"}",
          "message starts with a UTF-8 byte order mark (bytes EF BB BF)"},
     };
@@ -424,6 +430,105 @@ Test(cx_event, quotes_long_bad_values_shortened)
     cr_assert_eq(cx_event_parse(&ev, s, strlen(s), err, sizeof err), CX_ERR_INVALID);
     cr_assert(strlen(err) < 160, "error too long: %s", err);
     cr_assert(strstr(err, "...") != NULL, "%s", err);
+}
+
+/* A dead letter's reason says what type a field had instead of a string. */
+Test(cx_event, names_the_type_a_field_has_instead_of_a_string)
+{
+    static const struct {
+        const char *json, *expect;
+    } cases[] = {
+        {VALID_HEAD ",\"text\":\"x\",\"language\":true}",
+         "field \"language\": must be a string, got a boolean"},
+        {VALID_HEAD ",\"text\":\"x\",\"language\":false}",
+         "field \"language\": must be a string, got a boolean"},
+        {VALID_HEAD ",\"text\":\"x\",\"channel\":null}",
+         "field \"channel\": must be a string, got null"},
+        {VALID_HEAD ",\"text\":\"x\",\"channel\":{}}",
+         "field \"channel\": must be a string, got an object"},
+        {VALID_HEAD ",\"text\":\"x\",\"touchpoint\":[]}",
+         "field \"touchpoint\": must be a string, got an array"},
+        {VALID_HEAD ",\"text\":\"x\",\"customer_id\":1.5}",
+         "field \"customer_id\": must be a string, got a number"},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
+        expect_reject(cases[i].json, cases[i].expect);
+}
+
+/* The earliest instant stored is valid: an event dated then that is wrong
+ * elsewhere is refused for what is wrong, here its channel. */
+Test(cx_event, an_event_at_the_earliest_instant_is_judged_on_its_other_fields)
+{
+    expect_reject("{\"event_id\":\"e\",\"occurred_at\":\"0001-01-01T00:00:00Z\",\"text\":\"x\","
+                  "\"channel\":5}",
+                  "field \"channel\": must be a string, got a number");
+}
+
+/* A rating is its value however it is written: 5 with an exponent of 70
+ * zeros (too long for the event reader, read whole) is csat's top, 5. */
+Test(cx_event, a_rating_written_with_a_long_exponent_is_its_value)
+{
+    char s[256];
+    snprintf(s, sizeof s, VALID_HEAD ",\"rating\":{\"scale\":\"csat\",\"value\":5e+%070d}}", 0);
+    cx_event ev;
+    expect_accept(s, &ev);
+    cr_assert_eq(ev.rating_scale, CX_RATING_CSAT);
+    cr_assert(ev.rating_value == 5, "%g", ev.rating_value);
+    cx_event_clear(&ev);
+}
+
+/* Numbers of up to 40 digits in plain decimal form are stored (over 40 are
+ * refused, see above), whole or fraction, written plainly or with an exponent. */
+Test(cx_event, numbers_of_exactly_40_digits_are_accepted)
+{
+    static const char *numbers[] = {
+        "1234567890123456789012345678901234567890", /* 40 digits */
+        "-9999999999999999999999999999999999999999",
+        "1e39",                                      /* 1 and 39 zeros */
+        "0.123456789012345678901234567890123456789", /* 0 and 39 decimals */
+        "1e-39",
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(numbers); i++) {
+        char s[256];
+        snprintf(s, sizeof s, VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"n\":%s}}", numbers[i]);
+        cx_event ev;
+        expect_accept(s, &ev);
+        cr_assert(json_is_number(json_object_get(ev.attributes, "n")), "%s", numbers[i]);
+        cx_event_clear(&ev);
+    }
+}
+
+/* The size limit is inclusive: a valid event of exactly CX_EVENT_MAX_BYTES
+ * (padded with whitespace) is accepted, one byte more is refused. */
+Test(cx_event, a_message_of_exactly_the_size_limit_is_accepted)
+{
+    const char ev_text[] = VALID_HEAD ",\"text\":\"x\"}";
+    size_t n = CX_EVENT_MAX_BYTES + 1;
+    char *s = malloc(n);
+    cr_assert_not_null(s);
+    memset(s, ' ', n);
+    memcpy(s, ev_text, sizeof ev_text - 1);
+    cx_event ev;
+    char err[512] = "";
+    cr_assert_eq(cx_event_parse(&ev, s, CX_EVENT_MAX_BYTES, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(ev.text, "x");
+    cx_event_clear(&ev);
+    expect_reject_len(s, n, "message is 1048577 bytes, larger than the 1048576-byte limit");
+    free(s);
+}
+
+/* A bad value of up to 40 bytes is quoted whole in the reason; a longer one
+ * is cut there and marked "...". */
+Test(cx_event, quotes_a_bad_value_of_40_bytes_whole)
+{
+    char s[256], want[128];
+    const char *forty = "abcdefghijabcdefghijabcdefghijabcdefghij";
+    snprintf(s, sizeof s, VALID_HEAD ",\"rating\":{\"scale\":\"%s\",\"value\":1}}", forty);
+    snprintf(want, sizeof want, "field \"rating.scale\": \"%s\" is not one of", forty);
+    expect_reject(s, want);
+    snprintf(s, sizeof s, VALID_HEAD ",\"rating\":{\"scale\":\"%sk\",\"value\":1}}", forty);
+    snprintf(want, sizeof want, "field \"rating.scale\": \"%s...\" is not one of", forty);
+    expect_reject(s, want);
 }
 
 Test(cx_event, names_rating_scales)
@@ -641,21 +746,6 @@ Test(cx_event, parsed_events_stay_intact_until_each_is_cleared)
     free(evs);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-size_t __sanitizer_get_current_allocated_bytes(void);
-#endif
-
-/* Bytes handed out by the allocator and not given back. */
-static size_t allocated_bytes(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    struct mallinfo2 m = mallinfo2();
-    return m.uordblks + m.hblkhd;
-#endif
-}
-
 /* A message of valid JSON whose values take far more memory than its text as
  * jansson values (a list of 300,000 empty objects: about 80 times) is stored
  * like any other: the event keeps only what it reads, and the lists and
@@ -668,7 +758,7 @@ Test(cx_event, values_only_checked_take_no_memory_however_many)
     char *msg = malloc(cap), err[256];
     cr_assert_not_null(msg);
     cx_event *evs = calloc(N, sizeof *evs);
-    size_t before = allocated_bytes();
+    size_t before = cx_test_allocated_bytes();
     for (int i = 0; i < N; i++) {
         /* a dropped member, and a list inside attributes */
         size_t off = (size_t)sprintf(msg, VALID_HEAD ",\"text\":\"ok\",\"%s\":[",
@@ -678,7 +768,7 @@ Test(cx_event, values_only_checked_take_no_memory_however_many)
         off += (size_t)sprintf(msg + off, i % 2 ? "]}}" : "]}");
         cr_assert_eq(cx_event_parse(&evs[i], msg, off, err, sizeof err), CX_OK, "%s", err);
     }
-    size_t held = allocated_bytes() - before;
+    size_t held = cx_test_allocated_bytes() - before;
     cr_assert_lt(held, 4 * N * cap, "%zu bytes held for %d messages of %zu bytes", held, N, cap);
     char *kept = json_dumps(evs[1].attributes, JSON_COMPACT);
     cr_assert_str_eq(kept, "{\"lines\":[null]}"); /* a list that was not empty */
@@ -706,9 +796,9 @@ Test(cx_event, many_unused_members_and_a_rating_with_more_cost_nothing_either)
         off += (size_t)sprintf(msg + off, k ? ",{}" : "{}");
     off += (size_t)sprintf(msg + off, "]}");
     cx_event ev;
-    size_t before = allocated_bytes();
+    size_t before = cx_test_allocated_bytes();
     cr_assert_eq(cx_event_parse(&ev, msg, off, err, sizeof err), CX_OK, "%s", err);
-    size_t held = allocated_bytes() - before;
+    size_t held = cx_test_allocated_bytes() - before;
     cr_assert_lt(held, 4 * off, "%zu bytes held for a message of %zu", held, off);
     cr_assert_eq(ev.rating_scale, CX_RATING_CSAT);
     cr_assert(ev.rating_value == 2);
@@ -754,9 +844,9 @@ Test(cx_event, a_run_of_large_messages_keeps_no_more_than_one_of_them)
         cr_assert_eq(cx_event_parse(&ev, msg, (size_t)off, err, sizeof err), CX_OK, "%s", err);
         cx_event_clear(&ev);
         if (i == 1)
-            after_first = allocated_bytes();
+            after_first = cx_test_allocated_bytes();
     }
-    size_t grown = allocated_bytes() - after_first;
+    size_t grown = cx_test_allocated_bytes() - after_first;
     cr_assert_lt(grown, 2 * (size_t)BIG, "%zu bytes more held after %d messages of %d bytes", grown,
                  N - 2, BIG);
     free(msg);

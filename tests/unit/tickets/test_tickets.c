@@ -140,6 +140,62 @@ Test(tickets, mistakes_are_named_by_rule_and_key)
                     "a rating condition needs \"rating_scale\"");
 }
 
+/* A threshold that could never or would always fire is refused at load, in
+ * the rule's own words: a share is below 1 (all events negative is never
+ * "above" 1), a spike ratio above 1, and a rule has one threshold only. */
+Test(tickets, thresholds_out_of_their_range_or_two_at_once_are_refused)
+{
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 1}]",
+                    "tickets.rules[0] (\"a\"): \"negative_share_above\" must be at least 0 and "
+                    "below 1");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_spike_ratio\": 1}]",
+                    "tickets.rules[0] (\"a\"): \"negative_spike_ratio\" must be above 1 (and at "
+                    "most 1000)");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"negative_spike_ratio\": 2}]",
+                    "tickets.rules[0] (\"a\"): give one threshold");
+}
+
+/* A spike is judged against the usual level of at least four windows: a
+ * baseline shorter than that is refused, four windows exactly are enough. */
+Test(tickets, a_spike_baseline_shorter_than_four_windows_is_refused)
+{
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_spike_ratio\": 2, \"baseline_hours\": 1,"
+                    " \"window_minutes\": 30}]",
+                    "tickets.rules[0] (\"a\"): \"baseline_hours\" must cover at least four "
+                    "windows");
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from("[{\"name\": \"a\", \"category\": \"facing\","
+                                     " \"owner\": \"x\", \"negative_spike_ratio\": 2,"
+                                     " \"baseline_hours\": 1, \"window_minutes\": 15}]",
+                                     err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_eq(cx_ticket_rules_get(rs, 0)->baseline_seconds, 3600);
+    cx_ticket_rules_free(rs);
+}
+
+/* A spike rule given only its ratio waits for 20 negative events in a window
+ * and compares with the 24 hours before it (docs/tickets.md). */
+Test(tickets, a_spike_rule_defaults_to_20_events_against_24_hours)
+{
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from("[{\"name\": \"a\", \"category\": \"facing\","
+                                     " \"owner\": \"x\", \"negative_spike_ratio\": 2}]",
+                                     err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
+    cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SPIKE);
+    cr_assert_eq(r->min_events, 20);
+    cr_assert_eq(r->baseline_seconds, 86400);
+    cr_assert_eq(r->window_seconds, 900);
+    cx_ticket_rules_free(rs);
+}
+
 Test(tickets, window_must_be_a_multiple_of_the_smallest_signal_window)
 {
     char err[512];
@@ -294,6 +350,32 @@ Test(tickets, long_names_and_descriptions_are_refused_at_load)
     assert_rejected(json, "\"owner\" is 201 bytes; at most 200");
 }
 
+/* 200 bytes is the documented limit of "name" and "owner": 200 bytes load,
+ * 201 do not. */
+Test(tickets, names_and_owners_of_200_bytes_are_accepted)
+{
+    static char json[2048], name[202], owner[202];
+    memset(name, 'n', 200);
+    memset(owner, 'o', 200);
+    snprintf(json, sizeof json,
+             "[{\"name\": \"%s\", \"category\": \"facing\", \"owner\": \"%s\","
+             " \"negative_share_above\": 0.5}]",
+             name, owner);
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_eq(strlen(cx_ticket_rules_get(rs, 0)->name), 200);
+    cr_assert_eq(strlen(cx_ticket_rules_get(rs, 0)->owner), 200);
+    cx_ticket_rules_free(rs);
+    name[200] = 'n';
+    snprintf(json, sizeof json,
+             "[{\"name\": \"%s\", \"category\": \"facing\", \"owner\": \"x\","
+             " \"negative_share_above\": 0.5}]",
+             name);
+    assert_rejected(json, "tickets.rules[0]: \"name\" is 201 bytes; at most 200");
+}
+
 Test(tickets, scope_conditions_restrict_event_rules)
 {
     char err[512];
@@ -318,6 +400,38 @@ Test(tickets, scope_conditions_restrict_event_rules)
                            "\"touchpoint\":\"checkout\",\"text\":\"lovely, thanks\"}",
                        hits),
                  0);
+    cx_ticket_rules_free(rs);
+}
+
+/* An event rule limited to a channel opens tickets for that channel's
+ * events only. */
+Test(tickets, a_channel_limits_an_event_rule_to_that_channel)
+{
+    char err[512];
+    cx_status st;
+    cx_ticket_rules *rs =
+        rules_from("[{\"name\": \"chat-anger\", \"on\": \"event\", \"category\": \"facing\","
+                   "  \"tagged\": false, \"channel\": \"chat\", \"sentiment\": \"negative\","
+                   "  \"owner\": \"chat-team\"}]",
+                   err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    uint16_t hits[8];
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"channel\":\"chat\",\"text\":\"terrible, awful, it crashed\"}",
+                       hits),
+                 1);
+    cr_assert_eq(hits[0], 0);
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"b\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"channel\":\"web\",\"text\":\"terrible, awful, it crashed\"}",
+                       hits),
+                 0, "a web event does not open the chat team's ticket");
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"c\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"terrible, awful, it crashed\"}",
+                       hits),
+                 0, "nor does an event without a channel");
     cx_ticket_rules_free(rs);
 }
 

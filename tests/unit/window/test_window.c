@@ -3,6 +3,7 @@
  * and channel an event counts in, and rating sums exact where doubles are not.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "window.h"
@@ -77,6 +78,27 @@ Test(window, events_of_one_minute_category_and_channel_share_a_cell)
     cr_assert_eq(find(11 * MINUTE, CX_CAT_FACING, "chat")->events, 1);
 }
 
+/* Channels that share a minute and a category are counted apart, however
+ * many there are: each channel's signals are its own. */
+Test(window, many_channels_of_one_minute_and_category_keep_a_cell_each)
+{
+    enum { N = 5000 };
+    static char channels[N][8];
+    cx_tags t = tags(CX_SENT_NEUTRAL, 1, CX_CAT_FACING, 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(channels[i], sizeof channels[i], "c%d", i);
+        cx_event e = event("e", MINUTE + i, channels[i], CX_RATING_NONE, 0);
+        cr_assert_eq(cx_window_add(w, &e, &t), CX_OK);
+    }
+    cr_assert_eq(cx_window_count(w), N);
+    for (size_t i = 0; i < cx_window_count(w); i++) {
+        const cx_window_cell *c = cx_window_get(w, i);
+        cr_assert_eq(c->events, 1, "channel %s holds %lld events", c->channel,
+                     (long long)c->events);
+        cr_assert_str_eq(c->channel, channels[i], "cells in the order first touched");
+    }
+}
+
 Test(window, windows_floor_before_the_epoch_too)
 {
     cx_event a = event("a", -1, NULL, CX_RATING_NONE, 0);
@@ -139,6 +161,22 @@ Test(window, a_rating_with_more_decimals_than_the_sum_keeps_is_refused_whole)
     cx_tags t = tags(CX_SENT_NEUTRAL, 1, CX_CAT_FACING, 0);
     cr_assert_eq(cx_window_add(w, &a, &t), CX_ERR_INVALID);
     cr_assert_eq(cx_window_count(w), 0, "nothing of a refused event is counted");
+}
+
+/* A rating with exactly as many decimals as the sum keeps (20), or with 17
+ * significant digits (all a double holds), is summed exactly, not refused. */
+Test(window, ratings_at_the_sums_limits_are_summed_exactly)
+{
+    cx_tags t = tags(CX_SENT_NEUTRAL, 1, CX_CAT_FACING, 0);
+    cx_event tiny = event("a", MINUTE, "app", CX_RATING_NPS, 1e-20);
+    cx_event fine = event("b", MINUTE, "app", CX_RATING_CSAT, 1.0000000000000002);
+    cr_assert_eq(cx_window_add(w, &tiny, &t), CX_OK, "1e-20 has 20 decimals: it fits");
+    cr_assert_eq(cx_window_add(w, &fine, &t), CX_OK, "17 significant digits fit");
+    const cx_window_cell *c = find(MINUTE, CX_CAT_FACING, "app");
+    cr_assert_not_null(c);
+    sum_is(c->rating_sum[CX_RATING_NPS], "0.00000000000000000001");
+    sum_is(c->rating_sum[CX_RATING_CSAT], "1.0000000000000002");
+    sum_is(c->rating_sum[CX_RATING_NONE], "1.00000000000000020001");
 }
 
 Test(window, keeps_the_first_negative_events_as_samples)
