@@ -70,7 +70,9 @@ static const setting settings[] = {
     {"postgres.synchronous_commit", T_BOOL, F(synchronous_commit), 0, 0, 0, NULL,
      "CXPULSE_PG_SYNCHRONOUS_COMMIT", NULL, 0, "true",
      "false trades the last ~0.6 s of commits on a server crash for speed: run then stops (exit 1) "
-     "and, restarted, reads them again; still exactly-once"},
+     "and, restarted, reads them again; still exactly-once. A batch that opens or updates a "
+     "ticket still commits synchronously, so a ticket and its notifications, once announced, are "
+     "never lost and announced again"},
     {"postgres.writers", T_INT, F(pg_writers), 0, 1, 16, NULL, "CXPULSE_PG_WRITERS", NULL, 0, "2",
      "connections writing each batch in parallel, partitions split between them"},
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",

@@ -225,7 +225,7 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
         int has_ratio = number(o, "negative_spike_ratio", &ratio);
         if (has_share < 0 || has_avg < 0 || has_ratio < 0 || has_share + has_avg + has_ratio != 1)
             return rule_err(err, errlen, i, name,
-                            "give one threshold: \"negative_share_above\" (0..1), "
+                            "give one threshold: \"negative_share_above\" (at least 0, below 1), "
                             "\"negative_spike_ratio\" (above 1), or \"avg_rating_below\" with "
                             "\"rating_scale\"");
         int hours;
