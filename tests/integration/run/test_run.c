@@ -867,7 +867,12 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
     rd_kafka_mock_broker_set_up(cl, 3);
     for (int i = 0; i < PARTITIONS; i++)
         rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1 + i % 3);
-    produce_with(p3, 1000);
+    /* live messages from a producer of their own: the first one's idempotence
+     * state after the leaders' moves is not what this test is about */
+    cx_producer *p4 = NULL;
+    cr_assert_eq(cx_producer_new(&p4, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
+    produce_with(p4, 1000);
+    cx_producer_free(p4);
     wait_handled("g34", produced, 90);
     cr_assert(running(a), "the member stopped");
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
