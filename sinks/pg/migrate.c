@@ -35,6 +35,29 @@ typedef struct migration {
     "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"             \
     "GROUP BY 1, 2, 3;\n"
 
+/* cx.ticket_notify(), the trigger that writes a ticket's transitions to the
+ * outbox: its opening and its end, around what 15 added between them. */
+#define TICKET_NOTIFY_HEAD                                                                         \
+    "CREATE OR REPLACE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"       \
+    "DECLARE tr text;\n"                                                                           \
+    "BEGIN\n"                                                                                      \
+    "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"                                                 \
+    "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"                      \
+    "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"                                   \
+    "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"                       \
+    "  ELSE RETURN NULL;\n"                                                                        \
+    "  END IF;\n"                                                                                  \
+    "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"                                             \
+    "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
+#define TICKET_NOTIFY_TAIL                                                                         \
+    "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting)\n"               \
+    "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"                    \
+    "    EXISTS (SELECT 1 FROM cx.notifications p\n"                                               \
+    "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending')\n"                          \
+    "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"                               \
+    "  RETURN NULL;\n"                                                                             \
+    "END $$;\n"
+
 static const migration migrations[] = {
     {1, "contract tables, indexes and views",
      "CREATE SCHEMA IF NOT EXISTS cx;\n"
@@ -345,25 +368,7 @@ static const migration migrations[] = {
      "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending' AND p.seq < n.seq);\n"
      "CREATE INDEX notifications_ready_idx ON cx.notifications (next_attempt_at, id)\n"
      "  WHERE status = 'pending' AND NOT waiting;\n"
-     "DROP INDEX IF EXISTS cx.notifications_due_idx;\n"
-     "CREATE OR REPLACE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-     "DECLARE tr text;\n"
-     "BEGIN\n"
-     "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"
-     "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"
-     "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
-     "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"
-     "  ELSE RETURN NULL;\n"
-     "  END IF;\n"
-     "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
-     "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
-     "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting)\n"
-     "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"
-     "    EXISTS (SELECT 1 FROM cx.notifications p\n"
-     "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending')\n"
-     "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
-     "  RETURN NULL;\n"
-     "END $$;\n"
+     "DROP INDEX IF EXISTS cx.notifications_due_idx;\n" TICKET_NOTIFY_HEAD TICKET_NOTIFY_TAIL
      "CREATE FUNCTION cx.notification_settled() RETURNS trigger LANGUAGE plpgsql AS $$\n"
      "BEGIN\n"
      "  PERFORM pg_advisory_xact_lock(72428371, (OLD.ticket_id & 2147483647)::int);\n"
@@ -424,28 +429,10 @@ static const migration migrations[] = {
     {15, "waiting updates superseded by a later transition of their ticket",
      "ALTER TABLE cx.notifications DROP CONSTRAINT notifications_status_check,\n"
      "  ADD CONSTRAINT notifications_status_check\n"
-     "  CHECK (status IN ('pending','sent','failed','unrouted','superseded'));\n"
-     "CREATE OR REPLACE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-     "DECLARE tr text;\n"
-     "BEGIN\n"
-     "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"
-     "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"
-     "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
-     "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"
-     "  ELSE RETURN NULL;\n"
-     "  END IF;\n"
-     "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
-     "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
+     "  CHECK (status IN ('pending','sent','failed','unrouted','superseded'));\n" TICKET_NOTIFY_HEAD
      "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
      "  WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
-     "    AND transition = 'updated';\n"
-     "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting)\n"
-     "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"
-     "    EXISTS (SELECT 1 FROM cx.notifications p\n"
-     "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending')\n"
-     "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
-     "  RETURN NULL;\n"
-     "END $$;\n"},
+     "    AND transition = 'updated';\n" TICKET_NOTIFY_TAIL},
 };
 
 int cx_pg_schema_version(void)

@@ -832,23 +832,33 @@ Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
     cx_mock_free(m2);
 }
 
-/* The group's coordinator moves to another broker twice while two members
- * share the partitions, and heartbeats meet a burst of NOT_COORDINATOR
- * answers (the fault plan's T6): the members find the new coordinator,
- * rebalance, and store everything once. */
+/* A cluster of three brokers with the members' topic. */
+static cx_mock *three_brokers(void)
+{
+    cx_mock *m = NULL;
+    char err[512];
+    cr_assert_eq(cx_mock_new(&m, 3, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(m, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
+                 err);
+    return m;
+}
+
+static cx_producer *producer_for(cx_mock *m)
+{
+    cx_producer *p = NULL;
+    char err[512];
+    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    return p;
+}
+
 /* Partition leaders that move, fetches that fail and a broker that goes
  * down, all while a member reads a backlog: it follows the leaders and
  * stores everything once. */
 Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_double_nothing)
 {
-    cx_mock *m3 = NULL;
-    cx_producer *p3 = NULL;
-    char err[512];
-    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    cx_mock *m3 = three_brokers();
+    cx_producer *p3 = producer_for(m3);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
-    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(cx_producer_new(&p3, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
     for (int i = 0; i < PARTITIONS; i++)
         rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1);
     produce_with(p3, 6000);
@@ -869,8 +879,7 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
         rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1 + i % 3);
     /* live messages from a producer of their own: the first one's idempotence
      * state after the leaders' moves is not what this test is about */
-    cx_producer *p4 = NULL;
-    cr_assert_eq(cx_producer_new(&p4, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
+    cx_producer *p4 = producer_for(m3);
     produce_with(p4, 1000);
     cx_producer_free(p4);
     wait_handled("g34", produced, 90);
@@ -881,16 +890,15 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
     cx_mock_free(m3);
 }
 
+/* The group's coordinator moves to another broker twice while two members
+ * share the partitions, and heartbeats meet a burst of NOT_COORDINATOR
+ * answers (the fault plan's T6): the members find the new coordinator,
+ * rebalance, and store everything once. */
 Test(run, members_follow_a_moving_coordinator_and_store_everything_once)
 {
-    cx_mock *m3 = NULL;
-    cx_producer *p3 = NULL;
-    char err[512];
-    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    cx_mock *m3 = three_brokers();
+    cx_producer *p3 = producer_for(m3);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
-    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(cx_producer_new(&p3, cx_mock_bootstraps(m3), err, sizeof err), CX_OK, "%s", err);
     rd_kafka_mock_coordinator_set(cl, "group", "g24", 1);
     produce_with(p3, 3000);
     pid_t a = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g24", cfgfile, NULL);
