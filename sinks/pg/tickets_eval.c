@@ -14,7 +14,8 @@
  *                    the batch's latest event, and further back where the
  *                    batch alone brings enough), and the latest one over the
  *                    threshold to which the batch adds what the rule counts
- *                    is the one that fires;
+ *                    (or that the batch brought over it) is the one that
+ *                    fires;
  *   baseline_sql     a spike rule with enough negative events in some of those
  *                    windows: per such window, the usual level of the hours
  *                    before it (the stream, any category, must have history
@@ -620,30 +621,45 @@ static int newest_first(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* The batch's matching events in the scope and the window [end - the rule's
- * window, end): negative ones (ratings of the scale for average-rating rules).
- * With in, also the batch's cells there (room for all the batch's cells). */
-static long long batch_matching(const cx_ticket_rule *r, const scope *sc, const cx_window *cells,
-                                long long end, const cx_window_cell **in, size_t *n_in)
+/* What the batch adds to the scope in the window [end - the rule's window,
+ * end): its events, negative events, and matching events (negative ones,
+ * ratings of the scale for average-rating rules). With in, also the batch's
+ * cells there (room for all the batch's cells). */
+typedef struct added {
+    long long events, negative, matching;
+} added;
+
+static added batch_added(const cx_ticket_rule *r, const scope *sc, const cx_window *cells,
+                         long long end, const cx_window_cell **in, size_t *n_in)
 {
-    long long n = 0;
+    added a = {0, 0, 0};
     for (size_t i = 0, n_cells = cx_window_count(cells); i < n_cells; i++) {
         const cx_window_cell *c = cx_window_get(cells, i);
         long long start = c->start_us / 1000000; /* exact: a multiple of the width */
         if (!in_scope(sc, c) || start < end - r->window_seconds || start >= end)
             continue;
-        n +=
+        a.events += c->events;
+        a.negative += c->sentiment[CX_SENT_NEGATIVE];
+        a.matching +=
             r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale] : c->sentiment[CX_SENT_NEGATIVE];
         if (in != NULL)
             in[(*n_in)++] = c;
     }
-    return n;
+    return a;
+}
+
+/* Whether a window of these events is over a negative-share rule's threshold. */
+static int share_over(const cx_ticket_rule *r, long long events, long long negative)
+{
+    return events > 0 && events >= r->min_events &&
+           (double)negative / (double)events > r->threshold;
 }
 
 /* Evaluates a threshold rule over its scope; *fired set when it fires: on
- * the latest window over its threshold to which the batch adds matching
- * events (a positive event, or a window's figures read again, fires
- * nothing). */
+ * the latest window over its threshold to which the batch adds what the rule
+ * counts, or that the batch's other events brought over it (a share's
+ * minimum counts every event). Praise into a window already over it, or a
+ * window's figures read again, fires nothing. */
 static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
                                const ends *e, const cx_window *cells, int base, firing *out,
                                int *fired, char *err, size_t errlen)
@@ -683,8 +699,7 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
          * held, the product rounding to 28.999999999999996). */
         switch (r->kind) {
         case CX_TICKET_NEGATIVE_SHARE:
-            *fired =
-                f.events >= r->min_events && (double)f.negative / (double)f.events > r->threshold;
+            *fired = share_over(r, f.events, f.negative);
             break;
         case CX_TICKET_AVG_RATING:
             *fired = f.ratings >= r->min_events &&
@@ -707,8 +722,12 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
         default:
             break;
         }
-        if (*fired && batch_matching(r, sc, cells, e->at[i] + base, NULL, NULL) == 0)
-            *fired = 0;
+        if (*fired) {
+            added b = batch_added(r, sc, cells, e->at[i] + base, NULL, NULL);
+            *fired =
+                b.matching > 0 || (r->kind == CX_TICKET_NEGATIVE_SHARE &&
+                                   !share_over(r, f.events - b.events, f.negative - b.negative));
+        }
         if (*fired) {
             *out = (firing){.rule = r,
                             .f = f,
@@ -727,7 +746,7 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     const cx_window_cell **in = malloc((n_cells ? n_cells : 1) * sizeof *in);
     if (in == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
-    out->event_count = batch_matching(r, sc, cells, out->window_end, in, &n_in);
+    out->event_count = batch_added(r, sc, cells, out->window_end, in, &n_in).matching;
     qsort(in, n_in, sizeof *in, newest_first);
     for (size_t i = 0; i < n_in; i++)
         for (int k = 0; k < in[i]->n_samples && out->n_samples < MAX_SAMPLES; k++)

@@ -373,6 +373,26 @@ Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_t
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"), 1);
 }
 
+/* A share's minimum counts every event: praise that completes a window of
+ * complaints opens its ticket, as the same events in the other order do. */
+Test(pg_tickets, praise_that_brings_a_window_to_its_minimum_opens_its_ticket_in_either_order)
+{
+    use_rules(carrier_rule);
+    spike("a", 9, 0, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 0, "9 events: below the minimum of 10");
+    add("p-1", 2, "chat", "the courier was friendly and quick, great job", NULL);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1, "9 of 10 negative in the window");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
+                   " 'negative share 90.0% (9 of 10 events)%'"),
+                 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    add("p-2", 62, "chat", "the courier was friendly and quick, great job", NULL);
+    write_batch();
+    spike("b", 9, 60, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "the same events, praise first");
+}
+
 Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
 {
     use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
