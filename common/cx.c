@@ -5,6 +5,7 @@
 #include "cx.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,10 @@ FILE *cx_open_read(const char *path)
 
 void cx_double_text(double v, char *buf, size_t len)
 {
+    if (v == floor(v) && fabs(v) < 1e15) { /* whole: its digits, never "1e+02" */
+        snprintf(buf, len, "%.0f", v);
+        return;
+    }
     for (int p = 2; p <= 17; p++) {
         snprintf(buf, len, "%.*g", p, v);
         if (strtod(buf, NULL) == v)

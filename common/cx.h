@@ -36,8 +36,8 @@ typedef enum cx_status {
 #undef CX__STATUS_ENUM
 } cx_status;
 
-/* Writes the shortest decimal text of v that reads back as v (from 2
- * significant digits: 10 is "10", not "1e+01"). */
+/* Writes the shortest decimal text of v that reads back as v; a whole number
+ * below 10^15 as its digits (100 is "100", not "1e+02"). */
 void cx_double_text(double v, char *buf, size_t len);
 
 /* A growable byte buffer. Zero-initialised it is empty; appending never fails

@@ -146,9 +146,9 @@ Test(window, rating_sums_are_exact_decimals_per_scale_and_together)
 Test(window, ratings_are_written_as_their_shortest_exact_text)
 {
     char buf[40];
-    const struct { double v; const char *text; } cases[] = {
-        {4.3, "4.3"}, {10, "10"}, {0, "0"}, {0.1, "0.1"}, {7.25, "7.25"},
-        {5, "5"}, {99, "99"}, {100, "1e+02"}, {-0.0, "-0"}, {-3, "-3"}, {1e15, "1e+15"}};
+    const struct { double v; const char *text;
+    } cases[] = {{4.3, "4.3"}, {10, "10"},   {0, "0"},     {0.1, "0.1"}, {7.25, "7.25"}, {5, "5"},
+                 {99, "99"},   {100, "100"}, {-0.0, "-0"}, {-3, "-3"},   {1e15, "1e+15"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cx_window_rating_text(cases[i].v, buf, sizeof buf);
         cr_assert_str_eq(buf, cases[i].text);
