@@ -217,6 +217,10 @@ Test(pg_sink, a_users_view_over_what_a_migration_replaces_stops_it_saying_what_t
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"
                                          " WHERE version = 7"),
                  0, "migration 7 must not be recorded");
+    cr_assert_eq(cx_test_pg_scalar(conn,
+                                   "SELECT count(*) FROM pg_class"
+                                   " WHERE oid = 'cx.event_tags'::regclass AND relkind = 'r'"),
+                 1, "cx.event_tags must still be the table");
     cx_test_pg_exec(conn, "DROP VIEW public.my_tags");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(version, cx_pg_schema_version());

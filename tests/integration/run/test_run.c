@@ -93,11 +93,20 @@ static void wait_for_session(const char *where, const char *what)
 static int standby_named;
 static void name_sync_standby(const char *name)
 {
-    char sql[128];
+    char sql[256];
     snprintf(sql, sizeof sql, "ALTER SYSTEM SET synchronous_standby_names = '%s'", name);
     cx_test_pg_exec(conn, sql);
     cx_test_pg_exec(conn, "SELECT pg_reload_conf()");
     standby_named = name[0] != '\0';
+    /* the reload reaches each session at its next statement, this one's too */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_settings WHERE name = 'synchronous_standby_names'"
+             " AND setting = '%s'",
+             name);
+    for (int i = 0; i < 100 && cx_test_pg_scalar(conn, sql) == 0; i++)
+        cx_test_sleep_ms(50);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 1, "the server did not take the standby's name");
+    cx_test_sleep_ms(200); /* and the checkpointer, which tells commits whether to wait */
 }
 
 static void teardown(void)
@@ -872,6 +881,7 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
         RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     wait_handled("g34", produced / 2, 60);
+    cr_assert_lt(handled("g34"), produced, "the broker must go down while the backlog is read");
     rd_kafka_mock_broker_set_down(cl, 3); /* leads half the partitions */
     cx_test_sleep_ms(3000);
     rd_kafka_mock_broker_set_up(cl, 3);
