@@ -13,9 +13,8 @@
  *                    batch's events touched in its scope (choose_ends: near
  *                    the batch's latest event, and further back where the
  *                    batch alone brings enough), and the latest one over the
- *                    threshold to which the batch adds what the rule counts
- *                    (or that the batch brought over it) is the one that
- *                    fires;
+ *                    threshold that the batch pushes toward it or brings
+ *                    over it (batch_fires) is the one that fires;
  *   baseline_sql     a spike rule with enough negative events in some of those
  *                    windows: per such window, the usual level of the hours
  *                    before it (the stream, any category, must have history
@@ -622,17 +621,19 @@ static int newest_first(const void *a, const void *b)
 }
 
 /* What the batch adds to the scope in the window [end - the rule's window,
- * end): its events, negative events, and matching events (negative ones,
- * ratings of the scale for average-rating rules). With in, also the batch's
- * cells there (room for all the batch's cells). */
+ * end): its events, negative events, ratings of the rule's scale and their
+ * sum, and matching events (negative ones; for average-rating rules ratings
+ * of the scale). With in, also the batch's cells there (room for all the
+ * batch's cells). */
 typedef struct added {
-    long long events, negative, matching;
+    long long events, negative, ratings, matching;
+    i128 rating_sum;
 } added;
 
 static added batch_added(const cx_ticket_rule *r, const scope *sc, const cx_window *cells,
                          long long end, const cx_window_cell **in, size_t *n_in)
 {
-    added a = {0, 0, 0};
+    added a = {0, 0, 0, 0, 0};
     for (size_t i = 0, n_cells = cx_window_count(cells); i < n_cells; i++) {
         const cx_window_cell *c = cx_window_get(cells, i);
         long long start = c->start_us / 1000000; /* exact: a multiple of the width */
@@ -640,11 +641,14 @@ static added batch_added(const cx_ticket_rule *r, const scope *sc, const cx_wind
             continue;
         a.events += c->events;
         a.negative += c->sentiment[CX_SENT_NEGATIVE];
-        a.matching +=
-            r->kind == CX_TICKET_AVG_RATING ? c->ratings[r->scale] : c->sentiment[CX_SENT_NEGATIVE];
+        if (r->kind == CX_TICKET_AVG_RATING) {
+            a.ratings += c->ratings[r->scale];
+            a.rating_sum += cell_sum(c, r->scale);
+        }
         if (in != NULL)
             in[(*n_in)++] = c;
     }
+    a.matching = r->kind == CX_TICKET_AVG_RATING ? a.ratings : a.negative;
     return a;
 }
 
@@ -655,10 +659,34 @@ static int share_over(const cx_ticket_rule *r, long long events, long long negat
            (double)negative / (double)events > r->threshold;
 }
 
+/* Whether these ratings average below an average-rating rule's threshold,
+ * with at least min of them. */
+static int average_over(const cx_ticket_rule *r, long long ratings, i128 sum, long long min)
+{
+    return ratings > 0 && ratings >= min && sum_as_double(sum) / (double)ratings < r->threshold;
+}
+
+/* Whether the batch's part b of a window f that is over the threshold fires
+ * it: what b adds pulls toward the threshold (negative events; ratings
+ * averaging below it), or the window was not over it without b (a share's
+ * minimum counts every event, an average's every rating). */
+static int batch_fires(const cx_ticket_rule *r, const figures *f, const added *b)
+{
+    switch (r->kind) {
+    case CX_TICKET_NEGATIVE_SHARE:
+        return b->negative > 0 || !share_over(r, f->events - b->events, f->negative - b->negative);
+    case CX_TICKET_AVG_RATING:
+        return average_over(r, b->ratings, b->rating_sum, 1) ||
+               (b->ratings > 0 && !average_over(r, f->ratings - b->ratings,
+                                                f->rating_sum - b->rating_sum, r->min_events));
+    default: /* a spike: its minimum counts negative events */
+        return b->negative > 0;
+    }
+}
+
 /* Evaluates a threshold rule over its scope; *fired set when it fires: on
- * the latest window over its threshold to which the batch adds what the rule
- * counts, or that the batch's other events brought over it (a share's
- * minimum counts every event). Praise into a window already over it, or a
+ * the latest window over its threshold that the batch pushes toward it or
+ * brings over it (batch_fires). Praise into a window already over it, or a
  * window's figures read again, fires nothing. */
 static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scope *sc,
                                const ends *e, const cx_window *cells, int base, firing *out,
@@ -702,8 +730,7 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             *fired = share_over(r, f.events, f.negative);
             break;
         case CX_TICKET_AVG_RATING:
-            *fired = f.ratings >= r->min_events &&
-                     sum_as_double(f.rating_sum) / (double)f.ratings < r->threshold;
+            *fired = average_over(r, f.ratings, f.rating_sum, r->min_events);
             break;
         case CX_TICKET_NEGATIVE_SPIKE:
             if (j == 0 || spiky[j - 1] != e->at[i])
@@ -724,9 +751,7 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
         }
         if (*fired) {
             added b = batch_added(r, sc, cells, e->at[i] + base, NULL, NULL);
-            *fired =
-                b.matching > 0 || (r->kind == CX_TICKET_NEGATIVE_SHARE &&
-                                   !share_over(r, f.events - b.events, f.negative - b.negative));
+            *fired = batch_fires(r, &f, &b);
         }
         if (*fired) {
             *out = (firing){.rule = r,

@@ -393,6 +393,33 @@ Test(pg_tickets, praise_that_brings_a_window_to_its_minimum_opens_its_ticket_in_
     cr_assert_eq(write_batch().tickets_opened, 1, "the same events, praise first");
 }
 
+/* The same for an average-rating rule: a rating at or above its threshold
+ * into a window already below it fires nothing; one below it does, and so
+ * does a high one that brings the window to its minimum of ratings. */
+Test(pg_tickets, a_high_rating_fires_an_average_rule_only_by_completing_its_window)
+{
+    use_rules("[{\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 5,"
+              "  \"avg_rating_below\": 3, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
+    static const char low[] = "{\"scale\":\"csat\",\"value\":1}",
+                      high[] = "{\"scale\":\"csat\",\"value\":5}",
+                      two[] = "{\"scale\":\"csat\",\"value\":2}";
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "low-%d", i);
+        add(id, 1, "store", "the agent was rude", low);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 0, "4 ratings: below the minimum of 5");
+    add("high-1", 2, "store", "the agent was rude", high);
+    cr_assert_eq(write_batch().tickets_opened, 1, "the fifth rating completes the window");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    add("high-2", 3, "store", "the agent was rude", high);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0,
+                 "a high rating into a window already below the threshold");
+    add("two-1", 4, "store", "the agent was rude", two);
+    cr_assert_eq(write_batch().tickets_opened, 1, "a rating below the threshold");
+}
+
 Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
 {
     use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
