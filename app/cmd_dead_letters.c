@@ -53,14 +53,14 @@ static void print_list(const json_t *rows)
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
         /* an event_id in a reason or result is the producer's: shown harmless */
-        cx_cmd_printable(cx_cmd_json_str(r, "replay_result"), result, sizeof result);
+        cx_printable(cx_cmd_json_str(r, "replay_result"), result, sizeof result);
         printf("%-7lld  %-20s  %-12.12s  %-24s  %-7lld  %.100s%s%s\n",
                (long long)json_integer_value(json_object_get(r, "id")),
                cx_cmd_json_str(r, "received_at"),
-               cx_cmd_printable(cx_cmd_json_str(r, "consumer_group"), group, sizeof group),
-               cx_cmd_printable(where, where, sizeof where),
+               cx_printable(cx_cmd_json_str(r, "consumer_group"), group, sizeof group),
+               cx_printable(where, where, sizeof where),
                (long long)json_integer_value(json_object_get(r, "replay_count")),
-               cx_cmd_printable(cx_cmd_json_str(r, "error"), error, sizeof error),
+               cx_printable(cx_cmd_json_str(r, "error"), error, sizeof error),
                result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }

@@ -52,7 +52,7 @@ static void show(PGconn *conn, const char *title, const char *sql)
     for (int i = 0; i < PQntuples(r); i++) {
         for (int c = 0; c < cols; c++) {
             char v[256];
-            printf("  %-*s", c == 0 ? 28 : 12, cx_cmd_printable(PQgetvalue(r, i, c), v, sizeof v));
+            printf("  %-*s", c == 0 ? 28 : 12, cx_printable(PQgetvalue(r, i, c), v, sizeof v));
         }
         printf("\n");
     }

@@ -420,7 +420,7 @@ int cx_cmd_eval(int argc, char **argv)
         for (size_t k = 0; k < n_groups; k++) {
             const tally *t = &groups[k];
             char name[256];
-            printf("  %-24s %6ld ", cx_cmd_printable(t->name, name, sizeof name), t->n);
+            printf("  %-24s %6ld ", cx_printable(t->name, name, sizeof name), t->n);
             if (t->n_cats > 0)
                 printf("%8.3f", macro_f1(t, 0));
             else

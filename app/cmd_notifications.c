@@ -51,8 +51,7 @@ static void print_table(const json_t *rows)
             char answer[512]; /* what a receiver wrote back: no terminal controls */
             printf("%s%s=%s", first ? "" : " ", name, st);
             if (strcmp(st, "sent") != 0)
-                printf(" (%s)",
-                       cx_cmd_printable(cx_cmd_json_str(d, "answer"), answer, sizeof answer));
+                printf(" (%s)", cx_printable(cx_cmd_json_str(d, "answer"), answer, sizeof answer));
             first = 0;
         }
         printf("%s\n", first ? "-" : "");

@@ -28,7 +28,7 @@ static void usage(FILE *out)
 static void cell(const char *raw, int width)
 {
     char s[256];
-    cx_cmd_printable(raw, s, sizeof s);
+    cx_printable(raw, s, sizeof s);
     int n = 0, bytes = 0;
     while (s[bytes] != '\0' && n < width) {
         bytes++;
@@ -80,7 +80,7 @@ static void print_table(const json_t *tickets)
                      cx_cmd_json_str(json_object_get(t, "delivery"), "status"));
         cell(delivered, 24);
         char reason[1024];
-        printf("%s\n", cx_cmd_printable(cx_cmd_json_str(t, "reason"), reason, sizeof reason));
+        printf("%s\n", cx_printable(cx_cmd_json_str(t, "reason"), reason, sizeof reason));
     }
 }
 

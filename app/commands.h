@@ -169,12 +169,6 @@ void cx_cmd_close_input(FILE *f);
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 
-/* s as a terminal may show it, in buf (len bytes, cut whole UTF-8
- * characters): control characters (line breaks, escape sequences that a
- * customer's event_id or channel could carry; C1 controls and bidirectional
- * overrides too) become spaces. Returns buf. */
-const char *cx_cmd_printable(const char *s, char *buf, size_t len);
-
 /* When a list shows fewer of its rows than match (a JSON array `shown` of
  * `total`), says so on stderr, where a script reading stdout does not see it:
  * "cxpulse CMD: showing N of M NOUN: --limit N shows more (up to 100000),

@@ -70,31 +70,6 @@ const char *cx_cmd_json_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-const char *cx_cmd_printable(const char *s, char *buf, size_t len)
-{
-    if (len == 0)
-        return buf;
-    size_t n = 0;
-    for (; s[n] != '\0' && n + 1 < len; n++) {
-        const unsigned char *u = (const unsigned char *)s + n;
-        /* C1 controls (U+0080-U+009F: CSI among them) and the marks that
-         * turn text around (U+202A-U+202E, U+2066-U+2069), whole */
-        size_t k = u[0] == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F ? 2
-                   : u[0] == 0xE2 && ((u[1] == 0x80 && u[2] >= 0xAA && u[2] <= 0xAE) ||
-                                      (u[1] == 0x81 && u[2] >= 0xA6 && u[2] <= 0xA9))
-                       ? 3
-                       : 0;
-        if (k > 0 && n + k < len) {
-            memset(buf + n, ' ', k);
-            n += k - 1;
-        } else {
-            buf[n] = u[0] < 0x20 || u[0] == 0x7f ? ' ' : s[n];
-        }
-    }
-    buf[cx_utf8_cut(s, n)] = '\0';
-    return buf;
-}
-
 void cx_cmd_say_cut(const char *cmd, const json_t *shown, long long total, const char *noun,
                     const char *fewer)
 {

@@ -135,18 +135,17 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
-    for (char *p = ans.text; *p; p++) /* one line, and nothing a terminal acts on (ESC) */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
-    while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
-        ans.text[--ans.len] = '\0';
     cx_utf8_mend(ans.text, ans.len); /* another encoding, or cut at 255 bytes */
+    char shown[sizeof ans.text];     /* one line, and nothing a terminal acts on (ESC, CSI, RLO) */
+    size_t n = strlen(cx_printable(ans.text, shown, sizeof shown));
+    while (n > 0 && shown[n - 1] == ' ')
+        shown[--n] = '\0';
     if (*cut)
         snprintf(why, whylen, "no answer: cut off by the stop");
     else if (rc != CURLE_OK)
         snprintf(why, whylen, "no answer: %s", curl_easy_strerror(rc));
     else
-        snprintf(why, whylen, "HTTP %ld%s%s", status, ans.len ? ": " : "", ans.text);
+        snprintf(why, whylen, "HTTP %ld%s%s", status, n ? ": " : "", shown);
     return cx_alerts_classify(status);
 }
 

@@ -814,8 +814,9 @@ Test(alerts, an_answer_that_is_not_utf8_is_recorded_and_the_row_not_posted_again
 }
 
 /* A receiver's answer reaches an operator's terminal through `notifications
- * list`: it is recorded without control characters (escape sequences that
- * would retitle or recolour the terminal, tabs, line breaks). */
+ * list`, and an analyst's through psql: it is recorded without control
+ * characters (escape sequences that would retitle or recolour the terminal,
+ * tabs, line breaks, C1 controls, marks that turn text around). */
 Test(alerts, an_answer_with_terminal_escapes_is_recorded_without_control_characters)
 {
     const char *extra[] = {"--status", "400", "--ansi", NULL};
@@ -823,9 +824,11 @@ Test(alerts, an_answer_with_terminal_escapes_is_recorded_without_control_charact
     long long rows = all_refused(cx_test_free_port(), 0, extra, &hook_pid);
     cr_assert_eq(
         q("SELECT count(*) FROM cx.notifications WHERE last_error LIKE"
-          " 'webhook: HTTP 400: %refused%badly%evil' AND last_error !~ '[\\x01-\\x1f\\x7f]'"),
+          " 'webhook: HTTP 400: %refused%badly%evil' AND last_error !~ '[\\x01-\\x1f\\x7f]'"
+          " AND last_error !~ '[\\u0080-\\u009f\\u202a-\\u202e\\u2066-\\u2069]'"
+          " AND deliveries::text !~ '[\\u0080-\\u009f\\u202a-\\u202e\\u2066-\\u2069]'"),
         rows);
-    /* shown to the operator without the C1 controls and direction overrides kept in the row */
+    /* and shown to the operator without them */
     cr_assert_eq(cx_test_sh("%s notifications list --pg '%s' > '%s/list' && grep -q evil '%s/list'"
                             " && ! grep -q \"$(printf '\\302\\233')\" '%s/list'"
                             " && ! grep -q \"$(printf '\\342\\200\\256')\" '%s/list'",
