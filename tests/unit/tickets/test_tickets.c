@@ -33,6 +33,16 @@ static cx_ticket_rules *rules_from(const char *json, char *err, size_t errlen, c
     return rs;
 }
 
+/* Rules that must load. */
+static cx_ticket_rules *rules_ok(const char *json)
+{
+    char err[512] = "";
+    cx_status st;
+    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    return rs;
+}
+
 static void assert_rejected(const char *json, const char *expected)
 {
     char err[512] = "";
@@ -66,16 +76,12 @@ Test(tickets, defaults_cover_every_category_with_an_owner)
 
 Test(tickets, a_window_rule_parses_into_plain_fields)
 {
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from(
-        "[{\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
-        "  \"window_minutes\": 30.0, \"min_events\": 1.2e1, \"negative_share_above\": 0.4,"
-        "  \"owner\": \"carriers\", \"cooldown_minutes\": 90},"
-        " {\"name\": \"csat\", \"category\": \"facing\", \"avg_rating_below\": 3.5,"
-        "  \"rating_scale\": \"csat\", \"owner\": \"stores\"}]",
-        err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs =
+        rules_ok("[{\"name\": \"chat-carriers\", \"category\": \"external\", \"channel\": \"chat\","
+                 "  \"window_minutes\": 30.0, \"min_events\": 1.2e1, \"negative_share_above\": 0.4,"
+                 "  \"owner\": \"carriers\", \"cooldown_minutes\": 90},"
+                 " {\"name\": \"csat\", \"category\": \"facing\", \"avg_rating_below\": 3.5,"
+                 "  \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
     const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
     cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SHARE);
     cr_assert_eq(r->category, CX_CAT_EXTERNAL);
@@ -167,13 +173,9 @@ Test(tickets, a_spike_baseline_shorter_than_four_windows_is_refused)
                     " \"window_minutes\": 30}]",
                     "tickets.rules[0] (\"a\"): \"baseline_hours\" must cover at least four "
                     "windows");
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from("[{\"name\": \"a\", \"category\": \"facing\","
-                                     " \"owner\": \"x\", \"negative_spike_ratio\": 2,"
-                                     " \"baseline_hours\": 1, \"window_minutes\": 15}]",
-                                     err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs = rules_ok("[{\"name\": \"a\", \"category\": \"facing\","
+                                   " \"owner\": \"x\", \"negative_spike_ratio\": 2,"
+                                   " \"baseline_hours\": 1, \"window_minutes\": 15}]");
     cr_assert_eq(cx_ticket_rules_get(rs, 0)->baseline_seconds, 3600);
     cx_ticket_rules_free(rs);
 }
@@ -182,12 +184,8 @@ Test(tickets, a_spike_baseline_shorter_than_four_windows_is_refused)
  * and compares with the 24 hours before it (docs/tickets.md). */
 Test(tickets, a_spike_rule_defaults_to_20_events_against_24_hours)
 {
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from("[{\"name\": \"a\", \"category\": \"facing\","
-                                     " \"owner\": \"x\", \"negative_spike_ratio\": 2}]",
-                                     err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs = rules_ok("[{\"name\": \"a\", \"category\": \"facing\","
+                                   " \"owner\": \"x\", \"negative_spike_ratio\": 2}]");
     const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
     cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SPIKE);
     cr_assert_eq(r->min_events, 20);
@@ -320,11 +318,8 @@ static void many_event_rules(char *buf, size_t len, int n)
 Test(tickets, event_rules_are_limited_at_load)
 {
     static char json[64 * 1024];
-    char err[512];
-    cx_status st;
     many_event_rules(json, sizeof json, CX_TICKET_MAX_EVENT_RULES);
-    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs = rules_ok(json);
     cx_ticket_rules_free(rs);
     many_event_rules(json, sizeof json, CX_TICKET_MAX_EVENT_RULES + 1);
     assert_rejected(json, "tickets.rules: 33 event rules (\"on\": \"event\"); at most 32");
@@ -361,10 +356,7 @@ Test(tickets, names_and_owners_of_200_bytes_are_accepted)
              "[{\"name\": \"%s\", \"category\": \"facing\", \"owner\": \"%s\","
              " \"negative_share_above\": 0.5}]",
              name, owner);
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs = rules_ok(json);
     cr_assert_eq(strlen(cx_ticket_rules_get(rs, 0)->name), 200);
     cr_assert_eq(strlen(cx_ticket_rules_get(rs, 0)->owner), 200);
     cx_ticket_rules_free(rs);
@@ -378,14 +370,10 @@ Test(tickets, names_and_owners_of_200_bytes_are_accepted)
 
 Test(tickets, scope_conditions_restrict_event_rules)
 {
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from(
+    cx_ticket_rules *rs = rules_ok(
         "[{\"name\": \"checkout-anger\", \"on\": \"event\", \"category\": \"collaborative\","
         "  \"tagged\": false, \"touchpoint\": \"checkout\", \"sentiment\": \"negative\","
-        "  \"owner\": \"web-team\"}]",
-        err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+        "  \"owner\": \"web-team\"}]");
     cr_assert_str_eq(cx_ticket_rules_get(rs, 0)->scope, "touchpoint=checkout");
     uint16_t hits[8];
     cr_assert_eq(match(rs, "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
@@ -407,14 +395,10 @@ Test(tickets, scope_conditions_restrict_event_rules)
  * events only. */
 Test(tickets, a_channel_limits_an_event_rule_to_that_channel)
 {
-    char err[512];
-    cx_status st;
     cx_ticket_rules *rs =
-        rules_from("[{\"name\": \"chat-anger\", \"on\": \"event\", \"category\": \"facing\","
-                   "  \"tagged\": false, \"channel\": \"chat\", \"sentiment\": \"negative\","
-                   "  \"owner\": \"chat-team\"}]",
-                   err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+        rules_ok("[{\"name\": \"chat-anger\", \"on\": \"event\", \"category\": \"facing\","
+                 "  \"tagged\": false, \"channel\": \"chat\", \"sentiment\": \"negative\","
+                 "  \"owner\": \"chat-team\"}]");
     uint16_t hits[8];
     cr_assert_eq(match(rs,
                        "{\"event_id\":\"a\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
@@ -438,14 +422,10 @@ Test(tickets, a_channel_limits_an_event_rule_to_that_channel)
 /* "rating_above" and "rating_below" are strict, together a range, and on their scale only. */
 Test(tickets, rating_bounds_are_strict_and_on_their_scale)
 {
-    char err[512];
-    cx_status st;
     cx_ticket_rules *rs =
-        rules_from("[{\"name\": \"lukewarm\", \"on\": \"event\", \"category\": \"facing\","
-                   "  \"tagged\": false, \"rating_scale\": \"csat\", \"rating_above\": 2,"
-                   "  \"rating_below\": 4, \"owner\": \"stores\"}]",
-                   err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+        rules_ok("[{\"name\": \"lukewarm\", \"on\": \"event\", \"category\": \"facing\","
+                 "  \"tagged\": false, \"rating_scale\": \"csat\", \"rating_above\": 2,"
+                 "  \"rating_below\": 4, \"owner\": \"stores\"}]");
     static const struct {
         const char *scale, *value;
         size_t matches;
@@ -473,10 +453,7 @@ Test(tickets, a_scope_is_kept_whole_or_the_rule_is_rejected)
         strcat(ch, "\xC3\xA9");
     snprintf(json, sizeof json, "[{\"name\": \"c\", \"on\": \"event\", \"category\": \"external\", \"channel\": \"%s\","
              " \"owner\": \"o\"}]", ch);
-    char err[512];
-    cx_status st;
-    cx_ticket_rules *rs = rules_from(json, err, sizeof err, &st);
-    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_ticket_rules *rs = rules_ok(json);
     const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
     cr_assert(strncmp(r->scope, "channel=", 8) == 0 && strcmp(r->scope + 8, ch) == 0,
               "scope \"%s\" is not the whole channel", r->scope);
