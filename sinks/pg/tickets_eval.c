@@ -621,19 +621,18 @@ static int newest_first(const void *a, const void *b)
 }
 
 /* What the batch adds to the scope in the window [end - the rule's window,
- * end): its events, negative events, ratings of the rule's scale and their
- * sum, and matching events (negative ones; for average-rating rules ratings
- * of the scale). With in, also the batch's cells there (room for all the
- * batch's cells). */
+ * end): its events, negative events, and ratings of the rule's scale and
+ * their sum. With in, also the batch's cells there (room for all the batch's
+ * cells). */
 typedef struct added {
-    long long events, negative, ratings, matching;
+    long long events, negative, ratings;
     i128 rating_sum;
 } added;
 
 static added batch_added(const cx_ticket_rule *r, const scope *sc, const cx_window *cells,
                          long long end, const cx_window_cell **in, size_t *n_in)
 {
-    added a = {0, 0, 0, 0, 0};
+    added a = {0, 0, 0, 0};
     for (size_t i = 0, n_cells = cx_window_count(cells); i < n_cells; i++) {
         const cx_window_cell *c = cx_window_get(cells, i);
         long long start = c->start_us / 1000000; /* exact: a multiple of the width */
@@ -641,14 +640,11 @@ static added batch_added(const cx_ticket_rule *r, const scope *sc, const cx_wind
             continue;
         a.events += c->events;
         a.negative += c->sentiment[CX_SENT_NEGATIVE];
-        if (r->kind == CX_TICKET_AVG_RATING) {
-            a.ratings += c->ratings[r->scale];
-            a.rating_sum += cell_sum(c, r->scale);
-        }
+        a.ratings += c->ratings[r->scale];
+        a.rating_sum += cell_sum(c, r->scale);
         if (in != NULL)
             in[(*n_in)++] = c;
     }
-    a.matching = r->kind == CX_TICKET_AVG_RATING ? a.ratings : a.negative;
     return a;
 }
 
@@ -771,7 +767,8 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
     const cx_window_cell **in = malloc((n_cells ? n_cells : 1) * sizeof *in);
     if (in == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
-    out->event_count = batch_added(r, sc, cells, out->window_end, in, &n_in).matching;
+    added b = batch_added(r, sc, cells, out->window_end, in, &n_in);
+    out->event_count = r->kind == CX_TICKET_AVG_RATING ? b.ratings : b.negative;
     qsort(in, n_in, sizeof *in, newest_first);
     for (size_t i = 0; i < n_in; i++)
         for (int k = 0; k < in[i]->n_samples && out->n_samples < MAX_SAMPLES; k++)
