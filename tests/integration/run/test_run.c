@@ -779,17 +779,34 @@ Test(run, a_stop_stores_a_batch_waiting_for_more_messages_at_once)
     assert_exactly_once("g27");
 }
 
+/* A cluster of its own for a test: `brokers` brokers, and the members' topic
+ * with `partitions` partitions. */
+static cx_mock *cluster_of(int brokers, int partitions)
+{
+    cx_mock *m = NULL;
+    char err[512];
+    cr_assert_eq(cx_mock_new(&m, brokers, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_mock_create_topic(m, "cx.events", partitions, err, sizeof err), CX_OK, "%s",
+                 err);
+    return m;
+}
+
+static cx_producer *producer_for(cx_mock *m)
+{
+    cx_producer *p = NULL;
+    char err[512];
+    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
+    return p;
+}
+
 /* With auto_offset_reset latest a new group asks where each partition ends
  * when it is assigned; with the partitions' leader down, each question waits.
  * A SIGTERM meanwhile stops the member promptly, not after every partition's
  * wait. */
 Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
 {
-    cx_mock *m3 = NULL;
-    char err[512];
-    cr_assert_eq(cx_mock_new(&m3, 3, err, sizeof err), CX_OK, "%s", err);
+    cx_mock *m3 = cluster_of(3, 6);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
-    cr_assert_eq(cx_mock_create_topic(m3, "cx.events", 6, err, sizeof err), CX_OK, "%s", err);
     for (int p = 0; p < 6; p++)
         rd_kafka_mock_partition_set_leader(cl, "cx.events", p, 2);
     rd_kafka_mock_coordinator_set(cl, "group", "g12", 1);
@@ -811,20 +828,16 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
  * saying so, with everything stored. */
 Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
 {
-    cx_mock *m2 = NULL;
-    cx_producer *p2 = NULL;
-    char err[512], cfg[300], log[320];
+    char cfg[300], log[320];
     write_config_variant(cfg, "g26", "", "\"session.timeout.ms\": \"6000\"",
                          "\"session.timeout.ms\": \"25000\"");
     snprintf(log, sizeof log, "%s.log", cfg);
-    cr_assert_eq(cx_mock_new(&m2, 2, err, sizeof err), CX_OK, "%s", err);
+    cx_mock *m2 = cluster_of(2, PARTITIONS);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m2);
-    cr_assert_eq(cx_mock_create_topic(m2, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
-                 err);
     for (int p = 0; p < PARTITIONS; p++)
         rd_kafka_mock_partition_set_leader(cl, "cx.events", p, 2);
     rd_kafka_mock_coordinator_set(cl, "group", "g26", 1);
-    cr_assert_eq(cx_producer_new(&p2, cx_mock_bootstraps(m2), err, sizeof err), CX_OK, "%s", err);
+    cx_producer *p2 = producer_for(m2);
     produce_with(p2, 300);
     pid_t p = start_member(url, cx_mock_bootstraps(m2), "cx.events", "g26", cfg, log);
     wait_handled("g26", produced, 60);
@@ -841,31 +854,12 @@ Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
     cx_mock_free(m2);
 }
 
-/* A cluster of three brokers with the members' topic. */
-static cx_mock *three_brokers(void)
-{
-    cx_mock *m = NULL;
-    char err[512];
-    cr_assert_eq(cx_mock_new(&m, 3, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_mock_create_topic(m, "cx.events", PARTITIONS, err, sizeof err), CX_OK, "%s",
-                 err);
-    return m;
-}
-
-static cx_producer *producer_for(cx_mock *m)
-{
-    cx_producer *p = NULL;
-    char err[512];
-    cr_assert_eq(cx_producer_new(&p, cx_mock_bootstraps(m), err, sizeof err), CX_OK, "%s", err);
-    return p;
-}
-
 /* Partition leaders that move, fetches that fail and a broker that goes
  * down, all while a member reads a backlog: it follows the leaders and
  * stores everything once. */
 Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_double_nothing)
 {
-    cx_mock *m3 = three_brokers();
+    cx_mock *m3 = cluster_of(3, PARTITIONS);
     cx_producer *p3 = producer_for(m3);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
     for (int i = 0; i < PARTITIONS; i++)
@@ -906,7 +900,7 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
  * rebalance, and store everything once. */
 Test(run, members_follow_a_moving_coordinator_and_store_everything_once)
 {
-    cx_mock *m3 = three_brokers();
+    cx_mock *m3 = cluster_of(3, PARTITIONS);
     cx_producer *p3 = producer_for(m3);
     rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m3);
     rd_kafka_mock_coordinator_set(cl, "group", "g24", 1);
