@@ -958,61 +958,6 @@ Test(pg_tickets, the_grafana_dashboard_queries_run)
 /* A receiver that hangs keeps its rows coming due, later each time (the
  * backoff). A row that came due before them is claimed first, not after
  * every older row: a new ticket is not starved behind a hung receiver's. */
-/* Claims the next row and settles it sent; returns its seq and transition
- * (in tr[16]), or 0 when nothing is due. */
-static long long deliver_next(cx_pg_outbox *o, char *tr)
-{
-    json_t *row;
-    char err[512];
-    cr_assert_eq(cx_pg_outbox_claim(o, &row, err, sizeof err), CX_OK, "%s", err);
-    if (row == NULL)
-        return 0;
-    long long seq = json_integer_value(json_object_get(row, "seq"));
-    snprintf(tr, 16, "%s", json_string_value(json_object_get(row, "transition")));
-    json_t *none = json_object();
-    cr_assert_eq(cx_pg_outbox_finish(o, json_integer_value(json_object_get(row, "id")), "sent",
-                                     none, 0, NULL, err, sizeof err),
-                 CX_OK, "%s", err);
-    json_decref(none);
-    json_decref(row);
-    return seq;
-}
-
-/* A ticket fired by batch after batch gets an `updated` row each time. Those
- * waiting behind the row in delivery are superseded by the ticket's next
- * transition, so its resolve goes out right after that row, not after every
- * stale update; the row first in line (a sender may hold it) is kept. */
-Test(pg_tickets, updates_waiting_in_the_outbox_are_superseded_by_the_next_transition)
-{
-    cx_pg_outbox *o;
-    char err[512], tr[16];
-    cr_assert_eq(cx_pg_outbox_new(&o, url, 0, err, sizeof err), CX_OK, "%s", err);
-    use_rules(carrier_rule);
-    spike("a", 12, 0, "chat");
-    write_batch();
-    cr_assert_eq(deliver_next(o, tr), 1);
-    cr_assert_str_eq(tr, "opened");
-    for (int b = 0; b < 5; b++) { /* seq 2 first in line, 3 to 6 waiting */
-        char prefix[8];
-        snprintf(prefix, sizeof prefix, "b%d", b);
-        spike(prefix, 3, 1, "chat");
-        cr_assert_eq(write_batch().tickets_updated, 1);
-    }
-    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"), 3);
-    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
-                   " AND ((seq = 2 AND NOT waiting) OR (seq = 6 AND waiting))"),
-                 2, "the row first in line and the latest state are kept");
-    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
-    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"
-                   " AND sent_at IS NOT NULL AND transition = 'updated'"),
-                 4);
-    cr_assert_eq(deliver_next(o, tr), 2);
-    cr_assert_eq(deliver_next(o, tr), 7);
-    cr_assert_str_eq(tr, "resolved");
-    cr_assert_eq(deliver_next(o, tr), 0);
-    cx_pg_outbox_free(o);
-}
-
 Test(pg_tickets, the_row_due_first_is_claimed_first)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
