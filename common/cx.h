@@ -114,7 +114,7 @@ static inline size_t cx_utf8_cut(const char *s, size_t n)
 /* s (valid UTF-8) as a terminal may show it, in buf (len bytes, cut whole
  * UTF-8 characters): control characters (line breaks, escape sequences that a
  * customer's event_id or a receiver's answer could carry; C1 controls and
- * bidirectional overrides too) become spaces. Returns buf. */
+ * bidirectional overrides too) become spaces. buf may be s. Returns buf. */
 const char *cx_printable(const char *s, char *buf, size_t len);
 
 /* Makes s[0..len) valid UTF-8 in place (text cut inside a character, or in

@@ -136,16 +136,16 @@ static cx_alerts_outcome post(cx_alerts_sender *s, const cx__alerts_receiver *r,
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     cx_utf8_mend(ans.text, ans.len); /* another encoding, or cut at 255 bytes */
-    char shown[sizeof ans.text];     /* one line, and nothing a terminal acts on (ESC, CSI, RLO) */
-    size_t n = strlen(cx_printable(ans.text, shown, sizeof shown));
-    while (n > 0 && shown[n - 1] == ' ')
-        shown[--n] = '\0';
+    /* one line, and nothing a terminal acts on (ESC, CSI, RLO) */
+    size_t n = strlen(cx_printable(ans.text, ans.text, sizeof ans.text));
+    while (n > 0 && ans.text[n - 1] == ' ')
+        ans.text[--n] = '\0';
     if (*cut)
         snprintf(why, whylen, "no answer: cut off by the stop");
     else if (rc != CURLE_OK)
         snprintf(why, whylen, "no answer: %s", curl_easy_strerror(rc));
     else
-        snprintf(why, whylen, "HTTP %ld%s%s", status, n ? ": " : "", shown);
+        snprintf(why, whylen, "HTTP %ld%s%s", status, n ? ": " : "", ans.text);
     return cx_alerts_classify(status);
 }
 
