@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -177,8 +178,13 @@ static pid_t start_member(const char *pg, const char *brokers, const char *topic
               "warn", (char *)NULL);
         _exit(127);
     }
-    if (n_children < 8)
-        children[n_children++] = pid;
+    int slot = 0; /* a stopped member's slot, or a new one */
+    while (slot < n_children && children[slot] != 0)
+        slot++;
+    if (slot < 8) {
+        children[slot] = pid;
+        n_children += slot == n_children;
+    }
     return pid;
 }
 
@@ -321,21 +327,50 @@ Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
     assert_exactly_once("g2");
 }
 
-Test(run, a_member_killed_mid_stream_and_restarted_loses_and_doubles_nothing)
+/* The fault plan's random kills: 20 times, a member is killed (SIGKILL) at a
+ * random moment of its life and another one started, while messages keep
+ * arriving. Half the kills come a random time after the start (in start-up,
+ * while joining the group, reading the stored offsets, or later), half a
+ * random time after the member's first stored batch, mid-stream. The seed is
+ * printed; CX_TEST_SEED=N repeats a run's moments. */
+Test(run, twenty_members_killed_at_random_moments_lose_and_double_nothing, .timeout = 400)
 {
-    /* Enough messages that the kill lands mid-stream: the member stores
-     * thousands a second, and the wait below looks every 100 ms. */
-    produce(20000);
-    pid_t p = start_run("g3");
-    wait_handled("g3", 500, 60);
-    cr_assert_eq(stop(p, SIGKILL, 5000), 128 + SIGKILL);
-    long long at_kill = handled("g3");
-    cr_assert(at_kill < produced, "the kill came too late to test anything (%lld of %ld stored)",
-              at_kill, produced);
-    p = start_run("g3");
-    wait_handled("g3", produced, 90);
+    char cfg[300];
+    /* a killed member's partitions move on after 2.5 s, not 6 */
+    write_config_variant(cfg, "kills", "", "\"session.timeout.ms\": \"6000\"",
+                         "\"session.timeout.ms\": \"2500\"");
+    const char *env = getenv("CX_TEST_SEED");
+    unsigned seed =
+        env != NULL ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+    unsigned next = seed;
+    fprintf(stderr, "run/twenty_members_killed_at_random_moments: CX_TEST_SEED=%u\n", seed);
+    /* a backlog no member works through in the ten mid-stream lives */
+    produce(60000);
+    int unstored = 0; /* kills of a member that had stored nothing */
+    for (int i = 0; i < 20; i++) {
+        long long at_start = handled("g35");
+        pid_t p = start_run_with("g35", cfg);
+        if (i % 2 == 1) {
+            for (int t = 0; t < 3000 && handled("g35") == at_start; t++)
+                cx_test_sleep_ms(20);
+            cr_assert_gt(handled("g35"), at_start, "seed %u, kill %d: nothing stored in 60 s", seed,
+                         i + 1);
+            cx_test_sleep_ms((int)(rand_r(&next) % 300));
+        } else {
+            cx_test_sleep_ms((int)(rand_r(&next) % 2000));
+        }
+        cr_assert_eq(stop(p, SIGKILL, 5000), 128 + SIGKILL,
+                     "seed %u, kill %d: the member had exited by itself", seed, i + 1);
+        long long at_kill = handled("g35");
+        cr_assert_lt(at_kill, produced, "seed %u, kill %d came after the end", seed, i + 1);
+        unstored += at_kill == at_start;
+        produce(500); /* arriving while members die */
+    }
+    cr_assert_gt(unstored, 0, "seed %u: no kill came before a member stored anything", seed);
+    pid_t p = start_run_with("g35", cfg);
+    wait_handled("g35", produced, 180);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
-    assert_exactly_once("g3");
+    assert_exactly_once("g35");
 }
 
 /* ---- Killed at each point of a batch ---------------------------------------
