@@ -321,8 +321,14 @@ Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
     produce(1500);
     wait_handled("g2", produced / 2, 60);
     cr_assert_eq(stop(a, SIGTERM, 30000), 0, "the leaving member exits 0");
+    int64_t left = cx_now_mono_us();
     produce(600);
     wait_handled("g2", produced, 90);
+    /* It left the group as it stopped (LeaveGroup), so its partitions moved
+     * on in the mock's rebalance time (5 s here), not after its session
+     * timed out as well (6 s more: a member that never says it leaves). */
+    cr_assert_lt(cx_now_mono_us() - left, 8500000,
+                 "the leaving member's partitions waited for its session to time out");
     cr_assert_eq(stop(b, SIGTERM, 30000), 0);
     assert_exactly_once("g2");
 }
