@@ -189,10 +189,13 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
         return;
     }
     if (c->n == c->cap) {
-        /* Only while paused can more arrive than a batch holds (a partition
-         * assigned mid-pause): put it back to be fetched again later. When
-         * that fails, reading on would skip it: stop, with the reason (it is
-         * read again from the stored offsets on the next start). */
+        /* Not expected: a batch is full in hand only while every partition
+         * is paused, pausing discards what was fetched ahead (librdkafka's
+         * version barrier), and an assignment lets go of the batch first.
+         * Should a message come anyway, it is put back to be fetched again
+         * later; when that fails, reading on would skip it: stop, with the
+         * reason (it is read again from the stored offsets on the next
+         * start). No test reaches this. */
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
             m->offset;
