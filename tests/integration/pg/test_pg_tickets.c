@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cxtest.h"
@@ -333,6 +334,68 @@ Test(pg_tickets, events_from_the_future_are_judged_as_a_backlog)
     cr_assert_eq(write_batch().tickets_opened, 1, "the five in one batch");
     cr_assert_eq(
         q("SELECT count(*) FROM cx.tickets WHERE reason LIKE '% to 2036-11-02 12:05 UTC%'"), 1);
+}
+
+/* A straggler days late, alone in its batch (a phone that was offline, a
+ * partition that lagged), is judged against the stream's latest events, as
+ * it would be beside them: it neither re-opens an old incident's resolved
+ * ticket nor gives the open ticket of today's incident an old window's
+ * reason. */
+Test(pg_tickets, a_straggler_days_late_neither_reopens_an_old_incident_nor_rewrites_a_reason)
+{
+    const char *complaint = "the courier lost my parcel, terrible service";
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* 2026-11-01 10:00-10:04 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    add_at("today-0", "2026-11-04T10:00:00Z", "chat", "hello", NULL); /* the stream moves on */
+    write_batch();
+    add("late-1", 3, "chat", complaint, NULL);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.tickets_opened, 0, "a straggler re-opened an incident of three days ago");
+    for (int i = 0; i < 12; i++) { /* today's incident */
+        char id[32], when[32];
+        snprintf(id, sizeof id, "b-%d", i);
+        snprintf(when, sizeof when, "2026-11-04T11:0%d:00Z", i % 5);
+        add_at(id, when, "chat", complaint, NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    add("late-2", 3, "chat", complaint, NULL);
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0, "a straggler updated the ticket");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 12"
+                   " AND reason LIKE '% to 2026-11-04 11:05 UTC%'"
+                   " AND NOT 'late-2' = ANY (sample_event_ids)"),
+                 1);
+}
+
+/* Windows after the live edge hold events dated ahead of the clock: they
+ * are judged as a backlog is, so one such event beside a window building up
+ * now, a complaint per batch, neither fires it early nor becomes the window
+ * its ticket reports. */
+Test(pg_tickets, a_window_reaching_past_the_clock_is_judged_as_a_backlog)
+{
+    use_rules(carrier_rule);
+    time_t t = time(NULL) / 60 * 60 - 60; /* the minute before this one */
+    char when[32], id[32], reason[128];
+    time_t ahead = t + 12 * 60; /* past the 10 minutes an event may run ahead */
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:00Z", gmtime(&ahead));
+    add_at("ahead", when, "chat", "the courier lost my parcel, terrible service", NULL);
+    write_batch();
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:00Z", gmtime(&t));
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "now-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+        cx_pg_result res = write_batch();
+        cr_assert_eq(res.tickets_opened, i == 9, "batch %d of 10 complaints", i + 1);
+    }
+    time_t end = t + 60;
+    strftime(reason, sizeof reason,
+             "%% (10 of 10 events) in the 15 minutes to %Y-%m-%d %H:%M UTC%%", gmtime(&end));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.tickets WHERE reason LIKE '%s'", reason);
+    cr_assert_eq(q(sql), 1, "the ticket reports the window up to now: %s", reason);
 }
 
 Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
