@@ -106,15 +106,20 @@ cx_status cx_pg_reader_ping(cx_pg_reader *r, char *err, size_t errlen)
 }
 
 /* $1: the window (seconds) the page draws, one point per window, 60 points. The
- * hour ends now while signals are recent; after a replay of older data it ends
- * with the latest window, so the page still shows something meaningful. */
+ * page ends now while signals are recent (the latest window began within the
+ * hour, or within the window when that is longer); after a replay of older
+ * data it ends with the latest window, so the page still shows something
+ * meaningful. */
 static const char *const live_sql =
-    "WITH anchor AS (\n"
-    "  SELECT CASE WHEN max(window_start) IS NULL OR max(window_start) >= now() - interval '1 hour'\n"
-    "    THEN to_timestamp(floor(extract(epoch FROM now()) / $1::int) * $1::int)\n"
-    "    ELSE max(window_start) END AS t_end,\n"
-    "    max(window_start) IS NULL OR max(window_start) >= now() - interval '1 hour' AS live\n"
-    "  FROM cx.signals WHERE window_seconds = $1::int AND window_start <= now() + interval '1 hour'\n"
+    "WITH latest AS (\n"
+    "  SELECT max(window_start) AS t FROM cx.signals\n"
+    "  WHERE window_seconds = $1::int AND window_start <= now() + interval '1 hour'\n"
+    "), anchor AS (\n"
+    "  SELECT CASE WHEN live THEN to_timestamp(floor(extract(epoch FROM now()) / $1::int) * "
+    "$1::int)\n"
+    "    ELSE t END AS t_end, live\n"
+    "  FROM (SELECT t, t IS NULL OR t >= now() - greatest(interval '1 hour',\n"
+    "                                   make_interval(secs => $1::int)) AS live FROM latest) l\n"
     "), pts AS (\n"
     "  SELECT generate_series(t_end - make_interval(secs => 59 * $1::int), t_end,\n"
     "                         make_interval(secs => $1::int)) AS t FROM anchor\n"

@@ -4,12 +4,14 @@
  * letters byte for byte, offsets, and errors by kind.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "cxtest.h"
+#include "pg_live.h"
 #include "sinktest.h"
 
 static sinktest_batch batch;
@@ -937,4 +939,29 @@ Test(pg_sink, commits_lost_are_noticed_by_another_writer_of_the_process)
 Test(pg_sink, commits_lost_are_noticed_after_a_partition_changed_hands)
 {
     expect_lost_commit_noticed(1);
+}
+
+/* The live page's data is live while the latest window is the one there can
+ * be now: with day-long windows, that began at midnight (UTC), hours ago. */
+Test(pg_sink, the_live_data_of_day_long_windows_is_live)
+{
+    char err[512], *json = NULL;
+    cx_pg_reader *r = NULL;
+    cx_test_pg_exec(conn, "INSERT INTO cx.signals (window_start, window_seconds, category, events)"
+                          " VALUES (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE"
+                          " 'UTC', 86400, 'facing', 3),"
+                          " (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+                          " - interval '2 days', 86400, 'facing', 5)");
+    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_live(r, 86400, &json, err, sizeof err), CX_OK, "%s", err);
+    json_t *live = json_loads(json, 0, NULL);
+    cr_assert_not_null(live, "not JSON: %s", json);
+    cr_assert(json_is_true(json_object_get(live, "live")), "shown as a replay: %s", json);
+    json_t *facing = json_object_get(json_object_get(live, "categories"), "facing");
+    cr_assert_eq(json_integer_value(json_array_get(json_array_get(facing, 59), 0)), 3,
+                 "today's window is the last point: %s", json);
+    cr_assert_eq(json_integer_value(json_array_get(json_array_get(facing, 57), 0)), 5);
+    json_decref(live);
+    free(json);
+    cx_pg_reader_free(r);
 }
