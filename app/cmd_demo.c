@@ -177,12 +177,14 @@ int cx_cmd_demo(int argc, char **argv)
          " GROUP BY 1 ORDER BY 2 DESC");
     show(conn, "Sentiment",
          "SELECT sentiment, count(*) AS events FROM cx.events GROUP BY 1 ORDER BY 2 DESC");
+    /* in UTC, as the tickets' reasons, whatever the server's TimeZone */
     show(conn, "Worst 30-minute stretches (negative share, at least 20 events)",
-         "SELECT to_char(date_bin('30 minutes', window_start, '2000-01-01'), 'YYYY-MM-DD HH24:MI')"
-         " || ' ' || category AS window_and_category, sum(events) AS events,"
-         " round(100.0 * sum(negative) / sum(events), 1) AS negative_pct"
+         "SELECT to_char(date_bin('30 minutes', window_start AT TIME ZONE 'UTC', '2000-01-01'),"
+         " 'YYYY-MM-DD HH24:MI') || ' UTC ' || category AS window_and_category,"
+         " sum(events) AS events, round(100.0 * sum(negative) / sum(events), 1) AS negative_pct"
          " FROM cx.signals WHERE window_seconds = 60 AND category <> 'none'"
-         " GROUP BY date_bin('30 minutes', window_start, '2000-01-01'), category"
+         " GROUP BY date_bin('30 minutes', window_start AT TIME ZONE 'UTC', '2000-01-01'),"
+         " category"
          " HAVING sum(events) >= 20 ORDER BY 3 DESC, 2 DESC LIMIT 5");
     show(conn, "Dead letters",
          "SELECT kafka_partition || '@' || kafka_offset AS message, left(error, 90) AS reason"
