@@ -1503,6 +1503,43 @@ static cx_status validate(cx_event *ev, const json_t *root, char *err, size_t er
     return CX_OK;
 }
 
+/* True for a byte a JSON object's text may start with. */
+static int opens_json(unsigned char c)
+{
+    return c == '{' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* What a message that is not JSON text is, when it is a known wrapping of JSON
+ * (a producer's serializer or settings at fault): 1 with its reason in
+ * err[errlen], or 0. */
+static int framing(const void *data, size_t len, char *err, size_t errlen)
+{
+    const unsigned char *u = data;
+    if (len >= 2 && u[0] == 0x1f && u[1] == 0x8b)
+        cx_errf(err, errlen, CX_ERR_INVALID,
+                "message is gzip data (bytes 1F 8B), not JSON text: compress with the "
+                "producer's compression.type instead, which consumers undo by themselves");
+    else if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff)))
+        cx_errf(err, errlen, CX_ERR_INVALID,
+                "message is UTF-16 text (byte order mark %02X %02X): JSON in Kafka must be UTF-8",
+                u[0], u[1]);
+    else if (len >= 4 && ((opens_json(u[0]) && u[1] == 0 && u[3] == 0) ||
+                          (u[0] == 0 && opens_json(u[1]) && u[2] == 0)))
+        cx_errf(err, errlen, CX_ERR_INVALID,
+                "message is UTF-16 text (every other byte is 0): JSON in Kafka must be UTF-8");
+    else if (len >= 5 && u[0] == 0)
+        cx_errf(err, errlen, CX_ERR_INVALID,
+                "message starts with a schema registry's wire format (magic byte 0, schema id "
+                "%lu)%s: cxpulse reads plain JSON values, so produce them without the "
+                "registry's serializer",
+                (unsigned long)u[1] << 24 | (unsigned long)u[2] << 16 | (unsigned long)u[3] << 8 |
+                    u[4],
+                len > 5 && u[5] == '{' ? " before its JSON" : "");
+    else
+        return 0;
+    return 1;
+}
+
 /* The pre-scan and json_loadb(): what judges a message the fast reader gave up on. */
 static cx_status load_slow(json_t **root, const void *data, size_t len, char *err, size_t errlen)
 {
@@ -1543,6 +1580,8 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
             return cx_errf(err, errlen, CX_ERR_INVALID,
                            "message starts with a UTF-8 byte order mark (bytes EF BB BF), which "
                            "JSON does not allow: the producer must not write one");
+        if (framing(data, len, err, errlen))
+            return CX_ERR_INVALID;
         /* jansson reads a NUL byte as the end of the text: name the byte instead */
         const char *nul = memchr(data, '\0', len);
         if (nul != NULL)
@@ -1597,7 +1636,11 @@ static cx_status keep(cx_event *ev, char *err, size_t errlen)
 cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
 {
     memset(ev, 0, sizeof *ev);
-    if (data == NULL || len == 0)
+    if (data == NULL)
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "message is empty: it has no value (a tombstone, a compacted topic's "
+                       "deletion marker)");
+    if (len == 0)
         return cx_errf(err, errlen, CX_ERR_INVALID, "message is empty");
     if (len > CX_EVENT_MAX_BYTES)
         return cx_errf(err, errlen, CX_ERR_INVALID,

@@ -397,6 +397,44 @@ Test(cx_event, rejects_raw_nul_bytes)
     expect_reject_len(t, sizeof t - 1, "invalid JSON: a NUL byte at byte 64");
 }
 
+/* JSON wrapped by a producer's serializer or settings is named as such, not
+ * as a NUL byte or a byte jansson cannot decode: the producer's owner learns
+ * what to change. */
+Test(cx_event, names_the_wrapping_of_json_a_producer_sent)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *expect;
+    } cases[] = {
+        {"\0\0\0\x01\x2a{\"event_id\":\"e\"}", 20,
+         "schema registry's wire format (magic byte 0, schema id 298) before its JSON"},
+        {"\0\0\0\0\x07\x02\x06"
+         "abc",
+         10, "wire format (magic byte 0, schema id 7):"},
+        {"\x1f\x8b\x08\0\0\0\0\0", 8, "message is gzip data (bytes 1F 8B)"},
+        {"{\0\"\0e\0", 6, "UTF-16 text (every other byte is 0)"},
+        {"\0{\0\"\0e", 6, "UTF-16 text (every other byte is 0)"},
+        {"\xff\xfe{\0}\0", 6, "UTF-16 text (byte order mark FF FE)"},
+        {"\xfe\xff\0{\0}", 6, "UTF-16 text (byte order mark FE FF)"},
+        /* not a wrapping: a NUL where JSON was meant */
+        {"{\"a\0", 4, "a NUL byte at byte 4"},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
+        expect_reject_len(cases[i].bytes, cases[i].len, cases[i].expect);
+}
+
+/* A tombstone (no value at all) says so; an empty value is only empty. */
+Test(cx_event, tells_a_tombstone_from_an_empty_message)
+{
+    expect_reject_len(NULL, 0, "message is empty: it has no value (a tombstone");
+    expect_reject_len("", 0, "message is empty");
+    cx_event ev;
+    char err[512];
+    cr_assert_eq(cx_event_parse(&ev, "", 0, err, sizeof err), CX_ERR_INVALID);
+    cr_assert_null(strstr(err, "tombstone"), "%s", err);
+}
+
 Test(cx_event, bounds_nesting_depth_and_size)
 {
     size_t n = 100000;
