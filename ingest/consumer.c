@@ -49,6 +49,12 @@ struct cx_consumer {
      * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
     pthread_mutex_t stored_lock;
     rd_kafka_topic_partition_list_t *stored;
+    /* the consumer error last logged (warn_error), and how often it came
+     * again since without being logged */
+    rd_kafka_resp_err_t warned_err;
+    int32_t warned_partition;
+    int64_t warned_us;
+    long warned_again;
 };
 
 /* Notes that topic[partition] is stored up to next (RD_KAFKA_OFFSET_INVALID:
@@ -166,6 +172,38 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
     return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
+/* Logs a consumer error, once a minute at most while the same one repeats:
+ * librdkafka reports a batch it cannot decode (corrupt on the broker, or
+ * compressed with a codec this build lacks) at every fetch of it, twice a
+ * second, and the partition reads nothing past it until it can be read. */
+#define WARN_AGAIN_US (60 * 1000000LL)
+static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
+{
+    int32_t part = m->rkt != NULL ? m->partition : -1;
+    int64_t now = cx_now_mono_us();
+    int same = m->err == c->warned_err && part == c->warned_partition;
+    if (same && now - c->warned_us < WARN_AGAIN_US) {
+        c->warned_again++;
+        return;
+    }
+    char again[64] = "";
+    if (same && c->warned_again > 0)
+        snprintf(again, sizeof again, " (%ld more time(s) since last said)", c->warned_again);
+    if (part >= 0 &&
+        (m->err == RD_KAFKA_RESP_ERR__BAD_MSG || m->err == RD_KAFKA_RESP_ERR__BAD_COMPRESSION))
+        cx_log(CX_LOG_WARN, "ingest",
+               "kafka: %s[%d] cannot be read at offset %lld: %s; nothing past it is read "
+               "until it can be (see \"A partition that cannot be read\" in deploy/README.md)%s",
+               rd_kafka_topic_name(m->rkt), (int)part, (long long)m->offset,
+               rd_kafka_message_errstr(m), again);
+    else
+        cx_log(CX_LOG_WARN, "ingest", "kafka: %s%s", rd_kafka_message_errstr(m), again);
+    c->warned_err = m->err;
+    c->warned_partition = part;
+    c->warned_us = now;
+    c->warned_again = 0;
+}
+
 /* Adds a message to the batch (or handles a consumer error). */
 static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
 {
@@ -184,7 +222,7 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* Other consumer errors are informational: librdkafka retries by itself. */
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            cx_log(CX_LOG_WARN, "ingest", "kafka: %s", rd_kafka_message_errstr(m));
+            warn_error(c, m);
         rd_kafka_message_destroy(m);
         return;
     }

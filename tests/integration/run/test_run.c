@@ -11,12 +11,14 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1088,6 +1090,122 @@ Test(run, kafka_troubles_are_logged_once)
                  "the outage was not logged");
     cr_assert_eq(cx_test_sh("grep 'msg=\"ERROR: ' '%s'", log), 1, "logged twice");
     cr_assert_eq(cx_test_sh("grep 'COMMITFAIL' '%s'", log), 1, "a cut-short commit warned");
+}
+
+/* Big-endian writes into a Kafka request being built at b (n bytes so far). */
+static void put_be(unsigned char *b, size_t *n, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--)
+        b[(*n)++] = (unsigned char)(v >> (8 * i));
+}
+
+/* Appends to partition `part` of cx.events, by a raw Produce request (v3) to
+ * the mock's broker, a record batch of `count` records that says it is gzip
+ * but holds bytes that are not: what a corrupt log segment, or a codec the
+ * consumer lacks, gives a consumer. Returns the batch's first offset. */
+static long long produce_undecodable(int part, int count)
+{
+    static const char garbage[] = "these bytes are not gzip data";
+    unsigned char batch[256], req[512], resp[256];
+    size_t nb = 0, nr = 4;
+    long long now = (long long)time(NULL) * 1000;
+    put_be(batch, &nb, 0, 8); /* base offset (the broker sets it) */
+    size_t len_at = nb;       /* batch length, filled in below */
+    put_be(batch, &nb, 0, 4);
+    put_be(batch, &nb, 0, 4);                     /* partition leader epoch */
+    put_be(batch, &nb, 2, 1);                     /* magic: record batch v2 */
+    put_be(batch, &nb, 0, 4);                     /* CRC (the mock does not check it) */
+    put_be(batch, &nb, 1, 2);                     /* attributes: gzip */
+    put_be(batch, &nb, (uint64_t)(count - 1), 4); /* last offset delta */
+    put_be(batch, &nb, (uint64_t)now, 8);
+    put_be(batch, &nb, (uint64_t)now, 8);
+    put_be(batch, &nb, UINT64_MAX, 8); /* no producer id, epoch, sequence */
+    put_be(batch, &nb, 0xffff, 2);
+    put_be(batch, &nb, 0xffffffff, 4);
+    put_be(batch, &nb, (uint64_t)count, 4);
+    memcpy(batch + nb, garbage, sizeof garbage - 1);
+    nb += sizeof garbage - 1;
+    size_t tail = nb - len_at - 4;
+    put_be(batch, &len_at, tail, 4);
+    put_be(req, &nr, 0, 2); /* Produce */
+    put_be(req, &nr, 3, 2); /* version 3 */
+    put_be(req, &nr, 7, 4); /* correlation id */
+    put_be(req, &nr, 4, 2);
+    memcpy(req + nr, "test", 4), nr += 4;
+    put_be(req, &nr, 0xffff, 2); /* no transactional id */
+    put_be(req, &nr, 1, 2);      /* acks */
+    put_be(req, &nr, 5000, 4);
+    put_be(req, &nr, 1, 4);
+    put_be(req, &nr, 9, 2);
+    memcpy(req + nr, "cx.events", 9), nr += 9;
+    put_be(req, &nr, 1, 4);
+    put_be(req, &nr, (uint64_t)part, 4);
+    put_be(req, &nr, nb, 4);
+    memcpy(req + nr, batch, nb), nr += nb;
+    size_t size_at = 0;
+    put_be(req, &size_at, nr - 4, 4);
+
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    const char *bootstrap = cx_mock_bootstraps(mock);
+    a.sin_port = htons((uint16_t)atoi(strrchr(bootstrap, ':') + 1));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connecting to %s", bootstrap);
+    cr_assert_eq(write(fd, req, nr), (ssize_t)nr);
+    size_t got = 0;
+    ssize_t k;
+    while (got < sizeof resp && (k = read(fd, resp + got, sizeof resp - got)) > 0)
+        if ((got += (size_t)k) >=
+            4 + ((size_t)resp[0] << 24 | (size_t)resp[1] << 16 | (size_t)resp[2] << 8 | resp[3]))
+            break;
+    close(fd);
+    /* size, correlation id, 1 topic ("cx.events"), 1 partition: id, error, base offset */
+    size_t at = 4 + 4 + 4 + 2 + 9 + 4 + 4;
+    cr_assert_geq(got, at + 2 + 8, "no answer to the Produce request");
+    cr_assert_eq(resp[at] << 8 | resp[at + 1], 0, "the broker refused the batch");
+    long long base = 0;
+    for (int i = 0; i < 8; i++)
+        base = base << 8 | resp[at + 2 + i];
+    return base;
+}
+
+/* A batch the consumer cannot decode holds its partition there, with one
+ * warning a minute naming the partition and offset (librdkafka reports it
+ * twice a second), while the other partitions are read; moving the stored
+ * offset past it, as deploy/README.md says, reads on from there. */
+Test(run, a_batch_that_cannot_be_decoded_holds_its_partition_saying_where)
+{
+    char log[sizeof cfgfile + 16], sql[256], line[128];
+    produce(200);
+    long long at = produce_undecodable(1, 3);
+    produce(400); /* on every partition, partition 1's behind the batch */
+    pid_t p = start_run_logged("g36", log, sizeof log);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.consumer_offsets WHERE consumer_group = 'g36'"
+             " AND partition = 1 AND next_offset = %lld",
+             at);
+    for (int i = 0; i < 600 && cx_test_pg_scalar(conn, sql) == 0; i++)
+        cx_test_sleep_ms(100);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 1, "partition 1 was not stored up to the batch");
+    cx_test_sleep_ms(4000); /* librdkafka fetches it, and fails, twice a second */
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 1, "partition 1 read past the batch");
+    cr_assert(running(p), "the member stopped");
+    snprintf(line, sizeof line, "cx.events[1] cannot be read at offset %lld: ", at);
+    cr_assert_eq(cx_test_sh("test $(grep -cF '%s' '%s') = 1", line, log), 0,
+                 "not one warning naming the batch's place in 4 s");
+    cr_assert_lt(handled("g36"), produced, "every message stored, the batch's followers too");
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.consumer_offsets SET next_offset = %lld WHERE consumer_group = 'g36'"
+             " AND partition = 1",
+             at + 3);
+    cx_test_pg_exec(conn, sql);
+    p = start_run("g36");
+    wait_handled("g36", produced + 3, 60); /* the batch's 3 offsets stored past */
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad);
+    cx_test_assert_signals_exact(conn);
 }
 
 /* Another session holds a lock the batches need (an analyst's LOCK TABLE
