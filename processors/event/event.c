@@ -108,18 +108,27 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
     const char *p = s + 19;
     int64_t frac_us = 0;
     if (*p == '.') {
-        int n = 0;
+        /* to the microsecond, rounding as PostgreSQL does (half to even), so
+         * that the column and the payload's text agree: .9999996 is the next
+         * second */
+        int n = 0, up = 0, half = 0;
         p++;
-        while (*p >= '0' && *p <= '9') {
+        for (; *p >= '0' && *p <= '9'; n++, p++) {
             if (n < 6)
                 frac_us = frac_us * 10 + (*p - '0');
-            n++;
-            p++;
+            else if (n == 6) {
+                up = *p > '5';
+                half = *p == '5';
+            } else if (*p != '0' && half) { /* more than half */
+                up = 1;
+                half = 0;
+            }
         }
         if (n == 0)
             return CX_ERR_INVALID;
-        for (; n < 6; n++)
+        for (int k = n; k < 6; k++)
             frac_us *= 10;
+        frac_us += up || (half && frac_us % 2 == 1);
     }
     int64_t offset_s = 0;
     if (*p == 'Z' || *p == 'z') {

@@ -109,7 +109,13 @@ Test(cx_event, parses_rfc3339_variants)
         {"1970-01-01T01:00:00+01:00", 0},
         {"1969-12-31T23:00:00-01:00", 0},
         {"2000-02-29T00:00:00.5Z", 951782400500000LL},
-        {"2024-05-01T10:00:00.123456789Z", 1714557600123456LL},
+        /* past the microsecond, rounded as PostgreSQL rounds (half to even) */
+        {"2024-05-01T10:00:00.123456789Z", 1714557600123457LL},
+        {"2024-05-01T10:00:59.9999996Z", 1714557660000000LL},
+        {"2024-05-01T10:00:00.1234564999Z", 1714557600123456LL},
+        {"2024-05-01T10:00:00.1234565Z", 1714557600123456LL},
+        {"2024-05-01T10:00:00.0000015Z", 1714557600000002LL},
+        {"2024-05-01T10:00:00.12345650001Z", 1714557600123457LL},
         {"0001-01-01T00:00:00Z", -62135596800000000LL},
         {"9999-12-31T23:59:59Z", 253402300799000000LL},
         /* leap seconds, in the last minute of a UTC day, as the next second */
@@ -589,12 +595,14 @@ Test(cx_event, accepts_only_instants_postgresql_can_store_in_utc)
     cx_event_clear(&ev);
     expect_accept(VALID_HEAD_AT("0001-01-01T00:00:00Z"), &ev);
     cx_event_clear(&ev);
-    /* RFC 3339 sets no bound on the fraction's digits: past microseconds they are dropped */
+    /* RFC 3339 sets no bound on the fraction's digits: past microseconds they round */
     expect_accept(VALID_HEAD_AT("2024-05-01T10:00:00.12345678901234567890123456789012345678901234"
                                 "56789012345678901234567890Z"),
                   &ev);
-    cr_assert_eq(ev.occurred_at_us, 1714557600123456LL);
+    cr_assert_eq(ev.occurred_at_us, 1714557600123457LL);
     cx_event_clear(&ev);
+    /* and may carry the last instant there is past it */
+    expect_reject(VALID_HEAD_AT("9999-12-31T23:59:59.9999995Z"), "in UTC");
     int64_t us;
     cr_assert_eq(cx_time_parse_rfc3339("0001-01-01T00:00:00+00:01", &us), CX_ERR_INVALID);
     cr_assert_eq(cx_time_parse_rfc3339("9999-12-31T23:59:59-00:01", &us), CX_ERR_INVALID);
