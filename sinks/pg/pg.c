@@ -38,12 +38,15 @@
  * stored before: a stream replayed), batches take the staged path this long. */
 #define DIRECT_SKIP_BATCHES 16
 
-/* A partition of a batch: its highest offset, and the next offset stored. */
+/* A partition of a batch: its highest offset, the next offset stored, and
+ * the latest event time of its new events (seconds; NO_TIME: none), not
+ * counting those dated more than CX__PG_TICKETS_AHEAD_S after the clock. */
 typedef struct part {
     const char *topic;
     int32_t partition;
-    int64_t max_offset, stored;
+    int64_t max_offset, stored, latest_s;
 } part;
+#define NO_TIME (INT64_MIN / 2)
 
 struct cx_pg {
     PGconn *conn; /* NULL while disconnected */
@@ -99,9 +102,11 @@ void cx_pg_seen_free(cx_pg_seen *s)
     free(s);
 }
 
-/* Raises topic[partition]'s known stored offset to next. Without memory the
- * partition is not remembered, and not checked (as before there was a check). */
-static void seen_raise(cx_pg_seen *s, const char *topic, int32_t partition, int64_t next)
+/* Raises topic[partition]'s known stored offset to next, and the latest event
+ * time stored from it to latest_s. Without memory the partition is not
+ * remembered, and not checked (as before there was a check). */
+static void seen_raise(cx_pg_seen *s, const char *topic, int32_t partition, int64_t next,
+                       int64_t latest_s)
 {
     pthread_mutex_lock(&s->lock);
     size_t k = 0;
@@ -118,21 +123,28 @@ static void seen_raise(cx_pg_seen *s, const char *topic, int32_t partition, int6
             }
         }
         if (k < s->cap && (t = strdup(topic)) != NULL)
-            s->v[s->n++] = (part){.topic = t, .partition = partition, .stored = -1};
+            s->v[s->n++] =
+                (part){.topic = t, .partition = partition, .stored = -1, .latest_s = NO_TIME};
     }
     if (k < s->n && next > s->v[k].stored)
         s->v[k].stored = next;
+    if (k < s->n && latest_s > s->v[k].latest_s)
+        s->v[k].latest_s = latest_s;
     pthread_mutex_unlock(&s->lock);
 }
 
-/* topic[partition]'s known stored offset; -1 when none is known. */
-static int64_t seen_get(cx_pg_seen *s, const char *topic, int32_t partition)
+/* topic[partition]'s known stored offset (-1 when none is known), and in
+ * *latest_s the latest event time stored from it (NO_TIME: none known). */
+static int64_t seen_get(cx_pg_seen *s, const char *topic, int32_t partition, int64_t *latest_s)
 {
     int64_t next = -1;
+    *latest_s = NO_TIME;
     pthread_mutex_lock(&s->lock);
     for (size_t k = 0; k < s->n; k++)
-        if (s->v[k].partition == partition && strcmp(s->v[k].topic, topic) == 0)
+        if (s->v[k].partition == partition && strcmp(s->v[k].topic, topic) == 0) {
             next = s->v[k].stored;
+            *latest_s = s->v[k].latest_s;
+        }
     pthread_mutex_unlock(&s->lock);
     return next;
 }
@@ -352,7 +364,7 @@ static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
             if (parts[k].partition == recs[i].partition && !strcmp(parts[k].topic, recs[i].topic))
                 break;
         if (k == np)
-            parts[np++] = (part){recs[i].topic, recs[i].partition, recs[i].offset, 0};
+            parts[np++] = (part){recs[i].topic, recs[i].partition, recs[i].offset, 0, NO_TIME};
         else if (recs[i].offset > parts[k].max_offset)
             parts[k].max_offset = recs[i].offset;
     }
@@ -439,7 +451,7 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     /* what the consumer reads on from is stored: a later crash must not take it back */
     for (size_t i = 0; st == CX_OK && i < n; i++)
         if (next[i] >= 0)
-            seen_raise(pg->seen, topic, parts[i], next[i]);
+            seen_raise(pg->seen, topic, parts[i], next[i], NO_TIME);
     PQclear(res);
     cx_buf_free(&ids);
     cx_buf_free(&starts);
@@ -1046,8 +1058,14 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     cx_status st = cx__pg_exec(pg->conn, "BEGIN", "beginning the batch", err, errlen);
     if (st == CX_OK && !pg->replay)
         st = lock_offsets(pg, parts, np, err, errlen);
+    /* where the stream of the batch's partitions is (the live edge of ticket
+     * rules): the latest event stored from them, as this process knows */
+    int64_t edge = NO_TIME;
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++) {
-        int64_t known = seen_get(pg->seen, parts[i].topic, parts[i].partition);
+        int64_t latest_s;
+        int64_t known = seen_get(pg->seen, parts[i].topic, parts[i].partition, &latest_s);
+        if (latest_s > edge)
+            edge = latest_s;
         if (parts[i].stored < known)
             st = lost_commits(parts[i].topic, parts[i].partition, parts[i].stored, known, err,
                               errlen);
@@ -1107,7 +1125,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
      * order), so that their locks are held from here to COMMIT only. */
     size_t tickets_before = b->res->tickets_opened + b->res->tickets_updated;
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window,
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
     /* A ticket's NOTIFY and notifications reach people as soon as COMMIT
@@ -1121,8 +1139,18 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
+    int64_t ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    for (size_t i = 0; st == CX_OK && !pg->replay && i < b->n_fresh; i++) {
+        const cx_record *r = &b->recs[b->fresh[i]];
+        int64_t t = r->ev->occurred_at_us / 1000000;
+        for (size_t k = 0; t <= ahead && k < np; k++)
+            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic) &&
+                t > parts[k].latest_s)
+                parts[k].latest_s = t;
+    }
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++)
-        seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1);
+        seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1,
+                   parts[i].latest_s);
     if (st != CX_OK)
         return st;
     b->res->dead_lettered = b->n_dead;

@@ -183,12 +183,19 @@ struct cx_sink_counts;
 struct cx_ticket_rules;
 struct cx_record;
 
+/* How far ahead of the writer's clock an event may be dated and still move
+ * the live edge of ticket rules (where the stream is), seconds. */
+#define CX__PG_TICKETS_AHEAD_S 600
+
 /* Evaluates every rule on what the batch's new events recs[idx[0..m)] touched
  * (cells: their increments per smallest window, base_window seconds wide, not
  * yet in cx.signals), over cx.signals with those increments added, opening or
- * updating tickets; counts them in res. Runs inside the batch's transaction. */
+ * updating tickets; counts them in res. edge: the latest event stored before
+ * from the batch's partitions (seconds; INT64_MIN / 2: not known); the live
+ * edge is that or the batch's latest event, the later. Runs inside the
+ * batch's transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
-                                  int base_window, const cx_window *cells,
+                                  int base_window, long long edge, const cx_window *cells,
                                   const struct cx_record *recs, const size_t *idx, size_t m,
                                   struct cx_sink_counts *res, char *err, size_t errlen);
 

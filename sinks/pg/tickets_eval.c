@@ -5,14 +5,13 @@
  * parallel writers hold the signal rows' locks briefly): the figures are the
  * stored signals plus those increments, added here.
  *
- * C over four small statements, named below:
- *   edge_sql         where the stream is: its latest smallest window;
+ * C over three small statements, named below:
  *   window_sums_sql  per rule's scope (category, optionally one channel) and
  *                    smallest window, the stored signals over the spans the
  *                    rules' windows need: here each rule's window is rolled
  *                    over every end at which it holds a smallest window the
  *                    batch's events touched in its scope (choose_ends: near
- *                    the stream's latest event, and further back where the
+ *                    the live edge, and further back where the
  *                    batch alone brings enough), and the latest one over the
  *                    threshold that the batch pushes toward it or brings
  *                    over it (batch_fires) is the one that fires;
@@ -39,13 +38,6 @@
 
 #include "pg_sink.h"
 #include "pg_int.h"
-
-/* The stream's live edge as stored: the latest smallest window ($2, seconds)
- * that starts no later than $1 (seconds since the epoch), any category;
- * NULL when there is none. One step of the primary key's index, backwards. */
-static const char *const edge_sql =
-    "SELECT extract(epoch FROM max(window_start))::bigint FROM cx.signals\n"
-    "WHERE window_start <= to_timestamp($1::bigint) AND window_seconds = $2::int";
 
 /* Per scope and smallest window, the stored signals in the given spans.
  * $1, $2: spans (lo, hi] of window starts, seconds since the epoch, disjoint
@@ -860,18 +852,16 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * window later, at a smallest window with events of the scope (evaluate_rule
  * skips the others once the signals are read): so the window a late event
  * completes is judged, whatever the order the events came in. Those holding
- * one within TICKETS_LIVE_S up to the live edge (live_edge(): where a spike
- * builds up over many batches) and ending there at the latest are all
- * evaluated; elsewhere (further back, or after the edge: events dated ahead
- * of the clock), those in which the batch's own events already reach the
- * rule's min_events (a spike a backlog carries). A spike further back assembled
+ * one within TICKETS_LIVE_S up to the live edge (where a spike builds up over
+ * many batches: cx__pg_tickets_evaluate) are all evaluated; elsewhere
+ * (further back, or after the edge), those in which the batch's own events
+ * already reach the rule's min_events (a spike a backlog carries). A spike further back assembled
  * from a few events of each of many batches is not seen: reading the stored signals around every
  * window of a batch scattered over weeks would cost a scan of the table per batch. The ends come
  * out sorted and distinct, as many as the minutes the touched windows' windows cover (not one per
  * touched window and minute).
  */
 #define TICKETS_LIVE_S 7200
-#define TICKETS_AHEAD_S 600 /* how far ahead of the writer's clock an event moves the edge */
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
                              int base, ends *e)
 {
@@ -900,7 +890,7 @@ static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long
             while (first < last && b[first] <= end - w)
                 first++;
             figures own;
-            if (((first > lo ? first : lo) < (last < hi ? last : hi) && end <= latest) ||
+            if ((first > lo ? first : lo) < (last < hi ? last : hi) ||
                 (own = window_at(sc, r, end), measure(r, &own) >= r->min_events))
                 e->at[e->n++] = end;
         }
@@ -937,42 +927,8 @@ static cx_status scope_ends(scope *sc, const cx_ticket_rules *rules, const size_
     return CX_OK;
 }
 
-/*
- * The live edge, seconds: the stream's latest event so far, as cx.signals has
- * it (every writer's and process's committed batches), or the batch's latest
- * when later. Events dated more than TICKETS_AHEAD_S after now are left out
- * (a producer's clock years ahead would move the edge past everything real);
- * none at all: LLONG_MIN / 2, no live edge. So a straggler days late, alone
- * in its batch, is judged as a backlog is, as it would be beside the stream's
- * current events: it neither re-opens an old incident's resolved ticket nor
- * gives an open one an old window's reason.
- */
-static cx_status live_edge(PGconn *conn, const cx_record *recs, const size_t *idx, size_t m,
-                           int base, long long *latest, char *err, size_t errlen)
-{
-    long long ahead = cx_now_wall_us() / 1000000 + TICKETS_AHEAD_S;
-    for (size_t j = 0; j < m; j++) {
-        long long t = recs[idx[j]].ev->occurred_at_us / 1000000;
-        if (t > *latest && t <= ahead)
-            *latest = t;
-    }
-    char ahead_s[24], base_s[16];
-    snprintf(ahead_s, sizeof ahead_s, "%lld", ahead);
-    snprintf(base_s, sizeof base_s, "%d", base);
-    const char *params[] = {ahead_s, base_s};
-    PGresult *r = PQexecParams(conn, edge_sql, 2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(conn, r, "reading where the stream is", err, errlen);
-    if (st == CX_OK && !PQgetisnull(r, 0, 0)) {
-        long long at = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        if (at > *latest)
-            *latest = at;
-    }
-    PQclear(r);
-    return st;
-}
-
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
-                                  const cx_window *cells, const cx_record *recs,
+                                  long long edge, const cx_window *cells, const cx_record *recs,
                                   const size_t *idx, size_t m, cx_pg_result *res, char *err,
                                   size_t errlen)
 {
@@ -987,9 +943,20 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (r->kind != CX_TICKET_EVENT)
             scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
     }
-    long long latest = LLONG_MIN / 2;
-    if (st == CX_OK && n_scopes > 0)
-        st = live_edge(conn, recs, idx, m, base_window, &latest, err, errlen);
+    /* The live edge: where the batch's partitions are, the latest event stored
+     * from them or the batch's latest, the later; events dated more than
+     * CX__PG_TICKETS_AHEAD_S after now are left out (a producer's clock years
+     * ahead would move the edge past everything real). None: no live edge. So
+     * a straggler days late, alone in its batch, is judged as a backlog is, as
+     * beside its partition's other events: it neither re-opens an old
+     * incident's resolved ticket nor gives an open one an old window's reason. */
+    long long latest = edge;
+    long long ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    for (size_t j = 0; j < m; j++) {
+        long long t = recs[idx[j]].ev->occurred_at_us / 1000000;
+        if (t > latest && t <= ahead)
+            latest = t;
+    }
     if (st == CX_OK && n_scopes > 0)
         st = touched(scopes, n_scopes, cells);
     for (size_t i = 0; st == CX_OK && i < n; i++) {
