@@ -108,27 +108,17 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
     const char *p = s + 19;
     int64_t frac_us = 0;
     if (*p == '.') {
-        /* to the microsecond, rounding as PostgreSQL does (half to even), so
-         * that the column and the payload's text agree: .9999996 is the next
-         * second */
-        int n = 0, up = 0, half = 0;
-        p++;
-        for (; *p >= '0' && *p <= '9'; n++, p++) {
-            if (n < 6)
-                frac_us = frac_us * 10 + (*p - '0');
-            else if (n == 6) {
-                up = *p > '5';
-                half = *p == '5';
-            } else if (*p != '0' && half) { /* more than half */
-                up = 1;
-                half = 0;
-            }
-        }
-        if (n == 0)
+        /* to the microsecond as PostgreSQL reads it (rint() of the fraction,
+         * read as a double, times 10^6), so that the column and a cast of the
+         * payload's text agree: .9999996 is the next second. cxpulse never
+         * sets a locale, so strtod() reads '.' as the decimal point. */
+        const char *d = p + 1;
+        while (*d >= '0' && *d <= '9')
+            d++;
+        if (d == p + 1)
             return CX_ERR_INVALID;
-        for (int k = n; k < 6; k++)
-            frac_us *= 10;
-        frac_us += up || (half && frac_us % 2 == 1);
+        frac_us = (int64_t)rint(strtod(p, NULL) * 1000000.0);
+        p = d;
     }
     int64_t offset_s = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -1536,7 +1526,7 @@ static int framing(const void *data, size_t len, char *err, size_t errlen)
                           (u[0] == 0 && opens_json(u[1]) && u[2] == 0)))
         cx_errf(err, errlen, CX_ERR_INVALID,
                 "message is UTF-16 text (every other byte is 0): JSON in Kafka must be UTF-8");
-    else if (len >= 5 && u[0] == 0)
+    else if (len >= 5 && u[0] == 0 && (u[1] | u[2] | u[3] | u[4]) != 0) /* ids start at 1 */
         cx_errf(err, errlen, CX_ERR_INVALID,
                 "message starts with a schema registry's wire format (magic byte 0, schema id "
                 "%lu)%s: cxpulse reads plain JSON values, so produce them without the "

@@ -109,7 +109,11 @@ Test(cx_event, parses_rfc3339_variants)
         {"1970-01-01T01:00:00+01:00", 0},
         {"1969-12-31T23:00:00-01:00", 0},
         {"2000-02-29T00:00:00.5Z", 951782400500000LL},
-        /* past the microsecond, rounded as PostgreSQL rounds (half to even) */
+        /* past the microsecond, rounded as PostgreSQL rounds (rint() of a double:
+         * these values are PostgreSQL 15's) */
+        {"2024-05-01T10:00:00.5203425Z", 1714557600520343LL},
+        {"2024-05-01T10:00:00.50246750Z", 1714557600502467LL},
+        {"2024-05-01T10:00:59.99999949999999999999999Z", 1714557660000000LL},
         {"2024-05-01T10:00:00.123456789Z", 1714557600123457LL},
         {"2024-05-01T10:00:59.9999996Z", 1714557660000000LL},
         {"2024-05-01T10:00:00.1234564999Z", 1714557600123456LL},
@@ -423,8 +427,9 @@ Test(cx_event, names_the_wrapping_of_json_a_producer_sent)
         {"\0{\0\"\0e", 6, "UTF-16 text (every other byte is 0)"},
         {"\xff\xfe{\0}\0", 6, "UTF-16 text (byte order mark FF FE)"},
         {"\xfe\xff\0{\0}", 6, "UTF-16 text (byte order mark FE FF)"},
-        /* not a wrapping: a NUL where JSON was meant */
+        /* not a wrapping: a NUL where JSON was meant, zeroed bytes */
         {"{\"a\0", 4, "a NUL byte at byte 4"},
+        {"\0\0\0\0\0\0", 6, "a NUL byte at byte 1"},
     };
     for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
         expect_reject_len(cases[i].bytes, cases[i].len, cases[i].expect);
