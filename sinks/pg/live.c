@@ -106,10 +106,9 @@ cx_status cx_pg_reader_ping(cx_pg_reader *r, char *err, size_t errlen)
 }
 
 /* $1: the window (seconds) the page draws, one point per window, 60 points. The
- * page ends now while signals are recent (the latest window began within the
- * hour, or within the window when that is longer); after a replay of older
- * data it ends with the latest window, so the page still shows something
- * meaningful. */
+ * page ends now while signals are recent (the latest window ended within the
+ * hour); after a replay of older data it ends with the latest window, so the
+ * page still shows something meaningful. */
 static const char *const live_sql =
     "WITH latest AS (\n"
     "  SELECT max(window_start) AS t FROM cx.signals\n"
@@ -118,8 +117,9 @@ static const char *const live_sql =
     "  SELECT CASE WHEN live THEN to_timestamp(floor(extract(epoch FROM now()) / $1::int) * "
     "$1::int)\n"
     "    ELSE t END AS t_end, live\n"
-    "  FROM (SELECT t, t IS NULL OR t >= now() - greatest(interval '1 hour',\n"
-    "                                   make_interval(secs => $1::int)) AS live FROM latest) l\n"
+    "  FROM (SELECT t, t IS NULL OR t + make_interval(secs => $1::int) >= now() - interval '1 "
+    "hour'\n"
+    "          AS live FROM latest) l\n"
     "), pts AS (\n"
     "  SELECT generate_series(t_end - make_interval(secs => 59 * $1::int), t_end,\n"
     "                         make_interval(secs => $1::int)) AS t FROM anchor\n"

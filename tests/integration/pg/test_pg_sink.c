@@ -941,9 +941,10 @@ Test(pg_sink, commits_lost_are_noticed_after_a_partition_changed_hands)
     expect_lost_commit_noticed(1);
 }
 
-/* The live page's data is live while the latest window is the one there can
- * be now: with day-long windows, that began at midnight (UTC), hours ago. */
-Test(pg_sink, the_live_data_of_day_long_windows_is_live)
+/* The live page's data is live while the latest window ended within the
+ * hour: with day-long windows, today's began at midnight (UTC), hours ago;
+ * with hour-long ones, the last hour's has just ended. */
+Test(pg_sink, the_live_data_of_long_windows_is_live)
 {
     char err[512], *json = NULL;
     cx_pg_reader *r = NULL;
@@ -962,6 +963,12 @@ Test(pg_sink, the_live_data_of_day_long_windows_is_live)
                  "today's window is the last point: %s", json);
     cr_assert_eq(json_integer_value(json_array_get(json_array_get(facing, 57), 0)), 5);
     json_decref(live);
+    free(json);
+    cx_test_pg_exec(conn, "INSERT INTO cx.signals (window_start, window_seconds, category, events)"
+                          " VALUES (date_trunc('hour', now()) - interval '1 hour', 3600, 'facing',"
+                          " 4)");
+    cr_assert_eq(cx_pg_live(r, 3600, &json, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_not_null(strstr(json, "\"live\" : true"), "shown as a replay: %s", json);
     free(json);
     cx_pg_reader_free(r);
 }
