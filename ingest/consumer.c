@@ -18,8 +18,9 @@
 #include "ingest.h"
 #include "ingest_int.h"
 
-/* While the application's offsets cannot be read, how often that is logged. */
-#define LOAD_OFFSETS_WARN_EVERY_MS 60000
+/* How often a condition that lasts is logged again: the application's
+ * offsets that cannot be read, a consumer error that repeats. */
+#define WARN_EVERY_MS 60000
 /* How long asking where the partitions of an assignment end may take, and
  * each try (between them, a stop is seen). */
 #define ENDS_PATIENCE_MS 10000
@@ -49,12 +50,13 @@ struct cx_consumer {
      * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
     pthread_mutex_t stored_lock;
     rd_kafka_topic_partition_list_t *stored;
-    /* the consumer error last logged (warn_error), and how often it came
-     * again since without being logged */
-    rd_kafka_resp_err_t warned_err;
-    int32_t warned_partition;
-    int64_t warned_us;
-    long warned_again;
+    struct warned { /* consumer errors logged lately (warn_error) */
+        rd_kafka_resp_err_t err;
+        const rd_kafka_topic_t *rkt;
+        int32_t partition;
+        int64_t us; /* when last logged */
+        long again; /* times it came since, not logged */
+    } warned[8];
 };
 
 /* Notes that topic[partition] is stored up to next (RD_KAFKA_OFFSET_INVALID:
@@ -172,23 +174,33 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
     return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
-/* Logs a consumer error, once a minute at most while the same one repeats:
- * librdkafka reports a batch it cannot decode (corrupt on the broker, or
- * compressed with a codec this build lacks) at every fetch of it, twice a
- * second, and the partition reads nothing past it until it can be read. */
-#define WARN_AGAIN_US (60 * 1000000LL)
+/* Logs a consumer error, once a minute at most while the same one repeats
+ * (for a partition, or the handle): librdkafka reports a batch it cannot
+ * decode (corrupt on the broker, or compressed with a codec this build
+ * lacks) at every fetch of it, twice a second, and the partition reads
+ * nothing past it until it can be read. */
 static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
 {
     int32_t part = m->rkt != NULL ? m->partition : -1;
     int64_t now = cx_now_mono_us();
-    int same = m->err == c->warned_err && part == c->warned_partition;
-    if (same && now - c->warned_us < WARN_AGAIN_US) {
-        c->warned_again++;
+    struct warned *w = &c->warned[0];
+    for (size_t k = 0; k < CX_ARRAY_LEN(c->warned); k++) {
+        struct warned *x = &c->warned[k];
+        if (x->err == m->err && x->rkt == m->rkt && x->partition == part) {
+            w = x;
+            break;
+        }
+        if (x->us < w->us) /* else the least lately logged gives way */
+            w = x;
+    }
+    int same = w->err == m->err && w->rkt == m->rkt && w->partition == part;
+    if (same && now - w->us < WARN_EVERY_MS * 1000LL) {
+        w->again++;
         return;
     }
     char again[64] = "";
-    if (same && c->warned_again > 0)
-        snprintf(again, sizeof again, " (%ld more time(s) since last said)", c->warned_again);
+    if (same && w->again > 0)
+        snprintf(again, sizeof again, " (%ld more time(s) since last said)", w->again);
     if (part >= 0 &&
         (m->err == RD_KAFKA_RESP_ERR__BAD_MSG || m->err == RD_KAFKA_RESP_ERR__BAD_COMPRESSION))
         cx_log(CX_LOG_WARN, "ingest",
@@ -198,10 +210,7 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
                rd_kafka_message_errstr(m), again);
     else
         cx_log(CX_LOG_WARN, "ingest", "kafka: %s%s", rd_kafka_message_errstr(m), again);
-    c->warned_err = m->err;
-    c->warned_partition = part;
-    c->warned_us = now;
-    c->warned_again = 0;
+    *w = (struct warned){m->err, m->rkt, part, now, 0};
 }
 
 /* Adds a message to the batch (or handles a consumer error). */
@@ -277,7 +286,7 @@ static cx_status read_stored(cx_consumer *c, const char *topic, const int32_t *i
                CX_ERR_TRANSIENT &&
            !c->stop) {
         int64_t now = cx_now_mono_us();
-        if (warned == 0 || now - warned >= LOAD_OFFSETS_WARN_EVERY_MS * 1000LL) {
+        if (warned == 0 || now - warned >= WARN_EVERY_MS * 1000LL) {
             char since[40] = ""; /* none on the first warning */
             if (warned != 0)
                 snprintf(since, sizeof since, ", for %lld s now",
