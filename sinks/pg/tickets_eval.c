@@ -853,9 +853,11 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * skips the others once the signals are read): so the window a late event
  * completes is judged, whatever the order the events came in. Those holding
  * one within TICKETS_LIVE_S up to the live edge (where a spike builds up over
- * many batches: cx__pg_tickets_evaluate) are all evaluated; elsewhere
- * (further back, or after the edge), those in which the batch's own events
- * already reach the rule's min_events (a spike a backlog carries). A spike further back assembled
+ * many batches: cx__pg_tickets_evaluate) and ending no later than `ahead`
+ * (events dated more than CX__PG_TICKETS_AHEAD_S after the clock) are all
+ * evaluated; elsewhere (further back, or after the edge), those in which the
+ * batch's own events already reach the rule's min_events (a spike a backlog
+ * carries). A spike further back assembled
  * from a few events of each of many batches is not seen: reading the stored signals around every
  * window of a batch scattered over weeks would cost a scan of the table per batch. The ends come
  * out sorted and distinct, as many as the minutes the touched windows' windows cover (not one per
@@ -863,7 +865,7 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  */
 #define TICKETS_LIVE_S 7200
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
-                             int base, ends *e)
+                             long long ahead, int base, ends *e)
 {
     const long long *b = sc->buckets, w = r->window_seconds;
     size_t n = sc->n_buckets, lo = 0, hi;
@@ -890,7 +892,7 @@ static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long
             while (first < last && b[first] <= end - w)
                 first++;
             figures own;
-            if ((first > lo ? first : lo) < (last < hi ? last : hi) ||
+            if (((first > lo ? first : lo) < (last < hi ? last : hi) && end <= ahead) ||
                 (own = window_at(sc, r, end), measure(r, &own) >= r->min_events))
                 e->at[e->n++] = end;
         }
@@ -962,7 +964,8 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
-            st = choose_ends(r, &scopes[scope_of_rule[i]], latest, base_window, &rule_ends[i]);
+            st = choose_ends(r, &scopes[scope_of_rule[i]], latest, ahead, base_window,
+                             &rule_ends[i]);
     }
     for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */
         st = scope_ends(&scopes[k], rules, scope_of_rule, rule_ends, k);

@@ -370,6 +370,34 @@ Test(pg_tickets, a_straggler_days_late_neither_reopens_an_old_incident_nor_rewri
                  1);
 }
 
+/* Windows ending more than 10 minutes after the clock hold events dated
+ * ahead of it: they are judged as a backlog is, so one such event beside a
+ * window building up now, a complaint per batch, neither fires it early nor
+ * becomes the window its ticket reports. */
+Test(pg_tickets, a_window_reaching_past_the_clock_is_judged_as_a_backlog)
+{
+    use_rules(carrier_rule);
+    time_t t = time(NULL) / 60 * 60 - 60; /* the minute before this one */
+    char when[32], id[32], reason[128];
+    time_t ahead = t + 14 * 60; /* 12 to 13 minutes ahead: past the 10 allowed for minutes */
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:00Z", gmtime(&ahead));
+    add_at("ahead", when, "chat", "the courier lost my parcel, terrible service", NULL);
+    write_batch();
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:00Z", gmtime(&t));
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "now-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+        cx_pg_result res = write_batch();
+        cr_assert_eq(res.tickets_opened, i == 9, "batch %d of 10 complaints", i + 1);
+    }
+    time_t end = t + 60;
+    strftime(reason, sizeof reason,
+             "%% (10 of 10 events) in the 15 minutes to %Y-%m-%d %H:%M UTC%%", gmtime(&end));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.tickets WHERE reason LIKE '%s'", reason);
+    cr_assert_eq(q(sql), 1, "the ticket reports the window up to now: %s", reason);
+}
+
 /* The live edge is where the batch's partitions are: a partition read hours
  * behind another (one that lagged, or is read after the others) still sees a
  * spike its batches bring a few events at a time. */
