@@ -117,7 +117,10 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
             d++;
         if (d == p + 1)
             return CX_ERR_INVALID;
-        frac_us = (int64_t)rint(strtod(p, NULL) * 1000000.0);
+        /* the digits alone: strtod() would read an exponent after them */
+        char frac[64];
+        snprintf(frac, sizeof frac, "%.*s", (int)(d - p < 63 ? d - p : 63), p);
+        frac_us = (int64_t)rint(strtod(frac, NULL) * 1000000.0);
         p = d;
     }
     int64_t offset_s = 0;

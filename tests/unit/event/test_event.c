@@ -157,6 +157,10 @@ Test(cx_event, rejects_impossible_or_malformed_timestamps)
         "yesterday",
         "",
         "2024-05-01T10:00:00Zjunk",
+        /* an exponent after the fraction's digits (strtod() would read it) */
+        "2024-05-01T12:30:15.6666666666e9111111911111666625Z",
+        "2024-05-01T12:30:15.5e400Z",
+        "2024-05-01T12:30:15.5E-3Z",
     };
     for (size_t i = 0; i < CX_ARRAY_LEN(bad); i++) {
         int64_t us;
