@@ -1052,6 +1052,30 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
     return st;
 }
 
+/* For a replay of dead letters, which knows no partition's place: where the
+ * stream is as cx.signals has it, the latest smallest window starting no
+ * later than CX__PG_TICKETS_AHEAD_S after the clock, into *edge (seconds;
+ * unchanged when there is none). Replayed messages days old then do not
+ * re-open an incident of theirs, as a straggler does not. */
+static cx_status stored_edge(cx_pg *pg, int64_t *edge, char *err, size_t errlen)
+{
+    char ahead[24], base[16];
+    snprintf(ahead, sizeof ahead, "%lld",
+             (long long)(cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S));
+    snprintf(base, sizeof base, "%d", pg->base_window);
+    const char *params[] = {ahead, base};
+    PGresult *r = PQexecParams(pg->conn,
+                               "SELECT extract(epoch FROM max(window_start))::bigint"
+                               " FROM cx.signals WHERE window_start <= to_timestamp($1::bigint)"
+                               " AND window_seconds = $2::int",
+                               2, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(pg->conn, r, "reading where the stream is", err, errlen);
+    if (st == CX_OK && !PQgetisnull(r, 0, 0))
+        *edge = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return st;
+}
+
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
                                 size_t errlen)
 {
@@ -1070,6 +1094,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
             st = lost_commits(parts[i].topic, parts[i].partition, parts[i].stored, known, err,
                               errlen);
     }
+    if (st == CX_OK && pg->replay && pg->rules != NULL)
+        st = stored_edge(pg, &edge, err, errlen);
     if (st != CX_OK)
         return st;
 

@@ -370,6 +370,39 @@ Test(pg_tickets, a_straggler_days_late_neither_reopens_an_old_incident_nor_rewri
                  1);
 }
 
+/* `dead-letters replay` knows no partition's place: it goes by where
+ * cx.signals has the stream, so a dead letter of days ago, replayed alone,
+ * does not re-open its incident either. */
+Test(pg_tickets, a_replayed_dead_letter_days_old_does_not_reopen_an_old_incident)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* 2026-11-01 10:00-10:04 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    add_at("today-0", "2026-11-04T10:00:00Z", "chat", "hello", NULL);
+    write_batch();
+    static const int windows[] = {60};
+    cx_pg_options o = {.conninfo = url,
+                       .group = "g",
+                       .window_seconds = windows,
+                       .n_windows = 1,
+                       .rule_version = "test+1",
+                       .synchronous_commit = 1,
+                       .ticket_rules = rules,
+                       .replay = 1};
+    cx_pg *replay = NULL;
+    char err[512];
+    cr_assert_eq(cx_pg_new(&replay, &o, err, sizeof err), CX_OK, "%s", err);
+    add("late-1", 3, "chat", "the courier lost my parcel, terrible service", NULL);
+    cx_pg_result res;
+    cr_assert_eq(cx_pg_write_batch(replay, batch.recs, batch.n, &res, err, sizeof err), CX_OK, "%s",
+                 err);
+    sinktest_clear(&batch);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.tickets_opened, 0, "a replayed dead letter re-opened an old incident");
+    cx_pg_free(replay);
+}
+
 /* Windows ending more than 10 minutes after the clock hold events dated
  * ahead of it: they are judged as a backlog is, so one such event beside a
  * window building up now, a complaint per batch, neither fires it early nor
