@@ -74,16 +74,36 @@ cx_pg *sinktest_sink(const char *url)
     return sinktest_sink_rules(url, NULL);
 }
 
-cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules)
+cx_pg_options sinktest_options(const char *url)
 {
     static const int windows[] = {60};
-    cx_pg_options o = {.conninfo = url, .group = "g", .window_seconds = windows, .n_windows = 1,
-                       .rule_version = "test+1", .synchronous_commit = 1,
-                       .ticket_rules = rules};
+    return (cx_pg_options){.conninfo = url,
+                           .group = "g",
+                           .window_seconds = windows,
+                           .n_windows = 1,
+                           .rule_version = "test+1",
+                           .synchronous_commit = 1};
+}
+
+static cx_pg *sink(const char *url, const cx_ticket_rules *rules, int replay)
+{
+    cx_pg_options o = sinktest_options(url);
+    o.ticket_rules = rules;
+    o.replay = replay;
     cx_pg *pg = NULL;
     char err[512];
     cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
     return pg;
+}
+
+cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules)
+{
+    return sink(url, rules, 0);
+}
+
+cx_pg *sinktest_sink_replay(const char *url, const cx_ticket_rules *rules)
+{
+    return sink(url, rules, 1);
 }
 
 int sinktest_cmd_split(const char *url, const char *args, size_t *lines, json_t **json, char *errs,

@@ -34,11 +34,17 @@ void sinktest_clear(sinktest_batch *b);
 /* A fresh migrated database; url receives its URL. */
 void sinktest_fresh_db(char *url, size_t urllen);
 
+/* The options of the sinks below: url, group "g", 60 s windows. */
+cx_pg_options sinktest_options(const char *url);
+
 /* A sink on url for group "g" with 60 s windows. */
 cx_pg *sinktest_sink(const char *url);
 
 /* The same with ticket rules (borrowed: they must outlive the sink). */
 cx_pg *sinktest_sink_rules(const char *url, const cx_ticket_rules *rules);
+
+/* The same as `cxpulse dead-letters replay` has it (no consumer offsets). */
+cx_pg *sinktest_sink_replay(const char *url, const cx_ticket_rules *rules);
 
 /* Runs `cxpulse ARGS --pg URL` with stdout and stderr in files of their own;
  * returns the exit status, stdout's lines in *lines, stdout as JSON in *json

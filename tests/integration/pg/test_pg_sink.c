@@ -889,16 +889,10 @@ Test(pg_sink, commits_the_server_lost_stop_the_sink_before_it_writes_past_them)
  * above the hole. */
 static void expect_lost_commit_noticed(int32_t lost)
 {
-    static const int windows[] = {60};
     cx_pg_seen *seen = cx_pg_seen_new();
     cr_assert_not_null(seen);
-    cx_pg_options o = {.conninfo = url,
-                       .group = "g",
-                       .window_seconds = windows,
-                       .n_windows = 1,
-                       .rule_version = "test+1",
-                       .synchronous_commit = 1,
-                       .seen = seen};
+    cx_pg_options o = sinktest_options(url);
+    o.seen = seen;
     cx_pg *a = NULL, *b = NULL;
     char err[1024];
     cr_assert_eq(cx_pg_new(&a, &o, err, sizeof err), CX_OK, "%s", err);

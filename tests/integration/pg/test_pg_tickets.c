@@ -381,18 +381,8 @@ Test(pg_tickets, a_replayed_dead_letter_days_old_does_not_reopen_an_old_incident
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
     add_at("today-0", "2026-11-04T10:00:00Z", "chat", "hello", NULL);
     write_batch();
-    static const int windows[] = {60};
-    cx_pg_options o = {.conninfo = url,
-                       .group = "g",
-                       .window_seconds = windows,
-                       .n_windows = 1,
-                       .rule_version = "test+1",
-                       .synchronous_commit = 1,
-                       .ticket_rules = rules,
-                       .replay = 1};
-    cx_pg *replay = NULL;
+    cx_pg *replay = sinktest_sink_replay(url, rules);
     char err[512];
-    cr_assert_eq(cx_pg_new(&replay, &o, err, sizeof err), CX_OK, "%s", err);
     add("late-1", 3, "chat", "the courier lost my parcel, terrible service", NULL);
     cx_pg_result res;
     cr_assert_eq(cx_pg_write_batch(replay, batch.recs, batch.n, &res, err, sizeof err), CX_OK, "%s",
