@@ -1150,6 +1150,20 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     /* Last, the rows other writers update too: tickets, then signals (each in key
      * order), so that their locks are held from here to COMMIT only. */
     size_t tickets_before = b->res->tickets_opened + b->res->tickets_updated;
+    /* each partition's latest new event (none dated more than the ahead
+     * allowance after the clock): with the hint, the rules' live edge */
+    int64_t ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
+        const cx_record *r = &b->recs[b->fresh[i]];
+        int64_t t = r->ev->occurred_at_us / 1000000;
+        for (size_t k = 0; t <= ahead && k < np; k++)
+            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic) &&
+                t > parts[k].latest_s)
+                parts[k].latest_s = t;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (parts[k].latest_s > edge)
+            edge = parts[k].latest_s;
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
         st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
@@ -1165,15 +1179,6 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = write_signals(pg, err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(pg->conn, "COMMIT", "committing the batch", err, errlen);
-    int64_t ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
-    for (size_t i = 0; st == CX_OK && !pg->replay && i < b->n_fresh; i++) {
-        const cx_record *r = &b->recs[b->fresh[i]];
-        int64_t t = r->ev->occurred_at_us / 1000000;
-        for (size_t k = 0; t <= ahead && k < np; k++)
-            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic) &&
-                t > parts[k].latest_s)
-                parts[k].latest_s = t;
-    }
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++)
         seen_raise(pg->seen, parts[i].topic, parts[i].partition, parts[i].max_offset + 1,
                    parts[i].latest_s);

@@ -190,10 +190,11 @@ struct cx_record;
 /* Evaluates every rule on what the batch's new events recs[idx[0..m)] touched
  * (cells: their increments per smallest window, base_window seconds wide, not
  * yet in cx.signals), over cx.signals with those increments added, opening or
- * updating tickets; counts them in res. edge: the latest event stored before
- * from the batch's partitions (seconds; INT64_MIN / 2: not known); the live
- * edge is that or the batch's latest event, the later. Runs inside the
- * batch's transaction. */
+ * updating tickets; counts them in res. edge: the live edge, where the
+ * batch's partitions are (seconds; INT64_MIN / 2: nowhere yet): the latest
+ * event stored from them, or of the batch, leaving out events dated more
+ * than CX__PG_TICKETS_AHEAD_S after the clock. Runs inside the batch's
+ * transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
                                   int base_window, long long edge, const cx_window *cells,
                                   const struct cx_record *recs, const size_t *idx, size_t m,

@@ -945,20 +945,11 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (r->kind != CX_TICKET_EVENT)
             scope_of_rule[i] = (size_t)(scope_of(scopes, &n_scopes, r) - scopes);
     }
-    /* The live edge: where the batch's partitions are, the latest event stored
-     * from them or the batch's latest, the later; events dated more than
-     * CX__PG_TICKETS_AHEAD_S after now are left out (a producer's clock years
-     * ahead would move the edge past everything real). None: no live edge. So
-     * a straggler days late, alone in its batch, is judged as a backlog is, as
-     * beside its partition's other events: it neither re-opens an old
-     * incident's resolved ticket nor gives an open one an old window's reason. */
-    long long latest = edge;
-    long long ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
-    for (size_t j = 0; j < m; j++) {
-        long long t = recs[idx[j]].ev->occurred_at_us / 1000000;
-        if (t > latest && t <= ahead)
-            latest = t;
-    }
+    /* edge: where the batch's partitions are (see pg_int.h), so a straggler
+     * days late, alone in its batch, is judged as a backlog is, as beside its
+     * partition's other events: it neither re-opens an old incident's
+     * resolved ticket nor gives an open one an old window's reason */
+    long long latest = edge, ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
     if (st == CX_OK && n_scopes > 0)
         st = touched(scopes, n_scopes, cells);
     for (size_t i = 0; st == CX_OK && i < n; i++) {
