@@ -184,16 +184,13 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
     int32_t part = m->rkt != NULL ? m->partition : -1;
     int64_t now = cx_now_mono_us();
     struct warned *w = &c->warned[0];
-    for (size_t k = 0; k < CX_ARRAY_LEN(c->warned); k++) {
+    int same = 0;
+    for (size_t k = 0; k < CX_ARRAY_LEN(c->warned) && !same; k++) {
         struct warned *x = &c->warned[k];
-        if (x->err == m->err && x->rkt == m->rkt && x->partition == part) {
-            w = x;
-            break;
-        }
-        if (x->us < w->us) /* else the least lately logged gives way */
+        if ((same = x->err == m->err && x->rkt == m->rkt && x->partition == part) ||
+            x->us < w->us) /* else the least lately logged gives way */
             w = x;
     }
-    int same = w->err == m->err && w->rkt == m->rkt && w->partition == part;
     if (same && now - w->us < WARN_EVERY_MS * 1000LL) {
         w->again++;
         return;
