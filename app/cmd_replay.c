@@ -127,8 +127,8 @@ int cx_cmd_replay(int argc, char **argv)
     if (cx_cmd_parse_options("replay", argv + 1, argc - 1, &spec) != 0)
         return usage(stderr, CX_EXIT_USAGE);
     if (brokers == NULL)
-        brokers = getenv("CXPULSE_BROKERS");
-    /* empty is missing: an env file's CXPULSE_BROKERS= would wait 60 s for nothing */
+        brokers = cx_config_getenv("CXPULSE_BROKERS");
+    /* empty is missing: an empty --brokers would wait 60 s for nothing */
     if (brokers == NULL || !brokers[0] || topic == NULL || !topic[0] || path == NULL) {
         fprintf(stderr, "cxpulse replay: --brokers (or CXPULSE_BROKERS), --topic and FILE are "
                         "required, not empty\n");

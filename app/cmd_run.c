@@ -259,19 +259,11 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
     }
     for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
         cx_log(CX_LOG_WARN, "rules", "%s", cx_classifier_warning(clf, i));
-    size_t n_props = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
-    props = calloc(2 * n_props + 1, sizeof *props);
-    if (props == NULL) {
-        fprintf(stderr, "cxpulse: out of memory\n");
+    size_t n_props;
+    if (cx_config_kafka_properties(cfg, &props, &n_props, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse: %s\n", err);
+        rc = CX_EXIT_USAGE;
         goto done;
-    }
-    size_t k = 0;
-    const char *key;
-    json_t *val;
-    json_object_foreach(cfg->kafka_properties, key, val)
-    {
-        props[k++] = key;
-        props[k++] = json_string_value(val);
     }
 
     if (cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,

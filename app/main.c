@@ -111,10 +111,8 @@ int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag
         *cfg = NULL;
         return -1;
     }
-    *url = url_flag != NULL           ? url_flag
-           : getenv("CXPULSE_PG_URL") ? getenv("CXPULSE_PG_URL")
-           : *cfg != NULL             ? (*cfg)->pg_url
-                                      : NULL;
+    const char *env = cx_config_getenv("CXPULSE_PG_URL");
+    *url = url_flag != NULL ? url_flag : env != NULL ? env : *cfg != NULL ? (*cfg)->pg_url : NULL;
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef enum kind { T_STRING, T_INT, T_BOOL, T_STRINGS, T_INTS, T_PROPS, T_OBJECTS } kind;
 
@@ -28,7 +29,8 @@ typedef struct setting {
     const char *env;     /* environment variable, or NULL */
     const char *flag;    /* command-line flag, or NULL */
     int secret;          /* masked when printed: 1 a PostgreSQL conninfo, 2 all of it,
-                          * 3 the password in an HTTP URL */
+                          * 3 the password in an HTTP URL, 4 that and its path (a
+                          * webhook's, which is often its token) */
     const char *dflt;    /* default, as a flag would give it */
     const char *help;
 } setting;
@@ -55,7 +57,10 @@ static const setting settings[] = {
      "were lost; past the partition's end, `run` stops (`docs/schema.md`, "
      "`cx.consumer_offsets`)"},
     {"kafka.properties", T_PROPS, F(kafka_properties), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
-     "librdkafka properties passed through as they are (TLS, SASL, timeouts)"},
+     "librdkafka properties passed through as they are (TLS, SASL, timeouts); \"NAME_env\": "
+     "\"VAR\" sets NAME from the environment variable VAR. Not those cxpulse sets: "
+     "bootstrap.servers, group.id, auto.offset.reset, enable.auto.commit, ... (\"Kafka "
+     "properties\" above)"},
     {"batch.max_messages", T_INT, F(batch_max_messages), 0, 1, 1000000, NULL,
      "CXPULSE_BATCH_MAX_MESSAGES", NULL, 0, CX_XSTR(CX_BATCH_MAX_MESSAGES_DEFAULT),
      "most messages in one batch (transaction)"},
@@ -102,7 +107,7 @@ static const setting settings[] = {
     {"alerts.alertmanager", T_STRING, F(alerts_alertmanager), 0, 0, 0, NULL, "CXPULSE_ALERTMANAGER",
      "--alertmanager", 3, NULL, "shortcut: every ticket goes to this Alertmanager (base URL)"},
     {"alerts.webhook", T_STRING, F(alerts_webhook), 0, 0, 0, NULL, "CXPULSE_WEBHOOK", "--webhook",
-     3, NULL, "shortcut: every ticket transition is posted to this URL"},
+     4, NULL, "shortcut: every ticket transition is posted to this URL"},
     {"alerts.webhook_secret", T_STRING, F(alerts_webhook_secret), 0, 0, 0, NULL,
      "CXPULSE_WEBHOOK_SECRET", NULL, 2, NULL,
      "HMAC-SHA256 key signing the shortcut webhook's requests"},
@@ -547,7 +552,6 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
     return CX_OK;
 }
 
-/* Makes the relative path *file relative to the folder of path (which ends at slash). */
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -609,13 +613,19 @@ cx_status cx_config_check_env(char *err, size_t errlen)
     return CX_OK;
 }
 
+const char *cx_config_getenv(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
 {
     cx_status st = cx_config_check_env(err, errlen);
     if (st != CX_OK)
         return st;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
-        const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
+        const char *v = settings[i].env ? cx_config_getenv(settings[i].env) : NULL;
         if (v == NULL)
             continue;
         char where[96];
@@ -684,26 +694,131 @@ int cx_config_base_window(const cx_config *cfg)
 
 /* librdkafka's own check of each kafka.properties entry (name and value), as
  * the consumer will set them: config --check sees what run would refuse. */
-static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t errlen)
+static int secret_property(const char *k)
 {
-    if (cfg->kafka_properties == NULL || json_object_size(cfg->kafka_properties) == 0)
-        return CX_OK;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf == NULL)
-        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    cx_status st = CX_OK;
+    return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
+           strstr(k, "sasl.oauthbearer.extensions") || strstr(k, "ssl.key.pem") ||
+           strstr(k, "ssl_key");
+}
+
+/* Properties cxpulse sets itself: a value of the user's would quietly change
+ * what the rest of the configuration says (the group the offsets in PostgreSQL
+ * are kept for, where a partition starts, who stores offsets). */
+static const char *const owned_properties[][2] = {
+    {"bootstrap.servers", "set \"kafka.brokers\" instead"},
+    {"metadata.broker.list", "set \"kafka.brokers\" instead"},
+    {"group.id", "set \"kafka.group\" instead"},
+    {"auto.offset.reset",
+     "set \"kafka.auto_offset_reset\" instead (an offset retention deleted unread is always "
+     "read on from the oldest message held)"},
+    {"enable.auto.commit", "offsets are stored in PostgreSQL with each batch"},
+    {"enable.auto.offset.store", "offsets are stored in PostgreSQL with each batch"},
+    {"enable.partition.eof", "cxpulse does not read partitions' ends as messages"},
+};
+
+/* Whether s is a number and nothing else but spaces; *x its value. */
+static int plain_number(const char *s, double *x)
+{
+    char *end;
+    *x = strtod(s, &end);
+    if (end == s)
+        return 0;
+    while (isspace((unsigned char)*end))
+        end++;
+    return *end == '\0';
+}
+
+cx_status cx_config_kafka_properties(const cx_config *cfg, const char ***out, size_t *n, char *err,
+                                     size_t errlen)
+{
+    *out = NULL;
+    *n = cfg->kafka_properties ? json_object_size(cfg->kafka_properties) : 0;
+    size_t names = 0;
     const char *key;
     json_t *val;
-    char why[512];
+    json_object_foreach(cfg->kafka_properties, key, val) names += strlen(key) + 1;
+    /* the pairs, then the names of NAME_env properties without their _env */
+    const char **kv = malloc(2 * *n * sizeof *kv + names + 1);
+    if (kv == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    char *name = (char *)(kv + 2 * *n);
+    size_t i = 0;
     json_object_foreach(cfg->kafka_properties, key, val)
     {
-        if (rd_kafka_conf_set(conf, key, json_string_value(val), why, sizeof why) !=
-            RD_KAFKA_CONF_OK) {
+        const char *k = key, *v = json_string_value(val); /* key walks the object */
+        size_t len = strlen(key);
+        if (len > 4 && strcmp(key + len - 4, "_env") == 0) {
+            memcpy(name, key, len - 4);
+            name[len - 4] = '\0';
+            const char *var = v;
+            cx_status st = CX_OK;
+            if (json_object_get(cfg->kafka_properties, name) != NULL)
+                st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                             "\"kafka.properties\": \"%s\" and \"%s\" are both set: keep one", name,
+                             key);
+            else if ((v = cx_config_getenv(var)) == NULL)
+                st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                             "\"kafka.properties\": \"%s\" names the environment variable %s, "
+                             "which is not set or empty",
+                             key, var);
+            if (st != CX_OK) {
+                free(kv);
+                return st;
+            }
+            k = name;
+            name += len - 3;
+        }
+        kv[i++] = k;
+        kv[i++] = v;
+    }
+    *out = kv;
+    return CX_OK;
+}
+
+static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t errlen)
+{
+    const char **kv;
+    size_t n;
+    cx_status st = cx_config_kafka_properties(cfg, &kv, &n, err, errlen);
+    if (st != CX_OK || n == 0) {
+        free(kv);
+        return st;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        free(kv);
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+    }
+    char why[512], back[512];
+    for (size_t i = 0; st == CX_OK && i < n; i++) {
+        const char *key = kv[2 * i], *v = kv[2 * i + 1];
+        for (size_t k = 0; k < CX_ARRAY_LEN(owned_properties); k++)
+            if (strcmp(key, owned_properties[k][0]) == 0)
+                st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                             "kafka property \"%s\" is set by cxpulse: %s", key,
+                             owned_properties[k][1]);
+        if (st != CX_OK)
+            break;
+        if (rd_kafka_conf_set(conf, key, v, why, sizeof why) != RD_KAFKA_CONF_OK) {
             st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", key, why);
             break;
         }
+        /* librdkafka reads a number's leading digits and drops the rest:
+         * "45 s" is 45, milliseconds for session.timeout.ms, and "1e3" is 1. */
+        size_t blen = sizeof back;
+        double want, got;
+        if (rd_kafka_conf_get(conf, key, back, &blen) == RD_KAFKA_CONF_OK &&
+            plain_number(back, &got) && !(plain_number(v, &want) && want == got)) {
+            char shown[256];
+            st = cx_errf(
+                err, errlen, CX_ERR_CONFIG,
+                "kafka property \"%s\": \"%s\" would be read as %s: write the number "
+                "alone (its unit is the property's: .ms milliseconds, .bytes bytes)",
+                key, secret_property(key) ? "****" : cx_config_shown(v, shown, sizeof shown), back);
+        }
     }
     rd_kafka_conf_destroy(conf);
+    free(kv);
     return st;
 }
 
@@ -713,7 +828,7 @@ static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t 
  * [PROTOCOL://]HOST[:PORT][/anything], the protocol that of security.protocol
  * (proto), an IPv6 HOST bare or in brackets, an empty HOST localhost. Stricter
  * where librdkafka would take the entry and never connect: a port that is not
- * 1..65535 in digits, a space or tab inside. NULL when nothing is.
+ * 1..65535 in digits, a space, tab or ';' inside. NULL when nothing is.
  */
 static const char *broker_wrong(const char *b, size_t n, const char *proto, char *why,
                                 size_t whylen)
@@ -722,6 +837,8 @@ static const char *broker_wrong(const char *b, size_t n, const char *proto, char
     for (const char *p = b; p < end; p++)
         if (*p == ' ' || *p == '\t')
             return "a space inside it";
+        else if (*p == ';')
+            return "a ';' inside it (separate brokers with commas)";
     for (const char *p = b; sep == NULL && p + 3 <= end; p++)
         if (memcmp(p, "://", 3) == 0)
             sep = p;
@@ -816,13 +933,6 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     return st;
 }
 
-static int secret_property(const char *k)
-{
-    return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
-           strstr(k, "sasl.oauthbearer.extensions") || strstr(k, "ssl.key.pem") ||
-           strstr(k, "ssl_key");
-}
-
 /* Whether a URL's query parameter key[n] names a credential: it contains, in
  * any case, pass, secret, token, key, sig, auth, code or credential (password=,
  * access_token=, api_key=, X-Amz-Signature=, auth=, Azure Functions' code=). */
@@ -893,7 +1003,22 @@ const char *cx_config_shown(const char *arg, char *buf, size_t len)
     return buf;
 }
 
-/* Receivers' secrets, passwords in URLs, and chat webhook URLs (whose path is the
+/* Copies a webhook's URL into out, masked as mask_url_password() does and its
+ * path too: Slack's, Discord's, Teams' and many others' webhook URLs hold
+ * their token there (hooks.slack.com/services/T.../B.../TOKEN). */
+static void mask_webhook_url(const char *url, char *out, size_t outlen)
+{
+    mask_url_password(url, out, outlen);
+    char *host = strstr(out, "://");
+    char *path = host != NULL ? host + 3 + strcspn(host + 3, "/?#") : NULL;
+    if (path != NULL && *path == '/') {
+        char tail[1024];
+        snprintf(tail, sizeof tail, "%s", path + strcspn(path, "?#"));
+        snprintf(path, outlen - (size_t)(path - out), "/****%s", tail);
+    }
+}
+
+/* Receivers' secrets, passwords in URLs, and webhook URLs' paths (often the
  * token) are masked in place. */
 static void mask_objects(json_t *list)
 {
@@ -904,7 +1029,7 @@ static void mask_objects(json_t *list)
         const char *k;
         json_t *e;
         const char *recv_kind = json_string_value(json_object_get(o, "kind"));
-        int chat = recv_kind != NULL && strcmp(recv_kind, "slack") == 0;
+        int hook = recv_kind != NULL && strcmp(recv_kind, "alertmanager") != 0;
         json_object_foreach(o, k, e)
         {
             const char *str = json_string_value(e);
@@ -916,14 +1041,25 @@ static void mask_objects(json_t *list)
                 json_string_set(e, "****");
             } else if (strcmp(k, "url") == 0) {
                 char masked[1024];
-                mask_url_password(str, masked, sizeof masked);
-                char *path = strstr(masked, "://") ? strchr(strstr(masked, "://") + 3, '/') : NULL;
-                if (chat && path != NULL)
-                    snprintf(path, sizeof masked - (size_t)(path - masked), "/****");
+                (hook ? mask_webhook_url : mask_url_password)(str, masked, sizeof masked);
                 json_string_set(e, masked);
             }
         }
     }
+}
+
+/* A rule or model file's path as --print shows it: relative ones (to the
+ * current folder, as flags give them and files are made) with the current
+ * folder before them, so that the output loads back from anywhere. The
+ * built-in rules, "none" and a path too long for buf stay as they are. */
+static const char *absolute(const char *path, char *buf, size_t len)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || strcmp(path, CX_CLASSIFIER_BUILTIN) == 0 || strcmp(path, "none") == 0 ||
+        getcwd(cwd, sizeof cwd) == NULL)
+        return path;
+    int n = snprintf(buf, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+    return n > 0 && (size_t)n < len ? buf : path;
 }
 
 void cx_config_print(const cx_config *cfg, FILE *out)
@@ -938,9 +1074,11 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             char masked[1024];
             if (str != NULL && s->secret == 2) {
                 str = str[0] ? "****" : "";
-            } else if (str != NULL && s->secret == 3) {
-                mask_url_password(str, masked, sizeof masked);
+            } else if (str != NULL && (s->secret == 3 || s->secret == 4)) {
+                (s->secret == 4 ? mask_webhook_url : mask_url_password)(str, masked, sizeof masked);
                 str = masked;
+            } else if (str != NULL && s->off == F(rule_model)) {
+                str = absolute(str, masked, sizeof masked);
             } else if (str != NULL && s->secret) {
                 cx_pg_conninfo_mask(str, masked, sizeof masked);
                 str = masked;
@@ -956,8 +1094,13 @@ void cx_config_print(const cx_config *cfg, FILE *out)
             break;
         case T_STRINGS:
             v = json_array();
-            for (size_t k = 0; k < *FIELD(cfg, s->count_off, size_t); k++)
-                json_array_append_new(v, json_string((*FIELD(cfg, s->off, char **))[k]));
+            for (size_t k = 0; k < *FIELD(cfg, s->count_off, size_t); k++) {
+                const char *str = (*FIELD(cfg, s->off, char **))[k];
+                char full[1024];
+                if (s->off == F(rule_files))
+                    str = absolute(str, full, sizeof full);
+                json_array_append_new(v, json_string(str));
+            }
             break;
         case T_INTS:
             v = json_array();
@@ -973,7 +1116,8 @@ void cx_config_print(const cx_config *cfg, FILE *out)
                 char masked[1024]; /* a URL's user part: sasl.oauthbearer.token.endpoint.url */
                 const char *str = json_string_value(e);
                 json_t *shown;
-                if (secret_property(k)) {
+                size_t klen = strlen(k); /* sasl.password_env names a variable */
+                if (secret_property(k) && !(klen > 4 && strcmp(k + klen - 4, "_env") == 0)) {
                     shown = json_string("****");
                 } else if (str != NULL && strstr(str, "://") != NULL) {
                     mask_url_password(str, masked, sizeof masked);

@@ -26,7 +26,7 @@ typedef struct cx_config {
     size_t n_topics;
     char *group;
     char *auto_offset_reset;   /* "earliest" or "latest" */
-    json_t *kafka_properties;  /* object of string -> string, passed to librdkafka */
+    json_t *kafka_properties;  /* object of string -> string (cx_config_kafka_properties) */
     int batch_max_messages;
     int batch_max_ms;
     int batch_max_bytes;
@@ -72,7 +72,11 @@ void cx_config_offer_flags(cx_typo *t);
  * setting's (CXPULSE_BROKER) is an error naming that one. */
 cx_status cx_config_check_env(char *err, size_t errlen);
 
-/* Applies CXPULSE_* environment variables (getenv), after cx_config_check_env(). */
+/* The environment variable name's value, or NULL when it is unset or empty:
+ * an env file's "CXPULSE_PG_URL=" leaves the setting as the file has it. */
+const char *cx_config_getenv(const char *name);
+
+/* Applies CXPULSE_* environment variables (cx_config_getenv), after cx_config_check_env(). */
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
 
 /* Sets one setting by its dotted key from a string (as flags and the environment give it). */
@@ -95,8 +99,17 @@ int cx_config_base_window(const cx_config *cfg);
 
 /* Checks what `run` needs (brokers, topics, each once, group), that
  * postgres.url can be parsed, http.listen is an address and librdkafka takes
- * each of kafka.properties, and the ticket rules. */
+ * each of kafka.properties as written (none that cxpulse sets itself, such as
+ * group.id; no number with words after it, such as "45 s"), and the ticket rules. */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
+
+/* The librdkafka properties to set, as pairs in (*out)[0..2 * *n): key, value.
+ * They are kafka.properties', where "NAME_env": "VAR" sets NAME to the value of
+ * the environment variable VAR (a SASL password kept out of the file). Free
+ * *out; its strings live as long as cfg and the environment. Fails naming the
+ * property when VAR is unset or empty, or NAME is given as well. */
+cx_status cx_config_kafka_properties(const cx_config *cfg, const char ***out, size_t *n, char *err,
+                                     size_t errlen);
 
 /* Writes the effective configuration as JSON, secrets masked ("****"; postgres.url
  * rebuilt as a keyword/value string, see cx_pg_conninfo_mask). */

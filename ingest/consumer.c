@@ -598,9 +598,6 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                           const cx_consumer_handler *handler, char *err, size_t errlen)
 {
     static const char *const defaults[][2] = {
-        {"enable.auto.commit", "false"},       /* PostgreSQL holds the offsets */
-        {"enable.auto.offset.store", "false"}, /* nothing is stored before PG has it */
-        {"enable.partition.eof", "false"},
         /* Bounded memory whatever the backlog: at most 8 MB queued ahead (all
          * partitions together: they feed one consumer queue) and 4 MB per
          * fetch response (the defaults allow 64 MB and 50 MB). Not less: once
@@ -637,25 +634,31 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
         (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
         goto fail;
+    /* Set last, so that no property of the caller's changes them: the
+     * configuration refuses such properties, naming the settings to use. */
     const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
                              {"group.id", cfg->group},
                              /* a partition with nothing stored is assigned
                                 c->reset; one whose offset falls out of range
                                 while read (retention deleted it unread) reads
                                 on from the oldest message held */
-                             {"auto.offset.reset", "earliest"}};
-    for (size_t i = 0; i < CX_ARRAY_LEN(base) + CX_ARRAY_LEN(defaults) + cfg->n_props; i++) {
+                             {"auto.offset.reset", "earliest"},
+                             {"enable.auto.commit", "false"}, /* PostgreSQL holds the offsets */
+                             /* nothing is stored before PostgreSQL has it */
+                             {"enable.auto.offset.store", "false"},
+                             {"enable.partition.eof", "false"}};
+    size_t n_defaults = CX_ARRAY_LEN(defaults), n_set = n_defaults + cfg->n_props;
+    for (size_t i = 0; i < n_set + CX_ARRAY_LEN(base); i++) {
         const char *k, *v;
-        if (i < CX_ARRAY_LEN(base)) {
-            k = base[i][0];
-            v = base[i][1];
-        } else if (i < CX_ARRAY_LEN(base) + CX_ARRAY_LEN(defaults)) {
-            k = defaults[i - CX_ARRAY_LEN(base)][0];
-            v = defaults[i - CX_ARRAY_LEN(base)][1];
+        if (i < n_defaults) {
+            k = defaults[i][0];
+            v = defaults[i][1];
+        } else if (i < n_set) {
+            k = cfg->props[2 * (i - n_defaults)];
+            v = cfg->props[2 * (i - n_defaults) + 1];
         } else {
-            size_t p = i - CX_ARRAY_LEN(base) - CX_ARRAY_LEN(defaults);
-            k = cfg->props[2 * p];
-            v = cfg->props[2 * p + 1];
+            k = base[i - n_set][0];
+            v = base[i - n_set][1];
         }
         if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
             st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", k, errstr);

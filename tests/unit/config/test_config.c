@@ -301,7 +301,7 @@ Test(cx_config, secrets_are_masked_when_printed)
     cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
     cr_assert(strstr(buf, "SASL_SSL") != NULL);
     cr_assert(strstr(buf, "\"user=app password=**** dbname=cx host=db\"") != NULL, "%s", buf);
-    cr_assert(strstr(buf, "\"https://hook:****@example.com/in?token=****&a=1\"") != NULL, "%s",
+    cr_assert(strstr(buf, "\"https://hook:****@example.com/****?token=****&a=1\"") != NULL, "%s",
               buf);
     cr_assert(strstr(buf, "\"https://id:****@idp/token\"") != NULL, "%s", buf);
     cr_assert(strstr(buf, "\"https://cx.example.com/?access_token=****\"") != NULL, "%s", buf);
@@ -415,6 +415,31 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
         {"{\"kafka\": {\"brokers\": \"b:9092 c:9093\", \"topics\": [\"t\"]}}",
          "\"b:9092 c:9093\" is not [PROTOCOL://]HOST[:PORT]: a space inside it"},
         {"{\"kafka\": {\"brokers\": \" , \", \"topics\": [\"t\"]}}", "names no broker"},
+        /* two brokers taken for one bare IPv6 address */
+        {"{\"kafka\": {\"brokers\": \"kafka-1:9092;kafka-2:9092\", \"topics\": [\"t\"]}}",
+         "a ';' inside it (separate brokers with commas)"},
+        /* cxpulse's own: a property would override the settings (the group the
+         * offsets in PostgreSQL are kept for, where partitions start) */
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"group.id\": \"other\"}}}",
+         "kafka property \"group.id\" is set by cxpulse: set \"kafka.group\" instead"},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"auto.offset.reset\": \"latest\"}}}",
+         "set \"kafka.auto_offset_reset\" instead"},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"bootstrap.servers\": \"elsewhere:9092\"}}}",
+         "set \"kafka.brokers\" instead"},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"enable.auto.commit\": true}}}",
+         "\"enable.auto.commit\" is set by cxpulse: offsets are stored in PostgreSQL"},
+        /* librdkafka reads the leading digits: 45 ms, and 1 */
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"session.timeout.ms\": \"45 s\"}}}",
+         "kafka property \"session.timeout.ms\": \"45 s\" would be read as 45: write the number "
+         "alone"},
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+         " \"properties\": {\"fetch.wait.max.ms\": \"1e3\"}}}",
+         "\"1e3\" would be read as 1:"},
     };
     /* what librdkafka reads, with the security.protocol given */
     const char *brokers[][2] = {{"b", "plaintext"},
@@ -426,12 +451,17 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
                                 {"PLAINTEXT://10.0.0.1:9092/", "plaintext"},
                                 {"SSL://b:9093,ssl://c:9094", "SSL"},
                                 {"sasl_ssl://b:9093", "SASL_SSL"}};
+    /* numbers as people write them, read as written: spaces, a real for a
+     * property librdkafka reads as one, JSON numbers */
+    const char *numbers = "\"session.timeout.ms\": \" 45000 \", \"linger.ms\": \"0.5\","
+                          " \"fetch.wait.max.ms\": 100.0, \"fetch.min.bytes\": 1024,"
+                          " \"enable.ssl.certificate.verification\": true";
     for (size_t i = 0; i < sizeof brokers / sizeof brokers[0]; i++) {
-        char file[256], err[512];
+        char file[512], err[512];
         snprintf(file, sizeof file,
                  "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"t\"],"
-                 " \"properties\": {\"security.protocol\": \"%s\"}}}",
-                 brokers[i][0], brokers[i][1]);
+                 " \"properties\": {\"security.protocol\": \"%s\", %s}}}",
+                 brokers[i][0], brokers[i][1], numbers);
         write_file(file);
         cx_config *cfg = cx_config_new();
         cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
@@ -520,4 +550,140 @@ Test(cx_config, messages_name_what_was_written_and_a_bom_is_passed_over)
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_str_eq(cfg->group, "bom");
     cx_config_free(cfg);
+}
+
+/* A SASL password kept out of the file: "sasl.password_env" names the
+ * variable that holds it. It is read when the properties are set (a missing
+ * one named), printed as written, and cannot be given twice. */
+Test(cx_config, a_kafka_property_may_come_from_the_environment)
+{
+    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+               " \"properties\": {\"security.protocol\": \"SASL_SSL\","
+               " \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"cx\","
+               " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    unsetenv("CX_TEST_KAFKA_PASSWORD");
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "\"sasl.password_env\" names the environment variable "
+                          "CX_TEST_KAFKA_PASSWORD, which is not set or empty") != NULL,
+              "%s", err);
+    setenv("CX_TEST_KAFKA_PASSWORD", "s3cret", 1);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
+    const char **kv;
+    size_t n;
+    cr_assert_eq(cx_config_kafka_properties(cfg, &kv, &n, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(n, 4);
+    cr_assert_str_eq(kv[6], "sasl.password");
+    cr_assert_str_eq(kv[7], "s3cret");
+    cr_assert_str_eq(kv[0], "security.protocol");
+    free(kv);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cx_config_print(cfg, f);
+    fclose(f);
+    cr_assert(strstr(buf, "\"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "s3cret") == NULL, "%s", buf);
+    free(buf);
+    cx_config_free(cfg);
+
+    write_file("{\"kafka\": {\"properties\": {\"sasl.password\": \"a\","
+               " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
+    cfg = cx_config_new();
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_config_kafka_properties(cfg, &kv, &n, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err, "\"sasl.password\" and \"sasl.password_env\" are both set") != NULL, "%s",
+              err);
+    unsetenv("CX_TEST_KAFKA_PASSWORD");
+    cx_config_free(cfg);
+}
+
+/* An env file's "CXPULSE_PG_URL=" (or compose's ${UNSET}) leaves the file's
+ * setting: it replaced it with an empty URL, libpq's defaults. */
+Test(cx_config, an_empty_variable_leaves_the_setting_as_it_is)
+{
+    write_file("{\"postgres\": {\"url\": \"postgresql://db/cx\"}, \"kafka\": {\"group\": \"g\"}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    setenv("CXPULSE_PG_URL", "", 1);
+    setenv("CXPULSE_GROUP", "", 1);
+    cx_status st = cx_config_apply_env(cfg, err, sizeof err);
+    unsetenv("CXPULSE_PG_URL");
+    unsetenv("CXPULSE_GROUP");
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cr_assert_str_eq(cfg->pg_url, "postgresql://db/cx");
+    cr_assert_str_eq(cfg->group, "g");
+    cx_config_free(cfg);
+}
+
+/* Webhook URLs hold their token in the path (Slack's, Discord's, Teams'):
+ * masked for every receiver that is not Alertmanager, whose path is its API. */
+Test(cx_config, webhook_paths_are_masked_when_printed)
+{
+    write_file(
+        "{\"alerts\": {\"webhook\": \"https://hooks.slack.com/services/T0/B0/TOKEN1\","
+        " \"receivers\": ["
+        "{\"name\": \"d\", \"kind\": \"webhook\","
+        " \"url\": \"https://discord.com/api/webhooks/123/TOKEN2?wait=true\"},"
+        "{\"name\": \"s\", \"kind\": \"slack\", \"url\": \"https://hooks.slack.com/x/TOKEN3\"},"
+        "{\"name\": \"am\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093/base\"}]}}");
+    cx_config *cfg = cx_config_new();
+    char err[512];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cx_config_print(cfg, f);
+    fclose(f);
+    cr_assert(strstr(buf, "TOKEN") == NULL, "a token was printed:\n%s", buf);
+    cr_assert(strstr(buf, "\"https://hooks.slack.com/****\"") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"https://discord.com/****?wait=true\"") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"http://am:9093/base\"") != NULL, "%s", buf);
+    free(buf);
+    cx_config_free(cfg);
+}
+
+/* What --print writes loads back from anywhere: a relative rule or model path
+ * (relative to the current folder, as a file in sub/ or a flag makes it) is
+ * printed with the current folder before it. */
+Test(cx_config, printed_paths_load_back_from_another_folder)
+{
+    write_at("sub/c.json",
+             "{\"rules\": {\"files\": [\"default\", \"r.json\"], \"model\": \"m.cxm\"}}");
+    char cwd[1024], err[512];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(dir), 0);
+    cx_config *cfg = cx_config_new();
+    cx_status st = cx_config_load_file(cfg, "sub/c.json", err, sizeof err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (st == CX_OK)
+        cx_config_print(cfg, f);
+    fclose(f);
+    cr_assert_eq(chdir(cwd), 0);
+    cr_assert_eq(st, CX_OK, "%s", err);
+    cx_config_free(cfg);
+    write_at("sub/printed.json", buf);
+    free(buf);
+
+    char printed[400], want[400];
+    snprintf(printed, sizeof printed, "%s/sub/printed.json", dir);
+    cfg = cx_config_new();
+    cr_assert_eq(cx_config_load_file(cfg, printed, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_str_eq(cfg->rule_files[0], "default");
+    snprintf(want, sizeof want, "%s/sub/r.json", dir);
+    cr_assert_str_eq(cfg->rule_files[1], want);
+    snprintf(want, sizeof want, "%s/sub/m.cxm", dir);
+    cr_assert_str_eq(cfg->rule_model, want);
+    cx_config_free(cfg);
+    const char *made[] = {"sub/c.json", "sub/printed.json", "sub"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "%s/%s", dir, made[i]);
+        remove(want);
+    }
 }
