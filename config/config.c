@@ -1011,7 +1011,7 @@ static void mask_webhook_url(const char *url, char *out, size_t outlen)
     mask_url_password(url, out, outlen);
     char *host = strstr(out, "://");
     char *path = host != NULL ? host + 3 + strcspn(host + 3, "/?#") : NULL;
-    if (path != NULL && *path == '/') {
+    if (path != NULL && *path == '/' && strchr("?#", path[1]) == NULL) { /* "/" alone stays */
         char tail[1024];
         snprintf(tail, sizeof tail, "%s", path + strcspn(path, "?#"));
         snprintf(path, outlen - (size_t)(path - out), "/****%s", tail);
