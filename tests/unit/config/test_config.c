@@ -51,6 +51,18 @@ static void expect_file_error(const char *json, const char *want)
     cx_config_free(cfg);
 }
 
+/* What cx_config_print() writes for cfg (free it). */
+static char *printed(const cx_config *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    cx_config_print(cfg, f);
+    fclose(f);
+    return buf;
+}
+
 Test(cx_config, defaults)
 {
     cx_config *cfg = cx_config_new();
@@ -293,11 +305,7 @@ Test(cx_config, secrets_are_masked_when_printed)
     cx_config *cfg = cx_config_new();
     char err[512];
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cx_config_print(cfg, f);
-    fclose(f);
+    char *buf = printed(cfg);
     cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
     cr_assert(strstr(buf, "SASL_SSL") != NULL);
     cr_assert(strstr(buf, "\"user=app password=**** dbname=cx host=db\"") != NULL, "%s", buf);
@@ -314,12 +322,9 @@ Test(cx_config, a_decimal_prints_as_written)
     write_file("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
                " \"owner\": \"o\", \"negative_share_above\": 0.8}]}}");
     cx_config *cfg = cx_config_new();
-    char err[512], *buf = NULL;
-    size_t len = 0;
+    char err[512];
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
-    FILE *f = open_memstream(&buf, &len);
-    cx_config_print(cfg, f);
-    fclose(f);
+    char *buf = printed(cfg);
     cr_assert(strstr(buf, "\"negative_share_above\": 0.8\n") != NULL, "%s", buf);
     free(buf);
     cx_config_free(cfg);
@@ -580,11 +585,7 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
     cr_assert_str_eq(kv[0], "security.protocol");
     free(kv);
 
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cx_config_print(cfg, f);
-    fclose(f);
+    char *buf = printed(cfg);
     cr_assert(strstr(buf, "\"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"") != NULL, "%s", buf);
     cr_assert(strstr(buf, "s3cret") == NULL, "%s", buf);
     free(buf);
@@ -634,11 +635,7 @@ Test(cx_config, webhook_paths_are_masked_when_printed)
     cx_config *cfg = cx_config_new();
     char err[512];
     cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cx_config_print(cfg, f);
-    fclose(f);
+    char *buf = printed(cfg);
     cr_assert(strstr(buf, "TOKEN") == NULL, "a token was printed:\n%s", buf);
     cr_assert(strstr(buf, "\"https://hooks.slack.com/****\"") != NULL, "%s", buf);
     cr_assert(strstr(buf, "\"https://discord.com/****?wait=true\"") != NULL, "%s", buf);
@@ -659,12 +656,7 @@ Test(cx_config, printed_paths_load_back_from_another_folder)
     cr_assert_eq(chdir(dir), 0);
     cx_config *cfg = cx_config_new();
     cx_status st = cx_config_load_file(cfg, "sub/c.json", err, sizeof err);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (st == CX_OK)
-        cx_config_print(cfg, f);
-    fclose(f);
+    char *buf = st == CX_OK ? printed(cfg) : NULL;
     cr_assert_eq(chdir(cwd), 0);
     cr_assert_eq(st, CX_OK, "%s", err);
     cx_config_free(cfg);
