@@ -435,6 +435,15 @@ static const migration migrations[] = {
      "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
      "  WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
      "    AND transition = 'updated';\n" TICKET_NOTIFY_TAIL},
+    /* The window a window rule's reason names, as columns: an analyst joins
+     * a ticket to its window's events without parsing the reason. No rows
+     * are rewritten (an UPDATE would notify every ticket's receivers): the
+     * tickets before it keep null. Adding nullable columns rewrites nothing. */
+    {16, "the window each window rule's ticket names, in cx.tickets",
+     "ALTER TABLE cx.tickets ADD COLUMN window_start timestamptz,\n"
+     "  ADD COLUMN window_end timestamptz;\n"
+     "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
 };
 
 int cx_pg_schema_version(void)

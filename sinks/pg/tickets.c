@@ -14,12 +14,14 @@
 /* ---- Owners' commands ------------------------------------------------------- */
 
 /* The columns the commands show; timestamps in UTC, samples as a JSON array. */
-#define TICKET_COLUMNS                                                                        \
-    "ticket_id, rule, category, scope, owner, status,"                                        \
-    " to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS opened_at,"    \
-    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"  \
-    " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at," \
-    " reason, event_count, to_json(sample_event_ids) AS sample_event_ids"
+#define TICKET_COLUMNS                                                                             \
+    "ticket_id, rule, category, scope, owner, status,"                                             \
+    " to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS opened_at,"       \
+    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"     \
+    " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at,"   \
+    " reason, event_count, to_json(sample_event_ids) AS sample_event_ids,"                         \
+    " to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS window_start," \
+    " to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS window_end"
 
 /* The delivery of the ticket's latest transition (cx.notifications): its status
  * and, per receiver, whether it took it. */

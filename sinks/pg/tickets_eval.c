@@ -85,7 +85,8 @@ static const char *const baseline_sql =
 
 /* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
  * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
- * ratings and rating sum, $13 the window's end (epoch s), $14 and $15 the usual
+ * ratings and rating sum, $13 the window's end (epoch s; the reason names it,
+ * and window_start and window_end hold it), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
  * $19 sample event ids. */
@@ -97,7 +98,9 @@ static const char *const upsert_sql =
     "    $12::numeric AS rating_sum,\n"
     "    to_char(to_timestamp($13::bigint) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS till,\n"
     "    $14::bigint AS base_negative, $15::numeric AS base_s, $16::text AS description,\n"
-    "    $17::int AS cooldown_s, $18::int AS event_count, $19::text[] AS samples\n"
+    "    $17::int AS cooldown_s, $18::int AS event_count, $19::text[] AS samples,\n"
+    "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint - $6::int) END AS window_start,\n"
+    "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint) END AS window_end\n"
     "), c AS (\n"
     "  SELECT f.*, CASE kind\n"
     "    WHEN 'negative_share' THEN\n"
@@ -120,8 +123,9 @@ static const char *const upsert_sql =
     "  FROM f\n"
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
-    "    sample_event_ids)\n"
-    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples FROM c\n"
+    "    sample_event_ids, window_start, window_end)\n"
+    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples,\n"
+    "    c.window_start, c.window_end FROM c\n"
     "  WHERE c.cooldown_s = 0\n"
     "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
@@ -132,6 +136,7 @@ static const char *const upsert_sql =
     "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(), reason = excluded.reason,\n"
+    "    window_start = excluded.window_start, window_end = excluded.window_end,\n"
     "    event_count = t.event_count + excluded.event_count,\n"
     "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"

@@ -912,16 +912,34 @@ Test(alerts, the_demos_spike_reaches_a_webhook)
     size_t i;
     json_t *r;
     int spike = 0;
+    char window[128] = "", reason[512] = "";
     json_array_foreach(recs, i, r)
     {
         json_t *body = json_object_get(r, "body"), *t = json_object_get(body, "ticket");
-        spike |= strcmp(json_string_value(json_object_get(body, "transition")), "opened") == 0 &&
-                 strcmp(json_string_value(json_object_get(t, "rule")),
-                        "external-negative-spike") == 0 &&
-                 strcmp(json_string_value(json_object_get(t, "owner")), "vendor-management") == 0;
+        int this =
+            strcmp(json_string_value(json_object_get(body, "transition")), "opened") == 0 &&
+            strcmp(json_string_value(json_object_get(t, "rule")), "external-negative-spike") == 0 &&
+            strcmp(json_string_value(json_object_get(t, "owner")), "vendor-management") == 0;
+        if (this) {
+            const char *from = json_string_value(json_object_get(t, "window_start"));
+            const char *to = json_string_value(json_object_get(t, "window_end"));
+            snprintf(window, sizeof window, "%s to %s", from ? from : "null", to ? to : "null");
+            snprintf(reason, sizeof reason, "%s", json_string_value(json_object_get(t, "reason")));
+        }
+        spike |= this;
     }
     json_decref(recs);
     cr_assert(spike, "the spike's ticket did not reach the webhook");
+    /* with the window its reason names ("... in the 15 minutes to 2026-10-30 02:37 UTC"),
+     * in UTC like the ticket's other times */
+    char named[64];
+    const char *to = strstr(reason, "minutes to ");
+    cr_assert_not_null(to, "%s", reason);
+    snprintf(named, sizeof named, "T%.5s:00Z", to + strlen("minutes to ") + 11);
+    cr_assert(strlen(window) == 44 && strcmp(window + 34, named) == 0 &&
+                  strncmp(window + 24, to + strlen("minutes to "), 10) == 0 &&
+                  strncmp(window, window + 24, 20) < 0 && strncmp(window + 17, "00Z", 3) == 0,
+              "window %s, reason %s", window, reason);
     wait_all_sent(1);
     assert_each_transition_once();
     cr_assert_eq(cx_test_sh("grep -A4 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),

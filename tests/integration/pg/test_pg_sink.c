@@ -61,7 +61,11 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     /* Store events, then make it look like a version-1 database and upgrade it:
      * the per-scale rating sums of version 3 are recomputed from the events. */
     store_events(60);
-    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP COLUMN rule_version;"
+    cx_test_pg_exec(conn, "DROP VIEW cx.open_tickets;"
+                          "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end;"
+                          "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
+                          " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
+                          "ALTER TABLE cx.events DROP COLUMN rule_version;"
                           "ALTER TABLE cx.signals DROP COLUMN csat_count, DROP COLUMN csat_sum,"
                           " DROP COLUMN nps_count, DROP COLUMN nps_sum, DROP COLUMN ces_count,"
                           " DROP COLUMN ces_sum, DROP COLUMN stars_count, DROP COLUMN stars_sum;"
@@ -95,6 +99,11 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_views WHERE schemaname = 'cx' "
                                          "AND viewname IN ('satisfaction_hourly', 'open_tickets')"),
                  2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM information_schema.columns"
+                                         " WHERE table_schema = 'cx'"
+                                         " AND table_name = 'open_tickets'"
+                                         " AND column_name IN ('window_start', 'window_end')"),
+                 2, "the view shows the columns added since");
 }
 
 /* A database a newer cxpulse migrated: an older one's migrate does not call

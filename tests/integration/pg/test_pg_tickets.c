@@ -164,6 +164,17 @@ Test(pg_tickets, a_spike_in_the_middle_of_a_batch_spread_over_hours_opens_a_tick
                    " 'negative share 100.0% (12 of 12 events) in the 15 minutes to"
                    " 2026-11-01 11:05 UTC, above 50.0%'"),
                  1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.open_tickets"
+                   " WHERE window_start = '2026-11-01 10:50:00+00'"
+                   " AND window_end = '2026-11-01 11:05:00+00'"),
+                 1, "the window the reason names, as columns");
+    /* a later window of the same incident moves them with the reason */
+    spike("b", 12, 70, "chat"); /* 11:10-11:14 */
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE '%to 2026-11-01 11:15 UTC%'"
+                   " AND window_start = '2026-11-01 11:00:00+00'"
+                   " AND window_end = '2026-11-01 11:15:00+00'"),
+                 1);
 }
 
 /* The ticket a backlog batch opens shows the window that fired: its count and
@@ -597,6 +608,9 @@ Test(pg_tickets, an_event_rule_opens_one_ticket_per_stream_not_per_event)
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{d3,d1,d2}'"
                    " OR sample_event_ids = '{d3,d2,d1}'"),
                  1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE window_start IS NULL"
+                   " AND window_end IS NULL"),
+                 1, "an event rule names no window");
 }
 
 Test(pg_tickets, a_replayed_batch_counts_nothing_twice)
