@@ -18,6 +18,10 @@ typedef struct migration {
 } migration;
 
 /* The analysts' hourly view (migrations 7 and 10: 10 changed only the hour). */
+/* The UTC hour of a timestamptz column, as an immutable expression (an index
+ * can hold it): the hour the 3-argument date_trunc(..., 'UTC') gives. */
+#define EVENT_HOUR_UTC(col) "date_trunc('hour', " col " AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
 #define SATISFACTION_HOURLY_SQL(hour)                                                              \
     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"                                           \
     "SELECT " hour " AS hour,\n"                                                                   \
@@ -444,6 +448,15 @@ static const migration migrations[] = {
      "  ADD COLUMN window_end timestamptz;\n"
      "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
+    /* A filter on satisfaction_hourly's hour read every event (the 3-argument
+     * date_trunc is only stable): 2 to 7 s for a day or a week of 5 million
+     * events. The same UTC hour, from immutable functions, and an index on
+     * it: 0.4 and 1.5 s. Building the index holds writes (about 10 s per 5
+     * million events here), as 8's did. */
+    {17, "satisfaction_hourly's hour indexed",
+     "CREATE INDEX IF NOT EXISTS events_hour_utc_idx\n"
+     "  ON cx.events ((" EVENT_HOUR_UTC("occurred_at") "));\n" SATISFACTION_HOURLY_SQL(
+         EVENT_HOUR_UTC("e.occurred_at"))},
 };
 
 int cx_pg_schema_version(void)
