@@ -89,7 +89,9 @@ static const setting settings[] = {
      "rules are used (rules.files unset or naming \"default\"), else none; none: the rules "
      "alone"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
-     "CXPULSE_WINDOW_SECONDS", NULL, 0, "60", "tumbling window sizes of cx.signals, in seconds"},
+     "CXPULSE_WINDOW_SECONDS", NULL, 0, "60",
+     "tumbling window sizes of cx.signals, in seconds; the smallest must divide every ticket "
+     "rule's window (the built-in rules' are 15 minutes) and is the live page's step"},
     {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "ticket rules (docs/tickets.md); unset: the built-in defaults; [] for none"},
     {"http.listen", T_STRING, F(http_listen), 0, 0, 0, NULL, "CXPULSE_HTTP", "--http", 0,
@@ -930,6 +932,15 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     cx_ticket_rules *rules;
     st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err, errlen);
     cx_ticket_rules_free(rules);
+    if (st != CX_OK && cfg->ticket_rules == NULL) { /* rules nobody wrote here */
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        cx_errf(err, errlen, st,
+                "the built-in ticket rules (\"tickets.rules\" is not set) do not fit the signal "
+                "windows: %s; set \"tickets.rules\" (\"[]\" for none) or add 60 to "
+                "\"signals.window_seconds\"",
+                why);
+    }
     return st;
 }
 

@@ -278,6 +278,25 @@ Test(cx_config, validation_says_what_run_is_missing)
     cx_config_free(cfg);
 }
 
+/* The built-in rules' 15-minute windows with hourly signals: the message says
+ * whose rules those are and what to do, not only a rule nobody wrote. */
+Test(cx_config, the_built_in_ticket_rules_that_do_not_fit_the_windows_are_named_as_such)
+{
+    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
+               " \"signals\": {\"window_seconds\": [3600]}}");
+    cx_config *cfg = cx_config_new();
+    char err[1024];
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert(strstr(err,
+                     "the built-in ticket rules (\"tickets.rules\" is not set) do not fit the"
+                     " signal windows: tickets.rules[0] (\"facing-negative-spike\")") != NULL &&
+                  strstr(err, "set \"tickets.rules\" (\"[]\" for none) or add 60 to "
+                              "\"signals.window_seconds\"") != NULL,
+              "%s", err);
+    cx_config_free(cfg);
+}
+
 Test(cx_config, validation_checks_the_ticket_rules)
 {
     write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
