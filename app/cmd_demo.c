@@ -136,6 +136,7 @@ int cx_cmd_demo(int argc, char **argv)
         cfg->kafka_properties = json_object();
     if (cfg->kafka_properties == NULL ||
         (json_object_get(cfg->kafka_properties, "session.timeout.ms") == NULL &&
+         json_object_get(cfg->kafka_properties, "session.timeout.ms_env") == NULL &&
          json_object_set_new(cfg->kafka_properties, "session.timeout.ms", json_string("6000")) !=
              0)) {
         fprintf(stderr, "cxpulse demo: out of memory\n");

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -703,9 +704,18 @@ static int secret_property(const char *k)
            strstr(k, "ssl_key");
 }
 
-/* Properties cxpulse sets itself: a value of the user's would quietly change
- * what the rest of the configuration says (the group the offsets in PostgreSQL
- * are kept for, where a partition starts, who stores offsets). */
+/* Whether a key names an environment variable holding the value ("secret_env",
+ * "sasl.password_env"), not the value itself. */
+static int names_a_variable(const char *key)
+{
+    size_t len = strlen(key);
+    return len > 4 && strcmp(key + len - 4, "_env") == 0;
+}
+
+/* Properties cxpulse sets itself (ingest/consumer.c, base[]): a value of the
+ * user's would quietly change what the rest of the configuration says (the
+ * group the offsets in PostgreSQL are kept for, where a partition starts, who
+ * stores offsets). */
 static const char *const owned_properties[][2] = {
     {"bootstrap.servers", "set \"kafka.brokers\" instead"},
     {"metadata.broker.list", "set \"kafka.brokers\" instead"},
@@ -718,16 +728,31 @@ static const char *const owned_properties[][2] = {
     {"enable.partition.eof", "cxpulse does not read partitions' ends as messages"},
 };
 
-/* Whether s is a number and nothing else but spaces; *x its value. */
-static int plain_number(const char *s, double *x)
+/* Whether s begins with a number, spaces aside ("45", "-1", "1e3", not
+ * "nan"): *x its value, *rest what follows it (spaces skipped). */
+static int leading_number(const char *s, double *x, const char **rest)
 {
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!isdigit((unsigned char)*s) && (*s == '\0' || strchr("+-.", *s) == NULL))
+        return 0;
     char *end;
     *x = strtod(s, &end);
-    if (end == s)
+    if (end == s || isnan(*x) || isinf(*x))
         return 0;
     while (isspace((unsigned char)*end))
         end++;
-    return *end == '\0';
+    *rest = end;
+    return 1;
+}
+
+const char *cx_config_kafka_property(const cx_config *cfg, const char *name)
+{
+    const char *v = json_string_value(json_object_get(cfg->kafka_properties, name));
+    char key[256];
+    snprintf(key, sizeof key, "%s_env", name);
+    const char *var = json_string_value(json_object_get(cfg->kafka_properties, key));
+    return v != NULL ? v : var != NULL ? cx_config_getenv(var) : NULL;
 }
 
 cx_status cx_config_kafka_properties(const cx_config *cfg, const char ***out, size_t *n, char *err,
@@ -749,7 +774,7 @@ cx_status cx_config_kafka_properties(const cx_config *cfg, const char ***out, si
     {
         const char *k = key, *v = json_string_value(val); /* key walks the object */
         size_t len = strlen(key);
-        if (len > 4 && strcmp(key + len - 4, "_env") == 0) {
+        if (names_a_variable(key)) {
             memcpy(name, key, len - 4);
             name[len - 4] = '\0';
             const char *var = v;
@@ -806,17 +831,22 @@ static cx_status check_kafka_properties(const cx_config *cfg, char *err, size_t 
             break;
         }
         /* librdkafka reads a number's leading digits and drops the rest:
-         * "45 s" is 45, milliseconds for session.timeout.ms, and "1e3" is 1. */
+         * "45 s" is 45, milliseconds for session.timeout.ms, and "1e3" is 1.
+         * What it reads otherwise ("all" for acks -1) is its business. */
         size_t blen = sizeof back;
         double want, got;
-        if (rd_kafka_conf_get(conf, key, back, &blen) == RD_KAFKA_CONF_OK &&
-            plain_number(back, &got) && !(plain_number(v, &want) && want == got)) {
+        const char *rest, *back_rest;
+        if (rd_kafka_conf_get(conf, key, back, &blen) == RD_KAFKA_CONF_OK && strcmp(back, v) != 0 &&
+            leading_number(v, &want, &rest) &&
+            (*rest != '\0' ||
+             (leading_number(back, &got, &back_rest) && *back_rest == '\0' && got != want))) {
             char shown[256];
-            st = cx_errf(
-                err, errlen, CX_ERR_CONFIG,
-                "kafka property \"%s\": \"%s\" would be read as %s: write the number "
-                "alone (its unit is the property's: .ms milliseconds, .bytes bytes)",
-                key, secret_property(key) ? "****" : cx_config_shown(v, shown, sizeof shown), back);
+            int secret = secret_property(key);
+            st = cx_errf(err, errlen, CX_ERR_CONFIG,
+                         "kafka property \"%s\": \"%s\" would be read as %s: write the number "
+                         "alone (its unit is the property's: .ms milliseconds, .bytes bytes)",
+                         key, secret ? "****" : cx_config_shown(v, shown, sizeof shown),
+                         secret ? "****" : back);
         }
     }
     rd_kafka_conf_destroy(conf);
@@ -883,8 +913,7 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.brokers\" is not set (--brokers or CXPULSE_BROKERS)");
-    const char *proto =
-        json_string_value(json_object_get(cfg->kafka_properties, "security.protocol"));
+    const char *proto = cx_config_kafka_property(cfg, "security.protocol");
     size_t named = 0;
     for (const char *b = cfg->brokers; *b != '\0';) {
         b += strspn(b, ", ");
@@ -1046,9 +1075,7 @@ static void mask_objects(json_t *list)
             const char *str = json_string_value(e);
             if (str == NULL)
                 continue;
-            size_t klen = strlen(k);
-            int names_a_variable = klen > 4 && strcmp(k + klen - 4, "_env") == 0;
-            if (!names_a_variable && (secret_property(k) || strstr(k, "token"))) {
+            if (!names_a_variable(k) && (secret_property(k) || strstr(k, "token"))) {
                 json_string_set(e, "****");
             } else if (strcmp(k, "url") == 0) {
                 char masked[1024];
@@ -1127,8 +1154,7 @@ void cx_config_print(const cx_config *cfg, FILE *out)
                 char masked[1024]; /* a URL's user part: sasl.oauthbearer.token.endpoint.url */
                 const char *str = json_string_value(e);
                 json_t *shown;
-                size_t klen = strlen(k); /* sasl.password_env names a variable */
-                if (secret_property(k) && !(klen > 4 && strcmp(k + klen - 4, "_env") == 0)) {
+                if (secret_property(k) && !names_a_variable(k)) {
                     shown = json_string("****");
                 } else if (str != NULL && strstr(str, "://") != NULL) {
                     mask_url_password(str, masked, sizeof masked);

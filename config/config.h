@@ -111,6 +111,10 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
 cx_status cx_config_kafka_properties(const cx_config *cfg, const char ***out, size_t *n, char *err,
                                      size_t errlen);
 
+/* The librdkafka property name as kafka.properties sets it: its value, or that
+ * of the variable "NAME_env" names; NULL when neither is set. */
+const char *cx_config_kafka_property(const cx_config *cfg, const char *name);
+
 /* Writes the effective configuration as JSON, secrets masked ("****"; postgres.url
  * rebuilt as a keyword/value string, see cx_pg_conninfo_mask). */
 void cx_config_print(const cx_config *cfg, FILE *out);

@@ -94,18 +94,23 @@ if not problems:
             problems.append(f"k8s/deployment.yaml: {probe} port {port} is no container port")
     # Where the pod listens: its CXPULSE_HTTP, else the image's, which both
     # override http.listen in the ConfigMap (a value there would do nothing).
+    # An empty value is unset, as cxpulse reads it; one taken from a Secret or
+    # another ConfigMap (valueFrom) cannot be read here, so is not checked.
     cfg = json.loads(docs["ConfigMap"]["data"]["cxpulse.json"])
-    image_env = [l.split("=", 1)[1] for l in open("docker/Dockerfile")
+    image_env = [l.split("=", 1)[1].strip() for l in open("docker/Dockerfile")
                  if l.startswith("ENV CXPULSE_HTTP=")]
-    pod_env = [e.get("value") for e in c.get("env", []) if e["name"] == "CXPULSE_HTTP"]
-    listen = (pod_env or image_env or [cfg.get("http", {}).get("listen", "127.0.0.1:9464")])[0]
-    if (pod_env or image_env) and "listen" in cfg.get("http", {}):
+    pod_http = [e for e in c.get("env", []) if e["name"] == "CXPULSE_HTTP"]
+    pod_env = [(e.get("value") or "").strip() for e in pod_http if "valueFrom" not in e]
+    env = [v for v in pod_env + image_env if v]
+    if env and "listen" in cfg.get("http", {}):
         problems.append("k8s/configmap.yaml: http.listen is overridden by CXPULSE_HTTP; set that instead")
-    if not listen.strip().startswith("0.0.0.0:"):
-        problems.append(f"k8s: the pod listens on {listen.strip()}, not every interface")
-    listen_port = int(listen.rsplit(":", 1)[1])
-    if listen_port not in ports.values():
-        problems.append(f"k8s: the pod listens on port {listen_port}, not the container port")
+    if not any("valueFrom" in e for e in pod_http):
+        listen = (env or [cfg.get("http", {}).get("listen", "127.0.0.1:9464")])[0]
+        if not listen.startswith("0.0.0.0:"):
+            problems.append(f"k8s: the pod listens on {listen}, not every interface")
+        listen_port = int(listen.rsplit(":", 1)[1])
+        if listen_port not in ports.values():
+            problems.append(f"k8s: the pod listens on port {listen_port}, not the container port")
     if "url" in cfg.get("postgres", {}):
         problems.append("k8s/configmap.yaml: postgres.url belongs in the Secret, not the ConfigMap")
 

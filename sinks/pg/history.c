@@ -583,11 +583,14 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 
 /* ---- Dead letters ------------------------------------------------------------ */
 
-#define DEAD_COLUMNS                                                                          \
-    "id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS received_at," \
-    " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, original_error,"    \
-    " to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS replayed_at,"  \
-    " replay_count, replay_result, length(raw) AS bytes"
+#define DEAD_COLUMNS                                                                               \
+    "id, " CX__PG_UTC_ISO(                                                                         \
+        "received_at") " AS received_at,"                                                          \
+                       " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, "      \
+                       "original_error,"                                                           \
+                       " " CX__PG_UTC_ISO(                                                         \
+                           "replayed_at") " AS replayed_at,"                                       \
+                                          " replay_count, replay_result, length(raw) AS bytes"
 
 /* The dead letters a list shows: received since $1 (NULL: any time). */
 #define DEAD_FILTER " WHERE $1::timestamptz IS NULL OR received_at >= $1"

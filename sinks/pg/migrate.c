@@ -17,11 +17,12 @@ typedef struct migration {
     const char *sql;
 } migration;
 
-/* The analysts' hourly view (migrations 7 and 10: 10 changed only the hour). */
 /* The UTC hour of a timestamptz column, as an immutable expression (an index
  * can hold it): the hour the 3-argument date_trunc(..., 'UTC') gives. */
 #define EVENT_HOUR_UTC(col) "date_trunc('hour', " col " AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
+/* The analysts' hourly view (migrations 7, 10 and 17: 10 and 17 changed only
+ * the hour's expression). */
 #define SATISFACTION_HOURLY_SQL(hour)                                                              \
     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"                                           \
     "SELECT " hour " AS hour,\n"                                                                   \

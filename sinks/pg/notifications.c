@@ -18,68 +18,21 @@ struct cx_pg_outbox {
     int idle_ms; /* the session's idle_in_transaction_session_timeout; 0: the server's */
 };
 
-/* A timestamptz expression as 2026-10-30T02:37:12Z. */
-#define UTC_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-/* A timestamp of the ticket's JSON, the same way (null when it has none). */
-#define TICKET_TIME(key) "'" key "', " UTC_ISO("(n.ticket->>'" key "')::timestamptz")
+/* A timestamp of the ticket's JSON, as CX__PG_UTC_ISO shows it (null when it has none). */
+#define TICKET_TIME(key) "'" key "', " CX__PG_UTC_ISO("(n.ticket->>'" key "')::timestamptz")
 
 /* The columns a claimed or listed row shows; timestamps in UTC. */
-#define NOTIFICATION_COLUMNS                                                                                                                                                \
-    "n.id, n.ticket_id, n.seq, n.transition, n.status, n.attempts, " UTC_ISO(                                                                                               \
-        "n.created_at") " AS created_at, " UTC_ISO("n.sent_at") " AS sent_at, " UTC_ISO("n.next_"                                                                           \
-                                                                                        "attempt_"                                                                          \
-                                                                                        "at") " A"                                                                          \
-                                                                                              "S "                                                                          \
-                                                                                              "ne"                                                                          \
-                                                                                              "xt"                                                                          \
-                                                                                              "_a"                                                                          \
-                                                                                              "tt"                                                                          \
-                                                                                              "em"                                                                          \
-                                                                                              "pt"                                                                          \
-                                                                                              "_a"                                                                          \
-                                                                                              "t,"                                                                          \
-                                                                                              " n"                                                                          \
-                                                                                              ".l"                                                                          \
-                                                                                              "as"                                                                          \
-                                                                                              "t_"                                                                          \
-                                                                                              "er"                                                                          \
-                                                                                              "ro"                                                                          \
-                                                                                              "r,"                                                                          \
-                                                                                              " n"                                                                          \
-                                                                                              ".d"                                                                          \
-                                                                                              "el"                                                                          \
-                                                                                              "iv"                                                                          \
-                                                                                              "er"                                                                          \
-                                                                                              "ie"                                                                          \
-                                                                                              "s:"                                                                          \
-                                                                                              ":j"                                                                          \
-                                                                                              "so"                                                                          \
-                                                                                              "n "                                                                          \
-                                                                                              "AS"                                                                          \
-                                                                                              " d"                                                                          \
-                                                                                              "el"                                                                          \
-                                                                                              "iv"                                                                          \
-                                                                                              "er"                                                                          \
-                                                                                              "ie"                                                                          \
-                                                                                              "s,"                                                                          \
-                                                                                              " ("                                                                          \
-                                                                                              "n."                                                                          \
-                                                                                              "ti"                                                                          \
-                                                                                              "ck"                                                                          \
-                                                                                              "et"                                                                          \
-                                                                                              " |"                                                                          \
-                                                                                              "| "                                                                          \
-                                                                                              "js"                                                                          \
-                                                                                              "on"                                                                          \
-                                                                                              "b_"                                                                          \
-                                                                                              "bu"                                                                          \
-                                                                                              "il"                                                                          \
-                                                                                              "d_"                                                                          \
-                                                                                              "ob"                                                                          \
-                                                                                              "je"                                                                          \
-                                                                                              "ct"                                                                          \
-                                                                                              "(" TICKET_TIME("opened_at") ", " TICKET_TIME("updated_at") ", " TICKET_TIME( \
-                                                                                                  "resolved_at") ", " TICKET_TIME("window_start") ", " TICKET_TIME("window_end") "))::json AS ticket"
+/* clang-format off */
+#define NOTIFICATION_COLUMNS                                                                  \
+    "n.id, n.ticket_id, n.seq, n.transition, n.status, n.attempts,"                          \
+    " " CX__PG_UTC_ISO("n.created_at") " AS created_at,"                                     \
+    " " CX__PG_UTC_ISO("n.sent_at") " AS sent_at,"                                           \
+    " " CX__PG_UTC_ISO("n.next_attempt_at") " AS next_attempt_at,"                           \
+    " n.last_error, n.deliveries::json AS deliveries,"                                       \
+    " (n.ticket || jsonb_build_object(" TICKET_TIME("opened_at") ","                         \
+    "  " TICKET_TIME("updated_at") ", " TICKET_TIME("resolved_at") ","                       \
+    "  " TICKET_TIME("window_start") ", " TICKET_TIME("window_end") "))::json AS ticket"
+/* clang-format on */
 
 cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms, char *err,
                            size_t errlen)

@@ -187,6 +187,10 @@ struct cx_record;
  * the live edge of ticket rules (where the stream is), seconds. */
 #define CX__PG_TICKETS_AHEAD_S 600
 
+/* SQL: a timestamptz expression x as the commands and receivers show times,
+ * 2026-10-30T02:37:12Z (UTC, whatever the session's TimeZone). */
+#define CX__PG_UTC_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 /* Evaluates every rule on what the batch's new events recs[idx[0..m)] touched
  * (cells: their increments per smallest window, base_window seconds wide, not
  * yet in cx.signals), over cx.signals with those increments added, opening or

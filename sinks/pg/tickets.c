@@ -14,14 +14,16 @@
 /* ---- Owners' commands ------------------------------------------------------- */
 
 /* The columns the commands show; timestamps in UTC, samples as a JSON array. */
-#define TICKET_COLUMNS                                                                             \
-    "ticket_id, rule, category, scope, owner, status,"                                             \
-    " to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS opened_at,"       \
-    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"     \
-    " to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS resolved_at,"   \
-    " reason, event_count, to_json(sample_event_ids) AS sample_event_ids,"                         \
-    " to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS window_start," \
-    " to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS window_end"
+/* clang-format off */
+#define TICKET_COLUMNS                                                                        \
+    "ticket_id, rule, category, scope, owner, status,"                                        \
+    " " CX__PG_UTC_ISO("opened_at") " AS opened_at,"                                          \
+    " " CX__PG_UTC_ISO("updated_at") " AS updated_at,"                                        \
+    " " CX__PG_UTC_ISO("resolved_at") " AS resolved_at,"                                      \
+    " reason, event_count, to_json(sample_event_ids) AS sample_event_ids,"                    \
+    " " CX__PG_UTC_ISO("window_start") " AS window_start,"                                    \
+    " " CX__PG_UTC_ISO("window_end") " AS window_end"
+/* clang-format on */
 
 /* The delivery of the ticket's latest transition (cx.notifications): its status
  * and, per receiver, whether it took it. */

@@ -61,7 +61,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     /* Store events, then make it look like a version-1 database and upgrade it:
      * the per-scale rating sums of version 3 are recomputed from the events. */
     store_events(60);
-    cx_test_pg_exec(conn, "DROP VIEW cx.open_tickets;"
+    cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
+                          "DROP VIEW cx.open_tickets;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
                           " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
@@ -104,6 +105,9 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                                          " AND table_name = 'open_tickets'"
                                          " AND column_name IN ('window_start', 'window_end')"),
                  2, "the view shows the columns added since");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
+                                         " AND indexname = 'events_hour_utc_idx'"),
+                 1, "the hour index is built over the events stored");
 }
 
 /* A database a newer cxpulse migrated: an older one's migrate does not call

@@ -719,6 +719,10 @@ Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
     cr_assert_str_eq(json_string_value(json_object_get(t, "status")), "open");
     cr_assert_eq(json_integer_value(json_object_get(t, "event_count")), 12);
     cr_assert_eq(json_array_size(json_object_get(t, "sample_event_ids")), 10);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "window_start")), "2026-11-01T09:50:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(t, "window_end")), "2026-11-01T10:05:00Z",
+                     "the window the reason names, in UTC: %s",
+                     json_string_value(json_object_get(t, "reason")));
     json_decref(a);
 
     char args[64];

@@ -479,7 +479,9 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
      * property librdkafka reads as one, JSON numbers */
     const char *numbers = "\"session.timeout.ms\": \" 45000 \", \"linger.ms\": \"0.5\","
                           " \"fetch.wait.max.ms\": 100.0, \"fetch.min.bytes\": 1024,"
-                          " \"enable.ssl.certificate.verification\": true";
+                          " \"enable.ssl.certificate.verification\": true,"
+                          /* not numbers, whatever librdkafka reads them as */
+                          " \"acks\": \"all\", \"sasl.username\": \"Nan\"";
     for (size_t i = 0; i < sizeof brokers / sizeof brokers[0]; i++) {
         char file[512], err[512];
         snprintf(file, sizeof file,
@@ -618,6 +620,17 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
     cr_assert(strstr(err, "\"sasl.password\" and \"sasl.password_env\" are both set") != NULL, "%s",
               err);
     unsetenv("CX_TEST_KAFKA_PASSWORD");
+    cx_config_free(cfg);
+
+    /* the brokers are checked against the protocol a variable gives */
+    write_file("{\"kafka\": {\"brokers\": \"sasl_ssl://b:9093\", \"topics\": [\"t\"],"
+               " \"properties\": {\"security.protocol_env\": \"CX_TEST_KAFKA_PROTOCOL\"}}}");
+    cfg = cx_config_new();
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    setenv("CX_TEST_KAFKA_PROTOCOL", "SASL_SSL", 1);
+    cx_status st = cx_config_validate_run(cfg, err, sizeof err);
+    unsetenv("CX_TEST_KAFKA_PROTOCOL");
+    cr_assert_eq(st, CX_OK, "%s", err);
     cx_config_free(cfg);
 }
 
