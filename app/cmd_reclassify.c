@@ -41,6 +41,10 @@ static int valid_time(const char *flag, const char *t, int64_t *us)
     return 0;
 }
 
+/* What an error mid-run leaves: the pages before it are stored. */
+#define AGAIN                                                                                      \
+    " (the events re-tagged before it are stored; the same command again re-tags the rest)"
+
 int cx_cmd_reclassify(int argc, char **argv)
 {
     if (cx_cmd_wants_help(argc, argv))
@@ -133,7 +137,7 @@ int cx_cmd_reclassify(int argc, char **argv)
     for (;;) {
         size_t n, moved, m = 0;
         if (cx_pg_reclassify_next(h, since, until, batch, &n, err, sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse reclassify: %s\n", err);
+            fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
             goto done;
         }
         if (n == 0)
@@ -169,7 +173,7 @@ int cx_cmd_reclassify(int argc, char **argv)
         for (size_t i = 0; i < m; i++)
             cx_record_release(&stores[i]);
         if (st != CX_OK) {
-            fprintf(stderr, "cxpulse reclassify: %s\n", err);
+            fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
             goto done;
         }
         done_n += (long long)n;
@@ -185,6 +189,19 @@ int cx_cmd_reclassify(int argc, char **argv)
     if (unparsed > 0)
         printf("; %lld could not be parsed and kept their tags (the warnings name them)", unparsed);
     printf("\n");
+    /* A service storing with other rules meanwhile leaves events behind the
+     * pages read: the run did not re-tag everything in the range. */
+    long long left;
+    if (cx_pg_reclassify_count(h, since, until, &left, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse reclassify: %s\n", err);
+        goto done;
+    }
+    if (left > unparsed)
+        fprintf(stderr,
+                "reclassify: %lld events in the range are still on other rules, stored "
+                "meanwhile (a cxpulse run with other rules?); run the same command again once "
+                "every service runs these rules\n",
+                left - unparsed);
     rc = CX_EXIT_OK;
 done:
     cx_pg_history_free(h);

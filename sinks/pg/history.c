@@ -440,12 +440,14 @@ static int same_signals(const cx_tags *a, const cx_tags *b)
     "DELETE FROM cx.signals WHERE ctid = ANY(ARRAY(SELECT row FROM cx_re_empty))"                  \
     " AND events = 0;\n"
 /* The staged verdicts replace the stored ones, rows found by the ctid their
- * lock keeps; then the transaction commits. %s: the version, a literal. */
-#define UPDATE_SQL                                                                            \
-    "UPDATE cx.events e SET sentiment = r.sentiment, primary_category = r.primary_category," \
-    " categories = r.categories, confidences = r.confidences, evidence = r.evidence,"        \
-    " rule_version = %s FROM cx_re_events r WHERE e.ctid = r.row;\n"                         \
-    "COMMIT"
+ * lock keeps. %s: the version, a literal. It goes first: the page's events
+ * are locked from the start and no writer waits for them, while a writer
+ * storing new events waits for any signal row the correction locks, until
+ * the COMMIT (a page's UPDATE took 0.36 s of 5,000 rows at 2 million events). */
+#define UPDATE_SQL                                                                                 \
+    "UPDATE cx.events e SET sentiment = r.sentiment, primary_category = r.primary_category,"       \
+    " categories = r.categories, confidences = r.confidences, evidence = r.evidence,"              \
+    " rule_version = %s FROM cx_re_events r WHERE e.ctid = r.row;\n"
 
 /* The queries a page's write sends at once: with the signal correction (one
  * row per key, or grouped), or the UPDATE only. */
@@ -458,18 +460,18 @@ static cx_status prepare_writes(cx_pg_history *h, char *err, size_t errlen)
     h->write_sql = h->write_sql_signals = h->write_sql_grouped = NULL;
     if (lit == NULL)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-    size_t nu = strlen(UPDATE_SQL) + strlen(lit);
+    size_t nu = strlen(UPDATE_SQL "COMMIT") + strlen(lit);
     size_t ns = strlen(SIGNALS_CORRECT_SQL) + strlen(cx__pg_signals_apply_once_sql) + nu;
     size_t ng = strlen(SIGNALS_CORRECT_SQL) + strlen(cx__pg_signals_apply_sql) + nu;
     h->write_sql = malloc(nu);
     h->write_sql_signals = malloc(ns);
     h->write_sql_grouped = malloc(ng);
     if (h->write_sql != NULL && h->write_sql_signals != NULL && h->write_sql_grouped != NULL) {
-        snprintf(h->write_sql, nu, UPDATE_SQL, lit);
-        snprintf(h->write_sql_signals, ns, SIGNALS_CORRECT_SQL UPDATE_SQL,
-                 cx__pg_signals_apply_once_sql, lit);
-        snprintf(h->write_sql_grouped, ng, SIGNALS_CORRECT_SQL UPDATE_SQL,
-                 cx__pg_signals_apply_sql, lit);
+        snprintf(h->write_sql, nu, UPDATE_SQL "COMMIT", lit);
+        snprintf(h->write_sql_signals, ns, UPDATE_SQL SIGNALS_CORRECT_SQL "COMMIT", lit,
+                 cx__pg_signals_apply_once_sql);
+        snprintf(h->write_sql_grouped, ng, UPDATE_SQL SIGNALS_CORRECT_SQL "COMMIT", lit,
+                 cx__pg_signals_apply_sql);
     }
     PQfreemem(lit);
     if (h->write_sql == NULL || h->write_sql_signals == NULL || h->write_sql_grouped == NULL)
@@ -583,14 +585,13 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 
 /* ---- Dead letters ------------------------------------------------------------ */
 
-#define DEAD_COLUMNS                                                                               \
-    "id, " CX__PG_UTC_ISO(                                                                         \
-        "received_at") " AS received_at,"                                                          \
-                       " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, "      \
-                       "original_error,"                                                           \
-                       " " CX__PG_UTC_ISO(                                                         \
-                           "replayed_at") " AS replayed_at,"                                       \
-                                          " replay_count, replay_result, length(raw) AS bytes"
+/* clang-format off */
+#define DEAD_COLUMNS                                                                          \
+    "id, " CX__PG_UTC_ISO("received_at") " AS received_at,"                                  \
+    " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, original_error,"    \
+    " " CX__PG_UTC_ISO("replayed_at") " AS replayed_at,"                                     \
+    " replay_count, replay_result, length(raw) AS bytes"
+/* clang-format on */
 
 /* The dead letters a list shows: received since $1 (NULL: any time). */
 #define DEAD_FILTER " WHERE $1::timestamptz IS NULL OR received_at >= $1"
