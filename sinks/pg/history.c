@@ -172,15 +172,12 @@ cx_status cx_pg_reclassify_count(cx_pg_history *h, const char *since, const char
                                  long long *todo, char *err, size_t errlen)
 {
     const char *params[] = {since, until, h->version};
-    PGresult *r = PQexecParams(h->conn,
-                               "SELECT count(*) FROM cx.events WHERE ($1::timestamptz IS NULL"
-                               " OR occurred_at >= $1) AND ($2::timestamptz IS NULL OR"
-                               " occurred_at < $2) AND rule_version IS DISTINCT FROM $3",
-                               3, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(h->conn, r, "counting events", err, errlen);
-    *todo = st == CX_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    PQclear(r);
-    return st;
+    *todo = 0;
+    return cx__pg_scalar(h->conn,
+                         "SELECT count(*) FROM cx.events WHERE ($1::timestamptz IS NULL"
+                         " OR occurred_at >= $1) AND ($2::timestamptz IS NULL OR"
+                         " occurred_at < $2) AND rule_version IS DISTINCT FROM $3",
+                         3, params, "counting events", todo, err, errlen);
 }
 
 /* A jsonb number whose text (plain decimal) would take more than about 40

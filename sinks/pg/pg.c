@@ -1057,23 +1057,18 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
  * later than CX__PG_TICKETS_AHEAD_S after the clock, into *edge (seconds;
  * unchanged when there is none). Replayed messages days old then do not
  * re-open an incident of theirs, as a straggler does not. */
-static cx_status stored_edge(cx_pg *pg, int64_t *edge, char *err, size_t errlen)
+static cx_status stored_edge(cx_pg *pg, long long *edge, char *err, size_t errlen)
 {
     char ahead[24], base[16];
     snprintf(ahead, sizeof ahead, "%lld",
              (long long)(cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S));
     snprintf(base, sizeof base, "%d", pg->base_window);
     const char *params[] = {ahead, base};
-    PGresult *r = PQexecParams(pg->conn,
-                               "SELECT extract(epoch FROM max(window_start))::bigint"
-                               " FROM cx.signals WHERE window_start <= to_timestamp($1::bigint)"
-                               " AND window_seconds = $2::int",
-                               2, NULL, params, NULL, NULL, 0);
-    cx_status st = cx__pg_check(pg->conn, r, "reading where the stream is", err, errlen);
-    if (st == CX_OK && !PQgetisnull(r, 0, 0))
-        *edge = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return st;
+    return cx__pg_scalar(pg->conn,
+                         "SELECT extract(epoch FROM max(window_start))::bigint"
+                         " FROM cx.signals WHERE window_start <= to_timestamp($1::bigint)"
+                         " AND window_seconds = $2::int",
+                         2, params, "reading where the stream is", edge, err, errlen);
 }
 
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
@@ -1084,7 +1079,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         st = lock_offsets(pg, parts, np, err, errlen);
     /* where the stream of the batch's partitions is (the live edge of ticket
      * rules): the latest event stored from them, as this process knows */
-    int64_t edge = NO_TIME;
+    long long edge = NO_TIME;
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++) {
         int64_t latest_s;
         int64_t known = seen_get(pg->seen, parts[i].topic, parts[i].partition, &latest_s);

@@ -63,6 +63,11 @@ cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err
 cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
                              const char *what, char *err, size_t errlen);
 
+/* The same for a query of one whole number (a count, a max): its value in
+ * *out, left as it was when the query gives NULL or no row. */
+cx_status cx__pg_scalar(PGconn *conn, const char *sql, int n, const char *const *params,
+                        const char *what, long long *out, char *err, size_t errlen);
+
 /* COPY data is built in a cx_buf (cx.h). */
 /* Appends s[n] escaped for COPY text format (backslash, tab, newline, CR). */
 void cx__buf_copy_text(cx_buf *b, const char *s, size_t n);

@@ -266,6 +266,17 @@ cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *c
     return st;
 }
 
+cx_status cx__pg_scalar(PGconn *conn, const char *sql, int n, const char *const *params,
+                        const char *what, long long *out, char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    cx_status st = cx__pg_check(conn, res, what, err, errlen);
+    if (st == CX_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return st;
+}
+
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen)
 {
@@ -812,12 +823,8 @@ cx_status cx__pg_list(PGconn *conn, const char *rows_sql, const char *count_sql,
     if (st == CX_OK)
         *total = PQntuples(r);
     PQclear(r);
-    if (st == CX_OK && *total == limit) { /* perhaps more */
-        r = PQexecParams(conn, count_sql, n, NULL, all, NULL, NULL, 0);
-        if ((st = cx__pg_check(conn, r, what, err, errlen)) == CX_OK)
-            *total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
+    if (st == CX_OK && *total == limit) /* perhaps more */
+        st = cx__pg_scalar(conn, count_sql, n, all, what, total, err, errlen);
     PQclear(PQexec(conn, "ROLLBACK")); /* read only: nothing to commit */
     if (st != CX_OK) {
         json_decref(*out);
