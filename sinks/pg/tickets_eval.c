@@ -954,13 +954,13 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
      * days late, alone in its batch, is judged as a backlog is, as beside its
      * partition's other events: it neither re-opens an old incident's
      * resolved ticket nor gives an open one an old window's reason */
-    long long latest = edge, ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    long long ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
     if (st == CX_OK && n_scopes > 0)
         st = touched(scopes, n_scopes, cells);
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
-            st = choose_ends(r, &scopes[scope_of_rule[i]], latest, ahead, base_window,
+            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, base_window,
                              &rule_ends[i]);
     }
     for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */
