@@ -115,12 +115,11 @@ static cx_status parse_rfc3339(const char *s, int64_t *out_us)
         const char *d = p + 1;
         while (*d >= '0' && *d <= '9')
             d++;
-        if (d == p + 1)
+        /* an exponent after the digits, which strtod() would read, is not
+         * a time zone: the time is invalid either way */
+        if (d == p + 1 || *d == 'e' || *d == 'E')
             return CX_ERR_INVALID;
-        /* the digits alone: strtod() would read an exponent after them */
-        char frac[64];
-        snprintf(frac, sizeof frac, "%.*s", (int)(d - p < 63 ? d - p : 63), p);
-        frac_us = (int64_t)rint(strtod(frac, NULL) * 1000000.0);
+        frac_us = (int64_t)rint(strtod(p, NULL) * 1000000.0);
         p = d;
     }
     int64_t offset_s = 0;
