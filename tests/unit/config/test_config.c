@@ -40,6 +40,16 @@ static void write_file(const char *json)
     fclose(f);
 }
 
+/* A configuration loaded from a file holding json, which must load. */
+static cx_config *loaded(const char *json)
+{
+    write_file(json);
+    cx_config *cfg = cx_config_new();
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    return cfg;
+}
+
 static void expect_file_error(const char *json, const char *want)
 {
     write_file(json);
@@ -119,7 +129,7 @@ Test(cx_config, a_second_file_does_not_move_the_first_ones_paths)
 
 Test(cx_config, reads_a_file_with_every_kind_of_setting)
 {
-    write_file("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
+    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
                " \"properties\": {\"security.protocol\": \"SASL_SSL\", \"sasl.password\": \"pw\","
                " \"fetch.min.bytes\": 1024}},"
                " \"batch\": {\"max_messages\": 500}, \"postgres\": {\"synchronous_commit\": false},"
@@ -127,9 +137,6 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
                " \"model\": \"m/my.cxm\"},"
                " \"signals\": {\"window_seconds\": [60, 3600]},"
                " \"tickets\": {\"rules\": [{\"name\": \"r\"}]}}");
-    cx_config *cfg = cx_config_new();
-    char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_str_eq(cfg->brokers, "k:9092");
     cr_assert_eq(cfg->n_topics, 2);
     cr_assert_str_eq(cfg->topics[1], "b");
@@ -158,13 +165,10 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
  * "a string, number or boolean"). */
 Test(cx_config, a_whole_number_may_be_written_as_a_real)
 {
-    write_file("{\"batch\": {\"max_messages\": 5e2, \"max_ms\": 250.0},"
+    cx_config *cfg = loaded("{\"batch\": {\"max_messages\": 5e2, \"max_ms\": 250.0},"
                " \"signals\": {\"window_seconds\": [6e1, 3600.0]},"
                " \"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 1e2,"
                " \"retry.backoff.ms\": 100.0}}}");
-    cx_config *cfg = cx_config_new();
-    char err[512] = "";
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cfg->batch_max_messages, 500);
     cr_assert_eq(cfg->batch_max_ms, 250);
     cr_assert_eq(cfg->n_window_seconds, 2);
@@ -282,11 +286,9 @@ Test(cx_config, validation_says_what_run_is_missing)
  * whose rules those are and what to do, not only a rule nobody wrote. */
 Test(cx_config, the_built_in_ticket_rules_that_do_not_fit_the_windows_are_named_as_such)
 {
-    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
+    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
                " \"signals\": {\"window_seconds\": [3600]}}");
-    cx_config *cfg = cx_config_new();
     char err[1024];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err,
                      "the built-in ticket rules (\"tickets.rules\" is not set) do not fit the"
@@ -299,13 +301,11 @@ Test(cx_config, the_built_in_ticket_rules_that_do_not_fit_the_windows_are_named_
 
 Test(cx_config, validation_checks_the_ticket_rules)
 {
-    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
+    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
                " \"signals\": {\"window_seconds\": [300]},"
                " \"tickets\": {\"rules\": [{\"name\": \"fast\", \"category\": \"external\","
                " \"owner\": \"o\", \"negative_share_above\": 0.5, \"window_minutes\": 7}]}}");
-    cx_config *cfg = cx_config_new();
     char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "tickets.rules[0] (\"fast\")") && strstr(err, "(300 s)"), "%s", err);
     cx_config_free(cfg);
@@ -313,7 +313,7 @@ Test(cx_config, validation_checks_the_ticket_rules)
 
 Test(cx_config, secrets_are_masked_when_printed)
 {
-    write_file("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
+    cx_config *cfg = loaded("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
                " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\","
                " \"sasl.oauthbearer.token.endpoint.url\": \"https://id:s3cret@idp/token\","
@@ -321,9 +321,6 @@ Test(cx_config, secrets_are_masked_when_printed)
                " \"alerts\": {\"webhook\":"
                " \"https://hook:s3cret@example.com/in?token=s3cret&a=1\","
                " \"page_url\": \"https://cx.example.com/?access_token=s3cret\"}}");
-    cx_config *cfg = cx_config_new();
-    char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     char *buf = printed(cfg);
     cr_assert(strstr(buf, "s3cret") == NULL, "a secret was printed:\n%s", buf);
     cr_assert(strstr(buf, "SASL_SSL") != NULL);
@@ -338,11 +335,8 @@ Test(cx_config, secrets_are_masked_when_printed)
 
 Test(cx_config, a_decimal_prints_as_written)
 {
-    write_file("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
+    cx_config *cfg = loaded("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
                " \"owner\": \"o\", \"negative_share_above\": 0.8}]}}");
-    cx_config *cfg = cx_config_new();
-    char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     char *buf = printed(cfg);
     cr_assert(strstr(buf, "\"negative_share_above\": 0.8\n") != NULL, "%s", buf);
     free(buf);
@@ -496,10 +490,8 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
         cx_config_free(cfg);
     }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        write_file(files[i][0]);
-        cx_config *cfg = cx_config_new();
+        cx_config *cfg = loaded(files[i][0]);
         char err[512];
-        cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
         cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG, "%s",
                      files[i][0]);
         cr_assert(strstr(err, files[i][1]) != NULL, "%s", err);
@@ -571,9 +563,7 @@ Test(cx_config, messages_name_what_was_written_and_a_bom_is_passed_over)
     expect_file_error("{\"kafka\": \"x\"}",
                       "\"kafka\": a section of settings, must be a JSON object");
 
-    write_file("\xEF\xBB\xBF{\"kafka\": {\"group\": \"bom\"}}");
-    cfg = cx_config_new();
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cfg = loaded("\xEF\xBB\xBF{\"kafka\": {\"group\": \"bom\"}}");
     cr_assert_str_eq(cfg->group, "bom");
     cx_config_free(cfg);
 }
@@ -583,13 +573,11 @@ Test(cx_config, messages_name_what_was_written_and_a_bom_is_passed_over)
  * one named), printed as written, and cannot be given twice. */
 Test(cx_config, a_kafka_property_may_come_from_the_environment)
 {
-    write_file("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
+    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
                " \"properties\": {\"security.protocol\": \"SASL_SSL\","
                " \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"cx\","
                " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
-    cx_config *cfg = cx_config_new();
     char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     unsetenv("CX_TEST_KAFKA_PASSWORD");
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "\"sasl.password_env\" names the environment variable "
@@ -612,10 +600,8 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
     free(buf);
     cx_config_free(cfg);
 
-    write_file("{\"kafka\": {\"properties\": {\"sasl.password\": \"a\","
+    cfg = loaded("{\"kafka\": {\"properties\": {\"sasl.password\": \"a\","
                " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
-    cfg = cx_config_new();
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     cr_assert_eq(cx_config_kafka_properties(cfg, &kv, &n, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "\"sasl.password\" and \"sasl.password_env\" are both set") != NULL, "%s",
               err);
@@ -623,10 +609,8 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
     cx_config_free(cfg);
 
     /* the brokers are checked against the protocol a variable gives */
-    write_file("{\"kafka\": {\"brokers\": \"sasl_ssl://b:9093\", \"topics\": [\"t\"],"
+    cfg = loaded("{\"kafka\": {\"brokers\": \"sasl_ssl://b:9093\", \"topics\": [\"t\"],"
                " \"properties\": {\"security.protocol_env\": \"CX_TEST_KAFKA_PROTOCOL\"}}}");
-    cfg = cx_config_new();
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     setenv("CX_TEST_KAFKA_PROTOCOL", "SASL_SSL", 1);
     cx_status st = cx_config_validate_run(cfg, err, sizeof err);
     unsetenv("CX_TEST_KAFKA_PROTOCOL");
@@ -638,10 +622,8 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
  * setting: it replaced it with an empty URL, libpq's defaults. */
 Test(cx_config, an_empty_variable_leaves_the_setting_as_it_is)
 {
-    write_file("{\"postgres\": {\"url\": \"postgresql://db/cx\"}, \"kafka\": {\"group\": \"g\"}}");
-    cx_config *cfg = cx_config_new();
+    cx_config *cfg = loaded("{\"postgres\": {\"url\": \"postgresql://db/cx\"}, \"kafka\": {\"group\": \"g\"}}");
     char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     setenv("CXPULSE_PG_URL", "", 1);
     setenv("CXPULSE_GROUP", "", 1);
     cx_status st = cx_config_apply_env(cfg, err, sizeof err);
@@ -657,16 +639,13 @@ Test(cx_config, an_empty_variable_leaves_the_setting_as_it_is)
  * masked for every receiver that is not Alertmanager, whose path is its API. */
 Test(cx_config, webhook_paths_are_masked_when_printed)
 {
-    write_file(
+    cx_config *cfg = loaded(
         "{\"alerts\": {\"webhook\": \"https://hooks.slack.com/services/T0/B0/TOKEN1\","
         " \"receivers\": ["
         "{\"name\": \"d\", \"kind\": \"webhook\","
         " \"url\": \"https://discord.com/api/webhooks/123/TOKEN2?wait=true\"},"
         "{\"name\": \"s\", \"kind\": \"slack\", \"url\": \"https://hooks.slack.com/x/TOKEN3\"},"
         "{\"name\": \"am\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093/base\"}]}}");
-    cx_config *cfg = cx_config_new();
-    char err[512];
-    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
     char *buf = printed(cfg);
     cr_assert(strstr(buf, "TOKEN") == NULL, "a token was printed:\n%s", buf);
     cr_assert(strstr(buf, "\"https://hooks.slack.com/****\"") != NULL, "%s", buf);
