@@ -960,8 +960,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
-            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, base_window,
-                             &rule_ends[i]);
+            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, base_window, &rule_ends[i]);
     }
     for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */
         st = scope_ends(&scopes[k], rules, scope_of_rule, rule_ends, k);

@@ -129,7 +129,8 @@ Test(cx_config, a_second_file_does_not_move_the_first_ones_paths)
 
 Test(cx_config, reads_a_file_with_every_kind_of_setting)
 {
-    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
+    cx_config *cfg =
+        loaded("{\"kafka\": {\"brokers\": \"k:9092\", \"topics\": [\"a\", \"b\"],"
                " \"properties\": {\"security.protocol\": \"SASL_SSL\", \"sasl.password\": \"pw\","
                " \"fetch.min.bytes\": 1024}},"
                " \"batch\": {\"max_messages\": 500}, \"postgres\": {\"synchronous_commit\": false},"
@@ -166,9 +167,9 @@ Test(cx_config, reads_a_file_with_every_kind_of_setting)
 Test(cx_config, a_whole_number_may_be_written_as_a_real)
 {
     cx_config *cfg = loaded("{\"batch\": {\"max_messages\": 5e2, \"max_ms\": 250.0},"
-               " \"signals\": {\"window_seconds\": [6e1, 3600.0]},"
-               " \"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 1e2,"
-               " \"retry.backoff.ms\": 100.0}}}");
+                            " \"signals\": {\"window_seconds\": [6e1, 3600.0]},"
+                            " \"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 1e2,"
+                            " \"retry.backoff.ms\": 100.0}}}");
     cr_assert_eq(cfg->batch_max_messages, 500);
     cr_assert_eq(cfg->batch_max_ms, 250);
     cr_assert_eq(cfg->n_window_seconds, 2);
@@ -287,7 +288,7 @@ Test(cx_config, validation_says_what_run_is_missing)
 Test(cx_config, the_built_in_ticket_rules_that_do_not_fit_the_windows_are_named_as_such)
 {
     cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
-               " \"signals\": {\"window_seconds\": [3600]}}");
+                            " \"signals\": {\"window_seconds\": [3600]}}");
     char err[1024];
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err,
@@ -301,7 +302,8 @@ Test(cx_config, the_built_in_ticket_rules_that_do_not_fit_the_windows_are_named_
 
 Test(cx_config, validation_checks_the_ticket_rules)
 {
-    cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
+    cx_config *cfg =
+        loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"]},"
                " \"signals\": {\"window_seconds\": [300]},"
                " \"tickets\": {\"rules\": [{\"name\": \"fast\", \"category\": \"external\","
                " \"owner\": \"o\", \"negative_share_above\": 0.5, \"window_minutes\": 7}]}}");
@@ -313,7 +315,8 @@ Test(cx_config, validation_checks_the_ticket_rules)
 
 Test(cx_config, secrets_are_masked_when_printed)
 {
-    cx_config *cfg = loaded("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
+    cx_config *cfg =
+        loaded("{\"postgres\": {\"url\": \"postgresql://app:s3cret@db/cx\"},"
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
                " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\","
                " \"sasl.oauthbearer.token.endpoint.url\": \"https://id:s3cret@idp/token\","
@@ -335,7 +338,8 @@ Test(cx_config, secrets_are_masked_when_printed)
 
 Test(cx_config, a_decimal_prints_as_written)
 {
-    cx_config *cfg = loaded("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
+    cx_config *cfg =
+        loaded("{\"tickets\": {\"rules\": [{\"name\": \"r\", \"category\": \"external\","
                " \"owner\": \"o\", \"negative_share_above\": 0.8}]}}");
     char *buf = printed(cfg);
     cr_assert(strstr(buf, "\"negative_share_above\": 0.8\n") != NULL, "%s", buf);
@@ -574,9 +578,9 @@ Test(cx_config, messages_name_what_was_written_and_a_bom_is_passed_over)
 Test(cx_config, a_kafka_property_may_come_from_the_environment)
 {
     cx_config *cfg = loaded("{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\"],"
-               " \"properties\": {\"security.protocol\": \"SASL_SSL\","
-               " \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"cx\","
-               " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
+                            " \"properties\": {\"security.protocol\": \"SASL_SSL\","
+                            " \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"cx\","
+                            " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
     char err[512];
     unsetenv("CX_TEST_KAFKA_PASSWORD");
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
@@ -601,7 +605,7 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
     cx_config_free(cfg);
 
     cfg = loaded("{\"kafka\": {\"properties\": {\"sasl.password\": \"a\","
-               " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
+                 " \"sasl.password_env\": \"CX_TEST_KAFKA_PASSWORD\"}}}");
     cr_assert_eq(cx_config_kafka_properties(cfg, &kv, &n, err, sizeof err), CX_ERR_CONFIG);
     cr_assert(strstr(err, "\"sasl.password\" and \"sasl.password_env\" are both set") != NULL, "%s",
               err);
@@ -610,7 +614,7 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
 
     /* the brokers are checked against the protocol a variable gives */
     cfg = loaded("{\"kafka\": {\"brokers\": \"sasl_ssl://b:9093\", \"topics\": [\"t\"],"
-               " \"properties\": {\"security.protocol_env\": \"CX_TEST_KAFKA_PROTOCOL\"}}}");
+                 " \"properties\": {\"security.protocol_env\": \"CX_TEST_KAFKA_PROTOCOL\"}}}");
     setenv("CX_TEST_KAFKA_PROTOCOL", "SASL_SSL", 1);
     cx_status st = cx_config_validate_run(cfg, err, sizeof err);
     unsetenv("CX_TEST_KAFKA_PROTOCOL");
@@ -622,7 +626,8 @@ Test(cx_config, a_kafka_property_may_come_from_the_environment)
  * setting: it replaced it with an empty URL, libpq's defaults. */
 Test(cx_config, an_empty_variable_leaves_the_setting_as_it_is)
 {
-    cx_config *cfg = loaded("{\"postgres\": {\"url\": \"postgresql://db/cx\"}, \"kafka\": {\"group\": \"g\"}}");
+    cx_config *cfg =
+        loaded("{\"postgres\": {\"url\": \"postgresql://db/cx\"}, \"kafka\": {\"group\": \"g\"}}");
     char err[512];
     setenv("CXPULSE_PG_URL", "", 1);
     setenv("CXPULSE_GROUP", "", 1);
