@@ -3,8 +3,10 @@
  * [--rules FILE] [--batch N]`: re-tags stored events with the current rules in
  * bounded batches, correcting cx.signals in the same transactions. Safe to
  * interrupt and to run again (events already on the rules' version are
- * skipped), and safe while `cxpulse run` is writing.
+ * skipped), and safe while `cxpulse run` is writing. SIGINT or SIGTERM stops
+ * it after the pages in hand are stored, saying how far it got.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,8 @@ static int usage(FILE *out, int rc)
                  "or the built-in ones) and model (--model, rules.model, or the built-in one):\n"
                  "tags, primary category, sentiment and rule version, with cx.signals corrected,\n"
                  "N events per transaction (default 5000). Events already tagged by this rule\n"
-                 "version are skipped, so an interrupted run can simply be run again.\n"
+                 "version are skipped, so an interrupted run can simply be run again. Ctrl-C\n"
+                 "(SIGINT) or SIGTERM stops it once the batches in hand are stored (exit 1).\n"
                  "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
 }
@@ -39,6 +42,27 @@ static int valid_time(const char *flag, const char *t, int64_t *us)
     fprintf(stderr, "cxpulse reclassify: %s \"%s\": expected an RFC 3339 date-time or a date\n",
             flag, cx_config_shown(t, shown, sizeof shown));
     return 0;
+}
+
+/* The stop signal that arrived (SIGINT, SIGTERM), or 0. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Stops at the next page on SIGINT or SIGTERM; a second one ends the process
+ * at once (SA_RESETHAND), losing nothing but the pages in flight. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* What an error mid-run leaves: the pages before it are stored. */
@@ -134,8 +158,20 @@ int cx_cmd_reclassify(int argc, char **argv)
                         "files named (to add yours to them: --rules default --rules FILE)\n");
     long long done_n = 0, moved_n = 0, unparsed = 0;
     cx_cmd_unreadable told = {0};
+    catch_stop_signals();
     for (;;) {
         size_t n, moved, m = 0;
+        if (stop_signal != 0) {
+            if (cx_pg_reclassify_wait(h, err, sizeof err) != CX_OK) {
+                fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
+                goto done;
+            }
+            fprintf(stderr,
+                    "reclassify: stopped by %s after %lld of %lld events, all stored; the "
+                    "same command again re-tags the rest\n",
+                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", done_n, todo);
+            goto done;
+        }
         if (cx_pg_reclassify_next(h, since, until, batch, &n, err, sizeof err) != CX_OK) {
             fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
             goto done;

@@ -580,6 +580,11 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
     return st;
 }
 
+cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen)
+{
+    return wait_writes(h, err, errlen);
+}
+
 /* ---- Dead letters ------------------------------------------------------------ */
 
 /* clang-format off */

@@ -69,6 +69,11 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
                                  const cx_event *const *evs, const cx_tags *const *tags,
                                  size_t n, size_t *moved, char *err, size_t errlen);
 
+/* Waits until every page cx_pg_reclassify_apply() has sent is committed, or
+ * rolled back (the first error, with every failed page's message): for a run
+ * that stops early, what is stored is then exactly the pages applied. */
+cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen);
+
 /* Dead letters as JSON: newest first, at most limit (0: 50), received since
  * (NULL: any time). *total is how many match (more than the array holds when
  * it was cut at limit). */

@@ -240,6 +240,38 @@ Test(pg_history, reclassify_corrects_signals_exactly_for_decimal_and_too_fine_ra
     cx_test_assert_signals_exact(conn);
 }
 
+Test(pg_history, reclassify_stopped_by_sigint_stores_what_it_says_and_a_rerun_ends_it)
+{
+    /* 300 pages of one event, so that the stop comes long before the end */
+    const char *prefixes[] = {"s", "t", "u", "v", "w"};
+    for (int i = 0; i < 5; i++) {
+        add_complaints(prefixes[i], 60);
+        store();
+    }
+    write_rules(new_rules);
+    int rc = cx_test_sh("%s reclassify --rules '%s' --batch 1 --pg '%s' >'%s' 2>&1 & p=$!; "
+                        "i=0; until grep -q '^reclassify: [0-9]*/' '%s' || [ $i -ge 600 ]; "
+                        "do sleep 0.02; i=$((i+1)); done; kill -INT $p; wait $p",
+                        cx_test_bin(), rules, url, out, out);
+    cr_assert_eq(rc, 1, "see %s", out);
+    char text[8192];
+    const char *stop = strstr(cx_test_read_file(out, text, sizeof text), "stopped by SIGINT after");
+    long long stored, todo;
+    cr_assert(stop != NULL &&
+                  sscanf(stop, "stopped by SIGINT after %lld of %lld", &stored, &todo) == 2,
+              "see %s", out);
+    cr_assert(stored > 0 && stored < 300 && todo == 300, "%lld of %lld", stored, todo);
+    /* what it says is stored is all there is, with signals to match */
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), stored);
+    cx_test_assert_signals_exact(conn);
+    cr_assert_eq(reclassify_new(""), 0, "see %s", out);
+    char says[64];
+    snprintf(says, sizeof says, "reclassified %lld events", 300 - stored);
+    cr_assert(output_has(says), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 300);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, reclassify_keeps_to_the_time_range)
 {
     add_complaints("r", 20);
