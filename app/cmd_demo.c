@@ -71,6 +71,7 @@ int cx_cmd_demo(int argc, char **argv)
     cx_config *cfg = cx_config_new();
     cx_mock *mock = NULL;
     PGconn *conn = NULL;
+    cx_metrics *metrics = NULL;
     if (cfg == NULL || rest == NULL)
         goto done;
     if (cx_config_parse_cli(cfg, argc, argv, rest, &n_rest, err, sizeof err) != CX_OK) {
@@ -150,12 +151,18 @@ int cx_cmd_demo(int argc, char **argv)
         (rc = cx_config_set(cfg, "batch.max_messages", "250", err, sizeof err)) != CX_OK)
         goto done;
     cx_run_totals t;
+    /* the service runs again with --serve: its counters go on from the first run */
+    if ((metrics = cx_metrics_new()) == NULL) {
+        fprintf(stderr, "cxpulse demo: out of memory\n");
+        rc = CX_EXIT_RUNTIME;
+        goto done;
+    }
     if (produced == 0) { /* the service would wait for the first message */
         printf("- %s holds no messages: nothing to run\n", data_name);
     } else {
         printf("- running the pipeline (group %s) ...\n", group);
         int64_t t0 = cx_now_mono_us();
-        if ((rc = cx_run_service(cfg, produced, &t)) != CX_EXIT_OK)
+        if ((rc = cx_run_service(cfg, produced, metrics, &t)) != CX_EXIT_OK)
             goto done;
         double secs = (double)(cx_now_mono_us() - t0) / 1e6;
         printf("- handled %llu messages in %.1f s: %llu events stored, %llu duplicates, "
@@ -197,8 +204,8 @@ int cx_cmd_demo(int argc, char **argv)
         show(conn, "Ticket notifications (cxpulse notifications list)",
              "SELECT transition, status, count(*) AS notifications FROM cx.notifications"
              " GROUP BY 1, 2 ORDER BY 1, 2");
-    char url[1024]; /* a password in it masked: the operator knows it */
-    cx_config_shown(cfg->pg_url ? cfg->pg_url : "", url, sizeof url);
+    char url[1024]; /* a password in it masked (the operator knows it), the user kept */
+    cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", url, sizeof url);
     printf("\nQuery it yourself%s:\n"
            "  psql \"%s\" -c 'SELECT * FROM cx.satisfaction_hourly'\n"
            "  cxpulse tickets list --pg \"%s\"     # the owners' view\n",
@@ -211,10 +218,11 @@ int cx_cmd_demo(int argc, char **argv)
                "  cxpulse replay --brokers %s --topic %s FILE\n",
                cfg->http_listen, cx_mock_bootstraps(mock), DEMO_TOPIC);
         fflush(stdout);
-        rc = cx_run_service(cfg, 0, &t);
+        rc = cx_run_service(cfg, 0, metrics, &t);
     }
 done:
     PQfinish(conn);
+    cx_metrics_free(metrics);
     cx_mock_free(mock);
     cx_config_free(cfg);
     free(rest);

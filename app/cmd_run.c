@@ -230,10 +230,11 @@ static void retrying(void *ctx, int delay_ms, const char *err)
     cx_metrics_count_retry(s->metrics);
 }
 
-int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_totals *totals)
+int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metrics *metrics,
+                   cx_run_totals *totals)
 {
     char err[1024];
-    service s = {.stop_after = stop_after_messages};
+    service s = {.stop_after = stop_after_messages, .metrics = metrics};
     cx_pg *pg[CX_PIPELINE_MAX_SINKS] = {0};
     cx_pg_seen *seen = NULL; /* the offsets the writers know stored, shared */
     cx_sink sinks[CX_PIPELINE_MAX_SINKS];
@@ -289,7 +290,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_to
                         .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(clf),
                         .synchronous_commit = cfg->synchronous_commit};
-    if ((s.metrics = cx_metrics_new()) == NULL) {
+    if (s.metrics == NULL && (s.metrics = cx_metrics_new()) == NULL) {
         fprintf(stderr, "cxpulse: out of memory\n");
         goto done;
     }
@@ -377,7 +378,8 @@ done:
     cx_alerts_sender_stop(sender); /* up to 5 s: after the partitions are let go */
     cx_pipeline_free(s.pipeline);  /* drained by the consumer: the writers stop */
     *totals = s.totals;
-    cx_metrics_free(s.metrics);
+    if (s.metrics != metrics)
+        cx_metrics_free(s.metrics);
     for (int w = 0; w < writers; w++)
         cx_pg_free(pg[w]);
     cx_pg_seen_free(seen);
@@ -433,7 +435,7 @@ int cx_cmd_run(int argc, char **argv)
     }
     cx_log_set_level(cfg->log_level);
     cx_run_totals totals;
-    rc = cx_run_service(cfg, 0, &totals);
+    rc = cx_run_service(cfg, 0, NULL, &totals);
 done:
     cx_config_free(cfg);
     free(rest);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "metrics.h"
 
 #define CX_EXIT_OK 0
 #define CX_EXIT_RUNTIME 1
@@ -42,10 +43,12 @@ typedef struct cx_run_totals {
  * consumer -> pipeline (parse, classify, ticket rules) -> PostgreSQL, with the
  * HTTP server and the ticket sender. Runs until SIGTERM/SIGINT (handlers
  * installed here) or, when stop_after_messages > 0, until that many messages
- * were handled. Returns an exit status (0 clean stop, 1 runtime failure, 2
+ * were handled. Counts into metrics, which outlives the run (NULL: metrics of
+ * the run's own). Returns an exit status (0 clean stop, 1 runtime failure, 2
  * configuration error) and fills *totals.
  */
-int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_run_totals *totals);
+int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metrics *metrics,
+                   cx_run_totals *totals);
 
 /* Produces each line of path ("-" = stdin; NULL: the bundled sample data
  * set, config/sample/events.jsonl) to topic, keyed by customer_id; progress

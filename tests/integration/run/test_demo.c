@@ -41,6 +41,15 @@ Test(demo, runs_the_sample_data_and_prints_the_tickets_it_opened, .timeout = 180
                             "'%s'",
                             out),
                  0, "see %s", out);
+    /* the commands it gives to look further work as printed */
+    cr_assert_eq(cx_test_sh("cmd=$(sed -n 's/^  psql /psql /p' '%s'); [ -n \"$cmd\" ] &&"
+                            " eval \"$cmd\" | grep -q '(.* rows)'",
+                            out),
+                 0, "see %s", out);
+    cr_assert_eq(cx_test_sh("cmd=$(sed -n 's|^  cxpulse tickets list|%s tickets list|p' '%s');"
+                            " [ -n \"$cmd\" ] && eval \"$cmd\" | grep -q vendor-management",
+                            cx_test_bin(), out),
+                 0, "see %s", out);
     PQfinish(conn);
 }
 
@@ -91,6 +100,8 @@ Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
             cx_test_sleep_ms(100);
     }
     cr_assert(ready, "not ready 15 s after the summary: %s", body);
+    static char metrics[1 << 16];
+    int got = cx_test_http_get(port, "/metrics", metrics, sizeof metrics);
     /* a stop signal is taken by the main thread alone: every other thread,
      * the mock broker's too, has SIGTERM (bit 15 of SigBlk) blocked */
     int masked = cx_test_sh("n=0; for f in /proc/%d/task/*/status; do"
@@ -100,4 +111,8 @@ Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
                             (int)pid);
     cr_assert_eq(cx_test_stop(pid, SIGTERM, 60000), 0);
     cr_assert_eq(masked, 0, "more threads than the main one take SIGTERM");
+    /* the counters go on from the run the summary was made of */
+    cr_assert_eq(got, 200);
+    cr_assert(strstr(metrics, "\ncxpulse_messages_consumed_total 3042\n") != NULL, "%s",
+              metrics);
 }
