@@ -25,9 +25,19 @@ static void usage(FILE *out)
 
 /* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole), its
  * control characters as spaces. */
+/* The width of s in characters (UTF-8). */
+static int chars(const char *s)
+{
+    int n = 0;
+    for (; *s != '\0'; s++)
+        n += (*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Prints raw made printable, in width characters (cut to it) and two spaces. */
 static void cell(const char *raw, int width)
 {
-    char s[256];
+    char s[512];
     cx_printable(raw, s, sizeof s);
     int n = 0, bytes = 0;
     while (s[bytes] != '\0' && n < width) {
@@ -39,46 +49,78 @@ static void cell(const char *raw, int width)
     printf("%.*s%*s", bytes, s, width - n + 2, "");
 }
 
+/* The columns whose width follows their longest value, up to a limit. */
+enum { OWNER, RULE, CATEGORY, DELIVERED, WIDE_COLUMNS };
+
+/* Ticket t's values of those columns, made printable, in cells[]. */
+static void wide_cells(const json_t *t, char cells[WIDE_COLUMNS][512])
+{
+    cx_printable(cx_cmd_json_str(t, "owner"), cells[OWNER], sizeof cells[OWNER]);
+    cx_printable(cx_cmd_json_str(t, "rule"), cells[RULE], sizeof cells[RULE]);
+    char cat[512];
+    const char *scope = cx_cmd_json_str(t, "scope");
+    snprintf(cat, sizeof cat, "%s%s%s", cx_cmd_json_str(t, "category"), scope[0] ? " " : "", scope);
+    cx_printable(cat, cells[CATEGORY], sizeof cells[CATEGORY]);
+    /* Per receiver of the latest transition: name=sent|pending|failed. */
+    char delivered[512] = "-";
+    const json_t *d = json_object_get(json_object_get(t, "delivery"), "receivers");
+    const char *name;
+    json_t *v;
+    size_t used = 0;
+    json_object_foreach((json_t *)d, name, v)
+    {
+        int n = snprintf(delivered + used, sizeof delivered - used, "%s%s=%s", used ? " " : "",
+                         name, json_string_value(v));
+        if (n < 0 || (size_t)n >= sizeof delivered - used)
+            break;
+        used += (size_t)n;
+    }
+    if (used == 0 && json_is_object(json_object_get(t, "delivery")))
+        snprintf(delivered, sizeof delivered, "%s",
+                 cx_cmd_json_str(json_object_get(t, "delivery"), "status"));
+    cx_printable(delivered, cells[DELIVERED], sizeof cells[DELIVERED]);
+}
+
 static void print_table(const json_t *tickets)
 {
     if (json_array_size(tickets) == 0) {
         printf("no tickets\n");
         return;
     }
-    printf("%-6s  %-12s  %-20s  %-28s  %-13s  %-20s  %6s  %-24s  %s\n", "ID", "STATUS", "OWNER",
-           "RULE", "CATEGORY", "OPENED (UTC)", "EVENTS", "DELIVERED", "REASON");
+    static const char *const heads[WIDE_COLUMNS] = {"OWNER", "RULE", "CATEGORY", "DELIVERED"};
+    static const int limits[WIDE_COLUMNS] = {32, 40, 40, 120};
+    int width[WIDE_COLUMNS];
+    char cells[WIDE_COLUMNS][512];
     size_t i;
     json_t *t;
+    for (int c = 0; c < WIDE_COLUMNS; c++)
+        width[c] = (int)strlen(heads[c]);
     json_array_foreach(tickets, i, t)
     {
+        wide_cells(t, cells);
+        for (int c = 0; c < WIDE_COLUMNS; c++) {
+            int n = chars(cells[c]);
+            width[c] = n > limits[c] ? limits[c] : n > width[c] ? n : width[c];
+        }
+    }
+    printf("%-6s  %-12s  ", "ID", "STATUS");
+    cell(heads[OWNER], width[OWNER]);
+    cell(heads[RULE], width[RULE]);
+    cell(heads[CATEGORY], width[CATEGORY]);
+    printf("%-20s  %6s  ", "OPENED (UTC)", "EVENTS");
+    cell(heads[DELIVERED], width[DELIVERED]);
+    printf("REASON\n");
+    json_array_foreach(tickets, i, t)
+    {
+        wide_cells(t, cells);
         printf("%-6lld  ", (long long)json_integer_value(json_object_get(t, "ticket_id")));
         cell(cx_cmd_json_str(t, "status"), 12);
-        cell(cx_cmd_json_str(t, "owner"), 20);
-        cell(cx_cmd_json_str(t, "rule"), 28);
-        char cat[64];
-        snprintf(cat, sizeof cat, "%s%s%s", cx_cmd_json_str(t, "category"), cx_cmd_json_str(t, "scope")[0] ? " " : "",
-                 cx_cmd_json_str(t, "scope"));
-        cell(cat, 13);
+        cell(cells[OWNER], width[OWNER]);
+        cell(cells[RULE], width[RULE]);
+        cell(cells[CATEGORY], width[CATEGORY]);
         cell(cx_cmd_json_str(t, "opened_at"), 20);
         printf("%6lld  ", (long long)json_integer_value(json_object_get(t, "event_count")));
-        /* Per receiver of the latest transition: name=sent|pending|failed. */
-        char delivered[256] = "-";
-        const json_t *d = json_object_get(json_object_get(t, "delivery"), "receivers");
-        const char *name;
-        json_t *v;
-        size_t used = 0;
-        json_object_foreach((json_t *)d, name, v)
-        {
-            int n = snprintf(delivered + used, sizeof delivered - used, "%s%s=%s",
-                             used ? " " : "", name, json_string_value(v));
-            if (n < 0 || (size_t)n >= sizeof delivered - used)
-                break;
-            used += (size_t)n;
-        }
-        if (used == 0 && json_is_object(json_object_get(t, "delivery")))
-            snprintf(delivered, sizeof delivered, "%s",
-                     cx_cmd_json_str(json_object_get(t, "delivery"), "status"));
-        cell(delivered, 24);
+        cell(cells[DELIVERED], width[DELIVERED]);
         char reason[1024];
         printf("%s\n", cx_printable(cx_cmd_json_str(t, "reason"), reason, sizeof reason));
     }

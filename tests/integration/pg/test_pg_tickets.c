@@ -1131,6 +1131,24 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
                  1);
 }
 
+/* The owners' table shows every receiver and the whole scope, however long. */
+Test(pg_tickets, the_table_shows_every_receiver_and_the_whole_scope)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, scope, owner) VALUES"
+                          " ('billing-negative-share', 'collaborative', 'channel=chat',"
+                          "  'billing-and-payments')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'pending', deliveries ="
+                          " '{\"crm-webhook\": {\"status\": \"sent\"},"
+                          "   \"ops-alertmanager\": {\"status\": \"sent\"},"
+                          "   \"billing-chat\": {\"status\": \"failed\"}}'");
+    const char *shown[] = {"crm-webhook=sent", "ops-alertmanager=sent", "billing-chat=failed",
+                           "collaborative channel=chat", "billing-and-payments"};
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
+        cr_expect_eq(cx_test_sh("%s tickets list --pg '%s' | grep -qF -e '%s'", cx_test_bin(), url,
+                                shown[i]),
+                     0, "tickets list does not show \"%s\"", shown[i]);
+}
+
 /* One writer's batch, written on its own thread. */
 typedef struct writer_run {
     cx_pg *pg;
