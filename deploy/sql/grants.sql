@@ -1,6 +1,6 @@
 -- grants.sql - the privileges cxpulse needs, and no more, for two group roles:
 --
---   cxpulse_runtime  `cxpulse run`, `reclassify`, `tickets`, `dead-letters`:
+--   cxpulse_runtime  `cxpulse run`, `reclassify`, `tickets`, `notifications`, `dead-letters`:
 --                    reads and writes the rows of the cx schema's tables (no
 --                    DDL, no TRUNCATE, DELETE only on cx.signals, where
 --                    reclassification removes emptied signal rows), reads
