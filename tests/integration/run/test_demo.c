@@ -113,6 +113,5 @@ Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
     cr_assert_eq(masked, 0, "more threads than the main one take SIGTERM");
     /* the counters go on from the run the summary was made of */
     cr_assert_eq(got, 200);
-    cr_assert(strstr(metrics, "\ncxpulse_messages_consumed_total 3042\n") != NULL, "%s",
-              metrics);
+    cr_assert(strstr(metrics, "\ncxpulse_messages_consumed_total 3042\n") != NULL, "%s", metrics);
 }
