@@ -93,6 +93,13 @@ int cx_cmd_config(int argc, char **argv)
         }
         for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
             fprintf(stderr, "cxpulse config: warning: %s\n", cx_classifier_warning(clf, i));
+        cx_ticket_rules *rules = NULL;
+        char unrouted[1024];
+        if (cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
+                                sizeof err) == CX_OK &&
+            cx_alerts_unrouted(alerts, rules, unrouted, sizeof unrouted) > 0)
+            fprintf(stderr, "cxpulse config: warning: " CX_UNROUTED "\n", unrouted);
+        cx_ticket_rules_free(rules);
         printf("configuration OK: brokers %s, %zu topic(s), group %s, rules %s, %zu alert "
                "receiver(s)\n",
                cfg->brokers, cfg->n_topics, cfg->group, cx_classifier_version(clf),

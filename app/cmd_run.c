@@ -333,6 +333,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         rc = cx_cmd_exit_status(st);
         goto done;
     }
+    char unrouted[1024];
+    if (sender != NULL &&
+        cx_alerts_unrouted(cx_alerts_sender_alerts(sender), rules, unrouted, sizeof unrouted) > 0)
+        cx_log(CX_LOG_WARN, "alerts", CX_UNROUTED, unrouted);
     cx_consumer_config cc = {.brokers = cfg->brokers,
                              .topics = (const char *const *)cfg->topics,
                              .n_topics = cfg->n_topics,

@@ -13,6 +13,7 @@
 
 #include "alerts.h"
 #include "alerts_int.h"
+#include "classify.h"
 
 static void receiver_clear(cx__alerts_receiver *r)
 {
@@ -193,6 +194,13 @@ static cx_status read_routes(cx_alerts *a, const json_t *list, char *err, size_t
             if (!json_is_string(v) || json_string_length(v) == 0)
                 return cx_errf(err, errlen, CX_ERR_CONFIG,
                                "%s: \"%s\" must be a non-empty string", where, k);
+            cx_category cat;
+            if (strcmp(k, "category") == 0 &&
+                cx_category_from_name(json_string_value(v), &cat) != CX_OK)
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: \"category\": \"%s\" is not one of facing, collaborative, "
+                               "external, performance (it would match no ticket)",
+                               where, json_string_value(v));
         }
         rt->owner = dup_or_null(json_string_value(json_object_get(o, "owner")));
         rt->category = dup_or_null(json_string_value(json_object_get(o, "category")));
@@ -322,6 +330,33 @@ size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *catego
         kept++;
     }
     return kept;
+}
+
+size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char *msg,
+                          size_t msglen)
+{
+    size_t bad = 0, used = 0;
+    if (msglen > 0)
+        msg[0] = '\0';
+    if (a->n_receivers == 0)
+        return 0;
+    for (size_t i = 0; i < cx_ticket_rules_count(rules); i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
+        for (int c = r->category < 0 ? 0 : r->category;
+             c < (r->category < 0 ? (int)CX_CAT_COUNT : r->category + 1); c++) {
+            size_t idx[CX_ALERTS_MAX_RECEIVERS];
+            const char *cat = cx_category_name((cx_category)c);
+            if (cx_alerts_route(a, r->owner, cat, r->name, idx, CX_ALERTS_MAX_RECEIVERS) > 0)
+                continue;
+            int n =
+                snprintf(msg + used, msglen > used ? msglen - used : 0,
+                         "%s%s (owner %s, category %s)", bad ? ", " : "", r->name, r->owner, cat);
+            used += n > 0 ? (size_t)n : 0;
+            bad++;
+            break;
+        }
+    }
+    return bad;
 }
 
 void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "cx.h"
 #include "metrics.h"
+#include "tickets.h"
 
 typedef struct cx_alerts cx_alerts;
 
@@ -43,6 +44,21 @@ const char *cx_alerts_receiver_name(const cx_alerts *a, size_t i);
  */
 size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *category,
                        const char *rule, size_t *idx, size_t max);
+
+/*
+ * How many of the ticket rules have tickets that would reach no receiver (no
+ * route matches their owner, category and name, and no shortcut receiver is
+ * configured; with no receiver at all, none: tickets are then only kept in
+ * the database). msg names them, for a warning. An event rule of any category
+ * counts when one category of its tickets would reach nobody.
+ */
+size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char *msg,
+                          size_t msglen);
+
+/* The warning about them: printf format, %s the message above. */
+#define CX_UNROUTED                                                                                \
+    "no route in alerts.routes matches the tickets of %s, and no receiver takes every "            \
+    "ticket: they would be kept in cx.tickets but sent nowhere"
 
 /*
  * The body posted to receiver i for an outbox row (as cx_pg_outbox_claim gives
@@ -90,6 +106,10 @@ typedef struct cx_alerts_sender cx_alerts_sender;
  */
 cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, cx_metrics *m,
                                  char *err, size_t errlen);
+
+/* The receivers and routes the sender delivers by (read-only; valid until
+ * cx_alerts_sender_stop()). */
+const cx_alerts *cx_alerts_sender_alerts(const cx_alerts_sender *s);
 
 /* Stops the thread within about 5 s, whatever alerts.timeout_ms and however
  * many receivers hang: the post under way and rows due now are still

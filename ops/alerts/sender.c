@@ -275,6 +275,13 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             }
         }
     }
+    if (n == 0)
+        cx_log(CX_LOG_WARN, "alerts",
+               "notification %s goes to no receiver: no route in alerts.routes matches owner %s, "
+               "category %s, rule %s (kept as unrouted)",
+               key, json_string_value(json_object_get(t, "owner")),
+               json_string_value(json_object_get(t, "category")),
+               json_string_value(json_object_get(t, "rule")));
     if (!lost) {
         const char *status = pending ? "pending" : failed ? "failed" : n == 0 ? "unrouted" : "sent";
         int retry = pending && !cut ? cx_alerts_backoff_ms(s->alerts, attempts) : 0;
@@ -414,6 +421,11 @@ static void *sender_main(void *arg)
     }
     cx_pg_outbox_rollback(s->outbox);
     return NULL;
+}
+
+const cx_alerts *cx_alerts_sender_alerts(const cx_alerts_sender *s)
+{
+    return s->alerts;
 }
 
 cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, cx_metrics *m,

@@ -279,6 +279,30 @@ Test(cli, config_check_warns_about_terms_that_read_as_one_phrase)
                  0);
 }
 
+/* Routes that no ticket rule's tickets match (a misspelt owner) are told of:
+ * those tickets would be kept but sent nowhere. */
+Test(cli, config_check_warns_about_tickets_no_route_takes)
+{
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s/routes.json", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("{\"alerts\": {\"receivers\": [{\"name\": \"hook\", \"kind\": \"webhook\","
+          " \"url\": \"http://127.0.0.1:9/h\"}], \"routes\": [{\"owner\": \"Vendor-Management\","
+          " \"receivers\": [\"hook\"]}]}}",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --config %s"
+                            " 2>%s.err >/dev/null",
+                            cx_test_bin(), cfg, cfg),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'warning: no route in alerts.routes matches the tickets of"
+                            " .*external-nps-detractor (owner vendor-management, category"
+                            " external).*sent nowhere' %s.err",
+                            cfg),
+                 0);
+}
+
 /* Runs `cxpulse ARGS` (shell words) with output in DIR/out; returns its exit status. */
 static int run_cli(const char *args)
 {

@@ -146,6 +146,39 @@ Test(alerts, a_route_with_an_unknown_key_is_refused)
             "alerts.routes[0]: unknown key \"team\"");
 }
 
+Test(alerts, a_route_for_a_category_that_does_not_exist_is_refused)
+{
+    refused(receivers, "[{\"category\": \"externel\", \"receivers\": [\"ops\"]}]",
+            "alerts.routes[0]: \"category\": \"externel\" is not one of facing, "
+            "collaborative, external, performance");
+}
+
+/* The built-in ticket rules with routes that miss some of them: those are
+ * named, and a default route or a shortcut receiver leaves none out. */
+Test(alerts, ticket_rules_no_route_matches_are_named)
+{
+    char err[512], msg[1024];
+    cx_ticket_rules *rules = NULL;
+    cr_assert_eq(cx_ticket_rules_new(&rules, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+    set("alerts.receivers", receivers);
+    set("alerts.routes", "[{\"owner\": \"Vendor-Management\", \"receivers\": [\"ops\"]},"
+                         " {\"owner\": \"back-office\", \"receivers\": [\"billing-chat\"]}]");
+    load();
+    size_t routed = 0;
+    for (size_t i = 0; i < cx_ticket_rules_count(rules); i++)
+        routed += strcmp(cx_ticket_rules_get(rules, i)->owner, "back-office") == 0;
+    cr_assert_gt(routed, 0);
+    size_t n = cx_alerts_unrouted(alerts, rules, msg, sizeof msg);
+    cr_assert_eq(n, cx_ticket_rules_count(rules) - routed, "%s", msg);
+    cr_assert(strstr(msg, "(owner vendor-management, category external)") != NULL, "%s", msg);
+    cr_assert(strstr(msg, "owner back-office") == NULL, "%s", msg);
+    cx_alerts_free(alerts);
+    set("alerts.webhook", "http://127.0.0.1:9/all"); /* a shortcut takes every ticket */
+    load();
+    cr_assert_eq(cx_alerts_unrouted(alerts, rules, msg, sizeof msg), 0, "%s", msg);
+    cx_ticket_rules_free(rules);
+}
+
 Test(alerts, a_webhook_secret_without_a_webhook_is_refused)
 {
     set("alerts.webhook_secret", "s");
