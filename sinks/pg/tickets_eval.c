@@ -89,7 +89,10 @@ static const char *const baseline_sql =
  * and window_start and window_end hold it), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
- * $19 sample event ids. */
+ * $19 sample event ids. An open ticket keeps naming the latest window that
+ * fired it: late events of an earlier one add to its count, but its reason
+ * and window do not go back in time (OLDER_WINDOW). */
+#define OLDER_WINDOW "excluded.window_end < t.window_end"
 static const char *const upsert_sql =
     "WITH f AS (\n"
     "  SELECT $1::text AS rule, $2::text AS category, $3::text AS scope, $4::text AS owner,\n"
@@ -135,8 +138,11 @@ static const char *const upsert_sql =
     "                AND o.status = 'resolved'\n"
     "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
-    "    updated_at = now(), reason = excluded.reason,\n"
-    "    window_start = excluded.window_start, window_end = excluded.window_end,\n"
+    "    updated_at = now(),\n"
+    "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"
+    "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
+    "      ELSE excluded.window_start END,\n"
+    "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
     "    event_count = t.event_count + excluded.event_count,\n"
     "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"

@@ -175,6 +175,14 @@ Test(pg_tickets, a_spike_in_the_middle_of_a_batch_spread_over_hours_opens_a_tick
                    " AND window_start = '2026-11-01 11:00:00+00'"
                    " AND window_end = '2026-11-01 11:15:00+00'"),
                  1);
+    /* late events of an earlier window fire the rule again: they count, but
+     * the open ticket keeps naming the latest window, not go back to theirs */
+    spike("c", 12, 40, "chat"); /* 10:40-10:44 */
+    cx_pg_result res2 = write_batch();
+    cr_assert_eq(res2.tickets_updated, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE '%to 2026-11-01 11:15 UTC%'"
+                   " AND window_end = '2026-11-01 11:15:00+00' AND event_count = 36"),
+                 1);
 }
 
 /* The ticket a backlog batch opens shows the window that fired: its count and
