@@ -42,6 +42,16 @@ const char *cx_rating_scale_name(cx_rating_scale scale)
     return NULL;
 }
 
+void cx_rating_scale_range(cx_rating_scale scale, double *min, double *max)
+{
+    *min = *max = 0;
+    for (size_t i = 0; i < CX_ARRAY_LEN(scales); i++)
+        if (scales[i].scale == scale) {
+            *min = scales[i].min;
+            *max = scales[i].max;
+        }
+}
+
 /* ---- Time ----------------------------------------------------------------- */
 
 static int digits(const char *s, int n, int *out)

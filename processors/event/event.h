@@ -89,6 +89,9 @@ void cx_event_clear(cx_event *ev);
 /* Returns "csat", "nps", "ces", "stars", or NULL for CX_RATING_NONE. */
 const char *cx_rating_scale_name(cx_rating_scale scale);
 
+/* The values a rating on the scale may take, min..max (0..0 for CX_RATING_NONE). */
+void cx_rating_scale_range(cx_rating_scale scale, double *min, double *max);
+
 /* Number of Unicode code points in s[bytes], valid UTF-8 (as a parsed string is). */
 size_t cx_utf8_length(const char *s, size_t bytes);
 

@@ -2,6 +2,7 @@
  * tickets.c - ticket rules: parsing, validation with messages that name the
  * rule and key, the built-in defaults, and event-level matching (tickets.h).
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,6 +158,11 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     const char *owner = json_string_value(json_object_get(o, "owner"));
     if (owner == NULL || owner[0] == '\0')
         return rule_err(err, errlen, i, name, "\"owner\" must be a non-empty string (a team)");
+    if (isspace((unsigned char)owner[0]) || isspace((unsigned char)owner[strlen(owner) - 1]))
+        return rule_err(err, errlen, i, name,
+                        "\"owner\" \"%s\" begins or ends with a space (routes match owners "
+                        "exactly)",
+                        owner);
     if ((st = at_most(err, errlen, i, name, "owner", owner, CX_TICKET_NAME_MAX)) != CX_OK)
         return st;
     r->owner = keep(rs, owner);
@@ -217,6 +223,8 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                             "\"rating_scale\" must be csat, nps, ces or stars");
     }
 
+    double lo, hi; /* the scale's values */
+    cx_rating_scale_range(r->scale, &lo, &hi);
     char desc[512];
     if (!event) {
         double share, avg, ratio;
@@ -240,6 +248,10 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             if (json_object_get(o, event_only[m]) != NULL)
                 return rule_err(err, errlen, i, name,
                                 "\"%s\" is for event rules (\"on\": \"event\")", event_only[m]);
+        if (r->scale != CX_RATING_NONE && !has_avg)
+            return rule_err(err, errlen, i, name,
+                            "\"rating_scale\" is for \"avg_rating_below\" (and event rules' "
+                            "rating conditions)");
         if (has_share) {
             if (!(share >= 0 && share < 1))
                 return rule_err(err, errlen, i, name,
@@ -259,6 +271,12 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             if (r->scale == CX_RATING_NONE)
                 return rule_err(err, errlen, i, name,
                                 "\"avg_rating_below\" needs \"rating_scale\"");
+            if (!(avg > lo && avg <= hi))
+                return rule_err(err, errlen, i, name,
+                                "\"avg_rating_below\" must be above %g and at most %g on the %s "
+                                "scale (%g..%g): %g would %s",
+                                lo, hi, scale, lo, hi, avg,
+                                avg > hi ? "always fire" : "never fire");
             r->kind = CX_TICKET_AVG_RATING;
             r->threshold = avg;
             snprintf(desc, sizeof desc, "average %s rating below %g",
@@ -300,6 +318,23 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
         r->has_rating_above = h;
         if ((r->has_rating_below || r->has_rating_above) && r->scale == CX_RATING_NONE)
             return rule_err(err, errlen, i, name, "a rating condition needs \"rating_scale\"");
+        if (r->scale != CX_RATING_NONE && !r->has_rating_below && !r->has_rating_above)
+            return rule_err(err, errlen, i, name,
+                            "\"rating_scale\" needs \"rating_below\" or \"rating_above\"");
+        /* a rating in [lo, hi] below `below` and above `above`: none would match */
+        if ((r->has_rating_below && !(r->rating_below > lo)) ||
+            (r->has_rating_above && !(r->rating_above < hi)) ||
+            (r->has_rating_below && r->has_rating_above && !(r->rating_above < r->rating_below))) {
+            char cond[128] = "";
+            if (r->has_rating_below)
+                snprintf(cond, sizeof cond, " below %g", r->rating_below);
+            if (r->has_rating_above)
+                snprintf(cond + strlen(cond), sizeof cond - strlen(cond), "%s above %g",
+                         r->has_rating_below ? " and" : "", r->rating_above);
+            return rule_err(err, errlen, i, name,
+                            "no %s rating (%g..%g) is%s: the rule would never fire", scale, lo, hi,
+                            cond);
+        }
         if (r->has_rating_below)
             used += (size_t)snprintf(desc + used, sizeof desc - used, "%s%s rating below %g",
                                      used ? ", " : "", scale, r->rating_below);

@@ -164,6 +164,46 @@ Test(tickets, thresholds_out_of_their_range_or_two_at_once_are_refused)
                     "tickets.rules[0] (\"a\"): give one threshold");
 }
 
+/* Rating conditions no rating on their scale could meet (or every one
+ * would), a scale no condition uses, and an owner no route could match as
+ * written are refused at load. */
+Test(tickets, rating_conditions_that_could_never_or_always_fire_are_refused)
+{
+    assert_rejected(
+        "[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+        " \"avg_rating_below\": 50, \"rating_scale\": \"csat\"}]",
+        "\"avg_rating_below\" must be above 1 and at most 5 on the csat scale (1..5): 50 "
+        "would always fire");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"avg_rating_below\": 1, \"rating_scale\": \"csat\"}]",
+                    "1 would never fire");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"on\": \"event\", \"rating_scale\": \"nps\", \"rating_below\": 0}]",
+                    "no nps rating (0..10) is below 0: the rule would never fire");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"on\": \"event\", \"rating_scale\": \"nps\", \"rating_below\": 3,"
+                    " \"rating_above\": 8}]",
+                    "no nps rating (0..10) is below 3 and above 8");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"on\": \"event\", \"rating_scale\": \"stars\", \"rating_above\": 5}]",
+                    "no stars rating (1..5) is above 5");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"on\": \"event\", \"rating_scale\": \"nps\", \"sentiment\": \"negative\"}]",
+                    "\"rating_scale\" needs \"rating_below\" or \"rating_above\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": 0.5, \"rating_scale\": \"csat\"}]",
+                    "\"rating_scale\" is for \"avg_rating_below\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \" billing\","
+                    " \"negative_share_above\": 0.5}]",
+                    "\"owner\" \" billing\" begins or ends with a space");
+    /* the edges that can fire are accepted */
+    cx_ticket_rules_free(rules_ok("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                                  " \"avg_rating_below\": 5, \"rating_scale\": \"csat\"},"
+                                  " {\"name\": \"b\", \"category\": \"facing\", \"owner\": \"x\","
+                                  " \"on\": \"event\", \"rating_scale\": \"nps\","
+                                  " \"rating_below\": 0.5, \"rating_above\": 0}]"));
+}
+
 /* A spike is judged against the usual level of at least four windows: a
  * baseline shorter than that is refused, four windows exactly are enough. */
 Test(tickets, a_spike_baseline_shorter_than_four_windows_is_refused)
