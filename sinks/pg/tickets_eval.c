@@ -121,7 +121,8 @@ static const char *const upsert_sql =
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
     "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
     "             threshold)\n"
-    "    ELSE format('%s: %s matching event(s) in the latest batch', description, event_count)\n"
+    "    ELSE format('%s: %s matching event(s) in the latest batch (the newest at %s UTC)',\n"
+    "                description, event_count, till)\n"
     "    END AS reason\n"
     "  FROM f\n"
     "), up AS (\n"
@@ -985,13 +986,21 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (r->kind != CX_TICKET_EVENT) {
             st = evaluate_rule(conn, r, &scopes[scope_of_rule[i]], &rule_ends[i], cells,
                                base_window, &fired[n_fired], &hit, err, errlen);
-        } else { /* the batch's new events that met its conditions */
+        } else { /* the batch's new events that met its conditions, but stragglers */
             firing *f = &fired[n_fired];
-            *f = (firing){.rule = r};
-            for (size_t j = m; j-- > 0;) /* the newest first */
+            *f = (firing){.rule = r, .window_end = LLONG_MIN};
+            for (size_t j = m; j-- > 0;) { /* the newest first */
+                const cx_event *ev = recs[idx[j]].ev;
+                long long at = ev->occurred_at_us / 1000000;
+                if (at <= edge - TICKETS_LIVE_S) /* a straggler: history, not news */
+                    continue;
                 for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
-                    if (recs[idx[j]].hits[k] == i && f->event_count++ < MAX_SAMPLES)
-                        f->samples[f->n_samples++] = recs[idx[j]].ev->event_id;
+                    if (recs[idx[j]].hits[k] == i) {
+                        if (f->event_count++ < MAX_SAMPLES)
+                            f->samples[f->n_samples++] = ev->event_id;
+                        f->window_end = at > f->window_end ? at : f->window_end;
+                    }
+            }
             hit = f->event_count > 0;
         }
         n_fired += hit;

@@ -621,6 +621,31 @@ Test(pg_tickets, an_event_rule_opens_one_ticket_per_stream_not_per_event)
                  1, "an event rule names no window");
 }
 
+/* An event rule is about what is happening: a straggler dated weeks before
+ * where its partition is (a backfill, a replayed dead letter, a phone that
+ * was offline) is stored but pages nobody; the reason says when the newest
+ * matching event happened. */
+Test(pg_tickets, an_event_rule_ignores_stragglers_and_says_when_its_events_happened)
+{
+    use_rules("[{\"name\": \"detractor-carrier\", \"on\": \"event\", \"category\": \"external\","
+              "  \"rating_scale\": \"nps\", \"rating_below\": 7, \"owner\": \"vendors\"}]");
+    const char *detractor = "{\"scale\":\"nps\",\"value\":2}";
+    add("now", 30, "survey", "fine", NULL); /* the partition is at 10:30 */
+    write_batch();
+    add_at("old", "2026-10-01T09:00:00Z", "survey", "the courier lost my parcel", detractor);
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.tickets_opened, 0, "a straggler of October opened a ticket");
+    add("d1", 31, "survey", "the courier lost my parcel", detractor);
+    add("d2", 34, "survey", "the courier lost my parcel", detractor);
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 2 AND reason LIKE"
+                   " '%: 2 matching event(s) in the latest batch (the newest at 2026-11-01 10:34"
+                   " UTC)'"),
+                 1);
+}
+
 Test(pg_tickets, a_replayed_batch_counts_nothing_twice)
 {
     use_rules(carrier_rule);
