@@ -107,9 +107,13 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
                             "--failed\n");
             return CX_EXIT_USAGE;
         }
-        long long n = 0;
-        st = cx_pg_notifications_retry(url, id, &n, err, sizeof err);
-        if (st == CX_OK)
+        long long n = 0, superseded = 0;
+        st = cx_pg_notifications_retry(url, id, &n, &superseded, err, sizeof err);
+        if (st == CX_OK && superseded > 0)
+            printf("%lld notification(s) queued again; %lld failed update(s) superseded by a "
+                   "later transition of their ticket, not sent again\n",
+                   n, superseded);
+        else if (st == CX_OK)
             printf("%lld notification(s) queued again\n", n);
     } else {
         usage(stderr);

@@ -277,22 +277,37 @@ cx_status cx_pg_notifications_list(const char *conninfo, const char *status, lon
     return st;
 }
 
-cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n, char *err,
-                                    size_t errlen)
+cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n,
+                                    long long *superseded, char *err, size_t errlen)
 {
     PGconn *conn;
-    *n = 0;
+    *n = *superseded = 0;
     cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
     if (st != CX_OK)
         return st;
     char id_s[32];
     snprintf(id_s, sizeof id_s, "%lld", id);
     const char *params[] = {id > 0 ? id_s : NULL};
+    PGresult *r;
+    if (id <= 0) { /* an update a later transition has made needless: not sent again */
+        r = PQexec(conn, "UPDATE cx.notifications n SET status = 'superseded', sent_at = now()"
+                         " WHERE status = 'failed' AND transition = 'updated' AND EXISTS"
+                         " (SELECT 1 FROM cx.notifications l WHERE l.ticket_id = n.ticket_id"
+                         " AND l.seq > n.seq)");
+        st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
+        if (st == CX_OK)
+            *superseded = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        if (st != CX_OK) {
+            PQfinish(conn);
+            return st;
+        }
+    }
     /* Receivers that failed are tried again, and say so until then (with the
      * answer they had given); those that took the row are not, nor those that
      * have since taken a later transition of its ticket (told "opened" after
      * "resolved", an Alertmanager would page again). */
-    PGresult *r = PQexecParams(
+    r = PQexecParams(
         conn,
         "UPDATE cx.notifications n SET status = 'pending', next_attempt_at = now(),"
         " attempts = 0, sent_at = NULL,"
@@ -307,13 +322,16 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
         "  FROM jsonb_each(n.deliveries) AS d(k, v), LATERAL (SELECT EXISTS (SELECT 1"
         "  FROM cx.notifications l WHERE l.ticket_id = n.ticket_id AND l.seq > n.seq"
         "  AND l.deliveries->k->>'status' = 'sent') AS later) x), '{}')"
-        " WHERE status = 'failed' AND ($1::bigint IS NULL OR id = $1)",
+        " WHERE status = 'failed' AND ($1::bigint IS NULL OR id = $1)"
+        " RETURNING EXISTS (SELECT 1 FROM jsonb_each(n.deliveries) AS d(k, v)"
+        "  WHERE v->>'status' = 'pending') OR n.deliveries = '{}'",
         1, NULL, params, NULL, NULL, 0);
     st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
-    if (st == CX_OK)
-        *n = strtoll(PQcmdTuples(r), NULL, 10);
+    int rows = st == CX_OK ? PQntuples(r) : 0;
+    for (int i = 0; i < rows; i++)
+        *n += PQgetvalue(r, i, 0)[0] == 't';
     PQclear(r);
-    if (st == CX_OK && id > 0 && *n == 0) {
+    if (st == CX_OK && id > 0 && rows == 0) {
         r = PQexecParams(conn, "SELECT status FROM cx.notifications WHERE id = $1", 1, NULL,
                          params, NULL, NULL, 0);
         st = cx__pg_check(conn, r, "retrying notifications", err, errlen);

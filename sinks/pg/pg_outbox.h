@@ -91,9 +91,13 @@ cx_status cx_pg_notifications_list(const char *conninfo, const char *status, lon
                                    size_t errlen);
 
 /* Puts failed notifications (id, or every failed one when id is 0) back to
- * pending for the receivers that did not take them; *n counts them.
+ * pending for the receivers that did not take them; *n counts those that some
+ * receiver will be sent again. With id 0, a failed `updated` that a later
+ * transition of its ticket has made needless is superseded instead, as the
+ * outbox does with waiting ones (the receiver gets the newest news, not a
+ * backlog of stale updates): *superseded counts them.
  * CX_ERR_NOTFOUND: no such id; CX_ERR_USAGE: that one is not failed. */
-cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n, char *err,
-                                    size_t errlen);
+cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long long *n,
+                                    long long *superseded, char *err, size_t errlen);
 
 #endif /* CX_PG_OUTBOX_H */

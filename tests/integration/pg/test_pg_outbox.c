@@ -200,7 +200,9 @@ Test(pg_outbox, a_retried_transition_goes_before_the_later_ones_of_its_ticket)
     cx_pg_outbox_rollback(a);
     long long n;
     char err[512];
-    cr_assert_eq(cx_pg_notifications_retry(url, first, &n, err, sizeof err), CX_OK, "%s", err);
+    long long superseded;
+    cr_assert_eq(cx_pg_notifications_retry(url, first, &n, &superseded, err, sizeof err), CX_OK,
+                 "%s", err);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(claim(a, &row), at(t, 1));
     cr_assert_str_eq(claim(b, NULL), "-");

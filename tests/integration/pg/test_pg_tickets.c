@@ -1152,7 +1152,9 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
                           " WHERE transition = 'resolved'");
     long long n;
     char err[512];
-    cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, err, sizeof err), CX_OK, "%s", err);
+    long long superseded;
+    cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, &superseded, err, sizeof err), CX_OK, "%s",
+                 err);
     cr_assert_eq(n, 1);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
                                          " WHERE transition = 'opened' AND status = 'pending'"
@@ -1162,6 +1164,47 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
                                          " AND deliveries->'crm'->>'answer' = 'queued again by"
                                          " notifications retry; it had answered: HTTP 400: bad'"),
                  1);
+}
+
+/* `notifications retry --failed` after a receiver's outage sends the news,
+ * not the backlog: a failed update a later transition of its ticket made
+ * needless is superseded, and what is queued is what will be sent. */
+Test(pg_tickets, a_retry_of_every_failed_row_supersedes_stale_updates)
+{
+    const char *failed = "UPDATE cx.notifications SET status = 'failed', deliveries ="
+                         " '{\"hook\": {\"status\": \"failed\", \"attempts\": 1}}'"
+                         " WHERE status = 'pending'";
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn, failed);
+    for (int i = 0; i < 3; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE cx.tickets SET reason = 'now %d', updated_at = now()", i);
+        cx_test_pg_exec(conn, sql);
+        cx_test_pg_exec(conn, failed);
+    }
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    cx_test_pg_exec(conn, failed);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'failed'"), 5);
+    long long n, superseded;
+    char err[512];
+    cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, &superseded, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(n, 2, "opened and resolved are queued again");
+    cr_assert_eq(superseded, 3);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
+                   " AND transition IN ('opened', 'resolved')"),
+                 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"
+                   " AND transition = 'updated'"),
+                 3);
+    /* one row asked for by id is queued again, stale or not */
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed' WHERE seq = 2");
+    long long id = q("SELECT id FROM cx.notifications WHERE seq = 2");
+    cr_assert_eq(cx_pg_notifications_retry(url, id, &n, &superseded, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(superseded, 0);
 }
 
 /* The owners' table shows every receiver and the whole scope, however long. */
