@@ -1,4 +1,4 @@
--- grants.sql - the privileges cxpulse needs, and no more, for two group roles:
+-- grants.sql - the privileges cxpulse needs, and no more, for three group roles:
 --
 --   cxpulse_runtime  `cxpulse run`, `reclassify`, `tickets`, `notifications`, `dead-letters`:
 --                    reads and writes the rows of the cx schema's tables (no
@@ -8,6 +8,12 @@
 --                    connection stages a batch in session-local temporary
 --                    tables, so the role needs TEMP on the database.
 --   cxpulse_analyst  read-only: SELECT on every table and view of cx.
+--   cxpulse_owner    the owners' and on-call's commands, `cxpulse tickets` and
+--                    `cxpulse notifications`: reads tickets and notifications,
+--                    changes a ticket's status and queues a notification
+--                    again, and nothing else (no events, no new notifications,
+--                    no ticket text). Created when missing if this role may;
+--                    else skipped with a warning.
 --
 -- Login roles get these by membership, e.g.
 --   CREATE ROLE cxpulse LOGIN PASSWORD '...' IN ROLE cxpulse_runtime;
@@ -17,7 +23,7 @@
 -- (the role `cxpulse migrate` connects as) or a superuser, after every
 -- `cxpulse migrate`; it is idempotent. Tables a later migration creates get
 -- the same privileges as the tables of their kind here through default
--- privileges, until this file runs again. The two roles are created when
+-- privileges, until this file runs again. The runtime and analyst roles are created when
 -- missing, which needs CREATEROLE; an administrator can create them first
 -- (CREATE ROLE cxpulse_runtime NOLOGIN; CREATE ROLE cxpulse_analyst NOLOGIN).
 -- docs/privileges.md explains each grant.
@@ -33,6 +39,15 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN
         CREATE ROLE cxpulse_analyst NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_owner') THEN
+        IF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            CREATE ROLE cxpulse_owner NOLOGIN;
+        ELSE
+            RAISE WARNING 'role cxpulse_owner does not exist and % may not create it: its grants'
+                          ' are skipped (an administrator can CREATE ROLE cxpulse_owner NOLOGIN'
+                          ' and run this file again)', current_user;
+        END IF;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'cx') THEN
         RAISE EXCEPTION 'the cx schema does not exist: run cxpulse migrate first';
@@ -75,3 +90,27 @@ REVOKE INSERT, UPDATE, DELETE ON cx.schema_migrations FROM cxpulse_runtime;  -- 
 
 -- The analyst: reads everything, writes nothing.
 GRANT SELECT ON ALL TABLES IN SCHEMA cx TO cxpulse_analyst;
+
+-- Owners and on-call: tickets and their notifications, by column. The outbox's
+-- triggers write the notifications a status change makes (as the schema's
+-- owner, since schema version 18), so no INSERT: nobody with this role can
+-- make the sender post a notification of their own.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_owner') THEN
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO cxpulse_owner', current_database());
+        IF NOT has_database_privilege('cxpulse_owner', current_database(), 'CONNECT') THEN
+            RAISE EXCEPTION 'cxpulse_owner has no CONNECT on database %', current_database()
+              USING HINT = format('the database''s owner or a superuser can grant it:'
+                                  ' GRANT CONNECT ON DATABASE %I TO cxpulse_owner',
+                                  current_database());
+        END IF;
+        GRANT USAGE ON SCHEMA cx TO cxpulse_owner;
+        GRANT SELECT ON cx.tickets, cx.open_tickets, cx.notifications, cx.schema_migrations
+          TO cxpulse_owner;
+        GRANT UPDATE (status, updated_at, resolved_at) ON cx.tickets TO cxpulse_owner;
+        GRANT UPDATE (status, next_attempt_at, attempts, sent_at, deliveries)
+          ON cx.notifications TO cxpulse_owner;
+    END IF;
+END
+$$;

@@ -458,6 +458,16 @@ static const migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS events_hour_utc_idx\n"
      "  ON cx.events ((" EVENT_HOUR_UTC("occurred_at") "));\n" SATISFACTION_HOURLY_SQL(
          EVENT_HOUR_UTC("e.occurred_at"))},
+    /* The outbox's triggers write with their owner's rights, so that a role
+     * that may only change a ticket's status or queue a notification again
+     * (cxpulse_owner in deploy/sql/grants.sql) needs no INSERT on
+     * cx.notifications: it cannot write a notification the sender would post,
+     * signed, to a receiver. A later CREATE OR REPLACE of either function
+     * must say SECURITY DEFINER again. */
+    {18, "the outbox's triggers run as the schema's owner",
+     "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"
+     "ALTER FUNCTION cx.notification_settled() SECURITY DEFINER\n"
+     "  SET search_path = pg_catalog, pg_temp;\n"},
 };
 
 int cx_pg_schema_version(void)

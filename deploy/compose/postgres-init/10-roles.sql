@@ -20,6 +20,7 @@ REVOKE TEMPORARY ON DATABASE cx FROM PUBLIC;
 
 CREATE ROLE cxpulse_runtime NOLOGIN;
 CREATE ROLE cxpulse_analyst NOLOGIN;
+CREATE ROLE cxpulse_owner NOLOGIN;   -- for people: `cxpulse tickets`, `notifications`
 
 CREATE ROLE cxpulse LOGIN PASSWORD 'cxpulse' IN ROLE cxpulse_runtime;
 

@@ -2,8 +2,10 @@
  * test_grants.c - least privilege: on a database where PUBLIC may do nothing,
  * the schema's owner migrates and applies deploy/sql/grants.sql; then
  * `cxpulse run`, the `tickets` commands, `reclassify` and `dead-letters list`
- * work as a login role whose only privileges are cxpulse_runtime's, and a
- * cxpulse_analyst member reads every table and view but writes nothing.
+ * work as a login role whose only privileges are cxpulse_runtime's, the
+ * `tickets` and `notifications` commands as a cxpulse_owner member, who can
+ * write no notification or ticket text of their own, and a cxpulse_analyst
+ * member reads every table and view but writes nothing.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -15,7 +17,7 @@
 #include "cxtest.h"
 #include "ingest.h"
 
-static char url[1024], owner_url[1024], runtime_url[1024], analyst_url[1024];
+static char url[1024], owner_url[1024], runtime_url[1024], analyst_url[1024], oncall_url[1024];
 static char out[512];
 static PGconn *conn; /* the test server's superuser, on the test database */
 
@@ -47,6 +49,8 @@ static void url_as(const char *role, char *buf, size_t buflen)
     "    CREATE ROLE cxpulse_runtime NOLOGIN; END IF;"                                             \
     "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_analyst') THEN"                \
     "    CREATE ROLE cxpulse_analyst NOLOGIN; END IF;"                                             \
+    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_owner') THEN"                  \
+    "    CREATE ROLE cxpulse_owner NOLOGIN; END IF;"                                               \
     "END $$;"
 
 /* A new database, conn on it as the superuser, and the output file. */
@@ -78,10 +82,10 @@ static void show_out(void)
     cx_test_sh("cat '%s' >&2", out);
 }
 
-/* The SQLSTATE of sql run as the analyst, or "" when it succeeds. */
-static void analyst_try(const char *sql, char *state, size_t len)
+/* The SQLSTATE of sql run as the role of pg_url, or "" when it succeeds. */
+static void try_as(const char *pg_url, const char *sql, char *state, size_t len)
 {
-    PGconn *a = cx_test_pg_connect(analyst_url);
+    PGconn *a = cx_test_pg_connect(pg_url);
     PGresult *r = PQexec(a, sql);
     const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     snprintf(state, len, "%s", s ? s : "");
@@ -92,11 +96,12 @@ static void analyst_try(const char *sql, char *state, size_t len)
 Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .timeout = 240)
 {
     fresh_db();
-    char db[64], owner[96], runtime[96], analyst[96], sql[2048];
+    char db[64], owner[96], runtime[96], analyst[96], oncall[96], sql[2048];
     snprintf(db, sizeof db, "%s", PQdb(conn));
     snprintf(owner, sizeof owner, "%s_owner", db);
     snprintf(runtime, sizeof runtime, "%s_app", db);
     snprintf(analyst, sizeof analyst, "%s_analyst", db);
+    snprintf(oncall, sizeof oncall, "%s_oncall", db);
 
     /* An administrator: PUBLIC may do nothing on the database; the owner is
      * no superuser; the group roles exist; two login roles are members. */
@@ -106,12 +111,14 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
              "CREATE ROLE %s LOGIN;"
              "ALTER DATABASE %s OWNER TO %s;" GROUP_ROLES_SQL
              "CREATE ROLE %s LOGIN IN ROLE cxpulse_runtime;"
-             "CREATE ROLE %s LOGIN IN ROLE cxpulse_analyst",
-             db, owner, db, owner, runtime, analyst);
+             "CREATE ROLE %s LOGIN IN ROLE cxpulse_analyst;"
+             "CREATE ROLE %s LOGIN IN ROLE cxpulse_owner",
+             db, owner, db, owner, runtime, analyst, oncall);
     cx_test_pg_exec(conn, sql);
     url_as(owner, owner_url, sizeof owner_url);
     url_as(runtime, runtime_url, sizeof runtime_url);
     url_as(analyst, analyst_url, sizeof analyst_url);
+    url_as(oncall, oncall_url, sizeof oncall_url);
 
     /* The owner migrates and applies the shipped grants (twice: idempotent). */
     cr_assert_eq(cxpulse("migrate", owner_url), 0);
@@ -178,18 +185,42 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     long long ticket = cx_test_pg_scalar(conn, "SELECT min(ticket_id) FROM cx.tickets"
                                                " WHERE rule = 'external-nps-detractor'");
 
-    /* The tickets commands. */
+    /* The tickets and notifications commands, as the service's role and as
+     * an owner on call, whose status changes still notify. */
     char args[128];
     cr_assert_eq(cxpulse("tickets list --json", runtime_url), 0);
+    cr_assert_eq(cxpulse("tickets list --json", oncall_url), 0);
     snprintf(args, sizeof args, "tickets ack %lld", ticket);
-    cr_assert_eq(cxpulse(args, runtime_url), 0);
+    cr_assert_eq(cxpulse(args, oncall_url), 0);
     snprintf(args, sizeof args, "tickets resolve %lld", ticket);
-    cr_assert_eq(cxpulse(args, runtime_url), 0);
+    cr_assert_eq(cxpulse(args, oncall_url), 0);
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM cx.tickets WHERE ticket_id = %lld"
-             " AND status = 'resolved'",
+             "SELECT count(*) FROM cx.tickets t WHERE ticket_id = %lld AND status = 'resolved'"
+             " AND (SELECT count(*) FROM cx.notifications n WHERE n.ticket_id = t.ticket_id"
+             " AND transition IN ('acknowledged', 'resolved')) = 2",
              ticket);
     cr_assert_eq(cx_test_pg_scalar(conn, sql), 1);
+    cx_test_pg_exec(conn,
+                    "UPDATE cx.notifications SET status = 'failed' WHERE transition = 'opened'");
+    cr_assert_eq(cxpulse("notifications list --status failed", oncall_url), 0);
+    cr_assert_eq(cxpulse("notifications retry --failed", oncall_url), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
+                                         " WHERE status = 'failed'"),
+                 0);
+    /* ... and nothing else: no notification, ticket text or event of their own */
+    const char *oncall_denied[] = {
+        "INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)"
+        " VALUES (1, 999, 'opened', '{\"reason\": \"wire money now\"}')",
+        "UPDATE cx.notifications SET ticket = '{}'",
+        "UPDATE cx.tickets SET reason = 'wire money now'",
+        "DELETE FROM cx.tickets",
+        "SELECT count(*) FROM cx.events",
+        "UPDATE cx.consumer_offsets SET next_offset = next_offset + 1000"};
+    char state[8];
+    for (size_t i = 0; i < sizeof oncall_denied / sizeof *oncall_denied; i++) {
+        try_as(oncall_url, oncall_denied[i], state, sizeof state);
+        cr_expect_str_eq(state, "42501", "an owner on call may: %s", oncall_denied[i]);
+    }
     cr_assert_eq(cxpulse("dead-letters list", runtime_url), 0);
 
     /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
@@ -204,19 +235,18 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cx_test_assert_signals_exact(conn);
 
     /* The analyst reads every table and view and writes nothing. */
-    char state[8];
     const char *reads[] = {"events",      "event_tags",        "signals",
                            "tickets",     "dead_letters",      "consumer_offsets",
                            "rule_sets",   "schema_migrations", "satisfaction_hourly",
                            "open_tickets"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM cx.%s", reads[i]);
-        analyst_try(sql, state, sizeof state);
+        try_as(analyst_url, sql, state, sizeof state);
         cr_expect_str_eq(state, "", "the analyst cannot read cx.%s", reads[i]);
     }
-    analyst_try("UPDATE cx.tickets SET status = 'open'", state, sizeof state);
+    try_as(analyst_url, "UPDATE cx.tickets SET status = 'open'", state, sizeof state);
     cr_expect_str_eq(state, "42501");
-    analyst_try("CREATE TEMP TABLE t (x int)", state, sizeof state);
+    try_as(analyst_url, "CREATE TEMP TABLE t (x int)", state, sizeof state);
     cr_expect_str_eq(state, "42501");
 
     /* The runtime role writes rows, nothing more. */
@@ -264,7 +294,7 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
      * owner does not own the database) */
     snprintf(sql, sizeof sql,
              "GRANT CONNECT, TEMPORARY ON DATABASE %s TO cxpulse_runtime;"
-             "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst",
+             "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst, cxpulse_owner",
              PQdb(conn), PQdb(conn));
     cx_test_pg_exec(conn, sql);
     cr_assert_eq(apply_grants(), 0, "grants.sql failed for an owner whose name needs quoting");
