@@ -78,9 +78,11 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
     if (c == NULL || cx_consumer_assigned(c) == 0)
         snprintf(why, sizeof why, "no kafka partitions assigned yet\n");
     pthread_mutex_lock(&s->lock);
+    /* libpq's reason names the server, the user and the database: the log
+     * has it, not an endpoint anyone who reaches the port may read */
     if (!s->pg_checked)
         snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n",
-                 s->pg_error[0] ? s->pg_error : "not checked yet");
+                 s->pg_error[0] ? "not answering (the log says why)" : "not checked yet");
     else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
         snprintf(why + strlen(why), sizeof why - strlen(why),
                  "postgresql: the last batch write failed\n");
@@ -102,6 +104,8 @@ static void *monitor_main(void *arg)
         char err[512];
         cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
         pthread_mutex_lock(&s->lock);
+        if (st != CX_OK && strcmp(s->pg_error, err) != 0) /* once per new reason */
+            cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
         s->pg_checked = st == CX_OK;
         cx_metrics_pg_checked(s->metrics, st == CX_OK); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);

@@ -293,6 +293,11 @@ Test(http, health_and_readiness_follow_postgresql)
     cx_test_pg_back(&conn, url);
     cr_assert_eq(status, 503, "ready while PostgreSQL is down: %s", body);
     cr_assert(strstr(body, "postgresql") != NULL, "%s", body);
+    /* the reason is logged; anyone who reaches the port learns no server,
+     * user or database name */
+    cr_assert(strstr(body, "127.0.0.1") == NULL && strstr(body, "cxtest_") == NULL &&
+                  strstr(body, "user") == NULL,
+              "%s", body);
     cr_assert_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200, "alive all along");
     int ready = 0;
     for (int i = 0; i < 100 && !ready; i++, cx_test_sleep_ms(100))
