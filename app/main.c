@@ -111,6 +111,7 @@ int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag
         *cfg = NULL;
         return -1;
     }
+    cx_config_warn_flag_secret("--pg", url_flag);
     const char *env = cx_config_getenv("CXPULSE_PG_URL");
     *url = url_flag != NULL ? url_flag : env != NULL ? env : *cfg != NULL ? (*cfg)->pg_url : NULL;
     return 0;

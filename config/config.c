@@ -639,6 +639,30 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
     return CX_OK;
 }
 
+void cx_config_warn_flag_secret(const char *flag, const char *value)
+{
+    const setting *s = NULL;
+    for (size_t k = 0; k < CX_ARRAY_LEN(settings); k++)
+        if (settings[k].flag && strcmp(flag, settings[k].flag) == 0)
+            s = &settings[k];
+    if (s == NULL || value == NULL)
+        return;
+    char masked[1024];
+    int secret = 0;
+    if (s->off == F(pg_url)) {
+        cx_pg_conninfo_mask(value, masked, sizeof masked);
+        secret = strstr(masked, "password=****") != NULL;
+    } else if (s->off == F(alerts_webhook) || s->off == F(alerts_alertmanager)) {
+        secret = strcmp(cx_config_shown(value, masked, sizeof masked), value) != 0;
+    }
+    if (secret)
+        cx_log(CX_LOG_WARN, "config",
+               "%s holds a password or token, which every local user can read in the process "
+               "list (ps): give it in %s%s instead",
+               s->flag, s->env,
+               s->off == F(pg_url) ? ", PGPASSWORD or ~/.pgpass" : " or the configuration file");
+}
+
 cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest,
                               int *n_rest, char *err, size_t errlen)
 {
@@ -682,6 +706,7 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
         }
         if (st != CX_OK)
             return st;
+        cx_config_warn_flag_secret(s->flag, value);
     }
     return CX_OK;
 }

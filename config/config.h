@@ -124,6 +124,11 @@ void cx_config_print(const cx_config *cfg, FILE *out);
  * in a PostgreSQL conninfo string (password=). Returns buf. */
 const char *cx_config_shown(const char *arg, char *buf, size_t len);
 
+/* Warns (log) when the value given to flag (--pg, --webhook, --alertmanager)
+ * holds a password or token: every local user can read a process's
+ * arguments. The warning names the variable to use instead. */
+void cx_config_warn_flag_secret(const char *flag, const char *value);
+
 /* Writes the table of settings (key, env, flag, default, meaning) as Markdown. */
 void cx_config_print_reference(FILE *out);
 

@@ -321,6 +321,27 @@ static void expect_refused(const char *args, const char *says)
     cr_expect(out_has(says), "cxpulse %s does not say %s", args, says);
 }
 
+/* A password on the command line is in the process list for every local
+ * user: each command that takes --pg says so, naming the variable to use. */
+Test(cli, a_password_in_a_flag_is_warned_about)
+{
+    const char *cmds[] = {"tickets list", "notifications list", "dead-letters list", "migrate"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s --pg postgresql://app:S3cretPW@127.0.0.1:1/cx", cmds[i]);
+        run_cli(args);
+        cr_expect(out_has("--pg holds a password or token, which every local user can read in the"
+                          " process list (ps): give it in CXPULSE_PG_URL, PGPASSWORD or"),
+                  "cxpulse %s: no warning", cmds[i]);
+        cr_expect(!out_has("S3cretPW"), "cxpulse %s shows the password", cmds[i]);
+        snprintf(args, sizeof args, "%s --pg postgresql://app@127.0.0.1:1/cx", cmds[i]);
+        run_cli(args);
+        cr_expect(!out_has("holds a password"), "cxpulse %s: a warning without one", cmds[i]);
+    }
+    run_cli("config --check --brokers k:9092 --topic t --webhook https://crm.example/h?token=abc");
+    cr_expect(out_has("--webhook holds a password or token"));
+}
+
 Test(cli, an_unparsable_postgres_url_is_a_configuration_error_at_once)
 {
     /* Not retried as if PostgreSQL were down: exit 2 at once, the password not shown. */
