@@ -3,6 +3,9 @@
 # initdb + pg_ctl as a non-root user, listening on 127.0.0.1 and a free port,
 # data in a new temporary folder. Prints the connection URL as the first line
 # of stdout and writes a state file that pg-ctl.sh and pg-stop.sh read.
+# It trusts every connection (no password) and its superuser can run programs
+# as the server's OS user: while it runs, any user of this machine can use it.
+# Use it on a machine of your own, never for data that matters.
 #
 # usage: deploy/local/pg-start.sh [--state FILE] [--durable]
 #   --state FILE  where to write the state (default: ./cxpulse-pg.state)
@@ -15,7 +18,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --state) state=$2; shift 2 ;;
         --durable) durable=1; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "pg-start.sh: unknown argument \"$1\"" >&2; exit 2 ;;
     esac
 done
