@@ -407,9 +407,17 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
     int resolved = strcmp(str(row, "transition"), "resolved") == 0;
     /* Firing: valid for a few re-posting intervals; resolved: ended now. */
     rfc3339(resolved ? now : now + 4 * (time_t)a->resend_seconds, ends, sizeof ends);
-    json_t *annotations = json_pack("{s:s, s:s, s:s, s:s, s:s}", "summary", str(t, "reason"),
-                                    "description", str(t, "reason"), "sample_event_ids", samples,
-                                    "ticket_id", id, "ticket_status", str(t, "status"));
+    /* with when the ticket last moved and how many events it holds: an alert
+     * firing for days says whether anything happened since */
+    char count[32];
+    snprintf(count, sizeof count, "%lld",
+             (long long)json_integer_value(json_object_get(t, "event_count")));
+    json_t *annotations =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "summary", str(t, "reason"), "description",
+                  str(t, "reason"), "sample_event_ids", samples, "ticket_id", id, "ticket_status",
+                  str(t, "status"), "updated_at", str(t, "updated_at"), "event_count", count);
+    if (annotations != NULL && json_is_string(json_object_get(t, "window_end")))
+        json_object_set_new(annotations, "window_end", json_string(str(t, "window_end")));
     /* Alertmanager tells alerts apart by their labels alone: without the
      * ticket, the next ticket of a rule and owner would be the same alert, and
      * the previous one's resolution would end it. */

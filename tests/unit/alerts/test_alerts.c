@@ -313,6 +313,9 @@ Test(alerts, alertmanager_gets_the_labels_annotations_and_an_end_ahead)
     cr_assert_str_eq(json_string_value(json_object_get(an, "summary")),
                      "25 negative events in the 15 minutes to 10:15 UTC");
     cr_assert_str_eq(json_string_value(json_object_get(an, "sample_event_ids")), "e-1, e-2");
+    cr_assert_str_eq(json_string_value(json_object_get(an, "updated_at")), "2026-11-01T10:05:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(an, "event_count")), "25");
+    cr_assert_null(json_object_get(an, "window_end"), "none in the ticket: none here");
     cr_assert_str_eq(json_string_value(json_object_get(an, "page_url")), "https://cx.example/live");
     cr_assert_str_eq(json_string_value(json_object_get(a, "generatorURL")),
                      "https://cx.example/live");
