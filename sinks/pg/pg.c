@@ -40,11 +40,13 @@
 
 /* A partition of a batch: its highest offset, the next offset stored, and
  * the latest event time of its new events (seconds; NO_TIME: none), not
- * counting those dated more than CX__PG_TICKETS_AHEAD_S after the clock. */
+ * counting those dated more than CX__PG_TICKETS_AHEAD_S after the clock;
+ * before_s: the latest this process stored from it before the batch (a
+ * replay: the latest window in cx.signals). */
 typedef struct part {
     const char *topic;
     int32_t partition;
-    int64_t max_offset, stored, latest_s;
+    int64_t max_offset, stored, latest_s, before_s;
 } part;
 #define NO_TIME (INT64_MIN / 2)
 
@@ -364,7 +366,8 @@ static size_t collect_parts(const cx_record *recs, size_t n, part *parts)
             if (parts[k].partition == recs[i].partition && !strcmp(parts[k].topic, recs[i].topic))
                 break;
         if (k == np)
-            parts[np++] = (part){recs[i].topic, recs[i].partition, recs[i].offset, 0, NO_TIME};
+            parts[np++] =
+                (part){recs[i].topic, recs[i].partition, recs[i].offset, 0, NO_TIME, NO_TIME};
         else if (recs[i].offset > parts[k].max_offset)
             parts[k].max_offset = recs[i].offset;
     }
@@ -1083,6 +1086,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     for (size_t i = 0; st == CX_OK && !pg->replay && i < np; i++) {
         int64_t latest_s;
         int64_t known = seen_get(pg->seen, parts[i].topic, parts[i].partition, &latest_s);
+        parts[i].before_s = latest_s;
         if (latest_s > edge)
             edge = latest_s;
         if (parts[i].stored < known)
@@ -1091,6 +1095,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     }
     if (st == CX_OK && pg->replay && pg->rules != NULL)
         st = stored_edge(pg, &edge, err, errlen);
+    for (size_t i = 0; pg->replay && i < np; i++)
+        parts[i].before_s = edge;
     if (st != CX_OK)
         return st;
 
@@ -1159,10 +1165,22 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     for (size_t k = 0; k < np; k++)
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;
+    /* per new event, where its partition was before the batch: for event rules */
+    long long *before = st == CX_OK ? malloc((b->n_fresh ? b->n_fresh : 1) * sizeof *before) : NULL;
+    if (st == CX_OK && before == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
+    for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
+        const cx_record *r = &b->recs[b->fresh[i]];
+        before[i] = NO_TIME;
+        for (size_t k = 0; k < np; k++)
+            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic))
+                before[i] = parts[k].before_s;
+    }
     if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge,
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge, before,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
+    free(before);
     /* A ticket's NOTIFY and notifications reach people as soon as COMMIT
      * returns: a commit the server could lose in a crash would open or
      * announce the ticket a second time when the batch is read again. */

@@ -202,11 +202,14 @@ struct cx_record;
  * updating tickets; counts them in res. edge: the live edge, where the
  * batch's partitions are (seconds; INT64_MIN / 2: nowhere yet): the latest
  * event stored from them, or of the batch, leaving out events dated more
- * than CX__PG_TICKETS_AHEAD_S after the clock. Runs inside the batch's
- * transaction. */
+ * than CX__PG_TICKETS_AHEAD_S after the clock. before[i]: where the partition
+ * of recs[idx[i]] was before the batch (the same, without the batch's
+ * events), for event rules: an event over two hours before it is a
+ * straggler. Runs inside the batch's transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
-                                  int base_window, long long edge, const cx_window *cells,
-                                  const struct cx_record *recs, const size_t *idx, size_t m,
-                                  struct cx_sink_counts *res, char *err, size_t errlen);
+                                  int base_window, long long edge, const long long *before,
+                                  const cx_window *cells, const struct cx_record *recs,
+                                  const size_t *idx, size_t m, struct cx_sink_counts *res,
+                                  char *err, size_t errlen);
 
 #endif /* CX_PG_INT_H */

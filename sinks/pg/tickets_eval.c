@@ -942,9 +942,9 @@ static cx_status scope_ends(scope *sc, const cx_ticket_rules *rules, const size_
 }
 
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
-                                  long long edge, const cx_window *cells, const cx_record *recs,
-                                  const size_t *idx, size_t m, cx_pg_result *res, char *err,
-                                  size_t errlen)
+                                  long long edge, const long long *before, const cx_window *cells,
+                                  const cx_record *recs, const size_t *idx, size_t m,
+                                  cx_pg_result *res, char *err, size_t errlen)
 {
     size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
     scope *scopes = calloc(n ? n : 1, sizeof *scopes);
@@ -992,7 +992,10 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
             for (size_t j = m; j-- > 0;) { /* the newest first */
                 const cx_event *ev = recs[idx[j]].ev;
                 long long at = ev->occurred_at_us / 1000000;
-                if (at <= edge - TICKETS_LIVE_S) /* a straggler: history, not news */
+                /* over two hours before where its partition was: a straggler,
+                 * history, not news (a partition catching up is not behind
+                 * where it was, however far behind the others) */
+                if (at <= before[j] - TICKETS_LIVE_S)
                     continue;
                 for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
                     if (recs[idx[j]].hits[k] == i) {

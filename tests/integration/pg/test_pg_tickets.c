@@ -646,6 +646,27 @@ Test(pg_tickets, an_event_rule_ignores_stragglers_and_says_when_its_events_happe
                  1);
 }
 
+/* A partition read hours behind another in the same batches (a rebalance,
+ * a catch-up) is not a straggler: its matching events in order all count. */
+Test(pg_tickets, an_event_rule_counts_a_lagging_partition_s_events)
+{
+    use_rules("[{\"name\": \"detractor-carrier\", \"on\": \"event\", \"category\": \"external\","
+              "  \"rating_scale\": \"nps\", \"rating_below\": 7, \"owner\": \"vendors\"}]");
+    const char *detractor = "{\"scale\":\"nps\",\"value\":2}";
+    for (int b = 0; b < 3; b++) {
+        char id[16];
+        into_partition = 0;
+        snprintf(id, sizeof id, "ahead-%d", b);
+        add(id, 180 + b, "survey", "fine", NULL); /* 13:00 */
+        into_partition = 1;
+        snprintf(id, sizeof id, "behind-%d", b);
+        add(id, 40 + b, "survey", "the courier lost my parcel", detractor); /* 10:40 */
+        write_batch();
+    }
+    into_partition = 0;
+    cr_assert_eq(q("SELECT event_count FROM cx.tickets WHERE rule = 'detractor-carrier'"), 3);
+}
+
 Test(pg_tickets, a_replayed_batch_counts_nothing_twice)
 {
     use_rules(carrier_rule);
