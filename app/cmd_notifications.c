@@ -20,7 +20,9 @@ static void usage(FILE *out)
             "them; --status pending, sent, failed, unrouted or superseded; at most N\n"
             "(--limit, default 100; when more match, stderr says how many). retry puts a failed\n"
             "notification (or, with --failed, every failed one) back in the queue for the\n"
-            "receivers that refused it. Without --pg: CXPULSE_PG_URL, then the\n"
+            "receivers that refused it; --failed marks a failed update that no receiver took\n"
+            "and a later transition of its ticket has made needless superseded instead.\n"
+            "Without --pg: CXPULSE_PG_URL, then the\n"
             "postgres.url of --config FILE, then libpq's environment.\n");
 }
 

@@ -289,19 +289,25 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
     snprintf(id_s, sizeof id_s, "%lld", id);
     const char *params[] = {id > 0 ? id_s : NULL};
     PGresult *r;
-    if (id <= 0) { /* an update a later transition has made needless: not sent again */
+    st = cx__pg_exec(conn, "BEGIN", "retrying notifications", err, errlen);
+    /* an update no receiver took, which a later transition of its ticket has
+     * made needless: not sent again (a receiver that took it is not told it
+     * was superseded) */
+    if (st == CX_OK && id <= 0) {
         r = PQexec(conn, "UPDATE cx.notifications n SET status = 'superseded', sent_at = now()"
-                         " WHERE status = 'failed' AND transition = 'updated' AND EXISTS"
-                         " (SELECT 1 FROM cx.notifications l WHERE l.ticket_id = n.ticket_id"
-                         " AND l.seq > n.seq)");
+                         " WHERE status = 'failed' AND transition = 'updated'"
+                         " AND NOT EXISTS (SELECT 1 FROM jsonb_each(n.deliveries) AS d(k, v)"
+                         "  WHERE v->>'status' = 'sent')"
+                         " AND EXISTS (SELECT 1 FROM cx.notifications l"
+                         "  WHERE l.ticket_id = n.ticket_id AND l.seq > n.seq)");
         st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
         if (st == CX_OK)
             *superseded = strtoll(PQcmdTuples(r), NULL, 10);
         PQclear(r);
-        if (st != CX_OK) {
-            PQfinish(conn);
-            return st;
-        }
+    }
+    if (st != CX_OK) {
+        PQfinish(conn); /* rolled back */
+        return st;
     }
     /* Receivers that failed are tried again, and say so until then (with the
      * answer they had given); those that took the row are not, nor those that
@@ -343,6 +349,8 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
                          PQgetvalue(r, 0, 0));
         PQclear(r);
     }
-    PQfinish(conn);
+    if (st == CX_OK)
+        st = cx__pg_exec(conn, "COMMIT", "retrying notifications", err, errlen);
+    PQfinish(conn); /* without COMMIT: rolled back */
     return st;
 }
