@@ -53,15 +53,18 @@ static void on_signal(int sig)
 }
 
 /* Stops at the next page on SIGINT or SIGTERM; a second one ends the process
- * at once (SA_RESETHAND), losing nothing but the pages in flight. */
+ * at once (SA_RESETHAND), losing nothing but the pages in flight. A SIGINT
+ * ignored when the command started (`cxpulse reclassify ... &` from a script,
+ * nohup) stays ignored, as the shell meant. */
 static void catch_stop_signals(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, was;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGINT, NULL, &was) == 0 && was.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
 

@@ -23,8 +23,6 @@ static void usage(FILE *out)
                  "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
-/* Prints s cut to width columns (on a byte basis; UTF-8 is kept whole), its
- * control characters as spaces. */
 /* The width of s in characters (UTF-8). */
 static int chars(const char *s)
 {
@@ -34,7 +32,8 @@ static int chars(const char *s)
     return n;
 }
 
-/* Prints raw made printable, in width characters (cut to it) and two spaces. */
+/* Prints raw made printable (control characters as spaces), in width
+ * characters (cut to it; UTF-8 kept whole) and two spaces. */
 static void cell(const char *raw, int width)
 {
     char s[512];

@@ -99,11 +99,13 @@ DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'cxpulse_owner') THEN
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO cxpulse_owner', current_database());
+        -- a warning, not an error: an upgrade where nobody has granted it yet
+        -- keeps the service's grants
         IF NOT has_database_privilege('cxpulse_owner', current_database(), 'CONNECT') THEN
-            RAISE EXCEPTION 'cxpulse_owner has no CONNECT on database %', current_database()
-              USING HINT = format('the database''s owner or a superuser can grant it:'
-                                  ' GRANT CONNECT ON DATABASE %I TO cxpulse_owner',
-                                  current_database());
+            RAISE WARNING 'cxpulse_owner has no CONNECT on database %: its members cannot'
+                          ' connect until the database''s owner or a superuser runs'
+                          ' GRANT CONNECT ON DATABASE % TO cxpulse_owner',
+                          current_database(), quote_ident(current_database());
         END IF;
         GRANT USAGE ON SCHEMA cx TO cxpulse_owner;
         GRANT SELECT ON cx.tickets, cx.open_tickets, cx.notifications, cx.schema_migrations

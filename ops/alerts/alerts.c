@@ -348,10 +348,11 @@ size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char
             const char *cat = cx_category_name((cx_category)c);
             if (cx_alerts_route(a, r->owner, cat, r->name, idx, CX_ALERTS_MAX_RECEIVERS) > 0)
                 continue;
-            int n =
-                snprintf(msg + used, msglen > used ? msglen - used : 0,
-                         "%s%s (owner %s, category %s)", bad ? ", " : "", r->name, r->owner, cat);
-            used += n > 0 ? (size_t)n : 0;
+            if (used < msglen) { /* else cut: msg + used would point past it */
+                int n = snprintf(msg + used, msglen - used, "%s%s (owner %s, category %s)",
+                                 bad ? ", " : "", r->name, r->owner, cat);
+                used += n > 0 ? (size_t)n : 0;
+            }
             bad++;
             break;
         }

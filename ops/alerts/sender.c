@@ -275,8 +275,8 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             }
         }
     }
-    if (n == 0)
-        cx_log(CX_LOG_WARN, "alerts",
+    if (n == 0) /* config --check and the start warn once per rule; this is per row */
+        cx_log(CX_LOG_DEBUG, "alerts",
                "notification %s goes to no receiver: no route in alerts.routes matches owner %s, "
                "category %s, rule %s (kept as unrouted)",
                key, json_string_value(json_object_get(t, "owner")),

@@ -191,7 +191,7 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_assert_eq(cxpulse("tickets list --json", runtime_url), 0);
     cr_assert_eq(cxpulse("tickets list --json", oncall_url), 0);
     snprintf(args, sizeof args, "tickets ack %lld", ticket);
-    cr_assert_eq(cxpulse(args, oncall_url), 0);
+    cr_assert_eq(cxpulse(args, runtime_url), 0);
     snprintf(args, sizeof args, "tickets resolve %lld", ticket);
     cr_assert_eq(cxpulse(args, oncall_url), 0);
     snprintf(sql, sizeof sql,
