@@ -294,10 +294,13 @@ Test(grants, migrate_needs_create_on_the_database_the_first_time_only)
      * owner does not own the database) */
     snprintf(sql, sizeof sql,
              "GRANT CONNECT, TEMPORARY ON DATABASE %s TO cxpulse_runtime;"
-             "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst, cxpulse_owner",
+             "GRANT CONNECT ON DATABASE %s TO cxpulse_analyst",
              PQdb(conn), PQdb(conn));
     cx_test_pg_exec(conn, sql);
     cr_assert_eq(apply_grants(), 0, "grants.sql failed for an owner whose name needs quoting");
+    /* cxpulse_owner, newer than the installation, not granted CONNECT yet:
+     * the service's grants are made all the same, and the file says so */
+    cr_assert_eq(cx_test_sh("grep -q 'cxpulse_owner has no CONNECT on database' '%s'", out), 0);
     unlink(out);
     PQfinish(conn);
 }
