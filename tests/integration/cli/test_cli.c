@@ -239,44 +239,51 @@ Test(cli, secrets_never_reach_the_logs)
                  "a password was logged");
 }
 
+/* Writes text to DIR/name, its path in path[300]. */
+static void write_file(char *path, const char *name, const char *text)
+{
+    snprintf(path, 300, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs `cxpulse config --check` with `flag path` (stderr in path.err); returns its exit status. */
+static int config_check(const char *flag, const char *path)
+{
+    return cx_test_sh("%s config --check --brokers k:9092 --topic t %s %s 2>%s.err >/dev/null",
+                      cx_test_bin(), flag, path, path);
+}
+
+/* Whether path.err has a line matching the grep pattern. */
+static int check_said(const char *path, const char *pattern)
+{
+    return cx_test_sh("grep -q -e '%s' %s.err", pattern, path) == 0;
+}
+
 Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
 {
-    char rules[300];
-    snprintf(rules, sizeof rules, "%s/version.json", dir);
-    FILE *f = fopen(rules, "w");
-    fputs("{\"version\":\"", f);
+    char rules[300], text[512] = "{\"version\":\"";
     for (int i = 0; i < 65; i++) /* 65 characters, 130 bytes */
-        fputs("\xC3\xA9", f);
-    fputs("\",\"category\":\"facing\",\"phrases\":[{\"terms\":[\"rude\"]}]}", f);
-    fclose(f);
-    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --rules %s"
-                            " 2>%s.err >/dev/null", cx_test_bin(), rules, rules),
-                 2);
-    cr_assert_eq(cx_test_sh("grep -q 'version.json: \"version\" must be a string of 1..64"
-                            " characters' %s.err", rules),
-                 0);
+        strcat(text, "\xC3\xA9");
+    strcat(text, "\",\"category\":\"facing\",\"phrases\":[{\"terms\":[\"rude\"]}]}");
+    write_file(rules, "version.json", text);
+    cr_assert_eq(config_check("--rules", rules), 2);
+    cr_assert(check_said(rules, "version.json: \"version\" must be a string of 1..64 characters"));
 }
 
 Test(cli, config_check_warns_about_terms_that_read_as_one_phrase)
 {
     char rules[300];
-    snprintf(rules, sizeof rules, "%s/external.json", dir);
-    FILE *f = fopen(rules, "w");
-    cr_assert_not_null(f);
-    fputs("{\"category\":\"external\",\"phrases\":[{\"terms\":[\"shipped\"]},"
-          "{\"weight\":0.4,\"terms\":[\"shipping\"]}]}",
-          f);
-    fclose(f);
+    write_file(rules, "external.json",
+               "{\"category\":\"external\",\"phrases\":[{\"terms\":[\"shipped\"]},"
+               "{\"weight\":0.4,\"terms\":[\"shipping\"]}]}");
     /* a warning, not an error: the configuration is usable */
-    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --rules %s"
-                            " 2>%s.err >/dev/null",
-                            cx_test_bin(), rules, rules),
-                 0);
-    cr_assert_eq(cx_test_sh("grep -q 'warning: .*external.json: rule \"phrases\\[1\\]\": "
-                            "\"shipping\" (external mention, weight 0.4) reads as the same phrase "
-                            "as \"shipped\" (weight 1): weight 1 counts for both' %s.err",
-                            rules),
-                 0);
+    cr_assert_eq(config_check("--rules", rules), 0);
+    cr_assert(check_said(rules, "warning: .*external.json: rule \"phrases\\[1\\]\": "
+                                "\"shipping\" (external mention, weight 0.4) reads as the same "
+                                "phrase as \"shipped\" (weight 1): weight 1 counts for both"));
 }
 
 /* Routes that no ticket rule's tickets match (a misspelt owner) are told of:
@@ -284,23 +291,14 @@ Test(cli, config_check_warns_about_terms_that_read_as_one_phrase)
 Test(cli, config_check_warns_about_tickets_no_route_takes)
 {
     char cfg[300];
-    snprintf(cfg, sizeof cfg, "%s/routes.json", dir);
-    FILE *f = fopen(cfg, "w");
-    cr_assert_not_null(f);
-    fputs("{\"alerts\": {\"receivers\": [{\"name\": \"hook\", \"kind\": \"webhook\","
-          " \"url\": \"http://127.0.0.1:9/h\"}], \"routes\": [{\"owner\": \"Vendor-Management\","
-          " \"receivers\": [\"hook\"]}]}}",
-          f);
-    fclose(f);
-    cr_assert_eq(cx_test_sh("%s config --check --brokers k:9092 --topic t --config %s"
-                            " 2>%s.err >/dev/null",
-                            cx_test_bin(), cfg, cfg),
-                 0);
-    cr_assert_eq(cx_test_sh("grep -q 'warning: no route in alerts.routes matches the tickets of"
-                            " .*external-nps-detractor (owner vendor-management, category"
-                            " external).*sent nowhere' %s.err",
-                            cfg),
-                 0);
+    write_file(cfg, "routes.json",
+               "{\"alerts\": {\"receivers\": [{\"name\": \"hook\", \"kind\": \"webhook\","
+               " \"url\": \"http://127.0.0.1:9/h\"}], \"routes\": [{\"owner\": "
+               "\"Vendor-Management\", \"receivers\": [\"hook\"]}]}}");
+    cr_assert_eq(config_check("--config", cfg), 0);
+    cr_assert(check_said(cfg, "warning: no route in alerts.routes matches the tickets of"
+                              " .*external-nps-detractor (owner vendor-management, category"
+                              " external).*sent nowhere"));
 }
 
 /* Runs `cxpulse ARGS` (shell words) with output in DIR/out; returns its exit status. */
