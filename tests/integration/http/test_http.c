@@ -68,16 +68,19 @@ static void teardown(void)
 
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
 
-/* Produces n events at the current minute (so the live page is live), every
- * tenth one malformed and every tenth one with a promised date that is not a
- * date; mostly complaints about carriers and billing. */
+/* When produce() dates its events: 0, now. */
+static time_t produce_at;
+
+/* Produces n events at the current minute (so the live page is live; or at
+ * produce_at), every tenth one malformed and every tenth one with a promised
+ * date that is not a date; mostly complaints about carriers and billing. */
 static long produce(long n)
 {
     static const char *const texts[] = {"the courier lost my parcel", "charged twice, awful",
                                         "the agent was rude", "the delivery was late again",
                                         "great service, thanks"};
     char err[512], v[512], when[32];
-    time_t now = time(NULL);
+    time_t now = produce_at ? produce_at : time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     long bad = 0;
     for (long i = 0; i < n; i++, produced++) {
@@ -627,15 +630,45 @@ Test(http, the_live_page_labels_follow_the_smallest_signal_window)
     static char dom[1 << 20];
     cx_test_read_file(dom_path, dom, sizeof dom);
     cr_assert_gt(dom_number(dom, "id=\"total-events\">"), 0, "the page got no data");
-    for (const char *const *l = (const char *const[]){">events, last 5 hours<",
-                                                      ">latest 5 minutes<",
-                                                      ">events per 5 minutes<",
-                                                      ">negative share, 25-minute rolling<",
-                                                      "last 5 hours of event time",
-                                                      "events in the <span id=\"shown\">5 hours<",
-                                                      NULL};
+    for (const char *const *l =
+             (const char *const[]){">events, last 5 hours<", ">latest 5 minutes<",
+                                   ">events per 5 minutes<", ">negative share, 25-minute rolling<",
+                                   "last 5 hours of event time",
+                                   "tags in the <span id=\"shown\">5 hours<", NULL};
          *l; l++)
         cr_assert(strstr(dom, *l) != NULL, "no label %s", *l);
+}
+
+/* With no event in the last hour (a replay of history, or a feed that has
+ * stopped) the page says it is not live, dates the hour it shows and labels
+ * its figures as the latest, not as this minute's. */
+Test(http, the_live_page_says_when_no_event_is_recent)
+{
+    cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
+    produce_at = time(NULL) - 2 * 86400;
+    produce(30);
+    produce_at = 0;
+    wait_handled(produced);
+    char dom_path[512], date[16];
+    snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page-quiet.html", CX_BINARY_DIR);
+    cr_assert_eq(cx_test_sh("mkdir -p '%s/artifacts'; d=$(mktemp -d); timeout 120 chromium"
+                            " --headless --no-sandbox --disable-gpu --user-data-dir=\"$d\""
+                            " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/ >'%s'"
+                            " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
+                            CX_BINARY_DIR, port, dom_path),
+                 0, "chromium failed");
+    static char dom[1 << 20];
+    cx_test_read_file(dom_path, dom, sizeof dom);
+    time_t then = time(NULL) - 2 * 86400;
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&then));
+    char dated[64];
+    snprintf(dated, sizeof dated, "the latest hour with events, %s ", date);
+    for (const char *const *l =
+             (const char *const[]){">not live: no events in the last hour<",
+                                   ">events, latest hour of data<", ">latest minute<", dated, NULL};
+         *l; l++)
+        cr_assert(strstr(dom, *l) != NULL, "no %s", *l);
+    cr_assert(strstr(dom, ">this minute<") == NULL && strstr(dom, ">live<") == NULL);
 }
 
 Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
