@@ -92,8 +92,8 @@ REVOKE INSERT, UPDATE, DELETE ON cx.schema_migrations FROM cxpulse_runtime;  -- 
 GRANT SELECT ON ALL TABLES IN SCHEMA cx TO cxpulse_analyst;
 
 -- Owners and on-call: tickets and their notifications, by column. The outbox's
--- triggers write the notifications a status change makes (as the schema's
--- owner, since schema version 18), so no INSERT: nobody with this role can
+-- triggers write the notifications a status change makes (with their owner's
+-- rights, since schema version 18), so no INSERT: nobody with this role can
 -- make the sender post a notification of their own.
 DO $$
 BEGIN

@@ -468,6 +468,29 @@ static const migration migrations[] = {
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"
      "ALTER FUNCTION cx.notification_settled() SECURITY DEFINER\n"
      "  SET search_path = pg_catalog, pg_temp;\n"},
+    /* What the commands never do, for every role: a resolved ticket stays
+     * resolved (a new firing opens a new ticket), and a notification that was
+     * sent, unrouted or superseded stays so (only a failed one is queued
+     * again). A role that may change statuses (cxpulse_owner) can thus
+     * neither reopen a ticket nor have the sender post an old notification
+     * again, after its later ones. */
+    {19, "resolved tickets and settled notifications are final",
+     "CREATE FUNCTION cx.status_final() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "BEGIN\n"
+     "  IF TG_TABLE_NAME = 'tickets' THEN\n"
+     "    RAISE EXCEPTION 'ticket % is resolved: a resolved ticket stays resolved',\n"
+     "      OLD.ticket_id USING ERRCODE = 'check_violation';\n"
+     "  END IF;\n"
+     "  RAISE EXCEPTION 'notification % is %: only a failed one is queued again',\n"
+     "    OLD.id, OLD.status USING ERRCODE = 'check_violation';\n"
+     "END $$;\n"
+     "CREATE TRIGGER tickets_resolved_final BEFORE UPDATE OF status ON cx.tickets\n"
+     "  FOR EACH ROW WHEN (OLD.status = 'resolved' AND NEW.status <> 'resolved')\n"
+     "  EXECUTE FUNCTION cx.status_final();\n"
+     "CREATE TRIGGER notifications_settled_final BEFORE UPDATE OF status ON cx.notifications\n"
+     "  FOR EACH ROW WHEN (OLD.status IN ('sent', 'unrouted', 'superseded')\n"
+     "    AND NEW.status <> OLD.status)\n"
+     "  EXECUTE FUNCTION cx.status_final();\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -297,8 +297,9 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
               "docs/configuration.md";
     else if (state != NULL && strcmp(state, "42501") == 0)
         why = "a privilege this role lacks: `cxpulse migrate` runs as the cx schema's owner, "
-              "the service as a member of cxpulse_runtime once deploy/sql/grants.sql has run; "
-              "see docs/privileges.md";
+              "the service as a member of cxpulse_runtime and people acknowledging tickets as "
+              "members of cxpulse_owner, once deploy/sql/grants.sql has run; see "
+              "docs/privileges.md";
     else if (state != NULL && strcmp(state, "2BP01") == 0)
         why = "objects of your own depend on what this changes: drop them, run it again and "
               "create them again; see docs/schema.md";

@@ -77,6 +77,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "DROP TABLE cx.notifications;"
                           "DROP FUNCTION cx.ticket_notify() CASCADE;"
                           "DROP FUNCTION cx.notification_settled(), cx.notification_unmark();"
+                          "DROP FUNCTION cx.status_final() CASCADE;"
                           "DROP INDEX cx.dead_letters_message_idx;"
                           "ALTER TABLE cx.dead_letters DROP COLUMN consumer_group;"
                           "CREATE UNIQUE INDEX dead_letters_coordinates_idx"

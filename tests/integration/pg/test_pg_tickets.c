@@ -1214,6 +1214,15 @@ Test(pg_tickets, a_retry_of_every_failed_row_supersedes_stale_updates)
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'failed'"), 5);
     long long n, superseded;
     char err[512];
+    /* one row asked for by id is queued again, stale or not */
+    long long id = q("SELECT id FROM cx.notifications WHERE seq = 2");
+    cr_assert_eq(cx_pg_notifications_retry(url, id, &n, &superseded, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(superseded, 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2 AND status = 'pending'"),
+                 1);
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed' WHERE seq = 2");
     cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, &superseded, err, sizeof err), CX_OK, "%s",
                  err);
     cr_assert_eq(n, 3, "opened, the update crm took and resolved are queued again");
@@ -1224,13 +1233,29 @@ Test(pg_tickets, a_retry_of_every_failed_row_supersedes_stale_updates)
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"
                    " AND transition = 'updated' AND seq IN (2, 4)"),
                  2);
-    /* one row asked for by id is queued again, stale or not */
-    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed' WHERE seq = 2");
-    long long id = q("SELECT id FROM cx.notifications WHERE seq = 2");
-    cr_assert_eq(cx_pg_notifications_retry(url, id, &n, &superseded, err, sizeof err), CX_OK, "%s",
-                 err);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(superseded, 0);
+}
+
+/* Whoever may change statuses (the owners' role, by column) can neither
+ * reopen a resolved ticket nor put a settled notification back in the queue
+ * (the sender would post an old transition after its later ones). */
+Test(pg_tickets, resolved_tickets_and_settled_notifications_are_final)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent'");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    const char *refused[] = {"UPDATE cx.tickets SET status = 'open'",
+                             "UPDATE cx.tickets SET status = 'acknowledged'",
+                             "UPDATE cx.notifications SET status = 'pending' WHERE seq = 1",
+                             "UPDATE cx.notifications SET status = 'failed' WHERE seq = 1"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        PGresult *r = PQexec(conn, refused[i]);
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        cr_expect(state != NULL && strcmp(state, "23514") == 0, "allowed: %s", refused[i]);
+        PQclear(r);
+    }
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'resolved'"), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 1 AND status = 'sent'"), 1);
 }
 
 /* The owners' table shows every receiver and the whole scope, however long. */

@@ -221,6 +221,11 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
         try_as(oncall_url, oncall_denied[i], state, sizeof state);
         cr_expect_str_eq(state, "42501", "an owner on call may: %s", oncall_denied[i]);
     }
+    /* the status it may change, only as the commands do: a resolved ticket stays resolved */
+    snprintf(sql, sizeof sql, "UPDATE cx.tickets SET status = 'open' WHERE ticket_id = %lld",
+             ticket);
+    try_as(oncall_url, sql, state, sizeof state);
+    cr_expect_str_eq(state, "23514", "an owner on call reopened a resolved ticket");
     cr_assert_eq(cxpulse("dead-letters list", runtime_url), 0);
 
     /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
