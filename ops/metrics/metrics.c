@@ -54,25 +54,31 @@ static const struct {
     [CX_M_NOTIFY_RETRIES] = {"cxpulse_notifications_retries_total",
                              "Deliveries that failed transiently and wait for a retry."},
     [CX_M_UNREADABLE] = {"cxpulse_unreadable_fields_total",
-                         "Events with a field a field condition could not compare: not a date "
-                         "or not a number, as the condition needs."},
+                         "Messages with a field a field condition could not compare: not a "
+                         "date or not a number, as the condition needs (a message read again "
+                         "counts again)."},
 };
 
 static const struct {
     const char *name, *help;
 } gauge_info[CX_G_GAUGE_COUNT] = {
-    [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned", "Kafka partitions assigned to this member."},
+    [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned",
+                       "Kafka partitions assigned to this member; 0 while it waits for their "
+                       "stored offsets."},
     [CX_G_PAUSED] = {"cxpulse_consumption_paused",
                      "1 while fetching is paused: a batch waits for the writers to have room."},
     [CX_G_PG_UP] = {"cxpulse_postgresql_up",
                     "1 while PostgreSQL takes writes: it answers checks, and the last write "
                     "succeeded or none has failed."},
     [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
-                             "Rows of cx.notifications waiting for delivery (every instance)."},
+                             "Rows of cx.notifications waiting for delivery (every instance); "
+                             "0 in a process without receivers configured."},
     [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
-                                 "Rows of cx.notifications marked failed (every instance)."},
+                                 "Rows of cx.notifications marked failed (every instance); 0 in "
+                                 "a process without receivers configured."},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
-                                    "Age of the oldest pending row of cx.notifications."},
+                                    "Age of the oldest pending row of cx.notifications; 0 in a "
+                                    "process without receivers configured."},
 };
 
 cx_metrics *cx_metrics_new(void)
