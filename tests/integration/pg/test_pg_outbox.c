@@ -299,7 +299,16 @@ static void start_and_let_wait(on_thread *w, pthread_t *th)
             return;
         cx_test_sleep_ms(50);
     }
-    cr_assert_fail("neither finished nor waiting after 5 s");
+    /* what the database's sessions were doing, for whoever reads the failure */
+    PGconn *c = cx_test_pg_connect(url);
+    PGresult *r = PQexec(c, "SELECT pid, state, wait_event_type, wait_event, left(query, 120)"
+                            " FROM pg_stat_activity WHERE datname = current_database()");
+    for (int i = 0; i < PQntuples(r); i++)
+        fprintf(stderr, "session %s: %s, waiting %s %s: %s\n", PQgetvalue(r, i, 0),
+                PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+    PQclear(r);
+    PQfinish(c);
+    cr_assert_fail("neither finished nor waiting after 5 s (the sessions are above)");
 }
 
 /* The ticket's next transition commits while its previous one is being
