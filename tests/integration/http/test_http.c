@@ -606,6 +606,21 @@ static void *trickle_main(void *arg)
     return NULL;
 }
 
+/* The live page as headless Chromium renders it after 5 s of its polls, kept
+ * in artifacts/name; its DOM in dom[len]. */
+static void rendered_page(const char *name, char *dom, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/artifacts/%s", CX_BINARY_DIR, name);
+    cr_assert_eq(cx_test_sh("mkdir -p '%s/artifacts'; d=$(mktemp -d); timeout 120 chromium"
+                            " --headless --no-sandbox --disable-gpu --user-data-dir=\"$d\""
+                            " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/ >'%s'"
+                            " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
+                            CX_BINARY_DIR, port, path),
+                 0, "chromium failed");
+    cx_test_read_file(path, dom, len);
+}
+
 /* With 5-minute windows the page draws 60 of them: its labels say 5 hours,
  * 5 minutes per bar, a 25-minute rolling share, not the default's hour. */
 Test(http, the_live_page_labels_follow_the_smallest_signal_window)
@@ -619,16 +634,8 @@ Test(http, the_live_page_labels_follow_the_smallest_signal_window)
     unsetenv("CXPULSE_WINDOW_SECONDS");
     produce(50);
     wait_handled(produced);
-    char dom_path[512];
-    snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page-300.html", CX_BINARY_DIR);
-    cr_assert_eq(cx_test_sh("mkdir -p '%s/artifacts'; d=$(mktemp -d); timeout 120 chromium"
-                            " --headless --no-sandbox --disable-gpu --user-data-dir=\"$d\""
-                            " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/ >'%s'"
-                            " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
-                            CX_BINARY_DIR, port, dom_path),
-                 0, "chromium failed");
     static char dom[1 << 20];
-    cx_test_read_file(dom_path, dom, sizeof dom);
+    rendered_page("live-page-300.html", dom, sizeof dom);
     cr_assert_gt(dom_number(dom, "id=\"total-events\">"), 0, "the page got no data");
     for (const char *const *l =
              (const char *const[]){">events, last 5 hours<", ">latest 5 minutes<",
@@ -649,16 +656,9 @@ Test(http, the_live_page_says_when_no_event_is_recent)
     produce(30);
     produce_at = 0;
     wait_handled(produced);
-    char dom_path[512], date[16];
-    snprintf(dom_path, sizeof dom_path, "%s/artifacts/live-page-quiet.html", CX_BINARY_DIR);
-    cr_assert_eq(cx_test_sh("mkdir -p '%s/artifacts'; d=$(mktemp -d); timeout 120 chromium"
-                            " --headless --no-sandbox --disable-gpu --user-data-dir=\"$d\""
-                            " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/ >'%s'"
-                            " 2>/dev/null; rc=$?; rm -rf \"$d\"; exit $rc",
-                            CX_BINARY_DIR, port, dom_path),
-                 0, "chromium failed");
     static char dom[1 << 20];
-    cx_test_read_file(dom_path, dom, sizeof dom);
+    char date[16];
+    rendered_page("live-page-quiet.html", dom, sizeof dom);
     time_t then = time(NULL) - 2 * 86400;
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&then));
     char dated[64];
