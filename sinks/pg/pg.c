@@ -1152,31 +1152,28 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
      * order), so that their locks are held from here to COMMIT only. */
     size_t tickets_before = b->res->tickets_opened + b->res->tickets_updated;
     /* each partition's latest new event (none dated more than the ahead
-     * allowance after the clock): with the hint, the rules' live edge */
+     * allowance after the clock): with the hint, the rules' live edge; and
+     * per new event, where its partition was before the batch: for event rules */
     int64_t ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    int evaluate = st == CX_OK && pg->rules != NULL && b->res->stored > 0;
+    long long *before = evaluate ? malloc((b->n_fresh ? b->n_fresh : 1) * sizeof *before) : NULL;
+    if (evaluate && before == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
     for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
         const cx_record *r = &b->recs[b->fresh[i]];
         int64_t t = r->ev->occurred_at_us / 1000000;
-        for (size_t k = 0; t <= ahead && k < np; k++)
-            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic) &&
-                t > parts[k].latest_s)
-                parts[k].latest_s = t;
+        size_t k = 0;
+        while (k < np && (parts[k].partition != r->partition || strcmp(parts[k].topic, r->topic)))
+            k++;
+        if (k < np && t <= ahead && t > parts[k].latest_s)
+            parts[k].latest_s = t;
+        if (before != NULL)
+            before[i] = k < np ? parts[k].before_s : NO_TIME;
     }
     for (size_t k = 0; k < np; k++)
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;
-    /* per new event, where its partition was before the batch: for event rules */
-    long long *before = st == CX_OK ? malloc((b->n_fresh ? b->n_fresh : 1) * sizeof *before) : NULL;
-    if (st == CX_OK && before == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
-    for (size_t i = 0; st == CX_OK && i < b->n_fresh; i++) {
-        const cx_record *r = &b->recs[b->fresh[i]];
-        before[i] = NO_TIME;
-        for (size_t k = 0; k < np; k++)
-            if (parts[k].partition == r->partition && !strcmp(parts[k].topic, r->topic))
-                before[i] = parts[k].before_s;
-    }
-    if (st == CX_OK && pg->rules != NULL && b->res->stored > 0)
+    if (st == CX_OK && evaluate)
         st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge, before,
                                      cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
                                      b->fresh, b->n_fresh, b->res, err, errlen);
