@@ -342,20 +342,16 @@ size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char
         return 0;
     for (size_t i = 0; i < cx_ticket_rules_count(rules); i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
-        for (int c = r->category < 0 ? 0 : r->category;
-             c < (r->category < 0 ? (int)CX_CAT_COUNT : r->category + 1); c++) {
-            size_t idx[CX_ALERTS_MAX_RECEIVERS];
-            const char *cat = cx_category_name((cx_category)c);
-            if (cx_alerts_route(a, r->owner, cat, r->name, idx, CX_ALERTS_MAX_RECEIVERS) > 0)
-                continue;
-            if (used < msglen) { /* else cut: msg + used would point past it */
-                int n = snprintf(msg + used, msglen - used, "%s%s (owner %s, category %s)",
-                                 bad ? ", " : "", r->name, r->owner, cat);
-                used += n > 0 ? (size_t)n : 0;
-            }
-            bad++;
-            break;
+        const char *cat = cx_category_name((cx_category)r->category);
+        size_t idx[CX_ALERTS_MAX_RECEIVERS];
+        if (cx_alerts_route(a, r->owner, cat, r->name, idx, CX_ALERTS_MAX_RECEIVERS) > 0)
+            continue;
+        if (used < msglen) { /* else cut: msg + used would point past it */
+            int n = snprintf(msg + used, msglen - used, "%s%s (owner %s, category %s)",
+                             bad ? ", " : "", r->name, r->owner, cat);
+            used += n > 0 ? (size_t)n : 0;
         }
+        bad++;
     }
     return bad;
 }

@@ -49,8 +49,7 @@ size_t cx_alerts_route(const cx_alerts *a, const char *owner, const char *catego
  * How many of the ticket rules have tickets that would reach no receiver (no
  * route matches their owner, category and name, and no shortcut receiver is
  * configured; with no receiver at all, none: tickets are then only kept in
- * the database). msg names them, for a warning. An event rule of any category
- * counts when one category of its tickets would reach nobody.
+ * the database). msg names them, for a warning.
  */
 size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char *msg,
                           size_t msglen);
