@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "event.h"
 #include "pg.h"
 
 static void usage(FILE *out)
@@ -21,15 +22,6 @@ static void usage(FILE *out)
                  "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
                  "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then the\n"
                  "postgres.url of --config FILE, then libpq's environment.\n");
-}
-
-/* The width of s in characters (UTF-8). */
-static int chars(const char *s)
-{
-    int n = 0;
-    for (; *s != '\0'; s++)
-        n += (*s & 0xC0) != 0x80;
-    return n;
 }
 
 /* Prints raw made printable (control characters as spaces), in width
@@ -98,7 +90,7 @@ static void print_table(const json_t *tickets)
     {
         wide_cells(t, cells);
         for (int c = 0; c < WIDE_COLUMNS; c++) {
-            int n = chars(cells[c]);
+            int n = (int)cx_utf8_length(cells[c], strlen(cells[c]));
             width[c] = n > limits[c] ? limits[c] : n > width[c] ? n : width[c];
         }
     }
