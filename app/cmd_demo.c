@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "event.h"
 #include "ingest.h"
 #include "pg.h"
 
@@ -35,7 +36,8 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
-/* Prints the rows of one query as an indented table. */
+/* Prints the rows of one query as an indented table, each column as wide as
+ * its widest value (in characters). */
 static void show(PGconn *conn, const char *title, const char *sql)
 {
     PGresult *r = PQexec(conn, sql);
@@ -45,17 +47,25 @@ static void show(PGconn *conn, const char *title, const char *sql)
         PQclear(r);
         return;
     }
-    int cols = PQnfields(r);
-    for (int c = 0; c < cols; c++)
-        printf("  %-*s", c == 0 ? 28 : 12, PQfname(r, c));
-    printf("\n");
-    for (int i = 0; i < PQntuples(r); i++) {
-        for (int c = 0; c < cols; c++) {
-            char v[256];
-            printf("  %-*s", c == 0 ? 28 : 12, cx_printable(PQgetvalue(r, i, c), v, sizeof v));
+    int cols = PQnfields(r), rows = PQntuples(r);
+    int width[16] = {0};
+    if (cols > (int)CX_ARRAY_LEN(width))
+        cols = (int)CX_ARRAY_LEN(width);
+    char v[256];
+    for (int pass = 0; pass < 2; pass++) /* measure, then print */
+        for (int i = -1; i < rows; i++) {
+            for (int c = 0; c < cols; c++) {
+                const char *t =
+                    cx_printable(i < 0 ? PQfname(r, c) : PQgetvalue(r, i, c), v, sizeof v);
+                int n = (int)cx_utf8_length(t, strlen(t));
+                if (pass == 0)
+                    width[c] = n > width[c] ? n : width[c];
+                else
+                    printf("  %s%*s", t, c + 1 < cols ? width[c] - n : 0, "");
+            }
+            if (pass == 1)
+                printf("\n");
         }
-        printf("\n");
-    }
     PQclear(r);
 }
 

@@ -18,10 +18,17 @@
 #define CONNECT_MS 5000
 #define QUERY_MS 3000 /* also the session's statement_timeout */
 
+#define WHERE_ROWS 100000         /* events of the hour read at most for the breakdown */
+#define WHERE_REUSE_US 10000000LL /* the breakdown is read again after 10 s */
+
 struct cx_pg_reader {
     char *conninfo;
     PGconn *conn;
     pthread_mutex_t lock;
+    char *where;           /* the last breakdown (JSON), for every viewer for 10 s */
+    char where_end[40];    /* the shown range's end it was read for */
+    int64_t where_us;      /* when (monotonic) */
+    char where_error[256]; /* why the last one failed, "" if it did not */
 };
 
 cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, size_t errlen)
@@ -142,7 +149,72 @@ static const char *const live_sql =
     "  'tickets', (SELECT coalesce(json_agg(t), '[]'::json) FROM (\n"
     "      SELECT ticket_id, rule, category, scope, owner, status, opened_at, updated_at,\n"
     "             event_count, reason FROM cx.open_tickets LIMIT 20) t)\n"
+    ")::text, (SELECT t_end FROM anchor)::text";
+
+/* Where the hour that ends with the shown range hurts: per channel and per
+ * touchpoint (the 8 with the most negative events), events, negative events
+ * and the category most of those negatives carry. Counted from cx.events, so
+ * an event counts once however many categories it has; at most the hour's
+ * latest $2 events are read (the index on occurred_at, newest first: the
+ * range is a parameter, $3 the shown range's last window, so that the planner
+ * sees how many events it holds), and "sampled" says when there were more. */
+static const char *const where_sql =
+    "WITH e AS (\n"
+    "  SELECT coalesce(channel, '') AS channel, coalesce(touchpoint, '') AS touchpoint,\n"
+    "         sentiment, primary_category\n"
+    "  FROM cx.events\n"
+    "  WHERE occurred_at >= $3::timestamptz + make_interval(secs => $1::int) - interval '1 hour'\n"
+    "    AND occurred_at < $3::timestamptz + make_interval(secs => $1::int)\n"
+    "  ORDER BY occurred_at DESC LIMIT $2::int\n"
+    "), g AS (\n"
+    "  SELECT CASE WHEN GROUPING(channel) = 0 THEN 'channels' ELSE 'touchpoints' END AS kind,\n"
+    "         CASE WHEN GROUPING(channel) = 0 THEN channel ELSE touchpoint END AS name,\n"
+    "         count(*) AS events, count(*) FILTER (WHERE sentiment = 'negative') AS negative,\n"
+    "         mode() WITHIN GROUP (ORDER BY primary_category)\n"
+    "           FILTER (WHERE sentiment = 'negative') AS top\n"
+    "  FROM e GROUP BY GROUPING SETS ((channel), (touchpoint))\n"
+    "), r AS (\n"
+    "  SELECT g.*, row_number() OVER (PARTITION BY kind ORDER BY negative DESC, events DESC,\n"
+    "                                 name) AS n FROM g\n"
+    ")\n"
+    "SELECT json_build_object(\n"
+    "  'from', $3::timestamptz + make_interval(secs => $1::int) - interval '1 hour',\n"
+    "  'to', $3::timestamptz + make_interval(secs => $1::int),\n"
+    "  'sampled', (SELECT count(*) FROM e) >= $2::int,\n"
+    "  'channels', (SELECT coalesce(json_agg(json_build_object('name', name, 'events', events,\n"
+    "                 'negative', negative, 'top', top) ORDER BY n), '[]'::json)\n"
+    "               FROM r WHERE kind = 'channels' AND n <= 8),\n"
+    "  'touchpoints', (SELECT coalesce(json_agg(json_build_object('name', name, 'events', events,\n"
+    "                 'negative', negative, 'top', top) ORDER BY n), '[]'::json)\n"
+    "               FROM r WHERE kind = 'touchpoints' AND n <= 8)\n"
     ")::text";
+
+/* The breakdown for the range ending at end: the one read for the same end in
+ * the last 10 s, else read now. Called with r->lock held. A failure (such as
+ * a statement timeout on a huge hour) leaves the page its signals: the
+ * breakdown becomes {"error": ...}, kept for 10 s like an answer, and a new
+ * reason is logged once. */
+static char *where_json(cx_pg_reader *r, const char *w, const char *end)
+{
+    int64_t now = cx_now_mono_us();
+    if (r->where != NULL && strcmp(r->where_end, end) == 0 && now - r->where_us < WHERE_REUSE_US)
+        return strdup(r->where);
+    char rows[16], err[256];
+    snprintf(rows, sizeof rows, "%d", WHERE_ROWS);
+    const char *params[] = {w, rows, end};
+    cx_status st;
+    PGresult *res =
+        query(r, where_sql, 3, params, "reading where this hour hurts", &st, err, sizeof err);
+    free(r->where);
+    r->where = strdup(st == CX_OK ? PQgetvalue(res, 0, 0) : "{\"error\": \"not available now\"}");
+    PQclear(res);
+    if (st != CX_OK && strcmp(err, r->where_error) != 0)
+        cx_log(CX_LOG_WARN, "http", "live page: %s (the signals are shown without it)", err);
+    snprintf(r->where_error, sizeof r->where_error, "%s", st == CX_OK ? "" : err);
+    snprintf(r->where_end, sizeof r->where_end, "%s", end);
+    r->where_us = now;
+    return r->where != NULL ? strdup(r->where) : NULL;
+}
 
 cx_status cx_pg_live(cx_pg_reader *r, int window_seconds, char **json, char *err, size_t errlen)
 {
@@ -154,8 +226,18 @@ cx_status cx_pg_live(cx_pg_reader *r, int window_seconds, char **json, char *err
     if (st != CX_OK)
         return st;
     PGresult *res = query(r, live_sql, 1, params, "reading live signals", &st, err, errlen);
-    if (st == CX_OK && (*json = strdup(PQgetvalue(res, 0, 0))) == NULL)
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading live signals: out of memory");
+    if (st == CX_OK) {
+        char *where = where_json(r, w, PQgetvalue(res, 0, 1));
+        /* signals' object, less its closing brace, then the breakdown */
+        const char *sig = PQgetvalue(res, 0, 0);
+        size_t n = strlen(sig);
+        size_t cap = n + (where ? strlen(where) : 0) + 16;
+        if (where != NULL && n > 0 && sig[n - 1] == '}' && (*json = malloc(cap)) != NULL)
+            snprintf(*json, cap, "%.*s, \"where\" : %s}", (int)(n - 1), sig, where);
+        else
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading live signals: out of memory");
+        free(where);
+    }
     PQclear(res);
     pthread_mutex_unlock(&r->lock);
     return st;
@@ -167,6 +249,7 @@ void cx_pg_reader_free(cx_pg_reader *r)
         return;
     PQfinish(r->conn);
     pthread_mutex_destroy(&r->lock);
+    free(r->where);
     free(r->conninfo);
     free(r);
 }

@@ -489,6 +489,18 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
                                                       "last hour of event time", NULL};
          *l; l++)
         cr_assert(strstr(dom, *l) != NULL, "no label %s", *l);
+    /* Where it hurts: the one channel, its events counted once each (read at
+     * most 10 s before the last poll, so at most what is stored now) */
+    const char *chat = strstr(dom, "data-where=\"channels\"");
+    cr_assert_not_null(chat, "no channel breakdown");
+    cr_assert_not_null(strstr(chat, "<td>chat</td>"), "chat is not in the channel breakdown");
+    long chat_events = dom_number(chat, "<td>chat</td><td class=\"num\">");
+    cr_assert(chat_events > 0 &&
+                  chat_events <= cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                                         " WHERE channel = 'chat'"),
+              "chat shows %ld events", chat_events);
+    cr_assert_not_null(strstr(dom, "data-where=\"touchpoints\""), "no touchpoint breakdown");
+    cr_assert_not_null(strstr(dom, ">(none given)<"), "events without a touchpoint are not named");
     long first = dom_number(dom, "data-first-total=\""), last = dom_number(dom, "id=\"total-events\">");
     long polls = dom_number(dom, "id=\"updates\">");
     cr_assert_gt(first, 0, "the first poll showed the first events");

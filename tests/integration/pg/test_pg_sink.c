@@ -992,3 +992,110 @@ Test(pg_sink, the_live_data_of_long_windows_is_live)
     free(json);
     cx_pg_reader_free(r);
 }
+
+/* Adds an event of `ago` seconds ago in channel/touchpoint ("" for none), rated
+ * csat 1 (negative) or 5 (positive). */
+static void add_where(long id, long ago, const char *channel, const char *touchpoint, int negative)
+{
+    char when[32], ev[512], ch[64] = "", tp[64] = "";
+    time_t t = time(NULL) - ago;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    if (channel[0] != '\0')
+        snprintf(ch, sizeof ch, ",\"channel\":\"%s\"", channel);
+    if (touchpoint[0] != '\0')
+        snprintf(tp, sizeof tp, ",\"touchpoint\":\"%s\"", touchpoint);
+    int n =
+        snprintf(ev, sizeof ev,
+                 "{\"event_id\":\"w-%ld\",\"occurred_at\":\"%s\"%s%s,\"text\":\"%s\","
+                 "\"rating\":{\"scale\":\"csat\",\"value\":%d}}",
+                 id, when, ch, tp,
+                 negative ? "the courier lost my parcel and billing charged me twice" : "all fine",
+                 negative ? 1 : 5);
+    sinktest_add(&batch, "t", 0, id, ev, (size_t)n);
+}
+
+/* The row of kind ("channels"/"touchpoints") named name in the live data's
+ * breakdown, and its position, or NULL. */
+static json_t *where_row(json_t *live, const char *kind, const char *name, size_t *pos)
+{
+    json_t *rows = json_object_get(json_object_get(live, "where"), kind);
+    for (*pos = 0; *pos < json_array_size(rows); (*pos)++) {
+        json_t *row = json_array_get(rows, *pos);
+        if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* The live page's breakdown counts each event once, in the last hour only,
+ * ranks by negative events, and names the category most negatives carry. */
+Test(pg_sink, the_live_breakdown_ranks_channels_and_touchpoints_by_negative_events)
+{
+    long id = 0;
+    for (int i = 0; i < 3; i++) /* two categories each, counted once */
+        add_where(id++, 60, "chat", "checkout", 1);
+    for (int i = 0; i < 2; i++)
+        add_where(id++, 120, "chat", "", 0);
+    for (int i = 0; i < 2; i++)
+        add_where(id++, 300, "email", "returns", 1);
+    for (int i = 0; i < 6; i++)
+        add_where(id++, 30, "app", "checkout", 0);
+    add_where(id++, 40, "", "", 1);
+    for (int i = 0; i < 5; i++) /* two hours ago: not in the hour */
+        add_where(id++, 7200, "phone", "returns", 1);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
+                                         " WHERE event_id = 'w-0' AND cardinality(categories) > 1"),
+                 0, "the complaint should carry two categories for this test to mean anything");
+
+    char err[512], *json = NULL;
+    cx_pg_reader *r = NULL;
+    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_live(r, 60, &json, err, sizeof err), CX_OK, "%s", err);
+    json_t *live = json_loads(json, 0, NULL);
+    cr_assert_not_null(live, "not JSON: %s", json);
+    cr_assert(json_is_false(json_object_get(json_object_get(live, "where"), "sampled")), "%s",
+              json);
+
+    size_t pos;
+    struct {
+        const char *kind, *name;
+        long long events, negative;
+        size_t pos;
+    } want[] = {{"channels", "chat", 5, 3, 0},
+                {"channels", "email", 2, 2, 1},
+                {"channels", "", 1, 1, 2},
+                {"channels", "app", 6, 0, 3},
+                {"touchpoints", "checkout", 9, 3, 0},
+                {"touchpoints", "returns", 2, 2, 1},
+                {"touchpoints", "", 3, 1, 2}};
+    for (size_t i = 0; i < CX_ARRAY_LEN(want); i++) {
+        json_t *row = where_row(live, want[i].kind, want[i].name, &pos);
+        cr_assert_not_null(row, "no %s '%s': %s", want[i].kind, want[i].name, json);
+        cr_assert_eq(json_integer_value(json_object_get(row, "events")), want[i].events,
+                     "%s '%s': %s", want[i].kind, want[i].name, json);
+        cr_assert_eq(json_integer_value(json_object_get(row, "negative")), want[i].negative,
+                     "%s '%s': %s", want[i].kind, want[i].name, json);
+        cr_assert_eq(pos, want[i].pos, "%s '%s' ranked %zu: %s", want[i].kind, want[i].name, pos,
+                     json);
+    }
+    cr_assert_null(where_row(live, "channels", "phone", &pos), "older than the hour: %s", json);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(live, "where"), "channels")), 4);
+    /* the category most of chat's negatives carry: their primary one */
+    const char *top =
+        json_string_value(json_object_get(where_row(live, "channels", "chat", &pos), "top"));
+    cr_assert_not_null(top, "%s", json);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.events WHERE event_id = 'w-0' AND primary_category = '%s'",
+             top);
+    cr_assert_eq(cx_test_pg_scalar(conn, sql), 1, "%s", json);
+    cr_assert(json_is_null(json_object_get(where_row(live, "channels", "app", &pos), "top")),
+              "no negatives, no category: %s", json);
+    json_decref(live);
+    free(json);
+    cx_pg_reader_free(r);
+}

@@ -37,6 +37,13 @@ Test(demo, runs_the_sample_data_and_prints_the_tickets_it_opened, .timeout = 180
     snprintf(cmd, sizeof cmd, "grep -A12 '^Open tickets' '%s' | grep -q 'vendor-management'", out);
     cr_assert_eq(cx_test_sh("%s", cmd), 0, "the summary does not list the tickets (%s)", out);
     cr_assert_eq(cx_test_sh("grep -q 'events stored' '%s'", out), 0);
+    /* the summary's columns line up however long a value is */
+    cr_assert_eq(cx_test_sh("grep -A1 '^  window_and_category ' '%s' | awk 'NR == 1 {"
+                            " p = index($0, \" events\") + 1 } NR == 2 { ok = p > 1 &&"
+                            " substr($0, p - 2, 2) == \"  \" && substr($0, p, 1) ~ /[0-9]/ }"
+                            " END { exit !ok }'",
+                            out),
+                 0, "the worst stretches' columns do not line up (%s)", out);
     cr_assert_eq(cx_test_sh("grep -qx -- '- replayed 3042 messages from the bundled sample data' "
                             "'%s'",
                             out),
