@@ -31,7 +31,10 @@ static int usage(FILE *out, int rc)
                  "line to stdout:\n"
                  "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
                  "\"evidence\":{...}}\n"
-                 "Categories are ordered by confidence. An invalid line yields\n"
+                 "Categories are ordered by confidence. A text the built-in model and the\n"
+                 "sentiment lexicons cannot read (not English: its \"language\" says so, or its\n"
+                 "script or words do) adds \"language_not_read\":\"de\" and counts as no text.\n"
+                 "An invalid line yields\n"
                  "{\"line\":N,\"error\":\"...\"} and a message on stderr; processing continues.\n"
                  "--rules replaces the built-in rule files (repeat it for several files, read\n"
                  "in order; \"default\" names the built-in ones, so --rules default --rules\n"
@@ -120,7 +123,12 @@ static void put_verdict(cx_buf *b, const cx_event *ev, const cx_tags *tags)
         }
         cx_buf_put(b, "]", 1);
     }
-    puts_(b, "}}\n");
+    puts_(b, "}");
+    if (tags->language_not_read != NULL) {
+        puts_(b, ",\"language_not_read\":");
+        put_str(b, tags->language_not_read);
+    }
+    puts_(b, "}\n");
 }
 
 /* A block of input lines and what classifying them wrote. */

@@ -36,6 +36,7 @@ typedef struct service {
     cx_run_totals totals; /* written by the engine's hooks, one at a time */
     int64_t last_report_us;
     cx_cmd_unreadable told; /* fields warned unreadable, once each */
+    cx_cmd_unreadable told_language; /* languages warned not read, once each */
     int64_t cancel_at_us;   /* stopping: when writes still going on are cancelled */
 } service;
 
@@ -209,6 +210,17 @@ static void stored(void *ctx, const cx_pipeline_report *r)
                    "per field, cxpulse_unreadable_fields_total counts the events",
                    rec->tags->unreadable, rec->tags->unreadable_needs, rec->topic,
                    (int)rec->partition, (long long)rec->offset);
+        if (rec->tags != NULL &&
+            cx_cmd_unreadable_first(&s->told_language, rec->tags->language_not_read))
+            cx_log(CX_LOG_WARN, "classify",
+                   "text in language \"%s\" is not read: the built-in model and the sentiment "
+                   "lexicons read English, so such events get categories from their fields "
+                   "alone and a sentiment from their rating alone (neutral without one); a "
+                   "model trained on your own events reads their languages (docs/model.md): "
+                   "first at topic %s partition %d offset %lld; said once per language, "
+                   "cxpulse_text_not_read_total counts the events",
+                   rec->tags->language_not_read, rec->topic, (int)rec->partition,
+                   (long long)rec->offset);
     }
     cx_consumer_stored(s->consumer, r->msgs, r->n);
     if (cx_now_mono_us() - s->last_report_us > 10 * 1000000LL) {

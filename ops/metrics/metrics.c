@@ -57,6 +57,10 @@ static const struct {
                          "Messages with a field a field condition could not compare: not a "
                          "date or not a number, as the condition needs (a message read again "
                          "counts again)."},
+    [CX_M_NOT_READ] = {"cxpulse_text_not_read_total",
+                       "Messages whose text is in a language the built-in model and the "
+                       "sentiment lexicons do not read (English only): classified by their "
+                       "fields and rating alone (a message read again counts again)."},
 };
 
 static const struct {
@@ -155,10 +159,14 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     add_classified(m, c->classified);
     if (!r->complete)
         return;
-    uint64_t unreadable = 0;
-    for (size_t i = 0; i < r->n; i++)
-        unreadable += r->recs[i].tags != NULL && r->recs[i].tags->unreadable != NULL;
+    uint64_t unreadable = 0, not_read = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const cx_tags *t = r->recs[i].tags;
+        unreadable += t != NULL && t->unreadable != NULL;
+        not_read += t != NULL && t->language_not_read != NULL;
+    }
     cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
+    cx_metrics_add(m, CX_M_NOT_READ, not_read);
     observe_batch(m, r->n, r->seconds);
     pthread_mutex_lock(&m->lock);
     m->gauges[CX_G_PG_UP] = 1;

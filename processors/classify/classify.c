@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "language.h"
 #include "lexicon.h"
 #include "model.h"
 
@@ -105,6 +106,7 @@ struct cx_classifier {
     json_t *documents; /* [{"file": name, "rules": document}, ...] */
     cx_valence *val;   /* sentiment lexicons */
     cx_model *model;   /* NULL: rules only */
+    int english_only;  /* the built-in model, or the rules alone: English text only */
 };
 
 static const char *const category_names[CX_CAT_COUNT] = {"facing", "collaborative", "external",
@@ -756,6 +758,9 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     } else if (model != NULL && strcmp(model, "none") != 0 &&
                (st = cx__model_read(&clf->model, model, err, errlen)) != CX_OK)
         goto fail;
+    /* the built-in model and the lexicons were made from English; a model of
+     * your own from your events, in whatever languages they are */
+    clf->english_only = model == NULL || strcmp(model, "none") == 0;
     snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",
              (unsigned long long)hash, clf->model ? "+" : "",
              clf->model ? cx__model_version(clf->model) : "");
@@ -1212,6 +1217,14 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
     cx_rule_hits hits;
     cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
+    const char *other = clf->english_only ? cx__text_language(ev) : NULL;
+    cx_event textless;
+    if (other != NULL && clf->model != NULL) { /* read as if it had no text */
+        textless = *ev;
+        textless.text = NULL;
+        textless.text_len = 0;
+        ev = &textless;
+    }
 
     if (clf->model != NULL) {
         cx_model_out mo;
@@ -1243,13 +1256,15 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
         cx__classifier_rules(clf, ev, NULL, tags, &hits);
-        cx_valence_score vs;
-        cx__valence_score(clf->val, ev->text, ev->text ? ev->text_len : 0, &vs);
+        cx_valence_score vs; /* the lexicons read English only */
+        cx__valence_score(clf->val, other ? NULL : ev->text, other || !ev->text ? 0 : ev->text_len,
+                          &vs);
         float text_score = hits.sentiment / (fabsf(hits.sentiment) + 1.5f);
         cx_sentiment s = cx__valence_sentiment(&vs, text_score);
         tags->sentiment = rated != CX_SENT_COUNT ? rated : s;
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);
     }
+    tags->language_not_read = other;
     if (rated == CX_SENT_COUNT && says_nothing(ev)) {
         /* no feeling is told (the model's bias alone would speak, and most of
          * what it learned from are complaints) */

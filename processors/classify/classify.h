@@ -59,6 +59,13 @@ typedef struct cx_tags {
      * ("five" is not). Such a clause does not hold, so a producer's format
      * could keep a rule from ever firing without a word: this is the word. */
     const char *unreadable, *unreadable_needs;
+    /* The language of a text that the built-in model and the sentiment
+     * lexicons cannot read, or NULL: its declared tag ("de") or what the text
+     * shows ("zh", "cyrillic", "de"); static. With the built-in model such an
+     * event is classified as if it had no text (its fields and rating still
+     * count: neutral unless rated); with the rules alone the rules read it,
+     * but not the lexicons. A model of your own reads every language. */
+    const char *language_not_read;
 } cx_tags;
 
 typedef struct cx_classifier cx_classifier;

@@ -163,6 +163,11 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     PQclear(same);
     send_one("{\"event_id\":\"ops-1\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
              "\"text\":\"another event, the same id\"}");
+    /* two texts the built-in model does not read: declared, and seen */
+    send_one("{\"event_id\":\"de-1\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
+             "\"language\":\"de\",\"text\":\"Der Kurier war sehr unfreundlich\"}");
+    send_one("{\"event_id\":\"zh-1\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
+             "\"text\":\"快递员把包裹弄丢了\"}");
     wait_handled(produced);
     /* The lag of a partition is known from its first fetch response, even an empty one. */
     for (int i = 0; i < 50; i++, cx_test_sleep_ms(100)) {
@@ -234,6 +239,11 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE "
                                          "payload -> 'attributes' ->> 'promised_date' = 'soon'"));
     cr_assert_gt(sample(body, "cxpulse_unreadable_fields_total"), 0);
+    cr_assert_eq(sample(body, "cxpulse_text_not_read_total"), 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id IN"
+                                         " ('de-1', 'zh-1') AND sentiment = 'neutral'"
+                                         " AND categories = '{}'"),
+                 2, "classified by their fields alone");
     cr_assert_eq(sample(body, "cxpulse_events_classified_total{category=\"external\","
                               "sentiment=\"negative\"}"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE primary_category"

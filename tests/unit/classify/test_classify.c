@@ -714,3 +714,63 @@ Test(cx_classify, a_text_at_the_length_cap_is_read_to_its_end)
         }
     }
 }
+
+/* Text the built-in model and the lexicons cannot read (not English) is named
+ * and counts as no text: no category from its words, no sentiment from them
+ * (neutral unless rated), its fields still count. English stays read. */
+Test(cx_classify, text_in_another_language_is_named_and_not_read)
+{
+    static const struct {
+        const char *fields, *language; /* NULL: read */
+    } cases[] = {
+        {"\"language\":\"de-AT\",\"text\":\"the courier lost my parcel\"", "de"},
+        {"\"language\":\"und\",\"text\":\"Der Support war super, das Problem mit der Rechnung"
+         " wurde sofort gelöst.\"",
+         "de"},
+        {"\"text\":\"El agente fue muy amable y resolvió mi problema con la factura.\"", "es"},
+        {"\"text\":\"Çok kötü hizmet, kargo geç geldi ve bir hafta bekledim\"", "tr"},
+        {"\"text\":\"Nie jest źle, ale dostawa była bardzo późno\"", "pl"},
+        {"\"text\":\"非常好，谢谢！\"", "zh"},
+        {"\"text\":\"配達がとても遅かったです\"", "ja"},
+        {"\"text\":\"Очень плохой сервис, посылка потерялась\"", "cyrillic"},
+        {"\"text\":\"خدمة ممتازة شكرا جزيلا\"", "arabic"},
+        /* English, with a foreign name or two, or declared */
+        {"\"text\":\"The El Paso store was rude, la la land\"", NULL},
+        {"\"text\":\"Ordered the Le Creuset pan, it came broken 😡\"", NULL},
+        {"\"text\":\"my order 注文 #12 never came\"", NULL},
+        {"\"language\":\"en-GB\",\"text\":\"der das und ist nicht mit sehr\"", NULL},
+        {"\"text\":\"late again\"", NULL},
+    };
+    for (int m = 0; m < 2; m++) {
+        cx_classifier *clf = NULL;
+        char err[512], json[512];
+        cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, m ? NULL : "none", err, sizeof err),
+                     CX_OK, "%s", err);
+        for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+            snprintf(json, sizeof json, EV("%s"), cases[i].fields);
+            cx_tags t;
+            run(clf, json, &t);
+            if (cases[i].language == NULL)
+                cr_assert_null(t.language_not_read, "%s: read as %s", json, t.language_not_read);
+            else
+                cr_assert(t.language_not_read != NULL &&
+                              strcmp(t.language_not_read, cases[i].language) == 0,
+                          "%s: %s, not %s", json, t.language_not_read, cases[i].language);
+        }
+        /* with the model, as if there were no text; the rules alone still
+         * read their phrases (a company's own terms), not the lexicons */
+        cx_tags t;
+        run(clf, EV("\"language\":\"de\",\"text\":\"the courier lost my parcel, awful\""), &t);
+        cr_assert_eq(t.sentiment, m ? CX_SENT_NEUTRAL : CX_SENT_NEGATIVE);
+        if (m)
+            cr_assert_eq(t.n_assigned, 0, "the model read the text");
+        run(clf, EV("\"text\":\"非常好，谢谢！\",\"rating\":{\"scale\":\"csat\",\"value\":1}"), &t);
+        cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "the rating decides");
+        run(clf,
+            EV("\"language\":\"pl\",\"text\":\"dostawa spóźniona\",\"attributes\":"
+               "{\"promised_date\":\"2024-05-01\",\"delivered_date\":\"2024-05-09\"}"),
+            &t);
+        cr_assert(assigned(&t, CX_CAT_PERFORMANCE), "the field condition holds");
+        cx_classifier_free(clf);
+    }
+}

@@ -1268,3 +1268,22 @@ Test(cx_model, evidence_never_names_a_word_the_event_lacks)
     }
     cx_classifier_free(clf);
 }
+
+/* A model of your own was trained on your events, in whatever language they
+ * are: it reads every text (the built-in model reads English only). */
+Test(cx_model, a_model_of_your_own_reads_every_language)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/own.cxm", dir);
+    train_with(path, NULL);
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+    cx_event ev;
+    parse(&ev, "{\"event_id\":\"e\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"language\":\"de\","
+               "\"text\":\"Der Kurier hat das Paket verloren\"}");
+    cx_tags t;
+    cx_classifier_classify(clf, &ev, &t);
+    cr_assert_null(t.language_not_read);
+    cx_event_clear(&ev);
+    cx_classifier_free(clf);
+}

@@ -1,0 +1,272 @@
+/*
+ * language.c - tells text that is not English, which the built-in model and
+ * the sentiment lexicons cannot read: they would read "Die" in "Die Lieferung
+ * kam pünktlich" as the English verb and "Çok" (without its Ç) as "ok", and
+ * a text without one known word gets the model's bias, which is a complaint.
+ * A declared language decides; without one, the script of the letters, then
+ * function words, which every sentence of some length has and which no
+ * product or brand name changes. Short texts stay unknown (read as English).
+ */
+#include "language.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Declared primary subtags returned as static strings (ISO 639-1, and the
+ * three-letter ones most often sent). */
+static const char *const known_tags[] = {
+    "af", "am", "ar", "az", "be", "bg", "bn",  "bs", "ca",  "cs", "cy", "da", "de", "el",
+    "eo", "es", "et", "eu", "fa", "fi", "fil", "fr", "ga",  "gl", "gu", "ha", "he", "hi",
+    "hr", "hu", "hy", "id", "is", "it", "ja",  "jv", "ka",  "kk", "km", "kn", "ko", "lt",
+    "lv", "mk", "ml", "mn", "mr", "ms", "mt",  "my", "nb",  "ne", "nl", "nn", "no", "pa",
+    "pl", "ps", "pt", "ro", "ru", "si", "sk",  "sl", "so",  "sq", "sr", "sv", "sw", "ta",
+    "te", "th", "tl", "tr", "uk", "ur", "uz",  "vi", "yue", "zh", "zu"};
+
+/* Function words of Latin-script languages, none of them an English word
+ * that feedback uses ("die", "war", "van", "per", "con", "no" are left out).
+ * A word may be in several lists ("de", "la"). */
+enum { DE, ES, FR, IT, PT, NL, TR, PL, N_LANG };
+static const char *const lang_code[N_LANG] = {"de", "es", "fr", "it", "pt", "nl", "tr", "pl"};
+static const char *const function_words[N_LANG] = {
+    [DE] = " der das und ist nicht mit sehr ich wurde ein eine einen auf für den dem des sich "
+           "auch aber nach kein keine wir mein meine noch schon alles nur wird wurden bei zum "
+           "zur vom habe haben sie ihr ",
+    [ES] = " el los las la que y muy por para pero fue mi es una del está todo nada lo se su "
+           "al más de ",
+    [FR] = " le la les et est très avec pour je mon ma mes pas une des du au aux ce cette qui "
+           "il elle nous vous été ai sont mais sur dans ne de ",
+    [IT] = " il lo gli della che è molto sono una del ma ho la le di da questo tutto anche "
+           "nel ",
+    [PT] = " os que muito com para não foi uma do da meu minha está mas em um ao pelo pela "
+           "você é de ",
+    [NL] = " het een en niet met voor zeer erg ik mijn maar wel de ",
+    [TR] = " ve bir bu çok için ile ama değil daha gibi hiç sonra kadar ",
+    [PL] = " nie się jest że jak ale bardzo mój moja już przez tak za na ",
+};
+static const char *const english_words =
+    " the and was were is are to of my it for with you this that but they have has had we our "
+    "your not at been would when there their from will just after again very what which who "
+    "about because i ";
+
+/* Decodes one UTF-8 character at s[*i] (valid UTF-8, as parsed events are). */
+static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
+{
+    uint32_t c = s[(*i)++];
+    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    c &= more == 3 ? 0x07 : more == 2 ? 0x0F : more == 1 ? 0x1F : 0x7F;
+    while (more-- > 0 && *i < n)
+        c = (c << 6) | (s[(*i)++] & 0x3F);
+    return c;
+}
+
+static int latin_letter(uint32_t c)
+{
+    return (c < 0x80 && ((c | 0x20) - 'a') < 26) ||
+           (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) || (c >= 0x1E00 && c <= 0x1EFF);
+}
+
+/* The script of a letter of another script than Latin, or NULL. */
+static const char *other_script(uint32_t c)
+{
+    if (c < 0x370)
+        return NULL;
+    if (c <= 0x3FF)
+        return "el";
+    if (c <= 0x52F)
+        return "cyrillic";
+    if (c >= 0x530 && c <= 0x58F)
+        return "hy";
+    if (c >= 0x590 && c <= 0x5FF)
+        return "he";
+    if ((c >= 0x600 && c <= 0x6FF) || (c >= 0x750 && c <= 0x77F) || (c >= 0x8A0 && c <= 0x8FF) ||
+        (c >= 0xFB50 && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF))
+        return "arabic";
+    if (c >= 0x900 && c <= 0x97F)
+        return "devanagari";
+    if (c >= 0x980 && c <= 0xDFF)
+        return "indic";
+    if (c >= 0xE00 && c <= 0xE7F)
+        return "th";
+    if (c >= 0x10A0 && c <= 0x10FF)
+        return "ka";
+    if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F) ||
+        (c >= 0xAC00 && c <= 0xD7AF))
+        return "ko";
+    if (c >= 0x3040 && c <= 0x30FF)
+        return "ja";
+    if ((c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+        (c >= 0xF900 && c <= 0xFAFF))
+        return "zh";
+    return NULL;
+}
+
+/* Lower case of the letters function words are made of. */
+static uint32_t fold(uint32_t c)
+{
+    if (c < 0x80)
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
+        return c + 32;
+    /* Latin Extended-A: upper case first in each pair ("Ğ" 0x11E, "Ż" 0x17B) */
+    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && c % 2 == 0 && c != 0x130)
+        return c + 1;
+    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && c % 2 == 1)
+        return c + 1;
+    return c;
+}
+
+static size_t put_utf8(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    out[0] = (char)(0xE0 | c >> 12);
+    out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+}
+
+/* Every listed word once, in an open-addressing hash table, with a bit per
+ * language (bit N_LANG: English), built on first use. */
+#define MAX_WORD 12
+#define TABLE_SIZE 1024 /* a power of two, over 4 times the words */
+typedef struct {
+    char w[MAX_WORD];
+    unsigned mask;
+} entry;
+static entry table[TABLE_SIZE];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static uint32_t hash(const char *w, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return h;
+}
+
+/* The slot of w (len bytes, < MAX_WORD): where it is, or the empty one it would take. */
+static entry *slot(const char *w, size_t len)
+{
+    for (uint32_t h = hash(w, len);; h++) {
+        entry *e = &table[h & (TABLE_SIZE - 1)];
+        if (e->w[0] == '\0' || (strncmp(e->w, w, len) == 0 && e->w[len] == '\0'))
+            return e;
+    }
+}
+
+static void add_list(const char *list, unsigned bit)
+{
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len == 0 || len >= MAX_WORD)
+            break;
+        entry *e = slot(p, len);
+        memcpy(e->w, p, len);
+        e->mask |= bit;
+        p += len;
+    }
+}
+
+static void build_table(void)
+{
+    for (int l = 0; l < N_LANG; l++)
+        add_list(function_words[l], 1u << l);
+    add_list(english_words, 1u << N_LANG);
+}
+
+static const char *declared(const char *tag)
+{
+    char primary[8];
+    size_t n = 0;
+    while (tag[n] != '\0' && tag[n] != '-' && tag[n] != '_' && n + 1 < sizeof primary) {
+        primary[n] = (char)(tag[n] >= 'A' && tag[n] <= 'Z' ? tag[n] + 32 : tag[n]);
+        n++;
+    }
+    primary[n] = '\0';
+    if (strcmp(primary, "en") == 0)
+        return NULL;
+    if (n == 0 || strcmp(primary, "und") == 0 || strcmp(primary, "mul") == 0 ||
+        strcmp(primary, "zxx") == 0 || (tag[n] != '\0' && tag[n] != '-' && tag[n] != '_'))
+        return "";
+    for (size_t i = 0; i < sizeof known_tags / sizeof known_tags[0]; i++)
+        if (strcmp(known_tags[i], primary) == 0)
+            return known_tags[i];
+    return "other";
+}
+
+const char *cx__text_language(const cx_event *ev)
+{
+    if (ev->language != NULL) {
+        const char *d = declared(ev->language);
+        if (d == NULL || d[0] != '\0')
+            return d; /* English, or another language */
+    }
+    if (ev->text == NULL)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)ev->text;
+    size_t n = ev->text_len, i = 0;
+    size_t latin = 0, other = 0, english = 0, foreign = 0, per[N_LANG] = {0};
+    const char *script = NULL;
+    int kana = 0;
+    char word[MAX_WORD];
+    size_t wl = 0;
+    pthread_once(&table_once, build_table);
+    while (i <= n) {
+        uint32_t c;
+        if (i < n && s[i] < 0x80) { /* most text: no script to look up */
+            c = s[i++];
+            if (((c | 0x20) - 'a') < 26) {
+                latin++;
+                if (wl < MAX_WORD)
+                    word[wl++] = (char)(c | 0x20);
+                continue;
+            }
+        } else {
+            c = i < n ? next_cp(s, n, &i) : (i++, 0);
+            const char *sc = other_script(c);
+            if (sc != NULL) {
+                other++;
+                kana |= sc[0] == 'j';
+                script = sc;
+            }
+            if (latin_letter(c)) {
+                latin++;
+                if (wl + 3 < MAX_WORD)
+                    wl += put_utf8(word + wl, fold(c));
+                else
+                    wl = MAX_WORD; /* too long for a function word */
+                continue;
+            }
+        }
+        if (wl > 0 && wl < MAX_WORD) { /* a word ended */
+            unsigned m = slot(word, wl)->mask;
+            english += (m >> N_LANG) & 1;
+            for (int l = 0; l < N_LANG; l++)
+                per[l] += (m >> l) & 1;
+            foreign += (m & ((1u << N_LANG) - 1)) != 0;
+            if (english >= 8 && english > 4 * foreign && other == 0)
+                return NULL; /* English, plainly: the rest need not be read */
+        }
+        wl = 0;
+    }
+    if (other >= 2 && other > latin)
+        return kana ? "ja" : script; /* Japanese has kanji among its kana */
+    if (foreign < 2 || foreign < 3 * english)
+        return NULL;
+    int best = 0;
+    for (int l = 1; l < N_LANG; l++)
+        if (per[l] > per[best])
+            best = l;
+    return lang_code[best];
+}
