@@ -3,7 +3,7 @@
  * parser that turns one Kafka message value into it.
  *
  * Pure: no Kafka, no PostgreSQL. The parser enforces the input contract
- * (shared spec event.v1.schema.json) plus everything PostgreSQL would later
+ * (docs/event.v1.schema.json) plus everything PostgreSQL would later
  * reject (NUL bytes, invalid UTF-8, instants outside 0001..9999 in UTC), and
  * numbers whose decimal form expands (CX_EVENT_MAX_NUMBER_DIGITS), so an event
  * that parses can always be stored and read back.
