@@ -159,11 +159,13 @@ int cx_cmd_reclassify(int argc, char **argv)
     if (!builtin && cfg->rule_model == NULL) /* cx_classifier_new_model(): the rules alone */
         fprintf(stderr, "reclassify: the built-in rules and model are not used, only the rule "
                         "files named (to add yours to them: --rules default --rules FILE)\n");
-    long long done_n = 0, moved_n = 0, unparsed = 0;
+    long long done_n = 0, unparsed = 0;
+    cx_pg_reclassified total = {0};
     cx_cmd_unreadable told = {0};
     catch_stop_signals();
     for (;;) {
-        size_t n, moved, m = 0;
+        size_t n, m = 0;
+        cx_pg_reclassified changed;
         if (stop_signal != 0) {
             if (cx_pg_reclassify_wait(h, err, sizeof err) != CX_OK) {
                 fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
@@ -208,7 +210,8 @@ int cx_cmd_reclassify(int argc, char **argv)
             tag_ptrs[m] = rec.tags;
             m++;
         }
-        st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &moved, err, sizeof err);
+        st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &changed, err,
+                                    sizeof err);
         for (size_t i = 0; i < m; i++)
             cx_record_release(&stores[i]);
         if (st != CX_OK) {
@@ -216,15 +219,18 @@ int cx_cmd_reclassify(int argc, char **argv)
             goto done;
         }
         done_n += (long long)n;
-        moved_n += (long long)moved;
+        total.categories += changed.categories;
+        total.primary += changed.primary;
+        total.sentiment += changed.sentiment;
         /* events stored since the count (a run writing meanwhile) are re-tagged too */
         if (done_n > todo)
             todo = done_n;
-        fprintf(stderr, "reclassify: %lld/%lld events, %lld moved to another category\n", done_n,
-                todo, moved_n);
+        fprintf(stderr, "reclassify: %lld/%lld events, %zu changed categories\n", done_n, todo,
+                total.categories);
     }
-    printf("reclassified %lld events with rules %s: %lld changed primary category",
-           done_n - unparsed, version, moved_n);
+    printf("reclassified %lld events with rules %s: %zu changed categories (%zu their primary "
+           "one), %zu their sentiment",
+           done_n - unparsed, version, total.categories, total.primary, total.sentiment);
     if (unparsed > 0)
         printf("; %lld could not be parsed and kept their tags (the warnings name them)", unparsed);
     printf("\n");

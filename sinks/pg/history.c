@@ -406,18 +406,13 @@ static cx_status stored_verdict(const cx_pg_history *h, int row, cx_event *ev, c
 }
 
 /* Whether the two verdicts add the same to the signals. */
-static int same_signals(const cx_tags *a, const cx_tags *b)
+/* The categories assigned, one bit each. */
+static unsigned category_set(const cx_tags *t)
 {
-    if (a->sentiment != b->sentiment || a->n_assigned != b->n_assigned)
-        return 0;
-    for (int i = 0; i < a->n_assigned; i++) {
-        int found = 0;
-        for (int k = 0; k < b->n_assigned; k++)
-            found |= a->order[i] == b->order[k];
-        if (!found)
-            return 0;
-    }
-    return 1;
+    unsigned set = 0;
+    for (int i = 0; i < t->n_assigned; i++)
+        set |= 1u << t->order[i];
+    return set;
 }
 
 /* Adds what cx_stage_sig holds to cx.signals with the batch writer's upsert
@@ -492,11 +487,11 @@ static cx_status lock_page(cx_pg_history *h, PGconn *c, const char *since, const
 }
 
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
-                                 const cx_event *const *evs, const cx_tags *const *tags,
-                                 size_t n, size_t *moved, char *err, size_t errlen)
+                                 const cx_event *const *evs, const cx_tags *const *tags, size_t n,
+                                 cx_pg_reclassified *changed, char *err, size_t errlen)
 {
     cx_buf ev = {0}, sig = {0};
-    *moved = 0;
+    memset(changed, 0, sizeof *changed);
     /* this page goes to the writer whose last page is the older one */
     int k = h->turn;
     PGconn *c = writer(h, k);
@@ -533,9 +528,14 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
         }
         const char *was = col(h, row, 7);
         const char *now = cx_category_name(cx_tags_primary(t));
-        *moved += (was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0);
+        int other_set = category_set(&old) != category_set(t);
+        int other_primary =
+            (was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0);
+        changed->categories += other_set || other_primary;
+        changed->primary += other_primary;
+        changed->sentiment += old.sentiment != t->sentiment;
         /* the signals change by the difference, for events whose verdict moved */
-        if (!same_signals(&old, t) &&
+        if ((other_set || old.sentiment != t->sentiment) &&
             (cx__pg_signals_add(h->minus, &old_ev, &old) != CX_OK ||
              cx__pg_signals_add(h->plus, evs[i], t) != CX_OK))
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "reclassifying: out of memory");

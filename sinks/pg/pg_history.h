@@ -62,12 +62,17 @@ const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len,
  * verdicts stored (rows another run re-tagged meanwhile are left alone).
  * Returns once the write is sent: its end (COMMIT) is waited for by the next
  * call here or by cx_pg_reclassify_next() when no page is left, which report
- * its error. The evs and tags may be released on return. *moved counts
- * events whose primary category changed.
+ * its error. The evs and tags may be released on return. *changed counts,
+ * of the page's events, those whose verdict changed.
  */
+typedef struct cx_pg_reclassified {
+    size_t categories; /* the set of categories, or which one is primary */
+    size_t primary;    /* the primary category */
+    size_t sentiment;
+} cx_pg_reclassified;
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
-                                 const cx_event *const *evs, const cx_tags *const *tags,
-                                 size_t n, size_t *moved, char *err, size_t errlen);
+                                 const cx_event *const *evs, const cx_tags *const *tags, size_t n,
+                                 cx_pg_reclassified *changed, char *err, size_t errlen);
 
 /* Waits until every page cx_pg_reclassify_apply() has sent is committed, or
  * rolled back (the first error, with every failed page's message): for a run

@@ -126,8 +126,24 @@ Test(pg_history, reclassify_moves_the_right_events_and_keeps_signals_exact)
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 10);
     cx_test_assert_signals_exact(conn);
 
+    cx_test_pg_exec(conn, "CREATE TABLE before AS SELECT event_id, categories, primary_category,"
+                          " sentiment FROM cx.events");
     cr_assert_eq(reclassify_new("--batch 7"), 0, "see %s", out);
-    cr_assert(output_has("reclassified 40 events"), "see %s", out);
+    /* the summary counts what changed, as the rows say */
+    char says[160];
+    long long cats = q("SELECT count(*) FROM cx.events e JOIN before b USING (event_id)"
+                       " WHERE e.categories IS DISTINCT FROM b.categories"),
+              prim = q("SELECT count(*) FROM cx.events e JOIN before b USING (event_id)"
+                       " WHERE e.primary_category IS DISTINCT FROM b.primary_category"),
+              sent = q("SELECT count(*) FROM cx.events e JOIN before b USING (event_id)"
+                       " WHERE e.sentiment <> b.sentiment");
+    snprintf(says, sizeof says,
+             ": %lld changed categories (%lld their primary one), %lld their"
+             " sentiment",
+             cats, prim, sent);
+    cr_assert(cats >= 20 && output_has("reclassified 40 events") && output_has(says),
+              "want '%s', see %s", says, out);
+    cx_test_pg_exec(conn, "DROP TABLE before");
     /* The agent complaints moved to external, the courier ones lost their tag. */
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"
                    " AND body LIKE '%agent%'"),
