@@ -381,9 +381,13 @@ static void read_token(const cx_valence *v, word_memo *cache, const char *s, siz
     tok *t = &ti->t;
     size_t n = 0;
     int up = 0, low = 0, apos = 0, other = 0, exclaim = 0, question = 0, sarc = 0;
+    int unspelt = 0; /* a letter beyond ASCII: "Çok" is not "ok", "naïve" not "nave" */
     /* one pass to the token's end */
     for (size_t i = 0; i < n_raw; i++) {
         unsigned char c = (unsigned char)s[i];
+        /* lead bytes of letters (Latin-1 and other alphabets, Indic, CJK,
+         * Hangul), not of symbols, emoji or Latin-1 punctuation (0xC2) */
+        unspelt |= (c >= 0xC3 && c <= 0xE1) || (c >= 0xE3 && c <= 0xED);
         if (c >= 'a' && c <= 'z') {
             low++;
             if (n < sizeof t->w - 1)
@@ -407,7 +411,7 @@ static void read_token(const cx_valence *v, word_memo *cache, const char *s, siz
     t->clause = last == '.' || last == '!' || last == '?' || last == ';' || last == ',';
     t->n = (uint8_t)n;
     unsigned fl = 0; /* a token without letters or digits is in no class */
-    const entry *e = n > 0 ? word_info(v, cache, t->w, n, &fl) : NULL;
+    const entry *e = n > 0 && !unspelt ? word_info(v, cache, t->w, n, &fl) : NULL;
     t->fl = (uint16_t)fl;
     t->caps = up >= 2 && low == 0;
     t->afinn = 0;
@@ -415,7 +419,7 @@ static void read_token(const cx_valence *v, word_memo *cache, const char *s, siz
     t->val = other ? symbols(v, s, n_raw, &sarc) : 0.0f;
     if (n > 0) {
         /* The word folded, or as written with its apostrophe ("can't"). */
-        if (e == NULL && apos) {
+        if (e == NULL && apos && !unspelt) {
             char raw[48];
             size_t m = 0;
             for (size_t k = 0; k < n_raw && m < sizeof raw; k++)

@@ -774,3 +774,18 @@ Test(cx_classify, text_in_another_language_is_named_and_not_read)
         cx_classifier_free(clf);
     }
 }
+
+/* The lexicons look up words as written: a letter beyond ASCII is not dropped
+ * to make another word ("Çok" is not "ok", "Şüpheli" not "pheli"). */
+Test(cx_classify, a_word_with_letters_beyond_ascii_is_not_read_as_another)
+{
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
+    cx_tags t;
+    run(clf, EV("\"text\":\"Çok kötü hizmet\""), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL, "read as %s", cx_sentiment_name(t.sentiment));
+    run(clf, EV("\"text\":\"ok\""), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_POSITIVE, "the English word still counts");
+    cx_classifier_free(clf);
+}
