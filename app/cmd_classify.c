@@ -134,6 +134,7 @@ static void put_verdict(cx_buf *b, const cx_event *ev, const cx_tags *tags)
 /* A block of input lines and what classifying them wrote. */
 typedef struct block {
     const cx_classifier *clf;
+    const char *where; /* "FILE: " or "" (stdin), for messages */
     cx_buf in;      /* the lines, each ended by '\0' */
     size_t *starts; /* offsets of lines in in.data */
     size_t n;
@@ -161,10 +162,16 @@ static void *classify_block(void *arg)
             puts_(&bl->out, ",\"error\":");
             put_str(&bl->out, msg);
             puts_(&bl->out, "}\n");
-            puts_(&bl->err, "cxpulse classify: line ");
+            puts_(&bl->err, "cxpulse classify: ");
+            puts_(&bl->err, bl->where);
+            puts_(&bl->err, "line ");
             puts_(&bl->err, line_no);
             puts_(&bl->err, ": ");
             puts_(&bl->err, msg);
+            if (strstr(msg, "missing required field \"event_id\"") != NULL &&
+                strstr(line, "\"event\"") != NULL)
+                puts_(&bl->err, " (a labeled example? classify reads events, not "
+                                "{\"event\": ...} lines: cxpulse eval scores those)");
             puts_(&bl->err, "\n");
             continue;
         }
@@ -292,6 +299,9 @@ int cx_cmd_classify(int argc, char **argv)
         return CX_EXIT_RUNTIME;
     }
 
+    char where[1024] = "";
+    if (path != NULL && strcmp(path, "-") != 0)
+        snprintf(where, sizeof where, "%s: ", path);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
     block blocks[MAX_THREADS];
@@ -299,6 +309,7 @@ int cx_cmd_classify(int argc, char **argv)
     int rc = CX_EXIT_OK;
     for (int t = 0; t < n_threads; t++) {
         blocks[t].clf = clf;
+        blocks[t].where = where;
         if ((blocks[t].starts = malloc(BLOCK_LINES * sizeof(size_t))) == NULL)
             rc = CX_EXIT_RUNTIME;
     }
@@ -335,9 +346,9 @@ int cx_cmd_classify(int argc, char **argv)
             for (size_t u = 0; u < blocks[t].unread.n; u++)
                 if (cx_cmd_unreadable_first(&told, blocks[t].unread.fields[u]))
                     fprintf(stderr,
-                            "cxpulse classify: line %lu: warning: " CX_CMD_UNREADABLE_FMT
+                            "cxpulse classify: %sline %lu: warning: " CX_CMD_UNREADABLE_FMT
                             " (said once per field)\n",
-                            blocks[t].unread_line[u], blocks[t].unread.fields[u],
+                            where, blocks[t].unread_line[u], blocks[t].unread.fields[u],
                             blocks[t].unread_needs[u]);
             if (blocks[t].out.len > 0 &&
                 fwrite(blocks[t].out.data, 1, blocks[t].out.len, stdout) != blocks[t].out.len)

@@ -199,13 +199,34 @@ Test(cli, classify_tells_a_field_the_rules_cannot_read_once)
     cr_assert_eq(
         cx_test_sh("%s classify %s 2> %s | grep -c event_id | grep -qx 4", cx_test_bin(), in, errf),
         0);
-    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse classify: line 2: warning: "
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse classify: %s: line 2: warning: "
                             "\"attributes.promised_date\" is not a date (YYYY-MM-DD or RFC "
                             "3339), so the field conditions that compare it do not hold (said "
                             "once per field)' %s",
-                            errf),
+                            in, errf),
                  0);
     cr_assert_eq(cx_test_sh("test $(wc -l < %s) -eq 1", errf), 0, "told more than once");
+}
+
+/* An invalid line's message names the file and line; a labeled example
+ * ({"event": ...}, what eval reads) is recognised as one. */
+Test(cli, classify_names_the_file_and_line_of_an_invalid_event)
+{
+    char in[300], errf[300];
+    snprintf(in, sizeof in, "%s/labeled.jsonl", dir);
+    snprintf(errf, sizeof errf, "%s/labeled.err", dir);
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"event_id\":\"a\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"ok\"}\n"
+               "{\"event\":{\"event_id\":\"b\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+               "\"text\":\"late\"},\"categories\":[],\"sentiment\":\"negative\"}\n");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s classify %s 2> %s >/dev/null", cx_test_bin(), in, errf), 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse classify: %s: line 2: missing required field "
+                            "\"event_id\" (a labeled example? classify reads events, not "
+                            "{\"event\": ...} lines: cxpulse eval scores those)' %s",
+                            in, errf),
+                 0, "see %s", errf);
 }
 
 Test(cli, secrets_never_reach_the_logs)
