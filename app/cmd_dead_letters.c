@@ -277,10 +277,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     if (as_json || json_is_object(out)) {
-        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s != NULL)
-            puts(s);
-        free(s);
+        cx_cmd_put_json(out);
     } else {
         print_list(out);
     }

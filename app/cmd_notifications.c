@@ -91,10 +91,7 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         st = cx_pg_notifications_list(url, status, ticket, (int)limit, &out, &total, err,
                                       sizeof err);
         if (st == CX_OK && as_json) {
-            char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            if (s != NULL)
-                puts(s);
-            free(s);
+            cx_cmd_put_json(out);
         } else if (st == CX_OK) {
             print_table(out);
         }

@@ -153,10 +153,7 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
         return cx_cmd_exit_status(st);
     }
     if (as_json) {
-        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s != NULL)
-            puts(s);
-        free(s);
+        cx_cmd_put_json(out);
     } else if (json_is_array(out)) {
         print_table(out);
     } else {

@@ -167,6 +167,12 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field);
  * cx_open_read (NULL with errno on failure). cx_cmd_close_input() closes
  * it unless it is stdin. */
 FILE *cx_cmd_open_input(const char *path);
+
+/* Prints json (indented, keys in order) and a newline to stdout. C1 controls
+ * and bidirectional formatting characters that event text or a receiver's
+ * answer may hold are written as \u escapes: the same JSON for a program,
+ * nothing a terminal acts on (reordering the text around them). */
+void cx_cmd_put_json(const json_t *json);
 void cx_cmd_close_input(FILE *f);
 
 /* The string at key of a JSON object, or "" (for printing tables). */

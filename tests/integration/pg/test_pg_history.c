@@ -439,6 +439,18 @@ Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_
     cr_assert_eq(cxpulse(args), 0);
     cr_assert(output_has("\"raw_encoding\": \"hex\",") && output_has("\"raw\": \"61620063\""),
               "see %s", out);
+    /* text that reorders a terminal's line (a right-to-left override) or is a
+     * C1 control is shown escaped: the same JSON, nothing a terminal acts on */
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (consumer_group, kafka_topic,"
+                          " kafka_partition, kafka_offset, error, raw) VALUES ('g', 'cx.events',"
+                          " 3, 78, 'invalid JSON', convert_to('{\"text\":\"a' || chr(8238) ||"
+                          " 'b' || chr(155) || 'c', 'UTF8'))");
+    snprintf(args, sizeof args, "dead-letters show %lld",
+             q("SELECT id FROM cx.dead_letters WHERE kafka_offset = 78"));
+    cr_assert_eq(cxpulse(args), 0);
+    cr_assert(output_has("a\\u202eb\\u009bc"), "see %s", out);
+    cr_assert_eq(cx_test_sh("grep -q \"$(printf '\\342\\200\\256')\" '%s'", out), 1,
+                 "the override reached the terminal: %s", out);
     cr_assert_eq(cxpulse("dead-letters show 999999"), 1);
     cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(cxpulse("dead-letters replay"), 2, "replay needs --id, --since or --all");
