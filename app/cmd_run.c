@@ -78,6 +78,11 @@ static void catch_stop_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* A reload or a log rotation's habit (kill -HUP) would otherwise end the
+     * service at once, with the batch in hand and no line said: there is
+     * nothing to reload (the configuration is read at start) or reopen (the
+     * log is stderr). */
+    signal(SIGHUP, SIG_IGN);
     mask_stop_signals(SIG_BLOCK);
 }
 
@@ -373,8 +378,16 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
                                        consumer leaves before reading */
     if (stop_asked)                 /* a stop asked of an earlier run of this process (demo) */
         cx_consumer_stop(s.consumer);
-    cx_log(CX_LOG_INFO, "pipeline", "consuming %zu topic(s) as group %s, rules %s", cfg->n_topics,
-           cfg->group, cx_classifier_version(clf));
+    char topics[512] = "", where[512];
+    for (size_t i = 0, used = 0; i < cfg->n_topics && used < sizeof topics; i++)
+        used += (size_t)snprintf(topics + used, sizeof topics - used, "%s%s", i ? "," : "",
+                                 cfg->topics[i]);
+    cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", where, sizeof where);
+    cx_log(CX_LOG_INFO, "pipeline",
+           "consuming %s from kafka %s as group %s into postgresql %s, rules %s; SIGTERM or "
+           "SIGINT stops it, SIGHUP is ignored",
+           topics, cfg->brokers, cfg->group, where[0] ? where : "(libpq's environment)",
+           cx_classifier_version(clf));
     s.last_report_us = cx_now_mono_us();
     st = cx_consumer_run(s.consumer, err, sizeof err);
     mask_stop_signals(SIG_BLOCK); /* the threads of the shutdown inherit the block */
