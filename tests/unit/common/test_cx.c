@@ -122,6 +122,40 @@ Test(cx_common, utf8_sequence_refuses_surrogates_and_overlong_forms)
     }
 }
 
+/* Every byte after the lead of a 3- or 4-byte sequence must be a continuation
+ * byte (10xxxxxx): "\xE2\x82" followed by "A" is no character, whatever the
+ * second byte was. */
+Test(cx_common, utf8_sequence_refuses_a_bad_continuation_byte_after_the_second)
+{
+    static const struct {
+        const char *bytes;
+        size_t n, want;
+    } cases[] = {
+        {"\xE2\x82\x41", 3, 0},     {"\xE2\x82\xAC", 3, 3},     {"\xF0\x90\x41\x80", 4, 0},
+        {"\xF0\x90\x80\x41", 4, 0}, {"\xF0\x90\x80\x80", 4, 4},
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        const unsigned char *p = (const unsigned char *)cases[i].bytes;
+        cr_assert_eq(cx_utf8_sequence(p, p + cases[i].n), cases[i].want,
+                     "case %zu: %zu bytes, expected %zu", i, cx_utf8_sequence(p, p + cases[i].n),
+                     cases[i].want);
+    }
+}
+
+/* F4 is the last lead byte (U+10FFFF is the last code point): F5 and above
+ * would begin code points Unicode does not have, so they begin nothing. */
+Test(cx_common, utf8_sequence_refuses_lead_bytes_above_f4)
+{
+    static const char *const leads[] = {"\xF5\x80\x80\x80", "\xF6\x80\x80\x80", "\xF7\xBF\xBF\xBF",
+                                        "\xF8\x80\x80\x80"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(leads); i++) {
+        const unsigned char *p = (const unsigned char *)leads[i];
+        cr_assert_eq(cx_utf8_sequence(p, p + 4), 0, "lead byte %02X accepted", p[0]);
+    }
+    const unsigned char last[] = {0xF4, 0x8F, 0xBF, 0xBF};
+    cr_assert_eq(cx_utf8_sequence(last, last + 4), 4, "U+10FFFF must stay a character");
+}
+
 /* Each level name sets that level, so "warn" hides info and shows warnings. */
 Test(cx_common, each_log_level_name_sets_that_level)
 {
