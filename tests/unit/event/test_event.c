@@ -151,6 +151,7 @@ Test(cx_event, rejects_impossible_or_malformed_timestamps)
         "2024-05-01T10:00:00.Z",
         "2024-05-01T10:00:00+0200",
         "2024-05-01T10:00:00+24:00",
+        "2024-05-01T10:00:00+01:60",
         "0000-01-01T00:00:00Z",
         "10000-01-01T00:00:00Z",
         "2024-05-01",
@@ -247,13 +248,17 @@ Test(cx_event, enforces_each_schema_rule_naming_the_field)
         expect_reject(cases[i].json, cases[i].expect);
 }
 
-/* Builds {"event_id":"e","occurred_at":…,"text":"x","<field>":"<n × ch>"} in a new buffer. */
+/* Builds {"occurred_at":…,"event_id":"e","text":"x","<field>":"<n × ch>"} in a
+ * new buffer; when <field> is event_id or text it replaces that member, so that
+ * each key appears once. */
 static char *with_long_field(const char *field, size_t n, const char *ch)
 {
     size_t chlen = strlen(ch);
     size_t cap = n * chlen + 256;
     char *s = malloc(cap);
-    int k = snprintf(s, cap, VALID_HEAD ",\"text\":\"x\",\"%s\":\"", field);
+    int k = snprintf(s, cap, "{\"occurred_at\":\"2024-05-01T10:00:00Z\"%s%s,\"%s\":\"",
+                     strcmp(field, "event_id") == 0 ? "" : ",\"event_id\":\"e\"",
+                     strcmp(field, "text") == 0 ? "" : ",\"text\":\"x\"", field);
     for (size_t i = 0; i < n; i++, k += (int)chlen)
         memcpy(s + k, ch, chlen);
     memcpy(s + k, "\"}", 3);
@@ -271,22 +276,22 @@ Test(cx_event, enforces_max_lengths_in_characters_not_bytes)
         /* "é" is 2 bytes, 1 character: max characters pass, one more fails. */
         char *ok = with_long_field(limits[i].field, limits[i].max, "\xc3\xa9");
         cx_event ev;
-        /* event_id/text appear twice in the object built above for those fields:
-         * use a field-only document for them. */
-        if (strcmp(limits[i].field, "event_id") != 0 && strcmp(limits[i].field, "text") != 0) {
-            expect_accept(ok, &ev);
-            cx_event_clear(&ev);
-            char *bad = with_long_field(limits[i].field, limits[i].max + 1, "\xc3\xa9");
-            char want[64];
-            snprintf(want, sizeof want, "field \"%s\": %zu characters", limits[i].field,
-                     limits[i].max + 1);
-            expect_reject(bad, want);
-            free(bad);
-        } else {
-            /* duplicate key: rejected as such, which is also a rule worth keeping */
-            expect_reject(ok, "duplicate");
-        }
+        expect_accept(ok, &ev);
+        if (strcmp(limits[i].field, "text") == 0)
+            cr_assert_eq(ev.text_len, 2 * limits[i].max, "text of %zu characters kept as %zu bytes",
+                         limits[i].max, ev.text_len);
+        if (strcmp(limits[i].field, "event_id") == 0)
+            cr_assert_eq(strlen(ev.event_id), 2 * limits[i].max,
+                         "event_id of %zu characters kept as %zu bytes", limits[i].max,
+                         strlen(ev.event_id));
+        cx_event_clear(&ev);
         free(ok);
+        char *bad = with_long_field(limits[i].field, limits[i].max + 1, "\xc3\xa9");
+        char want[64];
+        snprintf(want, sizeof want, "field \"%s\": %zu characters", limits[i].field,
+                 limits[i].max + 1);
+        expect_reject(bad, want);
+        free(bad);
     }
 }
 
@@ -380,6 +385,10 @@ Test(cx_event, rejects_hostile_input_without_crashing)
         {VALID_HEAD ",\"text\":\"a\xed\xa0\x80z\"}", "invalid JSON at line 1"},
         {VALID_HEAD ",\"text\":\"a\xe0\x80\xafz\"}", "invalid JSON at line 1"},
         {VALID_HEAD ",\"text\":\"a\xc0\xafz\"}", "invalid JSON at line 1"},
+        /* a bad third byte; a lead byte above F4 (past U+10FFFF) */
+        {VALID_HEAD ",\"text\":\"a\xe2\x82\x41z\"}", "invalid JSON at line 1"},
+        {VALID_HEAD ",\"text\":\"a\xf0\x90\x41\x80z\"}", "invalid JSON at line 1"},
+        {VALID_HEAD ",\"text\":\"a\xf5\x80\x80\x80z\"}", "invalid JSON at line 1"},
         {VALID_HEAD ",\"text\":\"x\",\"attributes\":{\"k\":\"\xed\xbf\xbf\"}}",
          "invalid JSON at line 1"},
         {"\xef\xbb\xbf" VALID_HEAD ",\"text\":\"x\"}",
