@@ -74,6 +74,56 @@ Test(tickets, defaults_cover_every_category_with_an_owner)
     cx_ticket_rules_free(rs);
 }
 
+/* The built-in rules are the ones docs/tickets.md lists: a spike rule per
+ * category (15 minutes with at least 20 negative events and more than 2.5
+ * times the usual), the NPS detractor rule and the late-delivery rule, each
+ * with its owner and a 60-minute cooldown. */
+Test(tickets, built_in_rules_have_the_documented_thresholds_owners_and_cooldown)
+{
+    static const struct {
+        const char *name;
+        cx_category category;
+        const char *owner;
+        int spike;
+    } want[] = {
+        {"facing-negative-spike", CX_CAT_FACING, "frontline-operations", 1},
+        {"collaborative-negative-spike", CX_CAT_COLLABORATIVE, "back-office", 1},
+        {"external-negative-spike", CX_CAT_EXTERNAL, "vendor-management", 1},
+        {"performance-negative-spike", CX_CAT_PERFORMANCE, "kpi-owners", 1},
+        {"external-nps-detractor", CX_CAT_EXTERNAL, "vendor-management", 0},
+        {"late-delivery", CX_CAT_PERFORMANCE, "logistics-planning", 0},
+    };
+    char err[512];
+    cx_ticket_rules *rs;
+    cr_assert_eq(cx_ticket_rules_new(&rs, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_ticket_rules_count(rs), CX_ARRAY_LEN(want), "%zu built-in rules",
+                 cx_ticket_rules_count(rs));
+    for (size_t i = 0; i < CX_ARRAY_LEN(want); i++) {
+        const cx_ticket_rule *r = cx_ticket_rules_get(rs, i);
+        cr_assert_str_eq(r->name, want[i].name, "rule %zu", i);
+        cr_assert_eq(r->category, (int)want[i].category, "%s: category", r->name);
+        cr_assert_str_eq(r->owner, want[i].owner, "%s: owner", r->name);
+        cr_assert_eq(r->cooldown_seconds, 3600, "%s: cooldown %d s, not 60 minutes", r->name,
+                     r->cooldown_seconds);
+        if (want[i].spike) {
+            cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SPIKE, "%s: kind", r->name);
+            cr_assert_eq(r->window_seconds, 900, "%s: window %d s, not 15 minutes", r->name,
+                         r->window_seconds);
+            cr_assert_eq(r->min_events, 20, "%s: min_events %d", r->name, r->min_events);
+            cr_assert_float_eq(r->threshold, 2.5, 1e-9, "%s: ratio %g", r->name, r->threshold);
+        } else {
+            cr_assert_eq(r->kind, CX_TICKET_EVENT, "%s: kind", r->name);
+        }
+    }
+    const cx_ticket_rule *nps = cx_ticket_rules_get(rs, 4);
+    cr_assert_eq(nps->scale, CX_RATING_NPS, "the detractor rule reads NPS ratings");
+    cr_assert(nps->has_rating_below && nps->rating_below == 7, "an NPS rating below 7");
+    cr_assert(nps->tagged, "the detractor rule needs the event tagged external");
+    cr_assert_eq(cx_ticket_rules_get(rs, 5)->late_days_above, 3,
+                 "late delivery is more than 3 days late");
+    cx_ticket_rules_free(rs);
+}
+
 Test(tickets, a_window_rule_parses_into_plain_fields)
 {
     cx_ticket_rules *rs =
@@ -146,6 +196,19 @@ Test(tickets, mistakes_are_named_by_rule_and_key)
                     "a rating condition needs \"rating_scale\"");
 }
 
+/* "on" is "window" (the default) or "event": a misspelt one is an error, not
+ * a window rule. */
+Test(tickets, an_on_other_than_window_or_event_is_refused)
+{
+    assert_rejected("[{\"name\": \"a\", \"on\": \"evnt\", \"category\": \"facing\","
+                    " \"owner\": \"x\", \"negative_share_above\": 0.5}]",
+                    "tickets.rules[0] (\"a\"): \"on\" must be \"window\" or \"event\"");
+    cx_ticket_rules *rs = rules_ok("[{\"name\": \"a\", \"on\": \"window\", \"category\": "
+                                   "\"facing\", \"owner\": \"x\", \"negative_share_above\": 0.5}]");
+    cr_assert_eq(cx_ticket_rules_get(rs, 0)->kind, CX_TICKET_NEGATIVE_SHARE);
+    cx_ticket_rules_free(rs);
+}
+
 /* A threshold that could never or would always fire is refused at load, in
  * the rule's own words: a share is below 1 (all events negative is never
  * "above" 1), a spike ratio above 1, and a rule has one threshold only. */
@@ -162,6 +225,34 @@ Test(tickets, thresholds_out_of_their_range_or_two_at_once_are_refused)
     assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
                     " \"negative_share_above\": 0.5, \"negative_spike_ratio\": 2}]",
                     "tickets.rules[0] (\"a\"): give one threshold");
+}
+
+/* A share threshold of 0 is allowed: a window with any negative event fires. */
+Test(tickets, a_negative_share_threshold_of_0_is_accepted)
+{
+    cx_ticket_rules *rs = rules_ok("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                                   " \"negative_share_above\": 0}]");
+    const cx_ticket_rule *r = cx_ticket_rules_get(rs, 0);
+    cr_assert_eq(r->kind, CX_TICKET_NEGATIVE_SHARE);
+    cr_assert_float_eq(r->threshold, 0.0, 1e-12, "threshold %g", r->threshold);
+    cx_ticket_rules_free(rs);
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"negative_share_above\": -0.1}]",
+                    "\"negative_share_above\" must be at least 0 and below 1");
+}
+
+/* Routes match owners exactly, so an owner with a space at either end, which
+ * no route would match as meant, is refused. */
+Test(tickets, an_owner_with_a_space_at_either_end_is_refused)
+{
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"billing \","
+                    " \"negative_share_above\": 0.5}]",
+                    "\"owner\" \"billing \" begins or ends with a space");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"billing\\t\","
+                    " \"negative_share_above\": 0.5}]",
+                    "begins or ends with a space");
+    cx_ticket_rules_free(rules_ok("[{\"name\": \"a\", \"category\": \"facing\","
+                                  " \"owner\": \"billing team\", \"negative_share_above\": 0.5}]"));
 }
 
 /* Rating conditions no rating on their scale could meet (or every one
