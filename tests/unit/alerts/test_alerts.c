@@ -2,7 +2,7 @@
  * test_alerts.c - receivers and routes from the configuration (errors name the
  * place), routing, the bodies each kind of receiver gets, the webhook
  * signature, what an HTTP answer means, the backoff, and secrets masked when
- * the configuration is printed.
+ * the configuration is printed (alerts_int.h: the URL a receiver is posted at).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "alerts_int.h"
 #include "config.h"
 
 static cx_config *cfg;
@@ -280,6 +281,45 @@ static size_t receiver(const char *name)
             return i;
     cr_assert_fail("no receiver %s", name);
     return 0;
+}
+
+/* With no receiver at all, tickets are only kept in the database: that is a
+ * choice, not a mistake, so no ticket rule is named as unrouted. */
+Test(alerts, without_receivers_no_ticket_rule_is_called_unrouted)
+{
+    char err[512], msg[1024];
+    cx_ticket_rules *rules = NULL;
+    cr_assert_eq(cx_ticket_rules_new(&rules, NULL, 60, err, sizeof err), CX_OK, "%s", err);
+    load();
+    cr_assert_eq(cx_alerts_unrouted(alerts, rules, msg, sizeof msg), 0,
+                 "rules named unrouted without receivers: %s", msg);
+    cr_assert_str_eq(msg, "", "the message should be empty");
+    cx_ticket_rules_free(rules);
+}
+
+/* A retry cap below the first retry's delay is a contradiction, refused with
+ * both values. */
+Test(alerts, a_retry_max_below_the_retry_min_is_refused)
+{
+    set("alerts.retry_min_ms", "1000");
+    set("alerts.retry_max_ms", "500");
+    refused(NULL, NULL, "alerts.retry_max_ms (500) is below alerts.retry_min_ms (1000)");
+}
+
+/* An Alertmanager receiver's URL is the base: alerts are posted to
+ * <base>/api/v2/alerts, with no doubled slash when the base ends in one. */
+Test(alerts, alertmanager_posts_under_its_base_url_with_or_without_a_trailing_slash)
+{
+    set("alerts.receivers",
+        "[{\"name\": \"slash\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093/\"},"
+        " {\"name\": \"slashes\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093//\"},"
+        " {\"name\": \"bare\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093\"},"
+        " {\"name\": \"path\", \"kind\": \"alertmanager\", \"url\": \"http://am:9093/am/\"}]");
+    load();
+    cr_assert_str_eq(alerts->receivers[receiver("slash")].url, "http://am:9093/api/v2/alerts");
+    cr_assert_str_eq(alerts->receivers[receiver("slashes")].url, "http://am:9093/api/v2/alerts");
+    cr_assert_str_eq(alerts->receivers[receiver("bare")].url, "http://am:9093/api/v2/alerts");
+    cr_assert_str_eq(alerts->receivers[receiver("path")].url, "http://am:9093/am/api/v2/alerts");
 }
 
 static json_t *render(const char *name, const json_t *r, time_t now)
