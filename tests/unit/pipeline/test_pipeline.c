@@ -139,6 +139,8 @@ typedef struct source {
     _Atomic int retries, failed, bad_hook;
     int64_t cancel_at; /* what the cancel_at hook answers */
     int pauses, max_in_hand;
+    int max_delay_ms;          /* the longest backoff the retrying hook may be told */
+    _Atomic int last_delay_ms; /* the backoff it was told last */
 } source;
 
 static source src;
@@ -213,9 +215,10 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
 static void on_retrying(void *ctx, int delay_ms, const char *err)
 {
     source *s = ctx;
-    if (delay_ms < 0 || delay_ms > 6 ||
+    if (delay_ms < 0 || delay_ms > s->max_delay_ms ||
         (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0))
-        s->bad_hook = 1; /* the backoff is 1..5 ms +-20% */
+        s->bad_hook = 1; /* the backoff is within its bounds, +-20% */
+    s->last_delay_ms = delay_ms;
     s->retries++;
 }
 
@@ -232,23 +235,32 @@ static int64_t on_cancel_at(void *ctx)
     return ((source *)ctx)->cancel_at;
 }
 
-static void start(int writers, int max_batches)
+/* Starts the engine with a backoff from initial_ms up to max_ms (0: the
+ * engine's defaults). */
+static void start_backoff(int writers, int max_batches, int initial_ms, int max_ms)
 {
     char err[256];
     cx_record_rules rules = {.classifier = clf};
+    src.max_delay_ms = max_ms > 0 ? max_ms + max_ms / 5 + 1 : 36000;
     cx_pipeline_options o = {.sinks = sinks,
                              .n_sinks = writers,
                              .rules = &rules,
                              .batch_max = MAX_BATCH,
                              .max_batches = max_batches,
-                             .retry_initial_ms = 1,
-                             .retry_max_ms = 5,
+                             .retry_initial_ms = initial_ms,
+                             .retry_max_ms = max_ms,
                              .hooks = {.ctx = &src,
                                        .stored = on_stored,
                                        .retrying = on_retrying,
                                        .failed = on_failed,
                                        .cancel_at = on_cancel_at}};
     cr_assert_eq(cx_pipeline_new(&pipe_, &o, err, sizeof err), CX_OK, "%s", err);
+}
+
+/* Starts the engine with a backoff of 1 to 5 ms, so that retries are quick. */
+static void start(int writers, int max_batches)
+{
+    start_backoff(writers, max_batches, 1, 5);
 }
 
 static void setup(void)
@@ -550,4 +562,57 @@ Test(pipeline, backoff_doubles_from_the_initial_delay_up_to_the_cap)
         cr_assert(late >= 4 && late <= 6, "%d", late);    /* the cap, 5 ms +-20% */
     }
     cr_assert_eq(cx_pipeline_backoff_ms(pipe_, 0), 0);
+}
+
+/* Without retry_initial_ms and retry_max_ms the backoff starts at 100 ms and
+ * doubles up to 30 s (each +-20%). */
+Test(pipeline, backoff_defaults_to_100_ms_doubling_up_to_30_s)
+{
+    start_backoff(1, 2, 0, 0);
+    for (int k = 0; k < 50; k++) {
+        int first = cx_pipeline_backoff_ms(pipe_, 1), late = cx_pipeline_backoff_ms(pipe_, 40);
+        cr_assert(first >= 80 && first <= 120, "first backoff %d ms, not 100 ms +-20%%", first);
+        cr_assert(late >= 24000 && late <= 36000, "capped backoff %d ms, not 30 s +-20%%", late);
+    }
+}
+
+/* A write that succeeds ends the outage: a later failure starts the backoff
+ * again from the initial delay, not from where the outage left it. */
+Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
+{
+    start_backoff(1, 2, 1, 1000);
+    char err[256];
+    db.fail_next = 5; /* an outage: 1, 2, 4, 8 and 16 ms */
+    source_read(&src, 8);
+    source_submit(&src, 2);
+    wait_reported(1);
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(src.retries, 5);
+    cr_assert_geq(src.last_delay_ms, 12, "the fifth retry waited %d ms, not 16 ms +-20%%",
+                  src.last_delay_ms);
+    db.fail_next = 1; /* later, one failure */
+    source_read(&src, 8);
+    source_submit(&src, 2);
+    wait_reported(2);
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(src.retries, 6);
+    cr_assert_leq(src.last_delay_ms, 2, "a first failure after a success waited %d ms, not 1 ms",
+                  src.last_delay_ms);
+    assert_all_stored_once();
+}
+
+/* Without max_batches the engine holds 2 batches: while the sink is busy
+ * with the first, it takes a second and refuses a third (the source pauses). */
+Test(pipeline, max_batches_defaults_to_2)
+{
+    start(1, 0);
+    db.delay_ms = 300;
+    char err[256];
+    source_read(&src, 8);
+    cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_OK, "%s", err);
+    source_read(&src, 8);
+    cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_OK, "%s", err);
+    source_read(&src, 8);
+    cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_ERR_TRANSIENT,
+                 "a third batch was taken while two were in hand");
 }
