@@ -257,3 +257,23 @@ Test(window, whole_sums_and_short_buffers_are_written_as_before)
             }
         }
 }
+
+/* A window has a width of at least one second: 0 or less is a usage error,
+ * with nothing made. */
+Test(window, a_width_of_zero_or_less_is_refused)
+{
+    static const int widths[] = {0, -60};
+    for (size_t i = 0; i < CX_ARRAY_LEN(widths); i++) {
+        char err[256] = "";
+        cx_window *z = NULL;
+        cr_assert_eq(cx_window_new(&z, widths[i], err, sizeof err), CX_ERR_USAGE,
+                     "width %d accepted", widths[i]);
+        cr_assert_null(z, "width %d: a window set was made", widths[i]);
+        cr_assert(strstr(err, "window width must be positive") != NULL, "%s", err);
+        cx_window_free(z);
+    }
+    cx_window *one;
+    char err[256];
+    cr_assert_eq(cx_window_new(&one, 1, err, sizeof err), CX_OK, "one second refused: %s", err);
+    cx_window_free(one);
+}
