@@ -220,6 +220,27 @@ Test(cx_config, errors_name_the_file_and_key)
     expect_file_error("{\"kafka\": {\"brokers\": \"x\",}}", ":1:");
 }
 
+/* At most 16 PostgreSQL writers (the engine's writer threads): 17 is refused
+ * with the maximum, 16 accepted. */
+Test(cx_config, more_than_16_postgres_writers_are_refused)
+{
+    expect_file_error("{\"postgres\": {\"writers\": 17}}",
+                      "\"postgres.writers\": 17 is above the maximum 16");
+    cx_config_free(loaded("{\"postgres\": {\"writers\": 16}}"));
+}
+
+/* A window is at most a day: a list element beyond 86400 s is refused, named
+ * with the range, as one below 1 is. */
+Test(cx_config, a_signal_window_longer_than_a_day_is_refused)
+{
+    expect_file_error("{\"signals\": {\"window_seconds\": [60, 86401]}}",
+                      "\"signals.window_seconds\": element 1 is out of range (allowed 1..86400, "
+                      "each once)");
+    expect_file_error("{\"signals\": {\"window_seconds\": [0]}}",
+                      "element 0 is out of range (allowed 1..86400");
+    cx_config_free(loaded("{\"signals\": {\"window_seconds\": [60, 86400]}}"));
+}
+
 /* A file that is not there, and a directory, are named with the reason (a
  * directory used to be "'[' or '{' expected near end of file"). */
 Test(cx_config, a_file_that_cannot_be_read_is_named_with_the_reason)
