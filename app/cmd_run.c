@@ -373,6 +373,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         goto done;
     }
     cx_service_http_set_consumer(http, s.consumer);
+    cx_service_http_set_pipeline(http, s.pipeline);
     running = s.consumer;
     mask_stop_signals(SIG_UNBLOCK); /* one asked during start-up is handled here: the
                                        consumer leaves before reading */

@@ -29,6 +29,7 @@ struct cx_service_http {
     cx_http *http;
     cx_metrics *metrics;
     cx_consumer *_Atomic consumer;
+    cx_pipeline *_Atomic pipeline; /* told when PostgreSQL answers again */
     cx_pg_reader *reader;  /* /api/live */
     cx_pg_reader *checker; /* the monitor's */
     int window_seconds;
@@ -38,6 +39,7 @@ struct cx_service_http {
     int pg_checked;        /* 1: PostgreSQL answered the last check */
     int64_t live_warned_us; /* when /api/live last logged a failure (0: never) */
     char pg_error[512];    /* why not (libpq's message, redacted) */
+    int64_t pg_failing_since_us; /* when it stopped answering */
     pthread_t monitor;
     int monitor_started;
     int locks; /* lock and wake are initialised */
@@ -76,7 +78,9 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
     char why[1024] = "";
     cx_consumer *c = atomic_load(&s->consumer);
     if (c == NULL || cx_consumer_assigned(c) == 0)
-        snprintf(why, sizeof why, "no kafka partitions assigned yet\n");
+        snprintf(why, sizeof why,
+                 "no kafka partitions assigned (none given yet, the brokers are out of reach, "
+                 "or other members hold them all: the log says which)\n");
     pthread_mutex_lock(&s->lock);
     /* libpq's reason names the server, the user and the database: the log
      * has it, not an endpoint anyone who reaches the port may read */
@@ -106,6 +110,15 @@ static void *monitor_main(void *arg)
         pthread_mutex_lock(&s->lock);
         if (st != CX_OK && strcmp(s->pg_error, err) != 0) /* once per new reason */
             cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
+        if (st == CX_OK && s->pg_error[0] != '\0') { /* an outage's end, said as its start was */
+            cx_log(CX_LOG_INFO, "http", "postgresql answers again after %lld s",
+                   (long long)((cx_now_mono_us() - s->pg_failing_since_us) / 1000000));
+            cx_pipeline *p = atomic_load(&s->pipeline);
+            if (p != NULL) /* writers waiting out a backoff need not */
+                cx_pipeline_retry_now(p);
+        }
+        if (st != CX_OK && s->pg_error[0] == '\0')
+            s->pg_failing_since_us = cx_now_mono_us();
         s->pg_checked = st == CX_OK;
         cx_metrics_pg_checked(s->metrics, st == CX_OK); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
@@ -200,6 +213,12 @@ void cx_service_http_set_consumer(cx_service_http *s, cx_consumer *c)
 {
     if (s != NULL)
         atomic_store(&s->consumer, c);
+}
+
+void cx_service_http_set_pipeline(cx_service_http *s, cx_pipeline *p)
+{
+    if (s != NULL)
+        atomic_store(&s->pipeline, p);
 }
 
 void cx_service_http_stop(cx_service_http *s)

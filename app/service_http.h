@@ -8,6 +8,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "metrics.h"
+#include "pipeline.h"
 
 typedef struct cx_service_http cx_service_http;
 
@@ -20,6 +21,11 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
                                  char *err, size_t errlen);
 
 void cx_service_http_set_consumer(cx_service_http *s, cx_consumer *c);
+
+/* The pipeline whose writers retry at once when the listener's check sees
+ * PostgreSQL answer again after it did not (borrowed: it must outlive the
+ * listener, or be set back to NULL). */
+void cx_service_http_set_pipeline(cx_service_http *s, cx_pipeline *p);
 
 /* NULL-safe. */
 void cx_service_http_stop(cx_service_http *s);

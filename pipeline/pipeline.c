@@ -61,6 +61,7 @@ typedef struct writer {
     pthread_cond_t cond; /* signalled when a share is queued, on drain and quit */
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
+    int64_t failing_since_us; /* when the first of them was */
     int writing;   /* inside its sink's write (under the lock) */
     int giving_up; /* a retry failed during a drain: give up the rest of the queue */
 } writer;
@@ -73,6 +74,7 @@ struct cx_pipeline {
     int head, count; /* the oldest batch in hand, and how many are */
     pthread_mutex_t lock;
     pthread_cond_t idle; /* signalled when a batch leaves the ring */
+    unsigned retry_gen;  /* cx_pipeline_retry_now() calls: a backoff's wait ends */
     int quit, draining, fatal, reporting;
     int stale; /* a share was given up: nothing is taken until offsets are read again */
     char fatal_err[1024];
@@ -102,12 +104,23 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
     if (ms > p->o.retry_max_ms)
         ms = p->o.retry_max_ms;
     /* +-20% jitter so that many consumers do not retry in step; one step of
-     * the generator per call, so writers failing together draw apart */
+     * the generator per call, so writers failing together draw apart; never
+     * past retry_max_ms, as promised */
     unsigned old = atomic_load(&p->seed), r;
     do
         r = old * 1103515245u + 12345u;
     while (!atomic_compare_exchange_weak(&p->seed, &old, r));
-    return (int)(ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1));
+    long d = ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1);
+    return (int)(d > p->o.retry_max_ms ? p->o.retry_max_ms : d);
+}
+
+void cx_pipeline_retry_now(cx_pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->retry_gen++;
+    for (int w = 0; w < p->o.n_sinks; w++)
+        pthread_cond_signal(&p->wr[w].cond);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* The writer of a partition: consecutive partitions of a topic go to
@@ -245,6 +258,11 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&p->lock);
         wr->writing = 0;
         if (r == CX_SINK_OK) {
+            if (wr->failures > 0) /* the end of an outage, said as its start was */
+                cx_log(CX_LOG_INFO, "pipeline",
+                       "writer %d: batch stored after %d failed attempt(s) over %lld s",
+                       (int)(wr - p->wr), wr->failures,
+                       (long long)((cx_now_mono_us() - wr->failing_since_us) / 1000000));
             wr->failures = 0;
             finish_share(p, wr, &c);
             continue;
@@ -266,7 +284,8 @@ static void *writer_main(void *arg)
             finish_share(p, wr, NULL);
             continue;
         }
-        wr->failures++;
+        if (wr->failures++ == 0)
+            wr->failing_since_us = cx_now_mono_us();
         if (p->draining) {
             give_up(p, wr, err);
             continue;
@@ -278,7 +297,8 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&p->lock);
         }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, delay);
-        while (!p->draining && !p->quit && !p->fatal &&
+        unsigned gen = p->retry_gen;
+        while (!p->draining && !p->quit && !p->fatal && p->retry_gen == gen &&
                pthread_cond_timedwait(&wr->cond, &p->lock, &until) == 0)
             ;
         if (p->draining || p->quit)

@@ -174,8 +174,13 @@ cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int3
 
 /* Backoff before the attempt after `failures` consecutive transient failures
  * (1 = the first): retry_initial_ms doubled per failure up to retry_max_ms, with
- * +-20% jitter so that many consumers do not retry in step; 0 for 0 failures. */
+ * +-20% jitter so that many consumers do not retry in step (never past
+ * retry_max_ms); 0 for 0 failures. */
 int cx_pipeline_backoff_ms(cx_pipeline *p, int failures);
+
+/* Writers waiting out a backoff try again now: the caller has seen the
+ * sinks' server answer again, so an outage's end costs no more than that. */
+void cx_pipeline_retry_now(cx_pipeline *p);
 
 /* Drains and stops the writers. NULL-safe. */
 void cx_pipeline_free(cx_pipeline *p);
