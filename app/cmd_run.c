@@ -38,6 +38,9 @@ typedef struct service {
     cx_cmd_unreadable told; /* fields warned unreadable, once each */
     cx_cmd_unreadable told_language; /* languages warned not read, once each */
     int64_t cancel_at_us;   /* stopping: when writes still going on are cancelled */
+    uint64_t dead_unsaid;   /* dead letters not yet said in the log */
+    int64_t dead_said_us;   /* when they were last said (0: never) */
+    char dead_first[320];   /* the first unsaid one parsed: where, and why */
 } service;
 
 /* Written by the main thread and by on_signal(), which runs on the main
@@ -227,6 +230,25 @@ static void stored(void *ctx, const cx_pipeline_report *r)
                    rec->tags->language_not_read, rec->topic, (int)rec->partition,
                    (long long)rec->offset);
     }
+    /* each dead letter is stored with its reason, and said at debug level: a
+     * stream of them is said at warn, once a minute at most, with the first */
+    s->dead_unsaid += r->counts.dead_lettered;
+    for (size_t i = 0; i < r->n && s->dead_first[0] == '\0' && r->counts.dead_lettered > 0; i++)
+        if (r->recs[i].ev == NULL && r->recs[i].error != NULL)
+            snprintf(s->dead_first, sizeof s->dead_first, ", the first %s[%d]@%lld: %s",
+                     r->recs[i].topic, (int)r->recs[i].partition, (long long)r->recs[i].offset,
+                     r->recs[i].error);
+    int64_t now = cx_now_mono_us();
+    if (s->dead_unsaid > 0 && (s->dead_said_us == 0 || now - s->dead_said_us >= 60000000LL)) {
+        cx_log(CX_LOG_WARN, "pipeline",
+               "%llu message(s) dead-lettered%s%s (cxpulse dead-letters list shows every "
+               "reason; said once a minute at most)",
+               (unsigned long long)s->dead_unsaid,
+               s->dead_said_us ? " since the last such line" : "", s->dead_first);
+        s->dead_unsaid = 0;
+        s->dead_first[0] = '\0';
+        s->dead_said_us = now;
+    }
     cx_consumer_stored(s->consumer, r->msgs, r->n);
     if (cx_now_mono_us() - s->last_report_us > 10 * 1000000LL) {
         cx_log(CX_LOG_INFO, "pipeline",
@@ -398,8 +420,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         fprintf(stderr, "cxpulse: %s\n", err);
     } else {
         rc = CX_EXIT_OK;
-        cx_log(CX_LOG_INFO, "pipeline", "stopped cleanly: messages=%llu stored=%llu",
-               (unsigned long long)s.totals.messages, (unsigned long long)s.totals.stored);
+        cx_log(CX_LOG_INFO, "pipeline",
+               "stopped cleanly: messages=%llu stored=%llu dead_letters=%llu",
+               (unsigned long long)s.totals.messages, (unsigned long long)s.totals.stored,
+               (unsigned long long)s.totals.dead_lettered);
     }
 done:
     cx_service_http_stop(http);    /* before the consumer and metrics it reads */

@@ -304,7 +304,8 @@ static void assert_exactly_once(const char *group)
 Test(run, stores_every_message_once_over_several_partitions)
 {
     produce(1000);
-    pid_t p = start_run("g1");
+    char log[320];
+    pid_t p = start_run_logged("g1", log, sizeof log);
     wait_handled("g1", produced, 60);
     /* a reload's or a log rotation's SIGHUP changes nothing: it goes on */
     cr_assert_eq(kill(p, SIGHUP), 0);
@@ -314,6 +315,12 @@ Test(run, stores_every_message_once_over_several_partitions)
     assert_exactly_once("g1");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT kafka_partition) FROM cx.events"),
                  PARTITIONS);
+    /* the dead letters (every 50th message) are said, once a minute at most,
+     * with the first one's place and reason */
+    cr_assert_eq(cx_test_sh("grep 'message(s) dead-lettered, the first cx.events\\[' '%s' |"
+                            " grep -c 'missing required field' | grep -qx '[12]'",
+                            log),
+                 0, "see %s", log);
 }
 
 Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
