@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -209,12 +210,20 @@ cx_status cx__pg_connect_schema(const char *conninfo, PGconn **out, char *err, s
     int missing = state != NULL && (!strcmp(state, "42P01") || !strcmp(state, "3F000"));
     PQclear(res);
     if (st != CX_OK && missing)
-        st = cx_errf(err, errlen, CX_ERR_FATAL,
-                     "the cx schema is missing in this database: run cxpulse migrate");
+        st =
+            cx_errf(err, errlen, CX_ERR_FATAL,
+                    "the cx schema is missing in database \"%s\": run cxpulse migrate", PQdb(*out));
     else if (st == CX_OK && version < cx_pg_schema_version())
         st = cx_errf(err, errlen, CX_ERR_FATAL,
                      "the cx schema is at version %d, this cxpulse needs %d: run cxpulse migrate",
                      version, cx_pg_schema_version());
+    static atomic_int told_newer; /* once per process, not per connection */
+    if (st == CX_OK && version > cx_pg_schema_version() && !atomic_exchange(&told_newer, 1))
+        cx_log(CX_LOG_WARN, "sink.pg",
+               "the cx schema is at version %d, newer than this cxpulse knows (%d): a newer "
+               "release migrated it, and this replica writes as the older one does until it is "
+               "replaced (deploy/README.md, \"Upgrades\")",
+               version, cx_pg_schema_version());
     if (st != CX_OK) {
         PQfinish(*out);
         *out = NULL;

@@ -323,6 +323,23 @@ Test(run, stores_every_message_once_over_several_partitions)
                  0, "see %s", log);
 }
 
+/* A replica older than the schema (a newer release migrated it) runs on, as
+ * an upgrade's order needs, and says so once, naming both versions. */
+Test(run, an_older_replica_on_a_newer_schema_says_so_once)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.schema_migrations (version, description)"
+                          " VALUES (999, 'from a newer release')");
+    produce(200);
+    char log[320];
+    pid_t p = start_run_logged("gnewer", log, sizeof log);
+    wait_handled("gnewer", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_sh("grep -c 'the cx schema is at version 999, newer than this cxpulse"
+                            " knows' '%s' | grep -qx 1",
+                            log),
+                 0, "see %s", log);
+}
+
 Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
 {
     produce(600);
