@@ -48,20 +48,19 @@ static void print_list(const json_t *rows)
     json_t *r;
     json_array_foreach(rows, i, r)
     {
-        char where[128], group[64], error[512], result[256];
+        char where[128], result[256];
         snprintf(where, sizeof where, "%s[%lld]@%lld", cx_cmd_json_str(r, "kafka_topic"),
                  (long long)json_integer_value(json_object_get(r, "kafka_partition")),
                  (long long)json_integer_value(json_object_get(r, "kafka_offset")));
         /* an event_id in a reason or result is the producer's: shown harmless */
         cx_printable(cx_cmd_json_str(r, "replay_result"), result, sizeof result);
-        printf("%-7lld  %-20s  %-12.12s  %-24s  %-7lld  %.100s%s%s\n",
-               (long long)json_integer_value(json_object_get(r, "id")),
-               cx_cmd_json_str(r, "received_at"),
-               cx_printable(cx_cmd_json_str(r, "consumer_group"), group, sizeof group),
-               cx_printable(where, where, sizeof where),
-               (long long)json_integer_value(json_object_get(r, "replay_count")),
-               cx_printable(cx_cmd_json_str(r, "error"), error, sizeof error),
-               result[0] && strncmp(result, "failed", 6) ? " -> " : "",
+        printf("%-7lld  %-20s  ", (long long)json_integer_value(json_object_get(r, "id")),
+               cx_cmd_json_str(r, "received_at"));
+        cx_cmd_print_cell(cx_cmd_json_str(r, "consumer_group"), 12, 1);
+        printf("  %-24s  %-7lld  ", cx_printable(where, where, sizeof where),
+               (long long)json_integer_value(json_object_get(r, "replay_count")));
+        cx_cmd_print_cell(cx_cmd_json_str(r, "error"), 100, 0);
+        printf("%s%s\n", result[0] && strncmp(result, "failed", 6) ? " -> " : "",
                result[0] && strncmp(result, "failed", 6) ? result : "");
     }
 }

@@ -178,6 +178,12 @@ void cx_cmd_close_input(FILE *f);
 /* The string at key of a JSON object, or "" (for printing tables). */
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 
+/* Prints raw made printable (cx_printable: control characters as spaces) in
+ * at most `width` characters: when it is longer, cut between whole UTF-8
+ * characters and ended with "…" (one of the width); then, when pad, spaces up
+ * to width. */
+void cx_cmd_print_cell(const char *raw, size_t width, int pad);
+
 /* When a list shows fewer of its rows than match (a JSON array `shown` of
  * `total`), says so on stderr, where a script reading stdout does not see it:
  * "cxpulse CMD: showing N of M NOUN: --limit N shows more (up to 100000),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "event.h"
 
 typedef struct command {
     const char *name;
@@ -100,6 +101,27 @@ const char *cx_cmd_json_str(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
+}
+
+void cx_cmd_print_cell(const char *raw, size_t width, int pad)
+{
+    size_t len = strlen(raw);
+    char small[512], *big = len < sizeof small ? NULL : malloc(len + 1);
+    char *s = big ? big : small; /* (no memory: the first 511 bytes, whole characters) */
+    cx_printable(raw, s, big ? len + 1 : sizeof small);
+    size_t bytes = strlen(s), n = cx_utf8_length(s, bytes);
+    if (n > width) { /* the first width - 1 characters and "…" */
+        size_t keep = 0;
+        for (n = 0; n + 1 < width; n++)
+            for (keep++; (s[keep] & 0xC0) == 0x80; keep++)
+                ;
+        printf("%.*s…", (int)keep, s);
+        n++;
+    } else {
+        fputs(s, stdout);
+    }
+    printf("%*s", pad && n < width ? (int)(width - n) : 0, "");
+    free(big);
 }
 
 void cx_cmd_say_cut(const char *cmd, const json_t *shown, long long total, const char *noun,
