@@ -569,6 +569,127 @@ size_t cx_utf8_length(const char *s, size_t bytes)
     return n;
 }
 
+/* Code point ranges, in order, for cx_char_columns(). */
+typedef struct char_range {
+    uint32_t first, last;
+} char_range;
+
+static const char_range zero_width[] = {
+    {0x0300, 0x036F},   {0x0483, 0x0489},   {0x0591, 0x05BD},   {0x05BF, 0x05BF}, {0x05C1, 0x05C2},
+    {0x05C4, 0x05C5},   {0x05C7, 0x05C7},   {0x0610, 0x061A},   {0x064B, 0x065F}, {0x0670, 0x0670},
+    {0x06D6, 0x06DC},   {0x06DF, 0x06E4},   {0x06E7, 0x06E8},   {0x06EA, 0x06ED}, {0x0900, 0x0902},
+    {0x093A, 0x093A},   {0x093C, 0x093C},   {0x0941, 0x0948},   {0x094D, 0x094D}, {0x0951, 0x0957},
+    {0x0962, 0x0963},   {0x0E31, 0x0E31},   {0x0E34, 0x0E3A},   {0x0E47, 0x0E4E}, {0x1160, 0x11FF},
+    {0x1AB0, 0x1AFF},   {0x1DC0, 0x1DFF},   {0x200B, 0x200F},   {0x2060, 0x2064}, {0x20D0, 0x20FF},
+    {0x302A, 0x302D},   {0x3099, 0x309A},   {0xFE00, 0xFE0F},   {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF},
+    {0x1F3FB, 0x1F3FF}, {0xE0001, 0xE007F}, {0xE0100, 0xE01EF},
+};
+
+static const char_range wide[] = {
+    {0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},   {0x23E9, 0x23EC},
+    {0x23F0, 0x23F0},   {0x23F3, 0x23F3},   {0x25FD, 0x25FE},   {0x2614, 0x2615},
+    {0x2648, 0x2653},   {0x267F, 0x267F},   {0x2693, 0x2693},   {0x26A1, 0x26A1},
+    {0x26AA, 0x26AB},   {0x26BD, 0x26BE},   {0x26C4, 0x26C5},   {0x26CE, 0x26CE},
+    {0x26D4, 0x26D4},   {0x26EA, 0x26EA},   {0x26F2, 0x26F3},   {0x26F5, 0x26F5},
+    {0x26FA, 0x26FA},   {0x26FD, 0x26FD},   {0x2705, 0x2705},   {0x270A, 0x270B},
+    {0x2728, 0x2728},   {0x274C, 0x274C},   {0x274E, 0x274E},   {0x2753, 0x2755},
+    {0x2757, 0x2757},   {0x2795, 0x2797},   {0x27B0, 0x27B0},   {0x27BF, 0x27BF},
+    {0x2B1B, 0x2B1C},   {0x2B50, 0x2B50},   {0x2B55, 0x2B55},   {0x2E80, 0x303E},
+    {0x3041, 0x33FF},   {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},
+    {0xA960, 0xA97F},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},   {0xFE10, 0xFE19},
+    {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x16FE0, 0x16FE4},
+    {0x17000, 0x18CFF}, {0x1B000, 0x1B2FF}, {0x1F004, 0x1F004}, {0x1F0CF, 0x1F0CF},
+    {0x1F18E, 0x1F18E}, {0x1F191, 0x1F19A}, {0x1F200, 0x1F202}, {0x1F210, 0x1F23B},
+    {0x1F240, 0x1F248}, {0x1F250, 0x1F251}, {0x1F260, 0x1F265}, {0x1F300, 0x1F64F},
+    {0x1F680, 0x1F6FF}, {0x1F7E0, 0x1F7EB}, {0x1F90C, 0x1F9FF}, {0x1FA70, 0x1FAFF},
+    {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
+};
+
+static int in_ranges(uint32_t c, const char_range *r, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < r[mid].first)
+            hi = mid;
+        else if (c > r[mid].last)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+int cx_char_columns(uint32_t c)
+{
+    if (c < 0x300)
+        return 1;
+    if (in_ranges(c, zero_width, CX_ARRAY_LEN(zero_width)))
+        return 0;
+    return in_ranges(c, wide, CX_ARRAY_LEN(wide)) ? 2 : 1;
+}
+
+/* The code point at p (before end) and its length in *n: a byte that starts
+ * no well-formed sequence is itself (U+0080-U+00FF), one byte long. */
+static uint32_t utf8_next(const unsigned char *p, const unsigned char *end, size_t *n)
+{
+    *n = p[0] < 0x80 ? 1 : cx_utf8_sequence(p, end);
+    if (*n <= 1) {
+        *n = 1;
+        return p[0];
+    }
+    uint32_t c = p[0] & (0x7F >> *n);
+    for (size_t i = 1; i < *n; i++)
+        c = c << 6 | (p[i] & 0x3F);
+    return c;
+}
+
+size_t cx_utf8_columns(const char *s, size_t bytes)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + bytes;
+    size_t cols = 0, n;
+    while (p < end) {
+        cols += (size_t)cx_char_columns(utf8_next(p, end, &n));
+        p += n;
+    }
+    return cols;
+}
+
+static int regional_indicator(uint32_t c)
+{
+    return c >= 0x1F1E6 && c <= 0x1F1FF;
+}
+
+size_t cx_utf8_fit(const char *s, size_t bytes, size_t columns, size_t *used)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + bytes;
+    size_t at = 0, cols = 0;
+    while (at < bytes) {
+        /* one sequence: a character and what goes with it */
+        size_t n, i = at, w = 0;
+        uint32_t c = utf8_next(p + i, end, &n), prev;
+        int flag_letters = regional_indicator(c);
+        w += (size_t)cx_char_columns(c);
+        for (i += n; i < bytes; i += n) {
+            prev = c;
+            c = utf8_next(p + i, end, &n);
+            int joins = prev == 0x200D || (c != 0x200B && cx_char_columns(c) == 0) ||
+                        (flag_letters == 1 && regional_indicator(c));
+            if (!joins)
+                break;
+            flag_letters += regional_indicator(c);
+            w += (size_t)cx_char_columns(c);
+        }
+        if (cols + w > columns)
+            break;
+        cols += w;
+        at = i;
+    }
+    if (used != NULL)
+        *used = cols;
+    return at;
+}
+
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {

@@ -95,6 +95,26 @@ void cx_rating_scale_range(cx_rating_scale scale, double *min, double *max);
 /* Number of Unicode code points in s[bytes], valid UTF-8 (as a parsed string is). */
 size_t cx_utf8_length(const char *s, size_t bytes);
 
+/* The columns a terminal gives code point c, as wcwidth() does in a UTF-8
+ * locale, from a small table: 0 for combining marks (U+0300-U+036F and the
+ * like), zero-width spaces and joiners (U+200B-U+200F), variation selectors
+ * and emoji skin-tone modifiers; 2 for East Asian Wide and Fullwidth
+ * characters (CJK, kana, Hangul, fullwidth forms) and emoji; 1 otherwise. */
+int cx_char_columns(uint32_t c);
+
+/* The terminal columns of s[bytes], valid UTF-8: the sum of its characters'
+ * (a ZWJ sequence such as a family emoji counts each of its emoji, as
+ * terminals that do not join them draw it). A byte that starts no character
+ * counts 1. */
+size_t cx_utf8_columns(const char *s, size_t bytes);
+
+/* The length of the longest start of s[bytes] (valid UTF-8) that fits in
+ * `columns` terminal columns and ends where a character sequence does: never
+ * inside a character, nor before a combining mark, a variation selector, a
+ * skin-tone modifier or a zero-width joiner and what it joins, nor between
+ * the two letters of a flag. Its columns in *used (when not NULL). */
+size_t cx_utf8_fit(const char *s, size_t bytes, size_t columns, size_t *used);
+
 /*
  * Parses an RFC 3339 date-time ("2024-05-01T10:00:00Z", "…T10:00:00.123+02:00")
  * into microseconds since the epoch, UTC. Returns CX_ERR_INVALID for anything

@@ -324,6 +324,74 @@ Test(cx_event, counts_utf8_characters_at_any_length_and_alignment)
     }
 }
 
+Test(cx_event, measures_terminal_columns)
+{
+    cr_assert_eq(cx_char_columns('a'), 1);
+    cr_assert_eq(cx_char_columns(0xE9), 1);    /* é */
+    cr_assert_eq(cx_char_columns(0x0301), 0);  /* combining acute */
+    cr_assert_eq(cx_char_columns(0x200D), 0);  /* ZWJ */
+    cr_assert_eq(cx_char_columns(0xFE0F), 0);  /* variation selector 16 */
+    cr_assert_eq(cx_char_columns(0x1F3FD), 0); /* skin tone */
+    cr_assert_eq(cx_char_columns(0x65E5), 2);  /* 日 */
+    cr_assert_eq(cx_char_columns(0x30B0), 2);  /* グ */
+    cr_assert_eq(cx_char_columns(0xAC00), 2);  /* 가 */
+    cr_assert_eq(cx_char_columns(0xFF21), 2);  /* fullwidth A */
+    cr_assert_eq(cx_char_columns(0x1F600), 2); /* 😀 */
+    cr_assert_eq(cx_char_columns(0x0627), 1);  /* ا */
+    cr_assert_eq(cx_char_columns(0x2026), 1);  /* … */
+    static const struct {
+        const char *s;
+        size_t columns;
+    } cases[] = {
+        {"", 0},
+        {"abc", 3},
+        {"日本語グループ", 14},
+        {"Cafe\xcc\x81", 4},                                 /* e + U+0301 */
+        {"\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", 2},             /* 👍🏽 */
+        {"\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9", 4}, /* 👨‍👩: each emoji */
+        {"\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5", 2},             /* 🇯🇵 */
+        {"\xe2\x9d\xa4\xef\xb8\x8f", 1},                     /* ❤️ */
+        {"\xff", 1},                                         /* not UTF-8 */
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++)
+        cr_expect_eq(cx_utf8_columns(cases[i].s, strlen(cases[i].s)), cases[i].columns,
+                     "\"%s\": %zu columns", cases[i].s,
+                     cx_utf8_columns(cases[i].s, strlen(cases[i].s)));
+}
+
+Test(cx_event, fits_text_in_columns_between_character_sequences)
+{
+    static const struct {
+        const char *s;
+        size_t columns;
+        const char *kept;
+        size_t used;
+    } cases[] = {
+        {"abcdef", 4, "abcd", 4},
+        {"abc", 10, "abc", 3},
+        {"日本語", 5, "日本", 4},                /* a wide character does not fit in 1 */
+        {"Cafe\xcc\x81s", 4, "Cafe\xcc\x81", 4}, /* the e keeps its accent */
+        {"Cafe\xcc\x81s", 5, "Cafe\xcc\x81s", 5},
+        {"ab\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", 3, "ab", 2}, /* 👍🏽 whole or not at all */
+        /* 👨‍👩‍👧: a family is not cut after the man or the woman */
+        {"x\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7y", 6, "x", 1},
+        {"x\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7y", 7,
+         "x\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7", 7},
+        /* 🇯🇵🇫🇷: flags whole, each its own */
+        {"\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5\xf0\x9f\x87\xab\xf0\x9f\x87\xb7", 3,
+         "\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5", 2},
+        {"\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5\xf0\x9f\x87\xab\xf0\x9f\x87\xb7", 1, "", 0},
+        {"\xe2\x9d\xa4\xef\xb8\x8f!", 1, "\xe2\x9d\xa4\xef\xb8\x8f",
+         1}, /* ❤️ with its selector */
+    };
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        size_t used = 99, n = cx_utf8_fit(cases[i].s, strlen(cases[i].s), cases[i].columns, &used);
+        cr_expect(n == strlen(cases[i].kept) && memcmp(cases[i].s, cases[i].kept, n) == 0,
+                  "case %zu: kept \"%.*s\", not \"%s\"", i, (int)n, cases[i].s, cases[i].kept);
+        cr_expect_eq(used, cases[i].used, "case %zu: %zu columns", i, used);
+    }
+}
+
 Test(cx_event, rejects_event_id_and_text_over_their_limits)
 {
     char *s = malloc(40000);
