@@ -24,20 +24,12 @@ static void usage(FILE *out)
                  "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
-/* Prints raw made printable (control characters as spaces), in width
- * characters (cut to it; UTF-8 kept whole) and two spaces. */
+/* Prints raw made printable in width terminal columns (cut to it, with "…")
+ * and two spaces. */
 static void cell(const char *raw, int width)
 {
-    char s[512];
-    cx_printable(raw, s, sizeof s);
-    int n = 0, bytes = 0;
-    while (s[bytes] != '\0' && n < width) {
-        bytes++;
-        while ((s[bytes] & 0xC0) == 0x80)
-            bytes++;
-        n++;
-    }
-    printf("%.*s%*s", bytes, s, width - n + 2, "");
+    cx_cmd_print_cell(raw, (size_t)width, 1);
+    fputs("  ", stdout);
 }
 
 /* The columns whose width follows their longest value, up to a limit. */
@@ -90,7 +82,7 @@ static void print_table(const json_t *tickets)
     {
         wide_cells(t, cells);
         for (int c = 0; c < WIDE_COLUMNS; c++) {
-            int n = (int)cx_utf8_length(cells[c], strlen(cells[c]));
+            int n = (int)cx_utf8_columns(cells[c], strlen(cells[c]));
             width[c] = n > limits[c] ? limits[c] : n > width[c] ? n : width[c];
         }
     }

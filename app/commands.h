@@ -179,8 +179,10 @@ void cx_cmd_close_input(FILE *f);
 const char *cx_cmd_json_str(const json_t *o, const char *key);
 
 /* Prints raw made printable (cx_printable: control characters as spaces) in
- * at most `width` characters: when it is longer, cut between whole UTF-8
- * characters and ended with "…" (one of the width); then, when pad, spaces up
+ * at most `width` terminal columns (cx_utf8_columns(): CJK and emoji take 2,
+ * combining marks and joiners none): when it is wider, cut where a character
+ * sequence ends (cx_utf8_fit(): an accent stays with its letter, a ZWJ emoji
+ * and a flag whole) and ended with "…" (one column); then, when pad, spaces up
  * to width. */
 void cx_cmd_print_cell(const char *raw, size_t width, int pad);
 

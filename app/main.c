@@ -109,12 +109,9 @@ void cx_cmd_print_cell(const char *raw, size_t width, int pad)
     char small[512], *big = len < sizeof small ? NULL : malloc(len + 1);
     char *s = big ? big : small; /* (no memory: the first 511 bytes, whole characters) */
     cx_printable(raw, s, big ? len + 1 : sizeof small);
-    size_t bytes = strlen(s), n = cx_utf8_length(s, bytes);
-    if (n > width) { /* the first width - 1 characters and "…" */
-        size_t keep = 0;
-        for (n = 0; n + 1 < width; n++)
-            for (keep++; (s[keep] & 0xC0) == 0x80; keep++)
-                ;
+    size_t bytes = strlen(s), n = cx_utf8_columns(s, bytes);
+    if (n > width) { /* what fits in width - 1 columns, and "…" */
+        size_t keep = cx_utf8_fit(s, bytes, width > 0 ? width - 1 : 0, &n);
         printf("%.*s…", (int)keep, s);
         n++;
     } else {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cxtest.h"
+#include "event.h"
 #include "sinktest.h"
 
 static sinktest_batch batch;
@@ -1274,6 +1275,60 @@ Test(pg_tickets, the_table_shows_every_receiver_and_the_whole_scope)
         cr_expect_eq(cx_test_sh("%s tickets list --pg '%s' | grep -qF -e '%s'", cx_test_bin(), url,
                                 shown[i]),
                      0, "tickets list does not show \"%s\"", shown[i]);
+}
+
+/* The terminal column at which `mark` starts in line (the first of them), or
+ * -1 when it is not there. */
+static long column_of(const char *line, const char *mark)
+{
+    const char *at = strstr(line, mark);
+    return at ? (long)cx_utf8_columns(line, (size_t)(at - line)) : -1;
+}
+
+/* Names in other scripts: the columns stay in line on a terminal (CJK and
+ * emoji take two columns, an accent written as a combining mark none), and a
+ * name cut to its column's limit ends in "…" without splitting a family emoji,
+ * a flag or a letter and its accent. */
+Test(pg_tickets, the_table_lines_up_and_cuts_by_terminal_columns)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, opened_at) VALUES"
+                          " ('rule-日本語', 'external', 'carriers', '2026-11-01 10:00Z'),"
+                          " (U&'Cafe\\0301-late', 'external', 'carriers', '2026-11-01 10:01Z'),"
+                          " ('family-' || repeat(U&'\\+01F468\\200D\\+01F469\\200D\\+01F467', 6),"
+                          "  'external', U&'team-\\+01F44D\\+01F3FD', '2026-11-01 10:02Z'),"
+                          " ('flags-' || repeat(U&'\\+01F1EF\\+01F1F5', 20), 'external',"
+                          "  repeat('a', 30) || U&'e\\0301zz', '2026-11-01 10:03Z')");
+    int st;
+    const char *out = tickets_cmd("list", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    char *copy = strdup(out), *save = NULL;
+    long header = -1;
+    int rows = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (header < 0) {
+            header = column_of(line, "OPENED (UTC)");
+            cr_assert_gt(header, 0, "%s", out);
+            continue;
+        }
+        cr_expect_eq(column_of(line, "2026-11-01T10:0"), header, "out of line: %s\n%s", line, out);
+        rows++;
+    }
+    free(copy);
+    cr_assert_eq(rows, 4, "%s", out);
+    /* 43 columns, the limit 40: 7 + 5 families of 6 and "…" */
+    const char *family = "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7";
+    char want[512];
+    snprintf(want, sizeof want, "family-%s%s%s%s%s…  ", family, family, family, family, family);
+    cr_expect(strstr(out, want) != NULL, "no \"%s\" in\n%s", want, out);
+    /* 46 columns: 6 + 16 flags of 2 and "…" */
+    int n = snprintf(want, sizeof want, "flags-");
+    for (int i = 0; i < 16; i++)
+        n += snprintf(want + n, sizeof want - (size_t)n, "\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5");
+    snprintf(want + n, sizeof want - (size_t)n, "…");
+    cr_expect(strstr(out, want) != NULL, "no \"%s\" in\n%s", want, out);
+    /* the owner's limit, 32: 30 letters, e and its accent, "…" */
+    snprintf(want, sizeof want, "%.30se\xcc\x81…  ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    cr_expect(strstr(out, want) != NULL, "no \"%s\" in\n%s", want, out);
 }
 
 /* One writer's batch, written on its own thread. */
