@@ -104,8 +104,8 @@ static void print_table(const json_t *tickets)
         cell(cx_cmd_json_str(t, "opened_at"), 20);
         printf("%6lld  ", (long long)json_integer_value(json_object_get(t, "event_count")));
         cell(cells[DELIVERED], width[DELIVERED]);
-        char reason[1024];
-        printf("%s\n", cx_printable(cx_cmd_json_str(t, "reason"), reason, sizeof reason));
+        cx_cmd_print_cell(cx_cmd_json_str(t, "reason"), SIZE_MAX, 0); /* whole */
+        putchar('\n');
     }
 }
 

@@ -1331,6 +1331,19 @@ Test(pg_tickets, the_table_lines_up_and_cuts_by_terminal_columns)
     cr_expect(strstr(out, want) != NULL, "no \"%s\" in\n%s", want, out);
 }
 
+/* A long reason (a scope of many values) is shown whole, its counts and
+ * times at the end included. */
+Test(pg_tickets, the_table_shows_a_long_reason_whole)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, reason) VALUES"
+                          " ('long', 'external', 'carriers', 'channel=' || repeat('ü', 600)"
+                          "  || ': 12 matching event(s) by 2026-11-01 10:05 UTC')");
+    int st;
+    const char *out = tickets_cmd("list", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, ": 12 matching event(s) by 2026-11-01 10:05 UTC\n") != NULL, "%s", out);
+}
+
 /* One writer's batch, written on its own thread. */
 typedef struct writer_run {
     cx_pg *pg;
