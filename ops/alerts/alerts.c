@@ -432,28 +432,81 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
 
 enum { SLACK_RAW, SLACK_TEXT, SLACK_URL };
 
-/* Appends s to text[*n] (cap bytes in all, kept NUL-terminated) as Slack's
- * message format needs it: as text, &, < and > as entities (an owner or a
- * reason saying "<!channel>" is shown, not a mention of everyone); in a link's
- * address, & as an entity and <, > and | percent-encoded; raw, as it is. Stops
- * at the first character that does not fit. */
-static void slack_put(char *text, size_t cap, size_t *n, const char *s, int how)
+/* The most characters a chat message's text has: Slack advises at most 4,000
+ * (and cuts a text past 40,000); Rocket.Chat's default limit is 5,000
+ * (docs/alerts.md). */
+#define SLACK_MAX_CHARS 4000
+
+/* What byte c becomes in Slack's message format (as slack_put() writes it):
+ * as text, &, < and > as entities (an owner or a reason saying "<!channel>"
+ * is shown, not a mention of everyone); in a link's address, & as an entity
+ * and <, > and | percent-encoded; raw, as it is. NULL: c itself. */
+static const char *slack_escape(char c, int how)
 {
-    for (; *s != '\0'; s++) {
-        const char *e = NULL;
-        if (how != SLACK_RAW && *s == '&')
-            e = "&amp;";
-        else if (how == SLACK_TEXT && (*s == '<' || *s == '>'))
-            e = *s == '<' ? "&lt;" : "&gt;";
-        else if (how == SLACK_URL && (*s == '<' || *s == '>' || *s == '|'))
-            e = *s == '<' ? "%3C" : *s == '>' ? "%3E" : "%7C";
-        size_t len = e != NULL ? strlen(e) : 1;
-        if (*n + len >= cap)
-            break;
-        memcpy(text + *n, e != NULL ? e : s, len);
-        *n += len;
+    if (how != SLACK_RAW && c == '&')
+        return "&amp;";
+    if (how == SLACK_TEXT && (c == '<' || c == '>'))
+        return c == '<' ? "&lt;" : "&gt;";
+    if (how == SLACK_URL && (c == '<' || c == '>' || c == '|'))
+        return c == '<' ? "%3C" : c == '>' ? "%3E" : "%7C";
+    return NULL;
+}
+
+/* The characters that the character starting at s (UTF-8) takes once escaped. */
+static size_t slack_chars_of(const char *s, int how)
+{
+    const char *e = slack_escape(*s, how);
+    return e != NULL ? strlen(e) : 1;
+}
+
+/* Appends s[0..n) to b, escaped as `how`. */
+static void slack_put(cx_buf *b, const char *s, size_t n, int how)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *e = slack_escape(s[i], how);
+        cx_buf_put(b, e != NULL ? e : s + i, e != NULL ? strlen(e) : 1);
     }
-    text[*n] = '\0';
+}
+
+/* The characters of UTF-8 text s[0..n) once escaped as `how`. */
+static size_t slack_chars(const char *s, size_t n, int how)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            chars += slack_chars_of(s + i, how);
+    return chars;
+}
+
+/* Appends reason (UTF-8) to b as text in at most `room` characters: whole
+ * when it fits, else its start and its end (where a reason has its figures)
+ * with "…" between, cut between characters (never inside an entity). */
+static void slack_put_middle_cut(cx_buf *b, const char *reason, size_t room)
+{
+    size_t n = strlen(reason);
+    if (slack_chars(reason, n, SLACK_TEXT) <= room) {
+        slack_put(b, reason, n, SLACK_TEXT);
+        return;
+    }
+    room = room > 0 ? room - 1 : 0; /* for "…" */
+    size_t end_room = room / 2, start_room = room - end_room, used = 0, head = 0, tail = n;
+    while (head < n && used + slack_chars_of(reason + head, SLACK_TEXT) <= start_room) {
+        used += slack_chars_of(reason + head, SLACK_TEXT);
+        for (head++; head < n && ((unsigned char)reason[head] & 0xC0) == 0x80; head++)
+            ;
+    }
+    for (used = 0; tail > head;) {
+        size_t at = tail - 1;
+        while (at > head && ((unsigned char)reason[at] & 0xC0) == 0x80)
+            at--;
+        if (used + slack_chars_of(reason + at, SLACK_TEXT) > end_room)
+            break;
+        used += slack_chars_of(reason + at, SLACK_TEXT);
+        tail = at;
+    }
+    slack_put(b, reason, head, SLACK_TEXT);
+    cx_buf_put(b, "…", strlen("…"));
+    slack_put(b, reason + tail, n - tail, SLACK_TEXT);
 }
 
 char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now)
@@ -478,24 +531,36 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                         str(row, "created_at"), "ticket", t, "page_url",
                         a->page_url ? json_string(a->page_url) : json_null());
     } else {
-        char text[2048], id[32];
-        size_t n = 0;
+        char id[32];
+        cx_buf text = {0}, link = {0};
         snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
-        const char *parts[][2] = {
-            {"cxpulse: ticket ", id}, {" ", str(row, "transition")}, {" for *", str(t, "owner")},
-            {"* (rule ", str(t, "rule")}, {", ", str(t, "category")},
-            {str(t, "scope")[0] ? " " : "", str(t, "scope")}, {"): ", str(t, "reason")}};
+        const char *parts[][2] = {{"cxpulse: ticket ", id},
+                                  {" ", str(row, "transition")},
+                                  {" for *", str(t, "owner")},
+                                  {"* (rule ", str(t, "rule")},
+                                  {", ", str(t, "category")},
+                                  {str(t, "scope")[0] ? " " : "", str(t, "scope")},
+                                  {"): ", ""}};
         for (size_t k = 0; k < CX_ARRAY_LEN(parts); k++) {
-            slack_put(text, sizeof text, &n, parts[k][0], SLACK_RAW);
-            slack_put(text, sizeof text, &n, parts[k][1], SLACK_TEXT);
+            slack_put(&text, parts[k][0], strlen(parts[k][0]), SLACK_RAW);
+            slack_put(&text, parts[k][1], strlen(parts[k][1]), SLACK_TEXT);
         }
         if (a->page_url != NULL) {
-            slack_put(text, sizeof text, &n, " <", SLACK_RAW);
-            slack_put(text, sizeof text, &n, a->page_url, SLACK_URL);
-            slack_put(text, sizeof text, &n, "|live page>", SLACK_RAW);
+            slack_put(&link, " <", 2, SLACK_RAW);
+            slack_put(&link, a->page_url, strlen(a->page_url), SLACK_URL);
+            slack_put(&link, "|live page>", strlen("|live page>"), SLACK_RAW);
         }
-        cx_utf8_mend(text, n); /* cut at 2 KB, maybe inside a character */
-        doc = json_pack("{s:s}", "text", text);
+        /* The reason gets the room the rest leaves: a long one loses its
+         * middle, never its figures at the end nor the link after it. */
+        size_t rest = slack_chars(text.data, text.len, SLACK_RAW) +
+                      slack_chars(link.data, link.len, SLACK_RAW);
+        slack_put_middle_cut(&text, str(t, "reason"),
+                             rest < SLACK_MAX_CHARS ? SLACK_MAX_CHARS - rest : 0);
+        cx_buf_put(&text, link.data, link.len);
+        const char *s = cx_buf_str(&text);
+        doc = s != NULL ? json_pack("{s:s}", "text", s) : NULL;
+        cx_buf_free(&text);
+        cx_buf_free(&link);
     }
     char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);

@@ -487,6 +487,54 @@ Test(alerts, long_non_ascii_texts_are_cut_between_characters)
     json_decref(r);
 }
 
+/* A chat message too long for Slack (4,000 characters) loses the middle of
+ * its reason, marked with "…": the ticket line, the figures at the reason's
+ * end and the link are kept, no character or entity is cut, and no "?"
+ * stands for a cut character. */
+Test(alerts, a_long_chat_message_keeps_its_start_figures_and_link)
+{
+    set("alerts.receivers", receivers);
+    set("alerts.page_url", "https://cx.example/live");
+    load();
+    static const char *const fills[] = {"\xe3\x82\xb0", "&", "<b>"}; /* グ, then markup */
+    for (size_t f = 0; f < CX_ARRAY_LEN(fills); f++) {
+        json_t *r = row("opened", "open");
+        json_t *t = json_object_get(r, "ticket");
+        char *reason = malloc(20000);
+        size_t n = 0;
+        for (int k = 0; k < 5000; k++)
+            n += (size_t)sprintf(reason + n, "%s", fills[f]);
+        sprintf(reason + n, ": 7 matching event(s) in the latest batch (the newest at 10:05 UTC)");
+        json_object_set_new(t, "reason", json_string(reason));
+        free(reason);
+        json_t *doc = render("billing-chat", r, 0);
+        const char *text = json_string_value(json_object_get(doc, "text"));
+        cr_assert_not_null(text);
+        size_t chars = 0;
+        for (const char *p = text; *p; p++)
+            chars += ((unsigned char)*p & 0xC0) != 0x80;
+        cr_expect_leq(chars, 4000, "fill %zu: %zu characters", f, chars);
+        cr_expect_geq(chars, 3990, "fill %zu: %zu characters", f, chars);
+        cr_expect(strncmp(text,
+                          "cxpulse: ticket 42 opened for *vendor-management* (rule carrier-spike,"
+                          " external): ",
+                          80) == 0,
+                  "fill %zu: %.120s", f, text);
+        const char *end = ": 7 matching event(s) in the latest batch (the newest at 10:05 UTC)"
+                          " <https://cx.example/live|live page>";
+        cr_expect(strlen(text) > strlen(end) && strcmp(text + strlen(text) - strlen(end), end) == 0,
+                  "fill %zu: the end was lost: ...%s", f,
+                  text + (strlen(text) > 200 ? strlen(text) - 200 : 0));
+        cr_expect(strstr(text, "…") != NULL && strchr(text, '?') == NULL, "fill %zu", f);
+        for (const char *p = strchr(text, '&'); p != NULL; p = strchr(p + 1, '&'))
+            cr_assert(strncmp(p, "&amp;", 5) == 0 || strncmp(p, "&lt;", 4) == 0 ||
+                          strncmp(p, "&gt;", 4) == 0,
+                      "fill %zu: an entity was cut: %.12s", f, p);
+        json_decref(doc);
+        json_decref(r);
+    }
+}
+
 Test(alerts, the_signature_is_the_hmac_sha256_of_timestamp_dot_body)
 {
     char sig[72];
