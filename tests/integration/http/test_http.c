@@ -454,6 +454,11 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
     produce(100);
     wait_handled(produced);
+    /* a ticket of a right-to-left channel, with a rule name without spaces */
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, scope, owner, reason) VALUES"
+                          " (repeat('r', 200), 'external', 'channel=واتساب', 'فريق',"
+                          "  'channel=واتساب: 1 matching event(s) in the latest batch"
+                          " (the newest at 10:05 UTC)')");
 
     page_proxy pp = {.delay_ms = 400, .hold_after = 1};
     cx_test_proxy *px = cx_test_proxy_start(port, slow_request, &pp);
@@ -503,14 +508,25 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
      * most 10 s before the last poll, so at most what is stored now) */
     const char *chat = strstr(dom, "data-where=\"channels\"");
     cr_assert_not_null(chat, "no channel breakdown");
-    cr_assert_not_null(strstr(chat, "<td>chat</td>"), "chat is not in the channel breakdown");
-    long chat_events = dom_number(chat, "<td>chat</td><td class=\"num\">");
+    cr_assert_not_null(strstr(chat, "<td dir=\"auto\">chat</td>"),
+                       "chat is not in the channel breakdown, in a cell of its own direction");
+    long chat_events = dom_number(chat, "<td dir=\"auto\">chat</td><td class=\"num\">");
     cr_assert(chat_events > 0 &&
                   chat_events <= cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
                                                          " WHERE channel = 'chat'"),
               "chat shows %ld events", chat_events);
     cr_assert_not_null(strstr(dom, "data-where=\"touchpoints\""), "no touchpoint breakdown");
     cr_assert_not_null(strstr(dom, ">(none given)<"), "events without a touchpoint are not named");
+    /* Right-to-left names and descriptions are isolated, and a long rule name
+     * breaks rather than widen the table. */
+    for (const char *const *l =
+             (const char *const[]){
+                 "<td dir=\"auto\">فريق</td><td dir=\"auto\">rrrrrrrrrr",
+                 "<td>external · <bdi>channel=واتساب</bdi></td>",
+                 "<td dir=\"auto\"><bdi>channel=واتساب</bdi>: 1 matching event(s)",
+                 "td { overflow-wrap: anywhere; }", NULL};
+         *l; l++)
+        cr_assert(strstr(dom, *l) != NULL, "no %s in the tickets", *l);
     long first = dom_number(dom, "data-first-total=\""), last = dom_number(dom, "id=\"total-events\">");
     long polls = dom_number(dom, "id=\"updates\">");
     cr_assert_gt(first, 0, "the first poll showed the first events");
