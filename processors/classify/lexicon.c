@@ -4,6 +4,7 @@
 #include "lexicon.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ struct cx_lexicon {
     size_t edges_cap, n_edges;
     int32_t n_nodes;
     uint64_t gen;
+    char why[160]; /* why cx__lex_add_phrase() refused a phrase, when it names a character */
 };
 
 /* ---- Normalisation ------------------------------------------------------ */
@@ -302,8 +304,67 @@ void cx__lex_free(cx_lexicon *lex)
     free(lex);
 }
 
+/* Whether code point c (U+0100 and over) can be part of a word in a script
+ * other than Latin-1's (a letter, a combining mark, a digit): everything but
+ * punctuation, symbols and emoji, which separate words as ASCII punctuation
+ * does. */
+static int foreign_letter(uint32_t c)
+{
+    static const uint32_t not_letters[][2] = {
+        {0x2000, 0x2BFF}, /* punctuation, currency, arrows, maths, shapes, dingbats */
+        {0x2E00, 0x2E7F}, /* supplemental punctuation */
+        {0x3000, 0x3004},   {0x3008, 0x3020}, /* CJK punctuation */
+        {0xFE00, 0xFE1F},                     /* variation selectors, vertical forms */
+        {0xFE30, 0xFE6F},                     /* compatibility and small forms */
+        {0xFF01, 0xFF0F},   {0xFF1A, 0xFF20}, {0xFF3B, 0xFF40},
+        {0xFF5B, 0xFF65},   {0xFFF0, 0xFFFF}, /* specials */
+        {0x1F000, 0x1FAFF},                   /* emoji and pictographs */
+        {0xE0000, 0xE007F},                   /* tags */
+    };
+    for (size_t i = 0; i < sizeof not_letters / sizeof not_letters[0]; i++)
+        if (c >= not_letters[i][0] && c <= not_letters[i][1])
+            return 0;
+    return 1;
+}
+
+/* The first character of phrase that is a letter (or mark) of a script
+ * outside Latin-1: in the text it separates words, so a term holding one
+ * would match other words; its code point and bytes, or 0. */
+static uint32_t first_foreign_letter(const char *phrase, const char **at, size_t *bytes)
+{
+    const unsigned char *p = (const unsigned char *)phrase, *end = p + strlen(phrase);
+    while (p < end) {
+        size_t n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
+        if (n >= 2) {
+            uint32_t c = p[0] & (0x7F >> n);
+            for (size_t i = 1; i < n; i++)
+                c = c << 6 | (p[i] & 0x3F);
+            if (c >= 0x100 && foreign_letter(c)) {
+                *at = (const char *)p;
+                *bytes = n;
+                return c;
+            }
+        }
+        p += n ? n : 1;
+    }
+    return 0;
+}
+
 cx_status cx__lex_add_phrase(cx_lexicon *lex, const char *phrase, int32_t *node, const char **why)
 {
+    const char *at;
+    size_t bytes;
+    uint32_t foreign = first_foreign_letter(phrase, &at, &bytes);
+    if (foreign != 0) {
+        if (why != NULL) {
+            snprintf(lex->why, sizeof lex->why,
+                     "has \"%.*s\" (U+%04X), outside Latin-1: letters of other scripts are not"
+                     " read (they separate words)",
+                     (int)bytes, at, (unsigned)foreign);
+            *why = lex->why;
+        }
+        return CX_ERR_INVALID;
+    }
     size_t pos = 0, len = strlen(phrase), wlen, n_words = 0;
     char word[CX_LEX_MAX_WORD];
     int32_t cur = 0;

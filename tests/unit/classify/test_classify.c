@@ -507,9 +507,19 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
         "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"Rindfleischetikettierungs"
         "ueberwachungsaufgabenuebertragungsgesetz\"]}]}",
         "has a word longer than 48 letters");
+    /* a letter of another script separates words in the text: a term holding
+     * one would match other words ("İade" matched "Lemonade? Ade!") */
     expect_rule_error(
         "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"\u043a\u0443\u0440\"]}]}",
-        "has no word (letters of Latin-1 scripts and digits; other scripts");
+        "term \"\u043a\u0443\u0440\" has \"\u043a\" (U+043A), outside Latin-1: letters of other"
+        " scripts are not read");
+    expect_rule_error(
+        "{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"iade\",\"\u0130ade\"]}]}",
+        "rule \"phrases[0]\": term \"\u0130ade\" has \"\u0130\" (U+0130), outside Latin-1");
+    expect_rule_error("{\"category\":\"external\",\"phrases\":[{\"terms\":[\"przesy\u0142ka\"]}]}",
+                      "term \"przesy\u0142ka\" has \"\u0142\" (U+0142), outside Latin-1");
+    expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"cafe\u0301s\"]}]}",
+                      "(U+0301), outside Latin-1");
 }
 
 /* The warning that mentions both terms, or NULL. */

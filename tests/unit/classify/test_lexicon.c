@@ -105,6 +105,31 @@ Test(cx_lexicon, rejects_empty_and_overlong_phrases)
     cr_assert_eq(cx__lex_add_phrase(lex, "late. again", &node, NULL), CX_ERR_INVALID);
 }
 
+/* Letters outside Latin-1 separate words in the text, so a term holding one
+ * is refused, naming the character; punctuation, symbols and emoji outside
+ * it separate words as ASCII punctuation does, and are accepted. */
+Test(cx_lexicon, refuses_letters_outside_latin1_in_phrases)
+{
+    int32_t node;
+    const char *why = NULL;
+    cr_assert_eq(cx__lex_add_phrase(lex,
+                                    "\xc4\xb0"
+                                    "ade",
+                                    &node, &why),
+                 CX_ERR_INVALID, "\"İade\" would match \"Lemonade? Ade!\"");
+    cr_assert_str_eq(why, "has \"\xc4\xb0\" (U+0130), outside Latin-1: letters of other scripts"
+                          " are not read (they separate words)");
+    cr_assert_eq(cx__lex_add_phrase(lex, "przesy\xc5\x82ka", &node, &why), CX_ERR_INVALID);
+    cr_assert(strstr(why, "(U+0142)") != NULL, "%s", why);
+    cr_assert_eq(cx__lex_add_phrase(lex, "\xe6\x97\xa5\xe6\x9c\xac late", &node, &why),
+                 CX_ERR_INVALID);
+    cr_assert(strstr(why, "(U+65E5)") != NULL, "%s", why);
+    cr_assert_eq(cx__lex_add_phrase(lex, "didn\xe2\x80\x99t arrive", &node, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "na\xc3\xafve", &node, NULL), CX_OK);
+    cr_assert_eq(cx__lex_add_phrase(lex, "e\xe2\x80\x93mail", &node, NULL), CX_OK); /* en dash */
+    cr_assert_eq(cx__lex_add_phrase(lex, "rude \xf0\x9f\x98\xa1", &node, NULL), CX_OK);
+}
+
 Test(cx_lexicon, stops_at_the_callers_capacity)
 {
     int32_t ids[3];
