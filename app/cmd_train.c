@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -24,7 +26,8 @@ static int usage(FILE *out, int rc)
             "  {\"event\": {...event.v1...}, \"categories\": [...], \"sentiment\": \"...\"}\n"
             "(a line without \"categories\" teaches the sentiment only, for events\n"
             "whose feeling is known and whose categories nobody labeled)\n"
-            "and writes it to FILE (use it with --model FILE or rules.model). The rules\n"
+            "and writes it to FILE (use it with --model FILE or rules.model; FILE may be\n"
+            "a model, the --from one too, never a label or rule file read). The rules\n"
             "(--rules, or the built-in rule files; \"default\" names those, so --rules\n"
             "default --rules mine.json adds to them) are features of the model: classify\n"
             "with the same rules. Lines that are not labeled events are reported on\n"
@@ -33,6 +36,33 @@ static int usage(FILE *out, int rc)
             "built-in rules) and adapts it to the events: the way to train on a few\n"
             "hundred of your own labeled events.\n");
     return rc;
+}
+
+/* Which input out is (the same file by device and inode, however each is
+ * named: a link, "./x", stdin redirected from it): "the label file X" or
+ * "the rule file X" into buf, or NULL. The model must not overwrite what it
+ * is learned from; a model (--from) may be replaced, as adapting in place
+ * does. */
+static const char *same_as_input(const char *out, const char *const *files, size_t n_files,
+                                 const char *const *rules, size_t n_rules, char *buf, size_t len)
+{
+    struct stat o, in;
+    if (stat(out, &o) != 0)
+        return NULL; /* a new file */
+    for (size_t i = 0; i < n_files + n_rules; i++) {
+        int label = i < n_files;
+        const char *p = label ? files[i] : rules[i - n_files];
+        int std_in = label && strcmp(p, "-") == 0;
+        int got = std_in                                            ? fstat(STDIN_FILENO, &in)
+                  : !label && strcmp(p, CX_CLASSIFIER_BUILTIN) == 0 ? -1
+                                                                    : stat(p, &in);
+        if (got == 0 && in.st_dev == o.st_dev && in.st_ino == o.st_ino) {
+            snprintf(buf, len, "the %s file %s", label ? "label" : "rule",
+                     std_in ? "read from stdin" : p);
+            return buf;
+        }
+    }
+    return NULL;
 }
 
 int cx_cmd_train(int argc, char **argv)
@@ -77,6 +107,14 @@ int cx_cmd_train(int argc, char **argv)
     if (n_files == 0 || outp == NULL) {
         fprintf(stderr, "cxpulse train: needs LABELS.jsonl and --out FILE\n");
         return usage(stderr, CX_EXIT_USAGE);
+    }
+    char input[1100];
+    if (same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input) != NULL) {
+        fprintf(stderr,
+                "cxpulse train: --out %s is %s: the model would overwrite it (name another "
+                "file)\n",
+                outp, input);
+        return CX_EXIT_USAGE;
     }
     cx_classifier *clf = NULL;
     cx_trainer *t = NULL;

@@ -610,3 +610,52 @@ Test(train_eval, a_model_that_cannot_be_written_leaves_the_old_one)
     cr_assert_eq(cx_test_sh("test $(ls %s | grep -c 'in-place.cxm') -eq 1", dir), 0,
                  "a temporary file was left beside it");
 }
+
+/* --out naming one of the inputs (by another name too: a link, stdin
+ * redirected from it) is refused before anything is read, and the file is
+ * left as it was; another model may still be replaced. */
+Test(train_eval, the_model_never_overwrites_an_input)
+{
+    char labels[300], rules[300], model[300], out[300];
+    snprintf(labels, sizeof labels, "%s/own.jsonl", dir);
+    snprintf(rules, sizeof rules, "%s/own-rules.json", dir);
+    snprintf(model, sizeof model, "%s/own.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(labels, 40, 0);
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": \"own-1\", \"category\": \"external\","
+          " \"phrases\": [{\"weight\": 2, \"terms\": [\"courier\"]}]}",
+          f);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("cp %s %s.copy && cp %s %s.copy && ln -s own.jsonl %s/link.jsonl",
+                            labels, labels, rules, rules, dir),
+                 0);
+    cr_assert_eq(
+        cx_test_sh("%s train %s --out %s > /dev/null 2> %s", cx_test_bin(), labels, labels, out),
+        2);
+    cr_assert_eq(cx_test_sh("grep -q -- '--out %s is the label file %s: the model would "
+                            "overwrite it' %s",
+                            labels, labels, out),
+                 0);
+    cr_assert_eq(cx_test_sh("%s train %s --out %s/link.jsonl > /dev/null 2> %s", cx_test_bin(),
+                            labels, dir, out),
+                 2);
+    cr_assert_eq(cx_test_sh("%s train - --out %s/./own.jsonl < %s > /dev/null 2> %s", cx_test_bin(),
+                            dir, labels, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'is the label file read from stdin' %s", out), 0);
+    cr_assert_eq(cx_test_sh("%s train %s --rules default --rules %s --out %s > /dev/null 2> %s",
+                            cx_test_bin(), labels, rules, rules, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q 'is the rule file %s' %s", rules, out), 0);
+    cr_assert_eq(cx_test_sh("cmp -s %s %s.copy && cmp -s %s %s.copy", labels, labels, rules, rules),
+                 0, "an input was overwritten");
+    /* another model, and the one adapted from, may be replaced */
+    cr_assert_eq(cx_test_sh("%s train %s --out %s --epochs 2 > /dev/null 2>&1 && %s train %s "
+                            "--out %s --epochs 2 > /dev/null 2>&1 && %s train %s --from %s --out "
+                            "%s --epochs 2 > /dev/null 2>&1",
+                            cx_test_bin(), labels, model, cx_test_bin(), labels, model,
+                            cx_test_bin(), labels, model, model),
+                 0);
+}
