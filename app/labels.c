@@ -87,6 +87,52 @@ static void place_in_line(char *why, size_t whylen, size_t offset)
     snprintf(num, whylen - (size_t)(num - why), "%llu%s", b + offset, tail);
 }
 
+/* b with two neighbouring letters of a swapped ("evnet"): two edits to
+ * cx_typo_distance(), and as plain a slip as one. */
+static int swapped(const char *a, const char *b)
+{
+    size_t n = strlen(a), i = 0;
+    if (n != strlen(b))
+        return 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] && strcmp(a + i + 2, b + i + 2) == 0;
+}
+
+/* The key a line's key was probably meant to be ("categorie", "Sentiment",
+ * "evnet", "category": "categories"), or NULL for one of them exactly or a
+ * key of the line's own (industry, source: kept for eval --by). A near miss
+ * would otherwise be ignored, the line taken as labeled with its sentiment
+ * only or as having no event. How near: an edit or a swap of two neighbours
+ * in any case, or two edits from the longer names (not from "event": "agent"
+ * is a key of its own). */
+static const char *meant_key(const char *key)
+{
+    static const struct {
+        const char *name, *means;
+        unsigned edits;
+    } keys[] = {
+        {"categories", "categories", 2},
+        {"category", "categories", 1},
+        {"sentiment", "sentiment", 2},
+        {"event", "event", 1},
+    };
+    char low[128];
+    size_t n = strlen(key);
+    if (strcmp(key, "categories") == 0 || strcmp(key, "sentiment") == 0 ||
+        strcmp(key, "event") == 0 || n >= sizeof low)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        low[i] = key[i] >= 'A' && key[i] <= 'Z' ? (char)(key[i] - 'A' + 'a') : key[i];
+    for (size_t k = 0; k < CX_ARRAY_LEN(keys); k++) {
+        cx_typo t = CX_TYPO_INIT(low);
+        cx_typo_offer(&t, keys[k].name);
+        if (t.distance <= keys[k].edits || swapped(low, keys[k].name))
+            return keys[k].means;
+    }
+    return NULL;
+}
+
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen)
 {
@@ -112,6 +158,22 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s%s", path, *lineno,
                 complete ? "not JSON: " : "incomplete last line, skipped: ", jerr.text);
         return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(out->doc, key, value)
+    {
+        cx_typo t = {key, meant_key(key), 1};
+        char hint[64], shown[160];
+        if (t.best != NULL) {
+            cx_errf(err, errlen, CX_ERR_INVALID,
+                    "%s: line %lu: key \"%s\" would be ignored%s: the labels are \"event\", "
+                    "\"categories\" and \"sentiment\", other keys are kept for eval --by",
+                    path, *lineno, cx_printable(key, shown, sizeof shown),
+                    cx_typo_hint(&t, 1, hint, sizeof hint));
+            cx_label_line_clear(out);
+            return -1;
+        }
     }
     size_t len = 0;
     json_t *evj = json_object_get(out->doc, "event");

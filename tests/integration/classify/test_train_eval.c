@@ -659,3 +659,51 @@ Test(train_eval, the_model_never_overwrites_an_input)
                             cx_test_bin(), labels, model, model),
                  0);
 }
+
+/* A label key spelled a little wrong would be ignored, the line read as
+ * labeled with its sentiment only or as having no event: it is refused,
+ * naming the line and the key meant. Keys of the line's own (industry,
+ * agent, stars: for eval --by) are still read past. */
+Test(train_eval, a_misspelled_label_key_is_named)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/keys.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    /* each line: its event's key, then what follows the event */
+    static const char *const lines[][2] = {
+        {"event", "\"category\":[\"facing\"],\"sentiment\":\"negative\""},
+        {"event", "\"categorie\":[\"facing\"],\"sentiment\":\"negative\""},
+        {"event", "\"categories\":[\"facing\"],\"sentement\":\"negative\""},
+        {"event",
+         "\"categories\":[\"facing\"],\"sentiment\":\"negative\",\"Sentiment\":\"neutral\""},
+        {"evnet", "\"categories\":[],\"sentiment\":\"neutral\""},
+        {"event", "\"categories\":[\"facing\"],\"sentiment\":\"negative\",\"agent\":\"Ann\","
+                  "\"industry\":\"retail\",\"stars\":1,\"categories_note\":\"x\""},
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        fprintf(f,
+                "{\"%s\":{\"event_id\":\"k%zu\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the agent was rude\"},%s}\n",
+                lines[i][0], i, lines[i][1]);
+    fclose(f);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --resamples 0 --by agent > %s 2>&1", cx_test_bin(), labels, out), 1);
+    cr_assert_eq(
+        cx_test_sh("grep -q 'keys.jsonl: line 1: key \"category\" would be ignored (did you mean "
+                   "\"categories\"?)' %s && "
+                   "grep -q 'line 2: key \"categorie\" would be ignored (did you mean "
+                   "\"categories\"?)' %s && "
+                   "grep -q 'line 3: key \"sentement\" would be ignored (did you mean "
+                   "\"sentiment\"?)' %s && "
+                   "grep -q 'line 4: key \"Sentiment\" would be ignored (did you mean "
+                   "\"sentiment\"?)' %s && "
+                   "grep -q 'line 5: key \"evnet\" would be ignored (did you mean \"event\"?)' %s",
+                   out, out, out, out, out),
+        0, "see %s", out);
+    cr_assert_eq(cx_test_sh("grep -q 'over 1 events (5 lines unreadable)' %s && "
+                            "grep -Eq '^  Ann +1 ' %s && ! grep -q 'line 6' %s",
+                            out, out, out),
+                 0, "see %s", out);
+}
