@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The end of the JSON value at p (the line is known to be well-formed JSON). */
 static const char *value_end(const char *p, const char *end)
@@ -205,10 +206,24 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         cx_label_line_clear(out);
         return -1;
     }
+    /* ["none"]: the labeling guide's name for an event of no category, [] */
+    const char *only =
+        json_array_size(cats) == 1 ? json_string_value(json_array_get(cats, 0)) : NULL;
+    if (only != NULL && strcasecmp(only, "none") == 0)
+        cats = NULL;
     json_array_foreach(cats, i, c) /* none when cats is NULL */
     {
         cx_category cat;
         const char *name = json_string_value(c);
+        if (name != NULL && strcasecmp(name, "none") == 0) {
+            char shown[64];
+            cx_errf(err, errlen, CX_ERR_INVALID,
+                    "%s: line %lu: \"%s\" means no category and goes alone ([\"none\"] or "
+                    "[]), not beside a category",
+                    path, *lineno, cx_printable(name, shown, sizeof shown));
+            cx_label_line_clear(out);
+            return -1;
+        }
         if (name == NULL || cx_category_from_name(name, &cat) != CX_OK) {
             cx_errf(err, errlen, CX_ERR_INVALID,
                     "%s: line %lu: %s%s%s is not a category (they are facing, collaborative, "

@@ -707,3 +707,29 @@ Test(train_eval, a_misspelled_label_key_is_named)
                             out, out, out),
                  0, "see %s", out);
 }
+
+/* ["none"], in any case, is the labeling guide's "None": no category, as []
+ * is (each such line was refused); beside a category it is a mistake. */
+Test(train_eval, categories_none_alone_is_no_category)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/none.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    static const char *const cats[] = {"\"none\"", "\"None\"", "", "\"facing\"",
+                                       "\"facing\", \"NONE\""};
+    for (size_t i = 0; i < sizeof cats / sizeof *cats; i++)
+        fprintf(f,
+                "{\"event\":{\"event_id\":\"n%zu\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+                "\"text\":\"the mug is teal\"},\"categories\":[%s],\"sentiment\":\"neutral\"}\n",
+                i, cats[i]);
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
+    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (1 lines unreadable)' %s && "
+                            "grep -q '^none: predicted for [0-9]* events, labeled for 3$' %s && "
+                            "grep -qF 'none.jsonl: line 5: \"NONE\" means no category and goes "
+                            "alone ([\"none\"] or []), not beside a category' %s",
+                            out, out, out),
+                 0, "see %s", out);
+}
