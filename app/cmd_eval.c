@@ -56,7 +56,8 @@ static int usage(FILE *out, int rc)
                  "feeling is known, e.g. from a star rating) counts for sentiment alone.\n"
                  "Exits 1 when macro-F1 or sentiment accuracy is below the given minimum\n"
                  "(or --min-macro-f1 is given and no line has categories), when a line\n"
-                 "cannot be read, or when the file holds no labeled event.\n"
+                 "cannot be read or repeats an earlier line's event_id (each is named and\n"
+                 "left out), or when the file holds no labeled event.\n"
                  "--model FILE uses that model (\"none\": the rules alone); --rules replaces\n"
                  "the built-in rule files (\"default\" names them: --rules default --rules\n"
                  "mine.json adds to them).\n"
@@ -274,14 +275,21 @@ int cx_cmd_eval(int argc, char **argv)
     outcome *seen = NULL; /* every event's outcome, for the intervals */
     size_t n_seen = 0, cap_seen = 0;
     int oom = 0;
-    unsigned long lineno = 0, bad = 0;
+    unsigned long lineno = 0, bad = 0; /* bad: lines left out, unreadable or repeated */
+    cx_label_ids *ids = cx_label_ids_new();
     cx_label_line l;
     int r;
+    if (ids == NULL)
+        oom = 1;
     int listed = 0; /* misses printed, under a header printed with the first */
-    while ((r = cx_label_next(f, path, &lineno, &l, err, sizeof err)) != 0) {
-        if (r < 0) {
-            fprintf(stderr, "cxpulse eval: %s\n", err);
-            bad++;
+    while (!oom && (r = cx_label_next(f, path, &lineno, &l, err, sizeof err)) != 0) {
+        int left_out = r < 0 ? 1 : cx_label_ids_seen(ids, &l, path, lineno, err, sizeof err);
+        if (left_out != 0) {
+            if (left_out > 0)
+                fprintf(stderr, "cxpulse eval: %s\n", err);
+            oom |= left_out < 0;
+            bad += left_out > 0;
+            cx_label_line_clear(&l);
             continue;
         }
         cx_tags tags;
@@ -366,6 +374,7 @@ int cx_cmd_eval(int argc, char **argv)
                 bad > 0 ? " could be read" : " in it");
     int failed = oom || ferror(f) || all.n == 0;
     cx_cmd_close_input(f);
+    cx_label_ids_free(ids);
     if (failed) {
         free(seen);
         cx_classifier_free(clf);
@@ -386,11 +395,11 @@ int cx_cmd_eval(int argc, char **argv)
     double macro = macro_f1(&all, 1);
     double sent = all.n ? (double)all.sent_ok / (double)all.n : 0;
     if (all.n_cats > 0) {
-        printf("macro-F1 %.3f over %ld events (%lu lines unreadable); exact label sets %.1f%%\n",
+        printf("macro-F1 %.3f over %ld events (%lu lines left out); exact label sets %.1f%%\n",
                macro, all.n_cats, bad, 100.0 * (double)all.exact / (double)all.n_cats);
         printf("none: predicted for %ld events, labeled for %ld\n", all.none_got, all.none_want);
     } else
-        printf("macro-F1: no event is labeled with its categories (%lu lines unreadable)\n", bad);
+        printf("macro-F1: no event is labeled with its categories (%lu lines left out)\n", bad);
     printf("sentiment accuracy %.3f", sent);
     if (all.n > all.n_cats) /* the lines labeled with their feeling alone count here only */
         printf(" over %ld events, %ld of them labeled with their sentiment only", all.n,
@@ -450,7 +459,8 @@ int cx_cmd_eval(int argc, char **argv)
     cx_classifier_free(other);
     int rc = CX_EXIT_OK;
     if (bad > 0) {
-        fprintf(stderr, "cxpulse eval: %lu unreadable lines\n", bad);
+        fprintf(stderr, "cxpulse eval: %lu line%s left out (named above)\n", bad,
+                bad == 1 ? " was" : "s were");
         rc = CX_EXIT_RUNTIME;
     }
     if (min_f1 >= 0 && all.n_cats == 0) {

@@ -31,7 +31,10 @@ static int usage(FILE *out, int rc)
             "(--rules, or the built-in rule files; \"default\" names those, so --rules\n"
             "default --rules mine.json adds to them) are features of the model: classify\n"
             "with the same rules. Lines that are not labeled events are reported on\n"
-            "stderr and left out. The same input gives the same file.\n"
+            "stderr and left out, and so is a line whose event_id an earlier line has;\n"
+            "the model is written without them and train exits 1. The same input gives\n"
+            "the same file. Exits 2 for bad usage or a rule or model file that cannot\n"
+            "be read, 1 for any other failure.\n"
             "--from MODEL starts from a model (\"default\": the built-in one, with the\n"
             "built-in rules) and adapts it to the events: the way to train on a few\n"
             "hundred of your own labeled events.\n");
@@ -118,9 +121,14 @@ int cx_cmd_train(int argc, char **argv)
     }
     cx_classifier *clf = NULL;
     cx_trainer *t = NULL;
+    cx_label_ids *ids = cx_label_ids_new();
     int rc = CX_EXIT_RUNTIME;
     unsigned long skipped = 0;
     opt.from_model = from != NULL;
+    if (ids == NULL) {
+        fprintf(stderr, "cxpulse train: out of memory\n");
+        goto done;
+    }
     if (cx_classifier_new_model(&clf, rules, n_rules,
                                 from == NULL                   ? "none"
                                 : strcmp(from, "default") == 0 ? NULL
@@ -143,8 +151,15 @@ int cx_cmd_train(int argc, char **argv)
         cx_label_line l;
         int r;
         while ((r = cx_label_next(f, files[k], &lineno, &l, err, sizeof err)) != 0) {
-            if (r < 0) {
+            int left_out =
+                r < 0 ? 1 : cx_label_ids_seen(ids, &l, files[k], lineno, err, sizeof err);
+            if (left_out != 0) {
                 fprintf(stderr, "cxpulse train: %s\n", err);
+                cx_label_line_clear(&l);
+                if (left_out < 0) {
+                    cx_cmd_close_input(f);
+                    goto done;
+                }
                 skipped++;
                 continue;
             }
@@ -192,7 +207,14 @@ int cx_cmd_train(int argc, char **argv)
     putchar('\n');
     cx_classifier_free(check);
     rc = CX_EXIT_OK;
+    if (skipped > 0) { /* the model is there, but not of every line given */
+        fprintf(stderr,
+                "cxpulse train: %lu line%s left out (named above): %s was written without them\n",
+                skipped, skipped == 1 ? " was" : "s were", outp);
+        rc = CX_EXIT_RUNTIME;
+    }
 done:
+    cx_label_ids_free(ids);
     cx_trainer_free(t);
     cx_classifier_free(clf);
     return rc;

@@ -258,3 +258,92 @@ void cx_label_line_clear(cx_label_line *l)
     json_decref(l->doc);
     l->doc = NULL;
 }
+
+/* An event_id seen, where, and with which labels. */
+typedef struct id_slot {
+    char *id; /* NULL: a free slot */
+    const char *path;
+    unsigned long lineno;
+    unsigned categories;
+    cx_sentiment sentiment;
+} id_slot;
+
+struct cx_label_ids {
+    id_slot *slots;
+    size_t cap, n; /* cap a power of two, n at most 3/4 of it */
+};
+
+cx_label_ids *cx_label_ids_new(void)
+{
+    cx_label_ids *ids = calloc(1, sizeof *ids);
+    if (ids != NULL && (ids->slots = calloc(ids->cap = 1024, sizeof *ids->slots)) == NULL) {
+        free(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+/* The slot of id: its own, or the free one where it would go. */
+static id_slot *slot_of(id_slot *slots, size_t cap, const char *id)
+{
+    size_t i = (size_t)cx_hash_bytes(CX_HASH_SEED, id, strlen(id)) & (cap - 1);
+    while (slots[i].id != NULL && strcmp(slots[i].id, id) != 0)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+int cx_label_ids_seen(cx_label_ids *ids, const cx_label_line *l, const char *path,
+                      unsigned long lineno, char *err, size_t errlen)
+{
+    const char *id = l->ev.event_id;
+    if (id == NULL)
+        return 0;
+    id_slot *s = slot_of(ids->slots, ids->cap, id);
+    if (s->id != NULL) {
+        char shown[200], where[300] = "";
+        if (strcmp(s->path, path) != 0)
+            snprintf(where, sizeof where, " of %s", s->path);
+        cx_errf(err, errlen, CX_ERR_INVALID,
+                "%s: line %lu: event_id %s is already on line %lu%s%s: left out", path, lineno,
+                cx_printable(id, shown, sizeof shown), s->lineno, where,
+                s->categories != l->categories || s->sentiment != l->sentiment
+                    ? " with other labels"
+                    : "");
+        return 1;
+    }
+    if (4 * (ids->n + 1) > 3 * ids->cap) {
+        size_t cap = 2 * ids->cap;
+        id_slot *grown = calloc(cap, sizeof *grown);
+        if (grown == NULL) {
+            cx_errf(err, errlen, CX_ERR_NOMEM, "%s: line %lu: out of memory", path, lineno);
+            return -1;
+        }
+        for (size_t i = 0; i < ids->cap; i++)
+            if (ids->slots[i].id != NULL)
+                *slot_of(grown, cap, ids->slots[i].id) = ids->slots[i];
+        free(ids->slots);
+        ids->slots = grown;
+        ids->cap = cap;
+        s = slot_of(ids->slots, ids->cap, id);
+    }
+    if ((s->id = strdup(id)) == NULL) {
+        cx_errf(err, errlen, CX_ERR_NOMEM, "%s: line %lu: out of memory", path, lineno);
+        return -1;
+    }
+    s->path = path;
+    s->lineno = lineno;
+    s->categories = l->categories;
+    s->sentiment = l->sentiment;
+    ids->n++;
+    return 0;
+}
+
+void cx_label_ids_free(cx_label_ids *ids)
+{
+    if (ids == NULL)
+        return;
+    for (size_t i = 0; i < ids->cap; i++)
+        free(ids->slots[i].id);
+    free(ids->slots);
+    free(ids);
+}

@@ -32,4 +32,28 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
 /* NULL-safe, idempotent. */
 void cx_label_line_clear(cx_label_line *l);
 
+/*
+ * The event_ids of the lines read so far, so that an event labeled twice
+ * (a file given twice, lines pasted in again) counts once: in training its
+ * labels would weigh twice and it would sit in two folds, one scored by a
+ * model trained on the other.
+ */
+typedef struct cx_label_ids cx_label_ids;
+
+/* NULL when out of memory. */
+cx_label_ids *cx_label_ids_new(void);
+
+/*
+ * Remembers l's event_id, read from line lineno of path (path must outlive
+ * ids), and returns 0; or returns 1 when an earlier line had it: err says
+ * "PATH: line N: event_id X is already on line M[ of OTHER][ with other
+ * labels]: left out" (other labels: other categories or sentiment). -1 out of
+ * memory (err says so).
+ */
+int cx_label_ids_seen(cx_label_ids *ids, const cx_label_line *l, const char *path,
+                      unsigned long lineno, char *err, size_t errlen);
+
+/* NULL-safe. */
+void cx_label_ids_free(cx_label_ids *ids);
+
 #endif /* CX_LABELS_H */

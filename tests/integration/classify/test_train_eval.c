@@ -121,11 +121,18 @@ Test(train_eval, a_trained_model_is_used_and_scored)
                             model, cx_test_bin(), test, model, out),
                  2);
     cr_assert_eq(cx_test_sh("grep -q 'shop.cxm.cut: model checksum mismatch' %s", out), 0);
-    /* a bad line is named and skipped by train */
-    cr_assert_eq(cx_test_sh("echo 'not json' >> %s && %s train %s --out %s 2> %s > /dev/null",
-                            train, cx_test_bin(), train, model, out),
-                 0);
-    cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s", out), 0);
+    /* a bad line is named and left out by train, which writes the model
+     * without it and exits 1, saying so last (as eval fails on it) */
+    cr_assert_eq(cx_test_sh("rm %s && echo 'not json' >> %s && %s train %s --out %s 2> %s > "
+                            "/dev/null",
+                            model, train, cx_test_bin(), train, model, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'train.jsonl: line 201: not JSON' %s && tail -n 1 %s | "
+                            "grep -qx 'cxpulse train: 1 line was left out (named above): %s was "
+                            "written without them' && test -s %s",
+                            out, out, model, model),
+                 0, "see %s", out);
+    cr_assert_eq(cx_test_sh("sed -i '$d' %s", train), 0);
     /* --l2-sentiment holds the sentiment outputs alone: at a huge penalty the
      * shop's words teach no sentiment, and its categories are still learned */
     cr_assert_eq(cx_test_sh("%s train %s --l2-sentiment 1000 --out %s > /dev/null 2>&1",
@@ -210,7 +217,7 @@ Test(train_eval, lines_without_categories_teach_the_sentiment_only)
     cr_assert_eq(cx_test_sh("%s eval %s --model %s --misses 0 --by stars > %s", cx_test_bin(),
                             train, model, out),
                  0);
-    cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 200 events (0 lines unreadable)' %s && "
+    cr_assert_eq(cx_test_sh("grep -q '^macro-F1 1.000 over 200 events (0 lines left out)' %s && "
                             "grep -q '^none: predicted for 40 events, labeled for 40$' %s && "
                             "grep -q '^sentiment accuracy 1.000 over 240 events, 40 of them "
                             "labeled with their sentiment only' %s && "
@@ -317,7 +324,7 @@ Test(train_eval, an_event_is_judged_as_written)
     fclose(f);
     cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
     cr_assert_eq(cx_test_sh("grep -q 'line 2: not JSON: duplicate object key' %s", out), 0);
-    cr_assert_eq(cx_test_sh("grep -q 'over 2 events (1 lines unreadable)' %s", out), 0,
+    cr_assert_eq(cx_test_sh("grep -q 'over 2 events (1 lines left out)' %s", out), 0,
                  "the small decimal, or the key written with an escape, was refused");
 
     /* a place in the event is named by its byte in the line */
@@ -559,7 +566,7 @@ Test(train_eval, blank_lines_of_a_crlf_file_are_skipped)
           f);
     fclose(f);
     cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 0);
-    cr_assert_eq(cx_test_sh("grep -q '(0 lines unreadable)' %s", out), 0, "see %s", out);
+    cr_assert_eq(cx_test_sh("grep -q '(0 lines left out)' %s", out), 0, "see %s", out);
 }
 
 /* A labeled line holds what run accepts: an integer past 2^63 (an order
@@ -583,7 +590,7 @@ Test(train_eval, integers_past_64_bits_are_read_as_run_reads_them)
     cr_assert_eq(
         cx_test_sh("%s eval %s --resamples 0 --by round > %s 2>&1", cx_test_bin(), labels, out), 0,
         "see %s", out);
-    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (0 lines unreadable)' %s", out), 0, "see %s",
+    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (0 lines left out)' %s", out), 0, "see %s",
                  out);
     cr_assert_eq(cx_test_sh("grep -Eq '^  2 +4 ' %s", out), 0, "see %s", out);
 }
@@ -702,7 +709,7 @@ Test(train_eval, a_misspelled_label_key_is_named)
                    "grep -q 'line 5: key \"evnet\" would be ignored (did you mean \"event\"?)' %s",
                    out, out, out, out, out),
         0, "see %s", out);
-    cr_assert_eq(cx_test_sh("grep -q 'over 1 events (5 lines unreadable)' %s && "
+    cr_assert_eq(cx_test_sh("grep -q 'over 1 events (5 lines left out)' %s && "
                             "grep -Eq '^  Ann +1 ' %s && ! grep -q 'line 6' %s",
                             out, out, out),
                  0, "see %s", out);
@@ -726,10 +733,54 @@ Test(train_eval, categories_none_alone_is_no_category)
                 i, cats[i]);
     fclose(f);
     cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
-    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (1 lines unreadable)' %s && "
+    cr_assert_eq(cx_test_sh("grep -q 'over 4 events (1 lines left out)' %s && "
                             "grep -q '^none: predicted for [0-9]* events, labeled for 3$' %s && "
                             "grep -qF 'none.jsonl: line 5: \"NONE\" means no category and goes "
                             "alone ([\"none\"] or []), not beside a category' %s",
                             out, out, out),
+                 0, "see %s", out);
+}
+
+/* An event labeled on two lines (a file given twice) counts once: each later
+ * line is named with the first and left out, in train and eval alike, and
+ * both exit 1. Its figures would otherwise rise: the copy of an event in one
+ * fold was scored by a model trained on the other. */
+Test(train_eval, an_event_labeled_twice_counts_once)
+{
+    char labels[300], again[300], model[300], out[300];
+    snprintf(labels, sizeof labels, "%s/once.jsonl", dir);
+    snprintf(again, sizeof again, "%s/again.jsonl", dir);
+    snprintf(model, sizeof model, "%s/once.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(labels, 40, 0);
+    /* the same events again, e3 with another sentiment */
+    cr_assert_eq(cx_test_sh("sed '4s/\"sentiment\":\"[a-z]*\"/\"sentiment\":\"neutral\"/' %s > %s",
+                            labels, again),
+                 0);
+    cr_assert_eq(cx_test_sh("%s train %s %s --out %s > %s.stdout 2> %s", cx_test_bin(), labels,
+                            again, model, out, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'trained on 40 events (40 lines left out)' %s.stdout && "
+                            "grep -qx 'cxpulse train: %s: line 1: event_id e0 is already on "
+                            "line 1 of %s: left out' %s && "
+                            "grep -qx 'cxpulse train: %s: line 4: event_id e3 is already on "
+                            "line 4 of %s with other labels: left out' %s && "
+                            "grep -q 'line 5: event_id e4 is already on line 5 of %s: left out' "
+                            "%s && tail -n 1 %s | grep -q '40 lines were left out'",
+                            out, again, labels, out, again, labels, out, labels, out, out),
+                 0, "see %s", out);
+    /* the same per-category counts as from the file alone */
+    cr_assert_eq(cx_test_sh("grep -Ec '^  [a-z]+ +8 labeled' %s.stdout | grep -qx 4", out), 0);
+    /* eval: one file holding the events twice */
+    cr_assert_eq(cx_test_sh("cat %s %s > %s.both && %s eval %s.both --resamples 0 --misses 0 > "
+                            "%s.stdout 2> %s",
+                            labels, again, labels, cx_test_bin(), labels, out, out),
+                 1);
+    cr_assert_eq(cx_test_sh("grep -q 'over 40 events (40 lines left out)' %s.stdout && "
+                            "grep -qx 'cxpulse eval: %s.both: line 44: event_id e3 is already on "
+                            "line 4 with other labels: left out' %s && "
+                            "tail -n 1 %s | grep -qx 'cxpulse eval: 40 lines were left out (named "
+                            "above)'",
+                            out, labels, out, out),
                  0, "see %s", out);
 }

@@ -124,7 +124,7 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
                             "\"2024-05-01T10:00:00Z\",\"text\":\"the courier lost my parcel\"},"
                             "\"categories\":[\"external\"],\"sentiment\":\"negative\"}' | "
                             "%s eval - --resamples 0 | grep -q 'over 1 events (0 lines "
-                            "unreadable); exact label sets 100.0%%'",
+                            "left out); exact label sets 100.0%%'",
                             cx_test_bin()),
                  0);
     /* "-" names stdin too */
