@@ -40,7 +40,8 @@ static int usage(FILE *out, int rc)
                  "in order; \"default\" names the built-in ones, so --rules default --rules\n"
                  "mine.json adds to them and overrides what mine.json redefines).\n"
                  "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
-                 "alone); the default is the built-in model when the built-in rules are used.\n");
+                 "alone; \"default\": the built-in one); the default is the built-in model\n"
+                 "when the built-in rules are used.\n");
     return rc;
 }
 

@@ -88,7 +88,7 @@ static const setting settings[] = {
     {"rules.model", T_STRING, F(rule_model), 0, 0, 0, NULL, "CXPULSE_MODEL", "--model", 0, NULL,
      "model file from cxpulse train (docs/model.md); unset: the built-in model when the built-in "
      "rules are used (rules.files unset or naming \"default\"), else none; none: the rules "
-     "alone"},
+     "alone; default: the built-in model"},
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
      "CXPULSE_WINDOW_SECONDS", NULL, 0, "60",
      "tumbling window sizes of cx.signals, in seconds; the smallest must divide every ticket "
@@ -493,7 +493,8 @@ static cx_status relative_to(cx_config *cfg, const setting *s, const char *path,
             if (strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) != 0)
                 st = in_folder_of(path, slash, &cfg->rule_files[i], err, errlen);
     } else if (slash != NULL && strcmp(s->key, "rules.model") == 0 && cfg->rule_model != NULL &&
-               strcmp(cfg->rule_model, "none") != 0) {
+               strcmp(cfg->rule_model, "none") != 0 &&
+               strcmp(cfg->rule_model, CX_CLASSIFIER_BUILTIN) != 0) {
         st = in_folder_of(path, slash, &cfg->rule_model, err, errlen);
     }
     return st;

@@ -210,8 +210,18 @@ bad:
     return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: model file is malformed (bad sizes)", origin);
 }
 
+/* The built-in default model (embed_data.c); empty when none was built. */
+extern const unsigned char cx_blob_model[], cx_blob_model_end[];
+
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen)
 {
+    if (strcmp(path, CX_CLASSIFIER_BUILTIN) == 0) { /* --model default, as --rules default */
+        size_t n = (size_t)(cx_blob_model_end - cx_blob_model);
+        *out = NULL; /* none built: the rules alone, as with nothing configured */
+        return n > 0
+                   ? cx__model_load(out, cx_blob_model, n, "config/model/default.cxm", err, errlen)
+                   : CX_OK;
+    }
     FILE *f = cx_open_read(path);
     if (f == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open model file: %s", path,

@@ -148,7 +148,8 @@ typedef struct cx_model cx_model;
  * magic, version, size or checksum with a message naming origin. */
 cx_status cx__model_load(cx_model **out, const unsigned char *data, size_t len, const char *origin,
                          char *err, size_t errlen);
-/* Reads a model file from path (see cx__model_load). */
+/* Reads a model file from path (see cx__model_load); CX_CLASSIFIER_BUILTIN
+ * ("default") is the built-in model (*out NULL when none was built in). */
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen);
 void cx__model_free(cx_model *m);
 

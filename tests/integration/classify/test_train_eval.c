@@ -784,3 +784,28 @@ Test(train_eval, an_event_labeled_twice_counts_once)
                             out, labels, out, out),
                  0, "see %s", out);
 }
+
+/* --model default is the built-in model, as --rules default, --from default
+ * and --against default name the built-in ones (it was a file "default"):
+ * the same figures and rule set as no --model at all. */
+Test(train_eval, model_default_is_the_built_in_model)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/default.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(labels, 20, 0);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s.plain 2>&1 && %s eval %s --model "
+                            "default --resamples 0 > %s 2>&1",
+                            cx_test_bin(), labels, out, cx_test_bin(), labels, out),
+                 0, "see %s", out);
+    cr_assert_eq(
+        cx_test_sh("cmp -s %s %s.plain && grep -q '^rule set [^ ]*+cxm2-' %s", out, out, out), 0,
+        "see %s", out);
+    /* classify takes it too, with the model's evidence */
+    cr_assert_eq(cx_test_sh("printf '%%s\\n' '{\"event_id\":\"a\",\"occurred_at\":"
+                            "\"2025-04-01T10:00:00Z\",\"text\":\"the courier lost my parcel "
+                            "again\"}' | %s classify --model default > %s 2>&1 && "
+                            "grep -q '\"model:' %s",
+                            cx_test_bin(), out, out),
+                 0, "see %s", out);
+}

@@ -127,6 +127,20 @@ Test(cx_config, a_second_file_does_not_move_the_first_ones_paths)
     }
 }
 
+/* "default" and "none" name a model, not a file beside the configuration:
+ * they stay names ("default" was read as FOLDER/default). */
+Test(cx_config, the_model_names_stay_names)
+{
+    static const char *const names[] = {"default", "none"};
+    for (size_t i = 0; i < 2; i++) {
+        char json[100];
+        snprintf(json, sizeof json, "{\"rules\": {\"model\": \"%s\"}}", names[i]);
+        cx_config *cfg = loaded(json);
+        cr_assert_str_eq(cfg->rule_model, names[i]);
+        cx_config_free(cfg);
+    }
+}
+
 Test(cx_config, reads_a_file_with_every_kind_of_setting)
 {
     cx_config *cfg =
