@@ -134,6 +134,33 @@ static const char *meant_key(const char *key)
     return NULL;
 }
 
+/* Why line[0..n) (line lineno) cannot be UTF-8 JSON text as it is written,
+ * into why, or 0 when it can: a byte order mark opening the file (JSON
+ * allows none: jansson quoted it invisibly), or bytes that are no UTF-8 (a
+ * file saved as UTF-16, whose every other byte is NUL, or as Latin-1). */
+static int not_utf8(const char *line, size_t n, unsigned long lineno, char *why, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)line, *end = p + n;
+    if (lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+        snprintf(why, len,
+                 "starts with a UTF-8 byte order mark (bytes EF BB BF): save it as UTF-8 "
+                 "without one");
+        return 1;
+    }
+    for (const unsigned char *q = p; q < end; q++) {
+        size_t k = *q == 0 ? 0 : *q < 0x80 ? 1 : cx_utf8_sequence(q, end);
+        if (k == 0) {
+            snprintf(why, len,
+                     "not UTF-8 (is the file saved as UTF-16 or Latin-1?): byte 0x%02x at byte "
+                     "%zu",
+                     *q, (size_t)(q - p) + 1);
+            return 1;
+        }
+        q += k - 1;
+    }
+    return 0;
+}
+
 int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_line *out, char *err,
                   size_t errlen)
 {
@@ -151,6 +178,11 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         ++*lineno;
     } while (blank(line, (size_t)n));
     int complete = n > 0 && line[n - 1] == '\n';
+    char why[512];
+    if (not_utf8(line, (size_t)n, *lineno, why, sizeof why)) {
+        cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s", path, *lineno, why);
+        return -1;
+    }
     json_error_t jerr;
     /* JSON_DECODE_INT_AS_REAL: an integer past 64 bits (an order number) is no
      * error here, as it is none for run; the event is parsed from its bytes */
@@ -184,7 +216,6 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         raw = copy;
         len = strlen(copy);
     }
-    char why[512];
     if (raw == NULL || cx_event_parse(&out->ev, raw, len, why, sizeof why) != CX_OK) {
         if (raw != NULL && raw != copy)
             place_in_line(why, sizeof why, (size_t)(raw - line));

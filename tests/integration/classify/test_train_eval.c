@@ -809,3 +809,49 @@ Test(train_eval, model_default_is_the_built_in_model)
                             cx_test_bin(), out, out),
                  0, "see %s", out);
 }
+
+/* A label file saved by an editor that opens it with a byte order mark, or
+ * in another encoding than UTF-8, is told so (jansson's "'[' or '{' expected
+ * near ''" and "unable to decode byte 0xff" said nothing of it); the
+ * other lines are read as ever. */
+Test(train_eval, a_file_not_saved_as_plain_utf8_is_told)
+{
+    char labels[300], out[300];
+    snprintf(labels, sizeof labels, "%s/encoded.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    static const char line[] =
+        "{\"event\":{\"event_id\":\"%s\",\"occurred_at\":\"2025-03-01T10:00:00Z\","
+        "\"text\":\"the caf%s was cold\"},\"categories\":[],\"sentiment\":\"negative\"}\n";
+    FILE *f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    fputs("\xef\xbb\xbf", f);
+    fprintf(f, line, "a", "\xc3\xa9");
+    fprintf(f, line, "b", "\xe9"); /* Latin-1 */
+    fprintf(f, line, "c", "\xc3\xa9");
+    fclose(f);
+    cr_assert_eq(cx_test_sh("%s eval %s --resamples 0 > %s 2>&1", cx_test_bin(), labels, out), 1);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse eval: %s: line 1: starts with a UTF-8 byte order "
+                            "mark (bytes EF BB BF): save it as UTF-8 without one' %s && "
+                            "grep -qF 'encoded.jsonl: line 2: not UTF-8 (is the file saved as "
+                            "UTF-16 or Latin-1?): byte 0xe9 at byte 78' %s && "
+                            "grep -q 'over 1 events (2 lines left out)' %s",
+                            labels, out, out, out),
+                 0, "see %s", out);
+    /* UTF-16, as Windows tools save "Unicode" text: FF FE, then a NUL after every ASCII byte */
+    f = fopen(labels, "w");
+    cr_assert_not_null(f);
+    fputs("\xff\xfe", f);
+    char text[400];
+    snprintf(text, sizeof text, line, "a", "e");
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        fputc(text[i], f);
+        fputc(0, f);
+    }
+    fclose(f);
+    cr_assert_eq(
+        cx_test_sh("%s train %s --out %s.cxm > %s 2>&1", cx_test_bin(), labels, labels, out), 1);
+    cr_assert_eq(cx_test_sh("grep -qF 'encoded.jsonl: line 1: not UTF-8 (is the file saved as "
+                            "UTF-16 or Latin-1?): byte 0xff at byte 1' %s",
+                            out),
+                 0, "see %s", out);
+}
