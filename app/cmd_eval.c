@@ -22,7 +22,12 @@
 #define MAX_GROUPS 256
 /* The last row of --by when a field has more than MAX_GROUPS - 1 values. */
 #define OTHER_GROUPS "(all other values)"
-#define NO_VALUE "(none)" /* the group of a line without the field */
+/* The group of a line without the field (not "(none)": that reads as the
+ * lines labeled with no category). */
+#define NO_VALUE "(no value)"
+/* How many distinct keys of the lines and their events are kept to suggest
+ * the field meant when no line has the one --by names. */
+#define MAX_KEYS 256
 
 /* One event's labels and what each classifier said (the second: --against);
  * has_cats 0: labeled with its sentiment only. */
@@ -50,8 +55,9 @@ static int usage(FILE *out, int rc)
                  "Prints per-category precision, recall and F1, macro-F1, how often no\n"
                  "category is predicted and labeled, sentiment accuracy and its confusion\n"
                  "matrix, with --by FIELD the same per value of FIELD (a key of the line,\n"
-                 "e.g. industry or source, or of the event, e.g. channel; past 255 values\n"
-                 "one row counts all further ones), and the first N\n"
+                 "e.g. industry or source, or of the event, e.g. channel; given once; past\n"
+                 "255 values one row counts all further ones, and the lines without it are\n"
+                 "the row (no value)), and the first N\n"
                  "misses (--misses, default 20). A line without \"categories\" (only its\n"
                  "feeling is known, e.g. from a star rating) counts for sentiment alone.\n"
                  "Exits 1 when macro-F1 or sentiment accuracy is below the given minimum\n"
@@ -220,10 +226,35 @@ static const char *group_of(const json_t *doc, const char *field, char *buf, siz
     return NO_VALUE;
 }
 
+/* Adds the keys of o not yet in keys[0..*n) (up to MAX_KEYS), borrowed from
+ * o: keys outlive it only as copies, so each new one is copied. Returns -1
+ * out of memory. */
+static int note_keys(const json_t *o, char **keys, size_t *n)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        size_t i;
+        for (i = 0; i < *n && strcmp(keys[i], k) != 0; i++)
+            ;
+        if (i == *n && *n < MAX_KEYS && (keys[(*n)++] = strdup(k)) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+}
+
 int cx_cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL, *rules[MAX_FILES], *model = NULL, *by = NULL, *against = NULL;
-    size_t n_rules = 0;
+    const char *path = NULL, *rules[MAX_FILES], *model = NULL, *bys[MAX_FILES], *by = NULL,
+               *against = NULL;
+    size_t n_rules = 0, n_by = 0;
     double min_f1 = -1, min_sent = -1, misses = 20, resamples = 1000; /* -1: not given */
     char err[1024];
     if (cx_cmd_wants_help(argc, argv))
@@ -236,7 +267,7 @@ int cx_cmd_eval(int argc, char **argv)
     };
     const cx_cmd_string strs[] = {
         {"--model", &model, NULL, 0},
-        {"--by", &by, NULL, 0},
+        {"--by", bys, &n_by, MAX_FILES},
         {"--against", &against, NULL, 0},
         {"--rules", rules, &n_rules, MAX_FILES},
     };
@@ -249,6 +280,15 @@ int cx_cmd_eval(int argc, char **argv)
         fprintf(stderr, "cxpulse eval: needs LABELS.jsonl\n");
         return usage(stderr, CX_EXIT_USAGE);
     }
+    if (n_by > 1) {
+        fprintf(stderr,
+                "cxpulse eval: --by given %zu times (\"%s\", \"%s\"%s): it takes one field\n", n_by,
+                bys[0], bys[1], n_by > 2 ? ", ..." : "");
+        return usage(stderr, CX_EXIT_USAGE);
+    }
+    by = n_by ? bys[0] : NULL;
+    char *keys[MAX_KEYS]; /* the keys seen, for --by */
+    size_t n_keys = 0;
     cx_classifier *clf = NULL, *other = NULL;
     if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK ||
         /* "default": what cxpulse does with nothing configured, the built-in
@@ -327,6 +367,9 @@ int cx_cmd_eval(int argc, char **argv)
             if (!oom)
                 seen[n_seen++] = o;
         }
+        if (by != NULL && (note_keys(l.doc, keys, &n_keys) != 0 ||
+                           note_keys(json_object_get(l.doc, "event"), keys, &n_keys) != 0))
+            oom = 1;
         if (by != NULL) {
             char buf[32], g[sizeof groups[0].name]; /* a value as its row names it */
             const char *v = group_of(l.doc, by, buf, sizeof buf);
@@ -377,6 +420,7 @@ int cx_cmd_eval(int argc, char **argv)
     cx_cmd_close_input(f);
     cx_label_ids_free(ids);
     if (failed) {
+        free_keys(keys, n_keys);
         free(seen);
         cx_classifier_free(clf);
         cx_classifier_free(other);
@@ -451,11 +495,18 @@ int cx_cmd_eval(int argc, char **argv)
                all.n > all.n_cats ? "; macro-F1 -: no event with categories" : "");
     }
     printf("rule set %s\n", cx_classifier_version(clf));
-    if (by != NULL && n_groups == 1 && strcmp(groups[0].name, NO_VALUE) == 0)
-        fprintf(stderr,
-                "cxpulse eval: warning: no line has \"%s\" (a key of the labeled line, such as "
-                "industry or source, or of its event, such as channel)\n",
-                by);
+    if (by != NULL && n_groups == 1 && strcmp(groups[0].name, NO_VALUE) == 0) {
+        cx_typo t = CX_TYPO_INIT(by);
+        char hint[300];
+        for (size_t k = 0; k < n_keys; k++)
+            cx_typo_offer(&t, keys[k]);
+        const char *meant = cx_typo_hint(&t, 1, hint, sizeof hint);
+        fprintf(stderr, "cxpulse eval: warning: no line has \"%s\"%s\n", by,
+                meant[0] ? meant
+                         : " (a key of the labeled line, such as industry or source, or of its "
+                           "event, such as channel)");
+    }
+    free_keys(keys, n_keys);
     cx_classifier_free(clf);
     cx_classifier_free(other);
     int rc = CX_EXIT_OK;

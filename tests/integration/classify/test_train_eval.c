@@ -262,10 +262,32 @@ Test(train_eval, by_a_field_with_many_values_counts_every_event)
     cr_assert_eq(cx_test_sh("grep -Eq '^  shop-254 +1 ' %s", out), 0);
     cr_assert_eq(cx_test_sh("grep -q '^  shop-255 ' %s", out), 1);
     cr_assert_eq(cx_test_sh("grep -Eq '^  \\(all other values\\) +45 ' %s", out), 0);
-    /* a field no line has (a typo) is pointed out */
-    cr_assert_eq(cx_test_sh("%s eval %s --by shpo > /dev/null 2> %s", cx_test_bin(), labels, out),
+    /* a field no line has (a typo) is pointed out, with the key of the
+     * lines or their events meant, and its one row is of the lines without
+     * a value (not "(none)", which reads as no category) */
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --by shpo > %s.stdout 2> %s", cx_test_bin(), labels, out, out), 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse eval: warning: no line has \"shpo\" (did you mean "
+                            "\"shop\"?)' %s && grep -Eq '^  \\(no value\\) +300 ' %s.stdout",
+                            out, out),
+                 0, "see %s", out);
+    cr_assert_eq(
+        cx_test_sh("%s eval %s --by evnet_id > /dev/null 2> %s", cx_test_bin(), labels, out), 0);
+    cr_assert_eq(
+        cx_test_sh("grep -q 'no line has \"evnet_id\" (did you mean \"event_id\"?)' %s", out), 0,
+        "see %s", out);
+    cr_assert_eq(cx_test_sh("%s eval %s --by zzz > /dev/null 2> %s", cx_test_bin(), labels, out),
                  0);
-    cr_assert_eq(cx_test_sh("grep -q 'warning: no line has \"shpo\"' %s", out), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'no line has \"zzz\" (a key of the labeled line' %s", out), 0,
+                 "see %s", out);
+    /* one table a run: a second --by is not taken for the first */
+    cr_assert_eq(cx_test_sh("%s eval %s --by shop --by industry > %s.stdout 2> %s", cx_test_bin(),
+                            labels, out, out),
+                 2);
+    cr_assert_eq(cx_test_sh("grep -q -- '--by given 2 times (\"shop\", \"industry\"): it takes "
+                            "one field' %s",
+                            out),
+                 0, "see %s", out);
     cr_assert_eq(cx_test_sh("%s eval %s --by shop > /dev/null 2> %s", cx_test_bin(), labels, out),
                  0);
     cr_assert_eq(cx_test_sh("grep -q 'no line has' %s", out), 1);
