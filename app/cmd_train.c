@@ -68,6 +68,33 @@ static const char *same_as_input(const char *out, const char *const *files, size
     return NULL;
 }
 
+/* What the model cannot learn from the events labeled with categories (n
+ * of them; set: the categories every one of them has, when all have the
+ * same non-empty set, else 0): a category none has is learned only as
+ * absent, and with one set for all, nothing tells events apart. Sentiment-
+ * only lines teach no category: none labeled, nothing to say. */
+static void warn_categories(const cx_train_report *rep, size_t n, unsigned set, int from)
+{
+    for (int c = 0; c < CX_CAT_COUNT && n > 0; c++)
+        if (rep->labeled[c] == 0)
+            fprintf(stderr,
+                    "cxpulse train: warning: none of the %zu events labeled with categories has "
+                    "%s: the model learns it only as absent and will seldom if ever tag it%s\n",
+                    n, cx_category_name((cx_category)c),
+                    from ? " (unless the base model's weights for it hold)" : "");
+    if (n > 1 && set != 0) {
+        char names[100] = "";
+        for (int c = 0; c < CX_CAT_COUNT; c++)
+            if ((set >> c) & 1u)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         names[0] ? " and " : "", cx_category_name((cx_category)c));
+        fprintf(stderr,
+                "cxpulse train: warning: all %zu events labeled with categories have the same "
+                "ones, %s: nothing in them tells the model when %s applies and when not\n",
+                n, names, (set & (set - 1)) ? "each" : names);
+    }
+}
+
 int cx_cmd_train(int argc, char **argv)
 {
     const char *files[MAX_FILES], *rules[MAX_FILES], *outp = NULL, *from = NULL;
@@ -124,6 +151,9 @@ int cx_cmd_train(int argc, char **argv)
     cx_label_ids *ids = cx_label_ids_new();
     int rc = CX_EXIT_RUNTIME;
     unsigned long skipped = 0;
+    size_t n_cats = 0;      /* events labeled with their categories */
+    unsigned first_set = 0; /* the first one's categories */
+    int one_set = 1;        /* every one's the same */
     opt.from_model = from != NULL;
     if (ids == NULL) {
         fprintf(stderr, "cxpulse train: out of memory\n");
@@ -162,6 +192,10 @@ int cx_cmd_train(int argc, char **argv)
                 }
                 skipped++;
                 continue;
+            }
+            if (l.categories != CX_TRAIN_NO_CATEGORIES) { /* for the warnings */
+                one_set &= n_cats == 0 || l.categories == first_set;
+                first_set = n_cats++ == 0 ? l.categories : first_set;
             }
             cx_status st = cx_trainer_add(t, &l.ev, l.categories, l.sentiment, err, sizeof err);
             cx_label_line_clear(&l);
@@ -206,6 +240,7 @@ int cx_cmd_train(int argc, char **argv)
         printf(" (%zu events labeled with their sentiment only)", rep.sentiment_only);
     putchar('\n');
     cx_classifier_free(check);
+    warn_categories(&rep, n_cats, one_set ? first_set : 0, from != NULL);
     rc = CX_EXIT_OK;
     if (skipped > 0) { /* the model is there, but not of every line given */
         fprintf(stderr,

@@ -877,3 +877,40 @@ Test(train_eval, a_file_not_saved_as_plain_utf8_is_told)
                             out),
                  0, "see %s", out);
 }
+
+/* What the labels cannot teach is warned about, naming the category: one
+ * that no event labeled with categories has (learned only as absent), and
+ * one set of categories on every event (nothing tells when it applies).
+ * Lines with their sentiment only teach no category and are no reason. */
+Test(train_eval, categories_the_labels_cannot_teach_are_warned_about)
+{
+    char labels[300], model[300], out[300];
+    snprintf(labels, sizeof labels, "%s/lacking.jsonl", dir);
+    snprintf(model, sizeof model, "%s/lacking.cxm", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_labels(labels, 60, 0);
+    cr_assert_eq(cx_test_sh("grep -v '\"performance\"' %s > %s.some && %s train %s.some --out %s "
+                            "> /dev/null 2> %s",
+                            labels, labels, cx_test_bin(), labels, model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse train: warning: none of the 48 events labeled with "
+                            "categories has performance: the model learns it only as absent and "
+                            "will seldom if ever tag it' %s && test $(grep -c warning %s) = 1",
+                            out, out),
+                 0, "see %s", out);
+    cr_assert_eq(cx_test_sh("grep '\"facing\"' %s > %s.one && %s train %s.one --out %s > /dev/null "
+                            "2> %s",
+                            labels, labels, cx_test_bin(), labels, model, out),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -qx 'cxpulse train: warning: all 12 events labeled with "
+                            "categories have the same ones, facing: nothing in them tells the "
+                            "model when facing applies and when not' %s && "
+                            "grep -q 'none of the 12 events labeled with categories has "
+                            "collaborative' %s",
+                            out, out),
+                 0, "see %s", out);
+    /* every category there: no warning */
+    cr_assert_eq(cx_test_sh("%s train %s --out %s > /dev/null 2> %s && ! grep -q warning %s",
+                            cx_test_bin(), labels, model, out, out),
+                 0, "see %s", out);
+}
