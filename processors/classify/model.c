@@ -363,6 +363,28 @@ static inline __attribute__((always_inline)) void apply(score_ctx *s, const pend
     }
 }
 
+/* A feature name that explains nothing to a reader, which evidence passes
+ * over for the next one: a number or a word starting with one ("0", "00",
+ * "0pm", digits being folded to 0) or a function word ("me", "at", "for").
+ * Its weight counts all the same. Short names only are looked at (the
+ * longest such word has 4 letters): it runs for every readable feature. */
+static inline int says_nothing(const char *name, size_t n)
+{
+    static const char *const words[] = {
+        "a",  "an", "the", "me", "my", "i",   "at",  "for",  "of",   "to",   "in",   "on", "and",
+        "or", "is", "was", "it", "we", "you", "our", "your", "this", "that", "with", "be", "are"};
+    if (name == NULL || n == 0)
+        return 0;
+    if (name[0] >= '0' && name[0] <= '9')
+        return 1;
+    if (n > 4)
+        return 0;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strlen(words[i]) == n && memcmp(words[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
 /* Weights are read LAG features after their prefetch, so memory latency overlaps. */
 static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
                      size_t name_len)
@@ -374,7 +396,8 @@ static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value
     pending *slot = &s->q[s->n_q % LAG];
     if (s->n_q >= LAG)
         apply(s, slot);
-    *slot = (pending){bucket, value, name_print(name, name_len), (uint8_t)g};
+    uint32_t print = says_nothing(name, name_len) ? 0 : name_print(name, name_len);
+    *slot = (pending){bucket, value, print, (uint8_t)g};
     s->n_q++;
 }
 

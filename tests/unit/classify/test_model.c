@@ -913,6 +913,47 @@ Test(cx_model, every_tag_of_the_default_classifier_keeps_evidence)
     cx_classifier_free(clf);
 }
 
+/* The model's evidence names what a reader can follow: not a number or a
+ * word starting with one ("model:0", "model:0pm", after digits fold to 0)
+ * nor a function word ("model:me", "model:at"); the next readable feature
+ * is shown instead, and the scores are the same. */
+Test(cx_model, evidence_passes_over_numbers_and_function_words)
+{
+    static const char *const texts[] = {
+        "order 12345 for me at 9am was late by 3 days",
+        "my 2 bags never came off the 10pm flight",
+        "I called at 5pm for my refund of 20 and the agent hung up on me",
+        "we waited 45 minutes in the queue and it was our 3rd visit",
+        "you said it would be with us on the 14th",
+    };
+    static const char *const nothing[] = {
+        "a",  "an", "the", "me", "my", "i",   "at",  "for",  "of",   "to",   "in",   "on", "and",
+        "or", "is", "was", "it", "we", "you", "our", "your", "this", "that", "with", "be", "are"};
+    cx_classifier *clf = NULL;
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    int model_items = 0;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cx_event ev;
+        cx_tags tags;
+        text_event(&ev, texts[i]);
+        cx_classifier_classify(clf, &ev, &tags);
+        for (int c = 0; c < CX_CAT_COUNT; c++)
+            for (int k = 0; k < tags.n_evidence[c]; k++) {
+                const char *e = tags.evidence[c][k];
+                if (strncmp(e, "model:", 6) != 0)
+                    continue;
+                model_items++;
+                cr_assert(!(e[6] >= '0' && e[6] <= '9'), "%s: evidence %s", texts[i], e);
+                for (size_t w = 0; w < sizeof nothing / sizeof nothing[0]; w++)
+                    cr_assert_str_neq(e + 6, nothing[w], "%s: evidence %s", texts[i], e);
+            }
+        cx_event_clear(&ev);
+    }
+    cr_assert_gt(model_items, 5, "the model gave hardly any evidence");
+    cx_classifier_free(clf);
+}
+
 /* ---- Caches of recent words ------------------------------------------------- */
 
 static const char *const cache_texts[] = {
