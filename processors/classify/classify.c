@@ -760,7 +760,8 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
         goto fail;
     /* the built-in model and the lexicons were made from English; a model of
      * your own from your events, in whatever languages they are */
-    clf->english_only = model == NULL || strcmp(model, "none") == 0;
+    clf->english_only =
+        model == NULL || strcmp(model, "none") == 0 || strcmp(model, CX_CLASSIFIER_BUILTIN) == 0;
     snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",
              (unsigned long long)hash, clf->model ? "+" : "",
              clf->model ? cx__model_version(clf->model) : "");

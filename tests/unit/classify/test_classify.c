@@ -751,11 +751,12 @@ Test(cx_classify, text_in_another_language_is_named_and_not_read)
         {"\"language\":\"en-GB\",\"text\":\"der das und ist nicht mit sehr\"", NULL},
         {"\"text\":\"late again\"", NULL},
     };
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < 3; m++) { /* rules alone, the built-in model, named "default" */
         cx_classifier *clf = NULL;
         char err[512], json[512];
-        cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, m ? NULL : "none", err, sizeof err),
-                     CX_OK, "%s", err);
+        const char *const model[] = {"none", NULL, "default"};
+        cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, model[m], err, sizeof err), CX_OK, "%s",
+                     err);
         for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
             snprintf(json, sizeof json, EV("%s"), cases[i].fields);
             cx_tags t;
