@@ -293,6 +293,7 @@ int cx_cmd_classify(int argc, char **argv)
         fprintf(stderr, "cxpulse classify: %s\n", err);
         return CX_EXIT_USAGE;
     }
+    cx_cmd_classifier_warnings("classify", clf);
     FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {
         fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n", path, strerror(errno));

@@ -91,8 +91,7 @@ int cx_cmd_config(int argc, char **argv)
             cx_classifier_free(clf);
             goto done;
         }
-        for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
-            fprintf(stderr, "cxpulse config: warning: %s\n", cx_classifier_warning(clf, i));
+        cx_cmd_classifier_warnings("config", clf);
         cx_ticket_rules *rules = NULL;
         char unrouted[1024];
         if (cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,

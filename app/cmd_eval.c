@@ -301,6 +301,8 @@ int cx_cmd_eval(int argc, char **argv)
         cx_classifier_free(clf);
         return CX_EXIT_USAGE;
     }
+    cx_cmd_classifier_warnings("eval", clf);
+    cx_cmd_classifier_warnings("eval", other);
     FILE *f = cx_cmd_open_input(path);
     if (f == NULL) {
         fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n", path, strerror(errno));

@@ -118,6 +118,7 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }
+    cx_cmd_classifier_warnings("reclassify", clf);
     if (cx_pg_conninfo_check(cfg->pg_url, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;

@@ -169,8 +169,7 @@ int cx_cmd_train(int argc, char **argv)
         rc = CX_EXIT_USAGE;
         goto done;
     }
-    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
-        fprintf(stderr, "cxpulse train: warning: %s\n", cx_classifier_warning(clf, i));
+    cx_cmd_classifier_warnings("train", clf);
     for (size_t k = 0; k < n_files; k++) {
         FILE *f = cx_cmd_open_input(files[k]);
         if (f == NULL) {

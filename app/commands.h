@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "classify.h"
 #include "config.h"
 #include "metrics.h"
 
@@ -167,6 +168,10 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field);
  * cx_open_read (NULL with errno on failure). cx_cmd_close_input() closes
  * it unless it is stdin. */
 FILE *cx_cmd_open_input(const char *path);
+
+/* Prints each of clf's warnings (about its rule files and model) to stderr
+ * as "cxpulse <cmd>: warning: ...". */
+void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf);
 
 /* Prints json (indented, keys in order) and a newline to stdout. C1 controls
  * and bidirectional formatting characters that event text or a receiver's

@@ -54,6 +54,12 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field)
     return 1;
 }
 
+void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf)
+{
+    for (size_t i = 0; clf != NULL && i < cx_classifier_warning_count(clf); i++)
+        fprintf(stderr, "cxpulse %s: warning: %s\n", cmd, cx_classifier_warning(clf, i));
+}
+
 void cx_cmd_put_json(const json_t *json)
 {
     char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

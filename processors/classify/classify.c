@@ -107,6 +107,7 @@ struct cx_classifier {
     cx_valence *val;   /* sentiment lexicons */
     cx_model *model;   /* NULL: rules only */
     int english_only;  /* the built-in model, or the rules alone: English text only */
+    uint64_t rules_hash; /* of the rule files' text, in order */
 };
 
 static const char *const category_names[CX_CAT_COUNT] = {"facing", "collaborative", "external",
@@ -762,6 +763,24 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
      * your own from your events, in whatever languages they are */
     clf->english_only =
         model == NULL || strcmp(model, "none") == 0 || strcmp(model, CX_CLASSIFIER_BUILTIN) == 0;
+    clf->rules_hash = hash;
+    /* the rules' hits are among the model's features: with other rule files
+     * they mean other things, and the model scores what it did not learn */
+    char ours[17];
+    snprintf(ours, sizeof ours, "%016llx", (unsigned long long)hash);
+    const char *trained =
+        clf->model != NULL && model != NULL && strcmp(model, CX_CLASSIFIER_BUILTIN) != 0
+            ? cx__model_rules(clf->model)
+            : NULL; /* the built-in one takes your terms as docs/model.md says */
+    if (trained != NULL && strcmp(trained, ours) != 0 &&
+        warn(clf,
+             "the model %s was trained with other rule files than these (theirs hash to %s, "
+             "these to %s): their hits are among its features, so name the rule files it was "
+             "trained with (docs/model.md)",
+             model, trained, ours) != CX_OK) {
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",
              (unsigned long long)hash, clf->model ? "+" : "",
              clf->model ? cx__model_version(clf->model) : "");
@@ -780,6 +799,11 @@ size_t cx_classifier_warning_count(const cx_classifier *clf)
 const char *cx_classifier_warning(const cx_classifier *clf, size_t i)
 {
     return i < clf->n_warnings ? clf->warnings[i] : NULL;
+}
+
+uint64_t cx__classifier_rules_hash(const cx_classifier *clf)
+{
+    return clf->rules_hash;
 }
 
 const char *cx_classifier_version(const cx_classifier *clf)

@@ -6,7 +6,11 @@
  *   f32 thresholds[4], f32 scales[7],
  *   u32 entries, u32 names,
  *   entries x (u32 bucket, i16 weights[7])    weight = value * scale
- *   names x (u32 bucket, u8 length, bytes)    readable features, for evidence
+ *   names x (u32 bucket, u8 length, bytes)    readable features, for evidence;
+ *                                             bucket RULES_BUCKET (past every
+ *                                             bucket: never evidence) holds
+ *                                             "rules:" and the 16 hex digits of
+ *                                             the rule files' hash
  *   u64 FNV-1a checksum of every byte before it.
  * Only buckets with a weight are stored, so the file stays small.
  */
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #define MAGIC "CXMODEL"
+#define RULES_BUCKET 0xFFFFFFFFu
 #define FORMAT 2
 #define HEADER (8 + 4 * 3 + 4 * CX_CAT_COUNT + 4 * CX_MODEL_OUT + 4 * 2)
 #define ENTRY (4 + 2 * CX_MODEL_OUT)
@@ -64,6 +69,7 @@ struct cx_model {
     uint32_t first[(CX_MODEL_BUCKETS >> NAME_BLOCK_BITS) + 1];
     char *strings;
     char version[32];
+    char rules[17]; /* the rule files' hash it was trained with, or "" */
 };
 
 static uint32_t get32(const unsigned char *p)
@@ -183,6 +189,10 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     char *s = m->strings;
     for (uint32_t i = 0; i < n_names; i++) {
         size_t n = p[4];
+        if (get32(p) == RULES_BUCKET && n == 6 + 16 && memcmp(p + 5, "rules:", 6) == 0) {
+            memcpy(m->rules, p + 11, 16);
+            m->rules[16] = '\0';
+        }
         m->names[i].bucket = get32(p);
         m->names[i].text = s;
         m->names[i].print = name_print((const char *)p + 5, n);
@@ -269,6 +279,11 @@ void cx__model_free(cx_model *m)
 const char *cx__model_version(const cx_model *m)
 {
     return m->version;
+}
+
+const char *cx__model_rules(const cx_model *m)
+{
+    return m->rules[0] ? m->rules : NULL;
 }
 
 void cx__model_weights(const cx_model *m, float *w)
@@ -560,7 +575,7 @@ static void putf(cx_buf *o, float f)
 }
 
 cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
-                          const char *const *names, char *err, size_t errlen)
+                          const char *const *names, uint64_t rules_hash, char *err, size_t errlen)
 {
     float scale[CX_MODEL_OUT] = {0};
     uint32_t n_entries = 0, n_names = 0;
@@ -592,7 +607,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
     for (int k = 0; k < CX_MODEL_OUT; k++)
         putf(&o, scale[k]);
     put32(&o, n_entries);
-    put32(&o, n_names);
+    put32(&o, n_names + (rules_hash != 0)); /* and the rules' hash */
     for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
         unsigned char e[ENTRY];
         int any = 0;
@@ -623,6 +638,14 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         put32(&o, b);
         cx_buf_put(&o, &len, 1);
         cx_buf_put(&o, names[b], len);
+    }
+    if (rules_hash != 0) {
+        char rules[32];
+        unsigned char rlen = (unsigned char)snprintf(rules, sizeof rules, "rules:%016llx",
+                                                     (unsigned long long)rules_hash);
+        put32(&o, RULES_BUCKET);
+        cx_buf_put(&o, &rlen, 1);
+        cx_buf_put(&o, rules, rlen);
     }
     uint64_t sum = cx__model_checksum((const unsigned char *)o.data, o.len);
     unsigned char s[8];

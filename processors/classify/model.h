@@ -189,9 +189,20 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
                      cx_rule_hits *hits, cx_model_out *out);
 
 /* Writes a model file: weights w[CX_MODEL_BUCKETS * CX_MODEL_STRIDE], the
- * thresholds, and names[] (NULL where unknown) for evidence. */
+ * thresholds, names[] (NULL where unknown) for evidence, and the hash of the
+ * rule files whose hits were its features (cx__classifier_rules_hash(); 0:
+ * not said). */
 cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
-                          const char *const *names, char *err, size_t errlen);
+                          const char *const *names, uint64_t rules_hash, char *err, size_t errlen);
+
+/* The hash of the rule files the model was trained with, as 16 hex digits,
+ * or NULL for a model that does not say (the built-in one, and models
+ * written before the file kept it). */
+const char *cx__model_rules(const cx_model *m);
+
+/* The hash of clf's rule files (their text, in order), which a model trained
+ * with them keeps. */
+uint64_t cx__classifier_rules_hash(const cx_classifier *clf);
 
 /* ---- Inside the classifier ---------------------------------------------- */
 

@@ -610,7 +610,7 @@ Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
     const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
     cr_assert_not_null(names);
     const float base_th[CX_CAT_COUNT] = {0.6f, 0.7f, 0.8f, 0.9f};
-    cr_assert_eq(cx__model_write(base, w, base_th, names, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(base, w, base_th, names, 0, err, sizeof err), CX_OK, "%s", err);
     free(w);
     free(names);
     cx_classifier *clf = NULL;
@@ -1188,7 +1188,7 @@ Test(cx_model, every_bucket_gets_its_own_name_and_no_other)
     float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/names.cxm", dir);
-    cr_assert_eq(cx__model_write(path, w, thresholds, names, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, err, sizeof err), CX_OK, "%s", err);
     cx_model *m = NULL;
     cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
     size_t found = 0;
@@ -1278,7 +1278,7 @@ Test(cx_model, evidence_never_names_a_word_the_event_lacks)
     float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
     char path[4096];
     snprintf(path, sizeof path, "%s/collide.cxm", dir);
-    cr_assert_eq(cx__model_write(path, w, thresholds, names, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, err, sizeof err), CX_OK, "%s", err);
     free(w);
     free(names);
     cx_classifier *clf = NULL;
@@ -1327,4 +1327,34 @@ Test(cx_model, a_model_of_your_own_reads_every_language)
     cr_assert_null(t.language_not_read);
     cx_event_clear(&ev);
     cx_classifier_free(clf);
+}
+
+/* A model keeps the hash of the rule files it was trained with; used with
+ * other rule files (whose hits mean other things to it) it is warned about,
+ * with the rules it was trained with it is not. */
+Test(cx_model, a_model_used_with_other_rules_than_its_own_is_warned_about)
+{
+    char path[256], rules[256], err[512];
+    snprintf(path, sizeof path, "%s/own.cxm", dir);
+    snprintf(rules, sizeof rules, "%s/mine.json", dir);
+    train_with(path, NULL); /* with the built-in rules */
+    FILE *f = fopen(rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": \"mine\", \"category\": \"external\", \"phrases\": [{\"weight\": 1,"
+          " \"terms\": [\"parcel locker\"]}]}",
+          f);
+    fclose(f);
+    cx_classifier *same = NULL, *other = NULL;
+    cr_assert_eq(cx_classifier_new_model(&same, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_warning_count(same), 0, "%s", cx_classifier_warning(same, 0));
+    const char *files[] = {"default", rules};
+    cr_assert_eq(cx_classifier_new_model(&other, files, 2, path, err, sizeof err), CX_OK, "%s",
+                 err);
+    int said = 0;
+    for (size_t i = 0; i < cx_classifier_warning_count(other); i++)
+        said |=
+            strstr(cx_classifier_warning(other, i), "was trained with other rule files") != NULL;
+    cr_assert(said, "no warning about the rules");
+    cx_classifier_free(same);
+    cx_classifier_free(other);
 }
