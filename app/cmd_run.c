@@ -406,6 +406,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         used += (size_t)snprintf(topics + used, sizeof topics - used, "%s%s", i ? "," : "",
                                  cfg->topics[i]);
     cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", where, sizeof where);
+    cx_metrics_set_rules(s.metrics, cx_classifier_version(clf));
     cx_log(CX_LOG_INFO, "pipeline",
            "consuming %s from kafka %s as group %s into postgresql %s, rules %s; SIGTERM or "
            "SIGINT stops it, SIGHUP is ignored",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -27,6 +28,8 @@ struct cx_metrics {
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     histogram batch_size, batch_seconds;
     int write_failing; /* a write failed and none has succeeded since */
+    double started;    /* Unix time of cx_metrics_new() */
+    char rules[256];   /* the rule version, for cxpulse_build_info */
 };
 
 static const struct {
@@ -92,7 +95,17 @@ cx_metrics *cx_metrics_new(void)
         free(m);
         return NULL;
     }
+    struct timespec now;
+    if (m != NULL && clock_gettime(CLOCK_REALTIME, &now) == 0)
+        m->started = (double)now.tv_sec + (double)(now.tv_nsec / 1000000) / 1000.0;
     return m;
+}
+
+void cx_metrics_set_rules(cx_metrics *m, const char *rule_version)
+{
+    pthread_mutex_lock(&m->lock);
+    snprintf(m->rules, sizeof m->rules, "%s", rule_version ? rule_version : "");
+    pthread_mutex_unlock(&m->lock);
 }
 
 void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n)
@@ -248,6 +261,19 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                   "Time from a batch's hand-off to its commit: waiting for the writers, "
                   "parse, classify, PostgreSQL, and retries through an outage.",
                   &m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds));
+    char started[40];
+    cx_double_text(m->started, started, sizeof started);
+    cx_buf_printf(&t, "# HELP cxpulse_build_info The running cxpulse: its version, and the rule "
+                      "version (rules and model) it tags events with; always 1.\n"
+                      "# TYPE cxpulse_build_info gauge\ncxpulse_build_info{version=\"");
+    put_label(&t, CX_VERSION);
+    cx_buf_printf(&t, "\",rules=\"");
+    put_label(&t, m->rules);
+    cx_buf_printf(&t,
+                  "\"} 1\n# HELP process_start_time_seconds When the process started (Unix "
+                  "time, seconds): a restart shows as a new value.\n"
+                  "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %s\n",
+                  started);
     pthread_mutex_unlock(&m->lock);
     cx_buf_printf(&t,
                   "# HELP cxpulse_consumer_lag Messages of the partition not yet stored (read "

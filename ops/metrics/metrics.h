@@ -64,6 +64,10 @@ void cx_metrics_count_retry(cx_metrics *m);
  * (a write that is failing says more than a ping). */
 void cx_metrics_pg_checked(cx_metrics *m, int answered);
 
+/* The rule version (rules and model) the process tags with, for
+ * cxpulse_build_info; copied. */
+void cx_metrics_set_rules(cx_metrics *m, const char *rule_version);
+
 /* Reads a gauge (readiness). */
 double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g);
 

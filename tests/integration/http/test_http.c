@@ -222,8 +222,8 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
         families++;
     }
     int rows = 0;
-    for (const char *r = strstr(doc, "\n| `cxpulse_"); r != NULL; r = strstr(r + 1, "\n| `cxpulse_"))
-        rows++;
+    for (const char *r = strstr(doc, "\n| `"); r != NULL; r = strstr(r + 1, "\n| `"))
+        rows += strncmp(r, "\n| `cxpulse_", 12) == 0 || strncmp(r, "\n| `process_", 12) == 0;
     cr_expect_eq(rows, families, "docs/metrics.md has %d metrics, /metrics %d", rows, families);
 
     long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
@@ -240,6 +240,10 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
                                          "payload -> 'attributes' ->> 'promised_date' = 'soon'"));
     cr_assert_gt(sample(body, "cxpulse_unreadable_fields_total"), 0);
     cr_assert_eq(sample(body, "cxpulse_text_not_read_total"), 2);
+    /* what runs, and since when */
+    cr_assert_not_null(strstr(body, "\ncxpulse_build_info{version=\"" CX_VERSION "\",rules=\""),
+                       "%s", body);
+    cr_assert_gt(sample(body, "process_start_time_seconds"), 1.7e9);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id IN"
                                          " ('de-1', 'zh-1') AND sentiment = 'neutral'"
                                          " AND categories = '{}'"),
