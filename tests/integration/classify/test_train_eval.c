@@ -361,6 +361,17 @@ Test(train_eval, an_event_is_judged_as_written)
     cr_assert_eq(cx_test_sh("grep -q 'line 1: number 1e50 at byte 105 has more than' %s", out), 0);
 }
 
+/* A rule file of one's own: "courier" is external, version own-1. */
+static void write_own_rules(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": \"own-1\", \"category\": \"external\","
+          " \"phrases\": [{\"weight\": 2, \"terms\": [\"courier\"]}]}",
+          f);
+    fclose(f);
+}
+
 /* --against default is the built-in rules and model, whatever --rules names
  * (it was the caller's rules with no model: the rules alone). */
 Test(train_eval, against_default_is_the_built_in_model_whatever_the_rules)
@@ -370,12 +381,7 @@ Test(train_eval, against_default_is_the_built_in_model_whatever_the_rules)
     snprintf(rules, sizeof rules, "%s/own-rules.json", dir);
     snprintf(out, sizeof out, "%s/out.txt", dir);
     write_labels(labels, 20, 0);
-    FILE *f = fopen(rules, "w");
-    cr_assert_not_null(f);
-    fputs("{\"version\": \"own-1\", \"category\": \"external\","
-          " \"phrases\": [{\"weight\": 2, \"terms\": [\"courier\"]}]}",
-          f);
-    fclose(f);
+    write_own_rules(rules);
     cr_assert_eq(cx_test_sh("%s eval %s --rules %s --against default --resamples 0 > %s",
                             cx_test_bin(), labels, rules, out),
                  0);
@@ -651,12 +657,7 @@ Test(train_eval, the_model_never_overwrites_an_input)
     snprintf(model, sizeof model, "%s/own.cxm", dir);
     snprintf(out, sizeof out, "%s/out.txt", dir);
     write_labels(labels, 40, 0);
-    FILE *f = fopen(rules, "w");
-    cr_assert_not_null(f);
-    fputs("{\"version\": \"own-1\", \"category\": \"external\","
-          " \"phrases\": [{\"weight\": 2, \"terms\": [\"courier\"]}]}",
-          f);
-    fclose(f);
+    write_own_rules(rules);
     cr_assert_eq(cx_test_sh("cp %s %s.copy && cp %s %s.copy && ln -s own.jsonl %s/link.jsonl",
                             labels, labels, rules, rules, dir),
                  0);

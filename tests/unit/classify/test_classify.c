@@ -38,7 +38,7 @@ const char *rule_file(int slot, const char *json)
     return paths[slot];
 }
 
-static cx_classifier *build(const char *json)
+cx_classifier *build(const char *json)
 {
     const char *files[] = {rule_file(0, json)};
     char err[512];
@@ -47,8 +47,7 @@ static cx_classifier *build(const char *json)
     return clf;
 }
 
-/* Classifies one event given as JSON. */
-static void run(const cx_classifier *clf, const char *json, cx_tags *tags)
+void run(const cx_classifier *clf, const char *json, cx_tags *tags)
 {
     cx_event ev;
     char err[512];
@@ -57,7 +56,7 @@ static void run(const cx_classifier *clf, const char *json, cx_tags *tags)
     cx_event_clear(&ev);
 }
 
-static int assigned(const cx_tags *t, cx_category c)
+int assigned(const cx_tags *t, cx_category c)
 {
     for (int i = 0; i < t->n_assigned; i++)
         if (t->order[i] == c)
@@ -65,7 +64,7 @@ static int assigned(const cx_tags *t, cx_category c)
     return 0;
 }
 
-static int has_evidence(const cx_tags *t, cx_category c, const char *ev)
+int has_evidence(const cx_tags *t, cx_category c, const char *ev)
 {
     for (int i = 0; i < t->n_evidence[c]; i++)
         if (strcmp(t->evidence[c][i], ev) == 0)

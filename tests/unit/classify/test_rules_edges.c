@@ -26,38 +26,6 @@ static cx_classifier *build_files(const char *const *files, size_t n)
     return clf;
 }
 
-static cx_classifier *build(const char *json)
-{
-    const char *files[] = {rule_file(0, json)};
-    return build_files(files, 1);
-}
-
-/* Classifies one event given as JSON. */
-static void run(const cx_classifier *clf, const char *json, cx_tags *tags)
-{
-    cx_event ev;
-    char err[512];
-    cr_assert_eq(cx_event_parse(&ev, json, strlen(json), err, sizeof err), CX_OK, "%s", err);
-    cx_classifier_classify(clf, &ev, tags);
-    cx_event_clear(&ev);
-}
-
-static int assigned(const cx_tags *t, cx_category c)
-{
-    for (int i = 0; i < t->n_assigned; i++)
-        if (t->order[i] == c)
-            return 1;
-    return 0;
-}
-
-static int has_evidence(const cx_tags *t, cx_category c, const char *ev)
-{
-    for (int i = 0; i < t->n_evidence[c]; i++)
-        if (strcmp(t->evidence[c][i], ev) == 0)
-            return 1;
-    return 0;
-}
-
 /* ---- A field condition beside the built-in model ------------------------ */
 
 /* A user's field condition of weight 1 (confidence 1 - e^-1 = 0.632) tags its
