@@ -81,11 +81,6 @@ static void catch_stop_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    /* A reload or a log rotation's habit (kill -HUP) would otherwise end the
-     * service at once, with the batch in hand and no line said: there is
-     * nothing to reload (the configuration is read at start) or reopen (the
-     * log is stderr). */
-    signal(SIGHUP, SIG_IGN);
     mask_stop_signals(SIG_BLOCK);
 }
 
@@ -235,7 +230,7 @@ static void stored(void *ctx, const cx_pipeline_report *r)
     s->dead_unsaid += r->counts.dead_lettered;
     for (size_t i = 0; i < r->n && s->dead_first[0] == '\0' && r->counts.dead_lettered > 0; i++)
         if (r->recs[i].ev == NULL && r->recs[i].error != NULL)
-            snprintf(s->dead_first, sizeof s->dead_first, ", the first %s[%d]@%lld: %s",
+            snprintf(s->dead_first, sizeof s->dead_first, ", the first unreadable %s[%d]@%lld: %s",
                      r->recs[i].topic, (int)r->recs[i].partition, (long long)r->recs[i].offset,
                      r->recs[i].error);
     int64_t now = cx_now_mono_us();
@@ -407,11 +402,13 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
                                  cfg->topics[i]);
     cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", where, sizeof where);
     cx_metrics_set_rules(s.metrics, cx_classifier_version(clf));
+    struct sigaction hup; /* ignored by run, not by the demo */
+    sigaction(SIGHUP, NULL, &hup);
     cx_log(CX_LOG_INFO, "pipeline",
            "consuming %s from kafka %s as group %s into postgresql %s, rules %s; SIGTERM or "
-           "SIGINT stops it, SIGHUP is ignored",
+           "SIGINT stops it%s",
            topics, cfg->brokers, cfg->group, where[0] ? where : "(libpq's environment)",
-           cx_classifier_version(clf));
+           cx_classifier_version(clf), hup.sa_handler == SIG_IGN ? ", SIGHUP is ignored" : "");
     s.last_report_us = cx_now_mono_us();
     st = cx_consumer_run(s.consumer, err, sizeof err);
     mask_stop_signals(SIG_BLOCK); /* the threads of the shutdown inherit the block */
@@ -490,6 +487,11 @@ int cx_cmd_run(int argc, char **argv)
     }
     cx_log_set_level(cfg->log_level);
     cx_run_totals totals;
+    /* A reload or a log rotation's habit (kill -HUP) would otherwise end the
+     * service at once, with the batch in hand and no line said: there is
+     * nothing to reload (the configuration is read at start) or reopen (the
+     * log is stderr). (The demo, in a terminal, ends with it.) */
+    signal(SIGHUP, SIG_IGN);
     rc = cx_run_service(cfg, 0, NULL, &totals);
 done:
     cx_config_free(cfg);

@@ -217,8 +217,11 @@ void cx_service_http_set_consumer(cx_service_http *s, cx_consumer *c)
 
 void cx_service_http_set_pipeline(cx_service_http *s, cx_pipeline *p)
 {
-    if (s != NULL)
-        atomic_store(&s->pipeline, p);
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock); /* the monitor calls it under the lock */
+    atomic_store(&s->pipeline, p);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void cx_service_http_stop(cx_service_http *s)

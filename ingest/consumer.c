@@ -499,7 +499,14 @@ static void rewind_kept(cx_consumer *c)
     const char *why = ae != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(ae) : NULL;
     rd_kafka_error_t *e = NULL;
     if (why == NULL && kept != NULL && kept->cnt > 0 && load_offsets(c, kept)) {
-        if ((e = rd_kafka_seek_partitions(c->rk, kept, 5000)) != NULL) {
+        /* a busy broker (or machine) can take longer than one wait: a
+         * timed-out seek is tried again, 30 s in all, before it is fatal */
+        for (int tries = 0;
+             (e = rd_kafka_seek_partitions(c->rk, kept, 5000)) != NULL &&
+             rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT && tries < 5 && !c->stop;
+             tries++)
+            rd_kafka_error_destroy(e);
+        if (e != NULL) {
             why = rd_kafka_error_string(e);
         } else {
             for (int i = 0; why == NULL && i < kept->cnt; i++)

@@ -110,8 +110,8 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
     do
         r = old * 1103515245u + 12345u;
     while (!atomic_compare_exchange_weak(&p->seed, &old, r));
-    long d = ms * 8 / 10 + (long)(r >> 8) % (ms * 4 / 10 + 1);
-    return (int)(d > p->o.retry_max_ms ? p->o.retry_max_ms : d);
+    long lo = ms * 8 / 10, hi = ms * 12 / 10 < p->o.retry_max_ms ? ms * 12 / 10 : p->o.retry_max_ms;
+    return (int)(lo + (long)(r >> 8) % (hi - lo + 1));
 }
 
 void cx_pipeline_retry_now(cx_pipeline *p)
@@ -246,6 +246,9 @@ static void *writer_main(void *arg)
             continue;
         }
         wr->writing = 1;
+        /* a retry asked for from here on (the server answers again while
+         * this write fails) ends the backoff after it */
+        unsigned gen = p->retry_gen;
         pthread_mutex_unlock(&p->lock);
         if (!s->made)
             make_records(p, s);
@@ -297,7 +300,6 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&p->lock);
         }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, delay);
-        unsigned gen = p->retry_gen;
         while (!p->draining && !p->quit && !p->fatal && p->retry_gen == gen &&
                pthread_cond_timedwait(&wr->cond, &p->lock, &until) == 0)
             ;

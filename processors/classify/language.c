@@ -24,26 +24,24 @@ static const char *const known_tags[] = {
     "pl", "ps", "pt", "ro", "ru", "si", "sk",  "sl", "so",  "sq", "sr", "sv", "sw", "ta",
     "te", "th", "tl", "tr", "uk", "ur", "uz",  "vi", "yue", "zh", "zu"};
 
-/* Function words of Latin-script languages, none of them an English word
- * that feedback uses ("die", "war", "van", "per", "con", "no" are left out).
- * A word may be in several lists ("de", "la"). */
+/* Function words of Latin-script languages, none of them a word, name or
+ * abbreviation English feedback uses ("die", "war", "van", "do", "com", "la",
+ * "los", "ai", "est", "met", "na" are left out). A word may be in several
+ * lists ("que", "una"). */
 enum { DE, ES, FR, IT, PT, NL, TR, PL, N_LANG };
 static const char *const lang_code[N_LANG] = {"de", "es", "fr", "it", "pt", "nl", "tr", "pl"};
 static const char *const function_words[N_LANG] = {
-    [DE] = " der das und ist nicht mit sehr ich wurde ein eine einen auf für den dem des sich "
-           "auch aber nach kein keine wir mein meine noch schon alles nur wird wurden bei zum "
-           "zur vom habe haben sie ihr ",
-    [ES] = " el los las la que y muy por para pero fue mi es una del está todo nada lo se su "
-           "al más de ",
-    [FR] = " le la les et est très avec pour je mon ma mes pas une des du au aux ce cette qui "
-           "il elle nous vous été ai sont mais sur dans ne de ",
-    [IT] = " il lo gli della che è molto sono una del ma ho la le di da questo tutto anche "
-           "nel ",
-    [PT] = " os que muito com para não foi uma do da meu minha está mas em um ao pelo pela "
-           "você é de ",
-    [NL] = " het een en niet met voor zeer erg ik mijn maar wel de ",
-    [TR] = " ve bir bu çok için ile ama değil daha gibi hiç sonra kadar ",
-    [PL] = " nie się jest że jak ale bardzo mój moja już przez tak za na ",
+    [DE] = " der das und ist nicht sehr ich wurde eine einen auf für dem sich auch aber nach "
+           "kein keine wir mein meine noch schon alles nur wird wurden zum zur vom habe haben "
+           "ihr ",
+    [ES] = " el las que muy por para pero fue una del está todo nada más ",
+    [FR] = " le les très avec pour je mon mes pas une du aux cette qui elle nous vous été "
+           "sont mais dans ",
+    [IT] = " gli della che è molto sono una del questo tutto anche nel ",
+    [PT] = " que muito para não foi uma meu minha está você é pelo pela ",
+    [NL] = " het een niet voor zeer ik mijn maar ",
+    [TR] = " bir çok için değil daha gibi hiç sonra kadar ",
+    [PL] = " nie się jest że bardzo mój moja już przez ",
 };
 static const char *const english_words =
     " the and was were is are to of my it for with you this that but they have has had we our "
@@ -109,6 +107,8 @@ static uint32_t fold(uint32_t c)
         return c >= 'A' && c <= 'Z' ? c + 32 : c;
     if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
         return c + 32;
+    if (c == 0x130) /* "İ": Turkish capital i */
+        return 'i';
     /* Latin Extended-A: upper case first in each pair ("Ğ" 0x11E, "Ż" 0x17B) */
     if (((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && c % 2 == 0 && c != 0x130)
         return c + 1;
@@ -194,7 +194,8 @@ static const char *declared(const char *tag)
         n++;
     }
     primary[n] = '\0';
-    if (strcmp(primary, "en") == 0)
+    if (strcmp(primary, "en") == 0 || strcmp(primary, "eng") == 0 ||
+        strcmp(primary, "english") == 0)
         return NULL;
     if (n == 0 || strcmp(primary, "und") == 0 || strcmp(primary, "mul") == 0 ||
         strcmp(primary, "zxx") == 0 || (tag[n] != '\0' && tag[n] != '-' && tag[n] != '_'))
@@ -202,7 +203,7 @@ static const char *declared(const char *tag)
     for (size_t i = 0; i < sizeof known_tags / sizeof known_tags[0]; i++)
         if (strcmp(known_tags[i], primary) == 0)
             return known_tags[i];
-    return "other";
+    return ""; /* not a tag this knows ("English", "klingon"): the text decides */
 }
 
 const char *cx__text_language(const cx_event *ev)
@@ -221,6 +222,7 @@ const char *cx__text_language(const cx_event *ev)
     int kana = 0;
     char word[MAX_WORD];
     size_t wl = 0;
+    unsigned char seen[TABLE_SIZE / 8] = {0}; /* table slots counted */
     pthread_once(&table_once, build_table);
     while (i <= n) {
         uint32_t c;
@@ -249,24 +251,28 @@ const char *cx__text_language(const cx_event *ev)
                 continue;
             }
         }
-        if (wl > 0 && wl < MAX_WORD) { /* a word ended */
-            unsigned m = slot(word, wl)->mask;
-            english += (m >> N_LANG) & 1;
-            for (int l = 0; l < N_LANG; l++)
-                per[l] += (m >> l) & 1;
-            foreign += (m & ((1u << N_LANG) - 1)) != 0;
-            if (english >= 8 && english > 4 * foreign && other == 0)
-                return NULL; /* English, plainly: the rest need not be read */
+        if (wl > 0 && wl < MAX_WORD) { /* a word ended: counted once however often */
+            entry *e = slot(word, wl);
+            size_t k = (size_t)(e - table);
+            unsigned m = e->mask;
+            if (m != 0 && !(seen[k / 8] & (1u << (k % 8)))) {
+                seen[k / 8] |= (unsigned char)(1u << (k % 8));
+                english += (m >> N_LANG) & 1;
+                for (int l = 0; l < N_LANG; l++)
+                    per[l] += (m >> l) & 1;
+                foreign += (m & ((1u << N_LANG) - 1)) != 0;
+                if (english >= 8 && english > 4 * foreign && other == 0)
+                    return NULL; /* English, plainly: the rest need not be read */
+            }
         }
         wl = 0;
     }
     if (other >= 2 && other > latin)
         return kana ? "ja" : script; /* Japanese has kanji among its kana */
-    if (foreign < 2 || foreign < 3 * english)
-        return NULL;
     int best = 0;
     for (int l = 1; l < N_LANG; l++)
         if (per[l] > per[best])
             best = l;
-    return lang_code[best];
+    /* two distinct function words of one language, three times English's */
+    return per[best] >= 2 && per[best] >= 3 * english ? lang_code[best] : NULL;
 }

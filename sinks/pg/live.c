@@ -94,7 +94,7 @@ static cx_status lock(cx_pg_reader *r, char *err, size_t errlen)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (CONNECT_MS + 2 * QUERY_MS) / 1000 + 1;
+    until.tv_sec += (CONNECT_MS + 3 * QUERY_MS) / 1000 + 1; /* the live page: two queries */
     int rc = pthread_mutex_timedlock(&r->lock, &until);
     return rc == 0 ? CX_OK
                    : cx_errf(err, errlen, CX_ERR_TRANSIENT,

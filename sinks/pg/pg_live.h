@@ -12,7 +12,7 @@
 typedef struct cx_pg_reader cx_pg_reader;
 
 /* Connects lazily, on first use, and again after a lost connection. Calls may
- * come from several threads: they are serialised (a call waits at most 12 s
+ * come from several threads: they are serialised (a call waits at most 15 s
  * for the one before), and a call gives up, whatever the server does, when
  * connecting takes over 5 s or a statement over 3 s (also the session's
  * statement_timeout); a server that hangs is dropped and connected again. */

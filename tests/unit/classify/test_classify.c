@@ -749,6 +749,15 @@ Test(cx_classify, text_in_another_language_is_named_and_not_read)
         {"\"text\":\"my order 注文 #12 never came\"", NULL},
         {"\"language\":\"en-GB\",\"text\":\"der das und ist nicht mit sehr\"", NULL},
         {"\"text\":\"late again\"", NULL},
+        {"\"text\":\"Ordered on shop.com, parcel never arrived. Emailed help@shop.com twice,"
+         " no reply\"",
+         NULL},
+        {"\"text\":\"AI assistant useless, do better\"", NULL},
+        {"\"text\":\"Los Angeles store staff rude. LA branch needs help\"", NULL},
+        {"\"language\":\"English\",\"text\":\"the courier lost my parcel\"", NULL},
+        {"\"language\":\"eng\",\"text\":\"the courier lost my parcel\"", NULL},
+        {"\"language\":\"klingon\",\"text\":\"the courier lost my parcel\"", NULL},
+        {"\"text\":\"ÇOK KÖTÜ HİZMET, BİR HAFTA BEKLEDİM, DEĞİL Mİ\"", "tr"},
     };
     for (int m = 0; m < 3; m++) { /* rules alone, the built-in model, named "default" */
         cx_classifier *clf = NULL;

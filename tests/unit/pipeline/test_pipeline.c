@@ -620,6 +620,23 @@ Test(pipeline, a_retry_asked_for_ends_the_wait_of_a_backoff)
     assert_all_stored_once();
 }
 
+/* A retry asked for while the failing write is still under way (the server
+ * came back as a connect was timing out) ends the backoff that follows it. */
+Test(pipeline, a_retry_asked_for_during_the_failing_write_ends_the_backoff_after_it)
+{
+    start_backoff(1, 2, 20000, 20000);
+    db.fail_next = 1;
+    db.delay_ms = 300; /* each write takes 300 ms */
+    source_read(&src, 8);
+    source_submit(&src, 2);
+    cx_test_sleep_ms(100); /* the first write is under way */
+    cx_pipeline_retry_now(pipe_);
+    wait_reported(1); /* within 5 s, not 16 to 20 */
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+}
+
 /* Without max_batches the engine holds 2 batches: while the sink is busy
  * with the first, it takes a second and refuses a third (the source pauses). */
 Test(pipeline, max_batches_defaults_to_2)
