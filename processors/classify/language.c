@@ -31,12 +31,12 @@ static const char *const known_tags[] = {
 enum { DE, ES, FR, IT, PT, NL, TR, PL, N_LANG };
 static const char *const lang_code[N_LANG] = {"de", "es", "fr", "it", "pt", "nl", "tr", "pl"};
 static const char *const function_words[N_LANG] = {
-    [DE] = " der das und ist nicht sehr ich wurde eine einen auf für dem sich auch aber nach "
-           "kein keine wir mein meine noch schon alles nur wird wurden zum zur vom habe haben "
-           "ihr ",
+    [DE] = (" der das und ist nicht sehr ich wurde eine einen auf für dem sich auch aber nach "
+            "kein keine wir mein meine noch schon alles nur wird wurden zum zur vom habe haben "
+            "ihr "),
     [ES] = " el las que muy por para pero fue una del está todo nada más ",
-    [FR] = " le les très avec pour je mon mes pas une du aux cette qui elle nous vous été "
-           "sont mais dans ",
+    [FR] = (" le les très avec pour je mon mes pas une du aux cette qui elle nous vous été "
+            "sont mais dans "),
     [IT] = " gli della che è molto sono una del questo tutto anche nel ",
     [PT] = " que muito para não foi uma meu minha está você é pelo pela ",
     [NL] = " het een niet voor zeer ik mijn maar ",
