@@ -140,6 +140,7 @@ static size_t put_utf8(char *out, uint32_t c)
 #define TABLE_SIZE 1024 /* a power of two, over 4 times the words */
 typedef struct {
     char w[MAX_WORD];
+    unsigned char len; /* 0: an empty slot */
     unsigned mask;
 } entry;
 static entry table[TABLE_SIZE];
@@ -158,7 +159,7 @@ static entry *slot(const char *w, size_t len)
 {
     for (uint32_t h = hash(w, len);; h++) {
         entry *e = &table[h & (TABLE_SIZE - 1)];
-        if (e->w[0] == '\0' || (strncmp(e->w, w, len) == 0 && e->w[len] == '\0'))
+        if (e->len == 0 || (e->len == len && memcmp(e->w, w, len) == 0))
             return e;
     }
 }
@@ -173,6 +174,7 @@ static void add_list(const char *list, unsigned bit)
             break;
         entry *e = slot(p, len);
         memcpy(e->w, p, len);
+        e->len = (unsigned char)len;
         e->mask |= bit;
         p += len;
     }
@@ -261,8 +263,9 @@ const char *cx__text_language(const cx_event *ev)
                 for (int l = 0; l < N_LANG; l++)
                     per[l] += (m >> l) & 1;
                 foreign += (m & ((1u << N_LANG) - 1)) != 0;
-                if (english >= 8 && english > 4 * foreign && other == 0)
-                    return NULL; /* English, plainly: the rest need not be read */
+                if (english >= 3 && foreign == 0 && other == 0)
+                    return NULL; /* English, plainly: the rest need not be read (another
+                                    language would need 9 of its words to outweigh them) */
             }
         }
         wl = 0;

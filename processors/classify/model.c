@@ -385,17 +385,17 @@ static inline __attribute__((always_inline)) void apply(score_ctx *s, const pend
  * longest such word has 4 letters): it runs for every readable feature. */
 static inline int says_nothing(const char *name, size_t n)
 {
-    static const char *const words[] = {
-        "a",  "an", "the", "me", "my", "i",   "at",  "for",  "of",   "to",   "in",   "on", "and",
-        "or", "is", "was", "it", "we", "you", "our", "your", "this", "that", "with", "be", "are"};
+    /* by length, so that a name is compared with its own length's only */
+    static const char *const words[5] = {"", "a i ", "an me my at of to in on or is it we be ",
+                                         "the for and was you our are ", "your this that with "};
     if (name == NULL || n == 0)
         return 0;
     if (name[0] >= '0' && name[0] <= '9')
         return 1;
     if (n > 4)
         return 0;
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (strlen(words[i]) == n && memcmp(words[i], name, n) == 0)
+    for (const char *w = words[n]; *w != '\0'; w += n + 1)
+        if (memcmp(w, name, n) == 0)
             return 1;
     return 0;
 }
