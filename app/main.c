@@ -66,26 +66,14 @@ void cx_cmd_put_json(const json_t *json)
     if (s == NULL)
         return;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
-        unsigned cp = *p < 0x80 ? *p : 0;
-        size_t n = 1;
-        if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* U+0080..U+009F */
-            cp = p[1];
-            n = 2;
-        } else if (*p == 0xE2 && p[1] == 0x80 &&
-                   ((p[2] >= 0x8E && p[2] <= 0x8F) || (p[2] >= 0xAA && p[2] <= 0xAE))) {
-            cp = 0x2000u + (p[2] & 0x3Fu); /* LRM, RLM, LRE..RLO */
-            n = 3;
-        } else if (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-            cp = 0x2040u + (p[2] & 0x3Fu); /* LRI..PDI */
-            n = 3;
-        } else if (*p == 0xD8 && p[1] == 0x9C) {
-            cp = 0x061C; /* Arabic letter mark */
-            n = 2;
-        }
-        if (n > 1)
-            printf("\\u%04x", cp);
-        else
+        size_t n = cx_terminal_control(p);
+        if (n > 0) {
+            size_t len;
+            printf("\\u%04x", (unsigned)cx_utf8_next(p, p + n, &len));
+        } else {
             putchar(*p);
+            n = 1;
+        }
         p += n;
     }
     putchar('\n');

@@ -241,6 +241,32 @@ void cx_double_text(double v, char *buf, size_t len)
     }
 }
 
+size_t cx_terminal_control(const unsigned char *u)
+{
+    if (u[0] == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F)
+        return 2;
+    if (u[0] == 0xD8 && u[1] == 0x9C)
+        return 2;
+    if (u[0] == 0xE2 &&
+        ((u[1] == 0x80 && ((u[2] >= 0x8E && u[2] <= 0x8F) || (u[2] >= 0xAA && u[2] <= 0xAE))) ||
+         (u[1] == 0x81 && u[2] >= 0xA6 && u[2] <= 0xA9)))
+        return 3;
+    return 0;
+}
+
+uint32_t cx_utf8_next(const unsigned char *p, const unsigned char *end, size_t *n)
+{
+    *n = p[0] < 0x80 ? 1 : cx_utf8_sequence(p, end);
+    if (*n <= 1) {
+        *n = 1;
+        return p[0];
+    }
+    uint32_t c = p[0] & (0x7F >> *n);
+    for (size_t i = 1; i < *n; i++)
+        c = c << 6 | (p[i] & 0x3F);
+    return c;
+}
+
 const char *cx_printable(const char *s, char *buf, size_t len)
 {
     if (len == 0)
@@ -248,13 +274,7 @@ const char *cx_printable(const char *s, char *buf, size_t len)
     size_t n = 0;
     for (; s[n] != '\0' && n + 1 < len; n++) {
         const unsigned char *u = (const unsigned char *)s + n;
-        /* C1 controls (U+0080-U+009F: CSI among them) and the marks that
-         * turn text around (U+202A-U+202E, U+2066-U+2069), whole */
-        size_t k = u[0] == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F ? 2
-                   : u[0] == 0xE2 && ((u[1] == 0x80 && u[2] >= 0xAA && u[2] <= 0xAE) ||
-                                      (u[1] == 0x81 && u[2] >= 0xA6 && u[2] <= 0xA9))
-                       ? 3
-                       : 0;
+        size_t k = cx_terminal_control(u); /* whole */
         if (k > 0 && n + k < len) {
             memset(buf + n, ' ', k);
             n += k - 1;

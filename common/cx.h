@@ -101,6 +101,16 @@ static inline uint64_t cx_hash_bytes(uint64_t h, const void *p, size_t n)
  * code points over U+10FFFF are not well-formed). */
 size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end);
 
+/* The code point at p (before end) and its length in *n: a byte that starts
+ * no well-formed sequence is itself (U+0000-U+00FF), one byte long. */
+uint32_t cx_utf8_next(const unsigned char *p, const unsigned char *end, size_t *n);
+
+/* The length of the character at u (NUL-terminated text) when it is one a
+ * terminal acts on instead of showing: a C1 control (U+0080-U+009F, CSI
+ * among them) or a mark that turns text around (U+200E-U+200F,
+ * U+202A-U+202E, U+2066-U+2069, U+061C); else 0. */
+size_t cx_terminal_control(const unsigned char *u);
+
 /* The length, at most n, at which well-formed UTF-8 text s (at least n bytes
  * long, or n + 1 with its terminating NUL) can be cut without splitting a
  * character: n, or less when s[n] continues a character. */

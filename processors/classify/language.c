@@ -48,17 +48,6 @@ static const char *const english_words =
     "your not at been would when there their from will just after again very what which who "
     "about because i ";
 
-/* Decodes one UTF-8 character at s[*i] (valid UTF-8, as parsed events are). */
-static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
-{
-    uint32_t c = s[(*i)++];
-    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-    c &= more == 3 ? 0x07 : more == 2 ? 0x0F : more == 1 ? 0x1F : 0x7F;
-    while (more-- > 0 && *i < n)
-        c = (c << 6) | (s[(*i)++] & 0x3F);
-    return c;
-}
-
 static int latin_letter(uint32_t c)
 {
     return (c < 0x80 && ((c | 0x20) - 'a') < 26) ||
@@ -237,7 +226,9 @@ const char *cx__text_language(const cx_event *ev)
                 continue;
             }
         } else {
-            c = i < n ? next_cp(s, n, &i) : (i++, 0);
+            size_t k = 1;
+            c = i < n ? cx_utf8_next(s + i, s + n, &k) : 0;
+            i += k;
             const char *sc = other_script(c);
             if (sc != NULL) {
                 other++;

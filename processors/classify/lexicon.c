@@ -334,18 +334,14 @@ static uint32_t first_foreign_letter(const char *phrase, const char **at, size_t
 {
     const unsigned char *p = (const unsigned char *)phrase, *end = p + strlen(phrase);
     while (p < end) {
-        size_t n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
-        if (n >= 2) {
-            uint32_t c = p[0] & (0x7F >> n);
-            for (size_t i = 1; i < n; i++)
-                c = c << 6 | (p[i] & 0x3F);
-            if (c >= 0x100 && foreign_letter(c)) {
-                *at = (const char *)p;
-                *bytes = n;
-                return c;
-            }
+        size_t n;
+        uint32_t c = cx_utf8_next(p, end, &n);
+        if (c >= 0x100 && foreign_letter(c)) {
+            *at = (const char *)p;
+            *bytes = n;
+            return c;
         }
-        p += n ? n : 1;
+        p += n;
     }
     return 0;
 }

@@ -629,27 +629,12 @@ int cx_char_columns(uint32_t c)
     return in_ranges(c, wide, CX_ARRAY_LEN(wide)) ? 2 : 1;
 }
 
-/* The code point at p (before end) and its length in *n: a byte that starts
- * no well-formed sequence is itself (U+0080-U+00FF), one byte long. */
-static uint32_t utf8_next(const unsigned char *p, const unsigned char *end, size_t *n)
-{
-    *n = p[0] < 0x80 ? 1 : cx_utf8_sequence(p, end);
-    if (*n <= 1) {
-        *n = 1;
-        return p[0];
-    }
-    uint32_t c = p[0] & (0x7F >> *n);
-    for (size_t i = 1; i < *n; i++)
-        c = c << 6 | (p[i] & 0x3F);
-    return c;
-}
-
 size_t cx_utf8_columns(const char *s, size_t bytes)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + bytes;
     size_t cols = 0, n;
     while (p < end) {
-        cols += (size_t)cx_char_columns(utf8_next(p, end, &n));
+        cols += (size_t)cx_char_columns(cx_utf8_next(p, end, &n));
         p += n;
     }
     return cols;
@@ -667,12 +652,12 @@ size_t cx_utf8_fit(const char *s, size_t bytes, size_t columns, size_t *used)
     while (at < bytes) {
         /* one sequence: a character and what goes with it */
         size_t n, i = at, w = 0;
-        uint32_t c = utf8_next(p + i, end, &n), prev;
+        uint32_t c = cx_utf8_next(p + i, end, &n), prev;
         int flag_letters = regional_indicator(c);
         w += (size_t)cx_char_columns(c);
         for (i += n; i < bytes; i += n) {
             prev = c;
-            c = utf8_next(p + i, end, &n);
+            c = cx_utf8_next(p + i, end, &n);
             int joins = prev == 0x200D || (c != 0x200B && cx_char_columns(c) == 0) ||
                         (flag_letters == 1 && regional_indicator(c));
             if (!joins)
