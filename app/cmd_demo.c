@@ -37,7 +37,7 @@ static int usage(FILE *out, int rc)
 }
 
 /* Prints the rows of one query as an indented table, each column as wide as
- * its widest value (in characters). */
+ * its widest value (in terminal columns). */
 static void show(PGconn *conn, const char *title, const char *sql)
 {
     PGresult *r = PQexec(conn, sql);
@@ -48,24 +48,23 @@ static void show(PGconn *conn, const char *title, const char *sql)
         return;
     }
     int cols = PQnfields(r), rows = PQntuples(r);
-    int width[16] = {0};
+    size_t width[16] = {0};
     if (cols > (int)CX_ARRAY_LEN(width))
         cols = (int)CX_ARRAY_LEN(width);
     char v[256];
-    for (int pass = 0; pass < 2; pass++) /* measure, then print */
-        for (int i = -1; i < rows; i++) {
-            for (int c = 0; c < cols; c++) {
-                const char *t =
-                    cx_printable(i < 0 ? PQfname(r, c) : PQgetvalue(r, i, c), v, sizeof v);
-                int n = (int)cx_utf8_length(t, strlen(t));
-                if (pass == 0)
-                    width[c] = n > width[c] ? n : width[c];
-                else
-                    printf("  %s%*s", t, c + 1 < cols ? width[c] - n : 0, "");
-            }
-            if (pass == 1)
-                printf("\n");
+    for (int i = -1; i < rows; i++)
+        for (int c = 0; c < cols; c++) {
+            const char *t = cx_printable(i < 0 ? PQfname(r, c) : PQgetvalue(r, i, c), v, sizeof v);
+            size_t n = cx_utf8_columns(t, strlen(t));
+            width[c] = n > width[c] ? n : width[c];
         }
+    for (int i = -1; i < rows; i++) {
+        for (int c = 0; c < cols; c++) {
+            printf("  ");
+            cx_cmd_print_cell(i < 0 ? PQfname(r, c) : PQgetvalue(r, i, c), width[c], c + 1 < cols);
+        }
+        printf("\n");
+    }
     PQclear(r);
 }
 
