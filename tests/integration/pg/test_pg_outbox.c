@@ -273,6 +273,7 @@ static void *run_on_thread(void *arg)
     if (w->o != NULL) {
         settle(w->o, w->row, "sent");
     } else {
+        cx_test_sleep_ms(300);
         PGconn *c = cx_test_pg_connect(url);
         update_ticket(c, w->ticket);
         PQfinish(c);
@@ -287,6 +288,10 @@ static void *run_on_thread(void *arg)
 static void start_and_let_wait(on_thread *w, pthread_t *th)
 {
     pthread_mutex_init(&w->lock, NULL);
+    /* Watched from a connection of its own outside any transaction: inside
+     * one (conn may be in one), pg_stat_activity is read once and kept, so a
+     * session that connects later would never be seen waiting. */
+    PGconn *c = cx_test_pg_connect(url);
     cr_assert_eq(pthread_create(th, NULL, run_on_thread, w), 0);
     for (int i = 0; i < 100; i++) {
         pthread_mutex_lock(&w->lock);
@@ -294,13 +299,15 @@ static void start_and_let_wait(on_thread *w, pthread_t *th)
         pthread_mutex_unlock(&w->lock);
         /* a session of this test's database waits (other tests' databases
          * share the server, and their sessions may wait too) */
-        if (done || q("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                      " WHERE NOT l.granted AND a.datname = current_database()") > 0)
+        if (done || cx_test_pg_scalar(c, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity"
+                                         " a USING (pid) WHERE NOT l.granted AND a.datname ="
+                                         " current_database()") > 0) {
+            PQfinish(c);
             return;
+        }
         cx_test_sleep_ms(50);
     }
     /* what the database's sessions were doing, for whoever reads the failure */
-    PGconn *c = cx_test_pg_connect(url);
     PGresult *r = PQexec(c, "SELECT pid, state, wait_event_type, wait_event, left(query, 120)"
                             " FROM pg_stat_activity WHERE datname = current_database()");
     for (int i = 0; i < PQntuples(r); i++)
