@@ -176,9 +176,10 @@ static pid_t start_member(const char *pg, const char *brokers, const char *topic
         int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO;
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
             _exit(127);
+        /* a log of its own says what happened, assignments included */
         execl(cx_test_bin(), cx_test_bin(), "run", "--config", config, "--brokers", brokers,
               "--topic", topic, "--group", group, "--pg", pg, "--http", "off", "--log-level",
-              "warn", (char *)NULL);
+              log ? "info" : "warn", (char *)NULL);
         _exit(127);
     }
     int slot = 0; /* a stopped member's slot, or a new one */
@@ -206,6 +207,28 @@ static pid_t start_run_logged(const char *group, char *log, size_t len)
 {
     snprintf(log, len, "%s.%s.log", cfgfile, group);
     return start_member(url, cx_mock_bootstraps(mock), "cx.events", group, cfgfile, log);
+}
+
+/* The ends of the logs a and b (b may be NULL), for a failure's message:
+ * CI keeps no files, and without them a failure under load cannot be told
+ * apart from a bug. */
+static const char *tails(const char *a, const char *b)
+{
+    static char out[2 * 3000 + 1024];
+    size_t n = 0;
+    const char *logs[] = {a, b};
+    for (int i = 0; i < 2 && logs[i] != NULL && n < sizeof out - 3000; i++) {
+        n += (size_t)snprintf(out + n, 600, "\n--- the end of %s:\n", logs[i]);
+        FILE *f = fopen(logs[i], "r");
+        if (f == NULL)
+            continue;
+        if (fseek(f, -2900, SEEK_END) != 0)
+            rewind(f); /* shorter */
+        n += fread(out + n, 1, 2900, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    return out;
 }
 
 /* Stops a member (and forgets it: its pid may be reused once reaped). */
@@ -322,7 +345,7 @@ Test(run, stores_every_message_once_over_several_partitions)
         cx_test_sh("grep 'message(s) dead-lettered, the first unreadable cx.events\\[' '%s' |"
                    " grep -c 'missing required field' | grep -qx '[123]'",
                    log),
-        0, "see %s", log);
+        0, "see %s%s", log, tails(log, NULL));
 }
 
 /* A replica older than the schema (a newer release migrated it) runs on, as
@@ -339,7 +362,7 @@ Test(run, an_older_replica_on_a_newer_schema_says_so_once)
     cr_assert_eq(cx_test_sh("grep -c 'the cx schema is at version 999, newer than this cxpulse"
                             " knows' '%s' | grep -qx 1",
                             log),
-                 0, "see %s", log);
+                 0, "see %s%s", log, tails(log, NULL));
 }
 
 Test(run, two_members_share_partitions_and_one_leaves_mid_stream)
@@ -622,7 +645,7 @@ Test(run_outage, a_stop_during_an_outage_says_what_was_not_stored_and_the_next_s
     cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop during an outage must exit 0");
     cr_assert_eq(
         cx_test_sh("grep 'level=warn' '%s' | grep -q 'not stored: they are read again'", log), 0,
-        "the messages not stored were not mentioned; see %s", log);
+        "the messages not stored were not mentioned; see %s%s", log, tails(log, NULL));
     cx_test_pg_back(&conn, url);
     p = start_run("g24");
     wait_handled("g24", produced, 60);
@@ -711,15 +734,16 @@ static void outage_rebalance(const char *group, const char *more, long during, i
     sleep((unsigned)wait_s);
     pid_t b = start_member(url, brokers, "cx.events", group, cfg, log_b);
     sleep((unsigned)outage_s); /* the group rebalances while the database is down */
-    cr_assert(running(a) && running(b), "a member stopped during the outage; see %s, %s", log_a,
-              log_b);
+    cr_assert(running(a) && running(b), "a member stopped during the outage; see %s, %s%s", log_a,
+              log_b, tails(log_a, log_b));
     cx_test_pg_back(&conn, url);
     wait_handled(group, produced, 90);
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
     cr_assert_eq(stop(b, SIGTERM, 30000), 0);
     assert_exactly_once(group);
     cr_assert_neq(cx_test_sh("cat '%s' '%s' | grep -qi 'maximum poll interval'", log_a, log_b), 0,
-                  "a member stopped polling for too long; see %s, %s", log_a, log_b);
+                  "a member stopped polling for too long; see %s, %s%s", log_a, log_b,
+                  tails(log_a, log_b));
 }
 
 /* A cooperative member holding a batch it cannot store when a rebalance
@@ -748,7 +772,8 @@ Test(run_outage, members_given_partitions_during_a_long_outage_stay_in_the_group
     cr_assert_eq(
         cx_test_sh("cat '%s' '%s' | grep -q 'stored offsets of cx.events.*retrying until it can'",
                    log_a, log_b),
-        0, "no partitions were given during the outage; see %s, %s", log_a, log_b);
+        0, "no partitions were given during the outage; see %s, %s%s", log_a, log_b,
+        tails(log_a, log_b));
 }
 
 /* Cooperative rebalancing: the member that stays takes the leaver's
@@ -796,7 +821,7 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
         RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
     cr_assert_eq(stop(p, 0, 20000), 1, "a fenced member must stop, with an error");
     cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -qi 'fenced'", log), 0,
-                 "the reason (fenced) was not logged; see %s", log);
+                 "the reason (fenced) was not logged; see %s%s", log, tails(log, NULL));
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
 
