@@ -257,10 +257,13 @@ static void stored(void *ctx, const cx_pipeline_report *r)
         cx_consumer_stop(s->consumer);
 }
 
-static void retrying(void *ctx, int delay_ms, const char *err)
+static void retrying(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
+                     const char *err)
 {
     service *s = ctx;
-    cx_log(CX_LOG_WARN, "sink.pg", "batch not stored, retrying in %d ms: %s", delay_ms, err);
+    cx_log(CX_LOG_WARN, "sink.pg",
+           "writer %d: batch not stored, retrying in %d ms (attempt %d, failing for %lld s): %s",
+           writer, delay_ms, attempt, failing_s, err);
     cx_metrics_count_retry(s->metrics);
 }
 

@@ -296,7 +296,8 @@ static void *writer_main(void *arg)
         int delay = cx_pipeline_backoff_ms(p, wr->failures);
         if (p->o.hooks.retrying != NULL) {
             pthread_mutex_unlock(&p->lock);
-            p->o.hooks.retrying(p->o.hooks.ctx, delay, err);
+            p->o.hooks.retrying(p->o.hooks.ctx, (int)(wr - p->wr), wr->failures,
+                                (cx_now_mono_us() - wr->failing_since_us) / 1000000, delay, err);
             pthread_mutex_lock(&p->lock);
         }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, delay);

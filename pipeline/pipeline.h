@@ -110,8 +110,11 @@ typedef struct cx_pipeline_hooks {
     void *ctx;
     /* A batch is done with; called in the order batches were submitted. */
     void (*stored)(void *ctx, const cx_pipeline_report *r);
-    /* A write failed transiently; it is tried again after delay_ms. */
-    void (*retrying)(void *ctx, int delay_ms, const char *err);
+    /* Writer `writer`'s write failed transiently, for the attempt-th time
+     * in a row over the last failing_s seconds; it is tried again after
+     * delay_ms. */
+    void (*retrying)(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
+                     const char *err);
     /* A sink answered ERROR: the engine takes no more batches. Once. */
     void (*failed)(void *ctx, const char *err);
     /* Optional. Asked about every second while a drain waits, on the thread

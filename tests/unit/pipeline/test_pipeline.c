@@ -140,6 +140,7 @@ typedef struct source {
     int64_t cancel_at; /* what the cancel_at hook answers */
     int pauses, max_in_hand;
     int max_delay_ms;          /* the longest backoff the retrying hook may be told */
+    int last_attempt;          /* what the retrying hook was told last */
     _Atomic int last_delay_ms; /* the backoff it was told last */
 } source;
 
@@ -212,13 +213,18 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
 }
 
 /* (Hooks run on the engine's threads: they note what they saw, the test asserts.) */
-static void on_retrying(void *ctx, int delay_ms, const char *err)
+static void on_retrying(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
+                        const char *err)
 {
     source *s = ctx;
     if (delay_ms < 0 || delay_ms > s->max_delay_ms ||
         (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0))
         s->bad_hook = 1; /* the backoff is within its bounds, +-20% */
+    if (writer < 0 || writer >= CX_PIPELINE_MAX_SINKS || attempt < 1 || failing_s < 0 ||
+        failing_s > 600)
+        s->bad_hook = 1; /* which writer, the how-manyth failure in a row, since when */
     s->last_delay_ms = delay_ms;
+    s->last_attempt = attempt;
     s->retries++;
 }
 
@@ -591,6 +597,7 @@ Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
     cr_assert_eq(src.retries, 5);
     cr_assert_geq(src.last_delay_ms, 12, "the fifth retry waited %d ms, not 16 ms +-20%%",
                   src.last_delay_ms);
+    cr_assert_eq(src.last_attempt, 5, "the log is told the fifth failure in a row");
     db.fail_next = 1; /* later, one failure */
     source_read(&src, 8);
     source_submit(&src, 2);
@@ -599,6 +606,7 @@ Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
     cr_assert_eq(src.retries, 6);
     cr_assert_leq(src.last_delay_ms, 2, "a first failure after a success waited %d ms, not 1 ms",
                   src.last_delay_ms);
+    cr_assert_eq(src.last_attempt, 1, "a first failure after a success is told as the first");
     assert_all_stored_once();
 }
 
