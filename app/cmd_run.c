@@ -257,6 +257,14 @@ static void stored(void *ctx, const cx_pipeline_report *r)
         cx_consumer_stop(s->consumer);
 }
 
+static void lost(void *ctx, const char *topic, int32_t partition, uint64_t n)
+{
+    (void)topic;
+    (void)partition; /* the consumer's log line names them */
+    service *s = ctx;
+    cx_metrics_add(s->metrics, CX_M_LOST, n);
+}
+
 static void retrying(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
                      const char *err)
 {
@@ -385,7 +393,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
                              .props = props,
                              .n_props = n_props};
     cx_consumer_handler h = {
-        .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain};
+        .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain, .lost = lost};
     cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
     if (made != CX_OK) {
         fprintf(stderr, "cxpulse: %s\n", err);

@@ -210,6 +210,8 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
     *w = (struct warned){m->err, m->rkt, part, now, 0};
 }
 
+static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m);
+
 /* Adds a message to the batch (or handles a consumer error). */
 static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
 {
@@ -222,6 +224,11 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
             snprintf(c->fatal_err, sizeof c->fatal_err, "kafka: %s", why);
         c->fatal = 1;
         c->stop = 1;
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m->rkt != NULL) {
+        out_of_range(c, m);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -337,6 +344,162 @@ static rd_kafka_resp_err_t ask_offsets(cx_consumer *c, rd_kafka_topic_partition_
     return e;
 }
 
+/* Says that topic[id]'s messages from..to-1 were deleted by retention
+ * before they were read, and tells the application how many. */
+static void say_lost(cx_consumer *c, const char *topic, int32_t id, int64_t from, int64_t to)
+{
+    cx_log(CX_LOG_WARN, "ingest",
+           "%s[%d]: messages %lld to %lld were deleted by retention before they were read "
+           "(%lld lost); reading on from %lld",
+           topic, (int)id, (long long)from, (long long)to - 1, (long long)(to - from),
+           (long long)to);
+    if (c->h.lost != NULL)
+        c->h.lost(c->h.ctx, topic, id, (uint64_t)(to - from));
+}
+
+/* The error for a partition whose next offset (what: how it was found) is
+ * past its end (CX_ERR_FATAL): each message up to it would be taken as
+ * stored already. */
+static cx_status past_end(char *err, size_t errlen, const char *topic, int32_t id, const char *what,
+                          int64_t next, int64_t end)
+{
+    return cx_errf(err, errlen, CX_ERR_FATAL,
+                   "%s[%d]: %s %lld is past the partition's end (%lld): the topic was deleted "
+                   "and created again, or lost messages it had acknowledged; if it is a new "
+                   "topic, delete the group's offsets of it from cx.consumer_offsets to read it "
+                   "from its start",
+                   topic, (int)id, what, (long long)next, (long long)end);
+}
+
+/* The offset where c has stored topic[partition] up to (-1: not known). */
+static int64_t stored_at(cx_consumer *c, const char *topic, int32_t partition)
+{
+    pthread_mutex_lock(&c->stored_lock);
+    const rd_kafka_topic_partition_t *p =
+        rd_kafka_topic_partition_list_find(c->stored, topic, partition);
+    int64_t at = p != NULL && p->offset >= 0 ? p->offset : -1;
+    pthread_mutex_unlock(&c->stored_lock);
+    return at;
+}
+
+/*
+ * Fetches topic[id] of the assignment `mine` again from `from`, once
+ * librdkafka has stopped fetching it (its offset out of range), which a seek
+ * cannot undo: assigned again, alone (cooperative), or with the rest of the
+ * assignment at the positions read up to (eager: an assignment replaces the
+ * whole of it). Pauses stay as they were. 0, with the reason in why, when
+ * it cannot be done.
+ */
+static int refetch(cx_consumer *c, const rd_kafka_topic_partition_list_t *mine, const char *topic,
+                   int32_t id, int64_t from, char *why, size_t whylen)
+{
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_t *l;
+    if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0) {
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, id)->offset = from;
+        if ((e = rd_kafka_incremental_unassign(c->rk, l)) == NULL)
+            e = rd_kafka_incremental_assign(c->rk, l);
+    } else {
+        l = rd_kafka_topic_partition_list_copy(mine);
+        re = rd_kafka_position(c->rk, l);
+        for (int i = 0; re == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *p = &l->elems[i];
+            if (p->partition == id && strcmp(p->topic, topic) == 0)
+                p->offset = from;
+            else if (p->offset < 0) /* nothing read since it was assigned */
+                p->offset = stored_at(c, p->topic, p->partition);
+            if (p->offset < 0)
+                p->offset = c->reset;
+            p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        if (re == RD_KAFKA_RESP_ERR_NO_ERROR)
+            re = rd_kafka_assign(c->rk, l);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != NULL) {
+        snprintf(why, whylen, "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return 0;
+    }
+    if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(why, whylen, "%s", rd_kafka_err2str(re));
+        return 0;
+    }
+    if (c->paused)
+        set_paused(c, 1);
+    return 1;
+}
+
+/*
+ * A partition read past what its brokers hold: auto.offset.reset is "error",
+ * so librdkafka stops fetching it and says so here, at the offset it was to
+ * fetch (at). Retention deleted messages there before they were read: it
+ * reads on from the oldest held, saying how many were lost since the last
+ * message this member read (messages fetched ahead of it are let go of), as
+ * an assignment does. The partition holds less than that (deleted and created again, or
+ * truncated): the consumer stops, as an assignment would, since every
+ * message up to `at` would be skipped as stored. Where the partition starts
+ * is not known in time (its leader is out of reach): it is fetched from `at`
+ * again, and told again. A partition no longer assigned is left alone.
+ */
+static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int32_t id = m->partition;
+    int64_t at = m->offset, lo = -1, hi = -1;
+    rd_kafka_topic_partition_list_t *mine = NULL, *l = rd_kafka_topic_partition_list_new(1);
+    if (rd_kafka_assignment(c->rk, &mine) != RD_KAFKA_RESP_ERR_NO_ERROR || mine == NULL ||
+        rd_kafka_topic_partition_list_find(mine, topic, id) == NULL || at < 0)
+        goto done;
+    int64_t until = cx_now_mono_us() + ENDS_PATIENCE_MS * 1000LL;
+    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(l, topic, id);
+    p->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (ask_offsets(c, l, "starts", until, &id, 1, &lo, "it is fetched again where it was") ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        lo >= 0 && lo <= at) {
+        p->offset = RD_KAFKA_OFFSET_END;
+        p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        ask_offsets(c, l, "ends", until, &id, 1, &hi, "it is fetched again where it was");
+    }
+    /* where this member has read up to: messages fetched ahead of it but not
+     * read are let go of by the new assignment, and need fetching again */
+    l->elems[0].offset = RD_KAFKA_OFFSET_INVALID;
+    int64_t from = rd_kafka_position(c->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR
+                       ? l->elems[0].offset
+                       : RD_KAFKA_OFFSET_INVALID;
+    if (from < 0) /* nothing read since it was assigned */
+        from = stored_at(c, topic, id);
+    if (from < 0 || from > at)
+        from = at;
+    if (lo > from) {
+        say_lost(c, topic, id, from, lo);
+        from = lo;
+    } else if (hi >= 0 && at > hi) {
+        if (!c->fatal)
+            past_end(c->fatal_err, sizeof c->fatal_err, topic, id, "the next offset to read", at,
+                     hi);
+        c->fatal = 1;
+        c->stop = 1;
+        goto done;
+    } else {
+        warn_error(c, m); /* not known, or held again: librdkafka's reason */
+    }
+    char why[256];
+    if (!refetch(c, mine, topic, id, from, why, sizeof why) && !c->fatal) {
+        /* else the partition would stay unread, unsaid */
+        snprintf(c->fatal_err, sizeof c->fatal_err, "reading %s[%d] on from %lld: %s", topic,
+                 (int)id, (long long)from, why);
+        c->fatal = 1;
+        c->stop = 1;
+    }
+done:
+    if (mine != NULL)
+        rd_kafka_topic_partition_list_destroy(mine);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Checks where each partition of topic starts (next[k], -1: nothing stored)
  * against what the brokers hold, asked within ENDS_PATIENCE_MS:
  * - stored before the oldest message held: the messages between were
@@ -396,20 +559,11 @@ static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *
     }
     for (size_t k = 0; k < n && !c->stop; k++) {
         if (next[k] >= 0 && hi[k] >= 0 && next[k] > hi[k]) {
-            st = cx_errf(err, errlen, CX_ERR_FATAL,
-                         "%s[%d]: the stored offset %lld is past the partition's end (%lld): "
-                         "the topic was deleted and created again, or lost messages it had "
-                         "acknowledged; if it is a new topic, delete the group's offsets of it "
-                         "from cx.consumer_offsets to read it from its start",
-                         topic, (int)ids[k], (long long)next[k], (long long)hi[k]);
+            st = past_end(err, errlen, topic, ids[k], "the stored offset", next[k], hi[k]);
             goto done;
         }
         if (next[k] >= 0 && lo[k] > next[k]) {
-            cx_log(CX_LOG_WARN, "ingest",
-                   "%s[%d]: messages %lld to %lld were deleted by retention before they were "
-                   "read (%lld lost); reading on from %lld",
-                   topic, (int)ids[k], (long long)next[k], (long long)lo[k] - 1,
-                   (long long)(lo[k] - next[k]), (long long)lo[k]);
+            say_lost(c, topic, ids[k], next[k], lo[k]);
             next[k] = lo[k];
         }
     }
@@ -647,9 +801,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
                              {"group.id", cfg->group},
                              /* a partition with nothing stored is assigned
                                 c->reset; one whose offset falls out of range
-                                while read (retention deleted it unread) reads
-                                on from the oldest message held */
-                             {"auto.offset.reset", "earliest"},
+                                while read is told here (out_of_range()) */
+                             {"auto.offset.reset", "error"},
                              {"enable.auto.commit", "false"}, /* PostgreSQL holds the offsets */
                              /* nothing is stored before PostgreSQL has it */
                              {"enable.auto.offset.store", "false"},

@@ -101,6 +101,10 @@ typedef struct cx_consumer_handler {
      * given up: it is read again from the stored offsets). Called before
      * partitions are let go and before leaving. */
     cx_status (*drain)(void *ctx, char *err, size_t errlen);
+    /* Optional. n messages of topic[partition] were deleted by retention
+     * before they were read (found at an assignment or while reading); the
+     * consumer has logged it and reads on from the oldest held. */
+    void (*lost)(void *ctx, const char *topic, int32_t partition, uint64_t n);
 } cx_consumer_handler;
 
 typedef struct cx_consumer cx_consumer;
@@ -111,7 +115,8 @@ typedef struct cx_consumer cx_consumer;
  * answers CX_ERR_TRANSIENT, it is asked again, until it answers or a stop;
  * the member stays in the group meanwhile), checked
  * against what the brokers hold: before the oldest message held (deleted by
- * retention unread), the member reads on from the oldest, with a warning;
+ * retention unread), the member reads on from the oldest, with a warning
+ * (handler->lost), as it does when that happens while it reads;
  * past a partition's end (the topic created again), run() fails, naming it.
  * The offsets of each stored batch (cx_consumer_stored) are committed to
  * Kafka asynchronously so lag tools work. Returns new: cx_consumer_free().

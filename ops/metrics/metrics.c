@@ -64,6 +64,10 @@ static const struct {
                        "Messages whose text is in a language the built-in model and the "
                        "sentiment lexicons do not read (English only): classified by their "
                        "fields and rating alone (a message read again counts again)."},
+    [CX_M_LOST] = {"cxpulse_messages_lost_total",
+                   "Kafka messages deleted by retention before they were read (found when "
+                   "partitions are assigned or while reading): never stored, never "
+                   "dead-lettered; each gap is also logged."},
 };
 
 static const struct {

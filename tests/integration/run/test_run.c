@@ -1055,6 +1055,29 @@ Test(run, a_stored_offset_past_the_partitions_end_stops_the_member_saying_why)
     cr_assert_eq(handled("g13"), 100000LL * PARTITIONS);
 }
 
+/* Produces events from..to-1 to topic's partition 0, 15 kB each, named
+ * "<topic>-<i>": the mock keeps about the last 5 MB of a partition, so about
+ * the last 330 of them. */
+static void produce_big(const char *topic, int from, int to)
+{
+    char err[512];
+    static char v[16500];
+    unsigned x = 12345u + (unsigned)from;
+    for (int i = from; i < to; i++) {
+        int n = snprintf(v, sizeof v,
+                         "{\"event_id\":\"%s-%d\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                         "\"channel\":\"email\",\"text\":\"",
+                         topic, i);
+        for (int k = 0; k < 15000; k++, x = x * 1103515245u + 12345u)
+            v[n++] = "abcdefghijklmnopqrstuvwxyz .,"[(x >> 16) % 29];
+        n += snprintf(v + n, sizeof v - (size_t)n, "\"}");
+        cr_assert_eq(cx_producer_send(producer, topic, "k", 1, v, (size_t)n, 0, err, sizeof err),
+                     CX_OK, "%s", err);
+    }
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 60000, &delivered, err, sizeof err), CX_OK, "%s", err);
+}
+
 /* Messages deleted by retention before the group read them are gone; the
  * member reads on from the oldest held, whatever auto_offset_reset says
  * (that is for partitions with nothing stored), and skips nothing else. */
@@ -1063,21 +1086,7 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     char err[512];
     /* the mock keeps about the last 5 MB of a partition */
     cr_assert_eq(cx_mock_create_topic(mock, "cx.old", 1, err, sizeof err), CX_OK, "%s", err);
-    static char v[16500];
-    unsigned x = 12345;
-    for (int i = 0; i < 1000; i++) {
-        int n = snprintf(v, sizeof v,
-                         "{\"event_id\":\"old-%d\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
-                         "\"channel\":\"email\",\"text\":\"",
-                         i);
-        for (int k = 0; k < 15000; k++, x = x * 1103515245u + 12345u)
-            v[n++] = "abcdefghijklmnopqrstuvwxyz .,"[(x >> 16) % 29];
-        n += snprintf(v + n, sizeof v - (size_t)n, "\"}");
-        cr_assert_eq(cx_producer_send(producer, "cx.old", "k", 1, v, (size_t)n, 0, err, sizeof err),
-                     CX_OK, "%s", err);
-    }
-    uint64_t delivered;
-    cr_assert_eq(cx_producer_flush(producer, 60000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    produce_big("cx.old", 0, 1000);
     PQclear(PQexec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
                          "next_offset) VALUES ('g14', 'cx.old', 0, 0)"));
     setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
@@ -1090,6 +1099,68 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT max(kafka_offset) FROM cx.events"), 999);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 1000 - first);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+}
+
+/* Retention deletes messages while a member of group (its configuration
+ * cfg), held up by the database, has not read them yet: it reads on from the
+ * oldest message held, says how many were lost and where, and stores the
+ * rest once. */
+static void lost_while_waiting(const char *group, const char *cfg)
+{
+    char err[512];
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.mid", 1, err, sizeof err), CX_OK, "%s", err);
+    produce_big("cx.mid", 0, 20);
+    setenv("CXPULSE_BATCH_MAX_MESSAGES", "10", 1);
+    char log[sizeof cfgfile + 16];
+    snprintf(log, sizeof log, "%s.%s.log", cfgfile, group);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.mid", group, cfg, log);
+    unsetenv("CXPULSE_BATCH_MAX_MESSAGES");
+    wait_handled(group, 20, 60);
+    /* the writers wait for the lock while 15 MB more are written and the
+     * oldest deleted */
+    PGconn *holder = cx_test_pg_connect(url);
+    cx_test_pg_exec(holder, "BEGIN");
+    cx_test_pg_exec(holder, "LOCK TABLE cx.consumer_offsets IN ACCESS EXCLUSIVE MODE");
+    produce_big("cx.mid", 20, 1020);
+    cx_test_sleep_ms(1000);
+    cx_test_pg_exec(holder, "COMMIT");
+    PQfinish(holder);
+    wait_handled(group, 1020, 120);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
+    cr_assert_lt(stored, 1000, "the mock kept every message: nothing was deleted");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(DISTINCT event_id) FROM cx.events"), stored);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT max(kafka_offset) FROM cx.events"), 1019);
+    /* one gap, said with its size: what is stored and what is lost add up */
+    long long gap_from = cx_test_pg_scalar(
+        conn, "SELECT min(kafka_offset) FROM cx.events e WHERE NOT EXISTS (SELECT 1 FROM "
+              "cx.events f WHERE f.kafka_offset = e.kafka_offset + 1) AND kafka_offset < 1019");
+    long long gap_to = cx_test_pg_scalar(
+        conn, "SELECT min(kafka_offset) FROM cx.events WHERE kafka_offset > (SELECT min("
+              "kafka_offset) FROM cx.events e WHERE NOT EXISTS (SELECT 1 FROM cx.events f WHERE "
+              "f.kafka_offset = e.kafka_offset + 1))");
+    cr_assert_eq(stored, 1020 - (gap_to - gap_from - 1), "more than one gap");
+    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -qF 'cx.mid[0]: messages %lld to %lld "
+                            "were deleted by retention before they were read (%lld lost); reading "
+                            "on from %lld'",
+                            log, gap_from + 1, gap_to - 1, gap_to - gap_from - 1, gap_to),
+                 0, "the loss was not said; see %s%s", log, tails(log, NULL));
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+}
+
+Test(run, messages_deleted_while_a_member_waits_are_said_lost_and_the_rest_read)
+{
+    lost_while_waiting("glost", cfgfile);
+}
+
+/* The same with cooperative rebalancing, where the partition is assigned
+ * again alone. */
+Test(run, messages_deleted_while_a_cooperative_member_waits_are_said_lost_and_the_rest_read)
+{
+    char coop[300];
+    snprintf(coop, sizeof coop, "%s.coop", cfgfile);
+    write_config(coop, ", \"partition.assignment.strategy\": \"cooperative-sticky\"");
+    lost_while_waiting("glostc", coop);
 }
 
 /* librdkafka 2.0.2 can hang destroying a consumer whose subscribed topic
