@@ -85,6 +85,19 @@ int cx_cmd_config(int argc, char **argv)
             cx_classifier_free(clf);
             goto done;
         }
+        const char **props = NULL;
+        size_t n_props = 0;
+        cx_status kst = cx_config_kafka_properties(cfg, &props, &n_props, err, sizeof err);
+        if (kst == CX_OK) { /* librdkafka's own checks of the properties together */
+            cx_consumer_config cc = cx_cmd_consumer_config(cfg, props, n_props);
+            kst = cx_consumer_check(&cc, err, sizeof err);
+        }
+        free(props);
+        if (kst != CX_OK) {
+            fprintf(stderr, "cxpulse config: %s\n", err);
+            cx_classifier_free(clf);
+            goto done;
+        }
         cx_alerts *alerts = NULL;
         if (cx_alerts_new(&alerts, cfg, err, sizeof err) != CX_OK) {
             fprintf(stderr, "cxpulse config: %s\n", err);

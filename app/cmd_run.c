@@ -257,6 +257,20 @@ static void stored(void *ctx, const cx_pipeline_report *r)
         cx_consumer_stop(s->consumer);
 }
 
+cx_consumer_config cx_cmd_consumer_config(const cx_config *cfg, const char **props, size_t n_props)
+{
+    return (cx_consumer_config){.brokers = cfg->brokers,
+                                .topics = (const char *const *)cfg->topics,
+                                .n_topics = cfg->n_topics,
+                                .group = cfg->group,
+                                .batch_max_messages = cfg->batch_max_messages,
+                                .batch_max_ms = cfg->batch_max_ms,
+                                .batch_max_bytes = cfg->batch_max_bytes,
+                                .auto_offset_reset = cfg->auto_offset_reset,
+                                .props = props,
+                                .n_props = n_props};
+}
+
 static void lost(void *ctx, const char *topic, int32_t partition, uint64_t n)
 {
     (void)topic;
@@ -382,16 +396,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     if (sender != NULL &&
         cx_alerts_unrouted(cx_alerts_sender_alerts(sender), rules, unrouted, sizeof unrouted) > 0)
         cx_log(CX_LOG_WARN, "alerts", CX_UNROUTED, unrouted);
-    cx_consumer_config cc = {.brokers = cfg->brokers,
-                             .topics = (const char *const *)cfg->topics,
-                             .n_topics = cfg->n_topics,
-                             .group = cfg->group,
-                             .batch_max_messages = cfg->batch_max_messages,
-                             .batch_max_ms = cfg->batch_max_ms,
-                             .batch_max_bytes = cfg->batch_max_bytes,
-                             .auto_offset_reset = cfg->auto_offset_reset,
-                             .props = props,
-                             .n_props = n_props};
+    cx_consumer_config cc = cx_cmd_consumer_config(cfg, props, n_props);
     cx_consumer_handler h = {
         .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain, .lost = lost};
     cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);

@@ -12,6 +12,7 @@
 
 #include "classify.h"
 #include "config.h"
+#include "ingest.h"
 #include "metrics.h"
 
 #define CX_EXIT_OK 0
@@ -172,6 +173,10 @@ FILE *cx_cmd_open_input(const char *path);
 /* Prints each of clf's warnings (about its rule files and model) to stderr
  * as "cxpulse <cmd>: warning: ...". */
 void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf);
+
+/* The Kafka consumer `run` starts for cfg, with the librdkafka properties
+ * props (cx_config_kafka_properties: n_props pairs). */
+cx_consumer_config cx_cmd_consumer_config(const cx_config *cfg, const char **props, size_t n_props);
 
 /* Prints json (indented, keys in order) and a newline to stdout. C1 controls
  * and bidirectional formatting characters that event text or a receiver's

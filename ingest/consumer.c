@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ingest.h"
 #include "ingest_int.h"
@@ -623,9 +624,16 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
                 parts->elems[j].offset = next[k] >= 0 ? next[k] : c->reset;
                 note_stored(c, topic, parts->elems[j].partition,
                             next[k] >= 0 ? next[k] : RD_KAFKA_OFFSET_INVALID, 0);
-                cx_log(CX_LOG_INFO, "ingest", "assigned %s[%d] from offset %lld%s", topic,
-                       parts->elems[j].partition, (long long)next[k],
-                       next[k] >= 0 ? "" : " (none stored: reset)");
+                if (next[k] >= 0)
+                    cx_log(CX_LOG_INFO, "ingest", "assigned %s[%d] from offset %lld", topic,
+                           parts->elems[j].partition, (long long)next[k]);
+                else
+                    cx_log(CX_LOG_INFO, "ingest",
+                           "assigned %s[%d] from its %s (no offset stored: "
+                           "kafka.auto_offset_reset %s)",
+                           topic, parts->elems[j].partition,
+                           c->reset == RD_KAFKA_OFFSET_END ? "end" : "oldest message",
+                           c->reset == RD_KAFKA_OFFSET_END ? "latest" : "earliest");
                 k++;
             }
     }
@@ -755,10 +763,33 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
 }
 
-cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
-                          const cx_consumer_handler *handler, char *err, size_t errlen)
+/* Whether the caller's properties set one of names (NULL-terminated). */
+static int sets_any(const cx_consumer_config *cfg, const char *const *names)
 {
-    static const char *const defaults[][2] = {
+    for (size_t i = 0; i < cfg->n_props; i++)
+        for (const char *const *n = names; *n != NULL; n++)
+            if (strcmp(cfg->props[2 * i], *n) == 0)
+                return 1;
+    return 0;
+}
+
+/* Sets conf as a member of cfg is configured: cxpulse's defaults, then the
+ * caller's properties, then what cxpulse needs (the configuration refuses
+ * properties that would change those, naming the settings to use). */
+static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config *cfg, char *err,
+                                size_t errlen)
+{
+    /* librdkafka checks fetch.max.bytes against message.max.bytes and
+     * receive.message.max.bytes: whoever sets one of them chooses the lot */
+    static const char *const sizes[] = {"fetch.max.bytes", "message.max.bytes",
+                                        "receive.message.max.bytes", NULL};
+    char client_id[128] = "cxpulse";
+    char host[64];
+    if (gethostname(host, sizeof host) == 0) { /* brokers' logs and group tools name members */
+        host[sizeof host - 1] = '\0';
+        snprintf(client_id, sizeof client_id, "cxpulse-%s", host);
+    }
+    const char *defaults[][2] = {
         /* Bounded memory whatever the backlog: at most 8 MB queued ahead (all
          * partitions together: they feed one consumer queue) and 4 MB per
          * fetch response (the defaults allow 64 MB and 50 MB). Not less: once
@@ -769,9 +800,67 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
          * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, with
          * 8 MB 0.81-1.24). */
         {"queued.max.messages.kbytes", "8192"},
-        {"fetch.max.bytes", "4194304"},
+        {"fetch.max.bytes", sets_any(cfg, sizes) ? NULL : "4194304"},
         {"log_level", "4"},
+        {"client.id", client_id},
     };
+    /* Set last, so that no property of the caller's changes them. */
+    const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
+                             {"group.id", cfg->group},
+                             /* a partition with nothing stored is assigned
+                                c->reset; one whose offset falls out of range
+                                while read is told here (out_of_range()) */
+                             {"auto.offset.reset", "error"},
+                             {"enable.auto.commit", "false"}, /* PostgreSQL holds the offsets */
+                             /* nothing is stored before PostgreSQL has it */
+                             {"enable.auto.offset.store", "false"},
+                             {"enable.partition.eof", "false"}};
+    size_t n_defaults = CX_ARRAY_LEN(defaults), n_set = n_defaults + cfg->n_props;
+    char errstr[512];
+    for (size_t i = 0; i < n_set + CX_ARRAY_LEN(base); i++) {
+        const char *k, *v;
+        if (i < n_defaults) {
+            k = defaults[i][0];
+            v = defaults[i][1];
+        } else if (i < n_set) {
+            k = cfg->props[2 * (i - n_defaults)];
+            v = cfg->props[2 * (i - n_defaults) + 1];
+        } else {
+            k = base[i - n_set][0];
+            v = base[i - n_set][1];
+        }
+        if (v != NULL && rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", k, errstr);
+    }
+    return CX_OK;
+}
+
+cx_status cx_consumer_check(const cx_consumer_config *cfg, char *err, size_t errlen)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "consumer: out of memory");
+    cx_status st = set_properties(conf, cfg, err, errlen);
+    if (st == CX_OK && /* quiet: it is not meant to reach the brokers */
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"log_level\": %s", errstr);
+    if (st != CX_OK) {
+        rd_kafka_conf_destroy(conf);
+        return st;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "kafka consumer: %s", errstr);
+    }
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return CX_OK;
+}
+
+cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
+                          const cx_consumer_handler *handler, char *err, size_t errlen)
+{
     char errstr[512];
     cx_consumer *c = calloc(1, sizeof *c);
     if (c != NULL)
@@ -795,36 +884,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
         (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
         goto fail;
-    /* Set last, so that no property of the caller's changes them: the
-     * configuration refuses such properties, naming the settings to use. */
-    const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
-                             {"group.id", cfg->group},
-                             /* a partition with nothing stored is assigned
-                                c->reset; one whose offset falls out of range
-                                while read is told here (out_of_range()) */
-                             {"auto.offset.reset", "error"},
-                             {"enable.auto.commit", "false"}, /* PostgreSQL holds the offsets */
-                             /* nothing is stored before PostgreSQL has it */
-                             {"enable.auto.offset.store", "false"},
-                             {"enable.partition.eof", "false"}};
-    size_t n_defaults = CX_ARRAY_LEN(defaults), n_set = n_defaults + cfg->n_props;
-    for (size_t i = 0; i < n_set + CX_ARRAY_LEN(base); i++) {
-        const char *k, *v;
-        if (i < n_defaults) {
-            k = defaults[i][0];
-            v = defaults[i][1];
-        } else if (i < n_set) {
-            k = cfg->props[2 * (i - n_defaults)];
-            v = cfg->props[2 * (i - n_defaults) + 1];
-        } else {
-            k = base[i - n_set][0];
-            v = base[i - n_set][1];
-        }
-        if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-            st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka property \"%s\": %s", k, errstr);
-            goto fail;
-        }
-    }
+    if ((st = set_properties(conf, cfg, err, errlen)) != CX_OK)
+        goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_opaque(conf, c);

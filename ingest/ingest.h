@@ -109,6 +109,12 @@ typedef struct cx_consumer_handler {
 
 typedef struct cx_consumer cx_consumer;
 
+/* Checks cfg as librdkafka sees a member's whole configuration (cxpulse's
+ * settings and the caller's properties together, e.g. SASL without a user
+ * name, fetch sizes at odds) without joining the group: CX_ERR_CONFIG with
+ * librdkafka's reason, as cx_consumer_new() would fail. */
+cx_status cx_consumer_check(const cx_consumer_config *cfg, char *err, size_t errlen);
+
 /*
  * Creates a consumer-group member (auto commit off). Starting offsets come
  * from handler->load_offsets on every assignment, never from Kafka (while it

@@ -283,6 +283,27 @@ static int check_said(const char *path, const char *pattern)
     return cx_test_sh("grep -q -e '%s' %s.err", pattern, path) == 0;
 }
 
+/* config --check refuses what `run` would refuse of the Kafka properties
+ * taken together (librdkafka's own checks), and takes larger messages with
+ * the fetch sizes they need. */
+Test(cli, config_check_sees_kafka_properties_as_run_does)
+{
+    char cfg[300];
+    write_file(cfg, "sasl.json",
+               "{\"kafka\": {\"properties\": {\"security.protocol\": \"SASL_SSL\","
+               " \"sasl.mechanisms\": \"SCRAM-SHA-512\"}}}");
+    cr_assert_eq(config_check("--config", cfg), 2);
+    cr_assert(check_said(cfg, "kafka consumer: .*sasl.username"), "see %s.err", cfg);
+    write_file(cfg, "big.json",
+               "{\"kafka\": {\"properties\": {\"message.max.bytes\": \"10000000\"}}}");
+    cr_assert_eq(config_check("--config", cfg), 0, "see %s.err", cfg);
+    write_file(cfg, "odd.json",
+               "{\"kafka\": {\"properties\": {\"fetch.max.bytes\": \"1000000\","
+               " \"message.max.bytes\": \"2000000\"}}}");
+    cr_assert_eq(config_check("--config", cfg), 2);
+    cr_assert(check_said(cfg, "fetch.max.bytes"), "see %s.err", cfg);
+}
+
 Test(cli, config_check_rejects_a_rule_version_run_could_not_record)
 {
     char rules[300], text[512] = "{\"version\":\"";
