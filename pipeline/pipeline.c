@@ -312,7 +312,10 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Copies msgs[0..n) into b: values and topic names into one buffer. */
+/* Copies msgs[0..n) into b: values and topic names into one buffer. A
+ * message without a value (NULL: a tombstone, a compacted topic's deletion
+ * marker) keeps NULL, so that its dead letter can say so; an empty value
+ * keeps a pointer, as it was. */
 static cx_status copy_batch(batch *b, const cx_pipeline_msg *msgs, size_t n, char *err,
                             size_t errlen)
 {
@@ -340,10 +343,12 @@ static cx_status copy_batch(batch *b, const cx_pipeline_msg *msgs, size_t n, cha
         } else {
             b->msgs[i].topic = b->msgs[i - 1].topic;
         }
-        if (msgs[i].len > 0)
-            memcpy(b->data + at, msgs[i].value, msgs[i].len);
-        b->msgs[i].value = b->data + at;
-        at += msgs[i].len;
+        if (msgs[i].value != NULL) { /* else a tombstone: NULL, as copied */
+            if (msgs[i].len > 0)
+                memcpy(b->data + at, msgs[i].value, msgs[i].len);
+            b->msgs[i].value = b->data + at; /* not NULL: the buffer holds the topic */
+            at += msgs[i].len;
+        }
     }
     b->n = n;
     return CX_OK;

@@ -1399,6 +1399,31 @@ Test(run, a_read_only_database_is_waited_for_like_an_outage)
     assert_exactly_once("g18");
 }
 
+/* A tombstone (a message with no value: a compacted topic's deletion
+ * marker) is a dead letter that says so, with no bytes; the messages around
+ * it are stored. */
+Test(run, a_tombstone_is_a_dead_letter_that_says_so)
+{
+    char err[512];
+    uint64_t delivered;
+    produce(50);
+    cr_assert_eq(cx_producer_send(producer, "cx.events", "k1", 2, NULL, 0, 0, err, sizeof err),
+                 CX_OK, "%s", err);
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    produced++;
+    produce(50);
+    pid_t p = start_run("g37");
+    wait_handled("g37", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad - 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad + 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE error ="
+                                         " 'message is empty: it has no value (a tombstone,"
+                                         " a compacted topic''s deletion marker)'"
+                                         " AND length(raw) = 0"),
+                 1, "the tombstone's dead letter does not say it is one");
+}
+
 Test(run_outage, a_batch_caught_by_an_outage_is_stored_when_the_topic_has_gone_quiet)
 {
     produce(400);

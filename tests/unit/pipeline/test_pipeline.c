@@ -33,6 +33,13 @@ typedef struct ledger {
     int hang;           /* every write waits for a cancel, then answers RETRY */
     int cancels;        /* cancel requests */
     pthread_cond_t cancelled;
+    struct {
+        int32_t partition;
+        int64_t offset;
+        int no_value; /* the record had no value (NULL), not an empty one */
+        char reason[256];
+    } dead[8]; /* the records written as dead letters (the first 8) */
+    size_t n_dead;
 } ledger;
 
 static ledger db;
@@ -74,8 +81,18 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
             const cx_record *rec = &recs[i];
             char want[64];
             snprintf(want, sizeof want, "p%d-%lld", rec->partition, (long long)rec->offset);
-            if (rec->ev == NULL || strcmp(rec->ev->event_id, want) != 0)
+            if (rec->ev == NULL && rec->error != NULL) { /* a dead letter: noted, with why */
+                if (l->n_dead < CX_ARRAY_LEN(l->dead)) {
+                    l->dead[l->n_dead].partition = rec->partition;
+                    l->dead[l->n_dead].offset = rec->offset;
+                    l->dead[l->n_dead].no_value = rec->raw == NULL;
+                    snprintf(l->dead[l->n_dead].reason, sizeof l->dead[l->n_dead].reason, "%s",
+                             rec->error);
+                }
+                l->n_dead++;
+            } else if (rec->ev == NULL || strcmp(rec->ev->event_id, want) != 0) {
                 l->wrong++; /* not the message submitted at that place */
+            }
             int64_t *next = &l->next[rec->partition];
             if (rec->offset < *next)
                 l->twice++;
@@ -299,6 +316,7 @@ static void assert_all_stored_once(void)
     cr_assert_eq(db.twice, 0, "%zu messages stored twice", db.twice);
     cr_assert_eq(db.lost, 0, "%zu messages lost", db.lost);
     cr_assert_eq(db.wrong, 0, "%zu records not made from their message", db.wrong);
+    cr_assert_eq(db.n_dead, 0, "%zu valid messages written as dead letters", db.n_dead);
     for (int p = 0; p < PARTS; p++)
         cr_assert_eq(db.next[p], src.pos[p], "partition %d stored up to %lld of %lld", p,
                      (long long)db.next[p], (long long)src.pos[p]);
@@ -659,4 +677,33 @@ Test(pipeline, max_batches_defaults_to_2)
     source_read(&src, 8);
     cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_ERR_TRANSIENT,
                  "a third batch was taken while two were in hand");
+}
+
+/* A message with no value at all (a tombstone: a compacted topic's deletion
+ * marker) reaches the record as no value, not as an empty one, so that its
+ * dead letter says it is a tombstone; an empty value's says only that it is
+ * empty. */
+Test(pipeline, a_message_without_a_value_is_a_dead_letter_that_says_it_is_a_tombstone)
+{
+    start(1, 2);
+    source_read(&src, 4); /* one message per partition, each at offset 0 */
+    src.msgs[1].value = NULL;
+    src.msgs[1].len = 0;
+    src.values[2][0] = '\0';
+    src.msgs[2].len = 0;
+    source_submit(&src, 2);
+    wait_reported(1);
+    pthread_mutex_lock(&db.lock);
+    cr_assert_eq(db.n_dead, 2, "%zu dead letters", db.n_dead);
+    cr_assert_eq(db.dead[0].partition, 1);
+    cr_assert(db.dead[0].no_value, "the tombstone reached the sink with a value");
+    cr_assert_str_eq(db.dead[0].reason, "message is empty: it has no value (a tombstone, a "
+                                        "compacted topic's deletion marker)");
+    cr_assert_eq(db.dead[1].partition, 2);
+    cr_assert_not(db.dead[1].no_value, "the empty value reached the sink as no value");
+    cr_assert_str_eq(db.dead[1].reason, "message is empty");
+    cr_assert_eq(db.wrong, 0, "%zu records not made from their message", db.wrong);
+    for (int p = 0; p < PARTS; p++)
+        cr_assert_eq(db.next[p], 1, "partition %d stored up to %lld", p, (long long)db.next[p]);
+    pthread_mutex_unlock(&db.lock);
 }
