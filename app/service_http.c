@@ -5,8 +5,9 @@
  * pipeline, with no query per request: partitions assigned (so the member has
  * joined its group through a reachable broker), the last batch write not
  * failing, and PostgreSQL answering the monitor thread's check, made every
- * CHECK_MS. /api/live queries PostgreSQL on its own connection, within a few
- * seconds.
+ * CHECK_MS, as a server that takes writes (not a standby, nor with
+ * default_transaction_read_only on). /api/live queries PostgreSQL on its own
+ * connection, within a few seconds.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,7 +24,7 @@ extern const char cx_live_page[];
 extern const size_t cx_live_page_len;
 
 #define MAX_LAG_PARTITIONS 4096
-#define CHECK_MS 2000 /* how often the monitor checks that PostgreSQL answers */
+#define CHECK_MS 2000 /* how often the monitor checks that PostgreSQL answers and takes writes */
 
 struct cx_service_http {
     cx_http *http;
@@ -35,11 +36,12 @@ struct cx_service_http {
     int window_seconds;
     pthread_mutex_t scratch_lock; /* lags: /metrics */
     cx_partition_lag *lags;
-    pthread_mutex_t lock;  /* pg_checked, pg_error, quit, live_warned_us */
+    pthread_mutex_t lock;  /* pg_checked, pg_read_only, pg_error, quit, live_warned_us */
     int pg_checked;        /* 1: PostgreSQL answered the last check */
+    const char *pg_read_only; /* NULL, or why it answered that it takes no writes */
     int64_t live_warned_us; /* when /api/live last logged a failure (0: never) */
-    char pg_error[512];    /* why not (libpq's message, redacted) */
-    int64_t pg_failing_since_us; /* when it stopped answering */
+    char pg_error[512];     /* why it did not answer (libpq's message, redacted) */
+    int64_t pg_failing_since_us; /* when it stopped answering or taking writes */
     pthread_t monitor;
     int monitor_started;
     int locks; /* lock and wake are initialised */
@@ -80,13 +82,17 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
     if (c == NULL || cx_consumer_assigned(c) == 0)
         snprintf(why, sizeof why,
                  "no kafka partitions assigned (none given yet, the brokers are out of reach, "
-                 "or other members hold them all: the log says which)\n");
+                 "other members hold them all, or their stored offsets cannot be read from "
+                 "postgresql yet: the log says which)\n");
     pthread_mutex_lock(&s->lock);
     /* libpq's reason names the server, the user and the database: the log
      * has it, not an endpoint anyone who reaches the port may read */
     if (!s->pg_checked)
         snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n",
                  s->pg_error[0] ? "not answering (the log says why)" : "not checked yet");
+    else if (s->pg_read_only != NULL) /* words of ours, naming nothing */
+        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: read-only (%s)\n",
+                 s->pg_read_only);
     else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
         snprintf(why + strlen(why), sizeof why - strlen(why),
                  "postgresql: the last batch write failed\n");
@@ -97,7 +103,10 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
         text(r, 503, "not ready: ", why);
 }
 
-/* Checks every CHECK_MS that PostgreSQL answers, for /readyz. */
+/* Checks every CHECK_MS that PostgreSQL answers and takes writes, for
+ * /readyz and cxpulse_postgresql_up; logs each change (a new reason once), and
+ * when it takes writes again after it did not, wakes the writers waiting out
+ * a backoff. */
 static void *monitor_main(void *arg)
 {
     cx_service_http *s = arg;
@@ -106,21 +115,33 @@ static void *monitor_main(void *arg)
     while (!s->quit) {
         pthread_mutex_unlock(&s->lock);
         char err[512];
-        cx_status st = cx_pg_reader_ping(s->checker, err, sizeof err);
+        const char *read_only = NULL;
+        cx_status st = cx_pg_reader_ping(s->checker, &read_only, err, sizeof err);
+        int writable = st == CX_OK && read_only == NULL;
         pthread_mutex_lock(&s->lock);
+        int was_read_only = s->pg_read_only != NULL;
+        int was_failing = s->pg_error[0] != '\0' || was_read_only;
         if (st != CX_OK && strcmp(s->pg_error, err) != 0) /* once per new reason */
             cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
-        if (st == CX_OK && s->pg_error[0] != '\0') { /* an outage's end, said as its start was */
-            cx_log(CX_LOG_INFO, "http", "postgresql answers again after %lld s",
+        else if (read_only != NULL && read_only != s->pg_read_only) /* once per change */
+            cx_log(CX_LOG_WARN, "http",
+                   "not ready: postgresql is read-only (%s): it answers, but batches wait "
+                   "until it takes writes (with several hosts in the URL, "
+                   "target_session_attrs=read-write connects to the primary)",
+                   read_only);
+        if (writable && was_failing) { /* its end, said as its start was */
+            cx_log(CX_LOG_INFO, "http", "postgresql %s again after %lld s",
+                   was_read_only ? "takes writes" : "answers",
                    (long long)((cx_now_mono_us() - s->pg_failing_since_us) / 1000000));
             cx_pipeline *p = atomic_load(&s->pipeline);
             if (p != NULL) /* writers waiting out a backoff need not */
                 cx_pipeline_retry_now(p);
         }
-        if (st != CX_OK && s->pg_error[0] == '\0')
+        if (!writable && !was_failing)
             s->pg_failing_since_us = cx_now_mono_us();
         s->pg_checked = st == CX_OK;
-        cx_metrics_pg_checked(s->metrics, st == CX_OK); /* up unless writes are failing */
+        s->pg_read_only = read_only;
+        cx_metrics_pg_checked(s->metrics, writable); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)

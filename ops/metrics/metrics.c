@@ -79,8 +79,9 @@ static const struct {
     [CX_G_PAUSED] = {"cxpulse_consumption_paused",
                      "1 while fetching is paused: a batch waits for the writers to have room."},
     [CX_G_PG_UP] = {"cxpulse_postgresql_up",
-                    "1 while PostgreSQL takes writes: it answers checks, and the last write "
-                    "succeeded or none has failed."},
+                    "1 while PostgreSQL takes writes: it answers checks as a server that "
+                    "takes them (not a standby, nor with default_transaction_read_only on), "
+                    "and the last write succeeded or none has failed."},
     [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
                              "Rows of cx.notifications waiting for delivery (every instance); "
                              "0 in a process without receivers configured."},
@@ -200,10 +201,10 @@ void cx_metrics_count_retry(cx_metrics *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-void cx_metrics_pg_checked(cx_metrics *m, int answered)
+void cx_metrics_pg_checked(cx_metrics *m, int takes_writes)
 {
     pthread_mutex_lock(&m->lock);
-    if (!answered)
+    if (!takes_writes)
         m->gauges[CX_G_PG_UP] = 0;
     else if (!m->write_failing)
         m->gauges[CX_G_PG_UP] = 1;

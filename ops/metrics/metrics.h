@@ -60,10 +60,12 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
  * write succeeds. */
 void cx_metrics_count_retry(cx_metrics *m);
 
-/* The outcome of a check that PostgreSQL answers: down when it did not;
- * when it did, up again, unless a write failed and none has succeeded since
- * (a write that is failing says more than a ping). */
-void cx_metrics_pg_checked(cx_metrics *m, int answered);
+/* The outcome of a check that PostgreSQL takes writes: down when it did not
+ * answer, or answered as a server that takes none (a standby,
+ * default_transaction_read_only on); when it takes them, up again, unless a
+ * write failed and none has succeeded since (a write that is failing says
+ * more than a check). */
+void cx_metrics_pg_checked(cx_metrics *m, int takes_writes);
 
 /* The rule version (rules and model) the process tags with, for
  * cxpulse_build_info; copied. */

@@ -102,12 +102,29 @@ static cx_status lock(cx_pg_reader *r, char *err, size_t errlen)
                              rc == ETIMEDOUT ? "no answer from postgresql" : "lock failed");
 }
 
-cx_status cx_pg_reader_ping(cx_pg_reader *r, char *err, size_t errlen)
+cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, size_t errlen)
 {
+    *read_only = NULL;
     cx_status st = lock(r, err, errlen);
     if (st != CX_OK)
         return st;
-    PQclear(query(r, "SELECT 1", 0, NULL, "checking postgresql", &st, err, errlen));
+    /* one round trip: whether it answers, and whether it takes writes */
+    PGresult *res = query(r,
+                          "SELECT pg_is_in_recovery(),"
+                          " current_setting('transaction_read_only')::bool",
+                          0, NULL, "checking postgresql", &st, err, errlen);
+    if (st == CX_OK && PQntuples(res) == 1 && PQnfields(res) == 2) {
+        if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+            *read_only = "a standby, in recovery";
+        else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+            *read_only = "default_transaction_read_only on";
+    }
+    PQclear(res);
+    /* The next check connects again: a new session sees what the writers'
+     * next one will, where this one keeps the ALTER DATABASE or ALTER ROLE
+     * settings it started with. */
+    if (*read_only != NULL)
+        drop(r);
     pthread_mutex_unlock(&r->lock);
     return st;
 }

@@ -18,8 +18,13 @@ typedef struct cx_pg_reader cx_pg_reader;
  * statement_timeout); a server that hangs is dropped and connected again. */
 cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, size_t errlen);
 
-/* CX_OK when the server answers a query now; else why not. */
-cx_status cx_pg_reader_ping(cx_pg_reader *r, char *err, size_t errlen);
+/* CX_OK when the server answers a query now; else why not. When it answers,
+ * *read_only is NULL if it takes writes, else why not, in words that name no
+ * server, user or database: "a standby, in recovery" or
+ * "default_transaction_read_only on". A read-only answer ends the session, so
+ * that the next call sees what a new session would (database and role
+ * settings reach new sessions only). */
+cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, size_t errlen);
 
 /*
  * The live page's data as a JSON text (malloc'd): {"end", "live",

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <netinet/in.h>
@@ -38,18 +39,44 @@ static int port;
 static long produced;
 static char body[1 << 20];
 
-/* Starts `cxpulse run` serving HTTP on a free port. */
-static void start_service(void)
+/* Starts `cxpulse run` serving HTTP on a free port, logging at warn level to
+ * this process's stderr, or with log at info level to the file log. */
+static void start_service_logged(const char *log)
 {
     port = cx_test_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    char *argv[] = {(char *)cx_test_bin(), "run", "--brokers", (char *)cx_mock_bootstraps(mock),
-                    "--topic", "cx.events", "--group", "ops", "--pg", url, "--http", listen,
-                    "--log-level", "warn", NULL};
-    int fd;
-    run_pid = cx_test_spawn(argv, &fd);
-    close(fd);
+    char *level = log ? "info" : "warn";
+    char *argv[] = {(char *)cx_test_bin(),
+                    "run",
+                    "--brokers",
+                    (char *)cx_mock_bootstraps(mock),
+                    "--topic",
+                    "cx.events",
+                    "--group",
+                    "ops",
+                    "--pg",
+                    url,
+                    "--http",
+                    listen,
+                    "--log-level",
+                    level,
+                    NULL};
+    run_pid = fork();
+    cr_assert_geq(run_pid, 0);
+    if (run_pid == 0) {
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO;
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+}
+
+/* Starts `cxpulse run` serving HTTP on a free port. */
+static void start_service(void)
+{
+    start_service_logged(NULL);
 }
 
 static void setup(void)
@@ -420,6 +447,118 @@ Test(http, postgresql_up_falls_when_it_stops_answering_on_a_quiet_topic)
     cr_assert_eq(metric("cxpulse_pg_retries_total"), 0, "a write was tried");
     cx_test_pg_back(&conn, url);
     cr_assert(metric_becomes("cxpulse_postgresql_up", 1));
+}
+
+/* Sets default_transaction_read_only ("on" or "off") for the test's
+ * database. It reaches new sessions only: with "on" the service's sessions
+ * are ended, as a failover to a standby ends them, so that the ones it opens
+ * again take no writes; "off" ends none. */
+static void set_read_only(const char *on)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "DO $$ BEGIN EXECUTE format('ALTER DATABASE %%I SET default_transaction_read_only"
+             " = %s', current_database()); END $$",
+             on);
+    cx_test_pg_exec(conn, sql);
+    if (strcmp(on, "on") == 0)
+        cx_test_pg_scalar(conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+}
+
+/* Polls /readyz for up to 10 s until it answers 503 saying the server is
+ * read-only; returns 1 if it did (the answer is in body). */
+static int readyz_says_read_only(void)
+{
+    for (int i = 0; i < 100; i++, cx_test_sleep_ms(100))
+        if (cx_test_http_get(port, "/readyz", body, sizeof body) == 503 &&
+            strstr(body, "postgresql: read-only (") != NULL)
+            return 1;
+    return 0;
+}
+
+/* The number of lines of the file log holding text. */
+static int log_count(const char *log, const char *text)
+{
+    static char buf[1 << 20];
+    cx_test_read_file(log, buf, sizeof buf);
+    int n = 0;
+    for (const char *p = strstr(buf, text); p != NULL; p = strstr(p + 1, text))
+        n++;
+    return n;
+}
+
+/* A server that answers but takes no writes (a standby the service reached
+ * in a failover; here default_transaction_read_only): /readyz says so, and
+ * the gauge is 0, while nothing is stored and nothing is lost; the log says
+ * it once. Once the server takes writes again, the check wakes the writer
+ * waiting out its backoff: the batch is stored within seconds, not when the
+ * backoff (10 s or more by then) ends. */
+Test(http, a_read_only_server_is_said_and_taking_writes_again_wakes_the_writers)
+{
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/cxpulse-http-test-%ld.log", (long)getpid());
+    cx_test_stop(run_pid, SIGKILL, 5000); /* the suite's: this one logs to a file */
+    start_service_logged(log);
+    long bad = produce(10);
+    wait_handled(produced);
+    cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 200, "%s", body);
+    set_read_only("on");
+    /* one message: one writer's batch */
+    send_one("{\"event_id\":\"ro-1\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
+             "\"text\":\"the courier was late\"}");
+    cr_assert(readyz_says_read_only(), "/readyz does not say the server is read-only: %s", body);
+    cr_assert(strstr(body, "127.0.0.1") == NULL && strstr(body, "cxtest_") == NULL &&
+                  strstr(body, "user") == NULL,
+              "%s", body);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 0, "up while the server takes no writes");
+    /* After its 8th failure in a row the writer waits 12.8 s (+-20%). */
+    for (int i = 0; i < 400 && metric("cxpulse_pg_retries_total") < 8; i++)
+        cx_test_sleep_ms(100);
+    cr_assert_geq(metric("cxpulse_pg_retries_total"), 8, "the writer did not fail 8 times");
+    cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 503, "%s", body);
+    cr_assert(strstr(body, "postgresql: read-only (") != NULL, "%s", body);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'ro-1'"),
+                 0);
+
+    set_read_only("off");
+    int64_t t0 = cx_now_mono_us();
+    int stored = 0;
+    for (int i = 0; i < 60 && !stored; i++, cx_test_sleep_ms(100))
+        stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'ro-1'");
+    cr_assert(stored, "not stored within 6 s of the server taking writes again");
+    double took = (double)(cx_now_mono_us() - t0) / 1e6;
+    wait_handled(produced);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad,
+                 "stored in %.1f s", took);
+    int ready = 0;
+    for (int i = 0; i < 50 && !ready; i++, cx_test_sleep_ms(100))
+        ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
+    cr_assert(ready, "not ready again: %s", body);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
+    /* once per change, however many checks saw it */
+    cr_assert_eq(log_count(log, "not ready: postgresql is read-only"), 1);
+    cr_assert_eq(log_count(log, "postgresql takes writes again after"), 1);
+    unlink(log);
+}
+
+/* Started against a server that takes no writes, /readyz says so (no
+ * partitions are assigned either, as they wait for their stored offsets),
+ * and the service is ready once the server takes writes. */
+Test(http, started_against_a_read_only_server_readyz_says_it_is_read_only)
+{
+    cx_test_stop(run_pid, SIGKILL, 5000);
+    set_read_only("on");
+    start_service();
+    produce(10);
+    cr_assert(readyz_says_read_only(), "/readyz does not say the server is read-only: %s", body);
+    cr_assert_eq(metric("cxpulse_postgresql_up"), 0);
+    set_read_only("off");
+    wait_handled(produced);
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++, cx_test_sleep_ms(100))
+        ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
+    cr_assert(ready, "not ready once the server takes writes: %s", body);
 }
 
 /* ---- A slow proxy, so that the browser's page lives long enough ---------- */
