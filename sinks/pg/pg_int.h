@@ -49,8 +49,10 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
  * (detail: ...; hint: ...) (SQLSTATE xxxxx)" (one line; the server's DETAIL
  * and HINT when it gave either) and returns, by SQLSTATE class,
  * CX_ERR_TRANSIENT (connection, server state, resources, serialization,
- * deadlock), CX_ERR_INVALID (data and integrity: 22, 23: the row is at fault)
- * or CX_ERR_FATAL (privileges, missing objects, syntax, anything else).
+ * deadlock), CX_ERR_INVALID (the row is at fault: data and integrity, 22 and
+ * 23; a limit it exceeds, such as an index entry's size, 54; an exception a
+ * trigger raised, P0001) or CX_ERR_FATAL (privileges, missing objects,
+ * syntax, anything else).
  */
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);

@@ -329,7 +329,9 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
              strcmp(state, "55P03") == 0 || strcmp(state, "25P03") == 0 ||
              strcmp(state, "25006") == 0) /* read-only: a standby until a failover ends */
         kind = CX_ERR_TRANSIENT;
-    else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+    else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+             /* a row too large for an index or a limit, a trigger's exception */
+             strncmp(state, "54", 2) == 0 || strcmp(state, "P0001") == 0)
         kind = CX_ERR_INVALID;
     else
         kind = CX_ERR_FATAL;

@@ -677,6 +677,52 @@ Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
     cx_pg_free(pg);
 }
 
+/* Rows refused for what they hold by something of the user's, not by a
+ * check: an index entry too large for an analyst's index (54000), and an
+ * exception a trigger of theirs raises (P0001). Each such row is a dead
+ * letter naming the reason; the rest commits, and the stream goes on. */
+Test(pg_sink, rows_an_index_or_a_trigger_of_the_users_refuses_are_dead_lettered)
+{
+    cx_test_pg_exec(conn, "CREATE INDEX events_order_idx ON cx.events"
+                          " ((payload -> 'attributes' ->> 'order_id'))");
+    cx_test_pg_exec(conn, "CREATE FUNCTION public.no_kiosk() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN IF NEW.channel = 'kiosk' THEN RAISE EXCEPTION 'no kiosks';"
+                          " END IF; RETURN NEW; END$$");
+    cx_test_pg_exec(conn, "CREATE TRIGGER no_kiosk BEFORE INSERT ON cx.events FOR EACH ROW"
+                          " EXECUTE FUNCTION public.no_kiosk()");
+    static char big[9000];
+    int n = snprintf(big, sizeof big,
+                     "{\"event_id\":\"big\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                     "\"channel\":\"web\",\"text\":\"late\",\"attributes\":{\"order_id\":\"");
+    unsigned x = 7;
+    for (int k = 0; k < 8000; k++, x = x * 1103515245u + 12345u) /* no compressing it away */
+        big[n++] = "abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 16) % 36];
+    n += snprintf(big + n, sizeof big - (size_t)n, "\"}}");
+    static const char kiosk[] = "{\"event_id\":\"kiosk\",\"occurred_at\":"
+                                "\"2026-11-01T10:00:00Z\",\"channel\":\"kiosk\",\"text\":\"late\"}";
+    for (long i = 0; i < 10; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    sinktest_add(&batch, "t", 0, 10, big, (size_t)n);
+    sinktest_add(&batch, "t", 0, 11, kiosk, sizeof kiosk - 1);
+    sinktest_add_event(&batch, "t", 0, 12, 12);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, 11);
+    cr_assert_eq(res.dead_lettered, 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "kafka_offset = 10 AND error LIKE "
+                                         "'postgresql rejected the event:%index row size%54000%'"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "kafka_offset = 11 AND error LIKE "
+                                         "'postgresql rejected the event:%no kiosks%P0001%'"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 13);
+    cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, a_copy_after_a_rejected_one_in_the_same_batch_is_stored)
 {
     /* The producer sent an event the database refuses, then the corrected one
