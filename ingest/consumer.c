@@ -579,6 +579,54 @@ done:
     return st;
 }
 
+/*
+ * Compares the offsets stored in the application's store (next[k], -1: none)
+ * with those the group committed to Kafka, which follow them (committed
+ * after each stored batch, for lag tools) and are never read otherwise. A
+ * commit ahead of the store: the store was restored from a backup, or lost
+ * commits; what lies between is read again (and stored once). None at all
+ * where the store has one: a new Kafka cluster, whose messages below the
+ * stored offset would be skipped, or the group's offsets expired on the
+ * brokers. Either is logged, once per assignment; nothing changes. What
+ * Kafka does not answer within ENDS_PATIENCE_MS is not compared.
+ */
+static void compare_commits(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
+                            const int64_t *next)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t k = 0; k < n; k++)
+        if (next[k] >= 0)
+            rd_kafka_topic_partition_list_add(l, topic, ids[k]);
+    if (l->cnt > 0 && !c->stop &&
+        rd_kafka_committed(c->rk, l, ENDS_PATIENCE_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++) {
+            const rd_kafka_topic_partition_t *p = &l->elems[i];
+            int64_t stored = -1;
+            for (size_t k = 0; k < n; k++)
+                if (ids[k] == p->partition)
+                    stored = next[k];
+            if (p->err != RD_KAFKA_RESP_ERR_NO_ERROR || stored <= 0)
+                continue;
+            if (p->offset > stored)
+                cx_log(CX_LOG_WARN, "ingest",
+                       "%s[%d]: the offset stored in postgresql (%lld) is behind the one this "
+                       "group committed to kafka (%lld): was the database restored from a "
+                       "backup? Messages %lld to %lld are read again (events stored are "
+                       "stored once; see \"Restoring PostgreSQL\" in docs/recovery.md)",
+                       topic, (int)p->partition, (long long)stored, (long long)p->offset,
+                       (long long)stored, (long long)p->offset - 1);
+            else if (p->offset < 0)
+                cx_log(CX_LOG_WARN, "ingest",
+                       "%s[%d]: postgresql stores offset %lld but this group has committed "
+                       "none to kafka: a new kafka cluster (its messages below %lld are "
+                       "skipped), or the group was away longer than the brokers keep "
+                       "offsets; see \"A new Kafka cluster\" in docs/recovery.md",
+                       topic, (int)p->partition, (long long)stored, (long long)stored);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Sets each partition's starting offset from the application's store. 0 when
  * it cannot, and the consumer stops: failed, with the reason (c->fatal), or
  * asked to stop while the store could not be reached (nothing was read yet,
@@ -608,6 +656,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         int read = st == CX_OK;
         if (read)
             st = check_ranges(c, topic, ids, n, next, err, sizeof err);
+        if (st == CX_OK)
+            compare_commits(c, topic, ids, n, next);
         if (st != CX_OK) {
             if (st != CX_ERR_TRANSIENT && !c->fatal) { /* the first reason; else a stop */
                 snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",

@@ -723,6 +723,32 @@ Test(pg_sink, rows_an_index_or_a_trigger_of_the_users_refuses_are_dead_lettered)
     cx_pg_free(pg);
 }
 
+/* A statement_timeout of the database shorter than a batch's write: the
+ * write fails transiently (nothing stored, tried again) and says what to do. */
+Test(pg_sink, a_statement_timeout_shorter_than_a_write_is_named_with_what_to_do)
+{
+    cx_test_pg_exec(conn, "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END$$");
+    cx_test_pg_exec(conn, "CREATE TRIGGER slow BEFORE INSERT ON cx.events FOR EACH ROW"
+                          " EXECUTE FUNCTION public.slow()");
+    cx_test_pg_exec(conn, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout"
+                          " = 500', current_database()); END$$");
+    for (long i = 0; i < 40; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    char err[1024];
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err),
+                 CX_ERR_TRANSIENT, "%s", err);
+    cr_assert(strstr(err, "57014") && strstr(err, "statement_timeout set for the server") &&
+                  strstr(err, "batch.max_messages"),
+              "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0);
+    cx_pg_free(pg);
+    cx_test_pg_exec(conn, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET statement_timeout',"
+                          " current_database()); END$$");
+}
+
 Test(pg_sink, a_copy_after_a_rejected_one_in_the_same_batch_is_stored)
 {
     /* The producer sent an event the database refuses, then the corrected one

@@ -846,6 +846,53 @@ Test(run, latest_starts_where_the_group_first_started_after_a_restart)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad - bad_before);
 }
 
+/* A database restored from a backup holds offsets behind those the group
+ * committed to Kafka: each partition is said so at its assignment, and what
+ * lies between is read again and stored once. (The restore is played by
+ * setting the offsets back: the events stay, as duplicates of what is read.) */
+Test(run, offsets_behind_the_groups_kafka_commits_are_said_and_read_again_once)
+{
+    produce(600);
+    pid_t p = start_run("grest");
+    wait_handled("grest", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(kafka_committed("grest"), produced);
+    cx_test_pg_exec(conn, "UPDATE cx.consumer_offsets SET next_offset = next_offset - 50");
+    char log[320];
+    p = start_run_logged("grest", log, sizeof log);
+    wait_handled("grest", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("grest");
+    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -c 'the offset stored in postgresql "
+                            "([0-9]*) is behind the one this group committed to kafka' |"
+                            " grep -qx %d",
+                            log, PARTITIONS),
+                 0, "not said once per partition; see %s%s", log, tails(log, NULL));
+}
+
+/* Offsets stored for a group that never committed any to this Kafka (a new
+ * cluster): said at the assignment, since messages below them are skipped. */
+Test(run, offsets_stored_for_a_group_kafka_never_saw_are_said)
+{
+    for (int i = 0; i < PARTITIONS; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition, "
+                 "next_offset) VALUES ('gnew', 'cx.events', %d, 10)",
+                 i);
+        cx_test_pg_exec(conn, sql);
+    }
+    produce(400);
+    char log[320];
+    pid_t p = start_run_logged("gnew", log, sizeof log);
+    wait_handled("gnew", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -c 'postgresql stores offset 10 but "
+                            "this group has committed none to kafka' | grep -qx %d",
+                            log, PARTITIONS),
+                 0, "not said once per partition; see %s%s", log, tails(log, NULL));
+}
+
 /* Where to read on is what PostgreSQL holds, never the group's commits in
  * Kafka, which cxpulse makes after PostgreSQL's only for lag tools: a
  * database restored to before the stream (here emptied) while Kafka holds
