@@ -68,6 +68,8 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
         cx_metrics_set(s->metrics, CX_G_ASSIGNED, cx_consumer_assigned(c));
         cx_metrics_set(s->metrics, CX_G_PAUSED, cx_consumer_paused(c));
     }
+    cx_pipeline *p = atomic_load(&s->pipeline);
+    cx_metrics_set(s->metrics, CX_G_WRITE_SECONDS, p != NULL ? cx_pipeline_write_seconds(p) : 0);
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->body = cx_metrics_render(s->metrics, s->lags, n);
     pthread_mutex_unlock(&s->scratch_lock);

@@ -63,6 +63,7 @@ typedef struct writer {
     int failures;  /* consecutive transient failures, for the backoff */
     int64_t failing_since_us; /* when the first of them was */
     int writing;   /* inside its sink's write (under the lock) */
+    int64_t writing_since_us; /* when that write began */
     int giving_up; /* a retry failed during a drain: give up the rest of the queue */
 } writer;
 
@@ -112,6 +113,17 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
     while (!atomic_compare_exchange_weak(&p->seed, &old, r));
     long lo = ms * 8 / 10, hi = ms * 12 / 10 < p->o.retry_max_ms ? ms * 12 / 10 : p->o.retry_max_ms;
     return (int)(lo + (long)(r >> 8) % (hi - lo + 1));
+}
+
+double cx_pipeline_write_seconds(cx_pipeline *p)
+{
+    int64_t now = cx_now_mono_us(), oldest = now;
+    pthread_mutex_lock(&p->lock);
+    for (int w = 0; w < p->o.n_sinks; w++)
+        if (p->wr[w].writing && p->wr[w].writing_since_us < oldest)
+            oldest = p->wr[w].writing_since_us;
+    pthread_mutex_unlock(&p->lock);
+    return (double)(now - oldest) / 1e6;
 }
 
 void cx_pipeline_retry_now(cx_pipeline *p)
@@ -246,6 +258,7 @@ static void *writer_main(void *arg)
             continue;
         }
         wr->writing = 1;
+        wr->writing_since_us = cx_now_mono_us();
         /* a retry asked for from here on (the server answers again while
          * this write fails) ends the backoff after it */
         unsigned gen = p->retry_gen;

@@ -181,6 +181,11 @@ cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int3
  * retry_max_ms); 0 for 0 failures. */
 int cx_pipeline_backoff_ms(cx_pipeline *p, int failures);
 
+/* How long the oldest write going on now has taken, in seconds (0 with none
+ * going on): a write waiting on a lock, or a COMMIT on a synchronous standby
+ * that is down, shows here while nothing else moves. */
+double cx_pipeline_write_seconds(cx_pipeline *p);
+
 /* Writers waiting out a backoff try again now: the caller has seen the
  * sinks' server answer again, so an outage's end costs no more than that. */
 void cx_pipeline_retry_now(cx_pipeline *p);

@@ -88,6 +88,10 @@ static const struct {
     [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
                                  "Rows of cx.notifications marked failed (every instance); 0 in "
                                  "a process without receivers configured."},
+    [CX_G_WRITE_SECONDS] = {"cxpulse_write_in_progress_seconds",
+                            "How long the oldest batch write going on now has taken (0 with "
+                            "none): one waiting on a lock or on a synchronous standby grows "
+                            "while the other metrics stand still."},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured."},

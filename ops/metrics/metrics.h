@@ -38,6 +38,7 @@ typedef enum cx_gauge {
     CX_G_NOTIFY_PENDING,        /* rows of cx.notifications waiting for delivery */
     CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
     CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
+    CX_G_WRITE_SECONDS,         /* how long the oldest write going on has taken */
     CX_G_GAUGE_COUNT
 } cx_gauge;
 

@@ -534,6 +534,28 @@ Test(pipeline, a_stop_cancels_a_write_that_does_not_end_and_only_that)
     assert_all_stored_once();
 }
 
+/* How long the oldest write going on has taken, for the metric: 0 with none,
+ * growing while one does not end, 0 again once it is over. */
+Test(pipeline, the_oldest_write_going_on_is_timed)
+{
+    char err[256];
+    start(2, 2);
+    cr_assert_eq(cx_pipeline_write_seconds(pipe_), 0);
+    db.hang = 1;
+    source_read(&src, 1);
+    source_submit(&src, 2);
+    wait_attempts(db.writes + 1);
+    cx_test_sleep_ms(300);
+    double took = cx_pipeline_write_seconds(pipe_);
+    cr_assert(took >= 0.25 && took < 30, "a write hanging for 300 ms shows %.3f s", took);
+    src.cancel_at = cx_now_mono_us() + 50000;
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pipeline_write_seconds(pipe_), 0, "no write goes on after a drain");
+    cx_pipeline_free(pipe_);
+    pipe_ = NULL;
+    db.hang = 0;
+}
+
 /* A stop (or a rebalance) drains while a write is being retried: that batch is
  * given up. The consumer's batch in hand comes after it, so taking it would
  * store offsets past messages never stored: nothing is taken until the
