@@ -389,7 +389,11 @@ static int64_t stored_at(cx_consumer *c, const char *topic, int32_t partition)
  * cannot undo: assigned again, alone (cooperative), or with the rest of the
  * assignment at the positions read up to (eager: an assignment replaces the
  * whole of it). Pauses stay as they were. 0, with the reason in why, when
- * it cannot be done.
+ * it cannot be done. (Cooperative: should librdkafka have begun a rebalance
+ * whose callback is not served yet, the unassignment here can let it go on
+ * before the callback drains the partitions it revokes. The stored offsets
+ * keep that from storing anything twice: the worst is a member stopping on
+ * offsets another stored, and its restart.)
  */
 static int refetch(cx_consumer *c, const rd_kafka_topic_partition_list_t *mine, const char *topic,
                    int32_t id, int64_t from, char *why, size_t whylen)
@@ -459,7 +463,7 @@ static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m)
     p->offset = RD_KAFKA_OFFSET_BEGINNING;
     if (ask_offsets(c, l, "starts", until, &id, 1, &lo, "it is fetched again where it was") ==
             RD_KAFKA_RESP_ERR_NO_ERROR &&
-        lo >= 0 && lo <= at) {
+        lo >= 0) {
         p->offset = RD_KAFKA_OFFSET_END;
         p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
         ask_offsets(c, l, "ends", until, &id, 1, &hi, "it is fetched again where it was");
@@ -474,16 +478,16 @@ static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m)
         from = stored_at(c, topic, id);
     if (from < 0 || from > at)
         from = at;
-    if (lo > from) {
-        say_lost(c, topic, id, from, lo);
-        from = lo;
-    } else if (hi >= 0 && at > hi) {
+    if (hi >= 0 && at > hi) { /* checked first, as at an assignment */
         if (!c->fatal)
             past_end(c->fatal_err, sizeof c->fatal_err, topic, id, "the next offset to read", at,
                      hi);
         c->fatal = 1;
         c->stop = 1;
         goto done;
+    } else if (lo > from) {
+        say_lost(c, topic, id, from, lo);
+        from = lo;
     } else {
         warn_error(c, m); /* not known, or held again: librdkafka's reason */
     }
@@ -610,9 +614,9 @@ static void compare_commits(cx_consumer *c, const char *topic, const int32_t *id
             if (p->offset > stored)
                 cx_log(CX_LOG_WARN, "ingest",
                        "%s[%d]: the offset stored in postgresql (%lld) is behind the one this "
-                       "group committed to kafka (%lld): was the database restored from a "
-                       "backup? Messages %lld to %lld are read again (events stored are "
-                       "stored once; see \"Restoring PostgreSQL\" in docs/recovery.md)",
+                       "group committed to kafka (%lld): the database restored from a backup, "
+                       "or the offset set back by hand? Messages %lld to %lld are read again "
+                       "(events stored are stored once; see docs/recovery.md)",
                        topic, (int)p->partition, (long long)stored, (long long)p->offset,
                        (long long)stored, (long long)p->offset - 1);
             else if (p->offset < 0)
@@ -620,7 +624,7 @@ static void compare_commits(cx_consumer *c, const char *topic, const int32_t *id
                        "%s[%d]: postgresql stores offset %lld but this group has committed "
                        "none to kafka: a new kafka cluster (its messages below %lld are "
                        "skipped), or the group was away longer than the brokers keep "
-                       "offsets; see \"A new Kafka cluster\" in docs/recovery.md",
+                       "offsets; see docs/recovery.md",
                        topic, (int)p->partition, (long long)stored, (long long)stored);
         }
     }
@@ -654,10 +658,10 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         char err[512];
         cx_status st = read_stored(c, topic, ids, n, NULL, next, err, sizeof err);
         int read = st == CX_OK;
-        if (read)
-            st = check_ranges(c, topic, ids, n, next, err, sizeof err);
-        if (st == CX_OK)
+        if (read) {
             compare_commits(c, topic, ids, n, next);
+            st = check_ranges(c, topic, ids, n, next, err, sizeof err);
+        }
         if (st != CX_OK) {
             if (st != CX_ERR_TRANSIENT && !c->fatal) { /* the first reason; else a stop */
                 snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",
@@ -749,6 +753,22 @@ static void count_assigned(cx_consumer *c)
         rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Commits to Kafka where each partition of parts (just assigned) starts, as
+ * stored: Kafka's commits then follow the store from the first assignment on,
+ * a partition nothing was stored of yet included (so that compare_commits()
+ * finds a commit wherever the group has read before on this cluster). */
+static void commit_starts(cx_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset >= 0)
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition)
+                ->offset = parts->elems[i].offset;
+    if (l->cnt > 0)
+        rd_kafka_commit(c->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -786,6 +806,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             c->stop = 1;
         }
         count_assigned(c);
+        if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR)
+            commit_starts(c, copy);
         if (e != NULL)
             rd_kafka_error_destroy(e);
         rd_kafka_topic_partition_list_destroy(copy);
@@ -829,10 +851,20 @@ static int sets_any(const cx_consumer_config *cfg, const char *const *names)
 static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config *cfg, char *err,
                                 size_t errlen)
 {
-    /* librdkafka checks fetch.max.bytes against message.max.bytes and
-     * receive.message.max.bytes: whoever sets one of them chooses the lot */
-    static const char *const sizes[] = {"fetch.max.bytes", "message.max.bytes",
-                                        "receive.message.max.bytes", NULL};
+    /* 4 MB a fetch, unless set: at least message.max.bytes, and within
+     * receive.message.max.bytes, as librdkafka checks */
+    static const char *const fetch_size[] = {"fetch.max.bytes", NULL};
+    long long fetch = 4194304, size;
+    for (size_t i = 0; i < cfg->n_props; i++)
+        if (strcmp(cfg->props[2 * i], "message.max.bytes") == 0 &&
+            (size = strtoll(cfg->props[2 * i + 1], NULL, 10)) > fetch)
+            fetch = size;
+    for (size_t i = 0; i < cfg->n_props; i++)
+        if (strcmp(cfg->props[2 * i], "receive.message.max.bytes") == 0 &&
+            (size = strtoll(cfg->props[2 * i + 1], NULL, 10) - 512) < fetch && size > 0)
+            fetch = size;
+    char fetch_text[24];
+    snprintf(fetch_text, sizeof fetch_text, "%lld", fetch);
     char client_id[128] = "cxpulse";
     char host[64];
     if (gethostname(host, sizeof host) == 0) { /* brokers' logs and group tools name members */
@@ -850,7 +882,7 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
          * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, with
          * 8 MB 0.81-1.24). */
         {"queued.max.messages.kbytes", "8192"},
-        {"fetch.max.bytes", sets_any(cfg, sizes) ? NULL : "4194304"},
+        {"fetch.max.bytes", sets_any(cfg, fetch_size) ? NULL : fetch_text},
         {"log_level", "4"},
         {"client.id", client_id},
     };

@@ -313,10 +313,10 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         why = "objects of your own depend on what this changes: drop them, run it again and "
               "create them again; see docs/schema.md";
     else if (state != NULL && strcmp(state, "57014") == 0 && strstr(msg, "statement timeout"))
-        why = "a statement_timeout set for the server, the database or this role is shorter "
-              "than this write takes, and it is tried again as it is: raise it for the role "
-              "(ALTER ROLE ... SET statement_timeout = 0) or lower batch.max_messages; see "
-              "\"Waiting for locks\" in docs/configuration.md";
+        why = "a statement_timeout ended it; one set for the server, the database or the "
+              "role applies to run's batch writes too, which are tried again as they are: "
+              "raise it for the role (ALTER ROLE ... SET statement_timeout = 0) or lower "
+              "batch.max_messages; see \"Waiting for locks\" in docs/configuration.md";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "

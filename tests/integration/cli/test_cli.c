@@ -297,6 +297,9 @@ Test(cli, config_check_sees_kafka_properties_as_run_does)
     write_file(cfg, "big.json",
                "{\"kafka\": {\"properties\": {\"message.max.bytes\": \"10000000\"}}}");
     cr_assert_eq(config_check("--config", cfg), 0, "see %s.err", cfg);
+    write_file(cfg, "recv.json",
+               "{\"kafka\": {\"properties\": {\"receive.message.max.bytes\": \"2000000\"}}}");
+    cr_assert_eq(config_check("--config", cfg), 0, "see %s.err", cfg);
     write_file(cfg, "odd.json",
                "{\"kafka\": {\"properties\": {\"fetch.max.bytes\": \"1000000\","
                " \"message.max.bytes\": \"2000000\"}}}");

@@ -740,7 +740,7 @@ Test(pg_sink, a_statement_timeout_shorter_than_a_write_is_named_with_what_to_do)
     char err[1024];
     cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err),
                  CX_ERR_TRANSIENT, "%s", err);
-    cr_assert(strstr(err, "57014") && strstr(err, "statement_timeout set for the server") &&
+    cr_assert(strstr(err, "57014") && strstr(err, "a statement_timeout ended it") &&
                   strstr(err, "batch.max_messages"),
               "%s", err);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0);

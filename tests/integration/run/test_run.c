@@ -893,6 +893,28 @@ Test(run, offsets_stored_for_a_group_kafka_never_saw_are_said)
                  0, "not said once per partition; see %s%s", log, tails(log, NULL));
 }
 
+/* A new group reading from the end stores where it starts, and commits it to
+ * Kafka too: neither its start nor a restart before it stored anything takes
+ * it for a group on a new cluster. */
+Test(run, a_new_group_starting_at_the_end_is_not_taken_for_a_new_cluster)
+{
+    produce(200);
+    char log[320];
+    setenv("CXPULSE_AUTO_OFFSET_RESET", "latest", 1);
+    for (int i = 0; i < 2; i++) {
+        pid_t p = start_run_logged("glatest", log, sizeof log);
+        wait_handled("glatest", produced, 60);
+        cx_test_sleep_ms(1000); /* the start's commit reaches Kafka */
+        cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+        cr_assert_neq(cx_test_sh("grep -q 'committed none to kafka' '%s'", log), 0,
+                      "start %d took it for a new cluster; see %s%s", i + 1, log, tails(log, NULL));
+    }
+    unsetenv("CXPULSE_AUTO_OFFSET_RESET");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0,
+                 "a group starting at the end stored what was there before it");
+    cr_assert_eq(kafka_committed("glatest"), produced);
+}
+
 /* Where to read on is what PostgreSQL holds, never the group's commits in
  * Kafka, which cxpulse makes after PostgreSQL's only for lag tools: a
  * database restored to before the stream (here emptied) while Kafka holds
