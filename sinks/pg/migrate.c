@@ -491,6 +491,21 @@ static const migration migrations[] = {
      "  FOR EACH ROW WHEN (OLD.status IN ('sent', 'unrouted', 'superseded')\n"
      "    AND NEW.status <> OLD.status)\n"
      "  EXECUTE FUNCTION cx.status_final();\n"},
+    /* A ticket's id comes from a sequence, which a restore from a backup sets
+     * back: tickets opened after it got the ids of tickets opened (and
+     * delivered) after the backup was taken, and receivers the same
+     * Idempotency-Keys and Alertmanager labels for another ticket. A random
+     * uid is never reused; the trigger copies the row (to_jsonb(NEW)), so
+     * the outbox rows carry it, and the senders put it in the keys and labels
+     * (ops/alerts). The tickets there get one each (the table is rewritten,
+     * under its lock, without firing the outbox trigger); their rows written
+     * before keep their keys. A role that may update a ticket's status
+     * (cxpulse_owner) may not update it. */
+    {20, "tickets identified by a uid a restore cannot reuse",
+     "ALTER TABLE cx.tickets ADD COLUMN uid uuid NOT NULL DEFAULT gen_random_uuid();\n"
+     "CREATE UNIQUE INDEX tickets_uid_idx ON cx.tickets (uid);\n"
+     "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
 };
 
 int cx_pg_schema_version(void)

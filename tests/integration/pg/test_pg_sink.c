@@ -63,7 +63,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     store_events(60);
     cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
                           "DROP VIEW cx.open_tickets;"
-                          "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end;"
+                          "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
+                          " DROP COLUMN uid;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
                           " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
                           "ALTER TABLE cx.events DROP COLUMN rule_version;"
@@ -104,8 +105,9 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM information_schema.columns"
                                          " WHERE table_schema = 'cx'"
                                          " AND table_name = 'open_tickets'"
-                                         " AND column_name IN ('window_start', 'window_end')"),
-                 2, "the view shows the columns added since");
+                                         " AND column_name IN ('window_start', 'window_end',"
+                                         " 'uid')"),
+                 3, "the view shows the columns added since");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
                                          " AND indexname = 'events_hour_utc_idx'"),
                  1, "the hour index is built over the events stored");
