@@ -3,6 +3,7 @@
  * posted to each kind of receiver, signatures, and the outcome of an answer
  * (see alerts.h). The sender thread is in sender.c.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,12 +357,34 @@ size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char
     return bad;
 }
 
+/* The ticket's uid in the row (its "ticket" object), or NULL when the row
+ * was written by a release before schema version 20, whose tickets had none. */
+static const char *ticket_uid(const json_t *row)
+{
+    const char *uid = json_string_value(json_object_get(json_object_get(row, "ticket"), "uid"));
+    return uid != NULL && uid[0] != '\0' ? uid : NULL;
+}
+
+/* Writes into out the first 12 hex digits of the ticket's uid (lower case,
+ * dashes left out: 48 random bits of a version 4 UUID), or "" when the row
+ * has no uid. */
+static void uid_prefix(const json_t *row, char out[13])
+{
+    size_t n = 0;
+    for (const char *u = ticket_uid(row); u != NULL && *u != '\0' && n < 12; u++)
+        if (isxdigit((unsigned char)*u))
+            out[n++] = (char)tolower((unsigned char)*u);
+    out[n] = '\0';
+}
+
 void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%lld-%s-%lld",
+    char uid[13];
+    uid_prefix(row, uid);
+    snprintf(out, outlen, "%lld-%s-%lld%s%s",
              (long long)json_integer_value(json_object_get(row, "ticket_id")),
              json_string_value(json_object_get(row, "transition")),
-             (long long)json_integer_value(json_object_get(row, "seq")));
+             (long long)json_integer_value(json_object_get(row, "seq")), uid[0] ? "-" : "", uid);
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -417,12 +440,21 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
         json_object_set_new(annotations, "window_end", json_string(str(t, "window_end")));
     /* Alertmanager tells alerts apart by their labels alone: without the
      * ticket, the next ticket of a rule and owner would be the same alert, and
-     * the previous one's resolution would end it. */
+     * the previous one's resolution would end it. The ticket's uid too: after
+     * a restore from a backup, a new ticket can get the id of one delivered
+     * before it. Rows of older releases have none, and keep the labels their
+     * alert was posted with. */
     json_t *alert =
         json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:o, s:s, s:s}", "labels", "alertname",
                   str(t, "rule"), "owner", str(t, "owner"), "category", str(t, "category"), "scope",
                   str(t, "scope"), "ticket_id", id, "severity", "warning", "service", "cxpulse",
                   "annotations", annotations, "startsAt", str(t, "opened_at"), "endsAt", ends);
+    if (alert != NULL && ticket_uid(row) != NULL &&
+        json_object_set_new(json_object_get(alert, "labels"), "ticket_uid",
+                            json_string(ticket_uid(row))) != 0) {
+        json_decref(alert);
+        return NULL;
+    }
     if (alert != NULL && a->page_url != NULL) {
         json_object_set_new(annotations, "page_url", json_string(a->page_url));
         json_object_set_new(alert, "generatorURL", json_string(a->page_url));

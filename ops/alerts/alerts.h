@@ -66,7 +66,14 @@ size_t cx_alerts_unrouted(const cx_alerts *a, const cx_ticket_rules *rules, char
  */
 char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now);
 
-/* "<ticket_id>-<transition>-<seq>": the Idempotency-Key of a row. */
+/*
+ * The Idempotency-Key of a row: "<ticket_id>-<transition>-<seq>-<uid12>",
+ * uid12 the first 12 hex digits of the ticket's uid, so that a ticket that
+ * gets the id of an earlier one (after a restore from a backup) never gets
+ * its keys; "<ticket_id>-<transition>-<seq>" for a row whose ticket has no
+ * uid (written by a release before schema version 20), the key it had then.
+ * At most 56 characters.
+ */
 void cx_alerts_idempotency_key(const json_t *row, char *out, size_t outlen);
 
 /*

@@ -35,7 +35,8 @@ struct cx_alerts {
 
 struct cx_alerts;
 
-/* One Alertmanager alert for an outbox row (firing, or ended now when resolved). */
+/* One Alertmanager alert for an outbox row (firing, or ended now when
+ * resolved), labelled with the ticket's id and, when the row has it, its uid. */
 json_t *cx__alerts_am_alert(const struct cx_alerts *a, const json_t *row, time_t now);
 
 #endif /* CX_ALERTS_INT_H */

@@ -4,7 +4,9 @@
  * run` do: a ticket's transitions go out in order, each once the one before
  * it is settled (sent, failed, retried, deleted), whichever of two
  * transactions commits first; senders share the tickets and never hold two
- * rows of one ticket.
+ * rows of one ticket. The rows carry their ticket's uid, which the
+ * Idempotency-Keys (ops/alerts) include: a ticket that gets the id of a
+ * delivered one after a restore from a backup never gets its keys.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "cxtest.h"
 #include "sinktest.h"
 
@@ -255,6 +258,113 @@ Test(pg_outbox, the_documented_pruning_keeps_transitions_numbered_after_every_ro
     update_ticket(conn, t);
     cr_assert_str_eq(claim(a, &row), at(t, 4), "numbered after every row ever written");
     settle(a, row, "sent");
+}
+
+/* The one value sql returns, as text, into out. */
+static void text(const char *sql, char *out, size_t outlen)
+{
+    PGresult *r = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
+    cr_assert_eq(PQntuples(r), 1, "%s", sql);
+    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+/* Sender a claims the row due, which must be transition seq of ticket t; its
+ * Idempotency-Key goes into key, its ticket's uid (or "" when none) into
+ * uid, and it is recorded sent. */
+static void deliver(long long t, int seq, char key[64], char uid[64])
+{
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, seq));
+    cx_alerts_idempotency_key(row, key, 64);
+    const char *u = json_string_value(json_object_get(json_object_get(row, "ticket"), "uid"));
+    snprintf(uid, 64, "%s", u != NULL ? u : "");
+    settle(a, row, "sent");
+}
+
+/* Ticket t's Idempotency-Key of transition seq as docs/alerts.md gives it:
+ * "<ticket_id>-<transition>-<seq>-" and the first 12 hex digits of its uid
+ * in cx.tickets. */
+static void documented_key(long long t, const char *transition, int seq, char *out, size_t outlen)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT '%lld-%s-%d-' || left(replace(uid::text, '-', ''), 12) FROM cx.tickets"
+             " WHERE ticket_id = %lld",
+             t, transition, seq, t);
+    text(sql, out, outlen);
+}
+
+/* The outbox's rows carry their ticket's uid (the trigger copies the row),
+ * and each row's key ends with the start of it. */
+Test(pg_outbox, a_ticket_s_rows_carry_its_uid_and_their_keys_include_it)
+{
+    long long t = new_ticket("r");
+    update_ticket(conn, t);
+    char key[64], uid[64], want[128], sql[128];
+    snprintf(sql, sizeof sql, "SELECT uid FROM cx.tickets WHERE ticket_id = %lld", t);
+    text(sql, want, sizeof want);
+    deliver(t, 1, key, uid);
+    cr_assert_str_eq(uid, want, "the opening's row has the ticket's uid");
+    documented_key(t, "opened", 1, want, sizeof want);
+    cr_assert_str_eq(key, want);
+    deliver(t, 2, key, uid);
+    documented_key(t, "updated", 2, want, sizeof want);
+    cr_assert_str_eq(key, want);
+}
+
+/* A restore from a backup sets the ticket_id sequence back: the tickets
+ * opened (and delivered) after the backup are gone, and the next ticket gets
+ * the id of one of them. Simulated: that ticket deleted, the sequence set
+ * back to its id. The new ticket's transitions have keys of their own, so a
+ * receiver does not drop them as ones it has seen. */
+Test(pg_outbox, a_ticket_id_reused_after_a_restore_gets_keys_of_its_own)
+{
+    long long gone = new_ticket("r");
+    char key1[64], uid1[64], key2[64], uid2[64], sql[256], prefix[64];
+    deliver(gone, 1, key1, uid1);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM cx.tickets WHERE ticket_id = %lld;"
+             "SELECT setval(pg_get_serial_sequence('cx.tickets', 'ticket_id'), %lld, false)",
+             gone, gone);
+    cx_test_pg_exec(conn, sql);
+    long long t = new_ticket("r");
+    cr_assert_eq(t, gone, "the restore gave the new ticket the old one's id");
+    deliver(t, 1, key2, uid2);
+    cr_assert_str_neq(uid1, uid2);
+    cr_assert_str_neq(key1, key2, "both tickets' openings have the key %s", key1);
+    snprintf(prefix, sizeof prefix, "%lld-opened-1-", t);
+    cr_assert(strncmp(key1, prefix, strlen(prefix)) == 0, "%s", key1);
+    cr_assert(strncmp(key2, prefix, strlen(prefix)) == 0, "%s", key2);
+}
+
+/* A row written before schema version 20 (its ticket had no uid) is
+ * delivered with the key it had: a delivery pending across the upgrade is
+ * retried under the key a receiver may have seen. The upgrade gives the
+ * ticket a uid without writing a row, and its next transition's key has it. */
+Test(pg_outbox, a_row_written_before_tickets_had_a_uid_keeps_its_key_across_the_upgrade)
+{
+    cx_test_pg_exec(conn, "DROP VIEW cx.open_tickets;"
+                          "ALTER TABLE cx.tickets DROP COLUMN uid;"
+                          "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
+                          " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
+                          "DELETE FROM cx.schema_migrations WHERE version = 20");
+    long long t = new_ticket("r");
+    char err[512], key[64], uid[64], want[128];
+    int applied, version;
+    cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(applied, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 1, "the upgrade wrote no row");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE uid IS NOT NULL"), 1);
+    deliver(t, 1, key, uid);
+    snprintf(want, sizeof want, "%lld-opened-1", t);
+    cr_assert_str_eq(key, want, "the pending row's key changed across the upgrade");
+    cr_assert_str_eq(uid, "");
+    update_ticket(conn, t);
+    deliver(t, 2, key, uid);
+    documented_key(t, "updated", 2, want, sizeof want);
+    cr_assert_str_eq(key, want);
 }
 
 /* Something done on a thread of its own: settling a claimed row, or a

@@ -419,6 +419,107 @@ Test(alerts, a_webhook_gets_the_transition_and_the_ticket)
     json_decref(r);
 }
 
+/* A row as the outbox gives it since schema version 20: its ticket has a uid. */
+static json_t *row_with_uid(const char *transition, const char *status, const char *uid)
+{
+    json_t *r = row(transition, status);
+    json_object_set_new(json_object_get(r, "ticket"), "uid", json_string(uid));
+    return r;
+}
+
+/* The key of a row, and that the webhook's body carries the same. */
+static void key_of(const json_t *r, char *key, size_t keylen)
+{
+    cx_alerts_idempotency_key(r, key, keylen);
+    json_t *doc = render("crm", r, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "idempotency_key")), key);
+    json_decref(doc);
+}
+
+/* The key ends with the start of the ticket's uid (its first 12 hex digits),
+ * and the webhook's body has the whole uid in its ticket. */
+Test(alerts, a_ticket_s_key_includes_its_uid)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *r =
+        row_with_uid("acknowledged", "acknowledged", "3F2A9C1E-7B04-4D6E-9A51-0C8B2F7E6D13");
+    char key[64];
+    key_of(r, key, sizeof key);
+    cr_assert_str_eq(key, "42-acknowledged-3-3f2a9c1e7b04");
+    json_t *doc = render("crm", r, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "ticket"), "uid")),
+                     "3F2A9C1E-7B04-4D6E-9A51-0C8B2F7E6D13");
+    json_decref(doc);
+    json_decref(r);
+}
+
+/* After a restore from a backup, a new ticket can get the id of a ticket
+ * delivered after the backup was taken: with another uid, each transition
+ * of it has a key of its own, and an Alertmanager alert of its own. */
+Test(alerts, two_tickets_with_one_id_and_different_uids_get_different_keys_and_alerts)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *before = row_with_uid("opened", "open", "3f2a9c1e-7b04-4d6e-9a51-0c8b2f7e6d13");
+    json_t *after = row_with_uid("opened", "open", "c0ffee00-1234-4abc-8def-0123456789ab");
+    char k1[64], k2[64];
+    key_of(before, k1, sizeof k1);
+    key_of(after, k2, sizeof k2);
+    cr_assert_str_eq(k1, "42-opened-3-3f2a9c1e7b04");
+    cr_assert_str_eq(k2, "42-opened-3-c0ffee001234");
+    json_t *a1 = render("ops", before, 0), *a2 = render("ops", after, 0);
+    json_t *l1 = json_object_get(json_array_get(a1, 0), "labels");
+    json_t *l2 = json_object_get(json_array_get(a2, 0), "labels");
+    cr_assert_str_eq(json_string_value(json_object_get(l1, "ticket_id")), "42");
+    cr_assert_str_eq(json_string_value(json_object_get(l2, "ticket_id")), "42");
+    cr_assert_str_eq(json_string_value(json_object_get(l1, "ticket_uid")),
+                     "3f2a9c1e-7b04-4d6e-9a51-0c8b2f7e6d13");
+    cr_assert_str_eq(json_string_value(json_object_get(l2, "ticket_uid")),
+                     "c0ffee00-1234-4abc-8def-0123456789ab");
+    cr_assert_not(json_equal(l1, l2), "one label set for two tickets: %s",
+                  json_dumps(l1, JSON_COMPACT));
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(before);
+    json_decref(after);
+}
+
+/* A row written by a release before schema version 20 has no uid in its
+ * ticket: it keeps the key it had (a delivery pending across the upgrade is
+ * retried under the key the receiver may have seen), and its alert the
+ * labels it was posted with. */
+Test(alerts, a_row_without_a_uid_keeps_the_key_and_labels_of_older_releases)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *r = row("updated", "open");
+    char key[64];
+    key_of(r, key, sizeof key);
+    cr_assert_str_eq(key, "42-updated-3");
+    json_t *doc = render("ops", r, 0);
+    json_t *l = json_object_get(json_array_get(doc, 0), "labels");
+    cr_assert_eq(json_object_size(l), 7, "labels: %s", json_dumps(l, JSON_COMPACT));
+    cr_assert_null(json_object_get(l, "ticket_uid"));
+    json_decref(doc);
+    json_decref(r);
+}
+
+/* The longest key (the largest ticket id and seq, the longest transition)
+ * fits the 56 characters alerts.h promises. */
+Test(alerts, the_longest_key_has_56_characters)
+{
+    json_t *r =
+        row_with_uid("acknowledged", "acknowledged", "3f2a9c1e-7b04-4d6e-9a51-0c8b2f7e6d13");
+    json_object_set_new(r, "ticket_id", json_integer(9223372036854775807LL));
+    json_object_set_new(r, "seq", json_integer(2147483647));
+    char key[96];
+    cx_alerts_idempotency_key(r, key, sizeof key);
+    cr_assert_str_eq(key, "9223372036854775807-acknowledged-2147483647-3f2a9c1e7b04");
+    cr_assert_eq(strlen(key), 56);
+    json_decref(r);
+}
+
 Test(alerts, chat_gets_a_short_text_with_owner_reason_and_link)
 {
     set("alerts.receivers", receivers);
