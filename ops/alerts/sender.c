@@ -206,6 +206,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
                                json_string_value(json_object_get(t, "rule")), idx,
                                CX_ALERTS_MAX_RECEIVERS);
     int pending = 0, failed = 0, lost = 0, cut = 0;
+    int retry_ms = cx_alerts_backoff_ms(s->alerts, attempts); /* if one waits for a retry */
     char last[320] = "";
     cx_alerts_idempotency_key(row, key, sizeof key);
     for (size_t k = 0; k < n && !lost && !cut; k++) {
@@ -265,8 +266,9 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             if (oc == CX_ALERTS_RETRY) {
                 pending = 1;
                 cx_metrics_add(s->metrics, CX_M_NOTIFY_RETRIES, 1);
-                cx_log(CX_LOG_WARN, "alerts", "notification %s to %s will be retried: %s", key,
-                       r->name, why);
+                cx_log(CX_LOG_WARN, "alerts",
+                       "notification %s to %s will be retried in %d s (attempt %d failed): %s", key,
+                       r->name, (retry_ms + 999) / 1000, tries, why);
             } else {
                 failed = 1;
                 cx_metrics_add(s->metrics, CX_M_NOTIFY_FAILED, 1);
@@ -284,7 +286,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
                json_string_value(json_object_get(t, "rule")));
     if (!lost) {
         const char *status = pending ? "pending" : failed ? "failed" : n == 0 ? "unrouted" : "sent";
-        int retry = pending && !cut ? cx_alerts_backoff_ms(s->alerts, attempts) : 0;
+        int retry = pending && !cut ? retry_ms : 0;
         if (cx_pg_outbox_finish(s->outbox, id, status, deliveries, retry,
                                 last[0] ? last : NULL, err, sizeof err) != CX_OK)
             cx_log(CX_LOG_WARN, "alerts", "notification %s: %s (it will be sent again)", key,
