@@ -435,9 +435,16 @@ Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and
                  1);
 }
 
+/* qsort's order of strings held in char arrays. */
+static int strings_in_order(const void *x, const void *y)
+{
+    return strcmp(x, y);
+}
+
 /* The active alerts of rule courier-share in the Alertmanager on port, as
- * "ticket_id=<label>" joined by spaces (the label's value, "-" if none). */
-static void active_share_alerts(int am_port, char *out, size_t outlen)
+ * "ticket_id=<label>", with with_uid "ticket_id=<label>/<ticket_uid label>"
+ * ("-" for a label it has not), sorted and joined by spaces. */
+static void active_share_alerts(int am_port, int with_uid, char *out, size_t outlen)
 {
     static char body[1 << 16];
     cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
@@ -445,16 +452,25 @@ static void active_share_alerts(int am_port, char *out, size_t outlen)
                  200);
     json_t *list = json_loads(body, 0, NULL);
     cr_assert(json_is_array(list), "%s", body);
-    size_t k;
+    char items[8][128];
+    size_t k, n = 0;
     json_t *a;
-    out[0] = '\0';
     json_array_foreach(list, k, a)
     {
-        const char *id =
-            json_string_value(json_object_get(json_object_get(a, "labels"), "ticket_id"));
-        snprintf(out + strlen(out), outlen - strlen(out), "%sticket_id=%s", k ? " " : "",
-                 id ? id : "-");
+        json_t *l = json_object_get(a, "labels");
+        const char *id = json_string_value(json_object_get(l, "ticket_id"));
+        const char *uid = json_string_value(json_object_get(l, "ticket_uid"));
+        if (n < 8)
+            snprintf(items[n++], sizeof items[0], "ticket_id=%s%s%s", id ? id : "-",
+                     with_uid ? "/" : "",
+                     !with_uid ? ""
+                     : uid     ? uid
+                               : "-");
     }
+    qsort(items, n, sizeof items[0], strings_in_order);
+    out[0] = '\0';
+    for (k = 0; k < n; k++)
+        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", k ? " " : "", items[k]);
     json_decref(list);
 }
 
@@ -499,44 +515,8 @@ Test(alerts, an_old_ticket_s_resolution_does_not_end_the_alert_of_its_successor)
                  1, "the second ticket's opening went first");
     char want[64];
     snprintf(want, sizeof want, "ticket_id=%lld", first + 1);
-    active_share_alerts(am_port, alerts, sizeof alerts);
+    active_share_alerts(am_port, 0, alerts, sizeof alerts);
     cr_assert_str_eq(alerts, want, "active: \"%s\", not the second ticket's alert alone", alerts);
-}
-
-/* qsort's order of strings held in char arrays. */
-static int strings_in_order(const void *x, const void *y)
-{
-    return strcmp(x, y);
-}
-
-/* The active alerts of rule courier-share in the Alertmanager on port, as
- * "ticket_id=<label>/<ticket_uid label>" ("-" for a label it has not),
- * sorted and joined by spaces. */
-static void active_share_alerts_uids(int am_port, char *out, size_t outlen)
-{
-    static char body[1 << 16];
-    cr_assert_eq(cx_test_http_get(am_port, "/api/v2/alerts?filter=alertname%3D%22courier-share%22",
-                                  body, sizeof body),
-                 200);
-    json_t *list = json_loads(body, 0, NULL);
-    cr_assert(json_is_array(list), "%s", body);
-    char items[8][128];
-    size_t k, n = 0;
-    json_t *a;
-    json_array_foreach(list, k, a)
-    {
-        json_t *l = json_object_get(a, "labels");
-        const char *id = json_string_value(json_object_get(l, "ticket_id"));
-        const char *uid = json_string_value(json_object_get(l, "ticket_uid"));
-        if (n < 8)
-            snprintf(items[n++], sizeof items[0], "ticket_id=%s/%s", id ? id : "-",
-                     uid ? uid : "-");
-    }
-    qsort(items, n, sizeof items[0], strings_in_order);
-    out[0] = '\0';
-    for (k = 0; k < n; k++)
-        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", k ? " " : "", items[k]);
-    json_decref(list);
 }
 
 /* A restore from a backup sets the ticket_id sequence back: a ticket opened
@@ -606,7 +586,7 @@ Test(alerts, a_ticket_that_gets_a_delivered_ticket_s_id_after_a_restore_is_deliv
     else
         snprintf(want, sizeof want, "ticket_id=%lld/%s ticket_id=%lld/%s", first, uid1, first,
                  uid2);
-    active_share_alerts_uids(am_port, alerts, sizeof alerts);
+    active_share_alerts(am_port, 1, alerts, sizeof alerts);
     cr_assert_str_eq(alerts, want,
                      "active: \"%s\": the second ticket merged into the first one's alert?",
                      alerts);

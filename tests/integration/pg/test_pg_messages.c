@@ -104,7 +104,7 @@ Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
                              " USING DETAIL = E'tablespace cx_data\\nis full',"
                              " HINT = 'free some space'; END $$",
                              "storing", err, sizeof err),
-                 CX_ERR_FATAL, "%s", err);
+                 CX_ERR_INVALID, "%s", err); /* P0001: as a trigger's refusal of a row */
     cr_assert_str_eq(err, "storing: ERROR:  no room left (detail: tablespace cx_data is full;"
                           " hint: free some space) (SQLSTATE P0001)");
 
