@@ -164,6 +164,9 @@ static void produce(long n)
     produce_with(producer, n);
 }
 
+/* Where members started next serve HTTP: "off", or an address to scrape. */
+static const char *member_http = "off";
+
 /* Starts a member of group reading topic from brokers with config, storing
  * into the database at pg; its log (stderr) goes to the file log, or with
  * NULL to this process's. */
@@ -178,7 +181,7 @@ static pid_t start_member(const char *pg, const char *brokers, const char *topic
             _exit(127);
         /* a log of its own says what happened, assignments included */
         execl(cx_test_bin(), cx_test_bin(), "run", "--config", config, "--brokers", brokers,
-              "--topic", topic, "--group", group, "--pg", pg, "--http", "off", "--log-level",
+              "--topic", topic, "--group", group, "--pg", pg, "--http", member_http, "--log-level",
               log ? "info" : "warn", (char *)NULL);
         _exit(127);
     }
@@ -1180,9 +1183,13 @@ static void lost_while_waiting(const char *group, const char *cfg)
     cr_assert_eq(cx_mock_create_topic(mock, "cx.mid", 1, err, sizeof err), CX_OK, "%s", err);
     produce_big("cx.mid", 0, 20);
     setenv("CXPULSE_BATCH_MAX_MESSAGES", "10", 1);
-    char log[sizeof cfgfile + 16];
+    char log[sizeof cfgfile + 16], listen[32];
     snprintf(log, sizeof log, "%s.%s.log", cfgfile, group);
+    int port = cx_test_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    member_http = listen;
     pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.mid", group, cfg, log);
+    member_http = "off";
     unsetenv("CXPULSE_BATCH_MAX_MESSAGES");
     wait_handled(group, 20, 60);
     /* the writers wait for the lock while 15 MB more are written and the
@@ -1195,6 +1202,8 @@ static void lost_while_waiting(const char *group, const char *cfg)
     cx_test_pg_exec(holder, "COMMIT");
     PQfinish(holder);
     wait_handled(group, 1020, 120);
+    static char metrics[1 << 17];
+    cr_assert_eq(cx_test_http_get(port, "/metrics", metrics, sizeof metrics), 200);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
     cr_assert_lt(stored, 1000, "the mock kept every message: nothing was deleted");
@@ -1214,6 +1223,10 @@ static void lost_while_waiting(const char *group, const char *cfg)
                             "on from %lld'",
                             log, gap_from + 1, gap_to - 1, gap_to - gap_from - 1, gap_to),
                  0, "the loss was not said; see %s%s", log, tails(log, NULL));
+    char counted[64];
+    snprintf(counted, sizeof counted, "\ncxpulse_messages_lost_total %lld\n",
+             gap_to - gap_from - 1);
+    cr_assert(strstr(metrics, counted) != NULL, "the loss was not counted:%s", metrics);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
 }
 
