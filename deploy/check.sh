@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Validates what can be validated of deploy/ without Docker, a cluster or
 # Grafana: every YAML file parses (PyYAML), every JSON file parses, the
-# manifests and provisioning files agree with each other, the systemd unit
-# passes `systemd-analyze verify`, and the compose file passes `docker compose
-# config` when a compose client is installed. With a cxpulse binary, the
+# manifests and provisioning files agree with each other, the alert rules
+# name only metrics cxpulse serves and pass `promtool check rules` and their
+# tests (`promtool test rules`), the systemd unit passes `systemd-analyze
+# verify`, and the compose file passes `docker compose config` when a compose
+# client is installed. With a cxpulse binary, the
 # ConfigMap's configuration also passes `cxpulse config --check`.
 # A check whose tool is missing is skipped with a message, not failed.
 #
@@ -151,17 +153,50 @@ if not mounted or os.path.dirname(mounted[0]) != provider["options"]["path"]:
 if ds[0]["url"].split(":")[0] not in compose["services"]:
     problems.append(f"datasource url {ds[0]['url']} is no compose service")
 
+# Prometheus rules: each alert is complete, and names only metrics cxpulse
+# serves (the rows of docs/metrics.md).
+import re
+served = set(re.findall(r"^\| `((?:cxpulse|process)_[a-z_]+)`", open("../docs/metrics.md").read(), re.M))
+rules = yaml.safe_load(open("prometheus/cxpulse-alerts.yaml"))
+for g in rules["groups"]:
+    for r in g["rules"]:
+        name = r.get("alert", "?")
+        for key in ("alert", "expr"):
+            if not r.get(key):
+                problems.append(f"prometheus rule {name}: no {key}")
+        if not (r.get("labels") or {}).get("severity") or not (r.get("annotations") or {}).get("summary"):
+            problems.append(f"prometheus rule {name}: no severity label or summary")
+        for m in re.findall(r"\b((?:cxpulse|process)_[a-z_]+)", str(r.get("expr", ""))):
+            if m not in served:
+                problems.append(f"prometheus rule {name}: {m} is not a metric of docs/metrics.md")
+
 for p in problems:
     print(p)
 raise SystemExit(1 if problems else 0)
 EOF
     ); then
-        ok "consistency: k8s ports, probes and selector; dashboard datasource; compose paths and Grafana mounts"
+        ok "consistency: k8s ports, probes and selector; dashboard datasource; compose paths and Grafana mounts; alert rules' metrics"
     else
         bad "consistency"; detail "$out"
     fi
 else
     skip "consistency: needs python3-yaml"
+fi
+
+# --- Prometheus rules --------------------------------------------------------
+if command -v promtool >/dev/null; then
+    if out=$(promtool check rules prometheus/cxpulse-alerts.yaml 2>&1); then
+        ok "promtool check rules: prometheus/cxpulse-alerts.yaml"
+    else
+        bad "promtool check rules: prometheus/cxpulse-alerts.yaml"; detail "$out"
+    fi
+    if out=$(cd prometheus && promtool test rules cxpulse-alerts.test.yaml 2>&1); then
+        ok "promtool test rules: prometheus/cxpulse-alerts.test.yaml"
+    else
+        bad "promtool test rules: prometheus/cxpulse-alerts.test.yaml"; detail "$out"
+    fi
+else
+    skip "promtool: not installed (apt-get install prometheus)"
 fi
 
 # --- systemd unit ------------------------------------------------------------

@@ -9,6 +9,7 @@ packages=(
     libmicrohttpd-dev                         # HTTP: metrics, health, live page
     libcurl4-openssl-dev libssl-dev           # ticket delivery: HTTP client, HMAC signatures
     prometheus-alertmanager                   # the alert tests' real Alertmanager
+    prometheus                                # promtool: deploy/check.sh checks the alert rules
     libcriterion-dev                          # unit tests
     postgresql-15 postgresql-client-15        # throwaway test/demo server
     kcat                                      # interoperability tests, benchmarks
