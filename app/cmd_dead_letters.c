@@ -23,16 +23,18 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out, "usage: cxpulse dead-letters list [--since T] [--limit N] [--json] [--pg URL]\n"
-                 "                                 [--config FILE]\n"
-                 "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
-                 "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
-                 "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
-                 "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
-                 "says how many), with the consumer group that read each.\n"
-                 "show: one row with its raw bytes. replay: parse, classify and store again\n"
-                 "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
-                 "row records when it was replayed and the event it became, or the new reason.\n");
+    fprintf(out,
+            "usage: cxpulse dead-letters list [--since T] [--reason TEXT] [--limit N] [--json]\n"
+            "                                 [--pg URL] [--config FILE]\n"
+            "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
+            "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
+            "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
+            "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
+            "says how many), with the consumer group that read each; --reason keeps\n"
+            "those whose reason holds TEXT, whatever the case.\n"
+            "show: one row with its raw bytes. replay: parse, classify and store again\n"
+            "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
+            "row records when it was replayed and the event it became, or the new reason.\n");
     return rc;
 }
 
@@ -204,11 +206,12 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
-    const char *id_s = NULL, *id_flag = NULL;
+    const char *id_s = NULL, *id_flag = NULL, *reason = NULL;
     double limit = 50;
     const cx_cmd_number nums[] = {
         {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
-    const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--id", &id_flag, NULL, 0}};
+    const cx_cmd_string strs[] = {
+        {"--since", &since, NULL, 0}, {"--id", &id_flag, NULL, 0}, {"--reason", &reason, NULL, 0}};
     const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--all", &all}};
     const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
                               .n_flags = CX_ARRAY_LEN(flags), .config_flags = 1};
@@ -243,6 +246,10 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters show: expected an id\n");
         goto done;
     }
+    if (reason != NULL && strcmp(verb, "list") != 0) {
+        fprintf(stderr, "cxpulse dead-letters %s: --reason filters list only\n", verb);
+        goto done;
+    }
     if (strcmp(verb, "replay") == 0 && (id > 0) + (since != NULL) + all != 1) {
         fprintf(stderr, "cxpulse dead-letters replay: give one of --id ID, --since T, --all\n");
         goto done;
@@ -267,7 +274,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         rc = replay(cfg, &rules, h, id, since);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
-        st = cx_pg_dead_letters_list(h, since, (int)limit, &out, &total, err, sizeof err);
+        st = cx_pg_dead_letters_list(h, since, reason, (int)limit, &out, &total, err, sizeof err);
     } else {
         st = cx_pg_dead_letter_show(h, id, &out, err, sizeof err);
     }

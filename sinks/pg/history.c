@@ -596,16 +596,19 @@ cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen)
 /* clang-format on */
 
 /* The dead letters a list shows: received since $1 (NULL: any time). */
-#define DEAD_FILTER " WHERE $1::timestamptz IS NULL OR received_at >= $1"
+#define DEAD_FILTER                                                                                \
+    " WHERE ($1::timestamptz IS NULL OR received_at >= $1)"                                        \
+    " AND ($2::text IS NULL OR strpos(lower(error), lower($2)) > 0)"
 
-cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, int limit, json_t **out,
-                                  long long *total, char *err, size_t errlen)
+cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, const char *reason,
+                                  int limit, json_t **out, long long *total, char *err,
+                                  size_t errlen)
 {
-    const char *params[] = {since};
+    const char *params[] = {since, reason};
     return cx__pg_list(h->conn,
                        "SELECT " DEAD_COLUMNS " FROM cx.dead_letters" DEAD_FILTER
-                       " ORDER BY id DESC LIMIT $2::int",
-                       "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 1, params,
+                       " ORDER BY id DESC LIMIT $3::int",
+                       "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 2, params,
                        limit > 0 ? limit : 50, "listing dead letters", out, total, err, errlen);
 }
 

@@ -481,6 +481,39 @@ Test(pg_history, a_dead_letters_list_cut_short_says_so_and_limit_shows_more)
     cr_assert_str_eq(errs, "", "every dead letter since then is shown");
 }
 
+/* --reason keeps the dead letters whose reason holds a text, whatever its
+ * case, with --since, and the count of what it selects when cut short. */
+Test(pg_history, a_dead_letters_list_filters_by_reason)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition,"
+                          " kafka_offset, error, raw, received_at)"
+                          " SELECT 'cx.events', 0, i, CASE WHEN i % 3 = 0 THEN"
+                          " 'missing required field \"occurred_at\"' ELSE 'invalid JSON' END,"
+                          " '\\x7b', timestamptz '2026-11-01 00:00Z' + i * interval '1 hour'"
+                          " FROM generate_series(1, 60) i");
+    size_t lines;
+    json_t *a;
+    char errs[1024];
+    cr_assert_eq(sinktest_cmd_split(url, "dead-letters list --reason OCCURRED_AT --json", &lines,
+                                    &a, errs, sizeof errs),
+                 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), 20, "%s", errs);
+    for (size_t i = 0; i < json_array_size(a); i++)
+        cr_assert(strstr(json_string_value(json_object_get(json_array_get(a, i), "error")),
+                         "occurred_at") != NULL);
+    json_decref(a);
+    cr_assert_eq(sinktest_cmd_split(url,
+                                    "dead-letters list --reason 'invalid json' --since 2026-11-02"
+                                    " --limit 5",
+                                    &lines, &a, errs, sizeof errs),
+                 0, "%s", errs);
+    /* hours 24 to 60 not divisible by 3: 37 - 13 */
+    cr_assert(strstr(errs, "showing 5 of 24 dead letters") != NULL, "not told: \"%s\"", errs);
+    json_decref(a);
+    cr_assert_eq(cxpulse("dead-letters replay --all --reason json"), 2, "see %s", out);
+    cr_assert(output_has("--reason filters list only"), "see %s", out);
+}
+
 /* A producer's event_id in a reason or replay result (line breaks, a
  * terminal's escape sequences) is shown harmless: one line per dead letter,
  * no escape reaching the terminal. */
