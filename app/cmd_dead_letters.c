@@ -23,18 +23,17 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: cxpulse dead-letters list [--since T] [--reason TEXT] [--limit N] [--json]\n"
-            "                                 [--pg URL] [--config FILE]\n"
-            "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
-            "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
-            "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
-            "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
-            "says how many), with the consumer group that read each; --reason keeps\n"
-            "those whose reason holds TEXT, whatever the case.\n"
-            "show: one row with its raw bytes. replay: parse, classify and store again\n"
-            "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
-            "row records when it was replayed and the event it became, or the new reason.\n");
+    fprintf(out, "usage: cxpulse dead-letters list [--since T] [--reason TEXT] [--limit N]\n"
+                 "                                 [--json] [--pg URL] [--config FILE]\n"
+                 "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
+                 "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
+                 "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
+                 "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
+                 "says how many), with the consumer group that read each; --reason keeps\n"
+                 "those whose reason holds TEXT, whatever the case.\n"
+                 "show: one row with its raw bytes. replay: parse, classify and store again\n"
+                 "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
+                 "row records when it was replayed and the event it became, or the new reason.\n");
     return rc;
 }
 

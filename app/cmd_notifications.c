@@ -12,18 +12,18 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cxpulse notifications list [--status S] [--ticket ID] [--limit N] [--json]\n"
-            "                                  [--pg URL] [--config FILE]\n"
-            "       cxpulse notifications retry ID|--failed [--pg URL] [--config FILE]\n\n"
-            "list shows ticket transitions, newest first, and per receiver whether it took\n"
-            "them; --status pending, sent, failed, unrouted or superseded; at most N\n"
-            "(--limit, default 100; when more match, stderr says how many). retry puts a failed\n"
-            "notification (or, with --failed, every failed one) back in the queue for the\n"
-            "receivers that refused it; --failed marks a failed update that no receiver took\n"
-            "and a later transition of its ticket has made needless superseded instead.\n"
-            "Without --pg: CXPULSE_PG_URL, then the\n"
-            "postgres.url of --config FILE, then libpq's environment.\n");
+    fprintf(out, "usage: cxpulse notifications list [--status S] [--ticket ID] [--limit N]\n"
+                 "                                  [--json] [--pg URL] [--config FILE]\n"
+                 "       cxpulse notifications retry ID|--failed [--pg URL] [--config FILE]\n\n"
+                 "list shows ticket transitions, newest first, and per receiver whether it took\n"
+                 "them; --status pending, sent, failed, unrouted or superseded; at most N\n"
+                 "(--limit, default 100; when more match, stderr says how many). retry puts a\n"
+                 "failed notification (or, with --failed, every failed one) back in the queue\n"
+                 "for the receivers that refused it; --failed marks a failed update that no\n"
+                 "receiver took and a later transition of its ticket has made needless\n"
+                 "superseded instead.\n"
+                 "Without --pg: CXPULSE_PG_URL, then the\n"
+                 "postgres.url of --config FILE, then libpq's environment.\n");
 }
 
 static void print_table(const json_t *rows)

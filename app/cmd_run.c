@@ -462,8 +462,8 @@ static int usage(FILE *out, int rc)
 {
     fprintf(out,
             "usage: cxpulse run [--config FILE] [--brokers B] [--topic T]... [--group G]\n"
-            "                   [--pg URL] [--rules FILE]... [--model FILE] [--http ADDR:PORT|off]\n"
-            "                   [--log-level debug|info|warn|error]\n"
+            "                   [--pg URL] [--rules FILE]... [--model FILE]\n"
+            "                   [--http ADDR:PORT|off] [--log-level debug|info|warn|error]\n"
             "                   [--alertmanager URL] [--webhook URL]\n\n"
             "Consumes the topics as a member of the consumer group, classifies every\n"
             "event and writes events, tags, signals, dead letters and offsets to\n"

@@ -18,7 +18,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cx_cmd_run, "consume, classify, aggregate and write to PostgreSQL until SIGTERM"},
+    {"run", cx_cmd_run, "consume, classify, aggregate, write to PostgreSQL until SIGTERM"},
     {"classify", cx_cmd_classify, "classify event JSON lines offline (file or stdin)"},
     {"train", cx_cmd_train, "learn a classification model from labeled events"},
     {"eval", cx_cmd_eval, "score the classifier on labeled events"},
