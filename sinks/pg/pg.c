@@ -157,7 +157,8 @@ static cx_status lost_commits(const char *topic, int32_t partition, int64_t stor
     return cx_errf(err, errlen, CX_ERR_FATAL,
                    "PostgreSQL lost commits it had acknowledged: %s[%d] has its stored next "
                    "offset at %lld, but %lld had been stored (a server crash with "
-                   "postgres.synchronous_commit off, or a database restored from a backup?); "
+                   "postgres.synchronous_commit off, a database restored from a backup, or the "
+                   "offset set back by hand?); "
                    "stopping, so that a restart reads the lost messages again from the stored "
                    "offsets",
                    topic, partition, (long long)stored, (long long)known);
