@@ -835,14 +835,14 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     cx_log(CX_LOG_INFO, "ingest", "%d partition(s) revoked", parts->cnt);
 }
 
-/* Whether the caller's properties set one of names (NULL-terminated). */
-static int sets_any(const cx_consumer_config *cfg, const char *const *names)
+/* The value the caller's properties give name (the last, as librdkafka
+ * takes it), or NULL. */
+static const char *prop(const cx_consumer_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->n_props; i++)
-        for (const char *const *n = names; *n != NULL; n++)
-            if (strcmp(cfg->props[2 * i], *n) == 0)
-                return 1;
-    return 0;
+    for (size_t i = cfg->n_props; i-- > 0;)
+        if (strcmp(cfg->props[2 * i], name) == 0)
+            return cfg->props[2 * i + 1];
+    return NULL;
 }
 
 /* Sets conf as a member of cfg is configured: cxpulse's defaults, then the
@@ -853,16 +853,13 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
 {
     /* 4 MB a fetch, unless set: at least message.max.bytes, and within
      * receive.message.max.bytes, as librdkafka checks */
-    static const char *const fetch_size[] = {"fetch.max.bytes", NULL};
+    const char *message = prop(cfg, "message.max.bytes");
+    const char *receive = prop(cfg, "receive.message.max.bytes");
     long long fetch = 4194304, size;
-    for (size_t i = 0; i < cfg->n_props; i++)
-        if (strcmp(cfg->props[2 * i], "message.max.bytes") == 0 &&
-            (size = strtoll(cfg->props[2 * i + 1], NULL, 10)) > fetch)
-            fetch = size;
-    for (size_t i = 0; i < cfg->n_props; i++)
-        if (strcmp(cfg->props[2 * i], "receive.message.max.bytes") == 0 &&
-            (size = strtoll(cfg->props[2 * i + 1], NULL, 10) - 512) < fetch && size > 0)
-            fetch = size;
+    if (message != NULL && (size = strtoll(message, NULL, 10)) > fetch)
+        fetch = size;
+    if (receive != NULL && (size = strtoll(receive, NULL, 10) - 512) < fetch && size > 0)
+        fetch = size;
     char fetch_text[24];
     snprintf(fetch_text, sizeof fetch_text, "%lld", fetch);
     char client_id[128] = "cxpulse";
@@ -882,7 +879,7 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
          * of the time (bench/e2e: end to end 0.66-0.92 of a plain COPY, with
          * 8 MB 0.81-1.24). */
         {"queued.max.messages.kbytes", "8192"},
-        {"fetch.max.bytes", sets_any(cfg, fetch_size) ? NULL : fetch_text},
+        {"fetch.max.bytes", prop(cfg, "fetch.max.bytes") ? NULL : fetch_text},
         {"log_level", "4"},
         {"client.id", client_id},
     };
