@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,20 @@ struct cx_consumer {
         long again; /* times it came since, not logged */
     } warned[8];
 };
+
+/* Stops the consumer for good, keeping the first reason given (what run()
+ * returns): a later failure is a consequence of the first. */
+static void __attribute__((format(printf, 2, 3))) fail(cx_consumer *c, const char *fmt, ...)
+{
+    if (!c->fatal) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->fatal_err, sizeof c->fatal_err, fmt, ap);
+        va_end(ap);
+    }
+    c->fatal = 1;
+    c->stop = 1;
+}
 
 /* Notes that topic[partition] is stored up to next (RD_KAFKA_OFFSET_INVALID:
  * not known); with forward_only, only if later than what is noted. */
@@ -221,10 +236,7 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
          * its group.instance.id): stop, with librdkafka's reason. */
         char why[512];
         rd_kafka_fatal_error(c->rk, why, sizeof why);
-        if (!c->fatal)
-            snprintf(c->fatal_err, sizeof c->fatal_err, "kafka: %s", why);
-        c->fatal = 1;
-        c->stop = 1;
+        fail(c, "kafka: %s", why);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -255,12 +267,9 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
         const char *why = e != NULL ? rd_kafka_error_string(e)
                           : l->elems[0].err ? rd_kafka_err2str(l->elems[0].err)
                                             : NULL;
-        if (why != NULL && !c->fatal) {
-            snprintf(c->fatal_err, sizeof c->fatal_err, "putting back %s[%d]@%lld: %s",
-                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
-            c->fatal = 1;
-            c->stop = 1;
-        }
+        if (why != NULL)
+            fail(c, "putting back %s[%d]@%lld: %s", rd_kafka_topic_name(m->rkt), (int)m->partition,
+                 (long long)m->offset, why);
         if (e != NULL)
             rd_kafka_error_destroy(e);
         rd_kafka_topic_partition_list_destroy(l);
@@ -478,12 +487,10 @@ static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m)
         from = stored_at(c, topic, id);
     if (from < 0 || from > at)
         from = at;
+    char why[512];
     if (hi >= 0 && at > hi) { /* checked first, as at an assignment */
-        if (!c->fatal)
-            past_end(c->fatal_err, sizeof c->fatal_err, topic, id, "the next offset to read", at,
-                     hi);
-        c->fatal = 1;
-        c->stop = 1;
+        past_end(why, sizeof why, topic, id, "the next offset to read", at, hi);
+        fail(c, "%s", why);
         goto done;
     } else if (lo > from) {
         say_lost(c, topic, id, from, lo);
@@ -491,14 +498,8 @@ static void out_of_range(cx_consumer *c, const rd_kafka_message_t *m)
     } else {
         warn_error(c, m); /* not known, or held again: librdkafka's reason */
     }
-    char why[256];
-    if (!refetch(c, mine, topic, id, from, why, sizeof why) && !c->fatal) {
-        /* else the partition would stay unread, unsaid */
-        snprintf(c->fatal_err, sizeof c->fatal_err, "reading %s[%d] on from %lld: %s", topic,
-                 (int)id, (long long)from, why);
-        c->fatal = 1;
-        c->stop = 1;
-    }
+    if (!refetch(c, mine, topic, id, from, why, sizeof why)) /* else it stays unread, unsaid */
+        fail(c, "reading %s[%d] on from %lld: %s", topic, (int)id, (long long)from, why);
 done:
     if (mine != NULL)
         rd_kafka_topic_partition_list_destroy(mine);
@@ -640,10 +641,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
     int32_t *ids = malloc((size_t)parts->cnt * sizeof *ids);
     int64_t *next = malloc((size_t)parts->cnt * sizeof *next);
     int ok = ids != NULL && next != NULL;
-    if (!ok) {
-        snprintf(c->fatal_err, sizeof c->fatal_err, "cannot read stored offsets: out of memory");
-        c->fatal = 1;
-    }
+    if (!ok)
+        fail(c, "cannot read stored offsets: out of memory");
     for (int i = 0; ok && i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int done = 0;
@@ -663,11 +662,9 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
             st = check_ranges(c, topic, ids, n, next, err, sizeof err);
         }
         if (st != CX_OK) {
-            if (st != CX_ERR_TRANSIENT && !c->fatal) { /* the first reason; else a stop */
-                snprintf(c->fatal_err, sizeof c->fatal_err, "%s%s",
-                         read && st == CX_ERR_FATAL ? "" : "cannot read stored offsets: ", err);
-                c->fatal = 1;
-            }
+            if (st != CX_ERR_TRANSIENT) /* else a stop */
+                fail(c, "%s%s",
+                     read && st == CX_ERR_FATAL ? "" : "cannot read stored offsets: ", err);
             c->unread = 1;
             ok = 0;
             break;
@@ -730,11 +727,8 @@ static void rewind_kept(cx_consumer *c)
                     why = rd_kafka_err2str(kept->elems[i].err);
         }
     }
-    if (why != NULL) {
-        snprintf(c->fatal_err, sizeof c->fatal_err, "rewinding kept partitions: %s", why);
-        c->fatal = 1;
-        c->stop = 1;
-    }
+    if (why != NULL)
+        fail(c, "rewinding kept partitions: %s", why);
     if (e != NULL)
         rd_kafka_error_destroy(e);
     if (kept != NULL)
@@ -798,13 +792,9 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, copy);
         else
             ae = rd_kafka_assign(rk, copy);
-        if ((e != NULL || ae != RD_KAFKA_RESP_ERR_NO_ERROR) && !c->fatal) {
-            /* partitions the group gave that are never fetched: stop, saying why */
-            snprintf(c->fatal_err, sizeof c->fatal_err, "assigning partitions: %s",
-                     e != NULL ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-            c->fatal = 1;
-            c->stop = 1;
-        }
+        if (e != NULL || ae != RD_KAFKA_RESP_ERR_NO_ERROR) /* never fetched: stop, saying why */
+            fail(c, "assigning partitions: %s",
+                 e != NULL ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
         count_assigned(c);
         if (e == NULL && ae == RD_KAFKA_RESP_ERR_NO_ERROR)
             commit_starts(c, copy);
@@ -818,11 +808,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * rewind_kept); let what was taken be stored, then let go. */
     char e[512];
     let_go_of_batch(c);
-    if (drain(c, e, sizeof e) != CX_OK && !c->fatal) {
-        c->fatal = 1;
-        c->stop = 1;
-        snprintf(c->fatal_err, sizeof c->fatal_err, "%s", e);
-    }
+    if (drain(c, e, sizeof e) != CX_OK)
+        fail(c, "%s", e);
     if (cooperative) {
         rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
         if (x != NULL)
