@@ -25,6 +25,8 @@ extern const size_t cx_live_page_len;
 
 #define MAX_LAG_PARTITIONS 4096
 #define CHECK_MS 2000 /* how often the monitor checks that PostgreSQL answers and takes writes */
+#define DEAD_LETTERS_CHECKS 15 /* dead letters waiting are counted every 15th check (30 s), */
+                               /* and at the next check after this process stored some */
 
 struct cx_service_http {
     cx_http *http;
@@ -33,6 +35,7 @@ struct cx_service_http {
     cx_pipeline *_Atomic pipeline; /* told when PostgreSQL answers again */
     cx_pg_reader *reader;  /* /api/live */
     cx_pg_reader *checker; /* the monitor's */
+    char *group;           /* the consumer group, whose dead letters are counted */
     int window_seconds;
     pthread_mutex_t scratch_lock; /* lags: /metrics */
     cx_partition_lag *lags;
@@ -41,6 +44,7 @@ struct cx_service_http {
     const char *pg_read_only; /* NULL, or why it answered that it takes no writes */
     int64_t live_warned_us; /* when /api/live last logged a failure (0: never) */
     char pg_error[512];     /* why it did not answer (libpq's message, redacted) */
+    char dead_error[512];   /* why dead letters could not be counted last time ("" if they were) */
     int64_t pg_failing_since_us; /* when it stopped answering or taking writes */
     pthread_t monitor;
     int monitor_started;
@@ -105,6 +109,26 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
         text(r, 503, "not ready: ", why);
 }
 
+/* Sets cxpulse_dead_letters_waiting from PostgreSQL (1) or not (0); a failure
+ * keeps the last figure and is logged once per new reason (a cx.dead_letters too large
+ * to count within the reader's statement timeout is one). Called by the
+ * monitor only, without s->lock. */
+static int count_dead_letters(cx_service_http *s)
+{
+    char err[512];
+    long long waiting = 0;
+    if (cx_pg_reader_dead_letters(s->checker, s->group, &waiting, err, sizeof err) == CX_OK) {
+        cx_metrics_set(s->metrics, CX_G_DEAD_LETTERS_WAITING, (double)waiting);
+        s->dead_error[0] = '\0';
+        return 1;
+    }
+    if (strcmp(s->dead_error, err) != 0) {
+        cx_log(CX_LOG_WARN, "http", "cxpulse_dead_letters_waiting not updated: %s", err);
+        snprintf(s->dead_error, sizeof s->dead_error, "%s", err);
+    }
+    return 0;
+}
+
 /* Checks every CHECK_MS that PostgreSQL answers and takes writes, for
  * /readyz and cxpulse_postgresql_up; logs each change (a new reason once), and
  * when it takes writes again after it did not, wakes the writers waiting out
@@ -113,6 +137,8 @@ static void *monitor_main(void *arg)
 {
     cx_service_http *s = arg;
     cx_thread_name("cx:http-monitor");
+    unsigned checks = 0;
+    uint64_t dead_counted = 0; /* cxpulse_dead_letters_total at the last count */
     pthread_mutex_lock(&s->lock);
     while (!s->quit) {
         pthread_mutex_unlock(&s->lock);
@@ -145,6 +171,13 @@ static void *monitor_main(void *arg)
         s->pg_read_only = read_only;
         cx_metrics_pg_checked(s->metrics, writable); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
+        uint64_t dead = cx_metrics_get_counter(s->metrics, CX_M_DEAD_LETTERS);
+        if (writable && (checks++ % DEAD_LETTERS_CHECKS == 0 || dead != dead_counted)) {
+            pthread_mutex_unlock(&s->lock);
+            if (count_dead_letters(s))
+                dead_counted = dead;
+            pthread_mutex_lock(&s->lock);
+        }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CHECK_MS);
         while (!s->quit && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
             ;
@@ -209,6 +242,8 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
         goto fail;
     s->metrics = m;
     s->window_seconds = cx_config_base_window(cfg);
+    if ((s->group = strdup(cfg->group ? cfg->group : "")) == NULL)
+        goto fail;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->scratch_lock, NULL);
     cx_cond_init_monotonic(&s->wake);
@@ -266,6 +301,7 @@ void cx_service_http_stop(cx_service_http *s)
     }
     cx_pg_reader_free(s->reader);
     cx_pg_reader_free(s->checker);
+    free(s->group);
     free(s->lags);
     free(s);
 }

@@ -92,6 +92,11 @@ static const struct {
                             "How long the oldest batch write going on now has taken (0 with "
                             "none): one waiting on a lock or on a synchronous standby grows "
                             "while the other metrics stand still."},
+    [CX_G_DEAD_LETTERS_WAITING] = {"cxpulse_dead_letters_waiting",
+                                   "Rows of cx.dead_letters of this consumer group not stored "
+                                   "yet (never replayed, or replayed and failed again), counted "
+                                   "every 30 s and after this member stores one; they stay "
+                                   "until replayed or deleted."},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured."},
@@ -135,6 +140,14 @@ double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g)
 {
     pthread_mutex_lock((pthread_mutex_t *)&m->lock);
     double v = m->gauges[g];
+    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
+    return v;
+}
+
+uint64_t cx_metrics_get_counter(const cx_metrics *m, cx_counter c)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&m->lock);
+    uint64_t v = m->counters[c];
     pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
     return v;
 }

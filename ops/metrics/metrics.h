@@ -39,6 +39,7 @@ typedef enum cx_gauge {
     CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
     CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
     CX_G_WRITE_SECONDS,         /* how long the oldest write going on has taken */
+    CX_G_DEAD_LETTERS_WAITING,  /* rows of cx.dead_letters of this group not stored yet */
     CX_G_GAUGE_COUNT
 } cx_gauge;
 
@@ -74,6 +75,9 @@ void cx_metrics_set_rules(cx_metrics *m, const char *rule_version);
 
 /* Reads a gauge (readiness). */
 double cx_metrics_get_gauge(const cx_metrics *m, cx_gauge g);
+
+/* Reads a counter. */
+uint64_t cx_metrics_get_counter(const cx_metrics *m, cx_counter c);
 
 /*
  * Renders every metric, plus the lag of lags[0..n), as Prometheus text.

@@ -211,6 +211,24 @@ static const char *const where_sql =
  * a statement timeout on a huge hour) leaves the page its signals: the
  * breakdown becomes {"error": ...}, kept for 10 s like an answer, and a new
  * reason is logged once. */
+cx_status cx_pg_reader_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
+                                    char *err, size_t errlen)
+{
+    cx_status st = lock(r, err, errlen);
+    if (st != CX_OK)
+        return st;
+    const char *params[] = {group};
+    PGresult *res = query(r,
+                          "SELECT count(*) FROM cx.dead_letters WHERE consumer_group = $1"
+                          " AND (replay_result IS NULL OR replay_result LIKE 'failed again%')",
+                          1, params, "counting dead letters", &st, err, errlen);
+    if (st == CX_OK)
+        *waiting = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    pthread_mutex_unlock(&r->lock);
+    return st;
+}
+
 static char *where_json(cx_pg_reader *r, const char *w, const char *end)
 {
     int64_t now = cx_now_mono_us();

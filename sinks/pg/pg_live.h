@@ -26,6 +26,11 @@ cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, 
  * settings reach new sessions only). */
 cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, size_t errlen);
 
+/* Counts into *waiting the rows of cx.dead_letters of consumer group `group`
+ * that are not stored yet: never replayed, or replayed and failed again. */
+cx_status cx_pg_reader_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
+                                    char *err, size_t errlen);
+
 /*
  * The live page's data as a JSON text (malloc'd): {"end", "live",
  * "window_seconds", "generated_at", "points": [60 window starts],

@@ -378,6 +378,34 @@ static double lag_becomes(double want)
     return sum;
 }
 
+/* The dead letters waiting are this group's rows of cx.dead_letters not
+ * stored yet (never replayed, or replayed and failed again), counted again
+ * soon after the service stores new ones. */
+Test(http, dead_letters_waiting_are_this_groups_not_yet_stored)
+{
+    static const char *const rows[][2] = {
+        {"ops", "'failed again: still no occurred_at'"}, /* waiting */
+        {"ops", "'stored as event ev-7'"},               /* dealt with */
+        {"ops", "'duplicate of stored event ev-8'"},     /* dealt with */
+        {"other", "NULL"},                               /* another group's */
+    };
+    for (int i = 0; i < 4; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+                 " kafka_offset, error, raw, replay_result) VALUES ('%s', 'old', 0, %d,"
+                 " 'bad', '\\x7b', %s)",
+                 rows[i][0], i, rows[i][1]);
+        cx_test_pg_exec(conn, sql);
+    }
+    long bad = produce(20); /* two malformed */
+    wait_handled(produced);
+    cr_assert_eq(bad, 2);
+    cr_assert(metric_becomes("cxpulse_dead_letters_waiting", (double)bad + 1),
+              "cxpulse_dead_letters_waiting is %g, not %ld", metric("cxpulse_dead_letters_waiting"),
+              bad + 1);
+}
+
 /* One batch that cannot be stored does not stop fetching; the consumer
  * pauses when the writers have no more room. The lag counts what is not
  * stored, read or not, and grows while fetching is paused. */
