@@ -506,8 +506,12 @@ int cx_cmd_run(int argc, char **argv)
     /* A reload or a log rotation's habit (kill -HUP) would otherwise end the
      * service at once, with the batch in hand and no line said: there is
      * nothing to reload (the configuration is read at start) or reopen (the
-     * log is stderr). (The demo, in a terminal, ends with it.) */
+     * log is stderr). (The demo, in a terminal, ends with it.) A reader of the
+     * log that goes away (`| grep -m1`, a logger that dies) would end it
+     * likewise at its next line: as systemd does for its services, SIGPIPE
+     * is ignored, and lines written to nobody are lost. */
     signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
     rc = cx_run_service(cfg, 0, NULL, &totals);
 done:
     cx_config_free(cfg);

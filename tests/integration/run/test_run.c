@@ -168,15 +168,21 @@ static void produce(long n)
 static const char *member_http = "off";
 
 /* Starts a member of group reading topic from brokers with config, storing
- * into the database at pg; its log (stderr) goes to the file log, or with
- * NULL to this process's. */
+ * into the database at pg; its log (stderr) goes to the file log, with NULL
+ * to this process's, with "|" into a pipe nobody reads. */
 static pid_t start_member(const char *pg, const char *brokers, const char *topic, const char *group,
                           const char *config, const char *log)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO;
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO, ends[2];
+        if (log != NULL && strcmp(log, "|") == 0) {
+            if (pipe(ends) != 0)
+                _exit(127);
+            close(ends[0]);
+            fd = ends[1];
+        }
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
             _exit(127);
         /* a log of its own says what happened, assignments included */
@@ -353,6 +359,19 @@ Test(run, stores_every_message_once_over_several_partitions)
 
 /* A replica older than the schema (a newer release migrated it) runs on, as
  * an upgrade's order needs, and says so once, naming both versions. */
+/* A log reader that goes away (`cxpulse run 2>&1 | grep -m1 consuming`, a
+ * logger that dies) leaves a pipe nobody reads: the service goes on storing,
+ * as under systemd, which ignores SIGPIPE for its services, rather than
+ * ending at its next log line with nothing said. */
+Test(run, a_log_pipe_nobody_reads_does_not_end_the_service)
+{
+    pid_t pid = start_member(url, cx_mock_bootstraps(mock), "cx.events", "gpipe", cfgfile, "|");
+    produce(200); /* malformed ones among them: each batch of them logs a warning */
+    wait_handled("gpipe", produced, 60);
+    cr_assert(running(pid), "the service ended when its log could not be written");
+    cr_assert_eq(stop(pid, SIGTERM, 15000), 0);
+}
+
 Test(run, an_older_replica_on_a_newer_schema_says_so_once)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.schema_migrations (version, description)"
