@@ -726,7 +726,8 @@ static int secret_property(const char *k)
 {
     return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config") ||
            strstr(k, "sasl.oauthbearer.extensions") || strstr(k, "ssl.key.pem") ||
-           strstr(k, "ssl_key");
+           strstr(k, "ssl_key") ||
+           strstr(k, "jaas"); /* a Java client's sasl.jaas.config holds the password */
 }
 
 /* Whether a key names an environment variable holding the value ("secret_env",

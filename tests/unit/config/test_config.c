@@ -355,7 +355,8 @@ Test(cx_config, secrets_are_masked_when_printed)
                " \"kafka\": {\"properties\": {\"sasl.password\": \"s3cret\","
                " \"ssl.key.password\": \"s3cret\", \"security.protocol\": \"SASL_SSL\","
                " \"sasl.oauthbearer.token.endpoint.url\": \"https://id:s3cret@idp/token\","
-               " \"sasl.oauthbearer.extensions\": \"traceId=1,token=s3cret\"}},"
+               " \"sasl.oauthbearer.extensions\": \"traceId=1,token=s3cret\","
+               " \"sasl.jaas.config\": \"PlainLoginModule required password=\\\"s3cret\\\";\"}},"
                " \"alerts\": {\"webhook\":"
                " \"https://hook:s3cret@example.com/in?token=s3cret&a=1\","
                " \"page_url\": \"https://cx.example.com/?access_token=s3cret\"}}");
