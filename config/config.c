@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <librdkafka/rdkafka.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
@@ -968,7 +969,20 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     if (cfg->n_topics == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
-    for (size_t i = 0; i < cfg->n_topics; i++)
+    for (size_t i = 0; i < cfg->n_topics; i++) {
+        regex_t re; /* librdkafka compiles a "^" topic as POSIX extended, refusing at subscribe */
+        int rc =
+            cfg->topics[i][0] == '^' ? regcomp(&re, cfg->topics[i], REG_EXTENDED | REG_NOSUB) : 0;
+        if (rc != 0) {
+            char shown[256], why[128];
+            regerror(rc, &re, why, sizeof why);
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "\"kafka.topics\": \"%s\" starts with ^ but is not a regular "
+                           "expression (POSIX extended): %s",
+                           cx_config_shown(cfg->topics[i], shown, sizeof shown), why);
+        }
+        if (cfg->topics[i][0] == '^')
+            regfree(&re);
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->topics[i], cfg->topics[j]) == 0) {
                 char shown[256];
@@ -976,6 +990,7 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                                "\"kafka.topics\": \"%s\" is listed twice",
                                cx_config_shown(cfg->topics[i], shown, sizeof shown));
             }
+    }
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
     cx_status st = check_kafka_properties(cfg, err, errlen);

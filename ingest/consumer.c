@@ -968,7 +968,12 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        st = cx_errf(err, errlen, CX_ERR_CONFIG, "subscribing: %s", rd_kafka_err2str(e));
+        char names[512] = "";
+        for (size_t i = 0, used = 0; i < cfg->n_topics && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s\"%s\"", i ? ", " : "",
+                                     cfg->topics[i]);
+        st = cx_errf(err, errlen, CX_ERR_CONFIG, "subscribing to kafka.topics %s: %s", names,
+                     rd_kafka_err2str(e));
         goto fail;
     }
     *out = c;

@@ -460,6 +460,10 @@ Test(cx_config, validation_refuses_what_the_consumer_would)
          "kafka property \"sesion.timeout.ms\""},
         {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\", \"u\", \"t\"]}}",
          "\"kafka.topics\": \"t\" is listed twice"},
+        /* librdkafka refuses it at subscribe, "Local: Invalid argument or configuration" */
+        {"{\"kafka\": {\"brokers\": \"b:9092\", \"topics\": [\"t\", \"^cx\\\\.[a-\"]}}",
+         "\"kafka.topics\": \"^cx\\.[a-\" starts with ^ but is not a regular expression "
+         "(POSIX extended): "},
         /* librdkafka logs these and waits without end for brokers it cannot name
          * (or names, and never connects to) */
         {"{\"kafka\": {\"brokers\": \"b:9092,http://k:9092\", \"topics\": [\"t\"]}}",
