@@ -33,7 +33,8 @@ static int usage(FILE *out, int rc)
                  "those whose reason holds TEXT, whatever the case.\n"
                  "show: one row with its raw bytes. replay: parse, classify and store again\n"
                  "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
-                 "row records when it was replayed and the event it became, or the new reason.\n");
+                 "row records when it was replayed and the event it became, or the new reason;\n"
+                 "exits 1 when some failed again.\n");
     return rc;
 }
 
@@ -179,7 +180,7 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
         printf("replayed %lld dead letters: %lld stored as events, %lld were already stored, "
                "%lld still failing (see cxpulse dead-letters list)\n",
                stored + duplicates + failed, stored, duplicates, failed);
-    rc = CX_EXIT_OK;
+    rc = failed > 0 ? CX_EXIT_RUNTIME : CX_EXIT_OK; /* a script can tell "all stored" apart */
 done:
     cx_pg_free(sink);
     free(stores);
@@ -206,7 +207,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     const char *id_s = NULL, *id_flag = NULL, *reason = NULL;
-    double limit = 50;
+    double limit = 0; /* not given: 50 */
     const cx_cmd_number nums[] = {
         {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
     const cx_cmd_string strs[] = {
@@ -245,10 +246,22 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters show: expected an id\n");
         goto done;
     }
-    if (reason != NULL && strcmp(verb, "list") != 0) {
-        fprintf(stderr, "cxpulse dead-letters %s: --reason filters list only\n", verb);
+    /* an option the verb does not use would be ignored, and the command do
+     * something else than asked (list everything for `list --id 3`) */
+    int listing = strcmp(verb, "list") == 0, replaying = strcmp(verb, "replay") == 0;
+    const char *unused = !listing && reason != NULL ? "--reason filters list only"
+                         : !listing && limit != 0   ? "--limit is for list"
+                         : replaying && as_json     ? "--json is for list and show"
+                         : !replaying && all        ? "--all is for replay"
+                         : !replaying && id_flag    ? "--id is for replay (show takes the id)"
+                         : strcmp(verb, "show") == 0 && since ? "--since is for list and replay"
+                                                              : NULL;
+    if (unused != NULL) {
+        fprintf(stderr, "cxpulse dead-letters %s: %s\n", verb, unused);
         goto done;
     }
+    if (limit == 0)
+        limit = 50;
     if (strcmp(verb, "replay") == 0 && (id > 0) + (since != NULL) + all != 1) {
         fprintf(stderr, "cxpulse dead-letters replay: give one of --id ID, --since T, --all\n");
         goto done;
