@@ -107,6 +107,8 @@ int cx_cmd_demo(int argc, char **argv)
         fprintf(stderr, "cxpulse demo: --data %s: %s\n", data, strerror(errno));
         goto done;
     }
+    /* each step's line when it happens, also into a pipe or a file (| tee) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *data_name = data != NULL ? data : "the bundled sample data";
     int applied, version;
     printf("cxpulse demo\n- migrating the cx schema ...\n");
@@ -173,6 +175,14 @@ int cx_cmd_demo(int argc, char **argv)
         int64_t t0 = cx_now_mono_us();
         if ((rc = cx_run_service(cfg, produced, metrics, &t)) != CX_EXIT_OK)
             goto done;
+        if (t.messages < produced) { /* SIGTERM or SIGINT: no summary of a part */
+            fprintf(stderr,
+                    "cxpulse demo: stopped after %llu of the %llu messages were handled, "
+                    "before the summary\n",
+                    (unsigned long long)t.messages, (unsigned long long)produced);
+            rc = CX_EXIT_RUNTIME;
+            goto done;
+        }
         double secs = (double)(cx_now_mono_us() - t0) / 1e6;
         printf("- handled %llu messages in %.1f s: %llu events stored, %llu duplicates, "
                "%llu dead letters\n",
