@@ -41,7 +41,8 @@ static int usage(FILE *out, int rc)
                  "mine.json adds to them and overrides what mine.json redefines).\n"
                  "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
                  "alone; \"default\": the built-in one); the default is the built-in model\n"
-                 "when the built-in rules are used.\n");
+                 "when the built-in rules are used. Without the flags, CXPULSE_RULES and\n"
+                 "CXPULSE_MODEL are read, as run reads them.\n");
     return rc;
 }
 
@@ -288,11 +289,19 @@ int cx_cmd_classify(int argc, char **argv)
     if (cx_cmd_parse_options("classify", argv + 1, argc - 1, &spec) != 0)
         return usage(stderr, CX_EXIT_USAGE);
 
+    cx_config *env = NULL; /* CXPULSE_RULES and CXPULSE_MODEL, as run reads them */
+    const char *said;
+    int bad =
+        cx_cmd_rules_from_env("classify", rules, &n_rules, MAX_RULE_FILES, &model, &env, &said);
     cx_classifier *clf = NULL;
-    if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse classify: %s\n", err);
-        return CX_EXIT_USAGE;
+    if (bad == 0 &&
+        cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse classify: %s%s\n", err, said);
+        bad = CX_EXIT_USAGE;
     }
+    cx_config_free(env);
+    if (bad != 0)
+        return bad;
     cx_cmd_classifier_warnings("classify", clf);
     FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {

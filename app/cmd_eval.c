@@ -67,7 +67,8 @@ static int usage(FILE *out, int rc)
                  "--model FILE uses that model (\"none\": the rules alone; \"default\": the\n"
                  "built-in one); --rules replaces\n"
                  "the built-in rule files (\"default\" names them: --rules default --rules\n"
-                 "mine.json adds to them).\n"
+                 "mine.json adds to them). Without them, CXPULSE_MODEL and CXPULSE_RULES\n"
+                 "are read, as run reads them.\n"
                  "The 95%% intervals come from N resamples of the events (--resamples,\n"
                  "default 1000; 0: none), drawn the same way on every run: how much the\n"
                  "figures could differ on other events of the same kind.\n"
@@ -290,6 +291,13 @@ int cx_cmd_eval(int argc, char **argv)
     char *keys[MAX_KEYS]; /* the keys seen, for --by */
     size_t n_keys = 0;
     cx_classifier *clf = NULL, *other = NULL;
+    cx_config *env = NULL; /* CXPULSE_RULES and CXPULSE_MODEL, as run reads them */
+    const char *said;
+    int env_rc = cx_cmd_rules_from_env("eval", rules, &n_rules, MAX_FILES, &model, &env, &said);
+    if (env_rc != 0) {
+        cx_config_free(env);
+        return env_rc;
+    }
     if (cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK ||
         /* "default": what cxpulse does with nothing configured, the built-in
          * rules and model, whatever --rules names */
@@ -297,10 +305,12 @@ int cx_cmd_eval(int argc, char **argv)
                                  ? cx_classifier_new_model(&other, NULL, 0, NULL, err, sizeof err)
                                  : cx_classifier_new_model(&other, rules, n_rules, against, err,
                                                            sizeof err)) != CX_OK)) {
-        fprintf(stderr, "cxpulse eval: %s\n", err);
+        fprintf(stderr, "cxpulse eval: %s%s\n", err, said);
         cx_classifier_free(clf);
+        cx_config_free(env);
         return CX_EXIT_USAGE;
     }
+    cx_config_free(env);
     cx_cmd_classifier_warnings("eval", clf);
     cx_cmd_classifier_warnings("eval", other);
     FILE *f = cx_cmd_open_input(path);

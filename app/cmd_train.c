@@ -28,8 +28,9 @@ static int usage(FILE *out, int rc)
             "whose feeling is known and whose categories nobody labeled)\n"
             "and writes it to FILE (use it with --model FILE or rules.model; FILE may be\n"
             "a model, the --from one too, never a label or rule file read). The rules\n"
-            "(--rules, or the built-in rule files; \"default\" names those, so --rules\n"
-            "default --rules mine.json adds to them) are features of the model: classify\n"
+            "(--rules, else CXPULSE_RULES, else the built-in rule files; \"default\" names\n"
+            "those, so --rules default --rules mine.json adds to them) are features of\n"
+            "the model: classify\n"
             "with the same rules. Lines that are not labeled events are reported on\n"
             "stderr and left out, and so is a line whose event_id an earlier line has;\n"
             "the model is written without them and train exits 1. The same input gives\n"
@@ -138,13 +139,20 @@ int cx_cmd_train(int argc, char **argv)
         fprintf(stderr, "cxpulse train: needs LABELS.jsonl and --out FILE\n");
         return usage(stderr, CX_EXIT_USAGE);
     }
+    cx_config *env = NULL; /* CXPULSE_RULES, as run reads it */
+    const char *said;
+    int bad = cx_cmd_rules_from_env("train", rules, &n_rules, MAX_FILES, NULL, &env, &said);
     char input[1100];
-    if (same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input) != NULL) {
+    if (bad == 0 && same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input)) {
         fprintf(stderr,
                 "cxpulse train: --out %s is %s: the model would overwrite it (name another "
                 "file)\n",
                 outp, input);
-        return CX_EXIT_USAGE;
+        bad = CX_EXIT_USAGE;
+    }
+    if (bad != 0) {
+        cx_config_free(env);
+        return bad;
     }
     cx_classifier *clf = NULL;
     cx_trainer *t = NULL;
@@ -165,7 +173,7 @@ int cx_cmd_train(int argc, char **argv)
                                                                : from,
                                 err, sizeof err) != CX_OK ||
         cx_trainer_new(&t, clf, &opt, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse train: %s\n", err);
+        fprintf(stderr, "cxpulse train: %s%s\n", err, said);
         rc = CX_EXIT_USAGE;
         goto done;
     }
@@ -251,5 +259,6 @@ done:
     cx_label_ids_free(ids);
     cx_trainer_free(t);
     cx_classifier_free(clf);
+    cx_config_free(env);
     return rc;
 }

@@ -170,6 +170,16 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field);
  * it unless it is stdin. */
 FILE *cx_cmd_open_input(const char *path);
 
+/* The rule files and model of an offline command (classify, eval, train)
+ * when its flags give none: CXPULSE_RULES into rules[0..max) and *n_rules
+ * when *n_rules is 0, and with model non-NULL CXPULSE_MODEL into *model when
+ * it is NULL, as `run` reads them. *holder keeps the strings: free it with
+ * cx_config_free(). *said is "" or, for an error about the files, which
+ * variables named them (" (named by CXPULSE_RULES)"). Returns 0, or after
+ * saying why on stderr, the exit status. */
+int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
+                          const char **model, cx_config **holder, const char **said);
+
 /* Prints each of clf's warnings (about its rule files and model) to stderr
  * as "cxpulse <cmd>: warning: ...". */
 void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf);

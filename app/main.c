@@ -54,6 +54,40 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field)
     return 1;
 }
 
+int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
+                          const char **model, cx_config **holder, const char **said)
+{
+    *said = "";
+    static const char *const keys[] = {"rules.files", "rules.model"};
+    char err[512];
+    cx_config *cfg = *holder = cx_config_new();
+    if (cfg == NULL) {
+        fprintf(stderr, "cxpulse %s: out of memory\n", cmd);
+        return CX_EXIT_RUNTIME;
+    }
+    cx_status st = cx_config_apply_env_of(cfg, keys, model != NULL ? 2 : 1, err, sizeof err);
+    if (st == CX_OK && *n_rules == 0 && cfg->n_rule_files > max)
+        st = cx_errf(err, sizeof err, CX_ERR_CONFIG,
+                     "environment CXPULSE_RULES: more than %zu files", max);
+    if (st != CX_OK) {
+        fprintf(stderr, "cxpulse %s: %s\n", cmd, err);
+        return cx_cmd_exit_status(st);
+    }
+    int took_rules = *n_rules == 0 && cfg->n_rule_files > 0,
+        took_model = model != NULL && *model == NULL && cfg->rule_model != NULL;
+    for (size_t i = 0; took_rules && i < cfg->n_rule_files; i++)
+        rules[i] = cfg->rule_files[i];
+    if (took_rules)
+        *n_rules = cfg->n_rule_files;
+    if (took_model)
+        *model = cfg->rule_model;
+    *said = took_rules && took_model ? " (named by CXPULSE_RULES and CXPULSE_MODEL)"
+            : took_rules             ? " (named by CXPULSE_RULES)"
+            : took_model             ? " (named by CXPULSE_MODEL)"
+                                     : "";
+    return 0;
+}
+
 void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf)
 {
     for (size_t i = 0; clf != NULL && i < cx_classifier_warning_count(clf); i++)

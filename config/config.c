@@ -624,14 +624,17 @@ const char *cx_config_getenv(const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
+/* Applies the variable of each setting, or with keys those of keys[0..n). */
+static cx_status apply_env(cx_config *cfg, const char *const *keys, size_t n, char *err,
+                           size_t errlen)
 {
-    cx_status st = cx_config_check_env(err, errlen);
-    if (st != CX_OK)
-        return st;
+    cx_status st = CX_OK;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
         const char *v = settings[i].env ? cx_config_getenv(settings[i].env) : NULL;
-        if (v == NULL)
+        size_t k = 0;
+        while (keys != NULL && k < n && strcmp(keys[k], settings[i].key) != 0)
+            k++;
+        if (v == NULL || (keys != NULL && k == n))
             continue;
         char where[96];
         snprintf(where, sizeof where, "environment %s", settings[i].env);
@@ -639,6 +642,18 @@ cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
             return st;
     }
     return CX_OK;
+}
+
+cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
+{
+    cx_status st = cx_config_check_env(err, errlen);
+    return st != CX_OK ? st : apply_env(cfg, NULL, 0, err, errlen);
+}
+
+cx_status cx_config_apply_env_of(cx_config *cfg, const char *const *keys, size_t n, char *err,
+                                 size_t errlen)
+{
+    return apply_env(cfg, keys, n, err, errlen);
 }
 
 void cx_config_warn_flag_secret(const char *flag, const char *value)

@@ -79,6 +79,12 @@ const char *cx_config_getenv(const char *name);
 /* Applies CXPULSE_* environment variables (cx_config_getenv), after cx_config_check_env(). */
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
 
+/* Applies the variables of the settings keys[0..n) alone ("rules.files":
+ * CXPULSE_RULES), for a command that reads no others; errors name the
+ * variable. */
+cx_status cx_config_apply_env_of(cx_config *cfg, const char *const *keys, size_t n, char *err,
+                                 size_t errlen);
+
 /* Sets one setting by its dotted key from a string (as flags and the environment give it). */
 cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char *err,
                         size_t errlen);

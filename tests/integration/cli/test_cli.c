@@ -364,6 +364,39 @@ static void expect_refused(const char *args, const char *says)
     cr_expect(out_has(says), "cxpulse %s does not say %s", args, says);
 }
 
+/* classify, eval and train read CXPULSE_RULES and CXPULSE_MODEL as run does
+ * (an offline check in the service's environment gives the service's
+ * verdicts); their flags come first, and a bad file names the variable. */
+Test(cli, offline_commands_read_the_rules_and_model_variables)
+{
+    const char *ev = "echo '{\"event_id\":\"s\",\"occurred_at\":\"2024-05-01T10:00:00Z\","
+                     "\"text\":\"the courier lost my parcel\"}' | ";
+    cr_assert_eq(cx_test_sh("%s %s classify | grep -q 'model:'", ev, cx_test_bin()), 0,
+                 "the built-in model gives no model evidence: this test tells nothing");
+    cr_assert_eq(cx_test_sh("%s CXPULSE_MODEL=none %s classify >'%s/out' &&"
+                            " grep -q '\"external\":\\[\"phrase:courier' '%s/out' &&"
+                            " ! grep -q 'model:' '%s/out'",
+                            ev, cx_test_bin(), dir, dir, dir),
+                 0, "CXPULSE_MODEL=none is not the rules alone");
+    cr_assert_eq(cx_test_sh("%s CXPULSE_MODEL=/nonexistent.cxm %s classify --model default |"
+                            " grep -q 'model:'",
+                            ev, cx_test_bin()),
+                 0, "the flag does not come first");
+    const char *cmds[] = {"classify /dev/null", "eval /dev/null",
+                          "train /dev/null --out /nonexistent/m.cxm"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char args[160];
+        snprintf(args, sizeof args, "%s", cmds[i]);
+        cr_expect_eq(cx_test_sh("CXPULSE_RULES=/nonexistent/rules.json timeout 30 %s %s"
+                                " >'%s/out' 2>&1",
+                                cx_test_bin(), args, dir),
+                     2, "%s", cmds[i]);
+        cr_expect(out_has("/nonexistent/rules.json: cannot open rule file") &&
+                      out_has("(named by CXPULSE_RULES)"),
+                  "%s does not name the file and the variable", cmds[i]);
+    }
+}
+
 /* A password on the command line is in the process list for every local
  * user: each command that takes --pg says so, naming the variable to use. */
 Test(cli, a_password_in_a_flag_is_warned_about)
