@@ -362,11 +362,15 @@ int cx_cmd_classify(int argc, char **argv)
                             where, blocks[t].unread_line[u], blocks[t].unread.fields[u],
                             blocks[t].unread_needs[u]);
             if (blocks[t].out.len > 0 &&
-                fwrite(blocks[t].out.data, 1, blocks[t].out.len, stdout) != blocks[t].out.len)
+                fwrite(blocks[t].out.data, 1, blocks[t].out.len, stdout) != blocks[t].out.len) {
+                cx_cmd_stdout_failed(errno);
                 rc = CX_EXIT_RUNTIME;
+            }
         }
-        if (waiting && fflush(stdout) != 0) /* the verdicts of the lines that came */
+        if (waiting && fflush(stdout) != 0) { /* the verdicts of the lines that came */
+            cx_cmd_stdout_failed(errno);
             rc = CX_EXIT_RUNTIME;
+        }
         if (!waiting && used < n_threads)
             break; /* the end */
     }
@@ -375,8 +379,10 @@ int cx_cmd_classify(int argc, char **argv)
                 strerror(r.err));
         rc = CX_EXIT_RUNTIME;
     }
-    if (fflush(stdout) != 0)
+    if (fflush(stdout) != 0) {
+        cx_cmd_stdout_failed(errno);
         rc = CX_EXIT_RUNTIME;
+    }
     for (int t = 0; t < n_threads; t++) {
         free(blocks[t].starts);
         cx_buf_free(&blocks[t].in);

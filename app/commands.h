@@ -180,6 +180,10 @@ FILE *cx_cmd_open_input(const char *path);
 int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
                           const char **model, cx_config **holder, const char **said);
 
+/* Records why a write to stdout failed (errno), for the message the command
+ * ends with ("cannot write to standard output: No space left on device"). */
+void cx_cmd_stdout_failed(int why);
+
 /* Prints each of clf's warnings (about its rule files and model) to stderr
  * as "cxpulse <cmd>: warning: ...". */
 void cx_cmd_classifier_warnings(const char *cmd, const cx_classifier *clf);

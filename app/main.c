@@ -336,11 +336,23 @@ int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
     return 0;
 }
 
+static int stdout_errno; /* why a command's write to stdout failed (cx_cmd_stdout_failed) */
+
+void cx_cmd_stdout_failed(int why)
+{
+    if (stdout_errno == 0)
+        stdout_errno = why;
+}
+
 /* Output that could not be written (a full disk, a file system gone) is a
  * failure, whatever the command did. */
 static int output_written(const char *cmd, int rc)
 {
     int flushed = fflush(stdout) == 0, why = errno;
+    if (flushed && stdout_errno != 0) { /* an earlier write failed, its buffer dropped */
+        flushed = 0;
+        why = stdout_errno;
+    }
     if (!flushed || ferror(stdout)) {
         fprintf(stderr, "cxpulse%s%s: cannot write to standard output%s%s\n", cmd ? " " : "",
                 cmd ? cmd : "", flushed ? "" : ": ", flushed ? "" : strerror(why));

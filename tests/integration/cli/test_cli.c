@@ -48,14 +48,19 @@ Test(cli, output_that_cannot_be_written_is_a_failure)
     snprintf(errf, sizeof errf, "%s/err.txt", dir);
     const char *cmds[] = {"config --reference", "--version",
                           "config --print --brokers a:1 --topic t", "classify"};
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        cr_assert_eq(cx_test_sh("echo '{\"event_id\":\"a\",\"occurred_at\":"
-                                "\"2026-11-01T10:00:00Z\",\"text\":\"x\"}' |"
+    /* one line, and enough lines that classify's own writes fail, not the last flush */
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] + 1; i++) {
+        const char *cmd = i < sizeof cmds / sizeof cmds[0] ? cmds[i] : "classify";
+        cr_assert_eq(cx_test_sh("yes '{\"event_id\":\"a\",\"occurred_at\":"
+                                "\"2026-11-01T10:00:00Z\",\"text\":\"x\"}' | head -n %d |"
                                 " %s %s > /dev/full 2> %s",
-                                cx_test_bin(), cmds[i], errf),
-                     1, "%s", cmds[i]);
-        cr_assert_eq(cx_test_sh("grep -q 'cannot write to standard output' %s", errf), 0,
-                     "%s: no message", cmds[i]);
+                                i < sizeof cmds / sizeof cmds[0] ? 1 : 20000, cx_test_bin(), cmd,
+                                errf),
+                     1, "%s", cmd);
+        cr_assert_eq(cx_test_sh("grep -q 'cannot write to standard output: No space left on"
+                                " device' %s",
+                                errf),
+                     0, "%s: no message with the reason", cmd);
     }
 }
 
