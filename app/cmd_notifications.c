@@ -100,10 +100,14 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         json_decref(out);
     } else if (verb != NULL && strcmp(verb, "retry") == 0) {
         long long id = id_s ? cx_cmd_id(id_s) : 0;
-        if ((id_s == NULL) == !all_failed || (id_s != NULL && id <= 0) || status != NULL ||
-            ticket_s != NULL || limit_s != NULL) {
-            fprintf(stderr, "cxpulse notifications retry: expected a notification id or "
-                            "--failed\n");
+        const char *wrong = status != NULL || ticket_s != NULL || limit_s != NULL
+                                ? "--status, --ticket and --limit are for list"
+                            : as_json ? "--json is for list"
+                            : (id_s == NULL) == !all_failed || (id_s != NULL && id <= 0)
+                                ? "expected a notification id or --failed (one of them)"
+                                : NULL;
+        if (wrong != NULL) {
+            fprintf(stderr, "cxpulse notifications retry: %s\n", wrong);
             return CX_EXIT_USAGE;
         }
         long long n = 0, superseded = 0;

@@ -696,6 +696,13 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     expect_refused("tickets list --jsno", "unknown option \"--jsno\" (did you mean --json?)");
     expect_refused("notifications retry --faild",
                    "unknown option \"--faild\" (did you mean --failed?)");
+    /* an option of another verb is named, not taken for a missing id */
+    expect_refused("notifications retry --failed --status sent --pg 'host=127.0.0.1 port=1'",
+                   "--status, --ticket and --limit are for list");
+    expect_refused("notifications retry --failed --json --pg 'host=127.0.0.1 port=1'",
+                   "--json is for list");
+    expect_refused("notifications retry --pg 'host=127.0.0.1 port=1'",
+                   "expected a notification id or --failed");
 }
 
 /* A mistyped command or subcommand names the one meant; a word near none
