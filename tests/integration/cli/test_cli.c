@@ -693,6 +693,8 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     expect_refused("dead-letters list --lmit 3",
                    "unknown option \"--lmit\" (did you mean --limit?)");
     expect_refused("demo --data", "\"--data\" needs a value");
+    expect_refused("mock-kafka --topic", "\"--topic\" needs a value");
+    expect_refused("mock-kafka --bogus", "unknown option \"--bogus\"");
     expect_refused("tickets list --jsno", "unknown option \"--jsno\" (did you mean --json?)");
     expect_refused("notifications retry --faild",
                    "unknown option \"--faild\" (did you mean --failed?)");
