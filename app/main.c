@@ -297,6 +297,17 @@ int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec 
             continue;
         }
         const cx_cmd_string *o = &spec->strs[k];
+        static const char *const paths[] = {"--rules", "--model",  "--out",    "--from",
+                                            "--data",  "--config", "--against"};
+        size_t p = 0; /* a path may be any bytes; the rest goes to PostgreSQL or Kafka */
+        while (p < CX_ARRAY_LEN(paths) && strcmp(a, paths[p]) != 0)
+            p++;
+        if (p == CX_ARRAY_LEN(paths) && !cx_utf8_valid(v, strlen(v))) {
+            fprintf(stderr,
+                    "cxpulse %s: %s: not UTF-8 text (is the terminal in another encoding?)\n", cmd,
+                    a);
+            return -1;
+        }
         if (o->n == NULL)
             *o->out = v;
         else if (*o->n < o->max)

@@ -311,6 +311,14 @@ size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+int cx_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    for (size_t n = 1; p < end && n > 0; p += n)
+        n = *p < 0x80 ? 1 : cx_utf8_sequence(p, end);
+    return p >= end;
+}
+
 void cx_utf8_mend(char *s, size_t len)
 {
     const unsigned char *end = (const unsigned char *)s + len;

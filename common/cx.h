@@ -127,6 +127,9 @@ static inline size_t cx_utf8_cut(const char *s, size_t n)
  * bidirectional overrides too) become spaces. buf may be s. Returns buf. */
 const char *cx_printable(const char *s, char *buf, size_t len);
 
+/* 1 when s[0..len) is well-formed UTF-8 (cx_utf8_sequence), else 0. */
+int cx_utf8_valid(const char *s, size_t len);
+
 /* Makes s[0..len) valid UTF-8 in place (text cut inside a character, or in
  * another encoding): each byte outside a well-formed sequence becomes '?'. */
 void cx_utf8_mend(char *s, size_t len);

@@ -392,6 +392,11 @@ static cx_status set_text(cx_config *cfg, const setting *s, const char *value, c
 {
     const char *key = s->key;
     json_t *v = NULL;
+    if (!cx_utf8_valid(value, strlen(value))) /* json_string() would take it for no string */
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "%s%s\"%s\": not UTF-8 text (is the terminal or file in another "
+                       "encoding?)",
+                       where ? where : "", where ? ": " : "", key);
     switch (s->type) {
     case T_STRING:
         v = json_string(value);
@@ -715,6 +720,11 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
         if (s->type == T_STRINGS) {
             /* Repeated list flags add up; the first replaces file and environment. */
             int *seen = s->off == F(topics) ? &seen_topic : &seen_rules;
+            if (!cx_utf8_valid(value, strlen(value)))
+                return cx_errf(err, errlen, CX_ERR_CONFIG,
+                               "%s: \"%s\": not UTF-8 text (is the terminal in another "
+                               "encoding?)",
+                               s->flag, s->key);
             json_t *one = json_pack("[s]", value);
             st = set_json(cfg, s, one, s->flag, (*seen)++ > 0, err, errlen);
             json_decref(one);

@@ -695,6 +695,16 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     expect_refused("demo --data", "\"--data\" needs a value");
     expect_refused("mock-kafka --topic", "\"--topic\" needs a value");
     expect_refused("mock-kafka --bogus", "unknown option \"--bogus\"");
+    /* text in another encoding is a usage error naming the option, not
+     * PostgreSQL's "invalid byte sequence" at exit 1 (which says: retry) */
+    expect_refused("tickets list --owner $'\\xff\\xfe' --pg 'host=127.0.0.1 port=1'",
+                   "--owner: not UTF-8 text");
+    expect_refused("dead-letters list --reason $'caf\\xe9' --pg 'host=127.0.0.1 port=1'",
+                   "--reason: not UTF-8 text");
+    expect_refused("config --check --brokers h:1 --topic $'t\\xff' --group g",
+                   "--topic: \"kafka.topics\": not UTF-8 text");
+    expect_refused("config --check --brokers h:1 --topic t --group $'g\\xff'",
+                   "--group: \"kafka.group\": not UTF-8 text");
     expect_refused("tickets list --jsno", "unknown option \"--jsno\" (did you mean --json?)");
     expect_refused("notifications retry --faild",
                    "unknown option \"--faild\" (did you mean --failed?)");

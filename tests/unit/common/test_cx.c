@@ -156,6 +156,16 @@ Test(cx_common, utf8_sequence_refuses_lead_bytes_above_f4)
     cr_assert_eq(cx_utf8_sequence(last, last + 4), 4, "U+10FFFF must stay a character");
 }
 
+Test(cx_common, utf8_valid_takes_well_formed_text_only)
+{
+    static const char *const good[] = {"", "ascii", "caf\xC3\xA9", "\xF0\x9F\x98\x80 ok"};
+    static const char *const bad[] = {"\xFF\xFE", "caf\xE9", "cut \xC3", "\xED\xA0\x80"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(good); i++)
+        cr_assert(cx_utf8_valid(good[i], strlen(good[i])), "\"%s\" refused", good[i]);
+    for (size_t i = 0; i < CX_ARRAY_LEN(bad); i++)
+        cr_assert(!cx_utf8_valid(bad[i], strlen(bad[i])), "bad text %zu taken", i);
+}
+
 /* Each level name sets that level, so "warn" hides info and shows warnings. */
 Test(cx_common, each_log_level_name_sets_that_level)
 {
