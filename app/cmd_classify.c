@@ -305,7 +305,9 @@ int cx_cmd_classify(int argc, char **argv)
     cx_cmd_classifier_warnings("classify", clf);
     FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {
-        fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n", path, strerror(errno));
+        char shown[1024];
+        fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n",
+                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
@@ -375,8 +377,9 @@ int cx_cmd_classify(int argc, char **argv)
             break; /* the end */
     }
     if (r.err != 0) {
-        fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n", path ? path : "stdin",
-                strerror(r.err));
+        char shown[1024];
+        fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n",
+                path ? cx_cmd_path(path, shown, sizeof shown) : "stdin", strerror(r.err));
         rc = CX_EXIT_RUNTIME;
     }
     if (fflush(stdout) != 0) {

@@ -315,7 +315,9 @@ int cx_cmd_eval(int argc, char **argv)
     cx_cmd_classifier_warnings("eval", other);
     FILE *f = cx_cmd_open_input(path);
     if (f == NULL) {
-        fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n", path, strerror(errno));
+        char shown[1024];
+        fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n",
+                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
         cx_classifier_free(clf);
         cx_classifier_free(other);
         return CX_EXIT_RUNTIME;
@@ -421,12 +423,14 @@ int cx_cmd_eval(int argc, char **argv)
         cx_label_line_clear(&l);
     }
     /* no scores over what was read before an error, nor a report of zeros */
+    char shown[1024];
+    cx_cmd_path(path, shown, sizeof shown);
     if (oom)
         fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
     else if (ferror(f))
-        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", path, strerror(errno));
+        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", shown, strerror(errno));
     else if (all.n == 0)
-        fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", path,
+        fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", shown,
                 bad > 0 ? " could be read" : " in it");
     int failed = oom || ferror(f) || all.n == 0;
     cx_cmd_close_input(f);

@@ -54,7 +54,9 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
         path = "the bundled sample data";
     *delivered = 0;
     if (in == NULL) {
-        fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n", path, strerror(errno));
+        char shown[1024];
+        fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n",
+                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
         return CX_EXIT_RUNTIME;
     }
     cx_producer *p = NULL;
@@ -102,7 +104,9 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
                 (unsigned long long)refused, refused == 1 ? "" : "s",
                 (unsigned long long)first_refused);
     if (ferror(in)) {
-        fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n", path, strerror(why));
+        char shown[1024];
+        fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n",
+                cx_cmd_path(path, shown, sizeof shown), strerror(why));
         rc = CX_EXIT_RUNTIME;
     }
     cx_cmd_close_input(in);

@@ -181,7 +181,9 @@ int cx_cmd_train(int argc, char **argv)
     for (size_t k = 0; k < n_files; k++) {
         FILE *f = cx_cmd_open_input(files[k]);
         if (f == NULL) {
-            fprintf(stderr, "cxpulse train: %s: cannot open: %s\n", files[k], strerror(errno));
+            char shown[1024];
+            fprintf(stderr, "cxpulse train: %s: cannot open: %s\n",
+                    cx_cmd_path(files[k], shown, sizeof shown), strerror(errno));
             goto done;
         }
         unsigned long lineno = 0;
@@ -213,7 +215,9 @@ int cx_cmd_train(int argc, char **argv)
             }
         }
         if (ferror(f)) {
-            fprintf(stderr, "cxpulse train: %s: cannot read: %s\n", files[k], strerror(errno));
+            char shown[1024];
+            fprintf(stderr, "cxpulse train: %s: cannot read: %s\n",
+                    cx_cmd_path(files[k], shown, sizeof shown), strerror(errno));
             cx_cmd_close_input(f);
             goto done;
         }

@@ -180,6 +180,11 @@ FILE *cx_cmd_open_input(const char *path);
 int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
                           const char **model, cx_config **holder, const char **said);
 
+/* path as a message may quote it, in buf (cut to len): control bytes
+ * escaped (a name holding a line break or a terminal's escape sequence stays
+ * one line and does nothing). Returns buf. */
+const char *cx_cmd_path(const char *path, char *buf, size_t len);
+
 /* Records why a write to stdout failed (errno), for the message the command
  * ends with ("cannot write to standard output: No space left on device"). */
 void cx_cmd_stdout_failed(int why);

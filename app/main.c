@@ -347,6 +347,12 @@ int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
     return 0;
 }
 
+const char *cx_cmd_path(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", path);
+    return cx_escape_controls(buf, len);
+}
+
 static int stdout_errno; /* why a command's write to stdout failed (cx_cmd_stdout_failed) */
 
 void cx_cmd_stdout_failed(int why)

@@ -36,10 +36,8 @@ static size_t escaped_len(unsigned char c)
     return c < 0x20 || c == 0x7f ? 4 : 1;
 }
 
-/* Rewrites err (of errlen bytes) with its control bytes escaped, in place:
- * an escape only grows, so the bytes are moved from the end backwards. What
- * no longer fits is cut, never half an escape. */
-static void escape_controls(char *err, size_t errlen)
+/* An escape only grows, so the bytes are moved from the end backwards. */
+char *cx_escape_controls(char *err, size_t errlen)
 {
     size_t n = 0, out = 0;
     int any = 0;
@@ -51,7 +49,7 @@ static void escape_controls(char *err, size_t errlen)
         out += k;
     }
     if (!any)
-        return;
+        return err;
     err[out] = '\0';
     while (n-- > 0) {
         unsigned char c = (unsigned char)err[n];
@@ -69,6 +67,7 @@ static void escape_controls(char *err, size_t errlen)
             err[out + 3] = hex[c & 15];
         }
     }
+    return err;
 }
 
 cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
@@ -78,7 +77,7 @@ cx_status cx_errf(char *err, size_t errlen, cx_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
-        escape_controls(err, errlen);
+        cx_escape_controls(err, errlen);
     }
     return st;
 }

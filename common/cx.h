@@ -137,6 +137,11 @@ void cx_utf8_mend(char *s, size_t len);
 /* Returns the static symbolic name of `st`, e.g. "ERR_INVALID" (never NULL). */
 const char *cx_status_name(cx_status st);
 
+/* Escapes the control bytes of the NUL-terminated s (in a buffer of len
+ * bytes) in place, as cx_errf() does: \n, \r, \t, \x1b; what no longer
+ * fits is cut, never half an escape. Returns s. */
+char *cx_escape_controls(char *s, size_t len);
+
 /*
  * Formats a message into err[errlen] (truncating safely; err may be NULL or
  * errlen 0) and returns `st`, so callers can write `return cx_errf(...)`.

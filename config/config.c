@@ -1109,7 +1109,7 @@ const char *cx_config_shown(const char *arg, char *buf, size_t len)
         cx_pg_conninfo_mask(arg, buf, len);
     else
         snprintf(buf, len, "%s", arg);
-    return buf;
+    return cx_escape_controls(buf, len); /* one line, and nothing a terminal acts on */
 }
 
 /* Copies a webhook's URL into out, masked as mask_url_password() does and its

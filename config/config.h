@@ -125,9 +125,9 @@ const char *cx_config_kafka_property(const cx_config *cfg, const char *name);
  * rebuilt as a keyword/value string, see cx_pg_conninfo_mask). */
 void cx_config_print(const cx_config *cfg, FILE *out);
 
-/* arg as an error message may quote it, in buf (cut to len): credentials
- * masked, in a URL (its user part, query parameters naming a credential) and
- * in a PostgreSQL conninfo string (password=). Returns buf. */
+/* arg as an error message may quote it, in buf (cut to len): control bytes
+ * escaped (cx_escape_controls), credentials masked, in a URL (its user part, query parameters
+ * naming a credential) and in a PostgreSQL conninfo string (password=). Returns buf. */
 const char *cx_config_shown(const char *arg, char *buf, size_t len);
 
 /* Warns (log) when the value given to flag (--pg, --webhook, --alertmanager)

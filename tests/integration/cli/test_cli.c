@@ -402,6 +402,26 @@ Test(cli, offline_commands_read_the_rules_and_model_variables)
     }
 }
 
+/* A file name or an option holding a line break or a terminal's escape
+ * sequence is quoted escaped: the error stays one line and colours nothing. */
+Test(cli, names_with_control_characters_are_quoted_escaped)
+{
+    const char *cmds[][2] = {
+        {"classify $'/nonexistent/a\\e[31mred\\nnext'",
+         "/nonexistent/a\\x1b[31mred\\nnext: cannot open"},
+        {"eval $'/nonexistent/a\\e[31m'", "/nonexistent/a\\x1b[31m: cannot open"},
+        {"train $'/nonexistent/a\\e[31m' --out /nonexistent/m.cxm",
+         "/nonexistent/a\\x1b[31m: cannot open"},
+        {"classify $'--x\\e[31m'", "unknown option \"--x\\x1b[31m\""},
+        {"tickets ack $'1\\e[31m' --pg 'host=127.0.0.1 port=1'", "\"1\\x1b[31m\""}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        cr_expect_neq(run_cli(cmds[i][0]), 0, "%s", cmds[i][0]);
+        cr_expect(out_has(cmds[i][1]), "cxpulse %s does not say %s", cmds[i][0], cmds[i][1]);
+        cr_expect_eq(cx_test_sh("! grep -q $'\\e' '%s/out'", dir), 0,
+                     "%s: an escape reached stderr", cmds[i][0]);
+    }
+}
+
 /* A password on the command line is in the process list for every local
  * user: each command that takes --pg says so, naming the variable to use. */
 Test(cli, a_password_in_a_flag_is_warned_about)
