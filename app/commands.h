@@ -133,11 +133,10 @@ int cx_cmd_pg_url(const char *cmd, const char *config_path, const char *url_flag
  * the one probably meant, or the list of them, to stderr. */
 int cx_cmd_known_verb(const char *cmd, const char *word, const char *const *verbs);
 
-/* Reads args[0..n) by spec; an argument not starting with '-', or "-" (stdin),
- * is a positional one. Returns 0, or -1 after printing "cxpulse CMD: ..."
- * naming the argument to stderr: an unknown option (with the one probably
- * meant), a missing or bad value, or more values than a list or the other
- * arguments hold. */
+/* Reads args[0..n) by spec; an argument not starting with '-', "-" (stdin),
+ * and every argument after "--" is a positional one. Returns 0, or -1 after printing "cxpulse CMD:
+ * ..." naming the argument to stderr: an unknown option (with the one probably meant), a missing or
+ * bad value, or more values than a list or the other arguments hold. */
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec);
 
 /* cx_cmd_parse_options() for a command with verbs ("tickets ack ID"): the

@@ -244,9 +244,14 @@ long long cx_cmd_id(const char *s)
 
 int cx_cmd_parse_options(const char *cmd, char **args, int n, const cx_cmd_spec *spec)
 {
+    int options = 1; /* until "--": what follows it is positional ("-x.jsonl" a file) */
     for (int i = 0; i < n; i++) {
         const char *a = args[i];
-        if (a[0] != '-' || a[1] == '\0') { /* "-" names stdin */
+        if (options && strcmp(a, "--") == 0) {
+            options = 0;
+            continue;
+        }
+        if (!options || a[0] != '-' || a[1] == '\0') { /* "-" names stdin */
             if (spec->max_pos == 0 || *spec->n_pos == spec->max_pos) {
                 char takes[48] = "options only";
                 if (spec->max_pos > 0)

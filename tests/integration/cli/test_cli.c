@@ -713,6 +713,13 @@ Test(cli, a_missing_value_and_an_unknown_option_are_told_apart)
     expect_refused("dead-letters list --lmit 3",
                    "unknown option \"--lmit\" (did you mean --limit?)");
     expect_refused("demo --data", "\"--data\" needs a value");
+    /* after "--", a name starting with "-" is a file */
+    cr_expect_eq(cx_test_sh("cd '%s' && echo '{\"event_id\":\"d\",\"occurred_at\":"
+                            "\"2024-05-01T10:00:00Z\",\"text\":\"x\"}' > ./-x.jsonl &&"
+                            " %s classify -- -x.jsonl | grep -q '\"event_id\":\"d\"'",
+                            dir, cx_test_bin()),
+                 0, "classify -- -x.jsonl does not read the file");
+    expect_refused("classify -x.jsonl", "unknown option \"-x.jsonl\"");
     expect_refused("mock-kafka --topic", "\"--topic\" needs a value");
     expect_refused("mock-kafka --bogus", "unknown option \"--bogus\"");
     /* text in another encoding is a usage error naming the option, not
