@@ -506,6 +506,27 @@ static const migration migrations[] = {
      "CREATE UNIQUE INDEX tickets_uid_idx ON cx.tickets (uid);\n"
      "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
+    /* A ticket fired by batch after batch wrote an `updated` row each time,
+     * and superseded the one waiting before it: with no receiver taking them
+     * (none configured, or one down), a row per firing ticket per batch, kept
+     * for good. The ticket's latest row, when it is an update waiting behind
+     * an earlier one (no sender holds those), takes the new state instead:
+     * what is delivered is the same (the row in delivery, then the latest
+     * state), and a ticket has at most two rows waiting. SECURITY DEFINER
+     * again (18): CREATE OR REPLACE resets it. */
+    {21, "a waiting update of a ticket takes its next state instead of a new row",
+     TICKET_NOTIFY_HEAD
+     "  IF tr = 'updated' THEN\n"
+     "    UPDATE cx.notifications SET ticket = to_jsonb(NEW)\n"
+     "    WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
+     "      AND transition = 'updated' AND seq = (SELECT max(seq) FROM cx.notifications\n"
+     "                                            WHERE ticket_id = NEW.ticket_id);\n"
+     "    IF FOUND THEN RETURN NULL; END IF;\n"
+     "  END IF;\n"
+     "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
+     "  WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
+     "    AND transition = 'updated';\n" TICKET_NOTIFY_TAIL
+     "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
 };
 
 int cx_pg_schema_version(void)
