@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_migrate.h"
 #include "pg_int.h"
@@ -534,6 +535,40 @@ int cx_pg_schema_version(void)
     return migrations[CX_ARRAY_LEN(migrations) - 1].version;
 }
 
+#define LOCK_WAIT "'2s'"   /* a migration's wait for a lock, at a time */
+#define LOCK_TRIES 150     /* ... tried this many times, */
+#define LOCK_PAUSE_MS 1000 /* with this long between: 7.5 minutes in all */
+
+/* Runs a migration's sql in the open transaction. A statement that asks for
+ * a table's lock (ALTER TABLE, CREATE INDEX) while another session holds a
+ * conflicting one (an analyst's long query, a pg_dump) waits in the lock's
+ * queue, and every write of the service queues behind it: for the whole
+ * lock_timeout of 30 s, again at each retry. So it waits LOCK_WAIT at a
+ * time, and between its tries the writers go on; the holder gets LOCK_TRIES
+ * chances to finish. */
+static cx_status run_waiting_briefly(PGconn *conn, const char *sql, const char *what, char *err,
+                                     size_t errlen)
+{
+    cx_status st = CX_OK;
+    for (int attempt = 1; attempt <= LOCK_TRIES; attempt++) {
+        if ((st = cx__pg_exec(conn, "SAVEPOINT cx_migration; SET LOCAL lock_timeout = " LOCK_WAIT,
+                              what, err, errlen)) != CX_OK ||
+            (st = cx__pg_exec(conn, sql, what, err, errlen)) == CX_OK ||
+            strstr(err, "(SQLSTATE 55P03)") == NULL || attempt == LOCK_TRIES)
+            return st;
+        if (attempt == 1 || attempt % 15 == 0)
+            cx_log(CX_LOG_WARN, "migrate",
+                   "%s; trying again every %d s, letting the service's writes go on between "
+                   "tries (try %d of %d)",
+                   err, (LOCK_PAUSE_MS + 2000) / 1000, attempt, LOCK_TRIES);
+        if ((st = cx__pg_exec(conn, "ROLLBACK TO SAVEPOINT cx_migration", what, err, errlen)) !=
+            CX_OK)
+            return st;
+        nanosleep(&(struct timespec){LOCK_PAUSE_MS / 1000, (LOCK_PAUSE_MS % 1000) * 1000000L},
+                  NULL);
+    }
+    return st;
+}
 
 cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *err,
                         size_t errlen)
@@ -602,7 +637,7 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
         int done_already = st == CX_OK && PQntuples(res) == 1;
         PQclear(res);
         if (st == CX_OK && !done_already) {
-            if ((st = cx__pg_exec(conn, m->sql, what, err, errlen)) == CX_OK) {
+            if ((st = run_waiting_briefly(conn, m->sql, what, err, errlen)) == CX_OK) {
                 res = PQexecParams(conn,
                                    "INSERT INTO cx.schema_migrations (version, description) "
                                    "VALUES ($1, $2)",

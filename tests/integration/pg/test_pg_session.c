@@ -127,3 +127,49 @@ Test(pg_session, migrates_started_at_once_on_a_fresh_database_all_succeed)
         cr_assert_eq(applied, cx_pg_schema_version(), "each migration applied once");
     }
 }
+
+/* A migration that needs a table's lock while an analyst's transaction holds
+ * a lock on it (here migration 20, adding cx.tickets.uid, made to run
+ * again) does not keep the service's statements on that table waiting behind
+ * it until the analyst is done: it waits a short while at a time, and between
+ * its tries they go on. It migrates once the analyst is done. */
+Test(pg_session, a_migration_waiting_for_a_lock_lets_other_sessions_go_on_between_tries)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    migrate_run m = {.st = CX_ERR_INVALID};
+    migrate_fn(&m);
+    cr_assert_eq(m.st, CX_OK, "%s", m.err);
+    PGconn *analyst = cx_test_pg_connect(url), *service = cx_test_pg_connect(url);
+    cx_test_pg_exec(analyst, "DROP VIEW cx.open_tickets;"
+                             "ALTER TABLE cx.tickets DROP COLUMN uid;"
+                             "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
+                             " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
+                             "DELETE FROM cx.schema_migrations WHERE version = 20");
+    cx_test_pg_exec(analyst, "BEGIN; SELECT count(*) FROM cx.tickets"); /* holds ACCESS SHARE */
+    m = (migrate_run){.st = CX_ERR_INVALID};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, migrate_fn, &m), 0);
+    cx_test_sleep_ms(500); /* the migration waits for its ACCESS EXCLUSIVE lock */
+    cr_assert_eq(PQsendQuery(service, "SELECT count(*) FROM cx.tickets"), 1);
+    int answered = 0;
+    for (int i = 0; i < 100 && !answered; i++) { /* 10 s, the analyst's lock held throughout */
+        cr_assert_eq(PQconsumeInput(service), 1);
+        if (!PQisBusy(service))
+            answered = 1;
+        else
+            cx_test_sleep_ms(100);
+    }
+    cx_test_pg_exec(analyst, "COMMIT");
+    cr_assert(answered, "the service's read waited behind the migration's lock request");
+    PQclear(PQgetResult(service));
+    PQclear(PQgetResult(service));
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(m.st, CX_OK, "%s", m.err);
+    cr_assert_eq(m.applied, 1);
+    cr_assert_eq(cx_test_pg_scalar(service, "SELECT count(*) FROM information_schema.columns"
+                                            " WHERE table_schema = 'cx' AND table_name ="
+                                            " 'tickets' AND column_name = 'uid'"),
+                 1);
+    PQfinish(analyst);
+    PQfinish(service);
+}
