@@ -23,6 +23,7 @@
 /* How often a condition that lasts is logged again: the application's
  * offsets that cannot be read, a consumer error that repeats. */
 #define WARN_EVERY_MS 60000
+#define WARN_PARTITIONS 8 /* partitions named a minute per kind of consumer error */
 /* How long asking where the partitions of an assignment end may take, and
  * each try (between them, a stop is seen). */
 #define ENDS_PATIENCE_MS 10000
@@ -58,7 +59,14 @@ struct cx_consumer {
         int32_t partition;
         int64_t us; /* when last logged */
         long again; /* times it came since, not logged */
-    } warned[8];
+    } warned[32];
+    struct warned_kind { /* per kind of error: how many partitions' lines this minute */
+        rd_kafka_resp_err_t err;
+        int64_t since_us; /* the minute's start (0: unused) */
+        int lines;        /* lines said in it */
+        long held;        /* lines not said in it, past WARN_PARTITIONS */
+        char first[96];   /* the first partition held, "topic[p]" */
+    } kinds[8];
 };
 
 /* Stops the consumer for good, keeping the first reason given (what run()
@@ -195,6 +203,32 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
  * decode (corrupt on the broker, or compressed with a codec this build
  * lacks) at every fetch of it, twice a second, and the partition reads
  * nothing past it until it can be read. */
+/* The kind entry of err (the least lately begun one is taken for a new
+ * kind); a minute past its start, its held lines are summed up in one and it
+ * begins again. */
+static struct warned_kind *warn_kind(cx_consumer *c, rd_kafka_resp_err_t err, int64_t now)
+{
+    struct warned_kind *k = &c->kinds[0];
+    for (size_t i = 0; i < CX_ARRAY_LEN(c->kinds); i++) {
+        if (c->kinds[i].err == err && c->kinds[i].since_us != 0) {
+            k = &c->kinds[i];
+            break;
+        }
+        if (c->kinds[i].since_us < k->since_us)
+            k = &c->kinds[i];
+    }
+    if (k->err != err || k->since_us == 0 || now - k->since_us >= WARN_EVERY_MS * 1000LL) {
+        if (k->err == err && k->held > 0)
+            cx_log(CX_LOG_WARN, "ingest",
+                   "kafka: %s: also at %s and other partitions, %ld time(s) in the last minute "
+                   "not said one by one (at most %d partitions are named a minute; "
+                   "cxpulse_consumer_lag shows which stand still)",
+                   rd_kafka_err2str(err), k->first, k->held, WARN_PARTITIONS);
+        *k = (struct warned_kind){.err = err, .since_us = now};
+    }
+    return k;
+}
+
 static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
 {
     int32_t part = m->rkt != NULL ? m->partition : -1;
@@ -211,11 +245,24 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
         w->again++;
         return;
     }
+    /* Many partitions with the same error (a producer's batches in a codec
+     * this build lacks, on every partition it writes to) are said for
+     * WARN_PARTITIONS of them a minute, the rest summed up. */
+    struct warned_kind *kind = warn_kind(c, m->err, now);
+    if (kind->lines >= WARN_PARTITIONS) {
+        if (kind->held++ == 0)
+            snprintf(kind->first, sizeof kind->first, "%s[%d]",
+                     m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)part);
+        return;
+    }
+    kind->lines++;
     char again[64] = "";
     if (same && w->again > 0)
         snprintf(again, sizeof again, " (%ld more time(s) since last said)", w->again);
     if (part >= 0 &&
-        (m->err == RD_KAFKA_RESP_ERR__BAD_MSG || m->err == RD_KAFKA_RESP_ERR__BAD_COMPRESSION))
+        (m->err == RD_KAFKA_RESP_ERR__BAD_MSG || m->err == RD_KAFKA_RESP_ERR__BAD_COMPRESSION ||
+         /* librdkafka 2.0.2's word for a codec it does not know or was built without */
+         m->err == RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED))
         cx_log(CX_LOG_WARN, "ingest",
                "kafka: %s[%d] cannot be read at offset %lld: %s; nothing past it is read "
                "until it can be (see \"A partition that cannot be read\" in deploy/README.md)%s",

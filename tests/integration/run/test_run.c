@@ -1440,6 +1440,32 @@ Test(run, a_batch_that_cannot_be_decoded_holds_its_partition_saying_where)
     cx_test_assert_signals_exact(conn);
 }
 
+/* Every partition of a topic holds a batch that cannot be decoded (a
+ * producer writing in a codec this build lacks): librdkafka reports each
+ * twice a second. Eight partitions are named a minute, not a line per
+ * report (with more partitions than it remembered, every report was a line:
+ * 32 a second at 16 partitions). */
+Test(run, many_partitions_that_cannot_be_read_are_named_eight_a_minute)
+{
+    char log[sizeof cfgfile + 16];
+    cx_mock *keep = mock;
+    mock = cluster_of(1, 12);
+    for (int part = 0; part < 12; part++)
+        produce_undecodable(part, 1);
+    pid_t p = start_run_logged("g37", log, sizeof log);
+    int named = 0;
+    for (int i = 0; i < 300 && named < 8; i++, cx_test_sleep_ms(100))
+        named = cx_test_sh("test $(grep -c 'cannot be read at offset 0' '%s') -ge 8", log) == 0;
+    cr_assert(named, "not 8 partitions named within 30 s%s", tails(log, NULL));
+    cx_test_sleep_ms(5000); /* about 120 more reports */
+    cr_assert_eq(cx_test_sh("test $(grep -c 'cannot be read at offset 0' '%s') = 8", log), 0,
+                 "more than 8 lines in the minute%s", tails(log, NULL));
+    cr_assert(running(p), "the member stopped");
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cx_mock_free(mock);
+    mock = keep;
+}
+
 /* Another session holds a lock the batches need (an analyst's LOCK TABLE
  * left in an open transaction). The member waits for it no longer than
  * lock_timeout at a time (here the user's own, 2 s, through libpq's
