@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "event.h"
+#include "http.h"
 #include "ingest.h"
 #include "pg.h"
 
@@ -68,6 +69,12 @@ static void show(PGconn *conn, const char *title, const char *sql)
     PQclear(r);
 }
 
+static void not_found(void *ctx, const char *path, cx_http_response *res)
+{
+    (void)ctx, (void)path;
+    res->status = 404;
+}
+
 int cx_cmd_demo(int argc, char **argv)
 {
     if (cx_cmd_wants_help(argc, argv))
@@ -101,10 +108,29 @@ int cx_cmd_demo(int argc, char **argv)
                         "not off\n");
         goto done;
     }
+    /* Port 0 (any free one): one picked now, so that the run of the summary
+     * and --serve's serve the page on the same port, the one printed. */
+    const char *colon = strrchr(cfg->http_listen, ':');
+    if (strcmp(cfg->http_listen, "off") != 0 && colon != NULL && strcmp(colon, ":0") == 0) {
+        cx_http *probe = NULL;
+        char listen[128];
+        cx_status bound = cx_http_new(&probe, cfg->http_listen, not_found, NULL, err, sizeof err);
+        if (bound == CX_OK)
+            snprintf(listen, sizeof listen, "%.*s:%d", (int)(colon - cfg->http_listen),
+                     cfg->http_listen, cx_http_port(probe));
+        cx_http_free(probe);
+        if (bound != CX_OK || cx_config_set(cfg, "http.listen", listen, err, sizeof err) != CX_OK) {
+            fprintf(stderr, "cxpulse demo: %s\n", err);
+            rc = CX_EXIT_RUNTIME;
+            goto done;
+        }
+    }
     cx_log_set_level(cfg->log_level);
     rc = CX_EXIT_RUNTIME; /* as classify, eval and train say of an input they cannot read */
     if (data != NULL && access(data, R_OK) != 0) {
-        fprintf(stderr, "cxpulse demo: --data %s: %s\n", data, strerror(errno));
+        char shown[1024];
+        fprintf(stderr, "cxpulse demo: --data %s: %s\n", cx_cmd_path(data, shown, sizeof shown),
+                strerror(errno));
         goto done;
     }
     /* each step's line when it happens, also into a pipe or a file (| tee) */

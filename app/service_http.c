@@ -109,24 +109,21 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
         text(r, 503, "not ready: ", why);
 }
 
-/* Sets cxpulse_dead_letters_waiting from PostgreSQL (1) or not (0); a failure
- * keeps the last figure and is logged once per new reason (a cx.dead_letters too large
+/* Sets cxpulse_dead_letters_waiting from PostgreSQL; a failure keeps the last
+ * figure and is logged once per new reason (a cx.dead_letters too large
  * to count within the reader's statement timeout is one). Called by the
  * monitor only, without s->lock. */
-static int count_dead_letters(cx_service_http *s)
+static void count_dead_letters(cx_service_http *s)
 {
     char err[512];
     long long waiting = 0;
-    if (cx_pg_reader_dead_letters(s->checker, s->group, &waiting, err, sizeof err) == CX_OK) {
+    if (cx_pg_reader_count_dead_letters(s->checker, s->group, &waiting, err, sizeof err) == CX_OK) {
         cx_metrics_set(s->metrics, CX_G_DEAD_LETTERS_WAITING, (double)waiting);
         s->dead_error[0] = '\0';
-        return 1;
-    }
-    if (strcmp(s->dead_error, err) != 0) {
+    } else if (strcmp(s->dead_error, err) != 0) {
         cx_log(CX_LOG_WARN, "http", "cxpulse_dead_letters_waiting not updated: %s", err);
         snprintf(s->dead_error, sizeof s->dead_error, "%s", err);
     }
-    return 0;
 }
 
 /* Checks every CHECK_MS that PostgreSQL answers and takes writes, for
@@ -174,8 +171,9 @@ static void *monitor_main(void *arg)
         uint64_t dead = cx_metrics_get_counter(s->metrics, CX_M_DEAD_LETTERS);
         if (writable && (checks++ % DEAD_LETTERS_CHECKS == 0 || dead != dead_counted)) {
             pthread_mutex_unlock(&s->lock);
-            if (count_dead_letters(s))
-                dead_counted = dead;
+            count_dead_letters(s);
+            dead_counted = dead; /* a count that failed (too many to count in time) is tried
+                                    again at the 30 s cadence, not at every check */
             pthread_mutex_lock(&s->lock);
         }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CHECK_MS);

@@ -206,13 +206,8 @@ static const char *const where_sql =
     "               FROM r WHERE kind = 'touchpoints' AND n <= 8)\n"
     ")::text";
 
-/* The breakdown for the range ending at end: the one read for the same end in
- * the last 10 s, else read now. Called with r->lock held. A failure (such as
- * a statement timeout on a huge hour) leaves the page its signals: the
- * breakdown becomes {"error": ...}, kept for 10 s like an answer, and a new
- * reason is logged once. */
-cx_status cx_pg_reader_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
-                                    char *err, size_t errlen)
+cx_status cx_pg_reader_count_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
+                                          char *err, size_t errlen)
 {
     cx_status st = lock(r, err, errlen);
     if (st != CX_OK)
@@ -229,6 +224,11 @@ cx_status cx_pg_reader_dead_letters(cx_pg_reader *r, const char *group, long lon
     return st;
 }
 
+/* The breakdown for the range ending at end: the one read for the same end in
+ * the last 10 s, else read now. Called with r->lock held. A failure (such as
+ * a statement timeout on a huge hour) leaves the page its signals: the
+ * breakdown becomes {"error": ...}, kept for 10 s like an answer, and a new
+ * reason is logged once. */
 static char *where_json(cx_pg_reader *r, const char *w, const char *end)
 {
     int64_t now = cx_now_mono_us();

@@ -28,8 +28,8 @@ cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, 
 
 /* Counts into *waiting the rows of cx.dead_letters of consumer group `group`
  * that are not stored yet: never replayed, or replayed and failed again. */
-cx_status cx_pg_reader_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
-                                    char *err, size_t errlen);
+cx_status cx_pg_reader_count_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
+                                          char *err, size_t errlen);
 
 /*
  * The live page's data as a JSON text (malloc'd): {"end", "live",

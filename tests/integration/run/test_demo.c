@@ -81,14 +81,13 @@ Test(demo, a_data_file_without_messages_ends_with_an_empty_summary, .timeout = 1
 
 /* demo --serve: once its summary is out, the live page's service has its
  * partitions within seconds (it waited for the mock broker's 45 s session
- * timeout), so events replayed then show up at once. */
+ * timeout), so events replayed then show up at once. Asked for any free port
+ * (:0), it says the one it serves on. */
 Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
 {
-    char url[1024], data[1024], http[64], line[512], body[512];
+    char url[1024], data[1024], http[64] = "127.0.0.1:0", line[512], body[512];
     cx_test_pg_new_db(url, sizeof url);
     cx_test_source_path("config/sample/events.jsonl", data, sizeof data);
-    int port = cx_test_free_port();
-    snprintf(http, sizeof http, "127.0.0.1:%d", port);
     char *argv[] = {
         (char *)cx_test_bin(), "demo", "--serve", "--pg", url, "--data", data, "--http", http,
         "--log-level",         "warn", NULL};
@@ -100,6 +99,10 @@ Test(demo, serve_is_ready_soon_after_the_summary, .timeout = 180)
             break;
     }
     cr_assert(strstr(line, "Serving the live page") != NULL, "no serving line");
+    int port = 0;
+    cr_assert_eq(sscanf(line, "Serving the live page on http://127.0.0.1:%d/", &port), 1, "%s",
+                 line);
+    cr_assert_gt(port, 0, "%s", line);
     int ready = 0;
     for (int i = 0; i < 150 && !ready; i++) { /* 15 s */
         ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;

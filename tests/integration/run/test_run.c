@@ -176,12 +176,14 @@ static pid_t start_member(const char *pg, const char *brokers, const char *topic
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO, ends[2];
+        int fd = STDERR_FILENO, ends[2];
         if (log != NULL && strcmp(log, "|") == 0) {
             if (pipe(ends) != 0)
                 _exit(127);
             close(ends[0]);
             fd = ends[1];
+        } else if (log != NULL) {
+            fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         }
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
             _exit(127);
@@ -357,8 +359,6 @@ Test(run, stores_every_message_once_over_several_partitions)
         0, "see %s%s", log, tails(log, NULL));
 }
 
-/* A replica older than the schema (a newer release migrated it) runs on, as
- * an upgrade's order needs, and says so once, naming both versions. */
 /* A log reader that goes away (`cxpulse run 2>&1 | grep -m1 consuming`, a
  * logger that dies) leaves a pipe nobody reads: the service goes on storing,
  * as under systemd, which ignores SIGPIPE for its services, rather than
@@ -372,6 +372,8 @@ Test(run, a_log_pipe_nobody_reads_does_not_end_the_service)
     cr_assert_eq(stop(pid, SIGTERM, 15000), 0);
 }
 
+/* A replica older than the schema (a newer release migrated it) runs on, as
+ * an upgrade's order needs, and says so once, naming both versions. */
 Test(run, an_older_replica_on_a_newer_schema_says_so_once)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.schema_migrations (version, description)"
