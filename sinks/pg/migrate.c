@@ -518,7 +518,7 @@ static const migration migrations[] = {
     {21, "a waiting update of a ticket takes its next state instead of a new row",
      TICKET_NOTIFY_HEAD
      "  IF tr = 'updated' THEN\n"
-     "    UPDATE cx.notifications SET ticket = to_jsonb(NEW)\n"
+     "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now()\n"
      "    WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
      "      AND transition = 'updated' AND seq = (SELECT max(seq) FROM cx.notifications\n"
      "                                            WHERE ticket_id = NEW.ticket_id);\n"
@@ -535,7 +535,7 @@ int cx_pg_schema_version(void)
     return migrations[CX_ARRAY_LEN(migrations) - 1].version;
 }
 
-#define LOCK_WAIT "'2s'"   /* a migration's wait for a lock, at a time */
+#define LOCK_WAIT_MS 2000 /* a migration's wait for a lock, at a time, */
 #define LOCK_TRIES 150     /* ... tried this many times, */
 #define LOCK_PAUSE_MS 1000 /* with this long between: 7.5 minutes in all */
 
@@ -543,26 +543,33 @@ int cx_pg_schema_version(void)
  * a table's lock (ALTER TABLE, CREATE INDEX) while another session holds a
  * conflicting one (an analyst's long query, a pg_dump) waits in the lock's
  * queue, and every write of the service queues behind it: for the whole
- * lock_timeout of 30 s, again at each retry. So it waits LOCK_WAIT at a
- * time, and between its tries the writers go on; the holder gets LOCK_TRIES
- * chances to finish. */
+ * lock_timeout of 30 s, again at each retry. So it waits LOCK_WAIT_MS at a
+ * time, whatever lock_timeout says, and between its tries the writers go on;
+ * the holder gets LOCK_TRIES chances to finish. A try that had worked for a
+ * while before it waited (a migration that rewrites a table, then needs
+ * another's lock) is not redone: it fails, as any other statement would. */
 static cx_status run_waiting_briefly(PGconn *conn, const char *sql, const char *what, char *err,
                                      size_t errlen)
 {
+    char set[96];
+    snprintf(set, sizeof set, "SAVEPOINT cx_migration; SET LOCAL lock_timeout = %d", LOCK_WAIT_MS);
     cx_status st = CX_OK;
     for (int attempt = 1; attempt <= LOCK_TRIES; attempt++) {
-        if ((st = cx__pg_exec(conn, "SAVEPOINT cx_migration; SET LOCAL lock_timeout = " LOCK_WAIT,
-                              what, err, errlen)) != CX_OK ||
+        int64_t began = cx_now_mono_us();
+        if ((st = cx__pg_exec(conn, set, what, err, errlen)) != CX_OK ||
             (st = cx__pg_exec(conn, sql, what, err, errlen)) == CX_OK ||
-            strstr(err, "(SQLSTATE 55P03)") == NULL || attempt == LOCK_TRIES)
+            strstr(err, "(SQLSTATE 55P03)") == NULL || attempt == LOCK_TRIES ||
+            cx_now_mono_us() - began > 2 * LOCK_WAIT_MS * 1000LL)
             return st;
         if (attempt == 1 || attempt % 15 == 0)
             cx_log(CX_LOG_WARN, "migrate",
                    "%s; trying again every %d s, letting the service's writes go on between "
                    "tries (try %d of %d)",
-                   err, (LOCK_PAUSE_MS + 2000) / 1000, attempt, LOCK_TRIES);
-        if ((st = cx__pg_exec(conn, "ROLLBACK TO SAVEPOINT cx_migration", what, err, errlen)) !=
-            CX_OK)
+                   err, (LOCK_WAIT_MS + LOCK_PAUSE_MS) / 1000, attempt, LOCK_TRIES);
+        if ((st = cx__pg_exec(conn,
+                              "ROLLBACK TO SAVEPOINT cx_migration;"
+                              " RELEASE SAVEPOINT cx_migration",
+                              what, err, errlen)) != CX_OK)
             return st;
         nanosleep(&(struct timespec){LOCK_PAUSE_MS / 1000, (LOCK_PAUSE_MS % 1000) * 1000000L},
                   NULL);

@@ -149,7 +149,13 @@ Test(pg_session, a_migration_waiting_for_a_lock_lets_other_sessions_go_on_betwee
     m = (migrate_run){.st = CX_ERR_INVALID};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, migrate_fn, &m), 0);
-    cx_test_sleep_ms(500); /* the migration waits for its ACCESS EXCLUSIVE lock */
+    for (int i = 0; i < 100; i++, cx_test_sleep_ms(50)) /* until it waits for its lock */
+        if (cx_test_pg_scalar(service, "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                       " AND relation = 'cx.tickets'::regclass") > 0)
+            break;
+    cr_assert_gt(cx_test_pg_scalar(service, "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                            " AND relation = 'cx.tickets'::regclass"),
+                 0, "the migration never asked for the table's lock: this test tells nothing");
     cr_assert_eq(PQsendQuery(service, "SELECT count(*) FROM cx.tickets"), 1);
     int answered = 0;
     for (int i = 0; i < 100 && !answered; i++) { /* 10 s, the analyst's lock held throughout */
