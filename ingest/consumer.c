@@ -64,8 +64,12 @@ struct cx_consumer {
         rd_kafka_resp_err_t err;
         int64_t since_us; /* the minute's start (0: unused) */
         int lines;        /* lines said in it */
-        long held;        /* lines not said in it, past WARN_PARTITIONS */
-        char first[96];   /* the first partition held, "topic[p]" */
+        long held;        /* reports not said in it, past WARN_PARTITIONS lines */
+        int n_held;       /* partitions among them, up to WARN_PARTITIONS named in ... */
+        char held_names[WARN_PARTITIONS * 48];             /* "topic[p], topic[q]" */
+        const rd_kafka_topic_t *held_rkt[WARN_PARTITIONS]; /* (compared, never used) */
+        int32_t held_part[WARN_PARTITIONS];
+        int more; /* partitions held past those named */
     } kinds[8];
 };
 
@@ -198,14 +202,21 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
     return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
-/* Logs a consumer error, once a minute at most while the same one repeats
- * (for a partition, or the handle): librdkafka reports a batch it cannot
- * decode (corrupt on the broker, or compressed with a codec this build
- * lacks) at every fetch of it, twice a second, and the partition reads
- * nothing past it until it can be read. */
-/* The kind entry of err (the least lately begun one is taken for a new
- * kind); a minute past its start, its held lines are summed up in one and it
- * begins again. */
+/* Says what kind k held back, if anything, and empties it. */
+static void warn_held(struct warned_kind *k, int64_t now)
+{
+    if (k->held > 0)
+        cx_log(CX_LOG_WARN, "ingest",
+               "kafka: %s: also at %s%s: %ld report(s) in the last %lld s not said one by one "
+               "(%d partitions are named a minute at most; cxpulse_consumer_lag shows which "
+               "stand still)",
+               rd_kafka_err2str(k->err), k->held_names, k->more ? " and other partitions" : "",
+               k->held, (long long)((now - k->since_us) / 1000000), WARN_PARTITIONS);
+    *k = (struct warned_kind){0};
+}
+
+/* The kind entry of err, begun anew a minute after its start (what it held
+ * said first); a new kind takes the least lately begun entry. */
 static struct warned_kind *warn_kind(cx_consumer *c, rd_kafka_resp_err_t err, int64_t now)
 {
     struct warned_kind *k = &c->kinds[0];
@@ -218,17 +229,36 @@ static struct warned_kind *warn_kind(cx_consumer *c, rd_kafka_resp_err_t err, in
             k = &c->kinds[i];
     }
     if (k->err != err || k->since_us == 0 || now - k->since_us >= WARN_EVERY_MS * 1000LL) {
-        if (k->err == err && k->held > 0)
-            cx_log(CX_LOG_WARN, "ingest",
-                   "kafka: %s: also at %s and other partitions, %ld time(s) in the last minute "
-                   "not said one by one (at most %d partitions are named a minute; "
-                   "cxpulse_consumer_lag shows which stand still)",
-                   rd_kafka_err2str(err), k->first, k->held, WARN_PARTITIONS);
-        *k = (struct warned_kind){.err = err, .since_us = now};
+        warn_held(k, now);
+        k->err = err;
+        k->since_us = now;
     }
     return k;
 }
 
+/* Says what every kind held back for a minute or more (all, with force: the
+ * consumer is closing). */
+static void warn_flush(cx_consumer *c, int force)
+{
+    int64_t now = cx_now_mono_us();
+    for (size_t i = 0; i < CX_ARRAY_LEN(c->kinds); i++)
+        if (c->kinds[i].held > 0 &&
+            (force || now - c->kinds[i].since_us >= WARN_EVERY_MS * 1000LL)) {
+            rd_kafka_resp_err_t err = c->kinds[i].err;
+            warn_held(&c->kinds[i], now);
+            c->kinds[i].err = err; /* begun anew, empty */
+            c->kinds[i].since_us = now;
+        }
+}
+
+/* Logs a consumer error, once a minute at most while the same one repeats
+ * (for a partition, or the handle): librdkafka reports a batch it cannot
+ * decode (corrupt on the broker, or compressed with a codec this build
+ * lacks) at every fetch of it, twice a second, and the partition reads
+ * nothing past it until it can be read. Many partitions with the same
+ * error (such batches on every partition a producer writes to) get a line
+ * each for WARN_PARTITIONS of them a minute; the others are named together
+ * in one line a minute. */
 static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
 {
     int32_t part = m->rkt != NULL ? m->partition : -1;
@@ -245,14 +275,21 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
         w->again++;
         return;
     }
-    /* Many partitions with the same error (a producer's batches in a codec
-     * this build lacks, on every partition it writes to) are said for
-     * WARN_PARTITIONS of them a minute, the rest summed up. */
     struct warned_kind *kind = warn_kind(c, m->err, now);
     if (kind->lines >= WARN_PARTITIONS) {
-        if (kind->held++ == 0)
-            snprintf(kind->first, sizeof kind->first, "%s[%d]",
-                     m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)part);
+        kind->held++;
+        int known = 0;
+        for (int i = 0; i < kind->n_held && !known; i++)
+            known = kind->held_rkt[i] == m->rkt && kind->held_part[i] == part;
+        if (!known && kind->n_held == WARN_PARTITIONS) {
+            kind->more = 1;
+        } else if (!known) {
+            size_t used = strlen(kind->held_names);
+            snprintf(kind->held_names + used, sizeof kind->held_names - used, "%s%s[%d]",
+                     used ? ", " : "", m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)part);
+            kind->held_rkt[kind->n_held] = m->rkt;
+            kind->held_part[kind->n_held++] = part;
+        }
         return;
     }
     kind->lines++;
@@ -1050,6 +1087,7 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
         if (m != NULL)
             accept_message(c, m);
+        warn_flush(c, 0);
         if (c->fatal) /* from a rebalance in this poll: nothing more is submitted */
             break;
         if (c->n > 0 && ((int)c->n >= c->batch_max || c->bytes >= c->bytes_max ||
@@ -1157,6 +1195,7 @@ void cx_consumer_free(cx_consumer *c)
     if (c == NULL)
         return;
     drop_batch(c);
+    warn_flush(c, 1);
     if (c->rk != NULL) {
         rd_kafka_consumer_close(c->rk); /* leaves the group, revocations drained */
         rd_kafka_destroy(c->rk);

@@ -1464,6 +1464,12 @@ Test(run, many_partitions_that_cannot_be_read_are_named_eight_a_minute)
                  "more than 8 lines in the minute%s", tails(log, NULL));
     cr_assert(running(p), "the member stopped");
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    /* the other four are named together, at the latest as the member stops */
+    cr_assert_eq(cx_test_sh("test $(grep -c 'not said one by one' '%s') = 1", log), 0,
+                 "the partitions held back are not summed up%s", tails(log, NULL));
+    for (int part = 0; part < 12; part++)
+        cr_assert_eq(cx_test_sh("grep -q 'cx.events\\[%d\\]' '%s'", part, log), 0,
+                     "partition %d is never named%s", part, tails(log, NULL));
     cx_mock_free(mock);
     mock = keep;
 }
