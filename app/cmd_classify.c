@@ -292,7 +292,7 @@ int cx_cmd_classify(int argc, char **argv)
     cx_config *env = NULL; /* CXPULSE_RULES and CXPULSE_MODEL, as run reads them */
     const char *said;
     int bad =
-        cx_cmd_rules_from_env("classify", rules, &n_rules, MAX_RULE_FILES, &model, &env, &said);
+        cx_cmd_read_rules_env("classify", rules, &n_rules, MAX_RULE_FILES, &model, &env, &said);
     cx_classifier *clf = NULL;
     if (bad == 0 &&
         cx_classifier_new_model(&clf, rules, n_rules, model, err, sizeof err) != CX_OK) {
@@ -307,14 +307,16 @@ int cx_cmd_classify(int argc, char **argv)
     if (in == NULL) {
         char shown[1024];
         fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n",
-                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
+                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
 
     char where[1024] = "";
-    if (path != NULL && strcmp(path, "-") != 0)
-        snprintf(where, sizeof where, "%s: ", path);
+    if (path != NULL && strcmp(path, "-") != 0) { /* "name: " */
+        cx_cmd_quote_path(path, where, sizeof where - 2);
+        strcat(where, ": ");
+    }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
     block blocks[MAX_THREADS];
@@ -379,7 +381,7 @@ int cx_cmd_classify(int argc, char **argv)
     if (r.err != 0) {
         char shown[1024];
         fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n",
-                path ? cx_cmd_path(path, shown, sizeof shown) : "stdin", strerror(r.err));
+                path ? cx_cmd_quote_path(path, shown, sizeof shown) : "stdin", strerror(r.err));
         rc = CX_EXIT_RUNTIME;
     }
     if (fflush(stdout) != 0) {

@@ -129,8 +129,8 @@ int cx_cmd_demo(int argc, char **argv)
     rc = CX_EXIT_RUNTIME; /* as classify, eval and train say of an input they cannot read */
     if (data != NULL && access(data, R_OK) != 0) {
         char shown[1024];
-        fprintf(stderr, "cxpulse demo: --data %s: %s\n", cx_cmd_path(data, shown, sizeof shown),
-                strerror(errno));
+        fprintf(stderr, "cxpulse demo: --data %s: %s\n",
+                cx_cmd_quote_path(data, shown, sizeof shown), strerror(errno));
         goto done;
     }
     /* each step's line when it happens, also into a pipe or a file (| tee) */

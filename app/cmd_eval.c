@@ -293,7 +293,7 @@ int cx_cmd_eval(int argc, char **argv)
     cx_classifier *clf = NULL, *other = NULL;
     cx_config *env = NULL; /* CXPULSE_RULES and CXPULSE_MODEL, as run reads them */
     const char *said;
-    int env_rc = cx_cmd_rules_from_env("eval", rules, &n_rules, MAX_FILES, &model, &env, &said);
+    int env_rc = cx_cmd_read_rules_env("eval", rules, &n_rules, MAX_FILES, &model, &env, &said);
     if (env_rc != 0) {
         cx_config_free(env);
         return env_rc;
@@ -317,7 +317,7 @@ int cx_cmd_eval(int argc, char **argv)
     if (f == NULL) {
         char shown[1024];
         fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n",
-                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
+                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
         cx_classifier_free(clf);
         cx_classifier_free(other);
         return CX_EXIT_RUNTIME;
@@ -424,7 +424,7 @@ int cx_cmd_eval(int argc, char **argv)
     }
     /* no scores over what was read before an error, nor a report of zeros */
     char shown[1024];
-    cx_cmd_path(path, shown, sizeof shown);
+    cx_cmd_quote_path(path, shown, sizeof shown);
     if (oom)
         fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
     else if (ferror(f))

@@ -56,7 +56,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     if (in == NULL) {
         char shown[1024];
         fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n",
-                cx_cmd_path(path, shown, sizeof shown), strerror(errno));
+                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
         return CX_EXIT_RUNTIME;
     }
     cx_producer *p = NULL;
@@ -106,7 +106,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
     if (ferror(in)) {
         char shown[1024];
         fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n",
-                cx_cmd_path(path, shown, sizeof shown), strerror(why));
+                cx_cmd_quote_path(path, shown, sizeof shown), strerror(why));
         rc = CX_EXIT_RUNTIME;
     }
     cx_cmd_close_input(in);

@@ -30,12 +30,11 @@ static int usage(FILE *out, int rc)
             "a model, the --from one too, never a label or rule file read). The rules\n"
             "(--rules, else CXPULSE_RULES, else the built-in rule files; \"default\" names\n"
             "those, so --rules default --rules mine.json adds to them) are features of\n"
-            "the model: classify\n"
-            "with the same rules. Lines that are not labeled events are reported on\n"
-            "stderr and left out, and so is a line whose event_id an earlier line has;\n"
-            "the model is written without them and train exits 1. The same input gives\n"
-            "the same file. Exits 2 for bad usage or a rule or model file that cannot\n"
-            "be read, 1 for any other failure.\n"
+            "the model: classify with the same rules. Lines that are not labeled events\n"
+            "are reported on stderr and left out, and so is a line whose event_id an\n"
+            "earlier line has; the model is written without them and train exits 1.\n"
+            "The same input gives the same file. Exits 2 for bad usage or a rule or\n"
+            "model file that cannot be read, 1 for any other failure.\n"
             "--from MODEL starts from a model (\"default\": the built-in one, with the\n"
             "built-in rules) and adapts it to the events: the way to train on a few\n"
             "hundred of your own labeled events.\n");
@@ -141,13 +140,15 @@ int cx_cmd_train(int argc, char **argv)
     }
     cx_config *env = NULL; /* CXPULSE_RULES, as run reads it */
     const char *said;
-    int bad = cx_cmd_rules_from_env("train", rules, &n_rules, MAX_FILES, NULL, &env, &said);
+    int bad = cx_cmd_read_rules_env("train", rules, &n_rules, MAX_FILES, NULL, &env, &said);
     char input[1100];
     if (bad == 0 && same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input)) {
+        char shown[1024];
         fprintf(stderr,
                 "cxpulse train: --out %s is %s: the model would overwrite it (name another "
                 "file)\n",
-                outp, input);
+                cx_cmd_quote_path(outp, shown, sizeof shown),
+                cx_escape_controls(input, sizeof input));
         bad = CX_EXIT_USAGE;
     }
     if (bad != 0) {
@@ -183,7 +184,7 @@ int cx_cmd_train(int argc, char **argv)
         if (f == NULL) {
             char shown[1024];
             fprintf(stderr, "cxpulse train: %s: cannot open: %s\n",
-                    cx_cmd_path(files[k], shown, sizeof shown), strerror(errno));
+                    cx_cmd_quote_path(files[k], shown, sizeof shown), strerror(errno));
             goto done;
         }
         unsigned long lineno = 0;
@@ -217,7 +218,7 @@ int cx_cmd_train(int argc, char **argv)
         if (ferror(f)) {
             char shown[1024];
             fprintf(stderr, "cxpulse train: %s: cannot read: %s\n",
-                    cx_cmd_path(files[k], shown, sizeof shown), strerror(errno));
+                    cx_cmd_quote_path(files[k], shown, sizeof shown), strerror(errno));
             cx_cmd_close_input(f);
             goto done;
         }

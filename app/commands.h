@@ -176,13 +176,13 @@ FILE *cx_cmd_open_input(const char *path);
  * cx_config_free(). *said is "" or, for an error about the files, which
  * variables named them (" (named by CXPULSE_RULES)"). Returns 0, or after
  * saying why on stderr, the exit status. */
-int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
+int cx_cmd_read_rules_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
                           const char **model, cx_config **holder, const char **said);
 
 /* path as a message may quote it, in buf (cut to len): control bytes
  * escaped (a name holding a line break or a terminal's escape sequence stays
  * one line and does nothing). Returns buf. */
-const char *cx_cmd_path(const char *path, char *buf, size_t len);
+const char *cx_cmd_quote_path(const char *path, char *buf, size_t len);
 
 /* Records why a write to stdout failed (errno), for the message the command
  * ends with ("cannot write to standard output: No space left on device"). */

@@ -54,7 +54,7 @@ int cx_cmd_unreadable_first(cx_cmd_unreadable *u, const char *field)
     return 1;
 }
 
-int cx_cmd_rules_from_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
+int cx_cmd_read_rules_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
                           const char **model, cx_config **holder, const char **said)
 {
     *said = "";
@@ -168,7 +168,7 @@ int cx_cmd_exit_status(cx_status st)
 
 int cx_cmd_wants_help(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* "--": files follow */
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
     return 0;
@@ -352,7 +352,7 @@ int cx_cmd_parse_verb(const char *cmd, char **args, int n, cx_cmd_spec spec,
     return 0;
 }
 
-const char *cx_cmd_path(const char *path, char *buf, size_t len)
+const char *cx_cmd_quote_path(const char *path, char *buf, size_t len)
 {
     snprintf(buf, len, "%s", path);
     return cx_escape_controls(buf, len);

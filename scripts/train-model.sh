@@ -13,6 +13,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCX_TESTS=OFF -DCX_BENC
 cmake --build "$build" -j2 --target cxpulse >/dev/null
 out=$root/config/model/default.cxm
 mkdir -p "$(dirname "$out")"
-"$build/app/cxpulse" train "$@" --out "$out.tmp"
+# the built-in rules, whatever CXPULSE_RULES the shell has for a service
+env -u CXPULSE_RULES -u CXPULSE_MODEL "$build/app/cxpulse" train "$@" --out "$out.tmp"
 mv "$out.tmp" "$out"
 ls -l "$out"
