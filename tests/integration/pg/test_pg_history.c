@@ -871,3 +871,59 @@ Test(pg_history, the_commands_say_to_migrate_on_a_database_without_the_schema)
         cr_assert(output_has(says), "%s: see %s", cmds[i], out);
     }
 }
+
+/* deploy/sql/erase-customer.sql (docs/privacy.md) erases one customer: their
+ * events, their counts in the signals (which still equal the events kept),
+ * their ids in tickets and in the outbox's copies of them, and the dead
+ * letters that name them; a dead letter that is not JSON but holds their id
+ * is listed for a person to judge. Another customer's data is kept. */
+Test(pg_history, erasing_a_customer_leaves_nothing_of_theirs_and_the_signals_exact)
+{
+    static const char *const texts[] = {"the courier lost my parcel, John Smith here",
+                                        "charged twice and the agent was rude",
+                                        "great service, thanks"};
+    for (int i = 0; i < 6; i++) { /* c-123 and c-9, in the same windows */
+        char raw[512];
+        int n = snprintf(raw, sizeof raw,
+                         "{\"event_id\":\"%s-%d\",\"occurred_at\":\"2026-11-01T10:0%d:00Z\","
+                         "\"customer_id\":\"%s\",\"channel\":\"%s\",\"text\":\"%s\","
+                         "\"rating\":{\"scale\":\"%s\",\"value\":%d}}",
+                         i % 2 ? "other" : "mine", i, i / 2, i % 2 ? "c-9" : "c-123",
+                         i % 3 ? "chat" : "email", texts[i % 3], i % 3 ? "csat" : "nps", 1 + i % 5);
+        sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+    }
+    static const char *const dead[] = {
+        "{\"event_id\":\"mine-9\",\"customer_id\":\"c-123\",\"text\":\"no time\"}",
+        "{\"event_id\":\"other-9\",\"customer_id\":\"c-9\",\"text\":\"no time\"}",
+        "{cut off, customer c-123, John Smith"};
+    for (int i = 0; i < 3; i++)
+        sinktest_add(&batch, "cx.events", 0, next_offset++, dead[i], strlen(dead[i]));
+    cx_pg_result res = store();
+    cr_assert_eq(res.stored, 6);
+    cr_assert_eq(res.dead_lettered, 3);
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner, sample_event_ids)"
+                          " VALUES ('r', 'external', 'o', '{mine-0,other-1,mine-2}')");
+    char script[1024];
+    cx_test_source_path("deploy/sql/erase-customer.sql", script, sizeof script);
+    cr_assert_eq(cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -v cid=c-123 -f '%s' '%s' >'%s' 2>&1",
+                            script, url, out),
+                 0, "see %s", out);
+    cr_assert(output_has("events_erased") && output_has(" 3"), "see %s", out);
+    cr_assert(output_has("dead_letter_to_judge"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE customer_id = 'c-123'"
+                   " OR event_id LIKE 'mine-%'"),
+                 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE customer_id = 'c-9'"), 3);
+    cx_test_assert_signals_exact(conn);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{other-1}'"), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE ticket::text LIKE '%mine-%'"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'opened'"
+                   " AND ticket -> 'sample_event_ids' = '[\"other-1\"]'"),
+                 1, "the outbox's copy still names the other customer's event");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 1, "the erasure notified");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE convert_from(raw, 'UTF8')"
+                   " LIKE '%mine-9%'"),
+                 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 2,
+                 "the other customer's and the one to judge are kept");
+}

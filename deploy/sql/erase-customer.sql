@@ -1,0 +1,99 @@
+-- erase-customer.sql - erases one customer's events from the cx schema, in one
+-- transaction, keeping every promise the schema makes (docs/privacy.md):
+--   psql -v ON_ERROR_STOP=1 -v cid='c-123' -f deploy/sql/erase-customer.sql URL
+-- Run it as the cx schema's owner (the service's role may not delete events);
+-- `cxpulse run` may keep running. It
+--   1. takes the events whose customer_id is the given one;
+--   2. takes their counts out of cx.signals (rows left empty are deleted), so
+--      that the signals still equal the events kept;
+--   3. takes their ids out of the tickets' sample_event_ids and out of the
+--      copies of the tickets in cx.notifications (no notification is sent:
+--      the outbox's trigger ignores sample_event_ids);
+--   4. deletes the dead letters whose message names the customer or one of
+--      the events (the raw bytes parsed as JSON);
+--   5. deletes the events;
+--   6. prints how many events it erased, then the dead letters that are not
+--      JSON but hold the customer's id among their bytes, for a person to
+--      judge (delete them by id).
+-- What it cannot reach (Kafka, backups, receivers, other customers' text,
+-- trained models) is in docs/privacy.md.
+\set ON_ERROR_STOP on
+BEGIN;
+
+CREATE FUNCTION pg_temp.as_json(b bytea) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN convert_from(b, 'UTF8')::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$;
+
+-- 1. the events, locked until the end
+CREATE TEMP TABLE gone ON COMMIT DROP AS
+SELECT event_id, occurred_at, channel, categories, sentiment, rating_scale, rating_value
+FROM cx.events WHERE customer_id = :'cid' FOR UPDATE;
+
+-- 2. their counts out of every window they are counted in
+WITH ws AS (SELECT DISTINCT window_seconds AS s FROM cx.signals),
+d AS (
+  SELECT to_timestamp(floor(extract(epoch FROM g.occurred_at) / ws.s) * ws.s) AS window_start,
+         ws.s AS window_seconds, coalesce(c.cat, 'none') AS category,
+         coalesce(g.channel, '') AS channel,
+         count(*) AS events,
+         count(*) FILTER (WHERE sentiment = 'negative') AS negative,
+         count(*) FILTER (WHERE sentiment = 'neutral') AS neutral,
+         count(*) FILTER (WHERE sentiment = 'positive') AS positive,
+         count(rating_value) AS rating_count, coalesce(sum(rating_value), 0) AS rating_sum,
+         count(*) FILTER (WHERE rating_scale = 'csat') AS csat_count,
+         coalesce(sum(rating_value) FILTER (WHERE rating_scale = 'csat'), 0) AS csat_sum,
+         count(*) FILTER (WHERE rating_scale = 'nps') AS nps_count,
+         coalesce(sum(rating_value) FILTER (WHERE rating_scale = 'nps'), 0) AS nps_sum,
+         count(*) FILTER (WHERE rating_scale = 'ces') AS ces_count,
+         coalesce(sum(rating_value) FILTER (WHERE rating_scale = 'ces'), 0) AS ces_sum,
+         count(*) FILTER (WHERE rating_scale = 'stars') AS stars_count,
+         coalesce(sum(rating_value) FILTER (WHERE rating_scale = 'stars'), 0) AS stars_sum
+  FROM gone g CROSS JOIN ws
+  LEFT JOIN LATERAL unnest(CASE WHEN cardinality(g.categories) > 0 THEN g.categories END)
+    AS c(cat) ON true
+  GROUP BY 1, 2, 3, 4)
+UPDATE cx.signals s
+SET events = s.events - d.events, negative = s.negative - d.negative,
+    neutral = s.neutral - d.neutral, positive = s.positive - d.positive,
+    rating_count = s.rating_count - d.rating_count, rating_sum = s.rating_sum - d.rating_sum,
+    csat_count = s.csat_count - d.csat_count, csat_sum = s.csat_sum - d.csat_sum,
+    nps_count = s.nps_count - d.nps_count, nps_sum = s.nps_sum - d.nps_sum,
+    ces_count = s.ces_count - d.ces_count, ces_sum = s.ces_sum - d.ces_sum,
+    stars_count = s.stars_count - d.stars_count, stars_sum = s.stars_sum - d.stars_sum
+FROM d
+WHERE (s.window_start, s.window_seconds, s.category, s.channel)
+    = (d.window_start, d.window_seconds, d.category, d.channel);
+DELETE FROM cx.signals WHERE events = 0;
+
+-- 3. their ids out of the tickets and the outbox's copies of them
+UPDATE cx.tickets t
+SET sample_event_ids = ARRAY(SELECT x FROM unnest(t.sample_event_ids) WITH ORDINALITY AS a(x, o)
+                             WHERE x NOT IN (SELECT event_id FROM gone) ORDER BY o)
+WHERE t.sample_event_ids && ARRAY(SELECT event_id FROM gone);
+UPDATE cx.notifications n
+SET ticket = jsonb_set(n.ticket, '{sample_event_ids}',
+                       coalesce((SELECT jsonb_agg(x ORDER BY o)
+                                 FROM jsonb_array_elements_text(n.ticket -> 'sample_event_ids')
+                                      WITH ORDINALITY AS a(x, o)
+                                 WHERE x NOT IN (SELECT event_id FROM gone)), '[]'))
+WHERE n.ticket -> 'sample_event_ids' ?| ARRAY(SELECT event_id FROM gone);
+
+-- 4. the dead letters naming the customer or the events
+DELETE FROM cx.dead_letters d
+WHERE pg_temp.as_json(d.raw) ->> 'customer_id' = :'cid'
+   OR pg_temp.as_json(d.raw) ->> 'event_id' IN (SELECT event_id FROM gone);
+
+-- 5. the events
+DELETE FROM cx.events WHERE event_id IN (SELECT event_id FROM gone);
+
+-- 6. what was done, and what a person has to judge
+SELECT count(*) AS events_erased FROM gone;
+SELECT id AS dead_letter_to_judge, consumer_group, kafka_topic, kafka_partition, kafka_offset,
+       left(error, 80) AS error
+FROM cx.dead_letters
+WHERE pg_temp.as_json(raw) IS NULL AND position(convert_to(:'cid', 'UTF8') IN raw) > 0;
+
+COMMIT;
