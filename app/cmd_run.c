@@ -187,6 +187,35 @@ static int64_t cancel_at(void *ctx)
 
 /* ---- The engine's hooks: metrics, totals, Kafka commits ---- */
 
+/* reason, a dead letter's, in out (len bytes) with the values it quotes
+ * left out: a double-quoted text that is not a field's name ("field
+ * \"occurred_at\"", "missing required field \"x\"") becomes "...", and
+ * so does the token a JSON error is "near". */
+static const char *without_values(const char *reason, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = reason; *p != '\0' && n + 8 < len;) {
+        int field = p - reason >= 6 && strncmp(p - 6, "field ", 6) == 0;
+        char close = *p == '"'                                                          ? '"'
+                     : *p == '\'' && p - reason >= 5 && strncmp(p - 5, "near ", 5) == 0 ? '\''
+                                                                                        : 0;
+        const char *end = close ? strchr(p + 1, close) : NULL;
+        if (end == NULL || field) { /* a field's name is copied whole */
+            size_t k = end != NULL ? (size_t)(end + 1 - p) : 1;
+            if (n + k + 8 >= len)
+                break;
+            memcpy(out + n, p, k);
+            n += k;
+            p += k;
+            continue;
+        }
+        n += (size_t)snprintf(out + n, len - n, "%c...%c", close, close);
+        p = end + 1;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static void stored(void *ctx, const cx_pipeline_report *r)
 {
     service *s = ctx;
@@ -226,13 +255,16 @@ static void stored(void *ctx, const cx_pipeline_report *r)
                    (long long)rec->offset);
     }
     /* each dead letter is stored with its reason, and said at debug level: a
-     * stream of them is said at warn, once a minute at most, with the first */
+     * stream of them is said at warn, once a minute at most, with the first,
+     * its values left out (a customer's text can be one: docs/privacy.md) */
     s->dead_unsaid += r->counts.dead_lettered;
     for (size_t i = 0; i < r->n && s->dead_first[0] == '\0' && r->counts.dead_lettered > 0; i++)
-        if (r->recs[i].ev == NULL && r->recs[i].error != NULL)
+        if (r->recs[i].ev == NULL && r->recs[i].error != NULL) {
+            char why[256];
             snprintf(s->dead_first, sizeof s->dead_first, ", the first unreadable %s[%d]@%lld: %s",
                      r->recs[i].topic, (int)r->recs[i].partition, (long long)r->recs[i].offset,
-                     r->recs[i].error);
+                     without_values(r->recs[i].error, why, sizeof why));
+        }
     int64_t now = cx_now_mono_us();
     if (s->dead_unsaid > 0 && (s->dead_said_us == 0 || now - s->dead_said_us >= 60000000LL)) {
         cx_log(CX_LOG_WARN, "pipeline",

@@ -359,6 +359,37 @@ Test(run, stores_every_message_once_over_several_partitions)
         0, "see %s%s", log, tails(log, NULL));
 }
 
+/* The log's line about dead letters names the first one's place and reason
+ * but not the values the reason quotes: a customer's text can be one
+ * (docs/privacy.md). cx.dead_letters keeps the whole reason. */
+Test(run, the_dead_letters_line_leaves_out_the_values_a_reason_quotes)
+{
+    static const char *const texts[] = {
+        "{\"event_id\":\"p-1\",\"occurred_at\":\"John Smith 07700900123\",\"text\":\"x\"}",
+        "{\"event_id\":\"p-2\", John Smith}"};
+    char err[512], log[320];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(cx_producer_send(producer, "cx.events", NULL, 0, texts[i], strlen(texts[i]), 0,
+                                      err, sizeof err),
+                     CX_OK, "%s", err);
+    uint64_t delivered;
+    cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
+    produced += 2;
+    pid_t p = start_run_logged("gpii", log, sizeof log);
+    wait_handled("gpii", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    /* e.g. field \"occurred_at\": \"...\" is not a valid RFC 3339 date-time */
+    cr_assert_eq(cx_test_sh("grep 'message(s) dead-lettered, the first unreadable' '%s' |"
+                            " grep -F -e 'occurred_at' -e 'near' | grep -qF '...'",
+                            log),
+                 0, "the reason is not said%s", tails(log, NULL));
+    cr_assert_neq(cx_test_sh("grep -q -e 'Smith' -e 'John' '%s'", log), 0,
+                  "a customer's text is in the log%s", tails(log, NULL));
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE error"
+                                         " LIKE '%John%'"),
+                 2, "the dead letters lost their reasons");
+}
+
 /* A log reader that goes away (`cxpulse run 2>&1 | grep -m1 consuming`, a
  * logger that dies) leaves a pipe nobody reads: the service goes on storing,
  * as under systemd, which ignores SIGPIPE for its services, rather than
