@@ -215,7 +215,7 @@ cx_status cx_pg_reader_count_dead_letters(cx_pg_reader *r, const char *group, lo
     const char *params[] = {group};
     PGresult *res = query(r,
                           "SELECT count(*) FROM cx.dead_letters WHERE consumer_group = $1"
-                          " AND (replay_result IS NULL OR replay_result LIKE 'failed again%')",
+                          " AND " CX__PG_DEAD_NOT_STORED(""),
                           1, params, "counting dead letters", &st, err, errlen);
     if (st == CX_OK)
         *waiting = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
