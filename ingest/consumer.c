@@ -71,6 +71,7 @@ struct cx_consumer {
         int32_t held_part[WARN_PARTITIONS];
         int more; /* partitions held past those named */
     } kinds[8];
+    int held; /* kinds holding something back (warn_flush) */
 };
 
 /* Stops the consumer for good, keeping the first reason given (what run()
@@ -202,8 +203,8 @@ static cx_status drain(cx_consumer *c, char *err, size_t errlen)
     return c->h.drain != NULL ? c->h.drain(c->h.ctx, err, errlen) : CX_OK;
 }
 
-/* Says what kind k held back, if anything, and empties it. */
-static void warn_held(struct warned_kind *k, int64_t now)
+/* Says what kind k held back, if anything, and begins it anew for err at now. */
+static void warn_held(cx_consumer *c, struct warned_kind *k, rd_kafka_resp_err_t err, int64_t now)
 {
     if (k->held > 0)
         cx_log(CX_LOG_WARN, "ingest",
@@ -212,7 +213,8 @@ static void warn_held(struct warned_kind *k, int64_t now)
                "stand still)",
                rd_kafka_err2str(k->err), k->held_names, k->more ? " and other partitions" : "",
                k->held, (long long)((now - k->since_us) / 1000000), WARN_PARTITIONS);
-    *k = (struct warned_kind){0};
+    c->held -= k->held > 0;
+    *k = (struct warned_kind){.err = err, .since_us = now};
 }
 
 /* The kind entry of err, begun anew a minute after its start (what it held
@@ -228,27 +230,21 @@ static struct warned_kind *warn_kind(cx_consumer *c, rd_kafka_resp_err_t err, in
         if (c->kinds[i].since_us < k->since_us)
             k = &c->kinds[i];
     }
-    if (k->err != err || k->since_us == 0 || now - k->since_us >= WARN_EVERY_MS * 1000LL) {
-        warn_held(k, now);
-        k->err = err;
-        k->since_us = now;
-    }
+    if (k->err != err || k->since_us == 0 || now - k->since_us >= WARN_EVERY_MS * 1000LL)
+        warn_held(c, k, err, now);
     return k;
 }
 
 /* Says what every kind held back for a minute or more (all, with force: the
- * consumer is closing). */
+ * consumer is closing). Called at every poll: nothing to do, nothing read. */
 static void warn_flush(cx_consumer *c, int force)
 {
+    if (c->held == 0)
+        return;
     int64_t now = cx_now_mono_us();
     for (size_t i = 0; i < CX_ARRAY_LEN(c->kinds); i++)
-        if (c->kinds[i].held > 0 &&
-            (force || now - c->kinds[i].since_us >= WARN_EVERY_MS * 1000LL)) {
-            rd_kafka_resp_err_t err = c->kinds[i].err;
-            warn_held(&c->kinds[i], now);
-            c->kinds[i].err = err; /* begun anew, empty */
-            c->kinds[i].since_us = now;
-        }
+        if (c->kinds[i].held > 0 && (force || now - c->kinds[i].since_us >= WARN_EVERY_MS * 1000LL))
+            warn_held(c, &c->kinds[i], c->kinds[i].err, now);
 }
 
 /* Logs a consumer error, once a minute at most while the same one repeats
@@ -277,7 +273,7 @@ static void warn_error(cx_consumer *c, const rd_kafka_message_t *m)
     }
     struct warned_kind *kind = warn_kind(c, m->err, now);
     if (kind->lines >= WARN_PARTITIONS) {
-        kind->held++;
+        c->held += kind->held++ == 0;
         int known = 0;
         for (int i = 0; i < kind->n_held && !known; i++)
             known = kind->held_rkt[i] == m->rkt && kind->held_part[i] == part;
