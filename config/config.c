@@ -387,16 +387,21 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
 
 /* Sets s from its text form (a flag's or a variable's); where: what gave it,
  * for messages ("--group", "environment CXPULSE_GROUP"), or NULL. */
+/* The error for a value of setting key, given in where, that is not UTF-8. */
+static cx_status not_utf8(const char *where, const char *key, char *err, size_t errlen)
+{
+    return cx_errf(err, errlen, CX_ERR_CONFIG,
+                   "%s%s\"%s\": not UTF-8 text (is the terminal or file in another encoding?)",
+                   where ? where : "", where ? ": " : "", key);
+}
+
 static cx_status set_text(cx_config *cfg, const setting *s, const char *value, const char *where,
                           char *err, size_t errlen)
 {
     const char *key = s->key;
     json_t *v = NULL;
     if (!cx_utf8_valid(value, strlen(value))) /* json_string() would take it for no string */
-        return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "%s%s\"%s\": not UTF-8 text (is the terminal or file in another "
-                       "encoding?)",
-                       where ? where : "", where ? ": " : "", key);
+        return not_utf8(where, key, err, errlen);
     switch (s->type) {
     case T_STRING:
         v = json_string(value);
@@ -629,9 +634,8 @@ const char *cx_config_getenv(const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* Applies the variable of each setting, or with keys those of keys[0..n). */
-static cx_status apply_env(cx_config *cfg, const char *const *keys, size_t n, char *err,
-                           size_t errlen)
+cx_status cx_config_apply_env_of(cx_config *cfg, const char *const *keys, size_t n, char *err,
+                                 size_t errlen)
 {
     cx_status st = CX_OK;
     for (size_t i = 0; i < CX_ARRAY_LEN(settings); i++) {
@@ -652,13 +656,7 @@ static cx_status apply_env(cx_config *cfg, const char *const *keys, size_t n, ch
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen)
 {
     cx_status st = cx_config_check_env(err, errlen);
-    return st != CX_OK ? st : apply_env(cfg, NULL, 0, err, errlen);
-}
-
-cx_status cx_config_apply_env_of(cx_config *cfg, const char *const *keys, size_t n, char *err,
-                                 size_t errlen)
-{
-    return apply_env(cfg, keys, n, err, errlen);
+    return st != CX_OK ? st : cx_config_apply_env_of(cfg, NULL, 0, err, errlen);
 }
 
 void cx_config_warn_flag_secret(const char *flag, const char *value)
@@ -721,10 +719,7 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
             /* Repeated list flags add up; the first replaces file and environment. */
             int *seen = s->off == F(topics) ? &seen_topic : &seen_rules;
             if (!cx_utf8_valid(value, strlen(value)))
-                return cx_errf(err, errlen, CX_ERR_CONFIG,
-                               "%s: \"%s\": not UTF-8 text (is the terminal in another "
-                               "encoding?)",
-                               s->flag, s->key);
+                return not_utf8(s->flag, s->key, err, errlen);
             json_t *one = json_pack("[s]", value);
             st = set_json(cfg, s, one, s->flag, (*seen)++ > 0, err, errlen);
             json_decref(one);

@@ -80,8 +80,8 @@ const char *cx_config_getenv(const char *name);
 cx_status cx_config_apply_env(cx_config *cfg, char *err, size_t errlen);
 
 /* Applies the variables of the settings keys[0..n) alone ("rules.files":
- * CXPULSE_RULES), for a command that reads no others; errors name the
- * variable. */
+ * CXPULSE_RULES), for a command that reads no others (keys NULL: every
+ * setting's); errors name the variable. */
 cx_status cx_config_apply_env_of(cx_config *cfg, const char *const *keys, size_t n, char *err,
                                  size_t errlen);
 
