@@ -305,9 +305,7 @@ int cx_cmd_classify(int argc, char **argv)
     cx_cmd_classifier_warnings("classify", clf);
     FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {
-        char shown[1024];
-        fprintf(stderr, "cxpulse classify: %s: cannot open: %s\n",
-                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
+        cx_cmd_file_error("classify", path, "cannot open", errno);
         cx_classifier_free(clf);
         return CX_EXIT_RUNTIME;
     }
@@ -379,9 +377,7 @@ int cx_cmd_classify(int argc, char **argv)
             break; /* the end */
     }
     if (r.err != 0) {
-        char shown[1024];
-        fprintf(stderr, "cxpulse classify: %s: cannot read: %s\n",
-                path ? cx_cmd_quote_path(path, shown, sizeof shown) : "stdin", strerror(r.err));
+        cx_cmd_file_error("classify", path ? path : "stdin", "cannot read", r.err);
         rc = CX_EXIT_RUNTIME;
     }
     if (fflush(stdout) != 0) {

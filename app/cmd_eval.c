@@ -315,9 +315,7 @@ int cx_cmd_eval(int argc, char **argv)
     cx_cmd_classifier_warnings("eval", other);
     FILE *f = cx_cmd_open_input(path);
     if (f == NULL) {
-        char shown[1024];
-        fprintf(stderr, "cxpulse eval: %s: cannot open: %s\n",
-                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
+        cx_cmd_file_error("eval", path, "cannot open", errno);
         cx_classifier_free(clf);
         cx_classifier_free(other);
         return CX_EXIT_RUNTIME;
@@ -424,13 +422,13 @@ int cx_cmd_eval(int argc, char **argv)
     }
     /* no scores over what was read before an error, nor a report of zeros */
     char shown[1024];
-    cx_cmd_quote_path(path, shown, sizeof shown);
     if (oom)
         fprintf(stderr, "cxpulse eval: out of memory after %ld events\n", all.n);
     else if (ferror(f))
-        fprintf(stderr, "cxpulse eval: %s: cannot read: %s\n", shown, strerror(errno));
+        cx_cmd_file_error("eval", path, "cannot read", errno);
     else if (all.n == 0)
-        fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n", shown,
+        fprintf(stderr, "cxpulse eval: %s: no labeled event%s\n",
+                cx_cmd_quote_path(path, shown, sizeof shown),
                 bad > 0 ? " could be read" : " in it");
     int failed = oom || ferror(f) || all.n == 0;
     cx_cmd_close_input(f);

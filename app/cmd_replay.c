@@ -54,9 +54,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
         path = "the bundled sample data";
     *delivered = 0;
     if (in == NULL) {
-        char shown[1024];
-        fprintf(stderr, "cxpulse replay: %s: cannot open: %s\n",
-                cx_cmd_quote_path(path, shown, sizeof shown), strerror(errno));
+        cx_cmd_file_error("replay", path, "cannot open", errno);
         return CX_EXIT_RUNTIME;
     }
     cx_producer *p = NULL;
@@ -104,9 +102,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
                 (unsigned long long)refused, refused == 1 ? "" : "s",
                 (unsigned long long)first_refused);
     if (ferror(in)) {
-        char shown[1024];
-        fprintf(stderr, "cxpulse replay: %s: cannot read: %s\n",
-                cx_cmd_quote_path(path, shown, sizeof shown), strerror(why));
+        cx_cmd_file_error("replay", path, "cannot read", why);
         rc = CX_EXIT_RUNTIME;
     }
     cx_cmd_close_input(in);

@@ -182,9 +182,7 @@ int cx_cmd_train(int argc, char **argv)
     for (size_t k = 0; k < n_files; k++) {
         FILE *f = cx_cmd_open_input(files[k]);
         if (f == NULL) {
-            char shown[1024];
-            fprintf(stderr, "cxpulse train: %s: cannot open: %s\n",
-                    cx_cmd_quote_path(files[k], shown, sizeof shown), strerror(errno));
+            cx_cmd_file_error("train", files[k], "cannot open", errno);
             goto done;
         }
         unsigned long lineno = 0;
@@ -216,9 +214,7 @@ int cx_cmd_train(int argc, char **argv)
             }
         }
         if (ferror(f)) {
-            char shown[1024];
-            fprintf(stderr, "cxpulse train: %s: cannot read: %s\n",
-                    cx_cmd_quote_path(files[k], shown, sizeof shown), strerror(errno));
+            cx_cmd_file_error("train", files[k], "cannot read", errno);
             cx_cmd_close_input(f);
             goto done;
         }

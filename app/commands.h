@@ -179,6 +179,10 @@ FILE *cx_cmd_open_input(const char *path);
 int cx_cmd_read_rules_env(const char *cmd, const char **rules, size_t *n_rules, size_t max,
                           const char **model, cx_config **holder, const char **said);
 
+/* Says on stderr "cxpulse <cmd>: <path>: <what>: <strerror(why)>", path
+ * quoted as cx_cmd_quote_path() does ("cannot open", "cannot read"). */
+void cx_cmd_file_error(const char *cmd, const char *path, const char *what, int why);
+
 /* path as a message may quote it, in buf (cut to len): control bytes
  * escaped (a name holding a line break or a terminal's escape sequence stays
  * one line and does nothing). Returns buf. */

@@ -358,6 +358,13 @@ const char *cx_cmd_quote_path(const char *path, char *buf, size_t len)
     return cx_escape_controls(buf, len);
 }
 
+void cx_cmd_file_error(const char *cmd, const char *path, const char *what, int why)
+{
+    char shown[1024];
+    fprintf(stderr, "cxpulse %s: %s: %s: %s\n", cmd, cx_cmd_quote_path(path, shown, sizeof shown),
+            what, strerror(why));
+}
+
 static int stdout_errno; /* why a command's write to stdout failed (cx_cmd_stdout_failed) */
 
 void cx_cmd_stdout_failed(int why)
