@@ -247,7 +247,9 @@ int cx_cmd_demo(int argc, char **argv)
     if (cfg->alert_receivers != NULL || (cfg->alerts_webhook && cfg->alerts_webhook[0]) ||
         (cfg->alerts_alertmanager && cfg->alerts_alertmanager[0]))
         show(conn, "Ticket notifications (cxpulse notifications list)",
-             "SELECT transition, status, count(*) AS notifications FROM cx.notifications"
+             "SELECT transition, CASE WHEN status = 'pending' AND attempts = 0"
+             " AND next_attempt_at > now() THEN 'held back (alerts.update_seconds)'"
+             " ELSE status END AS status, count(*) AS notifications FROM cx.notifications"
              " GROUP BY 1, 2 ORDER BY 1, 2");
     char url[1024]; /* a password in it masked (the operator knows it), the user kept */
     cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", url, sizeof url);

@@ -123,6 +123,9 @@ static const setting settings[] = {
      "300000", "longest retry delay"},
     {"alerts.resend_seconds", T_INT, F(alerts_resend_seconds), 0, 1, 3600, NULL, NULL, NULL, 0,
      "60", "how often unresolved tickets are posted to Alertmanager again"},
+    {"alerts.update_seconds", T_INT, F(alerts_update_seconds), 0, 0, 86400, NULL, NULL, NULL, 0,
+     "300",
+     "a ticket's updates go out at most this often, each with its latest state; 0: every one"},
     {"alerts.poll_ms", T_INT, F(alerts_poll_ms), 0, 10, 60000, NULL, NULL, NULL, 0, "1000",
      "how often the sender looks for new notifications when idle"},
 };

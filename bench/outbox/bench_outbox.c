@@ -86,7 +86,7 @@ static int new_claim_once(cx_pg_outbox *o)
 {
     char err[1024];
     json_t *row = NULL;
-    if (cx_pg_outbox_claim(o, &row, err, sizeof err) != CX_OK)
+    if (cx_pg_outbox_claim(o, 0, &row, err, sizeof err) != CX_OK)
         die("claim", err);
     if (row == NULL)
         return 0;

@@ -241,6 +241,7 @@ cx_status cx_alerts_new(cx_alerts **out, const cx_config *cfg, char *err, size_t
     a->retry_min_ms = cfg->alerts_retry_min_ms;
     a->retry_max_ms = cfg->alerts_retry_max_ms;
     a->resend_seconds = cfg->alerts_resend_seconds;
+    a->update_seconds = cfg->alerts_update_seconds;
     a->poll_ms = cfg->alerts_poll_ms;
     cx_status st = CX_OK;
     if (cfg->alerts_page_url != NULL && cfg->alerts_page_url[0] != '\0') {

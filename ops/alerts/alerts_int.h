@@ -30,7 +30,7 @@ struct cx_alerts {
     cx__alerts_route *routes;
     size_t n_routes;
     char *page_url;
-    int timeout_ms, retry_min_ms, retry_max_ms, resend_seconds, poll_ms;
+    int timeout_ms, retry_min_ms, retry_max_ms, resend_seconds, update_seconds, poll_ms;
 };
 
 struct cx_alerts;

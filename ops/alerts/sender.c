@@ -395,7 +395,8 @@ static void *sender_main(void *arg)
             next_refresh = now + (int64_t)s->alerts->resend_seconds * 1000000;
         }
         json_t *row = NULL;
-        cx_status st = cx_pg_outbox_claim(s->outbox, &row, err, sizeof err);
+        cx_status st =
+            cx_pg_outbox_claim(s->outbox, s->alerts->update_seconds, &row, err, sizeof err);
         if (st != CX_OK) {
             if (!warned++)
                 cx_log(CX_LOG_WARN, "alerts", "notifications wait: %s", err);
@@ -416,7 +417,9 @@ static void *sender_main(void *arg)
      * within the grace period; the rest waits for the next sender. */
     while (!past_grace(s)) {
         json_t *row = NULL;
-        if (cx_pg_outbox_claim(s->outbox, &row, err, sizeof err) != CX_OK || row == NULL)
+        if (cx_pg_outbox_claim(s->outbox, s->alerts->update_seconds, &row, err, sizeof err) !=
+                CX_OK ||
+            row == NULL)
             break;
         deliver(s, row);
         json_decref(row);

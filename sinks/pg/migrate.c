@@ -528,6 +528,33 @@ static const migration migrations[] = {
      "  WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND waiting\n"
      "    AND transition = 'updated';\n" TICKET_NOTIFY_TAIL
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
+    /* A sender with alerts.update_seconds puts off a ticket's update until
+     * that long after its last row sent: the update waits first in line, not
+     * behind another row, so 21's merge and 15's supersede would miss it (a
+     * row per firing behind it, and a resolve held up until it is due). They
+     * now take every update of the ticket no receiver was posted yet
+     * (attempts = 0) that no sender holds (SKIP LOCKED: a sender holds the row
+     * it posts, and the batch must not wait for the post). A row whose post
+     * went out but whose outcome was lost with the sender's connection also
+     * has attempts = 0: its receivers may get it again with a later state,
+     * under the key they have seen (they keep the first), until the next row.
+     * SECURITY DEFINER again (18). */
+    {22, "held and waiting updates of a ticket merged and superseded alike",
+     TICKET_NOTIFY_HEAD
+     "  IF tr = 'updated' THEN\n"
+     "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now()\n"
+     "    WHERE id = (SELECT id FROM cx.notifications\n"
+     "                WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
+     "                  AND transition = 'updated' AND seq = (SELECT max(seq)\n"
+     "                    FROM cx.notifications WHERE ticket_id = NEW.ticket_id)\n"
+     "                FOR UPDATE SKIP LOCKED);\n"
+     "    IF FOUND THEN RETURN NULL; END IF;\n"
+     "  END IF;\n"
+     "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
+     "  WHERE id IN (SELECT id FROM cx.notifications\n"
+     "               WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
+     "                 AND transition = 'updated' FOR UPDATE SKIP LOCKED);\n" TICKET_NOTIFY_TAIL
+     "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -106,11 +106,35 @@ static cx_status exec(cx_pg_outbox *o, const char *sql, int n, const char *const
     return st;
 }
 
-cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen)
+cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, char *err,
+                             size_t errlen)
 {
     *row = NULL;
     cx_pg_outbox_rollback(o);
-    cx_status st = exec(o, "BEGIN", 0, NULL, "claiming a notification", err, errlen);
+    cx_status st;
+    if (update_seconds > 0) {
+        /* Updates due whose ticket's last row sent went out less than
+         * update_seconds ago are put off until then, in a statement of their
+         * own: a held row stays unlocked, so the ticket's next firings bring
+         * it up to date and its next transition supersedes it (migration 22).
+         * Never-posted rows only (attempts = 0): a retry is not held back. */
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", update_seconds);
+        const char *params[] = {secs};
+        st = exec(o,
+                  "UPDATE cx.notifications n SET next_attempt_at = h.until"
+                  " FROM (SELECT d.id, (SELECT p.sent_at FROM cx.notifications p"
+                  "   WHERE p.ticket_id = d.ticket_id AND p.seq < d.seq AND p.status = 'sent'"
+                  "   ORDER BY p.seq DESC LIMIT 1) + make_interval(secs => $1::int) AS until"
+                  "  FROM cx.notifications d WHERE d.status = 'pending' AND NOT d.waiting"
+                  "  AND d.next_attempt_at <= now() AND d.transition = 'updated'"
+                  "  AND d.attempts = 0 FOR UPDATE OF d SKIP LOCKED) h"
+                  " WHERE n.id = h.id AND h.until > now()",
+                  1, params, "holding back ticket updates", err, errlen);
+        if (st != CX_OK)
+            return st;
+    }
+    st = exec(o, "BEGIN", 0, NULL, "claiming a notification", err, errlen);
     if (st != CX_OK)
         return st;
     o->in_tx = 1;
@@ -236,9 +260,13 @@ cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err,
     memset(c, 0, sizeof *c);
     if (o->in_tx)
         return cx_errf(err, errlen, CX_ERR_USAGE, "counting notifications: a claim is held");
-    /* Through the partial indexes: settled rows, however many, are not read. */
+    /* Through the partial indexes: settled rows, however many, are not read.
+     * An update held back by alerts.update_seconds (never posted, due later)
+     * has waited only from when it is due. */
     PGresult *r = run(o,
-                      "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0),"
+                      "SELECT count(*), greatest(coalesce(extract(epoch FROM now() - min(CASE"
+                      " WHEN attempts = 0 THEN greatest(created_at, next_attempt_at)"
+                      " ELSE created_at END)), 0), 0),"
                       " (SELECT count(*) FROM cx.notifications WHERE status = 'failed')"
                       " FROM cx.notifications WHERE status = 'pending'",
                       0, NULL, "counting notifications", &st, err, errlen);

@@ -16,7 +16,8 @@ typedef struct cx_pg_outbox cx_pg_outbox;
 
 typedef struct cx_pg_outbox_counts {
     long long pending, failed;
-    double oldest_pending_seconds; /* age of the oldest pending row; 0 when none */
+    double oldest_pending_seconds; /* age of the oldest pending row (of an update held
+                                      back, since it is due); 0 when none */
 } cx_pg_outbox_counts;
 
 /*
@@ -40,9 +41,13 @@ cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms
  * out of the index it reads). *row is a JSON object (id,
  * ticket_id, seq, transition, status, attempts, created_at, sent_at,
  * next_attempt_at, last_error, deliveries, ticket), or NULL when nothing is due
- * (no transaction is left open then). Returns new: json_decref().
+ * (no transaction is left open then). update_seconds > 0: an `updated` row
+ * that was never posted is not claimed until update_seconds after its ticket's
+ * last row that was sent (it is due then, holding the ticket's latest state).
+ * Returns new: json_decref().
  */
-cx_status cx_pg_outbox_claim(cx_pg_outbox *o, json_t **row, char *err, size_t errlen);
+cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, char *err,
+                             size_t errlen);
 
 /*
  * Within a claim: takes the transaction-scoped lock named lock_name (a

@@ -31,6 +31,9 @@ static long produced;
 /* The services' configuration file: short backoff, polling and re-posting
  * (every resend_seconds), so that the tests take seconds; each post may take
  * timeout_ms; receivers: NULL, or the JSON array of alerts.receivers. */
+static int
+    update_seconds; /* alerts.update_seconds; 0 (each update at once) unless a test sets it */
+
 static void write_config_receivers(int resend_seconds, int timeout_ms, const char *receivers)
 {
     FILE *f = fopen(cfgfile, "w");
@@ -45,9 +48,9 @@ static void write_config_receivers(int resend_seconds, int timeout_ms, const cha
             "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
             "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
             " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
-            "   \"resend_seconds\": %d, \"timeout_ms\": %d,%s%s%s"
+            "   \"resend_seconds\": %d, \"timeout_ms\": %d, \"update_seconds\": %d,%s%s%s"
             "   \"page_url\": \"http://cx.example/live\"}}",
-            resend_seconds, timeout_ms, receivers ? " \"receivers\": " : "",
+            resend_seconds, timeout_ms, update_seconds, receivers ? " \"receivers\": " : "",
             receivers ? receivers : "", receivers ? "," : "");
     fclose(f);
 }
@@ -64,6 +67,7 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(cfgfile, sizeof cfgfile, "%s/cxpulse.json", dir);
     snprintf(hooklog, sizeof hooklog, "%s/hook.jsonl", dir);
+    update_seconds = 0;
     write_config(2);
     produced = 0;
     n_kids = 0;
@@ -201,12 +205,16 @@ static void wait_for(const char *sql, long long want, int timeout_s, const char 
     cr_assert_fail("%s: %lld, not %lld, within %d s", what, got, want, timeout_s);
 }
 
+/* An update alerts.update_seconds holds back: not due yet. */
+#define HELD_BACK "(status = 'pending' AND attempts = 0 AND next_attempt_at > now())"
+
 static void wait_all_sent(int timeout_s)
 {
     long long n = q("SELECT count(*) FROM cx.notifications");
     cr_assert_gt(n, 0);
-    wait_for("SELECT count(*) FROM cx.notifications WHERE status IN ('sent', 'superseded')", n,
-             timeout_s, "notifications sent (or superseded before their turn)");
+    wait_for("SELECT count(*) FROM cx.notifications WHERE status IN ('sent', 'superseded')"
+             " OR " HELD_BACK,
+             n, timeout_s, "notifications sent (or superseded before their turn, or held back)");
     /* a receiver's answer is never recorded before the transition it answers */
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications n, jsonb_each(n.deliveries) AS d(k, v)"
                    " WHERE (v->>'at')::timestamptz < n.created_at"),
@@ -266,7 +274,7 @@ static size_t assert_each_transition_once(void)
     /* the key docs/alerts.md gives: the start of the ticket's uid after the rest */
     PGresult *res = PQexec(conn, "SELECT ticket_id || '-' || transition || '-' || seq || '-'"
                                  " || left(replace(ticket->>'uid', '-', ''), 12),"
-                                 " status = 'superseded' FROM cx.notifications");
+                                 " status = 'superseded' OR " HELD_BACK " FROM cx.notifications");
     cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
     size_t due = 0;
     for (int k = 0; k < PQntuples(res); k++) {
@@ -274,7 +282,7 @@ static size_t assert_each_transition_once(void)
         due += !superseded;
         cr_assert_eq(json_object_get(keys, PQgetvalue(res, k, 0)) != NULL, !superseded,
                      "transition %s %s the receiver", PQgetvalue(res, k, 0),
-                     superseded ? "was superseded but reached" : "never reached");
+                     superseded ? "was superseded or held back but reached" : "never reached");
     }
     cr_assert_eq(json_object_size(keys), due,
                  "the receiver got transitions that are not in the outbox");
@@ -777,6 +785,48 @@ Test(alerts, an_instance_frozen_mid_post_does_not_hold_up_another_posting_to_the
     cr_assert_eq(answered, 2, "%zu posts answered for 2 transitions", answered);
 }
 
+/* alerts.update_seconds: while complaints keep coming, a webhook (a comment
+ * in someone's tracker per post) is sent the openings at once and the updates
+ * not before the hold ends; a resolve meanwhile goes out at once. */
+Test(alerts, updates_are_held_back_by_update_seconds_and_a_resolve_is_not)
+{
+    update_seconds = 3600;
+    write_config(2);
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    open_and_update_two_tickets();
+    complaints(3);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'opened'"
+             " AND status = 'sent'",
+             2, 15, "openings sent");
+    wait_for("SELECT count(DISTINCT ticket_id) FROM cx.notifications WHERE transition ="
+             " 'updated' AND status = 'pending' AND next_attempt_at > now() + interval '3000 s'",
+             2, 15, "tickets with an update held back");
+    long long id = ticket_id("courier-share");
+    cr_assert_eq(cx_test_sh("%s tickets resolve %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),
+                 0);
+    wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'resolved'"
+             " AND status = 'sent'",
+             1, 15, "the resolve sent");
+    json_t *recs = hook_records(), *r;
+    size_t i, updates = 0, resolves = 0;
+    json_array_foreach(recs, i, r)
+    {
+        const char *tr =
+            json_string_value(json_object_get(json_object_get(r, "body"), "transition"));
+        updates += tr != NULL && strcmp(tr, "updated") == 0;
+        resolves += tr != NULL && strcmp(tr, "resolved") == 0;
+    }
+    json_decref(recs);
+    cr_assert_eq(updates, 0, "an update went out before its hold ended");
+    cr_assert_eq(resolves, 1);
+}
+
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
 {
     int port = cx_test_free_port();
@@ -1033,8 +1083,13 @@ Test(alerts, the_demos_spike_reaches_a_webhook)
               "window %s, reason %s", window, reason);
     wait_all_sent(1);
     assert_each_transition_once();
-    cr_assert_eq(cx_test_sh("grep -A4 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),
+    cr_assert_eq(cx_test_sh("grep -A8 '^Ticket notifications' '%s' | grep -q 'opened *sent'", out),
                  0, "the summary does not show the deliveries (%s)", out);
+    /* the spike's later batches updated its ticket: held back, and said so */
+    cr_assert_gt(q("SELECT count(*) FROM cx.notifications WHERE " HELD_BACK), 0);
+    cr_assert_eq(
+        cx_test_sh("grep -A8 '^Ticket notifications' '%s' | grep -q 'updated *held back'", out), 0,
+        "the summary does not show the updates held back (%s)", out);
 }
 
 Test(alerts, the_outbox_row_shares_the_transition_s_transaction)

@@ -78,14 +78,16 @@ static void ack_and_resolve(long long t)
     cx_test_pg_exec(conn, sql);
 }
 
-/* The row sender o claims: "<ticket>:<seq>", or "-" when none is due; the
- * claim stays held (its row in *row, if row is not NULL) until recorded. */
-static const char *claim(cx_pg_outbox *o, json_t **row)
+/* The row sender o claims, holding a ticket's updates back until
+ * update_seconds after its last row sent: "<ticket>:<seq>", or "-" when none
+ * is due; the claim stays held (its row in *row, if row is not NULL) until
+ * recorded. */
+static const char *claim_every(cx_pg_outbox *o, int update_seconds, json_t **row)
 {
     static char out[64];
     char err[512];
     json_t *r = NULL;
-    cr_assert_eq(cx_pg_outbox_claim(o, &r, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_claim(o, update_seconds, &r, err, sizeof err), CX_OK, "%s", err);
     if (r == NULL)
         snprintf(out, sizeof out, "-");
     else
@@ -97,6 +99,12 @@ static const char *claim(cx_pg_outbox *o, json_t **row)
     else
         json_decref(r);
     return out;
+}
+
+/* The row sender o claims, every update as it comes. */
+static const char *claim(cx_pg_outbox *o, json_t **row)
+{
+    return claim_every(o, 0, row);
 }
 
 static const char *at(long long t, int seq)
@@ -139,43 +147,112 @@ Test(pg_outbox, a_ticket_s_transitions_go_out_in_order_each_once_the_one_before_
 }
 
 /* A ticket fired by batch after batch gets an `updated` row when the one
- * before is in line or in delivery; while an update waits behind it, the
- * next firings bring that row up to date instead of adding rows (a row per
- * firing ticket per batch piled up while no receiver took them). The
- * ticket's next transition supersedes the waiting update, so its resolve
- * goes out right after the row in delivery; that row (a sender may hold it)
- * is kept. */
+ * before is in delivery; while an update waits behind it, the next firings
+ * bring that row up to date instead of adding rows (a row per firing ticket
+ * per batch piled up while no receiver took them). The ticket's next
+ * transition supersedes the waiting update, so its resolve goes out right
+ * after the row in delivery; that row (a sender holds it) is kept as it was. */
 Test(pg_outbox, updates_waiting_in_the_outbox_are_merged_then_superseded_by_the_next_transition)
 {
     long long t = new_ticket("r");
-    json_t *row;
+    json_t *row, *held;
     cr_assert_str_eq(claim(a, &row), at(t, 1));
     settle(a, row, "sent");
-    long long before = q("SELECT event_count FROM cx.tickets");
-    for (int i = 0; i < 5; i++) /* seq 2 first in line, 3 waiting with the latest state */
+    update_ticket(conn, t);
+    long long first = q("SELECT event_count FROM cx.tickets");
+    cr_assert_str_eq(claim(b, &held), at(t, 2), "in delivery");
+    for (int i = 0; i < 5; i++) /* seq 3 waiting, with the latest state */
         update_ticket(conn, t);
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 3, "a row per firing");
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"), 0);
-    char latest[256];
-    snprintf(latest, sizeof latest,
+    char sql[256];
+    snprintf(sql, sizeof sql,
              "SELECT count(*) FROM cx.notifications WHERE status = 'pending' AND seq = 3"
              " AND waiting AND (ticket ->> 'event_count')::bigint = %lld",
-             before + 5);
-    cr_assert_eq(q(latest), 1, "the waiting update does not hold the latest state");
-    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
-                   " AND seq = 2 AND NOT waiting AND (ticket ->> 'event_count')::bigint ="
-                   " (SELECT event_count - 4 FROM cx.tickets)"),
-                 1, "the row first in line was changed");
+             first + 5);
+    cr_assert_eq(q(sql), 1, "the waiting update does not hold the latest state");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.notifications WHERE status = 'pending' AND seq = 2"
+             " AND NOT waiting AND (ticket ->> 'event_count')::bigint = %lld",
+             first);
+    cr_assert_eq(q(sql), 1, "the row in delivery was changed");
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'superseded'"
                    " AND sent_at IS NOT NULL AND transition = 'updated' AND seq = 3"),
                  1);
-    cr_assert_str_eq(claim(a, &row), at(t, 2));
-    settle(a, row, "sent");
+    cr_assert_str_eq(claim(a, NULL), "-", "the resolve overtook the row in delivery");
+    settle(b, held, "sent");
     cr_assert_str_eq(claim(a, &row), at(t, 4));
     cr_assert_str_eq(json_string_value(json_object_get(row, "transition")), "resolved");
     settle(a, row, "sent");
     cr_assert_str_eq(claim(a, NULL), "-");
+}
+
+static double oldest_pending_seconds(void)
+{
+    cx_pg_outbox_counts c;
+    char err[512];
+    cr_assert_eq(cx_pg_outbox_stats(b, &c, err, sizeof err), CX_OK, "%s", err);
+    return c.oldest_pending_seconds;
+}
+
+/* alerts.update_seconds: a ticket fired batch after batch is sent an update
+ * at most that often (each webhook post may be a comment in someone's
+ * tracker), holding its latest state; the firings meanwhile add no rows, a
+ * held update is not counted as stuck, and the ticket's next transition
+ * (an owner resolving it) is not held back behind it. */
+Test(pg_outbox, a_ticket_s_updates_are_held_back_until_update_seconds_after_its_last_row_sent)
+{
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1), "an opening is not held back");
+    settle(a, row, "sent");
+    for (int i = 0; i < 3; i++)
+        update_ticket(conn, t);
+    cr_assert_str_eq(claim_every(a, 3600, NULL), "-", "the update went out at once");
+    cr_assert_str_eq(claim(b, NULL), "-", "a held update is due only when its hold ends");
+    cr_assert_eq(
+        q("SELECT count(*) FROM cx.notifications n WHERE seq = 2 AND status = 'pending'"
+          " AND NOT waiting AND (ticket ->> 'event_count')::bigint ="
+          " (SELECT event_count FROM cx.tickets) AND next_attempt_at"
+          " BETWEEN (SELECT sent_at + interval '3599 s' FROM cx.notifications WHERE seq = 1)"
+          " AND (SELECT sent_at + interval '3601 s' FROM cx.notifications WHERE seq = 1)"),
+        1, "the held update is not the ticket's latest state, due an hour after the last");
+    update_ticket(conn, t);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 2, "a firing added a row");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2 AND"
+                   " (ticket ->> 'event_count')::bigint = (SELECT event_count FROM cx.tickets)"),
+                 1, "the held update missed a firing");
+    cr_assert_float_eq(oldest_pending_seconds(), 0, 1e-9, "a held update counted as stuck");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 3), "the resolve waits for the hold");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "transition")), "resolved");
+    settle(a, row, "sent");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2 AND status = 'superseded'"),
+                 1);
+}
+
+/* Once the hold ends, the held update goes, with the state of the firings
+ * that came meanwhile; the next one is held again from that send. */
+Test(pg_outbox, a_held_update_goes_when_its_hold_ends_with_the_latest_state)
+{
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 1));
+    settle(a, row, "sent");
+    update_ticket(conn, t);
+    cr_assert_str_eq(claim_every(a, 1, NULL), "-");
+    cx_test_sleep_ms(1300);
+    update_ticket(conn, t); /* after the hold ended, before a sender looked */
+    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 2));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(row, "ticket"), "event_count")),
+                 q("SELECT event_count FROM cx.tickets"), "the update sent is not the latest");
+    update_ticket(conn, t); /* behind the row in delivery */
+    settle(a, row, "sent");
+    cr_assert_str_eq(claim_every(a, 1, NULL), "-", "the next update was not held");
+    cx_test_sleep_ms(1300);
+    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 3));
+    settle(a, row, "sent");
 }
 
 Test(pg_outbox, senders_share_the_tickets_and_never_hold_two_rows_of_one)

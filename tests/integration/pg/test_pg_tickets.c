@@ -1147,7 +1147,7 @@ Test(pg_tickets, the_row_due_first_is_claimed_first)
     json_t *row;
     char err[512];
     cr_assert_eq(cx_pg_outbox_new(&o, url, 0, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_pg_outbox_claim(o, &row, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_outbox_claim(o, 0, &row, err, sizeof err), CX_OK, "%s", err);
     cr_assert_not_null(row);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(row, "ticket"), "rule")),
                      "b");
