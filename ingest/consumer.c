@@ -589,9 +589,12 @@ done:
 /* Checks where each partition of topic starts (next[k], -1: nothing stored)
  * against what the brokers hold, asked within ENDS_PATIENCE_MS:
  * - stored before the oldest message held: the messages between were
- *   deleted by retention unread; it starts at the oldest, saying how many
- *   were lost (so auto_offset_reset, for partitions with nothing stored,
- *   never decides it);
+ *   deleted by retention; it starts at the oldest, saying how many were lost
+ *   unread (so auto_offset_reset, for partitions with nothing stored, never
+ *   decides it). Those below the offset the group committed to Kafka
+ *   (committed[k], -1: none or not known) were read before (an offset set
+ *   back by hand to read a topic again, or a database restored from a
+ *   backup): said, not counted lost;
  * - stored past the end: the topic was deleted and created again under its
  *   name, or lost messages it had acknowledged, and each message up to the
  *   stored offset would be taken as stored already: fails (CX_ERR_FATAL),
@@ -602,7 +605,7 @@ done:
  * What is not known in time, or once asked to stop, stays as it is (-1 is
  * the end as librdkafka finds it when fetching begins). */
 static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
-                              int64_t *next, char *err, size_t errlen)
+                              const int64_t *committed, int64_t *next, char *err, size_t errlen)
 {
     int64_t *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
     int64_t *start = malloc(n * sizeof *start);
@@ -649,7 +652,19 @@ static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *
             goto done;
         }
         if (next[k] >= 0 && lo[k] > next[k]) {
-            say_lost(c, topic, ids[k], next[k], lo[k]);
+            int64_t read = committed[k] > next[k] ? committed[k] : next[k];
+            if (read > lo[k])
+                read = lo[k];
+            if (read > next[k])
+                cx_log(CX_LOG_WARN, "ingest",
+                       "%s[%d]: messages %lld to %lld were deleted by retention after this group "
+                       "read them (it committed offset %lld to kafka): they are not read again; "
+                       "their events are stored unless the database was restored from a backup "
+                       "older than them (see docs/recovery.md)",
+                       topic, (int)ids[k], (long long)next[k], (long long)read - 1,
+                       (long long)committed[k]);
+            if (lo[k] > read)
+                say_lost(c, topic, ids[k], read, lo[k]);
             next[k] = lo[k];
         }
     }
@@ -672,12 +687,15 @@ done:
  * commits; what lies between is read again (and stored once). None at all
  * where the store has one: a new Kafka cluster, whose messages below the
  * stored offset would be skipped, or the group's offsets expired on the
- * brokers. Either is logged, once per assignment; nothing changes. What
- * Kafka does not answer within ENDS_PATIENCE_MS is not compared.
+ * brokers. Either is logged, once per assignment; nothing changes. Fills
+ * committed[k] with the group's commit (-1: none, or not known: what Kafka
+ * does not answer within ENDS_PATIENCE_MS is not compared).
  */
 static void compare_commits(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
-                            const int64_t *next)
+                            const int64_t *next, int64_t *committed)
 {
+    for (size_t k = 0; k < n; k++)
+        committed[k] = -1;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t k = 0; k < n; k++)
         if (next[k] >= 0)
@@ -688,9 +706,12 @@ static void compare_commits(cx_consumer *c, const char *topic, const int32_t *id
             const rd_kafka_topic_partition_t *p = &l->elems[i];
             int64_t stored = -1;
             for (size_t k = 0; k < n; k++)
-                if (ids[k] == p->partition)
+                if (ids[k] == p->partition) {
                     stored = next[k];
-            if (p->err != RD_KAFKA_RESP_ERR_NO_ERROR || stored <= 0)
+                    if (p->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        committed[k] = p->offset >= 0 ? p->offset : -1;
+                }
+            if (p->err != RD_KAFKA_RESP_ERR_NO_ERROR || stored < 0)
                 continue;
             if (p->offset > stored)
                 cx_log(CX_LOG_WARN, "ingest",
@@ -700,7 +721,7 @@ static void compare_commits(cx_consumer *c, const char *topic, const int32_t *id
                        "(events stored are stored once; see docs/recovery.md)",
                        topic, (int)p->partition, (long long)stored, (long long)p->offset,
                        (long long)stored, (long long)p->offset - 1);
-            else if (p->offset < 0)
+            else if (p->offset < 0 && stored > 0) /* 0: a group that starts empty */
                 cx_log(CX_LOG_WARN, "ingest",
                        "%s[%d]: postgresql stores offset %lld but this group has committed "
                        "none to kafka: a new kafka cluster (its messages below %lld are "
@@ -720,7 +741,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     int32_t *ids = malloc((size_t)parts->cnt * sizeof *ids);
     int64_t *next = malloc((size_t)parts->cnt * sizeof *next);
-    int ok = ids != NULL && next != NULL;
+    int64_t *committed = malloc((size_t)parts->cnt * sizeof *committed);
+    int ok = ids != NULL && next != NULL && committed != NULL;
     if (!ok)
         fail(c, "cannot read stored offsets: out of memory");
     for (int i = 0; ok && i < parts->cnt; i++) {
@@ -738,8 +760,8 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
         cx_status st = read_stored(c, topic, ids, n, NULL, next, err, sizeof err);
         int read = st == CX_OK;
         if (read) {
-            compare_commits(c, topic, ids, n, next);
-            st = check_ranges(c, topic, ids, n, next, err, sizeof err);
+            compare_commits(c, topic, ids, n, next, committed);
+            st = check_ranges(c, topic, ids, n, committed, next, err, sizeof err);
         }
         if (st != CX_OK) {
             if (st != CX_ERR_TRANSIENT) /* else a stop */
@@ -770,6 +792,7 @@ static int load_offsets(cx_consumer *c, rd_kafka_topic_partition_list_t *parts)
     }
     free(ids);
     free(next);
+    free(committed);
     if (!ok)
         c->stop = 1;
     return ok;

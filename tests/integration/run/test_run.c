@@ -1225,6 +1225,46 @@ Test(run, messages_deleted_unread_by_retention_are_skipped_and_the_rest_read)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
 }
 
+/* An operator sets a group's offset back to 0 to read a topic again whose
+ * oldest messages retention has deleted since the group read them: those are
+ * said read before and gone, not lost (no loss counted, which pages as
+ * critical), and the rest is read again, each event stored once. */
+Test(run, an_offset_set_back_past_messages_read_then_deleted_does_not_count_them_lost)
+{
+    char err[512];
+    cr_assert_eq(cx_mock_create_topic(mock, "cx.again", 1, err, sizeof err), CX_OK, "%s", err);
+    pid_t p = start_member(url, cx_mock_bootstraps(mock), "cx.again", "gagain", cfgfile, NULL);
+    for (int from = 0; from < 1000; from += 100) { /* each read before the mock, which */
+        produce_big("cx.again", from, from + 100); /* keeps ~5 MB, deletes the oldest */
+        wait_handled("gagain", from + 100, 60);
+    }
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    long long stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events");
+    cr_assert_eq(stored, 1000);
+    cx_test_pg_exec(conn, "UPDATE cx.consumer_offsets SET next_offset = 0");
+    char log[sizeof cfgfile + 16], listen[32];
+    snprintf(log, sizeof log, "%s.again.log", cfgfile);
+    int port = cx_test_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    member_http = listen;
+    p = start_member(url, cx_mock_bootstraps(mock), "cx.again", "gagain", cfgfile, log);
+    member_http = "off";
+    wait_handled("gagain", 1000, 60);
+    static char metrics[1 << 17];
+    cr_assert_eq(cx_test_http_get(port, "/metrics", metrics, sizeof metrics), 200);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 1000);
+    cr_assert(strstr(metrics, "\ncxpulse_messages_lost_total 0\n") != NULL,
+              "messages read before were counted lost:%s", metrics);
+    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -q 'cx.again\\[0\\]: messages 0 to "
+                            "[0-9]* were deleted by retention after this group read them (it "
+                            "committed offset 1000 to kafka)'",
+                            log),
+                 0, "not said; see %s%s", log, tails(log, NULL));
+    cr_assert_neq(cx_test_sh("grep -q 'before they were read' '%s'", log), 0, "said lost; see %s",
+                  log);
+}
+
 /* Retention deletes messages while a member of group (its configuration
  * cfg), held up by the database, has not read them yet: it reads on from the
  * oldest message held, says how many were lost and where, and stores the
