@@ -533,19 +533,22 @@ static const migration migrations[] = {
      * behind another row, so 21's merge and 15's supersede would miss it (a
      * row per firing behind it, and a resolve held up until it is due). They
      * now take every update of the ticket no receiver was posted yet
-     * (attempts = 0) that no sender holds (SKIP LOCKED: a sender holds the row
-     * it posts, and the batch must not wait for the post). A row whose post
-     * went out but whose outcome was lost with the sender's connection also
-     * has attempts = 0: its receivers may get it again with a later state,
-     * under the key they have seen (they keep the first), until the next row.
-     * SECURITY DEFINER again (18). */
+     * (attempts = 0, no deliveries: `notifications retry` sets attempts back
+     * but keeps the deliveries) that no sender holds (SKIP LOCKED: a sender
+     * holds the row it posts, and the batch must not wait for the post; the
+     * sender's hold statement takes this lock before it locks a row). A row
+     * whose post went out but whose outcome was lost with the sender's
+     * connection looks the same: its receivers may get it again with a later
+     * state, under the key they have seen (they keep the first), until the
+     * next row. SECURITY DEFINER again (18). */
     {22, "held and waiting updates of a ticket merged and superseded alike",
      TICKET_NOTIFY_HEAD
      "  IF tr = 'updated' THEN\n"
      "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now()\n"
      "    WHERE id = (SELECT id FROM cx.notifications\n"
      "                WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
-     "                  AND transition = 'updated' AND seq = (SELECT max(seq)\n"
+     "                  AND deliveries = '{}' AND transition = 'updated' AND seq = (SELECT "
+     "max(seq)\n"
      "                    FROM cx.notifications WHERE ticket_id = NEW.ticket_id)\n"
      "                FOR UPDATE SKIP LOCKED);\n"
      "    IF FOUND THEN RETURN NULL; END IF;\n"
@@ -553,7 +556,8 @@ static const migration migrations[] = {
      "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
      "  WHERE id IN (SELECT id FROM cx.notifications\n"
      "               WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
-     "                 AND transition = 'updated' FOR UPDATE SKIP LOCKED);\n" TICKET_NOTIFY_TAIL
+     "                 AND deliveries = '{}' AND transition = 'updated'\n"
+     "               FOR UPDATE SKIP LOCKED);\n" TICKET_NOTIFY_TAIL
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
 };
 

@@ -112,15 +112,17 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
     *row = NULL;
     cx_pg_outbox_rollback(o);
     cx_status st;
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", update_seconds > 0 ? update_seconds : 0);
+    const char *params[] = {secs};
     if (update_seconds > 0) {
-        /* Updates due whose ticket's last row sent went out less than
-         * update_seconds ago are put off until then, in a statement of their
-         * own: a held row stays unlocked, so the ticket's next firings bring
-         * it up to date and its next transition supersedes it (migration 22).
-         * Never-posted rows only (attempts = 0): a retry is not held back. */
-        char secs[16];
-        snprintf(secs, sizeof secs, "%d", update_seconds);
-        const char *params[] = {secs};
+        /* Updates due that the claim below leaves (the NOT (...) on $1) are put off
+         * until their hold ends, so that they leave the index it reads, in a
+         * statement of their own: a held row stays unlocked, so the ticket's
+         * next firings bring it up to date and its next transition supersedes
+         * it (migration 22). Under the ticket's lock, which that trigger takes
+         * first (a row locked here meanwhile would be skipped by it); a ticket
+         * whose lock is busy is put off at the next claim. */
         st = exec(o,
                   "UPDATE cx.notifications n SET next_attempt_at = h.until"
                   " FROM (SELECT d.id, (SELECT p.sent_at FROM cx.notifications p"
@@ -128,7 +130,9 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
                   "   ORDER BY p.seq DESC LIMIT 1) + make_interval(secs => $1::int) AS until"
                   "  FROM cx.notifications d WHERE d.status = 'pending' AND NOT d.waiting"
                   "  AND d.next_attempt_at <= now() AND d.transition = 'updated'"
-                  "  AND d.attempts = 0 FOR UPDATE OF d SKIP LOCKED) h"
+                  "  AND d.attempts = 0 AND d.deliveries = '{}'"
+                  "  AND pg_try_advisory_xact_lock(72428371, (d.ticket_id & 2147483647)::int)"
+                  "  FOR UPDATE OF d SKIP LOCKED) h"
                   " WHERE n.id = h.id AND h.until > now()",
                   1, params, "holding back ticket updates", err, errlen);
         if (st != CX_OK)
@@ -153,8 +157,15 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
                       " AND NOT EXISTS (SELECT 1 FROM cx.notifications p"
                       "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'"
                       "  AND p.seq < n.seq)"
+                      /* an update never posted, within $1 s of its ticket's last
+                         row sent, is not due whatever its next_attempt_at */
+                      " AND NOT ($1::int > 0 AND n.transition = 'updated' AND n.attempts = 0"
+                      "  AND n.deliveries = '{}' AND coalesce((SELECT p.sent_at"
+                      "   FROM cx.notifications p WHERE p.ticket_id = n.ticket_id"
+                      "   AND p.seq < n.seq AND p.status = 'sent' ORDER BY p.seq DESC LIMIT 1)"
+                      "   + make_interval(secs => $1::int) > now(), false))"
                       " ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED",
-                      0, NULL, "claiming a notification", &st, err, errlen);
+                      1, params, "claiming a notification", &st, err, errlen);
     if (r == NULL)
         return st;
     if (PQntuples(r) == 1) {
@@ -261,12 +272,12 @@ cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err,
     if (o->in_tx)
         return cx_errf(err, errlen, CX_ERR_USAGE, "counting notifications: a claim is held");
     /* Through the partial indexes: settled rows, however many, are not read.
-     * An update held back by alerts.update_seconds (never posted, due later)
-     * has waited only from when it is due. */
+     * A row never tried has waited since it was due: since it was written
+     * (a merge into it keeps that), or, held back by alerts.update_seconds,
+     * since its hold ended. */
     PGresult *r = run(o,
                       "SELECT count(*), greatest(coalesce(extract(epoch FROM now() - min(CASE"
-                      " WHEN attempts = 0 THEN greatest(created_at, next_attempt_at)"
-                      " ELSE created_at END)), 0), 0),"
+                      " WHEN attempts = 0 THEN next_attempt_at ELSE created_at END)), 0), 0),"
                       " (SELECT count(*) FROM cx.notifications WHERE status = 'failed')"
                       " FROM cx.notifications WHERE status = 'pending'",
                       0, NULL, "counting notifications", &st, err, errlen);

@@ -66,7 +66,7 @@ static void update_ticket(PGconn *c, long long t)
 }
 
 /* An owner acknowledges, then resolves, ticket t: its next two transitions
- * (never superseded, as waiting "updated" rows are). */
+ * (never superseded, as "updated" rows not posted yet are). */
 static void ack_and_resolve(long long t)
 {
     char sql[256];
@@ -232,27 +232,68 @@ Test(pg_outbox, a_ticket_s_updates_are_held_back_until_update_seconds_after_its_
                  1);
 }
 
+/* An hour passes for ticket t's rows seq - 1 (its send) and seq (held until
+ * an hour after it). */
+static void an_hour_passes(long long t, int seq)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE cx.notifications SET sent_at = sent_at - interval '3601 s'"
+             " WHERE ticket_id = %lld AND seq = %d;"
+             "UPDATE cx.notifications SET next_attempt_at = next_attempt_at - interval '3601 s'"
+             " WHERE ticket_id = %lld AND seq = %d",
+             t, seq - 1, t, seq);
+    cx_test_pg_exec(conn, sql);
+}
+
 /* Once the hold ends, the held update goes, with the state of the firings
  * that came meanwhile; the next one is held again from that send. */
 Test(pg_outbox, a_held_update_goes_when_its_hold_ends_with_the_latest_state)
 {
     long long t = new_ticket("r");
     json_t *row;
-    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 1));
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
     settle(a, row, "sent");
     update_ticket(conn, t);
-    cr_assert_str_eq(claim_every(a, 1, NULL), "-");
-    cx_test_sleep_ms(1300);
+    cr_assert_str_eq(claim_every(a, 3600, NULL), "-");
+    an_hour_passes(t, 2);
     update_ticket(conn, t); /* after the hold ended, before a sender looked */
-    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 2));
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 2));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(row, "ticket"), "event_count")),
                  q("SELECT event_count FROM cx.tickets"), "the update sent is not the latest");
     update_ticket(conn, t); /* behind the row in delivery */
     settle(a, row, "sent");
-    cr_assert_str_eq(claim_every(a, 1, NULL), "-", "the next update was not held");
-    cx_test_sleep_ms(1300);
-    cr_assert_str_eq(claim_every(a, 1, &row), at(t, 3));
+    cr_assert_str_eq(claim_every(a, 3600, NULL), "-", "the next update was not held");
+    an_hour_passes(t, 3);
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 3));
     settle(a, row, "sent");
+}
+
+/* The claim itself leaves an update that is due (its hold not written yet:
+ * the statement that writes it skipped the ticket, whose lock a batch held)
+ * while its ticket's last row went out within the hold. */
+Test(pg_outbox, an_update_due_within_the_hold_is_not_claimed)
+{
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
+    settle(a, row, "sent");
+    update_ticket(conn, t);
+    PGconn *batch = cx_test_pg_connect(url); /* a batch's transaction holds the ticket's lock */
+    char sql[160];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(72428371, %lld)",
+             t & 2147483647);
+    cx_test_pg_exec(batch, sql);
+    cr_assert_str_eq(claim_every(a, 3600, NULL), "-", "an update within the hold was claimed");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2"
+                   " AND next_attempt_at <= now()"),
+                 1, "the hold was written under a batch's lock");
+    cx_test_pg_exec(batch, "COMMIT");
+    PQfinish(batch);
+    cr_assert_str_eq(claim_every(a, 3600, NULL), "-");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2"
+                   " AND next_attempt_at > now() + interval '3500 s'"),
+                 1, "the hold is written once the lock is free");
 }
 
 Test(pg_outbox, senders_share_the_tickets_and_never_hold_two_rows_of_one)
