@@ -120,10 +120,16 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
     }
     /* Records are made as `cxpulse run` makes them, and tickets evaluated as it does. */
     const cx_record_rules rr = {.classifier = rules->clf, .tickets = rules->tickets};
-    cx_pg_options po = {.ticket_rules = rules->tickets, .conninfo = cfg->pg_url, .group = cfg->group,
-                        .window_seconds = cfg->window_seconds, .n_windows = cfg->n_window_seconds,
+    cx_pg_options po = {.ticket_rules = rules->tickets,
+                        .ticket_max_age_seconds = cfg->tickets_max_age_minutes * 60,
+                        .conninfo = cfg->pg_url,
+                        .group = cfg->group,
+                        .window_seconds = cfg->window_seconds,
+                        .n_windows = cfg->n_window_seconds,
                         .rule_version = cx_classifier_version(rules->clf),
-                        .rule_set_json = rules->rules_json, .synchronous_commit = 1, .replay = 1};
+                        .rule_set_json = rules->rules_json,
+                        .synchronous_commit = 1,
+                        .replay = 1};
     if (cx_pg_new(&sink, &po, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;

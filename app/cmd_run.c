@@ -373,6 +373,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         goto done;
     }
     cx_pg_options po = {.ticket_rules = rules,
+                        .ticket_max_age_seconds = cfg->tickets_max_age_minutes * 60,
                         .seen = seen,
                         .rule_set_json = rules_json,
                         .conninfo = cfg->pg_url,
@@ -467,8 +468,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     } else {
         rc = CX_EXIT_OK;
         cx_log(CX_LOG_INFO, "pipeline",
-               "stopped cleanly: messages=%llu stored=%llu dead_letters=%llu",
+               "stopped cleanly: messages=%llu stored=%llu duplicates=%llu skipped=%llu "
+               "dead_letters=%llu",
                (unsigned long long)s.totals.messages, (unsigned long long)s.totals.stored,
+               (unsigned long long)s.totals.duplicates, (unsigned long long)s.totals.skipped,
                (unsigned long long)s.totals.dead_lettered);
     }
 done:

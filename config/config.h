@@ -18,6 +18,8 @@
 
 /* Default of batch.max_messages (a demo that wants small batches checks it). */
 #define CX_BATCH_MAX_MESSAGES_DEFAULT 7000
+/* tickets.max_age_minutes unless set: a day */
+#define CX_TICKETS_MAX_AGE_MINUTES_DEFAULT 1440
 
 /* The effective settings: plain data, owned by the cx_config that holds them. */
 typedef struct cx_config {
@@ -39,6 +41,7 @@ typedef struct cx_config {
     int *window_seconds;
     size_t n_window_seconds;
     json_t *ticket_rules;      /* array of objects, interpreted by the tickets module */
+    int tickets_max_age_minutes; /* 0: tickets for windows and events of any age */
     char *http_listen;         /* "ADDR:PORT" or "off" */
     char *log_level;
     json_t *alert_receivers;   /* array of objects, interpreted by ops/alerts */

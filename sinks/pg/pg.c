@@ -59,6 +59,7 @@ struct cx_pg {
     char *conninfo, *group, *rule_version;
     int base_window;   /* the smallest signal window: ticket rules roll over it */
     const cx_ticket_rules *rules; /* borrowed; NULL: no tickets */
+    int ticket_max_age;           /* seconds; 0: any age */
     char *rule_set_json;
     int replay;
     int sync_commit;
@@ -304,6 +305,7 @@ cx_status cx_pg_new(cx_pg **out, const cx_pg_options *opts, char *err, size_t er
         pg->base_window = 60;
     if (cx_ticket_rules_count(opts->ticket_rules) > 0)
         pg->rules = opts->ticket_rules;
+    pg->ticket_max_age = opts->ticket_max_age_seconds > 0 ? opts->ticket_max_age_seconds : 0;
     cx_status made = cx__pg_signals_new(&pg->sig, opts->window_seconds, opts->n_windows, err,
                                         errlen);
     if (made != CX_OK) {
@@ -1176,9 +1178,9 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;
     if (st == CX_OK && evaluate)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, edge, before,
-                                     cx__pg_signals_window(pg->sig, pg->base_window), b->recs,
-                                     b->fresh, b->n_fresh, b->res, err, errlen);
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, pg->ticket_max_age, edge,
+                                     before, cx__pg_signals_window(pg->sig, pg->base_window),
+                                     b->recs, b->fresh, b->n_fresh, b->res, err, errlen);
     free(before);
     /* A ticket's NOTIFY and notifications reach people as soon as COMMIT
      * returns: a commit the server could lose in a crash would open or

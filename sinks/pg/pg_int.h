@@ -207,12 +207,14 @@ struct cx_record;
  * than CX__PG_TICKETS_AHEAD_S after the clock. before[i]: where the partition
  * of recs[idx[i]] was before the batch (the same, without the batch's
  * events), for event rules: an event over two hours before it is a
- * straggler. Runs inside the batch's transaction. */
+ * straggler. max_age > 0: a window that ended, or an event dated, more than
+ * max_age seconds before the clock is history and fires no rule. Runs inside
+ * the batch's transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
-                                  int base_window, long long edge, const long long *before,
-                                  const cx_window *cells, const struct cx_record *recs,
-                                  const size_t *idx, size_t m, struct cx_sink_counts *res,
-                                  char *err, size_t errlen);
+                                  int base_window, int max_age, long long edge,
+                                  const long long *before, const cx_window *cells,
+                                  const struct cx_record *recs, const size_t *idx, size_t m,
+                                  struct cx_sink_counts *res, char *err, size_t errlen);
 
 /* A dead letter not stored yet (never replayed, or replayed and failed
  * again: its replay_result then starts "failed again: "), as SQL over the

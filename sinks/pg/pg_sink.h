@@ -43,6 +43,9 @@ typedef struct cx_pg_options {
     int synchronous_commit;      /* 0 = SET synchronous_commit = off (still exactly-once),
                                     but on for a batch that opens or updates a ticket */
     const cx_ticket_rules *ticket_rules; /* borrowed, outlives the sink; NULL = no tickets */
+    int ticket_max_age_seconds;          /* > 0: a window that ended, or an event dated, longer ago
+                                            than this by the clock opens and updates no ticket (it
+                                            is history: a backlog being read); 0 = any age */
     const char *rule_set_json;   /* the rules of rule_version (cx_classifier_rules_json), kept
                                     in cx.rule_sets; NULL: not recorded */
     cx_pg_seen *seen;            /* borrowed, outlives the sink: shared with the process's

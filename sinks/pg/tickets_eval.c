@@ -32,6 +32,7 @@
  * rating with more counts, in the batch's own figures, with a value of 0).
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -869,15 +870,15 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * (events dated more than CX__PG_TICKETS_AHEAD_S after the clock) are all
  * evaluated; elsewhere (further back, or after the edge), those in which the
  * batch's own events already reach the rule's min_events (a spike a backlog
- * carries). A spike further back assembled
- * from a few events of each of many batches is not seen: reading the stored signals around every
- * window of a batch scattered over weeks would cost a scan of the table per batch. The ends come
- * out sorted and distinct, as many as the minutes the touched windows' windows cover (not one per
- * touched window and minute).
+ * carries). None that ended at or before `oldest` (history, by the clock). A spike further back
+ * assembled from a few events of each of many batches is not seen: reading the stored signals
+ * around every window of a batch scattered over weeks would cost a scan of the table per batch. The
+ * ends come out sorted and distinct, as many as the minutes the touched windows' windows cover (not
+ * one per touched window and minute).
  */
 #define TICKETS_LIVE_S 7200
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
-                             long long ahead, int base, ends *e)
+                             long long ahead, long long oldest, int base, ends *e)
 {
     const long long *b = sc->buckets, w = r->window_seconds;
     size_t n = sc->n_buckets, lo = 0, hi;
@@ -904,8 +905,9 @@ static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long
             while (first < last && b[first] <= end - w)
                 first++;
             figures own;
-            if (((first > lo ? first : lo) < (last < hi ? last : hi) && end <= ahead) ||
-                (own = window_at(sc, r, end), measure(r, &own) >= r->min_events))
+            if (end + base > oldest && /* `end`: its last smallest window's start */
+                (((first > lo ? first : lo) < (last < hi ? last : hi) && end <= ahead) ||
+                 (own = window_at(sc, r, end), measure(r, &own) >= r->min_events)))
                 e->at[e->n++] = end;
         }
         next = b[i] + w;
@@ -942,9 +944,9 @@ static cx_status scope_ends(scope *sc, const cx_ticket_rules *rules, const size_
 }
 
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
-                                  long long edge, const long long *before, const cx_window *cells,
-                                  const cx_record *recs, const size_t *idx, size_t m,
-                                  cx_pg_result *res, char *err, size_t errlen)
+                                  int max_age, long long edge, const long long *before,
+                                  const cx_window *cells, const cx_record *recs, const size_t *idx,
+                                  size_t m, cx_pg_result *res, char *err, size_t errlen)
 {
     size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
     scope *scopes = calloc(n ? n : 1, sizeof *scopes);
@@ -961,13 +963,33 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
      * days late, alone in its batch, is judged as a backlog is, as beside its
      * partition's other events: it neither re-opens an old incident's
      * resolved ticket nor gives an open one an old window's reason */
-    long long ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    long long now = cx_now_wall_us() / 1000000, ahead = now + CX__PG_TICKETS_AHEAD_S;
+    long long oldest = max_age > 0 ? now - max_age : LLONG_MIN;
+    /* history read (a first deployment, a backfill): said once per process,
+     * as no ticket it opens tells anyone */
+    static atomic_int told_history;
+    for (size_t j = 0; j < m && n > 0 && max_age > 0 && !atomic_load(&told_history); j++) {
+        long long at = recs[idx[j]].ev->occurred_at_us / 1000000;
+        if (at <= oldest && !atomic_exchange(&told_history, 1)) {
+            time_t t = (time_t)at;
+            struct tm tm;
+            char when[32] = "?";
+            if (gmtime_r(&t, &tm) != NULL)
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+            cx_log(CX_LOG_INFO, "tickets",
+                   "events dated more than tickets.max_age_minutes (%d) before the clock, the "
+                   "first at %s, are stored and counted but open and update no ticket: history, "
+                   "not news (docs/tickets.md); said once",
+                   max_age / 60, when);
+        }
+    }
     if (st == CX_OK && n_scopes > 0)
         st = touched(scopes, n_scopes, cells);
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
-            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, base_window, &rule_ends[i]);
+            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, oldest, base_window,
+                             &rule_ends[i]);
     }
     for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */
         st = scope_ends(&scopes[k], rules, scope_of_rule, rule_ends, k);
@@ -995,8 +1017,8 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
                 /* over two hours before where its partition was: a straggler,
                  * history, not news (a partition catching up is not behind
                  * where it was, however far behind the others) */
-                if (at <= before[j] - TICKETS_LIVE_S)
-                    continue;
+                if (at <= before[j] - TICKETS_LIVE_S || at <= oldest)
+                    continue; /* or history, by the clock */
                 for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
                     if (recs[idx[j]].hits[k] == i) {
                         if (f->event_count++ < MAX_SAMPLES)

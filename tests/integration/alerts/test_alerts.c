@@ -67,6 +67,8 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(cfgfile, sizeof cfgfile, "%s/cxpulse.json", dir);
     snprintf(hooklog, sizeof hooklog, "%s/hook.jsonl", dir);
+    /* the events here are dated in November 2026: tickets as for live ones */
+    setenv("CXPULSE_TICKETS_MAX_AGE_MINUTES", "0", 1);
     update_seconds = 0;
     write_config(2);
     produced = 0;
@@ -783,6 +785,30 @@ Test(alerts, an_instance_frozen_mid_post_does_not_hold_up_another_posting_to_the
     json_decref(recs);
     cr_assert_eq(hung, 1);
     cr_assert_eq(answered, 2, "%zu posts answered for 2 transitions", answered);
+}
+
+/* With tickets.max_age_minutes as it comes (a day), a topic's history (the
+ * complaints here are dated November 2026) is stored and counted but opens
+ * no ticket: a first deployment does not announce incidents long over. */
+Test(alerts, history_read_with_the_default_settings_opens_no_ticket)
+{
+    unsetenv("CXPULSE_TICKETS_MAX_AGE_MINUTES");
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    complaints(15);
+    wait_for("SELECT coalesce(sum(next_offset), 0) FROM cx.consumer_offsets", 15, 30,
+             "messages handled");
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 15);
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE window_seconds = 60"
+                   " AND category = 'external'"),
+                 15);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "history opened a ticket");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 0);
 }
 
 /* alerts.update_seconds: while complaints keep coming, a webhook (a comment

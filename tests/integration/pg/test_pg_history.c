@@ -792,20 +792,26 @@ Test(pg_history, different_messages_at_the_same_place_are_replayed_apart)
 
 Test(pg_history, replay_evaluates_event_level_ticket_rules_as_run_does)
 {
-    /* An NPS detractor blaming the carrier, which an older build rejected: the
-     * built-in rule external-nps-detractor opens a ticket for it when `run`
-     * stores such an event, and so it must when the replay does. */
+    /* An NPS detractor blaming the carrier an hour ago, which an older build
+     * rejected: the built-in rule external-nps-detractor opens a ticket for
+     * it when `run` stores such an event, and so it must when the replay
+     * does. Another of November 2026 is history (tickets.max_age_minutes, a
+     * day as it comes): stored, no ticket, as `run` does. */
     cx_test_pg_exec(conn,
                     "INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
-                    " kafka_offset, error, raw) VALUES ('g', 'cx.events', 0, 7,"
-                    " 'older build: unknown scale', convert_to('{\"event_id\":\"nps-1\","
-                    "\"occurred_at\":\"2026-11-01T10:00:00Z\",\"text\":\"the courier lost my"
-                    " parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}', 'UTF8'))");
+                    " kafka_offset, error, raw) SELECT 'g', 'cx.events', 0, 7 + i,"
+                    " 'older build: unknown scale', convert_to(format('{\"event_id\":\"nps-%s\","
+                    "\"occurred_at\":\"%s\",\"text\":\"the courier lost my"
+                    " parcel\",\"rating\":{\"scale\":\"nps\",\"value\":2}}', i, CASE i WHEN 1 THEN"
+                    " to_char((now() - interval '1 hour') AT TIME ZONE 'UTC',"
+                    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') ELSE '2026-11-01T10:00:00Z' END), 'UTF8')"
+                    " FROM generate_series(1, 2) AS i");
     cr_assert_eq(cxpulse("dead-letters replay --all"), 0, "see %s", out);
-    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cr_assert(output_has("2 stored as events"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'external-nps-detractor'"
                    " AND owner = 'vendor-management' AND sample_event_ids = '{nps-1}'"),
                  1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1, "history opened a ticket");
 }
 
 /* Replay pages through the dead letters 500 at a time in id order: with ids

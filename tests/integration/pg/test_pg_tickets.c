@@ -647,6 +647,63 @@ Test(pg_tickets, an_event_rule_ignores_stragglers_and_says_when_its_events_happe
                  1);
 }
 
+/* An RFC 3339 time `minutes` before the clock, whole minutes. */
+static void minutes_ago(int minutes, char *out, size_t outlen)
+{
+    time_t t = time(NULL) - (time_t)minutes * 60;
+    t -= t % 60;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* tickets.max_age_minutes: a topic's history read by a first deployment, a
+ * new group or a backfill (months of it, spikes and all) opens no ticket
+ * and pages nobody about incidents long over, window rules and event rules
+ * alike, while its events still count in the signals; the same spike
+ * within the age opens its tickets. */
+Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_still_counts)
+{
+    char err[512];
+    json_t *j = json_loads(
+        "[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+        "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"carriers\"},"
+        " {\"name\": \"each-complaint\", \"on\": \"event\", \"category\": \"external\","
+        "  \"sentiment\": \"negative\", \"owner\": \"carriers\"}]",
+        0, NULL);
+    cr_assert_eq(cx_ticket_rules_new(&rules, j, 60, err, sizeof err), CX_OK, "%s", err);
+    json_decref(j);
+    cx_pg_options o = sinktest_options(url);
+    o.ticket_rules = rules;
+    o.ticket_max_age_seconds = 24 * 3600;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    char when[32], id[32];
+    for (int i = 0; i < 12; i++) { /* a spike two days ago, read now */
+        minutes_ago(48 * 60 + 10 - i % 5, when, sizeof when);
+        snprintf(id, sizeof id, "old-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.stored, 12);
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0, "history opened a ticket");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 12,
+                 "history is not in the signals");
+    for (int i = 0; i < 12; i++) { /* the same within the day */
+        minutes_ago(23 * 60 + 10 - i % 5, when, sizeof when);
+        snprintf(id, sizeof id, "new-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
+                   " AND event_count = 12"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'each-complaint'"
+                   " AND event_count = 12"),
+                 1);
+}
+
 /* A partition read hours behind another in the same batches (a rebalance,
  * a catch-up) is not a straggler: its matching events in order all count. */
 Test(pg_tickets, an_event_rule_counts_a_lagging_partition_s_events)
