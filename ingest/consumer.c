@@ -651,6 +651,17 @@ static cx_status check_ranges(cx_consumer *c, const char *topic, const int32_t *
             st = past_end(err, errlen, topic, ids[k], "the stored offset", next[k], hi[k]);
             goto done;
         }
+        /* behind the group's commit: what lies between, as far as the topic
+         * still holds it, is read again */
+        int64_t again = lo[k] > next[k] ? lo[k] : next[k];
+        if (next[k] >= 0 && committed[k] > again)
+            cx_log(CX_LOG_WARN, "ingest",
+                   "%s[%d]: the offset stored in postgresql (%lld) is behind the one this "
+                   "group committed to kafka (%lld): the database restored from a backup, "
+                   "or the offset set back by hand? Messages %lld to %lld are read again "
+                   "(events stored are stored once; see docs/recovery.md)",
+                   topic, (int)ids[k], (long long)next[k], (long long)committed[k],
+                   (long long)again, (long long)committed[k] - 1);
         if (next[k] >= 0 && lo[k] > next[k]) {
             int64_t read = committed[k] > next[k] ? committed[k] : next[k];
             if (read > lo[k])
@@ -680,16 +691,15 @@ done:
 }
 
 /*
- * Compares the offsets stored in the application's store (next[k], -1: none)
- * with those the group committed to Kafka, which follow them (committed
- * after each stored batch, for lag tools) and are never read otherwise. A
- * commit ahead of the store: the store was restored from a backup, or lost
- * commits; what lies between is read again (and stored once). None at all
- * where the store has one: a new Kafka cluster, whose messages below the
- * stored offset would be skipped, or the group's offsets expired on the
- * brokers. Either is logged, once per assignment; nothing changes. Fills
- * committed[k] with the group's commit (-1: none, or not known: what Kafka
- * does not answer within ENDS_PATIENCE_MS is not compared).
+ * Reads the offsets the group committed to Kafka into committed[k] (-1:
+ * none, or not known: what Kafka does not answer within ENDS_PATIENCE_MS),
+ * which follow the application's store (next[k], -1: none; committed after
+ * each stored batch, for lag tools) and never decide where it reads. A
+ * commit ahead of the store (the store was restored from a backup, or set
+ * back by hand): check_ranges() says what is read again and what retention
+ * deleted since. None at all where the store has one: a new Kafka cluster,
+ * whose messages below the stored offset would be skipped, or the group's
+ * offsets expired on the brokers: logged here, once per assignment.
  */
 static void compare_commits(cx_consumer *c, const char *topic, const int32_t *ids, size_t n,
                             const int64_t *next, int64_t *committed)
@@ -713,15 +723,7 @@ static void compare_commits(cx_consumer *c, const char *topic, const int32_t *id
                 }
             if (p->err != RD_KAFKA_RESP_ERR_NO_ERROR || stored < 0)
                 continue;
-            if (p->offset > stored)
-                cx_log(CX_LOG_WARN, "ingest",
-                       "%s[%d]: the offset stored in postgresql (%lld) is behind the one this "
-                       "group committed to kafka (%lld): the database restored from a backup, "
-                       "or the offset set back by hand? Messages %lld to %lld are read again "
-                       "(events stored are stored once; see docs/recovery.md)",
-                       topic, (int)p->partition, (long long)stored, (long long)p->offset,
-                       (long long)stored, (long long)p->offset - 1);
-            else if (p->offset < 0 && stored > 0) /* 0: a group that starts empty */
+            if (p->offset < 0 && stored > 0) /* 0: a group that starts empty */
                 cx_log(CX_LOG_WARN, "ingest",
                        "%s[%d]: postgresql stores offset %lld but this group has committed "
                        "none to kafka: a new kafka cluster (its messages below %lld are "

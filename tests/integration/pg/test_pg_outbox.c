@@ -269,6 +269,21 @@ Test(pg_outbox, a_held_update_goes_when_its_hold_ends_with_the_latest_state)
     settle(a, row, "sent");
 }
 
+/* An update whose post failed for a while is tried again on its backoff,
+ * not held back again: the hold is for updates no receiver was sent. */
+Test(pg_outbox, an_update_being_retried_is_not_held_back)
+{
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
+    settle(a, row, "sent");
+    update_ticket(conn, t);
+    cr_assert_str_eq(claim(a, &row), at(t, 2), "a sender without a hold");
+    settle(a, row, "pending"); /* a 503: due again at once */
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 2), "the retry was held back");
+    settle(a, row, "sent");
+}
+
 /* The claim itself leaves an update that is due (its hold not written yet:
  * the statement that writes it skipped the ticket, whose lock a batch held)
  * while its ticket's last row went out within the hold. */

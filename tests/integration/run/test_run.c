@@ -1265,6 +1265,12 @@ Test(run, an_offset_set_back_past_messages_read_then_deleted_does_not_count_them
                  0, "not said; see %s%s", log, tails(log, NULL));
     cr_assert_neq(cx_test_sh("grep -q 'before they were read' '%s'", log), 0, "said lost; see %s",
                   log);
+    /* and what is read again starts where the topic now starts */
+    cr_assert_eq(cx_test_sh("x=$(grep -o 'messages 0 to [0-9]* were deleted' '%s' | cut -d' ' -f4)"
+                            " && [ \"$x\" -gt 0 ] && grep -q \"Messages $((x + 1)) to 999 are read"
+                            " again\" '%s'",
+                            log, log),
+                 0, "the range read again is not the rest; see %s", log);
 }
 
 /* Retention deletes messages while a member of group (its configuration
