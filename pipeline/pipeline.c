@@ -90,6 +90,8 @@ static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
     to->dead_lettered += c->dead_lettered;
     to->tickets_opened += c->tickets_opened;
     to->tickets_updated += c->tickets_updated;
+    if (c->newest_event_s > to->newest_event_s)
+        to->newest_event_s = c->newest_event_s;
     for (int k = 0; k <= CX_CAT_COUNT; k++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             to->classified[k][s] += c->classified[k][s];

@@ -35,6 +35,8 @@ typedef struct cx_sink_counts {
     size_t dead_lettered;   /* invalid messages and rows the sink rejected */
     size_t tickets_opened;  /* new tickets */
     size_t tickets_updated; /* unresolved tickets that fired again */
+    int64_t newest_event_s; /* the newest new event's occurred_at, Unix seconds, of those
+                               dated up to 10 minutes after the clock; 0: none */
     /* the new events by primary category (CX_CAT_COUNT: none) and sentiment */
     size_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
 } cx_sink_counts;

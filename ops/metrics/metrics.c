@@ -92,6 +92,11 @@ static const struct {
                             "How long the oldest batch write going on now has taken (0 with "
                             "none): one waiting on a lock or on a synchronous standby grows "
                             "while the other metrics stand still."},
+    [CX_G_NEWEST_EVENT] = {"cxpulse_newest_event_timestamp_seconds",
+                           "The occurred_at of the newest event this process stored, as "
+                           "Unix time (events dated more than 10 minutes after the clock "
+                           "left out): time() minus it is how far behind in event time the "
+                           "stream is, as a backfill catches up; 0 until one is stored."},
     [CX_G_DEAD_LETTERS_WAITING] = {"cxpulse_dead_letters_waiting",
                                    "Rows of cx.dead_letters of this consumer group not stored "
                                    "yet (never replayed, or replayed and failed again), counted "
@@ -206,6 +211,8 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     pthread_mutex_lock(&m->lock);
     m->gauges[CX_G_PG_UP] = 1;
     m->write_failing = 0;
+    if ((double)c->newest_event_s > m->gauges[CX_G_NEWEST_EVENT])
+        m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -1171,6 +1171,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
             k++;
         if (k < np && t <= ahead && t > parts[k].latest_s)
             parts[k].latest_s = t;
+        if (t <= ahead && t > b->res->newest_event_s)
+            b->res->newest_event_s = t;
         if (before != NULL)
             before[i] = k < np ? parts[k].before_s : NO_TIME;
     }

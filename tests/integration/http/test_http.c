@@ -269,6 +269,11 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
                                          "payload -> 'attributes' ->> 'promised_date' = 'soon'"));
     cr_assert_gt(sample(body, "cxpulse_unreadable_fields_total"), 0);
     cr_assert_eq(sample(body, "cxpulse_text_not_read_total"), 2);
+    /* where the stream is in event time: its newest event (none is dated ahead here) */
+    cr_assert_eq(sample(body, "cxpulse_newest_event_timestamp_seconds"),
+                 cx_test_pg_scalar(conn,
+                                   "SELECT floor(extract(epoch FROM max(occurred_at)))::bigint"
+                                   " FROM cx.events"));
     /* what runs, and since when */
     cr_assert_not_null(strstr(body, "\ncxpulse_build_info{version=\"" CX_VERSION "\",rules=\""),
                        "%s", body);
