@@ -171,6 +171,19 @@ static void hook_url(int port, char *out, size_t outlen)
     snprintf(out, outlen, "http://127.0.0.1:%d/hooks/cx", port);
 }
 
+/* Starts the test receiver (extra: its further arguments, or NULL) and a
+ * `cxpulse run` posting to it, signing with the secret from the environment. */
+static void run_with_signed_webhook(const char *const *extra)
+{
+    int port = cx_test_free_port();
+    start_hook(port, extra);
+    char hook[128];
+    hook_url(port, hook, sizeof hook);
+    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
+    start_run(0, "--webhook", hook);
+    unsetenv("CXPULSE_WEBHOOK_SECRET");
+}
+
 /* n complaints about the carrier: external, negative. */
 static void complaints(int n)
 {
@@ -793,13 +806,7 @@ Test(alerts, an_instance_frozen_mid_post_does_not_hold_up_another_posting_to_the
 Test(alerts, history_read_with_the_default_settings_opens_no_ticket)
 {
     unsetenv("CXPULSE_TICKETS_MAX_AGE_MINUTES");
-    int port = cx_test_free_port();
-    start_hook(port, NULL);
-    char hook[128];
-    hook_url(port, hook, sizeof hook);
-    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
-    start_run(0, "--webhook", hook);
-    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    run_with_signed_webhook(NULL);
     complaints(15);
     wait_for("SELECT coalesce(sum(next_offset), 0) FROM cx.consumer_offsets", 15, 30,
              "messages handled");
@@ -818,13 +825,7 @@ Test(alerts, updates_are_held_back_by_update_seconds_and_a_resolve_is_not)
 {
     update_seconds = 3600;
     write_config(2);
-    int port = cx_test_free_port();
-    start_hook(port, NULL);
-    char hook[128];
-    hook_url(port, hook, sizeof hook);
-    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
-    start_run(0, "--webhook", hook);
-    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    run_with_signed_webhook(NULL);
     open_and_update_two_tickets();
     complaints(3);
     wait_for("SELECT count(*) FROM cx.notifications WHERE transition = 'opened'"
@@ -855,14 +856,8 @@ Test(alerts, updates_are_held_back_by_update_seconds_and_a_resolve_is_not)
 
 Test(alerts, a_receiver_that_refuses_the_first_requests_gets_every_transition_once)
 {
-    int port = cx_test_free_port();
     const char *extra[] = {"--refuse", "3", NULL};
-    start_hook(port, extra);
-    char hook[128];
-    hook_url(port, hook, sizeof hook);
-    setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1); /* the secret from the environment */
-    start_run(0, "--webhook", hook);
-    unsetenv("CXPULSE_WEBHOOK_SECRET");
+    run_with_signed_webhook(extra);
     open_and_update_two_tickets();
     long long id = ticket_id("courier-share");
     cr_assert_eq(cx_test_sh("%s tickets ack %lld --pg '%s' >/dev/null", cx_test_bin(), id, url),

@@ -232,6 +232,18 @@ Test(pg_outbox, a_ticket_s_updates_are_held_back_until_update_seconds_after_its_
                  1);
 }
 
+/* A ticket whose opening was sent just now by a sender holding updates for
+ * an hour, and whose rule then fired again: its id. */
+static long long opened_sent_then_fired(void)
+{
+    long long t = new_ticket("r");
+    json_t *row;
+    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1), "an opening is not held back");
+    settle(a, row, "sent");
+    update_ticket(conn, t);
+    return t;
+}
+
 /* An hour passes for ticket t's rows seq - 1 (its send) and seq (held until
  * an hour after it). */
 static void an_hour_passes(long long t, int seq)
@@ -250,11 +262,8 @@ static void an_hour_passes(long long t, int seq)
  * that came meanwhile; the next one is held again from that send. */
 Test(pg_outbox, a_held_update_goes_when_its_hold_ends_with_the_latest_state)
 {
-    long long t = new_ticket("r");
+    long long t = opened_sent_then_fired();
     json_t *row;
-    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
-    settle(a, row, "sent");
-    update_ticket(conn, t);
     cr_assert_str_eq(claim_every(a, 3600, NULL), "-");
     an_hour_passes(t, 2);
     update_ticket(conn, t); /* after the hold ended, before a sender looked */
@@ -273,11 +282,8 @@ Test(pg_outbox, a_held_update_goes_when_its_hold_ends_with_the_latest_state)
  * not held back again: the hold is for updates no receiver was sent. */
 Test(pg_outbox, an_update_being_retried_is_not_held_back)
 {
-    long long t = new_ticket("r");
+    long long t = opened_sent_then_fired();
     json_t *row;
-    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
-    settle(a, row, "sent");
-    update_ticket(conn, t);
     cr_assert_str_eq(claim(a, &row), at(t, 2), "a sender without a hold");
     settle(a, row, "pending"); /* a 503: due again at once */
     cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 2), "the retry was held back");
@@ -289,11 +295,7 @@ Test(pg_outbox, an_update_being_retried_is_not_held_back)
  * while its ticket's last row went out within the hold. */
 Test(pg_outbox, an_update_due_within_the_hold_is_not_claimed)
 {
-    long long t = new_ticket("r");
-    json_t *row;
-    cr_assert_str_eq(claim_every(a, 3600, &row), at(t, 1));
-    settle(a, row, "sent");
-    update_ticket(conn, t);
+    long long t = opened_sent_then_fired();
     PGconn *batch = cx_test_pg_connect(url); /* a batch's transaction holds the ticket's lock */
     char sql[160];
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(72428371, %lld)",
