@@ -27,6 +27,7 @@ extern const size_t cx_live_page_len;
 #define CHECK_MS 2000 /* how often the monitor checks that PostgreSQL answers and takes writes */
 #define DEAD_LETTERS_CHECKS 15 /* dead letters waiting are counted every 15th check (30 s), */
                                /* and at the next check after this process stored some */
+#define SLOW_WRITE_S 10        /* a batch write taking this long is said in the log */
 
 struct cx_service_http {
     cx_http *http;
@@ -46,6 +47,7 @@ struct cx_service_http {
     char pg_error[512];     /* why it did not answer (libpq's message, redacted) */
     char dead_error[512];   /* why dead letters could not be counted last time ("" if they were) */
     int64_t pg_failing_since_us; /* when it stopped answering or taking writes */
+    double slow_write_said;      /* seconds of the write said slow, 0: none said */
     pthread_t monitor;
     int monitor_started;
     int locks; /* lock and wake are initialised */
@@ -168,6 +170,23 @@ static void *monitor_main(void *arg)
         s->pg_read_only = read_only;
         cx_metrics_pg_checked(s->metrics, writable); /* up unless writes are failing */
         snprintf(s->pg_error, sizeof s->pg_error, "%s", st == CX_OK ? "" : err);
+        /* a write that waits (a lock an analyst holds, a synchronous standby
+         * that is down) moves nothing else: said once, and its end */
+        cx_pipeline *wp = atomic_load(&s->pipeline);
+        double writing = wp != NULL ? cx_pipeline_write_seconds(wp) : 0;
+        if (writing >= SLOW_WRITE_S && s->slow_write_said == 0) {
+            cx_log(CX_LOG_WARN, "http",
+                   "a batch write has taken %.0f s and goes on: waiting for a lock another "
+                   "session holds (see \"Waiting for locks\" in docs/configuration.md), or a "
+                   "synchronous standby? Nothing is stored meanwhile",
+                   writing);
+            s->slow_write_said = writing;
+        } else if (writing < s->slow_write_said) {
+            cx_log(CX_LOG_INFO, "http", "the slow batch write ended (failed or stored)");
+            s->slow_write_said = 0;
+        } else if (s->slow_write_said > 0) {
+            s->slow_write_said = writing;
+        }
         uint64_t dead = cx_metrics_get_counter(s->metrics, CX_M_DEAD_LETTERS);
         if (writable && (checks++ % DEAD_LETTERS_CHECKS == 0 || dead != dead_counted)) {
             pthread_mutex_unlock(&s->lock);

@@ -216,9 +216,11 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     pthread_mutex_unlock(&m->lock);
 }
 
-void cx_metrics_count_retry(cx_metrics *m)
+void cx_metrics_count_retry(cx_metrics *m, int server_failing)
 {
     cx_metrics_add(m, CX_M_PG_RETRIES, 1);
+    if (!server_failing)
+        return;
     pthread_mutex_lock(&m->lock);
     m->gauges[CX_G_PG_UP] = 0;
     m->write_failing = 1;

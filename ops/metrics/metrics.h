@@ -59,9 +59,10 @@ void cx_metrics_set(cx_metrics *m, cx_gauge g, double v);
  * PostgreSQL up after a complete one. */
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
 
-/* Counts a write that failed transiently: retried, PostgreSQL down until a
- * write succeeds. */
-void cx_metrics_count_retry(cx_metrics *m);
+/* Counts a write that failed transiently, to be retried; server_failing:
+ * PostgreSQL counts as not taking writes until a write succeeds (0: the
+ * server is fine, another session held a lock past lock_timeout). */
+void cx_metrics_count_retry(cx_metrics *m, int server_failing);
 
 /* The outcome of a check that PostgreSQL takes writes: down when it did not
  * answer, or answered as a server that takes none (a standby,

@@ -492,8 +492,11 @@ static void active_share_alerts(int am_port, int with_uid, char *out, size_t out
     }
     qsort(items, n, sizeof items[0], strings_in_order);
     out[0] = '\0';
-    for (k = 0; k < n; k++)
-        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", k ? " " : "", items[k]);
+    for (k = 0; k < n; k++) {
+        size_t used = strlen(out);
+        int w = snprintf(out + used, outlen - used, "%s%s", k ? " " : "", items[k]);
+        cr_assert(w >= 0 && (size_t)w < outlen - used, "the alerts' list is cut");
+    }
     json_decref(list);
 }
 
