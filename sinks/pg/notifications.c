@@ -106,6 +106,40 @@ static cx_status exec(cx_pg_outbox *o, const char *sql, int n, const char *const
     return st;
 }
 
+/* SQL, of a row a of cx.notifications: an update no receiver was posted yet
+ * (what alerts.update_seconds holds back, and migration 22 merges into), and
+ * when its hold of $1 seconds ends: that long after its ticket's last row
+ * sent (NULL when none was sent). */
+/* clang-format off */
+#define UPDATE_NOT_POSTED(a) \
+    a ".transition = 'updated' AND " a ".attempts = 0 AND " a ".deliveries = '{}'"
+#define HOLD_ENDS(a) \
+    "(SELECT p.sent_at FROM cx.notifications p WHERE p.ticket_id = " a ".ticket_id" \
+    " AND p.seq < " a ".seq AND p.status = 'sent' ORDER BY p.seq DESC LIMIT 1)" \
+    " + make_interval(secs => $1::int)"
+/* The claim's hold statement and its claim (cx_pg_outbox_claim). */
+#define HOLD_SQL \
+    "UPDATE cx.notifications n SET next_attempt_at = h.until" \
+    " FROM (SELECT d.id, " HOLD_ENDS("d") " AS until" \
+    "  FROM cx.notifications d WHERE d.status = 'pending' AND NOT d.waiting" \
+    "  AND d.next_attempt_at <= now() AND " UPDATE_NOT_POSTED("d") \
+    "  AND pg_try_advisory_xact_lock(72428371, (d.ticket_id & 2147483647)::int)" \
+    "  FOR UPDATE OF d SKIP LOCKED) h" \
+    " WHERE n.id = h.id AND h.until > now()"
+#define CLAIM_SQL \
+    "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n" \
+    " WHERE n.status = 'pending' AND NOT n.waiting" \
+    " AND n.next_attempt_at <= now()" \
+    " AND NOT EXISTS (SELECT 1 FROM cx.notifications p" \
+    "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'" \
+    "  AND p.seq < n.seq)" \
+    /* an update never posted, within $1 s of its ticket's last row sent, \
+       is not due whatever its next_attempt_at */ \
+    " AND NOT ($1::int > 0 AND " UPDATE_NOT_POSTED("n") \
+    "  AND coalesce(" HOLD_ENDS("n") " > now(), false))" \
+    " ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED"
+/* clang-format on */
+
 cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, char *err,
                              size_t errlen)
 {
@@ -116,25 +150,14 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
     snprintf(secs, sizeof secs, "%d", update_seconds > 0 ? update_seconds : 0);
     const char *params[] = {secs};
     if (update_seconds > 0) {
-        /* Updates due that the claim below leaves (the NOT (...) on $1) are put off
+        /* Updates due that the claim below leaves (NOT ... HOLD_ENDS) are put off
          * until their hold ends, so that they leave the index it reads, in a
          * statement of their own: a held row stays unlocked, so the ticket's
          * next firings bring it up to date and its next transition supersedes
          * it (migration 22). Under the ticket's lock, which that trigger takes
          * first (a row locked here meanwhile would be skipped by it); a ticket
          * whose lock is busy is put off at the next claim. */
-        st = exec(o,
-                  "UPDATE cx.notifications n SET next_attempt_at = h.until"
-                  " FROM (SELECT d.id, (SELECT p.sent_at FROM cx.notifications p"
-                  "   WHERE p.ticket_id = d.ticket_id AND p.seq < d.seq AND p.status = 'sent'"
-                  "   ORDER BY p.seq DESC LIMIT 1) + make_interval(secs => $1::int) AS until"
-                  "  FROM cx.notifications d WHERE d.status = 'pending' AND NOT d.waiting"
-                  "  AND d.next_attempt_at <= now() AND d.transition = 'updated'"
-                  "  AND d.attempts = 0 AND d.deliveries = '{}'"
-                  "  AND pg_try_advisory_xact_lock(72428371, (d.ticket_id & 2147483647)::int)"
-                  "  FOR UPDATE OF d SKIP LOCKED) h"
-                  " WHERE n.id = h.id AND h.until > now()",
-                  1, params, "holding back ticket updates", err, errlen);
+        st = exec(o, HOLD_SQL, 1, params, "holding back ticket updates", err, errlen);
         if (st != CX_OK)
             return st;
     }
@@ -150,22 +173,7 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
      * Rows marked waiting (behind an earlier pending row of their ticket,
      * migration 11) are not in notifications_ready_idx: a claim reads the
      * first pending row of each ticket that is due, not the rows behind them. */
-    PGresult *r = run(o,
-                      "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n"
-                      " WHERE n.status = 'pending' AND NOT n.waiting"
-                      " AND n.next_attempt_at <= now()"
-                      " AND NOT EXISTS (SELECT 1 FROM cx.notifications p"
-                      "  WHERE p.ticket_id = n.ticket_id AND p.status = 'pending'"
-                      "  AND p.seq < n.seq)"
-                      /* an update never posted, within $1 s of its ticket's last
-                         row sent, is not due whatever its next_attempt_at */
-                      " AND NOT ($1::int > 0 AND n.transition = 'updated' AND n.attempts = 0"
-                      "  AND n.deliveries = '{}' AND coalesce((SELECT p.sent_at"
-                      "   FROM cx.notifications p WHERE p.ticket_id = n.ticket_id"
-                      "   AND p.seq < n.seq AND p.status = 'sent' ORDER BY p.seq DESC LIMIT 1)"
-                      "   + make_interval(secs => $1::int) > now(), false))"
-                      " ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED",
-                      1, params, "claiming a notification", &st, err, errlen);
+    PGresult *r = run(o, CLAIM_SQL, 1, params, "claiming a notification", &st, err, errlen);
     if (r == NULL)
         return st;
     if (PQntuples(r) == 1) {
