@@ -968,7 +968,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
     static atomic_int told_history;
-    for (size_t j = 0; j < m && n > 0 && max_age > 0 && !atomic_load(&told_history); j++) {
+    for (size_t j = 0; n > 0 && max_age > 0 && j < m && !atomic_load(&told_history); j++) {
         long long at = recs[idx[j]].ev->occurred_at_us / 1000000;
         if (at <= oldest && !atomic_exchange(&told_history, 1)) {
             time_t t = (time_t)at;

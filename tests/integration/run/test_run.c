@@ -287,6 +287,15 @@ static void wait_handled(const char *group, long long target, int timeout_s)
                    target, timeout_s);
 }
 
+/* Runs a member of group, logging to log, until it has handled every message
+ * produced; it must stop cleanly. */
+static void run_logged_to_the_end(const char *group, char *log, size_t len)
+{
+    pid_t p = start_run_logged(group, log, len);
+    wait_handled(group, produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+}
+
 /* The offsets the group committed to Kafka (for lag tools), summed over the
  * topic's partitions. */
 static long long kafka_committed(const char *group)
@@ -377,9 +386,7 @@ Test(run, the_dead_letters_line_leaves_out_the_values_a_reason_quotes)
     uint64_t delivered;
     cr_assert_eq(cx_producer_flush(producer, 30000, &delivered, err, sizeof err), CX_OK, "%s", err);
     produced += 2;
-    pid_t p = start_run_logged("gpii", log, sizeof log);
-    wait_handled("gpii", produced, 60);
-    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    run_logged_to_the_end("gpii", log, sizeof log);
     /* e.g. field \"occurred_at\": \"...\" is not a valid RFC 3339 date-time */
     cr_assert_eq(cx_test_sh("grep 'message(s) dead-lettered, the first unreadable' '%s' |"
                             " grep -F -e 'occurred_at' -e 'near' | grep -qF '...'",
@@ -413,9 +420,7 @@ Test(run, an_older_replica_on_a_newer_schema_says_so_once)
                           " VALUES (999, 'from a newer release')");
     produce(200);
     char log[320];
-    pid_t p = start_run_logged("gnewer", log, sizeof log);
-    wait_handled("gnewer", produced, 60);
-    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    run_logged_to_the_end("gnewer", log, sizeof log);
     cr_assert_eq(cx_test_sh("grep -c 'the cx schema is at version 999, newer than this cxpulse"
                             " knows' '%s' | grep -qx 1",
                             log),
@@ -941,9 +946,7 @@ Test(run, offsets_stored_for_a_group_kafka_never_saw_are_said)
     }
     produce(400);
     char log[320];
-    pid_t p = start_run_logged("gnew", log, sizeof log);
-    wait_handled("gnew", produced, 60);
-    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    run_logged_to_the_end("gnew", log, sizeof log);
     cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -c 'postgresql stores offset 10 but "
                             "this group has committed none to kafka' | grep -qx %d",
                             log, PARTITIONS),
