@@ -588,6 +588,23 @@ cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen)
 /* ---- Dead letters ------------------------------------------------------------ */
 
 /* clang-format off */
+/* The dead letters a replay takes, $4 at most after id $3: id $1 (NULL:
+ * any), received since $2 (NULL: any time); the number, not id::text, orders. */
+#define SELECT_DEAD_SQL \
+    "SELECT id::text, kafka_topic, kafka_partition::text," \
+    " kafka_offset::text, raw FROM cx.dead_letters d" \
+    " WHERE ($1::bigint IS NULL OR id = $1::bigint)" \
+    " AND ($2::timestamptz IS NULL OR received_at >= $2)" \
+    " AND id > $3::bigint" \
+    " AND " CX__PG_DEAD_NOT_STORED("") \
+    " AND ($1::bigint IS NOT NULL OR NOT EXISTS (SELECT 1" \
+    "  FROM cx.dead_letters o WHERE o.kafka_topic = d.kafka_topic" \
+    "  AND o.kafka_partition = d.kafka_partition" \
+    "  AND o.kafka_offset = d.kafka_offset AND o.raw = d.raw" \
+    "  AND o.id < d.id" \
+    "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)" \
+    "  AND " CX__PG_DEAD_NOT_STORED("o.") "))" \
+    " ORDER BY d.id LIMIT $4::int"
 #define DEAD_COLUMNS                                                                          \
     "id, " CX__PG_UTC_ISO("received_at") " AS received_at,"                                  \
     " consumer_group, kafka_topic, kafka_partition, kafka_offset, error, original_error,"    \
@@ -663,24 +680,7 @@ cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *
      * several consumer groups dead-lettered (the same bytes at the same place)
      * is selected once (its first row): replaying it settles every group's
      * row. Binary results: raw comes back byte for byte. */
-    PGresult *r = PQexecParams(
-        h->conn,
-        "SELECT id::text, kafka_topic, kafka_partition::text,"
-        " kafka_offset::text, raw FROM cx.dead_letters d"
-        " WHERE ($1::bigint IS NULL OR id = $1::bigint)"
-        " AND ($2::timestamptz IS NULL OR received_at >= $2)"
-        " AND id > $3::bigint"
-        " AND " CX__PG_DEAD_NOT_STORED(
-            "") " AND ($1::bigint IS NOT NULL OR NOT EXISTS (SELECT 1"
-                "  FROM cx.dead_letters o WHERE o.kafka_topic = d.kafka_topic"
-                "  AND o.kafka_partition = d.kafka_partition"
-                "  AND o.kafka_offset = d.kafka_offset AND o.raw = d.raw"
-                "  AND o.id < d.id"
-                "  AND ($2::timestamptz IS NULL OR o.received_at >= $2)"
-                "  AND " CX__PG_DEAD_NOT_STORED(
-                    "o.") "))"
-                          " ORDER BY d.id LIMIT $4::int", /* the number, not id::text */
-        4, NULL, params, NULL, NULL, 1);
+    PGresult *r = PQexecParams(h->conn, SELECT_DEAD_SQL, 4, NULL, params, NULL, NULL, 1);
     cx_status st = cx__pg_check(h->conn, r, "reading dead letters", err, errlen);
     int rows = st == CX_OK ? PQntuples(r) : 0;
     cx_dead_letter *d = rows ? calloc((size_t)rows, sizeof *d) : NULL;

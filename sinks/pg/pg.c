@@ -869,22 +869,24 @@ static const char *const dead_sql =
  * (one per group that dead-lettered it, those not stored yet: the same bytes
  * at the same place), with the new reason; a message with no row at all gets
  * one for the sink's group. */
+/* clang-format off */
 static const char *const replay_dead_sql =
     "WITH u AS (UPDATE cx.dead_letters d SET"
     " original_error = coalesce(d.original_error, d.error),"
     " error = s.error, replayed_at = now(), replay_count = d.replay_count + 1,"
     " replay_result = 'failed again: ' || s.error FROM cx_stage_dead s"
     " WHERE d.kafka_topic = s.kafka_topic AND d.kafka_partition = s.kafka_partition"
-    " AND d.kafka_offset = s.kafka_offset AND d.raw = s.raw AND " CX__PG_DEAD_NOT_STORED(
-        "d.") " RETURNING d.id)"
-              " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
-              " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
-              " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
-              " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
-              " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
-              " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset"
-              " AND d.raw = s.raw)"
-              " ON CONFLICT DO NOTHING";
+    " AND d.kafka_offset = s.kafka_offset AND d.raw = s.raw"
+    " AND " CX__PG_DEAD_NOT_STORED("d.") " RETURNING d.id)"
+    " INSERT INTO cx.dead_letters (consumer_group, kafka_topic, kafka_partition,"
+    " kafka_offset, error, raw, replayed_at, replay_count, replay_result)"
+    " SELECT $1, kafka_topic, kafka_partition, kafka_offset, error, raw, now(), 1,"
+    " 'failed again: ' || error FROM cx_stage_dead s WHERE NOT EXISTS"
+    " (SELECT 1 FROM cx.dead_letters d WHERE d.kafka_topic = s.kafka_topic"
+    " AND d.kafka_partition = s.kafka_partition AND d.kafka_offset = s.kafka_offset"
+    " AND d.raw = s.raw)"
+    " ON CONFLICT DO NOTHING";
+/* clang-format on */
 
 static cx_status write_dead_letters(cx_pg *pg, batch *b, char *err, size_t errlen)
 {
