@@ -7,8 +7,10 @@
  * failing, and PostgreSQL answering the monitor thread's check, made every
  * CHECK_MS, as a server that takes writes (not a standby, nor with
  * default_transaction_read_only on). /api/live queries PostgreSQL on its own
- * connection, within a few seconds.
+ * connection, within a few seconds, and adds what this process knows of its
+ * own storing: ready or why not, the messages waiting, a write going on.
  */
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ extern const size_t cx_live_page_len;
 #define DEAD_LETTERS_CHECKS 15 /* dead letters waiting are counted every 15th check (30 s), */
                                /* and at the next check after this process stored some */
 #define SLOW_WRITE_S 10        /* a batch write taking this long is said in the log */
+#define WAITING_MS 2000        /* /api/live counts the messages waiting at most this often */
 
 struct cx_service_http {
     cx_http *http;
@@ -38,8 +41,10 @@ struct cx_service_http {
     cx_pg_reader *checker; /* the monitor's */
     char *group;           /* the consumer group, whose dead letters are counted */
     int window_seconds;
-    pthread_mutex_t scratch_lock; /* lags: /metrics */
+    pthread_mutex_t scratch_lock; /* lags, waiting, waiting_at_us */
     cx_partition_lag *lags;
+    long long waiting;     /* messages of this member's partitions not stored, -1: not known */
+    int64_t waiting_at_us; /* when waiting was counted (0: never) */
     pthread_mutex_t lock;  /* pg_checked, pg_read_only, pg_error, quit, live_warned_us */
     int pg_checked;        /* 1: PostgreSQL answered the last check */
     const char *pg_read_only; /* NULL, or why it answered that it takes no writes */
@@ -83,12 +88,14 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
         text(r, 500, "out of memory\n", NULL);
 }
 
-static void ready_route(cx_service_http *s, cx_http_response *r)
+/* Fills why with the reasons this process is not ready, one per line, in
+ * words of ours ("" when ready). */
+static void not_ready(cx_service_http *s, char *why, size_t len)
 {
-    char why[1024] = "";
+    why[0] = '\0';
     cx_consumer *c = atomic_load(&s->consumer);
     if (c == NULL || cx_consumer_assigned(c) == 0)
-        snprintf(why, sizeof why,
+        snprintf(why, len,
                  "no kafka partitions assigned (none given yet, the brokers are out of reach, "
                  "other members hold them all, or their stored offsets cannot be read from "
                  "postgresql yet: the log says which)\n");
@@ -96,15 +103,20 @@ static void ready_route(cx_service_http *s, cx_http_response *r)
     /* libpq's reason names the server, the user and the database: the log
      * has it, not an endpoint anyone who reaches the port may read */
     if (!s->pg_checked)
-        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: %s\n",
+        snprintf(why + strlen(why), len - strlen(why), "postgresql: %s\n",
                  s->pg_error[0] ? "not answering (the log says why)" : "not checked yet");
     else if (s->pg_read_only != NULL) /* words of ours, naming nothing */
-        snprintf(why + strlen(why), sizeof why - strlen(why), "postgresql: read-only (%s)\n",
+        snprintf(why + strlen(why), len - strlen(why), "postgresql: read-only (%s)\n",
                  s->pg_read_only);
     else if (cx_metrics_get_gauge(s->metrics, CX_G_PG_UP) == 0)
-        snprintf(why + strlen(why), sizeof why - strlen(why),
-                 "postgresql: the last batch write failed\n");
+        snprintf(why + strlen(why), len - strlen(why), "postgresql: the last batch write failed\n");
     pthread_mutex_unlock(&s->lock);
+}
+
+static void ready_route(cx_service_http *s, cx_http_response *r)
+{
+    char why[1024];
+    not_ready(s, why, sizeof why);
     if (why[0] == '\0')
         text(r, 200, "ready\n", NULL);
     else
@@ -203,6 +215,59 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
+/* The messages of this member's partitions not stored yet (-1: not known),
+ * counted at most every WAITING_MS: while fetching is paused a count asks
+ * the leaders, and every open live page polls. */
+static long long waiting(cx_service_http *s)
+{
+    cx_consumer *c = atomic_load(&s->consumer);
+    pthread_mutex_lock(&s->scratch_lock);
+    int64_t now = cx_now_mono_us();
+    if (s->waiting_at_us == 0 || now - s->waiting_at_us >= WAITING_MS * 1000LL) {
+        size_t n = c ? cx_consumer_lag(c, s->lags, MAX_LAG_PARTITIONS) : 0;
+        s->waiting = n > 0 ? 0 : -1;
+        for (size_t i = 0; i < n; i++)
+            s->waiting += s->lags[i].lag;
+        s->waiting_at_us = now;
+    }
+    long long w = s->waiting;
+    pthread_mutex_unlock(&s->scratch_lock);
+    return w;
+}
+
+/* live's object with "service" added: what this process knows of its own
+ * storing, for the page to say when its figures may stop short of now
+ * (NULL: out of memory; live is freed either way). */
+static char *with_service(cx_service_http *s, char *live)
+{
+    char lines[1024], why[1024];
+    size_t k = 0;
+    not_ready(s, lines, sizeof lines);
+    for (const char *q = lines; *q != '\0' && k + 3 < sizeof why; q++)
+        if (*q != '\n')
+            why[k++] = *q;
+        else if (q[1] != '\0') /* one line: the reasons joined by "; " */
+            why[k++] = ';', why[k++] = ' ';
+    why[k] = '\0';
+    cx_consumer *c = atomic_load(&s->consumer);
+    cx_pipeline *p = atomic_load(&s->pipeline);
+    long long w = waiting(s);
+    json_t *o =
+        json_pack("{s:b, s:s?, s:i, s:o, s:f}", "ready", why[0] == '\0', "not_ready",
+                  why[0] ? why : NULL, "partitions", (json_int_t)(c ? cx_consumer_assigned(c) : 0),
+                  "waiting", w >= 0 ? json_integer(w) : json_null(), "write_seconds",
+                  p ? cx_pipeline_write_seconds(p) : 0.0);
+    char *svc = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    size_t n = strlen(live), cap = n + (svc ? strlen(svc) : 0) + 16;
+    char *out = svc && n > 0 && live[n - 1] == '}' ? malloc(cap) : NULL;
+    if (out != NULL)
+        snprintf(out, cap, "%.*s, \"service\" : %s}", (int)(n - 1), live, svc);
+    free(svc);
+    free(live);
+    return out;
+}
+
 static void live_route(cx_service_http *s, cx_http_response *r)
 {
     char err[512];
@@ -218,8 +283,8 @@ static void live_route(cx_service_http *s, cx_http_response *r)
         cx_log(say ? CX_LOG_WARN : CX_LOG_DEBUG, "http", "live data: %s%s", err,
                say ? " (said at most once a minute)" : "");
         text(r, 503, "{\"error\":\"postgresql unavailable\"}", NULL);
-    } else {
-        r->body = json;
+    } else if ((r->body = with_service(s, json)) == NULL) {
+        text(r, 500, "{\"error\":\"out of memory\"}", NULL);
     }
     r->content_type = "application/json";
 }

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <netinet/in.h>
@@ -594,6 +595,89 @@ Test(http, started_against_a_read_only_server_readyz_says_it_is_read_only)
     for (int i = 0; i < 100 && !ready; i++, cx_test_sleep_ms(100))
         ready = cx_test_http_get(port, "/readyz", body, sizeof body) == 200;
     cr_assert(ready, "not ready once the server takes writes: %s", body);
+}
+
+/* /api/live's "service" object, parsed (json_decref() it); NULL on no 200. */
+static json_t *live_service(void)
+{
+    if (cx_test_http_get(port, "/api/live", body, sizeof body) != 200)
+        return NULL;
+    json_t *live = json_loads(body, 0, NULL);
+    cr_assert_not_null(live, "/api/live is not JSON: %.300s", body);
+    json_t *svc = json_incref(json_object_get(live, "service"));
+    json_decref(live);
+    cr_assert_not_null(svc, "/api/live has no service: %.300s", body);
+    return svc;
+}
+
+static void rendered_page(const char *name, char *dom, size_t len);
+
+/* The live page's figures come from PostgreSQL, stored by every process of
+ * the group; whether this process is storing is its own. Up to date, it says
+ * so; while the server takes no writes, the page says this process is not
+ * storing and why, in words of ours, and how many messages wait: the drop in
+ * volume it draws is not customers falling quiet. */
+Test(http, the_live_page_says_when_this_process_is_not_storing)
+{
+    cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
+    long bad = produce(20);
+    wait_handled(produced);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    int ready = 0, nothing_said = 0;
+    json_int_t waiting = -1, partitions = 0;
+    for (int i = 0; i < 50 && waiting != 0; i++, cx_test_sleep_ms(200)) { /* counted every 2 s */
+        json_t *svc = live_service();
+        ready = svc && json_is_true(json_object_get(svc, "ready"));
+        nothing_said = svc && json_is_null(json_object_get(svc, "not_ready"));
+        waiting = svc ? json_integer_value(json_object_get(svc, "waiting")) : -1;
+        partitions = svc ? json_integer_value(json_object_get(svc, "partitions")) : 0;
+        json_decref(svc);
+    }
+    cr_assert(ready && nothing_said, "not ready");
+    cr_assert_eq(waiting, 0);
+    cr_assert_eq(partitions, 3);
+    static char dom[1 << 20];
+    rendered_page("live-page-stored.html", dom, sizeof dom);
+    cr_assert(strstr(dom, ">stored up to date<") != NULL, "the page does not say it is up to date");
+    cr_assert(strstr(dom, ">this process is not storing") == NULL);
+
+    set_read_only("on");
+    for (int k = 0; k < 3; k++) {
+        char v[160];
+        snprintf(v, sizeof v,
+                 "{\"event_id\":\"ns-%d\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
+                 "\"text\":\"the courier was late\"}",
+                 k);
+        send_one(v);
+    }
+    /* (the check that sees the server read-only may come after a write
+     * that failed, or a check that lost its connection to the terminate) */
+    char said[1024] = "";
+    waiting = 0;
+    for (int i = 0; i < 100 && (!strstr(said, "read-only") || waiting < 3); i++) {
+        cx_test_sleep_ms(200);
+        json_t *svc = live_service(); /* the page reads; only writes are refused */
+        const char *why = svc ? json_string_value(json_object_get(svc, "not_ready")) : NULL;
+        snprintf(said, sizeof said, "%s", why ? why : "");
+        waiting = svc ? json_integer_value(json_object_get(svc, "waiting")) : 0;
+        int agrees = svc == NULL || json_is_true(json_object_get(svc, "ready")) == (why == NULL);
+        json_decref(svc);
+        cr_assert(agrees, "ready, yet not ready because '%s'", said);
+    }
+    cr_assert(strncmp(said, "postgresql: read-only (", 23) == 0, "/api/live says why: '%s'", said);
+    cr_assert_eq(waiting, 3, "waiting");
+    cr_assert(strstr(body, "127.0.0.1") == NULL && strstr(body, "cxtest_") == NULL, "%s", body);
+    rendered_page("live-page-not-storing.html", dom, sizeof dom);
+    cr_assert(strstr(dom, ">this process is not storing: postgresql: read-only (") != NULL,
+              "the page does not say it is not storing");
+    cr_assert(strstr(dom, ">3 messages of this process's 3 partitions not stored yet<") != NULL,
+              "the page does not say what waits");
+
+    set_read_only("off");
+    wait_handled(produced);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id LIKE "
+                                         "'ns-%'"),
+                 3);
 }
 
 /* ---- A slow proxy, so that the browser's page lives long enough ---------- */
