@@ -55,6 +55,7 @@ typedef struct cx_config {
     int alerts_retry_max_ms;
     int alerts_resend_seconds;
     int alerts_update_seconds;
+    int alerts_chat_quiet_minutes;
     int alerts_poll_ms;
 } cx_config;
 

@@ -242,6 +242,7 @@ cx_status cx_alerts_new(cx_alerts **out, const cx_config *cfg, char *err, size_t
     a->retry_max_ms = cfg->alerts_retry_max_ms;
     a->resend_seconds = cfg->alerts_resend_seconds;
     a->update_seconds = cfg->alerts_update_seconds;
+    a->chat_quiet_s = cfg->alerts_chat_quiet_minutes * 60;
     a->poll_ms = cfg->alerts_poll_ms;
     cx_status st = CX_OK;
     if (cfg->alerts_page_url != NULL && cfg->alerts_page_url[0] != '\0') {
@@ -542,6 +543,28 @@ static void slack_put_middle_cut(cx_buf *b, const char *reason, size_t room)
     slack_put(b, reason + tail, n - tail, SLACK_TEXT);
 }
 
+int cx__alerts_after_quiet(const cx_alerts *a, const json_t *row)
+{
+    const json_t *q = json_object_get(row, "quiet_seconds"); /* null: not an update, or written
+                                                                before schema version 23 */
+    return a->chat_quiet_s > 0 && json_is_integer(q) && json_integer_value(q) >= a->chat_quiet_s;
+}
+
+/* "after 2 d 3 h quiet": how long a ticket had not moved, to the minute. */
+static void quiet_text(long long s, char *buf, size_t len)
+{
+    long long m = s / 60, d = m / 1440, h = m % 1440 / 60;
+    m %= 60;
+    if (d > 0)
+        snprintf(buf, len, " again after %lld d %lld h quiet", d, h);
+    else if (h > 0 && m > 0)
+        snprintf(buf, len, " again after %lld h %lld min quiet", h, m);
+    else if (h > 0)
+        snprintf(buf, len, " again after %lld h quiet", h);
+    else
+        snprintf(buf, len, " again after %lld min quiet", m);
+}
+
 char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now)
 {
     const cx__alerts_receiver *r = &a->receivers[i];
@@ -564,11 +587,17 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                         str(row, "created_at"), "ticket", t, "page_url",
                         a->page_url ? json_string(a->page_url) : json_null());
     } else {
-        char id[32];
+        char id[32], quiet[64] = "";
         cx_buf text = {0}, link = {0};
         snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
+        int fired =
+            strcmp(str(row, "transition"), "updated") == 0 && cx__alerts_after_quiet(a, row);
+        if (fired) /* the only update chat gets */
+            quiet_text(json_integer_value(json_object_get(row, "quiet_seconds")), quiet,
+                       sizeof quiet);
         const char *parts[][2] = {{"cxpulse: ticket ", id},
-                                  {" ", str(row, "transition")},
+                                  {" ", fired ? "fired" : str(row, "transition")},
+                                  {quiet, ""},
                                   {" for *", str(t, "owner")},
                                   {"* (rule ", str(t, "rule")},
                                   {", ", str(t, "category")},

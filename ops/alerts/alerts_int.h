@@ -31,9 +31,14 @@ struct cx_alerts {
     size_t n_routes;
     char *page_url;
     int timeout_ms, retry_min_ms, retry_max_ms, resend_seconds, update_seconds, poll_ms;
+    int chat_quiet_s; /* alerts.chat_quiet_minutes, in seconds (0: chat gets no update) */
 };
 
 struct cx_alerts;
+
+/* 1 when an `updated` outbox row's ticket had not moved for at least
+ * alerts.chat_quiet_minutes before it fired again (its quiet_seconds). */
+int cx__alerts_after_quiet(const struct cx_alerts *a, const json_t *row);
 
 /* One Alertmanager alert for an outbox row (firing, or ended now when
  * resolved), labelled with the ticket's id and, when the row has it, its uid. */

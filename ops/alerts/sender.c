@@ -219,11 +219,14 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         }
         if (done != NULL && strcmp(done, "skipped") == 0)
             continue;
-        /* Chat gets what a person acts on, not every batch that adds events. */
+        /* Chat gets what a person acts on, not every batch that adds events:
+         * an update only when its ticket fired again after a quiet spell. */
         if (r->kind == CX__ALERTS_SLACK &&
-            strcmp(json_string_value(json_object_get(row, "transition")), "updated") == 0) {
+            strcmp(json_string_value(json_object_get(row, "transition")), "updated") == 0 &&
+            !cx__alerts_after_quiet(s->alerts, row)) {
             set_delivery(deliveries, r->name, "skipped", 0,
-                         "chat receivers get opened, acknowledged and resolved");
+                         "chat receivers get opened, acknowledged and resolved, and an update "
+                         "after alerts.chat_quiet_minutes without one");
             continue;
         }
         int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;

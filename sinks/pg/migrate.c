@@ -559,6 +559,40 @@ static const migration migrations[] = {
      "                 AND deliveries = '{}' AND transition = 'updated'\n"
      "               FOR UPDATE SKIP LOCKED);\n" TICKET_NOTIFY_TAIL
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
+    /* A ticket left open after its incident (nobody resolved it) took the
+     * next incident, days later, as an update, which chat receivers skip:
+     * the channel heard nothing. An update row now keeps how long its ticket
+     * had not moved (no firing, no acknowledgement) before the first firing
+     * it holds, for the sender to post one after a quiet spell to chat too
+     * (alerts.chat_quiet_minutes); a merge keeps the longest. SECURITY
+     * DEFINER again (18). */
+    {23, "an update row keeps how long its ticket had been quiet",
+     "ALTER TABLE cx.notifications ADD COLUMN quiet_before interval;\n" TICKET_NOTIFY_HEAD
+     "  IF tr = 'updated' THEN\n"
+     "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now(),\n"
+     "      quiet_before = greatest(quiet_before, NEW.updated_at - OLD.updated_at)\n"
+     "    WHERE id = (SELECT id FROM cx.notifications\n"
+     "                WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
+     "                  AND deliveries = '{}' AND transition = 'updated' AND seq = (SELECT "
+     "max(seq)\n"
+     "                    FROM cx.notifications WHERE ticket_id = NEW.ticket_id)\n"
+     "                FOR UPDATE SKIP LOCKED);\n"
+     "    IF FOUND THEN RETURN NULL; END IF;\n"
+     "  END IF;\n"
+     "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
+     "  WHERE id IN (SELECT id FROM cx.notifications\n"
+     "               WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
+     "                 AND deliveries = '{}' AND transition = 'updated'\n"
+     "               FOR UPDATE SKIP LOCKED);\n"
+     "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting, quiet_before)\n"
+     "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"
+     "    EXISTS (SELECT 1 FROM cx.notifications p\n"
+     "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending'),\n"
+     "    CASE WHEN tr = 'updated' THEN NEW.updated_at - OLD.updated_at END\n"
+     "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
+     "  RETURN NULL;\n"
+     "END $$;\n"
+     "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
 };
 
 int cx_pg_schema_version(void)

@@ -29,6 +29,7 @@ struct cx_pg_outbox {
     " " CX__PG_UTC_ISO("n.sent_at") " AS sent_at,"                                           \
     " " CX__PG_UTC_ISO("n.next_attempt_at") " AS next_attempt_at,"                           \
     " n.last_error, n.deliveries::json AS deliveries,"                                       \
+    " extract(epoch FROM n.quiet_before)::bigint AS quiet_seconds,"                           \
     " (n.ticket || jsonb_build_object(" TICKET_TIME("opened_at") ","                         \
     "  " TICKET_TIME("updated_at") ", " TICKET_TIME("resolved_at") ","                       \
     "  " TICKET_TIME("window_start") ", " TICKET_TIME("window_end") "))::json AS ticket"

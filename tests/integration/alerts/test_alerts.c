@@ -1209,3 +1209,58 @@ Test(alerts, routes_pick_receivers_and_chat_gets_what_people_act_on)
                    " AND ticket->>'rule' = 'courier-complaints'"),
                  0, "the route sends courier-complaints to crm only");
 }
+
+/* A ticket left open after its incident (nobody resolved it) takes the next
+ * one as an update: chat hears of it once, "fired again after 3 h 20 min
+ * quiet", and not of the firings that follow it closely. */
+Test(alerts, chat_hears_of_a_ticket_firing_again_after_a_quiet_spell_once)
+{
+    int port = cx_test_free_port();
+    start_hook(port, NULL);
+    char receivers[200];
+    snprintf(
+        receivers, sizeof receivers,
+        "[{\"name\": \"chat\", \"kind\": \"slack\", \"url\": \"http://127.0.0.1:%d/chat/T0\"}]",
+        port);
+    write_config_receivers(60, 3000, receivers);
+    start_run(0, "--config", cfgfile);
+    complaints(12);
+    wait_for("SELECT count(*) FROM cx.tickets", 2, 30, "tickets opened");
+    wait_all_sent(30);
+    long long rows = q("SELECT count(*) FROM cx.notifications");
+    /* both tickets last moved 3 h 20 min ago: their incident is over */
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET updated_at = updated_at - interval '200 min'");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), rows, "a move of updated_at alone");
+    complaints(3);
+    wait_for("SELECT count(DISTINCT ticket_id) FROM cx.notifications WHERE transition = "
+             "'updated' AND quiet_before >= interval '200 min'",
+             2, 30, "both tickets fired again after their quiet spell");
+    wait_all_sent(30);
+    complaints(3); /* moments later: no quiet spell */
+    wait_for("SELECT count(DISTINCT ticket_id) FROM cx.notifications WHERE transition = "
+             "'updated' AND quiet_before < interval '1 min'",
+             2, 30, "both tickets fired again at once");
+    wait_all_sent(30);
+    json_t *recs = hook_records(), *r;
+    size_t i, opened = 0, again = 0, other = 0;
+    char unexpected[1024] = "";
+    json_array_foreach(recs, i, r)
+    {
+        const char *text = json_string_value(json_object_get(json_object_get(r, "body"), "text"));
+        cr_assert_not_null(text);
+        if (strstr(text, " opened for *carriers* "))
+            opened++;
+        else if (strstr(text, " fired again after 3 h 20 min quiet for *carriers* (rule "))
+            again++;
+        else if (other++ == 0)
+            snprintf(unexpected, sizeof unexpected, "%s", text);
+    }
+    json_decref(recs);
+    cr_assert_eq(other, 0, "chat got %s", unexpected);
+    cr_assert_eq(opened, 2);
+    cr_assert_eq(again, 2, "each ticket's firing after its quiet spell, once");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE transition = 'updated'"
+                   " AND quiet_before < interval '1 min'"
+                   " AND deliveries->'chat'->>'status' <> 'skipped'"),
+                 0, "an update moments after the last reached chat");
+}

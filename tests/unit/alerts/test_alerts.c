@@ -535,6 +535,46 @@ Test(alerts, chat_gets_a_short_text_with_owner_reason_and_link)
     json_decref(r);
 }
 
+/* An update reaches chat only when its ticket had been quiet for
+ * alerts.chat_quiet_minutes (default 60) before it fired again, and says
+ * how long, to the minute; 0 turns it off. */
+Test(alerts, chat_gets_an_update_only_after_a_quiet_spell_and_says_how_long)
+{
+    set("alerts.receivers", receivers);
+    load();
+    json_t *r = row("updated", "open");
+    cr_assert(!cx__alerts_after_quiet(alerts, r), "a row of an older release has no quiet");
+    const struct {
+        long long quiet;
+        int chat;
+        const char *said;
+    } cases[] = {{59 * 60 + 59, 0, NULL},
+                 {3600, 1, "fired again after 1 h quiet"},
+                 {3 * 3600 + 20 * 60 + 59, 1, "fired again after 3 h 20 min quiet"},
+                 {2 * 86400 + 5 * 3600 + 7 * 60, 1, "fired again after 2 d 5 h quiet"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        json_object_set_new(r, "quiet_seconds", json_integer(cases[k].quiet));
+        cr_assert_eq(cx__alerts_after_quiet(alerts, r), cases[k].chat, "quiet %lld s",
+                     cases[k].quiet);
+        if (!cases[k].chat)
+            continue;
+        json_t *doc = render("billing-chat", r, 0);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "cxpulse: ticket 42 %s for *vendor-management* (rule carrier-spike,"
+                 " external): 25 negative events in the 15 minutes to 10:15 UTC",
+                 cases[k].said);
+        cr_assert_str_eq(json_string_value(json_object_get(doc, "text")), want);
+        json_decref(doc);
+    }
+    cx_alerts_free(alerts);
+    alerts = NULL;
+    set("alerts.chat_quiet_minutes", "0");
+    load();
+    cr_assert(!cx__alerts_after_quiet(alerts, r), "0: chat never gets an update");
+    json_decref(r);
+}
+
 /* Slack reads &, < and > as markup: an owner or reason quoting "<!channel>"
  * must be shown as written, not ping everyone; a "|" or ">" in the page's
  * address must not end the link. */
