@@ -312,7 +312,7 @@ static void lost(void *ctx, const char *topic, int32_t partition, uint64_t n)
 }
 
 static void retrying(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
-                     const char *err)
+                     int blocked, const char *err)
 {
     service *s = ctx;
     cx_log(CX_LOG_WARN, "sink.pg",
@@ -320,7 +320,7 @@ static void retrying(void *ctx, int writer, int attempt, long long failing_s, in
            writer, delay_ms, attempt, failing_s, err);
     /* a lock another session held past lock_timeout (an analyst's LOCK TABLE)
      * is not PostgreSQL failing: readiness and cxpulse_postgresql_up stay */
-    cx_metrics_count_retry(s->metrics, strstr(err, "(SQLSTATE 55P03)") == NULL);
+    cx_metrics_count_retry(s->metrics, !blocked);
 }
 
 int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metrics *metrics,

@@ -285,7 +285,7 @@ static void *writer_main(void *arg)
             finish_share(p, wr, &c);
             continue;
         }
-        if (r != CX_SINK_RETRY) {
+        if (r != CX_SINK_RETRY && r != CX_SINK_BLOCKED) {
             int first = !p->fatal;
             if (first) {
                 p->fatal = 1;
@@ -312,7 +312,8 @@ static void *writer_main(void *arg)
         if (p->o.hooks.retrying != NULL) {
             pthread_mutex_unlock(&p->lock);
             p->o.hooks.retrying(p->o.hooks.ctx, (int)(wr - p->wr), wr->failures,
-                                (cx_now_mono_us() - wr->failing_since_us) / 1000000, delay, err);
+                                (cx_now_mono_us() - wr->failing_since_us) / 1000000, delay,
+                                r == CX_SINK_BLOCKED, err);
             pthread_mutex_lock(&p->lock);
         }
         struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, delay);

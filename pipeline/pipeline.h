@@ -43,9 +43,11 @@ typedef struct cx_sink_counts {
 
 /* The answer of a sink write. */
 typedef enum cx_sink_result {
-    CX_SINK_OK,    /* written (atomically) */
-    CX_SINK_RETRY, /* nothing written; the same records may be written again later */
-    CX_SINK_ERROR, /* retrying cannot help */
+    CX_SINK_OK,      /* written (atomically) */
+    CX_SINK_RETRY,   /* nothing written; the same records may be written again later */
+    CX_SINK_BLOCKED, /* as RETRY, held up by another client of the store (a lock it
+                        holds), not by the store failing */
+    CX_SINK_ERROR,   /* retrying cannot help */
 } cx_sink_result;
 
 typedef struct cx_sink_ops {
@@ -114,9 +116,9 @@ typedef struct cx_pipeline_hooks {
     void (*stored)(void *ctx, const cx_pipeline_report *r);
     /* Writer `writer`'s write failed transiently, for the attempt-th time
      * in a row over the last failing_s seconds; it is tried again after
-     * delay_ms. */
+     * delay_ms. blocked: this time the sink answered CX_SINK_BLOCKED. */
     void (*retrying)(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
-                     const char *err);
+                     int blocked, const char *err);
     /* A sink answered ERROR: the engine takes no more batches. Once. */
     void (*failed)(void *ctx, const char *err);
     /* Optional. Asked about every second while a drain waits, on the thread

@@ -623,7 +623,7 @@ static cx_status run_waiting_briefly(PGconn *conn, const char *sql, const char *
         int64_t began = cx_now_mono_us();
         if ((st = cx__pg_exec(conn, set, what, err, errlen)) != CX_OK ||
             (st = cx__pg_exec(conn, sql, what, err, errlen)) == CX_OK ||
-            strstr(err, "(SQLSTATE 55P03)") == NULL || attempt == LOCK_TRIES ||
+            !cx__pg_lock_timed_out(err) || attempt == LOCK_TRIES ||
             cx_now_mono_us() - began > 2 * LOCK_WAIT_MS * 1000LL)
             return st;
         if (attempt == 1 || attempt % 15 == 0)

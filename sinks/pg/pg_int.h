@@ -57,6 +57,11 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);
 
+/* 1 when err, written by cx__pg_check(), says a wait for a lock another
+ * session holds ended at lock_timeout (SQLSTATE 55P03): the server works,
+ * and the same statement may well pass a moment later. */
+int cx__pg_lock_timed_out(const char *err);
+
 /* Runs sql (no parameters) and checks its result as cx__pg_check() does. */
 cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
                       size_t errlen);

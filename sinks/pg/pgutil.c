@@ -344,6 +344,11 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
                    state ? state : "none: connection lost");
 }
 
+int cx__pg_lock_timed_out(const char *err)
+{
+    return strstr(err, "(SQLSTATE 55P03)") != NULL; /* cx__pg_check()'s words */
+}
+
 /* The escape's second character, for the four bytes COPY text must escape. */
 static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 

@@ -1,15 +1,20 @@
 /*
  * sink_ops.c - the PostgreSQL sink as the pipeline's sink (cx_sink_ops): a
- * batch write answers OK, RETRY (transient: nothing was written) or ERROR.
+ * batch write answers OK, RETRY (transient: nothing was written), BLOCKED (a
+ * lock another session holds: nothing was written, the server works) or
+ * ERROR.
  */
 #include "pg.h"
+#include "pg_int.h"
 #include "pipeline.h"
 
 static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
                                     cx_sink_counts *counts, char *err, size_t errlen)
 {
     cx_status st = cx_pg_write_batch(ctx, recs, n, counts, err, errlen);
-    return st == CX_OK ? CX_SINK_OK : st == CX_ERR_TRANSIENT ? CX_SINK_RETRY : CX_SINK_ERROR;
+    if (st == CX_ERR_TRANSIENT)
+        return cx__pg_lock_timed_out(err) ? CX_SINK_BLOCKED : CX_SINK_RETRY;
+    return st == CX_OK ? CX_SINK_OK : CX_SINK_ERROR;
 }
 
 static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,

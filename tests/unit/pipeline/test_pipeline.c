@@ -28,6 +28,7 @@ typedef struct ledger {
     int fail_next;      /* the next this many writes answer RETRY */
     int fail_partition; /* ... only writes with this partition (-1: any) */
     int fail_always;    /* every write answers RETRY while set */
+    int blocked_next;   /* the next this many writes answer BLOCKED (a lock elsewhere) */
     int error_next;     /* the next write answers ERROR */
     int delay_ms;       /* every write takes this long */
     int hang;           /* every write waits for a cancel, then answers RETRY */
@@ -66,6 +67,10 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
             pthread_cond_wait(&l->cancelled, &l->lock);
         snprintf(err, errlen, "canceled");
         r = CX_SINK_RETRY;
+    } else if (l->blocked_next > 0) {
+        l->blocked_next--;
+        snprintf(err, errlen, "lock timeout");
+        r = CX_SINK_BLOCKED;
     } else if (l->error_next > 0) {
         l->error_next--;
         snprintf(err, errlen, "refused for good");
@@ -153,7 +158,7 @@ typedef struct source {
     size_t reported_written[MAX_REPORTS];
     _Atomic int reported;
     _Atomic int in_hook, overlapped;
-    _Atomic int retries, failed, bad_hook;
+    _Atomic int retries, failed, bad_hook, blocked;
     int64_t cancel_at; /* what the cancel_at hook answers */
     int pauses, max_in_hand;
     int max_delay_ms;          /* the longest backoff the retrying hook may be told */
@@ -231,12 +236,16 @@ static void on_stored(void *ctx, const cx_pipeline_report *r)
 
 /* (Hooks run on the engine's threads: they note what they saw, the test asserts.) */
 static void on_retrying(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
-                        const char *err)
+                        int blocked, const char *err)
 {
     source *s = ctx;
     if (delay_ms < 0 || delay_ms > s->max_delay_ms ||
-        (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0))
+        (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0 &&
+         strcmp(err, "lock timeout") != 0))
         s->bad_hook = 1; /* the backoff is within its bounds, +-20% */
+    if (blocked != (strcmp(err, "lock timeout") == 0))
+        s->bad_hook = 1; /* said blocked when the sink answered BLOCKED, only then */
+    s->blocked += blocked;
     if (writer < 0 || writer >= CX_PIPELINE_MAX_SINKS || attempt < 1 || failing_s < 0 ||
         failing_s > 600)
         s->bad_hook = 1; /* which writer, the how-manyth failure in a row, since when */
@@ -370,6 +379,27 @@ Test(pipeline, a_sink_failing_n_times_gets_each_batch_stored_once_and_in_order)
                      "batch %d reported out of the submission order", k);
     }
     cr_assert_not(src.overlapped, "two reports at once");
+}
+
+/* A write held up by another client's lock is retried as any transient
+ * failure, and the hook is told it was blocked, not failing: the service
+ * keeps PostgreSQL counted up meanwhile. */
+Test(pipeline, a_blocked_write_is_retried_and_said_blocked)
+{
+    start(1, 2);
+    db.blocked_next = 2;
+    db.fail_next = 1;
+    db.fail_partition = -1;
+    source_read(&src, 8);
+    source_submit(&src, 2);
+    wait_reported(1); /* (a drain would give the retries up) */
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(src.retries, 3);
+    cr_assert_eq(src.blocked, 2, "the two blocked writes said blocked, the failed one not");
+    cr_assert_eq(src.failed, 0);
+    cr_assert_not(src.bad_hook);
 }
 
 Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
