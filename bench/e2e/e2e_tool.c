@@ -4,7 +4,9 @@
  *                                         order over October 2026 (as a topic carries
  *                                         them), or scattered: consecutive events days
  *                                         apart, the worst case for signals and tickets,
- *                                         or random: uniformly over 20 days (seed fixed)
+ *                                         or random: uniformly over 20 days (seed fixed);
+ *                                         with TEXT_BYTES=B in the environment each text
+ *                                         is its sentence repeated to at least B bytes
  *   e2e_tool paced BROKERS TOPIC RATE S [scattered]
  *                                         produce RATE events/s for S seconds, each
  *                                         carrying attributes.sent_us (wall clock at send)
@@ -22,9 +24,30 @@
 #include "ingest.h"
 #include <libpq-fe.h>
 
+/* Repeats the event in buf's text (one sentence) to at least bytes; the
+ * event must fit in cap. */
+static void lengthen_text(char *buf, size_t cap, long bytes)
+{
+    char *text = strstr(buf, "\"text\":\"");
+    char *end = text ? strstr(text + 8, "\",\"") : NULL;
+    if (end == NULL || bytes <= end - (text + 8))
+        return;
+    static char out[1 << 16];
+    size_t one = (size_t)(end - (text + 8)), at = (size_t)(text + 8 - buf);
+    memcpy(out, buf, at);
+    for (long n = 0; n < bytes && at + one + 1 < sizeof out / 2; n += (long)one + 1) {
+        memcpy(out + at, text + 8, one);
+        at += one;
+        out[at++] = ' ';
+    }
+    snprintf(out + at - 1, sizeof out - at, "%s", end);
+    snprintf(buf, cap, "%s", out);
+}
+
 int main(int argc, char **argv)
 {
-    char buf[1024], err[512];
+    static char buf[1 << 16];
+    char err[512];
     int random_time = argc > 1 && strcmp(argv[argc - 1], "random") == 0;
     argc -= random_time;
     int scattered = argc > 1 && strcmp(argv[argc - 1], "scattered") == 0;
@@ -41,6 +64,8 @@ int main(int argc, char **argv)
                 cx_bench_event(buf, sizeof buf, "bulk", i, 0);
             else
                 cx_bench_event_at(buf, sizeof buf, "bulk", i, 0, start + month / n * i);
+            if (getenv("TEXT_BYTES") != NULL)
+                lengthen_text(buf, sizeof buf, strtol(getenv("TEXT_BYTES"), NULL, 10));
             puts(buf);
         }
         return 0;

@@ -21,14 +21,17 @@
 # batch touches thousands of signal windows), the worst case for signals and
 # ticket evaluation; SCATTER=random spreads the backlog's event time uniformly
 # over 20 days (the live phase is scattered as with SCATTER=1).
-# PARTS sets the partition count (default 64).
+# PARTS sets the partition count (default 64); TEXT_BYTES=B makes each event's
+# text its sentence repeated to at least B bytes (larger events).
+# Also printed: PostgreSQL's disk (cx.events with its indexes, and the whole cx
+# schema) and WAL per event stored, as the ingest left them.
 # cxpulse's own CPU (user + system, from /proc) is read when the N events are
 # stored, per event: over the whole run, and from the first stored batch on
 # (start-up and group join excluded); next to kcat's own CPU for the topic.
 # CXPULSE_BIN runs another cxpulse binary (an older build: bench/e2e/compare.sh)
 # and INGEST_ONLY=1 stops after step 3's figures (no latency, reclassify or
 # COPY baseline; those need this tree's schema).
-# usage: [SCATTER=1|random] [PARTS=64] [CXPULSE_BIN=PATH] [INGEST_ONLY=1] bench/e2e/run.sh [N]
+# usage: [SCATTER=1|random] [PARTS=64] [TEXT_BYTES=B] [CXPULSE_BIN=PATH] [INGEST_ONLY=1] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
@@ -90,6 +93,7 @@ kcat_rate=$(echo "$N / ($t1 - $t0)" | bc)
 
 echo "running cxpulse (the first group join takes ~3 s of the time) ..."
 c0=$(pg_cpu)
+wal0=$(psqlq "SELECT pg_current_wal_lsn()")
 t0=$(now)
 # the events are dated October 2026: the ticket rules judge them as live
 # ones (tickets.max_age_minutes; an older build ignores the variable)
@@ -114,6 +118,13 @@ steady_rate=n/a
 run_pg=$(us_per "$c0" "$(pg_cpu)" "$N")
 stored=$(psqlq "SELECT count(*) FROM cx.events")
 own_us() { echo "scale=1; $own_cpu * 1000000 / $N" | bc; }
+# bytes per event stored: WAL since the run began, cx.events (table, TOAST,
+# indexes), the whole cx schema
+read -r wal_b ev_b ix_b cx_b < <(psqlq "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal0') / $N),
+    round(pg_total_relation_size('cx.events')::numeric / $N), round(pg_indexes_size('cx.events')::numeric / $N),
+    round((SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+           WHERE s.nspname = 'cx' AND c.relkind IN ('r', 'm')) / $N)" | tr '|' ' ')
+disk_line="PostgreSQL per event     : WAL $wal_b B, cx.events $ev_b B (indexes $ix_b B of it), whole cx schema $cx_b B"
 steady=n/a
 [ "$n0" -lt "$N" ] && steady="$(echo "scale=1; ($own_cpu - $cpu0) * 1000000 / ($N - $n0)" | bc) us"
 if [ -n "${INGEST_ONLY:-}" ]; then
@@ -123,6 +134,7 @@ if [ -n "${INGEST_ONLY:-}" ]; then
     echo "cxpulse end to end       : $run_rate events/s, after the first batch $steady_rate events/s"
     echo "own CPU per event        : cxpulse $(own_us) us ($steady after the first stored batch)"
     echo "cxpulse peak RSS         : $(($(cat "$work/rss") / 1024)) MB"
+    echo "$disk_line"
     echo "PostgreSQL CPU per event : cxpulse run $run_pg us"
     exit 0
 fi
@@ -192,6 +204,7 @@ echo "own CPU per event        : cxpulse $(own_us) us ($own_cpu s for $N;"\
      "$steady after the first stored batch), kcat -C $(echo "scale=1; $kcat_cpu * 1000000 / $N" | bc) us ($kcat_cpu s)"
 echo "cxpulse peak RSS         : $((rss_kb / 1024)) MB"
 echo "PostgreSQL CPU per event : cxpulse run $run_pg us, plain COPY $copy_pg us"
+echo "$disk_line"
 re_vs="$(echo "scale=2; $re_rate / $run_rate" | bc) of ingest"
 [ "$steady_rate" = n/a ] || re_vs="$re_vs, $(echo "scale=2; $re_rate / $steady_rate" | bc) of ingest after its first batch"
 echo "reclassify (version only): $re_rate events/s, PostgreSQL CPU $re_pg us/event ($re_vs)"
