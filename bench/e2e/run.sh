@@ -96,8 +96,9 @@ c0=$(pg_cpu)
 wal0=$(psqlq "SELECT pg_current_wal_lsn()")
 t0=$(now)
 # the events are dated October 2026: the ticket rules judge them as live
-# ones (tickets.max_age_minutes; an older build ignores the variable)
-CXPULSE_TICKETS_MAX_AGE_MINUTES=0 /usr/bin/time -f '%M' -o "$work/rss" $bin run \
+# ones (tickets.max_age_minutes; an older build ignores the variable), unless
+# CXPULSE_TICKETS_MAX_AGE_MINUTES is set (1440: read as history, a backfill)
+CXPULSE_TICKETS_MAX_AGE_MINUTES=${CXPULSE_TICKETS_MAX_AGE_MINUTES:-0} /usr/bin/time -f '%M' -o "$work/rss" $bin run \
     --brokers "$brokers" --topic cx.events --group bench --pg "$url" --http off \
     --log-level warn &
 run_pid=$!

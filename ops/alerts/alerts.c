@@ -555,8 +555,10 @@ static void quiet_text(long long s, char *buf, size_t len)
 {
     long long m = s / 60, d = m / 1440, h = m % 1440 / 60;
     m %= 60;
-    if (d > 0)
+    if (d > 0 && h > 0)
         snprintf(buf, len, " again after %lld d %lld h quiet", d, h);
+    else if (d > 0)
+        snprintf(buf, len, " again after %lld d quiet", d);
     else if (h > 0 && m > 0)
         snprintf(buf, len, " again after %lld h %lld min quiet", h, m);
     else if (h > 0)

@@ -561,16 +561,38 @@ static const migration migrations[] = {
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
     /* A ticket left open after its incident (nobody resolved it) took the
      * next incident, days later, as an update, which chat receivers skip:
-     * the channel heard nothing. An update row now keeps how long its ticket
-     * had not moved (no firing, no acknowledgement) before the first firing
-     * it holds, for the sender to post one after a quiet spell to chat too
-     * (alerts.chat_quiet_minutes); a merge keeps the longest. SECURITY
-     * DEFINER again (18). */
+     * the channel heard nothing. A ticket now keeps the event time its latest
+     * firing was about (fired_event_at: the end of the window a window rule
+     * judged, the newest matching event of an event rule), and an update row
+     * how long its ticket had been quiet before the first firing it holds:
+     * the shorter of the clock's gap since the ticket last moved (a firing,
+     * an acknowledgement) and the event time's gap between its firings, so
+     * that an incident that went on while the service was stopped and is
+     * read after is not called quiet. A merge keeps the longest; a new row
+     * takes it from the updates it supersedes. The sender posts an update
+     * quiet for alerts.chat_quiet_minutes to chat too. SECURITY DEFINER
+     * again (18). */
     {23, "an update row keeps how long its ticket had been quiet",
-     "ALTER TABLE cx.notifications ADD COLUMN quiet_before interval;\n" TICKET_NOTIFY_HEAD
+     "ALTER TABLE cx.tickets ADD COLUMN fired_event_at timestamptz;\n"
+     "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"
+     "ALTER TABLE cx.notifications ADD COLUMN quiet_before interval;\n"
+     "CREATE OR REPLACE FUNCTION cx.ticket_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "DECLARE tr text; quiet interval; carried interval;\n"
+     "BEGIN\n"
+     "  IF TG_OP = 'INSERT' THEN tr := 'opened';\n"
+     "  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN tr := NEW.status;\n"
+     "  ELSIF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
+     "     OR NEW.reason IS DISTINCT FROM OLD.reason THEN tr := 'updated';\n"
+     "  ELSE RETURN NULL;\n"
+     "  END IF;\n"
+     "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
+     "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
      "  IF tr = 'updated' THEN\n"
+     "    quiet := least(NEW.updated_at - OLD.updated_at, NEW.fired_event_at - "
+     "OLD.fired_event_at);\n"
      "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now(),\n"
-     "      quiet_before = greatest(quiet_before, NEW.updated_at - OLD.updated_at)\n"
+     "      quiet_before = greatest(quiet_before, quiet)\n"
      "    WHERE id = (SELECT id FROM cx.notifications\n"
      "                WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
      "                  AND deliveries = '{}' AND transition = 'updated' AND seq = (SELECT "
@@ -579,16 +601,19 @@ static const migration migrations[] = {
      "                FOR UPDATE SKIP LOCKED);\n"
      "    IF FOUND THEN RETURN NULL; END IF;\n"
      "  END IF;\n"
-     "  UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
-     "  WHERE id IN (SELECT id FROM cx.notifications\n"
-     "               WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
-     "                 AND deliveries = '{}' AND transition = 'updated'\n"
-     "               FOR UPDATE SKIP LOCKED);\n"
+     "  WITH s AS (\n"
+     "    UPDATE cx.notifications SET status = 'superseded', sent_at = now()\n"
+     "    WHERE id IN (SELECT id FROM cx.notifications\n"
+     "                 WHERE ticket_id = NEW.ticket_id AND status = 'pending' AND attempts = 0\n"
+     "                   AND deliveries = '{}' AND transition = 'updated'\n"
+     "                 FOR UPDATE SKIP LOCKED)\n"
+     "    RETURNING quiet_before)\n"
+     "  SELECT max(quiet_before) INTO carried FROM s;\n"
      "  INSERT INTO cx.notifications (ticket_id, seq, transition, ticket, waiting, quiet_before)\n"
      "  SELECT NEW.ticket_id, coalesce(max(n.seq), 0) + 1, tr, to_jsonb(NEW),\n"
      "    EXISTS (SELECT 1 FROM cx.notifications p\n"
      "      WHERE p.ticket_id = NEW.ticket_id AND p.status = 'pending'),\n"
-     "    CASE WHEN tr = 'updated' THEN NEW.updated_at - OLD.updated_at END\n"
+     "    CASE WHEN tr = 'updated' THEN greatest(carried, quiet) END\n"
      "  FROM cx.notifications n WHERE n.ticket_id = NEW.ticket_id;\n"
      "  RETURN NULL;\n"
      "END $$;\n"

@@ -32,7 +32,8 @@ struct cx_pg_outbox {
     " extract(epoch FROM n.quiet_before)::bigint AS quiet_seconds,"                           \
     " (n.ticket || jsonb_build_object(" TICKET_TIME("opened_at") ","                         \
     "  " TICKET_TIME("updated_at") ", " TICKET_TIME("resolved_at") ","                       \
-    "  " TICKET_TIME("window_start") ", " TICKET_TIME("window_end") "))::json AS ticket"
+    "  " TICKET_TIME("window_start") ", " TICKET_TIME("window_end") ","                       \
+    "  " TICKET_TIME("fired_event_at") "))::json AS ticket"
 /* clang-format on */
 
 cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms, char *err,

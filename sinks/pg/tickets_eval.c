@@ -87,7 +87,7 @@ static const char *const baseline_sql =
 /* One firing: $1..$4 the ticket's identity, $5 kind, $6 the rule's window (s),
  * $7 threshold, $8 rating scale, $9..$12 the window's events, negative events,
  * ratings and rating sum, $13 the window's end (epoch s; the reason names it,
- * and window_start and window_end hold it), $14 and $15 the usual
+ * window_start and window_end hold it, and fired_event_at), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
  * $19 sample event ids. An open ticket keeps naming the latest window that
@@ -128,9 +128,9 @@ static const char *const upsert_sql =
     "  FROM f\n"
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
-    "    sample_event_ids, window_start, window_end)\n"
+    "    sample_event_ids, window_start, window_end, fired_event_at)\n"
     "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples,\n"
-    "    c.window_start, c.window_end FROM c\n"
+    "    c.window_start, c.window_end, to_timestamp($13::bigint) FROM c\n"
     "  WHERE c.cooldown_s = 0\n"
     "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
@@ -145,6 +145,7 @@ static const char *const upsert_sql =
     "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
     "      ELSE excluded.window_start END,\n"
     "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
+    "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
     "    event_count = t.event_count + excluded.event_count,\n"
     "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
@@ -995,14 +996,23 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         st = scope_ends(&scopes[k], rules, scope_of_rule, rule_ends, k);
     if (st == CX_ERR_NOMEM)
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
+    /* A batch of history only (every window it touches ended, and every
+     * event dated, before tickets.max_age_minutes: a backfill) has nothing
+     * to judge: no turn to take, nothing to read. */
+    int recent = 0, judged = 0;
+    for (size_t j = 0; j < m && !recent; j++)
+        recent = recs[idx[j]].ev->occurred_at_us / 1000000 > oldest;
+    for (size_t i = 0; st == CX_OK && i < n && !judged; i++)
+        judged =
+            cx_ticket_rules_get(rules, i)->kind == CX_TICKET_EVENT ? recent : rule_ends[i].n > 0;
     /* one batch at a time from here to COMMIT, every writer and process: what
      * is read below includes every earlier batch's increments */
-    if (st == CX_OK && n > 0)
+    if (st == CX_OK && judged)
         st = cx__pg_exec(conn, CX__PG_TICKETS_LOCK_SQL, "waiting for the ticket rules' turn", err,
                          errlen);
-    if (st == CX_OK && n_scopes > 0)
+    if (st == CX_OK && judged && n_scopes > 0)
         st = read_scopes(conn, scopes, n_scopes, cells, base_window, err, errlen);
-    for (size_t i = 0; st == CX_OK && i < n; i++) {
+    for (size_t i = 0; st == CX_OK && judged && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         int hit = 0;
         if (r->kind != CX_TICKET_EVENT) {

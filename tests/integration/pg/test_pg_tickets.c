@@ -704,6 +704,46 @@ Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_stil
                  1);
 }
 
+/* A batch of history only has no ticket rule to judge: it takes no turn of
+ * the rules' lock, so a backfill's writers and processes do not wait for each
+ * other, nor for a batch of live events holding the turn. */
+Test(pg_tickets, a_batch_of_history_takes_no_turn_of_the_ticket_rules)
+{
+    char err[512];
+    json_t *j = json_loads(
+        "[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+        "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"carriers\"},"
+        " {\"name\": \"each-complaint\", \"on\": \"event\", \"category\": \"external\","
+        "  \"sentiment\": \"negative\", \"owner\": \"carriers\"}]",
+        0, NULL);
+    cr_assert_eq(cx_ticket_rules_new(&rules, j, 60, err, sizeof err), CX_OK, "%s", err);
+    json_decref(j);
+    cx_pg_options o = sinktest_options(url);
+    o.ticket_rules = rules;
+    o.ticket_max_age_seconds = 24 * 3600;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    /* another writer's turn, held (the sink's lock_timeout is 30 s) */
+    cx_test_pg_exec(conn, "SELECT pg_advisory_lock(7512860309426239849)");
+    char when[32], id[32];
+    for (int i = 0; i < 12; i++) { /* a spike two days ago */
+        minutes_ago(48 * 60 + 10 - i % 5, when, sizeof when);
+        snprintf(id, sizeof id, "old-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    int64_t t0 = cx_now_mono_us();
+    cx_pg_result res = write_batch(); /* fails (lock timeout) if it waits for the turn */
+    cr_assert_eq(res.stored, 12);
+    cr_assert_lt(cx_now_mono_us() - t0, 10 * 1000000LL, "the history batch waited its turn");
+    cx_test_pg_exec(conn, "SELECT pg_advisory_unlock(7512860309426239849)");
+    for (int i = 0; i < 12; i++) { /* and a live one, in its turn */
+        minutes_ago(10 - i % 5, when, sizeof when);
+        snprintf(id, sizeof id, "new-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 2);
+}
+
 /* A partition read hours behind another in the same batches (a rebalance,
  * a catch-up) is not a straggler: its matching events in order all count. */
 Test(pg_tickets, an_event_rule_counts_a_lagging_partition_s_events)

@@ -551,7 +551,8 @@ Test(alerts, chat_gets_an_update_only_after_a_quiet_spell_and_says_how_long)
     } cases[] = {{59 * 60 + 59, 0, NULL},
                  {3600, 1, "fired again after 1 h quiet"},
                  {3 * 3600 + 20 * 60 + 59, 1, "fired again after 3 h 20 min quiet"},
-                 {2 * 86400 + 5 * 3600 + 7 * 60, 1, "fired again after 2 d 5 h quiet"}};
+                 {2 * 86400 + 5 * 3600 + 7 * 60, 1, "fired again after 2 d 5 h quiet"},
+                 {3 * 86400 + 59 * 60, 1, "fired again after 3 d quiet"}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         json_object_set_new(r, "quiet_seconds", json_integer(cases[k].quiet));
         cr_assert_eq(cx__alerts_after_quiet(alerts, r), cases[k].chat, "quiet %lld s",
