@@ -81,6 +81,8 @@ static void metrics_route(cx_service_http *s, cx_http_response *r)
     }
     cx_pipeline *p = atomic_load(&s->pipeline);
     cx_metrics_set(s->metrics, CX_G_WRITE_SECONDS, p != NULL ? cx_pipeline_write_seconds(p) : 0);
+    cx_metrics_set(s->metrics, CX_G_WRITE_BLOCKED_SECONDS,
+                   p != NULL ? cx_pipeline_blocked_seconds(p) : 0);
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->body = cx_metrics_render(s->metrics, s->lags, n);
     pthread_mutex_unlock(&s->scratch_lock);
@@ -215,20 +217,22 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
-/* The messages of this member's partitions not stored yet (-1: not known),
- * counted at most every WAITING_MS: while fetching is paused a count asks
- * the leaders, and every open live page polls. */
+/* The messages of this member's partitions not stored yet (-1: not known,
+ * for some partition: its end is not known, say its leader is down), counted
+ * at most every WAITING_MS after the last count ended: while fetching is
+ * paused a count asks the leaders, and every open live page polls. */
 static long long waiting(cx_service_http *s)
 {
     cx_consumer *c = atomic_load(&s->consumer);
     pthread_mutex_lock(&s->scratch_lock);
-    int64_t now = cx_now_mono_us();
-    if (s->waiting_at_us == 0 || now - s->waiting_at_us >= WAITING_MS * 1000LL) {
+    if (s->waiting_at_us == 0 || cx_now_mono_us() - s->waiting_at_us >= WAITING_MS * 1000LL) {
+        int assigned = c ? cx_consumer_assigned(c) : 0;
         size_t n = c ? cx_consumer_lag(c, s->lags, MAX_LAG_PARTITIONS) : 0;
-        s->waiting = n > 0 ? 0 : -1;
-        for (size_t i = 0; i < n; i++)
-            s->waiting += s->lags[i].lag;
-        s->waiting_at_us = now;
+        long long sum = n > 0 && n >= (size_t)assigned ? 0 : -1;
+        for (size_t i = 0; sum >= 0 && i < n; i++)
+            sum += s->lags[i].lag;
+        s->waiting = sum;
+        s->waiting_at_us = cx_now_mono_us();
     }
     long long w = s->waiting;
     pthread_mutex_unlock(&s->scratch_lock);
@@ -253,10 +257,11 @@ static char *with_service(cx_service_http *s, char *live)
     cx_pipeline *p = atomic_load(&s->pipeline);
     long long w = waiting(s);
     json_t *o =
-        json_pack("{s:b, s:s?, s:i, s:o, s:f}", "ready", why[0] == '\0', "not_ready",
+        json_pack("{s:b, s:s?, s:I, s:o, s:f, s:f}", "ready", why[0] == '\0', "not_ready",
                   why[0] ? why : NULL, "partitions", (json_int_t)(c ? cx_consumer_assigned(c) : 0),
                   "waiting", w >= 0 ? json_integer(w) : json_null(), "write_seconds",
-                  p ? cx_pipeline_write_seconds(p) : 0.0);
+                  p ? cx_pipeline_write_seconds(p) : 0.0, "blocked_seconds",
+                  p ? cx_pipeline_blocked_seconds(p) : 0.0);
     char *svc = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t n = strlen(live), cap = n + (svc ? strlen(svc) : 0) + 16;

@@ -62,6 +62,7 @@ typedef struct writer {
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
     int64_t failing_since_us; /* when the first of them was */
+    int64_t blocked_since_us; /* since when its writes answer BLOCKED (0: the last did not) */
     int writing;   /* inside its sink's write (under the lock) */
     int64_t writing_since_us; /* when that write began */
     int giving_up; /* a retry failed during a drain: give up the rest of the queue */
@@ -124,6 +125,17 @@ double cx_pipeline_write_seconds(cx_pipeline *p)
     for (int w = 0; w < p->o.n_sinks; w++)
         if (p->wr[w].writing && p->wr[w].writing_since_us < oldest)
             oldest = p->wr[w].writing_since_us;
+    pthread_mutex_unlock(&p->lock);
+    return (double)(now - oldest) / 1e6;
+}
+
+double cx_pipeline_blocked_seconds(cx_pipeline *p)
+{
+    int64_t now = cx_now_mono_us(), oldest = now;
+    pthread_mutex_lock(&p->lock);
+    for (int w = 0; w < p->o.n_sinks; w++)
+        if (p->wr[w].blocked_since_us != 0 && p->wr[w].blocked_since_us < oldest)
+            oldest = p->wr[w].blocked_since_us;
     pthread_mutex_unlock(&p->lock);
     return (double)(now - oldest) / 1e6;
 }
@@ -275,6 +287,10 @@ static void *writer_main(void *arg)
                 cx_record_release(&s->b->stores[s->idx[k]]);
         pthread_mutex_lock(&p->lock);
         wr->writing = 0;
+        if (r != CX_SINK_BLOCKED)
+            wr->blocked_since_us = 0;
+        else if (wr->blocked_since_us == 0) /* since that write began to wait */
+            wr->blocked_since_us = wr->writing_since_us;
         if (r == CX_SINK_OK) {
             if (wr->failures > 0) /* the end of an outage, said as its start was */
                 cx_log(CX_LOG_INFO, "pipeline",

@@ -190,6 +190,13 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures);
  * that is down, shows here while nothing else moves. */
 double cx_pipeline_write_seconds(cx_pipeline *p);
 
+/* How long a writer's writes have answered CX_SINK_BLOCKED in a row, in
+ * seconds, counted from when the first of them began (0 when no writer's last
+ * write did): a lock another client holds, through its retries and the
+ * backoffs between them, which cx_pipeline_write_seconds() sees only while a
+ * write waits. */
+double cx_pipeline_blocked_seconds(cx_pipeline *p);
+
 /* Writers waiting out a backoff try again now: the caller has seen the
  * sinks' server answer again, so an outage's end costs no more than that. */
 void cx_pipeline_retry_now(cx_pipeline *p);

@@ -92,6 +92,10 @@ static const struct {
                             "How long the oldest batch write going on now has taken (0 with "
                             "none): one waiting on a lock or on a synchronous standby grows "
                             "while the other metrics stand still."},
+    [CX_G_WRITE_BLOCKED_SECONDS] = {"cxpulse_write_blocked_seconds",
+                                    "How long a writer's batch writes have failed in a row "
+                                    "waiting for a lock another session holds (lock_timeout), "
+                                    "retries and backoffs included; 0 when none is."},
     [CX_G_NEWEST_EVENT] = {"cxpulse_newest_event_timestamp_seconds",
                            "The occurred_at of the newest event this process stored, as "
                            "Unix time (events dated more than 10 minutes after the clock "

@@ -39,6 +39,7 @@ typedef enum cx_gauge {
     CX_G_NOTIFY_FAILED_ROWS,    /* rows of cx.notifications marked failed */
     CX_G_NOTIFY_OLDEST_SECONDS, /* age of the oldest pending row */
     CX_G_WRITE_SECONDS,         /* how long the oldest write going on has taken */
+    CX_G_WRITE_BLOCKED_SECONDS, /* how long writes have been held up by another's lock */
     CX_G_DEAD_LETTERS_WAITING,  /* rows of cx.dead_letters of this group not stored yet */
     CX_G_NEWEST_EVENT,          /* the newest stored event's occurred_at (Unix seconds) */
     CX_G_GAUGE_COUNT

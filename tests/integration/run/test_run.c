@@ -1627,9 +1627,16 @@ Test(run, a_long_lock_wait_is_said_and_does_not_make_postgresql_look_down)
     cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
     cr_assert(strstr(body, "\ncxpulse_postgresql_up 1\n") != NULL, "PostgreSQL said down:%s", body);
     cr_assert(strstr(body, "\ncxpulse_pg_retries_total 0\n") == NULL, "the retry not counted");
+    /* held up since the first try began, through the backoff and the retry */
+    const char *blocked = strstr(body, "\ncxpulse_write_blocked_seconds ");
+    cr_assert(blocked != NULL && strtod(blocked + 31, NULL) >= 12,
+              "writes held up by the lock not shown: %.60s", blocked ? blocked : "(none)");
     cx_test_pg_exec(locker, "COMMIT");
     PQfinish(locker);
     wait_handled("g18", produced, 60);
+    cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+    cr_assert(strstr(body, "\ncxpulse_write_blocked_seconds 0\n") != NULL,
+              "still shown held up once stored");
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g18");
 }
