@@ -55,6 +55,11 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {
         long n = strtol(argv[2], NULL, 10);
         const long long start = 1790812800LL * 1000000, month = 31LL * 86400 * 1000000;
+        long text_bytes = getenv("TEXT_BYTES") ? strtol(getenv("TEXT_BYTES"), NULL, 10) : 0;
+        if (text_bytes > 16000) { /* an event's text may have 16,384 characters */
+            fprintf(stderr, "e2e_tool: TEXT_BYTES %ld: at most 16000\n", text_bytes);
+            return 2;
+        }
         srand48(42);
         for (long i = 0; i < n; i++) {
             if (random_time)
@@ -64,8 +69,8 @@ int main(int argc, char **argv)
                 cx_bench_event(buf, sizeof buf, "bulk", i, 0);
             else
                 cx_bench_event_at(buf, sizeof buf, "bulk", i, 0, start + month / n * i);
-            if (getenv("TEXT_BYTES") != NULL)
-                lengthen_text(buf, sizeof buf, strtol(getenv("TEXT_BYTES"), NULL, 10));
+            if (text_bytes > 0)
+                lengthen_text(buf, sizeof buf, text_bytes);
             puts(buf);
         }
         return 0;
