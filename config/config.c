@@ -132,8 +132,8 @@ static const setting settings[] = {
      "a ticket's updates go out at most this often, each with its latest state; 0: every one"},
     {"alerts.chat_quiet_minutes", T_INT, F(alerts_chat_quiet_minutes), 0, 0, 10080, NULL, NULL,
      NULL, 0, "60",
-     "chat receivers get a ticket's update when it had not moved for this long before (it fired "
-     "again after a quiet spell); 0: never"},
+     "chat receivers get a ticket's update when its rule had not fired for this long before, in "
+     "event time (it fired again after a quiet spell); 0: never"},
     {"alerts.poll_ms", T_INT, F(alerts_poll_ms), 0, 10, 60000, NULL, NULL, NULL, 0, "1000",
      "how often the sender looks for new notifications when idle"},
 };

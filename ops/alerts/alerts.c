@@ -550,21 +550,24 @@ int cx__alerts_after_quiet(const cx_alerts *a, const json_t *row)
     return a->chat_quiet_s > 0 && json_is_integer(q) && json_integer_value(q) >= a->chat_quiet_s;
 }
 
-/* "after 2 d 3 h quiet": how long a ticket had not moved, to the minute. */
-static void quiet_text(long long s, char *buf, size_t len)
+/* " again after 2 d 3 h quiet": how long a ticket's rule had not fired, to
+ * the minute; acked: "(still acknowledged)" after it. */
+static void quiet_text(long long s, int acked, char *buf, size_t len)
 {
     long long m = s / 60, d = m / 1440, h = m % 1440 / 60;
+    char span[48];
     m %= 60;
     if (d > 0 && h > 0)
-        snprintf(buf, len, " again after %lld d %lld h quiet", d, h);
+        snprintf(span, sizeof span, "%lld d %lld h", d, h);
     else if (d > 0)
-        snprintf(buf, len, " again after %lld d quiet", d);
+        snprintf(span, sizeof span, "%lld d", d);
     else if (h > 0 && m > 0)
-        snprintf(buf, len, " again after %lld h %lld min quiet", h, m);
+        snprintf(span, sizeof span, "%lld h %lld min", h, m);
     else if (h > 0)
-        snprintf(buf, len, " again after %lld h quiet", h);
+        snprintf(span, sizeof span, "%lld h", h);
     else
-        snprintf(buf, len, " again after %lld min quiet", m);
+        snprintf(span, sizeof span, "%lld min", m);
+    snprintf(buf, len, " again after %s quiet%s", span, acked ? " (still acknowledged)" : "");
 }
 
 char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t now)
@@ -594,9 +597,9 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
         snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
         int fired =
             strcmp(str(row, "transition"), "updated") == 0 && cx__alerts_after_quiet(a, row);
-        if (fired) /* the only update chat gets */
-            quiet_text(json_integer_value(json_object_get(row, "quiet_seconds")), quiet,
-                       sizeof quiet);
+        if (fired) /* the only update chat gets; an acknowledgement stands, said */
+            quiet_text(json_integer_value(json_object_get(row, "quiet_seconds")),
+                       strcmp(str(t, "status"), "acknowledged") == 0, quiet, sizeof quiet);
         const char *parts[][2] = {{"cxpulse: ticket ", id},
                                   {" ", fired ? "fired" : str(row, "transition")},
                                   {quiet, ""},

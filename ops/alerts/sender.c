@@ -225,8 +225,11 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             strcmp(json_string_value(json_object_get(row, "transition")), "updated") == 0 &&
             !cx__alerts_after_quiet(s->alerts, row)) {
             set_delivery(deliveries, r->name, "skipped", 0,
-                         "chat receivers get opened, acknowledged and resolved, and an update "
-                         "after alerts.chat_quiet_minutes without one");
+                         s->alerts->chat_quiet_s > 0
+                             ? "chat receivers get opened, acknowledged and resolved, and an "
+                               "update after alerts.chat_quiet_minutes without one"
+                             : "chat receivers get opened, acknowledged and resolved "
+                               "(alerts.chat_quiet_minutes is 0)");
             continue;
         }
         int tries = (int)json_integer_value(json_object_get(d, "attempts")) + 1;

@@ -563,17 +563,18 @@ static const migration migrations[] = {
      * next incident, days later, as an update, which chat receivers skip:
      * the channel heard nothing. A ticket now keeps the event time its latest
      * firing was about (fired_event_at: the end of the window a window rule
-     * judged, the newest matching event of an event rule), and an update row
-     * how long its ticket had been quiet before the first firing it holds:
-     * the shorter of the clock's gap since the ticket last moved (a firing,
-     * an acknowledgement) and the event time's gap between its firings, so
-     * that an incident that went on while the service was stopped and is
-     * read after is not called quiet. A merge keeps the longest; a new row
-     * takes it from the updates it supersedes. The sender posts an update
-     * quiet for alerts.chat_quiet_minutes to chat too. SECURITY DEFINER
-     * again (18). */
+     * judged, the newest matching event of an event rule) and, written by the
+     * firing, how long its rule had been quiet before it in event time
+     * (quiet_before: from the fired_event_at before to the earliest window or
+     * event of the firing, so that an incident that went on while the service
+     * was stopped, read after in one batch, is not quiet, and an
+     * acknowledgement meanwhile changes nothing). An update row takes it
+     * from the firing; a merge keeps the longest, and a new row takes it from
+     * the updates it supersedes. The sender posts an update quiet for
+     * alerts.chat_quiet_minutes to chat too. SECURITY DEFINER again (18). */
     {23, "an update row keeps how long its ticket had been quiet",
-     "ALTER TABLE cx.tickets ADD COLUMN fired_event_at timestamptz;\n"
+     "ALTER TABLE cx.tickets ADD COLUMN fired_event_at timestamptz,\n"
+     "  ADD COLUMN quiet_before interval;\n"
      "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"
      "ALTER TABLE cx.notifications ADD COLUMN quiet_before interval;\n"
@@ -589,8 +590,10 @@ static const migration migrations[] = {
      "  IF tr = 'open' THEN tr := 'updated'; END IF;\n"
      "  PERFORM pg_advisory_xact_lock(72428371, (NEW.ticket_id & 2147483647)::int);\n"
      "  IF tr = 'updated' THEN\n"
-     "    quiet := least(NEW.updated_at - OLD.updated_at, NEW.fired_event_at - "
-     "OLD.fired_event_at);\n"
+     "    IF NEW.event_count IS DISTINCT FROM OLD.event_count\n"
+     "       OR NEW.reason IS DISTINCT FROM OLD.reason THEN\n"
+     "      quiet := NEW.quiet_before; -- a firing's (null: last fired before version 23)\n"
+     "    END IF;\n"
      "    UPDATE cx.notifications SET ticket = to_jsonb(NEW), created_at = now(),\n"
      "      quiet_before = greatest(quiet_before, quiet)\n"
      "    WHERE id = (SELECT id FROM cx.notifications\n"

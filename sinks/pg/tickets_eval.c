@@ -90,7 +90,9 @@ static const char *const baseline_sql =
  * window_start and window_end hold it, and fired_event_at), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
- * $19 sample event ids. An open ticket keeps naming the latest window that
+ * $19 sample event ids, $20 the earliest window end (event) that fired in the
+ * batch: how long the rule had been quiet before, in event time, is from the
+ * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming the latest window that
  * fired it: late events of an earlier one add to its count, but its reason
  * and window do not go back in time (OLDER_WINDOW). */
 #define OLDER_WINDOW "excluded.window_end < t.window_end"
@@ -146,6 +148,7 @@ static const char *const upsert_sql =
     "      ELSE excluded.window_start END,\n"
     "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
     "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
+    "    quiet_before = greatest(to_timestamp($20::bigint) - t.fired_event_at, interval '0'),\n"
     "    event_count = t.event_count + excluded.event_count,\n"
     "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
@@ -199,6 +202,7 @@ typedef struct firing {
     const cx_ticket_rule *rule;
     figures f;
     long long window_end, base_negative, base_s, event_count;
+    long long first_end; /* the earliest window that fired (the earliest matching event) */
     const char *samples[MAX_SAMPLES];
     int n_samples;
 } firing;
@@ -727,7 +731,11 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
         }
         j = n_spiky;
     }
-    for (size_t i = e->n; i-- > 0 && !*fired;) { /* the latest window over it */
+    /* the latest window over it fires, and names it; the earliest says where
+     * this firing began (a backlog's hours of one incident are one firing) */
+    int hit = 0;
+    for (size_t i = e->n; i-- > 0;) {
+        *fired = 0;
         if (!has_row(sc, e->at[i]))
             continue; /* ends where the scope has no events: a part of a window judged */
         figures f = window_at(sc, r, e->at[i]);
@@ -763,14 +771,17 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
             added b = batch_added(r, sc, cells, e->at[i] + base, NULL, NULL);
             *fired = batch_fires(r, &f, &b);
         }
-        if (*fired) {
+        if (*fired && !hit)
             *out = (firing){.rule = r,
                             .f = f,
                             .window_end = e->at[i] + base,
                             .base_negative = base_neg ? base_neg[j] : 0,
                             .base_s = base_s ? base_s[j] : 0};
-        }
+        if (*fired)
+            out->first_end = e->at[i] + base;
+        hit |= *fired;
     }
+    *fired = hit;
     free(spiky);
     if (!*fired)
         return CX_OK;
@@ -808,8 +819,8 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                         size_t errlen)
 {
     const cx_ticket_rule *r = fr->rule;
-    char win[16], thr[40], ev[24], neg[24], rat[24], sum[48], end[24], bneg[24], bs[24],
-        cool[16], count[24];
+    char win[16], thr[40], ev[24], neg[24], rat[24], sum[48], end[24], bneg[24], bs[24], cool[16],
+        count[24], first[24];
     cx_buf samples = {0};
     snprintf(win, sizeof win, "%d", r->window_seconds);
     snprintf(thr, sizeof thr, "%.17g", r->threshold);
@@ -822,6 +833,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
     snprintf(bs, sizeof bs, "%lld", fr->base_s);
     snprintf(cool, sizeof cool, "%d", r->cooldown_seconds);
     snprintf(count, sizeof count, "%lld", fr->event_count);
+    snprintf(first, sizeof first, "%lld", fr->first_end);
     cx_buf_put(&samples, "{", 1);
     for (int i = 0; i < fr->n_samples; i++)
         array_item(&samples, fr->samples[i]);
@@ -830,12 +842,27 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
         cx_buf_free(&samples);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
     }
-    const char *params[] = {r->name, cx_category_name((cx_category)r->category), r->scope,
-                            r->owner, kind_names[r->kind], win, thr,
+    const char *params[] = {r->name,
+                            cx_category_name((cx_category)r->category),
+                            r->scope,
+                            r->owner,
+                            kind_names[r->kind],
+                            win,
+                            thr,
                             r->scale != CX_RATING_NONE ? cx_rating_scale_name(r->scale) : NULL,
-                            ev, neg, rat, sum, end, bneg, bs, r->description, cool, count,
-                            samples.data};
-    PGresult *q = PQexecParams(conn, upsert_sql, 19, NULL, params, NULL, NULL, 0);
+                            ev,
+                            neg,
+                            rat,
+                            sum,
+                            end,
+                            bneg,
+                            bs,
+                            r->description,
+                            cool,
+                            count,
+                            samples.data,
+                            first};
+    PGresult *q = PQexecParams(conn, upsert_sql, 20, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
     for (int i = 0; st == CX_OK && i < PQntuples(q); i++) {
         if (PQgetvalue(q, i, 4)[0] == 't') {
@@ -1020,7 +1047,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
                                base_window, &fired[n_fired], &hit, err, errlen);
         } else { /* the batch's new events that met its conditions, but stragglers */
             firing *f = &fired[n_fired];
-            *f = (firing){.rule = r, .window_end = LLONG_MIN};
+            *f = (firing){.rule = r, .window_end = LLONG_MIN, .first_end = LLONG_MAX};
             for (size_t j = m; j-- > 0;) { /* the newest first */
                 const cx_event *ev = recs[idx[j]].ev;
                 long long at = ev->occurred_at_us / 1000000;
@@ -1034,6 +1061,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
                         if (f->event_count++ < MAX_SAMPLES)
                             f->samples[f->n_samples++] = ev->event_id;
                         f->window_end = at > f->window_end ? at : f->window_end;
+                        f->first_end = at < f->first_end ? at : f->first_end;
                     }
             }
             hit = f->event_count > 0;

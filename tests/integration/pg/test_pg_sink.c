@@ -64,7 +64,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
                           "DROP VIEW cx.open_tickets;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
-                          " DROP COLUMN uid, DROP COLUMN fired_event_at;"
+                          " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
                           " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
                           "ALTER TABLE cx.events DROP COLUMN rule_version;"

@@ -568,6 +568,13 @@ Test(alerts, chat_gets_an_update_only_after_a_quiet_spell_and_says_how_long)
         cr_assert_str_eq(json_string_value(json_object_get(doc, "text")), want);
         json_decref(doc);
     }
+    /* an acknowledgement stands: the owner is told someone may be on it */
+    json_object_set_new(json_object_get(r, "ticket"), "status", json_string("acknowledged"));
+    json_t *doc = render("billing-chat", r, 0);
+    cr_assert(strstr(json_string_value(json_object_get(doc, "text")),
+                     " fired again after 3 d quiet (still acknowledged) for *vendor-management*") !=
+              NULL);
+    json_decref(doc);
     cx_alerts_free(alerts);
     alerts = NULL;
     set("alerts.chat_quiet_minutes", "0");
