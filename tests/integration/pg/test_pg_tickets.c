@@ -657,12 +657,9 @@ static void minutes_ago(int minutes, char *out, size_t outlen)
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* tickets.max_age_minutes: a topic's history read by a first deployment, a
- * new group or a backfill (months of it, spikes and all) opens no ticket
- * and pages nobody about incidents long over, window rules and event rules
- * alike, while its events still count in the signals; the same spike
- * within the age opens its tickets. */
-Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_still_counts)
+/* A carrier spike rule and an event rule for every complaint, with
+ * tickets.max_age_minutes a day. */
+static void use_carrier_rules_with_a_day_of_age(void)
 {
     char err[512];
     json_t *j = json_loads(
@@ -677,6 +674,16 @@ Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_stil
     o.ticket_rules = rules;
     o.ticket_max_age_seconds = 24 * 3600;
     cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+}
+
+/* tickets.max_age_minutes: a topic's history read by a first deployment, a
+ * new group or a backfill (months of it, spikes and all) opens no ticket
+ * and pages nobody about incidents long over, window rules and event rules
+ * alike, while its events still count in the signals; the same spike
+ * within the age opens its tickets. */
+Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_still_counts)
+{
+    use_carrier_rules_with_a_day_of_age();
     char when[32], id[32];
     for (int i = 0; i < 12; i++) { /* a spike two days ago, read now */
         minutes_ago(48 * 60 + 10 - i % 5, when, sizeof when);
@@ -709,19 +716,7 @@ Test(pg_tickets, history_older_than_the_tickets_max_age_opens_no_ticket_and_stil
  * other, nor for a batch of live events holding the turn. */
 Test(pg_tickets, a_batch_of_history_takes_no_turn_of_the_ticket_rules)
 {
-    char err[512];
-    json_t *j = json_loads(
-        "[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
-        "  \"min_events\": 10, \"negative_share_above\": 0.5, \"owner\": \"carriers\"},"
-        " {\"name\": \"each-complaint\", \"on\": \"event\", \"category\": \"external\","
-        "  \"sentiment\": \"negative\", \"owner\": \"carriers\"}]",
-        0, NULL);
-    cr_assert_eq(cx_ticket_rules_new(&rules, j, 60, err, sizeof err), CX_OK, "%s", err);
-    json_decref(j);
-    cx_pg_options o = sinktest_options(url);
-    o.ticket_rules = rules;
-    o.ticket_max_age_seconds = 24 * 3600;
-    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    use_carrier_rules_with_a_day_of_age();
     /* another writer's turn, held (the sink's lock_timeout is 30 s) */
     cx_test_pg_exec(conn, "SELECT pg_advisory_lock(7512860309426239849)");
     char when[32], id[32];
