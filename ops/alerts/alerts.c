@@ -592,7 +592,7 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                         str(row, "created_at"), "ticket", t, "page_url",
                         a->page_url ? json_string(a->page_url) : json_null());
     } else {
-        char id[32], quiet[64] = "";
+        char id[32], quiet[96] = "";
         cx_buf text = {0}, link = {0};
         snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
         int fired =

@@ -212,8 +212,8 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
                  0);
     /* ... and nothing else: no notification, ticket text or event of their own */
     const char *oncall_denied[] = {
-        "INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)"
-        " VALUES (1, 999, 'opened', '{\"reason\": \"wire money now\"}')",
+        ("INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)"
+         " VALUES (1, 999, 'opened', '{\"reason\": \"wire money now\"}')"),
         "UPDATE cx.notifications SET ticket = '{}'",
         "UPDATE cx.tickets SET reason = 'wire money now'",
         "DELETE FROM cx.tickets",
