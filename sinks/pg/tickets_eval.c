@@ -92,9 +92,9 @@ static const char *const baseline_sql =
  * description, $17 its cooldown (s), $18 the batch's matching events,
  * $19 sample event ids, $20 the earliest window end (event) that fired in the
  * batch: how long the rule had been quiet before, in event time, is from the
- * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming the latest window that
- * fired it: late events of an earlier one add to its count, but its reason
- * and window do not go back in time (OLDER_WINDOW). */
+ * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming
+ * the latest window that fired it: late events of an earlier one add to its
+ * count, but its reason and window do not go back in time (OLDER_WINDOW). */
 #define OLDER_WINDOW "excluded.window_end < t.window_end"
 static const char *const upsert_sql =
     "WITH f AS (\n"
@@ -842,6 +842,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
         cx_buf_free(&samples);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "evaluating ticket rules: out of memory");
     }
+    const char *scale = r->scale != CX_RATING_NONE ? cx_rating_scale_name(r->scale) : NULL;
     const char *params[] = {r->name,
                             cx_category_name((cx_category)r->category),
                             r->scope,
@@ -849,7 +850,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             kind_names[r->kind],
                             win,
                             thr,
-                            r->scale != CX_RATING_NONE ? cx_rating_scale_name(r->scale) : NULL,
+                            scale,
                             ev,
                             neg,
                             rat,

@@ -84,6 +84,9 @@ void cx_test_pg_new_db(char *url, size_t urllen)
     server_url(base, sizeof base);
     snprintf(name, sizeof name, "cxtest_%ld_%u", (long)getpid(), seq++);
     PGconn *conn = cx_test_pg_connect(base);
+    /* one left by a test process that died with this pid, which it no longer has */
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    cx_test_pg_exec(conn, sql);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     cx_test_pg_exec(conn, sql);
     PQfinish(conn);
