@@ -118,26 +118,30 @@ int cx_pipeline_backoff_ms(cx_pipeline *p, int failures)
     return (int)(lo + (long)(r >> 8) % (hi - lo + 1));
 }
 
-double cx_pipeline_write_seconds(cx_pipeline *p)
+/* Seconds since the oldest of the writers' writing_since_us (blocked 0: of
+ * those writing) or blocked_since_us (blocked 1: of those blocked); 0 for none. */
+static double oldest_seconds(cx_pipeline *p, int blocked)
 {
     int64_t now = cx_now_mono_us(), oldest = now;
     pthread_mutex_lock(&p->lock);
-    for (int w = 0; w < p->o.n_sinks; w++)
-        if (p->wr[w].writing && p->wr[w].writing_since_us < oldest)
-            oldest = p->wr[w].writing_since_us;
+    for (int w = 0; w < p->o.n_sinks; w++) {
+        const writer *wr = &p->wr[w];
+        int64_t since = blocked ? wr->blocked_since_us : wr->writing ? wr->writing_since_us : 0;
+        if (since != 0 && since < oldest)
+            oldest = since;
+    }
     pthread_mutex_unlock(&p->lock);
     return (double)(now - oldest) / 1e6;
 }
 
+double cx_pipeline_write_seconds(cx_pipeline *p)
+{
+    return oldest_seconds(p, 0);
+}
+
 double cx_pipeline_blocked_seconds(cx_pipeline *p)
 {
-    int64_t now = cx_now_mono_us(), oldest = now;
-    pthread_mutex_lock(&p->lock);
-    for (int w = 0; w < p->o.n_sinks; w++)
-        if (p->wr[w].blocked_since_us != 0 && p->wr[w].blocked_since_us < oldest)
-            oldest = p->wr[w].blocked_since_us;
-    pthread_mutex_unlock(&p->lock);
-    return (double)(now - oldest) / 1e6;
+    return oldest_seconds(p, 1);
 }
 
 void cx_pipeline_retry_now(cx_pipeline *p)
