@@ -21,7 +21,8 @@ static void usage(FILE *out)
                  "failed notification (or, with --failed, every failed one) back in the queue\n"
                  "for the receivers that refused it; --failed marks a failed update that no\n"
                  "receiver took and a later transition of its ticket has made needless\n"
-                 "superseded instead.\n"
+                 "superseded instead (not one after a longer quiet than every later update:\n"
+                 "chat's \"fired again\").\n"
                  "Without --pg: CXPULSE_PG_URL, then the\n"
                  "postgres.url of --config FILE, then libpq's environment.\n");
 }

@@ -341,14 +341,18 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
     st = cx__pg_exec(conn, "BEGIN", "retrying notifications", err, errlen);
     /* an update no receiver took, which a later transition of its ticket has
      * made needless: not sent again (a receiver that took it is not told it
-     * was superseded) */
+     * was superseded). An update after a longer quiet than any later one is
+     * news the later ones do not carry (chat posts only an update after
+     * alerts.chat_quiet_minutes): it is sent again. */
     if (st == CX_OK && id <= 0) {
         r = PQexec(conn, "UPDATE cx.notifications n SET status = 'superseded', sent_at = now()"
                          " WHERE status = 'failed' AND transition = 'updated'"
                          " AND NOT EXISTS (SELECT 1 FROM jsonb_each(n.deliveries) AS d(k, v)"
                          "  WHERE v->>'status' = 'sent')"
                          " AND EXISTS (SELECT 1 FROM cx.notifications l"
-                         "  WHERE l.ticket_id = n.ticket_id AND l.seq > n.seq)");
+                         "  WHERE l.ticket_id = n.ticket_id AND l.seq > n.seq"
+                         "  AND (l.transition <> 'updated' OR coalesce(l.quiet_before, '0')"
+                         "   >= coalesce(n.quiet_before, '0')))");
         st = cx__pg_check(conn, r, "retrying notifications", err, errlen);
         if (st == CX_OK)
             *superseded = strtoll(PQcmdTuples(r), NULL, 10);

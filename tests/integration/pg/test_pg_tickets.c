@@ -1328,6 +1328,40 @@ Test(pg_tickets, a_retry_of_every_failed_row_supersedes_stale_updates)
                  2);
 }
 
+/* An update after a long quiet is the one chat posts ("fired again after
+ * 3 h quiet"); the updates after it, a few minutes apart, chat skips. A chat
+ * outage failed them all: `notifications retry --failed` sends the fired-again
+ * one again rather than superseding it by a later update that chat would
+ * skip, which left the channel never hearing of the incident. */
+Test(pg_tickets, a_retry_of_every_failed_row_keeps_an_update_after_a_longer_quiet)
+{
+    const char *failed = "UPDATE cx.notifications SET status = 'failed', deliveries ="
+                         " '{\"chat\": {\"status\": \"failed\", \"attempts\": 1}}'"
+                         " WHERE status = 'pending'";
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent'");
+    const char *quiet[] = {"3 hours", "5 minutes", "10 minutes"};
+    for (int i = 0; i < 3; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "UPDATE cx.tickets SET reason = 'now %d', updated_at = now(),"
+                 " quiet_before = interval '%s'",
+                 i, quiet[i]);
+        cx_test_pg_exec(conn, sql);
+        cx_test_pg_exec(conn, failed);
+    }
+    long long n, superseded;
+    char err[512];
+    cr_assert_eq(cx_pg_notifications_retry(url, 0, &n, &superseded, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(superseded, 1, "the 5-minute update, which the 10-minute one carries");
+    cr_assert_eq(n, 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"
+                   " AND quiet_before IN (interval '3 hours', interval '10 minutes')"),
+                 2);
+}
+
 /* Whoever may change statuses (the owners' role, by column) can neither
  * reopen a resolved ticket nor put a settled notification back in the queue
  * (the sender would post an old transition after its later ones). */
