@@ -348,30 +348,30 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     catch_stop_signals();
     if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
                                 cfg->rule_model, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         return CX_EXIT_USAGE;
     }
     for (size_t i = 0; i < cx_classifier_warning_count(clf); i++)
         cx_log(CX_LOG_WARN, "rules", "%s", cx_classifier_warning(clf, i));
     size_t n_props;
     if (cx_config_kafka_properties(cfg, &props, &n_props, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         rc = CX_EXIT_USAGE;
         goto done;
     }
 
     if (cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err,
                             sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         rc = CX_EXIT_USAGE;
         goto done;
     }
     if ((rules_json = cx_classifier_rules_json(clf)) == NULL) {
-        fprintf(stderr, "cxpulse: out of memory\n");
+        cx_log_write(CX_LOG_ERROR, "run", "out of memory");
         goto done;
     }
     if ((seen = cx_pg_seen_new()) == NULL) {
-        fprintf(stderr, "cxpulse: out of memory\n");
+        cx_log_write(CX_LOG_ERROR, "run", "out of memory");
         goto done;
     }
     cx_pg_options po = {.ticket_rules = rules,
@@ -385,12 +385,12 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
                         .rule_version = cx_classifier_version(clf),
                         .synchronous_commit = cfg->synchronous_commit};
     if (s.metrics == NULL && (s.metrics = cx_metrics_new()) == NULL) {
-        fprintf(stderr, "cxpulse: out of memory\n");
+        cx_log_write(CX_LOG_ERROR, "run", "out of memory");
         goto done;
     }
     /* The listener first: /healthz answers while the writers connect. */
     if ((st = cx_service_http_start(&http, cfg, s.metrics, err, sizeof err)) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         rc = cx_cmd_exit_status(st);
         goto done;
     }
@@ -404,7 +404,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
              * connect_timeout per host while a stop waits */
             po.connect_later = 1;
         } else if (st != CX_OK && st != CX_ERR_TRANSIENT) {
-            fprintf(stderr, "cxpulse: %s\n", err);
+            cx_log_write(CX_LOG_ERROR, "run", "%s", err);
             rc = cx_cmd_exit_status(st);
             goto done;
         }
@@ -419,11 +419,11 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         .batch_max = cap,
         .hooks = {.ctx = &s, .stored = stored, .retrying = retrying, .cancel_at = cancel_at}};
     if (cx_pipeline_new(&s.pipeline, &o, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         goto done;
     }
     if ((st = cx_alerts_sender_start(&sender, cfg, s.metrics, err, sizeof err)) != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         rc = cx_cmd_exit_status(st);
         goto done;
     }
@@ -436,7 +436,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain, .lost = lost};
     cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
     if (made != CX_OK) {
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         rc = cx_cmd_exit_status(made); /* 2 for a bad Kafka property, 1 out of memory */
         goto done;
     }
@@ -465,8 +465,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     mask_stop_signals(SIG_BLOCK); /* the threads of the shutdown inherit the block */
     running = NULL;
     if (st != CX_OK) {
-        cx_log(CX_LOG_ERROR, "pipeline", "stopping: %s", err);
-        fprintf(stderr, "cxpulse: %s\n", err);
+        cx_log_write(CX_LOG_ERROR, "pipeline", "stopping: %s", err);
     } else {
         rc = CX_EXIT_OK;
         cx_log(CX_LOG_INFO, "pipeline",

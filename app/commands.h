@@ -47,7 +47,9 @@ typedef struct cx_run_totals {
  * installed here) or, when stop_after_messages > 0, until that many messages
  * were handled. Counts into metrics, which outlives the run (NULL: metrics of
  * the run's own). Returns an exit status (0 clean stop, 1 runtime failure, 2
- * configuration error) and fills *totals.
+ * configuration error) and fills *totals. What stops it is a log line at
+ * level error, whatever log.level says (under systemd, journalctl -p err
+ * shows it).
  */
 int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metrics *metrics,
                    cx_run_totals *totals);

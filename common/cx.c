@@ -112,8 +112,22 @@ static void put_quoted(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* 1 when stderr is the systemd journal's stream for this service: journald
+ * sets JOURNAL_STREAM to the "device:inode" of the stream it gave us (a
+ * child that inherits the variable with stderr elsewhere does not match). */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
 {
+    /* the journal's priority for each level (syslog's debug, info, warning, err) */
+    static const char *const priority[] = {"<7>", "<6>", "<4>", "<3>", ""};
     static const char *const names[] = {"debug", "info", "warn", "error", "off"};
     char msg[2048];
     va_list ap;
@@ -129,8 +143,9 @@ void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
 
     flockfile(stderr);
-    fprintf(stderr, "ts=%s.%03ldZ level=%s component=%s msg=", when, ts.tv_nsec / 1000000L,
-            names[lvl], component);
+    fprintf(stderr,
+            "%sts=%s.%03ldZ level=%s component=%s msg=", stderr_is_journal() ? priority[lvl] : "",
+            when, ts.tv_nsec / 1000000L, names[lvl], component);
     put_quoted(stderr, msg);
     fputc('\n', stderr);
     funlockfile(stderr);

@@ -168,7 +168,10 @@ extern cx_log_level cx_log_threshold;
  * CX_ERR_USAGE (and leaves the threshold) for anything else. */
 cx_status cx_log_set_level(const char *name);
 
-/* Writes one logfmt line: ts=... level=... component=... msg="...". */
+/* Writes one logfmt line: ts=... level=... component=... msg="...". When
+ * stderr is the systemd journal (JOURNAL_STREAM names it), the line starts
+ * with the level's syslog priority (<3> for error ... <7> for debug), which
+ * journald takes off and keeps as the entry's priority. */
 void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

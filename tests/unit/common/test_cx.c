@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cx.h"
@@ -186,6 +187,53 @@ Test(cx_common, each_log_level_name_sets_that_level)
     cr_assert_eq(cx_log_set_level("verbose"), CX_ERR_USAGE);
     cr_assert_eq(cx_log_threshold, CX_LOG_WARN, "an unknown name changes nothing");
     cx_log_threshold = saved;
+}
+
+/* Logs the same error and info line with stderr sent to a file, and with
+ * JOURNAL_STREAM naming that file (the journal) or set to js; returns
+ * what the file got (static). */
+static const char *logged_with_journal_stream(int same_file, const char *js)
+{
+    static char got[1024];
+    char path[] = "/tmp/cx-log.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    char named[64];
+    snprintf(named, sizeof named, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    dup2(fd, 2);
+    setenv("JOURNAL_STREAM", same_file ? named : js, 1);
+    cx_log_write(CX_LOG_ERROR, "test", "broken");
+    cx_log_write(CX_LOG_INFO, "test", "fine");
+    fflush(stderr);
+    unsetenv("JOURNAL_STREAM");
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, got, sizeof got - 1, 0);
+    cr_assert_gt(n, 0);
+    got[n] = '\0';
+    close(fd);
+    unlink(path);
+    return got;
+}
+
+/* Under systemd, journalctl -p err shows the errors: each line starts with
+ * the syslog priority journald takes as the entry's; anywhere else (a file,
+ * a terminal, a child that inherited the variable) the line is plain logfmt. */
+Test(cx_common, a_log_line_to_the_journal_carries_its_priority)
+{
+    const char *got = logged_with_journal_stream(1, NULL);
+    cr_assert(strncmp(got, "<3>ts=", 6) == 0, "%s", got);
+    cr_assert_not_null(strstr(got, "\n<6>ts="), "%s", got);
+    cr_assert_not_null(strstr(got, "level=error component=test msg=\"broken\"\n"), "%s", got);
+    got = logged_with_journal_stream(0, "1:2");
+    cr_assert(strncmp(got, "ts=", 3) == 0 && strstr(got, "\nts=") != NULL, "%s", got);
+    cr_assert_null(strchr(got, '<'), "%s", got);
 }
 
 /* fopen opens a directory for reading and only a read fails; cx_open_read
