@@ -399,7 +399,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         st = cx_pg_new(&pg[w], &po, err, sizeof err);
         pg_up &= st == CX_OK;
         if (st == CX_ERR_TRANSIENT && w == 0) {
-            cx_log(CX_LOG_WARN, "sink.pg", "postgresql not reachable yet, will retry: %s", err);
+            cx_log(CX_LOG_WARN, "sink.pg", "postgresql not usable yet, will retry: %s", err);
             /* the others connect when they first write, not each here for up to
              * connect_timeout per host while a stop waits */
             po.connect_later = 1;

@@ -106,7 +106,8 @@ static void not_ready(cx_service_http *s, char *why, size_t len)
      * has it, not an endpoint anyone who reaches the port may read */
     if (!s->pg_checked)
         snprintf(why + strlen(why), len - strlen(why), "postgresql: %s\n",
-                 s->pg_error[0] ? "not answering (the log says why)" : "not checked yet");
+                 s->pg_error[0] ? "not answering, or refusing this service (the log says why)"
+                                : "not checked yet");
     else if (s->pg_read_only != NULL) /* words of ours, naming nothing */
         snprintf(why + strlen(why), len - strlen(why), "postgresql: read-only (%s)\n",
                  s->pg_read_only);

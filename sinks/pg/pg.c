@@ -572,12 +572,7 @@ static cx_status advance_offsets(cx_pg *pg, const part *parts, size_t np, char *
 
 /* ---- Rows -------------------------------------------------------------------- */
 
-/* The columns of cx.events a batch writes, in the order of event_row(). */
-#define EVENT_COLUMNS                                                                         \
-    "event_id, occurred_at, customer_id, channel, touchpoint, language, body, rating_scale,"  \
-    " rating_value, sentiment, primary_category, payload, kafka_topic, kafka_partition,"       \
-    " kafka_offset, rule_version, categories, confidences, evidence"
-
+/* Appends r as a COPY row of cx.events, its columns those of CX__PG_EVENT_COLUMNS. */
 static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
 {
     const cx_event *ev = r->ev;
@@ -613,8 +608,8 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
 /* The staged events that were not stored before, stored; returns their seq. */
 static const char *const insert_sql =
     "WITH ins AS (\n"
-    "  INSERT INTO cx.events (" EVENT_COLUMNS ")\n"
-    "  SELECT " EVENT_COLUMNS " FROM cx_stage_events\n"
+    "  INSERT INTO cx.events (" CX__PG_EVENT_COLUMNS ")\n"
+    "  SELECT " CX__PG_EVENT_COLUMNS " FROM cx_stage_events\n"
     "  ON CONFLICT (event_id) DO NOTHING\n"
     "  RETURNING event_id\n"
     ")\n"
@@ -797,7 +792,7 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
     st = ev->failed ? cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory")
                     : cx__pg_exec(pg->conn, "SAVEPOINT cx_direct", "savepoint", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_copy(pg->conn, "COPY cx.events (" EVENT_COLUMNS ") FROM STDIN", ev,
+        st = cx__pg_copy(pg->conn, "COPY cx.events (" CX__PG_EVENT_COLUMNS ") FROM STDIN", ev,
                          "copying events", err, errlen);
     if (st == CX_OK) {
         b->res->stored += b->n_events;

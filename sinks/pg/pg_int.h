@@ -44,6 +44,12 @@ PGresult *cx__pg_exec_within(PGconn *conn, const char *sql, int n, const char *c
  * host, port, user, database or service name, or an option name, redacted. */
 void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *out, size_t outlen);
 
+/* The columns of cx.events a batch writes, in the order of the sink's rows. */
+#define CX__PG_EVENT_COLUMNS                                                                       \
+    "event_id, occurred_at, customer_id, channel, touchpoint, language, body, rating_scale,"       \
+    " rating_value, sentiment, primary_category, payload, kafka_topic, kafka_partition,"           \
+    " kafka_offset, rule_version, categories, confidences, evidence"
+
 /*
  * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>
  * (detail: ...; hint: ...) (SQLSTATE xxxxx)" (one line; the server's DETAIL
@@ -52,7 +58,8 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
  * deadlock), CX_ERR_INVALID (the row is at fault: data and integrity, 22 and
  * 23; a limit it exceeds, such as an index entry's size, 54; an exception a
  * trigger raised, P0001) or CX_ERR_FATAL (privileges, missing objects,
- * syntax, anything else).
+ * syntax; a NOT NULL column cxpulse does not fill from an event, which no
+ * event can satisfy: one added by hand; anything else).
  */
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);

@@ -679,6 +679,30 @@ Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
     cx_pg_free(pg);
 }
 
+/* A NOT NULL column added to cx.events by hand, without a default: no event
+ * can fill it, so the batch is not the events' fault. The write stops with
+ * an error naming the column and what to change, storing nothing and
+ * dead-lettering nothing (before, every event of the stream became a dead
+ * letter, after a bisection down to single rows). */
+Test(pg_sink, a_not_null_column_added_by_hand_stops_the_write_instead_of_dead_lettering)
+{
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD COLUMN region text NOT NULL DEFAULT 'eu'");
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ALTER COLUMN region DROP DEFAULT");
+    for (long i = 0; i < 40; i++)
+        sinktest_add_event(&batch, "t", 0, i, i);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    char err[1024];
+    cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_ERR_FATAL,
+                 "%s", err);
+    cr_assert_not_null(strstr(err, "\"region\""), "%s", err);
+    cr_assert_not_null(strstr(err, "needs a DEFAULT"), "%s", err);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.consumer_offsets"), 0);
+    cx_pg_free(pg);
+}
+
 /* Rows refused for what they hold by something of the user's, not by a
  * check: an index entry too large for an analyst's index (54000), and an
  * exception a trigger of theirs raises (P0001). Each such row is a dead
