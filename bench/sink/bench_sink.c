@@ -139,14 +139,11 @@ int main(int argc, char **argv)
                 cx__buf_field(&ev, raws[i], 0);
                 cx_buf_printf(&ev, "bench\t%d\t%lld\t", recs[i].partition,
                               (long long)recs[i].offset);
+                cx__buf_field(&ev, "bench+1", 0); /* rule_version */
                 cx__buf_tags(&ev, &tags[i], 1);
             }
             sql(c, "BEGIN");
-            copy(c, "COPY cx.events (event_id, occurred_at, customer_id, channel, touchpoint, "
-                    "language, body, rating_scale, rating_value, sentiment, primary_category, "
-                    "payload, kafka_topic, kafka_partition, kafka_offset, categories, "
-                    "confidences, evidence) FROM STDIN",
-                 &ev);
+            copy(c, "COPY cx.events (" CX__PG_EVENT_COLUMNS ") FROM STDIN", &ev);
             sql(c, "COMMIT");
             cx_buf_free(&ev);
         }

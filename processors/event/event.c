@@ -1501,7 +1501,12 @@ static int read_event(cx_event *ev, const void *data, size_t len)
             case M_CHANNEL: ev->channel = v; break;
             case M_TOUCHPOINT: ev->touchpoint = v; break;
             case M_LANGUAGE: ev->language = v; break;
-            default: ev->text = v; ev->text_len = n; break;
+            case M_TEXT:
+                ev->text = v;
+                ev->text_len = n;
+                break;
+            default:
+                return -1; /* a member given no place here: the full path's */
             }
         }
     } while ((more = next_item(&r, '}')) == 1);

@@ -65,6 +65,12 @@ typedef struct migration {
     "  RETURN NULL;\n"                                                                             \
     "END $$;\n"
 
+/* A migration is appended, never changed once released (a database records
+ * it as applied). A new one is also undone by hand in
+ * pg_sink/migrate_twice_is_a_no_op_and_upgrades_an_older_schema
+ * (tests/integration/pg/test_pg_sink.c), which upgrades from version 1; a
+ * new column of cx.events goes into CX__PG_EVENT_COLUMNS (pg_int.h), the
+ * sink's rows, docs/schema.md and the column checks of test_pg_sink.c. */
 /* clang-format off */
 static const migration migrations[] = {
     {1, "contract tables, indexes and views",

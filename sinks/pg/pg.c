@@ -195,7 +195,9 @@ typedef struct batch {
 #define IDLE_IN_TX_TIMEOUT "60s"
 
 static const char *const stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n" /* seq, then a row of cx.events */
+    /* seq, then a row of cx.events: its columns are named where it is written
+     * and read (CX__PG_EVENT_COLUMNS), so their order here is not a contract */
+    "CREATE TEMP TABLE IF NOT EXISTS cx_stage_events (\n"
     "  seq int, event_id text, occurred_at timestamptz, customer_id text, channel text,\n"
     "  touchpoint text, language text, body text, rating_scale text, rating_value numeric,\n"
     "  sentiment text, primary_category text, payload jsonb, kafka_topic text,\n"
@@ -700,8 +702,9 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     if (b->staged)
         st = cx__pg_exec(pg->conn, "DELETE FROM cx_stage_events", "clearing staging", err, errlen);
     if (st == CX_OK)
-        st = cx__pg_copy(pg->conn, "COPY cx_stage_events FROM STDIN", ev, "copying events", err,
-                         errlen);
+        st =
+            cx__pg_copy(pg->conn, "COPY cx_stage_events (seq, " CX__PG_EVENT_COLUMNS ") FROM STDIN",
+                        ev, "copying events", err, errlen);
     PGresult *res = NULL;
     if (st == CX_OK) {
         res = PQexec(pg->conn, insert_sql);

@@ -39,6 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           : ev.text == NULL || ev.text_len != json_string_length(text) ||
                                 memcmp(ev.text, json_string_value(text), ev.text_len) != 0))
             abort();
+        const struct {
+            const char *name, *got;
+        } strs[] = {{"occurred_at", ev.occurred_at},
+                    {"customer_id", ev.customer_id},
+                    {"channel", ev.channel},
+                    {"touchpoint", ev.touchpoint},
+                    {"language", ev.language}};
+        for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+            const char *want = json_string_value(json_object_get(j, strs[i].name));
+            if ((want == NULL) != (strs[i].got == NULL) ||
+                (want != NULL && strcmp(want, strs[i].got) != 0))
+                abort();
+        }
         if ((attributes == NULL) != (ev.attributes == NULL))
             abort();
         if (attributes != NULL) {

@@ -25,7 +25,10 @@
 static void server_url(char *url, size_t urllen)
 {
     const char *state = getenv("CX_TEST_PG_STATE");
-    cr_assert(state != NULL, "CX_TEST_PG_STATE is not set: run the tests through ctest");
+    cr_assert(state != NULL,
+              "CX_TEST_PG_STATE is not set: run the tests through ctest, or start a server with"
+              " deploy/local/pg-start.sh --state /tmp/pg.env and run CX_TEST_PG_STATE=/tmp/pg.env"
+              " <test binary> --filter 'suite/case*' (README, \"Running one test\")");
     FILE *f = fopen(state, "r");
     cr_assert(f != NULL, "no PostgreSQL test server (state file %s missing)", state);
     char line[1024];
