@@ -40,7 +40,9 @@ typedef enum cx_sentiment {
 /* Most evidence items kept per category (matched phrases and field rules). */
 #define CX_EVIDENCE_MAX 8
 
-/* The classifier's verdict on one event: plain data, no pointers to free. */
+/* The classifier's verdict on one event: plain data, nothing to free; its
+ * evidence strings belong to the classifier, so tags are read while the
+ * classifier that made them lives. */
 typedef struct cx_tags {
     float confidence[CX_CAT_COUNT];    /* per category, in [0,1] */
     cx_category order[CX_CAT_COUNT];   /* assigned categories, highest confidence first */

@@ -75,8 +75,10 @@ typedef struct cx_event {
 
 /*
  * Parses and validates one message value (data[len], need not be
- * NUL-terminated) into *ev. On success returns CX_OK and *ev owns a document
- * that cx_event_clear() releases (on any thread). On failure returns CX_ERR_INVALID, leaves
+ * NUL-terminated) into *ev. On success returns CX_OK and *ev owns what its
+ * members point to (the parsing thread's arena, above), which cx_event_clear()
+ * releases (on any thread). Threads may parse at once, each into its own
+ * events. On failure returns CX_ERR_INVALID, leaves
  * *ev cleared, and writes a reason naming the field, e.g.
  *   field "rating.value": 9 is out of range 1..5 for scale "csat"
  * Never crashes, hangs or allocates without bound on any input.

@@ -103,6 +103,8 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
  * and the caller retries the same batch (after a backoff of its own). Rows that
  * PostgreSQL rejects (SQLSTATE classes 22, 23) are isolated by bisection and
  * dead-lettered; the rest commits. CX_ERR_FATAL: retrying cannot help.
+ * One thread at a time per sink (it holds one connection): several writers
+ * take a sink each.
  */
 cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_result *res,
                             char *err, size_t errlen);
