@@ -61,7 +61,7 @@ typedef struct writer {
     pthread_cond_t cond; /* signalled when a share is queued, on drain and quit */
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
-    int64_t failing_since_us; /* when the first of them was */
+    int64_t failing_since_us; /* when the first of them began */
     int64_t blocked_since_us; /* since when its writes answer BLOCKED (0: the last did not) */
     int writing;   /* inside its sink's write (under the lock) */
     int64_t writing_since_us; /* when that write began */
@@ -322,8 +322,9 @@ static void *writer_main(void *arg)
             finish_share(p, wr, NULL);
             continue;
         }
-        if (wr->failures++ == 0)
-            wr->failing_since_us = cx_now_mono_us();
+        if (wr->failures++ == 0) /* from when that attempt began: a wait for a lock
+                                    held to lock_timeout is part of the outage */
+            wr->failing_since_us = wr->writing_since_us;
         if (p->draining) {
             give_up(p, wr, err);
             continue;

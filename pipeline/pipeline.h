@@ -115,8 +115,9 @@ typedef struct cx_pipeline_hooks {
     /* A batch is done with; called in the order batches were submitted. */
     void (*stored)(void *ctx, const cx_pipeline_report *r);
     /* Writer `writer`'s write failed transiently, for the attempt-th time
-     * in a row over the last failing_s seconds; it is tried again after
-     * delay_ms. blocked: this time the sink answered CX_SINK_BLOCKED. */
+     * in a row, over failing_s seconds since the first of them began; it is
+     * tried again after delay_ms. blocked: this time the sink answered
+     * CX_SINK_BLOCKED. */
     void (*retrying)(void *ctx, int writer, int attempt, long long failing_s, int delay_ms,
                      int blocked, const char *err);
     /* A sink answered ERROR: the engine takes no more batches. Once. */

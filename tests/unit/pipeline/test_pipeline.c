@@ -163,6 +163,7 @@ typedef struct source {
     int pauses, max_in_hand;
     int max_delay_ms;          /* the longest backoff the retrying hook may be told */
     int last_attempt;          /* what the retrying hook was told last */
+    long long first_failing_s; /* the failing_s it was told first */
     _Atomic int last_delay_ms; /* the backoff it was told last */
 } source;
 
@@ -250,6 +251,8 @@ static void on_retrying(void *ctx, int writer, int attempt, long long failing_s,
         failing_s > 600)
         s->bad_hook = 1; /* which writer, the how-manyth failure in a row, since when */
     s->last_delay_ms = delay_ms;
+    if (s->retries == 0)
+        s->first_failing_s = failing_s;
     s->last_attempt = attempt;
     s->retries++;
 }
@@ -399,6 +402,26 @@ Test(pipeline, a_blocked_write_is_retried_and_said_blocked)
     cr_assert_eq(src.retries, 3);
     cr_assert_eq(src.blocked, 2, "the two blocked writes said blocked, the failed one not");
     cr_assert_eq(src.failed, 0);
+    cr_assert_not(src.bad_hook);
+}
+
+/* A write that waited a second for a lock before it failed has been failing
+ * for that second when the hook (the log line, the figures) is told of it:
+ * the time counts from when the first failing attempt began. */
+Test(pipeline, a_failure_counts_the_time_its_attempt_took)
+{
+    start(1, 2);
+    db.blocked_next = 1;
+    db.delay_ms = 1100;
+    source_read(&src, 8);
+    source_submit(&src, 1);
+    wait_reported(1);
+    db.delay_ms = 0;
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(src.retries, 1);
+    cr_assert_geq(src.first_failing_s, 1, "told %lld s", src.first_failing_s);
     cr_assert_not(src.bad_hook);
 }
 
