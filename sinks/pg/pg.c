@@ -187,6 +187,10 @@ typedef struct batch {
     dead *dead;
     size_t n_dead;
     int staged; /* staging tables may hold rows of an earlier sub-batch (bisection) */
+    /* The last refusal of a null (23502) by cx.events or a partition of it:
+     * its schema, table and column; column "" for none. */
+    char null_schema[64], null_table[64], null_column[64];
+    int null_checked; /* whether that column was looked up (once a batch) */
     cx_pg_result *res;
 } batch;
 
@@ -709,6 +713,16 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     if (st == CX_OK) {
         res = PQexec(pg->conn, insert_sql);
         st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *sch = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+        const char *tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+        const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+        if (st == CX_ERR_INVALID && state != NULL && strcmp(state, "23502") == 0 && sch && tab &&
+            col) {
+            snprintf(b->null_schema, sizeof b->null_schema, "%s", sch);
+            snprintf(b->null_table, sizeof b->null_table, "%s", tab);
+            snprintf(b->null_column, sizeof b->null_column, "%s", col);
+        }
     }
     size_t *fresh = NULL, stored = 0;
     unsigned char *inserted = NULL;
@@ -812,10 +826,44 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
     return st;
 }
 
+/* 1 when a column of cx.events (or of one of its partitions) the sink does
+ * not write is NOT NULL with nothing to fill it: no default, not generated,
+ * and no BEFORE INSERT row trigger of the table's that might. No event could
+ * be stored: the schema is at fault (a column added by hand), not the
+ * events. 0 when the column may be filled from the event (the sink's own,
+ * a generated one, a trigger's), and on any doubt. */
+static int no_event_fills(cx_pg *pg, const batch *b)
+{
+    const char *all = CX__PG_EVENT_COLUMNS, *col = b->null_column;
+    size_t n = strlen(col);
+    for (const char *p = all; (p = strstr(p, col)) != NULL; p += n)
+        if ((p == all || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 0;
+    const char *params[] = {b->null_schema, b->null_table, col};
+    PGresult *r =
+        PQexecParams(pg->conn,
+                     "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+                     " JOIN pg_namespace s ON s.oid = c.relnamespace"
+                     " WHERE s.nspname = $1 AND c.relname = $2 AND a.attname = $3"
+                     " AND a.attnotnull AND NOT a.atthasdef AND a.attgenerated = ''"
+                     " AND coalesce(pg_partition_root(c.oid), c.oid) = 'cx.events'::regclass"
+                     " AND NOT EXISTS (SELECT 1 FROM pg_trigger t"
+                     "  WHERE t.tgrelid IN (c.oid, 'cx.events'::regclass) AND NOT t.tgisinternal"
+                     "  AND t.tgtype::int & 7 = 7)", /* row, before, insert */
+                     3, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK, none = ok && PQntuples(r) == 1;
+    PQclear(r);
+    if (!ok) /* an older server (pg_partition_root is 12's): the rows are bisected as ever */
+        PQclear(PQexec(pg->conn, "ROLLBACK TO SAVEPOINT cx_rows"));
+    return none;
+}
+
 /*
  * Writes idx[0..m) inside a savepoint. A row-level error (CX_ERR_INVALID)
  * rolls back to the savepoint and bisects, so that only the rows PostgreSQL
- * rejects become dead letters. Other errors are returned as they are.
+ * rejects become dead letters; but a NOT NULL column no event can fill
+ * (no_event_fills()) is CX_ERR_FATAL, naming it. Other errors are returned
+ * as they are.
  */
 static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                                  size_t errlen)
@@ -835,6 +883,16 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
     b->res->duplicates = dups;
     if ((st = cx__pg_exec(pg->conn, "ROLLBACK TO SAVEPOINT cx_rows", "savepoint", err, errlen)) != CX_OK)
         return st;
+    if (b->null_column[0] != '\0' && !b->null_checked) {
+        b->null_checked = 1;
+        if (no_event_fills(pg, b))
+            return cx_errf(err, errlen, CX_ERR_FATAL,
+                           "storing events: %s.%s has a NOT NULL column \"%s\" that cxpulse "
+                           "does not write, with no default: no event can be stored (a column "
+                           "added by hand? give it a DEFAULT or drop its NOT NULL; see "
+                           "\"Objects changed by hand\" in docs/recovery.md)",
+                           b->null_schema, b->null_table, b->null_column);
+    }
     if (m == 1) {
         char *reason = malloc(strlen(err) + 40);
         if (reason == NULL)

@@ -58,8 +58,7 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
  * deadlock), CX_ERR_INVALID (the row is at fault: data and integrity, 22 and
  * 23; a limit it exceeds, such as an index entry's size, 54; an exception a
  * trigger raised, P0001) or CX_ERR_FATAL (privileges, missing objects,
- * syntax; a NOT NULL column cxpulse does not fill from an event, which no
- * event can satisfy: one added by hand; anything else).
+ * syntax, anything else).
  */
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen);

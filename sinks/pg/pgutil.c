@@ -291,24 +291,6 @@ cx_status cx__pg_scalar(PGconn *conn, const char *sql, int n, const char *const 
     return st;
 }
 
-/* 1 when col of table tab (a NOT NULL column refused a null) is one the sink
- * fills from an event, so that the event is at fault; 0 for another table's
- * or another column of cx.events, one added by hand: every event would be
- * refused alike. */
-static int filled_from_events(const char *tab, const char *col)
-{
-    if (strcmp(tab, "cx_stage_events") == 0)
-        return 1;
-    if (strcmp(tab, "events") != 0)
-        return 0;
-    const char *all = CX__PG_EVENT_COLUMNS;
-    size_t n = strlen(col);
-    for (const char *p = all; (p = strstr(p, col)) != NULL; p += n)
-        if ((p == all || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
-            return 1;
-    return 0;
-}
-
 cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char *err,
                        size_t errlen)
 {
@@ -324,15 +306,7 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
     append_detail(res, msg, sizeof msg);
     /* what the server's words leave the user to work out */
     const char *why = NULL;
-    const char *tab = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
-    const char *col = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
-    int schema_at_fault = state != NULL && strcmp(state, "23502") == 0 && tab != NULL &&
-                          col != NULL && !filled_from_events(tab, col);
-    if (schema_at_fault)
-        why = "a NOT NULL column that cxpulse does not write, which no event can fill: one "
-              "added by hand needs a DEFAULT, or no NOT NULL; see \"Objects changed by hand\" "
-              "in docs/recovery.md";
-    else if (state != NULL && strcmp(state, "55P03") == 0) /* lock_timeout: whose lock? */
+    if (state != NULL && strcmp(state, "55P03") == 0) /* lock_timeout: whose lock? */
         why = "another session holds a lock this needs: see \"Waiting for locks\" in "
               "docs/configuration.md";
     else if (state != NULL && strcmp(state, "42501") == 0)
@@ -348,11 +322,11 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
               "role applies to run's batch writes too, which are tried again as they are: "
               "raise it for the role (ALTER ROLE ... SET statement_timeout = 0) or lower "
               "batch.max_messages; see \"Waiting for locks\" in docs/configuration.md";
-    else if (state != NULL && strcmp(state, "53400") == 0 && strstr(msg, "temp_file_limit"))
-        why = "a limit set for the server, the database or the role (temp_file_limit, with "
-              "a small work_mem) applies to run's batch writes too, which are tried again as "
-              "they are: raise it for the role (ALTER ROLE ... RESET temp_file_limit) or lower "
-              "batch.max_messages";
+    else if (state != NULL && strcmp(state, "53400") == 0)
+        why = "a limit configured for the server, the database or the role, such as "
+              "temp_file_limit with a small work_mem, applies to run's batch writes too, which "
+              "are tried again as they are: raise it (ALTER ROLE ... SET temp_file_limit = -1, "
+              "as a superuser, or a larger work_mem) or lower batch.max_messages";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "
@@ -362,9 +336,7 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         snprintf(msg + used, sizeof msg - used, " (%s)", why);
     }
     cx_status kind;
-    if (schema_at_fault)
-        kind = CX_ERR_FATAL;
-    else if (PQstatus(conn) != CONNECTION_OK || state == NULL)
+    if (PQstatus(conn) != CONNECTION_OK || state == NULL)
         kind = CX_ERR_TRANSIENT; /* connection lost: no SQLSTATE from the server */
     else if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
              strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 ||

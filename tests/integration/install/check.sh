@@ -6,14 +6,15 @@
 # starts the installed binary, and that the binary classifies with its
 # compiled-in rules, model and lexicons.
 #
-# usage: tests/integration/install/check.sh BUILD_DIR
+# usage: tests/integration/install/check.sh BUILD_DIR [CMAKE]
 set -euo pipefail
 build=$1
+cmake=${2:-cmake}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 fail() { echo "install: $*" >&2; exit 1; }
 
-DESTDIR=$stage cmake --install "$build" --prefix /usr >/dev/null
+DESTDIR=$stage "$cmake" --install "$build" --prefix /usr >/dev/null
 for f in usr/bin/cxpulse usr/lib/systemd/system/cxpulse.service \
     usr/share/cxpulse/sql/grants.sql usr/share/cxpulse/sql/erase-customer.sql \
     usr/share/cxpulse/cxpulse-alerts.yaml usr/share/cxpulse/cxpulse-dashboard.json \
@@ -28,7 +29,7 @@ done
 unit=$stage/usr/lib/systemd/system/cxpulse.service
 grep -qx 'ExecStart=/usr/bin/cxpulse run --config /etc/cxpulse/cxpulse.json' "$unit" ||
     fail "the unit does not start /usr/bin/cxpulse: $(grep ExecStart "$unit")"
-! grep -rq -- "$build\|/usr/local/bin" "$unit" || fail "the unit names a build or /usr/local path"
+! grep -q -- "$build" "$unit" || fail "the unit names the build directory"
 
 # From an empty directory, the source tree out of reach of relative paths.
 cd "$stage"

@@ -749,12 +749,63 @@ Test(pg_sink, a_not_null_column_added_by_hand_stops_the_write_instead_of_dead_le
     char err[1024];
     cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_ERR_FATAL,
                  "%s", err);
-    cr_assert_not_null(strstr(err, "\"region\""), "%s", err);
-    cr_assert_not_null(strstr(err, "needs a DEFAULT"), "%s", err);
+    cr_assert_not_null(strstr(err, "cx.events has a NOT NULL column \"region\""), "%s", err);
+    cr_assert_not_null(strstr(err, "give it a DEFAULT"), "%s", err);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 0);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), 0);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.consumer_offsets"), 0);
     cx_pg_free(pg);
+}
+
+/* A NOT NULL column of the user's that an event's own content fills (one
+ * generated from a column, or one a trigger of theirs fills in another
+ * table) refuses only the events without that content: they are dead
+ * letters and the rest commits, as for any check of the user's. */
+Test(pg_sink, a_not_null_column_an_event_fills_refuses_only_the_events_that_do_not)
+{
+    static const char *const setups[] = {
+        "ALTER TABLE cx.events ADD COLUMN scale text"
+        " GENERATED ALWAYS AS (rating_scale) STORED NOT NULL",
+        "CREATE TABLE public.audit (customer_id text NOT NULL);"
+        "CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN INSERT INTO public.audit VALUES (NEW.rating_scale); RETURN NEW; END$$;"
+        "CREATE TRIGGER audit AFTER INSERT ON cx.events FOR EACH ROW"
+        " EXECUTE FUNCTION public.audit()",
+        "ALTER TABLE cx.events ADD COLUMN scale text NOT NULL;"
+        "CREATE FUNCTION public.scale() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN NEW.scale := NEW.rating_scale; RETURN NEW; END$$;"
+        "CREATE TRIGGER scale BEFORE INSERT ON cx.events FOR EACH ROW"
+        " EXECUTE FUNCTION public.scale()"};
+    static const char *const undo[] = {
+        "ALTER TABLE cx.events DROP COLUMN scale",
+        "DROP TRIGGER audit ON cx.events; DROP FUNCTION public.audit(); DROP TABLE public.audit",
+        "DROP TRIGGER scale ON cx.events; DROP FUNCTION public.scale();"
+        " ALTER TABLE cx.events DROP COLUMN scale"};
+    const char *rated = "{\"event_id\":\"r\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                        "\"rating\":{\"scale\":\"csat\",\"value\":2}}";
+    for (size_t k = 0; k < CX_ARRAY_LEN(setups); k++) {
+        cx_test_pg_exec(conn, setups[k]);
+        sinktest_clear(&batch);
+        for (long i = 0; i < 10; i++) {
+            char ev[160];
+            int n = snprintf(ev, sizeof ev,
+                             "{\"event_id\":\"u-%zu-%ld\",\"occurred_at\":"
+                             "\"2026-11-01T10:00:00Z\",\"text\":\"no rating here\"}",
+                             k, i);
+            sinktest_add(&batch, "t", (int)k, i, ev, (size_t)n);
+        }
+        sinktest_add(&batch, "t", (int)k, 10, rated, strlen(rated));
+        cx_pg *pg = sinktest_sink(url);
+        cx_pg_result res;
+        char err[1024];
+        cr_assert_eq(cx_pg_write_batch(pg, batch.recs, batch.n, &res, err, sizeof err), CX_OK,
+                     "setup %zu: %s", k, err);
+        cr_assert_eq(res.dead_lettered, 10, "setup %zu", k);
+        cr_assert_eq(res.stored, 1, "setup %zu", k);
+        cx_pg_free(pg);
+        cx_test_pg_exec(conn, "DELETE FROM cx.events");
+        cx_test_pg_exec(conn, undo[k]);
+    }
 }
 
 /* Rows refused for what they hold by something of the user's, not by a
