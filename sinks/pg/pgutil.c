@@ -144,6 +144,14 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         int config = strncmp(raw, "invalid ", 8) == 0 || strstr(raw, "for connection option") ||
                      strstr(raw, "could not match") ||
                      strstr(raw, "could not parse network address");
+        /* the server's or the role's connection limit (max_connections,
+         * CONNECTION LIMIT): retried, and how many a replica takes said */
+        const char *slots = strstr(raw, "too many connections") ||
+                                    strstr(raw, "remaining connection slots are reserved")
+                                ? " (each cxpulse run holds postgres.writers connections, 2 more "
+                                  "with the HTTP listener and 1 more with alert receivers: see "
+                                  "\"PostgreSQL settings\" in docs/sizing.md)"
+                                : "";
         /* libpq names the server; who asked for what is said here */
         char who[300];
         const char *service = NULL;
@@ -160,7 +168,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                        config  ? CX_ERR_CONFIG
                        : fatal ? CX_ERR_FATAL
                                : CX_ERR_TRANSIENT,
-                       "cannot connect to postgresql: %s%s%s", msg, who,
+                       "cannot connect to postgresql: %s%s%s%s", msg, who, slots,
                        conninfo == NULL || conninfo[0] == '\0'
                            ? " (no URL given with --pg, CXPULSE_PG_URL or postgres.url: libpq's "
                              "defaults and PG* variables were used)"

@@ -1048,6 +1048,25 @@ Test(pg_sink, a_role_that_may_not_log_in_or_connect_is_fatal_not_retried)
     cx_test_pg_exec(conn, "DROP ROLE cx_nologin; DROP ROLE cx_noconnect");
 }
 
+/* A role at its CONNECTION LIMIT (or a server at max_connections) is
+ * retried, as slots free up, and the error says how many connections a
+ * replica takes, so that the limit can be sized. */
+Test(pg_sink, a_role_at_its_connection_limit_is_retried_and_told_what_a_replica_takes)
+{
+    cx_test_pg_exec(conn, "DROP ROLE IF EXISTS cx_limited;"
+                          " CREATE ROLE cx_limited LOGIN CONNECTION LIMIT 0");
+    char as[1100], err[512];
+    url_as("cx_limited", as, sizeof as);
+    cx_pg_options o = {.conninfo = as, .group = "g", .synchronous_commit = 1};
+    cx_pg *pg = NULL;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_ERR_TRANSIENT, "%s", err);
+    cr_assert(strstr(err, "too many connections for role") != NULL, "%s", err);
+    cr_assert(strstr(err, "each cxpulse run holds postgres.writers connections") != NULL, "%s",
+              err);
+    cx_pg_free(pg); /* (one made to connect when it first writes) */
+    cx_test_pg_exec(conn, "DROP ROLE cx_limited");
+}
+
 /* What a PostgreSQL crash leaves when it took back acknowledged commits
  * (synchronous_commit off): t[partition]'s rows from offset `from` on gone,
  * its stored offset back at `from`, and every connection of the test's
