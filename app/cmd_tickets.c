@@ -44,16 +44,23 @@ static void wide_cells(const json_t *t, char cells[WIDE_COLUMNS][512])
     const char *scope = cx_cmd_json_str(t, "scope");
     snprintf(cat, sizeof cat, "%s%s%s", cx_cmd_json_str(t, "category"), scope[0] ? " " : "", scope);
     cx_printable(cat, cells[CATEGORY], sizeof cells[CATEGORY]);
-    /* Per receiver of the latest transition: name=sent|pending|failed. */
+    /* Per receiver of the latest transition: name=sent|pending|failed|skipped,
+     * and when not sent, the latest transition it took ("chat=skipped (took
+     * opened)"). */
     char delivered[512] = "-";
     const json_t *d = json_object_get(json_object_get(t, "delivery"), "receivers");
+    const json_t *took = json_object_get(json_object_get(t, "delivery"), "took");
     const char *name;
     json_t *v;
     size_t used = 0;
     json_object_foreach((json_t *)d, name, v)
     {
-        int n = snprintf(delivered + used, sizeof delivered - used, "%s%s=%s", used ? " " : "",
-                         name, json_string_value(v));
+        const char *st = json_string_value(v),
+                   *last = json_string_value(json_object_get(took, name));
+        int then = last != NULL && st != NULL && strcmp(st, "sent") != 0;
+        int n =
+            snprintf(delivered + used, sizeof delivered - used, "%s%s=%s%s%s%s", used ? " " : "",
+                     name, st ? st : "", then ? " (took " : "", then ? last : "", then ? ")" : "");
         if (n < 0 || (size_t)n >= sizeof delivered - used)
             break;
         used += (size_t)n;

@@ -26,12 +26,19 @@
 /* clang-format on */
 
 /* The delivery of the ticket's latest transition (cx.notifications): its status
- * and, per receiver, whether it took it. */
-#define TICKET_DELIVERY                                                                       \
-    "(SELECT json_build_object('transition', n.transition, 'status', n.status,"              \
-    " 'receivers', (SELECT coalesce(json_object_agg(d.k, d.v->>'status'), '{}')"              \
-    "  FROM jsonb_each(n.deliveries) AS d(k, v)))"                                            \
-    " FROM cx.notifications n WHERE n.ticket_id = cx.tickets.ticket_id"                       \
+ * and, per receiver, whether it took it; and per receiver the latest
+ * transition it took (a chat receiver skips most updates: "skipped" alone
+ * would not say it had heard of the ticket). */
+#define TICKET_DELIVERY                                                                            \
+    "(SELECT json_build_object('transition', n.transition, 'status', n.status,"                    \
+    " 'receivers', (SELECT coalesce(json_object_agg(d.k, d.v->>'status'), '{}')"                   \
+    "  FROM jsonb_each(n.deliveries) AS d(k, v)),"                                                 \
+    " 'took', (SELECT coalesce(json_object_agg(k, transition), '{}') FROM"                         \
+    "  (SELECT DISTINCT ON (d.k) d.k, m.transition FROM cx.notifications m,"                       \
+    "   jsonb_each(m.deliveries) AS d(k, v)"                                                       \
+    "   WHERE m.ticket_id = cx.tickets.ticket_id AND d.v->>'status' = 'sent'"                      \
+    "   ORDER BY d.k, m.seq DESC) t))"                                                             \
+    " FROM cx.notifications n WHERE n.ticket_id = cx.tickets.ticket_id"                            \
     " ORDER BY n.seq DESC LIMIT 1) AS delivery"
 
 /* The tickets a list shows: owner ($1, NULL: every owner) and status ($2). */

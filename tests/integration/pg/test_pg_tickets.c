@@ -1403,6 +1403,46 @@ Test(pg_tickets, the_table_shows_every_receiver_and_the_whole_scope)
                      0, "tickets list does not show \"%s\"", shown[i]);
 }
 
+/* A chat receiver skips a ticket's updates: the owners' table says what it
+ * last took ("chat=skipped (took opened)"), not only that it skipped the
+ * latest, which read as if the channel never heard of the ticket. */
+Test(pg_tickets, the_table_says_what_a_receiver_that_skipped_the_latest_last_took)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn,
+                    "UPDATE cx.notifications SET status = 'sent', deliveries ="
+                    " '{\"chat\": {\"status\": \"sent\"}, \"hook\": {\"status\": \"sent\"}}'");
+    for (int i = 0; i < 2; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE cx.tickets SET reason = 'now %d'", i);
+        cx_test_pg_exec(conn, sql);
+        cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'sent', deliveries ="
+                              " '{\"chat\": {\"status\": \"skipped\"},"
+                              "   \"hook\": {\"status\": \"sent\"}}' WHERE status = 'pending'");
+    }
+    json_t *out = NULL;
+    long long total = 0;
+    char err[512];
+    cr_assert_eq(cx_pg_tickets_list(url, NULL, NULL, 10, &out, &total, err, sizeof err), CX_OK,
+                 "%s", err);
+    const json_t *d = json_object_get(json_array_get(out, 0), "delivery");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "transition")), "updated");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "receivers"), "chat")),
+                     "skipped");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "took"), "chat")),
+                     "opened");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "took"), "hook")),
+                     "updated");
+    json_decref(out);
+    cr_expect_eq(cx_test_sh("%s tickets list --pg '%s' | grep -qF 'chat=skipped (took opened)'",
+                            cx_test_bin(), url),
+                 0);
+    cr_expect_eq(
+        cx_test_sh("%s tickets list --pg '%s' | grep -qF 'hook=sent (took'", cx_test_bin(), url), 1,
+        "a receiver that took the latest needs no more");
+}
+
 /* The terminal column at which `mark` starts in line (the first of them), or
  * -1 when it is not there. */
 static long column_of(const char *line, const char *mark)
