@@ -460,7 +460,14 @@ Test(http, ready_once_postgresql_comes_up_after_the_service)
     cx_test_stop(run_pid, SIGKILL, 5000);
     cx_test_pg_down(&conn);
     start_service();
-    sleep(3);
+    int up = 0; /* the listener answers (it does before PostgreSQL is reached) */
+    for (int i = 0; i < 100 && !up; i++) {
+        up = cx_test_http_get(port, "/healthz", body, sizeof body) == 200;
+        if (!up)
+            cx_test_sleep_ms(100);
+    }
+    cr_assert(up, "/healthz does not answer");
+    sleep(3); /* a few of the 2 s checks of PostgreSQL */
     cr_assert_eq(cx_test_http_get(port, "/readyz", body, sizeof body), 503, "%s", body);
     cr_assert_eq(metric("cxpulse_postgresql_up"), 0);
     cx_test_pg_back(&conn, url);

@@ -730,7 +730,11 @@ Test(pipeline, a_retry_asked_for_during_the_failing_write_ends_the_backoff_after
     db.delay_ms = 300; /* each write takes 300 ms */
     source_read(&src, 8);
     source_submit(&src, 2);
-    cx_test_sleep_ms(100); /* the first write is under way */
+    /* the first write under way (set under the lock the retry is noted
+     * under), however late its thread starts */
+    for (int i = 0; i < 5000 && cx_pipeline_write_seconds(pipe_) == 0; i++)
+        cx_test_sleep_ms(1);
+    cr_assert_gt(cx_pipeline_write_seconds(pipe_), 0, "the first write never began");
     cx_pipeline_retry_now(pipe_);
     wait_reported(1); /* within 5 s, not 16 to 20 */
     char err[256];
