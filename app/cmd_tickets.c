@@ -57,10 +57,11 @@ static void wide_cells(const json_t *t, char cells[WIDE_COLUMNS][512])
     {
         const char *st = json_string_value(v),
                    *last = json_string_value(json_object_get(took, name));
-        int then = last != NULL && st != NULL && strcmp(st, "sent") != 0;
-        int n =
-            snprintf(delivered + used, sizeof delivered - used, "%s%s=%s%s%s%s", used ? " " : "",
-                     name, st ? st : "", then ? " (took " : "", then ? last : "", then ? ")" : "");
+        char then[64] = "";
+        if (last != NULL && st != NULL && strcmp(st, "sent") != 0)
+            snprintf(then, sizeof then, " (took %s)", last);
+        int n = snprintf(delivered + used, sizeof delivered - used, "%s%s=%s%s", used ? " " : "",
+                         name, st ? st : "", then);
         if (n < 0 || (size_t)n >= sizeof delivered - used)
             break;
         used += (size_t)n;

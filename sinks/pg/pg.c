@@ -688,6 +688,21 @@ static cx_status dead_letter_reused_ids(cx_pg *pg, batch *b, const size_t *idx, 
     return st;
 }
 
+/* Notes in b the column named by res when it is a null refused (23502), for
+ * no_event_fills(). */
+static void note_refused_null(batch *b, const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *sch = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+    const char *tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+    const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    if (state == NULL || strcmp(state, "23502") != 0 || !sch || !tab || !col)
+        return;
+    snprintf(b->null_schema, sizeof b->null_schema, "%s", sch);
+    snprintf(b->null_table, sizeof b->null_table, "%s", tab);
+    snprintf(b->null_column, sizeof b->null_column, "%s", col);
+}
+
 /* Writes events idx[0..m) (staging, insert); CX_ERR_INVALID when a row is at fault. */
 static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, char *err,
                               size_t errlen)
@@ -712,17 +727,8 @@ static cx_status write_events(cx_pg *pg, batch *b, const size_t *idx, size_t m, 
     PGresult *res = NULL;
     if (st == CX_OK) {
         res = PQexec(pg->conn, insert_sql);
-        st = cx__pg_check(pg->conn, res, "storing events", err, errlen);
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *sch = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
-        const char *tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
-        const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
-        if (st == CX_ERR_INVALID && state != NULL && strcmp(state, "23502") == 0 && sch && tab &&
-            col) {
-            snprintf(b->null_schema, sizeof b->null_schema, "%s", sch);
-            snprintf(b->null_table, sizeof b->null_table, "%s", tab);
-            snprintf(b->null_column, sizeof b->null_column, "%s", col);
-        }
+        if ((st = cx__pg_check(pg->conn, res, "storing events", err, errlen)) == CX_ERR_INVALID)
+            note_refused_null(b, res);
     }
     size_t *fresh = NULL, stored = 0;
     unsigned char *inserted = NULL;
@@ -834,27 +840,27 @@ static cx_status write_direct(cx_pg *pg, batch *b, char *err, size_t errlen)
  * a generated one, a trigger's), and on any doubt. */
 static int no_event_fills(cx_pg *pg, const batch *b)
 {
-    const char *all = CX__PG_EVENT_COLUMNS, *col = b->null_column;
-    size_t n = strlen(col);
-    for (const char *p = all; (p = strstr(p, col)) != NULL; p += n)
-        if ((p == all || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
-            return 0;
-    const char *params[] = {b->null_schema, b->null_table, col};
+    const char *params[] = {b->null_schema, b->null_table, b->null_column, CX__PG_EVENT_COLUMNS};
     PGresult *r =
         PQexecParams(pg->conn,
                      "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
                      " JOIN pg_namespace s ON s.oid = c.relnamespace"
                      " WHERE s.nspname = $1 AND c.relname = $2 AND a.attname = $3"
+                     " AND a.attname <> ALL (string_to_array(replace($4, ' ', ''), ','))"
                      " AND a.attnotnull AND NOT a.atthasdef AND a.attgenerated = ''"
                      " AND coalesce(pg_partition_root(c.oid), c.oid) = 'cx.events'::regclass"
                      " AND NOT EXISTS (SELECT 1 FROM pg_trigger t"
                      "  WHERE t.tgrelid IN (c.oid, 'cx.events'::regclass) AND NOT t.tgisinternal"
                      "  AND t.tgtype::int & 7 = 7)", /* row, before, insert */
-                     3, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK, none = ok && PQntuples(r) == 1;
+                     4, NULL, params, NULL, NULL, 0);
+    char why[512];
+    int ok = cx__pg_check(pg->conn, r, "looking up a refused column", why, sizeof why) == CX_OK;
+    int none = ok && PQntuples(r) == 1;
     PQclear(r);
-    if (!ok) /* an older server (pg_partition_root is 12's): the rows are bisected as ever */
+    if (!ok) { /* an older server (pg_partition_root is 12's): bisected as ever, said */
+        cx_log(CX_LOG_WARN, "sink.pg", "%s; the batch's rows are tried apart", why);
         PQclear(PQexec(pg->conn, "ROLLBACK TO SAVEPOINT cx_rows"));
+    }
     return none;
 }
 
