@@ -85,7 +85,8 @@ static const setting settings[] = {
     {"rules.files", T_STRINGS, F(rule_files), F(n_rule_files), 0, 0, NULL, "CXPULSE_RULES",
      "--rules", 0, NULL,
      "rule files, read in order, replacing the built-in rules; \"default\" names those, so "
-     "[\"default\", \"mine.json\"] adds to them (docs/rules.md)"},
+     "[\"default\", \"mine.json\"] adds to them (docs/rules.md); none ([] or null): the "
+     "built-in rules"},
     {"rules.model", T_STRING, F(rule_model), 0, 0, 0, NULL, "CXPULSE_MODEL", "--model", 0, NULL,
      "model file from cxpulse train (docs/model.md); unset: the built-in model when the built-in "
      "rules are used (rules.files unset or naming \"default\"), else none; none: the rules "
@@ -299,7 +300,7 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
     case T_STRINGS: {
         char ***list = FIELD(cfg, s->off, char **);
         size_t *n = FIELD(cfg, s->count_off, size_t);
-        if (!json_is_array(v))
+        if (!json_is_array(v) && !json_is_null(v)) /* null: none, as [] */
             BAD("must be an array of strings");
         if (!append) {
             free_list(*list, *n);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "language.h"
 #include "lexicon.h"
@@ -170,10 +171,29 @@ static char *keep_string(cx_classifier *clf, const char *prefix, const char *s)
     return copy;
 }
 
+/* Keeps "phrase:<term>" with the term's runs of white space made one space
+ * and its ends trimmed, as evidence shows it. */
+static char *keep_term(cx_classifier *clf, const char *term)
+{
+    char *e = keep_string(clf, "phrase:", term);
+    if (e == NULL)
+        return NULL;
+    char *w = e + 7;
+    for (const char *r = e + 7; *r != '\0'; r++) {
+        if (!isspace((unsigned char)*r))
+            *w++ = *r;
+        else if (w > e + 7 && !isspace((unsigned char)r[1]) && r[1] != '\0')
+            *w++ = ' ';
+    }
+    *w = '\0';
+    return e;
+}
+
 typedef struct loader {
     cx_classifier *clf;
     size_t doc; /* the file's index among the classifier's documents */
     const char *file;
+    const char *part; /* the clause an error is in ("all[1]"), or NULL */
     char *err;
     size_t errlen;
 } loader;
@@ -209,13 +229,22 @@ static const char *polarity_name(payload_kind kind, int polarity)
     return polarity < 0 ? "complaint" : polarity > 0 ? "praise" : "mention";
 }
 
+/* The name of the rule file loaded as document doc. */
+static const char *doc_file(const cx_classifier *clf, size_t doc)
+{
+    return json_string_value(json_object_get(json_array_get(clf->documents, doc), "file"));
+}
+
 /* Adds what the phrase at node means. What an earlier file said the phrase
  * means for the same category (or sentiment) is switched off: a later file
- * overrides. Within one file, a phrase that reads like another one (the
- * stemmer makes "shipped" and "shipping" one phrase) is merged with it: with
- * the same meaning the larger weight counts for both, with another polarity
- * of the same category both count. Either is reported as a warning (ld->file,
- * rule) when it changes what the file says. */
+ * overrides. Matching is by the phrase as read, so a term replaces every
+ * earlier term that reads as the same phrase ("booked" replaces "booking");
+ * when one was spelt otherwise, that is reported as a warning, and so is a
+ * weight 0 that switches nothing off. Within one file, a phrase that reads
+ * like another one (the stemmer makes "shipped" and "shipping" one phrase)
+ * is merged with it: with the same meaning the larger weight counts for both,
+ * with another polarity of the same category both count. Either is reported
+ * as a warning (ld->file, rule) when it changes what the file says. */
 static cx_status add_payload(const loader *ld, const char *rule, int32_t node, payload p)
 {
     cx_classifier *clf = ld->clf;
@@ -227,16 +256,28 @@ static cx_status add_payload(const loader *ld, const char *rule, int32_t node, p
     for (size_t i = old; i < clf->node_payload_cap; i++)
         clf->node_payload[i] = -1;
     const char *what = p.kind == P_SENTIMENT ? "sentiment" : category_names[p.cat];
+    const char *b = p.evidence + 7; /* after "phrase:" */
+    int replaced = 0;
     for (int32_t i = clf->node_payload[node]; i >= 0; i = clf->payloads[i].next) {
         payload *q = &clf->payloads[i];
         if (q->kind != p.kind || q->cat != p.cat)
             continue;
+        const char *a = q->evidence + 7;
+        cx_status st = CX_OK;
         if (q->doc != ld->doc) {
+            if (q->weight > 0.0f) {
+                replaced = 1;
+                if (strcasecmp(a, b) != 0)
+                    st = warn(clf,
+                              "%s: rule \"%s\": \"%s\" (%s) reads as the same phrase as \"%s\" "
+                              "in %s, so it replaces that too (weight %g for both)",
+                              ld->file, rule, b, what, a, doc_file(clf, q->doc), p.weight);
+            }
             q->weight = 0.0f;
+            if (st != CX_OK)
+                return st;
             continue;
         }
-        const char *a = q->evidence + 7, *b = p.evidence + 7; /* after "phrase:" */
-        cx_status st = CX_OK;
         if (q->polarity != p.polarity)
             st = warn(clf,
                       "%s: rule \"%s\": \"%s\" (%s %s) reads as the same phrase as \"%s\" "
@@ -256,6 +297,12 @@ static cx_status add_payload(const loader *ld, const char *rule, int32_t node, p
             return CX_OK;
         }
     }
+    if (p.weight == 0.0f && !replaced &&
+        warn(clf,
+             "%s: rule \"%s\": \"%s\" has weight 0, but no earlier file gives it a weight "
+             "for %s: it switches nothing off",
+             ld->file, rule, b, what) != CX_OK)
+        return CX_ERR_NOMEM;
     p.next = clf->node_payload[node];
     clf->payloads[clf->n_payloads] = p;
     clf->node_payload[node] = (int32_t)clf->n_payloads++;
@@ -273,8 +320,8 @@ static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    return cx_errf(ld->err, ld->errlen, CX_ERR_CONFIG, "%s: rule \"%s\": %s", ld->file, rule,
-                   reason);
+    return cx_errf(ld->err, ld->errlen, CX_ERR_CONFIG, "%s: rule \"%s\"%s%s: %s", ld->file, rule,
+                   ld->part ? ", clause " : "", ld->part ? ld->part : "", reason);
 }
 
 /* Reads a weight in [0, 3] from obj["weight"] (default dflt); 0 switches off
@@ -305,8 +352,14 @@ static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
         size_t i;
         for (i = 0; i < n && strcmp(key, keys[i]) != 0; i++)
             ;
-        if (i == n)
-            return rule_err(ld, rule, "unknown key \"%s\"", key);
+        if (i == n) {
+            cx_typo t = CX_TYPO_INIT(key);
+            char hint[96];
+            for (i = 0; i < n; i++)
+                cx_typo_offer(&t, keys[i]);
+            return rule_err(ld, rule, "unknown key \"%s\"%s", key,
+                            cx_typo_hint(&t, 1, hint, sizeof hint));
+        }
     }
     return CX_OK;
 }
@@ -362,9 +415,16 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
                 return cx_errf(ld->err, ld->errlen, st, "%s: out of memory", ld->file);
             if (st != CX_OK)
                 return rule_err(ld, rule, "term \"%s\" %s", json_string_value(t), why);
+            const char *pattern = strpbrk(json_string_value(t), "|*[](){}+^$\\");
+            if (pattern != NULL &&
+                warn(ld->clf,
+                     "%s: rule \"%s\": term \"%s\" has \"%c\": terms are words, not patterns, "
+                     "and punctuation only separates them",
+                     ld->file, rule, json_string_value(t), *pattern) != CX_OK)
+                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
             payload p = {
                 .kind = kind, .cat = cat, .weight = weight, .polarity = polarity, .doc = ld->doc};
-            if ((p.evidence = keep_string(ld->clf, "phrase:", json_string_value(t))) == NULL)
+            if ((p.evidence = keep_term(ld->clf, json_string_value(t))) == NULL)
                 return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
             if (add_payload(ld, rule, node, p) != CX_OK)
                 return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
@@ -384,8 +444,10 @@ static cx_status load_words(const loader *ld, const json_t *words, const char *s
     {
         if (!json_is_string(w) ||
             cx__lex_flag_word(ld->clf->lex, json_string_value(w), flag) != CX_OK)
-            return rule_err(ld, section, "entry %s is not a single word",
-                            json_is_string(w) ? json_string_value(w) : "(not a string)");
+            return rule_err(ld, section, "entry %s%s%s is not a single word",
+                            json_is_string(w) ? "\"" : "",
+                            json_is_string(w) ? json_string_value(w) : "(not a string)",
+                            json_is_string(w) ? "\"" : "");
     }
     return CX_OK;
 }
@@ -453,11 +515,17 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     out->op = op_names[i].op;
     if (other != NULL && !field_path_ok(other, &out->other_kind))
         return rule_err(ld, rule, "bad field path \"%s\" in \"other\"", other);
+    if (value != NULL && json_object_get(c, "other") != NULL)
+        return rule_err(ld, rule, "%s", "give \"value\" or \"other\", not both");
     switch (out->op) {
     case OP_PRESENT:
     case OP_ABSENT:
+        if (value != NULL || json_object_get(c, "other") != NULL)
+            return rule_err(ld, rule, "operator \"%s\" takes no \"value\" or \"other\"", op);
         break;
     case OP_IN: {
+        if (json_object_get(c, "other") != NULL)
+            return rule_err(ld, rule, "operator \"%s\" compares with \"value\" only", op);
         if (!json_is_array(value) || json_array_size(value) == 0)
             return rule_err(ld, rule, "operator \"%s\" needs a non-empty array \"value\"", op);
         size_t k;
@@ -515,6 +583,8 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     return CX_OK;
 }
 
+/* Loads a category's conditions. A condition of weight 0 switches off the
+ * earlier files' condition of its name and needs no clauses. */
 static cx_status load_conditions(const loader *ld, const json_t *conds, cx_category cat)
 {
     cx_classifier *clf = ld->clf;
@@ -526,30 +596,47 @@ static cx_status load_conditions(const loader *ld, const json_t *conds, cx_categ
     {
         char rule[96];
         const char *name = json_string_value(json_object_get(c, "name"));
-        snprintf(rule, sizeof rule, "%s", name ? name : "conditions[?]");
-        if (name == NULL || name[0] == '\0')
-            return rule_err(ld, rule, "%s", "every condition needs a \"name\"");
+        if (name == NULL || name[0] == '\0') {
+            snprintf(rule, sizeof rule, "conditions[%zu]", i);
+            return rule_err(ld, rule, "%s",
+                            json_is_object(c) ? "every condition needs a \"name\""
+                                              : "a condition must be an object");
+        }
+        snprintf(rule, sizeof rule, "%s", name);
         static const char *const keys[] = {"name", "weight", "all", "comment"};
-        cx_status kst = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
-        if (kst != CX_OK)
-            return kst;
+        cx_status st = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
+        float weight = 1.0f;
+        if (st != CX_OK || (st = read_weight(ld, rule, c, 1.0f, &weight)) != CX_OK)
+            return st;
         const json_t *all = json_object_get(c, "all");
-        if (!json_is_array(all) || json_array_size(all) == 0)
+        if ((all != NULL || weight > 0.0f) && (!json_is_array(all) || json_array_size(all) == 0))
             return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
         /* a later file's condition of the same name and category overrides */
-        for (size_t k = 0; k < clf->n_conds; k++)
-            if (clf->conds[k].doc != ld->doc && clf->conds[k].cat == cat &&
-                strcmp(clf->conds[k].evidence + 6, name) == 0) /* after "field:" */
-                clf->conds[k].weight = 0.0f;
+        int replaced = 0;
+        for (size_t k = 0; k < clf->n_conds; k++) {
+            condition *old = &clf->conds[k];
+            if (old->cat != cat || strcmp(old->evidence + 6, name) != 0) /* after "field:" */
+                continue;
+            if (old->doc == ld->doc)
+                return rule_err(ld, rule, "%s", "another condition of this file has that name");
+            replaced |= old->weight > 0.0f;
+            old->weight = 0.0f;
+        }
+        if (weight == 0.0f && !replaced &&
+            warn(clf,
+                 "%s: rule \"%s\": condition of weight 0, but no earlier file has a condition "
+                 "of that name for %s: it switches nothing off",
+                 ld->file, name, category_names[cat]) != CX_OK)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        if (all == NULL)
+            continue;
         if (reserve((void **)&clf->conds, &clf->conds_cap, clf->n_conds, sizeof(condition)))
             return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
         condition *cd = &clf->conds[clf->n_conds++];
         memset(cd, 0, sizeof *cd);
         cd->cat = cat;
         cd->doc = ld->doc;
-        cx_status st = read_weight(ld, rule, c, 1.0f, &cd->weight);
-        if (st != CX_OK)
-            return st;
+        cd->weight = weight;
         cd->clauses = calloc(json_array_size(all), sizeof(clause));
         cd->evidence = keep_string(clf, "field:", name);
         if (cd->clauses == NULL || cd->evidence == NULL)
@@ -558,7 +645,11 @@ static cx_status load_conditions(const loader *ld, const json_t *conds, cx_categ
         const json_t *cl;
         json_array_foreach(all, j, cl)
         {
-            if ((st = load_clause(ld, rule, cl, &cd->clauses[j])) != CX_OK)
+            char part[32];
+            loader in_clause = *ld;
+            snprintf(part, sizeof part, "all[%zu]", j);
+            in_clause.part = part;
+            if ((st = load_clause(&in_clause, rule, cl, &cd->clauses[j])) != CX_OK)
                 return st;
             cd->n_clauses++;
         }
@@ -593,18 +684,82 @@ static cx_status load_sentiment(const loader *ld, const json_t *s)
     return CX_OK;
 }
 
+/* A copy of a rule document as its meaning goes: no "comment" members, and
+ * every number a real (1 and 1.0 are one weight). */
+static json_t *meaning(const json_t *j)
+{
+    json_t *out = NULL;
+    if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        out = json_object();
+        json_object_foreach((json_t *)j, key, v)
+        {
+            if (out != NULL && strcmp(key, "comment") != 0 &&
+                json_object_set_new(out, key, meaning(v)) != 0) {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        out = json_array();
+        json_array_foreach(j, i, v)
+        {
+            if (out != NULL && json_array_append_new(out, meaning(v)) != 0) {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+    } else if (json_is_number(j)) {
+        out = json_real(json_number_value(j));
+    } else {
+        out = json_deep_copy(j);
+    }
+    return out;
+}
+
+/* Folds a rule document into the rules' hash by what it says, not how it is
+ * written: its members sorted, without white space or comments. */
+static cx_status hash_rules(const json_t *root, uint64_t *hash)
+{
+    json_t *m = meaning(root);
+    char *text =
+        m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
+          : NULL;
+    json_decref(m);
+    if (text == NULL)
+        return CX_ERR_NOMEM;
+    *hash = cx_hash_bytes(*hash, text, strlen(text));
+    free(text);
+    return CX_OK;
+}
+
 static cx_status load_document(cx_classifier *clf, const char *file, const char *text,
                                size_t len, uint64_t *hash, char *declared, size_t declen,
                                char *err, size_t errlen)
 {
-    loader ld = {clf, json_array_size(clf->documents), file, err, errlen};
+    loader ld = {clf, json_array_size(clf->documents), file, NULL, err, errlen};
     json_error_t jerr;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a byte order mark: passed over */
+        text += 3;
+        len -= 3;
+    }
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     cx_status st = CX_OK;
+    if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", file);
     if (root == NULL)
-        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s", file, jerr.line, jerr.column,
-                       jerr.text);
-    *hash = cx_hash_bytes(*hash, text, len);
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s%s", file, jerr.line, jerr.column,
+                       jerr.text,
+                       strstr(jerr.text, "unable to decode byte") != NULL
+                           ? " (a rule file is UTF-8: is this one saved as Latin-1?)"
+                           : "");
+    if ((st = hash_rules(root, hash)) != CX_OK) {
+        cx_errf(err, errlen, st, "%s: out of memory", file);
+        goto done;
+    }
     if (!json_is_object(root)) {
         st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: a rule file must be a JSON object", file);
         goto done;
@@ -613,10 +768,15 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     const json_t *v;
     json_object_foreach(root, key, v)
     {
-        if (strcmp(key, "version") && strcmp(key, "category") && strcmp(key, "phrases") &&
-            strcmp(key, "conditions") && strcmp(key, "sentiment") && strcmp(key, "comment")) {
-            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: unknown top-level key \"%s\"", file,
-                         key);
+        static const char *const keys[] = {"version",    "category",  "phrases",
+                                           "conditions", "sentiment", "comment"};
+        cx_typo t = CX_TYPO_INIT(key);
+        for (size_t i = 0; i < CX_ARRAY_LEN(keys); i++)
+            cx_typo_offer(&t, keys[i]);
+        if (t.distance != 0) {
+            char hint[64];
+            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: unknown top-level key \"%s\"%s", file,
+                         key, cx_typo_hint(&t, 1, hint, sizeof hint));
             goto done;
         }
     }
@@ -630,13 +790,14 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
                          CX_CLASSIFIER_VERSION_MAX_CHARS);
             goto done;
         }
-        if (declared[0] == '\0') /* declen holds the longest (4 bytes a character) */
-            snprintf(declared, declen, "%s", version);
+        /* the last file to declare one names the rules, as later files
+         * override; declen holds the longest (4 bytes a character) */
+        snprintf(declared, declen, "%s", version);
     }
     const json_t *phrases = json_object_get(root, "phrases");
     const json_t *conds = json_object_get(root, "conditions");
     const json_t *catv = json_object_get(root, "category");
-    if (phrases != NULL || conds != NULL) {
+    if (phrases != NULL || conds != NULL || catv != NULL) {
         cx_category cat;
         if (!json_is_string(catv) || cx_category_from_name(json_string_value(catv), &cat)) {
             st = cx_errf(err, errlen, CX_ERR_CONFIG,
@@ -675,29 +836,47 @@ extern const struct cx_builtin_rule {
 } cx_builtin_rules[];
 extern const size_t cx_builtin_rules_count;
 
+/* Reads a rule file whole: a regular file, or a pipe (`--rules <(...)`). */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
+    enum { LIMIT = 64 * 1024 * 1024 };
     FILE *f = cx_open_read(path);
-    char *buf = NULL;
     if (f == NULL) {
         cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file: %s", path, strerror(errno));
         return NULL;
     }
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n >= 64L * 1024 * 1024)
-        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: rule file is larger than 64 MB", path);
-    else if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
-        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file: %s", path, strerror(errno));
-    else if ((buf = malloc((size_t)n + 1)) == NULL)
-        cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
-    else if ((*len = fread(buf, 1, (size_t)n, f)) != (size_t)n) {
-        cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file: %s", path,
-                ferror(f) ? strerror(errno) : "it changed while being read");
-        free(buf);
-        buf = NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= LIMIT) {
+                cx_errf(err, errlen, CX_ERR_CONFIG, "%s: rule file is larger than 64 MB", path);
+                break;
+            }
+            cap = cap ? cap * 2 : 65536;
+            char *more = realloc(buf, cap + 1);
+            if (more == NULL) {
+                cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = more;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (!ferror(f)) {
+                fclose(f);
+                *len = n;
+                return buf;
+            }
+            cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot read rule file: %s", path,
+                    strerror(errno));
+            break;
+        }
     }
+    free(buf);
     fclose(f);
-    return buf;
+    return NULL;
 }
 
 /* The built-in default model (embed_data.c); empty when none was built. */
@@ -728,6 +907,19 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     }
     int builtin = 0; /* the built-in rules are among the files */
     for (size_t i = 0; i < n_files; i++) {
+        size_t first = 0;
+        while (first < i && strcmp(files[first], files[i]) != 0)
+            first++;
+        if (first < i) {
+            if (warn(clf,
+                     "%s is named twice among the rule files: it is read once, where first "
+                     "named",
+                     files[i]) != CX_OK) {
+                cx_errf(err, errlen, st = CX_ERR_NOMEM, "classifier: out of memory");
+                goto fail;
+            }
+            continue;
+        }
         if (strcmp(files[i], CX_CLASSIFIER_BUILTIN) == 0) {
             builtin = 1;
             for (size_t k = 0; k < cx_builtin_rules_count; k++)
@@ -813,7 +1005,7 @@ const char *cx_classifier_version(const cx_classifier *clf)
 
 char *cx_classifier_rules_json(const cx_classifier *clf)
 {
-    return json_dumps(clf->documents, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    return json_dumps(clf->documents, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 }
 
 void cx_classifier_free(cx_classifier *clf)

@@ -2,7 +2,7 @@
  * model.c - the model file and scoring with it (see model.h).
  *
  * File format (little-endian), everything checked on load:
- *   "CXMODEL\0", u32 format (1), u32 hash bits, u32 outputs (7),
+ *   "CXMODEL\0", u32 format (2), u32 hash bits, u32 outputs (7),
  *   f32 thresholds[4], f32 scales[7],
  *   u32 entries, u32 names,
  *   entries x (u32 bucket, i16 weights[7])    weight = value * scale

@@ -149,9 +149,11 @@ Test(cli, classify_reads_stdin_and_rejects_bad_rules)
     cr_assert_eq(cx_test_sh("%s classify --rules %s </dev/null 2>%s.err", cx_test_bin(), rules,
                             rules),
                  2);
-    cr_assert_eq(cx_test_sh("grep -q 'bad.json: rule \"x\": unknown operator \"like\"' %s.err",
-                            rules),
-                 0);
+    cr_assert_eq(
+        cx_test_sh(
+            "grep -qF 'bad.json: rule \"x\", clause all[0]: unknown operator \"like\"' %s.err",
+            rules),
+        0);
 }
 
 /* Events piped in one at a time (kcat ... | cxpulse classify) get their

@@ -470,31 +470,57 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
                       "\"category\" must be one of");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"late\",\"all\":["
                       "{\"field\":\"attributes.d\",\"op\":\"later\",\"value\":1}]}]}",
-                      "rule \"late\": unknown operator \"later\"");
+                      "rule \"late\", clause all[0]: unknown operator \"later\"");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"p\",\"all\":["
                       "{\"field\":\"payload.x\",\"op\":\"present\"}]}]}",
-                      "rule \"p\": bad field path \"payload.x\"");
+                      "rule \"p\", clause all[0]: bad field path \"payload.x\"");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"n\",\"all\":["
                       "{\"field\":\"attributes.q\",\"op\":\"lt\",\"value\":\"five\"}]}]}",
-                      "rule \"n\": operator \"lt\" needs a number");
-    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"all\":[]}]}",
-                      "needs a \"name\"");
+                      "rule \"n\", clause all[0]: operator \"lt\" needs a number");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"a\",\"all\":["
+                      "{\"field\":\"channel\",\"op\":\"present\"}]},{\"all\":[]}]}",
+                      "rule \"conditions[1]\": every condition needs a \"name\"");
     /* a typo in a condition or a clause is an error too, not a default */
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"c\",\"wieght\":0.2,"
                       "\"all\":[{\"field\":\"attributes.carrier\",\"op\":\"present\"}]}]}",
-                      "rule \"c\": unknown key \"wieght\"");
+                      "rule \"c\": unknown key \"wieght\" (did you mean \"weight\"?)");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"c\",\"all\":["
                       "{\"field\":\"attributes.carrier\",\"opp\":\"present\"}]}]}",
-                      "rule \"c\": unknown key \"opp\"");
-    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"b\",\"all\":["
-                      "{\"field\":\"attributes.vip\",\"op\":\"eq\",\"value\":true}]}]}",
-                      "rule \"b\": operator \"eq\": \"value\" must be a string or a number");
+                      "rule \"c\", clause all[0]: unknown key \"opp\" (did you mean \"op\"?)");
+    expect_rule_error(
+        "{\"category\":\"facing\",\"conditions\":[{\"name\":\"b\",\"all\":["
+        "{\"field\":\"attributes.vip\",\"op\":\"eq\",\"value\":true}]}]}",
+        "rule \"b\", clause all[0]: operator \"eq\": \"value\" must be a string or a number");
+    expect_rule_error(
+        "{\"category\":\"facing\",\"conditions\":[{\"name\":\"i\",\"all\":["
+        "{\"field\":\"channel\",\"op\":\"in\",\"value\":[\"chat\",null]}]}]}",
+        "rule \"i\", clause all[0]: operator \"in\": \"value\"[1] must be a string or a number");
+    /* a clause that says two things, or more than its operator reads, would
+     * be read as one of them without a word */
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"s\",\"all\":["
+                      "{\"field\":\"channel\",\"op\":\"present\"},{\"field\":\"attributes.d\","
+                      "\"op\":\"lt\",\"value\":100,\"other\":\"attributes.o\"}]}]}",
+                      "rule \"s\", clause all[1]: give \"value\" or \"other\", not both");
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"p\",\"all\":["
+                      "{\"field\":\"attributes.d\",\"op\":\"present\",\"value\":\"x\"}]}]}",
+                      "rule \"p\", clause all[0]: operator \"present\" takes no \"value\"");
     expect_rule_error("{\"category\":\"facing\",\"conditions\":[{\"name\":\"i\",\"all\":["
-                      "{\"field\":\"channel\",\"op\":\"in\",\"value\":[\"chat\",null]}]}]}",
-                      "rule \"i\": operator \"in\": \"value\"[1] must be a string or a number");
+                      "{\"field\":\"channel\",\"op\":\"in\",\"other\":\"touchpoint\"}]}]}",
+                      "operator \"in\" compares with \"value\" only");
+    /* within one file two conditions of one name would both count */
+    expect_rule_error("{\"category\":\"facing\",\"conditions\":["
+                      "{\"name\":\"x\",\"all\":[{\"field\":\"attributes.d\",\"op\":\"present\"}]},"
+                      "{\"name\":\"x\",\"weight\":0.3,\"all\":[{\"field\":\"attributes.e\","
+                      "\"op\":\"present\"}]}]}",
+                      "rule \"x\": another condition of this file has that name");
+    /* a misspelled category is refused even in a file of sentiment terms only */
+    expect_rule_error("{\"category\":\"logistcs\",\"sentiment\":{\"positive\":[{\"terms\":"
+                      "[\"sorted\"]}]}}",
+                      "\"category\" must be one of");
     expect_rule_error("{\"sentiment\":{\"negators\":[\"not at all\"]}}",
-                      "rule \"sentiment.negators\": entry not at all is not a single word");
-    expect_rule_error("{\"category\":\"facing\",\"phrasez\":[]}", "unknown top-level key \"phrasez\"");
+                      "rule \"sentiment.negators\": entry \"not at all\" is not a single word");
+    expect_rule_error("{\"category\":\"facing\",\"phrasez\":[]}",
+                      "unknown top-level key \"phrasez\" (did you mean \"phrases\"?)");
     expect_rule_error("{\"category\": \"facing\",\n \"phrases\": [,]}", ":2:");
     /* a term with a line break is quoted on the error's one line */
     expect_rule_error("{\"category\":\"facing\",\"phrases\":[{\"terms\":[\"game\\nchanger\"]}]}",

@@ -5,9 +5,11 @@
  * category keeps.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "tmpdir.h"
@@ -163,5 +165,152 @@ Test(cx_rules_edges, a_category_keeps_exactly_8_evidence_items_when_more_match)
     for (int i = 0; i < t.n_evidence[CX_CAT_EXTERNAL]; i++)
         cr_assert(strncmp(t.evidence[CX_CAT_EXTERNAL][i], "phrase:", 7) == 0, "item %d is %s", i,
                   t.evidence[CX_CAT_EXTERNAL][i]);
+    cx_classifier_free(clf);
+}
+
+/* ---- What a rule author gets wrong ---------------------------------------- */
+
+/* The built-in rules, then the file json, rules alone. */
+static cx_classifier *on_defaults(const char *json)
+{
+    const char *files[] = {CX_CLASSIFIER_BUILTIN, rule_file(1, json)};
+    char err[512] = "";
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    return clf;
+}
+
+/* The warning that holds every one of a, b and c, or NULL. */
+static const char *warned(const cx_classifier *clf, const char *a, const char *b, const char *c)
+{
+    for (size_t i = 0; i < cx_classifier_warning_count(clf); i++) {
+        const char *w = cx_classifier_warning(clf, i);
+        if (strstr(w, a) && strstr(w, b) && strstr(w, c))
+            return w;
+    }
+    return NULL;
+}
+
+/* A term replaces what earlier files said of the phrase it reads as, and the
+ * built-in "booking" reads as "booked": the author is told, since the
+ * override reaches a term they did not write. */
+Test(cx_rules_edges, a_term_that_replaces_an_earlier_term_spelt_otherwise_says_so)
+{
+    cx_classifier *clf = on_defaults(
+        "{\"category\":\"collaborative\",\"phrases\":[{\"weight\":0.2,\"terms\":[\"booked\"]}]}");
+    cx_tags t;
+    run(clf, EV("\"text\":\"the booking\""), &t);
+    cr_assert_float_eq(t.confidence[CX_CAT_COLLABORATIVE], 1.0f - expf(-0.2f), 1e-5);
+    const char *w = warned(clf, "\"booked\" (collaborative)", "\"booking\" in ",
+                           "so it replaces that too (weight 0.2 for both)");
+    cr_assert_not_null(w, "%zu warnings, the first: %s", cx_classifier_warning_count(clf),
+                       cx_classifier_warning_count(clf) ? cx_classifier_warning(clf, 0) : "");
+    cr_assert(strstr(w, "collaborative.json") != NULL, "names the earlier file: %s", w);
+    cx_classifier_free(clf);
+}
+
+/* Weight 0 is how a term or condition is switched off; one that matches
+ * nothing earlier (a typo, another category, another case of a condition's
+ * name) switches nothing off and is said to. A condition is switched off by
+ * its name alone. */
+Test(cx_rules_edges, a_weight_0_that_switches_nothing_off_is_said)
+{
+    cx_classifier *clf = on_defaults(
+        "{\"category\":\"external\",\"phrases\":[{\"weight\":0,\"terms\":[\"carier\"]}],"
+        "\"conditions\":[{\"name\":\"Carrier named\",\"weight\":0,\"all\":[{\"field\":"
+        "\"attributes.carrier\",\"op\":\"present\"}]},"
+        "{\"name\":\"vendor named\",\"weight\":0}]}");
+    cr_assert_not_null(
+        warned(clf, "\"carier\" has weight 0", "for external", "it switches nothing off"));
+    cr_assert_not_null(warned(clf, "rule \"Carrier named\": condition of weight 0", "for external",
+                              "it switches nothing off"));
+    cr_assert_eq(cx_classifier_warning_count(clf), 2, "the vendor condition was switched off: %s",
+                 cx_classifier_warning(clf, cx_classifier_warning_count(clf) - 1));
+    cx_tags t;
+    run(clf, EV("\"text\":\"ok\",\"attributes\":{\"carrier\":\"DHL\",\"vendor\":\"Acme\"}"), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "field:carrier named"), "still on");
+    cr_assert(!has_evidence(&t, CX_CAT_EXTERNAL, "field:vendor named"), "switched off by name");
+    cx_classifier_free(clf);
+}
+
+/* Two files that say the same in other words (white space, the order of
+ * members, comments, 1 for 1.0) are one rule version: reformatting a file
+ * does not make every stored event look out of date. A file named twice is
+ * read once. The last file to declare a version names it. */
+Test(cx_rules_edges, the_rule_version_follows_what_the_rules_say_not_how_they_are_written)
+{
+    const char *a =
+        "{\"category\":\"external\",\"phrases\":[{\"weight\":1.0,\"terms\":[\"haulier\"]"
+        "}],\"version\":\"nordfreight-1\"}";
+    const char *b = "{\n  \"version\": \"nordfreight-1\",\n  \"comment\": \"hauliers we hire\",\n"
+                    "  \"phrases\": [ { \"terms\": [ \"haulier\" ], \"weight\": 1 } ],\n"
+                    "  \"category\": \"external\"\n}\n";
+    const char *c =
+        "{\"category\":\"external\",\"phrases\":[{\"weight\":1.1,\"terms\":[\"haulier\"]"
+        "}],\"version\":\"nordfreight-1\"}";
+    const char *files[] = {CX_CLASSIFIER_BUILTIN, rule_file(1, a), rule_file(1, a)};
+    char err[512] = "", va[160], vb[160];
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    snprintf(va, sizeof va, "%s", cx_classifier_version(clf));
+    cr_assert(strncmp(va, "nordfreight-1+", 14) == 0, "the last declared version: %s", va);
+    cx_classifier_free(clf);
+
+    files[1] = rule_file(2, b);
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    snprintf(vb, sizeof vb, "%s", cx_classifier_version(clf));
+    cr_assert_str_eq(vb, va, "reformatted");
+    cx_classifier_free(clf);
+
+    files[1] = rule_file(1, a); /* files[2] names it again */
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 3, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_str_eq(cx_classifier_version(clf), va, "named twice");
+    cr_assert_not_null(warned(clf, files[1], "is named twice", "read once"));
+    cx_classifier_free(clf);
+
+    files[1] = rule_file(2, c);
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 2, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_str_neq(cx_classifier_version(clf), va, "another weight is another version");
+    cx_classifier_free(clf);
+}
+
+/* What an author writes by habit: a term padded with spaces is shown as the
+ * phrase it is; a term written as a pattern is warned about; a file saved
+ * with a byte order mark, or read from a pipe, loads. */
+Test(cx_rules_edges, a_term_as_an_author_writes_it_and_a_file_as_it_is_saved)
+{
+    cx_classifier *clf = build("{\"category\":\"external\",\"phrases\":[{\"terms\":["
+                               "\"  linehaul \\t  partner  \",\"3pl|4pl\"]}]}");
+    cx_tags t;
+    run(clf, EV("\"text\":\"our linehaul partner lost it\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:linehaul partner"), "%s",
+              t.n_evidence[CX_CAT_EXTERNAL] ? t.evidence[CX_CAT_EXTERNAL][0] : "no evidence");
+    cr_assert_not_null(warned(clf, "term \"3pl|4pl\" has \"|\"", "not patterns", "rules"));
+    cx_classifier_free(clf);
+
+    clf = build("\xEF\xBB\xBF{\"category\":\"external\",\"phrases\":[{\"terms\":[\"haulier\"]}]}");
+    run(clf, EV("\"text\":\"the haulier\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:haulier"));
+    cx_classifier_free(clf);
+
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    const char *json = "{\"category\":\"external\",\"phrases\":[{\"terms\":[\"haulier\"]}]}";
+    cr_assert_eq(write(fds[1], json, strlen(json)), (ssize_t)strlen(json));
+    close(fds[1]);
+    char path[64], err[512] = "";
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    const char *files[] = {path};
+    clf = NULL;
+    cr_assert_eq(cx_classifier_new_model(&clf, files, 1, "none", err, sizeof err), CX_OK, "%s",
+                 err);
+    close(fds[0]);
+    run(clf, EV("\"text\":\"the haulier\""), &t);
+    cr_assert(has_evidence(&t, CX_CAT_EXTERNAL, "phrase:haulier"));
     cx_classifier_free(clf);
 }

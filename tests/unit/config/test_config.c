@@ -141,6 +141,20 @@ Test(cx_config, the_model_names_stay_names)
     }
 }
 
+/* null unsets a list as it does any setting: a second file's null rule
+ * files leave the built-in rules, as [] does. */
+Test(cx_config, a_null_list_is_no_list)
+{
+    cx_config *cfg = loaded("{\"rules\": {\"files\": [\"a.json\"]}}");
+    cr_assert_eq(cfg->n_rule_files, 1);
+    write_file("{\"rules\": {\"files\": null}}");
+    char err[512] = "";
+    cr_assert_eq(cx_config_load_file(cfg, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cfg->n_rule_files, 0);
+    cx_config_free(cfg);
+    expect_file_error("{\"rules\": {\"files\": \"a.json\"}}", "must be an array of strings");
+}
+
 Test(cx_config, reads_a_file_with_every_kind_of_setting)
 {
     cx_config *cfg =
