@@ -2,9 +2,10 @@
 # The whole test suite, from a fresh clone: installs packages, builds with
 # -Wall -Wextra -Werror and AddressSanitizer + UndefinedBehaviorSanitizer,
 # runs every test through ctest (unit tests, and integration tests against a
-# throwaway PostgreSQL and librdkafka's mock Kafka cluster), then runs the
-# fuzzers of the event parser and of the rule and model file loaders for a
-# short bounded time each.
+# throwaway PostgreSQL and librdkafka's mock Kafka cluster), makes each
+# allocation of `cxpulse classify` fail in turn, then runs the fuzzers of the
+# event parser and of the rule and model file loaders for a short bounded
+# time each.
 #
 # usage: scripts/test.sh [--no-fuzz]    (FUZZ_SECONDS=40 per fuzzer by default)
 set -euo pipefail
@@ -28,6 +29,10 @@ cmake --build build-release -j2
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCX_SANITIZE=ON -DCX_WERROR=ON >/dev/null
 cmake --build build-test -j2
 (cd build-test && ctest --output-on-failure -j2)
+
+# Each allocation failing in turn never becomes a wrong answer (the release
+# build: the sanitizers replace malloc themselves). About 30 s.
+bash tests/faults/alloc_failures.sh build-release/app/cxpulse
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     # What comes from outside, each for FUZZ_SECONDS: messages from Kafka, and

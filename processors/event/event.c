@@ -348,7 +348,17 @@ static void collect(arena *a)
     }
 }
 
-/* A chunk with room for `size` bytes, emptied (NULL: out of memory). */
+/* Ends the process: a message is never called bad for want of memory (it
+ * would become a dead letter), and parsing promises no other answer. As the
+ * classifier's working memory and librdkafka do, the process ends, and what
+ * it had not committed is read again when it restarts. */
+static _Noreturn void out_of_memory(void)
+{
+    fputs("cxpulse: out of memory reading a message\n", stderr);
+    abort();
+}
+
+/* A chunk with room for `size` bytes, emptied. */
 static chunk *chunk_get(arena *a, size_t size)
 {
     /* A big chunk is freed only by collect(): one is due whenever a chunk
@@ -370,7 +380,7 @@ static chunk *chunk_get(arena *a, size_t size)
     size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
     chunk *c = malloc(sizeof *c + cap);
     if (c == NULL)
-        return NULL;
+        out_of_memory();
     *c = (chunk){.next = a->chunks, .cap = cap};
     atomic_init(&c->live, 0);
     a->chunks = c;
@@ -391,7 +401,7 @@ static void *scratch_alloc(size_t size)
             size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
             chunk *n = malloc(sizeof *n + cap);
             if (n == NULL)
-                return NULL;
+                out_of_memory();
             *n = (chunk){.next = c, .cap = cap};
             if (scratch.cur != NULL)
                 scratch.cur->next = n;
@@ -447,8 +457,6 @@ static void *json_alloc(size_t size)
         return scratch_alloc(size);
     if (size > BIG_BYTES) { /* its own chunk, counted by this event alone */
         chunk *c = chunk_get(a, size);
-        if (c == NULL)
-            return NULL;
         c->used = size;
         atomic_store(&c->live, 1);
         c->seq = tls.big;
@@ -457,9 +465,7 @@ static void *json_alloc(size_t size)
     }
     chunk *c = a->cur;
     if (c == NULL || c->cap - c->used < size) {
-        if ((c = chunk_get(a, CHUNK_BYTES)) == NULL)
-            return NULL;
-        a->cur = c;
+        a->cur = c = chunk_get(a, CHUNK_BYTES);
     }
     if (c != tls.last) { /* the first allocation of this event in c */
         atomic_fetch_add(&c->live, 1);
@@ -494,7 +500,7 @@ static int arena_begin(void)
     if (tls_arena == NULL) {
         arena *a = calloc(1, sizeof *a);
         if (a == NULL)
-            return 0;
+            out_of_memory();
         atomic_init(&a->refs, 1);
         if (pthread_setspecific(arena_key, a) != 0) {
             free(a);
@@ -1691,6 +1697,8 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
     json_error_t jerr;
     *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
                        &jerr);
+    if (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+        out_of_memory();
     if (*root == NULL) {
         const char *p = data, *end = p + len; /* only JSON's whitespace: not cut-off JSON */
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
@@ -1746,12 +1754,14 @@ static cx_status keep(cx_event *ev, char *err, size_t errlen)
         size_t n = texts[i] == &ev->text ? ev->text_len : strlen(*texts[i]);
         char *copy = json_alloc(n + 1);
         if (copy == NULL)
-            return cx_errf(err, errlen, CX_ERR_INVALID, "out of memory reading the event");
+            out_of_memory();
         memcpy(copy, *texts[i], n + 1);
         *texts[i] = copy;
     }
     if (ev->attributes != NULL && (ev->attributes = kept_attributes(ev->attributes)) == NULL)
-        return cx_errf(err, errlen, CX_ERR_INVALID, "out of memory reading the event");
+        out_of_memory();
+    (void)err;
+    (void)errlen;
     return CX_OK;
 }
 

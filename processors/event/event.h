@@ -81,7 +81,8 @@ typedef struct cx_event {
  * events. On failure returns CX_ERR_INVALID, leaves
  * *ev cleared, and writes a reason naming the field, e.g.
  *   field "rating.value": 9 is out of range 1..5 for scale "csat"
- * Never crashes, hangs or allocates without bound on any input.
+ * Never crashes, hangs or allocates without bound on any input. Out of
+ * memory it ends the process (abort) rather than call a message bad.
  */
 cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen);
 
