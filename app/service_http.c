@@ -192,8 +192,10 @@ static void *monitor_main(void *arg)
         if (writing >= SLOW_WRITE_S && s->slow_write_said == 0) {
             cx_log(CX_LOG_WARN, "http",
                    "a batch write has taken %.0f s and goes on: waiting for a lock another "
-                   "session holds (see \"Waiting for locks\" in docs/configuration.md), or a "
-                   "synchronous standby? Nothing is stored meanwhile",
+                   "session holds (see \"Waiting for locks\" in docs/configuration.md), for a "
+                   "synchronous standby, or writing a batch larger than postgresql stores in "
+                   "that time? The wait_event of cxpulse's sessions in pg_stat_activity says "
+                   "which. Nothing is stored meanwhile",
                    writing);
             s->slow_write_said = writing;
         } else if (writing < s->slow_write_said) {
