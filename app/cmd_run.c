@@ -28,6 +28,55 @@
 #include "service_http.h"
 #include "tickets.h"
 
+/* Ends the process with status rc, saying `what` took too long, unless
+ * watchdog_end() comes within ms milliseconds. */
+typedef struct watchdog {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, rc, ms, started;
+    const char *what;
+    pthread_t thread;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    cx_thread_name("cx:watchdog");
+    struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, w->ms);
+    pthread_mutex_lock(&w->lock);
+    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+        ;
+    int done = w->done;
+    pthread_mutex_unlock(&w->lock);
+    if (!done) {
+        cx_log(CX_LOG_ERROR, "pipeline", "%s took more than %d s: exiting with status %d", w->what,
+               w->ms / 1000, w->rc);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(w->rc);
+    }
+    return NULL;
+}
+
+static void watchdog_start(watchdog *w, int ms, int rc, const char *what)
+{
+    *w = (watchdog){.lock = PTHREAD_MUTEX_INITIALIZER, .rc = rc, .ms = ms, .what = what};
+    cx_cond_init_monotonic(&w->cond);
+    w->started = pthread_create(&w->thread, NULL, watchdog_main, w) == 0;
+}
+
+static void watchdog_end(watchdog *w)
+{
+    if (w->started) {
+        pthread_mutex_lock(&w->lock);
+        w->done = 1;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+    }
+    pthread_cond_destroy(&w->cond);
+}
+
 typedef struct service {
     cx_pipeline *pipeline;
     cx_consumer *consumer;
@@ -38,6 +87,7 @@ typedef struct service {
     cx_cmd_unreadable told; /* fields warned unreadable, once each */
     cx_cmd_unreadable told_language; /* languages warned not read, once each */
     int64_t cancel_at_us;   /* stopping: when writes still going on are cancelled */
+    watchdog stopping;      /* from then: the stop's deadline */
     uint64_t dead_unsaid;   /* dead letters not yet said in the log */
     int64_t dead_said_us;   /* when they were last said (0: never) */
     char dead_first[320];   /* the first unsaid one parsed: where, and why */
@@ -87,62 +137,28 @@ static void catch_stop_signals(void)
 /* ---- The consumer's handler: the engine's source side ---- */
 
 /* How long leaving the group and shutting the Kafka client down may take
- * once everything is stored. */
-#define DESTROY_PATIENCE_MS 10000
-
-/* librdkafka 2.0.2 can wait without end in rd_kafka_consumer_close() (a
- * coordinator that does not answer) and in rd_kafka_destroy() (once a
- * subscribed topic has vanished from the metadata for a while and come back;
- * a plain consumer does too). Everything is stored by then: past
- * DESTROY_PATIENCE_MS the process exits with the status it has instead of
- * waiting to be killed (the coordinator ends the member's session after
+ * once everything is stored. librdkafka 2.0.2 can wait without end in
+ * rd_kafka_consumer_close() (a coordinator that does not answer) and in
+ * rd_kafka_destroy() (once a subscribed topic has vanished from the metadata
+ * for a while and come back; a plain consumer does too). Everything is
+ * stored by then: past it the process exits with the status it has instead
+ * of waiting to be killed (the coordinator ends the member's session after
  * session.timeout.ms). */
-typedef struct watchdog {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done, rc;
-} watchdog;
-
-static void *watchdog_main(void *arg)
-{
-    watchdog *w = arg;
-    cx_thread_name("cx:watchdog");
-    struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, DESTROY_PATIENCE_MS);
-    pthread_mutex_lock(&w->lock);
-    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
-        ;
-    int done = w->done;
-    pthread_mutex_unlock(&w->lock);
-    if (!done) {
-        cx_log(CX_LOG_ERROR, "pipeline",
-               "leaving the consumer group and shutting the Kafka client down took more than "
-               "%d s (librdkafka 2.0.2 can wait there without end: a coordinator that does not "
-               "answer, a topic that vanished and came back): exiting with status %d",
-               DESTROY_PATIENCE_MS / 1000, w->rc);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(w->rc);
-    }
-    return NULL;
-}
+#define DESTROY_PATIENCE_MS 10000
 
 /* Frees the consumer (it leaves the group), the process exiting with rc if
  * that hangs. */
 static void free_consumer(cx_consumer *c, int rc)
 {
-    watchdog w = {.lock = PTHREAD_MUTEX_INITIALIZER, .rc = rc};
-    pthread_t th;
-    cx_cond_init_monotonic(&w.cond);
-    int watched = c != NULL && pthread_create(&th, NULL, watchdog_main, &w) == 0;
+    watchdog w;
+    if (c != NULL)
+        watchdog_start(&w, DESTROY_PATIENCE_MS, rc,
+                       "leaving the consumer group and shutting the Kafka client down (librdkafka "
+                       "2.0.2 can wait there without end: a coordinator that does not answer, a "
+                       "topic that vanished and came back)");
     cx_consumer_free(c);
-    if (watched) {
-        pthread_mutex_lock(&w.lock);
-        w.done = 1;
-        pthread_cond_signal(&w.cond);
-        pthread_mutex_unlock(&w.lock);
-        pthread_join(th, NULL);
-    }
-    pthread_cond_destroy(&w.cond);
+    if (c != NULL)
+        watchdog_end(&w);
 }
 
 static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
@@ -174,14 +190,28 @@ static cx_status drain(void *ctx, char *err, size_t errlen)
     return cx_pipeline_drain(s->pipeline, err, errlen);
 }
 
+/* How long a stop may take in all: a server that answers neither the
+ * statements nor their cancel (a frozen machine: its kernel keeps the
+ * connections open; a network that drops packets) would hold writers and
+ * the cancel itself without end, and the stop until the process manager
+ * kills the process (systemd's and Kubernetes' default: after 90 and 30 s;
+ * deploy/ gives 60). The batches not stored are read again at the next
+ * start: nothing is lost or doubled. */
+#define STOP_DEADLINE_MS 40000
+
 /* The engine's cancel_at hook: STOP_PATIENCE_MS after a stop was first seen
  * by a drain (one already waiting included); none for a rebalance, whose
  * batches are stored however long it takes. On the draining (main) thread. */
 static int64_t cancel_at(void *ctx)
 {
     service *s = ctx;
-    if (stop_asked && s->cancel_at_us == 0)
+    if (stop_asked && s->cancel_at_us == 0) {
         s->cancel_at_us = cx_now_mono_us() + (int64_t)STOP_PATIENCE_MS * 1000;
+        watchdog_start(&s->stopping, STOP_DEADLINE_MS, CX_EXIT_OK,
+                       "the stop (postgresql answered neither the batches being stored nor the "
+                       "cancel of their statements: a frozen server, or a network that drops "
+                       "its packets; what was not stored is read again at the next start)");
+    }
     return s->cancel_at_us;
 }
 
@@ -491,6 +521,8 @@ done:
     free(rules_json);
     cx_ticket_rules_free(rules);
     free(props);
+    if (s.cancel_at_us != 0)
+        watchdog_end(&s.stopping);
     return rc;
 }
 

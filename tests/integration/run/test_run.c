@@ -114,8 +114,21 @@ static void name_sync_standby(const char *name)
     cx_test_sleep_ms(200); /* and the checkpointer, which tells commits whether to wait */
 }
 
+/* Backends frozen by a test (SIGSTOP), resumed by thaw(): a failed test's
+ * too, or the server could not stop. */
+static pid_t frozen[64];
+static int n_frozen;
+
+static void thaw(void)
+{
+    for (int i = 0; i < n_frozen; i++)
+        kill(frozen[i], SIGCONT);
+    n_frozen = 0;
+}
+
 static void teardown(void)
 {
+    thaw();
     for (int i = 0; i < n_children; i++)
         if (children[i] > 0)
             kill(children[i], SIGKILL); /* left running by a failed test */
@@ -713,6 +726,49 @@ Test(run_outage, a_stop_during_an_outage_says_what_was_not_stored_and_the_next_s
     wait_handled("g24", produced, 60);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     assert_exactly_once("g24");
+}
+
+/* A server that answers nothing, not even the cancel of a statement: the
+ * backends of the service's sessions are frozen (SIGSTOP: what a paused
+ * machine or a network that drops packets looks like from the client; the
+ * kernel keeps the connections open). A stop still ends, at its 40 s
+ * deadline, with exit 0 and the reason, and the next start stores
+ * everything once. Without the deadline the stop waited until the process
+ * manager's kill. */
+Test(run_outage, a_stop_while_postgresql_answers_nothing_ends_at_its_deadline)
+{
+    char log[sizeof cfgfile + 16];
+    produce(200);
+    pid_t p = start_run_logged("g33", log, sizeof log);
+    wait_handled("g33", produced, 60);
+    PGresult *r = PQexec(conn, "SELECT pid FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND pid <> pg_backend_pid() AND "
+                               "backend_type = 'client backend'");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    for (int i = 0; i < PQntuples(r) && n_frozen < (int)CX_ARRAY_LEN(frozen); i++) {
+        frozen[n_frozen] = (pid_t)atoi(PQgetvalue(r, i, 0));
+        if (kill(frozen[n_frozen], SIGSTOP) == 0)
+            n_frozen++;
+    }
+    PQclear(r);
+    cr_assert_gt(n_frozen, 0, "no session of the service to freeze");
+    produce(400); /* a batch for a frozen session */
+    sleep(3);
+    int64_t began = cx_now_mono_us();
+    int rc = stop(p, SIGTERM, 90000);
+    double took = (double)(cx_now_mono_us() - began) / 1e6;
+    thaw();
+    cr_assert_eq(rc, 0, "exit status %d%s", rc, tails(log, NULL));
+    cr_assert(took < 60, "the stop took %.0f s%s", took, tails(log, NULL));
+    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -q 'the stop (postgresql answered "
+                            "neither.*took more than 40 s: exiting with status 0'",
+                            log),
+                 0, "the reason was not said%s", tails(log, NULL));
+    p = start_run("g33");
+    produce(1); /* a message of its own, as after any stop that may have stored all */
+    wait_handled("g33", produced, 90);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    assert_exactly_once("g33");
 }
 
 /* A member frozen in the middle of a batch (SIGSTOP: as a paused machine,
