@@ -192,6 +192,12 @@ int64_t cx_now_wall_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void cx_out_of_memory(const char *what)
+{
+    fprintf(stderr, "cxpulse: out of memory %s\n", what);
+    abort();
+}
+
 unsigned cx_typo_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);

@@ -37,11 +37,10 @@ void *cx__scratch(cx_scratch_part part, size_t size)
     pthread_once(&key_once, make_key);
     void *p = calloc(1, size);
     if (p == NULL || !key_made || pthread_setspecific(key, parts) != 0) {
-        /* classifying promises a result, so this cannot be reported: as
-         * librdkafka does when its allocations fail, the process ends */
-        fprintf(stderr, "cxpulse: out of memory for the classifier's working memory (%zu bytes)\n",
-                size);
-        abort();
+        /* classifying promises a result, so this cannot be reported */
+        char what[96];
+        snprintf(what, sizeof what, "for the classifier's working memory (%zu bytes)", size);
+        cx_out_of_memory(what);
     }
     parts[part] = p;
     return p;

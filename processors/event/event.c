@@ -348,15 +348,9 @@ static void collect(arena *a)
     }
 }
 
-/* Ends the process: a message is never called bad for want of memory (it
- * would become a dead letter), and parsing promises no other answer. As the
- * classifier's working memory and librdkafka do, the process ends, and what
- * it had not committed is read again when it restarts. */
-static _Noreturn void out_of_memory(void)
-{
-    fputs("cxpulse: out of memory reading a message\n", stderr);
-    abort();
-}
+/* Out of memory, a message is never called bad (it would become a dead
+ * letter): the process ends (cx_out_of_memory()). */
+#define out_of_memory() cx_out_of_memory("reading a message")
 
 /* A chunk with room for `size` bytes, emptied. */
 static chunk *chunk_get(arena *a, size_t size)
@@ -1744,7 +1738,7 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
 
 /* Copies what ev holds of a document read in the scratch into the event's
  * memory, before the scratch is emptied. */
-static cx_status keep(cx_event *ev, char *err, size_t errlen)
+static void keep(cx_event *ev)
 {
     const char **texts[] = {&ev->event_id,   &ev->occurred_at, &ev->customer_id, &ev->channel,
                             &ev->touchpoint, &ev->language,    &ev->text};
@@ -1760,9 +1754,6 @@ static cx_status keep(cx_event *ev, char *err, size_t errlen)
     }
     if (ev->attributes != NULL && (ev->attributes = kept_attributes(ev->attributes)) == NULL)
         out_of_memory();
-    (void)err;
-    (void)errlen;
-    return CX_OK;
 }
 
 cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen)
@@ -1802,7 +1793,7 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
                      "no further",
                      CX_EVENT_MAX_PARSE_BYTES >> 20, len);
     if (in_arena && st == CX_OK)
-        st = keep(ev, err, errlen);
+        keep(ev);
     if (in_arena) {
         scratch_reset();
         arena_end(ev);
