@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alerts.h"
@@ -353,6 +354,19 @@ static void retrying(void *ctx, int writer, int attempt, long long failing_s, in
     cx_metrics_count_retry(s->metrics, !blocked);
 }
 
+/* Raises the soft open-file limit to the hard one, as Go programs and most
+ * servers do: systemd starts a service at 1024 with a hard limit of 524288,
+ * and every broker, PostgreSQL and HTTP connection holds a descriptor.
+ * Nothing here waits with select(), so descriptors above 1024 are safe. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metrics *metrics,
                    cx_run_totals *totals)
 {
@@ -376,6 +390,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
 
     memset(totals, 0, sizeof *totals);
     catch_stop_signals();
+    raise_open_file_limit();
     if (cx_classifier_new_model(&clf, (const char *const *)cfg->rule_files, cfg->n_rule_files,
                                 cfg->rule_model, err, sizeof err) != CX_OK) {
         cx_log_write(CX_LOG_ERROR, "run", "%s", err);

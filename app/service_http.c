@@ -350,6 +350,13 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
     cx_log(CX_LOG_INFO, "http", "serving metrics, health and the live page on http://%.*s:%d/",
            (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
            cx_http_port(s->http));
+    if (cx_http_max_connections(s->http) < CX_HTTP_MAX_CONNECTIONS)
+        cx_log(CX_LOG_WARN, "http",
+               "the open-file limit is low: at most %u HTTP connection%s at once instead of "
+               "%d, so that Kafka and PostgreSQL keep their descriptors; raise it to %d or "
+               "more (ulimit -n; systemd: LimitNOFILE=)",
+               cx_http_max_connections(s->http), cx_http_max_connections(s->http) == 1 ? "" : "s",
+               CX_HTTP_MAX_CONNECTIONS, 64 + 2 * CX_HTTP_MAX_CONNECTIONS);
     *out = s;
     return CX_OK;
 fail:

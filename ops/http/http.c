@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "http.h"
 
@@ -20,6 +21,7 @@ struct cx_http {
     cx_http_handler handler;
     void *ctx;
     int port;
+    unsigned max_connections;
     int loopback; /* listening on 127.0.0.0/8: answers loopback names only */
 };
 
@@ -112,6 +114,24 @@ static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *
 /* A connection thread's stack: ample for the handler. */
 #define THREAD_STACK (512 * 1024)
 
+/* File descriptors left to the rest of the process (Kafka brokers, PostgreSQL,
+ * the ticket sender) before HTTP clients may have any. */
+#define RESERVED_FDS 64
+
+/* Connections in all: CX_HTTP_MAX_CONNECTIONS, or half of what the open-file
+ * limit leaves after RESERVED_FDS, at least 1. Each connection holds a
+ * descriptor; without this cap, clients could take the last ones, so that
+ * no broker or database connection could open, and libmicrohttpd's listener
+ * spins on accept() failing with EMFILE. */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= RESERVED_FDS + 2 * (rlim_t)CX_HTTP_MAX_CONNECTIONS)
+        return CX_HTTP_MAX_CONNECTIONS;
+    return rl.rlim_cur > RESERVED_FDS + 2 ? (unsigned)(rl.rlim_cur - RESERVED_FDS) / 2 : 1;
+}
+
 cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)
 {
     struct sockaddr_in sa;
@@ -132,13 +152,13 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
     h->handler = handler;
     h->ctx = ctx;
     h->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+    h->max_connections = connection_limit();
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
         NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CX_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_END);
+        h->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_PER_CLIENT,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
     if (h->daemon == NULL) {
         free(h);
         return cx_errf(err, errlen, CX_ERR_IO,
@@ -156,6 +176,11 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
 int cx_http_port(const cx_http *h)
 {
     return h->port;
+}
+
+unsigned cx_http_max_connections(const cx_http *h)
+{
+    return h->max_connections;
 }
 
 void cx_http_free(cx_http *h)

@@ -24,7 +24,9 @@ typedef struct cx_http_response {
 } cx_http_response;
 
 /* Limits: connections in all, connections from one IP address, and seconds a
- * connection may stay silent (while sending its request or kept alive). */
+ * connection may stay silent (while sending its request or kept alive). A low
+ * open-file limit (ulimit -n below 576) lowers the first: see
+ * cx_http_max_connections(). */
 #define CX_HTTP_MAX_CONNECTIONS 256
 #define CX_HTTP_MAX_PER_CLIENT 16
 #define CX_HTTP_IDLE_SECONDS 5
@@ -49,6 +51,12 @@ cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen);
 
 /* The port actually bound. */
 int cx_http_port(const cx_http *h);
+
+/* Connections served at once: CX_HTTP_MAX_CONNECTIONS, or fewer when the
+ * open-file limit at cx_http_new() was low, so that HTTP clients cannot take
+ * the descriptors that Kafka and PostgreSQL connections need: half of what
+ * is left after 64, at least 1. Further clients are turned away. */
+unsigned cx_http_max_connections(const cx_http *h);
 
 /* Stops serving (waits for a request in progress); NULL-safe. */
 void cx_http_free(cx_http *h);

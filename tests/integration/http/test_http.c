@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,6 +41,7 @@ static pid_t run_pid;
 static int port;
 static long produced;
 static char body[1 << 20];
+static struct rlimit service_nofile; /* the service's open-file limit; 0: as inherited */
 
 /* Starts `cxpulse run` serving HTTP on a free port, logging at warn level to
  * this process's stderr, or with log at info level to the file log. */
@@ -68,6 +71,8 @@ static void start_service_logged(const char *log)
     if (run_pid == 0) {
         int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : STDERR_FILENO;
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        if (service_nofile.rlim_max > 0 && setrlimit(RLIMIT_NOFILE, &service_nofile) != 0)
             _exit(127);
         execv(argv[0], argv);
         _exit(127);
@@ -1031,6 +1036,105 @@ Test(http, healthz_answers_within_a_second_while_slow_clients_hold_connections)
     cr_expect_geq(open_clients, OWN + ADDRS * EACH / 2, "only %d slow clients left", open_clients);
     cr_expect_eq(nf_status, 404);
     cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s", resp);
+}
+
+/* The descriptors and CPU seconds the process pid holds and has used. */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert(d != NULL, "%s", path);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], stat[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cx_test_read_file(path, stat, sizeof stat);
+    unsigned long utime = 0, stime = 0;
+    const char *p = strrchr(stat, ')'); /* after the command's name */
+    cr_assert(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                          &stime) == 2,
+              "%s", stat);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Started with a soft open-file limit under its hard one (systemd's 1024 and
+ * 524288), the service raises the soft one to the hard one. */
+Test(http, the_soft_open_file_limit_is_raised_to_the_hard_one)
+{
+    cx_test_stop(run_pid, SIGKILL, 5000);
+    service_nofile = (struct rlimit){200, 4096};
+    start_service();
+    service_nofile = (struct rlimit){0, 0};
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        cx_test_sleep_ms(100);
+    char path[64], limits[8192];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)run_pid);
+    cx_test_read_file(path, limits, sizeof limits);
+    cr_expect(strstr(limits, "Max open files            4096                 4096") != NULL, "%s",
+              limits);
+}
+
+/* Under a low open-file limit (200 here; systemd's default is 1024), more
+ * HTTP clients than it allows leave the service the descriptors its Kafka
+ * and PostgreSQL connections need, the listener does not spin turning them
+ * away, the log says why and what to raise, and events are still stored. */
+Test(http, a_low_open_file_limit_keeps_descriptors_from_http_clients)
+{
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/cxpulse-http-test-%ld.log", (long)getpid());
+    cx_test_stop(run_pid, SIGKILL, 5000); /* the suite's: this one has a low limit */
+    service_nofile = (struct rlimit){200, 200};
+    start_service_logged(log);
+    service_nofile = (struct rlimit){0, 0};
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        cx_test_sleep_ms(100);
+    enum { ADDRS = 14, EACH = 15 }; /* under 16 from one address, 210 in all */
+    int fds[ADDRS * EACH];
+    size_t n = 0;
+    for (int a = 0; a < ADDRS; a++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.0.%d", a + 2);
+        for (int i = 0; i < EACH; i++)
+            fds[n++] = connect_from(src, port);
+    }
+    trickle t = {.fds = fds, .n = n};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, trickle_main, &t), 0);
+    cx_test_sleep_ms(1000);
+    double cpu0 = cpu_seconds(run_pid);
+    cx_test_sleep_ms(2000);
+    double cpu = cpu_seconds(run_pid) - cpu0;
+    int held = open_fds(run_pid);
+    long bad = produce(20); /* stored while the clients hold on */
+    wait_handled(produced);
+    t.stop = 1;
+    pthread_join(th, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fprintf(stderr, "210 clients at an open-file limit of 200: %d descriptors, %.2f CPU s in 2 s\n",
+            held, cpu);
+    cr_expect_leq(held, 200 - 48, "HTTP clients took %d of 200 descriptors", held);
+    cr_expect_lt(cpu, 0.5, "%.2f CPU seconds in 2 s while clients were turned away", cpu);
+    cr_expect_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    char text[1 << 16];
+    cx_test_read_file(log, text, sizeof text);
+    unlink(log);
+    cr_expect(strstr(text, "open-file limit is low: at most 68 HTTP connections") &&
+                  strstr(text, "LimitNOFILE"),
+              "%s", text);
+    for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
+        cx_test_sleep_ms(100);
+    cr_expect_eq(cx_test_http_get(port, "/healthz", body, sizeof body), 200,
+                 "/healthz once the clients left");
 }
 
 typedef struct live_call {
