@@ -1286,6 +1286,9 @@ void cx_config_print_reference(FILE *out)
             fputs(": ", out);
             put_cell(out, s->choices);
         }
+        if (s->type == T_INT || s->type == T_INTS)
+            fprintf(out, "; allowed: %s%ld to %ld", s->type == T_INTS ? "each " : "", s->min,
+                    s->max);
         fputs(" |\n", out);
     }
 }
