@@ -8,9 +8,12 @@
  * of its queue, makes its records, writes them, and on RETRY keeps the share
  * at the head and tries it again after the backoff: its later shares wait
  * behind it, so no later offset of a partition is ever written before an
- * earlier one. When the last share of the oldest batch is done, the writer
- * that finished it reports the batches that are done, in order, and frees
- * their slots.
+ * earlier one. A share the sink refuses for its size (TOO_LARGE) is written
+ * in parts, each a prefix of the rest, so the same holds; the writer halves
+ * its parts until one is written, and doubles them again after PARTS_GROW
+ * writes in a row succeed. When the last share of the oldest batch is done,
+ * the writer that finished it reports the batches that are done, in order,
+ * and frees their slots.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +27,7 @@
 #define MAX_WRITERS CX_PIPELINE_MAX_SINKS
 #define MAX_BATCHES 16
 #define CANCEL_EVERY_MS 1000 /* cx_pipeline_hooks.cancel_at */
+#define PARTS_GROW 16        /* writes in a row that double a writer's part size */
 
 typedef struct batch batch;
 
@@ -34,6 +38,8 @@ typedef struct share {
     size_t n;
     cx_record *recs;    /* n records */
     int made;           /* records made (a retry writes the same ones) */
+    size_t done;        /* records written, by parts: recs[0..done) */
+    cx_sink_counts counts; /* what the writes of those parts did */
     struct share *next; /* the writer's queue */
 } share;
 
@@ -66,6 +72,9 @@ typedef struct writer {
     int writing;   /* inside its sink's write (under the lock) */
     int64_t writing_since_us; /* when that write began */
     int giving_up; /* a retry failed during a drain: give up the rest of the queue */
+    size_t part_max;  /* 0: shares are written whole; else at most this many records a write */
+    size_t part_told; /* the smallest part_max logged since shares were last written whole */
+    int part_ok;      /* writes in a row that succeeded at part_max */
 } writer;
 
 struct cx_pipeline {
@@ -209,8 +218,9 @@ static void report_done(cx_pipeline *p)
     p->reporting = 0;
 }
 
-/* Takes the share at the head of wr's queue off it (under the lock). */
-static void finish_share(cx_pipeline *p, writer *wr, const cx_sink_counts *c)
+/* Takes the share at the head of wr's queue off it (under the lock): written
+ * when complete, else given up after the parts written (done). */
+static void finish_share(cx_pipeline *p, writer *wr, int complete)
 {
     share *s = wr->head;
     wr->head = s->next;
@@ -219,10 +229,9 @@ static void finish_share(cx_pipeline *p, writer *wr, const cx_sink_counts *c)
         wr->giving_up = 0;
     }
     batch *b = s->b;
-    if (c != NULL) {
-        add_counts(&b->counts, c);
-        b->written += s->n;
-    } else
+    add_counts(&b->counts, &s->counts);
+    b->written += s->done;
+    if (!complete)
         b->given_up = 1;
     if (--b->pending == 0) {
         b->t1 = cx_now_mono_us();
@@ -254,7 +263,37 @@ static void give_up(cx_pipeline *p, writer *wr, const char *err)
            err);
     wr->giving_up = 1;
     p->stale = 1;
-    finish_share(p, wr, NULL);
+    finish_share(p, wr, 0);
+}
+
+/* After a write of n records was refused for its size (under the lock):
+ * at most half as many a write from now on. */
+static void shrink_parts(cx_pipeline *p, writer *wr, size_t n, const char *err)
+{
+    wr->part_max = n / 2;
+    wr->part_ok = 0;
+    int told = wr->part_told != 0 && wr->part_told <= wr->part_max;
+    if (!told)
+        wr->part_told = wr->part_max;
+    cx_log(told ? CX_LOG_DEBUG : CX_LOG_WARN, "pipeline",
+           "writer %d: a write of %zu records was refused for its size (%s); writing at most "
+           "%zu at a time, more again once those are stored",
+           (int)(wr - p->wr), n, err, wr->part_max);
+}
+
+/* After a write that succeeded (under the lock): PARTS_GROW in a row double
+ * the part size, up to whole shares again. */
+static void grow_parts(cx_pipeline *p, writer *wr)
+{
+    if (wr->part_max == 0 || ++wr->part_ok < PARTS_GROW)
+        return;
+    wr->part_ok = 0;
+    wr->part_max *= 2;
+    if (wr->part_max >= p->o.batch_max) {
+        wr->part_max = wr->part_told = 0;
+        cx_log(CX_LOG_INFO, "pipeline", "writer %d: writing whole batches again",
+               (int)(wr - p->wr));
+    }
 }
 
 static void *writer_main(void *arg)
@@ -272,7 +311,7 @@ static void *writer_main(void *arg)
             break;
         share *s = wr->head;
         if (p->fatal || wr->giving_up) {
-            finish_share(p, wr, NULL);
+            finish_share(p, wr, 0);
             continue;
         }
         wr->writing = 1;
@@ -283,11 +322,15 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (!s->made)
             make_records(p, s);
+        size_t from = s->done, n = s->n - s->done;
+        if (wr->part_max > 0 && n > wr->part_max)
+            n = wr->part_max;
         cx_sink_counts c = {0};
         err[0] = '\0';
-        cx_sink_result r = wr->sink->ops->write(wr->sink->ctx, s->recs, s->n, &c, err, sizeof err);
+        cx_sink_result r =
+            wr->sink->ops->write(wr->sink->ctx, s->recs + from, n, &c, err, sizeof err);
         if (r == CX_SINK_OK) /* the events are not needed any more (their tags are) */
-            for (size_t k = 0; k < s->n; k++)
+            for (size_t k = from; k < from + n; k++)
                 cx_record_release(&s->b->stores[s->idx[k]]);
         pthread_mutex_lock(&p->lock);
         wr->writing = 0;
@@ -302,10 +345,18 @@ static void *writer_main(void *arg)
                        (int)(wr - p->wr), wr->failures,
                        (long long)((cx_now_mono_us() - wr->failing_since_us) / 1000000));
             wr->failures = 0;
-            finish_share(p, wr, &c);
+            add_counts(&s->counts, &c);
+            s->done += n;
+            grow_parts(p, wr);
+            if (s->done == s->n)
+                finish_share(p, wr, 1);
             continue;
         }
-        if (r != CX_SINK_RETRY && r != CX_SINK_BLOCKED) {
+        if (r == CX_SINK_TOO_LARGE && n > 1 && !p->draining && !p->quit) {
+            shrink_parts(p, wr, n, err);
+            continue; /* the same share, a smaller part of it, at once */
+        }
+        if (r != CX_SINK_RETRY && r != CX_SINK_BLOCKED && r != CX_SINK_TOO_LARGE) {
             int first = !p->fatal;
             if (first) {
                 p->fatal = 1;
@@ -319,7 +370,7 @@ static void *writer_main(void *arg)
                 p->o.hooks.failed(p->o.hooks.ctx, err);
                 pthread_mutex_lock(&p->lock);
             }
-            finish_share(p, wr, NULL);
+            finish_share(p, wr, 0);
             continue;
         }
         if (wr->failures++ == 0) /* from when that attempt began: a wait for a lock

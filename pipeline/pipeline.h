@@ -8,7 +8,10 @@
  * thread per sink, each with its own queue, a partition always going to the
  * same writer, so its records are written in offset order. A sink answers OK,
  * RETRY (nothing written; the engine retries the same records after a capped
- * exponential backoff) or ERROR (the engine stops). At most max_batches
+ * exponential backoff), TOO_LARGE (nothing written; the engine writes the same
+ * records in parts, halving them until one is written, and doubling them again
+ * after 16 writes in a row succeed; a single record refused is retried as for
+ * RETRY) or ERROR (the engine stops). At most max_batches
  * batches are in the engine's hands: beyond that submit answers "busy" and the
  * source pauses until one is stored (backpressure, bounded memory). Batches are
  * reported stored in the order they were submitted.
@@ -43,11 +46,13 @@ typedef struct cx_sink_counts {
 
 /* The answer of a sink write. */
 typedef enum cx_sink_result {
-    CX_SINK_OK,      /* written (atomically) */
-    CX_SINK_RETRY,   /* nothing written; the same records may be written again later */
-    CX_SINK_BLOCKED, /* as RETRY, held up by another client of the store (a lock it
-                        holds), not by the store failing */
-    CX_SINK_ERROR,   /* retrying cannot help */
+    CX_SINK_OK,        /* written (atomically) */
+    CX_SINK_RETRY,     /* nothing written; the same records may be written again later */
+    CX_SINK_BLOCKED,   /* as RETRY, held up by another client of the store (a lock it
+                          holds), not by the store failing */
+    CX_SINK_TOO_LARGE, /* nothing written; the store refused a write this large (a time
+                          or resource limit): fewer records at a time may be written */
+    CX_SINK_ERROR,     /* retrying cannot help */
 } cx_sink_result;
 
 typedef struct cx_sink_ops {

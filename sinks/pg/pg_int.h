@@ -68,6 +68,11 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
  * and the same statement may well pass a moment later. */
 int cx__pg_lock_timed_out(const char *err);
 
+/* 1 when err, written by cx__pg_check(), says the server refused a statement
+ * for what it would take: a statement_timeout (57014), a configured limit such
+ * as temp_file_limit (53400) or its memory (53200). A smaller batch may pass. */
+int cx__pg_too_large(const char *err);
+
 /* Runs sql (no parameters) and checks its result as cx__pg_check() does. */
 cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
                       size_t errlen);

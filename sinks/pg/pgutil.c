@@ -327,14 +327,14 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
               "create them again; see docs/schema.md";
     else if (state != NULL && strcmp(state, "57014") == 0 && strstr(msg, "statement timeout"))
         why = "a statement_timeout ended it; one set for the server, the database or the "
-              "role applies to run's batch writes too, which are tried again as they are: "
-              "raise it for the role (ALTER ROLE ... SET statement_timeout = 0) or lower "
-              "batch.max_messages; see \"Waiting for locks\" in docs/configuration.md";
+              "role applies to run's batch writes too, which are then written in smaller "
+              "parts: raise it for the role (ALTER ROLE ... SET statement_timeout = 0) or "
+              "lower batch.max_messages; see \"Waiting for locks\" in docs/configuration.md";
     else if (state != NULL && strcmp(state, "53400") == 0)
         why = "a limit configured for the server, the database or the role, such as "
               "temp_file_limit with a small work_mem, applies to run's batch writes too, which "
-              "are tried again as they are: raise it (ALTER ROLE ... SET temp_file_limit = -1, "
-              "as a superuser, or a larger work_mem) or lower batch.max_messages";
+              "are then written in smaller parts: raise it (ALTER ROLE ... SET temp_file_limit "
+              "= -1, as a superuser, or a larger work_mem) or lower batch.max_messages";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "
@@ -365,6 +365,12 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
 int cx__pg_lock_timed_out(const char *err)
 {
     return strstr(err, "(SQLSTATE 55P03)") != NULL; /* cx__pg_check()'s words */
+}
+
+int cx__pg_too_large(const char *err)
+{
+    return (strstr(err, "(SQLSTATE 57014)") != NULL && strstr(err, "statement timeout") != NULL) ||
+           strstr(err, "(SQLSTATE 53400)") != NULL || strstr(err, "(SQLSTATE 53200)") != NULL;
 }
 
 /* The escape's second character, for the four bytes COPY text must escape. */

@@ -1,8 +1,9 @@
 /*
  * sink_ops.c - the PostgreSQL sink as the pipeline's sink (cx_sink_ops): a
  * batch write answers OK, RETRY (transient: nothing was written), BLOCKED (a
- * lock another session holds: nothing was written, the server works) or
- * ERROR.
+ * lock another session holds: nothing was written, the server works),
+ * TOO_LARGE (a statement_timeout or a configured limit ended it: nothing was
+ * written, fewer records may pass) or ERROR.
  */
 #include "pg.h"
 #include "pg_int.h"
@@ -13,7 +14,9 @@ static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
 {
     cx_status st = cx_pg_write_batch(ctx, recs, n, counts, err, errlen);
     if (st == CX_ERR_TRANSIENT)
-        return cx__pg_lock_timed_out(err) ? CX_SINK_BLOCKED : CX_SINK_RETRY;
+        return cx__pg_lock_timed_out(err) ? CX_SINK_BLOCKED
+               : cx__pg_too_large(err)    ? CX_SINK_TOO_LARGE
+                                          : CX_SINK_RETRY;
     return st == CX_OK ? CX_SINK_OK : CX_SINK_ERROR;
 }
 

@@ -1064,6 +1064,31 @@ Test(run, a_stop_stores_a_batch_waiting_for_more_messages_at_once)
     assert_exactly_once("g27");
 }
 
+/* A statement_timeout of the database that whole batches' writes pass (a
+ * slow trigger of the user's on cx.events: 3 ms a row, 500 events a batch,
+ * about 250 a writer; the timeout 250 ms): each batch is written in parts
+ * small enough to pass, exactly once, and the log says so with the server's
+ * words, instead of the same batch failing forever. */
+Test(run, batches_a_statement_timeout_refuses_are_stored_in_smaller_parts)
+{
+    cx_test_pg_exec(conn, "CREATE FUNCTION public.slow_row() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN PERFORM pg_sleep(0.003); RETURN NEW; END$$");
+    cx_test_pg_exec(conn, "CREATE TRIGGER slow BEFORE INSERT ON cx.events FOR EACH ROW"
+                          " EXECUTE FUNCTION public.slow_row()");
+    cx_test_pg_exec(conn, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout"
+                          " = 250', current_database()); END$$");
+    produce(2000);
+    char log[320];
+    pid_t p = start_run_logged("g28", log, sizeof log);
+    wait_handled("g28", produced, 120);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0, "SIGTERM must exit 0");
+    assert_exactly_once("g28");
+    cr_assert_eq(cx_test_sh("grep 'records was refused for its size' '%s' |"
+                            " grep -q 'statement timeout'",
+                            log),
+                 0, "see %s%s", log, tails(log, NULL));
+}
+
 /* A cluster of its own for a test: `brokers` brokers, and the members' topic
  * with `partitions` partitions. */
 static cx_mock *cluster_of(int brokers, int partitions)

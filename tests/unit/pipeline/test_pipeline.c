@@ -31,6 +31,9 @@ typedef struct ledger {
     int blocked_next;   /* the next this many writes answer BLOCKED (a lock elsewhere) */
     int error_next;     /* the next write answers ERROR */
     int delay_ms;       /* every write takes this long */
+    size_t max_records; /* writes of more records answer TOO_LARGE (0: none do; SIZE_MAX:
+                           all do) */
+    size_t largest;     /* the most records a write that succeeded held */
     int hang;           /* every write waits for a cancel, then answers RETRY */
     int cancels;        /* cancel requests */
     pthread_cond_t cancelled;
@@ -71,6 +74,9 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
         l->blocked_next--;
         snprintf(err, errlen, "lock timeout");
         r = CX_SINK_BLOCKED;
+    } else if (l->max_records > 0 && (n > l->max_records || l->max_records == SIZE_MAX)) {
+        snprintf(err, errlen, "statement timeout");
+        r = CX_SINK_TOO_LARGE;
     } else if (l->error_next > 0) {
         l->error_next--;
         snprintf(err, errlen, "refused for good");
@@ -82,6 +88,8 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
         r = CX_SINK_RETRY;
     } else {
         l->writes++;
+        if (n > l->largest)
+            l->largest = n;
         for (size_t i = 0; i < n; i++) {
             const cx_record *rec = &recs[i];
             char want[64];
@@ -242,7 +250,7 @@ static void on_retrying(void *ctx, int writer, int attempt, long long failing_s,
     source *s = ctx;
     if (delay_ms < 0 || delay_ms > s->max_delay_ms ||
         (strcmp(err, "connection lost") != 0 && strcmp(err, "canceled") != 0 &&
-         strcmp(err, "lock timeout") != 0))
+         strcmp(err, "lock timeout") != 0 && strcmp(err, "statement timeout") != 0))
         s->bad_hook = 1; /* the backoff is within its bounds, +-20% */
     if (blocked != (strcmp(err, "lock timeout") == 0))
         s->bad_hook = 1; /* said blocked when the sink answered BLOCKED, only then */
@@ -478,6 +486,67 @@ Test(pipeline, a_batch_partly_given_up_reports_what_was_written)
     pthread_mutex_unlock(&db.lock);
     cr_assert_eq(stored, 16, "the other writer's two partitions");
     cr_assert_eq(src.reported_written[0], 16);
+}
+
+/* A store that refuses writes of more than 5 records (a statement_timeout)
+ * gets each share in parts, halved until they pass: every message stored
+ * once and in order, no backoff, every batch reported complete. Once the
+ * limit is gone, parts double back to whole shares. */
+Test(pipeline, a_write_refused_for_its_size_is_written_in_parts_that_grow_back)
+{
+    start(2, 2);
+    db.max_records = 5;
+    for (int b = 0; b < 4; b++) { /* 32 records a writer: parts of 4 */
+        source_read(&src, MAX_BATCH);
+        source_submit(&src, 2);
+    }
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(db.largest, 4, "the largest write held %zu records", db.largest);
+    for (int k = 0; k < src.reported; k++)
+        cr_assert(src.reported_complete[k] && src.reported_written[k] == MAX_BATCH,
+                  "batch %d: complete %d, %zu written", k, src.reported_complete[k],
+                  src.reported_written[k]);
+    cr_assert_eq(src.retries, 0, "a write refused for its size waits for no backoff");
+
+    db.max_records = 0;
+    pthread_mutex_lock(&db.lock);
+    int before = db.writes;
+    pthread_mutex_unlock(&db.lock);
+    for (int b = 0; b < 40; b++) { /* 16 parts of 4, 16 of 8, 16 of 16, then whole */
+        source_read(&src, MAX_BATCH);
+        source_submit(&src, 2);
+    }
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    assert_all_stored_once();
+    cr_assert_eq(db.largest, MAX_BATCH / 2, "whole shares again: %zu", db.largest);
+    pthread_mutex_lock(&db.lock);
+    int writes = db.writes - before;
+    pthread_mutex_unlock(&db.lock);
+    cr_assert_lt(writes, 3 * 16 + 40 * 2, "%d writes for 40 batches", writes);
+    cr_assert_not(src.bad_hook);
+}
+
+/* When even one record is refused for its size, that write is retried after
+ * the backoff, as a failure; a drain gives it up, to be read again, never
+ * dropped. */
+Test(pipeline, a_single_record_refused_for_its_size_is_retried_then_given_up)
+{
+    start(1, 2);
+    db.max_records = SIZE_MAX; /* ... and every write refused */
+    source_read(&src, 4);      /* 4 records: 4, 2, then 1 at a time */
+    source_submit(&src, 1);
+    wait_attempts(5);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(src.reported, 1);
+    cr_assert_not(src.reported_complete[0]);
+    cr_assert_geq(src.retries, 2, "the single record's write was not retried as a failure");
+    cr_assert_eq(db.stored, 0);
+    source_seek_to_stored(&src);
+    cr_assert_eq(src.pos[0] + src.pos[1] + src.pos[2] + src.pos[3], 0, "read again from 0");
+    cr_assert_not(src.bad_hook);
 }
 
 Test(pipeline, a_slow_sink_pauses_the_source_and_bounds_what_is_held)
