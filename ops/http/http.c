@@ -3,10 +3,13 @@
  * connection, so a slow handler or a slow client holds up only its own
  * connection. Clients are limited per IP address and idle connections are
  * closed after a few seconds, so slow or stalled clients cannot take every
- * connection the server allows.
+ * connection the server allows. libmicrohttpd's own messages are logged, one
+ * a minute at most.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,9 @@ struct cx_http {
     void *ctx;
     int port;
     unsigned max_connections;
-    int loopback; /* listening on 127.0.0.0/8: answers loopback names only */
+    _Atomic int64_t logged_us; /* when libmicrohttpd's last message was logged */
+    atomic_int unlogged;       /* its messages not logged since */
+    int loopback;              /* listening on 127.0.0.0/8: answers loopback names only */
 };
 
 /* Whether a Host header names this machine by a loopback name or address
@@ -86,6 +91,30 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+/* libmicrohttpd's own messages (a connection limit reached, a thread that
+ * could not start, a client's malformed request), logged as warnings at most
+ * once a minute, so that clients cannot flood the log; the next one logged
+ * says how many were not. */
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    cx_http *h = cls;
+    int64_t now = cx_now_mono_us(), last = atomic_load(&h->logged_us);
+    if ((last != 0 && now - last < 60 * 1000000LL) ||
+        !atomic_compare_exchange_strong(&h->logged_us, &last, now)) {
+        atomic_fetch_add(&h->unlogged, 1);
+        return;
+    }
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    int unlogged = atomic_exchange(&h->unlogged, 0);
+    if (unlogged > 0)
+        cx_log(CX_LOG_WARN, "http", "libmicrohttpd: %s (and %d more since the last one logged)",
+               msg, unlogged);
+    else
+        cx_log(CX_LOG_WARN, "http", "libmicrohttpd: %s", msg);
 }
 
 /* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. */
@@ -154,11 +183,13 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
     h->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     h->max_connections = connection_limit();
     h->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
-        NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
-        h->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_PER_CLIENT,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS,
+        MHD_OPTION_CONNECTION_LIMIT, h->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         free(h);
         return cx_errf(err, errlen, CX_ERR_IO,

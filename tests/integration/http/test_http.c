@@ -1085,7 +1085,8 @@ Test(http, the_soft_open_file_limit_is_raised_to_the_hard_one)
 /* Under a low open-file limit (200 here; systemd's default is 1024), more
  * HTTP clients than it allows leave the service the descriptors its Kafka
  * and PostgreSQL connections need, the listener does not spin turning them
- * away, the log says why and what to raise, and events are still stored. */
+ * away, the log says why and what to raise (and libmicrohttpd's own words
+ * that it turned clients away), and events are still stored. */
 Test(http, a_low_open_file_limit_keeps_descriptors_from_http_clients)
 {
     char log[64];
@@ -1130,6 +1131,10 @@ Test(http, a_low_open_file_limit_keeps_descriptors_from_http_clients)
     unlink(log);
     cr_expect(strstr(text, "open-file limit is low: at most 68 HTTP connections") &&
                   strstr(text, "LimitNOFILE"),
+              "%s", text);
+    /* the server's own word on the clients it turned away */
+    cr_expect(strstr(text, "component=http msg=\"libmicrohttpd: ") &&
+                  strstr(text, "connection limit"),
               "%s", text);
     for (int i = 0; i < 100 && cx_test_http_get(port, "/healthz", body, sizeof body) != 200; i++)
         cx_test_sleep_ms(100);
