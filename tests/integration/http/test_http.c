@@ -774,12 +774,21 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     cr_assert(strstr(dom, "Front line") && strstr(dom, "Back office") && strstr(dom, "External") &&
               strstr(dom, "Performance"));
     cr_assert(strstr(dom, ">live<") != NULL, "events of this minute: the page is live");
-    for (const char *const *l = (const char *const[]){">events, last hour<", ">this minute<",
-                                                      ">events per minute<",
-                                                      ">negative share, 5-minute rolling<",
-                                                      "last hour of event time", NULL};
+    for (const char *const *l =
+             (const char *const[]){">events, last hour<", ">this minute so far<",
+                                   ">events per minute<", ">negative share, 5-minute rolling<",
+                                   "last hour of event time", NULL};
          *l; l++)
         cr_assert(strstr(dom, *l) != NULL, "no label %s", *l);
+    /* Read aloud: each chart says what it shows, status changes are announced,
+     * the tables have names, and "half or more negative" is not colour alone */
+    for (const char *const *l =
+             (const char *const[]){
+                 "aria-label=\"Front line: ", " events in the hour shown; the busiest minute had ",
+                 "role=\"status\" aria-live=\"polite\"", "<caption>Channels</caption>",
+                 "<caption>Open tickets</caption>", "td.bad::before { content: \"\\25B2", NULL};
+         *l; l++)
+        cr_assert(strstr(dom, *l) != NULL, "no %s", *l);
     /* Where it hurts: the one channel, its events counted once each (read at
      * most 10 s before the last poll, so at most what is stored now) */
     const char *chat = strstr(dom, "data-where=\"channels\"");
