@@ -428,6 +428,7 @@ static char **split_equals(int argc, char **argv, int *n)
 int main(int argc, char **argv)
 {
     hold_closed_streams();
+    cx_event_global_init(); /* before any thread uses jansson */
     int n_args;
     char **args = split_equals(argc, argv, &n_args);
     if (args == NULL) {

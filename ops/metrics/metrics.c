@@ -161,16 +161,6 @@ uint64_t cx_metrics_get_counter(const cx_metrics *m, cx_counter c)
     return v;
 }
 
-/* Adds classified events: by[category][sentiment], category CX_CAT_COUNT = none. */
-static void add_classified(cx_metrics *m, const size_t by[CX_CAT_COUNT + 1][CX_SENT_COUNT])
-{
-    pthread_mutex_lock(&m->lock);
-    for (int c = 0; c <= CX_CAT_COUNT; c++)
-        for (int s = 0; s < CX_SENT_COUNT; s++)
-            m->classified[c][s] += by[c][s];
-    pthread_mutex_unlock(&m->lock);
-}
-
 static void observe(histogram *h, const double *bounds, size_t nb, double v)
 {
     size_t i = 0;
@@ -181,42 +171,37 @@ static void observe(histogram *h, const double *bounds, size_t nb, double v)
     h->sum += v;
 }
 
-/* Records one stored batch: its size and the seconds its write took. */
-static void observe_batch(cx_metrics *m, size_t messages, double seconds)
-{
-    pthread_mutex_lock(&m->lock);
-    observe(&m->batch_size, size_bounds, CX_ARRAY_LEN(size_bounds), (double)messages);
-    observe(&m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds), seconds);
-    pthread_mutex_unlock(&m->lock);
-}
-
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
 {
     const cx_sink_counts *c = &r->counts;
-    cx_metrics_add(m, CX_M_CONSUMED, r->written);
-    cx_metrics_add(m, CX_M_STORED, c->stored);
-    cx_metrics_add(m, CX_M_DUPLICATES, c->duplicates);
-    cx_metrics_add(m, CX_M_SKIPPED, c->skipped);
-    cx_metrics_add(m, CX_M_DEAD_LETTERS, c->dead_lettered);
-    cx_metrics_add(m, CX_M_TICKETS_OPENED, c->tickets_opened);
-    cx_metrics_add(m, CX_M_TICKETS_UPDATED, c->tickets_updated);
-    add_classified(m, c->classified);
-    if (!r->complete)
-        return;
     uint64_t unreadable = 0, not_read = 0;
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; r->complete && i < r->n; i++) {
         const cx_tags *t = r->recs[i].tags;
         unreadable += t != NULL && t->unreadable != NULL;
         not_read += t != NULL && t->language_not_read != NULL;
     }
-    cx_metrics_add(m, CX_M_UNREADABLE, unreadable);
-    cx_metrics_add(m, CX_M_NOT_READ, not_read);
-    observe_batch(m, r->n, r->seconds);
+    /* one critical section: a scrape sees the whole batch or none of it */
     pthread_mutex_lock(&m->lock);
-    m->gauges[CX_G_PG_UP] = 1;
-    m->write_failing = 0;
-    if ((double)c->newest_event_s > m->gauges[CX_G_NEWEST_EVENT])
-        m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
+    m->counters[CX_M_CONSUMED] += r->written;
+    m->counters[CX_M_STORED] += c->stored;
+    m->counters[CX_M_DUPLICATES] += c->duplicates;
+    m->counters[CX_M_SKIPPED] += c->skipped;
+    m->counters[CX_M_DEAD_LETTERS] += c->dead_lettered;
+    m->counters[CX_M_TICKETS_OPENED] += c->tickets_opened;
+    m->counters[CX_M_TICKETS_UPDATED] += c->tickets_updated;
+    for (int k = 0; k <= CX_CAT_COUNT; k++)
+        for (int s = 0; s < CX_SENT_COUNT; s++)
+            m->classified[k][s] += c->classified[k][s];
+    if (r->complete) {
+        m->counters[CX_M_UNREADABLE] += unreadable;
+        m->counters[CX_M_NOT_READ] += not_read;
+        observe(&m->batch_size, size_bounds, CX_ARRAY_LEN(size_bounds), (double)r->n);
+        observe(&m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds), r->seconds);
+        m->gauges[CX_G_PG_UP] = 1;
+        m->write_failing = 0;
+        if ((double)c->newest_event_s > m->gauges[CX_G_NEWEST_EVENT])
+            m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
+    }
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -487,10 +487,15 @@ static void arena_init(void)
         json_set_alloc_funcs(json_alloc, json_free);
 }
 
+void cx_event_global_init(void)
+{
+    pthread_once(&arena_once, arena_init);
+}
+
 /* Starts a parse in this thread's arena; 0 if there is none (then malloc). */
 static int arena_begin(void)
 {
-    pthread_once(&arena_once, arena_init);
+    cx_event_global_init();
     if (tls_arena == NULL) {
         arena *a = calloc(1, sizeof *a);
         if (a == NULL)

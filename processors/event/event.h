@@ -74,6 +74,13 @@ typedef struct cx_event {
 } cx_event;
 
 /*
+ * Installs the parser's allocator in jansson, which jansson allows only before
+ * other threads use it: a program with threads calls it at its start, before
+ * any. The first parse does it otherwise (once). Idempotent.
+ */
+void cx_event_global_init(void);
+
+/*
  * Parses and validates one message value (data[len], need not be
  * NUL-terminated) into *ev. On success returns CX_OK and *ev owns what its
  * members point to (the parsing thread's arena, above), which cx_event_clear()

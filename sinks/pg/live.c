@@ -5,6 +5,7 @@
  * Calls are serialised, and each gives up after a few seconds, so a server
  * that hangs holds no caller for longer.
  */
+#define _GNU_SOURCE /* pthread_mutex_clocklock (glibc 2.30) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -92,10 +93,10 @@ static PGresult *query(cx_pg_reader *r, const char *sql, int n, const char *cons
 /* Takes the reader's lock, waiting at most as long as one call may take. */
 static cx_status lock(cx_pg_reader *r, char *err, size_t errlen)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (CONNECT_MS + 3 * QUERY_MS) / 1000 + 1; /* the live page: two queries */
-    int rc = pthread_mutex_timedlock(&r->lock, &until);
+    /* the live page: two queries; by the monotonic clock, which a step of
+     * the wall clock does not move */
+    struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, CONNECT_MS + 3 * QUERY_MS + 1000);
+    int rc = pthread_mutex_clocklock(&r->lock, CLOCK_MONOTONIC, &until);
     return rc == 0 ? CX_OK
                    : cx_errf(err, errlen, CX_ERR_TRANSIENT,
                              "postgresql reader: busy with an earlier request (%s)",
