@@ -200,7 +200,8 @@ static void emit_chars(const emitter *e, const char *w, size_t n, uint64_t key)
  * negators are a built-in list); for the rules, their lexicon id and flags
  * (tagged with the lexicon's generation). Keyed by the word as the rules read
  * it, digits kept; the features' word is the same with digits as '0'. */
-#define WORD_CACHE 1024
+#define WORD_CACHE_BITS 12
+#define WORD_CACHE (1 << WORD_CACHE_BITS)
 
 typedef struct word_memo {
     uint64_t hash;    /* of "w:<feature word>" (see emit); 0 = empty */
@@ -233,7 +234,7 @@ static void feature_info(const cx_valence *val, const char *fw, size_t n, word_m
 static const word_memo *word_info(word_memo *cache, const cx_valence *val, const cx_lexicon *lex,
                                   uint64_t gen, const char *lw, const char *fw, size_t n)
 {
-    word_memo *m = &cache[cx__hash_word(lw, n) >> 54 & (WORD_CACHE - 1)];
+    word_memo *m = &cache[cx__hash_word(lw, n) >> (64 - WORD_CACHE_BITS)];
     if (m->hash == 0 || m->n != n || !cx__same_bytes(m->w, lw, n)) {
         feature_info(val, fw, n, m);
         m->n = (uint8_t)n;

@@ -419,7 +419,7 @@ static void score_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value
 /* Per thread (cx__scratch()): recent words' summed character n-gram weights,
  * so a frequent word costs one lookup instead of ~15 (the model is read-only,
  * the cache is the thread's own). */
-#define WORD_CACHE 2048
+#define WORD_CACHE 8192
 
 typedef struct word_slot {
     uint64_t key; /* hash of the word; 0 = empty */

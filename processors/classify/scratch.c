@@ -1,6 +1,6 @@
 /*
  * scratch.c - the classifier's per-thread working memory (see model.h):
- * token arrays and word caches, about 550 KB in all, made when a thread
+ * token arrays and word caches, about 1.4 MB in all, made when a thread
  * first classifies and freed when it ends. As static thread-local storage
  * they were given to every thread of the process, each HTTP connection's
  * and librdkafka's included, none of which ever classifies.

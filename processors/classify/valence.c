@@ -287,7 +287,7 @@ static unsigned word_flags(const cx_valence *v, const char *w, size_t n)
  * costs one probe instead of a walk of the trie and a probe (the tables are
  * read-only, and alike in every instance: built from the same compiled-in
  * lexicons and word lists, so an entry holds whichever instance made it). */
-#define WORD_CACHE 1024
+#define WORD_CACHE 4096
 #define WORD_CACHE_LEN 39
 
 typedef struct word_memo {
@@ -460,7 +460,8 @@ static inline size_t joiner(const char *s, size_t n)
 /* Per thread (cx__scratch()): recent whitespace tokens as read_token() read them, so a
  * frequent token ("late,", "the") costs a hash and a probe (they depend on
  * nothing but the token's bytes and the built-in tables). */
-#define TOKEN_CACHE 1024
+#define TOKEN_CACHE_BITS 12
+#define TOKEN_CACHE (1 << TOKEN_CACHE_BITS)
 #define TOKEN_CACHE_LEN 23
 
 typedef struct token_memo {
@@ -514,7 +515,7 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
         tok_info big;
         const tok_info *ti = &big;
         if (n <= TOKEN_CACHE_LEN) {
-            token_memo *m = &sc->tokens[cx__hash_word(text + s, n) >> 54 & (TOKEN_CACHE - 1)];
+            token_memo *m = &sc->tokens[cx__hash_word(text + s, n) >> (64 - TOKEN_CACHE_BITS)];
             if (m->n != n || !cx__same_bytes(m->raw, text + s, n)) {
                 read_token(v, sc->words, text + s, n, &m->ti);
                 m->n = (uint8_t)n;
