@@ -8,7 +8,7 @@
  *
  * Pure: no Kafka, no PostgreSQL. A classifier is built once from rule files,
  * is read-only afterwards (safe to share between threads). Classifying
- * allocates only a thread's working memory (about 550 KB), on its first
+ * allocates only a thread's working memory (about 1.4 MB), on its first
  * call, freed when the thread ends.
  */
 #ifndef CX_CLASSIFY_H
