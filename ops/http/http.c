@@ -97,7 +97,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
  * could not start, a client's malformed request), logged as warnings at most
  * once a minute, so that clients cannot flood the log; the next one logged
  * says how many were not. */
-static void log_mhd(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     cx_http *h = cls;
     int64_t now = cx_now_mono_us(), last = atomic_load(&h->logged_us);
