@@ -352,7 +352,7 @@ static void *writer_main(void *arg)
                 finish_share(p, wr, 1);
             continue;
         }
-        if (r == CX_SINK_TOO_LARGE && n > 1 && !p->quit) { /* in a drain too: no wait */
+        if (r == CX_SINK_TOO_LARGE && n > 1 && !p->draining && !p->quit) {
             shrink_parts(p, wr, n, err);
             continue; /* the same share, a smaller part of it, at once */
         }

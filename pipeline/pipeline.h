@@ -10,9 +10,8 @@
  * RETRY (nothing written; the engine retries the same records after a capped
  * exponential backoff), TOO_LARGE (nothing written; the engine writes the same
  * records in parts, halving them until one is written, and doubling them again
- * after 16 writes in a row succeed, during a drain too, as halving waits for
- * nothing; a single record refused is retried as for RETRY) or ERROR (the
- * engine stops). At most max_batches
+ * after 16 writes in a row succeed; in a drain, and for a single record, it
+ * is a failure as RETRY is) or ERROR (the engine stops). At most max_batches
  * batches are in the engine's hands: beyond that submit answers "busy" and the
  * source pauses until one is stored (backpressure, bounded memory). Batches are
  * reported stored in the order they were submitted.

@@ -25,6 +25,7 @@
  * updated last, in key order, so that each holds their locks only briefly.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ struct cx_pg {
      * freed with it, both under cancel_lock. */
     pthread_mutex_t cancel_lock;
     PGcancel *cancel;
+    atomic_int cancel_asked; /* cx_pg_cancel() during the write going on */
+    int refused_for_size;    /* cx__pg_refused_for_size() */
     char *conninfo, *group, *rule_version;
     int base_window;   /* the smallest signal window: ticket rules roll over it */
     const cx_ticket_rules *rules; /* borrowed; NULL: no tickets */
@@ -191,6 +194,8 @@ typedef struct batch {
      * its schema, table and column; column "" for none. */
     char null_schema[64], null_table[64], null_column[64];
     int null_checked; /* whether that column was looked up (once a batch) */
+    int sized;        /* past the session and the offsets' locks: at the work
+                         that grows with the batch */
     cx_pg_result *res;
 } batch;
 
@@ -356,6 +361,7 @@ void cx_pg_free(cx_pg *pg)
 cx_status cx_pg_cancel(cx_pg *pg, char *err, size_t errlen)
 {
     char why[256];
+    atomic_store(&pg->cancel_asked, 1);
     pthread_mutex_lock(&pg->cancel_lock);
     int sent = pg->cancel == NULL || PQcancel(pg->cancel, why, sizeof why);
     pthread_mutex_unlock(&pg->cancel_lock);
@@ -1167,6 +1173,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         parts[i].before_s = edge;
     if (st != CX_OK)
         return st;
+    b->sized = 1;
 
     size_t cap = 16;
     while (cap < b->n * 2)
@@ -1279,6 +1286,8 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     free(pg->last_fate);
     pg->last_fate = NULL;
     pg->last_n = 0;
+    pg->refused_for_size = 0;
+    atomic_store(&pg->cancel_asked, 0);
     if (n == 0)
         return CX_OK;
     cx_status st = ensure_session(pg, err, errlen);
@@ -1303,6 +1312,10 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     }
     if (st != CX_OK) {
         memset(res, 0, sizeof *res);
+        pg->refused_for_size =
+            st == CX_ERR_TRANSIENT && b.sized &&
+            ((strstr(err, "(SQLSTATE 57014)") != NULL && !atomic_load(&pg->cancel_asked)) ||
+             strstr(err, "(SQLSTATE 53400)") != NULL || strstr(err, "(SQLSTATE 53200)") != NULL);
         if (pg->conn != NULL && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
             PQclear(PQexec(pg->conn, "ROLLBACK"));
         if (st == CX_ERR_INVALID) /* a row error outside the rows: not the data's fault */
@@ -1320,4 +1333,9 @@ cx_status cx_pg_write_batch(cx_pg *pg, const cx_record *recs, size_t n, cx_pg_re
     free(b.fresh);
     free(b.dead);
     return st;
+}
+
+int cx__pg_refused_for_size(const cx_pg *pg)
+{
+    return pg->refused_for_size;
 }

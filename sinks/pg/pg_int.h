@@ -68,10 +68,14 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
  * and the same statement may well pass a moment later. */
 int cx__pg_lock_timed_out(const char *err);
 
-/* 1 when err, written by cx__pg_check(), says the server refused a statement
- * for what it would take: a statement_timeout (57014), a configured limit such
+/* 1 when the last cx_pg_write_batch() failed in a statement whose work grows
+ * with the batch (its events, dead letters, signals, tickets; not the session
+ * or the offsets' locks) and the server refused it for what it would take: a
+ * statement ended early not at our request (57014: a statement_timeout, read
+ * by its code alone, whatever the server's language), a configured limit such
  * as temp_file_limit (53400) or its memory (53200). A smaller batch may pass. */
-int cx__pg_too_large(const char *err);
+struct cx_pg;
+int cx__pg_refused_for_size(const struct cx_pg *pg);
 
 /* Runs sql (no parameters) and checks its result as cx__pg_check() does. */
 cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,

@@ -367,12 +367,6 @@ int cx__pg_lock_timed_out(const char *err)
     return strstr(err, "(SQLSTATE 55P03)") != NULL; /* cx__pg_check()'s words */
 }
 
-int cx__pg_too_large(const char *err)
-{
-    return (strstr(err, "(SQLSTATE 57014)") != NULL && strstr(err, "statement timeout") != NULL) ||
-           strstr(err, "(SQLSTATE 53400)") != NULL || strstr(err, "(SQLSTATE 53200)") != NULL;
-}
-
 /* The escape's second character, for the four bytes COPY text must escape. */
 static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 

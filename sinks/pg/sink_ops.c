@@ -14,9 +14,9 @@ static cx_sink_result write_records(void *ctx, const cx_record *recs, size_t n,
 {
     cx_status st = cx_pg_write_batch(ctx, recs, n, counts, err, errlen);
     if (st == CX_ERR_TRANSIENT)
-        return cx__pg_lock_timed_out(err) ? CX_SINK_BLOCKED
-               : cx__pg_too_large(err)    ? CX_SINK_TOO_LARGE
-                                          : CX_SINK_RETRY;
+        return cx__pg_lock_timed_out(err)     ? CX_SINK_BLOCKED
+               : cx__pg_refused_for_size(ctx) ? CX_SINK_TOO_LARGE
+                                              : CX_SINK_RETRY;
     return st == CX_OK ? CX_SINK_OK : CX_SINK_ERROR;
 }
 
