@@ -356,7 +356,7 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
                "%d, so that Kafka and PostgreSQL keep their descriptors; raise it to %d or "
                "more (ulimit -n; systemd: LimitNOFILE=)",
                cx_http_max_connections(s->http), cx_http_max_connections(s->http) == 1 ? "" : "s",
-               CX_HTTP_MAX_CONNECTIONS, 64 + 2 * CX_HTTP_MAX_CONNECTIONS);
+               CX_HTTP_MAX_CONNECTIONS, CX_HTTP_FULL_NOFILE);
     *out = s;
     return CX_OK;
 fail:

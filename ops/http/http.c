@@ -143,12 +143,8 @@ static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *
 /* A connection thread's stack: ample for the handler. */
 #define THREAD_STACK (512 * 1024)
 
-/* File descriptors left to the rest of the process (Kafka brokers, PostgreSQL,
- * the ticket sender) before HTTP clients may have any. */
-#define RESERVED_FDS 64
-
 /* Connections in all: CX_HTTP_MAX_CONNECTIONS, or half of what the open-file
- * limit leaves after RESERVED_FDS, at least 1. Each connection holds a
+ * limit leaves after CX_HTTP_RESERVED_FDS, at least 1. Each connection holds a
  * descriptor; without this cap, clients could take the last ones, so that
  * no broker or database connection could open, and libmicrohttpd's listener
  * spins on accept() failing with EMFILE. */
@@ -156,9 +152,11 @@ static unsigned connection_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-        rl.rlim_cur >= RESERVED_FDS + 2 * (rlim_t)CX_HTTP_MAX_CONNECTIONS)
+        rl.rlim_cur >= CX_HTTP_FULL_NOFILE)
         return CX_HTTP_MAX_CONNECTIONS;
-    return rl.rlim_cur > RESERVED_FDS + 2 ? (unsigned)(rl.rlim_cur - RESERVED_FDS) / 2 : 1;
+    return rl.rlim_cur > CX_HTTP_RESERVED_FDS + 2
+               ? (unsigned)(rl.rlim_cur - CX_HTTP_RESERVED_FDS) / 2
+               : 1;
 }
 
 cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)

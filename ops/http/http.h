@@ -31,6 +31,12 @@ typedef struct cx_http_response {
 #define CX_HTTP_MAX_PER_CLIENT 16
 #define CX_HTTP_IDLE_SECONDS 5
 
+/* Descriptors a low open-file limit leaves to the rest of the process (Kafka,
+ * PostgreSQL, the ticket sender) before HTTP clients get any, and the limit
+ * from which all CX_HTTP_MAX_CONNECTIONS are served. */
+#define CX_HTTP_RESERVED_FDS 64
+#define CX_HTTP_FULL_NOFILE (CX_HTTP_RESERVED_FDS + 2 * CX_HTTP_MAX_CONNECTIONS)
+
 /* Called for every GET/HEAD on the connection's own thread (so concurrently
  * with other requests); path excludes the query. */
 typedef void (*cx_http_handler)(void *ctx, const char *path, cx_http_response *res);
