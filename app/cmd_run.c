@@ -247,6 +247,12 @@ static const char *without_values(const char *reason, char *out, size_t len)
     return out;
 }
 
+static void made(void *ctx, int writer, size_t n, double seconds)
+{
+    (void)writer, (void)n;
+    cx_metrics_count_made(((service *)ctx)->metrics, seconds);
+}
+
 static void stored(void *ctx, const cx_pipeline_report *r)
 {
     service *s = ctx;
@@ -457,12 +463,15 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
-    cx_pipeline_options o = {
-        .sinks = sinks,
-        .n_sinks = writers,
-        .rules = &record_rules,
-        .batch_max = cap,
-        .hooks = {.ctx = &s, .stored = stored, .retrying = retrying, .cancel_at = cancel_at}};
+    cx_pipeline_options o = {.sinks = sinks,
+                             .n_sinks = writers,
+                             .rules = &record_rules,
+                             .batch_max = cap,
+                             .hooks = {.ctx = &s,
+                                       .stored = stored,
+                                       .retrying = retrying,
+                                       .made = made,
+                                       .cancel_at = cancel_at}};
     if (cx_pipeline_new(&s.pipeline, &o, err, sizeof err) != CX_OK) {
         cx_log_write(CX_LOG_ERROR, "run", "%s", err);
         goto done;

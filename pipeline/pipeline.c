@@ -5,7 +5,9 @@
  * into shares, one per writer (a partition always goes to the same writer);
  * each writer has its own queue and condition variable (as Redis's bio.c), so
  * queuing a share wakes only its writer. A writer takes the share at the head
- * of its queue, makes its records, writes them, and on RETRY keeps the share
+ * of its queue, makes its records (unless its maker thread has made them
+ * while the writer waited on the server for the share before: parsing and
+ * classifying overlap the writes), writes them, and on RETRY keeps the share
  * at the head and tries it again after the backoff: its later shares wait
  * behind it, so no later offset of a partition is ever written before an
  * earlier one. A share the sink refuses for its size (TOO_LARGE) is written
@@ -38,6 +40,7 @@ typedef struct share {
     size_t n;
     cx_record *recs;    /* n records */
     int made;           /* records made (a retry writes the same ones) */
+    int making;         /* being made, by the writer or its maker (not to be finished) */
     size_t done;        /* records written, by parts: recs[0..done) */
     cx_sink_counts counts; /* what the writes of those parts did */
     struct share *next; /* the writer's queue */
@@ -62,9 +65,10 @@ struct batch {
 typedef struct writer {
     cx_pipeline *p;
     const cx_sink *sink;
-    pthread_t thread;
-    int started;
-    pthread_cond_t cond; /* signalled when a share is queued, on drain and quit */
+    pthread_t thread, maker;
+    int started, maker_started;
+    pthread_cond_t cond;      /* signalled when a share is queued or made, on drain and quit */
+    pthread_cond_t make_cond; /* signalled when a share is queued behind another, and on quit */
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
     int64_t failing_since_us; /* when the first of them began */
@@ -239,9 +243,12 @@ static void finish_share(cx_pipeline *p, writer *wr, int complete)
     }
 }
 
-static void make_records(cx_pipeline *p, share *s)
+/* Makes s's records (without the lock; s->making is set, so nothing else
+ * touches them) and tells the made hook. */
+static void make_records(cx_pipeline *p, writer *wr, share *s)
 {
     batch *b = s->b;
+    int64_t t0 = cx_now_mono_us();
     for (size_t k = 0; k < s->n; k++) {
         size_t i = s->idx[k];
         const cx_pipeline_msg *m = &b->msgs[i];
@@ -251,7 +258,50 @@ static void make_records(cx_pipeline *p, share *s)
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
                    r->partition, (long long)r->offset, r->error);
     }
-    s->made = 1;
+    if (p->o.hooks.made != NULL)
+        p->o.hooks.made(p->o.hooks.ctx, (int)(wr - p->wr), s->n,
+                        (double)(cx_now_mono_us() - t0) / 1e6);
+}
+
+/* The first share of wr's queue whose records are neither made nor being
+ * made, NULL for none (or when the queue is to be given up). Under the lock. */
+static share *next_to_make(const cx_pipeline *p, const writer *wr)
+{
+    if (p->fatal || wr->giving_up)
+        return NULL;
+    for (share *s = wr->head; s != NULL; s = s->next)
+        if (!s->made && !s->making)
+            return s;
+    return NULL;
+}
+
+/* A writer's maker: makes the records of the shares queued behind the one
+ * being written, so that a writer's parsing and classifying overlap its
+ * server's work instead of taking turns with it. */
+static void *maker_main(void *arg)
+{
+    writer *wr = arg;
+    cx_pipeline *p = wr->p;
+    char name[16];
+    snprintf(name, sizeof name, "cx:maker-%d", (int)(wr - p->wr));
+    cx_thread_name(name);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        share *s;
+        while ((s = next_to_make(p, wr)) == NULL && !p->quit)
+            pthread_cond_wait(&wr->make_cond, &p->lock);
+        if (s == NULL)
+            break;
+        s->making = 1;
+        pthread_mutex_unlock(&p->lock);
+        make_records(p, wr, s);
+        pthread_mutex_lock(&p->lock);
+        s->making = 0;
+        s->made = 1;
+        pthread_cond_signal(&wr->cond); /* the writer may wait for these records */
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 /* Gives up wr's queued shares after a transient failure during a drain (under the lock). */
@@ -310,6 +360,10 @@ static void *writer_main(void *arg)
         if (wr->head == NULL)
             break;
         share *s = wr->head;
+        if (s->making) { /* by the maker: wait for its records (or to give it up) */
+            pthread_cond_wait(&wr->cond, &p->lock);
+            continue;
+        }
         if (p->fatal || wr->giving_up) {
             finish_share(p, wr, 0);
             continue;
@@ -319,9 +373,11 @@ static void *writer_main(void *arg)
         /* a retry asked for from here on (the server answers again while
          * this write fails) ends the backoff after it */
         unsigned gen = p->retry_gen;
+        int make = !s->made;
+        s->making = make;
         pthread_mutex_unlock(&p->lock);
-        if (!s->made)
-            make_records(p, s);
+        if (make)
+            make_records(p, wr, s);
         size_t from = s->done, n = s->n - s->done;
         if (wr->part_max > 0 && n > wr->part_max)
             n = wr->part_max;
@@ -333,6 +389,10 @@ static void *writer_main(void *arg)
             for (size_t k = from; k < from + n; k++)
                 cx_record_release(&s->b->stores[s->idx[k]]);
         pthread_mutex_lock(&p->lock);
+        if (make) {
+            s->making = 0;
+            s->made = 1;
+        }
         wr->writing = 0;
         if (r != CX_SINK_BLOCKED)
             wr->blocked_since_us = 0;
@@ -506,10 +566,12 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
             continue;
         b->pending++;
         writer *wr = &p->wr[w];
-        if (wr->tail != NULL)
+        if (wr->tail != NULL) {
             wr->tail->next = s;
-        else
+            pthread_cond_signal(&wr->make_cond); /* behind another: the maker makes it */
+        } else {
             wr->head = s;
+        }
         wr->tail = s;
         pthread_cond_signal(&wr->cond); /* only this writer */
     }
@@ -621,6 +683,7 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
     for (int w = 0; w < p->o.n_sinks; w++) {
         p->wr[w] = (writer){.p = p, .sink = &p->o.sinks[w]};
         cx_cond_init_monotonic(&p->wr[w].cond);
+        pthread_cond_init(&p->wr[w].make_cond, NULL);
     }
     int ok = (p->ring = calloc((size_t)p->o.max_batches, sizeof *p->ring)) != NULL;
     for (int k = 0; ok && k < p->o.max_batches; k++) {
@@ -640,6 +703,11 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
             return cx_errf(err, errlen, CX_ERR_FATAL, "pipeline: cannot start writer threads");
         }
         p->wr[w].started = 1;
+        if (pthread_create(&p->wr[w].maker, NULL, maker_main, &p->wr[w]) != 0) {
+            cx_pipeline_free(p);
+            return cx_errf(err, errlen, CX_ERR_FATAL, "pipeline: cannot start maker threads");
+        }
+        p->wr[w].maker_started = 1;
     }
     *out = p;
     return CX_OK;
@@ -653,13 +721,18 @@ void cx_pipeline_free(cx_pipeline *p)
     cx_pipeline_drain(p, err, sizeof err);
     pthread_mutex_lock(&p->lock);
     p->quit = 1;
-    for (int w = 0; w < p->o.n_sinks; w++)
+    for (int w = 0; w < p->o.n_sinks; w++) {
         pthread_cond_signal(&p->wr[w].cond);
+        pthread_cond_signal(&p->wr[w].make_cond);
+    }
     pthread_mutex_unlock(&p->lock);
     for (int w = 0; w < p->o.n_sinks; w++) {
         if (p->wr[w].started)
             pthread_join(p->wr[w].thread, NULL);
+        if (p->wr[w].maker_started)
+            pthread_join(p->wr[w].maker, NULL);
         pthread_cond_destroy(&p->wr[w].cond);
+        pthread_cond_destroy(&p->wr[w].make_cond);
     }
     for (int k = 0; p->ring != NULL && k < p->o.max_batches; k++)
         batch_free(&p->ring[k]);

@@ -6,7 +6,9 @@
  * A source submits batches; the engine copies each, makes every message into
  * a record (processors/record) and writes it through the sinks: one writer
  * thread per sink, each with its own queue, a partition always going to the
- * same writer, so its records are written in offset order. A sink answers OK,
+ * same writer, so its records are written in offset order. Each writer has a
+ * maker thread that makes the records of its next share while the writer
+ * writes the one before, so making overlaps the server's work. A sink answers OK,
  * RETRY (nothing written; the engine retries the same records after a capped
  * exponential backoff), TOO_LARGE (nothing written; the engine writes the same
  * records in parts, halving them until one is written, and doubling them again
@@ -113,8 +115,8 @@ typedef struct cx_pipeline_report {
 } cx_pipeline_report;
 
 /* The caller's view of what happens; every hook is optional. Hooks run on the
- * writer threads without the engine's lock held: stored never twice at once,
- * retrying and failed on any writer, at any time. */
+ * writer (and maker) threads without the engine's lock held: stored never
+ * twice at once, retrying, failed and made on any of them, at any time. */
 typedef struct cx_pipeline_hooks {
     void *ctx;
     /* A batch is done with; called in the order batches were submitted. */
@@ -127,6 +129,10 @@ typedef struct cx_pipeline_hooks {
                      int blocked, const char *err);
     /* A sink answered ERROR: the engine takes no more batches. Once. */
     void (*failed)(void *ctx, const char *err);
+    /* The records of n messages for writer `writer` were made (parsed and
+     * classified) in `seconds`, on that writer's thread or on its maker
+     * thread, which makes them while the writer writes the share before. */
+    void (*made)(void *ctx, int writer, size_t n, double seconds);
     /* Optional. Asked about every second while a drain waits, on the thread
      * that drains and under the engine's lock (it must not call the engine):
      * the time (cx_now_mono_us()) past which writes still going

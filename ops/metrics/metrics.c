@@ -2,12 +2,15 @@
  * metrics.c - counters, gauges and histograms behind one mutex (updated per
  * batch, not per event, so contention is nil), and their Prometheus text.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "metrics.h"
 
@@ -27,6 +30,7 @@ struct cx_metrics {
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     histogram batch_size, batch_seconds;
+    double classify_seconds; /* cxpulse_classify_seconds_total */
     int write_failing; /* a write failed and none has succeeded since */
     double started;    /* Unix time of cx_metrics_new() */
     char rules[256];   /* the rule version, for cxpulse_build_info */
@@ -205,6 +209,13 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     pthread_mutex_unlock(&m->lock);
 }
 
+void cx_metrics_count_made(cx_metrics *m, double seconds)
+{
+    pthread_mutex_lock(&m->lock);
+    m->classify_seconds += seconds;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void cx_metrics_count_retry(cx_metrics *m, int server_failing)
 {
     cx_metrics_add(m, CX_M_PG_RETRIES, 1);
@@ -253,6 +264,56 @@ static void put_label(cx_buf *t, const char *v)
     }
 }
 
+/* The process metrics every Prometheus client library exports, read from
+ * /proc/self (Linux); each is left out when it cannot be read. */
+static void put_process(cx_buf *t)
+{
+    char line[1024];
+    unsigned long utime, stime, vsize;
+    long rss;
+    FILE *f = fopen("/proc/self/stat", "r");
+    int got = f != NULL && fgets(line, sizeof line, f) != NULL;
+    if (f != NULL)
+        fclose(f);
+    const char *after = got ? strrchr(line, ')') : NULL; /* the name may hold anything */
+    if (after != NULL && sscanf(after + 1,
+                                " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
+                                "%*d %*d %*d %*u %lu %ld",
+                                &utime, &stime, &vsize, &rss) == 4) {
+        long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+        cx_buf_printf(t,
+                      "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                      "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                      "process_cpu_seconds_total %.2f\n",
+                      (double)(utime + stime) / (double)(tick > 0 ? tick : 100));
+        cx_buf_printf(t,
+                      "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                      "# TYPE process_resident_memory_bytes gauge\n"
+                      "process_resident_memory_bytes %lld\n"
+                      "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+                      "# TYPE process_virtual_memory_bytes gauge\n"
+                      "process_virtual_memory_bytes %lu\n",
+                      (long long)rss * (page > 0 ? page : 4096), vsize);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        long open_fds = -1; /* not counting the one reading the folder */
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            open_fds += e->d_name[0] != '.';
+        closedir(d);
+        cx_buf_printf(t,
+                      "# HELP process_open_fds Number of open file descriptors.\n"
+                      "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n",
+                      open_fds);
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        cx_buf_printf(t,
+                      "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                      "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                      (unsigned long long)rl.rlim_cur);
+}
+
 char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
 {
     cx_buf t = {0};
@@ -261,6 +322,11 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
                       counter_info[c].help, counter_info[c].name, counter_info[c].name,
                       (unsigned long long)m->counters[c]);
+    cx_buf_printf(&t,
+                  "# HELP cxpulse_classify_seconds_total Time spent parsing and classifying "
+                  "messages, summed over the threads that do it.\n# TYPE "
+                  "cxpulse_classify_seconds_total counter\ncxpulse_classify_seconds_total %.6f\n",
+                  m->classify_seconds);
     cx_buf_printf(&t, "# HELP cxpulse_events_classified_total Events stored (new), by primary "
                       "category and sentiment.\n# TYPE cxpulse_events_classified_total counter\n");
     for (int c = 0; c <= CX_CAT_COUNT; c++)
@@ -295,6 +361,7 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                   "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %s\n",
                   started);
     pthread_mutex_unlock(&m->lock);
+    put_process(&t);
     cx_buf_printf(&t,
                   "# HELP cxpulse_consumer_lag Messages of the partition not yet stored (read "
                   "or not): from its stored offset to its end.\n"

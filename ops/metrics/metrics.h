@@ -60,6 +60,10 @@ void cx_metrics_set(cx_metrics *m, cx_gauge g, double v);
  * PostgreSQL up after a complete one. */
 void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r);
 
+/* Adds seconds spent making records (parsing and classifying: the
+ * pipeline's made hook) to cxpulse_classify_seconds_total. */
+void cx_metrics_count_made(cx_metrics *m, double seconds);
+
 /* Counts a write that failed transiently, to be retried; server_failing:
  * PostgreSQL counts as not taking writes until a write succeeds (0: the
  * server is fine, another session held a lock past lock_timeout). */

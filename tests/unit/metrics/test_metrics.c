@@ -1,6 +1,8 @@
 /*
  * test_metrics.c - what Prometheus scrapes: gauges keep every digit (an age
- * of two weeks in seconds, a backlog of millions), not six significant ones.
+ * of two weeks in seconds, a backlog of millions), not six significant ones;
+ * the time spent classifying adds up; the process metrics of client
+ * libraries are there.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -19,6 +21,55 @@ Test(metrics, gauges_keep_every_digit)
     cr_assert(strstr(text, "\ncxpulse_notifications_oldest_pending_seconds 1234567.25\n") != NULL,
               "%s", text);
     cr_assert(strstr(text, "\ncxpulse_notifications_pending 12345678\n") != NULL, "%s", text);
+    free(text);
+    cx_metrics_free(m);
+}
+
+Test(metrics, classify_seconds_add_up_as_a_counter)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    cx_metrics_count_made(m, 0.25);
+    cx_metrics_count_made(m, 1.5);
+    char *text = cx_metrics_render(m, NULL, 0);
+    cr_assert_not_null(text);
+    cr_assert(strstr(text, "\n# TYPE cxpulse_classify_seconds_total counter\n"
+                           "cxpulse_classify_seconds_total 1.750000\n") != NULL,
+              "%s", text);
+    free(text);
+    cx_metrics_free(m);
+}
+
+/* The value of the sample `name` in text (-1 when absent). */
+static double sample(const char *text, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *at = strstr(text, key);
+    return at != NULL ? strtod(at + strlen(key), NULL) : -1;
+}
+
+Test(metrics, the_process_metrics_of_client_libraries_are_served)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    FILE *held[3]; /* three more descriptors than at the first scrape */
+    char *before = cx_metrics_render(m, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_not_null(held[i] = fopen("/dev/null", "r"));
+    char *text = cx_metrics_render(m, NULL, 0);
+    cr_assert(before != NULL && text != NULL);
+    cr_assert(strstr(text, "\n# TYPE process_cpu_seconds_total counter\n") != NULL, "%s", text);
+    cr_assert_geq(sample(text, "process_cpu_seconds_total"), 0);
+    cr_assert_gt(sample(text, "process_resident_memory_bytes"), 1e6, "%s", text);
+    cr_assert_gt(sample(text, "process_virtual_memory_bytes"),
+                 sample(text, "process_resident_memory_bytes"));
+    cr_assert_eq(sample(text, "process_open_fds"), sample(before, "process_open_fds") + 3, "%s",
+                 text);
+    cr_assert_gt(sample(text, "process_max_fds"), sample(text, "process_open_fds"));
+    for (int i = 0; i < 3; i++)
+        fclose(held[i]);
+    free(before);
     free(text);
     cx_metrics_free(m);
 }

@@ -45,6 +45,9 @@ typedef struct ledger {
         char reason[256];
     } dead[8]; /* the records written as dead letters (the first 8) */
     size_t n_dead;
+    _Atomic size_t made; /* messages whose records were made (the made hook) */
+    size_t wait_made;    /* the first write waits (bounded) until this many were made */
+    int saw_made;        /* ... and they were */
 } ledger;
 
 static ledger db;
@@ -63,6 +66,12 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
     ledger *l = ctx;
     if (l->delay_ms > 0)
         cx_test_sleep_ms(l->delay_ms);
+    if (l->wait_made > 0) { /* only one writer writes in the tests that set it */
+        for (int i = 0; i < 5000 && atomic_load(&l->made) < l->wait_made; i++)
+            cx_test_sleep_ms(1);
+        l->saw_made = atomic_load(&l->made) >= l->wait_made;
+        l->wait_made = 0;
+    }
     pthread_mutex_lock(&l->lock);
     l->attempts++;
     cx_sink_result r = CX_SINK_OK;
@@ -275,6 +284,14 @@ static void on_failed(void *ctx, const char *err)
     s->failed++;
 }
 
+static void on_made(void *ctx, int writer, size_t n, double seconds)
+{
+    source *s = ctx;
+    if (writer < 0 || writer >= CX_PIPELINE_MAX_SINKS || n == 0 || seconds < 0 || seconds > 60)
+        s->bad_hook = 1;
+    atomic_fetch_add(&db.made, n);
+}
+
 static int64_t on_cancel_at(void *ctx)
 {
     return ((source *)ctx)->cancel_at;
@@ -298,6 +315,7 @@ static void start_backoff(int writers, int max_batches, int initial_ms, int max_
                                        .stored = on_stored,
                                        .retrying = on_retrying,
                                        .failed = on_failed,
+                                       .made = on_made,
                                        .cancel_at = on_cancel_at}};
     cr_assert_eq(cx_pipeline_new(&pipe_, &o, err, sizeof err), CX_OK, "%s", err);
 }
@@ -597,6 +615,25 @@ Test(pipeline, a_slow_sink_pauses_the_source_and_bounds_what_is_held)
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     assert_all_stored_once();
     cr_assert_eq(src.retries, 0);
+}
+
+/* A writer's next share is parsed and classified while the share before it
+ * is being written, not after: the first write waits until it is. */
+Test(pipeline, the_next_records_are_made_while_a_write_goes_on)
+{
+    start(1, 2);
+    db.wait_made = 2 * MAX_BATCH;
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    for (int i = 0; i < 5000 && atomic_load(&db.made) < MAX_BATCH; i++)
+        cx_test_sleep_ms(1); /* the first batch's write begins */
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    cr_assert(db.saw_made, "the second batch's records were not made during the first write");
+    cr_assert_eq(atomic_load(&db.made), 2 * MAX_BATCH, "each message made once");
+    assert_all_stored_once();
 }
 
 Test(pipeline, shutdown_mid_stream_stores_the_batches_in_hand)
