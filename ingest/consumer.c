@@ -53,6 +53,8 @@ struct cx_consumer {
      * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
     pthread_mutex_t stored_lock;
     rd_kafka_topic_partition_list_t *stored;
+    rd_kafka_topic_partition_list_t *lost; /* per partition, where the messages said lost
+                                              end (say_lost; under stored_lock) */
     struct warned { /* consumer errors logged lately (warn_error) */
         rd_kafka_resp_err_t err;
         const rd_kafka_topic_t *rkt;
@@ -435,9 +437,24 @@ static rd_kafka_resp_err_t ask_offsets(cx_consumer *c, rd_kafka_topic_partition_
 }
 
 /* Says that topic[id]'s messages from..to-1 were deleted by retention
- * before they were read, and tells the application how many. */
+ * before they were read, and tells the application how many: those not said
+ * lost before. (Nothing read or stored since a loss was said, as when
+ * retention deletes more of a paused partition, the next loss found starts
+ * where that one started, at the offset stored.) */
 static void say_lost(cx_consumer *c, const char *topic, int32_t id, int64_t from, int64_t to)
 {
+    pthread_mutex_lock(&c->stored_lock);
+    rd_kafka_topic_partition_t *said = rd_kafka_topic_partition_list_find(c->lost, topic, id);
+    if (said != NULL && said->offset > from)
+        from = said->offset;
+    if (from < to) {
+        if (said == NULL)
+            said = rd_kafka_topic_partition_list_add(c->lost, topic, id);
+        said->offset = to;
+    }
+    pthread_mutex_unlock(&c->stored_lock);
+    if (from >= to)
+        return;
     cx_log(CX_LOG_WARN, "ingest",
            "%s[%d]: messages %lld to %lld were deleted by retention before they were read "
            "(%lld lost); reading on from %lld",
@@ -1053,7 +1070,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     c->cap = (size_t)c->batch_max;
     if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL ||
         (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
-        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
+        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL ||
+        (c->lost = rd_kafka_topic_partition_list_new(4)) == NULL)
         goto fail;
     if ((st = set_properties(conf, cfg, err, errlen)) != CX_OK)
         goto fail;
@@ -1225,6 +1243,8 @@ void cx_consumer_free(cx_consumer *c)
     free(c->msgs);
     if (c->stored != NULL)
         rd_kafka_topic_partition_list_destroy(c->stored);
+    if (c->lost != NULL)
+        rd_kafka_topic_partition_list_destroy(c->lost);
     pthread_mutex_destroy(&c->stored_lock);
     free(c);
 }
