@@ -340,6 +340,12 @@ cx_consumer_config cx_cmd_consumer_config(const cx_config *cfg, const char **pro
                                 .n_props = n_props};
 }
 
+static void brokers(void *ctx, int up, int known)
+{
+    (void)known;
+    cx_metrics_set(((service *)ctx)->metrics, CX_G_KAFKA_BROKERS_UP, up);
+}
+
 static void lost(void *ctx, const char *topic, int32_t partition, uint64_t n)
 {
     (void)topic;
@@ -486,8 +492,12 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         cx_alerts_unrouted(cx_alerts_sender_alerts(sender), rules, unrouted, sizeof unrouted) > 0)
         cx_log(CX_LOG_WARN, "alerts", CX_UNROUTED, unrouted);
     cx_consumer_config cc = cx_cmd_consumer_config(cfg, props, n_props);
-    cx_consumer_handler h = {
-        .ctx = &s, .load_offsets = load_offsets, .submit = submit, .drain = drain, .lost = lost};
+    cx_consumer_handler h = {.ctx = &s,
+                             .load_offsets = load_offsets,
+                             .submit = submit,
+                             .drain = drain,
+                             .lost = lost,
+                             .brokers = brokers};
     cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
     if (made != CX_OK) {
         cx_log_write(CX_LOG_ERROR, "run", "%s", err);

@@ -7,6 +7,7 @@
  * keeps them in PostgreSQL with the data); Kafka commits follow each stored
  * batch (cx_consumer_stored) for lag tools only.
  */
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -957,6 +958,36 @@ static const char *prop(const cx_consumer_config *cfg, const char *name)
 /* Sets conf as a member of cfg is configured: cxpulse's defaults, then the
  * caller's properties, then what cxpulse needs (the configuration refuses
  * properties that would change those, naming the settings to use). */
+/* librdkafka's statistics (served by the consumer's poll): tells the
+ * handler how many of the cluster's brokers (those with a node id, learned
+ * or configured; not the logical group coordinator, an alias of one of them)
+ * are connected ("UP"). */
+static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    cx_consumer *c = opaque;
+    json_t *root = c->h.brokers != NULL ? json_loadb(json, len, 0, NULL) : NULL;
+    json_t *brokers = json_object_get(root, "brokers");
+    if (json_is_object(brokers)) {
+        int up = 0, known = 0;
+        const char *name;
+        json_t *b;
+        json_object_foreach(brokers, name, b)
+        {
+            const char *source = json_string_value(json_object_get(b, "source"));
+            if (json_integer_value(json_object_get(b, "nodeid")) < 0 || source == NULL ||
+                strcmp(source, "logical") == 0 || strcmp(source, "internal") == 0)
+                continue;
+            known++;
+            const char *state = json_string_value(json_object_get(b, "state"));
+            up += state != NULL && strcmp(state, "UP") == 0;
+        }
+        c->h.brokers(c->h.ctx, up, known);
+    }
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config *cfg, char *err,
                                 size_t errlen)
 {
@@ -991,6 +1022,7 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
         {"fetch.max.bytes", prop(cfg, "fetch.max.bytes") ? NULL : fetch_text},
         {"log_level", "4"},
         {"client.id", client_id},
+        {"statistics.interval.ms", "5000"}, /* stats(): the brokers connected to */
     };
     /* Set last, so that no property of the caller's changes them. */
     const char *base[][2] = {{"bootstrap.servers", cfg->brokers},
@@ -1077,6 +1109,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (c->rk == NULL) {

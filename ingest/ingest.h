@@ -105,6 +105,10 @@ typedef struct cx_consumer_handler {
      * before they were read (found at an assignment or while reading); the
      * consumer has logged it and reads on from the oldest held. */
     void (*lost)(void *ctx, const char *topic, int32_t partition, uint64_t n);
+    /* Optional. Every statistics.interval.ms (5 s unless the properties set
+     * it; 0: never): of the brokers the member knows, how many it is
+     * connected to (0: Kafka is out of its reach). */
+    void (*brokers)(void *ctx, int up, int known);
 } cx_consumer_handler;
 
 typedef struct cx_consumer cx_consumer;

@@ -110,6 +110,9 @@ static const struct {
                                    "yet (never replayed, or replayed and failed again), counted "
                                    "every 30 s and after this member stores one; they stay "
                                    "until replayed or deleted."},
+    [CX_G_KAFKA_BROKERS_UP] = {"cxpulse_kafka_brokers_up",
+                               "Kafka brokers this member is connected to, of those it knows "
+                               "(every 5 s): 0 while Kafka is out of its reach."},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured."},
@@ -123,6 +126,8 @@ cx_metrics *cx_metrics_new(void)
         return NULL;
     }
     struct timespec now;
+    if (m != NULL) /* not known until librdkafka's first statistics */
+        m->gauges[CX_G_KAFKA_BROKERS_UP] = -1;
     if (m != NULL && clock_gettime(CLOCK_REALTIME, &now) == 0)
         m->started = (double)now.tv_sec + (double)(now.tv_nsec / 1000000) / 1000.0;
     return m;
@@ -336,6 +341,8 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                 c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
                 cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
     for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
+        if (g == CX_G_KAFKA_BROKERS_UP && m->gauges[g] < 0)
+            continue; /* not known (yet): no statistics */
         char v[40]; /* every digit it takes: %g's six rounded 1,234,567 s to 1.23457e+06 */
         cx_double_text(m->gauges[g], v, sizeof v);
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name,

@@ -204,11 +204,13 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     send_one("{\"event_id\":\"zh-1\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
              "\"text\":\"快递员把包裹弄丢了\"}");
     wait_handled(produced);
-    /* The lag of a partition is known from its first fetch response, even an empty one. */
-    for (int i = 0; i < 50; i++, cx_test_sleep_ms(100)) {
+    /* The lag of a partition is known from its first fetch response, even an
+     * empty one; the brokers connected to, from librdkafka's first statistics
+     * (5 s after the start). */
+    for (int i = 0; i < 100; i++, cx_test_sleep_ms(100)) {
         cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
         if (strstr(body, "partition=\"0\"") && strstr(body, "partition=\"1\"") &&
-            strstr(body, "partition=\"2\""))
+            strstr(body, "partition=\"2\"") && strstr(body, "\ncxpulse_kafka_brokers_up "))
             break;
     }
 
@@ -284,6 +286,11 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     cr_assert_not_null(strstr(body, "\ncxpulse_build_info{version=\"" CX_VERSION "\",rules=\""),
                        "%s", body);
     cr_assert_gt(sample(body, "process_start_time_seconds"), 1.7e9);
+    cr_assert_gt(sample(body, "process_cpu_seconds_total"), 0);
+    cr_assert_gt(sample(body, "process_open_fds"), 5, "Kafka, PostgreSQL and the listener");
+    /* what it took: the events were classified, and the broker is reached */
+    cr_assert_gt(sample(body, "cxpulse_classify_seconds_total"), 0);
+    cr_assert_eq(sample(body, "cxpulse_kafka_brokers_up"), 1, "%s", body);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id IN"
                                          " ('de-1', 'zh-1') AND sentiment = 'neutral'"
                                          " AND categories = '{}'"),

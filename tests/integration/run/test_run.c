@@ -1131,6 +1131,47 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     cx_mock_free(m3);
 }
 
+/* Waits (bounded, up to s seconds) until a scrape of the member at port
+ * has the line want; returns whether it did, the last scrape in metrics. */
+static int scraped(int port, const char *want, int s, char *metrics, size_t cap)
+{
+    for (int i = 0; i < s * 4; i++) {
+        if (cx_test_http_get(port, "/metrics", metrics, cap) == 200 && strstr(metrics, want))
+            return 1;
+        cx_test_sleep_ms(250);
+    }
+    return 0;
+}
+
+/* /metrics says how many Kafka brokers a member is connected to: an
+ * operator's alert when Kafka is out of reach, which the other metrics do
+ * not show until the session times out (partitions still assigned, lag 0). */
+Test(run, metrics_say_when_no_kafka_broker_is_reachable)
+{
+    cx_mock *m2 = cluster_of(2, PARTITIONS);
+    rd_kafka_mock_cluster_t *cl = cx_mock_cluster(m2);
+    char listen[32], log[sizeof cfgfile + 16];
+    snprintf(log, sizeof log, "%s.brokers.log", cfgfile);
+    int port = cx_test_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    member_http = listen;
+    pid_t p = start_member(url, cx_mock_bootstraps(m2), "cx.events", "gbrokers", cfgfile, log);
+    member_http = "off";
+    static char metrics[1 << 17];
+    cr_assert(scraped(port, "\ncxpulse_kafka_brokers_up 2\n", 30, metrics, sizeof metrics),
+              "not connected to both brokers:%s", metrics);
+    rd_kafka_mock_broker_set_down(cl, 1);
+    rd_kafka_mock_broker_set_down(cl, 2);
+    cr_assert(scraped(port, "\ncxpulse_kafka_brokers_up 0\n", 30, metrics, sizeof metrics),
+              "Kafka down, still said connected:%s", metrics);
+    rd_kafka_mock_broker_set_up(cl, 1);
+    rd_kafka_mock_broker_set_up(cl, 2);
+    cr_assert(scraped(port, "\ncxpulse_kafka_brokers_up 2\n", 60, metrics, sizeof metrics),
+              "Kafka back, not said connected again:%s", metrics);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cx_mock_free(m2);
+}
+
 /* Stopped while the group's coordinator does not answer a commit of stored
  * offsets (those to Kafka, for lag tools): librdkafka 2.0.2 waits for the
  * answer before leaving the group, up to session.timeout.ms (25 s here; 45 s

@@ -2,7 +2,8 @@
  * test_metrics.c - what Prometheus scrapes: gauges keep every digit (an age
  * of two weeks in seconds, a backlog of millions), not six significant ones;
  * the time spent classifying adds up; the process metrics of client
- * libraries are there.
+ * libraries are there; the Kafka brokers connected to are left out until
+ * counted.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -71,5 +72,20 @@ Test(metrics, the_process_metrics_of_client_libraries_are_served)
         fclose(held[i]);
     free(before);
     free(text);
+    cx_metrics_free(m);
+}
+
+Test(metrics, the_brokers_up_are_left_out_until_counted_then_kept_at_0_too)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    char *before = cx_metrics_render(m, NULL, 0);
+    cx_metrics_set(m, CX_G_KAFKA_BROKERS_UP, 0);
+    char *after = cx_metrics_render(m, NULL, 0);
+    cr_assert(before != NULL && after != NULL);
+    cr_assert_null(strstr(before, "cxpulse_kafka_brokers_up"), "%s", before);
+    cr_assert_not_null(strstr(after, "\ncxpulse_kafka_brokers_up 0\n"), "%s", after);
+    free(before);
+    free(after);
     cx_metrics_free(m);
 }
