@@ -31,6 +31,7 @@ struct cx_metrics {
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     histogram batch_size, batch_seconds;
     double classify_seconds; /* cxpulse_classify_seconds_total */
+    double oldest_set_at;    /* Unix time CX_G_NOTIFY_OLDEST_SECONDS was last set */
     int write_failing; /* a write failed and none has succeeded since */
     double started;    /* Unix time of cx_metrics_new() */
     char rules[256];   /* the rule version, for cxpulse_build_info */
@@ -147,10 +148,18 @@ void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* The time now, Unix seconds (to the millisecond). */
+static double wall_now(void)
+{
+    return (double)(cx_now_wall_us() / 1000) / 1000.0;
+}
+
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
 {
+    double now = g == CX_G_NOTIFY_OLDEST_SECONDS ? wall_now() : 0;
     pthread_mutex_lock(&m->lock);
     m->gauges[g] = v;
+    m->oldest_set_at = now != 0 ? now : m->oldest_set_at;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -322,6 +331,7 @@ static void put_process(cx_buf *t)
 char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
 {
     cx_buf t = {0};
+    double now = wall_now();
     pthread_mutex_lock(&m->lock);
     for (int c = 0; c < CX_M_COUNTER_COUNT; c++)
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
@@ -343,8 +353,14 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
     for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
         if (g == CX_G_KAFKA_BROKERS_UP && m->gauges[g] < 0)
             continue; /* not known (yet): no statistics */
+        double value = m->gauges[g];
+        /* the oldest pending row ages until it is read again: while
+         * PostgreSQL is out of reach nothing is delivered, and the age
+         * read before it went keeps growing instead of standing still */
+        if (g == CX_G_NOTIFY_OLDEST_SECONDS && value > 0 && now > m->oldest_set_at)
+            value += now - m->oldest_set_at;
         char v[40]; /* every digit it takes: %g's six rounded 1,234,567 s to 1.23457e+06 */
-        cx_double_text(m->gauges[g], v, sizeof v);
+        cx_double_text(value, v, sizeof v);
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name,
                       gauge_info[g].help, gauge_info[g].name, gauge_info[g].name, v);
     }

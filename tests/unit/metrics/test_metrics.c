@@ -3,11 +3,12 @@
  * of two weeks in seconds, a backlog of millions), not six significant ones;
  * the time spent classifying adds up; the process metrics of client
  * libraries are there; the Kafka brokers connected to are left out until
- * counted.
+ * counted; the oldest pending notification ages between readings.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -15,12 +16,11 @@ Test(metrics, gauges_keep_every_digit)
 {
     cx_metrics *m = cx_metrics_new();
     cr_assert_not_null(m);
-    cx_metrics_set(m, CX_G_NOTIFY_OLDEST_SECONDS, 1234567.25);
+    cx_metrics_set(m, CX_G_WRITE_SECONDS, 1234567.25);
     cx_metrics_set(m, CX_G_NOTIFY_PENDING, 12345678);
     char *text = cx_metrics_render(m, NULL, 0);
     cr_assert_not_null(text);
-    cr_assert(strstr(text, "\ncxpulse_notifications_oldest_pending_seconds 1234567.25\n") != NULL,
-              "%s", text);
+    cr_assert(strstr(text, "\ncxpulse_write_in_progress_seconds 1234567.25\n") != NULL, "%s", text);
     cr_assert(strstr(text, "\ncxpulse_notifications_pending 12345678\n") != NULL, "%s", text);
     free(text);
     cx_metrics_free(m);
@@ -87,5 +87,30 @@ Test(metrics, the_brokers_up_are_left_out_until_counted_then_kept_at_0_too)
     cr_assert_not_null(strstr(after, "\ncxpulse_kafka_brokers_up 0\n"), "%s", after);
     free(before);
     free(after);
+    cx_metrics_free(m);
+}
+
+/* The oldest pending notification's age keeps growing between the sender's
+ * readings (none while PostgreSQL is out of reach), and 0 stays 0. */
+Test(metrics, the_oldest_pending_notification_ages_between_readings)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    cx_metrics_set(m, CX_G_NOTIFY_OLDEST_SECONDS, 0);
+    char *none = cx_metrics_render(m, NULL, 0);
+    cx_metrics_set(m, CX_G_NOTIFY_OLDEST_SECONDS, 900);
+    char *read = cx_metrics_render(m, NULL, 0);
+    struct timespec wait = {1, 200000000};
+    nanosleep(&wait, NULL);
+    char *later = cx_metrics_render(m, NULL, 0);
+    cr_assert(none != NULL && read != NULL && later != NULL);
+    cr_assert_eq(sample(none, "cxpulse_notifications_oldest_pending_seconds"), 0, "%s", none);
+    double at_read = sample(read, "cxpulse_notifications_oldest_pending_seconds");
+    double after = sample(later, "cxpulse_notifications_oldest_pending_seconds");
+    cr_assert(at_read >= 900 && at_read < 901, "%f", at_read);
+    cr_assert_geq(after, at_read + 1.0, "%s", later);
+    free(none);
+    free(read);
+    free(later);
     cx_metrics_free(m);
 }
