@@ -194,9 +194,13 @@ typedef struct loader {
     size_t doc; /* the file's index among the classifier's documents */
     const char *file;
     const char *part; /* the clause an error is in ("all[1]"), or NULL */
-    char *err;
+    char *err;        /* the errors found, one a line (file_err) */
     size_t errlen;
+    int *errors; /* how many */
 } loader;
+
+/* The most errors of a rule file told; the rest are counted. */
+#define ERRORS_MAX 20
 
 /* Keeps a warning about the rule files (the last of WARNINGS_MAX says that more were left out). */
 #define WARNINGS_MAX 100
@@ -312,7 +316,33 @@ static cx_status add_payload(const loader *ld, const char *rule, int32_t node, p
 static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Reports `file: rule "name": reason` and returns CX_ERR_CONFIG. */
+static cx_status file_err(const loader *ld, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Adds an error of the file (its text after "file: ") to those found, a
+ * line each, so that one run shows a rule author all of them; returns
+ * CX_ERR_CONFIG. The loaders go on to the next phrase group, condition or
+ * section after one. */
+static cx_status file_err(const loader *ld, const char *fmt, ...)
+{
+    if (*ld->errors < ERRORS_MAX) {
+        char line[768];
+        int n = snprintf(line, sizeof line, "%s: ", ld->file);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < sizeof line)
+            vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+        cx_escape_controls(line, sizeof line); /* a line each, whatever a term holds */
+        size_t at = *ld->errors > 0 ? strlen(ld->err) : 0;
+        if (at == 0 || at + 1 + strlen(line) < ld->errlen) /* whole lines only, after the first */
+            snprintf(ld->err + at, ld->errlen - at, "%s%s", at > 0 ? "\n" : "", line);
+    }
+    (*ld->errors)++;
+    return CX_ERR_CONFIG;
+}
+
+/* Reports `file: rule "name": reason` (file_err) and returns CX_ERR_CONFIG. */
 static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, ...)
 {
     char reason[256];
@@ -320,8 +350,8 @@ static cx_status rule_err(const loader *ld, const char *rule, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    return cx_errf(ld->err, ld->errlen, CX_ERR_CONFIG, "%s: rule \"%s\"%s%s: %s", ld->file, rule,
-                   ld->part ? ", clause " : "", ld->part ? ld->part : "", reason);
+    return file_err(ld, "rule \"%s\"%s%s: %s", rule, ld->part ? ", clause " : "",
+                    ld->part ? ld->part : "", reason);
 }
 
 /* Reads a weight in [0, 3] from obj["weight"] (default dflt); 0 switches off
@@ -364,9 +394,70 @@ static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
     return CX_OK;
 }
 
+/* Loads one phrase group g, named rule: {"weight": w, "polarity": p, "terms": [...]}. */
+static cx_status load_group(const loader *ld, const json_t *g, const char *rule, payload_kind kind,
+                            cx_category cat, int fixed_polarity)
+{
+    if (!json_is_object(g))
+        return rule_err(ld, rule, "%s", "a phrase group must be an object");
+    static const char *const keys[] = {"weight", "polarity", "terms", "comment"};
+    cx_status st = only_keys(ld, rule, g, keys, CX_ARRAY_LEN(keys));
+    if (st != CX_OK)
+        return st;
+    float weight = 1.0f;
+    st = read_weight(ld, rule, g, 1.0f, &weight);
+    if (st != CX_OK)
+        return st;
+    int polarity = fixed_polarity;
+    const json_t *pol = json_object_get(g, "polarity");
+    if (pol != NULL) {
+        if (kind != P_CATEGORY || !json_is_integer(pol) || json_integer_value(pol) < -1 ||
+            json_integer_value(pol) > 1)
+            return rule_err(ld, rule, "%s", "\"polarity\" must be -1, 0 or 1 (phrases only)");
+        polarity = (int)json_integer_value(pol);
+    }
+    const json_t *terms = json_object_get(g, "terms");
+    if (!json_is_array(terms) || json_array_size(terms) == 0)
+        return rule_err(ld, rule, "%s", "\"terms\" must be a non-empty array of strings");
+    size_t j;
+    const json_t *t;
+    cx_status bad = CX_OK; /* a term refused: the others are still looked at */
+    json_array_foreach(terms, j, t)
+    {
+        int32_t node;
+        const char *why = NULL;
+        if (!json_is_string(t)) {
+            bad = rule_err(ld, rule, "%s", "every term must be a string");
+            continue;
+        }
+        st = cx__lex_add_phrase(ld->clf->lex, json_string_value(t), &node, &why);
+        if (st == CX_ERR_NOMEM)
+            return cx_errf(ld->err, ld->errlen, st, "%s: out of memory", ld->file);
+        if (st != CX_OK) {
+            bad = rule_err(ld, rule, "term \"%s\" %s", json_string_value(t), why);
+            continue;
+        }
+        const char *pattern = strpbrk(json_string_value(t), "|*[](){}+^$\\");
+        if (pattern != NULL &&
+            warn(ld->clf,
+                 "%s: rule \"%s\": term \"%s\" has \"%c\": terms are words, not patterns, "
+                 "and punctuation only separates them",
+                 ld->file, rule, json_string_value(t), *pattern) != CX_OK)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        payload p = {
+            .kind = kind, .cat = cat, .weight = weight, .polarity = polarity, .doc = ld->doc};
+        if ((p.evidence = keep_term(ld->clf, json_string_value(t))) == NULL)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+        if (add_payload(ld, rule, node, p) != CX_OK)
+            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    }
+    return bad;
+}
+
 /*
  * Loads a list of phrase groups: [{"weight": w, "polarity": p, "terms": [...]}, ...].
- * kind/cat say what they mean; rule names are "<section>[i]".
+ * kind/cat say what they mean; rule names are "<section>[i]". A group refused
+ * (CX_ERR_CONFIG) leaves the others to be looked at.
  */
 static cx_status load_groups(const loader *ld, const json_t *groups, const char *section,
                              payload_kind kind, cx_category cat, int fixed_polarity)
@@ -378,59 +469,17 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
     }
     size_t i;
     const json_t *g;
+    cx_status bad = CX_OK;
     json_array_foreach(groups, i, g)
     {
         snprintf(rule, sizeof rule, "%s[%zu]", section, i);
-        if (!json_is_object(g))
-            return rule_err(ld, rule, "%s", "a phrase group must be an object");
-        static const char *const keys[] = {"weight", "polarity", "terms", "comment"};
-        cx_status st = only_keys(ld, rule, g, keys, CX_ARRAY_LEN(keys));
-        if (st != CX_OK)
+        cx_status st = load_group(ld, g, rule, kind, cat, fixed_polarity);
+        if (st == CX_ERR_CONFIG)
+            bad = st;
+        else if (st != CX_OK)
             return st;
-        float weight = 1.0f;
-        st = read_weight(ld, rule, g, 1.0f, &weight);
-        if (st != CX_OK)
-            return st;
-        int polarity = fixed_polarity;
-        const json_t *pol = json_object_get(g, "polarity");
-        if (pol != NULL) {
-            if (kind != P_CATEGORY || !json_is_integer(pol) || json_integer_value(pol) < -1 ||
-                json_integer_value(pol) > 1)
-                return rule_err(ld, rule, "%s", "\"polarity\" must be -1, 0 or 1 (phrases only)");
-            polarity = (int)json_integer_value(pol);
-        }
-        const json_t *terms = json_object_get(g, "terms");
-        if (!json_is_array(terms) || json_array_size(terms) == 0)
-            return rule_err(ld, rule, "%s", "\"terms\" must be a non-empty array of strings");
-        size_t j;
-        const json_t *t;
-        json_array_foreach(terms, j, t)
-        {
-            int32_t node;
-            const char *why = NULL;
-            if (!json_is_string(t))
-                return rule_err(ld, rule, "%s", "every term must be a string");
-            st = cx__lex_add_phrase(ld->clf->lex, json_string_value(t), &node, &why);
-            if (st == CX_ERR_NOMEM)
-                return cx_errf(ld->err, ld->errlen, st, "%s: out of memory", ld->file);
-            if (st != CX_OK)
-                return rule_err(ld, rule, "term \"%s\" %s", json_string_value(t), why);
-            const char *pattern = strpbrk(json_string_value(t), "|*[](){}+^$\\");
-            if (pattern != NULL &&
-                warn(ld->clf,
-                     "%s: rule \"%s\": term \"%s\" has \"%c\": terms are words, not patterns, "
-                     "and punctuation only separates them",
-                     ld->file, rule, json_string_value(t), *pattern) != CX_OK)
-                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-            payload p = {
-                .kind = kind, .cat = cat, .weight = weight, .polarity = polarity, .doc = ld->doc};
-            if ((p.evidence = keep_term(ld->clf, json_string_value(t))) == NULL)
-                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-            if (add_payload(ld, rule, node, p) != CX_OK)
-                return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-        }
     }
-    return CX_OK;
+    return bad;
 }
 
 static cx_status load_words(const loader *ld, const json_t *words, const char *section,
@@ -440,16 +489,17 @@ static cx_status load_words(const loader *ld, const json_t *words, const char *s
     const json_t *w;
     if (!json_is_array(words))
         return rule_err(ld, section, "%s", "must be an array of single words");
+    cx_status bad = CX_OK;
     json_array_foreach(words, i, w)
     {
         if (!json_is_string(w) ||
             cx__lex_flag_word(ld->clf->lex, json_string_value(w), flag) != CX_OK)
-            return rule_err(ld, section, "entry %s%s%s is not a single word",
-                            json_is_string(w) ? "\"" : "",
-                            json_is_string(w) ? json_string_value(w) : "(not a string)",
-                            json_is_string(w) ? "\"" : "");
+            bad = rule_err(ld, section, "entry %s%s%s is not a single word",
+                           json_is_string(w) ? "\"" : "",
+                           json_is_string(w) ? json_string_value(w) : "(not a string)",
+                           json_is_string(w) ? "\"" : "");
     }
-    return CX_OK;
+    return bad;
 }
 
 static const struct {
@@ -583,105 +633,131 @@ static cx_status load_clause(const loader *ld, const char *rule, const json_t *c
     return CX_OK;
 }
 
-/* Loads a category's conditions. A condition of weight 0 switches off the
- * earlier files' condition of its name and needs no clauses. */
-static cx_status load_conditions(const loader *ld, const json_t *conds, cx_category cat)
+/* Loads condition c, the i-th of a category's. A condition of weight 0
+ * switches off the earlier files' condition of its name and needs no clauses. */
+static cx_status load_condition(const loader *ld, const json_t *c, size_t i, cx_category cat)
 {
     cx_classifier *clf = ld->clf;
+    char rule[96];
+    const char *name = json_string_value(json_object_get(c, "name"));
+    if (name == NULL || name[0] == '\0') {
+        snprintf(rule, sizeof rule, "conditions[%zu]", i);
+        return rule_err(ld, rule, "%s",
+                        json_is_object(c) ? "every condition needs a \"name\""
+                                          : "a condition must be an object");
+    }
+    snprintf(rule, sizeof rule, "%s", name);
+    static const char *const keys[] = {"name", "weight", "all", "comment"};
+    cx_status st = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
+    float weight = 1.0f;
+    if (st != CX_OK || (st = read_weight(ld, rule, c, 1.0f, &weight)) != CX_OK)
+        return st;
+    const json_t *all = json_object_get(c, "all");
+    if ((all != NULL || weight > 0.0f) && (!json_is_array(all) || json_array_size(all) == 0))
+        return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
+    /* a later file's condition of the same name and category overrides */
+    int replaced = 0;
+    for (size_t k = 0; k < clf->n_conds; k++) {
+        condition *old = &clf->conds[k];
+        if (old->cat != cat || strcmp(old->evidence + 6, name) != 0) /* after "field:" */
+            continue;
+        if (old->doc == ld->doc)
+            return rule_err(ld, rule, "%s", "another condition of this file has that name");
+        replaced |= old->weight > 0.0f;
+        old->weight = 0.0f;
+    }
+    if (weight == 0.0f && !replaced &&
+        warn(clf,
+             "%s: rule \"%s\": condition of weight 0, but no earlier file has a condition "
+             "of that name for %s: it switches nothing off",
+             ld->file, name, category_names[cat]) != CX_OK)
+        return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    if (all == NULL)
+        return CX_OK;
+    if (reserve((void **)&clf->conds, &clf->conds_cap, clf->n_conds, sizeof(condition)))
+        return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    condition *cd = &clf->conds[clf->n_conds++];
+    memset(cd, 0, sizeof *cd);
+    cd->cat = cat;
+    cd->doc = ld->doc;
+    cd->weight = weight;
+    cd->clauses = calloc(json_array_size(all), sizeof(clause));
+    cd->evidence = keep_string(clf, "field:", name);
+    if (cd->clauses == NULL || cd->evidence == NULL)
+        return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
+    size_t j;
+    const json_t *cl;
+    cx_status bad = CX_OK; /* a clause refused: the others are still looked at */
+    json_array_foreach(all, j, cl)
+    {
+        char part[32];
+        loader in_clause = *ld;
+        snprintf(part, sizeof part, "all[%zu]", j);
+        in_clause.part = part;
+        st = load_clause(&in_clause, rule, cl, &cd->clauses[cd->n_clauses]);
+        if (st == CX_OK)
+            cd->n_clauses++;
+        else if (st == CX_ERR_CONFIG)
+            bad = st;
+        else
+            return st;
+    }
+    return bad;
+}
+
+/* Loads a category's conditions; one refused (CX_ERR_CONFIG) leaves the
+ * others to be looked at. */
+static cx_status load_conditions(const loader *ld, const json_t *conds, cx_category cat)
+{
     size_t i;
     const json_t *c;
     if (!json_is_array(conds))
         return rule_err(ld, "conditions", "%s", "must be an array");
+    cx_status bad = CX_OK;
     json_array_foreach(conds, i, c)
     {
-        char rule[96];
-        const char *name = json_string_value(json_object_get(c, "name"));
-        if (name == NULL || name[0] == '\0') {
-            snprintf(rule, sizeof rule, "conditions[%zu]", i);
-            return rule_err(ld, rule, "%s",
-                            json_is_object(c) ? "every condition needs a \"name\""
-                                              : "a condition must be an object");
-        }
-        snprintf(rule, sizeof rule, "%s", name);
-        static const char *const keys[] = {"name", "weight", "all", "comment"};
-        cx_status st = only_keys(ld, rule, c, keys, CX_ARRAY_LEN(keys));
-        float weight = 1.0f;
-        if (st != CX_OK || (st = read_weight(ld, rule, c, 1.0f, &weight)) != CX_OK)
+        cx_status st = load_condition(ld, c, i, cat);
+        if (st == CX_ERR_CONFIG)
+            bad = st;
+        else if (st != CX_OK)
             return st;
-        const json_t *all = json_object_get(c, "all");
-        if ((all != NULL || weight > 0.0f) && (!json_is_array(all) || json_array_size(all) == 0))
-            return rule_err(ld, rule, "%s", "\"all\" must be a non-empty array of clauses");
-        /* a later file's condition of the same name and category overrides */
-        int replaced = 0;
-        for (size_t k = 0; k < clf->n_conds; k++) {
-            condition *old = &clf->conds[k];
-            if (old->cat != cat || strcmp(old->evidence + 6, name) != 0) /* after "field:" */
-                continue;
-            if (old->doc == ld->doc)
-                return rule_err(ld, rule, "%s", "another condition of this file has that name");
-            replaced |= old->weight > 0.0f;
-            old->weight = 0.0f;
-        }
-        if (weight == 0.0f && !replaced &&
-            warn(clf,
-                 "%s: rule \"%s\": condition of weight 0, but no earlier file has a condition "
-                 "of that name for %s: it switches nothing off",
-                 ld->file, name, category_names[cat]) != CX_OK)
-            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-        if (all == NULL)
-            continue;
-        if (reserve((void **)&clf->conds, &clf->conds_cap, clf->n_conds, sizeof(condition)))
-            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-        condition *cd = &clf->conds[clf->n_conds++];
-        memset(cd, 0, sizeof *cd);
-        cd->cat = cat;
-        cd->doc = ld->doc;
-        cd->weight = weight;
-        cd->clauses = calloc(json_array_size(all), sizeof(clause));
-        cd->evidence = keep_string(clf, "field:", name);
-        if (cd->clauses == NULL || cd->evidence == NULL)
-            return cx_errf(ld->err, ld->errlen, CX_ERR_NOMEM, "%s: out of memory", ld->file);
-        size_t j;
-        const json_t *cl;
-        json_array_foreach(all, j, cl)
-        {
-            char part[32];
-            loader in_clause = *ld;
-            snprintf(part, sizeof part, "all[%zu]", j);
-            in_clause.part = part;
-            if ((st = load_clause(&in_clause, rule, cl, &cd->clauses[j])) != CX_OK)
-                return st;
-            cd->n_clauses++;
-        }
     }
-    return CX_OK;
+    return bad;
 }
 
+/* Keeps in *st the first error of steps that each go on after the others'
+ * refusals (CX_ERR_CONFIG); 1 when r is out of memory: stop. */
+static int worse(cx_status *st, cx_status r)
+{
+    if (r != CX_OK && (*st == CX_OK || r == CX_ERR_NOMEM))
+        *st = r;
+    return r == CX_ERR_NOMEM;
+}
+
+/* Loads the "sentiment" section; each part is looked at whatever the others' errors. */
 static cx_status load_sentiment(const loader *ld, const json_t *s)
 {
     static const char *const keys[] = {"positive", "negative", "negators", "intensifiers",
                                        "clause_breaks"};
     cx_status st = only_keys(ld, "sentiment", s, keys, CX_ARRAY_LEN(keys));
-    if (st != CX_OK)
-        return st;
     const json_t *g;
     if ((g = json_object_get(s, "positive")) &&
-        (st = load_groups(ld, g, "sentiment.positive", P_SENTIMENT, CX_CAT_COUNT, 1)))
+        worse(&st, load_groups(ld, g, "sentiment.positive", P_SENTIMENT, CX_CAT_COUNT, 1)))
         return st;
     if ((g = json_object_get(s, "negative")) &&
-        (st = load_groups(ld, g, "sentiment.negative", P_SENTIMENT, CX_CAT_COUNT, -1)))
+        worse(&st, load_groups(ld, g, "sentiment.negative", P_SENTIMENT, CX_CAT_COUNT, -1)))
         return st;
     if ((g = json_object_get(s, "negators")) &&
-        (st = load_words(ld, g, "sentiment.negators", CX_LEX_NEGATOR)))
+        worse(&st, load_words(ld, g, "sentiment.negators", CX_LEX_NEGATOR)))
         return st;
     if ((g = json_object_get(s, "clause_breaks")) &&
-        (st = load_words(ld, g, "sentiment.clause_breaks", CX_LEX_CLAUSE_BREAK)))
+        worse(&st, load_words(ld, g, "sentiment.clause_breaks", CX_LEX_CLAUSE_BREAK)))
         return st;
     /* Intensifiers: words that multiply the next phrase's weight. */
     if ((g = json_object_get(s, "intensifiers")) &&
-        (st = load_words(ld, g, "sentiment.intensifiers", CX_LEX_INTENSIFIER)))
+        worse(&st, load_words(ld, g, "sentiment.intensifiers", CX_LEX_INTENSIFIER)))
         return st;
-    return CX_OK;
+    return st;
 }
 
 /* A copy of a rule document as its meaning goes: no "comment" members, and
@@ -740,7 +816,8 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
                                size_t len, uint64_t *hash, char *declared, size_t declen,
                                char *err, size_t errlen)
 {
-    loader ld = {clf, json_array_size(clf->documents), file, NULL, err, errlen};
+    int errors = 0;
+    loader ld = {clf, json_array_size(clf->documents), file, NULL, err, errlen, &errors};
     json_error_t jerr;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a byte order mark: passed over */
         text += 3;
@@ -773,51 +850,47 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
         cx_typo t = CX_TYPO_INIT(key);
         for (size_t i = 0; i < CX_ARRAY_LEN(keys); i++)
             cx_typo_offer(&t, keys[i]);
-        if (t.distance != 0) {
-            char hint[64];
-            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: unknown top-level key \"%s\"%s", file,
-                         key, cx_typo_hint(&t, 1, hint, sizeof hint));
-            goto done;
-        }
+        char hint[64];
+        if (t.distance != 0)
+            st = file_err(&ld, "unknown top-level key \"%s\"%s", key,
+                          cx_typo_hint(&t, 1, hint, sizeof hint));
     }
     const json_t *vv = json_object_get(root, "version");
     if (vv != NULL) {
         const char *version = json_string_value(vv);
         size_t chars = version ? cx_utf8_length(version, strlen(version)) : 0;
-        if (version == NULL || chars < 1 || chars > CX_CLASSIFIER_VERSION_MAX_CHARS) {
-            st = cx_errf(err, errlen, CX_ERR_CONFIG,
-                         "%s: \"version\" must be a string of 1..%d characters", file,
-                         CX_CLASSIFIER_VERSION_MAX_CHARS);
-            goto done;
-        }
-        /* the last file to declare one names the rules, as later files
-         * override; declen holds the longest (4 bytes a character) */
-        snprintf(declared, declen, "%s", version);
+        if (version == NULL || chars < 1 || chars > CX_CLASSIFIER_VERSION_MAX_CHARS)
+            st = file_err(&ld, "\"version\" must be a string of 1..%d characters",
+                          CX_CLASSIFIER_VERSION_MAX_CHARS);
+        else /* the last file to declare one names the rules, as later files
+                override; declen holds the longest (4 bytes a character) */
+            snprintf(declared, declen, "%s", version);
     }
     const json_t *phrases = json_object_get(root, "phrases");
     const json_t *conds = json_object_get(root, "conditions");
     const json_t *catv = json_object_get(root, "category");
     if (phrases != NULL || conds != NULL || catv != NULL) {
         cx_category cat;
-        if (!json_is_string(catv) || cx_category_from_name(json_string_value(catv), &cat)) {
-            st = cx_errf(err, errlen, CX_ERR_CONFIG,
-                         "%s: \"category\" must be one of facing, collaborative, external, "
-                         "performance",
-                         file);
-            goto done;
-        }
-        if (phrases != NULL && (st = load_groups(&ld, phrases, "phrases", P_CATEGORY, cat, 0)))
-            goto done;
-        if (conds != NULL && (st = load_conditions(&ld, conds, cat)))
+        if (!json_is_string(catv) || cx_category_from_name(json_string_value(catv), &cat))
+            st = file_err(&ld, "%s", /* its phrases and conditions cannot be read */
+                          "\"category\" must be one of facing, collaborative, external, "
+                          "performance");
+        else if ((phrases != NULL &&
+                  worse(&st, load_groups(&ld, phrases, "phrases", P_CATEGORY, cat, 0))) ||
+                 (conds != NULL && worse(&st, load_conditions(&ld, conds, cat))))
             goto done;
     }
     const json_t *sent = json_object_get(root, "sentiment");
-    if (sent != NULL) {
-        if (!json_is_object(sent)) {
-            st = cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"sentiment\" must be an object", file);
-            goto done;
-        }
-        st = load_sentiment(&ld, sent);
+    if (sent != NULL && !json_is_object(sent))
+        st = file_err(&ld, "%s", "\"sentiment\" must be an object");
+    else if (sent != NULL && worse(&st, load_sentiment(&ld, sent)))
+        goto done;
+    if (errors > 1) { /* each error is a line; the count closes them (if it fits whole) */
+        char count[320];
+        snprintf(count, sizeof count, "\n%s: %d errors", file, errors);
+        size_t at = strlen(err);
+        if (at + strlen(count) < errlen)
+            memcpy(err + at, count, strlen(count) + 1);
     }
     /* Kept as loaded, for cx_classifier_rules_json(). */
     if (st == CX_OK && json_array_append_new(clf->documents, json_pack("{s:s, s:O}", "file",

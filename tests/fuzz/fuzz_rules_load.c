@@ -1,10 +1,11 @@
 /*
  * fuzz_rules_load.c - libFuzzer entry point for rule files (docs/rules.md),
  * which users write by hand: any byte string, read as a rule file, must give
- * a classifier or CX_ERR_CONFIG with one line naming the file, and leak
- * nothing. A classifier built from it classifies a few events (text with
- * negation, ratings, attribute dates and numbers, so phrases, sentiment
- * terms and every kind of condition run) into tags that keep their promises.
+ * a classifier or CX_ERR_CONFIG with a line for each mistake, each naming
+ * the file, and leak nothing. A classifier built from it classifies a few
+ * events (text with negation, ratings, attribute dates and numbers, so
+ * phrases, sentiment terms and every kind of condition run) into tags that
+ * keep their promises.
  */
 #include <stdint.h>
 

@@ -48,11 +48,25 @@ static inline void fuzz_rewrite(int fd, const void *data, size_t size)
 }
 
 /* Aborts unless a refusal's message is one line that starts with what was
- * refused (a file, a setting). */
+ * refused (a file, a setting); with lines 1, each of its lines must (a rule
+ * file's mistakes are a line each). */
+static inline void fuzz_check_refusal_of(const char *err, const char *what, int lines)
+{
+    for (const char *line = err;; line++) {
+        if (strncmp(line, what, strlen(what)) != 0)
+            abort();
+        size_t n = strcspn(line, "\r\n");
+        if (line[n] == '\0')
+            break;
+        if (line[n] == '\r' || !lines)
+            abort();
+        line += n;
+    }
+}
+
 static inline void fuzz_check_refusal(const char *err, const char *what)
 {
-    if (strncmp(err, what, strlen(what)) != 0 || strpbrk(err, "\n\r") != NULL)
-        abort();
+    fuzz_check_refusal_of(err, what, 0);
 }
 
 /* Aborts unless the tags keep their promises: confidences in [0, 1], the
@@ -87,7 +101,7 @@ static inline void fuzz_check_tags(const cx_tags *t)
  * or "none"), one of which holds the fuzzer's input: either it is built, its
  * version and warnings are there to print and it classifies each of
  * events[0..n) into tags that keep their promises, or it is refused with
- * CX_ERR_CONFIG, no classifier, and one line that starts with input. */
+ * CX_ERR_CONFIG, no classifier, and lines that start with input. */
 static inline void fuzz_load_and_classify(const char *rules, const char *model, const char *input,
                                           const cx_event *events, size_t n)
 {
@@ -98,7 +112,7 @@ static inline void fuzz_load_and_classify(const char *rules, const char *model, 
     if (st != CX_OK) {
         if (st != CX_ERR_CONFIG || clf != NULL)
             abort();
-        fuzz_check_refusal(err, input);
+        fuzz_check_refusal_of(err, input, 1);
         return;
     }
     if (cx_classifier_version(clf) == NULL)

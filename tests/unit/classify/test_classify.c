@@ -547,6 +547,42 @@ Test(cx_classify, rule_file_errors_name_file_rule_and_reason)
                       "(U+0301), outside Latin-1");
 }
 
+/* A rule author sees every mistake of a file in one run, not one a run: a
+ * line each, in the file's order, and their count. */
+Test(cx_classify, every_error_of_a_rule_file_is_told_at_once)
+{
+    const char *files[] = {
+        rule_file(2, "{\"category\":\"facing\",\"phrasez\":[],\"phrases\":["
+                     "{\"terms\":[\"rude\"],\"weight\":9},{\"terms\":[\"fine\"]},"
+                     "{\"terms\":[\"ok\",\"a b c d e f g h i\",7]}],"
+                     "\"conditions\":[{\"name\":\"late\",\"all\":[{\"field\":\"channel\","
+                     "\"op\":\"later\"},{\"field\":\"payload.x\",\"op\":\"present\"}]}],"
+                     "\"sentiment\":{\"negators\":[\"not at all\"]}}")};
+    char err[2048] = "";
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, err, sizeof err), CX_ERR_CONFIG);
+    cr_assert_null(clf);
+    static const char *const want[] = {
+        "unknown top-level key \"phrasez\"",
+        "rule \"phrases[0]\": \"weight\" must be a number in [0, 3]",
+        "rule \"phrases[2]\": term \"a b c d e f g h i\" is longer than 8 words",
+        "rule \"phrases[2]\": every term must be a string",
+        "rule \"late\", clause all[0]: unknown operator \"later\"",
+        "rule \"late\", clause all[1]: bad field path \"payload.x\"",
+        "rule \"sentiment.negators\": entry \"not at all\" is not a single word",
+        "7 errors"};
+    const char *at = err;
+    for (size_t i = 0; i < CX_ARRAY_LEN(want); i++) {
+        const char *line = strstr(at, want[i]);
+        cr_assert_not_null(line, "\"%s\" not told (in this order) in:\n%s", want[i], err);
+        cr_assert(line == err || line[-1] == '\n' ||
+                      strncmp(line - strlen(files[0]) - 2, files[0], strlen(files[0])) == 0,
+                  "not a line of its own, naming the file:\n%s", err);
+        at = line + strlen(want[i]);
+    }
+    cr_assert_eq(strchr(at, '\n'), NULL, "more than told:\n%s", err);
+}
+
 /* The warning that mentions both terms, or NULL. */
 static const char *warning_about(const cx_classifier *clf, const char *a, const char *b)
 {
