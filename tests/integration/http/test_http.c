@@ -814,7 +814,7 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     for (const char *const *l =
              (const char *const[]){
                  "<td dir=\"auto\">فريق</td><td dir=\"auto\">rrrrrrrrrr",
-                 "<td>external · <bdi>channel=واتساب</bdi></td>",
+                 "<td>External · <bdi>channel=واتساب</bdi></td>", /* the cards' names */
                  "<td dir=\"auto\"><bdi>channel=واتساب</bdi>: 1 matching event(s)",
                  "td { overflow-wrap: anywhere; }", NULL};
          *l; l++)
