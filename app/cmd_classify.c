@@ -26,7 +26,8 @@
 
 static int usage(FILE *out, int rc)
 {
-    fprintf(out, "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n\n"
+    fprintf(out, "usage: cxpulse classify [--rules FILE]... [--model FILE] [FILE]\n"
+                 "       cxpulse classify [--rules FILE]... [--model FILE] --rule-version\n\n"
                  "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
                  "line to stdout:\n"
                  "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
@@ -44,7 +45,10 @@ static int usage(FILE *out, int rc)
                  "--model FILE classifies with a model from cxpulse train (\"none\": the rules\n"
                  "alone; \"default\": the built-in one); the default is the built-in model\n"
                  "when the built-in rules are used. Without the flags, CXPULSE_RULES and\n"
-                 "CXPULSE_MODEL are read, as run reads them.\n");
+                 "CXPULSE_MODEL are read, as run reads them.\n"
+                 "--rule-version prints the rule version those rules and that model give, as\n"
+                 "run and reclassify record it (each event's rule_version, cx.rule_sets), and\n"
+                 "reads no events.\n");
     return rc;
 }
 
@@ -279,17 +283,28 @@ int cx_cmd_classify(int argc, char **argv)
     const char *rules[MAX_RULE_FILES];
     size_t n_rules = 0;
     const char *path = NULL, *model = NULL;
+    int print_version = 0;
     char err[1024];
 
     if (cx_cmd_wants_help(argc, argv))
         return usage(stdout, CX_EXIT_OK);
     const cx_cmd_string strs[] = {{"--rules", rules, &n_rules, MAX_RULE_FILES},
                                   {"--model", &model, NULL, 0}};
+    const cx_cmd_flag flags[] = {{"--rule-version", &print_version}};
     size_t n_paths = 0;
-    const cx_cmd_spec spec = {
-        .strs = strs, .n_strs = CX_ARRAY_LEN(strs), .pos = &path, .max_pos = 1, .n_pos = &n_paths};
+    const cx_cmd_spec spec = {.strs = strs,
+                              .n_strs = CX_ARRAY_LEN(strs),
+                              .flags = flags,
+                              .n_flags = CX_ARRAY_LEN(flags),
+                              .pos = &path,
+                              .max_pos = 1,
+                              .n_pos = &n_paths};
     if (cx_cmd_parse_options("classify", argv + 1, argc - 1, &spec) != 0)
         return usage(stderr, CX_EXIT_USAGE);
+    if (print_version && n_paths > 0) {
+        fprintf(stderr, "cxpulse classify: --rule-version reads no events\n");
+        return CX_EXIT_USAGE;
+    }
 
     cx_config *env = NULL; /* CXPULSE_RULES and CXPULSE_MODEL, as run reads them */
     const char *said;
@@ -305,6 +320,11 @@ int cx_cmd_classify(int argc, char **argv)
     if (bad != 0)
         return bad;
     cx_cmd_classifier_warnings("classify", clf);
+    if (print_version) { /* what run and reclassify record, from these rules and model */
+        printf("%s\n", cx_classifier_version(clf));
+        cx_classifier_free(clf);
+        return CX_EXIT_OK;
+    }
     FILE *in = cx_cmd_open_input(path);
     if (in == NULL) {
         cx_cmd_file_error("classify", path, "cannot open", errno);
