@@ -343,7 +343,7 @@ cx_consumer_config cx_cmd_consumer_config(const cx_config *cfg, const char **pro
 static void brokers(void *ctx, int up, int known)
 {
     (void)known;
-    cx_metrics_set(((service *)ctx)->metrics, CX_G_KAFKA_BROKERS_UP, up);
+    cx_metrics_set(((service *)ctx)->metrics, CX_G_KAFKA_CONNECTIONS_UP, up);
 }
 
 static void lost(void *ctx, const char *topic, int32_t partition, uint64_t n)

@@ -54,8 +54,12 @@ struct cx_consumer {
      * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
     pthread_mutex_t stored_lock;
     rd_kafka_topic_partition_list_t *stored;
-    rd_kafka_topic_partition_list_t *lost; /* per partition, where the messages said lost
-                                              end (say_lost; under stored_lock) */
+    struct said_lost { /* the messages said lost (say_lost; under stored_lock) */
+        char *topic;
+        int32_t partition;
+        int64_t from, to; /* offsets from..to-1; a partition's ranges do not touch */
+    } * said;
+    size_t n_said, said_cap;
     struct warned { /* consumer errors logged lately (warn_error) */
         rd_kafka_resp_err_t err;
         const rd_kafka_topic_t *rkt;
@@ -437,32 +441,64 @@ static rd_kafka_resp_err_t ask_offsets(cx_consumer *c, rd_kafka_topic_partition_
     return e;
 }
 
+/* Notes that topic[id]'s messages from..to-1 were said lost (merged with
+ * the ranges of it said before, which it overlaps or touches); returns how
+ * many of them were said before. Under stored_lock. */
+static int64_t note_lost(cx_consumer *c, const char *topic, int32_t id, int64_t from, int64_t to)
+{
+    int64_t before = 0, lo = from, hi = to;
+    for (size_t i = 0; i < c->n_said;) {
+        struct said_lost *r = &c->said[i];
+        if (r->partition != id || strcmp(r->topic, topic) != 0 || r->to < lo || r->from > hi) {
+            i++;
+            continue;
+        }
+        int64_t a = r->from > from ? r->from : from, b = r->to < to ? r->to : to;
+        before += b > a ? b - a : 0;
+        lo = r->from < lo ? r->from : lo; /* merged into the new range, in place of r */
+        hi = r->to > hi ? r->to : hi;
+        free(r->topic);
+        c->said[i] = c->said[--c->n_said];
+    }
+    if (c->n_said == c->said_cap) {
+        size_t cap = c->said_cap ? 2 * c->said_cap : 8;
+        struct said_lost *more = realloc(c->said, cap * sizeof *more);
+        if (more == NULL)
+            return before; /* not kept: a loss found again would be counted again */
+        c->said = more;
+        c->said_cap = cap;
+    }
+    char *name = strdup(topic);
+    if (name != NULL)
+        c->said[c->n_said++] = (struct said_lost){name, id, lo, hi};
+    return before;
+}
+
 /* Says that topic[id]'s messages from..to-1 were deleted by retention
- * before they were read, and tells the application how many: those not said
- * lost before. (Nothing read or stored since a loss was said, as when
- * retention deletes more of a paused partition, the next loss found starts
- * where that one started, at the offset stored.) */
+ * before they were read, and tells the application how many of them were
+ * not said lost before: a loss found again (retention deleting more of a
+ * paused partition, a batch given up and read again) counts once. */
 static void say_lost(cx_consumer *c, const char *topic, int32_t id, int64_t from, int64_t to)
 {
     pthread_mutex_lock(&c->stored_lock);
-    rd_kafka_topic_partition_t *said = rd_kafka_topic_partition_list_find(c->lost, topic, id);
-    if (said != NULL && said->offset > from)
-        from = said->offset;
-    if (from < to) {
-        if (said == NULL)
-            said = rd_kafka_topic_partition_list_add(c->lost, topic, id);
-        said->offset = to;
-    }
+    int64_t before = note_lost(c, topic, id, from, to);
     pthread_mutex_unlock(&c->stored_lock);
-    if (from >= to)
+    int64_t n = to - from - before;
+    if (n <= 0)
         return;
-    cx_log(CX_LOG_WARN, "ingest",
-           "%s[%d]: messages %lld to %lld were deleted by retention before they were read "
-           "(%lld lost); reading on from %lld",
-           topic, (int)id, (long long)from, (long long)to - 1, (long long)(to - from),
-           (long long)to);
+    if (before == 0)
+        cx_log(CX_LOG_WARN, "ingest",
+               "%s[%d]: messages %lld to %lld were deleted by retention before they were read "
+               "(%lld lost); reading on from %lld",
+               topic, (int)id, (long long)from, (long long)to - 1, (long long)n, (long long)to);
+    else
+        cx_log(CX_LOG_WARN, "ingest",
+               "%s[%d]: messages %lld to %lld were deleted by retention before they were read "
+               "(%lld lost, besides %lld said lost before); reading on from %lld",
+               topic, (int)id, (long long)from, (long long)to - 1, (long long)n, (long long)before,
+               (long long)to);
     if (c->h.lost != NULL)
-        c->h.lost(c->h.ctx, topic, id, (uint64_t)(to - from));
+        c->h.lost(c->h.ctx, topic, id, (uint64_t)n);
 }
 
 /* The error for a partition whose next offset (what: how it was found) is
@@ -955,13 +991,11 @@ static const char *prop(const cx_consumer_config *cfg, const char *name)
     return NULL;
 }
 
-/* Sets conf as a member of cfg is configured: cxpulse's defaults, then the
- * caller's properties, then what cxpulse needs (the configuration refuses
- * properties that would change those, naming the settings to use). */
 /* librdkafka's statistics (served by the consumer's poll): tells the
- * handler how many of the cluster's brokers (those with a node id, learned
- * or configured; not the logical group coordinator, an alias of one of them)
- * are connected ("UP"). */
+ * handler how many of its broker connections are up ("UP"): the bootstrap
+ * addresses and the group coordinator's connection count, since a member
+ * with no partitions may reach Kafka through those alone; librdkafka's
+ * internal queue broker does not. The node ids known are the others'. */
 static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -975,12 +1009,12 @@ static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_object_foreach(brokers, name, b)
         {
             const char *source = json_string_value(json_object_get(b, "source"));
-            if (json_integer_value(json_object_get(b, "nodeid")) < 0 || source == NULL ||
-                strcmp(source, "logical") == 0 || strcmp(source, "internal") == 0)
-                continue;
-            known++;
             const char *state = json_string_value(json_object_get(b, "state"));
+            if (source == NULL || strcmp(source, "internal") == 0)
+                continue;
             up += state != NULL && strcmp(state, "UP") == 0;
+            known += strcmp(source, "logical") != 0 &&
+                     json_integer_value(json_object_get(b, "nodeid")) >= 0;
         }
         c->h.brokers(c->h.ctx, up, known);
     }
@@ -988,6 +1022,9 @@ static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0; /* librdkafka frees json */
 }
 
+/* Sets conf as a member of cfg is configured: cxpulse's defaults, then the
+ * caller's properties, then what cxpulse needs (the configuration refuses
+ * properties that would change those, naming the settings to use). */
 static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config *cfg, char *err,
                                 size_t errlen)
 {
@@ -1102,8 +1139,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     c->cap = (size_t)c->batch_max;
     if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL ||
         (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
-        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL ||
-        (c->lost = rd_kafka_topic_partition_list_new(4)) == NULL)
+        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
         goto fail;
     if ((st = set_properties(conf, cfg, err, errlen)) != CX_OK)
         goto fail;
@@ -1276,8 +1312,9 @@ void cx_consumer_free(cx_consumer *c)
     free(c->msgs);
     if (c->stored != NULL)
         rd_kafka_topic_partition_list_destroy(c->stored);
-    if (c->lost != NULL)
-        rd_kafka_topic_partition_list_destroy(c->lost);
+    for (size_t i = 0; i < c->n_said; i++)
+        free(c->said[i].topic);
+    free(c->said);
     pthread_mutex_destroy(&c->stored_lock);
     free(c);
 }

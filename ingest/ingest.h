@@ -106,8 +106,9 @@ typedef struct cx_consumer_handler {
      * consumer has logged it and reads on from the oldest held. */
     void (*lost)(void *ctx, const char *topic, int32_t partition, uint64_t n);
     /* Optional. Every statistics.interval.ms (5 s unless the properties set
-     * it; 0: never): of the brokers the member knows, how many it is
-     * connected to (0: Kafka is out of its reach). */
+     * it; 0: never): how many broker connections are up (bootstrap and group
+     * coordinator connections included; 0: Kafka is out of its reach), and
+     * how many brokers the cluster's metadata names. */
     void (*brokers)(void *ctx, int up, int known);
 } cx_consumer_handler;
 

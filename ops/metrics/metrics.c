@@ -111,9 +111,10 @@ static const struct {
                                    "yet (never replayed, or replayed and failed again), counted "
                                    "every 30 s and after this member stores one; they stay "
                                    "until replayed or deleted."},
-    [CX_G_KAFKA_BROKERS_UP] = {"cxpulse_kafka_brokers_up",
-                               "Kafka brokers this member is connected to, of those it knows "
-                               "(every 5 s): 0 while Kafka is out of its reach."},
+    [CX_G_KAFKA_CONNECTIONS_UP] = {"cxpulse_kafka_connections_up",
+                                   "Connections to Kafka brokers this member has up, bootstrap "
+                                   "and group coordinator included (every 5 s): 0 while Kafka is "
+                                   "out of its reach."},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured."},
@@ -128,7 +129,7 @@ cx_metrics *cx_metrics_new(void)
     }
     struct timespec now;
     if (m != NULL) /* not known until librdkafka's first statistics */
-        m->gauges[CX_G_KAFKA_BROKERS_UP] = -1;
+        m->gauges[CX_G_KAFKA_CONNECTIONS_UP] = -1;
     if (m != NULL && clock_gettime(CLOCK_REALTIME, &now) == 0)
         m->started = (double)now.tv_sec + (double)(now.tv_nsec / 1000000) / 1000.0;
     return m;
@@ -351,7 +352,7 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                 c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
                 cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
     for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
-        if (g == CX_G_KAFKA_BROKERS_UP && m->gauges[g] < 0)
+        if (g == CX_G_KAFKA_CONNECTIONS_UP && m->gauges[g] < 0)
             continue; /* not known (yet): no statistics */
         double value = m->gauges[g];
         /* the oldest pending row ages until it is read again: while

@@ -80,11 +80,11 @@ Test(metrics, the_brokers_up_are_left_out_until_counted_then_kept_at_0_too)
     cx_metrics *m = cx_metrics_new();
     cr_assert_not_null(m);
     char *before = cx_metrics_render(m, NULL, 0);
-    cx_metrics_set(m, CX_G_KAFKA_BROKERS_UP, 0);
+    cx_metrics_set(m, CX_G_KAFKA_CONNECTIONS_UP, 0);
     char *after = cx_metrics_render(m, NULL, 0);
     cr_assert(before != NULL && after != NULL);
-    cr_assert_null(strstr(before, "cxpulse_kafka_brokers_up"), "%s", before);
-    cr_assert_not_null(strstr(after, "\ncxpulse_kafka_brokers_up 0\n"), "%s", after);
+    cr_assert_null(strstr(before, "cxpulse_kafka_connections_up"), "%s", before);
+    cr_assert_not_null(strstr(after, "\ncxpulse_kafka_connections_up 0\n"), "%s", after);
     free(before);
     free(after);
     cx_metrics_free(m);
