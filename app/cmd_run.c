@@ -498,10 +498,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
                              .drain = drain,
                              .lost = lost,
                              .brokers = brokers};
-    cx_status made = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
-    if (made != CX_OK) {
+    cx_status joined = cx_consumer_new(&s.consumer, &cc, &h, err, sizeof err);
+    if (joined != CX_OK) {
         cx_log_write(CX_LOG_ERROR, "run", "%s", err);
-        rc = cx_cmd_exit_status(made); /* 2 for a bad Kafka property, 1 out of memory */
+        rc = cx_cmd_exit_status(joined); /* 2 for a bad Kafka property, 1 out of memory */
         goto done;
     }
     cx_service_http_set_consumer(http, s.consumer);

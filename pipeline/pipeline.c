@@ -4,10 +4,11 @@
  * Batches live in a ring of max_batches slots, oldest first. Each is split
  * into shares, one per writer (a partition always goes to the same writer);
  * each writer has its own queue and condition variable (as Redis's bio.c), so
- * queuing a share wakes only its writer. A writer takes the share at the head
- * of its queue, makes its records (unless its maker thread has made them
- * while the writer waited on the server for the share before: parsing and
- * classifying overlap the writes), writes them, and on RETRY keeps the share
+ * queuing a share wakes only its writer (and its maker). A writer takes the
+ * share at the head of its queue, makes its records (those its maker thread
+ * has not made while the writer waited on the server for the share before:
+ * parsing and classifying overlap the writes, for up to ahead_bytes of
+ * messages), writes them, and on RETRY keeps the share
  * at the head and tries it again after the backoff: its later shares wait
  * behind it, so no later offset of a partition is ever written before an
  * earlier one. A share the sink refuses for its size (TOO_LARGE) is written
@@ -39,7 +40,8 @@ typedef struct share {
     const size_t *idx; /* message indices, in batch order */
     size_t n;
     cx_record *recs;    /* n records */
-    int made;           /* records made (a retry writes the same ones) */
+    size_t made;        /* records made, recs[0..made) (a retry writes the same ones) */
+    size_t made_bytes;  /* the messages' bytes of those */
     int making;         /* being made, by the writer or its maker (not to be finished) */
     size_t done;        /* records written, by parts: recs[0..done) */
     cx_sink_counts counts; /* what the writes of those parts did */
@@ -231,6 +233,8 @@ static void finish_share(cx_pipeline *p, writer *wr, int complete)
     if (wr->head == NULL) {
         wr->tail = NULL;
         wr->giving_up = 0;
+    } else if (wr->head->next != NULL) {
+        pthread_cond_signal(&wr->make_cond); /* the share behind the new head */
     }
     batch *b = s->b;
     add_counts(&b->counts, &s->counts);
@@ -243,41 +247,60 @@ static void finish_share(cx_pipeline *p, writer *wr, int complete)
     }
 }
 
-/* Makes s's records (without the lock; s->making is set, so nothing else
- * touches them) and tells the made hook. */
-static void make_records(cx_pipeline *p, writer *wr, share *s)
+/* Makes s's records from s->made up to `to` (without the lock; s->making is
+ * set, so nothing else touches them) and tells the made hook the CPU time
+ * it took; returns the messages' bytes. */
+static size_t make_records(cx_pipeline *p, writer *wr, share *s, size_t to)
 {
     batch *b = s->b;
-    int64_t t0 = cx_now_mono_us();
-    for (size_t k = 0; k < s->n; k++) {
+    size_t bytes = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    for (size_t k = s->made; k < to; k++) {
         size_t i = s->idx[k];
         const cx_pipeline_msg *m = &b->msgs[i];
         cx_record *r = &s->recs[k];
+        bytes += m->len;
         if (cx_record_make(r, &b->stores[i], &p->rules, m->topic, m->partition, m->offset, m->value,
                            m->len) != CX_OK)
             cx_log(CX_LOG_DEBUG, "pipeline", "invalid message %s[%d]@%lld: %s", r->topic,
                    r->partition, (long long)r->offset, r->error);
     }
-    if (p->o.hooks.made != NULL)
-        p->o.hooks.made(p->o.hooks.ctx, (int)(wr - p->wr), s->n,
-                        (double)(cx_now_mono_us() - t0) / 1e6);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    if (p->o.hooks.made != NULL && to > s->made)
+        p->o.hooks.made(p->o.hooks.ctx, (int)(wr - p->wr), to - s->made,
+                        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return bytes;
 }
 
-/* The first share of wr's queue whose records are neither made nor being
- * made, NULL for none (or when the queue is to be given up). Under the lock. */
+/* The share whose records wr's maker is to make now, NULL for none: the one
+ * queued right behind the share being written, while its messages made
+ * ahead are under ahead_bytes, and not while the writer backs off after a
+ * failure (or its queue is to be given up). Under the lock. */
 static share *next_to_make(const cx_pipeline *p, const writer *wr)
 {
-    if (p->fatal || wr->giving_up)
+    share *s = wr->head != NULL ? wr->head->next : NULL;
+    if (s == NULL || p->fatal || wr->giving_up || wr->failures > 0 || p->o.ahead_bytes < 0 ||
+        s->making || s->made == s->n || s->made_bytes >= (size_t)p->o.ahead_bytes)
         return NULL;
-    for (share *s = wr->head; s != NULL; s = s->next)
-        if (!s->made && !s->making)
-            return s;
-    return NULL;
+    return s;
 }
 
-/* A writer's maker: makes the records of the shares queued behind the one
- * being written, so that a writer's parsing and classifying overlap its
- * server's work instead of taking turns with it. */
+/* Of s's records from s->made on, the end of those whose messages fit in
+ * what is left of ahead_bytes (at least one). */
+static size_t ahead_end(const cx_pipeline *p, const share *s)
+{
+    size_t k = s->made, bytes = s->made_bytes;
+    do
+        bytes += s->b->msgs[s->idx[k++]].len;
+    while (k < s->n && bytes + s->b->msgs[s->idx[k]].len <= (size_t)p->o.ahead_bytes);
+    return k;
+}
+
+/* A writer's maker: makes the records of the share queued behind the one
+ * being written (up to ahead_bytes of its messages), so that a writer's
+ * parsing and classifying overlap its server's work instead of taking turns
+ * with it, with the memory that takes bounded. */
 static void *maker_main(void *arg)
 {
     writer *wr = arg;
@@ -293,11 +316,13 @@ static void *maker_main(void *arg)
         if (s == NULL)
             break;
         s->making = 1;
+        size_t to = ahead_end(p, s);
         pthread_mutex_unlock(&p->lock);
-        make_records(p, wr, s);
+        size_t bytes = make_records(p, wr, s, to);
         pthread_mutex_lock(&p->lock);
         s->making = 0;
-        s->made = 1;
+        s->made = to;
+        s->made_bytes += bytes;
         pthread_cond_signal(&wr->cond); /* the writer may wait for these records */
     }
     pthread_mutex_unlock(&p->lock);
@@ -373,11 +398,11 @@ static void *writer_main(void *arg)
         /* a retry asked for from here on (the server answers again while
          * this write fails) ends the backoff after it */
         unsigned gen = p->retry_gen;
-        int make = !s->made;
+        int make = s->made < s->n; /* the rest its maker did not make */
         s->making = make;
         pthread_mutex_unlock(&p->lock);
         if (make)
-            make_records(p, wr, s);
+            make_records(p, wr, s, s->n);
         size_t from = s->done, n = s->n - s->done;
         if (wr->part_max > 0 && n > wr->part_max)
             n = wr->part_max;
@@ -391,7 +416,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&p->lock);
         if (make) {
             s->making = 0;
-            s->made = 1;
+            s->made = s->n;
         }
         wr->writing = 0;
         if (r != CX_SINK_BLOCKED)
@@ -404,6 +429,8 @@ static void *writer_main(void *arg)
                        "writer %d: batch stored after %d failed attempt(s) over %lld s",
                        (int)(wr - p->wr), wr->failures,
                        (long long)((cx_now_mono_us() - wr->failing_since_us) / 1000000));
+            if (wr->failures > 0)
+                pthread_cond_signal(&wr->make_cond); /* making ahead again */
             wr->failures = 0;
             add_counts(&s->counts, &c);
             s->done += n;
@@ -677,6 +704,8 @@ cx_status cx_pipeline_new(cx_pipeline **out, const cx_pipeline_options *opts, ch
     p->o.rules = &p->rules;
     if (p->o.max_batches == 0)
         p->o.max_batches = 2;
+    if (p->o.ahead_bytes == 0)
+        p->o.ahead_bytes = 4L << 20;
     p->seed = (unsigned)cx_now_mono_us();
     pthread_mutex_init(&p->lock, NULL);
     cx_cond_init_monotonic(&p->idle);

@@ -7,8 +7,9 @@
  * a record (processors/record) and writes it through the sinks: one writer
  * thread per sink, each with its own queue, a partition always going to the
  * same writer, so its records are written in offset order. Each writer has a
- * maker thread that makes the records of its next share while the writer
- * writes the one before, so making overlaps the server's work. A sink answers OK,
+ * maker thread that makes the records of its next share (up to ahead_bytes
+ * of messages) while the writer writes the one before, so making overlaps the
+ * server's work. A sink answers OK,
  * RETRY (nothing written; the engine retries the same records after a capped
  * exponential backoff), TOO_LARGE (nothing written; the engine writes the same
  * records in parts, halving them until one is written, and doubling them again
@@ -130,8 +131,8 @@ typedef struct cx_pipeline_hooks {
     /* A sink answered ERROR: the engine takes no more batches. Once. */
     void (*failed)(void *ctx, const char *err);
     /* The records of n messages for writer `writer` were made (parsed and
-     * classified) in `seconds`, on that writer's thread or on its maker
-     * thread, which makes them while the writer writes the share before. */
+     * classified) in `seconds` of CPU time, on that writer's thread or on its
+     * maker thread, which makes them while the writer writes the share before. */
     void (*made)(void *ctx, int writer, size_t n, double seconds);
     /* Optional. Asked about every second while a drain waits, on the thread
      * that drains and under the engine's lock (it must not call the engine):
@@ -154,6 +155,10 @@ typedef struct cx_pipeline_options {
     int max_batches;              /* batches submitted and not yet stored; 0 = 2 */
     int retry_initial_ms;         /* backoff after a first failure; 0 = 100 */
     int retry_max_ms;             /* cap of the doubling; 0 = 30000 */
+    long ahead_bytes;             /* a writer's maker makes the records of the share behind the one
+                                     being written for up to this many bytes of its messages (their
+                                     parsed events are held meanwhile); 0 = 4 MiB; < 0: none, each
+                                     share is made when its turn comes */
     cx_pipeline_hooks hooks;
 } cx_pipeline_options;
 

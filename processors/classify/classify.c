@@ -334,8 +334,9 @@ static cx_status file_err(const loader *ld, const char *fmt, ...)
             vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
         va_end(ap);
         cx_escape_controls(line, sizeof line); /* a line each, whatever a term holds */
-        size_t at = *ld->errors > 0 ? strlen(ld->err) : 0;
-        if (at == 0 || at + 1 + strlen(line) < ld->errlen) /* whole lines only, after the first */
+        /* whole lines only after the first, leaving room for the count */
+        size_t at = *ld->errors > 0 ? strlen(ld->err) : 0, room = strlen(ld->file) + 48;
+        if (at == 0 || at + 1 + strlen(line) + room < ld->errlen)
             snprintf(ld->err + at, ld->errlen - at, "%s%s", at > 0 ? "\n" : "", line);
     }
     (*ld->errors)++;
@@ -695,11 +696,11 @@ static cx_status load_condition(const loader *ld, const json_t *c, size_t i, cx_
         snprintf(part, sizeof part, "all[%zu]", j);
         in_clause.part = part;
         st = load_clause(&in_clause, rule, cl, &cd->clauses[cd->n_clauses]);
-        if (st == CX_OK)
+        if (st != CX_ERR_CONFIG) /* out of memory too: what it holds is freed with the rest */
             cd->n_clauses++;
-        else if (st == CX_ERR_CONFIG)
+        if (st == CX_ERR_CONFIG)
             bad = st;
-        else
+        else if (st != CX_OK)
             return st;
     }
     return bad;
@@ -886,8 +887,14 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     else if (sent != NULL && worse(&st, load_sentiment(&ld, sent)))
         goto done;
     if (errors > 1) { /* each error is a line; the count closes them (if it fits whole) */
+        int told = 1;
+        for (const char *c = err; (c = strchr(c, '\n')) != NULL; c++)
+            told++;
         char count[320];
-        snprintf(count, sizeof count, "\n%s: %d errors", file, errors);
+        if (told < errors)
+            snprintf(count, sizeof count, "\n%s: %d errors, the first %d told", file, errors, told);
+        else
+            snprintf(count, sizeof count, "\n%s: %d errors", file, errors);
         size_t at = strlen(err);
         if (at + strlen(count) < errlen)
             memcpy(err + at, count, strlen(count) + 1);

@@ -581,6 +581,20 @@ Test(cx_classify, every_error_of_a_rule_file_is_told_at_once)
         at = line + strlen(want[i]);
     }
     cr_assert_eq(strchr(at, '\n'), NULL, "more than told:\n%s", err);
+    /* more than fit: the count says how many were told */
+    char many[4096] = "{\"category\":\"facing\",\"phrases\":[";
+    for (int i = 0; i < 25; i++)
+        strcat(many, i ? ",{\"terms\":[\"x\"],\"weight\":9}" : "{\"terms\":[\"x\"],\"weight\":9}");
+    strcat(many, "]}");
+    files[0] = rule_file(3, many);
+    char small[1024] = "";
+    cr_assert_eq(cx_classifier_new(&clf, files, 1, small, sizeof small), CX_ERR_CONFIG);
+    int lines = 1;
+    for (const char *c = small; (c = strchr(c, '\n')) != NULL; c++)
+        lines++;
+    char count[64];
+    snprintf(count, sizeof count, ": 25 errors, the first %d told", lines - 1);
+    cr_assert(lines > 2 && lines <= 21 && strstr(small, count) != NULL, "%s", small);
 }
 
 /* The warning that mentions both terms, or NULL. */

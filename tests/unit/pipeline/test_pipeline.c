@@ -47,7 +47,9 @@ typedef struct ledger {
     size_t n_dead;
     _Atomic size_t made; /* messages whose records were made (the made hook) */
     size_t wait_made;    /* the first write waits (bounded) until this many were made */
+    int wait_made_ms;    /* ... for at most this long (0: 5 s) */
     int saw_made;        /* ... and they were */
+    size_t made_seen;    /* how many were made when it stopped waiting */
 } ledger;
 
 static ledger db;
@@ -67,9 +69,11 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
     if (l->delay_ms > 0)
         cx_test_sleep_ms(l->delay_ms);
     if (l->wait_made > 0) { /* only one writer writes in the tests that set it */
-        for (int i = 0; i < 5000 && atomic_load(&l->made) < l->wait_made; i++)
+        int ms = l->wait_made_ms > 0 ? l->wait_made_ms : 5000;
+        for (int i = 0; i < ms && atomic_load(&l->made) < l->wait_made; i++)
             cx_test_sleep_ms(1);
-        l->saw_made = atomic_load(&l->made) >= l->wait_made;
+        l->made_seen = atomic_load(&l->made);
+        l->saw_made = l->made_seen >= l->wait_made;
         l->wait_made = 0;
     }
     pthread_mutex_lock(&l->lock);
@@ -297,6 +301,8 @@ static int64_t on_cancel_at(void *ctx)
     return ((source *)ctx)->cancel_at;
 }
 
+static long ahead_bytes; /* what start_backoff() gives the engine (0: its default) */
+
 /* Starts the engine with a backoff from initial_ms up to max_ms (0: the
  * engine's defaults). */
 static void start_backoff(int writers, int max_batches, int initial_ms, int max_ms)
@@ -311,6 +317,7 @@ static void start_backoff(int writers, int max_batches, int initial_ms, int max_
                              .max_batches = max_batches,
                              .retry_initial_ms = initial_ms,
                              .retry_max_ms = max_ms,
+                             .ahead_bytes = ahead_bytes,
                              .hooks = {.ctx = &src,
                                        .stored = on_stored,
                                        .retrying = on_retrying,
@@ -334,6 +341,7 @@ static void setup(void)
     pthread_cond_init(&db.cancelled, NULL);
     db.fail_partition = -1;
     memset(&src, 0, sizeof src);
+    ahead_bytes = 0;
     cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
     for (int w = 0; w < 2; w++)
         sinks[w] = (cx_sink){.ops = &fake_ops, .ctx = &db};
@@ -632,6 +640,30 @@ Test(pipeline, the_next_records_are_made_while_a_write_goes_on)
     char err[256];
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     cr_assert(db.saw_made, "the second batch's records were not made during the first write");
+    cr_assert_eq(atomic_load(&db.made), 2 * MAX_BATCH, "each message made once");
+    assert_all_stored_once();
+}
+
+/* What is made ahead is bounded by ahead_bytes of messages (their parsed
+ * events are held meanwhile): the rest of the share is made in its turn. */
+Test(pipeline, records_made_ahead_are_bounded_by_their_bytes)
+{
+    ahead_bytes = 1000;
+    start(1, 2);
+    db.wait_made = 2 * MAX_BATCH;
+    db.wait_made_ms = 1000;
+    source_read(&src, MAX_BATCH);
+    source_submit(&src, 2);
+    for (int i = 0; i < 5000 && atomic_load(&db.made) < MAX_BATCH; i++)
+        cx_test_sleep_ms(1); /* the first batch's write begins */
+    source_read(&src, MAX_BATCH);
+    size_t len = src.msgs[0].len; /* about the same for each */
+    source_submit(&src, 2);
+    char err[256];
+    cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
+    size_t ahead = db.made_seen - MAX_BATCH;
+    cr_assert(ahead >= 1 && ahead <= 1000 / len + 2,
+              "%zu records (of %zu bytes) made ahead of a write, for 1000 bytes", ahead, len);
     cr_assert_eq(atomic_load(&db.made), 2 * MAX_BATCH, "each message made once");
     assert_all_stored_once();
 }
