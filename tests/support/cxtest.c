@@ -307,6 +307,15 @@ int cx_test_http_get(int port, const char *path, char *body, size_t bodylen)
     return status;
 }
 
+double cx_test_metric(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
 int cx_test_free_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};

@@ -73,6 +73,10 @@ int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int cx_test_free_port(void);
 
+/* The value of the sample `name` (with its labels, exactly) in Prometheus
+ * text such as /metrics answers; -1 when there is none. */
+double cx_test_metric(const char *text, const char *name);
+
 /* A socket listening on 127.0.0.1 at a free port (written to *port) that
  * accepts nobody: connections to it complete and are never answered (a hung
  * server), or the port is simply taken. Returns the socket: close() it. */

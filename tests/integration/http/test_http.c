@@ -152,15 +152,12 @@ static void wait_handled(long long target)
     cr_assert_fail("not all %lld messages handled within 60 s", target);
 }
 
-/* The value of the sample `name` (with its labels, exactly) in Prometheus text. */
+/* The value of the sample `name` (with its labels, exactly) in /metrics. */
 static double sample(const char *text, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    cr_assert_fail("no sample %s in /metrics", name);
-    return -1;
+    double v = cx_test_metric(text, name);
+    cr_assert_neq(v, -1, "no sample %s in /metrics", name);
+    return v;
 }
 
 /* The sum of every labelled sample of family (name{...} value) in text. */

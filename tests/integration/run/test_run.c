@@ -1131,15 +1131,6 @@ Test(run, a_stop_while_the_partitions_leader_is_down_exits_promptly)
     cx_mock_free(m3);
 }
 
-/* The value of the sample `name` in a scrape (-1 when absent). */
-static double sample_of(const char *metrics, const char *name)
-{
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *at = strstr(metrics, key);
-    return at != NULL ? strtod(at + strlen(key), NULL) : -1;
-}
-
 /* Waits (bounded, up to s seconds) until a scrape of the member at port
  * has the line want; returns whether it did, the last scrape in metrics. */
 static int scraped(int port, const char *want, int s, char *metrics, size_t cap)
@@ -1168,7 +1159,7 @@ Test(run, metrics_say_when_no_kafka_broker_is_reachable)
     member_http = "off";
     static char metrics[1 << 17];
     cr_assert(scraped(port, "\ncxpulse_kafka_connections_up ", 30, metrics, sizeof metrics) &&
-                  sample_of(metrics, "cxpulse_kafka_connections_up") >= 2,
+                  cx_test_metric(metrics, "cxpulse_kafka_connections_up") >= 2,
               "not connected to both brokers:%s", metrics);
     rd_kafka_mock_broker_set_down(cl, 1);
     rd_kafka_mock_broker_set_down(cl, 2);
@@ -1176,11 +1167,11 @@ Test(run, metrics_say_when_no_kafka_broker_is_reachable)
               "Kafka down, still said connected:%s", metrics);
     rd_kafka_mock_broker_set_up(cl, 1);
     rd_kafka_mock_broker_set_up(cl, 2);
-    for (int i = 0; i < 240 && sample_of(metrics, "cxpulse_kafka_connections_up") < 2; i++) {
+    for (int i = 0; i < 240 && cx_test_metric(metrics, "cxpulse_kafka_connections_up") < 2; i++) {
         cx_test_sleep_ms(250);
         cx_test_http_get(port, "/metrics", metrics, sizeof metrics);
     }
-    cr_assert_geq(sample_of(metrics, "cxpulse_kafka_connections_up"), 2,
+    cr_assert_geq(cx_test_metric(metrics, "cxpulse_kafka_connections_up"), 2,
                   "Kafka back, not said connected again:%s", metrics);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0);
     cx_mock_free(m2);

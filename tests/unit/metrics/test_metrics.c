@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cxtest.h"
 #include "metrics.h"
 
 Test(metrics, gauges_keep_every_digit)
@@ -41,15 +42,6 @@ Test(metrics, classify_seconds_add_up_as_a_counter)
     cx_metrics_free(m);
 }
 
-/* The value of the sample `name` in text (-1 when absent). */
-static double sample(const char *text, const char *name)
-{
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *at = strstr(text, key);
-    return at != NULL ? strtod(at + strlen(key), NULL) : -1;
-}
-
 Test(metrics, the_process_metrics_of_client_libraries_are_served)
 {
     cx_metrics *m = cx_metrics_new();
@@ -61,13 +53,13 @@ Test(metrics, the_process_metrics_of_client_libraries_are_served)
     char *text = cx_metrics_render(m, NULL, 0);
     cr_assert(before != NULL && text != NULL);
     cr_assert(strstr(text, "\n# TYPE process_cpu_seconds_total counter\n") != NULL, "%s", text);
-    cr_assert_geq(sample(text, "process_cpu_seconds_total"), 0);
-    cr_assert_gt(sample(text, "process_resident_memory_bytes"), 1e6, "%s", text);
-    cr_assert_gt(sample(text, "process_virtual_memory_bytes"),
-                 sample(text, "process_resident_memory_bytes"));
-    cr_assert_eq(sample(text, "process_open_fds"), sample(before, "process_open_fds") + 3, "%s",
-                 text);
-    cr_assert_gt(sample(text, "process_max_fds"), sample(text, "process_open_fds"));
+    cr_assert_geq(cx_test_metric(text, "process_cpu_seconds_total"), 0);
+    cr_assert_gt(cx_test_metric(text, "process_resident_memory_bytes"), 1e6, "%s", text);
+    cr_assert_gt(cx_test_metric(text, "process_virtual_memory_bytes"),
+                 cx_test_metric(text, "process_resident_memory_bytes"));
+    cr_assert_eq(cx_test_metric(text, "process_open_fds"),
+                 cx_test_metric(before, "process_open_fds") + 3, "%s", text);
+    cr_assert_gt(cx_test_metric(text, "process_max_fds"), cx_test_metric(text, "process_open_fds"));
     for (int i = 0; i < 3; i++)
         fclose(held[i]);
     free(before);
@@ -104,9 +96,10 @@ Test(metrics, the_oldest_pending_notification_ages_between_readings)
     nanosleep(&wait, NULL);
     char *later = cx_metrics_render(m, NULL, 0);
     cr_assert(none != NULL && read != NULL && later != NULL);
-    cr_assert_eq(sample(none, "cxpulse_notifications_oldest_pending_seconds"), 0, "%s", none);
-    double at_read = sample(read, "cxpulse_notifications_oldest_pending_seconds");
-    double after = sample(later, "cxpulse_notifications_oldest_pending_seconds");
+    cr_assert_eq(cx_test_metric(none, "cxpulse_notifications_oldest_pending_seconds"), 0, "%s",
+                 none);
+    double at_read = cx_test_metric(read, "cxpulse_notifications_oldest_pending_seconds");
+    double after = cx_test_metric(later, "cxpulse_notifications_oldest_pending_seconds");
     cr_assert(at_read >= 900 && at_read < 901, "%f", at_read);
     cr_assert_geq(after, at_read + 1.0, "%s", later);
     free(none);
