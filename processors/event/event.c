@@ -1016,15 +1016,23 @@ static int read_double(reader *r, double *out)
         while (is_digit(q, end))
             q++;
     }
-    char buf[64];
+    char small[64];
     size_t n = (size_t)(q - r->p), at, digits;
-    if (n >= sizeof buf || prescan((const char *)r->p, n, &at, &digits) != SCAN_OK)
+    if (prescan((const char *)r->p, n, &at, &digits) != SCAN_OK)
+        return -1;
+    /* a long literal ("1e0000...1", zeros after a point) is read here too:
+     * leaving it to the slow path read the whole message three more times */
+    char *buf = n < sizeof small ? small : malloc(n + 1);
+    if (buf == NULL)
         return -1;
     memcpy(buf, r->p, n);
     buf[n] = '\0';
     char *stop;
     double v = strtod(buf, &stop);
-    if (stop != buf + n || !isfinite(v))
+    int whole = stop == buf + n;
+    if (buf != small)
+        free(buf);
+    if (!whole || !isfinite(v))
         return -1;
     r->p = q;
     *out = v;

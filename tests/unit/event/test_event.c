@@ -605,6 +605,11 @@ Test(cx_event, a_rating_written_with_a_long_exponent_is_its_value)
     cr_assert_eq(ev.rating_scale, CX_RATING_CSAT);
     cr_assert(ev.rating_value == 5, "%g", ev.rating_value);
     cx_event_clear(&ev);
+    /* and in attributes, read where it stands (no second reading of the message) */
+    snprintf(s, sizeof s, VALID_HEAD ",\"text\":\"ok\",\"attributes\":{\"big\":1e%070d1}}", 0);
+    expect_accept(s, &ev);
+    cr_assert_eq(json_number_value(json_object_get(ev.attributes, "big")), 10);
+    cx_event_clear(&ev);
 }
 
 /* Numbers of up to 40 digits in plain decimal form are stored (over 40 are
