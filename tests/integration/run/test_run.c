@@ -1221,7 +1221,15 @@ Test(run, partition_leaders_moving_and_fetches_failing_mid_stream_lose_and_doubl
     for (int i = 0; i < PARTITIONS; i++)
         rd_kafka_mock_partition_set_leader(cl, "cx.events", i, 1);
     produce_with(p3, 6000);
+    /* the backlog stored in batches of 200 at 1 ms a row, so that the faults
+     * come while it is read however fast the member is (about 3 s) */
+    cx_test_pg_exec(conn, "CREATE FUNCTION public.slow_row() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END$$");
+    cx_test_pg_exec(conn, "CREATE TRIGGER slow BEFORE INSERT ON cx.events FOR EACH ROW"
+                          " EXECUTE FUNCTION public.slow_row()");
+    setenv("CXPULSE_BATCH_MAX_MESSAGES", "200", 1);
     pid_t a = start_member(url, cx_mock_bootstraps(m3), "cx.events", "g34", cfgfile, NULL);
+    unsetenv("CXPULSE_BATCH_MAX_MESSAGES");
     wait_handled("g34", 500, 60);
     cr_assert_lt(handled("g34"), produced, "the faults must come while the backlog is read");
     for (int i = 0; i < PARTITIONS; i++)
