@@ -70,7 +70,8 @@ typedef struct writer {
     pthread_t thread, maker;
     int started, maker_started;
     pthread_cond_t cond;      /* signalled when a share is queued or made, on drain and quit */
-    pthread_cond_t make_cond; /* signalled when a share is queued behind another, and on quit */
+    pthread_cond_t make_cond; /* signalled when a share may be made ahead (queued behind
+                                 another, the one before it done, failures over), on quit */
     share *head, *tail;
     int failures;  /* consecutive transient failures, for the backoff */
     int64_t failing_since_us; /* when the first of them began */
