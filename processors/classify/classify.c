@@ -395,6 +395,15 @@ static cx_status only_keys(const loader *ld, const char *rule, const json_t *o,
     return CX_OK;
 }
 
+/* Keeps in *st the first error of steps that each go on after the others'
+ * refusals (CX_ERR_CONFIG); 1 when r is out of memory: stop. */
+static int worse(cx_status *st, cx_status r)
+{
+    if (r != CX_OK && (*st == CX_OK || r == CX_ERR_NOMEM))
+        *st = r;
+    return r == CX_ERR_NOMEM;
+}
+
 /* Loads one phrase group g, named rule: {"weight": w, "polarity": p, "terms": [...]}. */
 static cx_status load_group(const loader *ld, const json_t *g, const char *rule, payload_kind kind,
                             cx_category cat, int fixed_polarity)
@@ -474,11 +483,8 @@ static cx_status load_groups(const loader *ld, const json_t *groups, const char 
     json_array_foreach(groups, i, g)
     {
         snprintf(rule, sizeof rule, "%s[%zu]", section, i);
-        cx_status st = load_group(ld, g, rule, kind, cat, fixed_polarity);
-        if (st == CX_ERR_CONFIG)
-            bad = st;
-        else if (st != CX_OK)
-            return st;
+        if (worse(&bad, load_group(ld, g, rule, kind, cat, fixed_polarity)))
+            return bad;
     }
     return bad;
 }
@@ -698,10 +704,8 @@ static cx_status load_condition(const loader *ld, const json_t *c, size_t i, cx_
         st = load_clause(&in_clause, rule, cl, &cd->clauses[cd->n_clauses]);
         if (st != CX_ERR_CONFIG) /* out of memory too: what it holds is freed with the rest */
             cd->n_clauses++;
-        if (st == CX_ERR_CONFIG)
-            bad = st;
-        else if (st != CX_OK)
-            return st;
+        if (worse(&bad, st))
+            return bad;
     }
     return bad;
 }
@@ -717,22 +721,10 @@ static cx_status load_conditions(const loader *ld, const json_t *conds, cx_categ
     cx_status bad = CX_OK;
     json_array_foreach(conds, i, c)
     {
-        cx_status st = load_condition(ld, c, i, cat);
-        if (st == CX_ERR_CONFIG)
-            bad = st;
-        else if (st != CX_OK)
-            return st;
+        if (worse(&bad, load_condition(ld, c, i, cat)))
+            return bad;
     }
     return bad;
-}
-
-/* Keeps in *st the first error of steps that each go on after the others'
- * refusals (CX_ERR_CONFIG); 1 when r is out of memory: stop. */
-static int worse(cx_status *st, cx_status r)
-{
-    if (r != CX_OK && (*st == CX_OK || r == CX_ERR_NOMEM))
-        *st = r;
-    return r == CX_ERR_NOMEM;
 }
 
 /* Loads the "sentiment" section; each part is looked at whatever the others' errors. */
