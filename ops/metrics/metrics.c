@@ -30,8 +30,8 @@ struct cx_metrics {
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     histogram batch_size, batch_seconds;
-    double classify_seconds; /* cxpulse_classify_seconds_total */
-    double oldest_set_at;    /* Unix time CX_G_NOTIFY_OLDEST_SECONDS was last set */
+    double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
+    double classify_seconds;         /* cxpulse_classify_seconds_total */
     int write_failing; /* a write failed and none has succeeded since */
     double started;    /* Unix time of cx_metrics_new() */
     char rules[256];   /* the rule version, for cxpulse_build_info */
@@ -75,8 +75,15 @@ static const struct {
                    "dead-lettered; each gap is also logged."},
 };
 
+/* How a gauge is shown, beyond its value as set. */
+enum {
+    G_UNTIL_SET = 1, /* left out until first set: not known before */
+    G_AGES = 2,      /* an age: it grows with the clock from when it was set */
+};
+
 static const struct {
     const char *name, *help;
+    int flags;
 } gauge_info[CX_G_GAUGE_COUNT] = {
     [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned",
                        "Kafka partitions assigned to this member; 0 while it waits for their "
@@ -114,10 +121,12 @@ static const struct {
     [CX_G_KAFKA_CONNECTIONS_UP] = {"cxpulse_kafka_connections_up",
                                    "Connections to Kafka brokers this member has up, bootstrap "
                                    "and group coordinator included (every 5 s): 0 while Kafka is "
-                                   "out of its reach."},
+                                   "out of its reach.",
+                                   G_UNTIL_SET},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
-                                    "process without receivers configured."},
+                                    "process without receivers configured.",
+                                    G_AGES},
 };
 
 cx_metrics *cx_metrics_new(void)
@@ -128,8 +137,6 @@ cx_metrics *cx_metrics_new(void)
         return NULL;
     }
     struct timespec now;
-    if (m != NULL) /* not known until librdkafka's first statistics */
-        m->gauges[CX_G_KAFKA_CONNECTIONS_UP] = -1;
     if (m != NULL && clock_gettime(CLOCK_REALTIME, &now) == 0)
         m->started = (double)now.tv_sec + (double)(now.tv_nsec / 1000000) / 1000.0;
     return m;
@@ -157,10 +164,10 @@ static double wall_now(void)
 
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
 {
-    double now = g == CX_G_NOTIFY_OLDEST_SECONDS ? wall_now() : 0;
+    double now = wall_now();
     pthread_mutex_lock(&m->lock);
     m->gauges[g] = v;
-    m->oldest_set_at = now != 0 ? now : m->oldest_set_at;
+    m->set_at[g] = now;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -339,7 +346,7 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                       counter_info[c].help, counter_info[c].name, counter_info[c].name,
                       (unsigned long long)m->counters[c]);
     cx_buf_printf(&t,
-                  "# HELP cxpulse_classify_seconds_total Time spent parsing and classifying "
+                  "# HELP cxpulse_classify_seconds_total CPU time spent parsing and classifying "
                   "messages, summed over the threads that do it.\n# TYPE "
                   "cxpulse_classify_seconds_total counter\ncxpulse_classify_seconds_total %.6f\n",
                   m->classify_seconds);
@@ -352,14 +359,14 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                 c < CX_CAT_COUNT ? cx_category_name((cx_category)c) : "none",
                 cx_sentiment_name((cx_sentiment)s), (unsigned long long)m->classified[c][s]);
     for (int g = 0; g < CX_G_GAUGE_COUNT; g++) {
-        if (g == CX_G_KAFKA_CONNECTIONS_UP && m->gauges[g] < 0)
-            continue; /* not known (yet): no statistics */
+        if ((gauge_info[g].flags & G_UNTIL_SET) && m->set_at[g] == 0)
+            continue; /* not known yet (the Kafka connections: no statistics yet) */
         double value = m->gauges[g];
-        /* the oldest pending row ages until it is read again: while
-         * PostgreSQL is out of reach nothing is delivered, and the age
-         * read before it went keeps growing instead of standing still */
-        if (g == CX_G_NOTIFY_OLDEST_SECONDS && value > 0 && now > m->oldest_set_at)
-            value += now - m->oldest_set_at;
+        /* an age grows until it is read again: while PostgreSQL is out of
+         * reach no notification is delivered, and the oldest one's age read
+         * before it went keeps growing instead of standing still */
+        if ((gauge_info[g].flags & G_AGES) && value > 0 && now > m->set_at[g])
+            value += now - m->set_at[g];
         char v[40]; /* every digit it takes: %g's six rounded 1,234,567 s to 1.23457e+06 */
         cx_double_text(value, v, sizeof v);
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauge_info[g].name,
