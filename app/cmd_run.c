@@ -340,9 +340,8 @@ cx_consumer_config cx_cmd_consumer_config(const cx_config *cfg, const char **pro
                                 .n_props = n_props};
 }
 
-static void brokers(void *ctx, int up, int known)
+static void brokers(void *ctx, int up)
 {
-    (void)known;
     cx_metrics_set(((service *)ctx)->metrics, CX_G_KAFKA_CONNECTIONS_UP, up);
 }
 

@@ -995,7 +995,7 @@ static const char *prop(const cx_consumer_config *cfg, const char *name)
  * handler how many of its broker connections are up ("UP"): the bootstrap
  * addresses and the group coordinator's connection count, since a member
  * with no partitions may reach Kafka through those alone; librdkafka's
- * internal queue broker does not. The node ids known are the others'. */
+ * internal queue broker does not. */
 static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -1003,20 +1003,17 @@ static int stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_t *root = c->h.brokers != NULL ? json_loadb(json, len, 0, NULL) : NULL;
     json_t *brokers = json_object_get(root, "brokers");
     if (json_is_object(brokers)) {
-        int up = 0, known = 0;
+        int up = 0;
         const char *name;
         json_t *b;
         json_object_foreach(brokers, name, b)
         {
             const char *source = json_string_value(json_object_get(b, "source"));
             const char *state = json_string_value(json_object_get(b, "state"));
-            if (source == NULL || strcmp(source, "internal") == 0)
-                continue;
-            up += state != NULL && strcmp(state, "UP") == 0;
-            known += strcmp(source, "logical") != 0 &&
-                     json_integer_value(json_object_get(b, "nodeid")) >= 0;
+            up += source != NULL && strcmp(source, "internal") != 0 && state != NULL &&
+                  strcmp(state, "UP") == 0;
         }
-        c->h.brokers(c->h.ctx, up, known);
+        c->h.brokers(c->h.ctx, up);
     }
     json_decref(root);
     return 0; /* librdkafka frees json */

@@ -107,9 +107,8 @@ typedef struct cx_consumer_handler {
     void (*lost)(void *ctx, const char *topic, int32_t partition, uint64_t n);
     /* Optional. Every statistics.interval.ms (5 s unless the properties set
      * it; 0: never): how many broker connections are up (bootstrap and group
-     * coordinator connections included; 0: Kafka is out of its reach), and
-     * how many brokers the cluster's metadata names. */
-    void (*brokers)(void *ctx, int up, int known);
+     * coordinator connections included; 0: Kafka is out of its reach). */
+    void (*brokers)(void *ctx, int up);
 } cx_consumer_handler;
 
 typedef struct cx_consumer cx_consumer;
