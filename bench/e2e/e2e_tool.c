@@ -6,7 +6,9 @@
  *                                         apart, the worst case for signals and tickets,
  *                                         or random: uniformly over 20 days (seed fixed);
  *                                         with TEXT_BYTES=B in the environment each text
- *                                         is its sentence repeated to at least B bytes
+ *                                         is its sentence repeated to at least B bytes,
+ *                                         and with ATTRS=K each event has K more small
+ *                                         attributes ("x1":1, ...: at most 60000)
  *   e2e_tool paced BROKERS TOPIC RATE S [scattered]
  *                                         produce RATE events/s for S seconds, each
  *                                         carrying attributes.sent_us (wall clock at send)
@@ -44,6 +46,21 @@ static void lengthen_text(char *buf, size_t cap, long bytes)
     snprintf(buf, cap, "%s", out);
 }
 
+/* Writes the event in buf with k more attributes "x1":1 .. "xk":k to stdout. */
+static void put_with_attributes(const char *buf, long k)
+{
+    const char *at = strstr(buf, "\"attributes\":{");
+    if (at == NULL || k <= 0) {
+        puts(buf);
+        return;
+    }
+    at += strlen("\"attributes\":{");
+    fwrite(buf, 1, (size_t)(at - buf), stdout);
+    for (long j = 1; j <= k; j++)
+        printf("\"x%ld\":%ld,", j, j);
+    puts(at);
+}
+
 int main(int argc, char **argv)
 {
     static char buf[1 << 16];
@@ -60,6 +77,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "e2e_tool: TEXT_BYTES %ld: at most 16000\n", text_bytes);
             return 2;
         }
+        long attrs = getenv("ATTRS") ? strtol(getenv("ATTRS"), NULL, 10) : 0;
+        if (attrs > 60000) { /* an event may have 1 MiB */
+            fprintf(stderr, "e2e_tool: ATTRS %ld: at most 60000\n", attrs);
+            return 2;
+        }
         srand48(42);
         for (long i = 0; i < n; i++) {
             if (random_time)
@@ -71,7 +93,7 @@ int main(int argc, char **argv)
                 cx_bench_event_at(buf, sizeof buf, "bulk", i, 0, start + month / n * i);
             if (text_bytes > 0)
                 lengthen_text(buf, sizeof buf, text_bytes);
-            puts(buf);
+            put_with_attributes(buf, attrs);
         }
         return 0;
     }

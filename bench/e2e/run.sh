@@ -22,7 +22,8 @@
 # ticket evaluation; SCATTER=random spreads the backlog's event time uniformly
 # over 20 days (the live phase is scattered as with SCATTER=1).
 # PARTS sets the partition count (default 64); TEXT_BYTES=B makes each event's
-# text its sentence repeated to at least B bytes (larger events).
+# text its sentence repeated to at least B bytes (larger events); ATTRS=K
+# gives each event K more small attributes (at most 60000: ~840 KB events).
 # Also printed: PostgreSQL's disk (cx.events with its indexes, and the whole cx
 # schema) and WAL per event stored, as the ingest left them.
 # cxpulse's own CPU (user + system, from /proc) is read when the N events are
@@ -31,7 +32,7 @@
 # CXPULSE_BIN runs another cxpulse binary (an older build: bench/e2e/compare.sh)
 # and INGEST_ONLY=1 stops after step 3's figures (no latency, reclassify or
 # COPY baseline; those need this tree's schema).
-# usage: [SCATTER=1|random] [PARTS=64] [TEXT_BYTES=B] [CXPULSE_BIN=PATH] [INGEST_ONLY=1] bench/e2e/run.sh [N]
+# usage: [SCATTER=1|random] [PARTS=64] [TEXT_BYTES=B] [ATTRS=K] [CXPULSE_BIN=PATH] [INGEST_ONLY=1] bench/e2e/run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
