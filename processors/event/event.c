@@ -215,6 +215,8 @@ cx_status cx_time_days_between(const char *from, const char *to, double *days, i
 #define KEEP_FREE_CHUNKS 64 /* an arena's free chunks past these are freed (4 MiB) */
 #define KEEP_SCRATCH_CHUNKS 4
 #define BIG_BYTES (16 * 1024)
+#define DROP_BYTES (8 * 1024) /* an event's memory that cx_event_drop_attributes() may give back   \
+                               */
 #define ALIGN_BYTES 16
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -258,6 +260,7 @@ static _Thread_local struct {
     arena *a;
     chunk *first, *last, *big;
     size_t n;
+    size_t bytes; /* the event's own allocations (not the scratch's) */
     int scratch; /* > 0: allocations go to the scratch, not to the event */
     int over;    /* the scratch refused one: past CX_EVENT_MAX_PARSE_BYTES */
 } tls;
@@ -449,6 +452,7 @@ static void *json_alloc(size_t size)
     size = (size + ALIGN_BYTES - 1) & ~(size_t)(ALIGN_BYTES - 1);
     if (tls.scratch > 0)
         return scratch_alloc(size);
+    tls.bytes += size;
     if (size > BIG_BYTES) { /* its own chunk, counted by this event alone */
         chunk *c = chunk_get(a, size);
         c->used = size;
@@ -510,6 +514,7 @@ static int arena_begin(void)
     tls.a = tls_arena;
     tls.first = tls.last = tls.big = NULL;
     tls.n = 0;
+    tls.bytes = 0;
     tls.scratch = 0;
     names.n = 0; /* a reader that gave up may have left names there */
     return 1;
@@ -524,6 +529,7 @@ static void arena_end(cx_event *ev)
     ev->mem_.first = tls.first;
     ev->mem_.n = tls.n;
     ev->mem_.big = tls.big;
+    ev->mem_.bytes = tls.bytes;
     atomic_fetch_add(&a->refs, 1);
 }
 
@@ -1818,10 +1824,39 @@ cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, 
     return st;
 }
 
+void cx_event_drop_attributes(cx_event *ev)
+{
+    ev->attributes = NULL;
+    if (ev->mem_.arena == NULL || ev->mem_.bytes < DROP_BYTES)
+        return;
+    const char **str[] = {&ev->event_id,   &ev->occurred_at, &ev->customer_id, &ev->channel,
+                          &ev->touchpoint, &ev->language,    &ev->text};
+    size_t len[sizeof str / sizeof *str], total = 0;
+    for (size_t i = 0; i < sizeof str / sizeof *str; i++)
+        total += (len[i] = *str[i] != NULL ? strlen(*str[i]) + 1 : 0);
+    if (total > ev->mem_.bytes / 2)
+        return; /* mostly the strings: nothing worth copying them for */
+    char *copy = malloc(total), *at = copy;
+    if (copy == NULL)
+        return;
+    for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
+        if (*str[i] != NULL) {
+            *str[i] = memcpy(at, *str[i], len[i]);
+            at += len[i];
+        }
+    }
+    arena_drop(ev);
+    ev->mem_.arena = NULL;
+    ev->mem_.first = ev->mem_.big = NULL;
+    ev->mem_.n = ev->mem_.bytes = 0;
+    ev->mem_.strings = copy;
+}
+
 void cx_event_clear(cx_event *ev)
 {
     if (ev == NULL)
         return;
+    free(ev->mem_.strings);
     if (ev->mem_.arena != NULL)
         arena_drop(ev); /* the document's memory, json_decref() and all */
     else

@@ -70,6 +70,8 @@ typedef struct cx_event {
         struct cx__event_arena *arena;
         struct cx__event_chunk *first, *big;
         size_t n;
+        size_t bytes;  /* what the event took of the arena */
+        char *strings; /* its strings' copies once its attributes are dropped, or NULL */
     } mem_;
 } cx_event;
 
@@ -92,6 +94,16 @@ void cx_event_global_init(void);
  * memory it ends the process (abort) rather than call a message bad.
  */
 cx_status cx_event_parse(cx_event *ev, const void *data, size_t len, char *err, size_t errlen);
+
+/*
+ * Lets go of ev's attributes, for an event kept after it is classified (a
+ * batch's records): attributes becomes NULL, and every other member stays
+ * valid and as it was. When the attributes took most of the event's memory,
+ * it is given back: many small attributes take up to 15 times their JSON
+ * once parsed, so a batch of such events would hold that many times its
+ * bytes. (The other members are then copied; out of memory, nothing is.)
+ */
+void cx_event_drop_attributes(cx_event *ev);
 
 /* Releases what cx_event_parse() acquired and zeroes *ev; NULL-safe, idempotent. */
 void cx_event_clear(cx_event *ev);

@@ -22,6 +22,7 @@ cx_status cx_record_make(cx_record *r, cx_record_store *s, const cx_record_rules
     r->n_hits = rules->tickets == NULL ? 0
                                        : cx_ticket_rules_match(rules->tickets, &s->ev, &s->tags,
                                                                s->hits, CX_RECORD_MAX_HITS);
+    cx_event_drop_attributes(&s->ev); /* read: a batch holds its records */
     return CX_OK;
 }
 

@@ -58,7 +58,9 @@ typedef struct cx_record_store {
  * Makes *r from one message value raw[len] read at topic/partition/offset
  * (topic may be NULL, and partition and offset -1, when the message has no
  * Kafka coordinates). Returns CX_OK for an event: r->ev, r->tags, r->hits
- * point into *s. Returns CX_ERR_INVALID for a dead letter: r->error is the
+ * point into *s, and r->ev has no attributes (NULL: only classifying and the
+ * ticket rules read them, and they can take many times the message's bytes,
+ * cx_event_drop_attributes()). Returns CX_ERR_INVALID for a dead letter: r->error is the
  * parser's reason (in *s). Either way r->raw borrows raw, and *s holds what
  * cx_record_release() frees before *s is used again. Thread-safe for
  * different stores.

@@ -996,3 +996,64 @@ Test(cx_event, a_run_of_large_messages_keeps_no_more_than_one_of_them)
                  N - 2, BIG);
     free(msg);
 }
+
+/* Many small attributes take many times their JSON once parsed. An event
+ * kept after it is classified (a batch's records) lets go of them: held
+ * together, such events take about their messages' bytes (and the parser
+ * keeps a few MiB for the next ones), their other members as they were. */
+Test(cx_event, events_without_their_attributes_hold_about_their_messages)
+{
+    enum { N = 24, ATTRS = 20 * 1000 };
+    size_t cap = 16 * ATTRS + 300, total = 0, first = 0;
+    char *msg = malloc(cap), err[256];
+    cr_assert_not_null(msg);
+    cx_event *evs = calloc(N, sizeof *evs);
+    size_t before = cx_test_allocated_bytes();
+    for (int i = 0; i < N; i++) {
+        size_t off = (size_t)sprintf(msg,
+                                     VALID_HEAD ",\"channel\":\"chat\",\"text\":\"late %d\","
+                                                "\"attributes\":{",
+                                     i);
+        for (int k = 0; k < ATTRS; k++)
+            off += (size_t)sprintf(msg + off, "%s\"x%d\":%d", k ? "," : "", k, k);
+        off += (size_t)sprintf(msg + off, "}}");
+        total += off;
+        cr_assert_eq(cx_event_parse(&evs[i], msg, off, err, sizeof err), CX_OK, "%s", err);
+        cr_assert_eq(json_object_size(evs[i].attributes), ATTRS);
+        if (i == 0)
+            first = cx_test_allocated_bytes() - before;
+        cx_event_drop_attributes(&evs[i]);
+    }
+    size_t held = cx_test_allocated_bytes() - before;
+    cr_assert_gt(first, 4 * total / N, "the first took %zu bytes parsed", first);
+    cr_assert_lt(held, 2 * total, "%zu bytes held for %d messages of %zu bytes", held, N, total);
+    for (int i = 0; i < N; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "late %d", i);
+        cr_assert_null(evs[i].attributes);
+        cr_assert_str_eq(evs[i].event_id, "e1");
+        cr_assert_str_eq(evs[i].occurred_at, "2024-05-01T10:00:00Z");
+        cr_assert_str_eq(evs[i].channel, "chat");
+        cr_assert_str_eq(evs[i].text, text);
+        cr_assert_eq(evs[i].text_len, strlen(text));
+        cr_assert_null(evs[i].customer_id);
+        cx_event_clear(&evs[i]);
+    }
+    free(evs);
+    free(msg);
+}
+/* An ordinary event loses only its attributes: nothing is copied. */
+Test(cx_event, an_ordinary_event_without_its_attributes_is_otherwise_as_it_was)
+{
+    static const char msg[] = VALID_HEAD ",\"text\":\"hi\",\"attributes\":{\"order_id\":\"o1\"}}";
+    cx_event ev;
+    char err[256];
+    cr_assert_eq(cx_event_parse(&ev, msg, strlen(msg), err, sizeof err), CX_OK, "%s", err);
+    const char *id = ev.event_id, *text = ev.text;
+    cx_event_drop_attributes(&ev);
+    cr_assert_null(ev.attributes);
+    cr_assert_eq(ev.event_id, id);
+    cr_assert_eq(ev.text, text);
+    cr_assert_str_eq(ev.text, "hi");
+    cx_event_clear(&ev);
+}

@@ -146,3 +146,38 @@ Test(cx_record, an_event_keeps_the_matches_of_every_event_rule)
     cx_record_release(&store);
     cx_ticket_rules_free(many);
 }
+
+/* The rules read an event's attributes before its record lets go of them: a
+ * delivery 5 days late among 20,000 other attributes is tagged performance
+ * and matches the late-delivery ticket rule; the record keeps no attributes
+ * (they take many times the message's bytes parsed). */
+Test(cx_record, the_rules_read_the_attributes_that_the_record_does_not_keep)
+{
+    enum { ATTRS = 20 * 1000 };
+    size_t cap = 16 * ATTRS + 400;
+    char *msg = malloc(cap);
+    cr_assert_not_null(msg);
+    size_t off = (size_t)sprintf(
+        msg, "{\"event_id\":\"late1\",\"occurred_at\":\"2026-11-01T10:00:30Z\","
+             "\"text\":\"where is my order\",\"attributes\":{\"promised_date\":\"2026-10-20\","
+             "\"delivered_date\":\"2026-10-25\"");
+    for (int k = 0; k < ATTRS; k++)
+        off += (size_t)sprintf(msg + off, ",\"x%d\":%d", k, k);
+    off += (size_t)sprintf(msg + off, "}}");
+    cx_record r;
+    cx_record_rules rules = {.classifier = clf, .tickets = tickets};
+    cr_assert_eq(cx_record_make(&r, &store, &rules, "cx.events", 0, 1, msg, off), CX_OK);
+    cr_assert_null(r.ev->attributes);
+    cr_assert_str_eq(r.ev->event_id, "late1");
+    cr_assert_str_eq(r.ev->text, "where is my order");
+    int performance = 0;
+    for (int k = 0; k < r.tags->n_assigned; k++)
+        performance |= r.tags->order[k] == CX_CAT_PERFORMANCE;
+    cr_assert(performance, "tagged %d categories, not performance", r.tags->n_assigned);
+    size_t late = rule_index("late-delivery"), n = 0;
+    for (size_t i = 0; i < r.n_hits; i++)
+        n += r.hits[i] == late;
+    cr_assert_eq(n, 1, "the late-delivery rule matched %zu times", n);
+    cx_record_release(&store);
+    free(msg);
+}
