@@ -215,8 +215,8 @@ cx_status cx_time_days_between(const char *from, const char *to, double *days, i
 #define KEEP_FREE_CHUNKS 64 /* an arena's free chunks past these are freed (4 MiB) */
 #define KEEP_SCRATCH_CHUNKS 4
 #define BIG_BYTES (16 * 1024)
-#define DROP_BYTES (8 * 1024) /* an event's memory that cx_event_drop_attributes() may give back   \
-                               */
+/* cx_event_drop_attributes() gives back the memory of events that took this much */
+#define DROP_BYTES (8 * 1024)
 #define ALIGN_BYTES 16
 
 #if defined(__SANITIZE_ADDRESS__)
