@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Validates what can be validated of deploy/ without Docker, a cluster or
 # Grafana: every YAML file parses (PyYAML), every JSON file parses, the
-# manifests and provisioning files agree with each other, the alert rules
-# name only metrics cxpulse serves and pass `promtool check rules` and their
-# tests (`promtool test rules`), the systemd unit passes `systemd-analyze
+# manifests and provisioning files agree with each other, the alert rules and
+# the dashboards' Prometheus queries name only metrics cxpulse serves and
+# parse (`promtool check rules`), the alert rules pass their tests (`promtool
+# test rules`), compose's Prometheus configuration passes `promtool check
+# config`, the systemd unit passes `systemd-analyze
 # verify`, and the compose file passes `docker compose config` when a compose
 # client is installed. With a cxpulse binary, the
 # ConfigMap's configuration also passes `cxpulse config --check`.
@@ -59,7 +61,7 @@ done
 
 # --- Consistency between the files (needs PyYAML) --------------------------
 if [ "$have_yaml" = 1 ]; then
-    if out=$(python3 - <<'EOF' 2>&1
+    if out=$(PROMQL_RULES=$tmp/dashboard-queries.yaml python3 - <<'EOF' 2>&1
 import json, os, yaml
 
 problems = []
@@ -116,18 +118,32 @@ if not problems:
     if "url" in cfg.get("postgres", {}):
         problems.append("k8s/configmap.yaml: postgres.url belongs in the Secret, not the ConfigMap")
 
-# Grafana: every panel's datasource is the provisioned one.
+# Grafana: every panel of every dashboard has a query on a provisioned datasource.
 ds = yaml.safe_load(open("grafana/provisioning/datasources/cxpulse.yaml"))["datasources"]
 uids = {d["uid"]: d["type"] for d in ds}
-dash = json.load(open("grafana/cxpulse-dashboard.json"))
-if dash.get("schemaVersion") != 39:
-    problems.append("grafana/cxpulse-dashboard.json: schemaVersion is not 39")
-for p in dash["panels"]:
-    for d in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
-        if d and uids.get(d.get("uid")) != d.get("type"):
-            problems.append(f"dashboard panel {p['title']!r}: datasource {d} is not provisioned")
-    if not p.get("targets"):
-        problems.append(f"dashboard panel {p['title']!r}: no query")
+dashboards = sorted(f for f in os.listdir("grafana") if f.endswith(".json"))
+promql = []  # (where, expression) of the Prometheus queries
+for name in dashboards:
+    dash = json.load(open(os.path.join("grafana", name)))
+    if dash.get("schemaVersion") != 39:
+        problems.append(f"grafana/{name}: schemaVersion is not 39")
+    for p in dash["panels"]:
+        if p.get("type") == "row":
+            continue
+        for d in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
+            if d and uids.get(d.get("uid")) != d.get("type"):
+                problems.append(f"grafana/{name} panel {p['title']!r}: datasource {d} is not provisioned")
+        if not p.get("targets"):
+            problems.append(f"grafana/{name} panel {p['title']!r}: no query")
+        for t in p.get("targets", []):
+            if (t.get("datasource") or {}).get("type") == "prometheus":
+                promql.append((f"grafana/{name} panel {p['title']!r}", t.get("expr", "")))
+    for v in dash.get("templating", {}).get("list", []):
+        q = v.get("query")
+        if (v.get("datasource") or {}).get("type") == "prometheus" and isinstance(q, dict):
+            # label_values(METRIC, LABEL): the metric must be served
+            promql.append((f"grafana/{name} variable {v['name']!r}",
+                           q["query"].replace("label_values(", "group by (job) (").replace(", job)", ")")))
 
 # Compose: what it mounts and builds exists.
 base = "compose"
@@ -147,11 +163,30 @@ for name, svc in compose["services"].items():
 # datasource names the compose PostgreSQL.
 grafana = compose["services"].get("grafana", {})
 provider = yaml.safe_load(open("grafana/provisioning/dashboards/cxpulse.yaml"))["providers"][0]
-mounted = [v.split(":")[1] for v in grafana.get("volumes", []) if "cxpulse-dashboard.json" in v]
-if not mounted or os.path.dirname(mounted[0]) != provider["options"]["path"]:
-    problems.append("compose grafana: the dashboard is not mounted in the provider's path")
-if ds[0]["url"].split(":")[0] not in compose["services"]:
-    problems.append(f"datasource url {ds[0]['url']} is no compose service")
+for name in dashboards:
+    mounted = [v.split(":")[1] for v in grafana.get("volumes", []) if f"/{name}:" in v]
+    if not mounted or os.path.dirname(mounted[0]) != provider["options"]["path"]:
+        problems.append(f"compose grafana: {name} is not mounted in the provider's path")
+for d in ds:
+    host = d["url"].split("://")[-1].split(":")[0]
+    if host not in compose["services"]:
+        problems.append(f"datasource url {d['url']} is no compose service")
+
+# Prometheus in compose: it reads prometheus.yml and the alert rules, and
+# scrapes every cxpulse replica where it serves /metrics.
+prom = compose["services"].get("prometheus", {})
+for f in ("prometheus.yml", "cxpulse-alerts.yaml"):
+    if not any(v.startswith(f"../prometheus/{f}:/etc/prometheus/{f}") for v in prom.get("volumes", [])):
+        problems.append(f"compose prometheus: prometheus/{f} is not mounted in /etc/prometheus")
+scrape = yaml.safe_load(open("prometheus/prometheus.yml"))
+targets = {t for j in scrape["scrape_configs"] for c in j.get("static_configs", []) for t in c["targets"]}
+replicas = set()
+for n, svc in compose["services"].items():
+    cmd = svc.get("command") or []
+    if cmd[:1] == ["run"] and "--http" in cmd:
+        replicas.add(f"{n}:{cmd[cmd.index('--http') + 1].rsplit(':', 1)[1]}")
+if targets != replicas:
+    problems.append(f"prometheus/prometheus.yml scrapes {sorted(targets)}, compose runs {sorted(replicas)}")
 
 # Prometheus rules: each alert is complete, and names only metrics cxpulse
 # serves (the rows of docs/metrics.md).
@@ -166,16 +201,27 @@ for g in rules["groups"]:
                 problems.append(f"prometheus rule {name}: no {key}")
         if not (r.get("labels") or {}).get("severity") or not (r.get("annotations") or {}).get("summary"):
             problems.append(f"prometheus rule {name}: no severity label or summary")
-        for m in re.findall(r"\b((?:cxpulse|process)_[a-z_]+)", str(r.get("expr", ""))):
-            if m not in served:
-                problems.append(f"prometheus rule {name}: {m} is not a metric of docs/metrics.md")
+        promql.append((f"prometheus rule {name}", str(r.get("expr", ""))))
+for where, expr in promql:
+    for m in re.findall(r"\b((?:cxpulse|process)_[a-z_]+)", expr):
+        base = re.sub(r"_(bucket|sum|count)$", "", m)
+        if m not in served and base not in served:
+            problems.append(f"{where}: {m} is not a metric of docs/metrics.md")
+
+# The dashboards' queries, with Grafana's variables given values, as
+# recording rules for promtool to parse (below).
+with open(os.environ["PROMQL_RULES"], "w") as f:
+    rules_out = [{"record": f"dashboard:query:{i}",
+                  "expr": e.replace("$__rate_interval", "5m").replace("$job", ".+")}
+                 for i, (w, e) in enumerate(promql) if w.startswith("grafana/")]
+    yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules_out}]}, f)
 
 for p in problems:
     print(p)
 raise SystemExit(1 if problems else 0)
 EOF
     ); then
-        ok "consistency: k8s ports, probes and selector; dashboard datasource; compose paths and Grafana mounts; alert rules' metrics"
+        ok "consistency: k8s ports, probes and selector; dashboards' datasources; compose paths, Grafana mounts and Prometheus targets; alert rules' and dashboards' metrics"
     else
         bad "consistency"; detail "$out"
     fi
@@ -194,6 +240,18 @@ if command -v promtool >/dev/null; then
         ok "promtool test rules: prometheus/cxpulse-alerts.test.yaml"
     else
         bad "promtool test rules: prometheus/cxpulse-alerts.test.yaml"; detail "$out"
+    fi
+    if out=$(promtool check config prometheus/prometheus.yml 2>&1); then
+        ok "promtool check config: prometheus/prometheus.yml"
+    else
+        bad "promtool check config: prometheus/prometheus.yml"; detail "$out"
+    fi
+    if [ ! -s "$tmp/dashboard-queries.yaml" ]; then
+        skip "promtool: the dashboards' queries (needs python3-yaml to collect them)"
+    elif out=$(promtool check rules "$tmp/dashboard-queries.yaml" 2>&1); then
+        ok "promtool parses the dashboards' Prometheus queries"
+    else
+        bad "promtool parses the dashboards' Prometheus queries"; detail "$out"
     fi
 else
     skip "promtool: not installed (apt-get install prometheus)"

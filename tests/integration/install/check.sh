@@ -18,6 +18,7 @@ DESTDIR=$stage "$cmake" --install "$build" --prefix /usr >/dev/null
 for f in usr/bin/cxpulse usr/lib/systemd/system/cxpulse.service \
     usr/share/cxpulse/sql/grants.sql usr/share/cxpulse/sql/erase-customer.sql \
     usr/share/cxpulse/cxpulse-alerts.yaml usr/share/cxpulse/cxpulse-dashboard.json \
+    usr/share/cxpulse/cxpulse-operations.json \
     usr/share/doc/cxpulse/README.md usr/share/doc/cxpulse/docs/configuration.md \
     usr/share/doc/cxpulse/examples/cxpulse.example.json usr/share/doc/cxpulse/NOTICE \
     usr/share/doc/cxpulse/lexicons/vader-sentiment/LICENSE \
