@@ -30,6 +30,11 @@
 
 \set ON_ERROR_STOP on
 
+-- One run at a time, and none while `cxpulse migrate` runs (the same lock):
+-- two sessions granting at once fail with "tuple concurrently updated". Held
+-- until psql ends.
+SELECT pg_advisory_lock(7242837001) AS locked \gset
+
 DO $$
 DECLARE
     missing text;

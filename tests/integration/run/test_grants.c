@@ -335,3 +335,29 @@ Test(grants, grants_sql_fails_when_it_cannot_grant_on_the_database)
                  "grants.sql did not name what is missing");
     PQfinish(conn);
 }
+
+/* Two jobs apply grants.sql at once (two installations' jobs, or one retried
+ * while the first still runs, with a migration going on): each waits for the
+ * other and succeeds, where two sessions granting at once fail with "tuple
+ * concurrently updated". */
+Test(grants, grants_sql_run_by_two_sessions_at_once_succeeds_in_both, .timeout = 180)
+{
+    fresh_db();
+    cx_test_pg_exec(conn, GROUP_ROLES_SQL);
+    snprintf(owner_url, sizeof owner_url, "%s", url); /* the superuser */
+    cr_assert_eq(cxpulse("migrate", owner_url), 0);
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    for (int round = 0; round < 4; round++) {
+        int st = cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1 & a=$!;"
+                            "psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >>'%s' 2>&1 & b=$!;"
+                            "%s migrate --pg '%s' >>'%s' 2>&1 & c=$!;"
+                            "wait $a && wait $b && wait $c",
+                            grants, url, out, grants, url, out, cx_test_bin(), url, out);
+        if (st != 0)
+            show_out();
+        cr_assert_eq(st, 0, "round %d: grants.sql or migrate failed beside another", round);
+    }
+    unlink(out);
+    PQfinish(conn);
+}
