@@ -509,7 +509,9 @@ static cx_status past_end(char *err, size_t errlen, const char *topic, int32_t i
 {
     return cx_errf(err, errlen, CX_ERR_FATAL,
                    "%s[%d]: %s %lld is past the partition's end (%lld): the topic was deleted "
-                   "and created again, or lost messages it had acknowledged; if it is a new "
+                   "and created again, or lost messages it had acknowledged, or the offsets are "
+                   "another Kafka cluster's (another installation with this kafka.group on this "
+                   "database: give each its own group, or its own database); if it is a new "
                    "topic, delete the group's offsets of it from cx.consumer_offsets to read it "
                    "from its start",
                    topic, (int)id, what, (long long)next, (long long)end);
