@@ -365,8 +365,9 @@ static void accept_message(cx_consumer *c, rd_kafka_message_t *m)
     }
     if (c->n == 0)
         c->first_us = cx_now_mono_us();
-    c->msgs[c->n] = (cx_msg){rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                             m->len};
+    c->msgs[c->n] =
+        (cx_msg){rd_kafka_topic_name(m->rkt),        m->partition, m->offset, m->payload, m->len,
+                 rd_kafka_message_timestamp(m, NULL)};
     c->batch[c->n++] = m;
     c->bytes += m->len;
 }

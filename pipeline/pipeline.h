@@ -98,6 +98,7 @@ typedef struct cx_pipeline_msg {
     int64_t offset;
     const void *value;
     size_t len;
+    int64_t timestamp_ms; /* its Kafka timestamp, ms since the epoch (<= 0: none) */
 } cx_pipeline_msg;
 
 /* A batch the engine is done with, as reported to the stored hook. */

@@ -153,7 +153,7 @@ int main(int argc, char **argv)
             len = (size_t)cx_bench_event(buf + used, 420, "ev", (long)i, 0);
             used += len;
         }
-        msgs[i] = (cx_pipeline_msg){"cx.events", part, pos[part]++, v, len};
+        msgs[i] = (cx_pipeline_msg){"cx.events", part, pos[part]++, v, len, 0};
     }
     char err[512];
     cx_event_global_init();

@@ -17,6 +17,10 @@
 static const double size_bounds[] = {1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000};
 static const double seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                         0.5,   1,    2.5,   5,    10};
+/* from a message's Kafka timestamp to its commit: a live stream's fraction of a
+ * second up to a backlog's hour */
+static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5, 5,
+                                        10,   30,  60,   300, 900, 3600};
 
 typedef struct histogram {
     uint64_t buckets[16]; /* cumulative counts are computed when rendering */
@@ -29,7 +33,7 @@ struct cx_metrics {
     uint64_t counters[CX_M_COUNTER_COUNT];
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
-    histogram batch_size, batch_seconds;
+    histogram batch_size, batch_seconds, latency;
     double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
     double classify_seconds;         /* cxpulse_classify_seconds_total */
     int write_failing; /* a write failed and none has succeeded since */
@@ -123,6 +127,11 @@ static const struct {
                                    "and group coordinator included (every 5 s): 0 while Kafka is "
                                    "out of its reach.",
                                    G_UNTIL_SET},
+    [CX_G_NEWEST_MESSAGE] = {"cxpulse_newest_message_timestamp_seconds",
+                             "The Kafka timestamp of the newest message this process stored, "
+                             "as Unix time (more than 10 minutes after the clock left out): "
+                             "time() minus it is how old the newest stored data is.",
+                             G_UNTIL_SET},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured.",
@@ -206,6 +215,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         unreadable += t != NULL && t->unreadable != NULL;
         not_read += t != NULL && t->language_not_read != NULL;
     }
+    int64_t now_ms = cx_now_wall_us() / 1000;
     /* one critical section: a scrape sees the whole batch or none of it */
     pthread_mutex_lock(&m->lock);
     m->counters[CX_M_CONSUMED] += r->written;
@@ -227,6 +237,22 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         m->write_failing = 0;
         if ((double)c->newest_event_s > m->gauges[CX_G_NEWEST_EVENT])
             m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
+        /* each message from its Kafka timestamp (a producer's clock ahead
+         * of this one's: 0) to now, its batch committed */
+        int64_t newest = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            int64_t ts = r->msgs[i].timestamp_ms;
+            if (ts <= 0)
+                continue;
+            observe(&m->latency, latency_bounds, CX_ARRAY_LEN(latency_bounds),
+                    ts < now_ms ? (double)(now_ms - ts) / 1000.0 : 0);
+            if (ts > newest && ts <= now_ms + 600 * 1000)
+                newest = ts;
+        }
+        if (newest > 0 && (double)newest / 1000.0 > m->gauges[CX_G_NEWEST_MESSAGE]) {
+            m->gauges[CX_G_NEWEST_MESSAGE] = (double)newest / 1000.0;
+            m->set_at[CX_G_NEWEST_MESSAGE] = (double)now_ms / 1000.0;
+        }
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -378,6 +404,11 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                   "Time from a batch's hand-off to its commit: waiting for the writers, "
                   "parse, classify, PostgreSQL, and retries through an outage.",
                   &m->batch_seconds, seconds_bounds, CX_ARRAY_LEN(seconds_bounds));
+    put_histogram(&t, "cxpulse_message_latency_seconds",
+                  "Time from each stored message's Kafka timestamp to the commit that stored "
+                  "it: producing, waiting in Kafka, batching and writing (a message read "
+                  "again counts again).",
+                  &m->latency, latency_bounds, CX_ARRAY_LEN(latency_bounds));
     char started[40];
     cx_double_text(m->started, started, sizeof started);
     cx_buf_printf(&t, "# HELP cxpulse_build_info The running cxpulse: its version, and the rule "

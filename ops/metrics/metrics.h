@@ -43,6 +43,7 @@ typedef enum cx_gauge {
     CX_G_DEAD_LETTERS_WAITING,  /* rows of cx.dead_letters of this group not stored yet */
     CX_G_NEWEST_EVENT,          /* the newest stored event's occurred_at (Unix seconds) */
     CX_G_KAFKA_CONNECTIONS_UP,  /* Kafka connections up; left out until first set */
+    CX_G_NEWEST_MESSAGE,        /* the newest stored message's Kafka timestamp (Unix seconds) */
     CX_G_GAUGE_COUNT
 } cx_gauge;
 

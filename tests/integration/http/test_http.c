@@ -229,11 +229,14 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
         cr_assert_eq(regexec(&line, l, 2, m, 0), 0, "not Prometheus text: \"%s\"", l);
         char name[128], type_line[160];
         snprintf(name, sizeof name, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), l);
-        char *cut = NULL;
+        char *cut = NULL, histogram[160];
         if ((cut = strstr(name, "_bucket")) || (cut = strstr(name, "_sum")) ||
-            (cut = strstr(name, "_count")))
-            if (strstr(name, "cxpulse_batch_") == name)
+            (cut = strstr(name, "_count"))) {
+            snprintf(histogram, sizeof histogram, "# TYPE %.*s histogram\n", (int)(cut - name),
+                     name);
+            if (strstr(body, histogram) != NULL)
                 *cut = '\0';
+        }
         snprintf(type_line, sizeof type_line, "# TYPE %s ", name);
         const char *at = body + (l - copy); /* the same line in the original text */
         cr_assert(strstr(body, type_line) != NULL && strstr(body, type_line) < at,
@@ -298,6 +301,14 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
                                          " = 'external' AND sentiment = 'negative'"));
     cr_assert_eq(family_sum(body, "cxpulse_events_classified_total"), stored);
     cr_assert_geq(sample(body, "cxpulse_batch_messages_count"), 1);
+    /* freshness: every message from its Kafka timestamp to its commit, well
+     * under a minute here, and the newest of them */
+    cr_assert_eq(sample(body, "cxpulse_message_latency_seconds_count"), produced);
+    cr_assert_eq(sample(body, "cxpulse_message_latency_seconds_bucket{le=\"60\"}"), produced);
+    double newest = sample(body, "cxpulse_newest_message_timestamp_seconds");
+    cr_assert(newest > (double)cx_now_wall_us() / 1e6 - 120 &&
+                  newest <= (double)cx_now_wall_us() / 1e6,
+              "newest message stored at %f", newest);
     cr_assert_eq(sample(body, "cxpulse_batch_messages_sum"), produced);
     cr_assert_eq(sample(body, "cxpulse_partitions_assigned"), 3);
     cr_assert_eq(sample(body, "cxpulse_postgresql_up"), 1);

@@ -107,3 +107,40 @@ Test(metrics, the_oldest_pending_notification_ages_between_readings)
     free(later);
     cx_metrics_free(m);
 }
+
+/* Freshness: each stored message's time from its Kafka timestamp to the
+ * commit, and the newest one stored (left out until one is: a restart does
+ * not read as data decades old). A producer's clock ahead counts 0, and one
+ * far ahead does not make the newest. */
+Test(metrics, stored_messages_tell_their_latency_and_the_newest_one)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    char *before = cx_metrics_render(m, NULL, 0);
+    cr_assert_not_null(before);
+    cr_assert_null(strstr(before, "cxpulse_newest_message_timestamp_seconds"), "%s", before);
+    int64_t now = cx_now_wall_us() / 1000;
+    cx_pipeline_msg msgs[4] = {
+        {"t", 0, 1, "x", 1, now - 2000},        /* 2 s ago */
+        {"t", 0, 2, "x", 1, now - 400 * 1000},  /* read from a backlog */
+        {"t", 0, 3, "x", 1, now + 3600 * 1000}, /* a producer's clock an hour ahead */
+        {"t", 0, 4, "x", 1, 0},                 /* no timestamp */
+    };
+    cx_record recs[4] = {{0}};
+    cx_pipeline_report r = {.msgs = msgs, .n = 4, .recs = recs, .written = 4, .complete = 1};
+    cx_metrics_count_batch(m, &r);
+    char *text = cx_metrics_render(m, NULL, 0);
+    cr_assert_not_null(text);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_count"), 3, "%s", text);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_bucket{le=\"0.05\"}"), 1);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_bucket{le=\"1\"}"), 1);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_bucket{le=\"2.5\"}"), 2);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_bucket{le=\"300\"}"), 2);
+    cr_assert_eq(cx_test_metric(text, "cxpulse_message_latency_seconds_bucket{le=\"900\"}"), 3);
+    double newest = cx_test_metric(text, "cxpulse_newest_message_timestamp_seconds");
+    cr_assert(newest > (double)(now - 2000) / 1000 - 0.01 && newest < (double)now / 1000 - 1.9,
+              "newest %f, now %f", newest, (double)now / 1000);
+    free(before);
+    free(text);
+    cx_metrics_free(m);
+}

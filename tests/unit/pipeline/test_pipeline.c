@@ -206,7 +206,7 @@ static void source_read(source *s, size_t n)
                  "{\"event_id\":\"p%d-%lld\",\"occurred_at\":\"2026-11-01T10:00:30Z\","
                  "\"channel\":\"chat\",\"text\":\"the courier was late again\"}",
                  part, (long long)off);
-        s->msgs[i] = (cx_pipeline_msg){TOPIC, part, off, s->values[i], strlen(s->values[i])};
+        s->msgs[i] = (cx_pipeline_msg){TOPIC, part, off, s->values[i], strlen(s->values[i]), 0};
     }
 }
 
