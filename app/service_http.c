@@ -324,8 +324,7 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
                                  char *err, size_t errlen)
 {
     *out = NULL;
-    if (cfg->http_listen == NULL || strcmp(cfg->http_listen, "off") == 0)
-        return CX_OK;
+    int listen = cfg->http_listen != NULL && strcmp(cfg->http_listen, "off") != 0;
     cx_service_http *s = calloc(1, sizeof *s);
     cx_status st = cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
     if (s == NULL || (s->lags = calloc(MAX_LAG_PARTITIONS, sizeof *s->lags)) == NULL)
@@ -338,15 +337,18 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
     pthread_mutex_init(&s->scratch_lock, NULL);
     cx_cond_init_monotonic(&s->wake);
     s->locks = 1;
-    if ((st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK ||
-        (st = cx_pg_reader_new(&s->checker, cfg->pg_url, err, errlen)) != CX_OK ||
-        (st = cx_http_new(&s->http, cfg->http_listen, route, s, err, errlen)) != CX_OK)
+    if ((st = cx_pg_reader_new(&s->checker, cfg->pg_url, err, errlen)) != CX_OK ||
+        (listen && (st = cx_pg_reader_new(&s->reader, cfg->pg_url, err, errlen)) != CX_OK) ||
+        (listen && (st = cx_http_new(&s->http, cfg->http_listen, route, s, err, errlen)) != CX_OK))
         goto fail;
     if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
         st = cx_errf(err, errlen, CX_ERR_FATAL, "http: cannot start a thread");
         goto fail;
     }
     s->monitor_started = 1;
+    *out = s;
+    if (!listen)
+        return CX_OK;
     cx_log(CX_LOG_INFO, "http", "serving metrics, health and the live page on http://%.*s:%d/",
            (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
            cx_http_port(s->http));
@@ -357,7 +359,6 @@ cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_
                "more (ulimit -n; systemd: LimitNOFILE=)",
                cx_http_max_connections(s->http), cx_http_max_connections(s->http) == 1 ? "" : "s",
                CX_HTTP_MAX_CONNECTIONS, CX_HTTP_FULL_NOFILE);
-    *out = s;
     return CX_OK;
 fail:
     cx_service_http_stop(s);

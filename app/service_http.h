@@ -13,9 +13,11 @@
 typedef struct cx_service_http cx_service_http;
 
 /*
- * Starts serving on cfg->http_listen (nothing, and CX_OK, when it is "off").
- * The metrics and consumer are borrowed and must outlive the server; the
- * consumer may be set later with cx_service_http_set_consumer().
+ * Starts serving on cfg->http_listen, and the check of PostgreSQL every 2 s
+ * behind /readyz and cxpulse_postgresql_up, which also wakes the writers
+ * waiting out a backoff when PostgreSQL answers again: with "off", that check
+ * alone. The metrics and consumer are borrowed and must outlive the server;
+ * the consumer may be set later with cx_service_http_set_consumer().
  */
 cx_status cx_service_http_start(cx_service_http **out, const cx_config *cfg, cx_metrics *m,
                                  char *err, size_t errlen);

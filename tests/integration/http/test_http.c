@@ -42,9 +42,11 @@ static int port;
 static long produced;
 static char body[1 << 20];
 static struct rlimit service_nofile; /* the service's open-file limit; 0: as inherited */
+static int http_off;                 /* start the service with --http off */
 
-/* Starts `cxpulse run` serving HTTP on a free port, logging at warn level to
- * this process's stderr, or with log at info level to the file log. */
+/* Starts `cxpulse run` serving HTTP on a free port (none with http_off),
+ * logging at warn level to this process's stderr, or with log at info level
+ * to the file log. */
 static void start_service_logged(const char *log)
 {
     port = cx_test_free_port();
@@ -62,7 +64,7 @@ static void start_service_logged(const char *log)
                     "--pg",
                     url,
                     "--http",
-                    listen,
+                    http_off ? "off" : listen,
                     "--log-level",
                     level,
                     NULL};
@@ -90,6 +92,7 @@ static void setup(void)
     /* the events here are dated in November 2026: tickets as for live ones */
     setenv("CXPULSE_TICKETS_MAX_AGE_MINUTES", "0", 1);
     cx_test_stack_new(url, sizeof url, &conn, &mock, &producer, 3);
+    http_off = 0;
     start_service();
     produced = 0;
 }
@@ -601,6 +604,39 @@ Test(http, a_read_only_server_is_said_and_taking_writes_again_wakes_the_writers)
     cr_assert_eq(metric("cxpulse_postgresql_up"), 1);
     /* once per change, however many checks saw it */
     cr_assert_eq(log_count(log, "not ready: postgresql is read-only"), 1);
+    cr_assert_eq(log_count(log, "postgresql takes writes again after"), 1);
+    unlink(log);
+}
+
+/* With the listener off, PostgreSQL is checked all the same: once the
+ * server takes writes again, the writer waiting out its backoff is woken and
+ * the batch is stored within seconds, not when the backoff ends. */
+Test(http, without_the_listener_taking_writes_again_still_wakes_the_writers)
+{
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/cxpulse-http-test-%ld.log", (long)getpid());
+    cx_test_stop(run_pid, SIGKILL, 5000);
+    http_off = 1;
+    start_service_logged(log);
+    long bad = produce(10);
+    wait_handled(produced);
+    set_read_only("on");
+    send_one("{\"event_id\":\"ro-2\",\"occurred_at\":\"2024-05-01T00:00:00Z\","
+             "\"text\":\"the courier was late\"}");
+    /* After its 8th failure in a row the writer waits 12.8 s (+-20%). */
+    for (int i = 0; i < 400 && log_count(log, "(attempt 8,") == 0; i++)
+        cx_test_sleep_ms(100);
+    cr_assert_eq(log_count(log, "(attempt 8,"), 1, "the writer did not fail 8 times");
+    set_read_only("off");
+    int64_t t0 = cx_now_mono_us();
+    int stored = 0;
+    for (int i = 0; i < 60 && !stored; i++, cx_test_sleep_ms(100))
+        stored = cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'ro-2'");
+    cr_assert(stored, "not stored within 6 s of the server taking writes again");
+    double took = (double)(cx_now_mono_us() - t0) / 1e6;
+    wait_handled(produced);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad,
+                 "stored in %.1f s", took);
     cr_assert_eq(log_count(log, "postgresql takes writes again after"), 1);
     unlink(log);
 }
