@@ -259,12 +259,16 @@ static char *with_service(cx_service_http *s, char *live)
     cx_consumer *c = atomic_load(&s->consumer);
     cx_pipeline *p = atomic_load(&s->pipeline);
     long long w = waiting(s);
+    /* how old the newest message this process stored is, from its Kafka timestamp */
+    double newest = cx_metrics_get_gauge(s->metrics, CX_G_NEWEST_MESSAGE);
+    double age = (double)cx_now_wall_us() / 1e6 - newest;
     json_t *o =
-        json_pack("{s:b, s:s?, s:I, s:o, s:f, s:f}", "ready", why[0] == '\0', "not_ready",
+        json_pack("{s:b, s:s?, s:I, s:o, s:f, s:f, s:o}", "ready", why[0] == '\0', "not_ready",
                   why[0] ? why : NULL, "partitions", (json_int_t)(c ? cx_consumer_assigned(c) : 0),
                   "waiting", w >= 0 ? json_integer(w) : json_null(), "write_seconds",
                   p ? cx_pipeline_write_seconds(p) : 0.0, "blocked_seconds",
-                  p ? cx_pipeline_blocked_seconds(p) : 0.0);
+                  p ? cx_pipeline_blocked_seconds(p) : 0.0, "newest_age_seconds",
+                  newest > 0 ? json_real(age > 0 ? age : 0) : json_null());
     char *svc = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t n = strlen(live), cap = n + (svc ? strlen(svc) : 0) + 16;

@@ -700,9 +700,14 @@ Test(http, the_live_page_says_when_this_process_is_not_storing)
     cr_assert(ready && nothing_said, "not ready");
     cr_assert_eq(waiting, 0);
     cr_assert_eq(partitions, 3);
+    json_t *fresh = live_service(); /* the newest message stored: sent seconds ago */
+    double age = fresh ? json_real_value(json_object_get(fresh, "newest_age_seconds")) : -1;
+    json_decref(fresh);
+    cr_assert(age >= 0 && age < 120, "the newest message stored is %f s old", age);
     static char dom[1 << 20];
     rendered_page("live-page-stored.html", dom, sizeof dom);
-    cr_assert(strstr(dom, ">stored up to date<") != NULL, "the page does not say it is up to date");
+    cr_assert(strstr(dom, ">stored up to date · the newest message stored was sent ") != NULL,
+              "the page does not say it is up to date, and how fresh");
     cr_assert(strstr(dom, ">this process is not storing") == NULL);
 
     set_read_only("on");
@@ -735,7 +740,8 @@ Test(http, the_live_page_says_when_this_process_is_not_storing)
     rendered_page("live-page-not-storing.html", dom, sizeof dom);
     cr_assert(strstr(dom, ">this process is not storing: postgresql: read-only (") != NULL,
               "the page does not say it is not storing");
-    cr_assert(strstr(dom, ">3 messages of this process's 3 partitions not stored yet<") != NULL,
+    cr_assert(strstr(dom, ">3 messages of this process's 3 partitions not stored yet · the "
+                          "newest message stored was sent ") != NULL,
               "the page does not say what waits");
 
     set_read_only("off");
