@@ -82,6 +82,7 @@ typedef struct service {
     cx_pipeline *pipeline;
     cx_consumer *consumer;
     cx_metrics *metrics;
+    cx_alerts_sender *sender; /* woken when a batch opened or updated tickets; or NULL */
     uint64_t stop_after;
     cx_run_totals totals; /* written by the engine's hooks, one at a time */
     int64_t last_report_us;
@@ -265,6 +266,8 @@ static void stored(void *ctx, const cx_pipeline_report *r)
     t->tickets_opened += r->counts.tickets_opened;
     t->tickets_updated += r->counts.tickets_updated;
     t->messages += r->written;
+    if (r->counts.tickets_opened + r->counts.tickets_updated > 0)
+        cx_alerts_sender_wake(s->sender); /* their notifications are due now */
     if (!r->complete)
         return;
     t->batches++;
@@ -486,6 +489,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         rc = cx_cmd_exit_status(st);
         goto done;
     }
+    s.sender = sender;
     char unrouted[1024];
     if (sender != NULL &&
         cx_alerts_unrouted(cx_alerts_sender_alerts(sender), rules, unrouted, sizeof unrouted) > 0)
@@ -542,8 +546,9 @@ done:
     cx_service_http_stop(http);    /* before the consumer and metrics it reads */
     free_consumer(s.consumer, rc); /* leaving, it drains the pipeline: still there */
     s.consumer = NULL;
-    cx_alerts_sender_stop(sender); /* up to 5 s: after the partitions are let go */
     cx_pipeline_free(s.pipeline);  /* drained by the consumer: the writers stop */
+    cx_alerts_sender_stop(sender); /* up to 5 s: after the partitions are let go, and
+                                      after the writers that wake it */
     *totals = s.totals;
     if (s.metrics != metrics)
         cx_metrics_free(s.metrics);

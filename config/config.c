@@ -136,7 +136,9 @@ static const setting settings[] = {
      "chat receivers get a ticket's update when its rule had not fired for this long before, in "
      "event time (it fired again after a quiet spell); 0: never"},
     {"alerts.poll_ms", T_INT, F(alerts_poll_ms), 0, 10, 60000, NULL, NULL, NULL, 0, "1000",
-     "how often the sender looks for new notifications when idle"},
+     "how often the sender looks for new notifications when idle (a batch of this process "
+     "that opens or updates tickets wakes it at once; this paces the rest: other processes' "
+     "tickets, owners' changes, retries and updates held back coming due)"},
 };
 
 #define FIELD(cfg, off, type) ((type *)((char *)(cfg) + (off)))

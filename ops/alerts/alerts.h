@@ -117,6 +117,11 @@ cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, c
  * cx_alerts_sender_stop()). */
 const cx_alerts *cx_alerts_sender_alerts(const cx_alerts_sender *s);
 
+/* Tells the sender that notifications may be due now (a batch opened or
+ * updated tickets): it looks at once, not after its alerts.poll_ms pause.
+ * NULL-safe; from any thread. */
+void cx_alerts_sender_wake(cx_alerts_sender *s);
+
 /* Stops the thread within about 5 s, whatever alerts.timeout_ms and however
  * many receivers hang: the post under way and rows due now are still
  * delivered within 5 s; a post unanswered then is cut off and its row stays

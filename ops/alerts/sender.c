@@ -39,6 +39,7 @@ struct cx_alerts_sender {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
+    int woken; /* cx_alerts_sender_wake() since the last pause */
     _Atomic int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
 
@@ -361,16 +362,27 @@ static void update_gauges(cx_alerts_sender *s)
     cx_metrics_set(s->metrics, CX_G_NOTIFY_OLDEST_SECONDS, c.oldest_pending_seconds);
 }
 
-/* Waits ms or until stopped; returns 1 when stopped. */
+/* Waits ms or until stopped or woken; returns 1 when stopped. */
 static int pause_ms(cx_alerts_sender *s, int ms)
 {
     struct timespec until = cx_time_after_ms(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&s->lock);
-    while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
+    while (!s->stop && !s->woken && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
         ;
+    s->woken = 0;
     int stop = s->stop;
     pthread_mutex_unlock(&s->lock);
     return stop;
+}
+
+void cx_alerts_sender_wake(cx_alerts_sender *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->woken = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static int stopping(cx_alerts_sender *s)

@@ -33,6 +33,7 @@ static long produced;
  * timeout_ms; receivers: NULL, or the JSON array of alerts.receivers. */
 static int
     update_seconds; /* alerts.update_seconds; 0 (each update at once) unless a test sets it */
+static int poll_ms; /* alerts.poll_ms; 100 unless a test sets it */
 
 static void write_config_receivers(int resend_seconds, int timeout_ms, const char *receivers)
 {
@@ -47,10 +48,10 @@ static void write_config_receivers(int resend_seconds, int timeout_ms, const cha
             "    \"sentiment\": \"negative\", \"owner\": \"carriers\"},"
             "   {\"name\": \"courier-share\", \"category\": \"external\", \"min_events\": 10,"
             "    \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]},"
-            " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": 100,"
+            " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": %d,"
             "   \"resend_seconds\": %d, \"timeout_ms\": %d, \"update_seconds\": %d,%s%s%s"
             "   \"page_url\": \"http://cx.example/live\"}}",
-            resend_seconds, timeout_ms, update_seconds, receivers ? " \"receivers\": " : "",
+            poll_ms, resend_seconds, timeout_ms, update_seconds, receivers ? " \"receivers\": " : "",
             receivers ? receivers : "", receivers ? "," : "");
     fclose(f);
 }
@@ -70,6 +71,7 @@ static void setup(void)
     /* the events here are dated in November 2026: tickets as for live ones */
     setenv("CXPULSE_TICKETS_MAX_AGE_MINUTES", "0", 1);
     update_seconds = 0;
+    poll_ms = 100;
     write_config(2);
     produced = 0;
     n_kids = 0;
@@ -821,6 +823,26 @@ Test(alerts, history_read_with_the_default_settings_opens_no_ticket)
                  15);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "history opened a ticket");
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications"), 0);
+}
+
+/* A ticket's opening goes out as its batch commits, not at the sender's next
+ * look (alerts.poll_ms, here a minute): the batch wakes it. */
+Test(alerts, a_ticket_opened_is_sent_at_once_not_at_the_next_poll)
+{
+    poll_ms = 60000;
+    write_config(2);
+    run_with_signed_webhook(NULL);
+    /* the sender has looked, found nothing, and waits its minute */
+    wait_for("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+             " AND application_name LIKE 'cxpulse%'",
+             1, 30, "cxpulse sessions");
+    cx_test_sleep_ms(3000);
+    complaints(1);
+    wait_for("SELECT count(*) FROM cx.tickets", 1, 30, "the ticket opened");
+    int64_t t0 = cx_now_mono_us();
+    wait_for_the_first_post();
+    double took = (double)(cx_now_mono_us() - t0) / 1e6;
+    cr_assert_lt(took, 10, "the opening was posted %.1f s after the ticket opened", took);
 }
 
 /* alerts.update_seconds: while complaints keep coming, a webhook (a comment
