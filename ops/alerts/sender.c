@@ -39,7 +39,7 @@ struct cx_alerts_sender {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
-    int woken; /* cx_alerts_sender_wake() since the last pause */
+    int woken;                  /* cx_alerts_sender_wake() since the last pause */
     _Atomic int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
 

@@ -51,8 +51,8 @@ static void write_config_receivers(int resend_seconds, int timeout_ms, const cha
             " \"alerts\": {\"retry_min_ms\": 200, \"retry_max_ms\": 2000, \"poll_ms\": %d,"
             "   \"resend_seconds\": %d, \"timeout_ms\": %d, \"update_seconds\": %d,%s%s%s"
             "   \"page_url\": \"http://cx.example/live\"}}",
-            poll_ms, resend_seconds, timeout_ms, update_seconds, receivers ? " \"receivers\": " : "",
-            receivers ? receivers : "", receivers ? "," : "");
+            poll_ms, resend_seconds, timeout_ms, update_seconds,
+            receivers ? " \"receivers\": " : "", receivers ? receivers : "", receivers ? "," : "");
     fclose(f);
 }
 
