@@ -170,6 +170,13 @@ static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts
     return cx_pipeline_read_offsets(s->pipeline, topic, parts, n, start, next, err, errlen);
 }
 
+static cx_status advance(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                         const int64_t *next, char *err, size_t errlen)
+{
+    service *s = ctx;
+    return cx_pipeline_advance_offsets(s->pipeline, topic, parts, n, next, err, errlen);
+}
+
 static cx_status submit(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, char *err,
                         size_t errlen)
 {
@@ -497,6 +504,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
     cx_consumer_config cc = cx_cmd_consumer_config(cfg, props, n_props);
     cx_consumer_handler h = {.ctx = &s,
                              .load_offsets = load_offsets,
+                             .advance = advance,
                              .submit = submit,
                              .drain = drain,
                              .lost = lost,

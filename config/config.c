@@ -787,6 +787,9 @@ static const char *const owned_properties[][2] = {
     {"enable.auto.commit", "offsets are stored in PostgreSQL with each batch"},
     {"enable.auto.offset.store", "offsets are stored in PostgreSQL with each batch"},
     {"enable.partition.eof", "cxpulse does not read partitions' ends as messages"},
+    {"isolation.level",
+     "cxpulse reads transactional producers' messages once committed (read_committed), never "
+     "an aborted transaction's"},
 };
 
 /* Whether s begins with a number, spaces aside ("45", "-1", "1e3", not

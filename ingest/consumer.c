@@ -32,6 +32,9 @@
 /* While fetching is paused, how long asking the partitions' ends for the lag
  * may take (no fetch brings them then). */
 #define LAG_ENDS_MS 2000
+/* At most this often, while idle, offsets read past without a message are stored
+ * (advance_idle) */
+#define ADVANCE_EVERY_MS 1000
 
 struct cx_consumer {
     rd_kafka_t *rk;
@@ -54,6 +57,10 @@ struct cx_consumer {
      * (load_offsets) and each stored batch (cx_consumer_stored, any thread). */
     pthread_mutex_t stored_lock;
     rd_kafka_topic_partition_list_t *stored;
+    /* Where what was submitted ends, per partition (its offset: the next
+     * after the last submitted); on run()'s thread only. */
+    rd_kafka_topic_partition_list_t *submitted;
+    int64_t advanced_us; /* when advance_idle() last looked */
     struct said_lost { /* the messages said lost (say_lost; under stored_lock) */
         char *topic;
         int32_t partition;
@@ -197,6 +204,15 @@ static cx_status submit(cx_consumer *c, int wait_ms, char *err, size_t errlen)
             set_paused(c, 1);
         }
         return CX_OK;
+    }
+    for (size_t i = 0; st == CX_OK && i < c->n; i++) {
+        const cx_msg *m = &c->msgs[i];
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(c->submitted, m->topic, m->partition);
+        if (p == NULL)
+            p = rd_kafka_topic_partition_list_add(c->submitted, m->topic, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
     }
     drop_batch(c);
     if (st == CX_OK && c->paused)
@@ -1071,7 +1087,10 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
                              {"enable.auto.commit", "false"}, /* PostgreSQL holds the offsets */
                              /* nothing is stored before PostgreSQL has it */
                              {"enable.auto.offset.store", "false"},
-                             {"enable.partition.eof", "false"}};
+                             {"enable.partition.eof", "false"},
+                             /* a transaction's messages once it commits, never
+                                an aborted one's */
+                             {"isolation.level", "read_committed"}};
     size_t n_defaults = CX_ARRAY_LEN(defaults), n_set = n_defaults + cfg->n_props;
     char errstr[512];
     for (size_t i = 0; i < n_set + CX_ARRAY_LEN(base); i++) {
@@ -1139,7 +1158,8 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     c->cap = (size_t)c->batch_max;
     if ((c->batch = malloc(c->cap * sizeof *c->batch)) == NULL ||
         (c->msgs = malloc(c->cap * sizeof *c->msgs)) == NULL ||
-        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL)
+        (c->stored = rd_kafka_topic_partition_list_new(16)) == NULL ||
+        (c->submitted = rd_kafka_topic_partition_list_new(16)) == NULL)
         goto fail;
     if ((st = set_properties(conf, cfg, err, errlen)) != CX_OK)
         goto fail;
@@ -1177,6 +1197,82 @@ fail:
     return st;
 }
 
+/*
+ * Idle, stores where each assigned partition has been read past its stored
+ * offset (or its start, with none stored) without a message: the offsets
+ * between hold none (a transaction's
+ * marker, which a transactional producer leaves after each transaction;
+ * messages of aborted transactions; messages deleted unread, said lost). Left
+ * so, the lag would never reach 0 and a restart would count those deleted
+ * messages lost again. Only partitions all of whose submitted messages are
+ * stored, only when the application holds nothing (its advance answers
+ * CX_ERR_TRANSIENT otherwise), at most every ADVANCE_EVERY_MS.
+ */
+static void advance_idle(cx_consumer *c)
+{
+    int64_t now = cx_now_mono_us();
+    if (c->h.advance == NULL || now - c->advanced_us < ADVANCE_EVERY_MS * 1000LL)
+        return;
+    c->advanced_us = now;
+    rd_kafka_topic_partition_list_t *parts = NULL, *past = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+        return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t stored = stored_at(c, p->topic, p->partition);
+        const rd_kafka_topic_partition_t *sub =
+            rd_kafka_topic_partition_list_find(c->submitted, p->topic, p->partition);
+        /* nothing read past (from the start, with none stored), or messages
+         * of it submitted and not all stored */
+        if (p->offset <= (stored > 0 ? stored : 0) ||
+            (sub != NULL && (stored < 0 || sub->offset > stored)))
+            continue;
+        if (past == NULL && (past = rd_kafka_topic_partition_list_new(parts->cnt)) == NULL)
+            break;
+        rd_kafka_topic_partition_list_add(past, p->topic, p->partition)->offset = p->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    /* per topic, as the application stores offsets */
+    for (int i = 0; past != NULL && i < past->cnt; i++) {
+        if (past->elems[i].offset < 0)
+            continue; /* stored with its topic's earlier partition */
+        const char *topic = past->elems[i].topic;
+        int32_t ids[256];
+        int64_t next[256];
+        size_t n = 0;
+        for (int k = i; k < past->cnt && n < 256; k++)
+            if (past->elems[k].offset >= 0 && strcmp(past->elems[k].topic, topic) == 0) {
+                ids[n] = past->elems[k].partition;
+                next[n++] = past->elems[k].offset;
+            }
+        char err[512];
+        if (c->h.advance(c->h.ctx, topic, ids, n, next, err, sizeof err) != CX_OK) {
+            cx_log(CX_LOG_DEBUG, "ingest", "offsets read past not stored yet: %s", err);
+            break; /* busy, or the store out of reach: the next idle look tries again */
+        }
+        rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new((int)n);
+        for (size_t k = 0; k < n; k++) {
+            note_stored(c, topic, ids[k], next[k], 1);
+            if (done != NULL)
+                rd_kafka_topic_partition_list_add(done, topic, ids[k])->offset = next[k];
+            for (int j = i; j < past->cnt; j++) /* taken care of */
+                if (past->elems[j].partition == ids[k] && strcmp(past->elems[j].topic, topic) == 0)
+                    past->elems[j].offset = -1;
+        }
+        if (done != NULL) {
+            rd_kafka_commit(c->rk, done, 1); /* for lag tools, as each stored batch */
+            rd_kafka_topic_partition_list_destroy(done);
+        }
+        cx_log(CX_LOG_DEBUG, "ingest",
+               "stored the offsets of %zu partition(s) of %s read past "
+               "without a message (transaction markers, messages aborted or deleted)",
+               n, topic);
+    }
+    if (past != NULL)
+        rd_kafka_topic_partition_list_destroy(past);
+}
+
 cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
 {
     cx_status st = CX_OK;
@@ -1202,9 +1298,10 @@ cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
                          cx_now_mono_us() - c->first_us >= (int64_t)c->linger_ms * 1000)) {
             if ((st = submit(c, SUBMIT_WAIT_MS, err, errlen)) != CX_OK)
                 break;
-        } else if (c->n == 0 && m == NULL &&
-                   (st = c->h.submit(c->h.ctx, NULL, 0, 0, err, errlen)) != CX_OK) {
-            break; /* idle: the application failed for good */
+        } else if (c->n == 0 && m == NULL) {
+            if ((st = c->h.submit(c->h.ctx, NULL, 0, 0, err, errlen)) != CX_OK)
+                break; /* idle: the application failed for good */
+            advance_idle(c);
         }
     }
     char e[512];
@@ -1312,6 +1409,8 @@ void cx_consumer_free(cx_consumer *c)
     free(c->msgs);
     if (c->stored != NULL)
         rd_kafka_topic_partition_list_destroy(c->stored);
+    if (c->submitted != NULL)
+        rd_kafka_topic_partition_list_destroy(c->submitted);
     for (size_t i = 0; i < c->n_said; i++)
         free(c->said[i].topic);
     free(c->said);

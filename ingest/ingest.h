@@ -97,6 +97,13 @@ typedef struct cx_consumer_handler {
      * (cx_consumer_stored). */
     cx_status (*submit)(void *ctx, const cx_msg *msgs, size_t n, int wait_ms, char *err,
                         size_t errlen);
+    /* Optional. Stores next[i] as topic's parts[i] next offset where it is
+     * later than the one stored, and nothing else: the consumer has read
+     * past offsets that hold no message (transaction markers, messages
+     * aborted or deleted). CX_ERR_TRANSIENT while batches are being stored:
+     * asked again later. Called on run()'s thread while it is idle. */
+    cx_status (*advance)(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                         const int64_t *next, char *err, size_t errlen);
     /* Waits until nothing taken is being stored (what cannot be stored now is
      * given up: it is read again from the stored offsets). Called before
      * partitions are let go and before leaving. */

@@ -675,6 +675,20 @@ cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int3
     return st;
 }
 
+cx_status cx_pipeline_advance_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
+                                      size_t n, const int64_t *next, char *err, size_t errlen)
+{
+    const cx_sink *s = &p->o.sinks[0];
+    if (s->ops->advance_offsets == NULL || n == 0)
+        return CX_OK;
+    pthread_mutex_lock(&p->lock);
+    int idle = p->count == 0 && !p->draining && !p->stale && !p->fatal && !p->reporting;
+    pthread_mutex_unlock(&p->lock);
+    if (!idle) /* (only this thread submits: it stays so until the sink has done) */
+        return cx_errf(err, errlen, CX_ERR_TRANSIENT, "batches are being stored");
+    return s->ops->advance_offsets(s->ctx, topic, parts, n, next, err, errlen);
+}
+
 static void batch_free(batch *b)
 {
     free(b->msgs);

@@ -69,6 +69,12 @@ typedef struct cx_sink_ops {
      * start[i] stored (where a new group starts; one stored first wins). */
     cx_status (*read_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
                               const int64_t *start, int64_t *next, char *err, size_t errlen);
+    /* Optional (NULL: none). Stores next[i] as the next offset of topic's
+     * parts[i] where it is later than the one stored, with nothing else:
+     * the offsets skipped hold no message (transaction markers, messages
+     * aborted or deleted). */
+    cx_status (*advance_offsets)(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                                 const int64_t *next, char *err, size_t errlen);
     /* Optional (NULL: none). Asks the write going on in another thread to end
      * soon: it ends as it would have, or fails transiently. Any thread, any
      * time; CX_OK when asked (or nothing was going on). */
@@ -196,6 +202,15 @@ cx_status cx_pipeline_drain(cx_pipeline *p, char *err, size_t errlen);
 cx_status cx_pipeline_read_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
                                    size_t n, const int64_t *start, int64_t *next, char *err,
                                    size_t errlen);
+
+/* While the engine holds nothing (else CX_ERR_TRANSIENT at once: a batch in
+ * hand, a drain, offsets to be read again after one gave a batch up), stores
+ * next[i] as topic's parts[i] next offset where it is later than the one
+ * stored, through the first sink (see cx_sink_ops.advance_offsets): offsets
+ * read past that hold no message. CX_OK and nothing done without the op. On
+ * the thread that submits, as it is the one that could add a batch. */
+cx_status cx_pipeline_advance_offsets(cx_pipeline *p, const char *topic, const int32_t *parts,
+                                      size_t n, const int64_t *next, char *err, size_t errlen);
 
 /* Backoff before the attempt after `failures` consecutive transient failures
  * (1 = the first): retry_initial_ms doubled per failure up to retry_max_ms, with

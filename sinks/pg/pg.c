@@ -479,6 +479,48 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     return st;
 }
 
+cx_status cx_pg_advance_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
+                                const int64_t *next, char *err, size_t errlen)
+{
+    cx_status st = ensure_session(pg, err, errlen);
+    if (st != CX_OK)
+        return st;
+    cx_buf ids = {0}, nexts = {0};
+    cx_buf_put(&ids, "{", 1);
+    cx_buf_put(&nexts, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        cx_buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
+        cx_buf_printf(&nexts, "%s%lld", i ? "," : "", (long long)next[i]);
+    }
+    cx_buf_put(&ids, "}", 2);
+    cx_buf_put(&nexts, "}", 2);
+    if (ids.failed || nexts.failed) {
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "storing offsets: out of memory");
+    } else {
+        const char *params[] = {pg->group, topic, ids.data, nexts.data};
+        PGresult *res = PQexecParams(pg->conn,
+                                     "INSERT INTO cx.consumer_offsets AS o (consumer_group, topic,"
+                                     " partition, next_offset) SELECT $1, $2, p, n"
+                                     " FROM unnest($3::int[], $4::bigint[]) AS u(p, n)"
+                                     " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+                                     " SET next_offset = excluded.next_offset, updated_at = now()"
+                                     " WHERE o.next_offset < excluded.next_offset"
+                                     " RETURNING o.partition, o.next_offset",
+                                     4, NULL, params, NULL, NULL, 0);
+        st = cx__pg_check(pg->conn, res, "storing offsets past what holds no message", err, errlen);
+        /* stored: a later crash must not take them back */
+        for (int r = 0; st == CX_OK && r < PQntuples(res); r++)
+            seen_raise(pg->seen, topic, (int32_t)strtol(PQgetvalue(res, r, 0), NULL, 10),
+                       strtoll(PQgetvalue(res, r, 1), NULL, 10), NO_TIME);
+        PQclear(res);
+    }
+    cx_buf_free(&ids);
+    cx_buf_free(&nexts);
+    if (st == CX_ERR_TRANSIENT)
+        disconnect(pg);
+    return st;
+}
+
 /* Creates missing offset rows, locks them all, and reads the stored next offsets. */
 static cx_status lock_offsets(cx_pg *pg, part *parts, size_t np, char *err, size_t errlen)
 {

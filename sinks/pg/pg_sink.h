@@ -96,6 +96,15 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
                              const int64_t *start, int64_t *next, char *err, size_t errlen);
 
 /*
+ * Raises the stored next offset of `topic`'s partitions parts[i] for the
+ * sink's group to next[i] where it is lower (or stores it, with none
+ * stored), and stores nothing else: the offsets passed hold no message
+ * (transaction markers, messages aborted or deleted unread).
+ */
+cx_status cx_pg_advance_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
+                                const int64_t *next, char *err, size_t errlen);
+
+/*
  * Writes recs[0..n) in one transaction (see the top of this file); records
  * may come from several partitions, in offset order per partition. One
  * attempt: on CX_ERR_TRANSIENT (connection lost, server restarting,

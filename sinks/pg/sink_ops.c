@@ -26,13 +26,21 @@ static cx_status read_offsets(void *ctx, const char *topic, const int32_t *parts
     return cx_pg_read_offsets(ctx, topic, parts, n, start, next, err, errlen);
 }
 
+static cx_status advance_offsets(void *ctx, const char *topic, const int32_t *parts, size_t n,
+                                 const int64_t *next, char *err, size_t errlen)
+{
+    return cx_pg_advance_offsets(ctx, topic, parts, n, next, err, errlen);
+}
+
 static cx_status cancel(void *ctx, char *err, size_t errlen)
 {
     return cx_pg_cancel(ctx, err, errlen);
 }
 
-static const cx_sink_ops pg_sink_ops = {
-    .write = write_records, .read_offsets = read_offsets, .cancel = cancel};
+static const cx_sink_ops pg_sink_ops = {.write = write_records,
+                                        .read_offsets = read_offsets,
+                                        .advance_offsets = advance_offsets,
+                                        .cancel = cancel};
 
 void cx_pg_sink(cx_pg *pg, struct cx_sink *out)
 {

@@ -608,6 +608,42 @@ Test(http, a_read_only_server_is_said_and_taking_writes_again_wakes_the_writers)
     unlink(log);
 }
 
+/* Appends a transaction marker (commit or abort) to cx.events[partition]. */
+static void marker(int partition, const char *kind)
+{
+    char script[512];
+    cx_test_source_path("tests/support/kafka_marker.py", script, sizeof script);
+    cr_assert_eq(cx_test_sh("python3 '%s' '%s' cx.events %d %s >/dev/null", script,
+                            cx_mock_bootstraps(mock), partition, kind),
+                 0, "no marker appended to partition %d", partition);
+}
+
+/* A transactional producer leaves a marker after each transaction: an offset
+ * that holds no message, which the consumer reads past. Markers read past
+ * while idle are stored as the group's offsets, and nothing else is: the lag
+ * reaches 0 (it stayed at 1 per partition with a marker at its end). */
+Test(http, transaction_markers_are_read_past_and_the_lag_reaches_0)
+{
+    long bad = produce(30);
+    wait_handled(produced);
+    for (int p = 0; p < 3; p++)
+        marker(p, p < 2 ? "commit" : "abort");
+    bad += produce(9);
+    marker(0, "commit"); /* at the end of partition 0 */
+    wait_handled(produced + 4);
+    double lag = -1;
+    for (int i = 0; i < 100 && lag != 0; i++, cx_test_sleep_ms(100)) {
+        cr_assert_eq(cx_test_http_get(port, "/metrics", body, sizeof body), 200);
+        lag = family_sum(body, "cxpulse_consumer_lag");
+    }
+    cr_assert_eq(lag, 0, "lag %f with every message stored", lag);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(next_offset) FROM cx.consumer_offsets"
+                                         " WHERE consumer_group = 'ops'"),
+                 produced + 4, "stored past the markers, and no further");
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"), bad);
+}
+
 /* With the listener off, PostgreSQL is checked all the same: once the
  * server takes writes again, the writer waiting out its backoff is woken and
  * the batch is stored within seconds, not when the backoff ends. */
