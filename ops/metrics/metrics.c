@@ -15,8 +15,7 @@
 #include "metrics.h"
 
 static const double size_bounds[] = {1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000};
-static const double seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                        0.5,   1,    2.5,   5,    10};
+static const double seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 /* from a message's Kafka timestamp to its commit: a live stream's fraction of a
  * second up to a backlog's hour */
 static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5, 5,
@@ -36,9 +35,9 @@ struct cx_metrics {
     histogram batch_size, batch_seconds, latency;
     double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
     double classify_seconds;         /* cxpulse_classify_seconds_total */
-    int write_failing; /* a write failed and none has succeeded since */
-    double started;    /* Unix time of cx_metrics_new() */
-    char rules[256];   /* the rule version, for cxpulse_build_info */
+    int write_failing;               /* a write failed and none has succeeded since */
+    double started;                  /* Unix time of cx_metrics_new() */
+    char rules[256];                 /* the rule version, for cxpulse_build_info */
 };
 
 static const struct {
@@ -91,37 +90,45 @@ static const struct {
 } gauge_info[CX_G_GAUGE_COUNT] = {
     [CX_G_ASSIGNED] = {"cxpulse_partitions_assigned",
                        "Kafka partitions assigned to this member; 0 while it waits for their "
-                       "stored offsets."},
+                       "stored offsets.",
+                       0},
     [CX_G_PAUSED] = {"cxpulse_consumption_paused",
-                     "1 while fetching is paused: a batch waits for the writers to have room."},
+                     "1 while fetching is paused: a batch waits for the writers to have room.", 0},
     [CX_G_PG_UP] = {"cxpulse_postgresql_up",
                     "1 while PostgreSQL takes writes: it answers checks as a server that "
                     "takes them (not a standby, nor with default_transaction_read_only on), "
-                    "and the last write succeeded or none has failed."},
+                    "and the last write succeeded or none has failed.",
+                    0},
     [CX_G_NOTIFY_PENDING] = {"cxpulse_notifications_pending",
                              "Rows of cx.notifications waiting for delivery (every instance); "
-                             "0 in a process without receivers configured."},
+                             "0 in a process without receivers configured.",
+                             0},
     [CX_G_NOTIFY_FAILED_ROWS] = {"cxpulse_notifications_failed",
                                  "Rows of cx.notifications marked failed (every instance); 0 in "
-                                 "a process without receivers configured."},
+                                 "a process without receivers configured.",
+                                 0},
     [CX_G_WRITE_SECONDS] = {"cxpulse_write_in_progress_seconds",
                             "How long the oldest batch write going on now has taken (0 with "
                             "none): one waiting on a lock or on a synchronous standby grows "
-                            "while the other metrics stand still."},
+                            "while the other metrics stand still.",
+                            0},
     [CX_G_WRITE_BLOCKED_SECONDS] = {"cxpulse_write_blocked_seconds",
                                     "How long a writer's batch writes have failed in a row "
                                     "waiting for a lock another session holds (lock_timeout), "
-                                    "retries and backoffs included; 0 when none is."},
+                                    "retries and backoffs included; 0 when none is.",
+                                    0},
     [CX_G_NEWEST_EVENT] = {"cxpulse_newest_event_timestamp_seconds",
                            "The occurred_at of the newest event this process stored, as "
                            "Unix time (events dated more than 10 minutes after the clock "
                            "left out): time() minus it is how far behind in event time the "
-                           "stream is, as a backfill catches up; 0 until one is stored."},
+                           "stream is, as a backfill catches up; 0 until one is stored.",
+                           0},
     [CX_G_DEAD_LETTERS_WAITING] = {"cxpulse_dead_letters_waiting",
                                    "Rows of cx.dead_letters of this consumer group not stored "
                                    "yet (never replayed, or replayed and failed again), counted "
                                    "every 30 s and after this member stores one; they stay "
-                                   "until replayed or deleted."},
+                                   "until replayed or deleted.",
+                                   0},
     [CX_G_KAFKA_CONNECTIONS_UP] = {"cxpulse_kafka_connections_up",
                                    "Connections to Kafka brokers this member has up, bootstrap "
                                    "and group coordinator included (every 5 s): 0 while Kafka is "
@@ -424,10 +431,9 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
                   started);
     pthread_mutex_unlock(&m->lock);
     put_process(&t);
-    cx_buf_printf(&t,
-                  "# HELP cxpulse_consumer_lag Messages of the partition not yet stored (read "
-                  "or not): from its stored offset to its end.\n"
-                  "# TYPE cxpulse_consumer_lag gauge\n");
+    cx_buf_printf(&t, "# HELP cxpulse_consumer_lag Messages of the partition not yet stored (read "
+                      "or not): from its stored offset to its end.\n"
+                      "# TYPE cxpulse_consumer_lag gauge\n");
     for (size_t i = 0; i < n; i++) {
         cx_buf_printf(&t, "cxpulse_consumer_lag{topic=\"");
         put_label(&t, lags[i].topic);

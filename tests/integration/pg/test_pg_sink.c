@@ -779,8 +779,8 @@ Test(pg_sink, a_not_null_column_an_event_fills_refuses_only_the_events_that_do_n
     static const char *const undo[] = {
         "ALTER TABLE cx.events DROP COLUMN scale",
         "DROP TRIGGER audit ON cx.events; DROP FUNCTION public.audit(); DROP TABLE public.audit",
-        "DROP TRIGGER scale ON cx.events; DROP FUNCTION public.scale();"
-        " ALTER TABLE cx.events DROP COLUMN scale"};
+        ("DROP TRIGGER scale ON cx.events; DROP FUNCTION public.scale();"
+         " ALTER TABLE cx.events DROP COLUMN scale")};
     const char *rated = "{\"event_id\":\"r\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
                         "\"rating\":{\"scale\":\"csat\",\"value\":2}}";
     for (size_t k = 0; k < CX_ARRAY_LEN(setups); k++) {
