@@ -170,6 +170,26 @@ static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts
     return cx_pipeline_read_offsets(s->pipeline, topic, parts, n, start, next, err, errlen);
 }
 
+/* Says so when another installation writes to the same database (a regular
+ * expression among the topics: not known which topics are whose). */
+static void warn_other_installations(cx_pg *pg, const cx_config *cfg, int pg_up)
+{
+    for (size_t i = 0; i < cfg->n_topics; i++)
+        if (cfg->topics[i][0] == '^' || !pg_up)
+            return;
+    char names[512];
+    long long others = cx_pg_other_installations(pg, (const char *const *)cfg->topics,
+                                                 cfg->n_topics, names, sizeof names);
+    if (others > 0)
+        cx_log(CX_LOG_WARN, "run",
+               "another installation writes to this database: within the last day %s stored "
+               "offsets%s, of topics this one does not read. Events (by event_id), signals, "
+               "tickets, notifications, reclassify and dead-letter replay are shared by all "
+               "that write to one database: give each installation its own "
+               "(deploy/README.md, \"Several installations\")",
+               names, others > 3 ? " (and more)" : "");
+}
+
 static cx_status advance(void *ctx, const char *topic, const int32_t *parts, size_t n,
                          const int64_t *next, char *err, size_t errlen)
 {
@@ -477,6 +497,7 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         cx_pg_sink(pg[w], &sinks[w]);
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
+    warn_other_installations(pg[0], cfg, pg_up);
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
     cx_pipeline_options o = {.sinks = sinks,
                              .n_sinks = writers,

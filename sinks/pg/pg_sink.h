@@ -96,6 +96,17 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
                              const int64_t *start, int64_t *next, char *err, size_t errlen);
 
 /*
+ * Looks for another installation writing to this database: a group other
+ * than the sink's that stored offsets of a topic not in topics[0..n) within
+ * the last day. Returns how many such (group, topic) pairs there are (0 also
+ * when it cannot tell), naming up to a few of them in names ("group g on
+ * topic t, ..."). The database's events, signals, tickets and notifications
+ * are shared by all who write to it, so such a neighbour is worth a word.
+ */
+long long cx_pg_other_installations(cx_pg *pg, const char *const *topics, size_t n, char *names,
+                                    size_t len);
+
+/*
  * Raises the stored next offset of `topic`'s partitions parts[i] for the
  * sink's group to next[i] where it is lower (or stores it, with none
  * stored), and stores nothing else: the offsets passed hold no message

@@ -1956,3 +1956,23 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
                  0);
     cx_test_assert_signals_exact(conn);
 }
+
+/* Another installation writing to the same database (a group that stored
+ * offsets of topics this one does not read) is said as a member starts; a
+ * second group reading the same topic (a backfill) is not one. */
+Test(run, another_installation_on_the_database_is_said_at_start)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
+                          " next_offset) VALUES ('eu', 'eu.events', 0, 5),"
+                          " ('backfill', 'cx.events', 0, 7)");
+    char log[sizeof cfgfile + 16];
+    produce(10);
+    pid_t p = start_run_logged("g40", log, sizeof log);
+    wait_handled("g40", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'another installation writes to this database: within the "
+                            "last day group eu on topic eu.events stored offsets, of topics' '%s'",
+                            log),
+                 0, "not said%s", tails(log, NULL));
+    cr_assert_neq(cx_test_sh("grep -q backfill '%s'", log), 0, "a backfill group named");
+}
