@@ -401,19 +401,10 @@ static void part_arrays(const part *parts, size_t np, cx_buf *topics, cx_buf *id
     if (offsets != NULL)
         cx_buf_put(offsets, "{", 1);
     for (size_t i = 0; i < np; i++) {
-        const char *sep = i ? "," : "";
-        /* Kafka topic names are [A-Za-z0-9._-]; quote them anyway. */
-        cx_buf_printf(topics, "%s\"", sep);
-        for (const char *p = parts[i].topic; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                cx_buf_put(topics, "\\", 1);
-            cx_buf_put(topics, p, 1);
-        }
-        cx_buf_put(topics, "\"", 1);
-        cx_buf_printf(ids, "%s%d", sep, parts[i].partition);
+        cx__pg_array_text(topics, parts[i].topic);
+        cx__pg_array_int(ids, parts[i].partition);
         if (offsets != NULL)
-            cx_buf_printf(offsets, "%s%lld", sep,
-                          (long long)(next ? parts[i].max_offset + 1 : parts[i].stored));
+            cx__pg_array_int(offsets, next ? parts[i].max_offset + 1 : parts[i].stored);
     }
     cx_buf_put(topics, "}", 2);
     cx_buf_put(ids, "}", 2);
@@ -430,12 +421,12 @@ cx_status cx_pg_read_offsets(cx_pg *pg, const char *topic, const int32_t *parts,
     cx_buf ids = {0}, starts = {0};
     cx_buf_put(&ids, "{", 1);
     for (size_t i = 0; i < n; i++)
-        cx_buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
+        cx__pg_array_int(&ids, parts[i]);
     cx_buf_put(&ids, "}", 2);
     if (start != NULL) {
         cx_buf_put(&starts, "{", 1);
         for (size_t i = 0; i < n; i++)
-            cx_buf_printf(&starts, "%s%lld", i ? "," : "", (long long)start[i]);
+            cx__pg_array_int(&starts, start[i]);
         cx_buf_put(&starts, "}", 2);
     }
     if (ids.failed || starts.failed)
@@ -486,12 +477,8 @@ long long cx_pg_other_installations(cx_pg *pg, const char *const *topics, size_t
     names[0] = '\0';
     cx_buf list = {0};
     cx_buf_put(&list, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        cx_buf_printf(&list, "%s\"", i ? "," : "");
-        for (const char *c = topics[i]; *c != '\0'; c++)
-            cx_buf_printf(&list, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-        cx_buf_put(&list, "\"", 1);
-    }
+    for (size_t i = 0; i < n; i++)
+        cx__pg_array_text(&list, topics[i]);
     cx_buf_put(&list, "}", 2);
     long long others = 0;
     if (!list.failed && ensure_session(pg, err, sizeof err) == CX_OK) {
@@ -503,8 +490,10 @@ long long cx_pg_other_installations(cx_pg *pg, const char *const *topics, size_t
                          " AND updated_at > now() - interval '1 day'"
                          " GROUP BY consumer_group, topic ORDER BY max(updated_at) DESC LIMIT 3",
                          2, NULL, params, NULL, NULL, 0);
-        if (cx__pg_check(pg->conn, res, "looking for other installations", err, sizeof err) ==
+        if (cx__pg_check(pg->conn, res, "looking for other installations", err, sizeof err) !=
             CX_OK) {
+            cx_log(CX_LOG_DEBUG, "sink.pg", "%s", err);
+        } else {
             size_t used = 0;
             for (int r = 0; r < PQntuples(res) && used < len; r++) {
                 others = strtoll(PQgetvalue(res, r, 2), NULL, 10);
@@ -529,8 +518,8 @@ cx_status cx_pg_advance_offsets(cx_pg *pg, const char *topic, const int32_t *par
     cx_buf_put(&ids, "{", 1);
     cx_buf_put(&nexts, "{", 1);
     for (size_t i = 0; i < n; i++) {
-        cx_buf_printf(&ids, "%s%d", i ? "," : "", parts[i]);
-        cx_buf_printf(&nexts, "%s%lld", i ? "," : "", (long long)next[i]);
+        cx__pg_array_int(&ids, parts[i]);
+        cx__pg_array_int(&nexts, next[i]);
     }
     cx_buf_put(&ids, "}", 2);
     cx_buf_put(&nexts, "}", 2);

@@ -81,6 +81,12 @@ int cx__pg_refused_for_size(const struct cx_pg *pg);
 cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err,
                       size_t errlen);
 
+/* Elements of an array literal in a cx_buf holding its "{" (a parameter such
+ * as $1::text[] or $2::bigint[]; the caller closes it with "}"): a text,
+ * quoted (NULL for a NULL string), or an integer. */
+void cx__pg_array_text(cx_buf *b, const char *s);
+void cx__pg_array_int(cx_buf *b, long long v);
+
 /* The same for one statement with n text parameters, whose rows are not wanted. */
 cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
                              const char *what, char *err, size_t errlen);

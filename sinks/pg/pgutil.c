@@ -279,6 +279,27 @@ cx_status cx__pg_exec(PGconn *conn, const char *sql, const char *what, char *err
     return st;
 }
 
+void cx__pg_array_text(cx_buf *b, const char *s)
+{
+    cx_buf_put(b, b->len > 1 ? "," : "", b->len > 1);
+    if (s == NULL) {
+        cx_buf_put(b, "NULL", 4);
+        return;
+    }
+    cx_buf_put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            cx_buf_put(b, "\\", 1);
+        cx_buf_put(b, s, 1);
+    }
+    cx_buf_put(b, "\"", 1);
+}
+
+void cx__pg_array_int(cx_buf *b, long long v)
+{
+    cx_buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
+}
+
 cx_status cx__pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
                              const char *what, char *err, size_t errlen)
 {

@@ -247,28 +247,6 @@ static double sum_as_double(i128 v)
     return strtod(buf, NULL);
 }
 
-/* Appends a text[] literal element (NULL for a NULL string). */
-static void array_item(cx_buf *b, const char *s)
-{
-    cx_buf_put(b, b->len > 1 ? "," : "", b->len > 1);
-    if (s == NULL) {
-        cx_buf_put(b, "NULL", 4);
-        return;
-    }
-    cx_buf_put(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            cx_buf_put(b, "\\", 1);
-        cx_buf_put(b, s, 1);
-    }
-    cx_buf_put(b, "\"", 1);
-}
-
-static void array_int(cx_buf *b, long long v)
-{
-    cx_buf_printf(b, "%s%lld", b->len > 1 ? "," : "", v);
-}
-
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -396,8 +374,8 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
             spans[2 * n_spans] = sc->buckets[i] - sc->width;
             spans[2 * n_spans + 1] = sc->buckets[i];
         }
-        array_item(&cat, cx_category_name((cx_category)sc->category));
-        array_item(&chan, sc->channel);
+        cx__pg_array_text(&cat, cx_category_name((cx_category)sc->category));
+        cx__pg_array_text(&chan, sc->channel);
     }
     /* one span per run of overlapping windows, whatever their scope */
     if (st == CX_OK)
@@ -409,8 +387,8 @@ static cx_status read_scopes(PGconn *conn, scope *scopes, size_t n, const cx_win
         while (++i < n_spans && spans[2 * i] <= to)
             if (spans[2 * i + 1] > to)
                 to = spans[2 * i + 1];
-        array_int(&lo, from);
-        array_int(&hi, to);
+        cx__pg_array_int(&lo, from);
+        cx__pg_array_int(&hi, to);
     }
     free(spans);
     cx_buf_put(&cat, "}", 2);
@@ -553,16 +531,16 @@ static cx_status baselines(PGconn *conn, const cx_ticket_rule *r, const scope *s
         long long f = at[i] - w - b, t = at[i] - w;
         while (++i < n && at[i] - w - b <= t)
             t = at[i] - w;
-        array_int(&lo, f);
-        array_int(&hi, t);
+        cx__pg_array_int(&lo, f);
+        cx__pg_array_int(&hi, t);
     }
     cx_buf_put(&lo, "}", 2);
     cx_buf_put(&hi, "}", 2);
     cx_buf_put(&from, "{", 1);
     cx_buf_put(&to, "{", 1);
     for (size_t i = 0; i < n; i++) { /* each window's own hours */
-        array_int(&from, at[i] - w - b);
-        array_int(&to, at[i] - w);
+        cx__pg_array_int(&from, at[i] - w - b);
+        cx__pg_array_int(&to, at[i] - w);
     }
     cx_buf_put(&from, "}", 2);
     cx_buf_put(&to, "}", 2);
@@ -836,7 +814,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
     snprintf(first, sizeof first, "%lld", fr->first_end);
     cx_buf_put(&samples, "{", 1);
     for (int i = 0; i < fr->n_samples; i++)
-        array_item(&samples, fr->samples[i]);
+        cx__pg_array_text(&samples, fr->samples[i]);
     cx_buf_put(&samples, "}", 2);
     if (samples.failed) {
         cx_buf_free(&samples);
