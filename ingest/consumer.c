@@ -170,9 +170,10 @@ static void let_go_of_batch(cx_consumer *c)
  * busy does not make every batch stop and restart fetching. */
 #define SUBMIT_WAIT_MS 1000
 
-void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
+/* Raises each partition of list to where msgs[0..n) end in it (the offset
+ * after its last message), adding those it lacks. */
+static void raise_to_ends(rd_kafka_topic_partition_list_t *list, const cx_msg *msgs, size_t n)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     for (size_t i = 0; i < n; i++) {
         const cx_msg *m = &msgs[i];
         rd_kafka_topic_partition_t *p =
@@ -182,10 +183,23 @@ void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
+}
+
+/* Notes the offsets of list as stored, and commits them to Kafka for lag
+ * tools (the offsets that count are PostgreSQL's). */
+static void stored_up_to(cx_consumer *c, rd_kafka_topic_partition_list_t *list)
+{
     for (int i = 0; i < list->cnt; i++)
         note_stored(c, list->elems[i].topic, list->elems[i].partition, list->elems[i].offset, 1);
     if (list->cnt > 0)
         rd_kafka_commit(c->rk, list, 1);
+}
+
+void cx_consumer_stored(cx_consumer *c, const cx_msg *msgs, size_t n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    raise_to_ends(list, msgs, n);
+    stored_up_to(c, list);
     rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -205,15 +219,8 @@ static cx_status submit(cx_consumer *c, int wait_ms, char *err, size_t errlen)
         }
         return CX_OK;
     }
-    for (size_t i = 0; st == CX_OK && i < c->n; i++) {
-        const cx_msg *m = &c->msgs[i];
-        rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(c->submitted, m->topic, m->partition);
-        if (p == NULL)
-            p = rd_kafka_topic_partition_list_add(c->submitted, m->topic, m->partition);
-        if (m->offset + 1 > p->offset)
-            p->offset = m->offset + 1;
-    }
+    if (st == CX_OK)
+        raise_to_ends(c->submitted, c->msgs, c->n);
     drop_batch(c);
     if (st == CX_OK && c->paused)
         set_paused(c, 0);
@@ -1233,44 +1240,38 @@ static void advance_idle(cx_consumer *c)
         rd_kafka_topic_partition_list_add(past, p->topic, p->partition)->offset = p->offset;
     }
     rd_kafka_topic_partition_list_destroy(parts);
+    if (past == NULL)
+        return;
     /* per topic, as the application stores offsets */
-    for (int i = 0; past != NULL && i < past->cnt; i++) {
-        if (past->elems[i].offset < 0)
-            continue; /* stored with its topic's earlier partition */
+    rd_kafka_topic_partition_list_sort(past, NULL, NULL);
+    rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(past->cnt);
+    for (int i = 0, end; i < past->cnt; i = end) {
         const char *topic = past->elems[i].topic;
         int32_t ids[256];
         int64_t next[256];
         size_t n = 0;
-        for (int k = i; k < past->cnt && n < 256; k++)
-            if (past->elems[k].offset >= 0 && strcmp(past->elems[k].topic, topic) == 0) {
-                ids[n] = past->elems[k].partition;
-                next[n++] = past->elems[k].offset;
-            }
+        for (end = i; end < past->cnt && n < 256 && strcmp(past->elems[end].topic, topic) == 0;
+             end++, n++) {
+            ids[n] = past->elems[end].partition;
+            next[n] = past->elems[end].offset;
+        }
         char err[512];
         if (c->h.advance(c->h.ctx, topic, ids, n, next, err, sizeof err) != CX_OK) {
             cx_log(CX_LOG_DEBUG, "ingest", "offsets read past not stored yet: %s", err);
             break; /* busy, or the store out of reach: the next idle look tries again */
         }
-        rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new((int)n);
-        for (size_t k = 0; k < n; k++) {
-            note_stored(c, topic, ids[k], next[k], 1);
-            if (done != NULL)
-                rd_kafka_topic_partition_list_add(done, topic, ids[k])->offset = next[k];
-            for (int j = i; j < past->cnt; j++) /* taken care of */
-                if (past->elems[j].partition == ids[k] && strcmp(past->elems[j].topic, topic) == 0)
-                    past->elems[j].offset = -1;
-        }
-        if (done != NULL) {
-            rd_kafka_commit(c->rk, done, 1); /* for lag tools, as each stored batch */
-            rd_kafka_topic_partition_list_destroy(done);
-        }
-        cx_log(CX_LOG_DEBUG, "ingest",
-               "stored the offsets of %zu partition(s) of %s read past "
-               "without a message (transaction markers, messages aborted or deleted)",
-               n, topic);
+        for (int k = i; k < end; k++)
+            rd_kafka_topic_partition_list_add(done, topic, past->elems[k].partition)->offset =
+                past->elems[k].offset;
     }
-    if (past != NULL)
-        rd_kafka_topic_partition_list_destroy(past);
+    if (done->cnt > 0)
+        cx_log(CX_LOG_DEBUG, "ingest",
+               "stored the offsets of %d partition(s) read past without a message "
+               "(transaction markers, messages aborted or deleted)",
+               done->cnt);
+    stored_up_to(c, done);
+    rd_kafka_topic_partition_list_destroy(done);
+    rd_kafka_topic_partition_list_destroy(past);
 }
 
 cx_status cx_consumer_run(cx_consumer *c, char *err, size_t errlen)
