@@ -172,10 +172,10 @@ static cx_status load_offsets(void *ctx, const char *topic, const int32_t *parts
 
 /* Says so when another installation writes to the same database (a regular
  * expression among the topics: not known which topics are whose). */
-static void warn_other_installations(cx_pg *pg, const cx_config *cfg, int pg_up)
+static void warn_other_installations(cx_pg *pg, const cx_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_topics; i++)
-        if (cfg->topics[i][0] == '^' || !pg_up)
+        if (cfg->topics[i][0] == '^')
             return;
     char names[512];
     long long others = cx_pg_other_installations(pg, (const char *const *)cfg->topics,
@@ -497,7 +497,8 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         cx_pg_sink(pg[w], &sinks[w]);
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
-    warn_other_installations(pg[0], cfg, pg_up);
+    if (pg_up)
+        warn_other_installations(pg[0], cfg);
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
     cx_pipeline_options o = {.sinks = sinks,
                              .n_sinks = writers,

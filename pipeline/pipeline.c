@@ -425,13 +425,13 @@ static void *writer_main(void *arg)
         else if (wr->blocked_since_us == 0) /* since that write began to wait */
             wr->blocked_since_us = wr->writing_since_us;
         if (r == CX_SINK_OK) {
-            if (wr->failures > 0) /* the end of an outage, said as its start was */
+            if (wr->failures > 0) { /* the end of an outage, said as its start was */
                 cx_log(CX_LOG_INFO, "pipeline",
                        "writer %d: batch stored after %d failed attempt(s) over %lld s",
                        (int)(wr - p->wr), wr->failures,
                        (long long)((cx_now_mono_us() - wr->failing_since_us) / 1000000));
-            if (wr->failures > 0)
                 pthread_cond_signal(&wr->make_cond); /* making ahead again */
+            }
             wr->failures = 0;
             add_counts(&s->counts, &c);
             s->done += n;

@@ -178,12 +178,18 @@ static double wall_now(void)
     return (double)(cx_now_wall_us() / 1000) / 1000.0;
 }
 
+/* Sets gauge g to v, set at now (how gauge_info's flags show it). Under the lock. */
+static void set_locked(cx_metrics *m, cx_gauge g, double v, double now)
+{
+    m->gauges[g] = v;
+    m->set_at[g] = now;
+}
+
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
 {
     double now = wall_now();
     pthread_mutex_lock(&m->lock);
-    m->gauges[g] = v;
-    m->set_at[g] = now;
+    set_locked(m, g, v, now);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -222,7 +228,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         unreadable += t != NULL && t->unreadable != NULL;
         not_read += t != NULL && t->language_not_read != NULL;
     }
-    int64_t now_ms = cx_now_wall_us() / 1000;
+    double now = wall_now();
     /* one critical section: a scrape sees the whole batch or none of it */
     pthread_mutex_lock(&m->lock);
     m->counters[CX_M_CONSUMED] += r->written;
@@ -246,20 +252,18 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
             m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
         /* each message from its Kafka timestamp (a producer's clock ahead
          * of this one's: 0) to now, its batch committed */
-        int64_t newest = 0;
+        double newest = 0;
         for (size_t i = 0; i < r->n; i++) {
-            int64_t ts = r->msgs[i].timestamp_ms;
+            double ts = (double)r->msgs[i].timestamp_ms / 1000.0;
             if (ts <= 0)
                 continue;
             observe(&m->latency, latency_bounds, CX_ARRAY_LEN(latency_bounds),
-                    ts < now_ms ? (double)(now_ms - ts) / 1000.0 : 0);
-            if (ts > newest && ts <= now_ms + 600 * 1000)
+                    ts < now ? now - ts : 0);
+            if (ts > newest && ts <= now + 600)
                 newest = ts;
         }
-        if (newest > 0 && (double)newest / 1000.0 > m->gauges[CX_G_NEWEST_MESSAGE]) {
-            m->gauges[CX_G_NEWEST_MESSAGE] = (double)newest / 1000.0;
-            m->set_at[CX_G_NEWEST_MESSAGE] = (double)now_ms / 1000.0;
-        }
+        if (newest > m->gauges[CX_G_NEWEST_MESSAGE])
+            set_locked(m, CX_G_NEWEST_MESSAGE, newest, now);
     }
     pthread_mutex_unlock(&m->lock);
 }

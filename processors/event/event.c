@@ -1831,15 +1831,15 @@ void cx_event_drop_attributes(cx_event *ev)
         return;
     const char **str[] = {&ev->event_id,   &ev->occurred_at, &ev->customer_id, &ev->channel,
                           &ev->touchpoint, &ev->language,    &ev->text};
-    size_t len[sizeof str / sizeof *str], total = 0;
-    for (size_t i = 0; i < sizeof str / sizeof *str; i++)
+    size_t len[CX_ARRAY_LEN(str)], total = 0;
+    for (size_t i = 0; i < CX_ARRAY_LEN(str); i++)
         total += (len[i] = *str[i] != NULL ? strlen(*str[i]) + 1 : 0);
     if (total > ev->mem_.bytes / 2)
         return; /* mostly the strings: nothing worth copying them for */
     char *copy = malloc(total), *at = copy;
     if (copy == NULL)
         return;
-    for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
+    for (size_t i = 0; i < CX_ARRAY_LEN(str); i++) {
         if (*str[i] != NULL) {
             *str[i] = memcpy(at, *str[i], len[i]);
             at += len[i];
