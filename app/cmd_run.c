@@ -90,7 +90,7 @@ typedef struct service {
     cx_cmd_unreadable told_language; /* languages warned not read, once each */
     int64_t cancel_at_us;   /* stopping: when writes still going on are cancelled */
     watchdog stopping;      /* from then: the stop's deadline */
-    uint64_t dead_unsaid;   /* dead letters not yet said in the log */
+    uint64_t dead_unsaid[CX_DEAD_REASON_COUNT]; /* dead letters not yet said in the log */
     int64_t dead_said_us;   /* when they were last said (0: never) */
     char dead_first[320];   /* the first unsaid one parsed: where, and why */
 } service;
@@ -324,22 +324,30 @@ static void stored(void *ctx, const cx_pipeline_report *r)
     /* each dead letter is stored with its reason, and said at debug level: a
      * stream of them is said at warn, once a minute at most, with the first,
      * its values left out (a customer's text can be one: docs/privacy.md) */
-    s->dead_unsaid += r->counts.dead_lettered;
+    uint64_t unsaid = 0;
+    for (int k = 0; k < CX_DEAD_REASON_COUNT; k++)
+        unsaid += s->dead_unsaid[k] += r->counts.dead_by[k];
     for (size_t i = 0; i < r->n && s->dead_first[0] == '\0' && r->counts.dead_lettered > 0; i++)
         if (r->recs[i].ev == NULL && r->recs[i].error != NULL) {
             char why[256];
-            snprintf(s->dead_first, sizeof s->dead_first, ", the first unreadable %s[%d]@%lld: %s",
+            snprintf(s->dead_first, sizeof s->dead_first, ", the first invalid %s[%d]@%lld: %s",
                      r->recs[i].topic, (int)r->recs[i].partition, (long long)r->recs[i].offset,
                      without_values(r->recs[i].error, why, sizeof why));
         }
     int64_t now = cx_now_mono_us();
-    if (s->dead_unsaid > 0 && (s->dead_said_us == 0 || now - s->dead_said_us >= 60000000LL)) {
+    if (unsaid > 0 && (s->dead_said_us == 0 || now - s->dead_said_us >= 60000000LL)) {
+        char by[128] = "";
+        for (int k = 0, n = 0; k < CX_DEAD_REASON_COUNT; k++)
+            if (s->dead_unsaid[k] > 0)
+                n += snprintf(by + n, sizeof by - (size_t)n, "%s%s %llu", n ? ", " : "",
+                              cx_dead_reason_name((cx_dead_reason)k),
+                              (unsigned long long)s->dead_unsaid[k]);
         cx_log(CX_LOG_WARN, "pipeline",
-               "%llu message(s) dead-lettered%s%s (cxpulse dead-letters list shows every "
+               "%llu message(s) dead-lettered%s (%s)%s (cxpulse dead-letters list shows every "
                "reason; said once a minute at most)",
-               (unsigned long long)s->dead_unsaid,
-               s->dead_said_us ? " since the last such line" : "", s->dead_first);
-        s->dead_unsaid = 0;
+               (unsigned long long)unsaid, s->dead_said_us ? " since the last such line" : "", by,
+               s->dead_first);
+        memset(s->dead_unsaid, 0, sizeof s->dead_unsaid);
         s->dead_first[0] = '\0';
         s->dead_said_us = now;
     }

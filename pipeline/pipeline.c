@@ -99,12 +99,24 @@ struct cx_pipeline {
     _Atomic unsigned seed;
 };
 
+const char *cx_dead_reason_name(cx_dead_reason r)
+{
+    static const char *const names[CX_DEAD_REASON_COUNT] = {
+        [CX_DEAD_INVALID] = "invalid",
+        [CX_DEAD_ID_REUSED] = "event_id_reused",
+        [CX_DEAD_REJECTED] = "rejected",
+    };
+    return (unsigned)r < CX_DEAD_REASON_COUNT ? names[r] : "unknown";
+}
+
 static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
 {
     to->stored += c->stored;
     to->duplicates += c->duplicates;
     to->skipped += c->skipped;
     to->dead_lettered += c->dead_lettered;
+    for (int r = 0; r < CX_DEAD_REASON_COUNT; r++)
+        to->dead_by[r] += c->dead_by[r];
     to->tickets_opened += c->tickets_opened;
     to->tickets_updated += c->tickets_updated;
     if (c->newest_event_s > to->newest_event_s)

@@ -33,12 +33,24 @@
 
 /* ---- Sinks ------------------------------------------------------------------- */
 
+/* Why a message became a dead letter. */
+typedef enum cx_dead_reason {
+    CX_DEAD_INVALID,   /* not a valid event: cx_record_make() refused it */
+    CX_DEAD_ID_REUSED, /* another event is stored under its event_id */
+    CX_DEAD_REJECTED,  /* the sink refused its row (a constraint, a trigger) */
+    CX_DEAD_REASON_COUNT
+} cx_dead_reason;
+
+/* The reason's name in metrics and logs: "invalid", "event_id_reused", "rejected". */
+const char *cx_dead_reason_name(cx_dead_reason r);
+
 /* What one sink write did (counts of records). */
 typedef struct cx_sink_counts {
     size_t stored;          /* new events */
     size_t duplicates;      /* events stored before (same event_id) */
     size_t skipped;         /* records below the stored next offset (applied before) */
     size_t dead_lettered;   /* invalid messages and rows the sink rejected */
+    size_t dead_by[CX_DEAD_REASON_COUNT]; /* dead_lettered, by reason */
     size_t tickets_opened;  /* new tickets */
     size_t tickets_updated; /* unresolved tickets that fired again */
     int64_t newest_event_s; /* the newest new event's occurred_at, Unix seconds, of those

@@ -32,6 +32,7 @@ struct cx_metrics {
     uint64_t counters[CX_M_COUNTER_COUNT];
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
+    uint64_t dead_by[CX_DEAD_REASON_COUNT]; /* counters[CX_M_DEAD_LETTERS], by reason */
     histogram batch_size, batch_seconds, latency;
     double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
     double classify_seconds;         /* cxpulse_classify_seconds_total */
@@ -51,7 +52,10 @@ static const struct {
     [CX_M_SKIPPED] = {"cxpulse_replayed_skipped_total",
                       "Messages below the stored offset, already applied (replays)."},
     [CX_M_DEAD_LETTERS] = {"cxpulse_dead_letters_total",
-                           "Messages stored in cx.dead_letters instead of cx.events."},
+                           "Messages stored in cx.dead_letters instead of cx.events, by "
+                           "reason: invalid (not a valid event), event_id_reused (another "
+                           "event is stored under its event_id), rejected (PostgreSQL "
+                           "refused its row)."},
     [CX_M_PG_RETRIES] = {"cxpulse_pg_retries_total",
                          "Writes of a batch's share that failed transiently and were tried "
                          "again (each writer's, each try)."},
@@ -236,6 +240,8 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     m->counters[CX_M_DUPLICATES] += c->duplicates;
     m->counters[CX_M_SKIPPED] += c->skipped;
     m->counters[CX_M_DEAD_LETTERS] += c->dead_lettered;
+    for (int k = 0; k < CX_DEAD_REASON_COUNT; k++)
+        m->dead_by[k] += c->dead_by[k];
     m->counters[CX_M_TICKETS_OPENED] += c->tickets_opened;
     m->counters[CX_M_TICKETS_UPDATED] += c->tickets_updated;
     for (int k = 0; k <= CX_CAT_COUNT; k++)
@@ -378,10 +384,18 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
     cx_buf t = {0};
     double now = wall_now();
     pthread_mutex_lock(&m->lock);
-    for (int c = 0; c < CX_M_COUNTER_COUNT; c++)
-        cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[c].name,
-                      counter_info[c].help, counter_info[c].name, counter_info[c].name,
-                      (unsigned long long)m->counters[c]);
+    for (int c = 0; c < CX_M_COUNTER_COUNT; c++) {
+        cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name,
+                      counter_info[c].help, counter_info[c].name);
+        if (c != CX_M_DEAD_LETTERS)
+            cx_buf_printf(&t, "%s %llu\n", counter_info[c].name,
+                          (unsigned long long)m->counters[c]);
+        else /* every reason from the start: a rate of a series that appears is lost */
+            for (int k = 0; k < CX_DEAD_REASON_COUNT; k++)
+                cx_buf_printf(&t, "%s{reason=\"%s\"} %llu\n", counter_info[c].name,
+                              cx_dead_reason_name((cx_dead_reason)k),
+                              (unsigned long long)m->dead_by[k]);
+    }
     cx_buf_printf(&t,
                   "# HELP cxpulse_classify_seconds_total CPU time spent parsing and classifying "
                   "messages, summed over the threads that do it.\n# TYPE "

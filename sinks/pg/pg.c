@@ -177,6 +177,7 @@ enum fate { F_SKIP, F_EVENT, F_DUPLICATE, F_DEAD, F_LATER };
 typedef struct dead {
     size_t rec;
     char *reason; /* owned when not the record's own error */
+    cx_dead_reason why;
 } dead;
 
 typedef struct batch {
@@ -758,7 +759,7 @@ static cx_status dead_letter_reused_ids(cx_pg *pg, batch *b, const size_t *idx, 
         cx_log(CX_LOG_DEBUG, "sink.pg", "dead-lettering %s[%d]@%lld: %s", r->topic, r->partition,
                (long long)r->offset, reason.data);
         b->fate[rec] = F_DEAD;
-        b->dead[b->n_dead++] = (dead){rec, reason.data};
+        b->dead[b->n_dead++] = (dead){rec, reason.data, CX_DEAD_ID_REUSED};
         b->res->duplicates--;
     }
     PQclear(res);
@@ -982,7 +983,7 @@ static cx_status write_isolating(cx_pg *pg, batch *b, const size_t *idx, size_t 
             return cx_errf(err, errlen, CX_ERR_NOMEM, "postgresql sink: out of memory");
         snprintf(reason, strlen(err) + 40, "postgresql rejected the event: %s", err);
         b->fate[idx[0]] = F_DEAD;
-        b->dead[b->n_dead++] = (dead){idx[0], reason};
+        b->dead[b->n_dead++] = (dead){idx[0], reason, CX_DEAD_REJECTED};
         cx_log(CX_LOG_DEBUG, "sink.pg", "dead-lettering %s[%d]@%lld: %s", b->recs[idx[0]].topic,
                b->recs[idx[0]].partition, (long long)b->recs[idx[0]].offset, err);
         return CX_OK;
@@ -1263,7 +1264,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
             b->res->skipped++;
         } else if (r->ev == NULL || r->tags == NULL) {
             b->fate[i] = F_DEAD;
-            b->dead[b->n_dead++] = (dead){i, NULL};
+            b->dead[b->n_dead++] = (dead){i, NULL, CX_DEAD_INVALID};
         } else if ((first = first_copy(b->recs, slots, cap, i)) != i) {
             const cx_record *f = &b->recs[first];
             if (f->raw_len == r->raw_len && !memcmp(f->raw, r->raw, r->raw_len)) {
@@ -1343,6 +1344,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     if (st != CX_OK)
         return st;
     b->res->dead_lettered = b->n_dead;
+    for (size_t i = 0; i < b->n_dead; i++)
+        b->res->dead_by[b->dead[i].why]++;
     for (size_t i = 0; i < b->n_fresh; i++) {
         const cx_tags *t = b->recs[b->fresh[i]].tags;
         b->res->classified[cx_tags_primary(t)][t->sentiment]++;

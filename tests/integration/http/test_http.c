@@ -270,8 +270,12 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     cr_assert_eq(stored, produced - bad - 2);
     cr_assert_eq(sample(body, "cxpulse_messages_consumed_total"), produced);
     cr_assert_eq(sample(body, "cxpulse_events_stored_total"), stored);
-    cr_assert_eq(sample(body, "cxpulse_dead_letters_total"),
+    /* dead letters by reason: the one under a stored event_id, the rest not events */
+    cr_assert_eq(family_sum(body, "cxpulse_dead_letters_total"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"));
+    cr_assert_eq(sample(body, "cxpulse_dead_letters_total{reason=\"event_id_reused\"}"), 1);
+    cr_assert_eq(sample(body, "cxpulse_dead_letters_total{reason=\"invalid\"}"), bad);
+    cr_assert_eq(sample(body, "cxpulse_dead_letters_total{reason=\"rejected\"}"), 0);
     cr_assert_eq(sample(body, "cxpulse_tickets_opened_total"),
                  cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.tickets"));
     cr_assert_eq(sample(body, "cxpulse_duplicates_skipped_total"), 1);

@@ -552,6 +552,8 @@ Test(pg_sink, another_event_under_a_stored_event_id_is_a_dead_letter_not_a_dupli
     cr_assert_eq(res.stored, 1, "r2");
     cr_assert_eq(res.duplicates, 2, "r1 written otherwise, r2's exact copy");
     cr_assert_eq(res.dead_lettered, 2, "the other events under r1 and r2");
+    cr_assert_eq(res.dead_by[CX_DEAD_ID_REUSED], 2, "each says why");
+    cr_assert_eq(res.dead_by[CX_DEAD_INVALID] + res.dead_by[CX_DEAD_REJECTED], 0);
     for (size_t i = 0; i < batch.n; i++)
         cr_assert_eq(cx_pg_dead_lettered(pg, i), i == 1 || i == 3, "record %zu", i);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE event_id = 'r1'"
@@ -715,20 +717,28 @@ Test(pg_sink, a_poison_row_is_dead_lettered_and_the_rest_commits)
                           "CHECK (event_id <> 'ev-13')");
     for (long i = 0; i < 40; i++)
         sinktest_add_event(&batch, "t", 0, i, i);
+    sinktest_add(&batch, "t", 0, 40, "{not json", 9); /* and one that is no event */
     cx_pg *pg = sinktest_sink(url);
     cx_pg_result res;
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 39);
-    cr_assert_eq(res.dead_lettered, 1);
+    cr_assert_eq(res.dead_lettered, 2);
+    cr_assert_eq(res.dead_by[CX_DEAD_REJECTED], 1, "each says why");
+    cr_assert_eq(res.dead_by[CX_DEAD_INVALID], 1);
+    cr_assert_eq(res.dead_by[CX_DEAD_ID_REUSED], 0);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 39);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
                                          "kafka_offset = 13 AND error LIKE "
                                          "'postgresql rejected the event:%no_poison%23514%'"),
                  1);
-    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
-                                         "convert_from(raw, 'UTF8')::jsonb->>'event_id' = 'ev-13'"),
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE CASE WHEN"
+                                         " kafka_offset = 13 THEN convert_from(raw, 'UTF8')::jsonb"
+                                         "->>'event_id' END = 'ev-13'"),
                  1);
-    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 40);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters WHERE "
+                                         "kafka_offset = 40 AND raw = '{not json'::bytea"),
+                 1);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT next_offset FROM cx.consumer_offsets"), 41);
     cx_test_assert_signals_exact(conn);
     cx_pg_free(pg);
 }
