@@ -114,11 +114,27 @@ static cx_status integer(const json_t *o, const char *key, int lo, int hi, int d
     return CX_OK;
 }
 
-static const char *const known_keys[] = {
-    "name", "on", "category", "tagged", "channel", "touchpoint", "owner", "window_minutes",
-    "min_events", "negative_share_above", "avg_rating_below", "negative_spike_ratio",
-    "baseline_hours", "rating_scale", "rating_below",
-    "rating_above", "sentiment", "late_days_above", "cooldown_minutes", "description"};
+static const char *const known_keys[] = {"name",
+                                         "on",
+                                         "category",
+                                         "tagged",
+                                         "channel",
+                                         "touchpoint",
+                                         "owner",
+                                         "window_minutes",
+                                         "min_events",
+                                         "negative_share_above",
+                                         "avg_rating_below",
+                                         "avg_rating_above",
+                                         "negative_spike_ratio",
+                                         "baseline_hours",
+                                         "rating_scale",
+                                         "rating_below",
+                                         "rating_above",
+                                         "sentiment",
+                                         "late_days_above",
+                                         "cooldown_minutes",
+                                         "description"};
 
 static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int base_window,
                             char *err, size_t errlen)
@@ -227,15 +243,18 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
     cx_rating_scale_range(r->scale, &lo, &hi);
     char desc[512];
     if (!event) {
-        double share, avg, ratio;
+        double share, avg, avg_above, ratio;
         int has_share = number(o, "negative_share_above", &share);
         int has_avg = number(o, "avg_rating_below", &avg);
+        int has_above = number(o, "avg_rating_above", &avg_above);
         int has_ratio = number(o, "negative_spike_ratio", &ratio);
-        if (has_share < 0 || has_avg < 0 || has_ratio < 0 || has_share + has_avg + has_ratio != 1)
+        if (has_share < 0 || has_avg < 0 || has_above < 0 || has_ratio < 0 ||
+            has_share + has_avg + has_above + has_ratio != 1)
             return rule_err(err, errlen, i, name,
                             "give one threshold: \"negative_share_above\" (at least 0, below 1), "
-                            "\"negative_spike_ratio\" (above 1), or \"avg_rating_below\" with "
-                            "\"rating_scale\"");
+                            "\"negative_spike_ratio\" (above 1), \"avg_rating_below\" with "
+                            "\"rating_scale\" csat, nps or stars, or \"avg_rating_above\" with "
+                            "\"rating_scale\": \"ces\"");
         int hours;
         if ((st = integer(o, "baseline_hours", 1, 168, 24, &hours, i, name, err, errlen)) != CX_OK)
             return st;
@@ -248,10 +267,10 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             if (json_object_get(o, event_only[m]) != NULL)
                 return rule_err(err, errlen, i, name,
                                 "\"%s\" is for event rules (\"on\": \"event\")", event_only[m]);
-        if (r->scale != CX_RATING_NONE && !has_avg)
+        if (r->scale != CX_RATING_NONE && !has_avg && !has_above)
             return rule_err(err, errlen, i, name,
-                            "\"rating_scale\" is for \"avg_rating_below\" (and event rules' "
-                            "rating conditions)");
+                            "\"rating_scale\" is for \"avg_rating_below\" and "
+                            "\"avg_rating_above\" (and event rules' rating conditions)");
         if (has_share) {
             if (!(share >= 0 && share < 1))
                 return rule_err(err, errlen, i, name,
@@ -268,19 +287,36 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             r->baseline_seconds = hours * 3600;
             snprintf(desc, sizeof desc, "negative events above %g times the usual", ratio);
         } else {
+            /* the worse side of the scale: below on csat, nps and stars, above on
+             * ces, where a higher rating is more effort */
+            const char *thr_key = has_above ? "avg_rating_above" : "avg_rating_below";
+            if (has_above)
+                avg = avg_above;
             if (r->scale == CX_RATING_NONE)
+                return rule_err(err, errlen, i, name, "\"%s\" needs \"rating_scale\"", thr_key);
+            if (has_above && r->scale != CX_RATING_CES)
                 return rule_err(err, errlen, i, name,
-                                "\"avg_rating_below\" needs \"rating_scale\"");
-            if (!(avg > lo && avg <= hi))
+                                "\"avg_rating_above\" is for the ces scale, where a higher "
+                                "rating is more effort; on the %s scale a lower rating is the "
+                                "worse one: use \"avg_rating_below\"",
+                                scale);
+            if (!has_above && r->scale == CX_RATING_CES)
                 return rule_err(err, errlen, i, name,
-                                "\"avg_rating_below\" must be above %g and at most %g on the %s "
-                                "scale (%g..%g): %g would %s",
-                                lo, hi, scale, lo, hi, avg,
-                                avg > hi ? "always fire" : "never fire");
+                                "on the ces scale a higher rating is more effort, the worse "
+                                "one: \"avg_rating_below\" would fire on easy contacts; use "
+                                "\"avg_rating_above\"");
+            if (has_above ? !(avg >= lo && avg < hi) : !(avg > lo && avg <= hi))
+                return rule_err(err, errlen, i, name,
+                                "\"%s\" must be %s %g and %s %g on the %s scale (%g..%g): %g "
+                                "would %s",
+                                thr_key, has_above ? "at least" : "above", lo,
+                                has_above ? "below" : "at most", hi, scale, lo, hi, avg,
+                                (has_above ? avg < lo : avg > hi) ? "always fire" : "never fire");
             r->kind = CX_TICKET_AVG_RATING;
+            r->rating_worse_above = has_above;
             r->threshold = avg;
-            snprintf(desc, sizeof desc, "average %s rating below %g",
-                     cx_rating_scale_name(r->scale), avg);
+            snprintf(desc, sizeof desc, "average %s rating %s %g", cx_rating_scale_name(r->scale),
+                     has_above ? "above" : "below", avg);
         }
         if ((st = integer(o, "window_minutes", 1, 1440, 15, &minutes, i, name, err, errlen)) !=
             CX_OK)
@@ -299,8 +335,8 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
             return st;
     } else {
         static const char *const window_only[] = {
-            "negative_share_above", "avg_rating_below", "negative_spike_ratio", "baseline_hours",
-            "window_minutes", "min_events"};
+            "negative_share_above", "avg_rating_below", "avg_rating_above", "negative_spike_ratio",
+            "baseline_hours",       "window_minutes",   "min_events"};
         for (size_t m = 0; m < CX_ARRAY_LEN(window_only); m++)
             if (json_object_get(o, window_only[m]) != NULL)
                 return rule_err(err, errlen, i, name,

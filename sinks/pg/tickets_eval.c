@@ -124,6 +124,10 @@ static const char *const upsert_sql =
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
     "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
     "             threshold)\n"
+    "    WHEN 'avg_rating_above' THEN\n"
+    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, above %s',\n"
+    "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
+    "             threshold)\n"
     "    ELSE format('%s: %s matching event(s) in the latest batch (the newest at %s UTC)',\n"
     "                description, event_count, till)\n"
     "    END AS reason\n"
@@ -651,16 +655,19 @@ static int share_over(const cx_ticket_rule *r, long long events, long long negat
            (double)negative / (double)events > r->threshold;
 }
 
-/* Whether these ratings average below an average-rating rule's threshold,
- * with at least min of them. */
+/* Whether these ratings average below an average-rating rule's threshold
+ * (above it on ces, where higher is worse), with at least min of them. */
 static int average_over(const cx_ticket_rule *r, long long ratings, i128 sum, long long min)
 {
-    return ratings > 0 && ratings >= min && sum_as_double(sum) / (double)ratings < r->threshold;
+    if (ratings <= 0 || ratings < min)
+        return 0;
+    double mean = sum_as_double(sum) / (double)ratings;
+    return r->rating_worse_above ? mean > r->threshold : mean < r->threshold;
 }
 
 /* Whether the batch's part b of a window f that is over the threshold fires
  * it: what b adds pulls toward the threshold (negative events; ratings
- * averaging below it), or the window was not over it without b (a share's
+ * averaging on its worse side), or the window was not over it without b (a share's
  * minimum counts every event, an average's every rating). */
 static int batch_fires(const cx_ticket_rule *r, const figures *f, const added *b)
 {
@@ -825,7 +832,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             cx_category_name((cx_category)r->category),
                             r->scope,
                             r->owner,
-                            kind_names[r->kind],
+                            r->rating_worse_above ? "avg_rating_above" : kind_names[r->kind],
                             win,
                             thr,
                             scale,

@@ -267,6 +267,30 @@ Test(pg_tickets, an_average_at_the_threshold_opens_nothing)
     cr_assert_eq(write_batch().tickets_opened, 1, "57 / 26 is below 2.2");
 }
 
+/* On ces a higher rating is more effort: "avg_rating_above" fires on hard
+ * contacts, and easy ones open nothing. */
+Test(pg_tickets, a_ces_rule_fires_on_high_effort_not_on_easy_contacts)
+{
+    use_rules("[{\"name\": \"ces-hard\", \"category\": \"facing\", \"min_events\": 3,"
+              "  \"avg_rating_above\": 5, \"rating_scale\": \"ces\", \"owner\": \"stores\"}]");
+    for (int i = 0; i < 3; i++) { /* 10:00-10:02: as easy as it gets */
+        char id[32];
+        snprintf(id, sizeof id, "easy-%d", i);
+        add(id, i, "store", "the agent was rude", "{\"scale\":\"ces\",\"value\":1}");
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "an average of 1 is not above 5");
+    for (int i = 0; i < 3; i++) { /* 10:30-10:32: the most effort there is */
+        char id[32];
+        snprintf(id, sizeof id, "hard-%d", i);
+        add(id, 30 + i, "store", "the agent was rude", "{\"scale\":\"ces\",\"value\":7}");
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1, "an average of 7 is above 5");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
+                   " 'average ces rating 7.00 over 3 ratings in the 15 minutes to % UTC, above 5'"),
+                 1);
+}
+
 Test(pg_tickets, a_spike_outside_the_window_does_not_add_up)
 {
     use_rules(carrier_rule);

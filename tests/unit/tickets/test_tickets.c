@@ -287,7 +287,28 @@ Test(tickets, rating_conditions_that_could_never_or_always_fire_are_refused)
     assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \" billing\","
                     " \"negative_share_above\": 0.5}]",
                     "\"owner\" \" billing\" begins or ends with a space");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"avg_rating_above\": 7, \"rating_scale\": \"ces\"}]",
+                    "\"avg_rating_above\" must be at least 1 and below 7 on the ces scale (1..7): "
+                    "7 would never fire");
+    /* ces runs the other way: a higher rating is more effort, the worse one */
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"avg_rating_below\": 3, \"rating_scale\": \"ces\"}]",
+                    "on the ces scale a higher rating is more effort, the worse one: "
+                    "\"avg_rating_below\" would fire on easy contacts; use \"avg_rating_above\"");
+    assert_rejected("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
+                    " \"avg_rating_above\": 3, \"rating_scale\": \"csat\"}]",
+                    "\"avg_rating_above\" is for the ces scale, where a higher rating is more "
+                    "effort; on the csat scale a lower rating is the worse one: use "
+                    "\"avg_rating_below\"");
     /* the edges that can fire are accepted */
+    cx_ticket_rules *ces = rules_ok("[{\"name\": \"c\", \"category\": \"facing\","
+                                    " \"owner\": \"x\", \"avg_rating_above\": 1,"
+                                    " \"rating_scale\": \"ces\"}]");
+    /* 1 is the lowest ces rating: an average above it can happen */
+    cr_assert(cx_ticket_rules_get(ces, 0)->rating_worse_above);
+    cr_assert_str_eq(cx_ticket_rules_get(ces, 0)->description, "average ces rating above 1");
+    cx_ticket_rules_free(ces);
     cx_ticket_rules_free(rules_ok("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
                                   " \"avg_rating_below\": 5, \"rating_scale\": \"csat\"},"
                                   " {\"name\": \"b\", \"category\": \"facing\", \"owner\": \"x\","
