@@ -94,7 +94,10 @@ static const char *const baseline_sql =
  * batch: how long the rule had been quiet before, in event time, is from the
  * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming
  * the latest window that fired it: late events of an earlier one add to its
- * count, but its reason and window do not go back in time (OLDER_WINDOW). */
+ * count, but its reason and window do not go back in time (OLDER_WINDOW).
+ * Without one, a firing opens a ticket unless a resolved one is within its
+ * cooldown or named a window ending as late or later: late events of an
+ * incident resolved do not open it again. */
 #define OLDER_WINDOW "excluded.window_end < t.window_end"
 static const char *const upsert_sql =
     "WITH f AS (\n"
@@ -137,14 +140,14 @@ static const char *const upsert_sql =
     "    sample_event_ids, window_start, window_end, fired_event_at)\n"
     "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples,\n"
     "    c.window_start, c.window_end, to_timestamp($13::bigint) FROM c\n"
-    "  WHERE c.cooldown_s = 0\n"
-    "     OR EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
+    "  WHERE EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status <> 'resolved')\n"
     "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
-    "                AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
+    "                AND (o.resolved_at > now() - make_interval(secs => c.cooldown_s)\n"
+    "                     OR o.window_end >= c.window_end))\n"
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(),\n"
     "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"

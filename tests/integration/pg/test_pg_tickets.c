@@ -484,10 +484,10 @@ Test(pg_tickets, a_partition_read_hours_behind_another_sees_its_spike_build_up)
 Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
 {
     use_rules(carrier_rule);
-    spike("a", 12, 0, "chat");
+    spike("a", 12, 0, "chat"); /* 10:00-10:04 */
     write_batch();
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
-    spike("b", 12, 0, "chat");
+    spike("b", 12, 30, "chat"); /* 10:30-10:34 */
     cx_pg_result res = write_batch();
     cr_assert_eq(res.tickets_opened, 1);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 2);
@@ -495,9 +495,30 @@ Test(pg_tickets, after_resolve_a_new_spike_opens_a_second_ticket)
                  1);
 }
 
+/* Complaints that arrive after the ticket of their incident was resolved,
+ * dated inside the window it named (a partition that lagged, an app that
+ * was offline), neither open it again nor update it: the owner has dealt
+ * with that incident. They count in the signals. */
+Test(pg_tickets, late_complaints_of_a_resolved_incident_do_not_open_it_again)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* 10:00-10:04: the ticket names 09:50-10:05 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    spike("late", 3, 2, "chat"); /* 10:02-10:04 */
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.stored, 3);
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0,
+                 "late complaints opened a resolved incident again");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
+    cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 15);
+    spike("next", 1, 5, "chat"); /* 10:05: the window up to 10:06 is a later one */
+    cr_assert_eq(write_batch().tickets_opened, 1, "a complaint after the window named");
+}
+
 /* Only what counts toward a window rule fires it: praise in the window that
  * fired neither updates its ticket nor, once that is resolved, opens another
- * for the same figures; a new complaint there does (no cooldown). */
+ * for the same figures; a new complaint after it does (no cooldown). */
 Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_ticket)
 {
     use_rules(carrier_rule);
@@ -514,8 +535,8 @@ Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_t
     res = write_batch();
     cr_assert_eq(res.tickets_opened, 0, "praise opened a ticket for a resolved window");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
-    spike("b", 1, 4, "chat");
-    cr_assert_eq(write_batch().tickets_opened, 1, "a new complaint in the window");
+    spike("b", 1, 5, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "a new complaint after the window");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"), 1);
 }
 
@@ -574,11 +595,11 @@ Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
     spike("a", 12, 0, "chat");
     write_batch();
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
-    spike("b", 12, 0, "chat");
+    spike("b", 12, 20, "chat");
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1, "within the cooldown");
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET resolved_at = now() - interval '61 minutes'");
-    spike("c", 12, 0, "chat");
+    spike("c", 12, 40, "chat");
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open'"), 1,
                  "after the cooldown");
