@@ -29,7 +29,7 @@ static const char default_rules[] =
     "   \"window_minutes\": 15, \"min_events\": 20, \"negative_spike_ratio\": 2.5,\n"
     "   \"owner\": \"kpi-owners\", \"cooldown_minutes\": 60},\n"
     "  {\"name\": \"external-nps-detractor\", \"on\": \"event\", \"category\": \"external\",\n"
-    "   \"rating_scale\": \"nps\", \"rating_below\": 7, \"owner\": \"vendor-management\",\n"
+    "   \"rating_scale\": \"nps\", \"rating_below\": 6.5, \"owner\": \"vendor-management\",\n"
     "   \"cooldown_minutes\": 60},\n"
     "  {\"name\": \"late-delivery\", \"on\": \"event\", \"category\": \"performance\",\n"
     "   \"tagged\": false, \"late_days_above\": 3, \"owner\": \"logistics-planning\",\n"

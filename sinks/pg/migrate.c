@@ -22,8 +22,10 @@ typedef struct migration {
  * can hold it): the hour the 3-argument date_trunc(..., 'UTC') gives. */
 #define EVENT_HOUR_UTC(col) "date_trunc('hour', " col " AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
-/* The analysts' hourly view (migrations 7, 10 and 17: 10 and 17 changed only
- * the hour's expression). */
+/* The analysts' hourly view (migrations 7, 10, 17 and 24: 10 and 17 changed
+ * only the hour's expression, 24 the bands). A fractional rating counts as the
+ * nearest whole one, a half as the better: csat 3.5 is satisfied, nps 6.5 a
+ * passive and 8.5 a promoter, as the sentiment a rating decides bands them. */
 #define SATISFACTION_HOURLY_SQL(hour)                                                              \
     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"                                           \
     "SELECT " hour " AS hour,\n"                                                                   \
@@ -31,10 +33,10 @@ typedef struct migration {
     "       coalesce(e.channel, '') AS channel,\n"                                                 \
     "       count(*) AS events,\n"                                                                 \
     "       round(avg((e.sentiment = 'negative')::int), 4) AS negative_share,\n"                   \
-    "       round(avg((e.rating_value >= 4)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"    \
+    "       round(avg((e.rating_value >= 3.5)::int) FILTER (WHERE e.rating_scale = 'csat'), 4)\n"  \
     "         AS csat,\n"                                                                          \
     "       round(avg(e.rating_value) FILTER (WHERE e.rating_scale = 'csat'), 3) AS avg_csat,\n"   \
-    "       round(100 * avg(CASE WHEN e.rating_value >= 9 THEN 1 WHEN e.rating_value <= 6\n"       \
+    "       round(100 * avg(CASE WHEN e.rating_value >= 8.5 THEN 1 WHEN e.rating_value < 6.5\n"    \
     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"  \
     "         AS nps,\n"                                                                           \
     "       count(e.rating_value) AS ratings\n"                                                    \
@@ -608,6 +610,11 @@ static const migration migrations[] = {
      "  RETURN NULL;\n"
      "END $$;\n"
      "ALTER FUNCTION cx.ticket_notify() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;\n"},
+    /* A fractional rating was a detractor by the sentiment (6.4: negative)
+     * and not in the view's nps (<= 6), and csat 3.6 positive but not
+     * satisfied (>= 4): the view now bands ratings as the sentiment does. */
+    {24, "satisfaction_hourly bands a fractional rating as the sentiment does",
+     SATISFACTION_HOURLY_SQL(EVENT_HOUR_UTC("e.occurred_at"))},
 };
 /* clang-format on */
 

@@ -660,6 +660,44 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
 /* Signal increments go straight in while their windows are new, and are added
  * to the stored rows when a batch comes back to a window; either way the
  * signals equal the sum over the events. */
+/* The hourly view bands a fractional rating as the sentiment does (the
+ * nearest whole rating, a half as the better): nps 6.4 is a detractor there
+ * as it is negative, 6.8 a passive, 8.6 a promoter; csat 3.6 is satisfied as
+ * it is positive, 3.4 not. */
+Test(pg_sink, the_hourly_view_bands_fractional_ratings_as_the_sentiment_does)
+{
+    static const char *const ratings[] = {"\"nps\",\"value\":6.3",  "\"nps\",\"value\":6.4",
+                                          "\"nps\",\"value\":6.8",  "\"nps\",\"value\":8.6",
+                                          "\"csat\",\"value\":3.6", "\"csat\",\"value\":3.4"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(ratings); i++) {
+        char v[256];
+        int n = snprintf(v, sizeof v,
+                         "{\"event_id\":\"fr-%zu\",\"occurred_at\":\"2026-11-01T10:0%zu:00Z\","
+                         "\"channel\":\"%s\",\"rating\":{\"scale\":%s}}",
+                         i, i, i < 4 ? "nps" : "csat", ratings[i]);
+        sinktest_add(&batch, "t", 0, (long long)i, v, (size_t)n);
+    }
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(res.stored, CX_ARRAY_LEN(ratings));
+    /* the sentiments: 6.3 and 6.4 negative, 6.8 neutral, 8.6 and 3.6 positive, 3.4 neutral */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE channel = 'nps'"
+                                         " AND sentiment = 'negative'"),
+                 2);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events WHERE sentiment ="
+                                         " 'positive'"),
+                 2);
+    /* (-1 - 1 + 0 + 1) / 4: -25 */
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT nps * 10 FROM cx.satisfaction_hourly"
+                                         " WHERE channel = 'nps' AND negative_share = 0.5"),
+                 -250);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT csat * 100 FROM cx.satisfaction_hourly"
+                                         " WHERE channel = 'csat'"),
+                 50);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, signals_of_new_and_of_stored_windows_add_up_exactly)
 {
     cx_pg *pg = sinktest_sink(url);

@@ -117,7 +117,7 @@ Test(tickets, built_in_rules_have_the_documented_thresholds_owners_and_cooldown)
     }
     const cx_ticket_rule *nps = cx_ticket_rules_get(rs, 4);
     cr_assert_eq(nps->scale, CX_RATING_NPS, "the detractor rule reads NPS ratings");
-    cr_assert(nps->has_rating_below && nps->rating_below == 7, "an NPS rating below 7");
+    cr_assert(nps->has_rating_below && nps->rating_below == 6.5, "an NPS detractor: below 6.5");
     cr_assert(nps->tagged, "the detractor rule needs the event tagged external");
     cr_assert_eq(cx_ticket_rules_get(rs, 5)->late_days_above, 3,
                  "late delivery is more than 3 days late");
@@ -394,7 +394,20 @@ Test(tickets, event_rules_match_all_their_conditions_and_nothing_else)
                        hits),
                  1);
     cr_assert_eq(hits[0], detractor);
-    /* "rating_below": 7 means below: a passive's 7 is not a detractor, a 6 is. */
+    /* A detractor is 0-6, a fractional rating counting as the nearest whole
+     * one: a passive's 7, or 6.8, is not a detractor; a 6, or 6.4, is. */
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"a68\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"the courier lost my parcel\","
+                       "\"rating\":{\"scale\":\"nps\",\"value\":6.8}}",
+                       hits),
+                 0);
+    cr_assert_eq(match(rs,
+                       "{\"event_id\":\"a64\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                       "\"text\":\"the courier lost my parcel\","
+                       "\"rating\":{\"scale\":\"nps\",\"value\":6.4}}",
+                       hits),
+                 1);
     cr_assert_eq(match(rs,
                        "{\"event_id\":\"a7\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
                        "\"text\":\"the courier lost my parcel\","
