@@ -828,6 +828,15 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
 {
     cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
     produce(100);
+    /* one complaint at a kiosk: 100% negative, of one event */
+    char kiosk[256], when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(kiosk, sizeof kiosk,
+             "{\"event_id\":\"kiosk-1\",\"occurred_at\":\"%s\",\"channel\":\"kiosk\","
+             "\"text\":\"the courier lost my parcel\"}",
+             when);
+    send_one(kiosk);
     wait_handled(produced);
     /* a ticket of a right-to-left channel, with a rule name without spaces */
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, scope, owner, reason) VALUES"
@@ -899,6 +908,15 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
                   chat_events <= cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
                                                          " WHERE channel = 'chat'"),
               "chat shows %ld events", chat_events);
+    /* a share of one event is not marked bad, however negative */
+    cr_assert_not_null(strstr(dom, "<td dir=\"auto\">kiosk</td><td class=\"num\">1</td>"
+                                   "<td class=\"num\">1</td><td class=\"num few\""),
+                       "the kiosk's one complaint is not shown as too few to judge");
+    const char *chat_row = strstr(chat, "<td dir=\"auto\">chat</td>");
+    const char *marked = strstr(chat_row, "<td class=\"num bad\""),
+               *row_end = strstr(chat_row, "</tr>");
+    cr_assert(marked != NULL && row_end != NULL && marked < row_end,
+              "chat's many complaints are not marked bad");
     cr_assert_not_null(strstr(dom, "data-where=\"touchpoints\""), "no touchpoint breakdown");
     cr_assert_not_null(strstr(dom, ">(none given)<"), "events without a touchpoint are not named");
     /* Right-to-left names and descriptions are isolated, and a long rule name
