@@ -190,6 +190,24 @@ static void warn_other_installations(cx_pg *pg, const cx_config *cfg)
                names, others > 3 ? " (and more)" : "");
 }
 
+/* A window size added to signals.window_seconds starts empty: said once,
+ * by the first replica that starts with it, so that nobody reads its first
+ * window, or the time before, as the whole story. */
+static void warn_added_window_sizes(cx_pg *pg, const cx_config *cfg)
+{
+    char list[256], at[64];
+    size_t added = cx_pg_added_window_sizes(pg, cfg->window_seconds, cfg->n_window_seconds, list,
+                                            sizeof list, at, sizeof at);
+    if (added > 0)
+        cx_log(CX_LOG_WARN, "run",
+               "signals.window_seconds has %s s window%s that cx.signals has none of where its "
+               "newest windows are (%s): a size added now starts empty. It has no windows for "
+               "the time before, and the one open now holds only the events stored from now on: "
+               "read it from its first full window, and an older size for the time before "
+               "(docs/queries.md)",
+               list, added > 1 ? "s" : "", at);
+}
+
 static cx_status advance(void *ctx, const char *topic, const int32_t *parts, size_t n,
                          const int64_t *next, char *err, size_t errlen)
 {
@@ -505,8 +523,10 @@ int cx_run_service(const cx_config *cfg, uint64_t stop_after_messages, cx_metric
         cx_pg_sink(pg[w], &sinks[w]);
     }
     cx_metrics_set(s.metrics, CX_G_PG_UP, pg_up);
-    if (pg_up)
+    if (pg_up) {
         warn_other_installations(pg[0], cfg);
+        warn_added_window_sizes(pg[0], cfg);
+    }
     cx_record_rules record_rules = {.classifier = clf, .tickets = rules};
     cx_pipeline_options o = {.sinks = sinks,
                              .n_sinks = writers,

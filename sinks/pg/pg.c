@@ -509,6 +509,43 @@ long long cx_pg_other_installations(cx_pg *pg, const char *const *topics, size_t
     return others;
 }
 
+size_t cx_pg_added_window_sizes(cx_pg *pg, const int *sizes, size_t n, char *list, size_t len,
+                                char *at, size_t at_len)
+{
+    char err[512];
+    list[0] = at[0] = '\0';
+    cx_buf arr = {0};
+    cx_buf_put(&arr, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        cx__pg_array_int(&arr, sizes[i]);
+    cx_buf_put(&arr, "}", 2);
+    size_t added = 0;
+    if (!arr.failed && ensure_session(pg, err, sizeof err) == CX_OK) {
+        /* the newest window is the smallest size's (windows are aligned to the
+         * epoch, so each size's window holding its start is known) */
+        const char *params[] = {arr.data};
+        PGresult *res = PQexecParams(
+            pg->conn,
+            "WITH last AS (SELECT max(window_start) AS t FROM cx.signals)"
+            " SELECT count(*), string_agg(w::text, ', ' ORDER BY w),"
+            "  to_char(max(last.t) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')"
+            " FROM unnest($1::int[]) AS w, last WHERE last.t IS NOT NULL AND NOT EXISTS"
+            "  (SELECT 1 FROM cx.signals s WHERE s.window_seconds = w AND s.window_start ="
+            "   to_timestamp(floor(extract(epoch FROM last.t) / w) * w))",
+            1, NULL, params, NULL, NULL, 0);
+        if (cx__pg_check(pg->conn, res, "reading the window sizes of cx.signals", err,
+                         sizeof err) != CX_OK) {
+            cx_log(CX_LOG_DEBUG, "sink.pg", "%s", err);
+        } else if ((added = strtoul(PQgetvalue(res, 0, 0), NULL, 10)) > 0) {
+            snprintf(list, len, "%s", PQgetvalue(res, 0, 1));
+            snprintf(at, at_len, "%s", PQgetvalue(res, 0, 2));
+        }
+        PQclear(res);
+    }
+    cx_buf_free(&arr);
+    return added;
+}
+
 cx_status cx_pg_advance_offsets(cx_pg *pg, const char *topic, const int32_t *parts, size_t n,
                                 const int64_t *next, char *err, size_t errlen)
 {

@@ -107,6 +107,18 @@ long long cx_pg_other_installations(cx_pg *pg, const char *const *topics, size_t
                                     size_t len);
 
 /*
+ * Looks for signal window sizes among sizes[0..n) of which cx.signals has no
+ * window where its newest windows are: sizes added to the configuration
+ * since events were last stored. Such a size starts empty: it has no windows
+ * for the time before, and the one open now holds only what is stored from
+ * now on. Returns how many (0 also when nothing is stored or it cannot tell),
+ * listing them in list ("3600, 86400") and the newest window's start in at
+ * ("2026-11-30 10:41 UTC").
+ */
+size_t cx_pg_added_window_sizes(cx_pg *pg, const int *sizes, size_t n, char *list, size_t len,
+                                char *at, size_t at_len);
+
+/*
  * Raises the stored next offset of `topic`'s partitions parts[i] for the
  * sink's group to next[i] where it is lower (or stores it, with none
  * stored), and stores nothing else: the offsets passed hold no message

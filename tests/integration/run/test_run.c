@@ -1960,6 +1960,37 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
 /* Another installation writing to the same database (a group that stored
  * offsets of topics this one does not read) is said as a member starts; a
  * second group reading the same topic (a backfill) is not one. */
+/* An hourly window size added to a running installation's configuration
+ * starts empty: its first start with it says so, the next does not. */
+Test(run, a_window_size_added_later_is_said_to_start_empty)
+{
+    char cfg[300], log[sizeof cfgfile + 16], log2[sizeof cfgfile + 16];
+    produce(10);
+    pid_t p = start_run("g41");
+    wait_handled("g41", produced, 60);
+    cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    write_config_variant(cfg, "hourly", "", "\"batch\": {",
+                         "\"signals\": {\"window_seconds\": [60, 3600]}, \"batch\": {");
+    for (int i = 0; i < 2; i++) {
+        char *l = i ? log2 : log;
+        snprintf(l, sizeof log, "%s.g41-%d.log", cfgfile, i);
+        produce(10);
+        p = start_member(url, cx_mock_bootstraps(mock), "cx.events", "g41", cfg, l);
+        wait_handled("g41", produced, 60);
+        cr_assert_eq(stop(p, SIGTERM, 20000), 0);
+    }
+    cr_assert_eq(cx_test_sh("grep -q 'signals.window_seconds has 3600 s window that cx.signals "
+                            "has none of where its newest windows are (20..-..-.. ..:.. UTC): "
+                            "a size added now starts empty' '%s'",
+                            log),
+                 0, "not said%s", tails(log, NULL));
+    cr_assert_neq(cx_test_sh("grep -q 'a size added now' '%s'", log2), 0,
+                  "said again once the size has windows%s", tails(log2, NULL));
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.signals WHERE"
+                                         " window_seconds = 3600"),
+                 0);
+}
+
 Test(run, another_installation_on_the_database_is_said_at_start)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
