@@ -90,7 +90,8 @@ static const char *const baseline_sql =
  * window_start and window_end hold it, and fired_event_at), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
- * $19 sample event ids, $20 the earliest window end (event) that fired in the
+ * $19 sample event ids, $21 the rule's channel (NULL: every one), $20 the
+ * earliest window end (event) that fired in the
  * batch: how long the rule had been quiet before, in event time, is from the
  * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming
  * the latest window that fired it: late events of an earlier one add to its
@@ -99,6 +100,11 @@ static const char *const baseline_sql =
  * cooldown or named a window ending as late or later: late events of an
  * incident resolved do not open it again. */
 #define OLDER_WINDOW "excluded.window_end < t.window_end"
+/* A window rule's new ticket counts the window's matching events, not only
+ * the batch's (praise, or another batch, may have brought the window over),
+ * and its samples are the batch's negative events, then the window's others,
+ * newest first, found among its latest WINDOW_SAMPLES_READ events. */
+#define WINDOW_SAMPLES_READ "100000"
 static const char *const upsert_sql =
     "WITH f AS (\n"
     "  SELECT $1::text AS rule, $2::text AS category, $3::text AS scope, $4::text AS owner,\n"
@@ -109,7 +115,9 @@ static const char *const upsert_sql =
     "    $14::bigint AS base_negative, $15::numeric AS base_s, $16::text AS description,\n"
     "    $17::int AS cooldown_s, $18::int AS event_count, $19::text[] AS samples,\n"
     "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint - $6::int) END AS window_start,\n"
-    "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint) END AS window_end\n"
+    "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint) END AS window_end,\n"
+    "    CASE $5 WHEN 'event' THEN $18::bigint WHEN 'avg_rating' THEN $11::bigint\n"
+    "      WHEN 'avg_rating_above' THEN $11::bigint ELSE $10::bigint END AS window_count\n"
     "), c AS (\n"
     "  SELECT f.*, CASE kind\n"
     "    WHEN 'negative_share' THEN\n"
@@ -138,7 +146,18 @@ static const char *const upsert_sql =
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
     "    sample_event_ids, window_start, window_end, fired_event_at)\n"
-    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.event_count, c.samples,\n"
+    "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.window_count,\n"
+    "    CASE WHEN c.window_start IS NULL OR cardinality(c.samples) >= 10 OR EXISTS\n"
+    "      (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule AND o.category = c.category\n"
+    "       AND o.scope = c.scope AND o.owner = c.owner AND o.status <> 'resolved')\n"
+    "    THEN c.samples\n"
+    "    ELSE (c.samples || ARRAY(SELECT w.event_id FROM (SELECT e.event_id, e.occurred_at,\n"
+    "        e.sentiment, e.categories, e.channel FROM cx.events e\n"
+    "        WHERE e.occurred_at >= c.window_start AND e.occurred_at < c.window_end\n"
+    "        ORDER BY e.occurred_at DESC LIMIT " WINDOW_SAMPLES_READ ") w\n"
+    "      WHERE w.sentiment = 'negative' AND c.category = ANY (w.categories)\n"
+    "        AND ($21::text IS NULL OR w.channel = $21::text) AND w.event_id <> ALL (c.samples)\n"
+    "      ORDER BY w.occurred_at DESC, w.event_id LIMIT 10))[1:10] END,\n"
     "    c.window_start, c.window_end, to_timestamp($13::bigint) FROM c\n"
     "  WHERE EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
@@ -156,8 +175,8 @@ static const char *const upsert_sql =
     "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
     "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
     "    quiet_before = greatest(to_timestamp($20::bigint) - t.fired_event_at, interval '0'),\n"
-    "    event_count = t.event_count + excluded.event_count,\n"
-    "    sample_event_ids = (excluded.sample_event_ids || t.sample_event_ids)[1:10]\n"
+    "    event_count = t.event_count + $18::int,\n"
+    "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
     "    t.scope\n"
     ")\n"
@@ -850,8 +869,9 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             cool,
                             count,
                             samples.data,
-                            first};
-    PGresult *q = PQexecParams(conn, upsert_sql, 20, NULL, params, NULL, NULL, 0);
+                            first,
+                            r->channel};
+    PGresult *q = PQexecParams(conn, upsert_sql, 21, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
     for (int i = 0; st == CX_OK && i < PQntuples(q); i++) {
         if (PQgetvalue(q, i, 4)[0] == 't') {

@@ -322,7 +322,11 @@ Test(pg_tickets, a_late_event_that_completes_a_window_opens_its_ticket)
             cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0, "only %d events yet", i + 1);
     }
     cr_assert_eq(res.tickets_opened, 1, "10:00-10:04 holds 5 negative events of 5");
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 1 AND reason ="
+    /* the ticket counts the window's complaints, and shows them, the batch's first */
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{late-0, late-4,"
+                   " late-3, late-2, late-1}'"),
+                 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 5 AND reason ="
                    " 'negative share 100.0% (5 of 5 events) in the 5 minutes to"
                    " 2026-11-01 10:05 UTC, above 50.0%'"),
                  1);
@@ -347,7 +351,7 @@ Test(pg_tickets, an_event_from_the_future_does_not_stop_detection)
             cr_assert_eq(opened, 1, "12:00-12:04 holds 5 negative events of 5");
     }
     cr_assert_eq(opened, 1);
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 2 AND reason ="
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 6 AND reason ="
                    " 'negative share 100.0% (5 of 5 events) in the 5 minutes to"
                    " 2026-11-01 12:06 UTC, above 50.0%'"),
                  1);
@@ -537,7 +541,8 @@ Test(pg_tickets, praise_in_a_window_that_fired_neither_updates_nor_reopens_its_t
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
     spike("b", 1, 5, "chat");
     cr_assert_eq(write_batch().tickets_opened, 1, "a new complaint after the window");
-    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 1"), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE status = 'open' AND event_count = 13"), 1,
+                 "the window's 13 complaints");
 }
 
 /* A share's minimum counts every event: praise that completes a window of
@@ -550,8 +555,12 @@ Test(pg_tickets, praise_that_brings_a_window_to_its_minimum_opens_its_ticket_in_
     add("p-1", 2, "chat", "the courier was friendly and quick, great job", NULL);
     cx_pg_result res = write_batch();
     cr_assert_eq(res.tickets_opened, 1, "9 of 10 negative in the window");
+    /* opened by praise, it still counts and shows the window's complaints */
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
-                   " 'negative share 90.0% (9 of 10 events)%'"),
+                   " 'negative share 90.0% (9 of 10 events)%' AND event_count = 9"
+                   " AND cardinality(sample_event_ids) = 9"
+                   " AND sample_event_ids <@ (SELECT array_agg(event_id) FROM cx.events"
+                   "                          WHERE sentiment = 'negative')"),
                  1);
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
     add("p-2", 62, "chat", "the courier was friendly and quick, great job", NULL);
@@ -1047,7 +1056,7 @@ static void spike_over_usual(const char *day, int h, int email)
     snprintf(reason, sizeof reason,
              "SELECT count(*) FROM cx.tickets WHERE owner = 'carriers' AND reason ="
              " '180 negative events in the 15 minutes to %s %02d:20 UTC, 4.0 times"
-             " the usual 45.0 (the 1.1 hours before)' AND event_count = 150",
+             " the usual 45.0 (the 1.1 hours before)' AND event_count = 180",
              day, h + 1);
     cr_assert_eq(q(reason), 1);
 }
