@@ -265,20 +265,20 @@ static void deliver(cx_alerts_sender *s, json_t *row)
                                                      : "failed";
         set_delivery(deliveries, r->name, status, tries, why);
         if (oc == CX_ALERTS_SENT) {
-            cx_metrics_add(s->metrics, CX_M_NOTIFY_SENT, 1);
+            cx_metrics_count_delivery(s->metrics, CX_M_NOTIFY_SENT, idx[k]);
             cx_log(CX_LOG_INFO, "alerts", "notification %s sent to %s", key, r->name);
         } else {
             snprintf(last, sizeof last, "%s: %s", r->name, why);
             cx_utf8_mend(last, strlen(last)); /* cut, maybe inside a character */
             if (oc == CX_ALERTS_RETRY) {
                 pending = 1;
-                cx_metrics_add(s->metrics, CX_M_NOTIFY_RETRIES, 1);
+                cx_metrics_count_delivery(s->metrics, CX_M_NOTIFY_RETRIES, idx[k]);
                 cx_log(CX_LOG_WARN, "alerts",
                        "notification %s to %s will be retried in %d s (attempt %d failed): %s", key,
                        r->name, (retry_ms + 999) / 1000, tries, why);
             } else {
                 failed = 1;
-                cx_metrics_add(s->metrics, CX_M_NOTIFY_FAILED, 1);
+                cx_metrics_count_delivery(s->metrics, CX_M_NOTIFY_FAILED, idx[k]);
                 cx_log(CX_LOG_ERROR, "alerts", "notification %s to %s failed for good: %s", key,
                        r->name, why);
             }
@@ -470,6 +470,15 @@ cx_status cx_alerts_sender_start(cx_alerts_sender **out, const cx_config *cfg, c
     }
     s->alerts = a;
     s->metrics = m;
+    const char *names[CX_ALERTS_MAX_RECEIVERS];
+    for (size_t i = 0; i < a->n_receivers; i++)
+        names[i] = cx_alerts_receiver_name(a, i);
+    if (m != NULL &&
+        (st = cx_metrics_name_receivers(m, names, a->n_receivers, err, errlen)) != CX_OK) {
+        cx_alerts_free(a);
+        free(s);
+        return st;
+    }
     pthread_mutex_init(&s->lock, NULL);
     cx_cond_init_monotonic(&s->cond);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -33,6 +33,9 @@ struct cx_metrics {
     double gauges[CX_G_GAUGE_COUNT];
     uint64_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
     uint64_t dead_by[CX_DEAD_REASON_COUNT]; /* counters[CX_M_DEAD_LETTERS], by reason */
+    char *receivers[CX_METRICS_MAX_RECEIVERS]; /* cx_metrics_name_receivers() */
+    size_t n_receivers;
+    uint64_t delivered[CX_METRICS_MAX_RECEIVERS][3]; /* CX_M_NOTIFY_*, by receiver */
     histogram batch_size, batch_seconds, latency;
     double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
     double classify_seconds;         /* cxpulse_classify_seconds_total */
@@ -173,6 +176,38 @@ void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n)
 {
     pthread_mutex_lock(&m->lock);
     m->counters[c] += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+cx_status cx_metrics_name_receivers(cx_metrics *m, const char *const *names, size_t n, char *err,
+                                    size_t errlen)
+{
+    if (n > CX_METRICS_MAX_RECEIVERS)
+        return cx_errf(err, errlen, CX_ERR_INVALID, "metrics: %zu receivers, at most %d", n,
+                       CX_METRICS_MAX_RECEIVERS);
+    char *copies[CX_METRICS_MAX_RECEIVERS];
+    for (size_t i = 0; i < n; i++)
+        if ((copies[i] = strdup(names[i])) == NULL) {
+            while (i-- > 0)
+                free(copies[i]);
+            return cx_errf(err, errlen, CX_ERR_NOMEM, "metrics: out of memory");
+        }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n_receivers; i++)
+        free(m->receivers[i]);
+    memcpy(m->receivers, copies, n * sizeof *copies);
+    m->n_receivers = n;
+    memset(m->delivered, 0, sizeof m->delivered);
+    pthread_mutex_unlock(&m->lock);
+    return CX_OK;
+}
+
+void cx_metrics_count_delivery(cx_metrics *m, cx_counter c, size_t i)
+{
+    pthread_mutex_lock(&m->lock);
+    m->counters[c]++;
+    if (i < m->n_receivers && c >= CX_M_NOTIFY_SENT && c <= CX_M_NOTIFY_RETRIES)
+        m->delivered[i][c - CX_M_NOTIFY_SENT]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -387,10 +422,17 @@ char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
     for (int c = 0; c < CX_M_COUNTER_COUNT; c++) {
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name,
                       counter_info[c].help, counter_info[c].name);
-        if (c != CX_M_DEAD_LETTERS)
+        if (c >= CX_M_NOTIFY_SENT && c <= CX_M_NOTIFY_RETRIES && m->n_receivers > 0) {
+            for (size_t k = 0; k < m->n_receivers; k++) {
+                cx_buf_printf(&t, "%s{receiver=\"", counter_info[c].name);
+                put_label(&t, m->receivers[k]);
+                cx_buf_printf(&t, "\"} %llu\n",
+                              (unsigned long long)m->delivered[k][c - CX_M_NOTIFY_SENT]);
+            }
+        } else if (c != CX_M_DEAD_LETTERS) {
             cx_buf_printf(&t, "%s %llu\n", counter_info[c].name,
                           (unsigned long long)m->counters[c]);
-        else /* every reason from the start: a rate of a series that appears is lost */
+        } else /* every reason from the start: a rate of a series that appears is lost */
             for (int k = 0; k < CX_DEAD_REASON_COUNT; k++)
                 cx_buf_printf(&t, "%s{reason=\"%s\"} %llu\n", counter_info[c].name,
                               cx_dead_reason_name((cx_dead_reason)k),
@@ -467,6 +509,8 @@ void cx_metrics_free(cx_metrics *m)
 {
     if (m == NULL)
         return;
+    for (size_t i = 0; i < m->n_receivers; i++)
+        free(m->receivers[i]);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

@@ -54,6 +54,20 @@ cx_metrics *cx_metrics_new(void);
 
 void cx_metrics_add(cx_metrics *m, cx_counter c, uint64_t n);
 
+/* Receivers of ticket notifications the counters can tell apart. */
+#define CX_METRICS_MAX_RECEIVERS 32
+
+/* Names the receivers of ticket notifications, names[0..n) (copied; n at most
+ * CX_METRICS_MAX_RECEIVERS): the notification counters are then served per
+ * receiver (label `receiver`), each from 0. Call before counting deliveries.
+ * CX_ERR_NOMEM, or CX_ERR_INVALID for too many. */
+cx_status cx_metrics_name_receivers(cx_metrics *m, const char *const *names, size_t n, char *err,
+                                    size_t errlen);
+
+/* Adds one to notification counter c (CX_M_NOTIFY_SENT, _FAILED or _RETRIES)
+ * of receiver i, as cx_metrics_name_receivers() named them. */
+void cx_metrics_count_delivery(cx_metrics *m, cx_counter c, size_t i);
+
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v);
 
 /* Counts a batch the pipeline is done with: messages consumed (those of the

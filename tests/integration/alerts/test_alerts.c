@@ -377,10 +377,10 @@ Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and
     snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d/", am_port);
     /* and a webhook that is down at first: its transitions wait, the alert
      * Alertmanager has must not lapse meanwhile */
-    int hook_port = cx_test_free_port();
+    int hook_port = cx_test_free_port(), http_port = cx_test_free_port();
     hook_url(hook_port, hook, sizeof hook);
     setenv("CXPULSE_WEBHOOK_SECRET", SECRET, 1);
-    start_run2(0, "--alertmanager", am_url, "--webhook", hook);
+    start_run2(http_port, "--alertmanager", am_url, "--webhook", hook);
     unsetenv("CXPULSE_WEBHOOK_SECRET");
     complaints(12);
     wait_for("SELECT count(*) FROM cx.tickets WHERE rule = 'courier-share'", 1, 30,
@@ -435,6 +435,13 @@ Test(alerts, a_spike_reaches_alertmanager_stays_while_another_receiver_waits_and
     json_decref(list);
     cr_assert_gt(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0,
                  "the webhook's transitions should still wait");
+    /* the metrics say which receiver is failing */
+    cr_assert_gt(metric(http_port, "cxpulse_notifications_sent_total{receiver=\"alertmanager\"}"),
+                 0);
+    cr_assert_gt(metric(http_port, "cxpulse_notifications_retries_total{receiver=\"webhook\"}"), 0);
+    cr_assert_eq(metric(http_port, "cxpulse_notifications_sent_total{receiver=\"webhook\"}"), 0);
+    cr_assert_eq(
+        metric(http_port, "cxpulse_notifications_retries_total{receiver=\"alertmanager\"}"), 0);
     start_hook(hook_port, NULL);
 
     /* Resolving the ticket ends the alert. */
@@ -961,7 +968,9 @@ Test(alerts, a_400_answer_is_marked_failed_and_not_retried)
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE attempts = 1 AND"
                    " last_error = 'webhook: HTTP 400: refused on purpose'"),
                  rows);
-    cr_assert_eq(metric(http_port, "cxpulse_notifications_failed_total"), (double)rows);
+    /* per receiver: the --webhook shortcut's is named webhook */
+    cr_assert_eq(metric(http_port, "cxpulse_notifications_failed_total{receiver=\"webhook\"}"),
+                 (double)rows);
     int ok = 0;
     for (int i = 0; i < 30 && !ok; i++) { /* the gauge is refreshed every second */
         ok = metric(http_port, "cxpulse_notifications_failed") == (double)rows &&
@@ -1078,8 +1087,8 @@ Test(alerts, two_instances_deliver_each_row_once)
     cr_assert_geq(rows, 46);
     size_t accepted = assert_each_transition_once();
     cr_assert_eq(accepted, (size_t)rows, "a row was delivered twice");
-    double s1 = metric(http1, "cxpulse_notifications_sent_total");
-    double s2 = metric(http2, "cxpulse_notifications_sent_total");
+    double s1 = metric(http1, "cxpulse_notifications_sent_total{receiver=\"webhook\"}");
+    double s2 = metric(http2, "cxpulse_notifications_sent_total{receiver=\"webhook\"}");
     cr_assert(s1 > 0 && s2 > 0, "one instance sent everything (%g, %g)", s1, s2);
     cr_assert_eq(s1 + s2, (double)rows);
 }

@@ -27,6 +27,34 @@ Test(metrics, gauges_keep_every_digit)
     cx_metrics_free(m);
 }
 
+/* With receivers named, deliveries are counted per receiver, each from 0,
+ * its name escaped as a label value; without, one sample of the family. */
+Test(metrics, notifications_are_counted_per_receiver)
+{
+    cx_metrics *m = cx_metrics_new();
+    cr_assert_not_null(m);
+    char *text = cx_metrics_render(m, NULL, 0);
+    cr_assert(strstr(text, "\ncxpulse_notifications_sent_total 0\n") != NULL, "%s", text);
+    free(text);
+    char err[128];
+    const char *names[] = {"ops", "team \"b\""};
+    cr_assert_eq(cx_metrics_name_receivers(m, names, 2, err, sizeof err), CX_OK, "%s", err);
+    cx_metrics_count_delivery(m, CX_M_NOTIFY_SENT, 1);
+    cx_metrics_count_delivery(m, CX_M_NOTIFY_RETRIES, 0);
+    cx_metrics_count_delivery(m, CX_M_NOTIFY_RETRIES, 0);
+    text = cx_metrics_render(m, NULL, 0);
+    cr_assert(strstr(text,
+                     "\ncxpulse_notifications_sent_total{receiver=\"ops\"} 0\n"
+                     "cxpulse_notifications_sent_total{receiver=\"team \\\"b\\\"\"} 1\n") != NULL,
+              "%s", text);
+    cr_assert(strstr(text, "\ncxpulse_notifications_retries_total{receiver=\"ops\"} 2\n") != NULL,
+              "%s", text);
+    cr_assert(strstr(text, "\ncxpulse_notifications_failed_total{receiver=\"ops\"} 0\n") != NULL,
+              "%s", text);
+    free(text);
+    cx_metrics_free(m);
+}
+
 Test(metrics, classify_seconds_add_up_as_a_counter)
 {
     cx_metrics *m = cx_metrics_new();
