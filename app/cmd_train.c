@@ -33,7 +33,8 @@ static int usage(FILE *out, int rc)
             "the model: classify with the same rules. Lines that are not labeled events\n"
             "are reported on stderr and left out, and so is a line whose event_id an\n"
             "earlier line has; the model is written without them and train exits 1.\n"
-            "The same input gives the same file. Exits 2 for bad usage or a rule or\n"
+            "The same input gives the same file (on the same build and CPU). Exits 2\n"
+            "for bad usage (--out not a file: a pipe, a device, stdout) or a rule or\n"
             "model file that cannot be read, 1 for any other failure.\n"
             "--from MODEL starts from a model (\"default\": the built-in one, with the\n"
             "built-in rules) and adapts it to the events: the way to train on a few\n"
@@ -142,6 +143,20 @@ int cx_cmd_train(int argc, char **argv)
     const char *said;
     int bad = cx_cmd_read_rules_env("train", rules, &n_rules, MAX_FILES, NULL, &env, &said);
     char input[1100];
+    struct stat o, so;
+    if (bad == 0 && stat(outp, &o) == 0 &&
+        (!S_ISREG(o.st_mode) ||
+         (fstat(STDOUT_FILENO, &so) == 0 && so.st_dev == o.st_dev && so.st_ino == o.st_ino))) {
+        char shown[1024];
+        fprintf(stderr,
+                "cxpulse train: --out %s is %s: a model is written to a file of its own "
+                "(train prints its report on stdout)\n",
+                cx_cmd_quote_path(outp, shown, sizeof shown),
+                S_ISREG(o.st_mode)   ? "where stdout goes"
+                : S_ISDIR(o.st_mode) ? "a folder"
+                                     : "not a file (a pipe or a device)");
+        bad = CX_EXIT_USAGE;
+    }
     if (bad == 0 && same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input)) {
         char shown[1024];
         fprintf(stderr,

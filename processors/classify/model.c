@@ -512,25 +512,52 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
     }
 }
 
-/* Writes data[0..len) as the file path. A regular file (or a new one) is
- * written beside it and renamed over it once complete and synced, so that a
- * failed write (a full disk) leaves the model that was there; anything else
- * (a pipe, /dev/stdout) is written as it is. */
+/* Writes data[0..len) as the file path (a link is followed: the file it
+ * names is replaced). It is written beside that file and renamed over it once
+ * complete and synced, so that a failed write (a full disk) leaves the model
+ * that was there; the new file keeps the old one's mode and, where it may,
+ * its owner and group. Anything but a file (a pipe, a device) is refused. */
 static cx_status write_whole(const char *path, const void *data, size_t len, char *err,
                              size_t errlen)
 {
     struct stat sb;
-    int direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
-    size_t tlen = strlen(path) + 32;
+    int exists = stat(path, &sb) == 0;
+    if (exists && !S_ISREG(sb.st_mode))
+        return cx_errf(err, errlen, CX_ERR_INVALID,
+                       "%s: not a file (a pipe, a device or a folder): a model is written to a "
+                       "file",
+                       path);
+    char *real = exists ? realpath(path, NULL) : NULL;
+    if (exists && real == NULL)
+        return cx_errf(err, errlen, CX_ERR_IO, "%s: cannot write model file: %s", path,
+                       strerror(errno));
+    const char *target = real ? real : path;
+    size_t tlen = strlen(target) + 32;
     char *tmp = malloc(tlen);
-    if (tmp == NULL)
+    if (tmp == NULL) {
+        free(real);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
-    const char *to = direct ? path : tmp;
-    int fd = direct ? open(to, O_WRONLY | O_TRUNC) : open(to, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    }
+    snprintf(tmp, tlen, "%s.tmp-%ld", target, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0) {
+        cx_status st = cx_errf(err, errlen, CX_ERR_IO,
+                               "%s: cannot create %s, where the model is written before it "
+                               "replaces the file: %s (the folder must be writable)",
+                               path, tmp, strerror(errno));
+        free(tmp);
+        free(real);
+        return st;
+    }
+    if (exists) { /* the umask and the trainer do not change who may read the model */
+        (void)fchmod(fd, sb.st_mode & 07777);
+        if (fchown(fd, sb.st_uid, sb.st_gid) != 0)
+            (void)fchown(fd, (uid_t)-1, sb.st_gid);
+    }
     const char *p = data;
     size_t left = len;
-    while (fd >= 0 && left > 0) {
+    errno = 0;
+    while (left > 0) {
         ssize_t n = write(fd, p, left);
         if (n < 0 && errno == EINTR)
             continue;
@@ -539,19 +566,20 @@ static cx_status write_whole(const char *path, const void *data, size_t len, cha
         p += n;
         left -= (size_t)n;
     }
-    int ok = fd >= 0 && left == 0 && (direct || fsync(fd) == 0);
+    int ok = left == 0 && fsync(fd) == 0;
     int why = left > 0 && errno == 0 ? EIO : errno;
-    if (fd >= 0 && close(fd) != 0 && ok) {
+    if (close(fd) != 0 && ok) {
         ok = 0;
         why = errno;
     }
-    if (ok && !direct && rename(tmp, path) != 0) {
+    if (ok && rename(tmp, target) != 0) {
         ok = 0;
         why = errno;
     }
-    if (!ok && !direct && fd >= 0)
+    if (!ok)
         unlink(tmp);
     free(tmp);
+    free(real);
     if (!ok)
         return cx_errf(err, errlen, CX_ERR_IO, "%s: cannot write model file: %s", path,
                        strerror(why));

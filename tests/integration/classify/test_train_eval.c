@@ -646,6 +646,42 @@ Test(train_eval, a_model_that_cannot_be_written_leaves_the_old_one)
                  "a temporary file was left beside it");
 }
 
+/* --out through a link replaces the file it names, keeping its mode; a
+ * pipe, or where stdout goes, is refused (exit 2) rather than written into or
+ * waited on. */
+Test(train_eval, the_model_goes_where_a_link_points_and_only_to_a_file)
+{
+    char data[512], d[512];
+    snprintf(data, sizeof data, "%s/where.jsonl", dir);
+    snprintf(d, sizeof d, "%s/where", dir);
+    write_labels(data, 40, 0);
+    cr_assert_eq(cx_test_sh("mkdir -p %s/models && touch %s/models/m.cxm && chmod 640 "
+                            "%s/models/m.cxm && ln -s models/m.cxm %s/link.cxm",
+                            d, d, d, d),
+                 0);
+    cr_assert_eq(cx_test_sh("umask 077; %s train %s --out %s/link.cxm --epochs 2 >/dev/null",
+                            cx_test_bin(), data, d),
+                 0);
+    cr_assert_eq(cx_test_sh("test -L %s/link.cxm && test -s %s/models/m.cxm && "
+                            "test \"$(stat -c %%a %s/models/m.cxm)\" = 640 && "
+                            "test $(ls %s/models | wc -l) -eq 1",
+                            d, d, d, d),
+                 0, "the link was replaced, the mode changed or a file was left beside it");
+    /* a pipe: refused at once, not waited on */
+    cr_assert_eq(cx_test_sh("timeout 60 %s train %s --out /dev/stdout --epochs 2 2>%s.err | cat "
+                            ">/dev/null; test ${PIPESTATUS[0]} -eq 2",
+                            cx_test_bin(), data, d),
+                 0);
+    cr_assert_eq(cx_test_sh("grep -q 'is not a file (a pipe or a device): a model is written to "
+                            "a file of its own' %s.err",
+                            d),
+                 0);
+    cr_assert_eq(cx_test_sh("%s train %s --out /dev/stdout --epochs 2 >%s.out 2>%s.err; "
+                            "test $? -eq 2 && grep -q 'is where stdout goes' %s.err",
+                            cx_test_bin(), data, d, d, d),
+                 0);
+}
+
 /* --out naming one of the inputs (by another name too: a link, stdin
  * redirected from it) is refused before anything is read, and the file is
  * left as it was; another model may still be replaced. */
