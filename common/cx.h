@@ -202,11 +202,11 @@ void cx_cond_init_monotonic(pthread_cond_t *cond);
  * and debuggers show it: "cx:writer-0", beside librdkafka's "rdk:main". */
 void cx_thread_name(const char *name);
 
-/* Ends the process (abort) saying "cxpulse: out of memory <what>": for an
- * allocation whose failure a function cannot report without a wrong answer
- * (a good message called bad, a classification without a result). As
- * librdkafka does, the process ends; what it had not committed is read
- * again when it restarts. */
+/* Ends the process at once, exit status 1, saying "cxpulse: out of memory
+ * <what>": for an allocation whose failure a function cannot report without a
+ * wrong answer (a good message called bad, a classification without a
+ * result). As librdkafka does, the process ends; what it had not committed is
+ * read again when it restarts. */
 _Noreturn void cx_out_of_memory(const char *what);
 
 /* How many single-character insertions, deletions and substitutions turn a
