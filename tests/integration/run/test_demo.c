@@ -79,6 +79,25 @@ Test(demo, a_data_file_without_messages_ends_with_an_empty_summary, .timeout = 1
     remove(data);
 }
 
+/* Too few file descriptors for its in-process broker: librdkafka's mock
+ * fails to accept, again and again without pause. The log says so, not
+ * millions of times (561 MB in 120 s before). */
+Test(demo, a_line_librdkafka_repeats_without_pause_is_said_with_a_count, .timeout = 120)
+{
+    char url[1024], out[512];
+    cx_test_pg_new_db(url, sizeof url);
+    snprintf(out, sizeof out, "%s/demo-few-fds.txt", CX_BINARY_DIR);
+    /* the limit at which the broker, not the client, runs out depends on the
+     * build: the first of a few that shows it */
+    cr_assert_eq(cx_test_sh("for n in 20 21 22 23 24 25 26; do (ulimit -n $n; timeout 5 %s demo "
+                            "--pg '%s' --http off >'%s' 2>&1); grep -q 'Failed to accept mock "
+                            "broker socket' '%s' && exit 0; done; exit 1",
+                            cx_test_bin(), url, out, out),
+                 0, "the broker never ran out of descriptors: see %s", out);
+    cr_assert_eq(cx_test_sh("test $(wc -c <'%s') -lt 200000", out), 0,
+                 "a repeated line floods the log: see %s", out);
+}
+
 /* demo --serve: once its summary is out, the live page's service has its
  * partitions within seconds (it waited for the mock broker's 45 s session
  * timeout), so events replayed then show up at once. Asked for any free port
