@@ -1078,8 +1078,8 @@ Test(http, the_live_page_labels_follow_the_smallest_signal_window)
     start_service();
     unsetenv("CXPULSE_WINDOW_SECONDS");
     produce(50);
-    /* the mock broker gives the group's partitions to the new member once the
-     * one stopped at its start (still joining) has timed out: 45 s */
+    /* the new member gets the group's partitions some 45 s later (the
+     * default session.timeout.ms: the stopped member's, measured here) */
     wait_handled_within(produced, 150);
     static char dom[1 << 20];
     rendered_page("live-page-300.html", dom, sizeof dom);
