@@ -97,8 +97,9 @@ static const char *const baseline_sql =
  * the latest window that fired it: late events of an earlier one add to its
  * count, but its reason and window do not go back in time (OLDER_WINDOW).
  * Without one, a firing opens a ticket unless a resolved one is within its
- * cooldown or named a window ending as late or later: late events of an
- * incident resolved do not open it again. */
+ * cooldown or named a window that the firing's ends in: late events of an
+ * incident resolved do not open it again (and a resolved ticket of a window
+ * dated ahead, a producer's clock, holds back nothing before it). */
 #define OLDER_WINDOW "excluded.window_end < t.window_end"
 /* A window rule's new ticket counts the window's matching events, not only
  * the batch's (praise, or another batch, may have brought the window over),
@@ -165,8 +166,9 @@ static const char *const upsert_sql =
     "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
-    "                AND (o.resolved_at > now() - make_interval(secs => c.cooldown_s)\n"
-    "                     OR o.window_end >= c.window_end))\n"
+    "                AND ((c.cooldown_s > 0\n"
+    "                      AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
+    "                     OR (o.window_start < c.window_end AND o.window_end >= c.window_end)))\n"
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(),\n"
     "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"

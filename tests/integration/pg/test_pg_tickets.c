@@ -520,6 +520,24 @@ Test(pg_tickets, late_complaints_of_a_resolved_incident_do_not_open_it_again)
     cr_assert_eq(write_batch().tickets_opened, 1, "a complaint after the window named");
 }
 
+/* A resolved ticket of a window dated years ahead (a producer's clock) holds
+ * back no incident before it: only firings that end within a resolved
+ * ticket's window are its incident. */
+Test(pg_tickets, a_resolved_ticket_dated_ahead_holds_back_no_incident_before_it)
+{
+    use_rules(carrier_rule);
+    for (int i = 0; i < 12; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "ahead-%d", i);
+        add_at(id, "2036-11-02T10:00:00Z", "chat", "the courier lost my parcel, terrible service",
+               NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1, "a batch's own 12 complaints, dated ahead");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    spike("now", 12, 0, "chat"); /* 2026-11-01 10:00-10:04 */
+    cr_assert_eq(write_batch().tickets_opened, 1, "a real incident was held back");
+}
+
 /* Only what counts toward a window rule fires it: praise in the window that
  * fired neither updates its ticket nor, once that is resolved, opens another
  * for the same figures; a new complaint after it does (no cooldown). */
