@@ -45,7 +45,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     repeat_said_us = now;
     memcpy(repeat_line, line, sizeof line);
     pthread_mutex_unlock(&repeat_lock);
-    if (same)
+    if (same && again > 0)
         cx_log(l, "kafka", "%s (and %lu times more since it was said)", line, again);
     else if (again > 0)
         cx_log(l, "kafka", "%s (after \"%s\" %lu times more)", line, before, again);

@@ -515,8 +515,10 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
 /* Writes data[0..len) as the file path (a link is followed: the file it
  * names is replaced). It is written beside that file and renamed over it once
  * complete and synced, so that a failed write (a full disk) leaves the model
- * that was there; the new file keeps the old one's mode and, where it may,
- * its owner and group. Anything but a file (a pipe, a device) is refused. */
+ * that was there; the new file keeps the old one's owner, group and mode, or
+ * where the trainer may not give it that owner and group, the mode made
+ * readable by all (a model is no secret; the service must read it). Anything
+ * but a file (a pipe, a device) is refused. */
 static cx_status write_whole(const char *path, const void *data, size_t len, char *err,
                              size_t errlen)
 {
@@ -550,9 +552,15 @@ static cx_status write_whole(const char *path, const void *data, size_t len, cha
         return st;
     }
     if (exists) { /* the umask and the trainer do not change who may read the model */
-        (void)fchmod(fd, sb.st_mode & 07777);
         if (fchown(fd, sb.st_uid, sb.st_gid) != 0)
             (void)fchown(fd, (uid_t)-1, sb.st_gid);
+        struct stat nb;
+        mode_t mode = sb.st_mode & 07777;
+        /* another owner or group than the old file's: who read it through
+         * those may not read the new one unless everyone may */
+        if (fstat(fd, &nb) != 0 || nb.st_uid != sb.st_uid || nb.st_gid != sb.st_gid)
+            mode |= 0444;
+        (void)fchmod(fd, mode);
     }
     const char *p = data;
     size_t left = len;

@@ -522,11 +522,14 @@ size_t cx_pg_added_window_sizes(cx_pg *pg, const int *sizes, size_t n, char *lis
     size_t added = 0;
     if (!arr.failed && ensure_session(pg, err, sizeof err) == CX_OK) {
         /* the newest window is the smallest size's (windows are aligned to the
-         * epoch, so each size's window holding its start is known) */
+         * epoch, so each size's window holding its start is known), of those
+         * not dated ahead: an event from a clock years ahead has windows of
+         * the sizes of its day only */
         const char *params[] = {arr.data};
         PGresult *res = PQexecParams(
             pg->conn,
-            "WITH last AS (SELECT max(window_start) AS t FROM cx.signals)"
+            "WITH last AS (SELECT max(window_start) AS t FROM cx.signals"
+            "  WHERE window_start <= now() + interval '600 s')"
             " SELECT count(*), string_agg(w::text, ', ' ORDER BY w),"
             "  to_char(max(last.t) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')"
             " FROM unnest($1::int[]) AS w, last WHERE last.t IS NOT NULL AND NOT EXISTS"

@@ -680,6 +680,19 @@ Test(train_eval, the_model_goes_where_a_link_points_and_only_to_a_file)
                             "test $? -eq 2 && grep -q 'is where stdout goes' %s.err",
                             cx_test_bin(), data, d, d, d),
                  0);
+    /* retrained by another user, who may not give it the service's owner and
+     * group: the service can still read it */
+    if (geteuid() != 0)
+        return; /* only root can play both users */
+    cr_assert_eq(
+        cx_test_sh("chown nobody %s/models && chmod 755 %s %s %s/models && chmod 644 %s && "
+                   "chown postgres:postgres %s/models/m.cxm && chmod 640 %s/models/m.cxm "
+                   "&& setpriv --reuid=nobody --regid=nogroup --clear-groups %s train %s "
+                   "--out %s/models/m.cxm --epochs 2 >/dev/null && "
+                   "test $(stat -c %%U %s/models/m.cxm) = nobody && "
+                   "runuser -u postgres -- head -c 4 %s/models/m.cxm >/dev/null",
+                   d, dir, d, d, data, d, d, cx_test_bin(), data, d, d, d),
+        0, "the service's user cannot read the model another user retrained");
 }
 
 /* --out naming one of the inputs (by another name too: a link, stdin

@@ -657,9 +657,6 @@ Test(pg_sink, both_write_paths_sum_decimal_ratings_exactly)
     cx_pg_free(pg);
 }
 
-/* Signal increments go straight in while their windows are new, and are added
- * to the stored rows when a batch comes back to a window; either way the
- * signals equal the sum over the events. */
 /* The hourly view bands a fractional rating as the sentiment does (the
  * nearest whole rating, a half as the better): nps 6.4 is a detractor there
  * as it is negative, 6.8 a passive, 8.6 a promoter; csat 3.6 is satisfied as
@@ -698,6 +695,9 @@ Test(pg_sink, the_hourly_view_bands_fractional_ratings_as_the_sentiment_does)
     cx_pg_free(pg);
 }
 
+/* Signal increments go straight in while their windows are new, and are added
+ * to the stored rows when a batch comes back to a window; either way the
+ * signals equal the sum over the events. */
 Test(pg_sink, signals_of_new_and_of_stored_windows_add_up_exactly)
 {
     cx_pg *pg = sinktest_sink(url);
@@ -745,6 +745,36 @@ Test(pg_sink, a_rating_too_fine_for_exact_sums_here_is_summed_by_postgresql)
                                          " WHERE window_start = '2026-11-01T10:03:00Z'"),
                  "every row of the minute counts the fine rating once");
     cx_test_assert_signals_exact(conn);
+    cx_pg_free(pg);
+}
+
+/* A window size added later is found where the newest windows are, not
+ * among those of an event dated years ahead (its day had the older sizes
+ * only): said once, until the new size has a window where the stream is. */
+Test(pg_sink, a_window_size_added_later_is_found_where_the_stream_is)
+{
+    static const char ahead[] = "{\"event_id\":\"ahead\",\"occurred_at\":"
+                                "\"2036-11-01T10:00:00Z\",\"text\":\"hello\"}";
+    sinktest_add_event(&batch, "t", 0, 0, 0);
+    sinktest_add(&batch, "t", 0, 1, ahead, sizeof ahead - 1);
+    cx_pg *pg = sinktest_sink(url); /* 60 s windows */
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    sinktest_clear(&batch);
+    static const int sizes[] = {60, 3600};
+    char list[64], at[64], err[512];
+    cx_pg_options o = sinktest_options(url);
+    o.window_seconds = sizes;
+    o.n_windows = 2;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_added_window_sizes(pg, sizes, 2, list, sizeof list, at, sizeof at), 1);
+    cr_assert_str_eq(list, "3600");
+    cr_assert(strncmp(at, "2026-", 5) == 0, "the newest window is not the stream's: %s", at);
+    sinktest_add_event(&batch, "t", 0, 2, 2); /* stored with both sizes */
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cr_assert_eq(cx_pg_added_window_sizes(pg, sizes, 2, list, sizeof list, at, sizeof at), 0,
+                 "said again: %s at %s", list, at);
     cx_pg_free(pg);
 }
 

@@ -1957,9 +1957,6 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
     cx_test_assert_signals_exact(conn);
 }
 
-/* Another installation writing to the same database (a group that stored
- * offsets of topics this one does not read) is said as a member starts; a
- * second group reading the same topic (a backfill) is not one. */
 /* An hourly window size added to a running installation's configuration
  * starts empty: its first start with it says so, the next does not. */
 Test(run, a_window_size_added_later_is_said_to_start_empty)
@@ -1991,6 +1988,9 @@ Test(run, a_window_size_added_later_is_said_to_start_empty)
                  0);
 }
 
+/* Another installation writing to the same database (a group that stored
+ * offsets of topics this one does not read) is said as a member starts; a
+ * second group reading the same topic (a backfill) is not one. */
 Test(run, another_installation_on_the_database_is_said_at_start)
 {
     cx_test_pg_exec(conn, "INSERT INTO cx.consumer_offsets (consumer_group, topic, partition,"
