@@ -97,6 +97,15 @@ struct cx_pipeline {
     int stale; /* a share was given up: nothing is taken until offsets are read again */
     char fatal_err[1024];
     _Atomic unsigned seed;
+    /* Which writer writes each partition (by topic hash and number) seen since
+     * the ring was last empty: submit's own, as only one thread submits. */
+    struct slot {
+        uint32_t topic_hash;
+        int32_t partition;
+        int writer; /* -1: a free slot */
+    } * map;
+    size_t map_used, map_cap;
+    size_t load[MAX_WRITERS]; /* messages given each writer since the ring was empty */
 };
 
 const char *cx_dead_reason_name(cx_dead_reason r)
@@ -181,15 +190,8 @@ void cx_pipeline_retry_now(cx_pipeline *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* The writer of a partition: consecutive partitions of a topic go to
- * consecutive writers, so that a topic's load is split evenly. */
-static int writer_of(const cx_pipeline *p, uint32_t topic_hash, int32_t partition)
-{
-    return (int)((topic_hash + (uint32_t)partition) % (uint32_t)p->o.n_sinks);
-}
-
-/* FNV-1a over a topic name, for writer_of. A batch's copies share one topic
- * string per run of messages (copy_batch), so it is hashed once per run. */
+/* FNV-1a over a topic name. A batch's copies share one topic string per run
+ * of messages (copy_batch), so it is hashed once per run. */
 static uint32_t topic_hash(const char *topic)
 {
     uint32_t h = 2166136261u;
@@ -198,13 +200,70 @@ static uint32_t topic_hash(const char *topic)
     return h;
 }
 
-/* The writer of b->msgs[i], given the hash of b->msgs[i-1]'s topic in *h. */
-static int writer_of_msg(const cx_pipeline *p, const batch *b, size_t i, uint32_t *h)
+/* Forgets which writer wrote which partition: with the ring empty, no share
+ * of any partition is pending, so each may go to another writer from now on
+ * without its writes overtaking each other. */
+static void map_reset(cx_pipeline *p)
+{
+    for (size_t i = 0; i < p->map_cap; i++)
+        p->map[i].writer = -1;
+    p->map_used = 0;
+    memset(p->load, 0, sizeof p->load);
+}
+
+/* The slot of a partition, or the free slot it would take. */
+static struct slot *map_slot(const cx_pipeline *p, uint32_t th, int32_t partition)
+{
+    size_t i = (th ^ ((uint32_t)partition * 2654435761u)) & (p->map_cap - 1);
+    while (p->map[i].writer >= 0 &&
+           (p->map[i].topic_hash != th || p->map[i].partition != partition))
+        i = (i + 1) & (p->map_cap - 1);
+    return &p->map[i];
+}
+
+/* Room for n more partitions in the map (at most half full). */
+static cx_status map_reserve(cx_pipeline *p, size_t n, char *err, size_t errlen)
+{
+    if ((p->map_used + n) * 2 <= p->map_cap)
+        return CX_OK;
+    size_t cap = p->map_cap ? p->map_cap : 64;
+    while ((p->map_used + n) * 2 > cap)
+        cap *= 2;
+    struct slot *old = p->map, *map = malloc(cap * sizeof *map);
+    if (map == NULL)
+        return cx_errf(err, errlen, CX_ERR_NOMEM, "pipeline: out of memory");
+    size_t old_cap = p->map_cap;
+    p->map = map;
+    p->map_cap = cap;
+    for (size_t i = 0; i < cap; i++)
+        map[i].writer = -1;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].writer >= 0)
+            *map_slot(p, old[i].topic_hash, old[i].partition) = old[i];
+    free(old);
+    return CX_OK;
+}
+
+/* The writer of b->msgs[i] (given the hash of b->msgs[i-1]'s topic in *h). A
+ * partition keeps its writer while any share of it is pending, so that its
+ * writes commit in order; one seen first goes to the writer given the fewest
+ * messages so far, so that partitions numbered alike (every other one, as a
+ * round-robin assignor deals them) and busy ones are spread. */
+static int writer_of_msg(cx_pipeline *p, const batch *b, size_t i, uint32_t *h)
 {
     const cx_pipeline_msg *m = &b->msgs[i];
     if (i == 0 || m->topic != b->msgs[i - 1].topic)
         *h = topic_hash(m->topic);
-    return writer_of(p, *h, m->partition);
+    struct slot *sl = map_slot(p, *h, m->partition);
+    if (sl->writer < 0) {
+        int w = 0;
+        for (int k = 1; k < p->o.n_sinks; k++)
+            if (p->load[k] < p->load[w])
+                w = k;
+        *sl = (struct slot){*h, m->partition, w};
+        p->map_used++;
+    }
+    return sl->writer;
 }
 
 /* Reports the finished batches at the head of the ring, in order, and frees
@@ -569,15 +628,19 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
         return st;
     }
     batch *b = &p->ring[(p->head + p->count) % p->o.max_batches];
+    int empty = p->count == 0; /* no share of any partition is pending */
     p->count++;
     b->filling = 1;
     pthread_mutex_unlock(&p->lock);
+    if (empty)
+        map_reset(p);
 
     b->t0 = cx_now_mono_us();
     b->given_up = 0;
     b->counts = (cx_sink_counts){0};
     b->written = 0;
-    if ((st = copy_batch(b, msgs, n, err, errlen)) != CX_OK) {
+    if ((st = map_reserve(p, n, err, errlen)) != CX_OK ||
+        (st = copy_batch(b, msgs, n, err, errlen)) != CX_OK) {
         pthread_mutex_lock(&p->lock);
         b->filling = 0;
         b->n = 0;
@@ -588,8 +651,11 @@ cx_status cx_pipeline_submit(cx_pipeline *p, const cx_pipeline_msg *msgs, size_t
     }
     size_t count[MAX_WRITERS] = {0}, at = 0;
     uint32_t h = 0;
-    for (size_t i = 0; i < n; i++)
-        count[writer_of_msg(p, b, i, &h)]++;
+    for (size_t i = 0; i < n; i++) {
+        int w = writer_of_msg(p, b, i, &h);
+        count[w]++;
+        p->load[w]++;
+    }
     for (int w = 0; w < p->o.n_sinks; w++) {
         b->sh[w] = (share){.b = b, .idx = b->order + at, .recs = b->recs + at};
         at += count[w];
@@ -793,6 +859,7 @@ void cx_pipeline_free(cx_pipeline *p)
     for (int k = 0; p->ring != NULL && k < p->o.max_batches; k++)
         batch_free(&p->ring[k]);
     free(p->ring);
+    free(p->map);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->idle);
     free(p);
