@@ -538,6 +538,20 @@ Test(pg_tickets, a_resolved_ticket_dated_ahead_holds_back_no_incident_before_it)
     cr_assert_eq(write_batch().tickets_opened, 1, "a real incident was held back");
 }
 
+/* Without a cooldown, a resolve holds back nothing later: not even one whose
+ * resolved_at is after the batch's transaction began (a resolve committed
+ * while the batch was being written: its now() is later than the batch's). */
+Test(pg_tickets, without_a_cooldown_a_resolve_during_the_batch_holds_back_nothing_later)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* 10:00-10:04 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved',"
+                          " resolved_at = now() + interval '1 minute'");
+    spike("b", 12, 30, "chat"); /* 10:30-10:34 */
+    cr_assert_eq(write_batch().tickets_opened, 1, "held back as if within a cooldown");
+}
+
 /* Only what counts toward a window rule fires it: praise in the window that
  * fired neither updates its ticket nor, once that is resolved, opens another
  * for the same figures; a new complaint after it does (no cooldown). */
