@@ -313,7 +313,6 @@ static cx_status parse_rule(cx_ticket_rules *rs, const json_t *o, size_t i, int 
                                 has_above ? "below" : "at most", hi, scale, lo, hi, avg,
                                 (has_above ? avg < lo : avg > hi) ? "always fire" : "never fire");
             r->kind = CX_TICKET_AVG_RATING;
-            r->rating_worse_above = has_above;
             r->threshold = avg;
             snprintf(desc, sizeof desc, "average %s rating %s %g", cx_rating_scale_name(r->scale),
                      has_above ? "above" : "below", avg);

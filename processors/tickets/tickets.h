@@ -38,7 +38,8 @@
 
 typedef enum cx_ticket_kind {
     CX_TICKET_NEGATIVE_SHARE, /* threshold: negative / events > threshold */
-    CX_TICKET_AVG_RATING,     /* threshold: mean rating of `scale` < threshold (> on ces) */
+    CX_TICKET_AVG_RATING,     /* threshold: mean rating of `scale` < threshold (> on ces,
+                                 where a higher rating is worse: "avg_rating_above") */
     CX_TICKET_NEGATIVE_SPIKE, /* threshold: negative events > threshold x the usual */
     CX_TICKET_EVENT           /* event-level conditions */
 } cx_ticket_kind;
@@ -58,7 +59,6 @@ typedef struct cx_ticket_rule {
     int baseline_seconds;   /* spike rules: the history the usual window is taken from */
     double threshold;       /* threshold rules */
     cx_rating_scale scale;  /* avg-rating rules, and event rules' rating conditions */
-    int rating_worse_above; /* avg-rating rules on ces: fires above the threshold */
     int cooldown_seconds;   /* after a resolve, no new ticket for this long */
     /* event conditions; unset ones are not tested */
     int tagged;             /* the event must carry `category` among its tags */

@@ -118,7 +118,9 @@ static const char *const upsert_sql =
     "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint - $6::int) END AS window_start,\n"
     "    CASE WHEN $5 <> 'event' THEN to_timestamp($13::bigint) END AS window_end,\n"
     "    CASE $5 WHEN 'event' THEN $18::bigint WHEN 'avg_rating' THEN $11::bigint\n"
-    "      WHEN 'avg_rating_above' THEN $11::bigint ELSE $10::bigint END AS window_count\n"
+    "      ELSE $10::bigint END AS window_count,\n"
+    "    EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = $1 AND o.category = $2\n"
+    "            AND o.scope = $3 AND o.owner = $4 AND o.status <> 'resolved') AS unresolved\n"
     "), c AS (\n"
     "  SELECT f.*, CASE kind\n"
     "    WHEN 'negative_share' THEN\n"
@@ -133,13 +135,9 @@ static const char *const upsert_sql =
     "             round((base_negative * window_s / base_s)::numeric, 1),\n"
     "             round((base_s / 3600)::numeric, 1))\n"
     "    WHEN 'avg_rating' THEN\n"
-    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, below %s',\n"
+    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, %s %s',\n"
     "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
-    "             threshold)\n"
-    "    WHEN 'avg_rating_above' THEN\n"
-    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, above %s',\n"
-    "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
-    "             threshold)\n"
+    "             CASE scale WHEN 'ces' THEN 'above' ELSE 'below' END, threshold)\n"
     "    ELSE format('%s: %s matching event(s) in the latest batch (the newest at %s UTC)',\n"
     "                description, event_count, till)\n"
     "    END AS reason\n"
@@ -148,9 +146,7 @@ static const char *const upsert_sql =
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
     "    sample_event_ids, window_start, window_end, fired_event_at)\n"
     "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.window_count,\n"
-    "    CASE WHEN c.window_start IS NULL OR cardinality(c.samples) >= 10 OR EXISTS\n"
-    "      (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule AND o.category = c.category\n"
-    "       AND o.scope = c.scope AND o.owner = c.owner AND o.status <> 'resolved')\n"
+    "    CASE WHEN c.window_start IS NULL OR cardinality(c.samples) >= 10 OR c.unresolved\n"
     "    THEN c.samples\n"
     "    ELSE (c.samples || ARRAY(SELECT w.event_id FROM (SELECT e.event_id, e.occurred_at,\n"
     "        e.sentiment, e.categories, e.channel FROM cx.events e\n"
@@ -160,9 +156,7 @@ static const char *const upsert_sql =
     "        AND ($21::text IS NULL OR w.channel = $21::text) AND w.event_id <> ALL (c.samples)\n"
     "      ORDER BY w.occurred_at DESC, w.event_id LIMIT 10))[1:10] END,\n"
     "    c.window_start, c.window_end, to_timestamp($13::bigint) FROM c\n"
-    "  WHERE EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
-    "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
-    "                AND o.status <> 'resolved')\n"
+    "  WHERE c.unresolved\n"
     "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
@@ -686,7 +680,7 @@ static int average_over(const cx_ticket_rule *r, long long ratings, i128 sum, lo
     if (ratings <= 0 || ratings < min)
         return 0;
     double mean = sum_as_double(sum) / (double)ratings;
-    return r->rating_worse_above ? mean > r->threshold : mean < r->threshold;
+    return r->scale == CX_RATING_CES ? mean > r->threshold : mean < r->threshold;
 }
 
 /* Whether the batch's part b of a window f that is over the threshold fires
@@ -856,7 +850,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             cx_category_name((cx_category)r->category),
                             r->scope,
                             r->owner,
-                            r->rating_worse_above ? "avg_rating_above" : kind_names[r->kind],
+                            kind_names[r->kind],
                             win,
                             thr,
                             scale,

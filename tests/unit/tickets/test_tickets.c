@@ -306,7 +306,7 @@ Test(tickets, rating_conditions_that_could_never_or_always_fire_are_refused)
                                     " \"owner\": \"x\", \"avg_rating_above\": 1,"
                                     " \"rating_scale\": \"ces\"}]");
     /* 1 is the lowest ces rating: an average above it can happen */
-    cr_assert(cx_ticket_rules_get(ces, 0)->rating_worse_above);
+    cr_assert_eq(cx_ticket_rules_get(ces, 0)->scale, CX_RATING_CES);
     cr_assert_str_eq(cx_ticket_rules_get(ces, 0)->description, "average ces rating above 1");
     cx_ticket_rules_free(ces);
     cx_ticket_rules_free(rules_ok("[{\"name\": \"a\", \"category\": \"facing\", \"owner\": \"x\","
