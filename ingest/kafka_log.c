@@ -30,7 +30,6 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     char line[sizeof repeat_line];
     snprintf(line, sizeof line, "%s: %s", fac, buf);
     int64_t now = cx_now_mono_us();
-    unsigned long again = 0;
     pthread_mutex_lock(&repeat_lock);
     int same = strcmp(line, repeat_line) == 0;
     if (same && now - repeat_said_us < REPEAT_SAY_US) {
@@ -38,7 +37,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         pthread_mutex_unlock(&repeat_lock);
         return;
     }
-    again = repeat_count;
+    unsigned long again = repeat_count;
     char before[sizeof repeat_line];
     memcpy(before, repeat_line, sizeof before);
     repeat_count = 0;
