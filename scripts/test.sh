@@ -35,18 +35,18 @@ cmake --build build-test -j2
 bash tests/faults/alloc_failures.sh build-release/app/cxpulse
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
-    # What comes from outside, each for FUZZ_SECONDS: messages from Kafka, and
-    # the rule files, model files, ticket rules and configuration files users
-    # bring. New inputs that reach new code are kept in build-fuzz/corpus-*;
+    # What comes from outside, each for FUZZ_SECONDS: messages from Kafka and
+    # what the classifier reads of their text, and the rule files, model
+    # files, ticket rules and configuration files users bring. New inputs that reach new code are kept in build-fuzz/corpus-*;
     # the seeds are the bad messages of tests/fuzz/corpus, the default rule
     # files, a small trained model, the default ticket rules and the example
     # configuration.
     CC=clang cmake -S . -B build-fuzz -DCX_FUZZ=ON -DCX_TESTS=ON -DCX_BENCH=OFF >/dev/null
     cmake --build build-fuzz -j2 --target fuzz_event_parse fuzz_rules_load fuzz_model_load \
-        fuzz_ticket_rules fuzz_config_load
+        fuzz_ticket_rules fuzz_config_load fuzz_text_read
     mkdir -p build-fuzz/corpus-event build-fuzz/corpus-rules build-fuzz/corpus-model \
-        build-fuzz/corpus-tickets build-fuzz/corpus-config build-fuzz/seed-model \
-        build-fuzz/seed-tickets build-fuzz/seed-config
+        build-fuzz/corpus-tickets build-fuzz/corpus-config build-fuzz/corpus-text \
+        build-fuzz/seed-model build-fuzz/seed-tickets build-fuzz/seed-config
     head -n 16 tests/data/company/labeled.jsonl >build-fuzz/seed-model/labeled.jsonl
     build-release/app/cxpulse train build-fuzz/seed-model/labeled.jsonl \
         --out build-fuzz/seed-model/small.cxm >/dev/null
@@ -81,5 +81,8 @@ if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     p=$!
     run_fuzzer fuzz_ticket_rules -max_len=16384 build-fuzz/corpus-tickets build-fuzz/seed-tickets &
     both $p $!
-    run_fuzzer fuzz_config_load -max_len=16384 build-fuzz/corpus-config build-fuzz/seed-config
+    run_fuzzer fuzz_config_load -max_len=16384 build-fuzz/corpus-config build-fuzz/seed-config &
+    p=$!
+    run_fuzzer fuzz_text_read -max_len=65536 -dict=tests/fuzz/text.dict build-fuzz/corpus-text &
+    both $p $!
 fi

@@ -29,6 +29,7 @@
 #include "language.h"
 #include "lexicon.h"
 #include "model.h"
+#include "text.h"
 
 /* Negation reaches this many words forward, within a clause. */
 #define NEGATION_WINDOW 3
@@ -1504,6 +1505,8 @@ static int says_nothing(const cx_event *ev)
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
+    cx_event view; /* the customer's words (text.h) */
+    ev = cx__text_view(ev, &view);
     cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
     const char *other = clf->english_only ? cx__text_language(ev) : NULL;

@@ -212,6 +212,7 @@ typedef enum cx_scratch_part {
     CX_SCRATCH_FEATURES, /* features.c */
     CX_SCRATCH_VALENCE,  /* valence.c */
     CX_SCRATCH_MODEL,    /* model.c */
+    CX_SCRATCH_TEXT,     /* text.c */
     CX_SCRATCH_PARTS
 } cx_scratch_part;
 

@@ -16,6 +16,7 @@
  * out-of-fold F1 per category and sentiment accuracy.
  */
 #include "model.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -194,6 +195,8 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     cx_valence_score vs;
     int counts[CX_FG_COUNT];
     size_t first = t->n_feats;
+    cx_event view; /* read as classifying reads it */
+    ev = cx__text_view(ev, &view);
     cx__features(t->clf, cx__classifier_valence(t->clf), ev, &tags, &hits, collect_fn, NULL, t,
                  counts, &vs);
     /* values scaled by group (see cx__feature_scale) */

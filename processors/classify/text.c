@@ -1,0 +1,668 @@
+/*
+ * text.c - what the classifier reads of an event's text (see text.h): the
+ * customer's words without the markup and the mail and chat boilerplate
+ * around them. Two passes: characters (tags, character references,
+ * invisible characters), then lines (reply headers, quotes, signatures,
+ * disclaimers, bot lines). Both only ever shorten the text.
+ */
+#include "text.h"
+
+#include <string.h>
+
+#include "lexicon.h"
+#include "model.h"
+
+/* Bytes a tag may span (attributes included) to be taken for one. */
+#define MAX_TAG 1024
+/* Lines after a sign-off that can still be a signature, and their length. */
+#define SIGNATURE_LINES 6
+#define SIGNATURE_LINE_LEN 120
+/* Longest reply header ("On Mon, 3 Nov 2025 at 10:02, Name <a@b> wrote:"). */
+#define MAX_HEADER 300
+
+/* ---- Characters ---------------------------------------------------------- */
+
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Whether s[0..k) is lit[0..k) (lit lower-case), ignoring ASCII case. */
+static int same_ci(const char *s, const char *lit, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+static int starts_ci(const char *s, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    return n >= k && same_ci(s, lit, k);
+}
+
+static int ends_ci(const char *s, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    return n >= k && same_ci(s + n - k, lit, k);
+}
+
+/* Whether code point c is invisible and splits a word for a reader that
+ * does not know it: zero-width space and non-joiner, soft hyphen,
+ * byte-order mark. (The zero-width joiner holds emoji sequences together,
+ * and the word joiner and no-break space separate words as spaces do.) */
+static int invisible(unsigned long c)
+{
+    return c == 0x200B || c == 0x200C || c == 0xAD || c == 0xFEFF;
+}
+
+/* Writes code point c as UTF-8 to o; returns its length. */
+static size_t put_utf8(char *o, unsigned long c)
+{
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | (c >> 6));
+        o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12));
+        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18));
+    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* The named references that occur in mail and web forms; each is longer
+ * than what it stands for. */
+static const struct {
+    const char *name, *utf8;
+} named[] = {
+    {"amp", "&"},
+    {"lt", "<"},
+    {"gt", ">"},
+    {"quot", "\""},
+    {"apos", "'"},
+    {"nbsp", " "},
+    {"shy", ""},
+    {"ndash", "\xe2\x80\x93"},
+    {"mdash", "\xe2\x80\x94"},
+    {"hellip", "\xe2\x80\xa6"},
+    {"lsquo", "\xe2\x80\x98"},
+    {"rsquo", "\xe2\x80\x99"},
+    {"ldquo", "\xe2\x80\x9c"},
+    {"rdquo", "\xe2\x80\x9d"},
+    {"euro", "\xe2\x82\xac"},
+    {"pound", "\xc2\xa3"},
+    {"copy", "\xc2\xa9"},
+    {"reg", "\xc2\xae"},
+    {"trade", "\xe2\x84\xa2"},
+};
+
+static int hex_value(unsigned char c)
+{
+    return cx__ascii_digit(c)                       ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                    : -1;
+}
+
+/* The character reference at s[0..n) (s[0] == '&'), decoded to o: returns
+ * the bytes of s it spans (*wrote: bytes written, never more), or 0 when it
+ * is none (the '&' is then text). */
+static size_t reference(const char *s, size_t n, char *o, size_t *wrote)
+{
+    size_t i = 1;
+    *wrote = 0;
+    if (i < n && s[i] == '#') {
+        int base = 10;
+        unsigned long c = 0;
+        if (++i < n && (s[i] == 'x' || s[i] == 'X')) {
+            base = 16;
+            i++;
+        }
+        size_t d0 = i;
+        for (int v; i < n && i - d0 < 7; i++) {
+            v = base == 16                             ? hex_value((unsigned char)s[i])
+                : cx__ascii_digit((unsigned char)s[i]) ? s[i] - '0'
+                                                       : -1;
+            if (v < 0)
+                break;
+            c = c * (unsigned long)base + (unsigned long)v;
+        }
+        if (i == d0 || i >= n || s[i] != ';' || c == 0 || c > 0x10FFFF ||
+            (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
+        if (c == '\n')
+            o[(*wrote)++] = '\n';
+        else if (c < 0x20 || c == 0x7F || c == 0xA0)
+            o[(*wrote)++] = ' ';
+        else if (!invisible(c))
+            *wrote = put_utf8(o, c);
+        return i + 1;
+    }
+    while (i < n && i <= 8 && cx__ascii_alpha((unsigned char)s[i]))
+        i++;
+    if (i >= n || s[i] != ';')
+        return 0;
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
+        if (strlen(named[k].name) == i - 1 && memcmp(named[k].name, s + 1, i - 1) == 0) {
+            *wrote = strlen(named[k].utf8);
+            memcpy(o, named[k].utf8, *wrote);
+            return i + 1;
+        }
+    return 0;
+}
+
+/* The length of the tag or comment at s[0..n) (s[0] == '<'), or 0 when it
+ * is none: '<' then a letter, "/" and a letter, '!' or '?', and a '>' before
+ * any other '<' within MAX_TAG bytes ("I <3 it" and "a < b" are text). */
+static size_t tag_len(const char *s, size_t n)
+{
+    if (n < 3)
+        return 0;
+    if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
+        for (size_t i = 4; i + 3 <= n; i++)
+            if (memcmp(s + i, "-->", 3) == 0)
+                return i + 3;
+        return 0;
+    }
+    unsigned char c = (unsigned char)s[1];
+    if (!(cx__ascii_alpha(c) || (c == '/' && cx__ascii_alpha((unsigned char)s[2])) || c == '!' ||
+          c == '?'))
+        return 0;
+    for (size_t i = 1; i < n && i < MAX_TAG; i++) {
+        if (s[i] == '>')
+            return i + 1;
+        if (s[i] == '<')
+            return 0;
+    }
+    return 0;
+}
+
+/* Whether the tag at s names element name (lower-case), opening or closing. */
+static int tag_is(const char *s, size_t tl, const char *name, int *closing)
+{
+    size_t i = 1, k = strlen(name);
+    *closing = s[1] == '/';
+    i += (size_t)*closing;
+    return tl >= i + k + 1 && same_ci(s + i, name, k) && !cx__ascii_alnum((unsigned char)s[i + k]);
+}
+
+/* Elements whose contents are not the customer's words. */
+static const char *const hidden[] = {"style", "script", "head", "title", "blockquote"};
+/* Elements whose end is a line's. */
+static const char *const blocks[] = {"br", "p",  "div", "li",  "tr",        "table",
+                                     "ul", "ol", "hr",  "h1",  "h2",        "h3",
+                                     "h4", "h5", "h6",  "pre", "blockquote"};
+
+/* The end of hidden element name whose opening tag ends at s[i]: past its
+ * closing tag (nested ones of the same name counted), or i when it has none. */
+static size_t skip_element(const char *s, size_t n, size_t i, const char *name)
+{
+    int depth = 1, closing;
+    for (size_t j = i; j < n; j++) {
+        size_t tl;
+        if (s[j] != '<' || (tl = tag_len(s + j, n - j)) == 0)
+            continue;
+        if (tag_is(s + j, tl, name, &closing) && (depth += closing ? -1 : 1) == 0)
+            return j + tl;
+        j += tl - 1;
+    }
+    return i;
+}
+
+/* The bytes that may start a tag, a reference or an invisible character. */
+static const unsigned char looked_at[256] = {
+    ['<'] = 1, ['&'] = 1, [0xC2] = 1, [0xE2] = 1, [0xEF] = 1};
+
+/* Pass 1: markup, references and invisible characters out of s[0..n) into o. */
+static size_t characters(const char *s, size_t n, char *o)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        size_t run = i; /* bytes that need no look: copied at once */
+        while (run < n && !looked_at[(unsigned char)s[run]])
+            run++;
+        memmove(o + w, s + i, run - i);
+        w += run - i;
+        if ((i = run) >= n)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        size_t tl, took, wrote;
+        if (c == '<' && (tl = tag_len(s + i, n - i)) > 0) {
+            int closing, line = 0;
+            size_t next = i + tl;
+            for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++)
+                if (tag_is(s + i, tl, hidden[k], &closing) && !closing) {
+                    next = skip_element(s, n, next, hidden[k]);
+                    line = 1;
+                }
+            for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++)
+                line |= tag_is(s + i, tl, blocks[k], &closing);
+            o[w++] = line ? '\n' : ' ';
+            i = next;
+        } else if (c == '&' && (took = reference(s + i, n - i, o + w, &wrote)) > 0) {
+            w += wrote;
+            i += took;
+        } else if ((c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xAD) ||
+                   (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                    ((unsigned char)s[i + 2] == 0x8B || (unsigned char)s[i + 2] == 0x8C)) ||
+                   (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBB &&
+                    (unsigned char)s[i + 2] == 0xBF)) {
+            i += c == 0xC2 ? 2 : 3; /* invisible() in UTF-8 */
+        } else {
+            o[w++] = s[i++];
+        }
+    }
+    return w;
+}
+
+/* Where lit (lower-case) first occurs in s[0..n), ignoring case, or n. */
+static size_t find_ci(const char *s, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    for (size_t i = 0; i + k <= n; i++)
+        if (lower((unsigned char)s[i]) == (unsigned char)lit[0] && same_ci(s + i, lit, k))
+            return i;
+    return n;
+}
+
+/* ---- Lines --------------------------------------------------------------- */
+
+typedef struct line {
+    const char *s; /* the line, without its '\n' */
+    size_t n;
+    const char *t; /* trimmed of spaces, tabs and '\r' */
+    size_t tn;
+} line;
+
+/* The line starting at s[*pos] (of n); advances *pos past its '\n'. */
+static int next_line(const char *s, size_t n, size_t *pos, line *l)
+{
+    if (*pos >= n)
+        return 0;
+    const char *nl = memchr(s + *pos, '\n', n - *pos);
+    l->s = s + *pos;
+    l->n = nl ? (size_t)(nl - l->s) : n - *pos;
+    *pos += l->n + (nl != NULL);
+    l->t = l->s;
+    l->tn = l->n;
+    while (l->tn > 0 && (*l->t == ' ' || *l->t == '\t' || *l->t == '\r')) {
+        l->t++;
+        l->tn--;
+    }
+    while (l->tn > 0 &&
+           (l->t[l->tn - 1] == ' ' || l->t[l->tn - 1] == '\t' || l->t[l->tn - 1] == '\r'))
+        l->tn--;
+    return 1;
+}
+
+/* Whether s[0..n) has a letter or digit (any non-ASCII character counts). */
+static int has_content(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cx__ascii_alnum((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
+            return 1;
+    return 0;
+}
+
+static int quoted(const line *l)
+{
+    return l->tn > 0 && l->t[0] == '>';
+}
+
+/* Whether l ends as a reply header does ("... wrote:", in a few languages). */
+static int ends_wrote(const line *l)
+{
+    static const char *const wrote[] = {"wrote:",
+                                        "writes:",
+                                        "schrieb:",
+                                        "a \xc3\xa9"
+                                        "crit :",
+                                        "a \xc3\xa9"
+                                        "crit:",
+                                        "escribi\xc3\xb3:",
+                                        "schreef:",
+                                        "ha scritto:",
+                                        "escreveu:",
+                                        "skrev:"};
+    for (size_t k = 0; k < sizeof wrote / sizeof wrote[0]; k++)
+        if (ends_ci(l->t, l->tn, wrote[k]))
+            return 1;
+    return 0;
+}
+
+/* Whether s[0..n) has a digit or '@' (a date or an address: every reply
+ * header has one, a sentence ending "wrote:" seldom does). */
+static int dated(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cx__ascii_digit((unsigned char)s[i]) || s[i] == '@')
+            return 1;
+    return 0;
+}
+
+/* How many lines, l's and the next, a reply header starting at l spans (a
+ * mail client may wrap it), or 0 when l starts none. */
+static int reply_header(const line *l, const line *next)
+{
+    if (ends_wrote(l))
+        return l->tn <= MAX_HEADER && dated(l->t, l->tn) ? 1 : 0;
+    if (next != NULL && ends_wrote(next) && l->tn + next->tn <= MAX_HEADER &&
+        (starts_ci(l->t, l->tn, "on ") || starts_ci(l->t, l->tn, "am ") ||
+         starts_ci(l->t, l->tn, "le ") || starts_ci(l->t, l->tn, "el ") ||
+         starts_ci(l->t, l->tn, "op ")) &&
+        (dated(l->t, l->tn) || dated(next->t, next->tn)))
+        return 2;
+    return 0;
+}
+
+/* Whether l opens a forwarded or original message ("-----Original
+ * Message-----", "---------- Forwarded message ---------", "Begin forwarded
+ * message:"). */
+static int forward_header(const line *l)
+{
+    return ((l->tn > 0 && (l->t[0] == '-' || l->t[0] == '_')) &&
+            (find_ci(l->t, l->tn, "original message") < l->tn ||
+             find_ci(l->t, l->tn, "forwarded message") < l->tn)) ||
+           starts_ci(l->t, l->tn, "begin forwarded message");
+}
+
+/* Whether l is "-- " or "--", the signature delimiter of RFC 3676. */
+static int signature_delimiter(const line *l)
+{
+    size_t n = l->n;
+    while (n > 0 && l->s[n - 1] == '\r')
+        n--;
+    return (n == 2 && memcmp(l->s, "--", 2) == 0) || (n == 3 && memcmp(l->s, "-- ", 3) == 0);
+}
+
+/* Whether l opens a mail disclaimer (or the environment's plea). */
+static int disclaimer(const line *l)
+{
+    static const char *const openers[] = {
+        "this e-mail and any",
+        "this email and any",
+        "this message and any",
+        "this e-mail (including",
+        "this email (including",
+        "this e-mail is confidential",
+        "this email is confidential",
+        "this message is confidential",
+        "this e-mail may contain",
+        "this email may contain",
+        "this message may contain",
+        "this e-mail is intended",
+        "this email is intended",
+        "this message is intended",
+        "the information contained in this",
+        "the information in this e-mail",
+        "the information in this email",
+        "the information in this message",
+        "confidentiality notice",
+        "disclaimer:",
+        "if you are not the intended recipient",
+        "please consider the environment",
+        /* German, French, Spanish, Italian, Dutch, whose mail reaches English desks */
+        "diese e-mail enth",
+        "diese nachricht enth",
+        "diese e-mail und",
+        "ce message et",
+        "ce message est confidentiel",
+        "ce courriel",
+        "este mensaje",
+        "este correo",
+        "questo messaggio",
+        "deze e-mail",
+    };
+    for (size_t k = 0; k < sizeof openers / sizeof openers[0]; k++)
+        if (starts_ci(l->t, l->tn, openers[k]))
+            return 1;
+    return 0;
+}
+
+/* Whether l is a sign-off ("Kind regards,", "Thanks!", "Cheers"), alone or
+ * with a name of at most three words ("Best, Jo Bloggs"). */
+static int sign_off(const line *l)
+{
+    static const char *const words[] = {
+        "regards",
+        "kind regards",
+        "best regards",
+        "warm regards",
+        "warmest regards",
+        "kindest regards",
+        "many thanks",
+        "thanks",
+        "thank you",
+        "thanks again",
+        "thanks in advance",
+        "thank you in advance",
+        "cheers",
+        "best",
+        "all the best",
+        "best wishes",
+        "sincerely",
+        "yours sincerely",
+        "yours faithfully",
+        "yours truly",
+        "respectfully",
+        "thanks and regards",
+        "thanks & regards",
+        "with thanks",
+        "rgds",
+        "br",
+        "kr",
+    };
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        size_t i = strlen(words[k]), names = 0;
+        if (!starts_ci(l->t, l->tn, words[k]) ||
+            (i < l->tn && cx__ascii_alnum((unsigned char)l->t[i])))
+            continue;
+        while (i < l->tn && (l->t[i] == ',' || l->t[i] == '.' || l->t[i] == '!'))
+            i++; /* then at most a name: "Kind regards, Jo Bloggs" */
+        for (int in_word = 0; i < l->tn; i++) {
+            unsigned char c = (unsigned char)l->t[i];
+            if (c == ' ') {
+                in_word = 0;
+            } else if (!in_word && ((c >= 'A' && c <= 'Z') || c >= 0x80)) {
+                in_word = 1;
+                names++;
+            } else if (!in_word || !(cx__ascii_alpha(c) || c >= 0x80 || c == '.' || c == '-' ||
+                                     c == '\'' || c == '!' || c == ',')) {
+                break; /* punctuation alone, or a word that is not a name's */
+            }
+        }
+        if (i == l->tn && names <= 3 && l->tn <= 80)
+            return 1;
+    }
+    return 0;
+}
+
+/* A speaker's label opening l ("Customer:", "Agent (Lina):", "[10:02] Bot:",
+ * "10:02 pm System:"): 1 for a bot or the system, 2 for anyone else, 0 for
+ * none. Only the roles chat and call-centre tools write are labels
+ * ("Order: 123" is not one). */
+static int speaker(const line *l)
+{
+    static const char *const people[] = {
+        "customer", "client",     "caller",  "visitor", "user", "guest",          "me",
+        "you",      "agent",      "advisor", "adviser", "rep",  "representative", "support",
+        "operator", "specialist", "staff"};
+    static const char *const machines[] = {
+        "bot",       "chatbot",          "system", "virtual agent", "virtual assistant",
+        "assistant", "automated message"};
+    const char *s = l->t;
+    size_t n = l->tn, i = 0;
+    if (n > 0 && (s[0] == '[' || s[0] == '(')) { /* a time stamp */
+        char close = s[0] == '[' ? ']' : ')';
+        while (i < n && i < 32 && s[i] != close)
+            i++;
+        if (i == n || s[i] != close)
+            return 0;
+        i++;
+    } else {
+        while (i < n && (cx__ascii_digit((unsigned char)s[i]) || s[i] == ':'))
+            i++;
+        if (i > 0 && (starts_ci(s + i, n - i, " am ") || starts_ci(s + i, n - i, " pm ")))
+            i += 3;
+    }
+    while (i < n && s[i] == ' ')
+        i++;
+    for (int kind = 1; kind <= 2; kind++) {
+        const char *const *names = kind == 1 ? machines : people;
+        size_t count =
+            kind == 1 ? sizeof machines / sizeof machines[0] : sizeof people / sizeof people[0];
+        for (size_t k = 0; k < count; k++) {
+            size_t j = i + strlen(names[k]);
+            if (!starts_ci(s + i, n - i, names[k]) ||
+                (j < n && cx__ascii_alpha((unsigned char)s[j])))
+                continue;
+            if (j < n && s[j] == ' ' && j + 1 < n && s[j + 1] == '(') { /* "Agent (Lina)" */
+                const char *p = memchr(s + j, ')', n - j);
+                j = p != NULL && p - (s + j) < 40 ? (size_t)(p - s) + 1 : n;
+            }
+            if (j < n && s[j] == ':')
+                return kind;
+        }
+    }
+    return 0;
+}
+
+/* Pass 2, in place: the lines of s[0..n) the classifier reads. Returns the
+ * new length, or n when nothing is dropped or nothing would be left. */
+static size_t lines(char *s, size_t n)
+{
+    size_t pos = 0, cut = n;
+    int content = 0, labels = 0;
+    line l, next;
+    /* where the customer's part ends */
+    while (cut == n && next_line(s, n, &pos, &l)) {
+        size_t at = (size_t)(l.s - s), after = pos;
+        int has_next = next_line(s, n, &after, &next);
+        if (content &&
+            (reply_header(&l, has_next ? &next : NULL) || forward_header(&l) ||
+             signature_delimiter(&l) || disclaimer(&l) ||
+             (starts_ci(l.t, l.tn, "from:") && has_next &&
+              (starts_ci(next.t, next.tn, "sent:") || starts_ci(next.t, next.tn, "date:") ||
+               starts_ci(next.t, next.tn, "to:"))))) {
+            cut = at;
+        } else if (content && sign_off(&l)) {
+            /* a sign-off, if only a signature follows */
+            size_t p = pos;
+            int rest = 0, signature = 1;
+            line m;
+            while (signature && next_line(s, n, &p, &m)) {
+                line m2;
+                size_t p2 = p;
+                int has2 = next_line(s, n, &p2, &m2);
+                if (reply_header(&m, has2 ? &m2 : NULL) || forward_header(&m) ||
+                    signature_delimiter(&m) || disclaimer(&m) || starts_ci(m.t, m.tn, "from:"))
+                    break;
+                rest += m.tn > 0;
+                signature = rest <= SIGNATURE_LINES && m.tn <= SIGNATURE_LINE_LEN;
+            }
+            if (signature)
+                cut = at;
+        }
+        content |=
+            !quoted(&l) && !reply_header(&l, has_next ? &next : NULL) && has_content(l.t, l.tn);
+    }
+    /* a transcript's bot and system lines, and quoted lines, go too */
+    for (pos = 0; next_line(s, n, &pos, &l) && (size_t)(l.s - s) < cut;)
+        labels += speaker(&l) > 0;
+    size_t w = 0;
+    int kept_content = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        pos = 0;
+        while (next_line(s, n, &pos, &l) && (size_t)(l.s - s) < cut) {
+            size_t after = pos;
+            int has_next = next_line(s, n, &after, &next);
+            if (quoted(&l) || reply_header(&l, has_next ? &next : NULL) == 1 ||
+                (labels >= 2 && speaker(&l) == 1))
+                continue;
+            if (pass == 0) {
+                kept_content |= has_content(l.t, l.tn);
+                continue;
+            }
+            size_t with_end = pos - (size_t)(l.s - s); /* its '\n' too */
+            memmove(s + w, l.s, with_end);
+            w += with_end;
+        }
+        if (pass == 0 && !kept_content)
+            return n;
+    }
+    return w;
+}
+
+/* Whether s[0..n) is an automatic reply: it opens as one ("Automatic reply:",
+ * "Out of office"), or says in its first 400 bytes that its writer is away
+ * ("I'm currently out of the office", "I am on leave") and when they will
+ * answer ("on my return", "limited access to e-mail"). */
+static int auto_reply(const char *s, size_t n)
+{
+    static const char *const openers[] = {
+        "automatic reply", "auto-reply",           "autoreply",
+        "auto reply",      "out of office",        "out-of-office",
+        "[auto",           "automatische antwort", "r\xc3\xa9ponse automatique"};
+    static const char *const writer[] = {"i am ", "i'm ", "i\xe2\x80\x99m "};
+    static const char *const away[] = {"out of the office", "away from the office", "on leave",
+                                       "on annual leave",   "on holiday",           "on vacation",
+                                       "currently away"};
+    static const char *const back[] = {"on my return",      "upon my return", "until i return",
+                                       "when i return",     "when i'm back",  "when i am back",
+                                       "limited access to", "will respond",   "will reply to"};
+    while (n > 0 && cx__ascii_space((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    for (size_t k = 0; k < sizeof openers / sizeof openers[0]; k++)
+        if (starts_ci(s, n, openers[k]))
+            return 1;
+    size_t head = n < 400 ? n : 400;
+    int said_away = 0;
+    for (size_t i = 0; i < head && !said_away; i++) {
+        if ((s[i] | 0x20) != 'i' || (i > 0 && cx__ascii_alpha((unsigned char)s[i - 1])))
+            continue;
+        for (size_t w = 0; w < sizeof writer / sizeof writer[0] && !said_away; w++) {
+            if (!starts_ci(s + i, n - i, writer[w]))
+                continue;
+            size_t from = i + strlen(writer[w]), len = n - from < 40 ? n - from : 40;
+            for (size_t k = 0; k < sizeof away / sizeof away[0]; k++) /* "currently on leave" */
+                said_away |= find_ci(s + from, len, away[k]) < len;
+        }
+    }
+    for (size_t k = 0; said_away && k < sizeof back / sizeof back[0]; k++)
+        if (find_ci(s, n, back[k]) < n)
+            return 1;
+    return 0;
+}
+
+size_t cx__text_read(const char *text, size_t len, char *out)
+{
+    size_t n = characters(text, len, out);
+    if (auto_reply(out, n))
+        return 0; /* no one's experience */
+    return memchr(out, '\n', n) != NULL ? lines(out, n) : n;
+}
+
+const cx_event *cx__text_view(const cx_event *ev, cx_event *view)
+{
+    if (ev->text == NULL || ev->text_len > CX_TEXT_READ_MAX)
+        return ev;
+    char *buf = cx__scratch(CX_SCRATCH_TEXT, CX_TEXT_READ_MAX + 1);
+    *view = *ev;
+    view->text_len = cx__text_read(ev->text, ev->text_len, buf);
+    buf[view->text_len] = '\0';
+    view->text = buf;
+    return view;
+}

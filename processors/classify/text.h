@@ -1,0 +1,49 @@
+/*
+ * text.h - private to processors/classify: the part of an event's text the
+ * classifier reads. E-mail, chat and ticketing systems send the customer's
+ * words inside markup, quoted history, signatures, disclaimers and bot
+ * lines; read whole, those tag the boilerplate instead of the experience.
+ */
+#ifndef CX_TEXT_H
+#define CX_TEXT_H
+
+#include <stddef.h>
+
+#include "event.h"
+
+/* The longest text (bytes) read this way: 16384 characters of 4 bytes, the
+ * schema's limit. A longer one (from a caller that did not check it) is read
+ * as it is. */
+#define CX_TEXT_READ_MAX 65536
+
+/*
+ * Writes to out (room for len bytes: the result is never longer) what the
+ * classifier reads of text[0..len), and returns its length:
+ * - HTML: tags dropped (a block's end is a line break), with the contents of
+ *   <style>, <script>, <head> and <blockquote> (quoted history) and of
+ *   comments; character references decoded ("&#39;", "&nbsp;", "&amp;");
+ * - invisible characters that split words dropped (zero-width space and
+ *   non-joiner, soft hyphen, byte-order mark);
+ * - e-mail: everything from the first reply or forward header ("On ...
+ *   wrote:", "-----Original Message-----", "From: ... Sent: ...",
+ *   "---------- Forwarded message"), the signature delimiter ("-- ") or a
+ *   disclaimer's opening ("This e-mail and any attachments ...") on; a
+ *   sign-off line ("Kind regards,") followed by a few short lines (the
+ *   signature) and those lines; lines quoted with '>';
+ * - chat transcripts (two or more lines opened by a speaker's label): the
+ *   lines of bots and of the system ("Bot: ...", "[10:02] System: ...").
+ * A cut that would leave no letter or digit is not made: a message that is
+ * only a forward is read whole. Plain text without any of these comes back
+ * unchanged.
+ */
+size_t cx__text_read(const char *text, size_t len, char *out);
+
+/*
+ * ev as the classifier and the trainer read it: *view, a copy whose text is
+ * cx__text_read()'s, kept in the calling thread's working memory until its
+ * next call; or ev itself when it has no text or one longer than
+ * CX_TEXT_READ_MAX. The stored event keeps its text as sent.
+ */
+const cx_event *cx__text_view(const cx_event *ev, cx_event *view);
+
+#endif /* CX_TEXT_H */

@@ -1,0 +1,244 @@
+/*
+ * test_text.c - what the classifier reads of a text: the customer's words
+ * without HTML, quoted history, signatures, disclaimers, automatic replies
+ * and a transcript's bot lines; and that this decides the verdict, not the
+ * boilerplate around it.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "text.h"
+
+/* Asserts that the classifier reads expected of text. */
+static void expect_read(const char *text, const char *expected)
+{
+    char got[1024];
+    size_t n = strlen(text);
+    cr_assert_lt(n, sizeof got);
+    size_t m = cx__text_read(text, n, got);
+    cr_assert_leq(m, n, "never longer than the text");
+    got[m] = '\0';
+    cr_assert_str_eq(got, expected, "reading\n%s\ngave\n%s", text, got);
+}
+
+Test(cx_text, plain_text_is_read_as_it_is)
+{
+    const char *texts[] = {
+        "The courier left my parcel in the rain.",
+        "Line one\nline two\r\n\nline four",
+        "I <3 the new app, and 3 < 4 & so on; R&D; AT&T",
+        "This email is my third complaint about the refund.\nNobody answers.",
+        "Thanks, the replacement arrived and works.",
+        "From: the app, nothing. Sent: three e-mails.",
+        " (-\n[10:02\n(unclosed: time", /* no speaker's label: nothing read past the line */
+        "",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        expect_read(texts[i], texts[i]);
+}
+
+Test(cx_text, html_tags_go_and_references_are_decoded)
+{
+    expect_read("<p>The agent didn&#39;t help and wasn&#x27;t polite.</p>",
+                "\nThe agent didn't help and wasn't polite.\n");
+    expect_read("the driver was not&nbsp;helpful &amp; rude", "the driver was not helpful & rude");
+    expect_read("<html><head><title>Re: order</title><style>.billing{color:red}</style></head>"
+                "<body>Thanks, <b>all</b> good now.</body></html>",
+                " \n Thanks,  all  good now.  ");
+    expect_read("Still broken.<br><blockquote>Great news! <blockquote>old</blockquote> "
+                "refunded</blockquote>Nobody called.",
+                "Still broken.\n\nNobody called.");
+    expect_read("ok<!-- a <b>comment</b> -->fine", "ok fine");
+    expect_read("&unknown; &#0; &#xD800; &#99999999; &", "&unknown; &#0; &#xD800; &#99999999; &");
+    expect_read("caf&eacute; &euro;5 &#128512;", "caf&eacute; \xe2\x82\xac"
+                                                 "5 \xf0\x9f\x98\x80");
+}
+
+Test(cx_text, invisible_characters_that_split_words_go)
+{
+    expect_read("char\xe2\x80\x8bged tw\xc2\xadice\xef\xbb\xbf", "charged twice");
+    /* the zero-width joiner holds an emoji sequence together */
+    expect_read("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9",
+                "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9");
+}
+
+Test(cx_text, quoted_history_and_forwards_are_cut)
+{
+    expect_read("No, it is still not working.\n\nOn Mon, 3 Nov 2026 at 10:02, Acme Support "
+                "<help@acme.com> wrote:\n> Great news! Your refund was processed.",
+                "No, it is still not working.\n\n");
+    expect_read("Still not working.\nOn Mon, 3 Nov 2026 at 10:02, Acme Support\n"
+                "<help@acme.com> wrote:\n> Great news!",
+                "Still not working.\n");
+    expect_read("Works now, thanks.\r\n\r\n-----Original Message-----\r\nFrom: Support\r\n"
+                "Sent: Monday\r\n\r\nSorry for the delay with your refund.",
+                "Works now, thanks.\r\n\r\n");
+    expect_read("Works now.\n________________________________\nFrom: Acme <a@acme.com>\n"
+                "Sent: Monday, 3 November 2026\nSubject: RE: late\n\nThe courier lost it.",
+                "Works now.\n________________________________\n");
+    expect_read("See below.\n---------- Forwarded message ---------\nThe courier lost it.",
+                "See below.\n");
+    expect_read("I agree with this:\n> the courier was late\nand it is still not here.",
+                "I agree with this:\nand it is still not here.");
+    /* a sentence ending in "wrote:" with no date or address is the customer's */
+    expect_read("Not fixed.\nMy colleague wrote:\nit keeps failing",
+                "Not fixed.\nMy colleague wrote:\nit keeps failing");
+}
+
+Test(cx_text, a_message_that_is_only_a_forward_or_a_quote_is_read_whole)
+{
+    const char *only_forward =
+        "---------- Forwarded message ---------\nThe courier lost my parcel.";
+    expect_read(only_forward, only_forward);
+    const char *only_quote = "> The courier lost my parcel.\n> Again.";
+    expect_read(only_quote, only_quote);
+}
+
+Test(cx_text, signatures_sign_offs_and_disclaimers_are_cut)
+{
+    expect_read("Love the new blender.\n-- \nJo Bloggs\nSenior Account Manager | Billing",
+                "Love the new blender.\n");
+    expect_read("Love the new blender.\n\nKind regards,\nJo Bloggs\nHead of Shipping & Supplier "
+                "Relations\n+44 20 7946 0000",
+                "Love the new blender.\n\n");
+    expect_read("Please cancel my subscription.\nKind regards, John",
+                "Please cancel my subscription.\n");
+    expect_read("Please cancel my subscription.\nThanks!", "Please cancel my subscription.\n");
+    expect_read("All fine.\n\nThis e-mail and any attachments are confidential. If you have "
+                "received it in error, delayed delivery ...",
+                "All fine.\n\n");
+    expect_read("Still broken!\n\nDiese E-Mail enth\xc3\xa4lt vertrauliche Informationen.",
+                "Still broken!\n\n");
+    /* a "thanks" line with more of the customer's words after it is not a sign-off */
+    const char *more = "The refund came.\nThanks\nBut the courier still has my parcel and "
+                       "nobody answers the phone, which is the third time this month that "
+                       "this has happened to me and my family.";
+    expect_read(more, more);
+    /* and "Thank you for nothing" is not a name */
+    expect_read("Waited 3 weeks.\nThank you for nothing", "Waited 3 weeks.\nThank you for nothing");
+}
+
+Test(cx_text, an_automatic_reply_is_not_read)
+{
+    expect_read("Automatic reply: I am on leave.", "");
+    expect_read("Thank you for your email. I'm currently out of the office until Monday with "
+                "limited access to email. For billing queries contact accounts@x.com.",
+                "");
+    const char *customer = "I am on holiday and the courier left my parcel outside.";
+    expect_read(customer, customer);
+}
+
+Test(cx_text, a_transcripts_bot_and_system_lines_go)
+{
+    expect_read("Customer: where is my order?\nBot: Please choose: refund, login, billing.\n"
+                "[10:02] Agent (Lina): The courier has it.\n10:03 pm System: Chat transferred\n"
+                "Customer: thanks, that was quick!",
+                "Customer: where is my order?\n[10:02] Agent (Lina): The courier has it.\n"
+                "Customer: thanks, that was quick!");
+    /* one "System:" line is not a transcript */
+    const char *one = "System: down again since Monday.\nNothing works.";
+    expect_read(one, one);
+}
+
+Test(cx_text, the_result_is_never_longer_on_any_bytes)
+{
+    static const char alphabet[] = "<>&#;x0a/!-Bb\n\r >wrote:On 1@ \xe2\x80\x8b\xc2\xad";
+    char text[256], out[256];
+    unsigned seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (seed = seed * 1103515245u + 12345u) % sizeof text;
+        for (size_t i = 0; i < n; i++)
+            text[i] = alphabet[(seed = seed * 1103515245u + 12345u) % (sizeof alphabet - 1)];
+        cr_assert_leq(cx__text_read(text, n, out), n);
+    }
+}
+
+/* ---- The verdict ---------------------------------------------------------- */
+
+static cx_classifier *clf;
+
+static void load(void)
+{
+    char err[512];
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+}
+
+static void unload(void)
+{
+    cx_classifier_free(clf);
+}
+
+static void classify(const char *text, cx_tags *tags)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "event_id", "t", "occurred_at",
+                          "2026-11-02T09:15:00Z", "channel", "email", "text", text);
+    char *json = json_dumps(o, JSON_COMPACT);
+    cx_event ev;
+    char err[512];
+    cr_assert_eq(cx_event_parse(&ev, json, strlen(json), err, sizeof err), CX_OK, "%s", err);
+    cx_classifier_classify(clf, &ev, tags);
+    cx_event_clear(&ev);
+    free(json);
+    json_decref(o);
+}
+
+static unsigned groups(const cx_tags *t)
+{
+    unsigned g = 0;
+    for (int i = 0; i < t->n_assigned; i++)
+        g |= 1u << t->order[i];
+    return g;
+}
+
+/* Asserts that wrapped is classified as bare is. */
+static void same_verdict(const char *bare, const char *wrapped)
+{
+    cx_tags a, b;
+    classify(bare, &a);
+    classify(wrapped, &b);
+    cr_assert_eq(groups(&b), groups(&a), "groups of\n%s", wrapped);
+    cr_assert_eq(b.sentiment, a.sentiment, "sentiment of\n%s: %s, not %s", wrapped,
+                 cx_sentiment_name(b.sentiment), cx_sentiment_name(a.sentiment));
+}
+
+TestSuite(cx_text_verdict, .init = load, .fini = unload);
+
+Test(cx_text_verdict, the_boilerplate_around_the_customers_words_changes_nothing)
+{
+    const char *complaint = "No, it is still not working. Third time I am writing.";
+    same_verdict(complaint, "No, it is still not working. Third time I am writing.\n\nOn Mon, 3 "
+                            "Nov 2026 at 10:02, Acme Support <help@acme.com> wrote:\n> Great "
+                            "news! Your refund has been processed and your new router was "
+                            "delivered on time by our courier.");
+    const char *praise = "Thanks, the replacement arrived yesterday and works perfectly. Happy "
+                         "customer!";
+    same_verdict(praise, "Thanks, the replacement arrived yesterday and works perfectly. Happy "
+                         "customer!\r\n\r\n-----Original Message-----\r\nFrom: Acme Support "
+                         "<support@acme.com>\r\nSent: Monday, 3 November 2026 10:02\r\n\r\nWe "
+                         "are sorry for the delay with your refund. The courier lost your "
+                         "parcel and the delivery was cancelled.");
+    same_verdict(praise, "Thanks, the replacement arrived yesterday and works perfectly. Happy "
+                         "customer!\n\nKind regards,\nJo Bloggs\nSenior Account Manager | "
+                         "Payments & Billing\n\nThis e-mail and any attachments are "
+                         "confidential and may be subject to delayed delivery.");
+    same_verdict("The agent didn't help and wasn't polite.",
+                 "<p>The agent didn&#39;t help and wasn&#39;t polite.</p>");
+    same_verdict("Still broken. Nobody called back!",
+                 "Still broken. Nobody called back!\n\nDiese E-Mail enth\xc3\xa4lt vertrauliche "
+                 "Informationen und ist nur f\xc3\xbcr den Adressaten bestimmt. Wenn Sie nicht "
+                 "der richtige Adressat sind, informieren Sie bitte sofort den Absender.");
+}
+
+Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
+{
+    cx_tags t;
+    classify("Thank you for your email. I am out of the office until Monday 10 November with "
+             "limited access to email. For urgent billing or invoice queries please contact "
+             "accounts@northwind.com. I will respond as soon as possible on my return.",
+             &t);
+    cr_assert_eq(t.n_assigned, 0);
+    cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL);
+}
