@@ -1505,8 +1505,9 @@ static int says_nothing(const cx_event *ev)
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
-    cx_event view; /* the customer's words (text.h) */
+    cx_event view, turns_view; /* the customer's words, and turns (text.h) */
     ev = cx__text_view(ev, &view);
+    const cx_event *turns = cx__text_customer_view(ev, &turns_view);
     cx_sentiment rated = cx__rating_sentiment(ev);
     float rscore = rating_score(ev);
     const char *other = clf->english_only ? cx__text_language(ev) : NULL;
@@ -1517,6 +1518,8 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         textless.text_len = 0;
         ev = &textless;
     }
+    if (other != NULL)
+        turns = NULL;
 
     if (clf->model != NULL) {
         cx_model_out mo;
@@ -1541,6 +1544,13 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
                     add_evidence(tags, (cx_category)c, "model:character n-grams");
             }
         }
+        if (turns != NULL) { /* the feeling is the customer's: from their turns */
+            cx_tags turn_tags;
+            cx_rule_hits turn_hits;
+            cx_model_out turn_mo;
+            cx__model_score(clf, turns, &turn_tags, &turn_hits, &turn_mo);
+            memcpy(mo.z + CX_CAT_COUNT, turn_mo.z + CX_CAT_COUNT, 3 * sizeof mo.z[0]);
+        }
         float mx = fmaxf(mo.z[4], fmaxf(mo.z[5], mo.z[6])), p[3], sum = 0;
         for (int k = 0; k < 3; k++)
             sum += p[k] = expf(mo.z[4 + k] - mx);
@@ -1548,10 +1558,18 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
     } else {
         cx__classifier_rules(clf, ev, NULL, tags, &hits);
+        float rule_sentiment = hits.sentiment;
+        if (turns != NULL) { /* the feeling is the customer's: from their turns */
+            cx_tags turn_tags;
+            cx_rule_hits turn_hits;
+            cx__classifier_rules(clf, turns, NULL, &turn_tags, &turn_hits);
+            rule_sentiment = turn_hits.sentiment;
+        }
+        const cx_event *felt = turns != NULL ? turns : ev;
         cx_valence_score vs; /* the lexicons read English only */
-        cx__valence_score(clf->val, other ? NULL : ev->text, other || !ev->text ? 0 : ev->text_len,
-                          &vs);
-        float text_score = hits.sentiment / (fabsf(hits.sentiment) + 1.5f);
+        cx__valence_score(clf->val, other ? NULL : felt->text,
+                          other || !felt->text ? 0 : felt->text_len, &vs);
+        float text_score = rule_sentiment / (fabsf(rule_sentiment) + 1.5f);
         cx_sentiment s = cx__valence_sentiment(&vs, text_score);
         tags->sentiment = rated != CX_SENT_COUNT ? rated : s;
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);

@@ -212,7 +212,8 @@ typedef enum cx_scratch_part {
     CX_SCRATCH_FEATURES, /* features.c */
     CX_SCRATCH_VALENCE,  /* valence.c */
     CX_SCRATCH_MODEL,    /* model.c */
-    CX_SCRATCH_TEXT,     /* text.c */
+    CX_SCRATCH_TEXT,     /* text.c: what is read of a text */
+    CX_SCRATCH_TURNS,    /* text.c: a transcript's customer turns */
     CX_SCRATCH_PARTS
 } cx_scratch_part;
 

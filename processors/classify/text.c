@@ -488,19 +488,43 @@ static int sign_off(const line *l)
     return 0;
 }
 
-/* A speaker's label opening l ("Customer:", "Agent (Lina):", "[10:02] Bot:",
- * "10:02 pm System:"): 1 for a bot or the system, 2 for anyone else, 0 for
- * none. Only the roles chat and call-centre tools write are labels
- * ("Order: 123" is not one). */
-static int speaker(const line *l)
+/* Who a speaker's label names. */
+enum { SPEAKER_NONE, SPEAKER_MACHINE, SPEAKER_STAFF, SPEAKER_CUSTOMER };
+
+/* Who the speaker's label opening l names ("Customer:", "Agent (Lina):",
+ * "[10:02] Bot:", "10:02 pm System:"), SPEAKER_NONE when it opens none.
+ * Only the roles chat and call-centre tools write are labels ("Order: 123"
+ * is not one; nor "You:", which is either side). */
+static int speaker(const line *l, size_t *end)
 {
-    static const char *const people[] = {
-        "customer", "client",     "caller",  "visitor", "user", "guest",          "me",
-        "you",      "agent",      "advisor", "adviser", "rep",  "representative", "support",
-        "operator", "specialist", "staff"};
-    static const char *const machines[] = {
-        "bot",       "chatbot",          "system", "virtual agent", "virtual assistant",
-        "assistant", "automated message"};
+    static const struct {
+        const char *name;
+        int who;
+    } roles[] = {
+        {"bot", SPEAKER_MACHINE},
+        {"chatbot", SPEAKER_MACHINE},
+        {"system", SPEAKER_MACHINE},
+        {"virtual agent", SPEAKER_MACHINE},
+        {"virtual assistant", SPEAKER_MACHINE},
+        {"assistant", SPEAKER_MACHINE},
+        {"automated message", SPEAKER_MACHINE},
+        {"agent", SPEAKER_STAFF},
+        {"advisor", SPEAKER_STAFF},
+        {"adviser", SPEAKER_STAFF},
+        {"rep", SPEAKER_STAFF},
+        {"representative", SPEAKER_STAFF},
+        {"support", SPEAKER_STAFF},
+        {"operator", SPEAKER_STAFF},
+        {"specialist", SPEAKER_STAFF},
+        {"staff", SPEAKER_STAFF},
+        {"customer", SPEAKER_CUSTOMER},
+        {"client", SPEAKER_CUSTOMER},
+        {"caller", SPEAKER_CUSTOMER},
+        {"visitor", SPEAKER_CUSTOMER},
+        {"user", SPEAKER_CUSTOMER},
+        {"guest", SPEAKER_CUSTOMER},
+        {"me", SPEAKER_CUSTOMER},
+    };
     const char *s = l->t;
     size_t n = l->tn, i = 0;
     if (n > 0 && (s[0] == '[' || s[0] == '(')) { /* a time stamp */
@@ -508,7 +532,7 @@ static int speaker(const line *l)
         while (i < n && i < 32 && s[i] != close)
             i++;
         if (i == n || s[i] != close)
-            return 0;
+            return SPEAKER_NONE;
         i++;
     } else {
         while (i < n && (cx__ascii_digit((unsigned char)s[i]) || s[i] == ':'))
@@ -518,24 +542,22 @@ static int speaker(const line *l)
     }
     while (i < n && s[i] == ' ')
         i++;
-    for (int kind = 1; kind <= 2; kind++) {
-        const char *const *names = kind == 1 ? machines : people;
-        size_t count =
-            kind == 1 ? sizeof machines / sizeof machines[0] : sizeof people / sizeof people[0];
-        for (size_t k = 0; k < count; k++) {
-            size_t j = i + strlen(names[k]);
-            if (!starts_ci(s + i, n - i, names[k]) ||
-                (j < n && cx__ascii_alpha((unsigned char)s[j])))
-                continue;
-            if (j < n && s[j] == ' ' && j + 1 < n && s[j + 1] == '(') { /* "Agent (Lina)" */
-                const char *p = memchr(s + j, ')', n - j);
-                j = p != NULL && p - (s + j) < 40 ? (size_t)(p - s) + 1 : n;
-            }
-            if (j < n && s[j] == ':')
-                return kind;
+    for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++) {
+        size_t j = i + strlen(roles[k].name);
+        if (!starts_ci(s + i, n - i, roles[k].name) ||
+            (j < n && cx__ascii_alpha((unsigned char)s[j])))
+            continue;
+        if (j < n && s[j] == ' ' && j + 1 < n && s[j + 1] == '(') { /* "Agent (Lina)" */
+            const char *p = memchr(s + j, ')', n - j);
+            j = p != NULL && p - (s + j) < 40 ? (size_t)(p - s) + 1 : n;
+        }
+        if (j < n && s[j] == ':') {
+            if (end != NULL)
+                *end = j + 1;
+            return roles[k].who;
         }
     }
-    return 0;
+    return SPEAKER_NONE;
 }
 
 /* Pass 2, in place: the lines of s[0..n) the classifier reads. Returns the
@@ -579,7 +601,7 @@ static size_t lines(char *s, size_t n)
     }
     /* a transcript's bot and system lines, and quoted lines, go too */
     for (pos = 0; next_line(s, n, &pos, &l) && (size_t)(l.s - s) < cut;)
-        labels += speaker(&l) > 0;
+        labels += speaker(&l, NULL) != SPEAKER_NONE;
     size_t w = 0;
     int kept_content = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -588,7 +610,7 @@ static size_t lines(char *s, size_t n)
             size_t after = pos;
             int has_next = next_line(s, n, &after, &next);
             if (quoted(&l) || reply_header(&l, has_next ? &next : NULL) == 1 ||
-                (labels >= 2 && speaker(&l) == 1))
+                (labels >= 2 && speaker(&l, NULL) == SPEAKER_MACHINE))
                 continue;
             if (pass == 0) {
                 kept_content |= has_content(l.t, l.tn);
@@ -653,6 +675,51 @@ size_t cx__text_read(const char *text, size_t len, char *out)
     if (auto_reply(out, n))
         return 0; /* no one's experience */
     return memchr(out, '\n', n) != NULL ? lines(out, n) : n;
+}
+
+size_t cx__text_customer(const char *text, size_t len, char *out)
+{
+    size_t pos = 0, w = 0;
+    int labels = 0, customers = 0, turn = 0;
+    line l;
+    while (next_line(text, len, &pos, &l)) {
+        int who = speaker(&l, NULL);
+        labels += who != SPEAKER_NONE;
+        customers += who == SPEAKER_CUSTOMER;
+    }
+    if (labels < 2 || customers == 0 || customers == labels)
+        return CX_TEXT_NOT_A_TRANSCRIPT;
+    for (pos = 0; next_line(text, len, &pos, &l);) {
+        size_t from = (size_t)(l.s - text), label = 0; /* the words, without the label */
+        int who = speaker(&l, &label);
+        if (who != SPEAKER_NONE) {
+            turn = who == SPEAKER_CUSTOMER;
+            from = (size_t)(l.t - text) + label;
+            while (from < pos && text[from] == ' ')
+                from++;
+        }
+        if (turn) {
+            memcpy(out + w, text + from, pos - from);
+            w += pos - from;
+        }
+    }
+    return w;
+}
+
+const cx_event *cx__text_customer_view(const cx_event *read, cx_event *view)
+{
+    if (read->text == NULL || read->text_len > CX_TEXT_READ_MAX ||
+        memchr(read->text, '\n', read->text_len) == NULL)
+        return NULL;
+    char *buf = cx__scratch(CX_SCRATCH_TURNS, CX_TEXT_READ_MAX + 1);
+    size_t n = cx__text_customer(read->text, read->text_len, buf);
+    if (n == CX_TEXT_NOT_A_TRANSCRIPT)
+        return NULL;
+    *view = *read;
+    view->text = buf;
+    view->text_len = n;
+    buf[n] = '\0';
+    return view;
 }
 
 const cx_event *cx__text_view(const cx_event *ev, cx_event *view)

@@ -46,4 +46,26 @@ size_t cx__text_read(const char *text, size_t len, char *out);
  */
 const cx_event *cx__text_view(const cx_event *ev, cx_event *view);
 
+/* What cx__text_customer() returns for a text that is not a transcript. */
+#define CX_TEXT_NOT_A_TRANSCRIPT ((size_t)-1)
+
+/*
+ * The customer's turns of a chat transcript, text[0..len) being what
+ * cx__text_read() gave: written to out (room for len bytes), the lines from
+ * a customer's label ("Customer:", "Client:", "Caller:", "Visitor:",
+ * "User:", "Guest:", "Me:") up to the next speaker's label, without the
+ * labels (as a customer writes outside a chat), and their length returned. CX_TEXT_NOT_A_TRANSCRIPT
+ * when the text has fewer than two labels, or no customer's turn, or only the customer's.
+ */
+size_t cx__text_customer(const char *text, size_t len, char *out);
+
+/*
+ * The customer's turns of read (an event cx__text_view() gave) as *view, in
+ * the calling thread's working memory until its next call; NULL when its
+ * text is not such a transcript. The sentiment, the customer's feeling, is
+ * read from them; the categories from the whole exchange, where an agent
+ * often names the cause.
+ */
+const cx_event *cx__text_customer_view(const cx_event *read, cx_event *view);
+
 #endif /* CX_TEXT_H */

@@ -48,7 +48,7 @@ typedef struct example {
     unsigned cats;              /* labeled categories, bits of (1u << cx_category) */
     int has_cats;               /* 0: sentiment only (CX_TRAIN_NO_CATEGORIES) */
     unsigned certain;           /* categories the field rules tag whatever the model says */
-    cx_sentiment sent;          /* labeled */
+    cx_sentiment sent;          /* labeled; CX_SENT_COUNT: taught elsewhere (a transcript's) */
     cx_sentiment rated;         /* the event's rating says so (CX_SENT_COUNT: no rating) */
 } example;
 
@@ -60,6 +60,7 @@ struct cx_trainer {
     size_t *start; /* per example: first feature; start[n] = n_feats */
     example *ex;
     size_t n, cap;
+    size_t events;  /* added; a transcript gives two examples */
     uint32_t *df;   /* examples per bucket */
     uint32_t *df_cats; /* the same over examples with categories (min_df of the category outputs) */
     uint32_t *seen; /* per bucket: the last example (+1) that counted it in df */
@@ -187,16 +188,16 @@ static void collect_fn(void *ctx, uint32_t bucket, cx_feature_group g, float val
     }
 }
 
-cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
-                         cx_sentiment sentiment, char *err, size_t errlen)
+/* Adds one example: ev's features (as read), labeled with categories
+ * (or CX_TRAIN_NO_CATEGORIES) and sentiment (or CX_SENT_COUNT). */
+static cx_status add_example(cx_trainer *t, const cx_event *ev, unsigned categories,
+                             cx_sentiment sentiment, char *err, size_t errlen)
 {
     cx_tags tags;
     cx_rule_hits hits;
     cx_valence_score vs;
     int counts[CX_FG_COUNT];
     size_t first = t->n_feats;
-    cx_event view; /* read as classifying reads it */
-    ev = cx__text_view(ev, &view);
     cx__features(t->clf, cx__classifier_valence(t->clf), ev, &tags, &hits, collect_fn, NULL, t,
                  counts, &vs);
     /* values scaled by group (see cx__feature_scale) */
@@ -238,7 +239,6 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     }
     x->has_cats = categories != CX_TRAIN_NO_CATEGORIES;
     x->cats = x->has_cats ? categories & ((1u << CX_CAT_COUNT) - 1) : 0;
-    t->report.sentiment_only += (size_t)!x->has_cats;
     for (int k = 0; k < CX_CAT_COUNT; k++)
         t->report.labeled[k] += (x->cats >> k) & 1u;
     x->sent = sentiment;
@@ -248,9 +248,31 @@ cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
     return CX_OK;
 }
 
+cx_status cx_trainer_add(cx_trainer *t, const cx_event *ev, unsigned categories,
+                         cx_sentiment sentiment, char *err, size_t errlen)
+{
+    cx_event view, turns_view; /* read as classifying reads it */
+    ev = cx__text_view(ev, &view);
+    const cx_event *turns = cx__text_customer_view(ev, &turns_view);
+    cx_status st = CX_OK;
+    if (turns == NULL) {
+        st = add_example(t, ev, categories, sentiment, err, errlen);
+    } else { /* the categories from the whole exchange, the feeling from the customer's turns */
+        if (categories != CX_TRAIN_NO_CATEGORIES)
+            st = add_example(t, ev, categories, CX_SENT_COUNT, err, errlen);
+        if (st == CX_OK)
+            st = add_example(t, turns, CX_TRAIN_NO_CATEGORIES, sentiment, err, errlen);
+    }
+    if (st == CX_OK) {
+        t->events++;
+        t->report.sentiment_only += categories == CX_TRAIN_NO_CATEGORIES;
+    }
+    return st;
+}
+
 size_t cx_trainer_count(const cx_trainer *t)
 {
-    return t->n;
+    return t->events;
 }
 
 void cx_trainer_report(const cx_trainer *t, cx_train_report *out)
@@ -369,11 +391,13 @@ static void fit(const cx_trainer *t, size_t *idx, size_t n, float *w, float *g2)
                 if (t->df[b] < (uint32_t)o->min_df)
                     continue;
                 float v = t->feats[f].value;
-                /* a hidden feature leaves the sentiment outputs as they are,
-                 * an event without categories the category outputs */
+                /* a hidden feature, or an example without a feeling, leaves
+                 * the sentiment outputs as they are; one without categories
+                 * the category outputs */
                 int first =
                     t->ex[i].has_cats && t->df_cats[b] >= (uint32_t)o->min_df ? 0 : CX_CAT_COUNT;
-                int outs = dropped(key, f, cut) ? CX_CAT_COUNT : CX_MODEL_OUT;
+                int outs = dropped(key, f, cut) || t->ex[i].sent == CX_SENT_COUNT ? CX_CAT_COUNT
+                                                                                  : CX_MODEL_OUT;
                 float *wb = w + (size_t)b * CX_MODEL_STRIDE, *gb = g2 + (size_t)b * CX_MODEL_STRIDE;
                 const float *w0b = w0 ? w0 + (size_t)b * CX_MODEL_STRIDE : NULL;
                 for (int k = first; k < outs; k++) {
@@ -418,9 +442,9 @@ static float best_threshold(const cx_trainer *t, const float *prob, size_t pos, 
 
 cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t errlen)
 {
-    if (t->n < 10)
+    if (t->events < 10)
         return cx_errf(err, errlen, CX_ERR_INVALID, "%zu labeled events, at least 10 are needed",
-                       t->n);
+                       t->events);
     size_t cells = (size_t)CX_MODEL_BUCKETS * CX_MODEL_STRIDE;
     float *w = malloc(cells * sizeof *w), *g2 = malloc(cells * sizeof *g2);
     float *prob = malloc(t->n * CX_CAT_COUNT * sizeof *prob);
@@ -437,7 +461,7 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
     for (size_t i = 0; i < t->n; i++)
         fold[i] = i;
     shuffle(fold, t->n, &rng);
-    size_t sent_right = 0;
+    size_t sent_right = 0, sent_labeled = 0;
     for (int k = 0; k < FOLDS; k++) {
         size_t n_train = 0;
         for (size_t r = 0; r < t->n; r++)
@@ -453,10 +477,13 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
             predict(t, w, i, 0, 0, 1.0f, z);
             for (int c = 0; c < CX_CAT_COUNT; c++)
                 prob[i * CX_CAT_COUNT + (size_t)c] = sigmoid(z[c] + x->offset[c]);
-            sent_right += cx__model_sentiment(x->rated, z + CX_CAT_COUNT) == x->sent;
+            if (x->sent != CX_SENT_COUNT) {
+                sent_right += cx__model_sentiment(x->rated, z + CX_CAT_COUNT) == x->sent;
+                sent_labeled++;
+            }
         }
     }
-    t->report.sentiment_accuracy = (float)sent_right / (float)t->n;
+    t->report.sentiment_accuracy = (float)sent_right / (float)sent_labeled;
     /* a category too few events have keeps the base model's threshold, if any */
     const cx_model *base = t->opt.from_model ? cx__classifier_model(t->clf) : NULL;
     for (int c = 0; c < CX_CAT_COUNT; c++) {

@@ -1,8 +1,9 @@
 /*
  * fuzz_text_read.c - libFuzzer entry point for what the classifier reads of
- * a text (processors/classify/text.h): any bytes give a result no longer
- * than the text, read within its bounds, and well-formed UTF-8 stays
- * well-formed (what the tokenizer and the stored evidence rely on).
+ * a text and of a transcript's customer turns (processors/classify/text.h):
+ * any bytes give results no longer than the text, read within its bounds,
+ * and well-formed UTF-8 stays well-formed (what the tokenizer and the
+ * stored evidence rely on).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = cx__text_read((const char *)data, size, out);
     if (n > size)
         abort();
-    if (cx_utf8_valid((const char *)data, size) && !cx_utf8_valid(out, n))
+    int utf8 = cx_utf8_valid((const char *)data, size);
+    if (utf8 && !cx_utf8_valid(out, n))
         abort();
+    char *turns = malloc(n > 0 ? n : 1); /* a transcript's customer turns */
+    if (turns != NULL) {
+        size_t m = cx__text_customer(out, n, turns);
+        if (m != CX_TEXT_NOT_A_TRANSCRIPT && (m > n || (utf8 && !cx_utf8_valid(turns, m))))
+            abort();
+        free(turns);
+    }
     free(out);
     return 0;
 }

@@ -606,6 +606,58 @@ Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
     free(w);
 }
 
+/* A chat transcript teaches the categories from the whole exchange and the
+ * feeling from the customer's turns: a word only the agent says gets
+ * category weights and no sentiment weight. It counts as one event. */
+Test(cx_model, a_transcript_teaches_the_feeling_from_the_customers_turns)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/m.cxm", dir);
+    cx_classifier *rules;
+    cx_trainer *t = sample_trainer(&rules, NULL);
+    size_t before = cx_trainer_count(t);
+    for (int i = 0; i < 10; i++) {
+        cx_event ev;
+        text_event(&ev, "Customer: wkjh wkjh\nAgent: zqxv zqxv");
+        cr_assert_eq(cx_trainer_add(t, &ev, 1u << CX_CAT_FACING, CX_SENT_NEGATIVE, err, sizeof err),
+                     CX_OK, "%s", err);
+        cx_event_clear(&ev);
+    }
+    cr_assert_eq(cx_trainer_count(t), before + 10);
+    cr_assert_eq(cx_trainer_write(t, path, err, sizeof err), CX_OK, "%s", err);
+    cx_train_report rep;
+    cx_trainer_report(t, &rep);
+    cr_assert_eq(rep.sentiment_only, 0);
+    cr_assert_eq(rep.labeled[CX_CAT_FACING], 30);
+    cx_trainer_free(t);
+    cx_classifier_free(rules);
+
+    /* the buckets of the agent's "zqxv" that the customer's turn lacks */
+    static fl agent, customer;
+    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
+    features_of("zqxv zqxv", &agent);
+    features_of("wkjh wkjh", &customer);
+    cx__valence_free(val);
+    val = NULL;
+    float *w = weights_of(path);
+    int own = 0, cat_weights = 0;
+    for (int i = 0; i < agent.n; i++) {
+        int in_both = 0;
+        for (int j = 0; j < customer.n && !in_both; j++)
+            in_both = agent.b[i] == customer.b[j];
+        if (in_both)
+            continue;
+        own++;
+        const float *wb = w + (size_t)agent.b[i] * CX_MODEL_STRIDE;
+        cat_weights += wb[CX_CAT_FACING] != 0.0f;
+        for (int k = CX_CAT_COUNT; k < CX_MODEL_OUT; k++)
+            cr_assert_eq(wb[k], 0.0f, "a sentiment weight of the agent's word: %f", wb[k]);
+    }
+    cr_assert_gt(own, 0, "no features of their own");
+    cr_assert_gt(cat_weights, 0, "the agent's words taught no category");
+    free(w);
+}
+
 /* A threshold is chosen for a category only from enough events that have it:
  * adapting on fewer keeps the base model's, training anew gives 0.5; either
  * way the trainer's report says which, and counts each category's events. */

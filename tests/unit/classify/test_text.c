@@ -143,6 +143,37 @@ Test(cx_text, a_transcripts_bot_and_system_lines_go)
     expect_read(one, one);
 }
 
+/* Asserts the customer's turns of text, NULL: not such a transcript. */
+static void expect_turns(const char *text, const char *expected)
+{
+    char got[1024];
+    size_t n = strlen(text), m = cx__text_customer(text, n, got);
+    if (expected == NULL) {
+        cr_assert_eq(m, CX_TEXT_NOT_A_TRANSCRIPT, "turns of\n%s", text);
+        return;
+    }
+    cr_assert_neq(m, CX_TEXT_NOT_A_TRANSCRIPT, "turns of\n%s", text);
+    cr_assert_leq(m, n);
+    got[m] = '\0';
+    cr_assert_str_eq(got, expected, "turns of\n%s\ngave\n%s", text, got);
+}
+
+Test(cx_text, the_customers_turns_of_a_transcript_are_found)
+{
+    expect_turns("[10:01] Customer: My refund still hasn't arrived.\nIt's been 3 weeks.\n"
+                 "Agent (Lina): Great news, it was approved today! Have a wonderful day!\n"
+                 "Customer: no",
+                 "My refund still hasn't arrived.\nIt's been 3 weeks.\nno");
+    expect_turns("Caller: where is my parcel\nRep: the courier has it\nLina: anything else?\n"
+                 "Client: no thanks",
+                 "where is my parcel\nno thanks");
+    /* not a transcript, or no one else's turn to leave out */
+    expect_turns("Customer: the app crashed", NULL);
+    expect_turns("Customer: the app crashed\nCustomer: again", NULL);
+    expect_turns("Agent: called the customer\nAgent: no answer", NULL);
+    expect_turns("You: hi\nYou: where is it", NULL);
+}
+
 Test(cx_text, the_result_is_never_longer_on_any_bytes)
 {
     static const char alphabet[] = "<>&#;x0a/!-Bb\n\r >wrote:On 1@ \xe2\x80\x8b\xc2\xad";
@@ -230,6 +261,21 @@ Test(cx_text_verdict, the_boilerplate_around_the_customers_words_changes_nothing
                  "Still broken. Nobody called back!\n\nDiese E-Mail enth\xc3\xa4lt vertrauliche "
                  "Informationen und ist nur f\xc3\xbcr den Adressaten bestimmt. Wenn Sie nicht "
                  "der richtige Adressat sind, informieren Sie bitte sofort den Absender.");
+}
+
+Test(cx_text_verdict, a_transcripts_feeling_is_the_customers)
+{
+    cx_tags t;
+    classify("Customer: My refund still hasn't arrived after 3 weeks.\nAgent: Thank you for "
+             "your patience! I completely understand. I'm happy to help. Great news, I can see it "
+             "was approved today. Is there anything else I can help you with? Have a wonderful "
+             "day!\nCustomer: no\nSystem: Customer left the chat",
+             &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s", cx_sentiment_name(t.sentiment));
+    classify("Customer: Got it, cheers!\nAgent: Apologies again for the long wait and the "
+             "billing error, I'm really sorry about the trouble.",
+             &t);
+    cr_assert_eq(t.sentiment, CX_SENT_POSITIVE, "%s", cx_sentiment_name(t.sentiment));
 }
 
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
