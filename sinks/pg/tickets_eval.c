@@ -138,7 +138,7 @@ static const char *const upsert_sql =
     "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, %s %s',\n"
     "             scale, round(rating_sum / ratings, 2), ratings, window_s / 60, till,\n"
     "             CASE scale WHEN 'ces' THEN 'above' ELSE 'below' END, threshold)\n"
-    "    ELSE format('%s: %s matching event(s) in the latest batch (the newest at %s UTC)',\n"
+    "    ELSE format('%s: %s matching event(s) arrived (the newest dated %s UTC)',\n"
     "                description, event_count, till)\n"
     "    END AS reason\n"
     "  FROM f\n"

@@ -846,8 +846,8 @@ Test(http, the_live_page_shows_the_four_categories_and_updates_in_place)
     /* a ticket of a right-to-left channel, with a rule name without spaces */
     cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, scope, owner, reason) VALUES"
                           " (repeat('r', 200), 'external', 'channel=واتساب', 'فريق',"
-                          "  'channel=واتساب: 1 matching event(s) in the latest batch"
-                          " (the newest at 10:05 UTC)')");
+                          "  'channel=واتساب: 1 matching event(s) arrived"
+                          " (the newest dated 10:05 UTC)')");
 
     page_proxy pp = {.delay_ms = 400, .hold_after = 1};
     cx_test_proxy *px = cx_test_proxy_start(port, slow_request, &pp);

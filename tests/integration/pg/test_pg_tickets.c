@@ -728,8 +728,7 @@ Test(pg_tickets, an_event_rule_ignores_stragglers_and_says_when_its_events_happe
     res = write_batch();
     cr_assert_eq(res.tickets_opened, 1);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 2 AND reason LIKE"
-                   " '%: 2 matching event(s) in the latest batch (the newest at 2026-11-01 10:34"
-                   " UTC)'"),
+                   " '%: 2 matching event(s) arrived (the newest dated 2026-11-01 10:34 UTC)'"),
                  1);
 }
 

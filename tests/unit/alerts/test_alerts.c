@@ -653,7 +653,7 @@ Test(alerts, a_long_chat_message_keeps_its_start_figures_and_link)
         size_t n = 0;
         for (int k = 0; k < 5000; k++)
             n += (size_t)sprintf(reason + n, "%s", fills[f]);
-        sprintf(reason + n, ": 7 matching event(s) in the latest batch (the newest at 10:05 UTC)");
+        sprintf(reason + n, ": 7 matching event(s) arrived (the newest dated 10:05 UTC)");
         json_object_set_new(t, "reason", json_string(reason));
         free(reason);
         json_t *doc = render("billing-chat", r, 0);
@@ -669,7 +669,7 @@ Test(alerts, a_long_chat_message_keeps_its_start_figures_and_link)
                           " external): ",
                           80) == 0,
                   "fill %zu: %.120s", f, text);
-        const char *end = ": 7 matching event(s) in the latest batch (the newest at 10:05 UTC)"
+        const char *end = ": 7 matching event(s) arrived (the newest dated 10:05 UTC)"
                           " <https://cx.example/live|live page>";
         cr_expect(strlen(text) > strlen(end) && strcmp(text + strlen(text) - strlen(end), end) == 0,
                   "fill %zu: the end was lost: ...%s", f,
