@@ -24,13 +24,16 @@
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse dead-letters list [--since T] [--reason TEXT] [--limit N]\n"
-                 "                                 [--json] [--pg URL] [--config FILE]\n"
+                 "                                 [--containing TEXT] [--json] [--pg URL]\n"
+                 "                                 [--config FILE]\n"
                  "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
                  "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
                  "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
                  "says how many), with the consumer group that read each; --reason keeps\n"
-                 "those whose reason holds TEXT, whatever the case.\n"
+                 "those whose reason holds TEXT, whatever the case; --containing those whose\n"
+                 "message holds TEXT as written (an event_id, a customer_id: where a\n"
+                 "customer's message went).\n"
                  "show: one row with its raw bytes. replay: parse, classify and store again\n"
                  "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
                  "row records when it was replayed and the event it became, or the new reason;\n"
@@ -212,12 +215,14 @@ int cx_cmd_dead_letters(int argc, char **argv)
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
-    const char *id_s = NULL, *id_flag = NULL, *reason = NULL;
+    const char *id_s = NULL, *id_flag = NULL, *reason = NULL, *containing = NULL;
     double limit = 0; /* not given: 50 */
     const cx_cmd_number nums[] = {
         {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
-    const cx_cmd_string strs[] = {
-        {"--since", &since, NULL, 0}, {"--id", &id_flag, NULL, 0}, {"--reason", &reason, NULL, 0}};
+    const cx_cmd_string strs[] = {{"--since", &since, NULL, 0},
+                                  {"--id", &id_flag, NULL, 0},
+                                  {"--reason", &reason, NULL, 0},
+                                  {"--containing", &containing, NULL, 0}};
     const cx_cmd_flag flags[] = {{"--json", &as_json}, {"--all", &all}};
     const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
                               .n_flags = CX_ARRAY_LEN(flags), .config_flags = 1};
@@ -255,11 +260,12 @@ int cx_cmd_dead_letters(int argc, char **argv)
     /* an option the verb does not use would be ignored, and the command do
      * something else than asked (list everything for `list --id 3`) */
     int listing = strcmp(verb, "list") == 0, replaying = strcmp(verb, "replay") == 0;
-    const char *unused = !listing && reason != NULL ? "--reason filters list only"
-                         : !listing && limit != 0   ? "--limit is for list"
-                         : replaying && as_json     ? "--json is for list and show"
-                         : !replaying && all        ? "--all is for replay"
-                         : !replaying && id_flag    ? "--id is for replay (show takes the id)"
+    const char *unused = !listing && reason != NULL       ? "--reason filters list only"
+                         : !listing && containing != NULL ? "--containing filters list only"
+                         : !listing && limit != 0         ? "--limit is for list"
+                         : replaying && as_json           ? "--json is for list and show"
+                         : !replaying && all              ? "--all is for replay"
+                         : !replaying && id_flag          ? "--id is for replay (show takes the id)"
                          : strcmp(verb, "show") == 0 && since ? "--since is for list and replay"
                                                               : NULL;
     if (unused != NULL) {
@@ -292,7 +298,8 @@ int cx_cmd_dead_letters(int argc, char **argv)
         rc = replay(cfg, &rules, h, id, since);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
-        st = cx_pg_dead_letters_list(h, since, reason, (int)limit, &out, &total, err, sizeof err);
+        st = cx_pg_dead_letters_list(h, since, reason, containing, (int)limit, &out, &total, err,
+                                     sizeof err);
     } else {
         st = cx_pg_dead_letter_show(h, id, &out, err, sizeof err);
     }

@@ -612,20 +612,22 @@ cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen)
     " replay_count, replay_result, length(raw) AS bytes"
 /* clang-format on */
 
-/* The dead letters a list shows: received since $1 (NULL: any time). */
+/* The dead letters a list shows: received since $1 (NULL: any time), whose
+ * reason holds $2 in any case, whose message holds the bytes of $3. */
 #define DEAD_FILTER                                                                                \
     " WHERE ($1::timestamptz IS NULL OR received_at >= $1)"                                        \
-    " AND ($2::text IS NULL OR strpos(lower(error), lower($2)) > 0)"
+    " AND ($2::text IS NULL OR strpos(lower(error), lower($2)) > 0)"                               \
+    " AND ($3::text IS NULL OR position(convert_to($3::text, 'UTF8') IN raw) > 0)"
 
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, const char *reason,
-                                  int limit, json_t **out, long long *total, char *err,
-                                  size_t errlen)
+                                  const char *containing, int limit, json_t **out, long long *total,
+                                  char *err, size_t errlen)
 {
-    const char *params[] = {since, reason};
+    const char *params[] = {since, reason, containing};
     return cx__pg_list(h->conn,
                        "SELECT " DEAD_COLUMNS " FROM cx.dead_letters" DEAD_FILTER
-                       " ORDER BY id DESC LIMIT $3::int",
-                       "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 2, params,
+                       " ORDER BY id DESC LIMIT $4::int",
+                       "SELECT count(*) FROM cx.dead_letters" DEAD_FILTER, 3, params,
                        limit > 0 ? limit : 50, "listing dead letters", out, total, err, errlen);
 }
 

@@ -80,12 +80,14 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen);
 
 /* Dead letters as JSON: newest first, at most limit (0: 50), received since
- * (NULL: any time), whose reason holds reason, whatever the case (NULL: any).
+ * (NULL: any time), whose reason holds reason, whatever the case (NULL: any),
+ * and whose message holds the bytes of containing (NULL: any; an event_id
+ * or customer_id as the producer wrote it).
  * *total is how many match (more than the array holds when it was cut at
  * limit). */
 cx_status cx_pg_dead_letters_list(cx_pg_history *h, const char *since, const char *reason,
-                                  int limit, json_t **out, long long *total, char *err,
-                                  size_t errlen);
+                                  const char *containing, int limit, json_t **out, long long *total,
+                                  char *err, size_t errlen);
 
 /* One dead letter with its raw bytes ("raw": text if UTF-8, else "\\x" hex);
  * CX_ERR_NOTFOUND if there is none. */

@@ -481,6 +481,44 @@ Test(pg_history, a_dead_letters_list_cut_short_says_so_and_limit_shows_more)
     cr_assert_str_eq(errs, "", "every dead letter since then is shown");
 }
 
+/* --containing finds where a customer's messages went: the dead letters
+ * whose message holds the text as written (case and bytes), whatever their
+ * reason, not binary ones that lack it. */
+Test(pg_history, a_dead_letters_list_finds_a_customers_messages)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (kafka_topic, kafka_partition,"
+                          " kafka_offset, error, raw) VALUES"
+                          " ('cx.events', 0, 1, 'invalid JSON',"
+                          "  convert_to('{\"customer_id\":\"cust-4242\",\"text\":', 'UTF8')),"
+                          " ('cx.events', 0, 2, 'missing required field \"occurred_at\"',"
+                          "  convert_to('{\"customer_id\":\"cust-4242\",\"event_id\":\"é-1\"}',"
+                          "  'UTF8')),"
+                          " ('cx.events', 0, 3, 'invalid JSON', '\\xff00637573742d34323432'),"
+                          " ('cx.events', 0, 4, 'invalid JSON',"
+                          "  convert_to('{\"customer_id\":\"CUST-4242\"}', 'UTF8')),"
+                          " ('cx.events', 0, 5, 'invalid JSON',"
+                          "  convert_to('{\"customer_id\":\"cust-777\"}', 'UTF8'))");
+    size_t lines;
+    json_t *a;
+    char errs[1024];
+    cr_assert_eq(sinktest_cmd_split(url, "dead-letters list --containing cust-4242 --json", &lines,
+                                    &a, errs, sizeof errs),
+                 0, "%s", errs);
+    /* offsets 1, 2 and the binary 3 hold the bytes; 4 differs in case, 5 is another's */
+    cr_assert_eq(json_array_size(a), 3, "%s", errs);
+    for (size_t i = 0; i < json_array_size(a); i++)
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, i), "kafka_offset")),
+                     3 - (json_int_t)i);
+    json_decref(a);
+    cr_assert_eq(sinktest_cmd_split(url,
+                                    "dead-letters list --containing é-1 --reason occurred_at"
+                                    " --json",
+                                    &lines, &a, errs, sizeof errs),
+                 0, "%s", errs);
+    cr_assert_eq(json_array_size(a), 1, "%s", errs);
+    json_decref(a);
+}
+
 /* --reason keeps the dead letters whose reason holds a text, whatever its
  * case, with --since, and the count of what it selects when cut short. */
 Test(pg_history, a_dead_letters_list_filters_by_reason)
@@ -512,6 +550,8 @@ Test(pg_history, a_dead_letters_list_filters_by_reason)
     json_decref(a);
     cr_assert_eq(cxpulse("dead-letters replay --all --reason json"), 2, "see %s", out);
     cr_assert(output_has("--reason filters list only"), "see %s", out);
+    cr_assert_eq(cxpulse("dead-letters show 1 --containing c-42"), 2, "see %s", out);
+    cr_assert(output_has("--containing filters list only"), "see %s", out);
     /* an option the verb does not use is refused, not ignored */
     const char *unused[][2] = {{"dead-letters list --id 3", "--id is for replay"},
                                {"dead-letters list --all", "--all is for replay"},
