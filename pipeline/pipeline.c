@@ -128,6 +128,7 @@ static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
         to->dead_by[r] += c->dead_by[r];
     to->tickets_opened += c->tickets_opened;
     to->tickets_updated += c->tickets_updated;
+    to->tickets_held += c->tickets_held;
     if (c->newest_event_s > to->newest_event_s)
         to->newest_event_s = c->newest_event_s;
     for (int k = 0; k <= CX_CAT_COUNT; k++)

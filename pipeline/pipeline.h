@@ -53,6 +53,7 @@ typedef struct cx_sink_counts {
     size_t dead_by[CX_DEAD_REASON_COUNT]; /* dead_lettered, by reason */
     size_t tickets_opened;  /* new tickets */
     size_t tickets_updated; /* unresolved tickets that fired again */
+    size_t tickets_held;    /* firings a resolved ticket held back (its cooldown, its window) */
     int64_t newest_event_s; /* the newest new event's occurred_at, Unix seconds, of those
                                dated up to 10 minutes after the clock; 0: none */
     /* the new events by primary category (CX_CAT_COUNT: none) and sentiment */

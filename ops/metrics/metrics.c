@@ -65,6 +65,9 @@ static const struct {
     [CX_M_TICKETS_OPENED] = {"cxpulse_tickets_opened_total", "Improvement tickets opened."},
     [CX_M_TICKETS_UPDATED] = {"cxpulse_tickets_updated_total",
                               "Firings that updated an unresolved ticket."},
+    [CX_M_TICKETS_HELD] = {"cxpulse_tickets_held_total",
+                           "Firings that opened no ticket: a resolved ticket of the rule held them "
+                           "back (its cooldown, or the window it was resolved for)."},
     [CX_M_NOTIFY_SENT] = {"cxpulse_notifications_sent_total",
                           "Ticket notifications a receiver accepted (this process)."},
     [CX_M_NOTIFY_FAILED] = {"cxpulse_notifications_failed_total",
@@ -279,6 +282,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         m->dead_by[k] += c->dead_by[k];
     m->counters[CX_M_TICKETS_OPENED] += c->tickets_opened;
     m->counters[CX_M_TICKETS_UPDATED] += c->tickets_updated;
+    m->counters[CX_M_TICKETS_HELD] += c->tickets_held;
     for (int k = 0; k <= CX_CAT_COUNT; k++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             m->classified[k][s] += c->classified[k][s];

@@ -22,6 +22,7 @@ typedef enum cx_counter {
     CX_M_PG_RETRIES,   /* batches that failed transiently and were retried */
     CX_M_TICKETS_OPENED,
     CX_M_TICKETS_UPDATED,
+    CX_M_TICKETS_HELD,   /* firings a resolved ticket held back */
     CX_M_NOTIFY_SENT,    /* ticket notifications a receiver took */
     CX_M_NOTIFY_FAILED,  /* deliveries refused for good (kept as failed) */
     CX_M_NOTIFY_RETRIES, /* deliveries that failed transiently, to be retried */

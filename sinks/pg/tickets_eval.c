@@ -182,6 +182,20 @@ static const char *const upsert_sql =
     "    'reason', reason)::text) END\n"
     "FROM up";
 
+/* The resolved ticket that holds a firing back (what upsert_sql's insert
+ * excludes): $1-$4 the rule's identity, $5 its cooldown in seconds, $6 the
+ * firing's window end (NULL for an event rule, which has none). */
+static const char *const held_sql =
+    "SELECT o.ticket_id::text,\n"
+    "  to_char(o.resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),\n"
+    "  $5::int > 0 AND o.resolved_at > now() - make_interval(secs => $5::int)\n"
+    "FROM cx.tickets o WHERE o.rule = $1 AND o.category = $2 AND o.scope = $3\n"
+    "  AND o.owner = $4 AND o.status = 'resolved'\n"
+    "  AND (($5::int > 0 AND o.resolved_at > now() - make_interval(secs => $5::int))\n"
+    "       OR (o.window_start < to_timestamp($6::bigint)\n"
+    "           AND o.window_end >= to_timestamp($6::bigint)))\n"
+    "ORDER BY o.resolved_at DESC LIMIT 1";
+
 #define MAX_SAMPLES 10
 
 typedef __int128 i128;
@@ -817,6 +831,46 @@ static int cmp_firing(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->owner, y->owner);
 }
 
+/* Counts a firing that a resolved ticket held back (upsert_sql opened and
+ * updated nothing), and says which ticket and why, once a minute at most in
+ * the process: a stream of late complaints about a resolved incident fires
+ * with every batch. params: upsert_sql's. */
+static cx_status held(PGconn *conn, const firing *fr, const char *const *params, cx_pg_result *res,
+                      char *err, size_t errlen)
+{
+    static _Atomic int64_t said_us;
+    static atomic_ullong unsaid;
+    const cx_ticket_rule *r = fr->rule;
+    const char *held_params[] = {params[0],  params[1],
+                                 params[2],  params[3],
+                                 params[16], r->kind != CX_TICKET_EVENT ? params[12] : NULL};
+    PGresult *q = PQexecParams(conn, held_sql, 6, NULL, held_params, NULL, NULL, 0);
+    cx_status st =
+        cx__pg_check(conn, q, "finding the ticket that holds a firing back", err, errlen);
+    if (st == CX_OK) {
+        res->tickets_held++;
+        unsigned long long n = atomic_fetch_add(&unsaid, 1) + 1;
+        int64_t now = cx_now_mono_us(), last = atomic_load(&said_us);
+        if (PQntuples(q) == 1 && (last == 0 || now - last >= 60 * 1000000LL) &&
+            atomic_compare_exchange_strong(&said_us, &last, now)) {
+            atomic_fetch_sub(&unsaid, n);
+            cx_log(CX_LOG_INFO, "tickets",
+                   "rule %s%s%s fired but opened no ticket: ticket %s, resolved at %s UTC, "
+                   "holds it back (%s); %llu firing(s) held back%s (cxpulse_tickets_held_total "
+                   "counts them; said once a minute at most)",
+                   r->name, r->scope[0] ? ", " : "", r->scope, PQgetvalue(q, 0, 0),
+                   PQgetvalue(q, 0, 1),
+                   PQgetvalue(q, 0, 2)[0] == 't'
+                       ? "its cooldown_minutes after resolving are not over"
+                       : "the firing's window ends within the one it was resolved for: late "
+                         "events of that incident",
+                   n, last != 0 ? " since the last such line" : "");
+        }
+    }
+    PQclear(q);
+    return st;
+}
+
 /* Opens or updates the ticket of a firing rule (upsert_sql). */
 static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char *err,
                         size_t errlen)
@@ -869,6 +923,8 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             r->channel};
     PGresult *q = PQexecParams(conn, upsert_sql, 21, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
+    if (st == CX_OK && PQntuples(q) == 0) /* a resolved ticket held it back */
+        st = held(conn, fr, params, res, err, errlen);
     for (int i = 0; st == CX_OK && i < PQntuples(q); i++) {
         if (PQgetvalue(q, i, 4)[0] == 't') {
             res->tickets_opened++;

@@ -514,10 +514,13 @@ Test(pg_tickets, late_complaints_of_a_resolved_incident_do_not_open_it_again)
     cr_assert_eq(res.stored, 3);
     cr_assert_eq(res.tickets_opened + res.tickets_updated, 0,
                  "late complaints opened a resolved incident again");
+    cr_assert_eq(res.tickets_held, 1, "the held-back firing is counted");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1);
     cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 15);
     spike("next", 1, 5, "chat"); /* 10:05: the window up to 10:06 is a later one */
-    cr_assert_eq(write_batch().tickets_opened, 1, "a complaint after the window named");
+    res = write_batch();
+    cr_assert_eq(res.tickets_opened, 1, "a complaint after the window named");
+    cr_assert_eq(res.tickets_held, 0);
 }
 
 /* A resolved ticket of a window dated years ahead (a producer's clock) holds
@@ -637,7 +640,7 @@ Test(pg_tickets, a_cooldown_holds_back_a_new_ticket_after_resolve)
     write_batch();
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
     spike("b", 12, 20, "chat");
-    write_batch();
+    cr_assert_eq(write_batch().tickets_held, 1, "the firing within the cooldown is counted");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 1, "within the cooldown");
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET resolved_at = now() - interval '61 minutes'");
     spike("c", 12, 40, "chat");
