@@ -1,6 +1,6 @@
 /*
- * cmd_tickets.c - `cxpulse tickets list|ack ID|resolve ID [--pg URL]`: the
- * owners' view of improvement tickets, as a table or as JSON.
+ * cmd_tickets.c - `cxpulse tickets list|show ID|ack ID|resolve ID [--pg URL]`:
+ * the owners' view of improvement tickets, as a table or as JSON.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +14,17 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: cxpulse tickets list [--owner TEAM] [--status S] [--limit N] [--json]\n"
                  "                            [--pg URL] [--config FILE]\n"
+                 "       cxpulse tickets show ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse tickets ack ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse tickets resolve ID [--json] [--pg URL] [--config FILE]\n\n"
                  "list shows unresolved tickets (open and acknowledged), newest first; --status\n"
                  "open, acknowledged, resolved, unresolved or all; at most N (--limit, default\n"
-                 "1000; when more match, stderr says how many). ack and resolve move a ticket\n"
-                 "on; a resolved ticket stays resolved, and the rule opens a new one when it\n"
-                 "fires again (after its cooldown). Without --pg: CXPULSE_PG_URL, then the\n"
-                 "postgres.url of --config FILE, then libpq's environment.\n");
+                 "1000; when more match, stderr says how many). show prints one ticket with\n"
+                 "its sample events: their text, tags and evidence (for a role that may read\n"
+                 "cx.ticket_samples). ack and resolve move a ticket on; a resolved ticket\n"
+                 "stays resolved, and the rule opens a new one when it fires again (after its\n"
+                 "cooldown). Without --pg: CXPULSE_PG_URL, then the postgres.url of --config\n"
+                 "FILE, then libpq's environment.\n");
 }
 
 /* Prints raw made printable in width terminal columns (cut to it, with "…")
@@ -117,6 +120,80 @@ static void print_table(const json_t *tickets)
     }
 }
 
+/* Prints ticket t (cx_pg_ticket_show()) for a reader: its figures, then each
+ * sample event with its tags, evidence and text. */
+static void print_ticket(const json_t *t)
+{
+    char cells[WIDE_COLUMNS][512];
+    wide_cells(t, cells);
+    printf("ticket %lld  %s  owner %s  rule %s  %s\n",
+           (long long)json_integer_value(json_object_get(t, "ticket_id")),
+           cx_cmd_json_str(t, "status"), cells[OWNER], cells[RULE], cells[CATEGORY]);
+    printf("opened %s  updated %s", cx_cmd_json_str(t, "opened_at"),
+           cx_cmd_json_str(t, "updated_at"));
+    if (json_is_string(json_object_get(t, "resolved_at")))
+        printf("  resolved %s", cx_cmd_json_str(t, "resolved_at"));
+    printf("  events %lld\n", (long long)json_integer_value(json_object_get(t, "event_count")));
+    if (json_is_string(json_object_get(t, "window_start")))
+        printf("window %s to %s\n", cx_cmd_json_str(t, "window_start"),
+               cx_cmd_json_str(t, "window_end"));
+    const json_t *quiet = json_object_get(t, "quiet_before_seconds");
+    if (json_is_integer(quiet) && json_integer_value(quiet) > 0)
+        printf("quiet for %.1f hours before its latest firing\n",
+               (double)json_integer_value(quiet) / 3600.0);
+    fputs("reason: ", stdout);
+    cx_cmd_print_cell(cx_cmd_json_str(t, "reason"), SIZE_MAX, 0);
+    printf("\ndelivered: %s\n", cells[DELIVERED]);
+    const json_t *samples = json_object_get(t, "samples");
+    if (!json_is_array(samples)) {
+        printf("samples: not readable with this role (%s; the schema's owner can let owners "
+               "read them: GRANT SELECT ON cx.ticket_samples TO cxpulse_owner, "
+               "docs/privileges.md); their ids:",
+               cx_cmd_json_str(t, "samples_not_readable"));
+        size_t i;
+        json_t *id;
+        json_array_foreach(json_object_get(t, "sample_event_ids"), i, id)
+        {
+            putchar(' ');
+            cx_cmd_print_cell(json_string_value(id), SIZE_MAX, 0);
+        }
+        putchar('\n');
+        return;
+    }
+    printf("samples (%zu, the latest firing's first):\n", json_array_size(samples));
+    size_t i;
+    json_t *s;
+    json_array_foreach(samples, i, s)
+    {
+        fputs("  ", stdout);
+        cx_cmd_print_cell(cx_cmd_json_str(s, "event_id"), SIZE_MAX, 0);
+        printf("  %s  ", cx_cmd_json_str(s, "occurred_at"));
+        cx_cmd_print_cell(cx_cmd_json_str(s, "channel"), 24, 0);
+        printf("  %s ", cx_cmd_json_str(s, "sentiment"));
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(s, "categories"), k, c)
+            printf(" %s", json_string_value(c));
+        fputs("\n    evidence:", stdout); /* per category, in the order of categories */
+        json_array_foreach(json_object_get(s, "evidence"), k, c)
+        {
+            const char *cat =
+                json_string_value(json_array_get(json_object_get(s, "categories"), k));
+            printf("%s %s:", k > 0 ? ";" : "", cat ? cat : "?");
+            size_t e;
+            json_t *item;
+            json_array_foreach(c, e, item)
+            {
+                fputs(e > 0 ? ", " : " ", stdout);
+                cx_cmd_print_cell(json_string_value(item), SIZE_MAX, 0);
+            }
+        }
+        fputs("\n    ", stdout);
+        cx_cmd_print_cell(cx_cmd_json_str(s, "body"), SIZE_MAX, 0);
+        putchar('\n');
+    }
+}
+
 /* Lists tickets (at most limit; 0: the default), or acknowledges or resolves
  * one, on url; the exit status. */
 static int tickets_on(const char *url, const char *verb, const char *id_s, const char *owner,
@@ -129,7 +206,8 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
     if (verb != NULL && strcmp(verb, "list") == 0) {
         st = cx_pg_tickets_list(url, owner, status, limit ? limit : 1000, &out, &total, err,
                                 sizeof err);
-    } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0)) {
+    } else if (verb != NULL && (strcmp(verb, "ack") == 0 || strcmp(verb, "resolve") == 0 ||
+                                strcmp(verb, "show") == 0)) {
         long long id = cx_cmd_id(id_s);
         if (id <= 0) {
             char shown[256];
@@ -142,8 +220,10 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
                     verb);
             return CX_EXIT_USAGE;
         }
-        st = cx_pg_ticket_set_status(url, id, verb[0] == 'a' ? "acknowledged" : "resolved", &out,
-                                     err, sizeof err);
+        st = strcmp(verb, "show") == 0
+                 ? cx_pg_ticket_show(url, id, &out, err, sizeof err)
+                 : cx_pg_ticket_set_status(url, id, verb[0] == 'a' ? "acknowledged" : "resolved",
+                                           &out, err, sizeof err);
     } else {
         usage(stderr);
         return CX_EXIT_USAGE;
@@ -156,6 +236,8 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
         cx_cmd_put_json(out);
     } else if (json_is_array(out)) {
         print_table(out);
+    } else if (strcmp(verb, "show") == 0) {
+        print_ticket(out);
     } else {
         printf("ticket %lld is %s%s\n", (long long)json_integer_value(json_object_get(out, "ticket_id")),
                cx_cmd_json_str(out, "status"),
@@ -187,7 +269,7 @@ int cx_cmd_tickets(int argc, char **argv)
     const cx_cmd_flag flags[] = {{"--json", &as_json}};
     const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .flags = flags,
                               .n_flags = CX_ARRAY_LEN(flags)};
-    static const char *const verbs[] = {"list", "ack", "resolve", NULL};
+    static const char *const verbs[] = {"list", "show", "ack", "resolve", NULL};
     /* verbs + 1: the verbs that take an id */
     if (cx_cmd_parse_verb("tickets", argv + 1, argc - 1, spec, verbs, verbs + 1, &verb, &id_s) != 0)
         return CX_EXIT_USAGE;

@@ -94,7 +94,8 @@ static const setting settings[] = {
     {"signals.window_seconds", T_INTS, F(window_seconds), F(n_window_seconds), 1, 86400, NULL,
      "CXPULSE_WINDOW_SECONDS", NULL, 0, "60",
      "tumbling window sizes of cx.signals, in seconds; the smallest must divide every ticket "
-     "rule's window (the built-in rules' are 15 minutes) and is the live page's step"},
+     "rule's window (the built-in rules' are 15 minutes) and is the live page's step (its "
+     "charts show 60 steps: the last hour with 60)"},
     {"tickets.rules", T_OBJECTS, F(ticket_rules), 0, 0, 0, NULL, NULL, NULL, 0, NULL,
      "ticket rules (docs/tickets.md); unset: the built-in defaults; [] for none"},
     {"tickets.max_age_minutes", T_INT, F(tickets_max_age_minutes), 0, 0, 525600, NULL,

@@ -615,6 +615,15 @@ static const migration migrations[] = {
      * satisfied (>= 4): the view now bands ratings as the sentiment does. */
     {24, "satisfaction_hourly bands a fractional rating as the sentiment does",
      SATISFACTION_HOURLY_SQL(EVENT_HOUR_UTC("e.occurred_at"))},
+    /* Owners may be let read their tickets' samples (their text) without
+     * reading every event: the view runs with its owner's rights. */
+    {25, "ticket_samples: a ticket's sample events with their text and tags",
+     "CREATE VIEW cx.ticket_samples AS\n"
+     "SELECT k.ticket_id, s.position::int AS position, e.event_id, e.occurred_at,\n"
+     "  e.channel, e.touchpoint, e.sentiment, e.categories, e.evidence, e.body\n"
+     "FROM cx.tickets k\n"
+     "CROSS JOIN LATERAL unnest(k.sample_event_ids) WITH ORDINALITY AS s(event_id, position)\n"
+     "JOIN cx.events e ON e.event_id = s.event_id;\n"},
 };
 /* clang-format on */
 

@@ -25,6 +25,18 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
                              json_t **out, long long *total, char *err, size_t errlen);
 
 /*
+ * Ticket `id` as a JSON object: the columns cx_pg_tickets_list() gives, with
+ * fired_event_at and quiet_before_seconds, and "samples": its sample events
+ * (event_id, occurred_at, channel, touchpoint, sentiment, categories,
+ * evidence, body) from cx.ticket_samples, in the ticket's order; null, with
+ * "samples_not_readable" saying why, when the role may not read that view
+ * (owners, unless granted it). CX_ERR_NOTFOUND if there is no such ticket.
+ * Returns new: json_decref().
+ */
+cx_status cx_pg_ticket_show(const char *conninfo, long long id, json_t **out, char *err,
+                            size_t errlen);
+
+/*
  * Moves ticket `id` to "acknowledged" or "resolved" (resolved_at = now) and
  * returns it as a JSON object with "changed": false when it already was
  * (a resolved ticket stays resolved). CX_ERR_NOTFOUND if there is no such

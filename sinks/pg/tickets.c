@@ -67,6 +67,73 @@ cx_status cx_pg_tickets_list(const char *conninfo, const char *owner, const char
     return st;
 }
 
+cx_status cx_pg_ticket_show(const char *conninfo, long long id, json_t **out, char *err,
+                            size_t errlen)
+{
+    PGconn *conn;
+    *out = NULL;
+    cx_status st = cx__pg_connect_schema(conninfo, &conn, err, errlen);
+    if (st != CX_OK)
+        return st;
+    char id_s[32];
+    snprintf(id_s, sizeof id_s, "%lld", id);
+    const char *params[] = {id_s};
+    PGresult *r = PQexecParams(
+        conn,
+        "SELECT " TICKET_COLUMNS ", " CX__PG_UTC_ISO(
+            "fired_event_at") " AS fired_event_at, extract(epoch FROM quiet_before)::bigint"
+                              " AS quiet_before_seconds, " TICKET_DELIVERY
+                              " FROM cx.tickets WHERE ticket_id = $1::bigint",
+        1, NULL, params, NULL, NULL, 0);
+    st = cx__pg_check(conn, r, "reading the ticket", err, errlen);
+    if (st == CX_OK && PQntuples(r) == 0)
+        st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no ticket %lld", id);
+    if (st == CX_OK) {
+        json_t *a = cx__pg_rows_json(r);
+        *out = json_incref(json_array_get(a, 0));
+        json_decref(a);
+        if (*out == NULL)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the ticket: out of memory");
+    }
+    PQclear(r);
+    if (st != CX_OK) {
+        PQfinish(conn);
+        return st;
+    }
+    /* the samples: a role that may not read them (an owner, by default) gets
+     * the ticket and why not */
+    r = PQexecParams(
+        conn,
+        "SELECT event_id, " CX__PG_UTC_ISO(
+            "occurred_at") " AS occurred_at,"
+                           " channel, touchpoint, sentiment, to_json(categories) AS categories,"
+                           " evidence, body FROM cx.ticket_samples WHERE ticket_id = $1::bigint"
+                           " ORDER BY position",
+        1, NULL, params, NULL, NULL, 0);
+    char why[512];
+    cx_status read = cx__pg_check(conn, r, "reading the ticket's samples", why, sizeof why);
+    const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (read == CX_OK) {
+        json_t *samples = cx__pg_rows_json(r);
+        if (samples == NULL || json_object_set_new(*out, "samples", samples) != 0)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the ticket: out of memory");
+    } else if (code != NULL && strcmp(code, "42501") == 0) { /* insufficient privilege */
+        if (json_object_set_new(*out, "samples", json_null()) != 0 ||
+            json_object_set_new(*out, "samples_not_readable",
+                                json_string("this role may not read cx.ticket_samples")) != 0)
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the ticket: out of memory");
+    } else {
+        st = cx_errf(err, errlen, read, "%s", why);
+    }
+    PQclear(r);
+    PQfinish(conn);
+    if (st != CX_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char *status,
                                   json_t **out, char *err, size_t errlen)
 {

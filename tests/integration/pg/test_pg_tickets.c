@@ -931,6 +931,44 @@ static const char *tickets_cmd(const char *args, int *status)
     return out;
 }
 
+/* `tickets show` gives an owner the ticket with what it is about: each
+ * sample event's text, tags and evidence, in the ticket's order. */
+Test(pg_tickets, show_prints_a_ticket_with_its_sample_events)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    write_batch();
+    long long id = q("SELECT ticket_id FROM cx.tickets");
+    char args[64];
+    int st;
+    snprintf(args, sizeof args, "show %lld --json", id);
+    const char *out = tickets_cmd(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    json_t *t = json_loads(out, 0, NULL);
+    cr_assert_not_null(t, "%s", out);
+    const json_t *samples = json_object_get(t, "samples"),
+                 *ids = json_object_get(t, "sample_event_ids");
+    cr_assert_eq(json_array_size(samples), 10, "%s", out);
+    for (size_t i = 0; i < json_array_size(samples); i++) {
+        const json_t *s = json_array_get(samples, i);
+        cr_assert_str_eq(json_string_value(json_object_get(s, "event_id")),
+                         json_string_value(json_array_get(ids, i)), "in the ticket's order");
+        cr_assert_str_eq(json_string_value(json_object_get(s, "body")),
+                         "the courier lost my parcel, terrible service");
+        cr_assert_str_eq(json_string_value(json_object_get(s, "sentiment")), "negative");
+        cr_assert_gt(json_array_size(json_object_get(s, "evidence")), 0);
+    }
+    json_decref(t);
+    snprintf(args, sizeof args, "show %lld", id);
+    out = tickets_cmd(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "reason: negative share 100.0% (12 of 12 events)") != NULL &&
+                  strstr(out, "window 2026-11-01T09:50:00Z to 2026-11-01T10:05:00Z") != NULL &&
+                  strstr(out, "samples (10, the latest firing's first):") != NULL &&
+                  strstr(out, "\n    the courier lost my parcel, terrible service\n") != NULL,
+              "%s", out);
+}
+
 Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
 {
     use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"min_events\": 10,"
@@ -986,6 +1024,9 @@ Test(pg_tickets, owners_list_acknowledge_and_resolve_from_the_command_line)
     json_decref(a);
 
     out = tickets_cmd("resolve 999999", &st);
+    cr_assert_eq(st, 1);
+    cr_assert(strstr(out, "no ticket 999999") != NULL, "%s", out);
+    out = tickets_cmd("show 999999", &st);
     cr_assert_eq(st, 1);
     cr_assert(strstr(out, "no ticket 999999") != NULL, "%s", out);
     out = tickets_cmd("ack nope", &st);

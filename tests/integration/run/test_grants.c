@@ -230,6 +230,26 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     try_as(oncall_url, sql, state, sizeof state);
     cr_expect_str_eq(state, "23514", "an owner on call reopened a resolved ticket");
     cr_assert_eq(cxpulse("dead-letters list", runtime_url), 0);
+    /* an owner sees a ticket's samples' text only when let (cx.ticket_samples) */
+    snprintf(args, sizeof args, "tickets show %lld", ticket);
+    cr_assert_eq(cxpulse(args, oncall_url), 0);
+    cr_assert_eq(cx_test_sh("grep -q 'samples: not readable with this role.*GRANT SELECT ON"
+                            " cx.ticket_samples TO cxpulse_owner' '%s'",
+                            out),
+                 0, "not told why the samples are not shown");
+    try_as(oncall_url, "SELECT body FROM cx.ticket_samples", state, sizeof state);
+    cr_expect_str_eq(state, "42501", "an owner read samples' text by default");
+    cx_test_pg_exec(conn, "GRANT SELECT ON cx.ticket_samples TO cxpulse_owner");
+    cr_assert_eq(cxpulse(args, oncall_url), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cx.ticket_samples WHERE ticket_id = %lld AND body <> ''",
+             ticket);
+    long long samples = cx_test_pg_scalar(conn, sql);
+    cr_assert_gt(samples, 0);
+    cr_assert_eq(cx_test_sh("test \"$(grep -c '^    evidence:' '%s')\" = %lld", out, samples), 0,
+                 "granted, the owner sees every sample");
+    try_as(oncall_url, "SELECT count(*) FROM cx.events", state, sizeof state);
+    cr_expect_str_eq(state, "42501", "the view let an owner read every event");
 
     /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
     cx_test_pg_exec(conn, "UPDATE cx.events SET rule_version = 'older'");
