@@ -3,7 +3,7 @@
  * customer's words without the markup and the mail and chat boilerplate
  * around them. Two passes: characters (tags, character references,
  * invisible characters), then lines (reply headers, quotes, signatures,
- * disclaimers, bot lines). Both only ever shorten the text.
+ * disclaimers, what bots say). Both only ever shorten the text.
  */
 #include "text.h"
 
@@ -607,18 +607,23 @@ static size_t lines(char *s, size_t n)
     for (int pass = 0; pass < 2; pass++) {
         pos = 0;
         while (next_line(s, n, &pos, &l) && (size_t)(l.s - s) < cut) {
-            size_t after = pos;
+            size_t after = pos, label = 0;
             int has_next = next_line(s, n, &after, &next);
-            if (quoted(&l) || reply_header(&l, has_next ? &next : NULL) == 1 ||
-                (labels >= 2 && speaker(&l, NULL) == SPEAKER_MACHINE))
+            if (quoted(&l) || reply_header(&l, has_next ? &next : NULL) == 1)
                 continue;
+            /* a bot's or the system's line: its label alone (a customer stuck
+             * with a bot is the front line's: a bot was there, not what its
+             * menu offered) */
+            int machine = labels >= 2 && speaker(&l, &label) == SPEAKER_MACHINE;
             if (pass == 0) {
-                kept_content |= has_content(l.t, l.tn);
+                kept_content |= !machine && has_content(l.t, l.tn);
                 continue;
             }
-            size_t with_end = pos - (size_t)(l.s - s); /* its '\n' too */
-            memmove(s + w, l.s, with_end);
-            w += with_end;
+            size_t start = (size_t)(l.s - s), end = machine ? (size_t)(l.t - s) + label : pos;
+            memmove(s + w, s + start, end - start);
+            w += end - start;
+            if (machine && pos > 0 && s[pos - 1] == '\n')
+                s[w++] = '\n';
         }
         if (pass == 0 && !kept_content)
             return n;

@@ -30,8 +30,9 @@
  *   disclaimer's opening ("This e-mail and any attachments ...") on; a
  *   sign-off line ("Kind regards,") followed by a few short lines (the
  *   signature) and those lines; lines quoted with '>';
- * - chat transcripts (two or more lines opened by a speaker's label): the
- *   lines of bots and of the system ("Bot: ...", "[10:02] System: ...").
+ * - chat transcripts (two or more lines opened by a speaker's label): what
+ *   bots and the system say ("Bot: ...", "[10:02] System: ..."), their
+ *   labels kept.
  * A cut that would leave no letter or digit is not made: a message that is
  * only a forward is read whole. Plain text without any of these comes back
  * unchanged.

@@ -436,11 +436,21 @@ Test(cx_classify, sentiment_from_text_with_negation_and_intensifiers)
      * default model learned from use "question" in anger) */
     run(clf, EV("\"text\":\"What time does the store open on Sunday?\""), &t);
     cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL);
-    run(clf, EV("\"text\":\"bad\""), &t);
     run(clf, EV("\"text\":\"very bad\""), &u);
-    cr_assert(u.sentiment_score < t.sentiment_score, "an intensifier strengthens");
+    cr_assert_eq(u.sentiment, CX_SENT_NEGATIVE);
     /* text and rating blend: a glowing text does not hide a csat of 1 */
     run(clf, EV("\"text\":\"great\",\"rating\":{\"scale\":\"csat\",\"value\":1}"), &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
+    cx_classifier_free(clf);
+    /* An intensifier strengthens the lexicons' score (the rules alone give it;
+     * the model weighs it among its features, and "very" is also a word of
+     * praise, so its score for "very bad" is not always below "bad"'s) */
+    cr_assert_eq(cx_classifier_new_model(&clf, NULL, 0, "none", err, sizeof err), CX_OK, "%s", err);
+    run(clf, EV("\"text\":\"bad\""), &t);
+    run(clf, EV("\"text\":\"very bad\""), &u);
+    cr_assert(u.sentiment_score < t.sentiment_score, "an intensifier strengthens: %f, %f",
+              u.sentiment_score, t.sentiment_score);
+    run(clf, EV("\"text\":\"not good\""), &t);
     cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE);
     cx_classifier_free(clf);
 }

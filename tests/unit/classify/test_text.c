@@ -1,7 +1,7 @@
 /*
  * test_text.c - what the classifier reads of a text: the customer's words
  * without HTML, quoted history, signatures, disclaimers, automatic replies
- * and a transcript's bot lines; and that this decides the verdict, not the
+ * and what a transcript's bots say; and that this decides the verdict, not the
  * boilerplate around it.
  */
 #include <criterion/criterion.h>
@@ -131,13 +131,13 @@ Test(cx_text, an_automatic_reply_is_not_read)
     expect_read(customer, customer);
 }
 
-Test(cx_text, a_transcripts_bot_and_system_lines_go)
+Test(cx_text, what_a_transcripts_bots_and_system_say_goes)
 {
     expect_read("Customer: where is my order?\nBot: Please choose: refund, login, billing.\n"
                 "[10:02] Agent (Lina): The courier has it.\n10:03 pm System: Chat transferred\n"
                 "Customer: thanks, that was quick!",
-                "Customer: where is my order?\n[10:02] Agent (Lina): The courier has it.\n"
-                "Customer: thanks, that was quick!");
+                "Customer: where is my order?\nBot:\n[10:02] Agent (Lina): The courier has it.\n"
+                "10:03 pm System:\nCustomer: thanks, that was quick!");
     /* one "System:" line is not a transcript */
     const char *one = "System: down again since Monday.\nNothing works.";
     expect_read(one, one);
