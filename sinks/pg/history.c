@@ -439,7 +439,7 @@ static unsigned category_set(const cx_tags *t)
 #define UPDATE_SQL                                                                                 \
     "UPDATE cx.events e SET sentiment = r.sentiment, primary_category = r.primary_category,"       \
     " categories = r.categories, confidences = r.confidences, evidence = r.evidence,"              \
-    " rule_version = %s FROM cx_re_events r WHERE e.ctid = r.row;\n"
+    " rule_version = %s, tagged_at = now() FROM cx_re_events r WHERE e.ctid = r.row;\n"
 
 /* The queries a page's write sends at once: with the signal correction (one
  * row per key, or grouped), or the UPDATE only. */

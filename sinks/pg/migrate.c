@@ -618,12 +618,18 @@ static const migration migrations[] = {
     /* Owners may be let read their tickets' samples (their text) without
      * reading every event: the view runs with its owner's rights. */
     {25, "ticket_samples: a ticket's sample events with their text and tags",
-     "CREATE VIEW cx.ticket_samples AS\n"
+     "CREATE OR REPLACE VIEW cx.ticket_samples AS\n"
      "SELECT k.ticket_id, s.position::int AS position, e.event_id, e.occurred_at,\n"
      "  e.channel, e.touchpoint, e.sentiment, e.categories, e.evidence, e.body\n"
      "FROM cx.tickets k\n"
      "CROSS JOIN LATERAL unnest(k.sample_event_ids) WITH ORDINALITY AS s(event_id, position)\n"
      "JOIN cx.events e ON e.event_id = s.event_id;\n"},
+    /* For a warehouse's incremental sync: reclassify rewrites tags in place.
+     * Added without a value for the rows there (no rewrite of the table),
+     * then defaulted, so every writer, an older replica's too, sets it. */
+    {26, "events.tagged_at: when an event's tags were last written",
+     "ALTER TABLE cx.events ADD COLUMN IF NOT EXISTS tagged_at timestamptz;\n"
+     "ALTER TABLE cx.events ALTER COLUMN tagged_at SET DEFAULT now();\n"},
 };
 /* clang-format on */
 

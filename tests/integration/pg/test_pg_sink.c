@@ -62,7 +62,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
      * the per-scale rating sums of version 3 are recomputed from the events. */
     store_events(60);
     cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
-                          "DROP VIEW cx.open_tickets;"
+                          "DROP VIEW cx.open_tickets; DROP VIEW cx.ticket_samples;"
+                          "ALTER TABLE cx.events DROP COLUMN tagged_at;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
                           " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
@@ -162,20 +163,22 @@ static char *event_tags_text(void)
  * key, foreign key and index, and the indexes cx.events had then. */
 static void make_version_6(void)
 {
-    cx_test_pg_exec(conn, "CREATE TABLE cx.tags6 AS SELECT * FROM cx.event_tags;"
-                          "DROP VIEW cx.satisfaction_hourly; DROP VIEW cx.event_tags;"
-                          "ALTER TABLE cx.tags6 RENAME TO event_tags;"
-                          "ALTER TABLE cx.event_tags ADD PRIMARY KEY (event_id, category),"
-                          " ADD FOREIGN KEY (event_id) REFERENCES cx.events ON DELETE CASCADE;"
-                          "CREATE INDEX event_tags_category_idx ON cx.event_tags (category);"
-                          "CREATE VIEW cx.satisfaction_hourly AS SELECT e.event_id, t.category"
-                          " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id);"
-                          "ALTER TABLE cx.events DROP CONSTRAINT events_tags_aligned,"
-                          " DROP COLUMN categories, DROP COLUMN confidences, DROP COLUMN evidence;"
-                          "CREATE INDEX events_category_time_idx"
-                          " ON cx.events (primary_category, occurred_at);"
-                          "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
-                          "DELETE FROM cx.schema_migrations WHERE version = 7");
+    cx_test_pg_exec(conn,
+                    "DROP VIEW cx.ticket_samples;" /* version 25's, over the tags */
+                    "CREATE TABLE cx.tags6 AS SELECT * FROM cx.event_tags;"
+                    "DROP VIEW cx.satisfaction_hourly; DROP VIEW cx.event_tags;"
+                    "ALTER TABLE cx.tags6 RENAME TO event_tags;"
+                    "ALTER TABLE cx.event_tags ADD PRIMARY KEY (event_id, category),"
+                    " ADD FOREIGN KEY (event_id) REFERENCES cx.events ON DELETE CASCADE;"
+                    "CREATE INDEX event_tags_category_idx ON cx.event_tags (category);"
+                    "CREATE VIEW cx.satisfaction_hourly AS SELECT e.event_id, t.category"
+                    " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id);"
+                    "ALTER TABLE cx.events DROP CONSTRAINT events_tags_aligned,"
+                    " DROP COLUMN categories, DROP COLUMN confidences, DROP COLUMN evidence;"
+                    "CREATE INDEX events_category_time_idx"
+                    " ON cx.events (primary_category, occurred_at);"
+                    "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
+                    "DELETE FROM cx.schema_migrations WHERE version IN (7, 25)");
 }
 
 Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
@@ -192,7 +195,7 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
                           " GRANT USAGE ON SCHEMA cx TO %1$I; GRANT SELECT ON cx.event_tags TO %1$I',"
                           " 'reader_' || current_database()); END $$");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(applied, 1);
+    cr_assert_eq(applied, 2, "7, and 25's view over the tags again");
     char *after = event_tags_text();
     cr_assert_str_eq(after, before, "cx.event_tags reads as it did");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT has_table_privilege('reader_' ||"
@@ -298,7 +301,7 @@ Test(pg_sink, cx_events_has_the_columns_the_tests_check)
                      "event_id,occurred_at,ingested_at,customer_id,channel,touchpoint,language,"
                      "body,rating_scale,rating_value,sentiment,primary_category,payload,"
                      "kafka_topic,kafka_partition,kafka_offset,rule_version,categories,"
-                     "confidences,evidence");
+                     "confidences,evidence,tagged_at");
     PQclear(r);
 }
 
@@ -326,8 +329,8 @@ Test(pg_sink, the_staged_write_stores_each_column_where_the_direct_one_does)
     cr_assert_eq(res.stored, 1);
     cr_assert_eq(res.duplicates, 1);
     PGresult *r = PQexec(conn, "SELECT (to_jsonb(d) - 'event_id' - 'kafka_offset' - 'ingested_at'"
-                               " - 'payload')::text, (to_jsonb(s) - 'event_id' - 'kafka_offset'"
-                               " - 'ingested_at' - 'payload')::text,"
+                               " - 'tagged_at' - 'payload')::text, (to_jsonb(s) - 'event_id'"
+                               " - 'kafka_offset' - 'ingested_at' - 'tagged_at' - 'payload')::text,"
                                " d.payload - 'event_id' = s.payload - 'event_id'"
                                " FROM cx.events d, cx.events s"
                                " WHERE d.event_id = 'direct' AND s.event_id = 'staged'");
@@ -349,16 +352,20 @@ Test(pg_sink, fills_every_contract_column)
     cx_pg_result res;
     cr_assert_eq(write(pg, &res), CX_OK);
     cr_assert_eq(res.stored, 1);
-    PGresult *r = PQexec(conn,
-                         "SELECT event_id, occurred_at = '2026-11-01T09:00:30.5Z', "
-                         "ingested_at > now() - interval '1 minute', customer_id, channel, "
-                         "touchpoint, language, body, rating_scale, rating_value, sentiment, "
-                         "primary_category, payload->'extra'->'k'->>0, kafka_topic, "
-                         "kafka_partition, kafka_offset, rule_version FROM cx.events");
+    PGresult *r =
+        PQexec(conn, "SELECT event_id, occurred_at = '2026-11-01T09:00:30.5Z', "
+                     "ingested_at > now() - interval '1 minute', customer_id, channel, "
+                     "touchpoint, language, body, rating_scale, rating_value, sentiment, "
+                     "primary_category, payload->'extra'->'k'->>0, kafka_topic, "
+                     "kafka_partition, kafka_offset, rule_version, tagged_at = ingested_at"
+                     " FROM cx.events");
     cr_assert_eq(PQntuples(r), 1);
-    const char *want[] = {"full-1", "t", "t", "c7", "phone", "billing", "en",
-                          "I was charged twice\tand the agent was rude \\ sigh", "csat", "1",
-                          "negative", "collaborative", "1", "cx.events", "3", "41", "test+1"};
+    const char *want[] = {
+        "full-1", "t",         "t",        "c7",
+        "phone",  "billing",   "en",       "I was charged twice\tand the agent was rude \\ sigh",
+        "csat",   "1",         "negative", "collaborative",
+        "1",      "cx.events", "3",        "41",
+        "test+1", "t"};
     cr_assert_eq((size_t)PQnfields(r), CX_ARRAY_LEN(want));
     for (int i = 0; i < (int)CX_ARRAY_LEN(want); i++)
         cr_assert_str_eq(PQgetvalue(r, 0, i), want[i], "column %d (%s)", i, PQfname(r, i));
