@@ -194,8 +194,8 @@ static void print_ticket(const json_t *t)
     }
 }
 
-/* Lists tickets (at most limit; 0: the default), or acknowledges or resolves
- * one, on url; the exit status. */
+/* Lists tickets (at most limit; 0: the default), or shows, acknowledges or
+ * resolves one, on url; the exit status. */
 static int tickets_on(const char *url, const char *verb, const char *id_s, const char *owner,
                       const char *status, int limit, int as_json)
 {

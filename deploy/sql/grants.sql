@@ -30,10 +30,13 @@
 
 \set ON_ERROR_STOP on
 
--- One run at a time, and none while `cxpulse migrate` runs (the same lock):
--- two sessions granting at once fail with "tuple concurrently updated". Held
--- until psql ends.
-SELECT pg_advisory_lock(7242837001) AS locked \gset
+-- All or nothing, one run at a time, and none while `cxpulse migrate` runs
+-- (the same lock): two sessions granting at once fail with "tuple concurrently
+-- updated". The lock is the transaction's, released at its end: a session lock
+-- would stay held after psql ends when a transaction-mode pooler (PgBouncer)
+-- keeps the server connection, and hold every later migrate up.
+BEGIN;
+SELECT pg_advisory_xact_lock(7242837001);
 
 DO $$
 DECLARE
@@ -121,3 +124,5 @@ BEGIN
     END IF;
 END
 $$;
+
+COMMIT;

@@ -16,7 +16,7 @@
 #define MAX_TAG 1024
 /* Lines after a sign-off that can still be a signature, and their length. */
 #define SIGNATURE_LINES 6
-#define SIGNATURE_LINE_LEN 120
+#define SIGNATURE_LINE_LEN 80
 /* Longest reply header ("On Mon, 3 Nov 2025 at 10:02, Name <a@b> wrote:"). */
 #define MAX_HEADER 300
 
@@ -162,17 +162,26 @@ static size_t reference(const char *s, size_t n, char *o, size_t *wrote)
     return 0;
 }
 
+/* What a scan of one text has found missing: from where it looked on, so
+ * also from any later place (a text of 16 K unclosed "<style>" is read once,
+ * not once per tag). */
+typedef struct unclosed {
+    int comment;      /* no "-->" */
+    unsigned element; /* bit k: no closing tag of hidden[k] */
+} unclosed;
+
 /* The length of the tag or comment at s[0..n) (s[0] == '<'), or 0 when it
  * is none: '<' then a letter, "/" and a letter, '!' or '?', and a '>' before
  * any other '<' within MAX_TAG bytes ("I <3 it" and "a < b" are text). */
-static size_t tag_len(const char *s, size_t n)
+static size_t tag_len(const char *s, size_t n, unclosed *u)
 {
     if (n < 3)
         return 0;
     if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
-        for (size_t i = 4; i + 3 <= n; i++)
+        for (size_t i = 4; !u->comment && i + 3 <= n; i++)
             if (memcmp(s + i, "-->", 3) == 0)
                 return i + 3;
+        u->comment = 1;
         return 0;
     }
     unsigned char c = (unsigned char)s[1];
@@ -204,19 +213,20 @@ static const char *const blocks[] = {"br", "p",  "div", "li",  "tr",        "tab
                                      "ul", "ol", "hr",  "h1",  "h2",        "h3",
                                      "h4", "h5", "h6",  "pre", "blockquote"};
 
-/* The end of hidden element name whose opening tag ends at s[i]: past its
+/* The end of hidden element k whose opening tag ends at s[i]: past its
  * closing tag (nested ones of the same name counted), or i when it has none. */
-static size_t skip_element(const char *s, size_t n, size_t i, const char *name)
+static size_t skip_element(const char *s, size_t n, size_t i, size_t k, unclosed *u)
 {
     int depth = 1, closing;
-    for (size_t j = i; j < n; j++) {
+    for (size_t j = i; !(u->element & (1u << k)) && j < n; j++) {
         size_t tl;
-        if (s[j] != '<' || (tl = tag_len(s + j, n - j)) == 0)
+        if (s[j] != '<' || (tl = tag_len(s + j, n - j, u)) == 0)
             continue;
-        if (tag_is(s + j, tl, name, &closing) && (depth += closing ? -1 : 1) == 0)
+        if (tag_is(s + j, tl, hidden[k], &closing) && (depth += closing ? -1 : 1) == 0)
             return j + tl;
         j += tl - 1;
     }
+    u->element |= 1u << k;
     return i;
 }
 
@@ -228,6 +238,7 @@ static const unsigned char looked_at[256] = {
 static size_t characters(const char *s, size_t n, char *o)
 {
     size_t w = 0;
+    unclosed u = {0};
     for (size_t i = 0; i < n;) {
         size_t run = i; /* bytes that need no look: copied at once */
         while (run < n && !looked_at[(unsigned char)s[run]])
@@ -238,12 +249,12 @@ static size_t characters(const char *s, size_t n, char *o)
             break;
         unsigned char c = (unsigned char)s[i];
         size_t tl, took, wrote;
-        if (c == '<' && (tl = tag_len(s + i, n - i)) > 0) {
+        if (c == '<' && (tl = tag_len(s + i, n - i, &u)) > 0) {
             int closing, line = 0;
             size_t next = i + tl;
             for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++)
                 if (tag_is(s + i, tl, hidden[k], &closing) && !closing) {
-                    next = skip_element(s, n, next, hidden[k]);
+                    next = skip_element(s, n, next, k, &u);
                     line = 1;
                 }
             for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++)
@@ -430,6 +441,20 @@ static int disclaimer(const line *l)
     return 0;
 }
 
+/* Whether l reads as a sentence, which a signature's lines (a name, a title,
+ * a phone number, an address) do not: four words or more ending as a
+ * sentence does, or ten words or more. */
+static int sentence(const line *l)
+{
+    size_t words = 0;
+    for (size_t i = 0; i < l->tn; i++)
+        words += l->t[i] != ' ' && (i == 0 || l->t[i - 1] == ' ');
+    char last = l->tn > 0 ? l->t[l->tn - 1] : '\0';
+    return words >= 10 ||
+           (words >= 4 && (last == '.' || last == '!' || last == '?' ||
+                           (l->tn >= 3 && memcmp(l->t + l->tn - 3, "\xe2\x80\xa6", 3) == 0)));
+}
+
 /* Whether l is a sign-off ("Kind regards,", "Thanks!", "Cheers"), alone or
  * with a name of at most three words ("Best, Jo Bloggs"). */
 static int sign_off(const line *l)
@@ -560,14 +585,31 @@ static int speaker(const line *l, size_t *end)
     return SPEAKER_NONE;
 }
 
+/* Whether s[0..n) is a chat or call transcript: speakers' labels open two
+ * lines or more, and half of its lines or more; a customer speaks, and staff
+ * answer (or a bot does, twice or more, to two turns or more). A form's
+ * fields ("Client: Android app", "System: Pixel 7") are not one. */
+static int transcript(const char *s, size_t n)
+{
+    size_t pos = 0, lines_with_words = 0, by[SPEAKER_CUSTOMER + 1] = {0};
+    line l;
+    while (next_line(s, n, &pos, &l)) {
+        lines_with_words += l.tn > 0;
+        by[speaker(&l, NULL)]++;
+    }
+    size_t labeled = by[SPEAKER_MACHINE] + by[SPEAKER_STAFF] + by[SPEAKER_CUSTOMER];
+    return labeled >= 2 && 2 * labeled >= lines_with_words && by[SPEAKER_CUSTOMER] >= 1 &&
+           (by[SPEAKER_STAFF] >= 1 || (by[SPEAKER_MACHINE] >= 2 && by[SPEAKER_CUSTOMER] >= 2));
+}
+
 /* Pass 2, in place: the lines of s[0..n) the classifier reads. Returns the
  * new length, or n when nothing is dropped or nothing would be left. */
 static size_t lines(char *s, size_t n)
 {
     size_t pos = 0, cut = n;
-    int content = 0, labels = 0;
+    int content = 0, chat = transcript(s, n);
     line l, next;
-    /* where the customer's part ends */
+    /* where the customer's part ends (a transcript's "Thanks" is a turn) */
     while (cut == n && next_line(s, n, &pos, &l)) {
         size_t at = (size_t)(l.s - s), after = pos;
         int has_next = next_line(s, n, &after, &next);
@@ -578,7 +620,7 @@ static size_t lines(char *s, size_t n)
               (starts_ci(next.t, next.tn, "sent:") || starts_ci(next.t, next.tn, "date:") ||
                starts_ci(next.t, next.tn, "to:"))))) {
             cut = at;
-        } else if (content && sign_off(&l)) {
+        } else if (content && !chat && sign_off(&l)) {
             /* a sign-off, if only a signature follows */
             size_t p = pos;
             int rest = 0, signature = 1;
@@ -591,7 +633,9 @@ static size_t lines(char *s, size_t n)
                     signature_delimiter(&m) || disclaimer(&m) || starts_ci(m.t, m.tn, "from:"))
                     break;
                 rest += m.tn > 0;
-                signature = rest <= SIGNATURE_LINES && m.tn <= SIGNATURE_LINE_LEN;
+                signature = rest <= SIGNATURE_LINES && m.tn <= SIGNATURE_LINE_LEN &&
+                            !sentence(&m) && !starts_ci(m.t, m.tn, "p.s") &&
+                            !starts_ci(m.t, m.tn, "ps ") && !starts_ci(m.t, m.tn, "ps:");
             }
             if (signature)
                 cut = at;
@@ -599,9 +643,7 @@ static size_t lines(char *s, size_t n)
         content |=
             !quoted(&l) && !reply_header(&l, has_next ? &next : NULL) && has_content(l.t, l.tn);
     }
-    /* a transcript's bot and system lines, and quoted lines, go too */
-    for (pos = 0; next_line(s, n, &pos, &l) && (size_t)(l.s - s) < cut;)
-        labels += speaker(&l, NULL) != SPEAKER_NONE;
+    /* quoted lines go too, and what a transcript's bots and system say */
     size_t w = 0;
     int kept_content = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -614,7 +656,7 @@ static size_t lines(char *s, size_t n)
             /* a bot's or the system's line: its label alone (a customer stuck
              * with a bot is the front line's: a bot was there, not what its
              * menu offered) */
-            int machine = labels >= 2 && speaker(&l, &label) == SPEAKER_MACHINE;
+            int machine = chat && speaker(&l, &label) == SPEAKER_MACHINE;
             if (pass == 0) {
                 kept_content |= !machine && has_content(l.t, l.tn);
                 continue;
@@ -631,23 +673,43 @@ static size_t lines(char *s, size_t n)
     return w;
 }
 
-/* Whether s[0..n) is an automatic reply: it opens as one ("Automatic reply:",
- * "Out of office"), or says in its first 400 bytes that its writer is away
- * ("I'm currently out of the office", "I am on leave") and when they will
- * answer ("on my return", "limited access to e-mail"). */
+/* Whether s[0..n) is an automatic reply: it opens as one's subject does
+ * ("Automatic reply:", "Out of office:", "[Auto-Reply]"), or says in its
+ * first 400 bytes that its writer is away ("I'm currently out of the
+ * office", "I am on leave") and when they will answer ("on my return",
+ * "limited access to e-mail"). */
 static int auto_reply(const char *s, size_t n)
 {
-    static const char *const openers[] = {
-        "automatic reply", "auto-reply",           "autoreply",
-        "auto reply",      "out of office",        "out-of-office",
-        "[auto",           "automatische antwort", "r\xc3\xa9ponse automatique"};
+    /* as a subject line says it, colon or brackets included */
+    static const char *const openers[] = {"automatic reply:",
+                                          "auto-reply:",
+                                          "autoreply:",
+                                          "auto reply:",
+                                          "out of office:",
+                                          "out-of-office:",
+                                          "out of office reply",
+                                          "[auto-reply]",
+                                          "[auto reply]",
+                                          "[autoreply]",
+                                          "[automatic reply]",
+                                          "automatische antwort:",
+                                          "r\xc3\xa9ponse automatique"};
     static const char *const writer[] = {"i am ", "i'm ", "i\xe2\x80\x99m "};
     static const char *const away[] = {"out of the office", "away from the office", "on leave",
                                        "on annual leave",   "on holiday",           "on vacation",
                                        "currently away"};
-    static const char *const back[] = {"on my return",      "upon my return", "until i return",
-                                       "when i return",     "when i'm back",  "when i am back",
-                                       "limited access to", "will respond",   "will reply to"};
+    /* when they will answer, as only an automatic reply says it */
+    static const char *const back[] = {"on my return",
+                                       "upon my return",
+                                       "until i return",
+                                       "when i return",
+                                       "when i'm back",
+                                       "when i am back",
+                                       "back in the office",
+                                       "limited access to email",
+                                       "limited access to e-mail",
+                                       "limited access to my email",
+                                       "limited access to my e-mail"};
     while (n > 0 && cx__ascii_space((unsigned char)*s)) {
         s++;
         n--;
@@ -669,7 +731,7 @@ static int auto_reply(const char *s, size_t n)
         }
     }
     for (size_t k = 0; said_away && k < sizeof back / sizeof back[0]; k++)
-        if (find_ci(s, n, back[k]) < n)
+        if (find_ci(s, head, back[k]) < head)
             return 1;
     return 0;
 }
@@ -685,14 +747,9 @@ size_t cx__text_read(const char *text, size_t len, char *out)
 size_t cx__text_customer(const char *text, size_t len, char *out)
 {
     size_t pos = 0, w = 0;
-    int labels = 0, customers = 0, turn = 0;
+    int turn = 0;
     line l;
-    while (next_line(text, len, &pos, &l)) {
-        int who = speaker(&l, NULL);
-        labels += who != SPEAKER_NONE;
-        customers += who == SPEAKER_CUSTOMER;
-    }
-    if (labels < 2 || customers == 0 || customers == labels)
+    if (!transcript(text, len))
         return CX_TEXT_NOT_A_TRANSCRIPT;
     for (pos = 0; next_line(text, len, &pos, &l);) {
         size_t from = (size_t)(l.s - text), label = 0; /* the words, without the label */

@@ -20,19 +20,23 @@
  * Writes to out (room for len bytes: the result is never longer) what the
  * classifier reads of text[0..len), and returns its length:
  * - HTML: tags dropped (a block's end is a line break), with the contents of
- *   <style>, <script>, <head> and <blockquote> (quoted history) and of
- *   comments; character references decoded ("&#39;", "&nbsp;", "&amp;");
+ *   <style>, <script>, <head>, <title> and <blockquote> (quoted history) and
+ *   of comments; character references decoded ("&#39;", "&nbsp;", "&amp;");
  * - invisible characters that split words dropped (zero-width space and
  *   non-joiner, soft hyphen, byte-order mark);
  * - e-mail: everything from the first reply or forward header ("On ...
  *   wrote:", "-----Original Message-----", "From: ... Sent: ...",
  *   "---------- Forwarded message"), the signature delimiter ("-- ") or a
  *   disclaimer's opening ("This e-mail and any attachments ...") on; a
- *   sign-off line ("Kind regards,") followed by a few short lines (the
- *   signature) and those lines; lines quoted with '>';
- * - chat transcripts (two or more lines opened by a speaker's label): what
- *   bots and the system say ("Bot: ...", "[10:02] System: ..."), their
- *   labels kept.
+ *   sign-off line ("Kind regards,") followed by nothing but a signature (a
+ *   few short lines, none a sentence or a P.S.) and those lines; lines
+ *   quoted with '>';
+ * - an automatic reply ("Automatic reply:", "I'm out of the office ... on my
+ *   return"): all of it (length 0);
+ * - chat transcripts (speakers' labels opening most lines, a customer and
+ *   staff or a bot speaking; in a transcript no sign-off cuts): what bots
+ *   and the system say ("Bot: ...", "[10:02] System: ..."), their labels
+ *   kept.
  * A cut that would leave no letter or digit is not made: a message that is
  * only a forward is read whole. Plain text without any of these comes back
  * unchanged.
@@ -55,8 +59,9 @@ const cx_event *cx__text_view(const cx_event *ev, cx_event *view);
  * cx__text_read() gave: written to out (room for len bytes), the lines from
  * a customer's label ("Customer:", "Client:", "Caller:", "Visitor:",
  * "User:", "Guest:", "Me:") up to the next speaker's label, without the
- * labels (as a customer writes outside a chat), and their length returned. CX_TEXT_NOT_A_TRANSCRIPT
- * when the text has fewer than two labels, or no customer's turn, or only the customer's.
+ * labels (as a customer writes outside a chat), and their length returned.
+ * CX_TEXT_NOT_A_TRANSCRIPT when the text is not a transcript (as
+ * cx__text_read() judges one).
  */
 size_t cx__text_customer(const char *text, size_t len, char *out);
 

@@ -64,13 +64,14 @@ static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, 
 {
     cx_status st = cx__pg_connect_schema(conninfo, conn, err, errlen);
     if (st == CX_OK)
-        st = cx__pg_exec(*conn,
-                         "SET client_min_messages = warning; SET jit = off; " SESSION_TIME
-                         "CREATE TEMP TABLE cx_re_events (row tid, sentiment text,"
-                         " primary_category text, categories text[], confidences real[],"
-                         " evidence jsonb) ON COMMIT DELETE ROWS;"
-                         "CREATE TEMP TABLE cx_re_empty (row tid) ON COMMIT DELETE ROWS",
-                         "preparing the session", err, errlen);
+        st = cx__pg_exec(
+            *conn,
+            "SET client_min_messages = warning; SET jit = off; " SESSION_TIME
+            "CREATE TEMP TABLE IF NOT EXISTS cx_re_events (row tid, sentiment text,"
+            " primary_category text, categories text[], confidences real[],"
+            " evidence jsonb) ON COMMIT DELETE ROWS;"
+            "CREATE TEMP TABLE IF NOT EXISTS cx_re_empty (row tid) ON COMMIT DELETE ROWS",
+            "preparing the session", err, errlen);
     if (st == CX_OK)
         st = cx__pg_exec(*conn, cx__pg_signals_stage_sql, "preparing the session", err, errlen);
     return st;

@@ -616,9 +616,11 @@ static const migration migrations[] = {
     {24, "satisfaction_hourly bands a fractional rating as the sentiment does",
      SATISFACTION_HOURLY_SQL(EVENT_HOUR_UTC("e.occurred_at"))},
     /* Owners may be let read their tickets' samples (their text) without
-     * reading every event: the view runs with its owner's rights. */
+     * reading every event: the view runs with its owner's rights, and as a
+     * security barrier, so that a reader's own conditions (a failing cast
+     * that quotes a value) see only its rows, never other events'. */
     {25, "ticket_samples: a ticket's sample events with their text and tags",
-     "CREATE OR REPLACE VIEW cx.ticket_samples AS\n"
+     "CREATE OR REPLACE VIEW cx.ticket_samples WITH (security_barrier) AS\n"
      "SELECT k.ticket_id, s.position::int AS position, e.event_id, e.occurred_at,\n"
      "  e.channel, e.touchpoint, e.sentiment, e.categories, e.evidence, e.body\n"
      "FROM cx.tickets k\n"

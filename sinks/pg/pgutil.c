@@ -136,7 +136,12 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         int fatal = PQconnectionNeedsPassword(conn) || strstr(raw, "authentication failed") ||
                     strstr(raw, "does not exist") || strstr(raw, "is not permitted to log in") ||
                     strstr(raw, "permission denied for database") ||
-                    strstr(raw, "no pg_hba.conf entry") != NULL;
+                    strstr(raw, "no pg_hba.conf entry") ||
+                    /* PgBouncer's words for a database it has no entry for, and
+                     * libpq's for sslmode=require to a server (or pooler)
+                     * without TLS */
+                    strstr(raw, "no such database") ||
+                    strstr(raw, "does not support SSL, but SSL was required") != NULL;
         /* a value libpq checks before it reaches the server ("invalid sslmode value",
          * "invalid integer value ... for connection option", "could not match 3 port
          * numbers to 2 hosts", "could not parse network address"): the configuration
@@ -147,7 +152,8 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         /* the server's or the role's connection limit (max_connections,
          * CONNECTION LIMIT): retried, and how many a replica takes said */
         const char *slots = strstr(raw, "too many connections") ||
-                                    strstr(raw, "remaining connection slots are reserved")
+                                    strstr(raw, "remaining connection slots are reserved") ||
+                                    strstr(raw, "no more connections allowed") /* PgBouncer */
                                 ? " (each cxpulse run holds postgres.writers connections, 2 more "
                                   "with the HTTP listener and 1 more with alert receivers: see "
                                   "\"PostgreSQL settings\" in docs/sizing.md)"
@@ -360,6 +366,12 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "
               "the primary";
+    else if (state != NULL && strcmp(state, "42P01") == 0 &&
+             (strstr(msg, "\"cx_stage_") || strstr(msg, "\"cx_re_")))
+        why = "the session lost the temporary tables it made: a connection pooler in "
+              "transaction mode (PgBouncer pool_mode=transaction) gives each transaction "
+              "another server session; cxpulse needs session mode, or a direct connection: "
+              "see \"Connection poolers\" in docs/configuration.md";
     if (why != NULL) {
         size_t used = strlen(msg);
         snprintf(msg + used, sizeof msg - used, " (%s)", why);

@@ -250,6 +250,21 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
                  "granted, the owner sees every sample");
     try_as(oncall_url, "SELECT count(*) FROM cx.events", state, sizeof state);
     cr_expect_str_eq(state, "42501", "the view let an owner read every event");
+    /* nor through a condition of the owner's that runs on every event before
+     * the view narrows them to samples, a cast that fails quoting the value */
+    char leak[1024];
+    PGresult *other = PQexec(conn, "SELECT event_id FROM cx.events WHERE event_id NOT IN"
+                                   " (SELECT unnest(sample_event_ids) FROM cx.tickets)"
+                                   " AND body <> '' LIMIT 1");
+    cr_assert_eq(PQntuples(other), 1);
+    snprintf(leak, sizeof leak,
+             "SET enable_nestloop = off; SET enable_mergejoin = off;"
+             " SELECT 1 FROM cx.ticket_samples"
+             " WHERE (CASE WHEN event_id = '%s' THEN body::int ELSE 0 END) = 1",
+             PQgetvalue(other, 0, 0));
+    PQclear(other);
+    try_as(oncall_url, leak, state, sizeof state);
+    cr_expect_str_eq(state, "", "an owner's condition read an event that is no sample");
 
     /* reclassify: every event re-tagged (its tags replaced, signals corrected). */
     cx_test_pg_exec(conn, "UPDATE cx.events SET rule_version = 'older'");

@@ -117,6 +117,16 @@ Test(cx_text, signatures_sign_offs_and_disclaimers_are_cut)
                        "nobody answers the phone, which is the third time this month that "
                        "this has happened to me and my family.";
     expect_read(more, more);
+    /* nor one followed by sentences, or a P.S. */
+    const char *sentences = "Hi team,\nThanks!\nMy order #123 never arrived on Monday.\n"
+                            "Please refund me, this is a disgrace.";
+    expect_read(sentences, sentences);
+    const char *ps = "Works now.\nKind regards,\nJo\n\nP.S. You also charged me twice this month!";
+    expect_read(ps, ps);
+    /* nor a turn of a transcript */
+    const char *chat = "Customer: where is my refund?\nAgent: sent today\nCustomer: Thanks\n"
+                       "Customer: but the bill is still wrong";
+    expect_read(chat, chat);
     /* and "Thank you for nothing" is not a name */
     expect_read("Waited 3 weeks.\nThank you for nothing", "Waited 3 weeks.\nThank you for nothing");
 }
@@ -127,8 +137,17 @@ Test(cx_text, an_automatic_reply_is_not_read)
     expect_read("Thank you for your email. I'm currently out of the office until Monday with "
                 "limited access to email. For billing queries contact accounts@x.com.",
                 "");
-    const char *customer = "I am on holiday and the courier left my parcel outside.";
-    expect_read(customer, customer);
+    expect_read("[Auto-Reply] Out of office", "");
+    /* complaints that say as much are read */
+    const char *complaints[] = {
+        "I am on holiday and the courier left my parcel outside.",
+        "I'm on vacation in Spain and my card was blocked abroad! Your support says they will "
+        "respond in 5 days. Useless.",
+        "Out of office hours support is useless, nobody picks up.",
+        "[Autopay] charged me twice this month",
+    };
+    for (size_t i = 0; i < sizeof complaints / sizeof complaints[0]; i++)
+        expect_read(complaints[i], complaints[i]);
 }
 
 Test(cx_text, what_a_transcripts_bots_and_system_say_goes)
@@ -138,9 +157,14 @@ Test(cx_text, what_a_transcripts_bots_and_system_say_goes)
                 "Customer: thanks, that was quick!",
                 "Customer: where is my order?\nBot:\n[10:02] Agent (Lina): The courier has it.\n"
                 "10:03 pm System:\nCustomer: thanks, that was quick!");
-    /* one "System:" line is not a transcript */
+    /* one "System:" line is not a transcript, nor are a form's fields */
     const char *one = "System: down again since Monday.\nNothing works.";
     expect_read(one, one);
+    const char *form = "Client: Android app\nSystem: Pixel 7\nFeedback: I love the new update";
+    expect_read(form, form);
+    const char *fields =
+        "Product: router\nSystem: crashes on every login\nSupport: nobody answered";
+    expect_read(fields, fields);
 }
 
 /* Asserts the customer's turns of text, NULL: not such a transcript. */
@@ -172,6 +196,7 @@ Test(cx_text, the_customers_turns_of_a_transcript_are_found)
     expect_turns("Customer: the app crashed\nCustomer: again", NULL);
     expect_turns("Agent: called the customer\nAgent: no answer", NULL);
     expect_turns("You: hi\nYou: where is it", NULL);
+    expect_turns("Client: Android app\nSystem: Pixel 7\nFeedback: I love the new update", NULL);
 }
 
 Test(cx_text, the_result_is_never_longer_on_any_bytes)
@@ -276,6 +301,9 @@ Test(cx_text_verdict, a_transcripts_feeling_is_the_customers)
              "billing error, I'm really sorry about the trouble.",
              &t);
     cr_assert_eq(t.sentiment, CX_SENT_POSITIVE, "%s", cx_sentiment_name(t.sentiment));
+    /* a customer who says nothing feels nothing the text shows */
+    classify("Agent: Hello, how can I help you today?\nCustomer:\nAgent: Are you still there?", &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL, "%s", cx_sentiment_name(t.sentiment));
 }
 
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
