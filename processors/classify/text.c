@@ -673,6 +673,45 @@ static size_t lines(char *s, size_t n)
     return w;
 }
 
+/* Whether a subject line's text s[0..n) is an automatic reply's: a word for
+ * one, then ':' or "Re" ("Out of Office: ...", "Out of office Re: ...",
+ * "OOO: ...", "Auto: ...", "Autosvar: ..."; "Out of office hours support"
+ * is a complaint's). */
+static int auto_subject(const char *s, size_t n)
+{
+    static const char *const words[] = {"automatic reply",
+                                        "auto-reply",
+                                        "autoreply",
+                                        "auto reply",
+                                        "out of office",
+                                        "out-of-office",
+                                        "ooo",
+                                        "auto",
+                                        "autosvar",
+                                        "automatisch antwoord",
+                                        "automatische antwort",
+                                        "r\xc3\xa9ponse automatique",
+                                        "respuesta autom\xc3\xa1tica",
+                                        "risposta automatica",
+                                        "fuori ufficio",
+                                        "afwezig"};
+    while (n > 0 && *s == ' ') {
+        s++;
+        n--;
+    }
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        size_t i = strlen(words[k]);
+        if (!starts_ci(s, n, words[k]))
+            continue;
+        while (i < n && s[i] == ' ')
+            i++;
+        if ((i < n && s[i] == ':') || starts_ci(s + i, n - i, "re:") ||
+            starts_ci(s + i, n - i, "re "))
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether s[0..n) is an automatic reply: it opens as one's subject does
  * ("Automatic reply:", "Out of office:", "[Auto-Reply]"), or says in its
  * first 400 bytes that its writer is away ("I'm currently out of the
@@ -709,7 +748,9 @@ static int auto_reply(const char *s, size_t n)
                                        "limited access to email",
                                        "limited access to e-mail",
                                        "limited access to my email",
-                                       "limited access to my e-mail"};
+                                       "limited access to my e-mail",
+                                       "no access to email",
+                                       "no access to e-mail"};
     while (n > 0 && cx__ascii_space((unsigned char)*s)) {
         s++;
         n--;
@@ -718,6 +759,12 @@ static int auto_reply(const char *s, size_t n)
         if (starts_ci(s, n, openers[k]))
             return 1;
     size_t head = n < 400 ? n : 400;
+    /* a forwarded reply's headers: its subject says it ("Subject: Out of
+     * Office: ...", "Subject: OOO: ...", "Subject: Autosvar: ...") */
+    line l;
+    for (size_t pos = 0, k = 0; k < 4 && next_line(s, head, &pos, &l); k++)
+        if (starts_ci(l.t, l.tn, "subject:") && auto_subject(l.t + 8, l.tn - 8))
+            return 1;
     int said_away = 0;
     for (size_t i = 0; i < head && !said_away; i++) {
         if ((s[i] | 0x20) != 'i' || (i > 0 && cx__ascii_alpha((unsigned char)s[i - 1])))

@@ -31,8 +31,8 @@
  *   sign-off line ("Kind regards,") followed by nothing but a signature (a
  *   few short lines, none a sentence or a P.S.) and those lines; lines
  *   quoted with '>';
- * - an automatic reply ("Automatic reply:", "I'm out of the office ... on my
- *   return"): all of it (length 0);
+ * - an automatic reply ("Automatic reply:", "Subject: OOO: ...", "I'm out of
+ *   the office ... on my return"): all of it (length 0);
  * - chat transcripts (speakers' labels opening most lines, a customer and
  *   staff or a bot speaking; in a transcript no sign-off cuts): what bots
  *   and the system say ("Bot: ...", "[10:02] System: ..."), their labels

@@ -138,6 +138,10 @@ Test(cx_text, an_automatic_reply_is_not_read)
                 "limited access to email. For billing queries contact accounts@x.com.",
                 "");
     expect_read("[Auto-Reply] Out of office", "");
+    /* as a forwarded one comes, under its headers */
+    expect_read("From: Jo <jo@example.com>\nSubject: Out of Office: Your claim\n\nBack Monday.",
+                "");
+    expect_read("Subject: OOO Re: invoice 42\n\nI'm away, back on the 3rd.", "");
     /* complaints that say as much are read */
     const char *complaints[] = {
         "I am on holiday and the courier left my parcel outside.",
@@ -145,6 +149,7 @@ Test(cx_text, an_automatic_reply_is_not_read)
         "respond in 5 days. Useless.",
         "Out of office hours support is useless, nobody picks up.",
         "[Autopay] charged me twice this month",
+        "Subject: Out of office hours support is useless\n\nNobody picks up after 6pm.",
     };
     for (size_t i = 0; i < sizeof complaints / sizeof complaints[0]; i++)
         expect_read(complaints[i], complaints[i]);
