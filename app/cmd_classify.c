@@ -31,8 +31,11 @@ static int usage(FILE *out, int rc)
                  "Reads event JSON lines from FILE (or stdin) and writes one JSON line per input\n"
                  "line to stdout:\n"
                  "  {\"event_id\":...,\"categories\":[...],\"scores\":{...},\"sentiment\":...,"
-                 "\"evidence\":{...}}\n"
-                 "Categories are ordered by confidence. A text the built-in model and the\n"
+                 "\"evidence\":{...},\n"
+                 "   \"sentiment_from\":...}\n"
+                 "Categories are ordered by confidence. sentiment_from says what decided the\n"
+                 "sentiment: \"rating\", \"text\", \"customer turns\" (a chat transcript's)\n"
+                 "or \"none\" (no text read: neutral). A text the built-in model and the\n"
                  "sentiment lexicons cannot read (not English: its \"language\" says so, or its\n"
                  "script or words do) adds \"language_not_read\":\"de\" and counts as no text.\n"
                  "An invalid line yields\n"
@@ -132,6 +135,8 @@ static void put_verdict(cx_buf *b, const cx_event *ev, const cx_tags *tags)
         cx_buf_put(b, "]", 1);
     }
     puts_(b, "}");
+    puts_(b, ",\"sentiment_from\":");
+    put_str(b, tags->sentiment_from);
     if (tags->language_not_read != NULL) {
         puts_(b, ",\"language_not_read\":");
         put_str(b, tags->language_not_read);

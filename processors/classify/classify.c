@@ -1575,11 +1575,15 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);
     }
     tags->language_not_read = other;
+    tags->sentiment_from = rated != CX_SENT_COUNT ? "rating"
+                           : turns != NULL        ? "customer turns"
+                                                  : "text";
     if (rated == CX_SENT_COUNT && says_nothing(turns != NULL ? turns : ev)) {
         /* no feeling is told (the model's bias alone would speak, and most of
          * what it learned from are complaints) */
         tags->sentiment = CX_SENT_NEUTRAL;
         tags->sentiment_score = 0.0f;
+        tags->sentiment_from = "none";
     }
 
     /* Order (insertion sort of at most four). */

@@ -68,6 +68,11 @@ typedef struct cx_tags {
      * count: neutral unless rated); with the rules alone the rules read it,
      * but not the lexicons. A model of your own reads every language. */
     const char *language_not_read;
+    /* What decided the sentiment, static: "rating" (the event's rating),
+     * "text", "customer turns" (a chat transcript's, not the agents' or the
+     * bots') or "none" (no text, or none read: an automatic reply, a text in
+     * a language not read; neutral). */
+    const char *sentiment_from;
 } cx_tags;
 
 typedef struct cx_classifier cx_classifier;

@@ -311,6 +311,28 @@ Test(cx_text_verdict, a_transcripts_feeling_is_the_customers)
     cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL, "%s", cx_sentiment_name(t.sentiment));
 }
 
+/* Each verdict says what decided its sentiment, so that "why neutral?" has
+ * an answer in the output. */
+Test(cx_text_verdict, the_sentiment_says_what_decided_it)
+{
+    cx_tags t;
+    classify("The courier lost my parcel again.", &t);
+    cr_assert_str_eq(t.sentiment_from, "text");
+    classify("Customer: the courier lost it\nAgent: so sorry, refund sent", &t);
+    cr_assert_str_eq(t.sentiment_from, "customer turns");
+    classify("Automatic reply: I am on leave until Monday.", &t);
+    cr_assert_str_eq(t.sentiment_from, "none");
+    cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL);
+    const char *rated = "{\"event_id\":\"r\",\"occurred_at\":\"2026-11-02T09:15:00Z\","
+                        "\"text\":\"great\",\"rating\":{\"scale\":\"csat\",\"value\":1}}";
+    cx_event ev;
+    char err[256];
+    cr_assert_eq(cx_event_parse(&ev, rated, strlen(rated), err, sizeof err), CX_OK, "%s", err);
+    cx_classifier_classify(clf, &ev, &t);
+    cx_event_clear(&ev);
+    cr_assert_str_eq(t.sentiment_from, "rating");
+}
+
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
 {
     cx_tags t;
