@@ -36,7 +36,7 @@
 -- would stay held after psql ends when a transaction-mode pooler (PgBouncer)
 -- keeps the server connection, and hold every later migrate up.
 BEGIN;
-SELECT pg_advisory_xact_lock(7242837001);
+SELECT pg_advisory_xact_lock(7242837001) AS locked \gset
 
 DO $$
 DECLARE

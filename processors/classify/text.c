@@ -7,6 +7,7 @@
  */
 #include "text.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "lexicon.h"
@@ -162,12 +163,13 @@ static size_t reference(const char *s, size_t n, char *o, size_t *wrote)
     return 0;
 }
 
-/* What a scan of one text has found missing: from where it looked on, so
- * also from any later place (a text of 16 K unclosed "<style>" is read once,
- * not once per tag). */
+/* What a scan of one text knows, so that no input makes it quadratic (16 K
+ * unclosed "<style>" or "<!--"): where the text's last "-->" starts, and how
+ * many more bytes the search for hidden elements' ends may read. */
 typedef struct unclosed {
-    int comment;      /* no "-->" */
-    unsigned element; /* bit k: no closing tag of hidden[k] */
+    const char *text;  /* the text scanned */
+    size_t last_close; /* its last "-->", or SIZE_MAX when it has none */
+    size_t budget;     /* bytes skip_element() may still read */
 } unclosed;
 
 /* The length of the tag or comment at s[0..n) (s[0] == '<'), or 0 when it
@@ -178,10 +180,10 @@ static size_t tag_len(const char *s, size_t n, unclosed *u)
     if (n < 3)
         return 0;
     if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
-        for (size_t i = 4; !u->comment && i + 3 <= n; i++)
+        size_t at = (size_t)(s - u->text); /* closed when a "-->" follows */
+        for (size_t i = 4; u->last_close != SIZE_MAX && at + i <= u->last_close; i++)
             if (memcmp(s + i, "-->", 3) == 0)
                 return i + 3;
-        u->comment = 1;
         return 0;
     }
     unsigned char c = (unsigned char)s[1];
@@ -218,7 +220,7 @@ static const char *const blocks[] = {"br", "p",  "div", "li",  "tr",        "tab
 static size_t skip_element(const char *s, size_t n, size_t i, size_t k, unclosed *u)
 {
     int depth = 1, closing;
-    for (size_t j = i; !(u->element & (1u << k)) && j < n; j++) {
+    for (size_t j = i; j < n && u->budget > 0; j++, u->budget--) {
         size_t tl;
         if (s[j] != '<' || (tl = tag_len(s + j, n - j, u)) == 0)
             continue;
@@ -226,7 +228,6 @@ static size_t skip_element(const char *s, size_t n, size_t i, size_t k, unclosed
             return j + tl;
         j += tl - 1;
     }
-    u->element |= 1u << k;
     return i;
 }
 
@@ -238,7 +239,11 @@ static const unsigned char looked_at[256] = {
 static size_t characters(const char *s, size_t n, char *o)
 {
     size_t w = 0;
-    unclosed u = {0};
+    /* the search for ends reads at most the text four times over */
+    unclosed u = {.text = s, .last_close = SIZE_MAX, .budget = 4 * n + 4096};
+    for (size_t i = n; i >= 3 && u.last_close == SIZE_MAX; i--)
+        if (memcmp(s + i - 3, "-->", 3) == 0)
+            u.last_close = i - 3;
     for (size_t i = 0; i < n;) {
         size_t run = i; /* bytes that need no look: copied at once */
         while (run < n && !looked_at[(unsigned char)s[run]])
@@ -455,6 +460,24 @@ static int sentence(const line *l)
                            (l->tn >= 3 && memcmp(l->t + l->tn - 3, "\xe2\x80\xa6", 3) == 0)));
 }
 
+/* Whether l can be a signature's line: empty, or short, no sentence, no
+ * P.S., and opening as a name, a title, a phone number or an address does
+ * (a capital, a digit, '+', '(') unless it is an e-mail or web address
+ * ("still no refund for March though" is the customer's). */
+static int signature_line(const line *l)
+{
+    if (l->tn == 0)
+        return 1;
+    unsigned char c = (unsigned char)l->t[0];
+    int address = memchr(l->t, '@', l->tn) != NULL || find_ci(l->t, l->tn, "www.") < l->tn ||
+                  find_ci(l->t, l->tn, "://") < l->tn;
+    return l->tn <= SIGNATURE_LINE_LEN && !sentence(l) && !starts_ci(l->t, l->tn, "p.s") &&
+           !starts_ci(l->t, l->tn, "ps ") && !starts_ci(l->t, l->tn, "ps:") &&
+           !starts_ci(l->t, l->tn, "ps.") &&
+           (address || (c >= 'A' && c <= 'Z') || cx__ascii_digit(c) || c == '+' || c == '(' ||
+            c >= 0x80);
+}
+
 /* Whether l is a sign-off ("Kind regards,", "Thanks!", "Cheers"), alone or
  * with a name of at most three words ("Best, Jo Bloggs"). */
 static int sign_off(const line *l)
@@ -585,21 +608,25 @@ static int speaker(const line *l, size_t *end)
     return SPEAKER_NONE;
 }
 
-/* Whether s[0..n) is a chat or call transcript: speakers' labels open two
- * lines or more, and half of its lines or more; a customer speaks, and staff
- * answer (or a bot does, twice or more, to two turns or more). A form's
- * fields ("Client: Android app", "System: Pixel 7") are not one. */
+/* Whether s[0..n) is a chat or call transcript: its first line with words
+ * opens with a speaker's label (a line without one goes on the turn before
+ * it), and the customer takes two turns or more, with staff or a bot taking
+ * one or more. A form's fields ("Client: Android app", "System: Pixel 7",
+ * "Customer: Acme Ltd / Agent: Sarah / Message: ...") give the customer one
+ * turn, and are not one. */
 static int transcript(const char *s, size_t n)
 {
-    size_t pos = 0, lines_with_words = 0, by[SPEAKER_CUSTOMER + 1] = {0};
+    size_t pos = 0, by[SPEAKER_CUSTOMER + 1] = {0};
+    int first = 1;
     line l;
     while (next_line(s, n, &pos, &l)) {
-        lines_with_words += l.tn > 0;
-        by[speaker(&l, NULL)]++;
+        int who = speaker(&l, NULL);
+        if (first && l.tn > 0 && who == SPEAKER_NONE)
+            return 0;
+        first &= l.tn == 0;
+        by[who]++;
     }
-    size_t labeled = by[SPEAKER_MACHINE] + by[SPEAKER_STAFF] + by[SPEAKER_CUSTOMER];
-    return labeled >= 2 && 2 * labeled >= lines_with_words && by[SPEAKER_CUSTOMER] >= 1 &&
-           (by[SPEAKER_STAFF] >= 1 || (by[SPEAKER_MACHINE] >= 2 && by[SPEAKER_CUSTOMER] >= 2));
+    return by[SPEAKER_CUSTOMER] >= 2 && by[SPEAKER_STAFF] + by[SPEAKER_MACHINE] >= 1;
 }
 
 /* Pass 2, in place: the lines of s[0..n) the classifier reads. Returns the
@@ -633,9 +660,7 @@ static size_t lines(char *s, size_t n)
                     signature_delimiter(&m) || disclaimer(&m) || starts_ci(m.t, m.tn, "from:"))
                     break;
                 rest += m.tn > 0;
-                signature = rest <= SIGNATURE_LINES && m.tn <= SIGNATURE_LINE_LEN &&
-                            !sentence(&m) && !starts_ci(m.t, m.tn, "p.s") &&
-                            !starts_ci(m.t, m.tn, "ps ") && !starts_ci(m.t, m.tn, "ps:");
+                signature = rest <= SIGNATURE_LINES && signature_line(&m);
             }
             if (signature)
                 cut = at;
@@ -675,8 +700,8 @@ static size_t lines(char *s, size_t n)
 
 /* Whether a subject line's text s[0..n) is an automatic reply's: a word for
  * one, then ':' or "Re" ("Out of Office: ...", "Out of office Re: ...",
- * "OOO: ...", "Auto: ...", "Autosvar: ..."; "Out of office hours support"
- * is a complaint's). */
+ * "OOO: ...", "Autosvar: ..."; "Out of office hours support" is a
+ * complaint's, and "Auto: claim 88123" an insurer's). */
 static int auto_subject(const char *s, size_t n)
 {
     static const char *const words[] = {"automatic reply",
@@ -686,7 +711,6 @@ static int auto_subject(const char *s, size_t n)
                                         "out of office",
                                         "out-of-office",
                                         "ooo",
-                                        "auto",
                                         "autosvar",
                                         "automatisch antwoord",
                                         "automatische antwort",
@@ -726,7 +750,7 @@ static int auto_reply(const char *s, size_t n)
                                           "auto reply:",
                                           "out of office:",
                                           "out-of-office:",
-                                          "out of office reply",
+                                          "out of office reply:",
                                           "[auto-reply]",
                                           "[auto reply]",
                                           "[autoreply]",
@@ -759,12 +783,17 @@ static int auto_reply(const char *s, size_t n)
         if (starts_ci(s, n, openers[k]))
             return 1;
     size_t head = n < 400 ? n : 400;
-    /* a forwarded reply's headers: its subject says it ("Subject: Out of
-     * Office: ...", "Subject: OOO: ...", "Subject: Autosvar: ...") */
+    /* a forwarded reply's headers, at the top: its subject says it ("Subject:
+     * Out of Office: ...", "Subject: OOO: ...", "Subject: Autosvar: ...") */
     line l;
-    for (size_t pos = 0, k = 0; k < 4 && next_line(s, head, &pos, &l); k++)
-        if (starts_ci(l.t, l.tn, "subject:") && auto_subject(l.t + 8, l.tn - 8))
-            return 1;
+    for (size_t pos = 0, k = 0; k < 6 && next_line(s, head, &pos, &l); k++) {
+        if (starts_ci(l.t, l.tn, "subject:"))
+            return auto_subject(l.t + 8, l.tn - 8);
+        if (!(starts_ci(l.t, l.tn, "from:") || starts_ci(l.t, l.tn, "to:") ||
+              starts_ci(l.t, l.tn, "sent:") || starts_ci(l.t, l.tn, "date:") ||
+              starts_ci(l.t, l.tn, "cc:") || starts_ci(l.t, l.tn, "reply-to:")))
+            break; /* the headers are over */
+    }
     int said_away = 0;
     for (size_t i = 0; i < head && !said_away; i++) {
         if ((s[i] | 0x20) != 'i' || (i > 0 && cx__ascii_alpha((unsigned char)s[i - 1])))

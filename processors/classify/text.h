@@ -33,10 +33,10 @@
  *   quoted with '>';
  * - an automatic reply ("Automatic reply:", "Subject: OOO: ...", "I'm out of
  *   the office ... on my return"): all of it (length 0);
- * - chat transcripts (speakers' labels opening most lines, a customer and
- *   staff or a bot speaking; in a transcript no sign-off cuts): what bots
- *   and the system say ("Bot: ...", "[10:02] System: ..."), their labels
- *   kept.
+ * - chat transcripts (the first line labeled, two turns or more of the
+ *   customer's and one of staff or a bot; in a transcript no sign-off
+ *   cuts): what bots and the system say ("Bot: ...", "[10:02] System:
+ *   ..."), their labels kept.
  * A cut that would leave no letter or digit is not made: a message that is
  * only a forward is read whole. Plain text without any of these comes back
  * unchanged.

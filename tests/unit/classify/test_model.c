@@ -618,7 +618,7 @@ Test(cx_model, a_transcript_teaches_the_feeling_from_the_customers_turns)
     size_t before = cx_trainer_count(t);
     for (int i = 0; i < 10; i++) {
         cx_event ev;
-        text_event(&ev, "Customer: wkjh wkjh\nAgent: zqxv zqxv");
+        text_event(&ev, "Customer: wkjh\nAgent: zqxv zqxv\nCustomer: wkjh wkjh");
         cr_assert_eq(cx_trainer_add(t, &ev, 1u << CX_CAT_FACING, CX_SENT_NEGATIVE, err, sizeof err),
                      CX_OK, "%s", err);
         cx_event_clear(&ev);

@@ -52,6 +52,17 @@ Test(cx_text, html_tags_go_and_references_are_decoded)
                 "refunded</blockquote>Nobody called.",
                 "Still broken.\n\nNobody called.");
     expect_read("ok<!-- a <b>comment</b> -->fine", "ok fine");
+    /* an element left open does not hide the ends of those within it, nor an
+     * open comment a closed one before it */
+    char got[256];
+    const char *nested =
+        "Still broken<blockquote>On Mon Jo wrote:<blockquote>QUOTED</blockquote> more";
+    got[cx__text_read(nested, strlen(nested), got)] = '\0';
+    cr_assert(strstr(got, "QUOTED") == NULL && strstr(got, "Still broken") != NULL, "%s", got);
+    const char *comments = "Broken again<blockquote>x <!--[if mso]>MSOJUNK<![endif]--> y"
+                           "</blockquote> <!-- truncated";
+    got[cx__text_read(comments, strlen(comments), got)] = '\0';
+    cr_assert(strstr(got, "MSOJUNK") == NULL && strstr(got, "Broken again") != NULL, "%s", got);
     expect_read("&unknown; &#0; &#xD800; &#99999999; &", "&unknown; &#0; &#xD800; &#99999999; &");
     expect_read("caf&eacute; &euro;5 &#128512;", "caf&eacute; \xe2\x82\xac"
                                                  "5 \xf0\x9f\x98\x80");
@@ -127,6 +138,14 @@ Test(cx_text, signatures_sign_offs_and_disclaimers_are_cut)
     const char *chat = "Customer: where is my refund?\nAgent: sent today\nCustomer: Thanks\n"
                        "Customer: but the bill is still wrong";
     expect_read(chat, chat);
+    /* nor lines a customer writes, without a capital, or a PS. */
+    const char *informal[] = {
+        "Hi\nmy order never arrived\nthanks\nstill waiting 3 weeks no reply\nworst service ever",
+        "Works now.\nKind regards,\nJo\nstill no refund for the March invoice though",
+        "All good.\nThanks\nPS. you charged me twice",
+    };
+    for (size_t i = 0; i < sizeof informal / sizeof informal[0]; i++)
+        expect_read(informal[i], informal[i]);
     /* and "Thank you for nothing" is not a name */
     expect_read("Waited 3 weeks.\nThank you for nothing", "Waited 3 weeks.\nThank you for nothing");
 }
@@ -150,6 +169,9 @@ Test(cx_text, an_automatic_reply_is_not_read)
         "Out of office hours support is useless, nobody picks up.",
         "[Autopay] charged me twice this month",
         "Subject: Out of office hours support is useless\n\nNobody picks up after 6pm.",
+        "Subject: Auto: claim 88123 still not paid\n\nThree weeks now.",
+        /* a subject below the customer's words is a quoted reply's */
+        "Your support never answers, only this:\nSubject: Out of Office: Your claim",
     };
     for (size_t i = 0; i < sizeof complaints / sizeof complaints[0]; i++)
         expect_read(complaints[i], complaints[i]);
@@ -202,6 +224,11 @@ Test(cx_text, the_customers_turns_of_a_transcript_are_found)
     expect_turns("Agent: called the customer\nAgent: no answer", NULL);
     expect_turns("You: hi\nYou: where is it", NULL);
     expect_turns("Client: Android app\nSystem: Pixel 7\nFeedback: I love the new update", NULL);
+    expect_turns("Customer: Acme Ltd\nAgent: Sarah\nMessage: you charged us twice", NULL);
+    /* a turn over several lines goes on until the next label */
+    expect_turns("Customer: my refund\nstill not here\nafter 3 weeks\nAgent: Great news!\n"
+                 "it was approved\nhave a lovely day!\nCustomer: ok",
+                 "my refund\nstill not here\nafter 3 weeks\nok");
 }
 
 Test(cx_text, the_result_is_never_longer_on_any_bytes)
@@ -303,11 +330,13 @@ Test(cx_text_verdict, a_transcripts_feeling_is_the_customers)
              &t);
     cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s", cx_sentiment_name(t.sentiment));
     classify("Customer: Got it, cheers!\nAgent: Apologies again for the long wait and the "
-             "billing error, I'm really sorry about the trouble.",
+             "billing error, I'm really sorry about the trouble.\nCustomer: ok",
              &t);
     cr_assert_eq(t.sentiment, CX_SENT_POSITIVE, "%s", cx_sentiment_name(t.sentiment));
     /* a customer who says nothing feels nothing the text shows */
-    classify("Agent: Hello, how can I help you today?\nCustomer:\nAgent: Are you still there?", &t);
+    classify("Agent: Hello, sorry for the long wait, how can I help you today?\nCustomer:\n"
+             "Agent: Are you still there? Sorry again about the delay.\nCustomer:",
+             &t);
     cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL, "%s", cx_sentiment_name(t.sentiment));
 }
 
@@ -318,7 +347,7 @@ Test(cx_text_verdict, the_sentiment_says_what_decided_it)
     cx_tags t;
     classify("The courier lost my parcel again.", &t);
     cr_assert_str_eq(t.sentiment_from, "text");
-    classify("Customer: the courier lost it\nAgent: so sorry, refund sent", &t);
+    classify("Customer: the courier lost it\nAgent: so sorry, refund sent\nCustomer: ok", &t);
     cr_assert_str_eq(t.sentiment_from, "customer turns");
     classify("Automatic reply: I am on leave until Monday.", &t);
     cr_assert_str_eq(t.sentiment_from, "none");
