@@ -105,6 +105,10 @@ size_t cx_utf8_sequence(const unsigned char *p, const unsigned char *end);
  * no well-formed sequence is itself (U+0000-U+00FF), one byte long. */
 uint32_t cx_utf8_next(const unsigned char *p, const unsigned char *end, size_t *n);
 
+/* Writes code point c (U+0001-U+10FFFF, no surrogate) as UTF-8 at o, which
+ * has room for 4 bytes; returns its length, 1 to 4. */
+size_t cx_utf8_put(char *o, uint32_t c);
+
 /* The length of the character at u (NUL-terminated text) when it is one a
  * terminal acts on instead of showing: a C1 control (U+0080-U+009F, CSI
  * among them) or a mark that turns text around (U+200E-U+200F,

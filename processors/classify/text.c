@@ -58,31 +58,6 @@ static int invisible(unsigned long c)
     return c == 0x200B || c == 0x200C || c == 0xAD || c == 0xFEFF;
 }
 
-/* Writes code point c as UTF-8 to o; returns its length. */
-static size_t put_utf8(char *o, unsigned long c)
-{
-    if (c < 0x80) {
-        o[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (char)(0xC0 | (c >> 6));
-        o[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (char)(0xE0 | (c >> 12));
-        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (c >> 18));
-    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
 /* The named references that occur in mail and web forms; each is longer
  * than what it stands for. */
 static const struct {
@@ -147,7 +122,7 @@ static size_t reference(const char *s, size_t n, char *o, size_t *wrote)
         else if (c < 0x20 || c == 0x7F || c == 0xA0)
             o[(*wrote)++] = ' ';
         else if (!invisible(c))
-            *wrote = put_utf8(o, c);
+            *wrote = cx_utf8_put(o, (uint32_t)c);
         return i + 1;
     }
     while (i < n && i <= 8 && cx__ascii_alpha((unsigned char)s[i]))

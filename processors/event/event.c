@@ -845,31 +845,6 @@ static int hex4(const unsigned char *p, unsigned *out)
     return 0;
 }
 
-/* Writes code point v (1..0x10FFFF, no surrogate) as UTF-8 at o; returns its length. */
-static size_t utf8_put(char *o, unsigned v)
-{
-    if (v < 0x80) {
-        o[0] = (char)v;
-        return 1;
-    }
-    if (v < 0x800) {
-        o[0] = (char)(0xC0 | (v >> 6));
-        o[1] = (char)(0x80 | (v & 0x3F));
-        return 2;
-    }
-    if (v < 0x10000) {
-        o[0] = (char)(0xE0 | (v >> 12));
-        o[1] = (char)(0x80 | ((v >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (v & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (v >> 18));
-    o[1] = (char)(0x80 | ((v >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((v >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (v & 0x3F));
-    return 4;
-}
-
 /*
  * Reads the string whose opening quote r->p is past: *s and *len are its
  * value, in the message when it has no escape, else in *owned (a buffer to
@@ -961,7 +936,7 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned)
                 x += 6;
                 v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00);
             }
-            o += utf8_put(o, v);
+            o += cx_utf8_put(o, v);
             break;
         default:
             goto fail;
