@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lexicon.h"
 #include "model.h"
@@ -23,30 +24,34 @@
 
 /* ---- Characters ---------------------------------------------------------- */
 
-static unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
-/* Whether s[0..k) is lit[0..k) (lit lower-case), ignoring ASCII case. */
-static int same_ci(const char *s, const char *lit, size_t k)
-{
-    for (size_t i = 0; i < k; i++)
-        if (lower((unsigned char)s[i]) != (unsigned char)lit[i])
-            return 0;
-    return 1;
-}
-
+/* Case is ASCII case (the C locale: cxpulse never sets another). */
 static int starts_ci(const char *s, size_t n, const char *lit)
 {
     size_t k = strlen(lit);
-    return n >= k && same_ci(s, lit, k);
+    return n >= k && strncasecmp(s, lit, k) == 0;
 }
 
 static int ends_ci(const char *s, size_t n, const char *lit)
 {
     size_t k = strlen(lit);
-    return n >= k && same_ci(s + n - k, lit, k);
+    return n >= k && strncasecmp(s + n - k, lit, k) == 0;
+}
+
+/* Whether s[0..n) starts (ends) with one of lits[0..count). */
+static int starts_any(const char *s, size_t n, const char *const *lits, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        if (starts_ci(s, n, lits[k]))
+            return 1;
+    return 0;
+}
+
+static int ends_any(const char *s, size_t n, const char *const *lits, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        if (ends_ci(s, n, lits[k]))
+            return 1;
+    return 0;
 }
 
 /* Whether code point c is invisible and splits a word for a reader that
@@ -180,7 +185,8 @@ static int tag_is(const char *s, size_t tl, const char *name, int *closing)
     size_t i = 1, k = strlen(name);
     *closing = s[1] == '/';
     i += (size_t)*closing;
-    return tl >= i + k + 1 && same_ci(s + i, name, k) && !cx__ascii_alnum((unsigned char)s[i + k]);
+    return tl >= i + k + 1 && strncasecmp(s + i, name, k) == 0 &&
+           !cx__ascii_alnum((unsigned char)s[i + k]);
 }
 
 /* Elements whose contents are not the customer's words. */
@@ -206,7 +212,8 @@ static size_t skip_element(const char *s, size_t n, size_t i, size_t k, unclosed
     return i;
 }
 
-/* The bytes that may start a tag, a reference or an invisible character. */
+/* The bytes that may start a tag, a reference or an invisible character
+ * (U+00AD, U+200B, U+200C, U+FEFF in UTF-8). */
 static const unsigned char looked_at[256] = {
     ['<'] = 1, ['&'] = 1, [0xC2] = 1, [0xE2] = 1, [0xEF] = 1};
 
@@ -244,12 +251,11 @@ static size_t characters(const char *s, size_t n, char *o)
         } else if (c == '&' && (took = reference(s + i, n - i, o + w, &wrote)) > 0) {
             w += wrote;
             i += took;
-        } else if ((c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xAD) ||
-                   (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-                    ((unsigned char)s[i + 2] == 0x8B || (unsigned char)s[i + 2] == 0x8C)) ||
-                   (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBB &&
-                    (unsigned char)s[i + 2] == 0xBF)) {
-            i += c == 0xC2 ? 2 : 3; /* invisible() in UTF-8 */
+        } else if (c >= 0x80 &&
+                   invisible(cx_utf8_next((const unsigned char *)s + i,
+                                          (const unsigned char *)s + n, &took)) &&
+                   took > 1) { /* a well-formed sequence, not a stray byte */
+            i += took;
         } else {
             o[w++] = s[i++];
         }
@@ -262,7 +268,7 @@ static size_t find_ci(const char *s, size_t n, const char *lit)
 {
     size_t k = strlen(lit);
     for (size_t i = 0; i + k <= n; i++)
-        if (lower((unsigned char)s[i]) == (unsigned char)lit[0] && same_ci(s + i, lit, k))
+        if ((s[i] | 0x20) == (lit[0] | 0x20) && strncasecmp(s + i, lit, k) == 0)
             return i;
     return n;
 }
@@ -326,10 +332,7 @@ static int ends_wrote(const line *l)
                                         "ha scritto:",
                                         "escreveu:",
                                         "skrev:"};
-    for (size_t k = 0; k < sizeof wrote / sizeof wrote[0]; k++)
-        if (ends_ci(l->t, l->tn, wrote[k]))
-            return 1;
-    return 0;
+    return ends_any(l->t, l->tn, wrote, CX_ARRAY_LEN(wrote));
 }
 
 /* Whether s[0..n) has a digit or '@' (a date or an address: every reply
@@ -348,10 +351,9 @@ static int reply_header(const line *l, const line *next)
 {
     if (ends_wrote(l))
         return l->tn <= MAX_HEADER && dated(l->t, l->tn) ? 1 : 0;
+    static const char *const on[] = {"on ", "am ", "le ", "el ", "op "};
     if (next != NULL && ends_wrote(next) && l->tn + next->tn <= MAX_HEADER &&
-        (starts_ci(l->t, l->tn, "on ") || starts_ci(l->t, l->tn, "am ") ||
-         starts_ci(l->t, l->tn, "le ") || starts_ci(l->t, l->tn, "el ") ||
-         starts_ci(l->t, l->tn, "op ")) &&
+        starts_any(l->t, l->tn, on, CX_ARRAY_LEN(on)) &&
         (dated(l->t, l->tn) || dated(next->t, next->tn)))
         return 2;
     return 0;
@@ -366,6 +368,13 @@ static int forward_header(const line *l)
             (find_ci(l->t, l->tn, "original message") < l->tn ||
              find_ci(l->t, l->tn, "forwarded message") < l->tn)) ||
            starts_ci(l->t, l->tn, "begin forwarded message");
+}
+
+/* Whether l is a mail header line other than the subject. */
+static int mail_header(const line *l)
+{
+    static const char *const names[] = {"from:", "to:", "sent:", "date:", "cc:", "reply-to:"};
+    return starts_any(l->t, l->tn, names, CX_ARRAY_LEN(names));
 }
 
 /* Whether l is "-- " or "--", the signature delimiter of RFC 3676. */
@@ -415,10 +424,7 @@ static int disclaimer(const line *l)
         "questo messaggio",
         "deze e-mail",
     };
-    for (size_t k = 0; k < sizeof openers / sizeof openers[0]; k++)
-        if (starts_ci(l->t, l->tn, openers[k]))
-            return 1;
-    return 0;
+    return starts_any(l->t, l->tn, openers, CX_ARRAY_LEN(openers));
 }
 
 /* Whether l reads as a sentence, which a signature's lines (a name, a title,
@@ -604,6 +610,17 @@ static int transcript(const char *s, size_t n)
     return by[SPEAKER_CUSTOMER] >= 2 && by[SPEAKER_STAFF] + by[SPEAKER_MACHINE] >= 1;
 }
 
+/* Whether what others wrote starts at l (next: the line after it, or NULL):
+ * a reply or forward header, an Outlook header block ("From:" and another
+ * header), the signature delimiter, a disclaimer. */
+static int others_from(const line *l, const line *next)
+{
+    static const char *const outlook[] = {"sent:", "date:", "to:"};
+    return reply_header(l, next) || forward_header(l) || signature_delimiter(l) || disclaimer(l) ||
+           (starts_ci(l->t, l->tn, "from:") && next != NULL &&
+            starts_any(next->t, next->tn, outlook, CX_ARRAY_LEN(outlook)));
+}
+
 /* Pass 2, in place: the lines of s[0..n) the classifier reads. Returns the
  * new length, or n when nothing is dropped or nothing would be left. */
 static size_t lines(char *s, size_t n)
@@ -615,12 +632,7 @@ static size_t lines(char *s, size_t n)
     while (cut == n && next_line(s, n, &pos, &l)) {
         size_t at = (size_t)(l.s - s), after = pos;
         int has_next = next_line(s, n, &after, &next);
-        if (content &&
-            (reply_header(&l, has_next ? &next : NULL) || forward_header(&l) ||
-             signature_delimiter(&l) || disclaimer(&l) ||
-             (starts_ci(l.t, l.tn, "from:") && has_next &&
-              (starts_ci(next.t, next.tn, "sent:") || starts_ci(next.t, next.tn, "date:") ||
-               starts_ci(next.t, next.tn, "to:"))))) {
+        if (content && others_from(&l, has_next ? &next : NULL)) {
             cut = at;
         } else if (content && !chat && sign_off(&l)) {
             /* a sign-off, if only a signature follows */
@@ -631,8 +643,7 @@ static size_t lines(char *s, size_t n)
                 line m2;
                 size_t p2 = p;
                 int has2 = next_line(s, n, &p2, &m2);
-                if (reply_header(&m, has2 ? &m2 : NULL) || forward_header(&m) ||
-                    signature_delimiter(&m) || disclaimer(&m) || starts_ci(m.t, m.tn, "from:"))
+                if (others_from(&m, has2 ? &m2 : NULL) || starts_ci(m.t, m.tn, "from:"))
                     break;
                 rest += m.tn > 0;
                 signature = rest <= SIGNATURE_LINES && signature_line(&m);
@@ -754,9 +765,8 @@ static int auto_reply(const char *s, size_t n)
         s++;
         n--;
     }
-    for (size_t k = 0; k < sizeof openers / sizeof openers[0]; k++)
-        if (starts_ci(s, n, openers[k]))
-            return 1;
+    if (starts_any(s, n, openers, CX_ARRAY_LEN(openers)))
+        return 1;
     size_t head = n < 400 ? n : 400;
     /* a forwarded reply's headers, at the top: its subject says it ("Subject:
      * Out of Office: ...", "Subject: OOO: ...", "Subject: Autosvar: ...") */
@@ -764,9 +774,7 @@ static int auto_reply(const char *s, size_t n)
     for (size_t pos = 0, k = 0; k < 6 && next_line(s, head, &pos, &l); k++) {
         if (starts_ci(l.t, l.tn, "subject:"))
             return auto_subject(l.t + 8, l.tn - 8);
-        if (!(starts_ci(l.t, l.tn, "from:") || starts_ci(l.t, l.tn, "to:") ||
-              starts_ci(l.t, l.tn, "sent:") || starts_ci(l.t, l.tn, "date:") ||
-              starts_ci(l.t, l.tn, "cc:") || starts_ci(l.t, l.tn, "reply-to:")))
+        if (!mail_header(&l))
             break; /* the headers are over */
     }
     int said_away = 0;

@@ -659,11 +659,8 @@ cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, c
     *out = NULL;
     if (st == CX_OK && PQntuples(r) == 0)
         st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no dead letter %lld", id);
-    else if (st == CX_OK) {
-        json_t *a = cx__pg_rows_json(r);
-        *out = json_incref(json_array_get(a, 0));
-        json_decref(a);
-    }
+    else if (st == CX_OK && (*out = cx__pg_row_json(r, 0)) == NULL)
+        st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the dead letter: out of memory");
     PQclear(r);
     return st;
 }

@@ -179,9 +179,7 @@ cx_status cx_pg_outbox_claim(cx_pg_outbox *o, int update_seconds, json_t **row, 
     if (r == NULL)
         return st;
     if (PQntuples(r) == 1) {
-        json_t *a = cx__pg_rows_json(r);
-        *row = json_incref(json_array_get(a, 0));
-        json_decref(a);
+        *row = cx__pg_row_json(r, 0);
         if (*row == NULL)
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "claiming a notification: out of memory");
     }

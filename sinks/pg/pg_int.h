@@ -126,6 +126,9 @@ void cx__buf_tags(cx_buf *b, const cx_tags *t, int last);
  * as such, json columns parsed, the rest as strings. NULL on no memory. */
 json_t *cx__pg_rows_json(const PGresult *r);
 
+/* Row i of r as one such object; NULL when there is no such row, or no memory. */
+json_t *cx__pg_row_json(const PGresult *r, int i);
+
 /* A list cut at limit, and how long it would be: runs rows_sql (params[0..n),
  * then the limit as $n+1) and, when it returns limit rows, count_sql (the
  * same n parameters), in one read-only snapshot that is ended before

@@ -843,27 +843,35 @@ cx_status cx__pg_copy(PGconn *conn, const char *copy_sql, const cx_buf *buf, con
 #define OID_JSON 114
 #define OID_JSONB 3802
 
+json_t *cx__pg_row_json(const PGresult *r, int i)
+{
+    if (r == NULL || i >= PQntuples(r))
+        return NULL;
+    json_t *o = json_object();
+    for (int c = 0; o != NULL && c < PQnfields(r); c++) {
+        const char *v = PQgetvalue(r, i, c);
+        Oid type = PQftype(r, c);
+        json_t *jv;
+        if (PQgetisnull(r, i, c))
+            jv = json_null();
+        else if (type == OID_INT8 || type == OID_INT4 || type == OID_INT2)
+            jv = json_integer(strtoll(v, NULL, 10));
+        else if (type == OID_BOOL)
+            jv = json_boolean(v[0] == 't');
+        else if (type == OID_JSON || type == OID_JSONB)
+            jv = json_loads(v, JSON_DECODE_ANY, NULL);
+        else
+            jv = json_stringn(v, (size_t)PQgetlength(r, i, c));
+        json_object_set_new(o, PQfname(r, c), jv ? jv : json_null());
+    }
+    return o;
+}
+
 json_t *cx__pg_rows_json(const PGresult *r)
 {
     json_t *a = json_array();
     for (int i = 0; a != NULL && i < PQntuples(r); i++) {
-        json_t *o = json_object();
-        for (int c = 0; o != NULL && c < PQnfields(r); c++) {
-            const char *v = PQgetvalue(r, i, c);
-            Oid type = PQftype(r, c);
-            json_t *jv;
-            if (PQgetisnull(r, i, c))
-                jv = json_null();
-            else if (type == OID_INT8 || type == OID_INT4 || type == OID_INT2)
-                jv = json_integer(strtoll(v, NULL, 10));
-            else if (type == OID_BOOL)
-                jv = json_boolean(v[0] == 't');
-            else if (type == OID_JSON || type == OID_JSONB)
-                jv = json_loads(v, JSON_DECODE_ANY, NULL);
-            else
-                jv = json_stringn(v, (size_t)PQgetlength(r, i, c));
-            json_object_set_new(o, PQfname(r, c), jv ? jv : json_null());
-        }
+        json_t *o = cx__pg_row_json(r, i);
         if (o == NULL || json_array_append_new(a, o) != 0) {
             json_decref(a);
             return NULL;

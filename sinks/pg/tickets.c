@@ -89,9 +89,7 @@ cx_status cx_pg_ticket_show(const char *conninfo, long long id, json_t **out, ch
     if (st == CX_OK && PQntuples(r) == 0)
         st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no ticket %lld", id);
     if (st == CX_OK) {
-        json_t *a = cx__pg_rows_json(r);
-        *out = json_incref(json_array_get(a, 0));
-        json_decref(a);
+        *out = cx__pg_row_json(r, 0);
         if (*out == NULL)
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the ticket: out of memory");
     }
@@ -169,9 +167,7 @@ cx_status cx_pg_ticket_set_status(const char *conninfo, long long id, const char
     if (st == CX_OK && PQntuples(r) == 0) {
         st = cx_errf(err, errlen, CX_ERR_NOTFOUND, "no ticket %lld", id);
     } else if (st == CX_OK) {
-        json_t *a = cx__pg_rows_json(r);
-        *out = json_incref(json_array_get(a, 0));
-        json_decref(a);
+        *out = cx__pg_row_json(r, 0);
         if (*out == NULL)
             st = cx_errf(err, errlen, CX_ERR_NOMEM, "updating the ticket: out of memory");
     }
