@@ -440,6 +440,26 @@ static float *weights_of(const char *path)
     return w;
 }
 
+/* The feature buckets of text that other lacks, in *own. */
+static void own_features(const char *text, const char *other, fl *own)
+{
+    static fl a, b;
+    char err[256];
+    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
+    features_of(text, &a);
+    features_of(other, &b);
+    cx__valence_free(val);
+    val = NULL;
+    own->n = 0;
+    for (int i = 0; i < a.n; i++) {
+        int in_both = 0;
+        for (int k = 0; k < b.n && !in_both; k++)
+            in_both = a.b[i] == b.b[k];
+        if (!in_both)
+            own->b[own->n++] = a.b[i];
+    }
+}
+
 TestSuite(cx_model, .init = make_dir, .fini = remove_dir);
 
 Test(cx_model, training_is_deterministic)
@@ -580,28 +600,18 @@ Test(cx_model, events_labeled_with_sentiment_only_teach_the_feeling_alone)
     cx_classifier_free(rules);
 
     /* the buckets of "zqxv": the features "ok zqxv" has and "ok" has not */
-    static fl with, without;
-    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
-    features_of("ok zqxv", &with);
-    features_of("ok", &without);
-    cx__valence_free(val);
-    val = NULL;
+    static fl own;
+    own_features("ok zqxv", "ok", &own);
     float *w = weights_of(path);
-    int own = 0, sent_weights = 0;
-    for (int i = 0; i < with.n; i++) {
-        int in_both = 0;
-        for (int j = 0; j < without.n && !in_both; j++)
-            in_both = with.b[i] == without.b[j];
-        if (in_both)
-            continue;
-        own++;
-        const float *wb = w + (size_t)with.b[i] * CX_MODEL_STRIDE;
+    int sent_weights = 0;
+    for (int i = 0; i < own.n; i++) {
+        const float *wb = w + (size_t)own.b[i] * CX_MODEL_STRIDE;
         for (int k = 0; k < CX_CAT_COUNT; k++)
             cr_assert_eq(wb[k], 0.0f, "a category weight of a sentiment-only word: %f", wb[k]);
         for (int k = CX_CAT_COUNT; k < CX_MODEL_OUT; k++)
             sent_weights += wb[k] != 0.0f;
     }
-    cr_assert_gt(own, 0, "no features of their own");
+    cr_assert_gt(own.n, 0, "no features of their own");
     cr_assert_gt(sent_weights, 0, "the sentiment-only events taught no sentiment");
     free(w);
 }
@@ -633,27 +643,17 @@ Test(cx_model, a_transcript_teaches_the_feeling_from_the_customers_turns)
     cx_classifier_free(rules);
 
     /* the buckets of the agent's "zqxv" that the customer's turn lacks */
-    static fl agent, customer;
-    cr_assert_eq(cx__valence_new(&val, err, sizeof err), CX_OK, "%s", err);
-    features_of("zqxv zqxv", &agent);
-    features_of("wkjh wkjh", &customer);
-    cx__valence_free(val);
-    val = NULL;
+    static fl own;
+    own_features("zqxv zqxv", "wkjh wkjh", &own);
     float *w = weights_of(path);
-    int own = 0, cat_weights = 0;
-    for (int i = 0; i < agent.n; i++) {
-        int in_both = 0;
-        for (int j = 0; j < customer.n && !in_both; j++)
-            in_both = agent.b[i] == customer.b[j];
-        if (in_both)
-            continue;
-        own++;
-        const float *wb = w + (size_t)agent.b[i] * CX_MODEL_STRIDE;
+    int cat_weights = 0;
+    for (int i = 0; i < own.n; i++) {
+        const float *wb = w + (size_t)own.b[i] * CX_MODEL_STRIDE;
         cat_weights += wb[CX_CAT_FACING] != 0.0f;
         for (int k = CX_CAT_COUNT; k < CX_MODEL_OUT; k++)
             cr_assert_eq(wb[k], 0.0f, "a sentiment weight of the agent's word: %f", wb[k]);
     }
-    cr_assert_gt(own, 0, "no features of their own");
+    cr_assert_gt(own.n, 0, "no features of their own");
     cr_assert_gt(cat_weights, 0, "the agent's words taught no category");
     free(w);
 }
