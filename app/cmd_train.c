@@ -157,6 +157,24 @@ int cx_cmd_train(int argc, char **argv)
                                      : "not a file (a pipe or a device)");
         bad = CX_EXIT_USAGE;
     }
+    char folder[1024] = "."; /* where the model is written */
+    const char *slash = strrchr(outp, '/');
+    if (slash != NULL)
+        snprintf(folder, sizeof folder, "%.*s", slash == outp ? 1 : (int)(slash - outp), outp);
+    struct stat fs;
+    if (bad == 0 && (stat(folder, &fs) != 0 || !S_ISDIR(fs.st_mode) ||
+                     access(folder, W_OK | X_OK) != 0)) { /* found now, not after the training */
+        char shown[1024], in[1024];
+        int e = stat(folder, &fs) == 0 && !S_ISDIR(fs.st_mode) ? ENOTDIR : errno;
+        fprintf(stderr, "cxpulse train: --out %s: folder %s %s\n",
+                cx_cmd_quote_path(outp, shown, sizeof shown),
+                cx_cmd_quote_path(folder, in, sizeof in),
+                e == ENOENT    ? "does not exist"
+                : e == ENOTDIR ? "is not a folder"
+                               : "is not writable: the model is written there before it replaces "
+                                 "the file");
+        bad = CX_EXIT_USAGE;
+    }
     if (bad == 0 && same_as_input(outp, files, n_files, rules, n_rules, input, sizeof input)) {
         char shown[1024];
         fprintf(stderr,

@@ -209,6 +209,7 @@ void cx_config_free(cx_config *cfg)
             break;
         }
     }
+    json_decref(cfg->origins);
     free(cfg);
 }
 
@@ -400,6 +401,20 @@ static cx_status set_json(cx_config *cfg, const setting *s, const json_t *v, con
     return CX_OK;
 }
 
+/* Remembers what gave s its value (where; NULL: cxpulse itself), for
+ * cx_config_validate_run()'s messages. */
+static void note_origin(cx_config *cfg, const setting *s, const char *where)
+{
+    if (cfg->origins == NULL)
+        cfg->origins = json_object();
+    if (cfg->origins == NULL)
+        return; /* out of memory: messages say less */
+    if (where != NULL)
+        json_object_set_new(cfg->origins, s->key, json_string(where));
+    else
+        json_object_del(cfg->origins, s->key);
+}
+
 /* Sets s from its text form (a flag's or a variable's); where: what gave it,
  * for messages ("--group", "environment CXPULSE_GROUP"), or NULL. */
 /* The error for a value of setting key, given in where, that is not UTF-8. */
@@ -428,10 +443,19 @@ static cx_status set_text(cx_config *cfg, const setting *s, const char *value, c
         json_error_t jerr;
         v = json_loads(value, JSON_DECODE_ANY, &jerr);
         char shown[256];
-        if (v == NULL)
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": \"%s\" is not a valid value",
-                           where ? where : "", where ? ": " : "", key,
-                           cx_config_shown(value, shown, sizeof shown));
+        /* what is expected, as set_json() would say it of a JSON value */
+        char want[96] = "is not a valid value";
+        if (s->type == T_INT)
+            snprintf(want, sizeof want, "is not a whole number from %ld to %ld", s->min, s->max);
+        else if (s->type == T_BOOL)
+            snprintf(want, sizeof want, "is not true or false");
+        if (v == NULL || (s->type == T_INT && !json_is_number(v)) ||
+            (s->type == T_BOOL && !json_is_boolean(v))) {
+            json_decref(v);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s%s\"%s\": \"%s\" %s", where ? where : "",
+                           where ? ": " : "", key, cx_config_shown(value, shown, sizeof shown),
+                           want);
+        }
         break;
     }
     case T_STRINGS:
@@ -460,6 +484,8 @@ static cx_status set_text(cx_config *cfg, const setting *s, const char *value, c
     }
     cx_status st = set_json(cfg, s, v, where, 0, err, errlen);
     json_decref(v);
+    if (st == CX_OK)
+        note_origin(cfg, s, where);
     return st;
 }
 
@@ -486,6 +512,8 @@ cx_config *cx_config_new(void)
             cx_config_free(cfg);
             return NULL;
         }
+    json_decref(cfg->origins); /* the defaults came from no one */
+    cfg->origins = NULL;
     return cfg;
 }
 
@@ -558,6 +586,8 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
             cx_status st = set_json(cfg, s, v, file, 0, err, errlen);
             if (st == CX_OK)
                 st = relative_to(cfg, s, fr->base, err, errlen);
+            if (st == CX_OK)
+                note_origin(cfg, s, file);
             if (st != CX_OK)
                 return st;
             continue;
@@ -738,6 +768,8 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
             json_t *one = json_pack("[s]", value);
             st = set_json(cfg, s, one, s->flag, (*seen)++ > 0, err, errlen);
             json_decref(one);
+            if (st == CX_OK)
+                note_origin(cfg, s, s->flag);
         } else {
             st = cx_config_set(cfg, s->key, value, err, errlen);
         }
@@ -976,8 +1008,10 @@ static const char *broker_wrong(const char *b, size_t n, const char *proto, char
                                                                   : "its port is not 1 to 65535";
 }
 
-cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
+/* cx_config_validate_run() but for the origin; *key: the setting refused. */
+static cx_status validate_run(const cx_config *cfg, const char **key, char *err, size_t errlen)
 {
+    *key = "kafka.brokers";
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.brokers\" is not set (--brokers or CXPULSE_BROKERS)");
@@ -1004,6 +1038,7 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
     if (named == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.brokers\" names no broker (host:port, comma-separated)");
+    *key = "kafka.topics";
     if (cfg->n_topics == 0)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
                        "\"kafka.topics\" is empty (--topic or CXPULSE_TOPICS)");
@@ -1029,17 +1064,22 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                                cx_config_shown(cfg->topics[i], shown, sizeof shown));
             }
     }
+    *key = "kafka.group";
     if (cfg->group == NULL || cfg->group[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG, "\"kafka.group\" must not be empty");
+    *key = "kafka.properties";
     cx_status st = check_kafka_properties(cfg, err, errlen);
     if (st != CX_OK)
         return st;
+    *key = "postgres.url";
     st = cx_pg_conninfo_check(cfg->pg_url, err, errlen);
     if (st != CX_OK)
         return st;
+    *key = "http.listen";
     if (cfg->http_listen != NULL && strcmp(cfg->http_listen, "off") != 0 &&
         (st = cx_http_check_listen(cfg->http_listen, err, errlen)) != CX_OK)
         return st;
+    *key = cfg->ticket_rules != NULL ? "tickets.rules" : "signals.window_seconds";
     cx_ticket_rules *rules;
     st = cx_ticket_rules_new(&rules, cfg->ticket_rules, cx_config_base_window(cfg), err, errlen);
     cx_ticket_rules_free(rules);
@@ -1051,6 +1091,18 @@ cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
                 "windows: %s; set \"tickets.rules\" (\"[]\" for none) or add 60 to "
                 "\"signals.window_seconds\"",
                 why);
+    }
+    return st;
+}
+
+cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen)
+{
+    const char *key;
+    cx_status st = validate_run(cfg, &key, err, errlen);
+    const json_t *from = st != CX_OK && cfg->origins ? json_object_get(cfg->origins, key) : NULL;
+    if (from != NULL && err != NULL && errlen > 0) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, " (from %s)", json_string_value(from));
     }
     return st;
 }

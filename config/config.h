@@ -57,6 +57,7 @@ typedef struct cx_config {
     int alerts_update_seconds;
     int alerts_chat_quiet_minutes;
     int alerts_poll_ms;
+    json_t *origins; /* setting key -> what gave its value (a file, "environment X", "--x") */
 } cx_config;
 
 /* Returns new defaults (free with cx_config_free), or NULL when out of memory. */
@@ -111,7 +112,8 @@ int cx_config_base_window(const cx_config *cfg);
 /* Checks what `run` needs (brokers, topics, each once, group), that
  * postgres.url can be parsed, http.listen is an address and librdkafka takes
  * each of kafka.properties as written (none that cxpulse sets itself, such as
- * group.id; no number with words after it, such as "45 s"), and the ticket rules. */
+ * group.id; no number with words after it, such as "45 s"), and the ticket rules.
+ * The error names what gave the value refused (the file, variable or flag). */
 cx_status cx_config_validate_run(const cx_config *cfg, char *err, size_t errlen);
 
 /* The librdkafka properties to set, as pairs in (*out)[0..2 * *n): key, value.

@@ -7,6 +7,7 @@
  * a minute at most.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http.h"
 
@@ -28,6 +31,7 @@ struct cx_http {
     _Atomic int64_t logged_us; /* when libmicrohttpd's last message was logged */
     atomic_int unlogged;       /* its messages not logged since */
     int loopback;              /* listening on 127.0.0.0/8: answers loopback names only */
+    atomic_int starting;       /* in cx_http_new(), which says itself why it failed */
 };
 
 /* Whether a Host header names this machine by a loopback name or address
@@ -100,6 +104,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 __attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     cx_http *h = cls;
+    if (atomic_load(&h->starting))
+        return;
     int64_t now = cx_now_mono_us(), last = atomic_load(&h->logged_us);
     if ((last != 0 && now - last < 60 * 1000000LL) ||
         !atomic_compare_exchange_strong(&h->logged_us, &last, now)) {
@@ -117,7 +123,9 @@ __attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char 
         cx_log(CX_LOG_WARN, "http", "libmicrohttpd: %s", msg);
 }
 
-/* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. */
+/* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. A refused value is
+ * quoted back unless it looks like a URL or a connection string pasted into
+ * the wrong place, which may hold a password. */
 static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errlen)
 {
     char host[64];
@@ -125,17 +133,25 @@ static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     *sa = (struct sockaddr_in){.sin_family = AF_INET};
+    char shown[96]; /* the value quoted, or a word why not */
+    if (listen != NULL && (strstr(listen, "://") || strchr(listen, '@') || strchr(listen, '=')))
+        snprintf(shown, sizeof shown, "(not shown: it looks like a URL or a connection string)");
+    else
+        snprintf(shown, sizeof shown, "\"%.80s\"", listen ? listen : "");
     if (colon == NULL || (size_t)(colon - listen) >= sizeof host || end == colon + 1 ||
         *end != '\0' || port < 0 || port > 65535)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "http.listen \"%s\": expected ADDR:PORT (port 0 to 65535), e.g. "
+                       "http.listen %s: expected ADDR:PORT (port 0 to 65535), e.g. "
                        "127.0.0.1:9464",
-                       listen ? listen : "");
+                       shown);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
         return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "http.listen \"%s\": \"%s\" is not an IPv4 address", listen, host);
+                       "http.listen %s: the part before the port is not an IPv4 address (names "
+                       "such as localhost are not looked up: 127.0.0.1 is this machine only, "
+                       "0.0.0.0 every address)",
+                       shown);
     sa->sin_port = htons((uint16_t)port);
     return CX_OK;
 }
@@ -165,6 +181,29 @@ cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)
     return parse_listen(listen, &sa, err, errlen);
 }
 
+/* Why libmicrohttpd could not listen at sa, which it does not tell: the
+ * address is bound here as it would bind it (SO_REUSEADDR) to find out. */
+static const char *why_not_listening(const struct sockaddr_in *sa, char *buf, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, e = 0;
+    if (fd < 0)
+        e = errno;
+    else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+             bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 1) != 0)
+        e = errno;
+    if (fd >= 0)
+        close(fd);
+    const char *hint = e == EADDRINUSE      ? " (perhaps another cxpulse on this machine)"
+                       : e == EADDRNOTAVAIL ? " (not an address of this machine)"
+                       : e == EACCES        ? " (a port below 1024 needs privileges)"
+                                            : "";
+    if (e == 0)
+        snprintf(buf, len, "no thread could start (the address itself is free)");
+    else
+        snprintf(buf, len, "%s%s", strerror(e), hint);
+    return buf;
+}
+
 cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler, void *ctx,
                       char *err, size_t errlen)
 {
@@ -180,21 +219,23 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
     h->ctx = ctx;
     h->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     h->max_connections = connection_limit();
+    atomic_store(&h->starting, 1);
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CX_HTTP_IDLE_SECONDS,
-        MHD_OPTION_CONNECTION_LIMIT, h->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_END);
+        ntohs(sa.sin_port), NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT, h->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_PER_CLIENT,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
+    atomic_store(&h->starting, 0);
     if (h->daemon == NULL) {
         free(h);
+        char why[160];
         return cx_errf(err, errlen, CX_ERR_IO,
-                       "http: cannot listen on %s (in use, perhaps by another cxpulse on this "
-                       "machine, or no thread could start): give another with --http ADDR:PORT "
+                       "http: cannot listen on %s: %s: give another with --http ADDR:PORT "
                        "(http.listen), or --http off",
-                       listen);
+                       listen, why_not_listening(&sa, why, sizeof why));
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : (int)ntohs(sa.sin_port);

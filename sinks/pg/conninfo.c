@@ -52,6 +52,48 @@ static void put(char *out, size_t outlen, size_t *at, const char *s, size_t n)
     out[*at] = '\0';
 }
 
+/* Whether t[n] is libpq's ending ` for connection option "KEYWORD"` (nothing
+ * after it): copied to out, as it names no value. */
+static int libpq_tail(const char *t, size_t n, char *out, size_t outlen)
+{
+    static const char lead[] = " for connection option \"";
+    const size_t k = sizeof lead - 1;
+    if (n <= k + 1 || n - k - 1 >= outlen || memcmp(t, lead, k) != 0 || t[n - 1] != '"' ||
+        !is_keyword(t + k, n - k - 1))
+        return 0;
+    memcpy(out, t, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* When msg says an option's name is unknown ("invalid connection option
+ * "x"", "invalid URI query parameter: "x""; q: its opening quote), the
+ * option it probably meant, as " (did you mean "sslmode"?)", into out. */
+static int mistyped_option(const char *msg, const char *q, const char *name, size_t n, char *out,
+                           size_t outlen)
+{
+    static const char *const leads[] = {"invalid connection option ",
+                                        "invalid URI query parameter: "};
+    int named = 0;
+    for (size_t i = 0; i < sizeof leads / sizeof leads[0]; i++) {
+        size_t k = strlen(leads[i]);
+        named |= (size_t)(q - msg) >= k && memcmp(q - k, leads[i], k) == 0;
+    }
+    char word[64];
+    if (!named || n == 0 || n >= sizeof word)
+        return 0;
+    memcpy(word, name, n);
+    word[n] = '\0';
+    cx_typo t = CX_TYPO_INIT(word);
+    PQconninfoOption *opts = PQconninfoParse("", NULL);
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+        cx_typo_offer(&t, o->keyword);
+    char hint[96];
+    snprintf(out, outlen, "%s", cx_typo_hint(&t, 1, hint, sizeof hint));
+    PQconninfoFree(opts);
+    return out[0] != '\0';
+}
+
 /*
  * Copies msg (one line) into out, each "quoted" part replaced by "****" unless
  * keep() accepts it. libpq quotes the offending part of a connection string in
@@ -80,8 +122,15 @@ static void redact_quoted(const char *msg, int (*keep)(const char *, size_t, voi
             put(out, outlen, &at, q + 1, n);
         } else {
             /* The quoted input may hold quotes of its own: what follows is not
-             * known to be libpq's words, so nothing more of the line is shown. */
+             * known to be libpq's words, so nothing more of the line is shown,
+             * but for libpq's own ending naming the option and a guess at
+             * the option a mistyped name meant (not echoing it). */
             put(out, outlen, &at, REDACTED "\"", strlen(REDACTED) + 1);
+            char tail[96];
+            const char *t = end + (*end == '"'), *eol = t + strcspn(t, "\n");
+            if (libpq_tail(t, (size_t)(eol - t), tail, sizeof tail) ||
+                mistyped_option(msg, q, q + 1, n, tail, sizeof tail))
+                put(out, outlen, &at, tail, strlen(tail));
             break;
         }
         if (*end != '"')

@@ -412,8 +412,7 @@ Test(cli, names_with_control_characters_are_quoted_escaped)
         {"classify $'/nonexistent/a\\e[31mred\\nnext'",
          "/nonexistent/a\\x1b[31mred\\nnext: cannot open"},
         {"eval $'/nonexistent/a\\e[31m'", "/nonexistent/a\\x1b[31m: cannot open"},
-        {"train $'/nonexistent/a\\e[31m' --out /nonexistent/m.cxm",
-         "/nonexistent/a\\x1b[31m: cannot open"},
+        {"train $'/nonexistent/a\\e[31m' --out m.cxm", "/nonexistent/a\\x1b[31m: cannot open"},
         {"classify $'--x\\e[31m'", "unknown option \"--x\\x1b[31m\""},
         {"tickets ack $'1\\e[31m' --pg 'host=127.0.0.1 port=1'", "\"1\\x1b[31m\""}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
@@ -676,6 +675,15 @@ Test(cli, bad_numbers_are_named_with_what_the_option_takes)
                    "--limit \"-3\": expected a whole number from 1 to 100000");
     expect_refused("train x.jsonl --out m.cxm --rate fast",
                    "--rate \"fast\": expected a number above 0");
+}
+
+/* A model that could not be written is said before the training, not after it. */
+Test(cli, a_model_folder_that_does_not_exist_is_refused_before_training)
+{
+    expect_refused("train " CX_SOURCE_DIR "/tests/data/company/labeled.jsonl --out "
+                   "/nonexistent/m.cxm",
+                   "--out /nonexistent/m.cxm: folder /nonexistent does not exist");
+    cr_expect(!out_has("trained on"), "it trained first");
 }
 
 /* An option without its value, and one that does not exist, are told apart

@@ -438,8 +438,69 @@ Test(cx_config, check_rejects_what_run_would_reject_without_showing_the_password
         cr_expect_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG, "%s", bad[i]);
         cr_expect(strstr(err, "http.listen") != NULL, "%s", err);
     }
+    /* a connection string pasted into the wrong setting is not quoted back */
+    cr_assert_eq(cx_config_set(cfg, "http.listen", "postgresql://u:hunter2@db/cx", err, sizeof err),
+                 CX_OK);
+    cr_expect_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_expect(strstr(err, "http.listen") != NULL && strstr(err, "hunter2") == NULL, "%s", err);
     cr_assert_eq(cx_config_set(cfg, "http.listen", "off", err, sizeof err), CX_OK);
     cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_OK, "%s", err);
+    cx_config_free(cfg);
+}
+
+/* What run refuses is named with what gave it: the file, the variable or the flag. */
+Test(cx_config, a_refused_value_is_named_with_where_it_came_from)
+{
+    write_file("{\"kafka\": {\"brokers\": \"kafka:abc\", \"topics\": [\"t\"]}}");
+    char *argv[] = {"run", "--config", path, NULL};
+    char *rest[4];
+    int n_rest;
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    cr_assert_eq(cx_config_parse_cli(cfg, 3, argv, rest, &n_rest, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    char want[sizeof path + 8];
+    snprintf(want, sizeof want, "(from %s)", path);
+    cr_expect(strstr(err, "kafka.brokers") != NULL && strstr(err, want) != NULL, "%s", err);
+
+    setenv("CXPULSE_HTTP", "127.0.0.1:99999", 1);
+    cr_assert_eq(cx_config_set(cfg, "kafka.brokers", "k:9092", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_config_apply_env(cfg, err, sizeof err), CX_OK, "%s", err);
+    unsetenv("CXPULSE_HTTP");
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_expect(strstr(err, "(from environment CXPULSE_HTTP)") != NULL, "%s", err);
+
+    char *argv2[] = {"run", "--topic", "^(", NULL};
+    cr_assert_eq(cx_config_set(cfg, "http.listen", "off", err, sizeof err), CX_OK);
+    cr_assert_eq(cx_config_parse_cli(cfg, 3, argv2, rest, &n_rest, err, sizeof err), CX_OK, "%s",
+                 err);
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_expect(strstr(err, "(from --topic)") != NULL, "%s", err);
+    cx_config_free(cfg);
+
+    /* a default came from no one: nothing is appended */
+    cfg = cx_config_new();
+    cr_assert_eq(cx_config_validate_run(cfg, err, sizeof err), CX_ERR_CONFIG);
+    cr_expect(strstr(err, "(from") == NULL, "%s", err);
+    cx_config_free(cfg);
+}
+
+/* A variable's text that is no number or no boolean says what is expected. */
+Test(cx_config, a_variable_that_is_not_a_number_says_what_is_expected)
+{
+    char err[512];
+    cx_config *cfg = cx_config_new();
+    setenv("CXPULSE_BATCH_MAX_MS", "1s", 1);
+    cr_expect_eq(cx_config_apply_env(cfg, err, sizeof err), CX_ERR_CONFIG);
+    unsetenv("CXPULSE_BATCH_MAX_MS");
+    cr_expect(strstr(err, "environment CXPULSE_BATCH_MAX_MS: \"batch.max_ms\": \"1s\" is not a "
+                          "whole number from 1 to") != NULL,
+              "%s", err);
+    setenv("CXPULSE_PG_SYNCHRONOUS_COMMIT", "yes", 1);
+    cr_expect_eq(cx_config_apply_env(cfg, err, sizeof err), CX_ERR_CONFIG);
+    unsetenv("CXPULSE_PG_SYNCHRONOUS_COMMIT");
+    cr_expect(strstr(err, "\"yes\" is not true or false") != NULL, "%s", err);
     cx_config_free(cfg);
 }
 

@@ -121,6 +121,32 @@ Test(conninfo, an_unparsable_string_is_a_configuration_error_that_quotes_none_of
     cr_expect(strstr(err, "invalid connection option") != NULL, "%s", err);
     cx_pg_conninfo_check("host=db password", err, sizeof err);
     cr_expect(strstr(err, "missing \"=\" after \"password\"") != NULL, "%s", err);
+    /* a mistyped option's name is not quoted (it may be a secret), but the
+     * option it probably meant is named */
+    cx_pg_conninfo_check("host=db pasword=secretpw", err, sizeof err);
+    cr_expect(strstr(err, "(did you mean \"password\"?)") != NULL, "%s", err);
+    cr_expect(strstr(err, "pasword") == NULL && strstr(err, "secretpw") == NULL, "%s", err);
+    cx_pg_conninfo_check("postgresql://db/cx?sslmod=require", err, sizeof err);
+    cr_expect(strstr(err, "(did you mean \"sslmode\"?)") != NULL, "%s", err);
+    cx_pg_conninfo_check("host=db zzqxw=1", err, sizeof err);
+    cr_expect(strstr(err, "did you mean") == NULL, "nothing near: %s", err);
+}
+
+Test(conninfo, a_bad_value_is_not_quoted_but_its_option_is_named)
+{
+    char err[512];
+    json_t *rows = NULL;
+    cr_assert_neq(cx_pg_tickets_list("host=127.0.0.1 port=1 connect_timeout=s3cret", NULL, NULL,
+                                     1000, &rows, &total, err, sizeof err),
+                  CX_OK);
+    cr_expect(strstr(err, "s3cret") == NULL, "%s", err);
+    cr_expect(strstr(err, "for connection option \"connect_timeout\"") != NULL, "%s", err);
+    /* a value made to look like libpq's ending shows nothing after it */
+    cr_assert_neq(cx_pg_tickets_list("host=127.0.0.1 port=1 connect_timeout='s3cret\" for "
+                                     "connection option \"sslmode'",
+                                     NULL, NULL, 1000, &rows, &total, err, sizeof err),
+                  CX_OK);
+    cr_expect(strstr(err, "s3cret") == NULL && strstr(err, "sslmode") == NULL, "%s", err);
 }
 
 Test(conninfo, a_failed_connection_names_the_server_but_no_secret)
