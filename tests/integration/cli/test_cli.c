@@ -389,8 +389,7 @@ Test(cli, offline_commands_read_the_rules_and_model_variables)
                             " grep -q 'model:'",
                             ev, cx_test_bin()),
                  0, "the flag does not come first");
-    const char *cmds[] = {"classify /dev/null", "eval /dev/null",
-                          "train /dev/null --out /nonexistent/m.cxm"};
+    const char *cmds[] = {"classify /dev/null", "eval /dev/null", "train /dev/null --out m.cxm"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char args[160];
         snprintf(args, sizeof args, "%s", cmds[i]);
@@ -548,7 +547,8 @@ Test(cli, arguments_quoted_in_errors_never_show_a_password)
         cr_expect(!out_has("S3cretPW"), "%s: the password was shown", cases[i].args);
     }
     cr_assert_eq(setenv("CXPULSE_BATCH_MAX_MESSAGES", "postgresql://app:S3cretPW@db/cx", 1), 0);
-    expect_refused("config --print", "\"postgresql://app:****@db/cx\" is not a valid value");
+    expect_refused("config --print",
+                   "\"postgresql://app:****@db/cx\" is not a whole number from 1 to");
     cr_expect(!out_has("S3cretPW"), "an environment value's password was shown");
     unsetenv("CXPULSE_BATCH_MAX_MESSAGES");
     cr_assert_eq(run_cli("config --print --pg=postgresql://app:S3cretPW@db/cx --brokers=b:1"
