@@ -47,6 +47,7 @@ struct cx_service_http {
     int64_t waiting_at_us; /* when waiting was counted (0: never) */
     pthread_mutex_t lock;  /* pg_checked, pg_read_only, pg_error, quit, live_warned_us */
     int pg_checked;        /* 1: PostgreSQL answered the last check */
+    int pg_answered;       /* it answered a check once: a failure before is the writers' to log */
     const char *pg_read_only; /* NULL, or why it answered that it takes no writes */
     int64_t live_warned_us; /* when /api/live last logged a failure (0: never) */
     char pg_error[512];     /* why it did not answer (libpq's message, redacted) */
@@ -163,8 +164,11 @@ static void *monitor_main(void *arg)
         pthread_mutex_lock(&s->lock);
         int was_read_only = s->pg_read_only != NULL;
         int was_failing = s->pg_error[0] != '\0' || was_read_only;
-        if (st != CX_OK && strcmp(s->pg_error, err) != 0) /* once per new reason */
+        /* once per new reason; at the start the writers and the consumer,
+         * connecting, say why themselves */
+        if (st != CX_OK && strcmp(s->pg_error, err) != 0 && s->pg_answered)
             cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
+        s->pg_answered |= st == CX_OK;
         else if (read_only != NULL && read_only != s->pg_read_only) /* once per change */
             cx_log(CX_LOG_WARN, "http",
                    "not ready: postgresql is read-only (%s): it answers, but batches wait "
@@ -259,9 +263,11 @@ static char *with_service(cx_service_http *s, char *live)
     cx_consumer *c = atomic_load(&s->consumer);
     cx_pipeline *p = atomic_load(&s->pipeline);
     long long w = waiting(s);
-    /* how old the newest message this process stored is, from its Kafka timestamp */
+    /* how old the newest message this process stored is, from its Kafka
+     * timestamp, by PostgreSQL's clock (as the page's other times) */
     double newest = cx_metrics_get_gauge(s->metrics, CX_G_NEWEST_MESSAGE);
-    double age = (double)cx_now_wall_us() / 1e6 - newest;
+    double age =
+        (double)cx_now_wall_us() / 1e6 - cx_metrics_get_gauge(s->metrics, CX_G_CLOCK_SKEW) - newest;
     json_t *o =
         json_pack("{s:b, s:s?, s:I, s:o, s:f, s:f, s:o}", "ready", why[0] == '\0', "not_ready",
                   why[0] ? why : NULL, "partitions", (json_int_t)(c ? cx_consumer_assigned(c) : 0),

@@ -100,8 +100,8 @@ static const setting settings[] = {
      "ticket rules (docs/tickets.md); unset: the built-in defaults; [] for none"},
     {"tickets.max_age_minutes", T_INT, F(tickets_max_age_minutes), 0, 0, 525600, NULL,
      "CXPULSE_TICKETS_MAX_AGE_MINUTES", NULL, 0, CX_XSTR(CX_TICKETS_MAX_AGE_MINUTES_DEFAULT),
-     "a window that ended, or an event dated, longer ago than this by the clock opens and "
-     "updates no ticket (history being read); 0: any age"},
+     "a window that ended, or an event dated, longer ago than this by PostgreSQL's clock "
+     "opens and updates no ticket (history being read); 0: any age"},
     {"http.listen", T_STRING, F(http_listen), 0, 0, 0, NULL, "CXPULSE_HTTP", "--http", 0,
      "127.0.0.1:9464", "metrics, health and live page address, or off"},
     {"log.level", T_STRING, F(log_level), 0, 0, 0, "debug|info|warn|error", "CXPULSE_LOG_LEVEL",

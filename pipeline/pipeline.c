@@ -131,6 +131,10 @@ static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
     to->tickets_held += c->tickets_held;
     if (c->newest_event_s > to->newest_event_s)
         to->newest_event_s = c->newest_event_s;
+    if (c->clock_known) { /* the latest measure */
+        to->clock_skew_s = c->clock_skew_s;
+        to->clock_known = 1;
+    }
     for (int k = 0; k <= CX_CAT_COUNT; k++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             to->classified[k][s] += c->classified[k][s];

@@ -55,7 +55,9 @@ typedef struct cx_sink_counts {
     size_t tickets_updated; /* unresolved tickets that fired again */
     size_t tickets_held;    /* firings a resolved ticket held back (its cooldown, its window) */
     int64_t newest_event_s; /* the newest new event's occurred_at, Unix seconds, of those
-                               dated up to 10 minutes after the clock; 0: none */
+                               dated up to 10 minutes after the store's clock; 0: none */
+    double clock_skew_s;    /* how far this host's clock is ahead of the store's (seconds) */
+    int clock_known;        /* clock_skew_s was measured in this write */
     /* the new events by primary category (CX_CAT_COUNT: none) and sentiment */
     size_t classified[CX_CAT_COUNT + 1][CX_SENT_COUNT];
 } cx_sink_counts;

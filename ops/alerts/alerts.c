@@ -140,7 +140,8 @@ static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, siz
                 kind_i = kk;
         if (kind_i < 0)
             return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "%s: \"kind\" must be alertmanager, webhook or slack", where);
+                           "%s: \"kind\"%s%.40s%s must be alertmanager, webhook or slack", where,
+                           kind ? " \"" : " (missing)", kind ? kind : "", kind ? "\"" : "");
         if ((secret || secret_env) && kind_i != CX__ALERTS_WEBHOOK)
             return cx_errf(err, errlen, CX_ERR_CONFIG,
                            "%s: only a webhook receiver is signed with a secret", where);

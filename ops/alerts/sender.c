@@ -10,6 +10,7 @@
  * cut off (libcurl's progress callback) and its row stays pending.
  */
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,17 @@ struct cx_alerts_sender {
     int woken;                  /* cx_alerts_sender_wake() since the last pause */
     _Atomic int64_t stop_by_us; /* once stopping: when posts are cut off (monotonic) */
 };
+
+/* The time now by PostgreSQL's clock, as the writers last measured it
+ * (cxpulse_clock_skew_seconds): the tickets' times are on it, so
+ * Alertmanager's endsAt agrees with startsAt (opened_at) whatever this host's
+ * clock says; a host behind by more than a few minutes would otherwise post
+ * alerts that end before they start, which Alertmanager refuses. */
+static time_t db_time(const cx_alerts_sender *s)
+{
+    double skew = s->metrics != NULL ? cx_metrics_get_gauge(s->metrics, CX_G_CLOCK_SKEW) : 0;
+    return time(NULL) - (time_t)llround(skew);
+}
 
 /* How often a sender waiting for an Alertmanager another sender posts to
  * asks again. */
@@ -246,7 +258,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
             cut = 1;
             snprintf(why, sizeof why, "stopped while another sender posted to it");
         } else {
-            char *body = cx_alerts_render(s->alerts, idx[k], row, time(NULL));
+            char *body = cx_alerts_render(s->alerts, idx[k], row, db_time(s));
             if (body == NULL)
                 snprintf(why, sizeof why, "out of memory");
             else
@@ -321,7 +333,7 @@ static void refresh(cx_alerts_sender *s, size_t i)
     json_t *alerts = json_array();
     size_t k;
     json_t *row;
-    time_t now = time(NULL);
+    time_t now = db_time(s);
     json_array_foreach(rows, k, row)
     {
         const json_t *t = json_object_get(row, "ticket");

@@ -129,8 +129,8 @@ static const struct {
                                     0},
     [CX_G_NEWEST_EVENT] = {"cxpulse_newest_event_timestamp_seconds",
                            "The occurred_at of the newest event this process stored, as "
-                           "Unix time (events dated more than 10 minutes after the clock "
-                           "left out): time() minus it is how far behind in event time the "
+                           "Unix time (events dated more than 10 minutes after PostgreSQL's "
+                           "clock left out): time() minus it is how far behind in event time the "
                            "stream is, as a backfill catches up; 0 until one is stored.",
                            0},
     [CX_G_DEAD_LETTERS_WAITING] = {"cxpulse_dead_letters_waiting",
@@ -146,9 +146,15 @@ static const struct {
                                    G_UNTIL_SET},
     [CX_G_NEWEST_MESSAGE] = {"cxpulse_newest_message_timestamp_seconds",
                              "The Kafka timestamp of the newest message this process stored, "
-                             "as Unix time (more than 10 minutes after the clock left out): "
-                             "time() minus it is how old the newest stored data is.",
+                             "as Unix time (more than 10 minutes after PostgreSQL's clock left "
+                             "out): time() minus it is how old the newest stored data is.",
                              G_UNTIL_SET},
+    [CX_G_CLOCK_SKEW] = {"cxpulse_clock_skew_seconds",
+                         "How far this host's clock is ahead of PostgreSQL's (negative: "
+                         "behind), measured with each batch that stores events; ticket rules, "
+                         "latency and freshness go by PostgreSQL's clock. A minute or more "
+                         "is logged: is NTP running on both?",
+                         G_UNTIL_SET},
     [CX_G_NOTIFY_OLDEST_SECONDS] = {"cxpulse_notifications_oldest_pending_seconds",
                                     "Age of the oldest pending row of cx.notifications; 0 in a "
                                     "process without receivers configured.",
@@ -220,7 +226,14 @@ static double wall_now(void)
     return (double)(cx_now_wall_us() / 1000) / 1000.0;
 }
 
-/* Sets gauge g to v, set at now (how gauge_info's flags show it). Under the lock. */
+/* The monotonic clock, seconds, above 0: when a gauge was set, for an age
+ * that grows from then (a step of the wall clock would add or freeze it). */
+static double mono_now(void)
+{
+    return 1.0 + (double)cx_now_mono_us() / 1e6;
+}
+
+/* Sets gauge g to v, set at now (mono_now(); how gauge_info's flags show it). Under the lock. */
 static void set_locked(cx_metrics *m, cx_gauge g, double v, double now)
 {
     m->gauges[g] = v;
@@ -229,7 +242,7 @@ static void set_locked(cx_metrics *m, cx_gauge g, double v, double now)
 
 void cx_metrics_set(cx_metrics *m, cx_gauge g, double v)
 {
-    double now = wall_now();
+    double now = mono_now();
     pthread_mutex_lock(&m->lock);
     set_locked(m, g, v, now);
     pthread_mutex_unlock(&m->lock);
@@ -270,7 +283,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         unreadable += t != NULL && t->unreadable != NULL;
         not_read += t != NULL && t->language_not_read != NULL;
     }
-    double now = wall_now();
+    double now = wall_now(), mono = mono_now();
     /* one critical section: a scrape sees the whole batch or none of it */
     pthread_mutex_lock(&m->lock);
     m->counters[CX_M_CONSUMED] += r->written;
@@ -295,20 +308,23 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
         m->write_failing = 0;
         if ((double)c->newest_event_s > m->gauges[CX_G_NEWEST_EVENT])
             m->gauges[CX_G_NEWEST_EVENT] = (double)c->newest_event_s;
+        if (c->clock_known)
+            set_locked(m, CX_G_CLOCK_SKEW, c->clock_skew_s, mono);
         /* each message from its Kafka timestamp (a producer's clock ahead
-         * of this one's: 0) to now, its batch committed */
-        double newest = 0;
+         * of PostgreSQL's: 0) to now, its batch committed, by PostgreSQL's
+         * clock as last measured: this host's may be off */
+        double db_now = now - m->gauges[CX_G_CLOCK_SKEW], newest = 0;
         for (size_t i = 0; i < r->n; i++) {
             double ts = (double)r->msgs[i].timestamp_ms / 1000.0;
             if (ts <= 0)
                 continue;
             observe(&m->latency, latency_bounds, CX_ARRAY_LEN(latency_bounds),
-                    ts < now ? now - ts : 0);
-            if (ts > newest && ts <= now + 600)
+                    ts < db_now ? db_now - ts : 0);
+            if (ts > newest && ts <= db_now + 600)
                 newest = ts;
         }
         if (newest > m->gauges[CX_G_NEWEST_MESSAGE])
-            set_locked(m, CX_G_NEWEST_MESSAGE, newest, now);
+            set_locked(m, CX_G_NEWEST_MESSAGE, newest, mono);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -421,7 +437,7 @@ static void put_process(cx_buf *t)
 char *cx_metrics_render(cx_metrics *m, const cx_partition_lag *lags, size_t n)
 {
     cx_buf t = {0};
-    double now = wall_now();
+    double now = mono_now();
     pthread_mutex_lock(&m->lock);
     for (int c = 0; c < CX_M_COUNTER_COUNT; c++) {
         cx_buf_printf(&t, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name,

@@ -45,6 +45,7 @@ typedef enum cx_gauge {
     CX_G_NEWEST_EVENT,          /* the newest stored event's occurred_at (Unix seconds) */
     CX_G_KAFKA_CONNECTIONS_UP,  /* Kafka connections up; left out until first set */
     CX_G_NEWEST_MESSAGE,        /* the newest stored message's Kafka timestamp (Unix seconds) */
+    CX_G_CLOCK_SKEW,            /* this host's clock minus PostgreSQL's (seconds) */
     CX_G_GAUGE_COUNT
 } cx_gauge;
 

@@ -24,6 +24,7 @@
  * Parallel writers (postgres.writers) share ticket and signal rows: those are
  * updated last, in key order, so that each holds their locks only briefly.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1243,21 +1244,54 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
 
 /* For a replay of dead letters, which knows no partition's place: where the
  * stream is as cx.signals has it, the latest smallest window starting no
- * later than CX__PG_TICKETS_AHEAD_S after the clock, into *edge (seconds;
+ * later than CX__PG_TICKETS_AHEAD_S after the database's clock, into *edge (seconds;
  * unchanged when there is none). Replayed messages days old then do not
  * re-open an incident of theirs, as a straggler does not. */
+/* The database's clock, Unix seconds, into *now (the transaction's start,
+ * as the rows it writes are dated), and how far this host's clock is ahead
+ * of it into *skew (seconds, within the round trip). What is "ahead of the
+ * clock" for the ticket rules is judged by the database's clock, which the
+ * live page and every stored time use too: a host whose clock is off (a VM
+ * resumed with a stale one, NTP broken) then neither drops live events as
+ * dated ahead nor takes old ones for live. A skew of a minute or more is
+ * logged (once, and when it is gone) and exported as a metric. */
+static cx_status db_clock(cx_pg *pg, long long *now, double *skew, char *err, size_t errlen)
+{
+    int64_t before = cx_now_wall_us();
+    PGresult *res = PQexec(pg->conn, "SELECT extract(epoch FROM now())::bigint,"
+                                     " extract(epoch FROM clock_timestamp())::float8");
+    int64_t after = cx_now_wall_us();
+    cx_status st = cx__pg_check(pg->conn, res, "reading the database's clock", err, errlen);
+    if (st == CX_OK) {
+        *now = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *skew = (double)(before + after) / 2e6 - strtod(PQgetvalue(res, 0, 1), NULL);
+    }
+    PQclear(res);
+    static atomic_int told; /* per process: every writer measures the same clocks */
+    if (st == CX_OK && fabs(*skew) >= CX__PG_SKEW_WARN_S && !atomic_exchange(&told, 1))
+        cx_log(CX_LOG_WARN, "sink.pg",
+               "this host's clock is %.0f s %s the database's: ticket rules and freshness "
+               "go by the database's clock, but the log's times, the webhook signatures' and "
+               "what receivers compare them with do not; is NTP running on both? "
+               "(cxpulse_clock_skew_seconds)",
+               fabs(*skew), *skew > 0 ? "ahead of" : "behind");
+    else if (st == CX_OK && fabs(*skew) < CX__PG_SKEW_WARN_S / 6 && atomic_exchange(&told, 0))
+        cx_log(CX_LOG_INFO, "sink.pg", "this host's clock agrees with the database's again");
+    return st;
+}
+
 static cx_status stored_edge(cx_pg *pg, long long *edge, char *err, size_t errlen)
 {
     char ahead[24], base[16];
-    snprintf(ahead, sizeof ahead, "%lld",
-             (long long)(cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S));
+    snprintf(ahead, sizeof ahead, "%d", CX__PG_TICKETS_AHEAD_S);
     snprintf(base, sizeof base, "%d", pg->base_window);
     const char *params[] = {ahead, base};
-    return cx__pg_scalar(pg->conn,
-                         "SELECT extract(epoch FROM max(window_start))::bigint"
-                         " FROM cx.signals WHERE window_start <= to_timestamp($1::bigint)"
-                         " AND window_seconds = $2::int",
-                         2, params, "reading where the stream is", edge, err, errlen);
+    return cx__pg_scalar(
+        pg->conn,
+        "SELECT extract(epoch FROM max(window_start))::bigint"
+        " FROM cx.signals WHERE window_start <= now() + make_interval(secs => $1::int)"
+        " AND window_seconds = $2::int",
+        2, params, "reading where the stream is", edge, err, errlen);
 }
 
 static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, char *err,
@@ -1341,7 +1375,11 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
     /* each partition's latest new event (none dated more than the ahead
      * allowance after the clock): with the hint, the rules' live edge; and
      * per new event, where its partition was before the batch: for event rules */
-    int64_t ahead = cx_now_wall_us() / 1000000 + CX__PG_TICKETS_AHEAD_S;
+    long long now = 0;
+    if (st == CX_OK && b->res->stored > 0 &&
+        (st = db_clock(pg, &now, &b->res->clock_skew_s, err, errlen)) == CX_OK)
+        b->res->clock_known = 1;
+    int64_t ahead = now + CX__PG_TICKETS_AHEAD_S;
     int evaluate = st == CX_OK && pg->rules != NULL && b->res->stored > 0;
     long long *before = evaluate ? malloc((b->n_fresh ? b->n_fresh : 1) * sizeof *before) : NULL;
     if (evaluate && before == NULL)
@@ -1363,8 +1401,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;
     if (st == CX_OK && evaluate)
-        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, pg->ticket_max_age, edge,
-                                     before, cx__pg_signals_window(pg->sig, pg->base_window),
+        st = cx__pg_tickets_evaluate(pg->conn, pg->rules, pg->base_window, pg->ticket_max_age, now,
+                                     edge, before, cx__pg_signals_window(pg->sig, pg->base_window),
                                      b->recs, b->fresh, b->n_fresh, b->res, err, errlen);
     free(before);
     /* A ticket's NOTIFY and notifications reach people as soon as COMMIT

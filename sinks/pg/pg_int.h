@@ -223,6 +223,9 @@ struct cx_record;
  * the live edge of ticket rules (where the stream is), seconds. */
 #define CX__PG_TICKETS_AHEAD_S 600
 
+/* A difference of this host's clock from the database's that is logged (seconds). */
+#define CX__PG_SKEW_WARN_S 60
+
 /* SQL: a timestamptz expression x as the commands and receivers show times,
  * 2026-10-30T02:37:12Z (UTC, whatever the session's TimeZone). */
 #define CX__PG_UTC_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -233,14 +236,15 @@ struct cx_record;
  * updating tickets; counts them in res. edge: the live edge, where the
  * batch's partitions are (seconds; INT64_MIN / 2: nowhere yet): the latest
  * event stored from them, or of the batch, leaving out events dated more
- * than CX__PG_TICKETS_AHEAD_S after the clock. before[i]: where the partition
+ * than CX__PG_TICKETS_AHEAD_S after the clock (now: the database's, Unix
+ * seconds). before[i]: where the partition
  * of recs[idx[i]] was before the batch (the same, without the batch's
  * events), for event rules: an event over two hours before it is a
  * straggler. max_age > 0: a window that ended, or an event dated, more than
  * max_age seconds before the clock is history and fires no rule. Runs inside
  * the batch's transaction. */
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *rules,
-                                  int base_window, int max_age, long long edge,
+                                  int base_window, int max_age, long long now, long long edge,
                                   const long long *before, const cx_window *cells,
                                   const struct cx_record *recs, const size_t *idx, size_t m,
                                   struct cx_sink_counts *res, char *err, size_t errlen);

@@ -1033,9 +1033,10 @@ static cx_status scope_ends(scope *sc, const cx_ticket_rules *rules, const size_
 }
 
 cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, int base_window,
-                                  int max_age, long long edge, const long long *before,
-                                  const cx_window *cells, const cx_record *recs, const size_t *idx,
-                                  size_t m, cx_pg_result *res, char *err, size_t errlen)
+                                  int max_age, long long now, long long edge,
+                                  const long long *before, const cx_window *cells,
+                                  const cx_record *recs, const size_t *idx, size_t m,
+                                  cx_pg_result *res, char *err, size_t errlen)
 {
     size_t n = cx_ticket_rules_count(rules), n_scopes = 0, n_fired = 0;
     scope *scopes = calloc(n ? n : 1, sizeof *scopes);
@@ -1052,7 +1053,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
      * days late, alone in its batch, is judged as a backlog is, as beside its
      * partition's other events: it neither re-opens an old incident's
      * resolved ticket nor gives an open one an old window's reason */
-    long long now = cx_now_wall_us() / 1000000, ahead = now + CX__PG_TICKETS_AHEAD_S;
+    long long ahead = now + CX__PG_TICKETS_AHEAD_S;
     long long oldest = max_age > 0 ? now - max_age : LLONG_MIN;
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
@@ -1066,7 +1067,8 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
             if (gmtime_r(&t, &tm) != NULL)
                 strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
             cx_log(CX_LOG_INFO, "tickets",
-                   "events dated more than tickets.max_age_minutes (%d) before the clock, the "
+                   "events dated more than tickets.max_age_minutes (%d) before PostgreSQL's clock, "
+                   "the "
                    "first at %s, are stored and counted but open and update no ticket: history, "
                    "not news (docs/tickets.md); said once",
                    max_age / 60, when);

@@ -254,6 +254,11 @@ Test(http, metrics_parse_as_prometheus_text_and_match_what_was_stored)
     regfree(&line);
     free(copy);
     cr_assert_gt(samples, 30);
+    /* this host's clock and the database's, compared with the batches stored */
+    const char *skew = strstr(body, "\ncxpulse_clock_skew_seconds ");
+    cr_assert_not_null(skew, "the clocks' difference is not served");
+    double seconds = strtod(skew + strlen("\ncxpulse_clock_skew_seconds "), NULL);
+    cr_expect(seconds > -5 && seconds < 5, "one machine's clocks differ by %g s", seconds);
     /* every family is in docs/metrics.md, and every one there is served */
     static char doc[16384];
     char doc_path[1024];

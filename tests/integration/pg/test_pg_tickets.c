@@ -469,6 +469,40 @@ Test(pg_tickets, a_window_reaching_past_the_clock_is_judged_as_a_backlog)
     cr_assert_eq(q(sql), 1, "the ticket reports the window up to now: %s", reason);
 }
 
+/* "Ahead of the clock" is PostgreSQL's clock's, as every stored time and the
+ * live page: with this host's clock two hours behind the database's (a VM
+ * resumed with a stale clock), live events, dated by the database's clock,
+ * still build up their window, one complaint per batch, and fire at the
+ * tenth; and the difference is measured. The database's clock is moved for
+ * this database's sessions by functions that come before pg_catalog's in
+ * its search_path. */
+Test(pg_tickets, the_database_s_clock_decides_what_is_ahead_when_this_host_s_is_behind)
+{
+    cx_test_pg_exec(conn, "CREATE SCHEMA clockshift;"
+                          " CREATE FUNCTION clockshift.now() RETURNS timestamptz STABLE"
+                          "  LANGUAGE sql AS 'SELECT pg_catalog.now() + interval ''2 hours''';"
+                          " CREATE FUNCTION clockshift.clock_timestamp() RETURNS timestamptz"
+                          "  VOLATILE LANGUAGE sql"
+                          "  AS 'SELECT pg_catalog.clock_timestamp() + interval ''2 hours''';"
+                          " DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path ="
+                          "  clockshift, pg_catalog, \"$user\", public', current_database());"
+                          " END $$");
+    use_rules(carrier_rule);                           /* its session starts with the moved clock */
+    time_t t = (time(NULL) + 2 * 3600) / 60 * 60 - 60; /* the database's minute before this */
+    char when[32], id[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:00Z", gmtime(&t));
+    cx_pg_result res;
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "live-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+        res = write_batch();
+        cr_assert_eq(res.tickets_opened, i == 9, "batch %d of 10 complaints", i + 1);
+    }
+    cr_assert(res.clock_known, "the clocks were not compared");
+    cr_assert(res.clock_skew_s < -7190 && res.clock_skew_s > -7210,
+              "this host's clock is %.1f s ahead of the database's, not -7200", res.clock_skew_s);
+}
+
 /* The live edge is where the batch's partitions are: a partition read hours
  * behind another (one that lagged, or is read after the others) still sees a
  * spike its batches bring a few events at a time. */
