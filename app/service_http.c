@@ -166,15 +166,17 @@ static void *monitor_main(void *arg)
         int was_failing = s->pg_error[0] != '\0' || was_read_only;
         /* once per new reason; at the start the writers and the consumer,
          * connecting, say why themselves */
-        if (st != CX_OK && strcmp(s->pg_error, err) != 0 && s->pg_answered)
-            cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
-        s->pg_answered |= st == CX_OK;
-        else if (read_only != NULL && read_only != s->pg_read_only) /* once per change */
+        if (st != CX_OK && strcmp(s->pg_error, err) != 0) {
+            if (s->pg_answered)
+                cx_log(CX_LOG_WARN, "http", "not ready: postgresql: %s", err);
+        } else if (read_only != NULL && read_only != s->pg_read_only) { /* once per change */
             cx_log(CX_LOG_WARN, "http",
                    "not ready: postgresql is read-only (%s): it answers, but batches wait "
                    "until it takes writes (with several hosts in the URL, "
                    "target_session_attrs=read-write connects to the primary)",
                    read_only);
+        }
+        s->pg_answered |= st == CX_OK;
         if (writable && was_failing) { /* its end, said as its start was */
             cx_log(CX_LOG_INFO, "http", "postgresql %s again after %lld s",
                    was_read_only ? "takes writes" : "answers",
