@@ -39,13 +39,19 @@ static int usage(FILE *out, int rc)
 
 /* Prints the rows of one query as an indented table, each column as wide as
  * its widest value (in terminal columns). */
-static void show(PGconn *conn, const char *title, const char *sql)
+static void show(PGconn *conn, const char *title, const char *sql, int *failed)
 {
     PGresult *r = PQexec(conn, sql);
     printf("\n%s\n", title);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        printf("  (query failed: %s)", PQerrorMessage(conn));
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+        msg[strcspn(msg, "\n")] = '\0'; /* libpq's first line: the rest quotes the query */
+        printf("  (not shown: the query failed)\n");
+        fflush(stdout);
+        fprintf(stderr, "cxpulse demo: %s: %s\n", title, msg);
         PQclear(r);
+        *failed = 1;
         return;
     }
     int cols = PQnfields(r), rows = PQntuples(r);
@@ -228,13 +234,15 @@ int cx_cmd_demo(int argc, char **argv)
         rc = CX_EXIT_RUNTIME;
         goto done;
     }
+    int failed = 0; /* a summary query */
     show(conn, "Events per operation group",
          "SELECT coalesce(t.category, '(none)') AS category, count(*) AS events,"
          " round(100.0 * avg((e.sentiment = 'negative')::int), 1) AS negative_pct"
          " FROM cx.events e LEFT JOIN cx.event_tags t USING (event_id)"
-         " GROUP BY 1 ORDER BY 2 DESC");
+         " GROUP BY 1 ORDER BY 2 DESC",
+         &failed);
     show(conn, "Sentiment",
-         "SELECT sentiment, count(*) AS events FROM cx.events GROUP BY 1 ORDER BY 2 DESC");
+         "SELECT sentiment, count(*) AS events FROM cx.events GROUP BY 1 ORDER BY 2 DESC", &failed);
     /* in UTC, as the tickets' reasons, whatever the server's TimeZone */
     show(conn, "Worst 30-minute stretches (negative share, at least 20 events)",
          "SELECT to_char(date_bin('30 minutes', window_start AT TIME ZONE 'UTC', '2000-01-01'),"
@@ -243,19 +251,25 @@ int cx_cmd_demo(int argc, char **argv)
          " FROM cx.signals WHERE window_seconds = 60 AND category <> 'none'"
          " GROUP BY date_bin('30 minutes', window_start AT TIME ZONE 'UTC', '2000-01-01'),"
          " category"
-         " HAVING sum(events) >= 20 ORDER BY 3 DESC, 2 DESC LIMIT 5");
+         " HAVING sum(events) >= 20 ORDER BY 3 DESC, 2 DESC LIMIT 5",
+         &failed);
     show(conn, "Dead letters",
-         "SELECT kafka_partition || '@' || kafka_offset AS message, left(error, 90) AS reason"
-         " FROM cx.dead_letters ORDER BY received_at DESC, id DESC LIMIT 12");
-    show(conn, "Open tickets", "SELECT owner, category, scope, event_count, reason"
-                               " FROM cx.open_tickets LIMIT 10");
+         "SELECT kafka_partition || '@' || kafka_offset AS message, CASE WHEN length(error) > 90 "
+         "THEN left(error, 89) || '…' ELSE error END AS reason"
+         " FROM cx.dead_letters ORDER BY received_at DESC, id DESC LIMIT 12",
+         &failed);
+    show(conn, "Open tickets",
+         "SELECT owner, category, scope, event_count, reason"
+         " FROM cx.open_tickets LIMIT 10",
+         &failed);
     if (cfg->alert_receivers != NULL || (cfg->alerts_webhook && cfg->alerts_webhook[0]) ||
         (cfg->alerts_alertmanager && cfg->alerts_alertmanager[0]))
         show(conn, "Ticket notifications (cxpulse notifications list)",
              "SELECT transition, CASE WHEN status = 'pending' AND attempts = 0"
              " AND next_attempt_at > now() THEN 'held back (alerts.update_seconds)'"
              " ELSE status END AS status, count(*) AS notifications FROM cx.notifications"
-             " GROUP BY 1, 2 ORDER BY 1, 2");
+             " GROUP BY 1, 2 ORDER BY 1, 2",
+             &failed);
     char url[1024]; /* a password in it masked (the operator knows it), the user kept */
     cx_pg_conninfo_mask(cfg->pg_url ? cfg->pg_url : "", url, sizeof url);
     printf("\nQuery it yourself%s:\n"
@@ -264,7 +278,7 @@ int cx_cmd_demo(int argc, char **argv)
            serve ? ""
                  : " (scripts/demo.sh removes its database as the demo ends: --serve keeps both)",
            url, url);
-    rc = CX_EXIT_OK;
+    rc = failed ? CX_EXIT_RUNTIME : CX_EXIT_OK;
     if (serve) {
         printf("\nServing the live page on http://%s/ until Ctrl-C; add events with\n"
                "  cxpulse replay --brokers %s --topic %s FILE\n",

@@ -81,10 +81,17 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
         if (limit_s != NULL && cx_cmd_read_number("notifications list", &num, limit_s) != 0)
             return CX_EXIT_USAGE;
         if (!known || bad_ticket || all_failed) {
-            fprintf(stderr, "cxpulse notifications list: %s\n",
-                    !known ? "--status: expected pending, sent, failed, unrouted or superseded"
-                    : bad_ticket ? "--ticket: expected a ticket id"
-                                 : "--failed is for retry");
+            char shown[256];
+            fprintf(stderr, "cxpulse notifications list: %s%s%s\n",
+                    !known       ? "--status \""
+                    : bad_ticket ? "--ticket \""
+                                 : "--failed is for retry",
+                    !known || bad_ticket
+                        ? cx_config_shown(!known ? status : ticket_s, shown, sizeof shown)
+                        : "",
+                    !known       ? "\": expected pending, sent, failed, unrouted or superseded"
+                    : bad_ticket ? "\": expected a ticket id (a whole number above 0)"
+                                 : "");
             return CX_EXIT_USAGE;
         }
         json_t *out = NULL;

@@ -130,8 +130,12 @@ int cx_cmd_replay(int argc, char **argv)
         brokers = cx_config_getenv("CXPULSE_BROKERS");
     /* empty is missing: an empty --brokers would wait 60 s for nothing */
     if (brokers == NULL || !brokers[0] || topic == NULL || !topic[0] || path == NULL) {
-        fprintf(stderr, "cxpulse replay: --brokers (or CXPULSE_BROKERS), --topic and FILE are "
-                        "required, not empty\n");
+        fprintf(stderr,
+                "cxpulse replay: %s is missing or empty (--brokers or CXPULSE_BROKERS, "
+                "--topic and FILE are required)\n",
+                brokers == NULL || !brokers[0] ? "--brokers"
+                : topic == NULL || !topic[0]   ? "--topic"
+                                               : "FILE");
         return usage(stderr, CX_EXIT_USAGE);
     }
     uint64_t delivered;

@@ -211,8 +211,12 @@ static int tickets_on(const char *url, const char *verb, const char *id_s, const
         long long id = cx_cmd_id(id_s);
         if (id <= 0) {
             char shown[256];
-            fprintf(stderr, "cxpulse tickets %s: expected a ticket id, got \"%s\"\n", verb,
-                    cx_config_shown(id_s ? id_s : "", shown, sizeof shown));
+            if (id_s == NULL)
+                fprintf(stderr, "cxpulse tickets %s: needs a ticket id (cxpulse tickets %s ID)\n",
+                        verb, verb);
+            else
+                fprintf(stderr, "cxpulse tickets %s: expected a ticket id, got \"%s\"\n", verb,
+                        cx_config_shown(id_s, shown, sizeof shown));
             return CX_EXIT_USAGE;
         }
         if (owner != NULL || status != NULL || limit != 0) {

@@ -272,8 +272,18 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         if (strcmp(s, cx_sentiment_name((cx_sentiment)k)) == 0)
             break;
     if (s == NULL || k == CX_SENT_COUNT) {
+        const json_t *v = json_object_get(out->doc, "sentiment");
+        char given[96];
+        if (v == NULL)
+            snprintf(given, sizeof given, "is missing");
+        else if (s == NULL)
+            snprintf(given, sizeof given, "is not a string");
+        else
+            snprintf(given, sizeof given, "\"%.60s\"", s);
         cx_errf(err, errlen, CX_ERR_INVALID,
-                "%s: line %lu: \"sentiment\" must be negative, neutral or positive", path, *lineno);
+                "%s: line %lu: \"sentiment\" %s: it must be negative, neutral or positive (in "
+                "lower case)",
+                path, *lineno, given);
         cx_label_line_clear(out);
         return -1;
     }

@@ -1118,6 +1118,19 @@ static cx_status set_properties(rd_kafka_conf_t *conf, const cx_consumer_config 
     return CX_OK;
 }
 
+/* librdkafka's refusal of a configuration, with what it leaves unsaid: a
+ * SASL security.protocol without sasl.mechanisms is Kerberos (GSSAPI), which
+ * a build without it refuses in Kerberos' words. */
+static cx_status refused(const char *errstr, char *err, size_t errlen)
+{
+    int kerberos = strstr(errstr, "sasl.kerberos") != NULL;
+    return cx_errf(err, errlen, CX_ERR_CONFIG, "kafka consumer: %s%s", errstr,
+                   kerberos ? " (with a SASL security.protocol, sasl.mechanisms is GSSAPI, "
+                              "Kerberos, unless set: set it to PLAIN, SCRAM-SHA-256, "
+                              "SCRAM-SHA-512 or OAUTHBEARER in kafka.properties)"
+                            : "");
+}
+
 cx_status cx_consumer_check(const cx_consumer_config *cfg, char *err, size_t errlen)
 {
     char errstr[512];
@@ -1135,7 +1148,7 @@ cx_status cx_consumer_check(const cx_consumer_config *cfg, char *err, size_t err
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        return cx_errf(err, errlen, CX_ERR_CONFIG, "kafka consumer: %s", errstr);
+        return refused(errstr, err, errlen);
     }
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return CX_OK;
@@ -1176,7 +1189,7 @@ cx_status cx_consumer_new(cx_consumer **out, const cx_consumer_config *cfg,
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (c->rk == NULL) {
-        st = cx_errf(err, errlen, CX_ERR_CONFIG, "kafka consumer: %s", errstr);
+        st = refused(errstr, err, errlen);
         goto fail;
     }
     conf = NULL;

@@ -821,10 +821,16 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     cx_status st = CX_OK;
     if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", file);
+    /* UTF-16 opens with a byte order mark, or has a zero byte beside each ASCII one */
+    int utf16 =
+        len >= 2 && ((memcmp(text, "\xFF\xFE", 2) == 0 || memcmp(text, "\xFE\xFF", 2) == 0) ||
+                     memchr(text, '\0', len < 64 ? len : 64) != NULL);
     if (root == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s%s", file, jerr.line, jerr.column,
                        jerr.text,
-                       strstr(jerr.text, "unable to decode byte") != NULL
+                       utf16 ? " (a rule file is UTF-8: this one is UTF-16, as some Windows "
+                               "editors save text)"
+                       : strstr(jerr.text, "unable to decode byte") != NULL
                            ? " (a rule file is UTF-8: is this one saved as Latin-1?)"
                            : "");
     if ((st = hash_rules(root, hash)) != CX_OK) {
@@ -913,6 +919,11 @@ extern const size_t cx_builtin_rules_count;
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     enum { LIMIT = 64 * 1024 * 1024 };
+    if (path[0] == '\0') {
+        cx_errf(err, errlen, CX_ERR_CONFIG,
+                "a rule file's name is empty: give a path, or default (the built-in rules)");
+        return NULL;
+    }
     FILE *f = cx_open_read(path);
     if (f == NULL) {
         cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open rule file: %s", path, strerror(errno));

@@ -232,6 +232,10 @@ cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t err
                    ? cx__model_load(out, cx_blob_model, n, "config/model/default.cxm", err, errlen)
                    : CX_OK;
     }
+    if (path[0] == '\0')
+        return cx_errf(err, errlen, CX_ERR_CONFIG,
+                       "the model file's name is empty: give a path, default (the built-in "
+                       "model) or none (the rules alone)");
     FILE *f = cx_open_read(path);
     if (f == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open model file: %s", path,

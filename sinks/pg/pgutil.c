@@ -240,8 +240,8 @@ cx_status cx__pg_connect_schema(const char *conninfo, PGconn **out, char *err, s
     if (st == CX_OK && version > cx_pg_schema_version() && !atomic_exchange(&told_newer, 1))
         cx_log(CX_LOG_WARN, "sink.pg",
                "the cx schema is at version %d, newer than this cxpulse knows (%d): a newer "
-               "release migrated it, and this replica writes as the older one does until it is "
-               "replaced (deploy/README.md, \"Upgrades\")",
+               "release migrated it; this release reads and writes it as the older one does "
+               "(a replica of it until it is replaced: deploy/README.md, \"Upgrades\")",
                version, cx_pg_schema_version());
     if (st != CX_OK) {
         PQfinish(*out);

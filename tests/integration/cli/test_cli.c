@@ -563,8 +563,9 @@ Test(cli, arguments_quoted_in_errors_never_show_a_password)
 Test(cli, what_cannot_work_is_refused_at_once)
 {
     /* empty is missing (an env file's CXPULSE_BROKERS=), not 60 s of waiting */
-    expect_refused("replay --brokers '' --topic t /dev/null", "required, not empty");
-    expect_refused("replay --brokers 127.0.0.1:1 --topic '' /dev/null", "required, not empty");
+    expect_refused("replay --brokers '' --topic t /dev/null", "--brokers is missing or empty");
+    expect_refused("replay --brokers 127.0.0.1:1 --topic '' /dev/null",
+                   "--topic is missing or empty");
     expect_refused("mock-kafka --topic ''", "--topic must not be empty");
     expect_refused("demo --pg 'host=127.0.0.1 port=1' --serve --http off",
                    "--serve serves the live page");
@@ -774,4 +775,35 @@ Test(cli, a_mistyped_command_names_the_one_meant)
         expect_refused(pg_only[k],
                        "environment CXPULSE_PG_UR: not a setting (did you mean CXPULSE_PG_URL?)");
     unsetenv("CXPULSE_PG_UR");
+}
+
+/* A refusal says what was given, or that nothing was, and what is expected. */
+Test(cli, refusals_say_what_was_given_or_missing)
+{
+    expect_refused("classify --rules ''", "name is empty: give a path, or default");
+    expect_refused("classify --model ''", "name is empty: give a path, default (the built-in");
+    expect_refused("tickets ack", "needs a ticket id (cxpulse tickets ack ID)");
+    expect_refused("notifications list --status bogus --pg x",
+                   "--status \"bogus\": expected pending, sent");
+    expect_refused("notifications list --ticket abc --pg x",
+                   "--ticket \"abc\": expected a ticket id");
+    expect_refused("replay --topic t /dev/null", "--brokers is missing or empty");
+    /* a rule file saved as UTF-16 is said to be so */
+    cr_assert_eq(cx_test_sh("printf '\\377\\376{\\000}\\000' >'%s/r16.json'", dir), 0);
+    char args[600];
+    snprintf(args, sizeof args, "classify --rules '%s/r16.json' </dev/null", dir);
+    expect_refused(args, "this one is UTF-16");
+    /* a label line's sentiment is quoted, or said to be missing */
+    cr_assert_eq(cx_test_sh("printf '%%s\\n' '{\"event\":{\"event_id\":\"a\",\"occurred_at\":"
+                            "\"2024-05-01T10:00:00Z\",\"text\":\"x\"},\"categories\":[],"
+                            "\"sentiment\":\"Negative\"}' '{\"event\":{\"event_id\":\"b\","
+                            "\"occurred_at\":\"2024-05-01T10:00:00Z\",\"text\":\"x\"},"
+                            "\"categories\":[]}' >'%s/l.jsonl'",
+                            dir),
+                 0);
+    snprintf(args, sizeof args, "eval '%s/l.jsonl'", dir);
+    cr_expect_neq(run_cli(args), 0);
+    cr_expect(out_has("line 1: \"sentiment\" \"Negative\": it must be negative, neutral or "
+                      "positive (in lower case)"));
+    cr_expect(out_has("line 2: \"sentiment\" is missing"));
 }

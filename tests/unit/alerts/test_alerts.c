@@ -65,7 +65,9 @@ static const char *const receivers =
 Test(alerts, bad_receivers_and_routes_are_refused_naming_the_place)
 {
     refused("[{\"name\": \"x\", \"kind\": \"pager\", \"url\": \"http://a/\"}]", NULL,
-            "alerts.receivers[0]: \"kind\" must be alertmanager, webhook or slack");
+            "alerts.receivers[0]: \"kind\" \"pager\" must be alertmanager, webhook or slack");
+    refused("[{\"name\": \"x\", \"url\": \"http://a/\"}]", NULL,
+            "alerts.receivers[0]: \"kind\" (missing) must be alertmanager, webhook or slack");
 }
 
 /* A ticket is routed to at most 32 receivers: a 33rd is refused, not silently
