@@ -137,6 +137,10 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
         fprintf(stderr, "cxpulse dead-letters: %s\n", err);
         goto done;
     }
+    if (cx_pg_dead_letters_replay_begin(h, err, sizeof err) != CX_OK) {
+        fprintf(stderr, "cxpulse dead-letters: %s\n", err);
+        goto done;
+    }
     long long after = 0, stored = 0, duplicates = 0, failed = 0;
     for (;;) {
         cx_dead_letter *d;
@@ -173,14 +177,23 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
         stored += (long long)res.stored;
         duplicates += (long long)res.duplicates;
         failed += (long long)res.dead_lettered;
-        fprintf(stderr, "replay: %lld stored, %lld already stored, %lld still failing\n", stored,
-                duplicates, failed);
+        if (n == REPLAY_BATCH) /* more may follow: how far it is */
+            fprintf(stderr,
+                    "cxpulse dead-letters: replaying: %lld stored, %lld already stored, %lld "
+                    "still failing so far\n",
+                    stored, duplicates, failed);
     }
     json_t *row = NULL;
     if (stored + duplicates + failed == 0 && id > 0 &&
         cx_pg_dead_letter_show(h, id, &row, err, sizeof err) != CX_OK) {
         fprintf(stderr, "cxpulse dead-letters: %s\n", err); /* no such dead letter, say */
         goto done;
+    }
+    if (failed > 0 && id > 0 && row == NULL &&
+        cx_pg_dead_letter_show(h, id, &row, err, sizeof err) == CX_OK) {
+        /* the one asked for: why it fails now */
+        const char *why = json_string_value(json_object_get(row, "error"));
+        fprintf(stderr, "cxpulse dead-letters: %lld still fails: %s\n", id, why ? why : "?");
     }
     json_decref(row);
     if (stored + duplicates + failed == 0)
@@ -312,7 +325,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     } else {
         print_list(out);
     }
-    cx_cmd_say_cut("dead-letters", out, total, "dead letters", "--since");
+    cx_cmd_say_cut("dead-letters", out, total, "dead letters", "--since, --reason or --containing");
     rc = CX_EXIT_OK;
 done:
     json_decref(out);

@@ -220,6 +220,7 @@ int cx_cmd_reclassify(int argc, char **argv)
             goto done;
         }
         done_n += (long long)n;
+        total.retagged += changed.retagged;
         total.categories += changed.categories;
         total.primary += changed.primary;
         total.sentiment += changed.sentiment;
@@ -229,9 +230,11 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "reclassify: %lld/%lld events, %zu changed categories\n", done_n, todo,
                 total.categories);
     }
-    printf("reclassified %lld events with rules %s: %zu changed categories (%zu their primary "
+    /* those it re-tagged itself: another run at once re-tags some of the
+     * events this one read, and they are that one's */
+    printf("reclassified %zu events with rules %s: %zu changed categories (%zu their primary "
            "one), %zu their sentiment",
-           done_n - unparsed, version, total.categories, total.primary, total.sentiment);
+           total.retagged, version, total.categories, total.primary, total.sentiment);
     if (unparsed > 0)
         printf("; %lld could not be parsed and kept their tags (the warnings name them)", unparsed);
     printf("\n");

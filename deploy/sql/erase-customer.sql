@@ -17,8 +17,26 @@
 --      judge (delete them by id).
 -- What it cannot reach (Kafka, backups, receivers, other customers' text,
 -- trained models) is in docs/privacy.md.
+-- Beside a running service it takes its locks in the order the service does
+-- (the ticket rules' turn, then events and signal rows in key order), so that
+-- neither waits for the other in a circle; it refuses to start while a
+-- `cxpulse dead-letters replay` runs (which could store again what it
+-- deletes), and it gives up after 10 s waiting for a lock (a notification
+-- being posted to a slow receiver, say) rather than hold up the service's
+-- batches: run it again then. Either way nothing was erased.
 \set ON_ERROR_STOP on
 BEGIN;
+SET LOCAL lock_timeout = '10s';
+
+-- no replay of dead letters meanwhile (cxpulse holds this number shared for one)
+DO $$
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(7242837002) THEN
+    RAISE EXCEPTION 'a cxpulse dead-letters replay is running: run this again once it has ended';
+  END IF;
+END $$;
+-- the ticket rules' turn: no batch opens a ticket with these events as samples meanwhile
+SELECT pg_advisory_xact_lock(7512860309426239849) \gset
 
 CREATE FUNCTION pg_temp.as_json(b bytea) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
@@ -27,14 +45,15 @@ EXCEPTION WHEN others THEN
   RETURN NULL;
 END $$;
 
--- 1. the events, locked until the end
+-- 1. the events, locked until the end (in the order reclassify locks them)
 CREATE TEMP TABLE gone ON COMMIT DROP AS
 SELECT event_id, occurred_at, channel, categories, sentiment, rating_scale, rating_value
-FROM cx.events WHERE customer_id = :'cid' FOR UPDATE;
+FROM cx.events WHERE customer_id = :'cid' ORDER BY occurred_at, event_id FOR UPDATE;
 
--- 2. their counts out of every window they are counted in
-WITH ws AS (SELECT DISTINCT window_seconds AS s FROM cx.signals),
-d AS (
+-- 2. their counts out of every window they are counted in, the rows locked in
+--    key order first (as every writer locks them)
+CREATE TEMP TABLE counts ON COMMIT DROP AS
+WITH ws AS (SELECT DISTINCT window_seconds AS s FROM cx.signals)
   SELECT to_timestamp(floor(extract(epoch FROM g.occurred_at) / ws.s) * ws.s) AS window_start,
          ws.s AS window_seconds, coalesce(c.cat, 'none') AS category,
          coalesce(g.channel, '') AS channel,
@@ -54,7 +73,10 @@ d AS (
   FROM gone g CROSS JOIN ws
   LEFT JOIN LATERAL unnest(CASE WHEN cardinality(g.categories) > 0 THEN g.categories END)
     AS c(cat) ON true
-  GROUP BY 1, 2, 3, 4)
+  GROUP BY 1, 2, 3, 4;
+SELECT count(*) AS signal_rows_locked FROM (
+  SELECT 1 FROM cx.signals s JOIN counts USING (window_start, window_seconds, category, channel)
+  ORDER BY s.window_start, s.window_seconds, s.category, s.channel FOR UPDATE OF s) l \gset
 UPDATE cx.signals s
 SET events = s.events - d.events, negative = s.negative - d.negative,
     neutral = s.neutral - d.neutral, positive = s.positive - d.positive,
@@ -63,7 +85,7 @@ SET events = s.events - d.events, negative = s.negative - d.negative,
     nps_count = s.nps_count - d.nps_count, nps_sum = s.nps_sum - d.nps_sum,
     ces_count = s.ces_count - d.ces_count, ces_sum = s.ces_sum - d.ces_sum,
     stars_count = s.stars_count - d.stars_count, stars_sum = s.stars_sum - d.stars_sum
-FROM d
+FROM counts d
 WHERE (s.window_start, s.window_seconds, s.category, s.channel)
     = (d.window_start, d.window_seconds, d.category, d.channel);
 DELETE FROM cx.signals WHERE events = 0;

@@ -30,12 +30,16 @@
 
 \set ON_ERROR_STOP on
 
--- All or nothing, one run at a time, and none while `cxpulse migrate` runs
--- (the same lock): two sessions granting at once fail with "tuple concurrently
--- updated". The lock is the transaction's, released at its end: a session lock
--- would stay held after psql ends when a transaction-mode pooler (PgBouncer)
--- keeps the server connection, and hold every later migrate up.
+-- All or nothing, one run at a time, and none while `cxpulse migrate` runs:
+-- it waits for a migrate's whole run (its first lock, which migrate holds to
+-- its end: between two migrations the schema is half made), then takes the
+-- migrations' lock (two sessions granting at once fail with "tuple
+-- concurrently updated"). The locks are the transaction's, released at its
+-- end: a session lock would stay held after psql ends when a
+-- transaction-mode pooler (PgBouncer) keeps the server connection, and hold
+-- every later migrate up.
 BEGIN;
+SELECT pg_advisory_xact_lock(7242837003) AS migrated \gset
 SELECT pg_advisory_xact_lock(7242837001) AS locked \gset
 
 DO $$

@@ -519,6 +519,7 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
         if (found == rows)
             continue;
         row = found;
+        changed->retagged++;
         cx_event old_ev;
         cx_tags old;
         if (stored_verdict(h, row, &old_ev, &old) != CX_OK) {
@@ -663,6 +664,14 @@ cx_status cx_pg_dead_letter_show(cx_pg_history *h, long long id, json_t **out, c
         st = cx_errf(err, errlen, CX_ERR_NOMEM, "reading the dead letter: out of memory");
     PQclear(r);
     return st;
+}
+
+cx_status cx_pg_dead_letters_replay_begin(cx_pg_history *h, char *err, size_t errlen)
+{
+    /* a session lock: it outlives the replay's transactions, to the end of h */
+    return cx__pg_exec(h->conn, "SELECT pg_advisory_lock_shared" CX__PG_ERASURE_LOCK_KEY,
+                       "waiting for an erasure going on (deploy/sql/erase-customer.sql) to end",
+                       err, errlen);
 }
 
 cx_status cx_pg_dead_letters_select(cx_pg_history *h, long long id, const char *since,

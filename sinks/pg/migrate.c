@@ -692,11 +692,16 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
     if (st != CX_OK)
         return st;
     /* Under the migrations' lock (below), or two first migrates at once both
-     * create the schema and one fails. */
+     * create the schema and one fails. The run's own lock, held by the session
+     * to its end, is what deploy/sql/grants.sql waits for: between two
+     * migrations it would otherwise grant on a schema half made (its tables
+     * not there yet, or made after it without its grants). Taken first, as
+     * grants.sql takes it, so the two never wait for each other in a circle. */
     if ((st = cx__pg_exec(conn,
                           "SET client_min_messages = warning;"
                           "BEGIN;"
                           "SET LOCAL lock_timeout = 0;"
+                          "SELECT pg_advisory_lock(7242837003);"
                           "SELECT pg_advisory_xact_lock(7242837001);"
                           /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
                            * even when the schema is there: the first time only */

@@ -66,6 +66,7 @@ const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len,
  * of the page's events, those whose verdict changed.
  */
 typedef struct cx_pg_reclassified {
+    size_t retagged;   /* re-tagged by this run (not those another run re-tagged first) */
     size_t categories; /* the set of categories, or which one is primary */
     size_t primary;    /* the primary category */
     size_t sentiment;
@@ -103,6 +104,14 @@ typedef struct cx_dead_letter {
     char *raw; /* len bytes (and a NUL after them) */
     size_t len;
 } cx_dead_letter;
+
+/*
+ * Holds off erasures (deploy/sql/erase-customer.sql, which refuses to start
+ * meanwhile) until h is freed, waiting for one going on to end: a replay
+ * then never stores again what an erasure deleted. Replays do not hold each
+ * other off. Take it before cx_pg_dead_letters_select().
+ */
+cx_status cx_pg_dead_letters_replay_begin(cx_pg_history *h, char *err, size_t errlen);
 
 /*
  * The next `limit` dead letters with id > after_id that are not stored yet

@@ -215,6 +215,11 @@ const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
 #define CX__PG_TICKETS_LOCK_KEY "(7512860309426239849)"
 #define CX__PG_TICKETS_LOCK_SQL "SELECT pg_advisory_xact_lock" CX__PG_TICKETS_LOCK_KEY
 
+/* Held shared by a dead-letter replay for as long as it runs, exclusively by
+ * an erasure (deploy/sql/erase-customer.sql, which has the number): the two
+ * never run at once. */
+#define CX__PG_ERASURE_LOCK_KEY "(7242837002)"
+
 struct cx_sink_counts;
 struct cx_ticket_rules;
 struct cx_record;

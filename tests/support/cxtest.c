@@ -244,6 +244,37 @@ int cx_test_sh(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+pid_t cx_test_sh_start(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/bash", "bash", "-o", "pipefail", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int cx_test_sh_wait(pid_t pid, int ms)
+{
+    for (int waited = 0;; waited += 20) {
+        int rc;
+        pid_t got = waitpid(pid, &rc, WNOHANG);
+        if (got == pid)
+            return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+        if (got < 0)
+            return -1;
+        if (waited >= ms)
+            return -2;
+        cx_test_sleep_ms(20);
+    }
+}
+
 void cx_test_assert_signals_exact(PGconn *conn)
 {
     const char *recomputed =

@@ -354,16 +354,21 @@ Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
     cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE error LIKE"
                    " '%postgresql rejected the event%channel_short%'"),
                  1);
-    /* ... until a migration widens it. */
-    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    /* A replay before then says why the one asked for still fails. */
     char args[128];
     snprintf(args, sizeof args, "dead-letters replay --id %lld", id);
+    cr_assert_eq(cxpulse(args), 1, "see %s", out);
+    char says[64];
+    snprintf(says, sizeof says, "%lld still fails: ", id);
+    cr_assert(output_has(says) && output_has("channel_short"), "see %s", out);
+    /* ... until a migration widens it. */
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
     cr_assert_eq(cxpulse(args), 0, "see %s", out);
     cr_assert(output_has("1 stored as events"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'long-1'"
                    " AND channel = 'telephone' AND kafka_offset = 1"),
                  1);
-    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_count = 1"
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_count = 2"
                    " AND replayed_at IS NOT NULL AND replay_result = 'stored as event long-1'"
                    " AND original_error LIKE '%channel_short%'"),
                  1);
@@ -376,7 +381,7 @@ Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
     cr_assert_eq(cxpulse("dead-letters replay --id 999999"), 1, "see %s", out);
     cr_assert(output_has("no dead letter 999999"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events"), 3);
-    cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 1);
+    cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 2);
 }
 
 Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_bad_one)
@@ -980,4 +985,78 @@ Test(pg_history, erasing_a_customer_leaves_nothing_of_theirs_and_the_signals_exa
                  0);
     cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 2,
                  "the other customer's and the one to judge are kept");
+}
+
+/* An erasure takes the ticket rules' turn first: a batch opening a ticket
+ * with the customer's events as samples (here, a session holding that turn)
+ * ends before the erasure reads the tickets, so the samples it wrote are
+ * taken out too. */
+Test(pg_history, an_erasure_waits_for_a_batch_opening_a_ticket_and_cleans_its_samples)
+{
+    for (int i = 0; i < 3; i++) { /* mine-0, keep-1 (another customer's), mine-2 */
+        char raw[256];
+        int n = snprintf(raw, sizeof raw,
+                         "{\"event_id\":\"%s-%d\",\"occurred_at\":\"2026-11-01T10:0%d:00Z\","
+                         "\"customer_id\":\"%s\",\"text\":\"the courier lost my parcel\"}",
+                         i == 1 ? "keep" : "mine", i, i, i == 1 ? "c-9" : "c-123");
+        sinktest_add(&batch, "cx.events", 0, next_offset++, raw, (size_t)n);
+    }
+    store();
+    PGconn *writer = cx_test_pg_connect(url); /* a batch, inside its ticket rules' turn */
+    cx_test_pg_exec(writer, "BEGIN; SELECT pg_advisory_xact_lock(7512860309426239849)");
+    char script[1024];
+    cx_test_source_path("deploy/sql/erase-customer.sql", script, sizeof script);
+    pid_t erase = cx_test_sh_start(
+        "psql -X -q -v ON_ERROR_STOP=1 -v cid=c-123 -f '%s' '%s' >'%s' 2>&1", script, url, out);
+    cr_assert_eq(cx_test_sh_wait(erase, 700), -2, "the erasure did not wait for the batch (see %s)",
+                 out);
+    cx_test_pg_exec(writer, "INSERT INTO cx.tickets (rule, category, owner, sample_event_ids)"
+                            " VALUES ('r', 'external', 'o', '{mine-0,keep-1,mine-2}'); COMMIT");
+    PQfinish(writer);
+    cr_assert_eq(cx_test_sh_wait(erase, 30000), 0, "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{keep-1}'"), 1,
+                 "the new ticket still names the erased events");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE ticket::text LIKE '%mine-%'"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE customer_id = 'c-123'"), 0);
+    cx_test_assert_signals_exact(conn);
+}
+
+/* A replay of dead letters and an erasure never run at once: an erasure
+ * refuses to start while a replay runs, and a replay waits for an erasure
+ * going on, then finds the dead letters it deleted gone (it would otherwise
+ * store the erased customer's message again). */
+Test(pg_history, a_replay_and_an_erasure_never_run_at_once)
+{
+    static const char msg[] = "{\"event_id\":\"mine-1\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                              "\"customer_id\":\"c-123\",\"text\":\"call me on 555-1234\"}";
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT not_yet"
+                          " CHECK (customer_id <> 'c-123')"); /* a dead letter, then */
+    sinktest_add(&batch, "cx.events", 0, next_offset++, msg, strlen(msg));
+    cr_assert_eq(store().dead_lettered, 1);
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT not_yet"); /* replayable */
+
+    /* a replay running (its lock, held by another session) */
+    PGconn *replay = cx_test_pg_connect(url);
+    cx_test_pg_exec(replay, "SELECT pg_advisory_lock_shared(7242837002)");
+    char script[1024];
+    cx_test_source_path("deploy/sql/erase-customer.sql", script, sizeof script);
+    cr_assert_neq(cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -v cid=c-123 -f '%s' '%s' >'%s' 2>&1",
+                             script, url, out),
+                  0, "the erasure ran beside a replay");
+    cr_assert(output_has("a cxpulse dead-letters replay is running"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 1, "it erased something");
+    PQfinish(replay);
+
+    /* an erasure going on (its lock and its delete, not committed yet) */
+    cx_test_pg_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7242837002);"
+                          " DELETE FROM cx.dead_letters");
+    pid_t replaying = cx_test_sh_start("%s dead-letters replay --all --pg '%s' >'%s' 2>&1",
+                                       cx_test_bin(), url, out);
+    cr_assert_eq(cx_test_sh_wait(replaying, 700), -2,
+                 "the replay did not wait for the erasure (see %s)", out);
+    cx_test_pg_exec(conn, "COMMIT");
+    cr_assert_eq(cx_test_sh_wait(replaying, 30000), 0, "see %s", out);
+    cr_assert(output_has("nothing to replay"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 0, "the erased message was stored again");
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 0);
 }

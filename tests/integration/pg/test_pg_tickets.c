@@ -1443,6 +1443,37 @@ Test(pg_tickets, a_retry_skips_receivers_that_took_a_later_transition)
                  1);
 }
 
+/* `notifications retry` waits for a sender posting a later transition of the
+ * ticket (its outbox lock, here held by a session) and then sees what it
+ * delivered: the receiver that took the "resolved" is not queued the
+ * "opened" again. */
+Test(pg_tickets, a_retry_waits_for_a_later_transition_being_posted)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.tickets (rule, category, owner) VALUES"
+                          " ('a', 'external', 'carriers')");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed', deliveries ="
+                          " '{\"hook\": {\"status\": \"failed\", \"attempts\": 1}}'");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    PGconn *sender = cx_test_pg_connect(url); /* posting the "resolved" */
+    cx_test_pg_exec(sender, "BEGIN; SELECT pg_advisory_xact_lock(72428371, ticket_id::int)"
+                            " FROM cx.tickets");
+    char out[600];
+    snprintf(out, sizeof out, "%s/retry-out-%d.txt", CX_BINARY_DIR, (int)getpid());
+    pid_t retry = cx_test_sh_start("%s notifications retry --failed --pg '%s' >'%s' 2>&1",
+                                   cx_test_bin(), url, out);
+    cr_assert_eq(cx_test_sh_wait(retry, 700), -2, "the retry did not wait for the sender");
+    cx_test_pg_exec(sender, "UPDATE cx.notifications SET status = 'sent', deliveries ="
+                            " '{\"hook\": {\"status\": \"sent\", \"attempts\": 1}}'"
+                            " WHERE transition = 'resolved'; COMMIT");
+    PQfinish(sender);
+    cr_assert_eq(cx_test_sh_wait(retry, 30000), 0, "see %s", out);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
+                                         " WHERE transition = 'opened'"
+                                         " AND deliveries->'hook'->>'status' = 'skipped'"),
+                 1, "the receiver that took the resolved is sent the opened again");
+    unlink(out);
+}
+
 /* `notifications retry --failed` after a receiver's outage sends the news,
  * not the backlog: a failed update no receiver took, which a later
  * transition of its ticket made needless, is superseded; one a receiver took

@@ -396,3 +396,28 @@ Test(grants, grants_sql_run_by_two_sessions_at_once_succeeds_in_both, .timeout =
     unlink(out);
     PQfinish(conn);
 }
+
+/* grants.sql waits for a migrate's whole run (the lock migrate holds from
+ * its start to its end; here a session holds it), not only for the
+ * migration going on: between two migrations the schema is half made. */
+Test(grants, grants_sql_waits_for_a_migrate_run_to_end)
+{
+    fresh_db();
+    cx_test_pg_exec(conn, GROUP_ROLES_SQL);
+    snprintf(owner_url, sizeof owner_url, "%s", url); /* the superuser */
+    cr_assert_eq(cxpulse("migrate", owner_url), 0);
+    PGconn *migrating = cx_test_pg_connect(url);
+    cx_test_pg_exec(migrating, "SELECT pg_advisory_lock(7242837003)");
+    char grants[512];
+    cx_test_source_path("deploy/sql/grants.sql", grants, sizeof grants);
+    pid_t g = cx_test_sh_start("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", grants,
+                               owner_url, out);
+    cr_assert_eq(cx_test_sh_wait(g, 700), -2, "grants.sql did not wait for the migrate");
+    PQfinish(migrating); /* the migrate ends */
+    int st = cx_test_sh_wait(g, 60000);
+    if (st != 0)
+        show_out();
+    cr_assert_eq(st, 0);
+    unlink(out);
+    PQfinish(conn);
+}
