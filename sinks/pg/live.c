@@ -188,7 +188,7 @@ static const char *const where_sql =
     "  SELECT CASE WHEN GROUPING(channel) = 0 THEN 'channels' ELSE 'touchpoints' END AS kind,\n"
     "         CASE WHEN GROUPING(channel) = 0 THEN channel ELSE touchpoint END AS name,\n"
     "         count(*) AS events, count(*) FILTER (WHERE sentiment = 'negative') AS negative,\n"
-    "         mode() WITHIN GROUP (ORDER BY primary_category)\n"
+    "         mode() WITHIN GROUP (ORDER BY coalesce(primary_category, 'none'))\n"
     "           FILTER (WHERE sentiment = 'negative') AS top\n"
     "  FROM e GROUP BY GROUPING SETS ((channel), (touchpoint))\n"
     "), r AS (\n"

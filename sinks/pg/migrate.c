@@ -26,7 +26,10 @@ typedef struct migration {
  * only the hour's expression, 24 the bands). A fractional rating counts as the
  * nearest whole one, a half as the better: csat 3.5 is satisfied, nps 6.5 a
  * passive and 8.5 a promoter, as the sentiment a rating decides bands them. */
-#define SATISFACTION_HOURLY_SQL(hour)                                                              \
+#define SATISFACTION_HOURLY_SQL(hour) SATISFACTION_HOURLY_SQL_WITH(hour, "")
+/* ... and columns after `ratings` (27: the counts CSAT and NPS are made of,
+ * so that hours and channels add up; a view may gain columns at its end only). */
+#define SATISFACTION_HOURLY_SQL_WITH(hour, more)                                                   \
     "CREATE OR REPLACE VIEW cx.satisfaction_hourly AS\n"                                           \
     "SELECT " hour " AS hour,\n"                                                                   \
     "       coalesce(t.category, 'none') AS category,\n"                                           \
@@ -39,7 +42,7 @@ typedef struct migration {
     "       round(100 * avg(CASE WHEN e.rating_value >= 8.5 THEN 1 WHEN e.rating_value < 6.5\n"    \
     "                            THEN -1 ELSE 0 END) FILTER (WHERE e.rating_scale = 'nps'), 1)\n"  \
     "         AS nps,\n"                                                                           \
-    "       count(e.rating_value) AS ratings\n"                                                    \
+    "       count(e.rating_value) AS ratings" more "\n"                                            \
     "FROM cx.events e LEFT JOIN LATERAL unnest(e.categories) AS t(category) ON true\n"             \
     "GROUP BY 1, 2, 3;\n"
 
@@ -632,6 +635,19 @@ static const migration migrations[] = {
     {26, "events.tagged_at: when an event's tags were last written",
      "ALTER TABLE cx.events ADD COLUMN IF NOT EXISTS tagged_at timestamptz;\n"
      "ALTER TABLE cx.events ALTER COLUMN tagged_at SET DEFAULT now();\n"},
+    /* CSAT and NPS are shares: an average of the hours' or channels' figures
+     * is not the figure of their sum; these counts add up. */
+    {27, "satisfaction_hourly keeps the counts its csat and nps are made of",
+     SATISFACTION_HOURLY_SQL_WITH(EVENT_HOUR_UTC("e.occurred_at"),
+     ",\n"
+     "       count(*) FILTER (WHERE e.rating_scale = 'csat') AS csat_ratings,\n"
+     "       count(*) FILTER (WHERE e.rating_scale = 'csat' AND e.rating_value >= 3.5)\n"
+     "         AS csat_satisfied,\n"
+     "       count(*) FILTER (WHERE e.rating_scale = 'nps') AS nps_ratings,\n"
+     "       count(*) FILTER (WHERE e.rating_scale = 'nps' AND e.rating_value >= 8.5)\n"
+     "         AS nps_promoters,\n"
+     "       count(*) FILTER (WHERE e.rating_scale = 'nps' AND e.rating_value < 6.5)\n"
+     "         AS nps_detractors")},
 };
 /* clang-format on */
 

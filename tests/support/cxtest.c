@@ -225,19 +225,26 @@ void cx_test_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-int cx_test_sh(const char *fmt, ...)
+/* Starts bash with pipefail on the formatted command line; its process. */
+__attribute__((format(printf, 1, 0))) static pid_t sh_start(const char *fmt, va_list ap)
 {
     char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/bin/bash", "bash", "-o", "pipefail", "-c", cmd, (char *)NULL);
         _exit(127);
     }
+    return pid;
+}
+
+int cx_test_sh(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pid_t pid = sh_start(fmt, ap);
+    va_end(ap);
     int rc;
     if (pid < 0 || waitpid(pid, &rc, 0) != pid)
         return -1;
@@ -246,17 +253,10 @@ int cx_test_sh(const char *fmt, ...)
 
 pid_t cx_test_sh_start(const char *fmt, ...)
 {
-    char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    pid_t pid = sh_start(fmt, ap);
     va_end(ap);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/bash", "bash", "-o", "pipefail", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
     return pid;
 }
 

@@ -44,17 +44,22 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             ts = self.headers.get("X-Cxpulse-Timestamp", "")
             sig = self.headers.get("X-Cxpulse-Signature", "")
-            ok = None
+            ok = stale = None
             unsigned = self.path.startswith("/chat") or self.path.endswith("/api/v2/alerts")
             if args.secret is not None and not unsigned:
                 want = "sha256=" + hmac.new(args.secret.encode(), ts.encode() + b"." + body,
                                             hashlib.sha256).hexdigest()
-                ok = hmac.compare_digest(want, sig) and abs(time.time() - int(ts or 0)) < 300
+                ok = hmac.compare_digest(want, sig)
+                # as docs/alerts.md advises: a timestamp too old is retried (503), for
+                # it may be a clock that is off, not a replay
+                stale = ok and abs(time.time() - int(ts or 0)) >= 300
             with lock:
                 seen["n"] += 1
                 status = 503 if seen["n"] <= args.refuse else args.status
                 if ok is False:
                     status = 401
+                elif stale:
+                    status = 503
                 hang = args.hang or seen["n"] <= args.hang_first
                 if hang:
                     status = 0

@@ -63,6 +63,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     store_events(60);
     cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
                           "DROP VIEW cx.open_tickets; DROP VIEW cx.ticket_samples;"
+                          "DROP VIEW cx.satisfaction_hourly;" /* 27's columns */
                           "ALTER TABLE cx.events DROP COLUMN tagged_at;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
                           " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before;"
@@ -178,7 +179,7 @@ static void make_version_6(void)
                     "CREATE INDEX events_category_time_idx"
                     " ON cx.events (primary_category, occurred_at);"
                     "CREATE INDEX events_channel_time_idx ON cx.events (channel, occurred_at);"
-                    "DELETE FROM cx.schema_migrations WHERE version IN (7, 25)");
+                    "DELETE FROM cx.schema_migrations WHERE version IN (7, 25, 27)");
 }
 
 Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
@@ -195,7 +196,7 @@ Test(pg_sink, migration_7_moves_tags_onto_their_events_and_keeps_event_tags)
                           " GRANT USAGE ON SCHEMA cx TO %1$I; GRANT SELECT ON cx.event_tags TO %1$I',"
                           " 'reader_' || current_database()); END $$");
     cr_assert_eq(cx_pg_migrate(url, &applied, &version, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(applied, 2, "7, and 25's view over the tags again");
+    cr_assert_eq(applied, 3, "7, and 25's and 27's views over the tags again");
     char *after = event_tags_text();
     cr_assert_str_eq(after, before, "cx.event_tags reads as it did");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT has_table_privilege('reader_' ||"
@@ -699,6 +700,15 @@ Test(pg_sink, the_hourly_view_bands_fractional_ratings_as_the_sentiment_does)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT csat * 100 FROM cx.satisfaction_hourly"
                                          " WHERE channel = 'csat'"),
                  50);
+    /* and the counts they are made of, which add up over hours and channels */
+    cr_assert_eq(cx_test_pg_scalar(conn,
+                                   "SELECT sum(nps_ratings) * 10000 + sum(nps_promoters) * 100"
+                                   " + sum(nps_detractors) FROM cx.satisfaction_hourly"
+                                   " WHERE channel = 'nps'"),
+                 40102);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT sum(csat_ratings) * 100 + sum(csat_satisfied)"
+                                         " FROM cx.satisfaction_hourly WHERE channel = 'csat'"),
+                 201);
     cx_pg_free(pg);
 }
 
@@ -1305,7 +1315,8 @@ Test(pg_sink, the_live_data_of_long_windows_is_live)
 }
 
 /* Adds an event of `ago` seconds ago in channel/touchpoint ("" for none), rated
- * csat 1 (negative) or 5 (positive). */
+ * csat 1 (negative: 1 a complaint of two categories, 2 one of none) or 5
+ * (positive: 0). */
 static void add_where(long id, long ago, const char *channel, const char *touchpoint, int negative)
 {
     char when[32], ev[512], ch[64] = "", tp[64] = "";
@@ -1315,13 +1326,14 @@ static void add_where(long id, long ago, const char *channel, const char *touchp
         snprintf(ch, sizeof ch, ",\"channel\":\"%s\"", channel);
     if (touchpoint[0] != '\0')
         snprintf(tp, sizeof tp, ",\"touchpoint\":\"%s\"", touchpoint);
-    int n =
-        snprintf(ev, sizeof ev,
-                 "{\"event_id\":\"w-%ld\",\"occurred_at\":\"%s\"%s%s,\"text\":\"%s\","
-                 "\"rating\":{\"scale\":\"csat\",\"value\":%d}}",
-                 id, when, ch, tp,
-                 negative ? "the courier lost my parcel and billing charged me twice" : "all fine",
-                 negative ? 1 : 5);
+    int n = snprintf(ev, sizeof ev,
+                     "{\"event_id\":\"w-%ld\",\"occurred_at\":\"%s\"%s%s,\"text\":\"%s\","
+                     "\"rating\":{\"scale\":\"csat\",\"value\":%d}}",
+                     id, when, ch, tp,
+                     negative == 1   ? "the courier lost my parcel and billing charged me twice"
+                     : negative == 2 ? "no."
+                                     : "all fine",
+                     negative ? 1 : 5);
     sinktest_add(&batch, "t", 0, id, ev, (size_t)n);
 }
 
@@ -1336,6 +1348,37 @@ static json_t *where_row(json_t *live, const char *kind, const char *name, size_
             return row;
     }
     return NULL;
+}
+
+/* Negative events without a category are counted as such: where most
+ * negatives have none, "none" is where they mostly are, not the category of
+ * the few that have one. */
+Test(pg_sink, the_live_breakdown_says_when_most_negatives_have_no_category)
+{
+    long id = 0;
+    for (int i = 0; i < 2; i++)
+        add_where(id++, 60, "web", "", 2);
+    add_where(id++, 60, "web", "", 1);
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    cr_assert_eq(cx_test_pg_scalar(conn,
+                                   "SELECT count(*) FROM cx.events WHERE channel = 'web'"
+                                   " AND sentiment = 'negative' AND primary_category IS NULL"),
+                 2, "the test needs two negatives without a category");
+    char err[512], *json = NULL;
+    cx_pg_reader *r = NULL;
+    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_live(r, 60, &json, err, sizeof err), CX_OK, "%s", err);
+    json_t *live = json_loads(json, 0, NULL);
+    size_t pos;
+    json_t *web = where_row(live, "channels", "web", &pos);
+    cr_assert_not_null(web, "%s", json);
+    cr_assert_str_eq(json_string_value(json_object_get(web, "top")), "none", "%s", json);
+    json_decref(live);
+    free(json);
+    cx_pg_reader_free(r);
 }
 
 /* The live page's breakdown counts each event once, in the last hour only,

@@ -248,6 +248,36 @@ Test(pg_tickets, a_share_at_the_threshold_opens_nothing_and_one_more_negative_op
     cr_assert_eq(write_batch().tickets_opened, 1, "30 of 51 is");
 }
 
+/* A reason never shows its figure on the threshold it crossed: where the
+ * usual places would (58.8% above 58.8%, 2.20 below 2.2), it has more. */
+Test(pg_tickets, a_reason_shows_its_figure_past_the_threshold)
+{
+    use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
+              "  \"min_events\": 10, \"negative_share_above\": 0.588, \"owner\": \"carriers\"},"
+              " {\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 4,"
+              "  \"avg_rating_below\": 2.2, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
+    for (int i = 0; i < 51; i++) { /* 30 of 51: 58.82% */
+        char id[32];
+        snprintf(id, sizeof id, "e-%d", i);
+        add(id, 0, "chat",
+            i < 30 ? "the courier lost my parcel, terrible service"
+                   : "the courier was friendly and quick, great service",
+            NULL);
+    }
+    for (int i = 0; i < 4; i++) { /* an average of 2.196 */
+        char id[32];
+        snprintf(id, sizeof id, "csat-%d", i);
+        add(id, 2, "store", "the agent was rude", "{\"scale\":\"csat\",\"value\":2.196}");
+    }
+    cr_assert_eq(write_batch().tickets_opened, 2);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
+                   " 'negative share 58.8235% (30 of 51 events)%above 58.8%'"),
+                 1, "the share");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason LIKE"
+                   " 'average csat rating 2.196 over 4 ratings%below 2.2'"),
+                 1, "the average");
+}
+
 /* "avg_rating_below": 2.2 means below: an average of exactly 2.2 (55 over
  * 25 ratings; 2.2 * 25 is 55.00000000000001) opens nothing. */
 Test(pg_tickets, an_average_at_the_threshold_opens_nothing)
@@ -1353,6 +1383,16 @@ Test(pg_tickets, the_grafana_dashboard_queries_run)
             /* Grafana's macros, expanded the way Grafana does for PostgreSQL. */
             char sql[4096];
             snprintf(sql, sizeof sql, "%s", json_string_value(json_object_get(target, "rawSql")));
+            static const char *const bare[][2] = {{"$__timeFrom()", "(now() - interval '1 day')"},
+                                                  {"$__timeTo()", "now()"}};
+            for (size_t m = 0; m < 2; m++) {
+                char *at;
+                while ((at = strstr(sql, bare[m][0])) != NULL) {
+                    char rest[4096];
+                    snprintf(rest, sizeof rest, "%s", at + strlen(bare[m][0]));
+                    snprintf(at, sizeof sql - (size_t)(at - sql), "%s%s", bare[m][1], rest);
+                }
+            }
             static const char *const macros[][2] = {
                 {"$__timeFilter(", "now() - interval '1 day' <= ("},
                 {"$__timeGroupAlias(", "date_trunc('hour', "}};
