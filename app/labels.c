@@ -278,8 +278,11 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
             snprintf(given, sizeof given, "is missing");
         else if (s == NULL)
             snprintf(given, sizeof given, "is not a string");
-        else
-            snprintf(given, sizeof given, "\"%.60s\"", s);
+        else {
+            snprintf(given, sizeof given, "\"%.60s", s);
+            cx_utf8_mend(given, strlen(given)); /* cut, maybe inside a character */
+            strcat(given, "\"");
+        }
         cx_errf(err, errlen, CX_ERR_INVALID,
                 "%s: line %lu: \"sentiment\" %s: it must be negative, neutral or positive (in "
                 "lower case)",

@@ -497,7 +497,10 @@ cx_status cx_config_set(cx_config *cfg, const char *key, const char *value, char
     if (s == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "unknown setting \"%s\"%s", key,
                        suggestion(key, hint, sizeof hint));
-    return set_text(cfg, s, value, s->flag, err, errlen);
+    cx_status st = set_text(cfg, s, value, s->flag, err, errlen);
+    if (st == CX_OK) /* a value set by cxpulse itself came from no one */
+        note_origin(cfg, s, NULL);
+    return st;
 }
 
 cx_config *cx_config_new(void)
@@ -770,8 +773,8 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
             json_decref(one);
             if (st == CX_OK)
                 note_origin(cfg, s, s->flag);
-        } else {
-            st = cx_config_set(cfg, s->key, value, err, errlen);
+        } else if ((st = cx_config_set(cfg, s->key, value, err, errlen)) == CX_OK) {
+            note_origin(cfg, s, s->flag);
         }
         if (st != CX_OK)
             return st;

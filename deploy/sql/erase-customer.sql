@@ -4,39 +4,43 @@
 -- Run it as the cx schema's owner (the service's role may not delete events);
 -- `cxpulse run` may keep running. It
 --   1. takes the events whose customer_id is the given one;
---   2. takes their counts out of cx.signals (rows left empty are deleted), so
---      that the signals still equal the events kept;
---   3. takes their ids out of the tickets' sample_event_ids and out of the
+--   2. deletes the dead letters whose message names the customer or one of
+--      the events (the raw bytes parsed as JSON);
+--   3. lists the dead letters that are not JSON but hold the customer's id
+--      among their bytes, for a person to judge (delete them by id);
+--   4. takes the events' counts out of cx.signals (rows left empty are
+--      deleted), so that the signals still equal the events kept;
+--   5. takes their ids out of the tickets' sample_event_ids and out of the
 --      copies of the tickets in cx.notifications (no notification is sent:
 --      the outbox's trigger ignores sample_event_ids);
---   4. deletes the dead letters whose message names the customer or one of
---      the events (the raw bytes parsed as JSON);
---   5. deletes the events;
---   6. prints how many events it erased, then the dead letters that are not
---      JSON but hold the customer's id among their bytes, for a person to
---      judge (delete them by id).
+--   6. deletes the events and prints how many it erased.
+-- Events of the customer stored while it runs are not among them: run it
+-- again (docs/privacy.md says when else).
 -- What it cannot reach (Kafka, backups, receivers, other customers' text,
 -- trained models) is in docs/privacy.md.
--- Beside a running service it takes its locks in the order the service does
--- (the ticket rules' turn, then events and signal rows in key order), so that
--- neither waits for the other in a circle; it refuses to start while a
--- `cxpulse dead-letters replay` runs (which could store again what it
+-- Beside a running service it takes its locks in an order that waits for no
+-- one in a circle: the customer's events (ordered as reclassify orders them),
+-- then the ticket rules' turn (which a batch takes before it opens a ticket,
+-- so none is opened naming these events meanwhile; the slow scans are done
+-- before it, so batches wait for it briefly), then signal rows in the
+-- service's key order. Erasures run one at a time; one refuses to start while
+-- a `cxpulse dead-letters replay` runs (which could store again what it
 -- deletes), and it gives up after 10 s waiting for a lock (a notification
--- being posted to a slow receiver, say) rather than hold up the service's
--- batches: run it again then. Either way nothing was erased.
+-- being posted to a slow receiver, another erasure) rather than hold up the
+-- service's batches: run it again then. Either way nothing was erased.
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL lock_timeout = '10s';
 
--- no replay of dead letters meanwhile (cxpulse holds this number shared for one)
+-- one erasure at a time, and no replay of dead letters meanwhile (cxpulse
+-- holds the second number shared for one)
+SELECT pg_advisory_xact_lock(7242837004) AS erasing \gset
 DO $$
 BEGIN
   IF NOT pg_try_advisory_xact_lock(7242837002) THEN
     RAISE EXCEPTION 'a cxpulse dead-letters replay is running: run this again once it has ended';
   END IF;
 END $$;
--- the ticket rules' turn: no batch opens a ticket with these events as samples meanwhile
-SELECT pg_advisory_xact_lock(7512860309426239849) \gset
 
 CREATE FUNCTION pg_temp.as_json(b bytea) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
@@ -50,7 +54,21 @@ CREATE TEMP TABLE gone ON COMMIT DROP AS
 SELECT event_id, occurred_at, channel, categories, sentiment, rating_scale, rating_value
 FROM cx.events WHERE customer_id = :'cid' ORDER BY occurred_at, event_id FOR UPDATE;
 
--- 2. their counts out of every window they are counted in, the rows locked in
+-- 2. the dead letters naming the customer or the events
+DELETE FROM cx.dead_letters d
+WHERE pg_temp.as_json(d.raw) ->> 'customer_id' = :'cid'
+   OR pg_temp.as_json(d.raw) ->> 'event_id' IN (SELECT event_id FROM gone);
+
+-- 3. the dead letters a person has to judge: not JSON, the customer's id among their bytes
+SELECT id AS dead_letter_to_judge, consumer_group, kafka_topic, kafka_partition, kafka_offset,
+       left(error, 80) AS error
+FROM cx.dead_letters
+WHERE pg_temp.as_json(raw) IS NULL AND position(convert_to(:'cid', 'UTF8') IN raw) > 0;
+
+-- the ticket rules' turn: no batch opens a ticket with these events as samples meanwhile
+SELECT pg_advisory_xact_lock(7512860309426239849) AS turn \gset
+
+-- 4. their counts out of every window they are counted in, the rows locked in
 --    key order first (as every writer locks them)
 CREATE TEMP TABLE counts ON COMMIT DROP AS
 WITH ws AS (SELECT DISTINCT window_seconds AS s FROM cx.signals)
@@ -76,7 +94,8 @@ WITH ws AS (SELECT DISTINCT window_seconds AS s FROM cx.signals)
   GROUP BY 1, 2, 3, 4;
 SELECT count(*) AS signal_rows_locked FROM (
   SELECT 1 FROM cx.signals s JOIN counts USING (window_start, window_seconds, category, channel)
-  ORDER BY s.window_start, s.window_seconds, s.category, s.channel FOR UPDATE OF s) l \gset
+  ORDER BY s.window_start, s.window_seconds, s.category COLLATE "C", s.channel COLLATE "C"
+  FOR UPDATE OF s) l \gset
 UPDATE cx.signals s
 SET events = s.events - d.events, negative = s.negative - d.negative,
     neutral = s.neutral - d.neutral, positive = s.positive - d.positive,
@@ -88,9 +107,11 @@ SET events = s.events - d.events, negative = s.negative - d.negative,
 FROM counts d
 WHERE (s.window_start, s.window_seconds, s.category, s.channel)
     = (d.window_start, d.window_seconds, d.category, d.channel);
-DELETE FROM cx.signals WHERE events = 0;
+DELETE FROM cx.signals s USING counts d
+WHERE (s.window_start, s.window_seconds, s.category, s.channel)
+    = (d.window_start, d.window_seconds, d.category, d.channel) AND s.events = 0;
 
--- 3. their ids out of the tickets and the outbox's copies of them
+-- 5. their ids out of the tickets and the outbox's copies of them
 UPDATE cx.tickets t
 SET sample_event_ids = ARRAY(SELECT x FROM unnest(t.sample_event_ids) WITH ORDINALITY AS a(x, o)
                              WHERE x NOT IN (SELECT event_id FROM gone) ORDER BY o)
@@ -103,19 +124,8 @@ SET ticket = jsonb_set(n.ticket, '{sample_event_ids}',
                                  WHERE x NOT IN (SELECT event_id FROM gone)), '[]'))
 WHERE n.ticket -> 'sample_event_ids' ?| ARRAY(SELECT event_id FROM gone);
 
--- 4. the dead letters naming the customer or the events
-DELETE FROM cx.dead_letters d
-WHERE pg_temp.as_json(d.raw) ->> 'customer_id' = :'cid'
-   OR pg_temp.as_json(d.raw) ->> 'event_id' IN (SELECT event_id FROM gone);
-
--- 5. the events
+-- 6. the events, and how many
 DELETE FROM cx.events WHERE event_id IN (SELECT event_id FROM gone);
-
--- 6. what was done, and what a person has to judge
 SELECT count(*) AS events_erased FROM gone;
-SELECT id AS dead_letter_to_judge, consumer_group, kafka_topic, kafka_partition, kafka_offset,
-       left(error, 80) AS error
-FROM cx.dead_letters
-WHERE pg_temp.as_json(raw) IS NULL AND position(convert_to(:'cid', 'UTF8') IN raw) > 0;
 
 COMMIT;

@@ -232,6 +232,16 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         }
         if (done != NULL && strcmp(done, "skipped") == 0)
             continue;
+        size_t j;
+        const json_t *later;
+        int took_later = 0;
+        json_array_foreach(json_object_get(row, "later_sent"), j, later) took_later |=
+            json_is_string(later) && strcmp(json_string_value(later), r->name) == 0;
+        if (took_later) {
+            set_delivery(deliveries, r->name, "skipped", 0,
+                         "a later transition was delivered to it");
+            continue;
+        }
         /* Chat gets what a person acts on, not every batch that adds events:
          * an update only when its ticket fired again after a quiet spell. */
         if (r->kind == CX__ALERTS_SLACK &&

@@ -37,7 +37,7 @@ struct cx_metrics {
     size_t n_receivers;
     uint64_t delivered[CX_METRICS_MAX_RECEIVERS][3]; /* CX_M_NOTIFY_*, by receiver */
     histogram batch_size, batch_seconds, latency;
-    double set_at[CX_G_GAUGE_COUNT]; /* Unix time each gauge was last set (0: never) */
+    double set_at[CX_G_GAUGE_COUNT]; /* mono_now() when each gauge was last set (0: never) */
     double classify_seconds;         /* cxpulse_classify_seconds_total */
     int write_failing;               /* a write failed and none has succeeded since */
     double started;                  /* Unix time of cx_metrics_new() */

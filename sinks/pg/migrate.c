@@ -789,6 +789,9 @@ cx_status cx_pg_migrate(const char *conninfo, int *applied, int *version, char *
         *version = m->version;
     }
 done:
+    /* the run's lock, let go of here rather than with the connection: one
+     * kept by a pooler's server connection would hold grants.sql up */
+    PQclear(PQexec(conn, "SELECT pg_advisory_unlock_all()"));
     PQfinish(conn);
     return st;
 }

@@ -129,7 +129,14 @@ static cx_status exec(cx_pg_outbox *o, const char *sql, int n, const char *const
     "  FOR UPDATE OF d SKIP LOCKED) h" \
     " WHERE n.id = h.id AND h.until > now()"
 #define CLAIM_SQL \
-    "SELECT " NOTIFICATION_COLUMNS " FROM cx.notifications n" \
+    "SELECT " NOTIFICATION_COLUMNS "," \
+    /* the receivers that took a later transition of the ticket: told \
+       "opened" after "resolved", an Alertmanager would page again (a retry \
+       queued while the later one was being posted could not see it) */ \
+    " (SELECT coalesce(json_agg(DISTINCT d.k), '[]') FROM cx.notifications l," \
+    "  jsonb_each(l.deliveries) AS d(k, v) WHERE l.ticket_id = n.ticket_id" \
+    "  AND l.seq > n.seq AND d.v->>'status' = 'sent') AS later_sent" \
+    " FROM cx.notifications n" \
     " WHERE n.status = 'pending' AND NOT n.waiting" \
     " AND n.next_attempt_at <= now()" \
     " AND NOT EXISTS (SELECT 1 FROM cx.notifications p" \
@@ -337,20 +344,6 @@ cx_status cx_pg_notifications_retry(const char *conninfo, long long id, long lon
     const char *params[] = {id > 0 ? id_s : NULL};
     PGresult *r;
     st = cx__pg_exec(conn, "BEGIN", "retrying notifications", err, errlen);
-    /* each ticket's outbox lock, in ticket order (as a batch's trigger takes
-     * them): a sender posting a later transition of the ticket holds it, and
-     * what it posts is known only once it is done (else an "opened" could be
-     * queued again after the "resolved" it is posting was taken) */
-    if (st == CX_OK) {
-        r = PQexecParams(conn,
-                         "SELECT count(pg_advisory_xact_lock(72428371,"
-                         " (ticket_id & 2147483647)::int)) FROM (SELECT DISTINCT ticket_id"
-                         " FROM cx.notifications WHERE status = 'failed'"
-                         " AND ($1::bigint IS NULL OR id = $1) ORDER BY 1) t",
-                         1, NULL, params, NULL, NULL, 0);
-        st = cx__pg_check(conn, r, "waiting for the notifications being sent", err, errlen);
-        PQclear(r);
-    }
     /* an update no receiver took, which a later transition of its ticket has
      * made needless: not sent again (a receiver that took it is not told it
      * was superseded). An update after a longer quiet than any later one is

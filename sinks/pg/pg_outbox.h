@@ -40,7 +40,9 @@ cx_status cx_pg_outbox_new(cx_pg_outbox **out, const char *conninfo, int idle_ms
  * rows waiting behind their ticket's first (they are marked waiting and left
  * out of the index it reads). *row is a JSON object (id,
  * ticket_id, seq, transition, status, attempts, created_at, sent_at,
- * next_attempt_at, last_error, deliveries, ticket), or NULL when nothing is due
+ * next_attempt_at, last_error, deliveries, ticket, and later_sent: the
+ * receivers that took a later transition of its ticket, which are not to be
+ * sent this one), or NULL when nothing is due
  * (no transaction is left open then). update_seconds > 0: an `updated` row
  * that was never posted is not claimed until update_seconds after its ticket's
  * last row that was sent (it is due then, holding the ticket's latest state).

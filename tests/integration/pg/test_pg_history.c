@@ -1047,6 +1047,17 @@ Test(pg_history, a_replay_and_an_erasure_never_run_at_once)
     cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters"), 1, "it erased something");
     PQfinish(replay);
 
+    /* another erasure going on (its first lock): this one waits for it, and
+     * is not told that a replay runs */
+    PGconn *other = cx_test_pg_connect(url);
+    cx_test_pg_exec(other, "BEGIN; SELECT pg_advisory_xact_lock(7242837004)");
+    pid_t erase = cx_test_sh_start(
+        "psql -X -q -v ON_ERROR_STOP=1 -v cid=c-404 -f '%s' '%s' >'%s' 2>&1", script, url, out);
+    cr_assert_eq(cx_test_sh_wait(erase, 700), -2, "it did not wait for the other erasure");
+    cx_test_pg_exec(other, "COMMIT");
+    PQfinish(other);
+    cr_assert_eq(cx_test_sh_wait(erase, 30000), 0, "see %s", out);
+
     /* an erasure going on (its lock and its delete, not committed yet) */
     cx_test_pg_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7242837002);"
                           " DELETE FROM cx.dead_letters");
