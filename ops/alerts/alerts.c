@@ -122,9 +122,11 @@ static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, siz
         json_object_foreach((json_t *)o, k, v)
         {
             if (strcmp(k, "name") != 0 && strcmp(k, "kind") != 0 && strcmp(k, "url") != 0 &&
-                strcmp(k, "secret") != 0 && strcmp(k, "secret_env") != 0)
+                strcmp(k, "url_env") != 0 && strcmp(k, "secret") != 0 &&
+                strcmp(k, "secret_env") != 0)
                 return cx_errf(err, errlen, CX_ERR_CONFIG,
-                               "%s: unknown key \"%s\" (name, kind, url, secret, secret_env)",
+                               "%s: unknown key \"%s\" (name, kind, url, url_env, secret, "
+                               "secret_env)",
                                where, k);
             if (!json_is_string(v))
                 return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"%s\" must be a string", where,
@@ -159,9 +161,19 @@ static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, siz
                                  "%s: environment variable %s (secret_env) is empty", where,
                                  secret_env)
                        : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"secret\" is empty", where);
-        cx_status st = add_receiver(a, name, (cx__alerts_kind)kind_i,
-                                    json_string_value(json_object_get(o, "url")), secret, 0,
-                                    where, err, errlen);
+        /* a URL that holds a token (Slack's, Teams', a user:password@) is
+         * better kept out of the configuration file, in the environment */
+        const char *url = json_string_value(json_object_get(o, "url"));
+        const char *url_env = json_string_value(json_object_get(o, "url_env"));
+        if (url && url_env)
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: give \"url\" or \"url_env\", not both",
+                           where);
+        if (url_env != NULL && ((url = getenv(url_env)) == NULL || url[0] == '\0'))
+            return cx_errf(err, errlen, CX_ERR_CONFIG,
+                           "%s: environment variable %s (url_env) is %s", where, url_env,
+                           url == NULL ? "not set" : "empty");
+        cx_status st =
+            add_receiver(a, name, (cx__alerts_kind)kind_i, url, secret, 0, where, err, errlen);
         if (st != CX_OK)
             return st;
     }

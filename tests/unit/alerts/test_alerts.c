@@ -121,6 +121,28 @@ Test(alerts, a_secret_env_that_is_not_set_is_refused)
             NULL, "environment variable CXPULSE_TEST_NO_SUCH_SECRET (secret_env) is not set");
 }
 
+/* A URL with a token in it may come from the environment (url_env), as a
+ * secret does; unset, empty or beside a url it is refused. */
+Test(alerts, a_receiver_url_may_come_from_the_environment)
+{
+    setenv("CXPULSE_TEST_CHAT_URL", "https://hooks.chat.example/services/T0/B0/TOKEN", 1);
+    set("alerts.receivers", "[{\"name\": \"chat\", \"kind\": \"slack\","
+                            " \"url_env\": \"CXPULSE_TEST_CHAT_URL\"}]");
+    load();
+    cr_assert_str_eq(alerts->receivers[0].url, "https://hooks.chat.example/services/T0/B0/TOKEN");
+    cx_alerts_free(alerts);
+    alerts = NULL;
+    refused("[{\"name\": \"chat\", \"kind\": \"slack\", \"url\": \"http://a/\","
+            " \"url_env\": \"CXPULSE_TEST_CHAT_URL\"}]",
+            NULL, "give \"url\" or \"url_env\", not both");
+    setenv("CXPULSE_TEST_CHAT_URL", "", 1);
+    refused("[{\"name\": \"chat\", \"kind\": \"slack\", \"url_env\": \"CXPULSE_TEST_CHAT_URL\"}]",
+            NULL, "environment variable CXPULSE_TEST_CHAT_URL (url_env) is empty");
+    unsetenv("CXPULSE_TEST_CHAT_URL");
+    refused("[{\"name\": \"chat\", \"kind\": \"slack\", \"url_env\": \"CXPULSE_TEST_CHAT_URL\"}]",
+            NULL, "environment variable CXPULSE_TEST_CHAT_URL (url_env) is not set");
+}
+
 /* An empty secret would leave the receiver's posts unsigned without a word
  * (an env file's "CRM_HOOK_SECRET=", say). */
 Test(alerts, an_empty_secret_is_refused)
