@@ -69,7 +69,7 @@ static cx_status connect_writer(const char *conninfo, PGconn **conn, char *err, 
             "SET client_min_messages = warning; SET jit = off; " SESSION_TIME
             "CREATE TEMP TABLE IF NOT EXISTS cx_re_events (row tid, sentiment text,"
             " primary_category text, categories text[], confidences real[],"
-            " evidence jsonb) ON COMMIT DELETE ROWS;"
+            " evidence jsonb, sentiment_from text) ON COMMIT DELETE ROWS;"
             "CREATE TEMP TABLE IF NOT EXISTS cx_re_empty (row tid) ON COMMIT DELETE ROWS",
             "preparing the session", err, errlen);
     if (st == CX_OK)
@@ -440,6 +440,7 @@ static unsigned category_set(const cx_tags *t)
 #define UPDATE_SQL                                                                                 \
     "UPDATE cx.events e SET sentiment = r.sentiment, primary_category = r.primary_category,"       \
     " categories = r.categories, confidences = r.confidences, evidence = r.evidence,"              \
+    " sentiment_from = r.sentiment_from,"                                                          \
     " rule_version = %s, tagged_at = now() FROM cx_re_events r WHERE e.ctid = r.row;\n"
 
 /* The queries a page's write sends at once: with the signal correction (one
@@ -544,7 +545,8 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
         cx__buf_field(&ev, PQgetvalue(h->locked, row, 1), 0);
         cx__buf_field(&ev, cx_sentiment_name(t->sentiment), 0);
         cx__buf_field(&ev, now, 0);
-        cx__buf_tags(&ev, t, 1);
+        cx__buf_tags(&ev, t, 0);
+        cx__buf_field(&ev, t->sentiment_from, 1);
         row++;
     }
     /* the difference, one row per key; both sides when a rating too fine to

@@ -648,6 +648,10 @@ static const migration migrations[] = {
      "         AS nps_promoters,\n"
      "       count(*) FILTER (WHERE e.rating_scale = 'nps' AND e.rating_value < 6.5)\n"
      "         AS nps_detractors")},
+    /* what decided the sentiment: an analyst leaves out automatic replies
+     * and empty texts (neutral, from none) where they would dilute a share */
+    {28, "events.sentiment_from: what decided an event's sentiment",
+     "ALTER TABLE cx.events ADD COLUMN IF NOT EXISTS sentiment_from text;\n"},
 };
 /* clang-format on */
 

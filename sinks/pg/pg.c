@@ -213,7 +213,7 @@ static const char *const stage_sql =
     "  touchpoint text, language text, body text, rating_scale text, rating_value numeric,\n"
     "  sentiment text, primary_category text, payload jsonb, kafka_topic text,\n"
     "  kafka_partition int, kafka_offset bigint, rule_version text, categories text[],\n"
-    "  confidences real[], evidence jsonb) ON COMMIT DELETE ROWS;\n"
+    "  confidences real[], evidence jsonb, sentiment_from text) ON COMMIT DELETE ROWS;\n"
     "CREATE TEMP TABLE IF NOT EXISTS cx_stage_dead (\n"
     "  kafka_topic text, kafka_partition int, kafka_offset bigint, error text, raw bytea)\n"
     "  ON COMMIT DELETE ROWS";
@@ -727,7 +727,8 @@ static void event_row(cx_buf *b, const cx_record *r, const char *rule_version)
     cx__buf_int(b, r->partition, 0);
     cx__buf_int(b, r->offset, 0);
     cx__buf_field(b, rule_version, 0);
-    cx__buf_tags(b, t, 1);
+    cx__buf_tags(b, t, 0);
+    cx__buf_field(b, t->sentiment_from, 1);
 }
 
 /* The staged events that were not stored before, stored; returns their seq. */

@@ -48,7 +48,7 @@ void cx__pg_redact(const char *conninfo, PGconn *conn, const char *msg, char *ou
 #define CX__PG_EVENT_COLUMNS                                                                       \
     "event_id, occurred_at, customer_id, channel, touchpoint, language, body, rating_scale,"       \
     " rating_value, sentiment, primary_category, payload, kafka_topic, kafka_partition,"           \
-    " kafka_offset, rule_version, categories, confidences, evidence"
+    " kafka_offset, rule_version, categories, confidences, evidence, sentiment_from"
 
 /*
  * Checks a result: CX_OK for a success; otherwise writes "<what>: <message>

@@ -297,13 +297,19 @@ Test(pg_history, reclassify_keeps_to_the_time_range)
     store();
     /* tagged as stored; a copy that syncs by tagged_at sees the re-tagged ones */
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE tagged_at = ingested_at"), 20);
-    cx_test_pg_exec(conn, "UPDATE cx.events SET tagged_at = tagged_at - interval '1 day'");
+    /* and what decided their sentiment, written again with the tags */
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE sentiment_from = 'rating'"), 20);
+    cx_test_pg_exec(conn, "UPDATE cx.events SET tagged_at = tagged_at - interval '1 day',"
+                          " sentiment_from = NULL");
     cr_assert_eq(reclassify_new("--since 2026-11-01T10:05:00Z --until 2026-11-01T10:10:00Z"), 0,
                  "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 5);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE tagged_at > now() - interval '1 hour'"
                    " AND rule_version LIKE 'test-2+%'"),
                  5, "tagged_at moves with the re-tagged events, and only with them");
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE sentiment_from = 'rating'"
+                   " AND rule_version LIKE 'test-2+%'"),
+                 5, "the re-tagged events' sentiment_from is not written");
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE tagged_at > now() - interval '1 hour'"),
                  5);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'external'"

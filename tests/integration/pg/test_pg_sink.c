@@ -64,7 +64,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cx_test_pg_exec(conn, "DROP INDEX cx.events_hour_utc_idx;"
                           "DROP VIEW cx.open_tickets; DROP VIEW cx.ticket_samples;"
                           "DROP VIEW cx.satisfaction_hourly;" /* 27's columns */
-                          "ALTER TABLE cx.events DROP COLUMN tagged_at;"
+                          "ALTER TABLE cx.events DROP COLUMN tagged_at, DROP COLUMN sentiment_from;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
                           " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
@@ -302,7 +302,7 @@ Test(pg_sink, cx_events_has_the_columns_the_tests_check)
                      "event_id,occurred_at,ingested_at,customer_id,channel,touchpoint,language,"
                      "body,rating_scale,rating_value,sentiment,primary_category,payload,"
                      "kafka_topic,kafka_partition,kafka_offset,rule_version,categories,"
-                     "confidences,evidence,tagged_at");
+                     "confidences,evidence,tagged_at,sentiment_from");
     PQclear(r);
 }
 
@@ -358,15 +358,15 @@ Test(pg_sink, fills_every_contract_column)
                      "ingested_at > now() - interval '1 minute', customer_id, channel, "
                      "touchpoint, language, body, rating_scale, rating_value, sentiment, "
                      "primary_category, payload->'extra'->'k'->>0, kafka_topic, "
-                     "kafka_partition, kafka_offset, rule_version, tagged_at = ingested_at"
-                     " FROM cx.events");
+                     "kafka_partition, kafka_offset, rule_version, tagged_at = ingested_at,"
+                     " sentiment_from FROM cx.events");
     cr_assert_eq(PQntuples(r), 1);
     const char *want[] = {
         "full-1", "t",         "t",        "c7",
         "phone",  "billing",   "en",       "I was charged twice\tand the agent was rude \\ sigh",
         "csat",   "1",         "negative", "collaborative",
         "1",      "cx.events", "3",        "41",
-        "test+1", "t"};
+        "test+1", "t",         "rating"};
     cr_assert_eq((size_t)PQnfields(r), CX_ARRAY_LEN(want));
     for (int i = 0; i < (int)CX_ARRAY_LEN(want); i++)
         cr_assert_str_eq(PQgetvalue(r, 0, i), want[i], "column %d (%s)", i, PQfname(r, i));
