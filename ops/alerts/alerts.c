@@ -109,6 +109,27 @@ static cx_status add_receiver(cx_alerts *a, const char *name, cx__alerts_kind ki
 
 static const char *const kind_names[] = {"alertmanager", "webhook", "slack"};
 
+/* A receiver's value of key: o's "key", or the environment variable its
+ * "key_env" names (set and not empty), or NULL when it has neither. */
+static cx_status given_or_env(const json_t *o, const char *key, const char *where,
+                              const char **value, char *err, size_t errlen)
+{
+    char env_key[32];
+    snprintf(env_key, sizeof env_key, "%s_env", key);
+    const char *var = json_string_value(json_object_get(o, env_key));
+    *value = json_string_value(json_object_get(o, key));
+    if (var == NULL)
+        return CX_OK;
+    if (*value != NULL)
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: give \"%s\" or \"%s\", not both", where,
+                       key, env_key);
+    *value = getenv(var);
+    if (*value == NULL || (*value)[0] == '\0')
+        return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: environment variable %s (%s) is %s", where,
+                       var, env_key, *value == NULL ? "not set" : "empty");
+    return CX_OK;
+}
+
 static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, size_t errlen)
 {
     size_t i;
@@ -147,33 +168,16 @@ static cx_status read_receivers(cx_alerts *a, const json_t *list, char *err, siz
         if ((secret || secret_env) && kind_i != CX__ALERTS_WEBHOOK)
             return cx_errf(err, errlen, CX_ERR_CONFIG,
                            "%s: only a webhook receiver is signed with a secret", where);
-        if (secret && secret_env)
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "%s: give \"secret\" or \"secret_env\", not both", where);
-        if (secret_env != NULL && (secret = getenv(secret_env)) == NULL)
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "%s: environment variable %s (secret_env) is not set", where,
-                           secret_env);
+        const char *url = NULL;
+        cx_status st = given_or_env(o, "secret", where, &secret, err, errlen);
+        if (st == CX_OK) /* a URL may hold a token (Slack's, Teams', a user:password@) */
+            st = given_or_env(o, "url", where, &url, err, errlen);
+        if (st != CX_OK)
+            return st;
         /* an empty secret would send the receiver's posts unsigned */
         if (secret != NULL && secret[0] == '\0')
-            return secret_env != NULL
-                       ? cx_errf(err, errlen, CX_ERR_CONFIG,
-                                 "%s: environment variable %s (secret_env) is empty", where,
-                                 secret_env)
-                       : cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"secret\" is empty", where);
-        /* a URL that holds a token (Slack's, Teams', a user:password@) is
-         * better kept out of the configuration file, in the environment */
-        const char *url = json_string_value(json_object_get(o, "url"));
-        const char *url_env = json_string_value(json_object_get(o, "url_env"));
-        if (url && url_env)
-            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: give \"url\" or \"url_env\", not both",
-                           where);
-        if (url_env != NULL && ((url = getenv(url_env)) == NULL || url[0] == '\0'))
-            return cx_errf(err, errlen, CX_ERR_CONFIG,
-                           "%s: environment variable %s (url_env) is %s", where, url_env,
-                           url == NULL ? "not set" : "empty");
-        cx_status st =
-            add_receiver(a, name, (cx__alerts_kind)kind_i, url, secret, 0, where, err, errlen);
+            return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: \"secret\" is empty", where);
+        st = add_receiver(a, name, (cx__alerts_kind)kind_i, url, secret, 0, where, err, errlen);
         if (st != CX_OK)
             return st;
     }

@@ -245,10 +245,7 @@ int cx_test_sh(const char *fmt, ...)
     va_start(ap, fmt);
     pid_t pid = sh_start(fmt, ap);
     va_end(ap);
-    int rc;
-    if (pid < 0 || waitpid(pid, &rc, 0) != pid)
-        return -1;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return pid < 0 ? -1 : cx_test_sh_wait(pid, -1);
 }
 
 pid_t cx_test_sh_start(const char *fmt, ...)
@@ -264,7 +261,7 @@ int cx_test_sh_wait(pid_t pid, int ms)
 {
     for (int waited = 0;; waited += 20) {
         int rc;
-        pid_t got = waitpid(pid, &rc, WNOHANG);
+        pid_t got = waitpid(pid, &rc, ms < 0 ? 0 : WNOHANG);
         if (got == pid)
             return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
         if (got < 0)

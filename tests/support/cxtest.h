@@ -124,8 +124,9 @@ int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cx_test_sh() without waiting: the command's process, for cx_test_sh_wait(). */
 pid_t cx_test_sh_start(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Waits up to ms for a cx_test_sh_start() command to end: its exit status
- * as cx_test_sh() gives it, or -2 while it still runs (then wait again). */
+/* Waits up to ms (< 0: as long as it takes) for a cx_test_sh_start()
+ * command to end: its exit status as cx_test_sh() gives it, or -2 while it
+ * still runs (then wait again). */
 int cx_test_sh_wait(pid_t pid, int ms);
 
 #endif /* CX_TEST_H */

@@ -1350,6 +1350,25 @@ static json_t *where_row(json_t *live, const char *kind, const char *name, size_
     return NULL;
 }
 
+/* Stores the batch add_where() made and reads the live page's data of 60 s
+ * windows: parsed, and its text in *json (free both). */
+static json_t *stored_live(char **json)
+{
+    cx_pg *pg = sinktest_sink(url);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    cx_pg_free(pg);
+    char err[512];
+    cx_pg_reader *r = NULL;
+    *json = NULL;
+    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_pg_live(r, 60, json, err, sizeof err), CX_OK, "%s", err);
+    cx_pg_reader_free(r);
+    json_t *live = json_loads(*json, 0, NULL);
+    cr_assert_not_null(live, "not JSON: %s", *json);
+    return live;
+}
+
 /* Negative events without a category are counted as such: where most
  * negatives have none, "none" is where they mostly are, not the category of
  * the few that have one. */
@@ -1359,26 +1378,18 @@ Test(pg_sink, the_live_breakdown_says_when_most_negatives_have_no_category)
     for (int i = 0; i < 2; i++)
         add_where(id++, 60, "web", "", 2);
     add_where(id++, 60, "web", "", 1);
-    cx_pg *pg = sinktest_sink(url);
-    cx_pg_result res;
-    cr_assert_eq(write(pg, &res), CX_OK);
-    cx_pg_free(pg);
+    char *json;
+    json_t *live = stored_live(&json);
     cr_assert_eq(cx_test_pg_scalar(conn,
                                    "SELECT count(*) FROM cx.events WHERE channel = 'web'"
                                    " AND sentiment = 'negative' AND primary_category IS NULL"),
                  2, "the test needs two negatives without a category");
-    char err[512], *json = NULL;
-    cx_pg_reader *r = NULL;
-    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_pg_live(r, 60, &json, err, sizeof err), CX_OK, "%s", err);
-    json_t *live = json_loads(json, 0, NULL);
     size_t pos;
     json_t *web = where_row(live, "channels", "web", &pos);
     cr_assert_not_null(web, "%s", json);
     cr_assert_str_eq(json_string_value(json_object_get(web, "top")), "none", "%s", json);
     json_decref(live);
     free(json);
-    cx_pg_reader_free(r);
 }
 
 /* The live page's breakdown counts each event once, in the last hour only,
@@ -1397,20 +1408,11 @@ Test(pg_sink, the_live_breakdown_ranks_channels_and_touchpoints_by_negative_even
     add_where(id++, 40, "", "", 1);
     for (int i = 0; i < 5; i++) /* two hours ago: not in the hour */
         add_where(id++, 7200, "phone", "returns", 1);
-    cx_pg *pg = sinktest_sink(url);
-    cx_pg_result res;
-    cr_assert_eq(write(pg, &res), CX_OK);
-    cx_pg_free(pg);
+    char *json;
+    json_t *live = stored_live(&json);
     cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"
                                          " WHERE event_id = 'w-0' AND cardinality(categories) > 1"),
                  0, "the complaint should carry two categories for this test to mean anything");
-
-    char err[512], *json = NULL;
-    cx_pg_reader *r = NULL;
-    cr_assert_eq(cx_pg_reader_new(&r, url, err, sizeof err), CX_OK, "%s", err);
-    cr_assert_eq(cx_pg_live(r, 60, &json, err, sizeof err), CX_OK, "%s", err);
-    json_t *live = json_loads(json, 0, NULL);
-    cr_assert_not_null(live, "not JSON: %s", json);
     cr_assert(json_is_false(json_object_get(json_object_get(live, "where"), "sampled")), "%s",
               json);
 
@@ -1451,5 +1453,4 @@ Test(pg_sink, the_live_breakdown_ranks_channels_and_touchpoints_by_negative_even
               "no negatives, no category: %s", json);
     json_decref(live);
     free(json);
-    cx_pg_reader_free(r);
 }

@@ -226,20 +226,27 @@ Test(pg_tickets, below_the_minimum_volume_or_the_threshold_nothing_opens)
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets"), 0);
 }
 
+/* n events about the carrier in one minute (every window holds them all),
+ * the first `negative` of them complaints and the rest praise; ids e-0... */
+static void carrier_share(int negative, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "e-%d", i);
+        add(id, 0, "chat",
+            i < negative ? "the courier lost my parcel, terrible service"
+                         : "the courier was friendly and quick, great service",
+            NULL);
+    }
+}
+
 /* "negative_share_above": 0.58 means above: 29 of 50 (0.58 exactly, as the
  * threshold reads; 0.58 * 50 is 28.999999999999996) is not enough. */
 Test(pg_tickets, a_share_at_the_threshold_opens_nothing_and_one_more_negative_opens_it)
 {
     use_rules("[{\"name\": \"carrier-spike\", \"category\": \"external\", \"window_minutes\": 15,"
               "  \"min_events\": 10, \"negative_share_above\": 0.58, \"owner\": \"carriers\"}]");
-    for (int i = 0; i < 50; i++) { /* all in one minute: every window holds them all */
-        char id[32];
-        snprintf(id, sizeof id, "e-%d", i);
-        add(id, 0, "chat",
-            i < 29 ? "the courier lost my parcel, terrible service"
-                   : "the courier was friendly and quick, great service",
-            NULL);
-    }
+    carrier_share(29, 50);
     write_batch();
     cr_assert_eq(q("SELECT sum(events) FROM cx.signals WHERE category = 'external'"), 50);
     cr_assert_eq(q("SELECT sum(negative) FROM cx.signals WHERE category = 'external'"), 29);
@@ -256,14 +263,7 @@ Test(pg_tickets, a_reason_shows_its_figure_past_the_threshold)
               "  \"min_events\": 10, \"negative_share_above\": 0.588, \"owner\": \"carriers\"},"
               " {\"name\": \"csat-low\", \"category\": \"facing\", \"min_events\": 4,"
               "  \"avg_rating_below\": 2.2, \"rating_scale\": \"csat\", \"owner\": \"stores\"}]");
-    for (int i = 0; i < 51; i++) { /* 30 of 51: 58.82% */
-        char id[32];
-        snprintf(id, sizeof id, "e-%d", i);
-        add(id, 0, "chat",
-            i < 30 ? "the courier lost my parcel, terrible service"
-                   : "the courier was friendly and quick, great service",
-            NULL);
-    }
+    carrier_share(30, 51);        /* 58.82% */
     for (int i = 0; i < 4; i++) { /* an average of 2.196 */
         char id[32];
         snprintf(id, sizeof id, "csat-%d", i);
