@@ -10,9 +10,10 @@
 --      among their bytes, for a person to judge (delete them by id);
 --   4. takes the events' counts out of cx.signals (rows left empty are
 --      deleted), so that the signals still equal the events kept;
---   5. takes their ids out of the tickets' sample_event_ids and out of the
---      copies of the tickets in cx.notifications (no notification is sent:
---      the outbox's trigger ignores sample_event_ids);
+--   5. takes their ids out of the tickets' sample_event_ids, moving their
+--      updated_at (so a copy that reads changed tickets by it drops the ids
+--      too), and out of the copies of the tickets in cx.notifications (no
+--      notification is sent: the outbox's trigger ignores both columns);
 --   6. deletes the events and prints how many it erased.
 -- Events of the customer stored while it runs are not among them: run it
 -- again (docs/privacy.md says when else).
@@ -114,7 +115,8 @@ WHERE (s.window_start, s.window_seconds, s.category, s.channel)
 -- 5. their ids out of the tickets and the outbox's copies of them
 UPDATE cx.tickets t
 SET sample_event_ids = ARRAY(SELECT x FROM unnest(t.sample_event_ids) WITH ORDINALITY AS a(x, o)
-                             WHERE x NOT IN (SELECT event_id FROM gone) ORDER BY o)
+                             WHERE x NOT IN (SELECT event_id FROM gone) ORDER BY o),
+    updated_at = now()
 WHERE t.sample_event_ids && ARRAY(SELECT event_id FROM gone);
 UPDATE cx.notifications n
 SET ticket = jsonb_set(n.ticket, '{sample_event_ids}',
