@@ -215,8 +215,9 @@ cx_status cx_pg_reader_count_dead_letters(cx_pg_reader *r, const char *group, lo
         return st;
     const char *params[] = {group};
     PGresult *res = query(r,
-                          "SELECT count(*) FROM cx.dead_letters WHERE consumer_group = $1"
-                          " AND " CX__PG_DEAD_NOT_STORED(""),
+                          "SELECT count(*) FROM (SELECT FROM cx.dead_letters"
+                          " WHERE consumer_group = $1 AND " CX__PG_DEAD_NOT_STORED(
+                              "") " LIMIT " CX__PG_COUNT_CAP ") w",
                           1, params, "counting dead letters", &st, err, errlen);
     if (st == CX_OK)
         *waiting = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

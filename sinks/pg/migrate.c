@@ -652,6 +652,17 @@ static const migration migrations[] = {
      * and empty texts (neutral, from none) where they would dilute a share */
     {28, "events.sentiment_from: what decided an event's sentiment",
      "ALTER TABLE cx.events ADD COLUMN IF NOT EXISTS sentiment_from text;\n"},
+    /* a firing with no unresolved ticket looked for the resolved one holding
+     * it back among all of the owner's tickets (tickets_owner_status_idx),
+     * inside the ticket rules' turn; the dead-letter gauge counted the whole
+     * table */
+    {29, "indexes for a firing's resolved tickets and for dead letters waiting",
+     "CREATE INDEX IF NOT EXISTS tickets_resolved_at_idx\n"
+     "  ON cx.tickets (rule, category, scope, owner, resolved_at) WHERE status = 'resolved';\n"
+     "CREATE INDEX IF NOT EXISTS tickets_resolved_window_idx\n"
+     "  ON cx.tickets (rule, category, scope, owner, window_end) WHERE status = 'resolved';\n"
+     "CREATE INDEX IF NOT EXISTS dead_letters_waiting_idx ON cx.dead_letters (consumer_group)\n"
+     "  WHERE " CX__PG_DEAD_NOT_STORED("") ";\n"},
 };
 /* clang-format on */
 

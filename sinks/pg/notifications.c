@@ -293,7 +293,8 @@ cx_status cx_pg_outbox_stats(cx_pg_outbox *o, cx_pg_outbox_counts *c, char *err,
     PGresult *r = run(o,
                       "SELECT count(*), greatest(coalesce(extract(epoch FROM now() - min(CASE"
                       " WHEN attempts = 0 THEN next_attempt_at ELSE created_at END)), 0), 0),"
-                      " (SELECT count(*) FROM cx.notifications WHERE status = 'failed')"
+                      " (SELECT count(*) FROM (SELECT FROM cx.notifications"
+                      " WHERE status = 'failed' LIMIT " CX__PG_COUNT_CAP ") f)"
                       " FROM cx.notifications WHERE status = 'pending'",
                       0, NULL, "counting notifications", &st, err, errlen);
     if (r == NULL)

@@ -27,7 +27,8 @@ cx_status cx_pg_reader_new(cx_pg_reader **out, const char *conninfo, char *err, 
 cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, size_t errlen);
 
 /* Counts into *waiting the rows of cx.dead_letters of consumer group `group`
- * that are not stored yet: never replayed, or replayed and failed again. */
+ * that are not stored yet: never replayed, or replayed and failed again; up
+ * to 10,000 (more read as 10,000). */
 cx_status cx_pg_reader_count_dead_letters(cx_pg_reader *r, const char *group, long long *waiting,
                                           char *err, size_t errlen);
 

@@ -15,7 +15,7 @@
 typedef struct cx_pg_outbox cx_pg_outbox;
 
 typedef struct cx_pg_outbox_counts {
-    long long pending, failed;
+    long long pending, failed;     /* failed: up to 10,000 (more read as 10,000) */
     double oldest_pending_seconds; /* age of the oldest pending row (of an update held
                                       back, since it is due); 0 when none */
 } cx_pg_outbox_counts;

@@ -451,6 +451,22 @@ Test(http, dead_letters_waiting_are_this_groups_not_yet_stored)
               bad + 1);
 }
 
+/* A backlog nobody replays can grow without end, and the gauge is counted
+ * every few seconds on every member: it stops counting at 10,000. */
+Test(http, a_dead_letter_backlog_past_ten_thousand_reads_ten_thousand)
+{
+    cx_test_pg_exec(conn, "INSERT INTO cx.dead_letters (consumer_group, kafka_topic,"
+                          " kafka_partition, kafka_offset, error, raw)"
+                          " SELECT 'ops', 'old', 0, n, 'bad', '\\x7b'"
+                          " FROM generate_series(1, 10050) n");
+    long bad = produce(20);
+    wait_handled(produced);
+    cr_assert_eq(bad, 2);
+    cr_assert(metric_becomes("cxpulse_dead_letters_waiting", 10000),
+              "cxpulse_dead_letters_waiting is %g, not 10000",
+              metric("cxpulse_dead_letters_waiting"));
+}
+
 /* One batch that cannot be stored does not stop fetching; the consumer
  * pauses when the writers have no more room. The lag counts what is not
  * stored, read or not, and grows while fetching is paused. */
