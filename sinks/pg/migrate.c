@@ -663,6 +663,17 @@ static const migration migrations[] = {
      "  ON cx.tickets (rule, category, scope, owner, window_end) WHERE status = 'resolved';\n"
      "CREATE INDEX IF NOT EXISTS dead_letters_waiting_idx ON cx.dead_letters (consumer_group)\n"
      "  WHERE " CX__PG_DEAD_NOT_STORED("") ";\n"},
+    /* a copy kept by reading what changed since its last run could not tell
+     * which notifications had changed: their delivery is written in place */
+    {30, "notifications.changed_at: when a notification last changed",
+     "ALTER TABLE cx.notifications ADD COLUMN IF NOT EXISTS changed_at timestamptz;\n"
+     "ALTER TABLE cx.notifications ALTER COLUMN changed_at SET DEFAULT now();\n"
+     "CREATE OR REPLACE FUNCTION cx.notification_changed() RETURNS trigger\n"
+     "  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$\n"
+     "BEGIN NEW.changed_at := now(); RETURN NEW; END $$;\n"
+     "DROP TRIGGER IF EXISTS notifications_changed ON cx.notifications;\n"
+     "CREATE TRIGGER notifications_changed BEFORE UPDATE ON cx.notifications\n"
+     "  FOR EACH ROW EXECUTE FUNCTION cx.notification_changed();\n"},
 };
 /* clang-format on */
 

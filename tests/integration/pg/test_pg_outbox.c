@@ -146,6 +146,29 @@ Test(pg_outbox, a_ticket_s_transitions_go_out_in_order_each_once_the_one_before_
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE status = 'pending'"), 0);
 }
 
+/* A copy of the table kept by reading the rows changed since its last run
+ * (docs/schema.md) sees a delivery: changed_at moves with each change. */
+Test(pg_outbox, a_row_s_changed_at_moves_when_its_delivery_is_written)
+{
+    long long t = new_ticket("r");
+    ack_and_resolve(t);
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE changed_at = created_at"), 3,
+                 "a new row is changed when it is written");
+    cx_test_sleep_ms(20);
+    json_t *row;
+    cr_assert_str_eq(claim(a, &row), at(t, 1));
+    settle(a, row, "sent");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 1"
+                   " AND changed_at > created_at AND changed_at <= now()"),
+                 1, "the delivery did not move changed_at");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 2 AND NOT waiting"
+                   " AND changed_at > created_at"),
+                 1, "the next row, no longer waiting, changed");
+    cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE seq = 3"
+                   " AND changed_at = created_at"),
+                 1, "the row still waiting did not change");
+}
+
 /* A ticket fired by batch after batch gets an `updated` row when the one
  * before is in delivery; while an update waits behind it, the next firings
  * bring that row up to date instead of adding rows (a row per firing ticket
