@@ -158,7 +158,9 @@ static void print_numeric(const char *p, char *out, size_t outlen)
         strcat(frac, g);
     }
     frac[dscale] = '\0';
-    snprintf(out, outlen, "%s%s%s%s", sign == 0x4000 ? "-" : "", whole, dscale ? "." : "", frac);
+    int n = snprintf(out, outlen, "%s%s%s%s", sign == 0x4000 ? "-" : "", whole, dscale ? "." : "",
+                     frac);
+    cr_assert(n >= 0 && (size_t)n < outlen, "a numeric of %d characters", n);
 }
 
 /* Binary COPY data of cx.signals' columns read back as COPY text rows. */
