@@ -117,7 +117,7 @@ WHERE (s.window_start, s.window_seconds, s.category, s.channel)
 UPDATE cx.tickets t
 SET sample_event_ids = ARRAY(SELECT x FROM unnest(t.sample_event_ids) WITH ORDINALITY AS a(x, o)
                              WHERE x NOT IN (SELECT event_id FROM gone) ORDER BY o),
-    updated_at = now()
+    updated_at = greatest(t.updated_at, clock_timestamp()) -- now() is before the scans
 WHERE t.sample_event_ids && ARRAY(SELECT event_id FROM gone);
 UPDATE cx.notifications n
 SET ticket = jsonb_set(n.ticket, '{sample_event_ids}',

@@ -1019,12 +1019,17 @@ Test(pg_history, an_erasure_waits_for_a_batch_opening_a_ticket_and_cleans_its_sa
         "psql -X -q -v ON_ERROR_STOP=1 -v cid=c-123 -f '%s' '%s' >'%s' 2>&1", script, url, out);
     cr_assert_eq(cx_test_sh_wait(erase, 700), -2, "the erasure did not wait for the batch (see %s)",
                  out);
-    cx_test_pg_exec(writer, "INSERT INTO cx.tickets (rule, category, owner, sample_event_ids)"
-                            " VALUES ('r', 'external', 'o', '{mine-0,keep-1,mine-2}'); COMMIT");
+    /* its times those of a batch that began after the erasure (during its scans) */
+    cx_test_pg_exec(writer, "INSERT INTO cx.tickets (rule, category, owner, sample_event_ids,"
+                            " opened_at, updated_at) VALUES ('r', 'external', 'o',"
+                            " '{mine-0,keep-1,mine-2}', clock_timestamp(), clock_timestamp());"
+                            " COMMIT");
     PQfinish(writer);
     cr_assert_eq(cx_test_sh_wait(erase, 30000), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE sample_event_ids = '{keep-1}'"), 1,
                  "the new ticket still names the erased events");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE updated_at >= opened_at"), 1,
+                 "the erasure moved updated_at back, before the ticket opened");
     cr_assert_eq(q("SELECT count(*) FROM cx.notifications WHERE ticket::text LIKE '%mine-%'"), 0);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE customer_id = 'c-123'"), 0);
     cx_test_assert_signals_exact(conn);

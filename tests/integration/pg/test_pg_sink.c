@@ -77,7 +77,9 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "ALTER TABLE cx.dead_letters DROP COLUMN original_error,"
                           " DROP COLUMN replayed_at, DROP COLUMN replay_count,"
                           " DROP COLUMN replay_result;"
-                          "DROP TABLE cx.notifications;"
+                          "DROP INDEX cx.tickets_resolved_at_idx;" /* 29's other two go */
+                          "DROP TABLE cx.notifications;"           /* with their columns */
+                          "DROP FUNCTION cx.notification_changed();"
                           "DROP FUNCTION cx.ticket_notify() CASCADE;"
                           "DROP FUNCTION cx.notification_settled(), cx.notification_unmark();"
                           "DROP FUNCTION cx.status_final() CASCADE;"
@@ -97,6 +99,14 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.schema_migrations"),
                  cx_pg_schema_version());
     cr_assert_gt(cx_test_pg_scalar(conn, "SELECT sum(csat_count) FROM cx.signals"), 0);
+    cr_assert_eq(cx_test_pg_scalar(conn,
+                                   "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
+                                   " AND indexname IN ('tickets_resolved_at_idx',"
+                                   " 'tickets_resolved_window_idx', 'dead_letters_waiting_idx')"),
+                 3);
+    cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_trigger"
+                                         " WHERE tgname = 'notifications_changed'"),
+                 1);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
                                          " WHERE consumer_group = 'g'"),
                  1, "an older dead letter belongs to the only group that read its topic");
