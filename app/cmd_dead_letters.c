@@ -189,11 +189,13 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
         fprintf(stderr, "cxpulse dead-letters: %s\n", err); /* no such dead letter, say */
         goto done;
     }
-    if (failed > 0 && id > 0 && row == NULL &&
-        cx_pg_dead_letter_show(h, id, &row, err, sizeof err) == CX_OK) {
-        /* the one asked for: why it fails now */
-        const char *why = json_string_value(json_object_get(row, "error"));
-        fprintf(stderr, "cxpulse dead-letters: %lld still fails: %s\n", id, why ? why : "?");
+    if (failed > 0 && id > 0 && row == NULL) { /* the one asked for: why it fails now */
+        if (cx_pg_dead_letter_show(h, id, &row, err, sizeof err) == CX_OK) {
+            const char *why = json_string_value(json_object_get(row, "error"));
+            fprintf(stderr, "cxpulse dead-letters: %lld still fails: %s\n", id, why ? why : "?");
+        } else {
+            fprintf(stderr, "cxpulse dead-letters: %lld still fails (its reason: %s)\n", id, err);
+        }
     }
     json_decref(row);
     if (stored + duplicates + failed == 0)

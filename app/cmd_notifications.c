@@ -80,20 +80,21 @@ static int notifications_on(const char *url, const char *verb, const char *id_s,
                                    1};
         if (limit_s != NULL && cx_cmd_read_number("notifications list", &num, limit_s) != 0)
             return CX_EXIT_USAGE;
-        if (!known || bad_ticket || all_failed) {
-            char shown[256];
-            fprintf(stderr, "cxpulse notifications list: %s%s%s\n",
-                    !known       ? "--status \""
-                    : bad_ticket ? "--ticket \""
-                                 : "--failed is for retry",
-                    !known || bad_ticket
-                        ? cx_config_shown(!known ? status : ticket_s, shown, sizeof shown)
-                        : "",
-                    !known       ? "\": expected pending, sent, failed, unrouted or superseded"
-                    : bad_ticket ? "\": expected a ticket id (a whole number above 0)"
-                                 : "");
+        char shown[256];
+        if (!known)
+            fprintf(stderr,
+                    "cxpulse notifications list: --status \"%s\": expected pending, sent, "
+                    "failed, unrouted or superseded\n",
+                    cx_config_shown(status, shown, sizeof shown));
+        else if (bad_ticket)
+            fprintf(stderr,
+                    "cxpulse notifications list: --ticket \"%s\": expected a ticket id (a whole "
+                    "number above 0)\n",
+                    cx_config_shown(ticket_s, shown, sizeof shown));
+        else if (all_failed)
+            fprintf(stderr, "cxpulse notifications list: --failed is for retry\n");
+        if (!known || bad_ticket || all_failed)
             return CX_EXIT_USAGE;
-        }
         json_t *out = NULL;
         long long total = 0;
         st = cx_pg_notifications_list(url, status, ticket, (int)limit, &out, &total, err,

@@ -415,8 +415,6 @@ static void note_origin(cx_config *cfg, const setting *s, const char *where)
         json_object_del(cfg->origins, s->key);
 }
 
-/* Sets s from its text form (a flag's or a variable's); where: what gave it,
- * for messages ("--group", "environment CXPULSE_GROUP"), or NULL. */
 /* The error for a value of setting key, given in where, that is not UTF-8. */
 static cx_status not_utf8(const char *where, const char *key, char *err, size_t errlen)
 {
@@ -425,6 +423,8 @@ static cx_status not_utf8(const char *where, const char *key, char *err, size_t 
                    where ? where : "", where ? ": " : "", key);
 }
 
+/* Sets s from its text form (a flag's or a variable's); where: what gave it,
+ * for messages ("--group", "environment CXPULSE_GROUP"), or NULL. */
 static cx_status set_text(cx_config *cfg, const setting *s, const char *value, const char *where,
                           char *err, size_t errlen)
 {
@@ -771,13 +771,12 @@ cx_status cx_config_parse_cli(cx_config *cfg, int argc, char **argv, char **rest
             json_t *one = json_pack("[s]", value);
             st = set_json(cfg, s, one, s->flag, (*seen)++ > 0, err, errlen);
             json_decref(one);
-            if (st == CX_OK)
-                note_origin(cfg, s, s->flag);
-        } else if ((st = cx_config_set(cfg, s->key, value, err, errlen)) == CX_OK) {
-            note_origin(cfg, s, s->flag);
+        } else {
+            st = set_text(cfg, s, value, s->flag, err, errlen);
         }
         if (st != CX_OK)
             return st;
+        note_origin(cfg, s, s->flag);
         cx_config_warn_flag_secret(s->flag, value);
     }
     return CX_OK;

@@ -202,6 +202,21 @@ static int lock_receiver(cx_alerts_sender *s, const cx__alerts_receiver *r, char
  * and records the outcome. A post cut off by the stop leaves that receiver's
  * delivery as it was, posts to no further receiver, and keeps the row pending,
  * due at once (for the next sender, here after a restart or elsewhere). */
+/* Whether receiver `name` took a later transition of the claimed row's
+ * ticket (the claim's later_sent): told this one after it, an Alertmanager
+ * would page again. */
+static int took_later(const json_t *row, const char *name)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(row, "later_sent"), i, r)
+    {
+        if (json_is_string(r) && strcmp(json_string_value(r), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void deliver(cx_alerts_sender *s, json_t *row)
 {
     char err[1024], key[96];
@@ -232,12 +247,7 @@ static void deliver(cx_alerts_sender *s, json_t *row)
         }
         if (done != NULL && strcmp(done, "skipped") == 0)
             continue;
-        size_t j;
-        const json_t *later;
-        int took_later = 0;
-        json_array_foreach(json_object_get(row, "later_sent"), j, later) took_later |=
-            json_is_string(later) && strcmp(json_string_value(later), r->name) == 0;
-        if (took_later) {
+        if (took_later(row, r->name)) {
             set_delivery(deliveries, r->name, "skipped", 0,
                          "a later transition was delivered to it");
             continue;

@@ -821,11 +821,11 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
     cx_status st = CX_OK;
     if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
         return cx_errf(err, errlen, CX_ERR_NOMEM, "%s: out of memory", file);
-    /* UTF-16 opens with a byte order mark, or has a zero byte beside each ASCII one */
-    int utf16 =
-        len >= 2 && ((memcmp(text, "\xFF\xFE", 2) == 0 || memcmp(text, "\xFE\xFF", 2) == 0) ||
-                     memchr(text, '\0', len < 64 ? len : 64) != NULL);
-    if (root == NULL)
+    if (root == NULL) {
+        /* UTF-16 opens with a byte order mark, or has a zero byte beside each ASCII one */
+        int utf16 =
+            len >= 2 && (memcmp(text, "\xFF\xFE", 2) == 0 || memcmp(text, "\xFE\xFF", 2) == 0 ||
+                         memchr(text, '\0', len < 64 ? len : 64) != NULL);
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s:%d:%d: %s%s", file, jerr.line, jerr.column,
                        jerr.text,
                        utf16 ? " (a rule file is UTF-8: this one is UTF-16, as some Windows "
@@ -833,6 +833,7 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
                        : strstr(jerr.text, "unable to decode byte") != NULL
                            ? " (a rule file is UTF-8: is this one saved as Latin-1?)"
                            : "");
+    }
     if ((st = hash_rules(root, hash)) != CX_OK) {
         cx_errf(err, errlen, st, "%s: out of memory", file);
         goto done;

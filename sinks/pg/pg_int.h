@@ -254,16 +254,16 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const struct cx_ticket_rules *ru
                                   const struct cx_record *recs, const size_t *idx, size_t m,
                                   struct cx_sink_counts *res, char *err, size_t errlen);
 
-/* A dead letter not stored yet (never replayed, or replayed and failed
- * again: its replay_result then starts "failed again: "), as SQL over the
- * row alias a ("d." or ""): what a replay takes and
- * cxpulse_dead_letters_waiting counts. */
 /* Where a gauge counts rows that can pile up without end (dead letters
  * nobody replays, notifications that failed for good), it stops counting at
  * this many: a full count grows with the table, and it runs every few seconds
  * on every replica. Text form for SQL. */
 #define CX__PG_COUNT_CAP "10000"
 
+/* A dead letter not stored yet (never replayed, or replayed and failed
+ * again: its replay_result then starts "failed again: "), as SQL over the
+ * row alias a ("d." or ""): what a replay takes and
+ * cxpulse_dead_letters_waiting counts. */
 #define CX__PG_DEAD_NOT_STORED(a)                                                                  \
     "(" a "replay_result IS NULL OR " a "replay_result LIKE 'failed again%')"
 
