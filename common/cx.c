@@ -95,20 +95,32 @@ cx_status cx_log_set_level(const char *name)
     return CX_ERR_USAGE;
 }
 
-/* Writes `s` as a logfmt quoted value: backslash, quote and control bytes escaped. */
+/* Writes `s` as a logfmt quoted value: backslash, quote and control bytes
+ * escaped, and so are the characters a terminal or a log viewer acts on
+ * rather than shows (DEL, the C1 controls such as the one-byte CSI U+009B,
+ * the bidirectional overrides such as U+202E): a message quotes event data. */
 static void put_quoted(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
+        const unsigned char *u = (const unsigned char *)s;
+        size_t k = cx_terminal_control(u);
+        if (k == 2) {
+            fprintf(f, "\\u%04x", (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f));
+            s++;
+        } else if (k == 3) {
+            fprintf(f, "\\u%04x",
+                    (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 | (u[2] & 0x3f));
+            s += 2;
+        } else if (*u == '"' || *u == '\\') {
+            fprintf(f, "\\%c", *u);
+        } else if (*u == '\n') {
             fputs("\\n", f);
-        else if (c < 0x20)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
+        } else if (*u < 0x20 || *u == 0x7f) {
+            fprintf(f, "\\x%02x", *u);
+        } else {
+            fputc(*u, f);
+        }
     }
     fputc('"', f);
 }

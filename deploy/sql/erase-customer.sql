@@ -32,6 +32,10 @@
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL lock_timeout = '10s';
+-- names are looked up in pg_catalog alone (and this session's temporary
+-- tables): a function another role put in public that fits a call here more
+-- closely than the built-in one would otherwise run as the schema's owner
+SET LOCAL search_path = pg_catalog, pg_temp;
 
 -- one erasure at a time, and no replay of dead letters meanwhile (cxpulse
 -- holds the second number shared for one)

@@ -39,6 +39,9 @@
 -- transaction-mode pooler (PgBouncer) keeps the server connection, and hold
 -- every later migrate up.
 BEGIN;
+-- names are looked up in pg_catalog alone: a function another role put in
+-- public that fits a call here more closely would otherwise run as you
+SET LOCAL search_path = pg_catalog, pg_temp;
 SELECT pg_advisory_xact_lock(7242837003) AS migrated \gset
 SELECT pg_advisory_xact_lock(7242837001) AS locked \gset
 

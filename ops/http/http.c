@@ -92,6 +92,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     MHD_add_response_header(resp, "Content-Type", r.content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* the live page loads nothing but itself and /api/live, and is framed by
+     * no other site (it would lend its look to a clickjacking page) */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'unsafe-inline'; "
+                            "style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     return ok;

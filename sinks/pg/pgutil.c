@@ -190,12 +190,22 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
      *   keepalives above): when our machine dies, is paused or is cut off in
      *   the middle of a statement (a batch's COPY), its session and the rows
      *   it locked are let go of after about 25 s, not the operating system's
-     *   two hours. */
+     *   two hours.
+     * And unless the URL itself names a search_path (options=-csearch_path=...),
+     * names are looked up in pg_catalog and this session's temporary tables
+     * alone: every table and function of ours is written with its schema, and
+     * a function another role could create in a schema on the path (public,
+     * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
+     * from it) would otherwise be chosen over the built-in one whenever its
+     * argument types match more closely (a public.to_timestamp(bigint) over
+     * pg_catalog.to_timestamp(double precision)), and run as this role. */
     static const char session[] =
         "SELECT set_config(name, v.value, false)"
         " FROM (VALUES ('lock_timeout', '" LOCK_TIMEOUT "'), ('tcp_keepalives_idle', '10'),"
-        " ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3')) AS v(name, value)"
-        " JOIN pg_catalog.pg_settings USING (name) WHERE source = 'default'";
+        " ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3'),"
+        " ('search_path', 'pg_catalog, pg_temp')) AS v(name, value)"
+        " JOIN pg_catalog.pg_settings USING (name)"
+        " WHERE source = 'default' OR (name = 'search_path' AND source <> 'client')";
     PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, session, 0, NULL, timeout_ms)
                                    : PQexec(conn, session);
     cx_status st2 =

@@ -1394,7 +1394,7 @@ Test(http_hang, the_listener_answers_at_once_while_postgresql_hangs)
     cr_expect_leq(live.ms, 15000, "/api/live took %lld ms", live.ms);
 }
 
-Test(http, every_answer_says_nosniff_even_a_404)
+Test(http, every_answer_says_nosniff_and_its_content_policy_even_a_404)
 {
     static char resp[1 << 16];
     long long ms;
@@ -1406,6 +1406,9 @@ Test(http, every_answer_says_nosniff_even_a_404)
         cr_expect_eq(status, i == 0 ? 404 : 200, "%s", paths[i]);
         cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%s: %.300s",
                   paths[i], resp);
+        cr_expect(strstr(resp, "\r\nContent-Security-Policy: default-src 'none'; ") != NULL &&
+                      strstr(resp, " frame-ancestors 'none'\r\n") != NULL,
+                  "%s: %.600s", paths[i], resp);
     }
 }
 

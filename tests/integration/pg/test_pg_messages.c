@@ -88,9 +88,9 @@ Test(pg_messages, server_warnings_and_notices_are_log_lines_not_raw_text)
 Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
 {
     char err[512];
-    cx_test_pg_exec(conn, "CREATE TABLE answers (score int);"
-                          "CREATE VIEW analyst_v AS SELECT score FROM answers");
-    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE answers ALTER COLUMN score TYPE numeric",
+    cx_test_pg_exec(conn, "CREATE TABLE public.answers (score int);"
+                          "CREATE VIEW public.analyst_v AS SELECT score FROM public.answers");
+    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE public.answers ALTER COLUMN score TYPE numeric",
                              "migration 11 (scores as numeric)", err, sizeof err),
                  CX_ERR_FATAL, "%s", err);
     cr_assert(strstr(err, "migration 11 (scores as numeric): ") == err, "%s", err);
@@ -109,8 +109,10 @@ Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
                           " hint: free some space) (SQLSTATE P0001)");
 
     /* the detail of a row's error quotes its values (feedback text): not said */
-    cx_test_pg_exec(conn, "CREATE TABLE feedback (id text, text text NOT NULL CHECK (id <> ''))");
-    cr_assert_neq(cx__pg_exec(conn, "INSERT INTO feedback VALUES ('', 'my card number is 4111')",
+    cx_test_pg_exec(conn,
+                    "CREATE TABLE public.feedback (id text, text text NOT NULL CHECK (id <> ''))");
+    cr_assert_neq(cx__pg_exec(conn,
+                              "INSERT INTO public.feedback VALUES ('', 'my card number is 4111')",
                               "storing", err, sizeof err),
                   CX_OK);
     cr_assert(strstr(err, "feedback_id_check") != NULL, "%s", err);
@@ -118,7 +120,7 @@ Test(pg_messages, an_error_names_what_its_detail_and_hint_say_on_one_line)
 
     /* cut to the buffer, never past it */
     char small[40];
-    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE answers ALTER COLUMN score TYPE numeric",
+    cr_assert_eq(cx__pg_exec(conn, "ALTER TABLE public.answers ALTER COLUMN score TYPE numeric",
                              "migration 11 (scores as numeric)", small, sizeof small),
                  CX_ERR_FATAL);
     cr_assert_eq(strlen(small), sizeof small - 1, "%s", small);

@@ -504,8 +504,8 @@ Test(pg_tickets, a_window_reaching_past_the_clock_is_judged_as_a_backlog)
  * resumed with a stale clock), live events, dated by the database's clock,
  * still build up their window, one complaint per batch, and fire at the
  * tenth; and the difference is measured. The database's clock is moved for
- * this database's sessions by functions that come before pg_catalog's in
- * its search_path. */
+ * the sink's sessions by functions that come before pg_catalog's in the
+ * search_path its URL names (the only one a session of ours keeps). */
 Test(pg_tickets, the_database_s_clock_decides_what_is_ahead_when_this_host_s_is_behind)
 {
     cx_test_pg_exec(conn, "CREATE SCHEMA clockshift;"
@@ -513,10 +513,9 @@ Test(pg_tickets, the_database_s_clock_decides_what_is_ahead_when_this_host_s_is_
                           "  LANGUAGE sql AS 'SELECT pg_catalog.now() + interval ''2 hours''';"
                           " CREATE FUNCTION clockshift.clock_timestamp() RETURNS timestamptz"
                           "  VOLATILE LANGUAGE sql"
-                          "  AS 'SELECT pg_catalog.clock_timestamp() + interval ''2 hours''';"
-                          " DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path ="
-                          "  clockshift, pg_catalog, \"$user\", public', current_database());"
-                          " END $$");
+                          "  AS 'SELECT pg_catalog.clock_timestamp() + interval ''2 hours''';");
+    strcat(url, strchr(url, '?') ? "&" : "?");
+    strcat(url, "options=-csearch_path%3Dclockshift%2Cpg_catalog");
     use_rules(carrier_rule);                           /* its session starts with the moved clock */
     time_t t = (time(NULL) + 2 * 3600) / 60 * 60 - 60; /* the database's minute before this */
     char when[32], id[32];
@@ -531,6 +530,28 @@ Test(pg_tickets, the_database_s_clock_decides_what_is_ahead_when_this_host_s_is_
     cr_assert(res.clock_known, "the clocks were not compared");
     cr_assert(res.clock_skew_s < -7190 && res.clock_skew_s > -7210,
               "this host's clock is %.1f s ahead of the database's, not -7200", res.clock_skew_s);
+}
+
+/* Where PUBLIC may create in public (before PostgreSQL 15, and in databases
+ * upgraded from it), a function another role puts there that matches a call
+ * of ours more closely than the built-in one (to_timestamp(bigint), where
+ * pg_catalog's takes double precision) would run in our batches as our role,
+ * whatever the database's search_path says: a session of ours looks names up
+ * in pg_catalog alone. */
+Test(pg_tickets, a_function_planted_in_public_does_not_run_in_a_batch)
+{
+    cx_test_pg_exec(conn, "CREATE TABLE public.planted_ran (who text);"
+                          " CREATE FUNCTION public.to_timestamp(bigint) RETURNS timestamptz"
+                          "  LANGUAGE plpgsql AS $$ BEGIN"
+                          "  INSERT INTO public.planted_ran VALUES (current_user);"
+                          "  RETURN pg_catalog.to_timestamp($1::float8); END $$;"
+                          " DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path ="
+                          "  \"$user\", public', current_database()); END $$");
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat");
+    cr_assert_eq(write_batch().tickets_opened, 1, "the spike opens its ticket");
+    cr_assert_eq(q("SELECT count(*) FROM public.planted_ran"), 0,
+                 "the function planted in public ran in the batch");
 }
 
 /* The live edge is where the batch's partitions are: a partition read hours

@@ -236,6 +236,37 @@ Test(cx_common, a_log_line_to_the_journal_carries_its_priority)
     cr_assert_null(strchr(got, '<'), "%s", got);
 }
 
+/* A log line quotes event data (a bad field's value, a rule's term): what a
+ * terminal or a log viewer would act on instead of showing is escaped, DEL,
+ * the C1 controls (U+009B is a one-byte CSI) and the marks that turn text
+ * around (U+202E) as much as ESC; other text is left as it is. */
+Test(cx_common, a_log_line_escapes_what_a_terminal_would_act_on)
+{
+    char path[] = "/tmp/cx-log.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    dup2(fd, 2);
+    cx_log_write(CX_LOG_ERROR, "test",
+                 "not a date \x1b[31m \xc2\x9b"
+                 "31m \xe2\x80\xae"
+                 "gnp.exe \x7f caf\xc3\xa9 \xe2\x82\xac");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char got[512];
+    ssize_t n = pread(fd, got, sizeof got - 1, 0);
+    cr_assert_gt(n, 0);
+    got[n] = '\0';
+    close(fd);
+    unlink(path);
+    cr_assert_not_null(strstr(got, "msg=\"not a date \\x1b[31m \\u009b31m \\u202egnp.exe \\x7f"
+                                   " caf\xc3\xa9 \xe2\x82\xac\"\n"),
+                       "%s", got);
+}
+
 /* fopen opens a directory for reading and only a read fails; cx_open_read
  * refuses it at once, with a reason strerror can name. */
 Test(cx_common, open_read_refuses_a_directory)
