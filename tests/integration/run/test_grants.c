@@ -420,14 +420,17 @@ Test(grants, grants_sql_waits_for_a_migrate_run_to_end)
     cr_assert_eq(st, 0);
 
     /* and migrate holds that lock while it runs: here held up at its first
-     * migration by a session that holds the migrations' lock */
+     * migration by a session that holds the migrations' lock (an advisory
+     * lock is the database's: other tests migrate theirs meanwhile) */
     PGconn *m = cx_test_pg_connect(url);
     cx_test_pg_exec(m, "DROP SCHEMA cx CASCADE; BEGIN; SELECT pg_advisory_xact_lock(7242837001)");
     pid_t mig = cx_test_sh_start("%s migrate --pg '%s' >'%s' 2>&1", cx_test_bin(), owner_url, out);
     long long held = 0;
     for (int i = 0; i < 250 && held == 0; i++, cx_test_sleep_ms(20))
         held = cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                       " AND granted AND objsubid = 1"
+                                       " AND granted AND objsubid = 1 AND database ="
+                                       " (SELECT oid FROM pg_database"
+                                       "  WHERE datname = current_database())"
                                        " AND (classid::bigint << 32 | objid::bigint) = 7242837003");
     cx_test_pg_exec(m, "COMMIT");
     PQfinish(m);
