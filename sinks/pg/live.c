@@ -131,13 +131,15 @@ cx_status cx_pg_reader_ping(cx_pg_reader *r, const char **read_only, char *err, 
 }
 
 /* $1: the window (seconds) the page draws, one point per window, 60 points. The
- * page ends now while signals are recent (the latest window ended within the
- * hour); after a replay of older data it ends with the latest window, so the
- * page still shows something meaningful. */
+ * page ends now while signals are recent (the latest window that began by now
+ * ended within the hour); after a replay of older data it ends with the latest
+ * window, so the page still shows something meaningful. Windows dated ahead
+ * of now (a producer's clock that is fast) are not drawn, so they do not
+ * make a page of last week's data live and empty either. */
 static const char *const live_sql =
     "WITH latest AS (\n"
     "  SELECT max(window_start) AS t FROM cx.signals\n"
-    "  WHERE window_seconds = $1::int AND window_start <= now() + interval '1 hour'\n"
+    "  WHERE window_seconds = $1::int AND window_start <= now()\n"
     "), anchor AS (\n"
     "  SELECT CASE WHEN live THEN to_timestamp(floor(extract(epoch FROM now()) / $1::int) * "
     "$1::int)\n"

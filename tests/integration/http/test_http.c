@@ -1116,7 +1116,8 @@ Test(http, the_live_page_labels_follow_the_smallest_signal_window)
 
 /* With no event in the last hour (a replay of history, or a feed that has
  * stopped) the page says it is not live, dates the hour it shows and labels
- * its figures as the latest, not as this minute's. */
+ * its figures as the latest, not as this minute's; an event dated ahead of
+ * the clock (a producer's clock half an hour fast) does not make it live. */
 Test(http, the_live_page_says_when_no_event_is_recent)
 {
     cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "Debian's chromium is not installed");
@@ -1126,6 +1127,8 @@ Test(http, the_live_page_says_when_no_event_is_recent)
     time_t then = (time(NULL) / 86400 - 2) * 86400 + 12 * 3600;
     produce_at = then;
     produce(30);
+    produce_at = time(NULL) + 1800;
+    produce(1);
     produce_at = 0;
     wait_handled(produced);
     static char dom[1 << 20];
