@@ -680,6 +680,13 @@ static const migration migrations[] = {
      "DROP TRIGGER IF EXISTS notifications_changed ON cx.notifications;\n"
      "CREATE TRIGGER notifications_changed BEFORE UPDATE ON cx.notifications\n"
      "  FOR EACH ROW EXECUTE FUNCTION cx.notification_changed();\n"},
+    /* a resolved ticket held back late events dated in the last window it
+     * named only: those of the incident's earlier windows (a partition more
+     * than a cooldown behind) opened it again */
+    {31, "tickets.first_window_start: where a window rule's ticket began",
+     "ALTER TABLE cx.tickets ADD COLUMN IF NOT EXISTS first_window_start timestamptz;\n"
+     "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
 };
 /* clang-format on */
 

@@ -90,17 +90,27 @@ static const char *const baseline_sql =
  * window_start and window_end hold it, and fired_event_at), $14 and $15 the usual
  * level's negative events and seconds (spike rules), $16 the rule's
  * description, $17 its cooldown (s), $18 the batch's matching events,
- * $19 sample event ids, $21 the rule's channel (NULL: every one), $20 the
- * earliest window end (event) that fired in the
- * batch: how long the rule had been quiet before, in event time, is from the
- * ticket's fired_event_at to it (quiet_before). An open ticket keeps naming
+ * $19 sample event ids, $21 the rule's channel (NULL: every one), $20 where
+ * the batch's firing began (firing.first_at): how long the rule had been quiet
+ * before, in event time, is from the ticket's fired_event_at to it
+ * (quiet_before; 0 when a window that fired ends just before the batch's
+ * first, however long the windows are). An open ticket keeps naming
  * the latest window that fired it: late events of an earlier one add to its
  * count, but its reason and window do not go back in time (OLDER_WINDOW).
  * Without one, a firing opens a ticket unless a resolved one is within its
- * cooldown or named a window that the firing's ends in: late events of an
- * incident resolved do not open it again (and a resolved ticket of a window
- * dated ahead, a producer's clock, holds back nothing before it). */
-#define OLDER_WINDOW "excluded.window_end < t.window_end"
+ * cooldown or fired for windows that the firing's ends among (from the start
+ * of the earliest, $22, first_window_start, to the end of the latest): late
+ * events of an incident resolved do not open it again, from any part of it
+ * (and a resolved ticket of a window dated ahead, a producer's clock, holds
+ * back nothing before it). A time dated more than CX__PG_TICKETS_AHEAD_S
+ * after the clock (a producer's clock, fast or in the wrong zone) does not
+ * stick to a ticket: fired_event_at, and where quiet_before ends, stop at
+ * that edge, and a window that ends past it gives way to the next that
+ * fires, earlier or not. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define AHEAD_SQL "(now() + make_interval(secs => " STR(CX__PG_TICKETS_AHEAD_S) "))"
+#define OLDER_WINDOW "excluded.window_end < t.window_end AND t.window_end <= " AHEAD_SQL
 /* A window rule's new ticket counts the window's matching events, not only
  * the batch's (praise, or another batch, may have brought the window over),
  * and its samples are the batch's negative events, then the window's others,
@@ -110,6 +120,7 @@ static const char *const upsert_sql =
     "WITH f AS (\n"
     "  SELECT $1::text AS rule, $2::text AS category, $3::text AS scope, $4::text AS owner,\n"
     "    $5::text AS kind, $6::int AS window_s, $7::float8 AS threshold, $8::text AS scale,\n"
+    "    CASE $6::int WHEN 60 THEN 'minute' ELSE $6::int / 60 || ' minutes' END AS span,\n"
     "    $9::bigint AS events, $10::bigint AS negative, $11::bigint AS ratings,\n"
     "    $12::numeric AS rating_sum,\n"
     "    to_char(to_timestamp($13::bigint) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS till,\n"
@@ -124,22 +135,22 @@ static const char *const upsert_sql =
     "), c AS (\n"
     "  SELECT f.*, CASE kind\n"
     "    WHEN 'negative_share' THEN\n"
-    "      format('negative share %s%% (%s of %s events) in the %s minutes to %s UTC,'\n"
+    "      format('negative share %s%% (%s of %s events) in the %s to %s UTC,'\n"
     "             ' above %s%%', CASE WHEN round(100.0 * negative / events, 1) > share_shown\n"
     "               THEN round(100.0 * negative / events, 1)\n"
     "               WHEN round(100.0 * negative / events, 4) > share_shown\n"
     "               THEN trim_scale(round(100.0 * negative / events, 4))\n"
     "               ELSE trim_scale(round(100.0 * negative / events, 12)) END,\n"
-    "             negative, events, window_s / 60, till, share_shown)\n"
+    "             negative, events, span, till, share_shown)\n"
     "    WHEN 'negative_spike' THEN\n"
-    "      format('%s negative events in the %s minutes to %s UTC, %s times the usual %s'\n"
-    "             ' (the %s hours before)', negative, window_s / 60, till,\n"
+    "      format('%s negative events in the %s to %s UTC, %s times the usual %s'\n"
+    "             ' (the %s hours before)', negative, span, till,\n"
     "             CASE WHEN base_negative = 0 THEN 'many' ELSE round(negative * base_s\n"
     "               / (base_negative * window_s)::numeric, 1)::text END,\n"
     "             round((base_negative * window_s / base_s)::numeric, 1),\n"
     "             round((base_s / 3600)::numeric, 1))\n"
     "    WHEN 'avg_rating' THEN\n"
-    "      format('average %s rating %s over %s ratings in the %s minutes to %s UTC, %s %s',\n"
+    "      format('average %s rating %s over %s ratings in the %s to %s UTC, %s %s',\n"
     "             scale, CASE WHEN (scale = 'ces' AND round(rating_sum / ratings, 2) > threshold)\n"
     "                 OR (scale <> 'ces' AND round(rating_sum / ratings, 2) < threshold)\n"
     "               THEN round(rating_sum / ratings, 2)\n"
@@ -147,7 +158,7 @@ static const char *const upsert_sql =
     "                 OR (scale <> 'ces' AND round(rating_sum / ratings, 4) < threshold)\n"
     "               THEN trim_scale(round(rating_sum / ratings, 4))\n"
     "               ELSE trim_scale(round(rating_sum / ratings, 12)) END,\n"
-    "             ratings, window_s / 60, till,\n"
+    "             ratings, span, till,\n"
     "             CASE scale WHEN 'ces' THEN 'above' ELSE 'below' END, threshold)\n"
     "    ELSE format('%s: %s matching event(s) arrived (the newest dated %s UTC)',\n"
     "                description, event_count, till)\n"
@@ -159,7 +170,7 @@ static const char *const upsert_sql =
     "      ELSE trim_scale(round(100 * threshold::numeric, 4)) END AS share_shown) sh\n"
     "), up AS (\n"
     "  INSERT INTO cx.tickets AS t (rule, category, scope, owner, reason, event_count,\n"
-    "    sample_event_ids, window_start, window_end, fired_event_at)\n"
+    "    sample_event_ids, window_start, window_end, fired_event_at, first_window_start)\n"
     "  SELECT c.rule, c.category, c.scope, c.owner, c.reason, c.window_count,\n"
     "    CASE WHEN c.window_start IS NULL OR cardinality(c.samples) >= 10 OR c.unresolved\n"
     "    THEN c.samples\n"
@@ -170,14 +181,16 @@ static const char *const upsert_sql =
     "      WHERE w.sentiment = 'negative' AND c.category = ANY (w.categories)\n"
     "        AND ($21::text IS NULL OR w.channel = $21::text) AND w.event_id <> ALL (c.samples)\n"
     "      ORDER BY w.occurred_at DESC, w.event_id LIMIT 10))[1:10] END,\n"
-    "    c.window_start, c.window_end, to_timestamp($13::bigint) FROM c\n"
+    "    c.window_start, c.window_end, least(to_timestamp($13::bigint), " AHEAD_SQL "),\n"
+    "    to_timestamp($22::bigint) FROM c\n"
     "  WHERE c.unresolved\n"
     "     OR NOT EXISTS (SELECT 1 FROM cx.tickets o WHERE o.rule = c.rule\n"
     "                AND o.category = c.category AND o.scope = c.scope AND o.owner = c.owner\n"
     "                AND o.status = 'resolved'\n"
     "                AND ((c.cooldown_s > 0\n"
     "                      AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
-    "                     OR (o.window_start < c.window_end AND o.window_end >= c.window_end)))\n"
+    "                     OR (coalesce(o.first_window_start, o.window_start) < c.window_end\n"
+    "                         AND o.window_end >= c.window_end)))\n"
     "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
     "    updated_at = now(),\n"
     "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"
@@ -185,7 +198,9 @@ static const char *const upsert_sql =
     "      ELSE excluded.window_start END,\n"
     "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
     "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
-    "    quiet_before = greatest(to_timestamp($20::bigint) - t.fired_event_at, interval '0'),\n"
+    "    first_window_start = least(t.first_window_start, excluded.first_window_start),\n"
+    "    quiet_before = greatest(least(to_timestamp($20::bigint), " AHEAD_SQL ")\n"
+    "      - t.fired_event_at, interval '0'),\n"
     "    event_count = t.event_count + $18::int,\n"
     "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
     "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
@@ -207,7 +222,7 @@ static const char *const held_sql =
     "FROM cx.tickets o WHERE o.rule = $1 AND o.category = $2 AND o.scope = $3\n"
     "  AND o.owner = $4 AND o.status = 'resolved'\n"
     "  AND (($5::int > 0 AND o.resolved_at > now() - make_interval(secs => $5::int))\n"
-    "       OR (o.window_start < to_timestamp($6::bigint)\n"
+    "       OR (coalesce(o.first_window_start, o.window_start) < to_timestamp($6::bigint)\n"
     "           AND o.window_end >= to_timestamp($6::bigint)))\n"
     "ORDER BY o.resolved_at DESC LIMIT 1";
 
@@ -253,7 +268,12 @@ typedef struct firing {
     const cx_ticket_rule *rule;
     figures f;
     long long window_end, base_negative, base_s, event_count;
-    long long first_end; /* the earliest window that fired (the earliest matching event) */
+    /* where the firing began, in event time: the start of the newest signal
+     * window of the earliest rule window that fired (the rule window before
+     * it ends there: a ticket fired for that one was not quiet in between),
+     * or the earliest matching event */
+    long long first_at;
+    long long first_start; /* the start of the earliest rule window that fired */
     const char *samples[MAX_SAMPLES];
     int n_samples;
 } firing;
@@ -809,8 +829,10 @@ static cx_status evaluate_rule(PGconn *conn, const cx_ticket_rule *r, const scop
                             .window_end = e->at[i] + base,
                             .base_negative = base_neg ? base_neg[j] : 0,
                             .base_s = base_s ? base_s[j] : 0};
-        if (*fired)
-            out->first_end = e->at[i] + base;
+        if (*fired) {
+            out->first_at = e->at[i];
+            out->first_start = e->at[i] + base - r->window_seconds;
+        }
         hit |= *fired;
     }
     *fired = hit;
@@ -877,7 +899,7 @@ static cx_status held(PGconn *conn, const firing *fr, const char *const *params,
                    PQgetvalue(q, 0, 1),
                    PQgetvalue(q, 0, 2)[0] == 't'
                        ? "its cooldown_minutes after resolving are not over"
-                       : "the firing's window ends within the one it was resolved for: late "
+                       : "the firing's window ends within the windows it fired for: late "
                          "events of that incident",
                    n, last != 0 ? " since the last such line" : "");
         }
@@ -892,7 +914,7 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
 {
     const cx_ticket_rule *r = fr->rule;
     char win[16], thr[40], ev[24], neg[24], rat[24], sum[48], end[24], bneg[24], bs[24], cool[16],
-        count[24], first[24];
+        count[24], first[24], first_start[24];
     cx_buf samples = {0};
     snprintf(win, sizeof win, "%d", r->window_seconds);
     snprintf(thr, sizeof thr, "%.17g", r->threshold);
@@ -905,7 +927,8 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
     snprintf(bs, sizeof bs, "%lld", fr->base_s);
     snprintf(cool, sizeof cool, "%d", r->cooldown_seconds);
     snprintf(count, sizeof count, "%lld", fr->event_count);
-    snprintf(first, sizeof first, "%lld", fr->first_end);
+    snprintf(first, sizeof first, "%lld", fr->first_at);
+    snprintf(first_start, sizeof first_start, "%lld", fr->first_start);
     cx_buf_put(&samples, "{", 1);
     for (int i = 0; i < fr->n_samples; i++)
         cx__pg_array_text(&samples, fr->samples[i]);
@@ -935,8 +958,9 @@ static cx_status upsert(PGconn *conn, const firing *fr, cx_pg_result *res, char 
                             count,
                             samples.data,
                             first,
-                            r->channel};
-    PGresult *q = PQexecParams(conn, upsert_sql, 21, NULL, params, NULL, NULL, 0);
+                            r->channel,
+                            r->kind != CX_TICKET_EVENT ? first_start : NULL};
+    PGresult *q = PQexecParams(conn, upsert_sql, 22, NULL, params, NULL, NULL, 0);
     cx_status st = cx__pg_check(conn, q, "opening or updating a ticket", err, errlen);
     if (st == CX_OK && PQntuples(q) == 0) /* a resolved ticket held it back */
         st = held(conn, fr, params, res, err, errlen);
@@ -1125,7 +1149,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
                                base_window, &fired[n_fired], &hit, err, errlen);
         } else { /* the batch's new events that met its conditions, but stragglers */
             firing *f = &fired[n_fired];
-            *f = (firing){.rule = r, .window_end = LLONG_MIN, .first_end = LLONG_MAX};
+            *f = (firing){.rule = r, .window_end = LLONG_MIN, .first_at = LLONG_MAX};
             for (size_t j = m; j-- > 0;) { /* the newest first */
                 const cx_event *ev = recs[idx[j]].ev;
                 long long at = ev->occurred_at_us / 1000000;
@@ -1139,7 +1163,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
                         if (f->event_count++ < MAX_SAMPLES)
                             f->samples[f->n_samples++] = ev->event_id;
                         f->window_end = at > f->window_end ? at : f->window_end;
-                        f->first_end = at < f->first_end ? at : f->first_end;
+                        f->first_at = at < f->first_at ? at : f->first_at;
                     }
             }
             hit = f->event_count > 0;

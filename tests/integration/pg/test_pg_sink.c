@@ -66,7 +66,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "DROP VIEW cx.satisfaction_hourly;" /* 27's columns */
                           "ALTER TABLE cx.events DROP COLUMN tagged_at, DROP COLUMN sentiment_from;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
-                          " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before;"
+                          " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before,"
+                          " DROP COLUMN first_window_start;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
                           " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
                           "ALTER TABLE cx.events DROP COLUMN rule_version;"
@@ -118,8 +119,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                                          " WHERE table_schema = 'cx'"
                                          " AND table_name = 'open_tickets'"
                                          " AND column_name IN ('window_start', 'window_end',"
-                                         " 'uid')"),
-                 3, "the view shows the columns added since");
+                                         " 'uid', 'first_window_start')"),
+                 4, "the view shows the columns added since");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
                                          " AND indexname = 'events_hour_utc_idx'"),
                  1, "the hour index is built over the events stored");

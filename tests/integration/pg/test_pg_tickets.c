@@ -608,6 +608,31 @@ Test(pg_tickets, late_complaints_of_a_resolved_incident_do_not_open_it_again)
     cr_assert_eq(res.tickets_held, 0);
 }
 
+/* The same for an incident that went on over several windows: complaints
+ * dated in its first window, which the ticket no longer names, arrive after
+ * the resolve (a partition more than the cooldown behind) and do not open
+ * it again either. */
+Test(pg_tickets, late_complaints_of_an_earlier_window_of_a_resolved_incident_do_not_open_it)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* 10:00-10:04: the ticket names 09:50-10:05 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    spike("b", 12, 30, "chat"); /* 10:30-10:34: it names 10:20-10:35 */
+    cr_assert_eq(write_batch().tickets_updated, 1);
+    /* the earliest window that fired: 10 of the 12 by 10:03, 09:49-10:04 */
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE first_window_start ="
+                   " '2026-11-01T09:49:00Z' AND window_end = '2026-11-01T10:35:00Z'"),
+                 1, "the ticket keeps where its incident began");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved', resolved_at = now()");
+    spike("late", 3, 2, "chat"); /* 10:02-10:04 */
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_opened + res.tickets_updated, 0,
+                 "late complaints of the incident's first window opened it again");
+    cr_assert_eq(res.tickets_held, 1);
+    spike("next", 1, 35, "chat"); /* 10:35: after the incident */
+    cr_assert_eq(write_batch().tickets_opened, 1, "a complaint after the incident");
+}
+
 /* A resolved ticket of a window dated years ahead (a producer's clock) holds
  * back no incident before it: only firings that end within a resolved
  * ticket's window are its incident. */
@@ -847,6 +872,109 @@ static void use_carrier_rules_with_a_day_of_age(void)
     o.ticket_rules = rules;
     o.ticket_max_age_seconds = 24 * 3600;
     cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+}
+
+/* A reason reads as a sentence for a window of one minute too. */
+Test(pg_tickets, a_one_minute_window_is_the_minute_in_the_reason)
+{
+    use_rules("[{\"name\": \"carrier-minute\", \"category\": \"external\","
+              "  \"window_minutes\": 1, \"min_events\": 5, \"negative_share_above\": 0.5,"
+              "  \"owner\": \"carriers\"}]");
+    for (int i = 0; i < 6; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "m-%d", i);
+        add(id, 0, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE reason = 'negative share 100.0%"
+                   " (6 of 6 events) in the minute to 2026-11-01 10:01 UTC, above 50.0%'"),
+                 1);
+}
+
+/* quiet_before is how long the rule had not fired, in event time. With hourly
+ * signal windows and a rule of an hour, a complaint a minute from 10:50 to
+ * 11:09, stored in two batches, fires for the window to 11:00 and then for
+ * the one to 12:00: the rule never fell quiet, and chat must not hear "fired
+ * again after 1 h quiet" of it. */
+Test(pg_tickets, an_incident_going_on_across_hourly_windows_is_not_called_quiet)
+{
+    char err[512];
+    json_t *j = json_loads("[{\"name\": \"carrier-hour\", \"category\": \"external\","
+                           "  \"window_minutes\": 60, \"min_events\": 5,"
+                           "  \"negative_share_above\": 0.5, \"owner\": \"carriers\"}]",
+                           0, NULL);
+    cr_assert_eq(cx_ticket_rules_new(&rules, j, 3600, err, sizeof err), CX_OK, "%s", err);
+    json_decref(j);
+    static const int hourly[] = {3600};
+    cx_pg_options o = sinktest_options(url);
+    o.window_seconds = hourly;
+    o.ticket_rules = rules;
+    cr_assert_eq(cx_pg_new(&pg, &o, err, sizeof err), CX_OK, "%s", err);
+    char id[32];
+    for (int m = 50; m < 70; m++) {
+        snprintf(id, sizeof id, "c-%d", m);
+        add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+        if (m == 59)
+            cr_assert_eq(write_batch().tickets_opened, 1, "10:50-10:59 opens the ticket");
+    }
+    cr_assert_eq(write_batch().tickets_updated, 1, "11:00-11:09 fires it again");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE window_end = '2026-11-01T12:00:00Z'"
+                   " AND quiet_before = interval '0'"),
+                 1, "the ticket says its rule was quiet before the window to 12:00");
+}
+
+/* An event dated days ahead (a producer's clock) fires an event rule like
+ * any other, but its date does not stick to the ticket: fired_event_at stops
+ * ten minutes after the clock, so the firings after it are measured from
+ * there and not called quiet, or not, by a date still to come. */
+Test(pg_tickets, an_event_dated_days_ahead_does_not_stick_to_its_ticket)
+{
+    use_carrier_rules_with_a_day_of_age();
+    char when[32];
+    minutes_ago(180, when, sizeof when);
+    add_at("then", when, "chat", "the courier lost my parcel, terrible service", NULL);
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    minutes_ago(-2 * 24 * 60, when, sizeof when);
+    add_at("ahead", when, "chat", "the courier lost my parcel, terrible service", NULL);
+    cr_assert_eq(write_batch().tickets_updated, 1, "the event dated ahead fires the rule");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'each-complaint'"
+                   " AND fired_event_at <= now() + interval '10 minutes'"
+                   " AND quiet_before BETWEEN interval '170 minutes' AND interval '200 minutes'"),
+                 1, "the date ahead stuck to the ticket, or its quiet is not until the clock");
+    minutes_ago(0, when, sizeof when);
+    add_at("now", when, "chat", "the courier lost my parcel, terrible service", NULL);
+    cr_assert_eq(write_batch().tickets_updated, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'each-complaint'"
+                   " AND quiet_before = interval '0'"),
+                 1, "a firing just after another was called quiet");
+}
+
+/* A window rule's ticket that fired for a window dated an hour ahead (a
+ * producer writing local time as UTC) names the next real window that fires,
+ * although it is earlier: the window ahead does not stick to it. */
+Test(pg_tickets, a_window_dated_ahead_gives_way_to_the_next_real_one)
+{
+    use_carrier_rules_with_a_day_of_age();
+    char when[32], id[32];
+    for (int i = 0; i < 12; i++) {
+        minutes_ago(-65, when, sizeof when);
+        snprintf(id, sizeof id, "ahead-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 2, "the batch's own complaints, an hour ahead");
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
+                   " AND window_end > now() + interval '1 hour'"),
+                 1);
+    for (int i = 0; i < 12; i++) {
+        minutes_ago(1, when, sizeof when);
+        snprintf(id, sizeof id, "now-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
+                   " AND window_end <= now() + interval '10 minutes'"
+                   " AND first_window_start <= now() - interval '10 minutes'"),
+                 1, "the ticket still names the window ahead");
 }
 
 /* tickets.max_age_minutes: a topic's history read by a first deployment, a
