@@ -687,6 +687,33 @@ static const migration migrations[] = {
      "ALTER TABLE cx.tickets ADD COLUMN IF NOT EXISTS first_window_start timestamptz;\n"
      "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
+    /* A role that may change a notification's delivery columns only to queue
+     * a failed one again (cxpulse_owner: notifications retry, which may also
+     * supersede it) could also mark a pending one sent, with a receiver's
+     * answer of its own, or put its next attempt off for a year: nobody
+     * would be told, and the table would say they were. Such a role has no
+     * INSERT on the table; the sender's role, the outbox's triggers (run as
+     * the schema's owner) and the owner have. */
+    {32, "only the sender records a delivery; others may only retry a failed one",
+     "CREATE OR REPLACE FUNCTION cx.notification_delivery() RETURNS trigger\n"
+     "  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$\n"
+     "BEGIN\n"
+     "  IF (OLD.status = 'failed' AND NEW.status IN ('pending', 'superseded'))\n"
+     "     OR has_table_privilege('cx.notifications', 'INSERT') THEN\n"
+     "    RETURN NEW;\n"
+     "  END IF;\n"
+     "  RAISE EXCEPTION 'notification % is %: only cxpulse''s sender records its delivery',\n"
+     "    OLD.id, OLD.status USING ERRCODE = 'insufficient_privilege',\n"
+     "    HINT = 'a failed one is queued again by cxpulse notifications retry';\n"
+     "END $$;\n"
+     "DROP TRIGGER IF EXISTS notifications_delivery ON cx.notifications;\n"
+     "CREATE TRIGGER notifications_delivery\n"
+     "  BEFORE UPDATE OF status, deliveries, attempts, next_attempt_at, sent_at\n"
+     "  ON cx.notifications FOR EACH ROW\n"
+     "  WHEN ((OLD.status, OLD.deliveries, OLD.attempts, OLD.next_attempt_at, OLD.sent_at)\n"
+     "        IS DISTINCT FROM\n"
+     "        (NEW.status, NEW.deliveries, NEW.attempts, NEW.next_attempt_at, NEW.sent_at))\n"
+     "  EXECUTE FUNCTION cx.notification_delivery();\n"},
 };
 /* clang-format on */
 

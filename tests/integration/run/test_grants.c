@@ -210,8 +210,22 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
                                          " WHERE status = 'failed'"),
                  0);
-    /* ... and nothing else: no notification, ticket text or event of their own */
+    cr_assert_gt(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.notifications"
+                                         " WHERE status = 'pending'"),
+                 0, "no notification waits: the forgeries below would change nothing");
+    cx_test_pg_exec(conn, "UPDATE cx.notifications SET status = 'failed'"
+                          " WHERE id = (SELECT max(id) FROM cx.notifications"
+                          " WHERE status = 'pending')");
+    /* ... and nothing else: no notification, ticket text or event of their
+     * own, and no delivery the sender did not make (a row marked sent with a
+     * receiver's answer of their own, or put off for a year) */
     const char *oncall_denied[] = {
+        "UPDATE cx.notifications SET status = 'sent', sent_at = now() WHERE status = 'pending'",
+        ("UPDATE cx.notifications SET deliveries = '{\"hook\": {\"status\": \"sent\","
+         " \"answer\": \"HTTP 200\"}}' WHERE status = 'pending'"),
+        ("UPDATE cx.notifications SET next_attempt_at = now() + interval '1 year'"
+         " WHERE status = 'pending'"),
+        "UPDATE cx.notifications SET status = 'sent' WHERE status = 'failed'",
         ("INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)"
          " VALUES (1, 999, 'opened', '{\"reason\": \"wire money now\"}')"),
         "UPDATE cx.notifications SET ticket = '{}'",
