@@ -17,6 +17,7 @@ fail() { echo "install: $*" >&2; exit 1; }
 DESTDIR=$stage "$cmake" --install "$build" --prefix /usr >/dev/null
 for f in usr/bin/cxpulse usr/lib/systemd/system/cxpulse.service \
     usr/share/cxpulse/sql/grants.sql usr/share/cxpulse/sql/erase-customer.sql \
+    usr/share/cxpulse/sql/advisory-locks.sql \
     usr/share/cxpulse/cxpulse-alerts.yaml usr/share/cxpulse/cxpulse-dashboard.json \
     usr/share/cxpulse/cxpulse-operations.json \
     usr/share/doc/cxpulse/README.md usr/share/doc/cxpulse/docs/configuration.md \

@@ -124,6 +124,14 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_assert_eq(cxpulse("migrate", owner_url), 0);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(apply_grants(), 0, "grants.sql failed");
+    /* and a superuser keeps advisory locks to cxpulse's roles (twice too) */
+    char locks[512];
+    cx_test_source_path("deploy/sql/advisory-locks.sql", locks, sizeof locks);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(
+            cx_test_sh("psql -X -q -v ON_ERROR_STOP=1 -f '%s' '%s' >'%s' 2>&1", locks, url, out), 0,
+            "advisory-locks.sql failed");
+    cr_assert_eq(cxpulse("migrate", owner_url), 0, "the schema's owner may not lock to migrate");
     /* No TRUNCATE (nor DDL, below) for the runtime role. */
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
                                          " ON n.oid = c.relnamespace WHERE n.nspname = 'cx'"
@@ -305,6 +313,11 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_expect_str_eq(state, "42501");
     try_as(analyst_url, "CREATE TEMP TABLE t (x int)", state, sizeof state);
     cr_expect_str_eq(state, "42501");
+    /* nor takes the lock the writers take turns with, which would stall them */
+    try_as(analyst_url, "SELECT pg_advisory_lock(7512860309426239849)", state, sizeof state);
+    cr_expect_str_eq(state, "42501", "the analyst may hold up every batch");
+    try_as(analyst_url, "SELECT pg_advisory_lock_shared(7512860309426239849)", state, sizeof state);
+    cr_expect_str_eq(state, "42501", "the analyst may hold up every batch");
 
     /* The runtime role writes rows, nothing more. */
     PGconn *app = cx_test_pg_connect(runtime_url);
