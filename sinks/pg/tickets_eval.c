@@ -994,7 +994,10 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * skips the others once the signals are read): so the window a late event
  * completes is judged, whatever the order the events came in. Those holding
  * one within TICKETS_LIVE_S up to the live edge (where a spike builds up over
- * many batches: cx__pg_tickets_evaluate) and ending no later than `ahead`
+ * many batches: cx__pg_tickets_evaluate), or within as long (or the rule's
+ * window, if longer) from `seam`, where the batch's partitions were before it
+ * (the earliest of them: a backlog read in batches of hours each has a spike
+ * that straddles two batches there), and ending no later than `ahead`
  * (events dated more than CX__PG_TICKETS_AHEAD_S after the clock) are all
  * evaluated; elsewhere (further back, or after the edge), those in which the
  * batch's own events already reach the rule's min_events (a spike a backlog
@@ -1006,14 +1009,18 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  */
 #define TICKETS_LIVE_S 7200
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
-                             long long ahead, long long oldest, int base, ends *e)
+                             long long seam, long long ahead, long long oldest, int base, ends *e)
 {
     const long long *b = sc->buckets, w = r->window_seconds;
-    size_t n = sc->n_buckets, lo = 0, hi;
+    size_t n = sc->n_buckets, lo = 0, hi, lo2 = 0, hi2;
     while (lo < n && b[lo] + base <= latest - TICKETS_LIVE_S)
         lo++;
     for (hi = lo; hi < n && b[hi] <= latest; hi++)
         ; /* the live ones: b[lo..hi) */
+    while (lo2 < n && b[lo2] + base <= seam)
+        lo2++;
+    for (hi2 = lo2; hi2 < n && b[hi2] < seam + (w > TICKETS_LIVE_S ? w : TICKETS_LIVE_S); hi2++)
+        ; /* and those after the seam: b[lo2..hi2) */
     size_t cap = 0;
     long long next = LLONG_MIN; /* ends before it are done */
     for (size_t i = 0; i < n; i++) {
@@ -1034,7 +1041,9 @@ static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long
                 first++;
             figures own;
             if (end + base > oldest && /* `end`: its last smallest window's start */
-                (((first > lo ? first : lo) < (last < hi ? last : hi) && end <= ahead) ||
+                ((((first > lo ? first : lo) < (last < hi ? last : hi) ||
+                   (first > lo2 ? first : lo2) < (last < hi2 ? last : hi2)) &&
+                  end <= ahead) ||
                  (own = window_at(sc, r, end), measure(r, &own) >= r->min_events)))
                 e->at[e->n++] = end;
         }
@@ -1094,6 +1103,10 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
      * resolved ticket nor gives an open one an old window's reason */
     long long ahead = now + CX__PG_TICKETS_AHEAD_S;
     long long oldest = max_age > 0 ? now - max_age : LLONG_MIN;
+    long long seam = LLONG_MAX; /* where the earliest of the batch's known partitions was */
+    for (size_t j = 0; j < m; j++)
+        if (before[j] > LLONG_MIN / 2 && before[j] < seam)
+            seam = before[j];
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
     static atomic_int told_history;
@@ -1118,7 +1131,7 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
     for (size_t i = 0; st == CX_OK && i < n; i++) {
         const cx_ticket_rule *r = cx_ticket_rules_get(rules, i);
         if (r->kind != CX_TICKET_EVENT)
-            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, ahead, oldest, base_window,
+            st = choose_ends(r, &scopes[scope_of_rule[i]], edge, seam, ahead, oldest, base_window,
                              &rule_ends[i]);
     }
     for (size_t k = 0; st == CX_OK && k < n_scopes; k++) /* what the scope's rules need */

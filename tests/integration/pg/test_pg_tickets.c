@@ -554,6 +554,35 @@ Test(pg_tickets, a_function_planted_in_public_does_not_run_in_a_batch)
                  "the function planted in public ran in the batch");
 }
 
+/* A backlog read in batches of hours each (a quiet stream after an outage):
+ * a spike whose first complaints end one batch and whose others begin the
+ * next, too few in either to fire alone, is judged with the stored ones
+ * where the partition was: the next batch's latest events are hours later. */
+Test(pg_tickets, a_spike_that_straddles_two_backlog_batches_hours_long_opens_its_ticket)
+{
+    use_rules(carrier_rule);
+    char when[32], id[32];
+    for (int m = 0; m < 180; m += 10) { /* 07:00-09:50: now and then, praise */
+        snprintf(when, sizeof when, "2026-11-01T%02d:%02d:00Z", 7 + m / 60, m % 60);
+        snprintf(id, sizeof id, "p-%d", m);
+        add_at(id, when, "chat", "the courier was friendly and quick, great job", NULL);
+    }
+    for (int m = 0; m < 6; m++) { /* 10:00-10:05 */
+        snprintf(id, sizeof id, "a-%d", m);
+        add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 0, "6 complaints of the rule's 10");
+    for (int m = 6; m < 11; m++) { /* 10:06-10:10 */
+        snprintf(id, sizeof id, "b-%d", m);
+        add(id, m, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    for (int m = 20; m <= 180; m += 10) { /* 10:20-13:00 */
+        snprintf(id, sizeof id, "q-%d", m);
+        add(id, m, "chat", "the courier was friendly and quick, great job", NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 1, "11 complaints in 09:56-10:11, over two batches");
+}
+
 /* The live edge is where the batch's partitions are: a partition read hours
  * behind another (one that lagged, or is read after the others) still sees a
  * spike its batches bring a few events at a time. */
