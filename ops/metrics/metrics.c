@@ -67,7 +67,7 @@ static const struct {
                               "Firings that updated an unresolved ticket."},
     [CX_M_TICKETS_HELD] = {"cxpulse_tickets_held_total",
                            "Firings that opened no ticket: a resolved ticket of the rule held them "
-                           "back (its cooldown, or the window it was resolved for)."},
+                           "back (its cooldown, or the windows it fired for)."},
     [CX_M_NOTIFY_SENT] = {"cxpulse_notifications_sent_total",
                           "Ticket notifications a receiver accepted (this process)."},
     [CX_M_NOTIFY_FAILED] = {"cxpulse_notifications_failed_total",
@@ -86,6 +86,10 @@ static const struct {
                    "Kafka messages deleted by retention before they were read (found when "
                    "partitions are assigned or while reading): never stored, never "
                    "dead-lettered; each gap is also logged."},
+    [CX_M_DATED_AHEAD] = {"cxpulse_events_dated_ahead_total",
+                          "New events dated more than 10 minutes after PostgreSQL's clock (a "
+                          "producer's clock ahead, or local time written as UTC): stored and "
+                          "counted, but not where their partition is for the ticket rules."},
 };
 
 /* How a gauge is shown, beyond its value as set. */
@@ -296,6 +300,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     m->counters[CX_M_TICKETS_OPENED] += c->tickets_opened;
     m->counters[CX_M_TICKETS_UPDATED] += c->tickets_updated;
     m->counters[CX_M_TICKETS_HELD] += c->tickets_held;
+    m->counters[CX_M_DATED_AHEAD] += c->dated_ahead;
     for (int k = 0; k <= CX_CAT_COUNT; k++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             m->classified[k][s] += c->classified[k][s];

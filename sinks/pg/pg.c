@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_sink.h"
 #include "pg_int.h"
@@ -1256,6 +1257,35 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
  * resumed with a stale one, NTP broken) then neither drops live events as
  * dated ahead nor takes old ones for live. A skew of a minute or more is
  * logged (once, and when it is gone) and exported as a metric. */
+/* Says that n new events of a batch, ev the first, are dated more than
+ * CX__PG_TICKETS_AHEAD_S after the database's clock (now, Unix seconds),
+ * once a minute at most in the process, with how many since it last did. */
+static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
+{
+    static _Atomic int64_t said_us;
+    static atomic_ullong unsaid;
+    unsigned long long total = atomic_fetch_add(&unsaid, n) + n;
+    int64_t mono = cx_now_mono_us(), last = atomic_load(&said_us);
+    if ((last != 0 && mono - last < 60 * 1000000LL) ||
+        !atomic_compare_exchange_strong(&said_us, &last, mono))
+        return;
+    atomic_fetch_sub(&unsaid, total);
+    char when[32] = "?", clock[32] = "?";
+    struct tm tm;
+    time_t t = (time_t)(ev->occurred_at_us / 1000000), c = (time_t)now;
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&c, &tm) != NULL)
+        strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cx_log(CX_LOG_WARN, "tickets",
+           "%llu event(s)%s dated more than %d minutes after PostgreSQL's clock (%s), the first"
+           " %s at %s: a producer's clock is ahead, or it writes local time as UTC; they are"
+           " stored and counted, but are not where their partition is for the ticket rules"
+           " (cxpulse_events_dated_ahead_total counts them; said once a minute at most)",
+           total, last != 0 ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60, clock,
+           ev->event_id, when);
+}
+
 static cx_status db_clock(cx_pg *pg, long long *now, double *skew, char *err, size_t errlen)
 {
     int64_t before = cx_now_wall_us();
@@ -1381,6 +1411,7 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         (st = db_clock(pg, &now, &b->res->clock_skew_s, err, errlen)) == CX_OK)
         b->res->clock_known = 1;
     int64_t ahead = now + CX__PG_TICKETS_AHEAD_S;
+    const cx_event *first_ahead = NULL;
     int evaluate = st == CX_OK && pg->rules != NULL && b->res->stored > 0;
     long long *before = evaluate ? malloc((b->n_fresh ? b->n_fresh : 1) * sizeof *before) : NULL;
     if (evaluate && before == NULL)
@@ -1395,9 +1426,13 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
             parts[k].latest_s = t;
         if (t <= ahead && t > b->res->newest_event_s)
             b->res->newest_event_s = t;
+        if (t > ahead && b->res->dated_ahead++ == 0)
+            first_ahead = r->ev;
         if (before != NULL)
             before[i] = k < np ? parts[k].before_s : NO_TIME;
     }
+    if (first_ahead != NULL)
+        dated_ahead_said(first_ahead, b->res->dated_ahead, now);
     for (size_t k = 0; k < np; k++)
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;

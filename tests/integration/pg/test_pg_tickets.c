@@ -965,7 +965,9 @@ Test(pg_tickets, an_event_dated_days_ahead_does_not_stick_to_its_ticket)
     cr_assert_eq(write_batch().tickets_opened, 1);
     minutes_ago(-2 * 24 * 60, when, sizeof when);
     add_at("ahead", when, "chat", "the courier lost my parcel, terrible service", NULL);
-    cr_assert_eq(write_batch().tickets_updated, 1, "the event dated ahead fires the rule");
+    cx_pg_result res = write_batch();
+    cr_assert_eq(res.tickets_updated, 1, "the event dated ahead fires the rule");
+    cr_assert_eq(res.dated_ahead, 1, "the event dated ahead is not counted as such");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'each-complaint'"
                    " AND fired_event_at <= now() + interval '10 minutes'"
                    " AND quiet_before BETWEEN interval '170 minutes' AND interval '200 minutes'"),
