@@ -164,6 +164,16 @@ void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
     funlockfile(stderr);
 }
 
+const char *cx_utc_text(int64_t secs, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t t = (time_t)secs;
+    if (len > 0 &&
+        (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0))
+        snprintf(buf, len, "?");
+    return buf;
+}
+
 int64_t cx_now_mono_us(void)
 {
     struct timespec ts;

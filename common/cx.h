@@ -190,6 +190,11 @@ void cx_log_write(cx_log_level lvl, const char *component, const char *fmt, ...)
 /* Monotonic clock in microseconds. */
 int64_t cx_now_mono_us(void);
 
+/* Writes Unix time `secs` as RFC 3339 in UTC, 2026-10-30T02:37:12Z, into buf
+ * (len >= 21 holds any year up to 9999), or "?" when it has no such form;
+ * returns buf. */
+const char *cx_utc_text(int64_t secs, char *buf, size_t len);
+
 /* Wall clock in microseconds since the Unix epoch. */
 int64_t cx_now_wall_us(void);
 

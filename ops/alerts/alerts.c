@@ -412,13 +412,6 @@ static const char *str(const json_t *o, const char *key)
     return s != NULL ? s : "";
 }
 
-static void rfc3339(time_t t, char *out, size_t outlen)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The sample event ids, comma-separated: those that fit whole (a cut one
  * could end inside a character). */
 static void samples_text(const json_t *ticket, char *out, size_t outlen)
@@ -445,7 +438,7 @@ json_t *cx__alerts_am_alert(const cx_alerts *a, const json_t *row, time_t now)
     snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(t, "ticket_id")));
     int resolved = strcmp(str(row, "transition"), "resolved") == 0;
     /* Firing: valid for a few re-posting intervals; resolved: ended now. */
-    rfc3339(resolved ? now : now + 4 * (time_t)a->resend_seconds, ends, sizeof ends);
+    cx_utc_text(resolved ? now : now + 4 * (time_t)a->resend_seconds, ends, sizeof ends);
     /* with when the ticket last moved and how many events it holds: an alert
      * firing for days says whether anything happened since */
     char count[32];

@@ -1270,20 +1270,15 @@ static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
         !atomic_compare_exchange_strong(&said_us, &last, mono))
         return;
     atomic_fetch_sub(&unsaid, total);
-    char when[32] = "?", clock[32] = "?";
-    struct tm tm;
-    time_t t = (time_t)(ev->occurred_at_us / 1000000), c = (time_t)now;
-    if (gmtime_r(&t, &tm) != NULL)
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (gmtime_r(&c, &tm) != NULL)
-        strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char when[32], clock[32];
     cx_log(CX_LOG_WARN, "tickets",
            "%llu event(s)%s dated more than %d minutes after PostgreSQL's clock (%s), the first"
            " %s at %s: a producer's clock is ahead, or it writes local time as UTC; they are"
            " stored and counted, but are not where their partition is for the ticket rules"
            " (cxpulse_events_dated_ahead_total counts them; said once a minute at most)",
-           total, last != 0 ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60, clock,
-           ev->event_id, when);
+           total, last != 0 ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60,
+           cx_utc_text(now, clock, sizeof clock), ev->event_id,
+           cx_utc_text(ev->occurred_at_us / 1000000, when, sizeof when));
 }
 
 static cx_status db_clock(cx_pg *pg, long long *now, double *skew, char *err, size_t errlen)
