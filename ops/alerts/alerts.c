@@ -610,6 +610,12 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
         if (fired) /* the only update chat gets; an acknowledgement stands, said */
             quiet_text(json_integer_value(json_object_get(row, "quiet_seconds")),
                        strcmp(str(t, "status"), "acknowledged") == 0, quiet, sizeof quiet);
+        /* an acknowledgement or a resolve says who, and that the reason is
+         * the last firing's, not news */
+        int acted = strcmp(str(t, "status"), "open") != 0 &&
+                    strcmp(str(row, "transition"), "opened") != 0 &&
+                    strcmp(str(row, "transition"), "updated") != 0;
+        const char *by = acted ? str(t, "status_by") : "";
         const char *parts[][2] = {{"cxpulse: ticket ", id},
                                   {" ", fired ? "fired" : str(row, "transition")},
                                   {quiet, ""},
@@ -617,7 +623,9 @@ char *cx_alerts_render(const cx_alerts *a, size_t i, const json_t *row, time_t n
                                   {"* (rule ", str(t, "rule")},
                                   {", ", str(t, "category")},
                                   {str(t, "scope")[0] ? " " : "", str(t, "scope")},
-                                  {"): ", ""}};
+                                  {")", ""},
+                                  {by[0] ? " by " : "", by},
+                                  {acted ? "; last firing: " : ": ", ""}};
         for (size_t k = 0; k < CX_ARRAY_LEN(parts); k++) {
             slack_put(&text, parts[k][0], strlen(parts[k][0]), SLACK_RAW);
             slack_put(&text, parts[k][1], strlen(parts[k][1]), SLACK_TEXT);

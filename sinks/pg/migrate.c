@@ -714,6 +714,23 @@ static const migration migrations[] = {
      "        IS DISTINCT FROM\n"
      "        (NEW.status, NEW.deliveries, NEW.attempts, NEW.next_attempt_at, NEW.sent_at))\n"
      "  EXECUTE FUNCTION cx.notification_delivery();\n"},
+    /* an owner told "resolved" could not tell who resolved it, nor could the
+     * table: the login role that changed the status (session_user: the
+     * person's, not the outbox trigger's owner), kept by every other update */
+    {33, "tickets.status_by: who acknowledged or resolved a ticket",
+     "ALTER TABLE cx.tickets ADD COLUMN IF NOT EXISTS status_by text;\n"
+     "CREATE OR REPLACE FUNCTION cx.ticket_status_by() RETURNS trigger\n"
+     "  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$\n"
+     "BEGIN\n"
+     "  NEW.status_by := CASE WHEN NEW.status IS DISTINCT FROM OLD.status\n"
+     "    THEN session_user::text ELSE OLD.status_by END;\n"
+     "  RETURN NEW;\n"
+     "END $$;\n"
+     "DROP TRIGGER IF EXISTS tickets_status_by ON cx.tickets;\n"
+     "CREATE TRIGGER tickets_status_by BEFORE UPDATE ON cx.tickets\n"
+     "  FOR EACH ROW EXECUTE FUNCTION cx.ticket_status_by();\n"
+     "CREATE OR REPLACE VIEW cx.open_tickets AS\n"
+     "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
 };
 /* clang-format on */
 

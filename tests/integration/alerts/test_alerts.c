@@ -1327,7 +1327,8 @@ Test(alerts, chat_hears_of_a_ticket_firing_again_after_a_quiet_spell_once)
         cr_assert_not_null(text);
         if (strstr(text, " opened for *carriers* "))
             opened++;
-        else if (strstr(text, " acknowledged for *carriers* "))
+        else if (strstr(text, " acknowledged for *carriers* ") &&
+                 strstr(text, ") by postgres; last firing: "))
             acked++;
         else if (strstr(text, " fired again after 2 h ") &&
                  strstr(text, " quiet (still acknowledged) for *carriers* (rule "))

@@ -67,7 +67,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "ALTER TABLE cx.events DROP COLUMN tagged_at, DROP COLUMN sentiment_from;"
                           "ALTER TABLE cx.tickets DROP COLUMN window_start, DROP COLUMN window_end,"
                           " DROP COLUMN uid, DROP COLUMN fired_event_at, DROP COLUMN quiet_before,"
-                          " DROP COLUMN first_window_start;"
+                          " DROP COLUMN first_window_start, DROP COLUMN status_by;"
                           "CREATE VIEW cx.open_tickets AS SELECT * FROM cx.tickets"
                           " WHERE status <> 'resolved' ORDER BY opened_at DESC;"
                           "ALTER TABLE cx.events DROP COLUMN rule_version;"
@@ -82,6 +82,7 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                           "DROP TABLE cx.notifications;"           /* with their columns */
                           "DROP FUNCTION cx.notification_changed();"
                           "DROP FUNCTION cx.notification_delivery();" /* 32's trigger went */
+                          "DROP FUNCTION cx.ticket_status_by() CASCADE;"
                           "DROP FUNCTION cx.ticket_notify() CASCADE;"
                           "DROP FUNCTION cx.notification_settled(), cx.notification_unmark();"
                           "DROP FUNCTION cx.status_final() CASCADE;"
@@ -108,8 +109,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                  3);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_trigger"
                                          " WHERE tgname IN ('notifications_changed',"
-                                         " 'notifications_delivery')"),
-                 2);
+                                         " 'notifications_delivery', 'tickets_status_by')"),
+                 3);
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.dead_letters"
                                          " WHERE consumer_group = 'g'"),
                  1, "an older dead letter belongs to the only group that read its topic");
@@ -121,8 +122,8 @@ Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
                                          " WHERE table_schema = 'cx'"
                                          " AND table_name = 'open_tickets'"
                                          " AND column_name IN ('window_start', 'window_end',"
-                                         " 'uid', 'first_window_start')"),
-                 4, "the view shows the columns added since");
+                                         " 'uid', 'first_window_start', 'status_by')"),
+                 5, "the view shows the columns added since");
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cx'"
                                          " AND indexname = 'events_hour_utc_idx'"),
                  1, "the hour index is built over the events stored");

@@ -207,9 +207,11 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
     cr_assert_eq(cxpulse(args, oncall_url), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM cx.tickets t WHERE ticket_id = %lld AND status = 'resolved'"
-             " AND (SELECT count(*) FROM cx.notifications n WHERE n.ticket_id = t.ticket_id"
-             " AND transition IN ('acknowledged', 'resolved')) = 2",
-             ticket);
+             " AND status_by = '%s' AND (SELECT count(*) FROM cx.notifications n"
+             " WHERE n.ticket_id = t.ticket_id AND transition IN ('acknowledged', 'resolved')"
+             " AND n.ticket->>'status_by' = CASE transition WHEN 'resolved' THEN '%s'"
+             " ELSE '%s' END) = 2",
+             ticket, oncall, oncall, runtime);
     cr_assert_eq(cx_test_pg_scalar(conn, sql), 1);
     cx_test_pg_exec(conn,
                     "UPDATE cx.notifications SET status = 'failed' WHERE transition = 'opened'");
