@@ -97,15 +97,19 @@ cx_status cx_log_set_level(const char *name)
 
 /* Writes `s` as a logfmt quoted value: backslash, quote and control bytes
  * escaped, and so are the characters a terminal or a log viewer acts on
- * rather than shows (DEL, the C1 controls such as the one-byte CSI U+009B,
- * the bidirectional overrides such as U+202E): a message quotes event data. */
+ * rather than shows (DEL, the C1 controls such as CSI, U+009B, the
+ * bidirectional overrides such as U+202E) and bytes that are not UTF-8 (a
+ * lone 0x9B is CSI to an 8-bit terminal): a message quotes event data. */
 static void put_quoted(FILE *f, const char *s)
 {
+    const unsigned char *end = (const unsigned char *)s + strlen(s);
     fputc('"', f);
     for (; *s; s++) {
         const unsigned char *u = (const unsigned char *)s;
         size_t k = cx_terminal_control(u);
-        if (k == 2) {
+        if (*u >= 0x80 && cx_utf8_sequence(u, end) == 0) {
+            fprintf(f, "\\x%02x", *u);
+        } else if (k == 2) {
             fprintf(f, "\\u%04x", (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f));
             s++;
         } else if (k == 3) {
@@ -118,6 +122,10 @@ static void put_quoted(FILE *f, const char *s)
             fputs("\\n", f);
         } else if (*u < 0x20 || *u == 0x7f) {
             fprintf(f, "\\x%02x", *u);
+        } else if (*u >= 0x80) { /* a character of two to four bytes, whole */
+            size_t n = cx_utf8_sequence(u, end);
+            fwrite(u, 1, n, f);
+            s += n - 1;
         } else {
             fputc(*u, f);
         }

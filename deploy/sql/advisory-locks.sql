@@ -1,8 +1,10 @@
 -- advisory-locks.sql - lets only cxpulse's roles take advisory locks in the
 -- cx database (docs/privileges.md, "Other roles' functions and locks"):
 --   psql -v ON_ERROR_STOP=1 -f deploy/sql/advisory-locks.sql URL
--- Run it as a superuser (the functions are the bootstrap superuser's), once,
--- after grants.sql has made the group roles; running it again changes nothing.
+-- Run it as a superuser (the functions are the bootstrap superuser's) after
+-- grants.sql has made the group roles, and again after those roles change or
+-- a dump is restored by a role that is not a superuser; running it again
+-- otherwise changes nothing.
 -- PostgreSQL lets every role take advisory locks, and cxpulse orders its
 -- writers with them: a session of any other role (a read-only dashboard's
 -- too) holding one of cxpulse's keys would stall every batch while it held

@@ -689,17 +689,34 @@ static const migration migrations[] = {
      "SELECT * FROM cx.tickets WHERE status <> 'resolved' ORDER BY opened_at DESC;\n"},
     /* A role that may change a notification's delivery columns only to queue
      * a failed one again (cxpulse_owner: notifications retry, which may also
-     * supersede it) could also mark a pending one sent, with a receiver's
-     * answer of its own, or put its next attempt off for a year: nobody
+     * supersede it) could also mark one sent, with a receiver's answer of its
+     * own, skip a receiver, or put the next attempt off for a year: nobody
      * would be told, and the table would say they were. Such a role has no
      * INSERT on the table; the sender's role, the outbox's triggers (run as
-     * the schema's owner) and the owner have. */
+     * the schema's owner) and the owner have. Others change a failed row as
+     * retry does: queued again at once, each receiver pending or as it was
+     * (or skipped, when a later transition of the ticket was sent to it), or
+     * superseded with its deliveries as they were. */
     {32, "only the sender records a delivery; others may only retry a failed one",
      "CREATE OR REPLACE FUNCTION cx.notification_delivery() RETURNS trigger\n"
      "  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$\n"
      "BEGIN\n"
-     "  IF (OLD.status = 'failed' AND NEW.status IN ('pending', 'superseded'))\n"
-     "     OR has_table_privilege('cx.notifications', 'INSERT') THEN\n"
+     "  IF has_table_privilege('cx.notifications', 'INSERT') THEN\n"
+     "    RETURN NEW;\n"
+     "  END IF;\n"
+     "  IF OLD.status = 'failed' AND NEW.status = 'pending' AND NEW.attempts = 0\n"
+     "     AND NEW.sent_at IS NULL AND NEW.next_attempt_at <= now()\n"
+     "     AND NOT EXISTS (SELECT 1 FROM jsonb_each(NEW.deliveries) AS d(k, v)\n"
+     "       WHERE v->>'status' IS DISTINCT FROM 'pending'\n"
+     "         AND v->>'status' IS DISTINCT FROM OLD.deliveries->k->>'status'\n"
+     "         AND NOT (v->>'status' = 'skipped' AND EXISTS (SELECT 1\n"
+     "           FROM cx.notifications l WHERE l.ticket_id = NEW.ticket_id\n"
+     "           AND l.seq > NEW.seq AND l.deliveries->k->>'status' = 'sent'))) THEN\n"
+     "    RETURN NEW;\n"
+     "  END IF;\n"
+     "  IF OLD.status = 'failed' AND NEW.status = 'superseded'\n"
+     "     AND NEW.deliveries = OLD.deliveries AND NEW.attempts = OLD.attempts\n"
+     "     AND NEW.next_attempt_at IS NOT DISTINCT FROM OLD.next_attempt_at THEN\n"
      "    RETURN NEW;\n"
      "  END IF;\n"
      "  RAISE EXCEPTION 'notification % is %: only cxpulse''s sender records its delivery',\n"

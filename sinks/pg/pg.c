@@ -1249,17 +1249,10 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
  * later than CX__PG_TICKETS_AHEAD_S after the database's clock, into *edge (seconds;
  * unchanged when there is none). Replayed messages days old then do not
  * re-open an incident of theirs, as a straggler does not. */
-/* The database's clock, Unix seconds, into *now (the transaction's start,
- * as the rows it writes are dated), and how far this host's clock is ahead
- * of it into *skew (seconds, within the round trip). What is "ahead of the
- * clock" for the ticket rules is judged by the database's clock, which the
- * live page and every stored time use too: a host whose clock is off (a VM
- * resumed with a stale one, NTP broken) then neither drops live events as
- * dated ahead nor takes old ones for live. A skew of a minute or more is
- * logged (once, and when it is gone) and exported as a metric. */
-/* Says that n new events of a batch, ev the first, are dated more than
- * CX__PG_TICKETS_AHEAD_S after the database's clock (now, Unix seconds),
- * once a minute at most in the process, with how many since it last did. */
+/* Says that n new events of a stored batch, ev one of them, are dated more
+ * than CX__PG_TICKETS_AHEAD_S after the database's clock (now, Unix
+ * seconds), once a minute at most in the process, with how many since it
+ * last did. */
 static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
 {
     static _Atomic int64_t said_us;
@@ -1272,8 +1265,8 @@ static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
     atomic_fetch_sub(&unsaid, total);
     char when[32], clock[32];
     cx_log(CX_LOG_WARN, "tickets",
-           "%llu event(s)%s dated more than %d minutes after PostgreSQL's clock (%s), the first"
-           " %s at %s: a producer's clock is ahead, or it writes local time as UTC; they are"
+           "%llu event(s)%s dated more than %d minutes after PostgreSQL's clock (%s), among"
+           " them %s at %s: a producer's clock is ahead, or it writes local time as UTC; they are"
            " stored and counted, but are not where their partition is for the ticket rules"
            " (cxpulse_events_dated_ahead_total counts them; said once a minute at most)",
            total, last != 0 ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60,
@@ -1281,6 +1274,14 @@ static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
            cx_utc_text(ev->occurred_at_us / 1000000, when, sizeof when));
 }
 
+/* The database's clock, Unix seconds, into *now (the transaction's start,
+ * as the rows it writes are dated), and how far this host's clock is ahead
+ * of it into *skew (seconds, within the round trip). What is "ahead of the
+ * clock" for the ticket rules is judged by the database's clock, which the
+ * live page and every stored time use too: a host whose clock is off (a VM
+ * resumed with a stale one, NTP broken) then neither drops live events as
+ * dated ahead nor takes old ones for live. A skew of a minute or more is
+ * logged (once, and when it is gone) and exported as a metric. */
 static cx_status db_clock(cx_pg *pg, long long *now, double *skew, char *err, size_t errlen)
 {
     int64_t before = cx_now_wall_us();
@@ -1426,8 +1427,6 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
         if (before != NULL)
             before[i] = k < np ? parts[k].before_s : NO_TIME;
     }
-    if (first_ahead != NULL)
-        dated_ahead_said(first_ahead, b->res->dated_ahead, now);
     for (size_t k = 0; k < np; k++)
         if (parts[k].latest_s > edge)
             edge = parts[k].latest_s;
@@ -1452,6 +1451,8 @@ static cx_status write_batch_tx(cx_pg *pg, batch *b, part *parts, size_t np, cha
                    parts[i].latest_s);
     if (st != CX_OK)
         return st;
+    if (first_ahead != NULL) /* stored: a batch tried again is not said twice */
+        dated_ahead_said(first_ahead, b->res->dated_ahead, now);
     b->res->dead_lettered = b->n_dead;
     for (size_t i = 0; i < b->n_dead; i++)
         b->res->dead_by[b->dead[i].why]++;

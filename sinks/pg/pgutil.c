@@ -198,14 +198,20 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
      * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
      * from it) would otherwise be chosen over the built-in one whenever its
      * argument types match more closely (a public.to_timestamp(bigint) over
-     * pg_catalog.to_timestamp(double precision)), and run as this role. */
+     * pg_catalog.to_timestamp(double precision)), and run as this role. This
+     * statement, which runs before, names its schema at every turn, operators
+     * too. (A pooler may not pass the URL's options: PgBouncer 1.18 refuses
+     * them.) */
+#define EQ " OPERATOR(pg_catalog.=) "
     static const char session[] =
-        "SELECT set_config(name, v.value, false)"
+        "SELECT pg_catalog.set_config(v.name, v.value, false)"
         " FROM (VALUES ('lock_timeout', '" LOCK_TIMEOUT "'), ('tcp_keepalives_idle', '10'),"
         " ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3'),"
         " ('search_path', 'pg_catalog, pg_temp')) AS v(name, value)"
-        " JOIN pg_catalog.pg_settings USING (name)"
-        " WHERE source = 'default' OR (name = 'search_path' AND source <> 'client')";
+        " JOIN pg_catalog.pg_settings s ON s.name" EQ "v.name"
+        " WHERE s.source" EQ "'default' OR (v.name" EQ "'search_path'"
+        " AND s.source OPERATOR(pg_catalog.<>) 'client')";
+#undef EQ
     PGresult *res = timeout_ms > 0 ? cx__pg_exec_within(conn, session, 0, NULL, timeout_ms)
                                    : PQexec(conn, session);
     cx_status st2 =

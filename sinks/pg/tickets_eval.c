@@ -99,10 +99,12 @@ static const char *const baseline_sql =
  * count, but its reason and window do not go back in time (OLDER_WINDOW).
  * Without one, a firing opens a ticket unless a resolved one is within its
  * cooldown or fired for windows that the firing's ends among (from the start
- * of the earliest, $22, first_window_start, to the end of the latest): late
+ * of the earliest, $22, first_window_start, to the end of the latest, but
+ * no later than the resolve and the allowance after it, HELD_UNTIL): late
  * events of an incident resolved do not open it again, from any part of it
  * (and a resolved ticket of a window dated ahead, a producer's clock, holds
- * back nothing before it). A time dated more than CX__PG_TICKETS_AHEAD_S
+ * back nothing new: not the windows before it, nor those after the resolve
+ * up to it). A time dated more than CX__PG_TICKETS_AHEAD_S
  * after the clock (a producer's clock, fast or in the wrong zone) does not
  * stick to a ticket: fired_event_at, and where quiet_before ends, stop at
  * that edge, and a window that ends past it gives way to the next that
@@ -110,6 +112,9 @@ static const char *const baseline_sql =
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define AHEAD_SQL "(now() + make_interval(secs => " STR(CX__PG_TICKETS_AHEAD_S) "))"
+#define HELD_UNTIL(end)                                                                            \
+    "o.window_end >= " end " AND " end                                                             \
+    " <= o.resolved_at + make_interval(secs => " STR(CX__PG_TICKETS_AHEAD_S) ")"
 #define OLDER_WINDOW "excluded.window_end < t.window_end AND t.window_end <= " AHEAD_SQL
 /* A window rule's new ticket counts the window's matching events, not only
  * the batch's (praise, or another batch, may have brought the window over),
@@ -190,27 +195,37 @@ static const char *const upsert_sql =
     "                AND ((c.cooldown_s > 0\n"
     "                      AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
     "                     OR (coalesce(o.first_window_start, o.window_start) < c.window_end\n"
-    "                         AND o.window_end >= c.window_end)))\n"
-    "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
-    "    updated_at = now(),\n"
-    "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"
-    "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
-    "      ELSE excluded.window_start END,\n"
-    "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
-    "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
-    "    first_window_start = least(t.first_window_start, excluded.first_window_start),\n"
-    "    quiet_before = greatest(least(to_timestamp($20::bigint), " AHEAD_SQL ")\n"
-    "      - t.fired_event_at, interval '0'),\n"
-    "    event_count = t.event_count + $18::int,\n"
-    "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
-    "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
-    "    t.scope\n"
-    ")\n"
-    "SELECT ticket_id, rule, owner, reason, opened,\n"
-    "  CASE WHEN opened THEN pg_notify('cx_tickets', json_build_object('ticket_id', ticket_id,\n"
-    "    'rule', rule, 'category', category, 'scope', scope, 'owner', owner,\n"
-    "    'reason', reason)::text) END\n"
-    "FROM up";
+    "                         AND " HELD_UNTIL(
+        "c.window_end") ")))\n"
+                        "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' "
+                        "DO UPDATE SET\n"
+                        "    updated_at = now(),\n"
+                        "    reason = CASE WHEN " OLDER_WINDOW
+                        " THEN t.reason ELSE excluded.reason END,\n"
+                        "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
+                        "      ELSE excluded.window_start END,\n"
+                        "    window_end = CASE WHEN " OLDER_WINDOW
+                        " THEN t.window_end ELSE excluded.window_end END,\n"
+                        "    fired_event_at = greatest(t.fired_event_at, "
+                        "excluded.fired_event_at),\n"
+                        "    first_window_start = least(coalesce(t.first_window_start, "
+                        "t.window_start),\n"
+                        "      excluded.first_window_start),\n"
+                        "    quiet_before = greatest(least(to_timestamp($20::bigint), " AHEAD_SQL
+                        ")\n"
+                        "      - t.fired_event_at, interval '0'),\n"
+                        "    event_count = t.event_count + $18::int,\n"
+                        "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
+                        "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, "
+                        "t.category,\n"
+                        "    t.scope\n"
+                        ")\n"
+                        "SELECT ticket_id, rule, owner, reason, opened,\n"
+                        "  CASE WHEN opened THEN pg_notify('cx_tickets', "
+                        "json_build_object('ticket_id', ticket_id,\n"
+                        "    'rule', rule, 'category', category, 'scope', scope, 'owner', owner,\n"
+                        "    'reason', reason)::text) END\n"
+                        "FROM up";
 
 /* The resolved ticket that holds a firing back (what upsert_sql's insert
  * excludes): $1-$4 the rule's identity, $5 its cooldown in seconds, $6 the
@@ -223,8 +238,8 @@ static const char *const held_sql =
     "  AND o.owner = $4 AND o.status = 'resolved'\n"
     "  AND (($5::int > 0 AND o.resolved_at > now() - make_interval(secs => $5::int))\n"
     "       OR (coalesce(o.first_window_start, o.window_start) < to_timestamp($6::bigint)\n"
-    "           AND o.window_end >= to_timestamp($6::bigint)))\n"
-    "ORDER BY o.resolved_at DESC LIMIT 1";
+    "           AND " HELD_UNTIL("to_timestamp($6::bigint)") "))\n"
+                                                             "ORDER BY o.resolved_at DESC LIMIT 1";
 
 #define MAX_SAMPLES 10
 
@@ -1103,10 +1118,16 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
      * resolved ticket nor gives an open one an old window's reason */
     long long ahead = now + CX__PG_TICKETS_AHEAD_S;
     long long oldest = max_age > 0 ? now - max_age : LLONG_MIN;
-    long long seam = LLONG_MAX; /* where the earliest of the batch's known partitions was */
-    for (size_t j = 0; j < m; j++)
-        if (before[j] > LLONG_MIN / 2 && before[j] < seam)
+    /* where the earliest of the batch's partitions that go on from where
+     * they were (an event within two hours of it: not a straggler, nor the
+     * first event of a partition quiet for hours) was */
+    long long seam = LLONG_MAX;
+    for (size_t j = 0; j < m; j++) {
+        long long at = recs[idx[j]].ev->occurred_at_us / 1000000;
+        if (before[j] > LLONG_MIN / 2 && before[j] < seam && at > before[j] - TICKETS_LIVE_S &&
+            at <= before[j] + TICKETS_LIVE_S)
             seam = before[j];
+    }
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
     static atomic_int told_history;

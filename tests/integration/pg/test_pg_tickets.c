@@ -583,6 +583,33 @@ Test(pg_tickets, a_spike_that_straddles_two_backlog_batches_hours_long_opens_its
     cr_assert_eq(write_batch().tickets_opened, 1, "11 complaints in 09:56-10:11, over two batches");
 }
 
+/* The seam is where partitions that go on from where they were were: a
+ * partition quiet for hours whose next event comes now is not one, so a
+ * straggler of another partition, hours late, is still judged as a backlog
+ * is, and does not complete an old window of stored complaints. */
+Test(pg_tickets, a_partition_quiet_for_hours_does_not_make_a_straggler_live)
+{
+    use_rules(carrier_rule);
+    char id[32];
+    for (int i = 0; i < 9; i++) { /* partition 0: 9 complaints at 06:20-06:24 */
+        snprintf(id, sizeof id, "old-%d", i);
+        add_at(id, i < 5 ? "2026-11-01T06:20:00Z" : "2026-11-01T06:24:00Z", "chat",
+               "the courier lost my parcel, terrible service", NULL);
+    }
+    cr_assert_eq(write_batch().tickets_opened, 0, "9 of the rule's 10");
+    into_partition = 1;
+    add_at("p1-noon", "2026-11-01T12:00:00Z", "chat", "great job, thanks", NULL);
+    write_batch();
+    into_partition = 0;
+    add_at("p0-noon", "2026-11-01T12:00:00Z", "chat", "great job, thanks", NULL);
+    into_partition = 1;
+    add_at("straggler", "2026-11-01T06:25:00Z", "chat",
+           "the courier lost my parcel, terrible service", NULL);
+    cx_pg_result res = write_batch();
+    into_partition = 0;
+    cr_assert_eq(res.tickets_opened, 0, "a straggler hours late opened an old window's ticket");
+}
+
 /* The live edge is where the batch's partitions are: a partition read hours
  * behind another (one that lagged, or is read after the others) still sees a
  * spike its batches bring a few events at a time. */
@@ -660,6 +687,21 @@ Test(pg_tickets, late_complaints_of_an_earlier_window_of_a_resolved_incident_do_
     cr_assert_eq(res.tickets_held, 1);
     spike("next", 1, 35, "chat"); /* 10:35: after the incident */
     cr_assert_eq(write_batch().tickets_opened, 1, "a complaint after the incident");
+}
+
+/* A ticket opened by an older release (no first_window_start) and fired
+ * again by this one keeps where it began: the window it named then. */
+Test(pg_tickets, a_ticket_an_older_release_opened_keeps_where_its_incident_began)
+{
+    use_rules(carrier_rule);
+    spike("a", 12, 0, "chat"); /* the ticket names 09:50-10:05 */
+    cr_assert_eq(write_batch().tickets_opened, 1);
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET first_window_start = NULL");
+    spike("b", 12, 30, "chat"); /* 10:30-10:34 */
+    cr_assert_eq(write_batch().tickets_updated, 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets"
+                   " WHERE first_window_start = '2026-11-01T09:50:00Z'"),
+                 1, "the window it named when opened was forgotten");
 }
 
 /* A resolved ticket of a window dated years ahead (a producer's clock) holds
@@ -1006,6 +1048,41 @@ Test(pg_tickets, a_window_dated_ahead_gives_way_to_the_next_real_one)
                    " AND window_end <= now() + interval '10 minutes'"
                    " AND first_window_start <= now() - interval '10 minutes'"),
                  1, "the ticket still names the window ahead");
+}
+
+/* A resolved ticket that last named a window dated hours ahead (a producer's
+ * clock) holds back no incident after its resolve: what it held is the
+ * incident the owner dealt with, up to when they did. */
+Test(pg_tickets, a_resolved_ticket_that_named_a_window_ahead_holds_back_no_later_incident)
+{
+    use_carrier_rules_with_a_day_of_age();
+    char when[32], id[32];
+    for (int i = 0; i < 12; i++) {
+        minutes_ago(120, when, sizeof when);
+        snprintf(id, sizeof id, "then-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    write_batch();
+    for (int i = 0; i < 12; i++) {
+        minutes_ago(-300, when, sizeof when);
+        snprintf(id, sizeof id, "ahead-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
+                   " AND window_end > now() + interval '4 hours'"),
+                 1, "the window ahead is not the ticket's: this test tells nothing");
+    cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved',"
+                          " resolved_at = now() - interval '30 minutes'");
+    for (int i = 0; i < 12; i++) {
+        minutes_ago(1, when, sizeof when);
+        snprintf(id, sizeof id, "now-%d", i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+    write_batch();
+    cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
+                   " AND status = 'open'"),
+                 1, "a new incident was held back by the window ahead");
 }
 
 /* tickets.max_age_minutes: a topic's history read by a first deployment, a

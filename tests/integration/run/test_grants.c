@@ -236,6 +236,16 @@ Test(grants, run_tickets_and_reclassify_work_with_exactly_the_shipped_grants, .t
         ("UPDATE cx.notifications SET next_attempt_at = now() + interval '1 year'"
          " WHERE status = 'pending'"),
         "UPDATE cx.notifications SET status = 'sent' WHERE status = 'failed'",
+        ("UPDATE cx.notifications SET status = 'pending', attempts = 0, sent_at = NULL,"
+         " next_attempt_at = now() + interval '1 year' WHERE status = 'failed'"),
+        ("UPDATE cx.notifications SET status = 'pending', attempts = 0, sent_at = NULL,"
+         " next_attempt_at = now(), deliveries = '{\"crm\": {\"status\": \"sent\","
+         " \"answer\": \"200 forged\"}}' WHERE status = 'failed'"),
+        ("UPDATE cx.notifications SET status = 'pending', attempts = 0, sent_at = NULL,"
+         " next_attempt_at = now(), deliveries = '{\"crm\": {\"status\": \"skipped\"}}'"
+         " WHERE status = 'failed'"),
+        ("UPDATE cx.notifications SET status = 'superseded', sent_at = now(),"
+         " deliveries = '{\"crm\": {\"status\": \"sent\"}}' WHERE status = 'failed'"),
         ("INSERT INTO cx.notifications (ticket_id, seq, transition, ticket)"
          " VALUES (1, 999, 'opened', '{\"reason\": \"wire money now\"}')"),
         "UPDATE cx.notifications SET ticket = '{}'",

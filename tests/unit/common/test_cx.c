@@ -238,19 +238,23 @@ Test(cx_common, a_log_line_to_the_journal_carries_its_priority)
 
 /* A log line quotes event data (a bad field's value, a rule's term): what a
  * terminal or a log viewer would act on instead of showing is escaped, DEL,
- * the C1 controls (U+009B is a one-byte CSI) and the marks that turn text
- * around (U+202E) as much as ESC; other text is left as it is. */
+ * the C1 controls (U+009B is CSI), the marks that turn text around (U+202E)
+ * and bytes that are not UTF-8 (a lone 0x9B, CSI to an 8-bit terminal) as
+ * much as ESC; other text is left as it is. */
 Test(cx_common, a_log_line_escapes_what_a_terminal_would_act_on)
 {
     const char *got = logged_with_journal_stream(0, "1:2",
                                                  "not a date \x1b[31m \xc2\x9b"
                                                  "31m \xe2\x80\xae"
-                                                 "gnp.exe \x7f caf\xc3\xa9 \xe2\x82\xac");
+                                                 "gnp.exe \x7f caf\xc3\xa9 \xe2\x82\xac \x9b"
+                                                 "2J \xe2\x82");
     cr_assert_not_null(strstr(got, "msg=\"not a date \\x1b[31m \\u009b31m \\u202egnp.exe \\x7f"
-                                   " caf\xc3\xa9 \xe2\x82\xac\"\n"),
+                                   " caf\xc3\xa9 \xe2\x82\xac \\x9b2J \\xe2\\x82\"\n"),
                        "%s", got);
 }
 
+/* Times in log lines and Alertmanager's endsAt: UTC whatever the zone, and a
+ * time no calendar holds says so rather than printing garbage. */
 Test(cx_common, utc_text_is_rfc3339_in_utc_and_a_question_mark_past_the_calendar)
 {
     char buf[32];
