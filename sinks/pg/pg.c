@@ -231,11 +231,22 @@ static void disconnect(cx_pg *pg)
 
 static cx_status check_committed(cx_pg *pg, char *err, size_t errlen);
 
-/* Connects if needed and prepares the session (schema check, staging tables). */
+/* Connects if needed and prepares the session (schema check, staging tables).
+ * A session the server ended while it was idle (idle_session_timeout,
+ * pg_terminate_backend, a restart) has its FATAL and then the end of the
+ * stream waiting on the socket: two reads, which never block, find both, and
+ * the session is replaced before a batch fails on it (a failure and a retry
+ * for every quiet spell longer than the timeout, with the cause unread). */
 static cx_status ensure_session(cx_pg *pg, char *err, size_t errlen)
 {
-    if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
-        return CX_OK;
+    if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK) {
+        if (PQconsumeInput(pg->conn) == 1 && PQconsumeInput(pg->conn) == 1 &&
+            PQstatus(pg->conn) == CONNECTION_OK)
+            return CX_OK;
+        cx_log(CX_LOG_INFO, "postgresql",
+               "the server ended this writer's session while it was idle (its "
+               "idle_session_timeout, a restart or pg_terminate_backend): connecting again");
+    }
     disconnect(pg);
     cx_status st = cx__pg_connect_schema(pg->conninfo, &pg->conn, err, errlen);
     if (st == CX_OK) {

@@ -51,6 +51,25 @@ static void store_events(long n)
     cx_pg_free(pg);
 }
 
+/* A session the server ended while it was idle (here the database's
+ * idle_session_timeout) is replaced before the next batch, which is stored
+ * at its first try: not failed, counted and retried after every quiet spell. */
+Test(pg_sink, a_session_the_server_ended_while_idle_is_replaced_before_the_next_batch)
+{
+    cx_test_pg_exec(conn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET"
+                          " idle_session_timeout = ''1s''', current_database()); END $$");
+    cx_pg *pg = sinktest_sink(url);
+    sinktest_add_event(&batch, "t", 0, 0, 0);
+    cx_pg_result res;
+    cr_assert_eq(write(pg, &res), CX_OK);
+    sinktest_clear(&batch);
+    cx_test_sleep_ms(1500);
+    sinktest_add_event(&batch, "t", 0, 1, 1);
+    cr_assert_eq(write(pg, &res), CX_OK, "the batch after a quiet spell failed");
+    cr_assert_eq(res.stored, 1);
+    cx_pg_free(pg);
+}
+
 Test(pg_sink, migrate_twice_is_a_no_op_and_upgrades_an_older_schema)
 {
     char err[512];
