@@ -106,26 +106,25 @@ static void put_quoted(FILE *f, const char *s)
     fputc('"', f);
     for (; *s; s++) {
         const unsigned char *u = (const unsigned char *)s;
-        size_t k = cx_terminal_control(u);
-        if (*u >= 0x80 && cx_utf8_sequence(u, end) == 0) {
-            fprintf(f, "\\x%02x", *u);
-        } else if (k == 2) {
-            fprintf(f, "\\u%04x", (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f));
-            s++;
-        } else if (k == 3) {
-            fprintf(f, "\\u%04x",
-                    (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 | (u[2] & 0x3f));
-            s += 2;
+        if (*u >= 0x80) { /* a character of two to four bytes, whole, or a stray byte */
+            size_t n = cx_utf8_sequence(u, end);
+            if (n == 0)
+                fprintf(f, "\\x%02x", *u);
+            else if (cx_terminal_control(u) == 0)
+                fwrite(u, 1, n, f);
+            else if (n == 2)
+                fprintf(f, "\\u%04x", (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f));
+            else
+                fprintf(f, "\\u%04x",
+                        (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 |
+                            (u[2] & 0x3f));
+            s += n ? n - 1 : 0;
         } else if (*u == '"' || *u == '\\') {
             fprintf(f, "\\%c", *u);
         } else if (*u == '\n') {
             fputs("\\n", f);
         } else if (*u < 0x20 || *u == 0x7f) {
             fprintf(f, "\\x%02x", *u);
-        } else if (*u >= 0x80) { /* a character of two to four bytes, whole */
-            size_t n = cx_utf8_sequence(u, end);
-            fwrite(u, 1, n, f);
-            s += n - 1;
         } else {
             fputc(*u, f);
         }

@@ -244,4 +244,8 @@ FILE *cx_open_read(const char *path);
 
 #define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A macro's value as a string literal: CX_XSTR(CX_LIMIT) is "600". */
+#define CX_STR(x) #x
+#define CX_XSTR(x) CX_STR(x)
+
 #endif /* CX_COMMON_H */

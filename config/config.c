@@ -37,8 +37,6 @@ typedef struct setting {
     const char *help;
 } setting;
 
-#define CX_STR(x) #x
-#define CX_XSTR(x) CX_STR(x)
 #define F(field) offsetof(cx_config, field)
 
 static const setting settings[] = {

@@ -1266,21 +1266,18 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
  * last did. */
 static void dated_ahead_said(const cx_event *ev, size_t n, long long now)
 {
-    static _Atomic int64_t said_us;
-    static atomic_ullong unsaid;
-    unsigned long long total = atomic_fetch_add(&unsaid, n) + n;
-    int64_t mono = cx_now_mono_us(), last = atomic_load(&said_us);
-    if ((last != 0 && mono - last < 60 * 1000000LL) ||
-        !atomic_compare_exchange_strong(&said_us, &last, mono))
+    static cx__pg_minutely said;
+    int again;
+    unsigned long long total = cx__pg_minutely_due(&said, n, 1, &again);
+    if (total == 0)
         return;
-    atomic_fetch_sub(&unsaid, total);
     char when[32], clock[32];
     cx_log(CX_LOG_WARN, "tickets",
            "%llu event(s)%s dated more than %d minutes after PostgreSQL's clock (%s), among"
            " them %s at %s: a producer's clock is ahead, or it writes local time as UTC; they are"
            " stored and counted, but are not where their partition is for the ticket rules"
            " (cxpulse_events_dated_ahead_total counts them; said once a minute at most)",
-           total, last != 0 ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60,
+           total, again ? " since the last such line" : "", CX__PG_TICKETS_AHEAD_S / 60,
            cx_utc_text(now, clock, sizeof clock), ev->event_id,
            cx_utc_text(ev->occurred_at_us / 1000000, when, sizeof when));
 }

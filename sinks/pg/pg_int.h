@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -223,6 +224,19 @@ const cx_window *cx__pg_signals_window(const cx__pg_signals *s, int width);
 struct cx_sink_counts;
 struct cx_ticket_rules;
 struct cx_record;
+
+/* A log line said once a minute at most in the process (a static one per
+ * line), with how many things it is about since it was last said. */
+typedef struct cx__pg_minutely {
+    _Atomic int64_t said_us; /* monotonic; 0: never */
+    atomic_ullong unsaid;
+} cx__pg_minutely;
+
+/* Adds n to what m's line is about; when `say` and a minute has passed since
+ * it was last said (or it never was), returns the total to say now, and
+ * *again 1 when it was said before; else 0 (say nothing yet). */
+unsigned long long cx__pg_minutely_due(cx__pg_minutely *m, unsigned long long n, int say,
+                                       int *again);
 
 /* How far ahead of the writer's clock an event may be dated and still move
  * the live edge of ticket rules (where the stream is), seconds. */

@@ -929,3 +929,16 @@ cx_status cx__pg_list(PGconn *conn, const char *rows_sql, const char *count_sql,
     }
     return st;
 }
+
+unsigned long long cx__pg_minutely_due(cx__pg_minutely *m, unsigned long long n, int say,
+                                       int *again)
+{
+    unsigned long long total = atomic_fetch_add(&m->unsaid, n) + n;
+    int64_t now = cx_now_mono_us(), last = atomic_load(&m->said_us);
+    if (!say || (last != 0 && now - last < 60 * 1000000LL) ||
+        !atomic_compare_exchange_strong(&m->said_us, &last, now))
+        return 0;
+    atomic_fetch_sub(&m->unsaid, total);
+    *again = last != 0;
+    return total;
+}

@@ -100,7 +100,7 @@ static const char *const baseline_sql =
  * Without one, a firing opens a ticket unless a resolved one is within its
  * cooldown or fired for windows that the firing's ends among (from the start
  * of the earliest, $22, first_window_start, to the end of the latest, but
- * no later than the resolve and the allowance after it, HELD_UNTIL): late
+ * no later than the resolve and the allowance after it): late
  * events of an incident resolved do not open it again, from any part of it
  * (and a resolved ticket of a window dated ahead, a producer's clock, holds
  * back nothing new: not the windows before it, nor those after the resolve
@@ -109,12 +109,8 @@ static const char *const baseline_sql =
  * stick to a ticket: fired_event_at, and where quiet_before ends, stop at
  * that edge, and a window that ends past it gives way to the next that
  * fires, earlier or not. */
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define AHEAD_SQL "(now() + make_interval(secs => " STR(CX__PG_TICKETS_AHEAD_S) "))"
-#define HELD_UNTIL(end)                                                                            \
-    "o.window_end >= " end " AND " end                                                             \
-    " <= o.resolved_at + make_interval(secs => " STR(CX__PG_TICKETS_AHEAD_S) ")"
+#define AHEAD_ALLOWANCE "make_interval(secs => " CX_XSTR(CX__PG_TICKETS_AHEAD_S) ")"
+#define AHEAD_SQL "(now() + " AHEAD_ALLOWANCE ")"
 #define OLDER_WINDOW "excluded.window_end < t.window_end AND t.window_end <= " AHEAD_SQL
 /* A window rule's new ticket counts the window's matching events, not only
  * the batch's (praise, or another batch, may have brought the window over),
@@ -195,37 +191,29 @@ static const char *const upsert_sql =
     "                AND ((c.cooldown_s > 0\n"
     "                      AND o.resolved_at > now() - make_interval(secs => c.cooldown_s))\n"
     "                     OR (coalesce(o.first_window_start, o.window_start) < c.window_end\n"
-    "                         AND " HELD_UNTIL(
-        "c.window_end") ")))\n"
-                        "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' "
-                        "DO UPDATE SET\n"
-                        "    updated_at = now(),\n"
-                        "    reason = CASE WHEN " OLDER_WINDOW
-                        " THEN t.reason ELSE excluded.reason END,\n"
-                        "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
-                        "      ELSE excluded.window_start END,\n"
-                        "    window_end = CASE WHEN " OLDER_WINDOW
-                        " THEN t.window_end ELSE excluded.window_end END,\n"
-                        "    fired_event_at = greatest(t.fired_event_at, "
-                        "excluded.fired_event_at),\n"
-                        "    first_window_start = least(coalesce(t.first_window_start, "
-                        "t.window_start),\n"
-                        "      excluded.first_window_start),\n"
-                        "    quiet_before = greatest(least(to_timestamp($20::bigint), " AHEAD_SQL
-                        ")\n"
-                        "      - t.fired_event_at, interval '0'),\n"
-                        "    event_count = t.event_count + $18::int,\n"
-                        "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
-                        "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, "
-                        "t.category,\n"
-                        "    t.scope\n"
-                        ")\n"
-                        "SELECT ticket_id, rule, owner, reason, opened,\n"
-                        "  CASE WHEN opened THEN pg_notify('cx_tickets', "
-                        "json_build_object('ticket_id', ticket_id,\n"
-                        "    'rule', rule, 'category', category, 'scope', scope, 'owner', owner,\n"
-                        "    'reason', reason)::text) END\n"
-                        "FROM up";
+    "                         AND o.window_end >= c.window_end\n"
+    "                         AND c.window_end <= o.resolved_at + " AHEAD_ALLOWANCE ")))\n"
+    "  ON CONFLICT (rule, category, scope, owner) WHERE status <> 'resolved' DO UPDATE SET\n"
+    "    updated_at = now(),\n"
+    "    reason = CASE WHEN " OLDER_WINDOW " THEN t.reason ELSE excluded.reason END,\n"
+    "    window_start = CASE WHEN " OLDER_WINDOW " THEN t.window_start\n"
+    "      ELSE excluded.window_start END,\n"
+    "    window_end = CASE WHEN " OLDER_WINDOW " THEN t.window_end ELSE excluded.window_end END,\n"
+    "    fired_event_at = greatest(t.fired_event_at, excluded.fired_event_at),\n"
+    "    first_window_start = least(coalesce(t.first_window_start, t.window_start),\n"
+    "      excluded.first_window_start),\n"
+    "    quiet_before = greatest(least(to_timestamp($20::bigint), " AHEAD_SQL ")\n"
+    "      - t.fired_event_at, interval '0'),\n"
+    "    event_count = t.event_count + $18::int,\n"
+    "    sample_event_ids = ($19::text[] || t.sample_event_ids)[1:10]\n"
+    "  RETURNING t.ticket_id, t.rule, t.owner, t.reason, t.xmax = 0 AS opened, t.category,\n"
+    "    t.scope\n"
+    ")\n"
+    "SELECT ticket_id, rule, owner, reason, opened,\n"
+    "  CASE WHEN opened THEN pg_notify('cx_tickets', json_build_object('ticket_id', ticket_id,\n"
+    "    'rule', rule, 'category', category, 'scope', scope, 'owner', owner,\n"
+    "    'reason', reason)::text) END\n"
+    "FROM up";
 
 /* The resolved ticket that holds a firing back (what upsert_sql's insert
  * excludes): $1-$4 the rule's identity, $5 its cooldown in seconds, $6 the
@@ -238,8 +226,9 @@ static const char *const held_sql =
     "  AND o.owner = $4 AND o.status = 'resolved'\n"
     "  AND (($5::int > 0 AND o.resolved_at > now() - make_interval(secs => $5::int))\n"
     "       OR (coalesce(o.first_window_start, o.window_start) < to_timestamp($6::bigint)\n"
-    "           AND " HELD_UNTIL("to_timestamp($6::bigint)") "))\n"
-                                                             "ORDER BY o.resolved_at DESC LIMIT 1";
+    "           AND o.window_end >= to_timestamp($6::bigint)\n"
+    "           AND to_timestamp($6::bigint) <= o.resolved_at + " AHEAD_ALLOWANCE "))\n"
+    "ORDER BY o.resolved_at DESC LIMIT 1";
 
 #define MAX_SAMPLES 10
 
@@ -890,8 +879,7 @@ static int cmp_firing(const void *a, const void *b)
 static cx_status held(PGconn *conn, const firing *fr, const char *const *params, cx_pg_result *res,
                       char *err, size_t errlen)
 {
-    static _Atomic int64_t said_us;
-    static atomic_ullong unsaid;
+    static cx__pg_minutely said;
     const cx_ticket_rule *r = fr->rule;
     const char *held_params[] = {params[0],  params[1],
                                  params[2],  params[3],
@@ -901,11 +889,9 @@ static cx_status held(PGconn *conn, const firing *fr, const char *const *params,
         cx__pg_check(conn, q, "finding the ticket that holds a firing back", err, errlen);
     if (st == CX_OK) {
         res->tickets_held++;
-        unsigned long long n = atomic_fetch_add(&unsaid, 1) + 1;
-        int64_t now = cx_now_mono_us(), last = atomic_load(&said_us);
-        if (PQntuples(q) == 1 && (last == 0 || now - last >= 60 * 1000000LL) &&
-            atomic_compare_exchange_strong(&said_us, &last, now)) {
-            atomic_fetch_sub(&unsaid, n);
+        int again;
+        unsigned long long n = cx__pg_minutely_due(&said, 1, PQntuples(q) == 1, &again);
+        if (n > 0) {
             cx_log(CX_LOG_INFO, "tickets",
                    "rule %s%s%s fired but opened no ticket: ticket %s, resolved at %s UTC, "
                    "holds it back (%s); %llu firing(s) held back%s (cxpulse_tickets_held_total "
@@ -916,7 +902,7 @@ static cx_status held(PGconn *conn, const firing *fr, const char *const *params,
                        ? "its cooldown_minutes after resolving are not over"
                        : "the firing's window ends within the windows it fired for: late "
                          "events of that incident",
-                   n, last != 0 ? " since the last such line" : "");
+                   n, again ? " since the last such line" : "");
         }
     }
     PQclear(q);
