@@ -1,15 +1,17 @@
 /*
  * cmd_reclassify.c - `cxpulse reclassify --pg URL [--since T] [--until T]
- * [--rules FILE] [--batch N]`: re-tags stored events with the current rules in
- * bounded batches, correcting cx.signals in the same transactions. Safe to
- * interrupt and to run again (events already on the rules' version are
- * skipped), and safe while `cxpulse run` is writing. SIGINT or SIGTERM stops
- * it after the pages in hand are stored, saying how far it got.
+ * [--rules FILE] [--batch N] [--retries N]`: re-tags stored events with the
+ * current rules in bounded batches, correcting cx.signals in the same
+ * transactions. Safe to interrupt and to run again (events already on the
+ * rules' version are skipped), and safe while `cxpulse run` is writing; a
+ * transient failure mid-run is retried on new connections. SIGINT or SIGTERM
+ * stops it after the pages in hand are stored, saying how far it got.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -21,7 +23,8 @@
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse reclassify [--pg URL] [--since T] [--until T] [--rules FILE]...\n"
-                 "                          [--model FILE] [--batch N] [--config FILE]\n\n"
+                 "                          [--model FILE] [--batch N] [--retries N]\n"
+                 "                          [--config FILE]\n\n"
                  "Re-tags the events that occurred in [since, until) (RFC 3339, or a date: its\n"
                  "midnight UTC; open when left out) with the current rules (--rules, rules.files,\n"
                  "or the built-in ones) and model (--model, rules.model, or the built-in one):\n"
@@ -29,6 +32,9 @@ static int usage(FILE *out, int rc)
                  "N events per transaction (default 5000). Events already tagged by this rule\n"
                  "version are skipped, so an interrupted run can simply be run again. Ctrl-C\n"
                  "(SIGINT) or SIGTERM stops it once the batches in hand are stored (exit 1).\n"
+                 "A lost connection, a deadlock or a lock held too long is retried on new\n"
+                 "connections after 1, 2, 4, ... s (at most 30 s), up to --retries times in a\n"
+                 "row (default 5; 0: stop at the first error).\n"
                  "Use the same signals.window_seconds as `cxpulse run`.\n");
     return rc;
 }
@@ -72,6 +78,103 @@ static void catch_stop_signals(void)
 #define AGAIN                                                                                      \
     " (the events re-tagged before it are stored; the same command again re-tags the rest)"
 
+/* A connection lost, a failover, a deadlock with a service's batch or a lock
+ * held past lock_timeout: the pages rolled back are read again, on new
+ * connections, after 1, 2, 4, ... s (at most MAX_DELAY_S); `--retries` times
+ * in a row at most, counted again from 0 once a page is stored. */
+#define MAX_DELAY_S 30
+
+/* Sleeps s seconds, or less when a stop signal arrives. */
+static void pause_unless_stopped(int s)
+{
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    for (int i = 0; i < s * 10 && stop_signal == 0; i++)
+        nanosleep(&tick, NULL);
+}
+
+/* What one pass over the range needs and counts. */
+typedef struct pass {
+    const char *since, *until;
+    int batch;
+    const cx_record_rules *rr;
+    cx_record_store *stores;
+    const cx_event **ev_ptrs;
+    const cx_tags **tag_ptrs;
+    long long base;      /* events re-tagged by the passes before, for progress */
+    size_t base_changed; /* of them, those whose categories changed */
+    long long read;      /* events read by this pass */
+    long long unparsed;  /* of them, left as they were */
+} pass;
+
+/* Re-tags every page left in the range on h, until none is left or a stop
+ * signal arrives (*stopped set); *todo is for the progress lines. */
+static cx_status retag_pages(cx_pg_history *h, pass *p, long long *todo, int *stopped, char *err,
+                             size_t errlen)
+{
+    cx_cmd_unreadable told = {0};
+    for (;;) {
+        size_t n, m = 0;
+        if (stop_signal != 0) {
+            *stopped = 1;
+            return cx_pg_reclassify_wait(h, err, errlen);
+        }
+        cx_status st = cx_pg_reclassify_next(h, p->since, p->until, p->batch, &n, err, errlen);
+        if (st != CX_OK || n == 0)
+            return st;
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const char *id;
+            const char *payload = cx_pg_reclassify_payload(h, i, &len, &id);
+            cx_record rec;
+            if (payload == NULL) {
+                cx_log(CX_LOG_WARN, "reclassify",
+                       "event %s left as it was: its payload holds "
+                       "a number with more than %d digits in decimal form, not read",
+                       id, CX_EVENT_MAX_NUMBER_DIGITS);
+                p->unparsed++;
+                continue;
+            }
+            if (cx_record_make(&rec, &p->stores[m], p->rr, NULL, -1, -1, payload, len) != CX_OK) {
+                /* Stored under an older, laxer parser: its tags stay as they are. */
+                cx_log(CX_LOG_WARN, "reclassify", "event %s left as it was: %s", id, rec.error);
+                p->unparsed++;
+                continue;
+            }
+            if (cx_cmd_unreadable_first(&told, rec.tags->unreadable))
+                cx_log(CX_LOG_WARN, "reclassify",
+                       CX_CMD_UNREADABLE_FMT ": first in event %s; said once per field",
+                       rec.tags->unreadable, rec.tags->unreadable_needs, rec.ev->event_id);
+            p->ev_ptrs[m] = rec.ev;
+            p->tag_ptrs[m] = rec.tags;
+            m++;
+        }
+        st = cx_pg_reclassify_apply(h, p->since, p->until, p->ev_ptrs, p->tag_ptrs, m, err, errlen);
+        for (size_t i = 0; i < m; i++)
+            cx_record_release(&p->stores[i]);
+        if (st != CX_OK)
+            return st;
+        p->read += (long long)n;
+        /* events stored since the count (a run writing meanwhile) are re-tagged too */
+        long long done_n = p->base + p->read;
+        if (done_n > *todo)
+            *todo = done_n;
+        fprintf(stderr,
+                "reclassify: %lld/%lld events read; stored so far, %zu with changed "
+                "categories\n",
+                done_n, *todo, p->base_changed + cx_pg_reclassify_stored(h).categories);
+    }
+}
+
+/* Adds what h stored to *total. */
+static void add_stored(cx_pg_reclassified *total, const cx_pg_history *h)
+{
+    cx_pg_reclassified s = cx_pg_reclassify_stored(h);
+    total->retagged += s.retagged;
+    total->categories += s.categories;
+    total->primary += s.primary;
+    total->sentiment += s.sentiment;
+}
+
 int cx_cmd_reclassify(int argc, char **argv)
 {
     if (cx_cmd_wants_help(argc, argv))
@@ -93,15 +196,17 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }
-    double batch_d = batch;
+    double batch_d = batch, retries_d = 5;
     const cx_cmd_number nums[] = {
         {"--batch", "a whole number from 1 to 100000", &batch_d, 1, 100000, 1},
+        {"--retries", "a whole number from 0 to 1000", &retries_d, 0, 1000, 1},
     };
     const cx_cmd_string strs[] = {{"--since", &since, NULL, 0}, {"--until", &until, NULL, 0}};
     const cx_cmd_spec spec = {CX_CMD_OPTIONS(nums, strs), .config_flags = 1};
     if (cx_cmd_parse_options("reclassify", rest, n_rest, &spec) != 0)
         goto done;
     batch = (int)batch_d;
+    int retries = (int)retries_d;
     int64_t from = 0, to = 0;
     if (!valid_time("--since", since, &from) || !valid_time("--until", until, &to))
         goto done;
@@ -135,108 +240,87 @@ int cx_cmd_reclassify(int argc, char **argv)
     const char *version = cx_classifier_version(clf);
     /* Events are re-made as `cxpulse run` makes them; tickets are not re-evaluated. */
     const cx_record_rules rr = {.classifier = clf, .tickets = NULL};
-    long long todo;
-    cx_status st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds,
-                                     err, sizeof err);
-    if (st != CX_OK) { /* a connection option libpq refuses: 2 */
-        fprintf(stderr, "cxpulse reclassify: %s\n", err);
-        rc = cx_cmd_exit_status(st);
-        goto done;
-    }
-    if ((st = cx_pg_history_check_windows(h, err, sizeof err)) != CX_OK) {
-        fprintf(stderr, "cxpulse reclassify: %s\n", err);
-        rc = cx_cmd_exit_status(st);
-        goto done;
-    }
-    if (cx_pg_reclassify_begin(h, version, rules_json, err, sizeof err) != CX_OK ||
-        cx_pg_reclassify_count(h, since, until, &todo, err, sizeof err) != CX_OK) {
-        fprintf(stderr, "cxpulse reclassify: %s\n", err);
-        goto done;
-    }
-    fprintf(stderr, "reclassify: %lld events to re-tag with rules %s\n", todo, version);
+    long long todo = 0;
     int builtin = cfg->n_rule_files == 0;
     for (size_t i = 0; i < cfg->n_rule_files; i++)
         builtin |= strcmp(cfg->rule_files[i], CX_CLASSIFIER_BUILTIN) == 0;
-    if (!builtin && cfg->rule_model == NULL) /* cx_classifier_new_model(): the rules alone */
-        fprintf(stderr, "reclassify: the built-in rules and model are not used, only the rule "
-                        "files named (to add yours to them: --rules default --rules FILE)\n");
-    long long done_n = 0, unparsed = 0;
     cx_pg_reclassified total = {0};
-    cx_cmd_unreadable told = {0};
+    pass p = {.since = since,
+              .until = until,
+              .batch = batch,
+              .rr = &rr,
+              .stores = stores,
+              .ev_ptrs = ev_ptrs,
+              .tag_ptrs = tag_ptrs};
     catch_stop_signals();
-    for (;;) {
-        size_t n, m = 0;
-        cx_pg_reclassified changed;
-        if (stop_signal != 0) {
-            if (cx_pg_reclassify_wait(h, err, sizeof err) != CX_OK) {
-                fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
+    for (int failures = 0, first = 1;; first = 0) {
+        cx_status st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds,
+                                         cfg->n_window_seconds, err, sizeof err);
+        if (st == CX_OK)
+            st = cx_pg_history_check_windows(h, err, sizeof err);
+        if (first && st != CX_OK) { /* a connection option libpq refuses, a window size: 2 */
+            fprintf(stderr, "cxpulse reclassify: %s\n", err);
+            rc = cx_cmd_exit_status(st);
+            goto done;
+        }
+        if (st == CX_OK)
+            st = cx_pg_reclassify_begin(h, version, rules_json, err, sizeof err);
+        if (first) {
+            if (st != CX_OK ||
+                (st = cx_pg_reclassify_count(h, since, until, &todo, err, sizeof err)) != CX_OK) {
+                fprintf(stderr, "cxpulse reclassify: %s\n", err);
                 goto done;
             }
+            fprintf(stderr, "reclassify: %lld events to re-tag with rules %s\n", todo, version);
+            if (!builtin && cfg->rule_model == NULL) /* cx_classifier_new_model(): rules alone */
+                fprintf(stderr, "reclassify: the built-in rules and model are not used, only the "
+                                "rule files named (to add yours to them: --rules default --rules "
+                                "FILE)\n");
+        }
+        int stopped = 0;
+        p.read = p.unparsed = 0; /* a pass reads every event left, those it cannot parse too */
+        if (st == CX_OK)
+            st = retag_pages(h, &p, &todo, &stopped, err, sizeof err);
+        if (st != CX_OK && h != NULL) { /* the pages still in flight may commit yet */
+            char later[512];
+            cx_pg_reclassify_wait(h, later, sizeof later);
+        }
+        cx_pg_reclassified before = total;
+        if (h != NULL)
+            add_stored(&total, h);
+        if (st == CX_OK && stopped) {
             fprintf(stderr,
-                    "reclassify: stopped by %s after %lld of %lld events, all stored; the "
+                    "reclassify: stopped by %s after %zu of %lld events, all stored; the "
                     "same command again re-tags the rest\n",
-                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", done_n, todo);
+                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", total.retagged, todo);
             goto done;
         }
-        if (cx_pg_reclassify_next(h, since, until, batch, &n, err, sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
-            goto done;
-        }
-        if (n == 0)
+        if (st == CX_OK)
             break;
-        for (size_t i = 0; i < n; i++) {
-            size_t len;
-            const char *id;
-            const char *payload = cx_pg_reclassify_payload(h, i, &len, &id);
-            cx_record rec;
-            if (payload == NULL) {
-                cx_log(CX_LOG_WARN, "reclassify",
-                       "event %s left as it was: its payload holds "
-                       "a number with more than %d digits in decimal form, not read",
-                       id, CX_EVENT_MAX_NUMBER_DIGITS);
-                unparsed++;
-                continue;
-            }
-            if (cx_record_make(&rec, &stores[m], &rr, NULL, -1, -1, payload, len) != CX_OK) {
-                /* Stored under an older, laxer parser: its tags stay as they are. */
-                cx_log(CX_LOG_WARN, "reclassify", "event %s left as it was: %s", id, rec.error);
-                unparsed++;
-                continue;
-            }
-            if (cx_cmd_unreadable_first(&told, rec.tags->unreadable))
-                cx_log(CX_LOG_WARN, "reclassify",
-                       CX_CMD_UNREADABLE_FMT ": first in event %s; said once per field",
-                       rec.tags->unreadable, rec.tags->unreadable_needs, rec.ev->event_id);
-            ev_ptrs[m] = rec.ev;
-            tag_ptrs[m] = rec.tags;
-            m++;
-        }
-        st = cx_pg_reclassify_apply(h, since, until, ev_ptrs, tag_ptrs, m, &changed, err,
-                                    sizeof err);
-        for (size_t i = 0; i < m; i++)
-            cx_record_release(&stores[i]);
-        if (st != CX_OK) {
+        if (total.retagged > before.retagged)
+            failures = 0;
+        if (st != CX_ERR_TRANSIENT || failures >= retries || stop_signal != 0) {
             fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
             goto done;
         }
-        done_n += (long long)n;
-        total.retagged += changed.retagged;
-        total.categories += changed.categories;
-        total.primary += changed.primary;
-        total.sentiment += changed.sentiment;
-        /* events stored since the count (a run writing meanwhile) are re-tagged too */
-        if (done_n > todo)
-            todo = done_n;
-        fprintf(stderr, "reclassify: %lld/%lld events, %zu changed categories\n", done_n, todo,
-                total.categories);
+        int delay = failures < 5 ? 1 << failures : MAX_DELAY_S;
+        failures++;
+        fprintf(stderr, "reclassify: %s; trying again in %d s on new connections (%d of %d)\n", err,
+                delay, failures, retries);
+        cx_pg_history_free(h);
+        h = NULL;
+        p.base = (long long)total.retagged;
+        p.base_changed = total.categories;
+        pause_unless_stopped(delay);
     }
     /* those it re-tagged itself: another run at once re-tags some of the
      * events this one read, and they are that one's */
     printf("reclassified %zu events with rules %s: %zu changed categories (%zu their primary "
            "one), %zu their sentiment",
            total.retagged, version, total.categories, total.primary, total.sentiment);
-    if (unparsed > 0)
-        printf("; %lld could not be parsed and kept their tags (the warnings name them)", unparsed);
+    if (p.unparsed > 0)
+        printf("; %lld could not be parsed and kept their tags (the warnings name them)",
+               p.unparsed);
     printf("\n");
     /* A service storing with other rules meanwhile leaves events behind the
      * pages read: the run did not re-tag everything in the range. */
@@ -245,12 +329,12 @@ int cx_cmd_reclassify(int argc, char **argv)
         fprintf(stderr, "cxpulse reclassify: %s\n", err);
         goto done;
     }
-    if (left > unparsed)
+    if (left > p.unparsed)
         fprintf(stderr,
                 "reclassify: %lld events in the range are still on other rules, stored "
                 "meanwhile (a cxpulse run with other rules?); run the same command again once "
                 "every service runs these rules\n",
-                left - unparsed);
+                left - p.unparsed);
     rc = CX_EXIT_OK;
 done:
     cx_pg_history_free(h);

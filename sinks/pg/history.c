@@ -47,6 +47,8 @@ struct cx_pg_history {
      * were sent and not yet answered; pages go to them in turn */
     PGconn *writer2;
     int writing[WRITERS];
+    cx_pg_reclassified sent[WRITERS]; /* what each write in flight changes */
+    cx_pg_reclassified stored;        /* what the committed writes changed */
     int turn;
     char *write_sql, *write_sql_signals, *write_sql_grouped;
     char *windows; /* the window sizes given, as an int[] literal */
@@ -249,6 +251,13 @@ static cx_status wait_write(cx_pg_history *h, int k, char *err, size_t errlen)
     cx_status st = drain(writer(h, k), NULL, "writing a batch", err, errlen);
     if (st != CX_OK)
         PQclear(PQexec(writer(h, k), "ROLLBACK"));
+    else {
+        h->stored.retagged += h->sent[k].retagged;
+        h->stored.categories += h->sent[k].categories;
+        h->stored.primary += h->sent[k].primary;
+        h->stored.sentiment += h->sent[k].sentiment;
+    }
+    memset(&h->sent[k], 0, sizeof h->sent[k]);
     return st;
 }
 
@@ -490,16 +499,16 @@ static cx_status lock_page(cx_pg_history *h, PGconn *c, const char *since, const
 
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
                                  const cx_event *const *evs, const cx_tags *const *tags, size_t n,
-                                 cx_pg_reclassified *changed, char *err, size_t errlen)
+                                 char *err, size_t errlen)
 {
     cx_buf ev = {0}, sig = {0};
-    memset(changed, 0, sizeof *changed);
     /* this page goes to the writer whose last page is the older one */
     int k = h->turn;
     PGconn *c = writer(h, k);
     cx_status st = wait_write(h, k, err, errlen);
     if (st != CX_OK || n == 0)
         return st;
+    cx_pg_reclassified *changed = &h->sent[k]; /* counted once it commits */
     h->turn = (k + 1) % WRITERS;
     if ((st = lock_page(h, c, since, until, err, errlen)) != CX_OK) {
         PQclear(PQexec(c, "ROLLBACK"));
@@ -577,8 +586,10 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
         else
             st = cx__pg_check(c, NULL, "writing a batch", err, errlen);
     }
-    if (st != CX_OK)
+    if (st != CX_OK) {
         PQclear(PQexec(c, "ROLLBACK"));
+        memset(changed, 0, sizeof *changed);
+    }
     cx_buf_free(&ev);
     cx_buf_free(&sig);
     return st;
@@ -587,6 +598,11 @@ cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char
 cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen)
 {
     return wait_writes(h, err, errlen);
+}
+
+cx_pg_reclassified cx_pg_reclassify_stored(const cx_pg_history *h)
+{
+    return h->stored;
 }
 
 /* ---- Dead letters ------------------------------------------------------------ */

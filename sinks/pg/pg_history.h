@@ -54,6 +54,14 @@ cx_status cx_pg_reclassify_next(cx_pg_history *h, const char *since, const char 
 const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len,
                                      const char **event_id);
 
+/* What the pages re-tagged so far changed, of their events. */
+typedef struct cx_pg_reclassified {
+    size_t retagged;   /* re-tagged by this run (not those another run re-tagged first) */
+    size_t categories; /* the set of categories, or which one is primary */
+    size_t primary;    /* the primary category */
+    size_t sentiment;
+} cx_pg_reclassified;
+
 /*
  * Stores the new verdicts of the page from cx_pg_reclassify_next() (evs[i],
  * tags[i] for its rows, in order; since and until as there), in a transaction
@@ -62,23 +70,20 @@ const char *cx_pg_reclassify_payload(cx_pg_history *h, size_t i, size_t *len,
  * verdicts stored (rows another run re-tagged meanwhile are left alone).
  * Returns once the write is sent: its end (COMMIT) is waited for by the next
  * call here or by cx_pg_reclassify_next() when no page is left, which report
- * its error. The evs and tags may be released on return. *changed counts,
- * of the page's events, those whose verdict changed.
+ * its error. The evs and tags may be released on return.
  */
-typedef struct cx_pg_reclassified {
-    size_t retagged;   /* re-tagged by this run (not those another run re-tagged first) */
-    size_t categories; /* the set of categories, or which one is primary */
-    size_t primary;    /* the primary category */
-    size_t sentiment;
-} cx_pg_reclassified;
 cx_status cx_pg_reclassify_apply(cx_pg_history *h, const char *since, const char *until,
                                  const cx_event *const *evs, const cx_tags *const *tags, size_t n,
-                                 cx_pg_reclassified *changed, char *err, size_t errlen);
+                                 char *err, size_t errlen);
 
 /* Waits until every page cx_pg_reclassify_apply() has sent is committed, or
  * rolled back (the first error, with every failed page's message): for a run
  * that stops early, what is stored is then exactly the pages applied. */
 cx_status cx_pg_reclassify_wait(cx_pg_history *h, char *err, size_t errlen);
+
+/* What the pages of h that are committed changed (a page rolled back counts
+ * nothing): after cx_pg_reclassify_wait(), what h stored. */
+cx_pg_reclassified cx_pg_reclassify_stored(const cx_pg_history *h);
 
 /* Dead letters as JSON: newest first, at most limit (0: 50), received since
  * (NULL: any time), whose reason holds reason, whatever the case (NULL: any),

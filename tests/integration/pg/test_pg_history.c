@@ -334,6 +334,7 @@ Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_wer
     cr_assert(output_has("no updates to w-0"), "see %s", out);
     cr_assert(output_has("; and another batch: "), "see %s", out);
     cr_assert(output_has("no updates to w-2"), "see %s", out);
+    cr_assert(!output_has("trying again"), "a trigger's refusal is no trouble to wait out");
     /* each failed page was rolled back whole: tags and signals as before */
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 0);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 4);
@@ -342,6 +343,77 @@ Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_wer
     cx_test_pg_exec(conn, "DROP TRIGGER refuse ON cx.events");
     cr_assert_eq(reclassify_new("--batch 2"), 0, "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 4);
+    cx_test_assert_signals_exact(conn);
+}
+
+/* Another session holds a lock the re-tagging needs past lock_timeout (an
+ * analyst's LOCK TABLE left open; here lock_timeout is 300 ms through libpq's
+ * PGOPTIONS). Reclassify stores nothing meanwhile, tries again on new
+ * connections after 1 s, 2 s, ..., saying why, and once the lock is gone
+ * finishes the range: every event once, signals exact, the totals those of
+ * the pages committed. */
+Test(pg_history, reclassify_waits_out_a_lock_held_past_lock_timeout_and_finishes)
+{
+    add_complaints("k", 6);
+    store();
+    write_rules(new_rules);
+    char rcfile[sizeof out + 8];
+    snprintf(rcfile, sizeof rcfile, "%s.rc", out);
+    unlink(rcfile);
+    PGconn *locker = cx_test_pg_connect(url);
+    cx_test_pg_exec(locker, "BEGIN; LOCK TABLE cx.events IN EXCLUSIVE MODE");
+    cr_assert_eq(cx_test_sh("(PGOPTIONS='-c lock_timeout=300ms' %s reclassify --rules '%s' "
+                            "--batch 2 --pg '%s' >'%s' 2>&1; echo $? >'%s') &",
+                            cx_test_bin(), rules, url, out, rcfile),
+                 0);
+    int again = 0;
+    for (int i = 0; i < 200 && !again; i++) {
+        cx_test_sleep_ms(100);
+        again = output_has("(2 of 5)");
+    }
+    cr_assert(again, "no second try; see %s", out);
+    cr_assert(output_has("(SQLSTATE 55P03); trying again in 1 s on new connections (1 of 5)"),
+              "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 0);
+    cx_test_pg_exec(locker, "COMMIT");
+    PQfinish(locker);
+    int ended = 0;
+    for (int i = 0; i < 300 && !ended; i++) {
+        cx_test_sleep_ms(100);
+        ended = access(rcfile, F_OK) == 0;
+    }
+    char rc[16] = "";
+    cr_assert(ended && strcmp(cx_test_read_file(rcfile, rc, sizeof rc), "0\n") == 0,
+              "exit %s; see %s", rc, out);
+    unlink(rcfile);
+    cr_assert(output_has("reclassified 6 events"), "see %s", out);
+    cr_assert(!output_has("(3 of 5)"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 6);
+    cx_test_assert_signals_exact(conn);
+}
+
+/* A failure that lasts (a deadlock every time) ends the run after --retries
+ * tries in a row, each page rolled back whole; --retries 0 stops at the
+ * first. A failure that is no network or lock trouble is not tried again
+ * (reclassify_reports_both_failed_pages_and_keeps_both_as_they_were). */
+Test(pg_history, reclassify_gives_up_after_its_retries_with_nothing_half_stored)
+{
+    add_complaints("g", 4);
+    store();
+    cx_test_pg_exec(conn, "CREATE FUNCTION cx_test_deadlock() RETURNS trigger LANGUAGE plpgsql"
+                          " AS $$BEGIN RAISE EXCEPTION 'test deadlock on %', NEW.event_id"
+                          " USING ERRCODE = '40P01'; END$$;"
+                          " CREATE TRIGGER deadlock BEFORE UPDATE ON cx.events"
+                          " FOR EACH ROW EXECUTE FUNCTION cx_test_deadlock()");
+    cr_assert_eq(reclassify_new("--batch 2 --retries 1"), 1, "see %s", out);
+    cr_assert(output_has("test deadlock on g-0"), "see %s", out);
+    cr_assert(output_has("trying again in 1 s on new connections (1 of 1)"), "see %s", out);
+    cr_assert_eq(cx_test_sh("test $(grep -c 'trying again' '%s') = 1", out), 0, "see %s", out);
+    cr_assert(output_has("the same command again re-tags the rest"), "see %s", out);
+    cr_assert_eq(reclassify_new("--batch 2 --retries 0"), 1, "see %s", out);
+    cr_assert(output_has("test deadlock on g-0") && !output_has("trying again"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 0);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE primary_category = 'facing'"), 4);
     cx_test_assert_signals_exact(conn);
 }
 
