@@ -92,7 +92,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
 {
     /* Our defaults first: the user's conninfo ("dbname", expanded) comes next,
      * so anything it says wins, but for the encoding: what we send and read
-     * is UTF-8 whatever the database's encoding (PostgreSQL converts). */
+     * is UTF-8 (and the database's must be too, below). */
     const char *keys[] = {"keepalives",          "keepalives_idle",
                           "keepalives_interval", "keepalives_count",
                           "tcp_user_timeout",    "connect_timeout",
@@ -181,6 +181,22 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                            : "");
     }
     PQsetNoticeReceiver(conn, log_notice, NULL);
+    /* Events hold text of any language. A database in another encoding
+     * refuses, one event at a time, every text with a character it has not
+     * (LATIN1: Japanese, emoji, an Arabic name: 22P05, dead-lettered), and
+     * SQL_ASCII converts nothing (0A000 on the first batch): refused here, at
+     * once, with what to do. (libpq has it from the server's greeting.) */
+    const char *enc = PQparameterStatus(conn, "server_encoding");
+    if (enc != NULL && strcmp(enc, "UTF8") != 0) {
+        cx_status bad = cx_errf(err, errlen, CX_ERR_CONFIG,
+                                "postgresql: database \"%s\" is in encoding %s, which cannot "
+                                "hold every event's text (Japanese, emoji, ...): cxpulse needs "
+                                "a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE "
+                                "template0; docs/recovery.md)",
+                                PQdb(conn) ? PQdb(conn) : "", enc);
+        PQfinish(conn);
+        return bad;
+    }
     /* Unless the server, database, role or URL set their own:
      * - a wait for a lock another session holds (an analyst's LOCK TABLE left
      *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with

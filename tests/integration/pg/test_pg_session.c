@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cxtest.h"
 #include "pg_int.h"
@@ -178,4 +179,48 @@ Test(pg_session, a_migration_waiting_for_a_lock_lets_other_sessions_go_on_betwee
                  1);
     PQfinish(analyst);
     PQfinish(service);
+}
+
+/* Events hold text of any language: a database in another encoding would
+ * refuse, one by one, the events with characters it has not (LATIN1), or
+ * every batch (SQL_ASCII). Every connection of ours refuses it at once,
+ * saying what to do; a UTF8 database is taken. */
+Test(pg_session, a_database_not_in_utf8_is_refused_with_what_to_do)
+{
+    cx_test_pg_new_db(url, sizeof url);
+    PGconn *admin = cx_test_pg_connect(url);
+    const char *const encodings[] = {"LATIN1", "SQL_ASCII"};
+    for (size_t i = 0; i < 2; i++) {
+        char sql[256], other[sizeof url + 32], err[1024];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS cxtest_enc_%d WITH (FORCE)",
+                 (int)getpid());
+        cx_test_pg_exec(admin, sql);
+        snprintf(sql, sizeof sql,
+                 "CREATE DATABASE cxtest_enc_%d ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C'"
+                 " TEMPLATE template0",
+                 (int)getpid(), encodings[i]);
+        cx_test_pg_exec(admin, sql);
+        snprintf(other, sizeof other, "%.*s/cxtest_enc_%d", (int)(strrchr(url, '/') - url), url,
+                 (int)getpid());
+        PGconn *conn = NULL;
+        cr_assert_eq(cx__pg_connect(other, &conn, err, sizeof err), CX_ERR_CONFIG, "%s: taken",
+                     encodings[i]);
+        cr_assert_null(conn);
+        char said[128];
+        snprintf(said, sizeof said, "is in encoding %s, which cannot hold every event's text",
+                 encodings[i]);
+        cr_assert(strstr(err, said) && strstr(err, "ENCODING 'UTF8' TEMPLATE template0"), "%s",
+                  err);
+        int applied, version;
+        cr_assert_eq(cx_pg_migrate(other, &applied, &version, err, sizeof err), CX_ERR_CONFIG,
+                     "%s: migrated", encodings[i]);
+        cr_assert_eq(applied, 0);
+        snprintf(sql, sizeof sql, "DROP DATABASE cxtest_enc_%d WITH (FORCE)", (int)getpid());
+        cx_test_pg_exec(admin, sql);
+    }
+    PQfinish(admin);
+    PGconn *conn = NULL;
+    char err[1024];
+    cr_assert_eq(cx__pg_connect(url, &conn, err, sizeof err), CX_OK, "%s", err);
+    PQfinish(conn);
 }
