@@ -24,6 +24,17 @@ static const char *const known_tags[] = {
     "pl", "ps", "pt", "ro", "ru", "si", "sk",  "sl", "so",  "sq", "sr", "sv", "sw", "ta",
     "te", "th", "tl", "tr", "uk", "ur", "uz",  "vi", "yue", "zh", "zu"};
 
+/* ISO 639-2 codes (bibliographic and terminology) of the languages most
+ * often sent that way ("deu", "ger"), with their ISO 639-1 codes. */
+static const char *const three_letter[][2] = {
+    {"ara", "ar"}, {"ces", "cs"}, {"chi", "zh"}, {"cze", "cs"}, {"dan", "da"}, {"deu", "de"},
+    {"dut", "nl"}, {"ell", "el"}, {"fin", "fi"}, {"fra", "fr"}, {"fre", "fr"}, {"ger", "de"},
+    {"gre", "el"}, {"heb", "he"}, {"hin", "hi"}, {"hun", "hu"}, {"ind", "id"}, {"ita", "it"},
+    {"jpn", "ja"}, {"kor", "ko"}, {"may", "ms"}, {"msa", "ms"}, {"nld", "nl"}, {"nob", "nb"},
+    {"nor", "no"}, {"pol", "pl"}, {"por", "pt"}, {"ron", "ro"}, {"rum", "ro"}, {"rus", "ru"},
+    {"spa", "es"}, {"swe", "sv"}, {"tgl", "tl"}, {"tha", "th"}, {"tur", "tr"}, {"ukr", "uk"},
+    {"vie", "vi"}, {"zho", "zh"}};
+
 /* Function words of Latin-script languages, none of them a word, name or
  * abbreviation English feedback uses ("die", "war", "van", "do", "com", "la",
  * "los", "ai", "est", "met", "na" are left out). A word may be in several
@@ -194,7 +205,10 @@ static const char *declared(const char *tag)
     for (size_t i = 0; i < sizeof known_tags / sizeof known_tags[0]; i++)
         if (strcmp(known_tags[i], primary) == 0)
             return known_tags[i];
-    return ""; /* not a tag this knows ("English", "klingon"): the text decides */
+    for (size_t i = 0; i < sizeof three_letter / sizeof three_letter[0]; i++)
+        if (strcmp(three_letter[i][0], primary) == 0)
+            return three_letter[i][1];
+    return ""; /* not a tag this knows ("German", "klingon"): the text decides */
 }
 
 const char *cx__text_language(const cx_event *ev)
@@ -208,7 +222,7 @@ const char *cx__text_language(const cx_event *ev)
         return NULL;
     const unsigned char *s = (const unsigned char *)ev->text;
     size_t n = ev->text_len, i = 0;
-    size_t latin = 0, other = 0, english = 0, foreign = 0, per[N_LANG] = {0};
+    size_t latin = 0, other = 0, cjk = 0, english = 0, foreign = 0, per[N_LANG] = {0};
     const char *script = NULL;
     int kana = 0;
     char word[MAX_WORD];
@@ -232,6 +246,7 @@ const char *cx__text_language(const cx_event *ev)
             const char *sc = other_script(c);
             if (sc != NULL) {
                 other++;
+                cjk += !strcmp(sc, "ja") || !strcmp(sc, "zh") || !strcmp(sc, "ko");
                 kana |= sc[0] == 'j';
                 script = sc;
             }
@@ -261,7 +276,9 @@ const char *cx__text_language(const cx_event *ev)
         }
         wl = 0;
     }
-    if (other >= 2 && other > latin)
+    /* A Chinese, Japanese or Korean character is about a word, as long as
+     * four Latin letters: "iPhone 15 Pro Max の配送が遅い" is Japanese. */
+    if (other >= 2 && other + 3 * cjk > latin)
         return kana ? "ja" : script; /* Japanese has kanji among its kana */
     int best = 0;
     for (int l = 1; l < N_LANG; l++)

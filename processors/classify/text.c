@@ -57,10 +57,23 @@ static int ends_any(const char *s, size_t n, const char *const *lits, size_t cou
 /* Whether code point c is invisible and splits a word for a reader that
  * does not know it: zero-width space and non-joiner, soft hyphen,
  * byte-order mark. (The zero-width joiner holds emoji sequences together,
- * and the word joiner and no-break space separate words as spaces do.) */
+ * and the no-break space separates words as a space does.) */
 static int invisible(unsigned long c)
 {
     return c == 0x200B || c == 0x200C || c == 0xAD || c == 0xFEFF;
+}
+
+/* What a code point is read as where the rules, the lexicons and the model
+ * would otherwise not know a word: the apostrophes of other keyboards and
+ * fonts ("can´t", "didnʼt", "haven‘t") as ', full-width forms ("ｒｅｆｕｎｄ")
+ * as ASCII, the ideographic space as a space; 0: as it is. */
+static uint32_t plain(uint32_t c)
+{
+    if (c == 0x2018 || c == 0x2BC || c == 0xB4 || c == 0xFF07 || c == 0x2032)
+        return '\'';
+    if (c >= 0xFF01 && c <= 0xFF5E)
+        return c - 0xFEE0;
+    return c == 0x3000 ? ' ' : 0;
 }
 
 /* The named references that occur in mail and web forms; each is longer
@@ -212,10 +225,11 @@ static size_t skip_element(const char *s, size_t n, size_t i, size_t k, unclosed
     return i;
 }
 
-/* The bytes that may start a tag, a reference or an invisible character
- * (U+00AD, U+200B, U+200C, U+FEFF in UTF-8). */
+/* The bytes that may start a tag, a reference, an invisible character
+ * (U+00AD, U+200B, U+200C, U+FEFF in UTF-8), a joiner or one plain() reads
+ * otherwise (U+00B4, U+02BC, U+2018, U+2032, U+3000, U+FF01 to U+FF5E). */
 static const unsigned char looked_at[256] = {
-    ['<'] = 1, ['&'] = 1, [0xC2] = 1, [0xE2] = 1, [0xEF] = 1};
+    ['<'] = 1, ['&'] = 1, [0xC2] = 1, [0xCA] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1};
 
 /* Pass 1: markup, references and invisible characters out of s[0..n) into o. */
 static size_t characters(const char *s, size_t n, char *o)
@@ -251,10 +265,21 @@ static size_t characters(const char *s, size_t n, char *o)
         } else if (c == '&' && (took = reference(s + i, n - i, o + w, &wrote)) > 0) {
             w += wrote;
             i += took;
-        } else if (c >= 0x80 &&
-                   invisible(cx_utf8_next((const unsigned char *)s + i,
-                                          (const unsigned char *)s + n, &took)) &&
-                   took > 1) { /* a well-formed sequence, not a stray byte */
+        } else if (c >= 0x80) {
+            uint32_t cp =
+                cx_utf8_next((const unsigned char *)s + i, (const unsigned char *)s + n, &took);
+            uint32_t as = took > 1 ? plain(cp) : 0; /* a well-formed sequence, not a stray byte */
+            /* a joiner inside a word ("re<U+2060>fund"); the zero-width
+             * joiner also holds emoji sequences together, left as they are */
+            int joins = took > 1 && (cp == 0x2060 || (cp == 0x200D && w > 0 && i + took < n &&
+                                                      cx__ascii_alpha((unsigned char)o[w - 1]) &&
+                                                      cx__ascii_alpha((unsigned char)s[i + took])));
+            if (as != 0)
+                o[w++] = (char)as;
+            else if (!joins && !(took > 1 && invisible(cp))) {
+                memcpy(o + w, s + i, took);
+                w += took;
+            }
             i += took;
         } else {
             o[w++] = s[i++];

@@ -828,11 +828,21 @@ Test(cx_classify, text_in_another_language_is_named_and_not_read)
         {"\"text\":\"非常好，谢谢！\"", "zh"},
         {"\"text\":\"配達がとても遅かったです\"", "ja"},
         {"\"text\":\"Очень плохой сервис, посылка потерялась\"", "cyrillic"},
+        /* a Latin product name in a CJK sentence: each character is about a word */
+        {"\"text\":\"Amazon Prime Video のサポートは最悪\"", "ja"},
+        {"\"text\":\"Samsung Galaxy S24 Ultra 到货太慢了\"", "zh"},
+        {"\"text\":\"iPhone 15 Pro Max の配送が遅い\"", "ja"},
+        /* three-letter codes (ISO 639-2, either form) */
+        {"\"language\":\"deu\",\"text\":\"Sehr gut, schnelle Lieferung.\"", "de"},
+        {"\"language\":\"GER\",\"text\":\"the courier lost my parcel\"", "de"},
+        {"\"language\":\"spa\",\"text\":\"Excelente atención, muy rápido.\"", "es"},
+        {"\"language\":\"jpn\",\"text\":\"the courier lost my parcel\"", "ja"},
         {"\"text\":\"خدمة ممتازة شكرا جزيلا\"", "arabic"},
         /* English, with a foreign name or two, or declared */
         {"\"text\":\"The El Paso store was rude, la la land\"", NULL},
         {"\"text\":\"Ordered the Le Creuset pan, it came broken 😡\"", NULL},
         {"\"text\":\"my order 注文 #12 never came\"", NULL},
+        {"\"text\":\"The sushi bar 寿司屋 was great, staff friendly and quick\"", NULL},
         {"\"language\":\"en-GB\",\"text\":\"der das und ist nicht mit sehr\"", NULL},
         {"\"text\":\"late again\"", NULL},
         {"\"text\":\"Ordered on shop.com, parcel never arrived. Emailed help@shop.com twice,"

@@ -76,6 +76,29 @@ Test(cx_text, invisible_characters_that_split_words_go)
                 "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9");
 }
 
+/* Other keyboards' apostrophes, full-width letters and joiners inside a
+ * word are read as the words they spell. */
+Test(cx_text, other_forms_of_the_same_letters_are_read_plain)
+{
+    /* U+00B4, U+02BC, U+2018, U+FF07, U+2032; U+2019 stays as it is */
+    expect_read("can\xc2\xb4t didn\xca\xbct haven\xe2\x80\x98t won\xef\xbc\x87t it\xe2\x80\xb2s",
+                "can't didn't haven't won't it's");
+    expect_read("wasn\xe2\x80\x99t", "wasn\xe2\x80\x99t");
+    /* full-width forms and the ideographic space */
+    expect_read(
+        "\xef\xbd\x92\xef\xbd\x85\xef\xbd\x86\xef\xbd\x95\xef\xbd\x8e\xef\xbd\x84"
+        "\xe3\x80\x80\xef\xbc\xa6\xef\xbc\xa1\xef\xbc\xa9\xef\xbc\xac\xef\xbc\xa5\xef\xbc\xa4"
+        "\xef\xbc\x81",
+        "refund FAILED!");
+    /* the word joiner, and the zero-width joiner between letters */
+    expect_read("re\xe2\x81\xa0"
+                "fund re\xe2\x80\x8d"
+                "fund",
+                "refund refund");
+    /* Japanese stays as it is (U+3042, and the full stop U+3002) */
+    expect_read("\xe3\x81\x82\xe3\x80\x82", "\xe3\x81\x82\xe3\x80\x82");
+}
+
 Test(cx_text, quoted_history_and_forwards_are_cut)
 {
     expect_read("No, it is still not working.\n\nOn Mon, 3 Nov 2026 at 10:02, Acme Support "
@@ -314,6 +337,13 @@ Test(cx_text_verdict, the_boilerplate_around_the_customers_words_changes_nothing
                          "confidential and may be subject to delayed delivery.");
     same_verdict("The agent didn't help and wasn't polite.",
                  "<p>The agent didn&#39;t help and wasn&#39;t polite.</p>");
+    same_verdict("The agent wasn't helpful and the app didn't work.",
+                 "The agent wasn\xca\xbct helpful and the app didn\xc2\xb4t work.");
+    same_verdict("The courier was rude and my refund is still missing.",
+                 "\xef\xbc\xb4\xef\xbd\x88\xef\xbd\x85\xe3\x80\x80\xef\xbd\x83\xef\xbd\x8f"
+                 "\xef\xbd\x95\xef\xbd\x92\xef\xbd\x89\xef\xbd\x85\xef\xbd\x92 was rude and my "
+                 "re\xe2\x81\xa0"
+                 "fund is still missing.");
     same_verdict("Still broken. Nobody called back!",
                  "Still broken. Nobody called back!\n\nDiese E-Mail enth\xc3\xa4lt vertrauliche "
                  "Informationen und ist nur f\xc3\xbcr den Adressaten bestimmt. Wenn Sie nicht "
