@@ -129,6 +129,7 @@ static void add_counts(cx_sink_counts *to, const cx_sink_counts *c)
     to->tickets_opened += c->tickets_opened;
     to->tickets_updated += c->tickets_updated;
     to->tickets_held += c->tickets_held;
+    to->tickets_history += c->tickets_history;
     to->dated_ahead += c->dated_ahead;
     if (c->newest_event_s > to->newest_event_s)
         to->newest_event_s = c->newest_event_s;

@@ -54,6 +54,7 @@ typedef struct cx_sink_counts {
     size_t tickets_opened;  /* new tickets */
     size_t tickets_updated; /* unresolved tickets that fired again */
     size_t tickets_held;    /* firings a resolved ticket held back (its cooldown, its window) */
+    size_t tickets_history; /* new events an event rule matched, history: fired nothing */
     size_t dated_ahead;     /* new events dated more than 10 minutes after the store's clock */
     int64_t newest_event_s; /* the newest new event's occurred_at, Unix seconds, of those
                                dated up to 10 minutes after the store's clock; 0: none */

@@ -90,6 +90,11 @@ static const struct {
                           "New events dated more than 10 minutes after PostgreSQL's clock (a "
                           "producer's clock ahead, or local time written as UTC): stored and "
                           "counted, but not where their partition is for the ticket rules."},
+    [CX_M_TICKETS_HISTORY] = {"cxpulse_tickets_history_events_total",
+                              "New events that met an event rule's conditions but fired it not, "
+                              "being history: dated more than two hours behind their partition (a "
+                              "straggler) or more than tickets.max_age_minutes before PostgreSQL's "
+                              "clock."},
 };
 
 /* How a gauge is shown, beyond its value as set. */
@@ -301,6 +306,7 @@ void cx_metrics_count_batch(cx_metrics *m, const cx_pipeline_report *r)
     m->counters[CX_M_TICKETS_UPDATED] += c->tickets_updated;
     m->counters[CX_M_TICKETS_HELD] += c->tickets_held;
     m->counters[CX_M_DATED_AHEAD] += c->dated_ahead;
+    m->counters[CX_M_TICKETS_HISTORY] += c->tickets_history;
     for (int k = 0; k <= CX_CAT_COUNT; k++)
         for (int s = 0; s < CX_SENT_COUNT; s++)
             m->classified[k][s] += c->classified[k][s];

@@ -30,6 +30,7 @@ typedef enum cx_counter {
     CX_M_NOT_READ,       /* events whose text's language was not read (cx_tags.language_not_read) */
     CX_M_LOST,           /* Kafka messages deleted by retention before they were read */
     CX_M_DATED_AHEAD,    /* new events dated more than 10 minutes after the database's clock */
+    CX_M_TICKETS_HISTORY, /* new events an event rule matched that were history */
     CX_M_COUNTER_COUNT
 } cx_counter;
 

@@ -1114,6 +1114,14 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
             at <= before[j] + TICKETS_LIVE_S)
             seam = before[j];
     }
+    /* events an event rule matched that fire it not, being history: counted
+     * (cxpulse_tickets_history_events_total), so that an owner's missing
+     * ticket has a figure to find it by */
+    for (size_t j = 0; j < m; j++) {
+        long long at = recs[idx[j]].ev->occurred_at_us / 1000000;
+        if (recs[idx[j]].n_hits > 0 && (at <= before[j] - TICKETS_LIVE_S || at <= oldest))
+            res->tickets_history++;
+    }
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
     static atomic_int told_history;

@@ -907,10 +907,12 @@ Test(pg_tickets, an_event_rule_ignores_stragglers_and_says_when_its_events_happe
     cx_pg_result res = write_batch();
     cr_assert_eq(res.stored, 1);
     cr_assert_eq(res.tickets_opened, 0, "a straggler of October opened a ticket");
+    cr_assert_eq(res.tickets_history, 1, "the straggler the rule matched is not counted");
     add("d1", 31, "survey", "the courier lost my parcel", detractor);
     add("d2", 34, "survey", "the courier lost my parcel", detractor);
     res = write_batch();
     cr_assert_eq(res.tickets_opened, 1);
+    cr_assert_eq(res.tickets_history, 0, "live events counted as history");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE event_count = 2 AND reason LIKE"
                    " '%: 2 matching event(s) arrived (the newest dated 2026-11-01 10:34 UTC)'"),
                  1);
