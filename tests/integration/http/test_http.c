@@ -1144,10 +1144,9 @@ Test(http, the_live_page_says_when_no_event_is_recent)
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&then));
     char dated[64];
     snprintf(dated, sizeof dated, "the latest hour with events, %s ", date);
-    for (const char *const *l =
-             (const char *const[]){">not live: no events in the last hour<",
-                                   ">events, latest hour of data<", ">events, latest minute<", dated,
-                                   NULL};
+    for (const char *const *l = (const char *const[]){">not live: no events in the last hour<",
+                                                      ">events, latest hour of data<",
+                                                      ">events, latest minute<", dated, NULL};
          *l; l++)
         cr_assert(strstr(dom, *l) != NULL, "no %s", *l);
     cr_assert(strstr(dom, ">events this minute so far<") == NULL && strstr(dom, ">live<") == NULL);
