@@ -92,7 +92,7 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
 {
     /* Our defaults first: the user's conninfo ("dbname", expanded) comes next,
      * so anything it says wins, but for the encoding: what we send and read
-     * is UTF-8 (and the database's must be too, below). */
+     * is UTF-8 (and the database's had better be too, below). */
     const char *keys[] = {"keepalives",          "keepalives_idle",
                           "keepalives_interval", "keepalives_count",
                           "tcp_user_timeout",    "connect_timeout",
@@ -181,43 +181,51 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
                            : "");
     }
     PQsetNoticeReceiver(conn, log_notice, NULL);
-    /* Events hold text of any language. A database in another encoding
-     * refuses, one event at a time, every text with a character it has not
-     * (LATIN1: Japanese, emoji, an Arabic name: 22P05, dead-lettered), and
-     * SQL_ASCII converts nothing (0A000 on the first batch): refused here, at
-     * once, with what to do. (libpq has it from the server's greeting.) */
+    /* Events hold text of any language (sent and read as UTF-8). SQL_ASCII
+     * converts nothing, so no batch could be stored (0A000): refused here,
+     * at once, with what to do. Another encoding (LATIN1) stores what it can
+     * hold and refuses the rest event by event (22P05: dead-lettered, the
+     * reason says why): said once per process. (libpq has the encoding from
+     * the server's greeting: no query.) */
     const char *enc = PQparameterStatus(conn, "server_encoding");
-    if (enc != NULL && strcmp(enc, "UTF8") != 0) {
+    static atomic_int told_encoding;
+    if (enc != NULL && strcmp(enc, "SQL_ASCII") == 0) {
         cx_status bad = cx_errf(err, errlen, CX_ERR_CONFIG,
-                                "postgresql: database \"%s\" is in encoding %s, which cannot "
-                                "hold every event's text (Japanese, emoji, ...): cxpulse needs "
-                                "a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE "
-                                "template0; docs/recovery.md)",
-                                PQdb(conn) ? PQdb(conn) : "", enc);
+                                "postgresql: database \"%s\" is in encoding SQL_ASCII, which "
+                                "converts no text: cxpulse needs a UTF8 database (CREATE "
+                                "DATABASE ... ENCODING 'UTF8' TEMPLATE template0; "
+                                "docs/recovery.md)",
+                                PQdb(conn) ? PQdb(conn) : "");
         PQfinish(conn);
         return bad;
     }
-    /* Unless the server, database, role or URL set their own:
-     * - a wait for a lock another session holds (an analyst's LOCK TABLE left
-     *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with
-     *   SQLSTATE 55P03, which is retried and logged: a batch, a stop or a
-     *   migration cannot hang on it without a word;
-     * - the server probes our side of the connection as we probe its (the
-     *   keepalives above): when our machine dies, is paused or is cut off in
-     *   the middle of a statement (a batch's COPY), its session and the rows
-     *   it locked are let go of after about 25 s, not the operating system's
-     *   two hours.
-     * And unless the URL itself names a search_path (options=-csearch_path=...),
-     * names are looked up in pg_catalog and this session's temporary tables
-     * alone: every table and function of ours is written with its schema, and
-     * a function another role could create in a schema on the path (public,
-     * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
-     * from it) would otherwise be chosen over the built-in one whenever its
-     * argument types match more closely (a public.to_timestamp(bigint) over
-     * pg_catalog.to_timestamp(double precision)), and run as this role. This
-     * statement, which runs before, names its schema at every turn, operators
-     * too. (A pooler may not pass the URL's options: PgBouncer 1.18 refuses
-     * them.) */
+    if (enc != NULL && strcmp(enc, "UTF8") != 0 && !atomic_exchange(&told_encoding, 1))
+        cx_log(CX_LOG_WARN, "pg",
+               "database \"%s\" is in encoding %s: events whose text has a character it "
+               "cannot hold (Japanese, emoji, ...) are dead-lettered; a UTF8 database stores "
+               "them all (docs/recovery.md); said once",
+               PQdb(conn) ? PQdb(conn) : "", enc);
+        /* Unless the server, database, role or URL set their own:
+         * - a wait for a lock another session holds (an analyst's LOCK TABLE left
+         *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with
+         *   SQLSTATE 55P03, which is retried and logged: a batch, a stop or a
+         *   migration cannot hang on it without a word;
+         * - the server probes our side of the connection as we probe its (the
+         *   keepalives above): when our machine dies, is paused or is cut off in
+         *   the middle of a statement (a batch's COPY), its session and the rows
+         *   it locked are let go of after about 25 s, not the operating system's
+         *   two hours.
+         * And unless the URL itself names a search_path (options=-csearch_path=...),
+         * names are looked up in pg_catalog and this session's temporary tables
+         * alone: every table and function of ours is written with its schema, and
+         * a function another role could create in a schema on the path (public,
+         * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
+         * from it) would otherwise be chosen over the built-in one whenever its
+         * argument types match more closely (a public.to_timestamp(bigint) over
+         * pg_catalog.to_timestamp(double precision)), and run as this role. This
+         * statement, which runs before, names its schema at every turn, operators
+         * too. (A pooler may not pass the URL's options: PgBouncer 1.18 refuses
+         * them.) */
 #define EQ " OPERATOR(pg_catalog.=) "
     static const char session[] =
         "SELECT pg_catalog.set_config(v.name, v.value, false)"
@@ -394,6 +402,9 @@ cx_status cx__pg_check(PGconn *conn, const PGresult *res, const char *what, char
               "temp_file_limit with a small work_mem, applies to run's batch writes too, which "
               "are then written in smaller parts: raise it (ALTER ROLE ... SET temp_file_limit "
               "= -1, as a superuser, or a larger work_mem) or lower batch.max_messages";
+    else if (state != NULL && strcmp(state, "22P05") == 0)
+        why = "the database's encoding cannot hold a character of the event: a UTF8 database "
+              "stores every text (docs/recovery.md), and dead-letters replay stores it then";
     else if (state != NULL && strcmp(state, "25006") == 0)
         why = "the server takes no writes, a standby or default_transaction_read_only on; "
               "with several hosts in the URL, target_session_attrs=read-write connects to "

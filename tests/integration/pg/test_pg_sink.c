@@ -452,7 +452,8 @@ Test(pg_sink, fills_every_contract_column)
 }
 
 /* Events are UTF-8 whatever the database's encoding: a LATIN1 database
- * stores "é", not "Ã©". */
+ * stores "é", not "Ã©"; an event with a character it cannot hold is
+ * dead-lettered, its reason saying what would store it. */
 Test(pg_sink, text_is_stored_right_in_a_database_that_is_not_utf8)
 {
     char latin[1100], sql[256], err[512];
@@ -467,11 +468,20 @@ Test(pg_sink, text_is_stored_right_in_a_database_that_is_not_utf8)
     const char *ev = "{\"event_id\":\"enc-1\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
                      "\"text\":\"caf\xc3\xa9 ferm\xc3\xa9, the courier was late\"}";
     sinktest_add(&batch, "cx.events", 0, 0, ev, strlen(ev));
+    const char *jp = "{\"event_id\":\"enc-2\",\"occurred_at\":\"2026-11-01T10:00:00Z\","
+                     "\"text\":\"\xe9\x85\x8d\xe9\x81\x94\xe3\x81\x8c\xe9\x81\x85\xe3\x81\x84\"}";
+    sinktest_add(&batch, "cx.events", 0, 1, jp, strlen(jp));
     cx_pg *pg = sinktest_sink(latin);
     cx_pg_result res;
     cr_assert_eq(write(pg, &res), CX_OK);
     cx_pg_free(pg);
+    cr_assert_eq(res.stored, 1);
+    cr_assert_eq(res.dead_lettered, 1, "the Japanese text was not dead-lettered");
     PGconn *c = cx_test_pg_connect(latin);
+    cr_assert_eq(cx_test_pg_scalar(c, "SELECT count(*) FROM cx.dead_letters WHERE error LIKE"
+                                      " '%(SQLSTATE 22P05)%' AND error LIKE"
+                                      " '%a UTF8 database stores every text%'"),
+                 1, "the dead letter does not say why");
     cr_assert_eq(PQsetClientEncoding(c, "UTF8"), 0);
     PGresult *r = PQexec(c, "SELECT body, payload->>'text' FROM cx.events");
     cr_assert_eq(PQntuples(r), 1);
