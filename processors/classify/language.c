@@ -277,8 +277,9 @@ const char *cx__text_language(const cx_event *ev)
         wl = 0;
     }
     /* A Chinese, Japanese or Korean character is about a word, as long as
-     * four Latin letters: "iPhone 15 Pro Max の配送が遅い" is Japanese. */
-    if (other >= 2 && other + 3 * cjk > latin)
+     * four Latin letters: "iPhone 15 Pro Max の配送が遅い" is Japanese. Not
+     * for a name of two or three characters in English ("张伟明 was rude"). */
+    if (other >= 2 && (other > latin || (cjk >= 4 && other + 3 * cjk > latin)))
         return kana ? "ja" : script; /* Japanese has kanji among its kana */
     int best = 0;
     for (int l = 1; l < N_LANG; l++)

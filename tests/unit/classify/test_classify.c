@@ -843,6 +843,7 @@ Test(cx_classify, text_in_another_language_is_named_and_not_read)
         {"\"text\":\"Ordered the Le Creuset pan, it came broken 😡\"", NULL},
         {"\"text\":\"my order 注文 #12 never came\"", NULL},
         {"\"text\":\"The sushi bar 寿司屋 was great, staff friendly and quick\"", NULL},
+        {"\"text\":\"张伟明 was rude\"", NULL},
         {"\"language\":\"en-GB\",\"text\":\"der das und ist nicht mit sehr\"", NULL},
         {"\"text\":\"late again\"", NULL},
         {"\"text\":\"Ordered on shop.com, parcel never arrived. Emailed help@shop.com twice,"
