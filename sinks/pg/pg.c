@@ -1255,11 +1255,6 @@ static cx_status write_later_copies(cx_pg *pg, batch *b, char *err, size_t errle
     return st;
 }
 
-/* For a replay of dead letters, which knows no partition's place: where the
- * stream is as cx.signals has it, the latest smallest window starting no
- * later than CX__PG_TICKETS_AHEAD_S after the database's clock, into *edge (seconds;
- * unchanged when there is none). Replayed messages days old then do not
- * re-open an incident of theirs, as a straggler does not. */
 /* Says that n new events of a stored batch, ev one of them, are dated more
  * than CX__PG_TICKETS_AHEAD_S after the database's clock (now, Unix
  * seconds), once a minute at most in the process, with how many since it
@@ -1315,6 +1310,11 @@ static cx_status db_clock(cx_pg *pg, long long *now, double *skew, char *err, si
     return st;
 }
 
+/* For a replay of dead letters, which knows no partition's place: where the
+ * stream is as cx.signals has it, the latest smallest window starting no
+ * later than CX__PG_TICKETS_AHEAD_S after the database's clock, into *edge (seconds;
+ * unchanged when there is none). Replayed messages days old then do not
+ * re-open an incident of theirs, as a straggler does not. */
 static cx_status stored_edge(cx_pg *pg, long long *edge, char *err, size_t errlen)
 {
     char ahead[24], base[16];

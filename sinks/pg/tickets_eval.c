@@ -1009,6 +1009,15 @@ static long long measure(const cx_ticket_rule *r, const figures *f)
  * one per touched window and minute).
  */
 #define TICKETS_LIVE_S 7200
+
+/* Whether an event dated `at` is history to event rules: over
+ * TICKETS_LIVE_S before where its partition was (`before`: a straggler; a
+ * partition catching up is not behind where it was, however far behind the
+ * others), or at or before `oldest` (tickets.max_age_minutes, by the clock). */
+static int history_event(long long at, long long before, long long oldest)
+{
+    return at <= before - TICKETS_LIVE_S || at <= oldest;
+}
 static cx_status choose_ends(const cx_ticket_rule *r, const scope *sc, long long latest,
                              long long seam, long long ahead, long long oldest, int base, ends *e)
 {
@@ -1113,14 +1122,10 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
         if (before[j] > LLONG_MIN / 2 && before[j] < seam && at > before[j] - TICKETS_LIVE_S &&
             at <= before[j] + TICKETS_LIVE_S)
             seam = before[j];
-    }
-    /* events an event rule matched that fire it not, being history: counted
-     * (cxpulse_tickets_history_events_total), so that an owner's missing
-     * ticket has a figure to find it by */
-    for (size_t j = 0; j < m; j++) {
-        long long at = recs[idx[j]].ev->occurred_at_us / 1000000;
-        if (recs[idx[j]].n_hits > 0 && (at <= before[j] - TICKETS_LIVE_S || at <= oldest))
-            res->tickets_history++;
+        /* an event an event rule matched that fires it not: counted
+         * (cxpulse_tickets_history_events_total), so that an owner's missing
+         * ticket has a figure to find it by */
+        res->tickets_history += recs[idx[j]].n_hits > 0 && history_event(at, before[j], oldest);
     }
     /* history read (a first deployment, a backfill): said once per process,
      * as no ticket it opens tells anyone */
@@ -1181,11 +1186,8 @@ cx_status cx__pg_tickets_evaluate(PGconn *conn, const cx_ticket_rules *rules, in
             for (size_t j = m; j-- > 0;) { /* the newest first */
                 const cx_event *ev = recs[idx[j]].ev;
                 long long at = ev->occurred_at_us / 1000000;
-                /* over two hours before where its partition was: a straggler,
-                 * history, not news (a partition catching up is not behind
-                 * where it was, however far behind the others) */
-                if (at <= before[j] - TICKETS_LIVE_S || at <= oldest)
-                    continue; /* or history, by the clock */
+                if (history_event(at, before[j], oldest))
+                    continue; /* a straggler, or history by the clock: not news */
                 for (size_t k = 0; k < recs[idx[j]].n_hits; k++)
                     if (recs[idx[j]].hits[k] == i) {
                         if (f->event_count++ < MAX_SAMPLES)
