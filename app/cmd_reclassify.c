@@ -100,9 +100,8 @@ typedef struct pass {
     cx_record_store *stores;
     const cx_event **ev_ptrs;
     const cx_tags **tag_ptrs;
-    long long base;      /* events re-tagged by the passes before, for progress */
-    size_t base_changed; /* of them, those whose categories changed */
-    long long read;      /* events read by this pass */
+    const cx_pg_reclassified *earlier; /* what the passes before stored, for progress */
+    long long read;                    /* events read by this pass */
     long long unparsed;  /* of them, left as they were */
 } pass;
 
@@ -155,24 +154,25 @@ static cx_status retag_pages(cx_pg_history *h, pass *p, long long *todo, int *st
             return st;
         p->read += (long long)n;
         /* events stored since the count (a run writing meanwhile) are re-tagged too */
-        long long done_n = p->base + p->read;
+        long long done_n = (long long)p->earlier->retagged + p->read;
         if (done_n > *todo)
             *todo = done_n;
         fprintf(stderr,
                 "reclassify: %lld/%lld events read; stored so far, %zu with changed "
                 "categories\n",
-                done_n, *todo, p->base_changed + cx_pg_reclassify_stored(h).categories);
+                done_n, *todo, p->earlier->categories + cx_pg_reclassify_stored(h).categories);
     }
 }
 
-/* Adds what h stored to *total. */
-static void add_stored(cx_pg_reclassified *total, const cx_pg_history *h)
+/* Adds what h stored to *total; returns how many events that is. */
+static size_t add_stored(cx_pg_reclassified *total, const cx_pg_history *h)
 {
     cx_pg_reclassified s = cx_pg_reclassify_stored(h);
     total->retagged += s.retagged;
     total->categories += s.categories;
     total->primary += s.primary;
     total->sentiment += s.sentiment;
+    return s.retagged;
 }
 
 int cx_cmd_reclassify(int argc, char **argv)
@@ -251,7 +251,8 @@ int cx_cmd_reclassify(int argc, char **argv)
               .rr = &rr,
               .stores = stores,
               .ev_ptrs = ev_ptrs,
-              .tag_ptrs = tag_ptrs};
+              .tag_ptrs = tag_ptrs,
+              .earlier = &total};
     catch_stop_signals();
     for (int failures = 0, first = 1;; first = 0) {
         cx_status st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds,
@@ -285,9 +286,7 @@ int cx_cmd_reclassify(int argc, char **argv)
             char later[512];
             cx_pg_reclassify_wait(h, later, sizeof later);
         }
-        cx_pg_reclassified before = total;
-        if (h != NULL)
-            add_stored(&total, h);
+        size_t stored_now = h != NULL ? add_stored(&total, h) : 0;
         if (st == CX_OK && stopped) {
             fprintf(stderr,
                     "reclassify: stopped by %s after %zu of %lld events, all stored; the "
@@ -297,7 +296,7 @@ int cx_cmd_reclassify(int argc, char **argv)
         }
         if (st == CX_OK)
             break;
-        if (total.retagged > before.retagged)
+        if (stored_now > 0)
             failures = 0;
         if (st != CX_ERR_TRANSIENT || failures >= retries || stop_signal != 0) {
             fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
@@ -309,8 +308,6 @@ int cx_cmd_reclassify(int argc, char **argv)
                 delay, failures, retries);
         cx_pg_history_free(h);
         h = NULL;
-        p.base = (long long)total.retagged;
-        p.base_changed = total.categories;
         pause_unless_stopped(delay);
     }
     /* those it re-tagged itself: another run at once re-tags some of the
