@@ -199,33 +199,34 @@ cx_status cx__pg_connect_within(const char *conninfo, int timeout_ms, PGconn **o
         PQfinish(conn);
         return bad;
     }
-    if (enc != NULL && strcmp(enc, "UTF8") != 0 && !atomic_exchange(&told_encoding, 1))
+    if (enc != NULL && strcmp(enc, "UTF8") != 0 && !atomic_exchange(&told_encoding, 1)) {
         cx_log(CX_LOG_WARN, "pg",
                "database \"%s\" is in encoding %s: events whose text has a character it "
                "cannot hold (Japanese, emoji, ...) are dead-lettered; a UTF8 database stores "
                "them all (docs/recovery.md); said once",
                PQdb(conn) ? PQdb(conn) : "", enc);
-        /* Unless the server, database, role or URL set their own:
-         * - a wait for a lock another session holds (an analyst's LOCK TABLE left
-         *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with
-         *   SQLSTATE 55P03, which is retried and logged: a batch, a stop or a
-         *   migration cannot hang on it without a word;
-         * - the server probes our side of the connection as we probe its (the
-         *   keepalives above): when our machine dies, is paused or is cut off in
-         *   the middle of a statement (a batch's COPY), its session and the rows
-         *   it locked are let go of after about 25 s, not the operating system's
-         *   two hours.
-         * And unless the URL itself names a search_path (options=-csearch_path=...),
-         * names are looked up in pg_catalog and this session's temporary tables
-         * alone: every table and function of ours is written with its schema, and
-         * a function another role could create in a schema on the path (public,
-         * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
-         * from it) would otherwise be chosen over the built-in one whenever its
-         * argument types match more closely (a public.to_timestamp(bigint) over
-         * pg_catalog.to_timestamp(double precision)), and run as this role. This
-         * statement, which runs before, names its schema at every turn, operators
-         * too. (A pooler may not pass the URL's options: PgBouncer 1.18 refuses
-         * them.) */
+    }
+    /* Unless the server, database, role or URL set their own:
+     * - a wait for a lock another session holds (an analyst's LOCK TABLE left
+     *   in an open transaction, a CREATE INDEX) ends after LOCK_TIMEOUT with
+     *   SQLSTATE 55P03, which is retried and logged: a batch, a stop or a
+     *   migration cannot hang on it without a word;
+     * - the server probes our side of the connection as we probe its (the
+     *   keepalives above): when our machine dies, is paused or is cut off in
+     *   the middle of a statement (a batch's COPY), its session and the rows
+     *   it locked are let go of after about 25 s, not the operating system's
+     *   two hours.
+     * And unless the URL itself names a search_path (options=-csearch_path=...),
+     * names are looked up in pg_catalog and this session's temporary tables
+     * alone: every table and function of ours is written with its schema, and
+     * a function another role could create in a schema on the path (public,
+     * where PUBLIC may create before PostgreSQL 15 and in databases upgraded
+     * from it) would otherwise be chosen over the built-in one whenever its
+     * argument types match more closely (a public.to_timestamp(bigint) over
+     * pg_catalog.to_timestamp(double precision)), and run as this role. This
+     * statement, which runs before, names its schema at every turn, operators
+     * too. (A pooler may not pass the URL's options: PgBouncer 1.18 refuses
+     * them.) */
 #define EQ " OPERATOR(pg_catalog.=) "
     static const char session[] =
         "SELECT pg_catalog.set_config(v.name, v.value, false)"
