@@ -55,12 +55,12 @@ static int ends_any(const char *s, size_t n, const char *const *lits, size_t cou
 }
 
 /* Whether code point c is invisible and splits a word for a reader that
- * does not know it: zero-width space and non-joiner, soft hyphen,
- * byte-order mark. (The zero-width joiner holds emoji sequences together,
- * and the no-break space separates words as a space does.) */
+ * does not know it: zero-width space and non-joiner, word joiner, soft
+ * hyphen, byte-order mark. (The zero-width joiner holds emoji sequences
+ * together, and the no-break space separates words as a space does.) */
 static int invisible(unsigned long c)
 {
-    return c == 0x200B || c == 0x200C || c == 0xAD || c == 0xFEFF;
+    return c == 0x200B || c == 0x200C || c == 0x2060 || c == 0xAD || c == 0xFEFF;
 }
 
 /* What a code point is read as where the rules, the lexicons and the model
@@ -139,6 +139,8 @@ static size_t reference(const char *s, size_t n, char *o, size_t *wrote)
             o[(*wrote)++] = '\n';
         else if (c < 0x20 || c == 0x7F || c == 0xA0)
             o[(*wrote)++] = ' ';
+        else if (plain((uint32_t)c) != 0)
+            o[(*wrote)++] = (char)plain((uint32_t)c);
         else if (!invisible(c))
             *wrote = cx_utf8_put(o, (uint32_t)c);
         return i + 1;
@@ -268,15 +270,16 @@ static size_t characters(const char *s, size_t n, char *o)
         } else if (c >= 0x80) {
             uint32_t cp =
                 cx_utf8_next((const unsigned char *)s + i, (const unsigned char *)s + n, &took);
-            uint32_t as = took > 1 ? plain(cp) : 0; /* a well-formed sequence, not a stray byte */
-            /* a joiner inside a word ("re<U+2060>fund"); the zero-width
-             * joiner also holds emoji sequences together, left as they are */
-            int joins = took > 1 && (cp == 0x2060 || (cp == 0x200D && w > 0 && i + took < n &&
-                                                      cx__ascii_alpha((unsigned char)o[w - 1]) &&
-                                                      cx__ascii_alpha((unsigned char)s[i + took])));
+            int whole = took > 1; /* a well-formed sequence, not a stray byte */
+            uint32_t as = whole ? plain(cp) : 0;
+            /* the zero-width joiner holds emoji sequences together; between
+             * two letters it only splits a word ("re<U+200D>fund") */
+            int gone = whole && (invisible(cp) || (cp == 0x200D && w > 0 && i + took < n &&
+                                                   cx__ascii_alpha((unsigned char)o[w - 1]) &&
+                                                   cx__ascii_alpha((unsigned char)s[i + took])));
             if (as != 0)
                 o[w++] = (char)as;
-            else if (!joins && !(took > 1 && invisible(cp))) {
+            else if (!gone) {
                 memcpy(o + w, s + i, took);
                 w += took;
             }

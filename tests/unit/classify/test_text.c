@@ -95,6 +95,8 @@ Test(cx_text, other_forms_of_the_same_letters_are_read_plain)
                 "fund re\xe2\x80\x8d"
                 "fund",
                 "refund refund");
+    /* the same written as character references */
+    expect_read("can&#180;t re&#8288;fund", "can't refund");
     /* Japanese stays as it is (U+3042, and the full stop U+3002) */
     expect_read("\xe3\x81\x82\xe3\x80\x82", "\xe3\x81\x82\xe3\x80\x82");
 }
