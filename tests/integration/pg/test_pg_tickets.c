@@ -928,6 +928,18 @@ static void minutes_ago(int minutes, char *out, size_t outlen)
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* n complaints about the carrier, ids prefix-0.., dated `minutes` before the
+ * clock (negative: ahead of it), on chat. */
+static void complaints_ago(const char *prefix, int n, int minutes)
+{
+    char when[32], id[64];
+    minutes_ago(minutes, when, sizeof when);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
+    }
+}
+
 /* A carrier spike rule and an event rule for every complaint, with
  * tickets.max_age_minutes a day. */
 static void use_carrier_rules_with_a_day_of_age(void)
@@ -1030,21 +1042,12 @@ Test(pg_tickets, an_event_dated_days_ahead_does_not_stick_to_its_ticket)
 Test(pg_tickets, a_window_dated_ahead_gives_way_to_the_next_real_one)
 {
     use_carrier_rules_with_a_day_of_age();
-    char when[32], id[32];
-    for (int i = 0; i < 12; i++) {
-        minutes_ago(-65, when, sizeof when);
-        snprintf(id, sizeof id, "ahead-%d", i);
-        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
-    }
+    complaints_ago("ahead", 12, -65);
     cr_assert_eq(write_batch().tickets_opened, 2, "the batch's own complaints, an hour ahead");
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
                    " AND window_end > now() + interval '1 hour'"),
                  1);
-    for (int i = 0; i < 12; i++) {
-        minutes_ago(1, when, sizeof when);
-        snprintf(id, sizeof id, "now-%d", i);
-        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
-    }
+    complaints_ago("now", 12, 1);
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
                    " AND window_end <= now() + interval '10 minutes'"
@@ -1058,29 +1061,16 @@ Test(pg_tickets, a_window_dated_ahead_gives_way_to_the_next_real_one)
 Test(pg_tickets, a_resolved_ticket_that_named_a_window_ahead_holds_back_no_later_incident)
 {
     use_carrier_rules_with_a_day_of_age();
-    char when[32], id[32];
-    for (int i = 0; i < 12; i++) {
-        minutes_ago(120, when, sizeof when);
-        snprintf(id, sizeof id, "then-%d", i);
-        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
-    }
+    complaints_ago("then", 12, 120);
     write_batch();
-    for (int i = 0; i < 12; i++) {
-        minutes_ago(-300, when, sizeof when);
-        snprintf(id, sizeof id, "ahead-%d", i);
-        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
-    }
+    complaints_ago("ahead", 12, -300);
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
                    " AND window_end > now() + interval '4 hours'"),
                  1, "the window ahead is not the ticket's: this test tells nothing");
     cx_test_pg_exec(conn, "UPDATE cx.tickets SET status = 'resolved',"
                           " resolved_at = now() - interval '30 minutes'");
-    for (int i = 0; i < 12; i++) {
-        minutes_ago(1, when, sizeof when);
-        snprintf(id, sizeof id, "now-%d", i);
-        add_at(id, when, "chat", "the courier lost my parcel, terrible service", NULL);
-    }
+    complaints_ago("now", 12, 1);
     write_batch();
     cr_assert_eq(q("SELECT count(*) FROM cx.tickets WHERE rule = 'carrier-spike'"
                    " AND status = 'open'"),
