@@ -823,11 +823,73 @@ static int auto_reply(const char *s, size_t n)
     return 0;
 }
 
+/* Whether s[0..n) is what a form's required text box gets when there is
+ * nothing to say: only dots, dashes and the like ("-", "...", "?", "!!"), or
+ * a phrase saying so ("n/a", "None.", "No comment", "Nothing to add"). No
+ * emoticon is made of those characters (":(", "<3", "-_-" are read); a bare
+ * "no" or "nope", an answer to a question the event does not hold, is read
+ * too. */
+static int placeholder(const char *s, size_t n)
+{
+    static const char *const phrases[] = {"none",
+                                          "nothing",
+                                          "nil",
+                                          "null",
+                                          "n a",
+                                          "na",
+                                          "not applicable",
+                                          "no answer",
+                                          "no comment",
+                                          "no comments",
+                                          "no feedback",
+                                          "no further comments",
+                                          "nothing to add",
+                                          "nothing to say",
+                                          "nothing to report",
+                                          "nothing else",
+                                          "nothing more",
+                                          "nothing further"};
+    char norm[32]; /* lower case, each run of anything but letters and digits one space */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (cx__ascii_alpha(c) || cx__ascii_digit(c)) {
+            if (m + 2 > sizeof norm)
+                return 0; /* longer than any of them */
+            norm[m++] = (char)(c | (cx__ascii_alpha(c) ? 0x20 : 0));
+            continue;
+        }
+        /* the marks a blank is made of: ASCII ones, and U+2026 (an ellipsis),
+         * U+2013, U+2014 (dashes), U+2022 and U+00B7 (dots) */
+        if (c >= 0x80) {
+            if (i + 2 < n && c == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
+                memchr("\xA6\x93\x94\xA2", s[i + 2], 4) != NULL)
+                i += 2;
+            else if (i + 1 < n && c == 0xC2 && (unsigned char)s[i + 1] == 0xB7)
+                i += 1;
+            else
+                return 0; /* a letter of another alphabet, an emoji */
+        } else if (c == '\0' || (!cx__ascii_space(c) && strchr(".-?!*,~#'\"`/", c) == NULL)) {
+            return 0; /* what emoticons are made of: ":(", "<3", "-_-", ";)" */
+        }
+        if (m > 0 && norm[m - 1] != ' ')
+            norm[m++] = ' ';
+    }
+    while (m > 0 && norm[m - 1] == ' ')
+        m--;
+    if (m == 0)
+        return n > 0;
+    for (size_t k = 0; k < CX_ARRAY_LEN(phrases); k++)
+        if (strlen(phrases[k]) == m && memcmp(phrases[k], norm, m) == 0)
+            return 1;
+    return 0;
+}
+
 size_t cx__text_read(const char *text, size_t len, char *out)
 {
     size_t n = characters(text, len, out);
-    if (auto_reply(out, n))
-        return 0; /* no one's experience */
+    if (auto_reply(out, n) || placeholder(out, n))
+        return 0; /* no one's experience, or nothing said */
     return memchr(out, '\n', n) != NULL ? lines(out, n) : n;
 }
 

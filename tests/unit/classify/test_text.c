@@ -175,6 +175,40 @@ Test(cx_text, signatures_sign_offs_and_disclaimers_are_cut)
     expect_read("Waited 3 weeks.\nThank you for nothing", "Waited 3 weeks.\nThank you for nothing");
 }
 
+/* A survey's required box filled with nothing: no text to read, as an
+ * automatic reply. */
+Test(cx_text, a_blank_filled_in_is_not_read)
+{
+    const char *blanks[] = {"-",
+                            ".",
+                            "...",
+                            " -- ",
+                            "?",
+                            "!!",
+                            "\u2026",
+                            "\u2014",
+                            "n/a",
+                            "N/A.",
+                            "#N/A",
+                            "None.",
+                            "nothing",
+                            "nil",
+                            "No comment",
+                            "no comments!",
+                            "Nothing to add.",
+                            "not applicable",
+                            "- none -"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(blanks); i++)
+        expect_read(blanks[i], "");
+    /* emoticons, short answers and anything more are read */
+    const char *read[] = {
+        ":(",        ":-)",   "<3",           "-_-",           ";)",         "No",
+        "nope",      "10/10", "none arrived", "nothing works", "N/A again?", "\xF0\x9F\x91\x8E",
+        "\xC3\xA7ok"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(read); i++)
+        expect_read(read[i], read[i]);
+}
+
 Test(cx_text, an_automatic_reply_is_not_read)
 {
     expect_read("Automatic reply: I am on leave.", "");
@@ -392,6 +426,25 @@ Test(cx_text_verdict, the_sentiment_says_what_decided_it)
     cx_classifier_classify(clf, &ev, &t);
     cx_event_clear(&ev);
     cr_assert_str_eq(t.sentiment_from, "rating");
+}
+
+/* "-" or "n/a" in a survey's box tells no feeling: it is not a complaint
+ * (the model's leaning with nothing to read) and says so. */
+Test(cx_text_verdict, a_blank_filled_in_tells_no_feeling)
+{
+    const char *blanks[] = {"-", "...", "n/a", "None.", "no comment", "Nothing to add."};
+    for (size_t i = 0; i < CX_ARRAY_LEN(blanks); i++) {
+        cx_tags t;
+        classify(blanks[i], &t);
+        cr_assert_eq(t.n_assigned, 0, "%s", blanks[i]);
+        cr_assert_eq(t.sentiment, CX_SENT_NEUTRAL, "%s: %s", blanks[i],
+                     cx_sentiment_name(t.sentiment));
+        cr_assert_str_eq(t.sentiment_from, "none", "%s", blanks[i]);
+    }
+    cx_tags t;
+    classify(":(", &t); /* an emoticon is a feeling */
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s", cx_sentiment_name(t.sentiment));
+    cr_assert_str_eq(t.sentiment_from, "text");
 }
 
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
