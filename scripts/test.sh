@@ -28,7 +28,14 @@ cmake --build build-release -j2
 
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCX_SANITIZE=ON -DCX_WERROR=ON >/dev/null
 cmake --build build-test -j2
-(cd build-test && ctest --output-on-failure -j2)
+# A failing test's assertions are said again at the end, where a log cut
+# short in the middle still shows them.
+if ! (cd build-test && ctest --output-on-failure -j2); then
+    echo "failed assertions (all of them: build-test/Testing/Temporary/LastTest.log):"
+    grep -E '^\[(----|FAIL)\]|Assertion Failed|ERROR: (Address|Leak)Sanitizer|runtime error:' \
+        build-test/Testing/Temporary/LastTest.log | tail -n 60
+    exit 1
+fi
 
 # Each allocation failing in turn never becomes a wrong answer (the release
 # build: the sanitizers replace malloc themselves). About 30 s.
