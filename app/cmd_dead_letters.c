@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -21,6 +22,12 @@
 
 #define REPLAY_BATCH 500
 
+/* A connection lost, a failover, a deadlock with the service's batches or a
+ * lock held past lock_timeout: the page is replayed again, on new
+ * connections, after 1, 2, 4, ... s (at most MAX_DELAY_S); `--retries`
+ * times in a row at most, counted again from 0 once a page is stored. */
+#define MAX_DELAY_S 30
+
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: cxpulse dead-letters list [--since T] [--reason TEXT] [--limit N]\n"
@@ -28,7 +35,8 @@ static int usage(FILE *out, int rc)
                  "                                 [--config FILE]\n"
                  "       cxpulse dead-letters show ID [--json] [--pg URL] [--config FILE]\n"
                  "       cxpulse dead-letters replay (--id ID | --since T | --all) [--rules FILE]\n"
-                 "                                   [--model FILE] [--pg URL] [--config FILE]\n\n"
+                 "                                   [--model FILE] [--retries N] [--pg URL]\n"
+                 "                                   [--config FILE]\n\n"
                  "list: newest first, at most N (--limit, default 50; when more match, stderr\n"
                  "says how many), with the consumer group that read each; --reason keeps\n"
                  "those whose reason holds TEXT, whatever the case; --containing those whose\n"
@@ -37,7 +45,9 @@ static int usage(FILE *out, int rc)
                  "show: one row with its raw bytes. replay: parse, classify and store again\n"
                  "the dead letters not stored yet, as `run` does (ticket rules included); each\n"
                  "row records when it was replayed and the event it became, or the new reason;\n"
-                 "exits 1 when some failed again.\n");
+                 "exits 1 when some failed again. A lost connection, a deadlock or a lock held\n"
+                 "too long is retried on new connections after 1, 2, 4, ... s (at most 30 s),\n"
+                 "up to --retries times in a row (default 5; 0: stop at the first error).\n");
     return rc;
 }
 
@@ -101,9 +111,10 @@ static void replay_rules_free(replay_rules *r)
 }
 
 /* Replays the selected dead letters in batches; prints what became of them. */
-static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history *h, long long id,
-                  const char *since)
+static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history **hp, long long id,
+                  const char *since, int retries)
 {
+    cx_pg_history *h = *hp;
     char err[1024];
     cx_pg *sink = NULL;
     int rc = CX_EXIT_RUNTIME;
@@ -142,21 +153,20 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
         goto done;
     }
     long long after = 0, stored = 0, duplicates = 0, failed = 0;
-    for (;;) {
+    for (int failures = 0;;) {
         cx_dead_letter *d;
         size_t n, m = 0;
-        if (cx_pg_dead_letters_select(h, id, since, after, REPLAY_BATCH, &d, &n, err,
-                                      sizeof err) != CX_OK) {
-            fprintf(stderr, "cxpulse dead-letters: %s\n", err);
-            goto done;
-        }
+        cx_status st =
+            cx_pg_dead_letters_select(h, id, since, after, REPLAY_BATCH, &d, &n, err, sizeof err);
+        if (st != CX_OK)
+            goto page_failed;
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++)
             cx_record_make(&recs[i], &stores[i], &rr, d[i].topic, d[i].partition, d[i].offset,
                            d[i].raw, d[i].len); /* a record that fails is a dead letter again */
         cx_pg_result res;
-        cx_status st = cx_pg_write_batch(sink, recs, n, &res, err, sizeof err);
+        st = cx_pg_write_batch(sink, recs, n, &res, err, sizeof err);
         /* those that are events now, or duplicates of one stored */
         for (size_t i = 0; st == CX_OK && i < n; i++) {
             if (!cx_pg_dead_lettered(sink, i)) {
@@ -168,12 +178,14 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
             st = cx_pg_dead_letters_mark(h, ids, event_ids, m, err, sizeof err);
         for (size_t i = 0; i < n; i++)
             cx_record_release(&stores[i]);
-        after = d[n - 1].id;
+        long long last = d[n - 1].id;
         cx_pg_dead_letters_free(d, n);
-        if (st != CX_OK) {
-            fprintf(stderr, "cxpulse dead-letters: %s\n", err);
-            goto done;
-        }
+        if (st != CX_OK)
+            goto page_failed;
+        after = last;
+        failures = 0;
+        /* (a page stored before its marks failed counts as already stored
+         * when it is replayed again) */
         stored += (long long)res.stored;
         duplicates += (long long)res.duplicates;
         failed += (long long)res.dead_lettered;
@@ -182,6 +194,30 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
                     "cxpulse dead-letters: replaying: %lld stored, %lld already stored, %lld "
                     "still failing so far\n",
                     stored, duplicates, failed);
+        continue;
+    page_failed: /* the page is rolled back: tried again, or the end */
+        if (st != CX_ERR_TRANSIENT || failures >= retries) {
+            fprintf(stderr,
+                    "cxpulse dead-letters: %s (the pages replayed before it are stored; the "
+                    "same command again replays the rest)\n",
+                    err);
+            goto done;
+        }
+        int delay = failures < 5 ? 1 << failures : MAX_DELAY_S;
+        failures++;
+        fprintf(stderr,
+                "cxpulse dead-letters: %s; trying again in %d s on new connections (%d of %d)\n",
+                err, delay, failures, retries);
+        cx_pg_history_free(h);
+        *hp = h = NULL;
+        sleep((unsigned)delay);
+        st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
+                               sizeof err);
+        *hp = h;
+        if (st == CX_OK)
+            st = cx_pg_dead_letters_replay_begin(h, err, sizeof err);
+        if (st != CX_OK)
+            goto page_failed;
     }
     json_t *row = NULL;
     if (stored + duplicates + failed == 0 && id > 0 &&
@@ -231,9 +267,10 @@ int cx_cmd_dead_letters(int argc, char **argv)
         goto done;
     }
     const char *id_s = NULL, *id_flag = NULL, *reason = NULL, *containing = NULL;
-    double limit = 0; /* not given: 50 */
+    double limit = 0, retries = -1; /* not given: 50, 5 */
     const cx_cmd_number nums[] = {
-        {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1}};
+        {"--limit", "a whole number from 1 to 100000", &limit, 1, 100000, 1},
+        {"--retries", "a whole number from 0 to 1000", &retries, 0, 1000, 1}};
     const cx_cmd_string strs[] = {{"--since", &since, NULL, 0},
                                   {"--id", &id_flag, NULL, 0},
                                   {"--reason", &reason, NULL, 0},
@@ -281,6 +318,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
                          : replaying && as_json           ? "--json is for list and show"
                          : !replaying && all              ? "--all is for replay"
                          : !replaying && id_flag          ? "--id is for replay (show takes the id)"
+                         : !replaying && retries >= 0     ? "--retries is for replay"
                          : strcmp(verb, "show") == 0 && since ? "--since is for list and replay"
                                                               : NULL;
     if (unused != NULL) {
@@ -289,6 +327,8 @@ int cx_cmd_dead_letters(int argc, char **argv)
     }
     if (limit == 0)
         limit = 50;
+    if (retries < 0)
+        retries = 5;
     if (strcmp(verb, "replay") == 0 && (id > 0) + (since != NULL) + all != 1) {
         fprintf(stderr, "cxpulse dead-letters replay: give one of --id ID, --since T, --all\n");
         goto done;
@@ -310,7 +350,7 @@ int cx_cmd_dead_letters(int argc, char **argv)
     }
     rc = CX_EXIT_RUNTIME;
     if (strcmp(verb, "replay") == 0) {
-        rc = replay(cfg, &rules, h, id, since);
+        rc = replay(cfg, &rules, &h, id, since, (int)retries);
         goto done;
     } else if (strcmp(verb, "list") == 0) {
         st = cx_pg_dead_letters_list(h, since, reason, containing, (int)limit, &out, &total, err,

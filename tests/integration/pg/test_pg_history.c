@@ -462,6 +462,67 @@ Test(pg_history, a_rejected_row_replays_into_one_event_once_its_cause_is_gone)
     cr_assert_eq(q("SELECT replay_count FROM cx.dead_letters"), 2);
 }
 
+/* A replay caught by a lock another session holds past lock_timeout (300 ms
+ * here, through libpq's PGOPTIONS) stores nothing meanwhile, tries again on
+ * new connections after 1 s, 2 s, ..., saying why, and once the lock is gone
+ * stores the dead letter once. A failure that lasts ends it after --retries
+ * tries; --retries 0 stops at the first. */
+Test(pg_history, a_replay_waits_out_a_lock_held_past_lock_timeout)
+{
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events ADD CONSTRAINT channel_short"
+                          " CHECK (length(channel) <= 5)");
+    add("long-1", 1, "telephone", "the agent was rude");
+    cr_assert_eq(store().dead_lettered, 1);
+    cx_test_pg_exec(conn, "ALTER TABLE cx.events DROP CONSTRAINT channel_short");
+    PGconn *locker = cx_test_pg_connect(url);
+    cx_test_pg_exec(locker, "BEGIN; LOCK TABLE cx.events IN EXCLUSIVE MODE");
+    cr_assert_eq(cx_test_sh("PGOPTIONS='-c lock_timeout=300ms' %s dead-letters replay --all "
+                            "--retries 1 --pg '%s' >'%s' 2>&1",
+                            cx_test_bin(), url, out),
+                 1, "see %s", out);
+    cr_assert(output_has("(SQLSTATE 55P03); trying again in 1 s on new connections (1 of 1)"),
+              "see %s", out);
+    cr_assert(output_has("the same command again replays the rest"), "see %s", out);
+    cr_assert_eq(cx_test_sh("PGOPTIONS='-c lock_timeout=300ms' %s dead-letters replay --all "
+                            "--retries 0 --pg '%s' >'%s' 2>&1",
+                            cx_test_bin(), url, out),
+                 1, "see %s", out);
+    cr_assert(output_has("(SQLSTATE 55P03)") && !output_has("trying again"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 0);
+
+    char rcfile[sizeof out + 8];
+    snprintf(rcfile, sizeof rcfile, "%s.rc", out);
+    unlink(rcfile);
+    cr_assert_eq(cx_test_sh("(PGOPTIONS='-c lock_timeout=300ms' %s dead-letters replay --all "
+                            "--pg '%s' >'%s' 2>&1; echo $? >'%s') &",
+                            cx_test_bin(), url, out, rcfile),
+                 0);
+    int again = 0;
+    for (int i = 0; i < 200 && !again; i++) {
+        cx_test_sleep_ms(100);
+        again = output_has("(2 of 5)");
+    }
+    cr_assert(again, "no second try; see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 0);
+    cx_test_pg_exec(locker, "COMMIT");
+    PQfinish(locker);
+    int ended = 0;
+    for (int i = 0; i < 300 && !ended; i++) {
+        cx_test_sleep_ms(100);
+        ended = access(rcfile, F_OK) == 0;
+    }
+    char rc[16] = "";
+    cr_assert(ended && strcmp(cx_test_read_file(rcfile, rc, sizeof rc), "0\n") == 0,
+              "exit %s; see %s", rc, out);
+    unlink(rcfile);
+    cr_assert(output_has("1 stored as events"), "see %s", out);
+    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'long-1'"), 1);
+    cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_result ="
+                   " 'stored as event long-1'"),
+                 1);
+    cx_test_assert_signals_exact(conn);
+}
+
 Test(pg_history, replay_of_an_older_builds_dead_letters_a_duplicate_and_a_still_bad_one)
 {
     add("there-1", 1, "chat", "the agent was rude");
