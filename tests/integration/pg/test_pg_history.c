@@ -346,25 +346,19 @@ Test(pg_history, reclassify_reports_both_failed_pages_and_keeps_both_as_they_wer
     cx_test_assert_signals_exact(conn);
 }
 
-/* Another session holds a lock the re-tagging needs past lock_timeout (an
- * analyst's LOCK TABLE left open; here lock_timeout is 300 ms through libpq's
- * PGOPTIONS). Reclassify stores nothing meanwhile, tries again on new
- * connections after 1 s, 2 s, ..., saying why, and once the lock is gone
- * finishes the range: every event once, signals exact, the totals those of
- * the pages committed. */
-Test(pg_history, reclassify_waits_out_a_lock_held_past_lock_timeout_and_finishes)
+/* Runs `cxpulse ARGS --pg URL` in the background with a lock_timeout of
+ * 300 ms (through libpq's PGOPTIONS) while locker holds a lock it needs:
+ * asserts that it tries again on new connections, saying why, and that
+ * `untouched` (a count) stays 0 meanwhile; then lets the lock go (ending
+ * locker) and asserts that it exits 0. Its output is in `out`. */
+static void run_past_a_held_lock(PGconn *locker, const char *args, const char *untouched)
 {
-    add_complaints("k", 6);
-    store();
-    write_rules(new_rules);
     char rcfile[sizeof out + 8];
     snprintf(rcfile, sizeof rcfile, "%s.rc", out);
     unlink(rcfile);
-    PGconn *locker = cx_test_pg_connect(url);
-    cx_test_pg_exec(locker, "BEGIN; LOCK TABLE cx.events IN EXCLUSIVE MODE");
-    cr_assert_eq(cx_test_sh("(PGOPTIONS='-c lock_timeout=300ms' %s reclassify --rules '%s' "
-                            "--batch 2 --pg '%s' >'%s' 2>&1; echo $? >'%s') &",
-                            cx_test_bin(), rules, url, out, rcfile),
+    cr_assert_eq(cx_test_sh("(PGOPTIONS='-c lock_timeout=300ms' %s %s --pg '%s' >'%s' 2>&1; "
+                            "echo $? >'%s') &",
+                            cx_test_bin(), args, url, out, rcfile),
                  0);
     int again = 0;
     for (int i = 0; i < 200 && !again; i++) {
@@ -374,7 +368,7 @@ Test(pg_history, reclassify_waits_out_a_lock_held_past_lock_timeout_and_finishes
     cr_assert(again, "no second try; see %s", out);
     cr_assert(output_has("(SQLSTATE 55P03); trying again in 1 s on new connections (1 of 5)"),
               "see %s", out);
-    cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 0);
+    cr_assert_eq(q(untouched), 0);
     cx_test_pg_exec(locker, "COMMIT");
     PQfinish(locker);
     int ended = 0;
@@ -386,6 +380,25 @@ Test(pg_history, reclassify_waits_out_a_lock_held_past_lock_timeout_and_finishes
     cr_assert(ended && strcmp(cx_test_read_file(rcfile, rc, sizeof rc), "0\n") == 0,
               "exit %s; see %s", rc, out);
     unlink(rcfile);
+}
+
+/* Another session holds a lock the re-tagging needs past lock_timeout (an
+ * analyst's LOCK TABLE left open; here lock_timeout is 300 ms through libpq's
+ * PGOPTIONS). Reclassify stores nothing meanwhile, tries again on new
+ * connections after 1 s, 2 s, ..., saying why, and once the lock is gone
+ * finishes the range: every event once, signals exact, the totals those of
+ * the pages committed. */
+Test(pg_history, reclassify_waits_out_a_lock_held_past_lock_timeout_and_finishes)
+{
+    add_complaints("k", 6);
+    store();
+    write_rules(new_rules);
+    PGconn *locker = cx_test_pg_connect(url);
+    cx_test_pg_exec(locker, "BEGIN; LOCK TABLE cx.events IN EXCLUSIVE MODE");
+    char args[512];
+    snprintf(args, sizeof args, "reclassify --rules '%s' --batch 2", rules);
+    run_past_a_held_lock(locker, args,
+                         "SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'");
     cr_assert(output_has("reclassified 6 events"), "see %s", out);
     cr_assert(!output_has("(3 of 5)"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE rule_version LIKE 'test-2+%'"), 6);
@@ -488,33 +501,7 @@ Test(pg_history, a_replay_waits_out_a_lock_held_past_lock_timeout)
                             cx_test_bin(), url, out),
                  1, "see %s", out);
     cr_assert(output_has("(SQLSTATE 55P03)") && !output_has("trying again"), "see %s", out);
-    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 0);
-
-    char rcfile[sizeof out + 8];
-    snprintf(rcfile, sizeof rcfile, "%s.rc", out);
-    unlink(rcfile);
-    cr_assert_eq(cx_test_sh("(PGOPTIONS='-c lock_timeout=300ms' %s dead-letters replay --all "
-                            "--pg '%s' >'%s' 2>&1; echo $? >'%s') &",
-                            cx_test_bin(), url, out, rcfile),
-                 0);
-    int again = 0;
-    for (int i = 0; i < 200 && !again; i++) {
-        cx_test_sleep_ms(100);
-        again = output_has("(2 of 5)");
-    }
-    cr_assert(again, "no second try; see %s", out);
-    cr_assert_eq(q("SELECT count(*) FROM cx.events"), 0);
-    cx_test_pg_exec(locker, "COMMIT");
-    PQfinish(locker);
-    int ended = 0;
-    for (int i = 0; i < 300 && !ended; i++) {
-        cx_test_sleep_ms(100);
-        ended = access(rcfile, F_OK) == 0;
-    }
-    char rc[16] = "";
-    cr_assert(ended && strcmp(cx_test_read_file(rcfile, rc, sizeof rc), "0\n") == 0,
-              "exit %s; see %s", rc, out);
-    unlink(rcfile);
+    run_past_a_held_lock(locker, "dead-letters replay --all", "SELECT count(*) FROM cx.events");
     cr_assert(output_has("1 stored as events"), "see %s", out);
     cr_assert_eq(q("SELECT count(*) FROM cx.events WHERE event_id = 'long-1'"), 1);
     cr_assert_eq(q("SELECT count(*) FROM cx.dead_letters WHERE replay_result ="
