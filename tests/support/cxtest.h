@@ -115,10 +115,13 @@ void cx_test_sleep_ms(int ms);
 
 /* Runs a command line in bash with pipefail and returns its exit status (-1
  * if killed by a signal): a pipeline fails when any of its commands does, so
- * `cxpulse ... | grep -q x` fails when cxpulse does (a sanitizer's abort
- * included), and its status is the rightmost failing command's. A check that
- * expects grep to find nothing should write the output to a file first and
- * check the command's own status. */
+ * `cxpulse ... | grep >/dev/null x` fails when cxpulse does (a sanitizer's
+ * abort included), and its status is the rightmost failing command's. So a
+ * grep that ends a pipeline reads to the end (output to /dev/null, not -q):
+ * `grep -q` stops at its first match, and the command before it, still
+ * writing, then dies of SIGPIPE, which fails the pipeline now and then. A
+ * check that expects grep to find nothing should write the output to a file
+ * first and check the command's own status. */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* cx_test_sh() without waiting: the command's process, for cx_test_sh_wait(). */

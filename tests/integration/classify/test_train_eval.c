@@ -74,7 +74,7 @@ Test(train_eval, a_trained_model_is_used_and_scored)
      * figures: the shop's words are learned from any three quarters */
     cr_assert_eq(
         cx_test_sh("grep -Ec '^  [a-z]+ +40 labeled, threshold 0\\.[0-9]{2}, F1 1\\.00 out "
-                   "of fold$' %s | grep -qx 4 && "
+                   "of fold$' %s | grep >/dev/null -x 4 && "
                    "grep -q '^  sentiment: accuracy 1.00 out of fold$' %s",
                    out, out),
         0);
@@ -90,7 +90,7 @@ Test(train_eval, a_trained_model_is_used_and_scored)
     cr_assert_eq(cx_test_sh("grep -Eq '^  retail +25 .* \\(10/10/5/0\\)$' %s", out), 0);
     /* classify uses it too, with the model's features as evidence */
     cr_assert_eq(cx_test_sh("head -1 %s | sed 's/.*\"event\":\\({[^}]*}\\).*/\\1/' | "
-                            "%s classify --model %s | grep -q '\"model:'",
+                            "%s classify --model %s | grep >/dev/null '\"model:'",
                             test, cx_test_bin(), model),
                  0);
     /* adapting the shop's model to 20 events keeps what it knew; 4 events of
@@ -105,12 +105,12 @@ Test(train_eval, a_trained_model_is_used_and_scored)
                  0);
     cr_assert_eq(
         cx_test_sh("grep -c \"^  [a-z]* *4 labeled, threshold 0\\.[0-9]* (the base model's: "
-                   "fewer than 5 labeled)$\" %s | grep -qx 4",
+                   "fewer than 5 labeled)$\" %s | grep >/dev/null -x 4",
                    out),
         0);
     /* trained anew on them, each gets 0.5 */
     cr_assert_eq(cx_test_sh("%s train %s --out %s.new > %s && grep -c 'threshold 0.50 (fewer than "
-                            "5 labeled)$' %s | grep -qx 4",
+                            "5 labeled)$' %s | grep >/dev/null -x 4",
                             cx_test_bin(), few, model, out, out),
                  0);
     /* below a minimum: exit 1; a damaged model: exit 2 naming the file */
@@ -193,12 +193,13 @@ Test(train_eval, lines_without_categories_teach_the_sentiment_only)
                 i % 2 ? 1 : 5);
     fclose(f);
     cr_assert_eq(cx_test_sh("%s train %s --out %s > %s", cx_test_bin(), train, model, out), 0);
-    cr_assert_eq(cx_test_sh("grep -q 'trained on 240 events' %s && grep -Ec '^  [a-z]+ +40 "
-                            "labeled, threshold' %s | grep -qx 4 && grep -q '^  sentiment: "
-                            "accuracy [0-9.]* out of fold (40 events labeled with their "
-                            "sentiment only)$' %s",
-                            out, out, out),
-                 0);
+    cr_assert_eq(
+        cx_test_sh("grep -q 'trained on 240 events' %s && grep -Ec '^  [a-z]+ +40 "
+                   "labeled, threshold' %s | grep >/dev/null -x 4 && grep -q '^  sentiment: "
+                   "accuracy [0-9.]* out of fold (40 events labeled with their "
+                   "sentiment only)$' %s",
+                   out, out, out),
+        0);
     cr_assert_eq(cx_test_sh("printf '%%s\\n' "
                             "'{\"event_id\":\"a\",\"occurred_at\":\"2025-04-01T10:00:00Z\","
                             "\"text\":\"the plinkstone flavour\"}' "
@@ -206,11 +207,12 @@ Test(train_eval, lines_without_categories_teach_the_sentiment_only)
                             "\"text\":\"the marblecrisp flavour\"}' | %s classify --model %s > %s",
                             cx_test_bin(), model, out),
                  0);
-    cr_assert_eq(cx_test_sh("sed -n 1p %s | grep -q '\"categories\":\\[\\],.*\"sentiment\":"
-                            "\"negative\"' && sed -n 2p %s | grep -q '\"categories\":\\[\\],"
-                            ".*\"sentiment\":\"positive\"'",
-                            out, out),
-                 0, "the stars' feeling was not learned");
+    cr_assert_eq(
+        cx_test_sh("sed -n 1p %s | grep >/dev/null '\"categories\":\\[\\],.*\"sentiment\":"
+                   "\"negative\"' && sed -n 2p %s | grep >/dev/null '\"categories\":\\[\\],"
+                   ".*\"sentiment\":\"positive\"'",
+                   out, out),
+        0, "the stars' feeling was not learned");
     /* The 200 labeled lines classify right (as in learns_what_it_is_taught); a
      * sentiment-only line classified with the categories it does not have,
      * none, counts for its sentiment only: the category counts stay 200's. */
@@ -838,23 +840,25 @@ Test(train_eval, an_event_labeled_twice_counts_once)
                             "grep -qx 'cxpulse train: %s: line 4: event_id e3 is already on "
                             "line 4 of %s with other labels: left out' %s && "
                             "grep -q 'line 5: event_id e4 is already on line 5 of %s: left out' "
-                            "%s && tail -n 1 %s | grep -q '40 lines were left out'",
+                            "%s && tail -n 1 %s | grep >/dev/null '40 lines were left out'",
                             out, again, labels, out, again, labels, out, labels, out, out),
                  0, "see %s", out);
     /* the same per-category counts as from the file alone */
-    cr_assert_eq(cx_test_sh("grep -Ec '^  [a-z]+ +8 labeled' %s.stdout | grep -qx 4", out), 0);
+    cr_assert_eq(
+        cx_test_sh("grep -Ec '^  [a-z]+ +8 labeled' %s.stdout | grep >/dev/null -x 4", out), 0);
     /* eval: one file holding the events twice */
     cr_assert_eq(cx_test_sh("cat %s %s > %s.both && %s eval %s.both --resamples 0 --misses 0 > "
                             "%s.stdout 2> %s",
                             labels, again, labels, cx_test_bin(), labels, out, out),
                  1);
-    cr_assert_eq(cx_test_sh("grep -q 'over 40 events (40 lines left out)' %s.stdout && "
-                            "grep -qx 'cxpulse eval: %s.both: line 44: event_id e3 is already on "
-                            "line 4 with other labels: left out' %s && "
-                            "tail -n 1 %s | grep -qx 'cxpulse eval: 40 lines were left out (named "
-                            "above)'",
-                            out, labels, out, out),
-                 0, "see %s", out);
+    cr_assert_eq(
+        cx_test_sh("grep -q 'over 40 events (40 lines left out)' %s.stdout && "
+                   "grep -qx 'cxpulse eval: %s.both: line 44: event_id e3 is already on "
+                   "line 4 with other labels: left out' %s && "
+                   "tail -n 1 %s | grep >/dev/null -x 'cxpulse eval: 40 lines were left out (named "
+                   "above)'",
+                   out, labels, out, out),
+        0, "see %s", out);
 }
 
 /* --model default is the built-in model, as --rules default, --from default

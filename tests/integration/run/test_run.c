@@ -378,7 +378,7 @@ Test(run, stores_every_message_once_over_several_partitions)
      * with the first one's place and reason */
     cr_assert_eq(cx_test_sh("grep 'message(s) dead-lettered (invalid [0-9]*), the first invalid "
                             "cx.events\\[' '%s' |"
-                            " grep -c 'missing required field' | grep -qx '[123]'",
+                            " grep -c 'missing required field' | grep >/dev/null -x '[123]'",
                             log),
                  0, "see %s%s", log, tails(log, NULL));
 }
@@ -402,7 +402,7 @@ Test(run, the_dead_letters_line_leaves_out_the_values_a_reason_quotes)
     run_logged_to_the_end("gpii", log, sizeof log);
     /* e.g. field \"occurred_at\": \"...\" is not a valid RFC 3339 date-time */
     cr_assert_eq(cx_test_sh("grep 'message(s) dead-lettered (invalid 2), the first invalid' '%s' |"
-                            " grep -F -e 'occurred_at' -e 'near' | grep -qF '...'",
+                            " grep -F -e 'occurred_at' -e 'near' | grep >/dev/null -F '...'",
                             log),
                  0, "the reason is not said%s", tails(log, NULL));
     cr_assert_neq(cx_test_sh("grep -q -e 'Smith' -e 'John' '%s'", log), 0,
@@ -435,7 +435,7 @@ Test(run, an_older_replica_on_a_newer_schema_says_so_once)
     char log[320];
     run_logged_to_the_end("gnewer", log, sizeof log);
     cr_assert_eq(cx_test_sh("grep -c 'the cx schema is at version 999, newer than this cxpulse"
-                            " knows' '%s' | grep -qx 1",
+                            " knows' '%s' | grep >/dev/null -x 1",
                             log),
                  0, "see %s%s", log, tails(log, NULL));
 }
@@ -719,8 +719,9 @@ Test(run_outage, a_stop_during_an_outage_says_what_was_not_stored_and_the_next_s
     sleep(3);
     cr_assert_eq(stop(p, SIGTERM, 20000), 0, "a stop during an outage must exit 0");
     cr_assert_eq(
-        cx_test_sh("grep 'level=warn' '%s' | grep -q 'not stored: they are read again'", log), 0,
-        "the messages not stored were not mentioned; see %s%s", log, tails(log, NULL));
+        cx_test_sh("grep 'level=warn' '%s' | grep >/dev/null 'not stored: they are read again'",
+                   log),
+        0, "the messages not stored were not mentioned; see %s%s", log, tails(log, NULL));
     cx_test_pg_back(&conn, url);
     p = start_run("g24");
     wait_handled("g24", produced, 60);
@@ -760,10 +761,11 @@ Test(run_outage, a_stop_while_postgresql_answers_nothing_ends_at_its_deadline)
     thaw();
     cr_assert_eq(rc, 0, "exit status %d%s", rc, tails(log, NULL));
     cr_assert(took < 60, "the stop took %.0f s%s", took, tails(log, NULL));
-    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -q 'the stop (postgresql answered "
-                            "neither.*took more than 40 s: exiting with status 0'",
-                            log),
-                 0, "the reason was not said%s", tails(log, NULL));
+    cr_assert_eq(
+        cx_test_sh("grep 'level=error' '%s' | grep >/dev/null 'the stop (postgresql answered "
+                   "neither.*took more than 40 s: exiting with status 0'",
+                   log),
+        0, "the reason was not said%s", tails(log, NULL));
     p = start_run("g33");
     produce(1); /* a message of its own, as after any stop that may have stored all */
     wait_handled("g33", produced, 90);
@@ -859,9 +861,9 @@ static void outage_rebalance(const char *group, const char *more, long during, i
     cr_assert_eq(stop(a, SIGTERM, 30000), 0);
     cr_assert_eq(stop(b, SIGTERM, 30000), 0);
     assert_exactly_once(group);
-    cr_assert_neq(cx_test_sh("cat '%s' '%s' | grep -qi 'maximum poll interval'", log_a, log_b), 0,
-                  "a member stopped polling for too long; see %s, %s%s", log_a, log_b,
-                  tails(log_a, log_b));
+    cr_assert_neq(
+        cx_test_sh("cat '%s' '%s' | grep >/dev/null -i 'maximum poll interval'", log_a, log_b), 0,
+        "a member stopped polling for too long; see %s, %s%s", log_a, log_b, tails(log_a, log_b));
 }
 
 /* A cooperative member holding a batch it cannot store when a rebalance
@@ -888,8 +890,9 @@ Test(run_outage, members_given_partitions_during_a_long_outage_stay_in_the_group
     char log_a[320], log_b[320];
     outage_rebalance("g23", "", 1000, 0, 70, log_a, log_b);
     cr_assert_eq(
-        cx_test_sh("cat '%s' '%s' | grep -q 'stored offsets of cx.events.*retrying until it can'",
-                   log_a, log_b),
+        cx_test_sh(
+            "cat '%s' '%s' | grep >/dev/null 'stored offsets of cx.events.*retrying until it can'",
+            log_a, log_b),
         0, "no partitions were given during the outage; see %s, %s%s", log_a, log_b,
         tails(log_a, log_b));
 }
@@ -938,7 +941,7 @@ Test(run, a_fenced_static_member_stops_with_the_reason)
         cx_mock_cluster(mock), 12 /* Heartbeat */, 3, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
         RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
     cr_assert_eq(stop(p, 0, 20000), 1, "a fenced member must stop, with an error");
-    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -qi 'fenced'", log), 0,
+    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep >/dev/null -i 'fenced'", log), 0,
                  "the reason (fenced) was not logged; see %s%s", log, tails(log, NULL));
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), produced - bad);
 }
@@ -1004,7 +1007,7 @@ Test(run, offsets_stored_for_a_group_kafka_never_saw_are_said)
     char log[320];
     run_logged_to_the_end("gnew", log, sizeof log);
     cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -c 'postgresql stores offset 10 but "
-                            "this group has committed none to kafka' | grep -qx %d",
+                            "this group has committed none to kafka' | grep >/dev/null -x %d",
                             log, PARTITIONS),
                  0, "not said once per partition; see %s%s", log, tails(log, NULL));
 }
@@ -1215,8 +1218,9 @@ Test(run, a_stop_while_the_coordinator_does_not_answer_exits_within_seconds)
     wait_handled("g26", produced, 60);
     cx_test_sleep_ms(500); /* its commit to Kafka sent */
     cr_assert_eq(stop(p, SIGTERM, 15000), 0, "a stop must not wait for the coordinator");
-    cr_assert_eq(cx_test_sh("grep 'level=error' '%s' | grep -q 'leaving the consumer group'", log),
-                 0, "the log must say why it did not wait");
+    cr_assert_eq(
+        cx_test_sh("grep 'level=error' '%s' | grep >/dev/null 'leaving the consumer group'", log),
+        0, "the log must say why it did not wait");
     assert_exactly_once("g26");
     cx_producer_free(p2);
     cx_mock_free(m2);
@@ -1405,11 +1409,12 @@ Test(run, an_offset_set_back_past_messages_read_then_deleted_does_not_count_them
     cr_assert_eq(cx_test_pg_scalar(conn, "SELECT count(*) FROM cx.events"), 1000);
     cr_assert(strstr(metrics, "\ncxpulse_messages_lost_total 0\n") != NULL,
               "messages read before were counted lost:%s", metrics);
-    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -q 'cx.again\\[0\\]: messages 0 to "
-                            "[0-9]* were deleted by retention after this group read them (it "
-                            "committed offset 1000 to kafka)'",
-                            log),
-                 0, "not said; see %s%s", log, tails(log, NULL));
+    cr_assert_eq(
+        cx_test_sh("grep 'level=warn' '%s' | grep >/dev/null 'cx.again\\[0\\]: messages 0 to "
+                   "[0-9]* were deleted by retention after this group read them (it "
+                   "committed offset 1000 to kafka)'",
+                   log),
+        0, "not said; see %s%s", log, tails(log, NULL));
     cr_assert_neq(cx_test_sh("grep -q 'before they were read' '%s'", log), 0, "said lost; see %s",
                   log);
     /* and what is read again starts where the topic now starts */
@@ -1478,11 +1483,12 @@ static void lost_while_waiting(const char *group, const char *cfg, int rounds)
         lost += atoll(PQgetvalue(gaps, g, 1)) - atoll(PQgetvalue(gaps, g, 0));
     PQclear(gaps);
     cr_assert_eq(stored + lost, total, "stored %lld, in gaps %lld, of %d", stored, lost, total);
-    cr_assert_eq(cx_test_sh("grep 'level=warn' '%s' | grep -qF 'cx.mid[0]: messages %lld to '"
-                            " && grep 'level=warn' '%s' | grep -F 'were deleted by retention "
-                            "before they were read (' | grep -qF 'reading on from %lld'",
-                            log, first, log, last_to),
-                 0, "the loss was not said; see %s%s", log, tails(log, NULL));
+    cr_assert_eq(
+        cx_test_sh("grep 'level=warn' '%s' | grep >/dev/null -F 'cx.mid[0]: messages %lld to '"
+                   " && grep 'level=warn' '%s' | grep -F 'were deleted by retention "
+                   "before they were read (' | grep >/dev/null -F 'reading on from %lld'",
+                   log, first, log, last_to),
+        0, "the loss was not said; see %s%s", log, tails(log, NULL));
     char counted[64];
     snprintf(counted, sizeof counted, "\ncxpulse_messages_lost_total %lld\n", lost);
     cr_assert(strstr(metrics, counted) != NULL, "the loss was not counted once:%s", metrics);
@@ -1775,9 +1781,10 @@ Test(run, a_long_lock_wait_is_said_and_does_not_make_postgresql_look_down)
     int slow = 0, said = 0;
     for (int i = 0; i < 300 && !said; i++) {
         cx_test_sleep_ms(100);
-        slow = slow || cx_test_sh("grep 'level=warn' '%s' | grep -q 'a batch write has taken"
-                                  " [0-9]* s and goes on: waiting for a lock'",
-                                  log) == 0;
+        slow =
+            slow || cx_test_sh("grep 'level=warn' '%s' | grep >/dev/null 'a batch write has taken"
+                               " [0-9]* s and goes on: waiting for a lock'",
+                               log) == 0;
         said = cx_test_sh("grep -q 'batch not stored, retrying.*55P03' '%s'", log) == 0;
     }
     cr_assert(slow, "the write waiting 10 s and more was not said%s", tails(log, NULL));
@@ -1935,10 +1942,11 @@ Test(run, reclassify_while_the_service_writes_loses_and_doubles_nothing)
                             cx_test_bin(), url, rules, rules),
                  0);
     cr_assert_eq(
-        cx_test_sh("grep -c 'level=warn component=reclassify .*attributes.promised_date.* is "
-                   "not a date (YYYY-MM-DD or RFC 3339), so the field conditions that "
-                   "compare it do not hold: first in event run-dated' '%s.err' | grep -qx 1",
-                   rules),
+        cx_test_sh(
+            "grep -c 'level=warn component=reclassify .*attributes.promised_date.* is "
+            "not a date (YYYY-MM-DD or RFC 3339), so the field conditions that "
+            "compare it do not hold: first in event run-dated' '%s.err' | grep >/dev/null -x 1",
+            rules),
         0);
     /* the version the events now carry is the one classify prints for those rules */
     cr_assert_eq(cx_test_sh("v=$(%s classify --rules '%s' --rule-version) && [ -n \"$v\" ] && "
