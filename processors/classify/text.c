@@ -831,6 +831,7 @@ static int auto_reply(const char *s, size_t n)
  * too. */
 static int placeholder(const char *s, size_t n)
 {
+    /* each begins with "n", and none is longer than norm below holds */
     static const char *const phrases[] = {"none",
                                           "nothing",
                                           "nil",
@@ -849,13 +850,13 @@ static int placeholder(const char *s, size_t n)
                                           "nothing else",
                                           "nothing more",
                                           "nothing further"};
-    char norm[32]; /* lower case, each run of anything but letters and digits one space */
+    char norm[24]; /* lower case, each run of anything but letters and digits one space */
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (cx__ascii_alpha(c) || cx__ascii_digit(c)) {
-            if (m + 2 > sizeof norm)
-                return 0; /* longer than any of them */
+            if (m + 2 > sizeof norm || (m == 0 && (c | 0x20) != 'n'))
+                return 0; /* longer than any of them, or not one of them (most texts: at once) */
             norm[m++] = (char)(c | (cx__ascii_alpha(c) ? 0x20 : 0));
             continue;
         }
