@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -21,12 +20,6 @@
 #include "tickets.h"
 
 #define REPLAY_BATCH 500
-
-/* A connection lost, a failover, a deadlock with the service's batches or a
- * lock held past lock_timeout: the page is replayed again, on new
- * connections, after 1, 2, 4, ... s (at most MAX_DELAY_S); `--retries`
- * times in a row at most, counted again from 0 once a page is stored. */
-#define MAX_DELAY_S 30
 
 static int usage(FILE *out, int rc)
 {
@@ -195,22 +188,16 @@ static int replay(const cx_config *cfg, const replay_rules *rules, cx_pg_history
                     "still failing so far\n",
                     stored, duplicates, failed);
         continue;
-    page_failed: /* the page is rolled back: tried again, or the end */
-        if (st != CX_ERR_TRANSIENT || failures >= retries) {
+    page_failed: /* the page is rolled back: replayed again on new connections, or the end */
+        cx_pg_history_free(h);
+        *hp = h = NULL;
+        if (!cx_cmd_retry("cxpulse dead-letters", st, err, &failures, retries, NULL)) {
             fprintf(stderr,
                     "cxpulse dead-letters: %s (the pages replayed before it are stored; the "
                     "same command again replays the rest)\n",
                     err);
             goto done;
         }
-        int delay = failures < 5 ? 1 << failures : MAX_DELAY_S;
-        failures++;
-        fprintf(stderr,
-                "cxpulse dead-letters: %s; trying again in %d s on new connections (%d of %d)\n",
-                err, delay, failures, retries);
-        cx_pg_history_free(h);
-        *hp = h = NULL;
-        sleep((unsigned)delay);
         st = cx_pg_history_new(&h, cfg->pg_url, cfg->window_seconds, cfg->n_window_seconds, err,
                                sizeof err);
         *hp = h;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -77,20 +76,6 @@ static void catch_stop_signals(void)
 /* What an error mid-run leaves: the pages before it are stored. */
 #define AGAIN                                                                                      \
     " (the events re-tagged before it are stored; the same command again re-tags the rest)"
-
-/* A connection lost, a failover, a deadlock with a service's batch or a lock
- * held past lock_timeout: the pages rolled back are read again, on new
- * connections, after 1, 2, 4, ... s (at most MAX_DELAY_S); `--retries` times
- * in a row at most, counted again from 0 once a page is stored. */
-#define MAX_DELAY_S 30
-
-/* Sleeps s seconds, or less when a stop signal arrives. */
-static void pause_unless_stopped(int s)
-{
-    struct timespec tick = {0, 100 * 1000 * 1000};
-    for (int i = 0; i < s * 10 && stop_signal == 0; i++)
-        nanosleep(&tick, NULL);
-}
 
 /* What one pass over the range needs and counts. */
 typedef struct pass {
@@ -298,17 +283,13 @@ int cx_cmd_reclassify(int argc, char **argv)
             break;
         if (stored_now > 0)
             failures = 0;
-        if (st != CX_ERR_TRANSIENT || failures >= retries || stop_signal != 0) {
+        /* the pages rolled back are read again, on new connections (cx_cmd_retry()) */
+        cx_pg_history_free(h);
+        h = NULL;
+        if (!cx_cmd_retry("reclassify", st, err, &failures, retries, &stop_signal)) {
             fprintf(stderr, "cxpulse reclassify: %s%s\n", err, AGAIN);
             goto done;
         }
-        int delay = failures < 5 ? 1 << failures : MAX_DELAY_S;
-        failures++;
-        fprintf(stderr, "reclassify: %s; trying again in %d s on new connections (%d of %d)\n", err,
-                delay, failures, retries);
-        cx_pg_history_free(h);
-        h = NULL;
-        pause_unless_stopped(delay);
     }
     /* those it re-tagged itself: another run at once re-tags some of the
      * events this one read, and they are that one's */

@@ -7,6 +7,7 @@
 #define CX_COMMANDS_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -64,6 +65,17 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
 /* The exit status a command's failure ends with (cli.md): 2 for bad usage or
  * configuration, 1 for anything else (0 for CX_OK). */
 int cx_cmd_exit_status(cx_status st);
+
+/* After a batch of a command that writes failed with st and err: whether to
+ * try it again on new connections. A transient failure (a lost connection,
+ * a deadlock, a lock held past lock_timeout) is, up to `retries` times in a
+ * row (*failures counts them; the caller sets it to 0 once a batch is
+ * stored): the try is said on stderr after `who` ("reclassify: ...; trying
+ * again in 2 s on new connections (2 of 5)"), and it waits 1, 2, 4, 8, 16,
+ * then 30 s, less when *stop (may be NULL) becomes non-zero. None is made
+ * once *stop is non-zero. */
+int cx_cmd_retry(const char *who, cx_status st, const char *err, int *failures, int retries,
+                 const volatile sig_atomic_t *stop);
 
 /* True when argv holds "--help" or "-h"; used by every subcommand. */
 int cx_cmd_wants_help(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -164,6 +165,21 @@ int cx_cmd_exit_status(cx_status st)
     return st == CX_OK                                 ? CX_EXIT_OK
            : st == CX_ERR_USAGE || st == CX_ERR_CONFIG ? CX_EXIT_USAGE
                                                        : CX_EXIT_RUNTIME;
+}
+
+int cx_cmd_retry(const char *who, cx_status st, const char *err, int *failures, int retries,
+                 const volatile sig_atomic_t *stop)
+{
+    if (st != CX_ERR_TRANSIENT || *failures >= retries || (stop != NULL && *stop != 0))
+        return 0;
+    int delay = *failures < 5 ? 1 << *failures : 30;
+    ++*failures;
+    fprintf(stderr, "%s: %s; trying again in %d s on new connections (%d of %d)\n", who, err, delay,
+            *failures, retries);
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    for (int i = 0; i < delay * 10 && (stop == NULL || *stop == 0); i++)
+        nanosleep(&tick, NULL);
+    return 1; /* (a stop during the wait is the caller's to see) */
 }
 
 int cx_cmd_wants_help(int argc, char **argv)
