@@ -16,6 +16,7 @@ packages=(
     clang libclang-rt-14-dev                  # libFuzzer target
     procps                                    # ps/pkill in tests
     gdb                                       # stacks of a test's process that would not exit
+    valgrind                                  # memcheck: reads of memory never written
     chromium fonts-dejavu-core                # the live page's browser test
     python3 python3-yaml systemd              # deploy/check.sh: YAML, systemd-analyze
     jq                                        # bench/classify/vs_jq.sh

@@ -1682,9 +1682,15 @@ static cx_status load_slow(json_t **root, const void *data, size_t len, char *er
      * (the stored payload is the raw bytes; PostgreSQL jsonb accepts them).
      * JSON_DECODE_ANY: so a non-object gets a precise message below.
      */
-    json_error_t jerr;
+    /* Zeroed: jansson leaves the error's code unset when some allocations
+     * fail (its json_error_code() would read whatever the stack held). Out
+     * of the scratch's room (tls.over) is a verdict on the message, said by
+     * the caller; only malloc failing is out of memory. */
+    json_error_t jerr = {0};
     *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
                        &jerr);
+    if (*root == NULL && tls.over)
+        return CX_ERR_INVALID;
     if (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
         out_of_memory();
     if (*root == NULL) {
