@@ -30,7 +30,7 @@ extern const char cx_sample_events[], cx_sample_events_end[]; /* sample.c */
 /* Copies the line's customer_id into key[keylen]; returns its length, 0 if none. */
 static size_t customer_key(const char *line, size_t len, char *key, size_t keylen)
 {
-    json_error_t jerr;
+    json_error_t jerr = {0};
     /* as the event parser reads it: an integer past 64 bits does not cost the key */
     json_t *root = json_loadb(line, len, JSON_DECODE_INT_AS_REAL, &jerr);
     size_t n = 0;

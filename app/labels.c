@@ -183,7 +183,7 @@ int cx_label_next(FILE *f, const char *path, unsigned long *lineno, cx_label_lin
         cx_errf(err, errlen, CX_ERR_INVALID, "%s: line %lu: %s", path, *lineno, why);
         return -1;
     }
-    json_error_t jerr;
+    json_error_t jerr = {0};
     /* JSON_DECODE_INT_AS_REAL: an integer past 64 bits (an order number) is no
      * error here, as it is none for run; the event is parsed from its bytes */
     out->doc = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);

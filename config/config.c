@@ -438,7 +438,7 @@ static cx_status set_text(cx_config *cfg, const setting *s, const char *value, c
     case T_BOOL:
     case T_PROPS:
     case T_OBJECTS: {
-        json_error_t jerr;
+        json_error_t jerr = {0};
         v = json_loads(value, JSON_DECODE_ANY, &jerr);
         char shown[256];
         /* what is expected, as set_json() would say it of a JSON value */
@@ -615,7 +615,7 @@ static cx_status apply_object(cx_config *cfg, const json_t *obj, const char *pre
 
 cx_status cx_config_load_file(cx_config *cfg, const char *path, char *err, size_t errlen)
 {
-    json_error_t jerr;
+    json_error_t jerr = {0};
     FILE *f = cx_open_read(path);
     if (f == NULL)
         return cx_errf(err, errlen, CX_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));

@@ -812,7 +812,7 @@ static cx_status load_document(cx_classifier *clf, const char *file, const char 
 {
     int errors = 0;
     loader ld = {clf, json_array_size(clf->documents), file, NULL, err, errlen, &errors};
-    json_error_t jerr;
+    json_error_t jerr = {0}; /* jansson leaves its code unset when some allocations fail */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a byte order mark: passed over */
         text += 3;
         len -= 3;

@@ -417,7 +417,7 @@ cx_status cx_ticket_rules_new(cx_ticket_rules **out, const json_t *rules,
     json_t *own = NULL;
     *out = NULL;
     if (rules == NULL) {
-        json_error_t je;
+        json_error_t je = {0};
         rules = own = json_loads(default_rules, 0, &je);
         if (own == NULL)
             return cx_errf(err, errlen, CX_ERR_FATAL, "built-in ticket rules: %s", je.text);
