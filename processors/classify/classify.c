@@ -1514,6 +1514,20 @@ static int says_nothing(const cx_event *ev)
     return 1;
 }
 
+/* Whether the event's text holds characters, all of them ASCII digits, signs
+ * or spaces ("+1", "10/10", "<3", ":(", "5*"): not one word. */
+static int signs_only(const cx_event *ev)
+{
+    int any = 0;
+    for (size_t i = 0; ev->text != NULL && i < ev->text_len; i++) {
+        unsigned char c = (unsigned char)ev->text[i];
+        if (c >= 0x80 || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+            return 0;
+        any |= !cx__ascii_space(c);
+    }
+    return any;
+}
+
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
@@ -1532,10 +1546,20 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
     }
     if (other != NULL)
         turns = NULL;
+    /* Digits and signs alone hold no word the model learned from, and its
+     * lean (most of what it learned from are complaints) would speak: "+1"
+     * and "<3" were negative, tagged performance. The model reads the event
+     * without them, the lexicons read them (emoticons). */
+    int signs = clf->model != NULL && other == NULL && turns == NULL && signs_only(ev);
+    if (signs) {
+        textless = *ev;
+        textless.text = NULL;
+        textless.text_len = 0;
+    }
 
     if (clf->model != NULL) {
         cx_model_out mo;
-        cx__model_score(clf, ev, tags, &hits, &mo); /* runs the rules too */
+        cx__model_score(clf, signs ? &textless : ev, tags, &hits, &mo); /* runs the rules too */
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
@@ -1568,6 +1592,16 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             sum += p[k] = expf(mo.z[4 + k] - mx);
         tags->sentiment = cx__model_sentiment(rated, p);
         tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : (p[2] - p[0]) / sum;
+        if (signs && rated == CX_SENT_COUNT) { /* as the rules alone read it */
+            cx_tags sign_tags;
+            cx_rule_hits sign_hits;
+            cx_valence_score vs;
+            cx__classifier_rules(clf, ev, NULL, &sign_tags, &sign_hits);
+            cx__valence_score(clf->val, ev->text, ev->text_len, &vs);
+            float text_score = sign_hits.sentiment / (fabsf(sign_hits.sentiment) + 1.5f);
+            tags->sentiment = cx__valence_sentiment(&vs, text_score);
+            tags->sentiment_score = 0.5f * (vs.compound + text_score);
+        }
     } else {
         cx__classifier_rules(clf, ev, NULL, tags, &hits);
         float rule_sentiment = hits.sentiment;

@@ -447,6 +447,30 @@ Test(cx_text_verdict, a_blank_filled_in_tells_no_feeling)
     cr_assert_str_eq(t.sentiment_from, "text");
 }
 
+/* The model learned from words: its lean, toward complaints, must not speak
+ * for a text that holds none. The lexicons read emoticons. */
+Test(cx_text_verdict, digits_and_signs_alone_are_read_by_the_lexicons)
+{
+    static const struct {
+        const char *text;
+        cx_sentiment want;
+    } cases[] = {{"+1", CX_SENT_NEUTRAL},  {"0", CX_SENT_NEUTRAL},     {"5*", CX_SENT_NEUTRAL},
+                 {"1/5", CX_SENT_NEUTRAL}, {"<3", CX_SENT_POSITIVE},   {":-)", CX_SENT_POSITIVE},
+                 {":(", CX_SENT_NEGATIVE}, {" :'( ", CX_SENT_NEGATIVE}};
+    for (size_t i = 0; i < CX_ARRAY_LEN(cases); i++) {
+        cx_tags t;
+        classify(cases[i].text, &t);
+        cr_assert_eq(t.n_assigned, 0, "%s: tagged %s", cases[i].text, cx_category_name(t.order[0]));
+        cr_assert_eq(t.sentiment, cases[i].want, "%s: %s", cases[i].text,
+                     cx_sentiment_name(t.sentiment));
+        cr_assert_str_eq(t.sentiment_from, "text", "%s", cases[i].text);
+    }
+    cx_tags t; /* a word among them: the model reads it all */
+    classify("+1 the parcel never came", &t);
+    cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s", cx_sentiment_name(t.sentiment));
+    cr_assert_neq(t.n_assigned, 0);
+}
+
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
 {
     cx_tags t;
