@@ -3,8 +3,8 @@
 # -Wall -Wextra -Werror and AddressSanitizer + UndefinedBehaviorSanitizer,
 # runs every test through ctest (unit tests, and integration tests against a
 # throwaway PostgreSQL and librdkafka's mock Kafka cluster), makes each
-# allocation of `cxpulse classify` fail in turn, runs it under valgrind's
-# memcheck, then runs the fuzzers of the
+# allocation of `cxpulse classify` fail in turn, runs it and `cxpulse demo`
+# under valgrind's memcheck, then runs the fuzzers of the
 # event parser and of the rule and model file loaders for a short bounded
 # time each.
 #
@@ -44,8 +44,9 @@ fi
 # build: the sanitizers replace malloc themselves). About 30 s.
 bash tests/faults/alloc_failures.sh build-release/app/cxpulse
 # Memory read before it was ever written, which AddressSanitizer does not
-# look for: valgrind's memcheck over the release build. About 5 s.
-bash tests/faults/valgrind_classify.sh build-release/app/cxpulse
+# look for: valgrind's memcheck over the release build, classifying and
+# running the demo's whole pipeline. About 20 s.
+bash tests/faults/memcheck.sh build-release/app/cxpulse
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     # What comes from outside, each for FUZZ_SECONDS: messages from Kafka and
