@@ -346,14 +346,22 @@ double cx_test_metric(const char *text, const char *name)
 
 int cx_test_free_port(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof sa;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    enum { LOW = 10000, SPAN = 10000 };
+    static atomic_uint handed;                         /* ports handed out by this process */
+    unsigned start = (unsigned)getpid() * 2654435761u; /* processes start apart */
+    for (int tries = 0; tries < SPAN; tries++) {
+        int port = LOW + (int)((start + atomic_fetch_add(&handed, 1)) % SPAN);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(fd >= 0);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    cr_assert_fail("no free port from %d to %d on 127.0.0.1", LOW, LOW + SPAN - 1);
+    return -1;
 }
 
 int cx_test_listen(int *port)

@@ -70,7 +70,11 @@ int cx_test_stop(pid_t pid, int sig, int timeout_ms);
  * and the body, NUL-terminated, in body[bodylen] (cut if longer). */
 int cx_test_http_get(int port, const char *path, char *body, size_t bodylen);
 
-/* A TCP port that was free a moment ago on 127.0.0.1. */
+/* A TCP port that was free a moment ago on 127.0.0.1, from 10000 to 19999:
+ * below the kernel's range for outgoing connections, one of which could
+ * otherwise take it before the test's server listens on it (and below the
+ * test PostgreSQL servers' 20000 and up). Never the same one twice in a
+ * process. */
 int cx_test_free_port(void);
 
 /* The value of the sample `name` (with its labels, exactly) in Prometheus
