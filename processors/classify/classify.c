@@ -1528,6 +1528,27 @@ static int signs_only(const cx_event *ev)
     return any;
 }
 
+/* ev as if it had no text, in *view. */
+static const cx_event *without_text(const cx_event *ev, cx_event *view)
+{
+    *view = *ev;
+    view->text = NULL;
+    view->text_len = 0;
+    return view;
+}
+
+/* The feeling the lexicons and the rules' cues (rule_sentiment) read in
+ * text[len], as the rules alone classify; its score in *score. */
+static cx_sentiment lexicon_feeling(const cx_classifier *clf, const char *text, size_t len,
+                                    float rule_sentiment, float *score)
+{
+    cx_valence_score vs;
+    cx__valence_score(clf->val, text, len, &vs);
+    float text_score = rule_sentiment / (fabsf(rule_sentiment) + 1.5f);
+    *score = 0.5f * (vs.compound + text_score);
+    return cx__valence_sentiment(&vs, text_score);
+}
+
 void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tags *tags)
 {
     cx_rule_hits hits;
@@ -1538,12 +1559,8 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
     float rscore = rating_score(ev);
     const char *other = clf->english_only ? cx__text_language(ev) : NULL;
     cx_event textless;
-    if (other != NULL && clf->model != NULL) { /* read as if it had no text */
-        textless = *ev;
-        textless.text = NULL;
-        textless.text_len = 0;
-        ev = &textless;
-    }
+    if (other != NULL && clf->model != NULL) /* read as if it had no text */
+        ev = without_text(ev, &textless);
     if (other != NULL)
         turns = NULL;
     /* Digits and signs alone hold no word the model learned from, and its
@@ -1551,15 +1568,10 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
      * and "<3" were negative, tagged performance. The model reads the event
      * without them, the lexicons read them (emoticons). */
     int signs = clf->model != NULL && other == NULL && turns == NULL && signs_only(ev);
-    if (signs) {
-        textless = *ev;
-        textless.text = NULL;
-        textless.text_len = 0;
-    }
 
     if (clf->model != NULL) {
-        cx_model_out mo;
-        cx__model_score(clf, signs ? &textless : ev, tags, &hits, &mo); /* runs the rules too */
+        cx_model_out mo; /* (the model runs the rules too) */
+        cx__model_score(clf, signs ? without_text(ev, &textless) : ev, tags, &hits, &mo);
         for (int c = 0; c < CX_CAT_COUNT; c++) {
             /* calibrated so that the model's threshold maps to CX_CLASSIFY_THRESHOLD */
             float conf =
@@ -1595,12 +1607,9 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
         if (signs && rated == CX_SENT_COUNT) { /* as the rules alone read it */
             cx_tags sign_tags;
             cx_rule_hits sign_hits;
-            cx_valence_score vs;
             cx__classifier_rules(clf, ev, NULL, &sign_tags, &sign_hits);
-            cx__valence_score(clf->val, ev->text, ev->text_len, &vs);
-            float text_score = sign_hits.sentiment / (fabsf(sign_hits.sentiment) + 1.5f);
-            tags->sentiment = cx__valence_sentiment(&vs, text_score);
-            tags->sentiment_score = 0.5f * (vs.compound + text_score);
+            tags->sentiment = lexicon_feeling(clf, ev->text, ev->text_len, sign_hits.sentiment,
+                                              &tags->sentiment_score);
         }
     } else {
         cx__classifier_rules(clf, ev, NULL, tags, &hits);
@@ -1612,13 +1621,12 @@ void cx_classifier_classify(const cx_classifier *clf, const cx_event *ev, cx_tag
             rule_sentiment = turn_hits.sentiment;
         }
         const cx_event *felt = turns != NULL ? turns : ev;
-        cx_valence_score vs; /* the lexicons read English only */
-        cx__valence_score(clf->val, other ? NULL : felt->text,
-                          other || !felt->text ? 0 : felt->text_len, &vs);
-        float text_score = rule_sentiment / (fabsf(rule_sentiment) + 1.5f);
-        cx_sentiment s = cx__valence_sentiment(&vs, text_score);
+        float score; /* the lexicons read English only */
+        cx_sentiment s =
+            lexicon_feeling(clf, other ? NULL : felt->text,
+                            other || !felt->text ? 0 : felt->text_len, rule_sentiment, &score);
         tags->sentiment = rated != CX_SENT_COUNT ? rated : s;
-        tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : 0.5f * (vs.compound + text_score);
+        tags->sentiment_score = rated != CX_SENT_COUNT ? rscore : score;
     }
     tags->language_not_read = other;
     tags->sentiment_from = rated != CX_SENT_COUNT ? "rating"
