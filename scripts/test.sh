@@ -45,7 +45,7 @@ fi
 bash tests/faults/alloc_failures.sh build-release/app/cxpulse
 # Memory read before it was ever written, which AddressSanitizer does not
 # look for: valgrind's memcheck over the release build, classifying and
-# running the demo's whole pipeline. About 20 s.
+# running the demo's whole pipeline. About 15 s.
 bash tests/faults/memcheck.sh build-release/app/cxpulse
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
