@@ -8,6 +8,7 @@
  */
 #include "lexicon.h"
 #include "model.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -632,4 +633,72 @@ float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
     if (g == CX_FG_DENSE || counts[g] == 0)
         return 1.0f;
     return 1.0f / sqrtf((float)counts[g]);
+}
+
+/* ---- Fingerprint ---------------------------------------------------------- */
+
+/* Events that between them take the paths of the extractor and of the
+ * reading of text before it (HTML, quoted history, a signature, a transcript
+ * and its customer's turns, negation in both forms, emoji, pros and cons,
+ * ratings, fields): what either makes of them changes the fingerprint. */
+static const char *const probes[] = {
+    "{\"event_id\":\"p1\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
+    "\"touchpoint\":\"delivery\",\"attributes\":{\"carrier\":\"X\"},"
+    "\"rating\":{\"scale\":\"csat\",\"value\":2},\"text\":\"The courier was 3 days LATE "
+    "again!!! Not happy, unhelpful staff and I didn\\u2019t get a refund :( \\ud83d\\ude21 "
+    "@acme https://x.example/a?b=1 Great, cancelled again.\"}",
+    "{\"event_id\":\"p2\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"email\","
+    "\"text\":\"<p>The agent wasn&#39;t polite &amp; my bill is wrong.</p><br>Regards,<br>Jo "
+    "Smith<br>Sent from my phone<blockquote>On Mon, 1 Jan 2025, Acme "
+    "&lt;help@acme.com&gt; wrote:<br>Great news! Your refund was processed.</blockquote>\"}",
+    "{\"event_id\":\"p3\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
+    "\"text\":\"Customer: where is my refund?\\nAgent: Great news, it was sent today\\n"
+    "Customer: still not here after 2 weeks, very dissatisfied\"}",
+    "{\"event_id\":\"p4\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"language\":\"en\","
+    "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"Liked: lovely room, friendly "
+    "caf\\u00e9 staff. Disliked: nothing\"}",
+    "{\"event_id\":\"p5\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"rating\":{\"scale\":"
+    "\"stars\",\"value\":1}}",
+};
+
+/* Folds one feature into the fingerprint (ctx: the hash so far). */
+static void fingerprint_fn(void *ctx, uint32_t bucket, cx_feature_group g, float value,
+                           const char *name, size_t name_len)
+{
+    uint64_t *h = ctx;
+    char s[48];
+    (void)name, (void)name_len; /* the bucket is the name's */
+    /* the value to 1/1000: a compiler that rounds a last bit otherwise makes
+     * the same features */
+    int n = snprintf(s, sizeof s, "%u %d %ld;", (unsigned)bucket, (int)g, lroundf(value * 1000));
+    *h = hash_more(*h, s, (size_t)n);
+}
+
+uint64_t cx__features_fingerprint(const cx_valence *val)
+{
+    /* parsed again each time: called once per classifier and per training */
+    uint64_t h = hash_more(CX_HASH_SEED, "cxpulse features", 16);
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        cx_event ev, view, turns_view;
+        char err[256];
+        if (cx_event_parse(&ev, probes[i], strlen(probes[i]), err, sizeof err) != CX_OK)
+            return 0; /* a test sees it */
+        const cx_event *read = cx__text_view(&ev, &view);
+        const cx_event *turns = cx__text_customer_view(read, &turns_view);
+        for (int k = 0; k < 2; k++) {
+            cx_rule_hits hits;
+            cx_valence_score vs;
+            int counts[CX_FG_COUNT];
+            if (k == 1 && turns == NULL)
+                break;
+            memset(&hits, 0, sizeof hits);
+            cx__features(NULL, val, k == 0 ? read : turns, NULL, &hits, fingerprint_fn, NULL, &h,
+                         counts, &vs);
+            for (int g = 0; g < CX_FG_COUNT; g++)
+                fingerprint_fn(&h, 0, (cx_feature_group)g,
+                               cx__feature_scale((cx_feature_group)g, counts), NULL, 0);
+        }
+        cx_event_clear(&ev);
+    }
+    return h;
 }

@@ -10,7 +10,10 @@
  *                                             bucket RULES_BUCKET (past every
  *                                             bucket: never evidence) holds
  *                                             "rules:" and the 16 hex digits of
- *                                             the rule files' hash
+ *                                             the rule files' hash, and
+ *                                             "features:" and the 16 hex
+ *                                             digits of the extractor's
+ *                                             fingerprint
  *   u64 FNV-1a checksum of every byte before it.
  * Only buckets with a weight are stored, so the file stays small.
  */
@@ -69,7 +72,8 @@ struct cx_model {
     uint32_t first[(CX_MODEL_BUCKETS >> NAME_BLOCK_BITS) + 1];
     char *strings;
     char version[32];
-    char rules[17]; /* the rule files' hash it was trained with, or "" */
+    char rules[17];    /* the rule files' hash it was trained with, or "" */
+    char features[17]; /* the extractor's fingerprint it was trained with, or "" */
 };
 
 static uint32_t get32(const unsigned char *p)
@@ -193,6 +197,10 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
             memcpy(m->rules, p + 11, 16);
             m->rules[16] = '\0';
         }
+        if (get32(p) == RULES_BUCKET && n == 9 + 16 && memcmp(p + 5, "features:", 9) == 0) {
+            memcpy(m->features, p + 14, 16);
+            m->features[16] = '\0';
+        }
         m->names[i].bucket = get32(p);
         m->names[i].text = s;
         m->names[i].print = name_print((const char *)p + 5, n);
@@ -288,6 +296,11 @@ const char *cx__model_version(const cx_model *m)
 const char *cx__model_rules(const cx_model *m)
 {
     return m->rules[0] ? m->rules : NULL;
+}
+
+const char *cx__model_features(const cx_model *m)
+{
+    return m->features[0] ? m->features : NULL;
 }
 
 void cx__model_weights(const cx_model *m, float *w)
@@ -615,7 +628,8 @@ static void putf(cx_buf *o, float f)
 }
 
 cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
-                          const char *const *names, uint64_t rules_hash, char *err, size_t errlen)
+                          const char *const *names, uint64_t rules_hash, uint64_t features,
+                          char *err, size_t errlen)
 {
     float scale[CX_MODEL_OUT] = {0};
     uint32_t n_entries = 0, n_names = 0;
@@ -647,7 +661,7 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
     for (int k = 0; k < CX_MODEL_OUT; k++)
         putf(&o, scale[k]);
     put32(&o, n_entries);
-    put32(&o, n_names + (rules_hash != 0)); /* and the rules' hash */
+    put32(&o, n_names + (rules_hash != 0) + (features != 0)); /* and the two hashes */
     for (uint32_t b = 0; b < CX_MODEL_BUCKETS; b++) {
         unsigned char e[ENTRY];
         int any = 0;
@@ -686,6 +700,14 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         put32(&o, RULES_BUCKET);
         cx_buf_put(&o, &rlen, 1);
         cx_buf_put(&o, rules, rlen);
+    }
+    if (features != 0) {
+        char fp[32];
+        unsigned char flen = (unsigned char)snprintf(fp, sizeof fp, "features:%016llx",
+                                                     (unsigned long long)features);
+        put32(&o, RULES_BUCKET);
+        cx_buf_put(&o, &flen, 1);
+        cx_buf_put(&o, fp, flen);
     }
     uint64_t sum = cx__model_checksum((const unsigned char *)o.data, o.len);
     unsigned char s[8];

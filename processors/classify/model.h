@@ -189,16 +189,29 @@ void cx__model_score(const cx_classifier *clf, const cx_event *ev, cx_tags *tags
                      cx_rule_hits *hits, cx_model_out *out);
 
 /* Writes a model file: weights w[CX_MODEL_BUCKETS * CX_MODEL_STRIDE], the
- * thresholds, names[] (NULL where unknown) for evidence, and the hash of the
+ * thresholds, names[] (NULL where unknown) for evidence, the hash of the
  * rule files whose hits were its features (cx__classifier_rules_hash(); 0:
- * not said). */
+ * not said) and the fingerprint of the feature extractor that made them
+ * (cx__features_fingerprint(); 0: not said). */
 cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
-                          const char *const *names, uint64_t rules_hash, char *err, size_t errlen);
+                          const char *const *names, uint64_t rules_hash, uint64_t features,
+                          char *err, size_t errlen);
 
 /* The hash of the rule files the model was trained with, as 16 hex digits,
  * or NULL for a model that does not say (the built-in one, and models
  * written before the file kept it). */
 const char *cx__model_rules(const cx_model *m);
+
+/* The fingerprint of the feature extractor the model was trained with, as
+ * 16 hex digits, or NULL for a model written before the file kept it. */
+const char *cx__model_features(const cx_model *m);
+
+/* A fingerprint of what the feature extractor, and the reading of text
+ * before it, make of a fixed set of events: the same for every build of the
+ * same code and lexicons, another when either changes what the model is
+ * given. A model trained with another one was given other features than it
+ * is now: its weights mean other things. */
+uint64_t cx__features_fingerprint(const cx_valence *val);
 
 /* The hash of clf's rule files (their text, in order), which a model trained
  * with them keeps. */

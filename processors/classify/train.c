@@ -523,8 +523,8 @@ cx_status cx_trainer_write(cx_trainer *t, const char *path, char *err, size_t er
         if (n != NULL)
             keep[b] = n + 6;
     }
-    st = cx__model_write(path, w, t->report.threshold, keep, cx__classifier_rules_hash(t->clf), err,
-                         errlen);
+    st = cx__model_write(path, w, t->report.threshold, keep, cx__classifier_rules_hash(t->clf),
+                         cx__features_fingerprint(cx__classifier_valence(t->clf)), err, errlen);
 done:
     free(w);
     free(g2);

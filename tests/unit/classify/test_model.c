@@ -7,6 +7,7 @@
  * the per-thread caches of recent words never change a verdict.
  * Every text here was written for this test.
  */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -672,7 +673,7 @@ Test(cx_model, a_category_too_few_events_have_keeps_its_base_threshold)
     const char **names = calloc(CX_MODEL_BUCKETS, sizeof *names);
     cr_assert_not_null(names);
     const float base_th[CX_CAT_COUNT] = {0.6f, 0.7f, 0.8f, 0.9f};
-    cr_assert_eq(cx__model_write(base, w, base_th, names, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(base, w, base_th, names, 0, 0, err, sizeof err), CX_OK, "%s", err);
     free(w);
     free(names);
     cx_classifier *clf = NULL;
@@ -1250,7 +1251,8 @@ Test(cx_model, every_bucket_gets_its_own_name_and_no_other)
     float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/names.cxm", dir);
-    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, 0, err, sizeof err), CX_OK, "%s",
+                 err);
     cx_model *m = NULL;
     cr_assert_eq(cx__model_read(&m, path, err, sizeof err), CX_OK, "%s", err);
     size_t found = 0;
@@ -1340,7 +1342,8 @@ Test(cx_model, evidence_never_names_a_word_the_event_lacks)
     float thresholds[CX_CAT_COUNT] = {0.5f, 0.5f, 0.5f, 0.5f};
     char path[4096];
     snprintf(path, sizeof path, "%s/collide.cxm", dir);
-    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx__model_write(path, w, thresholds, names, 0, 0, err, sizeof err), CX_OK, "%s",
+                 err);
     free(w);
     free(names);
     cx_classifier *clf = NULL;
@@ -1418,5 +1421,61 @@ Test(cx_model, a_model_used_with_other_rules_than_its_own_is_warned_about)
             strstr(cx_classifier_warning(other, i), "was trained with other rule files") != NULL;
     cr_assert(said, "no warning about the rules");
     cx_classifier_free(same);
+    cx_classifier_free(other);
+}
+
+/* The built-in model was trained with the features this build makes: a
+ * change to what the extractor, the lexicons or the reading of text make of
+ * an event needs the model retrained (scripts/train-model.sh) in the same
+ * change, or the weights would be read against features they were not
+ * learned from. */
+Test(cx_model, the_built_in_model_was_trained_with_these_features)
+{
+    char err[512], now[17];
+    cx_classifier *clf = NULL;
+    cr_assert_eq(cx_classifier_new(&clf, NULL, 0, err, sizeof err), CX_OK, "%s", err);
+    uint64_t fp = cx__features_fingerprint(cx__classifier_valence(clf));
+    cr_assert_neq(fp, 0, "a probe event of the fingerprint does not parse");
+    cr_assert_eq(fp, cx__features_fingerprint(cx__classifier_valence(clf)));
+    snprintf(now, sizeof now, "%016llx", (unsigned long long)fp);
+    const char *made = cx__model_features(cx__classifier_model(clf));
+    cr_assert_not_null(made, "the built-in model keeps no fingerprint of its features");
+    cr_assert_str_eq(made, now,
+                     "config/model/default.cxm was trained with other features than this build "
+                     "makes: rebuild it with scripts/train-model.sh");
+    cr_assert_eq(cx_classifier_warning_count(clf), 0, "%s", cx_classifier_warning(clf, 0));
+    cx_classifier_free(clf);
+}
+
+/* A model whose fingerprint is not this build's is warned about. */
+Test(cx_model, a_model_trained_with_other_features_is_warned_about)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/own.cxm", dir);
+    train_with(path, NULL);
+    cx_classifier *same = NULL, *other = NULL;
+    cr_assert_eq(cx_classifier_new_model(&same, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+    cr_assert_eq(cx_classifier_warning_count(same), 0, "%s", cx_classifier_warning(same, 0));
+    cx_classifier_free(same);
+
+    /* as a cxpulse whose extractor differs would have written it */
+    size_t len;
+    char *buf = slurp(path, &len);
+    char *at = memmem(buf, len, "features:", 9);
+    cr_assert_not_null(at, "the model keeps no fingerprint of its features");
+    memcpy(at + 9, "0123456789abcdef", 16);
+    uint64_t h = cx__model_checksum((const unsigned char *)buf, len - 8);
+    for (int i = 0; i < 8; i++)
+        buf[len - 8 + (size_t)i] = (char)(h >> (8 * i));
+    write_bytes(path, buf, len);
+    free(buf);
+
+    cr_assert_eq(cx_classifier_new_model(&other, NULL, 0, path, err, sizeof err), CX_OK, "%s", err);
+    int said = 0;
+    for (size_t i = 0; i < cx_classifier_warning_count(other); i++)
+        said |= strstr(cx_classifier_warning(other, i), "made other features of the same text") !=
+                    NULL &&
+                strstr(cx_classifier_warning(other, i), "0123456789abcdef") != NULL;
+    cr_assert(said, "no warning about the features");
     cx_classifier_free(other);
 }
