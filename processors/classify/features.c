@@ -210,6 +210,7 @@ typedef struct word_memo {
     uint64_t lex_gen; /* lexicon that id and flags are of; 0 = none */
     int32_t id;
     uint8_t flags, n, negator;
+    uint8_t unprefix; /* cx__valence_negating_prefix() of the feature word */
     char w[MAX_WORD]; /* the word as the rules read it */
 } word_memo;
 
@@ -227,6 +228,7 @@ static void feature_info(const cx_valence *val, const char *fw, size_t n, word_m
     m->hash = hash_more(hash_more(CX_HASH_SEED, "w:", 2), fw, n); /* as emit() */
     m->key = key | 1;
     m->negator = (uint8_t)cx__valence_negator(val, fw, n);
+    m->unprefix = (uint8_t)cx__valence_negating_prefix(val, fw, n);
 }
 
 /* What the word gives: lw[n] as the rules read it, fw[n] as the features do
@@ -377,6 +379,12 @@ static int text_features(const emitter *e, word_memo *memo, const cx_valence *va
                 } else {
                     e->fn(e->ctx, bucket_of(wm->hash), CX_FG_WORD, 1.0f, word, wn);
                     e->counts[CX_FG_WORD]++;
+                    if (wm->unprefix) { /* "unhelpful" reads as "not helpful" too */
+                        char nw[MAX_WORD + 5 + 8];
+                        memcpy(nw, "not:", 4);
+                        copy_small(nw + 4, word + wm->unprefix, wn - wm->unprefix);
+                        emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn - wm->unprefix + 4, 1);
+                    }
                 }
                 if (pn > 0) {
                     copy_small(buf, prev, pn);

@@ -71,6 +71,13 @@ void cx__valence_score(const cx_valence *v, const char *text, size_t len, cx_val
 /* True when w[n] (folded) is a negator ("not", "never", "didnt"). */
 int cx__valence_negator(const cx_valence *v, const char *w, size_t n);
 
+/* The length of w[n]'s negating prefix ("un", "in", "im", "dis", "non")
+ * when the rest, of 4 letters or more, is a word of positive feeling in the
+ * lexicons and w is not ("unhelpful", "dissatisfied", "impolite"), so that w
+ * reads as "not <rest>"; 0 otherwise, and for the few words of that shape
+ * that negate nothing ("display", "insurer", "unlike"). w is folded. */
+size_t cx__valence_negating_prefix(const cx_valence *v, const char *w, size_t n);
+
 /* The sentiment the lexicons and cues give on their own (no model):
  * a stated failure is negative, then the compound score decides. */
 cx_sentiment cx__valence_sentiment(const cx_valence_score *s, float rule_sentiment);

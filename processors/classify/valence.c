@@ -47,10 +47,11 @@ enum {
     W_YOU = 1 << 5,
     W_TIME = 1 << 6,
     W_PRAISE = 1 << 7,
-    W_LEAD = 1 << 8,     /* "oh", "just": before ironic praise */
-    W_PROBLEM = 1 << 9,  /* prefix */
-    W_SERVICE = 1 << 10, /* prefix */
-    W_RESOLVED = 1 << 11 /* prefix */
+    W_LEAD = 1 << 8,      /* "oh", "just": before ironic praise */
+    W_PROBLEM = 1 << 9,   /* prefix */
+    W_SERVICE = 1 << 10,  /* prefix */
+    W_RESOLVED = 1 << 11, /* prefix */
+    W_NOT_NEG = 1 << 12   /* prefix: shaped like a negation, negates nothing */
 };
 
 typedef struct tnode {
@@ -199,6 +200,12 @@ static const char *const resolutions[] = {
     "reimburs", "thanked",  "grateful",   "happy",      "satisfied", "pleased",
     "apprecia", "relieved", "understood", "workaround", NULL};
 
+/* Words that look like a negating prefix on a word of positive feeling and
+ * are not its negation ("display", "insurer", "unlike"): prefixes. */
+static const char *const not_negations[] = {
+    "diseas",    "disabilit", "displa",    "dissolv", "distribut", "indefinit", "insur",
+    "invaluabl", "invest",    "nonprofit", "unfreez", "unlike",    NULL};
+
 static const char *const praise_irony[] = {
     "great",     "brilliant", "fantastic", "thanks",     "thank",     "cheers",  "perfect",
     "wonderful", "awesome",   "amazing",   "lovely",     "superb",    "genius",  "nice",
@@ -252,10 +259,11 @@ static int trie_build(cx_valence *v)
         uint16_t flag;
         int prefix;
     } lists[] = {
-        {negators, W_NEGATOR, 0},   {boosters, W_BOOSTER, 0},      {dampeners, W_DAMPENER, 0},
-        {contrasts, W_CONTRAST, 0}, {still_words, W_STILL, 0},     {you_words, W_YOU, 0},
-        {time_units, W_TIME, 0},    {praise_irony, W_PRAISE, 0},   {lead_words, W_LEAD, 0},
-        {problems, W_PROBLEM, 1},   {service_verbs, W_SERVICE, 1}, {resolutions, W_RESOLVED, 1},
+        {negators, W_NEGATOR, 0},      {boosters, W_BOOSTER, 0},      {dampeners, W_DAMPENER, 0},
+        {contrasts, W_CONTRAST, 0},    {still_words, W_STILL, 0},     {you_words, W_YOU, 0},
+        {time_units, W_TIME, 0},       {praise_irony, W_PRAISE, 0},   {lead_words, W_LEAD, 0},
+        {problems, W_PROBLEM, 1},      {service_verbs, W_SERVICE, 1}, {resolutions, W_RESOLVED, 1},
+        {not_negations, W_NOT_NEG, 1},
     };
     v->nodes_cap = 1024;
     v->n_nodes = 1;
@@ -324,6 +332,30 @@ static const entry *word_info(const cx_valence *v, word_memo *cache, const char 
 int cx__valence_negator(const cx_valence *v, const char *w, size_t n)
 {
     return (word_flags(v, w, n) & W_NEGATOR) != 0;
+}
+
+/* A lexicon entry's valence: VADER's, else AFINN's (0 for none). */
+static float valence_of(const entry *e)
+{
+    return e == NULL ? 0.0f : e->vader != 0 ? VADER(e) : (float)e->afinn;
+}
+
+size_t cx__valence_negating_prefix(const cx_valence *v, const char *w, size_t n)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } prefixes[] = {{"dis", 3}, {"non", 3}, {"un", 2}, {"in", 2}, {"im", 2}};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t p = prefixes[i].n;
+        if (n < p + 4 || memcmp(w, prefixes[i].s, p) != 0)
+            continue;
+        if (valence_of(lookup(v, w + p, n - p)) > 0 && valence_of(lookup(v, w, n)) <= 0 &&
+            !(word_flags(v, w, n) & W_NOT_NEG))
+            return p;
+        return 0; /* "dis..." is not also "di..." */
+    }
+    return 0;
 }
 
 /* ---- Scoring -------------------------------------------------------------- */

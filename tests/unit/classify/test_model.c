@@ -256,6 +256,64 @@ Test(cx_valence, a_negated_word_is_a_different_feature)
     cr_assert_lt(plain_late_in_neg, pos.n);
 }
 
+/* ctx: a name to look for, and whether a feature of that name was emitted. */
+typedef struct name_hunt {
+    const char *name;
+    int found;
+} name_hunt;
+
+static void hunt(void *ctx, uint32_t bucket, cx_feature_group g, float value, const char *name,
+                 size_t name_len)
+{
+    name_hunt *h = ctx;
+    (void)bucket, (void)g, (void)value;
+    if (name != NULL && name_len == strlen(h->name) && memcmp(name, h->name, name_len) == 0)
+        h->found = 1;
+}
+
+/* True when the features of text include one named name. */
+static int has_feature(const char *text, const char *name)
+{
+    cx_event ev;
+    cx_rule_hits hits;
+    cx_valence_score vs;
+    int counts[CX_FG_COUNT];
+    name_hunt h = {name, 0};
+    memset(&hits, 0, sizeof hits);
+    text_event(&ev, text);
+    cx__features(NULL, val, &ev, NULL, &hits, hunt, NULL, &h, counts, &vs);
+    cx_event_clear(&ev);
+    return h.found;
+}
+
+Test(cx_valence, a_negating_prefix_reads_as_not)
+{
+    /* "unsatisfied" is "not satisfied" to the model as well as itself: its
+     * character n-grams are those of "satisfied", which alone read as praise */
+    static const char *const negations[][3] = {
+        {"very unsatisfied", "unsatisfied", "not:satisfied"},
+        {"Dissatisfied.", "dissatisfied", "not:satisfied"},
+        {"unhelpful staff", "unhelpful", "not:helpful"},
+        {"an impolite agent", "impolite", "not:polite"},
+        {"UNCOMFORTABLE seats", "uncomfortable", "not:comfortable"}};
+    for (size_t i = 0; i < sizeof negations / sizeof negations[0]; i++) {
+        const char *text = negations[i][0], *word = negations[i][1], *negation = negations[i][2];
+        cr_assert(has_feature(text, negation), "%s: no %s", text, negation);
+        cr_assert(has_feature(text, word), "%s: no %s", text, word);
+    }
+    /* the same shape that negates nothing, or a word not of positive feeling */
+    static const char *const others[][2] = {
+        {"the display is great", "not:play"}, {"my insurer", "not:surer"},
+        {"unlike the last one", "not:like"},  {"unlimited data", "not:limited"},
+        {"an unusual smell", "not:usual"},    {"intense", "not:tense"}};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        cr_assert_not(has_feature(others[i][0], others[i][1]), "%s: has %s", others[i][0],
+                      others[i][1]);
+    /* negated already: "not unhappy" is not read as "not happy" */
+    cr_assert_not(has_feature("not unhappy", "not:happy"));
+    cr_assert(has_feature("not unhappy", "not:unhappy"));
+}
+
 /* Every readable feature's name is whole UTF-8 (it is evidence, which
  * PostgreSQL takes as text): a long value is cut between characters. ctx
  * counts the names that hold the value's character. */

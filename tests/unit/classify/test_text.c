@@ -471,6 +471,24 @@ Test(cx_text_verdict, digits_and_signs_alone_are_read_by_the_lexicons)
     cr_assert_neq(t.n_assigned, 0);
 }
 
+/* A survey's one-word answer with a negating prefix is a complaint: the
+ * character n-grams of "unsatisfied" are those of "satisfied", which read as
+ * praise on their own. */
+Test(cx_text_verdict, a_negating_prefix_is_not_praise)
+{
+    const char *answers[] = {"unsatisfied", "Very unsatisfied", "dissatisfied.", "Unhelpful",
+                             "uncomfortable"};
+    for (size_t i = 0; i < CX_ARRAY_LEN(answers); i++) {
+        cx_tags t;
+        classify(answers[i], &t);
+        cr_assert_eq(t.sentiment, CX_SENT_NEGATIVE, "%s: %s", answers[i],
+                     cx_sentiment_name(t.sentiment));
+    }
+    cx_tags t; /* their positive words are still praise */
+    classify("Very satisfied", &t);
+    cr_assert_eq(t.sentiment, CX_SENT_POSITIVE, "%s", cx_sentiment_name(t.sentiment));
+}
+
 Test(cx_text_verdict, an_automatic_reply_has_no_group_and_no_feeling)
 {
     cx_tags t;
