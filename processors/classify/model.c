@@ -100,6 +100,17 @@ static int by_bucket(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* When the name entry at p (u32 bucket, u8 length, bytes) is kind and 16
+ * hex digits under RULES_BUCKET, copies the digits into out. */
+static void hash_name(const unsigned char *p, const char *kind, char out[17])
+{
+    size_t k = strlen(kind);
+    if (get32(p) == RULES_BUCKET && p[4] == k + 16 && memcmp(p + 5, kind, k) == 0) {
+        memcpy(out, p + 5 + k, 16);
+        out[16] = '\0';
+    }
+}
+
 cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, const char *origin,
                          char *err, size_t errlen)
 {
@@ -193,14 +204,8 @@ cx_status cx__model_load(cx_model **out, const unsigned char *d, size_t len, con
     char *s = m->strings;
     for (uint32_t i = 0; i < n_names; i++) {
         size_t n = p[4];
-        if (get32(p) == RULES_BUCKET && n == 6 + 16 && memcmp(p + 5, "rules:", 6) == 0) {
-            memcpy(m->rules, p + 11, 16);
-            m->rules[16] = '\0';
-        }
-        if (get32(p) == RULES_BUCKET && n == 9 + 16 && memcmp(p + 5, "features:", 9) == 0) {
-            memcpy(m->features, p + 14, 16);
-            m->features[16] = '\0';
-        }
+        hash_name(p, "rules:", m->rules);
+        hash_name(p, "features:", m->features);
         m->names[i].bucket = get32(p);
         m->names[i].text = s;
         m->names[i].print = name_print((const char *)p + 5, n);
@@ -627,6 +632,19 @@ static void putf(cx_buf *o, float f)
     put32(o, u);
 }
 
+/* Writes kind and the 16 hex digits of h as a name under RULES_BUCKET (nothing for h 0). */
+static void put_hash_name(cx_buf *o, const char *kind, uint64_t h)
+{
+    char s[32];
+    if (h == 0)
+        return;
+    unsigned char n =
+        (unsigned char)snprintf(s, sizeof s, "%s%016llx", kind, (unsigned long long)h);
+    put32(o, RULES_BUCKET);
+    cx_buf_put(o, &n, 1);
+    cx_buf_put(o, s, n);
+}
+
 cx_status cx__model_write(const char *path, const float *w, const float thresholds[CX_CAT_COUNT],
                           const char *const *names, uint64_t rules_hash, uint64_t features,
                           char *err, size_t errlen)
@@ -693,22 +711,8 @@ cx_status cx__model_write(const char *path, const float *w, const float threshol
         cx_buf_put(&o, &len, 1);
         cx_buf_put(&o, names[b], len);
     }
-    if (rules_hash != 0) {
-        char rules[32];
-        unsigned char rlen = (unsigned char)snprintf(rules, sizeof rules, "rules:%016llx",
-                                                     (unsigned long long)rules_hash);
-        put32(&o, RULES_BUCKET);
-        cx_buf_put(&o, &rlen, 1);
-        cx_buf_put(&o, rules, rlen);
-    }
-    if (features != 0) {
-        char fp[32];
-        unsigned char flen = (unsigned char)snprintf(fp, sizeof fp, "features:%016llx",
-                                                     (unsigned long long)features);
-        put32(&o, RULES_BUCKET);
-        cx_buf_put(&o, &flen, 1);
-        cx_buf_put(&o, fp, flen);
-    }
+    put_hash_name(&o, "rules:", rules_hash);
+    put_hash_name(&o, "features:", features);
     uint64_t sum = cx__model_checksum((const unsigned char *)o.data, o.len);
     unsigned char s[8];
     for (int i = 0; i < 8; i++)
