@@ -648,25 +648,26 @@ float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
 /* Events that between them take the paths of the extractor and of the
  * reading of text before it (HTML, quoted history, a signature, a transcript
  * and its customer's turns, negation in both forms, emoji, pros and cons,
- * ratings, fields): what either makes of them changes the fingerprint. */
+ * ratings, fields): what either makes of them changes the fingerprint. Each
+ * in parentheses: one literal written in parts. */
 static const char *const probes[] = {
-    "{\"event_id\":\"p1\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
-    "\"touchpoint\":\"delivery\",\"attributes\":{\"carrier\":\"X\"},"
-    "\"rating\":{\"scale\":\"csat\",\"value\":2},\"text\":\"The courier was 3 days LATE "
-    "again!!! Not happy, unhelpful staff and I didn\\u2019t get a refund :( \\ud83d\\ude21 "
-    "@acme https://x.example/a?b=1 Great, cancelled again.\"}",
-    "{\"event_id\":\"p2\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"email\","
-    "\"text\":\"<p>The agent wasn&#39;t polite &amp; my bill is wrong.</p><br>Regards,<br>Jo "
-    "Smith<br>Sent from my phone<blockquote>On Mon, 1 Jan 2025, Acme "
-    "&lt;help@acme.com&gt; wrote:<br>Great news! Your refund was processed.</blockquote>\"}",
-    "{\"event_id\":\"p3\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
-    "\"text\":\"Customer: where is my refund?\\nAgent: Great news, it was sent today\\n"
-    "Customer: still not here after 2 weeks, very dissatisfied\"}",
-    "{\"event_id\":\"p4\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"language\":\"en\","
-    "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"Liked: lovely room, friendly "
-    "caf\\u00e9 staff. Disliked: nothing\"}",
-    "{\"event_id\":\"p5\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"rating\":{\"scale\":"
-    "\"stars\",\"value\":1}}",
+    ("{\"event_id\":\"p1\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
+     "\"touchpoint\":\"delivery\",\"attributes\":{\"carrier\":\"X\"},"
+     "\"rating\":{\"scale\":\"csat\",\"value\":2},\"text\":\"The courier was 3 days LATE "
+     "again!!! Not happy, unhelpful staff and I didn\\u2019t get a refund :( \\ud83d\\ude21 "
+     "@acme https://x.example/a?b=1 Great, cancelled again.\"}"),
+    ("{\"event_id\":\"p2\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"email\","
+     "\"text\":\"<p>The agent wasn&#39;t polite &amp; my bill is wrong.</p><br>Regards,<br>Jo "
+     "Smith<br>Sent from my phone<blockquote>On Mon, 1 Jan 2025, Acme "
+     "&lt;help@acme.com&gt; wrote:<br>Great news! Your refund was processed.</blockquote>\"}"),
+    ("{\"event_id\":\"p3\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"channel\":\"chat\","
+     "\"text\":\"Customer: where is my refund?\\nAgent: Great news, it was sent today\\n"
+     "Customer: still not here after 2 weeks, very dissatisfied\"}"),
+    ("{\"event_id\":\"p4\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"language\":\"en\","
+     "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"Liked: lovely room, friendly "
+     "caf\\u00e9 staff. Disliked: nothing\"}"),
+    ("{\"event_id\":\"p5\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"rating\":{\"scale\":"
+     "\"stars\",\"value\":1}}"),
 };
 
 /* Folds one feature into the fingerprint (ctx: the hash so far). */
