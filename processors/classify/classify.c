@@ -1061,18 +1061,20 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     /* the features' meaning: a model trained by a cxpulse that made other
      * features of the same text reads these with weights meant for those */
     const char *made = clf->model != NULL ? cx__model_features(clf->model) : NULL;
-    char now[17] = "";
-    if (made != NULL)
+    if (made != NULL) {
+        char now[17];
         snprintf(now, sizeof now, "%016llx",
                  (unsigned long long)cx__features_fingerprint(clf->val));
-    if (made != NULL && strcmp(made, now) != 0 &&
-        warn(clf,
-             "the model %s was trained by a cxpulse that made other features of the same text "
-             "(their fingerprint is %s, this one's %s): its weights are read against features "
-             "they were not learned from, so retrain it with cxpulse train (docs/model.md)",
-             model != NULL ? model : CX_CLASSIFIER_BUILTIN, made, now) != CX_OK) {
-        st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
-        goto fail;
+        if (strcmp(made, now) != 0 &&
+            warn(clf,
+                 "the model %s was trained by a cxpulse that made other features of the same "
+                 "text (their fingerprint is %s, this one's %s): its weights are read against "
+                 "features they were not learned from, so retrain it with cxpulse train "
+                 "(docs/model.md)",
+                 model != NULL ? model : CX_CLASSIFIER_BUILTIN, made, now) != CX_OK) {
+            st = cx_errf(err, errlen, CX_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
     }
     snprintf(clf->version, sizeof clf->version, "%s+%016llx%s%s", declared[0] ? declared : "0",
              (unsigned long long)hash, clf->model ? "+" : "",

@@ -254,6 +254,15 @@ static const word_memo *word_info(word_memo *cache, const cx_valence *val, const
     return m;
 }
 
+/* Emits the negated form of word w[n] (n <= MAX_WORD), "not:<w>". */
+static inline void emit_negated(const emitter *e, const char *w, size_t n)
+{
+    char nw[MAX_WORD + 5 + 8];
+    memcpy(nw, "not:", 4);
+    copy_small(nw + 4, w, n);
+    emit(e, CX_FG_WORD, 1.0f, "n:", nw, n + 4, 1);
+}
+
 /* Appends a token to the rules' words (they stop when full, as the scan does). */
 static void add_token(cx_lex_words *words, int32_t id, unsigned flags)
 {
@@ -371,20 +380,13 @@ static int text_features(const emitter *e, word_memo *memo, const cx_valence *va
                     if (neg_left > 0)
                         neg_left--;
                 } else if (neg_left > 0) {
-                    char nw[MAX_WORD + 5 + 8];
-                    memcpy(nw, "not:", 4);
-                    copy_small(nw + 4, word, wn);
-                    emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn + 4, 1);
+                    emit_negated(e, word, wn);
                     neg_left--;
                 } else {
                     e->fn(e->ctx, bucket_of(wm->hash), CX_FG_WORD, 1.0f, word, wn);
                     e->counts[CX_FG_WORD]++;
-                    if (wm->unprefix) { /* "unhelpful" reads as "not helpful" too */
-                        char nw[MAX_WORD + 5 + 8];
-                        memcpy(nw, "not:", 4);
-                        copy_small(nw + 4, word + wm->unprefix, wn - wm->unprefix);
-                        emit(e, CX_FG_WORD, 1.0f, "n:", nw, wn - wm->unprefix + 4, 1);
-                    }
+                    if (wm->unprefix) /* "unhelpful" reads as "not helpful" too */
+                        emit_negated(e, word + wm->unprefix, wn - wm->unprefix);
                 }
                 if (pn > 0) {
                     copy_small(buf, prev, pn);
@@ -692,17 +694,16 @@ uint64_t cx__features_fingerprint(const cx_valence *val)
         char err[256];
         if (cx_event_parse(&ev, probes[i], strlen(probes[i]), err, sizeof err) != CX_OK)
             return 0; /* a test sees it */
-        const cx_event *read = cx__text_view(&ev, &view);
-        const cx_event *turns = cx__text_customer_view(read, &turns_view);
-        for (int k = 0; k < 2; k++) {
+        /* as read, and its customer's turns (NULL: not a transcript) */
+        const cx_event *views[2];
+        views[0] = cx__text_view(&ev, &view);
+        views[1] = cx__text_customer_view(views[0], &turns_view);
+        for (int k = 0; k < 2 && views[k] != NULL; k++) {
             cx_rule_hits hits;
             cx_valence_score vs;
             int counts[CX_FG_COUNT];
-            if (k == 1 && turns == NULL)
-                break;
             memset(&hits, 0, sizeof hits);
-            cx__features(NULL, val, k == 0 ? read : turns, NULL, &hits, fingerprint_fn, NULL, &h,
-                         counts, &vs);
+            cx__features(NULL, val, views[k], NULL, &hits, fingerprint_fn, NULL, &h, counts, &vs);
             for (int g = 0; g < CX_FG_COUNT; g++)
                 fingerprint_fn(&h, 0, (cx_feature_group)g,
                                cx__feature_scale((cx_feature_group)g, counts), NULL, 0);

@@ -177,17 +177,23 @@ static void collect(void *ctx, uint32_t bucket, cx_feature_group g, float value,
     }
 }
 
-static void features_of(const char *text, fl *f)
+/* Gives fn(ctx, ...) each feature of an event with text (no rules). */
+static void each_feature(const char *text, cx_feature_fn fn, void *ctx)
 {
     cx_event ev;
     cx_rule_hits hits;
     cx_valence_score vs;
     int counts[CX_FG_COUNT];
     memset(&hits, 0, sizeof hits);
-    memset(f, 0, sizeof *f);
     text_event(&ev, text);
-    cx__features(NULL, val, &ev, NULL, &hits, collect, NULL, f, counts, &vs);
+    cx__features(NULL, val, &ev, NULL, &hits, fn, NULL, ctx, counts, &vs);
     cx_event_clear(&ev);
+}
+
+static void features_of(const char *text, fl *f)
+{
+    memset(f, 0, sizeof *f);
+    each_feature(text, collect, f);
 }
 
 /* a and b are the same features, in the same order, with the same values. */
@@ -274,15 +280,8 @@ static void hunt(void *ctx, uint32_t bucket, cx_feature_group g, float value, co
 /* True when the features of text include one named name. */
 static int has_feature(const char *text, const char *name)
 {
-    cx_event ev;
-    cx_rule_hits hits;
-    cx_valence_score vs;
-    int counts[CX_FG_COUNT];
     name_hunt h = {name, 0};
-    memset(&hits, 0, sizeof hits);
-    text_event(&ev, text);
-    cx__features(NULL, val, &ev, NULL, &hits, hunt, NULL, &h, counts, &vs);
-    cx_event_clear(&ev);
+    each_feature(text, hunt, &h);
     return h.found;
 }
 
@@ -372,15 +371,8 @@ static void collect_section(void *ctx, uint32_t bucket, cx_feature_group g, floa
 
 static const char *section_feature(const char *text)
 {
-    cx_event ev;
-    cx_rule_hits hits;
-    cx_valence_score vs;
-    int counts[CX_FG_COUNT];
-    memset(&hits, 0, sizeof hits);
     section_seen[0] = '\0';
-    text_event(&ev, text);
-    cx__features(NULL, val, &ev, NULL, &hits, collect_section, NULL, NULL, counts, &vs);
-    cx_event_clear(&ev);
+    each_feature(text, collect_section, NULL);
     return section_seen;
 }
 
