@@ -4,7 +4,8 @@
 # runs every test through ctest (unit tests, and integration tests against a
 # throwaway PostgreSQL and librdkafka's mock Kafka cluster), makes each
 # allocation of `cxpulse classify` fail in turn, runs it and `cxpulse demo`
-# under valgrind's memcheck, then runs the fuzzers of the
+# under valgrind's memcheck, runs it on two threads under ThreadSanitizer,
+# then runs the fuzzers of the
 # event parser and of the rule and model file loaders for a short bounded
 # time each.
 #
@@ -47,6 +48,13 @@ bash tests/faults/alloc_failures.sh build-release/app/cxpulse
 # look for: valgrind's memcheck over the release build, classifying and
 # running the demo's whole pipeline. About 15 s.
 bash tests/faults/memcheck.sh build-release/app/cxpulse
+# Data races between the threads that share one classifier: `cxpulse
+# classify` built with ThreadSanitizer, its output compared with the release
+# build's. About 30 s with the build.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCX_TSAN=ON -DCX_WERROR=ON \
+    -DCX_TESTS=OFF -DCX_BENCH=OFF >/dev/null
+cmake --build build-tsan -j2 --target cxpulse
+bash tests/faults/races.sh build-tsan/app/cxpulse build-release/app/cxpulse
 
 if [ "$fuzz" = 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
     # What comes from outside, each for FUZZ_SECONDS: messages from Kafka and
