@@ -25,7 +25,8 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
-extern const char cx_sample_events[], cx_sample_events_end[]; /* sample.c */
+extern const char cx_sample_events[]; /* sample.c */
+extern const size_t cx_sample_events_len;
 
 /* Copies the line's customer_id into key[keylen]; returns its length, 0 if none. */
 static size_t customer_key(const char *line, size_t len, char *key, size_t keylen)
@@ -48,8 +49,7 @@ int cx_replay_file(const char *brokers, const char *topic, const char *path, int
 {
     char err[512];
     FILE *in = path != NULL ? cx_cmd_open_input(path)
-                            : fmemopen((void *)cx_sample_events,
-                                       (size_t)(cx_sample_events_end - cx_sample_events), "r");
+                            : fmemopen((void *)cx_sample_events, cx_sample_events_len, "r");
     if (path == NULL)
         path = "the bundled sample data";
     *delivered = 0;

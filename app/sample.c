@@ -7,5 +7,7 @@
 
 __asm__(".section .rodata\n"
         ".global cx_sample_events\ncx_sample_events:\n.incbin \"" CX_SAMPLE_FILE "\"\n"
-        ".global cx_sample_events_end\ncx_sample_events_end:\n.byte 0\n"
+        "cx_sample_events_end:\n.byte 0\n"
+        ".balign 8\n.global cx_sample_events_len\ncx_sample_events_len:\n"
+        ".quad cx_sample_events_end - cx_sample_events\n"
         ".previous\n");

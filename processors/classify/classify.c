@@ -964,9 +964,6 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     return NULL;
 }
 
-/* The built-in default model (embed_data.c); empty when none was built. */
-extern const unsigned char cx_blob_model[], cx_blob_model_end[];
-
 cx_status cx_classifier_new(cx_classifier **out, const char *const *files, size_t n_files,
                             char *err, size_t errlen)
 {
@@ -1028,13 +1025,10 @@ cx_status cx_classifier_new_model(cx_classifier **out, const char *const *files,
     }
     if ((st = cx__valence_new(&clf->val, err, errlen)) != CX_OK)
         goto fail;
-    if (model == NULL && builtin) {
-        size_t len = (size_t)(cx_blob_model_end - cx_blob_model);
-        if (len > 0 && (st = cx__model_load(&clf->model, cx_blob_model, len,
-                                            "config/model/default.cxm", err, errlen)) != CX_OK)
-            goto fail;
-    } else if (model != NULL && strcmp(model, "none") != 0 &&
-               (st = cx__model_read(&clf->model, model, err, errlen)) != CX_OK)
+    /* no model named: the built-in one goes with the built-in rules */
+    const char *load = model != NULL ? model : builtin ? CX_CLASSIFIER_BUILTIN : NULL;
+    if (load != NULL && strcmp(load, "none") != 0 &&
+        (st = cx__model_read(&clf->model, load, err, errlen)) != CX_OK)
         goto fail;
     /* the built-in model and the lexicons were made from English; a model of
      * your own from your events, in whatever languages they are */

@@ -234,16 +234,16 @@ bad:
 }
 
 /* The built-in default model (embed_data.c); empty when none was built. */
-extern const unsigned char cx_blob_model[], cx_blob_model_end[];
+extern const unsigned char cx_blob_model[];
+extern const size_t cx_blob_model_len;
 
 cx_status cx__model_read(cx_model **out, const char *path, char *err, size_t errlen)
 {
     if (strcmp(path, CX_CLASSIFIER_BUILTIN) == 0) { /* --model default, as --rules default */
-        size_t n = (size_t)(cx_blob_model_end - cx_blob_model);
         *out = NULL; /* none built: the rules alone, as with nothing configured */
-        return n > 0
-                   ? cx__model_load(out, cx_blob_model, n, "config/model/default.cxm", err, errlen)
-                   : CX_OK;
+        return cx_blob_model_len > 0 ? cx__model_load(out, cx_blob_model, cx_blob_model_len,
+                                                      "config/model/default.cxm", err, errlen)
+                                     : CX_OK;
     }
     if (path[0] == '\0')
         return cx_errf(err, errlen, CX_ERR_CONFIG,

@@ -19,9 +19,8 @@
 #include <string.h>
 
 /* Compiled-in data (embed_data.c). */
-extern const char cx_blob_vader[], cx_blob_vader_end[];
-extern const char cx_blob_afinn[], cx_blob_afinn_end[];
-extern const char cx_blob_emoji[], cx_blob_emoji_end[];
+extern const char cx_blob_vader[], cx_blob_afinn[], cx_blob_emoji[];
+extern const size_t cx_blob_vader_len, cx_blob_afinn_len, cx_blob_emoji_len;
 
 #define B_INCR 0.293f
 #define C_INCR 0.733f
@@ -87,8 +86,9 @@ static const entry *lookup(const cx_valence *v, const char *s, size_t n)
 }
 
 /* Loads "token<TAB>value" lines; which: 0 VADER, 1 AFINN, 2 emoji (VADER scale). */
-static void load_tsv(cx_valence *v, const char *p, const char *end, int which)
+static void load_tsv(cx_valence *v, const char *p, size_t len, int which)
 {
+    const char *end = p + len;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (eol == NULL)
@@ -128,9 +128,9 @@ cx_status cx__valence_new(cx_valence **out, char *err, size_t errlen)
         free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
     }
-    load_tsv(v, cx_blob_vader, cx_blob_vader_end, 0);
-    load_tsv(v, cx_blob_afinn, cx_blob_afinn_end, 1);
-    load_tsv(v, cx_blob_emoji, cx_blob_emoji_end, 2);
+    load_tsv(v, cx_blob_vader, cx_blob_vader_len, 0);
+    load_tsv(v, cx_blob_afinn, cx_blob_afinn_len, 1);
+    load_tsv(v, cx_blob_emoji, cx_blob_emoji_len, 2);
     if (trie_build(v) != 0) {
         cx__valence_free(v);
         return cx_errf(err, errlen, CX_ERR_NOMEM, "classifier: out of memory");
