@@ -54,6 +54,23 @@ typedef struct ledger {
 
 static ledger db;
 
+/* One of db's settings or counts, read or set under its lock: the writers
+ * read them as they write. */
+static int db_get(const int *field)
+{
+    pthread_mutex_lock(&db.lock);
+    int v = *field;
+    pthread_mutex_unlock(&db.lock);
+    return v;
+}
+
+static void db_set(int *field, int value)
+{
+    pthread_mutex_lock(&db.lock);
+    *field = value;
+    pthread_mutex_unlock(&db.lock);
+}
+
 static int has_partition(const cx_record *recs, size_t n, int partition)
 {
     for (size_t i = 0; i < n; i++)
@@ -66,8 +83,9 @@ static cx_sink_result fake_write(void *ctx, const cx_record *recs, size_t n, cx_
                                  char *err, size_t errlen)
 {
     ledger *l = ctx;
-    if (l->delay_ms > 0)
-        cx_test_sleep_ms(l->delay_ms);
+    int delay_ms = db_get(&l->delay_ms);
+    if (delay_ms > 0)
+        cx_test_sleep_ms(delay_ms);
     if (l->wait_made > 0) { /* only one writer writes in the tests that set it */
         int ms = l->wait_made_ms > 0 ? l->wait_made_ms : 5000;
         for (int i = 0; i < ms && atomic_load(&l->made) < l->wait_made; i++)
@@ -410,8 +428,8 @@ TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 60);
 Test(pipeline, a_sink_failing_n_times_gets_each_batch_stored_once_and_in_order)
 {
     start(2, 2);
-    db.fail_next = 5;
-    db.fail_partition = 0; /* the first batch (partition 0) is stored after the second */
+    db_set(&db.fail_next, 5);
+    db_set(&db.fail_partition, 0); /* the first batch (partition 0) is stored after the second */
     for (int b = 0; b < 40; b++) {
         /* every other batch is one message: of one partition, so of one writer,
          * and may be written before the batch before it */
@@ -461,9 +479,9 @@ Test(pipeline, partitions_numbered_alike_are_spread_over_the_writers)
 Test(pipeline, a_blocked_write_is_retried_and_said_blocked)
 {
     start(1, 2);
-    db.blocked_next = 2;
-    db.fail_next = 1;
-    db.fail_partition = -1;
+    db_set(&db.blocked_next, 2);
+    db_set(&db.fail_next, 1);
+    db_set(&db.fail_partition, -1);
     source_read(&src, 8);
     source_submit(&src, 2);
     wait_reported(1); /* (a drain would give the retries up) */
@@ -482,12 +500,12 @@ Test(pipeline, a_blocked_write_is_retried_and_said_blocked)
 Test(pipeline, a_failure_counts_the_time_its_attempt_took)
 {
     start(1, 2);
-    db.blocked_next = 1;
-    db.delay_ms = 1100;
+    db_set(&db.blocked_next, 1);
+    db_set(&db.delay_ms, 1100);
     source_read(&src, 8);
     source_submit(&src, 1);
     wait_reported(1);
-    db.delay_ms = 0;
+    db_set(&db.delay_ms, 0);
     char err[256];
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     assert_all_stored_once();
@@ -503,10 +521,10 @@ Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
     source_read(&src, 32);
     source_submit(&src, 2);
     wait_reported(1);
-    db.fail_always = 1;
+    db_set(&db.fail_always, 1);
     source_read(&src, 32);
     source_submit(&src, 2);
-    wait_attempts(db.writes + 3); /* the second batch is being retried */
+    wait_attempts(db_get(&db.writes) + 3); /* the second batch is being retried */
 
     /* Revocation: the drain returns although the sink still fails; what it
      * could not store is given up, never written later. */
@@ -515,7 +533,7 @@ Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
     cr_assert(src.reported_complete[0]);
     cr_assert_not(src.reported_complete[1], "a batch the sink refused is not stored");
     int writes = db.writes;
-    db.fail_always = 0;
+    db_set(&db.fail_always, 0);
     cx_test_sleep_ms(30); /* a write of the given-up batch now would be a zombie's */
     cr_assert_eq(db.writes, writes, "a given-up batch was written after the drain");
 
@@ -535,8 +553,8 @@ Test(pipeline, a_rebalance_while_the_sink_fails_neither_loses_nor_doubles)
 Test(pipeline, a_batch_partly_given_up_reports_what_was_written)
 {
     start(2, 2);
-    db.fail_partition = 0;
-    db.fail_next = 1000000; /* every write holding partition 0 */
+    db_set(&db.fail_partition, 0);
+    db_set(&db.fail_next, 1000000); /* every write holding partition 0 */
     source_read(&src, 32);  /* 8 messages of each of the 4 partitions */
     source_submit(&src, 2);
     wait_attempts(3);
@@ -600,7 +618,7 @@ Test(pipeline, a_share_given_up_after_some_parts_reports_them_and_reads_on_after
 {
     start(1, 2);
     db.max_records = 5; /* parts of 4 */
-    db.fail_after = 3;  /* then the store fails */
+    db_set(&db.fail_after, 3); /* then the store fails */
     source_read(&src, 32);
     source_submit(&src, 1);
     wait_attempts(8);
@@ -613,7 +631,7 @@ Test(pipeline, a_share_given_up_after_some_parts_reports_them_and_reads_on_after
     source_seek_to_stored(&src);
     for (int p = 0; p < PARTS; p++)
         cr_assert_eq(src.pos[p], 3, "partition %d read again from %lld", p, (long long)src.pos[p]);
-    db.fail_after = 0;
+    db_set(&db.fail_after, 0);
     db.max_records = 0;
     for (int b = 0; b < 3; b++) {
         source_read(&src, 40);
@@ -647,7 +665,7 @@ Test(pipeline, a_single_record_refused_for_its_size_is_retried_then_given_up)
 Test(pipeline, a_slow_sink_pauses_the_source_and_bounds_what_is_held)
 {
     start(2, 2);
-    db.delay_ms = 15;
+    db_set(&db.delay_ms, 15);
     for (int b = 0; b < 20; b++) {
         source_read(&src, MAX_BATCH);
         source_submit(&src, 2); /* asserts at most 2 batches held */
@@ -704,7 +722,7 @@ Test(pipeline, records_made_ahead_are_bounded_by_their_bytes)
 Test(pipeline, shutdown_mid_stream_stores_the_batches_in_hand)
 {
     start(2, 2);
-    db.delay_ms = 20;
+    db_set(&db.delay_ms, 20);
     source_read(&src, MAX_BATCH);
     source_submit(&src, 2);
     source_read(&src, MAX_BATCH);
@@ -724,10 +742,10 @@ static void stored_then_failing(void)
     source_read(&src, 20);
     source_submit(&src, 2);
     wait_reported(1);
-    db.fail_always = 1;
+    db_set(&db.fail_always, 1);
     source_read(&src, 20);
     source_submit(&src, 2);
-    wait_attempts(db.writes + 2);
+    wait_attempts(db_get(&db.writes) + 2);
 }
 
 Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
@@ -742,7 +760,7 @@ Test(pipeline, shutdown_while_the_sink_fails_leaves_the_batch_for_the_next_run)
     pthread_mutex_unlock(&db.lock);
 
     /* The next run reads on from the stored offsets: nothing lost, nothing twice. */
-    db.fail_always = 0;
+    db_set(&db.fail_always, 0);
     start(2, 2);
     source_seek_to_stored(&src);
     source_read(&src, 60);
@@ -760,7 +778,7 @@ Test(pipeline, a_stop_cancels_a_write_that_does_not_end_and_only_that)
 {
     char err[256];
     start(2, 2);
-    db.delay_ms = 20;
+    db_set(&db.delay_ms, 20);
     src.cancel_at = cx_now_mono_us() + 5000000;
     source_read(&src, MAX_BATCH);
     source_submit(&src, 2);
@@ -768,11 +786,11 @@ Test(pipeline, a_stop_cancels_a_write_that_does_not_end_and_only_that)
     cr_assert_eq(db.cancels, 0, "a write ending in time was cancelled");
     cr_assert(src.reported == 1 && src.reported_complete[0]);
 
-    db.delay_ms = 0;
-    db.hang = 1;
+    db_set(&db.delay_ms, 0);
+    db_set(&db.hang, 1);
     source_read(&src, 1); /* one partition: one writer writes, the other has nothing */
     source_submit(&src, 2);
-    wait_attempts(db.writes + 1);
+    wait_attempts(db_get(&db.writes) + 1);
     src.cancel_at = cx_now_mono_us() + 50000;
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     pthread_mutex_lock(&db.lock);
@@ -783,7 +801,7 @@ Test(pipeline, a_stop_cancels_a_write_that_does_not_end_and_only_that)
     cx_pipeline_free(pipe_);
     pipe_ = NULL;
 
-    db.hang = 0;
+    db_set(&db.hang, 0);
     start(2, 2);
     source_seek_to_stored(&src);
     source_read(&src, 60);
@@ -799,10 +817,10 @@ Test(pipeline, the_oldest_write_going_on_is_timed)
     char err[256];
     start(2, 2);
     cr_assert_eq(cx_pipeline_write_seconds(pipe_), 0);
-    db.hang = 1;
+    db_set(&db.hang, 1);
     source_read(&src, 1);
     source_submit(&src, 2);
-    wait_attempts(db.writes + 1);
+    wait_attempts(db_get(&db.writes) + 1);
     cx_test_sleep_ms(300);
     double took = cx_pipeline_write_seconds(pipe_);
     cr_assert(took >= 0.25 && took < 30, "a write hanging for 300 ms shows %.3f s", took);
@@ -811,7 +829,7 @@ Test(pipeline, the_oldest_write_going_on_is_timed)
     cr_assert_eq(cx_pipeline_write_seconds(pipe_), 0, "no write goes on after a drain");
     cx_pipeline_free(pipe_);
     pipe_ = NULL;
-    db.hang = 0;
+    db_set(&db.hang, 0);
 }
 
 /* A stop (or a rebalance) drains while a write is being retried: that batch is
@@ -825,7 +843,7 @@ Test(pipeline, nothing_is_taken_after_a_give_up_until_offsets_are_read_again)
     char err[256];
     cr_assert_eq(cx_pipeline_drain(pipe_, err, sizeof err), CX_OK, "%s", err);
     cr_assert_not(src.reported_complete[1]);
-    db.fail_always = 0; /* the database is back */
+    db_set(&db.fail_always, 0); /* the database is back */
     cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_ERR_TRANSIENT,
                  "a batch after a given-up one was taken");
     pthread_mutex_lock(&db.lock);
@@ -842,7 +860,7 @@ Test(pipeline, nothing_is_taken_after_a_give_up_until_offsets_are_read_again)
 Test(pipeline, a_sink_error_stops_taking_batches)
 {
     start(2, 2);
-    db.error_next = 1;
+    db_set(&db.error_next, 1);
     source_read(&src, 8);
     source_submit(&src, 2);
     char err[256];
@@ -887,7 +905,7 @@ Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
 {
     start_backoff(1, 2, 1, 1000);
     char err[256];
-    db.fail_next = 5; /* an outage: 1, 2, 4, 8 and 16 ms */
+    db_set(&db.fail_next, 5); /* an outage: 1, 2, 4, 8 and 16 ms */
     source_read(&src, 8);
     source_submit(&src, 2);
     wait_reported(1);
@@ -896,7 +914,7 @@ Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
     cr_assert_geq(src.last_delay_ms, 12, "the fifth retry waited %d ms, not 16 ms +-20%%",
                   src.last_delay_ms);
     cr_assert_eq(src.last_attempt, 5, "the log is told the fifth failure in a row");
-    db.fail_next = 1; /* later, one failure */
+    db_set(&db.fail_next, 1); /* later, one failure */
     source_read(&src, 8);
     source_submit(&src, 2);
     wait_reported(2);
@@ -913,7 +931,7 @@ Test(pipeline, a_success_restarts_the_backoff_from_the_initial_delay)
 Test(pipeline, a_retry_asked_for_ends_the_wait_of_a_backoff)
 {
     start_backoff(1, 2, 20000, 20000);
-    db.fail_next = 1;
+    db_set(&db.fail_next, 1);
     source_read(&src, 8);
     source_submit(&src, 2);
     wait_attempts(1);
@@ -931,8 +949,8 @@ Test(pipeline, a_retry_asked_for_ends_the_wait_of_a_backoff)
 Test(pipeline, a_retry_asked_for_during_the_failing_write_ends_the_backoff_after_it)
 {
     start_backoff(1, 2, 20000, 20000);
-    db.fail_next = 1;
-    db.delay_ms = 300; /* each write takes 300 ms */
+    db_set(&db.fail_next, 1);
+    db_set(&db.delay_ms, 300); /* each write takes 300 ms */
     source_read(&src, 8);
     source_submit(&src, 2);
     /* the first write under way (set under the lock the retry is noted
@@ -952,7 +970,7 @@ Test(pipeline, a_retry_asked_for_during_the_failing_write_ends_the_backoff_after
 Test(pipeline, max_batches_defaults_to_2)
 {
     start(1, 0);
-    db.delay_ms = 300;
+    db_set(&db.delay_ms, 300);
     char err[256];
     source_read(&src, 8);
     cr_assert_eq(cx_pipeline_submit(pipe_, src.msgs, src.n, 0, err, sizeof err), CX_OK, "%s", err);
