@@ -30,7 +30,7 @@ struct cx_http {
     unsigned max_connections;
     _Atomic int64_t logged_us; /* when libmicrohttpd's last message was logged */
     atomic_int unlogged;       /* its messages not logged since */
-    int loopback;              /* listening on 127.0.0.0/8: answers loopback names only */
+    int loopback;              /* listening on 127.0.0.0/8 or ::1: answers loopback names only */
     atomic_int starting;       /* in cx_http_new(), which says itself why it failed */
 };
 
@@ -129,16 +129,29 @@ __attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char 
         cx_log(CX_LOG_WARN, "http", "libmicrohttpd: %s", msg);
 }
 
-/* Parses "ADDR:PORT" (IPv4, port 0..65535) into *sa. A refused value is
- * quoted back unless it looks like a URL or a connection string pasted into
- * the wrong place, which may hold a password. */
-static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errlen)
+/* An address to listen on: IPv4 or IPv6. */
+typedef union listen_addr {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} listen_addr;
+
+static socklen_t addr_len(const listen_addr *a)
+{
+    return a->sa.sa_family == AF_INET6 ? sizeof a->v6 : sizeof a->v4;
+}
+
+/* Parses "ADDR:PORT" (an IPv4 address or a bracketed IPv6 one, port
+ * 0..65535) into *a. A refused value is quoted back unless it looks like a
+ * URL or a connection string pasted into the wrong place, which may hold a
+ * password. */
+static cx_status parse_listen(const char *listen, listen_addr *a, char *err, size_t errlen)
 {
     char host[64];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    *sa = (struct sockaddr_in){.sin_family = AF_INET};
+    memset(a, 0, sizeof *a);
     char shown[96]; /* the value quoted, or a word why not */
     if (listen != NULL && (strstr(listen, "://") || strchr(listen, '@') || strchr(listen, '=')))
         snprintf(shown, sizeof shown, "(not shown: it looks like a URL or a connection string)");
@@ -150,16 +163,27 @@ static cx_status parse_listen(const char *listen, struct sockaddr_in *sa, char *
                        "http.listen %s: expected ADDR:PORT (port 0 to 65535), e.g. "
                        "127.0.0.1:9464",
                        shown);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return cx_errf(err, errlen, CX_ERR_CONFIG,
-                       "http.listen %s: the part before the port is not an IPv4 address (names "
-                       "such as localhost are not looked up: 127.0.0.1 is this machine only, "
-                       "0.0.0.0 every address)",
-                       shown);
-    sa->sin_port = htons((uint16_t)port);
-    return CX_OK;
+    size_t n = (size_t)(colon - listen);
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a->v6.sin6_addr) == 1) {
+            a->v6.sin6_family = AF_INET6;
+            a->v6.sin6_port = htons((uint16_t)port);
+            return CX_OK;
+        }
+    } else if (inet_pton(AF_INET, host, &a->v4.sin_addr) == 1) {
+        a->v4.sin_family = AF_INET;
+        a->v4.sin_port = htons((uint16_t)port);
+        return CX_OK;
+    }
+    return cx_errf(err, errlen, CX_ERR_CONFIG,
+                   "http.listen %s: the part before the port is neither an IPv4 address nor an "
+                   "IPv6 one in brackets (names such as localhost are not looked up: "
+                   "127.0.0.1 or [::1] is this machine only, 0.0.0.0 every IPv4 address, [::] "
+                   "every IPv6 one)",
+                   shown);
 }
 
 /* A connection thread's stack: ample for the handler. */
@@ -183,24 +207,27 @@ static unsigned connection_limit(void)
 
 cx_status cx_http_check_listen(const char *listen, char *err, size_t errlen)
 {
-    struct sockaddr_in sa;
-    return parse_listen(listen, &sa, err, errlen);
+    listen_addr a;
+    return parse_listen(listen, &a, err, errlen);
 }
 
 /* Why libmicrohttpd could not listen at sa, which it does not tell: the
  * address is bound here as it would bind it (SO_REUSEADDR) to find out. */
-static const char *why_not_listening(const struct sockaddr_in *sa, char *buf, size_t len)
+static const char *why_not_listening(const listen_addr *a, char *buf, size_t len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, e = 0;
+    int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, e = 0;
     if (fd < 0)
         e = errno;
     else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-             bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 1) != 0)
+             (a->sa.sa_family == AF_INET6 &&
+              setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+             bind(fd, &a->sa, addr_len(a)) != 0 || listen(fd, 1) != 0)
         e = errno;
     if (fd >= 0)
         close(fd);
     const char *hint = e == EADDRINUSE      ? " (perhaps another cxpulse on this machine)"
                        : e == EADDRNOTAVAIL ? " (not an address of this machine)"
+                       : e == EAFNOSUPPORT  ? " (IPv6 is off on this machine)"
                        : e == EACCES        ? " (a port below 1024 needs privileges)"
                                             : "";
     if (e == 0)
@@ -214,8 +241,8 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
                       char *err, size_t errlen)
 {
     *out = NULL;
-    struct sockaddr_in sa;
-    cx_status st = parse_listen(listen, &sa, err, errlen);
+    listen_addr a;
+    cx_status st = parse_listen(listen, &a, err, errlen);
     if (st != CX_OK)
         return st;
     cx_http *h = calloc(1, sizeof *h);
@@ -223,17 +250,21 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
         return cx_errf(err, errlen, CX_ERR_NOMEM, "http: out of memory");
     h->handler = handler;
     h->ctx = ctx;
-    h->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+    int v6 = a.sa.sa_family == AF_INET6;
+    h->loopback =
+        v6 ? IN6_IS_ADDR_LOOPBACK(&a.v6.sin6_addr) : (ntohl(a.v4.sin_addr.s_addr) >> 24) == 127;
     h->max_connections = connection_limit();
     atomic_store(&h->starting, 1);
-    h->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        ntohs(sa.sin_port), NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT, h->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CX_HTTP_MAX_PER_CLIENT,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
+    uint16_t port = ntohs(v6 ? a.v6.sin6_port : a.v4.sin_port);
+    /* (an IPv6 address listens for IPv6 only: [::] is not 0.0.0.0 too) */
+    h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+                                 port, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
+                                 h, MHD_OPTION_SOCK_ADDR, &a.sa, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)CX_HTTP_IDLE_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
+                                 h->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                 (unsigned)CX_HTTP_MAX_PER_CLIENT, MHD_OPTION_THREAD_STACK_SIZE,
+                                 (size_t)THREAD_STACK, MHD_OPTION_END);
     atomic_store(&h->starting, 0);
     if (h->daemon == NULL) {
         free(h);
@@ -241,10 +272,10 @@ cx_status cx_http_new(cx_http **out, const char *listen, cx_http_handler handler
         return cx_errf(err, errlen, CX_ERR_IO,
                        "http: cannot listen on %s: %s: give another with --http ADDR:PORT "
                        "(http.listen), or --http off",
-                       listen, why_not_listening(&sa, why, sizeof why));
+                       listen, why_not_listening(&a, why, sizeof why));
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : (int)ntohs(sa.sin_port);
+    h->port = info ? info->port : (int)port;
     *out = h;
     return CX_OK;
 }

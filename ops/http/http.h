@@ -44,7 +44,8 @@ typedef void (*cx_http_handler)(void *ctx, const char *path, cx_http_response *r
 typedef struct cx_http cx_http;
 
 /*
- * Starts serving on `listen` ("ADDR:PORT", an IPv4 address; port 0 picks a
+ * Starts serving on `listen` ("ADDR:PORT": an IPv4 address, or an IPv6 one
+ * in brackets, "[::1]:9464", which listens for IPv6 only; port 0 picks a
  * free one). CX_ERR_CONFIG for a malformed address, CX_ERR_IO if it cannot
  * be bound (the message names it). Returns new: cx_http_free().
  */
