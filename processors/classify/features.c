@@ -649,7 +649,8 @@ float cx__feature_scale(cx_feature_group g, const int counts[CX_FG_COUNT])
 
 /* Events that between them take the paths of the extractor and of the
  * reading of text before it (HTML, quoted history, a signature, a transcript
- * and its customer's turns, negation in both forms, emoji, pros and cons,
+ * and its customer's turns, negation in both forms, emoji (with and without
+ * a presentation selector), pros and cons,
  * ratings, fields): what either makes of them changes the fingerprint. Each
  * in parentheses: one literal written in parts. */
 static const char *const probes[] = {
@@ -666,7 +667,8 @@ static const char *const probes[] = {
      "\"text\":\"Customer: where is my refund?\\nAgent: Great news, it was sent today\\n"
      "Customer: still not here after 2 weeks, very dissatisfied\"}"),
     ("{\"event_id\":\"p4\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"language\":\"en\","
-     "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"Liked: lovely room, friendly "
+     "\"rating\":{\"scale\":\"nps\",\"value\":9},\"text\":\"Liked: lovely room "
+     "\\u2764\\ufe0f\\u2764\\ufe0f, friendly "
      "caf\\u00e9 staff. Disliked: nothing\"}"),
     ("{\"event_id\":\"p5\",\"occurred_at\":\"2025-01-01T00:00:00Z\",\"rating\":{\"scale\":"
      "\"stars\",\"value\":1}}"),

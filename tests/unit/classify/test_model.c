@@ -101,6 +101,36 @@ Test(cx_valence, emoji_and_emoticons_count)
     cr_assert_lt(score("got my order :(").compound, -0.05f);
 }
 
+/* U+2764 (heavy black heart) and U+2639 (frowning face) are often followed by
+ * U+FE0F, the selector that asks for their emoji form; the lexicon lists them
+ * with it. Read with or without it, alone, repeated or next to a word. */
+Test(cx_valence, an_emoji_reads_the_same_with_its_presentation_selector)
+{
+#define HEART "\xE2\x9D\xA4"
+#define FROWN "\xE2\x98\xB9"
+#define FE0F "\xEF\xB8\x8F"
+    static const char *const pairs[][2] = {
+        {"the flight " HEART, "the flight " HEART FE0F},
+        {"the flight " HEART HEART, "the flight " HEART FE0F HEART FE0F},
+        {"the flight!" HEART, "the flight!" HEART FE0F},
+        {"the flight " FROWN, "the flight " FROWN FE0F},
+        {"the flight " FROWN FROWN, "the flight " FROWN FE0F FROWN FE0F},
+        {"the flight!" FROWN, "the flight!" FROWN FE0F},
+    };
+#undef HEART
+#undef FROWN
+#undef FE0F
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        float bare = score(pairs[i][0]).compound, selected = score(pairs[i][1]).compound;
+        if (i < 3)
+            cr_expect_gt(bare, 0.05f, "%s", pairs[i][0]);
+        else
+            cr_expect_lt(bare, -0.05f, "%s", pairs[i][0]);
+        cr_expect_float_eq(selected, bare, 1e-6f, "%s: %f, without U+FE0F %f", pairs[i][1],
+                           selected, bare);
+    }
+}
+
 Test(cx_valence, words_joined_by_an_ellipsis_or_a_dash_are_read_apart)
 {
     /* as they are read with a space after the joint */
