@@ -16,6 +16,7 @@
 set -euo pipefail
 bin=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/faults/messages.sh"
 work=$(mktemp -d)
 state="$work/pg.state"
 trap '[ -f "$state" ] && "$root/deploy/local/pg-stop.sh" --state "$state"; rm -rf "$work"' EXIT
@@ -31,12 +32,7 @@ memcheck() { # memcheck NAME ARGS...: runs cxpulse ARGS under memcheck, output i
     fi
 }
 in="$work/in.jsonl"
-
-cp "$root/config/sample/events.jsonl" "$in"
-for f in "$root"/tests/fuzz/corpus/event/*; do
-    tr '\n' ' ' <"$f" >>"$in"
-    echo >>"$in"
-done
+write_messages "$in"
 head='{"event_id":"v1","occurred_at":"2026-01-01T00:00:00Z","text":"ok"'
 {
     # bad (a number for a channel), and what the checks would hold of its

@@ -24,6 +24,7 @@ set -euo pipefail
 bin=$(realpath "$1")
 ref=$(realpath "$2")
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/faults/messages.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
@@ -46,11 +47,7 @@ if [ "$rc" != 66 ] || ! grep -q "WARNING: ThreadSanitizer: data race" "$work/can
 fi
 
 in="$work/in.jsonl"
-cp "$root/config/sample/events.jsonl" "$in"
-for f in "$root"/tests/fuzz/corpus/event/*; do
-    tr '\n' ' ' <"$f" >>"$in"
-    echo >>"$in"
-done
+write_messages "$in"
 jq -c .event "$root/tests/data/corpus/dev.jsonl" "$root/tests/data/real/dev.jsonl" >>"$in"
 
 "$ref" classify "$in" >"$work/want.out" 2>"$work/want.err" || true
